@@ -1,0 +1,2 @@
+/** Placeholder public surface; see the package README for status. */
+export {};

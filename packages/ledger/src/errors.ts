@@ -1,0 +1,81 @@
+/**
+ * The one error class of the ledger package. Every expected failure (bad input, a rule that a
+ * posting would break, an idempotency conflict) is a `LedgerError` with a literal `code`, the
+ * offending `field` and `value` where there is one, and the wrapped `cause` when it wraps.
+ *
+ * Broken invariants (a transaction whose debits and credits differ after it was built, a stored
+ * balance that no longer equals its entries) are not `LedgerError`s: they are assertion failures
+ * ({@link LedgerInvariantError}) that must crash the caller, because the books can no longer be
+ * trusted.
+ */
+export type LedgerErrorCode =
+  | 'invalid_input'
+  | 'invalid_amount'
+  | 'invalid_day'
+  | 'invalid_instant'
+  | 'unknown_time_zone'
+  | 'unknown_entity'
+  | 'unknown_account'
+  | 'unknown_transaction'
+  | 'unbalanced_transaction'
+  | 'mixed_entities'
+  | 'insufficient_balance'
+  | 'idempotency_conflict'
+  | 'already_reversed'
+  | 'limit_exceeded'
+  | 'storage_failure';
+
+/** Structured details a {@link LedgerError} may carry. */
+export interface LedgerErrorDetails {
+  /** The input field at fault, as a dotted path (e.g. `entries[1].amount`). */
+  readonly field?: string;
+  /** The offending value, rendered as a string (never a secret). */
+  readonly value?: string;
+  /** Any further structured context. */
+  readonly context?: Readonly<Record<string, string>>;
+  /** The error this one wraps. */
+  readonly cause?: unknown;
+}
+
+/** An expected, typed failure of a ledger operation. Nothing was written when one is thrown. */
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  readonly code: LedgerErrorCode;
+  readonly field: string | undefined;
+  readonly value: string | undefined;
+  readonly context: Readonly<Record<string, string>> | undefined;
+
+  constructor(code: LedgerErrorCode, message: string, details: LedgerErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.field = details.field;
+    this.value = details.value;
+    this.context = details.context;
+  }
+}
+
+/** A broken invariant: the books are inconsistent. Never catch this to continue. */
+export class LedgerInvariantError extends Error {
+  override readonly name = 'LedgerInvariantError';
+}
+
+/** Asserts an invariant; throws {@link LedgerInvariantError} when it does not hold. */
+export function assertInvariant(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new LedgerInvariantError(message);
+}
+
+/** Renders any input value for an error message without throwing and without huge output. */
+export function describeValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'bigint') text = `${value}n`;
+  else if (value === undefined) text = 'undefined';
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
+  }
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}

@@ -1,0 +1,194 @@
+/**
+ * Exact decimal money. This module alone owns big.js; everything else passes amounts as
+ * canonical fixed-scale decimal strings (`"1.500000000000000000"`), never as JS numbers.
+ *
+ * Addition and subtraction run on bigint minor units (exact and fast); multiplication,
+ * division and rounding (interest) run on big.js with a private configuration so that the
+ * process-wide `Big` defaults of other libraries are never touched.
+ */
+import BigImport from 'big.js';
+import type { Big as BigValue, BigConstructor } from 'big.js';
+import { LedgerError, describeValue } from './errors.js';
+
+/** The provider books every currency at 18 decimal places. */
+export const AMOUNT_SCALE_DEFAULT = 18;
+/** No currency may use more decimals than the storage keeps. */
+export const AMOUNT_SCALE_MAX = 18;
+/** Whole-unit digits an amount may have: up to 10^24 − 1 coins (the requirement is 10^20). */
+export const AMOUNT_INTEGER_DIGITS_MAX = 24;
+/** Total characters a decimal string may have before parsing is refused outright. */
+export const AMOUNT_TEXT_LENGTH_MAX = AMOUNT_INTEGER_DIGITS_MAX + AMOUNT_SCALE_MAX + 2;
+
+/** A canonical decimal string: optional `-`, digits, and exactly `scale` decimals. */
+export type Amount = string & { readonly __amount: unique symbol };
+
+/** Rounding modes, named for what they do. `half-even` is banker's rounding. */
+export type RoundingMode = 'down' | 'half-up' | 'half-even' | 'up';
+
+const ROUNDING_MODES: Readonly<Record<RoundingMode, 0 | 1 | 2 | 3>> = Object.freeze({
+  down: 0,
+  'half-up': 1,
+  'half-even': 2,
+  up: 3,
+});
+
+/** Private big.js constructor: 60 decimal places for division, its own rounding defaults. */
+const Decimal: BigConstructor = (BigImport as unknown as () => BigConstructor)();
+Decimal.DP = 60;
+Decimal.RM = 1;
+Decimal.NE = -1e6;
+Decimal.PE = 1e6;
+
+const DECIMAL_PATTERN = /^(-?)(\d+)(?:\.(\d+))?$/;
+const POWERS_OF_TEN: bigint[] = Array.from({ length: AMOUNT_SCALE_MAX + 1 }, (_, i) => 10n ** BigInt(i));
+
+function powerOfTen(exponent: number): bigint {
+  const power = POWERS_OF_TEN[exponent];
+  if (power === undefined) throw new RangeError(`no power of ten for ${exponent}`);
+  return power;
+}
+
+/** Options for {@link parseAmount}. */
+export interface ParseAmountOptions {
+  /** Dotted path of the input field, used in the error. */
+  readonly field: string;
+  /** Decimal places of the currency; more is an error. Default 18. */
+  readonly scale?: number;
+  /** Whether `-` amounts are accepted. Default false. */
+  readonly allowNegative?: boolean;
+  /** Whether zero is accepted. Default true. */
+  readonly allowZero?: boolean;
+}
+
+/** Checks that a scale is an integer between 0 and {@link AMOUNT_SCALE_MAX}. */
+export function assertScale(scale: number, field = 'scale'): void {
+  if (!Number.isInteger(scale) || scale < 0 || scale > AMOUNT_SCALE_MAX) {
+    throw new LedgerError('invalid_input', `${field} must be an integer from 0 to ${AMOUNT_SCALE_MAX}, got ${describeValue(scale)}`, {
+      field,
+      value: describeValue(scale),
+    });
+  }
+}
+
+/**
+ * Parses a decimal string from outside into minor units at `scale`.
+ * Rejects non-strings, exponents, `NaN`/`Infinity`, signs other than a leading `-`, white space,
+ * empty strings, bare dots, and more decimals than `scale`.
+ *
+ * @example parseUnits('0.5', { field: 'amount', scale: 2 }) // 50n
+ */
+export function parseUnits(input: unknown, options: ParseAmountOptions): bigint {
+  const scale = options.scale ?? AMOUNT_SCALE_DEFAULT;
+  assertScale(scale);
+  const fail = (reason: string): never => {
+    throw new LedgerError('invalid_amount', `${options.field} ${reason}, got ${describeValue(input)}`, {
+      field: options.field,
+      value: describeValue(input),
+    });
+  };
+  if (typeof input !== 'string') return fail('must be a decimal string');
+  if (input.length === 0 || input.length > AMOUNT_TEXT_LENGTH_MAX) return fail(`must be a decimal string of 1 to ${AMOUNT_TEXT_LENGTH_MAX} characters`);
+  const match = DECIMAL_PATTERN.exec(input);
+  if (match === null) return fail('must be a plain decimal like "12.345" (no exponent, spaces or signs other than a leading "-")');
+  const [, sign = '', whole = '', fraction = ''] = match;
+  if (fraction.length > scale) return fail(`has more than ${scale} decimal places`);
+  const wholeDigits = whole.replace(/^0+(?=\d)/, '');
+  if (wholeDigits.length > AMOUNT_INTEGER_DIGITS_MAX) return fail(`exceeds ${AMOUNT_INTEGER_DIGITS_MAX} whole digits`);
+  const magnitude = BigInt(wholeDigits + fraction.padEnd(scale, '0'));
+  const units = sign === '-' ? -magnitude : magnitude;
+  if (units < 0n && options.allowNegative !== true) return fail('must not be negative');
+  if (units === 0n && options.allowZero === false) return fail('must not be zero');
+  return units;
+}
+
+/** Parses and canonicalises a decimal string; see {@link parseUnits} for what it rejects. */
+export function parseAmount(input: unknown, options: ParseAmountOptions): Amount {
+  const scale = options.scale ?? AMOUNT_SCALE_DEFAULT;
+  return formatUnits(parseUnits(input, options), scale);
+}
+
+/**
+ * Formats minor units as a canonical decimal string with exactly `scale` decimals.
+ * Never emits an exponent; zero is `"0.000…"`, never `"-0…"`.
+ */
+export function formatUnits(units: bigint, scale: number = AMOUNT_SCALE_DEFAULT): Amount {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
+  const whole = digits.slice(0, digits.length - scale);
+  const text = scale === 0 ? whole : `${whole}.${digits.slice(digits.length - scale)}`;
+  return (negative ? `-${text}` : text) as Amount;
+}
+
+/** Minor units of a canonical (already validated) amount. Use {@link parseUnits} for input. */
+export function toUnits(amount: string, scale: number = AMOUNT_SCALE_DEFAULT): bigint {
+  return parseUnits(amount, { field: 'amount', scale, allowNegative: true });
+}
+
+/** Rescales units from one scale to a larger or equal one (exact). */
+export function rescaleUnits(units: bigint, from: number, to: number): bigint {
+  if (to < from) throw new RangeError('rescaleUnits only widens; round with roundDecimal');
+  return units * powerOfTen(to - from);
+}
+
+/** a + b, exact. */
+export function addAmounts(a: string, b: string, scale: number = AMOUNT_SCALE_DEFAULT): Amount {
+  return formatUnits(toUnits(a, scale) + toUnits(b, scale), scale);
+}
+
+/** a − b, exact. */
+export function subtractAmounts(a: string, b: string, scale: number = AMOUNT_SCALE_DEFAULT): Amount {
+  return formatUnits(toUnits(a, scale) - toUnits(b, scale), scale);
+}
+
+/** −a, exact. */
+export function negateAmount(a: string, scale: number = AMOUNT_SCALE_DEFAULT): Amount {
+  return formatUnits(-toUnits(a, scale), scale);
+}
+
+/** Sum of many amounts, exact. */
+export function sumAmounts(amounts: Iterable<string>, scale: number = AMOUNT_SCALE_DEFAULT): Amount {
+  let total = 0n;
+  for (const amount of amounts) total += toUnits(amount, scale);
+  return formatUnits(total, scale);
+}
+
+/** −1, 0 or 1 as a is less than, equal to or greater than b. */
+export function compareAmounts(a: string, b: string, scale: number = AMOUNT_SCALE_DEFAULT): -1 | 0 | 1 {
+  const difference = toUnits(a, scale) - toUnits(b, scale);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+}
+
+/** A big.js value of a decimal string, for multiplication and division. */
+export function toDecimal(value: string): BigValue {
+  return new Decimal(value);
+}
+
+/** A big.js value of minor units at a scale. */
+export function unitsToDecimal(units: bigint, scale: number = AMOUNT_SCALE_DEFAULT): BigValue {
+  return new Decimal(formatUnits(units, scale));
+}
+
+/** Options for {@link roundDecimal}. */
+export interface RoundOptions {
+  readonly scale?: number;
+  readonly roundingMode?: RoundingMode;
+}
+
+/** Rounds a big.js value to a canonical amount (default: 18 decimals, half-even). */
+export function roundDecimal(value: BigValue, options: RoundOptions = {}): Amount {
+  const scale = options.scale ?? AMOUNT_SCALE_DEFAULT;
+  const mode = ROUNDING_MODES[options.roundingMode ?? 'half-even'];
+  const text = value.round(scale, mode).toFixed(scale);
+  // big.js prints "-0.000" for a negative value that rounds to zero; canonical zero has no sign.
+  return (/^-0(\.0*)?$/.test(text) ? text.slice(1) : text) as Amount;
+}
+
+/** Whether a string names one of the supported rounding modes. */
+export function isRoundingMode(value: unknown): value is RoundingMode {
+  return typeof value === 'string' && Object.hasOwn(ROUNDING_MODES, value);
+}
+
+/** The private big.js constructor, for modules of this package that do exact decimal math. */
+export function decimalConstructor(): BigConstructor {
+  return Decimal;
+}
