@@ -21,6 +21,8 @@ export type LedgerErrorCode =
   | 'mixed_entities'
   | 'insufficient_balance'
   | 'idempotency_conflict'
+  | 'duplicate_provider_id'
+  | 'entity_configuration_changed'
   | 'already_reversed'
   | 'limit_exceeded'
   | 'storage_failure';

@@ -1,0 +1,473 @@
+/**
+ * The accounting calendar: the only module that converts between UTC instants and accounting
+ * days. An instant is a UTC `Date`; an accounting day is a `YYYY-MM-DD` string in the partner's
+ * IANA time zone, and it covers the half-open interval of instants [start, end).
+ *
+ * Days are not always 24 hours long: daylight saving time makes 23- and 25-hour days, and in
+ * zones whose change happens at midnight (America/Santiago, Asia/Beirut, America/Havana) local
+ * midnight does not exist on the day the clocks go forward, so the day starts at 01:00. A day
+ * that a zone skipped entirely (Pacific/Apia on 2011-12-30) is an empty interval.
+ *
+ * Local fields of a `Date` (`getHours` and friends) depend on the process `TZ` and are never
+ * read here; all zone arithmetic goes through `Intl.DateTimeFormat` and UTC fields, so results
+ * are the same whatever `TZ` the process runs under.
+ */
+import { LedgerError, describeValue } from './errors.js';
+
+/** A `YYYY-MM-DD` accounting day string. */
+export type AccountingDay = string;
+
+/** The shape of an accounting day; {@link parseAccountingDay} also checks it is a real date. */
+export const ACCOUNTING_DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The first accounting day the calendar accepts. */
+export const ACCOUNTING_DAY_MIN: AccountingDay = '1970-01-01';
+/** The last accounting day the calendar accepts. */
+export const ACCOUNTING_DAY_MAX: AccountingDay = '9999-12-31';
+/** Default bound on the number of days {@link accountingDaysBetween} lists (about ten years). */
+export const ACCOUNTING_DAYS_MAX_DEFAULT = 3660;
+/** Longest time zone name accepted; the longest IANA name has 32 characters. */
+export const TIME_ZONE_NAME_LENGTH_MAX = 64;
+/** Longest instant string accepted before it is parsed. */
+export const INSTANT_TEXT_LENGTH_MAX = 40;
+/** Time zone names whose validation result (valid or not) is remembered. */
+export const TIME_ZONE_CACHE_SIZE_MAX = 1024;
+/** (zone, day) pairs whose start instant is remembered. */
+export const DAY_START_CACHE_SIZE_MAX = 8192;
+
+const MS_PER_SECOND = 1000;
+const MS_PER_DAY = 86_400_000;
+/** No zone has been more than 15 hours from UTC; 18 hours brackets every local midnight. */
+const OFFSET_SEARCH_MS = 18 * 3_600_000;
+/** 400 Gregorian years are exactly 146 097 days; used to dodge `Date.UTC`'s 2-digit-year rule. */
+const MS_PER_400_YEARS = 146_097 * MS_PER_DAY;
+const EPOCH_DAY_MIN = 0;
+const EPOCH_DAY_MAX = Date.UTC(9999, 11, 31) / MS_PER_DAY;
+/** Instants this far outside the supported days cannot fall in one; Intl is not asked. */
+const DAY_GUARD_MS_MIN = (EPOCH_DAY_MIN - 2) * MS_PER_DAY;
+const DAY_GUARD_MS_MAX = (EPOCH_DAY_MAX + 3) * MS_PER_DAY;
+
+const DAY_PARTS_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+const INSTANT_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
+/** IANA names: segments of letters, digits, `_`, `-`, `+` separated by `/` (e.g. `Etc/GMT+5`). */
+const TIME_ZONE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
+
+/** Everything the calendar keeps per valid zone: its formatters and the last day it saw. */
+interface ZoneState {
+  readonly zone: string;
+  /** Formats year, month and day only: the cheapest way to get the day of an instant. */
+  readonly dayFormat: Intl.DateTimeFormat;
+  /** Formats every field down to seconds, for the offset from UTC. */
+  readonly wallFormat: Intl.DateTimeFormat;
+  /** The most recently resolved day, so that time-ordered postings skip Intl entirely. */
+  recentDay: AccountingDay | undefined;
+  recentStartMs: number;
+  recentEndMs: number;
+  /** The day of the last instant that missed the recent day. */
+  lastMissDay: AccountingDay | undefined;
+}
+
+/** Zone name → its state, or `null` when the name was rejected. Bounded, oldest out first. */
+const zoneCache = new Map<string, ZoneState | null>();
+/** `epochDay|zone` → start of that day in ms. Bounded, oldest out first. */
+const dayStartCache = new Map<string, number>();
+
+function rememberBounded<K, V>(cache: Map<K, V>, key: K, value: V, sizeMax: number): void {
+  if (cache.size >= sizeMax) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(key, value);
+}
+
+function unknownTimeZone(zone: unknown, field: string, reason: string, cause?: unknown): never {
+  throw new LedgerError('unknown_time_zone', `${field} ${reason}, got ${describeValue(zone)}`, {
+    field,
+    value: describeValue(zone),
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function createZoneState(zone: string): ZoneState | null {
+  try {
+    const dayFormat = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      calendar: 'gregory',
+      numberingSystem: 'latn',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
+    const wallFormat = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      calendar: 'gregory',
+      numberingSystem: 'latn',
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    return { zone, dayFormat, wallFormat, recentDay: undefined, recentStartMs: 0, recentEndMs: 0, lastMissDay: undefined };
+  } catch (error) {
+    if (error instanceof RangeError) return null;
+    throw error;
+  }
+}
+
+function zoneStateOf(zone: unknown, field: string): ZoneState {
+  if (typeof zone === 'string') {
+    const cached = zoneCache.get(zone);
+    if (cached !== undefined) {
+      if (cached === null) unknownTimeZone(zone, field, 'is not a known IANA time zone');
+      return cached;
+    }
+  }
+  if (typeof zone !== 'string') return unknownTimeZone(zone, field, 'must be an IANA time zone name');
+  // Offsets such as "+02:00" are valid Intl zones in newer runtimes, but an accounting zone must
+  // follow its country's DST rules, so only names are accepted.
+  const state =
+    zone.length > 0 && zone.length <= TIME_ZONE_NAME_LENGTH_MAX && TIME_ZONE_NAME_PATTERN.test(zone) ? createZoneState(zone) : null;
+  rememberBounded(zoneCache, zone, state, TIME_ZONE_CACHE_SIZE_MAX);
+  if (state === null) return unknownTimeZone(zone, field, 'is not a known IANA time zone');
+  return state;
+}
+
+/**
+ * Checks that `zone` is an IANA time zone name the runtime knows (`UTC` included) and returns
+ * it. Empty strings, unknown names and UTC offsets such as `+02:00` are rejected. Results, good
+ * and bad, are cached.
+ *
+ * @throws LedgerError `unknown_time_zone`, naming `field` and the value.
+ * @example assertTimeZone('Europe/Berlin', 'entity.timeZone') // 'Europe/Berlin'
+ */
+export function assertTimeZone(zone: unknown, field = 'timeZone'): string {
+  return zoneStateOf(zone, field).zone;
+}
+
+function invalidDay(input: unknown, field: string, reason: string): never {
+  throw new LedgerError('invalid_day', `${field} ${reason}, got ${describeValue(input)}`, {
+    field,
+    value: describeValue(input),
+  });
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** Milliseconds of a UTC calendar time; correct for years 0..99, unlike bare `Date.UTC`. */
+function utcMs(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number {
+  if (year >= 100) return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  return Date.UTC(year + 400, month - 1, day, hour, minute, second, ms) - MS_PER_400_YEARS;
+}
+
+/** Days since 1970-01-01 of a day string, or `undefined` when it is not a supported real date. */
+function epochDayOf(input: string): number | undefined {
+  const match = DAY_PARTS_PATTERN.exec(input);
+  if (match === null) return undefined;
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  const epochDay = Date.UTC(year, month - 1, day) / MS_PER_DAY;
+  return epochDay >= EPOCH_DAY_MIN && epochDay <= EPOCH_DAY_MAX ? epochDay : undefined;
+}
+
+function parseEpochDay(input: unknown, field: string): number {
+  if (typeof input !== 'string') return invalidDay(input, field, 'must be a YYYY-MM-DD string');
+  const epochDay = epochDayOf(input);
+  if (epochDay === undefined) {
+    return invalidDay(input, field, `must be a real YYYY-MM-DD date from ${ACCOUNTING_DAY_MIN} to ${ACCOUNTING_DAY_MAX}`);
+  }
+  return epochDay;
+}
+
+/** The day string of an epoch day in the supported range (UTC fields only). */
+function dayOfEpochDay(epochDay: number): AccountingDay {
+  return new Date(epochDay * MS_PER_DAY).toISOString().slice(0, 10);
+}
+
+/**
+ * Validates an accounting day: a `YYYY-MM-DD` string naming a real calendar date from
+ * 1970-01-01 to 9999-12-31.
+ *
+ * @throws LedgerError `invalid_day`, naming `field` and the value.
+ * @example parseAccountingDay('2024-02-29') // '2024-02-29'; '2023-02-29' throws
+ */
+export function parseAccountingDay(input: unknown, field = 'day'): AccountingDay {
+  parseEpochDay(input, field);
+  return input as AccountingDay;
+}
+
+function invalidInstant(input: unknown, field: string, reason: string): never {
+  throw new LedgerError('invalid_instant', `${field} ${reason}, got ${describeValue(input)}`, {
+    field,
+    value: describeValue(input),
+  });
+}
+
+/**
+ * Parses an instant: an ISO-8601 string with a zone designator (`Z`, `±HH:MM` or `±HHMM`), such
+ * as `2025-03-19T00:01:55.703Z` or `2025-03-19T02:01:55+02:00`, or a valid `Date` (copied).
+ * Strings without a designator are rejected, because their meaning would depend on the process
+ * `TZ`; so are impossible dates and times (`02-30`, `24:00`, leap seconds). Fractions finer than
+ * a millisecond are truncated, never rounded, so an instant never moves into the next day.
+ *
+ * @throws LedgerError `invalid_instant`, naming `field` and the value.
+ */
+export function parseInstant(input: unknown, field = 'instant'): Date {
+  if (input instanceof Date) {
+    const ms = input.getTime();
+    if (Number.isNaN(ms)) return invalidInstant(input, field, 'must be a valid date');
+    return new Date(ms);
+  }
+  if (typeof input !== 'string') return invalidInstant(input, field, 'must be an ISO-8601 string or a Date');
+  const match = input.length <= INSTANT_TEXT_LENGTH_MAX ? INSTANT_PATTERN.exec(input) : null;
+  if (match === null) {
+    return invalidInstant(input, field, 'must be an ISO-8601 instant with a zone designator, like "2025-03-19T00:01:55.703Z"');
+  }
+  const [, yearText, monthText, dayText, hourText, minuteText, secondText, fractionText, zulu, sign, offsetHourText, offsetMinuteText] = match;
+  const year = Number(yearText);
+  const month = Number(monthText);
+  const day = Number(dayText);
+  const hour = Number(hourText);
+  const minute = Number(minuteText);
+  const second = Number(secondText ?? '0');
+  const ms = Number((fractionText ?? '').padEnd(3, '0').slice(0, 3));
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return invalidInstant(input, field, 'is not a real date');
+  if (hour > 23 || minute > 59 || second > 59) return invalidInstant(input, field, 'is not a real time of day');
+  let offsetMs = 0;
+  if (zulu === undefined) {
+    const offsetHour = Number(offsetHourText);
+    const offsetMinute = Number(offsetMinuteText);
+    if (offsetHour > 23 || offsetMinute > 59) return invalidInstant(input, field, 'has an impossible UTC offset');
+    offsetMs = (sign === '-' ? -1 : 1) * (offsetHour * 60 + offsetMinute) * 60_000;
+  }
+  const instant = new Date(utcMs(year, month, day, hour, minute, second, ms) - offsetMs);
+  if (Number.isNaN(instant.getTime())) return invalidInstant(input, field, 'is out of range');
+  return instant;
+}
+
+/**
+ * Formats an instant as a canonical UTC ISO string with milliseconds.
+ *
+ * @throws LedgerError `invalid_instant` for an invalid `Date`.
+ * @example formatInstant(new Date(Date.UTC(2025, 2, 19, 0, 1, 55, 703))) // '2025-03-19T00:01:55.703Z'
+ */
+export function formatInstant(instant: Date): string {
+  const ms = instant instanceof Date ? instant.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) return invalidInstant(instant, 'instant', 'must be a valid Date');
+  return new Date(ms).toISOString();
+}
+
+function partValue(parts: readonly Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTypes): string {
+  for (const part of parts) if (part.type === type) return part.value;
+  throw new Error(`Intl.DateTimeFormat returned no ${type} part`);
+}
+
+/** Local wall-clock time at the whole second `secondMs`, expressed as if it were UTC ms. */
+function wallMs(state: ZoneState, secondMs: number): number {
+  const parts = state.wallFormat.formatToParts(secondMs);
+  // Some runtimes print midnight as hour 24 even with h23; 24 is hour 0 of the same date there.
+  const hour = Number(partValue(parts, 'hour')) % 24;
+  return utcMs(
+    Number(partValue(parts, 'year')),
+    Number(partValue(parts, 'month')),
+    Number(partValue(parts, 'day')),
+    hour,
+    Number(partValue(parts, 'minute')),
+    Number(partValue(parts, 'second')),
+  );
+}
+
+/**
+ * Local wall-clock time of an instant as UTC-like ms. Offsets change only on whole seconds,
+ * so the offset at the start of the instant's second is the offset of the instant.
+ */
+function localMs(state: ZoneState, ms: number): number {
+  const secondMs = Math.floor(ms / MS_PER_SECOND) * MS_PER_SECOND;
+  return wallMs(state, secondMs) + (ms - secondMs);
+}
+
+function offsetMs(state: ZoneState, ms: number): number {
+  return localMs(state, ms) - ms;
+}
+
+/**
+ * The first instant whose local time is at or after local midnight of `epochDay`.
+ *
+ * The fast path solves `t + offset(t) = midnight` by two rounds of offset arithmetic and accepts
+ * the answer only when the millisecond before it is still on an earlier day; that rejects the
+ * second midnight of a fall-back overlap. When midnight does not exist (DST jumps at 00:00) or
+ * the fast path is rejected, a bisection over whole seconds finds the first instant whose local
+ * time has reached midnight, which is the transition instant itself.
+ */
+function computeDayStartMs(state: ZoneState, epochDay: number): number {
+  const midnightMs = epochDay * MS_PER_DAY;
+  const guessMs = midnightMs - offsetMs(state, midnightMs);
+  const candidateMs = midnightMs - offsetMs(state, guessMs);
+  if (localMs(state, candidateMs) === midnightMs && localMs(state, candidateMs - 1) < midnightMs) return candidateMs;
+  let lowSecond = Math.floor((midnightMs - OFFSET_SEARCH_MS) / MS_PER_SECOND);
+  let highSecond = Math.ceil((midnightMs + OFFSET_SEARCH_MS) / MS_PER_SECOND);
+  while (highSecond - lowSecond > 1) {
+    const middleSecond = Math.floor((lowSecond + highSecond) / 2);
+    if (wallMs(state, middleSecond * MS_PER_SECOND) >= midnightMs) highSecond = middleSecond;
+    else lowSecond = middleSecond;
+  }
+  return highSecond * MS_PER_SECOND;
+}
+
+/** Start of an epoch day (which may be one past the last supported day, for its end). */
+function dayStartMs(state: ZoneState, epochDay: number): number {
+  const key = `${epochDay}|${state.zone}`;
+  const cached = dayStartCache.get(key);
+  if (cached !== undefined) return cached;
+  const startMs = computeDayStartMs(state, epochDay);
+  rememberBounded(dayStartCache, key, startMs, DAY_START_CACHE_SIZE_MAX);
+  return startMs;
+}
+
+/**
+ * The accounting day in `zone` that contains `instant`: its local calendar date.
+ *
+ * Cheap enough to call per posting: formatters are cached per zone, and once two instants in a
+ * row land on the same day its bounds are remembered, so further instants of that day are
+ * answered by two comparisons.
+ *
+ * @throws LedgerError `invalid_instant` for an invalid `Date` or one whose day falls outside
+ * 1970-01-01..9999-12-31; `unknown_time_zone` for a bad zone.
+ * @example accountingDayOf(new Date('2024-03-30T22:30:00Z'), 'Europe/Berlin') // '2024-03-30'
+ */
+export function accountingDayOf(instant: Date, zone: string): AccountingDay {
+  const ms = instant instanceof Date ? instant.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) return invalidInstant(instant, 'instant', 'must be a valid Date');
+  const state = zoneStateOf(zone, 'timeZone');
+  if (state.recentDay !== undefined && ms >= state.recentStartMs && ms < state.recentEndMs) return state.recentDay;
+  if (ms < DAY_GUARD_MS_MIN || ms >= DAY_GUARD_MS_MAX) {
+    return invalidInstant(instant, 'instant', `must fall on an accounting day from ${ACCOUNTING_DAY_MIN} to ${ACCOUNTING_DAY_MAX}`);
+  }
+  const parts = state.dayFormat.formatToParts(ms);
+  const day = `${partValue(parts, 'year').padStart(4, '0')}-${partValue(parts, 'month')}-${partValue(parts, 'day')}`;
+  const epochDay = epochDayOf(day);
+  if (epochDay === undefined) {
+    return invalidInstant(instant, 'instant', `must fall on an accounting day from ${ACCOUNTING_DAY_MIN} to ${ACCOUNTING_DAY_MAX}`);
+  }
+  if (state.lastMissDay === day) {
+    state.recentDay = day;
+    state.recentStartMs = dayStartMs(state, epochDay);
+    state.recentEndMs = dayStartMs(state, epochDay + 1);
+  }
+  state.lastMissDay = day;
+  return day;
+}
+
+/**
+ * The first instant of `day` in `zone`: local midnight, or, where midnight does not exist
+ * because DST jumps forward at 00:00, the first instant that exists on that day (01:00 local
+ * on 2024-09-08 in America/Santiago). A day the zone skipped entirely starts where the next one
+ * starts. Results are cached per (zone, day).
+ *
+ * @throws LedgerError `invalid_day` or `unknown_time_zone`.
+ * @example startOfAccountingDay('2024-09-08', 'America/Santiago') // 2024-09-08T04:00:00.000Z
+ */
+export function startOfAccountingDay(day: AccountingDay, zone: string): Date {
+  const epochDay = parseEpochDay(day, 'day');
+  return new Date(dayStartMs(zoneStateOf(zone, 'timeZone'), epochDay));
+}
+
+/**
+ * The half-open interval [start, end) of instants on `day` in `zone`; `end` is the start of the
+ * next day, so consecutive days tile time. 23 hours long when DST starts, 25 when it ends.
+ *
+ * @throws LedgerError `invalid_day` or `unknown_time_zone`.
+ * @example accountingDayBounds('2024-03-31', 'Europe/Berlin')
+ * // { start: 2024-03-30T23:00:00.000Z, end: 2024-03-31T22:00:00.000Z }
+ */
+export function accountingDayBounds(day: AccountingDay, zone: string): { readonly start: Date; readonly end: Date } {
+  const epochDay = parseEpochDay(day, 'day');
+  const state = zoneStateOf(zone, 'timeZone');
+  return Object.freeze({ start: new Date(dayStartMs(state, epochDay)), end: new Date(dayStartMs(state, epochDay + 1)) });
+}
+
+/**
+ * The calendar day after `day`.
+ *
+ * @throws LedgerError `invalid_day` for a bad day or for 9999-12-31, which has no successor.
+ * @example nextAccountingDay('2024-02-28') // '2024-02-29'
+ */
+export function nextAccountingDay(day: AccountingDay): AccountingDay {
+  const epochDay = parseEpochDay(day, 'day');
+  if (epochDay >= EPOCH_DAY_MAX) return invalidDay(day, 'day', `has no next day before ${ACCOUNTING_DAY_MAX}`);
+  return dayOfEpochDay(epochDay + 1);
+}
+
+/**
+ * The calendar day before `day`.
+ *
+ * @throws LedgerError `invalid_day` for a bad day or for 1970-01-01, which has no predecessor.
+ * @example previousAccountingDay('2024-03-01') // '2024-02-29'
+ */
+export function previousAccountingDay(day: AccountingDay): AccountingDay {
+  const epochDay = parseEpochDay(day, 'day');
+  if (epochDay <= EPOCH_DAY_MIN) return invalidDay(day, 'day', `has no previous day after ${ACCOUNTING_DAY_MIN}`);
+  return dayOfEpochDay(epochDay - 1);
+}
+
+/** Options for {@link accountingDaysBetween}. */
+export interface AccountingDaysBetweenOptions {
+  /** Most days the list may hold. Default {@link ACCOUNTING_DAYS_MAX_DEFAULT}. */
+  readonly daysMax?: number;
+}
+
+/**
+ * Every day from `from` to `to`, both included, in order.
+ *
+ * @throws LedgerError `invalid_day` for a bad day, `invalid_input` when `to` is before `from` or
+ * `daysMax` is not a positive integer, `limit_exceeded` when the list would hold more than
+ * `daysMax` days (checked before anything is built).
+ * @example accountingDaysBetween('2024-02-28', '2024-03-01') // ['2024-02-28', '2024-02-29', '2024-03-01']
+ */
+export function accountingDaysBetween(from: AccountingDay, to: AccountingDay, options: AccountingDaysBetweenOptions = {}): AccountingDay[] {
+  const fromEpochDay = parseEpochDay(from, 'from');
+  const toEpochDay = parseEpochDay(to, 'to');
+  const daysMax = options.daysMax ?? ACCOUNTING_DAYS_MAX_DEFAULT;
+  if (!Number.isSafeInteger(daysMax) || daysMax < 1) {
+    throw new LedgerError('invalid_input', `daysMax must be a positive integer, got ${describeValue(daysMax)}`, {
+      field: 'daysMax',
+      value: describeValue(daysMax),
+    });
+  }
+  if (toEpochDay < fromEpochDay) {
+    throw new LedgerError('invalid_input', `to must not be before from (${from}), got ${describeValue(to)}`, {
+      field: 'to',
+      value: describeValue(to),
+      context: { from },
+    });
+  }
+  const dayCount = toEpochDay - fromEpochDay + 1;
+  if (dayCount > daysMax) {
+    throw new LedgerError('limit_exceeded', `${from}..${to} spans ${dayCount} days, more than daysMax ${daysMax}`, {
+      field: 'to',
+      value: describeValue(to),
+      context: { from, dayCount: String(dayCount), daysMax: String(daysMax) },
+    });
+  }
+  const days: AccountingDay[] = [];
+  for (let epochDay = fromEpochDay; epochDay <= toEpochDay; epochDay += 1) days.push(dayOfEpochDay(epochDay));
+  return days;
+}
+
+/**
+ * Whole calendar days from `a` to `b` (b − a); negative when `b` is before `a`.
+ *
+ * @throws LedgerError `invalid_day`, naming `a` or `b`.
+ * @example daysBetween('2024-02-28', '2024-03-01') // 2
+ */
+export function daysBetween(a: AccountingDay, b: AccountingDay): number {
+  return parseEpochDay(b, 'b') - parseEpochDay(a, 'a');
+}

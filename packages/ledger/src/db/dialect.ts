@@ -1,0 +1,29 @@
+/**
+ * What differs between the storage dialects, behind one interface. Implementations live in
+ * `sqlite/` and `postgres/`; the core never imports them, so loading the core loads no native
+ * module.
+ */
+import type { Kysely } from 'kysely';
+
+/** The dialect-specific pieces the migration set and the repository need. */
+export interface LedgerDialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** SQL type of an auto-increment integer primary key column. */
+  readonly idColumnType: 'integer' | 'bigserial';
+  /** SQL type of an exact amount column. */
+  readonly amountColumnType: 'text' | 'numeric(60, 18)';
+  /** SQL type of an integer foreign key to an id. */
+  readonly referenceColumnType: 'integer' | 'bigint';
+  /** Statements that make journal rows immutable (triggers), run by the migration. */
+  readonly immutabilityStatements: readonly string[];
+  /** Name of the exact aggregate that sums amount columns (`sum` on NUMERIC, `decimal_sum` on TEXT). */
+  readonly exactSumFunction: 'sum' | 'decimal_sum';
+  /** Whether `SELECT … FOR UPDATE` is understood (PostgreSQL) or the whole file is locked. */
+  readonly supportsRowLocks: boolean;
+  /**
+   * Runs `work` inside one write transaction. SQLite takes the write lock first
+   * (`BEGIN IMMEDIATE`) so that two processes never deadlock on a lock upgrade; PostgreSQL retries
+   * serialization failures and deadlocks a bounded number of times.
+   */
+  writeTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+}

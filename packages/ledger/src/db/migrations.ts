@@ -1,0 +1,185 @@
+/**
+ * The ledger's one migration set, applied unchanged to SQLite and PostgreSQL; the few column
+ * types that must differ come from the {@link LedgerDialect}.
+ */
+import { Migrator, sql } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { LedgerDialect } from './dialect.js';
+
+/** Name of the table in which Kysely records the ledger's applied migrations. */
+export const LEDGER_MIGRATION_TABLE = 'earnbook_ledger_migration';
+/** Name of the lock table of the ledger's migrations. */
+export const LEDGER_MIGRATION_LOCK_TABLE = 'earnbook_ledger_migration_lock';
+
+function initialMigration(dialect: LedgerDialect): Migration {
+  const amount = sql.raw(dialect.amountColumnType);
+  const reference = dialect.referenceColumnType;
+  const idColumn = dialect.idColumnType;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('ledger_entities')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('time_zone', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('ledger_accounts')
+        .addColumn('id', idColumn, (c) => (dialect.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('entity', 'text', (c) => c.notNull().references('ledger_entities.id'))
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('normal_side', 'text', (c) => c.notNull().check(sql`normal_side in ('debit', 'credit')`))
+        .addColumn('balance', amount, (c) => c.notNull())
+        .addColumn('last_day', 'text')
+        .addColumn('entry_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('ledger_accounts_entity_currency_code', ['entity', 'currency', 'code'])
+        .execute();
+
+      await db.schema
+        .createTable('journal_transactions')
+        .addColumn('id', idColumn, (c) => (dialect.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('entity', 'text', (c) => c.notNull().references('ledger_entities.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('occurred_at', 'text', (c) => c.notNull())
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('provider_id', 'text')
+        .addColumn('reverses_transaction_id', reference, (c) => c.references('journal_transactions.id'))
+        .addColumn('description', 'text')
+        .addColumn('metadata', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('journal_transactions_entity_key', ['entity', 'idempotency_key'])
+        .addUniqueConstraint('journal_transactions_reverses', ['reverses_transaction_id'])
+        .execute();
+      await db.schema.createIndex('journal_transactions_entity_day').on('journal_transactions').columns(['entity', 'accounting_day', 'id']).execute();
+      // One provider id is booked once per kind: the provider's journal entry ids are unique.
+      await db.schema
+        .createIndex('journal_transactions_entity_provider')
+        .on('journal_transactions')
+        .columns(['entity', 'kind', 'provider_id'])
+        .unique()
+        .where(sql.ref('provider_id'), 'is not', null)
+        .execute();
+
+      await db.schema
+        .createTable('journal_entries')
+        .addColumn('id', idColumn, (c) => (dialect.name === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('transaction_id', reference, (c) => c.notNull().references('journal_transactions.id'))
+        .addColumn('entity', 'text', (c) => c.notNull())
+        .addColumn('account_id', reference, (c) => c.notNull().references('ledger_accounts.id'))
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('amount', amount, (c) => c.notNull())
+        .addColumn('balance_after', amount, (c) => c.notNull())
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('journal_entries_account').on('journal_entries').columns(['account_id', 'id']).execute();
+      await db.schema.createIndex('journal_entries_transaction').on('journal_entries').columns(['transaction_id']).execute();
+
+      await db.schema
+        .createTable('account_day_balances')
+        .addColumn('account_id', reference, (c) => c.notNull().references('ledger_accounts.id'))
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('balance', amount, (c) => c.notNull())
+        .addPrimaryKeyConstraint('account_day_balances_pk', ['account_id', 'accounting_day'])
+        .execute();
+
+      await db.schema
+        .createTable('earn_products')
+        .addColumn('entity', 'text', (c) => c.notNull().references('ledger_entities.id'))
+        .addColumn('provider_product_id', 'text', (c) => c.notNull())
+        .addColumn('effective_day', 'text', (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('terms', 'text', (c) => c.notNull())
+        .addColumn('content_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('earn_products_pk', ['entity', 'provider_product_id', 'effective_day'])
+        .execute();
+
+      await db.schema
+        .createTable('partner_users')
+        .addColumn('partner_user_id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('earn_users')
+        .addColumn('entity', 'text', (c) => c.notNull().references('ledger_entities.id'))
+        .addColumn('earn_user_id', 'text', (c) => c.notNull())
+        .addColumn('partner_user_id', 'text', (c) => c.notNull().references('partner_users.partner_user_id'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('earn_users_pk', ['entity', 'earn_user_id'])
+        .addUniqueConstraint('earn_users_partner_entity', ['partner_user_id', 'entity'])
+        .execute();
+
+      await db.schema
+        .createTable('earn_accounts')
+        .addColumn('entity', 'text', (c) => c.notNull())
+        .addColumn('earn_account_id', 'text', (c) => c.notNull())
+        .addColumn('earn_user_id', 'text', (c) => c.notNull())
+        .addColumn('provider_product_id', 'text', (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('ledger_account_id', reference, (c) => c.notNull().references('ledger_accounts.id'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('earn_accounts_pk', ['entity', 'earn_account_id'])
+        .addUniqueConstraint('earn_accounts_user_product', ['entity', 'earn_user_id', 'provider_product_id'])
+        .addForeignKeyConstraint('earn_accounts_user', ['entity', 'earn_user_id'], 'earn_users', ['entity', 'earn_user_id'])
+        .execute();
+
+      await db.schema
+        .createTable('earn_bookings')
+        .addColumn('entity', 'text', (c) => c.notNull())
+        .addColumn('provider_booking_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('earn_account_id', 'text', (c) => c.notNull())
+        .addColumn('amount', amount, (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('occurred_at', 'text', (c) => c.notNull())
+        .addColumn('provider_data', 'text', (c) => c.notNull())
+        .addColumn('transaction_id', reference, (c) => c.notNull().references('journal_transactions.id'))
+        .addPrimaryKeyConstraint('earn_bookings_pk', ['entity', 'provider_booking_id'])
+        .addForeignKeyConstraint('earn_bookings_account', ['entity', 'earn_account_id'], 'earn_accounts', ['entity', 'earn_account_id'])
+        .execute();
+
+      await db.schema
+        .createTable('processed_reports')
+        .addColumn('entity', 'text', (c) => c.notNull().references('ledger_entities.id'))
+        .addColumn('report_id', 'text', (c) => c.notNull())
+        .addColumn('content_hash', 'text', (c) => c.notNull())
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('processed_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('processed_reports_pk', ['entity', 'report_id', 'content_hash'])
+        .addUniqueConstraint('processed_reports_version', ['entity', 'accounting_day', 'version'])
+        .execute();
+
+      for (const statement of dialect.immutabilityStatements) await sql.raw(statement).execute(db);
+    },
+  };
+}
+
+/** The ledger's migrations in order, keyed by name (names sort in application order). */
+export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
+  return { '0001_initial': initialMigration(dialect) };
+}
+
+/**
+ * Applies every pending ledger migration. Safe to call on every start: applied ones are skipped,
+ * and Kysely's migration lock serialises concurrent starters.
+ */
+export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => ledgerMigrations(dialect) };
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: LEDGER_MIGRATION_TABLE,
+    migrationLockTableName: LEDGER_MIGRATION_LOCK_TABLE,
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw error;
+}

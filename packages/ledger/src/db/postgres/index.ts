@@ -1,0 +1,96 @@
+/**
+ * The PostgreSQL storage (`pg`). This is the only module of the package that loads `pg`.
+ */
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { LedgerDialect } from '../dialect.js';
+import type { LedgerDatabase } from '../schema.js';
+
+/** Attempts of one write transaction that fails on a serialization failure or a deadlock. */
+export const POSTGRES_WRITE_ATTEMPTS_MAX = 8;
+/** Connections in the pool by default. */
+export const POSTGRES_POOL_SIZE_DEFAULT = 10;
+
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+const IMMUTABLE_TABLES = ['journal_transactions', 'journal_entries'] as const;
+
+function sqlState(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+/** The PostgreSQL half of {@link LedgerDialect}. */
+export const postgresLedgerDialect: LedgerDialect = Object.freeze({
+  name: 'postgres',
+  idColumnType: 'bigserial',
+  amountColumnType: 'numeric(60, 18)',
+  referenceColumnType: 'bigint',
+  immutabilityStatements: [
+    `CREATE OR REPLACE FUNCTION earnbook_reject_journal_change() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN RAISE EXCEPTION '% rows are immutable', TG_TABLE_NAME; END $$`,
+    ...IMMUTABLE_TABLES.map(
+      (table) => `CREATE TRIGGER ${table}_immutable BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION earnbook_reject_journal_change()`,
+    ),
+  ],
+  exactSumFunction: 'sum',
+  supportsRowLocks: true,
+  async writeTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(work);
+      } catch (error) {
+        const state = sqlState(error);
+        if (attempt >= POSTGRES_WRITE_ATTEMPTS_MAX || state === undefined || !RETRYABLE_SQLSTATES.has(state)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      }
+    }
+  },
+});
+
+/** Options of {@link openPostgresDatabase}. */
+export interface PostgresDatabaseOptions {
+  /** A `postgres://` connection string. */
+  readonly connectionString: string;
+  /** Schema to use (created if missing); default `public`. Tests use one schema each. */
+  readonly schema?: string;
+  /** Pool size; default {@link POSTGRES_POOL_SIZE_DEFAULT}. */
+  readonly poolSizeMax?: number;
+}
+
+/** An open PostgreSQL database. */
+export interface PostgresDatabase {
+  readonly db: Kysely<LedgerDatabase>;
+  readonly pool: pg.Pool;
+  readonly dialect: LedgerDialect;
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Opens a pooled PostgreSQL connection. BIGINT ids are parsed to numbers (per pool, not
+ * globally), NUMERIC amounts stay strings.
+ */
+export async function openPostgresDatabase(options: PostgresDatabaseOptions): Promise<PostgresDatabase> {
+  const schema = options.schema ?? 'public';
+  if (!SCHEMA_PATTERN.test(schema)) throw new RangeError(`schema must match ${SCHEMA_PATTERN}, got ${JSON.stringify(schema)}`);
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+  };
+  if (schema !== 'public') {
+    const setup = new pg.Client({ connectionString: options.connectionString });
+    await setup.connect();
+    try {
+      await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } finally {
+      await setup.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSizeMax ?? POSTGRES_POOL_SIZE_DEFAULT,
+    types,
+    ...(schema === 'public' ? {} : { options: `-c search_path=${schema}` }),
+  });
+  const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool }) });
+  return { db, pool, dialect: postgresLedgerDialect };
+}

@@ -1,0 +1,158 @@
+/**
+ * Every SQL statement of the journal, as functions over a `Kysely` handle or transaction.
+ * No rules live here: callers decide, these functions read and write.
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { LedgerDialect } from './dialect.js';
+import type { JournalEntryTable, LedgerAccountTable, LedgerDatabase } from './schema.js';
+import type { Selectable } from 'kysely';
+import type { NormalizedPosting } from '../posting.js';
+
+export type AccountRow = Selectable<LedgerAccountTable>;
+export type EntryRow = Selectable<JournalEntryTable>;
+type Db = Kysely<LedgerDatabase>;
+
+/** Inserts the transaction unless its idempotency key exists; returns the new id or null. */
+export async function insertTransactionIfAbsent(db: Db, posting: NormalizedPosting, createdAt: string): Promise<number | null> {
+  const row = await db
+    .insertInto('journal_transactions')
+    .values({
+      entity: posting.entity,
+      kind: posting.kind,
+      idempotency_key: posting.idempotencyKey,
+      request_hash: posting.requestHash,
+      occurred_at: posting.occurredAt,
+      accounting_day: posting.accountingDay,
+      provider_id: posting.providerId,
+      reverses_transaction_id: posting.reversesTransactionId,
+      description: posting.description,
+      metadata: posting.metadata,
+      created_at: createdAt,
+    })
+    .onConflict((conflict) => conflict.columns(['entity', 'idempotency_key']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row === undefined ? null : row.id;
+}
+
+/** The transaction of an (entity, idempotency key), if any. */
+export async function findTransactionByKey(db: Db, entity: string, idempotencyKey: string) {
+  return db.selectFrom('journal_transactions').selectAll().where('entity', '=', entity).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
+}
+
+/** The transaction of an (entity, kind, provider id), if any. */
+export async function findTransactionByProviderId(db: Db, entity: string, kind: string, providerId: string) {
+  return db
+    .selectFrom('journal_transactions')
+    .selectAll()
+    .where('entity', '=', entity)
+    .where('kind', '=', kind)
+    .where('provider_id', '=', providerId)
+    .executeTakeFirst();
+}
+
+/** A transaction by id. */
+export async function findTransactionById(db: Db, id: number) {
+  return db.selectFrom('journal_transactions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The transaction that reverses `id`, if any. */
+export async function findReversalOf(db: Db, id: number) {
+  return db.selectFrom('journal_transactions').select('id').where('reverses_transaction_id', '=', id).executeTakeFirst();
+}
+
+/** A transaction's entries in posting order. */
+export async function selectEntriesOfTransactions(db: Db, transactionIds: readonly number[]): Promise<EntryRow[]> {
+  if (transactionIds.length === 0) return [];
+  return db.selectFrom('journal_entries').selectAll().where('transaction_id', 'in', transactionIds).orderBy('id').execute();
+}
+
+/** Accounts by id, locked for the rest of the transaction where the dialect has row locks. */
+export async function selectAccountsForPosting(db: Db, dialect: LedgerDialect, ids: readonly number[]): Promise<AccountRow[]> {
+  const query = db.selectFrom('ledger_accounts').selectAll().where('id', 'in', ids).orderBy('id');
+  return dialect.supportsRowLocks ? query.forUpdate().execute() : query.execute();
+}
+
+/** Inserts entries. */
+export async function insertEntries(db: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<void> {
+  await db.insertInto('journal_entries').values([...rows]).execute();
+}
+
+/** Sets an account's balance, last day and entry count. */
+export async function updateAccountBalance(db: Db, update: { id: number; balance: string; lastDay: string; entriesAdded: number }): Promise<void> {
+  await db
+    .updateTable('ledger_accounts')
+    .set((eb) => ({
+      balance: update.balance,
+      last_day: update.lastDay,
+      entry_count: eb('entry_count', '+', update.entriesAdded),
+    }))
+    .where('id', '=', update.id)
+    .execute();
+}
+
+/** Sets the end-of-day balances of (account, day) pairs. */
+export async function upsertDayBalances(db: Db, rows: readonly { account_id: number; accounting_day: string; balance: string }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insertInto('account_day_balances')
+    .values([...rows])
+    .onConflict((conflict) => conflict.columns(['account_id', 'accounting_day']).doUpdateSet({ balance: (eb) => eb.ref('excluded.balance') }))
+    .execute();
+}
+
+/** End-of-day balance rows of an account from `day` on, oldest first. */
+export async function selectDayBalancesFrom(db: Db, accountId: number, day: string) {
+  return db
+    .selectFrom('account_day_balances')
+    .select(['accounting_day', 'balance'])
+    .where('account_id', '=', accountId)
+    .where('accounting_day', '>=', day)
+    .orderBy('accounting_day')
+    .execute();
+}
+
+/** The balance at the end of `day`: the latest day row at or before it. */
+export async function selectBalanceAtEndOfDay(db: Db, accountId: number, day: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('account_day_balances')
+    .select('balance')
+    .where('account_id', '=', accountId)
+    .where('accounting_day', '<=', day)
+    .orderBy('accounting_day', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.balance;
+}
+
+/** Per account: the exact sum of its signed entries. */
+export async function sumEntriesPerAccount(db: Db, dialect: LedgerDialect, entity: string | undefined) {
+  let query = db
+    .selectFrom('journal_entries')
+    .select(['account_id', sql<string>`${sql.raw(dialect.exactSumFunction)}(amount)`.as('total'), sql<number>`count(*)`.as('entries')])
+    .groupBy('account_id');
+  if (entity !== undefined) query = query.where('entity', '=', entity);
+  return query.execute();
+}
+
+/** Per transaction and currency: the exact sum of the signed entries (must be zero). */
+export async function sumEntriesPerTransactionCurrency(db: Db, dialect: LedgerDialect, entity: string | undefined) {
+  let query = db
+    .selectFrom('journal_entries')
+    .select(['transaction_id', 'currency', sql<string>`${sql.raw(dialect.exactSumFunction)}(amount)`.as('total')])
+    .groupBy(['transaction_id', 'currency']);
+  if (entity !== undefined) query = query.where('entity', '=', entity);
+  return query.execute();
+}
+
+/** Latest end-of-day balance row per account. */
+export async function selectLatestDayBalances(db: Db) {
+  return db
+    .selectFrom('account_day_balances as d')
+    .select(['d.account_id', 'd.accounting_day', 'd.balance'])
+    .where('d.accounting_day', '=', (eb) =>
+      eb.selectFrom('account_day_balances as l').select((inner) => inner.fn.max('l.accounting_day').as('m')).whereRef('l.account_id', '=', 'd.account_id'),
+    )
+    .execute();
+}

@@ -1,0 +1,80 @@
+/**
+ * The embedded SQLite storage (better-sqlite3): a file in WAL mode, or `:memory:`.
+ * This is the only module of the package that loads better-sqlite3.
+ */
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { LedgerDialect } from '../dialect.js';
+import type { LedgerDatabase } from '../schema.js';
+import { formatUnits, toUnits } from '../../money.js';
+
+/** How long a writer waits for another process's write lock before failing. */
+export const SQLITE_BUSY_TIMEOUT_MS_DEFAULT = 15_000;
+
+const IMMUTABLE_TABLES = ['journal_transactions', 'journal_entries'] as const;
+
+/** The SQLite half of {@link LedgerDialect}. */
+export const sqliteLedgerDialect: LedgerDialect = Object.freeze({
+  name: 'sqlite',
+  idColumnType: 'integer',
+  amountColumnType: 'text',
+  referenceColumnType: 'integer',
+  immutabilityStatements: IMMUTABLE_TABLES.flatMap((table) => [
+    `CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table} BEGIN SELECT RAISE(ABORT, '${table} rows are immutable'); END`,
+    `CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table} BEGIN SELECT RAISE(ABORT, '${table} rows are immutable'); END`,
+  ]),
+  exactSumFunction: 'decimal_sum',
+  supportsRowLocks: false,
+  async writeTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    return db.connection().execute(async (connection) => {
+      // BEGIN IMMEDIATE takes the write lock before the first read, so a second process waits
+      // (busy_timeout) instead of failing on a read-to-write lock upgrade.
+      await sql`begin immediate`.execute(connection);
+      try {
+        const result = await work(connection);
+        await sql`commit`.execute(connection);
+        return result;
+      } catch (error) {
+        await sql`rollback`.execute(connection);
+        throw error;
+      }
+    });
+  },
+});
+
+/** Options of {@link openSqliteDatabase}. */
+export interface SqliteDatabaseOptions {
+  /** A file path, or `:memory:` for a private in-memory database. */
+  readonly filename: string;
+  /** Wait for another writer's lock this long. Default {@link SQLITE_BUSY_TIMEOUT_MS_DEFAULT}. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** An open SQLite database: the Kysely handle and the native connection behind it. */
+export interface SqliteDatabase {
+  readonly db: Kysely<LedgerDatabase>;
+  readonly native: Database.Database;
+  readonly dialect: LedgerDialect;
+}
+
+/**
+ * Opens (creating if needed) a SQLite database with the settings the ledger relies on: WAL,
+ * `synchronous = NORMAL` (durable across process crashes; the last commits may be lost on power
+ * loss), foreign keys on, a busy timeout, and the exact `decimal_sum` aggregate.
+ */
+export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDatabase {
+  const native = new Database(options.filename);
+  native.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS_DEFAULT)}`);
+  if (options.filename !== ':memory:') native.pragma('journal_mode = WAL');
+  native.pragma('synchronous = NORMAL');
+  native.pragma('foreign_keys = ON');
+  // Exact sum of 18-decimal TEXT amounts, for checks and reports; SQLite's own SUM would go
+  // through REAL and lose digits.
+  native.aggregate('decimal_sum', {
+    start: () => 0n,
+    step: (total: bigint, value: unknown) => (typeof value === 'string' ? total + toUnits(value) : total),
+    result: (total: bigint) => formatUnits(total),
+  });
+  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: native }) });
+  return { db, native, dialect: sqliteLedgerDialect };
+}

@@ -1,0 +1,63 @@
+/**
+ * The public surface of `@earnbook/ledger`. Storage factories live in the subpath exports
+ * `@earnbook/ledger/sqlite` and `@earnbook/ledger/postgres`, so that importing this module loads
+ * no native driver.
+ */
+export { LedgerError, LedgerInvariantError, assertInvariant } from './errors.js';
+export type { LedgerErrorCode, LedgerErrorDetails } from './errors.js';
+export {
+  AMOUNT_INTEGER_DIGITS_MAX,
+  AMOUNT_SCALE_DEFAULT,
+  AMOUNT_SCALE_MAX,
+  addAmounts,
+  compareAmounts,
+  formatUnits,
+  isRoundingMode,
+  negateAmount,
+  parseAmount,
+  parseUnits,
+  roundDecimal,
+  subtractAmounts,
+  sumAmounts,
+  toDecimal,
+  toUnits,
+} from './money.js';
+export type { Amount, ParseAmountOptions, RoundingMode, RoundOptions } from './money.js';
+export {
+  ACCOUNTING_DAY_PATTERN,
+  accountingDayBounds,
+  accountingDayOf,
+  accountingDaysBetween,
+  assertTimeZone,
+  daysBetween,
+  formatInstant,
+  nextAccountingDay,
+  parseAccountingDay,
+  parseInstant,
+  previousAccountingDay,
+  startOfAccountingDay,
+} from './calendar.js';
+export type { AccountingDay } from './calendar.js';
+export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, SYSTEM_ACCOUNT_KINDS, isAccountKind, userAccountCode } from './chart.js';
+export type { AccountKind, AccountKindRule, NormalSide } from './chart.js';
+export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, TRANSACTION_KINDS } from './posting.js';
+export type { EntryInput, PostingInput, TransactionKind } from './posting.js';
+export { DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
+export type {
+  Account,
+  EntityConfig,
+  HistoryItem,
+  HistoryOptions,
+  HistoryPage,
+  JournalEntry,
+  JournalTransaction,
+  LedgerOptions,
+  LedgerStorage,
+  PostResult,
+  PostingScope,
+  ReverseInput,
+  VerifyReport,
+} from './ledger.js';
+export type { LedgerDialect } from './db/dialect.js';
+export type { LedgerDatabase } from './db/schema.js';
+export { migrateLedger } from './db/migrations.js';

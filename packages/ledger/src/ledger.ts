@@ -1,0 +1,681 @@
+/**
+ * The double-entry ledger: immutable journal transactions, idempotent writes, balances now and
+ * at the end of any accounting day, paginated history, and a full invariant check.
+ */
+import type { Kysely } from 'kysely';
+import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { AMOUNT_SCALE_DEFAULT, assertScale, formatUnits, parseUnits, toUnits } from './money.js';
+import type { Amount } from './money.js';
+import { assertTimeZone, formatInstant, parseAccountingDay } from './calendar.js';
+import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
+import type { AccountKind, NormalSide } from './chart.js';
+import { normalDelta, normalizePosting, parseKey, planPosting } from './posting.js';
+import type { NormalizedPosting, PlanAccount, PostingInput, TransactionKind } from './posting.js';
+import type { LedgerDialect } from './db/dialect.js';
+import type { LedgerDatabase } from './db/schema.js';
+import { migrateLedger } from './db/migrations.js';
+import * as repository from './db/repository.js';
+import type { AccountRow, EntryRow } from './db/repository.js';
+
+/** Entries one history page may return. */
+export const HISTORY_PAGE_SIZE_MAX = 500;
+/** Postings one {@link Ledger.postMany} call may hold. */
+export const POST_BATCH_MAX = 1_000;
+/** Legal entities one ledger may keep. */
+export const ENTITIES_MAX = 16;
+
+/** A legal entity's configuration: its id and the IANA zone of its accounting day. */
+export interface EntityConfig {
+  readonly id: string;
+  readonly timeZone: string;
+}
+
+/** The provider's two legal entities, with the provider's usual zone. */
+export const DEFAULT_ENTITIES: readonly EntityConfig[] = Object.freeze([
+  Object.freeze({ id: 'defi', timeZone: 'UTC' }),
+  Object.freeze({ id: 'lending', timeZone: 'UTC' }),
+]);
+
+/** Where the ledger keeps its books. */
+export interface LedgerStorage {
+  readonly db: Kysely<LedgerDatabase>;
+  readonly dialect: LedgerDialect;
+}
+
+/** Options of {@link Ledger.open}. */
+export interface LedgerOptions {
+  readonly storage: LedgerStorage;
+  /** Legal entities; default {@link DEFAULT_ENTITIES}. Their zones are fixed once stored. */
+  readonly entities?: readonly EntityConfig[];
+  /** Decimal places per currency (default 18); inputs with more decimals are refused. */
+  readonly currencyScales?: Readonly<Record<string, number>>;
+  /** Apply pending migrations on open; default true. */
+  readonly migrate?: boolean;
+  /** The clock for `created_at` stamps; default `() => new Date()`. */
+  readonly now?: () => Date;
+}
+
+/** A ledger account. */
+export interface Account {
+  readonly id: number;
+  readonly entity: string;
+  readonly currency: string;
+  readonly code: string;
+  readonly kind: AccountKind;
+  readonly normalSide: NormalSide;
+}
+
+/** One line of a journal transaction, as stored. */
+export interface JournalEntry {
+  readonly id: number;
+  readonly transactionId: number;
+  readonly accountId: number;
+  readonly currency: string;
+  readonly side: 'debit' | 'credit';
+  /** Positive amount on `side`. */
+  readonly amount: Amount;
+  /** The account's normal-side balance after this entry, in posting order. */
+  readonly balanceAfter: Amount;
+  readonly accountingDay: string;
+}
+
+/** A journal transaction, as stored. */
+export interface JournalTransaction {
+  readonly id: number;
+  readonly entity: string;
+  readonly kind: TransactionKind;
+  readonly idempotencyKey: string;
+  readonly occurredAt: string;
+  readonly accountingDay: string;
+  readonly providerId: string | null;
+  readonly reversesTransactionId: number | null;
+  readonly description: string | null;
+  readonly metadata: Readonly<Record<string, string>> | null;
+  readonly entries: readonly JournalEntry[];
+}
+
+/** The answer to an idempotent write: `created` the first time, `exists` for a replay. */
+export interface PostResult {
+  readonly status: 'created' | 'exists';
+  readonly transaction: JournalTransaction;
+}
+
+/** An entry in an account's history, with its transaction's facts. */
+export interface HistoryItem extends JournalEntry {
+  readonly kind: TransactionKind;
+  readonly occurredAt: string;
+  readonly providerId: string | null;
+  readonly description: string | null;
+}
+
+/** One page of history; pass `nextCursor` back for the next page (null at the end). */
+export interface HistoryPage {
+  readonly items: readonly HistoryItem[];
+  readonly nextCursor: string | null;
+}
+
+/** Options of {@link Ledger.history}. */
+export interface HistoryOptions {
+  /** Entries per page, 1..{@link HISTORY_PAGE_SIZE_MAX}; default 50. */
+  readonly limit?: number;
+  readonly cursor?: string | null;
+  /** `desc` (newest first, default) or `asc`. */
+  readonly order?: 'asc' | 'desc';
+}
+
+/** Options of {@link Ledger.reverse}. */
+export interface ReverseInput {
+  readonly entity: string;
+  readonly transactionId: number;
+  readonly idempotencyKey: string;
+  readonly occurredAt: string | Date;
+  readonly description?: string;
+}
+
+/** Counts from a successful {@link Ledger.verify}. */
+export interface VerifyReport {
+  readonly accounts: number;
+  readonly transactions: number;
+  readonly entries: number;
+}
+
+/** A scope in which several postings share one database transaction (all or nothing). */
+export interface PostingScope {
+  readonly db: Kysely<LedgerDatabase>;
+  post(input: PostingInput): Promise<PostResult>;
+}
+
+function rowToAccount(row: AccountRow): Account {
+  assertInvariant(isAccountKind(row.kind), `account ${row.id} has unknown kind ${row.kind}`);
+  return Object.freeze({ id: row.id, entity: row.entity, currency: row.currency, code: row.code, kind: row.kind, normalSide: row.normal_side });
+}
+
+function rowToEntry(row: EntryRow): JournalEntry {
+  const units = toUnits(row.amount);
+  return {
+    id: row.id,
+    transactionId: row.transaction_id,
+    accountId: row.account_id,
+    currency: row.currency,
+    side: units >= 0n ? 'debit' : 'credit',
+    amount: formatUnits(units >= 0n ? units : -units),
+    balanceAfter: formatUnits(toUnits(row.balance_after)),
+    accountingDay: row.accounting_day,
+  };
+}
+
+function encodeCursor(entryId: number): string {
+  return Buffer.from(`e:${entryId}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^e:(\d{1,15})$/.exec(text);
+  if (match === null || match[1] === undefined) {
+    throw new LedgerError('invalid_input', `cursor is not a cursor this ledger issued, got ${describeValue(cursor)}`, { field: 'cursor', value: describeValue(cursor) });
+  }
+  return Number(match[1]);
+}
+
+/**
+ * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
+ *
+ * @example
+ * const { db, dialect } = openSqliteDatabase({ filename: ':memory:' });
+ * const ledger = await Ledger.open({ storage: { db, dialect } });
+ * const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
+ */
+export class Ledger {
+  readonly db: Kysely<LedgerDatabase>;
+  readonly dialect: LedgerDialect;
+  readonly entities: ReadonlyMap<string, EntityConfig>;
+  readonly #currencyScales: Readonly<Record<string, number>>;
+  readonly #now: () => Date;
+  readonly #accounts = new Map<number, Account>();
+  readonly #accountsByCode = new Map<string, Account>();
+
+  private constructor(options: LedgerOptions, entities: ReadonlyMap<string, EntityConfig>) {
+    this.db = options.storage.db;
+    this.dialect = options.storage.dialect;
+    this.entities = entities;
+    this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Opens the ledger: validates the configuration, migrates, and records the entities. */
+  static async open(options: LedgerOptions): Promise<Ledger> {
+    const configs = options.entities ?? DEFAULT_ENTITIES;
+    if (!Array.isArray(configs) || configs.length === 0 || configs.length > ENTITIES_MAX) {
+      throw new LedgerError('invalid_input', `entities must list 1 to ${ENTITIES_MAX} entities`, { field: 'entities', value: describeValue(configs) });
+    }
+    const entities = new Map<string, EntityConfig>();
+    configs.forEach((config, index) => {
+      const id = parseKey(config.id, `entities[${index}].id`);
+      const timeZone = assertTimeZone(config.timeZone, `entities[${index}].timeZone`);
+      if (entities.has(id)) throw new LedgerError('invalid_input', `entities[${index}].id ${id} is listed twice`, { field: `entities[${index}].id`, value: id });
+      entities.set(id, Object.freeze({ id, timeZone }));
+    });
+    for (const [currency, scale] of Object.entries(options.currencyScales ?? {})) assertScale(scale, `currencyScales.${currency}`);
+    if (options.migrate !== false) await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect);
+    const ledger = new Ledger(options, entities);
+    await ledger.#recordEntities();
+    return ledger;
+  }
+
+  async #recordEntities(): Promise<void> {
+    const createdAt = formatInstant(this.#now());
+    for (const entity of this.entities.values()) {
+      await this.db.insertInto('ledger_entities').values({ id: entity.id, time_zone: entity.timeZone, created_at: createdAt }).onConflict((c) => c.column('id').doNothing()).execute();
+      const stored = await this.db.selectFrom('ledger_entities').select('time_zone').where('id', '=', entity.id).executeTakeFirstOrThrow();
+      if (stored.time_zone !== entity.timeZone) {
+        throw new LedgerError(
+          'entity_configuration_changed',
+          `entity ${entity.id} keeps its books in ${stored.time_zone}; it cannot be reopened in ${entity.timeZone} (every accounting day would move)`,
+          { field: 'entities.timeZone', value: entity.timeZone },
+        );
+      }
+    }
+  }
+
+  /** Closes the database connection. */
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** The configuration of an entity, or a typed error. */
+  entity(id: unknown, field = 'entity'): EntityConfig {
+    const config = typeof id === 'string' ? this.entities.get(id) : undefined;
+    if (config === undefined) {
+      throw new LedgerError('unknown_entity', `${field} must be one of ${[...this.entities.keys()].join(', ')}, got ${describeValue(id)}`, { field, value: describeValue(id) });
+    }
+    return config;
+  }
+
+  /** Decimal places of a currency (default 18). */
+  currencyScale(currency: string): number {
+    return this.#currencyScales[currency] ?? AMOUNT_SCALE_DEFAULT;
+  }
+
+  /** Parses a positive amount of a currency from input, at that currency's scale. */
+  parseAmount(input: unknown, options: { field: string; currency: string; allowZero?: boolean }): Amount {
+    const scale = this.currencyScale(options.currency);
+    const units = parseUnits(input, { field: options.field, scale, allowZero: options.allowZero ?? false });
+    return formatUnits(units * 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale));
+  }
+
+  /**
+   * Opens an account, or returns the existing one with the same (entity, currency, code).
+   * The same code with a different kind is an `idempotency_conflict`.
+   */
+  async openAccount(input: { entity: string; currency: string; code: string; kind: AccountKind }, db: Kysely<LedgerDatabase> = this.db): Promise<Account> {
+    const entity = this.entity(input.entity).id;
+    const currency = parseCurrency(input.currency);
+    const code = parseKey(input.code, 'code');
+    if (!isAccountKind(input.kind)) throw new LedgerError('invalid_input', `kind must be an account kind, got ${describeValue(input.kind)}`, { field: 'kind', value: describeValue(input.kind) });
+    const cached = this.#accountsByCode.get(`${entity}\u0000${currency}\u0000${code}`);
+    if (cached !== undefined) return this.#sameKind(cached, input.kind);
+    await db
+      .insertInto('ledger_accounts')
+      .values({
+        entity,
+        currency,
+        code,
+        kind: input.kind,
+        normal_side: ACCOUNT_KIND_RULES[input.kind].normalSide,
+        balance: formatUnits(0n),
+        last_day: null,
+        created_at: formatInstant(this.#now()),
+      })
+      .onConflict((c) => c.columns(['entity', 'currency', 'code']).doNothing())
+      .execute();
+    const row = await db.selectFrom('ledger_accounts').selectAll().where('entity', '=', entity).where('currency', '=', currency).where('code', '=', code).executeTakeFirstOrThrow();
+    return this.#sameKind(this.#remember(rowToAccount(row)), input.kind);
+  }
+
+  #sameKind(account: Account, kind: AccountKind): Account {
+    if (account.kind !== kind) {
+      throw new LedgerError('idempotency_conflict', `account ${account.code} exists with kind ${account.kind}, not ${kind}`, { field: 'kind', value: kind });
+    }
+    return account;
+  }
+
+  #remember(account: Account): Account {
+    this.#accounts.set(account.id, account);
+    this.#accountsByCode.set(`${account.entity}\u0000${account.currency}\u0000${account.code}`, account);
+    return account;
+  }
+
+  /** The system account of a kind for (entity, currency), opened on first use. */
+  async systemAccount(entity: string, currency: string, kind: Exclude<AccountKind, 'user'>, db: Kysely<LedgerDatabase> = this.db): Promise<Account> {
+    return this.openAccount({ entity, currency, code: kind, kind }, db);
+  }
+
+  /** An account by id, or an `unknown_account` error. */
+  async account(id: number, db: Kysely<LedgerDatabase> = this.db): Promise<Account> {
+    const cached = this.#accounts.get(id);
+    if (cached !== undefined) return cached;
+    if (!Number.isSafeInteger(id) || id <= 0) throw new LedgerError('unknown_account', `accountId must be a positive integer, got ${describeValue(id)}`, { field: 'accountId', value: describeValue(id) });
+    const row = await db.selectFrom('ledger_accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new LedgerError('unknown_account', `accountId ${id} is not an account`, { field: 'accountId', value: String(id) });
+    return this.#remember(rowToAccount(row));
+  }
+
+  /** An account by (entity, currency, code), or undefined. */
+  async findAccount(input: { entity: string; currency: string; code: string }): Promise<Account | undefined> {
+    const cached = this.#accountsByCode.get(`${input.entity}\u0000${input.currency}\u0000${input.code}`);
+    if (cached !== undefined) return cached;
+    const row = await this.db.selectFrom('ledger_accounts').selectAll().where('entity', '=', input.entity).where('currency', '=', input.currency).where('code', '=', input.code).executeTakeFirst();
+    return row === undefined ? undefined : this.#remember(rowToAccount(row));
+  }
+
+  /** Lists an entity's accounts (optionally of one currency or kind), by id. */
+  async listAccounts(input: { entity: string; currency?: string; kind?: AccountKind }): Promise<Account[]> {
+    const entity = this.entity(input.entity).id;
+    let query = this.db.selectFrom('ledger_accounts').selectAll().where('entity', '=', entity).orderBy('id');
+    if (input.currency !== undefined) query = query.where('currency', '=', input.currency);
+    if (input.kind !== undefined) query = query.where('kind', '=', input.kind);
+    return (await query.execute()).map((row) => this.#remember(rowToAccount(row)));
+  }
+
+  /**
+   * Posts one journal transaction, idempotently: the same `idempotencyKey` with the same content
+   * returns the stored transaction with status `exists`; with other content it is an
+   * `idempotency_conflict`. Nothing is written when an error is thrown.
+   */
+  async post(input: PostingInput): Promise<PostResult> {
+    const posting = this.#normalize(input);
+    return this.dialect.writeTransaction(this.db, (trx) => this.#postWithin(trx, posting));
+  }
+
+  /**
+   * Posts many transactions in one database transaction: all are written or none.
+   * Each is idempotent on its own key, as with {@link Ledger.post}.
+   */
+  async postMany(inputs: readonly PostingInput[]): Promise<PostResult[]> {
+    if (!Array.isArray(inputs) || inputs.length > POST_BATCH_MAX) {
+      throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(Array.isArray(inputs) ? inputs.length : inputs) });
+    }
+    const postings = inputs.map((input) => this.#normalize(input));
+    return this.dialect.writeTransaction(this.db, async (trx) => {
+      const results: PostResult[] = [];
+      for (const posting of postings) results.push(await this.#postWithin(trx, posting));
+      return results;
+    });
+  }
+
+  /**
+   * Runs `work` in one write transaction in which {@link PostingScope.post} posts; other
+   * writes through `scope.db` (e.g. the Earn mirror) commit or roll back with the postings.
+   */
+  async transact<T>(work: (scope: PostingScope) => Promise<T>): Promise<T> {
+    return this.dialect.writeTransaction(this.db, (trx) =>
+      work({ db: trx, post: (input) => this.#postWithin(trx, this.#normalize(input)) }),
+    );
+  }
+
+  #normalize(input: PostingInput, reversesTransactionId?: number): NormalizedPosting {
+    const entity = this.entity(input?.entity);
+    return normalizePosting(input, reversesTransactionId === undefined ? { timeZone: entity.timeZone } : { timeZone: entity.timeZone, reversesTransactionId });
+  }
+
+  async #postWithin(trx: Kysely<LedgerDatabase>, posting: NormalizedPosting): Promise<PostResult> {
+    const existing = await repository.findTransactionByKey(trx, posting.entity, posting.idempotencyKey);
+    if (existing !== undefined) return this.#replay(trx, existing.id, existing.request_hash, posting);
+    if (posting.providerId !== null) {
+      const duplicate = await repository.findTransactionByProviderId(trx, posting.entity, posting.kind, posting.providerId);
+      if (duplicate !== undefined) {
+        throw new LedgerError('duplicate_provider_id', `providerId ${posting.providerId} is already booked as ${posting.kind} transaction ${duplicate.id} under another idempotency key`, {
+          field: 'providerId',
+          value: posting.providerId,
+          context: { transactionId: String(duplicate.id), idempotencyKey: duplicate.idempotency_key },
+        });
+      }
+    }
+    const accountIds = [...new Set(posting.entries.map((entry) => entry.accountId))].sort((a, b) => a - b);
+    const rows = await repository.selectAccountsForPosting(trx, this.dialect, accountIds);
+    const accounts = new Map<number, PlanAccount>();
+    for (const row of rows) {
+      const account = this.#remember(rowToAccount(row));
+      accounts.set(row.id, { ...account, balanceUnits: toUnits(row.balance) });
+    }
+    const plan = planPosting(posting, accounts);
+    const transactionId = await repository.insertTransactionIfAbsent(trx, posting, formatInstant(this.#now()));
+    if (transactionId === null) {
+      // Another writer committed the same key between our read and our insert (PostgreSQL).
+      const raced = await repository.findTransactionByKey(trx, posting.entity, posting.idempotencyKey);
+      assertInvariant(raced !== undefined, 'idempotency key conflicted but no transaction holds it');
+      return this.#replay(trx, raced.id, raced.request_hash, posting);
+    }
+    await repository.insertEntries(
+      trx,
+      posting.entries.map((entry, index) => {
+        const account = accounts.get(entry.accountId);
+        const balanceAfter = plan.entryBalancesAfter[index];
+        assertInvariant(account !== undefined && balanceAfter !== undefined, 'planned entry lost its account');
+        return {
+          transaction_id: transactionId,
+          entity: posting.entity,
+          account_id: entry.accountId,
+          currency: account.currency,
+          amount: formatUnits(entry.units),
+          balance_after: formatUnits(balanceAfter),
+          accounting_day: posting.accountingDay,
+        };
+      }),
+    );
+    const entriesPerAccount = new Map<number, number>();
+    for (const entry of posting.entries) entriesPerAccount.set(entry.accountId, (entriesPerAccount.get(entry.accountId) ?? 0) + 1);
+    const dayRows: { account_id: number; accounting_day: string; balance: string }[] = [];
+    for (const change of plan.changes) {
+      const row = rows.find((candidate) => candidate.id === change.account.id);
+      assertInvariant(row !== undefined, 'planned account row lost');
+      const lastDay = row.last_day === null || row.last_day < posting.accountingDay ? posting.accountingDay : row.last_day;
+      await repository.updateAccountBalance(trx, {
+        id: change.account.id,
+        balance: formatUnits(change.balanceAfterUnits),
+        lastDay,
+        entriesAdded: entriesPerAccount.get(change.account.id) ?? 0,
+      });
+      if (row.last_day === null || row.last_day <= posting.accountingDay) {
+        dayRows.push({ account_id: change.account.id, accounting_day: posting.accountingDay, balance: formatUnits(change.balanceAfterUnits) });
+      } else {
+        dayRows.push(...(await this.#backdatedDayRows(trx, rowToAccount(row), posting.accountingDay, change.deltaUnits)));
+      }
+    }
+    await repository.upsertDayBalances(trx, dayRows);
+    const transaction = await this.#readTransaction(trx, transactionId);
+    return { status: 'created', transaction };
+  }
+
+  /** Day rows for a posting dated before the account's latest day: that day and every later one move. */
+  async #backdatedDayRows(trx: Kysely<LedgerDatabase>, account: Account, day: string, deltaUnits: bigint) {
+    const previous = await repository.selectBalanceAtEndOfDay(trx, account.id, day);
+    const later = await repository.selectDayBalancesFrom(trx, account.id, day);
+    const rows: { account_id: number; accounting_day: string; balance: string }[] = [];
+    const rule = ACCOUNT_KIND_RULES[account.kind];
+    const push = (accountingDay: string, units: bigint): void => {
+      if (units < 0n && !rule.negativeAllowed) {
+        throw new LedgerError('insufficient_balance', `account ${account.id} would be negative at the end of ${accountingDay} (${formatUnits(units)})`, {
+          field: 'occurredAt',
+          value: day,
+          context: { accountId: String(account.id), accountingDay },
+        });
+      }
+      rows.push({ account_id: account.id, accounting_day: accountingDay, balance: formatUnits(units) });
+    };
+    if (later[0]?.accounting_day !== day) push(day, toUnits(previous ?? '0') + deltaUnits);
+    for (const row of later) push(row.accounting_day, toUnits(row.balance) + deltaUnits);
+    return rows;
+  }
+
+  async #replay(trx: Kysely<LedgerDatabase>, id: number, storedHash: string, posting: NormalizedPosting): Promise<PostResult> {
+    if (storedHash !== posting.requestHash) {
+      throw new LedgerError('idempotency_conflict', `idempotencyKey ${posting.idempotencyKey} was used for transaction ${id} with different content`, {
+        field: 'idempotencyKey',
+        value: posting.idempotencyKey,
+        context: { transactionId: String(id) },
+      });
+    }
+    return { status: 'exists', transaction: await this.#readTransaction(trx, id) };
+  }
+
+  async #readTransaction(db: Kysely<LedgerDatabase>, id: number): Promise<JournalTransaction> {
+    const row = await repository.findTransactionById(db, id);
+    if (row === undefined) throw new LedgerError('unknown_transaction', `transaction ${id} does not exist`, { field: 'transactionId', value: String(id) });
+    const entryRows = await repository.selectEntriesOfTransactions(db, [id]);
+    return this.#toTransaction(row, entryRows);
+  }
+
+  #toTransaction(row: NonNullable<Awaited<ReturnType<typeof repository.findTransactionById>>>, entryRows: readonly EntryRow[]): JournalTransaction {
+    // Invariant after reading back: a stored transaction balances per currency.
+    const perCurrency = new Map<string, bigint>();
+    for (const entry of entryRows) perCurrency.set(entry.currency, (perCurrency.get(entry.currency) ?? 0n) + toUnits(entry.amount));
+    assertInvariant(entryRows.length >= 2, `transaction ${row.id} has ${entryRows.length} entries`);
+    for (const [currency, total] of perCurrency) assertInvariant(total === 0n, `transaction ${row.id} does not balance in ${currency}`);
+    return Object.freeze({
+      id: row.id,
+      entity: row.entity,
+      kind: row.kind as TransactionKind,
+      idempotencyKey: row.idempotency_key,
+      occurredAt: row.occurred_at,
+      accountingDay: row.accounting_day,
+      providerId: row.provider_id,
+      reversesTransactionId: row.reverses_transaction_id,
+      description: row.description,
+      metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, string>),
+      entries: Object.freeze(entryRows.map(rowToEntry)),
+    });
+  }
+
+  /** A transaction by id (an `unknown_transaction` error if absent). */
+  async transaction(id: number): Promise<JournalTransaction> {
+    if (!Number.isSafeInteger(id) || id <= 0) throw new LedgerError('unknown_transaction', `transactionId must be a positive integer, got ${describeValue(id)}`, { field: 'transactionId', value: describeValue(id) });
+    return this.#readTransaction(this.db, id);
+  }
+
+  /** The transaction posted under an idempotency key, if any. */
+  async transactionByKey(entity: string, idempotencyKey: string): Promise<JournalTransaction | undefined> {
+    const row = await repository.findTransactionByKey(this.db, this.entity(entity).id, idempotencyKey);
+    return row === undefined ? undefined : this.#readTransaction(this.db, row.id);
+  }
+
+  /** The transaction of a provider id and kind, if any. */
+  async transactionByProviderId(entity: string, kind: TransactionKind, providerId: string): Promise<JournalTransaction | undefined> {
+    const row = await repository.findTransactionByProviderId(this.db, this.entity(entity).id, kind, providerId);
+    return row === undefined ? undefined : this.#readTransaction(this.db, row.id);
+  }
+
+  /**
+   * Reverses a transaction: a new `reversal` transaction with every entry on the other side,
+   * linked to the original. A transaction is reversed at most once; the reversal obeys the
+   * account rules (a user balance cannot go negative).
+   */
+  async reverse(input: ReverseInput): Promise<PostResult> {
+    const entity = this.entity(input.entity).id;
+    const original = await this.transaction(input.transactionId);
+    if (original.entity !== entity) throw new LedgerError('mixed_entities', `transaction ${original.id} belongs to ${original.entity}, not ${entity}`, { field: 'transactionId', value: String(original.id) });
+    if (original.kind === 'reversal') throw new LedgerError('invalid_input', `transaction ${original.id} is a reversal; post an adjustment instead`, { field: 'transactionId', value: String(original.id) });
+    const posting = this.#normalize(
+      {
+        entity,
+        kind: 'reversal',
+        idempotencyKey: input.idempotencyKey,
+        occurredAt: input.occurredAt,
+        ...(input.description === undefined ? {} : { description: input.description }),
+        entries: original.entries.map((entry) => ({ accountId: entry.accountId, side: entry.side === 'debit' ? 'credit' : 'debit', amount: entry.amount })),
+      },
+      original.id,
+    );
+    return this.dialect.writeTransaction(this.db, async (trx) => {
+      const existing = await repository.findTransactionByKey(trx, entity, posting.idempotencyKey);
+      if (existing !== undefined) return this.#replay(trx, existing.id, existing.request_hash, posting);
+      const reversal = await repository.findReversalOf(trx, original.id);
+      if (reversal !== undefined) throw new LedgerError('already_reversed', `transaction ${original.id} is already reversed by ${reversal.id}`, { field: 'transactionId', value: String(original.id) });
+      return this.#postWithin(trx, posting);
+    });
+  }
+
+  /** The current normal-side balance of an account: one row read, no history scan. */
+  async balance(accountId: number): Promise<Amount> {
+    await this.account(accountId);
+    const row = await this.db.selectFrom('ledger_accounts').select('balance').where('id', '=', accountId).executeTakeFirstOrThrow();
+    return formatUnits(toUnits(row.balance));
+  }
+
+  /** The normal-side balance at the end of an accounting day (entity's zone). */
+  async balanceAtEndOfDay(accountId: number, day: string): Promise<Amount> {
+    const accountingDay = parseAccountingDay(day, 'day');
+    await this.account(accountId);
+    const balance = await repository.selectBalanceAtEndOfDay(this.db, accountId, accountingDay);
+    return formatUnits(balance === undefined ? 0n : toUnits(balance));
+  }
+
+  /** A page of an account's entries in a stable order (by entry id). */
+  async history(accountId: number, options: HistoryOptions = {}): Promise<HistoryPage> {
+    await this.account(accountId);
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE_SIZE_MAX) {
+      throw new LedgerError('invalid_input', `limit must be an integer from 1 to ${HISTORY_PAGE_SIZE_MAX}, got ${describeValue(limit)}`, { field: 'limit', value: describeValue(limit) });
+    }
+    const order = options.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw new LedgerError('invalid_input', `order must be "asc" or "desc", got ${describeValue(order)}`, { field: 'order', value: describeValue(order) });
+    let query = this.db
+      .selectFrom('journal_entries as e')
+      .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+      .selectAll('e')
+      .select(['t.kind', 't.occurred_at', 't.provider_id', 't.description'])
+      .where('e.account_id', '=', accountId)
+      .orderBy('e.id', order)
+      .limit(limit + 1);
+    if (options.cursor !== undefined && options.cursor !== null) {
+      const after = decodeCursor(options.cursor);
+      query = query.where('e.id', order === 'asc' ? '>' : '<', after);
+    }
+    const rows = await query.execute();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((row) => ({ ...rowToEntry(row), kind: row.kind as TransactionKind, occurredAt: row.occurred_at, providerId: row.provider_id, description: row.description })),
+      nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.id) : null,
+    };
+  }
+
+  /**
+   * The transactions of an entity's accounting day, by id, in pages (`afterId` exclusive).
+   */
+  async transactionsOfDay(input: { entity: string; day: string; afterId?: number; limit?: number }): Promise<JournalTransaction[]> {
+    const entity = this.entity(input.entity).id;
+    const day = parseAccountingDay(input.day, 'day');
+    const limit = input.limit ?? HISTORY_PAGE_SIZE_MAX;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new LedgerError('invalid_input', `limit must be 1..10000, got ${describeValue(limit)}`, { field: 'limit', value: describeValue(limit) });
+    const rows = await this.db
+      .selectFrom('journal_transactions')
+      .selectAll()
+      .where('entity', '=', entity)
+      .where('accounting_day', '=', day)
+      .where('id', '>', input.afterId ?? 0)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    const entries = await repository.selectEntriesOfTransactions(this.db, rows.map((row) => row.id));
+    const byTransaction = new Map<number, EntryRow[]>();
+    for (const entry of entries) {
+      const list = byTransaction.get(entry.transaction_id) ?? [];
+      list.push(entry);
+      byTransaction.set(entry.transaction_id, list);
+    }
+    return rows.map((row) => this.#toTransaction(row, byTransaction.get(row.id) ?? []));
+  }
+
+  /**
+   * Checks every invariant of the stored books, for one entity or (explicitly) all:
+   * each transaction balances per currency; each account's stored balance equals its entries;
+   * each account's latest end-of-day balance equals its balance; per (entity, currency) the
+   * signed entries sum to zero. Throws {@link LedgerInvariantError} on the first violation.
+   */
+  async verify(options: { entity: string } | { allEntities: true }): Promise<VerifyReport> {
+    const entity = 'entity' in options ? this.entity(options.entity).id : undefined;
+    const perTransaction = await repository.sumEntriesPerTransactionCurrency(this.db, this.dialect, entity);
+    const transactions = new Set<number>();
+    for (const row of perTransaction) {
+      transactions.add(row.transaction_id);
+      assertInvariant(toUnits(String(row.total)) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
+    }
+    let accountQuery = this.db.selectFrom('ledger_accounts').selectAll();
+    if (entity !== undefined) accountQuery = accountQuery.where('entity', '=', entity);
+    const accounts = await accountQuery.execute();
+    const sums = new Map((await repository.sumEntriesPerAccount(this.db, this.dialect, entity)).map((row) => [row.account_id, row]));
+    const latestDays = new Map((await repository.selectLatestDayBalances(this.db)).map((row) => [row.account_id, row]));
+    const perEntityCurrency = new Map<string, bigint>();
+    let entries = 0;
+    for (const account of accounts) {
+      const sum = sums.get(account.id);
+      const signed = sum === undefined ? 0n : toUnits(String(sum.total));
+      entries += Number(sum?.entries ?? 0);
+      const expected = normalDelta(signed, account.normal_side);
+      const stored = toUnits(account.balance);
+      assertInvariant(stored === expected, `account ${account.id} stores ${formatUnits(stored)} but its entries sum to ${formatUnits(expected)}`);
+      assertInvariant(Number(sum?.entries ?? 0) === account.entry_count, `account ${account.id} counts ${account.entry_count} entries but has ${sum?.entries ?? 0}`);
+      const latest = latestDays.get(account.id);
+      if (sum !== undefined) {
+        assertInvariant(latest !== undefined && toUnits(latest.balance) === stored, `account ${account.id}: latest end-of-day balance differs from its balance`);
+        assertInvariant(latest.accounting_day === account.last_day, `account ${account.id}: latest day row ${latest.accounting_day} is not its last day ${account.last_day}`);
+      }
+      if (!ACCOUNT_KIND_RULES[account.kind as AccountKind].negativeAllowed) assertInvariant(stored >= 0n, `account ${account.id} (${account.kind}) is negative`);
+      const key = `${account.entity} ${account.currency}`;
+      perEntityCurrency.set(key, (perEntityCurrency.get(key) ?? 0n) + signed);
+    }
+    for (const [key, total] of perEntityCurrency) assertInvariant(total === 0n, `entries of ${key} do not sum to zero: ${formatUnits(total)}`);
+    return { accounts: accounts.length, transactions: transactions.size, entries };
+  }
+}
+
+const CURRENCY_PATTERN = /^[A-Z0-9]{2,12}$/;
+
+/** Checks a currency code: 2–12 upper-case letters or digits (e.g. `BTC`, `USDC`). */
+export function parseCurrency(value: unknown, field = 'currency'): string {
+  if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value)) {
+    throw new LedgerError('invalid_input', `${field} must be 2 to 12 upper-case letters or digits, got ${describeValue(value)}`, { field, value: describeValue(value) });
+  }
+  return value;
+}

@@ -1,0 +1,278 @@
+/**
+ * Pure validation of journal postings: no database here. A posting that passes
+ * {@link normalizePosting} is well-formed; whether it balances per currency and respects the
+ * account rules is decided by {@link planPosting} once the accounts are known.
+ */
+import { createHash } from 'node:crypto';
+import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { formatUnits, parseUnits } from './money.js';
+import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
+import type { AccountKind, NormalSide } from './chart.js';
+import { ACCOUNT_KIND_RULES } from './chart.js';
+
+/** What a journal transaction records. */
+export type TransactionKind =
+  | 'deposit'
+  | 'withdrawal'
+  | 'interest'
+  | 'partner_margin'
+  | 'fee'
+  | 'settlement'
+  | 'reversal'
+  | 'adjustment';
+
+/** Every transaction kind. */
+export const TRANSACTION_KINDS: readonly TransactionKind[] = Object.freeze([
+  'deposit',
+  'withdrawal',
+  'interest',
+  'partner_margin',
+  'fee',
+  'settlement',
+  'reversal',
+  'adjustment',
+]);
+
+/** Entries one transaction may hold. */
+export const ENTRIES_PER_TRANSACTION_MAX = 64;
+/** Length of an idempotency key, provider id or code. */
+export const KEY_LENGTH_MAX = 200;
+/** Length of a description. */
+export const DESCRIPTION_LENGTH_MAX = 1_000;
+/** Metadata pairs one transaction may carry. */
+export const METADATA_PAIRS_MAX = 32;
+
+/** One line of a posting: an amount on one side of one account. */
+export interface EntryInput {
+  readonly accountId: number;
+  readonly side: 'debit' | 'credit';
+  /** Positive decimal string. */
+  readonly amount: string;
+}
+
+/** A journal transaction to post. */
+export interface PostingInput {
+  /** Legal entity whose books this is (e.g. `defi`, `lending`). */
+  readonly entity: string;
+  readonly kind: TransactionKind;
+  /** The caller's key: the same key with the same content returns the first result. */
+  readonly idempotencyKey: string;
+  /** When it happened: an ISO-8601 instant with `Z` or an offset, or a `Date`. */
+  readonly occurredAt: string | Date;
+  /** The provider's id (booking id or report entry id) where there is one. */
+  readonly providerId?: string;
+  readonly description?: string;
+  /** Free string pairs, e.g. `{ interestDay: '2025-03-18' }`. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly entries: readonly EntryInput[];
+}
+
+/** A posting after validation: canonical values, signed units (debit positive). */
+export interface NormalizedPosting {
+  readonly entity: string;
+  readonly kind: TransactionKind;
+  readonly idempotencyKey: string;
+  readonly occurredAt: string;
+  readonly accountingDay: string;
+  readonly providerId: string | null;
+  readonly reversesTransactionId: number | null;
+  readonly description: string | null;
+  readonly metadata: string | null;
+  readonly entries: readonly { readonly accountId: number; readonly units: bigint }[];
+  /** SHA-256 of the canonical content: what idempotency compares. */
+  readonly requestHash: string;
+}
+
+function invalid(field: string, value: unknown, reason: string): never {
+  throw new LedgerError('invalid_input', `${field} ${reason}, got ${describeValue(value)}`, { field, value: describeValue(value) });
+}
+
+/** Checks a key-like string: 1..KEY_LENGTH_MAX printable characters, no surrounding spaces. */
+export function parseKey(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > KEY_LENGTH_MAX) {
+    return invalid(field, value, `must be a string of 1 to ${KEY_LENGTH_MAX} characters`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (value.trim() !== value || /[\u0000-\u001f\u007f]/.test(value)) return invalid(field, value, 'must not have surrounding white space or control characters');
+  return value;
+}
+
+function parseOptionalText(value: unknown, field: string, lengthMax: number): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || value.length > lengthMax) return invalid(field, value, `must be a string of at most ${lengthMax} characters`);
+  return value;
+}
+
+function parseMetadata(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('metadata', value, 'must be an object of strings');
+  const pairs = Object.entries(value as Record<string, unknown>);
+  if (pairs.length > METADATA_PAIRS_MAX) return invalid('metadata', value, `must have at most ${METADATA_PAIRS_MAX} pairs`);
+  const canonical: Record<string, string> = {};
+  for (const [key, text] of pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    parseKey(key, 'metadata key');
+    if (typeof text !== 'string' || text.length > DESCRIPTION_LENGTH_MAX) return invalid(`metadata.${key}`, text, 'must be a string');
+    canonical[key] = text;
+  }
+  return JSON.stringify(canonical);
+}
+
+/** Options of {@link normalizePosting}. */
+export interface NormalizeOptions {
+  /** The entity's IANA time zone, for the accounting day. */
+  readonly timeZone: string;
+  /** Set only by the ledger when it builds a reversal. */
+  readonly reversesTransactionId?: number;
+}
+
+/**
+ * Validates a posting's shape and canonicalises it. Throws {@link LedgerError} naming the field
+ * and value of the first problem. Does not check balance per currency (needs the accounts).
+ */
+export function normalizePosting(input: PostingInput, options: NormalizeOptions): NormalizedPosting {
+  if (typeof input !== 'object' || input === null) return invalid('posting', input, 'must be an object');
+  const entity = parseKey(input.entity, 'entity');
+  if (!(TRANSACTION_KINDS as readonly unknown[]).includes(input.kind)) {
+    return invalid('kind', input.kind, `must be one of ${TRANSACTION_KINDS.join(', ')}`);
+  }
+  if (input.kind === 'reversal' && options.reversesTransactionId === undefined) {
+    return invalid('kind', input.kind, 'is reserved for reverse(); post a correction through reverse()');
+  }
+  const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
+  const occurred = parseInstant(input.occurredAt, 'occurredAt');
+  const providerId = input.providerId === undefined ? null : parseKey(input.providerId, 'providerId');
+  const description = parseOptionalText(input.description, 'description', DESCRIPTION_LENGTH_MAX);
+  const metadata = parseMetadata(input.metadata);
+  if (!Array.isArray(input.entries)) return invalid('entries', input.entries, 'must be an array');
+  if (input.entries.length < 2 || input.entries.length > ENTRIES_PER_TRANSACTION_MAX) {
+    return invalid('entries', `${input.entries.length} entries`, `must hold 2 to ${ENTRIES_PER_TRANSACTION_MAX} entries`);
+  }
+  const entries = input.entries.map((entry: EntryInput, index) => {
+    const field = `entries[${index}]`;
+    if (typeof entry !== 'object' || entry === null) return invalid(field, entry, 'must be an object');
+    if (!Number.isSafeInteger(entry.accountId) || entry.accountId <= 0) return invalid(`${field}.accountId`, entry.accountId, 'must be a positive integer account id');
+    if (entry.side !== 'debit' && entry.side !== 'credit') return invalid(`${field}.side`, entry.side, 'must be "debit" or "credit"');
+    const magnitude = parseUnits(entry.amount, { field: `${field}.amount`, allowZero: false });
+    return { accountId: entry.accountId, units: entry.side === 'debit' ? magnitude : -magnitude };
+  });
+  const occurredAt = formatInstant(occurred);
+  const accountingDay = accountingDayOf(occurred, options.timeZone);
+  const reversesTransactionId = options.reversesTransactionId ?? null;
+  const requestHash = createHash('sha256')
+    .update(
+      JSON.stringify([
+        entity,
+        input.kind,
+        occurredAt,
+        providerId,
+        reversesTransactionId,
+        description,
+        metadata,
+        entries.map((entry) => [entry.accountId, entry.units.toString()]),
+      ]),
+    )
+    .digest('hex');
+  return Object.freeze({
+    entity,
+    kind: input.kind,
+    idempotencyKey,
+    occurredAt,
+    accountingDay,
+    providerId,
+    reversesTransactionId,
+    description,
+    metadata,
+    entries: Object.freeze(entries),
+    requestHash,
+  });
+}
+
+/** An account as the posting plan needs it. */
+export interface PlanAccount {
+  readonly id: number;
+  readonly entity: string;
+  readonly currency: string;
+  readonly kind: AccountKind;
+  readonly normalSide: NormalSide;
+  /** Current normal-side balance in units. */
+  readonly balanceUnits: bigint;
+}
+
+/** What posting does to one account. */
+export interface AccountChange {
+  readonly account: PlanAccount;
+  /** Normal-side change in units. */
+  readonly deltaUnits: bigint;
+  readonly balanceAfterUnits: bigint;
+}
+
+/** The decided effect of a posting. */
+export interface PostingPlan {
+  /** Per entry: the account's normal-side balance after it, in posting order. */
+  readonly entryBalancesAfter: readonly bigint[];
+  readonly changes: readonly AccountChange[];
+}
+
+/** Converts a signed (debit-positive) amount into a change of a normal-side balance. */
+export function normalDelta(units: bigint, normalSide: NormalSide): bigint {
+  return normalSide === 'debit' ? units : -units;
+}
+
+/**
+ * Decides the effect of a normalized posting on its accounts: checks entity, currency balance
+ * and the account rules, and computes the new balances. Pure; throws {@link LedgerError}.
+ */
+export function planPosting(posting: NormalizedPosting, accounts: ReadonlyMap<number, PlanAccount>): PostingPlan {
+  const perCurrency = new Map<string, bigint>();
+  const running = new Map<number, bigint>();
+  const entryBalancesAfter: bigint[] = [];
+  posting.entries.forEach((entry, index) => {
+    const account = accounts.get(entry.accountId);
+    if (account === undefined) {
+      throw new LedgerError('unknown_account', `entries[${index}].accountId ${entry.accountId} is not an account`, {
+        field: `entries[${index}].accountId`,
+        value: String(entry.accountId),
+      });
+    }
+    if (account.entity !== posting.entity) {
+      throw new LedgerError('mixed_entities', `entries[${index}].accountId ${entry.accountId} belongs to entity ${account.entity}, not ${posting.entity}`, {
+        field: `entries[${index}].accountId`,
+        value: String(entry.accountId),
+      });
+    }
+    perCurrency.set(account.currency, (perCurrency.get(account.currency) ?? 0n) + entry.units);
+    const after = (running.get(account.id) ?? account.balanceUnits) + normalDelta(entry.units, account.normalSide);
+    running.set(account.id, after);
+    entryBalancesAfter.push(after);
+  });
+  for (const [currency, total] of perCurrency) {
+    if (total !== 0n) {
+      throw new LedgerError('unbalanced_transaction', `entries do not balance in ${currency}: debits − credits = ${formatUnits(total)}`, {
+        field: 'entries',
+        value: formatUnits(total),
+        context: { currency },
+      });
+    }
+  }
+  const changes: AccountChange[] = [];
+  for (const [accountId, balanceAfterUnits] of running) {
+    const account = accounts.get(accountId);
+    assertInvariant(account !== undefined, `planned account ${accountId} vanished`);
+    if (balanceAfterUnits < 0n && !ACCOUNT_KIND_RULES[account.kind].negativeAllowed) {
+      throw new LedgerError(
+        'insufficient_balance',
+        `account ${accountId} (${account.kind}, ${account.currency}) has ${formatUnits(account.balanceUnits)}; the posting would leave ${formatUnits(balanceAfterUnits)}`,
+        { field: 'entries', value: formatUnits(account.balanceUnits), context: { accountId: String(accountId), currency: account.currency } },
+      );
+    }
+    changes.push({ account, deltaUnits: balanceAfterUnits - account.balanceUnits, balanceAfterUnits });
+  }
+  // Invariant before writing: the new balances are exactly the old ones plus the entries.
+  const sumOfDeltas = changes.reduce((sum, change) => sum + change.deltaUnits, 0n);
+  const sumOfEntries = posting.entries.reduce((sum, entry) => {
+    const account = accounts.get(entry.accountId);
+    return account === undefined ? sum : sum + normalDelta(entry.units, account.normalSide);
+  }, 0n);
+  assertInvariant(sumOfDeltas === sumOfEntries, 'planned balance changes differ from the entries');
+  return { entryBalancesAfter, changes };
+}
