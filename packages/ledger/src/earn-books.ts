@@ -1,0 +1,516 @@
+/**
+ * The partner's mirror of its Earn business, on top of the journal: products (versioned by the
+ * accounting day they take effect), partner users and their two Earn users (one per entity),
+ * Earn accounts per (Earn user, product), the bookings the provider returned, and the reports
+ * already processed. Every write is idempotent and every booking posts its journal transaction
+ * in the same database transaction as its mirror row.
+ */
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { formatUnits, toUnits } from './money.js';
+import type { Amount } from './money.js';
+import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
+import { userAccountCode } from './chart.js';
+import type { Account } from './ledger.js';
+import { Ledger, parseCurrency } from './ledger.js';
+import type { JournalTransaction, PostResult } from './ledger.js';
+import { parseKey } from './posting.js';
+import type { EntryInput, TransactionKind } from './posting.js';
+import type { LedgerDatabase } from './db/schema.js';
+
+/** Bytes of provider data (JSON) stored with one booking. */
+export const PROVIDER_DATA_BYTES_MAX = 64 * 1024;
+/** Bytes of a product's terms (JSON). */
+export const PRODUCT_TERMS_BYTES_MAX = 16 * 1024;
+
+/** A product version as the mirror keeps it. */
+export interface EarnProduct {
+  readonly entity: string;
+  readonly providerProductId: string;
+  readonly effectiveDay: string;
+  readonly currency: string;
+  readonly name: string;
+  /** Rates, tiers and partner margin, as given (see the interest engine for their shape). */
+  readonly terms: unknown;
+}
+
+/** An Earn account: one Earn user's account in one product, with its ledger account. */
+export interface EarnAccount {
+  readonly entity: string;
+  readonly earnAccountId: string;
+  readonly earnUserId: string;
+  readonly providerProductId: string;
+  readonly currency: string;
+  readonly ledgerAccountId: number;
+}
+
+/** The answer to an idempotent mirror write. */
+export interface MirrorResult<T> {
+  readonly status: 'created' | 'exists';
+  readonly value: T;
+}
+
+/** A deposit or withdrawal the provider booked, to record with what it returned. */
+export interface BookingInput {
+  readonly entity: string;
+  readonly earnAccountId: string;
+  /** The provider's booking id. */
+  readonly providerBookingId: string;
+  /** Positive decimal string. */
+  readonly amount: string;
+  /** When the provider booked it. */
+  readonly occurredAt: string | Date;
+  /** The key sent to the provider with the booking call. */
+  readonly idempotencyKey: string;
+  /** The provider's response, stored as returned. */
+  readonly providerData: unknown;
+}
+
+/** An interest entry from the provider's daily report (or the local engine). */
+export interface InterestInput {
+  readonly entity: string;
+  readonly earnAccountId: string;
+  /** The provider's journal entry id. */
+  readonly providerEntryId: string;
+  readonly amount: string;
+  readonly occurredAt: string | Date;
+  /** The accounting day whose end-of-day balance earned it. */
+  readonly interestDay?: string;
+  /** Default `interest:<providerEntryId>`. */
+  readonly idempotencyKey?: string;
+}
+
+/** A per-currency provider entry: partner margin or fee. */
+export interface CurrencyEntryInput {
+  readonly entity: string;
+  readonly currency: string;
+  readonly providerEntryId: string;
+  readonly amount: string;
+  readonly occurredAt: string | Date;
+  readonly interestDay?: string;
+  /** Default `<kind>:<providerEntryId>`. */
+  readonly idempotencyKey?: string;
+}
+
+/** A settlement transfer between the partner and the provider. */
+export interface SettlementInput {
+  readonly entity: string;
+  readonly currency: string;
+  /** `to_provider`: the partner paid; `from_provider`: the partner received. */
+  readonly direction: 'to_provider' | 'from_provider';
+  readonly amount: string;
+  readonly occurredAt: string | Date;
+  readonly idempotencyKey: string;
+  /** On-chain transaction hash or other transfer reference. */
+  readonly reference?: string;
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+function jsonText(value: unknown, field: string, bytesMax: number): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (cause) {
+    throw new LedgerError('invalid_input', `${field} must be JSON-serialisable`, { field, value: describeValue(value), cause });
+  }
+  if (text === undefined || typeof value !== 'object' || value === null) throw new LedgerError('invalid_input', `${field} must be a JSON object, got ${describeValue(value)}`, { field, value: describeValue(value) });
+  if (Buffer.byteLength(text) > bytesMax) throw new LedgerError('limit_exceeded', `${field} exceeds ${bytesMax} bytes`, { field, value: `${Buffer.byteLength(text)} bytes` });
+  return text;
+}
+
+function conflict(field: string, value: string, what: string): never {
+  throw new LedgerError('idempotency_conflict', `${field} ${value} ${what}`, { field, value });
+}
+
+/**
+ * The Earn mirror. Built on a {@link Ledger}; shares its database.
+ *
+ * @example
+ * const books = new EarnBooks(ledger);
+ * await books.registerUser({ partnerUserId: 'u-1', earnUsers: [{ entity: 'defi', earnUserId: 'e-1' }] });
+ * await books.openEarnAccount({ entity: 'defi', earnAccountId: 'acc-1', earnUserId: 'e-1', providerProductId: 'btc-fixed', currency: 'BTC' });
+ */
+export class EarnBooks {
+  readonly ledger: Ledger;
+  readonly #now: () => Date;
+
+  constructor(ledger: Ledger, options: { now?: () => Date } = {}) {
+    this.ledger = ledger;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  get #db(): Kysely<LedgerDatabase> {
+    return this.ledger.db;
+  }
+
+  // ---- products ---------------------------------------------------------------------------
+
+  /**
+   * Records a product version that takes effect on `effectiveDay`. The same (entity, product,
+   * day) with the same content is `exists`; with other content it is an `idempotency_conflict`
+   * (publish a new version with a later day instead).
+   */
+  async recordProduct(input: EarnProduct, options: { validateTerms?: (terms: unknown) => unknown } = {}): Promise<MirrorResult<EarnProduct>> {
+    const entity = this.ledger.entity(input.entity).id;
+    const providerProductId = parseKey(input.providerProductId, 'providerProductId');
+    const effectiveDay = parseAccountingDay(input.effectiveDay, 'effectiveDay');
+    const currency = parseCurrency(input.currency);
+    const name = parseKey(input.name, 'name');
+    const terms = options.validateTerms === undefined ? input.terms : options.validateTerms(input.terms);
+    const termsText = jsonText(terms, 'terms', PRODUCT_TERMS_BYTES_MAX);
+    const contentHash = hashOf([currency, name, termsText]);
+    const product: EarnProduct = Object.freeze({ entity, providerProductId, effectiveDay, currency, name, terms: JSON.parse(termsText) as unknown });
+    return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
+      const existing = await trx
+        .selectFrom('earn_products')
+        .selectAll()
+        .where('entity', '=', entity)
+        .where('provider_product_id', '=', providerProductId)
+        .where('effective_day', '=', effectiveDay)
+        .executeTakeFirst();
+      if (existing !== undefined) {
+        if (existing.content_hash !== contentHash) conflict('providerProductId', providerProductId, `already has a different version effective ${effectiveDay}`);
+        return { status: 'exists' as const, value: product };
+      }
+      const previous = await trx.selectFrom('earn_products').select('currency').where('entity', '=', entity).where('provider_product_id', '=', providerProductId).executeTakeFirst();
+      if (previous !== undefined && previous.currency !== currency) conflict('currency', currency, `differs from product ${providerProductId}'s currency ${previous.currency}`);
+      await trx
+        .insertInto('earn_products')
+        .values({ entity, provider_product_id: providerProductId, effective_day: effectiveDay, currency, name, terms: termsText, content_hash: contentHash, created_at: formatInstant(this.#now()) })
+        .execute();
+      return { status: 'created' as const, value: product };
+    });
+  }
+
+  /** The version of a product in force on an accounting day (the latest effective on or before it). */
+  async productInForce(input: { entity: string; providerProductId: string; day: string }): Promise<EarnProduct | undefined> {
+    const entity = this.ledger.entity(input.entity).id;
+    const day = parseAccountingDay(input.day, 'day');
+    const row = await this.#db
+      .selectFrom('earn_products')
+      .selectAll()
+      .where('entity', '=', entity)
+      .where('provider_product_id', '=', input.providerProductId)
+      .where('effective_day', '<=', day)
+      .orderBy('effective_day', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? undefined : rowToProduct(row);
+  }
+
+  /** Every product of an entity in force on a day, by product id. */
+  async productsInForce(input: { entity: string; day: string }): Promise<EarnProduct[]> {
+    const entity = this.ledger.entity(input.entity).id;
+    const day = parseAccountingDay(input.day, 'day');
+    const rows = await this.#db
+      .selectFrom('earn_products')
+      .selectAll()
+      .where('entity', '=', entity)
+      .where('effective_day', '<=', day)
+      .orderBy('provider_product_id')
+      .orderBy('effective_day', 'desc')
+      .execute();
+    const latest = new Map<string, EarnProduct>();
+    for (const row of rows) if (!latest.has(row.provider_product_id)) latest.set(row.provider_product_id, rowToProduct(row));
+    return [...latest.values()];
+  }
+
+  // ---- users and accounts -----------------------------------------------------------------
+
+  /**
+   * Records a partner user and its Earn users (at most one per entity). Idempotent; a different
+   * Earn user for an entity that already has one is an `idempotency_conflict`.
+   */
+  async registerUser(input: { partnerUserId: string; earnUsers: readonly { entity: string; earnUserId: string }[] }): Promise<MirrorResult<{ partnerUserId: string; earnUsers: { entity: string; earnUserId: string }[] }>> {
+    const partnerUserId = parseKey(input.partnerUserId, 'partnerUserId');
+    if (!Array.isArray(input.earnUsers) || input.earnUsers.length > this.ledger.entities.size) {
+      throw new LedgerError('invalid_input', `earnUsers must list at most one Earn user per entity`, { field: 'earnUsers', value: describeValue(input.earnUsers) });
+    }
+    const earnUsers = input.earnUsers.map((user, index) => ({
+      entity: this.ledger.entity(user.entity, `earnUsers[${index}].entity`).id,
+      earnUserId: parseKey(user.earnUserId, `earnUsers[${index}].earnUserId`),
+    }));
+    if (new Set(earnUsers.map((user) => user.entity)).size !== earnUsers.length) {
+      throw new LedgerError('invalid_input', 'earnUsers lists an entity twice', { field: 'earnUsers', value: describeValue(input.earnUsers) });
+    }
+    return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
+      const createdAt = formatInstant(this.#now());
+      let created = false;
+      const known = await trx.selectFrom('partner_users').select('partner_user_id').where('partner_user_id', '=', partnerUserId).executeTakeFirst();
+      if (known === undefined) {
+        await trx.insertInto('partner_users').values({ partner_user_id: partnerUserId, created_at: createdAt }).execute();
+        created = true;
+      }
+      for (const user of earnUsers) {
+        const existing = await trx.selectFrom('earn_users').selectAll().where('entity', '=', user.entity).where((eb) => eb.or([eb('partner_user_id', '=', partnerUserId), eb('earn_user_id', '=', user.earnUserId)])).execute();
+        const same = existing.find((row) => row.partner_user_id === partnerUserId && row.earn_user_id === user.earnUserId);
+        if (same !== undefined) continue;
+        if (existing.length > 0) conflict('earnUserId', user.earnUserId, `conflicts with the Earn user already linked in ${user.entity}`);
+        await trx.insertInto('earn_users').values({ entity: user.entity, earn_user_id: user.earnUserId, partner_user_id: partnerUserId, created_at: createdAt }).execute();
+        created = true;
+      }
+      const all = await trx.selectFrom('earn_users').select(['entity', 'earn_user_id']).where('partner_user_id', '=', partnerUserId).orderBy('entity').execute();
+      return { status: created ? ('created' as const) : ('exists' as const), value: { partnerUserId, earnUsers: all.map((row) => ({ entity: row.entity, earnUserId: row.earn_user_id })) } };
+    });
+  }
+
+  /** The Earn users of a partner user, one per entity. */
+  async earnUsersOf(partnerUserId: string): Promise<{ entity: string; earnUserId: string }[]> {
+    const rows = await this.#db.selectFrom('earn_users').select(['entity', 'earn_user_id']).where('partner_user_id', '=', partnerUserId).orderBy('entity').execute();
+    return rows.map((row) => ({ entity: row.entity, earnUserId: row.earn_user_id }));
+  }
+
+  /**
+   * Records an Earn account (one per Earn user and product) and opens its ledger account.
+   * Idempotent on the account id; the product must be known and of the same currency.
+   */
+  async openEarnAccount(input: Omit<EarnAccount, 'ledgerAccountId'>): Promise<MirrorResult<EarnAccount>> {
+    const entity = this.ledger.entity(input.entity).id;
+    const earnAccountId = parseKey(input.earnAccountId, 'earnAccountId');
+    const earnUserId = parseKey(input.earnUserId, 'earnUserId');
+    const providerProductId = parseKey(input.providerProductId, 'providerProductId');
+    const currency = parseCurrency(input.currency);
+    const user = await this.#db.selectFrom('earn_users').select('earn_user_id').where('entity', '=', entity).where('earn_user_id', '=', earnUserId).executeTakeFirst();
+    if (user === undefined) throw new LedgerError('invalid_input', `earnUserId ${earnUserId} is not a registered Earn user of ${entity}`, { field: 'earnUserId', value: earnUserId });
+    const product = await this.#db.selectFrom('earn_products').select('currency').where('entity', '=', entity).where('provider_product_id', '=', providerProductId).executeTakeFirst();
+    if (product === undefined) throw new LedgerError('invalid_input', `providerProductId ${providerProductId} is not a product of ${entity}`, { field: 'providerProductId', value: providerProductId });
+    if (product.currency !== currency) throw new LedgerError('invalid_input', `currency ${currency} differs from product ${providerProductId}'s ${product.currency}`, { field: 'currency', value: currency });
+    const ledgerAccount = await this.ledger.openAccount({ entity, currency, code: userAccountCode(earnAccountId), kind: 'user' });
+    const account: EarnAccount = Object.freeze({ entity, earnAccountId, earnUserId, providerProductId, currency, ledgerAccountId: ledgerAccount.id });
+    return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
+      const existing = await trx.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', earnAccountId).executeTakeFirst();
+      if (existing !== undefined) {
+        if (existing.earn_user_id !== earnUserId || existing.provider_product_id !== providerProductId || existing.currency !== currency) {
+          conflict('earnAccountId', earnAccountId, 'is already recorded for another user, product or currency');
+        }
+        return { status: 'exists' as const, value: account };
+      }
+      const sameProduct = await trx.selectFrom('earn_accounts').select('earn_account_id').where('entity', '=', entity).where('earn_user_id', '=', earnUserId).where('provider_product_id', '=', providerProductId).executeTakeFirst();
+      if (sameProduct !== undefined) conflict('earnAccountId', earnAccountId, `: Earn user ${earnUserId} already has account ${sameProduct.earn_account_id} in ${providerProductId}`);
+      await trx
+        .insertInto('earn_accounts')
+        .values({ entity, earn_account_id: earnAccountId, earn_user_id: earnUserId, provider_product_id: providerProductId, currency, ledger_account_id: ledgerAccount.id, created_at: formatInstant(this.#now()) })
+        .execute();
+      return { status: 'created' as const, value: account };
+    });
+  }
+
+  /** An Earn account, or an `unknown_account` error naming it. */
+  async earnAccount(input: { entity: string; earnAccountId: string }): Promise<EarnAccount> {
+    const entity = this.ledger.entity(input.entity).id;
+    const row = await this.#db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', input.earnAccountId).executeTakeFirst();
+    if (row === undefined) throw new LedgerError('unknown_account', `earnAccountId ${describeValue(input.earnAccountId)} is not an Earn account of ${entity}`, { field: 'earnAccountId', value: describeValue(input.earnAccountId) });
+    return Object.freeze({ entity: row.entity, earnAccountId: row.earn_account_id, earnUserId: row.earn_user_id, providerProductId: row.provider_product_id, currency: row.currency, ledgerAccountId: row.ledger_account_id });
+  }
+
+  /** Every Earn account of an entity (optionally of one currency), in id order. */
+  async earnAccounts(input: { entity: string; currency?: string }): Promise<EarnAccount[]> {
+    const entity = this.ledger.entity(input.entity).id;
+    let query = this.#db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).orderBy('ledger_account_id');
+    if (input.currency !== undefined) query = query.where('currency', '=', input.currency);
+    return (await query.execute()).map((row) =>
+      Object.freeze({ entity: row.entity, earnAccountId: row.earn_account_id, earnUserId: row.earn_user_id, providerProductId: row.provider_product_id, currency: row.currency, ledgerAccountId: row.ledger_account_id }),
+    );
+  }
+
+  // ---- bookings ---------------------------------------------------------------------------
+
+  /** Records a deposit the provider booked: the mirror row and its journal transaction, atomically. */
+  async recordDeposit(input: BookingInput): Promise<PostResult> {
+    return this.#recordBooking('deposit', input);
+  }
+
+  /** Records a withdrawal the provider booked (refused beyond the user's balance). */
+  async recordWithdrawal(input: BookingInput): Promise<PostResult> {
+    return this.#recordBooking('withdrawal', input);
+  }
+
+  async #recordBooking(kind: 'deposit' | 'withdrawal', input: BookingInput): Promise<PostResult> {
+    const account = await this.earnAccount(input);
+    const providerBookingId = parseKey(input.providerBookingId, 'providerBookingId');
+    const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
+    const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
+    const providerData = jsonText(input.providerData, 'providerData', 64 * 1024);
+    const accounts = await this.#systemAccounts(account.entity, account.currency);
+    const entries: EntryInput[] =
+      kind === 'deposit'
+        ? [
+            { accountId: accounts.customer_funds.id, side: 'debit', amount },
+            { accountId: account.ledgerAccountId, side: 'credit', amount },
+            { accountId: accounts.earn_assets.id, side: 'debit', amount },
+            { accountId: accounts.settlement.id, side: 'credit', amount },
+          ]
+        : [
+            { accountId: account.ledgerAccountId, side: 'debit', amount },
+            { accountId: accounts.customer_funds.id, side: 'credit', amount },
+            { accountId: accounts.settlement.id, side: 'debit', amount },
+            { accountId: accounts.earn_assets.id, side: 'credit', amount },
+          ];
+    return this.ledger.transact(async (scope) => {
+      const result = await scope.post({ entity: account.entity, kind, idempotencyKey: input.idempotencyKey, occurredAt, providerId: providerBookingId, entries });
+      if (result.status === 'created') {
+        await scope.db
+          .insertInto('earn_bookings')
+          .values({
+            entity: account.entity,
+            provider_booking_id: providerBookingId,
+            kind,
+            earn_account_id: account.earnAccountId,
+            amount,
+            currency: account.currency,
+            occurred_at: occurredAt,
+            provider_data: providerData,
+            transaction_id: result.transaction.id,
+          })
+          .execute();
+      }
+      return result;
+    });
+  }
+
+  /** The provider data stored with a booking, or undefined. */
+  async booking(input: { entity: string; providerBookingId: string }): Promise<{ kind: string; earnAccountId: string; amount: Amount; currency: string; occurredAt: string; providerData: unknown; transactionId: number } | undefined> {
+    const row = await this.#db.selectFrom('earn_bookings').selectAll().where('entity', '=', input.entity).where('provider_booking_id', '=', input.providerBookingId).executeTakeFirst();
+    if (row === undefined) return undefined;
+    return { kind: row.kind, earnAccountId: row.earn_account_id, amount: formatUnits(toUnits(row.amount)), currency: row.currency, occurredAt: row.occurred_at, providerData: JSON.parse(row.provider_data) as unknown, transactionId: row.transaction_id };
+  }
+
+  /** Records an interest entry: Dr earn_assets, Cr the user's account. Idempotent on the provider entry id by default. */
+  async recordInterest(input: InterestInput): Promise<PostResult> {
+    const account = await this.earnAccount(input);
+    const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
+    const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency, allowZero: false });
+    const accounts = await this.#systemAccounts(account.entity, account.currency);
+    return this.ledger.post({
+      entity: account.entity,
+      kind: 'interest',
+      idempotencyKey: input.idempotencyKey ?? `interest:${providerEntryId}`,
+      occurredAt: input.occurredAt,
+      providerId: providerEntryId,
+      ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
+      entries: [
+        { accountId: accounts.earn_assets.id, side: 'debit', amount },
+        { accountId: account.ledgerAccountId, side: 'credit', amount },
+      ],
+    });
+  }
+
+  /** Records partner margin: Dr settlement (the provider owes it), Cr partner_margin_income. */
+  async recordPartnerMargin(input: CurrencyEntryInput): Promise<PostResult> {
+    return this.#recordCurrencyEntry('partner_margin', input, 'settlement', 'partner_margin_income');
+  }
+
+  /** Records a fee: Dr fee_expense, Cr settlement (the partner owes it). */
+  async recordFee(input: CurrencyEntryInput): Promise<PostResult> {
+    return this.#recordCurrencyEntry('fee', input, 'fee_expense', 'settlement');
+  }
+
+  async #recordCurrencyEntry(kind: Extract<TransactionKind, 'partner_margin' | 'fee'>, input: CurrencyEntryInput, debit: 'settlement' | 'fee_expense', credit: 'settlement' | 'partner_margin_income'): Promise<PostResult> {
+    const entity = this.ledger.entity(input.entity).id;
+    const currency = parseCurrency(input.currency);
+    const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
+    const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency });
+    const accounts = await this.#systemAccounts(entity, currency);
+    return this.ledger.post({
+      entity,
+      kind,
+      idempotencyKey: input.idempotencyKey ?? `${kind}:${providerEntryId}`,
+      occurredAt: input.occurredAt,
+      providerId: providerEntryId,
+      ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
+      entries: [
+        { accountId: accounts[debit].id, side: 'debit', amount },
+        { accountId: accounts[credit].id, side: 'credit', amount },
+      ],
+    });
+  }
+
+  /** Records a settlement transfer, which moves the outstanding balance back toward zero. */
+  async recordSettlement(input: SettlementInput): Promise<PostResult> {
+    const entity = this.ledger.entity(input.entity).id;
+    const currency = parseCurrency(input.currency);
+    if (input.direction !== 'to_provider' && input.direction !== 'from_provider') {
+      throw new LedgerError('invalid_input', `direction must be "to_provider" or "from_provider", got ${describeValue(input.direction)}`, { field: 'direction', value: describeValue(input.direction) });
+    }
+    const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency });
+    const accounts = await this.#systemAccounts(entity, currency);
+    const [debit, credit] = input.direction === 'to_provider' ? [accounts.settlement, accounts.treasury] : [accounts.treasury, accounts.settlement];
+    return this.ledger.post({
+      entity,
+      kind: 'settlement',
+      idempotencyKey: input.idempotencyKey,
+      occurredAt: input.occurredAt,
+      ...(input.reference === undefined ? {} : { providerId: parseKey(input.reference, 'reference') }),
+      metadata: { direction: input.direction },
+      entries: [
+        { accountId: debit.id, side: 'debit', amount },
+        { accountId: credit.id, side: 'credit', amount },
+      ],
+    });
+  }
+
+  /** The outstanding balance with the provider for (entity, currency), signed like the report's. */
+  async outstandingBalance(input: { entity: string; currency: string; day?: string }): Promise<Amount> {
+    const accounts = await this.#systemAccounts(this.ledger.entity(input.entity).id, parseCurrency(input.currency));
+    return input.day === undefined ? this.ledger.balance(accounts.settlement.id) : this.ledger.balanceAtEndOfDay(accounts.settlement.id, input.day);
+  }
+
+  async #systemAccounts(entity: string, currency: string): Promise<Record<'customer_funds' | 'earn_assets' | 'settlement' | 'partner_margin_income' | 'fee_expense' | 'treasury', Account>> {
+    return {
+      customer_funds: await this.ledger.systemAccount(entity, currency, 'customer_funds'),
+      earn_assets: await this.ledger.systemAccount(entity, currency, 'earn_assets'),
+      settlement: await this.ledger.systemAccount(entity, currency, 'settlement'),
+      partner_margin_income: await this.ledger.systemAccount(entity, currency, 'partner_margin_income'),
+      fee_expense: await this.ledger.systemAccount(entity, currency, 'fee_expense'),
+      treasury: await this.ledger.systemAccount(entity, currency, 'treasury'),
+    };
+  }
+
+  // ---- reports ----------------------------------------------------------------------------
+
+  /**
+   * Records that a report (id and content hash) was processed for an accounting day. The same
+   * pair again is `exists` with its version; a new content for the same day (a restatement)
+   * gets the next version.
+   */
+  async recordProcessedReport(input: { entity: string; reportId: string; contentHash: string; accountingDay: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<MirrorResult<{ version: number }>> {
+    const entity = this.ledger.entity(input.entity).id;
+    const reportId = parseKey(input.reportId, 'reportId');
+    const contentHash = parseKey(input.contentHash, 'contentHash');
+    const accountingDay = parseAccountingDay(input.accountingDay, 'accountingDay');
+    const work = async (trx: Kysely<LedgerDatabase>) => {
+      const existing = await trx.selectFrom('processed_reports').selectAll().where('entity', '=', entity).where('report_id', '=', reportId).where('content_hash', '=', contentHash).executeTakeFirst();
+      if (existing !== undefined) {
+        if (existing.accounting_day !== accountingDay) conflict('reportId', reportId, `was processed for ${existing.accounting_day}, not ${accountingDay}`);
+        return { status: 'exists' as const, value: { version: existing.version } };
+      }
+      const latest = await trx.selectFrom('processed_reports').select((eb) => eb.fn.max('version').as('version')).where('entity', '=', entity).where('accounting_day', '=', accountingDay).executeTakeFirst();
+      const version = Number(latest?.version ?? 0) + 1;
+      await trx.insertInto('processed_reports').values({ entity, report_id: reportId, content_hash: contentHash, accounting_day: accountingDay, version, processed_at: formatInstant(this.#now()) }).execute();
+      return { status: 'created' as const, value: { version } };
+    };
+    return db === this.#db ? this.ledger.dialect.writeTransaction(this.#db, work) : work(db);
+  }
+
+  /** Processed versions of an entity's reports for a day, oldest first. */
+  async processedReports(input: { entity: string; accountingDay: string }): Promise<{ reportId: string; contentHash: string; version: number; processedAt: string }[]> {
+    const entity = this.ledger.entity(input.entity).id;
+    const rows = await this.#db.selectFrom('processed_reports').selectAll().where('entity', '=', entity).where('accounting_day', '=', parseAccountingDay(input.accountingDay, 'accountingDay')).orderBy('version').execute();
+    return rows.map((row) => ({ reportId: row.report_id, contentHash: row.content_hash, version: row.version, processedAt: row.processed_at }));
+  }
+
+  /** The journal transaction recorded for a provider id of a kind, if any. */
+  async transactionOf(input: { entity: string; kind: TransactionKind; providerId: string }): Promise<JournalTransaction | undefined> {
+    return this.ledger.transactionByProviderId(input.entity, input.kind, input.providerId);
+  }
+}
+
+function rowToProduct(row: { entity: string; provider_product_id: string; effective_day: string; currency: string; name: string; terms: string }): EarnProduct {
+  const terms = JSON.parse(row.terms) as unknown;
+  assertInvariant(typeof terms === 'object' && terms !== null, `product ${row.provider_product_id} has unreadable terms`);
+  return Object.freeze({ entity: row.entity, providerProductId: row.provider_product_id, effectiveDay: row.effective_day, currency: row.currency, name: row.name, terms });
+}
