@@ -12,6 +12,7 @@ import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
 import { userAccountCode } from './chart.js';
+import { parseInterestTerms } from './interest/index.js';
 import type { Account } from './ledger.js';
 import { Ledger, parseCurrency } from './ledger.js';
 import type { JournalTransaction, PostResult } from './ledger.js';
@@ -154,13 +155,15 @@ export class EarnBooks {
    * day) with the same content is `exists`; with other content it is an `idempotency_conflict`
    * (publish a new version with a later day instead).
    */
-  async recordProduct(input: EarnProduct, options: { validateTerms?: (terms: unknown) => unknown } = {}): Promise<MirrorResult<EarnProduct>> {
+  async recordProduct(input: EarnProduct): Promise<MirrorResult<EarnProduct>> {
     const entity = this.ledger.entity(input.entity).id;
     const providerProductId = parseKey(input.providerProductId, 'providerProductId');
     const effectiveDay = parseAccountingDay(input.effectiveDay, 'effectiveDay');
     const currency = parseCurrency(input.currency);
     const name = parseKey(input.name, 'name');
-    const terms = options.validateTerms === undefined ? input.terms : options.validateTerms(input.terms);
+    // Terms are validated by the interest engine and stored canonical, with every default filled
+    // in, so that a later change of a default never changes a stored product.
+    const terms = parseInterestTerms(input.terms, 'terms');
     const termsText = jsonText(terms, 'terms', PRODUCT_TERMS_BYTES_MAX);
     const contentHash = hashOf([currency, name, termsText]);
     const product: EarnProduct = Object.freeze({ entity, providerProductId, effectiveDay, currency, name, terms: JSON.parse(termsText) as unknown });

@@ -40,6 +40,8 @@ export const DEFAULT_ENTITIES: readonly EntityConfig[] = Object.freeze([
 export interface LedgerStorage {
   readonly db: Kysely<LedgerDatabase>;
   readonly dialect: LedgerDialect;
+  /** PostgreSQL schema of the tables (default: the connection's search path). */
+  readonly schema?: string;
 }
 
 /** Options of {@link Ledger.open}. */
@@ -216,7 +218,9 @@ export class Ledger {
       entities.set(id, Object.freeze({ id, timeZone }));
     });
     for (const [currency, scale] of Object.entries(options.currencyScales ?? {})) assertScale(scale, `currencyScales.${currency}`);
-    if (options.migrate !== false) await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect);
+    if (options.migrate !== false) {
+      await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, options.storage.schema === undefined ? {} : { schema: options.storage.schema });
+    }
     const ledger = new Ledger(options, entities);
     await ledger.#recordEntities();
     return ledger;

@@ -24,14 +24,14 @@ export const DIALECTS: readonly DialectName[] = (process.env['EARNBOOK_DIALECTS'
   });
 
 /** A fresh, empty storage: SQLite in memory (or a file), or a new PostgreSQL schema. */
-export async function freshStorage(dialect: DialectName, options: { filename?: string; poolSizeMax?: number } = {}): Promise<LedgerStorage & { schema?: string }> {
+export async function freshStorage(dialect: DialectName, options: { filename?: string; poolSizeMax?: number } = {}): Promise<LedgerStorage> {
   if (dialect === 'sqlite') {
     const { db, dialect: sqlite } = openSqliteDatabase({ filename: options.filename ?? ':memory:' });
     return { db, dialect: sqlite };
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const opened = await openPostgresDatabase({ connectionString: PG_URL, schema, ...(options.poolSizeMax === undefined ? {} : { poolSizeMax: options.poolSizeMax }) });
-  return { db: opened.db, dialect: opened.dialect, schema };
+  return { db: opened.db, dialect: opened.dialect, schema: opened.schema };
 }
 
 /** Drops a test schema on PostgreSQL. */

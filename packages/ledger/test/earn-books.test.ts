@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnBooks, LedgerError } from '../src/index.js';
+import { EarnBooks, LedgerError, parseInterestTerms } from '../src/index.js';
 import type { Ledger } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 
@@ -44,13 +44,17 @@ describe.each(DIALECTS)('Earn mirror on %s', (dialect) => {
   it('versions products by the day they take effect', async () => {
     const raised = { ...terms, tiers: [{ fromAmount: '0', toAmount: null, apy: '0.04' }] };
     await books.recordProduct({ entity: 'defi', providerProductId: 'btc-fixed', currency: 'BTC', name: 'BTC fixed interest', effectiveDay: '2025-03-01', terms: raised });
-    expect((await books.productInForce({ entity: 'defi', providerProductId: 'btc-fixed', day: '2025-02-28' }))?.terms).toEqual(terms);
-    expect((await books.productInForce({ entity: 'defi', providerProductId: 'btc-fixed', day: '2025-03-01' }))?.terms).toEqual(raised);
+    // Terms are stored canonical, every default filled in.
+    const canonical = (value: unknown) => JSON.parse(JSON.stringify(parseInterestTerms(value))) as unknown;
+    expect((await books.productInForce({ entity: 'defi', providerProductId: 'btc-fixed', day: '2025-02-28' }))?.terms).toEqual(canonical(terms));
+    expect((await books.productInForce({ entity: 'defi', providerProductId: 'btc-fixed', day: '2025-03-01' }))?.terms).toEqual(canonical(raised));
     expect(await books.productInForce({ entity: 'defi', providerProductId: 'btc-fixed', day: '2024-12-31' })).toBeUndefined();
     expect((await books.recordProduct({ entity: 'defi', providerProductId: 'btc-fixed', currency: 'BTC', name: 'BTC fixed interest', effectiveDay: '2025-03-01', terms: raised })).status).toBe('exists');
     await expectCode(books.recordProduct({ entity: 'defi', providerProductId: 'btc-fixed', currency: 'BTC', name: 'BTC fixed interest', effectiveDay: '2025-03-01', terms }), 'idempotency_conflict');
     await expectCode(books.recordProduct({ entity: 'defi', providerProductId: 'btc-fixed', currency: 'ETH', name: 'x', effectiveDay: '2025-04-01', terms }), 'idempotency_conflict', 'currency');
     await expectCode(books.recordProduct({ entity: 'defi', providerProductId: 'p', currency: 'btc', name: 'x', effectiveDay: '2025-04-01', terms }), 'invalid_input', 'currency');
+    await expectCode(books.recordProduct({ entity: 'defi', providerProductId: 'p', currency: 'BTC', name: 'x', effectiveDay: '2025-04-01', terms: { ...terms, tiers: [] } }), 'invalid_input', 'terms.tiers');
+    await expectCode(books.recordProduct({ entity: 'defi', providerProductId: 'p', currency: 'BTC', name: 'x', effectiveDay: '2025-04-31', terms }), 'invalid_day', 'effectiveDay');
     expect((await books.productsInForce({ entity: 'defi', day: '2025-06-01' })).length).toBe(1);
     expect(await books.productsInForce({ entity: 'lending', day: '2025-06-01' })).toEqual([]);
   });

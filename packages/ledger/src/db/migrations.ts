@@ -163,22 +163,48 @@ function initialMigration(dialect: LedgerDialect): Migration {
   };
 }
 
+/** Rounding remainders of interest carried per account from one accounting day to the next. */
+function interestResidueMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('interest_residues')
+        .addColumn('account_id', 'bigint', (c) => c.notNull().references('ledger_accounts.id'))
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('user_residue', 'text', (c) => c.notNull())
+        .addColumn('margin_residue', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('interest_residues_pk', ['account_id', 'accounting_day'])
+        .execute();
+      await db.schema
+        .createTable('accounting_cycles')
+        .addColumn('entity', 'text', (c) => c.notNull().references('ledger_entities.id'))
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('accounts', 'integer', (c) => c.notNull())
+        .addColumn('completed_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('accounting_cycles_pk', ['entity', 'accounting_day'])
+        .execute();
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initialMigration(dialect) };
+  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration() };
 }
 
 /**
  * Applies every pending ledger migration. Safe to call on every start: applied ones are skipped,
  * and Kysely's migration lock serialises concurrent starters.
  */
-export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect): Promise<void> {
+export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => ledgerMigrations(dialect) };
   const migrator = new Migrator({
     db,
     provider,
     migrationTableName: LEDGER_MIGRATION_TABLE,
     migrationLockTableName: LEDGER_MIGRATION_LOCK_TABLE,
+    // Without the schema, Kysely looks for its tables in every schema and may find another's.
+    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
   });
   const { error } = await migrator.migrateToLatest();
   if (error !== undefined) throw error;

@@ -122,6 +122,21 @@ export interface ProcessedReportTable {
   processed_at: string;
 }
 
+export interface InterestResidueTable {
+  account_id: number;
+  accounting_day: string;
+  /** Carried remainders with 18 + 48 decimals (see the interest engine). */
+  user_residue: string;
+  margin_residue: string;
+}
+
+export interface AccountingCycleTable {
+  entity: string;
+  accounting_day: string;
+  accounts: number;
+  completed_at: string;
+}
+
 /** The ledger's tables, as Kysely sees them. */
 export interface LedgerDatabase {
   ledger_entities: LedgerEntityTable;
@@ -135,4 +150,6 @@ export interface LedgerDatabase {
   earn_accounts: EarnAccountTable;
   earn_bookings: EarnBookingTable;
   processed_reports: ProcessedReportTable;
+  interest_residues: InterestResidueTable;
+  accounting_cycles: AccountingCycleTable;
 }

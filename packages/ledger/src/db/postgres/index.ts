@@ -61,6 +61,8 @@ export interface PostgresDatabase {
   readonly db: Kysely<LedgerDatabase>;
   readonly pool: pg.Pool;
   readonly dialect: LedgerDialect;
+  /** The schema the tables live in. */
+  readonly schema: string;
 }
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -92,5 +94,5 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
     ...(schema === 'public' ? {} : { options: `-c search_path=${schema}` }),
   });
   const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool }) });
-  return { db, pool, dialect: postgresLedgerDialect };
+  return { db, pool, dialect: postgresLedgerDialect, schema };
 }

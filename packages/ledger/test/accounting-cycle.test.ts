@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarnBooks, Ledger, LedgerError, projectAccountingCycle, roundDecimal, runAccountingCycle, toDecimal } from '../src/index.js';
+import { openSqliteDatabase } from '../src/db/sqlite/index.js';
+import { DIALECTS, freshLedger } from './dialects.js';
+
+const ZONE = 'Europe/Berlin';
+const flat = (apy: string, extra: Record<string, unknown> = {}) => ({ tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy }], partnerMargin: null, ...extra });
+
+async function setUp(books: EarnBooks, accounts: number, terms: unknown = flat('0.035')) {
+  await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC fixed interest', effectiveDay: '2025-01-01', terms });
+  for (let i = 0; i < accounts; i++) {
+    await books.registerUser({ partnerUserId: `p${i}`, earnUsers: [{ entity: 'defi', earnUserId: `u${i}` }] });
+    await books.openEarnAccount({ entity: 'defi', earnAccountId: `a${i}`, earnUserId: `u${i}`, providerProductId: 'btc', currency: 'BTC' });
+  }
+}
+
+const booking = (account: string, amount: string, id: string, occurredAt: string) => ({
+  entity: 'defi',
+  earnAccountId: account,
+  providerBookingId: id,
+  amount,
+  occurredAt,
+  idempotencyKey: id,
+  providerData: { id },
+});
+
+describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
+  let ledger: Ledger;
+  let books: EarnBooks;
+  let close: () => Promise<void>;
+  beforeEach(async () => {
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: ZONE }] });
+    ledger = opened.ledger;
+    close = opened.close;
+    books = new EarnBooks(ledger);
+  });
+  afterEach(async () => close());
+
+  const balanceOf = async (account: string) => ledger.balance((await books.earnAccount({ entity: 'defi', earnAccountId: account })).ledgerAccountId);
+
+  it('reproduces the seed: 1 BTC at 3.5% is 1.00009425493 after one day', async () => {
+    await setUp(books, 1);
+    await books.recordDeposit(booking('a0', '1', 'd1', '2025-03-18T09:00:00Z'));
+    const summary = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18' });
+    expect(summary.creditedAt).toBe('2025-03-18T23:00:00.000Z');
+    expect(summary.interestBooked).toBe(1);
+    expect(roundDecimal(toDecimal(await balanceOf('a0')), { scale: 11, roundingMode: 'half-up' })).toBe('1.00009425493');
+    const interest = (await ledger.history((await books.earnAccount({ entity: 'defi', earnAccountId: 'a0' })).ledgerAccountId)).items[0];
+    expect(interest?.kind).toBe('interest');
+    expect(interest?.accountingDay).toBe('2025-03-19');
+  });
+
+  it('reproduces the seed: 0.5 BTC at 3% compounds to 0.50004049, 0.50008099, 0.500121489', async () => {
+    await setUp(books, 1, flat('0.03'));
+    await books.recordDeposit(booking('a0', '0.5', 'd1', '2025-03-18T09:00:00Z'));
+    const expected = [
+      ['2025-03-18', 8, '0.50004049'],
+      ['2025-03-19', 8, '0.50008099'],
+      ['2025-03-20', 9, '0.500121489'],
+    ] as const;
+    for (const [day, scale, figure] of expected) {
+      await runAccountingCycle({ books, entity: 'defi', day });
+      expect(roundDecimal(toDecimal(await balanceOf('a0')), { scale, roundingMode: 'half-up' })).toBe(figure);
+    }
+  });
+
+  it('pays nothing on a zero balance and nothing the day after a full withdrawal', async () => {
+    await setUp(books, 2);
+    await books.recordDeposit(booking('a0', '1', 'd1', '2025-03-18T09:00:00Z'));
+    await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18' });
+    const all = await balanceOf('a0');
+    await books.recordWithdrawal(booking('a0', all, 'w1', '2025-03-19T09:00:00Z'));
+    const day2 = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-19' });
+    expect(day2.interestBooked).toBe(0);
+    expect(await balanceOf('a0')).toBe('0.000000000000000000');
+    expect(await balanceOf('a1')).toBe('0.000000000000000000');
+  });
+
+  it('counts a deposit at 23:59:59.999 local for that day and one at 00:00 local for the next', async () => {
+    await setUp(books, 2);
+    // Berlin is UTC+1 on 2025-03-18: local midnight of the 19th is 23:00Z.
+    await books.recordDeposit(booking('a0', '1', 'd1', '2025-03-18T22:59:59.999Z'));
+    await books.recordDeposit(booking('a1', '1', 'd2', '2025-03-18T23:00:00.000Z'));
+    const lines = await projectAccountingCycle({ books, entity: 'defi', day: '2025-03-18' });
+    expect(lines.map((line) => [line.earnAccountId, line.balance])).toEqual([
+      ['a0', '1.000000000000000000'],
+      ['a1', '0.000000000000000000'],
+    ]);
+    expect(lines[1]?.userInterest).toBe('0.000000000000000000');
+  });
+
+  it('books once when run twice, and accrues partner margin per currency', async () => {
+    await setUp(books, 3, flat('0.035', { partnerMargin: { mode: 'own-apy', apy: '0.01' } }));
+    for (let i = 0; i < 3; i++) await books.recordDeposit(booking(`a${i}`, `${i + 1}`, `d${i}`, '2025-03-18T09:00:00Z'));
+    const first = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 2 });
+    const second = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 2 });
+    expect(first.interestBooked).toBe(3);
+    expect(second.interestBooked).toBe(0);
+    expect(second.interestAlreadyBooked).toBe(3);
+    expect(second.totals.get('BTC')).toEqual(first.totals.get('BTC'));
+    const margin = await books.transactionOf({ entity: 'defi', kind: 'partner_margin', providerId: (await ledger.transactionByKey('defi', 'cycle:margin:defi:2025-03-18:BTC'))?.providerId ?? '' });
+    expect(margin?.entries[0]?.amount).toBe(first.totals.get('BTC')?.partnerMargin);
+    await ledger.verify({ entity: 'defi' });
+  });
+
+  it('uses the product version in force on the day', async () => {
+    await setUp(books, 1);
+    await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC fixed interest', effectiveDay: '2025-03-19', terms: flat('0') });
+    await books.recordDeposit(booking('a0', '1', 'd1', '2025-03-18T09:00:00Z'));
+    const before = await projectAccountingCycle({ books, entity: 'defi', day: '2025-03-18' });
+    const after = await projectAccountingCycle({ books, entity: 'defi', day: '2025-03-19' });
+    expect(before[0]?.userInterest).not.toBe('0.000000000000000000');
+    expect(after[0]?.userInterest).toBe('0.000000000000000000');
+  });
+
+  it('carries residues per account when the terms ask for it', async () => {
+    await setUp(books, 1, flat('0.035', { residueMode: 'carry', roundingMode: 'down', scale: 8 }));
+    await books.recordDeposit(booking('a0', '0.00001', 'd1', '2025-03-18T09:00:00Z'));
+    // 0.00001 BTC earns ~9.4e-10 a day: below 1e-8, so nothing is posted until residues add up.
+    let posted = 0;
+    for (let i = 0; i < 12; i++) {
+      const day = `2025-03-${String(18 + i).padStart(2, '0')}`;
+      posted += (await runAccountingCycle({ books, entity: 'defi', day })).interestBooked;
+    }
+    expect(posted).toBe(1);
+    expect(await balanceOf('a0')).toBe('0.000010010000000000');
+  });
+
+  it('rejects bad input', async () => {
+    await setUp(books, 1);
+    await expect(runAccountingCycle({ books, entity: 'defi', day: '2025-13-01' })).rejects.toMatchObject({ code: 'invalid_day', field: 'day' });
+    await expect(runAccountingCycle({ books, entity: 'nope', day: '2025-03-01' })).rejects.toMatchObject({ code: 'unknown_entity' });
+    await expect(runAccountingCycle({ books, entity: 'defi', day: '2025-03-01', batchSize: 0 })).rejects.toBeInstanceOf(LedgerError);
+  });
+});
+
+describe('accounting cycle killed half-way (SQLite file, child process)', () => {
+  let directory: string;
+  beforeEach(() => {
+    directory = mkdtempSync(join(tmpdir(), 'earnbook-cycle-'));
+  });
+  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('finishes on the next run with every account booked exactly once', async () => {
+    const filename = join(directory, 'books.sqlite');
+    const open = async () => {
+      const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename }), entities: [{ id: 'defi', timeZone: ZONE }] });
+      return { ledger, books: new EarnBooks(ledger) };
+    };
+    const accounts = 120;
+    {
+      const { ledger, books } = await open();
+      await setUp(books, accounts);
+      for (let i = 0; i < accounts; i++) await books.recordDeposit(booking(`a${i}`, '1', `d${i}`, '2025-03-18T09:00:00Z'));
+      await ledger.close();
+    }
+    const script = fileURLToPath(new URL('./fixtures/cycle-runner.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, filename, '2025-03-18'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    let batches = 0;
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        batches += chunk.split('batch').length - 1;
+        if (batches >= 4) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => resolve());
+      child.on('error', reject);
+    });
+    await new Promise((resolve) => child.once('exit', resolve).once('close', resolve));
+    const { ledger, books } = await open();
+    try {
+      const partial = await ledger.db.selectFrom('journal_transactions').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'interest').executeTakeFirstOrThrow();
+      expect(Number(partial.n)).toBeGreaterThan(0);
+      expect(Number(partial.n)).toBeLessThan(accounts);
+      const summary = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 50 });
+      expect(summary.interestBooked + summary.interestAlreadyBooked).toBe(accounts);
+      const perAccount = await ledger.db
+        .selectFrom('journal_entries as e')
+        .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+        .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
+        .select(['a.code', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('t.kind', '=', 'interest')
+        .where('a.kind', '=', 'user')
+        .groupBy('a.code')
+        .execute();
+      expect(perAccount.length).toBe(accounts);
+      expect(perAccount.every((row) => Number(row.n) === 1)).toBe(true);
+      await ledger.verify({ entity: 'defi' });
+    } finally {
+      await ledger.close();
+    }
+  });
+});
