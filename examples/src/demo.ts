@@ -7,6 +7,7 @@
  *   pnpm demo [--users 200] [--days 10] [--seed 7] [--zone Europe/Berlin] [--out .earnbook/demo]
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import type { JournalTransaction } from '@earnbook/ledger';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EarnBooks, Ledger, LedgerError, accountingDayBounds, accountingDaysBetween, compareAmounts, formatInstant, negateAmount, sumAmounts } from '@earnbook/ledger';
@@ -137,7 +138,7 @@ console.log(`bookings: ${bookingCount} booked, ${refused} withdrawals refused fo
 console.log('\nentity   currency  deposits              withdrawals           settled               user balances');
 for (const entity of entities) {
   for (const currency of [...new Set(products.filter((p) => p.entity === entity.id).map((p) => p.currency))]) {
-    const transactions = [];
+    const transactions: JournalTransaction[] = [];
     for (const day of allDays) {
       let afterId = 0;
       for (;;) {

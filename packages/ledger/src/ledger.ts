@@ -190,6 +190,8 @@ function decodeCursor(cursor: string): number {
 export class Ledger {
   readonly db: Kysely<LedgerDatabase>;
   readonly dialect: LedgerDialect;
+  /** The PostgreSQL schema of the tables, when one was given. */
+  readonly schema: string | undefined;
   readonly entities: ReadonlyMap<string, EntityConfig>;
   readonly #currencyScales: Readonly<Record<string, number>>;
   readonly #now: () => Date;
@@ -199,6 +201,7 @@ export class Ledger {
   private constructor(options: LedgerOptions, entities: ReadonlyMap<string, EntityConfig>) {
     this.db = options.storage.db;
     this.dialect = options.storage.dialect;
+    this.schema = options.storage.schema;
     this.entities = entities;
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
     this.#now = options.now ?? (() => new Date());
