@@ -1,2 +1,65 @@
-/** Placeholder public surface; see the package README for status. */
-export {};
+/**
+ * The public surface of `@earnbook/earn-client`: a typed, validated client of the Tesseract Earn
+ * API for one entity ({@link EarnClient}) and for both together ({@link EarnFacade}), its one
+ * error class, and the contract (OpenAPI 3.1 document, derived types and validators).
+ * Nothing else is imported from outside the package.
+ */
+export { EarnClient } from './earn-client.js';
+export type {
+  BookingInput,
+  CallSignalOptions,
+  CreateAccountInput,
+  CreateUserInput,
+  IdempotentCallOptions,
+  IterateInput,
+  PageInput,
+} from './earn-client.js';
+export { EarnFacade } from './earn-facade.js';
+export type { EarnFacadeOptions, EndUserEarnUsers, EntityProduct, OnboardEndUserInput, OpenAccountInput, ProductAccountInput } from './earn-facade.js';
+export { DEFAULT_ENTITY_IDS, isLoopbackHost, resolveEntityConfig } from './config.js';
+export type { ClientAuthMethod, EntityConfig, EntityConfigInput, EntityId } from './config.js';
+export { EarnApiError, SanitizedCause } from './errors.js';
+export type { EarnApiErrorCode, EarnApiErrorDetails } from './errors.js';
+export { backoffDelayMs, parseRetryAfterMs } from './http.js';
+export type { ApiOperation } from './operations.js';
+export type { Page } from './paginate.js';
+export {
+  ASSUMPTION_KEYWORD,
+  CONTRACT_PAGE_SIZE_MAX,
+  CONTRACT_REPORT_TRANSACTIONS_MAX,
+  KNOWN_REPORT_TRANSACTION_TYPES,
+  earnApiContract,
+  parseDailyReport,
+  validateContract,
+  validateDailyReport,
+} from './contract/index.js';
+export type {
+  Account,
+  AccountPage,
+  Booking,
+  BookingRequest,
+  ContractSchemaName,
+  ContractType,
+  ContractTypes,
+  CreateAccountRequest,
+  CreateUserRequest,
+  DailyReport,
+  ErrorBody,
+  InterestTier,
+  KnownFields,
+  KnownReportTransactionType,
+  OutstandingBalance,
+  OutstandingBalances,
+  Product,
+  ProductList,
+  ReportBalance,
+  ReportDownloadUri,
+  ReportPage,
+  ReportSummary,
+  ReportTransaction,
+  TokenResponse,
+  Transaction,
+  TransactionPage,
+  User,
+  ValidateContractOptions,
+} from './contract/index.js';

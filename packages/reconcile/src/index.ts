@@ -1,2 +1,16 @@
-/** Placeholder public surface; see the package README for status. */
-export {};
+/**
+ * The public surface of `@earnbook/reconcile`: daily reconciliation of the partner's books with
+ * the provider's reports, settlement netting and instructions, and audit exports.
+ */
+export { ReconcileError } from './errors.js';
+export type { ReconcileErrorCode, ReconcileErrorDetails } from './errors.js';
+export { REPORT_BYTES_MAX, loadReportObject, parseReport, readReportFile, validateReport } from './report.js';
+export type { LoadedReport } from './report.js';
+export { REPORT_TYPE_KINDS, compareBreaks, diffDay, matchKey } from './diff.js';
+export type { BreakDraft, DiffInput, LocalEntry, ReportEntry } from './diff.js';
+export { computeSettlement } from './settlement.js';
+export type { DayFlows, SettlementPosition } from './settlement.js';
+export { Reconciler, SYNC_BATCH_SIZE, TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX } from './reconciler.js';
+export type { Break, ReconcileResult, ReconcilerOptions, SettlementInstruction } from './reconciler.js';
+export { migrateReconcile } from './db/migrations.js';
+export type { BreakKind, ReconcileDatabase } from './db/schema.js';

@@ -1,0 +1,42 @@
+import { EarnApiError, sanitizeCause } from './errors.js';
+
+/** The `aborted` error for a caller's signal. */
+export function abortedError(signal: AbortSignal, operation: string): EarnApiError {
+  return new EarnApiError('aborted', `${operation}: aborted by the caller`, { operation, cause: sanitizeCause(signal.reason, []) });
+}
+
+/** Waits for `promise`, or rejects with `aborted` as soon as `signal` aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, operation: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(abortedError(signal, operation));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError(signal, operation));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Sleeps `delayMs`, or rejects with `aborted` as soon as `signal` aborts. */
+export function sleep(delayMs: number, signal: AbortSignal | undefined, operation: string): Promise<void> {
+  if (signal?.aborted === true) return Promise.reject(abortedError(signal, operation));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortedError(signal as AbortSignal, operation));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, delayMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

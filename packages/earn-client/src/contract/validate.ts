@@ -1,0 +1,165 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { EarnApiError, describeValue, redact } from '../errors.js';
+import { ASSUMPTION_KEYWORD, earnApiContract } from './openapi.js';
+import type { ContractSchemaName } from './openapi.js';
+import type { ContractTypes, DailyReport } from './types.js';
+
+/**
+ * One ajv instance for the whole contract. Strict mode stays on so that a typo in a schema
+ * keyword fails at compile time instead of silently validating nothing.
+ */
+const ajv = new Ajv2020({ strict: true, allErrors: false, allowUnionTypes: true });
+addFormats.default(ajv, ['date-time', 'date', 'uuid', 'uri']);
+ajv.addKeyword(ASSUMPTION_KEYWORD);
+
+const validators = new Map<ContractSchemaName, ValidateFunction>();
+
+function validatorFor(name: ContractSchemaName): ValidateFunction {
+  let validate = validators.get(name);
+  if (validate === undefined) {
+    validate = ajv.compile(earnApiContract.components.schemas[name]);
+    validators.set(name, validate);
+  }
+  return validate;
+}
+
+/** Options of {@link validateContract}. */
+export interface ValidateContractOptions {
+  /** The operation the value came from, for the error message (e.g. `GET /v1/products`). */
+  readonly operation?: string;
+  /** Strings that must never appear in an error message (client secret, access token). */
+  readonly secrets?: readonly string[];
+  /** Whether the offending value is quoted in the message; off for token responses. */
+  readonly quoteValue?: boolean;
+  /**
+   * What is validated: a provider `response` (code `invalid_response`, the default) or the
+   * caller's `input` (code `invalid_input`).
+   */
+  readonly kind?: 'response' | 'input';
+  /** HTTP status and request id to attach to the error. */
+  readonly status?: number;
+  /** The provider's request id. */
+  readonly requestId?: string;
+}
+
+/**
+ * Validates `value` against the component schema `name` of {@link earnApiContract} and returns it
+ * typed. Unknown extra fields are kept; a missing required field or a wrong type throws an
+ * {@link EarnApiError} with code `invalid_response` whose `path` is the JSON path of the offending
+ * value (e.g. `transactions[3].amount`) and whose `field` is its name (`amount`).
+ *
+ * @example
+ * ```ts
+ * const booking = validateContract('Booking', await response.json());
+ * ```
+ */
+export function validateContract<N extends ContractSchemaName>(name: N, value: unknown, options: ValidateContractOptions = {}): ContractTypes[N] {
+  const validate = validatorFor(name);
+  if (validate(value)) return value as ContractTypes[N];
+  const first = validate.errors?.[0];
+  throw contractError(name, value, first, options);
+}
+
+/**
+ * Validates a parsed daily report (e.g. read from a file) against the contract, without the HTTP
+ * client. Throws {@link EarnApiError} `invalid_response` naming the JSON path and field.
+ *
+ * @example
+ * ```ts
+ * const report = validateDailyReport(JSON.parse(await readFile(path, 'utf8')));
+ * const interest = report.transactions.filter((entry) => entry.type === 'Interest');
+ * ```
+ */
+export function validateDailyReport(json: unknown): DailyReport {
+  return validateContract('DailyReport', json, { operation: 'daily report' });
+}
+
+/**
+ * Parses and validates the text of a daily report. Invalid JSON is an `invalid_response` too.
+ *
+ * @example
+ * ```ts
+ * const report = parseDailyReport(await readFile(path, 'utf8'));
+ * ```
+ */
+export function parseDailyReport(text: string): DailyReport {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new EarnApiError('invalid_response', 'daily report: the text is not valid JSON', { path: '(root)', cause: error });
+  }
+  return validateDailyReport(json);
+}
+
+function contractError(name: ContractSchemaName, value: unknown, error: ErrorObject | undefined, options: ValidateContractOptions): EarnApiError {
+  const segments = pointerSegments(error?.instancePath ?? '');
+  let problem = error?.message ?? 'does not match';
+  let offending: unknown = valueAt(value, segments);
+  let missing = false;
+  if (error?.keyword === 'required') {
+    const property = (error.params as { missingProperty?: unknown }).missingProperty;
+    if (typeof property === 'string') {
+      segments.push(property);
+      problem = 'is required but missing';
+      missing = true;
+      offending = undefined;
+    }
+  }
+  const path = renderPath(segments);
+  const field = lastFieldName(segments);
+  const quoted = options.quoteValue === false || missing ? '' : `, got ${describeValue(offending)}`;
+  const where = options.operation ?? name;
+  const subject = options.kind === 'input' ? 'input' : 'response';
+  const message = redact(`${where}: ${subject} does not match the contract schema ${name} at ${path}${field === undefined ? '' : ` (field "${field}")`}: ${problem}${quoted}`, options.secrets ?? []);
+  return new EarnApiError(options.kind === 'input' ? 'invalid_input' : 'invalid_response', message, {
+    path,
+    ...(field === undefined ? {} : { field }),
+    ...(options.operation === undefined ? {} : { operation: options.operation }),
+    ...(options.status === undefined ? {} : { status: options.status }),
+    ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+  });
+}
+
+function pointerSegments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+function isIndex(segment: string): boolean {
+  return /^(0|[1-9]\d*)$/.test(segment);
+}
+
+/** Renders JSON-pointer segments as `transactions[3].amount`; the root is `(root)`. */
+function renderPath(segments: readonly string[]): string {
+  if (segments.length === 0) return '(root)';
+  let path = '';
+  for (const segment of segments) {
+    if (isIndex(segment)) path += `[${segment}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(segment)) path += path === '' ? segment : `.${segment}`;
+    else path += `[${JSON.stringify(segment)}]`;
+  }
+  return path;
+}
+
+function lastFieldName(segments: readonly string[]): string | undefined {
+  for (let index = segments.length - 1; index >= 0; index -= 1) {
+    const segment = segments[index];
+    if (segment !== undefined && !isIndex(segment)) return segment;
+  }
+  return undefined;
+}
+
+function valueAt(root: unknown, segments: readonly string[]): unknown {
+  let current = root;
+  for (const segment of segments) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return current;
+}

@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityConfig, EntityConfigInput, EntityId } from './config.js';
+import { resolveEntityConfig } from './config.js';
+import type {
+  Account,
+  AccountPage,
+  Booking,
+  DailyReport,
+  OutstandingBalances,
+  Product,
+  ReportDownloadUri,
+  ReportPage,
+  ReportSummary,
+  Transaction,
+  TransactionPage,
+  User,
+} from './contract/types.js';
+import { validateContract } from './contract/validate.js';
+import type { ContractSchemaName } from './contract/openapi.js';
+import { EarnApiError } from './errors.js';
+import { HttpExecutor } from './http.js';
+import { paginate } from './paginate.js';
+import type { Page } from './paginate.js';
+import { TokenProvider } from './token-provider.js';
+
+/** Options every method accepts. */
+export interface CallSignalOptions {
+  /** Aborts the call, including its retry delays; the call then fails with `aborted`. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of calls that create something: the idempotency key. */
+export interface IdempotentCallOptions extends CallSignalOptions {
+  /**
+   * Sent as `Idempotency-Key` on every attempt of the call. Pass a key derived from your own
+   * record (e.g. your booking id) so that a call repeated after a crash is also booked once; when
+   * left out, a random UUID is used for the attempts of this one call.
+   */
+  readonly idempotencyKey?: string;
+}
+
+/** Input of {@link EarnClient.createUser}. */
+export interface CreateUserInput extends IdempotentCallOptions {
+  /** The partner's own end-user reference, stored by the provider. */
+  readonly externalReference?: string;
+}
+
+/** Input of {@link EarnClient.createAccount}. */
+export interface CreateAccountInput extends IdempotentCallOptions {
+  /** The Earn user of this entity. */
+  readonly userId: string;
+  /** The product; it must belong to this entity. */
+  readonly productId: string;
+}
+
+/** Input of {@link EarnClient.deposit} and {@link EarnClient.withdraw}. */
+export interface BookingInput extends IdempotentCallOptions {
+  /** The account to book on. */
+  readonly accountId: string;
+  /** A positive decimal string with at most 18 decimals, e.g. `"0.5"`. Never a number. */
+  readonly amount: string;
+  /** The partner's own booking reference. */
+  readonly reference?: string;
+}
+
+/** Input of a single page request. */
+export interface PageInput extends CallSignalOptions {
+  /** The cursor from the previous page's `nextCursor`; none for the first page. */
+  readonly cursor?: string;
+  /** The page size, 1 to `pageSizeMax`; default `pageSizeDefault`. */
+  readonly limit?: number;
+}
+
+/** Input of an iteration over all pages. */
+export interface IterateInput extends CallSignalOptions {
+  /** The page size, 1 to `pageSizeMax`; default `pageSizeDefault`. */
+  readonly pageSize?: number;
+}
+
+const identifierLengthMax = 128;
+
+/**
+ * The client of one Tesseract legal entity: one credential set, one token cache, typed methods
+ * for every operation of the contract. For both entities together use {@link EarnFacade}.
+ *
+ * @example
+ * ```ts
+ * const defi = new EarnClient({
+ *   entityId: 'defi',
+ *   baseUrl: 'https://earn.example.com',
+ *   tokenUrl: 'https://auth.example.com/oauth/token',
+ *   clientId: 'partner-defi',
+ *   clientSecret: secrets.defi,
+ * });
+ * const products = await defi.listProducts();
+ * const booking = await defi.deposit({ accountId, amount: '0.5', idempotencyKey: myBookingId });
+ * ```
+ */
+export class EarnClient {
+  /** The frozen configuration (without the secret). */
+  readonly config: EntityConfig;
+  readonly #tokens: TokenProvider;
+  readonly #http: HttpExecutor;
+
+  constructor(input: EntityConfigInput) {
+    this.config = resolveEntityConfig(input);
+    this.#tokens = new TokenProvider({ config: this.config, clientSecret: input.clientSecret });
+    this.#http = new HttpExecutor({ config: this.config, tokens: this.#tokens });
+  }
+
+  /** The entity this client calls for. */
+  get entityId(): EntityId {
+    return this.config.entityId;
+  }
+
+  /** How many token requests this client has sent so far. */
+  get tokenRequestCount(): number {
+    return this.#tokens.tokenRequestCount;
+  }
+
+  /** `GET /v1/products`: the products of this entity. */
+  async listProducts(options: CallSignalOptions = {}): Promise<readonly Product[]> {
+    const list = await this.#http.call('GET /v1/products', { signal: options.signal });
+    return list.items;
+  }
+
+  /** `POST /v1/users`: creates an Earn user of this entity. */
+  async createUser(input: CreateUserInput = {}): Promise<User> {
+    const body = this.#input('CreateUserRequest', input.externalReference === undefined ? {} : { externalReference: input.externalReference });
+    return this.#http.call('POST /v1/users', { body, idempotencyKey: this.#idempotencyKey(input), signal: input.signal });
+  }
+
+  /** `GET /v1/users/{userId}` (assumed). */
+  async getUser(input: { readonly userId: string } & CallSignalOptions): Promise<User> {
+    return this.#http.call('GET /v1/users/{userId}', { pathParams: { userId: identifier(input.userId, 'userId') }, signal: input.signal });
+  }
+
+  /** `POST /v1/accounts` (assumed): opens the account of an Earn user in a product. */
+  async createAccount(input: CreateAccountInput): Promise<Account> {
+    const body = this.#input('CreateAccountRequest', { userId: input.userId, productId: input.productId });
+    return this.#http.call('POST /v1/accounts', { body, idempotencyKey: this.#idempotencyKey(input), signal: input.signal });
+  }
+
+  /** `GET /v1/accounts/{accountId}` (assumed). */
+  async getAccount(input: { readonly accountId: string } & CallSignalOptions): Promise<Account> {
+    return this.#http.call('GET /v1/accounts/{accountId}', { pathParams: { accountId: identifier(input.accountId, 'accountId') }, signal: input.signal });
+  }
+
+  /** One page of `GET /v1/users/{userId}/accounts` (assumed). */
+  async listUserAccountsPage(input: { readonly userId: string } & PageInput): Promise<AccountPage> {
+    return this.#http.call('GET /v1/users/{userId}/accounts', {
+      pathParams: { userId: identifier(input.userId, 'userId') },
+      query: this.#pageQuery(input),
+      signal: input.signal,
+    });
+  }
+
+  /** Every account of a user, page by page, as an async iterator bounded by `pagesMax`. */
+  userAccounts(input: { readonly userId: string } & IterateInput): AsyncIterable<Account> {
+    return this.#iterate((cursor) => this.listUserAccountsPage({ ...signalOf(input), userId: input.userId, limit: this.#pageSize(input.pageSize), ...(cursor === undefined ? {} : { cursor }) }), input.signal);
+  }
+
+  /**
+   * `POST /v1/accounts/{accountId}/deposits` (assumed): books a deposit on Earn accounting. Every
+   * attempt carries the same `Idempotency-Key`, so a retried deposit is booked once.
+   */
+  async deposit(input: BookingInput): Promise<Booking> {
+    return this.#book('POST /v1/accounts/{accountId}/deposits', input);
+  }
+
+  /**
+   * `POST /v1/accounts/{accountId}/withdrawals` (assumed). Beyond the balance it fails with
+   * `insufficient_balance`; it is never retried then.
+   */
+  async withdraw(input: BookingInput): Promise<Booking> {
+    return this.#book('POST /v1/accounts/{accountId}/withdrawals', input);
+  }
+
+  /** One page of `GET /v1/accounts/{accountId}/transactions` (assumed). */
+  async listAccountTransactionsPage(input: { readonly accountId: string } & PageInput): Promise<TransactionPage> {
+    return this.#http.call('GET /v1/accounts/{accountId}/transactions', {
+      pathParams: { accountId: identifier(input.accountId, 'accountId') },
+      query: this.#pageQuery(input),
+      signal: input.signal,
+    });
+  }
+
+  /** The whole history of an account, page by page, as an async iterator bounded by `pagesMax`. */
+  accountTransactions(input: { readonly accountId: string } & IterateInput): AsyncIterable<Transaction> {
+    return this.#iterate((cursor) => this.listAccountTransactionsPage({ ...signalOf(input), accountId: input.accountId, limit: this.#pageSize(input.pageSize), ...(cursor === undefined ? {} : { cursor }) }), input.signal);
+  }
+
+  /** `GET /v1/outstanding-balances` (assumed): the current settlement position per currency. */
+  async getOutstandingBalances(options: CallSignalOptions = {}): Promise<OutstandingBalances> {
+    return this.#http.call('GET /v1/outstanding-balances', { signal: options.signal });
+  }
+
+  /** One page of `GET /v1/reports?type=Report`. */
+  async listReportsPage(input: PageInput = {}): Promise<ReportPage> {
+    return this.#http.call('GET /v1/reports', { query: { type: 'Report', ...this.#pageQuery(input) }, signal: input.signal });
+  }
+
+  /** Every report of type `Report`, page by page, bounded by `pagesMax`. */
+  reports(input: IterateInput = {}): AsyncIterable<ReportSummary> {
+    return this.#iterate((cursor) => this.listReportsPage({ ...signalOf(input), limit: this.#pageSize(input.pageSize), ...(cursor === undefined ? {} : { cursor }) }), input.signal);
+  }
+
+  /** `GET /v1/reports/{reportId}/download-uri`: where to download a report. */
+  async getReportDownloadUri(input: { readonly reportId: string } & CallSignalOptions): Promise<ReportDownloadUri> {
+    return this.#http.call('GET /v1/reports/{reportId}/download-uri', { pathParams: { reportId: identifier(input.reportId, 'reportId') }, signal: input.signal });
+  }
+
+  /**
+   * Downloads and validates a daily report from a download URI, without the bearer token, within
+   * `reportBytesMax`. HTTPS is required unless the host is loopback.
+   */
+  async downloadReport(input: { readonly uri: string } & CallSignalOptions): Promise<DailyReport> {
+    return this.#http.download(input.uri, input.signal);
+  }
+
+  /** {@link EarnClient.getReportDownloadUri} then {@link EarnClient.downloadReport}. */
+  async fetchReport(input: { readonly reportId: string } & CallSignalOptions): Promise<DailyReport> {
+    const { uri } = await this.getReportDownloadUri(input);
+    return this.downloadReport({ ...signalOf(input), uri });
+  }
+
+  async #book(operation: 'POST /v1/accounts/{accountId}/deposits' | 'POST /v1/accounts/{accountId}/withdrawals', input: BookingInput): Promise<Booking> {
+    const accountId = identifier(input.accountId, 'accountId');
+    const body = this.#input('BookingRequest', input.reference === undefined ? { amount: input.amount } : { amount: input.amount, reference: input.reference });
+    // The key is fixed before the first attempt so that every retry of this booking carries it.
+    const idempotencyKey = this.#idempotencyKey(input);
+    return this.#http.call(operation, { pathParams: { accountId }, body, idempotencyKey, signal: input.signal });
+  }
+
+  #idempotencyKey(input: IdempotentCallOptions): string {
+    if (input.idempotencyKey === undefined) return randomUUID();
+    if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 255) {
+      throw new EarnApiError('invalid_input', 'idempotencyKey must be a string of 1 to 255 characters', { path: 'idempotencyKey', field: 'idempotencyKey' });
+    }
+    return input.idempotencyKey;
+  }
+
+  /** Validates a request body against its contract schema; `invalid_input` names the field. */
+  #input(name: ContractSchemaName, value: unknown): unknown {
+    validateContract(name, value, { operation: 'request body', kind: 'input' });
+    return value;
+  }
+
+  #pageSize(pageSize: number | undefined): number {
+    const size = pageSize ?? this.config.pageSizeDefault;
+    if (!Number.isSafeInteger(size) || size < 1 || size > this.config.pageSizeMax) {
+      throw new EarnApiError('invalid_input', `pageSize must be an integer from 1 to pageSizeMax (${this.config.pageSizeMax}), got ${String(size)}`, { path: 'pageSize', field: 'pageSize' });
+    }
+    return size;
+  }
+
+  #pageQuery(input: PageInput): Record<string, string | undefined> {
+    const limit = this.#pageSize(input.limit);
+    if (input.cursor !== undefined && (typeof input.cursor !== 'string' || input.cursor.length === 0 || input.cursor.length > 2048)) {
+      throw new EarnApiError('invalid_input', 'cursor must be a string of 1 to 2048 characters', { path: 'cursor', field: 'cursor' });
+    }
+    return { cursor: input.cursor, limit: String(limit) };
+  }
+
+  #iterate<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, signal: AbortSignal | undefined): AsyncIterable<T> {
+    return paginate({ fetchPage, pagesMax: this.config.pagesMax, operation: `${this.entityId} pagination`, ...(signal === undefined ? {} : { signal }) });
+  }
+}
+
+function signalOf(input: CallSignalOptions): CallSignalOptions {
+  return input.signal === undefined ? {} : { signal: input.signal };
+}
+
+/** Checks an id given by the caller; nothing is sent when it is invalid. */
+function identifier(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > identifierLengthMax) {
+    throw new EarnApiError('invalid_input', `${field} must be a string of 1 to ${identifierLengthMax} characters, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value}`, { path: field, field });
+  }
+  return value;
+}

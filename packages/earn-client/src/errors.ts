@@ -1,0 +1,202 @@
+/**
+ * The one error class of the earn-client package. Every expected failure of a call to the Earn
+ * API (a network error, a provider 4xx or 5xx, a response that does not match the contract, a bad
+ * configuration or input) is an `EarnApiError` with a literal `code`, the HTTP `status`, the
+ * provider's own error code and request id where there are some, and the wrapped `cause`.
+ *
+ * Neither the client secret nor an access token ever appears in an `EarnApiError`, its message,
+ * its stack or its causes: foreign errors are copied into sanitized {@link SanitizedCause}s before
+ * they are attached.
+ */
+export type EarnApiErrorCode =
+  /** The connection failed or broke before a complete response arrived. */
+  | 'network_error'
+  /** One attempt took longer than its `timeoutMs`. */
+  | 'timeout'
+  /** The provider answered a non-2xx status not covered by a more specific code. */
+  | 'http_error'
+  /** The provider answered 429. */
+  | 'rate_limited'
+  /** The token endpoint refused the credentials, or the API answered 401 after a token refresh. */
+  | 'unauthorized'
+  /** A response does not match the contract; `path` and `field` name the offending value. */
+  | 'invalid_response'
+  /** The configuration is invalid (e.g. HTTP on a non-loopback host). */
+  | 'invalid_config'
+  /** A method was called with invalid input; nothing was sent. */
+  | 'invalid_input'
+  /** A withdrawal exceeds the account balance (422 `insufficient_balance`). */
+  | 'insufficient_balance'
+  /** The same idempotency key was reused with a different request (409 `idempotency_conflict`). */
+  | 'idempotency_conflict'
+  /** The caller's AbortSignal aborted the call. */
+  | 'aborted'
+  /** Retryable failures continued until `attemptsMax` or `retryTotalMsMax`; `cause` is the last. */
+  | 'retries_exhausted'
+  /** A named `…Max` limit was exceeded (page count, response size). */
+  | 'limit_exceeded';
+
+/** Structured details an {@link EarnApiError} may carry. */
+export interface EarnApiErrorDetails {
+  /** The HTTP status of the response, if one arrived. */
+  readonly status?: number;
+  /** The provider's error code (`error.code` of the body, or the OAuth2 `error`). */
+  readonly providerCode?: string;
+  /** The provider's request id (header `X-Request-Id` or `error.requestId`). */
+  readonly requestId?: string;
+  /** The operation, e.g. `GET /v1/products`. */
+  readonly operation?: string;
+  /** The JSON path of the offending value, e.g. `transactions[3].amount`, or of the input field. */
+  readonly path?: string;
+  /** The offending field name, e.g. `amount`. */
+  readonly field?: string;
+  /** How many attempts were made. */
+  readonly attempts?: number;
+  /** The error this one wraps (sanitized when foreign). */
+  readonly cause?: unknown;
+}
+
+/** An expected, typed failure of the Earn API client. */
+export class EarnApiError extends Error {
+  override readonly name = 'EarnApiError';
+  /** What went wrong, as a literal the caller can switch on. */
+  readonly code: EarnApiErrorCode;
+  /** The HTTP status, if a response arrived. */
+  readonly status: number | undefined;
+  /** The provider's error code. */
+  readonly providerCode: string | undefined;
+  /** The provider's request id, for support tickets. */
+  readonly requestId: string | undefined;
+  /** The operation, e.g. `POST /v1/accounts/{accountId}/deposits`. */
+  readonly operation: string | undefined;
+  /** The JSON path (or input path) of the offending value. */
+  readonly path: string | undefined;
+  /** The offending field name. */
+  readonly field: string | undefined;
+  /** How many attempts were made, when retries were involved. */
+  readonly attempts: number | undefined;
+
+  constructor(code: EarnApiErrorCode, message: string, details: EarnApiErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.status = details.status;
+    this.providerCode = details.providerCode;
+    this.requestId = details.requestId;
+    this.operation = details.operation;
+    this.path = details.path;
+    this.field = details.field;
+    this.attempts = details.attempts;
+  }
+
+  /** A plain object for structured logs; includes the (sanitized) cause chain. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      status: this.status,
+      providerCode: this.providerCode,
+      requestId: this.requestId,
+      operation: this.operation,
+      path: this.path,
+      field: this.field,
+      attempts: this.attempts,
+      cause: causeToJson(this.cause),
+    };
+  }
+}
+
+function causeToJson(cause: unknown): unknown {
+  if (cause === undefined) return undefined;
+  if (cause instanceof EarnApiError || cause instanceof SanitizedCause) return cause.toJSON();
+  if (cause instanceof Error) return { name: cause.name, message: cause.message };
+  return renderValue(cause);
+}
+
+/**
+ * A copy of a foreign error (undici, oauth4webapi, ajv) that keeps only its name, message, code,
+ * stack and cause chain, with every known secret replaced by `[redacted]`. Foreign errors may hold
+ * request headers or response bodies with tokens, so they are never attached as they are.
+ */
+export class SanitizedCause extends Error {
+  /** The original error's `name`. */
+  readonly originalName: string;
+  /** The original error's `code`, if it had a string one. */
+  readonly code: string | undefined;
+
+  constructor(options: { readonly originalName: string; readonly message: string; readonly code: string | undefined; readonly stack: string | undefined; readonly cause: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = `SanitizedCause(${options.originalName})`;
+    this.originalName = options.originalName;
+    this.code = options.code;
+    if (options.stack !== undefined) this.stack = options.stack;
+  }
+
+  /** A plain object for structured logs. */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, cause: causeToJson(this.cause) };
+  }
+}
+
+/** The number of cause levels kept when sanitizing; deeper chains are cut. */
+const causeDepthMax = 5;
+
+/** Replaces every occurrence of each secret in `text` with `[redacted]`. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    result = result.split(secret).join('[redacted]');
+    // Basic authentication carries the secret base64-encoded and form bodies URL-encoded.
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) result = result.split(encoded).join('[redacted]');
+  }
+  return result;
+}
+
+/**
+ * Copies `error` into a {@link SanitizedCause} chain with `secrets` redacted; {@link EarnApiError}s
+ * are kept as they are because they are built sanitized.
+ */
+export function sanitizeCause(error: unknown, secrets: readonly string[], depth = 0): unknown {
+  if (error === undefined || error instanceof EarnApiError) return error;
+  if (depth >= causeDepthMax) return undefined;
+  if (!(error instanceof Error)) {
+    // Plain values (an abort reason, a parsed response body) are rendered without content, then redacted.
+    return new SanitizedCause({ originalName: typeof error, message: redact(renderValue(error), secrets), code: undefined, stack: undefined, cause: undefined });
+  }
+  const code = (error as { code?: unknown }).code;
+  return new SanitizedCause({
+    originalName: error.name,
+    message: redact(error.message, secrets),
+    code: typeof code === 'string' ? code : undefined,
+    stack: error.stack === undefined ? undefined : redact(error.stack, secrets),
+    cause: sanitizeCause(error.cause, secrets, depth + 1),
+  });
+}
+
+/**
+ * Renders a non-error cause. Objects are not shown at all: a foreign library's plain-object cause
+ * is typically a parsed response body, which may hold a token not yet known for redaction.
+ */
+function renderValue(value: unknown): string {
+  if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 197)}...` : value;
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  return `${Object.prototype.toString.call(value)} (content not shown)`;
+}
+
+/** Renders any value for an error message, short and without throwing. */
+export function describeValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (value === undefined) text = 'undefined';
+  else if (typeof value === 'bigint') text = `${value}n`;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
+  }
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}

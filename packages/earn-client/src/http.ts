@@ -1,0 +1,276 @@
+import type { EntityConfig } from './config.js';
+import { parseSecureUrl } from './config.js';
+import { validateContract } from './contract/validate.js';
+import type { ContractSchemaName } from './contract/openapi.js';
+import type { ContractTypes } from './contract/types.js';
+import { EarnApiError, redact, sanitizeCause } from './errors.js';
+import { abortedError, sleep } from './abort.js';
+import { operationSpec } from './operations.js';
+import type { ApiOperation, ResponseSchemaOf } from './operations.js';
+import type { TokenProvider } from './token-provider.js';
+
+/** One logical call; its attempts share the idempotency key. */
+export interface CallOptions {
+  /** Values of the `{name}` segments of the path template. */
+  readonly pathParams?: Readonly<Record<string, string>>;
+  /** Query parameters; `undefined` values are left out. */
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  /** The JSON body. */
+  readonly body?: unknown;
+  /** Sent as `Idempotency-Key` on every attempt of this call. */
+  readonly idempotencyKey?: string;
+  /** The caller's signal. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A failure that may be retried, with the delay the provider asked for. */
+const retryAfterByError = new WeakMap<EarnApiError, number>();
+/** 401 answers of the API itself (not of the token endpoint): they trigger one token refresh. */
+const apiUnauthorized = new WeakSet<EarnApiError>();
+
+const retryableStatuses = new Set([502, 503, 504]);
+
+/** Whether `error` is worth another attempt: 429, 502/503/504, network errors and timeouts. */
+export function isRetryable(error: EarnApiError): boolean {
+  if (error.code === 'network_error' || error.code === 'timeout' || error.code === 'rate_limited') return true;
+  return error.code === 'http_error' && error.status !== undefined && retryableStatuses.has(error.status);
+}
+
+/**
+ * Parses a Retry-After value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns the delay
+ * in milliseconds, never negative, or `undefined` when the header is absent or malformed.
+ */
+export function parseRetryAfterMs(value: string | null, nowMs: number): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d{1,10}$/.test(trimmed)) return Number(trimmed) * 1000;
+  const dateMs = Date.parse(trimmed);
+  if (Number.isNaN(dateMs)) return undefined;
+  return Math.max(0, dateMs - nowMs);
+}
+
+/**
+ * The backoff delay before attempt `attempt + 1`: exponential from `retryDelayMsInitial`, capped
+ * at `retryDelayMsMax`, with "equal jitter" (half fixed, half random) so that concurrent clients
+ * spread out but a delay never collapses to zero.
+ */
+export function backoffDelayMs(attempt: number, config: Pick<EntityConfig, 'retryDelayMsInitial' | 'retryDelayMsMax'>, random: () => number = Math.random): number {
+  const capMs = Math.min(config.retryDelayMsMax, config.retryDelayMsInitial * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(capMs / 2 + random() * (capMs / 2));
+}
+
+/**
+ * Sends the requests of one entity: authentication, retries with backoff, time limits, abort,
+ * response size limits, error mapping and contract validation of every response.
+ */
+export class HttpExecutor {
+  readonly #config: EntityConfig;
+  readonly #tokens: TokenProvider;
+
+  constructor(options: { readonly config: EntityConfig; readonly tokens: TokenProvider }) {
+    this.#config = options.config;
+    this.#tokens = options.tokens;
+  }
+
+  /**
+   * Calls `operation` and returns its validated success body. Retries retryable failures within
+   * `attemptsMax` and `retryTotalMsMax`; a 401 causes one token refresh and one more attempt.
+   */
+  async call<O extends ApiOperation>(operation: O, options: CallOptions = {}): Promise<ContractTypes[ResponseSchemaOf<O>]> {
+    const spec = operationSpec(operation);
+    const url = this.#url(spec.pathTemplate, options);
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    return this.#withRetries(operation, options.signal, async (attemptSignal) => {
+      const accessToken = await this.#tokens.getToken(attemptSignal);
+      const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${accessToken}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+      const init: RequestInit = { method: spec.method, headers, signal: attemptSignal, redirect: 'error' };
+      if (body !== undefined) init.body = body;
+      try {
+        return await this.#exchange({ operation, url, init, schemaName: spec.schemaName as ResponseSchemaOf<O>, bytesMax: this.#config.responseBytesMax });
+      } catch (error) {
+        if (error instanceof EarnApiError && apiUnauthorized.has(error)) this.#tokens.invalidate(accessToken);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Downloads a daily report from `uri` without the bearer token (the URI is assumed
+   * pre-signed), within `reportBytesMax`, and validates it.
+   */
+  async download(uri: string, signal: AbortSignal | undefined): Promise<ContractTypes['DailyReport']> {
+    const operation = 'GET report download';
+    const url = parseSecureUrl(uri, 'uri', 'invalid_response');
+    return this.#withRetries(operation, signal, (attemptSignal) =>
+      this.#exchange({ operation, url, init: { method: 'GET', headers: { accept: 'application/json' }, signal: attemptSignal }, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax }),
+    );
+  }
+
+  #url(pathTemplate: string, options: CallOptions): URL {
+    const path = pathTemplate.replace(/\{(\w+)\}/g, (_match, name: string) => {
+      const value = options.pathParams?.[name];
+      if (value === undefined) throw new Error(`missing path parameter ${name} for ${pathTemplate}`);
+      return encodeURIComponent(value);
+    });
+    const url = new URL(this.#config.baseUrl + path);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, value);
+    }
+    return url;
+  }
+
+  async #withRetries<T>(operation: string, signal: AbortSignal | undefined, attempt: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const config = this.#config;
+    const startedMs = Date.now();
+    const deadlineMs = startedMs + config.retryTotalMsMax;
+    let attempts = 0;
+    let refreshed = false;
+    for (;;) {
+      if (signal?.aborted === true) throw abortedError(signal, operation);
+      attempts += 1;
+      const remainingMs = Math.max(1, deadlineMs - Date.now());
+      const timeoutMs = Math.min(config.timeoutMs, remainingMs);
+      const timeoutSignal = AbortSignal.timeout(timeoutMs);
+      const attemptSignal = signal === undefined ? timeoutSignal : AbortSignal.any([signal, timeoutSignal]);
+      let failure: EarnApiError;
+      try {
+        return await attempt(attemptSignal);
+      } catch (error) {
+        failure = this.#classify(error, { operation, signal, timeoutSignal, timeoutMs });
+      }
+      if (apiUnauthorized.has(failure) && !refreshed) {
+        // One refresh and one more attempt; this attempt does not count against attemptsMax.
+        refreshed = true;
+        attempts -= 1;
+        continue;
+      }
+      if (!isRetryable(failure)) throw failure;
+      const retryAfterMs = retryAfterByError.get(failure);
+      const delayMs = retryAfterMs ?? backoffDelayMs(attempts, config);
+      if (attempts >= config.attemptsMax || Date.now() + delayMs >= deadlineMs) {
+        if (config.attemptsMax === 1) throw failure;
+        throw new EarnApiError('retries_exhausted', `${operation}: gave up after ${attempts} attempt(s): ${failure.message}`, {
+          operation,
+          attempts,
+          ...(failure.status === undefined ? {} : { status: failure.status }),
+          ...(failure.providerCode === undefined ? {} : { providerCode: failure.providerCode }),
+          ...(failure.requestId === undefined ? {} : { requestId: failure.requestId }),
+          cause: failure,
+        });
+      }
+      await sleep(delayMs, signal, operation);
+    }
+  }
+
+  #classify(error: unknown, context: { operation: string; signal: AbortSignal | undefined; timeoutSignal: AbortSignal; timeoutMs: number }): EarnApiError {
+    const { operation, signal, timeoutSignal } = context;
+    if (signal?.aborted === true) {
+      if (error instanceof EarnApiError && error.code === 'aborted') return error;
+      return abortedError(signal, operation);
+    }
+    // A wait for the shared token request ends as `aborted` when the attempt's own time limit fires.
+    if (error instanceof EarnApiError && !(error.code === 'aborted' && timeoutSignal.aborted)) return error;
+    const cause = sanitizeCause(error, this.#tokens.secrets());
+    if (timeoutSignal.aborted) {
+      return new EarnApiError('timeout', `${operation}: no complete answer within ${context.timeoutMs} ms`, { operation, cause });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new EarnApiError('network_error', `${operation}: ${this.#redact(message)}`, { operation, cause });
+  }
+
+  async #exchange<N extends ContractSchemaName>(request: {
+    readonly operation: string;
+    readonly url: URL;
+    readonly init: RequestInit;
+    readonly schemaName: N;
+    readonly bytesMax: number;
+  }): Promise<ContractTypes[N]> {
+    const { operation } = request;
+    const response = await this.#config.fetch(request.url, request.init);
+    const requestId = response.headers.get('x-request-id') ?? undefined;
+    const text = await readText(response, request.bytesMax, operation);
+    if (!response.ok) throw this.#httpFailure(operation, response, text, requestId);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new EarnApiError('invalid_response', `${operation}: the ${response.status} body is not valid JSON`, {
+        operation,
+        status: response.status,
+        path: '(root)',
+        ...(requestId === undefined ? {} : { requestId }),
+        cause: sanitizeCause(error, this.#tokens.secrets()),
+      });
+    }
+    return validateContract(request.schemaName, json, {
+      operation,
+      secrets: this.#tokens.secrets(),
+      status: response.status,
+      ...(requestId === undefined ? {} : { requestId }),
+    });
+  }
+
+  #httpFailure(operation: string, response: Response, text: string, headerRequestId: string | undefined): EarnApiError {
+    let providerCode: string | undefined;
+    let providerMessage: string | undefined;
+    let requestId = headerRequestId;
+    try {
+      const body = validateContract('ErrorBody', JSON.parse(text));
+      providerCode = body.error.code;
+      providerMessage = body.error.message;
+      requestId ??= body.error.requestId;
+    } catch {
+      // A non-conforming error body still yields an error with the status; the body is not trusted.
+    }
+    const status = response.status;
+    let code: EarnApiError['code'] = 'http_error';
+    if (status === 401) code = 'unauthorized';
+    else if (status === 429) code = 'rate_limited';
+    else if (status === 422 && providerCode === 'insufficient_balance') code = 'insufficient_balance';
+    else if (status === 409 && providerCode === 'idempotency_conflict') code = 'idempotency_conflict';
+    const detail = providerMessage === undefined ? '' : `: ${this.#redact(providerMessage.slice(0, 300))}`;
+    const error = new EarnApiError(code, `${operation}: answered ${status}${providerCode === undefined ? '' : ` ${providerCode}`}${detail}`, {
+      operation,
+      status,
+      ...(providerCode === undefined ? {} : { providerCode }),
+      ...(requestId === undefined ? {} : { requestId }),
+    });
+    if (status === 401) apiUnauthorized.add(error);
+    if (status === 429 || retryableStatuses.has(status)) {
+      const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after'), Date.now());
+      if (retryAfterMs !== undefined) retryAfterByError.set(error, retryAfterMs);
+    }
+    return error;
+  }
+
+  #redact(text: string): string {
+    return redact(text, this.#tokens.secrets());
+  }
+}
+
+/** Reads a response body as text, failing with `limit_exceeded` beyond `bytesMax`. */
+async function readText(response: Response, bytesMax: number, operation: string): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > bytesMax) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new EarnApiError('limit_exceeded', `${operation}: response of ${declared} bytes exceeds the limit of ${bytesMax}`, { operation, status: response.status });
+  }
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder('utf-8');
+  let text = '';
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > bytesMax) {
+      await reader.cancel().catch(() => undefined);
+      throw new EarnApiError('limit_exceeded', `${operation}: response exceeds the limit of ${bytesMax} bytes`, { operation, status: response.status });
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}

@@ -1,0 +1,70 @@
+/**
+ * Reading a daily report: from a file or from memory, validated against the contract's schema
+ * (`@earnbook/earn-client`'s `validateDailyReport`), with the content hash that makes ingestion
+ * idempotent.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { EarnApiError, validateDailyReport } from '@earnbook/earn-client';
+import type { DailyReport } from '@earnbook/earn-client';
+import { ReconcileError } from './errors.js';
+
+/** Bytes of a report file read at most (a 1M-entry report is about 300 MB). */
+export const REPORT_BYTES_MAX = 1024 * 1024 * 1024;
+
+/** A validated report and where it came from. */
+export interface LoadedReport {
+  readonly report: DailyReport;
+  /** SHA-256 of the report's bytes (or of its canonical JSON when given as an object). */
+  readonly contentHash: string;
+  /** A file path, a URL, or `memory`. */
+  readonly source: string;
+}
+
+/** Validates a parsed report; a bad one is a `ReconcileError` naming the JSON path and field. */
+export function validateReport(json: unknown, source: string): DailyReport {
+  try {
+    return validateDailyReport(json);
+  } catch (cause) {
+    if (cause instanceof EarnApiError) {
+      const path = cause.path ?? '';
+      throw new ReconcileError('invalid_report', `report from ${source} does not match the contract at ${path || '/'}: ${cause.message}`, {
+        ...(cause.field === undefined ? {} : { field: cause.field }),
+        path,
+        value: source,
+        cause,
+      });
+    }
+    throw cause;
+  }
+}
+
+/** Parses and validates report bytes. */
+export function parseReport(bytes: Buffer | string, source: string): LoadedReport {
+  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
+  }
+  return { report: validateReport(json, source), contentHash: createHash('sha256').update(text).digest('hex'), source };
+}
+
+/** Reads, parses and validates a report file. */
+export async function readReportFile(path: string): Promise<LoadedReport> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (cause) {
+    throw new ReconcileError('no_report', `no report file at ${path}`, { field: 'reportFile', value: path, cause });
+  }
+  if (size > REPORT_BYTES_MAX) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${REPORT_BYTES_MAX}`, { field: 'reportFile', value: path });
+  return parseReport(await readFile(path), path);
+}
+
+/** A report already parsed (e.g. from the client): validated, hashed on its canonical JSON. */
+export function loadReportObject(json: unknown, source = 'memory'): LoadedReport {
+  const report = validateReport(json, source);
+  return { report, contentHash: createHash('sha256').update(JSON.stringify(json)).digest('hex'), source };
+}

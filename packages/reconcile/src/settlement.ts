@@ -1,0 +1,54 @@
+/**
+ * The provider's settlement netting, per entity, currency and accounting day, as a pure
+ * function: payables (partner → provider) = deposits + fees; receivables (provider → partner) =
+ * withdrawals + partner margin; net = receivables − payables. The outstanding balance is the net
+ * plus what was carried in; when its magnitude is below the currency's minimum settlement
+ * threshold it is carried to the next day instead of being settled.
+ */
+import { formatUnits } from '@earnbook/ledger';
+import type { Amount } from '@earnbook/ledger';
+
+/** The day's sums of one currency, in minor units (18 decimals). */
+export interface DayFlows {
+  readonly depositsUnits: bigint;
+  readonly withdrawalsUnits: bigint;
+  readonly feesUnits: bigint;
+  readonly partnerMarginUnits: bigint;
+}
+
+/** The settlement position of one currency for one day. */
+export interface SettlementPosition {
+  readonly currency: string;
+  readonly payables: Amount;
+  readonly receivables: Amount;
+  readonly net: Amount;
+  readonly carriedIn: Amount;
+  /** net + carriedIn, signed like the report: negative = the partner must send. */
+  readonly outstanding: Amount;
+  readonly settled: Amount;
+  readonly carriedOut: Amount;
+}
+
+/**
+ * Nets one currency's day. `thresholdUnits` is the minimum settlement (0 = always settle).
+ *
+ * @example computeSettlement('BTC', { depositsUnits: 2n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n }, 0n, 0n).outstanding // '-0.000000000000000002'
+ */
+export function computeSettlement(currency: string, flows: DayFlows, carriedInUnits: bigint, thresholdUnits: bigint): SettlementPosition {
+  const payables = flows.depositsUnits + flows.feesUnits;
+  const receivables = flows.withdrawalsUnits + flows.partnerMarginUnits;
+  const net = receivables - payables;
+  const outstanding = net + carriedInUnits;
+  const magnitude = outstanding < 0n ? -outstanding : outstanding;
+  const settle = magnitude !== 0n && magnitude >= thresholdUnits;
+  return {
+    currency,
+    payables: formatUnits(payables),
+    receivables: formatUnits(receivables),
+    net: formatUnits(net),
+    carriedIn: formatUnits(carriedInUnits),
+    outstanding: formatUnits(outstanding),
+    settled: formatUnits(settle ? outstanding : 0n),
+    carriedOut: formatUnits(settle ? 0n : outstanding),
+  };
+}
