@@ -225,8 +225,7 @@ export async function runAccountingCycle(options: CycleOptions): Promise<CycleSu
       });
     }
     await ledger.transact(async (scope) => {
-      for (const posting of postings) {
-        const result = await scope.post(posting);
+      for (const result of postings.length === 0 ? [] : await scope.postMany(postings)) {
         if (result.status === 'created') interestBooked++;
         else interestAlreadyBooked++;
       }

@@ -12,7 +12,7 @@
  * read here; all zone arithmetic goes through `Intl.DateTimeFormat` and UTC fields, so results
  * are the same whatever `TZ` the process runs under.
  */
-import { LedgerError, describeValue } from './errors.js';
+import { LedgerError, LedgerInvariantError, describeValue } from './errors.js';
 
 /** A `YYYY-MM-DD` accounting day string. */
 export type AccountingDay = string;
@@ -37,8 +37,17 @@ export const DAY_START_CACHE_SIZE_MAX = 8192;
 
 const MS_PER_SECOND = 1000;
 const MS_PER_DAY = 86_400_000;
-/** No zone has been more than 15 hours from UTC; 18 hours brackets every local midnight. */
-const OFFSET_SEARCH_MS = 18 * 3_600_000;
+/** No zone has been 15 hours or more ahead of UTC since 1970, so local midnight is later than this. */
+const OFFSET_SEARCH_MS = 15 * 3_600_000;
+/** Offset changes a day-start search may cross; real zones change at most twice in a day and a half. */
+const TRANSITIONS_PER_SEARCH_MAX = 6;
+/**
+ * Local time of day from which an instant may already belong to the next day. Clocks that go
+ * back across midnight (America/St_Johns at 00:01 until 2011; Antarctica/Casey from 02:00 to
+ * 23:00 in 2010) show the previous date again after the next day has begun; none has gone back
+ * more than a few hours, so only instants shown at 20:00 or later need the check.
+ */
+const NEXT_DAY_CHECK_FROM_MS = 20 * 3_600_000;
 /** 400 Gregorian years are exactly 146 097 days; used to dodge `Date.UTC`'s 2-digit-year rule. */
 const MS_PER_400_YEARS = 146_097 * MS_PER_DAY;
 const EPOCH_DAY_MIN = 0;
@@ -56,7 +65,7 @@ const TIME_ZONE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/
 /** Everything the calendar keeps per valid zone: its formatters and the last day it saw. */
 interface ZoneState {
   readonly zone: string;
-  /** Formats year, month and day only: the cheapest way to get the day of an instant. */
+  /** Formats the date and the hour only: the cheapest way to get the day of an instant. */
   readonly dayFormat: Intl.DateTimeFormat;
   /** Formats every field down to seconds, for the offset from UTC. */
   readonly wallFormat: Intl.DateTimeFormat;
@@ -95,9 +104,11 @@ function createZoneState(zone: string): ZoneState | null {
       timeZone: zone,
       calendar: 'gregory',
       numberingSystem: 'latn',
+      hourCycle: 'h23',
       year: 'numeric',
       month: '2-digit',
       day: '2-digit',
+      hour: 'numeric',
     });
     const wallFormat = new Intl.DateTimeFormat('en-US', {
       timeZone: zone,
@@ -298,28 +309,41 @@ function offsetMs(state: ZoneState, ms: number): number {
   return localMs(state, ms) - ms;
 }
 
+/** The first whole second after `fromMs` whose offset differs from `offset`, at or before `toMs`. */
+function transitionMs(state: ZoneState, fromMs: number, toMs: number, offset: number): number {
+  let lowSecond = fromMs / MS_PER_SECOND;
+  let highSecond = toMs / MS_PER_SECOND;
+  while (highSecond - lowSecond > 1) {
+    const middleSecond = Math.floor((lowSecond + highSecond) / 2);
+    if (offsetMs(state, middleSecond * MS_PER_SECOND) === offset) lowSecond = middleSecond;
+    else highSecond = middleSecond;
+  }
+  return highSecond * MS_PER_SECOND;
+}
+
 /**
- * The first instant whose local time is at or after local midnight of `epochDay`.
+ * The first instant whose local time reaches local midnight of `epochDay`.
  *
- * The fast path solves `t + offset(t) = midnight` by two rounds of offset arithmetic and accepts
- * the answer only when the millisecond before it is still on an earlier day; that rejects the
- * second midnight of a fall-back overlap. When midnight does not exist (DST jumps at 00:00) or
- * the fast path is rejected, a bisection over whole seconds finds the first instant whose local
- * time has reached midnight, which is the transition instant itself.
+ * Local time is `t + offset(t)`, piecewise linear with jumps at offset transitions (on whole
+ * seconds). The walk starts where local time is surely before midnight and, under the offset in
+ * force, solves for midnight; if the offset at the solution differs, a transition lies between,
+ * so it bisects to the transition and either stops there (local time jumped past midnight: DST
+ * at 00:00, the day starts at 01:00) or walks on from it. This finds the first crossing even when
+ * midnight happens twice (clocks falling back to or across midnight), where offset arithmetic
+ * alone, like date-fns-tz's `fromZonedTime`, can be an hour off.
  */
 function computeDayStartMs(state: ZoneState, epochDay: number): number {
   const midnightMs = epochDay * MS_PER_DAY;
-  const guessMs = midnightMs - offsetMs(state, midnightMs);
-  const candidateMs = midnightMs - offsetMs(state, guessMs);
-  if (localMs(state, candidateMs) === midnightMs && localMs(state, candidateMs - 1) < midnightMs) return candidateMs;
-  let lowSecond = Math.floor((midnightMs - OFFSET_SEARCH_MS) / MS_PER_SECOND);
-  let highSecond = Math.ceil((midnightMs + OFFSET_SEARCH_MS) / MS_PER_SECOND);
-  while (highSecond - lowSecond > 1) {
-    const middleSecond = Math.floor((lowSecond + highSecond) / 2);
-    if (wallMs(state, middleSecond * MS_PER_SECOND) >= midnightMs) highSecond = middleSecond;
-    else lowSecond = middleSecond;
+  let fromMs = midnightMs - OFFSET_SEARCH_MS;
+  for (let step = 0; step < TRANSITIONS_PER_SEARCH_MAX; step += 1) {
+    const offset = offsetMs(state, fromMs);
+    const solutionMs = midnightMs - offset;
+    if (offsetMs(state, solutionMs) === offset) return solutionMs;
+    const changeMs = transitionMs(state, fromMs, solutionMs, offset);
+    if (localMs(state, changeMs) >= midnightMs) return changeMs;
+    fromMs = changeMs;
   }
-  return highSecond * MS_PER_SECOND;
+  throw new LedgerInvariantError(`${state.zone} changes its UTC offset more than ${TRANSITIONS_PER_SEARCH_MAX} times around day ${epochDay}`);
 }
 
 /** Start of an epoch day (which may be one past the last supported day, for its end). */
@@ -333,7 +357,10 @@ function dayStartMs(state: ZoneState, epochDay: number): number {
 }
 
 /**
- * The accounting day in `zone` that contains `instant`: its local calendar date.
+ * The accounting day in `zone` that contains `instant`: its local calendar date, and always the
+ * day whose {@link accountingDayBounds} contain it. The two differ only where clocks went back
+ * across midnight (America/St_Johns on 1990-10-28 read 00:00 at 02:30Z, then 23:01 of the 27th
+ * at 02:31Z): once a day has begun, the instants shown on the previous date belong to it.
  *
  * Cheap enough to call per posting: formatters are cached per zone, and once two instants in a
  * row land on the same day its bounds are remembered, so further instants of that day are
@@ -352,10 +379,16 @@ export function accountingDayOf(instant: Date, zone: string): AccountingDay {
     return invalidInstant(instant, 'instant', `must fall on an accounting day from ${ACCOUNTING_DAY_MIN} to ${ACCOUNTING_DAY_MAX}`);
   }
   const parts = state.dayFormat.formatToParts(ms);
-  const day = `${partValue(parts, 'year').padStart(4, '0')}-${partValue(parts, 'month')}-${partValue(parts, 'day')}`;
-  const epochDay = epochDayOf(day);
+  let day = `${partValue(parts, 'year').padStart(4, '0')}-${partValue(parts, 'month')}-${partValue(parts, 'day')}`;
+  let epochDay = epochDayOf(day);
   if (epochDay === undefined) {
     return invalidInstant(instant, 'instant', `must fall on an accounting day from ${ACCOUNTING_DAY_MIN} to ${ACCOUNTING_DAY_MAX}`);
+  }
+  // Late in the local day the clocks may have gone back across midnight after the next day
+  // began; the instant then belongs to the next day, as the day bounds say.
+  if ((Number(partValue(parts, 'hour')) % 24) * 3_600_000 >= NEXT_DAY_CHECK_FROM_MS && epochDay < EPOCH_DAY_MAX && ms >= dayStartMs(state, epochDay + 1)) {
+    epochDay += 1;
+    day = dayOfEpochDay(epochDay);
   }
   if (state.lastMissDay === day) {
     state.recentDay = day;
@@ -369,8 +402,9 @@ export function accountingDayOf(instant: Date, zone: string): AccountingDay {
 /**
  * The first instant of `day` in `zone`: local midnight, or, where midnight does not exist
  * because DST jumps forward at 00:00, the first instant that exists on that day (01:00 local
- * on 2024-09-08 in America/Santiago). A day the zone skipped entirely starts where the next one
- * starts. Results are cached per (zone, day).
+ * on 2024-09-08 in America/Santiago). Where midnight happens twice (clocks falling back to it)
+ * the first one counts. A day the zone skipped entirely starts where the next one starts.
+ * Results are cached per (zone, day).
  *
  * @throws LedgerError `invalid_day` or `unknown_time_zone`.
  * @example startOfAccountingDay('2024-09-08', 'America/Santiago') // 2024-09-08T04:00:00.000Z
@@ -382,7 +416,9 @@ export function startOfAccountingDay(day: AccountingDay, zone: string): Date {
 
 /**
  * The half-open interval [start, end) of instants on `day` in `zone`; `end` is the start of the
- * next day, so consecutive days tile time. 23 hours long when DST starts, 25 when it ends.
+ * next day, so consecutive days tile time. 23 hours long when DST starts, 25 when it ends, 0 for
+ * a day the zone skipped, and in rare historical cases otherwise (Antarctica/Casey, 2010-03-05:
+ * 27 hours).
  *
  * @throws LedgerError `invalid_day` or `unknown_time_zone`.
  * @example accountingDayBounds('2024-03-31', 'Europe/Berlin')
@@ -451,7 +487,7 @@ export function accountingDaysBetween(from: AccountingDay, to: AccountingDay, op
   }
   const dayCount = toEpochDay - fromEpochDay + 1;
   if (dayCount > daysMax) {
-    throw new LedgerError('limit_exceeded', `${from}..${to} spans ${dayCount} days, more than daysMax ${daysMax}`, {
+    throw new LedgerError('limit_exceeded', `from ${from} to ${to} spans ${dayCount} days, more than daysMax ${daysMax}`, {
       field: 'to',
       value: describeValue(to),
       context: { from, dayCount: String(dayCount), daysMax: String(daysMax) },

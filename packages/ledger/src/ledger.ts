@@ -145,6 +145,8 @@ export interface VerifyReport {
 export interface PostingScope {
   readonly db: Kysely<LedgerDatabase>;
   post(input: PostingInput): Promise<PostResult>;
+  /** Posts many of one entity with bulk statements; see {@link Ledger.postMany}. */
+  postMany(inputs: readonly PostingInput[]): Promise<PostResult[]>;
 }
 
 function rowToAccount(row: AccountRow): Account {
@@ -363,9 +365,19 @@ export class Ledger {
       throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(Array.isArray(inputs) ? inputs.length : inputs) });
     }
     const postings = inputs.map((input) => this.#normalize(input));
+    const entities = [...new Set(postings.map((posting) => posting.entity))];
     return this.dialect.writeTransaction(this.db, async (trx) => {
-      const results: PostResult[] = [];
-      for (const posting of postings) results.push(await this.#postWithin(trx, posting));
+      // One entity per bulk write; a mixed batch is split and the results put back in order.
+      if (entities.length === 1) return this.#postBatch(trx, postings);
+      const results: PostResult[] = new Array<PostResult>(postings.length);
+      for (const entity of entities) {
+        const indexes = postings.flatMap((posting, index) => (posting.entity === entity ? [index] : []));
+        const part = await this.#postBatch(trx, indexes.map((index) => postings[index] as NormalizedPosting));
+        indexes.forEach((index, at) => {
+          const result = part[at];
+          if (result !== undefined) results[index] = result;
+        });
+      }
       return results;
     });
   }
@@ -376,7 +388,14 @@ export class Ledger {
    */
   async transact<T>(work: (scope: PostingScope) => Promise<T>): Promise<T> {
     return this.dialect.writeTransaction(this.db, (trx) =>
-      work({ db: trx, post: (input) => this.#postWithin(trx, this.#normalize(input)) }),
+      work({
+        db: trx,
+        post: (input) => this.#postWithin(trx, this.#normalize(input)),
+        postMany: (inputs) => {
+          if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
+          return this.#postBatch(trx, inputs.map((input) => this.#normalize(input)));
+        },
+      }),
     );
   }
 
@@ -386,93 +405,212 @@ export class Ledger {
   }
 
   async #postWithin(trx: Kysely<LedgerDatabase>, posting: NormalizedPosting): Promise<PostResult> {
-    const existing = await repository.findTransactionByKey(trx, posting.entity, posting.idempotencyKey);
-    if (existing !== undefined) return this.#replay(trx, existing.id, existing.request_hash, posting);
-    if (posting.providerId !== null) {
-      const duplicate = await repository.findTransactionByProviderId(trx, posting.entity, posting.kind, posting.providerId);
-      if (duplicate !== undefined) {
-        throw new LedgerError('duplicate_provider_id', `providerId ${posting.providerId} is already booked as ${posting.kind} transaction ${duplicate.id} under another idempotency key`, {
-          field: 'providerId',
-          value: posting.providerId,
-          context: { transactionId: String(duplicate.id), idempotencyKey: duplicate.idempotency_key },
-        });
+    const [result] = await this.#postBatch(trx, [posting]);
+    assertInvariant(result !== undefined, 'a posted batch of one returned nothing');
+    return result;
+  }
+
+  /**
+   * Posts a batch inside one database transaction with a handful of multi-row statements:
+   * accounts are locked (PostgreSQL) before idempotency keys are checked, so that a concurrent
+   * writer of the same key is seen; every posting is planned in memory in order, each on the
+   * balances the previous ones left; then transactions, entries, balances and end-of-day
+   * balances are written in bulk.
+   */
+  async #postBatch(trx: Kysely<LedgerDatabase>, postings: readonly NormalizedPosting[]): Promise<PostResult[]> {
+    const entity = postings[0]?.entity;
+    if (entity === undefined) return [];
+    for (const posting of postings) {
+      if (posting.entity !== entity) {
+        throw new LedgerError('mixed_entities', `one batch posts to one entity: ${posting.entity} differs from ${entity}`, { field: 'entity', value: posting.entity });
       }
     }
-    const accountIds = [...new Set(posting.entries.map((entry) => entry.accountId))].sort((a, b) => a - b);
-    const rows = await repository.selectAccountsForPosting(trx, this.dialect, accountIds);
-    const accounts = new Map<number, PlanAccount>();
-    for (const row of rows) {
-      const account = this.#remember(rowToAccount(row));
-      accounts.set(row.id, { ...account, balanceUnits: toUnits(row.balance) });
+    const accountIds = [...new Set(postings.flatMap((posting) => posting.entries.map((entry) => entry.accountId)))];
+    const rows = new Map((await repository.selectAccountsLocked(trx, this.dialect, accountIds)).map((row) => [row.id, { ...row }]));
+    const stored = new Map((await repository.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));
+    const providerIds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.providerId]));
+    const byProvider = new Map<string, { id: number; idempotency_key: string }>();
+    for (const row of providerIds.length === 0 ? [] : await repository.selectTransactionsByProviderIds(trx, entity, providerIds)) {
+      byProvider.set(`${row.kind}\u0000${row.provider_id ?? ''}`, row);
     }
-    const plan = planPosting(posting, accounts);
-    const transactionId = await repository.insertTransactionIfAbsent(trx, posting, formatInstant(this.#now()));
-    if (transactionId === null) {
-      // Another writer committed the same key between our read and our insert (PostgreSQL).
-      const raced = await repository.findTransactionByKey(trx, posting.entity, posting.idempotencyKey);
-      assertInvariant(raced !== undefined, 'idempotency key conflicted but no transaction holds it');
-      return this.#replay(trx, raced.id, raced.request_hash, posting);
+
+    type Outcome = { readonly kind: 'exists'; readonly id: number } | { readonly kind: 'created'; readonly index: number };
+    const outcomes: Outcome[] = [];
+    const created: { posting: NormalizedPosting; balancesAfter: readonly bigint[] }[] = [];
+    const inBatch = new Map<string, { hash: string; outcome: Outcome }>();
+    const pendingDays = new Map<number, Map<string, bigint>>();
+    const touched = new Set<number>();
+    const addedEntries = new Map<number, number>();
+    for (const posting of postings) {
+      const earlier = inBatch.get(posting.idempotencyKey);
+      const existing = stored.get(posting.idempotencyKey);
+      if (earlier !== undefined || existing !== undefined) {
+        const hash = earlier?.hash ?? existing?.request_hash;
+        if (hash !== posting.requestHash) {
+          throw new LedgerError('idempotency_conflict', `idempotencyKey ${posting.idempotencyKey} was used for another transaction with different content`, {
+            field: 'idempotencyKey',
+            value: posting.idempotencyKey,
+            ...(existing === undefined ? {} : { context: { transactionId: String(existing.id) } }),
+          });
+        }
+        outcomes.push(earlier?.outcome ?? { kind: 'exists', id: existing?.id ?? 0 });
+        continue;
+      }
+      if (posting.providerId !== null) {
+        const key = `${posting.kind}\u0000${posting.providerId}`;
+        const duplicate = byProvider.get(key);
+        if (duplicate !== undefined) {
+          throw new LedgerError('duplicate_provider_id', `providerId ${posting.providerId} is already booked as ${posting.kind} transaction ${duplicate.id} under another idempotency key`, {
+            field: 'providerId',
+            value: posting.providerId,
+            context: { transactionId: String(duplicate.id), idempotencyKey: duplicate.idempotency_key },
+          });
+        }
+        byProvider.set(key, { id: 0, idempotency_key: posting.idempotencyKey });
+      }
+      const plan = planPosting(posting, this.#planAccounts(posting, rows));
+      for (const change of plan.changes) {
+        const row = rows.get(change.account.id);
+        assertInvariant(row !== undefined, 'planned account row lost');
+        touched.add(row.id);
+        row.balance = formatUnits(change.balanceAfterUnits);
+        addedEntries.set(row.id, (addedEntries.get(row.id) ?? 0) + posting.entries.filter((entry) => entry.accountId === row.id).length);
+        const days = pendingDays.get(row.id) ?? new Map<string, bigint>();
+        pendingDays.set(row.id, days);
+        if (row.last_day === null || row.last_day <= posting.accountingDay) {
+          days.set(posting.accountingDay, change.balanceAfterUnits);
+          row.last_day = posting.accountingDay;
+        } else {
+          await this.#backdate(trx, rowToAccount(row), posting.accountingDay, change.deltaUnits, days);
+        }
+      }
+      const outcome: Outcome = { kind: 'created', index: created.length };
+      created.push({ posting, balancesAfter: plan.entryBalancesAfter });
+      inBatch.set(posting.idempotencyKey, { hash: posting.requestHash, outcome });
+      outcomes.push(outcome);
     }
-    await repository.insertEntries(
+
+    const createdAt = formatInstant(this.#now());
+    const ids = await repository.insertTransactions(
       trx,
-      posting.entries.map((entry, index) => {
-        const account = accounts.get(entry.accountId);
-        const balanceAfter = plan.entryBalancesAfter[index];
-        assertInvariant(account !== undefined && balanceAfter !== undefined, 'planned entry lost its account');
-        return {
+      created.map(({ posting }) => ({
+        entity: posting.entity,
+        kind: posting.kind,
+        idempotency_key: posting.idempotencyKey,
+        request_hash: posting.requestHash,
+        occurred_at: posting.occurredAt,
+        accounting_day: posting.accountingDay,
+        provider_id: posting.providerId,
+        reverses_transaction_id: posting.reversesTransactionId,
+        description: posting.description,
+        metadata: posting.metadata,
+        created_at: createdAt,
+      })),
+    );
+    if (ids.size !== created.length) {
+      // A concurrent writer committed one of these keys with other accounts (so other content).
+      const lost = created.find(({ posting }) => !ids.has(posting.idempotencyKey));
+      throw new LedgerError('idempotency_conflict', `idempotencyKey ${lost?.posting.idempotencyKey ?? '?'} was used concurrently for another transaction`, {
+        field: 'idempotencyKey',
+        value: lost?.posting.idempotencyKey ?? '',
+      });
+    }
+    const entryRows: Omit<EntryRow, 'id'>[] = [];
+    for (const { posting, balancesAfter } of created) {
+      const transactionId = ids.get(posting.idempotencyKey);
+      assertInvariant(transactionId !== undefined, 'inserted transaction lost its id');
+      posting.entries.forEach((entry, index) => {
+        const row = rows.get(entry.accountId);
+        const balanceAfter = balancesAfter[index];
+        assertInvariant(row !== undefined && balanceAfter !== undefined, 'planned entry lost its account');
+        entryRows.push({
           transaction_id: transactionId,
           entity: posting.entity,
           account_id: entry.accountId,
-          currency: account.currency,
+          currency: row.currency,
           amount: formatUnits(entry.units),
           balance_after: formatUnits(balanceAfter),
           accounting_day: posting.accountingDay,
-        };
+        });
+      });
+    }
+    await repository.insertEntryRows(trx, entryRows);
+    await repository.writeAccountBalances(
+      trx,
+      [...touched].map((id) => {
+        const row = rows.get(id);
+        assertInvariant(row !== undefined, 'touched account lost');
+        return { ...row, entry_count: row.entry_count + (addedEntries.get(id) ?? 0) };
       }),
     );
-    const entriesPerAccount = new Map<number, number>();
-    for (const entry of posting.entries) entriesPerAccount.set(entry.accountId, (entriesPerAccount.get(entry.accountId) ?? 0) + 1);
-    const dayRows: { account_id: number; accounting_day: string; balance: string }[] = [];
-    for (const change of plan.changes) {
-      const row = rows.find((candidate) => candidate.id === change.account.id);
-      assertInvariant(row !== undefined, 'planned account row lost');
-      const lastDay = row.last_day === null || row.last_day < posting.accountingDay ? posting.accountingDay : row.last_day;
-      await repository.updateAccountBalance(trx, {
-        id: change.account.id,
-        balance: formatUnits(change.balanceAfterUnits),
-        lastDay,
-        entriesAdded: entriesPerAccount.get(change.account.id) ?? 0,
-      });
-      if (row.last_day === null || row.last_day <= posting.accountingDay) {
-        dayRows.push({ account_id: change.account.id, accounting_day: posting.accountingDay, balance: formatUnits(change.balanceAfterUnits) });
-      } else {
-        dayRows.push(...(await this.#backdatedDayRows(trx, rowToAccount(row), posting.accountingDay, change.deltaUnits)));
-      }
+    await repository.writeDayBalances(
+      trx,
+      [...pendingDays].flatMap(([accountId, days]) => [...days].map(([day, units]) => ({ account_id: accountId, accounting_day: day, balance: formatUnits(units) }))),
+    );
+
+    // Read the new rows back: the entry ids, and the invariant that each transaction balances.
+    const createdIds = [...ids.values()];
+    const readBack = await repository.selectEntriesOfTransactions(trx, createdIds);
+    const entriesByTransaction = new Map<number, EntryRow[]>();
+    for (const entry of readBack) {
+      const list = entriesByTransaction.get(entry.transaction_id) ?? [];
+      list.push(entry);
+      entriesByTransaction.set(entry.transaction_id, list);
     }
-    await repository.upsertDayBalances(trx, dayRows);
-    const transaction = await this.#readTransaction(trx, transactionId);
-    return { status: 'created', transaction };
+    const results: PostResult[] = [];
+    for (const outcome of outcomes) {
+      if (outcome.kind === 'exists') {
+        results.push({ status: 'exists', transaction: await this.#readTransaction(trx, outcome.id) });
+        continue;
+      }
+      const item = created[outcome.index];
+      assertInvariant(item !== undefined, 'created posting lost');
+      const id = ids.get(item.posting.idempotencyKey) ?? 0;
+      const entries = entriesByTransaction.get(id) ?? [];
+      assertInvariant(entries.length === item.posting.entries.length, `transaction ${id} reads back ${entries.length} of ${item.posting.entries.length} entries`);
+      results.push({ status: 'created', transaction: this.#toTransaction({ id, entity: item.posting.entity, kind: item.posting.kind, idempotency_key: item.posting.idempotencyKey, request_hash: item.posting.requestHash, occurred_at: item.posting.occurredAt, accounting_day: item.posting.accountingDay, provider_id: item.posting.providerId, reverses_transaction_id: item.posting.reversesTransactionId, description: item.posting.description, metadata: item.posting.metadata, created_at: createdAt }, entries) });
+    }
+    return results;
   }
 
-  /** Day rows for a posting dated before the account's latest day: that day and every later one move. */
-  async #backdatedDayRows(trx: Kysely<LedgerDatabase>, account: Account, day: string, deltaUnits: bigint) {
-    const previous = await repository.selectBalanceAtEndOfDay(trx, account.id, day);
-    const later = await repository.selectDayBalancesFrom(trx, account.id, day);
-    const rows: { account_id: number; accounting_day: string; balance: string }[] = [];
+  #planAccounts(posting: NormalizedPosting, rows: ReadonlyMap<number, AccountRow>): Map<number, PlanAccount> {
+    const accounts = new Map<number, PlanAccount>();
+    for (const entry of posting.entries) {
+      const row = rows.get(entry.accountId);
+      if (row === undefined) continue;
+      const account = this.#remember(rowToAccount(row));
+      accounts.set(row.id, { ...account, balanceUnits: toUnits(row.balance) });
+    }
+    return accounts;
+  }
+
+  /**
+   * A posting dated before the account's latest day: that day's and every later day's closing
+   * balance move by the delta (in `days`, the batch's pending rows, read from storage on first
+   * use). A user account may not end any of those days negative.
+   */
+  async #backdate(trx: Kysely<LedgerDatabase>, account: Account, day: string, deltaUnits: bigint, days: Map<string, bigint>): Promise<void> {
+    for (const row of await repository.selectDayBalancesFrom(trx, account.id, day)) {
+      if (!days.has(row.accounting_day)) days.set(row.accounting_day, toUnits(row.balance));
+    }
+    if (!days.has(day)) {
+      const earlier = [...days.keys()].filter((known) => known < day).sort().pop();
+      const stored = await repository.selectBalanceAtEndOfDay(trx, account.id, day);
+      days.set(day, earlier !== undefined ? (days.get(earlier) ?? 0n) : toUnits(stored ?? '0'));
+    }
     const rule = ACCOUNT_KIND_RULES[account.kind];
-    const push = (accountingDay: string, units: bigint): void => {
-      if (units < 0n && !rule.negativeAllowed) {
-        throw new LedgerError('insufficient_balance', `account ${account.id} would be negative at the end of ${accountingDay} (${formatUnits(units)})`, {
+    for (const [accountingDay, units] of days) {
+      if (accountingDay < day) continue;
+      const moved = units + deltaUnits;
+      if (moved < 0n && !rule.negativeAllowed) {
+        throw new LedgerError('insufficient_balance', `account ${account.id} would be negative at the end of ${accountingDay} (${formatUnits(moved)})`, {
           field: 'occurredAt',
           value: day,
           context: { accountId: String(account.id), accountingDay },
         });
       }
-      rows.push({ account_id: account.id, accounting_day: accountingDay, balance: formatUnits(units) });
-    };
-    if (later[0]?.accounting_day !== day) push(day, toUnits(previous ?? '0') + deltaUnits);
-    for (const row of later) push(row.accounting_day, toUnits(row.balance) + deltaUnits);
-    return rows;
+      days.set(accountingDay, moved);
+    }
   }
 
   async #replay(trx: Kysely<LedgerDatabase>, id: number, storedHash: string, posting: NormalizedPosting): Promise<PostResult> {

@@ -5,8 +5,8 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
-import type { JournalEntryTable, LedgerAccountTable, LedgerDatabase } from './schema.js';
-import type { Selectable } from 'kysely';
+import type { JournalEntryTable, JournalTransactionTable, LedgerAccountTable, LedgerDatabase } from './schema.js';
+import type { Insertable, Selectable } from 'kysely';
 import type { NormalizedPosting } from '../posting.js';
 
 export type AccountRow = Selectable<LedgerAccountTable>;
@@ -64,8 +64,11 @@ export async function findReversalOf(db: Db, id: number) {
 
 /** A transaction's entries in posting order. */
 export async function selectEntriesOfTransactions(db: Db, transactionIds: readonly number[]): Promise<EntryRow[]> {
-  if (transactionIds.length === 0) return [];
-  return db.selectFrom('journal_entries').selectAll().where('transaction_id', 'in', transactionIds).orderBy('id').execute();
+  const rows: EntryRow[] = [];
+  for (let start = 0; start < transactionIds.length; start += 500) {
+    rows.push(...(await db.selectFrom('journal_entries').selectAll().where('transaction_id', 'in', transactionIds.slice(start, start + 500)).orderBy('id').execute()));
+  }
+  return rows;
 }
 
 /** Accounts by id, locked for the rest of the transaction where the dialect has row locks. */
@@ -155,4 +158,80 @@ export async function selectLatestDayBalances(db: Db) {
       eb.selectFrom('account_day_balances as l').select((inner) => inner.fn.max('l.accounting_day').as('m')).whereRef('l.account_id', '=', 'd.account_id'),
     )
     .execute();
+}
+
+/** Values per `IN` list and rows per multi-row statement: well inside SQLite's 32,766 variables. */
+export const ROWS_PER_STATEMENT = 500;
+
+function chunks<T>(items: readonly T[], size: number = ROWS_PER_STATEMENT): T[][] {
+  const result: T[][] = [];
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
+  return result;
+}
+
+/** Transactions of an entity by idempotency keys. */
+export async function selectTransactionsByKeys(db: Db, entity: string, keys: readonly string[]) {
+  const rows = [];
+  for (const part of chunks([...new Set(keys)])) {
+    rows.push(...(await db.selectFrom('journal_transactions').select(['id', 'idempotency_key', 'request_hash']).where('entity', '=', entity).where('idempotency_key', 'in', part).execute()));
+  }
+  return rows;
+}
+
+/** Transactions of an entity by provider ids (any kind). */
+export async function selectTransactionsByProviderIds(db: Db, entity: string, providerIds: readonly string[]) {
+  const rows = [];
+  for (const part of chunks([...new Set(providerIds)])) {
+    rows.push(...(await db.selectFrom('journal_transactions').select(['id', 'kind', 'provider_id', 'idempotency_key']).where('entity', '=', entity).where('provider_id', 'in', part).execute()));
+  }
+  return rows;
+}
+
+/** Inserts transactions, skipping keys that exist; returns the (key → id) of the inserted ones. */
+export async function insertTransactions(db: Db, rows: readonly Insertable<JournalTransactionTable>[]): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  for (const part of chunks(rows)) {
+    const inserted = await db
+      .insertInto('journal_transactions')
+      .values(part)
+      .onConflict((conflict) => conflict.columns(['entity', 'idempotency_key']).doNothing())
+      .returning(['id', 'idempotency_key'])
+      .execute();
+    for (const row of inserted) ids.set(row.idempotency_key, row.id);
+  }
+  return ids;
+}
+
+/** Inserts entries in multi-row statements. */
+export async function insertEntryRows(db: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<void> {
+  for (const part of chunks(rows)) await db.insertInto('journal_entries').values(part).execute();
+}
+
+/** Writes new balances, last days and entry counts of accounts, in multi-row statements. */
+export async function writeAccountBalances(db: Db, rows: readonly AccountRow[]): Promise<void> {
+  for (const part of chunks(rows)) {
+    await db
+      .insertInto('ledger_accounts')
+      .values(part)
+      .onConflict((conflict) =>
+        conflict.column('id').doUpdateSet((eb) => ({
+          balance: eb.ref('excluded.balance'),
+          last_day: eb.ref('excluded.last_day'),
+          entry_count: eb.ref('excluded.entry_count'),
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Sets end-of-day balances in multi-row statements. */
+export async function writeDayBalances(db: Db, rows: readonly { account_id: number; accounting_day: string; balance: string }[]): Promise<void> {
+  for (const part of chunks(rows)) await upsertDayBalances(db, part);
+}
+
+/** Accounts by id in chunks, locked where the dialect has row locks (in id order, so no deadlock). */
+export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: readonly number[]): Promise<AccountRow[]> {
+  const rows: AccountRow[] = [];
+  for (const part of chunks([...ids].sort((a, b) => a - b))) rows.push(...(await selectAccountsForPosting(db, dialect, part)));
+  return rows;
 }

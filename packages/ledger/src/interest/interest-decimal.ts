@@ -1,8 +1,8 @@
 /**
  * The reference path of {@link computeDailyInterest}: the same definition computed with big.js
- * decimals straight from the terms' strings, without the bigint fixed point. It is slower (about
- * 0.5 M multiply-and-round per second) and exists so that a property test can prove the fast
- * path returns identical strings for any balance, terms and residue.
+ * decimals straight from the terms' strings, without the bigint fixed point or any precomputation.
+ * It is much slower and exists so that a property test can prove the fast path returns identical
+ * strings for any balance, terms and residue.
  */
 import type { Big } from 'big.js';
 import { parseAmount, roundDecimal, toDecimal } from '../money.js';

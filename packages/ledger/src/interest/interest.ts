@@ -6,11 +6,11 @@
  * (10^−48 of a unit of the currency scale): the exact interest is an integer number of fine
  * units, and rounding it to the scale is one integer division with an explicit rounding rule.
  * The big.js path in `interest-decimal.ts` computes the same values with decimals; a property
- * test proves both give identical strings, and this path is the one used because it is about
- * four times faster.
+ * test proves both give identical strings, and this path is the one used because it is many
+ * times faster (see `bench/interest-compute.ts`).
  */
-import { LedgerError, describeValue } from '../errors.js';
-import { AMOUNT_INTEGER_DIGITS_MAX, formatUnits, parseUnits } from '../money.js';
+import { LedgerError, LedgerInvariantError, describeValue } from '../errors.js';
+import { AMOUNT_INTEGER_DIGITS_MAX, AMOUNT_SCALE_MAX, formatUnits, parseUnits } from '../money.js';
 import type { Amount, RoundingMode } from '../money.js';
 import { DAILY_RATE_SCALE, dailyRate } from './daily-factor.js';
 import { isParsedInterestTerms, parseInterestTerms } from './terms.js';
@@ -19,7 +19,7 @@ import type { InterestTerms } from './terms.js';
 /** Fine units per unit of the currency scale: 10^48. */
 export const FINE_UNITS_PER_UNIT = 10n ** BigInt(DAILY_RATE_SCALE);
 /** Characters a residue string may have: sign, `0.`, and up to 18 + 48 decimals. */
-export const RESIDUE_TEXT_LENGTH_MAX = 3 + 18 + DAILY_RATE_SCALE;
+export const RESIDUE_TEXT_LENGTH_MAX = 3 + AMOUNT_SCALE_MAX + DAILY_RATE_SCALE;
 
 /** Input to {@link computeDailyInterest}. */
 export interface DailyInterestInput {
@@ -52,6 +52,7 @@ export interface DailyInterest {
 export interface DailyInterestUnitsInput {
   /** End-of-day balance in minor units of the terms' scale; non-negative. */
   readonly balanceUnits: bigint;
+  /** The product's terms, as for {@link computeDailyInterest}. */
   readonly terms: InterestTerms;
   /** Carried user-interest residue in fine units (`|residue| < 10^48`); default 0. */
   readonly userResidueFineUnits?: bigint | undefined;
@@ -64,9 +65,13 @@ export interface DailyInterestUnitsInput {
  * with the unrounded values; {@link formatFineUnits} prints fine units as decimals.
  */
 export interface DailyInterestUnits {
+  /** User interest to post, in minor units; never negative. */
   readonly userInterestUnits: bigint;
+  /** Partner margin to post, in minor units; never negative. */
   readonly partnerMarginUnits: bigint;
+  /** User-interest residue to carry, in fine units (`|residue| < 10^48`); 0 without carry. */
   readonly userResidueFineUnits: bigint;
+  /** Partner-margin residue to carry, in fine units; 0 without carry. */
   readonly marginResidueFineUnits: bigint;
   /** Unrounded user interest of the day, without any residue: exact. */
   readonly userInterestExactFineUnits: bigint;
@@ -75,16 +80,18 @@ export interface DailyInterestUnits {
 }
 
 interface CompiledBand {
+  /** Inclusive lower edge. */
   readonly fromUnits: bigint;
-  /** Exclusive upper edge; `null` on the open-ended last band. */
-  readonly toUnits: bigint | null;
   readonly rateFineUnits: bigint;
+  /** Marginal interest of a balance of exactly `fromUnits`: every lower band in full. */
+  readonly interestBelowFineUnits: bigint;
 }
 
 /** Terms turned into integers once, so that the per-account path does no parsing. */
 interface CompiledTerms {
   readonly terms: InterestTerms;
-  readonly bands: readonly CompiledBand[];
+  /** Bands from the highest down, so the first with `fromUnits ≤ balance` is the balance's band. */
+  readonly bandsDescending: readonly CompiledBand[];
   readonly flatRateFineUnits: bigint | null;
   readonly wholeBalance: boolean;
   readonly margin: 'none' | 'own-apy' | 'rate-difference';
@@ -93,30 +100,40 @@ interface CompiledTerms {
   readonly carry: boolean;
   readonly balanceUnitsMax: bigint;
   readonly zeroFine: string;
+  readonly zeroAmount: Amount;
+  /** A canonical balance at the scale, e.g. `/^\d{1,24}\.\d{18}$/`. */
+  readonly canonicalBalancePattern: RegExp;
 }
 
 const compiledCache = new WeakMap<InterestTerms, CompiledTerms>();
+let lastCompiled: CompiledTerms | undefined;
 
 /** The terms in integers; terms that `parseInterestTerms` did not return are validated first. */
 function compileTerms(terms: InterestTerms): CompiledTerms {
+  // An interest run computes many accounts of one product in a row: remember the last terms.
+  if (terms === lastCompiled?.terms) return lastCompiled;
   const cached = compiledCache.get(terms);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) {
+    lastCompiled = cached;
+    return cached;
+  }
   // A caller's own object might change after this call, so only parsed (frozen) terms are cached.
   const parsed = isParsedInterestTerms(terms) ? terms : parseInterestTerms(terms, 'terms');
   const again = compiledCache.get(parsed);
   if (again !== undefined) return again;
   const options = { daysPerYear: parsed.daysPerYear };
-  const bands = parsed.tiers.map((tier) =>
-    Object.freeze({
-      fromUnits: parseUnits(tier.fromAmount, { field: 'fromAmount', scale: parsed.scale }),
-      toUnits: tier.toAmount === null ? null : parseUnits(tier.toAmount, { field: 'toAmount', scale: parsed.scale }),
-      rateFineUnits: dailyRate(tier.apy, options).rateScaled,
-    }),
-  );
+  const bands: CompiledBand[] = [];
+  let interestBelowFineUnits = 0n;
+  for (const tier of parsed.tiers) {
+    const fromUnits = parseUnits(tier.fromAmount, { field: 'fromAmount', scale: parsed.scale });
+    const rateFineUnits = dailyRate(tier.apy, options).rateScaled;
+    bands.push(Object.freeze({ fromUnits, rateFineUnits, interestBelowFineUnits }));
+    if (tier.toAmount !== null) interestBelowFineUnits += (parseUnits(tier.toAmount, { field: 'toAmount', scale: parsed.scale }) - fromUnits) * rateFineUnits;
+  }
   const margin = parsed.partnerMargin;
   const compiled: CompiledTerms = Object.freeze({
     terms: parsed,
-    bands,
+    bandsDescending: Object.freeze(bands.reverse()),
     flatRateFineUnits: bands.length === 1 && bands[0] !== undefined ? bands[0].rateFineUnits : null,
     wholeBalance: parsed.tierMode === 'whole-balance',
     margin: margin === null ? 'none' : margin.mode,
@@ -126,32 +143,47 @@ function compileTerms(terms: InterestTerms): CompiledTerms {
     carry: parsed.residueMode === 'carry',
     balanceUnitsMax: 10n ** BigInt(AMOUNT_INTEGER_DIGITS_MAX + parsed.scale) - 1n,
     zeroFine: formatFineUnits(0n, parsed.scale),
+    zeroAmount: formatUnits(0n, parsed.scale),
+    canonicalBalancePattern: new RegExp(parsed.scale === 0 ? `^\\d{1,${AMOUNT_INTEGER_DIGITS_MAX}}$` : `^\\d{1,${AMOUNT_INTEGER_DIGITS_MAX}}\\.\\d{${parsed.scale}}$`),
   });
   compiledCache.set(parsed, compiled);
+  lastCompiled = compiled;
   return compiled;
 }
 
-/** The exact user interest of a balance in fine units: the tiers applied by the tier mode. */
+/**
+ * The exact user interest of a balance in fine units. Marginal interest is the precomputed
+ * interest of all lower bands plus the balance's slice of its own band at that band's rate: one
+ * multiplication, and exactly the sum of every band's slice times its rate.
+ */
 function userInterestFineUnits(compiled: CompiledTerms, balanceUnits: bigint): bigint {
   if (compiled.flatRateFineUnits !== null) return balanceUnits * compiled.flatRateFineUnits;
-  if (compiled.wholeBalance) {
-    let rate = 0n;
-    for (const band of compiled.bands) {
-      if (balanceUnits < band.fromUnits) break;
-      rate = band.rateFineUnits;
-    }
-    return balanceUnits * rate;
+  for (const band of compiled.bandsDescending) {
+    if (band.fromUnits > balanceUnits) continue;
+    if (compiled.wholeBalance) return balanceUnits * band.rateFineUnits;
+    return band.interestBelowFineUnits + (balanceUnits - band.fromUnits) * band.rateFineUnits;
   }
-  let total = 0n;
-  for (const band of compiled.bands) {
-    if (balanceUnits <= band.fromUnits) break;
-    const top = band.toUnits === null || balanceUnits < band.toUnits ? balanceUnits : band.toUnits;
-    total += (top - band.fromUnits) * band.rateFineUnits;
-  }
-  return total;
+  throw new LedgerInvariantError('no tier band holds the balance, yet the first band starts at 0 and balances are not negative');
 }
 
 const HALF_FINE_UNITS_PER_UNIT = FINE_UNITS_PER_UNIT / 2n;
+
+/**
+ * Division by 10^48 is the slowest step of the fast path, so it multiplies by a reciprocal
+ * instead: with M = floor(2^K / 10^48) + 1, floor(x · M / 2^K) = floor(x / 10^48) exactly for
+ * 0 ≤ x < 2^K / 10^48 (the error term x · (M − 2^K/10^48) / 2^K stays below 1/10^48, too small
+ * to reach the next integer). K = 480 covers every product of a balance below 10^42 units and a
+ * daily rate below 1 (under 10^90 fine units); anything else takes the ordinary division.
+ */
+const RECIPROCAL_SHIFT = 480n;
+const RECIPROCAL_DIVIDEND_LIMIT = (1n << RECIPROCAL_SHIFT) / FINE_UNITS_PER_UNIT;
+const RECIPROCAL = RECIPROCAL_DIVIDEND_LIMIT + 1n;
+
+/** floor(x / 10^48) towards zero, like `x / FINE_UNITS_PER_UNIT`. */
+function divideByFineUnitsPerUnit(valueFineUnits: bigint): bigint {
+  if (valueFineUnits >= 0n && valueFineUnits < RECIPROCAL_DIVIDEND_LIMIT) return (valueFineUnits * RECIPROCAL) >> RECIPROCAL_SHIFT;
+  return valueFineUnits / FINE_UNITS_PER_UNIT;
+}
 
 /**
  * Whether a value in fine units with this quotient and remainder (by 10^48, truncated) rounds
@@ -191,8 +223,8 @@ interface Posting {
  * residue is the remainder, corrected by one unit when rounding went away from zero.
  */
 function post(exactFineUnits: bigint, residueFineUnits: bigint, compiled: CompiledTerms): Posting {
-  const total = exactFineUnits + residueFineUnits;
-  const quotient = total / FINE_UNITS_PER_UNIT;
+  const total = residueFineUnits === 0n ? exactFineUnits : exactFineUnits + residueFineUnits;
+  const quotient = divideByFineUnitsPerUnit(total);
   const remainder = total - quotient * FINE_UNITS_PER_UNIT;
   let units = quotient;
   let residue = remainder;
@@ -307,14 +339,17 @@ function computeCompiled(compiled: CompiledTerms, balanceUnits: bigint, userResi
   };
 }
 
-const PLAIN_BALANCE_PATTERN = /^(\d{1,24})(?:\.(\d{1,18}))?$/;
+const PLAIN_BALANCE_PATTERN = new RegExp(`^(\\d{1,${AMOUNT_INTEGER_DIGITS_MAX}})(?:\\.(\\d{1,${AMOUNT_SCALE_MAX}}))?$`);
 
 /**
- * The balance in minor units: plain decimals (at most 24 whole digits, no sign) on a short path,
- * everything else through `parseUnits`, which accepts the same values and words the errors.
+ * The balance in minor units: canonical decimals (exactly `scale` decimals, at most 24 whole
+ * digits, no sign) and other plain decimals on short paths, everything else through `parseUnits`,
+ * which accepts the same values and words the errors.
  */
-function parseBalanceUnits(input: unknown, scale: number): bigint {
+function parseBalanceUnits(input: unknown, compiled: CompiledTerms): bigint {
+  const scale = compiled.terms.scale;
   if (typeof input === 'string') {
+    if (compiled.canonicalBalancePattern.test(input)) return BigInt(scale === 0 ? input : input.replace('.', ''));
     const match = PLAIN_BALANCE_PATTERN.exec(input);
     if (match !== null) {
       const fraction = match[2] ?? '';
@@ -338,7 +373,7 @@ function parseBalanceUnits(input: unknown, scale: number): bigint {
 export function computeDailyInterest(input: DailyInterestInput): DailyInterest {
   const compiled = compileTerms(input.terms);
   const scale = compiled.terms.scale;
-  const balanceUnits = parseBalanceUnits(input.balance, scale);
+  const balanceUnits = parseBalanceUnits(input.balance, compiled);
   const userResidue = input.userResidue === undefined ? 0n : parseResidueFineUnits(input.userResidue, { field: 'userResidue', scale });
   const marginResidue = input.marginResidue === undefined ? 0n : parseResidueFineUnits(input.marginResidue, { field: 'marginResidue', scale });
   checkResidueFineUnits(userResidue, compiled, 'userResidue');
@@ -346,7 +381,7 @@ export function computeDailyInterest(input: DailyInterestInput): DailyInterest {
   const result = computeCompiled(compiled, balanceUnits, userResidue, marginResidue);
   return {
     userInterest: formatUnits(result.userInterestUnits, scale),
-    partnerMargin: formatUnits(result.partnerMarginUnits, scale),
+    partnerMargin: result.partnerMarginUnits === 0n ? compiled.zeroAmount : formatUnits(result.partnerMarginUnits, scale),
     userResidue: result.userResidueFineUnits === 0n ? compiled.zeroFine : formatFineUnits(result.userResidueFineUnits, scale),
     marginResidue: result.marginResidueFineUnits === 0n ? compiled.zeroFine : formatFineUnits(result.marginResidueFineUnits, scale),
   };
