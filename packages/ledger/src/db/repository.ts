@@ -13,29 +13,6 @@ export type AccountRow = Selectable<LedgerAccountTable>;
 export type EntryRow = Selectable<JournalEntryTable>;
 type Db = Kysely<LedgerDatabase>;
 
-/** Inserts the transaction unless its idempotency key exists; returns the new id or null. */
-export async function insertTransactionIfAbsent(db: Db, posting: NormalizedPosting, createdAt: string): Promise<number | null> {
-  const row = await db
-    .insertInto('journal_transactions')
-    .values({
-      entity: posting.entity,
-      kind: posting.kind,
-      idempotency_key: posting.idempotencyKey,
-      request_hash: posting.requestHash,
-      occurred_at: posting.occurredAt,
-      accounting_day: posting.accountingDay,
-      provider_id: posting.providerId,
-      reverses_transaction_id: posting.reversesTransactionId,
-      description: posting.description,
-      metadata: posting.metadata,
-      created_at: createdAt,
-    })
-    .onConflict((conflict) => conflict.columns(['entity', 'idempotency_key']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return row === undefined ? null : row.id;
-}
-
 /** The transaction of an (entity, idempotency key), if any. */
 export async function findTransactionByKey(db: Db, entity: string, idempotencyKey: string) {
   return db.selectFrom('journal_transactions').selectAll().where('entity', '=', entity).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
@@ -75,24 +52,6 @@ export async function selectEntriesOfTransactions(db: Db, transactionIds: readon
 export async function selectAccountsForPosting(db: Db, dialect: LedgerDialect, ids: readonly number[]): Promise<AccountRow[]> {
   const query = db.selectFrom('ledger_accounts').selectAll().where('id', 'in', ids).orderBy('id');
   return dialect.supportsRowLocks ? query.forUpdate().execute() : query.execute();
-}
-
-/** Inserts entries. */
-export async function insertEntries(db: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<void> {
-  await db.insertInto('journal_entries').values([...rows]).execute();
-}
-
-/** Sets an account's balance, last day and entry count. */
-export async function updateAccountBalance(db: Db, update: { id: number; balance: string; lastDay: string; entriesAdded: number }): Promise<void> {
-  await db
-    .updateTable('ledger_accounts')
-    .set((eb) => ({
-      balance: update.balance,
-      last_day: update.lastDay,
-      entry_count: eb('entry_count', '+', update.entriesAdded),
-    }))
-    .where('id', '=', update.id)
-    .execute();
 }
 
 /** Sets the end-of-day balances of (account, day) pairs. */

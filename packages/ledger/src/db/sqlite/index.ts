@@ -42,6 +42,36 @@ export const sqliteLedgerDialect: LedgerDialect = Object.freeze({
   },
 });
 
+/** Prepared statements kept per connection; the ledger issues a few dozen distinct ones. */
+export const SQLITE_STATEMENT_CACHE_SIZE_MAX = 256;
+
+/**
+ * Kysely's SQLite driver prepares every statement on every call, which costs about as much as
+ * running a small insert; this keeps the prepared statements by SQL text (bounded, least recently
+ * used first out). A statement still iterating a result is never handed out twice.
+ */
+function cachingStatements(native: Database.Database): { close(): void; prepare(sql: string): Database.Statement } {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => native.close(),
+    prepare(sqlText: string): Database.Statement {
+      const cached = cache.get(sqlText);
+      if (cached !== undefined && !cached.busy) {
+        cache.delete(sqlText);
+        cache.set(sqlText, cached);
+        return cached;
+      }
+      const statement = native.prepare(sqlText);
+      cache.set(sqlText, statement);
+      if (cache.size > SQLITE_STATEMENT_CACHE_SIZE_MAX) {
+        const oldest = cache.keys().next().value;
+        if (oldest !== undefined) cache.delete(oldest);
+      }
+      return statement;
+    },
+  };
+}
+
 /** Options of {@link openSqliteDatabase}. */
 export interface SqliteDatabaseOptions {
   /** A file path, or `:memory:` for a private in-memory database. */
@@ -75,6 +105,6 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
     step: (total: bigint, value: unknown) => (typeof value === 'string' ? total + toUnits(value) : total),
     result: (total: bigint) => formatUnits(total),
   });
-  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: native }) });
+  const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
   return { db, native, dialect: sqliteLedgerDialect };
 }
