@@ -575,9 +575,17 @@ export class Ledger {
 
   #planAccounts(posting: NormalizedPosting, rows: ReadonlyMap<number, AccountRow>): Map<number, PlanAccount> {
     const accounts = new Map<number, PlanAccount>();
-    for (const entry of posting.entries) {
+    for (const [index, entry] of posting.entries.entries()) {
       const row = rows.get(entry.accountId);
       if (row === undefined) continue;
+      const scale = this.currencyScale(row.currency);
+      if (scale < AMOUNT_SCALE_DEFAULT && entry.units % 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale) !== 0n) {
+        const amount = formatUnits(entry.units < 0n ? -entry.units : entry.units);
+        throw new LedgerError('invalid_amount', `entries[${index}].amount has more than ${scale} decimal places, the scale of ${row.currency}, got ${amount}`, {
+          field: `entries[${index}].amount`,
+          value: amount,
+        });
+      }
       const account = this.#remember(rowToAccount(row));
       accounts.set(row.id, { ...account, balanceUnits: toUnits(row.balance) });
     }
@@ -786,6 +794,10 @@ export class Ledger {
       transactions.add(row.transaction_id);
       assertInvariant(toUnits(String(row.total)) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
     }
+    let transactionCount = this.db.selectFrom('journal_transactions').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (entity !== undefined) transactionCount = transactionCount.where('entity', '=', entity);
+    const storedTransactions = Number((await transactionCount.executeTakeFirstOrThrow()).n);
+    assertInvariant(storedTransactions === transactions.size, `${storedTransactions} transactions are stored but ${transactions.size} have entries`);
     let accountQuery = this.db.selectFrom('ledger_accounts').selectAll();
     if (entity !== undefined) accountQuery = accountQuery.where('entity', '=', entity);
     const accounts = await accountQuery.execute();

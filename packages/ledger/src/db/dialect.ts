@@ -26,4 +26,10 @@ export interface LedgerDialect {
    * serialization failures and deadlocks a bounded number of times.
    */
   writeTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Runs a migrator so that processes starting together on fresh books never race: SQLite runs
+   * it inside one `BEGIN IMMEDIATE` transaction on the one connection (Kysely's SQLite migrator
+   * takes no lock); PostgreSQL relies on Kysely's advisory lock.
+   */
+  migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void>;
 }

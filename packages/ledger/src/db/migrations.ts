@@ -194,18 +194,21 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
 
 /**
  * Applies every pending ledger migration. Safe to call on every start: applied ones are skipped,
- * and Kysely's migration lock serialises concurrent starters.
+ * and processes starting together are serialised by the dialect (see {@link LedgerDialect.migrate}).
  */
 export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => ledgerMigrations(dialect) };
-  const migrator = new Migrator({
-    db,
-    provider,
-    migrationTableName: LEDGER_MIGRATION_TABLE,
-    migrationLockTableName: LEDGER_MIGRATION_LOCK_TABLE,
-    // Without the schema, Kysely looks for its tables in every schema and may find another's.
-    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+  await dialect.migrate(db, async (connection, { disableTransactions }) => {
+    const migrator = new Migrator({
+      db: connection,
+      provider,
+      disableTransactions,
+      migrationTableName: LEDGER_MIGRATION_TABLE,
+      migrationLockTableName: LEDGER_MIGRATION_LOCK_TABLE,
+      // Without the schema, Kysely looks for its tables in every schema and may find another's.
+      ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error !== undefined) throw error;
   });
-  const { error } = await migrator.migrateToLatest();
-  if (error !== undefined) throw error;
 }

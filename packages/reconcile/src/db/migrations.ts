@@ -78,13 +78,16 @@ function initial(dialect: LedgerDialect): Migration {
 
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */
 export async function migrateReconcile(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<void> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => ({ '0001_initial': initial(dialect) }) },
-    migrationTableName: RECONCILE_MIGRATION_TABLE,
-    migrationLockTableName: RECONCILE_MIGRATION_LOCK_TABLE,
-    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+  await dialect.migrate(db, async (connection, { disableTransactions }) => {
+    const migrator = new Migrator({
+      db: connection,
+      disableTransactions,
+      provider: { getMigrations: async () => ({ '0001_initial': initial(dialect) }) },
+      migrationTableName: RECONCILE_MIGRATION_TABLE,
+      migrationLockTableName: RECONCILE_MIGRATION_LOCK_TABLE,
+      ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error !== undefined) throw error;
   });
-  const { error } = await migrator.migrateToLatest();
-  if (error !== undefined) throw error;
 }

@@ -33,6 +33,9 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
   ],
   exactSumFunction: 'sum',
   supportsRowLocks: true,
+  async migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void> {
+    await run(db, { disableTransactions: false });
+  },
   async writeTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -83,6 +86,10 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
     await setup.connect();
     try {
       await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } catch (error) {
+      // Two processes creating the same schema at once: one of them loses the catalog race.
+      const state = sqlState(error);
+      if (state !== '23505' && state !== '42P06') throw error;
     } finally {
       await setup.end();
     }

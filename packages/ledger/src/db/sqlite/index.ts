@@ -14,7 +14,7 @@ export const SQLITE_BUSY_TIMEOUT_MS_DEFAULT = 15_000;
 const IMMUTABLE_TABLES = ['journal_transactions', 'journal_entries'] as const;
 
 /** The SQLite half of {@link LedgerDialect}. */
-export const sqliteLedgerDialect: LedgerDialect = Object.freeze({
+export const sqliteLedgerDialect: LedgerDialect = Object.freeze<LedgerDialect>({
   name: 'sqlite',
   idColumnType: 'integer',
   amountColumnType: 'text',
@@ -25,6 +25,9 @@ export const sqliteLedgerDialect: LedgerDialect = Object.freeze({
   ]),
   exactSumFunction: 'decimal_sum',
   supportsRowLocks: false,
+  async migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void> {
+    await sqliteLedgerDialect.writeTransaction(db, (connection) => run(connection, { disableTransactions: true }));
+  },
   async writeTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
     return db.connection().execute(async (connection) => {
       // BEGIN IMMEDIATE takes the write lock before the first read, so a second process waits
