@@ -102,7 +102,7 @@ export async function benchInterestCycle(options: { accounts: number }): Promise
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) {
+if (process.argv[1] !== undefined && process.argv[1].endsWith("interest-cycle.ts")) {
   const accounts = Number(process.argv[2] ?? 1_000_000);
   for (const line of await benchInterestCycle({ accounts })) console.log(line);
 }

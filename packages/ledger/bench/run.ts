@@ -3,15 +3,16 @@
  * `name: value unit ratio=r (baseline)`. Not a test: nothing here fails on a missed target.
  *
  * `EARNBOOK_BENCH_SCALE=small` runs reduced sizes; `EARNBOOK_BENCH_ONLY` (comma list of
- * `sqlite`, `postgres`, `balance`, `interest`) runs a subset; PostgreSQL is reached at
+ * `sqlite`, `postgres`, `balance`, `interest`, `cycle`) runs a subset; PostgreSQL is reached at
  * `EARNBOOK_PG_URL` (default the local trust-auth server).
  */
 import { benchBalanceAtDay } from './balance-at-day.js';
 import { benchInterestCompute } from './interest-compute.js';
+import { benchInterestCycle } from './interest-cycle.js';
 import { benchLedgerBookingsPostgres, benchLedgerBookingsSqlite } from './ledger-bookings.js';
 import { benchSizes, formatMeasure, peakRssMiB } from './lib.js';
 
-const BENCHMARKS = ['sqlite', 'postgres', 'balance', 'interest'] as const;
+const BENCHMARKS = ['sqlite', 'postgres', 'balance', 'interest', 'cycle'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 const PG_URL = process.env['EARNBOOK_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     print(await benchBalanceAtDay({ entries: sizes.balanceEntries, userAccounts: sizes.balanceUserAccounts, days: sizes.balanceDays, queries: sizes.balanceQueries }));
   }
   if (run.has('interest')) print(await benchInterestCompute({ accounts: sizes.interestAccounts }));
+  if (run.has('cycle')) print(await benchInterestCycle({ accounts: sizes.interestAccounts }));
   print([
     formatMeasure({
       name: 'ledger_bench_peak_rss',
