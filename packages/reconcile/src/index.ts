@@ -14,3 +14,4 @@ export { Reconciler, SYNC_BATCH_SIZE, TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_M
 export type { Break, ReconcileResult, ReconcilerOptions, SettlementInstruction } from './reconciler.js';
 export { migrateReconcile } from './db/migrations.js';
 export type { BreakKind, ReconcileDatabase } from './db/schema.js';
+export * from './export/index.js';

@@ -1,0 +1,215 @@
+/**
+ * The audit export: every file an auditor needs for an entity and a range of accounting days,
+ * written from one consistent snapshot of the books, plus a manifest with row counts, totals per
+ * currency and the SHA-256 of each file.
+ */
+import { access, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { formatInstant } from '@earnbook/ledger';
+import type { ReconcileDatabase } from '../db/schema.js';
+import { ReconcileError } from '../errors.js';
+import { exportBalancesCsv } from './balances-csv.js';
+import { exportBreaksCsv } from './breaks-csv.js';
+import { asError, exportFailure } from './export-failure.js';
+import { checkDayRange, checkFlag, checkPageSize, checkScope, describeInput } from './export-options.js';
+import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
+import type { ExportResult } from './export-result.js';
+import { exportHledgerJournal } from './hledger-journal.js';
+import { exportJournalCsv } from './journal-csv.js';
+import { exportSettlementsCsv } from './settlements-csv.js';
+
+/** The files an audit export can write. */
+export type AuditFileFormat = 'journal_csv' | 'balances_csv' | 'breaks_csv' | 'settlements_csv' | 'hledger_journal';
+
+/** File name of each format inside the export directory. */
+export const AUDIT_FILE_NAMES: Readonly<Record<AuditFileFormat, string>> = Object.freeze({
+  journal_csv: 'journal.csv',
+  balances_csv: 'balances.csv',
+  breaks_csv: 'breaks.csv',
+  settlements_csv: 'settlements.csv',
+  hledger_journal: 'journal.hledger',
+});
+
+/** Every format, in the order they are written. */
+export const AUDIT_FILE_FORMATS: readonly AuditFileFormat[] = Object.freeze(Object.keys(AUDIT_FILE_NAMES) as AuditFileFormat[]);
+
+/** The manifest's file name. */
+export const AUDIT_MANIFEST_NAME = 'manifest.json';
+
+/** Bytes a file stream buffers before it asks the export to wait. */
+const FILE_HIGH_WATER_MARK_BYTES = 1024 * 1024;
+
+/** Options of {@link exportAudit}. */
+export type AuditExportOptions = ExportScope &
+  ExportDayRange &
+  ExportPaging & {
+    /** The books: the ledger's and reconcile's tables. A `Transaction` is used as the snapshot. */
+    readonly db: Kysely<ReconcileDatabase>;
+    /** Directory to write into (created if missing); it must not hold any of the files yet. */
+    readonly directory: string;
+    /** Files to write; default all of {@link AUDIT_FILE_FORMATS}. The manifest is always written. */
+    readonly formats?: readonly AuditFileFormat[];
+    /** Begin the CSV files with a UTF-8 byte order mark; default false. */
+    readonly bom?: boolean;
+    /** The clock of the manifest's `generatedAt`; default `() => new Date()`. */
+    readonly now?: () => Date;
+  };
+
+/** One file in the manifest. */
+export interface AuditManifestFile {
+  readonly name: string;
+  readonly format: AuditFileFormat;
+  /** Data rows (CSV, header not counted) or transactions (hledger journal). */
+  readonly rows: number;
+  /** Posting lines, for the hledger journal only. */
+  readonly postings?: number;
+  readonly bytes: number;
+  /** SHA-256 of the file's bytes, lower-case hex. */
+  readonly sha256: string;
+  /** Totals per currency (amounts canonical at 18 decimals; counts for breaks). */
+  readonly totals: Readonly<Record<string, Readonly<Record<string, string | number>>>>;
+}
+
+/** The content of `manifest.json`. */
+export interface AuditManifest {
+  readonly kind: 'earnbook_audit_export';
+  readonly version: 1;
+  /** When the export ran (ISO-8601 UTC). */
+  readonly generatedAt: string;
+  readonly parameters: {
+    /** The entity, or null for all entities. */
+    readonly entity: string | null;
+    readonly allEntities: boolean;
+    readonly fromDay: string;
+    readonly toDay: string;
+    /** The day whose end `balances.csv` is at (= `toDay`). */
+    readonly balancesDay: string;
+    readonly bom: boolean;
+    readonly formats: readonly AuditFileFormat[];
+  };
+  readonly files: readonly AuditManifestFile[];
+}
+
+/** The result of {@link exportAudit}: the manifest as written, and where. */
+export interface AuditExportResult {
+  readonly manifest: AuditManifest;
+  readonly manifestPath: string;
+}
+
+function checkFormats(value: unknown): readonly AuditFileFormat[] {
+  if (value === undefined) return AUDIT_FILE_FORMATS;
+  const invalid = (): never => {
+    throw new ReconcileError('invalid_input', `formats must be a non-empty list of ${AUDIT_FILE_FORMATS.join(', ')} without repeats, got ${describeInput(value)}`, {
+      field: 'formats',
+      value: describeInput(value),
+    });
+  };
+  if (!Array.isArray(value) || value.length === 0 || value.length > AUDIT_FILE_FORMATS.length) return invalid();
+  const chosen = new Set<unknown>(value);
+  if (chosen.size !== value.length || [...chosen].some((format) => !(AUDIT_FILE_FORMATS as readonly unknown[]).includes(format))) return invalid();
+  // Written in the fixed order, whatever order they were asked in.
+  return Object.freeze(AUDIT_FILE_FORMATS.filter((format) => chosen.has(format)));
+}
+
+function totalsRecord<T extends object>(totals: ReadonlyMap<string, T>): Record<string, Record<string, string | number>> {
+  return Object.fromEntries([...totals].map(([currency, value]) => [currency, { ...(value as Record<string, string | number>) }]));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Runs `work` on one consistent snapshot of the books: a read-only REPEATABLE READ transaction on
+ * PostgreSQL, a read transaction on SQLite (WAL: writers of other connections go on; other
+ * queries of the same Kysely instance wait for its single connection). A `Transaction` passed in
+ * is used as it is.
+ */
+async function inSnapshot<T>(db: Kysely<ReconcileDatabase>, work: (snapshot: Kysely<ReconcileDatabase>) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return work(db);
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work);
+}
+
+/**
+ * Writes an audit export into `directory`: `journal.csv`, `balances.csv` (every account at the
+ * end of `toDay`), `breaks.csv`, `settlements.csv`, `journal.hledger` (or the chosen `formats`),
+ * then `manifest.json` with the parameters, the generation instant, and per file its row count,
+ * size, SHA-256 and totals per currency. All files come from one snapshot of the books.
+ *
+ * Files are created exclusively: an existing file of the same name is an `invalid_input` on
+ * `directory`, checked before anything is written. If an export fails, the files it created are
+ * removed, so a directory with a manifest holds a complete export.
+ *
+ * @example
+ * const { manifest } = await exportAudit({ db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', directory: 'audit/2025-03' });
+ * manifest.files.find((file) => file.name === 'journal.csv')?.sha256;
+ */
+export async function exportAudit(options: AuditExportOptions): Promise<AuditExportResult> {
+  const scope = checkScope(options);
+  const range = checkDayRange(options);
+  const pageSize = checkPageSize(options.pageSize);
+  const bom = checkFlag(options.bom, 'bom', false);
+  const formats = checkFormats(options.formats);
+  if (typeof options.directory !== 'string' || options.directory.length === 0) {
+    throw new ReconcileError('invalid_input', `directory must be a path, got ${describeInput(options.directory)}`, { field: 'directory', value: describeInput(options.directory) });
+  }
+  const directory = options.directory;
+  const now = options.now ?? (() => new Date());
+  const names = [...formats.map((format) => AUDIT_FILE_NAMES[format]), AUDIT_MANIFEST_NAME];
+  for (const name of names) {
+    if (await exists(join(directory, name))) {
+      throw new ReconcileError('invalid_input', `directory ${directory} already holds ${name}; an audit export never overwrites one`, { field: 'directory', value: directory });
+    }
+  }
+  const scoped = scope.entity === undefined ? ({ allEntities: true } as const) : { entity: scope.entity };
+  const created: string[] = [];
+  try {
+    await mkdir(directory, { recursive: true });
+    const files = await inSnapshot(options.db, async (db) => {
+      const written: AuditManifestFile[] = [];
+      for (const format of formats) {
+        const name = AUDIT_FILE_NAMES[format];
+        const path = join(directory, name);
+        // Exclusive create: a file that appeared since the check fails here and is not ours to remove.
+        const handle = await open(path, 'wx');
+        created.push(path);
+        const output = handle.createWriteStream({ highWaterMark: FILE_HIGH_WATER_MARK_BYTES });
+        const common = { ...scoped, ...range, pageSize, output };
+        let result: ExportResult<object> & { postings?: number };
+        if (format === 'journal_csv') result = await exportJournalCsv({ ...common, db, bom });
+        else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, db, bom });
+        else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, db, bom });
+        else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, db, bom });
+        else result = await exportHledgerJournal({ ...common, db });
+        written.push({
+          name,
+          format,
+          rows: result.rows,
+          ...(result.postings === undefined ? {} : { postings: result.postings }),
+          bytes: result.bytes,
+          sha256: result.sha256,
+          totals: totalsRecord(result.totals),
+        });
+      }
+      return written;
+    });
+    const manifest: AuditManifest = {
+      kind: 'earnbook_audit_export',
+      version: 1,
+      generatedAt: formatInstant(now()),
+      parameters: { entity: scope.entity ?? null, allEntities: scope.entity === undefined, fromDay: range.fromDay, toDay: range.toDay, balancesDay: range.toDay, bom, formats },
+      files,
+    };
+    const manifestPath = join(directory, AUDIT_MANIFEST_NAME);
+    created.push(manifestPath);
+    await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+    return { manifest, manifestPath };
+  } catch (error) {
+    await Promise.all(created.map((path) => rm(path, { force: true })));
+    throw exportFailure('audit', asError(error));
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Balances at the end of an accounting day as CSV: every account of the scope, with a trial
+ * balance's debit and credit columns.
+ */
+import { assertInvariant, formatUnits } from '@earnbook/ledger';
+import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
+import { openCsvSink } from './csv-sink.js';
+import type { ExportOutput } from './csv-sink.js';
+import { asError, exportFailure } from './export-failure.js';
+import { assertEntityExists, checkOutput, checkDay, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import type { ExportPaging, ExportScope, LedgerReader } from './export-options.js';
+import { selectBalancesPage } from './export-queries.js';
+import { DebitCreditAccumulator } from './export-result.js';
+import type { DebitCreditTotals, ExportResult } from './export-result.js';
+
+/**
+ * The columns of `balances.csv`, in order:
+ *
+ * - `entity`, `accounting_day` (the day whose end the balances are at), `account` (code),
+ *   `account_kind`, `normal_side` (`debit` or `credit`), `currency`;
+ * - `balance`: the normal-side balance at the end of the day, 18 decimals, possibly negative
+ *   (zero for an account with no posting by then);
+ * - `debit`, `credit`: the same balance as a trial balance shows it, on the side it stands
+ *   (exactly one filled; zero stands on the debit side);
+ * - `last_posting_day`: the latest accounting day on or before `accounting_day` with a posting on
+ *   the account, empty if none.
+ */
+export const BALANCES_CSV_HEADERS = Object.freeze([
+  'entity',
+  'accounting_day',
+  'account',
+  'account_kind',
+  'normal_side',
+  'currency',
+  'balance',
+  'debit',
+  'credit',
+  'last_posting_day',
+] as const);
+
+/** Text columns: always quoted and escaped against formula injection. */
+export const BALANCES_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'account', 'account_kind', 'normal_side', 'currency'] as const);
+
+const ZERO = formatUnits(0n);
+
+/** Options of {@link exportBalancesCsv}. */
+export type BalancesCsvOptions = ExportScope &
+  ExportPaging &
+  ExportOutput & {
+    readonly db: LedgerReader;
+    /** The accounting day whose end the balances are taken at. */
+    readonly day: string;
+    /** Begin with a UTF-8 byte order mark; default false. */
+    readonly bom?: boolean;
+  };
+
+/**
+ * Streams the balance of every account of the scope at the end of `day` (the latest
+ * `account_day_balances` row on or before it), by account id, as RFC 4180 CSV with the columns
+ * of {@link BALANCES_CSV_HEADERS}. Accounts opened but not yet posted to by then show zero.
+ *
+ * Totals per currency are the trial balance's debit and credit columns; they are equal (a
+ * difference is a broken invariant and throws).
+ *
+ * @example
+ * await exportBalancesCsv({ db: ledger.db, entity: 'defi', day: '2025-03-31', output: createWriteStream('balances.csv') });
+ */
+export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<ExportResult<DebitCreditTotals>> {
+  const scope = checkScope(options);
+  const day = checkDay(options.day, 'day');
+  const pageSize = checkPageSize(options.pageSize);
+  const bom = checkFlag(options.bom, 'bom', false);
+  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
+  checkOutput(options.output);
+  const db = ledgerView(options.db);
+  await assertEntityExists(db, scope);
+  const sink = openCsvSink({ output: options.output, endOutput, headers: BALANCES_CSV_HEADERS, quotedColumns: BALANCES_CSV_TEXT_COLUMNS, bom });
+  const totals = new DebitCreditAccumulator();
+  let rows = 0;
+  try {
+    let afterId = 0;
+    for (;;) {
+      const page = await selectBalancesPage(db, { scope, day, afterId, pageSize });
+      for (const row of page) {
+        const balance = row.balance === null ? ZERO : canonicalAmount(row.balance, 'balance');
+        const normalUnits = canonicalUnits(balance);
+        const signedUnits = row.normal_side === 'debit' ? normalUnits : -normalUnits;
+        totals.addSigned(row.currency, signedUnits);
+        const magnitude = absoluteAmount(balance);
+        rows += 1;
+        const cells = [
+          textCell(row.entity),
+          day,
+          textCell(row.account),
+          textCell(row.account_kind),
+          textCell(row.normal_side),
+          textCell(row.currency),
+          balance,
+          signedUnits >= 0n ? magnitude : '',
+          signedUnits < 0n ? magnitude : '',
+          row.balance_day ?? '',
+        ];
+        if (!sink.write(cells)) await sink.drain();
+      }
+      const last = page[page.length - 1];
+      if (page.length < pageSize || last === undefined) break;
+      afterId = last.account_id;
+    }
+    const written = await sink.finish();
+    const units = totals.units();
+    for (const [currency, { debit, credit }] of units) {
+      assertInvariant(debit === credit, `balances export: ${currency} debit balances ${formatUnits(debit)} differ from credit balances ${formatUnits(credit)} at the end of ${day}`);
+    }
+    return {
+      ...written,
+      rows,
+      totals: new Map([...units].map(([currency, { debit, credit }]) => [currency, Object.freeze({ debit: formatUnits(debit), credit: formatUnits(credit) })])),
+    };
+  } catch (error) {
+    await sink.abort(asError(error));
+    throw exportFailure('balances', error);
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The SQL of the audit exports, in one place: keyset-paginated reads (never OFFSET), each served
+ * by an index, identical on SQLite and PostgreSQL.
+ */
+import type { Kysely } from 'kysely';
+import type { LedgerDatabase } from '@earnbook/ledger';
+import type { ReconcileDatabase } from '../db/schema.js';
+import type { CheckedScope, ExportDayRange } from './export-options.js';
+
+/** Ids are BIGINT on PostgreSQL; the pool parses them to numbers, but be safe with strings. */
+function id(value: number | string | bigint): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+/**
+ * The first and last journal entry ids of a scope and day range, through the
+ * `journal_transactions_entity_day` and `journal_entries_transaction` indexes (cost in proportion
+ * to the range, not to the books). Undefined when the range has no entries.
+ */
+export async function selectJournalEntryBounds(db: Kysely<LedgerDatabase>, scope: CheckedScope, range: ExportDayRange): Promise<{ first: number; last: number } | undefined> {
+  let query = db
+    .selectFrom('journal_transactions as t')
+    .innerJoin('journal_entries as e', 'e.transaction_id', 't.id')
+    .select((eb) => [eb.fn.min('e.id').as('first'), eb.fn.max('e.id').as('last')])
+    .where('t.accounting_day', '>=', range.fromDay)
+    .where('t.accounting_day', '<=', range.toDay);
+  if (scope.entity !== undefined) query = query.where('t.entity', '=', scope.entity);
+  const row = await query.executeTakeFirst();
+  if (row === undefined || row.first === null || row.last === null) return undefined;
+  return { first: id(row.first), last: id(row.last) };
+}
+
+/** One journal entry with its transaction's and account's facts, as stored. */
+export interface JournalExportRow {
+  readonly entry_id: number | string;
+  readonly transaction_id: number | string;
+  readonly entity: string;
+  readonly accounting_day: string;
+  readonly occurred_at: string;
+  readonly kind: string;
+  readonly account: string;
+  readonly account_kind: string;
+  readonly currency: string;
+  readonly amount: string;
+  readonly balance_after: string;
+  readonly provider_id: string | null;
+  readonly description: string | null;
+}
+
+/**
+ * A page of journal entries in posting order (entry id), after `afterId` and up to `lastId`
+ * (both from {@link selectJournalEntryBounds}), filtered to the scope and days. Entries carry
+ * their transaction's entity and day, so no index beyond the primary key is needed here.
+ */
+export async function selectJournalPage(
+  db: Kysely<LedgerDatabase>,
+  input: { scope: CheckedScope; range: ExportDayRange; afterId: number; lastId: number; pageSize: number },
+): Promise<JournalExportRow[]> {
+  let query = db
+    .selectFrom('journal_entries as e')
+    .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+    .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
+    .select([
+      'e.id as entry_id',
+      'e.transaction_id',
+      'e.entity',
+      'e.accounting_day',
+      't.occurred_at',
+      't.kind',
+      'a.code as account',
+      'a.kind as account_kind',
+      'e.currency',
+      'e.amount',
+      'e.balance_after',
+      't.provider_id',
+      't.description',
+    ])
+    .where('e.id', '>', input.afterId)
+    .where('e.id', '<=', input.lastId)
+    .where('e.accounting_day', '>=', input.range.fromDay)
+    .where('e.accounting_day', '<=', input.range.toDay);
+  if (input.scope.entity !== undefined) query = query.where('e.entity', '=', input.scope.entity);
+  // Returned as read: one object per row and no copy (the hot path of the largest export).
+  // Ids are numbers on both dialects (the PostgreSQL pool parses BIGINT), and callers only print
+  // them or pass the last one back as the keyset.
+  return query.orderBy('e.id').limit(input.pageSize).execute();
+}
+
+/** One account with its balance at the end of a day (null when it had no posting by then). */
+export interface BalanceExportRow {
+  readonly account_id: number;
+  readonly entity: string;
+  readonly account: string;
+  readonly account_kind: string;
+  readonly normal_side: 'debit' | 'credit';
+  readonly currency: string;
+  readonly balance: string | null;
+  readonly balance_day: string | null;
+}
+
+/**
+ * A page of accounts (by id) with the latest `account_day_balances` row on or before `day`
+ * (primary key `(account_id, accounting_day)`: one index probe per account).
+ */
+export async function selectBalancesPage(
+  db: Kysely<LedgerDatabase>,
+  input: { scope: CheckedScope; day: string; afterId: number; pageSize: number },
+): Promise<BalanceExportRow[]> {
+  let query = db
+    .selectFrom('ledger_accounts as a')
+    .select(['a.id as account_id', 'a.entity', 'a.code as account', 'a.kind as account_kind', 'a.normal_side', 'a.currency'])
+    .select((eb) => [
+      eb
+        .selectFrom('account_day_balances as b')
+        .select('b.balance')
+        .whereRef('b.account_id', '=', 'a.id')
+        .where('b.accounting_day', '<=', input.day)
+        .orderBy('b.accounting_day', 'desc')
+        .limit(1)
+        .as('balance'),
+      eb
+        .selectFrom('account_day_balances as b')
+        .select('b.accounting_day')
+        .whereRef('b.account_id', '=', 'a.id')
+        .where('b.accounting_day', '<=', input.day)
+        .orderBy('b.accounting_day', 'desc')
+        .limit(1)
+        .as('balance_day'),
+    ])
+    .where('a.id', '>', input.afterId);
+  if (input.scope.entity !== undefined) query = query.where('a.entity', '=', input.scope.entity);
+  const rows = await query.orderBy('a.id').limit(input.pageSize).execute();
+  return rows.map((row) => ({ ...row, account_id: id(row.account_id) }));
+}
+
+/** A page of breaks of a scope and day range, by id. */
+export async function selectBreaksPage(
+  db: Kysely<ReconcileDatabase>,
+  input: { scope: CheckedScope; range: ExportDayRange; afterId: number; pageSize: number },
+) {
+  let query = db
+    .selectFrom('reconcile_breaks')
+    .selectAll()
+    .where('id', '>', input.afterId)
+    .where('accounting_day', '>=', input.range.fromDay)
+    .where('accounting_day', '<=', input.range.toDay);
+  if (input.scope.entity !== undefined) query = query.where('entity', '=', input.scope.entity);
+  const rows = await query.orderBy('id').limit(input.pageSize).execute();
+  return rows.map((row) => ({ ...row, id: id(row.id), resolution_transaction_id: row.resolution_transaction_id === null ? null : id(row.resolution_transaction_id) }));
+}
+
+/** The keyset of settlement positions: their primary key. */
+export interface SettlementKey {
+  readonly entity: string;
+  readonly currency: string;
+  readonly accounting_day: string;
+}
+
+/**
+ * A page of settlement positions in primary-key order (entity, currency, day), each with the
+ * instruction of the same (entity, currency, day) if there is one.
+ */
+export async function selectSettlementsPage(
+  db: Kysely<ReconcileDatabase>,
+  input: { scope: CheckedScope; range: ExportDayRange; after: SettlementKey | undefined; pageSize: number },
+) {
+  let query = db
+    .selectFrom('settlement_positions as p')
+    .leftJoin('settlement_instructions as i', (join) =>
+      join.onRef('i.entity', '=', 'p.entity').onRef('i.currency', '=', 'p.currency').onRef('i.accounting_day', '=', 'p.accounting_day'),
+    )
+    .select([
+      'p.entity',
+      'p.currency',
+      'p.accounting_day',
+      'p.payables',
+      'p.receivables',
+      'p.net',
+      'p.carried_in',
+      'p.outstanding',
+      'p.settled',
+      'p.carried_out',
+      'p.reported_outstanding',
+      'p.computed_at',
+      'i.id as instruction_id',
+      'i.direction',
+      'i.amount as instruction_amount',
+      'i.wallet',
+      'i.status as instruction_status',
+      'i.transaction_hash',
+      'i.ledger_transaction_id',
+    ])
+    .where('p.accounting_day', '>=', input.range.fromDay)
+    .where('p.accounting_day', '<=', input.range.toDay);
+  if (input.scope.entity !== undefined) query = query.where('p.entity', '=', input.scope.entity);
+  const after = input.after;
+  if (after !== undefined) {
+    query = query.where((eb) => eb(eb.refTuple('p.entity', 'p.currency', 'p.accounting_day'), '>', eb.tuple(after.entity, after.currency, after.accounting_day)));
+  }
+  const rows = await query.orderBy('p.entity').orderBy('p.currency').orderBy('p.accounting_day').limit(input.pageSize).execute();
+  return rows.map((row) => ({
+    ...row,
+    instruction_id: row.instruction_id === null ? null : id(row.instruction_id),
+    ledger_transaction_id: row.ledger_transaction_id === null ? null : id(row.ledger_transaction_id),
+  }));
+}
+
+/** The keyset of journal transactions in the `journal_transactions_entity_day` index order. */
+export interface TransactionKey {
+  readonly entity: string;
+  readonly accounting_day: string;
+  readonly id: number;
+}
+
+/** A page of journal transactions in (entity, accounting day, id) order, served by that index. */
+export async function selectTransactionsPage(
+  db: Kysely<LedgerDatabase>,
+  input: { scope: CheckedScope; range: ExportDayRange; after: TransactionKey | undefined; pageSize: number },
+) {
+  let query = db
+    .selectFrom('journal_transactions')
+    .select(['id', 'entity', 'accounting_day', 'occurred_at', 'kind', 'provider_id', 'reverses_transaction_id', 'description'])
+    .where('accounting_day', '>=', input.range.fromDay)
+    .where('accounting_day', '<=', input.range.toDay);
+  if (input.scope.entity !== undefined) query = query.where('entity', '=', input.scope.entity);
+  const after = input.after;
+  if (after !== undefined) {
+    query = query.where((eb) => eb(eb.refTuple('entity', 'accounting_day', 'id'), '>', eb.tuple(after.entity, after.accounting_day, after.id)));
+  }
+  const rows = await query.orderBy('entity').orderBy('accounting_day').orderBy('id').limit(input.pageSize).execute();
+  return rows.map((row) => ({ ...row, id: id(row.id), reverses_transaction_id: row.reverses_transaction_id === null ? null : id(row.reverses_transaction_id) }));
+}
+
+/** The entries of some transactions, with their accounts, by entry id. */
+export async function selectEntriesOfTransactions(db: Kysely<LedgerDatabase>, transactionIds: readonly number[]) {
+  if (transactionIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('journal_entries as e')
+    .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
+    .select(['e.id', 'e.transaction_id', 'e.entity', 'e.currency', 'e.amount', 'a.code as account', 'a.kind as account_kind'])
+    .where('e.transaction_id', 'in', [...transactionIds])
+    .orderBy('e.id')
+    .execute();
+  return rows.map((row) => ({ ...row, id: id(row.id), transaction_id: id(row.transaction_id) }));
+}
+
+/** The currencies of a scope's accounts, sorted (for the journal's commodity directives). */
+export async function selectCurrencies(db: Kysely<LedgerDatabase>, scope: CheckedScope): Promise<string[]> {
+  let query = db.selectFrom('ledger_accounts').select('currency').distinct();
+  if (scope.entity !== undefined) query = query.where('entity', '=', scope.entity);
+  const rows = await query.orderBy('currency').execute();
+  return rows.map((row) => row.currency);
+}

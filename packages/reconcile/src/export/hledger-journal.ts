@@ -1,0 +1,171 @@
+/**
+ * The journal as a plain-text accounting journal that hledger and ledger-cli read unchanged, so
+ * that an auditor can recompute every balance with an independent tool
+ * (`hledger -f journal.hledger bal`, `ledger -f journal.hledger bal`).
+ */
+import { assertInvariant, formatUnits } from '@earnbook/ledger';
+import { canonicalAmount, canonicalUnits } from './csv-cells.js';
+import { openTextSink } from './csv-sink.js';
+import type { ExportOutput } from './csv-sink.js';
+import { asError, exportFailure } from './export-failure.js';
+import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import type { ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
+import { selectCurrencies, selectEntriesOfTransactions, selectTransactionsPage } from './export-queries.js';
+import type { TransactionKey } from './export-queries.js';
+import { DebitCreditAccumulator } from './export-result.js';
+import type { DebitCreditTotals, ExportResult } from './export-result.js';
+
+/**
+ * Transactions read per page: a transaction has up to 64 entries, so this stays well below the
+ * CSV exports' row pages whatever `pageSize` says.
+ */
+export const HLEDGER_TRANSACTIONS_PER_PAGE_MAX = 1_000;
+
+/** Options of {@link exportHledgerJournal}. */
+export type HledgerJournalOptions = ExportScope &
+  ExportDayRange &
+  ExportPaging &
+  ExportOutput & {
+    readonly db: LedgerReader;
+  };
+
+/** The result of {@link exportHledgerJournal}: `rows` counts transactions. */
+export interface HledgerJournalResult extends ExportResult<DebitCreditTotals> {
+  /** Posting lines written (one per journal entry). */
+  readonly postings: number;
+}
+
+/** Characters left as they are in account names; every other one is percent-encoded (UTF-8). */
+const ACCOUNT_NAME_SAFE = /[A-Za-z0-9_.\-/]/;
+const TEXT_UNSAFE = /[%;\u0000-\u001f\u007f]/g;
+
+function percentEncode(character: string): string {
+  return [...Buffer.from(character, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+}
+
+/**
+ * One component of an account name, percent-encoded outside `[A-Za-z0-9_.-/]` (and `:` too unless
+ * `keepColons`), so that no name holds two spaces, a tab, a `;` or brackets, which both tools
+ * read as syntax, and two different codes can never meet in one name.
+ */
+export function hledgerAccountPart(text: string, options: { keepColons: boolean }): string {
+  let out = '';
+  for (const character of text) out += ACCOUNT_NAME_SAFE.test(character) || (options.keepColons && character === ':') ? character : percentEncode(character);
+  return out;
+}
+
+/**
+ * The account name of a ledger account: `<entity>:<account kind>:<account code>`; the code keeps
+ * its `:` (so `user:acc-1` becomes a sub-account), entity and kind do not.
+ *
+ * @example hledgerAccountName({ entity: 'defi', kind: 'user', code: 'user:acc-1' }) // "defi:user:user:acc-1"
+ */
+export function hledgerAccountName(account: { entity: string; kind: string; code: string }): string {
+  return `${hledgerAccountPart(account.entity, { keepColons: false })}:${hledgerAccountPart(account.kind, { keepColons: false })}:${hledgerAccountPart(account.code, { keepColons: true })}`;
+}
+
+/** A currency as a commodity symbol: bare when only letters, else double-quoted (as both tools require). */
+export function hledgerCommodity(currency: string): string {
+  assertInvariant(/^[A-Za-z0-9]{1,32}$/.test(currency), `currency ${JSON.stringify(currency)} cannot be a commodity symbol`);
+  return /^[A-Za-z]+$/.test(currency) ? currency : `"${currency}"`;
+}
+
+/** Free text on one line: `%`, `;` and control characters percent-encoded (`;` starts a comment). */
+function journalText(text: string): string {
+  return text.replace(TEXT_UNSAFE, percentEncode);
+}
+
+/**
+ * Streams the journal transactions of the scope in the day range as an hledger / ledger-cli
+ * journal:
+ *
+ * - a comment header with the parameters, and a `commodity` directive with an 18-decimal
+ *   `format` per currency of the scope's accounts (both tools then print full precision);
+ * - per transaction, in (entity, accounting day, id) order: `DAY (ID) KIND [PROVIDER ID] [- DESCRIPTION]`,
+ *   the date being the accounting day; comment tags `occurred_at`, `entity` and, when there is
+ *   one, `provider_id` and `reverses_transaction_id`; then one posting per entry,
+ *   `    <account name>  <amount> <commodity>`, debits positive and credits negative, so that
+ *   each transaction sums to zero per commodity (checked before writing).
+ *
+ * No balance assertions are written: the ledger accepts back-dated postings, and the tools check
+ * assertions in date order. Compare the tools' balances with `balances.csv` instead.
+ *
+ * @example
+ * await exportHledgerJournal({ db: ledger.db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', output: createWriteStream('journal.hledger') });
+ */
+export async function exportHledgerJournal(options: HledgerJournalOptions): Promise<HledgerJournalResult> {
+  const scope = checkScope(options);
+  const range = checkDayRange(options);
+  const pageSize = Math.min(checkPageSize(options.pageSize), HLEDGER_TRANSACTIONS_PER_PAGE_MAX);
+  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
+  checkOutput(options.output);
+  const db = ledgerView(options.db);
+  await assertEntityExists(db, scope);
+  const sink = openTextSink({ output: options.output, endOutput });
+  const totals = new DebitCreditAccumulator();
+  let rows = 0;
+  let postings = 0;
+  try {
+    const currencies = await selectCurrencies(db, scope);
+    const header = [
+      `; earnbook journal export: ${scope.entity === undefined ? 'all entities' : `entity ${journalText(scope.entity)}`}, accounting days ${range.fromDay} to ${range.toDay}`,
+      '; Dates are accounting days. Debits are positive, credits negative; each transaction sums to zero per commodity.',
+      '; Account names are <entity>:<account kind>:<account code>, other characters than [A-Za-z0-9_.-/:] percent-encoded.',
+      '',
+      ...currencies.flatMap((currency) => [`commodity ${hledgerCommodity(currency)}`, `    format 1.${'0'.repeat(18)} ${hledgerCommodity(currency)}`, '']),
+    ];
+    if (!sink.write(`${header.join('\n')}\n`)) await sink.drain();
+    let after: TransactionKey | undefined;
+    for (;;) {
+      const transactions = await selectTransactionsPage(db, { scope, range, after, pageSize });
+      const entries = await selectEntriesOfTransactions(db, transactions.map((transaction) => transaction.id));
+      const byTransaction = new Map<number, typeof entries>();
+      for (const entry of entries) {
+        const list = byTransaction.get(entry.transaction_id);
+        if (list === undefined) byTransaction.set(entry.transaction_id, [entry]);
+        else list.push(entry);
+      }
+      const lines: string[] = [];
+      for (const transaction of transactions) {
+        const own = byTransaction.get(transaction.id) ?? [];
+        assertInvariant(own.length >= 2, `transaction ${transaction.id} has ${own.length} entries`);
+        const balance = new Map<string, bigint>();
+        let title = `${transaction.accounting_day} (${transaction.id}) ${journalText(transaction.kind)}`;
+        if (transaction.provider_id !== null) title += ` ${journalText(transaction.provider_id)}`;
+        if (transaction.description !== null && transaction.description.length > 0) title += ` - ${journalText(transaction.description)}`;
+        lines.push(title, `    ; occurred_at: ${journalText(transaction.occurred_at)}`, `    ; entity: ${journalText(transaction.entity)}`);
+        if (transaction.provider_id !== null) lines.push(`    ; provider_id: ${journalText(transaction.provider_id)}`);
+        if (transaction.reverses_transaction_id !== null) lines.push(`    ; reverses_transaction_id: ${transaction.reverses_transaction_id}`);
+        for (const entry of own) {
+          const amount = canonicalAmount(entry.amount, 'amount');
+          const units = canonicalUnits(amount);
+          balance.set(entry.currency, (balance.get(entry.currency) ?? 0n) + units);
+          totals.addSigned(entry.currency, units);
+          lines.push(`    ${hledgerAccountName({ entity: entry.entity, kind: entry.account_kind, code: entry.account })}  ${amount} ${hledgerCommodity(entry.currency)}`);
+        }
+        for (const [currency, sum] of balance) assertInvariant(sum === 0n, `transaction ${transaction.id} does not balance in ${currency}: ${formatUnits(sum)}`);
+        lines.push('');
+        rows += 1;
+        postings += own.length;
+      }
+      if (lines.length > 0 && !sink.write(`${lines.join('\n')}\n`)) await sink.drain();
+      const last = transactions[transactions.length - 1];
+      if (transactions.length < pageSize || last === undefined) break;
+      after = { entity: last.entity, accounting_day: last.accounting_day, id: last.id };
+    }
+    const written = await sink.finish();
+    const units = totals.units();
+    for (const [currency, { debit, credit }] of units) {
+      assertInvariant(debit === credit, `journal export: ${currency} debits ${formatUnits(debit)} differ from credits ${formatUnits(credit)}`);
+    }
+    return {
+      ...written,
+      rows,
+      postings,
+      totals: new Map([...units].map(([currency, { debit, credit }]) => [currency, Object.freeze({ debit: formatUnits(debit), credit: formatUnits(credit) })])),
+    };
+  } catch (error) {
+    await sink.abort(asError(error));
+    throw exportFailure('hledger journal', error);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The journal as CSV: one row per journal entry, in posting order, with its transaction's facts
+ * and the account's running balance.
+ */
+import { assertInvariant, formatUnits } from '@earnbook/ledger';
+import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
+import { openCsvSink } from './csv-sink.js';
+import type { ExportOutput } from './csv-sink.js';
+import { asError, exportFailure } from './export-failure.js';
+import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import type { ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
+import { selectJournalEntryBounds, selectJournalPage } from './export-queries.js';
+import type { JournalExportRow } from './export-queries.js';
+import { DebitCreditAccumulator } from './export-result.js';
+import type { DebitCreditTotals, ExportResult } from './export-result.js';
+
+/**
+ * The columns of `journal.csv`, in order; the header names are part of the contract.
+ *
+ * - `entity`, `accounting_day` (`YYYY-MM-DD` in the entity's zone), `occurred_at` (ISO-8601 UTC
+ *   instant, as stored), `transaction_id`, `entry_id`, `kind` (transaction kind);
+ * - `account` (account code), `account_kind`, `currency`;
+ * - `debit`, `credit`: exactly one is filled with the entry's positive amount at 18 decimals,
+ *   the other is empty;
+ * - `running_balance`: the account's normal-side balance right after this entry, in posting
+ *   order (the ledger's `balance_after`), at 18 decimals, possibly negative;
+ * - `provider_id`, `description`: empty when absent.
+ */
+export const JOURNAL_CSV_HEADERS = Object.freeze([
+  'entity',
+  'accounting_day',
+  'occurred_at',
+  'transaction_id',
+  'entry_id',
+  'kind',
+  'account',
+  'account_kind',
+  'currency',
+  'debit',
+  'credit',
+  'running_balance',
+  'provider_id',
+  'description',
+] as const);
+
+/** Text columns: always quoted and escaped against formula injection. */
+export const JOURNAL_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'kind', 'account', 'account_kind', 'currency', 'provider_id', 'description'] as const);
+
+/** Options of {@link exportJournalCsv}. */
+export type JournalCsvOptions = ExportScope &
+  ExportDayRange &
+  ExportPaging &
+  ExportOutput & {
+    /** The books (a `Kysely` or a `Transaction`, e.g. a read-only snapshot). */
+    readonly db: LedgerReader;
+    /** Begin with a UTF-8 byte order mark; default false. */
+    readonly bom?: boolean;
+  };
+
+/** The cells of one journal row. Exported for the benchmark's raw baseline and for tests. */
+export function journalCsvCells(row: JournalExportRow, units: bigint, amount: string): string[] {
+  const magnitude = absoluteAmount(amount);
+  return [
+    textCell(row.entity),
+    row.accounting_day,
+    row.occurred_at,
+    String(row.transaction_id),
+    String(row.entry_id),
+    textCell(row.kind),
+    textCell(row.account),
+    textCell(row.account_kind),
+    textCell(row.currency),
+    units >= 0n ? magnitude : '',
+    units < 0n ? magnitude : '',
+    canonicalAmount(row.balance_after, 'balance_after'),
+    textCell(row.provider_id),
+    textCell(row.description),
+  ];
+}
+
+/**
+ * Streams the journal of an entity (or, explicitly, of all entities) for an inclusive range of
+ * accounting days to `output` as RFC 4180 CSV (CRLF, header line, `"` quoting), with the columns
+ * of {@link JOURNAL_CSV_HEADERS}.
+ *
+ * Rows are in posting order (entry id), so each account's `running_balance` chains from one of
+ * its rows to the next. The database is read in keyset pages of `pageSize` entries and written
+ * with backpressure: memory does not grow with the number of rows. Amounts are normalised
+ * through the ledger's money functions, so SQLite and PostgreSQL books give byte-identical files.
+ *
+ * Returns the rows written, the bytes and their SHA-256, and the debit and credit totals per
+ * currency, which are equal (checked: a difference is a broken invariant and throws).
+ *
+ * @example
+ * const result = await exportJournalCsv({ db: ledger.db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', output: createWriteStream('journal.csv') });
+ * result.totals.get('BTC'); // { debit: '12.5000…', credit: '12.5000…' }
+ */
+export async function exportJournalCsv(options: JournalCsvOptions): Promise<ExportResult<DebitCreditTotals>> {
+  const scope = checkScope(options);
+  const range = checkDayRange(options);
+  const pageSize = checkPageSize(options.pageSize);
+  const bom = checkFlag(options.bom, 'bom', false);
+  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
+  checkOutput(options.output);
+  const db = ledgerView(options.db);
+  await assertEntityExists(db, scope);
+  const sink = openCsvSink({ output: options.output, endOutput, headers: JOURNAL_CSV_HEADERS, quotedColumns: JOURNAL_CSV_TEXT_COLUMNS, bom });
+  const totals = new DebitCreditAccumulator();
+  let rows = 0;
+  try {
+    const bounds = await selectJournalEntryBounds(db, scope, range);
+    if (bounds !== undefined) {
+      const read = (afterId: number) => selectJournalPage(db, { scope, range, afterId, lastId: bounds.last, pageSize });
+      let page = await read(bounds.first - 1);
+      for (;;) {
+        const last = page[page.length - 1];
+        // Read the next page while this one is written (PostgreSQL answers in parallel).
+        const next = page.length === pageSize && last !== undefined ? read(Number(last.entry_id)) : undefined;
+        next?.catch(() => undefined);
+        for (const row of page) {
+          const amount = canonicalAmount(row.amount, 'amount');
+          const units = canonicalUnits(amount);
+          totals.addSigned(row.currency, units);
+          rows += 1;
+          if (!sink.write(journalCsvCells(row, units, amount))) await sink.drain();
+        }
+        if (next === undefined) break;
+        page = await next;
+      }
+    }
+    const written = await sink.finish();
+    const units = totals.units();
+    for (const [currency, { debit, credit }] of units) {
+      assertInvariant(debit === credit, `journal export: ${currency} debits ${formatUnits(debit)} differ from credits ${formatUnits(credit)}`);
+    }
+    return {
+      ...written,
+      rows,
+      totals: new Map([...units].map(([currency, { debit, credit }]) => [currency, Object.freeze({ debit: formatUnits(debit), credit: formatUnits(credit) })])),
+    };
+  } catch (error) {
+    await sink.abort(asError(error));
+    throw exportFailure('journal', error);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Settlement positions as CSV: each (entity, currency, accounting day)'s netting, what was
+ * settled and carried, and the transfer instruction that came of it.
+ */
+import type { Kysely } from 'kysely';
+import { formatUnits } from '@earnbook/ledger';
+import type { ReconcileDatabase } from '../db/schema.js';
+import { canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
+import { openCsvSink } from './csv-sink.js';
+import type { ExportOutput } from './csv-sink.js';
+import { asError, exportFailure } from './export-failure.js';
+import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope } from './export-options.js';
+import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
+import { selectSettlementsPage } from './export-queries.js';
+import type { SettlementKey } from './export-queries.js';
+import type { ExportResult } from './export-result.js';
+
+/**
+ * The columns of `settlements.csv`, in order. From the position: `entity`, `accounting_day`,
+ * `currency`, `payables`, `receivables`, `net` (receivables − payables), `carried_in`,
+ * `outstanding` (net + carried in), `settled`, `carried_out`, `reported_outstanding` (the
+ * report's figure, empty if it had none), `computed_at`. From the instruction of the same day,
+ * empty when there is none: `instruction_id`, `direction` (`to_provider` / `from_provider`),
+ * `instruction_amount`, `wallet`, `instruction_status`, `transaction_hash`,
+ * `ledger_transaction_id`. Amounts have 18 decimals.
+ */
+export const SETTLEMENTS_CSV_HEADERS = Object.freeze([
+  'entity',
+  'accounting_day',
+  'currency',
+  'payables',
+  'receivables',
+  'net',
+  'carried_in',
+  'outstanding',
+  'settled',
+  'carried_out',
+  'reported_outstanding',
+  'computed_at',
+  'instruction_id',
+  'direction',
+  'instruction_amount',
+  'wallet',
+  'instruction_status',
+  'transaction_hash',
+  'ledger_transaction_id',
+] as const);
+
+/** Text columns: always quoted and escaped against formula injection. */
+export const SETTLEMENTS_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'currency', 'direction', 'wallet', 'instruction_status', 'transaction_hash'] as const);
+
+/** Totals of one currency over the exported positions, 18 decimals. */
+export interface SettlementTotals {
+  readonly payables: string;
+  readonly receivables: string;
+  readonly net: string;
+  readonly settled: string;
+}
+
+/** Options of {@link exportSettlementsCsv}. */
+export type SettlementsCsvOptions = ExportScope &
+  ExportDayRange &
+  ExportPaging &
+  ExportOutput & {
+    readonly db: Kysely<ReconcileDatabase>;
+    /** Begin with a UTF-8 byte order mark; default false. */
+    readonly bom?: boolean;
+  };
+
+function optionalAmount(value: string | null, field: string): string {
+  return value === null ? '' : canonicalAmount(value, field);
+}
+
+/**
+ * Streams the settlement positions of the scope in the day range, in (entity, currency, day)
+ * order, each joined with its instruction, as RFC 4180 CSV with the columns of
+ * {@link SETTLEMENTS_CSV_HEADERS}. Totals per currency sum payables, receivables, net and
+ * settled.
+ *
+ * @example
+ * await exportSettlementsCsv({ db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', output: createWriteStream('settlements.csv') });
+ */
+export async function exportSettlementsCsv(options: SettlementsCsvOptions): Promise<ExportResult<SettlementTotals>> {
+  const scope = checkScope(options);
+  const range = checkDayRange(options);
+  const pageSize = checkPageSize(options.pageSize);
+  const bom = checkFlag(options.bom, 'bom', false);
+  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
+  checkOutput(options.output);
+  const { db } = options;
+  await assertEntityExists(db, scope);
+  const sink = openCsvSink({ output: options.output, endOutput, headers: SETTLEMENTS_CSV_HEADERS, quotedColumns: SETTLEMENTS_CSV_TEXT_COLUMNS, bom });
+  const sums = new Map<string, { payables: bigint; receivables: bigint; net: bigint; settled: bigint }>();
+  let rows = 0;
+  try {
+    let after: SettlementKey | undefined;
+    for (;;) {
+      const page = await selectSettlementsPage(db, { scope, range, after, pageSize });
+      for (const row of page) {
+        const payables = canonicalAmount(row.payables, 'payables');
+        const receivables = canonicalAmount(row.receivables, 'receivables');
+        const net = canonicalAmount(row.net, 'net');
+        const settled = canonicalAmount(row.settled, 'settled');
+        const sum = sums.get(row.currency) ?? { payables: 0n, receivables: 0n, net: 0n, settled: 0n };
+        sum.payables += canonicalUnits(payables);
+        sum.receivables += canonicalUnits(receivables);
+        sum.net += canonicalUnits(net);
+        sum.settled += canonicalUnits(settled);
+        sums.set(row.currency, sum);
+        rows += 1;
+        const cells = [
+          textCell(row.entity),
+          row.accounting_day,
+          textCell(row.currency),
+          payables,
+          receivables,
+          net,
+          canonicalAmount(row.carried_in, 'carried_in'),
+          canonicalAmount(row.outstanding, 'outstanding'),
+          settled,
+          canonicalAmount(row.carried_out, 'carried_out'),
+          optionalAmount(row.reported_outstanding, 'reported_outstanding'),
+          row.computed_at,
+          row.instruction_id === null ? '' : String(row.instruction_id),
+          textCell(row.direction),
+          optionalAmount(row.instruction_amount, 'instruction_amount'),
+          textCell(row.wallet),
+          textCell(row.instruction_status),
+          textCell(row.transaction_hash),
+          row.ledger_transaction_id === null ? '' : String(row.ledger_transaction_id),
+        ];
+        if (!sink.write(cells)) await sink.drain();
+      }
+      const last = page[page.length - 1];
+      if (page.length < pageSize || last === undefined) break;
+      after = { entity: last.entity, currency: last.currency, accounting_day: last.accounting_day };
+    }
+    const written = await sink.finish();
+    const currencies = [...sums.keys()].sort();
+    return {
+      ...written,
+      rows,
+      totals: new Map(
+        currencies.map((currency) => {
+          const sum = sums.get(currency) as { payables: bigint; receivables: bigint; net: bigint; settled: bigint };
+          return [currency, Object.freeze({ payables: formatUnits(sum.payables), receivables: formatUnits(sum.receivables), net: formatUnits(sum.net), settled: formatUnits(sum.settled) })];
+        }),
+      ),
+    };
+  } catch (error) {
+    await sink.abort(asError(error));
+    throw exportFailure('settlements', error);
+  }
+}
