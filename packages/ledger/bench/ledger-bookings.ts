@@ -318,7 +318,7 @@ async function openPostgresLedger(connectionString: string, schema: string, opti
 }
 
 /** PostgreSQL deposits per `postMany` call (and per raw transaction) in the batched measures. */
-const POSTGRES_BATCH_SIZE = 100;
+const POSTGRES_BATCH_SIZE = 500;
 
 /**
  * Runs `writers` loops for `seconds`; each loop writes chunks of `chunk` deposits (indexes from

@@ -8,9 +8,12 @@
  * Setup writes, with native prepared statements, exactly the rows the ledger writes for the
  * bookings (a two-entry deposit per booking: Dr customer_funds, Cr the user's account).
  *
- * Run alone: `npx tsx bench/reconcile-report.ts [transactions]` prints one JSON line.
+ * Steps run as child processes of `runReconcileReportBench` (build, parse, reconcile), so each
+ * peak RSS is that step's own.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EarnBooks, Ledger, formatUnits, localEntryId } from '@earnbook/ledger';
@@ -21,10 +24,9 @@ const DAY = '2025-03-18';
 const CREATED_AT = '2025-03-18T00:00:00.000Z';
 const ACCOUNTS_PER_BOOKINGS = 10;
 
-/** Measures one size; returns seconds, the baseline, and the peak RSS. */
-export async function measureReconcile(transactions: number): Promise<{ seconds: number; parseSeconds: number; peakRssMiB: number; breaks: number; bytes: number }> {
-  const directory = mkdtempSync(join(tmpdir(), 'earnbook-reconcile-bench-'));
-  try {
+/** Writes the books (books.sqlite) and the matching report (report.json) into `directory`. */
+export async function buildReconcileBench(directory: string, transactions: number): Promise<{ bytes: number }> {
+  {
     const filename = join(directory, 'books.sqlite');
     const storage = openSqliteDatabase({ filename });
     const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] });
@@ -85,24 +87,60 @@ export async function measureReconcile(transactions: number): Promise<{ seconds:
       `{"id":"${localEntryId('defi', DAY, 'report')}","type":"Report","entity":"defi","accountingDay":"${DAY}","timeZone":"UTC","generatedAt":"2025-03-19T00:01:00.000Z","transactions":[${reportEntries.join(',')}],"balances":[{"currency":"BTC","outstandingBalance":"${formatUnits(-total)}"}]}`,
     );
     reportEntries.length = 0;
-    const bytes = readFileSync(reportFile).length;
-
-    const parseStarted = performance.now();
-    JSON.parse(readFileSync(reportFile, 'utf8'));
-    const parseSeconds = (performance.now() - parseStarted) / 1000;
-
-    const reconciler = await Reconciler.open({ books });
-    const started = performance.now();
-    const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await readReportFile(reportFile) });
-    const seconds = (performance.now() - started) / 1000;
-    if (result.reportEntries !== transactions) throw new Error(`reconciled ${result.reportEntries} of ${transactions} entries`);
+    await Reconciler.open({ books });
     await ledger.close();
-    return { seconds, parseSeconds, peakRssMiB: process.resourceUsage().maxRSS / 1024, breaks: result.breaks.length, bytes };
+    return { bytes: readFileSync(reportFile).length };
+  }
+}
+
+/** The baseline: `JSON.parse` of the report file (read included), in seconds. */
+export function measureParse(directory: string): { parseSeconds: number } {
+  const started = performance.now();
+  JSON.parse(readFileSync(join(directory, 'report.json'), 'utf8'));
+  return { parseSeconds: (performance.now() - started) / 1000 };
+}
+
+/** Reconciles the day from the report file; seconds, peak RSS of this process, breaks. */
+export async function measureReconcile(directory: string): Promise<{ seconds: number; peakRssMiB: number; breaks: number; entries: number }> {
+  const storage = openSqliteDatabase({ filename: join(directory, 'books.sqlite') });
+  const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] });
+  const reconciler = await Reconciler.open({ books: new EarnBooks(ledger) });
+  const started = performance.now();
+  const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await readReportFile(join(directory, 'report.json')) });
+  const seconds = (performance.now() - started) / 1000;
+  await ledger.close();
+  return { seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024, breaks: result.breaks.length, entries: result.reportEntries };
+}
+
+function child(args: readonly string[]): Record<string, number> {
+  const output = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(output.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+}
+
+/** Runs the benchmark (each step in its own process) and returns the printed line. */
+export function runReconcileReportBench(): string[] {
+  const scale = process.env['EARNBOOK_BENCH_SCALE'] ?? 'full';
+  const transactions = scale === 'small' ? 100_000 : 1_000_000;
+  const directory = mkdtempSync(join(tmpdir(), 'earnbook-reconcile-bench-'));
+  try {
+    const built = child(['build', directory, String(transactions)]);
+    const parsed = child(['parse', directory]);
+    const measured = child(['reconcile', directory]);
+    const seconds = measured['seconds'] ?? Number.NaN;
+    const parseSeconds = parsed['parseSeconds'] ?? Number.NaN;
+    const label = transactions >= 1_000_000 ? `${transactions / 1_000_000}m` : `${transactions / 1_000}k`;
+    return [
+      `reconcile_${label}_report_s: ${seconds.toFixed(2)} s ratio=${(seconds / parseSeconds).toFixed(2)} (baseline JSON.parse of the same ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB file: ${parseSeconds.toFixed(2)} s; read, parse, validate, load the day's local entries, diff, recompute interest, net settlement, store; ${measured['entries']} entries, ${measured['breaks']} breaks; SQLite file; target ratio ≤ 4)`,
+      `reconcile_${label}_report_peak_rss: ${(measured['peakRssMiB'] ?? Number.NaN).toFixed(0)} MiB ratio=n/a (peak RSS of the reconciling process; target ≤ 1024 MiB)`,
+    ];
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
 }
 
-if (process.argv[1] !== undefined && process.argv[1].endsWith('reconcile-report.ts')) {
-  console.log(JSON.stringify(await measureReconcile(Number(process.argv[2] ?? 1_000_000))));
+const [step, directoryArgument, countArgument] = process.argv.slice(2);
+if (process.argv[1] !== undefined && process.argv[1].endsWith('reconcile-report.ts') && directoryArgument !== undefined) {
+  if (step === 'build') console.log(JSON.stringify(await buildReconcileBench(directoryArgument, Number(countArgument ?? 1_000_000))));
+  else if (step === 'parse') console.log(JSON.stringify(measureParse(directoryArgument)));
+  else if (step === 'reconcile') console.log(JSON.stringify(await measureReconcile(directoryArgument)));
 }

@@ -1,0 +1,67 @@
+/**
+ * The flags every command that opens the books shares (`--database`, `--schema`, `--config`,
+ * `--json`, `--quiet`), and how they resolve: a flag first, then the environment
+ * (`EARNBOOK_DATABASE`, `EARNBOOK_CONFIG`), then the configuration file, then the default.
+ */
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { EMPTY_CONFIG, loadConfig } from './cli-config.js';
+import type { CliConfig } from './cli-config.js';
+import type { CliIo } from './cli-io.js';
+import { DATABASE_DEFAULT, openBooks, parseDatabaseTarget } from './open-books.js';
+import type { OpenBooks } from './open-books.js';
+
+/** The shared flags as commander parses them. */
+export interface BookFlags {
+  readonly database?: string;
+  readonly schema?: string;
+  readonly config?: string;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+}
+
+/** Adds `--config`, `--database`, `--schema`, `--json` and `--quiet` to a command. */
+export function addBookOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--config <file>', 'configuration JSON: entities and zones, tolerances, settlement thresholds, wallets, Earn API connections (env EARNBOOK_CONFIG; see the README)'),
+    )
+    .addOption(
+      new Option(
+        '--database <target>',
+        `the books: a SQLite file path, or a postgres:// URL (its password is never printed; add ?schema=name for one schema). Default: env EARNBOOK_DATABASE, else the config's "database", else ${DATABASE_DEFAULT}`,
+      ),
+    )
+    .addOption(new Option('--schema <name>', 'PostgreSQL schema of the books (same as ?schema= in the URL)'))
+    .addOption(new Option('--json', 'print the result as JSON on stdout (no progress bar, no text summary)'))
+    .addOption(new Option('--quiet', 'print nothing on success and draw no progress bar (errors still go to stderr)'));
+}
+
+/** Reads the configuration named by `--config` or `EARNBOOK_CONFIG`, or the empty one. */
+export async function resolveConfig(flags: BookFlags, io: CliIo): Promise<CliConfig> {
+  const path = flags.config ?? io.env['EARNBOOK_CONFIG'];
+  return path === undefined || path === '' ? EMPTY_CONFIG : loadConfig(path, io.cwd);
+}
+
+/** Opens the books named by the flags, the environment or the configuration. */
+export async function openBooksOf(flags: BookFlags, config: CliConfig, io: CliIo): Promise<OpenBooks> {
+  const env = io.env['EARNBOOK_DATABASE'];
+  const database = flags.database ?? (env === undefined || env === '' ? undefined : env) ?? config.database ?? DATABASE_DEFAULT;
+  const target = parseDatabaseTarget({ database, schema: flags.schema, cwd: io.cwd });
+  return openBooks({ target, config });
+}
+
+/** Runs `work` on open books and always closes them. */
+export async function withBooks<T>(flags: BookFlags, config: CliConfig, io: CliIo, work: (books: OpenBooks) => Promise<T>): Promise<T> {
+  const opened = await openBooksOf(flags, config, io);
+  try {
+    return await work(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
+/** Writes JSON (two-space indented, with a final newline). */
+export function writeJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

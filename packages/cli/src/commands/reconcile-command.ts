@@ -1,0 +1,128 @@
+/**
+ * `earnbook reconcile`: reconciles one entity's accounting day with its daily report (from a file
+ * or fetched from the Earn API), writes `summary.json` and `summary.html` into the output folder,
+ * and prints a short summary. Exit 0 when the day is clean, 1 when breaks are open, 2 on error.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
+import { readReportFile } from '@earnbook/reconcile';
+import type { LoadedReport } from '@earnbook/reconcile';
+import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import type { BookFlags } from '../book-options.js';
+import { CliError } from '../cli-error.js';
+import type { CliIo } from '../cli-io.js';
+import { EXIT_BREAKS, EXIT_CLEAN } from '../exit-codes.js';
+import type { ExitCode } from '../exit-codes.js';
+import { fetchDailyReport } from '../fetch-report.js';
+import { buildReconcileSummary, formatReconcileText } from '../reconcile-summary.js';
+import { progressEnabled, stageProgress } from '../stage-progress.js';
+import { renderSummaryHtml } from '../summary-html.js';
+
+/** Files the command writes into the output folder. */
+export const RECONCILE_FILE_NAMES = Object.freeze({ summaryJson: 'summary.json', summaryHtml: 'summary.html', fetchedReport: 'report.json' });
+
+/** The output folder when `--out` is not given, relative to the working directory. */
+export const RECONCILE_OUT_DEFAULT = '.earnbook/reconcile/<entity>/<day>';
+
+interface ReconcileFlags extends BookFlags {
+  readonly entity: string;
+  readonly day: string;
+  readonly reportFile?: string;
+  readonly fetch?: boolean;
+  readonly reportId?: string;
+  readonly out?: string;
+}
+
+/** Writes a file whole or not at all (temporary file, then rename). */
+async function writeFileAtomically(path: string, content: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, content);
+    await rename(temporary, path);
+  } catch (cause) {
+    await rm(temporary, { force: true });
+    throw new CliError('output_failed', `cannot write ${path}: ${(cause as Error).message}`, { field: '--out', value: path, cause });
+  }
+}
+
+async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
+  const day = parseAccountingDay(flags.day, '--day');
+  if ((flags.reportFile === undefined) === (flags.fetch !== true)) {
+    throw new CliError('invalid_flag', 'give exactly one of --report-file <path> or --fetch', { field: flags.reportFile === undefined ? '--report-file' : '--fetch' });
+  }
+  if (flags.reportId !== undefined && flags.fetch !== true) throw new CliError('invalid_flag', '--report-id is only for --fetch', { field: '--report-id', value: flags.reportId });
+  const config = await resolveConfig(flags, io);
+  if (config.entities !== undefined && !config.entities.some((entity) => entity.id === flags.entity)) {
+    throw new CliError('invalid_flag', `--entity must be one of ${config.entities.map((entity) => entity.id).join(', ')}, got ${JSON.stringify(flags.entity)}`, { field: '--entity', value: flags.entity });
+  }
+  const out = resolve(io.cwd, flags.out ?? join('.earnbook', 'reconcile', flags.entity, day));
+  const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${flags.entity} ${day}`, stages: 4 });
+  try {
+    progress.stage(flags.fetch === true ? 'fetching the report' : 'reading the report');
+    let loaded: LoadedReport;
+    let fetchedJson: unknown;
+    if (flags.fetch === true) {
+      const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
+      loaded = fetched.loaded;
+      fetchedJson = fetched.json;
+    } else {
+      loaded = await readReportFile(resolve(io.cwd, flags.reportFile ?? ''));
+    }
+    progress.stage('opening the books');
+    return await withBooks(flags, config, io, async (opened) => {
+      progress.stage('reconciling (sync, diff, settlement)');
+      const result = await opened.reconciler.reconcileDay({ entity: flags.entity, day, report: loaded });
+      progress.stage('writing the summary');
+      const summary = buildReconcileSummary({ result, loaded, generatedAt: formatInstant((io.now ?? (() => new Date()))()) });
+      try {
+        await mkdir(out, { recursive: true });
+      } catch (cause) {
+        throw new CliError('output_failed', `cannot create the output folder ${out}: ${(cause as Error).message}`, { field: '--out', value: out, cause });
+      }
+      const files = [join(out, RECONCILE_FILE_NAMES.summaryJson), join(out, RECONCILE_FILE_NAMES.summaryHtml)];
+      if (fetchedJson !== undefined) {
+        // The fetched report is kept, so the run can be repeated or audited from the file.
+        const reportPath = join(out, RECONCILE_FILE_NAMES.fetchedReport);
+        await writeFileAtomically(reportPath, `${JSON.stringify(fetchedJson, null, 2)}\n`);
+        files.push(reportPath);
+      }
+      await writeFileAtomically(files[0] ?? '', `${JSON.stringify(summary, null, 2)}\n`);
+      await writeFileAtomically(files[1] ?? '', renderSummaryHtml(summary));
+      progress.stop();
+      if (flags.json === true) writeJson(io, { ...summary, files });
+      else if (flags.quiet !== true) io.stdout.write(formatReconcileText(summary, files));
+      return summary.clean ? EXIT_CLEAN : EXIT_BREAKS;
+    });
+  } finally {
+    progress.stop();
+  }
+}
+
+/** Adds the `reconcile` command to `program`; its exit code is handed to `setExit`. */
+export function addReconcileCommand(program: Command, io: CliIo, setExit: (code: ExitCode) => void): Command {
+  const command = program
+    .command('reconcile')
+    .description("reconcile one entity's accounting day with the provider's daily report; writes summary.json and summary.html")
+    .requiredOption('--entity <id>', 'legal entity whose books are reconciled, e.g. defi or lending')
+    .requiredOption('--day <YYYY-MM-DD>', "accounting day, in the entity's time zone")
+    .addOption(new Option('--report-file <path>', 'read the daily report from this JSON file').conflicts('fetch'))
+    .addOption(new Option('--fetch', "fetch the day's report from the Earn API with the entity's credentials (config earnApi.<entity>); the newest report of the day if several").conflicts('reportFile'))
+    .addOption(new Option('--report-id <id>', 'with --fetch: fetch this report instead of searching the list for the day'))
+    .addOption(new Option('--out <dir>', `folder for summary.json, summary.html (and report.json when fetched); default ${RECONCILE_OUT_DEFAULT}`));
+  addBookOptions(command)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 the day is clean, 1 breaks are open (see summary.html), 2 error (bad flags or
+configuration, no report, wrong day or entity, database or API failure).
+
+Examples:
+  earnbook reconcile --entity defi --day 2025-03-18 --report-file reports/defi-2025-03-18.json --config earnbook.json --out out/defi/2025-03-18
+  EARNBOOK_DEFI_CLIENT_SECRET=… earnbook reconcile --entity defi --day 2025-03-18 --fetch --config earnbook.json --database postgres://books@db/earn --json`,
+    )
+    .action(async (flags: ReconcileFlags) => setExit(await reconcile(flags, io)));
+  return command;
+}

@@ -1,0 +1,111 @@
+/**
+ * Fetching an entity's daily report from the Earn API with that entity's credentials: find the
+ * report of the accounting day in the report list, download it, and validate it.
+ */
+import { EarnClient } from '@earnbook/earn-client';
+import type { ReportSummary } from '@earnbook/earn-client';
+import { loadReportObject } from '@earnbook/reconcile';
+import type { LoadedReport } from '@earnbook/reconcile';
+import { CliError } from './cli-error.js';
+import type { CliConfig } from './cli-config.js';
+
+/** Report list items looked at, at most, when searching for the day's report. */
+export const REPORT_SUMMARIES_MAX = 100_000;
+
+/** Options of {@link fetchDailyReport}. */
+export interface FetchDailyReportOptions {
+  readonly config: CliConfig;
+  readonly entity: string;
+  readonly day: string;
+  /** A report id to fetch instead of searching the list. */
+  readonly reportId?: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly signal?: AbortSignal;
+}
+
+/** A fetched report, and the list items that were for its day. */
+export interface FetchedReport {
+  readonly loaded: LoadedReport;
+  /** The report's JSON as downloaded (validated), to keep beside the summary. */
+  readonly json: unknown;
+  /** Reports listed for the day (1 when only one; 0 when fetched by `--report-id`). */
+  readonly candidates: number;
+}
+
+function createdAtMs(summary: ReportSummary): number {
+  const ms = Date.parse(summary.createdAt);
+  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+}
+
+/**
+ * Chooses the report of a day among the listed ones. When the provider lists several (it
+ * restated the day), the newest by `createdAt` is taken, the later-listed on a tie: it is the
+ * provider's current statement of the day, and the reconciler records it as the next version of
+ * the day, so earlier versions need not be processed first.
+ */
+export function chooseReport(summaries: readonly ReportSummary[], day: string): { chosen: ReportSummary | undefined; candidates: number } {
+  let chosen: ReportSummary | undefined;
+  let candidates = 0;
+  for (const summary of summaries) {
+    if (summary.type !== 'Report' || summary.accountingDay !== day) continue;
+    candidates++;
+    if (chosen === undefined || createdAtMs(summary) >= createdAtMs(chosen)) chosen = summary;
+  }
+  return { chosen, candidates };
+}
+
+/** Makes the entity's client from the config, with the secret from the environment. */
+export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | 'entity' | 'env'>): EarnClient {
+  const api = options.config.earnApi[options.entity];
+  if (api === undefined) {
+    throw new CliError('invalid_config', `config field earnApi.${options.entity} is needed to fetch reports of ${options.entity} (baseUrl, tokenUrl, clientId, clientSecretEnv)`, { field: `earnApi.${options.entity}` });
+  }
+  const secret = options.env[api.clientSecretEnv];
+  if (secret === undefined || secret.length === 0) {
+    throw new CliError('invalid_config', `environment variable ${api.clientSecretEnv} (named by config field earnApi.${options.entity}.clientSecretEnv) is not set`, {
+      field: `earnApi.${options.entity}.clientSecretEnv`,
+      value: api.clientSecretEnv,
+    });
+  }
+  return new EarnClient({
+    entityId: options.entity,
+    baseUrl: api.baseUrl,
+    tokenUrl: api.tokenUrl,
+    clientId: api.clientId,
+    clientSecret: secret,
+    ...(api.clientAuthMethod === undefined ? {} : { clientAuthMethod: api.clientAuthMethod }),
+    ...(api.scope === undefined ? {} : { scope: api.scope }),
+    ...(api.timeoutMs === undefined ? {} : { timeoutMs: api.timeoutMs }),
+    ...(api.attemptsMax === undefined ? {} : { attemptsMax: api.attemptsMax }),
+    ...(api.retryTotalMsMax === undefined ? {} : { retryTotalMsMax: api.retryTotalMsMax }),
+  });
+}
+
+/**
+ * Fetches the report of `day` for `entity` (or the report `reportId`), downloads and validates
+ * it. No report for the day is a `CliError` `no_report`.
+ */
+export async function fetchDailyReport(options: FetchDailyReportOptions): Promise<FetchedReport> {
+  const client = earnClientOf(options);
+  const api = options.config.earnApi[options.entity];
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  let reportId = options.reportId;
+  let candidates = 0;
+  if (reportId === undefined) {
+    const summaries: ReportSummary[] = [];
+    for await (const summary of client.reports(signal)) {
+      if (summaries.length >= REPORT_SUMMARIES_MAX) {
+        throw new CliError('no_report', `the ${options.entity} report list has more than ${REPORT_SUMMARIES_MAX} reports; pass --report-id`, { field: '--report-id' });
+      }
+      summaries.push(summary);
+    }
+    const found = chooseReport(summaries, options.day);
+    if (found.chosen === undefined) {
+      throw new CliError('no_report', `no report of type Report for accounting day ${options.day} among the ${summaries.length} reports the ${options.entity} API lists`, { field: '--day', value: options.day });
+    }
+    reportId = found.chosen.id;
+    candidates = found.candidates;
+  }
+  const json = await client.fetchReport({ reportId, ...signal });
+  return { loaded: loadReportObject(json, `${api?.baseUrl ?? options.entity} report ${reportId}`), json, candidates };
+}

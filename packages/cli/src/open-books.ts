@@ -1,0 +1,146 @@
+/**
+ * Opening the books a command works on: a SQLite file or a PostgreSQL database (optionally one
+ * schema of it), the ledger with the configured entities, the Earn mirror and the reconciler.
+ * Connection strings are never printed with their password.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Kysely } from 'kysely';
+import { EarnBooks, Ledger, LedgerError } from '@earnbook/ledger';
+import type { EntityConfig, LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
+import { ReconcileError, Reconciler } from '@earnbook/reconcile';
+import type { ReconcileDatabase } from '@earnbook/reconcile';
+import { CliError } from './cli-error.js';
+import type { CliConfig } from './cli-config.js';
+
+/** The database used when neither `--database`, `EARNBOOK_DATABASE` nor the config names one. */
+export const DATABASE_DEFAULT = '.earnbook/earnbook.sqlite';
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Where the books are. */
+export type DatabaseTarget =
+  | { readonly kind: 'sqlite'; readonly filename: string }
+  | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema: string | undefined };
+
+/**
+ * Reads `--database` (and `--schema`): `postgres://` or `postgresql://` URLs are PostgreSQL, with
+ * the schema from `?schema=name` or `--schema` (they must agree); anything else is a SQLite file
+ * path, relative to `cwd`.
+ */
+export function parseDatabaseTarget(input: { database: string; schema?: string | undefined; cwd: string }): DatabaseTarget {
+  const { database } = input;
+  if (database.length === 0 || database.length > 4000) throw new CliError('invalid_flag', '--database must be a SQLite file path or a postgres:// URL', { field: '--database' });
+  if (!/^postgres(ql)?:\/\//i.test(database)) {
+    if (input.schema !== undefined) throw new CliError('invalid_flag', '--schema is only for a PostgreSQL --database', { field: '--schema', value: input.schema });
+    return { kind: 'sqlite', filename: database === ':memory:' ? database : resolve(input.cwd, database) };
+  }
+  let url: URL;
+  try {
+    url = new URL(database);
+  } catch (cause) {
+    throw new CliError('invalid_flag', '--database is not a valid postgres:// URL', { field: '--database', cause });
+  }
+  const fromUrl = url.searchParams.get('schema') ?? undefined;
+  url.searchParams.delete('schema');
+  if (fromUrl !== undefined && input.schema !== undefined && fromUrl !== input.schema) {
+    throw new CliError('invalid_flag', `--schema ${input.schema} differs from the URL's ?schema=${fromUrl}`, { field: '--schema', value: input.schema });
+  }
+  const schema = input.schema ?? fromUrl;
+  if (schema !== undefined && !SCHEMA_PATTERN.test(schema)) {
+    throw new CliError('invalid_flag', `schema must match ${SCHEMA_PATTERN}, got ${JSON.stringify(schema)}`, { field: '--schema', value: schema });
+  }
+  return { kind: 'postgres', connectionString: url.toString(), schema };
+}
+
+/** The target for messages: a file path, or the URL with its password replaced by `***`. */
+export function describeDatabase(target: DatabaseTarget): string {
+  if (target.kind === 'sqlite') return target.filename;
+  const url = new URL(target.connectionString);
+  if (url.password !== '') url.password = '***';
+  return `${url.toString()}${target.schema === undefined ? '' : ` (schema ${target.schema})`}`;
+}
+
+/** Open books; `close()` releases the connection. */
+export interface OpenBooks {
+  readonly ledger: Ledger;
+  readonly books: EarnBooks;
+  readonly reconciler: Reconciler;
+  /** Reconcile's view of the database (the ledger's tables and reconcile's). */
+  readonly db: Kysely<ReconcileDatabase>;
+  readonly target: DatabaseTarget;
+  close(): Promise<void>;
+}
+
+async function openStorage(target: DatabaseTarget): Promise<LedgerStorage> {
+  if (target.kind === 'sqlite') {
+    if (target.filename !== ':memory:') await mkdir(dirname(target.filename), { recursive: true });
+    // The storage modules load native drivers; only the one needed is imported.
+    const { openSqliteDatabase } = await import('@earnbook/ledger/sqlite');
+    const { db, dialect } = openSqliteDatabase({ filename: target.filename });
+    return { db, dialect };
+  }
+  const { openPostgresDatabase } = await import('@earnbook/ledger/postgres');
+  const opened = await openPostgresDatabase({ connectionString: target.connectionString, poolSizeMax: 4, ...(target.schema === undefined ? {} : { schema: target.schema }) });
+  return { db: opened.db, dialect: opened.dialect, ...(target.schema === undefined ? {} : { schema: opened.schema }) };
+}
+
+/** The entities a database already keeps (none for a new one). */
+async function storedEntities(db: Kysely<LedgerDatabase>): Promise<EntityConfig[]> {
+  try {
+    const rows = await db.selectFrom('ledger_entities').select(['id', 'time_zone']).orderBy('id').execute();
+    return rows.map((row) => ({ id: row.id, timeZone: row.time_zone }));
+  } catch (error) {
+    // A new database has no ledger tables yet (SQLite: "no such table"; PostgreSQL: 42P01).
+    // Anything else, such as a refused connection, is a failure to report.
+    const code = (error as { code?: unknown }).code;
+    if (code === '42P01' || /no such table/i.test((error as Error).message)) return [];
+    throw error;
+  }
+}
+
+/**
+ * Opens the books: connects, applies pending migrations, and opens the ledger with the config's
+ * entities (or, without any in the config, those the database keeps), the Earn mirror and the
+ * reconciler with the config's tolerances, thresholds and wallets.
+ */
+export async function openBooks(input: { target: DatabaseTarget; config: CliConfig }): Promise<OpenBooks> {
+  const { target, config } = input;
+  let storage: LedgerStorage;
+  try {
+    storage = await openStorage(target);
+  } catch (cause) {
+    throw new CliError('database_unavailable', `cannot open the database ${describeDatabase(target)}: ${(cause as Error).message}`, { field: '--database', cause });
+  }
+  let ledger: Ledger | undefined;
+  try {
+    let entities = config.entities;
+    if (entities === undefined) {
+      entities = await storedEntities(storage.db);
+      if (entities.length === 0) {
+        throw new CliError('invalid_config', `the database ${describeDatabase(target)} keeps no entities yet: give --config with entities (id and timeZone)`, { field: 'entities' });
+      }
+    }
+    ledger = await Ledger.open({ storage, entities });
+    const books = new EarnBooks(ledger);
+    const reconciler = await Reconciler.open({
+      books,
+      toleranceUnits: config.toleranceUnits,
+      settlementThresholds: config.settlementThresholds,
+      wallets: config.wallets,
+    });
+    const opened = ledger;
+    return {
+      ledger: opened,
+      books,
+      reconciler,
+      db: opened.db as unknown as Kysely<ReconcileDatabase>,
+      target,
+      close: () => opened.close(),
+    };
+  } catch (error) {
+    await (ledger === undefined ? storage.db.destroy() : ledger.close());
+    if (error instanceof CliError || error instanceof LedgerError || error instanceof ReconcileError) throw error;
+    throw new CliError('database_unavailable', `cannot open the books in ${describeDatabase(target)}: ${(error as Error).message}`, { field: '--database', cause: error });
+  }
+}

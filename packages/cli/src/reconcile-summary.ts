@@ -1,0 +1,167 @@
+/**
+ * The machine-readable summary of one reconciliation run (`summary.json`, and stdout with
+ * `--json`), and its short human form for the terminal.
+ */
+import { formatUnits, toUnits } from '@earnbook/ledger';
+import type { Break, BreakKind, LoadedReport, ReconcileResult, SettlementInstruction, SettlementPosition } from '@earnbook/reconcile';
+
+/** Every break kind, in the reconciler's order; counts list each one, zeros included. */
+export const BREAK_KINDS = [
+  'missing_in_ledger',
+  'missing_in_report',
+  'duplicate_in_report',
+  'unknown_entry_type',
+  'currency_mismatch',
+  'account_mismatch',
+  'amount_mismatch',
+  'restated_entry',
+  'day_mismatch',
+  'interest_mismatch',
+  'unexpected_interest',
+  'missing_interest',
+  'margin_mismatch',
+  'outstanding_balance_mismatch',
+] as const satisfies readonly BreakKind[];
+
+// A break kind added to the reconciler and not listed here fails the type check.
+type UnlistedBreakKind = Exclude<BreakKind, (typeof BREAK_KINDS)[number]>;
+const everyKindListed: [UnlistedBreakKind] extends [never] ? true : false = true;
+void everyKindListed;
+
+/** One currency's settlement: the computed position, the report's figure, and the instruction. */
+export interface SettlementLine extends SettlementPosition {
+  /** The report's `outstandingBalance` of the currency, or null if the report lacks it. */
+  readonly reportedOutstanding: string | null;
+  /** The day's instruction of the currency, if a transfer is due. */
+  readonly instruction: SettlementInstruction | null;
+}
+
+/** `summary.json`. */
+export interface ReconcileSummary {
+  readonly kind: 'earnbook_reconcile_summary';
+  readonly version: 1;
+  /** When the run ended (ISO-8601 UTC). */
+  readonly generatedAt: string;
+  readonly entity: string;
+  readonly day: string;
+  /** True when the day has no open break. */
+  readonly clean: boolean;
+  readonly report: {
+    readonly id: string;
+    readonly version: number;
+    /** `created` the first time this report content was processed, `exists` on a re-run. */
+    readonly status: 'created' | 'exists';
+    readonly entries: number;
+    readonly source: string;
+    readonly contentHash: string;
+    readonly generatedAt: string;
+    readonly timeZone: string;
+  };
+  /** Report entries this run booked into the ledger. */
+  readonly synced: ReconcileResult['synced'];
+  /** Breaks this run closed because the report no longer shows them. */
+  readonly resolvedBreaks: number;
+  /** Open breaks per kind (every kind listed). */
+  readonly breakCounts: Readonly<Record<BreakKind, number>>;
+  readonly breaks: readonly Break[];
+  readonly settlement: readonly SettlementLine[];
+  readonly instructions: readonly SettlementInstruction[];
+}
+
+/** Builds the summary of a run from the reconciler's result and the report it read. */
+export function buildReconcileSummary(input: { result: ReconcileResult; loaded: LoadedReport; generatedAt: string }): ReconcileSummary {
+  const { result, loaded } = input;
+  const breakCounts = Object.fromEntries(BREAK_KINDS.map((kind) => [kind, 0])) as Record<BreakKind, number>;
+  for (const item of result.breaks) breakCounts[item.kind] = (breakCounts[item.kind] ?? 0) + 1;
+  const reported = new Map(loaded.report.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
+  const currencies = [...new Set([...result.positions.map((position) => position.currency), ...reported.keys()])].sort();
+  const zero = formatUnits(0n);
+  const settlement = currencies.map((currency): SettlementLine => {
+    const position = result.positions.find((item) => item.currency === currency) ?? {
+      currency,
+      payables: zero,
+      receivables: zero,
+      net: zero,
+      carriedIn: zero,
+      outstanding: zero,
+      settled: zero,
+      carriedOut: zero,
+    };
+    return { ...position, reportedOutstanding: reported.get(currency) ?? null, instruction: result.instructions.find((item) => item.currency === currency) ?? null };
+  });
+  return {
+    kind: 'earnbook_reconcile_summary',
+    version: 1,
+    generatedAt: input.generatedAt,
+    entity: result.entity,
+    day: result.day,
+    clean: result.clean,
+    report: {
+      id: result.reportId,
+      version: result.reportVersion,
+      status: result.reportStatus,
+      entries: result.reportEntries,
+      source: loaded.source,
+      contentHash: loaded.contentHash,
+      generatedAt: loaded.report.generatedAt,
+      timeZone: loaded.report.timeZone,
+    },
+    synced: result.synced,
+    resolvedBreaks: result.resolvedBreaks,
+    breakCounts,
+    breaks: result.breaks,
+    settlement,
+    instructions: result.instructions,
+  };
+}
+
+/** An 18-decimal amount without its trailing zeros (exact: only zeros are dropped). */
+export function shortAmount(amount: string): string {
+  if (!/^-?\d+\.\d+$/.test(amount)) return amount;
+  const trimmed = amount.replace(/0+$/, '').replace(/\.$/, '');
+  return trimmed === '-0' ? '0' : trimmed;
+}
+
+function disputed(line: SettlementLine): string {
+  if (line.reportedOutstanding === null || toUnits(line.reportedOutstanding) === toUnits(line.outstanding)) return '';
+  return `; DISPUTED: the report says ${shortAmount(line.reportedOutstanding)}, resolve the break before any transfer`;
+}
+
+/** What a settlement line means in words: who sends how much, or that it is carried. */
+export function describeTransfer(line: SettlementLine): string {
+  const settledUnits = toUnits(line.settled);
+  const carriedUnits = toUnits(line.carriedOut);
+  if (settledUnits === 0n) {
+    return `${carriedUnits === 0n ? 'nothing to settle' : `below the threshold: ${shortAmount(line.carriedOut)} carried to the next day`}${disputed(line)}`;
+  }
+  const amount = shortAmount(settledUnits < 0n ? line.settled.slice(1) : line.settled);
+  const who = settledUnits < 0n ? `partner sends ${amount} ${line.currency} to Tesseract` : `Tesseract sends ${amount} ${line.currency} to the partner`;
+  const instruction = line.instruction === null ? '' : ` (instruction ${line.instruction.id}, ${line.instruction.status})`;
+  return `${who}${instruction}${disputed(line)}`;
+}
+
+/** The terminal summary: a headline, the report, the settlement per currency, the break counts. */
+export function formatReconcileText(summary: ReconcileSummary, files: readonly string[]): string {
+  const lines: string[] = [];
+  const open = summary.breaks.length;
+  lines.push(`${summary.entity} ${summary.day}: ${summary.clean ? 'CLEAN' : `NOT CLEAN, ${open} open break${open === 1 ? '' : 's'}`}`);
+  const { synced } = summary;
+  lines.push(
+    `report ${summary.report.id} version ${summary.report.version} (${summary.report.status === 'created' ? 'new' : 'already processed'}), ${summary.report.entries} entries; booked ${synced.interest} interest, ${synced.partnerMargin} partner margin, ${synced.fee} fee entries`,
+  );
+  if (summary.resolvedBreaks > 0) lines.push(`${summary.resolvedBreaks} earlier break${summary.resolvedBreaks === 1 ? '' : 's'} no longer found and closed`);
+  if (summary.settlement.length === 0) lines.push('settlement: no currency moved');
+  else {
+    lines.push('settlement:');
+    const width = Math.max(...summary.settlement.map((line) => line.currency.length));
+    for (const line of summary.settlement) lines.push(`  ${line.currency.padEnd(width)}  outstanding ${shortAmount(line.outstanding)}: ${describeTransfer(line)}`);
+  }
+  const counted = Object.entries(summary.breakCounts).filter(([, count]) => count > 0);
+  if (counted.length > 0) {
+    lines.push('open breaks:');
+    const width = Math.max(...counted.map(([kind]) => kind.length));
+    for (const [kind, count] of counted) lines.push(`  ${kind.padEnd(width)}  ${count}`);
+  }
+  if (files.length > 0) lines.push(`wrote ${files.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,74 @@
+/**
+ * The `earnbook` program: its commands, and {@link run}, which parses the arguments, runs the
+ * command in-process and returns the exit code (0 clean, 1 breaks found, 2 error) instead of
+ * exiting, so that tests can call it with their own streams.
+ */
+import { Command, CommanderError } from 'commander';
+import type { CliIo } from './cli-io.js';
+import { EXIT_CLEAN, EXIT_ERROR } from './exit-codes.js';
+import type { ExitCode } from './exit-codes.js';
+import { describeError, formatError } from './describe-error.js';
+import { addBreaksCommand } from './commands/breaks-command.js';
+import { addExportCommand } from './commands/export-command.js';
+import { addReconcileCommand } from './commands/reconcile-command.js';
+import { addSettlementsCommand } from './commands/settlements-command.js';
+
+/** The program's version, printed by `--version`. */
+export const CLI_VERSION = '0.1.0';
+
+/**
+ * Builds a fresh program writing to `io`; a command hands its exit code to `setExit`. Commander
+ * is told never to exit the process: it throws instead, and {@link run} maps that to a code.
+ */
+export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
+  const program = new Command('earnbook')
+    .description("Batch jobs over an Earn partner's books: daily reconciliation with the provider's reports, audit exports, breaks and settlements.")
+    .version(CLI_VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for the command')
+    .helpCommand('help [command]', 'show help for a command')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void io.stdout.write(text),
+      writeErr: (text) => void io.stderr.write(text),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 success (reconcile: the day is clean), 1 reconcile found open breaks, 2 error.
+Run "earnbook <command> --help" for the flags of each command.`,
+    );
+  // Subcommands made through .command() inherit exitOverride and the output settings above.
+  addReconcileCommand(program, io, setExit);
+  addExportCommand(program, io, setExit);
+  addBreaksCommand(program, io, setExit);
+  addSettlementsCommand(program, io, setExit);
+  return program;
+}
+
+/**
+ * Runs the CLI with `argv` (the arguments after the program name) and returns the exit code.
+ * Errors are written to `io.stderr` as one `error:` line with their code and field; with
+ * `--json` the error is also written to stdout as `{ "error": … }`.
+ *
+ * @example
+ * const code = await run(['reconcile', '--entity', 'defi', '--day', '2025-03-18', '--report-file', 'r.json'], processIo());
+ */
+export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  let code: ExitCode = EXIT_CLEAN;
+  const program = buildProgram(io, (value) => {
+    code = value;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed help, the version, or its own "error: …" line.
+      return error.exitCode === 0 ? EXIT_CLEAN : EXIT_ERROR;
+    }
+    io.stderr.write(formatError(error));
+    if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: describeError(error) }, null, 2)}\n`);
+    return EXIT_ERROR;
+  }
+}

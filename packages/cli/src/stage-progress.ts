@@ -1,0 +1,56 @@
+/**
+ * A stage-level progress bar on the terminal (cli-progress), drawn on stderr so that stdout keeps
+ * only the summary. The reconciler has no progress callback, so the bar advances per stage (load
+ * report, open books, reconcile, write outputs), not per entry. It is drawn only when stdout and
+ * stderr are terminals and neither `--json` nor `--quiet` was given; otherwise nothing is drawn.
+ */
+import cliProgress from 'cli-progress';
+import type { CliIo } from './cli-io.js';
+
+/** A progress display of named stages. */
+export interface StageProgress {
+  /** Marks the previous stage done and shows `name` as running. */
+  stage(name: string): void;
+  /** Finishes and clears the bar (call it on success and on failure). */
+  stop(): void;
+}
+
+const SILENT: StageProgress = Object.freeze({ stage() {}, stop() {} });
+
+/** Whether a command draws progress. */
+export function progressEnabled(io: CliIo, flags: { json?: boolean | undefined; quiet?: boolean | undefined }): boolean {
+  return io.stdout.isTTY === true && io.stderr.isTTY === true && flags.json !== true && flags.quiet !== true;
+}
+
+/** A bar over `stages` stages, or a silent one when disabled. */
+export function stageProgress(input: { io: CliIo; enabled: boolean; title: string; stages: number }): StageProgress {
+  if (!input.enabled) return SILENT;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: input.io.stderr,
+      format: `${input.title} [{bar}] {value}/{total} {stage}`,
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: true,
+      stopOnComplete: false,
+      fps: 10,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let done = -1;
+  let stopped = false;
+  return {
+    stage(name: string) {
+      if (stopped) return;
+      done++;
+      if (done === 0) bar.start(input.stages, 0, { stage: name });
+      else bar.update(Math.min(done, input.stages), { stage: name });
+    },
+    stop() {
+      if (stopped || done < 0) return;
+      stopped = true;
+      bar.update(input.stages, { stage: 'done' });
+      bar.stop();
+    },
+  };
+}

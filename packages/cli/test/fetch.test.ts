@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeEarnServer, json } from '../../earn-client/test/support/fake-earn-server.js';
+import { DAY, runCli, testConfig, workspace } from './fixtures.js';
+import type { Workspace } from './fixtures.js';
+import { chooseReport } from '../src/index.js';
+import type { ReconcileSummary } from '../src/index.js';
+
+const SECRET = 'very-secret-client-value-42';
+const SECRET_ENV = 'EARNBOOK_TEST_DEFI_CLIENT_SECRET';
+
+describe('earnbook reconcile --fetch', () => {
+  let ws: Workspace;
+  let server: FakeEarnServer;
+  let configFile: string;
+
+  beforeEach(async () => {
+    ws = await workspace();
+    server = await FakeEarnServer.start({ clientId: 'partner-defi', clientSecret: SECRET });
+    configFile = await ws.writeConfig(
+      'fetch-config.json',
+      testConfig({ earnApi: { defi: { baseUrl: server.baseUrl, tokenUrl: server.tokenUrl, clientId: 'partner-defi', clientSecretEnv: SECRET_ENV, attemptsMax: 1, timeoutMs: 5000 } } }),
+    );
+    server
+      .on(
+        'GET',
+        '/v1/reports',
+        json(200, {
+          items: [
+            { id: 'r-old', type: 'Report', accountingDay: DAY, createdAt: '2025-03-19T00:02:00Z' },
+            { id: 'r-new', type: 'Report', accountingDay: DAY, createdAt: '2025-03-19T03:30:00+02:00' },
+            { id: 'r-next', type: 'Report', accountingDay: '2025-03-19', createdAt: '2025-03-20T00:02:00Z' },
+          ],
+          nextCursor: null,
+        }),
+      )
+      .on('GET', '/v1/reports/r-new/download-uri', json(200, { uri: `${server.baseUrl}/downloads/r-new.json?signature=abc` }))
+      .on('GET', '/downloads/r-new.json', json(200, ws.report))
+      .on('GET', '/v1/reports/r-old/download-uri', json(200, { uri: `${server.baseUrl}/downloads/r-old.json` }))
+      .on('GET', '/downloads/r-old.json', json(200, { ...ws.report, transactions: [] }));
+  });
+  afterEach(async () => {
+    await server.close();
+    await ws.remove();
+  });
+
+  const fetchCli = (extra: readonly string[], env: Record<string, string> = { [SECRET_ENV]: SECRET }) =>
+    runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--fetch', '--database', ws.database, '--config', configFile, '--out', 'out', ...extra], { cwd: ws.dir, env });
+
+  it("fetches the newest report of the day with the entity's credentials, keeps it beside the summary, and never prints the secret", async () => {
+    const result = await fetchCli(['--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as ReconcileSummary & { files: string[] };
+    expect(summary.clean).toBe(true);
+    expect(summary.report.source).toBe(`${server.baseUrl} report r-new`);
+    expect(summary.files).toContain(join(ws.dir, 'out', 'report.json'));
+    expect(JSON.parse(await readFile(join(ws.dir, 'out', 'report.json'), 'utf8'))).toEqual(ws.report);
+    expect(server.tokenRequests).toHaveLength(1);
+    expect(server.requestsTo('GET', '/v1/reports/r-old/download-uri')).toEqual([]);
+    for (const file of ['summary.json', 'summary.html', 'report.json']) expect(await readFile(join(ws.dir, 'out', file), 'utf8')).not.toContain(SECRET);
+    expect(result.stdout).not.toContain(SECRET);
+  });
+
+  it('fetches the report named by --report-id', async () => {
+    const result = await fetchCli(['--report-id', 'r-old', '--json']);
+    // The older version lacks every entry: the books hold bookings it does not show.
+    expect(result.code).toBe(1);
+    expect((JSON.parse(result.stdout) as ReconcileSummary).breakCounts.missing_in_report).toBe(3);
+    expect(server.requestsTo('GET', '/v1/reports')).toEqual([]);
+  });
+
+  it('exits 2 when the API lists no report of the day', async () => {
+    const result = await runCli(['reconcile', '--entity', 'defi', '--day', '2025-03-17', '--fetch', '--database', ws.database, '--config', configFile], { cwd: ws.dir, env: { [SECRET_ENV]: SECRET } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('error: no report of type Report for accounting day 2025-03-17 among the 3 reports the defi API lists (code no_report, field --day)\n');
+  });
+
+  it('exits 2 without the secret in the environment, or with a wrong one, and never prints it', async () => {
+    const unset = await fetchCli([], {});
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toContain(`environment variable ${SECRET_ENV} (named by config field earnApi.defi.clientSecretEnv) is not set`);
+    const wrong = await fetchCli([], { [SECRET_ENV]: `${SECRET}-wrong` });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/^error: .*\(code unauthorized/);
+    expect(wrong.stderr + wrong.stdout).not.toContain(SECRET);
+    const noApi = await runCli(['reconcile', '--entity', 'lending', '--day', DAY, '--fetch', '--database', ws.database, '--config', configFile], { cwd: ws.dir, env: {} });
+    expect(noApi.stderr).toContain('field earnApi.lending');
+  });
+
+  it('chooses the newest listed report of the day, the later-listed on a tie', () => {
+    const at = (id: string, createdAt: string, accountingDay = DAY) => ({ id, type: 'Report', accountingDay, createdAt });
+    expect(chooseReport([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T02:00:00+02:00')], DAY)).toEqual({ chosen: at('a', '2025-03-19T01:00:00Z'), candidates: 2 });
+    expect(chooseReport([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T01:00:00Z')], DAY).chosen?.id).toBe('b');
+    expect(chooseReport([at('a', '2025-03-19T01:00:00Z', '2025-03-19')], DAY)).toEqual({ chosen: undefined, candidates: 0 });
+  });
+});
