@@ -259,6 +259,16 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
     expect(settlements.totals.get('BTC')).toEqual({ payables: '3.000000000000000000', receivables: '1.750000000000000000', net: '-1.250000000000000000', settled: '-1.250000000000000000' });
   });
 
+  it('starts header-only CSV files with the BOM too', async () => {
+    const target = join(directory, 'empty-audit');
+    await exportAudit({ db: books.db, entity: 'defi', fromDay: '2020-01-01', toDay: '2020-01-02', directory: target, bom: true });
+    for (const name of ['journal.csv', 'breaks.csv', 'settlements.csv']) {
+      const bytes = await readFile(join(target, name));
+      expect(bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]))).toBe(true);
+      expect(bytes.subarray(3).toString('utf8').split('\r\n').filter((line) => line !== '')).toHaveLength(1);
+    }
+  });
+
   it('writes an audit directory whose manifest matches its files, and never overwrites', async () => {
     const target = join(directory, 'audit');
     const { manifest } = await exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: target, bom: true, now: () => new Date('2025-03-21T06:00:00Z') });
@@ -272,6 +282,8 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
       const bytes = await readFile(join(target, file.name));
       expect(file.sha256).toBe(sha256(bytes));
       expect(file.bytes).toBe(bytes.length);
+      // Every CSV starts with the BOM when asked, a file of headers alone included.
+      if (file.name.endsWith('.csv')) expect(bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]))).toBe(true);
       if (file.name.endsWith('.csv')) {
         expect(bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]))).toBe(true);
         expect(records(bytes.subarray(3).toString('utf8'))).toHaveLength(file.rows);

@@ -55,9 +55,12 @@ export function openCsvSink(options: CsvSinkOptions): CsvSink {
     rowDelimiter: '\r\n',
     includeEndRowDelimiter: true,
     alwaysWriteHeaders: true,
-    writeBOM: options.bom,
+    // fast-csv writes its BOM only with the first row, so a file of headers alone would miss it:
+    // the BOM goes straight into the hashed output instead.
+    writeBOM: false,
   });
   const hashing = new HashingStream();
+  if (options.bom) hashing.write(Buffer.from('\uFEFF', 'utf8'));
   const done = pipeline(formatter, hashing, options.output, { end: options.endOutput ?? true });
   // The failure is reported by drain(), finish() or abort(); this only keeps it from being
   // reported as unhandled in between.
