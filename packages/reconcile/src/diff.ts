@@ -150,7 +150,7 @@ export function diffDay(input: DiffInput): BreakDraft[] {
     }
     // Settlement transfers are tracked through settlement instructions, not matched here.
     if (kind === 'settlement') continue;
-    const units = toUnits(formatUnits(toUnits(entry.amount)));
+    const units = toUnits(entry.amount);
     if (kind === 'interest' && entry.accountId !== undefined) {
       const sum = reportedInterest.get(entry.accountId) ?? { units: 0n, currency: entry.currency, ids: [] };
       sum.units += units;
@@ -254,7 +254,7 @@ export function diffDay(input: DiffInput): BreakDraft[] {
     }
   }
 
-  const reportedOutstanding = new Map(input.report.balances.map((balance) => [balance.currency, toUnits(formatUnits(toUnits(balance.outstandingBalance)))]));
+  const reportedOutstanding = new Map(input.report.balances.map((balance) => [balance.currency, toUnits(balance.outstandingBalance)]));
   for (const currency of new Set([...input.outstanding.keys(), ...reportedOutstanding.keys()])) {
     const expected = input.outstanding.get(currency) ?? 0n;
     const actual = reportedOutstanding.get(currency);

@@ -205,9 +205,9 @@ export class Reconciler {
     const timeZone = this.ledger.entity(entity).timeZone;
     if (report.timeZone !== timeZone) throw new ReconcileError('wrong_entity', `report ${report.id} counts days in ${report.timeZone}, but ${entity} keeps its books in ${timeZone}`, { field: 'timeZone', value: report.timeZone });
 
-    const processed = (await this.books.processedReports({ entity, accountingDay: day })).find((row) => row.reportId === report.id && row.contentHash === contentHash);
-    const priorVersions = (await this.books.processedReports({ entity, accountingDay: day })).length;
-    const version = processed?.version ?? priorVersions + 1;
+    const processedVersions = await this.books.processedReports({ entity, accountingDay: day });
+    const processed = processedVersions.find((row) => row.reportId === report.id && row.contentHash === contentHash);
+    const version = processed?.version ?? processedVersions.length + 1;
 
     const local = await repository.loadLocalEntries(this.#db, { entity, day, providerIds: report.transactions.map(matchKey) });
     const synced = await this.#sync(entity, day, report.transactions, local);
@@ -222,7 +222,7 @@ export class Reconciler {
     const reported = new Map(report.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
     const disputed = new Set(drafts.filter((draft) => draft.kind === 'outstanding_balance_mismatch').map((draft) => draft.currency));
     const computedAt = formatInstant(this.#now());
-    const { resolvedBreaks, status, extraBreaks } = await this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
+    const { resolvedBreaks, status } = await this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
       const recorded = await this.books.recordProcessedReport({ entity, reportId: report.id, contentHash, accountingDay: day }, trx as unknown as Kysely<LedgerDatabase>);
       const extra: BreakDraft[] = [];
       for (const position of positions) {
@@ -246,9 +246,8 @@ export class Reconciler {
         if (conflict !== null) extra.push(conflict);
       }
       const resolved = await this.#storeBreaks(trx, entity, day, [...drafts, ...extra], recorded.value.version, computedAt);
-      return { resolvedBreaks: resolved, status: recorded.status, extraBreaks: extra };
+      return { resolvedBreaks: resolved, status: recorded.status };
     });
-    void extraBreaks;
     const breaks = (await repository.selectBreaksOfDay(this.#db, entity, day)).filter((row) => row.status === 'open').map(rowToBreak);
     const draftOrder = new Map([...drafts].map((draft, index) => [draft.fingerprint, index]));
     breaks.sort((a, b) => (draftOrder.get(fingerprintOf(a)) ?? Number.MAX_SAFE_INTEGER) - (draftOrder.get(fingerprintOf(b)) ?? Number.MAX_SAFE_INTEGER) || a.id - b.id);
@@ -395,7 +394,7 @@ export class Reconciler {
     const amount = formatUnits(settledUnits < 0n ? -settledUnits : settledUnits);
     if (existing !== undefined) {
       const same = existing.direction === direction && toUnits(String(existing.amount)) === toUnits(amount);
-      if (same || settledUnits === 0n && existing.status === 'pending' && false) return null;
+      if (same) return null;
       if (existing.status === 'pending') {
         if (settledUnits === 0n) return null;
         await trx.updateTable('settlement_instructions').set({ direction, amount, updated_at: now }).where('id', '=', existing.id).execute();
