@@ -187,9 +187,18 @@ function interestResidueMigration(): Migration {
   };
 }
 
+/** Lookups of transactions by provider id whatever their kind (duplicate checks, reconciliation). */
+function providerIdIndexMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.createIndex('journal_transactions_entity_provider_id').on('journal_transactions').columns(['entity', 'provider_id']).execute();
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration() };
+  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration(), '0003_provider_id_index': providerIdIndexMigration() };
 }
 
 /**

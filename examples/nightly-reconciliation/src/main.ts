@@ -1,0 +1,80 @@
+/**
+ * The nightly reconciliation as a script a scheduler (cron, systemd timer, Kubernetes CronJob)
+ * runs after the provider's midnight cycle:
+ *
+ *   pnpm --filter @earnbook/examples nightly -- --database books.sqlite [--day 2025-03-18] [--zone Europe/Berlin]
+ *
+ * with the Earn API from the environment: EARN_BASE_URL, EARN_TOKEN_URL, EARN_DEFI_CLIENT_ID,
+ * EARN_DEFI_CLIENT_SECRET, EARN_LENDING_CLIENT_ID, EARN_LENDING_CLIENT_SECRET. `--day` defaults
+ * to yesterday in the zone. Or, self-contained against an in-process sandbox:
+ *
+ *   pnpm --filter @earnbook/examples nightly -- --sandbox
+ *
+ * Exit codes: 0 clean, 1 open breaks, 2 could not run (no report yet, API or database failure).
+ */
+import { parseArgs } from 'node:util';
+import { EarnClient, EarnFacade } from '@earnbook/earn-client';
+import { startSandbox } from '@earnbook/earn-sandbox';
+import { accountingDayOf, previousAccountingDay } from '@earnbook/ledger';
+import { openPartnerBooks } from '../../src/lib/partner-books.js';
+import { syncProducts } from '../../src/lib/product-sync.js';
+import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
+import { EXIT_ERROR, runNightlyReconciliation } from './nightly.js';
+import type { NightlyExitCode } from './nightly.js';
+
+const ENTITIES = ['defi', 'lending'] as const;
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value.length === 0) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+async function againstTheApi(values: { database?: string | undefined; day?: string | undefined; zone?: string | undefined }): Promise<NightlyExitCode> {
+  const zone = values.zone ?? 'UTC';
+  const day = values.day ?? previousAccountingDay(accountingDayOf(new Date(), zone));
+  const partner = await openPartnerBooks({ database: values.database ?? 'earnbook.sqlite', entities: ENTITIES.map((id) => ({ id, timeZone: zone })) });
+  try {
+    const clients = Object.fromEntries(
+      ENTITIES.map((entity) => [
+        entity,
+        new EarnClient({ entityId: entity, baseUrl: required('EARN_BASE_URL'), tokenUrl: required('EARN_TOKEN_URL'), clientId: required(`EARN_${entity.toUpperCase()}_CLIENT_ID`), clientSecret: required(`EARN_${entity.toUpperCase()}_CLIENT_SECRET`) }),
+      ]),
+    );
+    const result = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, log: (line) => console.log(line) });
+    return result.exitCode;
+  } finally {
+    await partner.close();
+  }
+}
+
+async function againstTheSandbox(): Promise<NightlyExitCode> {
+  const sandbox = await startSandbox({ timeZone: 'Europe/Berlin' });
+  const partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  try {
+    const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
+    const day = sandbox.clock.accountingDay();
+    await syncProducts({ earn, books: partner.books, effectiveDay: day });
+    const { bookings } = await bookSampleActivity({ earn, books: partner.books, users: 3, bookingPrefix: day });
+    console.log(`sandbox: ${bookings} bookings on ${day}; the provider's clock moves past midnight (its cycle runs)`);
+    await sandbox.clock.advanceDays(1);
+    const clients = Object.fromEntries(ENTITIES.map((entity) => [entity, earn.entity(entity)]));
+    const first = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, log: (line) => console.log(line) });
+    console.log(`first run: exit ${first.exitCode}; the same job again (a scheduler retry) changes nothing:`);
+    const second = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, log: (line) => console.log(line) });
+    console.log(`second run: exit ${second.exitCode}`);
+    return second.exitCode;
+  } finally {
+    await partner.close();
+    await sandbox.close();
+  }
+}
+
+const args = process.argv.slice(2);
+try {
+  const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
+  process.exitCode = values.sandbox === true ? await againstTheSandbox() : await againstTheApi(values);
+} catch (error) {
+  console.error(`ALERT nightly reconciliation could not run: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = EXIT_ERROR;
+}

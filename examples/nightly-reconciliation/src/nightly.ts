@@ -1,0 +1,137 @@
+/**
+ * The partner's nightly job after the provider's accounting cycle, for one accounting day and
+ * every legal entity: fetch the day's report(s) with that entity's credentials, reconcile them
+ * with the partner's books (which books the interest, margin and fees), and answer an exit code
+ * a scheduler can act on. Running it again for the same day changes nothing.
+ */
+import { EarnApiError } from '@earnbook/earn-client';
+import type { EarnClient, ReportSummary } from '@earnbook/earn-client';
+import { LedgerError } from '@earnbook/ledger';
+import type { EarnBooks } from '@earnbook/ledger';
+import { ReconcileError, loadReportObject } from '@earnbook/reconcile';
+import type { LoadedReport, ReconcileResult, Reconciler } from '@earnbook/reconcile';
+
+/** Exit code: every entity reconciled and no open break. */
+export const EXIT_CLEAN = 0;
+/** Exit code: the job ran and found open breaks (books and report differ): alert finance ops. */
+export const EXIT_BREAKS = 1;
+/** Exit code: the job could not run for some entity (no report yet, API or database failure): alert on-call. */
+export const EXIT_ERROR = 2;
+
+/** One of the exit codes. */
+export type NightlyExitCode = typeof EXIT_CLEAN | typeof EXIT_BREAKS | typeof EXIT_ERROR;
+
+/** Report list items looked at per entity, at most. */
+export const REPORT_SUMMARIES_MAX = 100_000;
+
+/** Options of {@link runNightlyReconciliation}. */
+export interface NightlyOptions {
+  readonly books: EarnBooks;
+  readonly reconciler: Reconciler;
+  /** One client per legal entity (its own credentials), keyed by entity id. */
+  readonly clients: Readonly<Record<string, EarnClient>>;
+  /** The accounting day to reconcile (`YYYY-MM-DD` in the partner's zone): usually yesterday. */
+  readonly day: string;
+  /** Where progress and alerts are written, one line each; default nowhere. */
+  readonly log?: (line: string) => void;
+}
+
+/** What the job did for one entity. */
+export interface EntityNight {
+  readonly entity: string;
+  /** One result per report version reconciled this run, oldest first (empty on an error). */
+  readonly results: readonly ReconcileResult[];
+  /** The reports of those results, in the same order. */
+  readonly reports: readonly LoadedReport[];
+  /** The outcome for the day: the latest version's result. */
+  readonly latest: ReconcileResult | undefined;
+  /** Why the entity could not be reconciled, if it could not. */
+  readonly error: { readonly code: string; readonly message: string } | undefined;
+}
+
+/** What the job did, and the exit code to end with. */
+export interface NightlyResult {
+  readonly day: string;
+  readonly exitCode: NightlyExitCode;
+  readonly entities: readonly EntityNight[];
+}
+
+/** The report summaries of one accounting day, in the order the provider lists them (oldest version first). */
+export async function reportsOfDay(client: EarnClient, day: string): Promise<ReportSummary[]> {
+  const found: ReportSummary[] = [];
+  let seen = 0;
+  for await (const summary of client.reports()) {
+    if (++seen > REPORT_SUMMARIES_MAX) throw new ReconcileError('no_report', `the report list has more than ${REPORT_SUMMARIES_MAX} reports`, { field: 'reports' });
+    if (summary.type === 'Report' && summary.accountingDay === day) found.push(summary);
+  }
+  return found;
+}
+
+/**
+ * Downloads the day's reports and leaves out the versions already processed, so that a re-run
+ * does not reconcile an older version over a newer one. When every version was processed, the
+ * latest is returned again: reconciling it once more is a no-op that yields the day's result.
+ */
+export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<LoadedReport[]> {
+  const summaries = await reportsOfDay(input.client, input.day);
+  if (summaries.length === 0) {
+    throw new ReconcileError('no_report', `the provider lists no report of ${input.entity} for ${input.day} yet`, { field: 'day', value: input.day });
+  }
+  const processed = new Set((await input.books.processedReports({ entity: input.entity, accountingDay: input.day })).map((row) => `${row.reportId} ${row.contentHash}`));
+  const loaded: LoadedReport[] = [];
+  for (const summary of summaries) {
+    const json = await input.client.fetchReport({ reportId: summary.id });
+    loaded.push(loadReportObject(json, `${input.entity} report ${summary.id}`));
+  }
+  const fresh = loaded.filter((report) => !processed.has(`${report.report.id} ${report.contentHash}`));
+  const latest = loaded[loaded.length - 1];
+  return fresh.length > 0 || latest === undefined ? fresh : [latest];
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  if (error instanceof EarnApiError || error instanceof ReconcileError || error instanceof LedgerError) return { code: error.code, message: error.message };
+  return { code: 'unexpected', message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * Reconciles one accounting day for every entity and says how it went. Errors of one entity do
+ * not stop the others. Exit code: {@link EXIT_ERROR} if any entity failed, else
+ * {@link EXIT_BREAKS} if any has an open break, else {@link EXIT_CLEAN}.
+ *
+ * @example
+ * const result = await runNightlyReconciliation({ books, reconciler, clients: { defi, lending }, day: '2025-03-18', log: console.log });
+ * process.exitCode = result.exitCode;
+ */
+export async function runNightlyReconciliation(options: NightlyOptions): Promise<NightlyResult> {
+  const log = options.log ?? (() => {});
+  const entities: EntityNight[] = [];
+  for (const [entity, client] of Object.entries(options.clients)) {
+    try {
+      const results: ReconcileResult[] = [];
+      const reports = await reportsToReconcile({ client, books: options.books, entity, day: options.day });
+      for (const loaded of reports) {
+        const result = await options.reconciler.reconcileDay({ entity, day: options.day, report: loaded });
+        results.push(result);
+        const synced = result.synced;
+        log(
+          `${entity} ${options.day}: report ${result.reportId} v${result.reportVersion} (${result.reportStatus === 'created' ? 'new' : 'already processed'}), ${result.reportEntries} entries, booked ${synced.interest} interest / ${synced.partnerMargin} margin / ${synced.fee} fee, ${result.breaks.length} open break(s)`,
+        );
+      }
+      const latest = results[results.length - 1];
+      for (const found of latest?.breaks ?? []) {
+        log(`ALERT ${entity} ${options.day}: break ${found.id} ${found.kind}${found.currency === null ? '' : ` ${found.currency}`}${found.providerId === null ? '' : ` ${found.providerId}`} (ours ${found.expected ?? '-'}, report ${found.actual ?? '-'})`);
+      }
+      for (const instruction of latest?.instructions ?? []) {
+        if (instruction.status === 'confirmed') continue;
+        log(`${entity} ${options.day}: settlement ${instruction.id} ${instruction.currency} ${instruction.direction === 'to_provider' ? 'to send to the provider' : 'to receive from the provider'}: ${instruction.amount} (${instruction.status})`);
+      }
+      entities.push(Object.freeze({ entity, results, reports, latest, error: undefined }));
+    } catch (error) {
+      const described = describe(error);
+      log(`ALERT ${entity} ${options.day}: not reconciled: ${described.code}: ${described.message}`);
+      entities.push(Object.freeze({ entity, results: [], reports: [], latest: undefined, error: described }));
+    }
+  }
+  const exitCode: NightlyExitCode = entities.some((night) => night.error !== undefined) ? EXIT_ERROR : entities.some((night) => (night.latest?.breaks.length ?? 0) > 0) ? EXIT_BREAKS : EXIT_CLEAN;
+  return Object.freeze({ day: options.day, exitCode, entities });
+}

@@ -1,0 +1,111 @@
+/**
+ * The demo's figures per entity and currency, read back from the partner's own books (not from
+ * what the demo meant to do): deposits, withdrawals, interest and partner margin from the
+ * journal, settlements from the confirmed instructions, breaks from the reconciler, and the
+ * outstanding balance next to the provider's.
+ */
+import { sql } from 'kysely';
+import { formatUnits, toUnits } from '@earnbook/ledger';
+import type { EarnBooks, Ledger } from '@earnbook/ledger';
+import type { Reconciler } from '@earnbook/reconcile';
+
+/** One row of the summary: exact 18-decimal amounts. */
+export interface CurrencyFigures {
+  readonly entity: string;
+  readonly currency: string;
+  readonly deposits: string;
+  readonly withdrawals: string;
+  readonly interest: string;
+  readonly partnerMargin: string;
+  /** Confirmed transfers partner → provider. */
+  readonly settledToProvider: string;
+  /** Confirmed transfers provider → partner. */
+  readonly settledFromProvider: string;
+  /** Breaks found (open and resolved) whose currency is this one. */
+  readonly breaksFound: number;
+  readonly breaksOpen: number;
+  /** The outstanding balance in the partner's books (negative: the partner owes). */
+  readonly outstanding: string;
+  /** The provider's figure, as its API answers now; null if not asked. */
+  readonly providerOutstanding: string | null;
+}
+
+/**
+ * Reads the figures of every (entity, currency) that has a product. One aggregate query over the
+ * journal per entity (the dialect's exact sum: no float anywhere).
+ */
+export async function readFigures(input: {
+  readonly ledger: Ledger;
+  readonly books: EarnBooks;
+  readonly reconciler: Reconciler;
+  readonly entities: readonly string[];
+  readonly currencies: ReadonlyMap<string, readonly string[]>;
+  readonly providerOutstanding?: ReadonlyMap<string, string>;
+}): Promise<CurrencyFigures[]> {
+  const { ledger } = input;
+  const sum = sql.raw(ledger.dialect.exactSumFunction);
+  const figures: CurrencyFigures[] = [];
+  for (const entity of input.entities) {
+    const rows = await ledger.db
+      .selectFrom('journal_entries as e')
+      .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+      .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
+      .select(['t.kind as kind', 'e.currency as currency', sql<string>`${sum}(e.amount)`.as('total')])
+      .where('e.entity', '=', entity)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('a.kind', '=', 'user'), eb('t.kind', 'in', ['deposit', 'withdrawal', 'interest'])]),
+          eb.and([eb('a.kind', '=', 'partner_margin_income'), eb('t.kind', '=', 'partner_margin')]),
+        ]),
+      )
+      .groupBy(['t.kind', 'e.currency'])
+      .execute();
+    // Entries are signed (debit positive): user accounts are credited by deposits and interest.
+    const total = (kind: string, currency: string): bigint => {
+      const row = rows.find((candidate) => candidate.kind === kind && candidate.currency === currency);
+      return row === undefined ? 0n : toUnits(String(row.total));
+    };
+    const instructions = await input.reconciler.instructions({ entity, status: 'confirmed' });
+    const breaks = await input.reconciler.breaks({ entity });
+    for (const currency of input.currencies.get(entity) ?? []) {
+      let toProvider = 0n;
+      let fromProvider = 0n;
+      for (const instruction of instructions) {
+        if (instruction.currency !== currency) continue;
+        if (instruction.direction === 'to_provider') toProvider += toUnits(instruction.amount);
+        else fromProvider += toUnits(instruction.amount);
+      }
+      const ofCurrency = breaks.filter((found) => found.currency === currency);
+      figures.push({
+        entity,
+        currency,
+        deposits: formatUnits(-total('deposit', currency)),
+        withdrawals: formatUnits(total('withdrawal', currency)),
+        interest: formatUnits(-total('interest', currency)),
+        partnerMargin: formatUnits(-total('partner_margin', currency)),
+        settledToProvider: formatUnits(toProvider),
+        settledFromProvider: formatUnits(fromProvider),
+        breaksFound: ofCurrency.length,
+        breaksOpen: ofCurrency.filter((found) => found.status === 'open').length,
+        outstanding: await input.books.outstandingBalance({ entity, currency }),
+        providerOutstanding: input.providerOutstanding?.get(`${entity} ${currency}`) ?? null,
+      });
+    }
+  }
+  return figures;
+}
+
+/** An exact amount rounded half-even to `decimals` places for display, with thousands separators. */
+export function displayAmount(amount: string, decimals = 6): string {
+  const units = toUnits(amount);
+  const step = 10n ** BigInt(18 - decimals);
+  const negative = units < 0n;
+  const magnitude = negative ? -units : units;
+  let quotient = magnitude / step;
+  const remainder = magnitude % step;
+  if (remainder * 2n > step || (remainder * 2n === step && quotient % 2n === 1n)) quotient += 1n;
+  const digits = quotient.toString().padStart(decimals + 1, '0');
+  const whole = digits.slice(0, digits.length - decimals).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const text = decimals === 0 ? whole : `${whole}.${digits.slice(digits.length - decimals)}`;
+  return negative && quotient !== 0n ? `-${text}` : text;
+}

@@ -1,0 +1,62 @@
+/** The nightly script's exit codes and idempotent re-runs. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { EarnFacade } from '@earnbook/earn-client';
+import { startSandbox } from '@earnbook/earn-sandbox';
+import type { Sandbox } from '@earnbook/earn-sandbox';
+import { EXIT_BREAKS, EXIT_CLEAN, EXIT_ERROR, runNightlyReconciliation } from '../nightly-reconciliation/src/nightly.js';
+import { openPartnerBooks } from '../src/lib/partner-books.js';
+import type { PartnerBooks } from '../src/lib/partner-books.js';
+import { syncProducts } from '../src/lib/product-sync.js';
+import { bookSampleActivity } from '../src/lib/sandbox-activity.js';
+
+let open: { sandbox: Sandbox; partner: PartnerBooks } | undefined;
+afterEach(async () => {
+  await open?.partner.close();
+  await open?.sandbox.close();
+  open = undefined;
+});
+
+async function setUp() {
+  const sandbox = await startSandbox({ timeZone: 'America/Santiago' });
+  const partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  open = { sandbox, partner };
+  const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id, { retryDelayMsInitial: 1, retryDelayMsMax: 5 })])) });
+  const day = sandbox.clock.accountingDay();
+  await syncProducts({ earn, books: partner.books, effectiveDay: day });
+  await bookSampleActivity({ earn, books: partner.books, users: 2, bookingPrefix: day });
+  const clients = { defi: earn.entity('defi'), lending: earn.entity('lending') };
+  const run = (forDay: string) => runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day: forDay });
+  return { sandbox, partner, day, run };
+}
+
+describe('nightly reconciliation', () => {
+  it('exits 0 on a clean day, and a re-run books nothing more', async () => {
+    const { sandbox, partner, day, run } = await setUp();
+    await sandbox.clock.advanceDays(1);
+    const first = await run(day);
+    expect(first.exitCode).toBe(EXIT_CLEAN);
+    expect(first.entities.every((night) => night.latest?.reportStatus === 'created' && night.latest.synced.interest > 0)).toBe(true);
+    const transactions = (await partner.ledger.verify({ allEntities: true })).transactions;
+    const second = await run(day);
+    expect(second.exitCode).toBe(EXIT_CLEAN);
+    expect(second.entities.every((night) => night.latest?.reportStatus === 'exists' && night.latest.synced.interest === 0)).toBe(true);
+    expect((await partner.ledger.verify({ allEntities: true })).transactions).toBe(transactions);
+  });
+
+  it('exits 1 when the report differs from the books (a duplicated entry), again on a re-run', async () => {
+    const { sandbox, day, run } = await setUp();
+    sandbox.faults.duplicateReportEntry({ entity: 'lending' });
+    await sandbox.clock.advanceDays(1);
+    const first = await run(day);
+    expect(first.exitCode).toBe(EXIT_BREAKS);
+    expect(first.entities.find((night) => night.entity === 'lending')?.latest?.breaks.map((found) => found.kind)).toEqual(['duplicate_in_report']);
+    expect((await run(day)).exitCode).toBe(EXIT_BREAKS);
+  });
+
+  it('exits 2 when the provider has no report for the day yet', async () => {
+    const { day, run } = await setUp();
+    const result = await run(day);
+    expect(result.exitCode).toBe(EXIT_ERROR);
+    expect(result.entities.map((night) => night.error?.code)).toEqual(['no_report', 'no_report']);
+  });
+});
