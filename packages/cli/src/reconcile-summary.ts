@@ -3,30 +3,11 @@
  * `--json`), and its short human form for the terminal.
  */
 import { formatUnits, toUnits } from '@earnbook/ledger';
+import { BREAK_KINDS } from '@earnbook/reconcile';
 import type { Break, BreakKind, LoadedReport, ReconcileResult, SettlementInstruction, SettlementPosition } from '@earnbook/reconcile';
 
 /** Every break kind, in the reconciler's order; counts list each one, zeros included. */
-export const BREAK_KINDS = [
-  'missing_in_ledger',
-  'missing_in_report',
-  'duplicate_in_report',
-  'unknown_entry_type',
-  'currency_mismatch',
-  'account_mismatch',
-  'amount_mismatch',
-  'restated_entry',
-  'day_mismatch',
-  'interest_mismatch',
-  'unexpected_interest',
-  'missing_interest',
-  'margin_mismatch',
-  'outstanding_balance_mismatch',
-] as const satisfies readonly BreakKind[];
-
-// A break kind added to the reconciler and not listed here fails the type check.
-type UnlistedBreakKind = Exclude<BreakKind, (typeof BREAK_KINDS)[number]>;
-const everyKindListed: [UnlistedBreakKind] extends [never] ? true : false = true;
-void everyKindListed;
+export { BREAK_KINDS };
 
 /** One currency's settlement: the computed position, the report's figure, and the instruction. */
 export interface SettlementLine extends SettlementPosition {

@@ -65,7 +65,7 @@ export interface DiffInput {
   readonly toleranceUnits: (currency: string) => bigint;
 }
 
-const KIND_ORDER: readonly BreakKind[] = [
+const BREAK_KIND_LIST = [
   'missing_in_ledger',
   'missing_in_report',
   'duplicate_in_report',
@@ -80,7 +80,14 @@ const KIND_ORDER: readonly BreakKind[] = [
   'missing_interest',
   'margin_mismatch',
   'outstanding_balance_mismatch',
-];
+] as const satisfies readonly BreakKind[];
+
+// A break kind added to the schema and not listed here fails the type check.
+const everyKindListed: [Exclude<BreakKind, (typeof BREAK_KIND_LIST)[number]>] extends [never] ? true : false = true;
+void everyKindListed;
+
+/** Every break kind, in the order results list them. */
+export const BREAK_KINDS: readonly BreakKind[] = Object.freeze([...BREAK_KIND_LIST]);
 
 function draft(kind: BreakKind, fields: Partial<Omit<BreakDraft, 'kind' | 'fingerprint'>> & { readonly details?: Record<string, unknown> }): BreakDraft {
   const providerId = fields.providerId ?? null;
@@ -109,7 +116,7 @@ export function matchKey(entry: ReportEntry): string {
 
 /** Orders breaks deterministically: by kind, currency, account, provider id. */
 export function compareBreaks(a: BreakDraft, b: BreakDraft): number {
-  const kinds = KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind);
+  const kinds = BREAK_KINDS.indexOf(a.kind) - BREAK_KINDS.indexOf(b.kind);
   if (kinds !== 0) return kinds;
   for (const [x, y] of [
     [a.currency, b.currency],

@@ -6,7 +6,7 @@ export { ReconcileError } from './errors.js';
 export type { ReconcileErrorCode, ReconcileErrorDetails } from './errors.js';
 export { REPORT_BYTES_MAX, loadReportObject, parseReport, readReportFile, validateReport } from './report.js';
 export type { LoadedReport } from './report.js';
-export { REPORT_TYPE_KINDS, compareBreaks, diffDay, matchKey } from './diff.js';
+export { BREAK_KINDS, REPORT_TYPE_KINDS, compareBreaks, diffDay, matchKey } from './diff.js';
 export type { BreakDraft, DiffInput, LocalEntry, ReportEntry } from './diff.js';
 export { computeSettlement } from './settlement.js';
 export type { DayFlows, SettlementPosition } from './settlement.js';
