@@ -196,9 +196,18 @@ function providerIdIndexMigration(): Migration {
   };
 }
 
+/** The accounting cycle pages an entity's Earn accounts in ledger account order. */
+function earnAccountOrderIndexMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.createIndex('earn_accounts_entity_ledger_account').on('earn_accounts').columns(['entity', 'ledger_account_id']).execute();
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration(), '0003_provider_id_index': providerIdIndexMigration() };
+  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration(), '0003_provider_id_index': providerIdIndexMigration(), '0004_earn_account_order_index': earnAccountOrderIndexMigration() };
 }
 
 /**
