@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { formatInstant, formatUnits } from '../src/index.js';
 import type { Ledger } from '../src/index.js';
 import type { Account, PostingInput } from '../src/index.js';
-import { normalizePosting } from '../src/posting.js';
+import { normalizePosting, transactionRow } from '../src/posting.js';
 import type { NormalizedPosting } from '../src/posting.js';
 
 /** How big a run is: `full` (default, the issue's sizes) or `small` (a quick check). */
@@ -251,19 +251,7 @@ export class BookingRowPlanner {
     const accounts = [...running].map(([id, balance]) => ({ id, balance: formatUnits(balance), lastDay: posting.accountingDay, entriesAdded: counts.get(id) ?? 0 }));
     for (const [id, balance] of running) this.#balances.set(id, balance);
     return {
-      transaction: {
-        entity: posting.entity,
-        kind: posting.kind,
-        idempotency_key: posting.idempotencyKey,
-        request_hash: posting.requestHash,
-        occurred_at: posting.occurredAt,
-        accounting_day: posting.accountingDay,
-        provider_id: posting.providerId,
-        reverses_transaction_id: posting.reversesTransactionId,
-        description: posting.description,
-        metadata: posting.metadata,
-        created_at: formatInstant(createdAt),
-      },
+      transaction: transactionRow(posting, formatInstant(createdAt)),
       entries,
       accounts,
       dayBalances: accounts.map((account) => ({ account_id: account.id, accounting_day: posting.accountingDay, balance: account.balance })),

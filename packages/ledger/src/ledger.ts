@@ -9,7 +9,7 @@ import type { Amount } from './money.js';
 import { assertTimeZone, formatInstant, parseAccountingDay } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import type { AccountKind, NormalSide } from './chart.js';
-import { normalDelta, normalizePosting, parseKey, planPosting } from './posting.js';
+import { normalDelta, normalizePosting, parseKey, planPosting, transactionRow } from './posting.js';
 import type { NormalizedPosting, PlanAccount, PostingInput, TransactionKind } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
@@ -439,7 +439,6 @@ export class Ledger {
     const created: { posting: NormalizedPosting; balancesAfter: readonly bigint[] }[] = [];
     const inBatch = new Map<string, { hash: string; outcome: Outcome }>();
     const pendingDays = new Map<number, Map<string, bigint>>();
-    const touched = new Set<number>();
     const addedEntries = new Map<number, number>();
     for (const posting of postings) {
       const earlier = inBatch.get(posting.idempotencyKey);
@@ -472,7 +471,6 @@ export class Ledger {
       for (const change of plan.changes) {
         const row = rows.get(change.account.id);
         assertInvariant(row !== undefined, 'planned account row lost');
-        touched.add(row.id);
         row.balance = formatUnits(change.balanceAfterUnits);
         addedEntries.set(row.id, (addedEntries.get(row.id) ?? 0) + posting.entries.filter((entry) => entry.accountId === row.id).length);
         const days = pendingDays.get(row.id) ?? new Map<string, bigint>();
@@ -493,19 +491,7 @@ export class Ledger {
     const createdAt = formatInstant(this.#now());
     const ids = await repository.insertTransactions(
       trx,
-      created.map(({ posting }) => ({
-        entity: posting.entity,
-        kind: posting.kind,
-        idempotency_key: posting.idempotencyKey,
-        request_hash: posting.requestHash,
-        occurred_at: posting.occurredAt,
-        accounting_day: posting.accountingDay,
-        provider_id: posting.providerId,
-        reverses_transaction_id: posting.reversesTransactionId,
-        description: posting.description,
-        metadata: posting.metadata,
-        created_at: createdAt,
-      })),
+      created.map(({ posting }) => transactionRow(posting, createdAt)),
     );
     if (ids.size !== created.length) {
       // A concurrent writer committed one of these keys with other accounts (so other content).
@@ -537,7 +523,7 @@ export class Ledger {
     await repository.insertEntryRows(trx, entryRows);
     await repository.writeAccountBalances(
       trx,
-      [...touched].map((id) => {
+      [...addedEntries.keys()].map((id) => {
         const row = rows.get(id);
         assertInvariant(row !== undefined, 'touched account lost');
         return { ...row, entry_count: row.entry_count + (addedEntries.get(id) ?? 0) };
@@ -568,7 +554,7 @@ export class Ledger {
       const id = ids.get(item.posting.idempotencyKey) ?? 0;
       const entries = entriesByTransaction.get(id) ?? [];
       assertInvariant(entries.length === item.posting.entries.length, `transaction ${id} reads back ${entries.length} of ${item.posting.entries.length} entries`);
-      results.push({ status: 'created', transaction: this.#toTransaction({ id, entity: item.posting.entity, kind: item.posting.kind, idempotency_key: item.posting.idempotencyKey, request_hash: item.posting.requestHash, occurred_at: item.posting.occurredAt, accounting_day: item.posting.accountingDay, provider_id: item.posting.providerId, reverses_transaction_id: item.posting.reversesTransactionId, description: item.posting.description, metadata: item.posting.metadata, created_at: createdAt }, entries) });
+      results.push({ status: 'created', transaction: this.#toTransaction({ id, ...transactionRow(item.posting, createdAt) }, entries) });
     }
     return results;
   }
@@ -710,8 +696,8 @@ export class Ledger {
 
   /** The current normal-side balance of an account: one row read, no history scan. */
   async balance(accountId: number): Promise<Amount> {
-    await this.account(accountId);
-    const row = await this.db.selectFrom('ledger_accounts').select('balance').where('id', '=', accountId).executeTakeFirstOrThrow();
+    const row = Number.isSafeInteger(accountId) && accountId > 0 ? await this.db.selectFrom('ledger_accounts').select('balance').where('id', '=', accountId).executeTakeFirst() : undefined;
+    if (row === undefined) throw new LedgerError('unknown_account', `accountId ${describeValue(accountId)} is not an account`, { field: 'accountId', value: describeValue(accountId) });
     return formatUnits(toUnits(row.balance));
   }
 

@@ -276,3 +276,20 @@ export function planPosting(posting: NormalizedPosting, accounts: ReadonlyMap<nu
   assertInvariant(sumOfDeltas === sumOfEntries, 'planned balance changes differ from the entries');
   return { entryBalancesAfter, changes };
 }
+
+/** The stored row of a normalized posting (without its id), stamped `createdAt`. */
+export function transactionRow(posting: NormalizedPosting, createdAt: string) {
+  return {
+    entity: posting.entity,
+    kind: posting.kind,
+    idempotency_key: posting.idempotencyKey,
+    request_hash: posting.requestHash,
+    occurred_at: posting.occurredAt,
+    accounting_day: posting.accountingDay,
+    provider_id: posting.providerId,
+    reverses_transaction_id: posting.reversesTransactionId,
+    description: posting.description,
+    metadata: posting.metadata,
+    created_at: createdAt,
+  };
+}
