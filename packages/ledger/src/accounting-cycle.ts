@@ -21,6 +21,8 @@ import type { InterestTerms } from './interest/index.js';
 import type { EarnBooks } from './earn-books.js';
 import type { PostingInput } from './posting.js';
 import { POST_BATCH_MAX } from './ledger.js';
+import { bookingEntries } from './chart.js';
+import { selectCycleAccounts } from './db/repository.js';
 
 const ZERO_RESIDUE = /^0\.0*$/;
 
@@ -105,36 +107,7 @@ export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLi
   const previousDay = previousAccountingDay(day);
   let afterId = 0;
   for (;;) {
-    const rows = await ledger.db
-      .selectFrom('earn_accounts as a')
-      .select(['a.earn_account_id', 'a.ledger_account_id', 'a.provider_product_id', 'a.currency'])
-      .select((eb) => [
-        eb
-          .selectFrom('account_day_balances as d')
-          .select('d.balance')
-          .whereRef('d.account_id', '=', 'a.ledger_account_id')
-          .where('d.accounting_day', '<=', day)
-          .orderBy('d.accounting_day', 'desc')
-          .limit(1)
-          .as('balance'),
-        eb
-          .selectFrom('interest_residues as r')
-          .select('r.user_residue')
-          .whereRef('r.account_id', '=', 'a.ledger_account_id')
-          .where('r.accounting_day', '=', previousDay)
-          .as('user_residue'),
-        eb
-          .selectFrom('interest_residues as r')
-          .select('r.margin_residue')
-          .whereRef('r.account_id', '=', 'a.ledger_account_id')
-          .where('r.accounting_day', '=', previousDay)
-          .as('margin_residue'),
-      ])
-      .where('a.entity', '=', entity)
-      .where('a.ledger_account_id', '>', afterId)
-      .orderBy('a.ledger_account_id')
-      .limit(batchSize)
-      .execute();
+    const rows = await selectCycleAccounts(ledger.db, { entity, day, previousDay, afterId, limit: batchSize });
     if (rows.length === 0) return;
     const lines: CycleLine[] = [];
     for (const row of rows) {
@@ -197,6 +170,7 @@ export async function runAccountingCycle(options: CycleOptions): Promise<CycleSu
   let accounts = 0;
   let interestBooked = 0;
   let interestAlreadyBooked = 0;
+  const earnAssetsByCurrency = new Map<string, number>();
   for await (const lines of cycleLines({ ...options, entity, day })) {
     accounts += lines.length;
     const postings: PostingInput[] = [];
@@ -210,7 +184,11 @@ export async function runAccountingCycle(options: CycleOptions): Promise<CycleSu
         residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
       }
       if (toUnits(line.userInterest) === 0n) continue;
-      const earnAssets = await ledger.systemAccount(entity, line.currency, 'earn_assets');
+      let earnAssets = earnAssetsByCurrency.get(line.currency);
+      if (earnAssets === undefined) {
+        earnAssets = (await ledger.systemAccount(entity, line.currency, 'earn_assets')).id;
+        earnAssetsByCurrency.set(line.currency, earnAssets);
+      }
       postings.push({
         entity,
         kind: 'interest',
@@ -218,10 +196,7 @@ export async function runAccountingCycle(options: CycleOptions): Promise<CycleSu
         occurredAt: creditedAt,
         providerId: localEntryId(entity, day, 'interest', line.earnAccountId),
         metadata: { interestDay: day, earnAccountId: line.earnAccountId },
-        entries: [
-          { accountId: earnAssets.id, side: 'debit', amount: line.userInterest },
-          { accountId: line.ledgerAccountId, side: 'credit', amount: line.userInterest },
-        ],
+        entries: bookingEntries('interest', { earn_assets: earnAssets, user: line.ledgerAccountId }, line.userInterest),
       });
     }
     await ledger.transact(async (scope) => {

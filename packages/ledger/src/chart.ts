@@ -1,3 +1,6 @@
+import { assertInvariant } from './errors.js';
+import type { EntryInput } from './posting.js';
+
 /**
  * The partner's chart of accounts for Earn, per legal entity and currency.
  *
@@ -12,13 +15,7 @@
  * | `treasury` | debit | the partner's own wallet that settlement transfers leave from and arrive in |
  * | `adjustment` | debit | corrections agreed with finance |
  *
- * How each kind of booking posts (amount X):
- * - deposit: Dr customer_funds, Cr user; Dr earn_assets, Cr settlement
- * - withdrawal: Dr user, Cr customer_funds; Dr settlement, Cr earn_assets
- * - interest: Dr earn_assets, Cr user
- * - partner margin: Dr settlement, Cr partner_margin_income
- * - fee: Dr fee_expense, Cr settlement
- * - settlement transfer to the provider: Dr settlement, Cr treasury (from the provider: the reverse)
+ * How each kind of booking posts is {@link BOOKING_POSTINGS}, the one place that says it.
  *
  * So the `settlement` balance moves by withdrawals + margin − deposits − fees, which is the
  * provider's netting (receivables − payables), and returns to zero when a transfer settles it.
@@ -61,7 +58,7 @@ export const ACCOUNT_KIND_RULES: Readonly<Record<AccountKind, AccountKindRule>> 
 export const ACCOUNT_KINDS = Object.freeze(Object.keys(ACCOUNT_KIND_RULES)) as readonly AccountKind[];
 
 /** Kinds that exist once per (entity, currency); their account code is the kind itself. */
-export const SYSTEM_ACCOUNT_KINDS = Object.freeze(ACCOUNT_KINDS.filter((kind) => kind !== 'user'));
+export const SYSTEM_ACCOUNT_KINDS = Object.freeze(ACCOUNT_KINDS.filter((kind): kind is Exclude<AccountKind, 'user'> => kind !== 'user'));
 
 /** Whether a string names an account kind. */
 export function isAccountKind(value: unknown): value is AccountKind {
@@ -71,4 +68,44 @@ export function isAccountKind(value: unknown): value is AccountKind {
 /** The ledger account code of an end user's Earn account. */
 export function userAccountCode(earnAccountId: string): string {
   return `user:${earnAccountId}`;
+}
+
+/** The bookings of the Earn business, each with a fixed posting pattern. */
+export type BookingKind =
+  | 'deposit'
+  | 'withdrawal'
+  | 'interest'
+  | 'partner_margin'
+  | 'fee'
+  | 'settlement_to_provider'
+  | 'settlement_from_provider';
+
+/**
+ * How each booking posts its amount: the account kinds debited and credited, in order.
+ * `user` is the end user's Earn account; the others are the (entity, currency) system accounts.
+ */
+export const BOOKING_POSTINGS: Readonly<Record<BookingKind, readonly (readonly [AccountKind, 'debit' | 'credit'])[]>> = Object.freeze({
+  deposit: [['customer_funds', 'debit'], ['user', 'credit'], ['earn_assets', 'debit'], ['settlement', 'credit']],
+  withdrawal: [['user', 'debit'], ['customer_funds', 'credit'], ['settlement', 'debit'], ['earn_assets', 'credit']],
+  interest: [['earn_assets', 'debit'], ['user', 'credit']],
+  partner_margin: [['settlement', 'debit'], ['partner_margin_income', 'credit']],
+  fee: [['fee_expense', 'debit'], ['settlement', 'credit']],
+  settlement_to_provider: [['settlement', 'debit'], ['treasury', 'credit']],
+  settlement_from_provider: [['treasury', 'debit'], ['settlement', 'credit']],
+});
+
+/** Account ids by kind for one booking: the system accounts and, where needed, the user's. */
+export type BookingAccounts = Readonly<Partial<Record<AccountKind, number>>>;
+
+/**
+ * The entries of a booking by {@link BOOKING_POSTINGS}.
+ *
+ * @example bookingEntries('interest', { earn_assets: 3, user: 9 }, '0.1') // Dr 3, Cr 9
+ */
+export function bookingEntries(kind: BookingKind, accounts: BookingAccounts, amount: string): EntryInput[] {
+  return BOOKING_POSTINGS[kind].map(([accountKind, side]) => {
+    const accountId = accounts[accountKind];
+    assertInvariant(accountId !== undefined, `a ${kind} posts to a ${accountKind} account, and none was given`);
+    return { accountId, side, amount };
+  });
 }

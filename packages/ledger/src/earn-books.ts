@@ -11,13 +11,12 @@ import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
-import { userAccountCode } from './chart.js';
+import { bookingEntries, userAccountCode } from './chart.js';
 import { parseInterestTerms } from './interest/index.js';
-import type { Account } from './ledger.js';
 import { Ledger, parseCurrency } from './ledger.js';
 import type { JournalTransaction, PostResult } from './ledger.js';
 import { parseKey } from './posting.js';
-import type { EntryInput, TransactionKind } from './posting.js';
+import type { TransactionKind } from './posting.js';
 import type { LedgerDatabase } from './db/schema.js';
 
 /** Bytes of provider data (JSON) stored with one booking. */
@@ -338,21 +337,7 @@ export class EarnBooks {
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
     const providerData = jsonText(input.providerData, 'providerData', 64 * 1024);
-    const accounts = await this.#systemAccounts(account.entity, account.currency);
-    const entries: EntryInput[] =
-      kind === 'deposit'
-        ? [
-            { accountId: accounts.customer_funds.id, side: 'debit', amount },
-            { accountId: account.ledgerAccountId, side: 'credit', amount },
-            { accountId: accounts.earn_assets.id, side: 'debit', amount },
-            { accountId: accounts.settlement.id, side: 'credit', amount },
-          ]
-        : [
-            { accountId: account.ledgerAccountId, side: 'debit', amount },
-            { accountId: accounts.customer_funds.id, side: 'credit', amount },
-            { accountId: accounts.settlement.id, side: 'debit', amount },
-            { accountId: accounts.earn_assets.id, side: 'credit', amount },
-          ];
+    const entries = bookingEntries(kind, { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId }, amount);
     return this.ledger.transact(async (scope) => {
       const result = await scope.post({ entity: account.entity, kind, idempotencyKey: input.idempotencyKey, occurredAt, providerId: providerBookingId, entries });
       if (result.status === 'created') {
@@ -387,7 +372,7 @@ export class EarnBooks {
     const account = await this.earnAccount(input);
     const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency, allowZero: false });
-    const accounts = await this.#systemAccounts(account.entity, account.currency);
+    const accounts = { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId };
     return this.ledger.post({
       entity: account.entity,
       kind: 'interest',
@@ -395,29 +380,26 @@ export class EarnBooks {
       occurredAt: input.occurredAt,
       providerId: providerEntryId,
       ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
-      entries: [
-        { accountId: accounts.earn_assets.id, side: 'debit', amount },
-        { accountId: account.ledgerAccountId, side: 'credit', amount },
-      ],
+      entries: bookingEntries('interest', accounts, amount),
     });
   }
 
   /** Records partner margin: Dr settlement (the provider owes it), Cr partner_margin_income. */
   async recordPartnerMargin(input: CurrencyEntryInput): Promise<PostResult> {
-    return this.#recordCurrencyEntry('partner_margin', input, 'settlement', 'partner_margin_income');
+    return this.#recordCurrencyEntry('partner_margin', input);
   }
 
   /** Records a fee: Dr fee_expense, Cr settlement (the partner owes it). */
   async recordFee(input: CurrencyEntryInput): Promise<PostResult> {
-    return this.#recordCurrencyEntry('fee', input, 'fee_expense', 'settlement');
+    return this.#recordCurrencyEntry('fee', input);
   }
 
-  async #recordCurrencyEntry(kind: Extract<TransactionKind, 'partner_margin' | 'fee'>, input: CurrencyEntryInput, debit: 'settlement' | 'fee_expense', credit: 'settlement' | 'partner_margin_income'): Promise<PostResult> {
+  async #recordCurrencyEntry(kind: Extract<TransactionKind, 'partner_margin' | 'fee'>, input: CurrencyEntryInput): Promise<PostResult> {
     const entity = this.ledger.entity(input.entity).id;
     const currency = parseCurrency(input.currency);
     const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency });
-    const accounts = await this.#systemAccounts(entity, currency);
+    const accounts = await this.ledger.systemAccountIds(entity, currency);
     return this.ledger.post({
       entity,
       kind,
@@ -425,10 +407,7 @@ export class EarnBooks {
       occurredAt: input.occurredAt,
       providerId: providerEntryId,
       ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
-      entries: [
-        { accountId: accounts[debit].id, side: 'debit', amount },
-        { accountId: accounts[credit].id, side: 'credit', amount },
-      ],
+      entries: bookingEntries(kind, accounts, amount),
     });
   }
 
@@ -440,8 +419,7 @@ export class EarnBooks {
       throw new LedgerError('invalid_input', `direction must be "to_provider" or "from_provider", got ${describeValue(input.direction)}`, { field: 'direction', value: describeValue(input.direction) });
     }
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency });
-    const accounts = await this.#systemAccounts(entity, currency);
-    const [debit, credit] = input.direction === 'to_provider' ? [accounts.settlement, accounts.treasury] : [accounts.treasury, accounts.settlement];
+    const accounts = await this.ledger.systemAccountIds(entity, currency);
     return this.ledger.post({
       entity,
       kind: 'settlement',
@@ -449,29 +427,16 @@ export class EarnBooks {
       occurredAt: input.occurredAt,
       ...(input.reference === undefined ? {} : { providerId: parseKey(input.reference, 'reference') }),
       metadata: { direction: input.direction },
-      entries: [
-        { accountId: debit.id, side: 'debit', amount },
-        { accountId: credit.id, side: 'credit', amount },
-      ],
+      entries: bookingEntries(input.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider', accounts, amount),
     });
   }
 
   /** The outstanding balance with the provider for (entity, currency), signed like the report's. */
   async outstandingBalance(input: { entity: string; currency: string; day?: string }): Promise<Amount> {
-    const accounts = await this.#systemAccounts(this.ledger.entity(input.entity).id, parseCurrency(input.currency));
-    return input.day === undefined ? this.ledger.balance(accounts.settlement.id) : this.ledger.balanceAtEndOfDay(accounts.settlement.id, input.day);
+    const settlement = await this.ledger.systemAccount(this.ledger.entity(input.entity).id, parseCurrency(input.currency), 'settlement');
+    return input.day === undefined ? this.ledger.balance(settlement.id) : this.ledger.balanceAtEndOfDay(settlement.id, input.day);
   }
 
-  async #systemAccounts(entity: string, currency: string): Promise<Record<'customer_funds' | 'earn_assets' | 'settlement' | 'partner_margin_income' | 'fee_expense' | 'treasury', Account>> {
-    return {
-      customer_funds: await this.ledger.systemAccount(entity, currency, 'customer_funds'),
-      earn_assets: await this.ledger.systemAccount(entity, currency, 'earn_assets'),
-      settlement: await this.ledger.systemAccount(entity, currency, 'settlement'),
-      partner_margin_income: await this.ledger.systemAccount(entity, currency, 'partner_margin_income'),
-      fee_expense: await this.ledger.systemAccount(entity, currency, 'fee_expense'),
-      treasury: await this.ledger.systemAccount(entity, currency, 'treasury'),
-    };
-  }
 
   // ---- reports ----------------------------------------------------------------------------
 

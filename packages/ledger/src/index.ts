@@ -38,8 +38,8 @@ export {
   startOfAccountingDay,
 } from './calendar.js';
 export type { AccountingDay } from './calendar.js';
-export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, SYSTEM_ACCOUNT_KINDS, isAccountKind, userAccountCode } from './chart.js';
-export type { AccountKind, AccountKindRule, NormalSide } from './chart.js';
+export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, BOOKING_POSTINGS, SYSTEM_ACCOUNT_KINDS, bookingEntries, isAccountKind, userAccountCode } from './chart.js';
+export type { AccountKind, AccountKindRule, BookingAccounts, BookingKind, NormalSide } from './chart.js';
 export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, TRANSACTION_KINDS } from './posting.js';
 export type { EntryInput, PostingInput, TransactionKind } from './posting.js';
 export { DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';

@@ -7,7 +7,7 @@ import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, assertScale, formatUnits, parseUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { assertTimeZone, formatInstant, parseAccountingDay } from './calendar.js';
-import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
+import { ACCOUNT_KIND_RULES, SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind, NormalSide } from './chart.js';
 import { normalDelta, normalizePosting, parseKey, planPosting, transactionRow } from './posting.js';
 import type { NormalizedPosting, PlanAccount, PostingInput, TransactionKind } from './posting.js';
@@ -317,6 +317,13 @@ export class Ledger {
   /** The system account of a kind for (entity, currency), opened on first use. */
   async systemAccount(entity: string, currency: string, kind: Exclude<AccountKind, 'user'>, db: Kysely<LedgerDatabase> = this.db): Promise<Account> {
     return this.openAccount({ entity, currency, code: kind, kind }, db);
+  }
+
+  /** The ids of every system account of (entity, currency), opened on first use. */
+  async systemAccountIds(entity: string, currency: string): Promise<Record<Exclude<AccountKind, 'user'>, number>> {
+    const ids: Partial<Record<Exclude<AccountKind, 'user'>, number>> = {};
+    for (const kind of SYSTEM_ACCOUNT_KINDS) ids[kind] = (await this.systemAccount(entity, currency, kind)).id;
+    return ids as Record<Exclude<AccountKind, 'user'>, number>;
   }
 
   /** An account by id, or an `unknown_account` error. */

@@ -65,7 +65,6 @@ async function build(file: string, entries: number): Promise<void> {
       const day = new Date(FIRST_DAY_MS + Math.floor((index * DAYS) / deposits) * 86_400_000).toISOString().slice(0, 10);
       const occurredAt = `${day}T${String(index % 24).padStart(2, '0')}:00:00.000Z`;
       const units = 1_000_000_000_000n + BigInt(index % 997) * 123_456_789n;
-      const amount = formatUnits(units);
       const user = users[index % USERS] as Account;
       const result = insertTransaction.run(ENTITY, `bench-${index}`, `hash-${index}`, occurredAt, day, `dep-${index}`, createdAt);
       const transactionId = Number(result.lastInsertRowid);

@@ -5,7 +5,7 @@
  * and keep breaks and settlement instructions with their lifecycles.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
+import { LedgerError, bookingEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
 import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { diffDay, matchKey } from './diff.js';
@@ -289,27 +289,27 @@ export class Reconciler {
       for (const row of rows) accounts.set(row.earn_account_id, { ledgerAccountId: row.ledger_account_id, currency: row.currency });
     }
     const postings: { posting: PostingInput; entry: ReportEntry }[] = [];
+    const kinds = { Interest: 'interest', PartnerMargin: 'partner_margin', Fee: 'fee' } as const;
     for (const entry of toBook.values()) {
       const amount = formatUnits(toUnits(entry.amount));
       if (toUnits(amount) === 0n) continue;
-      const earnAssets = await this.ledger.systemAccount(entity, entry.currency, 'earn_assets');
-      const settlement = await this.ledger.systemAccount(entity, entry.currency, 'settlement');
-      const common = { entity, idempotencyKey: `report:${entry.type}:${entry.id}`, occurredAt: entry.createdAt, providerId: entry.id, metadata: { interestDay: day } };
-      if (entry.type === 'Interest') {
-        const account = entry.accountId === undefined ? undefined : accounts.get(entry.accountId);
-        // An unknown account or another currency cannot be booked: the diff reports it.
-        if (account === undefined || account.currency !== entry.currency) continue;
-        postings.push({
-          entry,
-          posting: { ...common, kind: 'interest', metadata: { interestDay: day, earnAccountId: entry.accountId ?? '' }, entries: [{ accountId: earnAssets.id, side: 'debit', amount }, { accountId: account.ledgerAccountId, side: 'credit', amount }] },
-        });
-      } else if (entry.type === 'PartnerMargin') {
-        const income = await this.ledger.systemAccount(entity, entry.currency, 'partner_margin_income');
-        postings.push({ entry, posting: { ...common, kind: 'partner_margin', entries: [{ accountId: settlement.id, side: 'debit', amount }, { accountId: income.id, side: 'credit', amount }] } });
-      } else {
-        const expense = await this.ledger.systemAccount(entity, entry.currency, 'fee_expense');
-        postings.push({ entry, posting: { ...common, kind: 'fee', entries: [{ accountId: expense.id, side: 'debit', amount }, { accountId: settlement.id, side: 'credit', amount }] } });
-      }
+      const kind = kinds[entry.type as keyof typeof kinds];
+      const system = await this.ledger.systemAccountIds(entity, entry.currency);
+      const account = entry.accountId === undefined ? undefined : accounts.get(entry.accountId);
+      // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
+      if (kind === 'interest' && (account === undefined || account.currency !== entry.currency)) continue;
+      postings.push({
+        entry,
+        posting: {
+          entity,
+          kind,
+          idempotencyKey: `report:${entry.type}:${entry.id}`,
+          occurredAt: entry.createdAt,
+          providerId: entry.id,
+          metadata: kind === 'interest' ? { interestDay: day, earnAccountId: entry.accountId ?? '' } : { interestDay: day },
+          entries: bookingEntries(kind, { ...system, ...(account === undefined ? {} : { user: account.ledgerAccountId }) }, amount),
+        },
+      });
     }
     for (let start = 0; start < postings.length; start += SYNC_BATCH_SIZE) {
       const batch = postings.slice(start, start + SYNC_BATCH_SIZE);
@@ -333,8 +333,6 @@ export class Reconciler {
         const item = batch[index];
         if (result === undefined || item === undefined) return;
         const transaction = result.transaction;
-        const line = transaction.entries.find((entry) => entry.side === 'credit');
-        const userLine = item.entry.type === 'Interest' ? line : transaction.entries.find((entry) => entry.side === (item.entry.type === 'Fee' ? 'credit' : 'debit'));
         if (result.status === 'created') {
           if (item.entry.type === 'Interest') counts.interest++;
           else if (item.entry.type === 'PartnerMargin') counts.partnerMargin++;
@@ -346,8 +344,9 @@ export class Reconciler {
           providerId: item.entry.id,
           accountingDay: transaction.accountingDay,
           interestDay: day,
-          amountUnits: toUnits((userLine ?? line)?.amount ?? '0'),
-          currency: (userLine ?? line)?.currency ?? item.entry.currency,
+          // Both lines of these two-entry postings carry the same amount.
+          amountUnits: toUnits(transaction.entries[0]?.amount ?? '0'),
+          currency: item.entry.currency,
           earnAccountId: item.entry.type === 'Interest' ? (item.entry.accountId ?? null) : null,
         };
         local.set(item.entry.id, [...(local.get(item.entry.id) ?? []), entryForIndex]);

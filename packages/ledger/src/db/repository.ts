@@ -7,7 +7,6 @@ import type { Kysely } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
 import type { JournalEntryTable, JournalTransactionTable, LedgerAccountTable, LedgerDatabase } from './schema.js';
 import type { Insertable, Selectable } from 'kysely';
-import type { NormalizedPosting } from '../posting.js';
 
 export type AccountRow = Selectable<LedgerAccountTable>;
 export type EntryRow = Selectable<JournalEntryTable>;
@@ -193,4 +192,31 @@ export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: 
   const rows: AccountRow[] = [];
   for (const part of chunks([...ids].sort((a, b) => a - b))) rows.push(...(await selectAccountsForPosting(db, dialect, part)));
   return rows;
+}
+
+/**
+ * A page of an entity's Earn accounts in ledger account order, each with its balance at the end
+ * of `day` (the latest day row at or before it) and the interest residues carried from
+ * `previousDay` (one join, not a subquery per residue).
+ */
+export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number }) {
+  return db
+    .selectFrom('earn_accounts as a')
+    .leftJoin('interest_residues as r', (join) => join.onRef('r.account_id', '=', 'a.ledger_account_id').on('r.accounting_day', '=', input.previousDay))
+    .select(['a.earn_account_id', 'a.ledger_account_id', 'a.provider_product_id', 'a.currency', 'r.user_residue', 'r.margin_residue'])
+    .select((eb) =>
+      eb
+        .selectFrom('account_day_balances as d')
+        .select('d.balance')
+        .whereRef('d.account_id', '=', 'a.ledger_account_id')
+        .where('d.accounting_day', '<=', input.day)
+        .orderBy('d.accounting_day', 'desc')
+        .limit(1)
+        .as('balance'),
+    )
+    .where('a.entity', '=', input.entity)
+    .where('a.ledger_account_id', '>', input.afterId)
+    .orderBy('a.ledger_account_id')
+    .limit(input.limit)
+    .execute();
 }
