@@ -24,8 +24,7 @@ export type LedgerErrorCode =
   | 'duplicate_provider_id'
   | 'entity_configuration_changed'
   | 'already_reversed'
-  | 'limit_exceeded'
-  | 'storage_failure';
+  | 'limit_exceeded';
 
 /** Structured details a {@link LedgerError} may carry. */
 export interface LedgerErrorDetails {

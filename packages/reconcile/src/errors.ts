@@ -11,7 +11,6 @@ export type ReconcileErrorCode =
   | 'unknown_break'
   | 'unknown_settlement'
   | 'invalid_transition'
-  | 'settlement_conflict'
   | 'export_failed';
 
 /** Structured details of a {@link ReconcileError}. */

@@ -176,9 +176,8 @@ describe.each(DIALECTS)('reconciler on %s', (dialect) => {
     expect(confirmed.status).toBe('confirmed');
     expect(confirmed.ledgerTransactionId).not.toBeNull();
     const outstanding = await books.outstandingBalance({ entity: 'defi', currency: 'BTC' });
-    expect(outstanding).toBe(result.positions[0]?.receivables === undefined ? '' : formatUnits(toUnits(outstanding)));
-    // The day's deposits and withdrawals are settled; margin booked at the next day is what remains.
-    expect(toUnits(outstanding)).toBe(0n);
+    // The day's deposits, withdrawals and margin are settled: nothing remains outstanding.
+    expect(outstanding).toBe('0.000000000000000000');
     await expect(reconciler.markSent({ instructionId: instruction.id, transactionHash: '0xfeedbeef02' })).rejects.toMatchObject({ code: 'invalid_transition' });
     expect((await run(await buildReport(books, 'defi', DAY))).instructions).toHaveLength(1);
   });
