@@ -42,7 +42,7 @@ export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, BOOKING_POSTINGS, SYSTEM_ACCOUNT_KIN
 export type { AccountKind, AccountKindRule, BookingAccounts, BookingKind, NormalSide } from './chart.js';
 export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, TRANSACTION_KINDS } from './posting.js';
 export type { EntryInput, PostingInput, TransactionKind } from './posting.js';
-export { DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
+export { DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
 export type {
   Account,
   EntityConfig,

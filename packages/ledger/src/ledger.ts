@@ -19,6 +19,8 @@ import type { AccountRow, EntryRow } from './db/repository.js';
 
 /** Entries one history page may return. */
 export const HISTORY_PAGE_SIZE_MAX = 500;
+/** Transactions one {@link Ledger.transactionsOfDay} page may return. */
+export const DAY_PAGE_SIZE_MAX = 10_000;
 /** Postings one {@link Ledger.postMany} call may hold. */
 export const POST_BATCH_MAX = 1_000;
 /** Legal entities one ledger may keep. */
@@ -753,7 +755,9 @@ export class Ledger {
     const entity = this.entity(input.entity).id;
     const day = parseAccountingDay(input.day, 'day');
     const limit = input.limit ?? HISTORY_PAGE_SIZE_MAX;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new LedgerError('invalid_input', `limit must be 1..10000, got ${describeValue(limit)}`, { field: 'limit', value: describeValue(limit) });
+    if (!Number.isInteger(limit) || limit < 1 || limit > DAY_PAGE_SIZE_MAX) {
+      throw new LedgerError('invalid_input', `limit must be an integer from 1 to ${DAY_PAGE_SIZE_MAX}, got ${describeValue(limit)}`, { field: 'limit', value: describeValue(limit) });
+    }
     const rows = await this.db
       .selectFrom('journal_transactions')
       .selectAll()

@@ -504,7 +504,8 @@ export class Reconciler {
 
   /** Settlement instructions of an entity (optionally of one day), by id. */
   async instructions(input: { entity: string; day?: string; status?: SettlementInstruction['status'] }): Promise<SettlementInstruction[]> {
-    let query = this.#db.selectFrom('settlement_instructions').selectAll().where('entity', '=', input.entity).orderBy('id');
+    const entity = this.ledger.entity(input.entity).id;
+    let query = this.#db.selectFrom('settlement_instructions').selectAll().where('entity', '=', entity).orderBy('id');
     if (input.day !== undefined) query = query.where('accounting_day', '=', input.day);
     if (input.status !== undefined) query = query.where('status', '=', input.status);
     return (await query.execute()).map(rowToInstruction);
