@@ -15,7 +15,7 @@ export { DATABASE_DEFAULT, describeDatabase, openBooks, parseDatabaseTarget } fr
 export type { DatabaseTarget, OpenBooks } from './open-books.js';
 export { REPORT_SUMMARIES_MAX, chooseReport, fetchDailyReport } from './fetch-report.js';
 export type { FetchDailyReportOptions, FetchedReport } from './fetch-report.js';
-export { BREAK_KINDS, buildReconcileSummary, describeTransfer, formatReconcileText, shortAmount } from './reconcile-summary.js';
+export { buildReconcileSummary, describeTransfer, formatReconcileText, shortAmount } from './reconcile-summary.js';
 export type { ReconcileSummary, SettlementLine } from './reconcile-summary.js';
 export { BREAK_KIND_DESCRIPTIONS, escapeHtml, renderSummaryHtml } from './summary-html.js';
 export { describeError, formatError } from './describe-error.js';

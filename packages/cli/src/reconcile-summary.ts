@@ -6,13 +6,13 @@ import { formatUnits, toUnits } from '@earnbook/ledger';
 import { BREAK_KINDS } from '@earnbook/reconcile';
 import type { Break, BreakKind, LoadedReport, ReconcileResult, SettlementInstruction, SettlementPosition } from '@earnbook/reconcile';
 
-/** Every break kind, in the reconciler's order; counts list each one, zeros included. */
-export { BREAK_KINDS };
 
 /** One currency's settlement: the computed position, the report's figure, and the instruction. */
 export interface SettlementLine extends SettlementPosition {
   /** The report's `outstandingBalance` of the currency, or null if the report lacks it. */
   readonly reportedOutstanding: string | null;
+  /** Whether the reconciler found the outstanding balance in dispute (an open break, beyond tolerance). */
+  readonly disputed: boolean;
   /** The day's instruction of the currency, if a transfer is due. */
   readonly instruction: SettlementInstruction | null;
 }
@@ -68,7 +68,13 @@ export function buildReconcileSummary(input: { result: ReconcileResult; loaded: 
       settled: zero,
       carriedOut: zero,
     };
-    return { ...position, reportedOutstanding: reported.get(currency) ?? null, instruction: result.instructions.find((item) => item.currency === currency) ?? null };
+    return {
+      ...position,
+      reportedOutstanding: reported.get(currency) ?? null,
+      // The reconciler decides what is disputed (it applies the tolerance); the summary only reports it.
+      disputed: result.breaks.some((item) => item.kind === 'outstanding_balance_mismatch' && item.currency === currency),
+      instruction: result.instructions.find((item) => item.currency === currency) ?? null,
+    };
   });
   return {
     kind: 'earnbook_reconcile_summary',
@@ -104,8 +110,8 @@ export function shortAmount(amount: string): string {
 }
 
 function disputed(line: SettlementLine): string {
-  if (line.reportedOutstanding === null || toUnits(line.reportedOutstanding) === toUnits(line.outstanding)) return '';
-  return `; DISPUTED: the report says ${shortAmount(line.reportedOutstanding)}, resolve the break before any transfer`;
+  if (!line.disputed) return '';
+  return `; DISPUTED: the report says ${line.reportedOutstanding === null ? 'nothing' : shortAmount(line.reportedOutstanding)}, resolve the break before any transfer`;
 }
 
 /** What a settlement line means in words: who sends how much, or that it is carried. */

@@ -4,8 +4,8 @@
  * direction, and which differences (breaks) are open. Every value is escaped: the page is built
  * with a template tag that escapes whatever is not itself a built fragment.
  */
-import { toUnits } from '@earnbook/ledger';
-import { BREAK_KINDS, describeTransfer, shortAmount } from './reconcile-summary.js';
+import { BREAK_KINDS } from '@earnbook/reconcile';
+import { describeTransfer, shortAmount } from './reconcile-summary.js';
 import type { ReconcileSummary } from './reconcile-summary.js';
 import type { Break, BreakKind } from '@earnbook/reconcile';
 
@@ -86,9 +86,9 @@ dd { margin: 0; }
 @media print { body { background: #fff; padding: 0; } .status { border-width: 2px; } }
 `;
 
-function amountCell(amount: string | null, differs = false): HtmlFragment {
+function amountCell(amount: string | null, options: { readonly disputed?: boolean } = {}): HtmlFragment {
   if (amount === null) return html`<td class="num">–</td>`;
-  return html`<td class="num${differs ? ' differs' : ''}" title="${amount}">${shortAmount(amount)}</td>`;
+  return html`<td class="num${options.disputed === true ? ' differs' : ''}" title="${amount}">${shortAmount(amount)}</td>`;
 }
 
 function breakRow(item: Break): HtmlFragment {
@@ -139,7 +139,7 @@ ${summary.settlement.map(
   (line) => html`<tr>
 <td><strong>${line.currency}</strong></td>
 ${amountCell(line.outstanding)}
-${amountCell(line.reportedOutstanding, line.reportedOutstanding !== null && toUnits(line.reportedOutstanding) !== toUnits(line.outstanding))}
+${amountCell(line.reportedOutstanding, { disputed: line.disputed })}
 ${amountCell(line.settled)}
 ${amountCell(line.carriedOut)}
 <td>${describeTransfer(line)}</td>

@@ -61,6 +61,14 @@ describe('earnbook reconcile --fetch', () => {
     expect(server.requestsTo('GET', '/v1/reports/r-old/download-uri')).toEqual([]);
     for (const file of ['summary.json', 'summary.html', 'report.json']) expect(await readFile(join(ws.dir, 'out', file), 'utf8')).not.toContain(SECRET);
     expect(result.stdout).not.toContain(SECRET);
+    // The kept file is the same report: a re-run from it is no restatement.
+    const again = await runCli(
+      ['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', join(ws.dir, 'out', 'report.json'), '--database', ws.database, '--config', configFile, '--out', 'again', '--json'],
+      { cwd: ws.dir, env: {} },
+    );
+    expect(again.code).toBe(0);
+    const rerun = JSON.parse(again.stdout) as ReconcileSummary;
+    expect(rerun.report).toMatchObject({ status: 'exists', version: 1, contentHash: summary.report.contentHash });
   });
 
   it('fetches the report named by --report-id', async () => {

@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatUnits, toUnits } from '@earnbook/ledger';
@@ -87,6 +87,22 @@ describe('earnbook reconcile', () => {
     expect(page).not.toMatch(/<script|<img/i);
     expect(page).toContain('&lt;script&gt;alert(&quot;booking&quot;)&lt;/script&gt;');
     expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('does not call a difference within the tolerance disputed', async () => {
+    const report = JSON.parse(await readFile(ws.reportFile, 'utf8')) as { balances: { currency: string; outstandingBalance: string }[] };
+    const balance = report.balances[0];
+    if (balance === undefined) throw new Error('the fixture report has no balance');
+    balance.outstandingBalance = formatUnits(toUnits(balance.outstandingBalance) - 7n);
+    const reportFile = join(ws.dir, 'seven-units-off.json');
+    await writeFile(reportFile, JSON.stringify(report));
+    const config = JSON.parse(await readFile(ws.configFile, 'utf8')) as Record<string, unknown>;
+    const configFile = await ws.writeConfig('tolerant.json', { ...config, toleranceUnits: { BTC: '10' } });
+    const result = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', reportFile, '--database', ws.database, '--config', configFile, '--out', join(ws.dir, 'tolerant')], { cwd: ws.dir });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('DISPUTED');
+    const page = await readFile(join(ws.dir, 'tolerant', 'summary.html'), 'utf8');
+    expect(page).not.toContain('class="num differs"');
   });
 
   it('exits 2 when the report file is missing, and writes nothing', async () => {

@@ -63,7 +63,10 @@ export async function readReportFile(path: string): Promise<LoadedReport> {
   return parseReport(await readFile(path), path);
 }
 
-/** A report already parsed (e.g. from the client): validated, hashed on its canonical JSON. */
+/**
+ * A report already parsed (e.g. from the client): validated, and hashed on its compact JSON, so
+ * it hashes like a file that holds `JSON.stringify(json)` (keep fetched reports that way).
+ */
 export function loadReportObject(json: unknown, source = 'memory'): LoadedReport {
   const report = validateReport(json, source);
   return { report, contentHash: createHash('sha256').update(JSON.stringify(json)).digest('hex'), source };

@@ -84,9 +84,11 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
       }
       const files = [join(out, RECONCILE_FILE_NAMES.summaryJson), join(out, RECONCILE_FILE_NAMES.summaryHtml)];
       if (fetchedJson !== undefined) {
-        // The fetched report is kept, so the run can be repeated or audited from the file.
+        // The fetched report is kept, so the run can be repeated or audited from the file. It is
+        // written as the compact JSON it was hashed on, so a re-run from the file is the same
+        // report (`exists`), not a restatement.
         const reportPath = join(out, RECONCILE_FILE_NAMES.fetchedReport);
-        await writeFileAtomically(reportPath, `${JSON.stringify(fetchedJson, null, 2)}\n`);
+        await writeFileAtomically(reportPath, JSON.stringify(fetchedJson));
         files.push(reportPath);
       }
       await writeFileAtomically(files[0] ?? '', `${JSON.stringify(summary, null, 2)}\n`);
