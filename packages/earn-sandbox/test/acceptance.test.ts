@@ -161,7 +161,10 @@ describe('acceptance 2: settlement', () => {
       expect(reports.map((report) => report.accountingDay)).toEqual(['2025-03-18', '2025-03-19']);
       const report = reports[1]!;
       expect(report.transactions.filter((entry) => entry.type === 'Deposit')).toEqual([]);
-      for (const entry of report.transactions.filter((candidate) => candidate.type === 'Withdrawal')) {
+      const reportedWithdrawals = report.transactions.filter((candidate) => candidate.type === 'Withdrawal');
+      // Every product of the entity had one withdrawal (two per entity in this scenario).
+      expect(reportedWithdrawals).toHaveLength(2);
+      for (const entry of reportedWithdrawals) {
         const productId = entry.productId!;
         expect(entry).toMatchObject({ bookingId: withdrawalIds.get(productId), idempotencyKey: `withdrawal:${productId}`, accountId: accounts.get(productId), currency: currencyOf.get(productId) });
       }
@@ -173,6 +176,7 @@ describe('acceptance 2: settlement', () => {
         expect(balance.withdrawals).toBe(formatUnits(units(withdrawals[productId]!)));
       }
       const xrp = report.balances.find((balance) => balance.currency === 'XRP');
+      expect(xrp !== undefined).toBe(entity === 'lending');
       if (xrp !== undefined) {
         // -100 carried in + 50 withdrawn = -50: still below the threshold, carried again.
         expect(xrp.outstandingBalance).toBe('-50.000000000000000000');
@@ -181,6 +185,7 @@ describe('acceptance 2: settlement', () => {
       }
       const btc = report.balances.find((balance) => balance.currency === 'BTC');
       // BTC: the provider now owes the partner the withdrawal plus margin.
+      expect(btc !== undefined).toBe(entity === 'defi');
       if (btc !== undefined) expect(units(btc.outstandingBalance) > 0n).toBe(true);
     }
   });

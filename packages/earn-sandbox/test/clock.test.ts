@@ -71,6 +71,8 @@ describe('the sandbox clock', () => {
       const account = await client.createAccount({ userId: user.id, productId: 'btc-flex' });
       const booking = await client.deposit({ accountId: account.id, amount: '1', idempotencyKey: 'file-1' });
       await first.clock.advanceDays(1);
+      const balanceAfterCycle = (await client.getAccount({ accountId: account.id })).balance;
+      expect(balanceAfterCycle).not.toBe('1.000000000000000000');
       await first.close();
 
       const second = await startSandbox(options);
@@ -79,7 +81,13 @@ describe('the sandbox clock', () => {
         const again = new EarnClient(second.clientConfig('defi'));
         expect((await collect(again.reports())).map((summary) => summary.accountingDay)).toEqual(['2025-03-18']);
         expect(await again.deposit({ accountId: account.id, amount: '1', idempotencyKey: 'file-1' })).toEqual(booking);
-        expect((await again.getAccount({ accountId: account.id })).balance).not.toBe('1.000000000000000000');
+        expect((await again.getAccount({ accountId: account.id })).balance).toBe(balanceAfterCycle);
+        // A reopened file hands out new ids: nothing collides with the first run's.
+        const newUser = await again.createUser({});
+        expect(newUser.id).not.toBe(user.id);
+        const newAccount = await again.createAccount({ userId: newUser.id, productId: 'btc-flex' });
+        const newBooking = await again.deposit({ accountId: newAccount.id, amount: '2', idempotencyKey: 'file-2' });
+        expect(newBooking.id).not.toBe(booking.id);
         await second.books.verify();
       } finally {
         await second.close();

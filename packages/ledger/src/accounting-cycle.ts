@@ -54,6 +54,12 @@ export interface CycleOptions {
   readonly batchSize?: number;
 }
 
+/** Options of {@link runAccountingCycle}. */
+export interface RunCycleOptions extends CycleOptions {
+  /** Called with each batch of lines as it is booked (e.g. to publish them), in account order. */
+  readonly onLines?: (lines: readonly CycleLine[]) => void;
+}
+
 /** What a cycle run did. */
 export interface CycleSummary {
   readonly entity: string;
@@ -159,7 +165,7 @@ export async function projectAccountingCycle(options: CycleOptions): Promise<Cyc
  * start of the next day; per currency, one partner-margin transaction; residues stored per
  * account and day. Safe to run again and to resume after a crash.
  */
-export async function runAccountingCycle(options: CycleOptions): Promise<CycleSummary> {
+export async function runAccountingCycle(options: RunCycleOptions): Promise<CycleSummary> {
   const { books } = options;
   const ledger = books.ledger;
   const entity = ledger.entity(options.entity).id;
@@ -173,6 +179,7 @@ export async function runAccountingCycle(options: CycleOptions): Promise<CycleSu
   const earnAssetsByCurrency = new Map<string, number>();
   for await (const lines of cycleLines({ ...options, entity, day })) {
     accounts += lines.length;
+    options.onLines?.(lines);
     const postings: PostingInput[] = [];
     const residues: { account_id: number; accounting_day: string; user_residue: string; margin_residue: string }[] = [];
     for (const line of lines) {

@@ -65,4 +65,4 @@ export { EarnBooks, PRODUCT_TERMS_BYTES_MAX, PROVIDER_DATA_BYTES_MAX } from './e
 export type { BookingInput, CurrencyEntryInput, EarnAccount, EarnProduct, InterestInput, MirrorResult, SettlementInput } from './earn-books.js';
 export * from './interest/index.js';
 export { CYCLE_BATCH_SIZE_DEFAULT, cycleLines, interestKey, localEntryId, marginKey, projectAccountingCycle, runAccountingCycle } from './accounting-cycle.js';
-export type { CycleLine, CycleOptions, CycleSummary } from './accounting-cycle.js';
+export type { CycleLine, CycleOptions, CycleSummary, RunCycleOptions } from './accounting-cycle.js';
