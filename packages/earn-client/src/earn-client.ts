@@ -55,6 +55,11 @@ export interface CreateAccountInput extends IdempotentCallOptions {
 
 /** Input of {@link EarnClient.deposit} and {@link EarnClient.withdraw}. */
 export interface BookingInput extends IdempotentCallOptions {
+  /**
+   * Required for money: derive it from your own record of the booking (e.g. its id), so that a
+   * booking repeated after a crash — not only a retried attempt — is booked once.
+   */
+  readonly idempotencyKey: string;
   /** The account to book on. */
   readonly accountId: string;
   /** A positive decimal string with at most 18 decimals, e.g. `"0.5"`. Never a number. */
@@ -227,7 +232,10 @@ export class EarnClient {
   async #book(operation: 'POST /v1/accounts/{accountId}/deposits' | 'POST /v1/accounts/{accountId}/withdrawals', input: BookingInput): Promise<Booking> {
     const accountId = identifier(input.accountId, 'accountId');
     const body = this.#input('BookingRequest', input.reference === undefined ? { amount: input.amount } : { amount: input.amount, reference: input.reference });
-    // The key is fixed before the first attempt so that every retry of this booking carries it.
+    // The caller's key: every attempt of this booking, and any later repeat of it, carries it.
+    if (input.idempotencyKey === undefined) {
+      throw new EarnApiError('invalid_input', 'idempotencyKey is required on bookings: derive it from your own record of the booking', { path: 'idempotencyKey', field: 'idempotencyKey' });
+    }
     const idempotencyKey = this.#idempotencyKey(input);
     return this.#http.call(operation, { pathParams: { accountId }, body, idempotencyKey, signal: input.signal });
   }

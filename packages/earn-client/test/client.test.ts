@@ -60,10 +60,10 @@ describe('typed methods', () => {
     expect(JSON.parse(server.requestsTo('POST', '/v1/accounts')[0]?.body ?? '')).toEqual({ userId: 'user-1', productId: 'btc-fixed' });
     expect((await client.getAccount({ accountId: 'account-1' })).currency).toBe('BTC');
 
-    const deposit = await client.deposit({ accountId: 'account-1', amount: '0.5', reference: 'partner-dep-1' });
+    const deposit = await client.deposit({ accountId: 'account-1', amount: '0.5', reference: 'partner-dep-1', idempotencyKey: 'key-1' });
     expect(deposit.type).toBe('Deposit');
     expect(JSON.parse(server.requestsTo('POST', '/v1/accounts/account-1/deposits')[0]?.body ?? '')).toEqual({ amount: '0.5', reference: 'partner-dep-1' });
-    const withdrawal = await client.withdraw({ accountId: 'account-1', amount: '0.25' });
+    const withdrawal = await client.withdraw({ accountId: 'account-1', amount: '0.25', idempotencyKey: 'key-2' });
     expect(withdrawal.balanceAfter).toBe('0.25');
 
     const balances = await client.getOutstandingBalances();
@@ -104,7 +104,7 @@ describe('typed methods', () => {
 
   it('a wrongly typed field fails naming the path, the field and the value', async () => {
     server.on('POST', '/v1/accounts/account-1/deposits', json(201, booking('booking-1', 'Deposit', '0.5', { balanceAfter: 0.5 })));
-    const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5' }));
+    const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', idempotencyKey: 'key-3' }));
     expect(error.path).toBe('balanceAfter');
     expect(error.field).toBe('balanceAfter');
     expect(error.message).toContain('got 0.5');
@@ -112,11 +112,14 @@ describe('typed methods', () => {
 
   it('rejects invalid input before sending anything', async () => {
     const client = new EarnClient(server.config());
-    const numberAmount = await failure(client.deposit({ accountId: 'account-1', amount: 0.5 as unknown as string }));
+    const keyless = await failure(client.deposit({ accountId: 'account-1', amount: '0.5' } as unknown as Parameters<EarnClient['deposit']>[0]));
+    expect(keyless.code).toBe('invalid_input');
+    expect(keyless.field).toBe('idempotencyKey');
+    const numberAmount = await failure(client.deposit({ accountId: 'account-1', amount: 0.5 as unknown as string, idempotencyKey: 'key-4' }));
     expect(numberAmount.code).toBe('invalid_input');
     expect(numberAmount.field).toBe('amount');
     for (const amount of ['0', '-1', '1e-8', '0.0000000000000000001', '']) {
-      const error = await failure(client.withdraw({ accountId: 'account-1', amount }));
+      const error = await failure(client.withdraw({ accountId: 'account-1', amount, idempotencyKey: 'key-5' }));
       expect(error.code).toBe('invalid_input');
       expect(error.field).toBe('amount');
       expect(error.message).toContain(JSON.stringify(amount));

@@ -83,9 +83,9 @@ describe('EarnFacade', () => {
     expect(JSON.parse(lending.requestsTo('POST', '/v1/accounts')[0]?.body ?? '')).toEqual({ userId: 'lending-user-1', productId: 'btc-lending' });
     expect(defi.requestsTo('POST', '/v1/accounts')).toHaveLength(0);
 
-    const deposit = await facade.deposit({ productId: 'btc-lending', accountId: 'lending-account-1', amount: '1' });
+    const deposit = await facade.deposit({ productId: 'btc-lending', accountId: 'lending-account-1', amount: '1', idempotencyKey: 'key-6' });
     expect(deposit.id).toBe('booking-1');
-    const withdrawal = await failure(facade.withdraw({ productId: 'btc-lending', accountId: 'lending-account-1', amount: '2' }));
+    const withdrawal = await failure(facade.withdraw({ productId: 'btc-lending', accountId: 'lending-account-1', amount: '2', idempotencyKey: 'key-7' }));
     expect(withdrawal.code).toBe('insufficient_balance');
     expect((await facade.getAccount({ productId: 'btc-lending', accountId: 'lending-account-1' })).id).toBe('lending-account-1');
     const history = [];
@@ -101,7 +101,7 @@ describe('EarnFacade', () => {
 
   it('an unknown product refreshes the list once and then fails with invalid_input', async () => {
     await facade.listProducts();
-    const error = await failure(facade.deposit({ productId: 'doge', accountId: 'a', amount: '1' }));
+    const error = await failure(facade.deposit({ productId: 'doge', accountId: 'a', amount: '1', idempotencyKey: 'key-8' }));
     expect(error.code).toBe('invalid_input');
     expect(error.field).toBe('productId');
     expect(defi.requestsTo('GET', '/v1/products')).toHaveLength(2);

@@ -103,7 +103,7 @@ describe('retries', () => {
   ])('never retries %i %s', async (status, providerCode, code) => {
     server.on('POST', '/v1/accounts/account-1/withdrawals', errorBody(status, providerCode, 'no'));
     const client = new EarnClient(server.config());
-    const error = await failure(client.withdraw({ accountId: 'account-1', amount: '5' }));
+    const error = await failure(client.withdraw({ accountId: 'account-1', amount: '5', idempotencyKey: 'key-9' }));
     expect(error.code).toBe(code);
     expect(error.status).toBe(status);
     expect(error.providerCode).toBe(providerCode);
@@ -166,7 +166,7 @@ describe('idempotency', () => {
       return json(201, booked.get(key))(request, response);
     });
     const client = new EarnClient(server.config());
-    const result = await client.deposit({ accountId: 'account-1', amount: '0.5' });
+    const result = await client.deposit({ accountId: 'account-1', amount: '0.5', idempotencyKey: 'key-10' });
     const keys = server.requestsTo('POST', depositPath).map((request) => request.headers['idempotency-key']);
     expect(keys).toHaveLength(3);
     expect(new Set(keys).size).toBe(1);
@@ -177,8 +177,8 @@ describe('idempotency', () => {
   it('two distinct deposits get distinct keys; a caller key is sent as given', async () => {
     server.on('POST', depositPath, json(201, booking('b', 'Deposit', '1')));
     const client = new EarnClient(server.config());
-    await client.deposit({ accountId: 'account-1', amount: '1' });
-    await client.deposit({ accountId: 'account-1', amount: '1' });
+    await client.deposit({ accountId: 'account-1', amount: '1', idempotencyKey: 'key-11' });
+    await client.deposit({ accountId: 'account-1', amount: '1', idempotencyKey: 'key-12' });
     await client.deposit({ accountId: 'account-1', amount: '1', idempotencyKey: 'my-booking-7' });
     const keys = server.requestsTo('POST', depositPath).map((request) => request.headers['idempotency-key']);
     expect(keys[0]).not.toBe(keys[1]);
@@ -189,7 +189,7 @@ describe('idempotency', () => {
   it('the same key survives a 401 refresh and a 503 retry', async () => {
     server.on('POST', depositPath, errorBody(401, 'invalid_token', 'x'), errorBody(503, 'unavailable', 'x'), json(201, booking('b', 'Deposit', '1')));
     const client = new EarnClient(server.config());
-    await client.deposit({ accountId: 'account-1', amount: '1' });
+    await client.deposit({ accountId: 'account-1', amount: '1', idempotencyKey: 'key-13' });
     const keys = server.requestsTo('POST', depositPath).map((request) => request.headers['idempotency-key']);
     expect(keys).toHaveLength(3);
     expect(new Set(keys).size).toBe(1);

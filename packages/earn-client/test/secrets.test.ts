@@ -102,7 +102,7 @@ describe('errors never carry the client secret or the access token', () => {
     const client = new EarnClient(server.config());
     const invalid = await failure(client.listProducts());
     expect((invalid as EarnApiError).code).toBe('invalid_response');
-    const quoted = await failure(client.deposit({ accountId: 'account-1', amount: '1' }));
+    const quoted = await failure(client.deposit({ accountId: 'account-1', amount: '1', idempotencyKey: 'key-101' }));
     expect((quoted as EarnApiError).field).toBe('balanceAfter');
     expectNoSecrets(invalid, [...server.validTokens, server.clientSecret]);
     expectNoSecrets(quoted, [...server.validTokens, server.clientSecret]);
@@ -132,7 +132,7 @@ describe('errors never carry the client secret or the access token', () => {
 
   it('the structured JSON of an error keeps the useful fields', async () => {
     server.on('POST', '/v1/accounts/a/withdrawals', errorBody(422, 'insufficient_balance', 'balance too low'));
-    const error = (await failure(new EarnClient(server.config()).withdraw({ accountId: 'a', amount: '1' }))) as EarnApiError;
+    const error = (await failure(new EarnClient(server.config()).withdraw({ accountId: 'a', amount: '1', idempotencyKey: 'key-102' }))) as EarnApiError;
     expect(JSON.parse(JSON.stringify(error))).toMatchObject({
       name: 'EarnApiError',
       code: 'insufficient_balance',
