@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 /** The month-end audit export: files, manifest digests, and the hledger check when installed. */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -44,8 +45,10 @@ describe('audit export', () => {
         expect(createHash('sha256').update(readFileSync(join(april, file.name))).digest('hex')).toBe(file.sha256);
       }
       const journal = parseCsv(readFileSync(join(april, 'journal.csv'), 'utf8'));
+      expect(result.manifest.files[0]?.rows).toBeGreaterThan(0);
       expect(journal.length - 1).toBe(result.manifest.files[0]?.rows);
       expect(journal.slice(1).every((row) => (row[1] ?? '').startsWith('2025-04'))).toBe(true);
+      expect(result.hledger.checked).toBe(spawnSync('hledger', ['--version']).status === 0);
       if (result.hledger.checked) expect(result.hledger.mismatches).toEqual([]);
       else expect(result.hledger.reason).toMatch(/not installed/);
       // A missing hledger is said, not hidden.

@@ -35,10 +35,12 @@ describe('nightly reconciliation', () => {
     await sandbox.clock.advanceDays(1);
     const first = await run(day);
     expect(first.exitCode).toBe(EXIT_CLEAN);
+    expect(first.entities).toHaveLength(2);
     expect(first.entities.every((night) => night.latest?.reportStatus === 'created' && night.latest.synced.interest > 0)).toBe(true);
     const transactions = (await partner.ledger.verify({ allEntities: true })).transactions;
     const second = await run(day);
     expect(second.exitCode).toBe(EXIT_CLEAN);
+    expect(second.entities).toHaveLength(2);
     expect(second.entities.every((night) => night.latest?.reportStatus === 'exists' && night.latest.synced.interest === 0)).toBe(true);
     expect((await partner.ledger.verify({ allEntities: true })).transactions).toBe(transactions);
   });

@@ -8,7 +8,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { EarnApiError } from '@earnbook/earn-client';
 import type { EarnFacade } from '@earnbook/earn-client';
-import { HISTORY_PAGE_SIZE_MAX, LedgerError } from '@earnbook/ledger';
+import { HISTORY_PAGE_SIZE_MAX, LedgerError, accountingDayOf, negateAmount } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks } from '@earnbook/ledger';
 
 /** Options of {@link buildBackOffice}. */
@@ -90,8 +90,11 @@ export function buildBackOffice(options: BackOfficeOptions): FastifyInstance {
   }
 
   app.get('/products', async () => {
-    const today = new Date().toISOString().slice(0, 10);
-    const products = (await Promise.all(earn.entityIds.map((entity) => books.productsInForce({ entity, day: today })))).flat();
+    // Each entity's products in force on its own accounting day (its zone, not UTC).
+    const now = new Date();
+    const products = (
+      await Promise.all(earn.entityIds.map((entity) => books.productsInForce({ entity, day: accountingDayOf(now, books.ledger.entity(entity).timeZone) })))
+    ).flat();
     return { items: products.map((product) => ({ entity: product.entity, productId: product.providerProductId, currency: product.currency, name: product.name, terms: product.terms })) };
   });
 
@@ -177,7 +180,7 @@ export function buildBackOffice(options: BackOfficeOptions): FastifyInstance {
         items: page.items.map((item) => ({
           kind: item.kind,
           // The user's view: money in is positive, money out negative.
-          amount: item.side === 'credit' ? item.amount : `-${item.amount}`,
+          amount: item.side === 'credit' ? item.amount : negateAmount(item.amount),
           balanceAfter: item.balanceAfter,
           occurredAt: item.occurredAt,
           accountingDay: item.accountingDay,

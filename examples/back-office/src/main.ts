@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
+import { accountingDayOf } from '@earnbook/ledger';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import { syncProducts } from '../../src/lib/product-sync.js';
 import { buildBackOffice } from './back-office.js';
@@ -18,7 +19,8 @@ const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, op
 const sandbox = await startSandbox({ startAt: new Date() });
 const partner = await openPartnerBooks({ database: values.database ?? ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
 const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
-await syncProducts({ earn, books: partner.books, effectiveDay: new Date().toISOString().slice(0, 10) });
+// The sandbox's entities share one zone: today's accounting day there is when the products take effect.
+await syncProducts({ earn, books: partner.books, effectiveDay: accountingDayOf(new Date(), sandbox.config.entities[0]?.timeZone ?? 'UTC') });
 const app = buildBackOffice({ earn, books: partner.books, logger: false });
 const url = await app.listen({ host: '127.0.0.1', port: Number(values.port) });
 console.log(`back office listening on ${url} (Earn sandbox on ${sandbox.baseUrl}; books ${partner.description})

@@ -63,7 +63,7 @@ export async function readFigures(input: {
     // Entries are signed (debit positive): user accounts are credited by deposits and interest.
     const total = (kind: string, currency: string): bigint => {
       const row = rows.find((candidate) => candidate.kind === kind && candidate.currency === currency);
-      return row === undefined ? 0n : toUnits(String(row.total));
+      return row === undefined ? 0n : toUnits(row.total);
     };
     const instructions = await input.reconciler.instructions({ entity, status: 'confirmed' });
     const breaks = await input.reconciler.breaks({ entity });

@@ -118,7 +118,7 @@ export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLi
     const lines: CycleLine[] = [];
     for (const row of rows) {
       const terms = termsByProduct.get(row.provider_product_id);
-      const balanceUnits = row.balance === null ? 0n : toUnits(String(row.balance));
+      const balanceUnits = row.balance === null ? 0n : toUnits(row.balance);
       if (terms === undefined) {
         if (balanceUnits === 0n) continue;
         throw new LedgerError('invalid_input', `product ${row.provider_product_id} has no terms in force on ${day} but account ${row.earn_account_id} holds a balance`, {

@@ -789,7 +789,7 @@ export class Ledger {
     const transactions = new Set<number>();
     for (const row of perTransaction) {
       transactions.add(row.transaction_id);
-      assertInvariant(toUnits(String(row.total)) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
+      assertInvariant(toUnits(row.total) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
     }
     let transactionCount = this.db.selectFrom('journal_transactions').select((eb) => eb.fn.countAll<number>().as('n'));
     if (entity !== undefined) transactionCount = transactionCount.where('entity', '=', entity);
@@ -804,7 +804,7 @@ export class Ledger {
     let entries = 0;
     for (const account of accounts) {
       const sum = sums.get(account.id);
-      const signed = sum === undefined ? 0n : toUnits(String(sum.total));
+      const signed = sum === undefined ? 0n : toUnits(sum.total);
       entries += Number(sum?.entries ?? 0);
       const expected = normalDelta(signed, account.normal_side);
       const stored = toUnits(account.balance);

@@ -117,7 +117,7 @@ function rowToInstruction(row: InstructionRow): SettlementInstruction {
     currency: row.currency,
     accountingDay: row.accounting_day,
     direction: row.direction,
-    amount: formatUnits(toUnits(String(row.amount))),
+    amount: formatUnits(toUnits(row.amount)),
     wallet: row.wallet,
     status: row.status,
     transactionHash: row.transaction_hash,
@@ -377,8 +377,8 @@ export class Reconciler {
     }
     const previousDay = previousAccountingDay(day);
     const previous = await this.#db.selectFrom('settlement_positions').select(['currency', 'carried_out']).where('entity', '=', entity).where('accounting_day', '=', previousDay).execute();
-    for (const row of previous) if (toUnits(String(row.carried_out)) !== 0n) flow(row.currency);
-    const carried = new Map(previous.map((row) => [row.currency, toUnits(String(row.carried_out))]));
+    for (const row of previous) if (toUnits(row.carried_out) !== 0n) flow(row.currency);
+    const carried = new Map(previous.map((row) => [row.currency, toUnits(row.carried_out)]));
     return [...flows.keys()].sort().map((currency) => {
       const value = flows.get(currency) ?? { depositsUnits: 0n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n };
       return computeSettlement(currency, value, carried.get(currency) ?? 0n, this.#thresholds.get(`${entity} ${currency}`) ?? 0n);
@@ -392,7 +392,7 @@ export class Reconciler {
     const direction = settledUnits < 0n ? 'to_provider' : 'from_provider';
     const amount = formatUnits(settledUnits < 0n ? -settledUnits : settledUnits);
     if (existing !== undefined) {
-      const same = existing.direction === direction && toUnits(String(existing.amount)) === toUnits(amount);
+      const same = existing.direction === direction && toUnits(existing.amount) === toUnits(amount);
       if (same) return null;
       if (existing.status === 'pending') {
         if (settledUnits === 0n) return null;
@@ -406,7 +406,7 @@ export class Reconciler {
         earnAccountId: null,
         currency: position.currency,
         expected: `${direction} ${amount}`,
-        actual: `${existing.direction} ${formatUnits(toUnits(String(existing.amount)))}`,
+        actual: `${existing.direction} ${formatUnits(toUnits(existing.amount))}`,
         details: { reason: `instruction ${existing.id} is already ${existing.status}; the restated figure needs a manual adjustment`, instructionId: existing.id },
       };
     }
@@ -543,7 +543,7 @@ export class Reconciler {
       entity: row.entity,
       currency: row.currency,
       direction: row.direction,
-      amount: formatUnits(toUnits(String(row.amount))),
+      amount: formatUnits(toUnits(row.amount)),
       occurredAt: input.occurredAt,
       idempotencyKey: `settlement:${row.entity}:${row.currency}:${row.accounting_day}`,
       reference: hash,

@@ -259,6 +259,12 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
     expect(settlements.totals.get('BTC')).toEqual({ payables: '3.000000000000000000', receivables: '1.750000000000000000', net: '-1.250000000000000000', settled: '-1.250000000000000000' });
   });
 
+  it('refuses an unknown entity before opening any file', async () => {
+    const target = join(directory, 'unknown-entity');
+    await expectReconcileError(exportAudit({ db: books.db, entity: 'cefi', ...RANGE, directory: target }), 'invalid_input', 'entity');
+    expect(await readdir(target).catch(() => [])).toEqual([]);
+  });
+
   it('starts header-only CSV files with the BOM too', async () => {
     const target = join(directory, 'empty-audit');
     await exportAudit({ db: books.db, entity: 'defi', fromDay: '2020-01-01', toDay: '2020-01-02', directory: target, bom: true });

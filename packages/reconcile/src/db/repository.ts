@@ -37,7 +37,7 @@ function lineQuery(db: Db, entity: string) {
 
 function toLocal(row: { id: number; kind: string; provider_id: string | null; accounting_day: string; metadata: string | null; amount: string; currency: string; code: string }): LocalEntry {
   const metadata = row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, string>);
-  const signed = toUnits(String(row.amount));
+  const signed = toUnits(row.amount);
   return {
     transactionId: row.id,
     kind: row.kind as TransactionKind,

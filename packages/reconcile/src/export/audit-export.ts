@@ -12,7 +12,7 @@ import { ReconcileError } from '../errors.js';
 import { exportBalancesCsv } from './balances-csv.js';
 import { exportBreaksCsv } from './breaks-csv.js';
 import { asError, exportFailure } from './export-failure.js';
-import { checkDayRange, checkFlag, checkPageSize, checkScope, describeInput } from './export-options.js';
+import { assertEntityExists, checkDayRange, checkFlag, checkPageSize, checkScope, describeInput, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import type { ExportResult } from './export-result.js';
 import { exportHledgerJournal } from './hledger-journal.js';
@@ -170,6 +170,8 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
   try {
     await mkdir(directory, { recursive: true });
     const files = await inSnapshot(options.db, async (db) => {
+      // An unknown entity fails here, before any file is opened.
+      await assertEntityExists(ledgerView(db), scope);
       const written: AuditManifestFile[] = [];
       for (const format of formats) {
         const name = AUDIT_FILE_NAMES[format];
@@ -180,11 +182,17 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
         const output = handle.createWriteStream({ highWaterMark: FILE_HIGH_WATER_MARK_BYTES });
         const common = { ...scoped, ...range, pageSize, output };
         let result: ExportResult<object> & { postings?: number };
-        if (format === 'journal_csv') result = await exportJournalCsv({ ...common, db, bom });
-        else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, db, bom });
-        else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, db, bom });
-        else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, db, bom });
-        else result = await exportHledgerJournal({ ...common, db });
+        try {
+          if (format === 'journal_csv') result = await exportJournalCsv({ ...common, db, bom });
+          else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, db, bom });
+          else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, db, bom });
+          else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, db, bom });
+          else result = await exportHledgerJournal({ ...common, db });
+        } catch (error) {
+          // An exporter that failed before it took the stream over leaves it open: close the file.
+          output.destroy();
+          throw error;
+        }
         written.push({
           name,
           format,

@@ -63,7 +63,8 @@ const NEGATIVE_ZERO = `-0.${'0'.repeat(AMOUNT_SCALE_DEFAULT)}`;
 export function canonicalAmount(stored: unknown, field: string): string {
   if (typeof stored === 'string' && CANONICAL_AMOUNT.test(stored) && stored !== NEGATIVE_ZERO) return stored;
   try {
-    return formatUnits(toUnits(typeof stored === 'number' ? String(stored) : (stored as string)));
+    // toUnits refuses anything but a decimal string: a float from a driver must fail, not round.
+    return formatUnits(toUnits(stored as string));
   } catch (error) {
     throw new ReconcileError('export_failed', `${field} read from the books is not an amount: ${String(stored)}`, { field, value: String(stored), cause: error });
   }
