@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { Ledger } from '../src/index.js';
-import type { PostingInput } from '../src/index.js';
+import { formatUnits, toUnits } from '../src/index.js';
+import type { NormalSide, PostingInput } from '../src/index.js';
+import { normalDelta } from '../src/posting.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
 import { openPostgresDatabase } from '../src/db/postgres/index.js';
 import { LEDGER_MIGRATION_LOCK_TABLE, LEDGER_MIGRATION_TABLE } from '../src/db/migrations.js';
@@ -188,23 +190,15 @@ interface RawPostgresBooking {
   readonly entries: readonly { readonly accountId: number; readonly currency: string; readonly amount: string }[];
 }
 
-function rawPostgresBooking(input: PostingInput, accounts: DepositAccounts, planner: BookingRowPlanner): RawPostgresBooking {
+function rawPostgresBooking(input: PostingInput, sides: ReadonlyMap<number, NormalSide>, planner: BookingRowPlanner): RawPostgresBooking {
   // Planned for the static values (hash, canonical amounts, day); balances come from the database.
   const rows = planner.plan(input, new Date());
   const t = rows.transaction;
-  const sides = new Map(allDepositAccounts(accounts).map((account) => [account.id, account.normalSide]));
   const deltas = new Map<number, bigint>();
   for (const entry of rows.entries) {
-    const units = BigInt(entry.amount.replace('.', ''));
-    deltas.set(entry.account_id, (deltas.get(entry.account_id) ?? 0n) + (sides.get(entry.account_id) === 'debit' ? units : -units));
+    deltas.set(entry.account_id, (deltas.get(entry.account_id) ?? 0n) + normalDelta(toUnits(entry.amount), sides.get(entry.account_id) ?? 'debit'));
   }
-  const updates = [...deltas]
-    .sort(([a], [b]) => a - b)
-    .map(([id, delta]): readonly [number, string] => {
-      const negative = delta < 0n;
-      const digits = (negative ? -delta : delta).toString().padStart(19, '0');
-      return [id, `${negative ? '-' : ''}${digits.slice(0, -18)}.${digits.slice(-18)}`];
-    });
+  const updates = [...deltas].sort(([a], [b]) => a - b).map(([id, delta]): readonly [number, string] => [id, formatUnits(delta)]);
   if (rows.entries.length !== 4 || updates.length !== 4) throw new Error('raw baseline: a deposit moves 4 distinct accounts');
   return {
     transaction: [t.entity, t.kind, t.idempotency_key, t.request_hash, t.occurred_at, t.accounting_day, t.provider_id, t.reverses_transaction_id, t.description, t.metadata, t.created_at],
@@ -400,9 +394,11 @@ export async function benchLedgerBookingsPostgres(options: PostgresBookingsOptio
         if (client === undefined) throw new Error(`no client for writer ${writer}`);
         return client;
       };
+      // Built once: the normal side of every account a deposit touches.
+      const sides = new Map(allDepositAccounts(accounts).map((account) => [account.id, account.normalSide]));
       const rates = await measure(async (writer, from, count) => {
         // Planning (hash, canonical amounts) is outside the raw work in spirit but cheap next to a round trip; it is timed here.
-        const bookings = postgresDeposits(accounts, { writer, writers, from, count, keyPrefix: 'dep' }).map((input) => rawPostgresBooking(input, accounts, planner));
+        const bookings = postgresDeposits(accounts, { writer, writers, from, count, keyPrefix: 'dep' }).map((input) => rawPostgresBooking(input, sides, planner));
         await writeRawPostgres(clientOf(writer), bookings, count);
       });
       // The raw rows must form valid books, or the baseline did less (or other) work.
