@@ -23,43 +23,4 @@ export type { EarnApiErrorCode, EarnApiErrorDetails } from './errors.js';
 export { backoffDelayMs, parseRetryAfterMs } from './http.js';
 export type { ApiOperation } from './operations.js';
 export type { Page } from './paginate.js';
-export {
-  ASSUMPTION_KEYWORD,
-  CONTRACT_PAGE_SIZE_MAX,
-  CONTRACT_REPORT_TRANSACTIONS_MAX,
-  KNOWN_REPORT_TRANSACTION_TYPES,
-  earnApiContract,
-  parseDailyReport,
-  validateContract,
-  validateDailyReport,
-} from './contract/index.js';
-export type {
-  Account,
-  AccountPage,
-  Booking,
-  BookingRequest,
-  ContractSchemaName,
-  ContractType,
-  ContractTypes,
-  CreateAccountRequest,
-  CreateUserRequest,
-  DailyReport,
-  ErrorBody,
-  InterestTier,
-  KnownFields,
-  KnownReportTransactionType,
-  OutstandingBalance,
-  OutstandingBalances,
-  Product,
-  ProductList,
-  ReportBalance,
-  ReportDownloadUri,
-  ReportPage,
-  ReportSummary,
-  ReportTransaction,
-  TokenResponse,
-  Transaction,
-  TransactionPage,
-  User,
-  ValidateContractOptions,
-} from './contract/index.js';
+export * from './contract/index.js';

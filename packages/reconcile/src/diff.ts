@@ -6,7 +6,7 @@
  */
 import { formatUnits, toUnits } from '@earnbook/ledger';
 import type { CycleLine, TransactionKind } from '@earnbook/ledger';
-import type { DailyReport } from '@earnbook/earn-client';
+import type { DailyReport } from '@earnbook/earn-client/contract';
 import type { BreakKind } from './db/schema.js';
 
 /** One report entry, as the report gives it. */

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { EarnApiError, validateDailyReport } from '@earnbook/earn-client';
-import type { DailyReport } from '@earnbook/earn-client';
+import { EarnApiError, validateDailyReport } from '@earnbook/earn-client/contract';
+import type { DailyReport } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
 
 /** Bytes of a report file read at most (a 1M-entry report is about 300 MB). */

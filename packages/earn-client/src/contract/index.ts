@@ -36,3 +36,7 @@ export type {
 } from './types.js';
 export { parseDailyReport, validateContract, validateDailyReport } from './validate.js';
 export type { ValidateContractOptions } from './validate.js';
+
+// Validation failures are this package's error; readers of report files check for it.
+export { EarnApiError } from '../errors.js';
+export type { EarnApiErrorCode, EarnApiErrorDetails } from '../errors.js';
