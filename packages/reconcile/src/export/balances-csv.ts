@@ -4,10 +4,10 @@
  */
 import { assertInvariant, formatUnits } from '@earnbook/ledger';
 import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
-import { openCsvSink } from './csv-sink.js';
+import { startCsvExport } from './csv-sink.js';
 import type { ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
-import { assertEntityExists, checkOutput, checkDay, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import { checkDay, checkScope, ledgerView } from './export-options.js';
 import type { ExportPaging, ExportScope, LedgerReader } from './export-options.js';
 import { selectBalancesPage } from './export-queries.js';
 import { DebitCreditAccumulator } from './export-result.js';
@@ -68,13 +68,8 @@ export type BalancesCsvOptions = ExportScope &
 export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<ExportResult<DebitCreditTotals>> {
   const scope = checkScope(options);
   const day = checkDay(options.day, 'day');
-  const pageSize = checkPageSize(options.pageSize);
-  const bom = checkFlag(options.bom, 'bom', false);
-  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
-  checkOutput(options.output);
   const db = ledgerView(options.db);
-  await assertEntityExists(db, scope);
-  const sink = openCsvSink({ output: options.output, endOutput, headers: BALANCES_CSV_HEADERS, quotedColumns: BALANCES_CSV_TEXT_COLUMNS, bom });
+  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: BALANCES_CSV_HEADERS, quotedColumns: BALANCES_CSV_TEXT_COLUMNS });
   const totals = new DebitCreditAccumulator();
   let rows = 0;
   try {

@@ -5,10 +5,10 @@
 import type { Kysely } from 'kysely';
 import type { ReconcileDatabase } from '../db/schema.js';
 import { textCell, valueCell } from './csv-cells.js';
-import { openCsvSink } from './csv-sink.js';
+import { startCsvExport } from './csv-sink.js';
 import type { ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
-import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope } from './export-options.js';
+import { checkDayRange, checkScope } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import { selectBreaksPage } from './export-queries.js';
 import type { ExportResult } from './export-result.js';
@@ -83,13 +83,8 @@ export type BreaksCsvOptions = ExportScope &
 export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<ExportResult<BreakCounts>> {
   const scope = checkScope(options);
   const range = checkDayRange(options);
-  const pageSize = checkPageSize(options.pageSize);
-  const bom = checkFlag(options.bom, 'bom', false);
-  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
-  checkOutput(options.output);
   const { db } = options;
-  await assertEntityExists(db, scope);
-  const sink = openCsvSink({ output: options.output, endOutput, headers: BREAKS_CSV_HEADERS, quotedColumns: BREAKS_CSV_TEXT_COLUMNS, bom });
+  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: BREAKS_CSV_HEADERS, quotedColumns: BREAKS_CSV_TEXT_COLUMNS });
   const counts = new Map<string, { open: number; resolved: number }>();
   let rows = 0;
   try {

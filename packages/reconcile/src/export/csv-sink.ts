@@ -9,6 +9,8 @@ import { format } from 'fast-csv';
 import type { CsvFormatterStream } from 'fast-csv';
 import { HashingStream, waitForDrain } from './hashing-stream.js';
 import type { WrittenBytes } from './hashing-stream.js';
+import { assertEntityExists, checkFlag, checkOutput, checkPageSize } from './export-options.js';
+import type { CheckedScope, LedgerReader } from './export-options.js';
 
 /** Where an export writes: any writable byte stream (a file, a socket, a hash). */
 export interface ExportOutput {
@@ -110,4 +112,28 @@ export function openTextSink(options: TextSinkOptions): TextSink {
       await done.catch(() => undefined);
     },
   };
+}
+
+/** Options every CSV export shares, beside its scope and days. */
+export interface CsvExportCommonOptions extends ExportOutput {
+  readonly pageSize?: number;
+  /** Begin with a UTF-8 byte order mark; default false. */
+  readonly bom?: boolean;
+}
+
+/**
+ * The common start of a CSV export, after the caller checked its scope and days: checks paging,
+ * flags and output, checks the entity against the books, and opens the sink. Nothing is written
+ * when a check fails.
+ */
+export async function startCsvExport(
+  options: CsvExportCommonOptions,
+  input: { readonly db: LedgerReader; readonly scope: CheckedScope; readonly headers: readonly string[]; readonly quotedColumns: readonly string[] },
+): Promise<{ readonly pageSize: number; readonly sink: CsvSink }> {
+  const pageSize = checkPageSize(options.pageSize);
+  const bom = checkFlag(options.bom, 'bom', false);
+  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
+  checkOutput(options.output);
+  await assertEntityExists(input.db, input.scope);
+  return { pageSize, sink: openCsvSink({ output: options.output, endOutput, headers: input.headers, quotedColumns: input.quotedColumns, bom }) };
 }

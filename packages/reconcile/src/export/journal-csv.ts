@@ -4,10 +4,10 @@
  */
 import { assertInvariant, formatUnits } from '@earnbook/ledger';
 import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
-import { openCsvSink } from './csv-sink.js';
+import { startCsvExport } from './csv-sink.js';
 import type { ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
-import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import { checkDayRange, checkScope, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
 import { selectJournalEntryBounds, selectJournalPage } from './export-queries.js';
 import type { JournalExportRow } from './export-queries.js';
@@ -98,13 +98,8 @@ export function journalCsvCells(row: JournalExportRow, units: bigint, amount: st
 export async function exportJournalCsv(options: JournalCsvOptions): Promise<ExportResult<DebitCreditTotals>> {
   const scope = checkScope(options);
   const range = checkDayRange(options);
-  const pageSize = checkPageSize(options.pageSize);
-  const bom = checkFlag(options.bom, 'bom', false);
-  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
-  checkOutput(options.output);
   const db = ledgerView(options.db);
-  await assertEntityExists(db, scope);
-  const sink = openCsvSink({ output: options.output, endOutput, headers: JOURNAL_CSV_HEADERS, quotedColumns: JOURNAL_CSV_TEXT_COLUMNS, bom });
+  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: JOURNAL_CSV_HEADERS, quotedColumns: JOURNAL_CSV_TEXT_COLUMNS });
   const totals = new DebitCreditAccumulator();
   let rows = 0;
   try {

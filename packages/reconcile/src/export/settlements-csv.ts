@@ -2,15 +2,12 @@
  * Settlement positions as CSV: each (entity, currency, accounting day)'s netting, what was
  * settled and carried, and the transfer instruction that came of it.
  */
-import type { Kysely } from 'kysely';
 import { formatUnits } from '@earnbook/ledger';
-import type { ReconcileDatabase } from '../db/schema.js';
+import type { BreaksCsvOptions } from './breaks-csv.js';
 import { canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
-import { openCsvSink } from './csv-sink.js';
-import type { ExportOutput } from './csv-sink.js';
+import { startCsvExport } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
-import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope } from './export-options.js';
-import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
+import { checkDayRange, checkScope } from './export-options.js';
 import { selectSettlementsPage } from './export-queries.js';
 import type { SettlementKey } from './export-queries.js';
 import type { ExportResult } from './export-result.js';
@@ -57,15 +54,8 @@ export interface SettlementTotals {
   readonly settled: string;
 }
 
-/** Options of {@link exportSettlementsCsv}. */
-export type SettlementsCsvOptions = ExportScope &
-  ExportDayRange &
-  ExportPaging &
-  ExportOutput & {
-    readonly db: Kysely<ReconcileDatabase>;
-    /** Begin with a UTF-8 byte order mark; default false. */
-    readonly bom?: boolean;
-  };
+/** Options of {@link exportSettlementsCsv}: those of the breaks export. */
+export type SettlementsCsvOptions = BreaksCsvOptions;
 
 function optionalAmount(value: string | null, field: string): string {
   return value === null ? '' : canonicalAmount(value, field);
@@ -83,13 +73,8 @@ function optionalAmount(value: string | null, field: string): string {
 export async function exportSettlementsCsv(options: SettlementsCsvOptions): Promise<ExportResult<SettlementTotals>> {
   const scope = checkScope(options);
   const range = checkDayRange(options);
-  const pageSize = checkPageSize(options.pageSize);
-  const bom = checkFlag(options.bom, 'bom', false);
-  const endOutput = checkFlag(options.endOutput, 'endOutput', true);
-  checkOutput(options.output);
   const { db } = options;
-  await assertEntityExists(db, scope);
-  const sink = openCsvSink({ output: options.output, endOutput, headers: SETTLEMENTS_CSV_HEADERS, quotedColumns: SETTLEMENTS_CSV_TEXT_COLUMNS, bom });
+  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: SETTLEMENTS_CSV_HEADERS, quotedColumns: SETTLEMENTS_CSV_TEXT_COLUMNS });
   const sums = new Map<string, { payables: bigint; receivables: bigint; net: bigint; settled: bigint }>();
   let rows = 0;
   try {
