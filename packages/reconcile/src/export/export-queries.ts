@@ -7,11 +7,6 @@ import type { LedgerDatabase } from '@earnbook/ledger';
 import type { ReconcileDatabase } from '../db/schema.js';
 import type { CheckedScope, ExportDayRange } from './export-options.js';
 
-/** Ids are BIGINT on PostgreSQL; the pool parses them to numbers, but be safe with strings. */
-function id(value: number | string | bigint): number {
-  return typeof value === 'number' ? value : Number(value);
-}
-
 /**
  * The first and last journal entry ids of a scope and day range, through the
  * `journal_transactions_entity_day` and `journal_entries_transaction` indexes (cost in proportion
@@ -27,7 +22,8 @@ export async function selectJournalEntryBounds(db: Kysely<LedgerDatabase>, scope
   if (scope.entity !== undefined) query = query.where('t.entity', '=', scope.entity);
   const row = await query.executeTakeFirst();
   if (row === undefined || row.first === null || row.last === null) return undefined;
-  return { first: id(row.first), last: id(row.last) };
+  // Ids come back as numbers: the ledger's PostgreSQL pool parses BIGINT (see openPostgresDatabase).
+  return { first: row.first, last: row.last };
 }
 
 /** One journal entry with its transaction's and account's facts, as stored. */
@@ -109,28 +105,17 @@ export async function selectBalancesPage(
   let query = db
     .selectFrom('ledger_accounts as a')
     .select(['a.id as account_id', 'a.entity', 'a.code as account', 'a.kind as account_kind', 'a.normal_side', 'a.currency'])
-    .select((eb) => [
-      eb
-        .selectFrom('account_day_balances as b')
-        .select('b.balance')
-        .whereRef('b.account_id', '=', 'a.id')
-        .where('b.accounting_day', '<=', input.day)
-        .orderBy('b.accounting_day', 'desc')
-        .limit(1)
-        .as('balance'),
-      eb
-        .selectFrom('account_day_balances as b')
-        .select('b.accounting_day')
-        .whereRef('b.account_id', '=', 'a.id')
-        .where('b.accounting_day', '<=', input.day)
-        .orderBy('b.accounting_day', 'desc')
-        .limit(1)
-        .as('balance_day'),
-    ])
+    // One join: the day row whose day is the latest on or before `day` (a max probe, then the key).
+    .leftJoin('account_day_balances as b', (join) =>
+      join.onRef('b.account_id', '=', 'a.id').on('b.accounting_day', '=', (eb) =>
+        eb.selectFrom('account_day_balances as l').select((inner) => inner.fn.max('l.accounting_day').as('day')).whereRef('l.account_id', '=', 'a.id').where('l.accounting_day', '<=', input.day),
+      ),
+    )
+    .select(['b.balance', 'b.accounting_day as balance_day'])
     .where('a.id', '>', input.afterId);
   if (input.scope.entity !== undefined) query = query.where('a.entity', '=', input.scope.entity);
   const rows = await query.orderBy('a.id').limit(input.pageSize).execute();
-  return rows.map((row) => ({ ...row, account_id: id(row.account_id) }));
+  return rows;
 }
 
 /** A page of breaks of a scope and day range, by id. */
@@ -146,7 +131,7 @@ export async function selectBreaksPage(
     .where('accounting_day', '<=', input.range.toDay);
   if (input.scope.entity !== undefined) query = query.where('entity', '=', input.scope.entity);
   const rows = await query.orderBy('id').limit(input.pageSize).execute();
-  return rows.map((row) => ({ ...row, id: id(row.id), resolution_transaction_id: row.resolution_transaction_id === null ? null : id(row.resolution_transaction_id) }));
+  return rows;
 }
 
 /** The keyset of settlement positions: their primary key. */
@@ -198,11 +183,7 @@ export async function selectSettlementsPage(
     query = query.where((eb) => eb(eb.refTuple('p.entity', 'p.currency', 'p.accounting_day'), '>', eb.tuple(after.entity, after.currency, after.accounting_day)));
   }
   const rows = await query.orderBy('p.entity').orderBy('p.currency').orderBy('p.accounting_day').limit(input.pageSize).execute();
-  return rows.map((row) => ({
-    ...row,
-    instruction_id: row.instruction_id === null ? null : id(row.instruction_id),
-    ledger_transaction_id: row.ledger_transaction_id === null ? null : id(row.ledger_transaction_id),
-  }));
+  return rows;
 }
 
 /** The keyset of journal transactions in the `journal_transactions_entity_day` index order. */
@@ -228,20 +209,19 @@ export async function selectTransactionsPage(
     query = query.where((eb) => eb(eb.refTuple('entity', 'accounting_day', 'id'), '>', eb.tuple(after.entity, after.accounting_day, after.id)));
   }
   const rows = await query.orderBy('entity').orderBy('accounting_day').orderBy('id').limit(input.pageSize).execute();
-  return rows.map((row) => ({ ...row, id: id(row.id), reverses_transaction_id: row.reverses_transaction_id === null ? null : id(row.reverses_transaction_id) }));
+  return rows;
 }
 
 /** The entries of some transactions, with their accounts, by entry id. */
 export async function selectEntriesOfTransactions(db: Kysely<LedgerDatabase>, transactionIds: readonly number[]) {
   if (transactionIds.length === 0) return [];
-  const rows = await db
+  return db
     .selectFrom('journal_entries as e')
     .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
     .select(['e.id', 'e.transaction_id', 'e.entity', 'e.currency', 'e.amount', 'a.code as account', 'a.kind as account_kind'])
     .where('e.transaction_id', 'in', [...transactionIds])
     .orderBy('e.id')
     .execute();
-  return rows.map((row) => ({ ...row, id: id(row.id), transaction_id: id(row.transaction_id) }));
 }
 
 /** The currencies of a scope's accounts, sorted (for the journal's commodity directives). */
