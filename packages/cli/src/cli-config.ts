@@ -7,7 +7,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LedgerError, assertTimeZone, parseUnits } from '@earnbook/ledger';
+import { LedgerError, assertTimeZone, parseAmount, parseCurrency } from '@earnbook/ledger';
 import type { EntityConfig } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
@@ -71,7 +71,6 @@ const TOP_LEVEL_KEYS = new Set(['$comment', 'entities', 'toleranceUnits', 'settl
 const EARN_API_KEYS = new Set(['baseUrl', 'tokenUrl', 'clientId', 'clientSecretEnv', 'clientAuthMethod', 'scope', 'timeoutMs', 'attemptsMax', 'retryTotalMsMax']);
 const SECRET_KEYS = new Set(['clientSecret', 'secret', 'password', 'token', 'accessToken']);
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const CURRENCY_PATTERN = /^[A-Z0-9]{1,16}$/;
 const ENTITY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 function describe(value: unknown): string {
@@ -100,8 +99,13 @@ function text(value: unknown, field: string, lengthMax = 500): string {
 }
 
 function currencyKey(currency: string, field: string): string {
-  if (!CURRENCY_PATTERN.test(currency)) invalid(field, 'must be a currency code of 1 to 16 upper-case letters or digits');
-  return currency;
+  // The ledger's own rule, so a key it could never match is refused here.
+  try {
+    return parseCurrency(currency, field);
+  } catch (cause) {
+    if (!(cause instanceof LedgerError)) throw cause;
+    return invalid(field, 'must be a currency code of 2 to 12 upper-case letters or digits');
+  }
 }
 
 function perCurrency<T>(value: unknown, field: string, check: (item: unknown, itemField: string) => T): Readonly<Record<string, T>> {
@@ -162,12 +166,11 @@ function checkTolerance(value: unknown, field: string): string {
 
 function checkThreshold(value: unknown, field: string): string {
   try {
-    parseUnits(value, { field, allowZero: true });
+    return parseAmount(value, { field, allowZero: true });
   } catch (cause) {
     if (!(cause instanceof LedgerError)) throw cause;
-    invalid(field, 'must be a non-negative decimal string such as "0.001"', value);
+    return invalid(field, 'must be a non-negative decimal string such as "0.001"', value);
   }
-  return value as string;
 }
 
 function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
