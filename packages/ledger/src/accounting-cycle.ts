@@ -19,10 +19,11 @@ import { formatInstant, nextAccountingDay, parseAccountingDay, previousAccountin
 import { computeDailyInterestUnits, parseInterestTerms, parseResidueFineUnits, formatFineUnits } from './interest/index.js';
 import type { InterestTerms } from './interest/index.js';
 import type { EarnBooks } from './earn-books.js';
-import type { PostingInput } from './posting.js';
+import type { LineInput } from './posting-lines.js';
 import { POST_BATCH_MAX } from './ledger.js';
-import { bookingEntries } from './chart.js';
 import { selectCycleAccounts } from './db/repository.js';
+import type { ResidueRow } from './db/journal-bulk.js';
+import { requireBulk } from './post-lines.js';
 
 const ZERO_RESIDUE = /^0\.0*$/;
 
@@ -58,6 +59,8 @@ export interface CycleOptions {
 export interface RunCycleOptions extends CycleOptions {
   /** Called with each batch of lines as it is booked (e.g. to publish them), in account order. */
   readonly onLines?: (lines: readonly CycleLine[]) => void;
+  /** The clock that stamps the cycle's completion; default `() => new Date()`. */
+  readonly now?: () => Date;
 }
 
 /** What a cycle run did. */
@@ -180,8 +183,8 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   for await (const lines of cycleLines({ ...options, entity, day })) {
     accounts += lines.length;
     options.onLines?.(lines);
-    const postings: PostingInput[] = [];
-    const residues: { account_id: number; accounting_day: string; user_residue: string; margin_residue: string }[] = [];
+    const residues: ResidueRow[] = [];
+    const byCurrency = new Map<string, LineInput[]>();
     for (const line of lines) {
       const total = totals.get(line.currency) ?? { userInterest: 0n, partnerMargin: 0n };
       total.userInterest += toUnits(line.userInterest);
@@ -191,33 +194,25 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
         residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
       }
       if (toUnits(line.userInterest) === 0n) continue;
-      let earnAssets = earnAssetsByCurrency.get(line.currency);
-      if (earnAssets === undefined) {
-        earnAssets = (await ledger.systemAccount(entity, line.currency, 'earn_assets')).id;
-        earnAssetsByCurrency.set(line.currency, earnAssets);
-      }
-      postings.push({
-        entity,
-        kind: 'interest',
-        idempotencyKey: interestKey(entity, day, line.earnAccountId),
-        occurredAt: creditedAt,
-        providerId: localEntryId(entity, day, 'interest', line.earnAccountId),
-        metadata: { interestDay: day, earnAccountId: line.earnAccountId },
-        entries: bookingEntries('interest', { earn_assets: earnAssets, user: line.ledgerAccountId }, line.userInterest),
-      });
+      const list = byCurrency.get(line.currency) ?? [];
+      list.push({ accountId: line.ledgerAccountId, amount: line.userInterest, providerId: localEntryId(entity, day, 'interest', line.earnAccountId) });
+      byCurrency.set(line.currency, list);
     }
+    for (const currency of byCurrency.keys()) {
+      if (!earnAssetsByCurrency.has(currency)) earnAssetsByCurrency.set(currency, (await ledger.systemAccount(entity, currency, 'earn_assets')).id);
+    }
+    // One compound transaction per currency and batch (Dr earn_assets, Cr each user), each line
+    // idempotent on its provider id, committed with the batch's residues.
     await ledger.transact(async (scope) => {
-      for (const result of postings.length === 0 ? [] : await scope.postMany(postings)) {
-        if (result.status === 'created') interestBooked++;
-        else interestAlreadyBooked++;
+      for (const [currency, interestLines] of byCurrency) {
+        const contraAccountId = earnAssetsByCurrency.get(currency) ?? 0;
+        const result = await scope.postLines({ entity, kind: 'interest', occurredAt: creditedAt, side: 'credit', contraAccountId, metadata: { interestDay: day }, lines: interestLines });
+        for (const line of result.lines) {
+          if (line.status === 'created') interestBooked++;
+          else interestAlreadyBooked++;
+        }
       }
-      if (residues.length > 0) {
-        await scope.db
-          .insertInto('interest_residues')
-          .values(residues)
-          .onConflict((conflict) => conflict.columns(['account_id', 'accounting_day']).doNothing())
-          .execute();
-      }
+      if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
     });
   }
   for (const [currency, total] of [...totals].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -234,7 +229,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   }
   await ledger.db
     .insertInto('accounting_cycles')
-    .values({ entity, accounting_day: day, accounts, completed_at: formatInstant(new Date()) })
+    .values({ entity, accounting_day: day, accounts, completed_at: formatInstant((options.now ?? (() => new Date()))()) })
     .onConflict((conflict) => conflict.columns(['entity', 'accounting_day']).doNothing())
     .execute();
   return {

@@ -42,6 +42,8 @@ export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, BOOKING_POSTINGS, SYSTEM_ACCOUNT_KIN
 export type { AccountKind, AccountKindRule, BookingAccounts, BookingKind, NormalSide } from './chart.js';
 export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, TRANSACTION_KINDS } from './posting.js';
 export type { EntryInput, PostingInput, TransactionKind } from './posting.js';
+export { LINES_PER_TRANSACTION_MAX } from './posting-lines.js';
+export type { LineInput, LineResult, LinesInput, LinesResult } from './posting-lines.js';
 export { DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
 export type {
   Account,

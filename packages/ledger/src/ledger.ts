@@ -15,6 +15,9 @@ import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
 import { migrateLedger } from './db/migrations.js';
 import * as repository from './db/repository.js';
+import { normalizeLines } from './posting-lines.js';
+import type { LinesInput, LinesResult, NormalizedLines } from './posting-lines.js';
+import { postLinesWithin, requireBulk } from './post-lines.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
 
 /** Entries one history page may return. */
@@ -81,6 +84,8 @@ export interface JournalEntry {
   /** The account's normal-side balance after this entry, in posting order. */
   readonly balanceAfter: Amount;
   readonly accountingDay: string;
+  /** The provider's id of this one line in a compound transaction (see {@link Ledger.postLines}); else null. */
+  readonly providerId: string | null;
 }
 
 /** A journal transaction, as stored. */
@@ -104,7 +109,7 @@ export interface PostResult {
   readonly transaction: JournalTransaction;
 }
 
-/** An entry in an account's history, with its transaction's facts. */
+/** An entry in an account's history, with its transaction's facts (`providerId`: the entry's, else the transaction's). */
 export interface HistoryItem extends JournalEntry {
   readonly kind: TransactionKind;
   readonly occurredAt: string;
@@ -149,6 +154,8 @@ export interface PostingScope {
   post(input: PostingInput): Promise<PostResult>;
   /** Posts many of one entity with bulk statements; see {@link Ledger.postMany}. */
   postMany(inputs: readonly PostingInput[]): Promise<PostResult[]>;
+  /** Posts a compound transaction of many lines; see {@link Ledger.postLines}. */
+  postLines(input: LinesInput): Promise<LinesResult>;
 }
 
 function rowToAccount(row: AccountRow): Account {
@@ -167,6 +174,7 @@ function rowToEntry(row: EntryRow): JournalEntry {
     amount: formatUnits(units >= 0n ? units : -units),
     balanceAfter: formatUnits(toUnits(row.balance_after)),
     accountingDay: row.accounting_day,
+    providerId: row.provider_id,
   };
 }
 
@@ -404,8 +412,27 @@ export class Ledger {
           if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
           return this.#postBatch(trx, inputs.map((input) => this.#normalize(input)));
         },
+        postLines: (input) => this.#postLinesWithin(trx, input),
       }),
     );
+  }
+
+  /**
+   * Posts a compound transaction: every line moves one account on `side` and carries its own
+   * provider id; the contra account takes their sum on the other side (the cycle's interest:
+   * Dr earn_assets once, Cr each user). Idempotent per line: a line whose provider id is booked
+   * is `exists` (same account and amount) or an `idempotency_conflict` naming the field that
+   * differs. Lines already booked are skipped; the rest are written in one transaction.
+   */
+  async postLines(input: LinesInput): Promise<LinesResult> {
+    requireBulk(this.dialect.bulk);
+    const posting = normalizeLines(input, this.entity(input?.entity).timeZone);
+    return this.dialect.writeTransaction(this.db, (trx) => this.#postLinesWithin(trx, posting));
+  }
+
+  async #postLinesWithin(trx: Kysely<LedgerDatabase>, input: LinesInput | NormalizedLines): Promise<LinesResult> {
+    const posting = 'accountingDay' in input ? input : normalizeLines(input, this.entity(input?.entity).timeZone);
+    return postLinesWithin(trx, posting, { bulk: this.dialect.bulk, createdAt: formatInstant(this.#now()), currencyScale: (currency) => this.currencyScale(currency) });
   }
 
   #normalize(input: PostingInput, reversesTransactionId?: number): NormalizedPosting {
@@ -526,6 +553,7 @@ export class Ledger {
           amount: formatUnits(entry.units),
           balance_after: formatUnits(balanceAfter),
           accounting_day: posting.accountingDay,
+          provider_id: null,
         });
       });
     }
@@ -731,7 +759,7 @@ export class Ledger {
       .selectFrom('journal_entries as e')
       .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
       .selectAll('e')
-      .select(['t.kind', 't.occurred_at', 't.provider_id', 't.description'])
+      .select(['t.kind', 't.occurred_at', 't.provider_id as transaction_provider_id', 't.description'])
       .where('e.account_id', '=', accountId)
       .orderBy('e.id', order)
       .limit(limit + 1);
@@ -743,7 +771,7 @@ export class Ledger {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      items: page.map((row) => ({ ...rowToEntry(row), kind: row.kind as TransactionKind, occurredAt: row.occurred_at, providerId: row.provider_id, description: row.description })),
+      items: page.map((row) => ({ ...rowToEntry(row), kind: row.kind as TransactionKind, occurredAt: row.occurred_at, providerId: row.provider_id ?? row.transaction_provider_id, description: row.description })),
       nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.id) : null,
     };
   }

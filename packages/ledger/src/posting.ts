@@ -97,13 +97,15 @@ export function parseKey(value: unknown, field: string): string {
   return value;
 }
 
-function parseOptionalText(value: unknown, field: string, lengthMax: number): string | null {
+/** Checks optional text of at most `lengthMax` characters (null when absent). */
+export function parseOptionalText(value: unknown, field: string, lengthMax: number): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'string' || value.length > lengthMax) return invalid(field, value, `must be a string of at most ${lengthMax} characters`);
   return value;
 }
 
-function parseMetadata(value: unknown): string | null {
+/** Checks metadata (string pairs) and returns its canonical JSON, keys sorted (null when absent). */
+export function parseMetadata(value: unknown): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('metadata', value, 'must be an object of strings');
   const pairs = Object.entries(value as Record<string, unknown>);

@@ -4,6 +4,7 @@
  * module.
  */
 import type { Kysely } from 'kysely';
+import type { JournalBulk } from './journal-bulk.js';
 
 /** The dialect-specific pieces the migration set and the repository need. */
 export interface LedgerDialect {
@@ -20,6 +21,11 @@ export interface LedgerDialect {
   readonly exactSumFunction: 'sum' | 'decimal_sum';
   /** Whether `SELECT … FOR UPDATE` is understood (PostgreSQL) or the whole file is locked. */
   readonly supportsRowLocks: boolean;
+  /**
+   * The bulk write statements of this database (compound postings of many lines). SQLite's are
+   * bound to one native connection, so they come with the dialect `openSqliteDatabase` returns.
+   */
+  readonly bulk?: JournalBulk;
   /**
    * Runs `work` inside one write transaction. SQLite takes the write lock first
    * (`BEGIN IMMEDIATE`) so that two processes never deadlock on a lock upgrade; PostgreSQL retries

@@ -205,9 +205,32 @@ function earnAccountOrderIndexMigration(): Migration {
   };
 }
 
+/**
+ * Compound transactions of many lines (the accounting cycle's interest): each entry may carry the
+ * provider's id of that one line, unique per entity, so that booking a line twice is refused by
+ * the database as by the ledger. Adding a nullable column rewrites no row on either dialect.
+ */
+function entryProviderIdMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('journal_entries').addColumn('provider_id', 'text').execute();
+      await db.schema
+        .createIndex('journal_entries_entity_provider')
+        .on('journal_entries')
+        .columns(['entity', 'provider_id'])
+        .unique()
+        .where(sql.ref('provider_id'), 'is not', null)
+        .execute();
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration(), '0003_provider_id_index': providerIdIndexMigration(), '0004_earn_account_order_index': earnAccountOrderIndexMigration() };
+  return {
+    '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration(), '0003_provider_id_index': providerIdIndexMigration(), '0004_earn_account_order_index': earnAccountOrderIndexMigration(),
+    '0005_entry_provider_id': entryProviderIdMigration(),
+  };
 }
 
 /**

@@ -59,6 +59,8 @@ export interface JournalEntryTable {
   /** The account's normal-side balance after this entry, in posting order. */
   balance_after: string;
   accounting_day: string;
+  /** The provider's id of this one entry, in a compound transaction of many lines (else null). */
+  provider_id: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface AccountDayBalanceTable {

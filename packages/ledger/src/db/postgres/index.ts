@@ -5,6 +5,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
+import { postgresJournalBulk } from './journal-bulk.js';
 
 /** Attempts of one write transaction that fails on a serialization failure or a deadlock. */
 export const POSTGRES_WRITE_ATTEMPTS_MAX = 8;
@@ -33,6 +34,7 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
   ],
   exactSumFunction: 'sum',
   supportsRowLocks: true,
+  bulk: postgresJournalBulk,
   async migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void> {
     await run(db, { disableTransactions: false });
   },

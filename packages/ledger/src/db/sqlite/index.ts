@@ -7,6 +7,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { formatUnits, toUnits } from '../../money.js';
+import { sqliteJournalBulk } from './journal-bulk.js';
 
 /** How long a writer waits for another process's write lock before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS_DEFAULT = 15_000;
@@ -109,5 +110,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
     result: (total: bigint) => formatUnits(total),
   });
   const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
-  return { db, native, dialect: sqliteLedgerDialect };
+  // The dialect of this database carries the bulk statements bound to its native connection.
+  const dialect: LedgerDialect = Object.freeze({ ...sqliteLedgerDialect, bulk: sqliteJournalBulk(native) });
+  return { db, native, dialect };
 }

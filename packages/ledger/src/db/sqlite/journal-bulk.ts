@@ -1,0 +1,97 @@
+/**
+ * The SQLite half of {@link JournalBulk}: prepared statements on the native better-sqlite3
+ * handle, run row by row inside the write transaction the caller opened through Kysely (the
+ * handle is the one connection behind that transaction, so they commit or roll back with it).
+ *
+ * Single-row prepared statements are the fastest way to write SQLite; multi-row statements built
+ * per call cost more in JS than SQLite spends executing them (see `bench/interest-cycle.ts`).
+ * Lists go in as one JSON array bound to `json_each`, so no statement depends on a list length.
+ */
+import type Database from 'better-sqlite3';
+import type { BulkAccountRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
+
+interface Statements {
+  readonly lockAccounts: Database.Statement;
+  readonly entryProviderIds: Database.Statement;
+  readonly transactionProviderIds: Database.Statement;
+  readonly dayRowsFrom: Database.Statement;
+  readonly dayBefore: Database.Statement;
+  readonly insertTransaction: Database.Statement;
+  readonly insertEntry: Database.Statement;
+  readonly updateAccount: Database.Statement;
+  readonly upsertDay: Database.Statement;
+  readonly readBack: Database.Statement;
+  readonly insertResidue: Database.Statement;
+}
+
+function prepare(native: Database.Database): Statements {
+  return {
+    lockAccounts: native.prepare(
+      'select id, entity, currency, code, kind, normal_side, balance, last_day, entry_count from ledger_accounts where id in (select value from json_each(?)) order by id',
+    ),
+    entryProviderIds: native.prepare(
+      'select provider_id, transaction_id, account_id, amount from journal_entries where entity = ? and provider_id in (select value from json_each(?))',
+    ),
+    transactionProviderIds: native.prepare(
+      `select t.provider_id, t.id as transaction_id, e.account_id, e.amount from journal_transactions t join journal_entries e on e.transaction_id = t.id
+       where t.entity = ? and t.kind = ? and t.provider_id in (select value from json_each(?))`,
+    ),
+    dayRowsFrom: native.prepare('select accounting_day, balance from account_day_balances where account_id = ? and accounting_day >= ? order by accounting_day'),
+    dayBefore: native.prepare('select balance from account_day_balances where account_id = ? and accounting_day < ? order by accounting_day desc limit 1'),
+    insertTransaction: native.prepare(
+      `insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at)
+       values (?, ?, ?, ?, ?, ?, null, null, ?, ?, ?)`,
+    ),
+    insertEntry: native.prepare(
+      'insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    updateAccount: native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = ? where id = ?'),
+    upsertDay: native.prepare(
+      'insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance',
+    ),
+    readBack: native.prepare('select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ? order by id'),
+    insertResidue: native.prepare(
+      'insert into interest_residues (account_id, accounting_day, user_residue, margin_residue) values (?, ?, ?, ?) on conflict (account_id, accounting_day) do nothing',
+    ),
+  };
+}
+
+/** The bulk statements of one SQLite database; prepared on first use. */
+export function sqliteJournalBulk(native: Database.Database): JournalBulk {
+  let prepared: Statements | undefined;
+  const statements = (): Statements => (prepared ??= prepare(native));
+  return Object.freeze({
+    async lockAccounts(_trx: unknown, ids: readonly number[]): Promise<BulkAccountRow[]> {
+      // SQLite has no row locks: the caller's BEGIN IMMEDIATE holds the whole database.
+      return statements().lockAccounts.all(JSON.stringify(ids)) as BulkAccountRow[];
+    },
+    async findProviderEntries(_trx: unknown, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]> {
+      const list = JSON.stringify(input.providerIds);
+      const s = statements();
+      return [...(s.entryProviderIds.all(input.entity, list) as StoredProviderEntry[]), ...(s.transactionProviderIds.all(input.entity, input.kind, list) as StoredProviderEntry[])];
+    },
+    async dayBalancesFrom(_trx: unknown, accountId: number, day: string) {
+      const s = statements();
+      const before = s.dayBefore.get(accountId, day) as { balance: string } | undefined;
+      return { before: before?.balance, rows: s.dayRowsFrom.all(accountId, day) as { accounting_day: string; balance: string }[] };
+    },
+    async write(_trx: unknown, write: BulkWrite): Promise<number> {
+      const s = statements();
+      const t = write.transaction;
+      const transactionId = Number(s.insertTransaction.run(t.entity, t.kind, t.idempotency_key, t.request_hash, t.occurred_at, t.accounting_day, t.description, t.metadata, t.created_at).lastInsertRowid);
+      for (const entry of write.entries) {
+        s.insertEntry.run(transactionId, t.entity, entry.account_id, write.currency, entry.amount, entry.balance_after, t.accounting_day, entry.provider_id);
+      }
+      for (const account of write.accounts) s.updateAccount.run(account.balance, account.last_day, account.entry_count, account.id);
+      for (const day of write.dayBalances) s.upsertDay.run(day.account_id, day.accounting_day, day.balance);
+      return transactionId;
+    },
+    async readBack(_trx: unknown, transactionId: number): Promise<ReadBackEntry[]> {
+      return statements().readBack.all(transactionId) as ReadBackEntry[];
+    },
+    async insertResidues(_trx: unknown, rows: readonly ResidueRow[]): Promise<void> {
+      const s = statements();
+      for (const row of rows) s.insertResidue.run(row.account_id, row.accounting_day, row.user_residue, row.margin_residue);
+    },
+  });
+}

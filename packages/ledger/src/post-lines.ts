@@ -1,0 +1,85 @@
+/**
+ * Writes a compound posting inside an open write transaction, in the shape of every write:
+ * read what the decision needs (accounts, locked on PostgreSQL; the provider ids already booked;
+ * day rows of back-dated accounts), decide in {@link planLines}, write with the dialect's bulk
+ * statements, read the entries back and assert them.
+ */
+import type { Kysely } from 'kysely';
+import { LedgerError, assertInvariant } from './errors.js';
+import { toUnits } from './money.js';
+import { linesTransactionKey, planLines } from './posting-lines.js';
+import type { BackdatedDays, LinesPlan, LinesResult, NormalizedLines } from './posting-lines.js';
+import type { JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
+import type { LedgerDatabase } from './db/schema.js';
+
+/** What {@link postLinesWithin} needs from the ledger. */
+export interface PostLinesContext {
+  readonly bulk: JournalBulk | undefined;
+  readonly createdAt: string;
+  readonly currencyScale: (currency: string) => number;
+}
+
+/** The dialect's bulk statements, or a typed error for a storage opened without them. */
+export function requireBulk(bulk: JournalBulk | undefined): JournalBulk {
+  if (bulk === undefined) {
+    throw new LedgerError('invalid_input', 'storage.dialect has no bulk statements: open the storage with openSqliteDatabase or openPostgresDatabase', { field: 'storage.dialect', value: 'no bulk' });
+  }
+  return bulk;
+}
+
+/** Posts a normalized compound posting in `trx`; see {@link planLines} for the rules. */
+export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: NormalizedLines, context: PostLinesContext): Promise<LinesResult> {
+  const bulk = requireBulk(context.bulk);
+  const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
+  const rows = await bulk.lockAccounts(trx, accountIds);
+  const stored = new Map<string, StoredProviderEntry[]>();
+  const found = await bulk.findProviderEntries(trx, { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId) });
+  for (const entry of found) {
+    const list = stored.get(entry.provider_id);
+    if (list === undefined) stored.set(entry.provider_id, [entry]);
+    else list.push(entry);
+  }
+  const backdated = new Map<number, BackdatedDays>();
+  for (const row of rows) {
+    if (row.last_day !== null && row.last_day > posting.accountingDay) backdated.set(row.id, await bulk.dayBalancesFrom(trx, row.id, posting.accountingDay));
+  }
+  const plan = planLines(posting, { accounts: new Map(rows.map((row) => [row.id, row])), stored, backdated, currencyScale: context.currencyScale });
+  if (plan.entries.length === 0) return { transactionId: null, lines: plan.existing.map((id) => ({ status: 'exists', transactionId: id ?? 0 })) };
+  const { idempotencyKey, requestHash } = linesTransactionKey(posting, plan);
+  const transactionId = await bulk.write(trx, {
+    transaction: {
+      entity: posting.entity,
+      kind: posting.kind,
+      idempotency_key: idempotencyKey,
+      request_hash: requestHash,
+      occurred_at: posting.occurredAt,
+      accounting_day: posting.accountingDay,
+      metadata: posting.metadata,
+      description: posting.description,
+      created_at: context.createdAt,
+    },
+    currency: plan.currency,
+    entries: plan.entries,
+    accounts: plan.accounts,
+    dayBalances: plan.dayBalances,
+  });
+  await assertReadBack(trx, bulk, transactionId, plan);
+  return { transactionId, lines: plan.existing.map((id) => (id === undefined ? { status: 'created', transactionId } : { status: 'exists', transactionId: id })) };
+}
+
+/** Invariant after writing: the stored entries are the planned ones, and they balance. */
+async function assertReadBack(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, transactionId: number, plan: LinesPlan): Promise<void> {
+  const entries = await bulk.readBack(trx, transactionId);
+  assertInvariant(entries.length === plan.entries.length, `transaction ${transactionId} reads back ${entries.length} of ${plan.entries.length} entries`);
+  let total = 0n;
+  entries.forEach((entry, index) => {
+    const planned = plan.entries[index];
+    const units = toUnits(entry.amount);
+    total += units;
+    assertInvariant(
+      planned !== undefined && entry.account_id === planned.account_id && units === toUnits(planned.amount) && entry.provider_id === planned.provider_id && entry.currency === plan.currency,
+      `transaction ${transactionId} entry ${index} reads back other than written`,
+    );
+  });
+  assertInvariant(total === 0n, `transaction ${transactionId} does not balance in ${plan.currency}`);
+}
