@@ -265,7 +265,8 @@ async function writeRawPostgres(client: pg.Client, bookings: readonly RawPostgre
   }
 }
 
-async function withSchema<T>(connectionString: string, work: (schema: string) => Promise<T>): Promise<T> {
+/** Runs `work` in a fresh schema (with the migration tables made up front), dropped afterwards. */
+export async function withSchema<T>(connectionString: string, work: (schema: string) => Promise<T>): Promise<T> {
   const schema = `bench_${randomBytes(6).toString('hex')}`;
   try {
     // Kysely's Migrator, without `migrationTableSchema`, takes a migration table of the same name
@@ -296,7 +297,7 @@ async function withSchema<T>(connectionString: string, work: (schema: string) =>
 /** Attempts to open a migrating ledger while other processes create and drop schemas. */
 const OPEN_ATTEMPTS_MAX = 5;
 
-async function openPostgresLedger(connectionString: string, schema: string, options: { migrate: boolean }): Promise<Ledger> {
+export async function openPostgresLedger(connectionString: string, schema: string, options: { migrate: boolean }): Promise<Ledger> {
   for (let attempt = 1; ; attempt++) {
     const { db, dialect } = await openPostgresDatabase({ connectionString, schema, poolSizeMax: 2 });
     try {
