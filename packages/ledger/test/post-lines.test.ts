@@ -1,0 +1,204 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LINES_PER_TRANSACTION_MAX, LedgerError } from '../src/index.js';
+import type { Account, Ledger, LinesInput } from '../src/index.js';
+import { DIALECTS, freshLedger } from './dialects.js';
+
+async function expectLedgerError(promise: Promise<unknown>, code: string, field?: string): Promise<LedgerError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(LedgerError);
+  expect((error as LedgerError).code).toBe(code);
+  if (field !== undefined) expect((error as LedgerError).field).toBe(field);
+  return error as LedgerError;
+}
+
+/** Everything the journal stores, to prove a refused write wrote nothing. */
+async function snapshot(ledger: Ledger): Promise<string> {
+  const tables = ['journal_transactions', 'journal_entries', 'ledger_accounts', 'account_day_balances'] as const;
+  const parts: unknown[] = [];
+  for (const table of tables) parts.push(await ledger.db.selectFrom(table).selectAll().execute());
+  return JSON.stringify(parts, (_, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+}
+
+describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
+  let ledger: Ledger;
+  let close: () => Promise<void>;
+  let earnAssets: Account;
+  let users: Account[];
+
+  beforeEach(async () => {
+    const opened = await freshLedger(dialect, { currencyScales: { USDC: 6 } });
+    ledger = opened.ledger;
+    close = opened.close;
+    earnAssets = await ledger.systemAccount('defi', 'BTC', 'earn_assets');
+    users = [];
+    for (let i = 0; i < 4; i++) users.push(await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: `user:u${i}`, kind: 'user' }));
+  });
+  afterEach(async () => close());
+
+  const user = (index: number): Account => {
+    const account = users[index];
+    if (account === undefined) throw new Error(`no user ${index}`);
+    return account;
+  };
+  const interest = (lines: LinesInput['lines'], occurredAt = '2025-03-19T00:00:00Z'): LinesInput => ({
+    entity: 'defi',
+    kind: 'interest',
+    occurredAt,
+    side: 'credit',
+    contraAccountId: earnAssets.id,
+    metadata: { interestDay: '2025-03-18' },
+    lines,
+  });
+
+  it('books many lines in one transaction: one contra entry, balances now and at the end of the day, verify', async () => {
+    const result = await ledger.postLines(
+      interest([
+        { accountId: user(0).id, amount: '0.1', providerId: 'p-0' },
+        { accountId: user(1).id, amount: '0.25', providerId: 'p-1' },
+        { accountId: user(2).id, amount: '0.000000000000000001', providerId: 'p-2' },
+      ]),
+    );
+    expect(result.transactionId).not.toBeNull();
+    expect(result.lines.map((line) => line.status)).toEqual(['created', 'created', 'created']);
+    const transaction = await ledger.transaction(result.transactionId ?? 0);
+    expect(transaction.kind).toBe('interest');
+    expect(transaction.accountingDay).toBe('2025-03-19');
+    expect(transaction.metadata).toEqual({ interestDay: '2025-03-18' });
+    expect(transaction.entries.map((entry) => [entry.accountId, entry.side, entry.amount, entry.providerId])).toEqual([
+      [earnAssets.id, 'debit', '0.350000000000000001', null],
+      [user(0).id, 'credit', '0.100000000000000000', 'p-0'],
+      [user(1).id, 'credit', '0.250000000000000000', 'p-1'],
+      [user(2).id, 'credit', '0.000000000000000001', 'p-2'],
+    ]);
+    expect(await ledger.balance(earnAssets.id)).toBe('0.350000000000000001');
+    expect(await ledger.balance(user(1).id)).toBe('0.250000000000000000');
+    expect(await ledger.balanceAtEndOfDay(user(1).id, '2025-03-18')).toBe('0.000000000000000000');
+    expect(await ledger.balanceAtEndOfDay(user(1).id, '2025-03-19')).toBe('0.250000000000000000');
+    const history = await ledger.history(user(0).id);
+    expect(history.items[0]?.providerId).toBe('p-0');
+    await ledger.verify({ entity: 'defi' });
+  });
+
+  it('is idempotent per line: booked lines are exists, the rest go into a new transaction', async () => {
+    const first = await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+    const before = await snapshot(ledger);
+    const again = await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+    expect(again).toEqual({ transactionId: null, lines: [{ status: 'exists', transactionId: first.transactionId }] });
+    expect(await snapshot(ledger)).toBe(before);
+    const mixed = await ledger.postLines(
+      interest([
+        { accountId: user(0).id, amount: '1', providerId: 'p-0' },
+        { accountId: user(1).id, amount: '2', providerId: 'p-1' },
+      ]),
+    );
+    expect(mixed.lines).toEqual([
+      { status: 'exists', transactionId: first.transactionId },
+      { status: 'created', transactionId: mixed.transactionId },
+    ]);
+    expect((await ledger.transaction(mixed.transactionId ?? 0)).entries).toHaveLength(2);
+    expect(await ledger.balance(user(0).id)).toBe('1.000000000000000000');
+    expect(await ledger.balance(earnAssets.id)).toBe('3.000000000000000000');
+    await ledger.verify({ entity: 'defi' });
+  });
+
+  it('names the differing field when a provider id was booked with other content, and writes nothing', async () => {
+    await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+    const before = await snapshot(ledger);
+    const amount = await expectLedgerError(
+      ledger.postLines(interest([{ accountId: user(1).id, amount: '5', providerId: 'p-9' }, { accountId: user(0).id, amount: '1.5', providerId: 'p-0' }])),
+      'idempotency_conflict',
+      'lines[1].amount',
+    );
+    expect(amount.value).toBe('1.500000000000000000');
+    await expectLedgerError(ledger.postLines(interest([{ accountId: user(2).id, amount: '1', providerId: 'p-0' }])), 'idempotency_conflict', 'lines[0].accountId');
+    expect(await snapshot(ledger)).toBe(before);
+  });
+
+  it('sees a provider id booked before as a whole transaction of the kind', async () => {
+    const single = await ledger.post({
+      entity: 'defi',
+      kind: 'interest',
+      idempotencyKey: 'interest:p-0',
+      occurredAt: '2025-03-19T00:00:00Z',
+      providerId: 'p-0',
+      entries: [
+        { accountId: earnAssets.id, side: 'debit', amount: '1' },
+        { accountId: user(0).id, side: 'credit', amount: '1' },
+      ],
+    });
+    const result = await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+    expect(result.lines).toEqual([{ status: 'exists', transactionId: single.transaction.id }]);
+    await expectLedgerError(ledger.postLines(interest([{ accountId: user(0).id, amount: '2', providerId: 'p-0' }])), 'idempotency_conflict', 'lines[0].amount');
+  });
+
+  it('refuses bad input with a typed error naming the field, and writes nothing', async () => {
+    const usdc = await ledger.openAccount({ entity: 'defi', currency: 'USDC', code: 'user:usdc', kind: 'user' });
+    const lending = await ledger.openAccount({ entity: 'lending', currency: 'BTC', code: 'user:l', kind: 'user' });
+    const usdcAssets = await ledger.systemAccount('defi', 'USDC', 'earn_assets');
+    const before = await snapshot(ledger);
+    const line = { accountId: user(0).id, amount: '1', providerId: 'p-0' };
+    await expectLedgerError(ledger.postLines(interest([])), 'invalid_input', 'lines');
+    const tooMany = Array.from({ length: LINES_PER_TRANSACTION_MAX + 1 }, (_, i) => ({ ...line, providerId: `p-${i}` }));
+    await expectLedgerError(ledger.postLines(interest(tooMany)), 'invalid_input', 'lines');
+    await expectLedgerError(ledger.postLines(interest([line, { ...line, accountId: user(1).id }])), 'invalid_input', 'lines[1].providerId');
+    await expectLedgerError(ledger.postLines(interest([{ ...line, amount: '-1' }])), 'invalid_amount', 'lines[0].amount');
+    await expectLedgerError(ledger.postLines(interest([{ ...line, amount: 1 as unknown as string }])), 'invalid_amount', 'lines[0].amount');
+    await expectLedgerError(ledger.postLines(interest([{ ...line, accountId: 0 }])), 'invalid_input', 'lines[0].accountId');
+    await expectLedgerError(ledger.postLines(interest([{ ...line, accountId: 999_999 }])), 'unknown_account', 'lines[0].accountId');
+    await expectLedgerError(ledger.postLines(interest([{ ...line, accountId: earnAssets.id }])), 'invalid_input', 'lines[0].accountId');
+    await expectLedgerError(ledger.postLines(interest([{ ...line, accountId: usdc.id }])), 'invalid_input', 'lines[0].accountId');
+    await expectLedgerError(ledger.postLines(interest([{ ...line, accountId: lending.id }])), 'mixed_entities', 'lines[0].accountId');
+    await expectLedgerError(ledger.postLines({ ...interest([{ ...line, accountId: usdc.id, amount: '0.0000001' }]), contraAccountId: usdcAssets.id }), 'invalid_amount', 'lines[0].amount');
+    await expectLedgerError(ledger.postLines({ ...interest([line]), kind: 'reversal' as 'interest' }), 'invalid_input', 'kind');
+    await expectLedgerError(ledger.postLines({ ...interest([line]), side: 'up' as 'credit' }), 'invalid_input', 'side');
+    await expectLedgerError(ledger.postLines({ ...interest([line]), entity: 'nope' }), 'unknown_entity', 'entity');
+    await expectLedgerError(ledger.postLines(interest([line], 'yesterday')), 'invalid_instant', 'occurredAt');
+    // A debit line may not take a user below zero.
+    await expectLedgerError(ledger.postLines({ ...interest([line]), side: 'debit' }), 'insufficient_balance');
+    expect(await snapshot(ledger)).toBe(before);
+  });
+
+  it('moves every later end-of-day balance when it is back-dated, and never leaves a user negative on any day', async () => {
+    const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+    const transfer = (key: string, at: string, side: 'debit' | 'credit', amount: string) =>
+      ledger.post({
+        entity: 'defi',
+        kind: side === 'credit' ? 'deposit' : 'withdrawal',
+        idempotencyKey: key,
+        occurredAt: at,
+        entries: [
+          { accountId: funds.id, side: side === 'credit' ? 'debit' : 'credit', amount },
+          { accountId: user(0).id, side, amount },
+        ],
+      });
+    await transfer('d1', '2025-03-17T10:00:00Z', 'credit', '1');
+    await transfer('d2', '2025-03-21T10:00:00Z', 'credit', '2');
+    await ledger.postLines(interest([{ accountId: user(0).id, amount: '0.5', providerId: 'p-0' }], '2025-03-19T00:00:00Z'));
+    expect(await ledger.balanceAtEndOfDay(user(0).id, '2025-03-18')).toBe('1.000000000000000000');
+    expect(await ledger.balanceAtEndOfDay(user(0).id, '2025-03-19')).toBe('1.500000000000000000');
+    expect(await ledger.balanceAtEndOfDay(user(0).id, '2025-03-20')).toBe('1.500000000000000000');
+    expect(await ledger.balanceAtEndOfDay(user(0).id, '2025-03-21')).toBe('3.500000000000000000');
+    expect(await ledger.balance(user(0).id)).toBe('3.500000000000000000');
+    // Back-dated debit of 1.2 on the 18th: the 18th would end at -0.2.
+    const before = await snapshot(ledger);
+    await expectLedgerError(ledger.postLines({ ...interest([{ accountId: user(0).id, amount: '1.2', providerId: 'p-1' }], '2025-03-18T12:00:00Z'), side: 'debit' }), 'insufficient_balance', 'occurredAt');
+    expect(await snapshot(ledger)).toBe(before);
+    await ledger.verify({ entity: 'defi' });
+  });
+
+  it('commits with the other writes of a transact() scope, or not at all', async () => {
+    await expect(
+      ledger.transact(async (scope) => {
+        await scope.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(await ledger.balance(user(0).id)).toBe('0.000000000000000000');
+    const result = await ledger.transact((scope) => scope.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }])));
+    expect(result.lines[0]?.status).toBe('created');
+    await ledger.verify({ entity: 'defi' });
+  });
+});
