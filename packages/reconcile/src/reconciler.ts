@@ -5,7 +5,7 @@
  * and keep breaks and settlement instructions with their lifecycles.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, bookingEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
+import { LedgerError, postingRuleEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
 import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { diffDay, matchKey } from './diff.js';
@@ -315,7 +315,7 @@ export class Reconciler {
           occurredAt: entry.createdAt,
           providerId: entry.id,
           metadata: kind === 'interest' ? { interestDay: day, earnAccountId: entry.accountId ?? '' } : { interestDay: day },
-          entries: bookingEntries(kind, { ...system, ...(account === undefined ? {} : { user: account.ledgerAccountId }) }, amount),
+          entries: postingRuleEntries(kind, { ...system, ...(account === undefined ? {} : { user: account.ledgerAccountId }) }, amount),
         },
       });
     }
