@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LINES_PER_TRANSACTION_MAX, LedgerError } from '../src/index.js';
-import type { Account, Ledger, LinesInput } from '../src/index.js';
+import type { Ledger, LedgerAccount, LinesInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 
 async function expectLedgerError(promise: Promise<unknown>, code: string, field?: string): Promise<LedgerError> {
@@ -25,8 +25,8 @@ async function snapshot(ledger: Ledger): Promise<string> {
 describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
   let ledger: Ledger;
   let close: () => Promise<void>;
-  let earnAssets: Account;
-  let users: Account[];
+  let earnAssets: LedgerAccount;
+  let users: LedgerAccount[];
 
   beforeEach(async () => {
     const opened = await freshLedger(dialect, { currencyScales: { USDC: 6 } });
@@ -38,7 +38,7 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
   });
   afterEach(async () => close());
 
-  const user = (index: number): Account => {
+  const user = (index: number): LedgerAccount => {
     const account = users[index];
     if (account === undefined) throw new Error(`no user ${index}`);
     return account;
