@@ -18,6 +18,9 @@ import * as repository from './db/repository.js';
 import { normalizeLines } from './posting-lines.js';
 import type { LinesInput, LinesResult, NormalizedLines } from './posting-lines.js';
 import { postLinesWithin, requireBulk } from './post-lines.js';
+import { CommitQueue } from './commit-queue.js';
+import type { GroupCommitOptions } from './commit-queue.js';
+import { commitPostingGroup } from './group-post.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
 
 /** Entries one history page may return. */
@@ -60,6 +63,8 @@ export interface LedgerOptions {
   readonly migrate?: boolean;
   /** The clock for `created_at` stamps; default `() => new Date()`. */
   readonly now?: () => Date;
+  /** How concurrent {@link Ledger.post} calls share transactions; see {@link GroupCommitOptions}. */
+  readonly groupCommit?: GroupCommitOptions;
 }
 
 /** A ledger account. */
@@ -209,6 +214,7 @@ export class Ledger {
   readonly #now: () => Date;
   readonly #accounts = new Map<number, LedgerAccount>();
   readonly #accountsByCode = new Map<string, LedgerAccount>();
+  readonly #commits: CommitQueue<NormalizedPosting, PostResult>;
 
   private constructor(options: LedgerOptions, entities: ReadonlyMap<string, LedgerEntity>) {
     this.db = options.storage.db;
@@ -217,6 +223,9 @@ export class Ledger {
     this.entities = entities;
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
     this.#now = options.now ?? (() => new Date());
+    this.#commits = new CommitQueue(options.groupCommit ?? {}, (postings) =>
+      commitPostingGroup({ db: this.db, dialect: this.dialect, postBatch: (trx, group) => this.#postBatch(trx, group) }, postings),
+    );
   }
 
   /** Opens the ledger: validates the configuration, migrates, and records the entities. */
@@ -367,10 +376,16 @@ export class Ledger {
    * Posts one journal transaction, idempotently: the same `idempotencyKey` with the same content
    * returns the stored transaction with status `exists`; with other content it is an
    * `idempotency_conflict`. Nothing is written when an error is thrown.
+   *
+   * Concurrent calls in one process share database transactions (group commit, tuned by
+   * {@link LedgerOptions.groupCommit}): what arrives while a commit is in flight commits next,
+   * together, in arrival order; a refused posting gets its own error and costs the others at most
+   * one more commit.
    */
   async post(input: PostingInput): Promise<PostResult> {
     const posting = this.#normalize(input);
-    return this.dialect.writeTransaction(this.db, (trx) => this.#postWithin(trx, posting));
+    // Concurrent callers share commits (group commit); each still gets its own result or error.
+    return this.#commits.submit(posting);
   }
 
   /**

@@ -220,3 +220,18 @@ export async function selectCycleAccounts(db: Db, input: { entity: string; day: 
     .limit(input.limit)
     .execute();
 }
+
+/** Opens a savepoint inside the current transaction (same SQL on both dialects). */
+export async function savepoint(db: Db, name: 'group_item'): Promise<void> {
+  await sql`savepoint ${sql.raw(name)}`.execute(db);
+}
+
+/** Keeps the work since a savepoint. */
+export async function releaseSavepoint(db: Db, name: 'group_item'): Promise<void> {
+  await sql`release savepoint ${sql.raw(name)}`.execute(db);
+}
+
+/** Undoes the work since a savepoint; the transaction goes on. */
+export async function rollbackToSavepoint(db: Db, name: 'group_item'): Promise<void> {
+  await sql`rollback to savepoint ${sql.raw(name)}`.execute(db);
+}

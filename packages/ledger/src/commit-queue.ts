@@ -1,0 +1,103 @@
+/**
+ * Group commit: concurrent callers in one process share database transactions. While one group
+ * commits, the next callers wait in the queue; when the commit is done, everything waiting (up to
+ * a bound) becomes the next group. Each caller gets its own outcome: the commit function answers
+ * one result or one error per item. Pure scheduling; no database here.
+ */
+import { LedgerError, assertInvariant, describeValue } from './errors.js';
+
+/** Items one group may hold by default. */
+export const GROUP_COMMIT_SIZE_MAX_DEFAULT = 500;
+/** The largest group a ledger may be configured with. */
+export const GROUP_COMMIT_SIZE_MAX = 1_000;
+/** The longest a group may wait for more callers. */
+export const GROUP_COMMIT_LINGER_MS_MAX = 1_000;
+
+/** Tuning of group commit. */
+export interface GroupCommitOptions {
+  /** Items per group, 1..{@link GROUP_COMMIT_SIZE_MAX}; default {@link GROUP_COMMIT_SIZE_MAX_DEFAULT}. 1 turns grouping off. */
+  readonly sizeMax?: number;
+  /**
+   * How long a group waits for more callers before it commits, 0..{@link GROUP_COMMIT_LINGER_MS_MAX};
+   * default 0: coalesce only what is already waiting (no added latency when alone).
+   */
+  readonly lingerMs?: number;
+  /** Called after each group commits, with its size (for metrics). */
+  readonly onGroup?: (size: number) => void;
+}
+
+/** The outcome of one item of a group. */
+export type ItemOutcome<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
+
+interface Waiting<I, R> {
+  readonly item: I;
+  readonly resolve: (value: R) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function checkOption(value: number | undefined, fallback: number, range: readonly [number, number], field: string): number {
+  const chosen = value ?? fallback;
+  if (!Number.isInteger(chosen) || chosen < range[0] || chosen > range[1]) {
+    throw new LedgerError('invalid_input', `${field} must be an integer from ${range[0]} to ${range[1]}, got ${describeValue(value)}`, { field, value: describeValue(value) });
+  }
+  return chosen;
+}
+
+/** A commit queue over a function that commits a group and answers per item. */
+export class CommitQueue<I, R> {
+  readonly #commit: (items: readonly I[]) => Promise<ItemOutcome<R>[]>;
+  readonly #sizeMax: number;
+  readonly #lingerMs: number;
+  readonly #onGroup: ((size: number) => void) | undefined;
+  readonly #waiting: Waiting<I, R>[] = [];
+  #scheduled = false;
+  #committing = false;
+
+  constructor(options: GroupCommitOptions, commit: (items: readonly I[]) => Promise<ItemOutcome<R>[]>) {
+    this.#commit = commit;
+    this.#sizeMax = checkOption(options.sizeMax, GROUP_COMMIT_SIZE_MAX_DEFAULT, [1, GROUP_COMMIT_SIZE_MAX], 'groupCommit.sizeMax');
+    this.#lingerMs = checkOption(options.lingerMs, 0, [0, GROUP_COMMIT_LINGER_MS_MAX], 'groupCommit.lingerMs');
+    this.#onGroup = options.onGroup;
+  }
+
+  /** Queues an item; settles with its own outcome once its group has committed. */
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#committing) return;
+    this.#scheduled = true;
+    // Linger 0: the callers already queued in this turn of the event loop join the group.
+    const run = () => {
+      this.#scheduled = false;
+      void this.#drain();
+    };
+    if (this.#lingerMs === 0) setImmediate(run);
+    else setTimeout(run, this.#lingerMs);
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#committing || this.#waiting.length === 0) return;
+    this.#committing = true;
+    const group = this.#waiting.splice(0, this.#sizeMax);
+    let outcomes: ItemOutcome<R>[];
+    try {
+      outcomes = await this.#commit(group.map((waiting) => waiting.item));
+      assertInvariant(outcomes.length === group.length, `a group of ${group.length} committed ${outcomes.length} outcomes`);
+    } catch (error) {
+      outcomes = group.map(() => ({ ok: false, error }));
+    }
+    this.#committing = false;
+    group.forEach((waiting, index) => {
+      const outcome = outcomes[index];
+      if (outcome?.ok === true) waiting.resolve(outcome.value);
+      else waiting.reject(outcome === undefined ? new Error('group commit lost an outcome') : outcome.error);
+    });
+    this.#onGroup?.(group.length);
+    if (this.#waiting.length > 0) this.#schedule();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * How a group of concurrent `post()` calls commits (see {@link CommitQueue}): first all of them
+ * in one transaction with the bulk statements, per entity, in arrival order. If one of them is
+ * refused (a {@link LedgerError}: insufficient balance, idempotency conflict, …), that attempt
+ * rolls back and the group commits again in one transaction with a savepoint per posting, so the
+ * refused ones get their own error and the others their result: one bad posting costs the others
+ * one more commit, never their outcome.
+ */
+import type { Kysely } from 'kysely';
+import { LedgerError } from './errors.js';
+import type { ItemOutcome } from './commit-queue.js';
+import type { NormalizedPosting } from './posting.js';
+import type { LedgerDialect } from './db/dialect.js';
+import type { LedgerDatabase } from './db/schema.js';
+import { releaseSavepoint, rollbackToSavepoint, savepoint } from './db/repository.js';
+
+/** A result of an idempotent write, as the ledger answers it. */
+interface GroupResult {
+  readonly status: 'created' | 'exists';
+  readonly transaction: { readonly id: number };
+}
+
+/** What committing a group needs from the ledger. */
+export interface GroupPostContext<R extends GroupResult> {
+  readonly db: Kysely<LedgerDatabase>;
+  readonly dialect: LedgerDialect;
+  /** Posts postings of one entity in `trx` (the ledger's bulk path). */
+  readonly postBatch: (trx: Kysely<LedgerDatabase>, postings: readonly NormalizedPosting[]) => Promise<R[]>;
+}
+
+async function postByEntity<R extends GroupResult>(context: GroupPostContext<R>, trx: Kysely<LedgerDatabase>, postings: readonly NormalizedPosting[]): Promise<R[]> {
+  const results: R[] = new Array<R>(postings.length);
+  for (const entity of new Set(postings.map((posting) => posting.entity))) {
+    const indexes = postings.flatMap((posting, index) => (posting.entity === entity ? [index] : []));
+    const part = await context.postBatch(trx, indexes.map((index) => postings[index] as NormalizedPosting));
+    indexes.forEach((index, at) => {
+      const result = part[at];
+      if (result !== undefined) results[index] = result;
+    });
+  }
+  return results;
+}
+
+/** A key posted twice in one group: the first caller created it, the later ones find it existing. */
+function laterAsExists<R extends GroupResult>(results: readonly R[]): ItemOutcome<R>[] {
+  const created = new Set<number>();
+  return results.map((result) => {
+    if (result.status !== 'created') return { ok: true, value: result };
+    if (created.has(result.transaction.id)) return { ok: true, value: { ...result, status: 'exists' } };
+    created.add(result.transaction.id);
+    return { ok: true, value: result };
+  });
+}
+
+/** Commits a group; one outcome per posting, in order. */
+export async function commitPostingGroup<R extends GroupResult>(context: GroupPostContext<R>, postings: readonly NormalizedPosting[]): Promise<ItemOutcome<R>[]> {
+  try {
+    return laterAsExists(await context.dialect.writeTransaction(context.db, (trx) => postByEntity(context, trx, postings)));
+  } catch (error) {
+    if (postings.length === 1 || !(error instanceof LedgerError)) return postings.map(() => ({ ok: false, error }));
+  }
+  return context.dialect.writeTransaction(context.db, async (trx) => {
+    const outcomes: ItemOutcome<R>[] = [];
+    for (const posting of postings) {
+      await savepoint(trx, 'group_item');
+      try {
+        const [result] = await context.postBatch(trx, [posting]);
+        await releaseSavepoint(trx, 'group_item');
+        outcomes.push(result === undefined ? { ok: false, error: new Error('a posting of a group returned nothing') } : { ok: true, value: result });
+      } catch (error) {
+        if (!(error instanceof LedgerError)) throw error;
+        await rollbackToSavepoint(trx, 'group_item');
+        outcomes.push({ ok: false, error });
+      }
+    }
+    return outcomes;
+  });
+}

@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Ledger, LedgerError, formatUnits, parseUnits } from '../src/index.js';
+import type { LedgerAccount, PostResult, PostingInput } from '../src/index.js';
+import { DIALECTS, dropSchema, freshLedger, freshStorage } from './dialects.js';
+
+describe.each(DIALECTS)('group commit on %s', (dialect) => {
+  let close: () => Promise<void> = async () => undefined;
+  afterEach(async () => close());
+
+  async function open(options: { sizeMax?: number; lingerMs?: number } = {}) {
+    const groups: number[] = [];
+    const opened = await freshLedger(dialect, { groupCommit: { ...options, onGroup: (size) => groups.push(size) } });
+    close = opened.close;
+    const ledger = opened.ledger;
+    const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+    const users: LedgerAccount[] = [];
+    for (let i = 0; i < 8; i++) users.push(await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: `user:g${i}`, kind: 'user' }));
+    return { ledger, funds, users, groups };
+  }
+
+  const transfer = (funds: LedgerAccount, user: LedgerAccount | undefined, key: string, amount: string, direction: 'in' | 'out' = 'in'): PostingInput => ({
+    entity: 'defi',
+    kind: direction === 'in' ? 'deposit' : 'withdrawal',
+    idempotencyKey: key,
+    occurredAt: '2025-03-18T10:00:00Z',
+    entries: [
+      { accountId: funds.id, side: direction === 'in' ? 'debit' : 'credit', amount },
+      { accountId: user?.id ?? 0, side: direction === 'in' ? 'credit' : 'debit', amount },
+    ],
+  });
+
+  it('gives each of many concurrent callers exactly its own outcome, writes nothing twice, and keeps the invariants', async () => {
+    const { ledger, funds, users, groups } = await open();
+    for (const [i, user] of users.entries()) await ledger.post(transfer(funds, user, `seed-${i}`, '10'));
+    groups.length = 0;
+    type Expect = { readonly kind: 'created' | 'exists' | 'error'; readonly code?: string; readonly key?: string };
+    const inputs: PostingInput[] = [];
+    const expected: Expect[] = [];
+    const add = (input: PostingInput, outcome: Expect) => {
+      inputs.push(input);
+      expected.push(outcome);
+    };
+    for (let i = 0; i < 40; i++) {
+      add(transfer(funds, users[i % 8], `dep-${i}`, `0.${i + 1}`), { kind: 'created', key: `dep-${i}` });
+      if (i % 7 === 0) add(transfer(funds, users[i % 8], `dep-${i}`, `0.${i + 1}`), { kind: 'exists', key: `dep-${i}` });
+      if (i % 7 === 1) add(transfer(funds, users[i % 8], `dep-${i}`, '5'), { kind: 'error', code: 'idempotency_conflict' });
+      if (i % 7 === 2) add(transfer(funds, users[i % 8], `too-much-${i}`, '1000', 'out'), { kind: 'error', code: 'insufficient_balance' });
+      if (i % 7 === 3) add({ ...transfer(funds, users[i % 8], `unbalanced-${i}`, '1'), entries: [{ accountId: funds.id, side: 'debit', amount: '1' }, { accountId: users[0]?.id ?? 0, side: 'credit', amount: '2' }] }, { kind: 'error', code: 'unbalanced_transaction' });
+      if (i % 7 === 4) add(transfer(funds, users[i % 8], `bad-amount-${i}`, '-1'), { kind: 'error', code: 'invalid_amount' });
+      if (i % 7 === 5) add(transfer(funds, undefined, `no-account-${i}`, '1'), { kind: 'error', code: 'invalid_input' });
+    }
+    expect(inputs.length).toBeGreaterThanOrEqual(64);
+    const settled = await Promise.allSettled(inputs.map((input) => ledger.post(input)));
+    const createdIds = new Map<string, number>();
+    settled.forEach((outcome, index) => {
+      const want = expected[index];
+      if (want === undefined) throw new Error('no expectation');
+      if (want.kind === 'error') {
+        expect(outcome.status, `caller ${index}`).toBe('rejected');
+        const error = (outcome as PromiseRejectedResult).reason as unknown;
+        expect(error).toBeInstanceOf(LedgerError);
+        expect((error as LedgerError).code, `caller ${index}`).toBe(want.code);
+        return;
+      }
+      expect(outcome.status, `caller ${index}`).toBe('fulfilled');
+      const result = (outcome as PromiseFulfilledResult<PostResult>).value;
+      expect(result.status, `caller ${index}`).toBe(want.kind);
+      expect(result.transaction.idempotencyKey).toBe(want.key);
+      if (want.kind === 'created') createdIds.set(want.key ?? '', result.transaction.id);
+      else expect(result.transaction.id).toBe(createdIds.get(want.key ?? ''));
+    });
+    // Grouped: fewer commits than callers, and every caller in exactly one group.
+    expect(groups.length).toBeLessThan(inputs.length);
+    expect(Math.max(...groups)).toBeGreaterThan(1);
+    const report = await ledger.verify({ entity: 'defi' });
+    expect(report.transactions).toBe(8 + 40);
+    let total = 0n;
+    for (let i = 0; i < 40; i++) total += parseUnits(`0.${i + 1}`, { field: 'amount' });
+    expect(await ledger.balance(funds.id)).toBe(formatUnits(-(80n * 10n ** 18n + total)));
+  });
+
+  it('keeps each group within its bound and the order of arrival per account', async () => {
+    const { ledger, funds, users, groups } = await open({ sizeMax: 4 });
+    const user = users[0];
+    await ledger.post(transfer(funds, user, 'seed', '1'));
+    groups.length = 0;
+    // Withdraw 1, then deposit: in arrival order the withdrawal succeeds and the next withdrawal fails.
+    const results = await Promise.allSettled([
+      ledger.post(transfer(funds, user, 'w1', '1', 'out')),
+      ledger.post(transfer(funds, user, 'w2', '1', 'out')),
+      ...Array.from({ length: 9 }, (_, i) => ledger.post(transfer(funds, users[1], `d${i}`, '1'))),
+    ]);
+    expect(results[0]?.status).toBe('fulfilled');
+    expect(results[1]?.status).toBe('rejected');
+    expect(((results[1] as PromiseRejectedResult).reason as LedgerError).code).toBe('insufficient_balance');
+    expect(groups.every((size) => size <= 4)).toBe(true);
+    expect(groups.reduce((sum, size) => sum + size, 0)).toBe(11);
+    expect(await ledger.balance(user?.id ?? 0)).toBe('0.000000000000000000');
+    await ledger.verify({ entity: 'defi' });
+  });
+
+  it('lingers for more callers when asked, and refuses bad tuning when the ledger opens', async () => {
+    const { ledger, funds, users, groups } = await open({ lingerMs: 30 });
+    groups.length = 0;
+    const first = ledger.post(transfer(funds, users[0], 'l0', '1'));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = ledger.post(transfer(funds, users[1], 'l1', '1'));
+    await Promise.all([first, second]);
+    expect(groups).toEqual([2]);
+    for (const groupCommit of [{ sizeMax: 0 }, { sizeMax: 1.5 }, { lingerMs: -1 }, { lingerMs: 5_000 }]) {
+      const storage = await freshStorage(dialect);
+      const error = await Ledger.open({ storage, groupCommit }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      await storage.db.destroy();
+      await dropSchema(storage.schema);
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).field).toBe(`groupCommit.${Object.keys(groupCommit)[0]}`);
+    }
+  });
+});
