@@ -173,7 +173,7 @@ export interface PostgresBookingsOptions {
 /** The one accounting day of the PostgreSQL run: concurrent writers must never back-date a shared account. */
 const POSTGRES_DAY_MS = Date.UTC(2025, 5, 1);
 
-function postgresDeposits(accounts: DepositAccounts, options: { writer: number; writers: number; from: number; count: number; keyPrefix: string }): PostingInput[] {
+export function postgresDeposits(accounts: DepositAccounts, options: { writer: number; writers: number; from: number; count: number; keyPrefix: string }): PostingInput[] {
   // Writer w takes users w, w + writers, …: disjoint user accounts, shared system accounts.
   const users = accounts.users.filter((_, index) => index % options.writers === options.writer);
   const own: DepositAccounts = { ...accounts, users };
@@ -183,14 +183,14 @@ function postgresDeposits(accounts: DepositAccounts, options: { writer: number; 
   });
 }
 
-interface RawPostgresBooking {
+export interface RawPostgresBooking {
   readonly transaction: readonly unknown[];
   /** Per account in ascending id order: id, normal-side delta. */
   readonly updates: readonly (readonly [number, string])[];
   readonly entries: readonly { readonly accountId: number; readonly currency: string; readonly amount: string }[];
 }
 
-function rawPostgresBooking(input: PostingInput, sides: ReadonlyMap<number, NormalSide>, planner: BookingRowPlanner): RawPostgresBooking {
+export function rawPostgresBooking(input: PostingInput, sides: ReadonlyMap<number, NormalSide>, planner: BookingRowPlanner): RawPostgresBooking {
   // Planned for the static values (hash, canonical amounts, day); balances come from the database.
   const rows = planner.plan(input, new Date());
   const t = rows.transaction;
@@ -213,7 +213,7 @@ function entryValues(entry: RawPostgresBooking['entries'][number] | undefined, b
 }
 
 /** Writes bookings with one `pg.Client`, `batchSize` per transaction, as the ledger's statements do (row locks by UPDATE). */
-async function writeRawPostgres(client: pg.Client, bookings: readonly RawPostgresBooking[], batchSize: number): Promise<void> {
+export async function writeRawPostgres(client: pg.Client, bookings: readonly RawPostgresBooking[], batchSize: number): Promise<void> {
   for (let start = 0; start < bookings.length; start += batchSize) {
     await client.query('begin');
     try {

@@ -3,17 +3,18 @@
  * `name: value unit ratio=r (baseline)`. Not a test: nothing here fails on a missed target.
  *
  * `EARNBOOK_BENCH_SCALE=small` runs reduced sizes; `EARNBOOK_BENCH_ONLY` (comma list of
- * `sqlite`, `postgres`, `balance`, `interest`, `cycle`, `cycle_postgres`) runs a subset; PostgreSQL is reached at
+ * `sqlite`, `postgres`, `balance`, `interest`, `cycle`, `cycle_postgres`, `concurrent`) runs a subset; PostgreSQL is reached at
  * `EARNBOOK_PG_URL` (default the local trust-auth server).
  */
 import { benchBalanceAtDay } from './balance-at-day.js';
 import { benchInterestCompute } from './interest-compute.js';
 import { benchInterestCycle } from './interest-cycle.js';
 import { benchInterestCyclePostgres } from './interest-cycle-postgres.js';
+import { benchPostConcurrentPostgres, benchPostConcurrentSqlite } from './post-concurrent.js';
 import { benchLedgerBookingsPostgres, benchLedgerBookingsSqlite } from './ledger-bookings.js';
 import { benchSizes, formatMeasure, peakRssMiB } from './lib.js';
 
-const BENCHMARKS = ['sqlite', 'postgres', 'balance', 'interest', 'cycle', 'cycle_postgres'] as const;
+const BENCHMARKS = ['sqlite', 'postgres', 'balance', 'interest', 'cycle', 'cycle_postgres', 'concurrent'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 const PG_URL = process.env['EARNBOOK_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -55,6 +56,11 @@ async function main(): Promise<void> {
   }
   if (run.has('interest')) print(await benchInterestCompute({ accounts: sizes.interestAccounts }));
   if (run.has('cycle')) print(await benchInterestCycle({ accounts: sizes.interestAccounts }));
+  if (run.has('concurrent')) {
+    const perCaller = sizes.scale === 'full' ? 200 : 30;
+    print(await benchPostConcurrentSqlite({ perCaller, userAccounts: sizes.userAccounts }));
+    print(await benchPostConcurrentPostgres({ perCaller, userAccounts: sizes.postgresUserAccounts, connectionString: PG_URL }));
+  }
   if (run.has('cycle_postgres')) print(await benchInterestCyclePostgres({ accounts: sizes.interestAccounts, connectionString: PG_URL }));
   print([
     formatMeasure({
