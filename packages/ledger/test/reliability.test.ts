@@ -152,3 +152,53 @@ describe.each(DIALECTS)('a writer killed with SIGKILL on %s', (dialect) => {
     }
   });
 });
+
+describe.each(DIALECTS)('a writer killed with SIGKILL while a group commits on %s', (dialect) => {
+  let shared: SharedLedger | undefined;
+  afterEach(async () => {
+    await killRunningWriters();
+    await shared?.remove();
+    shared = undefined;
+  });
+
+  it('leaves whole groups of whole transactions: every wave reported is there, the rest is all or nothing per group', { timeout: CRASH_TIMEOUT_MS }, async () => {
+    const callers = 32;
+    const random = seededRandom(SEED + (dialect === 'sqlite' ? 10 : 11));
+    shared = await createSharedLedger(dialect);
+    const setup = await shared.open();
+    await openBookAccounts(setup);
+    await setup.close();
+    const writer = spawnWriter(shared.writerOptions, { mode: 'group', waves: 1_000, callers });
+    await writer.waitForLine(/^wave 1$/);
+    // Kill inside the next commits: a few milliseconds after a wave, while the next group is in flight.
+    await sleep(random() * stepKillDelayMsMax);
+    writer.child.kill('SIGKILL');
+    await writer.exited;
+    const reported = writer.lines.filter((line) => line.startsWith('wave ')).length;
+    const ledger = await shared.open();
+    try {
+      const report = await ledger.verify({ entity: ENTITY });
+      const transactions = await entriesPerTransaction(ledger);
+      expect(transactions.every((t) => t.entries === ENTRIES_PER_BOOKING)).toBe(true);
+      expect(report.entries).toBe(transactions.length * ENTRIES_PER_BOOKING);
+      // Every wave the writer saw committed survived whole.
+      const keys = new Set(transactions.map((t) => t.key));
+      for (let wave = 0; wave < reported; wave++) {
+        for (let caller = 0; caller < callers; caller++) expect(keys.has(`g${wave}-${caller}`), `g${wave}-${caller}`).toBe(true);
+      }
+      // A wave is submitted in one turn of the event loop, so it is one group and one database
+      // transaction: each wave is there whole or not at all, and the waves there are a prefix.
+      const perWave = new Map<number, number>();
+      for (const t of transactions) {
+        const wave = Number(/^g(\d+)-/.exec(t.key)?.[1]);
+        perWave.set(wave, (perWave.get(wave) ?? 0) + 1);
+      }
+      const waves = [...perWave.keys()].sort((a, b) => a - b);
+      expect(waves).toEqual(Array.from({ length: waves.length }, (_, i) => i));
+      expect(waves.every((wave) => perWave.get(wave) === callers)).toBe(true);
+      expect(waves.length).toBeGreaterThanOrEqual(reported);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
