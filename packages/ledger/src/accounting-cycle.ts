@@ -8,8 +8,10 @@
  * compares them with the provider's report); {@link runAccountingCycle} books them as the
  * provider would (the local sandbox plays the provider with it). Running a cycle twice books
  * once, and a cycle killed half-way finishes on the next run with every account booked exactly
- * once: each account's interest has a key derived from (entity, day, account), each batch is one
- * database transaction, and the margin is booked last from all accounts' figures.
+ * once: each account's interest is a line with a provider id derived from (entity, day, account),
+ * each batch is one compound journal transaction per currency (Dr earn_assets once, Cr each user;
+ * see `Ledger.postLines`) committed with its residues, and the margin is booked last from all
+ * accounts' figures.
  */
 import { createHash } from 'node:crypto';
 import { LedgerError, describeValue } from './errors.js';
@@ -21,7 +23,7 @@ import type { InterestTerms } from './interest/index.js';
 import type { EarnBooks } from './earn-books.js';
 import type { LineInput } from './posting-lines.js';
 import { POST_BATCH_MAX } from './ledger.js';
-import { selectCycleAccounts } from './db/repository.js';
+import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
 import type { ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 
@@ -164,9 +166,10 @@ export async function projectAccountingCycle(options: CycleOptions): Promise<Cyc
 }
 
 /**
- * Books the cycle: per account, an interest transaction (Dr earn_assets, Cr user) stamped at the
- * start of the next day; per currency, one partner-margin transaction; residues stored per
- * account and day. Safe to run again and to resume after a crash.
+ * Books the cycle: per batch of accounts and currency, one compound interest transaction
+ * (Dr earn_assets, Cr each user, each line with its provider id) stamped at the start of the
+ * next day; per currency, one partner-margin transaction; residues stored per account and day.
+ * Safe to run again and to resume after a crash (lines already booked answer `exists`).
  */
 export async function runAccountingCycle(options: RunCycleOptions): Promise<CycleSummary> {
   const { books } = options;
@@ -227,11 +230,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
       idempotencyKey: marginKey(entity, day, currency),
     });
   }
-  await ledger.db
-    .insertInto('accounting_cycles')
-    .values({ entity, accounting_day: day, accounts, completed_at: formatInstant((options.now ?? (() => new Date()))()) })
-    .onConflict((conflict) => conflict.columns(['entity', 'accounting_day']).doNothing())
-    .execute();
+  await insertAccountingCycle(ledger.db, { entity, accounting_day: day, accounts, completed_at: formatInstant((options.now ?? (() => new Date()))()) });
   return {
     entity,
     day,

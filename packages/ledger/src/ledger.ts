@@ -21,6 +21,7 @@ import { postLinesWithin, requireBulk } from './post-lines.js';
 import { CommitQueue } from './commit-queue.js';
 import type { GroupCommitOptions } from './commit-queue.js';
 import { commitPostingGroup } from './group-post.js';
+import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
 
 /** Entries one history page may return. */
@@ -488,7 +489,7 @@ export class Ledger {
     type Outcome = { readonly kind: 'exists'; readonly id: number } | { readonly kind: 'created'; readonly index: number };
     const outcomes: Outcome[] = [];
     const created: { posting: NormalizedPosting; balancesAfter: readonly bigint[] }[] = [];
-    const inBatch = new Map<string, { hash: string; outcome: Outcome }>();
+    const inBatch = new Map<string, { hash: string; outcome: Outcome; posting: NormalizedPosting }>();
     const pendingDays = new Map<number, Map<string, bigint>>();
     const addedEntries = new Map<number, number>();
     for (const posting of postings) {
@@ -497,11 +498,8 @@ export class Ledger {
       if (earlier !== undefined || existing !== undefined) {
         const hash = earlier?.hash ?? existing?.request_hash;
         if (hash !== posting.requestHash) {
-          throw new LedgerError('idempotency_conflict', `idempotencyKey ${posting.idempotencyKey} was used for another transaction with different content`, {
-            field: 'idempotencyKey',
-            value: posting.idempotencyKey,
-            ...(existing === undefined ? {} : { context: { transactionId: String(existing.id) } }),
-          });
+          if (earlier !== undefined) throw idempotencyConflict(posting, earlier.posting, undefined);
+          throw idempotencyConflict(posting, storedContent(await this.#readTransaction(trx, existing?.id ?? 0)), existing?.id);
         }
         outcomes.push(earlier?.outcome ?? { kind: 'exists', id: existing?.id ?? 0 });
         continue;
@@ -535,7 +533,7 @@ export class Ledger {
       }
       const outcome: Outcome = { kind: 'created', index: created.length };
       created.push({ posting, balancesAfter: plan.entryBalancesAfter });
-      inBatch.set(posting.idempotencyKey, { hash: posting.requestHash, outcome });
+      inBatch.set(posting.idempotencyKey, { hash: posting.requestHash, outcome, posting });
       outcomes.push(outcome);
     }
 
@@ -660,14 +658,9 @@ export class Ledger {
   }
 
   async #replay(trx: Kysely<LedgerDatabase>, id: number, storedHash: string, posting: NormalizedPosting): Promise<PostResult> {
-    if (storedHash !== posting.requestHash) {
-      throw new LedgerError('idempotency_conflict', `idempotencyKey ${posting.idempotencyKey} was used for transaction ${id} with different content`, {
-        field: 'idempotencyKey',
-        value: posting.idempotencyKey,
-        context: { transactionId: String(id) },
-      });
-    }
-    return { status: 'exists', transaction: await this.#readTransaction(trx, id) };
+    const transaction = await this.#readTransaction(trx, id);
+    if (storedHash !== posting.requestHash) throw idempotencyConflict(posting, storedContent(transaction), id);
+    return { status: 'exists', transaction };
   }
 
   async #readTransaction(db: Kysely<LedgerDatabase>, id: number): Promise<JournalTransaction> {

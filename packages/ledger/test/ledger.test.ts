@@ -73,6 +73,21 @@ describe.each(DIALECTS)('ledger on %s', (dialect) => {
     expect(await ledger.balance(user.id)).toBe('2.000000000000000000');
   });
 
+  it('names the field that differs when a key is reused with other content', async () => {
+    await ledger.post(deposit('2', 'named'));
+    const amount = await expectLedgerError(ledger.post(deposit('3', 'named')), 'idempotency_conflict', 'idempotencyKey');
+    expect(amount.context?.['differingField']).toBe('entries[0].amount');
+    expect(amount.message).toContain('entries[0].amount');
+    const when = await expectLedgerError(ledger.post({ ...deposit('2', 'named'), occurredAt: '2025-03-19T10:00:00Z' }), 'idempotency_conflict', 'idempotencyKey');
+    expect(when.context?.['differingField']).toBe('occurredAt');
+    const described = await expectLedgerError(ledger.post({ ...deposit('2', 'named'), description: 'other' }), 'idempotency_conflict', 'idempotencyKey');
+    expect(described.context?.['differingField']).toBe('description');
+    // Two postings of one batch under one key.
+    const batch = await expectLedgerError(ledger.postMany([deposit('1', 'pair'), { ...deposit('1', 'pair'), metadata: { note: 'x' } }]), 'idempotency_conflict', 'idempotencyKey');
+    expect(batch.context?.['differingField']).toBe('metadata');
+    expect(await ledger.transactionByKey('defi', 'pair')).toBeUndefined();
+  });
+
   it('refuses a withdrawal beyond the user balance and writes nothing', async () => {
     await ledger.post(deposit('1', 'd1'));
     const error = await expectLedgerError(ledger.post(withdrawal('1.000000000000000001', 'w1')), 'insufficient_balance');

@@ -235,3 +235,8 @@ export async function releaseSavepoint(db: Db, name: 'group_item'): Promise<void
 export async function rollbackToSavepoint(db: Db, name: 'group_item'): Promise<void> {
   await sql`rollback to savepoint ${sql.raw(name)}`.execute(db);
 }
+
+/** Records that an entity's accounting cycle of a day completed (kept if already recorded). */
+export async function insertAccountingCycle(db: Db, row: { entity: string; accounting_day: string; accounts: number; completed_at: string }): Promise<void> {
+  await db.insertInto('accounting_cycles').values(row).onConflict((conflict) => conflict.columns(['entity', 'accounting_day']).doNothing()).execute();
+}
