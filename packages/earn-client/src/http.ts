@@ -6,6 +6,7 @@ import type { ContractTypes } from './contract/types.js';
 import { EarnApiError, redact, sanitizeCause } from './errors.js';
 import { abortedError, sleep } from './abort.js';
 import { operationSpec } from './operations.js';
+import { bodyCarriesCredential, redactError } from './redaction.js';
 import type { ApiOperation, ResponseSchemaOf } from './operations.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -121,7 +122,19 @@ export class HttpExecutor {
     return url;
   }
 
+  /**
+   * Runs `attempt` with retries; whatever it finally throws leaves with every credential of this
+   * client redacted from every field, whatever the provider echoed into it.
+   */
   async #withRetries<T>(operation: string, signal: AbortSignal | undefined, attempt: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await this.#retryLoop(operation, signal, attempt);
+    } catch (error) {
+      throw error instanceof EarnApiError ? redactError(error, this.#tokens.secrets()) : error;
+    }
+  }
+
+  async #retryLoop<T>(operation: string, signal: AbortSignal | undefined, attempt: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> {
     const config = this.#config;
     const startedMs = Date.now();
     const deadlineMs = startedMs + config.retryTotalMsMax;
@@ -204,12 +217,24 @@ export class HttpExecutor {
         cause: sanitizeCause(error, this.#tokens.secrets()),
       });
     }
-    return validateContract(request.schemaName, json, {
+    const valid = validateContract(request.schemaName, json, {
       operation,
       secrets: this.#tokens.secrets(),
       status: response.status,
       ...(requestId === undefined ? {} : { requestId }),
     });
+    if (bodyCarriesCredential(text, json, this.#tokens.secrets())) {
+      // Checked after the contract, whose error names the offending field. Data is not redacted
+      // (ids would change): a body echoing a credential is refused whole, so that it never
+      // reaches the caller's books, logs or summaries.
+      throw new EarnApiError('invalid_response', `${operation}: the ${response.status} body carries a credential of this client (the client secret or an access token); refused`, {
+        operation,
+        status: response.status,
+        path: '(root)',
+        ...(requestId === undefined ? {} : { requestId }),
+      });
+    }
+    return valid;
   }
 
   #httpFailure(operation: string, response: Response, text: string, headerRequestId: string | undefined): EarnApiError {
@@ -230,7 +255,8 @@ export class HttpExecutor {
     else if (status === 429) code = 'rate_limited';
     else if (status === 422 && providerCode === 'insufficient_balance') code = 'insufficient_balance';
     else if (status === 409 && providerCode === 'idempotency_conflict') code = 'idempotency_conflict';
-    const detail = providerMessage === undefined ? '' : `: ${this.#redact(providerMessage.slice(0, 300))}`;
+    // Redacted before it is cut, so that a cut never leaves the first part of a secret behind.
+    const detail = providerMessage === undefined ? '' : `: ${this.#redact(providerMessage).slice(0, 300)}`;
     const error = new EarnApiError(code, `${operation}: answered ${status}${providerCode === undefined ? '' : ` ${providerCode}`}${detail}`, {
       operation,
       status,
