@@ -7,6 +7,7 @@ import { EarnApiError, redact, sanitizeCause } from './errors.js';
 import { abortedError, sleep } from './abort.js';
 import { operationSpec } from './operations.js';
 import { bodyCarriesCredential, redactError } from './redaction.js';
+import { fetchDownload } from './redirects.js';
 import type { ApiOperation, ResponseSchemaOf } from './operations.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -86,7 +87,8 @@ export class HttpExecutor {
       const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${accessToken}` };
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-      const init: RequestInit = { method: spec.method, headers, signal: attemptSignal, redirect: 'error' };
+      // A redirect is refused: it answers as a 3xx `http_error`, never retried, never followed.
+      const init: RequestInit = { method: spec.method, headers, signal: attemptSignal, redirect: 'manual' };
       if (body !== undefined) init.body = body;
       try {
         return await this.#exchange({ operation, url, init, schemaName: spec.schemaName as ResponseSchemaOf<O>, bytesMax: this.#config.responseBytesMax });
@@ -104,9 +106,11 @@ export class HttpExecutor {
   async download(uri: string, signal: AbortSignal | undefined): Promise<ContractTypes['DailyReport']> {
     const operation = 'GET report download';
     const url = parseSecureUrl(uri, 'uri', 'invalid_response');
-    return this.#withRetries(operation, signal, (attemptSignal) =>
-      this.#exchange({ operation, url, init: { method: 'GET', headers: { accept: 'application/json' }, signal: attemptSignal }, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax }),
-    );
+    return this.#withRetries(operation, signal, async (attemptSignal) => {
+      const init: RequestInit = { method: 'GET', headers: { accept: 'application/json' }, signal: attemptSignal };
+      const response = await fetchDownload({ fetch: this.#config.fetch, url, init, operation });
+      return this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax });
+    });
   }
 
   #url(pathTemplate: string, options: CallOptions): URL {
@@ -200,8 +204,13 @@ export class HttpExecutor {
     readonly schemaName: N;
     readonly bytesMax: number;
   }): Promise<ContractTypes[N]> {
-    const { operation } = request;
     const response = await this.#config.fetch(request.url, request.init);
+    return this.#accept({ operation: request.operation, response, schemaName: request.schemaName, bytesMax: request.bytesMax });
+  }
+
+  /** Reads, parses and validates a response; a non-2xx one becomes the matching error. */
+  async #accept<N extends ContractSchemaName>(request: { readonly operation: string; readonly response: Response; readonly schemaName: N; readonly bytesMax: number }): Promise<ContractTypes[N]> {
+    const { operation, response } = request;
     const requestId = response.headers.get('x-request-id') ?? undefined;
     const text = await readText(response, request.bytesMax, operation);
     if (!response.ok) throw this.#httpFailure(operation, response, text, requestId);
