@@ -41,7 +41,7 @@ describe('the public surface', () => {
   it('is read from every package, types included', () => {
     expect([...names.keys()]).toEqual(expect.arrayContaining(['cli', 'earn-client', 'earn-sandbox', 'ledger', 'reconcile']));
     // Values, interfaces and type aliases, and names reached through `export *`.
-    for (const [folder, name] of [['ledger', 'Ledger'], ['ledger', 'LedgerAccount'], ['ledger', 'LedgerInterestTier'], ['earn-client', 'Account'], ['earn-client', 'InterestTier'], ['reconcile', 'chooseDayReport'], ['reconcile', 'BreakKind']] as const) {
+    for (const [folder, name] of [['ledger', 'Ledger'], ['ledger', 'LedgerAccount'], ['ledger', 'LedgerInterestTier'], ['earn-client', 'Account'], ['earn-client', 'InterestTier'], ['reconcile', 'planDayReports'], ['reconcile', 'BreakKind']] as const) {
       expect(names.get(folder)?.has(name), `${folder} exports ${name}`).toBe(true);
     }
   });

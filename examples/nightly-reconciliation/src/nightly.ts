@@ -1,6 +1,6 @@
 /**
  * The partner's nightly job after the provider's accounting cycle, for one accounting day and
- * every legal entity: fetch the day's report with that entity's credentials, reconcile them
+ * every legal entity: fetch the day's report(s) with that entity's credentials, reconcile them
  * with the partner's books (which books the interest, margin and fees), and answer an exit code
  * a scheduler can act on. Running it again for the same day changes nothing.
  */
@@ -8,7 +8,7 @@ import { EarnApiError } from '@earnbook/earn-client';
 import type { EarnClient } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import type { EarnBooks } from '@earnbook/ledger';
-import { ReconcileError, findDayReport, loadReportObject } from '@earnbook/reconcile';
+import { ReconcileError, findDayReports, loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport, ReconcileResult, Reconciler } from '@earnbook/reconcile';
 
 /** Exit code: every entity reconciled and no open break. */
@@ -36,7 +36,7 @@ export interface NightlyOptions {
 /** What the job did for one entity. */
 export interface EntityNight {
   readonly entity: string;
-  /** The result of the report reconciled this run (the day's newest version; empty on an error). */
+  /** One result per report version reconciled this run, oldest first (empty on an error). */
   readonly results: readonly ReconcileResult[];
   /** The reports of those results, in the same order. */
   readonly reports: readonly LoadedReport[];
@@ -54,18 +54,20 @@ export interface NightlyResult {
 }
 
 /**
- * The day's report to reconcile, downloaded: the provider's newest statement of the day, chosen
- * by reconcile's {@link findDayReport} (the rule the CLI's `--fetch` uses too). A restated day
- * is reconciled as the next version; a re-run reconciles the same version again, which changes
- * nothing and answers the day's result.
+ * Downloads the day's reports to reconcile, chosen by reconcile's {@link findDayReports} (the
+ * rule the CLI's `--fetch` uses too): the versions newer than the newest one already processed,
+ * oldest first, or the newest again when every version was processed (a no-op that yields the
+ * day's result).
  */
-export async function reportToReconcile(input: { readonly client: EarnClient; readonly entity: string; readonly day: string }): Promise<LoadedReport> {
-  const found = await findDayReport({ summaries: input.client.reports(), day: input.day, source: input.entity });
-  if (found.chosen === undefined) {
+export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<LoadedReport[]> {
+  const processed = await input.books.processedReports({ entity: input.entity, accountingDay: input.day });
+  const found = await findDayReports({ summaries: input.client.reports(), day: input.day, source: input.entity, processedReportIds: processed.map((row) => row.reportId) });
+  if (found.toReconcile.length === 0) {
     throw new ReconcileError('no_report', `the provider lists no report of ${input.entity} for ${input.day} yet`, { field: 'day', value: input.day });
   }
-  const json = await input.client.fetchReport({ reportId: found.chosen.id });
-  return loadReportObject(json, `${input.entity} report ${found.chosen.id}`);
+  const loaded: LoadedReport[] = [];
+  for (const summary of found.toReconcile) loaded.push(loadReportObject(await input.client.fetchReport({ reportId: summary.id }), `${input.entity} report ${summary.id}`));
+  return loaded;
 }
 
 function describe(error: unknown): { code: string; message: string } {
@@ -88,7 +90,7 @@ export async function runNightlyReconciliation(options: NightlyOptions): Promise
   for (const [entity, client] of Object.entries(options.clients)) {
     try {
       const results: ReconcileResult[] = [];
-      const reports = [await reportToReconcile({ client, entity, day: options.day })];
+      const reports = await reportsToReconcile({ client, books: options.books, entity, day: options.day });
       for (const loaded of reports) {
         const result = await options.reconciler.reconcileDay({ entity, day: options.day, report: loaded });
         results.push(result);

@@ -1,10 +1,10 @@
 /**
  * Fetching an entity's daily report from the Earn API with that entity's credentials: find the
- * report of the accounting day in the report list (by reconcile's {@link findDayReport}, the
+ * report of the accounting day in the report list (by reconcile's {@link findDayReports}, the
  * rule the nightly job uses too), download it, and validate it.
  */
 import { EarnClient } from '@earnbook/earn-client';
-import { findDayReport, loadReportObject } from '@earnbook/reconcile';
+import { findDayReports, loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
 import type { CliConfig } from './cli-config.js';
@@ -58,7 +58,10 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
 
 /**
  * Fetches the report of `day` for `entity` (or the report `reportId`), downloads and validates
- * it. No report for the day is a `CliError` `no_report`.
+ * it. The day's versions are ordered by reconcile's {@link findDayReports} (the function the
+ * nightly job uses too); the command takes the newest, the provider's current statement of the
+ * day, which the reconciler records as the next version of the day. No report for the day is a
+ * `CliError` `no_report`.
  */
 export async function fetchDailyReport(options: FetchDailyReportOptions): Promise<FetchedReport> {
   const client = earnClientOf(options);
@@ -67,12 +70,11 @@ export async function fetchDailyReport(options: FetchDailyReportOptions): Promis
   let reportId = options.reportId;
   let candidates = 0;
   if (reportId === undefined) {
-    // The one rule of which report of a day to reconcile lives in reconcile (findDayReport).
-    const found = await findDayReport({ summaries: client.reports(signal), day: options.day, source: options.entity });
-    if (found.chosen === undefined) {
+    const found = await findDayReports({ summaries: client.reports(signal), day: options.day, source: options.entity });
+    if (found.newest === undefined) {
       throw new CliError('no_report', `no report of type Report for accounting day ${options.day} among the ${found.listed} reports the ${options.entity} API lists`, { field: '--day', value: options.day });
     }
-    reportId = found.chosen.id;
+    reportId = found.newest.id;
     candidates = found.candidates;
   }
   const json = await client.fetchReport({ reportId, ...signal });

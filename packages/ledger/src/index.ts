@@ -3,7 +3,7 @@
  * `@earnbook/ledger/sqlite` and `@earnbook/ledger/postgres`, so that importing this module loads
  * no native driver.
  */
-export { LedgerError, LedgerInvariantError, assertInvariant } from './errors.js';
+export { LedgerError, LedgerInvariantError, assertInvariant, describeValue } from './errors.js';
 export type { LedgerErrorCode, LedgerErrorDetails } from './errors.js';
 export {
   AMOUNT_INTEGER_DIGITS_MAX,

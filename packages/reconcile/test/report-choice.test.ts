@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnBooks } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
 import type { ReportSummary } from '@earnbook/earn-client/contract';
-import { ReconcileError, Reconciler, chooseDayReport, findDayReport, loadReportObject } from '../src/index.js';
+import { ReconcileError, Reconciler, findDayReports, loadReportObject, planDayReports } from '../src/index.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { buildReport } from './report-builder.js';
 import type { ReportJson } from './report-builder.js';
@@ -17,23 +17,37 @@ async function* listed(summaries: readonly ReportSummary[]): AsyncIterable<Repor
   for (const item of summaries) yield item;
 }
 
-describe('the rule of which report of a day to reconcile', () => {
-  it('takes the newest Report of the day by createdAt (offsets compared as instants), the later-listed on a tie', () => {
-    expect(chooseDayReport([summary('a', '2025-03-19T01:00:00Z'), summary('b', '2025-03-19T02:00:00+02:00')], DAY)).toEqual({ chosen: summary('a', '2025-03-19T01:00:00Z'), candidates: 2, listed: 2 });
-    expect(chooseDayReport([summary('a', '2025-03-19T01:00:00Z'), summary('b', '2025-03-19T01:00:00Z')], DAY).chosen?.id).toBe('b');
-    expect(chooseDayReport([summary('v2', '2025-03-20T09:00:00Z'), summary('v1', '2025-03-19T01:00:00Z')], DAY).chosen?.id).toBe('v2');
+describe('the rule of which reports of a day to reconcile', () => {
+  const plan = (summaries: readonly ReportSummary[], processedReportIds: readonly string[] = []) => planDayReports({ summaries, day: DAY, processedReportIds });
+  const ids = (summaries: readonly ReportSummary[]) => summaries.map((item) => item.id);
+
+  it('orders the versions of the day by createdAt (offsets compared as instants), list order on a tie', () => {
+    const listedLate = [summary('a', '2025-03-19T01:00:00Z'), summary('b', '2025-03-19T02:00:00+02:00')];
+    expect(plan(listedLate)).toEqual({ toReconcile: [listedLate[1], listedLate[0]], newest: listedLate[0], candidates: 2, listed: 2 });
+    expect(plan([summary('a', '2025-03-19T01:00:00Z'), summary('b', '2025-03-19T01:00:00Z')]).newest?.id).toBe('b');
   });
 
-  it('ignores other days and other report types, and answers no choice when none is left', () => {
+  it('reconciles the versions newer than the newest processed one, never an older one over a newer', () => {
+    const list = [summary('v1', '2025-03-19T01:00:00Z'), summary('v2', '2025-03-19T05:00:00Z'), summary('v3', '2025-03-19T09:00:00Z')];
+    expect(ids(plan(list).toReconcile)).toEqual(['v1', 'v2', 'v3']);
+    expect(ids(plan(list, ['v1']).toReconcile)).toEqual(['v2', 'v3']);
+    // v1 was never processed, but v2 was: v1 is older and is left alone.
+    expect(ids(plan(list, ['v2']).toReconcile)).toEqual(['v3']);
+    // Everything processed: the newest again (a no-op that answers the day's result).
+    expect(ids(plan(list, ['v1', 'v2', 'v3']).toReconcile)).toEqual(['v3']);
+    expect(ids(plan(list, ['v3']).toReconcile)).toEqual(['v3']);
+  });
+
+  it('ignores other days and other report types, and plans nothing when none is left', () => {
     const other = [summary('x', '2025-03-20T01:00:00Z', '2025-03-19'), summary('y', '2025-03-20T01:00:00Z', DAY, 'Statement')];
-    expect(chooseDayReport(other, DAY)).toEqual({ chosen: undefined, candidates: 0, listed: 2 });
-    expect(chooseDayReport([], DAY)).toEqual({ chosen: undefined, candidates: 0, listed: 0 });
+    expect(plan(other, ['x'])).toEqual({ toReconcile: [], newest: undefined, candidates: 0, listed: 2 });
+    expect(plan([])).toEqual({ toReconcile: [], newest: undefined, candidates: 0, listed: 0 });
   });
 
   it('walks an async list with the same rule, and refuses a list longer than its bound', async () => {
     const list = [summary('v1', '2025-03-19T01:00:00Z'), summary('v2', '2025-03-19T05:00:00Z'), summary('z', '2025-03-19T06:00:00Z', '2025-03-17')];
-    expect(await findDayReport({ summaries: listed(list), day: DAY, source: 'defi' })).toEqual(chooseDayReport(list, DAY));
-    const refused = await findDayReport({ summaries: listed(list), day: DAY, source: 'defi', summariesMax: 2 }).catch((error: unknown) => error);
+    expect(await findDayReports({ summaries: listed(list), day: DAY, source: 'defi', processedReportIds: ['v1'] })).toEqual(plan(list, ['v1']));
+    const refused = await findDayReports({ summaries: listed(list), day: DAY, source: 'defi', summariesMax: 2 }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ReconcileError);
     expect(refused).toMatchObject({ code: 'no_report', field: 'reports', value: 'defi' });
   });
@@ -58,44 +72,62 @@ describe.each(DIALECTS)('restatements reconciled through the rule on %s', (diale
   });
   afterEach(async () => close());
 
-  /** The provider's side: its report list and the report each id downloads. */
+  /** One run of a job: the rule picks the versions to reconcile from the provider's list, oldest first. */
   async function reconcileListed(list: readonly ReportSummary[], reports: ReadonlyMap<string, ReportJson>) {
-    const found = await findDayReport({ summaries: listed(list), day: DAY, source: 'defi' });
-    const report = found.chosen === undefined ? undefined : reports.get(found.chosen.id);
-    if (report === undefined) throw new Error('the rule chose no listed report');
-    return reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) });
+    const processed = await books.processedReports({ entity: 'defi', accountingDay: DAY });
+    const found = await findDayReports({ summaries: listed(list), day: DAY, source: 'defi', processedReportIds: processed.map((row) => row.reportId) });
+    const results = [];
+    for (const chosen of found.toReconcile) {
+      const report = reports.get(chosen.id);
+      if (report === undefined) throw new Error(`the rule chose ${chosen.id}, which the provider does not serve`);
+      results.push(await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) }));
+    }
+    return results;
   }
 
-  it('reconciles the newest version of a restated day once, and a re-run or another list order changes nothing', async () => {
+  it('records each restatement as the next version and classifies the changed entry; a re-run or another list order changes nothing', async () => {
     const original = await buildReport(books, 'defi', DAY);
-    const wrong = structuredClone(original);
-    wrong.id = 'v1';
-    wrong.balances[0] = { currency: 'BTC', outstandingBalance: '-1' };
+    const first = structuredClone(original);
+    first.id = 'v1';
     const restated = structuredClone(original);
     restated.id = 'v2';
-    const reports = new Map([['v1', wrong], ['v2', restated]]);
+    const interest = restated.transactions.find((entry) => entry['type'] === 'Interest');
+    if (interest !== undefined) interest['amount'] = '0.5';
+    const reports = new Map([['v1', first], ['v2', restated]]);
     const v1 = summary('v1', '2025-03-19T01:00:00Z');
     const v2 = summary('v2', '2025-03-19T07:00:00Z');
 
-    const first = await reconcileListed([v1], reports);
-    expect(first.reportVersion).toBe(1);
-    expect(first.breaks.map((found) => found.kind)).toEqual(['outstanding_balance_mismatch']);
-
-    const second = await reconcileListed([v1, v2], reports);
-    expect(second.reportId).toBe('v2');
-    expect(second.reportVersion).toBe(2);
-    expect(second.clean).toBe(true);
-    expect(second.resolvedBreaks).toBe(1);
+    // Both versions listed at the first run (the provider restated before the job ran): both, in order.
+    const night = await reconcileListed([v2, v1], reports);
+    expect(night.map((result) => [result.reportId, result.reportVersion, result.reportStatus])).toEqual([['v1', 1, 'created'], ['v2', 2, 'created']]);
+    expect(night[0]?.clean).toBe(true);
+    expect(night[1]?.breaks.map((found) => found.kind)).toContain('restated_entry');
     const transactions = (await ledger.verify({ allEntities: true })).transactions;
 
     for (const list of [[v1, v2], [v2, v1]]) {
       const again = await reconcileListed(list, reports);
-      expect(again.reportId).toBe('v2');
-      expect(again.reportStatus).toBe('exists');
-      expect(again.reportVersion).toBe(2);
-      expect(again.synced).toEqual({ interest: 0, partnerMargin: 0, fee: 0 });
+      expect(again.map((result) => [result.reportId, result.reportVersion, result.reportStatus])).toEqual([['v2', 2, 'exists']]);
+      expect(again[0]?.synced).toEqual({ interest: 0, partnerMargin: 0, fee: 0 });
     }
     expect((await ledger.verify({ allEntities: true })).transactions).toBe(transactions);
     expect((await books.processedReports({ entity: 'defi', accountingDay: DAY })).map((row) => row.reportId)).toEqual(['v1', 'v2']);
+  });
+
+  it('reconciles a restatement published after the first run as the next version, and clears the break it fixes', async () => {
+    const original = await buildReport(books, 'defi', DAY);
+    const wrong = structuredClone(original);
+    wrong.id = 'v1';
+    wrong.balances[0] = { currency: 'BTC', outstandingBalance: '-1' };
+    const fixed = structuredClone(original);
+    fixed.id = 'v2';
+    const reports = new Map([['v1', wrong], ['v2', fixed]]);
+    const v1 = summary('v1', '2025-03-19T01:00:00Z');
+    const v2 = summary('v2', '2025-03-19T07:00:00Z');
+
+    const [first] = await reconcileListed([v1], reports);
+    expect(first?.breaks.map((found) => found.kind)).toEqual(['outstanding_balance_mismatch']);
+    const [second, extra] = await reconcileListed([v1, v2], reports);
+    expect(extra).toBeUndefined();
+    expect(second).toMatchObject({ reportId: 'v2', reportVersion: 2, clean: true, resolvedBreaks: 1 });
   });
 });
