@@ -5,11 +5,9 @@
  * PostgreSQL URL without a schema gets a fresh one, so that a run never mixes with earlier books.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { EMPTY_CONFIG, describeDatabase, openBooks, parseDatabaseTarget } from '@earnbook/cli';
-import type { CliConfig } from '@earnbook/cli';
-import type { EarnBooks, Ledger, LedgerEntity } from '@earnbook/ledger';
-import type { ReconcileDatabase, Reconciler } from '@earnbook/reconcile';
+import type { CliConfig, OpenBooks } from '@earnbook/cli';
+import type { LedgerEntity } from '@earnbook/ledger';
 
 /** Options of {@link openPartnerBooks}. */
 export interface PartnerBooksOptions {
@@ -27,16 +25,10 @@ export interface PartnerBooksOptions {
   readonly cwd?: string;
 }
 
-/** Open books; `close()` releases the database. */
-export interface PartnerBooks {
-  readonly ledger: Ledger;
-  readonly books: EarnBooks;
-  readonly reconciler: Reconciler;
-  /** The ledger's and reconcile's tables, for the audit export. */
-  readonly db: Kysely<ReconcileDatabase>;
+/** Open books (the CLI's {@link OpenBooks} without its target); `close()` releases the database. */
+export interface PartnerBooks extends Omit<OpenBooks, 'target'> {
   /** Where the books are, for messages (a PostgreSQL password is never shown). */
   readonly description: string;
-  close(): Promise<void>;
 }
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
