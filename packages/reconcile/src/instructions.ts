@@ -5,8 +5,8 @@
  * `from_provider` pending → confirmed. Confirming books the transfer in the same transaction.
  */
 import type { Kysely } from 'kysely';
-import { BOOKING_POSTINGS, bookingEntries, formatUnits, toUnits } from '@earnbook/ledger';
-import type { AccountKind, BookingKind, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
+import { POSTING_RULES, postingRuleEntries, formatUnits, toUnits } from '@earnbook/ledger';
+import type { AccountKind, PostingRuleKind, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
 import { breakDraft } from './diff.js';
 import type { BreakDraft } from './diff.js';
 import type { SettlementPosition } from './settlement.js';
@@ -74,9 +74,9 @@ export async function instruct(trx: Kysely<ReconcileDatabase>, input: { entity: 
 }
 
 /** The system accounts a booking kind posts to, opened inside `db` if needed. */
-export async function systemAccountsFor(ledger: Ledger, input: { entity: string; currency: string; kind: BookingKind }, db: Kysely<LedgerDatabase>): Promise<Partial<Record<AccountKind, number>>> {
+export async function systemAccountsFor(ledger: Ledger, input: { entity: string; currency: string; kind: PostingRuleKind }, db: Kysely<LedgerDatabase>): Promise<Partial<Record<AccountKind, number>>> {
   const accounts: Partial<Record<AccountKind, number>> = {};
-  for (const [accountKind] of BOOKING_POSTINGS[input.kind]) {
+  for (const [accountKind] of POSTING_RULES[input.kind]) {
     if (accountKind === 'user') continue;
     accounts[accountKind] = (await ledger.systemAccount(input.entity, input.currency, accountKind, db)).id;
   }
@@ -108,7 +108,7 @@ export async function confirmWithin(ledger: Ledger, input: { row: InstructionRow
         occurredAt: input.occurredAt,
         providerId: input.hash,
         metadata: { direction: row.direction },
-        entries: bookingEntries(kind, accounts, ledger.parseAmount(formatUnits(toUnits(row.amount)), { field: 'amount', currency: row.currency })),
+        entries: postingRuleEntries(kind, accounts, ledger.parseAmount(formatUnits(toUnits(row.amount)), { field: 'amount', currency: row.currency })),
       };
       transactionId = (await scope.post(posting)).transaction.id;
     }

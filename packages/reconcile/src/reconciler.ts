@@ -37,6 +37,14 @@ export class Reconciler {
   readonly #db: Kysely<ReconcileDatabase>;
   readonly #settings: DaySettings;
 
+  /**
+   * The books' database with the reconciler's tables (migrated by {@link Reconciler.open}), for
+   * the audit export: `exportAudit({ db: reconciler.db, … })`.
+   */
+  get db(): Kysely<ReconcileDatabase> {
+    return this.#db;
+  }
+
   private constructor(options: ReconcilerOptions) {
     this.books = options.books;
     this.ledger = options.books.ledger;

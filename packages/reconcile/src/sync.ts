@@ -5,8 +5,8 @@
  * whole report (the transaction rolls back).
  */
 import { LedgerError, POST_BATCH_MAX, earnAccountsByIds, formatUnits, toUnits } from '@earnbook/ledger';
-import type { AccountKind, BookingKind, Ledger, PostingInput, PostingScope } from '@earnbook/ledger';
-import { bookingEntries } from '@earnbook/ledger';
+import type { AccountKind, PostingRuleKind, Ledger, PostingInput, PostingScope } from '@earnbook/ledger';
+import { postingRuleEntries } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { kindOfType } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
@@ -19,7 +19,7 @@ export interface SyncCounts {
   readonly fee: number;
 }
 
-type SyncKind = Extract<BookingKind, 'interest' | 'partner_margin' | 'fee'>;
+type SyncKind = Extract<PostingRuleKind, 'interest' | 'partner_margin' | 'fee'>;
 
 function postingOf(ledger: Ledger, input: { entity: string; day: string; entry: ReportEntry; kind: SyncKind; accounts: Partial<Record<AccountKind, number>> }): PostingInput {
   const { entry, kind } = input;
@@ -36,7 +36,7 @@ function postingOf(ledger: Ledger, input: { entity: string; day: string; entry: 
     occurredAt: entry.createdAt,
     providerId: entry.id,
     metadata: kind === 'interest' ? { interestDay: input.day, earnAccountId: entry.accountId ?? '' } : { interestDay: input.day },
-    entries: bookingEntries(kind, input.accounts, amount),
+    entries: postingRuleEntries(kind, input.accounts, amount),
   };
 }
 
