@@ -21,14 +21,17 @@ export interface SyncCounts {
 
 type SyncKind = Extract<PostingRuleKind, 'interest' | 'partner_margin' | 'fee'>;
 
-function postingOf(ledger: Ledger, input: { entity: string; day: string; entry: ReportEntry; kind: SyncKind; accounts: Partial<Record<AccountKind, number>> }): PostingInput {
-  const { entry, kind } = input;
-  let amount: string;
+/** The entry's amount at its currency's scale; more decimals reject the report. */
+function amountOf(ledger: Ledger, entry: ReportEntry): string {
   try {
-    amount = ledger.parseAmount(formatUnits(toUnits(entry.amount)), { field: 'amount', currency: entry.currency });
+    return ledger.parseAmount(formatUnits(toUnits(entry.amount)), { field: 'amount', currency: entry.currency });
   } catch (cause) {
     throw new ReconcileError('invalid_report', `report entry ${entry.id} cannot be booked: ${(cause as Error).message}`, { field: 'amount', value: entry.amount, cause });
   }
+}
+
+function postingOf(input: { entity: string; day: string; entry: ReportEntry; kind: SyncKind; amount: string; accounts: Partial<Record<AccountKind, number>> }): PostingInput {
+  const { entry, kind, amount } = input;
   return {
     entity: input.entity,
     kind,
@@ -63,13 +66,15 @@ async function bookBatch(ledger: Ledger, input: { entity: string; day: string; e
     const account = entry.accountId === undefined ? undefined : accounts.get(entry.accountId);
     // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
     if (kind === 'interest' && (account === undefined || account.currency !== entry.currency)) continue;
+    // Checked before any account is opened: the ledger caches accounts it opens, even in a transaction that rolls back.
+    const amount = amountOf(ledger, entry);
     const systemKey = `${kind} ${entry.currency}`;
     let system = systems.get(systemKey);
     if (system === undefined) {
       system = await systemAccountsFor(ledger, { entity, currency: entry.currency, kind }, scope.db);
       systems.set(systemKey, system);
     }
-    postings.push(postingOf(ledger, { entity, day: input.day, entry, kind, accounts: kind === 'interest' ? { ...system, user: account?.ledgerAccountId } : system }));
+    postings.push(postingOf({ entity, day: input.day, entry, kind, amount, accounts: kind === 'interest' ? { ...system, user: account?.ledgerAccountId } : system }));
   }
   const counts = { interest: 0, partnerMargin: 0, fee: 0 };
   if (postings.length === 0) return counts;
