@@ -275,7 +275,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         const loaded = shown.reports[shown.reports.length - 1];
         const page = join(DEMO_OUTPUT_NAMES.nights, `${day}-${entityNight.entity}.html`);
         if (result !== undefined && loaded !== undefined) {
-          writeFileSync(join(options.outDirectory, page), renderSummaryHtml(buildReconcileSummary({ result, loaded, generatedAt: formatInstant(new Date()) })));
+          writeFileSync(join(options.outDirectory, page), renderSummaryHtml(buildReconcileSummary({ result, generatedAt: formatInstant(new Date()) })));
         }
         nights.push({
           day,

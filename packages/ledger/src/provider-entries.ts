@@ -74,7 +74,7 @@ function checkLimit(limit: number, max: number, field: string): number {
 /**
  * One page of the provider entries booked on an entity's accounting day, ordered by provider id
  * (code point order) then transaction id. Pass the last entry back as `after` for the next page;
- * a page shorter than `limit` is the last.
+ * a page shorter than `limit` is the last. `kinds` keeps only transactions of those kinds.
  *
  * @example
  * let after = null;
@@ -88,13 +88,16 @@ function checkLimit(limit: number, max: number, field: string): number {
  */
 export async function providerEntriesOfDay(
   ledger: Ledger,
-  input: { entity: string; day: string; after: ProviderEntryCursor | null; limit: number },
+  input: { entity: string; day: string; after: ProviderEntryCursor | null; limit: number; kinds?: readonly TransactionKind[] },
   db: Kysely<LedgerDatabase> = ledger.db,
 ): Promise<ProviderEntry[]> {
   const entity = ledger.entity(input.entity).id;
   const day = parseAccountingDay(input.day, 'day');
   const limit = checkLimit(input.limit, PROVIDER_ENTRY_PAGE_SIZE_MAX, 'limit');
-  const rows = await selectProviderEntriesOfDay(db, ledger.dialect, { entity, day, after: input.after, limit });
+  if (input.kinds !== undefined && (!Array.isArray(input.kinds) || input.kinds.length === 0)) {
+    throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(input.kinds)}`, { field: 'kinds', value: describeValue(input.kinds) });
+  }
+  const rows = await selectProviderEntriesOfDay(db, ledger.dialect, { entity, day, after: input.after, limit, kinds: input.kinds ?? null });
   return rows.map(toProviderEntry);
 }
 

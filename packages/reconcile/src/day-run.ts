@@ -33,6 +33,9 @@ import { instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
 
+/** The kinds the sync books: only these are read from the books in the sync pass. */
+const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
+
 /** Report entries synced per `postMany` (the ledger's batch bound). */
 export const SYNC_BATCH_SIZE = 1_000;
 
@@ -164,7 +167,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
 /** Pass 1: books the interest, margin and fee entries the books lack, in batches. */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
   const counts = { interest: 0, partnerMargin: 0, fee: 0 };
-  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted() }, work.scope.db);
+  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
   let pending: ReportEntry[] = [];
   const flush = async () => {
     const booked = await bookEntries(settings.ledger, { entity: work.entity, day: context.day, entries: pending, scope: work.scope });

@@ -5,7 +5,8 @@
  */
 import type { Kysely } from 'kysely';
 import { cycleLines, providerEntriesByIds, providerEntriesOfDay, toUnits } from '@earnbook/ledger';
-import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryCursor } from '@earnbook/ledger';
+import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryCursor, TransactionKind } from '@earnbook/ledger';
+import { kindOfType, needsLookup } from './diff.js';
 import type { BreakDraft, KeyGroup, LocalEntry } from './diff.js';
 import { keyGroups, withLookups } from './key-groups.js';
 import { ExternalSorter } from './external-sort.js';
@@ -33,10 +34,10 @@ export function toLocalEntry(entry: ProviderEntry): LocalEntry {
 }
 
 /** The books' provider entries of one day, in provider id order. */
-export async function* localEntriesOfDay(ledger: Ledger, input: { entity: string; day: string }, db: Kysely<LedgerDatabase>): AsyncGenerator<LocalEntry> {
+export async function* localEntriesOfDay(ledger: Ledger, input: { entity: string; day: string; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<LocalEntry> {
   let after: ProviderEntryCursor | null = null;
   for (;;) {
-    const page = await providerEntriesOfDay(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_SIZE }, db);
+    const page = await providerEntriesOfDay(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_SIZE, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
     for (const entry of page) yield toLocalEntry(entry);
     const last = page[page.length - 1];
     if (last === undefined || page.length < LOCAL_PAGE_SIZE) return;
@@ -46,12 +47,20 @@ export async function* localEntriesOfDay(ledger: Ledger, input: { entity: string
 
 /**
  * The day's key groups: the sorted report merged with the books of `days`, groups without a
- * local entry of their kind completed by a lookup anywhere in the books.
+ * local entry of their kind completed by a lookup anywhere in the books. With `kinds`, only
+ * local entries of those kinds are read and only report entries of those kinds are looked up
+ * (the sync pass needs interest, margin and fees only).
  */
-export function dayGroups(ledger: Ledger, input: { entity: string; days: readonly string[]; report: AsyncIterable<ReportEntry> }, db: Kysely<LedgerDatabase>): AsyncGenerator<KeyGroup> {
-  const locals = input.days.map((day) => localEntriesOfDay(ledger, { entity: input.entity, day }, db));
+export function dayGroups(ledger: Ledger, input: { entity: string; days: readonly string[]; report: AsyncIterable<ReportEntry>; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<KeyGroup> {
+  const { kinds } = input;
+  const locals = input.days.map((day) => localEntriesOfDay(ledger, { entity: input.entity, day, ...(kinds === undefined ? {} : { kinds }) }, db));
   const lookup = async (keys: readonly string[]) => (await providerEntriesByIds(ledger, { entity: input.entity, providerIds: keys }, db)).map(toLocalEntry);
-  return withLookups(keyGroups(input.report, locals), lookup);
+  const ofKinds = (entry: ReportEntry) => {
+    const kind = kindOfType(entry.type);
+    return kind !== undefined && (kinds?.includes(kind) ?? true);
+  };
+  const needed = (group: KeyGroup) => needsLookup(kinds === undefined ? group : { ...group, report: group.report.filter(ofKinds) });
+  return withLookups(keyGroups(input.report, locals), lookup, needed);
 }
 
 /** What the interest comparison found: its breaks and the recomputed margin per currency. */

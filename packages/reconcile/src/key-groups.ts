@@ -63,7 +63,7 @@ export async function* keyGroups(report: AsyncIterable<ReportEntry>, locals: rea
  * (`lookup` answers for up to {@link LOOKUP_BATCH_SIZE} keys). Other groups pass straight through,
  * so the output is not in key order.
  */
-export async function* withLookups(groups: AsyncIterable<KeyGroup>, lookup: (keys: readonly string[]) => Promise<readonly LocalEntry[]>): AsyncGenerator<KeyGroup> {
+export async function* withLookups(groups: AsyncIterable<KeyGroup>, lookup: (keys: readonly string[]) => Promise<readonly LocalEntry[]>, needed: (group: KeyGroup) => boolean = needsLookup): AsyncGenerator<KeyGroup> {
   let pending: KeyGroup[] = [];
   const complete = async function* (batch: readonly KeyGroup[]): AsyncGenerator<KeyGroup> {
     const found = await lookup(batch.map((group) => group.key));
@@ -74,7 +74,7 @@ export async function* withLookups(groups: AsyncIterable<KeyGroup>, lookup: (key
     }
   };
   for await (const group of groups) {
-    if (!needsLookup(group)) {
+    if (!needed(group)) {
       yield group;
       continue;
     }

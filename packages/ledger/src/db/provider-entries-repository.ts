@@ -56,10 +56,11 @@ function entryQuery(db: Db, entity: string) {
 export async function selectProviderEntriesOfDay(
   db: Db,
   dialect: LedgerDialect,
-  input: { entity: string; day: string; after: { providerId: string; transactionId: number } | null; limit: number },
+  input: { entity: string; day: string; after: { providerId: string; transactionId: number } | null; limit: number; kinds: readonly string[] | null },
 ): Promise<ProviderEntryRow[]> {
   const order = providerOrder(dialect);
   let query = entryQuery(db, input.entity).where('t.accounting_day', '=', input.day);
+  if (input.kinds !== null) query = query.where('t.kind', 'in', input.kinds);
   if (input.after !== null) {
     const { providerId, transactionId } = input.after;
     query = query.where(sql<boolean>`${order} >= ${providerId} and (${order} > ${providerId} or t.id > ${transactionId})`);
