@@ -28,7 +28,7 @@ export interface Break {
 }
 
 /** Breaks inserted per statement. */
-const BREAK_INSERT_BATCH = 500;
+const BREAK_INSERT_BATCH_ROWS = 500;
 
 /** A stored row as a {@link Break}. */
 export function rowToBreak(row: BreakRow): Break {
@@ -70,7 +70,7 @@ export async function storeBreaks(trx: Kysely<ReconcileDatabase>, input: { entit
       await repository.updateBreak(trx, row.id, values);
     }
   }
-  for (let start = 0; start < inserts.length; start += BREAK_INSERT_BATCH) await repository.insertBreaks(trx, inserts.slice(start, start + BREAK_INSERT_BATCH));
+  for (let start = 0; start < inserts.length; start += BREAK_INSERT_BATCH_ROWS) await repository.insertBreaks(trx, inserts.slice(start, start + BREAK_INSERT_BATCH_ROWS));
   let resolved = 0;
   for (const row of existing.values()) {
     if (row.status !== 'open' || current.has(row.fingerprint)) continue;

@@ -37,7 +37,7 @@ import * as repository from './db/repository.js';
 const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
 
 /** Report entries synced per `postMany` (the ledger's batch bound). */
-export const SYNC_BATCH_SIZE = 1_000;
+export const SYNC_BATCH_POSTINGS_MAX = 1_000;
 
 /** What a reconciliation of one day found and did. */
 export interface ReconcileResult {
@@ -178,7 +178,7 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
   };
   for await (const group of groups) {
     pending.push(...entriesToBook(group, context));
-    if (pending.length >= SYNC_BATCH_SIZE) await flush();
+    if (pending.length >= SYNC_BATCH_POSTINGS_MAX) await flush();
   }
   if (pending.length > 0) await flush();
   return counts;
@@ -199,7 +199,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const carried = await repository.selectCarriedOut(repository.withReconcileTables(work.scope.db), { entity, day: previousAccountingDay(context.day) });
   for (const row of carried) if (toUnits(row.carried_out) !== 0n) flows.touch(row.currency);
   const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));
-  const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement(currency, dayFlows, carriedIn.get(currency) ?? 0n, settings.thresholdUnits(entity, currency)));
+  const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
   const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));
   drafts.push(...marginBreaks(work.interest.recomputedMargin, reportedMargin, settings.toleranceUnits));
   drafts.push(...approvalBreaks(flows.fees(), (currency) => settings.feeApprovalLimitUnits(entity, currency)));

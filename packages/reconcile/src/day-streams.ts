@@ -15,9 +15,9 @@ import { compareKeys } from './keys.js';
 import { diffInterest, sumReportedInterest } from './interest-check.js';
 
 /** Provider entries read per page. */
-export const LOCAL_PAGE_SIZE = 5_000;
+export const LOCAL_PAGE_ROWS = 5_000;
 /** Accounts of the recomputation read per batch. */
-const CYCLE_BATCH_SIZE = 1_000;
+const CYCLE_BATCH_ACCOUNTS = 1_000;
 
 /** A provider entry of the ledger as the diff sees it. */
 export function toLocalEntry(entry: ProviderEntry): LocalEntry {
@@ -37,10 +37,10 @@ export function toLocalEntry(entry: ProviderEntry): LocalEntry {
 export async function* localEntriesOfDay(ledger: Ledger, input: { entity: string; day: string; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<LocalEntry> {
   let after: ProviderEntryCursor | null = null;
   for (;;) {
-    const page = await providerEntriesOfDay(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_SIZE, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
+    const page = await providerEntriesOfDay(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_ROWS, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
     for (const entry of page) yield toLocalEntry(entry);
     const last = page[page.length - 1];
-    if (last === undefined || page.length < LOCAL_PAGE_SIZE) return;
+    if (last === undefined || page.length < LOCAL_PAGE_ROWS) return;
     after = { providerId: last.providerId, transactionId: last.transactionId };
   }
 }
@@ -78,7 +78,7 @@ export async function compareInterest(input: { books: EarnBooks; entity: string;
   const projection = new ExternalSorter<CycleLine>({ key: (line) => line.earnAccountId, ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
   const recomputedMargin = new Map<string, bigint>();
   try {
-    for await (const lines of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_SIZE })) {
+    for await (const lines of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
       for (const line of lines) {
         recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
         await projection.add(line);

@@ -12,7 +12,7 @@ import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
 
 /** Groups looked up per batch. */
-export const LOOKUP_BATCH_SIZE = 500;
+export const LOOKUP_BATCH_GROUPS = 500;
 
 class Head<T> {
   readonly #iterator: AsyncIterator<T>;
@@ -60,7 +60,7 @@ export async function* keyGroups(report: AsyncIterable<ReportEntry>, locals: rea
 
 /**
  * Completes groups that need it with the local entries of their key found anywhere in the books
- * (`lookup` answers for up to {@link LOOKUP_BATCH_SIZE} keys). Other groups pass straight through,
+ * (`lookup` answers for up to {@link LOOKUP_BATCH_GROUPS} keys). Other groups pass straight through,
  * so the output is not in key order.
  */
 export async function* withLookups(groups: AsyncIterable<KeyGroup>, lookup: (keys: readonly string[]) => Promise<readonly LocalEntry[]>, needed: (group: KeyGroup) => boolean = needsLookup): AsyncGenerator<KeyGroup> {
@@ -79,7 +79,7 @@ export async function* withLookups(groups: AsyncIterable<KeyGroup>, lookup: (key
       continue;
     }
     pending.push(group);
-    if (pending.length >= LOOKUP_BATCH_SIZE) {
+    if (pending.length >= LOOKUP_BATCH_GROUPS) {
       yield* complete(pending);
       pending = [];
     }

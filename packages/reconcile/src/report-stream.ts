@@ -204,13 +204,13 @@ async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRe
 }
 
 /** Batches of a report held in memory (already validated whole). */
-const MEMORY_BATCH_SIZE = 1_000;
+const MEMORY_BATCH_ENTRIES = 1_000;
 
 async function readLoaded(loaded: LoadedReport, sink: EntrySink): Promise<ReadReport> {
   const header = checkReportHeader({ ...loaded.report, transactions: [] }, loaded.source);
   const entries = loaded.report.transactions;
-  for (let start = 0; start < entries.length; start += MEMORY_BATCH_SIZE) {
-    const batch = entries.slice(start, start + MEMORY_BATCH_SIZE).map((entry, offset) => checkReportEntry(entry, start + offset, loaded.source));
+  for (let start = 0; start < entries.length; start += MEMORY_BATCH_ENTRIES) {
+    const batch = entries.slice(start, start + MEMORY_BATCH_ENTRIES).map((entry, offset) => checkReportEntry(entry, start + offset, loaded.source));
     await sink(batch, start);
   }
   return { header, contentHash: loaded.contentHash, entries: entries.length, source: loaded.source };

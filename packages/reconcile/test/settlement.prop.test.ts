@@ -10,7 +10,7 @@ describe('computeSettlement properties', () => {
   it('settled + carried out = outstanding = net + carried in, and only one of settled or carried is non-zero', () => {
     fc.assert(
       fc.property(amount, amount, amount, amount, signed, amount, (depositsUnits, withdrawalsUnits, feesUnits, partnerMarginUnits, carriedInUnits, thresholdUnits) => {
-        const position = computeSettlement('BTC', { depositsUnits, withdrawalsUnits, feesUnits, partnerMarginUnits }, carriedInUnits, thresholdUnits);
+        const position = computeSettlement({ currency: 'BTC', flows: { depositsUnits, withdrawalsUnits, feesUnits, partnerMarginUnits }, carriedInUnits, thresholdUnits });
         const outstanding = toUnits(position.outstanding);
         expect(toUnits(position.settled) + toUnits(position.carriedOut)).toBe(outstanding);
         expect(toUnits(position.net) + toUnits(position.carriedIn)).toBe(outstanding);
