@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { compareKeys } from './keys.js';
 
 /** Items one run holds by default before it is sorted and written out. */
-export const SORT_RUN_ITEMS_DEFAULT = 100_000;
+export const SORT_RUN_ITEMS_DEFAULT = 50_000;
 /** Bytes read from a run file at a time while merging. */
 const RUN_READ_BYTES = 256 * 1024;
 
