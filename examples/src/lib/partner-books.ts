@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
-import { EarnBooks, Ledger } from '@earnbook/ledger';
+import { EarnBooks, Ledger, redactConnectionString } from '@earnbook/ledger';
 import type { LedgerEntity, LedgerStorage } from '@earnbook/ledger';
 import { Reconciler } from '@earnbook/reconcile';
 import type { ReconcileDatabase, ReconcilerOptions } from '@earnbook/reconcile';
@@ -60,8 +60,7 @@ async function openStorage(database: string, cwd: string): Promise<{ storage: Le
   url.searchParams.delete('schema');
   const { openPostgresDatabase } = await import('@earnbook/ledger/postgres');
   const opened = await openPostgresDatabase({ connectionString: url.toString(), schema, poolSizeMax: 4 });
-  if (url.password !== '') url.password = '***';
-  return { storage: { db: opened.db, dialect: opened.dialect, schema: opened.schema }, description: `PostgreSQL ${url.toString()} schema ${opened.schema}` };
+  return { storage: { db: opened.db, dialect: opened.dialect, schema: opened.schema }, description: `PostgreSQL ${redactConnectionString(url.toString())} schema ${opened.schema}` };
 }
 
 /**
