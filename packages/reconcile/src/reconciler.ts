@@ -5,7 +5,7 @@
  * and keep breaks and settlement instructions with their lifecycles.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, postingRuleEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
+import { LedgerError, textDefect, postingRuleEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
 import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { diffDay, matchKey } from './diff.js';
@@ -181,7 +181,7 @@ export class Reconciler {
     for (const [entity, perCurrency] of Object.entries(options.wallets ?? {})) {
       this.ledger.entity(entity, 'wallets');
       for (const [currency, address] of Object.entries(perCurrency)) {
-        if (typeof address !== 'string' || address.length === 0 || address.length > 200) invalid(`wallets.${entity}.${currency}`, address, 'must be a wallet address');
+        if (typeof address !== 'string' || address.length === 0 || address.length > 200 || textDefect(address) !== undefined) invalid(`wallets.${entity}.${currency}`, address, 'must be a wallet address (well-formed text)');
         wallets.set(`${entity} ${currency}`, address);
       }
     }
@@ -470,7 +470,9 @@ export class Reconciler {
   /** Resolves an open break with a reason, optionally linking the adjusting journal transaction. */
   async resolveBreak(input: { breakId: number; reason: string; transactionId?: number }): Promise<Break> {
     const row = await this.#break(input.breakId);
-    if (typeof input.reason !== 'string' || input.reason.trim().length === 0 || input.reason.length > 1000) invalid('reason', input.reason, 'must be a non-empty text of at most 1000 characters');
+    if (typeof input.reason !== 'string' || input.reason.trim().length === 0 || input.reason.length > 1000 || textDefect(input.reason) !== undefined) {
+      invalid('reason', input.reason, 'must be a non-empty well-formed text (no lone surrogate, no NUL) of at most 1000 characters');
+    }
     if (row.status !== 'open') throw new ReconcileError('invalid_transition', `break ${row.id} is already resolved`, { field: 'breakId', value: String(row.id) });
     if (input.transactionId !== undefined) {
       const transaction = await this.ledger.transaction(input.transactionId);
