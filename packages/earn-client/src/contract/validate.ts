@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import { EarnApiError, describeValue, redact } from '../errors.js';
 import { ASSUMPTION_KEYWORD, earnApiContract } from './openapi.js';
 import { findTextDefect } from './well-formed.js';
+import { isInstantText } from './instant.js';
 import type { ContractSchemaName } from './openapi.js';
 import type { ContractTypes, DailyReport } from './types.js';
 
@@ -12,7 +13,10 @@ import type { ContractTypes, DailyReport } from './types.js';
  * keyword fails at compile time instead of silently validating nothing.
  */
 const ajv = new Ajv2020({ strict: true, allErrors: false, allowUnionTypes: true });
-addFormats.default(ajv, ['date-time', 'date', 'uuid', 'uri']);
+addFormats.default(ajv, ['date', 'uuid', 'uri']);
+// `date-time` is the rule the ledger parses instants with, not ajv-formats' looser one (which took
+// any white space as the separator and leap seconds the ledger cannot hold): one rule, two sides.
+ajv.addFormat('date-time', { type: 'string', validate: isInstantText });
 ajv.addKeyword(ASSUMPTION_KEYWORD);
 
 const validators = new Map<ContractSchemaName, ValidateFunction>();
