@@ -1,14 +1,14 @@
 /**
  * The partner's nightly job after the provider's accounting cycle, for one accounting day and
- * every legal entity: fetch the day's report(s) with that entity's credentials, reconcile them
+ * every legal entity: fetch the day's report (its newest version) with that entity's credentials, reconcile them
  * with the partner's books (which books the interest, margin and fees), and answer an exit code
  * a scheduler can act on. Running it again for the same day changes nothing.
  */
 import { EarnApiError } from '@earnbook/earn-client';
-import type { EarnClient, ReportSummary } from '@earnbook/earn-client';
+import type { EarnClient } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import type { EarnBooks } from '@earnbook/ledger';
-import { ReconcileError, loadReportObject } from '@earnbook/reconcile';
+import { ReconcileError, findDayReports, loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport, ReconcileResult, Reconciler } from '@earnbook/reconcile';
 
 /** Exit code: every entity reconciled and no open break. */
@@ -20,9 +20,6 @@ export const EXIT_ERROR = 2;
 
 /** One of the exit codes. */
 export type NightlyExitCode = typeof EXIT_CLEAN | typeof EXIT_BREAKS | typeof EXIT_ERROR;
-
-/** Report list items looked at per entity, at most. */
-export const REPORT_SUMMARIES_MAX = 100_000;
 
 /** Options of {@link runNightlyReconciliation}. */
 export interface NightlyOptions {
@@ -39,12 +36,14 @@ export interface NightlyOptions {
 /** What the job did for one entity. */
 export interface EntityNight {
   readonly entity: string;
-  /** One result per report version reconciled this run, oldest first (empty on an error). */
+  /** The result of the report reconciled this run (at most one: the rule's choice; empty on an error). */
   readonly results: readonly ReconcileResult[];
   /** The reports of those results, in the same order. */
   readonly reports: readonly LoadedReport[];
   /** The outcome for the day: the latest version's result. */
   readonly latest: ReconcileResult | undefined;
+  /** Ids of older versions of the day the rule superseded (never processed, not reconciled), for the audit trail. */
+  readonly superseded: readonly string[];
   /** Why the entity could not be reconciled, if it could not. */
   readonly error: { readonly code: string; readonly message: string } | undefined;
 }
@@ -56,36 +55,21 @@ export interface NightlyResult {
   readonly entities: readonly EntityNight[];
 }
 
-/** The report summaries of one accounting day, in the order the provider lists them (oldest version first). */
-export async function reportsOfDay(client: EarnClient, day: string): Promise<ReportSummary[]> {
-  const found: ReportSummary[] = [];
-  let seen = 0;
-  for await (const summary of client.reports()) {
-    if (++seen > REPORT_SUMMARIES_MAX) throw new ReconcileError('no_report', `the report list has more than ${REPORT_SUMMARIES_MAX} reports`, { field: 'reports' });
-    if (summary.type === 'Report' && summary.accountingDay === day) found.push(summary);
-  }
-  return found;
-}
-
 /**
- * Downloads the day's reports and leaves out the versions already processed, so that a re-run
- * does not reconcile an older version over a newer one. When every version was processed, the
- * latest is returned again: reconciling it once more is a no-op that yields the day's result.
+ * Downloads the day's report to reconcile, chosen by reconcile's {@link findDayReports} (the
+ * rule the CLI's `--fetch` applies too): the newest version of the day, the provider's statement
+ * of record (already processed on a re-run: then reconciling it is a no-op that yields the day's
+ * result). Older versions never processed are superseded: listed, not downloaded.
  */
-export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<LoadedReport[]> {
-  const summaries = await reportsOfDay(input.client, input.day);
-  if (summaries.length === 0) {
+export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<{ readonly loaded: LoadedReport[]; readonly superseded: string[] }> {
+  const processed = await input.books.processedReports({ entity: input.entity, accountingDay: input.day });
+  const found = await findDayReports({ summaries: input.client.reports(), day: input.day, source: input.entity, processedReportIds: processed.map((row) => row.reportId) });
+  if (found.toReconcile.length === 0) {
     throw new ReconcileError('no_report', `the provider lists no report of ${input.entity} for ${input.day} yet`, { field: 'day', value: input.day });
   }
-  const processed = new Set((await input.books.processedReports({ entity: input.entity, accountingDay: input.day })).map((row) => `${row.reportId} ${row.contentHash}`));
   const loaded: LoadedReport[] = [];
-  for (const summary of summaries) {
-    const json = await input.client.fetchReport({ reportId: summary.id });
-    loaded.push(loadReportObject(json, `${input.entity} report ${summary.id}`));
-  }
-  const fresh = loaded.filter((report) => !processed.has(`${report.report.id} ${report.contentHash}`));
-  const latest = loaded[loaded.length - 1];
-  return fresh.length > 0 || latest === undefined ? fresh : [latest];
+  for (const summary of found.toReconcile) loaded.push(loadReportObject(await input.client.fetchReport({ reportId: summary.id }), `${input.entity} report ${summary.id}`));
+  return { loaded, superseded: found.superseded.map((summary) => summary.id) };
 }
 
 function describe(error: unknown): { code: string; message: string } {
@@ -108,7 +92,8 @@ export async function runNightlyReconciliation(options: NightlyOptions): Promise
   for (const [entity, client] of Object.entries(options.clients)) {
     try {
       const results: ReconcileResult[] = [];
-      const reports = await reportsToReconcile({ client, books: options.books, entity, day: options.day });
+      const { loaded: reports, superseded } = await reportsToReconcile({ client, books: options.books, entity, day: options.day });
+      if (superseded.length > 0) log(`${entity} ${options.day}: superseded by a newer version, not reconciled: report ${superseded.join(', ')}`);
       for (const loaded of reports) {
         const result = await options.reconciler.reconcileDay({ entity, day: options.day, report: loaded });
         results.push(result);
@@ -125,11 +110,11 @@ export async function runNightlyReconciliation(options: NightlyOptions): Promise
         if (instruction.status === 'confirmed') continue;
         log(`${entity} ${options.day}: settlement ${instruction.id} ${instruction.currency} ${instruction.direction === 'to_provider' ? 'to send to the provider' : 'to receive from the provider'}: ${instruction.amount} (${instruction.status})`);
       }
-      entities.push(Object.freeze({ entity, results, reports, latest, error: undefined }));
+      entities.push(Object.freeze({ entity, results, reports, latest, superseded, error: undefined }));
     } catch (error) {
       const described = describe(error);
       log(`ALERT ${entity} ${options.day}: not reconciled: ${described.code}: ${described.message}`);
-      entities.push(Object.freeze({ entity, results: [], reports: [], latest: undefined, error: described }));
+      entities.push(Object.freeze({ entity, results: [], reports: [], latest: undefined, superseded: [], error: described }));
     }
   }
   const exitCode: NightlyExitCode = entities.some((night) => night.error !== undefined) ? EXIT_ERROR : entities.some((night) => (night.latest?.breaks.length ?? 0) > 0) ? EXIT_BREAKS : EXIT_CLEAN;

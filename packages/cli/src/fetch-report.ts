@@ -1,16 +1,14 @@
 /**
  * Fetching an entity's daily report from the Earn API with that entity's credentials: find the
- * report of the accounting day in the report list, download it, and validate it.
+ * report of the accounting day in the report list (by reconcile's {@link findDayReports}, the
+ * rule the nightly job applies the same way: the newest version is the statement of record),
+ * download it, and validate it.
  */
 import { EarnClient } from '@earnbook/earn-client';
-import type { ReportSummary } from '@earnbook/earn-client';
-import { loadReportObject } from '@earnbook/reconcile';
+import { findDayReports, loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
 import type { CliConfig } from './cli-config.js';
-
-/** Report list items looked at, at most, when searching for the day's report. */
-export const REPORT_SUMMARIES_MAX = 100_000;
 
 /** Options of {@link fetchDailyReport}. */
 export interface FetchDailyReportOptions {
@@ -19,6 +17,8 @@ export interface FetchDailyReportOptions {
   readonly day: string;
   /** A report id to fetch instead of searching the list. */
   readonly reportId?: string;
+  /** Ids of the day's reports the books already processed, when the caller has them open; default none. */
+  readonly processedReportIds?: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
 }
@@ -30,28 +30,8 @@ export interface FetchedReport {
   readonly json: unknown;
   /** Reports listed for the day (1 when only one; 0 when fetched by `--report-id`). */
   readonly candidates: number;
-}
-
-function createdAtMs(summary: ReportSummary): number {
-  const ms = Date.parse(summary.createdAt);
-  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
-}
-
-/**
- * Chooses the report of a day among the listed ones. When the provider lists several (it
- * restated the day), the newest by `createdAt` is taken, the later-listed on a tie: it is the
- * provider's current statement of the day, and the reconciler records it as the next version of
- * the day, so earlier versions need not be processed first.
- */
-export function chooseReport(summaries: readonly ReportSummary[], day: string): { chosen: ReportSummary | undefined; candidates: number } {
-  let chosen: ReportSummary | undefined;
-  let candidates = 0;
-  for (const summary of summaries) {
-    if (summary.type !== 'Report' || summary.accountingDay !== day) continue;
-    candidates++;
-    if (chosen === undefined || createdAtMs(summary) >= createdAtMs(chosen)) chosen = summary;
-  }
-  return { chosen, candidates };
+  /** Ids of the older versions of the day the rule superseded (not fetched; `processedReportIds` excepted), oldest first. */
+  readonly superseded: readonly string[];
 }
 
 /** Makes the entity's client from the config, with the secret from the environment. */
@@ -83,7 +63,10 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
 
 /**
  * Fetches the report of `day` for `entity` (or the report `reportId`), downloads and validates
- * it. No report for the day is a `CliError` `no_report`.
+ * it. The report is chosen by reconcile's {@link findDayReports} (the rule the nightly job
+ * applies too): the newest version of the day, the provider's statement of record, which the
+ * reconciler records as the next version of the day (or answers as already processed); older
+ * versions are superseded and never fetched. No report for the day is a `CliError` `no_report`.
  */
 export async function fetchDailyReport(options: FetchDailyReportOptions): Promise<FetchedReport> {
   const client = earnClientOf(options);
@@ -91,21 +74,17 @@ export async function fetchDailyReport(options: FetchDailyReportOptions): Promis
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   let reportId = options.reportId;
   let candidates = 0;
+  let superseded: readonly string[] = [];
   if (reportId === undefined) {
-    const summaries: ReportSummary[] = [];
-    for await (const summary of client.reports(signal)) {
-      if (summaries.length >= REPORT_SUMMARIES_MAX) {
-        throw new CliError('no_report', `the ${options.entity} report list has more than ${REPORT_SUMMARIES_MAX} reports; pass --report-id`, { field: '--report-id' });
-      }
-      summaries.push(summary);
+    const found = await findDayReports({ summaries: client.reports(signal), day: options.day, source: options.entity, processedReportIds: options.processedReportIds ?? [] });
+    const [chosen] = found.toReconcile;
+    if (chosen === undefined) {
+      throw new CliError('no_report', `no report of type Report for accounting day ${options.day} among the ${found.listed} reports the ${options.entity} API lists`, { field: '--day', value: options.day });
     }
-    const found = chooseReport(summaries, options.day);
-    if (found.chosen === undefined) {
-      throw new CliError('no_report', `no report of type Report for accounting day ${options.day} among the ${summaries.length} reports the ${options.entity} API lists`, { field: '--day', value: options.day });
-    }
-    reportId = found.chosen.id;
+    reportId = chosen.id;
     candidates = found.candidates;
+    superseded = found.superseded.map((summary) => summary.id);
   }
   const json = await client.fetchReport({ reportId, ...signal });
-  return { loaded: loadReportObject(json, `${api?.baseUrl ?? options.entity} report ${reportId}`), json, candidates };
+  return { loaded: loadReportObject(json, `${api?.baseUrl ?? options.entity} report ${reportId}`), json, candidates, superseded };
 }

@@ -13,7 +13,7 @@ export { CONFIG_BYTES_MAX, CONFIG_CURRENCIES_MAX, CONFIG_ENTITIES_MAX, EMPTY_CON
 export type { CliConfig, EarnApiEntityConfig } from './cli-config.js';
 export { DATABASE_DEFAULT, describeDatabase, openBooks, parseDatabaseTarget } from './open-books.js';
 export type { DatabaseTarget, OpenBooks } from './open-books.js';
-export { REPORT_SUMMARIES_MAX, chooseReport, fetchDailyReport } from './fetch-report.js';
+export { fetchDailyReport } from './fetch-report.js';
 export type { FetchDailyReportOptions, FetchedReport } from './fetch-report.js';
 export { buildReconcileSummary, describeTransfer, formatReconcileText, shortAmount } from './reconcile-summary.js';
 export type { ReconcileSummary, SettlementLine } from './reconcile-summary.js';

@@ -352,7 +352,7 @@ export class EarnBooks {
     const providerBookingId = parseKey(input.providerBookingId, 'providerBookingId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
-    const providerData = jsonText(input.providerData, 'providerData', 64 * 1024);
+    const providerData = jsonText(input.providerData, 'providerData', PROVIDER_DATA_BYTES_MAX);
     // Checked before the system accounts are opened, so that a refused key leaves nothing behind.
     const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
     const entries = postingRuleEntries(kind, { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId }, amount);

@@ -6,13 +6,13 @@
 import { access, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { formatInstant } from '@earnbook/ledger';
+import { describeValue, formatInstant } from '@earnbook/ledger';
 import type { ReconcileDatabase } from '../db/schema.js';
 import { ReconcileError } from '../errors.js';
 import { exportBalancesCsv } from './balances-csv.js';
 import { exportBreaksCsv } from './breaks-csv.js';
 import { asError, exportFailure } from './export-failure.js';
-import { assertEntityExists, checkDayRange, checkFlag, checkPageSize, checkScope, describeInput, ledgerView } from './export-options.js';
+import { assertEntityExists, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import type { ExportResult } from './export-result.js';
 import { exportHledgerJournal } from './hledger-journal.js';
@@ -100,9 +100,9 @@ export interface AuditExportResult {
 function checkFormats(value: unknown): readonly AuditFileFormat[] {
   if (value === undefined) return AUDIT_FILE_FORMATS;
   const invalid = (): never => {
-    throw new ReconcileError('invalid_input', `formats must be a non-empty list of ${AUDIT_FILE_FORMATS.join(', ')} without repeats, got ${describeInput(value)}`, {
+    throw new ReconcileError('invalid_input', `formats must be a non-empty list of ${AUDIT_FILE_FORMATS.join(', ')} without repeats, got ${describeValue(value)}`, {
       field: 'formats',
-      value: describeInput(value),
+      value: describeValue(value),
     });
   };
   if (!Array.isArray(value) || value.length === 0 || value.length > AUDIT_FILE_FORMATS.length) return invalid();
@@ -155,7 +155,7 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
   const bom = checkFlag(options.bom, 'bom', false);
   const formats = checkFormats(options.formats);
   if (typeof options.directory !== 'string' || options.directory.length === 0) {
-    throw new ReconcileError('invalid_input', `directory must be a path, got ${describeInput(options.directory)}`, { field: 'directory', value: describeInput(options.directory) });
+    throw new ReconcileError('invalid_input', `directory must be a path, got ${describeValue(options.directory)}`, { field: 'directory', value: describeValue(options.directory) });
   }
   const directory = options.directory;
   const now = options.now ?? (() => new Date());
