@@ -281,7 +281,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         const nightBreaks = [...(first.latest?.breaks ?? []).filter((found) => !laterBreaks.some((later) => later.id === found.id)), ...laterBreaks];
         const page = join(DEMO_OUTPUT_NAMES.nights, `${day}-${entityNight.entity}.html`);
         if (result !== undefined && loaded !== undefined) {
-          writeFileSync(join(options.outDirectory, page), renderSummaryHtml(buildReconcileSummary({ result, loaded, generatedAt: formatInstant(new Date()) })));
+          writeFileSync(join(options.outDirectory, page), renderSummaryHtml(buildReconcileSummary({ result, generatedAt: formatInstant(new Date()) })));
         }
         nights.push({
           day,

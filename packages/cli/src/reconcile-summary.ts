@@ -4,7 +4,7 @@
  */
 import { formatUnits, toUnits } from '@earnbook/ledger';
 import { BREAK_KINDS } from '@earnbook/reconcile';
-import type { Break, BreakKind, LoadedReport, ReconcileResult, SettlementInstruction, SettlementPosition } from '@earnbook/reconcile';
+import type { Break, BreakKind, ReconcileResult, SettlementInstruction, SettlementPosition } from '@earnbook/reconcile';
 
 
 /** One currency's settlement: the computed position, the report's figure, and the instruction. */
@@ -50,11 +50,12 @@ export interface ReconcileSummary {
 }
 
 /** Builds the summary of a run from the reconciler's result and the report it read. */
-export function buildReconcileSummary(input: { result: ReconcileResult; loaded: LoadedReport; generatedAt: string }): ReconcileSummary {
-  const { result, loaded } = input;
+export function buildReconcileSummary(input: { result: ReconcileResult; generatedAt: string }): ReconcileSummary {
+  const { result } = input;
+  const loaded = result.report;
   const breakCounts = Object.fromEntries(BREAK_KINDS.map((kind) => [kind, 0])) as Record<BreakKind, number>;
   for (const item of result.breaks) breakCounts[item.kind] = (breakCounts[item.kind] ?? 0) + 1;
-  const reported = new Map(loaded.report.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
+  const reported = new Map(loaded.header.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
   const currencies = [...new Set([...result.positions.map((position) => position.currency), ...reported.keys()])].sort();
   const zero = formatUnits(0n);
   const settlement = currencies.map((currency): SettlementLine => {
@@ -90,8 +91,8 @@ export function buildReconcileSummary(input: { result: ReconcileResult; loaded: 
       entries: result.reportEntries,
       source: loaded.source,
       contentHash: loaded.contentHash,
-      generatedAt: loaded.report.generatedAt,
-      timeZone: loaded.report.timeZone,
+      generatedAt: loaded.header.generatedAt,
+      timeZone: loaded.header.timeZone,
     },
     synced: result.synced,
     resolvedBreaks: result.resolvedBreaks,

@@ -55,6 +55,7 @@ export const BREAK_KIND_DESCRIPTIONS: Readonly<Record<BreakKind, string>> = Obje
   unexpected_interest: 'The report credits interest to an account on which we expect none.',
   missing_interest: 'We expect interest on an account and the report credits none.',
   margin_mismatch: 'The partner margin in the report differs from our recomputation by more than the tolerance.',
+  approval_required: 'The day\'s fees exceed the approval limit. No transfer is instructed until a person resolves the break, which approves them.',
   outstanding_balance_mismatch: 'The outstanding balance (settlement position) in the report differs from ours. No transfer is instructed until it is resolved.',
 });
 

@@ -69,3 +69,5 @@ export type { RecordBookingInput, CurrencyEntryInput, EarnAccount, EarnProduct, 
 export * from './interest/index.js';
 export { CYCLE_BATCH_SIZE_DEFAULT, cycleLines, interestKey, localEntryId, marginKey, projectAccountingCycle, runAccountingCycle } from './accounting-cycle.js';
 export type { CycleLine, CycleOptions, CycleSummary, RunCycleOptions } from './accounting-cycle.js';
+export { PROVIDER_ENTRY_PAGE_SIZE_MAX, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, providerEntriesByIds, providerEntriesOfDay } from './provider-entries.js';
+export type { ProviderEntry, ProviderEntryCursor } from './provider-entries.js';

@@ -3,7 +3,10 @@
  * `name: value unit ratio=r (baseline)`. `EARNBOOK_BENCH_SCALE=small` for a quick run.
  */
 import { runExportJournalBench } from './export-journal.js';
-import { runReconcileReportBench } from './reconcile-report.js';
+import { runReconcileGrowthBench, runReconcileReportBench } from './reconcile-report.js';
+import { runNightlyBench } from './nightly-accounts.js';
 
 for (const line of runReconcileReportBench()) console.log(line);
+for (const line of runNightlyBench()) console.log(line);
+for (const line of runReconcileGrowthBench()) console.log(line);
 for (const line of runExportJournalBench()) console.log(line);

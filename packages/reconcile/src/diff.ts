@@ -1,16 +1,18 @@
 /**
- * The line-by-line comparison of a daily report with the partner's books, as a pure function:
- * no database here. Inputs are the validated report, the local entries that could match it, and
- * the local recomputation of the day's interest; the output is the list of breaks in a
- * deterministic order.
+ * The line-by-line comparison of a daily report with the partner's books, as pure functions: no
+ * database and no I/O here. The report's entries and the books' provider entries arrive grouped
+ * by the key they match on ({@link matchKey}). The pieces
+ * that need the whole day (interest per account, margin, outstanding balances) are in
+ * `interest-check.ts`; `diffGroup` (in `diff-group.ts`) compares one group, and `diffDay` runs all
+ * of them on a day held in memory, in the same code the streaming reconciler runs.
  */
-import { formatUnits, toUnits } from '@earnbook/ledger';
-import type { CycleLine, TransactionKind } from '@earnbook/ledger';
-import type { DailyReport } from '@earnbook/earn-client/contract';
+import { toUnits } from '@earnbook/ledger';
+import type { TransactionKind } from '@earnbook/ledger';
 import type { BreakKind } from './db/schema.js';
+import type { ReportEntry } from './report-entry.js';
+import { createdDay } from './report-entry.js';
 
-/** One report entry, as the report gives it. */
-export type ReportEntry = DailyReport['transactions'][number];
+export type { ReportEntry } from './report-entry.js';
 
 /** The report entry types the reconciler knows, and the journal kind each becomes. */
 export const REPORT_TYPE_KINDS: Readonly<Record<string, TransactionKind>> = Object.freeze({
@@ -21,6 +23,11 @@ export const REPORT_TYPE_KINDS: Readonly<Record<string, TransactionKind>> = Obje
   Fee: 'fee',
   Settlement: 'settlement',
 });
+
+/** The journal kind of a report entry type, or undefined for a type the reconciler does not know. */
+export function kindOfType(type: string): TransactionKind | undefined {
+  return Object.hasOwn(REPORT_TYPE_KINDS, type) ? REPORT_TYPE_KINDS[type] : undefined;
+}
 
 /** A local journal transaction as the diff sees it: its one relevant line. */
 export interface LocalEntry {
@@ -49,22 +56,6 @@ export interface BreakDraft {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
-/** Inputs of {@link diffDay}. */
-export interface DiffInput {
-  readonly day: string;
-  readonly report: DailyReport;
-  /** Report version (1 for the first report of the day; more for restatements). */
-  readonly version: number;
-  /** Local entries by provider id (several if a provider id was booked under several kinds). */
-  readonly local: ReadonlyMap<string, readonly LocalEntry[]>;
-  /** The local recomputation of the day's interest, per Earn account. */
-  readonly projection: ReadonlyMap<string, CycleLine>;
-  /** Local outstanding balance per currency (net + carried in). */
-  readonly outstanding: ReadonlyMap<string, bigint>;
-  /** Tolerance in minor units (18 decimals) per currency for recomputed figures. */
-  readonly toleranceUnits: (currency: string) => bigint;
-}
-
 const BREAK_KIND_LIST = [
   'missing_in_ledger',
   'missing_in_report',
@@ -79,6 +70,7 @@ const BREAK_KIND_LIST = [
   'unexpected_interest',
   'missing_interest',
   'margin_mismatch',
+  'approval_required',
   'outstanding_balance_mismatch',
 ] as const satisfies readonly BreakKind[];
 
@@ -89,24 +81,19 @@ void everyKindListed;
 /** Every break kind, in the order results list them. */
 export const BREAK_KINDS: readonly BreakKind[] = Object.freeze([...BREAK_KIND_LIST]);
 
-function draft(kind: BreakKind, fields: Partial<Omit<BreakDraft, 'kind' | 'fingerprint'>> & { readonly details?: Record<string, unknown> }): BreakDraft {
-  const providerId = fields.providerId ?? null;
-  const earnAccountId = fields.earnAccountId ?? null;
-  const currency = fields.currency ?? null;
-  return {
-    kind,
-    fingerprint: [kind, providerId ?? '', earnAccountId ?? '', currency ?? ''].join('|'),
-    providerId,
-    earnAccountId,
-    currency,
-    expected: fields.expected ?? null,
-    actual: fields.actual ?? null,
-    details: fields.details ?? {},
-  };
+/**
+ * The identity of a break within (entity, day): re-running a day finds the same row. Injective:
+ * the JSON of the four fields, so no two different breaks share one (a `|` inside an id cannot
+ * make them collide).
+ */
+export function breakFingerprint(value: { readonly kind: BreakKind; readonly providerId: string | null; readonly earnAccountId: string | null; readonly currency: string | null }): string {
+  return JSON.stringify([value.kind, value.providerId, value.earnAccountId, value.currency]);
 }
 
-function absolute(value: bigint): bigint {
-  return value < 0n ? -value : value;
+/** Makes a break draft; fields not given are null. */
+export function breakDraft(kind: BreakKind, fields: Partial<Omit<BreakDraft, 'kind' | 'fingerprint'>>): BreakDraft {
+  const identity = { kind, providerId: fields.providerId ?? null, earnAccountId: fields.earnAccountId ?? null, currency: fields.currency ?? null };
+  return { ...identity, fingerprint: breakFingerprint(identity), expected: fields.expected ?? null, actual: fields.actual ?? null, details: fields.details ?? {} };
 }
 
 /** The local provider id a report entry should match: the booking id for bookings, else its id. */
@@ -129,152 +116,62 @@ export function compareBreaks(a: BreakDraft, b: BreakDraft): number {
   return 0;
 }
 
+/** Report entries and local entries that share one match key. */
+export interface KeyGroup {
+  readonly key: string;
+  readonly report: readonly ReportEntry[];
+  readonly local: readonly LocalEntry[];
+}
+
+/** What the diff needs to know about the day. */
+export interface DayContext {
+  readonly day: string;
+  /** The day after: interest, margin and fees of `day` are credited then. */
+  readonly nextDay: string;
+  /** The entity's zone, to read the accounting day of an entry's `createdAt`. */
+  readonly timeZone: string;
+  /** Report version (1 for the first report of the day; more for restatements). */
+  readonly version: number;
+}
+
+const isBooking = (kind: TransactionKind): boolean => kind === 'deposit' || kind === 'withdrawal';
+
+/** Whether a local entry belongs to the day: a booking of the day, or interest, margin, fee earned that day. */
+export function isOfDay(entry: LocalEntry, day: string): boolean {
+  return isBooking(entry.kind) ? entry.accountingDay === day : entry.interestDay === day;
+}
+
+/** Interest, margin and fees of day D are dated D or D+1; anything else is not the day's. */
+export function isDatedInDay(entry: ReportEntry, context: DayContext): boolean {
+  const created = createdDay(entry, context.timeZone);
+  const kind = kindOfType(entry.type);
+  if (kind === undefined || isBooking(kind)) return created === context.day;
+  return created === context.day || created === context.nextDay;
+}
+
 /**
- * Compares a report with the books. Breaks: missing in ledger, missing in report, currency,
- * account, amount and accounting-day mismatch, duplicate in report, unknown entry type, interest
- * or margin differing from the recomputation beyond tolerance, unexpected interest (zero
- * balance), missing interest (positive balance), and outstanding balance mismatch.
+ * The interest, margin and fee entries of a group the books lack: to book before the diff. An
+ * entry dated outside the day is not booked (the diff reports it as a `day_mismatch`).
  */
-export function diffDay(input: DiffInput): BreakDraft[] {
-  const breaks: BreakDraft[] = [];
+export function entriesToBook(group: KeyGroup, context: DayContext): ReportEntry[] {
   const seen = new Set<string>();
-  const matched = new Set<number>();
-  const reportedInterest = new Map<string, { units: bigint; currency: string; ids: string[] }>();
-  const reportedMargin = new Map<string, bigint>();
-  const relevantLocal = (entry: LocalEntry): boolean =>
-    entry.kind === 'deposit' || entry.kind === 'withdrawal' ? entry.accountingDay === input.day : entry.interestDay === input.day;
-
-  for (const entry of input.report.transactions) {
-    if (seen.has(entry.id)) {
-      breaks.push(draft('duplicate_in_report', { providerId: entry.id, currency: entry.currency, actual: entry.amount, earnAccountId: entry.accountId ?? null, details: { entry } }));
-      continue;
-    }
+  const toBook: ReportEntry[] = [];
+  for (const entry of group.report) {
+    if (seen.has(entry.id)) continue;
     seen.add(entry.id);
-    const kind = REPORT_TYPE_KINDS[entry.type];
-    if (kind === undefined) {
-      breaks.push(draft('unknown_entry_type', { providerId: entry.id, currency: entry.currency, actual: entry.amount, details: { type: entry.type, entry } }));
-      continue;
-    }
-    // Settlement transfers are tracked through settlement instructions, not matched here.
-    if (kind === 'settlement') continue;
-    const units = toUnits(entry.amount);
-    if (kind === 'interest' && entry.accountId !== undefined) {
-      const sum = reportedInterest.get(entry.accountId) ?? { units: 0n, currency: entry.currency, ids: [] };
-      sum.units += units;
-      sum.ids.push(entry.id);
-      reportedInterest.set(entry.accountId, sum);
-    }
-    if (kind === 'partner_margin') reportedMargin.set(entry.currency, (reportedMargin.get(entry.currency) ?? 0n) + units);
-    const key = matchKey(entry);
-    const local = (input.local.get(key) ?? []).find((candidate) => candidate.kind === kind);
-    if (local === undefined) {
-      breaks.push(
-        draft('missing_in_ledger', {
-          providerId: key,
-          earnAccountId: entry.accountId ?? null,
-          currency: entry.currency,
-          actual: formatUnits(units),
-          details: { entry, repair: kind === 'deposit' || kind === 'withdrawal' ? 'repairMissingBooking' : 'ingest again once the account is known' },
-        }),
-      );
-      continue;
-    }
-    matched.add(local.transactionId);
-    const common = { providerId: key, earnAccountId: local.earnAccountId, currency: local.currency };
-    if (local.currency !== entry.currency) {
-      breaks.push(draft('currency_mismatch', { ...common, expected: local.currency, actual: entry.currency, details: { transactionId: local.transactionId } }));
-      continue;
-    }
-    if (entry.accountId !== undefined && local.earnAccountId !== null && entry.accountId !== local.earnAccountId) {
-      breaks.push(draft('account_mismatch', { ...common, expected: local.earnAccountId, actual: entry.accountId, details: { transactionId: local.transactionId } }));
-    }
-    if (local.amountUnits !== units) {
-      const restated = input.version > 1 && kind !== 'deposit' && kind !== 'withdrawal';
-      breaks.push(
-        draft(restated ? 'restated_entry' : 'amount_mismatch', {
-          ...common,
-          expected: formatUnits(local.amountUnits),
-          actual: formatUnits(units),
-          details: { transactionId: local.transactionId, reportVersion: input.version },
-        }),
-      );
-    }
-    const localDay = kind === 'deposit' || kind === 'withdrawal' ? local.accountingDay : local.interestDay;
-    if (localDay !== input.day) {
-      breaks.push(draft('day_mismatch', { ...common, expected: localDay ?? '', actual: input.day, details: { transactionId: local.transactionId } }));
-    }
+    const kind = kindOfType(entry.type);
+    if (kind !== 'interest' && kind !== 'partner_margin' && kind !== 'fee') continue;
+    if (group.local.some((local) => local.kind === kind) || toBook.some((other) => other.type === entry.type)) continue;
+    if (toUnits(entry.amount) === 0n || !isDatedInDay(entry, context)) continue;
+    toBook.push(entry);
   }
+  return toBook;
+}
 
-  for (const entries of input.local.values()) {
-    for (const entry of entries) {
-      if (entry.kind === 'settlement' || entry.kind === 'reversal' || entry.kind === 'adjustment') continue;
-      if (!matched.has(entry.transactionId) && relevantLocal(entry)) {
-        breaks.push(
-          draft('missing_in_report', {
-            providerId: entry.providerId,
-            earnAccountId: entry.earnAccountId,
-            currency: entry.currency,
-            expected: formatUnits(entry.amountUnits),
-            details: { transactionId: entry.transactionId, kind: entry.kind },
-          }),
-        );
-      }
-    }
-  }
-
-  const recomputedMargin = new Map<string, bigint>();
-  for (const line of input.projection.values()) {
-    recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
-    const expectedUnits = toUnits(line.userInterest);
-    const reported = reportedInterest.get(line.earnAccountId);
-    const tolerance = input.toleranceUnits(line.currency);
-    if (reported === undefined) {
-      if (expectedUnits > tolerance) {
-        breaks.push(draft('missing_interest', { earnAccountId: line.earnAccountId, currency: line.currency, expected: line.userInterest, details: { balance: line.balance } }));
-      }
-      continue;
-    }
-    if (toUnits(line.balance) === 0n && reported.units > 0n) {
-      breaks.push(draft('unexpected_interest', { earnAccountId: line.earnAccountId, currency: line.currency, expected: line.userInterest, actual: formatUnits(reported.units), details: { balance: line.balance, entryIds: reported.ids } }));
-    } else if (absolute(reported.units - expectedUnits) > tolerance) {
-      breaks.push(
-        draft('interest_mismatch', {
-          earnAccountId: line.earnAccountId,
-          currency: line.currency,
-          expected: line.userInterest,
-          actual: formatUnits(reported.units),
-          details: { balance: line.balance, differenceUnits: String(reported.units - expectedUnits), toleranceUnits: String(tolerance), entryIds: reported.ids },
-        }),
-      );
-    }
-  }
-  for (const [accountId, reported] of reportedInterest) {
-    if (!input.projection.has(accountId)) {
-      breaks.push(draft('unexpected_interest', { earnAccountId: accountId, currency: reported.currency, expected: formatUnits(0n), actual: formatUnits(reported.units), details: { reason: 'no local Earn account with a balance', entryIds: reported.ids } }));
-    }
-  }
-  for (const currency of new Set([...recomputedMargin.keys(), ...reportedMargin.keys()])) {
-    const expected = recomputedMargin.get(currency) ?? 0n;
-    const actual = reportedMargin.get(currency) ?? 0n;
-    if (absolute(expected - actual) > input.toleranceUnits(currency)) {
-      breaks.push(draft('margin_mismatch', { currency, expected: formatUnits(expected), actual: formatUnits(actual), details: { differenceUnits: String(actual - expected) } }));
-    }
-  }
-
-  const reportedOutstanding = new Map(input.report.balances.map((balance) => [balance.currency, toUnits(balance.outstandingBalance)]));
-  for (const currency of new Set([...input.outstanding.keys(), ...reportedOutstanding.keys()])) {
-    const expected = input.outstanding.get(currency) ?? 0n;
-    const actual = reportedOutstanding.get(currency);
-    if (actual === undefined ? expected !== 0n : absolute(expected - actual) > input.toleranceUnits(currency)) {
-      breaks.push(
-        draft('outstanding_balance_mismatch', {
-          currency,
-          expected: formatUnits(expected),
-          actual: actual === undefined ? null : formatUnits(actual),
-          details: actual === undefined ? { reason: 'the report has no balance for the currency' } : { differenceUnits: String(actual - expected) },
-        }),
-      );
-    }
-  }
-  return breaks.sort(compareBreaks);
+/** Whether a group has a report entry with no local entry of its kind (a lookup elsewhere may find one). */
+export function needsLookup(group: KeyGroup): boolean {
+  return group.report.some((entry) => {
+    const kind = kindOfType(entry.type);
+    return kind !== undefined && kind !== 'settlement' && !group.local.some((local) => local.kind === kind);
+  });
 }

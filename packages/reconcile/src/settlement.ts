@@ -7,6 +7,7 @@
  */
 import { formatUnits } from '@earnbook/ledger';
 import type { Amount } from '@earnbook/ledger';
+import type { LocalEntry } from './diff.js';
 
 /** The day's sums of one currency, in minor units (18 decimals). */
 export interface DayFlows {
@@ -64,4 +65,41 @@ export function computeSettlement(input: ComputeSettlementInput): SettlementPosi
     settled: formatUnits(settle ? outstanding : 0n),
     carriedOut: formatUnits(settle ? 0n : outstanding),
   };
+}
+
+/** The day's flows of every currency, summed as local entries of the day pass. */
+export class DayFlowTotals {
+  readonly #flows = new Map<string, { depositsUnits: bigint; withdrawalsUnits: bigint; feesUnits: bigint; partnerMarginUnits: bigint }>();
+
+  #of(currency: string) {
+    let value = this.#flows.get(currency);
+    if (value === undefined) {
+      value = { depositsUnits: 0n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n };
+      this.#flows.set(currency, value);
+    }
+    return value;
+  }
+
+  /** Adds a local entry of the day (a deposit, withdrawal, fee or partner margin; others are ignored). */
+  add(entry: LocalEntry): void {
+    if (entry.kind === 'deposit') this.#of(entry.currency).depositsUnits += entry.amountUnits;
+    else if (entry.kind === 'withdrawal') this.#of(entry.currency).withdrawalsUnits += entry.amountUnits;
+    else if (entry.kind === 'fee') this.#of(entry.currency).feesUnits += entry.amountUnits;
+    else if (entry.kind === 'partner_margin') this.#of(entry.currency).partnerMarginUnits += entry.amountUnits;
+  }
+
+  /** Makes sure a currency has a position (e.g. one with an amount carried in). */
+  touch(currency: string): void {
+    this.#of(currency);
+  }
+
+  /** The fees of the day per currency. */
+  fees(): Map<string, bigint> {
+    return new Map([...this.#flows].filter(([, flows]) => flows.feesUnits !== 0n).map(([currency, flows]) => [currency, flows.feesUnits]));
+  }
+
+  /** The currencies seen, sorted, with their flows. */
+  entries(): [string, DayFlows][] {
+    return [...this.#flows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
 }

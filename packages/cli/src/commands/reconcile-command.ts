@@ -9,8 +9,8 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
-import { readReportFile } from '@earnbook/reconcile';
-import type { LoadedReport } from '@earnbook/reconcile';
+import { openReportFile } from '@earnbook/reconcile';
+import type { ReportInput } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
@@ -63,21 +63,22 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${flags.entity} ${day}`, stages: 4 });
   try {
     progress.stage(flags.fetch === true ? 'fetching the report' : 'reading the report');
-    let loaded: LoadedReport;
+    let loaded: ReportInput;
     let fetchedJson: unknown;
     if (flags.fetch === true) {
       const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
       loaded = fetched.loaded;
       fetchedJson = fetched.json;
     } else {
-      loaded = await readReportFile(resolve(io.cwd, flags.reportFile ?? ''));
+      // Streamed in bounded memory: a legal report of any size (up to the contract's limits) is read.
+      loaded = await openReportFile(resolve(io.cwd, flags.reportFile ?? ''));
     }
     progress.stage('opening the books');
     return await withBooks(flags, config, io, async (opened) => {
       progress.stage('reconciling (sync, diff, settlement)');
       const result = await opened.reconciler.reconcileDay({ entity: flags.entity, day, report: loaded });
       progress.stage('writing the summary');
-      const summary = buildReconcileSummary({ result, loaded, generatedAt: formatInstant((io.now ?? (() => new Date()))()) });
+      const summary = buildReconcileSummary({ result, generatedAt: formatInstant((io.now ?? (() => new Date()))()) });
       try {
         await mkdir(out, { recursive: true });
       } catch (cause) {

@@ -5,6 +5,7 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
+import { providerEntryOrderIndexMigration } from './provider-entries-repository.js';
 
 /** Name of the table in which Kysely records the ledger's applied migrations. */
 export const LEDGER_MIGRATION_TABLE = 'earnbook_ledger_migration';
@@ -207,7 +208,7 @@ function earnAccountOrderIndexMigration(): Migration {
 
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration(), '0003_provider_id_index': providerIdIndexMigration(), '0004_earn_account_order_index': earnAccountOrderIndexMigration() };
+  return { '0001_initial': initialMigration(dialect), '0002_interest_residues': interestResidueMigration(), '0003_provider_id_index': providerIdIndexMigration(), '0004_earn_account_order_index': earnAccountOrderIndexMigration(), '0005_provider_entry_order_index': providerEntryOrderIndexMigration(dialect) };
 }
 
 /**

@@ -5,6 +5,8 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration } from 'kysely';
 import type { LedgerDialect } from '@earnbook/ledger';
+import { breakFingerprint } from '../diff.js';
+import type { BreakKind } from './schema.js';
 
 /** Kysely's record of reconcile's applied migrations. */
 export const RECONCILE_MIGRATION_TABLE = 'earnbook_reconcile_migration';
@@ -76,13 +78,35 @@ function initial(dialect: LedgerDialect): Migration {
   };
 }
 
+/**
+ * Break fingerprints become the JSON of (kind, provider id, Earn account id, currency), which is
+ * injective; the old `|`-joined form let two different breaks share one.
+ */
+function injectiveFingerprints(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const breaks = db as Kysely<{ reconcile_breaks: { id: number; kind: string; provider_id: string | null; earn_account_id: string | null; currency: string | null; fingerprint: string } }>;
+      let afterId = 0;
+      for (;;) {
+        const rows = await breaks.selectFrom('reconcile_breaks').select(['id', 'kind', 'provider_id', 'earn_account_id', 'currency']).where('id', '>', afterId).orderBy('id').limit(1_000).execute();
+        for (const row of rows) {
+          await breaks.updateTable('reconcile_breaks').set({ fingerprint: breakFingerprint({ kind: row.kind as BreakKind, providerId: row.provider_id, earnAccountId: row.earn_account_id, currency: row.currency }) }).where('id', '=', row.id).execute();
+        }
+        const last = rows[rows.length - 1];
+        if (last === undefined) return;
+        afterId = last.id;
+      }
+    },
+  };
+}
+
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */
 export async function migrateReconcile(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<void> {
   await dialect.migrate(db, async (connection, { disableTransactions }) => {
     const migrator = new Migrator({
       db: connection,
       disableTransactions,
-      provider: { getMigrations: async () => ({ '0001_initial': initial(dialect) }) },
+      provider: { getMigrations: async () => ({ '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints() }) },
       migrationTableName: RECONCILE_MIGRATION_TABLE,
       migrationLockTableName: RECONCILE_MIGRATION_LOCK_TABLE,
       ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),

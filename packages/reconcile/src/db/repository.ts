@@ -1,111 +1,95 @@
 /**
- * Every SQL statement of the reconcile package, as functions over a Kysely handle.
+ * Every SQL statement of the reconcile package, as functions over a Kysely handle or
+ * transaction. Only reconcile's own tables: what it needs of the books it asks the ledger.
  */
-import type { Kysely, Selectable } from 'kysely';
-import { nextAccountingDay, toUnits } from '@earnbook/ledger';
-import type { TransactionKind } from '@earnbook/ledger';
-import type { ReconcileBreakTable, ReconcileDatabase, SettlementInstructionTable, SettlementPositionTable } from './schema.js';
-import type { LocalEntry } from '../diff.js';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { LedgerDatabase } from '@earnbook/ledger';
+import type { ReconcileBreakTable, ReconcileDatabase, ReconcileTables, SettlementInstructionTable, SettlementPositionTable } from './schema.js';
 
 type Db = Kysely<ReconcileDatabase>;
 export type BreakRow = Selectable<ReconcileBreakTable>;
 export type PositionRow = Selectable<SettlementPositionTable>;
 export type InstructionRow = Selectable<SettlementInstructionTable>;
 
-/** Rows read per query when loading a day's local entries. */
-export const LOCAL_PAGE_ROWS = 10_000;
-/** Provider ids per `IN` list. */
-export const PROVIDER_IDS_PER_QUERY_MAX = 500;
-
-const USER_PREFIX = 'user:';
-
-function lineQuery(db: Db, entity: string) {
-  return db
-    .selectFrom('journal_transactions as t')
-    .innerJoin('journal_entries as e', 'e.transaction_id', 't.id')
-    .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
-    .select(['t.id', 't.kind', 't.provider_id', 't.accounting_day', 't.metadata', 'e.amount', 'e.currency', 'a.code', 'a.kind as account_kind'])
-    .where('t.entity', '=', entity)
-    .where('t.provider_id', 'is not', null)
-    .where((eb) =>
-      eb.or([
-        eb.and([eb('a.kind', '=', 'user'), eb('t.kind', 'in', ['deposit', 'withdrawal', 'interest'])]),
-        eb.and([eb('a.kind', '=', 'settlement'), eb('t.kind', 'in', ['partner_margin', 'fee'])]),
-      ]),
-    );
+/** The ledger's database handle (or transaction) seen with reconcile's tables beside the ledger's. */
+export function withReconcileTables(db: Kysely<LedgerDatabase>): Kysely<ReconcileDatabase> {
+  return db.withTables<ReconcileTables>();
 }
 
-function toLocal(row: { id: number; kind: string; provider_id: string | null; accounting_day: string; metadata: string | null; amount: string; currency: string; code: string }): LocalEntry {
-  const metadata = row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, string>);
-  const signed = toUnits(row.amount);
-  return {
-    transactionId: row.id,
-    kind: row.kind as TransactionKind,
-    providerId: row.provider_id ?? '',
-    accountingDay: row.accounting_day,
-    interestDay: metadata['interestDay'] ?? (row.kind === 'deposit' || row.kind === 'withdrawal' ? null : row.accounting_day),
-    amountUnits: signed < 0n ? -signed : signed,
-    currency: row.currency,
-    earnAccountId: row.code.startsWith(USER_PREFIX) ? row.code.slice(USER_PREFIX.length) : null,
-  };
-}
-
-function add(index: Map<string, LocalEntry[]>, entry: LocalEntry): void {
-  const list = index.get(entry.providerId);
-  if (list === undefined) index.set(entry.providerId, [entry]);
-  else if (!list.some((known) => known.transactionId === entry.transactionId)) list.push(entry);
-}
-
-/**
- * Local entries that can match a day's report: bookings of the day, interest, margin and fees
- * credited the next day, and any transaction carrying one of `providerIds` (wherever it is).
- */
-export async function loadLocalEntries(db: Db, input: { entity: string; day: string; providerIds: Iterable<string> }): Promise<Map<string, LocalEntry[]>> {
-  const index = new Map<string, LocalEntry[]>();
-  const days = [input.day, nextAccountingDay(input.day)];
-  let afterId = 0;
-  for (;;) {
-    const rows = await lineQuery(db, input.entity).where('t.accounting_day', 'in', days).where('t.id', '>', afterId).orderBy('t.id').limit(LOCAL_PAGE_ROWS).execute();
-    for (const row of rows) add(index, toLocal(row));
-    const last = rows[rows.length - 1];
-    if (last === undefined || rows.length < LOCAL_PAGE_ROWS) break;
-    afterId = last.id;
-  }
-  const missing = [...new Set(input.providerIds)].filter((id) => !index.has(id));
-  for (let start = 0; start < missing.length; start += PROVIDER_IDS_PER_QUERY_MAX) {
-    const rows = await lineQuery(db, input.entity).where('t.provider_id', 'in', missing.slice(start, start + PROVIDER_IDS_PER_QUERY_MAX)).execute();
-    for (const row of rows) add(index, toLocal(row));
-  }
-  return index;
-}
-
-/** The settlement position of the day before, if computed. */
-export async function findPosition(db: Db, key: { entity: string; currency: string; day: string }): Promise<PositionRow | undefined> {
-  return db.selectFrom('settlement_positions').selectAll().where('entity', '=', key.entity).where('currency', '=', key.currency).where('accounting_day', '=', key.day).executeTakeFirst();
+/** The carried-out amounts of an entity's positions of a day. */
+export async function selectCarriedOut(db: Db, input: { entity: string; day: string }): Promise<{ currency: string; carried_out: string }[]> {
+  return db.selectFrom('settlement_positions').select(['currency', 'carried_out']).where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
 }
 
 /** Stores (replaces) a settlement position. */
 export async function upsertPosition(db: Db, row: PositionRow): Promise<void> {
+  const { entity: _entity, currency: _currency, accounting_day: _day, ...values } = row;
   await db
     .insertInto('settlement_positions')
     .values(row)
-    .onConflict((conflict) =>
-      conflict.columns(['entity', 'currency', 'accounting_day']).doUpdateSet({
-        payables: row.payables,
-        receivables: row.receivables,
-        net: row.net,
-        carried_in: row.carried_in,
-        outstanding: row.outstanding,
-        settled: row.settled,
-        carried_out: row.carried_out,
-        reported_outstanding: row.reported_outstanding,
-        computed_at: row.computed_at,
-      }),
-    )
+    .onConflict((conflict) => conflict.columns(['entity', 'currency', 'accounting_day']).doUpdateSet(values))
     .execute();
 }
 
-/** The breaks of an entity's day. */
+/** The breaks of an entity's day, by id. */
 export async function selectBreaksOfDay(db: Db, entity: string, day: string): Promise<BreakRow[]> {
   return db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', entity).where('accounting_day', '=', day).orderBy('id').execute();
+}
+
+/** Breaks of an entity, optionally of one day or status, by day then id. */
+export async function selectBreaks(db: Db, input: { entity: string; day?: string; status?: 'open' | 'resolved' }): Promise<BreakRow[]> {
+  let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).orderBy('accounting_day').orderBy('id');
+  if (input.day !== undefined) query = query.where('accounting_day', '=', input.day);
+  if (input.status !== undefined) query = query.where('status', '=', input.status);
+  return query.execute();
+}
+
+/** A break by id. */
+export async function findBreak(db: Db, id: number): Promise<BreakRow | undefined> {
+  return db.selectFrom('reconcile_breaks').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Inserts breaks. */
+export async function insertBreaks(db: Db, rows: readonly Insertable<ReconcileBreakTable>[]): Promise<void> {
+  if (rows.length > 0) await db.insertInto('reconcile_breaks').values([...rows]).execute();
+}
+
+/** Updates one break. */
+export async function updateBreak(db: Db, id: number, values: Updateable<ReconcileBreakTable>): Promise<void> {
+  await db.updateTable('reconcile_breaks').set(values).where('id', '=', id).execute();
+}
+
+/** Resolves one open break; false if it was not open any more. */
+export async function resolveOpenBreak(db: Db, id: number, values: { resolution_reason: string; resolution_transaction_id: number | null; resolved_at: string }): Promise<boolean> {
+  const result = await db.updateTable('reconcile_breaks').set({ status: 'resolved', ...values }).where('id', '=', id).where('status', '=', 'open').executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** The instruction of an (entity, currency, day), if any. */
+export async function findInstructionOfDay(db: Db, input: { entity: string; currency: string; day: string }): Promise<InstructionRow | undefined> {
+  return db.selectFrom('settlement_instructions').selectAll().where('entity', '=', input.entity).where('currency', '=', input.currency).where('accounting_day', '=', input.day).executeTakeFirst();
+}
+
+/** An instruction by id. */
+export async function findInstruction(db: Db, id: number): Promise<InstructionRow | undefined> {
+  return db.selectFrom('settlement_instructions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Instructions of an entity, optionally of one day or status, by id. */
+export async function selectInstructions(db: Db, input: { entity: string; day?: string; status?: InstructionRow['status'] }): Promise<InstructionRow[]> {
+  let query = db.selectFrom('settlement_instructions').selectAll().where('entity', '=', input.entity).orderBy('id');
+  if (input.day !== undefined) query = query.where('accounting_day', '=', input.day);
+  if (input.status !== undefined) query = query.where('status', '=', input.status);
+  return query.execute();
+}
+
+/** Inserts an instruction. */
+export async function insertInstruction(db: Db, row: Insertable<SettlementInstructionTable>): Promise<void> {
+  await db.insertInto('settlement_instructions').values(row).execute();
+}
+
+/** Updates an instruction, only while it has the status `from`; false if it had another. */
+export async function updateInstruction(db: Db, id: number, from: InstructionRow['status'], values: Updateable<SettlementInstructionTable>): Promise<boolean> {
+  const result = await db.updateTable('settlement_instructions').set(values).where('id', '=', id).where('status', '=', from).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

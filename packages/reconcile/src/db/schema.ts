@@ -20,7 +20,8 @@ export type BreakKind =
   | 'missing_interest'
   | 'outstanding_balance_mismatch'
   | 'restated_entry'
-  | 'unknown_entry_type';
+  | 'unknown_entry_type'
+  | 'approval_required';
 
 export interface ReconcileBreakTable {
   id: Generated<number>;
@@ -87,6 +88,13 @@ export interface SettlementInstructionTable {
   created_at: string;
   updated_at: string;
 }
+
+/** Reconcile's own tables. */
+export type ReconcileTables = {
+  reconcile_breaks: ReconcileBreakTable;
+  settlement_positions: SettlementPositionTable;
+  settlement_instructions: SettlementInstructionTable;
+};
 
 /** The ledger's tables and reconcile's. */
 export interface ReconcileDatabase extends LedgerDatabase {

@@ -1,0 +1,121 @@
+/**
+ * The ledger's read API for what a reconciliation with the provider needs: the transactions that
+ * carry a provider id (deposits, withdrawals, interest, partner margin, fees), each with its one
+ * relevant line, read a day at a time in provider id order and in bounded pages; lookups by
+ * provider id anywhere in the books; Earn accounts by id. The ledger's own conventions (which
+ * line is relevant, the `interestDay` metadata, the Earn account of a user line) stay here.
+ *
+ * Every function takes an optional `db`: pass the transaction of a write in progress to read
+ * inside it (on SQLite the one connection is held by that transaction).
+ */
+import type { Kysely } from 'kysely';
+import { LedgerError, describeValue } from './errors.js';
+import { formatUnits, toUnits } from './money.js';
+import type { Amount } from './money.js';
+import { parseAccountingDay } from './calendar.js';
+import type { TransactionKind } from './posting.js';
+import type { Ledger } from './ledger.js';
+import type { LedgerDatabase } from './db/schema.js';
+import { selectEarnAccountsByIds, selectProviderEntriesByIds, selectProviderEntriesOfDay } from './db/provider-entries-repository.js';
+import type { ProviderEntryRow } from './db/provider-entries-repository.js';
+
+/** Provider entries one page may return. */
+export const PROVIDER_ENTRY_PAGE_SIZE_MAX = 10_000;
+/** Provider ids or Earn account ids one lookup may name. */
+export const PROVIDER_LOOKUP_IDS_MAX = 1_000;
+
+/** A journal transaction that carries a provider id, seen through its relevant line. */
+export interface ProviderEntry {
+  readonly transactionId: number;
+  readonly kind: TransactionKind;
+  readonly providerId: string;
+  readonly accountingDay: string;
+  readonly occurredAt: string;
+  /** For interest, margin and fees: the day that earned it (its `interestDay`, else its own day). */
+  readonly interestDay: string | null;
+  /** Positive amount of the relevant line: the user's account, or `settlement` for margin and fees. */
+  readonly amount: Amount;
+  readonly currency: string;
+  /** The Earn account of the user line (deposits, withdrawals, interest). */
+  readonly earnAccountId: string | null;
+}
+
+/** Where a page of {@link providerEntriesOfDay} starts (exclusive): the last entry of the page before. */
+export interface ProviderEntryCursor {
+  readonly providerId: string;
+  readonly transactionId: number;
+}
+
+function toProviderEntry(row: ProviderEntryRow): ProviderEntry {
+  const metadata = row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, unknown>);
+  const booking = row.kind === 'deposit' || row.kind === 'withdrawal';
+  const interestDay = typeof metadata['interestDay'] === 'string' ? metadata['interestDay'] : null;
+  const signed = toUnits(row.amount);
+  return {
+    transactionId: row.id,
+    kind: row.kind as TransactionKind,
+    providerId: row.provider_id ?? '',
+    accountingDay: row.accounting_day,
+    occurredAt: row.occurred_at,
+    interestDay: booking ? null : (interestDay ?? row.accounting_day),
+    amount: formatUnits(signed < 0n ? -signed : signed),
+    currency: row.currency,
+    earnAccountId: row.earn_account_id,
+  };
+}
+
+function checkLimit(limit: number, max: number, field: string): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new LedgerError('invalid_input', `${field} must be an integer from 1 to ${max}, got ${describeValue(limit)}`, { field, value: describeValue(limit) });
+  }
+  return limit;
+}
+
+/**
+ * One page of the provider entries booked on an entity's accounting day, ordered by provider id
+ * (code point order) then transaction id. Pass the last entry back as `after` for the next page;
+ * a page shorter than `limit` is the last. `kinds` keeps only transactions of those kinds.
+ *
+ * @example
+ * let after = null;
+ * for (;;) {
+ *   const page = await providerEntriesOfDay(ledger, { entity: 'defi', day: '2025-03-18', after, limit: 5000 });
+ *   // …
+ *   if (page.length < 5000) break;
+ *   const last = page[page.length - 1];
+ *   after = { providerId: last.providerId, transactionId: last.transactionId };
+ * }
+ */
+export async function providerEntriesOfDay(
+  ledger: Ledger,
+  input: { entity: string; day: string; after: ProviderEntryCursor | null; limit: number; kinds?: readonly TransactionKind[] },
+  db: Kysely<LedgerDatabase> = ledger.db,
+): Promise<ProviderEntry[]> {
+  const entity = ledger.entity(input.entity).id;
+  const day = parseAccountingDay(input.day, 'day');
+  const limit = checkLimit(input.limit, PROVIDER_ENTRY_PAGE_SIZE_MAX, 'limit');
+  if (input.kinds !== undefined && (!Array.isArray(input.kinds) || input.kinds.length === 0)) {
+    throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(input.kinds)}`, { field: 'kinds', value: describeValue(input.kinds) });
+  }
+  const rows = await selectProviderEntriesOfDay(db, ledger.dialect, { entity, day, after: input.after, limit, kinds: input.kinds ?? null });
+  return rows.map(toProviderEntry);
+}
+
+/** The provider entries of any day that carry one of `providerIds`, by transaction id. */
+export async function providerEntriesByIds(ledger: Ledger, input: { entity: string; providerIds: readonly string[] }, db: Kysely<LedgerDatabase> = ledger.db): Promise<ProviderEntry[]> {
+  const entity = ledger.entity(input.entity).id;
+  checkLimit(Math.max(1, input.providerIds.length), PROVIDER_LOOKUP_IDS_MAX, 'providerIds.length');
+  return (await selectProviderEntriesByIds(db, { entity, providerIds: input.providerIds })).map(toProviderEntry);
+}
+
+/** Earn accounts of an entity by Earn account id: the ledger account and currency of each known one. */
+export async function earnAccountsByIds(
+  ledger: Ledger,
+  input: { entity: string; earnAccountIds: readonly string[] },
+  db: Kysely<LedgerDatabase> = ledger.db,
+): Promise<Map<string, { readonly ledgerAccountId: number; readonly currency: string }>> {
+  const entity = ledger.entity(input.entity).id;
+  checkLimit(Math.max(1, input.earnAccountIds.length), PROVIDER_LOOKUP_IDS_MAX, 'earnAccountIds.length');
+  const rows = await selectEarnAccountsByIds(db, { entity, earnAccountIds: input.earnAccountIds });
+  return new Map(rows.map((row) => [row.earn_account_id, { ledgerAccountId: row.ledger_account_id, currency: row.currency }]));
+}

@@ -1,0 +1,93 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarnBooks, LedgerError, earnAccountsByIds, providerEntriesByIds, providerEntriesOfDay } from '../src/index.js';
+import type { Ledger, ProviderEntry, ProviderEntryCursor } from '../src/index.js';
+import { DIALECTS, freshLedger } from './dialects.js';
+
+const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: null };
+const DAY = '2025-03-18';
+
+/** Code point order, the order the reconciler merges in. */
+function codePointOrder(a: string, b: string): number {
+  const x = [...a].map((c) => c.codePointAt(0) ?? 0);
+  const y = [...b].map((c) => c.codePointAt(0) ?? 0);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
+  return x.length - y.length;
+}
+
+describe.each(DIALECTS)('provider entries on %s', (dialect) => {
+  let ledger: Ledger;
+  let books: EarnBooks;
+  let close: () => Promise<void>;
+
+  beforeEach(async () => {
+    const opened = await freshLedger(dialect);
+    ledger = opened.ledger;
+    close = opened.close;
+    books = new EarnBooks(ledger);
+    await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
+    await books.registerUser({ partnerUserId: 'alice', earnUsers: [{ entity: 'defi', earnUserId: 'u1' }] });
+    await books.openEarnAccount({ entity: 'defi', earnAccountId: 'acc-1', earnUserId: 'u1', providerProductId: 'btc', currency: 'BTC' });
+  });
+  afterEach(async () => close());
+
+  // Ids chosen so that code point order differs from a locale's order and from UTF-16 order.
+  const ids = ['b', 'B', 'a-2', 'a10', 'é', 'z', '\u{1F600}', '\uFF5E', 'a_1'];
+
+  async function deposits(): Promise<void> {
+    for (const [index, id] of ids.entries()) {
+      await books.recordDeposit({ entity: 'defi', earnAccountId: 'acc-1', providerBookingId: id, amount: `${index + 1}`, occurredAt: '2025-03-18T10:00:00Z', idempotencyKey: `k${index}`, providerData: {} });
+    }
+  }
+
+  async function allPages(limit: number): Promise<ProviderEntry[]> {
+    const seen: ProviderEntry[] = [];
+    let after: ProviderEntryCursor | null = null;
+    for (;;) {
+      const page = await providerEntriesOfDay(ledger, { entity: 'defi', day: DAY, after, limit });
+      seen.push(...page);
+      const last = page[page.length - 1];
+      if (last === undefined || page.length < limit) return seen;
+      after = { providerId: last.providerId, transactionId: last.transactionId };
+    }
+  }
+
+  it('reads a day in provider id code point order, in pages, each with its relevant line', async () => {
+    await deposits();
+    await books.recordInterest({ entity: 'defi', earnAccountId: 'acc-1', providerEntryId: 'b', amount: '0.1', occurredAt: '2025-03-18T23:00:00Z', interestDay: '2025-03-17' });
+    await books.recordFee({ entity: 'defi', currency: 'BTC', providerEntryId: 'fee-1', amount: '0.01', occurredAt: '2025-03-18T12:00:00Z' });
+    const expected = [...ids, 'b', 'fee-1'].sort(codePointOrder);
+    for (const limit of [1, 2, 3, 100]) {
+      const entries = await allPages(limit);
+      expect(entries.map((entry) => entry.providerId)).toEqual(expected);
+    }
+    const entries = await allPages(100);
+    const deposit = entries.find((entry) => entry.providerId === 'z');
+    expect(deposit).toMatchObject({ kind: 'deposit', amount: '6.000000000000000000', currency: 'BTC', earnAccountId: 'acc-1', interestDay: null, accountingDay: DAY });
+    expect(entries.find((entry) => entry.kind === 'interest')).toMatchObject({ providerId: 'b', amount: '0.100000000000000000', earnAccountId: 'acc-1', interestDay: '2025-03-17' });
+    expect(entries.find((entry) => entry.kind === 'fee')).toMatchObject({ providerId: 'fee-1', amount: '0.010000000000000000', earnAccountId: null, interestDay: DAY });
+    // The two transactions of provider id "b" come in transaction id order.
+    const both = entries.filter((entry) => entry.providerId === 'b');
+    expect(both.map((entry) => entry.kind)).toEqual(['deposit', 'interest']);
+  });
+
+  it('finds entries by provider id on any day, and Earn accounts by id', async () => {
+    await deposits();
+    await books.recordDeposit({ entity: 'defi', earnAccountId: 'acc-1', providerBookingId: 'other-day', amount: '1', occurredAt: '2025-03-20T10:00:00Z', idempotencyKey: 'kx', providerData: {} });
+    expect((await allPages(100)).some((entry) => entry.providerId === 'other-day')).toBe(false);
+    const found = await providerEntriesByIds(ledger, { entity: 'defi', providerIds: ['other-day', 'nope', 'z'] });
+    expect(found.map((entry) => [entry.providerId, entry.accountingDay])).toEqual([
+      ['z', DAY],
+      ['other-day', '2025-03-20'],
+    ]);
+    const accounts = await earnAccountsByIds(ledger, { entity: 'defi', earnAccountIds: ['acc-1', 'acc-2'] });
+    expect([...accounts.keys()]).toEqual(['acc-1']);
+    expect(accounts.get('acc-1')?.currency).toBe('BTC');
+  });
+
+  it('refuses bad limits and unknown entities with typed errors', async () => {
+    await expect(providerEntriesOfDay(ledger, { entity: 'defi', day: DAY, after: null, limit: 0 })).rejects.toMatchObject({ code: 'invalid_input', field: 'limit' });
+    await expect(providerEntriesOfDay(ledger, { entity: 'defi', day: '2025-02-30', after: null, limit: 10 })).rejects.toBeInstanceOf(LedgerError);
+    await expect(providerEntriesOfDay(ledger, { entity: 'nope', day: DAY, after: null, limit: 10 })).rejects.toMatchObject({ code: 'unknown_entity' });
+    await expect(providerEntriesByIds(ledger, { entity: 'defi', providerIds: Array.from({ length: 1001 }, (_, i) => `p${i}`) })).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+});

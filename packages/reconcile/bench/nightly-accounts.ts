@@ -1,0 +1,184 @@
+/**
+ * `nightly_1m_accounts_s`: the nightly job for a day of N Earn accounts (default 1M): books that
+ * hold N accounts with balances and the day's 50k deposits and withdrawals; a report (a file)
+ * with N interest entries, the partner margin and those bookings. Measured: reconcile from the
+ * file — stream, validate, sync the interest and margin into the books, diff, settle, store — and
+ * the peak RSS of that process. SQLite, with the PostgreSQL figure beside it.
+ *
+ * Setup writes the rows with multi-row inserts (not timed) and computes the report's interest
+ * with the ledger's own accounting cycle, so the day is clean. Each step is a child process.
+ */
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { EarnBooks, Ledger, cycleLines, formatInstant, formatUnits, localEntryId, nextAccountingDay, startOfAccountingDay, toUnits } from '@earnbook/ledger';
+import type { LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
+import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
+import { Reconciler, openReportFile } from '../src/index.js';
+
+const DAY = '2025-03-18';
+const PREVIOUS_DAY = '2025-03-17';
+const BOOKINGS = 50_000;
+const ROWS_PER_INSERT = 500;
+const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
+
+async function openStorage(target: string): Promise<LedgerStorage> {
+  if (!target.startsWith('postgres')) return openSqliteDatabase({ filename: target });
+  const [url, schema] = target.split('#');
+  const { openPostgresDatabase } = await import('@earnbook/ledger/postgres');
+  return openPostgresDatabase({ connectionString: url ?? '', ...(schema === undefined ? {} : { schema }) });
+}
+
+async function insertRows(db: Kysely<LedgerDatabase>, table: keyof LedgerDatabase, rows: readonly Record<string, unknown>[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+    await db.insertInto(table).values(rows.slice(start, start + ROWS_PER_INSERT) as never).execute();
+  }
+}
+
+/** Writes the accounts, their balances and the day's bookings; returns the ledger account ids. */
+async function buildBooks(ledger: Ledger, accounts: number): Promise<void> {
+  const db = ledger.db;
+  const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+  const createdAt = '2025-03-01T00:00:00.000Z';
+  for (let first = 0; first < accounts; first += 50_000) {
+    const count = Math.min(50_000, accounts - first);
+    const index = Array.from({ length: count }, (_, i) => first + i);
+    await ledger.dialect.writeTransaction(db, async (trx) => {
+      await insertRows(trx, 'partner_users', index.map((i) => ({ partner_user_id: `p${i}`, created_at: createdAt })));
+      await insertRows(trx, 'earn_users', index.map((i) => ({ entity: 'defi', earn_user_id: `u${i}`, partner_user_id: `p${i}`, created_at: createdAt })));
+      const balance = (i: number) => formatUnits(BigInt((i % 1000) + 1) * 10n ** 15n);
+      await insertRows(trx, 'ledger_accounts', index.map((i) => ({ entity: 'defi', currency: 'BTC', code: `user:a${i}`, kind: 'user', normal_side: 'credit', balance: balance(i), last_day: PREVIOUS_DAY, entry_count: 0, created_at: createdAt })));
+      const ids = await trx.selectFrom('ledger_accounts').select(['id', 'code']).where('code', 'in', index.slice(0, 1).map((i) => `user:a${i}`)).execute();
+      const firstId = ids[0]?.id ?? 0;
+      await insertRows(trx, 'earn_accounts', index.map((i, n) => ({ entity: 'defi', earn_account_id: `a${i}`, earn_user_id: `u${i}`, provider_product_id: 'btc', currency: 'BTC', ledger_account_id: firstId + n, created_at: createdAt })));
+      await insertRows(trx, 'account_day_balances', index.map((i, n) => ({ account_id: firstId + n, accounting_day: PREVIOUS_DAY, balance: balance(i) })));
+    });
+  }
+  // The day's bookings: deposits and withdrawals of small amounts on the first accounts.
+  const account = async (i: number) => (await ledger.findAccount({ entity: 'defi', currency: 'BTC', code: `user:a${i}` }))?.id ?? 0;
+  const firstAccount = await account(0);
+  const transactions = Array.from({ length: Math.min(BOOKINGS, accounts) }, (_, n) => ({ entity: 'defi', kind: n % 2 === 0 ? 'deposit' : 'withdrawal', idempotency_key: `k${n}`, request_hash: `h${n}`, occurred_at: '2025-03-18T10:00:00.000Z', accounting_day: DAY, provider_id: `b${n}`, reverses_transaction_id: null, description: null, metadata: null, created_at: createdAt }));
+  await ledger.dialect.writeTransaction(db, async (trx) => {
+    await insertRows(trx, 'journal_transactions', transactions);
+    const rows = await trx.selectFrom('journal_transactions').select(['id', 'provider_id']).where('entity', '=', 'defi').where('accounting_day', '=', DAY).execute();
+    const entries = rows.flatMap((row) => {
+      const n = Number((row.provider_id ?? 'b0').slice(1));
+      const units = 10n ** 12n;
+      const user = n % 2 === 0 ? -units : units;
+      return [
+        { transaction_id: row.id, entity: 'defi', account_id: funds.id, currency: 'BTC', amount: formatUnits(-user), balance_after: formatUnits(0n), accounting_day: DAY },
+        { transaction_id: row.id, entity: 'defi', account_id: firstAccount + n, currency: 'BTC', amount: formatUnits(user), balance_after: formatUnits(0n), accounting_day: DAY },
+      ];
+    });
+    await insertRows(trx, 'journal_entries', entries);
+  });
+}
+
+/** Builds books and the report file for `accounts` Earn accounts. */
+export async function buildNightly(target: string, reportFile: string, accounts: number): Promise<{ bytes: number; entries: number }> {
+  const ledger = await Ledger.open({ storage: await openStorage(target), entities: [{ id: 'defi', timeZone: 'UTC' }] });
+  const books = new EarnBooks(ledger);
+  await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
+  await buildBooks(ledger, accounts);
+  const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), 'UTC'));
+  const out = createWriteStream(reportFile);
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  await write(`{"id":"${localEntryId('defi', DAY, 'report')}","type":"Report","entity":"defi","accountingDay":"${DAY}","timeZone":"UTC","generatedAt":"${creditedAt}","transactions":[`);
+  let entries = 0;
+  let margin = 0n;
+  const separator = () => (entries++ === 0 ? '' : ',');
+  for await (const lines of cycleLines({ books, entity: 'defi', day: DAY, batchSize: 1000 })) {
+    for (const line of lines) {
+      margin += toUnits(line.partnerMargin);
+      if (toUnits(line.userInterest) === 0n) continue;
+      await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'interest', line.earnAccountId)}","type":"Interest","currency":"BTC","amount":"${line.userInterest}","createdAt":"${creditedAt}","accountId":"${line.earnAccountId}"}`);
+    }
+  }
+  let net = margin;
+  for (let n = 0; n < Math.min(BOOKINGS, accounts); n++) {
+    const type = n % 2 === 0 ? 'Deposit' : 'Withdrawal';
+    net += n % 2 === 0 ? -(10n ** 12n) : 10n ** 12n;
+    await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'booking', String(n))}","type":"${type}","currency":"BTC","amount":"${formatUnits(10n ** 12n)}","createdAt":"2025-03-18T10:00:00.000Z","accountId":"a${n}","bookingId":"b${n}"}`);
+  }
+  await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'margin', 'BTC')}","type":"PartnerMargin","currency":"BTC","amount":"${formatUnits(margin)}","createdAt":"${creditedAt}"}`);
+  await write(`],"balances":[{"currency":"BTC","outstandingBalance":"${formatUnits(net)}"}]}`);
+  out.end();
+  await once(out, 'finish');
+  await Reconciler.open({ books, feeApprovalLimits: {} });
+  await ledger.close();
+  return { bytes: statSync(reportFile).size, entries };
+}
+
+/** The nightly job on the built books: seconds, peak RSS, breaks, booked interest. */
+export async function measureNightly(target: string, reportFile: string): Promise<Record<string, number>> {
+  const ledger = await Ledger.open({ storage: await openStorage(target), entities: [{ id: 'defi', timeZone: 'UTC' }] });
+  const reconciler = await Reconciler.open({ books: new EarnBooks(ledger) });
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile) });
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  await ledger.close();
+  return { seconds, cpuSeconds: (used.user + used.system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024, breaks: result.breaks.length, interest: result.synced.interest, entries: result.reportEntries };
+}
+
+/** Drops the benchmark's PostgreSQL schema. */
+async function dropTarget(target: string): Promise<void> {
+  const [url, schema] = target.split('#');
+  if (schema === undefined || !/^bench_[0-9a-f]{8}$/.test(schema)) return;
+  const storage = await openStorage(`${url}`);
+  try {
+    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(storage.db);
+  } finally {
+    await storage.db.destroy();
+  }
+}
+
+function child(args: readonly string[]): Record<string, number> {
+  const output = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(output.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+}
+
+/** Runs the benchmark on SQLite and, when `EARNBOOK_PG_URL` is set, PostgreSQL; returns the printed lines. */
+export function runNightlyBench(): string[] {
+  const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
+  const label = accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k`;
+  const directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-bench-'));
+  const lines: string[] = [];
+  try {
+    const targets: [string, string][] = [['sqlite', join(directory, 'books.sqlite')]];
+    const pgUrl = process.env['EARNBOOK_PG_URL'];
+    if (pgUrl !== undefined) targets.push(['postgres', `${pgUrl}#bench_${randomBytes(4).toString('hex')}`]);
+    for (const [name, target] of targets) {
+      const report = join(directory, `report-${name}.json`);
+      const built = child(['build', target, report, String(accounts)]);
+      let measured: Record<string, number>;
+      try {
+        measured = child(['measure', target, report]);
+      } finally {
+        if (name === 'postgres') child(['drop', target, report]);
+      }
+      lines.push(
+        `nightly_${label}_accounts_s${name === 'sqlite' ? '' : '_postgres'}: ${(measured['seconds'] ?? Number.NaN).toFixed(2)} s ratio=n/a (${name}; ${measured['entries']} report entries, ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB: stream and validate the file, book ${measured['interest']} interest entries and the margin, diff, settle, store in one transaction; ${measured['breaks']} breaks; CPU time ${(measured['cpuSeconds'] ?? Number.NaN).toFixed(2)} s; peak RSS ${(measured['peakRssMiB'] ?? Number.NaN).toFixed(0)} MiB; targets ≤ 60 s and ≤ 512 MiB on SQLite)`,
+      );
+    }
+    return lines;
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+const [step, target, reportArgument, countArgument] = process.argv.slice(2);
+if (process.argv[1] !== undefined && process.argv[1].endsWith('nightly-accounts.ts') && target !== undefined && reportArgument !== undefined) {
+  if (step === 'build') console.log(JSON.stringify(await buildNightly(target, reportArgument, Number(countArgument ?? 1_000_000))));
+  else if (step === 'measure') console.log(JSON.stringify(await measureNightly(target, reportArgument)));
+  else if (step === 'drop') console.log(JSON.stringify(await dropTarget(target).then(() => ({ dropped: 1 }))));
+}

@@ -1,0 +1,229 @@
+/**
+ * One reconciliation of an entity's accounting day, in two phases.
+ *
+ * 1. Read (no writes): stream the report, validating each entry and hashing the bytes, into two
+ *    external sorts (by match key; interest by Earn account); check the header; recompute the
+ *    day's interest and compare it account by account.
+ * 2. One write transaction: record the report version, sync (book the interest, margin and fee
+ *    entries the books lack), reload and plan (the pure diff over the merged streams, the
+ *    settlement positions and the day checks), then write positions, breaks and instructions.
+ *
+ * A rejection anywhere (a bad entry, a truncated stream, an entry the ledger refuses) throws
+ * before the transaction or rolls it back: nothing is written.
+ */
+import { formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, toUnits } from '@earnbook/ledger';
+import type { EarnBooks, Ledger, PostingScope } from '@earnbook/ledger';
+import { ReconcileError } from './errors.js';
+import { compareBreaks, entriesToBook, matchKey } from './diff.js';
+import { diffGroup } from './diff-group.js';
+import type { BreakDraft, DayContext } from './diff.js';
+import { ExternalSorter } from './external-sort.js';
+import { readReportEntries } from './report-stream.js';
+import type { ReadReport, ReportInput } from './report-stream.js';
+import type { ReportEntry, ReportHeader } from './report-entry.js';
+import { compareInterest, dayGroups } from './day-streams.js';
+import type { InterestOutcome } from './day-streams.js';
+import { bookEntries } from './sync.js';
+import { DayFlowTotals, computeSettlement } from './settlement.js';
+import type { SettlementPosition } from './settlement.js';
+import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
+import { heldCurrencies, openBreaksOfDay, storeBreaks } from './break-store.js';
+import type { Break } from './break-store.js';
+import { instruct, rowToInstruction } from './instructions.js';
+import type { SettlementInstruction } from './instructions.js';
+import * as repository from './db/repository.js';
+
+/** The kinds the sync books: only these are read from the books in the sync pass. */
+const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
+
+/** Report entries synced per `postMany` (the ledger's batch bound). */
+export const SYNC_BATCH_POSTINGS_MAX = 1_000;
+
+/** What a reconciliation of one day found and did. */
+export interface ReconcileResult {
+  readonly entity: string;
+  readonly day: string;
+  readonly reportId: string;
+  readonly reportVersion: number;
+  /** `created` the first time this report content was processed, `exists` after. */
+  readonly reportStatus: 'created' | 'exists';
+  readonly reportEntries: number;
+  /** The report without its entries, its content hash and where it came from. */
+  readonly report: { readonly header: ReportHeader; readonly contentHash: string; readonly source: string };
+  /** Entries the run booked into the ledger (interest, margin, fee). */
+  readonly synced: { readonly interest: number; readonly partnerMargin: number; readonly fee: number };
+  /** The day's open breaks, in a deterministic order. */
+  readonly breaks: readonly Break[];
+  /** Breaks this run closed because the report no longer shows them. */
+  readonly resolvedBreaks: number;
+  readonly positions: readonly SettlementPosition[];
+  readonly instructions: readonly SettlementInstruction[];
+  /** True when there is no open break. */
+  readonly clean: boolean;
+}
+
+/** The reconciler's configuration, as one run needs it. */
+export interface DaySettings {
+  readonly ledger: Ledger;
+  readonly books: EarnBooks;
+  readonly toleranceUnits: (currency: string) => bigint;
+  readonly thresholdUnits: (entity: string, currency: string) => bigint;
+  readonly feeApprovalLimitUnits: (entity: string, currency: string) => bigint;
+  readonly wallet: (entity: string, currency: string) => string | null;
+  readonly now: () => Date;
+  readonly sortDirectory: string | undefined;
+}
+
+function checkHeader(header: ReportHeader, input: { entity: string; day: string; timeZone: string }): void {
+  const { entity, day, timeZone } = input;
+  if (header.accountingDay !== day) throw new ReconcileError('wrong_day', `report ${header.id} is for ${header.accountingDay}, not ${day}`, { field: 'accountingDay', value: header.accountingDay });
+  if (header.entity !== undefined && header.entity !== entity) throw new ReconcileError('wrong_entity', `report ${header.id} belongs to ${header.entity}, not ${entity}`, { field: 'entity', value: header.entity });
+  if (header.timeZone !== timeZone) throw new ReconcileError('wrong_entity', `report ${header.id} counts days in ${header.timeZone}, but ${entity} keeps its books in ${timeZone}`, { field: 'timeZone', value: header.timeZone });
+}
+
+function checkDay(day: unknown): string {
+  try {
+    return parseAccountingDay(day, 'day');
+  } catch (cause) {
+    throw new ReconcileError('invalid_input', `day must be an accounting day YYYY-MM-DD, got ${JSON.stringify(day)}`, { field: 'day', value: String(day), cause });
+  }
+}
+
+/** Reconciles one day: see the module comment. */
+export async function reconcileDay(settings: DaySettings, input: { entity: string; day: string; report: ReportInput }): Promise<ReconcileResult> {
+  const { ledger } = settings;
+  const entity = ledger.entity(input.entity).id;
+  if (input.report === undefined || input.report === null) throw new ReconcileError('no_report', `no report for ${entity} ${input.day}: nothing can be reconciled`, { field: 'report' });
+  const day = checkDay(input.day);
+  const timeZone = ledger.entity(entity).timeZone;
+  const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
+  const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
+  const interestByAccount = new ExternalSorter<ReportEntry>({ key: (entry) => `${entry.accountId ?? ''}\u0000${entry.id}`, ...directory });
+  try {
+    const read = await readReportEntries(input.report, async (batch) => {
+      for (const entry of batch) {
+        await byKey.add(entry);
+        if (entry.type === 'Interest' && entry.accountId !== undefined) await interestByAccount.add(entry);
+      }
+    });
+    checkHeader(read.header, { entity, day, timeZone });
+    const interest = await compareInterest({ books: settings.books, entity, day, reported: interestByAccount, toleranceUnits: settings.toleranceUnits, ...(settings.sortDirectory === undefined ? {} : { sortDirectory: settings.sortDirectory }) });
+    const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, scope }));
+  } finally {
+    await byKey.close();
+    await interestByAccount.close();
+  }
+}
+
+interface DayWork {
+  readonly entity: string;
+  readonly context: DayContext;
+  readonly read: ReadReport;
+  readonly interest: InterestOutcome;
+  readonly byKey: ExternalSorter<ReportEntry>;
+  readonly scope: PostingScope;
+}
+
+/** The write phase, in the day's one transaction. */
+async function writeDay(settings: DaySettings, work: DayWork): Promise<ReconcileResult> {
+  const { entity, read, scope } = work;
+  const day = work.context.day;
+  const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
+  const context = { ...work.context, version: recorded.value.version };
+  const synced = await syncDay(settings, work, context);
+  const plan = await planDay(settings, work, context);
+  const db = repository.withReconcileTables(scope.db);
+  const now = formatInstant(settings.now());
+  await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
+  const resolved = new Set((await repository.selectBreaksOfDay(db, entity, day)).filter((row) => row.status === 'resolved').map((row) => row.fingerprint));
+  const held = heldCurrencies(plan.drafts, resolved);
+  const conflicts: BreakDraft[] = [];
+  for (const position of plan.positions) {
+    if (held.has(position.currency)) continue;
+    const conflict = await instruct(db, { entity, day, position, wallet: settings.wallet(entity, position.currency), now });
+    if (conflict !== null) conflicts.push(conflict);
+  }
+  const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);
+  const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now });
+  const breaks = await openBreaksOfDay(db, { entity, day, order: drafts });
+  return {
+    entity,
+    day,
+    reportId: read.header.id,
+    reportVersion: context.version,
+    reportStatus: recorded.status,
+    reportEntries: read.entries,
+    report: { header: read.header, contentHash: read.contentHash, source: read.source },
+    synced,
+    breaks,
+    resolvedBreaks,
+    positions: plan.positions,
+    instructions: (await repository.selectInstructions(db, { entity, day })).map(rowToInstruction),
+    clean: breaks.length === 0,
+  };
+}
+
+/** Pass 1: books the interest, margin and fee entries the books lack, in batches. */
+async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
+  const counts = { interest: 0, partnerMargin: 0, fee: 0 };
+  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
+  let pending: ReportEntry[] = [];
+  const flush = async () => {
+    const booked = await bookEntries(settings.ledger, { entity: work.entity, day: context.day, entries: pending, scope: work.scope });
+    counts.interest += booked.interest;
+    counts.partnerMargin += booked.partnerMargin;
+    counts.fee += booked.fee;
+    pending = [];
+  };
+  for await (const group of groups) {
+    pending.push(...entriesToBook(group, context));
+    if (pending.length >= SYNC_BATCH_POSTINGS_MAX) await flush();
+  }
+  if (pending.length > 0) await flush();
+  return counts;
+}
+
+/** Pass 2: the diff over the reloaded books, the settlement positions and the day checks. */
+async function planDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ drafts: BreakDraft[]; positions: SettlementPosition[] }> {
+  const { entity } = work;
+  const flows = new DayFlowTotals();
+  const reportedMargin = new Map<string, bigint>();
+  const drafts: BreakDraft[] = [...work.interest.breaks];
+  for await (const group of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sorted() }, work.scope.db)) {
+    const diff = diffGroup(group, context);
+    drafts.push(...diff.breaks);
+    for (const entry of diff.ofDay) flows.add(entry);
+    for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
+  }
+  const carried = await repository.selectCarriedOut(repository.withReconcileTables(work.scope.db), { entity, day: previousAccountingDay(context.day) });
+  for (const row of carried) if (toUnits(row.carried_out) !== 0n) flows.touch(row.currency);
+  const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));
+  const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
+  const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));
+  drafts.push(...marginBreaks(work.interest.recomputedMargin, reportedMargin, settings.toleranceUnits));
+  drafts.push(...approvalBreaks(flows.fees(), (currency) => settings.feeApprovalLimitUnits(entity, currency)));
+  drafts.push(...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits));
+  return { drafts: drafts.sort(compareBreaks), positions };
+}
+
+async function storePositions(db: ReturnType<typeof repository.withReconcileTables>, input: { entity: string; day: string; positions: readonly SettlementPosition[]; header: ReportHeader; now: string }): Promise<void> {
+  const reported = new Map(input.header.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
+  for (const position of input.positions) {
+    await repository.upsertPosition(db, {
+      entity: input.entity,
+      currency: position.currency,
+      accounting_day: input.day,
+      payables: position.payables,
+      receivables: position.receivables,
+      net: position.net,
+      carried_in: position.carriedIn,
+      outstanding: position.outstanding,
+      settled: position.settled,
+      carried_out: position.carriedOut,
+      reported_outstanding: reported.get(position.currency) ?? null,
+      computed_at: input.now,
+    });
+  }
+}
+

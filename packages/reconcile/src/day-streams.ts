@@ -1,0 +1,109 @@
+/**
+ * The streams a reconciliation run walks: the books' provider entries of a day in provider id
+ * order (through the ledger's read API, in pages), lookups by provider id, the day's key groups,
+ * and the interest comparison merged by Earn account. Reads only; bounded by the page sizes.
+ */
+import type { Kysely } from 'kysely';
+import { cycleLines, providerEntriesByIds, providerEntriesOfDay, toUnits } from '@earnbook/ledger';
+import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryCursor, TransactionKind } from '@earnbook/ledger';
+import { kindOfType, needsLookup } from './diff.js';
+import type { BreakDraft, KeyGroup, LocalEntry } from './diff.js';
+import { keyGroups, withLookups } from './key-groups.js';
+import { ExternalSorter } from './external-sort.js';
+import type { ReportEntry } from './report-entry.js';
+import { compareKeys } from './keys.js';
+import { diffInterest, sumReportedInterest } from './interest-check.js';
+
+/** Provider entries read per page. */
+export const LOCAL_PAGE_ROWS = 5_000;
+/** Accounts of the recomputation read per batch. */
+const CYCLE_BATCH_ACCOUNTS = 1_000;
+
+/** A provider entry of the ledger as the diff sees it. */
+export function toLocalEntry(entry: ProviderEntry): LocalEntry {
+  return {
+    transactionId: entry.transactionId,
+    kind: entry.kind,
+    providerId: entry.providerId,
+    accountingDay: entry.accountingDay,
+    interestDay: entry.interestDay,
+    amountUnits: toUnits(entry.amount),
+    currency: entry.currency,
+    earnAccountId: entry.earnAccountId,
+  };
+}
+
+/** The books' provider entries of one day, in provider id order. */
+export async function* localEntriesOfDay(ledger: Ledger, input: { entity: string; day: string; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<LocalEntry> {
+  let after: ProviderEntryCursor | null = null;
+  for (;;) {
+    const page = await providerEntriesOfDay(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_ROWS, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
+    for (const entry of page) yield toLocalEntry(entry);
+    const last = page[page.length - 1];
+    if (last === undefined || page.length < LOCAL_PAGE_ROWS) return;
+    after = { providerId: last.providerId, transactionId: last.transactionId };
+  }
+}
+
+/**
+ * The day's key groups: the sorted report merged with the books of `days`, groups without a
+ * local entry of their kind completed by a lookup anywhere in the books. With `kinds`, only
+ * local entries of those kinds are read and only report entries of those kinds are looked up
+ * (the sync pass needs interest, margin and fees only).
+ */
+export function dayGroups(ledger: Ledger, input: { entity: string; days: readonly string[]; report: AsyncIterable<ReportEntry>; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<KeyGroup> {
+  const { kinds } = input;
+  const locals = input.days.map((day) => localEntriesOfDay(ledger, { entity: input.entity, day, ...(kinds === undefined ? {} : { kinds }) }, db));
+  const lookup = async (keys: readonly string[]) => (await providerEntriesByIds(ledger, { entity: input.entity, providerIds: keys }, db)).map(toLocalEntry);
+  const ofKinds = (entry: ReportEntry) => {
+    const kind = kindOfType(entry.type);
+    return kind !== undefined && (kinds?.includes(kind) ?? true);
+  };
+  const needed = (group: KeyGroup) => needsLookup(kinds === undefined ? group : { ...group, report: group.report.filter(ofKinds) });
+  return withLookups(keyGroups(input.report, locals), lookup, needed);
+}
+
+/** What the interest comparison found: its breaks and the recomputed margin per currency. */
+export interface InterestOutcome {
+  readonly breaks: readonly BreakDraft[];
+  readonly recomputedMargin: ReadonlyMap<string, bigint>;
+}
+
+/**
+ * Recomputes the day's interest (the ledger's accounting cycle, read only), sorts it by Earn
+ * account next to the report's interest entries (sorted by account), and compares them account
+ * by account. Memory is bounded by the sorters' runs.
+ */
+export async function compareInterest(input: { books: EarnBooks; entity: string; day: string; reported: ExternalSorter<ReportEntry>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string }): Promise<InterestOutcome> {
+  const projection = new ExternalSorter<CycleLine>({ key: (line) => line.earnAccountId, ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
+  const recomputedMargin = new Map<string, bigint>();
+  try {
+    for await (const lines of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
+      for (const line of lines) {
+        recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
+        await projection.add(line);
+      }
+    }
+    const breaks: BreakDraft[] = [];
+    const lines = projection.sorted()[Symbol.asyncIterator]();
+    const entries = input.reported.sorted()[Symbol.asyncIterator]();
+    let line = await lines.next();
+    let entry = await entries.next();
+    while (line.done !== true || entry.done !== true) {
+      const lineKey = line.done === true ? undefined : line.value.earnAccountId;
+      const entryKey = entry.done === true ? undefined : (entry.value.accountId ?? '');
+      const key = lineKey === undefined ? entryKey : entryKey === undefined ? lineKey : compareKeys(lineKey, entryKey) <= 0 ? lineKey : entryKey;
+      const account: ReportEntry[] = [];
+      while (entry.done !== true && entry.value.accountId === key) {
+        account.push(entry.value);
+        entry = await entries.next();
+      }
+      const current = line.done !== true && line.value.earnAccountId === key ? line.value : undefined;
+      if (current !== undefined) line = await lines.next();
+      breaks.push(...diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account), input.toleranceUnits));
+    }
+    return { breaks, recomputedMargin };
+  } finally {
+    await projection.close();
+  }
+}

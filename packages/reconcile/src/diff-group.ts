@@ -1,0 +1,182 @@
+/**
+ * The diff of one key group (pure), and {@link diffDay}: the whole day's diff on a report held in
+ * memory, grouping and ordering it exactly as the streaming reconciler does.
+ */
+import { formatUnits, nextAccountingDay, toUnits } from '@earnbook/ledger';
+import type { CycleLine } from '@earnbook/ledger';
+import type { DailyReport } from '@earnbook/earn-client/contract';
+import { breakDraft, compareBreaks, isDatedInDay, isOfDay, kindOfType, matchKey } from './diff.js';
+import type { BreakDraft, DayContext, KeyGroup, LocalEntry } from './diff.js';
+import { createdDay } from './report-entry.js';
+import type { ReportEntry } from './report-entry.js';
+import { compareKeys } from './keys.js';
+import { diffInterest, sumReportedInterest } from './interest-check.js';
+import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
+
+/** What one group contributes to the day. */
+export interface GroupDiff {
+  readonly breaks: readonly BreakDraft[];
+  /** Local entries of the day (they count in the settlement). */
+  readonly ofDay: readonly LocalEntry[];
+  /** Reported partner margin, per entry. */
+  readonly margin: readonly { readonly currency: string; readonly units: bigint }[];
+}
+
+function compareEntry(entry: ReportEntry, local: LocalEntry, key: string, context: DayContext): BreakDraft[] {
+  const breaks: BreakDraft[] = [];
+  const kind = local.kind;
+  const units = toUnits(entry.amount);
+  const common = { providerId: key, earnAccountId: local.earnAccountId, currency: local.currency };
+  if (local.currency !== entry.currency) {
+    return [breakDraft('currency_mismatch', { ...common, expected: local.currency, actual: entry.currency, details: { transactionId: local.transactionId } })];
+  }
+  if (entry.accountId !== undefined && local.earnAccountId !== null && entry.accountId !== local.earnAccountId) {
+    breaks.push(breakDraft('account_mismatch', { ...common, expected: local.earnAccountId, actual: entry.accountId, details: { transactionId: local.transactionId } }));
+  }
+  if (local.amountUnits !== units) {
+    const restated = context.version > 1 && kind !== 'deposit' && kind !== 'withdrawal';
+    breaks.push(
+      breakDraft(restated ? 'restated_entry' : 'amount_mismatch', {
+        ...common,
+        expected: formatUnits(local.amountUnits),
+        actual: formatUnits(units),
+        details: { transactionId: local.transactionId, reportVersion: context.version },
+      }),
+    );
+  }
+  const localDay = kind === 'deposit' || kind === 'withdrawal' ? local.accountingDay : local.interestDay;
+  if (localDay !== context.day) {
+    breaks.push(breakDraft('day_mismatch', { ...common, expected: localDay ?? '', actual: context.day, details: { transactionId: local.transactionId } }));
+  } else if (!isDatedInDay(entry, context)) {
+    breaks.push(breakDraft('day_mismatch', { ...common, expected: context.day, actual: createdDay(entry, context.timeZone), details: { transactionId: local.transactionId, createdAt: entry.createdAt, reason: 'the report dates the entry outside its day' } }));
+  }
+  return breaks;
+}
+
+function unmatched(entry: ReportEntry, key: string, duplicate: boolean, context: DayContext): BreakDraft {
+  const kind = kindOfType(entry.type);
+  const units = toUnits(entry.amount);
+  if (duplicate) return breakDraft('duplicate_in_report', { providerId: entry.id, currency: entry.currency, actual: formatUnits(units), earnAccountId: entry.accountId ?? null, details: { entry } });
+  if (kind !== 'deposit' && kind !== 'withdrawal' && !isDatedInDay(entry, context)) {
+    // Not booked: interest, margin or a fee the report dates outside the day.
+    return breakDraft('day_mismatch', { providerId: key, earnAccountId: entry.accountId ?? null, currency: entry.currency, expected: context.day, actual: createdDay(entry, context.timeZone), details: { entry, reason: 'dated outside the report day; not booked' } });
+  }
+  return breakDraft('missing_in_ledger', {
+    providerId: key,
+    earnAccountId: entry.accountId ?? null,
+    currency: entry.currency,
+    actual: formatUnits(units),
+    details: { entry, repair: kind === 'deposit' || kind === 'withdrawal' ? 'repairMissingBooking' : 'ingest again once the account is known' },
+  });
+}
+
+/**
+ * Compares one key group: each report entry with the local entry of its kind (missing in
+ * ledger, currency, account, amount and day mismatches, restated entries), duplicates and
+ * unknown types, and local entries of the day the report lacks (missing in report).
+ */
+export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
+  const breaks: BreakDraft[] = [];
+  const margin: { currency: string; units: bigint }[] = [];
+  const seen = new Set<string>();
+  const matched = new Set<number>();
+  const matchedKinds = new Set<string>();
+  for (const entry of group.report) {
+    const kind = kindOfType(entry.type);
+    if (seen.has(entry.id)) {
+      breaks.push(unmatched(entry, group.key, true, context));
+      continue;
+    }
+    seen.add(entry.id);
+    if (kind === undefined) {
+      breaks.push(breakDraft('unknown_entry_type', { providerId: entry.id, currency: entry.currency, actual: entry.amount, details: { type: entry.type, entry } }));
+      continue;
+    }
+    // Settlement transfers are tracked through settlement instructions, not matched here.
+    if (kind === 'settlement') continue;
+    if (kind === 'partner_margin') margin.push({ currency: entry.currency, units: toUnits(entry.amount) });
+    const local = group.local.find((candidate) => candidate.kind === kind && !matched.has(candidate.transactionId));
+    if (local === undefined) {
+      breaks.push(unmatched(entry, group.key, matchedKinds.has(kind), context));
+      continue;
+    }
+    matched.add(local.transactionId);
+    matchedKinds.add(kind);
+    breaks.push(...compareEntry(entry, local, group.key, context));
+  }
+  const ofDay = group.local.filter((entry) => isOfDay(entry, context.day));
+  for (const entry of ofDay) {
+    if (matched.has(entry.transactionId)) continue;
+    breaks.push(
+      breakDraft('missing_in_report', {
+        providerId: entry.providerId,
+        earnAccountId: entry.earnAccountId,
+        currency: entry.currency,
+        expected: formatUnits(entry.amountUnits),
+        details: { transactionId: entry.transactionId, kind: entry.kind },
+      }),
+    );
+  }
+  return { breaks, ofDay, margin };
+}
+
+/** Inputs of {@link diffDay}: a day held in memory. */
+export interface DiffInput {
+  readonly day: string;
+  readonly timeZone: string;
+  readonly report: DailyReport;
+  /** Report version (1 for the first report of the day; more for restatements). */
+  readonly version: number;
+  /** Local entries that could match (the day's, and any carrying a provider id of the report). */
+  readonly local: readonly LocalEntry[];
+  /** The local recomputation of the day's interest, one line per Earn account. */
+  readonly projection: readonly CycleLine[];
+  /** Local outstanding balance per currency (net + carried in). */
+  readonly outstanding: ReadonlyMap<string, bigint>;
+  /** Tolerance in minor units (18 decimals) per currency for recomputed figures. */
+  readonly toleranceUnits: (currency: string) => bigint;
+  /** Per currency: fees of the day above this need approval; default 0 (every fee does). */
+  readonly feeApprovalLimitUnits?: (currency: string) => bigint;
+}
+
+function groupsOf(report: readonly ReportEntry[], local: readonly LocalEntry[]): KeyGroup[] {
+  const groups = new Map<string, { key: string; report: ReportEntry[]; local: LocalEntry[] }>();
+  const group = (key: string) => {
+    let value = groups.get(key);
+    if (value === undefined) groups.set(key, (value = { key, report: [], local: [] }));
+    return value;
+  };
+  for (const entry of report) group(matchKey(entry)).report.push(entry);
+  for (const entry of local) group(entry.providerId).local.push(entry);
+  return [...groups.values()].sort((a, b) => compareKeys(a.key, b.key));
+}
+
+/** The whole day's breaks, in a deterministic order, for a day held in memory. */
+export function diffDay(input: DiffInput): BreakDraft[] {
+  const context: DayContext = { day: input.day, nextDay: nextAccountingDay(input.day), timeZone: input.timeZone, version: input.version };
+  const breaks: BreakDraft[] = [];
+  const reportedMargin = new Map<string, bigint>();
+  const fees = new Map<string, bigint>();
+  for (const group of groupsOf(input.report.transactions, input.local)) {
+    const diff = diffGroup(group, context);
+    breaks.push(...diff.breaks);
+    for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
+    for (const entry of diff.ofDay) if (entry.kind === 'fee') fees.set(entry.currency, (fees.get(entry.currency) ?? 0n) + entry.amountUnits);
+  }
+  const interest = new Map<string, ReportEntry[]>();
+  for (const entry of input.report.transactions) {
+    if (entry.type !== 'Interest' || entry.accountId === undefined) continue;
+    interest.set(entry.accountId, [...(interest.get(entry.accountId) ?? []), entry]);
+  }
+  const lines = new Map(input.projection.map((line) => [line.earnAccountId, line]));
+  const recomputedMargin = new Map<string, bigint>();
+  for (const line of input.projection) recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
+  for (const accountId of [...new Set([...lines.keys(), ...interest.keys()])].sort(compareKeys)) {
+    const entries = interest.get(accountId);
+    breaks.push(...diffInterest(lines.get(accountId), entries === undefined ? undefined : sumReportedInterest(entries), input.toleranceUnits));
+  }
+  breaks.push(...marginBreaks(recomputedMargin, reportedMargin, input.toleranceUnits));
+  breaks.push(...approvalBreaks(fees, input.feeApprovalLimitUnits ?? (() => 0n)));
+  breaks.push(...outstandingBreaks(input.outstanding, input.report.balances, input.toleranceUnits));
+  return breaks.sort(compareBreaks);
+}

@@ -1,0 +1,216 @@
+/**
+ * An external merge sort for streams larger than memory: items are buffered up to a run size,
+ * each full run is sorted (stably) and written to a temporary file as one JSON line per item,
+ * and the sorted stream is a k-way merge of the runs through a binary heap. Memory is bounded by
+ * the run size plus one read buffer per run; the sorted stream can be read several times.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareKeys } from './keys.js';
+
+/** Items one run holds by default before it is sorted and written out. */
+export const SORT_RUN_ITEMS_DEFAULT = 50_000;
+/** Bytes read from a run file at a time while merging. */
+const RUN_READ_BYTES = 256 * 1024;
+
+/** Options of an {@link ExternalSorter}. */
+export interface ExternalSorterOptions<T> {
+  /** The sort key; items compare by key in code point order, ties keep their arrival order. */
+  readonly key: (item: T) => string;
+  readonly runSize?: number;
+  /** Where run files go; default the system's temporary directory. */
+  readonly directory?: string;
+}
+
+/** Reads one run file back as items, a buffer at a time. */
+class RunReader<T> {
+  readonly #lines: AsyncIterator<string[]>;
+  #items: T[] = [];
+  #at = 0;
+  #done = false;
+
+  constructor(path: string) {
+    this.#lines = readLines(path)[Symbol.asyncIterator]();
+  }
+
+  /** The current item, or undefined at the end (call {@link fill} first). */
+  get head(): T | undefined {
+    return this.#items[this.#at];
+  }
+
+  advance(): void {
+    this.#at++;
+  }
+
+  /** Makes sure the head is loaded unless the run is over. */
+  async fill(): Promise<void> {
+    while (this.#at >= this.#items.length && !this.#done) {
+      const next = await this.#lines.next();
+      if (next.done === true) {
+        this.#done = true;
+        return;
+      }
+      this.#items = next.value.map((line) => JSON.parse(line) as T);
+      this.#at = 0;
+    }
+  }
+}
+
+async function* readLines(path: string): AsyncGenerator<string[]> {
+  let carry = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: RUN_READ_BYTES }) as AsyncIterable<string>) {
+    const lines = (carry + chunk).split('\n');
+    carry = lines.pop() ?? '';
+    if (lines.length > 0) yield lines;
+  }
+  if (carry !== '') yield [carry];
+}
+
+/**
+ * Sorts a stream of JSON-serialisable items by a string key with bounded memory.
+ *
+ * @example
+ * const sorter = new ExternalSorter<{ id: string }>({ key: (item) => item.id });
+ * for (const item of items) await sorter.add(item);
+ * for await (const item of sorter.sorted()) console.log(item.id);
+ * await sorter.close();
+ */
+export class ExternalSorter<T> {
+  readonly #key: (item: T) => string;
+  readonly #runSize: number;
+  readonly #directory: string;
+  #buffer: T[] = [];
+  readonly #runs: string[] = [];
+  #workDirectory: string | undefined;
+  #count = 0;
+
+  constructor(options: ExternalSorterOptions<T>) {
+    this.#key = options.key;
+    this.#runSize = options.runSize ?? SORT_RUN_ITEMS_DEFAULT;
+    this.#directory = options.directory ?? tmpdir();
+  }
+
+  /** Items added so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  async add(item: T): Promise<void> {
+    this.#buffer.push(item);
+    this.#count++;
+    if (this.#buffer.length >= this.#runSize) await this.#spill();
+  }
+
+  #sortBuffer(): void {
+    const keyed = this.#buffer.map((item) => ({ key: this.#key(item), item }));
+    // Array.prototype.sort is stable: equal keys keep their arrival order.
+    keyed.sort((a, b) => compareKeys(a.key, b.key));
+    this.#buffer = keyed.map((entry) => entry.item);
+  }
+
+  async #spill(): Promise<void> {
+    this.#sortBuffer();
+    this.#workDirectory ??= await mkdtemp(join(this.#directory, 'earnbook-sort-'));
+    const path = join(this.#workDirectory, `run-${this.#runs.length}.ndjson`);
+    const handle = await open(path, 'w');
+    try {
+      const lines: string[] = [];
+      for (const item of this.#buffer) {
+        lines.push(JSON.stringify(item));
+        if (lines.length === 1_000) await handle.write(`${lines.splice(0).join('\n')}\n`);
+      }
+      if (lines.length > 0) await handle.write(`${lines.join('\n')}\n`);
+    } finally {
+      await handle.close();
+    }
+    this.#runs.push(path);
+    this.#buffer = [];
+  }
+
+  /** The items in key order. Call after the last {@link add}; may be called again. */
+  async *sorted(): AsyncGenerator<T> {
+    if (this.#runs.length === 0) {
+      this.#sortBuffer();
+      yield* this.#buffer;
+      return;
+    }
+    if (this.#buffer.length > 0) await this.#spill();
+    const readers = this.#runs.map((path) => new RunReader<T>(path));
+    await Promise.all(readers.map((reader) => reader.fill()));
+    const heap = new RunHeap<T>(this.#key);
+    readers.forEach((reader, index) => heap.push({ reader, index }));
+    for (;;) {
+      const top = heap.peek();
+      const item = top?.reader.head;
+      if (top === undefined || item === undefined) return;
+      yield item;
+      top.reader.advance();
+      await top.reader.fill();
+      heap.replaceTop();
+    }
+  }
+
+  /** Removes the run files. */
+  async close(): Promise<void> {
+    this.#buffer = [];
+    if (this.#workDirectory !== undefined) await rm(this.#workDirectory, { recursive: true, force: true });
+    this.#workDirectory = undefined;
+    this.#runs.length = 0;
+  }
+}
+
+interface HeapNode<T> {
+  readonly reader: RunReader<T>;
+  readonly index: number;
+}
+
+/** A min-heap of run readers by their head's key, ties by run index (so the merge is stable). */
+class RunHeap<T> {
+  readonly #nodes: HeapNode<T>[] = [];
+  readonly #key: (item: T) => string;
+
+  constructor(key: (item: T) => string) {
+    this.#key = key;
+  }
+
+  #less(a: HeapNode<T>, b: HeapNode<T>): boolean {
+    const x = a.reader.head;
+    const y = b.reader.head;
+    if (x === undefined) return false;
+    if (y === undefined) return true;
+    const order = compareKeys(this.#key(x), this.#key(y));
+    return order < 0 || (order === 0 && a.index < b.index);
+  }
+
+  push(node: HeapNode<T>): void {
+    this.#nodes.push(node);
+    let at = this.#nodes.length - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (!this.#less(this.#nodes[at] as HeapNode<T>, this.#nodes[parent] as HeapNode<T>)) break;
+      [this.#nodes[at], this.#nodes[parent]] = [this.#nodes[parent] as HeapNode<T>, this.#nodes[at] as HeapNode<T>];
+      at = parent;
+    }
+  }
+
+  peek(): HeapNode<T> | undefined {
+    return this.#nodes[0];
+  }
+
+  /** Restores the heap after the top's head changed. */
+  replaceTop(): void {
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      const right = left + 1;
+      let smallest = at;
+      if (left < this.#nodes.length && this.#less(this.#nodes[left] as HeapNode<T>, this.#nodes[smallest] as HeapNode<T>)) smallest = left;
+      if (right < this.#nodes.length && this.#less(this.#nodes[right] as HeapNode<T>, this.#nodes[smallest] as HeapNode<T>)) smallest = right;
+      if (smallest === at) return;
+      [this.#nodes[at], this.#nodes[smallest]] = [this.#nodes[smallest] as HeapNode<T>, this.#nodes[at] as HeapNode<T>];
+      at = smallest;
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The reconciler's configuration, checked once when it is made: tolerances, settlement
+ * thresholds, fee approval limits and wallets, each per currency (and per entity where the
+ * partner's entities differ).
+ */
+import { parseUnits, textDefect } from '@earnbook/ledger';
+import type { EarnBooks, Ledger } from '@earnbook/ledger';
+import { ReconcileError } from './errors.js';
+
+/** Default tolerance for recomputed figures: one unit of the 18th decimal. */
+export const TOLERANCE_UNITS_DEFAULT = 1n;
+/** Tolerance a configuration may set at most (10^-6 of a coin). */
+export const TOLERANCE_UNITS_MAX = 10n ** 12n;
+
+/** Configuration of a `Reconciler`. Frozen when the reconciler is made. */
+export interface ReconcilerOptions {
+  readonly books: EarnBooks;
+  /** Per currency: tolerance in units of the 18th decimal (an integer string), for recomputed interest, margin and outstanding balance. Booked amounts always match exactly. */
+  readonly toleranceUnits?: Readonly<Record<string, string>>;
+  /** Per entity, per currency: minimum settlement amount (decimal string); default 0 = always settle. */
+  readonly settlementThresholds?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * Per entity, per currency: the day's fees up to this amount (decimal string) are accepted;
+   * above it an `approval_required` break holds the settlement until a person resolves it.
+   * Default 0: every fee needs approval.
+   */
+  readonly feeApprovalLimits?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Per entity, per currency: the wallet address settlement transfers go to (or come from). */
+  readonly wallets?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Clock for stamps; default the system clock. */
+  readonly now?: () => Date;
+  /** Where the run's temporary sort files go; default the system's temporary directory. */
+  readonly sortDirectory?: string;
+}
+
+/** A typed `invalid_input` naming the field and value. */
+export function invalid(field: string, value: unknown, reason: string): never {
+  throw new ReconcileError('invalid_input', `${field} ${reason}, got ${JSON.stringify(value)}`, { field, value: String(value) });
+}
+
+function tolerances(options: ReconcilerOptions): Map<string, bigint> {
+  const tolerance = new Map<string, bigint>();
+  for (const [currency, text] of Object.entries(options.toleranceUnits ?? {})) {
+    if (typeof text !== 'string' || !/^\d{1,13}$/.test(text) || BigInt(text) > TOLERANCE_UNITS_MAX) invalid(`toleranceUnits.${currency}`, text, `must be an integer string from 0 to ${TOLERANCE_UNITS_MAX}`);
+    tolerance.set(currency, BigInt(text));
+  }
+  return tolerance;
+}
+
+function amountsPerEntity(ledger: Ledger, name: string, values: Readonly<Record<string, Readonly<Record<string, string>>>> | undefined): Map<string, bigint> {
+  const amounts = new Map<string, bigint>();
+  for (const [entity, perCurrency] of Object.entries(values ?? {})) {
+    ledger.entity(entity, name);
+    for (const [currency, amount] of Object.entries(perCurrency)) {
+      const field = `${name}.${entity}.${currency}`;
+      try {
+        amounts.set(`${entity} ${currency}`, parseUnits(amount, { field }));
+      } catch (cause) {
+        throw new ReconcileError('invalid_input', `${field} must be a non-negative decimal, got ${JSON.stringify(amount)}`, { field, value: String(amount), cause });
+      }
+    }
+  }
+  return amounts;
+}
+
+function walletsOf(ledger: Ledger, options: ReconcilerOptions): Map<string, string> {
+  const wallets = new Map<string, string>();
+  for (const [entity, perCurrency] of Object.entries(options.wallets ?? {})) {
+    ledger.entity(entity, 'wallets');
+    for (const [currency, address] of Object.entries(perCurrency)) {
+      if (typeof address !== 'string' || address.length === 0 || address.length > 200 || textDefect(address) !== undefined) invalid(`wallets.${entity}.${currency}`, address, 'must be a wallet address (well-formed text)');
+      wallets.set(`${entity} ${currency}`, address);
+    }
+  }
+  return wallets;
+}
+
+/** The checked configuration, as lookups. */
+export interface ReconcilerSettings {
+  readonly toleranceUnits: (currency: string) => bigint;
+  readonly thresholdUnits: (entity: string, currency: string) => bigint;
+  readonly feeApprovalLimitUnits: (entity: string, currency: string) => bigint;
+  readonly wallet: (entity: string, currency: string) => string | null;
+  readonly now: () => Date;
+  readonly sortDirectory: string | undefined;
+}
+
+/** Checks the options (typed `invalid_input` on the first bad one) and freezes them as lookups. */
+export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettings {
+  const ledger = options.books.ledger;
+  const tolerance = tolerances(options);
+  const thresholds = amountsPerEntity(ledger, 'settlementThresholds', options.settlementThresholds);
+  const limits = amountsPerEntity(ledger, 'feeApprovalLimits', options.feeApprovalLimits);
+  const wallets = walletsOf(ledger, options);
+  if (options.sortDirectory !== undefined && (typeof options.sortDirectory !== 'string' || options.sortDirectory.length === 0)) invalid('sortDirectory', options.sortDirectory, 'must be a directory path');
+  return Object.freeze({
+    toleranceUnits: (currency: string) => tolerance.get(currency) ?? TOLERANCE_UNITS_DEFAULT,
+    thresholdUnits: (entity: string, currency: string) => thresholds.get(`${entity} ${currency}`) ?? 0n,
+    feeApprovalLimitUnits: (entity: string, currency: string) => limits.get(`${entity} ${currency}`) ?? 0n,
+    wallet: (entity: string, currency: string) => wallets.get(`${entity} ${currency}`) ?? null,
+    now: options.now ?? (() => new Date()),
+    sortDirectory: options.sortDirectory,
+  });
+}

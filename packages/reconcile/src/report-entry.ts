@@ -1,0 +1,118 @@
+/**
+ * Checks of one report entry and of the report's header, run on every entry as it arrives and
+ * before anything is written: the contract's schema (compiled ajv), then what the books need —
+ * text that is well-formed and free of control characters (PostgreSQL refuses NUL; a lone
+ * surrogate cannot be stored), currencies the ledger accepts, instants the calendar reads, one
+ * balance row per currency.
+ */
+import { EarnApiError, validateContract } from '@earnbook/earn-client/contract';
+import type { DailyReport } from '@earnbook/earn-client/contract';
+import { LedgerError, accountingDayOf, parseCurrency, parseInstant } from '@earnbook/ledger';
+import { ReconcileError } from './errors.js';
+
+/** One report entry, as the report gives it. */
+export type ReportEntry = DailyReport['transactions'][number];
+
+/** The report without its entries: what is known once the stream has ended. */
+export type ReportHeader = Omit<DailyReport, 'transactions'>;
+
+/** Characters a report's text may not hold: C0 controls (NUL included) and DEL. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function rejected(source: string, path: string, field: string, problem: string, cause?: unknown): ReconcileError {
+  return new ReconcileError('invalid_report', `report from ${source} is refused at ${path}: ${problem}`, { field, path, value: source, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** Wraps a contract validation failure, prefixing the path of the entry. */
+function contractFailure(source: string, prefix: string, cause: unknown): ReconcileError {
+  if (!(cause instanceof EarnApiError)) throw cause;
+  const inner = cause.path === undefined || cause.path === '(root)' ? '' : cause.path;
+  const path = prefix === '' ? inner || '/' : inner === '' ? prefix : `${prefix}.${inner}`;
+  return new ReconcileError('invalid_report', `report from ${source} does not match the contract at ${path}: ${cause.message}`, {
+    ...(cause.field === undefined ? {} : { field: cause.field }),
+    path,
+    value: source,
+    cause,
+  });
+}
+
+/** Refuses a string that is ill-formed UTF-16 or holds a control character. */
+function checkText(source: string, path: string, field: string, value: string): void {
+  if (LONE_SURROGATE.test(value)) throw rejected(source, path, field, 'the text is not well-formed (a lone surrogate)');
+  if (CONTROL.test(value)) throw rejected(source, path, field, 'the text holds a control character');
+}
+
+/** Checks every string of a JSON value, however deep. */
+function checkTexts(source: string, path: string, value: unknown): void {
+  if (typeof value === 'string') {
+    checkText(source, path, path.slice(path.lastIndexOf('.') + 1), value);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => checkTexts(source, `${path}[${index}]`, item));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      checkText(source, `${path}.${key}`, key, key);
+      checkTexts(source, `${path}.${key}`, item);
+    }
+  }
+}
+
+/**
+ * Validates one entry at `index`: the contract's `ReportTransaction`, text, currency and
+ * `createdAt`. Returns it typed; throws `invalid_report` naming `transactions[index].field`.
+ */
+export function checkReportEntry(value: unknown, index: number, source: string): ReportEntry {
+  const prefix = `transactions[${index}]`;
+  let entry: ReportEntry;
+  try {
+    entry = validateContract('ReportTransaction', value, { operation: 'daily report' });
+  } catch (cause) {
+    throw contractFailure(source, prefix, cause);
+  }
+  checkTexts(source, prefix, entry);
+  try {
+    parseCurrency(entry.currency, `${prefix}.currency`);
+    parseInstant(entry.createdAt, `${prefix}.createdAt`);
+  } catch (cause) {
+    if (!(cause instanceof LedgerError)) throw cause;
+    throw rejected(source, cause.field ?? prefix, (cause.field ?? '').slice(prefix.length + 1), cause.message, cause);
+  }
+  return entry;
+}
+
+/**
+ * Validates the header (the report with no entries): the contract's `DailyReport`, text, the
+ * currencies of `balances` and that each appears once (two rows would leave one unread).
+ */
+export function checkReportHeader(value: unknown, source: string): ReportHeader {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw rejected(source, '/', 'report', 'the report is not a JSON object');
+  let report: DailyReport;
+  try {
+    report = validateContract('DailyReport', { ...value, transactions: [] }, { operation: 'daily report' });
+  } catch (cause) {
+    throw contractFailure(source, '', cause);
+  }
+  const { transactions: _none, ...header } = report;
+  checkTexts(source, 'report', header);
+  // The report id becomes a key in the books: refused there with surrounding white space.
+  if (header.id.trim() !== header.id) throw rejected(source, 'id', 'id', `the report id ${JSON.stringify(header.id)} has surrounding white space`);
+  const currencies = new Set<string>();
+  header.balances.forEach((balance, index) => {
+    const path = `balances[${index}].currency`;
+    try {
+      parseCurrency(balance.currency, path);
+    } catch (cause) {
+      throw rejected(source, path, 'currency', (cause as Error).message, cause);
+    }
+    if (currencies.has(balance.currency)) throw rejected(source, path, 'currency', `${balance.currency} has a second balance row (one per currency)`);
+    currencies.add(balance.currency);
+  });
+  return header;
+}
+
+/** The accounting day of an entry's `createdAt` in the entity's zone. */
+export function createdDay(entry: ReportEntry, timeZone: string): string {
+  return accountingDayOf(parseInstant(entry.createdAt, 'createdAt'), timeZone);
+}

@@ -1,0 +1,226 @@
+/**
+ * Reading a daily report as a stream: the bytes are hashed as they pass, parsed incrementally
+ * (@streamparser/json for a JSON file, one line at a time for NDJSON), and every entry is
+ * validated as it arrives and handed on in small batches. Neither the text nor the entries are
+ * ever held whole, so memory does not grow with the report. A malformed entry anywhere, or a
+ * stream that ends early, rejects the whole report: the caller writes only after the end.
+ */
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { JSONParser } from '@streamparser/json';
+import { CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract';
+import { ReconcileError } from './errors.js';
+import { REPORT_BYTES_MAX } from './report.js';
+import type { LoadedReport } from './report.js';
+import { checkReportEntry, checkReportHeader } from './report-entry.js';
+import type { ReportEntry, ReportHeader } from './report-entry.js';
+
+/**
+ * A report file to stream. `ndjson` is our assumption of an alternative format (the contract
+ * defines only the JSON document): the first line holds the report without `transactions`, each
+ * further non-empty line one entry.
+ */
+export interface ReportFile {
+  readonly kind: 'file';
+  readonly path: string;
+  readonly format: 'json' | 'ndjson';
+  /** The path, for messages and results. */
+  readonly source: string;
+}
+
+/** A report to reconcile: already in memory, or a file to stream. */
+export type ReportInput = LoadedReport | ReportFile;
+
+/** What reading a whole report found: its header, content hash and entry count. */
+export interface ReadReport {
+  readonly header: ReportHeader;
+  readonly contentHash: string;
+  readonly entries: number;
+  readonly source: string;
+}
+
+/** Receives validated entries in order, a batch at a time; `firstIndex` is the first one's index. */
+export type EntrySink = (entries: readonly ReportEntry[], firstIndex: number) => Promise<void> | void;
+
+const HEADER_FIELDS = ['id', 'type', 'entity', 'accountingDay', 'timeZone', 'generatedAt', 'balances'] as const;
+
+/**
+ * Names a report file to stream; a missing file is `no_report`, one over {@link REPORT_BYTES_MAX}
+ * is `invalid_report`. The format follows the extension (`.ndjson` / `.jsonl`) unless given.
+ */
+export async function openReportFile(path: string, options: { format?: 'json' | 'ndjson' } = {}): Promise<ReportFile> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (cause) {
+    throw new ReconcileError('no_report', `no report file at ${path}`, { field: 'reportFile', value: path, cause });
+  }
+  if (size > REPORT_BYTES_MAX) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${REPORT_BYTES_MAX}`, { field: 'reportFile', value: path });
+  const format = options.format ?? (/\.(ndjson|jsonl)$/i.test(path) ? 'ndjson' : 'json');
+  return Object.freeze({ kind: 'file', path, format, source: path });
+}
+
+function notJson(source: string, cause: unknown): ReconcileError {
+  return new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
+}
+
+function tooMany(source: string): ReconcileError {
+  return new ReconcileError('invalid_report', `report from ${source} has more than ${CONTRACT_REPORT_TRANSACTIONS_MAX} transactions`, { field: 'transactions', path: 'transactions', value: source });
+}
+
+/** Hashes and size-checks the bytes of a file as they are read. */
+async function* hashedChunks(file: ReportFile, hash: Hash): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  try {
+    for await (const chunk of createReadStream(file.path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > REPORT_BYTES_MAX) throw new ReconcileError('invalid_report', `report file ${file.path} has more than ${REPORT_BYTES_MAX} bytes`, { field: 'reportFile', value: file.path });
+      hash.update(chunk);
+      yield chunk;
+    }
+  } catch (cause) {
+    if (cause instanceof ReconcileError) throw cause;
+    throw new ReconcileError('no_report', `report file ${file.path} cannot be read: ${(cause as Error).message}`, { field: 'reportFile', value: file.path, cause });
+  }
+}
+
+/** Collects validated entries and hands them to the sink in order. */
+class EntryBatcher {
+  readonly #sink: EntrySink;
+  readonly #source: string;
+  #pending: ReportEntry[] = [];
+  #count = 0;
+
+  constructor(sink: EntrySink, source: string) {
+    this.#sink = sink;
+    this.#source = source;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  add(value: unknown): void {
+    if (this.#count >= CONTRACT_REPORT_TRANSACTIONS_MAX) throw tooMany(this.#source);
+    this.#pending.push(checkReportEntry(value, this.#count, this.#source));
+    this.#count++;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    await this.#sink(batch, this.#count - batch.length);
+  }
+}
+
+async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadReport> {
+  const hash = createHash('sha256');
+  const batcher = new EntryBatcher(sink, file.source);
+  const header: Record<string, unknown> = {};
+  let ended = false;
+  let failure: unknown;
+  const parser = new JSONParser({ paths: ['$.transactions.*', ...HEADER_FIELDS.map((field) => `$.${field}`)], keepStack: false });
+  parser.onEnd = () => {
+    ended = true;
+  };
+  parser.onValue = ({ value, key, stack }) => {
+    if (failure !== undefined) return;
+    try {
+      if (stack.length === 2) {
+        // A second "transactions" key restarts at 0; an object instead of an array has string keys.
+        if (typeof key !== 'number' || key !== batcher.count) throw new ReconcileError('invalid_report', `report from ${file.source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: file.source });
+        batcher.add(value);
+      } else if (stack.length === 1 && typeof key === 'string') {
+        header[key] = value;
+      }
+    } catch (error) {
+      failure = error;
+    }
+  };
+  for await (const chunk of hashedChunks(file, hash)) {
+    try {
+      parser.write(chunk);
+    } catch (cause) {
+      throw failure ?? notJson(file.source, cause);
+    }
+    if (failure !== undefined) throw failure;
+    await batcher.flush();
+  }
+  try {
+    if (!ended) parser.end();
+  } catch (cause) {
+    throw notJson(file.source, cause);
+  }
+  if (!ended) throw notJson(file.source, new Error('the report ended early'));
+  await batcher.flush();
+  return { header: checkReportHeader({ ...header, transactions: [] }, file.source), contentHash: hash.digest('hex'), entries: batcher.count, source: file.source };
+}
+
+function parseLine(source: string, line: string, lineNumber: number): unknown {
+  try {
+    return JSON.parse(line);
+  } catch (cause) {
+    throw notJson(`${source} line ${lineNumber}`, cause);
+  }
+}
+
+async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadReport> {
+  const hash = createHash('sha256');
+  const batcher = new EntryBatcher(sink, file.source);
+  let header: unknown;
+  let carry = '';
+  let lineNumber = 0;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const take = (line: string): void => {
+    lineNumber++;
+    if (line.trim() === '') return;
+    const value = parseLine(file.source, line, lineNumber);
+    if (header === undefined) header = value;
+    else batcher.add(value);
+  };
+  for await (const chunk of hashedChunks(file, hash)) {
+    let text: string;
+    try {
+      text = carry + decoder.decode(chunk, { stream: true });
+    } catch (cause) {
+      throw notJson(file.source, cause);
+    }
+    const lines = text.split('\n');
+    carry = lines.pop() ?? '';
+    for (const line of lines) take(line);
+    await batcher.flush();
+  }
+  take(carry + decoder.decode());
+  await batcher.flush();
+  if (header === undefined) throw notJson(file.source, new Error('the file is empty'));
+  const { transactions, ...rest } = header as Record<string, unknown>;
+  if (transactions !== undefined && !(Array.isArray(transactions) && transactions.length === 0)) {
+    throw new ReconcileError('invalid_report', `report from ${file.source}: an NDJSON header carries no transactions (one entry per line)`, { field: 'transactions', path: 'transactions', value: file.source });
+  }
+  return { header: checkReportHeader({ ...rest, transactions: [] }, file.source), contentHash: hash.digest('hex'), entries: batcher.count, source: file.source };
+}
+
+/** Batches of a report held in memory (already validated whole). */
+const MEMORY_BATCH_ENTRIES = 1_000;
+
+async function readLoaded(loaded: LoadedReport, sink: EntrySink): Promise<ReadReport> {
+  const header = checkReportHeader({ ...loaded.report, transactions: [] }, loaded.source);
+  const entries = loaded.report.transactions;
+  for (let start = 0; start < entries.length; start += MEMORY_BATCH_ENTRIES) {
+    const batch = entries.slice(start, start + MEMORY_BATCH_ENTRIES).map((entry, offset) => checkReportEntry(entry, start + offset, loaded.source));
+    await sink(batch, start);
+  }
+  return { header, contentHash: loaded.contentHash, entries: entries.length, source: loaded.source };
+}
+
+/**
+ * Reads a whole report, handing every validated entry to `sink` in order, and returns the
+ * validated header and the content hash (of the file's bytes, or the loaded report's).
+ */
+export async function readReportEntries(input: ReportInput, sink: EntrySink): Promise<ReadReport> {
+  if ('kind' in input && input.kind === 'file') return input.format === 'ndjson' ? readNdjsonFile(input, sink) : readJsonFile(input, sink);
+  return readLoaded(input as LoadedReport, sink);
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { BREAK_KINDS, breakFingerprint, diffDay } from '../src/index.js';
+import type { BreakKind } from '../src/index.js';
+import { MUTATIONS, diffInput, mutationDay } from './diff-day.js';
+
+describe('diffDay (pure)', () => {
+  it('finds no break on a clean day', () => {
+    expect(diffDay(diffInput(mutationDay()))).toEqual([]);
+  });
+
+  it.each(BREAK_KINDS.map((kind) => [kind]))('one change yields exactly one %s', (kind: BreakKind) => {
+    const day = mutationDay();
+    MUTATIONS[kind](day);
+    const breaks = diffDay(diffInput(day));
+    expect(breaks.map((value) => value.kind)).toEqual([kind]);
+  });
+
+  it('names what differs in each break', () => {
+    const at = (kind: BreakKind) => {
+      const day = mutationDay();
+      MUTATIONS[kind](day);
+      return diffDay(diffInput(day))[0];
+    };
+    expect(at('currency_mismatch')).toMatchObject({ providerId: 'dep-a0', expected: 'BTC', actual: 'ETH' });
+    expect(at('account_mismatch')).toMatchObject({ providerId: 'dep-a0', expected: 'a0', actual: 'elsewhere' });
+    expect(at('amount_mismatch')).toMatchObject({ expected: '1.000000000000000000', actual: '1.000000000000000007' });
+    expect(at('day_mismatch')).toMatchObject({ providerId: 'dep-a0', expected: '2025-03-18', actual: '2025-03-17' });
+    expect(at('missing_interest')).toMatchObject({ earnAccountId: 'a0', expected: '0.000100000000000000' });
+    expect(at('margin_mismatch')).toMatchObject({ currency: 'BTC', details: { differenceUnits: '-5' } });
+    expect(at('approval_required')).toMatchObject({ currency: 'BTC', expected: '0.000000000000000000', actual: '0.000000000000000003' });
+    expect(at('missing_in_ledger')).toMatchObject({ providerId: 'lost', details: expect.objectContaining({ repair: 'repairMissingBooking' }) });
+  });
+
+  it('accepts fees up to the approval limit', () => {
+    const day = mutationDay();
+    MUTATIONS.approval_required(day);
+    day.feeLimitUnits = 3n;
+    expect(diffDay(diffInput(day))).toEqual([]);
+  });
+
+  it('does not book or accept interest dated a week away: a day_mismatch', () => {
+    const day = mutationDay();
+    const interest = day.transactions.findIndex((entry) => entry.type === 'Interest');
+    day.transactions[interest] = { ...day.transactions[interest]!, createdAt: '2025-03-26T00:00:00Z' };
+    expect(diffDay(diffInput(day)).map((value) => value.kind)).toEqual(['day_mismatch']);
+  });
+
+  it('treats an unknown type named like an Object property as unknown', () => {
+    const day = mutationDay();
+    day.transactions.push({ id: 'r-x', type: 'constructor', currency: 'BTC', amount: '1', createdAt: '2025-03-18T09:00:00Z' });
+    expect(diffDay(diffInput(day)).map((value) => value.kind)).toEqual(['unknown_entry_type']);
+  });
+
+  it('has an injective fingerprint: ids holding the old separator do not collide', () => {
+    const a = breakFingerprint({ kind: 'missing_in_ledger', providerId: 'x|y', earnAccountId: '', currency: null });
+    const b = breakFingerprint({ kind: 'missing_in_ledger', providerId: 'x', earnAccountId: 'y|', currency: null });
+    const c = breakFingerprint({ kind: 'missing_in_ledger', providerId: 'x', earnAccountId: null, currency: null });
+    const d = breakFingerprint({ kind: 'missing_in_ledger', providerId: 'x', earnAccountId: '', currency: null });
+    expect(new Set([a, b, c, d]).size).toBe(4);
+  });
+});

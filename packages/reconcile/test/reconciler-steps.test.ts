@@ -1,0 +1,99 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarnBooks, formatUnits, toUnits } from '@earnbook/ledger';
+import type { Ledger } from '@earnbook/ledger';
+import { Reconciler, loadReportObject } from '../src/index.js';
+import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
+import { buildReport } from './report-builder.js';
+import type { ReportJson } from './report-builder.js';
+
+const ZONE = 'Europe/Berlin';
+const DAY = '2025-03-18';
+const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
+
+describe.each(DIALECTS)('reconciler steps on %s', (dialect) => {
+  let ledger: Ledger;
+  let books: EarnBooks;
+  let reconciler: Reconciler;
+  let close: () => Promise<void>;
+
+  beforeEach(async () => {
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: ZONE }] });
+    ledger = opened.ledger;
+    close = opened.close;
+    books = new EarnBooks(ledger);
+    reconciler = await Reconciler.open({ books, wallets: { defi: { BTC: 'bc1-partner' } } });
+    await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
+    for (let i = 0; i < 2; i++) {
+      await books.registerUser({ partnerUserId: `p${i}`, earnUsers: [{ entity: 'defi', earnUserId: `u${i}` }] });
+      await books.openEarnAccount({ entity: 'defi', earnAccountId: `a${i}`, earnUserId: `u${i}`, providerProductId: 'btc', currency: 'BTC' });
+    }
+    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'b0', amount: '1', occurredAt: '2025-03-18T08:00:00Z', idempotencyKey: 'k0', providerData: {} });
+  });
+  afterEach(async () => close());
+
+  const run = (report: ReportJson) => reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) });
+
+  it('does not book interest dated a week away: a day_mismatch, and the interest stays unbooked', async () => {
+    const report = await buildReport(books, 'defi', DAY);
+    const interest = report.transactions.find((entry) => entry['type'] === 'Interest');
+    if (interest === undefined) throw new Error('no interest');
+    interest['createdAt'] = '2025-03-26T00:00:00Z';
+    const result = await run(report);
+    expect(result.breaks.map((value) => value.kind)).toEqual(['day_mismatch']);
+    expect(result.synced.interest).toBe(0);
+    expect(await books.transactionOf({ entity: 'defi', kind: 'interest', providerId: String(interest['id']) })).toBeUndefined();
+  });
+
+  it('holds the settlement while fees exceed the approval limit, and instructs once the break is resolved', async () => {
+    const report = await buildReport(books, 'defi', DAY);
+    report.transactions.push({ id: '00000000-0000-4000-8000-0000000000fe', type: 'Fee', currency: 'BTC', amount: '1000000', createdAt: '2025-03-18T23:00:00Z' });
+    const balance = report.balances[0];
+    if (balance === undefined) throw new Error('no balance');
+    // The provider nets the fee: the balance matches, so only the approval limit can catch it.
+    balance.outstandingBalance = formatUnits(toUnits(balance.outstandingBalance) - toUnits('1000000'));
+    const first = await run(report);
+    expect(first.breaks.map((value) => value.kind)).toEqual(['approval_required']);
+    expect(first.instructions).toEqual([]);
+    const approval = first.breaks[0];
+    await reconciler.resolveBreak({ breakId: approval?.id ?? 0, reason: 'fee approved by finance' });
+    const second = await run(report);
+    expect(second.clean).toBe(true);
+    expect(second.instructions).toHaveLength(1);
+    expect(second.instructions[0]).toMatchObject({ direction: 'to_provider', status: 'pending' });
+    const limited = await Reconciler.open({ books, feeApprovalLimits: { defi: { BTC: '1000000' } } });
+    expect((await limited.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) })).clean).toBe(true);
+  });
+
+  it('finishes confirm() after a crash between the booking and the status, whatever occurredAt the retry gives', async () => {
+    const result = await run(await buildReport(books, 'defi', DAY));
+    const instruction = result.instructions[0];
+    if (instruction === undefined) throw new Error('no instruction');
+    await reconciler.markSent({ instructionId: instruction.id, transactionHash: '0xfeedbeef01' });
+    // The crash: the transfer was booked under the instruction's key, the status was never written.
+    const booked = await books.recordSettlement({ entity: 'defi', currency: 'BTC', direction: 'to_provider', amount: instruction.amount, occurredAt: '2025-03-19T10:00:00Z', idempotencyKey: `settlement:defi:BTC:${DAY}`, reference: '0xfeedbeef01' });
+    const confirmed = await reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T11:30:00Z' });
+    expect(confirmed).toMatchObject({ status: 'confirmed', ledgerTransactionId: booked.transaction.id });
+    expect(await books.outstandingBalance({ entity: 'defi', currency: 'BTC' })).toBe('0.000000000000000000');
+  });
+
+  it('books and confirms in one step, and refuses a bad occurredAt writing nothing', async () => {
+    const result = await run(await buildReport(books, 'defi', DAY));
+    const instruction = result.instructions[0];
+    if (instruction === undefined) throw new Error('no instruction');
+    await reconciler.markSent({ instructionId: instruction.id, transactionHash: '0xfeedbeef01' });
+    await expect(reconciler.confirm({ instructionId: instruction.id, occurredAt: 'yesterday' })).rejects.toMatchObject({ field: 'occurredAt' });
+    expect((await reconciler.instructions({ entity: 'defi' }))[0]?.status).toBe('sent');
+    expect(await ledger.transactionByKey('defi', `settlement:defi:BTC:${DAY}`)).toBeUndefined();
+    expect((await reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T10:00:00Z' })).status).toBe('confirmed');
+  });
+
+  it('finishes repairMissingBooking after a crash between the booking and the break update', async () => {
+    const report = await buildReport(books, 'defi', DAY);
+    report.transactions.push({ id: '00000000-0000-4000-8000-000000000009', type: 'Deposit', currency: 'BTC', amount: '0.25', createdAt: '2025-03-18T11:00:00Z', accountId: 'a1', bookingId: 'b-lost', idempotencyKey: 'k-lost' });
+    const missing = (await run(report)).breaks.find((value) => value.kind === 'missing_in_ledger');
+    // The crash: the repair booked the deposit (same key) but never resolved the break.
+    const booked = await books.recordDeposit({ entity: 'defi', earnAccountId: 'a1', providerBookingId: 'b-lost', amount: '0.25', occurredAt: '2025-03-18T11:00:00Z', idempotencyKey: 'k-lost', providerData: { source: 'daily report', reportVersion: 1, entry: report.transactions[report.transactions.length - 1] } });
+    const repaired = await reconciler.repairMissingBooking({ breakId: missing?.id ?? 0 });
+    expect(repaired).toMatchObject({ status: 'resolved', resolutionTransactionId: booked.transaction.id });
+  });
+});
