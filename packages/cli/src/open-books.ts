@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
-import { EarnBooks, Ledger, LedgerError } from '@earnbook/ledger';
+import { EarnBooks, Ledger, LedgerError, redactConnectionString } from '@earnbook/ledger';
 import type { LedgerEntity, LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
 import { ReconcileError, Reconciler } from '@earnbook/reconcile';
 import type { ReconcileDatabase } from '@earnbook/reconcile';
@@ -53,12 +53,13 @@ export function parseDatabaseTarget(input: { database: string; schema?: string |
   return { kind: 'postgres', connectionString: url.toString(), schema };
 }
 
-/** The target for messages: a file path, or the URL with its password replaced by `***`. */
+/**
+ * The target for messages: a file path, or the URL with every password (user-info and
+ * `?password=`-like parameters) replaced by `***`.
+ */
 export function describeDatabase(target: DatabaseTarget): string {
   if (target.kind === 'sqlite') return target.filename;
-  const url = new URL(target.connectionString);
-  if (url.password !== '') url.password = '***';
-  return `${url.toString()}${target.schema === undefined ? '' : ` (schema ${target.schema})`}`;
+  return `${redactConnectionString(target.connectionString)}${target.schema === undefined ? '' : ` (schema ${target.schema})`}`;
 }
 
 /** Open books; `close()` releases the connection. */
@@ -110,7 +111,9 @@ export async function openBooks(input: { target: DatabaseTarget; config: CliConf
   try {
     storage = await openStorage(target);
   } catch (cause) {
-    throw new CliError('database_unavailable', `cannot open the database ${describeDatabase(target)}: ${(cause as Error).message}`, { field: '--database', cause });
+    // A refused schema (a system schema) or a missing driver is the ledger's own typed error.
+    if (cause instanceof LedgerError) throw cause;
+    throw new CliError('database_unavailable', `cannot open the database ${describeDatabase(target)}: ${redactConnectionString((cause as Error).message)}`, { field: '--database', cause });
   }
   let ledger: Ledger | undefined;
   try {
@@ -141,6 +144,6 @@ export async function openBooks(input: { target: DatabaseTarget; config: CliConf
   } catch (error) {
     await (ledger === undefined ? storage.db.destroy() : ledger.close());
     if (error instanceof CliError || error instanceof LedgerError || error instanceof ReconcileError) throw error;
-    throw new CliError('database_unavailable', `cannot open the books in ${describeDatabase(target)}: ${(error as Error).message}`, { field: '--database', cause: error });
+    throw new CliError('database_unavailable', `cannot open the books in ${describeDatabase(target)}: ${redactConnectionString((error as Error).message)}`, { field: '--database', cause: error });
   }
 }

@@ -1,5 +1,6 @@
 import { EarnApiError } from './errors.js';
 import { CONTRACT_PAGE_SIZE_MAX } from './contract/openapi.js';
+import { textDefect } from './contract/well-formed.js';
 
 /** The name of a Tesseract legal entity, e.g. `defi` or `lending`. */
 export type EntityId = string;
@@ -156,10 +157,13 @@ export function parseSecureUrl(value: unknown, field: string, code: 'invalid_con
 }
 
 function requireString(value: unknown, field: string, quote: boolean): string {
+  const shown = quote && typeof value === 'string' ? ` (got ${JSON.stringify(value.slice(0, 40))})` : '';
   if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
-    const shown = quote && typeof value === 'string' ? ` (got ${JSON.stringify(value.slice(0, 40))})` : '';
     throw new EarnApiError('invalid_config', `${field} must be a non-empty string of at most 4096 characters${shown}`, { path: field, field });
   }
+  // A lone surrogate cannot be encoded into a request (encodeURIComponent throws) nor NUL sent.
+  const defect = textDefect(value);
+  if (defect !== undefined) throw new EarnApiError('invalid_config', `${field} must be well-formed text, not hold ${defect}${shown}`, { path: field, field });
   return value;
 }
 

@@ -18,6 +18,7 @@ import type {
 import { validateContract } from './contract/validate.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import { EarnApiError } from './errors.js';
+import { textDefect } from './contract/well-formed.js';
 import { HttpExecutor } from './http.js';
 import { paginate } from './paginate.js';
 import type { Page } from './paginate.js';
@@ -245,7 +246,7 @@ export class EarnClient {
     if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 255) {
       throw new EarnApiError('invalid_input', 'idempotencyKey must be a string of 1 to 255 characters', { path: 'idempotencyKey', field: 'idempotencyKey' });
     }
-    return input.idempotencyKey;
+    return wellFormed(input.idempotencyKey, 'idempotencyKey');
   }
 
   /** Validates a request body against its contract schema; `invalid_input` names the field. */
@@ -267,7 +268,7 @@ export class EarnClient {
     if (input.cursor !== undefined && (typeof input.cursor !== 'string' || input.cursor.length === 0 || input.cursor.length > 2048)) {
       throw new EarnApiError('invalid_input', 'cursor must be a string of 1 to 2048 characters', { path: 'cursor', field: 'cursor' });
     }
-    return { cursor: input.cursor, limit: String(limit) };
+    return { cursor: input.cursor === undefined ? undefined : wellFormed(input.cursor, 'cursor'), limit: String(limit) };
   }
 
   #iterate<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, signal: AbortSignal | undefined): AsyncIterable<T> {
@@ -284,5 +285,12 @@ function identifier(value: unknown, field: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > identifierLengthMax) {
     throw new EarnApiError('invalid_input', `${field} must be a string of 1 to ${identifierLengthMax} characters, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value}`, { path: field, field });
   }
+  return wellFormed(value, field);
+}
+
+/** Refuses a lone surrogate or NUL in a caller's string; nothing is sent. */
+function wellFormed(value: string, field: string): string {
+  const defect = textDefect(value);
+  if (defect !== undefined) throw new EarnApiError('invalid_input', `${field} must be well-formed text, not hold ${defect}, got ${JSON.stringify(value.slice(0, 40))}`, { path: field, field });
   return value;
 }

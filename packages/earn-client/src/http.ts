@@ -229,6 +229,7 @@ export class HttpExecutor {
     const valid = validateContract(request.schemaName, json, {
       operation,
       secrets: this.#tokens.secrets(),
+      sourceText: text,
       status: response.status,
       ...(requestId === undefined ? {} : { requestId }),
     });

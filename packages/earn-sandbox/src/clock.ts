@@ -6,8 +6,14 @@ import { accountingDayOf, formatInstant, nextAccountingDay, parseInstant, startO
 import { LedgerError } from '@earnbook/ledger';
 import { SandboxError, invalidOption } from './errors.js';
 
-/** Days one {@link SandboxClock.advanceDays} call may move. */
+/**
+ * Days one move of the clock may cover, however it is asked for ({@link SandboxClock.advanceTo},
+ * {@link SandboxClock.advanceBy} or {@link SandboxClock.advanceDays}): every day crossed runs a
+ * cycle, so an unbounded move (`{"to":"9999-12-31T00:00:00Z"}`, `{"ms":1e15}`) would never end.
+ */
 export const ADVANCE_DAYS_MAX = 3660;
+
+const MS_PER_DAY = 86_400_000;
 
 /** What the clock needs from the provider. */
 export interface ClockTarget {
@@ -60,12 +66,15 @@ export class SandboxClock {
       if (error instanceof LedgerError) throw new SandboxError('invalid_option', error.message, { field: 'instant', cause: error });
       throw error;
     }
+    if (target.getTime() - this.now().getTime() > ADVANCE_DAYS_MAX * MS_PER_DAY) {
+      invalidOption('instant', formatInstant(target), `must be at most ${ADVANCE_DAYS_MAX} days after the sandbox clock (${this.nowText()})`);
+    }
     await this.#target.advanceTo(target);
   }
 
-  /** Moves the clock by `ms` milliseconds. */
+  /** Moves the clock by `ms` milliseconds, at most {@link ADVANCE_DAYS_MAX} days. */
   async advanceBy(ms: number): Promise<void> {
-    if (!Number.isSafeInteger(ms) || ms < 0) invalidOption('ms', ms, 'must be a non-negative integer');
+    if (!Number.isSafeInteger(ms) || ms < 0 || ms > ADVANCE_DAYS_MAX * MS_PER_DAY) invalidOption('ms', ms, `must be an integer from 0 to ${ADVANCE_DAYS_MAX * MS_PER_DAY} (${ADVANCE_DAYS_MAX} days)`);
     await this.#target.advanceTo(new Date(this.now().getTime() + ms));
   }
 

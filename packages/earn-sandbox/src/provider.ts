@@ -535,6 +535,8 @@ export class EarnProvider {
         if (next.boundaryMs > this.#nowMs) this.#nowMs = next.boundaryMs;
         await this.#closeDay(next.entity, next.day);
         this.#lastClosedDay.set(next.entity.id, next.day);
+        // A long move closes many days: let other requests (tokens, reads) be answered between them.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       this.#nowMs = targetMs;
       await repository.writeState(this.#db, 'clock', formatInstant(this.now()));

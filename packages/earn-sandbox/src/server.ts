@@ -57,6 +57,12 @@ function formDecode(text: string): string {
   return decodeURIComponent(text.replace(/\+/g, ' '));
 }
 
+/**
+ * The longest path segment the router takes, percent-encoding included (an id of 128 characters,
+ * each encoded in 3, fits); longer ones answer 400.
+ */
+export const PATH_SEGMENT_LENGTH_MAX = 512;
+
 /** Builds the fastify application; the caller listens. */
 export function buildSandboxServer(options: SandboxServerOptions): FastifyInstance {
   const { config, provider, faults } = options;
@@ -67,6 +73,27 @@ export function buildSandboxServer(options: SandboxServerOptions): FastifyInstan
     genReqId: () => {
       requestCount += 1;
       return `sandbox-req-${requestCount}`;
+    },
+    routerOptions: { maxParamLength: PATH_SEGMENT_LENGTH_MAX },
+    // Paths the router cannot take (bad percent-encoding, a segment over the limit) answer 400 in
+    // the contract's error format, not fastify's own body (the onRequest hook does not run here).
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const message = tooLong ? `a path segment is longer than ${PATH_SEGMENT_LENGTH_MAX} characters` : 'the request path is not a valid URL (a bad percent-encoding)';
+      void (reply as FastifyReply)
+        .code(400)
+        .header('x-request-id', request.id)
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify({ error: { code: 'invalid_request', message, requestId: request.id } }));
+    },
+    // A request line or headers beyond Node's limit never reach the router: answer 431 in the
+    // contract's format too, instead of an empty body.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const tooLarge = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW';
+      const status = tooLarge ? 431 : 400;
+      const body = JSON.stringify({ error: { code: 'invalid_request', message: tooLarge ? 'the request line or headers are too large' : 'the request is not valid HTTP', requestId: 'sandbox-req-rejected' } });
+      socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
   });
   const tokens = new Map<string, IssuedToken>();
@@ -354,11 +381,21 @@ export function buildSandboxServer(options: SandboxServerOptions): FastifyInstan
   app.get('/_sandbox/clock', async () => clockJson());
 
   app.post('/_sandbox/clock', async (request) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    if (typeof body['to'] === 'string') await options.clock.advanceTo(body['to']);
-    else if (typeof body['days'] === 'number') await options.clock.advanceDays(body['days']);
-    else if (typeof body['ms'] === 'number') await options.clock.advanceBy(body['ms']);
-    else throw new SandboxError('invalid_request', 'give one of "to" (an instant), "days" or "ms"', { field: 'body' });
+    const raw: unknown = request.body ?? {};
+    const body = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+    // A refused move is the caller's bad input: 400 naming the field, never a 500.
+    const move = async (field: string, run: () => Promise<void>): Promise<void> => {
+      try {
+        await run();
+      } catch (error) {
+        if (error instanceof SandboxError && error.code === 'invalid_option') throw new SandboxError('invalid_request', `${field}: ${error.message}`, { field, cause: error });
+        throw error;
+      }
+    };
+    if (typeof body['to'] === 'string') await move('to', () => options.clock.advanceTo(body['to'] as string));
+    else if (typeof body['days'] === 'number') await move('days', () => options.clock.advanceDays(body['days'] as number));
+    else if (typeof body['ms'] === 'number') await move('ms', () => options.clock.advanceBy(body['ms'] as number));
+    else throw new SandboxError('invalid_request', 'the body must be an object with one of "to" (an instant), "days" or "ms"', { field: 'body' });
     return clockJson();
   });
 

@@ -57,8 +57,16 @@ const DAY_GUARD_MS_MIN = (EPOCH_DAY_MIN - 2) * MS_PER_DAY;
 const DAY_GUARD_MS_MAX = (EPOCH_DAY_MAX + 3) * MS_PER_DAY;
 
 const DAY_PARTS_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+/**
+ * The one instant rule, shared word for word with the earn-client contract's `date-time` format
+ * (`packages/earn-client/src/contract/instant.ts`; a property test in reconcile proves they agree):
+ * RFC 3339 §5.6 `date-time` with its note's allowances (`t`/`z` in any case, a space instead of
+ * `T`), plus the ISO 8601 forms either side accepted before (seconds left out; offsets `±hhmm`
+ * and `±hh`). Fractions have at most 9 digits; leap seconds (`:60`) are refused on both sides,
+ * since a `Date` cannot hold them (none has occurred since 2016).
+ */
 const INSTANT_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$/;
 /** IANA names: segments of letters, digits, `_`, `-`, `+` separated by `/` (e.g. `Etc/GMT+5`). */
 const TIME_ZONE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
 
@@ -223,8 +231,10 @@ function invalidInstant(input: unknown, field: string, reason: string): never {
 }
 
 /**
- * Parses an instant: an ISO-8601 string with a zone designator (`Z`, `±HH:MM` or `±HHMM`), such
- * as `2025-03-19T00:01:55.703Z` or `2025-03-19T02:01:55+02:00`, or a valid `Date` (copied).
+ * Parses an instant: an RFC 3339 string with a zone designator (`Z`, `±HH:MM`, `±HHMM` or `±HH`;
+ * `t`, `z` and a space separator accepted as RFC 3339 §5.6 allows), such as
+ * `2025-03-19T00:01:55.703Z` or `2025-03-19 02:01:55+02:00`, or a valid `Date` (copied). The
+ * earn-client contract's `date-time` format accepts exactly the same strings.
  * Strings without a designator are rejected, because their meaning would depend on the process
  * `TZ`; so are impossible dates and times (`02-30`, `24:00`, leap seconds). Fractions finer than
  * a millisecond are truncated, never rounded, so an instant never moves into the next day.
@@ -255,7 +265,7 @@ export function parseInstant(input: unknown, field = 'instant'): Date {
   let offsetMs = 0;
   if (zulu === undefined) {
     const offsetHour = Number(offsetHourText);
-    const offsetMinute = Number(offsetMinuteText);
+    const offsetMinute = Number(offsetMinuteText ?? '0');
     if (offsetHour > 23 || offsetMinute > 59) return invalidInstant(input, field, 'has an impossible UTC offset');
     offsetMs = (sign === '-' ? -1 : 1) * (offsetHour * 60 + offsetMinute) * 60_000;
   }

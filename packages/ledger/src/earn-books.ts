@@ -16,6 +16,7 @@ import { parseInterestTerms } from './interest/index.js';
 import { Ledger, parseCurrency } from './ledger.js';
 import type { JournalTransaction, PostResult } from './ledger.js';
 import { parseKey } from './posting.js';
+import { requireWellFormed } from './text.js';
 import type { TransactionKind } from './posting.js';
 import type { LedgerDatabase } from './db/schema.js';
 
@@ -196,7 +197,7 @@ export class EarnBooks {
       .selectFrom('earn_products')
       .selectAll()
       .where('entity', '=', entity)
-      .where('provider_product_id', '=', input.providerProductId)
+      .where('provider_product_id', '=', requireWellFormed(input.providerProductId, 'providerProductId'))
       .where('effective_day', '<=', day)
       .orderBy('effective_day', 'desc')
       .limit(1)
@@ -262,7 +263,7 @@ export class EarnBooks {
 
   /** The Earn users of a partner user, one per entity. */
   async earnUsersOf(partnerUserId: string): Promise<{ entity: string; earnUserId: string }[]> {
-    const rows = await this.#db.selectFrom('earn_users').select(['entity', 'earn_user_id']).where('partner_user_id', '=', partnerUserId).orderBy('entity').execute();
+    const rows = await this.#db.selectFrom('earn_users').select(['entity', 'earn_user_id']).where('partner_user_id', '=', requireWellFormed(partnerUserId, 'partnerUserId')).orderBy('entity').execute();
     return rows.map((row) => ({ entity: row.entity, earnUserId: row.earn_user_id }));
   }
 
@@ -281,18 +282,14 @@ export class EarnBooks {
     const product = await this.#db.selectFrom('earn_products').select('currency').where('entity', '=', entity).where('provider_product_id', '=', providerProductId).executeTakeFirst();
     if (product === undefined) throw new LedgerError('invalid_input', `providerProductId ${providerProductId} is not a product of ${entity}`, { field: 'providerProductId', value: providerProductId });
     if (product.currency !== currency) throw new LedgerError('invalid_input', `currency ${currency} differs from product ${providerProductId}'s ${product.currency}`, { field: 'currency', value: currency });
+    const wanted = { entity, earnAccountId, earnUserId, providerProductId, currency };
+    // A conflict is found before the ledger account is opened, so that a refused account leaves
+    // no ledger account behind; it is checked again inside the transaction.
+    await this.#earnAccountConflict(this.#db, wanted);
     const ledgerAccount = await this.ledger.openAccount({ entity, currency, code: userAccountCode(earnAccountId), kind: 'user' });
-    const account: EarnAccount = Object.freeze({ entity, earnAccountId, earnUserId, providerProductId, currency, ledgerAccountId: ledgerAccount.id });
+    const account: EarnAccount = Object.freeze({ ...wanted, ledgerAccountId: ledgerAccount.id });
     return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
-      const existing = await trx.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', earnAccountId).executeTakeFirst();
-      if (existing !== undefined) {
-        if (existing.earn_user_id !== earnUserId || existing.provider_product_id !== providerProductId || existing.currency !== currency) {
-          conflict('earnAccountId', earnAccountId, 'is already recorded for another user, product or currency');
-        }
-        return { status: 'exists' as const, value: account };
-      }
-      const sameProduct = await trx.selectFrom('earn_accounts').select('earn_account_id').where('entity', '=', entity).where('earn_user_id', '=', earnUserId).where('provider_product_id', '=', providerProductId).executeTakeFirst();
-      if (sameProduct !== undefined) conflict('earnAccountId', earnAccountId, `: Earn user ${earnUserId} already has account ${sameProduct.earn_account_id} in ${providerProductId}`);
+      if (await this.#earnAccountConflict(trx, wanted)) return { status: 'exists' as const, value: account };
       await trx
         .insertInto('earn_accounts')
         .values({ entity, earn_account_id: earnAccountId, earn_user_id: earnUserId, provider_product_id: providerProductId, currency, ledger_account_id: ledgerAccount.id, created_at: formatInstant(this.#now()) })
@@ -301,10 +298,29 @@ export class EarnBooks {
     });
   }
 
+  /**
+   * Whether the Earn account is already recorded as wanted (`true`), absent (`false`), or
+   * conflicting (an `idempotency_conflict` is thrown): recorded for another user, product or
+   * currency, or the user already has another account in the product.
+   */
+  async #earnAccountConflict(db: Kysely<LedgerDatabase>, wanted: Omit<EarnAccount, 'ledgerAccountId'>): Promise<boolean> {
+    const { entity, earnAccountId, earnUserId, providerProductId, currency } = wanted;
+    const existing = await db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', earnAccountId).executeTakeFirst();
+    if (existing !== undefined) {
+      if (existing.earn_user_id !== earnUserId || existing.provider_product_id !== providerProductId || existing.currency !== currency) {
+        conflict('earnAccountId', earnAccountId, 'is already recorded for another user, product or currency');
+      }
+      return true;
+    }
+    const sameProduct = await db.selectFrom('earn_accounts').select('earn_account_id').where('entity', '=', entity).where('earn_user_id', '=', earnUserId).where('provider_product_id', '=', providerProductId).executeTakeFirst();
+    if (sameProduct !== undefined) conflict('earnAccountId', earnAccountId, `: Earn user ${earnUserId} already has account ${sameProduct.earn_account_id} in ${providerProductId}`);
+    return false;
+  }
+
   /** An Earn account, or an `unknown_account` error naming it. */
   async earnAccount(input: { entity: string; earnAccountId: string }): Promise<EarnAccount> {
     const entity = this.ledger.entity(input.entity).id;
-    const row = await this.#db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', input.earnAccountId).executeTakeFirst();
+    const row = await this.#db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', requireWellFormed(input.earnAccountId, 'earnAccountId')).executeTakeFirst();
     if (row === undefined) throw new LedgerError('unknown_account', `earnAccountId ${describeValue(input.earnAccountId)} is not an Earn account of ${entity}`, { field: 'earnAccountId', value: describeValue(input.earnAccountId) });
     return Object.freeze({ entity: row.entity, earnAccountId: row.earn_account_id, earnUserId: row.earn_user_id, providerProductId: row.provider_product_id, currency: row.currency, ledgerAccountId: row.ledger_account_id });
   }
@@ -337,9 +353,11 @@ export class EarnBooks {
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
     const providerData = jsonText(input.providerData, 'providerData', PROVIDER_DATA_BYTES_MAX);
+    // Checked before the system accounts are opened, so that a refused key leaves nothing behind.
+    const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
     const entries = postingRuleEntries(kind, { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId }, amount);
     return this.ledger.transact(async (scope) => {
-      const result = await scope.post({ entity: account.entity, kind, idempotencyKey: input.idempotencyKey, occurredAt, providerId: providerBookingId, entries });
+      const result = await scope.post({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries });
       if (result.status === 'created') {
         await scope.db
           .insertInto('earn_bookings')
@@ -362,7 +380,7 @@ export class EarnBooks {
 
   /** The provider data stored with a booking, or undefined. */
   async booking(input: { entity: string; providerBookingId: string }): Promise<{ kind: string; earnAccountId: string; amount: Amount; currency: string; occurredAt: string; providerData: unknown; transactionId: number } | undefined> {
-    const row = await this.#db.selectFrom('earn_bookings').selectAll().where('entity', '=', input.entity).where('provider_booking_id', '=', input.providerBookingId).executeTakeFirst();
+    const row = await this.#db.selectFrom('earn_bookings').selectAll().where('entity', '=', requireWellFormed(input.entity, 'entity')).where('provider_booking_id', '=', requireWellFormed(input.providerBookingId, 'providerBookingId')).executeTakeFirst();
     if (row === undefined) return undefined;
     return { kind: row.kind, earnAccountId: row.earn_account_id, amount: formatUnits(toUnits(row.amount)), currency: row.currency, occurredAt: row.occurred_at, providerData: JSON.parse(row.provider_data) as unknown, transactionId: row.transaction_id };
   }

@@ -64,6 +64,8 @@ export type {
 export type { LedgerDialect } from './db/dialect.js';
 export type { LedgerDatabase } from './db/schema.js';
 export { migrateLedger } from './db/migrations.js';
+export { redactConnectionString } from './connection-string.js';
+export { textDefect } from './text.js';
 export { EarnBooks, PRODUCT_TERMS_BYTES_MAX, PROVIDER_DATA_BYTES_MAX } from './earn-books.js';
 export type { RecordBookingInput, CurrencyEntryInput, EarnAccount, EarnProduct, InterestInput, MirrorResult, SettlementInput } from './earn-books.js';
 export * from './interest/index.js';

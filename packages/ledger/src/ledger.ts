@@ -10,6 +10,7 @@ import { assertTimeZone, formatInstant, parseAccountingDay } from './calendar.js
 import { ACCOUNT_KIND_RULES, SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind, NormalSide } from './chart.js';
 import { normalDelta, normalizePosting, parseKey, planPosting, transactionRow } from './posting.js';
+import { requireWellFormed } from './text.js';
 import type { NormalizedPosting, PlanAccount, PostingInput, TransactionKind } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
@@ -358,6 +359,7 @@ export class Ledger {
 
   /** An account by (entity, currency, code), or undefined. */
   async findAccount(input: { entity: string; currency: string; code: string }): Promise<LedgerAccount | undefined> {
+    requireWellFormed(input.code, 'code');
     const cached = this.#accountsByCode.get(`${input.entity}\u0000${input.currency}\u0000${input.code}`);
     if (cached !== undefined) return cached;
     const row = await this.db.selectFrom('ledger_accounts').selectAll().where('entity', '=', input.entity).where('currency', '=', input.currency).where('code', '=', input.code).executeTakeFirst();
@@ -699,13 +701,13 @@ export class Ledger {
 
   /** The transaction posted under an idempotency key, if any. */
   async transactionByKey(entity: string, idempotencyKey: string): Promise<JournalTransaction | undefined> {
-    const row = await repository.findTransactionByKey(this.db, this.entity(entity).id, idempotencyKey);
+    const row = await repository.findTransactionByKey(this.db, this.entity(entity).id, requireWellFormed(idempotencyKey, 'idempotencyKey'));
     return row === undefined ? undefined : this.#readTransaction(this.db, row.id);
   }
 
   /** The transaction of a provider id and kind, if any. */
   async transactionByProviderId(entity: string, kind: TransactionKind, providerId: string): Promise<JournalTransaction | undefined> {
-    const row = await repository.findTransactionByProviderId(this.db, this.entity(entity).id, kind, providerId);
+    const row = await repository.findTransactionByProviderId(this.db, this.entity(entity).id, kind, requireWellFormed(providerId, 'providerId'));
     return row === undefined ? undefined : this.#readTransaction(this.db, row.id);
   }
 

@@ -9,6 +9,7 @@ import { formatUnits, parseUnits } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import type { AccountKind, NormalSide } from './chart.js';
 import { ACCOUNT_KIND_RULES } from './chart.js';
+import { requireWellFormed } from './text.js';
 import type { EntryInput } from './entry-input.js';
 
 /** What a journal transaction records. */
@@ -87,14 +88,14 @@ export function parseKey(value: unknown, field: string): string {
   }
   // eslint-disable-next-line no-control-regex
   if (value.trim() !== value || /[\u0000-\u001f\u007f]/.test(value)) return invalid(field, value, 'must not have surrounding white space or control characters');
-  return value;
+  return requireWellFormed(value, field);
 }
 
 /** Checks optional text of at most `lengthMax` characters (null when absent). */
 export function parseOptionalText(value: unknown, field: string, lengthMax: number): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'string' || value.length > lengthMax) return invalid(field, value, `must be a string of at most ${lengthMax} characters`);
-  return value;
+  return requireWellFormed(value, field);
 }
 
 /** Checks metadata (string pairs) and returns its canonical JSON, keys sorted (null when absent). */
@@ -107,7 +108,7 @@ export function parseMetadata(value: unknown): string | null {
   for (const [key, text] of pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     parseKey(key, 'metadata key');
     if (typeof text !== 'string' || text.length > DESCRIPTION_LENGTH_MAX) return invalid(`metadata.${key}`, text, 'must be a string');
-    canonical[key] = text;
+    canonical[key] = requireWellFormed(text, `metadata.${key}`);
   }
   return JSON.stringify(canonical);
 }

@@ -255,6 +255,12 @@ describe('instants', () => {
     expect(parseInstant('2025-03-19T05:31+05:30').toISOString()).toBe('2025-03-19T00:01:00.000Z');
     expect(parseInstant('2024-02-29T23:59:59.999999999Z').toISOString()).toBe('2024-02-29T23:59:59.999Z');
     expect(parseInstant('2025-03-19T00:01:55.7Z').toISOString()).toBe('2025-03-19T00:01:55.700Z');
+    // RFC 3339 §5.6: "T" and "Z" may be lowercase, and a space may separate the date and time
+    // (issue 13: the contract accepted these and the ledger refused them, leaving interest unbooked).
+    expect(parseInstant('2025-03-19 00:01:55Z').toISOString()).toBe('2025-03-19T00:01:55.000Z');
+    expect(parseInstant('2025-03-19t00:00:00+01:00').toISOString()).toBe('2025-03-18T23:00:00.000Z');
+    expect(parseInstant('2025-03-18T23:00:00.000z').toISOString()).toBe('2025-03-18T23:00:00.000Z');
+    expect(parseInstant('2025-03-19T01:00:00+01').toISOString()).toBe('2025-03-19T00:00:00.000Z');
   });
 
   it('copies a valid Date', () => {
@@ -268,7 +274,8 @@ describe('instants', () => {
     for (const bad of [
       '2025-03-19T00:01:55.703',
       '2025-03-19',
-      '2025-03-19 00:01:55Z',
+      '2025-03-19\t00:01:55Z',
+      '2025-03-19  00:01:55Z',
       '2025-02-29T00:00:00Z',
       '2025-03-19T24:00:00Z',
       '2025-03-19T23:60:00Z',

@@ -37,6 +37,8 @@ export async function freshStorage(dialect: DialectName, options: { filename?: s
 /** Drops a test schema on PostgreSQL. */
 export async function dropSchema(schema: string | undefined): Promise<void> {
   if (schema === undefined) return;
+  // A clean-up must never drop a system schema or the default one.
+  if (schema === 'public' || schema === 'information_schema' || schema.startsWith('pg_')) throw new Error(`refusing to drop schema ${schema}`);
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   try {

@@ -3,7 +3,7 @@
  * thresholds, fee approval limits and wallets, each per currency (and per entity where the
  * partner's entities differ).
  */
-import { parseUnits } from '@earnbook/ledger';
+import { parseUnits, textDefect } from '@earnbook/ledger';
 import type { EarnBooks, Ledger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 
@@ -68,7 +68,7 @@ function walletsOf(ledger: Ledger, options: ReconcilerOptions): Map<string, stri
   for (const [entity, perCurrency] of Object.entries(options.wallets ?? {})) {
     ledger.entity(entity, 'wallets');
     for (const [currency, address] of Object.entries(perCurrency)) {
-      if (typeof address !== 'string' || address.length === 0 || address.length > 200) invalid(`wallets.${entity}.${currency}`, address, 'must be a wallet address');
+      if (typeof address !== 'string' || address.length === 0 || address.length > 200 || textDefect(address) !== undefined) invalid(`wallets.${entity}.${currency}`, address, 'must be a wallet address (well-formed text)');
       wallets.set(`${entity} ${currency}`, address);
     }
   }

@@ -5,7 +5,7 @@
  * in `break-store.ts` and `instructions.ts`.
  */
 import type { Kysely } from 'kysely';
-import { formatInstant } from '@earnbook/ledger';
+import { formatInstant, textDefect } from '@earnbook/ledger';
 import type { EarnBooks, Ledger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import type { ReportEntry } from './report-entry.js';
@@ -87,7 +87,9 @@ export class Reconciler {
   /** Resolves an open break with a reason, optionally linking the adjusting journal transaction. */
   async resolveBreak(input: { breakId: number; reason: string; transactionId?: number }): Promise<Break> {
     const row = await this.#break(input.breakId);
-    if (typeof input.reason !== 'string' || input.reason.trim().length === 0 || input.reason.length > 1000) invalid('reason', input.reason, 'must be a non-empty text of at most 1000 characters');
+    if (typeof input.reason !== 'string' || input.reason.trim().length === 0 || input.reason.length > 1000 || textDefect(input.reason) !== undefined) {
+      invalid('reason', input.reason, 'must be a non-empty well-formed text (no lone surrogate, no NUL) of at most 1000 characters');
+    }
     if (row.status !== 'open') throw new ReconcileError('invalid_transition', `break ${row.id} is already resolved`, { field: 'breakId', value: String(row.id) });
     if (input.transactionId !== undefined) {
       const transaction = await this.ledger.transaction(input.transactionId);

@@ -3,6 +3,8 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { EarnApiError, describeValue, redact } from '../errors.js';
 import { ASSUMPTION_KEYWORD, earnApiContract } from './openapi.js';
+import { findTextDefect } from './well-formed.js';
+import { isInstantText } from './instant.js';
 import type { ContractSchemaName } from './openapi.js';
 import type { ContractTypes, DailyReport } from './types.js';
 
@@ -11,7 +13,10 @@ import type { ContractTypes, DailyReport } from './types.js';
  * keyword fails at compile time instead of silently validating nothing.
  */
 const ajv = new Ajv2020({ strict: true, allErrors: false, allowUnionTypes: true });
-addFormats.default(ajv, ['date-time', 'date', 'uuid', 'uri']);
+addFormats.default(ajv, ['date', 'uuid', 'uri']);
+// `date-time` is the rule the ledger parses instants with, not ajv-formats' looser one (which took
+// any white space as the separator and leap seconds the ledger cannot hold): one rule, two sides.
+ajv.addFormat('date-time', { type: 'string', validate: isInstantText });
 ajv.addKeyword(ASSUMPTION_KEYWORD);
 
 const validators = new Map<ContractSchemaName, ValidateFunction>();
@@ -42,6 +47,11 @@ export interface ValidateContractOptions {
   readonly status?: number;
   /** The provider's request id. */
   readonly requestId?: string;
+  /**
+   * The JSON text `value` was parsed from, if any: without a `\u` escape in it, the check that
+   * every string is well-formed is skipped (no string can then hold a lone surrogate or NUL).
+   */
+  readonly sourceText?: string;
 }
 
 /**
@@ -57,9 +67,13 @@ export interface ValidateContractOptions {
  */
 export function validateContract<N extends ContractSchemaName>(name: N, value: unknown, options: ValidateContractOptions = {}): ContractTypes[N] {
   const validate = validatorFor(name);
-  if (validate(value)) return value as ContractTypes[N];
-  const first = validate.errors?.[0];
-  throw contractError(name, value, first, options);
+  if (!validate(value)) throw contractError(name, value, validate.errors?.[0], options);
+  const defect = findTextDefect(value, options.sourceText);
+  if (defect !== undefined) {
+    const segments = [...defect.segments];
+    throw contractErrorAt(name, { segments, problem: `must be well-formed text, not hold ${defect.defect}`, offending: valueAt(value, segments), missing: false }, options);
+  }
+  return value as ContractTypes[N];
 }
 
 /**
@@ -91,23 +105,21 @@ export function parseDailyReport(text: string): DailyReport {
   } catch (error) {
     throw new EarnApiError('invalid_response', 'daily report: the text is not valid JSON', { path: '(root)', cause: error });
   }
-  return validateDailyReport(json);
+  return validateContract('DailyReport', json, { operation: 'daily report', sourceText: text });
 }
 
 function contractError(name: ContractSchemaName, value: unknown, error: ErrorObject | undefined, options: ValidateContractOptions): EarnApiError {
   const segments = pointerSegments(error?.instancePath ?? '');
-  let problem = error?.message ?? 'does not match';
-  let offending: unknown = valueAt(value, segments);
-  let missing = false;
+  const problem = error?.message ?? 'does not match';
   if (error?.keyword === 'required') {
     const property = (error.params as { missingProperty?: unknown }).missingProperty;
-    if (typeof property === 'string') {
-      segments.push(property);
-      problem = 'is required but missing';
-      missing = true;
-      offending = undefined;
-    }
+    if (typeof property === 'string') return contractErrorAt(name, { segments: [...segments, property], problem: 'is required but missing', offending: undefined, missing: true }, options);
   }
+  return contractErrorAt(name, { segments, problem, offending: valueAt(value, segments), missing: false }, options);
+}
+
+function contractErrorAt(name: ContractSchemaName, at: { segments: readonly string[]; problem: string; offending: unknown; missing: boolean }, options: ValidateContractOptions): EarnApiError {
+  const { segments, problem, offending, missing } = at;
   const path = renderPath(segments);
   const field = lastFieldName(segments);
   const quoted = options.quoteValue === false || missing ? '' : `, got ${describeValue(offending, options.secrets ?? [])}`;

@@ -8,6 +8,7 @@ import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { postgresJournalBulk } from './journal-bulk.js';
+import { LedgerError } from '../../errors.js';
 
 // The driver is an optional peer dependency: without it, importing this subpath rejects with a
 // typed `driver_missing` error instead of Node's bare ERR_MODULE_NOT_FOUND.
@@ -79,12 +80,27 @@ export interface PostgresDatabase {
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
+ * Checks the schema name: a plain lowercase identifier, and not a system schema (`pg_*`,
+ * `information_schema`), where books must never be created nor a clean-up ever drop anything.
+ */
+function checkSchema(schema: unknown): string {
+  if (typeof schema !== 'string' || !SCHEMA_PATTERN.test(schema)) {
+    throw new LedgerError('invalid_input', `schema must match ${SCHEMA_PATTERN}, got ${JSON.stringify(String(schema)).slice(0, 80)}`, { field: 'schema', value: String(schema).slice(0, 80) });
+  }
+  if (schema.startsWith('pg_') || schema === 'information_schema') {
+    throw new LedgerError('invalid_input', `schema ${schema} is a PostgreSQL system schema: books go in a schema of their own`, { field: 'schema', value: schema });
+  }
+  return schema;
+}
+
+/**
  * Opens a pooled PostgreSQL connection. BIGINT ids are parsed to numbers (per pool, not
- * globally), NUMERIC amounts stay strings.
+ * globally), NUMERIC amounts stay strings. A schema that is not a plain lowercase identifier, or
+ * is a system schema (`pg_*`, `information_schema`), is a {@link LedgerError} `invalid_input`
+ * naming `schema`, before any connection is made.
  */
 export async function openPostgresDatabase(options: PostgresDatabaseOptions): Promise<PostgresDatabase> {
-  const schema = options.schema ?? 'public';
-  if (!SCHEMA_PATTERN.test(schema)) throw new RangeError(`schema must match ${SCHEMA_PATTERN}, got ${JSON.stringify(schema)}`);
+  const schema = checkSchema(options.schema ?? 'public');
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
