@@ -34,6 +34,8 @@ interface ExportFlags extends BookFlags {
   readonly format?: ExportFormat;
   readonly out: string;
   readonly bom?: boolean;
+  readonly excel?: boolean;
+  readonly delimiter?: ',' | ';';
   readonly pageSize?: number;
 }
 
@@ -106,7 +108,9 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
         toDay,
         directory,
         formats,
-        bom: flags.bom === true,
+        ...(flags.bom === true ? { bom: true } : {}),
+        ...(flags.excel === true ? { excel: true } : {}),
+        ...(flags.delimiter === undefined ? {} : { delimiter: flags.delimiter }),
         ...(flags.pageSize === undefined ? {} : { pageSize: flags.pageSize }),
         ...(io.now === undefined ? {} : { now: io.now }),
       });
@@ -138,16 +142,21 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: Ex
     .addOption(new Option('--format <format>', 'file format: csv, or hledger for the journal (default: csv; for --what all, every file)').choices(EXPORT_FORMATS))
     .requiredOption('--out <dir>', 'folder to write into (created if missing); it must not hold the files yet: an export never overwrites')
     .addOption(new Option('--bom', 'begin the CSV files with a UTF-8 byte order mark (for spreadsheet programs)'))
+    .addOption(new Option('--excel', 'spreadsheet profile: a UTF-8 BOM and every amount as exact text (="…"), since 18 decimals exceed the 15 significant digits a spreadsheet keeps'))
+    .addOption(new Option('--delimiter <char>', 'CSV cell separator: "," or ";" (for spreadsheets in locales whose decimal mark is a comma)').choices([',', ';']))
     .addOption(new Option('--page-size <rows>', 'rows per database page (default 5000, at most 10000)').argParser(positiveInteger));
   addBookOptions(command)
     .addHelpText(
       'after',
       `
 Files: journal.csv, balances.csv, breaks.csv, settlements.csv, journal.hledger, manifest.json.
+Accounting days are calendar days in the entity's time zone (the time_zone column, and
+manifest.json's parameters.timeZones); interest keeps the day that earned it (interest_day).
 Exit codes: 0 exported, 2 error (nothing is left half-written: a failed export removes its files).
 
 Example:
-  earnbook export --what all --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/defi/2025-03 --config earnbook.json`,
+  earnbook export --what all --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/defi/2025-03 --config earnbook.json
+  earnbook export --what balances --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/excel --excel --delimiter ';'`,
     )
     .action(async (flags: ExportFlags) => setExit(await runExport(flags, io)));
   return command;
