@@ -30,8 +30,8 @@ import { countersOf, makeUsers, planDay, queueOnboarding, queueOperation } from 
 import type { ActivityContext, ActivityCounters } from './activity.js';
 import { EXPECTED_BREAK_KIND, countingFetch, injectFaults, newFaultRecords } from './faults.js';
 import type { FaultKind, FaultRecord, WireCounters } from './faults.js';
-import { readFigures } from './figures.js';
-import type { CurrencyFigures } from './figures.js';
+import { readDailySeries, readFigures } from './figures.js';
+import type { CurrencyFigures, DailySeries } from './figures.js';
 import type { DemoOptions } from './options.js';
 import { demoProgress } from './progress.js';
 import { renderDemoHtml } from './render.js';
@@ -82,6 +82,10 @@ export interface DemoResult {
   readonly users: number;
   readonly counters: ReadonlyMap<string, ActivityCounters>;
   readonly figures: readonly CurrencyFigures[];
+  /** The days of the charts: the run's days and the one after (the last night's credits). */
+  readonly chartDays: readonly string[];
+  /** Per (entity, currency): interest credited and the outstanding balance per day. */
+  readonly daily: readonly DailySeries[];
   readonly nights: readonly NightRecord[];
   /** Per fault kind (only with `--faults`): what was injected and how it was caught. */
   readonly faults: readonly FaultRecord[];
@@ -310,6 +314,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       bookings.set(entity, { provider: (await sandbox.books.bookings({ entity })).length, partner: Number(partnerCount.n) });
     }
     const figures = await readFigures({ ledger, books, reconciler, entities: DEMO_ENTITIES, currencies, providerOutstanding });
+    // The charts run through the day after the last: the last night's interest is credited then.
+    const chartDays = [...days, nextAccountingDay(lastDay)];
+    const daily = await readDailySeries({ ledger, entities: DEMO_ENTITIES, currencies, days: chartDays });
 
     lap('verify');
     const counters = sandbox.faults.counters;
@@ -357,6 +364,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       users: users.length,
       counters: context.counters,
       figures,
+      chartDays,
+      daily,
       nights,
       faults: options.faults ? [...faultRecords.values()] : [],
       unexplainedBreaks,
