@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { EarnBooks, Ledger } from '@earnbook/ledger';
-import type { EntityConfig, LedgerStorage } from '@earnbook/ledger';
+import type { LedgerEntity, LedgerStorage } from '@earnbook/ledger';
 import { Reconciler } from '@earnbook/reconcile';
 import type { ReconcileDatabase, ReconcilerOptions } from '@earnbook/reconcile';
 
@@ -20,7 +20,7 @@ export interface PartnerBooksOptions {
    */
   readonly database: string;
   /** The legal entities and the partner's accounting zone of each. */
-  readonly entities: readonly EntityConfig[];
+  readonly entities: readonly LedgerEntity[];
   /** Reconciler settings (thresholds, wallets, tolerances); `books` is filled in. */
   readonly reconcile?: Omit<ReconcilerOptions, 'books'>;
   /** Resolve a relative SQLite path against this directory; default the process's. */

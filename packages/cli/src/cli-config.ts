@@ -8,7 +8,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LedgerError, assertTimeZone, parseAmount, parseCurrency } from '@earnbook/ledger';
-import type { EntityConfig } from '@earnbook/ledger';
+import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
 
@@ -44,7 +44,7 @@ export interface EarnApiEntityConfig {
 /** A checked, frozen configuration. */
 export interface CliConfig {
   /** The entities; `undefined` when the file gives none (they are then read from the database). */
-  readonly entities: readonly EntityConfig[] | undefined;
+  readonly entities: readonly LedgerEntity[] | undefined;
   /** Per currency: reconciliation tolerance in units of the 18th decimal (integer string). */
   readonly toleranceUnits: Readonly<Record<string, string>>;
   /** Per entity, per currency: minimum settlement amount (decimal string). */
@@ -133,7 +133,7 @@ function positiveInteger(value: unknown, field: string): number {
   return value;
 }
 
-function checkEntities(value: unknown): readonly EntityConfig[] {
+function checkEntities(value: unknown): readonly LedgerEntity[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > CONFIG_ENTITIES_MAX) invalid('entities', `must list 1 to ${CONFIG_ENTITIES_MAX} entities`, value);
   const seen = new Set<string>();
   return Object.freeze(

@@ -1,5 +1,6 @@
+#!/usr/bin/env node
 /**
- * The process entry of `earnbook` (run by `bin/earnbook.mjs` through tsx): runs the CLI on the
+ * The process entry of `earnbook` (the package's `bin` when installed; `bin/earnbook.mjs` runs it through tsx in the workspace): runs the CLI on the
  * process's arguments and streams and sets the exit code, letting pending output drain.
  */
 import { processIo } from './cli-io.js';

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { EarnBooks, Ledger, LedgerError } from '@earnbook/ledger';
-import type { EntityConfig, LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
+import type { LedgerEntity, LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
 import { ReconcileError, Reconciler } from '@earnbook/reconcile';
 import type { ReconcileDatabase } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
@@ -86,7 +86,7 @@ async function openStorage(target: DatabaseTarget): Promise<LedgerStorage> {
 }
 
 /** The entities a database already keeps (none for a new one). */
-async function storedEntities(db: Kysely<LedgerDatabase>): Promise<EntityConfig[]> {
+async function storedEntities(db: Kysely<LedgerDatabase>): Promise<LedgerEntity[]> {
   try {
     const rows = await db.selectFrom('ledger_entities').select(['id', 'time_zone']).orderBy('id').execute();
     return rows.map((row) => ({ id: row.id, timeZone: row.time_zone }));

@@ -3,24 +3,35 @@
  * command in-process and returns the exit code (0 clean, 1 breaks found, 2 error) instead of
  * exiting, so that tests can call it with their own streams.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import type { CliIo } from './cli-io.js';
 import { EXIT_CLEAN, EXIT_ERROR } from './exit-codes.js';
 import type { ExitCode } from './exit-codes.js';
-import { describeError, formatError } from './describe-error.js';
-import { addBreaksCommand } from './commands/breaks-command.js';
-import { addExportCommand } from './commands/export-command.js';
-import { addReconcileCommand } from './commands/reconcile-command.js';
-import { addSettlementsCommand } from './commands/settlements-command.js';
+import { COMMANDS } from './commands/command-list.js';
 
-/** The program's version, printed by `--version`. */
-export const CLI_VERSION = '0.1.0';
+/** The program's version, printed by `--version`: the package's own (`src/` and `dist/` both sit one level below it). */
+export const CLI_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/**
+ * Which top-level commands to load: `'all'`, or the one that `argv` runs (`earnbook reconcile …`,
+ * `earnbook help reconcile`). With none (`earnbook --help`, `--version`, an unknown name), only
+ * the names and descriptions are registered, so that nothing heavy is imported.
+ */
+export type CommandSelection = 'all' | { readonly argv: readonly string[] };
+
+function commandToLoad(argv: readonly string[]): string | undefined {
+  const words = argv.filter((word) => !word.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
+}
 
 /**
  * Builds a fresh program writing to `io`; a command hands its exit code to `setExit`. Commander
  * is told never to exit the process: it throws instead, and {@link run} maps that to a code.
+ * By default every command is loaded (for documentation and tests); {@link run} loads only the
+ * command it runs.
  */
-export function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
+export async function buildProgram(io: CliIo, setExit: (code: ExitCode) => void, selection: CommandSelection = 'all'): Promise<Command> {
   const program = new Command('earnbook')
     .description("Batch jobs over an Earn partner's books: daily reconciliation with the provider's reports, audit exports, breaks and settlements.")
     .version(CLI_VERSION, '-V, --version', 'print the version')
@@ -39,10 +50,11 @@ Exit codes: 0 success (reconcile: the day is clean), 1 reconcile found open brea
 Run "earnbook <command> --help" for the flags of each command.`,
     );
   // Subcommands made through .command() inherit exitOverride and the output settings above.
-  addReconcileCommand(program, io, setExit);
-  addExportCommand(program, io, setExit);
-  addBreaksCommand(program, io, setExit);
-  addSettlementsCommand(program, io, setExit);
+  const wanted = selection === 'all' ? undefined : commandToLoad(selection.argv);
+  for (const entry of COMMANDS) {
+    if (selection === 'all' || entry.name === wanted) (await entry.load())(program, io, setExit);
+    else program.command(entry.name).description(entry.description);
+  }
   return program;
 }
 
@@ -56,10 +68,14 @@ Run "earnbook <command> --help" for the flags of each command.`,
  */
 export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode> {
   let code: ExitCode = EXIT_CLEAN;
-  const program = buildProgram(io, (value) => {
-    code = value;
-  });
   try {
+    const program = await buildProgram(
+      io,
+      (value) => {
+        code = value;
+      },
+      { argv },
+    );
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (error) {
@@ -67,6 +83,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode>
       // Commander has already printed help, the version, or its own "error: …" line.
       return error.exitCode === 0 ? EXIT_CLEAN : EXIT_ERROR;
     }
+    // Loaded only on failure: it knows every package's error class.
+    const { describeError, formatError } = await import('./describe-error.js');
     io.stderr.write(formatError(error));
     if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: describeError(error) }, null, 2)}\n`);
     return EXIT_ERROR;

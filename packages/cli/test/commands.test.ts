@@ -11,8 +11,9 @@ function commandsOf(command: Command, path: readonly string[] = []): { path: str
   return command.commands.flatMap((child) => [{ path: [...path, child.name()], command: child }, ...commandsOf(child, [...path, child.name()])]);
 }
 
+const program = await buildProgram({ stdout: new Captured(), stderr: new Captured(), env: {}, cwd: '/' }, () => {});
+
 describe('--help', () => {
-  const program = buildProgram({ stdout: new Captured(), stderr: new Captured(), env: {}, cwd: '/' }, () => {});
   const all = commandsOf(program).filter(({ command }) => command.name() !== 'help');
 
   it('documents every flag of every command, each with a description', async () => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { formatInstant, formatUnits } from '../src/index.js';
 import type { Ledger } from '../src/index.js';
-import type { Account, PostingInput } from '../src/index.js';
+import type { LedgerAccount, PostingInput } from '../src/index.js';
 import { normalizePosting, transactionRow } from '../src/posting.js';
 import type { NormalizedPosting } from '../src/posting.js';
 
@@ -134,10 +134,10 @@ export function quantile(sorted: readonly number[], q: number): number {
 export interface DepositAccounts {
   readonly entity: string;
   readonly currency: string;
-  readonly customerFunds: Account;
-  readonly earnAssets: Account;
-  readonly settlement: Account;
-  readonly users: readonly Account[];
+  readonly customerFunds: LedgerAccount;
+  readonly earnAssets: LedgerAccount;
+  readonly settlement: LedgerAccount;
+  readonly users: readonly LedgerAccount[];
 }
 
 /** Opens the system accounts and `users` user accounts of one (entity, currency). */
@@ -146,7 +146,7 @@ export async function openDepositAccounts(ledger: Ledger, options: { entity: str
   const customerFunds = await ledger.systemAccount(entity, currency, 'customer_funds');
   const earnAssets = await ledger.systemAccount(entity, currency, 'earn_assets');
   const settlement = await ledger.systemAccount(entity, currency, 'settlement');
-  const users: Account[] = [];
+  const users: LedgerAccount[] = [];
   for (let index = 0; index < options.users; index++) {
     users.push(await ledger.openAccount({ entity, currency, code: `user:bench-${index}`, kind: 'user' }));
   }
@@ -228,7 +228,7 @@ export class BookingRowPlanner {
   readonly #currencies: ReadonlyMap<number, string>;
   readonly #timeZone: string;
 
-  constructor(accounts: readonly Account[], timeZone: string) {
+  constructor(accounts: readonly LedgerAccount[], timeZone: string) {
     this.#normalSides = new Map(accounts.map((account) => [account.id, account.normalSide]));
     this.#currencies = new Map(accounts.map((account) => [account.id, account.currency]));
     this.#timeZone = timeZone;
@@ -260,7 +260,7 @@ export class BookingRowPlanner {
 }
 
 /** Every account of a {@link DepositAccounts}. */
-export function allDepositAccounts(accounts: DepositAccounts): Account[] {
+export function allDepositAccounts(accounts: DepositAccounts): LedgerAccount[] {
   return [accounts.customerFunds, accounts.earnAssets, accounts.settlement, ...accounts.users];
 }
 

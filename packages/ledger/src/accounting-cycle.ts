@@ -21,7 +21,7 @@ import type { InterestTerms } from './interest/index.js';
 import type { EarnBooks } from './earn-books.js';
 import type { PostingInput } from './posting.js';
 import { POST_BATCH_MAX } from './ledger.js';
-import { bookingEntries } from './chart.js';
+import { postingRuleEntries } from './chart.js';
 import { selectCycleAccounts } from './db/repository.js';
 
 const ZERO_RESIDUE = /^0\.0*$/;
@@ -203,7 +203,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
         occurredAt: creditedAt,
         providerId: localEntryId(entity, day, 'interest', line.earnAccountId),
         metadata: { interestDay: day, earnAccountId: line.earnAccountId },
-        entries: bookingEntries('interest', { earn_assets: earnAssets, user: line.ledgerAccountId }, line.userInterest),
+        entries: postingRuleEntries('interest', { earn_assets: earnAssets, user: line.ledgerAccountId }, line.userInterest),
       });
     }
     await ledger.transact(async (scope) => {

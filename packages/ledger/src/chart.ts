@@ -15,7 +15,9 @@ import type { EntryInput } from './posting.js';
  * | `treasury` | debit | the partner's own wallet that settlement transfers leave from and arrive in |
  * | `adjustment` | debit | corrections agreed with finance |
  *
- * How each kind of booking posts is {@link BOOKING_POSTINGS}, the one place that says it.
+ * How each kind of Earn entry posts is {@link POSTING_RULES}, the one place that says it. A
+ * *booking* is only a deposit or a withdrawal (the provider's word: those calls book on Earn's
+ * accounting); interest, margin, fees and settlement transfers are other kinds of entry.
  *
  * So the `settlement` balance moves by withdrawals + margin − deposits − fees, which is the
  * provider's netting (receivables − payables), and returns to zero when a transfer settles it.
@@ -70,8 +72,8 @@ export function userAccountCode(earnAccountId: string): string {
   return `user:${earnAccountId}`;
 }
 
-/** The bookings of the Earn business, each with a fixed posting pattern. */
-export type BookingKind =
+/** The kinds of entry the Earn business posts, each with a fixed posting rule. */
+export type PostingRuleKind =
   | 'deposit'
   | 'withdrawal'
   | 'interest'
@@ -81,10 +83,10 @@ export type BookingKind =
   | 'settlement_from_provider';
 
 /**
- * How each booking posts its amount: the account kinds debited and credited, in order.
+ * How each kind of entry posts its amount: the account kinds debited and credited, in order.
  * `user` is the end user's Earn account; the others are the (entity, currency) system accounts.
  */
-export const BOOKING_POSTINGS: Readonly<Record<BookingKind, readonly (readonly [AccountKind, 'debit' | 'credit'])[]>> = Object.freeze({
+export const POSTING_RULES: Readonly<Record<PostingRuleKind, readonly (readonly [AccountKind, 'debit' | 'credit'])[]>> = Object.freeze({
   deposit: [['customer_funds', 'debit'], ['user', 'credit'], ['earn_assets', 'debit'], ['settlement', 'credit']],
   withdrawal: [['user', 'debit'], ['customer_funds', 'credit'], ['settlement', 'debit'], ['earn_assets', 'credit']],
   interest: [['earn_assets', 'debit'], ['user', 'credit']],
@@ -94,16 +96,16 @@ export const BOOKING_POSTINGS: Readonly<Record<BookingKind, readonly (readonly [
   settlement_from_provider: [['treasury', 'debit'], ['settlement', 'credit']],
 });
 
-/** Account ids by kind for one booking: the system accounts and, where needed, the user's. */
-export type BookingAccounts = Readonly<Partial<Record<AccountKind, number>>>;
+/** Account ids by kind for one posting rule: the system accounts and, where needed, the user's. */
+export type PostingRuleAccounts = Readonly<Partial<Record<AccountKind, number>>>;
 
 /**
- * The entries of a booking by {@link BOOKING_POSTINGS}.
+ * The entries of one amount posted by its {@link POSTING_RULES} rule.
  *
- * @example bookingEntries('interest', { earn_assets: 3, user: 9 }, '0.1') // Dr 3, Cr 9
+ * @example postingRuleEntries('interest', { earn_assets: 3, user: 9 }, '0.1') // Dr 3, Cr 9
  */
-export function bookingEntries(kind: BookingKind, accounts: BookingAccounts, amount: string): EntryInput[] {
-  return BOOKING_POSTINGS[kind].map(([accountKind, side]) => {
+export function postingRuleEntries(kind: PostingRuleKind, accounts: PostingRuleAccounts, amount: string): EntryInput[] {
+  return POSTING_RULES[kind].map(([accountKind, side]) => {
     const accountId = accounts[accountKind];
     assertInvariant(accountId !== undefined, `a ${kind} posts to a ${accountKind} account, and none was given`);
     return { accountId, side, amount };

@@ -11,7 +11,7 @@ import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
-import { bookingEntries, userAccountCode } from './chart.js';
+import { postingRuleEntries, userAccountCode } from './chart.js';
 import { parseInterestTerms } from './interest/index.js';
 import { Ledger, parseCurrency } from './ledger.js';
 import type { JournalTransaction, PostResult } from './ledger.js';
@@ -52,7 +52,7 @@ export interface MirrorResult<T> {
 }
 
 /** A deposit or withdrawal the provider booked, to record with what it returned. */
-export interface BookingInput {
+export interface RecordBookingInput {
   readonly entity: string;
   readonly earnAccountId: string;
   /** The provider's booking id. */
@@ -322,22 +322,22 @@ export class EarnBooks {
   // ---- bookings ---------------------------------------------------------------------------
 
   /** Records a deposit the provider booked: the mirror row and its journal transaction, atomically. */
-  async recordDeposit(input: BookingInput): Promise<PostResult> {
+  async recordDeposit(input: RecordBookingInput): Promise<PostResult> {
     return this.#recordBooking('deposit', input);
   }
 
   /** Records a withdrawal the provider booked (refused beyond the user's balance). */
-  async recordWithdrawal(input: BookingInput): Promise<PostResult> {
+  async recordWithdrawal(input: RecordBookingInput): Promise<PostResult> {
     return this.#recordBooking('withdrawal', input);
   }
 
-  async #recordBooking(kind: 'deposit' | 'withdrawal', input: BookingInput): Promise<PostResult> {
+  async #recordBooking(kind: 'deposit' | 'withdrawal', input: RecordBookingInput): Promise<PostResult> {
     const account = await this.earnAccount(input);
     const providerBookingId = parseKey(input.providerBookingId, 'providerBookingId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
     const providerData = jsonText(input.providerData, 'providerData', 64 * 1024);
-    const entries = bookingEntries(kind, { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId }, amount);
+    const entries = postingRuleEntries(kind, { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId }, amount);
     return this.ledger.transact(async (scope) => {
       const result = await scope.post({ entity: account.entity, kind, idempotencyKey: input.idempotencyKey, occurredAt, providerId: providerBookingId, entries });
       if (result.status === 'created') {
@@ -380,7 +380,7 @@ export class EarnBooks {
       occurredAt: input.occurredAt,
       providerId: providerEntryId,
       ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
-      entries: bookingEntries('interest', accounts, amount),
+      entries: postingRuleEntries('interest', accounts, amount),
     });
   }
 
@@ -407,7 +407,7 @@ export class EarnBooks {
       occurredAt: input.occurredAt,
       providerId: providerEntryId,
       ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
-      entries: bookingEntries(kind, accounts, amount),
+      entries: postingRuleEntries(kind, accounts, amount),
     });
   }
 
@@ -427,7 +427,7 @@ export class EarnBooks {
       occurredAt: input.occurredAt,
       ...(input.reference === undefined ? {} : { providerId: parseKey(input.reference, 'reference') }),
       metadata: { direction: input.direction },
-      entries: bookingEntries(input.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider', accounts, amount),
+      entries: postingRuleEntries(input.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider', accounts, amount),
     });
   }
 

@@ -24,7 +24,8 @@ export type LedgerErrorCode =
   | 'duplicate_provider_id'
   | 'entity_configuration_changed'
   | 'already_reversed'
-  | 'limit_exceeded';
+  | 'limit_exceeded'
+  | 'driver_missing';
 
 /** Structured details a {@link LedgerError} may carry. */
 export interface LedgerErrorDetails {

@@ -38,14 +38,14 @@ export {
   startOfAccountingDay,
 } from './calendar.js';
 export type { AccountingDay } from './calendar.js';
-export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, BOOKING_POSTINGS, SYSTEM_ACCOUNT_KINDS, bookingEntries, isAccountKind, userAccountCode } from './chart.js';
-export type { AccountKind, AccountKindRule, BookingAccounts, BookingKind, NormalSide } from './chart.js';
+export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, POSTING_RULES, SYSTEM_ACCOUNT_KINDS, postingRuleEntries, isAccountKind, userAccountCode } from './chart.js';
+export type { AccountKind, AccountKindRule, PostingRuleAccounts, PostingRuleKind, NormalSide } from './chart.js';
 export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, TRANSACTION_KINDS } from './posting.js';
 export type { EntryInput, PostingInput, TransactionKind } from './posting.js';
 export { DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
 export type {
-  Account,
-  EntityConfig,
+  LedgerAccount,
+  LedgerEntity,
   HistoryItem,
   HistoryOptions,
   HistoryPage,
@@ -62,7 +62,7 @@ export type { LedgerDialect } from './db/dialect.js';
 export type { LedgerDatabase } from './db/schema.js';
 export { migrateLedger } from './db/migrations.js';
 export { EarnBooks, PRODUCT_TERMS_BYTES_MAX, PROVIDER_DATA_BYTES_MAX } from './earn-books.js';
-export type { BookingInput, CurrencyEntryInput, EarnAccount, EarnProduct, InterestInput, MirrorResult, SettlementInput } from './earn-books.js';
+export type { RecordBookingInput, CurrencyEntryInput, EarnAccount, EarnProduct, InterestInput, MirrorResult, SettlementInput } from './earn-books.js';
 export * from './interest/index.js';
 export { CYCLE_BATCH_SIZE_DEFAULT, cycleLines, interestKey, localEntryId, marginKey, projectAccountingCycle, runAccountingCycle } from './accounting-cycle.js';
 export type { CycleLine, CycleOptions, CycleSummary, RunCycleOptions } from './accounting-cycle.js';

@@ -27,13 +27,13 @@ export const POST_BATCH_MAX = 1_000;
 export const ENTITIES_MAX = 16;
 
 /** A legal entity's configuration: its id and the IANA zone of its accounting day. */
-export interface EntityConfig {
+export interface LedgerEntity {
   readonly id: string;
   readonly timeZone: string;
 }
 
 /** The provider's two legal entities, with the provider's usual zone. */
-export const DEFAULT_ENTITIES: readonly EntityConfig[] = Object.freeze([
+export const DEFAULT_ENTITIES: readonly LedgerEntity[] = Object.freeze([
   Object.freeze({ id: 'defi', timeZone: 'UTC' }),
   Object.freeze({ id: 'lending', timeZone: 'UTC' }),
 ]);
@@ -50,7 +50,7 @@ export interface LedgerStorage {
 export interface LedgerOptions {
   readonly storage: LedgerStorage;
   /** Legal entities; default {@link DEFAULT_ENTITIES}. Their zones are fixed once stored. */
-  readonly entities?: readonly EntityConfig[];
+  readonly entities?: readonly LedgerEntity[];
   /** Decimal places per currency (default 18); inputs with more decimals are refused. */
   readonly currencyScales?: Readonly<Record<string, number>>;
   /** Apply pending migrations on open; default true. */
@@ -60,7 +60,7 @@ export interface LedgerOptions {
 }
 
 /** A ledger account. */
-export interface Account {
+export interface LedgerAccount {
   readonly id: number;
   readonly entity: string;
   readonly currency: string;
@@ -151,7 +151,7 @@ export interface PostingScope {
   postMany(inputs: readonly PostingInput[]): Promise<PostResult[]>;
 }
 
-function rowToAccount(row: AccountRow): Account {
+function rowToAccount(row: AccountRow): LedgerAccount {
   assertInvariant(isAccountKind(row.kind), `account ${row.id} has unknown kind ${row.kind}`);
   return Object.freeze({ id: row.id, entity: row.entity, currency: row.currency, code: row.code, kind: row.kind, normalSide: row.normal_side });
 }
@@ -196,13 +196,13 @@ export class Ledger {
   readonly dialect: LedgerDialect;
   /** The PostgreSQL schema of the tables, when one was given. */
   readonly schema: string | undefined;
-  readonly entities: ReadonlyMap<string, EntityConfig>;
+  readonly entities: ReadonlyMap<string, LedgerEntity>;
   readonly #currencyScales: Readonly<Record<string, number>>;
   readonly #now: () => Date;
-  readonly #accounts = new Map<number, Account>();
-  readonly #accountsByCode = new Map<string, Account>();
+  readonly #accounts = new Map<number, LedgerAccount>();
+  readonly #accountsByCode = new Map<string, LedgerAccount>();
 
-  private constructor(options: LedgerOptions, entities: ReadonlyMap<string, EntityConfig>) {
+  private constructor(options: LedgerOptions, entities: ReadonlyMap<string, LedgerEntity>) {
     this.db = options.storage.db;
     this.dialect = options.storage.dialect;
     this.schema = options.storage.schema;
@@ -217,7 +217,7 @@ export class Ledger {
     if (!Array.isArray(configs) || configs.length === 0 || configs.length > ENTITIES_MAX) {
       throw new LedgerError('invalid_input', `entities must list 1 to ${ENTITIES_MAX} entities`, { field: 'entities', value: describeValue(configs) });
     }
-    const entities = new Map<string, EntityConfig>();
+    const entities = new Map<string, LedgerEntity>();
     configs.forEach((config, index) => {
       const id = parseKey(config.id, `entities[${index}].id`);
       const timeZone = assertTimeZone(config.timeZone, `entities[${index}].timeZone`);
@@ -254,7 +254,7 @@ export class Ledger {
   }
 
   /** The configuration of an entity, or a typed error. */
-  entity(id: unknown, field = 'entity'): EntityConfig {
+  entity(id: unknown, field = 'entity'): LedgerEntity {
     const config = typeof id === 'string' ? this.entities.get(id) : undefined;
     if (config === undefined) {
       throw new LedgerError('unknown_entity', `${field} must be one of ${[...this.entities.keys()].join(', ')}, got ${describeValue(id)}`, { field, value: describeValue(id) });
@@ -278,7 +278,7 @@ export class Ledger {
    * Opens an account, or returns the existing one with the same (entity, currency, code).
    * The same code with a different kind is an `idempotency_conflict`.
    */
-  async openAccount(input: { entity: string; currency: string; code: string; kind: AccountKind }, db: Kysely<LedgerDatabase> = this.db): Promise<Account> {
+  async openAccount(input: { entity: string; currency: string; code: string; kind: AccountKind }, db: Kysely<LedgerDatabase> = this.db): Promise<LedgerAccount> {
     const entity = this.entity(input.entity).id;
     const currency = parseCurrency(input.currency);
     const code = parseKey(input.code, 'code');
@@ -303,21 +303,21 @@ export class Ledger {
     return this.#sameKind(this.#remember(rowToAccount(row)), input.kind);
   }
 
-  #sameKind(account: Account, kind: AccountKind): Account {
+  #sameKind(account: LedgerAccount, kind: AccountKind): LedgerAccount {
     if (account.kind !== kind) {
       throw new LedgerError('idempotency_conflict', `account ${account.code} exists with kind ${account.kind}, not ${kind}`, { field: 'kind', value: kind });
     }
     return account;
   }
 
-  #remember(account: Account): Account {
+  #remember(account: LedgerAccount): LedgerAccount {
     this.#accounts.set(account.id, account);
     this.#accountsByCode.set(`${account.entity}\u0000${account.currency}\u0000${account.code}`, account);
     return account;
   }
 
   /** The system account of a kind for (entity, currency), opened on first use. */
-  async systemAccount(entity: string, currency: string, kind: Exclude<AccountKind, 'user'>, db: Kysely<LedgerDatabase> = this.db): Promise<Account> {
+  async systemAccount(entity: string, currency: string, kind: Exclude<AccountKind, 'user'>, db: Kysely<LedgerDatabase> = this.db): Promise<LedgerAccount> {
     return this.openAccount({ entity, currency, code: kind, kind }, db);
   }
 
@@ -329,7 +329,7 @@ export class Ledger {
   }
 
   /** An account by id, or an `unknown_account` error. */
-  async account(id: number, db: Kysely<LedgerDatabase> = this.db): Promise<Account> {
+  async account(id: number, db: Kysely<LedgerDatabase> = this.db): Promise<LedgerAccount> {
     const cached = this.#accounts.get(id);
     if (cached !== undefined) return cached;
     if (!Number.isSafeInteger(id) || id <= 0) throw new LedgerError('unknown_account', `accountId must be a positive integer, got ${describeValue(id)}`, { field: 'accountId', value: describeValue(id) });
@@ -339,7 +339,7 @@ export class Ledger {
   }
 
   /** An account by (entity, currency, code), or undefined. */
-  async findAccount(input: { entity: string; currency: string; code: string }): Promise<Account | undefined> {
+  async findAccount(input: { entity: string; currency: string; code: string }): Promise<LedgerAccount | undefined> {
     const cached = this.#accountsByCode.get(`${input.entity}\u0000${input.currency}\u0000${input.code}`);
     if (cached !== undefined) return cached;
     const row = await this.db.selectFrom('ledger_accounts').selectAll().where('entity', '=', input.entity).where('currency', '=', input.currency).where('code', '=', input.code).executeTakeFirst();
@@ -347,7 +347,7 @@ export class Ledger {
   }
 
   /** Lists an entity's accounts (optionally of one currency or kind), by id. */
-  async listAccounts(input: { entity: string; currency?: string; kind?: AccountKind }): Promise<Account[]> {
+  async listAccounts(input: { entity: string; currency?: string; kind?: AccountKind }): Promise<LedgerAccount[]> {
     const entity = this.entity(input.entity).id;
     let query = this.db.selectFrom('ledger_accounts').selectAll().where('entity', '=', entity).orderBy('id');
     if (input.currency !== undefined) query = query.where('currency', '=', input.currency);
@@ -592,7 +592,7 @@ export class Ledger {
    * balance move by the delta (in `days`, the batch's pending rows, read from storage on first
    * use). A user account may not end any of those days negative.
    */
-  async #backdate(trx: Kysely<LedgerDatabase>, account: Account, day: string, deltaUnits: bigint, days: Map<string, bigint>): Promise<void> {
+  async #backdate(trx: Kysely<LedgerDatabase>, account: LedgerAccount, day: string, deltaUnits: bigint, days: Map<string, bigint>): Promise<void> {
     for (const row of await repository.selectDayBalancesFrom(trx, account.id, day)) {
       if (!days.has(row.accounting_day)) days.set(row.accounting_day, toUnits(row.balance));
     }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerError, LedgerInvariantError } from '../src/index.js';
-import type { Account, Ledger, PostingInput } from '../src/index.js';
+import type { LedgerAccount, Ledger, PostingInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 
 async function expectLedgerError(promise: Promise<unknown>, code: string, field?: string): Promise<LedgerError> {
@@ -18,8 +18,8 @@ async function expectLedgerError(promise: Promise<unknown>, code: string, field?
 describe.each(DIALECTS)('ledger on %s', (dialect) => {
   let ledger: Ledger;
   let close: () => Promise<void>;
-  let user: Account;
-  let funds: Account;
+  let user: LedgerAccount;
+  let funds: LedgerAccount;
 
   beforeEach(async () => {
     const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'UTC' }] });

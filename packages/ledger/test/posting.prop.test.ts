@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError, accountingDayOf, formatUnits, toUnits } from '../src/index.js';
-import type { Account, Ledger, PostingInput, TransactionKind } from '../src/index.js';
+import type { LedgerAccount, Ledger, PostingInput, TransactionKind } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 
 const ENTITIES = [
@@ -30,14 +30,14 @@ const POSTING_KINDS: readonly TransactionKind[] = ['deposit', 'withdrawal', 'int
 const NUM_RUNS = Number(process.env['EARNBOOK_PROP_RUNS'] ?? 40);
 const UNITS_PER_COIN = 10n ** 18n;
 
-type Books = ReadonlyMap<string, readonly Account[]>;
+type Books = ReadonlyMap<string, readonly LedgerAccount[]>;
 const bookKey = (entity: string, currency: string) => `${entity} ${currency}`;
 
 async function openBooks(ledger: Ledger): Promise<Books> {
-  const books = new Map<string, Account[]>();
+  const books = new Map<string, LedgerAccount[]>();
   for (const { id: entity } of ENTITIES) {
     for (const currency of CURRENCIES) {
-      const accounts: Account[] = [];
+      const accounts: LedgerAccount[] = [];
       for (const role of ROLES) {
         accounts.push(
           role.startsWith('user:')
@@ -51,7 +51,7 @@ async function openBooks(ledger: Ledger): Promise<Books> {
   return books;
 }
 
-function accountOf(books: Books, entity: string, currency: string, role: number): Account {
+function accountOf(books: Books, entity: string, currency: string, role: number): LedgerAccount {
   const account = books.get(bookKey(entity, currency))?.[role];
   if (account === undefined) throw new Error(`no account ${entity} ${currency} ${role}`);
   return account;
@@ -59,7 +59,7 @@ function accountOf(books: Books, entity: string, currency: string, role: number)
 
 /** The model of one account: its balance and end-of-day balance rows (day → balance). */
 interface AccountModel {
-  readonly account: Account;
+  readonly account: LedgerAccount;
   balance: bigint;
   days: Map<string, bigint>;
 }

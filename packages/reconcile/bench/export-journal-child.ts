@@ -23,7 +23,7 @@ import { finished } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import { format } from 'fast-csv';
 import { Ledger, formatInstant, formatUnits } from '@earnbook/ledger';
-import type { Account } from '@earnbook/ledger';
+import type { LedgerAccount } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { migrateReconcile } from '../src/db/migrations.js';
 import { JOURNAL_CSV_HEADERS, exportJournalCsv } from '../src/export/index.js';
@@ -45,7 +45,7 @@ async function build(file: string, entries: number): Promise<void> {
   const customerFunds = await open('customer_funds', 'customer_funds');
   const earnAssets = await open('earn_assets', 'earn_assets');
   const settlement = await open('settlement', 'settlement');
-  const users: Account[] = [];
+  const users: LedgerAccount[] = [];
   for (let index = 0; index < USERS; index++) users.push(await open(`user:acc-${index}`, 'user'));
   native.pragma('synchronous = OFF');
   const insertTransaction = native.prepare(
@@ -65,11 +65,11 @@ async function build(file: string, entries: number): Promise<void> {
       const day = new Date(FIRST_DAY_MS + Math.floor((index * DAYS) / deposits) * 86_400_000).toISOString().slice(0, 10);
       const occurredAt = `${day}T${String(index % 24).padStart(2, '0')}:00:00.000Z`;
       const units = 1_000_000_000_000n + BigInt(index % 997) * 123_456_789n;
-      const user = users[index % USERS] as Account;
+      const user = users[index % USERS] as LedgerAccount;
       const result = insertTransaction.run(ENTITY, `bench-${index}`, `hash-${index}`, occurredAt, day, `dep-${index}`, createdAt);
       const transactionId = Number(result.lastInsertRowid);
       // Dr customer_funds, Cr user; Dr earn_assets, Cr settlement (as EarnBooks.recordDeposit).
-      const lines: [Account, bigint][] = [
+      const lines: [LedgerAccount, bigint][] = [
         [customerFunds, units],
         [user, -units],
         [earnAssets, units],

@@ -5,7 +5,7 @@
  * and keep breaks and settlement instructions with their lifecycles.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, bookingEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
+import { LedgerError, postingRuleEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
 import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { diffDay, matchKey } from './diff.js';
@@ -145,6 +145,14 @@ export class Reconciler {
   readonly #thresholds: ReadonlyMap<string, bigint>;
   readonly #wallets: ReadonlyMap<string, string>;
   readonly #now: () => Date;
+
+  /**
+   * The books' database with the reconciler's tables (migrated by {@link Reconciler.open}), for
+   * the audit export: `exportAudit({ db: reconciler.db, … })`.
+   */
+  get db(): Kysely<ReconcileDatabase> {
+    return this.#db;
+  }
 
   private constructor(options: ReconcilerOptions) {
     this.books = options.books;
@@ -307,7 +315,7 @@ export class Reconciler {
           occurredAt: entry.createdAt,
           providerId: entry.id,
           metadata: kind === 'interest' ? { interestDay: day, earnAccountId: entry.accountId ?? '' } : { interestDay: day },
-          entries: bookingEntries(kind, { ...system, ...(account === undefined ? {} : { user: account.ledgerAccountId }) }, amount),
+          entries: postingRuleEntries(kind, { ...system, ...(account === undefined ? {} : { user: account.ledgerAccountId }) }, amount),
         },
       });
     }

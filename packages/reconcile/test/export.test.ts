@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Account } from '@earnbook/ledger';
+import type { LedgerAccount } from '@earnbook/ledger';
 import { ReconcileError } from '../src/errors.js';
 import {
   BALANCES_CSV_HEADERS,
@@ -138,7 +138,7 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
 
     // Exactly one of debit and credit, 18 decimals; running balances chain per account.
     const running = new Map<string, bigint>();
-    const accounts = new Map<string, Account>();
+    const accounts = new Map<string, LedgerAccount>();
     for (const account of [...(await books.ledger.listAccounts({ entity: 'defi' }))]) accounts.set(`${account.currency} ${account.code}`, account);
     for (const row of rows) {
       const debit = row['debit'] ?? '';

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
 import type { Break } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
@@ -49,7 +50,7 @@ interface RepairFlags extends BookFlags {
 
 /** Adds `breaks list`, `breaks resolve` and `breaks repair` to `program`. */
 export function addBreaksCommand(program: Command, io: CliIo, setExit: (code: ExitCode) => void): Command {
-  const breaks = program.command('breaks').description('list, resolve and repair reconciliation breaks');
+  const breaks = program.command('breaks').description(COMMAND_DESCRIPTIONS.breaks);
 
   const list = breaks
     .command('list')

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
 import { AUDIT_FILE_FORMATS, AUDIT_MANIFEST_NAME, exportAudit } from '@earnbook/reconcile';
 import type { AuditFileFormat, AuditManifest } from '@earnbook/reconcile';
@@ -133,7 +134,7 @@ function positiveInteger(value: string): number {
 export function addExportCommand(program: Command, io: CliIo, setExit: (code: ExitCode) => void): Command {
   const command = program
     .command('export')
-    .description('write an audit export (CSV files and/or an hledger journal, with manifest.json) for a range of accounting days')
+    .description(COMMAND_DESCRIPTIONS.export)
     .addOption(new Option('--what <what>', 'what to export').choices(EXPORT_WHATS).default('all'))
     .addOption(new Option('--entity <id>', 'legal entity to export').conflicts('allEntities'))
     .addOption(new Option('--all-entities', 'export every entity of the books (instead of --entity)'))

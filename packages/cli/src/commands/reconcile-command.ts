@@ -7,6 +7,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
 import { readReportFile } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
@@ -107,7 +108,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
 export function addReconcileCommand(program: Command, io: CliIo, setExit: (code: ExitCode) => void): Command {
   const command = program
     .command('reconcile')
-    .description("reconcile one entity's accounting day with the provider's daily report; writes summary.json and summary.html")
+    .description(COMMAND_DESCRIPTIONS.reconcile)
     .requiredOption('--entity <id>', 'legal entity whose books are reconciled, e.g. defi or lending')
     .requiredOption('--day <YYYY-MM-DD>', "accounting day, in the entity's time zone")
     .addOption(new Option('--report-file <path>', 'read the daily report from this JSON file').conflicts('fetch'))

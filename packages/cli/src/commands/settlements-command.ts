@@ -5,6 +5,7 @@
  */
 import { Option } from 'commander';
 import type { Command } from 'commander';
+import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay, parseInstant } from '@earnbook/ledger';
 import type { SettlementInstruction } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
@@ -42,7 +43,7 @@ interface ConfirmFlags extends BookFlags {
 
 /** Adds `settlements list`, `settlements sent` and `settlements confirm` to `program`. */
 export function addSettlementsCommand(program: Command, io: CliIo, setExit: (code: ExitCode) => void): Command {
-  const settlements = program.command('settlements').description('list settlement instructions, mark transfers sent, confirm them');
+  const settlements = program.command('settlements').description(COMMAND_DESCRIPTIONS.settlements);
 
   const list = settlements
     .command('list')

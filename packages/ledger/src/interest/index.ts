@@ -20,7 +20,7 @@ export {
 } from './daily-factor.js';
 export type { DailyRate, DailyRateOptions } from './daily-factor.js';
 export { INTEREST_TIERS_MAX, TIER_MODE_DEFAULT, isTierMode, parseInterestTiers, singleTier } from './tiers.js';
-export type { InterestTier, ParseInterestTiersOptions, TierMode } from './tiers.js';
+export type { LedgerInterestTier, ParseInterestTiersOptions, TierMode } from './tiers.js';
 export {
   INTEREST_ROUNDING_MODE_DEFAULT,
   MARGIN_MODE_DEFAULT,

@@ -8,7 +8,7 @@ import { AMOUNT_SCALE_DEFAULT, assertScale, isRoundingMode } from '../money.js';
 import type { RoundingMode } from '../money.js';
 import { DAYS_PER_YEAR_DEFAULT, assertDaysPerYear, parseApy, parseApyScaled } from './daily-factor.js';
 import { TIER_MODE_DEFAULT, isTierMode, parseInterestTiers } from './tiers.js';
-import type { InterestTier, TierMode } from './tiers.js';
+import type { LedgerInterestTier, TierMode } from './tiers.js';
 
 /**
  * How the partner margin relates to the user's interest; public material is silent.
@@ -51,7 +51,7 @@ export const INTEREST_ROUNDING_MODE_DEFAULT: RoundingMode = 'half-even';
 /** Validated interest terms, as {@link parseInterestTerms} returns them (frozen, canonical). */
 export interface InterestTerms {
   /** Balance bands and their APYs; see {@link parseInterestTiers} for the rules. */
-  readonly tiers: readonly InterestTier[];
+  readonly tiers: readonly LedgerInterestTier[];
   /** How the bands apply; default {@link TIER_MODE_DEFAULT}. */
   readonly tierMode: TierMode;
   /** The partner margin, or `null` for none (the default). */
@@ -68,7 +68,7 @@ export interface InterestTerms {
 
 /** Input to {@link parseInterestTerms}: {@link InterestTerms} with every default optional. */
 export interface InterestTermsInput {
-  readonly tiers: readonly InterestTier[];
+  readonly tiers: readonly LedgerInterestTier[];
   readonly tierMode?: TierMode;
   readonly partnerMargin?:
     | { readonly mode?: 'own-apy'; readonly apy: string }
@@ -144,7 +144,7 @@ export function parseInterestTerms(input: unknown, field?: string): InterestTerm
 
 function parsePartnerMargin(
   input: unknown,
-  tiers: readonly InterestTier[],
+  tiers: readonly LedgerInterestTier[],
   field: string,
   fail: (at: string, value: unknown, reason: string) => never,
 ): PartnerMarginTerms | null {

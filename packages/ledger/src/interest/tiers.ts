@@ -27,7 +27,7 @@ export const TIER_MODE_DEFAULT: TierMode = 'marginal';
 export const INTEREST_TIERS_MAX = 32;
 
 /** One balance band and its APY. Amounts are canonical decimals at the currency scale. */
-export interface InterestTier {
+export interface LedgerInterestTier {
   /** Inclusive lower edge of the band; the first band starts at 0. */
   readonly fromAmount: string;
   /** Exclusive upper edge, the next band's `fromAmount`; `null` (open-ended) on the last band only. */
@@ -56,7 +56,7 @@ export function isTierMode(value: unknown): value is TierMode {
  *
  * @example singleTier('0.035') // [{ fromAmount: '0', toAmount: null, apy: '0.035' }]
  */
-export function singleTier(apy: string): readonly InterestTier[] {
+export function singleTier(apy: string): readonly LedgerInterestTier[] {
   return Object.freeze([Object.freeze({ fromAmount: '0', toAmount: null, apy })]);
 }
 
@@ -68,7 +68,7 @@ export function singleTier(apy: string): readonly InterestTier[] {
  * is above its `fromAmount`; only the last band, and always the last band, is open-ended. Edges
  * that are not decimal amounts fail as `invalid_amount`, APYs outside the range as `invalid_input`.
  */
-export function parseInterestTiers(input: unknown, options: ParseInterestTiersOptions): readonly InterestTier[] {
+export function parseInterestTiers(input: unknown, options: ParseInterestTiersOptions): readonly LedgerInterestTier[] {
   const field = options.field ?? 'tiers';
   const scale = options.scale;
   const fail = (path: string, value: unknown, reason: string): never => {
@@ -76,7 +76,7 @@ export function parseInterestTiers(input: unknown, options: ParseInterestTiersOp
   };
   if (!Array.isArray(input)) return fail(field, input, 'must be an array of tier bands');
   if (input.length === 0 || input.length > INTEREST_TIERS_MAX) return fail(field, input, `must hold 1 to ${INTEREST_TIERS_MAX} bands`);
-  const tiers: InterestTier[] = [];
+  const tiers: LedgerInterestTier[] = [];
   let previousTo: bigint | null = null;
   const bands: readonly unknown[] = input;
   for (const [index, raw] of bands.entries()) {

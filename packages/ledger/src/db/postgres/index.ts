@@ -1,10 +1,16 @@
 /**
- * The PostgreSQL storage (`pg`). This is the only module of the package that loads `pg`.
+ * The PostgreSQL storage (`pg`). This is the only module of the package that loads `pg` (an
+ * optional peer dependency).
  */
-import pg from 'pg';
+import type PgModule from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
+import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
+
+// The driver is an optional peer dependency: without it, importing this subpath rejects with a
+// typed `driver_missing` error instead of Node's bare ERR_MODULE_NOT_FOUND.
+const { default: pg } = await loadDriver('pg', '@earnbook/ledger/postgres', () => import('pg'));
 
 /** Attempts of one write transaction that fails on a serialization failure or a deadlock. */
 export const POSTGRES_WRITE_ATTEMPTS_MAX = 8;
@@ -62,7 +68,7 @@ export interface PostgresDatabaseOptions {
 /** An open PostgreSQL database. */
 export interface PostgresDatabase {
   readonly db: Kysely<LedgerDatabase>;
-  readonly pool: pg.Pool;
+  readonly pool: PgModule.Pool;
   readonly dialect: LedgerDialect;
   /** The schema the tables live in. */
   readonly schema: string;

@@ -1,15 +1,23 @@
 /**
  * The embedded SQLite storage (better-sqlite3): a file in WAL mode, or `:memory:`.
- * This is the only module of the package that loads better-sqlite3.
+ * This is the only module of the package that loads better-sqlite3 (an optional peer dependency).
  */
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { formatUnits, toUnits } from '../../money.js';
 
 /** How long a writer waits for another process's write lock before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS_DEFAULT = 15_000;
+
+// The driver is an optional peer dependency: without it, importing this subpath rejects with a
+// typed `driver_missing` error instead of Node's bare ERR_MODULE_NOT_FOUND.
+// Node hands a CommonJS module to `import()` as `{ default: module.exports }`; the driver's
+// `export =` typings describe `module.exports` itself, hence the one cast.
+const driver = await loadDriver('better-sqlite3', '@earnbook/ledger/sqlite', () => import('better-sqlite3'));
+const Database = (driver as unknown as { readonly default: typeof BetterSqlite3 }).default;
 
 const IMMUTABLE_TABLES = ['journal_transactions', 'journal_entries'] as const;
 
@@ -53,11 +61,11 @@ export const SQLITE_STATEMENT_CACHE_SIZE_MAX = 256;
  * running a small insert; this keeps the prepared statements by SQL text (bounded, least recently
  * used first out). A statement still iterating a result is never handed out twice.
  */
-function cachingStatements(native: Database.Database): { close(): void; prepare(sql: string): Database.Statement } {
-  const cache = new Map<string, Database.Statement>();
+function cachingStatements(native: BetterSqlite3.Database): { close(): void; prepare(sql: string): BetterSqlite3.Statement } {
+  const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => native.close(),
-    prepare(sqlText: string): Database.Statement {
+    prepare(sqlText: string): BetterSqlite3.Statement {
       const cached = cache.get(sqlText);
       if (cached !== undefined && !cached.busy) {
         cache.delete(sqlText);
@@ -86,7 +94,7 @@ export interface SqliteDatabaseOptions {
 /** An open SQLite database: the Kysely handle and the native connection behind it. */
 export interface SqliteDatabase {
   readonly db: Kysely<LedgerDatabase>;
-  readonly native: Database.Database;
+  readonly native: BetterSqlite3.Database;
   readonly dialect: LedgerDialect;
 }
 
