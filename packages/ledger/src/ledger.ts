@@ -15,6 +15,7 @@ import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
 import { migrateLedger } from './db/migrations.js';
 import * as repository from './db/repository.js';
+import { selectStoredEntities } from './db/stored-entities.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
 
 /** Entries one history page may return. */
@@ -49,8 +50,17 @@ export interface LedgerStorage {
 /** Options of {@link Ledger.open}. */
 export interface LedgerOptions {
   readonly storage: LedgerStorage;
-  /** Legal entities; default {@link DEFAULT_ENTITIES}. Their zones are fixed once stored. */
+  /**
+   * Legal entities. Their zones are fixed once stored. Default: the entities the books already
+   * keep, or {@link DEFAULT_ENTITIES} for new books.
+   */
   readonly entities?: readonly LedgerEntity[];
+  /**
+   * What to do when the storage holds no books yet (no ledger tables, or no entity): `create`
+   * them (default), or `fail` with `books_not_found` before anything is written, for callers that
+   * must not make new books by mistake (a mistyped path).
+   */
+  readonly ifMissing?: 'create' | 'fail';
   /** Decimal places per currency (default 18); inputs with more decimals are refused. */
   readonly currencyScales?: Readonly<Record<string, number>>;
   /** Apply pending migrations on open; default true. */
@@ -184,6 +194,24 @@ function decodeCursor(cursor: string): number {
 }
 
 /**
+ * The entities to open after the `ifMissing` rule: the caller's, else the stored ones, else the
+ * defaults for new books; `books_not_found` (before anything is written) when books must exist.
+ */
+async function entitiesToOpen(options: LedgerOptions): Promise<readonly LedgerEntity[]> {
+  const ifMissing = options.ifMissing ?? 'create';
+  if (ifMissing !== 'create' && ifMissing !== 'fail') {
+    throw new LedgerError('invalid_input', `ifMissing must be "create" or "fail", got ${describeValue(ifMissing)}`, { field: 'ifMissing', value: describeValue(ifMissing) });
+  }
+  if (options.entities !== undefined && ifMissing === 'create') return options.entities;
+  const stored = await selectStoredEntities(options.storage.db);
+  const exists = stored !== undefined && stored.length > 0;
+  if (!exists && ifMissing === 'fail') {
+    throw new LedgerError('books_not_found', 'the storage holds no books (no ledger tables or no entity); open with ifMissing: "create" to make new ones', { field: 'storage' });
+  }
+  return options.entities ?? (exists ? stored : DEFAULT_ENTITIES);
+}
+
+/**
  * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
  *
  * @example
@@ -213,7 +241,7 @@ export class Ledger {
 
   /** Opens the ledger: validates the configuration, migrates, and records the entities. */
   static async open(options: LedgerOptions): Promise<Ledger> {
-    const configs = options.entities ?? DEFAULT_ENTITIES;
+    const configs = await entitiesToOpen(options);
     if (!Array.isArray(configs) || configs.length === 0 || configs.length > ENTITIES_MAX) {
       throw new LedgerError('invalid_input', `entities must list 1 to ${ENTITIES_MAX} entities`, { field: 'entities', value: describeValue(configs) });
     }
