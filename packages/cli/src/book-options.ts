@@ -18,6 +18,8 @@ export interface BookFlags {
   readonly config?: string;
   readonly json?: boolean;
   readonly quiet?: boolean;
+  /** Start new books when none exist at the target (`--create`, or `earnbook init`). */
+  readonly create?: boolean;
 }
 
 /** Adds `--config`, `--database`, `--schema`, `--json` and `--quiet` to a command. */
@@ -37,6 +39,11 @@ export function addBookOptions(command: Command): Command {
     .addOption(new Option('--quiet', 'print nothing on success and draw no progress bar (errors still go to stderr)'));
 }
 
+/** Adds `--create`: books that do not exist are an error unless it is given. */
+export function addCreateOption(command: Command): Command {
+  return command.addOption(new Option('--create', 'start new books when none exist at --database (with the config\'s entities); without it, missing books are an error (exit 2) and nothing is created'));
+}
+
 /** Reads the configuration named by `--config` or `EARNBOOK_CONFIG`, or the empty one. */
 export async function resolveConfig(flags: BookFlags, io: CliIo): Promise<CliConfig> {
   const path = flags.config ?? io.env['EARNBOOK_CONFIG'];
@@ -48,7 +55,7 @@ export async function openBooksOf(flags: BookFlags, config: CliConfig, io: CliIo
   const env = io.env['EARNBOOK_DATABASE'];
   const database = flags.database ?? (env === undefined || env === '' ? undefined : env) ?? config.database ?? DATABASE_DEFAULT;
   const target = parseDatabaseTarget({ database, schema: flags.schema, cwd: io.cwd });
-  return openBooks({ target, config });
+  return openBooks({ target, config, create: flags.create === true });
 }
 
 /** Runs `work` on open books and always closes them. */

@@ -11,7 +11,7 @@ import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
 import { readReportFile } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
-import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, addCreateOption, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
@@ -115,7 +115,7 @@ export function addReconcileCommand(program: Command, io: CliIo, setExit: (code:
     .addOption(new Option('--fetch', "fetch the day's report from the Earn API with the entity's credentials (config earnApi.<entity>); the newest report of the day if several").conflicts('reportFile'))
     .addOption(new Option('--report-id <id>', 'with --fetch: fetch this report instead of searching the list for the day'))
     .addOption(new Option('--out <dir>', `folder for summary.json, summary.html (and report.json when fetched); default ${RECONCILE_OUT_DEFAULT}`));
-  addBookOptions(command)
+  addCreateOption(addBookOptions(command))
     .addHelpText(
       'after',
       `
