@@ -11,6 +11,8 @@ export { CliError } from './cli-error.js';
 export type { CliErrorCode, CliErrorDetails } from './cli-error.js';
 export { CONFIG_BYTES_MAX, CONFIG_CURRENCIES_MAX, CONFIG_ENTITIES_MAX, EMPTY_CONFIG, loadConfig, parseConfig } from './cli-config.js';
 export type { CliConfig, EarnApiEntityConfig } from './cli-config.js';
+export { CONFIG_JSON_SCHEMA, CONFIG_SCHEMA_FILE_NAME, configSchemaError } from './config-schema.js';
+export type { ConfigSchemaError } from './config-schema.js';
 export { DATABASE_DEFAULT, describeDatabase, openBooks, parseDatabaseTarget } from './open-books.js';
 export type { DatabaseTarget, OpenBooks } from './open-books.js';
 export { REPORT_SUMMARIES_MAX, chooseReport, fetchDailyReport } from './fetch-report.js';
