@@ -16,6 +16,8 @@ import type { LedgerDatabase } from './db/schema.js';
 import { migrateLedger } from './db/migrations.js';
 import * as repository from './db/repository.js';
 import { selectStoredEntities } from './db/stored-entities.js';
+import { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
+import type { LedgerLogger } from './logger.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
 
 /** Entries one history page may return. */
@@ -67,6 +69,8 @@ export interface LedgerOptions {
   readonly migrate?: boolean;
   /** The clock for `created_at` stamps; default `() => new Date()`. */
   readonly now?: () => Date;
+  /** Where the books log (pino-compatible `{ info, warn, error, debug }`); default silent. */
+  readonly logger?: LedgerLogger;
 }
 
 /** A ledger account. */
@@ -225,6 +229,8 @@ export class Ledger {
   /** The PostgreSQL schema of the tables, when one was given. */
   readonly schema: string | undefined;
   readonly entities: ReadonlyMap<string, LedgerEntity>;
+  /** The logger given to {@link Ledger.open} (silent by default); the reconciler logs to it too. */
+  readonly logger: LedgerLogger;
   readonly #currencyScales: Readonly<Record<string, number>>;
   readonly #now: () => Date;
   readonly #accounts = new Map<number, LedgerAccount>();
@@ -235,6 +241,7 @@ export class Ledger {
     this.dialect = options.storage.dialect;
     this.schema = options.storage.schema;
     this.entities = entities;
+    this.logger = options.logger ?? SILENT_LEDGER_LOGGER;
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
     this.#now = options.now ?? (() => new Date());
   }
@@ -256,8 +263,10 @@ export class Ledger {
     if (options.migrate !== false) {
       await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, options.storage.schema === undefined ? {} : { schema: options.storage.schema });
     }
+    if (options.logger !== undefined && !isLedgerLogger(options.logger)) throw new LedgerError('invalid_input', 'logger must have info, warn, error and debug methods', { field: 'logger' });
     const ledger = new Ledger(options, entities);
     await ledger.#recordEntities();
+    ledger.logger.info({ event: 'ledger.open', dialect: ledger.dialect.name, entities: [...entities.values()] }, `opened the books (${ledger.dialect.name}): ${[...entities.keys()].join(', ')}`);
     return ledger;
   }
 

@@ -5,8 +5,8 @@
  * and keep breaks and settlement instructions with their lifecycles.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, postingRuleEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
-import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
+import { LedgerError, isLedgerLogger, postingRuleEntries, formatInstant, formatUnits, parseUnits, previousAccountingDay, projectAccountingCycle, toUnits } from '@earnbook/ledger';
+import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, LedgerLogger, PostingInput } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { diffDay, matchKey } from './diff.js';
 import type { BreakDraft, LocalEntry, ReportEntry } from './diff.js';
@@ -36,6 +36,8 @@ export interface ReconcilerOptions {
   readonly wallets?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** Clock for stamps; default the system clock. */
   readonly now?: () => Date;
+  /** Where the reconciler logs (pino-compatible); default the ledger's logger. */
+  readonly logger?: LedgerLogger;
 }
 
 /** A stored break. */
@@ -140,6 +142,8 @@ function invalid(field: string, value: unknown, reason: string): never {
 export class Reconciler {
   readonly books: EarnBooks;
   readonly ledger: Ledger;
+  /** The logger (the option, or the ledger's). */
+  readonly logger: LedgerLogger;
   readonly #db: Kysely<ReconcileDatabase>;
   readonly #tolerance: ReadonlyMap<string, bigint>;
   readonly #thresholds: ReadonlyMap<string, bigint>;
@@ -157,6 +161,8 @@ export class Reconciler {
   private constructor(options: ReconcilerOptions) {
     this.books = options.books;
     this.ledger = options.books.ledger;
+    if (options.logger !== undefined && !isLedgerLogger(options.logger)) invalid('logger', typeof options.logger, 'must have info, warn, error and debug methods');
+    this.logger = options.logger ?? this.ledger.logger;
     this.#db = this.ledger.db as unknown as Kysely<ReconcileDatabase>;
     this.#now = options.now ?? (() => new Date());
     const tolerance = new Map<string, bigint>();
@@ -213,6 +219,7 @@ export class Reconciler {
     const timeZone = this.ledger.entity(entity).timeZone;
     if (report.timeZone !== timeZone) throw new ReconcileError('wrong_entity', `report ${report.id} counts days in ${report.timeZone}, but ${entity} keeps its books in ${timeZone}`, { field: 'timeZone', value: report.timeZone });
 
+    this.logger.info({ event: 'reconcile.day', entity, day, reportId: report.id, entries: report.transactions.length }, `reconciling ${entity} ${day} with report ${report.id}`);
     const processedVersions = await this.books.processedReports({ entity, accountingDay: day });
     const processed = processedVersions.find((row) => row.reportId === report.id && row.contentHash === contentHash);
     const version = processed?.version ?? processedVersions.length + 1;
