@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PUBLISHED = ['ledger', 'earn-client', 'reconcile', 'earn-sandbox', 'cli'];
+// The scope is one setting (scripts/set-scope.mjs): read it, never assume it.
+const SCOPE = JSON.parse(readFileSync(join(ROOT, 'packages', 'ledger', 'package.json'), 'utf8')).name.split('/')[0];
 const CONSUMER = join(ROOT, 'examples', 'consumer');
 const PG_URL = process.env.EARNBOOK_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const keep = process.argv.includes('--keep');
@@ -45,7 +47,7 @@ try {
   for (const name of PUBLISHED) pnpm(['pack', '--pack-destination', tarballs], { cwd: join(ROOT, 'packages', name) });
   const files = readdirSync(tarballs);
   const tarballOf = (name) => {
-    const file = files.find((candidate) => candidate.startsWith(`earnbook-${name}-`));
+    const file = files.find((candidate) => candidate.startsWith(`${SCOPE.slice(1)}-${name}-`));
     if (file === undefined) throw new Error(`no tarball for ${name} in ${files.join(', ')}`);
     return `file:${join(tarballs, file)}`;
   };
@@ -57,7 +59,7 @@ try {
 
   const project = join(work, 'consumer');
   mkdirSync(join(project, 'src'), { recursive: true });
-  const dependencies = Object.fromEntries(PUBLISHED.map((name) => [`@earnbook/${name}`, tarballOf(name)]));
+  const dependencies = Object.fromEntries(PUBLISHED.map((name) => [`${SCOPE}/${name}`, tarballOf(name)]));
   // overrides: every @earnbook/* dependency, at any depth, is the local tarball, never the registry.
   writeFileSync(join(project, 'package.json'), `${JSON.stringify({ name: 'earnbook-consumer', private: true, type: 'module', dependencies, overrides: dependencies }, null, 2)}\n`);
   cpSync(join(CONSUMER, 'src', 'surface.ts'), join(project, 'src', 'surface.ts'));
@@ -70,7 +72,9 @@ try {
     compilerOptions: { target: 'ES2022', module, moduleResolution, strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, skipLibCheck: false, types: ['node'], outDir: 'dist', rootDir: 'src' },
     include: ['src'],
   });
-  for (const [module, moduleResolution] of [['esnext', 'bundler'], ['nodenext', 'nodenext']]) {
+  // node10 (TypeScript's old `node` resolution, which ignores `exports`) finds the entry points
+  // through `main`/`types`/`typesVersions`; nodenext runs last and emits what plain node runs.
+  for (const [module, moduleResolution] of [['esnext', 'bundler'], ['esnext', 'node10'], ['nodenext', 'nodenext']]) {
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(tsconfig(module, moduleResolution), null, 2));
     const started = Date.now();
     run(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: project });
@@ -81,8 +85,8 @@ try {
   const surface = run(process.execPath, ['dist/surface.js'], { cwd: project }).stdout;
   expectIn(surface, /^contract ok$/m, 'contract subpath');
   expectIn(surface, /^client function function reconcile function cli \d+\.\d+\.\d+ sandbox function$/m, 'main entry points');
-  expectIn(surface, /^@earnbook\/ledger\/sqlite loaded$/m, 'sqlite subpath with better-sqlite3');
-  expectIn(surface, /^@earnbook\/ledger\/postgres driver_missing pg: .*npm install pg/m, 'typed driver_missing error naming pg');
+  expectIn(surface, /^@[^/]+\/ledger\/sqlite loaded$/m, 'sqlite subpath with better-sqlite3');
+  expectIn(surface, /^@[^/]+\/ledger\/postgres driver_missing pg: .*npm install pg/m, 'typed driver_missing error naming pg');
 
   const { DATABASE_URL: _unset, ...baseEnv } = process.env;
   const runEmbed = (cwd, env) => {
@@ -118,7 +122,7 @@ try {
       url.pathname = `/${database}`;
       checkEmbed(runEmbed(join(work, 'run-postgres'), { DATABASE_URL: url.href }), 'postgres');
       const surfaceWithPg = run(process.execPath, ['dist/surface.js'], { cwd: project }).stdout;
-      expectIn(surfaceWithPg, /^@earnbook\/ledger\/postgres loaded$/m, 'postgres subpath once pg is installed');
+      expectIn(surfaceWithPg, /^@[^/]+\/ledger\/postgres loaded$/m, 'postgres subpath once pg is installed');
     } finally {
       run('psql', [admin.href, '-qc', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`], { allowFailure: true });
     }

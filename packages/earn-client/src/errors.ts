@@ -141,15 +141,21 @@ export class SanitizedCause extends Error {
 /** The number of cause levels kept when sanitizing; deeper chains are cut. */
 const causeDepthMax = 5;
 
-/** Replaces every occurrence of each secret in `text` with `[redacted]`. */
+/**
+ * Replaces every occurrence of each secret in `text` with `[redacted]`, the longest first, so that
+ * a secret contained in another (the raw secret inside its base64 form) cannot leave a part of
+ * the longer one behind. Each secret's URL-encoded form is replaced too.
+ */
 export function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
+  const forms = new Set<string>();
   for (const secret of secrets) {
     if (secret.length === 0) continue;
-    result = result.split(secret).join('[redacted]');
-    // Basic authentication carries the secret base64-encoded and form bodies URL-encoded.
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret) result = result.split(encoded).join('[redacted]');
+    forms.add(secret);
+    forms.add(encodeURIComponent(secret));
+  }
+  let result = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    if (result.includes(form)) result = result.split(form).join('[redacted]');
   }
   return result;
 }
@@ -163,13 +169,13 @@ export function sanitizeCause(error: unknown, secrets: readonly string[], depth 
   if (depth >= causeDepthMax) return undefined;
   if (!(error instanceof Error)) {
     // Plain values (an abort reason, a parsed response body) are rendered without content, then redacted.
-    return new SanitizedCause({ originalName: typeof error, message: redact(renderValue(error), secrets), code: undefined, stack: undefined, cause: undefined });
+    return new SanitizedCause({ originalName: typeof error, message: renderValue(error, secrets), code: undefined, stack: undefined, cause: undefined });
   }
   const code = (error as { code?: unknown }).code;
   return new SanitizedCause({
     originalName: error.name,
     message: redact(error.message, secrets),
-    code: typeof code === 'string' ? code : undefined,
+    code: typeof code === 'string' ? redact(code, secrets) : undefined,
     stack: error.stack === undefined ? undefined : redact(error.stack, secrets),
     cause: sanitizeCause(error.cause, secrets, depth + 1),
   });
@@ -179,14 +185,21 @@ export function sanitizeCause(error: unknown, secrets: readonly string[], depth 
  * Renders a non-error cause. Objects are not shown at all: a foreign library's plain-object cause
  * is typically a parsed response body, which may hold a token not yet known for redaction.
  */
-function renderValue(value: unknown): string {
-  if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 197)}...` : value;
+function renderValue(value: unknown, secrets: readonly string[] = []): string {
+  if (typeof value === 'string') {
+    // Redacted before it is cut, so that a cut never leaves the first part of a secret behind.
+    const redacted = redact(value, secrets);
+    return redacted.length > 200 ? `${redacted.slice(0, 197)}...` : redacted;
+  }
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
   return `${Object.prototype.toString.call(value)} (content not shown)`;
 }
 
-/** Renders any value for an error message, short and without throwing. */
-export function describeValue(value: unknown): string {
+/**
+ * Renders any value for an error message, short and without throwing; `secrets` are redacted
+ * before the text is cut to length.
+ */
+export function describeValue(value: unknown, secrets: readonly string[] = []): string {
   let text: string;
   if (typeof value === 'string') text = JSON.stringify(value);
   else if (value === undefined) text = 'undefined';
@@ -198,5 +211,6 @@ export function describeValue(value: unknown): string {
       text = Object.prototype.toString.call(value);
     }
   }
+  text = redact(text, secrets);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

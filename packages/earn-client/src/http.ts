@@ -6,6 +6,8 @@ import type { ContractTypes } from './contract/types.js';
 import { EarnApiError, redact, sanitizeCause } from './errors.js';
 import { abortedError, sleep } from './abort.js';
 import { operationSpec } from './operations.js';
+import { bodyCarriesCredential, redactError } from './redaction.js';
+import { fetchDownload } from './redirects.js';
 import type { ApiOperation, ResponseSchemaOf } from './operations.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -85,7 +87,8 @@ export class HttpExecutor {
       const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${accessToken}` };
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-      const init: RequestInit = { method: spec.method, headers, signal: attemptSignal, redirect: 'error' };
+      // A redirect is refused: it answers as a 3xx `http_error`, never retried, never followed.
+      const init: RequestInit = { method: spec.method, headers, signal: attemptSignal, redirect: 'manual' };
       if (body !== undefined) init.body = body;
       try {
         return await this.#exchange({ operation, url, init, schemaName: spec.schemaName as ResponseSchemaOf<O>, bytesMax: this.#config.responseBytesMax });
@@ -103,9 +106,11 @@ export class HttpExecutor {
   async download(uri: string, signal: AbortSignal | undefined): Promise<ContractTypes['DailyReport']> {
     const operation = 'GET report download';
     const url = parseSecureUrl(uri, 'uri', 'invalid_response');
-    return this.#withRetries(operation, signal, (attemptSignal) =>
-      this.#exchange({ operation, url, init: { method: 'GET', headers: { accept: 'application/json' }, signal: attemptSignal }, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax }),
-    );
+    return this.#withRetries(operation, signal, async (attemptSignal) => {
+      const init: RequestInit = { method: 'GET', headers: { accept: 'application/json' }, signal: attemptSignal };
+      const response = await fetchDownload({ fetch: this.#config.fetch, url, init, operation });
+      return this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax });
+    });
   }
 
   #url(pathTemplate: string, options: CallOptions): URL {
@@ -121,7 +126,19 @@ export class HttpExecutor {
     return url;
   }
 
+  /**
+   * Runs `attempt` with retries; whatever it finally throws leaves with every credential of this
+   * client redacted from every field, whatever the provider echoed into it.
+   */
   async #withRetries<T>(operation: string, signal: AbortSignal | undefined, attempt: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await this.#retryLoop(operation, signal, attempt);
+    } catch (error) {
+      throw error instanceof EarnApiError ? redactError(error, this.#tokens.secrets()) : error;
+    }
+  }
+
+  async #retryLoop<T>(operation: string, signal: AbortSignal | undefined, attempt: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> {
     const config = this.#config;
     const startedMs = Date.now();
     const deadlineMs = startedMs + config.retryTotalMsMax;
@@ -188,8 +205,13 @@ export class HttpExecutor {
     readonly schemaName: N;
     readonly bytesMax: number;
   }): Promise<ContractTypes[N]> {
-    const { operation } = request;
     const response = await this.#config.fetch(request.url, request.init);
+    return this.#accept({ operation: request.operation, response, schemaName: request.schemaName, bytesMax: request.bytesMax });
+  }
+
+  /** Reads, parses and validates a response; a non-2xx one becomes the matching error. */
+  async #accept<N extends ContractSchemaName>(request: { readonly operation: string; readonly response: Response; readonly schemaName: N; readonly bytesMax: number }): Promise<ContractTypes[N]> {
+    const { operation, response } = request;
     const requestId = response.headers.get('x-request-id') ?? undefined;
     const text = await readText(response, request.bytesMax, operation);
     if (!response.ok) throw this.#httpFailure(operation, response, text, requestId);
@@ -205,12 +227,24 @@ export class HttpExecutor {
         cause: sanitizeCause(error, this.#tokens.secrets()),
       });
     }
-    return validateContract(request.schemaName, json, {
+    const valid = validateContract(request.schemaName, json, {
       operation,
       secrets: this.#tokens.secrets(),
       status: response.status,
       ...(requestId === undefined ? {} : { requestId }),
     });
+    if (bodyCarriesCredential(text, json, this.#tokens.secrets())) {
+      // Checked after the contract, whose error names the offending field. Data is not redacted
+      // (ids would change): a body echoing a credential is refused whole, so that it never
+      // reaches the caller's books, logs or summaries.
+      throw new EarnApiError('invalid_response', `${operation}: the ${response.status} body carries a credential of this client (the client secret or an access token); refused`, {
+        operation,
+        status: response.status,
+        path: '(root)',
+        ...(requestId === undefined ? {} : { requestId }),
+      });
+    }
+    return valid;
   }
 
   #httpFailure(operation: string, response: Response, text: string, headerRequestId: string | undefined): EarnApiError {
@@ -231,7 +265,8 @@ export class HttpExecutor {
     else if (status === 429) code = 'rate_limited';
     else if (status === 422 && providerCode === 'insufficient_balance') code = 'insufficient_balance';
     else if (status === 409 && providerCode === 'idempotency_conflict') code = 'idempotency_conflict';
-    const detail = providerMessage === undefined ? '' : `: ${this.#redact(providerMessage.slice(0, 300))}`;
+    // Redacted before it is cut, so that a cut never leaves the first part of a secret behind.
+    const detail = providerMessage === undefined ? '' : `: ${this.#redact(providerMessage).slice(0, 300)}`;
     const error = new EarnApiError(code, `${operation}: answered ${status}${providerCode === undefined ? '' : ` ${providerCode}`}${detail}`, {
       operation,
       status,

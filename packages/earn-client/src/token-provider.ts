@@ -4,6 +4,7 @@ import { isLoopbackHost } from './config.js';
 import { validateContract } from './contract/validate.js';
 import { EarnApiError, redact, sanitizeCause } from './errors.js';
 import { abortedError, raceAbort } from './abort.js';
+import { basicCredentialRenderings, credentialRenderings } from './redaction.js';
 
 /** A token in the cache, with the instant it must be renewed. */
 interface CachedToken {
@@ -30,8 +31,11 @@ const operation = 'POST token endpoint';
 export class TokenProvider {
   readonly #config: EntityConfig;
   readonly #clientSecret: string;
-  readonly #redacted: string[];
-  readonly #fixedSecretCount: number;
+  /** Every rendering of the client secret and of the Basic credentials, as sent. */
+  readonly #secretForms: readonly string[];
+  /** The most recent access tokens, newest last. */
+  readonly #tokens: string[] = [];
+  #redacted: readonly string[];
   readonly #now: () => number;
   #cached: CachedToken | undefined;
   #inflight: Promise<CachedToken> | undefined;
@@ -41,13 +45,10 @@ export class TokenProvider {
     this.#config = options.config;
     this.#clientSecret = options.clientSecret;
     this.#now = options.now ?? Date.now;
-    // Basic authentication carries the secret form-encoded (RFC 6749 §2.3.1) inside base64, so
-    // those renderings are redacted too; both the strict and the lenient encoding are covered.
-    const basicForms = [strictFormEncode, encodeURIComponent].map((encode) =>
-      Buffer.from(`${encode(options.config.clientId)}:${encode(options.clientSecret)}`).toString('base64'),
-    );
-    this.#redacted = [options.clientSecret, strictFormEncode(options.clientSecret), ...new Set(basicForms)];
-    this.#fixedSecretCount = this.#redacted.length;
+    // Basic authentication carries the secret form-encoded (RFC 6749 §2.3.1) inside base64 and
+    // client_secret_post form-encoded in the body: every rendering that may come back is redacted.
+    this.#secretForms = [...credentialRenderings(options.clientSecret), ...basicCredentialRenderings(options.config.clientId, options.clientSecret)];
+    this.#redacted = this.#secretForms;
   }
 
   /** How many token requests this provider has sent (for diagnostics and tests). */
@@ -55,7 +56,7 @@ export class TokenProvider {
     return this.#tokenRequests;
   }
 
-  /** The strings that must never appear in an error: the secret and the recent tokens. */
+  /** The strings that must never appear in an error: the secret and the recent tokens, in every rendering. */
   secrets(): readonly string[] {
     return this.#redacted;
   }
@@ -148,10 +149,11 @@ export class TokenProvider {
   }
 
   #remember(accessToken: string): void {
-    if (this.#redacted.includes(accessToken)) return;
-    this.#redacted.push(accessToken);
-    // The secret and its encodings stay; only old tokens are forgotten.
-    if (this.#redacted.length > rememberedTokensMax + this.#fixedSecretCount) this.#redacted.splice(this.#fixedSecretCount, 1);
+    if (this.#tokens.includes(accessToken)) return;
+    this.#tokens.push(accessToken);
+    // The secret and its renderings stay; only old tokens are forgotten.
+    if (this.#tokens.length > rememberedTokensMax) this.#tokens.shift();
+    this.#redacted = [...this.#secretForms, ...this.#tokens.flatMap((token) => credentialRenderings(token))];
   }
 
   #redact(text: string): string {
@@ -165,9 +167,4 @@ export class TokenProvider {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** application/x-www-form-urlencoded as RFC 6749 Appendix B and oauth4webapi apply it. */
-function strictFormEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[-_.!~*'()]|%20/g, (match) => (match === '%20' ? '+' : `%${match.charCodeAt(0).toString(16).toUpperCase()}`));
 }

@@ -110,7 +110,7 @@ function contractError(name: ContractSchemaName, value: unknown, error: ErrorObj
   }
   const path = renderPath(segments);
   const field = lastFieldName(segments);
-  const quoted = options.quoteValue === false || missing ? '' : `, got ${describeValue(offending)}`;
+  const quoted = options.quoteValue === false || missing ? '' : `, got ${describeValue(offending, options.secrets ?? [])}`;
   const where = options.operation ?? name;
   const subject = options.kind === 'input' ? 'input' : 'response';
   const message = redact(`${where}: ${subject} does not match the contract schema ${name} at ${path}${field === undefined ? '' : ` (field "${field}")`}: ${problem}${quoted}`, options.secrets ?? []);

@@ -2,7 +2,7 @@
  * The PostgreSQL storage (`pg`). This is the only module of the package that loads `pg` (an
  * optional peer dependency).
  */
-import type PgModule from 'pg';
+import type { Pool } from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
@@ -73,7 +73,7 @@ export interface PostgresDatabaseOptions {
 /** An open PostgreSQL database. */
 export interface PostgresDatabase {
   readonly db: Kysely<LedgerDatabase>;
-  readonly pool: PgModule.Pool;
+  readonly pool: Pool;
   readonly dialect: LedgerDialect;
   /** The schema the tables live in. */
   readonly schema: string;

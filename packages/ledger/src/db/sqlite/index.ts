@@ -3,6 +3,9 @@
  * This is the only module of the package that loads better-sqlite3 (an optional peer dependency).
  */
 import type BetterSqlite3 from 'better-sqlite3';
+// Named type imports keep the public .d.ts readable under every moduleResolution (a default
+// import of the driver's `export =` typings needs esModuleInterop in the consumer).
+import type { Database as NativeDatabase, Statement as NativeStatement } from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
@@ -61,11 +64,11 @@ export const SQLITE_STATEMENT_CACHE_SIZE_MAX = 256;
  * running a small insert; this keeps the prepared statements by SQL text (bounded, least recently
  * used first out). A statement still iterating a result is never handed out twice.
  */
-function cachingStatements(native: BetterSqlite3.Database): { close(): void; prepare(sql: string): BetterSqlite3.Statement } {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+function cachingStatements(native: NativeDatabase): { close(): void; prepare(sql: string): NativeStatement } {
+  const cache = new Map<string, NativeStatement>();
   return {
     close: () => native.close(),
-    prepare(sqlText: string): BetterSqlite3.Statement {
+    prepare(sqlText: string): NativeStatement {
       const cached = cache.get(sqlText);
       if (cached !== undefined && !cached.busy) {
         cache.delete(sqlText);
@@ -94,7 +97,7 @@ export interface SqliteDatabaseOptions {
 /** An open SQLite database: the Kysely handle and the native connection behind it. */
 export interface SqliteDatabase {
   readonly db: Kysely<LedgerDatabase>;
-  readonly native: BetterSqlite3.Database;
+  readonly native: NativeDatabase;
   readonly dialect: LedgerDialect;
 }
 
