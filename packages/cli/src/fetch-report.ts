@@ -7,6 +7,7 @@ import type { ReportSummary } from '@earnbook/earn-client';
 import { loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
+import type { CliLogger } from './cli-logger.js';
 import type { CliConfig } from './cli-config.js';
 
 /** Report list items looked at, at most, when searching for the day's report. */
@@ -21,6 +22,8 @@ export interface FetchDailyReportOptions {
   readonly reportId?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
+  /** Where the Earn client logs its requests, answers and retries (no secret reaches it). */
+  readonly logger?: CliLogger;
 }
 
 /** A fetched report, and the list items that were for its day. */
@@ -55,7 +58,7 @@ export function chooseReport(summaries: readonly ReportSummary[], day: string): 
 }
 
 /** Makes the entity's client from the config, with the secret from the environment. */
-export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | 'entity' | 'env'>): EarnClient {
+export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | 'entity' | 'env' | 'logger'>): EarnClient {
   const api = options.config.earnApi[options.entity];
   if (api === undefined) {
     throw new CliError('invalid_config', `config field earnApi.${options.entity} is needed to fetch reports of ${options.entity} (baseUrl, tokenUrl, clientId, clientSecretEnv)`, { field: `earnApi.${options.entity}` });
@@ -78,6 +81,7 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
     ...(api.timeoutMs === undefined ? {} : { timeoutMs: api.timeoutMs }),
     ...(api.attemptsMax === undefined ? {} : { attemptsMax: api.attemptsMax }),
     ...(api.retryTotalMsMax === undefined ? {} : { retryTotalMsMax: api.retryTotalMsMax }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }
 

@@ -7,7 +7,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { EarnBooks, Ledger, LedgerError } from '@earnbook/ledger';
-import type { LedgerEntity, LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
+import type { LedgerEntity, LedgerDatabase, LedgerLogger, LedgerStorage } from '@earnbook/ledger';
 import { ReconcileError, Reconciler } from '@earnbook/reconcile';
 import type { ReconcileDatabase } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
@@ -129,7 +129,7 @@ async function storedEntities(db: Kysely<LedgerDatabase>): Promise<LedgerEntity[
  * Books that do not exist are `books_not_found` and nothing is created (no file, no schema, no
  * table), unless `create` is true (`earnbook init`, `--create`).
  */
-export async function openBooks(input: { target: DatabaseTarget; config: CliConfig; create?: boolean }): Promise<OpenBooks> {
+export async function openBooks(input: { target: DatabaseTarget; config: CliConfig; create?: boolean; logger?: LedgerLogger }): Promise<OpenBooks> {
   const { target, config } = input;
   const create = input.create === true;
   let storage: LedgerStorage;
@@ -149,7 +149,7 @@ export async function openBooks(input: { target: DatabaseTarget; config: CliConf
       }
     }
     try {
-      ledger = await Ledger.open({ storage, ifMissing: create ? 'create' : 'fail', ...(entities === undefined ? {} : { entities }) });
+      ledger = await Ledger.open({ storage, ifMissing: create ? 'create' : 'fail', ...(entities === undefined ? {} : { entities }), ...(input.logger === undefined ? {} : { logger: input.logger }) });
     } catch (error) {
       if (error instanceof LedgerError && error.code === 'books_not_found') throw booksNotFound(target, error);
       throw error;

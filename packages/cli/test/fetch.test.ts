@@ -71,6 +71,31 @@ describe('earnbook reconcile --fetch', () => {
     expect(rerun.report).toMatchObject({ status: 'exists', version: 1, contentHash: summary.report.contentHash });
   });
 
+  it('logs structured lines with --log-format json (client, ledger, reconciler), none with a secret; text and --quiet too', async () => {
+    const result = await fetchCli(['--quiet', '--log-format', 'json', '--log-level', 'debug']);
+    expect(result.code).toBe(0);
+    // --quiet wins: only errors would be logged, and there are none.
+    expect(result.stderr).toBe('');
+    const logged = await fetchCli(['--json', '--log-format', 'json', '--log-level', 'debug', '--out', 'out2']);
+    expect(logged.code).toBe(0);
+    const lines = logged.stderr.split('\n').filter((line) => line.length > 0);
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const line of parsed) {
+      expect(typeof line['time']).toBe('string');
+      expect(['debug', 'info', 'warn', 'error']).toContain(line['level']);
+      expect(typeof line['msg']).toBe('string');
+    }
+    const events = new Set(parsed.map((line) => line['event']));
+    for (const event of ['earn.request', 'earn.response', 'ledger.open', 'reconcile.day']) expect(events, event).toContain(event);
+    const tokens = [...server.validTokens];
+    for (const secret of [SECRET, ...tokens, 'signature=abc']) expect(logged.stderr).not.toContain(secret);
+    const text = await fetchCli(['--quiet', '--log-format', 'text', '--log-level', 'info', '--out', 'out3']);
+    expect(text.stderr).toBe('');
+    const plain = await fetchCli(['--json', '--log-format', 'text', '--out', 'out4']);
+    expect(plain.stderr).toMatch(/^\S+ INFO  opened the books/m);
+    expect(plain.stderr).not.toContain(SECRET);
+  });
+
   it('fetches the report named by --report-id', async () => {
     const result = await fetchCli(['--report-id', 'r-old', '--json']);
     // The older version lacks every entry: the books hold bookings it does not show.

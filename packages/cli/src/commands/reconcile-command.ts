@@ -11,7 +11,7 @@ import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
 import { readReportFile } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
-import { addBookOptions, addCreateOption, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
@@ -66,7 +66,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
     let loaded: LoadedReport;
     let fetchedJson: unknown;
     if (flags.fetch === true) {
-      const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
+      const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, logger: loggerOf(flags, io), ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
       loaded = fetched.loaded;
       fetchedJson = fetched.json;
     } else {
