@@ -24,7 +24,7 @@ import type { AuditManifest } from '@earnbook/reconcile';
 import { KeyedQueue } from '../lib/keyed-queue.js';
 import { openPartnerBooks } from '../lib/partner-books.js';
 import type { PartnerBooks } from '../lib/partner-books.js';
-import { syncProducts } from '../lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 import { seededRandom } from '../random.js';
 import { countersOf, makeUsers, planDay, queueOnboarding, queueOperation } from './activity.js';
 import type { ActivityContext, ActivityCounters } from './activity.js';
@@ -174,7 +174,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
 
     // The partner's copy of the product list, and the end users.
     progress.update(0, 'products and onboarding');
-    const products = await syncProducts({ earn, books, effectiveDay: options.startDay });
+    const products = await syncProducts({ source: earn, books, effectiveDay: options.startDay });
     const currencies = new Map(DEMO_ENTITIES.map((entity) => [entity, products.filter((product) => product.entity === entity).map((product) => product.currency).sort()]));
     const users = makeUsers({ count: options.users, products: DEMO_PRODUCTS, random });
     const context: ActivityContext = { earn, books, queue: new KeyedQueue({ concurrencyMax: CONCURRENCY_MAX }), inDoubt: new Set(), counters: new Map(), lostBookings: [] };

@@ -15,3 +15,5 @@ export type { Break, ReconcileResult, ReconcilerOptions, SettlementInstruction }
 export { migrateReconcile } from './db/migrations.js';
 export type { BreakKind, ReconcileDatabase } from './db/schema.js';
 export * from './export/index.js';
+export { PRODUCT_SYNC_PRODUCTS_MAX, bookThenRecord, productTermsOf, syncProducts } from './provider-glue.js';
+export type { BookThenRecordInput, BookThenRecordResult, BookingProvider, ProductSource, SyncedProduct } from './provider-glue.js';
