@@ -171,9 +171,10 @@ describe('tokens', () => {
   it('tokens that live shorter than announced are refreshed on 401', async () => {
     harness = await startHarness();
     const client = harness.client('defi');
-    harness.sandbox.faults.set({ tokenValidityMs: 30 });
+    // Long enough that the refreshed token outlives the retry on a loaded machine (30 ms flaked).
+    harness.sandbox.faults.set({ tokenValidityMs: 500 });
     await client.listProducts();
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, 600));
     await client.listProducts();
     expect(client.tokenRequestCount).toBe(2);
     harness.sandbox.faults.reset();
