@@ -208,6 +208,16 @@ describe.each(DIALECTS)('finance outputs on %s', (dialect) => {
     expect(settlement?.['reported_outstanding']).toMatch(/^="-?\d+\.\d{18}"$/);
   });
 
+  it('reports progress by rows, page by page, up to the manifest\'s totals', async () => {
+    const seen: { file: string; fileRows: number; rows: number }[] = [];
+    const { manifest } = await exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: join(directory, 'progress'), pageSize: 2, onProgress: (event) => seen.push(event) });
+    const total = manifest.files.reduce((sum, file) => sum + file.rows, 0);
+    expect(seen.length).toBeGreaterThan(manifest.files.length);
+    for (let index = 1; index < seen.length; index++) expect(seen[index]?.rows).toBeGreaterThanOrEqual(seen[index - 1]?.rows ?? 0);
+    expect(seen[seen.length - 1]?.rows).toBe(total);
+    for (const file of manifest.files) expect(Math.max(...seen.filter((event) => event.file === file.name).map((event) => event.fileRows))).toBe(file.rows);
+  });
+
   it('refuses a delimiter it does not know, writing nothing', async () => {
     const out = join(directory, 'bad');
     const error = await exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: out, delimiter: '\t' as ';' }).catch((caught: unknown) => caught);

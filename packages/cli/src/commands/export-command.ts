@@ -16,7 +16,7 @@ import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
-import { progressEnabled, stageProgress } from '../stage-progress.js';
+import { progressEnabled, rowProgress, stageProgress } from '../stage-progress.js';
 
 /** What `--what` can name. */
 export const EXPORT_WHATS = ['journal', 'balances', 'breaks', 'settlements', 'hledger', 'all'] as const;
@@ -98,6 +98,8 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
   const config = await resolveConfig(flags, io);
   const directory = resolve(io.cwd, flags.out);
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: 'export', stages: 2 });
+  // Once rows flow, the display counts them (a long export moves by rows, not by stage).
+  const rows = rowProgress({ io, enabled: progressEnabled(io, flags), title: 'export' });
   try {
     progress.stage('opening the books');
     const { manifest, manifestPath } = await withBooks(flags, config, io, async (opened) => {
@@ -114,14 +116,20 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
         ...(flags.delimiter === undefined ? {} : { delimiter: flags.delimiter }),
         ...(flags.pageSize === undefined ? {} : { pageSize: flags.pageSize }),
         ...(io.now === undefined ? {} : { now: io.now }),
+        onProgress: (event) => {
+          progress.stop();
+          rows.rows(event.rows, event.file);
+        },
       });
     });
     progress.stop();
+    rows.stop();
     if (flags.json === true) writeJson(io, { manifestPath, manifest });
     else if (flags.quiet !== true) io.stdout.write(formatExportText(manifest, manifestPath));
     return EXIT_CLEAN;
   } finally {
     progress.stop();
+    rows.stop();
   }
 }
 

@@ -54,6 +54,11 @@ export type AuditExportOptions = ExportScope &
     readonly directory: string;
     /** Files to write; default all of {@link AUDIT_FILE_FORMATS}. The manifest is always written. */
     readonly formats?: readonly AuditFileFormat[];
+    /**
+     * Called as rows are written (after each database page): the file, its rows so far, and the
+     * rows of every file so far. For a progress display that advances by rows.
+     */
+    readonly onProgress?: (progress: { readonly file: string; readonly fileRows: number; readonly rows: number }) => void;
     /** The clock of the manifest's `generatedAt`; default `() => new Date()`. */
     readonly now?: () => Date;
   };
@@ -193,12 +198,15 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
         const handle = await open(path, 'wx');
         created.push(path);
         const output = handle.createWriteStream({ highWaterMark: FILE_HIGH_WATER_MARK_BYTES });
-        const common = { ...scoped, ...range, pageSize, output };
+        const rowsBefore = written.reduce((sum, file) => sum + file.rows, 0);
+        const onProgress = options.onProgress;
+        const onRows = onProgress === undefined ? undefined : (fileRows: number) => onProgress({ file: name, fileRows, rows: rowsBefore + fileRows });
+        const common = { ...scoped, ...range, pageSize, output, ...(onRows === undefined ? {} : { onRows }) };
         const csv = { db, ...profile };
         let result: ExportResult<object> & { postings?: number };
         try {
           if (format === 'journal_csv') result = await exportJournalCsv({ ...common, ...csv });
-          else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, ...csv });
+          else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, ...csv, ...(onRows === undefined ? {} : { onRows }) });
           else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, ...csv });
           else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, ...csv });
           else result = await exportHledgerJournal({ ...common, db });

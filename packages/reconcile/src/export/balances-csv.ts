@@ -57,7 +57,7 @@ export type BalancesCsvOptions = ExportScope &
     readonly db: LedgerReader;
     /** The accounting day whose end the balances are taken at. */
     readonly day: string;
-  } & CsvProfileOptions;
+  } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
 /**
  * Streams the balance of every account of the scope at the end of `day` (the latest
@@ -110,6 +110,7 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
         ];
         if (!sink.write(cells)) await sink.drain();
       }
+      options.onRows?.(rows);
       const last = page[page.length - 1];
       if (page.length < pageSize || last === undefined) break;
       afterId = last.account_id;

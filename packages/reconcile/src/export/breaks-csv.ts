@@ -74,7 +74,7 @@ export type BreaksCsvOptions = ExportScope &
   ExportPaging &
   ExportOutput & {
     readonly db: Kysely<ReconcileDatabase>;
-  } & CsvProfileOptions;
+  } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
 /**
  * Streams the breaks of the scope whose accounting day is in the range, by break id, as RFC 4180
@@ -130,6 +130,7 @@ export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<Export
         ];
         if (!sink.write(cells)) await sink.drain();
       }
+      options.onRows?.(rows);
       const last = page[page.length - 1];
       if (page.length < pageSize || last === undefined) break;
       afterId = last.id;

@@ -152,6 +152,8 @@ export function openTextSink(options: TextSinkOptions): TextSink {
 /** Options every CSV export shares, beside its scope and days. */
 export interface CsvExportCommonOptions extends ExportOutput, CsvProfileOptions {
   readonly pageSize?: number;
+  /** Called after each database page with the rows written so far (for a progress display). */
+  readonly onRows?: (rows: number) => void;
 }
 
 /**

@@ -30,6 +30,8 @@ export type HledgerJournalOptions = ExportScope &
   ExportPaging &
   ExportOutput & {
     readonly db: LedgerReader;
+    /** Called after each page with the transactions written so far (for a progress display). */
+    readonly onRows?: (rows: number) => void;
   };
 
 /** The result of {@link exportHledgerJournal}: `rows` counts transactions. */
@@ -264,6 +266,7 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
         postings += own.length;
       }
       if (lines.length > 0 && !sink.write(`${lines.join('\n')}\n`)) await sink.drain();
+      options.onRows?.(rows);
       const last = transactions[transactions.length - 1];
       if (transactions.length < pageSize || last === undefined) break;
       after = { entity: last.entity, accounting_day: last.accounting_day, id: last.id };

@@ -63,7 +63,7 @@ export type JournalCsvOptions = ExportScope &
   ExportOutput & {
     /** The books (a `Kysely` or a `Transaction`, e.g. a read-only snapshot). */
     readonly db: LedgerReader;
-  } & CsvProfileOptions;
+  } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
 /**
  * The accounting day that earned an interest or margin transaction, from its metadata
@@ -147,6 +147,7 @@ export async function exportJournalCsv(options: JournalCsvOptions): Promise<Expo
           rows += 1;
           if (!sink.write(journalCsvCells(row, units, amount, timeZones.get(row.entity) ?? ''))) await sink.drain();
         }
+        options.onRows?.(rows);
         if (next === undefined) break;
         page = await next;
       }

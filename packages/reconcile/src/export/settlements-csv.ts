@@ -137,6 +137,7 @@ export async function exportSettlementsCsv(options: SettlementsCsvOptions): Prom
         ];
         if (!sink.write(cells)) await sink.drain();
       }
+      options.onRows?.(rows);
       const last = page[page.length - 1];
       if (page.length < pageSize || last === undefined) break;
       after = { entity: last.entity, currency: last.currency, accounting_day: last.accounting_day };
