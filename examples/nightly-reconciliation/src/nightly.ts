@@ -5,10 +5,10 @@
  * a scheduler can act on. Running it again for the same day changes nothing.
  */
 import { EarnApiError } from '@earnbook/earn-client';
-import type { EarnClient, ReportSummary } from '@earnbook/earn-client';
+import type { EarnClient } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import type { EarnBooks } from '@earnbook/ledger';
-import { ReconcileError, loadReportObject } from '@earnbook/reconcile';
+import { ReconcileError, findDayReports, loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport, ReconcileResult, Reconciler } from '@earnbook/reconcile';
 
 /** Exit code: every entity reconciled and no open break. */
@@ -20,9 +20,6 @@ export const EXIT_ERROR = 2;
 
 /** One of the exit codes. */
 export type NightlyExitCode = typeof EXIT_CLEAN | typeof EXIT_BREAKS | typeof EXIT_ERROR;
-
-/** Report list items looked at per entity, at most. */
-export const REPORT_SUMMARIES_MAX = 100_000;
 
 /** Options of {@link runNightlyReconciliation}. */
 export interface NightlyOptions {
@@ -56,36 +53,21 @@ export interface NightlyResult {
   readonly entities: readonly EntityNight[];
 }
 
-/** The report summaries of one accounting day, in the order the provider lists them (oldest version first). */
-export async function reportsOfDay(client: EarnClient, day: string): Promise<ReportSummary[]> {
-  const found: ReportSummary[] = [];
-  let seen = 0;
-  for await (const summary of client.reports()) {
-    if (++seen > REPORT_SUMMARIES_MAX) throw new ReconcileError('no_report', `the report list has more than ${REPORT_SUMMARIES_MAX} reports`, { field: 'reports' });
-    if (summary.type === 'Report' && summary.accountingDay === day) found.push(summary);
-  }
-  return found;
-}
-
 /**
- * Downloads the day's reports and leaves out the versions already processed, so that a re-run
- * does not reconcile an older version over a newer one. When every version was processed, the
- * latest is returned again: reconciling it once more is a no-op that yields the day's result.
+ * Downloads the day's reports to reconcile, chosen by reconcile's {@link findDayReports} (the
+ * rule the CLI's `--fetch` uses too): the versions newer than the newest one already processed,
+ * oldest first, or the newest again when every version was processed (a no-op that yields the
+ * day's result).
  */
 export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<LoadedReport[]> {
-  const summaries = await reportsOfDay(input.client, input.day);
-  if (summaries.length === 0) {
+  const processed = await input.books.processedReports({ entity: input.entity, accountingDay: input.day });
+  const found = await findDayReports({ summaries: input.client.reports(), day: input.day, source: input.entity, processedReportIds: processed.map((row) => row.reportId) });
+  if (found.toReconcile.length === 0) {
     throw new ReconcileError('no_report', `the provider lists no report of ${input.entity} for ${input.day} yet`, { field: 'day', value: input.day });
   }
-  const processed = new Set((await input.books.processedReports({ entity: input.entity, accountingDay: input.day })).map((row) => `${row.reportId} ${row.contentHash}`));
   const loaded: LoadedReport[] = [];
-  for (const summary of summaries) {
-    const json = await input.client.fetchReport({ reportId: summary.id });
-    loaded.push(loadReportObject(json, `${input.entity} report ${summary.id}`));
-  }
-  const fresh = loaded.filter((report) => !processed.has(`${report.report.id} ${report.contentHash}`));
-  const latest = loaded[loaded.length - 1];
-  return fresh.length > 0 || latest === undefined ? fresh : [latest];
+  for (const summary of found.toReconcile) loaded.push(loadReportObject(await input.client.fetchReport({ reportId: summary.id }), `${input.entity} report ${summary.id}`));
+  return loaded;
 }
 
 function describe(error: unknown): { code: string; message: string } {

@@ -1,15 +1,13 @@
 /**
  * Opening the partner's own books for the examples: an embedded SQLite file (the default) or a
- * PostgreSQL database, the ledger with both legal entities, the Earn mirror and the reconciler.
+ * PostgreSQL database, through the CLI's one {@link openBooks} (the ledger with the legal
+ * entities, the Earn mirror and the reconciler). The examples add one policy of their own: a
+ * PostgreSQL URL without a schema gets a fresh one, so that a run never mixes with earlier books.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import type { Kysely } from 'kysely';
-import { EarnBooks, Ledger } from '@earnbook/ledger';
-import type { LedgerEntity, LedgerStorage } from '@earnbook/ledger';
-import { Reconciler } from '@earnbook/reconcile';
-import type { ReconcileDatabase, ReconcilerOptions } from '@earnbook/reconcile';
+import { EMPTY_CONFIG, describeDatabase, openBooks, parseDatabaseTarget } from '@earnbook/cli';
+import type { CliConfig, OpenBooks } from '@earnbook/cli';
+import type { LedgerEntity } from '@earnbook/ledger';
 
 /** Options of {@link openPartnerBooks}. */
 export interface PartnerBooksOptions {
@@ -21,22 +19,16 @@ export interface PartnerBooksOptions {
   readonly database: string;
   /** The legal entities and the partner's accounting zone of each. */
   readonly entities: readonly LedgerEntity[];
-  /** Reconciler settings (thresholds, wallets, tolerances); `books` is filled in. */
-  readonly reconcile?: Omit<ReconcilerOptions, 'books'>;
+  /** Reconciler settings (tolerances, thresholds, wallets), as in the CLI's configuration. */
+  readonly reconcile?: Partial<Pick<CliConfig, 'toleranceUnits' | 'settlementThresholds' | 'wallets'>>;
   /** Resolve a relative SQLite path against this directory; default the process's. */
   readonly cwd?: string;
 }
 
-/** Open books; `close()` releases the database. */
-export interface PartnerBooks {
-  readonly ledger: Ledger;
-  readonly books: EarnBooks;
-  readonly reconciler: Reconciler;
-  /** The ledger's and reconcile's tables, for the audit export. */
-  readonly db: Kysely<ReconcileDatabase>;
+/** Open books (the CLI's {@link OpenBooks} without its target); `close()` releases the database. */
+export interface PartnerBooks extends Omit<OpenBooks, 'target'> {
   /** Where the books are, for messages (a PostgreSQL password is never shown). */
   readonly description: string;
-  close(): Promise<void>;
 }
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
@@ -46,22 +38,9 @@ export function isPostgresUrl(database: string): boolean {
   return POSTGRES_URL.test(database);
 }
 
-async function openStorage(database: string, cwd: string): Promise<{ storage: LedgerStorage; description: string }> {
-  if (!isPostgresUrl(database)) {
-    const filename = database === ':memory:' ? database : resolve(cwd, database);
-    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
-    // Storage modules load native drivers: import only the one needed.
-    const { openSqliteDatabase } = await import('@earnbook/ledger/sqlite');
-    const { db, dialect } = openSqliteDatabase({ filename });
-    return { storage: { db, dialect }, description: `SQLite ${filename}` };
-  }
-  const url = new URL(database);
-  const schema = url.searchParams.get('schema') ?? `earnbook_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(3).toString('hex')}`;
-  url.searchParams.delete('schema');
-  const { openPostgresDatabase } = await import('@earnbook/ledger/postgres');
-  const opened = await openPostgresDatabase({ connectionString: url.toString(), schema, poolSizeMax: 4 });
-  if (url.password !== '') url.password = '***';
-  return { storage: { db: opened.db, dialect: opened.dialect, schema: opened.schema }, description: `PostgreSQL ${url.toString()} schema ${opened.schema}` };
+/** A schema name no earlier run used. */
+function freshSchema(): string {
+  return `earnbook_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(3).toString('hex')}`;
 }
 
 /**
@@ -73,16 +52,12 @@ async function openStorage(database: string, cwd: string): Promise<{ storage: Le
  * await partner.close();
  */
 export async function openPartnerBooks(options: PartnerBooksOptions): Promise<PartnerBooks> {
-  const { storage, description } = await openStorage(options.database, options.cwd ?? process.cwd());
-  let ledger: Ledger | undefined;
-  try {
-    ledger = await Ledger.open({ storage, entities: options.entities });
-    const books = new EarnBooks(ledger);
-    const reconciler = await Reconciler.open({ ...options.reconcile, books });
-    const opened = ledger;
-    return Object.freeze({ ledger: opened, books, reconciler, db: opened.db as unknown as Kysely<ReconcileDatabase>, description, close: () => opened.close() });
-  } catch (error) {
-    await (ledger === undefined ? storage.db.destroy() : ledger.close());
-    throw error;
-  }
+  const { database } = options;
+  const named = isPostgresUrl(database) && new URL(database).searchParams.has('schema');
+  const schema = isPostgresUrl(database) && !named ? freshSchema() : undefined;
+  const target = parseDatabaseTarget({ database, schema, cwd: options.cwd ?? process.cwd() });
+  const config: CliConfig = { ...EMPTY_CONFIG, ...options.reconcile, entities: options.entities };
+  const opened = await openBooks({ target, config });
+  const description = `${target.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ${describeDatabase(target)}`;
+  return Object.freeze({ ledger: opened.ledger, books: opened.books, reconciler: opened.reconciler, db: opened.db, description, close: () => opened.close() });
 }

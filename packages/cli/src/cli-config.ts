@@ -7,7 +7,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LedgerError, assertTimeZone, parseAmount, parseCurrency } from '@earnbook/ledger';
+import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency } from '@earnbook/ledger';
 import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
@@ -74,19 +74,9 @@ const SECRET_KEYS = new Set(['clientSecret', 'secret', 'password', 'token', 'acc
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const ENTITY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-function describe(value: unknown): string {
-  let text: string;
-  try {
-    text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
-}
-
 function invalid(field: string, reason: string, value?: unknown): never {
-  const shown = value === undefined ? '' : `, got ${describe(value)}`;
-  throw new CliError('invalid_config', `config field ${field} ${reason}${shown}`, { field, ...(value === undefined ? {} : { value: describe(value) }) });
+  const shown = value === undefined ? '' : `, got ${describeValue(value)}`;
+  throw new CliError('invalid_config', `config field ${field} ${reason}${shown}`, { field, ...(value === undefined ? {} : { value: describeValue(value) }) });
 }
 
 function record(value: unknown, field: string): Record<string, unknown> {

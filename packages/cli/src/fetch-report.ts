@@ -1,17 +1,14 @@
 /**
  * Fetching an entity's daily report from the Earn API with that entity's credentials: find the
- * report of the accounting day in the report list, download it, and validate it.
+ * report of the accounting day in the report list (by reconcile's {@link findDayReports}, the
+ * rule the nightly job uses too), download it, and validate it.
  */
 import { EarnClient } from '@earnbook/earn-client';
-import type { ReportSummary } from '@earnbook/earn-client';
-import { loadReportObject } from '@earnbook/reconcile';
+import { findDayReports, loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
 import type { CliLogger } from './cli-logger.js';
 import type { CliConfig } from './cli-config.js';
-
-/** Report list items looked at, at most, when searching for the day's report. */
-export const REPORT_SUMMARIES_MAX = 100_000;
 
 /** Options of {@link fetchDailyReport}. */
 export interface FetchDailyReportOptions {
@@ -33,28 +30,6 @@ export interface FetchedReport {
   readonly json: unknown;
   /** Reports listed for the day (1 when only one; 0 when fetched by `--report-id`). */
   readonly candidates: number;
-}
-
-function createdAtMs(summary: ReportSummary): number {
-  const ms = Date.parse(summary.createdAt);
-  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
-}
-
-/**
- * Chooses the report of a day among the listed ones. When the provider lists several (it
- * restated the day), the newest by `createdAt` is taken, the later-listed on a tie: it is the
- * provider's current statement of the day, and the reconciler records it as the next version of
- * the day, so earlier versions need not be processed first.
- */
-export function chooseReport(summaries: readonly ReportSummary[], day: string): { chosen: ReportSummary | undefined; candidates: number } {
-  let chosen: ReportSummary | undefined;
-  let candidates = 0;
-  for (const summary of summaries) {
-    if (summary.type !== 'Report' || summary.accountingDay !== day) continue;
-    candidates++;
-    if (chosen === undefined || createdAtMs(summary) >= createdAtMs(chosen)) chosen = summary;
-  }
-  return { chosen, candidates };
 }
 
 /** Makes the entity's client from the config, with the secret from the environment. */
@@ -87,7 +62,10 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
 
 /**
  * Fetches the report of `day` for `entity` (or the report `reportId`), downloads and validates
- * it. No report for the day is a `CliError` `no_report`.
+ * it. The day's versions are ordered by reconcile's {@link findDayReports} (the function the
+ * nightly job uses too); the command takes the newest, the provider's current statement of the
+ * day, which the reconciler records as the next version of the day. No report for the day is a
+ * `CliError` `no_report`.
  */
 export async function fetchDailyReport(options: FetchDailyReportOptions): Promise<FetchedReport> {
   const client = earnClientOf(options);
@@ -96,18 +74,11 @@ export async function fetchDailyReport(options: FetchDailyReportOptions): Promis
   let reportId = options.reportId;
   let candidates = 0;
   if (reportId === undefined) {
-    const summaries: ReportSummary[] = [];
-    for await (const summary of client.reports(signal)) {
-      if (summaries.length >= REPORT_SUMMARIES_MAX) {
-        throw new CliError('no_report', `the ${options.entity} report list has more than ${REPORT_SUMMARIES_MAX} reports; pass --report-id`, { field: '--report-id' });
-      }
-      summaries.push(summary);
+    const found = await findDayReports({ summaries: client.reports(signal), day: options.day, source: options.entity });
+    if (found.newest === undefined) {
+      throw new CliError('no_report', `no report of type Report for accounting day ${options.day} among the ${found.listed} reports the ${options.entity} API lists`, { field: '--day', value: options.day });
     }
-    const found = chooseReport(summaries, options.day);
-    if (found.chosen === undefined) {
-      throw new CliError('no_report', `no report of type Report for accounting day ${options.day} among the ${summaries.length} reports the ${options.entity} API lists`, { field: '--day', value: options.day });
-    }
-    reportId = found.chosen.id;
+    reportId = found.newest.id;
     candidates = found.candidates;
   }
   const json = await client.fetchReport({ reportId, ...signal });

@@ -15,7 +15,7 @@ export { CONFIG_JSON_SCHEMA, CONFIG_SCHEMA_FILE_NAME, configSchemaError } from '
 export type { ConfigSchemaError } from './config-schema.js';
 export { DATABASE_DEFAULT, describeDatabase, openBooks, parseDatabaseTarget } from './open-books.js';
 export type { DatabaseTarget, OpenBooks } from './open-books.js';
-export { REPORT_SUMMARIES_MAX, chooseReport, fetchDailyReport } from './fetch-report.js';
+export { fetchDailyReport } from './fetch-report.js';
 export type { FetchDailyReportOptions, FetchedReport } from './fetch-report.js';
 export { buildReconcileSummary, describeTransfer, formatReconcileText, shortAmount } from './reconcile-summary.js';
 export type { ReconcileSummary, SettlementLine } from './reconcile-summary.js';

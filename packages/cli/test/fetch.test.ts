@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeEarnServer, json } from '../../earn-client/test/support/fake-earn-server.js';
 import { DAY, runCli, testConfig, workspace } from './fixtures.js';
 import type { Workspace } from './fixtures.js';
-import { chooseReport } from '../src/index.js';
+import { planDayReports } from '@earnbook/reconcile';
 import type { ReconcileSummary } from '../src/index.js';
 
 const SECRET = 'very-secret-client-value-42';
@@ -152,8 +152,9 @@ describe('earnbook reconcile --fetch', () => {
 
   it('chooses the newest listed report of the day, the later-listed on a tie', () => {
     const at = (id: string, createdAt: string, accountingDay = DAY) => ({ id, type: 'Report', accountingDay, createdAt });
-    expect(chooseReport([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T02:00:00+02:00')], DAY)).toEqual({ chosen: at('a', '2025-03-19T01:00:00Z'), candidates: 2 });
-    expect(chooseReport([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T01:00:00Z')], DAY).chosen?.id).toBe('b');
-    expect(chooseReport([at('a', '2025-03-19T01:00:00Z', '2025-03-19')], DAY)).toEqual({ chosen: undefined, candidates: 0 });
+    const plan = (summaries: ReturnType<typeof at>[]) => planDayReports({ summaries, day: DAY });
+    expect(plan([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T02:00:00+02:00')])).toMatchObject({ newest: at('a', '2025-03-19T01:00:00Z'), candidates: 2 });
+    expect(plan([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T01:00:00Z')]).newest?.id).toBe('b');
+    expect(plan([at('a', '2025-03-19T01:00:00Z', '2025-03-19')])).toEqual({ toReconcile: [], newest: undefined, candidates: 0, listed: 1 });
   });
 });

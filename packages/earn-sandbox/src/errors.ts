@@ -3,6 +3,8 @@
  * sandbox option (thrown to the caller of `startSandbox`), and a provider-side failure that the
  * HTTP layer renders as the contract's error body with the status of {@link SANDBOX_ERROR_STATUS}.
  */
+import { describeValue } from '@earnbook/ledger';
+
 export type SandboxErrorCode =
   /** An option of `startSandbox`, the clock or the fault controller is invalid. */
   | 'invalid_option'
@@ -87,11 +89,5 @@ export class SandboxError extends Error {
 
 /** Throws `invalid_option` naming the option and the value. */
 export function invalidOption(field: string, value: unknown, reason: string): never {
-  let shown: string;
-  try {
-    shown = typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? String(value));
-  } catch {
-    shown = Object.prototype.toString.call(value);
-  }
-  throw new SandboxError('invalid_option', `${field} ${reason}, got ${shown.length > 120 ? `${shown.slice(0, 117)}...` : shown}`, { field });
+  throw new SandboxError('invalid_option', `${field} ${reason}, got ${describeValue(value)}`, { field });
 }

@@ -7,6 +7,7 @@ export { startSandbox } from './sandbox.js';
 export type { Sandbox, SandboxBooks, SandboxCredentials } from './sandbox.js';
 export { ADVANCE_DAYS_MAX, SandboxClock } from './clock.js';
 export { FaultController } from './faults.js';
+export { SeededRandom, seededRandom } from './random.js';
 export type {
   FaultCounters,
   FaultSettings,

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  DAY_PAGE_SIZE_MAX,
   EarnBooks,
   HISTORY_PAGE_SIZE_MAX,
   Ledger,
@@ -562,7 +563,7 @@ export class EarnProvider {
     const transactions: ReportEntryJson[] = [];
     let afterId = 0;
     for (;;) {
-      const page = await this.ledger.transactionsOfDay({ entity: entity.id, day, afterId, limit: 10_000 });
+      const page = await this.ledger.transactionsOfDay({ entity: entity.id, day, afterId, limit: DAY_PAGE_SIZE_MAX });
       for (const transaction of page) {
         if (transaction.kind !== 'deposit' && transaction.kind !== 'withdrawal') continue;
         const line = transaction.entries.find((entry) => byLedgerId.has(entry.accountId));
@@ -586,7 +587,7 @@ export class EarnProvider {
         });
       }
       const last = page[page.length - 1];
-      if (last === undefined || page.length < 10_000) break;
+      if (last === undefined || page.length < DAY_PAGE_SIZE_MAX) break;
       afterId = last.id;
     }
 

@@ -4,29 +4,44 @@
  */
 
 /**
- * mulberry32: 32-bit state, good enough spread for ids and fault draws (not for secrets; tokens
- * and client secrets come from `node:crypto`).
+ * mulberry32, the one seeded generator of the packages above the ledger (the sandbox and the
+ * examples): the same seed gives the same sequence of numbers in [0, 1). Not for secrets.
+ *
+ * @example
+ * const next = seededRandom(7);
+ * next(); // the same number for every run with seed 7
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * {@link seededRandom} with a mixed seed: 32-bit state, good enough spread for ids and fault
+ * draws (not for secrets; tokens and client secrets come from `node:crypto`).
  *
  * @example
  * const random = new SeededRandom(42);
  * random.next(); // a number in [0, 1), the same for every run with seed 42
  */
 export class SeededRandom {
-  #state: number;
+  readonly #next: () => number;
 
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${String(seed)}`);
     // Mixing the seed once keeps small seeds (0, 1, 2) from starting in similar states.
-    this.#state = (seed ^ 0x9e3779b9) >>> 0;
+    this.#next = seededRandom((seed ^ 0x9e3779b9) >>> 0);
   }
 
   /** The next number in [0, 1). */
   next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
 
   /** Whether an event of probability `rate` (0..1) happens on this draw; 0 never draws. */

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { Ledger } from '../src/index.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
+import { seededRandom } from '../test/fixtures/random.js';
 import {
   BENCH_EPOCH_MS,
   BookingRowPlanner,
@@ -36,18 +37,6 @@ export interface BalanceAtDayOptions {
   readonly days: number;
   /** Timed (account, day) lookups per side. */
   readonly queries: number;
-}
-
-/** A small deterministic generator (mulberry32), so that runs query the same pairs. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function isoDay(ms: number): string {
@@ -89,7 +78,8 @@ export async function benchBalanceAtDay(options: BalanceAtDayOptions): Promise<s
     const firstDayMs = BENCH_EPOCH_MS - 7 * DAY_MS;
     const daySpan = options.days + 14;
     const pairs = (seed: number): [number, string][] => {
-      const next = random(seed);
+      // Seeded, so that runs query the same pairs.
+      const next = seededRandom(seed);
       return Array.from({ length: options.queries }, () => [accountIds[Math.floor(next() * accountIds.length)] ?? 1, isoDay(firstDayMs + Math.floor(next() * daySpan) * DAY_MS)]);
     };
     // Warm-up with other pairs: JIT, the page cache and the ledger's account cache.

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LedgerError, describeValue } from './errors.js';
-import { formatUnits, toUnits } from './money.js';
+import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, nextAccountingDay, parseAccountingDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
 import { computeDailyInterestUnits, parseInterestTerms, parseResidueFineUnits, formatFineUnits } from './interest/index.js';
@@ -126,7 +126,8 @@ export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLi
           value: row.provider_product_id,
         });
       }
-      const scaleFactor = 10n ** BigInt(18 - terms.scale);
+      // toUnits reads the stored balance at the default scale; the engine works at the product's.
+      const scaleFactor = 10n ** BigInt(AMOUNT_SCALE_DEFAULT - terms.scale);
       const carried = terms.residueMode === 'carry';
       const result = computeDailyInterestUnits({
         balanceUnits: balanceUnits / scaleFactor,

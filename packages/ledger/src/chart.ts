@@ -1,5 +1,5 @@
 import { assertInvariant } from './errors.js';
-import type { EntryInput } from './posting.js';
+import type { EntryInput } from './entry-input.js';
 
 /**
  * The partner's chart of accounts for Earn, per legal entity and currency.

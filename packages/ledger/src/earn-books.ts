@@ -336,7 +336,7 @@ export class EarnBooks {
     const providerBookingId = parseKey(input.providerBookingId, 'providerBookingId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
-    const providerData = jsonText(input.providerData, 'providerData', 64 * 1024);
+    const providerData = jsonText(input.providerData, 'providerData', PROVIDER_DATA_BYTES_MAX);
     const entries = postingRuleEntries(kind, { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId }, amount);
     return this.ledger.transact(async (scope) => {
       const result = await scope.post({ entity: account.entity, kind, idempotencyKey: input.idempotencyKey, occurredAt, providerId: providerBookingId, entries });

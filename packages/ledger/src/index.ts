@@ -3,7 +3,7 @@
  * `@earnbook/ledger/sqlite` and `@earnbook/ledger/postgres`, so that importing this module loads
  * no native driver.
  */
-export { LedgerError, LedgerInvariantError, assertInvariant } from './errors.js';
+export { LedgerError, LedgerInvariantError, assertInvariant, describeValue } from './errors.js';
 export { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
 export type { LedgerLogMethod, LedgerLogger } from './logger.js';
 export type { LedgerErrorCode, LedgerErrorDetails } from './errors.js';
@@ -43,7 +43,8 @@ export type { AccountingDay } from './calendar.js';
 export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, POSTING_RULES, SYSTEM_ACCOUNT_KINDS, postingRuleEntries, isAccountKind, userAccountCode } from './chart.js';
 export type { AccountKind, AccountKindRule, PostingRuleAccounts, PostingRuleKind, NormalSide } from './chart.js';
 export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, TRANSACTION_KINDS } from './posting.js';
-export type { EntryInput, PostingInput, TransactionKind } from './posting.js';
+export type { EntryInput } from './entry-input.js';
+export type { PostingInput, TransactionKind } from './posting.js';
 export { DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
 export type {
   LedgerAccount,

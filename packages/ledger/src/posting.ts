@@ -9,6 +9,7 @@ import { formatUnits, parseUnits } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import type { AccountKind, NormalSide } from './chart.js';
 import { ACCOUNT_KIND_RULES } from './chart.js';
+import type { EntryInput } from './entry-input.js';
 
 /** What a journal transaction records. */
 export type TransactionKind =
@@ -41,14 +42,6 @@ export const KEY_LENGTH_MAX = 200;
 export const DESCRIPTION_LENGTH_MAX = 1_000;
 /** Metadata pairs one transaction may carry. */
 export const METADATA_PAIRS_MAX = 32;
-
-/** One line of a posting: an amount on one side of one account. */
-export interface EntryInput {
-  readonly accountId: number;
-  readonly side: 'debit' | 'credit';
-  /** Positive decimal string. */
-  readonly amount: string;
-}
 
 /** A journal transaction to post. */
 export interface PostingInput {

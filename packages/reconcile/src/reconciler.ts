@@ -23,7 +23,7 @@ export const TOLERANCE_UNITS_DEFAULT = 1n;
 /** Tolerance a configuration may set at most (10^-6 of a coin). */
 export const TOLERANCE_UNITS_MAX = 10n ** 12n;
 /** Postings synced per database transaction. */
-export const SYNC_BATCH_SIZE = 1_000;
+export const SYNC_BATCH_POSTINGS_MAX = 1_000;
 
 /** Configuration of a {@link Reconciler}. Frozen when the reconciler is made. */
 export interface ReconcilerOptions {
@@ -294,12 +294,12 @@ export class Reconciler {
     if (toBook.size === 0) return counts;
     const accountIds = [...new Set([...toBook.values()].flatMap((entry) => (entry.type === 'Interest' && entry.accountId !== undefined ? [entry.accountId] : [])))];
     const accounts = new Map<string, { ledgerAccountId: number; currency: string }>();
-    for (let start = 0; start < accountIds.length; start += repository.PROVIDER_IDS_PER_QUERY) {
+    for (let start = 0; start < accountIds.length; start += repository.PROVIDER_IDS_PER_QUERY_MAX) {
       const rows = await this.#db
         .selectFrom('earn_accounts')
         .select(['earn_account_id', 'ledger_account_id', 'currency'])
         .where('entity', '=', entity)
-        .where('earn_account_id', 'in', accountIds.slice(start, start + repository.PROVIDER_IDS_PER_QUERY))
+        .where('earn_account_id', 'in', accountIds.slice(start, start + repository.PROVIDER_IDS_PER_QUERY_MAX))
         .execute();
       for (const row of rows) accounts.set(row.earn_account_id, { ledgerAccountId: row.ledger_account_id, currency: row.currency });
     }
@@ -326,8 +326,8 @@ export class Reconciler {
         },
       });
     }
-    for (let start = 0; start < postings.length; start += SYNC_BATCH_SIZE) {
-      const batch = postings.slice(start, start + SYNC_BATCH_SIZE);
+    for (let start = 0; start < postings.length; start += SYNC_BATCH_POSTINGS_MAX) {
+      const batch = postings.slice(start, start + SYNC_BATCH_POSTINGS_MAX);
       let results;
       try {
         results = await this.ledger.postMany(batch.map((item) => item.posting));
@@ -396,7 +396,7 @@ export class Reconciler {
     const carried = new Map(previous.map((row) => [row.currency, toUnits(row.carried_out)]));
     return [...flows.keys()].sort().map((currency) => {
       const value = flows.get(currency) ?? { depositsUnits: 0n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n };
-      return computeSettlement(currency, value, carried.get(currency) ?? 0n, this.#thresholds.get(`${entity} ${currency}`) ?? 0n);
+      return computeSettlement({ currency, flows: value, carriedInUnits: carried.get(currency) ?? 0n, thresholdUnits: this.#thresholds.get(`${entity} ${currency}`) ?? 0n });
     });
   }
 

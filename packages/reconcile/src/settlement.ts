@@ -29,12 +29,25 @@ export interface SettlementPosition {
   readonly carriedOut: Amount;
 }
 
+/** Input of {@link computeSettlement}: named, so that two amounts cannot be swapped unnoticed. */
+export interface ComputeSettlementInput {
+  readonly currency: string;
+  readonly flows: DayFlows;
+  /** The outstanding balance carried in from the previous day, in minor units. */
+  readonly carriedInUnits: bigint;
+  /** The minimum settlement in minor units (0 = always settle). */
+  readonly thresholdUnits: bigint;
+}
+
 /**
- * Nets one currency's day. `thresholdUnits` is the minimum settlement (0 = always settle).
+ * Nets one currency's day.
  *
- * @example computeSettlement('BTC', { depositsUnits: 2n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n }, 0n, 0n).outstanding // '-0.000000000000000002'
+ * @example
+ * const flows = { depositsUnits: 2n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n };
+ * computeSettlement({ currency: 'BTC', flows, carriedInUnits: 0n, thresholdUnits: 0n }).outstanding // '-0.000000000000000002'
  */
-export function computeSettlement(currency: string, flows: DayFlows, carriedInUnits: bigint, thresholdUnits: bigint): SettlementPosition {
+export function computeSettlement(input: ComputeSettlementInput): SettlementPosition {
+  const { currency, flows, carriedInUnits, thresholdUnits } = input;
   const payables = flows.depositsUnits + flows.feesUnits;
   const receivables = flows.withdrawalsUnits + flows.partnerMarginUnits;
   const net = receivables - payables;

@@ -119,9 +119,9 @@ export async function selectLatestDayBalances(db: Db) {
 }
 
 /** Values per `IN` list and rows per multi-row statement: well inside SQLite's 32,766 variables. */
-export const ROWS_PER_STATEMENT = 500;
+export const STATEMENT_ROWS_MAX = 500;
 
-function chunks<T>(items: readonly T[], size: number = ROWS_PER_STATEMENT): T[][] {
+function chunks<T>(items: readonly T[], size: number = STATEMENT_ROWS_MAX): T[][] {
   const result: T[][] = [];
   for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
   return result;

@@ -13,9 +13,9 @@ export type PositionRow = Selectable<SettlementPositionTable>;
 export type InstructionRow = Selectable<SettlementInstructionTable>;
 
 /** Rows read per query when loading a day's local entries. */
-export const LOCAL_PAGE_SIZE = 10_000;
+export const LOCAL_PAGE_ROWS = 10_000;
 /** Provider ids per `IN` list. */
-export const PROVIDER_IDS_PER_QUERY = 500;
+export const PROVIDER_IDS_PER_QUERY_MAX = 500;
 
 const USER_PREFIX = 'user:';
 
@@ -65,15 +65,15 @@ export async function loadLocalEntries(db: Db, input: { entity: string; day: str
   const days = [input.day, nextAccountingDay(input.day)];
   let afterId = 0;
   for (;;) {
-    const rows = await lineQuery(db, input.entity).where('t.accounting_day', 'in', days).where('t.id', '>', afterId).orderBy('t.id').limit(LOCAL_PAGE_SIZE).execute();
+    const rows = await lineQuery(db, input.entity).where('t.accounting_day', 'in', days).where('t.id', '>', afterId).orderBy('t.id').limit(LOCAL_PAGE_ROWS).execute();
     for (const row of rows) add(index, toLocal(row));
     const last = rows[rows.length - 1];
-    if (last === undefined || rows.length < LOCAL_PAGE_SIZE) break;
+    if (last === undefined || rows.length < LOCAL_PAGE_ROWS) break;
     afterId = last.id;
   }
   const missing = [...new Set(input.providerIds)].filter((id) => !index.has(id));
-  for (let start = 0; start < missing.length; start += PROVIDER_IDS_PER_QUERY) {
-    const rows = await lineQuery(db, input.entity).where('t.provider_id', 'in', missing.slice(start, start + PROVIDER_IDS_PER_QUERY)).execute();
+  for (let start = 0; start < missing.length; start += PROVIDER_IDS_PER_QUERY_MAX) {
+    const rows = await lineQuery(db, input.entity).where('t.provider_id', 'in', missing.slice(start, start + PROVIDER_IDS_PER_QUERY_MAX)).execute();
     for (const row of rows) add(index, toLocal(row));
   }
   return index;

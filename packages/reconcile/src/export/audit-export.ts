@@ -6,7 +6,7 @@
 import { access, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import { formatInstant } from '@earnbook/ledger';
+import { describeValue, formatInstant } from '@earnbook/ledger';
 import type { ReconcileDatabase } from '../db/schema.js';
 import { ReconcileError } from '../errors.js';
 import { exportBalancesCsv } from './balances-csv.js';
@@ -14,7 +14,7 @@ import { exportBreaksCsv } from './breaks-csv.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkCsvProfile } from './csv-sink.js';
 import type { CsvDelimiter, CsvProfileOptions } from './csv-sink.js';
-import { assertEntityExists, checkDayRange, checkPageSize, checkScope, describeInput, ledgerView } from './export-options.js';
+import { assertEntityExists, checkDayRange, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import { selectEntityTimeZones } from './export-queries.js';
 import type { ExportResult } from './export-result.js';
@@ -117,9 +117,9 @@ export interface AuditExportResult {
 function checkFormats(value: unknown): readonly AuditFileFormat[] {
   if (value === undefined) return AUDIT_FILE_FORMATS;
   const invalid = (): never => {
-    throw new ReconcileError('invalid_input', `formats must be a non-empty list of ${AUDIT_FILE_FORMATS.join(', ')} without repeats, got ${describeInput(value)}`, {
+    throw new ReconcileError('invalid_input', `formats must be a non-empty list of ${AUDIT_FILE_FORMATS.join(', ')} without repeats, got ${describeValue(value)}`, {
       field: 'formats',
-      value: describeInput(value),
+      value: describeValue(value),
     });
   };
   if (!Array.isArray(value) || value.length === 0 || value.length > AUDIT_FILE_FORMATS.length) return invalid();
@@ -172,7 +172,7 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
   const profile = checkCsvProfile(options);
   const formats = checkFormats(options.formats);
   if (typeof options.directory !== 'string' || options.directory.length === 0) {
-    throw new ReconcileError('invalid_input', `directory must be a path, got ${describeInput(options.directory)}`, { field: 'directory', value: describeInput(options.directory) });
+    throw new ReconcileError('invalid_input', `directory must be a path, got ${describeValue(options.directory)}`, { field: 'directory', value: describeValue(options.directory) });
   }
   const directory = options.directory;
   const now = options.now ?? (() => new Date());

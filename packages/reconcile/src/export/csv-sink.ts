@@ -10,7 +10,8 @@ import type { CsvFormatterStream } from 'fast-csv';
 import { HashingStream, waitForDrain } from './hashing-stream.js';
 import type { WrittenBytes } from './hashing-stream.js';
 import { ReconcileError } from '../errors.js';
-import { assertEntityExists, checkFlag, checkOutput, checkPageSize, describeInput, ledgerView } from './export-options.js';
+import { describeValue } from '@earnbook/ledger';
+import { assertEntityExists, checkFlag, checkOutput, checkPageSize, ledgerView } from './export-options.js';
 import { selectEntityTimeZones } from './export-queries.js';
 import type { CheckedScope, LedgerReader } from './export-options.js';
 
@@ -185,7 +186,7 @@ export function checkCsvProfile(options: CsvProfileOptions): CsvProfile {
   const bom = checkFlag(options.bom, 'bom', excel);
   const delimiter = options.delimiter ?? ',';
   if (!(CSV_DELIMITERS as readonly unknown[]).includes(delimiter)) {
-    throw new ReconcileError('invalid_input', `delimiter must be "," or ";", got ${describeInput(delimiter)}`, { field: 'delimiter', value: describeInput(delimiter) });
+    throw new ReconcileError('invalid_input', `delimiter must be "," or ";", got ${describeValue(delimiter)}`, { field: 'delimiter', value: describeValue(delimiter) });
   }
   return Object.freeze({ bom, excel, delimiter });
 }

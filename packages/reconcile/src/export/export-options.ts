@@ -4,7 +4,7 @@
  * and returned frozen; the caller's object is never changed.
  */
 import type { Kysely } from 'kysely';
-import { daysBetween, parseAccountingDay } from '@earnbook/ledger';
+import { daysBetween, describeValue, parseAccountingDay } from '@earnbook/ledger';
 import type { LedgerDatabase } from '@earnbook/ledger';
 import type { ReconcileDatabase } from '../db/schema.js';
 import { ReconcileError } from '../errors.js';
@@ -54,21 +54,10 @@ export interface CheckedScope {
   readonly entity: string | undefined;
 }
 
-/** Short printable form of a value for error messages (never the whole of a huge input). */
-export function describeInput(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'bigint' ? `${value}n` : value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
-}
-
 function invalid(field: string, value: unknown, reason: string, cause?: unknown): never {
-  throw new ReconcileError('invalid_input', `${field} ${reason}, got ${describeInput(value)}`, {
+  throw new ReconcileError('invalid_input', `${field} ${reason}, got ${describeValue(value)}`, {
     field,
-    value: describeInput(value),
+    value: describeValue(value),
     ...(cause === undefined ? {} : { cause }),
   });
 }
