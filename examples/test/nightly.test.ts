@@ -61,4 +61,27 @@ describe('nightly reconciliation', () => {
     expect(result.exitCode).toBe(EXIT_ERROR);
     expect(result.entities.map((night) => night.error?.code)).toEqual(['no_report', 'no_report']);
   });
+
+  it('takes the newest of two versions published at once, then a restatement published after the run as version 2', async () => {
+    const { sandbox, day, run } = await setUp();
+    sandbox.faults.restateReport({ entity: 'lending', deltaUnits: 1_000n });
+    await sandbox.clock.advanceDays(1);
+    const first = await run(day);
+    const lending = () => first.entities.find((night) => night.entity === 'lending');
+    expect(lending()?.results.map((result) => [result.reportVersion, result.reportStatus])).toEqual([[1, 'created']]);
+    expect(lending()?.superseded).toHaveLength(1);
+    expect(lending()?.latest?.reportId).not.toBe(lending()?.superseded[0]);
+
+    await sandbox.clock.advanceBy(60_000);
+    const restatement = await sandbox.publishRestatement({ entity: 'lending', accountingDay: day, deltaUnits: 1_000n });
+    const second = await run(day);
+    const night = second.entities.find((entity) => entity.entity === 'lending');
+    expect(night?.latest).toMatchObject({ reportId: restatement.reportId, reportVersion: 2, reportStatus: 'created' });
+    expect(night?.superseded).toEqual(lending()?.superseded);
+    expect(night?.latest?.breaks.map((found) => found.kind)).toContain('restated_entry');
+    expect(second.exitCode).toBe(EXIT_BREAKS);
+    // Nothing new: the newest again, already processed.
+    const third = await run(day);
+    expect(third.entities.find((entity) => entity.entity === 'lending')?.latest).toMatchObject({ reportId: restatement.reportId, reportVersion: 2, reportStatus: 'exists' });
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * The partner's nightly job after the provider's accounting cycle, for one accounting day and
- * every legal entity: fetch the day's report(s) with that entity's credentials, reconcile them
+ * every legal entity: fetch the day's report (its newest version) with that entity's credentials, reconcile them
  * with the partner's books (which books the interest, margin and fees), and answer an exit code
  * a scheduler can act on. Running it again for the same day changes nothing.
  */
@@ -36,12 +36,14 @@ export interface NightlyOptions {
 /** What the job did for one entity. */
 export interface EntityNight {
   readonly entity: string;
-  /** One result per report version reconciled this run, oldest first (empty on an error). */
+  /** The result of the report reconciled this run (at most one: the rule's choice; empty on an error). */
   readonly results: readonly ReconcileResult[];
   /** The reports of those results, in the same order. */
   readonly reports: readonly LoadedReport[];
   /** The outcome for the day: the latest version's result. */
   readonly latest: ReconcileResult | undefined;
+  /** Ids of older versions of the day the rule superseded (never processed, not reconciled), for the audit trail. */
+  readonly superseded: readonly string[];
   /** Why the entity could not be reconciled, if it could not. */
   readonly error: { readonly code: string; readonly message: string } | undefined;
 }
@@ -54,12 +56,12 @@ export interface NightlyResult {
 }
 
 /**
- * Downloads the day's reports to reconcile, chosen by reconcile's {@link findDayReports} (the
- * rule the CLI's `--fetch` uses too): the versions newer than the newest one already processed,
- * oldest first, or the newest again when every version was processed (a no-op that yields the
- * day's result).
+ * Downloads the day's report to reconcile, chosen by reconcile's {@link findDayReports} (the
+ * rule the CLI's `--fetch` applies too): the newest version of the day, the provider's statement
+ * of record (already processed on a re-run: then reconciling it is a no-op that yields the day's
+ * result). Older versions never processed are superseded: listed, not downloaded.
  */
-export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<LoadedReport[]> {
+export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<{ readonly loaded: LoadedReport[]; readonly superseded: string[] }> {
   const processed = await input.books.processedReports({ entity: input.entity, accountingDay: input.day });
   const found = await findDayReports({ summaries: input.client.reports(), day: input.day, source: input.entity, processedReportIds: processed.map((row) => row.reportId) });
   if (found.toReconcile.length === 0) {
@@ -67,7 +69,7 @@ export async function reportsToReconcile(input: { readonly client: EarnClient; r
   }
   const loaded: LoadedReport[] = [];
   for (const summary of found.toReconcile) loaded.push(loadReportObject(await input.client.fetchReport({ reportId: summary.id }), `${input.entity} report ${summary.id}`));
-  return loaded;
+  return { loaded, superseded: found.superseded.map((summary) => summary.id) };
 }
 
 function describe(error: unknown): { code: string; message: string } {
@@ -90,7 +92,8 @@ export async function runNightlyReconciliation(options: NightlyOptions): Promise
   for (const [entity, client] of Object.entries(options.clients)) {
     try {
       const results: ReconcileResult[] = [];
-      const reports = await reportsToReconcile({ client, books: options.books, entity, day: options.day });
+      const { loaded: reports, superseded } = await reportsToReconcile({ client, books: options.books, entity, day: options.day });
+      if (superseded.length > 0) log(`${entity} ${options.day}: superseded by a newer version, not reconciled: report ${superseded.join(', ')}`);
       for (const loaded of reports) {
         const result = await options.reconciler.reconcileDay({ entity, day: options.day, report: loaded });
         results.push(result);
@@ -107,11 +110,11 @@ export async function runNightlyReconciliation(options: NightlyOptions): Promise
         if (instruction.status === 'confirmed') continue;
         log(`${entity} ${options.day}: settlement ${instruction.id} ${instruction.currency} ${instruction.direction === 'to_provider' ? 'to send to the provider' : 'to receive from the provider'}: ${instruction.amount} (${instruction.status})`);
       }
-      entities.push(Object.freeze({ entity, results, reports, latest, error: undefined }));
+      entities.push(Object.freeze({ entity, results, reports, latest, superseded, error: undefined }));
     } catch (error) {
       const described = describe(error);
       log(`ALERT ${entity} ${options.day}: not reconciled: ${described.code}: ${described.message}`);
-      entities.push(Object.freeze({ entity, results: [], reports: [], latest: undefined, error: described }));
+      entities.push(Object.freeze({ entity, results: [], reports: [], latest: undefined, superseded: [], error: described }));
     }
   }
   const exitCode: NightlyExitCode = entities.some((night) => night.error !== undefined) ? EXIT_ERROR : entities.some((night) => (night.latest?.breaks.length ?? 0) > 0) ? EXIT_BREAKS : EXIT_CLEAN;

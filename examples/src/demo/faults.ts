@@ -82,6 +82,7 @@ export const FAULT_SCHEDULE = Object.freeze({
   lostResponseGaveUpDay: 1,
   duplicateReportEntryDay: 2,
   interestOffDay: 3,
+  /** The provider restates this day's report after the partner's first nightly run of it. */
   restatedReportDay: 4,
 });
 
@@ -89,6 +90,8 @@ export const FAULT_SCHEDULE = Object.freeze({
 export const INTEREST_OFF_UNITS = 5n;
 /** Units the restated report changes an interest entry by. */
 export const RESTATE_DELTA_UNITS = 1_000n;
+/** How long after the first nightly run the provider publishes the restatement (sandbox clock). */
+export const RESTATEMENT_DELAY_MS = 60_000;
 
 /** Makes the empty fault records. */
 export function newFaultRecords(): Map<FaultKind, FaultRecord> {
@@ -134,8 +137,21 @@ export function injectFaults(input: { readonly sandbox: Sandbox; readonly record
     sandbox.faults.interestOffByUnits({ units: INTEREST_OFF_UNITS, entity: 'defi' });
     mark('interest_off_by_units', 'defi');
   }
-  if (dayIndex === FAULT_SCHEDULE.restatedReportDay) {
-    sandbox.faults.restateReport({ deltaUnits: RESTATE_DELTA_UNITS, entity: 'lending' });
-    mark('restated_report', 'lending');
+}
+
+/**
+ * After the partner's first nightly run of the day: on the scheduled day the provider restates
+ * the day's `lending` report (a new version, published now, an interest entry changed). Answers
+ * whether it did, so that the job runs again and takes the restatement as version 2.
+ */
+export async function publishScheduledRestatement(input: { readonly sandbox: Sandbox; readonly records: Map<FaultKind, FaultRecord>; readonly dayIndex: number; readonly day: string }): Promise<boolean> {
+  if (input.dayIndex !== FAULT_SCHEDULE.restatedReportDay) return false;
+  await input.sandbox.clock.advanceBy(RESTATEMENT_DELAY_MS);
+  await input.sandbox.publishRestatement({ entity: 'lending', accountingDay: input.day, deltaUnits: RESTATE_DELTA_UNITS });
+  const record = input.records.get('restated_report');
+  if (record !== undefined && record.day === null) {
+    record.day = input.day;
+    record.entity = 'lending';
   }
+  return true;
 }

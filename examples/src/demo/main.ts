@@ -27,7 +27,7 @@ import type { PartnerBooks } from '../lib/partner-books.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { countersOf, makeUsers, planDay, queueOnboarding, queueOperation } from './activity.js';
 import type { ActivityContext, ActivityCounters } from './activity.js';
-import { EXPECTED_BREAK_KIND, countingFetch, injectFaults, newFaultRecords } from './faults.js';
+import { EXPECTED_BREAK_KIND, countingFetch, injectFaults, newFaultRecords, publishScheduledRestatement } from './faults.js';
 import type { FaultKind, FaultRecord, WireCounters } from './faults.js';
 import { readDailySeries, readFigures } from './figures.js';
 import type { CurrencyFigures, DailySeries } from './figures.js';
@@ -63,6 +63,7 @@ export interface DemoIo {
 export interface NightRecord {
   readonly day: string;
   readonly entity: string;
+  /** Versions of the day's report processed by the end of the night (2 after a restatement). */
   readonly reportVersions: number;
   readonly breaks: readonly { readonly id: number; readonly kind: Break['kind']; readonly resolution: string }[];
   readonly instructions: readonly { readonly currency: string; readonly direction: string; readonly amount: string; readonly transactionHash: string | null }[];
@@ -226,13 +227,13 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       }
       // An operator acts on the breaks. First a booking the provider made and our books lack is
       // booked from the report; the same job again (idempotent) then recomputes the day, which
-      // closes the breaks that followed from it (its interest, margin, settlement figure). What
-      // remains needs the provider, not our books, to change: it is resolved with a reason.
+      // closes the breaks that followed from it (its interest, margin, settlement figure), and
+      // takes a restatement the provider published since the first run as the next version.
+      // What remains needs the provider, not our books, to change: it is resolved with a reason.
       const firstNight = night;
       const resolutions = new Map<number, string>();
       let repaired = false;
       for (const entityNight of night.entities) {
-        if ((entityNight.latest?.reportVersion ?? 1) > 1) caught('restated_report', `report version ${entityNight.latest?.reportVersion ?? 2} of ${day} (${entityNight.entity}) processed as a restatement`);
         for (const found of entityNight.latest?.breaks ?? []) {
           if (found.kind !== 'missing_in_ledger') continue;
           await reconciler.repairMissingBooking({ breakId: found.id });
@@ -243,8 +244,10 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
           caught('lost_response_gave_up', `missing_in_ledger break on ${day} (${entityNight.entity}) → ${resolutions.get(found.id) ?? ''}`);
         }
       }
-      if (repaired) night = await runNightlyReconciliation({ books, reconciler, clients, day });
+      const restated = options.faults && (await publishScheduledRestatement({ sandbox, records: faultRecords, dayIndex, day }));
+      if (repaired || restated) night = await runNightlyReconciliation({ books, reconciler, clients, day });
       for (const entityNight of night.entities) {
+        if ((entityNight.latest?.reportVersion ?? 1) > 1) caught('restated_report', `report version ${entityNight.latest?.reportVersion ?? 2} of ${day} (${entityNight.entity}) processed as a restatement`);
         for (const found of entityNight.latest?.breaks ?? []) {
           const fault = explains.get(found.kind);
           if (!options.faults || fault === undefined) unexplainedBreaks++;
@@ -255,7 +258,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         }
       }
       for (const entityNight of firstNight.entities) {
-        for (const found of entityNight.latest?.breaks ?? []) if (!resolutions.has(found.id)) resolutions.set(found.id, 'closed by the re-run after the repair');
+        for (const found of entityNight.latest?.breaks ?? []) if (!resolutions.has(found.id)) resolutions.set(found.id, repaired ? 'closed by the re-run after the repair' : 'closed by the re-run (the restated report)');
       }
 
       lap('nightly reconciliation');
@@ -273,9 +276,13 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
           }
           instructions.push({ currency: instruction.currency, direction: instruction.direction, amount: instruction.amount, transactionHash });
         }
-        const shown = firstNight.entities.find((candidate) => candidate.entity === entityNight.entity) ?? entityNight;
+        // The night's page shows the first run, or the re-run when it took a restatement.
+        const first = firstNight.entities.find((candidate) => candidate.entity === entityNight.entity) ?? entityNight;
+        const shown = entityNight !== first && entityNight.latest?.reportStatus === 'created' ? entityNight : first;
         const result = shown.latest;
         const loaded = shown.reports[shown.reports.length - 1];
+        const laterBreaks = shown === first ? [] : (result?.breaks ?? []);
+        const nightBreaks = [...(first.latest?.breaks ?? []).filter((found) => !laterBreaks.some((later) => later.id === found.id)), ...laterBreaks];
         const page = join(DEMO_OUTPUT_NAMES.nights, `${day}-${entityNight.entity}.html`);
         if (result !== undefined && loaded !== undefined) {
           writeFileSync(join(options.outDirectory, page), renderSummaryHtml(buildReconcileSummary({ result, loaded, generatedAt: formatInstant(new Date()) })));
@@ -283,12 +290,12 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         nights.push({
           day,
           entity: entityNight.entity,
-          reportVersions: shown.results.length,
-          breaks: (result?.breaks ?? []).map((found) => ({ id: found.id, kind: found.kind, resolution: resolutions.get(found.id) ?? 'open' })),
+          reportVersions: result?.reportVersion ?? 0,
+          breaks: nightBreaks.map((found) => ({ id: found.id, kind: found.kind, resolution: resolutions.get(found.id) ?? 'open' })),
           instructions,
           page,
         });
-        if ((result?.breaks.length ?? 0) > 0) progress.note(`  ${day} ${entityNight.entity}: ${(result?.breaks ?? []).map((found) => `${found.kind} (${resolutions.get(found.id) ?? 'open'})`).join('; ')}`);
+        if (nightBreaks.length > 0) progress.note(`  ${day} ${entityNight.entity}: ${nightBreaks.map((found) => `${found.kind} (${resolutions.get(found.id) ?? 'open'})`).join('; ')}`);
       }
       lap('settlement');
       if (!io.progressBar) {

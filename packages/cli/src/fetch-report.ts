@@ -1,7 +1,8 @@
 /**
  * Fetching an entity's daily report from the Earn API with that entity's credentials: find the
  * report of the accounting day in the report list (by reconcile's {@link findDayReports}, the
- * rule the nightly job uses too), download it, and validate it.
+ * rule the nightly job applies the same way: the newest version is the statement of record),
+ * download it, and validate it.
  */
 import { EarnClient } from '@earnbook/earn-client';
 import { findDayReports, loadReportObject } from '@earnbook/reconcile';
@@ -17,6 +18,8 @@ export interface FetchDailyReportOptions {
   readonly day: string;
   /** A report id to fetch instead of searching the list. */
   readonly reportId?: string;
+  /** Ids of the day's reports the books already processed, when the caller has them open; default none. */
+  readonly processedReportIds?: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
   /** Where the Earn client logs its requests, answers and retries (no secret reaches it). */
@@ -30,6 +33,8 @@ export interface FetchedReport {
   readonly json: unknown;
   /** Reports listed for the day (1 when only one; 0 when fetched by `--report-id`). */
   readonly candidates: number;
+  /** Ids of the older versions of the day the rule superseded (not fetched; `processedReportIds` excepted), oldest first. */
+  readonly superseded: readonly string[];
 }
 
 /** Makes the entity's client from the config, with the secret from the environment. */
@@ -62,10 +67,10 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
 
 /**
  * Fetches the report of `day` for `entity` (or the report `reportId`), downloads and validates
- * it. The day's versions are ordered by reconcile's {@link findDayReports} (the function the
- * nightly job uses too); the command takes the newest, the provider's current statement of the
- * day, which the reconciler records as the next version of the day. No report for the day is a
- * `CliError` `no_report`.
+ * it. The report is chosen by reconcile's {@link findDayReports} (the rule the nightly job
+ * applies too): the newest version of the day, the provider's statement of record, which the
+ * reconciler records as the next version of the day (or answers as already processed); older
+ * versions are superseded and never fetched. No report for the day is a `CliError` `no_report`.
  */
 export async function fetchDailyReport(options: FetchDailyReportOptions): Promise<FetchedReport> {
   const client = earnClientOf(options);
@@ -73,14 +78,17 @@ export async function fetchDailyReport(options: FetchDailyReportOptions): Promis
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   let reportId = options.reportId;
   let candidates = 0;
+  let superseded: readonly string[] = [];
   if (reportId === undefined) {
-    const found = await findDayReports({ summaries: client.reports(signal), day: options.day, source: options.entity });
-    if (found.newest === undefined) {
+    const found = await findDayReports({ summaries: client.reports(signal), day: options.day, source: options.entity, processedReportIds: options.processedReportIds ?? [] });
+    const [chosen] = found.toReconcile;
+    if (chosen === undefined) {
       throw new CliError('no_report', `no report of type Report for accounting day ${options.day} among the ${found.listed} reports the ${options.entity} API lists`, { field: '--day', value: options.day });
     }
-    reportId = found.newest.id;
+    reportId = chosen.id;
     candidates = found.candidates;
+    superseded = found.superseded.map((summary) => summary.id);
   }
   const json = await client.fetchReport({ reportId, ...signal });
-  return { loaded: loadReportObject(json, `${api?.baseUrl ?? options.entity} report ${reportId}`), json, candidates };
+  return { loaded: loadReportObject(json, `${api?.baseUrl ?? options.entity} report ${reportId}`), json, candidates, superseded };
 }

@@ -155,6 +155,6 @@ describe('earnbook reconcile --fetch', () => {
     const plan = (summaries: ReturnType<typeof at>[]) => planDayReports({ summaries, day: DAY });
     expect(plan([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T02:00:00+02:00')])).toMatchObject({ newest: at('a', '2025-03-19T01:00:00Z'), candidates: 2 });
     expect(plan([at('a', '2025-03-19T01:00:00Z'), at('b', '2025-03-19T01:00:00Z')]).newest?.id).toBe('b');
-    expect(plan([at('a', '2025-03-19T01:00:00Z', '2025-03-19')])).toEqual({ toReconcile: [], newest: undefined, candidates: 0, listed: 1 });
+    expect(plan([at('a', '2025-03-19T01:00:00Z', '2025-03-19')])).toEqual({ toReconcile: [], newest: undefined, superseded: [], candidates: 0, listed: 1 });
   });
 });

@@ -61,6 +61,15 @@ export interface RestateReportOptions extends ReportFaultOptions {
   readonly deltaUnits?: bigint;
 }
 
+/** Options of `Sandbox.publishRestatement`: which published day is restated, and how. */
+export interface PublishRestatementOptions {
+  readonly entity: string;
+  /** An accounting day whose report the entity already published (`YYYY-MM-DD`). */
+  readonly accountingDay: string;
+  /** Units of the 18th decimal added to the first interest entry of the newest version; default 1. */
+  readonly deltaUnits?: bigint;
+}
+
 /** Options of {@link FaultController.interestOffByUnits}. */
 export interface InterestOffOptions extends ReportFaultOptions {
   /** Units of the 18th decimal added to one interest entry of the report (not of the books). */
@@ -117,6 +126,15 @@ function integer(value: unknown, field: string, minimum: number, maximum: number
 function units(value: unknown, field: string): bigint {
   if (typeof value !== 'bigint' || value < -(10n ** 30n) || value > 10n ** 30n) return invalidOption(field, value, 'must be a bigint count of units of the 18th decimal');
   return value;
+}
+
+/** @internal Checks the options of `Sandbox.publishRestatement` (the entity among `entities`); throws `invalid_option` naming the field. */
+export function checkRestatementOptions(options: PublishRestatementOptions, entities: readonly string[]): Required<PublishRestatementOptions> {
+  if (!entities.includes(options.entity)) invalidOption('entity', options.entity, `must be one of ${entities.join(', ')}`);
+  if (typeof options.accountingDay !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(options.accountingDay)) invalidOption('accountingDay', options.accountingDay, 'must be an accounting day YYYY-MM-DD');
+  const deltaUnits = units(options.deltaUnits ?? 1n, 'deltaUnits');
+  if (deltaUnits === 0n) invalidOption('deltaUnits', deltaUnits, 'must not be 0: a restatement changes a figure');
+  return { entity: options.entity, accountingDay: options.accountingDay, deltaUnits };
 }
 
 /**

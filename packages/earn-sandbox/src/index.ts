@@ -14,6 +14,7 @@ export type {
   InterestOffOptions,
   LoseBookingResponseOptions,
   LostResponseMode,
+  PublishRestatementOptions,
   ReportFaultOptions,
   RestateReportOptions,
 } from './faults.js';

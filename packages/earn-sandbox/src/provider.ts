@@ -28,11 +28,12 @@ import {
 import type { Amount, CycleLine, VerifyReport } from '@earnbook/ledger';
 import { validateContract } from '@earnbook/earn-client';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
-import type { FaultController } from './faults.js';
+import { checkRestatementOptions } from './faults.js';
+import type { FaultController, PublishRestatementOptions } from './faults.js';
 import { SandboxError } from './errors.js';
 import type { SandboxConfig, SandboxEntity, SandboxProduct } from './options.js';
 import { SeededRandom } from './random.js';
-import { applyReportFaults, reportBalanceOf } from './report.js';
+import { applyReportFaults, reportBalanceOf, restatedReport } from './report.js';
 import type { DailyReportJson, ReportEntryJson } from './report.js';
 import { settleCurrencyDay } from './settlement.js';
 import type { SettlementFigures } from './settlement.js';
@@ -666,6 +667,31 @@ export class EarnProvider {
         await repository.insertReport(trx, { reportId: restated.id, entity: entity.id, accountingDay: day, version: 2, createdAt: creditedAt, content: JSON.stringify(restated) });
       }
       await repository.insertClosedDay(trx, entity.id, day, creditedAt);
+    });
+  }
+
+  /**
+   * Restates a published day now, as a provider does after the partner processed the original:
+   * publishes the next version of the entity's newest report of the day (a new id, `createdAt`
+   * the sandbox's now) with its first interest entry changed by `deltaUnits`. The books are
+   * unchanged. A day without a published report, or without interest, is `invalid_option`.
+   */
+  async publishRestatement(options: PublishRestatementOptions): Promise<{ readonly reportId: string; readonly version: number; readonly createdAt: string }> {
+    const { entity, accountingDay, deltaUnits } = checkRestatementOptions(options, [...this.#entities.keys()]);
+    return this.#exclusive(async () => {
+      const newest = await repository.findNewestReportOfDay(this.#db, entity, accountingDay);
+      if (newest === undefined) throw new SandboxError('invalid_option', `${entity} has published no report for accounting day ${accountingDay} to restate`, { field: 'accountingDay' });
+      const version = newest.version + 1;
+      const restated = restatedReport(JSON.parse(newest.content) as DailyReportJson, { id: localEntryId(entity, accountingDay, 'report', String(version)), deltaUnits });
+      if (restated === undefined) throw new SandboxError('invalid_option', `the ${entity} report of ${accountingDay} has no interest entry to restate`, { field: 'accountingDay' });
+      try {
+        validateContract('DailyReport', restated, { operation: 'sandbox report' });
+      } catch (error) {
+        throw new SandboxError('contract_violation', `the sandbox was about to publish report ${restated.id} outside the contract`, { cause: error });
+      }
+      const createdAt = formatInstant(this.now());
+      await repository.insertReport(this.#db, { reportId: restated.id, entity, accountingDay, version, createdAt, content: JSON.stringify(restated) });
+      return Object.freeze({ reportId: restated.id, version, createdAt });
     });
   }
 

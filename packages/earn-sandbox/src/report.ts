@@ -81,3 +81,12 @@ export function applyReportFaults(report: DailyReportJson, faults: ReportFaults,
     faults.restateDeltaUnits === undefined ? undefined : { ...report, id: restatedId, transactions: shiftFirstInterest(report.transactions, faults.restateDeltaUnits) };
   return { published, restated };
 }
+
+/**
+ * A restatement of a published report: the same day under `id`, its first interest entry changed
+ * by `deltaUnits` (never below zero); `undefined` when the report has no interest entry to change.
+ */
+export function restatedReport(report: DailyReportJson, input: { readonly id: string; readonly deltaUnits: bigint }): DailyReportJson | undefined {
+  if (!report.transactions.some((entry) => entry.type === 'Interest')) return undefined;
+  return { ...report, id: input.id, transactions: shiftFirstInterest(report.transactions, input.deltaUnits) };
+}

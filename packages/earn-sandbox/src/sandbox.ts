@@ -8,6 +8,7 @@ import type { Amount, EarnBooks, Ledger, VerifyReport } from '@earnbook/ledger';
 import { SandboxClock } from './clock.js';
 import { SandboxError } from './errors.js';
 import { FaultController } from './faults.js';
+import type { PublishRestatementOptions } from './faults.js';
 import { resolveSandboxOptions } from './options.js';
 import type { SandboxConfig, SandboxOptions } from './options.js';
 import { EarnProvider } from './provider.js';
@@ -62,6 +63,13 @@ export interface Sandbox {
    * @example new EarnClient(sandbox.clientConfig('defi', { attemptsMax: 8 }))
    */
   clientConfig(entity: string, overrides?: Partial<EntityConfigInput>): EntityConfigInput;
+  /**
+   * Publishes, now, a restatement of a day whose report is already out (see
+   * {@link PublishRestatementOptions}): the next version, a new id, a later `createdAt`.
+   *
+   * @example await sandbox.publishRestatement({ entity: 'lending', accountingDay: '2025-03-18', deltaUnits: 1000n })
+   */
+  publishRestatement(options: PublishRestatementOptions): Promise<{ readonly reportId: string; readonly version: number; readonly createdAt: string }>;
   /** Stops the server and closes the books. */
   close(): Promise<void>;
 }
@@ -124,6 +132,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     config,
     contractViolations,
     internalErrors,
+    publishRestatement: (restatement: PublishRestatementOptions) => provider.publishRestatement(restatement),
     clientConfig(entity: string, overrides: Partial<EntityConfigInput> = {}): EntityConfigInput {
       const credential = credentials[entity];
       if (credential === undefined) throw new SandboxError('invalid_option', `entity must be one of ${Object.keys(credentials).join(', ')}, got ${JSON.stringify(entity)}`, { field: 'entity' });

@@ -253,4 +253,42 @@ describe('reports', () => {
     expect(second.balances).toEqual(first.balances);
     expect(formatUnits(interest(first))).toBe((await collect(h.earn.accountTransactions({ productId: 'btc-flex', accountId }))).find((entry) => entry.type === 'Interest')!.amount);
   });
+
+  it('publishes a restatement of a day already published, later, as the next version', async () => {
+    const { h, accountId } = await withAccount();
+    await h.earn.deposit({ productId: 'btc-flex', accountId, amount: '1', idempotencyKey: 'd-1' });
+    await h.sandbox.clock.advanceDays(1);
+    const client = h.earn.entity('defi');
+    const [original] = await collect(client.reports());
+    await h.sandbox.clock.advanceBy(3_600_000);
+    const published = await h.sandbox.publishRestatement({ entity: 'defi', accountingDay: '2025-03-18', deltaUnits: 7n });
+    expect(published).toEqual({ reportId: expect.any(String), version: 2, createdAt: h.sandbox.clock.nowText() });
+    const summaries = await collect(client.reports());
+    expect(summaries.map((summary) => [summary.id, summary.accountingDay])).toEqual([[original!.id, '2025-03-18'], [published.reportId, '2025-03-18']]);
+    expect(Date.parse(summaries[1]!.createdAt)).toBeGreaterThan(Date.parse(original!.createdAt));
+    const [first, second] = [await client.fetchReport({ reportId: original!.id }), await client.fetchReport({ reportId: published.reportId })];
+    const interest = (report: DailyReport) => toUnits(report.transactions.find((entry) => entry.type === 'Interest')!.amount);
+    expect(interest(second) - interest(first)).toBe(7n);
+    expect(second.balances).toEqual(first.balances);
+    // A restatement of the restatement is version 3, built on version 2.
+    const third = await h.sandbox.publishRestatement({ entity: 'defi', accountingDay: '2025-03-18' });
+    expect(third.version).toBe(3);
+    expect(interest(await client.fetchReport({ reportId: third.reportId })) - interest(second)).toBe(1n);
+  });
+
+  it('refuses a restatement of an unknown entity, a day without a report, or a zero change, and publishes nothing', async () => {
+    const { h } = await withAccount();
+    const client = h.earn.entity('defi');
+    const listed = async () => (await collect(client.reports())).map((summary) => summary.id);
+    const before = await listed();
+    for (const [options, field] of [
+      [{ entity: 'nope', accountingDay: '2025-03-18' }, 'entity'],
+      [{ entity: 'defi', accountingDay: '18.03.2025' }, 'accountingDay'],
+      [{ entity: 'defi', accountingDay: '2025-03-18' }, 'accountingDay'],
+      [{ entity: 'defi', accountingDay: '2025-03-18', deltaUnits: 0n }, 'deltaUnits'],
+    ] as const) {
+      await expect(h.sandbox.publishRestatement(options)).rejects.toMatchObject({ code: 'invalid_option', field });
+    }
+    expect(await listed()).toEqual(before);
+  });
 });

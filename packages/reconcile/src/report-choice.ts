@@ -1,12 +1,16 @@
 /**
- * The one rule for which reports of an accounting day to reconcile, used by the CLI's `--fetch`
- * and by the nightly job alike. The provider lists a restated day again under a new report id
- * with a later `createdAt`. The versions of the day are ordered by `createdAt` (list order on a
- * tie); those newer than the newest version the books already processed are reconciled, oldest
- * first, so that each restatement is recorded as the next version of the day and its changed
- * entries are classified as restated. An older version is never reconciled over a newer one.
- * When every version was processed, the newest is reconciled again: a no-op that answers the
- * day's result.
+ * The one rule for which report of an accounting day to reconcile, used by the CLI's `--fetch`
+ * and by the nightly job alike: the newest version of the day is the provider's statement of
+ * record. The provider lists a restated day again under a new report id with a later
+ * `createdAt`; the versions of the day are ordered by `createdAt` (list order on a tie).
+ *
+ * - The newest version is reconciled. When the books have not processed it, the reconciler
+ *   records it as the next version of the day (a restatement when an earlier one was processed:
+ *   its changed entries are `restated_entry` breaks); when they have, reconciling it again is a
+ *   no-op that answers the day's result.
+ * - Older versions the books never processed are superseded: never downloaded nor reconciled,
+ *   only listed in {@link DayReportsPlan.superseded} for the audit trail. Two versions published
+ *   before the job ran are therefore one version of the day, the newest.
  */
 import type { ReportSummary } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
@@ -14,12 +18,14 @@ import { ReconcileError } from './errors.js';
 /** Report list items looked at, at most, when searching for a day's reports. */
 export const REPORT_SUMMARIES_MAX = 100_000;
 
-/** The reports of a day to reconcile, and how many were listed. */
+/** The report of a day to reconcile, the versions it supersedes, and how many were listed. */
 export interface DayReportsPlan {
-  /** The versions to reconcile, oldest first; empty when the provider lists none for the day. */
+  /** What to download and reconcile: the newest version alone; empty when the provider lists none for the day. */
   readonly toReconcile: readonly ReportSummary[];
-  /** The newest version of the day; `undefined` when none is listed. */
+  /** The newest version of the day (the one `toReconcile` holds); `undefined` when none is listed. */
   readonly newest: ReportSummary | undefined;
+  /** Versions older than the newest that the books never processed, oldest first: never reconciled. */
+  readonly superseded: readonly ReportSummary[];
   /** Reports listed for the day (more than 1 when the provider restated it). */
   readonly candidates: number;
   /** Items of the whole list looked at. */
@@ -47,20 +53,15 @@ function isOfDay(summary: ReportSummary, day: string): boolean {
 function plan(versions: readonly ReportSummary[], listed: number, processedReportIds: Iterable<string>): DayReportsPlan {
   const ordered = versions.map((summary, index) => ({ summary, index, ms: createdAtMs(summary) })).sort((a, b) => a.ms - b.ms || a.index - b.index).map((item) => item.summary);
   const processed = new Set(processedReportIds);
-  let lastProcessed = -1;
-  ordered.forEach((summary, index) => {
-    if (processed.has(summary.id)) lastProcessed = index;
-  });
   const newest = ordered[ordered.length - 1];
-  const pending = ordered.slice(lastProcessed + 1);
-  const toReconcile = pending.length > 0 ? pending : newest === undefined ? [] : [newest];
-  return { toReconcile, newest, candidates: ordered.length, listed };
+  const superseded = ordered.slice(0, -1).filter((summary) => !processed.has(summary.id));
+  return { toReconcile: newest === undefined ? [] : [newest], newest, superseded, candidates: ordered.length, listed };
 }
 
 /**
  * Applies the rule to listed report summaries (pure).
  *
- * @example planDayReports({ summaries, day: '2025-03-18', processedReportIds: ['r-1'] }).toReconcile
+ * @example planDayReports({ summaries, day: '2025-03-18', processedReportIds: ['r-1'] }).toReconcile // [the newest]
  */
 export function planDayReports(input: PlanDayReportsInput): DayReportsPlan {
   const versions: ReportSummary[] = [];

@@ -23,25 +23,31 @@ describe('the rule of which reports of a day to reconcile', () => {
 
   it('orders the versions of the day by createdAt (offsets compared as instants), list order on a tie', () => {
     const listedLate = [summary('a', '2025-03-19T01:00:00Z'), summary('b', '2025-03-19T02:00:00+02:00')];
-    expect(plan(listedLate)).toEqual({ toReconcile: [listedLate[1], listedLate[0]], newest: listedLate[0], candidates: 2, listed: 2 });
+    expect(plan(listedLate)).toEqual({ toReconcile: [listedLate[0]], newest: listedLate[0], superseded: [listedLate[1]], candidates: 2, listed: 2 });
     expect(plan([summary('a', '2025-03-19T01:00:00Z'), summary('b', '2025-03-19T01:00:00Z')]).newest?.id).toBe('b');
   });
 
-  it('reconciles the versions newer than the newest processed one, never an older one over a newer', () => {
+  it('reconciles the newest version only; older versions never processed are superseded', () => {
     const list = [summary('v1', '2025-03-19T01:00:00Z'), summary('v2', '2025-03-19T05:00:00Z'), summary('v3', '2025-03-19T09:00:00Z')];
-    expect(ids(plan(list).toReconcile)).toEqual(['v1', 'v2', 'v3']);
-    expect(ids(plan(list, ['v1']).toReconcile)).toEqual(['v2', 'v3']);
-    // v1 was never processed, but v2 was: v1 is older and is left alone.
-    expect(ids(plan(list, ['v2']).toReconcile)).toEqual(['v3']);
-    // Everything processed: the newest again (a no-op that answers the day's result).
+    // Three versions at the first run: the newest is the statement of record.
+    expect(ids(plan(list).toReconcile)).toEqual(['v3']);
+    expect(ids(plan(list).superseded)).toEqual(['v1', 'v2']);
+    // v1 was processed, v2 and v3 appeared since: v3 is the restatement, v2 is superseded.
+    expect(ids(plan(list, ['v1']).toReconcile)).toEqual(['v3']);
+    expect(ids(plan(list, ['v1']).superseded)).toEqual(['v2']);
+    expect(ids(plan(list, ['v2']).superseded)).toEqual(['v1']);
+    // The newest processed: reconciled again (a no-op that answers the day's result).
     expect(ids(plan(list, ['v1', 'v2', 'v3']).toReconcile)).toEqual(['v3']);
+    expect(plan(list, ['v1', 'v2', 'v3']).superseded).toEqual([]);
     expect(ids(plan(list, ['v3']).toReconcile)).toEqual(['v3']);
+    // The processed ids change only the audit list, never the choice.
+    expect(plan(list, ['v1']).newest).toEqual(plan(list).newest);
   });
 
   it('ignores other days and other report types, and plans nothing when none is left', () => {
     const other = [summary('x', '2025-03-20T01:00:00Z', '2025-03-19'), summary('y', '2025-03-20T01:00:00Z', DAY, 'Statement')];
-    expect(plan(other, ['x'])).toEqual({ toReconcile: [], newest: undefined, candidates: 0, listed: 2 });
-    expect(plan([])).toEqual({ toReconcile: [], newest: undefined, candidates: 0, listed: 0 });
+    expect(plan(other, ['x'])).toEqual({ toReconcile: [], newest: undefined, superseded: [], candidates: 0, listed: 2 });
+    expect(plan([])).toEqual({ toReconcile: [], newest: undefined, superseded: [], candidates: 0, listed: 0 });
   });
 
   it('walks an async list with the same rule, and refuses a list longer than its bound', async () => {
@@ -72,7 +78,7 @@ describe.each(DIALECTS)('restatements reconciled through the rule on %s', (diale
   });
   afterEach(async () => close());
 
-  /** One run of a job: the rule picks the versions to reconcile from the provider's list, oldest first. */
+  /** One run of a job, as the CLI and the nightly job run it: the rule's choice is downloaded and reconciled. */
   async function reconcileListed(list: readonly ReportSummary[], reports: ReadonlyMap<string, ReportJson>) {
     const processed = await books.processedReports({ entity: 'defi', accountingDay: DAY });
     const found = await findDayReports({ summaries: listed(list), day: DAY, source: 'defi', processedReportIds: processed.map((row) => row.reportId) });
@@ -82,32 +88,48 @@ describe.each(DIALECTS)('restatements reconciled through the rule on %s', (diale
       if (report === undefined) throw new Error(`the rule chose ${chosen.id}, which the provider does not serve`);
       results.push(await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) }));
     }
-    return results;
+    return { results, superseded: found.superseded.map((item) => item.id) };
   }
 
-  it('records each restatement as the next version and classifies the changed entry; a re-run or another list order changes nothing', async () => {
-    const original = await buildReport(books, 'defi', DAY);
-    const first = structuredClone(original);
-    first.id = 'v1';
-    const restated = structuredClone(original);
-    restated.id = 'v2';
-    const interest = restated.transactions.find((entry) => entry['type'] === 'Interest');
-    if (interest !== undefined) interest['amount'] = '0.5';
-    const reports = new Map([['v1', first], ['v2', restated]]);
+  /** The day's true report as `id`, its first interest entry shifted to `interest` if given. */
+  async function version(id: string, interest?: string): Promise<ReportJson> {
+    const report = structuredClone(await buildReport(books, 'defi', DAY));
+    report.id = id;
+    const entry = report.transactions.find((item) => item['type'] === 'Interest');
+    if (interest !== undefined && entry !== undefined) entry['amount'] = interest;
+    return report;
+  }
+  const outcome = (results: readonly { reportId: string; reportVersion: number; reportStatus: string }[]) => results.map((result) => [result.reportId, result.reportVersion, result.reportStatus]);
+
+  it('two versions published at once: only the newest is reconciled, as version 1; the older is superseded', async () => {
+    const reports = new Map([['v1', await version('v1', '0.5')], ['v2', await version('v2')]]);
+    const v1 = summary('v1', '2025-03-19T01:00:00Z');
+    const v2 = summary('v2', '2025-03-19T01:00:00Z');
+    const night = await reconcileListed([v1, v2], reports);
+    expect(outcome(night.results)).toEqual([['v2', 1, 'created']]);
+    expect(night.superseded).toEqual(['v1']);
+    expect(night.results[0]?.clean).toBe(true);
+    expect((await books.processedReports({ entity: 'defi', accountingDay: DAY })).map((row) => row.reportId)).toEqual(['v2']);
+  });
+
+  it('a restatement published after the first run is reconciled as version 2 with its changed entry; a re-run or another list order changes nothing', async () => {
+    const reports = new Map([['v1', await version('v1')], ['v2', await version('v2', '0.5')]]);
     const v1 = summary('v1', '2025-03-19T01:00:00Z');
     const v2 = summary('v2', '2025-03-19T07:00:00Z');
+    const first = await reconcileListed([v1], reports);
+    expect(outcome(first.results)).toEqual([['v1', 1, 'created']]);
+    expect(first.results[0]?.clean).toBe(true);
 
-    // Both versions listed at the first run (the provider restated before the job ran): both, in order.
-    const night = await reconcileListed([v2, v1], reports);
-    expect(night.map((result) => [result.reportId, result.reportVersion, result.reportStatus])).toEqual([['v1', 1, 'created'], ['v2', 2, 'created']]);
-    expect(night[0]?.clean).toBe(true);
-    expect(night[1]?.breaks.map((found) => found.kind)).toContain('restated_entry');
+    const second = await reconcileListed([v2, v1], reports);
+    expect(outcome(second.results)).toEqual([['v2', 2, 'created']]);
+    expect(second.superseded).toEqual([]);
+    expect(second.results[0]?.breaks.map((found) => found.kind)).toContain('restated_entry');
     const transactions = (await ledger.verify({ allEntities: true })).transactions;
 
     for (const list of [[v1, v2], [v2, v1]]) {
       const again = await reconcileListed(list, reports);
-      expect(again.map((result) => [result.reportId, result.reportVersion, result.reportStatus])).toEqual([['v2', 2, 'exists']]);
-      expect(again[0]?.synced).toEqual({ interest: 0, partnerMargin: 0, fee: 0 });
+      expect(outcome(again.results)).toEqual([['v2', 2, 'exists']]);
+      expect(again.results[0]?.synced).toEqual({ interest: 0, partnerMargin: 0, fee: 0 });
     }
     expect((await ledger.verify({ allEntities: true })).transactions).toBe(transactions);
     expect((await books.processedReports({ entity: 'defi', accountingDay: DAY })).map((row) => row.reportId)).toEqual(['v1', 'v2']);
@@ -124,10 +146,21 @@ describe.each(DIALECTS)('restatements reconciled through the rule on %s', (diale
     const v1 = summary('v1', '2025-03-19T01:00:00Z');
     const v2 = summary('v2', '2025-03-19T07:00:00Z');
 
-    const [first] = await reconcileListed([v1], reports);
+    const [first] = (await reconcileListed([v1], reports)).results;
     expect(first?.breaks.map((found) => found.kind)).toEqual(['outstanding_balance_mismatch']);
-    const [second, extra] = await reconcileListed([v1, v2], reports);
+    const [second, extra] = (await reconcileListed([v1, v2], reports)).results;
     expect(extra).toBeUndefined();
     expect(second).toMatchObject({ reportId: 'v2', reportVersion: 2, clean: true, resolvedBreaks: 1 });
+  });
+
+  it('a re-run with nothing new reconciles the processed newest again and books nothing', async () => {
+    const reports = new Map([['v1', await version('v1')]]);
+    const v1 = summary('v1', '2025-03-19T01:00:00Z');
+    await reconcileListed([v1], reports);
+    const transactions = (await ledger.verify({ allEntities: true })).transactions;
+    const again = await reconcileListed([v1], reports);
+    expect(outcome(again.results)).toEqual([['v1', 1, 'exists']]);
+    expect(again.results[0]?.synced).toEqual({ interest: 0, partnerMargin: 0, fee: 0 });
+    expect((await ledger.verify({ allEntities: true })).transactions).toBe(transactions);
   });
 });

@@ -145,6 +145,12 @@ export async function findReportContent(db: SandboxDb, entity: string, reportId:
   return row?.content;
 }
 
+/** The newest published version of an entity's day (its version number and content), if any. */
+export async function findNewestReportOfDay(db: SandboxDb, entity: string, accountingDay: string): Promise<{ version: number; content: string } | undefined> {
+  const row = await db.selectFrom('sandbox_reports').select(['version', 'content']).where('entity', '=', entity).where('accounting_day', '=', accountingDay).orderBy('version', 'desc').executeTakeFirst();
+  return row === undefined ? undefined : { version: row.version, content: row.content };
+}
+
 /** Stores the settlement positions of a day (ignored when already stored). */
 export async function insertSettlements(db: SandboxDb, rows: readonly { entity: string; currency: string; accountingDay: string; outstanding: string; settled: string; carriedOut: string }[]): Promise<void> {
   if (rows.length === 0) return;
