@@ -10,7 +10,7 @@ import { startSandbox } from '@earnbook/earn-sandbox';
 import { checkWithHledger, exportMonth, monthDays, parseCsv } from '../audit-export/src/audit-export.js';
 import { runNightlyReconciliation } from '../nightly-reconciliation/src/nightly.js';
 import { openPartnerBooks } from '../src/lib/partner-books.js';
-import { syncProducts } from '../src/lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../src/lib/sandbox-activity.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'earnbook-audit-test-'));
@@ -29,7 +29,7 @@ describe('audit export', () => {
     const partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
     try {
       const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
-      await syncProducts({ earn, books: partner.books, effectiveDay: '2025-03-30' });
+      await syncProducts({ source: earn, books: partner.books, effectiveDay: '2025-03-30' });
       for (let index = 0; index < 4; index++) {
         const day = sandbox.clock.accountingDay();
         await bookSampleActivity({ earn, books: partner.books, users: 2, bookingPrefix: day });

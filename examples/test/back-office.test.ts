@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildBackOffice } from '../back-office/src/back-office.js';
 import { openPartnerBooks } from '../src/lib/partner-books.js';
 import type { PartnerBooks } from '../src/lib/partner-books.js';
-import { syncProducts } from '../src/lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 
 let sandbox: Sandbox;
 let partner: PartnerBooks;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   sandbox = await startSandbox({});
   partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
   const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
-  await syncProducts({ earn, books: partner.books, effectiveDay: '2025-03-01' });
+  await syncProducts({ source: earn, books: partner.books, effectiveDay: '2025-03-01' });
   app = buildBackOffice({ earn, books: partner.books });
 });
 afterAll(async () => {

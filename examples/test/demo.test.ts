@@ -9,6 +9,9 @@ import { runDemo } from '../src/demo/main.js';
 import { parseDemoArgs } from '../src/demo/options.js';
 import type { DemoOptions } from '../src/demo/options.js';
 import { renderDemoText } from '../src/demo/render.js';
+import { CHROMIUM, inkOf, renderInChromium, warnIfNoChromium } from '../../packages/cli/test/chromium.js';
+
+warnIfNoChromium('demo');
 
 /** Storage dialects to test, as in the packages: `EARNBOOK_DIALECTS` (default `sqlite,postgres`). */
 const DIALECTS = (process.env['EARNBOOK_DIALECTS'] ?? 'sqlite,postgres').split(',').map((name) => name.trim());
@@ -49,6 +52,21 @@ describe('pnpm demo', () => {
     expect(result.hledger.checked).toBe(HLEDGER_INSTALLED);
     if (result.hledger.checked) expect(result.hledger.mismatches).toEqual([]);
     else console.warn('hledger is not installed: the demo test did not check the journal with it');
+    if (HLEDGER_INSTALLED) {
+      // The balance sheet is not empty and balances: assets − liabilities − equity = net income.
+      const journal = join(result.outputs.audit, 'journal.hledger');
+      const net = (command: string, currency: string): string => {
+        const out = spawnSync('hledger', ['-f', journal, command, '-O', 'csv', `cur:${currency}`], { encoding: 'utf8' });
+        expect(out.status, out.stderr).toBe(0);
+        const rows = out.stdout.split('\n').filter((row) => row.length > 0);
+        expect(rows.length, `${command} ${currency} is not empty`).toBeGreaterThan(4);
+        const last = rows.find((row) => /^"Net:?"/.test(row)) ?? '';
+        const value = last.split(',')[1]?.replaceAll('"', '').replace(/ ?[A-Z]+$/, '') ?? '';
+        expect(value, `${command} ${currency} has a net line`).toMatch(/^-?\d+(\.\d+)?$/);
+        return value;
+      };
+      for (const figure of result.figures) expect(net('bse', figure.currency), figure.currency).toBe(net('is', figure.currency));
+    }
     for (const name of ['journal.csv', 'balances.csv', 'breaks.csv', 'settlements.csv', 'journal.hledger', 'manifest.json']) expect(existsSync(join(result.outputs.audit, name))).toBe(true);
     expect(readFileSync(result.outputs.summaryHtml, 'utf8')).toContain('<h2>Per entity and currency</h2>');
     expect(JSON.parse(readFileSync(result.outputs.summaryJson, 'utf8'))).toMatchObject({ kind: 'earnbook_demo_summary', unexplainedBreaks: 0 });
@@ -70,6 +88,21 @@ describe('pnpm demo', () => {
     expect(byKind.get('duplicate_report_entry')?.caughtBy).toContain('duplicate_in_report');
     expect(byKind.get('interest_off_by_units')?.caughtBy).toContain('interest_mismatch');
     expect(byKind.get('restated_report')?.caughtBy).toMatch(/version 2|restated_entry/);
+    // summary.html pictures the run: a calendar of nights (some broken), and per currency the
+    // daily interest, the settlements and the outstanding balance, all inline SVG.
+    const page = readFileSync(result.outputs.summaryHtml, 'utf8');
+    expect(page.match(/data-chart="calendar"/g)).toHaveLength(1);
+    expect(page.match(/data-status="breaks"/g)?.length).toBeGreaterThan(0);
+    expect(page.match(/data-chart="bar"/g)).toHaveLength(2 * result.figures.length);
+    expect(page.match(/data-chart="line"/g)).toHaveLength(result.figures.length);
+    expect(page).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    if (CHROMIUM !== undefined) {
+      const { screenshot, layout } = await renderInChromium(result.outputs.summaryHtml, { width: 1280, height: 1600 });
+      expect(layout.overflowing).toEqual([]);
+      expect(layout.documentWidth).toBeLessThanOrEqual(1280);
+      expect(layout.svgCount).toBe(1 + 3 * result.figures.length);
+      expect(inkOf(screenshot).share).toBeGreaterThan(0.05);
+    }
     // After the repairs and resolutions nothing is open, and the booking counts agree.
     expect(result.figures.reduce((sum, figure) => sum + figure.breaksOpen, 0)).toBe(0);
     for (const count of result.bookings.values()) expect(count.partner).toBe(count.provider);

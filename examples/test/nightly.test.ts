@@ -6,7 +6,7 @@ import type { Sandbox } from '@earnbook/earn-sandbox';
 import { EXIT_BREAKS, EXIT_CLEAN, EXIT_ERROR, runNightlyReconciliation } from '../nightly-reconciliation/src/nightly.js';
 import { openPartnerBooks } from '../src/lib/partner-books.js';
 import type { PartnerBooks } from '../src/lib/partner-books.js';
-import { syncProducts } from '../src/lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../src/lib/sandbox-activity.js';
 
 let open: { sandbox: Sandbox; partner: PartnerBooks } | undefined;
@@ -22,7 +22,7 @@ async function setUp() {
   open = { sandbox, partner };
   const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id, { retryDelayMsInitial: 1, retryDelayMsMax: 5 })])) });
   const day = sandbox.clock.accountingDay();
-  await syncProducts({ earn, books: partner.books, effectiveDay: day });
+  await syncProducts({ source: earn, books: partner.books, effectiveDay: day });
   await bookSampleActivity({ earn, books: partner.books, users: 2, bookingPrefix: day });
   const clients = { defi: earn.entity('defi'), lending: earn.entity('lending') };
   const run = (forDay: string) => runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day: forDay });

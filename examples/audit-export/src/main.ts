@@ -15,7 +15,7 @@ import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import type { PartnerBooks } from '../../src/lib/partner-books.js';
-import { syncProducts } from '../../src/lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
 import { runNightlyReconciliation } from '../../nightly-reconciliation/src/nightly.js';
 import { exportMonth } from './audit-export.js';
@@ -31,7 +31,7 @@ if (values.sandbox === true) {
   const sandbox = await startSandbox({ timeZone: 'Europe/Berlin' });
   partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
   const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
-  await syncProducts({ earn, books: partner.books, effectiveDay: sandbox.clock.accountingDay() });
+  await syncProducts({ source: earn, books: partner.books, effectiveDay: sandbox.clock.accountingDay() });
   for (let index = 0; index < 3; index++) {
     const day = sandbox.clock.accountingDay();
     await bookSampleActivity({ earn, books: partner.books, users: 2, bookingPrefix: day });

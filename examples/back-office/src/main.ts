@@ -11,7 +11,7 @@ import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf } from '@earnbook/ledger';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
-import { syncProducts } from '../../src/lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 import { buildBackOffice } from './back-office.js';
 
 const args = process.argv.slice(2);
@@ -20,7 +20,7 @@ const sandbox = await startSandbox({ startAt: new Date() });
 const partner = await openPartnerBooks({ database: values.database ?? ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
 const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
 // The sandbox's entities share one zone: today's accounting day there is when the products take effect.
-await syncProducts({ earn, books: partner.books, effectiveDay: accountingDayOf(new Date(), sandbox.config.entities[0]?.timeZone ?? 'UTC') });
+await syncProducts({ source: earn, books: partner.books, effectiveDay: accountingDayOf(new Date(), sandbox.config.entities[0]?.timeZone ?? 'UTC') });
 const app = buildBackOffice({ earn, books: partner.books, logger: false });
 const url = await app.listen({ host: '127.0.0.1', port: Number(values.port) });
 console.log(`back office listening on ${url} (Earn sandbox on ${sandbox.baseUrl}; books ${partner.description})

@@ -1,6 +1,6 @@
 import { EarnBooks, Ledger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
-import { Reconciler, exportAudit, readReportFile } from '@earnbook/reconcile';
+import { Reconciler, exportAudit, openReportFile } from '@earnbook/reconcile';
 
 // SQLite by default; PostgreSQL when DATABASE_URL is set (its driver is loaded only then).
 const url = process.env['DATABASE_URL'];
@@ -15,7 +15,7 @@ const account = await books.earnAccount({ entity: 'lending', earnAccountId: 'acc
 console.log('balance', await ledger.balance(account.ledgerAccountId));
 
 const reconciler = await Reconciler.open({ books });
-const result = await reconciler.reconcileDay({ entity: 'lending', day: '2025-03-18', report: await readReportFile('report.json') });
+const result = await reconciler.reconcileDay({ entity: 'lending', day: '2025-03-18', report: await openReportFile('report.json') });
 console.log('breaks', result.breaks.length, 'interest', result.synced.interest);
 const { manifest } = await exportAudit({ db: reconciler.db, entity: 'lending', fromDay: '2025-03-18', toDay: '2025-03-19', directory: 'audit', formats: ['journal_csv', 'balances_csv'] });
 console.log('exported', manifest.files.map((file) => `${file.name}:${file.rows}`).join(' '));

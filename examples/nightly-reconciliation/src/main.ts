@@ -17,7 +17,7 @@ import { EarnClient, EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf, previousAccountingDay } from '@earnbook/ledger';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
-import { syncProducts } from '../../src/lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
 import { EXIT_ERROR, runNightlyReconciliation } from './nightly.js';
 import type { NightlyExitCode } from './nightly.js';
@@ -54,7 +54,7 @@ async function againstTheSandbox(): Promise<NightlyExitCode> {
   try {
     const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
     const day = sandbox.clock.accountingDay();
-    await syncProducts({ earn, books: partner.books, effectiveDay: day });
+    await syncProducts({ source: earn, books: partner.books, effectiveDay: day });
     const { bookings } = await bookSampleActivity({ earn, books: partner.books, users: 3, bookingPrefix: day });
     console.log(`sandbox: ${bookings} bookings on ${day}; the provider's clock moves past midnight (its cycle runs)`);
     await sandbox.clock.advanceDays(1);

@@ -109,3 +109,55 @@ export function displayAmount(amount: string, decimals = 6): string {
   const text = decimals === 0 ? whole : `${whole}.${digits.slice(digits.length - decimals)}`;
   return negative && quotient !== 0n ? `-${text}` : text;
 }
+
+/** Amounts per accounting day of one (entity, currency), exact, for the summary's charts. */
+export interface DailySeries {
+  readonly entity: string;
+  readonly currency: string;
+  /** Interest credited to users, by the accounting day it was credited. */
+  readonly interestCredited: ReadonlyMap<string, string>;
+  /** The outstanding balance with the provider at the end of each day (negative: the partner owes). */
+  readonly outstanding: ReadonlyMap<string, string>;
+}
+
+/**
+ * Reads the daily figures of every (entity, currency) over `days`: interest by one exact
+ * aggregate query per entity, the outstanding balance from the settlement account's end-of-day
+ * balance (the ledger's per-day balances, one probe per day).
+ */
+export async function readDailySeries(input: {
+  readonly ledger: Ledger;
+  readonly entities: readonly string[];
+  readonly currencies: ReadonlyMap<string, readonly string[]>;
+  readonly days: readonly string[];
+}): Promise<DailySeries[]> {
+  const { ledger } = input;
+  const sum = sql.raw(ledger.dialect.exactSumFunction);
+  const first = input.days[0];
+  const last = input.days[input.days.length - 1];
+  if (first === undefined || last === undefined) return [];
+  const series: DailySeries[] = [];
+  for (const entity of input.entities) {
+    const rows = await ledger.db
+      .selectFrom('journal_entries as e')
+      .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+      .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
+      .select(['e.accounting_day as day', 'e.currency as currency', sql<string>`${sum}(e.amount)`.as('total')])
+      .where('e.entity', '=', entity)
+      .where('t.kind', '=', 'interest')
+      .where('a.kind', '=', 'user')
+      .where('e.accounting_day', '>=', first)
+      .where('e.accounting_day', '<=', last)
+      .groupBy(['e.accounting_day', 'e.currency'])
+      .execute();
+    for (const currency of input.currencies.get(entity) ?? []) {
+      // User accounts are credited by interest: the signed sum is negative.
+      const interestCredited = new Map(rows.filter((row) => row.currency === currency).map((row) => [row.day, formatUnits(-toUnits(row.total))]));
+      const account = await ledger.systemAccount(entity, currency, 'settlement');
+      const outstanding = new Map<string, string>();
+      for (const day of input.days) outstanding.set(day, await ledger.balanceAtEndOfDay(account.id, day));
+      series.push({ entity, currency, interestCredited, outstanding });
+    }
+  }
+  return series;
+}

@@ -24,13 +24,13 @@ import type { AuditManifest } from '@earnbook/reconcile';
 import { KeyedQueue } from '../lib/keyed-queue.js';
 import { openPartnerBooks } from '../lib/partner-books.js';
 import type { PartnerBooks } from '../lib/partner-books.js';
-import { syncProducts } from '../lib/product-sync.js';
+import { syncProducts } from '@earnbook/reconcile';
 import { countersOf, makeUsers, planDay, queueOnboarding, queueOperation } from './activity.js';
 import type { ActivityContext, ActivityCounters } from './activity.js';
 import { EXPECTED_BREAK_KIND, countingFetch, injectFaults, newFaultRecords, publishScheduledRestatement } from './faults.js';
 import type { FaultKind, FaultRecord, WireCounters } from './faults.js';
-import { readFigures } from './figures.js';
-import type { CurrencyFigures } from './figures.js';
+import { readDailySeries, readFigures } from './figures.js';
+import type { CurrencyFigures, DailySeries } from './figures.js';
 import type { DemoOptions } from './options.js';
 import { demoProgress } from './progress.js';
 import { renderDemoHtml } from './render.js';
@@ -82,6 +82,10 @@ export interface DemoResult {
   readonly users: number;
   readonly counters: ReadonlyMap<string, ActivityCounters>;
   readonly figures: readonly CurrencyFigures[];
+  /** The days of the charts: the run's days and the one after (the last night's credits). */
+  readonly chartDays: readonly string[];
+  /** Per (entity, currency): interest credited and the outstanding balance per day. */
+  readonly daily: readonly DailySeries[];
   readonly nights: readonly NightRecord[];
   /** Per fault kind (only with `--faults`): what was injected and how it was caught. */
   readonly faults: readonly FaultRecord[];
@@ -170,7 +174,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
 
     // The partner's copy of the product list, and the end users.
     progress.update(0, 'products and onboarding');
-    const products = await syncProducts({ earn, books, effectiveDay: options.startDay });
+    const products = await syncProducts({ source: earn, books, effectiveDay: options.startDay });
     const currencies = new Map(DEMO_ENTITIES.map((entity) => [entity, products.filter((product) => product.entity === entity).map((product) => product.currency).sort()]));
     const users = makeUsers({ count: options.users, products: DEMO_PRODUCTS, random });
     const context: ActivityContext = { earn, books, queue: new KeyedQueue({ concurrencyMax: CONCURRENCY_MAX }), inDoubt: new Set(), counters: new Map(), lostBookings: [] };
@@ -316,6 +320,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       bookings.set(entity, { provider: (await sandbox.books.bookings({ entity })).length, partner: Number(partnerCount.n) });
     }
     const figures = await readFigures({ ledger, books, reconciler, entities: DEMO_ENTITIES, currencies, providerOutstanding });
+    // The charts run through the day after the last: the last night's interest is credited then.
+    const chartDays = [...days, nextAccountingDay(lastDay)];
+    const daily = await readDailySeries({ ledger, entities: DEMO_ENTITIES, currencies, days: chartDays });
 
     lap('verify');
     const counters = sandbox.faults.counters;
@@ -363,6 +370,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       users: users.length,
       counters: context.counters,
       figures,
+      chartDays,
+      daily,
       nights,
       faults: options.faults ? [...faultRecords.values()] : [],
       unexplainedBreaks,

@@ -2,8 +2,9 @@
  * The demo's summary, for the terminal (a table per entity and currency) and as one
  * self-contained HTML page (inline CSS, no script) that links each night's reconciliation page.
  */
-import { escapeHtml } from '@earnbook/cli';
-import { toUnits } from '@earnbook/ledger';
+import { CHART_STYLE, barChart, chartGrid, escapeHtml, lineChart, nightCalendar } from '@earnbook/cli';
+import type { HtmlFragment, NightCell } from '@earnbook/cli';
+import { formatUnits, toUnits } from '@earnbook/ledger';
 import { displayAmount } from './figures.js';
 import type { CurrencyFigures } from './figures.js';
 import type { DemoResult } from './main.js';
@@ -81,24 +82,72 @@ function cell(value: string, numeric = false): string {
   return `<td${numeric ? ' class="num"' : ''}>${escapeHtml(value)}</td>`;
 }
 
+/** An amount rounded for the table, the exact figure in its tooltip. */
+function amountCell(amount: string): string {
+  return `<td class="num" title="${escapeHtml(amount)}">${escapeHtml(displayAmount(amount, DISPLAY_DECIMALS))}</td>`;
+}
+
 const STYLE = `
+* { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #1d2330; background: #f6f7f9; margin: 0; padding: 24px; }
 main { max-width: 1200px; margin: 0 auto; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid #d8dce3; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e5e8ed; vertical-align: top; }
 th { background: #eef0f4; font-size: 13px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.figures { font-size: 13px; }
+table.figures th, table.figures td { padding: 5px 6px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-monospace, Menlo, Consolas, monospace; white-space: nowrap; }
+td.hash { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; word-break: break-all; }
 .note { color: #4a5263; font-size: 13px; }
 .clean { color: #165c2a; } .breaks { color: #8a1c10; }
 `;
+
+/** The charts: per currency, interest and settlements per day and the outstanding balance; a calendar of nights. */
+export function renderDemoCharts(result: DemoResult): string {
+  const labels = result.chartDays;
+  const currencies = [...new Set(result.daily.map((series) => series.currency))].sort();
+  const sections = currencies.map((currency) => {
+    const ofCurrency = result.daily.filter((series) => series.currency === currency);
+    const settlements = ofCurrency.map((series) => {
+      const perDay = new Map<string, bigint>();
+      for (const night of result.nights) {
+        if (night.entity !== series.entity) continue;
+        for (const instruction of night.instructions) {
+          if (instruction.currency !== currency) continue;
+          // Received from the provider is up, paid to it is down.
+          const units = instruction.direction === 'to_provider' ? -toUnits(instruction.amount) : toUnits(instruction.amount);
+          perDay.set(night.day, (perDay.get(night.day) ?? 0n) + units);
+        }
+      }
+      return { name: series.entity, values: labels.map((day) => (perDay.has(day) ? formatUnits(perDay.get(day) ?? 0n) : null)) };
+    });
+    const charts: HtmlFragment[] = [
+      barChart({ title: 'Interest credited to users per day', unit: currency, labels, series: ofCurrency.map((series) => ({ name: series.entity, values: labels.map((day) => series.interestCredited.get(day) ?? null) })) }),
+      barChart({ title: 'Settlements per day (up: received, down: paid)', unit: currency, labels, series: settlements }),
+      lineChart({ title: 'Outstanding balance at the end of the day', unit: currency, labels, series: ofCurrency.map((series) => ({ name: series.entity, values: labels.map((day) => series.outstanding.get(day) ?? null) })) }),
+    ];
+    return `<h3>${escapeHtml(currency)}</h3>\n${chartGrid(charts).text}`;
+  });
+  const entities = [...new Set(result.nights.map((night) => night.entity))];
+  const nights: NightCell[] = result.nights.map((night) => ({
+    day: night.day,
+    entity: night.entity,
+    status: night.breaks.length === 0 ? 'clean' : 'breaks',
+    note: night.breaks.map((found) => found.kind.replaceAll('_', ' ')).join(', '),
+  }));
+  const calendar = nightCalendar({ title: 'Nights', days: result.days, entities, nights });
+  return `${calendar.text}\n${sections.join('\n')}`;
+}
 
 /** The self-contained summary page. */
 export function renderDemoHtml(result: DemoResult): string {
   const figureRows = result.figures
     .map(
       (figure) =>
-        `<tr>${cell(figure.entity)}${cell(figure.currency)}${cell(displayAmount(figure.deposits, 8), true)}${cell(displayAmount(figure.withdrawals, 8), true)}${cell(displayAmount(figure.interest, 8), true)}${cell(displayAmount(figure.partnerMargin, 8), true)}${cell(displayAmount(figure.settledToProvider, 8), true)}${cell(displayAmount(figure.settledFromProvider, 8), true)}${cell(displayAmount(figure.outstanding, 8), true)}${cell(figure.providerOutstanding === null ? '?' : displayAmount(figure.providerOutstanding, 8), true)}${cell(`${figure.breaksFound} (${figure.breaksOpen} open)`, true)}</tr>`,
+        `<tr>${cell(figure.entity)}${cell(figure.currency)}${amountCell(figure.deposits)}${amountCell(figure.withdrawals)}${amountCell(figure.interest)}${amountCell(figure.partnerMargin)}${amountCell(figure.settledToProvider)}${amountCell(figure.settledFromProvider)}${amountCell(figure.outstanding)}${figure.providerOutstanding === null ? cell('?', true) : amountCell(figure.providerOutstanding)}${cell(`${figure.breaksFound} (${figure.breaksOpen} open)`, true)}</tr>`,
     )
     .join('\n');
   const faultRows = result.faults.map((fault) => `<tr>${cell(fault.kind.replaceAll('_', ' '))}${cell(fault.day ?? '-')}${cell(fault.entity ?? '-')}${cell(String(fault.injected), true)}${cell(fault.caughtBy ?? 'not caught')}</tr>`).join('\n');
@@ -117,20 +166,23 @@ export function renderDemoHtml(result: DemoResult): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>earnbook demo ${escapeHtml(result.days[0] ?? '')} to ${escapeHtml(result.days[result.days.length - 1] ?? '')}</title>
-<style>${STYLE}</style>
+<style>${STYLE}${CHART_STYLE}</style>
 </head>
 <body>
 <main>
 <h1>earnbook demo</h1>
 <p class="note">${escapeHtml(`${result.users} end users, ${result.days.length} accounting days ${result.days[0] ?? ''} to ${result.days[result.days.length - 1] ?? ''} in ${result.options.zone}, seed ${result.options.seed}${result.options.faults ? ', faults on' : ''}. Books: ${result.databaseDescription}. Wall time ${(result.wallTimeMs / 1000).toFixed(1)} s.`)}</p>
 <h2>Per entity and currency</h2>
-<table>
+<div class="scroll"><table class="figures">
 <thead><tr><th>Entity</th><th>Currency</th><th>Deposits</th><th>Withdrawals</th><th>Interest</th><th>Partner margin</th><th>Paid to provider</th><th>Received from provider</th><th>Outstanding (our books)</th><th>Outstanding (provider)</th><th>Breaks</th></tr></thead>
 <tbody>
 ${figureRows}
 </tbody>
-</table>
-<p class="note">Amounts rounded to 8 decimals; exact figures in summary.json and audit/. Outstanding: negative means the partner owes the provider (carried below the minimum settlement).</p>
+</table></div>
+<p class="note">Amounts rounded to ${DISPLAY_DECIMALS} decimals (hover for the exact figure); exact figures in summary.json and audit/. Outstanding: negative means the partner owes the provider (carried below the minimum settlement).</p>
+<h2>Day by day</h2>
+${renderDemoCharts(result)}
+<p class="note">Hover a bar, dot or square for its day and exact amount.</p>
 ${result.faults.length === 0 ? '' : `<h2>Faults injected and how each was caught</h2>\n<table>\n<thead><tr><th>Fault</th><th>Day</th><th>Entity</th><th>Injected</th><th>Caught by</th></tr></thead>\n<tbody>\n${faultRows}\n</tbody>\n</table>`}
 <h2>Nights</h2>
 <table>
@@ -143,7 +195,7 @@ ${nightRows}
 <table>
 <thead><tr><th>File</th><th>Rows</th><th>Bytes</th><th>SHA-256</th></tr></thead>
 <tbody>
-${result.manifest.files.map((file) => `<tr>${cell(`audit/${file.name}`)}${cell(String(file.rows), true)}${cell(String(file.bytes), true)}<td class="num">${escapeHtml(file.sha256)}</td></tr>`).join('\n')}
+${result.manifest.files.map((file) => `<tr>${cell(`audit/${file.name}`)}${cell(String(file.rows), true)}${cell(String(file.bytes), true)}<td class="hash">${escapeHtml(file.sha256)}</td></tr>`).join('\n')}
 </tbody>
 </table>
 </main>

@@ -57,7 +57,8 @@ export async function openPartnerBooks(options: PartnerBooksOptions): Promise<Pa
   const schema = isPostgresUrl(database) && !named ? freshSchema() : undefined;
   const target = parseDatabaseTarget({ database, schema, cwd: options.cwd ?? process.cwd() });
   const config: CliConfig = { ...EMPTY_CONFIG, ...options.reconcile, entities: options.entities };
-  const opened = await openBooks({ target, config });
+  // The examples start new books (the demo, a fresh schema): creating them is asked for here.
+  const opened = await openBooks({ target, config, create: true });
   const description = `${target.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ${describeDatabase(target)}`;
   return Object.freeze({ ledger: opened.ledger, books: opened.books, reconciler: opened.reconciler, db: opened.db, description, close: () => opened.close() });
 }

@@ -8,6 +8,8 @@ import type { Command } from 'commander';
 import { EMPTY_CONFIG, loadConfig } from './cli-config.js';
 import type { CliConfig } from './cli-config.js';
 import type { CliIo } from './cli-io.js';
+import { LOG_FORMATS, LOG_LEVELS, cliLogger } from './cli-logger.js';
+import type { CliLogger, LogFormat, LogLevel } from './cli-logger.js';
 import { DATABASE_DEFAULT, openBooks, parseDatabaseTarget } from './open-books.js';
 import type { OpenBooks } from './open-books.js';
 
@@ -18,6 +20,12 @@ export interface BookFlags {
   readonly config?: string;
   readonly json?: boolean;
   readonly quiet?: boolean;
+  /** Start new books when none exist at the target (`--create`, or `earnbook init`). */
+  readonly create?: boolean;
+  /** `--log-format`: structured log lines on stderr (off when not given). */
+  readonly logFormat?: LogFormat;
+  /** `--log-level`: the least severe level logged; default info. */
+  readonly logLevel?: LogLevel;
 }
 
 /** Adds `--config`, `--database`, `--schema`, `--json` and `--quiet` to a command. */
@@ -34,7 +42,19 @@ export function addBookOptions(command: Command): Command {
     )
     .addOption(new Option('--schema <name>', 'PostgreSQL schema of the books (same as ?schema= in the URL)'))
     .addOption(new Option('--json', 'print the result as JSON on stdout (no progress bar, no text summary)'))
-    .addOption(new Option('--quiet', 'print nothing on success and draw no progress bar (errors still go to stderr)'));
+    .addOption(new Option('--quiet', 'print nothing on success and draw no progress bar (errors still go to stderr)'))
+    .addOption(new Option('--log-format <format>', 'write structured log lines on stderr: json (one object per line: time, level, msg, fields) or text; no secret is ever logged').choices(LOG_FORMATS))
+    .addOption(new Option('--log-level <level>', 'least severe level logged with --log-format (default info; --quiet logs errors only)').choices(LOG_LEVELS));
+}
+
+/** Adds `--create`: books that do not exist are an error unless it is given. */
+export function addCreateOption(command: Command): Command {
+  return command.addOption(new Option('--create', 'start new books when none exist at --database (with the config\'s entities); without it, missing books are an error (exit 2) and nothing is created'));
+}
+
+/** The command's logger, from `--log-format`, `--log-level` and `--quiet`. */
+export function loggerOf(flags: BookFlags, io: CliIo): CliLogger {
+  return cliLogger(io, { format: flags.logFormat, level: flags.logLevel, quiet: flags.quiet });
 }
 
 /** Reads the configuration named by `--config` or `EARNBOOK_CONFIG`, or the empty one. */
@@ -48,7 +68,7 @@ export async function openBooksOf(flags: BookFlags, config: CliConfig, io: CliIo
   const env = io.env['EARNBOOK_DATABASE'];
   const database = flags.database ?? (env === undefined || env === '' ? undefined : env) ?? config.database ?? DATABASE_DEFAULT;
   const target = parseDatabaseTarget({ database, schema: flags.schema, cwd: io.cwd });
-  return openBooks({ target, config });
+  return openBooks({ target, config, create: flags.create === true, logger: loggerOf(flags, io) });
 }
 
 /** Runs `work` on open books and always closes them. */

@@ -11,6 +11,7 @@ import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency 
 import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
+import { CONFIG_SCHEMA_FILE_NAME, configSchemaError } from './config-schema.js';
 
 /** Bytes of a configuration file read at most. */
 export const CONFIG_BYTES_MAX = 1024 * 1024;
@@ -67,7 +68,7 @@ export const EMPTY_CONFIG: CliConfig = Object.freeze({
   database: undefined,
 });
 
-const TOP_LEVEL_KEYS = new Set(['$comment', 'entities', 'toleranceUnits', 'settlementThresholds', 'wallets', 'earnApi', 'database']);
+const TOP_LEVEL_KEYS = new Set(['$schema', '$comment', 'entities', 'toleranceUnits', 'settlementThresholds', 'wallets', 'earnApi', 'database']);
 const EARN_API_KEYS = new Set(['baseUrl', 'tokenUrl', 'clientId', 'clientSecretEnv', 'clientAuthMethod', 'scope', 'timeoutMs', 'attemptsMax', 'retryTotalMsMax']);
 const SECRET_KEYS = new Set(['clientSecret', 'secret', 'password', 'token', 'accessToken']);
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -200,6 +201,19 @@ function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
 }
 
 /**
+ * Validates against the published JSON Schema ({@link CONFIG_JSON_SCHEMA}) and reports the first
+ * violation as a `CliError` naming the field. A secret put in the file is named, never echoed.
+ */
+function checkAgainstSchema(json: unknown): void {
+  const error = configSchemaError(json);
+  if (error === undefined) return;
+  const key = error.field.slice(error.field.lastIndexOf('.') + 1);
+  if (error.kind === 'unknown' && SECRET_KEYS.has(key)) invalid(error.field, 'must not be in the configuration file: put the secret in an environment variable and name it in clientSecretEnv');
+  if (error.kind === 'unknown') invalid(error.field, `is not a known field (see ${CONFIG_SCHEMA_FILE_NAME})`);
+  invalid(error.field, `${error.reason} (see ${CONFIG_SCHEMA_FILE_NAME})`);
+}
+
+/**
  * Checks a parsed configuration object and returns it frozen.
  *
  * @example
@@ -207,7 +221,8 @@ function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
  */
 export function parseConfig(json: unknown): CliConfig {
   const top = record(json, '(root)');
-  for (const key of Object.keys(top)) if (!TOP_LEVEL_KEYS.has(key)) invalid(key, `is not a known field (${[...TOP_LEVEL_KEYS].filter((name) => name !== '$comment').join(', ')})`);
+  checkAgainstSchema(json);
+  for (const key of Object.keys(top)) if (!TOP_LEVEL_KEYS.has(key)) invalid(key, `is not a known field (${[...TOP_LEVEL_KEYS].filter((name) => !name.startsWith('$')).join(', ')})`);
   const entities = top['entities'] === undefined ? undefined : checkEntities(top['entities']);
   const entityIds = entities === undefined ? undefined : new Set(entities.map((entity) => entity.id));
   return Object.freeze({

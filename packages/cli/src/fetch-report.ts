@@ -8,6 +8,7 @@ import { EarnClient } from '@earnbook/earn-client';
 import { findDayReports, loadReportObject } from '@earnbook/reconcile';
 import type { LoadedReport } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
+import type { CliLogger } from './cli-logger.js';
 import type { CliConfig } from './cli-config.js';
 
 /** Options of {@link fetchDailyReport}. */
@@ -21,6 +22,8 @@ export interface FetchDailyReportOptions {
   readonly processedReportIds?: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
+  /** Where the Earn client logs its requests, answers and retries (no secret reaches it). */
+  readonly logger?: CliLogger;
 }
 
 /** A fetched report, and the list items that were for its day. */
@@ -35,7 +38,7 @@ export interface FetchedReport {
 }
 
 /** Makes the entity's client from the config, with the secret from the environment. */
-export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | 'entity' | 'env'>): EarnClient {
+export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | 'entity' | 'env' | 'logger'>): EarnClient {
   const api = options.config.earnApi[options.entity];
   if (api === undefined) {
     throw new CliError('invalid_config', `config field earnApi.${options.entity} is needed to fetch reports of ${options.entity} (baseUrl, tokenUrl, clientId, clientSecretEnv)`, { field: `earnApi.${options.entity}` });
@@ -58,6 +61,7 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
     ...(api.timeoutMs === undefined ? {} : { timeoutMs: api.timeoutMs }),
     ...(api.attemptsMax === undefined ? {} : { attemptsMax: api.attemptsMax }),
     ...(api.retryTotalMsMax === undefined ? {} : { retryTotalMsMax: api.retryTotalMsMax }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }
 

@@ -3,11 +3,11 @@
  * schema of it), the ledger with the configured entities, the Earn mirror and the reconciler.
  * Connection strings are never printed with their password.
  */
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { EarnBooks, Ledger, LedgerError, redactConnectionString } from '@earnbook/ledger';
-import type { LedgerEntity, LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
+import type { LedgerEntity, LedgerDatabase, LedgerLogger, LedgerStorage } from '@earnbook/ledger';
 import { ReconcileError, Reconciler } from '@earnbook/reconcile';
 import type { ReconcileDatabase } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
@@ -73,16 +73,38 @@ export interface OpenBooks {
   close(): Promise<void>;
 }
 
-async function openStorage(target: DatabaseTarget): Promise<LedgerStorage> {
+/** The error for books that do not exist, with how to make them. */
+function booksNotFound(target: DatabaseTarget, cause?: unknown): CliError {
+  return new CliError(
+    'books_not_found',
+    `no books at ${describeDatabase(target)}: check --database (or EARNBOOK_DATABASE, or the config's "database"); to start new books there, run "earnbook init" with a --config that lists the entities, or add --create`,
+    { field: '--database', value: describeDatabase(target), ...(cause === undefined ? {} : { cause }) },
+  );
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function openStorage(target: DatabaseTarget, create: boolean): Promise<LedgerStorage> {
   if (target.kind === 'sqlite') {
-    if (target.filename !== ':memory:') await mkdir(dirname(target.filename), { recursive: true });
+    if (target.filename !== ':memory:') {
+      // A SQLite driver makes a missing file on open: check first, so a typo creates nothing.
+      if (!create && !(await fileExists(target.filename))) throw booksNotFound(target);
+      await mkdir(dirname(target.filename), { recursive: true });
+    }
     // The storage modules load native drivers; only the one needed is imported.
     const { openSqliteDatabase } = await import('@earnbook/ledger/sqlite');
     const { db, dialect } = openSqliteDatabase({ filename: target.filename });
     return { db, dialect };
   }
   const { openPostgresDatabase } = await import('@earnbook/ledger/postgres');
-  const opened = await openPostgresDatabase({ connectionString: target.connectionString, poolSizeMax: 4, ...(target.schema === undefined ? {} : { schema: target.schema }) });
+  const opened = await openPostgresDatabase({ connectionString: target.connectionString, poolSizeMax: 4, createSchema: create, ...(target.schema === undefined ? {} : { schema: target.schema }) });
   return { db: opened.db, dialect: opened.dialect, ...(target.schema === undefined ? {} : { schema: opened.schema }) };
 }
 
@@ -104,27 +126,36 @@ async function storedEntities(db: Kysely<LedgerDatabase>): Promise<LedgerEntity[
  * Opens the books: connects, applies pending migrations, and opens the ledger with the config's
  * entities (or, without any in the config, those the database keeps), the Earn mirror and the
  * reconciler with the config's tolerances, thresholds and wallets.
+ *
+ * Books that do not exist are `books_not_found` and nothing is created (no file, no schema, no
+ * table), unless `create` is true (`earnbook init`, `--create`).
  */
-export async function openBooks(input: { target: DatabaseTarget; config: CliConfig }): Promise<OpenBooks> {
+export async function openBooks(input: { target: DatabaseTarget; config: CliConfig; create?: boolean; logger?: LedgerLogger }): Promise<OpenBooks> {
   const { target, config } = input;
+  const create = input.create === true;
   let storage: LedgerStorage;
   try {
-    storage = await openStorage(target);
+    storage = await openStorage(target, create);
   } catch (cause) {
-    // A refused schema (a system schema) or a missing driver is the ledger's own typed error.
-    if (cause instanceof LedgerError) throw cause;
+    // A refused schema (a system schema), a missing driver or missing books is already typed.
+    if (cause instanceof LedgerError || cause instanceof CliError) throw cause;
     throw new CliError('database_unavailable', `cannot open the database ${describeDatabase(target)}: ${redactConnectionString((cause as Error).message)}`, { field: '--database', cause });
   }
   let ledger: Ledger | undefined;
   try {
     let entities = config.entities;
-    if (entities === undefined) {
+    if (entities === undefined && create) {
       entities = await storedEntities(storage.db);
       if (entities.length === 0) {
         throw new CliError('invalid_config', `the database ${describeDatabase(target)} keeps no entities yet: give --config with entities (id and timeZone)`, { field: 'entities' });
       }
     }
-    ledger = await Ledger.open({ storage, entities });
+    try {
+      ledger = await Ledger.open({ storage, ifMissing: create ? 'create' : 'fail', ...(entities === undefined ? {} : { entities }), ...(input.logger === undefined ? {} : { logger: input.logger }) });
+    } catch (error) {
+      if (error instanceof LedgerError && error.code === 'books_not_found') throw booksNotFound(target, error);
+      throw error;
+    }
     const books = new EarnBooks(ledger);
     const reconciler = await Reconciler.open({
       books,

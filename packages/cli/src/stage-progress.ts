@@ -54,3 +54,38 @@ export function stageProgress(input: { io: CliIo; enabled: boolean; title: strin
     },
   };
 }
+
+/** A progress display that counts rows as they are written. */
+export interface RowProgress {
+  /** Shows `rows` written so far, and what is being written. */
+  rows(rows: number, label: string): void;
+  /** Finishes and clears the display. */
+  stop(): void;
+}
+
+/**
+ * A display that advances by rows (long exports): the total is not known in advance, so it shows
+ * a running count with the file being written. Silent when disabled (no terminal, `--json`,
+ * `--quiet`).
+ */
+export function rowProgress(input: { io: CliIo; enabled: boolean; title: string }): RowProgress {
+  if (!input.enabled) return Object.freeze({ rows() {}, stop() {} });
+  const bar = new cliProgress.SingleBar({ stream: input.io.stderr, format: `${input.title}: {rows} rows written {stage}`, hideCursor: true, clearOnComplete: true, fps: 10 }, cliProgress.Presets.shades_classic);
+  let started = false;
+  let stopped = false;
+  return {
+    rows(rows, label) {
+      if (stopped) return;
+      const payload = { rows: rows.toLocaleString('en-US'), stage: label };
+      if (!started) {
+        bar.start(1, 0, payload);
+        started = true;
+      } else bar.update(0, payload);
+    },
+    stop() {
+      if (stopped || !started) return;
+      stopped = true;
+      bar.stop();
+    },
+  };
+}

@@ -77,11 +77,12 @@ table { border-collapse: collapse; width: 100%; background: #fff; border: 1px so
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e5e8ed; vertical-align: top; }
 th { background: #eef0f4; font-weight: 600; font-size: 13px; }
 th.num { text-align: right; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 13px; overflow-wrap: anywhere; }
 td.code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; word-break: break-all; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; background: #fff; border: 1px solid #d8dce3; padding: 12px 16px; margin: 0; }
+td { overflow-wrap: anywhere; }
+dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 16px; background: #fff; border: 1px solid #d8dce3; padding: 12px 16px; margin: 0; }
 dt { color: #4a5263; }
-dd { margin: 0; }
+dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .note { color: #4a5263; font-size: 13px; }
 .kind { font-weight: 600; }
 @media print { body { background: #fff; padding: 0; } .status { border-width: 2px; } }

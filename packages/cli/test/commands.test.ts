@@ -18,6 +18,7 @@ describe('--help', () => {
 
   it('documents every flag of every command, each with a description', async () => {
     expect(all.map(({ path }) => path.join(' '))).toEqual([
+      'init',
       'reconcile',
       'export',
       'breaks',
@@ -40,15 +41,15 @@ describe('--help', () => {
     }
     const top = await runCli(['--help']);
     expect(top.code).toBe(0);
-    for (const name of ['reconcile', 'export', 'breaks', 'settlements']) expect(top.stdout).toContain(name);
+    for (const name of ['init', 'reconcile', 'export', 'breaks', 'settlements']) expect(top.stdout).toContain(name);
     expect(top.stdout).toContain('Exit codes: 0 success');
   });
 
   it('names the flags the reconcile and export commands must have', async () => {
     const reconcile = (await runCli(['reconcile', '--help'])).stdout;
-    for (const flag of ['--entity', '--day', '--report-file', '--fetch', '--report-id', '--database', '--schema', '--config', '--out', '--json', '--quiet']) expect(reconcile).toContain(flag);
+    for (const flag of ['--entity', '--day', '--report-file', '--fetch', '--report-id', '--database', '--schema', '--config', '--out', '--json', '--quiet', '--from', '--to', '--all-entities', '--create', '--log-format', '--log-level']) expect(reconcile).toContain(flag);
     const exportHelp = (await runCli(['export', '--help'])).stdout;
-    for (const flag of ['--what', '--entity', '--all-entities', '--from', '--to', '--format', '--out', '--bom', '--page-size', '--database']) expect(exportHelp).toContain(flag);
+    for (const flag of ['--what', '--entity', '--all-entities', '--from', '--to', '--format', '--out', '--bom', '--excel', '--delimiter', '--page-size', '--database']) expect(exportHelp).toContain(flag);
   });
 
   it('exits 2 without a command, 0 for --version', async () => {
@@ -91,6 +92,25 @@ describe('earnbook export', () => {
     expect(await readFile(join(ws.dir, 'hledger', 'journal.hledger'), 'utf8')).toMatch(/2025-03-18/);
     expect((await exportCli(['--all-entities', '--what', 'journal', '--out', 'bom', '--bom', '--quiet'])).code).toBe(0);
     expect((await readFile(join(ws.dir, 'bom', 'journal.csv'))).subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+  });
+
+  it('counts rows as they are written on a terminal', async () => {
+    const result = await runCli(['export', '--database', ws.database, '--from', DAY, '--to', '2025-03-19', '--entity', 'defi', '--out', 'tty', '--page-size', '1'], { cwd: ws.dir, tty: true });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/export: \d+ rows written journal\.csv/);
+  });
+
+  it('writes the spreadsheet profile with --excel and --delimiter ";", and says so in the manifest', async () => {
+    const result = await exportCli(['--entity', 'defi', '--what', 'balances', '--out', 'excel', '--excel', '--delimiter', ';', '--quiet']);
+    expect(result.code).toBe(0);
+    const bytes = await readFile(join(ws.dir, 'excel', 'balances.csv'));
+    expect(bytes.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    const [header = '', first = ''] = bytes.subarray(3).toString('utf8').split('\r\n');
+    expect(header.split(';')).toContain('account_id');
+    expect(first).toMatch(/;"=""-?\d+\.\d{18}""";/);
+    const manifest = JSON.parse(await readFile(join(ws.dir, 'excel', 'manifest.json'), 'utf8')) as { parameters: Record<string, unknown> };
+    expect(manifest.parameters).toMatchObject({ excel: true, bom: true, delimiter: ';', timeZones: { defi: expect.any(String) } });
+    expect((await exportCli(['--entity', 'defi', '--what', 'balances', '--out', 'tab', '--delimiter', 'tab'])).code).toBe(2);
   });
 
   it('exits 2 on bad flags and never overwrites an export', async () => {

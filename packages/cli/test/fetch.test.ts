@@ -71,6 +71,59 @@ describe('earnbook reconcile --fetch', () => {
     expect(rerun.report).toMatchObject({ status: 'exists', version: 1, contentHash: summary.report.contentHash });
   });
 
+  it('logs structured lines with --log-format json (client, ledger, reconciler), none with a secret; text and --quiet too', async () => {
+    const result = await fetchCli(['--quiet', '--log-format', 'json', '--log-level', 'debug']);
+    expect(result.code).toBe(0);
+    // --quiet wins: only errors would be logged, and there are none.
+    expect(result.stderr).toBe('');
+    const logged = await fetchCli(['--json', '--log-format', 'json', '--log-level', 'debug', '--out', 'out2']);
+    expect(logged.code).toBe(0);
+    const lines = logged.stderr.split('\n').filter((line) => line.length > 0);
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const line of parsed) {
+      expect(typeof line['time']).toBe('string');
+      expect(['debug', 'info', 'warn', 'error']).toContain(line['level']);
+      expect(typeof line['msg']).toBe('string');
+    }
+    const events = new Set(parsed.map((line) => line['event']));
+    for (const event of ['earn.request', 'earn.response', 'ledger.open', 'reconcile.day']) expect(events, event).toContain(event);
+    const tokens = [...server.validTokens];
+    for (const secret of [SECRET, ...tokens, 'signature=abc']) expect(logged.stderr).not.toContain(secret);
+    const text = await fetchCli(['--quiet', '--log-format', 'text', '--log-level', 'info', '--out', 'out3']);
+    expect(text.stderr).toBe('');
+    const plain = await fetchCli(['--json', '--log-format', 'text', '--out', 'out4']);
+    expect(plain.stderr).toMatch(/^\S+ INFO  opened the books/m);
+    expect(plain.stderr).not.toContain(SECRET);
+  });
+
+  it('catches up a range in day order, stopping at the first day that cannot be reconciled', async () => {
+    const rangeCli = (extra: readonly string[]) =>
+      runCli(['reconcile', '--entity', 'defi', '--fetch', '--database', ws.database, '--config', configFile, ...extra], { cwd: ws.dir, env: { [SECRET_ENV]: SECRET } });
+    const range = await rangeCli(['--from', DAY, '--to', '2025-03-20', '--json', '--out', 'range']);
+    expect(range.code).toBe(2);
+    const summary = JSON.parse(range.stdout) as { days: { entity: string; day: string; status: string; error?: { code: string } }[]; stoppedAt: unknown; exitCode: number };
+    expect(summary.days.map((item) => `${item.entity} ${item.day} ${item.status}`)).toEqual(['defi 2025-03-18 clean', 'defi 2025-03-19 error', 'defi 2025-03-20 not_run']);
+    // The provider lists r-next for 2025-03-19 but its download is not there (404).
+    expect(summary.days[1]?.error?.code).toBe('http_error');
+    expect(summary.stoppedAt).toEqual({ entity: 'defi', day: '2025-03-19' });
+    expect(summary.exitCode).toBe(2);
+    expect(await readFile(join(ws.dir, 'range', 'defi', DAY, 'summary.json'), 'utf8')).toContain('"clean": true');
+    expect(server.requestsTo('GET', '/v1/reports/r-next/download-uri')).toHaveLength(1);
+    // Every entity of a day before the next day: lending (no API configured) stops the run on the first day.
+    const all = await runCli(['reconcile', '--all-entities', '--from', DAY, '--to', '2025-03-19', '--fetch', '--database', ws.database, '--config', configFile, '--out', 'all'], { cwd: ws.dir, env: { [SECRET_ENV]: SECRET } });
+    expect(all.code).toBe(2);
+    expect(all.stdout).toContain('defi 2025-03-18: CLEAN\nlending 2025-03-18: FAILED');
+    expect(all.stdout).toContain('defi 2025-03-19: not run\nlending 2025-03-19: not run');
+    expect(all.stdout).toMatch(/2025-03-18\.\.2025-03-19 \(defi, lending\): 1 clean, 0 with open breaks; stopped at lending 2025-03-18, 2 not run/);
+    // A one-day range that runs through is exit 0; bad ranges are exit 2 naming the flag.
+    expect((await rangeCli(['--from', DAY, '--to', DAY, '--quiet', '--out', 'one'])).code).toBe(0);
+    const backwards = await rangeCli(['--from', '2025-03-19', '--to', DAY]);
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toContain('field --to');
+    const fromFile = await runCli(['reconcile', '--entity', 'defi', '--from', DAY, '--to', DAY, '--report-file', ws.reportFile, '--database', ws.database]);
+    expect(fromFile.stderr).toContain('field --fetch');
+  });
+
   it('fetches the report named by --report-id', async () => {
     const result = await fetchCli(['--report-id', 'r-old', '--json']);
     // The older version lacks every entry: the books hold bookings it does not show.

@@ -46,6 +46,26 @@ describe.runIf(DIALECTS.includes('postgres'))('earnbook on PostgreSQL', () => {
     expect(await readFile(join(folder.path, 'audit', 'settlements.csv'), 'utf8')).toContain('BTC');
   });
 
+  it('refuses a schema that holds no books, creating no schema, unless asked with init', async () => {
+    const missing = `${schema}_typo`;
+    const typo = await runCli(['breaks', 'list', '--entity', 'defi', '--database', PG_URL, '--schema', missing]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('code books_not_found');
+    const { sql } = await import('kysely');
+    const catalog = await openPostgresDatabase({ connectionString: PG_URL, poolSizeMax: 1, createSchema: false });
+    try {
+      const exists = async () => (await sql`select 1 from information_schema.schemata where schema_name = ${missing}`.execute(catalog.db)).rows.length;
+      expect(await exists()).toBe(0);
+      const made = await runCli(['init', '--database', PG_URL, '--schema', missing, '--config', configFile, '--json']);
+      expect(made.code).toBe(0);
+      expect(JSON.parse(made.stdout)).toMatchObject({ status: 'created' });
+      expect(await exists()).toBe(1);
+    } finally {
+      await catalog.db.destroy();
+      await dropSchema(missing);
+    }
+  });
+
   it('refuses a --schema that differs from the URL, and never prints a password', async () => {
     const clash = await runCli(['breaks', 'list', '--entity', 'defi', '--database', withSchema(), '--schema', 'other']);
     expect(clash.code).toBe(2);

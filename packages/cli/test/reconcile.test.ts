@@ -178,7 +178,7 @@ describe('earnbook reconcile', () => {
   it('reads the entities from the books when no configuration is given', async () => {
     const result = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', ws.reportFile, '--quiet'], { cwd: ws.dir, env: { EARNBOOK_DATABASE: ws.database } });
     expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
-    const empty = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', ws.reportFile, '--database', join(ws.dir, 'new.sqlite')]);
+    const empty = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', ws.reportFile, '--database', join(ws.dir, 'new.sqlite'), '--create']);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('keeps no entities yet: give --config with entities');
   });

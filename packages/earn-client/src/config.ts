@@ -1,4 +1,6 @@
 import { EarnApiError } from './errors.js';
+import { SILENT_EARN_CLIENT_LOGGER, isEarnClientLogger, observedFetch, retryObserver } from './observe.js';
+import type { EarnClientHooks, EarnClientLogger, RetryObserver } from './observe.js';
 import { CONTRACT_PAGE_SIZE_MAX } from './contract/openapi.js';
 import { textDefect } from './contract/well-formed.js';
 
@@ -60,6 +62,13 @@ export interface EntityConfigInput {
   readonly reportBytesMax?: number;
   /** The fetch implementation; default the global `fetch`. */
   readonly fetch?: typeof globalThis.fetch;
+  /**
+   * Where the client logs (pino-compatible `{ info, warn, error, debug }`): requests and answers
+   * at debug, retries at warn. Never a header, a body or a query string. Default: silent.
+   */
+  readonly logger?: EarnClientLogger;
+  /** Called on every request, answer and retry (see {@link EarnClientHooks}). */
+  readonly hooks?: EarnClientHooks;
 }
 
 /** A validated, frozen entity configuration. It holds no secret. */
@@ -102,8 +111,10 @@ export interface EntityConfig {
   readonly responseBytesMax: number;
   /** See {@link EntityConfigInput.reportBytesMax}. */
   readonly reportBytesMax: number;
-  /** See {@link EntityConfigInput.fetch}. */
+  /** See {@link EntityConfigInput.fetch}; wrapped so that the logger and the hooks see each request. */
   readonly fetch: typeof globalThis.fetch;
+  /** Where the HTTP layer reports retries (the `onRetry` hook and the logger). */
+  readonly retries: RetryObserver;
 }
 
 /** Bounds of the numeric options: `[default, minimum, maximum]`. */
@@ -204,6 +215,12 @@ export function resolveEntityConfig(input: EntityConfigInput): EntityConfig {
   if (typeof fetchFunction !== 'function') {
     throw new EarnApiError('invalid_config', 'fetch must be a function', { path: 'fetch', field: 'fetch' });
   }
+  const logger = input.logger ?? SILENT_EARN_CLIENT_LOGGER;
+  if (!isEarnClientLogger(logger)) throw new EarnApiError('invalid_config', 'logger must have info, warn, error and debug methods', { path: 'logger', field: 'logger' });
+  const hooks = input.hooks ?? {};
+  for (const name of ['onRequest', 'onResponse', 'onRetry'] as const) {
+    if (hooks[name] !== undefined && typeof hooks[name] !== 'function') throw new EarnApiError('invalid_config', `hooks.${name} must be a function`, { path: `hooks.${name}`, field: `hooks.${name}` });
+  }
   const numbers = {} as Record<NumericOption, number>;
   for (const [name, [fallback, minimum, maximum]] of Object.entries(numericOptions) as [NumericOption, readonly [number, number, number]][]) {
     const value: unknown = input[name] ?? fallback;
@@ -226,6 +243,7 @@ export function resolveEntityConfig(input: EntityConfigInput): EntityConfig {
     clientAuthMethod,
     scope,
     ...numbers,
-    fetch: fetchFunction,
+    fetch: observedFetch(fetchFunction, { entityId, logger, hooks }),
+    retries: retryObserver({ entityId, logger, hooks }),
   });
 }

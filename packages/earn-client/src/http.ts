@@ -177,6 +177,7 @@ export class HttpExecutor {
           cause: failure,
         });
       }
+      config.retries.retry({ operation, attempt: attempts, delayMs, code: failure.code, status: failure.status });
       await sleep(delayMs, signal, operation);
     }
   }

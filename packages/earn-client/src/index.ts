@@ -19,6 +19,8 @@ export type { EarnFacadeOptions, EndUserEarnUsers, EntityProduct, OnboardEndUser
 export { DEFAULT_ENTITY_IDS, isLoopbackHost, resolveEntityConfig } from './config.js';
 export type { ClientAuthMethod, EntityConfig, EntityConfigInput, EntityId } from './config.js';
 export { EarnApiError, SanitizedCause } from './errors.js';
+export { SILENT_EARN_CLIENT_LOGGER } from './observe.js';
+export type { EarnClientHooks, EarnClientLogMethod, EarnClientLogger, EarnRequestEvent, EarnResponseEvent, EarnRetryEvent } from './observe.js';
 export type { EarnApiErrorCode, EarnApiErrorDetails } from './errors.js';
 export { backoffDelayMs, parseRetryAfterMs } from './http.js';
 export type { ApiOperation } from './operations.js';

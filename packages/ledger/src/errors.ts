@@ -23,6 +23,7 @@ export type LedgerErrorCode =
   | 'idempotency_conflict'
   | 'duplicate_provider_id'
   | 'entity_configuration_changed'
+  | 'books_not_found'
   | 'already_reversed'
   | 'limit_exceeded'
   | 'driver_missing';

@@ -4,6 +4,8 @@
  * no native driver.
  */
 export { LedgerError, LedgerInvariantError, assertInvariant, describeValue } from './errors.js';
+export { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
+export type { LedgerLogMethod, LedgerLogger } from './logger.js';
 export type { LedgerErrorCode, LedgerErrorDetails } from './errors.js';
 export {
   AMOUNT_INTEGER_DIGITS_MAX,

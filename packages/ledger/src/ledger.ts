@@ -23,6 +23,9 @@ import { CommitQueue } from './commit-queue.js';
 import type { GroupCommitOptions } from './commit-queue.js';
 import { commitPostingGroup } from './group-post.js';
 import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
+import { selectStoredEntities } from './db/stored-entities.js';
+import { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
+import type { LedgerLogger } from './logger.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
 
 /** Entries one history page may return. */
@@ -57,8 +60,17 @@ export interface LedgerStorage {
 /** Options of {@link Ledger.open}. */
 export interface LedgerOptions {
   readonly storage: LedgerStorage;
-  /** Legal entities; default {@link DEFAULT_ENTITIES}. Their zones are fixed once stored. */
+  /**
+   * Legal entities. Their zones are fixed once stored. Default: the entities the books already
+   * keep, or {@link DEFAULT_ENTITIES} for new books.
+   */
   readonly entities?: readonly LedgerEntity[];
+  /**
+   * What to do when the storage holds no books yet (no ledger tables, or no entity): `create`
+   * them (default), or `fail` with `books_not_found` before anything is written, for callers that
+   * must not make new books by mistake (a mistyped path).
+   */
+  readonly ifMissing?: 'create' | 'fail';
   /** Decimal places per currency (default 18); inputs with more decimals are refused. */
   readonly currencyScales?: Readonly<Record<string, number>>;
   /** Apply pending migrations on open; default true. */
@@ -67,6 +79,8 @@ export interface LedgerOptions {
   readonly now?: () => Date;
   /** How concurrent {@link Ledger.post} calls share transactions; see {@link GroupCommitOptions}. */
   readonly groupCommit?: GroupCommitOptions;
+  /** Where the books log (pino-compatible `{ info, warn, error, debug }`); default silent. */
+  readonly logger?: LedgerLogger;
 }
 
 /** A ledger account. */
@@ -199,6 +213,24 @@ function decodeCursor(cursor: string): number {
 }
 
 /**
+ * The entities to open after the `ifMissing` rule: the caller's, else the stored ones, else the
+ * defaults for new books; `books_not_found` (before anything is written) when books must exist.
+ */
+async function entitiesToOpen(options: LedgerOptions): Promise<readonly LedgerEntity[]> {
+  const ifMissing = options.ifMissing ?? 'create';
+  if (ifMissing !== 'create' && ifMissing !== 'fail') {
+    throw new LedgerError('invalid_input', `ifMissing must be "create" or "fail", got ${describeValue(ifMissing)}`, { field: 'ifMissing', value: describeValue(ifMissing) });
+  }
+  if (options.entities !== undefined && ifMissing === 'create') return options.entities;
+  const stored = await selectStoredEntities(options.storage.db);
+  const exists = stored !== undefined && stored.length > 0;
+  if (!exists && ifMissing === 'fail') {
+    throw new LedgerError('books_not_found', 'the storage holds no books (no ledger tables or no entity); open with ifMissing: "create" to make new ones', { field: 'storage' });
+  }
+  return options.entities ?? (exists ? stored : DEFAULT_ENTITIES);
+}
+
+/**
  * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
  *
  * @example
@@ -212,6 +244,8 @@ export class Ledger {
   /** The PostgreSQL schema of the tables, when one was given. */
   readonly schema: string | undefined;
   readonly entities: ReadonlyMap<string, LedgerEntity>;
+  /** The logger given to {@link Ledger.open} (silent by default); the reconciler logs to it too. */
+  readonly logger: LedgerLogger;
   readonly #currencyScales: Readonly<Record<string, number>>;
   readonly #now: () => Date;
   readonly #accounts = new Map<number, LedgerAccount>();
@@ -223,6 +257,7 @@ export class Ledger {
     this.dialect = options.storage.dialect;
     this.schema = options.storage.schema;
     this.entities = entities;
+    this.logger = options.logger ?? SILENT_LEDGER_LOGGER;
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
     this.#now = options.now ?? (() => new Date());
     this.#commits = new CommitQueue(options.groupCommit ?? {}, (postings) =>
@@ -232,7 +267,7 @@ export class Ledger {
 
   /** Opens the ledger: validates the configuration, migrates, and records the entities. */
   static async open(options: LedgerOptions): Promise<Ledger> {
-    const configs = options.entities ?? DEFAULT_ENTITIES;
+    const configs = await entitiesToOpen(options);
     if (!Array.isArray(configs) || configs.length === 0 || configs.length > ENTITIES_MAX) {
       throw new LedgerError('invalid_input', `entities must list 1 to ${ENTITIES_MAX} entities`, { field: 'entities', value: describeValue(configs) });
     }
@@ -247,8 +282,10 @@ export class Ledger {
     if (options.migrate !== false) {
       await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, options.storage.schema === undefined ? {} : { schema: options.storage.schema });
     }
+    if (options.logger !== undefined && !isLedgerLogger(options.logger)) throw new LedgerError('invalid_input', 'logger must have info, warn, error and debug methods', { field: 'logger' });
     const ledger = new Ledger(options, entities);
     await ledger.#recordEntities();
+    ledger.logger.info({ event: 'ledger.open', dialect: ledger.dialect.name, entities: [...entities.values()] }, `opened the books (${ledger.dialect.name}): ${[...entities.keys()].join(', ')}`);
     return ledger;
   }
 

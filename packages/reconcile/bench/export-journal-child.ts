@@ -119,11 +119,13 @@ async function exportJournal(file: string, csv: string): Promise<void> {
 }
 
 /** The same rows, read by the same query through better-sqlite3 directly, one at a time. */
-const RAW_QUERY = `SELECT e.entity, e.accounting_day, t.occurred_at, CAST(e.transaction_id AS TEXT), CAST(e.id AS TEXT), t.kind, a.code, a.kind, e.currency,
+const RAW_QUERY = `SELECT e.entity, e.accounting_day, z.time_zone, COALESCE(json_extract(t.metadata, '$.interestDay'), ''), t.occurred_at,
+         CAST(e.transaction_id AS TEXT), CAST(e.id AS TEXT), t.kind, CAST(e.account_id AS TEXT), a.code, a.kind, e.currency,
          CASE WHEN substr(e.amount, 1, 1) = '-' THEN '' ELSE e.amount END,
          CASE WHEN substr(e.amount, 1, 1) = '-' THEN substr(e.amount, 2) ELSE '' END,
          e.balance_after, COALESCE(t.provider_id, ''), COALESCE(t.description, '')
   FROM journal_entries e JOIN journal_transactions t ON t.id = e.transaction_id JOIN ledger_accounts a ON a.id = e.account_id
+  JOIN ledger_entities z ON z.id = e.entity
   WHERE e.entity = ? AND e.accounting_day >= ? AND e.accounting_day <= ?
   ORDER BY e.id`;
 

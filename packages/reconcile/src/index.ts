@@ -34,3 +34,5 @@ export type { SettlementInstruction } from './instructions.js';
 export { migrateReconcile } from './db/migrations.js';
 export type { BreakKind, ReconcileDatabase, ReconcileTables } from './db/schema.js';
 export * from './export/index.js';
+export { PRODUCT_SYNC_PRODUCTS_MAX, bookThenRecord, productTermsOf, syncProducts } from './provider-glue.js';
+export type { BookThenRecordInput, BookThenRecordResult, BookingProvider, ProductSource, SyncedProduct } from './provider-glue.js';

@@ -4,6 +4,7 @@
  * partner's entities differ).
  */
 import { parseUnits, textDefect } from '@earnbook/ledger';
+import type { LedgerLogger } from '@earnbook/ledger';
 import type { EarnBooks, Ledger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 
@@ -31,6 +32,8 @@ export interface ReconcilerOptions {
   readonly now?: () => Date;
   /** Where the run's temporary sort files go; default the system's temporary directory. */
   readonly sortDirectory?: string;
+  /** Where the reconciler logs (pino-compatible); default the ledger's logger. */
+  readonly logger?: LedgerLogger;
 }
 
 /** A typed `invalid_input` naming the field and value. */

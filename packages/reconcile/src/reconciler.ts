@@ -5,8 +5,8 @@
  * in `break-store.ts` and `instructions.ts`.
  */
 import type { Kysely } from 'kysely';
-import { formatInstant, textDefect } from '@earnbook/ledger';
-import type { EarnBooks, Ledger } from '@earnbook/ledger';
+import { formatInstant, isLedgerLogger, textDefect } from '@earnbook/ledger';
+import type { EarnBooks, Ledger, LedgerLogger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import type { ReportEntry } from './report-entry.js';
 import type { ReportInput } from './report-stream.js';
@@ -34,6 +34,8 @@ import type { ReconcilerOptions } from './reconciler-options.js';
 export class Reconciler {
   readonly books: EarnBooks;
   readonly ledger: Ledger;
+  /** The logger (the option, or the ledger's). */
+  readonly logger: LedgerLogger;
   readonly #db: Kysely<ReconcileDatabase>;
   readonly #settings: DaySettings;
 
@@ -48,6 +50,8 @@ export class Reconciler {
   private constructor(options: ReconcilerOptions) {
     this.books = options.books;
     this.ledger = options.books.ledger;
+    if (options.logger !== undefined && !isLedgerLogger(options.logger)) invalid('logger', typeof options.logger, 'must have info, warn, error and debug methods');
+    this.logger = options.logger ?? this.ledger.logger;
     this.#db = repository.withReconcileTables(this.ledger.db);
     this.#settings = Object.freeze({ ...reconcilerSettings(options), ledger: this.ledger, books: this.books });
   }
@@ -68,7 +72,13 @@ export class Reconciler {
    * Running it again with the same report changes nothing; a restated report is the next version.
    */
   async reconcileDay(input: { entity: string; day: string; report: ReportInput }): Promise<ReconcileResult> {
-    return reconcileDay(this.#settings, input);
+    this.logger.info({ event: 'reconcile.day', entity: input.entity, day: input.day }, `reconciling ${input.entity} ${input.day}`);
+    const result = await reconcileDay(this.#settings, input);
+    this.logger.info(
+      { event: 'reconcile.day.done', entity: result.entity, day: result.day, reportId: result.reportId, version: result.reportVersion, entries: result.reportEntries, breaks: result.breaks.length },
+      `reconciled ${result.entity} ${result.day} with report ${result.reportId} (version ${result.reportVersion}): ${result.breaks.length} open break(s)`,
+    );
+    return result;
   }
 
   /** Breaks of an entity (optionally of one day or status), by day then id. */

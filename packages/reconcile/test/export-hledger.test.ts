@@ -37,7 +37,7 @@ function parseJournal(text: string): { balances: Balances; transactions: number 
     open = undefined;
   };
   for (const line of text.split('\n')) {
-    if (/^\d{4}-\d{2}-\d{2} \(\d+\) /.test(line)) {
+    if (/^\d{4}-\d{2}-\d{2}(?:=\d{4}-\d{2}-\d{2})? \(\d+\) /.test(line)) {
       close();
       open = new Map();
       transactions += 1;

@@ -20,6 +20,7 @@ export interface CommandEntry {
 
 /** One line per top-level command, shown by `earnbook --help` and by the command itself. */
 export const COMMAND_DESCRIPTIONS = Object.freeze({
+  init: "start new books at --database with the config's entities (other commands never create books)",
   reconcile: "reconcile one entity's accounting day with the provider's daily report; writes summary.json and summary.html",
   export: 'write an audit export (CSV files and/or an hledger journal, with manifest.json) for a range of accounting days',
   breaks: 'list, resolve and repair reconciliation breaks',
@@ -28,6 +29,7 @@ export const COMMAND_DESCRIPTIONS = Object.freeze({
 
 /** Every top-level command, in the order `--help` lists them. */
 export const COMMANDS: readonly CommandEntry[] = Object.freeze([
+  { name: 'init', description: COMMAND_DESCRIPTIONS.init, load: async () => (await import('./init-command.js')).addInitCommand },
   { name: 'reconcile', description: COMMAND_DESCRIPTIONS.reconcile, load: async () => (await import('./reconcile-command.js')).addReconcileCommand },
   { name: 'export', description: COMMAND_DESCRIPTIONS.export, load: async () => (await import('./export-command.js')).addExportCommand },
   { name: 'breaks', description: COMMAND_DESCRIPTIONS.breaks, load: async () => (await import('./breaks-command.js')).addBreaksCommand },

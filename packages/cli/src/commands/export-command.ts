@@ -16,7 +16,7 @@ import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
-import { progressEnabled, stageProgress } from '../stage-progress.js';
+import { progressEnabled, rowProgress, stageProgress } from '../stage-progress.js';
 
 /** What `--what` can name. */
 export const EXPORT_WHATS = ['journal', 'balances', 'breaks', 'settlements', 'hledger', 'all'] as const;
@@ -35,6 +35,8 @@ interface ExportFlags extends BookFlags {
   readonly format?: ExportFormat;
   readonly out: string;
   readonly bom?: boolean;
+  readonly excel?: boolean;
+  readonly delimiter?: ',' | ';';
   readonly pageSize?: number;
 }
 
@@ -96,6 +98,8 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
   const config = await resolveConfig(flags, io);
   const directory = resolve(io.cwd, flags.out);
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: 'export', stages: 2 });
+  // Once rows flow, the display counts them (a long export moves by rows, not by stage).
+  const rows = rowProgress({ io, enabled: progressEnabled(io, flags), title: 'export' });
   try {
     progress.stage('opening the books');
     const { manifest, manifestPath } = await withBooks(flags, config, io, async (opened) => {
@@ -107,17 +111,25 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
         toDay,
         directory,
         formats,
-        bom: flags.bom === true,
+        ...(flags.bom === true ? { bom: true } : {}),
+        ...(flags.excel === true ? { excel: true } : {}),
+        ...(flags.delimiter === undefined ? {} : { delimiter: flags.delimiter }),
         ...(flags.pageSize === undefined ? {} : { pageSize: flags.pageSize }),
         ...(io.now === undefined ? {} : { now: io.now }),
+        onProgress: (event) => {
+          progress.stop();
+          rows.rows(event.rows, event.file);
+        },
       });
     });
     progress.stop();
+    rows.stop();
     if (flags.json === true) writeJson(io, { manifestPath, manifest });
     else if (flags.quiet !== true) io.stdout.write(formatExportText(manifest, manifestPath));
     return EXIT_CLEAN;
   } finally {
     progress.stop();
+    rows.stop();
   }
 }
 
@@ -139,16 +151,21 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: Ex
     .addOption(new Option('--format <format>', 'file format: csv, or hledger for the journal (default: csv; for --what all, every file)').choices(EXPORT_FORMATS))
     .requiredOption('--out <dir>', 'folder to write into (created if missing); it must not hold the files yet: an export never overwrites')
     .addOption(new Option('--bom', 'begin the CSV files with a UTF-8 byte order mark (for spreadsheet programs)'))
+    .addOption(new Option('--excel', 'spreadsheet profile: a UTF-8 BOM and every amount as exact text (="…"), since 18 decimals exceed the 15 significant digits a spreadsheet keeps'))
+    .addOption(new Option('--delimiter <char>', 'CSV cell separator: "," or ";" (for spreadsheets in locales whose decimal mark is a comma)').choices([',', ';']))
     .addOption(new Option('--page-size <rows>', 'rows per database page (default 5000, at most 10000)').argParser(positiveInteger));
   addBookOptions(command)
     .addHelpText(
       'after',
       `
 Files: journal.csv, balances.csv, breaks.csv, settlements.csv, journal.hledger, manifest.json.
+Accounting days are calendar days in the entity's time zone (the time_zone column, and
+manifest.json's parameters.timeZones); interest keeps the day that earned it (interest_day).
 Exit codes: 0 exported, 2 error (nothing is left half-written: a failed export removes its files).
 
 Example:
-  earnbook export --what all --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/defi/2025-03 --config earnbook.json`,
+  earnbook export --what all --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/defi/2025-03 --config earnbook.json
+  earnbook export --what balances --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/excel --excel --delimiter ';'`,
     )
     .action(async (flags: ExportFlags) => setExit(await runExport(flags, io)));
   return command;

@@ -10,8 +10,8 @@ import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
 import { openReportFile } from '@earnbook/reconcile';
-import type { ReportInput } from '@earnbook/reconcile';
-import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import type { ReconcileResult, ReportInput } from '@earnbook/reconcile';
+import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
@@ -19,6 +19,7 @@ import { EXIT_BREAKS, EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
 import { fetchDailyReport } from '../fetch-report.js';
 import { buildReconcileSummary, formatReconcileText } from '../reconcile-summary.js';
+import type { ReconcileSummary } from '../reconcile-summary.js';
 import { progressEnabled, stageProgress } from '../stage-progress.js';
 import { renderSummaryHtml } from '../summary-html.js';
 
@@ -28,13 +29,43 @@ export const RECONCILE_FILE_NAMES = Object.freeze({ summaryJson: 'summary.json',
 /** The output folder when `--out` is not given, relative to the working directory. */
 export const RECONCILE_OUT_DEFAULT = '.earnbook/reconcile/<entity>/<day>';
 
-interface ReconcileFlags extends BookFlags {
+/** The flags of `earnbook reconcile`, as commander parses them. */
+export interface ReconcileFlags extends BookFlags {
   readonly entity: string;
   readonly day: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly allEntities?: boolean;
   readonly reportFile?: string;
   readonly fetch?: boolean;
   readonly reportId?: string;
   readonly out?: string;
+}
+
+/**
+ * Writes a reconciled day's `summary.json` and `summary.html` (and the fetched report, when it was
+ * fetched) into `out`, each file whole or not at all.
+ */
+export async function writeDaySummary(input: { result: ReconcileResult; fetchedJson: unknown; out: string; io: CliIo }): Promise<{ summary: ReconcileSummary; files: string[] }> {
+  const { result, fetchedJson, out, io } = input;
+  const summary = buildReconcileSummary({ result, generatedAt: formatInstant((io.now ?? (() => new Date()))()) });
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (cause) {
+    throw new CliError('output_failed', `cannot create the output folder ${out}: ${(cause as Error).message}`, { field: '--out', value: out, cause });
+  }
+  const files = [join(out, RECONCILE_FILE_NAMES.summaryJson), join(out, RECONCILE_FILE_NAMES.summaryHtml)];
+  if (fetchedJson !== undefined) {
+    // The fetched report is kept, so the run can be repeated or audited from the file. It is
+    // written as the compact JSON it was hashed on, so a re-run from the file is the same
+    // report (`exists`), not a restatement.
+    const reportPath = join(out, RECONCILE_FILE_NAMES.fetchedReport);
+    await writeFileAtomically(reportPath, JSON.stringify(fetchedJson));
+    files.push(reportPath);
+  }
+  await writeFileAtomically(files[0] ?? '', `${JSON.stringify(summary, null, 2)}\n`);
+  await writeFileAtomically(files[1] ?? '', renderSummaryHtml(summary));
+  return { summary, files };
 }
 
 /** Writes a file whole or not at all (temporary file, then rename). */
@@ -50,6 +81,9 @@ async function writeFileAtomically(path: string, content: string): Promise<void>
 }
 
 async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
+  if (flags.from !== undefined || flags.to !== undefined || flags.allEntities === true) return (await import('./reconcile-range.js')).reconcileRange(flags, io);
+  if (flags.day === undefined) throw new CliError('invalid_flag', "required option '--day <YYYY-MM-DD>' not specified (or --from and --to for a range of days)", { field: '--day' });
+  if (flags.entity === undefined) throw new CliError('invalid_flag', "required option '--entity <id>' not specified (or --all-entities)", { field: '--entity' });
   const day = parseAccountingDay(flags.day, '--day');
   if ((flags.reportFile === undefined) === (flags.fetch !== true)) {
     throw new CliError('invalid_flag', 'give exactly one of --report-file <path> or --fetch', { field: flags.reportFile === undefined ? '--report-file' : '--fetch' });
@@ -66,7 +100,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
     let loaded: ReportInput;
     let fetchedJson: unknown;
     if (flags.fetch === true) {
-      const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
+      const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, logger: loggerOf(flags, io), ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
       loaded = fetched.loaded;
       fetchedJson = fetched.json;
     } else {
@@ -78,23 +112,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
       progress.stage('reconciling (sync, diff, settlement)');
       const result = await opened.reconciler.reconcileDay({ entity: flags.entity, day, report: loaded });
       progress.stage('writing the summary');
-      const summary = buildReconcileSummary({ result, generatedAt: formatInstant((io.now ?? (() => new Date()))()) });
-      try {
-        await mkdir(out, { recursive: true });
-      } catch (cause) {
-        throw new CliError('output_failed', `cannot create the output folder ${out}: ${(cause as Error).message}`, { field: '--out', value: out, cause });
-      }
-      const files = [join(out, RECONCILE_FILE_NAMES.summaryJson), join(out, RECONCILE_FILE_NAMES.summaryHtml)];
-      if (fetchedJson !== undefined) {
-        // The fetched report is kept, so the run can be repeated or audited from the file. It is
-        // written as the compact JSON it was hashed on, so a re-run from the file is the same
-        // report (`exists`), not a restatement.
-        const reportPath = join(out, RECONCILE_FILE_NAMES.fetchedReport);
-        await writeFileAtomically(reportPath, JSON.stringify(fetchedJson));
-        files.push(reportPath);
-      }
-      await writeFileAtomically(files[0] ?? '', `${JSON.stringify(summary, null, 2)}\n`);
-      await writeFileAtomically(files[1] ?? '', renderSummaryHtml(summary));
+      const { summary, files } = await writeDaySummary({ result, fetchedJson, out, io });
       progress.stop();
       if (flags.json === true) writeJson(io, { ...summary, files });
       else if (flags.quiet !== true) io.stdout.write(formatReconcileText(summary, files));
@@ -110,20 +128,30 @@ export function addReconcileCommand(program: Command, io: CliIo, setExit: (code:
   const command = program
     .command('reconcile')
     .description(COMMAND_DESCRIPTIONS.reconcile)
-    .requiredOption('--entity <id>', 'legal entity whose books are reconciled, e.g. defi or lending')
-    .requiredOption('--day <YYYY-MM-DD>', "accounting day, in the entity's time zone")
+    .addOption(new Option('--entity <id>', 'legal entity whose books are reconciled, e.g. defi or lending').conflicts('allEntities'))
+    .addOption(new Option('--all-entities', "every entity of the config (or of the books), each day in turn (with --from/--to)"))
+    .addOption(new Option('--day <YYYY-MM-DD>', "accounting day, in the entity's time zone").conflicts(['from', 'to']))
+    .addOption(new Option('--from <YYYY-MM-DD>', 'catch-up: first accounting day of a range, reconciled in day order (with --to and --fetch)'))
+    .addOption(new Option('--to <YYYY-MM-DD>', 'catch-up: last accounting day of the range, inclusive; the run stops at the first day that cannot be reconciled'))
     .addOption(new Option('--report-file <path>', 'read the daily report from this JSON file').conflicts('fetch'))
     .addOption(new Option('--fetch', "fetch the day's report from the Earn API with the entity's credentials (config earnApi.<entity>); the newest report of the day if several").conflicts('reportFile'))
     .addOption(new Option('--report-id <id>', 'with --fetch: fetch this report instead of searching the list for the day'))
     .addOption(new Option('--out <dir>', `folder for summary.json, summary.html (and report.json when fetched); default ${RECONCILE_OUT_DEFAULT}`));
-  addBookOptions(command)
+  addCreateOption(addBookOptions(command))
     .addHelpText(
       'after',
       `
 Exit codes: 0 the day is clean, 1 breaks are open (see summary.html), 2 error (bad flags or
 configuration, no report, wrong day or entity, database or API failure).
 
+Catch-up after a weekend or an outage: --from and --to (with --fetch) reconcile each day in
+order, every entity of a day before the next day (--all-entities), and stop at the first day
+that cannot be reconciled (no report yet, API or database failure): exit 2, and the days after
+it are not run. Otherwise exit 1 if any day has open breaks, else 0. Each day's summary goes to
+<out>/<entity>/<day>; a summary over the range is printed (or --json).
+
 Examples:
+  earnbook reconcile --all-entities --from 2025-03-15 --to 2025-03-18 --fetch --config earnbook.json
   earnbook reconcile --entity defi --day 2025-03-18 --report-file reports/defi-2025-03-18.json --config earnbook.json --out out/defi/2025-03-18
   EARNBOOK_DEFI_CLIENT_SECRET=… earnbook reconcile --entity defi --day 2025-03-18 --fetch --config earnbook.json --database postgres://books@db/earn --json`,
     )

@@ -12,8 +12,11 @@ import { ReconcileError } from '../errors.js';
 import { exportBalancesCsv } from './balances-csv.js';
 import { exportBreaksCsv } from './breaks-csv.js';
 import { asError, exportFailure } from './export-failure.js';
-import { assertEntityExists, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import { checkCsvProfile } from './csv-sink.js';
+import type { CsvDelimiter, CsvProfileOptions } from './csv-sink.js';
+import { assertEntityExists, checkDayRange, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
+import { selectEntityTimeZones } from './export-queries.js';
 import type { ExportResult } from './export-result.js';
 import { exportHledgerJournal } from './hledger-journal.js';
 import { exportJournalCsv } from './journal-csv.js';
@@ -43,15 +46,19 @@ const FILE_HIGH_WATER_MARK_BYTES = 1024 * 1024;
 /** Options of {@link exportAudit}. */
 export type AuditExportOptions = ExportScope &
   ExportDayRange &
-  ExportPaging & {
+  ExportPaging &
+  CsvProfileOptions & {
     /** The books: the ledger's and reconcile's tables. A `Transaction` is used as the snapshot. */
     readonly db: Kysely<ReconcileDatabase>;
     /** Directory to write into (created if missing); it must not hold any of the files yet. */
     readonly directory: string;
     /** Files to write; default all of {@link AUDIT_FILE_FORMATS}. The manifest is always written. */
     readonly formats?: readonly AuditFileFormat[];
-    /** Begin the CSV files with a UTF-8 byte order mark; default false. */
-    readonly bom?: boolean;
+    /**
+     * Called as rows are written (after each database page): the file, its rows so far, and the
+     * rows of every file so far. For a progress display that advances by rows.
+     */
+    readonly onProgress?: (progress: { readonly file: string; readonly fileRows: number; readonly rows: number }) => void;
     /** The clock of the manifest's `generatedAt`; default `() => new Date()`. */
     readonly now?: () => Date;
   };
@@ -85,7 +92,17 @@ export interface AuditManifest {
     readonly toDay: string;
     /** The day whose end `balances.csv` is at (= `toDay`). */
     readonly balancesDay: string;
+    /**
+     * The IANA time zone of each exported entity's accounting days (every `accounting_day` and
+     * `interest_day` of the files is a calendar day there; `occurred_at` is UTC).
+     */
+    readonly timeZones: Readonly<Record<string, string>>;
+    /** The CSV files begin with a UTF-8 byte order mark. */
     readonly bom: boolean;
+    /** The CSV files use the spreadsheet profile (amounts as `="…"` text). */
+    readonly excel: boolean;
+    /** The CSV cell separator. */
+    readonly delimiter: CsvDelimiter;
     readonly formats: readonly AuditFileFormat[];
   };
   readonly files: readonly AuditManifestFile[];
@@ -152,7 +169,7 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
   const scope = checkScope(options);
   const range = checkDayRange(options);
   const pageSize = checkPageSize(options.pageSize);
-  const bom = checkFlag(options.bom, 'bom', false);
+  const profile = checkCsvProfile(options);
   const formats = checkFormats(options.formats);
   if (typeof options.directory !== 'string' || options.directory.length === 0) {
     throw new ReconcileError('invalid_input', `directory must be a path, got ${describeValue(options.directory)}`, { field: 'directory', value: describeValue(options.directory) });
@@ -169,9 +186,10 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
   const created: string[] = [];
   try {
     await mkdir(directory, { recursive: true });
-    const files = await inSnapshot(options.db, async (db) => {
+    const { files, timeZones } = await inSnapshot(options.db, async (db) => {
       // An unknown entity fails here, before any file is opened.
       await assertEntityExists(ledgerView(db), scope);
+      const zones = [...(await selectEntityTimeZones(ledgerView(db)))].filter(([entity]) => scope.entity === undefined || entity === scope.entity);
       const written: AuditManifestFile[] = [];
       for (const format of formats) {
         const name = AUDIT_FILE_NAMES[format];
@@ -180,13 +198,17 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
         const handle = await open(path, 'wx');
         created.push(path);
         const output = handle.createWriteStream({ highWaterMark: FILE_HIGH_WATER_MARK_BYTES });
-        const common = { ...scoped, ...range, pageSize, output };
+        const rowsBefore = written.reduce((sum, file) => sum + file.rows, 0);
+        const onProgress = options.onProgress;
+        const onRows = onProgress === undefined ? undefined : (fileRows: number) => onProgress({ file: name, fileRows, rows: rowsBefore + fileRows });
+        const common = { ...scoped, ...range, pageSize, output, ...(onRows === undefined ? {} : { onRows }) };
+        const csv = { db, ...profile };
         let result: ExportResult<object> & { postings?: number };
         try {
-          if (format === 'journal_csv') result = await exportJournalCsv({ ...common, db, bom });
-          else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, db, bom });
-          else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, db, bom });
-          else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, db, bom });
+          if (format === 'journal_csv') result = await exportJournalCsv({ ...common, ...csv });
+          else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, ...csv, ...(onRows === undefined ? {} : { onRows }) });
+          else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, ...csv });
+          else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, ...csv });
           else result = await exportHledgerJournal({ ...common, db });
         } catch (error) {
           // An exporter that failed before it took the stream over leaves it open: close the file.
@@ -203,13 +225,13 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
           totals: totalsRecord(result.totals),
         });
       }
-      return written;
+      return { files: written, timeZones: Object.freeze(Object.fromEntries(zones)) };
     });
     const manifest: AuditManifest = {
       kind: 'earnbook_audit_export',
       version: 1,
       generatedAt: formatInstant(now()),
-      parameters: { entity: scope.entity ?? null, allEntities: scope.entity === undefined, fromDay: range.fromDay, toDay: range.toDay, balancesDay: range.toDay, bom, formats },
+      parameters: { entity: scope.entity ?? null, allEntities: scope.entity === undefined, fromDay: range.fromDay, toDay: range.toDay, balancesDay: range.toDay, timeZones, ...profile, formats },
       files,
     };
     const manifestPath = join(directory, AUDIT_MANIFEST_NAME);

@@ -5,7 +5,7 @@
 import { assertInvariant, formatUnits } from '@earnbook/ledger';
 import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
 import { startCsvExport } from './csv-sink.js';
-import type { ExportOutput } from './csv-sink.js';
+import type { CsvProfileOptions, ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkDay, checkScope, ledgerView } from './export-options.js';
 import type { ExportPaging, ExportScope, LedgerReader } from './export-options.js';
@@ -16,8 +16,10 @@ import type { DebitCreditTotals, ExportResult } from './export-result.js';
 /**
  * The columns of `balances.csv`, in order:
  *
- * - `entity`, `accounting_day` (the day whose end the balances are at), `account` (code),
- *   `account_kind`, `normal_side` (`debit` or `credit`), `currency`;
+ * - `entity`, `accounting_day` (the day whose end the balances are at), `time_zone` (the IANA zone
+ *   of the entity's accounting days), `account_id` (the ledger's id: unique, where codes may look
+ *   alike once escaped), `account` (code), `account_kind`, `normal_side` (`debit` or `credit`),
+ *   `currency`;
  * - `balance`: the normal-side balance at the end of the day, 18 decimals, possibly negative
  *   (zero for an account with no posting by then);
  * - `debit`, `credit`: the same balance as a trial balance shows it, on the side it stands
@@ -28,6 +30,8 @@ import type { DebitCreditTotals, ExportResult } from './export-result.js';
 export const BALANCES_CSV_HEADERS = Object.freeze([
   'entity',
   'accounting_day',
+  'time_zone',
+  'account_id',
   'account',
   'account_kind',
   'normal_side',
@@ -39,7 +43,10 @@ export const BALANCES_CSV_HEADERS = Object.freeze([
 ] as const);
 
 /** Text columns: always quoted and escaped against formula injection. */
-export const BALANCES_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'account', 'account_kind', 'normal_side', 'currency'] as const);
+export const BALANCES_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'time_zone', 'account', 'account_kind', 'normal_side', 'currency'] as const);
+
+/** Amount columns: written as text in the spreadsheet profile. */
+export const BALANCES_CSV_AMOUNT_COLUMNS = Object.freeze(['balance', 'debit', 'credit'] as const);
 
 const ZERO = formatUnits(0n);
 
@@ -50,9 +57,7 @@ export type BalancesCsvOptions = ExportScope &
     readonly db: LedgerReader;
     /** The accounting day whose end the balances are taken at. */
     readonly day: string;
-    /** Begin with a UTF-8 byte order mark; default false. */
-    readonly bom?: boolean;
-  };
+  } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
 /**
  * Streams the balance of every account of the scope at the end of `day` (the latest
@@ -69,7 +74,13 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
   const scope = checkScope(options);
   const day = checkDay(options.day, 'day');
   const db = ledgerView(options.db);
-  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: BALANCES_CSV_HEADERS, quotedColumns: BALANCES_CSV_TEXT_COLUMNS });
+  const { pageSize, sink, timeZones } = await startCsvExport(options, {
+    db,
+    scope,
+    headers: BALANCES_CSV_HEADERS,
+    quotedColumns: BALANCES_CSV_TEXT_COLUMNS,
+    amountColumns: BALANCES_CSV_AMOUNT_COLUMNS,
+  });
   const totals = new DebitCreditAccumulator();
   let rows = 0;
   try {
@@ -86,6 +97,8 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
         const cells = [
           textCell(row.entity),
           day,
+          textCell(timeZones.get(row.entity) ?? ''),
+          String(row.account_id),
           textCell(row.account),
           textCell(row.account_kind),
           textCell(row.normal_side),
@@ -97,6 +110,7 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
         ];
         if (!sink.write(cells)) await sink.drain();
       }
+      options.onRows?.(rows);
       const last = page[page.length - 1];
       if (page.length < pageSize || last === undefined) break;
       afterId = last.account_id;

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { ReconcileDatabase } from '../db/schema.js';
 import { textCell, valueCell } from './csv-cells.js';
 import { startCsvExport } from './csv-sink.js';
-import type { ExportOutput } from './csv-sink.js';
+import type { CsvProfileOptions, ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkDayRange, checkScope } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
@@ -14,7 +14,8 @@ import { selectBreaksPage } from './export-queries.js';
 import type { ExportResult } from './export-result.js';
 
 /**
- * The columns of `breaks.csv`, in order: the break's `entity`, `accounting_day`, `break_id`,
+ * The columns of `breaks.csv`, in order: the break's `entity`, `accounting_day`, `time_zone` (the
+ * IANA zone of the entity's accounting days), `break_id`,
  * `kind`, `status` (`open` / `resolved`), the `provider_id`, `earn_account_id` and `currency`
  * concerned (empty when none), `expected` (what the books say) and `actual` (what the report
  * says) as stored, the `fingerprint` that identifies the break within its day, the
@@ -24,6 +25,7 @@ import type { ExportResult } from './export-result.js';
 export const BREAKS_CSV_HEADERS = Object.freeze([
   'entity',
   'accounting_day',
+  'time_zone',
   'break_id',
   'kind',
   'status',
@@ -44,6 +46,7 @@ export const BREAKS_CSV_HEADERS = Object.freeze([
 /** Text columns: always quoted; escaped against formula injection (`expected`/`actual` unless a plain number). */
 export const BREAKS_CSV_TEXT_COLUMNS = Object.freeze([
   'entity',
+  'time_zone',
   'kind',
   'status',
   'provider_id',
@@ -55,6 +58,9 @@ export const BREAKS_CSV_TEXT_COLUMNS = Object.freeze([
   'resolution_reason',
   'details',
 ] as const);
+
+/** Columns that may hold an exact amount: written as text in the spreadsheet profile. */
+export const BREAKS_CSV_AMOUNT_COLUMNS = Object.freeze(['expected', 'actual'] as const);
 
 /** Break counts of one currency (key `""` for breaks without a currency). */
 export interface BreakCounts {
@@ -68,9 +74,7 @@ export type BreaksCsvOptions = ExportScope &
   ExportPaging &
   ExportOutput & {
     readonly db: Kysely<ReconcileDatabase>;
-    /** Begin with a UTF-8 byte order mark; default false. */
-    readonly bom?: boolean;
-  };
+  } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
 /**
  * Streams the breaks of the scope whose accounting day is in the range, by break id, as RFC 4180
@@ -84,7 +88,13 @@ export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<Export
   const scope = checkScope(options);
   const range = checkDayRange(options);
   const { db } = options;
-  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: BREAKS_CSV_HEADERS, quotedColumns: BREAKS_CSV_TEXT_COLUMNS });
+  const { pageSize, sink, timeZones } = await startCsvExport(options, {
+    db,
+    scope,
+    headers: BREAKS_CSV_HEADERS,
+    quotedColumns: BREAKS_CSV_TEXT_COLUMNS,
+    amountColumns: BREAKS_CSV_AMOUNT_COLUMNS,
+  });
   const counts = new Map<string, { open: number; resolved: number }>();
   let rows = 0;
   try {
@@ -101,6 +111,7 @@ export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<Export
         const cells = [
           textCell(row.entity),
           row.accounting_day,
+          textCell(timeZones.get(row.entity) ?? ''),
           String(row.id),
           textCell(row.kind),
           textCell(row.status),
@@ -119,6 +130,7 @@ export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<Export
         ];
         if (!sink.write(cells)) await sink.drain();
       }
+      options.onRows?.(rows);
       const last = page[page.length - 1];
       if (page.length < pageSize || last === undefined) break;
       afterId = last.id;

@@ -9,7 +9,10 @@ import { format } from 'fast-csv';
 import type { CsvFormatterStream } from 'fast-csv';
 import { HashingStream, waitForDrain } from './hashing-stream.js';
 import type { WrittenBytes } from './hashing-stream.js';
-import { assertEntityExists, checkFlag, checkOutput, checkPageSize } from './export-options.js';
+import { ReconcileError } from '../errors.js';
+import { describeValue } from '@earnbook/ledger';
+import { assertEntityExists, checkFlag, checkOutput, checkPageSize, ledgerView } from './export-options.js';
+import { selectEntityTimeZones } from './export-queries.js';
 import type { CheckedScope, LedgerReader } from './export-options.js';
 
 /** Where an export writes: any writable byte stream (a file, a socket, a hash). */
@@ -31,6 +34,31 @@ export interface CsvSinkOptions extends ExportOutput {
   readonly quotedColumns: readonly string[];
   /** Whether to begin with a UTF-8 byte order mark (some spreadsheets need it to read UTF-8). */
   readonly bom: boolean;
+  /** The cell separator; default `,`. */
+  readonly delimiter?: CsvDelimiter;
+  /** Columns holding exact decimal amounts: written as text formulas when `amountsAsText`. */
+  readonly amountColumns?: readonly string[];
+  /** Write every decimal amount as `="…"` so that a spreadsheet keeps it as exact text. */
+  readonly amountsAsText?: boolean;
+}
+
+/** The cell separators a CSV export can use: `,` (RFC 4180) or `;` (spreadsheets in locales whose decimal mark is a comma). */
+export const CSV_DELIMITERS = Object.freeze([',', ';'] as const);
+
+/** One of {@link CSV_DELIMITERS}. */
+export type CsvDelimiter = (typeof CSV_DELIMITERS)[number];
+
+const PLAIN_DECIMAL = /^-?\d+(?:\.\d+)?$/;
+
+/**
+ * An exact amount as a spreadsheet text formula, `="-1.500000000000000000"`: a spreadsheet keeps
+ * text as it is, where it would read a number into a 64-bit float of 15–17 significant digits
+ * and lose the 18 decimals. Only plain decimals are wrapped (anything else stays as it is).
+ *
+ * @example spreadsheetText('0.000000000000000001') // '="0.000000000000000001"'
+ */
+export function spreadsheetText(cell: string): string {
+  return PLAIN_DECIMAL.test(cell) ? `="${cell}"` : cell;
 }
 
 /** An open CSV writer. */
@@ -48,11 +76,14 @@ export interface CsvSink {
 /** Opens a CSV writer on an output. */
 export function openCsvSink(options: CsvSinkOptions): CsvSink {
   const quoted = new Set(options.quotedColumns);
+  const amounts = new Set(options.amountColumns ?? []);
+  const amountIndexes = options.amountsAsText === true ? options.headers.flatMap((header, index) => (amounts.has(header) ? [index] : [])) : [];
   const formatter: CsvFormatterStream<string[], string[]> = format<string[], string[]>({
     headers: [...options.headers],
     // An array by column index: fast-csv looks it up per cell, cheaper than by header name.
     quoteColumns: options.headers.map((header) => quoted.has(header)),
     quoteHeaders: false,
+    delimiter: options.delimiter ?? ',',
     // RFC 4180 ends every line, the last one included, with CRLF.
     rowDelimiter: '\r\n',
     includeEndRowDelimiter: true,
@@ -68,7 +99,12 @@ export function openCsvSink(options: CsvSinkOptions): CsvSink {
   // reported as unhandled in between.
   done.catch(() => undefined);
   return {
-    write: (row) => formatter.write(row),
+    write(row) {
+      if (amountIndexes.length === 0) return formatter.write(row);
+      const cells = [...row];
+      for (const index of amountIndexes) cells[index] = spreadsheetText(cells[index] ?? '');
+      return formatter.write(cells);
+    },
     drain: () => waitForDrain(formatter),
     async finish() {
       formatter.end();
@@ -115,10 +151,44 @@ export function openTextSink(options: TextSinkOptions): TextSink {
 }
 
 /** Options every CSV export shares, beside its scope and days. */
-export interface CsvExportCommonOptions extends ExportOutput {
+export interface CsvExportCommonOptions extends ExportOutput, CsvProfileOptions {
   readonly pageSize?: number;
-  /** Begin with a UTF-8 byte order mark; default false. */
+  /** Called after each database page with the rows written so far (for a progress display). */
+  readonly onRows?: (rows: number) => void;
+}
+
+/**
+ * How a CSV file is shaped for its reader. The default is RFC 4180 (`,`, no BOM, amounts as
+ * plain decimals). `excel: true` is the spreadsheet profile: a UTF-8 BOM (unless `bom: false`
+ * is said) and every amount as text (`="…"`), because 18 decimals exceed the 15 significant
+ * digits a spreadsheet keeps of a number. `delimiter: ';'` suits locales whose decimal mark is
+ * a comma, with either profile.
+ */
+export interface CsvProfileOptions {
+  /** Begin with a UTF-8 byte order mark; default false, or true with `excel`. */
   readonly bom?: boolean;
+  /** The spreadsheet profile (see above); default false. */
+  readonly excel?: boolean;
+  /** The cell separator, `,` or `;`; default `,`. */
+  readonly delimiter?: CsvDelimiter;
+}
+
+/** A checked {@link CsvProfileOptions}. */
+export interface CsvProfile {
+  readonly bom: boolean;
+  readonly excel: boolean;
+  readonly delimiter: CsvDelimiter;
+}
+
+/** Checks a CSV profile (the caller's object is not changed). */
+export function checkCsvProfile(options: CsvProfileOptions): CsvProfile {
+  const excel = checkFlag(options.excel, 'excel', false);
+  const bom = checkFlag(options.bom, 'bom', excel);
+  const delimiter = options.delimiter ?? ',';
+  if (!(CSV_DELIMITERS as readonly unknown[]).includes(delimiter)) {
+    throw new ReconcileError('invalid_input', `delimiter must be "," or ";", got ${describeValue(delimiter)}`, { field: 'delimiter', value: describeValue(delimiter) });
+  }
+  return Object.freeze({ bom, excel, delimiter });
 }
 
 /**
@@ -128,12 +198,29 @@ export interface CsvExportCommonOptions extends ExportOutput {
  */
 export async function startCsvExport(
   options: CsvExportCommonOptions,
-  input: { readonly db: LedgerReader; readonly scope: CheckedScope; readonly headers: readonly string[]; readonly quotedColumns: readonly string[] },
-): Promise<{ readonly pageSize: number; readonly sink: CsvSink }> {
+  input: {
+    readonly db: LedgerReader;
+    readonly scope: CheckedScope;
+    readonly headers: readonly string[];
+    readonly quotedColumns: readonly string[];
+    readonly amountColumns: readonly string[];
+  },
+): Promise<{ readonly pageSize: number; readonly sink: CsvSink; readonly timeZones: ReadonlyMap<string, string> }> {
   const pageSize = checkPageSize(options.pageSize);
-  const bom = checkFlag(options.bom, 'bom', false);
+  const profile = checkCsvProfile(options);
   const endOutput = checkFlag(options.endOutput, 'endOutput', true);
   checkOutput(options.output);
   await assertEntityExists(input.db, input.scope);
-  return { pageSize, sink: openCsvSink({ output: options.output, endOutput, headers: input.headers, quotedColumns: input.quotedColumns, bom }) };
+  const timeZones = await selectEntityTimeZones(ledgerView(input.db));
+  const sink = openCsvSink({
+    output: options.output,
+    endOutput,
+    headers: input.headers,
+    quotedColumns: input.quotedColumns,
+    amountColumns: input.amountColumns,
+    amountsAsText: profile.excel,
+    bom: profile.bom,
+    delimiter: profile.delimiter,
+  });
+  return { pageSize, sink, timeZones };
 }

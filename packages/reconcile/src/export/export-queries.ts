@@ -34,11 +34,14 @@ export interface JournalExportRow {
   readonly accounting_day: string;
   readonly occurred_at: string;
   readonly kind: string;
+  readonly account_id: number;
   readonly account: string;
   readonly account_kind: string;
   readonly currency: string;
   readonly amount: string;
   readonly balance_after: string;
+  /** The transaction's metadata as stored (JSON text), or null. */
+  readonly metadata: string | null;
   readonly provider_id: string | null;
   readonly description: string | null;
 }
@@ -63,6 +66,7 @@ export async function selectJournalPage(
       'e.accounting_day',
       't.occurred_at',
       't.kind',
+      'e.account_id',
       'a.code as account',
       'a.kind as account_kind',
       'e.currency',
@@ -70,6 +74,7 @@ export async function selectJournalPage(
       'e.balance_after',
       't.provider_id',
       't.description',
+      't.metadata',
     ])
     .where('e.id', '>', input.afterId)
     .where('e.id', '<=', input.lastId)
@@ -200,7 +205,7 @@ export async function selectTransactionsPage(
 ) {
   let query = db
     .selectFrom('journal_transactions')
-    .select(['id', 'entity', 'accounting_day', 'occurred_at', 'kind', 'provider_id', 'reverses_transaction_id', 'description'])
+    .select(['id', 'entity', 'accounting_day', 'occurred_at', 'kind', 'provider_id', 'reverses_transaction_id', 'description', 'metadata'])
     .where('accounting_day', '>=', input.range.fromDay)
     .where('accounting_day', '<=', input.range.toDay);
   if (input.scope.entity !== undefined) query = query.where('entity', '=', input.scope.entity);
@@ -230,4 +235,34 @@ export async function selectCurrencies(db: Kysely<LedgerDatabase>, scope: Checke
   if (scope.entity !== undefined) query = query.where('entity', '=', scope.entity);
   const rows = await query.orderBy('currency').execute();
   return rows.map((row) => row.currency);
+}
+
+/** The IANA time zone of each entity's accounting days, by entity id (a handful of rows). */
+export async function selectEntityTimeZones(db: Kysely<LedgerDatabase>): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('ledger_entities').select(['id', 'time_zone']).orderBy('id').execute();
+  return new Map(rows.map((row) => [row.id, row.time_zone]));
+}
+
+/** The keyset of accounts by name: (entity, kind, code). */
+export interface AccountNameKey {
+  readonly entity: string;
+  readonly kind: string;
+  readonly code: string;
+}
+
+/**
+ * A page of the distinct (entity, kind, code) of a scope's accounts in that order (an account
+ * exists once per currency; its name in a plain-text journal does not carry the currency).
+ */
+export async function selectAccountNamesPage(
+  db: Kysely<LedgerDatabase>,
+  input: { scope: CheckedScope; after: AccountNameKey | undefined; pageSize: number },
+): Promise<AccountNameKey[]> {
+  let query = db.selectFrom('ledger_accounts').select(['entity', 'kind', 'code']).distinct();
+  if (input.scope.entity !== undefined) query = query.where('entity', '=', input.scope.entity);
+  const after = input.after;
+  if (after !== undefined) {
+    query = query.where((eb) => eb(eb.refTuple('entity', 'kind', 'code'), '>', eb.tuple(after.entity, after.kind, after.code)));
+  }
+  return query.orderBy('entity').orderBy('kind').orderBy('code').limit(input.pageSize).execute();
 }

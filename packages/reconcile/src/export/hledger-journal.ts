@@ -3,15 +3,18 @@
  * that an auditor can recompute every balance with an independent tool
  * (`hledger -f journal.hledger bal`, `ledger -f journal.hledger bal`).
  */
-import { assertInvariant, formatUnits } from '@earnbook/ledger';
+import { assertInvariant, formatUnits, isAccountKind } from '@earnbook/ledger';
+import type { AccountKind, LedgerDatabase } from '@earnbook/ledger';
+import type { Kysely } from 'kysely';
 import { canonicalAmount, canonicalUnits } from './csv-cells.js';
 import { openTextSink } from './csv-sink.js';
-import type { ExportOutput } from './csv-sink.js';
+import type { ExportOutput, TextSink } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
-import type { ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
-import { selectCurrencies, selectEntriesOfTransactions, selectTransactionsPage } from './export-queries.js';
-import type { TransactionKey } from './export-queries.js';
+import type { CheckedScope, ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
+import { selectAccountNamesPage, selectCurrencies, selectEntriesOfTransactions, selectTransactionsPage } from './export-queries.js';
+import type { AccountNameKey, TransactionKey } from './export-queries.js';
+import { interestDayOf } from './journal-csv.js';
 import { DebitCreditAccumulator } from './export-result.js';
 import type { DebitCreditTotals, ExportResult } from './export-result.js';
 
@@ -27,6 +30,8 @@ export type HledgerJournalOptions = ExportScope &
   ExportPaging &
   ExportOutput & {
     readonly db: LedgerReader;
+    /** Called after each page with the transactions written so far (for a progress display). */
+    readonly onRows?: (rows: number) => void;
   };
 
 /** The result of {@link exportHledgerJournal}: `rows` counts transactions. */
@@ -55,13 +60,50 @@ export function hledgerAccountPart(text: string, options: { keepColons: boolean 
 }
 
 /**
- * The account name of a ledger account: `<entity>:<account kind>:<account code>`; the code keeps
- * its `:` (so `user:acc-1` becomes a sub-account), entity and kind do not.
+ * The account name of a ledger account: `<entity>:<account kind>[:<rest of the code>]`, the kind
+ * said once. A system account's code is its kind (`defi:settlement`); a user account's code
+ * `user:<Earn account id>` drops its `user:` (`defi:user:acc-1`). Any other code follows the kind
+ * after a `=` (`defi:adjustment:=q1-fix`), a character the encoded parts never hold, so two
+ * different accounts never share a name. The code keeps its `:` (sub-accounts), entity and
+ * kind do not.
  *
- * @example hledgerAccountName({ entity: 'defi', kind: 'user', code: 'user:acc-1' }) // "defi:user:user:acc-1"
+ * @example hledgerAccountName({ entity: 'defi', kind: 'user', code: 'user:acc-1' }) // "defi:user:acc-1"
  */
 export function hledgerAccountName(account: { entity: string; kind: string; code: string }): string {
-  return `${hledgerAccountPart(account.entity, { keepColons: false })}:${hledgerAccountPart(account.kind, { keepColons: false })}:${hledgerAccountPart(account.code, { keepColons: true })}`;
+  const base = `${hledgerAccountPart(account.entity, { keepColons: false })}:${hledgerAccountPart(account.kind, { keepColons: false })}`;
+  if (account.code === account.kind) return base;
+  const prefix = `${account.kind}:`;
+  const rest = account.code.startsWith(prefix) ? account.code.slice(prefix.length) : '';
+  // A rest that would make an empty or ambiguous component (`user:`, `user::x`) takes the `=` form.
+  if (rest.length > 0 && !rest.startsWith(':') && !rest.endsWith(':') && !rest.includes('::')) return `${base}:${hledgerAccountPart(rest, { keepColons: true })}`;
+  return `${base}:=${hledgerAccountPart(account.code, { keepColons: true })}`;
+}
+
+/** hledger's account types: Asset, Liability, Equity, Revenue, eXpense. */
+export type HledgerAccountType = 'A' | 'L' | 'E' | 'R' | 'X';
+
+/**
+ * The hledger account type of each account kind, so that `hledger bs` (balance sheet) and
+ * `hledger is` (income statement) sort the accounts: Earn assets, the outstanding balance with
+ * the provider and the treasury are assets; the users' balances (on Earn and outside it) are
+ * liabilities, what the partner owes its users; partner margin is revenue; fees are expenses;
+ * adjustments agreed with finance are equity.
+ */
+export const HLEDGER_ACCOUNT_TYPES: Readonly<Record<AccountKind, HledgerAccountType>> = Object.freeze({
+  user: 'L',
+  earn_assets: 'A',
+  customer_funds: 'L',
+  settlement: 'A',
+  partner_margin_income: 'R',
+  fee_expense: 'X',
+  treasury: 'A',
+  adjustment: 'E',
+});
+
+/** The hledger type of an account kind (an unknown kind is a broken invariant of the books). */
+export function hledgerAccountType(kind: string): HledgerAccountType {
+  assertInvariant(isAccountKind(kind), `account kind ${JSON.stringify(kind)} has no hledger type`);
+  return HLEDGER_ACCOUNT_TYPES[kind];
 }
 
 /** A currency as a commodity symbol: bare when only letters, else double-quoted (as both tools require). */
@@ -75,17 +117,106 @@ function journalText(text: string): string {
   return text.replace(TEXT_UNSAFE, percentEncode);
 }
 
+/** What {@link transactionLines} needs of a transaction. */
+interface JournalTransaction {
+  readonly id: number;
+  readonly entity: string;
+  readonly accounting_day: string;
+  readonly occurred_at: string;
+  readonly kind: string;
+  readonly provider_id: string | null;
+  readonly reverses_transaction_id: number | null;
+  readonly description: string | null;
+  readonly metadata: string | null;
+}
+
+/** What {@link transactionLines} needs of an entry. */
+interface JournalEntry {
+  readonly entity: string;
+  readonly currency: string;
+  readonly amount: string;
+  readonly account: string;
+  readonly account_kind: string;
+}
+
+/**
+ * The lines of one transaction, adding each entry to `totals`. Interest and partner margin
+ * keep the day that earned them as the secondary date (`DAY=INTEREST_DAY`) and an
+ * `interest_day` tag, the primary date staying the accounting day they were credited.
+ */
+function transactionLines(transaction: JournalTransaction, entries: readonly JournalEntry[], totals: DebitCreditAccumulator): string[] {
+  assertInvariant(entries.length >= 2, `transaction ${transaction.id} has ${entries.length} entries`);
+  const interestDay = interestDayOf(transaction.metadata);
+  let title = `${transaction.accounting_day}${interestDay === '' ? '' : `=${interestDay}`} (${transaction.id}) ${journalText(transaction.kind)}`;
+  if (transaction.provider_id !== null) title += ` ${journalText(transaction.provider_id)}`;
+  if (transaction.description !== null && transaction.description.length > 0) title += ` - ${journalText(transaction.description)}`;
+  const lines = [title, `    ; occurred_at: ${journalText(transaction.occurred_at)}`, `    ; entity: ${journalText(transaction.entity)}`];
+  if (interestDay !== '') lines.push(`    ; interest_day: ${interestDay}`);
+  if (transaction.provider_id !== null) lines.push(`    ; provider_id: ${journalText(transaction.provider_id)}`);
+  if (transaction.reverses_transaction_id !== null) lines.push(`    ; reverses_transaction_id: ${transaction.reverses_transaction_id}`);
+  const balance = new Map<string, bigint>();
+  for (const entry of entries) {
+    const amount = canonicalAmount(entry.amount, 'amount');
+    const units = canonicalUnits(amount);
+    balance.set(entry.currency, (balance.get(entry.currency) ?? 0n) + units);
+    totals.addSigned(entry.currency, units);
+    lines.push(`    ${hledgerAccountName({ entity: entry.entity, kind: entry.account_kind, code: entry.account })}  ${amount} ${hledgerCommodity(entry.currency)}`);
+  }
+  for (const [currency, sum] of balance) assertInvariant(sum === 0n, `transaction ${transaction.id} does not balance in ${currency}: ${formatUnits(sum)}`);
+  lines.push('');
+  return lines;
+}
+
+/**
+ * Writes an `account NAME  ; type: T` directive for every account of the scope, the (entity,
+ * kind) parent first, so that `hledger bs` / `hledger is` classify them and `hledger check
+ * accounts` (strict mode) finds every posted account declared.
+ */
+async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { scope: CheckedScope; pageSize: number; sink: TextSink }): Promise<number> {
+  let after: AccountNameKey | undefined;
+  let parent = '';
+  let declared = 0;
+  for (;;) {
+    const page = await selectAccountNamesPage(db, { scope: input.scope, after, pageSize: input.pageSize });
+    const lines: string[] = [];
+    for (const account of page) {
+      const type = hledgerAccountType(account.kind);
+      const group = hledgerAccountName({ entity: account.entity, kind: account.kind, code: account.kind });
+      if (group !== parent) {
+        lines.push(`account ${group}  ; type: ${type}`);
+        parent = group;
+        declared += 1;
+      }
+      const name = hledgerAccountName(account);
+      if (name !== group) {
+        lines.push(`account ${name}  ; type: ${type}`);
+        declared += 1;
+      }
+    }
+    if (lines.length > 0 && !input.sink.write(`${lines.join('\n')}\n`)) await input.sink.drain();
+    const last = page[page.length - 1];
+    if (page.length < input.pageSize || last === undefined) break;
+    after = last;
+  }
+  if (declared > 0 && !input.sink.write('\n')) await input.sink.drain();
+  return declared;
+}
+
 /**
  * Streams the journal transactions of the scope in the day range as an hledger / ledger-cli
  * journal:
  *
  * - a comment header with the parameters, and a `commodity` directive with an 18-decimal
  *   `format` per currency of the scope's accounts (both tools then print full precision);
- * - per transaction, in (entity, accounting day, id) order: `DAY (ID) KIND [PROVIDER ID] [- DESCRIPTION]`,
- *   the date being the accounting day; comment tags `occurred_at`, `entity` and, when there is
- *   one, `provider_id` and `reverses_transaction_id`; then one posting per entry,
- *   `    <account name>  <amount> <commodity>`, debits positive and credits negative, so that
- *   each transaction sums to zero per commodity (checked before writing).
+ * - an `account` directive with its type (`A`, `L`, `E`, `R`, `X`: {@link HLEDGER_ACCOUNT_TYPES})
+ *   for every account of the scope, so `hledger bs` and `hledger is` show a balance sheet and an
+ *   income statement;
+ * - per transaction, in (entity, accounting day, id) order: `DAY[=INTEREST_DAY] (ID) KIND [PROVIDER ID] [- DESCRIPTION]`,
+ *   the date being the accounting day (for interest and margin, the day credited, with the day
+ *   that earned it as the secondary date); comment tags `occurred_at`, `entity` and, when there
+ *   is one, `interest_day`, `provider_id` and `reverses_transaction_id`; then one posting per
+ *   entry, `    <account name>  <amount> <commodity>`, debits positive and credits negative, so
+ *   that each transaction sums to zero per commodity (checked before writing).
  *
  * No balance assertions are written: the ledger accepts back-dated postings, and the tools check
  * assertions in date order. Compare the tools' balances with `balances.csv` instead.
@@ -109,12 +240,14 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
     const currencies = await selectCurrencies(db, scope);
     const header = [
       `; earnbook journal export: ${scope.entity === undefined ? 'all entities' : `entity ${journalText(scope.entity)}`}, accounting days ${range.fromDay} to ${range.toDay}`,
-      '; Dates are accounting days. Debits are positive, credits negative; each transaction sums to zero per commodity.',
-      '; Account names are <entity>:<account kind>:<account code>, other characters than [A-Za-z0-9_.-/:] percent-encoded.',
+      '; Dates are accounting days; interest and margin carry the day that earned them as the secondary date (DAY=EARNED).',
+      '; Debits are positive, credits negative; each transaction sums to zero per commodity.',
+      '; Account names are <entity>:<account kind>[:<code>], other characters than [A-Za-z0-9_.-/:] percent-encoded.',
       '',
       ...currencies.flatMap((currency) => [`commodity ${hledgerCommodity(currency)}`, `    format 1.${'0'.repeat(18)} ${hledgerCommodity(currency)}`, '']),
     ];
     if (!sink.write(`${header.join('\n')}\n`)) await sink.drain();
+    await writeAccountDeclarations(db, { scope, pageSize, sink });
     let after: TransactionKey | undefined;
     for (;;) {
       const transactions = await selectTransactionsPage(db, { scope, range, after, pageSize });
@@ -128,27 +261,12 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
       const lines: string[] = [];
       for (const transaction of transactions) {
         const own = byTransaction.get(transaction.id) ?? [];
-        assertInvariant(own.length >= 2, `transaction ${transaction.id} has ${own.length} entries`);
-        const balance = new Map<string, bigint>();
-        let title = `${transaction.accounting_day} (${transaction.id}) ${journalText(transaction.kind)}`;
-        if (transaction.provider_id !== null) title += ` ${journalText(transaction.provider_id)}`;
-        if (transaction.description !== null && transaction.description.length > 0) title += ` - ${journalText(transaction.description)}`;
-        lines.push(title, `    ; occurred_at: ${journalText(transaction.occurred_at)}`, `    ; entity: ${journalText(transaction.entity)}`);
-        if (transaction.provider_id !== null) lines.push(`    ; provider_id: ${journalText(transaction.provider_id)}`);
-        if (transaction.reverses_transaction_id !== null) lines.push(`    ; reverses_transaction_id: ${transaction.reverses_transaction_id}`);
-        for (const entry of own) {
-          const amount = canonicalAmount(entry.amount, 'amount');
-          const units = canonicalUnits(amount);
-          balance.set(entry.currency, (balance.get(entry.currency) ?? 0n) + units);
-          totals.addSigned(entry.currency, units);
-          lines.push(`    ${hledgerAccountName({ entity: entry.entity, kind: entry.account_kind, code: entry.account })}  ${amount} ${hledgerCommodity(entry.currency)}`);
-        }
-        for (const [currency, sum] of balance) assertInvariant(sum === 0n, `transaction ${transaction.id} does not balance in ${currency}: ${formatUnits(sum)}`);
-        lines.push('');
+        lines.push(...transactionLines(transaction, own, totals));
         rows += 1;
         postings += own.length;
       }
       if (lines.length > 0 && !sink.write(`${lines.join('\n')}\n`)) await sink.drain();
+      options.onRows?.(rows);
       const last = transactions[transactions.length - 1];
       if (transactions.length < pageSize || last === undefined) break;
       after = { entity: last.entity, accounting_day: last.accounting_day, id: last.id };

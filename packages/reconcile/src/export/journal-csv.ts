@@ -5,7 +5,7 @@
 import { assertInvariant, formatUnits } from '@earnbook/ledger';
 import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
 import { startCsvExport } from './csv-sink.js';
-import type { ExportOutput } from './csv-sink.js';
+import type { CsvProfileOptions, ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkDayRange, checkScope, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
@@ -17,9 +17,13 @@ import type { DebitCreditTotals, ExportResult } from './export-result.js';
 /**
  * The columns of `journal.csv`, in order; the header names are part of the contract.
  *
- * - `entity`, `accounting_day` (`YYYY-MM-DD` in the entity's zone), `occurred_at` (ISO-8601 UTC
- *   instant, as stored), `transaction_id`, `entry_id`, `kind` (transaction kind);
- * - `account` (account code), `account_kind`, `currency`;
+ * - `entity`, `accounting_day` (`YYYY-MM-DD` in the entity's zone), `time_zone` (that zone, IANA),
+ *   `interest_day` (for interest and partner margin: the accounting day whose end-of-day balance
+ *   earned it, which `accounting_day`, the day it was credited, follows; empty otherwise),
+ *   `occurred_at` (ISO-8601 UTC instant, as stored), `transaction_id`, `entry_id`, `kind`
+ *   (transaction kind);
+ * - `account_id` (the ledger's account id: unique, where codes may look alike once escaped),
+ *   `account` (account code), `account_kind`, `currency`;
  * - `debit`, `credit`: exactly one is filled with the entry's positive amount at 18 decimals,
  *   the other is empty;
  * - `running_balance`: the account's normal-side balance right after this entry, in posting
@@ -29,10 +33,13 @@ import type { DebitCreditTotals, ExportResult } from './export-result.js';
 export const JOURNAL_CSV_HEADERS = Object.freeze([
   'entity',
   'accounting_day',
+  'time_zone',
+  'interest_day',
   'occurred_at',
   'transaction_id',
   'entry_id',
   'kind',
+  'account_id',
   'account',
   'account_kind',
   'currency',
@@ -44,7 +51,10 @@ export const JOURNAL_CSV_HEADERS = Object.freeze([
 ] as const);
 
 /** Text columns: always quoted and escaped against formula injection. */
-export const JOURNAL_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'kind', 'account', 'account_kind', 'currency', 'provider_id', 'description'] as const);
+export const JOURNAL_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'time_zone', 'kind', 'account', 'account_kind', 'currency', 'provider_id', 'description'] as const);
+
+/** Amount columns: written as text in the spreadsheet profile. */
+export const JOURNAL_CSV_AMOUNT_COLUMNS = Object.freeze(['debit', 'credit', 'running_balance'] as const);
 
 /** Options of {@link exportJournalCsv}. */
 export type JournalCsvOptions = ExportScope &
@@ -53,20 +63,32 @@ export type JournalCsvOptions = ExportScope &
   ExportOutput & {
     /** The books (a `Kysely` or a `Transaction`, e.g. a read-only snapshot). */
     readonly db: LedgerReader;
-    /** Begin with a UTF-8 byte order mark; default false. */
-    readonly bom?: boolean;
-  };
+  } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
-/** The cells of one journal row. Exported for the benchmark's raw baseline and for tests. */
-export function journalCsvCells(row: JournalExportRow, units: bigint, amount: string): string[] {
+/**
+ * The accounting day that earned an interest or margin transaction, from its metadata
+ * (`interestDay`, written by the accounting cycle and `EarnBooks`); empty when it has none.
+ */
+export function interestDayOf(metadata: string | null): string {
+  // Most transactions have no metadata, and most metadata has no interest day: skip the parse.
+  if (metadata === null || !metadata.includes('"interestDay"')) return '';
+  const day = (JSON.parse(metadata) as Record<string, unknown>)['interestDay'];
+  return typeof day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(day) ? day : '';
+}
+
+/** The cells of one journal row. Exported for tests. */
+export function journalCsvCells(row: JournalExportRow, units: bigint, amount: string, timeZone: string): string[] {
   const magnitude = absoluteAmount(amount);
   return [
     textCell(row.entity),
     row.accounting_day,
+    textCell(timeZone),
+    interestDayOf(row.metadata),
     row.occurred_at,
     String(row.transaction_id),
     String(row.entry_id),
     textCell(row.kind),
+    String(row.account_id),
     textCell(row.account),
     textCell(row.account_kind),
     textCell(row.currency),
@@ -99,7 +121,13 @@ export async function exportJournalCsv(options: JournalCsvOptions): Promise<Expo
   const scope = checkScope(options);
   const range = checkDayRange(options);
   const db = ledgerView(options.db);
-  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: JOURNAL_CSV_HEADERS, quotedColumns: JOURNAL_CSV_TEXT_COLUMNS });
+  const { pageSize, sink, timeZones } = await startCsvExport(options, {
+    db,
+    scope,
+    headers: JOURNAL_CSV_HEADERS,
+    quotedColumns: JOURNAL_CSV_TEXT_COLUMNS,
+    amountColumns: JOURNAL_CSV_AMOUNT_COLUMNS,
+  });
   const totals = new DebitCreditAccumulator();
   let rows = 0;
   try {
@@ -117,8 +145,9 @@ export async function exportJournalCsv(options: JournalCsvOptions): Promise<Expo
           const units = canonicalUnits(amount);
           totals.addSigned(row.currency, units);
           rows += 1;
-          if (!sink.write(journalCsvCells(row, units, amount))) await sink.drain();
+          if (!sink.write(journalCsvCells(row, units, amount, timeZones.get(row.entity) ?? ''))) await sink.drain();
         }
+        options.onRows?.(rows);
         if (next === undefined) break;
         page = await next;
       }

@@ -14,7 +14,7 @@ import type { ExportResult } from './export-result.js';
 
 /**
  * The columns of `settlements.csv`, in order. From the position: `entity`, `accounting_day`,
- * `currency`, `payables`, `receivables`, `net` (receivables − payables), `carried_in`,
+ * `time_zone` (the IANA zone of the entity's accounting days), `currency`, `payables`, `receivables`, `net` (receivables − payables), `carried_in`,
  * `outstanding` (net + carried in), `settled`, `carried_out`, `reported_outstanding` (the
  * report's figure, empty if it had none), `computed_at`. From the instruction of the same day,
  * empty when there is none: `instruction_id`, `direction` (`to_provider` / `from_provider`),
@@ -24,6 +24,7 @@ import type { ExportResult } from './export-result.js';
 export const SETTLEMENTS_CSV_HEADERS = Object.freeze([
   'entity',
   'accounting_day',
+  'time_zone',
   'currency',
   'payables',
   'receivables',
@@ -44,7 +45,20 @@ export const SETTLEMENTS_CSV_HEADERS = Object.freeze([
 ] as const);
 
 /** Text columns: always quoted and escaped against formula injection. */
-export const SETTLEMENTS_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'currency', 'direction', 'wallet', 'instruction_status', 'transaction_hash'] as const);
+export const SETTLEMENTS_CSV_TEXT_COLUMNS = Object.freeze(['entity', 'time_zone', 'currency', 'direction', 'wallet', 'instruction_status', 'transaction_hash'] as const);
+
+/** Amount columns: written as text in the spreadsheet profile. */
+export const SETTLEMENTS_CSV_AMOUNT_COLUMNS = Object.freeze([
+  'payables',
+  'receivables',
+  'net',
+  'carried_in',
+  'outstanding',
+  'settled',
+  'carried_out',
+  'reported_outstanding',
+  'instruction_amount',
+] as const);
 
 /** Totals of one currency over the exported positions, 18 decimals. */
 export interface SettlementTotals {
@@ -74,7 +88,13 @@ export async function exportSettlementsCsv(options: SettlementsCsvOptions): Prom
   const scope = checkScope(options);
   const range = checkDayRange(options);
   const { db } = options;
-  const { pageSize, sink } = await startCsvExport(options, { db, scope, headers: SETTLEMENTS_CSV_HEADERS, quotedColumns: SETTLEMENTS_CSV_TEXT_COLUMNS });
+  const { pageSize, sink, timeZones } = await startCsvExport(options, {
+    db,
+    scope,
+    headers: SETTLEMENTS_CSV_HEADERS,
+    quotedColumns: SETTLEMENTS_CSV_TEXT_COLUMNS,
+    amountColumns: SETTLEMENTS_CSV_AMOUNT_COLUMNS,
+  });
   const sums = new Map<string, { payables: bigint; receivables: bigint; net: bigint; settled: bigint }>();
   let rows = 0;
   try {
@@ -96,6 +116,7 @@ export async function exportSettlementsCsv(options: SettlementsCsvOptions): Prom
         const cells = [
           textCell(row.entity),
           row.accounting_day,
+          textCell(timeZones.get(row.entity) ?? ''),
           textCell(row.currency),
           payables,
           receivables,
@@ -116,6 +137,7 @@ export async function exportSettlementsCsv(options: SettlementsCsvOptions): Prom
         ];
         if (!sink.write(cells)) await sink.drain();
       }
+      options.onRows?.(rows);
       const last = page[page.length - 1];
       if (page.length < pageSize || last === undefined) break;
       after = { entity: last.entity, currency: last.currency, accounting_day: last.accounting_day };

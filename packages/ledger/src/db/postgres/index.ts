@@ -62,8 +62,13 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
 export interface PostgresDatabaseOptions {
   /** A `postgres://` connection string. */
   readonly connectionString: string;
-  /** Schema to use (created if missing); default `public`. Tests use one schema each. */
+  /** Schema to use (created if missing, unless `createSchema: false`); default `public`. Tests use one schema each. */
   readonly schema?: string;
+  /**
+   * Create the schema when it does not exist; default true. False for books that must already
+   * exist (then `Ledger.open({ ifMissing: 'fail' })` reports them missing and nothing is created).
+   */
+  readonly createSchema?: boolean;
   /** Pool size; default {@link POSTGRES_POOL_SIZE_DEFAULT}. */
   readonly poolSizeMax?: number;
 }
@@ -105,7 +110,7 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
   };
-  if (schema !== 'public') {
+  if (schema !== 'public' && options.createSchema !== false) {
     const setup = new pg.Client({ connectionString: options.connectionString });
     await setup.connect();
     try {

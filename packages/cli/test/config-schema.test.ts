@@ -1,0 +1,76 @@
+/** The published JSON Schema of the configuration: the file is the schema, and the CLI applies it. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_JSON_SCHEMA, CliError, configSchemaError, parseConfig } from '../src/index.js';
+import { ENTITIES, runCli, workspace } from './fixtures.js';
+
+const packageDirectory = join(import.meta.dirname, '..');
+
+function refused(json: unknown): CliError {
+  try {
+    parseConfig(json);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CliError);
+    return error as CliError;
+  }
+  throw new Error('accepted');
+}
+
+describe('earnbook.schema.json', () => {
+  it('is the schema the CLI validates with, and the package exports it', async () => {
+    expect(JSON.parse(await readFile(join(packageDirectory, 'earnbook.schema.json'), 'utf8'))).toEqual(CONFIG_JSON_SCHEMA);
+    const manifest = JSON.parse(await readFile(join(packageDirectory, 'package.json'), 'utf8')) as { exports: Record<string, string>; files: string[] };
+    expect(manifest.exports['./earnbook.schema.json']).toBe('./earnbook.schema.json');
+    expect(manifest.files).toContain('earnbook.schema.json');
+  });
+
+  it('accepts a full configuration that names it with $schema', () => {
+    const config = {
+      $schema: './node_modules/@earnbook/cli/earnbook.schema.json',
+      entities: ENTITIES,
+      toleranceUnits: { BTC: '10' },
+      settlementThresholds: { defi: { BTC: '0.001' } },
+      wallets: { defi: { BTC: 'bc1q' } },
+      earnApi: { defi: { baseUrl: 'https://earn.example/v1', tokenUrl: 'https://earn.example/oauth/token', clientId: 'c', clientSecretEnv: 'EARNBOOK_DEFI_CLIENT_SECRET', attemptsMax: 3 } },
+      database: 'books.sqlite',
+    };
+    expect(configSchemaError(config)).toBeUndefined();
+    expect(parseConfig(config).entities).toEqual(ENTITIES);
+  });
+
+  it('names the field of each violation, and never echoes a secret', () => {
+    const cases: [unknown, string, RegExp][] = [
+      [{ entities: [{ id: 'defi' }] }, 'entities[0].timeZone', /is required/],
+      [{ entities: [{ id: 'Defi!', timeZone: 'UTC' }] }, 'entities[0].id', /must match pattern/],
+      [{ toleranceUnits: { BTC: 10 } }, 'toleranceUnits.BTC', /must be string/],
+      [{ toleranceUnits: { btc: '10' } }, 'toleranceUnits.btc', /not a valid key/],
+      [{ settlementThresholds: { defi: { BTC: '1e-3' } } }, 'settlementThresholds.defi.BTC', /must match pattern/],
+      [{ earnApi: { defi: { baseUrl: 'https://x', tokenUrl: 'https://x/t', clientId: 'c', clientSecretEnv: 'S', timeoutMs: 0 } } }, 'earnApi.defi.timeoutMs', /must be >= 1/],
+      [{ earnApi: { defi: { baseUrl: 'ftp://x', tokenUrl: 'https://x/t', clientId: 'c', clientSecretEnv: 'S' } } }, 'earnApi.defi.baseUrl', /must match pattern/],
+      [{ wallet: {} }, 'wallet', /is not a known field/],
+    ];
+    for (const [json, field, reason] of cases) {
+      const error = refused(json);
+      expect(error.field, field).toBe(field);
+      expect(error.code).toBe('invalid_config');
+      expect(error.message).toMatch(reason);
+    }
+    const secret = refused({ earnApi: { defi: { baseUrl: 'https://x', tokenUrl: 'https://x/t', clientId: 'c', clientSecretEnv: 'S', clientSecret: 'hunter2-secret' } } });
+    expect(secret.field).toBe('earnApi.defi.clientSecret');
+    expect(secret.message).toContain('must not be in the configuration file');
+    expect(`${secret.message} ${secret.value ?? ''}`).not.toContain('hunter2-secret');
+  });
+
+  it('is applied by the CLI: exit 2 naming the field', async () => {
+    const ws = await workspace();
+    try {
+      const bad = await ws.writeConfig('bad.json', { $schema: './earnbook.schema.json', entities: [{ id: 'defi', timeZone: 'UTC', zone: 'x' }] });
+      const result = await runCli(['breaks', 'list', '--entity', 'defi', '--database', ws.database, '--config', bad], { cwd: ws.dir });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('(code invalid_config, field entities[0].zone)');
+    } finally {
+      await ws.remove();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Watching the client: the request, response and retry hooks and the logger see every exchange,
+ * as structured fields, and never a secret (client secret, access token, Basic credentials, a
+ * pre-signed URL's query).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarnApiError, EarnClient } from '../src/index.js';
+import type { EarnRequestEvent, EarnResponseEvent, EarnRetryEvent } from '../src/index.js';
+import { observedFetch } from '../src/observe.js';
+import { FakeEarnServer, errorBody, json } from './support/fake-earn-server.js';
+import { product } from './support/fixtures.js';
+
+const SECRET = 'S3cr3t-never-log-me-0002';
+let server: FakeEarnServer;
+
+beforeEach(async () => {
+  server = await FakeEarnServer.start({ clientSecret: SECRET });
+});
+afterEach(async () => {
+  await server.close();
+});
+
+/** A logger that keeps every call as one JSON line, as pino would write it. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const method = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push(JSON.stringify({ level, ...fields, msg: message }));
+  return { lines, logger: { info: method('info'), warn: method('warn'), error: method('error'), debug: method('debug') } };
+}
+
+describe('EarnClient hooks and logger', () => {
+  it('report each request, answer and retry with structured fields and no secret', async () => {
+    server.on('GET', '/v1/products', errorBody(503, 'unavailable', 'x'), json(200, { items: [product('btc-fixed', 'BTC')] }, { 'x-request-id': 'req-42' }));
+    const requests: EarnRequestEvent[] = [];
+    const responses: EarnResponseEvent[] = [];
+    const retries: EarnRetryEvent[] = [];
+    const { lines, logger } = recordingLogger();
+    const client = new EarnClient(server.config({ logger, hooks: { onRequest: (event) => requests.push(event), onResponse: (event) => responses.push(event), onRetry: (event) => retries.push(event) } }));
+    expect(await client.listProducts()).toHaveLength(1);
+    // The token request, then the API call twice.
+    expect(requests.map((event) => `${event.method} ${new URL(event.url).pathname}`)).toEqual([`POST ${new URL(server.tokenUrl).pathname}`, 'GET /v1/products', 'GET /v1/products']);
+    expect(responses.map((event) => event.status)).toEqual([200, 503, 200]);
+    expect(responses[2]?.requestId).toBe('req-42');
+    for (const event of responses) expect(event.durationMs).toBeGreaterThanOrEqual(0);
+    expect(retries).toEqual([{ entityId: 'defi', operation: expect.stringContaining('/v1/products'), attempt: 1, delayMs: expect.any(Number), code: 'http_error', status: 503 }]);
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(parsed.filter((line) => line['event'] === 'earn.retry').map((line) => line['level'])).toEqual(['warn']);
+    expect(parsed.filter((line) => line['event'] === 'earn.response')).toHaveLength(3);
+    const tokens = [...server.validTokens];
+    expect(tokens.length).toBeGreaterThan(0);
+    const everything = JSON.stringify({ lines, requests, responses, retries });
+    for (const secret of [SECRET, ...tokens, Buffer.from(`${server.clientId}:${SECRET}`).toString('base64')]) expect(everything).not.toContain(secret);
+  });
+
+  it('pass URLs without their query, keep going when a hook throws, and refuse a bad logger or hook', async () => {
+    server.on('GET', '/v1/products', json(200, { items: [] }));
+    const { lines, logger } = recordingLogger();
+    const seen: string[] = [];
+    const client = new EarnClient(
+      server.config({
+        logger,
+        hooks: {
+          onRequest: (event) => {
+            seen.push(event.url);
+            throw new Error('hook bug');
+          },
+        },
+      }),
+    );
+    await client.listProducts();
+    expect(seen.length).toBeGreaterThan(0);
+    // A pre-signed download URL's query (its signature) never reaches a hook or a log line.
+    const signed: string[] = [];
+    const fetchSigned = observedFetch(async () => new Response('{}', { status: 200 }), { entityId: 'defi', logger, hooks: { onResponse: (event) => signed.push(event.url) } });
+    await fetchSigned('https://files.example/report.json?X-Signature=sig-secret-77', { method: 'GET' });
+    expect(signed).toEqual(['https://files.example/report.json']);
+    expect(lines.join('\n')).not.toContain('sig-secret-77');
+    expect(lines.some((line) => line.includes('the onRequest hook threw'))).toBe(true);
+    expect(() => new EarnClient(server.config({ logger: { info: () => {} } as never }))).toThrow(EarnApiError);
+    expect(() => new EarnClient(server.config({ hooks: { onRetry: 'no' as never } }))).toThrow(/hooks.onRetry/);
+  });
+});

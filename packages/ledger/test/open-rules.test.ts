@@ -1,0 +1,112 @@
+/**
+ * Opening books: books that must exist are never created by mistake, and books opened without
+ * naming their entities are opened with the ones they keep.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Ledger, LedgerError } from '../src/index.js';
+import { openPostgresDatabase } from '../src/db/postgres/index.js';
+import { openSqliteDatabase } from '../src/db/sqlite/index.js';
+import { DIALECTS, PG_URL, dropSchema, freshStorage } from './dialects.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'earnbook-open-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+async function caught(promise: Promise<unknown>): Promise<LedgerError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(LedgerError);
+  return error as LedgerError;
+}
+
+async function tableCount(dialect: string, db: Ledger['db']): Promise<number> {
+  if (dialect === 'sqlite') {
+    const { rows } = await (await import('kysely')).sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table'`.execute(db);
+    return Number(rows[0]?.n ?? -1);
+  }
+  const { rows } = await (await import('kysely')).sql<{ n: string }>`select count(*) as n from information_schema.tables where table_schema = current_schema()`.execute(db);
+  return Number(rows[0]?.n ?? -1);
+}
+
+describe.each(DIALECTS)('Ledger.open on %s', (dialect) => {
+  it('with ifMissing: "fail" refuses empty storage with books_not_found and writes nothing', async () => {
+    const storage = await freshStorage(dialect);
+    try {
+      const error = await caught(Ledger.open({ storage, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: 'UTC' }] }));
+      expect(error.code).toBe('books_not_found');
+      expect(error.field).toBe('storage');
+      expect(await tableCount(dialect, storage.db)).toBe(0);
+      expect((await caught(Ledger.open({ storage, ifMissing: 'maybe' as 'fail' }))).field).toBe('ifMissing');
+    } finally {
+      await storage.db.destroy();
+      await dropSchema(storage.schema);
+    }
+  });
+
+  it('without entities opens the stored ones (a non-UTC book too), and with ifMissing: "fail" opens existing books', async () => {
+    const storage = await freshStorage(dialect);
+    try {
+      const first = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'Asia/Tokyo' }] });
+      expect([...first.entities.keys()]).toEqual(['defi', 'lending']);
+      const again = await Ledger.open({ storage, ifMissing: 'fail' });
+      expect([...again.entities.values()]).toEqual([
+        { id: 'defi', timeZone: 'Europe/Berlin' },
+        { id: 'lending', timeZone: 'Asia/Tokyo' },
+      ]);
+      // Naming them still checks them against the stored zones.
+      expect((await caught(Ledger.open({ storage, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: 'UTC' }] }))).code).toBe('entity_configuration_changed');
+    } finally {
+      await storage.db.destroy();
+      await dropSchema(storage.schema);
+    }
+  });
+
+  it('without entities on new storage still creates the default books', async () => {
+    const storage = await freshStorage(dialect);
+    try {
+      const ledger = await Ledger.open({ storage });
+      expect([...ledger.entities.keys()]).toEqual(['defi', 'lending']);
+    } finally {
+      await storage.db.destroy();
+      await dropSchema(storage.schema);
+    }
+  });
+});
+
+describe('books that must exist are not created as a side effect', () => {
+  it.runIf(DIALECTS.includes('postgres'))('PostgreSQL: createSchema: false leaves a missing schema missing', async () => {
+    const schema = `t_missing_${randomBytes(4).toString('hex')}`;
+    const opened = await openPostgresDatabase({ connectionString: PG_URL, schema, createSchema: false });
+    try {
+      expect((await caught(Ledger.open({ storage: opened, ifMissing: 'fail' }))).code).toBe('books_not_found');
+    } finally {
+      await opened.db.destroy();
+    }
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query('select 1 from information_schema.schemata where schema_name = $1', [schema]);
+      expect(rows).toHaveLength(0);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it.runIf(DIALECTS.includes('sqlite'))('SQLite: ifMissing "fail" on an existing empty file adds no table', async () => {
+    const filename = join(directory, 'empty.sqlite');
+    const { db } = openSqliteDatabase({ filename });
+    try {
+      expect((await caught(Ledger.open({ storage: { db, dialect: (await import('../src/db/sqlite/index.js')).sqliteLedgerDialect }, ifMissing: 'fail' }))).code).toBe('books_not_found');
+      expect(await tableCount('sqlite', db)).toBe(0);
+    } finally {
+      await db.destroy();
+    }
+    expect(existsSync(filename)).toBe(true);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * The glue every partner would otherwise write again, between the provider's API and the books:
+ * the product list of both entities copied into the Earn mirror, and "book on the provider, then
+ * record what it returned", safe against a crash between the two.
+ *
+ * The provider is reached through two small structural interfaces (what `EarnFacade` offers), so
+ * this module reads the contract's types only and never loads the HTTP client.
+ */
+import type { Booking, Product } from '@earnbook/earn-client/contract';
+import type { EarnBooks, InterestTermsInput, PostResult } from '@earnbook/ledger';
+import { ReconcileError } from './errors.js';
+
+/** Where products come from: every entity's list (`EarnFacade.listProducts`). */
+export interface ProductSource {
+  listProducts(): Promise<readonly { readonly entityId: string; readonly product: Product }[]>;
+}
+
+/** Products one sync may copy. */
+export const PRODUCT_SYNC_PRODUCTS_MAX = 10_000;
+
+/**
+ * The ledger's interest terms of a product as the API describes it. The contract's
+ * `rate-difference` margin names the product's total rate in `apy`; the ledger calls it
+ * `productApy`.
+ */
+export function productTermsOf(product: Product): InterestTermsInput {
+  const margin = product.partnerMargin;
+  return {
+    tiers: product.interest.tiers.map((tier) => ({ fromAmount: tier.fromAmount, toAmount: tier.toAmount, apy: tier.apy })),
+    tierMode: product.interest.tierMode,
+    partnerMargin: margin === null || margin === undefined ? null : margin.mode === 'rate-difference' ? { mode: 'rate-difference', productApy: margin.apy } : { mode: 'own-apy', apy: margin.apy },
+  };
+}
+
+/** One product of a sync: which entity offers it, and whether this sync stored a new version. */
+export interface SyncedProduct {
+  readonly entity: string;
+  readonly productId: string;
+  readonly currency: string;
+  readonly name: string;
+  /** `created`: a new version effective on the day; `exists`: the same terms were stored already. */
+  readonly status: 'created' | 'exists';
+}
+
+/**
+ * Copies the product list of every entity into the Earn mirror as versions effective on
+ * `effectiveDay`. Idempotent: the same terms again are `exists`; changed terms are a new version.
+ *
+ * @example await syncProducts({ source: earnFacade, books, effectiveDay: '2025-03-10' })
+ */
+export async function syncProducts(input: { readonly source: ProductSource; readonly books: EarnBooks; readonly effectiveDay: string }): Promise<SyncedProduct[]> {
+  const listed = await input.source.listProducts();
+  if (listed.length > PRODUCT_SYNC_PRODUCTS_MAX) {
+    throw new ReconcileError('invalid_input', `the provider lists ${listed.length} products, more than ${PRODUCT_SYNC_PRODUCTS_MAX}`, { field: 'products', value: String(listed.length) });
+  }
+  const synced: SyncedProduct[] = [];
+  for (const { entityId, product } of listed) {
+    const stored = await input.books.recordProduct({ entity: entityId, providerProductId: product.id, currency: product.currency, name: product.name, effectiveDay: input.effectiveDay, terms: productTermsOf(product) });
+    synced.push(Object.freeze({ entity: entityId, productId: product.id, currency: product.currency, name: product.name, status: stored.status }));
+  }
+  input.books.ledger.logger.info({ event: 'products.sync', products: synced.length, created: synced.filter((item) => item.status === 'created').length }, `synced ${synced.length} products`);
+  return synced;
+}
+
+/** What books a deposit or withdrawal on the provider (`EarnFacade.deposit` / `withdraw`). */
+export interface BookingProvider {
+  deposit(input: { productId: string; accountId: string; amount: string; idempotencyKey: string }): Promise<Booking>;
+  withdraw(input: { productId: string; accountId: string; amount: string; idempotencyKey: string }): Promise<Booking>;
+}
+
+/** Input of {@link bookThenRecord}. */
+export interface BookThenRecordInput {
+  readonly provider: BookingProvider;
+  readonly books: EarnBooks;
+  readonly kind: 'deposit' | 'withdrawal';
+  readonly entity: string;
+  readonly earnAccountId: string;
+  readonly amount: string;
+  /**
+   * The partner's own key of this booking, sent to the provider as `Idempotency-Key` and used as
+   * the journal transaction's key: the same key after a crash books once on both sides.
+   */
+  readonly idempotencyKey: string;
+}
+
+/** The outcome of {@link bookThenRecord}. */
+export interface BookThenRecordResult {
+  /** `created`: recorded now; `exists`: the books held it already (the provider was not called). */
+  readonly status: 'created' | 'exists';
+  readonly transactionId: number;
+  /** The provider's answer, when it was called. */
+  readonly booking: Booking | undefined;
+}
+
+/**
+ * Books a deposit or withdrawal on the provider, then records what it returned.
+ *
+ * Crash recovery: the provider's booking and the books' record share the partner's
+ * `idempotencyKey`. If the process dies after the provider booked and before the books recorded
+ * (or the answer was lost), calling this again with the same key makes the provider answer with
+ * the booking it already made, which is then recorded once. A key the books already hold
+ * returns `exists` without calling the provider at all. A booking whose outcome stays unknown
+ * (the call failed after retries) is found by the nightly reconciliation as `missing_in_ledger`
+ * and booked from the report (`Reconciler.repairMissingBooking`).
+ *
+ * @example await bookThenRecord({ provider: earnFacade, books, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-1', amount: '1.5', idempotencyKey: 'order-42' })
+ */
+export async function bookThenRecord(input: BookThenRecordInput): Promise<BookThenRecordResult> {
+  const { books, provider } = input;
+  if (input.kind !== 'deposit' && input.kind !== 'withdrawal') throw new ReconcileError('invalid_input', `kind must be deposit or withdrawal, got ${JSON.stringify(input.kind)}`, { field: 'kind', value: String(input.kind) });
+  if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 200) {
+    throw new ReconcileError('invalid_input', 'idempotencyKey must be a non-empty string of at most 200 characters', { field: 'idempotencyKey', value: String(input.idempotencyKey) });
+  }
+  // Checks the account before anything is sent (an unknown account is the ledger's typed error).
+  const account = await books.earnAccount({ entity: input.entity, earnAccountId: input.earnAccountId });
+  const recorded = await books.ledger.transactionByKey(account.entity, input.idempotencyKey);
+  if (recorded !== undefined) return { status: 'exists', transactionId: recorded.id, booking: undefined };
+  const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey };
+  const booking = input.kind === 'deposit' ? await provider.deposit(call) : await provider.withdraw(call);
+  const record = { entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey, providerData: booking };
+  const stored: PostResult = input.kind === 'deposit' ? await books.recordDeposit(record) : await books.recordWithdrawal(record);
+  books.ledger.logger.info({ event: 'booking.recorded', entity: account.entity, kind: input.kind, providerBookingId: booking.id, status: stored.status }, `${input.kind} ${booking.id} recorded`);
+  return { status: stored.status, transactionId: stored.transaction.id, booking };
+}

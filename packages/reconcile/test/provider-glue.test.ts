@@ -1,0 +1,87 @@
+/**
+ * The provider glue in the library, against the local sandbox, on every dialect: the product list
+ * of both entities copied into the mirror, and "book on the provider, then record" recovering
+ * from a crash between the two.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EarnFacade } from '@earnbook/earn-client';
+import type { Booking } from '@earnbook/earn-client';
+import { EarnBooks, LedgerError } from '@earnbook/ledger';
+import { startSandbox } from '../../earn-sandbox/src/index.js';
+import type { Sandbox } from '../../earn-sandbox/src/index.js';
+import { ReconcileError } from '../src/errors.js';
+import { bookThenRecord, syncProducts } from '../src/index.js';
+import { DIALECTS, openTestBooks } from './export-books.js';
+import type { TestBooks } from './export-books.js';
+
+const PRODUCTS = [
+  { id: 'eth-defi', entity: 'defi', name: 'ETH DeFi', currency: 'ETH', terms: { tiers: [{ fromAmount: '0', toAmount: null, apy: '0.04' }], partnerMargin: { mode: 'own-apy', apy: '0.005' } } },
+  { id: 'btc-lending', entity: 'lending', name: 'BTC lending', currency: 'BTC', terms: { tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: null } },
+] as const;
+
+describe.each(DIALECTS)('provider glue on %s', (dialect) => {
+  let sandbox: Sandbox;
+  let books: TestBooks;
+  let earnBooks: EarnBooks;
+  let earn: EarnFacade;
+  let accountId: string;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ timeZone: 'UTC', products: PRODUCTS.map((product) => ({ ...product, terms: { ...product.terms } })), seed: 5, startAt: new Date('2025-03-10T08:00:00Z') });
+    books = await openTestBooks(dialect);
+    earnBooks = new EarnBooks(books.ledger);
+    earn = new EarnFacade({ entities: { defi: sandbox.clientConfig('defi'), lending: sandbox.clientConfig('lending') } });
+    const users = await earn.onboardEndUser({ endUserReference: 'alice' });
+    await earnBooks.registerUser({ partnerUserId: 'alice', earnUsers: Object.entries(users).map(([entity, user]) => ({ entity, earnUserId: user.id })) });
+    await syncProducts({ source: earn, books: earnBooks, effectiveDay: '2025-03-10' });
+    const opened = await earn.openAccount({ earnUserIds: { defi: users['defi']?.id ?? '', lending: users['lending']?.id ?? '' }, productId: 'eth-defi', idempotencyKey: 'open-alice-eth' });
+    await earnBooks.openEarnAccount({ entity: opened.entityId, earnAccountId: opened.account.id, earnUserId: opened.account.userId, providerProductId: 'eth-defi', currency: opened.account.currency });
+    accountId = opened.account.id;
+  }, 60_000);
+  afterAll(async () => {
+    await books.close();
+    await sandbox.close();
+  });
+
+  it('copies the products of both entities into the mirror, idempotently', async () => {
+    const again = await syncProducts({ source: earn, books: earnBooks, effectiveDay: '2025-03-10' });
+    expect(again.map((item) => `${item.entity} ${item.productId} ${item.currency} ${item.status}`).sort()).toEqual(['defi eth-defi ETH exists', 'lending btc-lending BTC exists']);
+    expect((await earnBooks.productInForce({ entity: 'lending', providerProductId: 'btc-lending', day: '2025-03-10' }))?.currency).toBe('BTC');
+  });
+
+  it('books on the provider, then records; after a crash between the two, the same key records it once', async () => {
+    const first = await bookThenRecord({ provider: earn, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '2.5', idempotencyKey: 'order-1' });
+    expect(first.status).toBe('created');
+    expect(first.booking?.amount).toMatch(/^2\.5/);
+    // Replayed: the books hold the key, the provider is not called again.
+    let calls = 0;
+    const counting = { deposit: async (call: Parameters<EarnFacade['deposit']>[0]) => ((calls += 1), earn.deposit(call)), withdraw: async (call: Parameters<EarnFacade['withdraw']>[0]) => ((calls += 1), earn.withdraw(call)) };
+    expect((await bookThenRecord({ provider: counting, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '2.5', idempotencyKey: 'order-1' })).status).toBe('exists');
+    expect(calls).toBe(0);
+    // A crash after the provider booked and before the books recorded: the provider has it, the books not.
+    const crashing = { ...counting, withdraw: async (call: Parameters<EarnFacade['withdraw']>[0]): Promise<Booking> => {
+      await earn.withdraw(call);
+      throw new Error('process killed before recording');
+    } };
+    await expect(bookThenRecord({ provider: crashing, books: earnBooks, kind: 'withdrawal', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: 'order-2' })).rejects.toThrow('process killed');
+    expect(await books.ledger.transactionByKey('defi', 'order-2')).toBeUndefined();
+    const recovered = await bookThenRecord({ provider: counting, books: earnBooks, kind: 'withdrawal', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: 'order-2' });
+    expect(recovered.status).toBe('created');
+    const providerBookings = (await sandbox.books.bookings({ entity: 'defi' })).filter((booking) => booking.accountId === accountId);
+    expect(providerBookings).toHaveLength(2);
+    const account = await earnBooks.earnAccount({ entity: 'defi', earnAccountId: accountId });
+    expect(await books.ledger.balance(account.ledgerAccountId)).toBe('1.500000000000000000');
+  });
+
+  it('refuses bad input before calling the provider, writing nothing', async () => {
+    let calls = 0;
+    const never = { deposit: async () => ((calls += 1), Promise.reject(new Error('called'))), withdraw: async () => ((calls += 1), Promise.reject(new Error('called'))) };
+    const count = async () => (await books.db.selectFrom('journal_transactions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
+    const before = Number(await count());
+    await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'no-such-account', amount: '1', idempotencyKey: 'k' })).rejects.toBeInstanceOf(LedgerError);
+    await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'refund' as 'deposit', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: 'k' })).rejects.toBeInstanceOf(ReconcileError);
+    await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: '' })).rejects.toMatchObject({ field: 'idempotencyKey' });
+    expect(calls).toBe(0);
+    expect(Number(await count())).toBe(before);
+  });
+});
