@@ -93,6 +93,30 @@ function cachingStatements(native: NativeDatabase): { close(): void; prepare(sql
   };
 }
 
+/** Pause between two attempts to switch a new database file to WAL while another process holds it. */
+const WAL_SWITCH_RETRY_MS = 5;
+
+/**
+ * Switches the file to WAL. Several processes opening a new file at once may each hold a shared
+ * lock while asking for the exclusive one the switch needs; SQLite then answers SQLITE_BUSY at once
+ * to one of them instead of waiting (its deadlock rule), so the switch is retried for up to the
+ * busy timeout (seen as "database is locked" in the concurrent-open test about one run in three).
+ */
+function switchToWal(native: NativeDatabase, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      native.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || Date.now() >= deadline) throw error;
+      Atomics.wait(pause, 0, 0, WAL_SWITCH_RETRY_MS);
+    }
+  }
+}
+
 /** Options of {@link openSqliteDatabase}. */
 export interface SqliteDatabaseOptions {
   /** A file path, or `:memory:` for a private in-memory database. */
@@ -115,8 +139,9 @@ export interface SqliteDatabase {
  */
 export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDatabase {
   const native = new Database(options.filename);
-  native.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS_DEFAULT)}`);
-  if (options.filename !== ':memory:') native.pragma('journal_mode = WAL');
+  const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS_DEFAULT);
+  native.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  if (options.filename !== ':memory:') switchToWal(native, busyTimeoutMs);
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
   native.pragma(`cache_size = -${SQLITE_PAGE_CACHE_KIB}`);
