@@ -9,26 +9,10 @@
  */
 import pg from 'pg';
 import { EarnBooks, computeDailyInterestUnits, formatUnits, localEntryId, parseInterestTerms, runAccountingCycle, toUnits } from '../src/index.js';
+import { BATCH_SIZE, CREATED_AT, CREDITED_DAY, DAY, TERMS, balanceUnitsOf } from './cycle-scenario.js';
 import { openPostgresLedger, withSchema } from './ledger-bookings.js';
 
-const TERMS = {
-  tierMode: 'marginal',
-  tiers: [
-    { fromAmount: '0', toAmount: '1', apy: '0.045' },
-    { fromAmount: '1', toAmount: '10', apy: '0.03' },
-    { fromAmount: '10', toAmount: null, apy: '0.01' },
-  ],
-  partnerMargin: { mode: 'own-apy', apy: '0.005' },
-} as const;
-const DAY = '2025-03-18';
-const CREDITED_DAY = '2025-03-19';
-const CREATED_AT = '2025-03-18T00:00:00.000Z';
-const BATCH_SIZE = 1_000;
 const PG_URL = process.env['EARNBOOK_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-function balanceUnitsOf(index: number): bigint {
-  return BigInt((index % 20_000) + 1) * 10n ** 15n;
-}
 
 /** Migrates a schema through the ledger, then writes N accounts with one deposit each, server side. */
 async function setUpSchema(connectionString: string, schema: string, accounts: number): Promise<{ earnAssetsId: number }> {

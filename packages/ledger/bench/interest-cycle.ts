@@ -14,27 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { EarnBooks, Ledger, computeDailyInterestUnits, formatUnits, localEntryId, parseInterestTerms, runAccountingCycle, toUnits } from '../src/index.js';
+import { BATCH_SIZE, CREATED_AT, CREDITED_DAY, DAY, TERMS, balanceUnitsOf } from './cycle-scenario.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
 
-const TERMS = {
-  tierMode: 'marginal',
-  tiers: [
-    { fromAmount: '0', toAmount: '1', apy: '0.045' },
-    { fromAmount: '1', toAmount: '10', apy: '0.03' },
-    { fromAmount: '10', toAmount: null, apy: '0.01' },
-  ],
-  partnerMargin: { mode: 'own-apy', apy: '0.005' },
-} as const;
-const DAY = '2025-03-18';
-const CREATED_AT = '2025-03-18T00:00:00.000Z';
-const CREDITED_DAY = '2025-03-19';
-/** Accounts per cycle batch (and per raw transaction). */
-const BATCH_SIZE = 1_000;
-
-function balanceUnitsOf(index: number): bigint {
-  // Spread over the three bands: 0.001 … 20 BTC.
-  return BigInt((index % 20_000) + 1) * 10n ** 15n;
-}
 
 /** The interest rows of one account, computed untimed for the raw baseline. */
 interface RawLine {
