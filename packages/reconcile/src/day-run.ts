@@ -24,6 +24,7 @@ import type { ReportEntry, ReportHeader } from './report-entry.js';
 import { compareInterest, dayGroups } from './day-streams.js';
 import type { InterestOutcome } from './day-streams.js';
 import { bookEntries } from './sync.js';
+import type { SyncEntry } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
@@ -36,7 +37,7 @@ import * as repository from './db/repository.js';
 /** The kinds the sync books: only these are read from the books in the sync pass. */
 const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
 
-/** Report entries synced per `postMany` (the ledger's batch bound). */
+/** Report entries gathered before they are booked (compound postings of up to this many lines). */
 export const SYNC_BATCH_POSTINGS_MAX = 1_000;
 
 /** What a reconciliation of one day found and did. */
@@ -164,11 +165,11 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   };
 }
 
-/** Pass 1: books the interest, margin and fee entries the books lack, in batches. */
+/** Pass 1: books the interest, margin and fee entries the books lack, in compound batches (see `sync.ts`). */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
   const counts = { interest: 0, partnerMargin: 0, fee: 0 };
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
-  let pending: ReportEntry[] = [];
+  let pending: SyncEntry[] = [];
   const flush = async () => {
     const booked = await bookEntries(settings.ledger, { entity: work.entity, day: context.day, entries: pending, scope: work.scope });
     counts.interest += booked.interest;
@@ -177,7 +178,9 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
     pending = [];
   };
   for await (const group of groups) {
-    pending.push(...entriesToBook(group, context));
+    // A provider id the books hold under another kind cannot be a compound line: booked alone.
+    const alone = group.local.length > 0;
+    for (const entry of entriesToBook(group, context)) pending.push({ entry, alone });
     if (pending.length >= SYNC_BATCH_POSTINGS_MAX) await flush();
   }
   if (pending.length > 0) await flush();

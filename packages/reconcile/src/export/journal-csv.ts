@@ -28,7 +28,9 @@ import type { DebitCreditTotals, ExportResult } from './export-result.js';
  *   the other is empty;
  * - `running_balance`: the account's normal-side balance right after this entry, in posting
  *   order (the ledger's `balance_after`), at 18 decimals, possibly negative;
- * - `provider_id`, `description`: empty when absent.
+ * - `provider_id`: the entry's own provider id when it is a line of a compound transaction (the
+ *   accounting cycle's and the report sync's interest: one provider id per line), else its
+ *   transaction's; `description`: empty when absent.
  */
 export const JOURNAL_CSV_HEADERS = Object.freeze([
   'entity',
