@@ -15,7 +15,7 @@ import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { BreakRow, InstructionRow } from './db/repository.js';
 import { reconcileDay } from './day-run.js';
-import type { DaySettings, ReconcileResult } from './day-run.js';
+import type { DaySettings, ReconcileProgressListener, ReconcileResult } from './day-run.js';
 import { rowToBreak } from './break-store.js';
 import type { Break } from './break-store.js';
 import { confirmWithin, rowToInstruction, settlementKey } from './instructions.js';
@@ -70,8 +70,9 @@ export class Reconciler {
    * `wrong_day`). Everything is validated before the first write, and the whole day — sync,
    * diff, breaks, instructions, report record — is one transaction: a rejection writes nothing.
    * Running it again with the same report changes nothing; a restated report is the next version.
+   * `onProgress` is told the phase and the rows handled so far, at batch boundaries.
    */
-  async reconcileDay(input: { entity: string; day: string; report: ReportInput }): Promise<ReconcileResult> {
+  async reconcileDay(input: { entity: string; day: string; report: ReportInput; onProgress?: ReconcileProgressListener }): Promise<ReconcileResult> {
     this.logger.info({ event: 'reconcile.day', entity: input.entity, day: input.day }, `reconciling ${input.entity} ${input.day}`);
     const result = await reconcileDay(this.#settings, input);
     this.logger.info(

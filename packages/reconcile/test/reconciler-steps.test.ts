@@ -89,6 +89,24 @@ describe.each(DIALECTS)('reconciler steps on %s', (dialect) => {
     expect((await reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T10:00:00Z' })).status).toBe('confirmed');
   });
 
+  it('reports progress by rows (read, sync, diff), and refuses an onProgress that is not a function writing nothing', async () => {
+    const report = await buildReport(books, 'defi', DAY);
+    const seen: { phase: string; rows: number }[] = [];
+    const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report), onProgress: (progress) => seen.push({ ...progress }) });
+    const phases = [...new Set(seen.map((item) => item.phase))];
+    expect(phases).toEqual(['read', 'sync', 'diff']);
+    const last = (phase: string) => seen.filter((item) => item.phase === phase).at(-1)?.rows;
+    expect(last('read')).toBe(result.reportEntries);
+    expect(last('diff')).toBe(result.reportEntries);
+    for (const phase of phases) {
+      const rows = seen.filter((item) => item.phase === phase).map((item) => item.rows);
+      expect(rows).toEqual([...rows].sort((a, b) => a - b));
+    }
+    const before = await snapshotDatabase(ledger.db as never);
+    await expect(reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report), onProgress: 'yes' as never })).rejects.toMatchObject({ code: 'invalid_input', field: 'onProgress', value: 'string' });
+    expect(await snapshotDatabase(ledger.db as never)).toBe(before);
+  });
+
   it('repairs a missing booking in one transaction: a failure at the break update leaves neither the booking nor the resolution', async () => {
     const report = await buildReport(books, 'defi', DAY);
     report.transactions.push({ id: '00000000-0000-4000-8000-000000000009', type: 'Deposit', currency: 'BTC', amount: '0.25', createdAt: '2025-03-18T11:00:00Z', accountId: 'a1', bookingId: 'b-lost', idempotencyKey: 'k-lost' });
