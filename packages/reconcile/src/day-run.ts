@@ -195,6 +195,7 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
   let pending: SyncEntry[] = [];
   let examined = 0;
+  work.progress({ phase: 'sync', rows: 0 });
   const flush = async () => {
     const booked = await bookEntries(settings.ledger, { entity: work.entity, day: context.day, entries: pending, scope: work.scope });
     counts.interest += booked.interest;
