@@ -110,7 +110,7 @@ export async function providerEntriesOfDay(
 export async function providerEntriesByIds(ledger: Ledger, input: { entity: string; providerIds: readonly string[] }, db: Kysely<LedgerDatabase> = ledger.db): Promise<ProviderEntry[]> {
   const entity = ledger.entity(input.entity).id;
   checkLimit(Math.max(1, input.providerIds.length), PROVIDER_LOOKUP_IDS_MAX, 'providerIds.length');
-  return (await selectProviderEntriesByIds(db, { entity, providerIds: input.providerIds })).map(toProviderEntry);
+  return (await selectProviderEntriesByIds(db, ledger.dialect, { entity, providerIds: input.providerIds })).map(toProviderEntry);
 }
 
 /** Earn accounts of an entity by Earn account id: the ledger account and currency of each known one. */
@@ -121,6 +121,6 @@ export async function earnAccountsByIds(
 ): Promise<Map<string, { readonly ledgerAccountId: number; readonly currency: string }>> {
   const entity = ledger.entity(input.entity).id;
   checkLimit(Math.max(1, input.earnAccountIds.length), PROVIDER_LOOKUP_IDS_MAX, 'earnAccountIds.length');
-  const rows = await selectEarnAccountsByIds(db, { entity, earnAccountIds: input.earnAccountIds });
+  const rows = await selectEarnAccountsByIds(db, ledger.dialect, { entity, earnAccountIds: input.earnAccountIds });
   return new Map(rows.map((row) => [row.earn_account_id, { ledgerAccountId: row.ledger_account_id, currency: row.currency }]));
 }

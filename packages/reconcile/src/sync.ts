@@ -20,6 +20,7 @@
 import { LINES_PER_TRANSACTION_MAX, LedgerError, earnAccountsByIds, formatUnits, postingRuleEntries, toUnits } from '@earnbook/ledger';
 import type { AccountKind, LineInput, Ledger, LinesInput, PostingInput, PostingRuleKind, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
+import { ExternalSorter } from './external-sort.js';
 import { kindOfType } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
 import { systemAccountsFor } from './instructions.js';
@@ -35,6 +36,58 @@ export interface SyncCounts {
 export interface SyncEntry {
   readonly entry: ReportEntry;
   readonly alone: boolean;
+}
+
+/**
+ * The entries a day's sync books, gathered while the report is merged with the books (in provider
+ * id order, before any write) and booked afterwards in account order: kind, then Earn account,
+ * then provider id. Provider ids are hashes, so in their order every line lands on a random
+ * account row, day-balance row and Earn account probe; at 1M accounts that working set is far
+ * larger than the page cache, and the sync ran 20 times slower than at 100k. In account order
+ * consecutive lines touch neighbouring rows. Memory is bounded by the sorter's runs.
+ */
+export class SyncQueue {
+  readonly #sorter: ExternalSorter<SyncEntry>;
+  #size = 0;
+
+  constructor(options: { directory?: string } = {}) {
+    this.#sorter = new ExternalSorter<SyncEntry>({ key: ({ entry }) => `${entry.type}\u0000${entry.accountId ?? ''}\u0000${entry.id}`, ...options });
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  async add(entry: SyncEntry): Promise<void> {
+    this.#size++;
+    await this.#sorter.add(entry);
+  }
+
+  /** Books every entry gathered, `batchSize` at a time, in account order; returns the counts. */
+  async book(ledger: Ledger, input: { entity: string; day: string; scope: PostingScope; batchSize: number; onBatch?: (booked: number) => void }): Promise<SyncCounts> {
+    const counts = { interest: 0, partnerMargin: 0, fee: 0 };
+    let pending: SyncEntry[] = [];
+    let done = 0;
+    const flush = async () => {
+      const booked = await bookEntries(ledger, { entity: input.entity, day: input.day, entries: pending, scope: input.scope });
+      counts.interest += booked.interest;
+      counts.partnerMargin += booked.partnerMargin;
+      counts.fee += booked.fee;
+      done += pending.length;
+      pending = [];
+      input.onBatch?.(done);
+    };
+    for await (const item of this.#sorter.sorted()) {
+      pending.push(item);
+      if (pending.length >= input.batchSize) await flush();
+    }
+    if (pending.length > 0) await flush();
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    await this.#sorter.close();
+  }
 }
 
 type SyncKind = Extract<PostingRuleKind, 'interest' | 'partner_margin' | 'fee'>;
