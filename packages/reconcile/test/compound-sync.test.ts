@@ -7,10 +7,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { EarnBooks, formatInstant, nextAccountingDay, providerEntriesOfDay, runAccountingCycle, startOfAccountingDay } from '@earnbook/ledger';
+import { EarnBooks, LINES_PER_TRANSACTION_MAX, formatInstant, formatUnits, nextAccountingDay, providerEntriesOfDay, runAccountingCycle, startOfAccountingDay } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
 import { ReconcileError, Reconciler, SYNC_BATCH_POSTINGS_MAX, loadReportObject } from '../src/index.js';
-import { exportHledgerJournal, exportJournalCsv } from '../src/export/index.js';
+import { HLEDGER_ENTRIES_PER_PAGE_MAX, exportHledgerJournal, exportJournalCsv } from '../src/export/index.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { buildReport } from './report-builder.js';
 import type { ReportJson } from './report-builder.js';
@@ -173,4 +173,23 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
     const text = journal.bytes().toString('utf8');
     for (const id of idsOf(report, 'Interest')) expect(text).toMatch(new RegExp(`\\n    defi:user:a\\d  -\\d+\\.\\d{18} BTC\\n      ; provider_id: ${id}\\n`));
   });
+
+  it('cuts hledger pages of compound transactions at the entry bound, skipping and repeating none', async () => {
+    const earnAssets = (await ledger.systemAccount('defi', 'BTC', 'earn_assets')).id;
+    const users: number[] = [];
+    for (let i = 0; i < LINES_PER_TRANSACTION_MAX; i++) users.push((await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: `user:bulk${i}`, kind: 'user' })).id);
+    // More compound transactions of 1,001 entries than one page of entries holds.
+    const transactions = Math.ceil(HLEDGER_ENTRIES_PER_PAGE_MAX / (LINES_PER_TRANSACTION_MAX + 1)) + 1;
+    for (let t = 0; t < transactions; t++) {
+      await ledger.postLines({ entity: 'defi', kind: 'interest', occurredAt: '2025-03-19T00:00:00Z', side: 'credit', contraAccountId: earnAssets, metadata: { interestDay: DAY }, lines: users.map((accountId, i) => ({ accountId, amount: formatUnits(BigInt(i + 1)), providerId: `bulk-${t}-${i}` })) });
+    }
+    const journal = memoryOutput();
+    const result = await exportHledgerJournal({ db: ledger.db, entity: 'defi', fromDay: nextAccountingDay(DAY), toDay: nextAccountingDay(DAY), output: journal.output, pageSize: 1_000 });
+    expect(result.rows).toBe(transactions);
+    expect(result.postings).toBe(transactions * (LINES_PER_TRANSACTION_MAX + 1));
+    const text = journal.bytes().toString('utf8');
+    const titles = text.split('\n').filter((line) => /^\d{4}-\d{2}-\d{2}/.test(line));
+    expect(new Set(titles).size).toBe(transactions);
+    expect(text.match(/; provider_id: bulk-/g)?.length).toBe(transactions * LINES_PER_TRANSACTION_MAX);
+  }, 120_000);
 });
