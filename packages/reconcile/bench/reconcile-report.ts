@@ -151,12 +151,14 @@ export function runReconcileReportBench(): string[] {
 }
 
 /**
- * `reconcile_peak_rss_growth`: peak RSS reconciling a 4M-entry report ÷ a 1M-entry one (small
- * scale: 400k ÷ 100k). Streaming keeps it flat: target ≤ 1.2.
+ * `reconcile_peak_rss_growth`: peak RSS reconciling a report 4 times larger ÷ the smaller one:
+ * 2M ÷ 500k entries (small scale: 400k ÷ 100k). Streaming keeps it flat: target ≤ 1.2. Issue 11
+ * asked for 4M ÷ 1M; the contract refuses a report of more than 2M entries
+ * (`CONTRACT_REPORT_TRANSACTIONS_MAX`), so the same factor is measured below that bound.
  */
 export function runReconcileGrowthBench(): string[] {
   const small = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small';
-  const sizes = small ? [100_000, 400_000] : [1_000_000, 4_000_000];
+  const sizes = small ? [100_000, 400_000] : [500_000, 2_000_000];
   const peaks: number[] = [];
   for (const transactions of sizes) {
     const directory = mkdtempSync(join(tmpdir(), 'earnbook-reconcile-growth-'));
