@@ -116,7 +116,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
       progress.stage('reconciling (sync, diff, settlement)');
       let written: Awaited<ReturnType<typeof writeDaySummary>>;
       try {
-        const result = await opened.reconciler.reconcileDay({ entity, day, report: loaded });
+        const result = await opened.reconciler.reconcileDay({ entity, day, report: loaded, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
         progress.stage('writing the summary');
         written = await writeDaySummary({ result, fetchedJson, out, io });
       } catch (error) {
