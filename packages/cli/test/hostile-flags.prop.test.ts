@@ -8,10 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
+import { REPORT_BYTES_MAX } from '@earnbook/reconcile';
 import { EXIT_BREAKS, EXIT_CLEAN, EXIT_ERROR } from '../src/index.js';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { hostileString, isIllFormed } from '../../ledger/test/support/hostile-strings.js';
@@ -228,6 +229,23 @@ describe('hostile strings through the CLI (issue 13)', () => {
     expect(outcome.code).toBe(EXIT_ERROR);
     expect(outcome.stderr).toBe('error: unknown command "nosuch\\u0007": run "earnbook --help" for the commands (code invalid_flag, field command)\n');
     expect((await runCli(['help', 'breaks'], { cwd: ws.dir })).code).toBe(EXIT_CLEAN);
+  });
+
+  it('refuses a report file over REPORT_BYTES_MAX (sparse) as invalid_report, nothing written', async () => {
+    const path = join(ws.dir, 'huge-report.json');
+    const fd = openSync(path, 'w');
+    ftruncateSync(fd, REPORT_BYTES_MAX + 1);
+    closeSync(fd);
+    try {
+      const before = await booksSnapshot(ws.database);
+      const outcome = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', path, ...books(ws), '--out', 'huge-out', '--quiet'], { cwd: ws.dir });
+      expect(outcome.code).toBe(EXIT_ERROR);
+      expect(outcome.stderr).toMatch(/code invalid_report, field reportFile/);
+      expect(existsSync(join(ws.dir, 'huge-out'))).toBe(false);
+      expect(await booksSnapshot(ws.database)).toBe(before);
+    } finally {
+      rmSync(path, { force: true });
+    }
   });
 
   it('names an empty configuration key', async () => {
