@@ -248,6 +248,14 @@ describe('hostile strings through the CLI (issue 13)', () => {
     }
   });
 
+  it('refuses a malformed --transaction-hash even where the instruction already holds one', async () => {
+    for (const hash of ['\ud800abcdefgh', 'L'.repeat(201), 'short']) {
+      const outcome = await runCli(['settlements', 'confirm', '--id', '1', '--occurred-at', '2025-03-19T10:00:00Z', '--transaction-hash', hash, ...books(ws)], { cwd: ws.dir });
+      expect(outcome.code).toBe(EXIT_ERROR);
+      expect(outcome.stderr).toContain("option '--transaction-hash <hash>' argument");
+    }
+  });
+
   it('names an empty configuration key', async () => {
     const path = join(ws.dir, 'hostile-config.json');
     writeFileSync(path, JSON.stringify({ ...testConfig(), '': 'x' }));
