@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
@@ -254,6 +254,20 @@ describe('hostile strings through the CLI (issue 13)', () => {
       expect(outcome.code).toBe(EXIT_ERROR);
       expect(outcome.stderr).toContain("option '--transaction-hash <hash>' argument");
     }
+  });
+
+  it('refuses a SQLite --database that ends with white space, or names a folder, creating nothing', async () => {
+    // SQLite drops trailing white space: "books.sqlite " opened books.sqlite, and with a folder
+    // named "trail " in place, a failing reconcile made a new file "trail".
+    mkdirSync(join(ws.dir, 'folder '), { recursive: true });
+    for (const database of ['folder ', `${ws.database} `, `${ws.database}\t`]) {
+      for (const argv of [['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', ws.reportFile, '--config', ws.configFile, '--database', database, '--out', 'out', '--quiet'], ['init', '--config', ws.configFile, '--database', database]]) {
+        await check(argv, {}, '--database', true);
+      }
+    }
+    mkdirSync(join(ws.dir, 'folder'), { recursive: true });
+    await check(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', ws.reportFile, '--config', ws.configFile, '--database', 'folder', '--out', 'out', '--quiet'], {}, '--database', true);
+    await check(['init', '--config', ws.configFile, '--database', 'folder'], {}, '--database', true);
   });
 
   it('names an empty configuration key', async () => {
