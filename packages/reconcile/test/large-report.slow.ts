@@ -13,6 +13,9 @@
  * Matching 2M entries against 2M booked transactions is measured by the benchmarks
  * (`reconcile_1m_report_s`, `reconcile_peak_rss_growth` at 4M), not here: writing 2M bookings
  * alone takes minutes.
+ *
+ * About 80 s: it runs with `pnpm test:slow`, which CI starts beside `pnpm test` (one vitest worker
+ * on two cores would otherwise wait on it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
