@@ -16,7 +16,8 @@ import { REPORT_BYTES_MAX } from '@earnbook/reconcile';
 import { EXIT_BREAKS, EXIT_CLEAN, EXIT_ERROR } from '../src/index.js';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { hostileString, isIllFormed } from '../../ledger/test/support/hostile-strings.js';
-import { DAY, runCli, testConfig, workspace } from './fixtures.js';
+import { openPostgresDatabase } from '@earnbook/ledger/postgres';
+import { DAY, DIALECTS, PG_URL, runCli, testConfig, workspace } from './fixtures.js';
 import type { RunOutcome, Workspace } from './fixtures.js';
 
 const RUNS = Number(process.env['EARNBOOK_PROP_RUNS'] ?? 60);
@@ -288,3 +289,41 @@ describe('hostile strings through the CLI (issue 13)', () => {
     expect(statSync(ws.database).size).toBeGreaterThan(0);
   });
 });
+
+/** The schemas of the PostgreSQL database and the tables in each: what a failed run must leave alone. */
+async function postgresCatalog(): Promise<string> {
+  const opened = await openPostgresDatabase({ connectionString: PG_URL, poolSizeMax: 1 });
+  try {
+    const result = await opened.pool.query(
+      "select n.nspname as schema, count(c.oid)::text as tables from pg_namespace n left join pg_class c on c.relnamespace = n.oid and c.relkind = 'r' group by n.nspname order by n.nspname",
+    );
+    return (result.rows as { schema: string; tables: string }[]).map((row) => `${row.schema}:${row.tables}`).join('\n');
+  } finally {
+    // The pool was used directly: Kysely never took it, so db.destroy() would leave it open.
+    await opened.pool.end();
+  }
+}
+
+describe.runIf(DIALECTS.includes('postgres'))('hostile schema names and URLs on PostgreSQL (issue 13)', () => {
+  it('a hostile --schema or ?schema= is a typed error or books not found; no schema or table is created', async () => {
+    const separator = PG_URL.includes('?') ? '&' : '?';
+    await fc.assert(
+      fc.asyncProperty(hostileString(), fc.constantFrom('--schema', '?schema=', 'init --schema'), async (value, how) => {
+        const before = await postgresCatalog();
+        const argv =
+          how === '--schema'
+            ? ['breaks', 'list', '--entity', 'defi', '--database', PG_URL, '--schema', value, '--json']
+            : how === '?schema='
+              ? ['breaks', 'list', '--entity', 'defi', '--database', `${PG_URL}${separator}schema=${value}`, '--json']
+              : ['init', '--database', PG_URL, '--schema', value, '--config', '/nonexistent/config.json'];
+        const outcome = await runCli(argv, {});
+        expect(outcome.code, outcome.stdout).toBe(EXIT_ERROR);
+        expectTypedFailure(outcome, '--schema');
+        if (isIllFormed(value)) expect(outcome.stderr).not.toMatch(/code books_not_found/);
+        expect(await postgresCatalog()).toBe(before);
+      }),
+      { numRuns: RUNS, ...SEED_OPTION },
+    );
+  }, 120_000);
+});
+
