@@ -17,9 +17,9 @@ import { shortAmount } from '../reconcile-summary.js';
 import { parseId, textTable } from './breaks-command.js';
 
 /**
- * An on-chain transaction hash as the reconciler accepts it, checked when the flag is parsed:
- * `confirm` of an instruction already marked sent keeps the recorded hash, so a malformed
- * `--transaction-hash` there was ignored without a word.
+ * An on-chain transaction hash as the reconciler accepts it, checked when the flag is parsed
+ * (`confirm` of an instruction already marked sent refuses a different hash, and a malformed one
+ * is refused before the books are opened).
  */
 export function parseTransactionHash(value: string): string {
   if (!/^[A-Za-z0-9:_-]{8,200}$/.test(value)) throw new InvalidArgumentError('must be 8 to 200 letters, digits, ":", "_" or "-".');
