@@ -53,6 +53,11 @@ export class AccountDirectory {
     return account;
   }
 
+  /** An account already read by this ledger, without a database read (undefined when not yet). */
+  cached(id: number): LedgerAccount | undefined {
+    return this.#byId.get(id);
+  }
+
   /** Opens an account (entity already checked), or returns the stored one of the same kind. */
   async open(db: Kysely<LedgerDatabase>, input: { entity: string; currency: string; code: string; kind: AccountKind }): Promise<LedgerAccount> {
     const code = parseKey(input.code, 'code');

@@ -86,7 +86,13 @@ export interface JournalEntry {
   readonly side: 'debit' | 'credit';
   /** Positive amount on `side`. */
   readonly amount: Amount;
-  /** The account's normal-side balance after this entry, in posting order. */
+  /**
+   * The normal-side running balance after this entry, in posting order, of the balance series the
+   * entry was written to: the account's own row (the whole balance whenever no concurrent writer
+   * held it, and always on SQLite and for user accounts), or on PostgreSQL the balance shard of a
+   * writer that found a system account's row held by another transaction. The account's balance
+   * is its own row's plus its shards' ({@link Ledger.balance}).
+   */
   readonly balanceAfter: Amount;
   readonly accountingDay: string;
   /** The provider's id of this one line in a compound transaction (see {@link Ledger.postLines}); else null. */

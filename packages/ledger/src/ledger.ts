@@ -10,7 +10,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
-import { AMOUNT_SCALE_DEFAULT, assertScale, formatUnits, parseUnits, toUnits } from './money.js';
+import { AMOUNT_SCALE_DEFAULT, assertScale, formatUnits, parseUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay } from './calendar.js';
 import { SYSTEM_ACCOUNT_KINDS } from './chart.js';
@@ -22,7 +22,7 @@ import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
 import { migrateLedger } from './db/migrations.js';
 import * as repository from './db/repository.js';
-import { selectAccountBalance } from './db/accounts-repository.js';
+import { readBalanceAtEndOfDayUnits, readBalanceUnits } from './balances.js';
 import { normalizeLines } from './posting-lines.js';
 import type { LinesInput, LinesResult, NormalizedLines } from './posting-lines.js';
 import { postLinesWithin, requireBulk } from './post-lines.js';
@@ -32,7 +32,7 @@ import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
 import { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
 import type { LedgerLogger } from './logger.js';
 import { AccountDirectory, parseCurrency } from './accounts.js';
-import { postBatch } from './post-batch.js';
+import { postBatch, shardPicker } from './post-batch.js';
 import type { PostBatchContext } from './post-batch.js';
 import { readHistory, readTransaction, readTransactionsOfDay } from './journal-reads.js';
 import { verifyBooks } from './verify.js';
@@ -100,7 +100,7 @@ export class Ledger {
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
     this.#now = options.now ?? (() => new Date());
     this.#accounts = new AccountDirectory({ now: this.#now });
-    this.#posting = Object.freeze({ dialect: this.dialect, now: this.#now, currencyScale: (currency: string) => this.currencyScale(currency), accounts: this.#accounts });
+    this.#posting = Object.freeze({ dialect: this.dialect, now: this.#now, currencyScale: (currency: string) => this.currencyScale(currency), accounts: this.#accounts, shardOf: shardPicker(this.dialect.balanceShardCount ?? 0) });
     this.#commits = new CommitQueue(options.groupCommit ?? {}, (postings) =>
       commitPostingGroup({ db: this.db, dialect: this.dialect, postBatch: (trx, group) => postBatch(this.#posting, trx, group) }, postings),
     );
@@ -331,19 +331,18 @@ export class Ledger {
     return row === undefined ? undefined : readTransaction(this.db, row.id);
   }
 
-  /** The current normal-side balance of an account: one row read, no history scan. */
+  /** The current normal-side balance of an account: one row read (plus its shards' on PostgreSQL), no history scan. */
   async balance(accountId: number): Promise<Amount> {
-    const balance = Number.isSafeInteger(accountId) && accountId > 0 ? await selectAccountBalance(this.db, accountId) : undefined;
-    if (balance === undefined) throw new LedgerError('unknown_account', `accountId ${describeValue(accountId)} is not an account`, { field: 'accountId', value: describeValue(accountId) });
-    return formatUnits(toUnits(balance));
+    const units = Number.isSafeInteger(accountId) && accountId > 0 ? await readBalanceUnits(this.db, this.dialect, accountId) : undefined;
+    if (units === undefined) throw new LedgerError('unknown_account', `accountId ${describeValue(accountId)} is not an account`, { field: 'accountId', value: describeValue(accountId) });
+    return formatUnits(units);
   }
 
   /** The normal-side balance at the end of an accounting day (entity's zone). */
   async balanceAtEndOfDay(accountId: number, day: string): Promise<Amount> {
     const accountingDay = parseAccountingDay(day, 'day');
     await this.account(accountId);
-    const balance = await repository.selectBalanceAtEndOfDay(this.db, accountId, accountingDay);
-    return formatUnits(balance === undefined ? 0n : toUnits(balance));
+    return formatUnits(await readBalanceAtEndOfDayUnits(this.db, this.dialect, accountId, accountingDay));
   }
 
   /** A page of an account's entries in a stable order (by entry id). */

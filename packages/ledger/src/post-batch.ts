@@ -5,12 +5,20 @@
  * memory in order, each on the balances the previous ones left; then transactions, entries,
  * balances and end-of-day balances are written in bulk and the entries read back and asserted.
  * `Ledger.post` (through group commit), `postMany`, `transact` and `reverse` all end here.
+ *
+ * Balance shards (PostgreSQL): an account whose kind may go negative (every system account) needs
+ * no balance check, so a writer need not wait for its one row. When another transaction holds
+ * that row, the account is written in this transaction's balance shard
+ * (`db/balance-shards-repository.ts`): its running balance, last day, entry count and day rows
+ * are the shard's, and its entries' `balance_after` is the shard's running balance (the entry's
+ * `balance_shard` names the shard; null: the account's own row). User accounts keep one row,
+ * locked, because a withdrawal must see their whole balance.
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
 import { formatInstant } from './calendar.js';
-import { ACCOUNT_KIND_RULES } from './chart.js';
+import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { planPosting, transactionRow } from './posting.js';
 import type { NormalizedPosting, PlanAccount } from './posting.js';
 import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
@@ -22,6 +30,7 @@ import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
+import { lockShards, selectAccountsSkipLocked, selectShardBalanceAtEndOfDay, selectShardDaysFrom, writeShardDays, writeShards } from './db/balance-shards-repository.js';
 
 type Db = Kysely<LedgerDatabase>;
 
@@ -31,6 +40,33 @@ export interface PostBatchContext {
   readonly now: () => Date;
   readonly currencyScale: (currency: string) => number;
   readonly accounts: AccountDirectory;
+  /** The balance shard of a write transaction, the same for all its batches; undefined: no shards. */
+  readonly shardOf: (trx: Db) => number | undefined;
+}
+
+/**
+ * Draws one balance shard per write transaction, in turn from a random start, so that the
+ * concurrent transactions of one process never share a shard (up to `shardCount` of them) and
+ * those of other processes rarely do (sharing one only makes them wait, as one row would).
+ */
+export function shardPicker(shardCount: number): (trx: Db) => number | undefined {
+  if (shardCount <= 0) return () => undefined;
+  const shards = new WeakMap<Db, number>();
+  let next = Math.floor(Math.random() * shardCount);
+  return (trx) => {
+    let shard = shards.get(trx);
+    if (shard === undefined) {
+      shard = next;
+      next = (next + 1) % shardCount;
+      shards.set(trx, shard);
+    }
+    return shard;
+  };
+}
+
+/** Whether an account of this kind is kept in shards: it may go negative, so no posting needs its whole balance. */
+function isShardedKind(kind: string): boolean {
+  return isAccountKind(kind) && ACCOUNT_KIND_RULES[kind].negativeAllowed;
 }
 
 type Outcome = { readonly kind: 'exists'; readonly id: number } | { readonly kind: 'created'; readonly index: number };
@@ -38,7 +74,10 @@ type Outcome = { readonly kind: 'exists'; readonly id: number } | { readonly kin
 /** What the batch read before deciding: account rows (mutated as postings are planned), stored keys and provider ids. */
 interface BatchState {
   readonly entity: string;
+  /** Per account its running state: the account's row, or for a sharded account its shard's. */
   readonly rows: Map<number, AccountRow>;
+  /** The shard each sharded account is written in. */
+  readonly shards: ReadonlyMap<number, number>;
   readonly stored: Map<string, { id: number; idempotency_key: string; request_hash: string }>;
   readonly byProvider: Map<string, { id: number; idempotency_key: string }>;
 }
@@ -69,14 +108,59 @@ export async function postBatch(context: PostBatchContext, trx: Db, postings: re
 
 async function readBatchState(context: PostBatchContext, trx: Db, entity: string, postings: readonly NormalizedPosting[]): Promise<BatchState> {
   const accountIds = [...new Set(postings.flatMap((posting) => posting.entries.map((entry) => entry.accountId)))];
-  const rows = new Map((await repository.selectAccountsLocked(trx, context.dialect, accountIds)).map((row) => [row.id, { ...row }]));
+  const { rows, shards } = await readAccountStates(context, trx, accountIds);
   const stored = new Map((await repository.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));
   const providerIds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.providerId]));
   const byProvider = new Map<string, { id: number; idempotency_key: string }>();
   for (const row of providerIds.length === 0 ? [] : await repository.selectTransactionsByProviderIds(trx, entity, providerIds)) {
     byProvider.set(`${row.kind}\u0000${row.provider_id ?? ''}`, row);
   }
-  return { entity, rows, stored, byProvider };
+  return { entity, rows, stored, byProvider, shards };
+}
+
+/**
+ * The running state of each account. User accounts (and accounts not seen yet) are locked in id
+ * order, waiting for other writers: a withdrawal must see the whole balance. With balance shards
+ * (PostgreSQL), a known system account's own row is taken only if no one holds it (SKIP LOCKED,
+ * no wait); the held ones are written in the transaction's shard, locked in id order. So a lone
+ * writer writes every account's own row as without shards, and concurrent writers of the same
+ * system accounts never wait on each other (only on a shard drawn by two at once).
+ */
+async function readAccountStates(context: PostBatchContext, trx: Db, accountIds: readonly number[]): Promise<{ rows: Map<number, AccountRow>; shards: Map<number, number> }> {
+  const shard = context.shardOf(trx);
+  const system = new Map<number, LedgerAccount>();
+  if (shard !== undefined) {
+    for (const id of accountIds) {
+      const account = context.accounts.cached(id);
+      if (account !== undefined && isShardedKind(account.kind)) system.set(id, account);
+    }
+  }
+  const locked = await repository.selectAccountsLocked(trx, context.dialect, accountIds.filter((id) => !system.has(id)));
+  const rows = new Map(locked.map((row) => [row.id, { ...row }]));
+  const shards = new Map<number, number>();
+  if (shard === undefined || system.size === 0) return { rows, shards };
+  for (const row of await selectAccountsSkipLocked(trx, [...system.keys()])) {
+    rows.set(row.id, { ...row });
+    system.delete(row.id);
+  }
+  for (const state of await lockShards(trx, [...system.keys()], shard)) {
+    const account = system.get(state.account_id);
+    assertInvariant(account !== undefined, `shard of account ${state.account_id} was not asked for`);
+    rows.set(account.id, {
+      id: account.id,
+      entity: account.entity,
+      currency: account.currency,
+      code: account.code,
+      kind: account.kind,
+      normal_side: account.normalSide,
+      balance: state.balance,
+      last_day: state.last_day,
+      entry_count: state.entry_count,
+      created_at: '',
+    });
+    shards.set(account.id, shard);
+  }
+  return { rows, shards };
 }
 
 /** Plans every posting in order on the balances the previous ones left; throws the first refusal. */
@@ -108,7 +192,7 @@ async function decideBatch(context: PostBatchContext, trx: Db, state: BatchState
         days.set(posting.accountingDay, change.balanceAfterUnits);
         row.last_day = posting.accountingDay;
       } else {
-        await backdate(trx, rowToAccount(row), posting.accountingDay, change.deltaUnits, days);
+        await backdate(trx, { account: rowToAccount(row), shard: state.shards.get(row.id) }, posting.accountingDay, change.deltaUnits, days);
       }
     }
     const outcome: Outcome = { kind: 'created', index: plan.created.length };
@@ -157,13 +241,16 @@ function planAccounts(context: PostBatchContext, posting: NormalizedPosting, row
  * balance move by the delta (in `days`, the batch's pending rows, read from storage on first
  * use). A user account may not end any of those days negative.
  */
-async function backdate(trx: Db, account: LedgerAccount, day: string, deltaUnits: bigint, days: Map<string, bigint>): Promise<void> {
-  for (const row of await repository.selectDayBalancesFrom(trx, account.id, day)) {
+async function backdate(trx: Db, series: { account: LedgerAccount; shard: number | undefined }, day: string, deltaUnits: bigint, days: Map<string, bigint>): Promise<void> {
+  const { account, shard } = series;
+  const key = { accountId: account.id, shard: shard ?? 0, day };
+  const stored = shard === undefined ? await repository.selectDayBalancesFrom(trx, account.id, day) : await selectShardDaysFrom(trx, key);
+  for (const row of stored) {
     if (!days.has(row.accounting_day)) days.set(row.accounting_day, toUnits(row.balance));
   }
   if (!days.has(day)) {
     const earlier = [...days.keys()].filter((known) => known < day).sort().pop();
-    const stored = await repository.selectBalanceAtEndOfDay(trx, account.id, day);
+    const stored = shard === undefined ? await repository.selectBalanceAtEndOfDay(trx, account.id, day) : await selectShardBalanceAtEndOfDay(trx, key);
     days.set(day, earlier !== undefined ? (days.get(earlier) ?? 0n) : toUnits(stored ?? '0'));
   }
   const rule = ACCOUNT_KIND_RULES[account.kind];
@@ -212,21 +299,32 @@ async function writeBatch(trx: Db, state: BatchState, plan: BatchPlan, createdAt
         balance_after: formatUnits(balanceAfter),
         accounting_day: posting.accountingDay,
         provider_id: null,
+        balance_shard: state.shards.get(entry.accountId) ?? null,
       });
     });
   }
   await repository.insertEntryRows(trx, entryRows);
-  await repository.writeAccountBalances(
+  const touched = [...plan.addedEntries.keys()].map((id) => {
+    const row = state.rows.get(id);
+    assertInvariant(row !== undefined, 'touched account lost');
+    return { ...row, entry_count: row.entry_count + (plan.addedEntries.get(id) ?? 0) };
+  });
+  await repository.writeAccountBalances(trx, touched.filter((row) => !state.shards.has(row.id)));
+  await writeShards(
     trx,
-    [...plan.addedEntries.keys()].map((id) => {
-      const row = state.rows.get(id);
-      assertInvariant(row !== undefined, 'touched account lost');
-      return { ...row, entry_count: row.entry_count + (plan.addedEntries.get(id) ?? 0) };
+    touched.flatMap((row) => {
+      const shard = state.shards.get(row.id);
+      return shard === undefined ? [] : [{ account_id: row.id, shard, balance: row.balance, last_day: row.last_day, entry_count: row.entry_count }];
     }),
   );
-  await repository.writeDayBalances(
+  const days = [...plan.pendingDays].flatMap(([accountId, days]) => [...days].map(([day, units]) => ({ account_id: accountId, accounting_day: day, balance: formatUnits(units) })));
+  await repository.writeDayBalances(trx, days.filter((row) => !state.shards.has(row.account_id)));
+  await writeShardDays(
     trx,
-    [...plan.pendingDays].flatMap(([accountId, days]) => [...days].map(([day, units]) => ({ account_id: accountId, accounting_day: day, balance: formatUnits(units) }))),
+    days.flatMap((row) => {
+      const shard = state.shards.get(row.account_id);
+      return shard === undefined ? [] : [{ ...row, shard }];
+    }),
   );
   return ids;
 }

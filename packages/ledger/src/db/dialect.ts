@@ -22,6 +22,12 @@ export interface LedgerDialect {
   /** Whether `SELECT … FOR UPDATE` is understood (PostgreSQL) or the whole file is locked. */
   readonly supportsRowLocks: boolean;
   /**
+   * Balance shards per system account (see `db/balance-shards-repository.ts`): concurrent write
+   * transactions keep a system account's running balance in different rows, so they never wait
+   * on one row. Absent or 0: one row per account (SQLite, whose writers hold the whole file).
+   */
+  readonly balanceShardCount?: number;
+  /**
    * The bulk write statements of this database (compound postings of many lines). SQLite's are
    * bound to one native connection, so they come with the dialect `openSqliteDatabase` returns.
    */

@@ -26,6 +26,13 @@ function sqlState(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }
 
+/**
+ * Balance shards of a system account on PostgreSQL: at least the writers that run at once (8
+ * processes, a pool each), so that they seldom draw the same one; a balance read sums at most
+ * this many rows.
+ */
+const POSTGRES_BALANCE_SHARDS = 32;
+
 /** The PostgreSQL half of {@link LedgerDialect}. */
 export const postgresLedgerDialect: LedgerDialect = Object.freeze({
   name: 'postgres',
@@ -41,6 +48,7 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
   ],
   exactSumFunction: 'sum',
   supportsRowLocks: true,
+  balanceShardCount: POSTGRES_BALANCE_SHARDS,
   bulk: postgresJournalBulk,
   async migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void> {
     await run(db, { disableTransactions: false });
