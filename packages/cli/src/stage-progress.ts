@@ -1,8 +1,10 @@
 /**
  * A stage-level progress bar on the terminal (cli-progress), drawn on stderr so that stdout keeps
- * only the summary. The reconciler has no progress callback, so the bar advances per stage (load
- * report, open books, reconcile, write outputs), not per entry. It is drawn only when stdout and
- * stderr are terminals and neither `--json` nor `--quiet` was given; otherwise nothing is drawn.
+ * only the summary. The bar advances per stage (load report, open books, reconcile, write
+ * outputs); within a long stage, {@link StageProgress.rows} shows the rows handled so far (the
+ * reconciler's report entries read, synced and diffed; an export's rows written). It is drawn only
+ * when stdout and stderr are terminals and neither `--json` nor `--quiet` was given; otherwise
+ * nothing is drawn.
  */
 import cliProgress from 'cli-progress';
 import type { CliIo } from './cli-io.js';
@@ -11,11 +13,13 @@ import type { CliIo } from './cli-io.js';
 export interface StageProgress {
   /** Marks the previous stage done and shows `name` as running. */
   stage(name: string): void;
+  /** Shows the rows the running stage has handled so far, e.g. `sync: 120,000 rows`. */
+  rows(label: string, rows: number): void;
   /** Finishes and clears the bar (call it on success and on failure). */
   stop(): void;
 }
 
-const SILENT: StageProgress = Object.freeze({ stage() {}, stop() {} });
+const SILENT: StageProgress = Object.freeze({ stage() {}, rows() {}, stop() {} });
 
 /** Whether a command draws progress. */
 export function progressEnabled(io: CliIo, flags: { json?: boolean | undefined; quiet?: boolean | undefined }): boolean {
@@ -39,12 +43,18 @@ export function stageProgress(input: { io: CliIo; enabled: boolean; title: strin
   );
   let done = -1;
   let stopped = false;
+  let current = '';
   return {
     stage(name: string) {
       if (stopped) return;
       done++;
+      current = name;
       if (done === 0) bar.start(input.stages, 0, { stage: name });
       else bar.update(Math.min(done, input.stages), { stage: name });
+    },
+    rows(label: string, rows: number) {
+      if (stopped || done < 0) return;
+      bar.update(Math.min(done, input.stages), { stage: `${current}: ${label} ${rows.toLocaleString('en-US')} rows` });
     },
     stop() {
       if (stopped || done < 0) return;

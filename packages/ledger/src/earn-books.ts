@@ -11,10 +11,11 @@ import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
-import { postingRuleEntries, userAccountCode } from './chart.js';
+import { POSTING_RULES, postingRuleEntries, userAccountCode } from './chart.js';
+import type { AccountKind } from './chart.js';
 import { parseInterestTerms } from './interest/index.js';
 import { Ledger, parseCurrency } from './ledger.js';
-import type { JournalTransaction, PostResult } from './ledger.js';
+import type { JournalTransaction, PostResult, PostingScope } from './ledger.js';
 import { parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
 import type { TransactionKind } from './posting.js';
@@ -287,9 +288,9 @@ export class EarnBooks {
   }
 
   /** An Earn account, or an `unknown_account` error naming it. */
-  async earnAccount(input: { entity: string; earnAccountId: string }): Promise<EarnAccount> {
+  async earnAccount(input: { entity: string; earnAccountId: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<EarnAccount> {
     const entity = this.ledger.entity(input.entity).id;
-    const row = await earnRepository.selectEarnAccount(this.#db, { entity, earnAccountId: requireWellFormed(input.earnAccountId, 'earnAccountId') });
+    const row = await earnRepository.selectEarnAccount(db, { entity, earnAccountId: requireWellFormed(input.earnAccountId, 'earnAccountId') });
     if (row === undefined) throw new LedgerError('unknown_account', `earnAccountId ${describeValue(input.earnAccountId)} is not an Earn account of ${entity}`, { field: 'earnAccountId', value: describeValue(input.earnAccountId) });
     return rowToEarnAccount(row);
   }
@@ -303,29 +304,35 @@ export class EarnBooks {
 
   // ---- bookings ---------------------------------------------------------------------------
 
-  /** Records a deposit the provider booked: the mirror row and its journal transaction, atomically. */
-  async recordDeposit(input: RecordBookingInput): Promise<PostResult> {
-    return this.#recordBooking('deposit', input);
+  /**
+   * Records a deposit the provider booked: the mirror row and its journal transaction, atomically.
+   * Given a `scope` (from {@link Ledger.transact}), both are written in that transaction, so a
+   * caller can make the booking one step with writes of its own.
+   */
+  async recordDeposit(input: RecordBookingInput, scope?: PostingScope): Promise<PostResult> {
+    return this.#recordBooking('deposit', input, scope);
   }
 
-  /** Records a withdrawal the provider booked (refused beyond the user's balance). */
-  async recordWithdrawal(input: RecordBookingInput): Promise<PostResult> {
-    return this.#recordBooking('withdrawal', input);
+  /** Records a withdrawal the provider booked (refused beyond the user's balance); `scope` as for {@link recordDeposit}. */
+  async recordWithdrawal(input: RecordBookingInput, scope?: PostingScope): Promise<PostResult> {
+    return this.#recordBooking('withdrawal', input, scope);
   }
 
-  async #recordBooking(kind: 'deposit' | 'withdrawal', input: RecordBookingInput): Promise<PostResult> {
-    const account = await this.earnAccount(input);
+  async #recordBooking(kind: 'deposit' | 'withdrawal', input: RecordBookingInput, scope: PostingScope | undefined): Promise<PostResult> {
+    const account = await this.earnAccount(input, scope?.db);
     const providerBookingId = parseKey(input.providerBookingId, 'providerBookingId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
     const providerData = jsonText(input.providerData, 'providerData', PROVIDER_DATA_BYTES_MAX);
     // Checked before the system accounts are opened, so that a refused key leaves nothing behind.
     const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
-    const entries = postingRuleEntries(kind, { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId }, amount);
-    return this.ledger.transact(async (scope) => {
-      const result = await scope.post({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries });
+    // Outside a caller's scope the system accounts are opened (and committed) before the booking's transaction.
+    const system = scope === undefined ? await this.ledger.systemAccountIds(account.entity, account.currency) : await this.#systemAccountIdsWithin(account, scope.db);
+    const entries = postingRuleEntries(kind, { ...system, user: account.ledgerAccountId }, amount);
+    const work = async (within: PostingScope): Promise<PostResult> => {
+      const result = await within.post({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries });
       if (result.status === 'created') {
-        await earnRepository.insertBooking(scope.db, {
+        await earnRepository.insertBooking(within.db, {
           entity: account.entity,
           provider_booking_id: providerBookingId,
           kind,
@@ -338,7 +345,16 @@ export class EarnBooks {
         });
       }
       return result;
-    });
+    };
+    return scope === undefined ? this.ledger.transact(work) : work(scope);
+  }
+
+  async #systemAccountIdsWithin(account: EarnAccount, db: Kysely<LedgerDatabase>): Promise<Partial<Record<AccountKind, number>>> {
+    const ids: Partial<Record<AccountKind, number>> = {};
+    for (const [kind] of POSTING_RULES.deposit) {
+      if (kind !== 'user') ids[kind] = (await this.ledger.systemAccount(account.entity, account.currency, kind, db)).id;
+    }
+    return ids;
   }
 
   /** The provider data stored with a booking, or undefined. */

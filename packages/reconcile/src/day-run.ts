@@ -62,6 +62,22 @@ export interface ReconcileResult {
   readonly clean: boolean;
 }
 
+/**
+ * How far a run is, for a progress display: the phase and the rows it has handled so far
+ * (report entries read; entries examined by the sync; entries diffed). Reported at batch
+ * boundaries, not per row.
+ */
+export interface ReconcileProgress {
+  readonly phase: 'read' | 'sync' | 'diff';
+  readonly rows: number;
+}
+
+/** Called with each {@link ReconcileProgress}; a callback that throws aborts the run (nothing written). */
+export type ReconcileProgressListener = (progress: ReconcileProgress) => void;
+
+/** Rows between two progress reports of the diff. */
+const DIFF_PROGRESS_EVERY = 10_000;
+
 /** The reconciler's configuration, as one run needs it. */
 export interface DaySettings {
   readonly ledger: Ledger;
@@ -90,17 +106,24 @@ function checkDay(day: unknown): string {
 }
 
 /** Reconciles one day: see the module comment. */
-export async function reconcileDay(settings: DaySettings, input: { entity: string; day: string; report: ReportInput }): Promise<ReconcileResult> {
+export async function reconcileDay(settings: DaySettings, input: { entity: string; day: string; report: ReportInput; onProgress?: ReconcileProgressListener | undefined }): Promise<ReconcileResult> {
   const { ledger } = settings;
   const entity = ledger.entity(input.entity).id;
   if (input.report === undefined || input.report === null) throw new ReconcileError('no_report', `no report for ${entity} ${input.day}: nothing can be reconciled`, { field: 'report' });
   const day = checkDay(input.day);
+  if (input.onProgress !== undefined && typeof input.onProgress !== 'function') {
+    throw new ReconcileError('invalid_input', `onProgress must be a function, got ${typeof input.onProgress}`, { field: 'onProgress', value: typeof input.onProgress });
+  }
+  const progress: ReconcileProgressListener = input.onProgress ?? (() => {});
   const timeZone = ledger.entity(entity).timeZone;
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
   const interestByAccount = new ExternalSorter<ReportEntry>({ key: (entry) => `${entry.accountId ?? ''}\u0000${entry.id}`, ...directory });
   try {
+    let readRows = 0;
     const read = await readReportEntries(input.report, async (batch) => {
+      readRows += batch.length;
+      progress({ phase: 'read', rows: readRows });
       for (const entry of batch) {
         await byKey.add(entry);
         if (entry.type === 'Interest' && entry.accountId !== undefined) await interestByAccount.add(entry);
@@ -109,7 +132,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     checkHeader(read.header, { entity, day, timeZone });
     const interest = await compareInterest({ books: settings.books, entity, day, reported: interestByAccount, toleranceUnits: settings.toleranceUnits, ...(settings.sortDirectory === undefined ? {} : { sortDirectory: settings.sortDirectory }) });
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, scope }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, scope, progress }));
   } finally {
     await byKey.close();
     await interestByAccount.close();
@@ -123,6 +146,7 @@ interface DayWork {
   readonly interest: InterestOutcome;
   readonly byKey: ExternalSorter<ReportEntry>;
   readonly scope: PostingScope;
+  readonly progress: ReconcileProgressListener;
 }
 
 /** The write phase, in the day's one transaction. */
@@ -169,6 +193,7 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
   const counts = { interest: 0, partnerMargin: 0, fee: 0 };
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
   let pending: ReportEntry[] = [];
+  let examined = 0;
   const flush = async () => {
     const booked = await bookEntries(settings.ledger, { entity: work.entity, day: context.day, entries: pending, scope: work.scope });
     counts.interest += booked.interest;
@@ -178,9 +203,13 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
   };
   for await (const group of groups) {
     pending.push(...entriesToBook(group, context));
+    const before = examined;
+    examined += group.report.length;
+    if (Math.floor(before / DIFF_PROGRESS_EVERY) !== Math.floor(examined / DIFF_PROGRESS_EVERY)) work.progress({ phase: 'sync', rows: examined });
     if (pending.length >= SYNC_BATCH_POSTINGS_MAX) await flush();
   }
   if (pending.length > 0) await flush();
+  work.progress({ phase: 'sync', rows: examined });
   return counts;
 }
 
@@ -190,12 +219,17 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
   const drafts: BreakDraft[] = [...work.interest.breaks];
+  let diffed = 0;
   for await (const group of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sorted() }, work.scope.db)) {
+    const before = diffed;
+    diffed += group.report.length;
+    if (Math.floor(before / DIFF_PROGRESS_EVERY) !== Math.floor(diffed / DIFF_PROGRESS_EVERY)) work.progress({ phase: 'diff', rows: diffed });
     const diff = diffGroup(group, context);
     drafts.push(...diff.breaks);
     for (const entry of diff.ofDay) flows.add(entry);
     for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
   }
+  work.progress({ phase: 'diff', rows: diffed });
   const carried = await repository.selectCarriedOut(repository.withReconcileTables(work.scope.db), { entity, day: previousAccountingDay(context.day) });
   for (const row of carried) if (toUnits(row.carried_out) !== 0n) flows.touch(row.currency);
   const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));

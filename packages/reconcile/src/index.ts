@@ -26,7 +26,7 @@ export type { ExternalSorterOptions } from './external-sort.js';
 export { compareKeys } from './keys.js';
 export { Reconciler } from './reconciler.js';
 export { SYNC_BATCH_POSTINGS_MAX } from './day-run.js';
-export type { ReconcileResult } from './day-run.js';
+export type { ReconcileProgress, ReconcileProgressListener, ReconcileResult } from './day-run.js';
 export { TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX } from './reconciler-options.js';
 export type { ReconcilerOptions } from './reconciler-options.js';
 export type { Break } from './break-store.js';

@@ -15,7 +15,7 @@ import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { BreakRow, InstructionRow } from './db/repository.js';
 import { reconcileDay } from './day-run.js';
-import type { DaySettings, ReconcileResult } from './day-run.js';
+import type { DaySettings, ReconcileProgressListener, ReconcileResult } from './day-run.js';
 import { rowToBreak } from './break-store.js';
 import type { Break } from './break-store.js';
 import { confirmWithin, rowToInstruction, settlementKey } from './instructions.js';
@@ -70,8 +70,9 @@ export class Reconciler {
    * `wrong_day`). Everything is validated before the first write, and the whole day — sync,
    * diff, breaks, instructions, report record — is one transaction: a rejection writes nothing.
    * Running it again with the same report changes nothing; a restated report is the next version.
+   * `onProgress` is told the phase and the rows handled so far, at batch boundaries.
    */
-  async reconcileDay(input: { entity: string; day: string; report: ReportInput }): Promise<ReconcileResult> {
+  async reconcileDay(input: { entity: string; day: string; report: ReportInput; onProgress?: ReconcileProgressListener }): Promise<ReconcileResult> {
     this.logger.info({ event: 'reconcile.day', entity: input.entity, day: input.day }, `reconciling ${input.entity} ${input.day}`);
     const result = await reconcileDay(this.#settings, input);
     this.logger.info(
@@ -111,9 +112,10 @@ export class Reconciler {
 
   /**
    * The one-step repair of a booking the provider made but the books lack (a crash between the
-   * booking call and storing its response): books it from the report entry kept in the break,
-   * then resolves the break with the new transaction. The booking is idempotent on the entry's
-   * key, so a retry after a crash between the two steps finds the booking and finishes the step.
+   * booking call and storing its response): books it from the report entry kept in the break and
+   * resolves the break with the new transaction, in one database transaction — a crash leaves
+   * both or neither. The booking is idempotent on the entry's key, so a retry after a crash that
+   * happened before this call (the booking recorded by another path) finds it and resolves.
    */
   async repairMissingBooking(input: { breakId: number }): Promise<Break> {
     const row = await this.#break(input.breakId);
@@ -131,8 +133,16 @@ export class Reconciler {
       idempotencyKey: entry.idempotencyKey ?? `repair:${entry.bookingId ?? entry.id}`,
       providerData: { source: 'daily report', reportVersion: row.report_version, entry },
     };
-    const result = entry.type === 'Deposit' ? await this.books.recordDeposit(booking) : await this.books.recordWithdrawal(booking);
-    return this.resolveBreak({ breakId: row.id, reason: `booked from the daily report (${entry.type} ${booking.providerBookingId})`, transactionId: result.transaction.id });
+    // Opened (and committed) first: an account opened inside a transaction that rolls back must not be remembered.
+    const account = await this.books.earnAccount({ entity: row.entity, earnAccountId: entry.accountId });
+    await this.ledger.systemAccountIds(account.entity, account.currency);
+    const reason = `booked from the daily report (${entry.type} ${booking.providerBookingId})`;
+    await this.ledger.transact(async (scope) => {
+      const result = entry.type === 'Deposit' ? await this.books.recordDeposit(booking, scope) : await this.books.recordWithdrawal(booking, scope);
+      const resolved = await repository.resolveOpenBreak(repository.withReconcileTables(scope.db), row.id, { resolution_reason: reason, resolution_transaction_id: result.transaction.id, resolved_at: formatInstant(this.#settings.now()) });
+      if (!resolved) throw new ReconcileError('invalid_transition', `break ${row.id} was resolved by another caller meanwhile`, { field: 'breakId', value: String(row.id) });
+    });
+    return rowToBreak(await this.#break(row.id));
   }
 
   /** Settlement instructions of an entity (optionally of one day or status), by id. */

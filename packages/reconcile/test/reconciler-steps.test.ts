@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { EarnBooks, formatUnits, toUnits } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
 import { Reconciler, loadReportObject } from '../src/index.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { buildReport } from './report-builder.js';
+import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import type { ReportJson } from './report-builder.js';
 
 const ZONE = 'Europe/Berlin';
@@ -85,6 +87,49 @@ describe.each(DIALECTS)('reconciler steps on %s', (dialect) => {
     expect((await reconciler.instructions({ entity: 'defi' }))[0]?.status).toBe('sent');
     expect(await ledger.transactionByKey('defi', `settlement:defi:BTC:${DAY}`)).toBeUndefined();
     expect((await reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T10:00:00Z' })).status).toBe('confirmed');
+  });
+
+  it('reports progress by rows (read, sync, diff), and refuses an onProgress that is not a function writing nothing', async () => {
+    const report = await buildReport(books, 'defi', DAY);
+    const seen: { phase: string; rows: number }[] = [];
+    const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report), onProgress: (progress) => seen.push({ ...progress }) });
+    const phases = [...new Set(seen.map((item) => item.phase))];
+    expect(phases).toEqual(['read', 'sync', 'diff']);
+    const last = (phase: string) => seen.filter((item) => item.phase === phase).at(-1)?.rows;
+    expect(last('read')).toBe(result.reportEntries);
+    expect(last('diff')).toBe(result.reportEntries);
+    for (const phase of phases) {
+      const rows = seen.filter((item) => item.phase === phase).map((item) => item.rows);
+      expect(rows).toEqual([...rows].sort((a, b) => a - b));
+    }
+    const before = await snapshotDatabase(ledger.db as never);
+    await expect(reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report), onProgress: 'yes' as never })).rejects.toMatchObject({ code: 'invalid_input', field: 'onProgress', value: 'string' });
+    expect(await snapshotDatabase(ledger.db as never)).toBe(before);
+  });
+
+  it('repairs a missing booking in one transaction: a failure at the break update leaves neither the booking nor the resolution', async () => {
+    const report = await buildReport(books, 'defi', DAY);
+    report.transactions.push({ id: '00000000-0000-4000-8000-000000000009', type: 'Deposit', currency: 'BTC', amount: '0.25', createdAt: '2025-03-18T11:00:00Z', accountId: 'a1', bookingId: 'b-lost', idempotencyKey: 'k-lost' });
+    const missing = (await run(report)).breaks.find((value) => value.kind === 'missing_in_ledger');
+    if (missing === undefined) throw new Error('no missing_in_ledger break');
+    // The database refuses the break update after the booking was written in the same transaction (a crash between the two).
+    if (dialect === 'sqlite') {
+      await sql`CREATE TRIGGER refuse_break_update BEFORE UPDATE ON reconcile_breaks BEGIN SELECT RAISE(ABORT, 'simulated crash'); END`.execute(ledger.db);
+    } else {
+      await sql`CREATE FUNCTION refuse_break_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$`.execute(ledger.db);
+      await sql`CREATE TRIGGER refuse_break_update BEFORE UPDATE ON reconcile_breaks FOR EACH ROW EXECUTE FUNCTION refuse_break_update()`.execute(ledger.db);
+    }
+    const before = await snapshotDatabase(ledger.db as never);
+    await expect(reconciler.repairMissingBooking({ breakId: missing.id })).rejects.toThrow(/simulated crash/);
+    expect(await snapshotDatabase(ledger.db as never)).toBe(before);
+    expect(await books.booking({ entity: 'defi', providerBookingId: 'b-lost' })).toBeUndefined();
+    await sql`DROP TRIGGER refuse_break_update${sql.raw(dialect === 'sqlite' ? '' : ' ON reconcile_breaks')}`.execute(ledger.db);
+    // The retry finishes the step: booked once, resolved with that transaction.
+    const repaired = await reconciler.repairMissingBooking({ breakId: missing.id });
+    const booked = await books.booking({ entity: 'defi', providerBookingId: 'b-lost' });
+    expect(repaired).toMatchObject({ status: 'resolved', resolutionTransactionId: booked?.transactionId });
+    expect(booked).toMatchObject({ kind: 'deposit', amount: '0.250000000000000000', earnAccountId: 'a1' });
+    await expect(reconciler.repairMissingBooking({ breakId: missing.id })).rejects.toMatchObject({ code: 'invalid_transition' });
   });
 
   it('finishes repairMissingBooking after a crash between the booking and the break update', async () => {

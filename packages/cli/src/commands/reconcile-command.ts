@@ -110,7 +110,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
     progress.stage('opening the books');
     return await withBooks(flags, config, io, async (opened) => {
       progress.stage('reconciling (sync, diff, settlement)');
-      const result = await opened.reconciler.reconcileDay({ entity: flags.entity, day, report: loaded });
+      const result = await opened.reconciler.reconcileDay({ entity: flags.entity, day, report: loaded, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
       progress.stage('writing the summary');
       const { summary, files } = await writeDaySummary({ result, fetchedJson, out, io });
       progress.stop();

@@ -17,6 +17,7 @@ import type { ExitCode } from '../exit-codes.js';
 import { fetchDailyReport } from '../fetch-report.js';
 import type { OpenBooks } from '../open-books.js';
 import { progressEnabled, stageProgress } from '../stage-progress.js';
+import type { StageProgress } from '../stage-progress.js';
 import { writeDaySummary } from './reconcile-command.js';
 import type { ReconcileFlags } from './reconcile-command.js';
 
@@ -59,10 +60,10 @@ function checkRange(flags: ReconcileFlags): { fromDay: string; toDay: string } {
 }
 
 /** One (entity, day): fetch, reconcile, write its summary. */
-async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBooks; config: Awaited<ReturnType<typeof resolveConfig>>; entity: string; day: string; out: string }): Promise<RangeDayOutcome> {
+async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBooks; config: Awaited<ReturnType<typeof resolveConfig>>; entity: string; day: string; out: string; progress: StageProgress }): Promise<RangeDayOutcome> {
   const { entity, day } = input;
   const fetched = await fetchDailyReport({ config: input.config, entity, day, env: io.env, logger: loggerOf(flags, io) });
-  const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.loaded });
+  const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.loaded, onProgress: ({ phase, rows }) => input.progress.rows(phase, rows) });
   const { summary, files } = await writeDaySummary({ result, fetchedJson: fetched.json, out: join(input.out, entity, day), io });
   return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.breaks.length, reportId: summary.report.id, files };
 }
@@ -103,7 +104,7 @@ export async function reconcileRange(flags: ReconcileFlags, io: CliIo): Promise<
           }
           progress.stage(`${entity} ${day}`);
           try {
-            outcomes.push(await runDay(flags, io, { opened, config, entity, day, out }));
+            outcomes.push(await runDay(flags, io, { opened, config, entity, day, out, progress }));
           } catch (error) {
             outcomes.push({ entity, day, status: 'error', error: describeError(error) });
             stoppedAt = { entity, day };
