@@ -79,7 +79,7 @@ function cycleDigest(native: Database.Database): string {
 }
 
 /** Writes, with native prepared statements, the rows of N Earn accounts holding one deposit each. */
-function setUpAccounts(native: Database.Database, accounts: number, fundsId: number): void {
+export function setUpAccounts(native: Database.Database, accounts: number, fundsId: number): void {
   const insertPartner = native.prepare('insert into partner_users (partner_user_id, created_at) values (?, ?)');
   const insertEarnUser = native.prepare('insert into earn_users (entity, earn_user_id, partner_user_id, created_at) values (?, ?, ?, ?)');
   const insertAccount = native.prepare(
@@ -111,7 +111,8 @@ function setUpAccounts(native: Database.Database, accounts: number, fundsId: num
   })();
 }
 
-async function openCycleBooks(filename: string) {
+/** Opens (migrating) the cycle's books on a SQLite file. */
+export async function openCycleBooks(filename: string) {
   const storage = openSqliteDatabase({ filename });
   const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] });
   const books = new EarnBooks(ledger);
