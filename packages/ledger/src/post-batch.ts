@@ -102,7 +102,7 @@ export async function postBatch(context: PostBatchContext, trx: Db, postings: re
   const state = await readBatchState(context, trx, entity, postings);
   const plan = await decideBatch(context, trx, state, postings);
   const createdAt = formatInstant(context.now());
-  const ids = await writeBatch(trx, state, plan, createdAt);
+  const ids = await writeBatch(context, trx, state, plan, createdAt);
   return readBackBatch(trx, plan, ids, createdAt);
 }
 
@@ -269,11 +269,10 @@ async function backdate(trx: Db, series: { account: LedgerAccount; shard: number
 }
 
 /** Writes the planned transactions, entries, balances and day rows; answers (key → id) of the new transactions. */
-async function writeBatch(trx: Db, state: BatchState, plan: BatchPlan, createdAt: string): Promise<Map<string, number>> {
-  const ids = await repository.insertTransactions(
-    trx,
-    plan.created.map(({ posting }) => transactionRow(posting, createdAt)),
-  );
+async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState, plan: BatchPlan, createdAt: string): Promise<Map<string, number>> {
+  const bulk = context.dialect.postingBulk;
+  const transactionRows = plan.created.map(({ posting }) => transactionRow(posting, createdAt));
+  const ids = bulk === undefined ? await repository.insertTransactions(trx, transactionRows) : await bulk.insertTransactions(trx, transactionRows);
   if (ids.size !== plan.created.length) {
     // A concurrent writer committed one of these keys with other accounts (so other content).
     const lost = plan.created.find(({ posting }) => !ids.has(posting.idempotencyKey));
@@ -303,13 +302,16 @@ async function writeBatch(trx: Db, state: BatchState, plan: BatchPlan, createdAt
       });
     });
   }
-  await repository.insertEntryRows(trx, entryRows);
+  if (bulk === undefined) await repository.insertEntryRows(trx, entryRows);
+  else await bulk.insertEntries(trx, entryRows);
   const touched = [...plan.addedEntries.keys()].map((id) => {
     const row = state.rows.get(id);
     assertInvariant(row !== undefined, 'touched account lost');
     return { ...row, entry_count: row.entry_count + (plan.addedEntries.get(id) ?? 0) };
   });
-  await repository.writeAccountBalances(trx, touched.filter((row) => !state.shards.has(row.id)));
+  const own = touched.filter((row) => !state.shards.has(row.id));
+  if (bulk === undefined) await repository.writeAccountBalances(trx, own);
+  else await bulk.writeAccounts(trx, own);
   await writeShards(
     trx,
     touched.flatMap((row) => {
@@ -318,7 +320,9 @@ async function writeBatch(trx: Db, state: BatchState, plan: BatchPlan, createdAt
     }),
   );
   const days = [...plan.pendingDays].flatMap(([accountId, days]) => [...days].map(([day, units]) => ({ account_id: accountId, accounting_day: day, balance: formatUnits(units) })));
-  await repository.writeDayBalances(trx, days.filter((row) => !state.shards.has(row.account_id)));
+  const ownDays = days.filter((row) => !state.shards.has(row.account_id));
+  if (bulk === undefined) await repository.writeDayBalances(trx, ownDays);
+  else await bulk.writeDays(trx, ownDays);
   await writeShardDays(
     trx,
     days.flatMap((row) => {

@@ -8,6 +8,7 @@ import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { postgresJournalBulk } from './journal-bulk.js';
+import { postgresPostingBulk } from './posting-bulk.js';
 import { LedgerError } from '../../errors.js';
 
 // The driver is an optional peer dependency: without it, importing this subpath rejects with a
@@ -49,6 +50,7 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
   exactSumFunction: 'sum',
   supportsRowLocks: true,
   balanceShardCount: POSTGRES_BALANCE_SHARDS,
+  postingBulk: postgresPostingBulk,
   bulk: postgresJournalBulk,
   async migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void> {
     await run(db, { disableTransactions: false });
