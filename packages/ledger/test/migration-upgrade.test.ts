@@ -3,7 +3,7 @@
  * compound postings (0001–0004), holding deposits and interest booked the old way (one
  * transaction per account), opens with today's ledger, keeps every figure, passes verify(), and
  * a cycle run on it sees the interest booked the old way as booked; a booking after the upgrade
- * (balance shards on PostgreSQL, 0007) adds to the balances kept from before.
+ * (balance shards on PostgreSQL, 0008) adds to the balances kept from before.
  */
 import { Migrator } from 'kysely';
 import type { Kysely } from 'kysely';
@@ -130,7 +130,7 @@ describe.each(DIALECTS)('schema upgrade on %s', (dialect) => {
 
     // Bookings on the upgraded books. A lone writer writes the rows kept from before; on
     // PostgreSQL a writer that finds a system account's row held by another transaction writes a
-    // balance shard instead (0007): balances add both, before and after.
+    // balance shard instead (0008): balances add both, before and after.
     const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
     await books.recordDeposit({ entity: 'defi', earnAccountId: 'a1', providerBookingId: 'b2', amount: '1', occurredAt: '2025-03-20T09:00:00Z', idempotencyKey: 'dep-a1-2', providerData: { id: 'b2' } });
     expect(await ledger.balance(funds.id)).toBe(formatUnits(-3n * ONE));

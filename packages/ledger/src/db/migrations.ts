@@ -278,7 +278,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0004_earn_account_order_index': earnAccountOrderIndexMigration(),
     '0005_provider_entry_order_index': providerEntryOrderIndexMigration(dialect),
     '0006_entry_provider_id': entryProviderIdMigration(dialect),
-    '0007_balance_shards': balanceShardsMigration(dialect),
+    '0008_balance_shards': balanceShardsMigration(dialect),
   };
 }
 
