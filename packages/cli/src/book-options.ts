@@ -6,6 +6,7 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { EMPTY_CONFIG, loadConfig } from './cli-config.js';
+import { checkPath } from './text-flags.js';
 import type { CliConfig } from './cli-config.js';
 import type { CliIo } from './cli-io.js';
 import { LOG_FORMATS, LOG_LEVELS, cliLogger } from './cli-logger.js';
@@ -60,13 +61,14 @@ export function loggerOf(flags: BookFlags, io: CliIo): CliLogger {
 /** Reads the configuration named by `--config` or `EARNBOOK_CONFIG`, or the empty one. */
 export async function resolveConfig(flags: BookFlags, io: CliIo): Promise<CliConfig> {
   const path = flags.config ?? io.env['EARNBOOK_CONFIG'];
-  return path === undefined || path === '' ? EMPTY_CONFIG : loadConfig(path, io.cwd);
+  return path === undefined || path === '' ? EMPTY_CONFIG : loadConfig(checkPath(path, flags.config === undefined ? 'EARNBOOK_CONFIG' : '--config'), io.cwd);
 }
 
 /** Opens the books named by the flags, the environment or the configuration. */
 export async function openBooksOf(flags: BookFlags, config: CliConfig, io: CliIo): Promise<OpenBooks> {
   const env = io.env['EARNBOOK_DATABASE'];
   const database = flags.database ?? (env === undefined || env === '' ? undefined : env) ?? config.database ?? DATABASE_DEFAULT;
+  checkPath(database, flags.database !== undefined ? '--database' : env !== undefined && env !== '' ? 'EARNBOOK_DATABASE' : config.database !== undefined ? 'database' : '--database');
   const target = parseDatabaseTarget({ database, schema: flags.schema, cwd: io.cwd });
   return openBooks({ target, config, create: flags.create === true, logger: loggerOf(flags, io) });
 }

@@ -7,11 +7,11 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency } from '@earnbook/ledger';
+import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency, textDefect } from '@earnbook/ledger';
 import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
-import { CONFIG_SCHEMA_FILE_NAME, configSchemaError } from './config-schema.js';
+import { CONFIG_SCHEMA_FILE_NAME, configKeyName, configSchemaError } from './config-schema.js';
 
 /** Bytes of a configuration file read at most. */
 export const CONFIG_BYTES_MAX = 1024 * 1024;
@@ -131,7 +131,7 @@ function checkEntities(value: unknown): readonly LedgerEntity[] {
     value.map((item: unknown, index) => {
       const field = `entities[${index}]`;
       const entity = record(item, field);
-      for (const key of Object.keys(entity)) if (key !== 'id' && key !== 'timeZone') invalid(`${field}.${key}`, 'is not a known field (id, timeZone)');
+      for (const key of Object.keys(entity)) if (key !== 'id' && key !== 'timeZone') invalid(`${field}.${configKeyName(key)}`, 'is not a known field (id, timeZone)');
       const id = text(entity['id'], `${field}.id`, 64);
       if (!ENTITY_PATTERN.test(id)) invalid(`${field}.id`, 'must be lower-case letters, digits, "_" or "-"', id);
       if (seen.has(id)) invalid(`${field}.id`, 'is listed twice', id);
@@ -169,7 +169,7 @@ function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
   for (const key of Object.keys(api)) {
     // The value of a secret key is never echoed, not even in the error.
     if (SECRET_KEYS.has(key)) invalid(`${field}.${key}`, 'must not be in the configuration file: put the secret in an environment variable and name it in clientSecretEnv');
-    if (!EARN_API_KEYS.has(key)) invalid(`${field}.${key}`, `is not a known field (${[...EARN_API_KEYS].join(', ')})`);
+    if (!EARN_API_KEYS.has(key)) invalid(`${field}.${configKeyName(key)}`, `is not a known field (${[...EARN_API_KEYS].join(', ')})`);
   }
   const url = (key: 'baseUrl' | 'tokenUrl'): string => {
     const raw = text(api[key], `${field}.${key}`, 2000);
@@ -214,6 +214,26 @@ function checkAgainstSchema(json: unknown): void {
 }
 
 /**
+ * Refuses text that is not well-formed (a lone surrogate, NUL) in any key or value, comments
+ * included, naming where: a lone surrogate would reach a file name or an HTTP header as U+FFFD.
+ */
+function checkText(value: unknown, field: string): void {
+  const at = (key: string | number) => (typeof key === 'number' ? `${field}[${key}]` : field === '' ? configKeyName(key) : `${field}.${configKeyName(key)}`);
+  if (typeof value === 'string') {
+    const defect = textDefect(value);
+    if (defect !== undefined) invalid(field || '(root)', `must be well-formed text, not hold ${defect}`, value);
+  } else if (Array.isArray(value)) {
+    value.forEach((item: unknown, index) => checkText(item, at(index)));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const defect = textDefect(key);
+      if (defect !== undefined) invalid(at(key), `is a key that is not well-formed text (it holds ${defect})`);
+      checkText(item, at(key));
+    }
+  }
+}
+
+/**
  * Checks a parsed configuration object and returns it frozen.
  *
  * @example
@@ -221,8 +241,9 @@ function checkAgainstSchema(json: unknown): void {
  */
 export function parseConfig(json: unknown): CliConfig {
   const top = record(json, '(root)');
+  checkText(json, '');
   checkAgainstSchema(json);
-  for (const key of Object.keys(top)) if (!TOP_LEVEL_KEYS.has(key)) invalid(key, `is not a known field (${[...TOP_LEVEL_KEYS].filter((name) => !name.startsWith('$')).join(', ')})`);
+  for (const key of Object.keys(top)) if (!TOP_LEVEL_KEYS.has(key)) invalid(configKeyName(key), `is not a known field (${[...TOP_LEVEL_KEYS].filter((name) => !name.startsWith('$')).join(', ')})`);
   const entities = top['entities'] === undefined ? undefined : checkEntities(top['entities']);
   const entityIds = entities === undefined ? undefined : new Set(entities.map((entity) => entity.id));
   return Object.freeze({
@@ -251,9 +272,16 @@ export async function loadConfig(path: string, cwd: string): Promise<CliConfig> 
     throw new CliError('invalid_config', `no configuration file at ${file}`, { field: '--config', value: path, cause });
   }
   if (size > CONFIG_BYTES_MAX) throw new CliError('invalid_config', `configuration file ${file} has ${size} bytes, more than ${CONFIG_BYTES_MAX}`, { field: '--config', value: path });
+  let text: string;
+  try {
+    // Fatal decoding: bytes that are not UTF-8 would otherwise become U+FFFD without a word.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file));
+  } catch (cause) {
+    throw new CliError('invalid_config', `configuration file ${file} cannot be read as UTF-8 text: ${(cause as Error).message}`, { field: '--config', value: path, cause });
+  }
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (cause) {
     throw new CliError('invalid_config', `configuration file ${file} is not JSON: ${(cause as Error).message}`, { field: '--config', value: path, cause });
   }

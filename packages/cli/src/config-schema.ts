@@ -100,10 +100,19 @@ export interface ConfigSchemaError {
   readonly reason: string;
 }
 
+/**
+ * A configuration key as a field name: as it is when it is a plain name, else quoted as JSON, so
+ * that an empty key, one with spaces or punctuation, or one that is not well-formed text (a lone
+ * surrogate, escaped) is still named readably.
+ */
+export function configKeyName(key: string): string {
+  return /^[A-Za-z0-9_$-]+$/.test(key) ? key : JSON.stringify(key);
+}
+
 function fieldOf(instancePath: string): string {
   let field = '';
   for (const part of instancePath.split('/').slice(1)) {
-    const name = part.replaceAll('~1', '/').replaceAll('~0', '~');
+    const name = configKeyName(part.replaceAll('~1', '/').replaceAll('~0', '~'));
     field += /^\d+$/.test(name) ? `[${name}]` : field === '' ? name : `.${name}`;
   }
   return field;
@@ -111,7 +120,7 @@ function fieldOf(instancePath: string): string {
 
 function describeError(error: ErrorObject): ConfigSchemaError {
   const base = fieldOf(error.instancePath);
-  const join = (name: string) => (base === '' ? name : `${base}.${name}`);
+  const join = (name: string) => (base === '' ? configKeyName(name) : `${base}.${configKeyName(name)}`);
   if (error.keyword === 'additionalProperties') return { field: join(String(error.params['additionalProperty'])), kind: 'unknown', reason: 'is not a known field' };
   if (error.keyword === 'required') return { field: join(String(error.params['missingProperty'])), kind: 'invalid', reason: 'is required' };
   // A bad key is reported first by the check on its name, which carries the key.

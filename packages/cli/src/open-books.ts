@@ -3,7 +3,7 @@
  * schema of it), the ledger with the configured entities, the Earn mirror and the reconciler.
  * Connection strings are never printed with their password.
  */
-import { access, mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { EarnBooks, Ledger, LedgerError, redactConnectionString } from '@earnbook/ledger';
@@ -32,6 +32,9 @@ export function parseDatabaseTarget(input: { database: string; schema?: string |
   const { database } = input;
   if (database.length === 0 || database.length > 4000) throw new CliError('invalid_flag', '--database must be a SQLite file path or a postgres:// URL', { field: '--database' });
   if (!/^postgres(ql)?:\/\//i.test(database)) {
+    // SQLite drops white space at the end of a file name: "books.sqlite " opens (or makes)
+    // "books.sqlite", another file than the one named and checked.
+    if (/\s$/.test(database)) throw new CliError('invalid_flag', `--database must not end with white space (SQLite would open ${JSON.stringify(database.trimEnd())} instead), got ${JSON.stringify(database)}`, { field: '--database', value: JSON.stringify(database) });
     if (input.schema !== undefined) throw new CliError('invalid_flag', '--schema is only for a PostgreSQL --database', { field: '--schema', value: input.schema });
     return { kind: 'sqlite', filename: database === ':memory:' ? database : resolve(input.cwd, database) };
   }
@@ -82,10 +85,10 @@ function booksNotFound(target: DatabaseTarget, cause?: unknown): CliError {
   );
 }
 
+/** Whether `path` is a file: a folder of that name is not books (the driver would open another file). */
 async function fileExists(path: string): Promise<boolean> {
   try {
-    await access(path);
-    return true;
+    return (await stat(path)).isFile();
   } catch {
     return false;
   }

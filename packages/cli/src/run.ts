@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
+import { CliError } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
 import { EXIT_CLEAN, EXIT_ERROR } from './exit-codes.js';
 import type { ExitCode } from './exit-codes.js';
@@ -59,6 +60,20 @@ Run "earnbook <command> --help" for the flags of each command.`,
 }
 
 /**
+ * `earnbook help <name>` of a command that does not exist: commander prints the general help as
+ * an error without saying what was wrong, so it is refused here as a usage error naming it.
+ */
+function checkHelpTopic(argv: readonly string[]): void {
+  const words = argv.filter((word) => !word.startsWith('-'));
+  const topic = words[0] === 'help' ? words[1] : undefined;
+  if (topic === undefined || COMMANDS.some((entry) => entry.name === topic)) return;
+  // Quoted as JSON (control characters and lone surrogates escaped) and cut: the ledger's
+  // describeValue is not loaded here, to keep --help light.
+  const shown = JSON.stringify(topic.length > 100 ? `${topic.slice(0, 100)}…` : topic);
+  throw new CliError('invalid_flag', `unknown command ${shown}: run "earnbook --help" for the commands`, { field: 'command', value: shown });
+}
+
+/**
  * Runs the CLI with `argv` (the arguments after the program name) and returns the exit code.
  * Errors are written to `io.stderr` as one `error:` line with their code and field; with
  * `--json` the error is also written to stdout as `{ "error": … }`.
@@ -69,6 +84,7 @@ Run "earnbook <command> --help" for the flags of each command.`,
 export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode> {
   let code: ExitCode = EXIT_CLEAN;
   try {
+    checkHelpTopic(argv);
     const program = await buildProgram(
       io,
       (value) => {

@@ -3,18 +3,19 @@
  * `name: value unit ratio=r (baseline)`. Not a test: nothing here fails on a missed target.
  *
  * `EARNBOOK_BENCH_SCALE=small` runs reduced sizes; `EARNBOOK_BENCH_ONLY` (comma list of
- * `sqlite`, `postgres`, `balance`, `interest`, `cycle`, `cycle_postgres`, `concurrent`) runs a subset; PostgreSQL is reached at
+ * `sqlite`, `postgres`, `balance`, `interest`, `cycle`, `cycle_postgres`, `concurrent`, `cycle_rss`) runs a subset; PostgreSQL is reached at
  * `EARNBOOK_PG_URL` (default the local trust-auth server).
  */
 import { benchBalanceAtDay } from './balance-at-day.js';
 import { benchInterestCompute } from './interest-compute.js';
 import { benchInterestCycle } from './interest-cycle.js';
+import { benchCyclePeakRss } from './cycle-peak-rss.js';
 import { benchInterestCyclePostgres } from './interest-cycle-postgres.js';
 import { benchPostConcurrentPostgres, benchPostConcurrentSqlite } from './post-concurrent.js';
 import { benchLedgerBookingsPostgres, benchLedgerBookingsSqlite } from './ledger-bookings.js';
 import { benchSizes, formatMeasure, peakRssMiB } from './lib.js';
 
-const BENCHMARKS = ['sqlite', 'postgres', 'balance', 'interest', 'cycle', 'cycle_postgres', 'concurrent'] as const;
+const BENCHMARKS = ['sqlite', 'postgres', 'balance', 'interest', 'cycle', 'cycle_postgres', 'concurrent', 'cycle_rss'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 
 const PG_URL = process.env['EARNBOOK_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     print(await benchPostConcurrentPostgres({ perCaller, userAccounts: sizes.postgresUserAccounts, connectionString: PG_URL }));
   }
   if (run.has('cycle_postgres')) print(await benchInterestCyclePostgres({ accounts: sizes.interestAccounts, connectionString: PG_URL }));
+  // The cycle's peak RSS at two sizes, each in a fresh process: 1M and 4M accounts (full).
+  if (run.has('cycle_rss')) print(await benchCyclePeakRss({ smallAccounts: sizes.interestAccounts, largeAccounts: 4 * sizes.interestAccounts }));
   print([
     formatMeasure({
       name: 'ledger_bench_peak_rss',

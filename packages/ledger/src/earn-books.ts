@@ -20,6 +20,8 @@ import { parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
 import type { TransactionKind } from './posting.js';
 import type { LedgerDatabase } from './db/schema.js';
+import * as earnRepository from './db/earn-repository.js';
+import type { EarnAccountRow } from './db/earn-repository.js';
 
 /** Bytes of provider data (JSON) stored with one booking. */
 export const PROVIDER_DATA_BYTES_MAX = 64 * 1024;
@@ -169,23 +171,14 @@ export class EarnBooks {
     const contentHash = hashOf([currency, name, termsText]);
     const product: EarnProduct = Object.freeze({ entity, providerProductId, effectiveDay, currency, name, terms: JSON.parse(termsText) as unknown });
     return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
-      const existing = await trx
-        .selectFrom('earn_products')
-        .selectAll()
-        .where('entity', '=', entity)
-        .where('provider_product_id', '=', providerProductId)
-        .where('effective_day', '=', effectiveDay)
-        .executeTakeFirst();
+      const existing = await earnRepository.selectProductVersion(trx, { entity, providerProductId, effectiveDay });
       if (existing !== undefined) {
         if (existing.content_hash !== contentHash) conflict('providerProductId', providerProductId, `already has a different version effective ${effectiveDay}`);
         return { status: 'exists' as const, value: product };
       }
-      const previous = await trx.selectFrom('earn_products').select('currency').where('entity', '=', entity).where('provider_product_id', '=', providerProductId).executeTakeFirst();
-      if (previous !== undefined && previous.currency !== currency) conflict('currency', currency, `differs from product ${providerProductId}'s currency ${previous.currency}`);
-      await trx
-        .insertInto('earn_products')
-        .values({ entity, provider_product_id: providerProductId, effective_day: effectiveDay, currency, name, terms: termsText, content_hash: contentHash, created_at: formatInstant(this.#now()) })
-        .execute();
+      const previousCurrency = await earnRepository.selectProductCurrency(trx, { entity, providerProductId });
+      if (previousCurrency !== undefined && previousCurrency !== currency) conflict('currency', currency, `differs from product ${providerProductId}'s currency ${previousCurrency}`);
+      await earnRepository.insertProduct(trx, { entity, provider_product_id: providerProductId, effective_day: effectiveDay, currency, name, terms: termsText, content_hash: contentHash, created_at: formatInstant(this.#now()) });
       return { status: 'created' as const, value: product };
     });
   }
@@ -194,15 +187,7 @@ export class EarnBooks {
   async productInForce(input: { entity: string; providerProductId: string; day: string }): Promise<EarnProduct | undefined> {
     const entity = this.ledger.entity(input.entity).id;
     const day = parseAccountingDay(input.day, 'day');
-    const row = await this.#db
-      .selectFrom('earn_products')
-      .selectAll()
-      .where('entity', '=', entity)
-      .where('provider_product_id', '=', requireWellFormed(input.providerProductId, 'providerProductId'))
-      .where('effective_day', '<=', day)
-      .orderBy('effective_day', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const row = await earnRepository.selectProductInForce(this.#db, { entity, providerProductId: requireWellFormed(input.providerProductId, 'providerProductId'), day });
     return row === undefined ? undefined : rowToProduct(row);
   }
 
@@ -210,14 +195,7 @@ export class EarnBooks {
   async productsInForce(input: { entity: string; day: string }): Promise<EarnProduct[]> {
     const entity = this.ledger.entity(input.entity).id;
     const day = parseAccountingDay(input.day, 'day');
-    const rows = await this.#db
-      .selectFrom('earn_products')
-      .selectAll()
-      .where('entity', '=', entity)
-      .where('effective_day', '<=', day)
-      .orderBy('provider_product_id')
-      .orderBy('effective_day', 'desc')
-      .execute();
+    const rows = await earnRepository.selectProductVersionsUpTo(this.#db, { entity, day });
     const latest = new Map<string, EarnProduct>();
     for (const row of rows) if (!latest.has(row.provider_product_id)) latest.set(row.provider_product_id, rowToProduct(row));
     return [...latest.values()];
@@ -243,28 +221,23 @@ export class EarnBooks {
     }
     return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
       const createdAt = formatInstant(this.#now());
-      let created = false;
-      const known = await trx.selectFrom('partner_users').select('partner_user_id').where('partner_user_id', '=', partnerUserId).executeTakeFirst();
-      if (known === undefined) {
-        await trx.insertInto('partner_users').values({ partner_user_id: partnerUserId, created_at: createdAt }).execute();
-        created = true;
-      }
+      let created = await earnRepository.insertPartnerUserIfMissing(trx, { partner_user_id: partnerUserId, created_at: createdAt });
       for (const user of earnUsers) {
-        const existing = await trx.selectFrom('earn_users').selectAll().where('entity', '=', user.entity).where((eb) => eb.or([eb('partner_user_id', '=', partnerUserId), eb('earn_user_id', '=', user.earnUserId)])).execute();
+        const existing = await earnRepository.selectEarnUsersLinked(trx, { entity: user.entity, partnerUserId, earnUserId: user.earnUserId });
         const same = existing.find((row) => row.partner_user_id === partnerUserId && row.earn_user_id === user.earnUserId);
         if (same !== undefined) continue;
         if (existing.length > 0) conflict('earnUserId', user.earnUserId, `conflicts with the Earn user already linked in ${user.entity}`);
-        await trx.insertInto('earn_users').values({ entity: user.entity, earn_user_id: user.earnUserId, partner_user_id: partnerUserId, created_at: createdAt }).execute();
+        await earnRepository.insertEarnUser(trx, { entity: user.entity, earn_user_id: user.earnUserId, partner_user_id: partnerUserId, created_at: createdAt });
         created = true;
       }
-      const all = await trx.selectFrom('earn_users').select(['entity', 'earn_user_id']).where('partner_user_id', '=', partnerUserId).orderBy('entity').execute();
+      const all = await earnRepository.selectEarnUsersOf(trx, partnerUserId);
       return { status: created ? ('created' as const) : ('exists' as const), value: { partnerUserId, earnUsers: all.map((row) => ({ entity: row.entity, earnUserId: row.earn_user_id })) } };
     });
   }
 
   /** The Earn users of a partner user, one per entity. */
   async earnUsersOf(partnerUserId: string): Promise<{ entity: string; earnUserId: string }[]> {
-    const rows = await this.#db.selectFrom('earn_users').select(['entity', 'earn_user_id']).where('partner_user_id', '=', requireWellFormed(partnerUserId, 'partnerUserId')).orderBy('entity').execute();
+    const rows = await earnRepository.selectEarnUsersOf(this.#db, requireWellFormed(partnerUserId, 'partnerUserId'));
     return rows.map((row) => ({ entity: row.entity, earnUserId: row.earn_user_id }));
   }
 
@@ -278,11 +251,10 @@ export class EarnBooks {
     const earnUserId = parseKey(input.earnUserId, 'earnUserId');
     const providerProductId = parseKey(input.providerProductId, 'providerProductId');
     const currency = parseCurrency(input.currency);
-    const user = await this.#db.selectFrom('earn_users').select('earn_user_id').where('entity', '=', entity).where('earn_user_id', '=', earnUserId).executeTakeFirst();
-    if (user === undefined) throw new LedgerError('invalid_input', `earnUserId ${earnUserId} is not a registered Earn user of ${entity}`, { field: 'earnUserId', value: earnUserId });
-    const product = await this.#db.selectFrom('earn_products').select('currency').where('entity', '=', entity).where('provider_product_id', '=', providerProductId).executeTakeFirst();
-    if (product === undefined) throw new LedgerError('invalid_input', `providerProductId ${providerProductId} is not a product of ${entity}`, { field: 'providerProductId', value: providerProductId });
-    if (product.currency !== currency) throw new LedgerError('invalid_input', `currency ${currency} differs from product ${providerProductId}'s ${product.currency}`, { field: 'currency', value: currency });
+    if (!(await earnRepository.earnUserExists(this.#db, { entity, earnUserId }))) throw new LedgerError('invalid_input', `earnUserId ${earnUserId} is not a registered Earn user of ${entity}`, { field: 'earnUserId', value: earnUserId });
+    const productCurrency = await earnRepository.selectProductCurrency(this.#db, { entity, providerProductId });
+    if (productCurrency === undefined) throw new LedgerError('invalid_input', `providerProductId ${providerProductId} is not a product of ${entity}`, { field: 'providerProductId', value: providerProductId });
+    if (productCurrency !== currency) throw new LedgerError('invalid_input', `currency ${currency} differs from product ${providerProductId}'s ${productCurrency}`, { field: 'currency', value: currency });
     const wanted = { entity, earnAccountId, earnUserId, providerProductId, currency };
     // A conflict is found before the ledger account is opened, so that a refused account leaves
     // no ledger account behind; it is checked again inside the transaction.
@@ -291,10 +263,7 @@ export class EarnBooks {
     const account: EarnAccount = Object.freeze({ ...wanted, ledgerAccountId: ledgerAccount.id });
     return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
       if (await this.#earnAccountConflict(trx, wanted)) return { status: 'exists' as const, value: account };
-      await trx
-        .insertInto('earn_accounts')
-        .values({ entity, earn_account_id: earnAccountId, earn_user_id: earnUserId, provider_product_id: providerProductId, currency, ledger_account_id: ledgerAccount.id, created_at: formatInstant(this.#now()) })
-        .execute();
+      await earnRepository.insertEarnAccount(trx, { entity, earn_account_id: earnAccountId, earn_user_id: earnUserId, provider_product_id: providerProductId, currency, ledger_account_id: ledgerAccount.id, created_at: formatInstant(this.#now()) });
       return { status: 'created' as const, value: account };
     });
   }
@@ -306,34 +275,31 @@ export class EarnBooks {
    */
   async #earnAccountConflict(db: Kysely<LedgerDatabase>, wanted: Omit<EarnAccount, 'ledgerAccountId'>): Promise<boolean> {
     const { entity, earnAccountId, earnUserId, providerProductId, currency } = wanted;
-    const existing = await db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', earnAccountId).executeTakeFirst();
+    const existing = await earnRepository.selectEarnAccount(db, { entity, earnAccountId });
     if (existing !== undefined) {
       if (existing.earn_user_id !== earnUserId || existing.provider_product_id !== providerProductId || existing.currency !== currency) {
         conflict('earnAccountId', earnAccountId, 'is already recorded for another user, product or currency');
       }
       return true;
     }
-    const sameProduct = await db.selectFrom('earn_accounts').select('earn_account_id').where('entity', '=', entity).where('earn_user_id', '=', earnUserId).where('provider_product_id', '=', providerProductId).executeTakeFirst();
-    if (sameProduct !== undefined) conflict('earnAccountId', earnAccountId, `: Earn user ${earnUserId} already has account ${sameProduct.earn_account_id} in ${providerProductId}`);
+    const sameProduct = await earnRepository.selectEarnAccountIdOfUserProduct(db, { entity, earnUserId, providerProductId });
+    if (sameProduct !== undefined) conflict('earnAccountId', earnAccountId, `: Earn user ${earnUserId} already has account ${sameProduct} in ${providerProductId}`);
     return false;
   }
 
   /** An Earn account, or an `unknown_account` error naming it. */
   async earnAccount(input: { entity: string; earnAccountId: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<EarnAccount> {
     const entity = this.ledger.entity(input.entity).id;
-    const row = await db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).where('earn_account_id', '=', requireWellFormed(input.earnAccountId, 'earnAccountId')).executeTakeFirst();
+    const row = await earnRepository.selectEarnAccount(db, { entity, earnAccountId: requireWellFormed(input.earnAccountId, 'earnAccountId') });
     if (row === undefined) throw new LedgerError('unknown_account', `earnAccountId ${describeValue(input.earnAccountId)} is not an Earn account of ${entity}`, { field: 'earnAccountId', value: describeValue(input.earnAccountId) });
-    return Object.freeze({ entity: row.entity, earnAccountId: row.earn_account_id, earnUserId: row.earn_user_id, providerProductId: row.provider_product_id, currency: row.currency, ledgerAccountId: row.ledger_account_id });
+    return rowToEarnAccount(row);
   }
 
   /** Every Earn account of an entity (optionally of one currency), in id order. */
   async earnAccounts(input: { entity: string; currency?: string }): Promise<EarnAccount[]> {
     const entity = this.ledger.entity(input.entity).id;
-    let query = this.#db.selectFrom('earn_accounts').selectAll().where('entity', '=', entity).orderBy('ledger_account_id');
-    if (input.currency !== undefined) query = query.where('currency', '=', input.currency);
-    return (await query.execute()).map((row) =>
-      Object.freeze({ entity: row.entity, earnAccountId: row.earn_account_id, earnUserId: row.earn_user_id, providerProductId: row.provider_product_id, currency: row.currency, ledgerAccountId: row.ledger_account_id }),
-    );
+    const rows = await earnRepository.selectEarnAccounts(this.#db, input.currency === undefined ? { entity } : { entity, currency: input.currency });
+    return rows.map(rowToEarnAccount);
   }
 
   // ---- bookings ---------------------------------------------------------------------------
@@ -366,20 +332,17 @@ export class EarnBooks {
     const work = async (within: PostingScope): Promise<PostResult> => {
       const result = await within.post({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries });
       if (result.status === 'created') {
-        await within.db
-          .insertInto('earn_bookings')
-          .values({
-            entity: account.entity,
-            provider_booking_id: providerBookingId,
-            kind,
-            earn_account_id: account.earnAccountId,
-            amount,
-            currency: account.currency,
-            occurred_at: occurredAt,
-            provider_data: providerData,
-            transaction_id: result.transaction.id,
-          })
-          .execute();
+        await earnRepository.insertBooking(within.db, {
+          entity: account.entity,
+          provider_booking_id: providerBookingId,
+          kind,
+          earn_account_id: account.earnAccountId,
+          amount,
+          currency: account.currency,
+          occurred_at: occurredAt,
+          provider_data: providerData,
+          transaction_id: result.transaction.id,
+        });
       }
       return result;
     };
@@ -396,7 +359,7 @@ export class EarnBooks {
 
   /** The provider data stored with a booking, or undefined. */
   async booking(input: { entity: string; providerBookingId: string }): Promise<{ kind: string; earnAccountId: string; amount: Amount; currency: string; occurredAt: string; providerData: unknown; transactionId: number } | undefined> {
-    const row = await this.#db.selectFrom('earn_bookings').selectAll().where('entity', '=', requireWellFormed(input.entity, 'entity')).where('provider_booking_id', '=', requireWellFormed(input.providerBookingId, 'providerBookingId')).executeTakeFirst();
+    const row = await earnRepository.selectBooking(this.#db, { entity: requireWellFormed(input.entity, 'entity'), providerBookingId: requireWellFormed(input.providerBookingId, 'providerBookingId') });
     if (row === undefined) return undefined;
     return { kind: row.kind, earnAccountId: row.earn_account_id, amount: formatUnits(toUnits(row.amount)), currency: row.currency, occurredAt: row.occurred_at, providerData: JSON.parse(row.provider_data) as unknown, transactionId: row.transaction_id };
   }
@@ -485,14 +448,13 @@ export class EarnBooks {
     const contentHash = parseKey(input.contentHash, 'contentHash');
     const accountingDay = parseAccountingDay(input.accountingDay, 'accountingDay');
     const work = async (trx: Kysely<LedgerDatabase>) => {
-      const existing = await trx.selectFrom('processed_reports').selectAll().where('entity', '=', entity).where('report_id', '=', reportId).where('content_hash', '=', contentHash).executeTakeFirst();
+      const existing = await earnRepository.selectProcessedReport(trx, { entity, reportId, contentHash });
       if (existing !== undefined) {
         if (existing.accounting_day !== accountingDay) conflict('reportId', reportId, `was processed for ${existing.accounting_day}, not ${accountingDay}`);
         return { status: 'exists' as const, value: { version: existing.version } };
       }
-      const latest = await trx.selectFrom('processed_reports').select((eb) => eb.fn.max('version').as('version')).where('entity', '=', entity).where('accounting_day', '=', accountingDay).executeTakeFirst();
-      const version = Number(latest?.version ?? 0) + 1;
-      await trx.insertInto('processed_reports').values({ entity, report_id: reportId, content_hash: contentHash, accounting_day: accountingDay, version, processed_at: formatInstant(this.#now()) }).execute();
+      const version = (await earnRepository.selectLatestReportVersion(trx, { entity, accountingDay })) + 1;
+      await earnRepository.insertProcessedReport(trx, { entity, report_id: reportId, content_hash: contentHash, accounting_day: accountingDay, version, processed_at: formatInstant(this.#now()) });
       return { status: 'created' as const, value: { version } };
     };
     return db === this.#db ? this.ledger.dialect.writeTransaction(this.#db, work) : work(db);
@@ -501,7 +463,7 @@ export class EarnBooks {
   /** Processed versions of an entity's reports for a day, oldest first. */
   async processedReports(input: { entity: string; accountingDay: string }): Promise<{ reportId: string; contentHash: string; version: number; processedAt: string }[]> {
     const entity = this.ledger.entity(input.entity).id;
-    const rows = await this.#db.selectFrom('processed_reports').selectAll().where('entity', '=', entity).where('accounting_day', '=', parseAccountingDay(input.accountingDay, 'accountingDay')).orderBy('version').execute();
+    const rows = await earnRepository.selectProcessedReports(this.#db, { entity, accountingDay: parseAccountingDay(input.accountingDay, 'accountingDay') });
     return rows.map((row) => ({ reportId: row.report_id, contentHash: row.content_hash, version: row.version, processedAt: row.processed_at }));
   }
 
@@ -509,6 +471,10 @@ export class EarnBooks {
   async transactionOf(input: { entity: string; kind: TransactionKind; providerId: string }): Promise<JournalTransaction | undefined> {
     return this.ledger.transactionByProviderId(input.entity, input.kind, input.providerId);
   }
+}
+
+function rowToEarnAccount(row: EarnAccountRow): EarnAccount {
+  return Object.freeze({ entity: row.entity, earnAccountId: row.earn_account_id, earnUserId: row.earn_user_id, providerProductId: row.provider_product_id, currency: row.currency, ledgerAccountId: row.ledger_account_id });
 }
 
 function rowToProduct(row: { entity: string; provider_product_id: string; effective_day: string; currency: string; name: string; terms: string }): EarnProduct {

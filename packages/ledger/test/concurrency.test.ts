@@ -90,16 +90,19 @@ async function checkBooks(ledger: Ledger, reports: readonly RaceReport[], shared
   expect(await ledger.balance(accounts.customerFunds.id), context).toBe(formatUnits(-total));
   expect(await ledger.balance(accounts.earnAssets.id), context).toBe(formatUnits(total));
   expect(await ledger.balance(accounts.settlement.id), context).toBe(formatUnits(-total));
-  // In posting order, each entry's balance_after is the previous one plus the entry: an update
-  // lost between two writers would break the chain. A user account is never below zero.
+  // In posting order, each entry's balance_after is the previous one plus the entry, per balance
+  // series (the account's own row, or on PostgreSQL each shard of a system account): an update
+  // lost between two writers would break the chain. A user account is never below zero and has
+  // one series only.
   for (const account of [...accounts.users, accounts.customerFunds, accounts.earnAssets, accounts.settlement]) {
-    const rows = await ledger.db.selectFrom('journal_entries').select(['id', 'amount', 'balance_after']).where('account_id', '=', account.id).orderBy('id').execute();
-    let balance = 0n;
+    const rows = await ledger.db.selectFrom('journal_entries').select(['id', 'amount', 'balance_after', 'balance_shard']).where('account_id', '=', account.id).orderBy('id').execute();
+    const balances = new Map<number | null, bigint>();
     for (const row of rows) {
       const signed = toUnits(String(row.amount));
-      balance += account.normalSide === 'debit' ? signed : -signed;
+      const balance = (balances.get(row.balance_shard) ?? 0n) + (account.normalSide === 'debit' ? signed : -signed);
+      balances.set(row.balance_shard, balance);
       expect(formatUnits(toUnits(String(row.balance_after))), `${context}: ${account.code} entry ${row.id}`).toBe(formatUnits(balance));
-      if (account.kind === 'user') expect(balance >= 0n, `${context}: ${account.code} entry ${row.id}`).toBe(true);
+      if (account.kind === 'user') expect(row.balance_shard === null && balance >= 0n, `${context}: ${account.code} entry ${row.id}`).toBe(true);
     }
   }
 }

@@ -2,7 +2,8 @@
  * The one migration set upgrades books in place: a database migrated to the schema before
  * compound postings (0001–0004), holding deposits and interest booked the old way (one
  * transaction per account), opens with today's ledger, keeps every figure, passes verify(), and
- * a cycle run on it sees the interest booked the old way as booked.
+ * a cycle run on it sees the interest booked the old way as booked; a booking after the upgrade
+ * (balance shards on PostgreSQL, 0008) adds to the balances kept from before.
  */
 import { Migrator } from 'kysely';
 import type { Kysely } from 'kysely';
@@ -126,5 +127,44 @@ describe.each(DIALECTS)('schema upgrade on %s', (dialect) => {
     const completed = await ledger.db.selectFrom('accounting_cycles').select('completed_at').executeTakeFirstOrThrow();
     expect(completed.completed_at).toBe('2025-03-19T00:05:00.000Z');
     await ledger.verify({ entity: 'defi' });
+
+    // Bookings on the upgraded books. A lone writer writes the rows kept from before; on
+    // PostgreSQL a writer that finds a system account's row held by another transaction writes a
+    // balance shard instead (0008): balances add both, before and after.
+    const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a1', providerBookingId: 'b2', amount: '1', occurredAt: '2025-03-20T09:00:00Z', idempotencyKey: 'dep-a1-2', providerData: { id: 'b2' } });
+    expect(await ledger.balance(funds.id)).toBe(formatUnits(-3n * ONE));
+    expect(await ledger.balanceAtEndOfDay(funds.id, '2025-03-19')).toBe(formatUnits(-2n * ONE));
+    expect(await ledger.balanceAtEndOfDay(funds.id, '2025-03-20')).toBe(formatUnits(-3n * ONE));
+    expect(await ledger.balance(a1?.id ?? 0)).toBe(formatUnits(2n * ONE + interestUnits));
+    if (dialect === 'postgres') {
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let holding: () => void = () => undefined;
+      const isHolding = new Promise<void>((resolve) => {
+        holding = resolve;
+      });
+      const holder = ledger.transact(async (scope) => {
+        await scope.post({ entity: 'defi', kind: 'adjustment', idempotencyKey: 'hold', occurredAt: '2025-03-21T09:00:00Z', entries: [{ accountId: funds.id, side: 'debit', amount: '0.5' }, { accountId: (await ledger.systemAccount('defi', 'BTC', 'treasury')).id, side: 'credit', amount: '0.5' }] });
+        holding();
+        await held;
+      });
+      await isHolding;
+      await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'b3', amount: '2', occurredAt: '2025-03-21T10:00:00Z', idempotencyKey: 'dep-a0-3', providerData: { id: 'b3' } });
+      release();
+      await holder;
+      expect(await ledger.balance(funds.id)).toBe(formatUnits(-5n * ONE - ONE / 2n));
+      expect(await ledger.balanceAtEndOfDay(funds.id, '2025-03-20')).toBe(formatUnits(-3n * ONE));
+      expect(await ledger.balanceAtEndOfDay(funds.id, '2025-03-21')).toBe(formatUnits(-5n * ONE - ONE / 2n));
+    }
+    // balance_after is the running balance of the series the entry was written to: the account's
+    // own row (the whole balance for a lone writer), or the shard of a writer that found it held.
+    const history = await ledger.history(funds.id, { order: 'asc' });
+    expect(history.items.map((item) => item.balanceAfter)).toEqual(
+      ['-1', '-2', '-3', ...(dialect === 'postgres' ? ['-3.5', '-2'] : [])].map((amount) => formatUnits(BigInt(Math.round(Number(amount) * 10)) * (ONE / 10n))),
+    );
+    expect(await ledger.verify({ entity: 'defi' })).toEqual(dialect === 'postgres' ? { accounts: 9, transactions: 7, entries: 18 } : { accounts: 9, transactions: 5, entries: 12 });
   });
 });

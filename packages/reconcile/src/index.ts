@@ -4,13 +4,13 @@
  */
 export { ReconcileError } from './errors.js';
 export type { ReconcileErrorCode, ReconcileErrorDetails } from './errors.js';
-export { REPORT_BYTES_MAX, loadReportObject, parseReport, readReportFile, validateReport } from './report.js';
+export { REPORT_BYTES_MAX, REPORT_MEMORY_BYTES_MAX, loadReportObject, parseReport, readReportFile, validateReport } from './report.js';
 export type { LoadedReport } from './report.js';
 export { REPORT_SUMMARIES_MAX, findDayReports, planDayReports } from './report-choice.js';
 export type { DayReportsPlan, FindDayReportsOptions, PlanDayReportsInput } from './report-choice.js';
-export { openReportFile, readReportEntries } from './report-stream.js';
+export { REPORT_VALUE_BYTES_MAX, openReportFile, readReportEntries } from './report-stream.js';
 export type { EntrySink, ReadReport, ReportFile, ReportInput } from './report-stream.js';
-export { checkReportEntry, checkReportHeader } from './report-entry.js';
+export { REPORT_TEXT_LENGTHS_MAX, checkReportEntry, checkReportHeader } from './report-entry.js';
 export type { ReportEntry, ReportHeader } from './report-entry.js';
 export { BREAK_KINDS, REPORT_TYPE_KINDS, breakDraft, breakFingerprint, compareBreaks, entriesToBook, isOfDay, kindOfType, matchKey } from './diff.js';
 export type { BreakDraft, DayContext, KeyGroup, LocalEntry } from './diff.js';

@@ -177,6 +177,10 @@ export class Reconciler {
    */
   async confirm(input: { instructionId: number; occurredAt: string | Date; transactionHash?: string }): Promise<SettlementInstruction> {
     const row = await this.#instruction(input.instructionId);
+    if (row.transaction_hash !== null && input.transactionHash !== undefined && input.transactionHash !== row.transaction_hash) {
+      // A different transfer than the one the instruction was marked sent (or confirmed) with: never silently ignored.
+      invalid('transactionHash', input.transactionHash, `differs from ${row.transaction_hash}, the transfer instruction ${row.id} holds`);
+    }
     if (row.status === 'confirmed') return rowToInstruction(row);
     const hash = row.transaction_hash ?? input.transactionHash;
     if (row.direction === 'to_provider' && row.status !== 'sent') throw new ReconcileError('invalid_transition', `instruction ${row.id} must be sent before it is confirmed`, { field: 'instructionId', value: String(row.id) });

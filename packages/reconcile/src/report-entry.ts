@@ -7,7 +7,7 @@
  */
 import { EarnApiError, validateContract } from '@earnbook/earn-client/contract';
 import type { DailyReport } from '@earnbook/earn-client/contract';
-import { LedgerError, accountingDayOf, parseCurrency, parseInstant } from '@earnbook/ledger';
+import { KEY_LENGTH_MAX, LedgerError, accountingDayOf, parseCurrency, parseInstant } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 
 /** One report entry, as the report gives it. */
@@ -21,6 +21,17 @@ export type ReportHeader = Omit<DailyReport, 'transactions'>;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Lengths of the strings the contract leaves unbounded, as the books hold them: an idempotency key
+ * and an entity as the ledger's keys, an entry type and a zone name as short names.
+ */
+export const REPORT_TEXT_LENGTHS_MAX: Readonly<Record<'idempotencyKey' | 'entity' | 'type' | 'timeZone', number>> = Object.freeze({
+  idempotencyKey: KEY_LENGTH_MAX,
+  entity: KEY_LENGTH_MAX,
+  type: 64,
+  timeZone: 64,
+});
 
 function rejected(source: string, path: string, field: string, problem: string, cause?: unknown): ReconcileError {
   return new ReconcileError('invalid_report', `report from ${source} is refused at ${path}: ${problem}`, { field, path, value: source, ...(cause === undefined ? {} : { cause }) });
@@ -43,6 +54,12 @@ function contractFailure(source: string, prefix: string, cause: unknown): Reconc
 function checkText(source: string, path: string, field: string, value: string): void {
   if (LONE_SURROGATE.test(value)) throw rejected(source, path, field, 'the text is not well-formed (a lone surrogate)');
   if (CONTROL.test(value)) throw rejected(source, path, field, 'the text holds a control character');
+}
+
+/** Refuses a string the contract leaves unbounded when it is longer than the books hold. */
+function checkLength(source: string, path: string, field: keyof typeof REPORT_TEXT_LENGTHS_MAX, value: unknown): void {
+  const max = REPORT_TEXT_LENGTHS_MAX[field];
+  if (typeof value === 'string' && value.length > max) throw rejected(source, path, field, `${field} has ${value.length} characters, more than ${max}`);
 }
 
 /** Checks every string of a JSON value, however deep. */
@@ -71,6 +88,8 @@ export function checkReportEntry(value: unknown, index: number, source: string):
   } catch (cause) {
     throw contractFailure(source, prefix, cause);
   }
+  checkLength(source, `${prefix}.type`, 'type', entry.type);
+  checkLength(source, `${prefix}.idempotencyKey`, 'idempotencyKey', entry.idempotencyKey);
   checkTexts(source, prefix, entry);
   try {
     parseCurrency(entry.currency, `${prefix}.currency`);
@@ -95,6 +114,8 @@ export function checkReportHeader(value: unknown, source: string): ReportHeader 
     throw contractFailure(source, '', cause);
   }
   const { transactions: _none, ...header } = report;
+  checkLength(source, 'entity', 'entity', header.entity);
+  checkLength(source, 'timeZone', 'timeZone', header.timeZone);
   checkTexts(source, 'report', header);
   // The report id becomes a key in the books: refused there with surrounding white space.
   if (header.id.trim() !== header.id) throw rejected(source, 'id', 'id', `the report id ${JSON.stringify(header.id)} has surrounding white space`);

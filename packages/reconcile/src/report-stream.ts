@@ -28,6 +28,8 @@ export interface ReportFile {
   readonly format: 'json' | 'ndjson';
   /** The path, for messages and results. */
   readonly source: string;
+  /** Bytes read at most (default and ceiling {@link REPORT_BYTES_MAX}), checked at open and while streaming. */
+  readonly bytesMax?: number;
 }
 
 /** A report to reconcile: already in memory, or a file to stream. */
@@ -44,26 +46,50 @@ export interface ReadReport {
 /** Receives validated entries in order, a batch at a time; `firstIndex` is the first one's index. */
 export type EntrySink = (entries: readonly ReportEntry[], firstIndex: number) => Promise<void> | void;
 
+/**
+ * Bytes one value of a streamed report may span: an entry, a header field, an NDJSON line, or
+ * whatever lies between two of them. The largest legal value is `balances` (10,000 rows of about
+ * 500 bytes); an entry is a few hundred bytes. The parser holds the value it is reading in memory,
+ * so this bounds memory where the contract leaves a string unbounded (unknown fields,
+ * `idempotencyKey`).
+ */
+export const REPORT_VALUE_BYTES_MAX = 16 * 1024 * 1024;
+
 const HEADER_FIELDS = ['id', 'type', 'entity', 'accountingDay', 'timeZone', 'generatedAt', 'balances'] as const;
 
+function bytesMaxOf(value: unknown): number {
+  if (value === undefined) return REPORT_BYTES_MAX;
+  if (!Number.isSafeInteger(value) || (value as number) <= 0 || (value as number) > REPORT_BYTES_MAX) {
+    throw new ReconcileError('invalid_input', `bytesMax must be a positive integer of at most ${REPORT_BYTES_MAX}, got ${String(value)}`, { field: 'bytesMax', value: String(value) });
+  }
+  return value as number;
+}
+
 /**
- * Names a report file to stream; a missing file is `no_report`, one over {@link REPORT_BYTES_MAX}
- * is `invalid_report`. The format follows the extension (`.ndjson` / `.jsonl`) unless given.
+ * Names a report file to stream; a missing file is `no_report`, one over `bytesMax` (default and
+ * ceiling {@link REPORT_BYTES_MAX}) is `invalid_report`, checked again while the file is read
+ * (it may grow). The format follows the extension (`.ndjson` / `.jsonl`) unless given.
  */
-export async function openReportFile(path: string, options: { format?: 'json' | 'ndjson' } = {}): Promise<ReportFile> {
+export async function openReportFile(path: string, options: { format?: 'json' | 'ndjson'; bytesMax?: number } = {}): Promise<ReportFile> {
+  if (typeof path !== 'string' || path === '') throw new ReconcileError('invalid_input', `the report file path must be a non-empty string, got ${JSON.stringify(path)}`, { field: 'reportFile', value: String(path) });
+  const bytesMax = bytesMaxOf(options.bytesMax);
   let size: number;
   try {
     size = (await stat(path)).size;
   } catch (cause) {
     throw new ReconcileError('no_report', `no report file at ${path}`, { field: 'reportFile', value: path, cause });
   }
-  if (size > REPORT_BYTES_MAX) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${REPORT_BYTES_MAX}`, { field: 'reportFile', value: path });
+  if (size > bytesMax) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${bytesMax}`, { field: 'reportFile', value: path });
   const format = options.format ?? (/\.(ndjson|jsonl)$/i.test(path) ? 'ndjson' : 'json');
-  return Object.freeze({ kind: 'file', path, format, source: path });
+  return Object.freeze({ kind: 'file', path, format, source: path, bytesMax });
 }
 
 function notJson(source: string, cause: unknown): ReconcileError {
   return new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
+}
+
+function tooLargeValue(source: string, at: string): ReconcileError {
+  return new ReconcileError('invalid_report', `report from ${source} has a value at ${at} larger than ${REPORT_VALUE_BYTES_MAX} bytes`, { field: 'report', path: at, value: source });
 }
 
 function tooMany(source: string): ReconcileError {
@@ -72,11 +98,13 @@ function tooMany(source: string): ReconcileError {
 
 /** Hashes and size-checks the bytes of a file as they are read. */
 async function* hashedChunks(file: ReportFile, hash: Hash): AsyncGenerator<Buffer> {
+  // A hand-made ReportFile cannot raise the ceiling.
+  const bytesMax = Math.min(file.bytesMax ?? REPORT_BYTES_MAX, REPORT_BYTES_MAX);
   let bytes = 0;
   try {
     for await (const chunk of createReadStream(file.path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
       bytes += chunk.length;
-      if (bytes > REPORT_BYTES_MAX) throw new ReconcileError('invalid_report', `report file ${file.path} has more than ${REPORT_BYTES_MAX} bytes`, { field: 'reportFile', value: file.path });
+      if (bytes > bytesMax) throw new ReconcileError('invalid_report', `report file ${file.path} has more than ${bytesMax} bytes`, { field: 'reportFile', value: file.path });
       hash.update(chunk);
       yield chunk;
     }
@@ -122,11 +150,15 @@ async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRepo
   const header: Record<string, unknown> = {};
   let ended = false;
   let failure: unknown;
+  // Bytes read up to the chunk in which the last value ended: the parser holds at most what follows.
+  let bytesRead = 0;
+  let lastValueAt = 0;
   const parser = new JSONParser({ paths: ['$.transactions.*', ...HEADER_FIELDS.map((field) => `$.${field}`)], keepStack: false });
   parser.onEnd = () => {
     ended = true;
   };
   parser.onValue = ({ value, key, stack }) => {
+    lastValueAt = bytesRead;
     if (failure !== undefined) return;
     try {
       if (stack.length === 2) {
@@ -147,6 +179,8 @@ async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRepo
       throw failure ?? notJson(file.source, cause);
     }
     if (failure !== undefined) throw failure;
+    bytesRead += chunk.length;
+    if (bytesRead - lastValueAt > REPORT_VALUE_BYTES_MAX) throw tooLargeValue(file.source, `transactions[${batcher.count}]`);
     await batcher.flush();
   }
   try {
@@ -190,6 +224,7 @@ async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRe
     }
     const lines = text.split('\n');
     carry = lines.pop() ?? '';
+    if (carry.length > REPORT_VALUE_BYTES_MAX) throw tooLargeValue(file.source, `line ${lineNumber + lines.length + 1}`);
     for (const line of lines) take(line);
     await batcher.flush();
   }
@@ -209,6 +244,9 @@ const MEMORY_BATCH_ENTRIES = 1_000;
 async function readLoaded(loaded: LoadedReport, sink: EntrySink): Promise<ReadReport> {
   const header = checkReportHeader({ ...loaded.report, transactions: [] }, loaded.source);
   const entries = loaded.report.transactions;
+  // A hand-made LoadedReport skips the contract's check of the count.
+  if (!Array.isArray(entries)) throw new ReconcileError('invalid_report', `report from ${loaded.source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: loaded.source });
+  if (entries.length > CONTRACT_REPORT_TRANSACTIONS_MAX) throw tooMany(loaded.source);
   for (let start = 0; start < entries.length; start += MEMORY_BATCH_ENTRIES) {
     const batch = entries.slice(start, start + MEMORY_BATCH_ENTRIES).map((entry, offset) => checkReportEntry(entry, start + offset, loaded.source));
     await sink(batch, start);

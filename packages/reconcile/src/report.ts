@@ -3,6 +3,7 @@
  * (`@earnbook/earn-client`'s `validateDailyReport`), with the content hash that makes ingestion
  * idempotent.
  */
+import { constants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { EarnApiError, validateDailyReport } from '@earnbook/earn-client/contract';
@@ -11,6 +12,13 @@ import { ReconcileError } from './errors.js';
 
 /** Bytes of a report file read at most (a 1M-entry report is about 300 MB). */
 export const REPORT_BYTES_MAX = 1024 * 1024 * 1024;
+
+/**
+ * Bytes of a report file {@link readReportFile} holds in memory at most: V8's longest string
+ * (~512 MiB), since the whole file becomes one string. Larger legal reports (the contract allows
+ * 2M entries, ~600 MB) are read with `openReportFile`, which streams them.
+ */
+export const REPORT_MEMORY_BYTES_MAX: number = constants.MAX_STRING_LENGTH;
 
 /** A validated report and where it came from. */
 export interface LoadedReport {
@@ -41,6 +49,7 @@ export function validateReport(json: unknown, source: string): DailyReport {
 
 /** Parses and validates report bytes. */
 export function parseReport(bytes: Buffer | string, source: string): LoadedReport {
+  if (typeof bytes !== 'string' && bytes.length > REPORT_MEMORY_BYTES_MAX) throw tooLargeForMemory(source, bytes.length);
   const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
   let json: unknown;
   try {
@@ -51,7 +60,14 @@ export function parseReport(bytes: Buffer | string, source: string): LoadedRepor
   return { report: validateReport(json, source), contentHash: createHash('sha256').update(text).digest('hex'), source };
 }
 
-/** Reads, parses and validates a report file. */
+function tooLargeForMemory(source: string, bytes: number): ReconcileError {
+  return new ReconcileError('invalid_report', `report ${source} has ${bytes} bytes, more than one string can hold (${REPORT_MEMORY_BYTES_MAX}): stream it with openReportFile`, { field: 'reportFile', value: source });
+}
+
+/**
+ * Reads, parses and validates a whole report file in memory; a file over
+ * {@link REPORT_MEMORY_BYTES_MAX} is refused (`invalid_report`): stream it with `openReportFile`.
+ */
 export async function readReportFile(path: string): Promise<LoadedReport> {
   let size: number;
   try {
@@ -60,6 +76,7 @@ export async function readReportFile(path: string): Promise<LoadedReport> {
     throw new ReconcileError('no_report', `no report file at ${path}`, { field: 'reportFile', value: path, cause });
   }
   if (size > REPORT_BYTES_MAX) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${REPORT_BYTES_MAX}`, { field: 'reportFile', value: path });
+  if (size > REPORT_MEMORY_BYTES_MAX) throw tooLargeForMemory(path, size);
   return parseReport(await readFile(path), path);
 }
 

@@ -78,6 +78,18 @@ describe.each(DIALECTS)('reconciler steps on %s', (dialect) => {
     expect(await books.outstandingBalance({ entity: 'defi', currency: 'BTC' })).toBe('0.000000000000000000');
   });
 
+  it('refuses to confirm with another transaction hash than the one the instruction was sent with, writing nothing', async () => {
+    const result = await run(await buildReport(books, 'defi', DAY));
+    const instruction = result.instructions[0];
+    if (instruction === undefined) throw new Error('no instruction');
+    await reconciler.markSent({ instructionId: instruction.id, transactionHash: '0xfeedbeef01' });
+    const before = await snapshotDatabase(ledger.db as never);
+    await expect(reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T10:00:00Z', transactionHash: '0xfeedbeef02' })).rejects.toMatchObject({ code: 'invalid_input', field: 'transactionHash', value: '0xfeedbeef02' });
+    expect(await snapshotDatabase(ledger.db as never)).toBe(before);
+    expect(await reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T10:00:00Z', transactionHash: '0xfeedbeef01' })).toMatchObject({ status: 'confirmed', transactionHash: '0xfeedbeef01' });
+    await expect(reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T10:00:00Z', transactionHash: '0xfeedbeef02' })).rejects.toMatchObject({ field: 'transactionHash' });
+  });
+
   it('books and confirms in one step, and refuses a bad occurredAt writing nothing', async () => {
     const result = await run(await buildReport(books, 'defi', DAY));
     const instruction = result.instructions[0];

@@ -17,6 +17,7 @@ import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
 import { progressEnabled, rowProgress, stageProgress } from '../stage-progress.js';
+import { checkPath } from '../text-flags.js';
 
 /** What `--what` can name. */
 export const EXPORT_WHATS = ['journal', 'balances', 'breaks', 'settlements', 'hledger', 'all'] as const;
@@ -96,7 +97,7 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
   const toDay = parseAccountingDay(flags.to, '--to');
   const formats = exportFormatsOf(flags.what, flags.format);
   const config = await resolveConfig(flags, io);
-  const directory = resolve(io.cwd, flags.out);
+  const directory = resolve(io.cwd, checkPath(flags.out, '--out'));
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: 'export', stages: 2 });
   // Once rows flow, the display counts them (a long export moves by rows, not by stage).
   const rows = rowProgress({ io, enabled: progressEnabled(io, flags), title: 'export' });

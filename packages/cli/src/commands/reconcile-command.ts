@@ -11,6 +11,7 @@ import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
 import { openReportFile } from '@earnbook/reconcile';
 import type { ReconcileResult, ReportInput } from '@earnbook/reconcile';
+import { checkPath, prepareOutputFolder } from '../text-flags.js';
 import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
@@ -93,7 +94,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   if (config.entities !== undefined && !config.entities.some((entity) => entity.id === flags.entity)) {
     throw new CliError('invalid_flag', `--entity must be one of ${config.entities.map((entity) => entity.id).join(', ')}, got ${JSON.stringify(flags.entity)}`, { field: '--entity', value: flags.entity });
   }
-  const out = resolve(io.cwd, flags.out ?? join('.earnbook', 'reconcile', flags.entity, day));
+  const out = resolve(io.cwd, flags.out === undefined ? join('.earnbook', 'reconcile', flags.entity, day) : checkPath(flags.out, '--out'));
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${flags.entity} ${day}`, stages: 4 });
   try {
     progress.stage(flags.fetch === true ? 'fetching the report' : 'reading the report');
@@ -105,14 +106,24 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
       fetchedJson = fetched.json;
     } else {
       // Streamed in bounded memory: a legal report of any size (up to the contract's limits) is read.
-      loaded = await openReportFile(resolve(io.cwd, flags.reportFile ?? ''));
+      loaded = await openReportFile(resolve(io.cwd, checkPath(flags.reportFile ?? '', '--report-file')));
     }
     progress.stage('opening the books');
     return await withBooks(flags, config, io, async (opened) => {
+      const entity = opened.ledger.entity(flags.entity, '--entity').id;
+      // Before the first write: an --out that cannot be written must not leave a reconciled day behind.
+      const folder = await prepareOutputFolder(out, '--out');
       progress.stage('reconciling (sync, diff, settlement)');
-      const result = await opened.reconciler.reconcileDay({ entity: flags.entity, day, report: loaded, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
-      progress.stage('writing the summary');
-      const { summary, files } = await writeDaySummary({ result, fetchedJson, out, io });
+      let written: Awaited<ReturnType<typeof writeDaySummary>>;
+      try {
+        const result = await opened.reconciler.reconcileDay({ entity, day, report: loaded, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
+        progress.stage('writing the summary');
+        written = await writeDaySummary({ result, fetchedJson, out, io });
+      } catch (error) {
+        await folder.discard();
+        throw error;
+      }
+      const { summary, files } = written;
       progress.stop();
       if (flags.json === true) writeJson(io, { ...summary, files });
       else if (flags.quiet !== true) io.stdout.write(formatReconcileText(summary, files));

@@ -18,6 +18,7 @@ import { fetchDailyReport } from '../fetch-report.js';
 import type { OpenBooks } from '../open-books.js';
 import { progressEnabled, stageProgress } from '../stage-progress.js';
 import type { StageProgress } from '../stage-progress.js';
+import { checkPath, prepareOutputFolder } from '../text-flags.js';
 import { writeDaySummary } from './reconcile-command.js';
 import type { ReconcileFlags } from './reconcile-command.js';
 
@@ -89,9 +90,11 @@ export async function reconcileRange(flags: ReconcileFlags, io: CliIo): Promise<
   const { fromDay, toDay } = checkRange(flags);
   const days = accountingDaysBetween(fromDay, toDay, { daysMax: RECONCILE_RANGE_DAYS_MAX });
   const config = await resolveConfig(flags, io);
-  const out = resolve(io.cwd, flags.out ?? join('.earnbook', 'reconcile'));
+  const out = resolve(io.cwd, flags.out === undefined ? join('.earnbook', 'reconcile') : checkPath(flags.out, '--out'));
   return withBooks(flags, config, io, async (opened) => {
     const entities = flags.entity !== undefined ? [opened.ledger.entity(flags.entity, '--entity').id] : [...opened.ledger.entities.keys()].sort();
+    // Before the first day is written: an --out that cannot be written fails with nothing written.
+    const folder = await prepareOutputFolder(out, '--out');
     const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${fromDay}..${toDay}`, stages: days.length * entities.length });
     const outcomes: RangeDayOutcome[] = [];
     let stoppedAt: RangeSummary['stoppedAt'] = null;
@@ -115,6 +118,8 @@ export async function reconcileRange(flags: ReconcileFlags, io: CliIo): Promise<
     } finally {
       progress.stop();
     }
+    // A run that reconciled no day leaves nothing behind, not even the folder.
+    if (!outcomes.some((item) => item.status === 'clean' || item.status === 'breaks')) await folder.discard();
     const exitCode: ExitCode = stoppedAt !== null ? EXIT_ERROR : outcomes.some((item) => item.status === 'breaks') ? EXIT_BREAKS : EXIT_CLEAN;
     const summary: RangeSummary = { kind: 'earnbook_reconcile_range', fromDay, toDay, entities, exitCode, stoppedAt, days: outcomes };
     if (flags.json === true) writeJson(io, summary);

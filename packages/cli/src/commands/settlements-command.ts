@@ -3,7 +3,7 @@
  * and their lifecycle: pending → sent (with the on-chain transaction hash, for transfers the
  * partner makes) → confirmed (booked in the ledger).
  */
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay, parseInstant } from '@earnbook/ledger';
@@ -15,6 +15,16 @@ import { EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
 import { shortAmount } from '../reconcile-summary.js';
 import { parseId, textTable } from './breaks-command.js';
+
+/**
+ * An on-chain transaction hash as the reconciler accepts it, checked when the flag is parsed
+ * (`confirm` of an instruction already marked sent refuses a different hash, and a malformed one
+ * is refused before the books are opened).
+ */
+export function parseTransactionHash(value: string): string {
+  if (!/^[A-Za-z0-9:_-]{8,200}$/.test(value)) throw new InvalidArgumentError('must be 8 to 200 letters, digits, ":", "_" or "-".');
+  return value;
+}
 
 function directionText(instruction: SettlementInstruction): string {
   return instruction.direction === 'to_provider' ? 'partner → Tesseract' : 'Tesseract → partner';
@@ -75,7 +85,7 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     .command('sent')
     .description('mark a partner → Tesseract transfer as sent, with its on-chain transaction hash')
     .requiredOption('--id <instructionId>', 'the pending to_provider instruction', parseId)
-    .requiredOption('--transaction-hash <hash>', 'the on-chain transaction hash (8 to 200 letters, digits, ":", "_" or "-")');
+    .requiredOption('--transaction-hash <hash>', 'the on-chain transaction hash (8 to 200 letters, digits, ":", "_" or "-")', parseTransactionHash);
   addBookOptions(sent).action(async (flags: SentFlags) => {
     const config = await resolveConfig(flags, io);
     const marked = await withBooks(flags, config, io, (opened) => opened.reconciler.markSent({ instructionId: flags.id, transactionHash: flags.transactionHash }));
@@ -89,7 +99,7 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     .description('confirm a transfer arrived (a sent outgoing one, or an incoming one with its hash) and book it in the ledger')
     .requiredOption('--id <instructionId>', 'the instruction to confirm', parseId)
     .requiredOption('--occurred-at <instant>', 'when the transfer settled on chain, ISO-8601 with a zone, e.g. 2025-03-19T10:00:00Z')
-    .option('--transaction-hash <hash>', 'the on-chain transaction hash (required for an incoming transfer)');
+    .option('--transaction-hash <hash>', 'the on-chain transaction hash (required for an incoming transfer)', parseTransactionHash);
   addBookOptions(confirm).action(async (flags: ConfirmFlags) => {
     const occurredAt = formatInstant(parseInstant(flags.occurredAt, '--occurred-at'));
     const config = await resolveConfig(flags, io);

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { JournalBulk } from './journal-bulk.js';
+import type { PostingBulk } from './posting-bulk.js';
 
 /** The dialect-specific pieces the migration set and the repository need. */
 export interface LedgerDialect {
@@ -21,6 +22,14 @@ export interface LedgerDialect {
   readonly exactSumFunction: 'sum' | 'decimal_sum';
   /** Whether `SELECT … FOR UPDATE` is understood (PostgreSQL) or the whole file is locked. */
   readonly supportsRowLocks: boolean;
+  /**
+   * Balance shards per system account (see `db/balance-shards-repository.ts`): concurrent write
+   * transactions keep a system account's running balance in different rows, so they never wait
+   * on one row. Absent or 0: one row per account (SQLite, whose writers hold the whole file).
+   */
+  readonly balanceShardCount?: number;
+  /** Faster forms of the posting path's two widest inserts (PostgreSQL); absent: the query builder's. */
+  readonly postingBulk?: PostingBulk;
   /**
    * The bulk write statements of this database (compound postings of many lines). SQLite's are
    * bound to one native connection, so they come with the dialect `openSqliteDatabase` returns.

@@ -232,6 +232,43 @@ function entryProviderIdMigration(dialect: LedgerDialect): Migration {
   };
 }
 
+/**
+ * Balance shards (PostgreSQL's writers of system accounts; see `db/balance-shards-repository.ts`):
+ * an account's balance is its own row's plus the sum of its shard rows, each shard a running
+ * balance of its own with its own end-of-day rows. Existing books upgrade in place: every stored
+ * balance stays where it is (the account's own series) and the shards start empty. Entries get
+ * the shard whose running balance their `balance_after` is (null: the account's own series);
+ * adding nullable columns and new tables rewrites no row on either dialect.
+ */
+function balanceShardsMigration(dialect: LedgerDialect): Migration {
+  const amount = sql.raw(dialect.amountColumnType);
+  const reference = dialect.referenceColumnType;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('account_balance_shards')
+        .addColumn('account_id', reference, (c) => c.notNull().references('ledger_accounts.id'))
+        .addColumn('shard', 'integer', (c) => c.notNull())
+        .addColumn('balance', amount, (c) => c.notNull())
+        .addColumn('last_day', 'text')
+        .addColumn('entry_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('account_balance_shards_pk', ['account_id', 'shard'])
+        .execute();
+      await db.schema
+        .createTable('account_shard_day_balances')
+        .addColumn('account_id', reference, (c) => c.notNull())
+        .addColumn('shard', 'integer', (c) => c.notNull())
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('balance', amount, (c) => c.notNull())
+        .addPrimaryKeyConstraint('account_shard_day_balances_pk', ['account_id', 'shard', 'accounting_day'])
+        .execute();
+      await db.schema.alterTable('journal_entries').addColumn('balance_shard', 'integer').execute();
+      // Shard rows are updated by every booking; room on each page keeps those updates HOT.
+      if (dialect.name === 'postgres') await sql`alter table account_balance_shards set (fillfactor = ${sql.lit(ACCOUNTS_FILL_FACTOR_PERCENT)})`.execute(db);
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
   return {
@@ -242,6 +279,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0005_provider_entry_order_index': providerEntryOrderIndexMigration(dialect),
     '0006_entry_provider_id': entryProviderIdMigration(dialect),
     '0007_entry_provider_day_index': entryProviderDayIndexMigration(dialect),
+    '0008_balance_shards': balanceShardsMigration(dialect),
   };
 }
 

@@ -59,10 +59,15 @@ export async function selectEntriesOfTransactions(db: Db, transactionIds: readon
   return rows;
 }
 
-/** Accounts by id, locked for the rest of the transaction where the dialect has row locks. */
+/**
+ * Accounts by id, locked for the rest of the transaction where the dialect has row locks.
+ * `FOR NO KEY UPDATE`: other writers of the row wait, but not the foreign-key checks of rows
+ * other transactions insert for the account (entries of a system account written in a balance
+ * shard while this transaction holds the account's row).
+ */
 export async function selectAccountsForPosting(db: Db, dialect: LedgerDialect, ids: readonly number[]): Promise<AccountRow[]> {
   const query = db.selectFrom('ledger_accounts').selectAll().where('id', 'in', ids).orderBy('id');
-  return dialect.supportsRowLocks ? query.forUpdate().execute() : query.execute();
+  return dialect.supportsRowLocks ? query.forNoKeyUpdate().execute() : query.execute();
 }
 
 /** Sets the end-of-day balances of (account, day) pairs. */
@@ -99,12 +104,12 @@ export async function selectBalanceAtEndOfDay(db: Db, accountId: number, day: st
   return row?.balance;
 }
 
-/** Per account: the exact sum of its signed entries. */
+/** Per account and balance series (its own row: `balance_shard` null; else a shard): the exact sum of its signed entries and their count. */
 export async function sumEntriesPerAccount(db: Db, dialect: LedgerDialect, entity: string | undefined) {
   let query = db
     .selectFrom('journal_entries')
-    .select(['account_id', sql<string>`${sql.raw(dialect.exactSumFunction)}(amount)`.as('total'), sql<number>`count(*)`.as('entries')])
-    .groupBy('account_id');
+    .select(['account_id', 'balance_shard', sql<string>`${sql.raw(dialect.exactSumFunction)}(amount)`.as('total'), sql<number>`count(*)`.as('entries')])
+    .groupBy(['account_id', 'balance_shard']);
   if (entity !== undefined) query = query.where('entity', '=', entity);
   return query.execute();
 }

@@ -56,17 +56,40 @@ export interface JournalEntryTable {
   currency: string;
   /** Signed: debit positive, credit negative; a transaction's entries sum to zero per currency. */
   amount: string;
-  /** The account's normal-side balance after this entry, in posting order. */
+  /** The normal-side balance after this entry, in posting order, of its series: the account's own row, or the shard `balance_shard`. */
   balance_after: string;
   accounting_day: string;
   /** The provider's id of this one entry, in a compound transaction of many lines (else null). */
   provider_id: ColumnType<string | null, string | null | undefined, never>;
+  /** The balance shard whose running balance `balance_after` is; null: the account's own row. */
+  balance_shard: ColumnType<number | null, number | null | undefined, never>;
 }
 
 export interface AccountDayBalanceTable {
   account_id: number;
   accounting_day: string;
   /** Normal-side balance at the end of the accounting day. */
+  balance: string;
+}
+
+/**
+ * One shard of an account's balance (PostgreSQL, system accounts): a running balance of its own,
+ * written by one writer at a time, so that concurrent writers of the same account never wait on
+ * one row. The account's balance is its own row's plus its shards'.
+ */
+export interface AccountBalanceShardTable {
+  account_id: number;
+  shard: number;
+  balance: string;
+  last_day: string | null;
+  entry_count: ColumnType<number, number | undefined, number>;
+}
+
+/** A shard's balance at the end of an accounting day (the shard's own closing balance). */
+export interface AccountShardDayBalanceTable {
+  account_id: number;
+  shard: number;
+  accounting_day: string;
   balance: string;
 }
 
@@ -146,6 +169,8 @@ export interface LedgerDatabase {
   journal_transactions: JournalTransactionTable;
   journal_entries: JournalEntryTable;
   account_day_balances: AccountDayBalanceTable;
+  account_balance_shards: AccountBalanceShardTable;
+  account_shard_day_balances: AccountShardDayBalanceTable;
   earn_products: EarnProductTable;
   partner_users: PartnerUserTable;
   earn_users: EarnUserTable;

@@ -9,7 +9,7 @@ import type { CsvProfileOptions, ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkDay, checkScope, ledgerView } from './export-options.js';
 import type { ExportPaging, ExportScope, LedgerReader } from './export-options.js';
-import { selectBalancesPage } from './export-queries.js';
+import { selectBalancesPage, selectShardBalancesAtEndOfDay } from './export-queries.js';
 import { DebitCreditAccumulator } from './export-result.js';
 import type { DebitCreditTotals, ExportResult } from './export-result.js';
 
@@ -59,9 +59,22 @@ export type BalancesCsvOptions = ExportScope &
     readonly day: string;
   } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
+/** Per account of a page, what its balance shards add at the end of `day`, and their latest day. */
+async function shardsOfPage(db: LedgerReader, page: readonly { account_id: number }[], day: string): Promise<Map<number, { units: bigint; day: string }>> {
+  const shards = new Map<number, { units: bigint; day: string }>();
+  for (const row of await selectShardBalancesAtEndOfDay(ledgerView(db), { accountIds: page.map((account) => account.account_id), day })) {
+    const sum = shards.get(row.account_id) ?? { units: 0n, day: row.accounting_day };
+    sum.units += canonicalUnits(canonicalAmount(row.balance, 'balance'));
+    if (row.accounting_day > sum.day) sum.day = row.accounting_day;
+    shards.set(row.account_id, sum);
+  }
+  return shards;
+}
+
 /**
  * Streams the balance of every account of the scope at the end of `day` (the latest
- * `account_day_balances` row on or before it), by account id, as RFC 4180 CSV with the columns
+ * `account_day_balances` row on or before it, plus on PostgreSQL the balance shards' latest rows
+ * on or before it), by account id, as RFC 4180 CSV with the columns
  * of {@link BALANCES_CSV_HEADERS}. Accounts opened but not yet posted to by then show zero.
  *
  * Totals per currency are the trial balance's debit and credit columns; they are equal (a
@@ -87,8 +100,12 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
     let afterId = 0;
     for (;;) {
       const page = await selectBalancesPage(db, { scope, day, afterId, pageSize });
+      const shards = await shardsOfPage(db, page, day);
       for (const row of page) {
-        const balance = row.balance === null ? ZERO : canonicalAmount(row.balance, 'balance');
+        const own = row.balance === null ? ZERO : canonicalAmount(row.balance, 'balance');
+        const shard = shards.get(row.account_id);
+        const balance = shard === undefined ? own : formatUnits(canonicalUnits(own) + shard.units);
+        const balanceDay = shard === undefined || (row.balance_day !== null && row.balance_day >= shard.day) ? row.balance_day : shard.day;
         const normalUnits = canonicalUnits(balance);
         const signedUnits = row.normal_side === 'debit' ? normalUnits : -normalUnits;
         totals.addSigned(row.currency, signedUnits);
@@ -106,7 +123,7 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
           balance,
           signedUnits >= 0n ? magnitude : '',
           signedUnits < 0n ? magnitude : '',
-          row.balance_day ?? '',
+          balanceDay ?? '',
         ];
         if (!sink.write(cells)) await sink.drain();
       }

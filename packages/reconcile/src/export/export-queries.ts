@@ -125,6 +125,34 @@ export async function selectBalancesPage(
   return rows;
 }
 
+/**
+ * The balance shards of some accounts at the end of `day` (PostgreSQL keeps a system account's
+ * balance as its own row plus shards written by concurrent writers; SQLite has none): per shard,
+ * its latest day row on or before `day` (one index probe each), for {@link selectBalancesPage}'s
+ * accounts. The account's balance is its own row's plus these.
+ */
+export async function selectShardBalancesAtEndOfDay(db: Kysely<LedgerDatabase>, input: { accountIds: readonly number[]; day: string }): Promise<{ account_id: number; balance: string; accounting_day: string }[]> {
+  if (input.accountIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('account_balance_shards as s')
+    .select('s.account_id')
+    .select((eb) => {
+      const latest = eb
+        .selectFrom('account_shard_day_balances as d')
+        .whereRef('d.account_id', '=', 's.account_id')
+        .whereRef('d.shard', '=', 's.shard')
+        .where('d.accounting_day', '<=', input.day)
+        .orderBy('d.accounting_day', 'desc')
+        .limit(1);
+      return [latest.select('d.balance').as('balance'), latest.select('d.accounting_day').as('accounting_day')];
+    })
+    .where('s.account_id', 'in', [...input.accountIds])
+    .orderBy('s.account_id')
+    .orderBy('s.shard')
+    .execute();
+  return rows.flatMap((row) => (row.balance === null || row.accounting_day === null ? [] : [{ account_id: row.account_id, balance: row.balance, accounting_day: row.accounting_day }]));
+}
+
 /** A page of breaks of a scope and day range, by id. */
 export async function selectBreaksPage(
   db: Kysely<ReconcileDatabase>,

@@ -27,7 +27,9 @@ import type { DebitCreditTotals, ExportResult } from './export-result.js';
  * - `debit`, `credit`: exactly one is filled with the entry's positive amount at 18 decimals,
  *   the other is empty;
  * - `running_balance`: the account's normal-side balance right after this entry, in posting
- *   order (the ledger's `balance_after`), at 18 decimals, possibly negative;
+ *   order (the ledger's `balance_after`), at 18 decimals, possibly negative; on PostgreSQL, an
+ *   entry of a system account that a concurrent writer put in a balance shard shows that shard's
+ *   running balance (the account's balance is its own row's plus its shards');
  * - `provider_id`: the entry's own provider id when it is a line of a compound transaction (the
  *   accounting cycle's and the report sync's interest: one provider id per line), else its
  *   transaction's; `description`: empty when absent.

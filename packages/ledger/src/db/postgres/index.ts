@@ -8,6 +8,7 @@ import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { postgresJournalBulk } from './journal-bulk.js';
+import { postgresPostingBulk } from './posting-bulk.js';
 import { LedgerError } from '../../errors.js';
 
 // The driver is an optional peer dependency: without it, importing this subpath rejects with a
@@ -26,6 +27,13 @@ function sqlState(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }
 
+/**
+ * Balance shards of a system account on PostgreSQL: at least the writers that run at once (8
+ * processes, a pool each), so that they seldom draw the same one; a balance read sums at most
+ * this many rows.
+ */
+const POSTGRES_BALANCE_SHARDS = 32;
+
 /** The PostgreSQL half of {@link LedgerDialect}. */
 export const postgresLedgerDialect: LedgerDialect = Object.freeze({
   name: 'postgres',
@@ -41,6 +49,8 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
   ],
   exactSumFunction: 'sum',
   supportsRowLocks: true,
+  balanceShardCount: POSTGRES_BALANCE_SHARDS,
+  postingBulk: postgresPostingBulk,
   bulk: postgresJournalBulk,
   async migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void> {
     await run(db, { disableTransactions: false });

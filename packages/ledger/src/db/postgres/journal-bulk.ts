@@ -24,10 +24,11 @@ async function insertEntries(trx: Db, transactionId: number, write: BulkWrite): 
 /** The PostgreSQL bulk statements (stateless: they run on the transaction they are given). */
 export const postgresJournalBulk: JournalBulk = Object.freeze({
   async lockAccounts(trx: Db, ids: readonly number[]): Promise<BulkAccountRow[]> {
-    // In id order, so that two writers never deadlock on each other's rows.
+    // In id order, so that two writers never deadlock on each other's rows; NO KEY, so that
+    // writers of balance shards of the same accounts insert their entries meanwhile.
     const result = await sql<BulkAccountRow>`
       select id, entity, currency, code, kind, normal_side, balance, last_day, entry_count from ledger_accounts
-      where id = any(${[...ids]}::bigint[]) order by id for update`.execute(trx);
+      where id = any(${[...ids]}::bigint[]) order by id for no key update`.execute(trx);
     return result.rows;
   },
   async findProviderEntries(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]> {

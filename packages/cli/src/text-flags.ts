@@ -1,0 +1,53 @@
+/**
+ * Checks of the text the CLI turns into file paths (`--out`, `--report-file`, `--config`,
+ * `--database`, and the same from the environment or the configuration), and the output folder
+ * of a command that writes the books before its files.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeValue, textDefect } from '@earnbook/ledger';
+import { CliError } from './cli-error.js';
+
+/** Characters of a path at most (Linux's PATH_MAX). */
+export const PATH_LENGTH_MAX = 4096;
+
+/**
+ * Returns `value` when it can name a file: well-formed text of at most {@link PATH_LENGTH_MAX}
+ * characters. A lone surrogate would silently name another file (Node writes it as U+FFFD) and
+ * NUL fails deep inside the file system, so both are refused here as `invalid_flag` naming
+ * `field`.
+ */
+export function checkPath(value: string, field: string): string {
+  const defect = textDefect(value);
+  if (defect !== undefined) throw new CliError('invalid_flag', `${field} must be a well-formed path, not hold ${defect}`, { field, value: describeValue(value) });
+  if (value.length > PATH_LENGTH_MAX) throw new CliError('invalid_flag', `${field} has ${value.length} characters, more than ${PATH_LENGTH_MAX}`, { field, value: describeValue(value) });
+  return value;
+}
+
+/** An output folder made ready; `discard()` removes what {@link prepareOutputFolder} created. */
+export interface OutputFolder {
+  discard(): Promise<void>;
+}
+
+/**
+ * Makes the output folder and proves it writable before a command writes the books, so that an
+ * unusable `--out` (a file, a read-only place, a name too long) fails with nothing written. A run
+ * that fails later calls `discard()`: the folders this call created are removed again.
+ */
+export async function prepareOutputFolder(path: string, field: string): Promise<OutputFolder> {
+  let created: string | undefined;
+  try {
+    created = await mkdir(path, { recursive: true });
+    const probe = join(path, `.earnbook-write-check-${process.pid}.tmp`);
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (cause) {
+    if (created !== undefined) await rm(created, { recursive: true, force: true });
+    throw new CliError('output_failed', `cannot write into the output folder ${path}: ${(cause as Error).message}`, { field, value: path, cause });
+  }
+  return {
+    async discard() {
+      if (created !== undefined) await rm(created, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Ledger accounts: opening (idempotent on entity, currency and code), finding and listing, with a
+ * per-ledger cache (an account's identity never changes once stored, so it is cached by id and by
+ * code; balances are never cached).
+ */
+import type { Kysely } from 'kysely';
+import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { formatUnits } from './money.js';
+import { formatInstant } from './calendar.js';
+import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
+import type { AccountKind } from './chart.js';
+import { parseKey } from './posting.js';
+import { requireWellFormed } from './text.js';
+import type { LedgerAccount } from './ledger-types.js';
+import type { LedgerDatabase } from './db/schema.js';
+import type { AccountRow } from './db/repository.js';
+import { insertAccountReturningRow, selectAccountByCode, selectAccountById, selectAccounts } from './db/accounts-repository.js';
+
+const CURRENCY_PATTERN = /^[A-Z0-9]{2,12}$/;
+
+/** Checks a currency code: 2–12 upper-case letters or digits (e.g. `BTC`, `USDC`). */
+export function parseCurrency(value: unknown, field = 'currency'): string {
+  if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value)) {
+    throw new LedgerError('invalid_input', `${field} must be 2 to 12 upper-case letters or digits, got ${describeValue(value)}`, { field, value: describeValue(value) });
+  }
+  return value;
+}
+
+/** An account row as the public {@link LedgerAccount} (its kind asserted known). */
+export function rowToAccount(row: AccountRow): LedgerAccount {
+  assertInvariant(isAccountKind(row.kind), `account ${row.id} has unknown kind ${row.kind}`);
+  return Object.freeze({ id: row.id, entity: row.entity, currency: row.currency, code: row.code, kind: row.kind, normalSide: row.normal_side });
+}
+
+function codeKey(entity: string, currency: string, code: string): string {
+  return `${entity}\u0000${currency}\u0000${code}`;
+}
+
+/** The accounts of one ledger, cached by id and by (entity, currency, code). */
+export class AccountDirectory {
+  readonly #byId = new Map<number, LedgerAccount>();
+  readonly #byCode = new Map<string, LedgerAccount>();
+  readonly #now: () => Date;
+
+  constructor(options: { now: () => Date }) {
+    this.#now = options.now;
+  }
+
+  /** Caches an account read from storage and returns it. */
+  remember(account: LedgerAccount): LedgerAccount {
+    this.#byId.set(account.id, account);
+    this.#byCode.set(codeKey(account.entity, account.currency, account.code), account);
+    return account;
+  }
+
+  /** An account already read by this ledger, without a database read (undefined when not yet). */
+  cached(id: number): LedgerAccount | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Opens an account (entity already checked), or returns the stored one of the same kind. */
+  async open(db: Kysely<LedgerDatabase>, input: { entity: string; currency: string; code: string; kind: AccountKind }): Promise<LedgerAccount> {
+    const code = parseKey(input.code, 'code');
+    if (!isAccountKind(input.kind)) throw new LedgerError('invalid_input', `kind must be an account kind, got ${describeValue(input.kind)}`, { field: 'kind', value: describeValue(input.kind) });
+    const cached = this.#byCode.get(codeKey(input.entity, input.currency, code));
+    if (cached !== undefined) return sameKind(cached, input.kind);
+    const row = await insertAccountReturningRow(db, {
+      entity: input.entity,
+      currency: input.currency,
+      code,
+      kind: input.kind,
+      normal_side: ACCOUNT_KIND_RULES[input.kind].normalSide,
+      balance: formatUnits(0n),
+      last_day: null,
+      created_at: formatInstant(this.#now()),
+    });
+    return sameKind(this.remember(rowToAccount(row)), input.kind);
+  }
+
+  /** An account by id, or an `unknown_account` error. */
+  async byId(db: Kysely<LedgerDatabase>, id: number): Promise<LedgerAccount> {
+    const cached = this.#byId.get(id);
+    if (cached !== undefined) return cached;
+    if (!Number.isSafeInteger(id) || id <= 0) throw new LedgerError('unknown_account', `accountId must be a positive integer, got ${describeValue(id)}`, { field: 'accountId', value: describeValue(id) });
+    const row = await selectAccountById(db, id);
+    if (row === undefined) throw new LedgerError('unknown_account', `accountId ${id} is not an account`, { field: 'accountId', value: String(id) });
+    return this.remember(rowToAccount(row));
+  }
+
+  /** An account by (entity, currency, code), or undefined. */
+  async byCode(db: Kysely<LedgerDatabase>, input: { entity: string; currency: string; code: string }): Promise<LedgerAccount | undefined> {
+    requireWellFormed(input.code, 'code');
+    const cached = this.#byCode.get(codeKey(input.entity, input.currency, input.code));
+    if (cached !== undefined) return cached;
+    const row = await selectAccountByCode(db, input);
+    return row === undefined ? undefined : this.remember(rowToAccount(row));
+  }
+
+  /** An entity's accounts (optionally of one currency or kind), by id. */
+  async list(db: Kysely<LedgerDatabase>, filter: { entity: string; currency?: string; kind?: AccountKind }): Promise<LedgerAccount[]> {
+    return (await selectAccounts(db, filter)).map((row) => this.remember(rowToAccount(row)));
+  }
+}
+
+function sameKind(account: LedgerAccount, kind: AccountKind): LedgerAccount {
+  if (account.kind !== kind) {
+    throw new LedgerError('idempotency_conflict', `account ${account.code} exists with kind ${account.kind}, not ${kind}`, { field: 'kind', value: kind });
+  }
+  return account;
+}

@@ -1,0 +1,162 @@
+/**
+ * The statements of the Earn mirror (products, partner and Earn users, Earn accounts, bookings,
+ * processed reports), as functions over a `Kysely` handle or transaction. The rules (idempotency,
+ * conflicts) live in `earn-books.ts`; these functions only read and write.
+ */
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { EarnAccountTable, EarnBookingTable, EarnProductTable, EarnUserTable, LedgerDatabase, ProcessedReportTable } from './schema.js';
+
+type Db = Kysely<LedgerDatabase>;
+export type EarnProductRow = Selectable<EarnProductTable>;
+export type EarnAccountRow = Selectable<EarnAccountTable>;
+
+// ---- products -------------------------------------------------------------------------------
+
+/** The version of a product effective on exactly `effectiveDay`, if any. */
+export async function selectProductVersion(db: Db, key: { entity: string; providerProductId: string; effectiveDay: string }): Promise<EarnProductRow | undefined> {
+  return db
+    .selectFrom('earn_products')
+    .selectAll()
+    .where('entity', '=', key.entity)
+    .where('provider_product_id', '=', key.providerProductId)
+    .where('effective_day', '=', key.effectiveDay)
+    .executeTakeFirst();
+}
+
+/** The currency of any version of a product, if the product is known. */
+export async function selectProductCurrency(db: Db, key: { entity: string; providerProductId: string }): Promise<string | undefined> {
+  const row = await db.selectFrom('earn_products').select('currency').where('entity', '=', key.entity).where('provider_product_id', '=', key.providerProductId).executeTakeFirst();
+  return row?.currency;
+}
+
+/** Inserts a product version. */
+export async function insertProduct(db: Db, row: Insertable<EarnProductTable>): Promise<void> {
+  await db.insertInto('earn_products').values(row).execute();
+}
+
+/** The version of a product in force on `day`: the latest effective on or before it. */
+export async function selectProductInForce(db: Db, key: { entity: string; providerProductId: string; day: string }): Promise<EarnProductRow | undefined> {
+  return db
+    .selectFrom('earn_products')
+    .selectAll()
+    .where('entity', '=', key.entity)
+    .where('provider_product_id', '=', key.providerProductId)
+    .where('effective_day', '<=', key.day)
+    .orderBy('effective_day', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Every version of an entity's products effective on or before `day`, by product, newest first. */
+export async function selectProductVersionsUpTo(db: Db, key: { entity: string; day: string }): Promise<EarnProductRow[]> {
+  return db
+    .selectFrom('earn_products')
+    .selectAll()
+    .where('entity', '=', key.entity)
+    .where('effective_day', '<=', key.day)
+    .orderBy('provider_product_id')
+    .orderBy('effective_day', 'desc')
+    .execute();
+}
+
+// ---- users ----------------------------------------------------------------------------------
+
+/** Records a partner user unless known; answers whether it was inserted. */
+export async function insertPartnerUserIfMissing(db: Db, row: { partner_user_id: string; created_at: string }): Promise<boolean> {
+  const known = await db.selectFrom('partner_users').select('partner_user_id').where('partner_user_id', '=', row.partner_user_id).executeTakeFirst();
+  if (known !== undefined) return false;
+  await db.insertInto('partner_users').values(row).execute();
+  return true;
+}
+
+/** The Earn users of an entity linked to the partner user or carrying the Earn user id. */
+export async function selectEarnUsersLinked(db: Db, key: { entity: string; partnerUserId: string; earnUserId: string }): Promise<Selectable<EarnUserTable>[]> {
+  return db
+    .selectFrom('earn_users')
+    .selectAll()
+    .where('entity', '=', key.entity)
+    .where((eb) => eb.or([eb('partner_user_id', '=', key.partnerUserId), eb('earn_user_id', '=', key.earnUserId)]))
+    .execute();
+}
+
+/** Inserts an Earn user. */
+export async function insertEarnUser(db: Db, row: Insertable<EarnUserTable>): Promise<void> {
+  await db.insertInto('earn_users').values(row).execute();
+}
+
+/** The Earn users of a partner user, by entity. */
+export async function selectEarnUsersOf(db: Db, partnerUserId: string): Promise<{ entity: string; earn_user_id: string }[]> {
+  return db.selectFrom('earn_users').select(['entity', 'earn_user_id']).where('partner_user_id', '=', partnerUserId).orderBy('entity').execute();
+}
+
+/** Whether an Earn user is registered in an entity. */
+export async function earnUserExists(db: Db, key: { entity: string; earnUserId: string }): Promise<boolean> {
+  const row = await db.selectFrom('earn_users').select('earn_user_id').where('entity', '=', key.entity).where('earn_user_id', '=', key.earnUserId).executeTakeFirst();
+  return row !== undefined;
+}
+
+// ---- Earn accounts --------------------------------------------------------------------------
+
+/** An Earn account by id, if any. */
+export async function selectEarnAccount(db: Db, key: { entity: string; earnAccountId: string }): Promise<EarnAccountRow | undefined> {
+  return db.selectFrom('earn_accounts').selectAll().where('entity', '=', key.entity).where('earn_account_id', '=', key.earnAccountId).executeTakeFirst();
+}
+
+/** The id of an Earn user's account in a product, if any. */
+export async function selectEarnAccountIdOfUserProduct(db: Db, key: { entity: string; earnUserId: string; providerProductId: string }): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('earn_accounts')
+    .select('earn_account_id')
+    .where('entity', '=', key.entity)
+    .where('earn_user_id', '=', key.earnUserId)
+    .where('provider_product_id', '=', key.providerProductId)
+    .executeTakeFirst();
+  return row?.earn_account_id;
+}
+
+/** Inserts an Earn account. */
+export async function insertEarnAccount(db: Db, row: Insertable<EarnAccountTable>): Promise<void> {
+  await db.insertInto('earn_accounts').values(row).execute();
+}
+
+/** Every Earn account of an entity (optionally of one currency), in ledger account order. */
+export async function selectEarnAccounts(db: Db, filter: { entity: string; currency?: string }): Promise<EarnAccountRow[]> {
+  let query = db.selectFrom('earn_accounts').selectAll().where('entity', '=', filter.entity).orderBy('ledger_account_id');
+  if (filter.currency !== undefined) query = query.where('currency', '=', filter.currency);
+  return query.execute();
+}
+
+// ---- bookings -------------------------------------------------------------------------------
+
+/** Inserts the mirror row of a booking. */
+export async function insertBooking(db: Db, row: Insertable<EarnBookingTable>): Promise<void> {
+  await db.insertInto('earn_bookings').values(row).execute();
+}
+
+/** A booking by the provider's id, if any. */
+export async function selectBooking(db: Db, key: { entity: string; providerBookingId: string }): Promise<Selectable<EarnBookingTable> | undefined> {
+  return db.selectFrom('earn_bookings').selectAll().where('entity', '=', key.entity).where('provider_booking_id', '=', key.providerBookingId).executeTakeFirst();
+}
+
+// ---- processed reports ----------------------------------------------------------------------
+
+/** The processed version of a report with this id and content, if any. */
+export async function selectProcessedReport(db: Db, key: { entity: string; reportId: string; contentHash: string }): Promise<Selectable<ProcessedReportTable> | undefined> {
+  return db.selectFrom('processed_reports').selectAll().where('entity', '=', key.entity).where('report_id', '=', key.reportId).where('content_hash', '=', key.contentHash).executeTakeFirst();
+}
+
+/** The latest processed version of an entity's reports for a day (0 when none). */
+export async function selectLatestReportVersion(db: Db, key: { entity: string; accountingDay: string }): Promise<number> {
+  const row = await db.selectFrom('processed_reports').select((eb) => eb.fn.max('version').as('version')).where('entity', '=', key.entity).where('accounting_day', '=', key.accountingDay).executeTakeFirst();
+  return Number(row?.version ?? 0);
+}
+
+/** Inserts a processed report version. */
+export async function insertProcessedReport(db: Db, row: Insertable<ProcessedReportTable>): Promise<void> {
+  await db.insertInto('processed_reports').values(row).execute();
+}
+
+/** Processed versions of an entity's reports for a day, oldest first. */
+export async function selectProcessedReports(db: Db, key: { entity: string; accountingDay: string }): Promise<Selectable<ProcessedReportTable>[]> {
+  return db.selectFrom('processed_reports').selectAll().where('entity', '=', key.entity).where('accounting_day', '=', key.accountingDay).orderBy('version').execute();
+}

@@ -1,0 +1,62 @@
+/**
+ * What `Ledger.open` decides before the books are used: which entities to open (the caller's,
+ * the stored ones, or the defaults, after the `ifMissing` rule), their validation, and recording
+ * them (an entity's zone is fixed once stored).
+ */
+import type { Kysely } from 'kysely';
+import { LedgerError, describeValue } from './errors.js';
+import { assertTimeZone, formatInstant } from './calendar.js';
+import { parseKey } from './posting.js';
+import { DEFAULT_ENTITIES, ENTITIES_MAX } from './ledger-types.js';
+import type { LedgerEntity, LedgerOptions } from './ledger-types.js';
+import type { LedgerDatabase } from './db/schema.js';
+import { selectStoredEntities } from './db/stored-entities.js';
+import { insertEntityReturningZone } from './db/accounts-repository.js';
+
+/**
+ * The entities to open after the `ifMissing` rule: the caller's, else the stored ones, else the
+ * defaults for new books; `books_not_found` (before anything is written) when books must exist.
+ */
+export async function entitiesToOpen(options: LedgerOptions): Promise<readonly LedgerEntity[]> {
+  const ifMissing = options.ifMissing ?? 'create';
+  if (ifMissing !== 'create' && ifMissing !== 'fail') {
+    throw new LedgerError('invalid_input', `ifMissing must be "create" or "fail", got ${describeValue(ifMissing)}`, { field: 'ifMissing', value: describeValue(ifMissing) });
+  }
+  if (options.entities !== undefined && ifMissing === 'create') return options.entities;
+  const stored = await selectStoredEntities(options.storage.db);
+  const exists = stored !== undefined && stored.length > 0;
+  if (!exists && ifMissing === 'fail') {
+    throw new LedgerError('books_not_found', 'the storage holds no books (no ledger tables or no entity); open with ifMissing: "create" to make new ones', { field: 'storage' });
+  }
+  return options.entities ?? (exists ? stored : DEFAULT_ENTITIES);
+}
+
+/** Checks the entities' ids and zones (1 to {@link ENTITIES_MAX}, no id twice); frozen by id. */
+export function parseEntities(configs: readonly LedgerEntity[]): Map<string, LedgerEntity> {
+  if (!Array.isArray(configs) || configs.length === 0 || configs.length > ENTITIES_MAX) {
+    throw new LedgerError('invalid_input', `entities must list 1 to ${ENTITIES_MAX} entities`, { field: 'entities', value: describeValue(configs) });
+  }
+  const entities = new Map<string, LedgerEntity>();
+  configs.forEach((config, index) => {
+    const id = parseKey(config.id, `entities[${index}].id`);
+    const timeZone = assertTimeZone(config.timeZone, `entities[${index}].timeZone`);
+    if (entities.has(id)) throw new LedgerError('invalid_input', `entities[${index}].id ${id} is listed twice`, { field: `entities[${index}].id`, value: id });
+    entities.set(id, Object.freeze({ id, timeZone }));
+  });
+  return entities;
+}
+
+/** Records the entities; one stored with another zone is `entity_configuration_changed`. */
+export async function recordEntities(db: Kysely<LedgerDatabase>, entities: Iterable<LedgerEntity>, now: Date): Promise<void> {
+  const createdAt = formatInstant(now);
+  for (const entity of entities) {
+    const storedZone = await insertEntityReturningZone(db, { id: entity.id, time_zone: entity.timeZone, created_at: createdAt });
+    if (storedZone !== entity.timeZone) {
+      throw new LedgerError(
+        'entity_configuration_changed',
+        `entity ${entity.id} keeps its books in ${storedZone}; it cannot be reopened in ${entity.timeZone} (every accounting day would move)`,
+        { field: 'entities.timeZone', value: entity.timeZone },
+      );
+    }
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * Posting a batch of journal transactions of one entity inside an open write transaction, with a
+ * handful of multi-row statements: accounts are locked (PostgreSQL) before idempotency keys are
+ * checked, so that a concurrent writer of the same key is seen; every posting is planned in
+ * memory in order, each on the balances the previous ones left; then transactions, entries,
+ * balances and end-of-day balances are written in bulk and the entries read back and asserted.
+ * `Ledger.post` (through group commit), `postMany`, `transact` and `reverse` all end here.
+ *
+ * Balance shards (PostgreSQL): an account whose kind may go negative (every system account) needs
+ * no balance check, so a writer need not wait for its one row. When another transaction holds
+ * that row, the account is written in this transaction's balance shard
+ * (`db/balance-shards-repository.ts`): its running balance, last day, entry count and day rows
+ * are the shard's, and its entries' `balance_after` is the shard's running balance (the entry's
+ * `balance_shard` names the shard; null: the account's own row). User accounts keep one row,
+ * locked, because a withdrawal must see their whole balance.
+ */
+import type { Kysely } from 'kysely';
+import { LedgerError, assertInvariant } from './errors.js';
+import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
+import { formatInstant } from './calendar.js';
+import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
+import { planPosting, transactionRow } from './posting.js';
+import type { NormalizedPosting, PlanAccount } from './posting.js';
+import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
+import { rowToAccount } from './accounts.js';
+import type { AccountDirectory } from './accounts.js';
+import { entriesByTransaction, readTransaction, toTransaction } from './journal-reads.js';
+import type { LedgerAccount, PostResult } from './ledger-types.js';
+import type { LedgerDialect } from './db/dialect.js';
+import type { LedgerDatabase } from './db/schema.js';
+import * as repository from './db/repository.js';
+import type { AccountRow, EntryRow } from './db/repository.js';
+import { lockShards, selectAccountsSkipLocked, selectShardBalanceAtEndOfDay, selectShardDaysFrom, writeShardDays, writeShards } from './db/balance-shards-repository.js';
+
+type Db = Kysely<LedgerDatabase>;
+
+/** What posting a batch needs from the ledger. */
+export interface PostBatchContext {
+  readonly dialect: LedgerDialect;
+  readonly now: () => Date;
+  readonly currencyScale: (currency: string) => number;
+  readonly accounts: AccountDirectory;
+  /** The balance shard of a write transaction, the same for all its batches; undefined: no shards. */
+  readonly shardOf: (trx: Db) => number | undefined;
+}
+
+/**
+ * Draws one balance shard per write transaction, in turn from a random start, so that the
+ * concurrent transactions of one process never share a shard (up to `shardCount` of them) and
+ * those of other processes rarely do (sharing one only makes them wait, as one row would).
+ */
+export function shardPicker(shardCount: number): (trx: Db) => number | undefined {
+  if (shardCount <= 0) return () => undefined;
+  const shards = new WeakMap<Db, number>();
+  let next = Math.floor(Math.random() * shardCount);
+  return (trx) => {
+    let shard = shards.get(trx);
+    if (shard === undefined) {
+      shard = next;
+      next = (next + 1) % shardCount;
+      shards.set(trx, shard);
+    }
+    return shard;
+  };
+}
+
+/** Whether an account of this kind is kept in shards: it may go negative, so no posting needs its whole balance. */
+function isShardedKind(kind: string): boolean {
+  return isAccountKind(kind) && ACCOUNT_KIND_RULES[kind].negativeAllowed;
+}
+
+type Outcome = { readonly kind: 'exists'; readonly id: number } | { readonly kind: 'created'; readonly index: number };
+
+/** What the batch read before deciding: account rows (mutated as postings are planned), stored keys and provider ids. */
+interface BatchState {
+  readonly entity: string;
+  /** Per account its running state: the account's row, or for a sharded account its shard's. */
+  readonly rows: Map<number, AccountRow>;
+  /** The shard each sharded account is written in. */
+  readonly shards: ReadonlyMap<number, number>;
+  readonly stored: Map<string, { id: number; idempotency_key: string; request_hash: string }>;
+  readonly byProvider: Map<string, { id: number; idempotency_key: string }>;
+}
+
+/** What the batch decided to write. */
+interface BatchPlan {
+  readonly outcomes: Outcome[];
+  readonly created: { posting: NormalizedPosting; balancesAfter: readonly bigint[] }[];
+  readonly pendingDays: Map<number, Map<string, bigint>>;
+  readonly addedEntries: Map<number, number>;
+}
+
+/** Posts a batch of one entity's postings in `trx`; one result per posting, in order. */
+export async function postBatch(context: PostBatchContext, trx: Db, postings: readonly NormalizedPosting[]): Promise<PostResult[]> {
+  const entity = postings[0]?.entity;
+  if (entity === undefined) return [];
+  for (const posting of postings) {
+    if (posting.entity !== entity) {
+      throw new LedgerError('mixed_entities', `one batch posts to one entity: ${posting.entity} differs from ${entity}`, { field: 'entity', value: posting.entity });
+    }
+  }
+  const state = await readBatchState(context, trx, entity, postings);
+  const plan = await decideBatch(context, trx, state, postings);
+  const createdAt = formatInstant(context.now());
+  const ids = await writeBatch(context, trx, state, plan, createdAt);
+  return readBackBatch(trx, plan, ids, createdAt);
+}
+
+async function readBatchState(context: PostBatchContext, trx: Db, entity: string, postings: readonly NormalizedPosting[]): Promise<BatchState> {
+  const accountIds = [...new Set(postings.flatMap((posting) => posting.entries.map((entry) => entry.accountId)))];
+  const { rows, shards } = await readAccountStates(context, trx, accountIds);
+  const stored = new Map((await repository.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));
+  const providerIds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.providerId]));
+  const byProvider = new Map<string, { id: number; idempotency_key: string }>();
+  for (const row of providerIds.length === 0 ? [] : await repository.selectTransactionsByProviderIds(trx, entity, providerIds)) {
+    byProvider.set(`${row.kind}\u0000${row.provider_id ?? ''}`, row);
+  }
+  return { entity, rows, stored, byProvider, shards };
+}
+
+/**
+ * The running state of each account. User accounts (and accounts not seen yet) are locked in id
+ * order, waiting for other writers: a withdrawal must see the whole balance. With balance shards
+ * (PostgreSQL), a known system account's own row is taken only if no one holds it (SKIP LOCKED,
+ * no wait); the held ones are written in the transaction's shard, locked in id order. So a lone
+ * writer writes every account's own row as without shards, and concurrent writers of the same
+ * system accounts never wait on each other (only on a shard drawn by two at once).
+ */
+async function readAccountStates(context: PostBatchContext, trx: Db, accountIds: readonly number[]): Promise<{ rows: Map<number, AccountRow>; shards: Map<number, number> }> {
+  const shard = context.shardOf(trx);
+  const system = new Map<number, LedgerAccount>();
+  if (shard !== undefined) {
+    for (const id of accountIds) {
+      const account = context.accounts.cached(id);
+      if (account !== undefined && isShardedKind(account.kind)) system.set(id, account);
+    }
+  }
+  const locked = await repository.selectAccountsLocked(trx, context.dialect, accountIds.filter((id) => !system.has(id)));
+  const rows = new Map(locked.map((row) => [row.id, { ...row }]));
+  const shards = new Map<number, number>();
+  if (shard === undefined || system.size === 0) return { rows, shards };
+  for (const row of await selectAccountsSkipLocked(trx, [...system.keys()])) {
+    rows.set(row.id, { ...row });
+    system.delete(row.id);
+  }
+  for (const state of await lockShards(trx, [...system.keys()], shard)) {
+    const account = system.get(state.account_id);
+    assertInvariant(account !== undefined, `shard of account ${state.account_id} was not asked for`);
+    rows.set(account.id, {
+      id: account.id,
+      entity: account.entity,
+      currency: account.currency,
+      code: account.code,
+      kind: account.kind,
+      normal_side: account.normalSide,
+      balance: state.balance,
+      last_day: state.last_day,
+      entry_count: state.entry_count,
+      created_at: '',
+    });
+    shards.set(account.id, shard);
+  }
+  return { rows, shards };
+}
+
+/** Plans every posting in order on the balances the previous ones left; throws the first refusal. */
+async function decideBatch(context: PostBatchContext, trx: Db, state: BatchState, postings: readonly NormalizedPosting[]): Promise<BatchPlan> {
+  const plan: BatchPlan = { outcomes: [], created: [], pendingDays: new Map(), addedEntries: new Map() };
+  const inBatch = new Map<string, { hash: string; outcome: Outcome; posting: NormalizedPosting }>();
+  for (const posting of postings) {
+    const earlier = inBatch.get(posting.idempotencyKey);
+    const existing = state.stored.get(posting.idempotencyKey);
+    if (earlier !== undefined || existing !== undefined) {
+      const hash = earlier?.hash ?? existing?.request_hash;
+      if (hash !== posting.requestHash) {
+        if (earlier !== undefined) throw idempotencyConflict(posting, earlier.posting, undefined);
+        throw idempotencyConflict(posting, storedContent(await readTransaction(trx, existing?.id ?? 0)), existing?.id);
+      }
+      plan.outcomes.push(earlier?.outcome ?? { kind: 'exists', id: existing?.id ?? 0 });
+      continue;
+    }
+    if (posting.providerId !== null) claimProviderId(state, posting);
+    const planned = planPosting(posting, planAccounts(context, posting, state.rows));
+    for (const change of planned.changes) {
+      const row = state.rows.get(change.account.id);
+      assertInvariant(row !== undefined, 'planned account row lost');
+      row.balance = formatUnits(change.balanceAfterUnits);
+      plan.addedEntries.set(row.id, (plan.addedEntries.get(row.id) ?? 0) + posting.entries.filter((entry) => entry.accountId === row.id).length);
+      const days = plan.pendingDays.get(row.id) ?? new Map<string, bigint>();
+      plan.pendingDays.set(row.id, days);
+      if (row.last_day === null || row.last_day <= posting.accountingDay) {
+        days.set(posting.accountingDay, change.balanceAfterUnits);
+        row.last_day = posting.accountingDay;
+      } else {
+        await backdate(trx, { account: rowToAccount(row), shard: state.shards.get(row.id) }, posting.accountingDay, change.deltaUnits, days);
+      }
+    }
+    const outcome: Outcome = { kind: 'created', index: plan.created.length };
+    plan.created.push({ posting, balancesAfter: planned.entryBalancesAfter });
+    inBatch.set(posting.idempotencyKey, { hash: posting.requestHash, outcome, posting });
+    plan.outcomes.push(outcome);
+  }
+  return plan;
+}
+
+/** A provider id is booked once per (entity, kind): a second key for it is `duplicate_provider_id`. */
+function claimProviderId(state: BatchState, posting: NormalizedPosting): void {
+  const key = `${posting.kind}\u0000${posting.providerId ?? ''}`;
+  const duplicate = state.byProvider.get(key);
+  if (duplicate !== undefined) {
+    throw new LedgerError('duplicate_provider_id', `providerId ${posting.providerId ?? ''} is already booked as ${posting.kind} transaction ${duplicate.id} under another idempotency key`, {
+      field: 'providerId',
+      value: posting.providerId ?? '',
+      context: { transactionId: String(duplicate.id), idempotencyKey: duplicate.idempotency_key },
+    });
+  }
+  state.byProvider.set(key, { id: 0, idempotency_key: posting.idempotencyKey });
+}
+
+function planAccounts(context: PostBatchContext, posting: NormalizedPosting, rows: ReadonlyMap<number, AccountRow>): Map<number, PlanAccount> {
+  const accounts = new Map<number, PlanAccount>();
+  for (const [index, entry] of posting.entries.entries()) {
+    const row = rows.get(entry.accountId);
+    if (row === undefined) continue;
+    const scale = context.currencyScale(row.currency);
+    if (scale < AMOUNT_SCALE_DEFAULT && entry.units % 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale) !== 0n) {
+      const amount = formatUnits(entry.units < 0n ? -entry.units : entry.units);
+      throw new LedgerError('invalid_amount', `entries[${index}].amount has more than ${scale} decimal places, the scale of ${row.currency}, got ${amount}`, {
+        field: `entries[${index}].amount`,
+        value: amount,
+      });
+    }
+    const account = context.accounts.remember(rowToAccount(row));
+    accounts.set(row.id, { ...account, balanceUnits: toUnits(row.balance) });
+  }
+  return accounts;
+}
+
+/**
+ * A posting dated before the account's latest day: that day's and every later day's closing
+ * balance move by the delta (in `days`, the batch's pending rows, read from storage on first
+ * use). A user account may not end any of those days negative.
+ */
+async function backdate(trx: Db, series: { account: LedgerAccount; shard: number | undefined }, day: string, deltaUnits: bigint, days: Map<string, bigint>): Promise<void> {
+  const { account, shard } = series;
+  const key = { accountId: account.id, shard: shard ?? 0, day };
+  const stored = shard === undefined ? await repository.selectDayBalancesFrom(trx, account.id, day) : await selectShardDaysFrom(trx, key);
+  for (const row of stored) {
+    if (!days.has(row.accounting_day)) days.set(row.accounting_day, toUnits(row.balance));
+  }
+  if (!days.has(day)) {
+    const earlier = [...days.keys()].filter((known) => known < day).sort().pop();
+    const stored = shard === undefined ? await repository.selectBalanceAtEndOfDay(trx, account.id, day) : await selectShardBalanceAtEndOfDay(trx, key);
+    days.set(day, earlier !== undefined ? (days.get(earlier) ?? 0n) : toUnits(stored ?? '0'));
+  }
+  const rule = ACCOUNT_KIND_RULES[account.kind];
+  for (const [accountingDay, units] of days) {
+    if (accountingDay < day) continue;
+    const moved = units + deltaUnits;
+    if (moved < 0n && !rule.negativeAllowed) {
+      throw new LedgerError('insufficient_balance', `account ${account.id} would be negative at the end of ${accountingDay} (${formatUnits(moved)})`, {
+        field: 'occurredAt',
+        value: day,
+        context: { accountId: String(account.id), accountingDay },
+      });
+    }
+    days.set(accountingDay, moved);
+  }
+}
+
+/** Writes the planned transactions, entries, balances and day rows; answers (key → id) of the new transactions. */
+async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState, plan: BatchPlan, createdAt: string): Promise<Map<string, number>> {
+  const bulk = context.dialect.postingBulk;
+  const transactionRows = plan.created.map(({ posting }) => transactionRow(posting, createdAt));
+  const ids = bulk === undefined ? await repository.insertTransactions(trx, transactionRows) : await bulk.insertTransactions(trx, transactionRows);
+  if (ids.size !== plan.created.length) {
+    // A concurrent writer committed one of these keys with other accounts (so other content).
+    const lost = plan.created.find(({ posting }) => !ids.has(posting.idempotencyKey));
+    throw new LedgerError('idempotency_conflict', `idempotencyKey ${lost?.posting.idempotencyKey ?? '?'} was used concurrently for another transaction`, {
+      field: 'idempotencyKey',
+      value: lost?.posting.idempotencyKey ?? '',
+    });
+  }
+  const entryRows: Omit<EntryRow, 'id'>[] = [];
+  for (const { posting, balancesAfter } of plan.created) {
+    const transactionId = ids.get(posting.idempotencyKey);
+    assertInvariant(transactionId !== undefined, 'inserted transaction lost its id');
+    posting.entries.forEach((entry, index) => {
+      const row = state.rows.get(entry.accountId);
+      const balanceAfter = balancesAfter[index];
+      assertInvariant(row !== undefined && balanceAfter !== undefined, 'planned entry lost its account');
+      entryRows.push({
+        transaction_id: transactionId,
+        entity: posting.entity,
+        account_id: entry.accountId,
+        currency: row.currency,
+        amount: formatUnits(entry.units),
+        balance_after: formatUnits(balanceAfter),
+        accounting_day: posting.accountingDay,
+        provider_id: null,
+        balance_shard: state.shards.get(entry.accountId) ?? null,
+      });
+    });
+  }
+  if (bulk === undefined) await repository.insertEntryRows(trx, entryRows);
+  else await bulk.insertEntries(trx, entryRows);
+  const touched = [...plan.addedEntries.keys()].map((id) => {
+    const row = state.rows.get(id);
+    assertInvariant(row !== undefined, 'touched account lost');
+    return { ...row, entry_count: row.entry_count + (plan.addedEntries.get(id) ?? 0) };
+  });
+  const own = touched.filter((row) => !state.shards.has(row.id));
+  if (bulk === undefined) await repository.writeAccountBalances(trx, own);
+  else await bulk.writeAccounts(trx, own);
+  await writeShards(
+    trx,
+    touched.flatMap((row) => {
+      const shard = state.shards.get(row.id);
+      return shard === undefined ? [] : [{ account_id: row.id, shard, balance: row.balance, last_day: row.last_day, entry_count: row.entry_count }];
+    }),
+  );
+  const days = [...plan.pendingDays].flatMap(([accountId, days]) => [...days].map(([day, units]) => ({ account_id: accountId, accounting_day: day, balance: formatUnits(units) })));
+  const ownDays = days.filter((row) => !state.shards.has(row.account_id));
+  if (bulk === undefined) await repository.writeDayBalances(trx, ownDays);
+  else await bulk.writeDays(trx, ownDays);
+  await writeShardDays(
+    trx,
+    days.flatMap((row) => {
+      const shard = state.shards.get(row.account_id);
+      return shard === undefined ? [] : [{ ...row, shard }];
+    }),
+  );
+  return ids;
+}
+
+/** Reads the new rows back: the entry ids, and the invariant that each transaction balances. */
+async function readBackBatch(trx: Db, plan: BatchPlan, ids: ReadonlyMap<string, number>, createdAt: string): Promise<PostResult[]> {
+  const byTransaction = entriesByTransaction(await repository.selectEntriesOfTransactions(trx, [...ids.values()]));
+  const results: PostResult[] = [];
+  for (const outcome of plan.outcomes) {
+    if (outcome.kind === 'exists') {
+      results.push({ status: 'exists', transaction: await readTransaction(trx, outcome.id) });
+      continue;
+    }
+    const item = plan.created[outcome.index];
+    assertInvariant(item !== undefined, 'created posting lost');
+    const id = ids.get(item.posting.idempotencyKey) ?? 0;
+    const entries = byTransaction.get(id) ?? [];
+    assertInvariant(entries.length === item.posting.entries.length, `transaction ${id} reads back ${entries.length} of ${item.posting.entries.length} entries`);
+    results.push({ status: 'created', transaction: toTransaction({ id, ...transactionRow(item.posting, createdAt) }, entries) });
+  }
+  return results;
+}

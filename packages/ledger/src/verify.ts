@@ -1,0 +1,132 @@
+/**
+ * The full invariant check of stored books (`Ledger.verify`): every transaction balances per
+ * currency; every balance series of an account (its own row, and each balance shard on
+ * PostgreSQL) stores the balance and entry count of its entries, and its latest end-of-day row
+ * equals that balance and sits on its last day; every end-of-day row of a shard equals its
+ * entries up to that day; no account that may not go negative is negative; per (entity, currency)
+ * the signed entries sum to zero. A violation is a {@link LedgerInvariantError}: the books are
+ * inconsistent.
+ */
+import type { Kysely } from 'kysely';
+import { assertInvariant } from './errors.js';
+import { formatUnits, toUnits } from './money.js';
+import { ACCOUNT_KIND_RULES } from './chart.js';
+import type { AccountKind } from './chart.js';
+import { normalDelta } from './posting.js';
+import type { VerifyReport } from './ledger-types.js';
+import type { LedgerDialect } from './db/dialect.js';
+import type { LedgerDatabase } from './db/schema.js';
+import * as repository from './db/repository.js';
+import type { AccountRow } from './db/repository.js';
+import { selectAccounts } from './db/accounts-repository.js';
+import { countTransactions } from './db/journal-pages.js';
+import { selectShardDays, selectShardsWithDay, sumShardEntriesPerDay } from './db/balance-shards-repository.js';
+
+type Db = Kysely<LedgerDatabase>;
+/** Per account, per series (null: the account's own row; else the shard): signed entry sum and count. */
+type SeriesSums = Map<number, Map<number | null, { total: bigint; entries: number }>>;
+type ShardState = Awaited<ReturnType<typeof selectShardsWithDay>>[number];
+
+/** Checks one entity's books (or every entity's when `entity` is undefined). */
+export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string | undefined): Promise<VerifyReport> {
+  const transactions = await verifyTransactions(db, dialect, entity);
+  const accounts = await selectAccounts(db, { entity });
+  const sums: SeriesSums = new Map();
+  for (const row of await repository.sumEntriesPerAccount(db, dialect, entity)) {
+    const series = sums.get(row.account_id) ?? new Map();
+    series.set(row.balance_shard, { total: toUnits(row.total), entries: Number(row.entries) });
+    sums.set(row.account_id, series);
+  }
+  const latestDays = new Map((await repository.selectLatestDayBalances(db)).map((row) => [row.account_id, row]));
+  const shards = new Map<number, ShardState[]>();
+  for (const shard of await selectShardsWithDay(db, entity === undefined ? {} : { entity })) shards.set(shard.account_id, [...(shards.get(shard.account_id) ?? []), shard]);
+  const perEntityCurrency = new Map<string, bigint>();
+  let entries = 0;
+  for (const account of accounts) {
+    const series = sums.get(account.id) ?? new Map<number | null, { total: bigint; entries: number }>();
+    const own = series.get(null);
+    const ownBalance = toUnits(account.balance);
+    assertInvariant(ownBalance === normalDelta(own?.total ?? 0n, account.normal_side), `account ${account.id} stores ${formatUnits(ownBalance)} but its entries sum to ${formatUnits(normalDelta(own?.total ?? 0n, account.normal_side))}`);
+    assertInvariant((own?.entries ?? 0) === account.entry_count, `account ${account.id} counts ${account.entry_count} entries but has ${own?.entries ?? 0}`);
+    const latest = latestDays.get(account.id);
+    if (own !== undefined) {
+      assertInvariant(latest !== undefined && toUnits(latest.balance) === ownBalance, `account ${account.id}: latest end-of-day balance differs from its balance`);
+      assertInvariant(latest.accounting_day === account.last_day, `account ${account.id}: latest day row ${latest.accounting_day} is not its last day ${account.last_day}`);
+    }
+    const balance = ownBalance + verifyShards(account, shards.get(account.id) ?? [], series);
+    if (!ACCOUNT_KIND_RULES[account.kind as AccountKind].negativeAllowed) assertInvariant(balance >= 0n, `account ${account.id} (${account.kind}) is negative`);
+    let signed = 0n;
+    for (const sum of series.values()) {
+      signed += sum.total;
+      entries += sum.entries;
+    }
+    const key = `${account.entity} ${account.currency}`;
+    perEntityCurrency.set(key, (perEntityCurrency.get(key) ?? 0n) + signed);
+  }
+  for (const [key, total] of perEntityCurrency) assertInvariant(total === 0n, `entries of ${key} do not sum to zero: ${formatUnits(total)}`);
+  await verifyShardDays(db, dialect, entity, new Map(accounts.map((account) => [account.id, account])));
+  return { accounts: accounts.length, transactions, entries };
+}
+
+/** Each shard of an account stores its entries' balance and count, and its latest day row equals them; answers the shards' total. */
+function verifyShards(account: AccountRow, states: readonly ShardState[], series: SeriesSums extends Map<number, infer S> ? S : never): bigint {
+  let total = 0n;
+  const stored = new Set(states.map((state) => state.shard));
+  for (const shard of series.keys()) assertInvariant(shard === null || stored.has(shard), `account ${account.id} has entries in shard ${shard} but no such shard`);
+  for (const state of states) {
+    const sum = series.get(state.shard);
+    const balance = toUnits(state.balance);
+    const expected = normalDelta(sum?.total ?? 0n, account.normal_side);
+    assertInvariant(balance === expected, `account ${account.id} shard ${state.shard} stores ${formatUnits(balance)} but its entries sum to ${formatUnits(expected)}`);
+    assertInvariant((sum?.entries ?? 0) === state.entry_count, `account ${account.id} shard ${state.shard} counts ${state.entry_count} entries but has ${sum?.entries ?? 0}`);
+    if (sum !== undefined) {
+      assertInvariant(state.day_balance !== null && toUnits(state.day_balance) === balance, `account ${account.id} shard ${state.shard}: latest end-of-day balance differs from its balance`);
+      assertInvariant(state.day === state.last_day, `account ${account.id} shard ${state.shard}: latest day row ${state.day} is not its last day ${state.last_day}`);
+    }
+    total += balance;
+  }
+  return total;
+}
+
+/**
+ * Every shard day row equals the shard's entries up to that day. A shard has a day row exactly on
+ * the days it has entries (a posting writes its day's row; a back-dated one moves the later rows),
+ * so rows and days with entries are walked together in (account, shard, day) order.
+ */
+async function verifyShardDays(db: Db, dialect: LedgerDialect, entity: string | undefined, accounts: ReadonlyMap<number, AccountRow>): Promise<void> {
+  const entryDays = (await sumShardEntriesPerDay(db, dialect, entity))
+    .map((row) => ({ accountId: row.account_id, shard: row.balance_shard ?? 0, day: row.accounting_day, units: toUnits(row.total) }))
+    .sort((a, b) => a.accountId - b.accountId || a.shard - b.shard || (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  const running = new Map<string, bigint>();
+  let next = 0;
+  for (const row of await selectShardDays(db, entity)) {
+    const account = accounts.get(row.account_id);
+    assertInvariant(account !== undefined, `shard day row of unknown account ${row.account_id}`);
+    const entryDay = entryDays[next];
+    assertInvariant(
+      entryDay !== undefined && entryDay.accountId === row.account_id && entryDay.shard === row.shard && entryDay.day === row.accounting_day,
+      `account ${row.account_id} shard ${row.shard}: the end-of-day row of ${row.accounting_day} and the days with entries (next: account ${entryDay?.accountId} shard ${entryDay?.shard} ${entryDay?.day}) differ`,
+    );
+    next++;
+    const series = `${row.account_id} ${row.shard}`;
+    const sum = (running.get(series) ?? 0n) + entryDay.units;
+    running.set(series, sum);
+    const expected = normalDelta(sum, account.normal_side);
+    assertInvariant(toUnits(row.balance) === expected, `account ${row.account_id} shard ${row.shard}: end of ${row.accounting_day} stores ${formatUnits(toUnits(row.balance))} but its entries sum to ${formatUnits(expected)}`);
+  }
+  const left = entryDays[next];
+  assertInvariant(left === undefined, `account ${left?.accountId} shard ${left?.shard} has entries on ${left?.day} without an end-of-day row`);
+}
+
+/** Every stored transaction has entries and balances per currency; answers how many there are. */
+async function verifyTransactions(db: Db, dialect: LedgerDialect, entity: string | undefined): Promise<number> {
+  const perTransaction = await repository.sumEntriesPerTransactionCurrency(db, dialect, entity);
+  const transactions = new Set<number>();
+  for (const row of perTransaction) {
+    transactions.add(row.transaction_id);
+    assertInvariant(toUnits(row.total) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
+  }
+  const stored = await countTransactions(db, entity);
+  assertInvariant(stored === transactions.size, `${stored} transactions are stored but ${transactions.size} have entries`);
+  return transactions.size;
+}
