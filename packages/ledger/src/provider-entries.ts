@@ -1,9 +1,14 @@
 /**
- * The ledger's read API for what a reconciliation with the provider needs: the transactions that
- * carry a provider id (deposits, withdrawals, interest, partner margin, fees), each with its one
- * relevant line, read a day at a time in provider id order and in bounded pages; lookups by
- * provider id anywhere in the books; Earn accounts by id. The ledger's own conventions (which
- * line is relevant, the `interestDay` metadata, the Earn account of a user line) stay here.
+ * The ledger's read API for what a reconciliation with the provider needs: the provider entries
+ * (deposits, withdrawals, interest, partner margin, fees), each with its one relevant line, read
+ * a day at a time in provider id order and in bounded pages; lookups by provider id anywhere in
+ * the books; Earn accounts by id. The ledger's own conventions (which line is relevant, the
+ * `interestDay` metadata, the Earn account of a user line) stay here.
+ *
+ * A provider entry is either a whole transaction that carries a provider id (`post`,
+ * `postMany`) or one line of a compound transaction that carries its own (`postLines`: the
+ * accounting cycle's interest, the report sync); callers see both alike, one entry per provider
+ * id and transaction, several entries of one compound transaction sharing its `transactionId`.
  *
  * Every function takes an optional `db`: pass the transaction of a write in progress to read
  * inside it (on SQLite the one connection is held by that transaction).
@@ -24,7 +29,7 @@ export const PROVIDER_ENTRY_PAGE_SIZE_MAX = 10_000;
 /** Provider ids or Earn account ids one lookup may name. */
 export const PROVIDER_LOOKUP_IDS_MAX = 1_000;
 
-/** A journal transaction that carries a provider id, seen through its relevant line. */
+/** A provider entry: a transaction that carries a provider id, or a line of a compound transaction that carries its own, seen through its relevant line. */
 export interface ProviderEntry {
   readonly transactionId: number;
   readonly kind: TransactionKind;
@@ -33,7 +38,7 @@ export interface ProviderEntry {
   readonly occurredAt: string;
   /** For interest, margin and fees: the day that earned it (its `interestDay`, else its own day). */
   readonly interestDay: string | null;
-  /** Positive amount of the relevant line: the user's account, or `settlement` for margin and fees. */
+  /** Positive amount of the relevant line: the user's account, or `settlement` for margin and fees (a compound line is its own relevant line). */
   readonly amount: Amount;
   readonly currency: string;
   /** The Earn account of the user line (deposits, withdrawals, interest). */
@@ -105,7 +110,7 @@ export async function providerEntriesOfDay(
 export async function providerEntriesByIds(ledger: Ledger, input: { entity: string; providerIds: readonly string[] }, db: Kysely<LedgerDatabase> = ledger.db): Promise<ProviderEntry[]> {
   const entity = ledger.entity(input.entity).id;
   checkLimit(Math.max(1, input.providerIds.length), PROVIDER_LOOKUP_IDS_MAX, 'providerIds.length');
-  return (await selectProviderEntriesByIds(db, { entity, providerIds: input.providerIds })).map(toProviderEntry);
+  return (await selectProviderEntriesByIds(db, ledger.dialect, { entity, providerIds: input.providerIds })).map(toProviderEntry);
 }
 
 /** Earn accounts of an entity by Earn account id: the ledger account and currency of each known one. */
@@ -116,6 +121,6 @@ export async function earnAccountsByIds(
 ): Promise<Map<string, { readonly ledgerAccountId: number; readonly currency: string }>> {
   const entity = ledger.entity(input.entity).id;
   checkLimit(Math.max(1, input.earnAccountIds.length), PROVIDER_LOOKUP_IDS_MAX, 'earnAccountIds.length');
-  const rows = await selectEarnAccountsByIds(db, { entity, earnAccountIds: input.earnAccountIds });
+  const rows = await selectEarnAccountsByIds(db, ledger.dialect, { entity, earnAccountIds: input.earnAccountIds });
   return new Map(rows.map((row) => [row.earn_account_id, { ledgerAccountId: row.ledger_account_id, currency: row.currency }]));
 }

@@ -84,6 +84,57 @@ describe.each(DIALECTS)('provider entries on %s', (dialect) => {
     expect(accounts.get('acc-1')?.currency).toBe('BTC');
   });
 
+  it('reads lines of compound transactions like whole transactions: order, pages, lines, lookups', async () => {
+    await deposits();
+    await books.registerUser({ partnerUserId: 'bob', earnUsers: [{ entity: 'defi', earnUserId: 'u2' }] });
+    await books.openEarnAccount({ entity: 'defi', earnAccountId: 'acc-2', earnUserId: 'u2', providerProductId: 'btc', currency: 'BTC' });
+    const user1 = (await books.earnAccount({ entity: 'defi', earnAccountId: 'acc-1' })).ledgerAccountId;
+    const user2 = (await books.earnAccount({ entity: 'defi', earnAccountId: 'acc-2' })).ledgerAccountId;
+    const earnAssets = (await ledger.systemAccount('defi', 'BTC', 'earn_assets')).id;
+    // An interest entry booked the older way (a whole transaction with the provider id) ...
+    await books.recordInterest({ entity: 'defi', earnAccountId: 'acc-1', providerEntryId: 'i-old', amount: '0.5', occurredAt: '2025-03-18T23:00:00Z', interestDay: '2025-03-17' });
+    // ... and compound lines whose ids fall between the deposits' in code point order (one shares "b").
+    const lineIds = ['\u{1F601}', 'a-3', 'c', '\uFF5F', 'b'];
+    const compound = await ledger.postLines({
+      entity: 'defi',
+      kind: 'interest',
+      occurredAt: '2025-03-18T22:00:00Z',
+      side: 'credit',
+      contraAccountId: earnAssets,
+      metadata: { interestDay: '2025-03-17' },
+      lines: lineIds.map((providerId, index) => ({ accountId: index % 2 === 0 ? user1 : user2, amount: `0.00${index + 1}`, providerId })),
+    });
+    const expected = [...ids, 'i-old', ...lineIds].sort(codePointOrder);
+    for (const limit of [1, 2, 3, 4, 100]) {
+      const entries = await allPages(limit);
+      expect(entries.map((entry) => entry.providerId)).toEqual(expected);
+    }
+    const entries = await allPages(100);
+    const lines = entries.filter((entry) => entry.transactionId === compound.transactionId);
+    expect(lines.map((entry) => entry.providerId).sort(codePointOrder)).toEqual([...lineIds].sort(codePointOrder));
+    expect(lines.find((entry) => entry.providerId === 'a-3')).toMatchObject({ kind: 'interest', amount: '0.002000000000000000', currency: 'BTC', earnAccountId: 'acc-2', interestDay: '2025-03-17', accountingDay: DAY, occurredAt: '2025-03-18T22:00:00.000Z' });
+    expect(entries.find((entry) => entry.providerId === 'i-old')).toMatchObject({ kind: 'interest', amount: '0.500000000000000000', earnAccountId: 'acc-1', interestDay: '2025-03-17' });
+    // "b" is a deposit (whole transaction) and an interest line: both, in transaction id order.
+    expect(entries.filter((entry) => entry.providerId === 'b').map((entry) => entry.kind)).toEqual(['deposit', 'interest']);
+    // A kinds filter applies to both stores.
+    const interest = await providerEntriesOfDay(ledger, { entity: 'defi', day: DAY, after: null, limit: 100, kinds: ['interest'] });
+    expect(interest.map((entry) => entry.providerId)).toEqual(['i-old', ...lineIds].sort(codePointOrder));
+    // Lookups by provider id find lines too, by transaction id.
+    const found = await providerEntriesByIds(ledger, { entity: 'defi', providerIds: ['c', 'i-old', 'z', 'nope'] });
+    expect(found.map((entry) => [entry.providerId, entry.kind])).toEqual([
+      ['z', 'deposit'],
+      ['i-old', 'interest'],
+      ['c', 'interest'],
+    ]);
+    // The books know a line's provider id: the transaction of it, and no whole posting may book it again.
+    expect((await books.transactionOf({ entity: 'defi', kind: 'interest', providerId: 'c' }))?.id).toBe(compound.transactionId);
+    await expect(books.recordInterest({ entity: 'defi', earnAccountId: 'acc-1', providerEntryId: 'c', amount: '0.005', occurredAt: '2025-03-18T22:00:00Z' })).rejects.toMatchObject({
+      code: 'duplicate_provider_id',
+      field: 'providerId',
+      value: 'c',
+    });
+  });
+
   it('refuses bad limits and unknown entities with typed errors', async () => {
     await expect(providerEntriesOfDay(ledger, { entity: 'defi', day: DAY, after: null, limit: 0 })).rejects.toMatchObject({ code: 'invalid_input', field: 'limit' });
     await expect(providerEntriesOfDay(ledger, { entity: 'defi', day: '2025-02-30', after: null, limit: 10 })).rejects.toBeInstanceOf(LedgerError);

@@ -123,11 +123,37 @@ export async function measureNightly(target: string, reportFile: string): Promis
   const reconciler = await Reconciler.open({ books: new EarnBooks(ledger) });
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile) });
-  const seconds = (performance.now() - started) / 1000;
+  // When each phase last reported (read: streaming the file; then the interest recomputation,
+  // silent; sync; diff; then storing the outcome, silent): where the time goes.
+  const last = { read: started, sync: started, diff: started };
+  let syncStarted = started;
+  const onProgress = (event: { phase: 'read' | 'sync' | 'diff'; rows: number }) => {
+    last[event.phase] = performance.now();
+    if (event.phase === 'sync' && event.rows === 0) syncStarted = last.sync;
+  };
+  const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile), onProgress });
+  const ended = performance.now();
+  const seconds = (ended - started) / 1000;
   const used = process.cpuUsage(cpu);
   await ledger.close();
-  return { seconds, cpuSeconds: (used.user + used.system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024, breaks: result.breaks.length, interest: result.synced.interest, entries: result.reportEntries };
+  return {
+    seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    breaks: result.breaks.length,
+    interest: result.synced.interest,
+    entries: result.reportEntries,
+    readSeconds: (last.read - started) / 1000,
+    // From the end of the stream to the start of the sync: the interest recomputation.
+    recomputeSeconds: (syncStarted - last.read) / 1000,
+    syncSeconds: (last.sync - syncStarted) / 1000,
+    diffSeconds: (last.diff - last.sync) / 1000,
+    storeSeconds: (ended - last.diff) / 1000,
+    // Milliseconds since the process started: windows of a --cpu-prof profile.
+    syncFromMs: syncStarted,
+    syncToMs: last.sync,
+    diffToMs: last.diff,
+  };
 }
 
 /** Drops the benchmark's PostgreSQL schema. */
@@ -147,8 +173,11 @@ function child(args: readonly string[]): Record<string, number> {
   return JSON.parse(output.trim().split('\n').pop() ?? '{}') as Record<string, number>;
 }
 
-/** Runs the benchmark on SQLite and, when `EARNBOOK_PG_URL` is set, PostgreSQL; returns the printed lines. */
-export function runNightlyBench(): string[] {
+/**
+ * Runs the benchmark on SQLite and, when `EARNBOOK_PG_URL` is set, PostgreSQL; returns the lines,
+ * each also given to `onLine` as soon as it is measured (a full run takes minutes).
+ */
+export function runNightlyBench(onLine: (line: string) => void = () => undefined): string[] {
   const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
   const label = accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k`;
   const directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-bench-'));
@@ -159,16 +188,20 @@ export function runNightlyBench(): string[] {
     if (pgUrl !== undefined) targets.push(['postgres', `${pgUrl}#bench_${randomBytes(4).toString('hex')}`]);
     for (const [name, target] of targets) {
       const report = join(directory, `report-${name}.json`);
-      const built = child(['build', target, report, String(accounts)]);
+      let built: Record<string, number>;
       let measured: Record<string, number>;
       try {
+        built = child(['build', target, report, String(accounts)]);
         measured = child(['measure', target, report]);
       } finally {
         if (name === 'postgres') child(['drop', target, report]);
       }
+      const phase = (name: string) => (measured[name] ?? Number.NaN).toFixed(1);
+      const at = lines.length;
       lines.push(
-        `nightly_${label}_accounts_s${name === 'sqlite' ? '' : '_postgres'}: ${(measured['seconds'] ?? Number.NaN).toFixed(2)} s ratio=n/a (${name}; ${measured['entries']} report entries, ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB: stream and validate the file, book ${measured['interest']} interest entries and the margin, diff, settle, store in one transaction; ${measured['breaks']} breaks; CPU time ${(measured['cpuSeconds'] ?? Number.NaN).toFixed(2)} s; peak RSS ${(measured['peakRssMiB'] ?? Number.NaN).toFixed(0)} MiB; targets ≤ 60 s and ≤ 512 MiB on SQLite)`,
+        `nightly_${label}_accounts_s${name === 'sqlite' ? '' : '_postgres'}: ${(measured['seconds'] ?? Number.NaN).toFixed(2)} s ratio=n/a (${name}; ${measured['entries']} report entries, ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB: stream and validate the file, book ${measured['interest']} interest entries and the margin, diff, settle, store in one transaction; ${measured['breaks']} breaks; CPU time ${(measured['cpuSeconds'] ?? Number.NaN).toFixed(2)} s; phases: read ${phase('readSeconds')} s, recompute interest ${phase('recomputeSeconds')} s, sync ${phase('syncSeconds')} s, diff ${phase('diffSeconds')} s, store ${phase('storeSeconds')} s; peak RSS ${(measured['peakRssMiB'] ?? Number.NaN).toFixed(0)} MiB; targets ≤ 60 s and ≤ 512 MiB on SQLite)`,
       );
+      onLine(lines[at] ?? '');
     }
     return lines;
   } finally {

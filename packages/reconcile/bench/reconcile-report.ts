@@ -12,7 +12,7 @@
  * peak RSS is that step's own.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,18 @@ export async function buildReconcileBench(directory: string, transactions: numbe
     );
     const insertEntry = native.prepare("insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day) values (?, 'defi', ?, 'BTC', ?, ?, ?)");
     const insertDay = native.prepare('insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?)');
-    const reportEntries: string[] = [];
+    // The report is written as it is generated (a 4M-entry report is longer than V8's longest string).
+    const reportFile = join(directory, 'report.json');
+    const fd = openSync(reportFile, 'w');
+    let pending = '';
+    const write = (text: string, flush = false) => {
+      pending += text;
+      if (flush || pending.length >= 1 << 20) {
+        writeSync(fd, pending);
+        pending = '';
+      }
+    };
+    write(`{"id":"${localEntryId('defi', DAY, 'report')}","type":"Report","entity":"defi","accountingDay":"${DAY}","timeZone":"UTC","generatedAt":"2025-03-19T00:01:00.000Z","transactions":[`);
     let total = 0n;
     native.transaction(() => {
       const accountIds: number[] = [];
@@ -68,8 +79,8 @@ export async function buildReconcileBench(directory: string, transactions: numbe
         counts[index] = (counts[index] ?? 0) + 1;
         insertEntry.run(transactionId, funds.id, amount, formatUnits(-total), DAY);
         insertEntry.run(transactionId, accountIds[index], formatUnits(-units), formatUnits(balances[index] ?? 0n), DAY);
-        reportEntries.push(
-          JSON.stringify({ id: localEntryId('defi', DAY, 'booking', String(n)), type: 'Deposit', currency: 'BTC', amount, createdAt: occurredAt, accountId: `a${index}`, bookingId: `b${n}`, idempotencyKey: `k${n}` }),
+        write(
+          `${n === 0 ? '' : ','}${JSON.stringify({ id: localEntryId('defi', DAY, 'booking', String(n)), type: 'Deposit', currency: 'BTC', amount, createdAt: occurredAt, accountId: `a${index}`, bookingId: `b${n}`, idempotencyKey: `k${n}` })}`,
         );
       }
       const updateAccount = native.prepare('update ledger_accounts set balance = ?, entry_count = ? where id = ?');
@@ -81,15 +92,11 @@ export async function buildReconcileBench(directory: string, transactions: numbe
       native.prepare('update ledger_accounts set last_day = ? where id = ?').run(DAY, funds.id);
       insertDay.run(funds.id, DAY, formatUnits(-total));
     })();
-    const reportFile = join(directory, 'report.json');
-    writeFileSync(
-      reportFile,
-      `{"id":"${localEntryId('defi', DAY, 'report')}","type":"Report","entity":"defi","accountingDay":"${DAY}","timeZone":"UTC","generatedAt":"2025-03-19T00:01:00.000Z","transactions":[${reportEntries.join(',')}],"balances":[{"currency":"BTC","outstandingBalance":"${formatUnits(-total)}"}]}`,
-    );
-    reportEntries.length = 0;
+    write(`],"balances":[{"currency":"BTC","outstandingBalance":"${formatUnits(-total)}"}]}`, true);
+    closeSync(fd);
     await Reconciler.open({ books });
     await ledger.close();
-    return { bytes: readFileSync(reportFile).length };
+    return { bytes: statSync(reportFile).size };
   }
 }
 
@@ -144,12 +151,14 @@ export function runReconcileReportBench(): string[] {
 }
 
 /**
- * `reconcile_peak_rss_growth`: peak RSS reconciling a 4M-entry report ÷ a 1M-entry one (small
- * scale: 400k ÷ 100k). Streaming keeps it flat: target ≤ 1.2.
+ * `reconcile_peak_rss_growth`: peak RSS reconciling a report 4 times larger ÷ the smaller one:
+ * 2M ÷ 500k entries (small scale: 400k ÷ 100k). Streaming keeps it flat: target ≤ 1.2. Issue 11
+ * asked for 4M ÷ 1M; the contract refuses a report of more than 2M entries
+ * (`CONTRACT_REPORT_TRANSACTIONS_MAX`), so the same factor is measured below that bound.
  */
 export function runReconcileGrowthBench(): string[] {
   const small = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small';
-  const sizes = small ? [100_000, 400_000] : [1_000_000, 4_000_000];
+  const sizes = small ? [100_000, 400_000] : [500_000, 2_000_000];
   const peaks: number[] = [];
   for (const transactions of sizes) {
     const directory = mkdtempSync(join(tmpdir(), 'earnbook-reconcile-growth-'));

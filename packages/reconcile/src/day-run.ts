@@ -23,7 +23,7 @@ import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 import { compareInterest, dayGroups } from './day-streams.js';
 import type { InterestOutcome } from './day-streams.js';
-import { bookEntries } from './sync.js';
+import { SyncQueue } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
@@ -36,7 +36,7 @@ import * as repository from './db/repository.js';
 /** The kinds the sync books: only these are read from the books in the sync pass. */
 const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
 
-/** Report entries synced per `postMany` (the ledger's batch bound). */
+/** Report entries gathered before they are booked (compound postings of up to this many lines). */
 export const SYNC_BATCH_POSTINGS_MAX = 1_000;
 
 /** What a reconciliation of one day found and did. */
@@ -188,29 +188,31 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   };
 }
 
-/** Pass 1: books the interest, margin and fee entries the books lack, in batches. */
+/**
+ * Pass 1: finds the interest, margin and fee entries the books lack (the report merged with the
+ * books in provider id order, no write in between), then books them in account order, in
+ * compound batches (see `sync.ts`).
+ */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
-  const counts = { interest: 0, partnerMargin: 0, fee: 0 };
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
-  let pending: ReportEntry[] = [];
-  let examined = 0;
-  const flush = async () => {
-    const booked = await bookEntries(settings.ledger, { entity: work.entity, day: context.day, entries: pending, scope: work.scope });
-    counts.interest += booked.interest;
-    counts.partnerMargin += booked.partnerMargin;
-    counts.fee += booked.fee;
-    pending = [];
-  };
-  for await (const group of groups) {
-    pending.push(...entriesToBook(group, context));
-    const before = examined;
-    examined += group.report.length;
-    if (Math.floor(before / DIFF_PROGRESS_EVERY) !== Math.floor(examined / DIFF_PROGRESS_EVERY)) work.progress({ phase: 'sync', rows: examined });
-    if (pending.length >= SYNC_BATCH_POSTINGS_MAX) await flush();
+  const queue = new SyncQueue(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory });
+  try {
+    let examined = 0;
+    work.progress({ phase: 'sync', rows: 0 });
+    for await (const group of groups) {
+      // A provider id the books hold under another kind cannot be a compound line: booked alone.
+      const alone = group.local.length > 0;
+      for (const entry of entriesToBook(group, context)) await queue.add({ entry, alone });
+      const before = examined;
+      examined += group.report.length;
+      if (Math.floor(before / DIFF_PROGRESS_EVERY) !== Math.floor(examined / DIFF_PROGRESS_EVERY)) work.progress({ phase: 'sync', rows: examined });
+    }
+    const counts = await queue.book(settings.ledger, { entity: work.entity, day: context.day, scope: work.scope, batchSize: SYNC_BATCH_POSTINGS_MAX });
+    work.progress({ phase: 'sync', rows: examined });
+    return counts;
+  } finally {
+    await queue.close();
   }
-  if (pending.length > 0) await flush();
-  work.progress({ phase: 'sync', rows: examined });
-  return counts;
 }
 
 /** Pass 2: the diff over the reloaded books, the settlement positions and the day checks. */

@@ -5,7 +5,7 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
-import { providerEntryOrderIndexMigration } from './provider-entries-repository.js';
+import { entryProviderDayIndexMigration, providerEntryOrderIndexMigration } from './provider-entries-repository.js';
 
 /** Name of the table in which Kysely records the ledger's applied migrations. */
 export const LEDGER_MIGRATION_TABLE = 'earnbook_ledger_migration';
@@ -278,6 +278,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0004_earn_account_order_index': earnAccountOrderIndexMigration(),
     '0005_provider_entry_order_index': providerEntryOrderIndexMigration(dialect),
     '0006_entry_provider_id': entryProviderIdMigration(dialect),
+    '0007_entry_provider_day_index': entryProviderDayIndexMigration(dialect),
     '0008_balance_shards': balanceShardsMigration(dialect),
   };
 }

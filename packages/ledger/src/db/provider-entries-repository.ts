@@ -1,7 +1,15 @@
 /**
  * The SQL behind the ledger's read API for provider entries (see `../provider-entries.ts`): a
- * day's transactions that carry a provider id, in provider id order, each with its one relevant
- * line, and the batch lookups the reconciler needs. Reads only.
+ * day's provider entries in provider id order, each with its one relevant line, and the batch
+ * lookups the reconciler needs. Reads only.
+ *
+ * A provider id is stored in one of two places, and every read here sees both alike:
+ * - on a whole transaction (`journal_transactions.provider_id`: `post`/`postMany`): its relevant
+ *   line is the user's entry (deposits, withdrawals, interest) or the `settlement` entry (margin,
+ *   fees);
+ * - on one entry of a compound transaction (`journal_entries.provider_id`: `postLines`, the
+ *   accounting cycle and the report sync): that entry is the relevant line.
+ * Each is read by its own indexed query; the two pages are merged in code point order.
  */
 import { sql } from 'kysely';
 import type { Kysely, Migration } from 'kysely';
@@ -13,8 +21,9 @@ type Db = Kysely<LedgerDatabase>;
 /** The transaction kinds a provider entry can be, and the account kind of their relevant line. */
 const USER_LINE_KINDS = ['deposit', 'withdrawal', 'interest'] as const;
 const SETTLEMENT_LINE_KINDS = ['partner_margin', 'fee'] as const;
+const PROVIDER_ENTRY_KINDS = [...USER_LINE_KINDS, ...SETTLEMENT_LINE_KINDS];
 
-/** One row per transaction: its facts and its relevant line. */
+/** One row per provider entry: its transaction's facts and its relevant line. */
 export interface ProviderEntryRow {
   readonly id: number;
   readonly kind: string;
@@ -27,15 +36,47 @@ export interface ProviderEntryRow {
   readonly earn_account_id: string | null;
 }
 
+/** Where a page starts (exclusive). */
+export interface ProviderEntryKey {
+  readonly providerId: string;
+  readonly transactionId: number;
+}
+
 /**
  * PostgreSQL compares text by the database's collation; the reconciler merges in code point
  * order, which is UTF-8 byte order: `COLLATE "C"` there, SQLite's BINARY here.
  */
-function providerOrder(dialect: LedgerDialect) {
-  return dialect.name === 'postgres' ? sql`t.provider_id collate "C"` : sql`t.provider_id`;
+function byteOrder(dialect: LedgerDialect, column: 't.provider_id' | 'e.provider_id') {
+  return dialect.name === 'postgres' ? sql`${sql.ref(column)} collate "C"` : sql.ref(column);
 }
 
-function entryQuery(db: Db, entity: string) {
+/** Code point order of two strings (UTF-16 order differs for characters beyond U+FFFF). */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.codePointAt(i) ?? 0;
+    const y = b.codePointAt(i) ?? 0;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * `column IN ids` as one parameter (a JSON array read by `json_each` on SQLite, a text array on
+ * PostgreSQL): a list of up to 1,000 ids compiled as 1,000 parameters cost more than the probes
+ * (the report sync looks up a 1M-account day 1,000 ids at a time).
+ */
+function inList(dialect: LedgerDialect, column: string, ids: readonly string[]) {
+  return dialect.name === 'postgres' ? sql<boolean>`${sql.ref(column)} = any(${[...ids]}::text[])` : sql<boolean>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(ids)}))`;
+}
+
+function compareRows(a: ProviderEntryRow, b: ProviderEntryRow): number {
+  return compareCodePoints(a.provider_id ?? '', b.provider_id ?? '') || a.id - b.id;
+}
+
+/** Transactions that carry a provider id, each with its relevant line. */
+function transactionLevelQuery(db: Db, entity: string) {
   return db
     .selectFrom('journal_transactions as t')
     .innerJoin('journal_entries as e', 'e.transaction_id', 't.id')
@@ -52,36 +93,64 @@ function entryQuery(db: Db, entity: string) {
     );
 }
 
-/** A page of a day's provider entries ordered by (provider id, transaction id), after a key. */
+/** Entries of compound transactions that carry a provider id: each is its own relevant line. */
+function entryLevelQuery(db: Db, entity: string) {
+  return db
+    .selectFrom('journal_entries as e')
+    .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+    .leftJoin('earn_accounts as ea', (join) => join.onRef('ea.ledger_account_id', '=', 'e.account_id').onRef('ea.entity', '=', 'e.entity'))
+    .select(['t.id', 't.kind', 'e.provider_id', 'e.accounting_day', 't.occurred_at', 't.metadata', 'e.amount', 'e.currency', 'ea.earn_account_id'])
+    .where('e.entity', '=', entity)
+    .where('e.provider_id', 'is not', null)
+    .where('t.kind', 'in', PROVIDER_ENTRY_KINDS);
+}
+
+/**
+ * A page of a day's provider entries ordered by (provider id, transaction id), after a key: a
+ * page of each store, merged. When the transaction-level page is full, its last key bounds the
+ * entry-level page (nothing after it can be in the merged page).
+ */
 export async function selectProviderEntriesOfDay(
   db: Db,
   dialect: LedgerDialect,
-  input: { entity: string; day: string; after: { providerId: string; transactionId: number } | null; limit: number; kinds: readonly string[] | null },
+  input: { entity: string; day: string; after: ProviderEntryKey | null; limit: number; kinds: readonly string[] | null },
 ): Promise<ProviderEntryRow[]> {
-  const order = providerOrder(dialect);
-  let query = entryQuery(db, input.entity).where('t.accounting_day', '=', input.day);
-  if (input.kinds !== null) query = query.where('t.kind', 'in', input.kinds);
-  if (input.after !== null) {
-    const { providerId, transactionId } = input.after;
-    query = query.where(sql<boolean>`${order} >= ${providerId} and (${order} > ${providerId} or t.id > ${transactionId})`);
-  }
-  return query.orderBy(order).orderBy('t.id').limit(input.limit).execute();
+  const { after, kinds, limit } = input;
+  const order = byteOrder(dialect, 't.provider_id');
+  let wholes = transactionLevelQuery(db, input.entity).where('t.accounting_day', '=', input.day);
+  if (kinds !== null) wholes = wholes.where('t.kind', 'in', kinds);
+  if (after !== null) wholes = wholes.where(sql<boolean>`${order} >= ${after.providerId} and (${order} > ${after.providerId} or t.id > ${after.transactionId})`);
+  const whole = await wholes.orderBy(order).orderBy('t.id').limit(limit).execute();
+  const entryOrder = byteOrder(dialect, 'e.provider_id');
+  let lines = entryLevelQuery(db, input.entity).where('e.accounting_day', '=', input.day);
+  if (kinds !== null) lines = lines.where('t.kind', 'in', kinds);
+  if (after !== null) lines = lines.where(sql<boolean>`${entryOrder} >= ${after.providerId} and (${entryOrder} > ${after.providerId} or e.transaction_id > ${after.transactionId})`);
+  const bound = whole.length === limit ? whole[whole.length - 1]?.provider_id : undefined;
+  if (bound !== undefined && bound !== null) lines = lines.where(sql<boolean>`${entryOrder} <= ${bound}`);
+  const line = await lines.orderBy(entryOrder).orderBy('e.transaction_id').limit(limit).execute();
+  if (line.length === 0) return whole;
+  if (whole.length === 0) return line;
+  return [...whole, ...line].sort(compareRows).slice(0, limit);
 }
 
-/** The provider entries of any day carrying one of `providerIds`. */
-export async function selectProviderEntriesByIds(db: Db, input: { entity: string; providerIds: readonly string[] }): Promise<ProviderEntryRow[]> {
+/** The provider entries of any day carrying one of `providerIds`, by transaction id (then provider id). */
+export async function selectProviderEntriesByIds(db: Db, dialect: LedgerDialect, input: { entity: string; providerIds: readonly string[] }): Promise<ProviderEntryRow[]> {
   if (input.providerIds.length === 0) return [];
-  return entryQuery(db, input.entity).where('t.provider_id', 'in', input.providerIds).orderBy('t.id').execute();
+  // A plain IN list here: with `json_each`, SQLite's planner scanned the entity's whole
+  // `journal_transactions_entity_provider` index instead of probing `(entity, provider_id)`.
+  const whole = await transactionLevelQuery(db, input.entity).where('t.provider_id', 'in', input.providerIds).execute();
+  const line = await entryLevelQuery(db, input.entity).where(inList(dialect, 'e.provider_id', input.providerIds)).execute();
+  return [...whole, ...line].sort((a, b) => a.id - b.id || compareCodePoints(a.provider_id ?? '', b.provider_id ?? ''));
 }
 
 /** Earn accounts of an entity by id: their ledger account and currency. */
-export async function selectEarnAccountsByIds(db: Db, input: { entity: string; earnAccountIds: readonly string[] }) {
+export async function selectEarnAccountsByIds(db: Db, dialect: LedgerDialect, input: { entity: string; earnAccountIds: readonly string[] }) {
   if (input.earnAccountIds.length === 0) return [];
   return db
     .selectFrom('earn_accounts')
     .select(['earn_account_id', 'ledger_account_id', 'currency'])
     .where('entity', '=', input.entity)
-    .where('earn_account_id', 'in', input.earnAccountIds)
+    .where(inList(dialect, 'earn_account_id', input.earnAccountIds))
     .execute();
 }
 
@@ -94,6 +163,24 @@ export function providerEntryOrderIndexMigration(dialect: LedgerDialect): Migrat
     async up(db: Kysely<unknown>): Promise<void> {
       const providerId = dialect.name === 'postgres' ? sql`provider_id collate "C"` : sql`provider_id`;
       await sql`create index journal_transactions_entity_day_provider on journal_transactions (entity, accounting_day, ${providerId}, id)`.execute(db);
+    },
+  };
+}
+
+/**
+ * The same order for provider ids on entries of compound transactions: (day, entity, provider
+ * id, transaction id), only over entries that carry one (the partial index stays as small as
+ * the compound lines).
+ *
+ * The day comes first on purpose: led by the entity, SQLite's planner took this (covering) index
+ * for lookups by provider id too, scanning every line of the entity per lookup instead of
+ * probing `journal_entries_entity_provider` — quadratic in the sync of a 1M-account day.
+ */
+export function entryProviderDayIndexMigration(dialect: LedgerDialect): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const providerId = dialect.name === 'postgres' ? sql`provider_id collate "C"` : sql`provider_id`;
+      await sql`create index journal_entries_day_entity_provider on journal_entries (accounting_day, entity, ${providerId}, transaction_id) where provider_id is not null`.execute(db);
     },
   };
 }

@@ -17,14 +17,26 @@ export async function findTransactionByKey(db: Db, entity: string, idempotencyKe
   return db.selectFrom('journal_transactions').selectAll().where('entity', '=', entity).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
 }
 
-/** The transaction of an (entity, kind, provider id), if any. */
+/**
+ * The transaction of an (entity, kind, provider id), if any: the transaction that carries it, or
+ * the compound transaction one of whose entries carries it (`postLines`).
+ */
 export async function findTransactionByProviderId(db: Db, entity: string, kind: string, providerId: string) {
-  return db
+  const whole = await db
     .selectFrom('journal_transactions')
     .selectAll()
     .where('entity', '=', entity)
     .where('kind', '=', kind)
     .where('provider_id', '=', providerId)
+    .executeTakeFirst();
+  if (whole !== undefined) return whole;
+  return db
+    .selectFrom('journal_entries as e')
+    .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+    .selectAll('t')
+    .where('e.entity', '=', entity)
+    .where('e.provider_id', '=', providerId)
+    .where('t.kind', '=', kind)
     .executeTakeFirst();
 }
 
@@ -141,11 +153,23 @@ export async function selectTransactionsByKeys(db: Db, entity: string, keys: rea
   return rows;
 }
 
-/** Transactions of an entity by provider ids (any kind). */
+/**
+ * Transactions of an entity by provider ids (any kind): those that carry one, and the compound
+ * transactions whose entries carry one (with that entry's provider id).
+ */
 export async function selectTransactionsByProviderIds(db: Db, entity: string, providerIds: readonly string[]) {
-  const rows = [];
+  const rows: { id: number; kind: string; provider_id: string | null; idempotency_key: string }[] = [];
   for (const part of chunks([...new Set(providerIds)])) {
     rows.push(...(await db.selectFrom('journal_transactions').select(['id', 'kind', 'provider_id', 'idempotency_key']).where('entity', '=', entity).where('provider_id', 'in', part).execute()));
+    rows.push(
+      ...(await db
+        .selectFrom('journal_entries as e')
+        .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+        .select(['t.id', 't.kind', 'e.provider_id', 't.idempotency_key'])
+        .where('e.entity', '=', entity)
+        .where('e.provider_id', 'in', part)
+        .execute()),
+    );
   }
   return rows;
 }

@@ -42,6 +42,7 @@ export interface JournalExportRow {
   readonly balance_after: string;
   /** The transaction's metadata as stored (JSON text), or null. */
   readonly metadata: string | null;
+  /** The entry's own provider id (a line of a compound transaction), else its transaction's, else null. */
   readonly provider_id: string | null;
   readonly description: string | null;
 }
@@ -72,7 +73,8 @@ export async function selectJournalPage(
       'e.currency',
       'e.amount',
       'e.balance_after',
-      't.provider_id',
+      // The entry's own provider id (a line of a compound transaction), else its transaction's.
+      (eb) => eb.fn.coalesce('e.provider_id', 't.provider_id').as('provider_id'),
       't.description',
       't.metadata',
     ])
@@ -245,13 +247,28 @@ export async function selectTransactionsPage(
   return rows;
 }
 
-/** The entries of some transactions, with their accounts, by entry id. */
+/**
+ * The number of entries of each of some transactions (through the `journal_entries_transaction`
+ * index), so that a page of transactions can be cut before its entries exceed a bound.
+ */
+export async function selectEntryCounts(db: Kysely<LedgerDatabase>, transactionIds: readonly number[]): Promise<Map<number, number>> {
+  if (transactionIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('journal_entries')
+    .select((eb) => ['transaction_id', eb.fn.countAll<number | string>().as('entries')])
+    .where('transaction_id', 'in', [...transactionIds])
+    .groupBy('transaction_id')
+    .execute();
+  return new Map(rows.map((row) => [row.transaction_id, Number(row.entries)]));
+}
+
+/** The entries of some transactions, with their accounts and their own provider ids (compound lines), by entry id. */
 export async function selectEntriesOfTransactions(db: Kysely<LedgerDatabase>, transactionIds: readonly number[]) {
   if (transactionIds.length === 0) return [];
   return db
     .selectFrom('journal_entries as e')
     .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
-    .select(['e.id', 'e.transaction_id', 'e.entity', 'e.currency', 'e.amount', 'a.code as account', 'a.kind as account_kind'])
+    .select(['e.id', 'e.transaction_id', 'e.entity', 'e.currency', 'e.amount', 'a.code as account', 'a.kind as account_kind', 'e.provider_id'])
     .where('e.transaction_id', 'in', [...transactionIds])
     .orderBy('e.id')
     .execute();

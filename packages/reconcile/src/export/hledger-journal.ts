@@ -12,17 +12,21 @@ import type { ExportOutput, TextSink } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { CheckedScope, ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
-import { selectAccountNamesPage, selectCurrencies, selectEntriesOfTransactions, selectTransactionsPage } from './export-queries.js';
+import { selectAccountNamesPage, selectCurrencies, selectEntriesOfTransactions, selectEntryCounts, selectTransactionsPage } from './export-queries.js';
 import type { AccountNameKey, TransactionKey } from './export-queries.js';
 import { interestDayOf } from './journal-csv.js';
 import { DebitCreditAccumulator } from './export-result.js';
 import type { DebitCreditTotals, ExportResult } from './export-result.js';
 
-/**
- * Transactions read per page: a transaction has up to 64 entries, so this stays well below the
- * CSV exports' row pages whatever `pageSize` says.
- */
+/** Transactions read per page, whatever `pageSize` says. */
 export const HLEDGER_TRANSACTIONS_PER_PAGE_MAX = 1_000;
+
+/**
+ * Entries read per page: a page of transactions is cut before its entries pass this bound (a
+ * compound transaction of the accounting cycle or the report sync holds up to 1,001 entries, so
+ * a page of 1,000 of them would be a million rows). One transaction is always taken whole.
+ */
+export const HLEDGER_ENTRIES_PER_PAGE_MAX = 10_000;
 
 /** Options of {@link exportHledgerJournal}. */
 export type HledgerJournalOptions = ExportScope &
@@ -137,6 +141,8 @@ interface JournalEntry {
   readonly amount: string;
   readonly account: string;
   readonly account_kind: string;
+  /** The entry's own provider id (a line of a compound transaction), else null. */
+  readonly provider_id: string | null;
 }
 
 /**
@@ -161,10 +167,23 @@ function transactionLines(transaction: JournalTransaction, entries: readonly Jou
     balance.set(entry.currency, (balance.get(entry.currency) ?? 0n) + units);
     totals.addSigned(entry.currency, units);
     lines.push(`    ${hledgerAccountName({ entity: entry.entity, kind: entry.account_kind, code: entry.account })}  ${amount} ${hledgerCommodity(entry.currency)}`);
+    // An indented comment line after a posting is that posting's comment (its tag) in both tools.
+    if (entry.provider_id !== null) lines.push(`      ; provider_id: ${journalText(entry.provider_id)}`);
   }
   for (const [currency, sum] of balance) assertInvariant(sum === 0n, `transaction ${transaction.id} does not balance in ${currency}: ${formatUnits(sum)}`);
   lines.push('');
   return lines;
+}
+
+/** The first transactions of a page whose entries stay within {@link HLEDGER_ENTRIES_PER_PAGE_MAX} (at least one). */
+async function withinEntryBound<T extends { readonly id: number }>(db: Kysely<LedgerDatabase>, page: readonly T[]): Promise<readonly T[]> {
+  const counts = await selectEntryCounts(db, page.map((transaction) => transaction.id));
+  let entries = 0;
+  for (const [index, transaction] of page.entries()) {
+    entries += counts.get(transaction.id) ?? 0;
+    if (entries > HLEDGER_ENTRIES_PER_PAGE_MAX && index > 0) return page.slice(0, index);
+  }
+  return page;
 }
 
 /**
@@ -216,7 +235,9 @@ async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { sco
  *   that earned it as the secondary date); comment tags `occurred_at`, `entity` and, when there
  *   is one, `interest_day`, `provider_id` and `reverses_transaction_id`; then one posting per
  *   entry, `    <account name>  <amount> <commodity>`, debits positive and credits negative, so
- *   that each transaction sums to zero per commodity (checked before writing).
+ *   that each transaction sums to zero per commodity (checked before writing); a line of a
+ *   compound transaction (interest booked by the accounting cycle or the report sync) carries
+ *   its own provider id as a posting tag on the next line, `      ; provider_id: <id>`.
  *
  * No balance assertions are written: the ledger accepts back-dated postings, and the tools check
  * assertions in date order. Compare the tools' balances with `balances.csv` instead.
@@ -250,7 +271,8 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
     await writeAccountDeclarations(db, { scope, pageSize, sink });
     let after: TransactionKey | undefined;
     for (;;) {
-      const transactions = await selectTransactionsPage(db, { scope, range, after, pageSize });
+      const page = await selectTransactionsPage(db, { scope, range, after, pageSize });
+      const transactions = await withinEntryBound(db, page);
       const entries = await selectEntriesOfTransactions(db, transactions.map((transaction) => transaction.id));
       const byTransaction = new Map<number, typeof entries>();
       for (const entry of entries) {
@@ -268,7 +290,7 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
       if (lines.length > 0 && !sink.write(`${lines.join('\n')}\n`)) await sink.drain();
       options.onRows?.(rows);
       const last = transactions[transactions.length - 1];
-      if (transactions.length < pageSize || last === undefined) break;
+      if ((page.length < pageSize && transactions.length === page.length) || last === undefined) break;
       after = { entity: last.entity, accounting_day: last.accounting_day, id: last.id };
     }
     const written = await sink.finish();

@@ -16,7 +16,7 @@ export { EXPORT_DAYS_MAX, EXPORT_PAGE_SIZE_DEFAULT, EXPORT_PAGE_SIZE_MAX } from 
 export type { ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
 export type { DebitCreditTotals, ExportResult } from './export-result.js';
 export type { WrittenBytes } from './hashing-stream.js';
-export { HLEDGER_ACCOUNT_TYPES, HLEDGER_TRANSACTIONS_PER_PAGE_MAX, exportHledgerJournal, hledgerAccountName, hledgerAccountType, hledgerCommodity } from './hledger-journal.js';
+export { HLEDGER_ACCOUNT_TYPES, HLEDGER_ENTRIES_PER_PAGE_MAX, HLEDGER_TRANSACTIONS_PER_PAGE_MAX, exportHledgerJournal, hledgerAccountName, hledgerAccountType, hledgerCommodity } from './hledger-journal.js';
 export type { HledgerAccountType, HledgerJournalOptions, HledgerJournalResult } from './hledger-journal.js';
 export { JOURNAL_CSV_AMOUNT_COLUMNS, JOURNAL_CSV_HEADERS, JOURNAL_CSV_TEXT_COLUMNS, exportJournalCsv, interestDayOf } from './journal-csv.js';
 export type { JournalCsvOptions } from './journal-csv.js';

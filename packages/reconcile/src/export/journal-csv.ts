@@ -30,7 +30,9 @@ import type { DebitCreditTotals, ExportResult } from './export-result.js';
  *   order (the ledger's `balance_after`), at 18 decimals, possibly negative; on PostgreSQL, an
  *   entry of a system account that a concurrent writer put in a balance shard shows that shard's
  *   running balance (the account's balance is its own row's plus its shards');
- * - `provider_id`, `description`: empty when absent.
+ * - `provider_id`: the entry's own provider id when it is a line of a compound transaction (the
+ *   accounting cycle's and the report sync's interest: one provider id per line), else its
+ *   transaction's; `description`: empty when absent.
  */
 export const JOURNAL_CSV_HEADERS = Object.freeze([
   'entity',
