@@ -6,7 +6,10 @@ import type { Kysely } from 'kysely';
  * operation that was refused must be identical.
  */
 export async function snapshotDatabase(db: Kysely<unknown>): Promise<string> {
-  const tables = (await db.introspection.getTables()).map((table) => table.name).filter((name) => !name.startsWith('kysely_')).sort();
+  const all = await db.introspection.getTables();
+  // PostgreSQL lists every schema's tables: keep the connection's own (other test files make theirs meanwhile).
+  const own = all.some((table) => table.schema !== undefined) ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]?.schema : undefined;
+  const tables = all.filter((table) => own === undefined || table.schema === own).map((table) => table.name).filter((name) => !name.startsWith('kysely_')).sort();
   const parts: string[] = [];
   for (const table of tables) {
     const result = await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)}`.execute(db);
