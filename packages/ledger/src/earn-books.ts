@@ -11,8 +11,7 @@ import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
-import { POSTING_RULES, postingRuleEntries, userAccountCode } from './chart.js';
-import type { AccountKind } from './chart.js';
+import { postingRuleEntries, userAccountCode } from './chart.js';
 import { parseInterestTerms } from './interest/index.js';
 import { Ledger, parseCurrency } from './ledger.js';
 import type { JournalTransaction, PostResult, PostingScope } from './ledger.js';
@@ -327,7 +326,7 @@ export class EarnBooks {
     // Checked before the system accounts are opened, so that a refused key leaves nothing behind.
     const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
     // Outside a caller's scope the system accounts are opened (and committed) before the booking's transaction.
-    const system = scope === undefined ? await this.ledger.systemAccountIds(account.entity, account.currency) : await this.#systemAccountIdsWithin(account, scope.db);
+    const system = await this.ledger.systemAccountIds(account.entity, account.currency, scope?.db);
     const entries = postingRuleEntries(kind, { ...system, user: account.ledgerAccountId }, amount);
     const work = async (within: PostingScope): Promise<PostResult> => {
       const result = await within.post({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries });
@@ -347,14 +346,6 @@ export class EarnBooks {
       return result;
     };
     return scope === undefined ? this.ledger.transact(work) : work(scope);
-  }
-
-  async #systemAccountIdsWithin(account: EarnAccount, db: Kysely<LedgerDatabase>): Promise<Partial<Record<AccountKind, number>>> {
-    const ids: Partial<Record<AccountKind, number>> = {};
-    for (const [kind] of POSTING_RULES.deposit) {
-      if (kind !== 'user') ids[kind] = (await this.ledger.systemAccount(account.entity, account.currency, kind, db)).id;
-    }
-    return ids;
   }
 
   /** The provider data stored with a booking, or undefined. */

@@ -163,10 +163,10 @@ export class Ledger {
     return this.openAccount({ entity, currency, code: kind, kind }, db);
   }
 
-  /** The ids of every system account of (entity, currency), opened on first use. */
-  async systemAccountIds(entity: string, currency: string): Promise<Record<Exclude<AccountKind, 'user'>, number>> {
+  /** The ids of every system account of (entity, currency), opened on first use (in `db`: pass a transaction to open them in it). */
+  async systemAccountIds(entity: string, currency: string, db: Kysely<LedgerDatabase> = this.db): Promise<Record<Exclude<AccountKind, 'user'>, number>> {
     const ids: Partial<Record<Exclude<AccountKind, 'user'>, number>> = {};
-    for (const kind of SYSTEM_ACCOUNT_KINDS) ids[kind] = (await this.systemAccount(entity, currency, kind)).id;
+    for (const kind of SYSTEM_ACCOUNT_KINDS) ids[kind] = (await this.systemAccount(entity, currency, kind, db)).id;
     return ids as Record<Exclude<AccountKind, 'user'>, number>;
   }
 

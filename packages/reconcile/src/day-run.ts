@@ -75,8 +75,23 @@ export interface ReconcileProgress {
 /** Called with each {@link ReconcileProgress}; a callback that throws aborts the run (nothing written). */
 export type ReconcileProgressListener = (progress: ReconcileProgress) => void;
 
-/** Rows between two progress reports of the diff. */
-const DIFF_PROGRESS_EVERY = 10_000;
+/** Rows between two progress reports of the sync and the diff. */
+const PROGRESS_EVERY = 10_000;
+
+/** Counts a phase's rows and tells the listener each time the count crosses a multiple of {@link PROGRESS_EVERY}. */
+function rowCounter(listener: ReconcileProgressListener, phase: ReconcileProgress['phase']): { add(rows: number): void; done(): void } {
+  let rows = 0;
+  return {
+    add(more: number) {
+      const before = rows;
+      rows += more;
+      if (Math.floor(before / PROGRESS_EVERY) !== Math.floor(rows / PROGRESS_EVERY)) listener({ phase, rows });
+    },
+    done() {
+      listener({ phase, rows });
+    },
+  };
+}
 
 /** The reconciler's configuration, as one run needs it. */
 export interface DaySettings {
@@ -197,18 +212,16 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
   const queue = new SyncQueue(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory });
   try {
-    let examined = 0;
+    const examined = rowCounter(work.progress, 'sync');
     work.progress({ phase: 'sync', rows: 0 });
     for await (const group of groups) {
       // A provider id the books hold under another kind cannot be a compound line: booked alone.
       const alone = group.local.length > 0;
       for (const entry of entriesToBook(group, context)) await queue.add({ entry, alone });
-      const before = examined;
-      examined += group.report.length;
-      if (Math.floor(before / DIFF_PROGRESS_EVERY) !== Math.floor(examined / DIFF_PROGRESS_EVERY)) work.progress({ phase: 'sync', rows: examined });
+      examined.add(group.report.length);
     }
     const counts = await queue.book(settings.ledger, { entity: work.entity, day: context.day, scope: work.scope, batchSize: SYNC_BATCH_POSTINGS_MAX });
-    work.progress({ phase: 'sync', rows: examined });
+    examined.done();
     return counts;
   } finally {
     await queue.close();
@@ -221,17 +234,15 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
   const drafts: BreakDraft[] = [...work.interest.breaks];
-  let diffed = 0;
+  const diffed = rowCounter(work.progress, 'diff');
   for await (const group of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sorted() }, work.scope.db)) {
-    const before = diffed;
-    diffed += group.report.length;
-    if (Math.floor(before / DIFF_PROGRESS_EVERY) !== Math.floor(diffed / DIFF_PROGRESS_EVERY)) work.progress({ phase: 'diff', rows: diffed });
+    diffed.add(group.report.length);
     const diff = diffGroup(group, context);
     drafts.push(...diff.breaks);
     for (const entry of diff.ofDay) flows.add(entry);
     for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
   }
-  work.progress({ phase: 'diff', rows: diffed });
+  diffed.done();
   const carried = await repository.selectCarriedOut(repository.withReconcileTables(work.scope.db), { entity, day: previousAccountingDay(context.day) });
   for (const row of carried) if (toUnits(row.carried_out) !== 0n) flows.touch(row.currency);
   const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));
