@@ -48,34 +48,25 @@ export interface SyncEntry {
  */
 export class SyncQueue {
   readonly #sorter: ExternalSorter<SyncEntry>;
-  #size = 0;
 
   constructor(options: { directory?: string } = {}) {
     this.#sorter = new ExternalSorter<SyncEntry>({ key: ({ entry }) => `${entry.type}\u0000${entry.accountId ?? ''}\u0000${entry.id}`, ...options });
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
   async add(entry: SyncEntry): Promise<void> {
-    this.#size++;
     await this.#sorter.add(entry);
   }
 
   /** Books every entry gathered, `batchSize` at a time, in account order; returns the counts. */
-  async book(ledger: Ledger, input: { entity: string; day: string; scope: PostingScope; batchSize: number; onBatch?: (booked: number) => void }): Promise<SyncCounts> {
+  async book(ledger: Ledger, input: { entity: string; day: string; scope: PostingScope; batchSize: number }): Promise<SyncCounts> {
     const counts = { interest: 0, partnerMargin: 0, fee: 0 };
     let pending: SyncEntry[] = [];
-    let done = 0;
     const flush = async () => {
       const booked = await bookEntries(ledger, { entity: input.entity, day: input.day, entries: pending, scope: input.scope });
       counts.interest += booked.interest;
       counts.partnerMargin += booked.partnerMargin;
       counts.fee += booked.fee;
-      done += pending.length;
       pending = [];
-      input.onBatch?.(done);
     };
     for await (const item of this.#sorter.sorted()) {
       pending.push(item);
