@@ -19,6 +19,7 @@ import {
   formatInstant,
   formatUnits,
   localEntryId,
+  cycleInterestEntryId,
   nextAccountingDay,
   previousAccountingDay,
   runAccountingCycle,
@@ -600,7 +601,7 @@ export class EarnProvider {
       hasInterest = true;
       const account = accounts.get(line.earnAccountId);
       transactions.push({
-        id: localEntryId(entity.id, day, 'interest', line.earnAccountId),
+        id: cycleInterestEntryId(day, line.ledgerAccountId),
         type: 'Interest',
         currency: line.currency,
         amount: line.userInterest,

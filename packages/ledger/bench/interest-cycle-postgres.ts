@@ -8,7 +8,7 @@
  * Run alone: `npx tsx bench/interest-cycle-postgres.ts [accounts]`.
  */
 import pg from 'pg';
-import { EarnBooks, computeDailyInterestUnits, formatUnits, localEntryId, parseInterestTerms, runAccountingCycle, toUnits } from '../src/index.js';
+import { CYCLE_COMMIT_LINES_DEFAULT, EarnBooks, computeDailyInterestUnits, cycleInterestEntryId, formatUnits, parseInterestTerms, runAccountingCycle, toUnits } from '../src/index.js';
 import { BATCH_SIZE, CREATED_AT, CREDITED_DAY, DAY, TERMS, balanceUnitsOf } from './cycle-scenario.js';
 import { openPostgresLedger, withSchema } from './ledger-bookings.js';
 
@@ -72,7 +72,7 @@ async function setUpSchema(connectionString: string, schema: string, accounts: n
   return { earnAssetsId: ids.earn_assets };
 }
 
-/** The raw same-rows writer: precomputed rows, per batch one transaction of unnest statements. */
+/** The raw same-rows writer: precomputed rows, per batch unnest statements, one transaction per commit of the ledger's (CYCLE_COMMIT_LINES_DEFAULT lines). */
 async function writeRawCycle(connectionString: string, schema: string, accounts: number, earnAssetsId: number): Promise<number> {
   const client = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
   await client.connect();
@@ -82,7 +82,7 @@ async function writeRawCycle(connectionString: string, schema: string, accounts:
     const lines = rows.map((row, index) => {
       const units = balanceUnitsOf(index);
       const interest = computeDailyInterestUnits({ balanceUnits: units, terms }).userInterestUnits;
-      return { id: Number(row.id), providerId: localEntryId('defi', DAY, 'interest', row.earn_account_id), amount: formatUnits(-interest), after: formatUnits(units + interest) };
+      return { id: Number(row.id), providerId: cycleInterestEntryId(DAY, Number(row.id)), amount: formatUnits(-interest), after: formatUnits(units + interest) };
     });
     if (lines.length !== accounts) throw new Error('raw baseline: account count differs');
     let earnAssets = 0n;
@@ -91,7 +91,7 @@ async function writeRawCycle(connectionString: string, schema: string, accounts:
       const batch = lines.slice(start, start + BATCH_SIZE);
       const total = batch.reduce((sum, line) => sum - toUnits(line.amount), 0n);
       earnAssets += total;
-      await client.query('begin');
+      if (start % CYCLE_COMMIT_LINES_DEFAULT === 0) await client.query('begin');
       const inserted = await client.query<{ id: string }>(
         `insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, metadata, created_at)
          values ('defi', 'interest', $1, $2, $3, $4, $5, $6) returning id`,
@@ -113,7 +113,7 @@ async function writeRawCycle(connectionString: string, schema: string, accounts:
          on conflict (account_id, accounting_day) do update set balance = excluded.balance`,
         [CREDITED_DAY, ids, afters],
       );
-      await client.query('commit');
+      if ((start + BATCH_SIZE) % CYCLE_COMMIT_LINES_DEFAULT === 0 || start + BATCH_SIZE >= lines.length) await client.query('commit');
     }
     return (performance.now() - started) / 1000;
   } finally {

@@ -71,7 +71,7 @@ export { textDefect } from './text.js';
 export { EarnBooks, PRODUCT_TERMS_BYTES_MAX, PROVIDER_DATA_BYTES_MAX } from './earn-books.js';
 export type { RecordBookingInput, CurrencyEntryInput, EarnAccount, EarnProduct, InterestInput, MirrorResult, SettlementInput } from './earn-books.js';
 export * from './interest/index.js';
-export { CYCLE_BATCH_SIZE_DEFAULT, cycleLines, interestKey, localEntryId, marginKey, projectAccountingCycle, runAccountingCycle } from './accounting-cycle.js';
+export { CYCLE_BATCH_SIZE_DEFAULT, CYCLE_COMMIT_LINES_DEFAULT, CYCLE_COMMIT_LINES_MAX, cycleInterestEntryId, cycleLines, interestKey, localEntryId, marginKey, projectAccountingCycle, runAccountingCycle } from './accounting-cycle.js';
 export type { CycleLine, CycleOptions, CycleSummary, RunCycleOptions } from './accounting-cycle.js';
 export { PROVIDER_ENTRY_PAGE_SIZE_MAX, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, providerEntriesByIds, providerEntriesOfDay } from './provider-entries.js';
 export type { ProviderEntry, ProviderEntryCursor } from './provider-entries.js';

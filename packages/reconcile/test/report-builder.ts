@@ -3,7 +3,7 @@
  * the day's deposits and withdrawals, the interest and margin of the local recomputation, and
  * the outstanding balance per currency. Tests then change it to create breaks.
  */
-import { formatUnits, localEntryId, nextAccountingDay, projectAccountingCycle, startOfAccountingDay, formatInstant, toUnits } from '@earnbook/ledger';
+import { cycleInterestEntryId, formatUnits, localEntryId, nextAccountingDay, projectAccountingCycle, startOfAccountingDay, formatInstant, toUnits } from '@earnbook/ledger';
 import type { EarnBooks } from '@earnbook/ledger';
 
 export interface ReportJson {
@@ -47,7 +47,7 @@ export async function buildReport(books: EarnBooks, entity: string, day: string,
     margin.set(line.currency, (margin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
     if (toUnits(line.userInterest) === 0n) continue;
     transactions.push({
-      id: localEntryId(entity, day, 'interest', line.earnAccountId),
+      id: cycleInterestEntryId(day, line.ledgerAccountId),
       type: 'Interest',
       currency: line.currency,
       amount: line.userInterest,
