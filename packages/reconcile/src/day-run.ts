@@ -225,16 +225,18 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
  * between), then books them in account order, in compound batches (see `sync.ts`).
  */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
-  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.forSync.sorted(), kinds: SYNC_KINDS }, work.scope.db);
+  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.forSync.sortedBatches(), kinds: SYNC_KINDS }, work.scope.db);
   const queue = new SyncQueue(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory });
   try {
     const examined = rowCounter(work.progress, 'sync');
     work.progress({ phase: 'sync', rows: 0 });
-    for await (const group of groups) {
-      // A provider id the books hold under another kind cannot be a compound line: booked alone.
-      const alone = group.local.length > 0;
-      for (const entry of entriesToBook(group, context)) await queue.add({ entry, alone });
-      examined.add(group.report.length);
+    for await (const batch of groups) {
+      for (const group of batch) {
+        // A provider id the books hold under another kind cannot be a compound line: booked alone.
+        const alone = group.local.length > 0;
+        for (const entry of entriesToBook(group, context)) await queue.add({ entry, alone });
+        examined.add(group.report.length);
+      }
     }
     const counts = await queue.book(settings.ledger, { entity: work.entity, day: context.day, scope: work.scope, batchSize: SYNC_BATCH_POSTINGS_MAX });
     examined.done();
@@ -251,12 +253,14 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const reportedMargin = new Map<string, bigint>();
   const drafts: BreakDraft[] = [...work.interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
-  for await (const group of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sorted() }, work.scope.db)) {
-    diffed.add(group.report.length);
-    const diff = diffGroup(group, context);
-    drafts.push(...diff.breaks);
-    for (const entry of diff.ofDay) flows.add(entry);
-    for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
+  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches() }, work.scope.db)) {
+    for (const group of batch) {
+      diffed.add(group.report.length);
+      const diff = diffGroup(group, context);
+      drafts.push(...diff.breaks);
+      for (const entry of diff.ofDay) flows.add(entry);
+      for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
+    }
   }
   diffed.done();
   const carried = await repository.selectCarriedOut(repository.withReconcileTables(work.scope.db), { entity, day: previousAccountingDay(context.day) });

@@ -8,9 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ReconcileError, checkReportEntry, checkReportHeader } from '../src/index.js';
+import { REPORT_DEPTH_MAX, ReconcileError, checkReportEntry, checkReportHeader } from '../src/index.js';
 import { readJsonChunks } from '../src/report-stream.js';
-import { REPORT_DEPTH_MAX } from '../src/report-scan.js';
 
 const HEADER = { id: 'r-1', type: 'Report', entity: 'defi', accountingDay: '2025-03-18', timeZone: 'UTC', generatedAt: '2025-03-19T00:01:00.000Z' };
 const BALANCES = [{ currency: 'BTC', outstandingBalance: '-1.5' }];
