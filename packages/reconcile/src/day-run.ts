@@ -14,7 +14,7 @@
 import { formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, toUnits } from '@earnbook/ledger';
 import type { EarnBooks, Ledger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
-import { compareBreaks, entriesToBook, matchKey } from './diff.js';
+import { compareBreaks, entriesToBook, kindOfType, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
@@ -35,6 +35,17 @@ import * as repository from './db/repository.js';
 
 /** The kinds the sync books: only these are read from the books in the sync pass. */
 const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
+
+/**
+ * Whether the sync pass must see a report entry: one of the kinds it books, or one whose match key
+ * is its id (it may share a key group and an id with such an entry, and `entriesToBook` takes the
+ * first entry of an id). Every other entry cannot change what the sync books, so the sync pass
+ * reads a sorted stream of these alone instead of the whole report again.
+ */
+function syncMaySee(entry: ReportEntry): boolean {
+  const kind = kindOfType(entry.type);
+  return (kind !== undefined && (SYNC_KINDS as readonly string[]).includes(kind)) || matchKey(entry) === entry.id;
+}
 
 /** Report entries gathered before they are booked (compound postings of up to this many lines). */
 export const SYNC_BATCH_POSTINGS_MAX = 1_000;
@@ -64,7 +75,7 @@ export interface ReconcileResult {
 
 /**
  * How far a run is, for a progress display: the phase and the rows it has handled so far
- * (report entries read; entries examined by the sync; entries diffed). Reported at batch
+ * (report entries read; report entries the sync examined, those it may book; entries diffed). Reported at batch
  * boundaries, not per row.
  */
 export interface ReconcileProgress {
@@ -133,6 +144,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const timeZone = ledger.entity(entity).timeZone;
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
+  const forSync = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
   const interestByAccount = new ExternalSorter<ReportEntry>({ key: (entry) => `${entry.accountId ?? ''}\u0000${entry.id}`, ...directory });
   try {
     let readRows = 0;
@@ -141,15 +153,17 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
       progress({ phase: 'read', rows: readRows });
       for (const entry of batch) {
         await byKey.add(entry);
+        if (syncMaySee(entry)) await forSync.add(entry);
         if (entry.type === 'Interest' && entry.accountId !== undefined) await interestByAccount.add(entry);
       }
     });
     checkHeader(read.header, { entity, day, timeZone });
     const interest = await compareInterest({ books: settings.books, entity, day, reported: interestByAccount, toleranceUnits: settings.toleranceUnits, ...(settings.sortDirectory === undefined ? {} : { sortDirectory: settings.sortDirectory }) });
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, scope, progress }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, forSync, scope, progress }));
   } finally {
     await byKey.close();
+    await forSync.close();
     await interestByAccount.close();
   }
 }
@@ -160,6 +174,8 @@ interface DayWork {
   readonly read: ReadReport;
   readonly interest: InterestOutcome;
   readonly byKey: ExternalSorter<ReportEntry>;
+  /** The entries the sync pass must see ({@link syncMaySee}), by match key. */
+  readonly forSync: ExternalSorter<ReportEntry>;
   readonly scope: PostingScope;
   readonly progress: ReconcileProgressListener;
 }
@@ -204,21 +220,23 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
 }
 
 /**
- * Pass 1: finds the interest, margin and fee entries the books lack (the report merged with the
- * books in provider id order, no write in between), then books them in account order, in
- * compound batches (see `sync.ts`).
+ * Pass 1: finds the interest, margin and fee entries the books lack (the report's entries that
+ * may matter to it, {@link syncMaySee}, merged with the books in provider id order, no write in
+ * between), then books them in account order, in compound batches (see `sync.ts`).
  */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
-  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.byKey.sorted(), kinds: SYNC_KINDS }, work.scope.db);
+  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: work.forSync.sortedBatches(), kinds: SYNC_KINDS }, work.scope.db);
   const queue = new SyncQueue(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory });
   try {
     const examined = rowCounter(work.progress, 'sync');
     work.progress({ phase: 'sync', rows: 0 });
-    for await (const group of groups) {
-      // A provider id the books hold under another kind cannot be a compound line: booked alone.
-      const alone = group.local.length > 0;
-      for (const entry of entriesToBook(group, context)) await queue.add({ entry, alone });
-      examined.add(group.report.length);
+    for await (const batch of groups) {
+      for (const group of batch) {
+        // A provider id the books hold under another kind cannot be a compound line: booked alone.
+        const alone = group.local.length > 0;
+        for (const entry of entriesToBook(group, context)) await queue.add({ entry, alone });
+        examined.add(group.report.length);
+      }
     }
     const counts = await queue.book(settings.ledger, { entity: work.entity, day: context.day, scope: work.scope, batchSize: SYNC_BATCH_POSTINGS_MAX });
     examined.done();
@@ -235,12 +253,14 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const reportedMargin = new Map<string, bigint>();
   const drafts: BreakDraft[] = [...work.interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
-  for await (const group of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sorted() }, work.scope.db)) {
-    diffed.add(group.report.length);
-    const diff = diffGroup(group, context);
-    drafts.push(...diff.breaks);
-    for (const entry of diff.ofDay) flows.add(entry);
-    for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
+  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches() }, work.scope.db)) {
+    for (const group of batch) {
+      diffed.add(group.report.length);
+      const diff = diffGroup(group, context);
+      drafts.push(...diff.breaks);
+      for (const entry of diff.ofDay) flows.add(entry);
+      for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
+    }
   }
   diffed.done();
   const carried = await repository.selectCarriedOut(repository.withReconcileTables(work.scope.db), { entity, day: previousAccountingDay(context.day) });

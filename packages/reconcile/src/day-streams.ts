@@ -33,12 +33,12 @@ export function toLocalEntry(entry: ProviderEntry): LocalEntry {
   };
 }
 
-/** The books' provider entries of one day, in provider id order. */
-export async function* localEntriesOfDay(ledger: Ledger, input: { entity: string; day: string; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<LocalEntry> {
+/** The books' provider entries of one day, in provider id order, a page at a time. */
+export async function* localPagesOfDay(ledger: Ledger, input: { entity: string; day: string; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<LocalEntry[]> {
   let after: ProviderEntryCursor | null = null;
   for (;;) {
     const page = await providerEntriesOfDay(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_ROWS, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
-    for (const entry of page) yield toLocalEntry(entry);
+    if (page.length > 0) yield page.map(toLocalEntry);
     const last = page[page.length - 1];
     if (last === undefined || page.length < LOCAL_PAGE_ROWS) return;
     after = { providerId: last.providerId, transactionId: last.transactionId };
@@ -46,14 +46,14 @@ export async function* localEntriesOfDay(ledger: Ledger, input: { entity: string
 }
 
 /**
- * The day's key groups: the sorted report merged with the books of `days`, groups without a
+ * The day's key groups, in batches: the sorted report (in batches) merged with the books of `days`, groups without a
  * local entry of their kind completed by a lookup anywhere in the books. With `kinds`, only
  * local entries of those kinds are read and only report entries of those kinds are looked up
  * (the sync pass needs interest, margin and fees only).
  */
-export function dayGroups(ledger: Ledger, input: { entity: string; days: readonly string[]; report: AsyncIterable<ReportEntry>; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<KeyGroup> {
+export function dayGroups(ledger: Ledger, input: { entity: string; days: readonly string[]; report: AsyncIterable<readonly ReportEntry[]>; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>): AsyncGenerator<KeyGroup[]> {
   const { kinds } = input;
-  const locals = input.days.map((day) => localEntriesOfDay(ledger, { entity: input.entity, day, ...(kinds === undefined ? {} : { kinds }) }, db));
+  const locals = input.days.map((day) => localPagesOfDay(ledger, { entity: input.entity, day, ...(kinds === undefined ? {} : { kinds }) }, db));
   const lookup = async (keys: readonly string[]) => (await providerEntriesByIds(ledger, { entity: input.entity, providerIds: keys }, db)).map(toLocalEntry);
   const ofKinds = (entry: ReportEntry) => {
     const kind = kindOfType(entry.type);

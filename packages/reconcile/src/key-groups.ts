@@ -14,75 +14,131 @@ import { compareKeys } from './keys.js';
 /** Groups looked up per batch. */
 export const LOOKUP_BATCH_GROUPS = 500;
 
+/** Groups handed on per batch by {@link keyGroups} (one await per batch, not per group). */
+const GROUP_BATCH_GROUPS = 500;
+
+/** The current item of a sorted stream read in batches: moving on awaits only for a new batch. */
 class Head<T> {
-  readonly #iterator: AsyncIterator<T>;
+  readonly #iterator: AsyncIterator<readonly T[]>;
   readonly #key: (item: T) => string;
+  #batch: readonly T[] = [];
+  #at = 0;
   value: T | undefined;
   key: string | undefined;
 
-  constructor(iterable: AsyncIterable<T>, key: (item: T) => string) {
-    this.#iterator = iterable[Symbol.asyncIterator]();
+  constructor(batches: AsyncIterable<readonly T[]>, key: (item: T) => string) {
+    this.#iterator = batches[Symbol.asyncIterator]();
     this.#key = key;
   }
 
-  async next(): Promise<void> {
-    const result = await this.#iterator.next();
-    this.value = result.done === true ? undefined : result.value;
-    this.key = this.value === undefined ? undefined : this.#key(this.value);
+  #set(value: T | undefined): void {
+    this.value = value;
+    this.key = value === undefined ? undefined : this.#key(value);
   }
 
-  /** Takes every item with `key` (the stream is sorted, so they are adjacent). */
-  async take(key: string, into: T[]): Promise<void> {
+  /** Moves to the next item; returns a promise only when the next batch has to be read. */
+  next(): Promise<void> | undefined {
+    this.#at++;
+    if (this.#at < this.#batch.length) {
+      this.#set(this.#batch[this.#at]);
+      return undefined;
+    }
+    return this.#load();
+  }
+
+  async #load(): Promise<void> {
+    for (;;) {
+      const result = await this.#iterator.next();
+      if (result.done === true) {
+        this.#batch = [];
+        this.#at = 0;
+        this.#set(undefined);
+        return;
+      }
+      if (result.value.length === 0) continue;
+      this.#batch = result.value;
+      this.#at = 0;
+      this.#set(result.value[0]);
+      return;
+    }
+  }
+
+  /**
+   * Takes every item with `key` (the stream is sorted, so they are adjacent); returns a promise
+   * only when it has to wait for the next batch.
+   */
+  take(key: string, into: T[]): Promise<unknown> | undefined {
     while (this.value !== undefined && this.key === key) {
       into.push(this.value);
-      await this.next();
+      const loading = this.next();
+      if (loading !== undefined) return loading.then(() => this.take(key, into));
     }
+    return undefined;
   }
 }
 
-/** Merges the sorted report with the sorted local streams into key groups, in key order. */
-export async function* keyGroups(report: AsyncIterable<ReportEntry>, locals: readonly AsyncIterable<LocalEntry>[]): AsyncGenerator<KeyGroup> {
+/**
+ * Merges the sorted report with the sorted local streams (each read in batches) into key groups,
+ * in key order, handed on in batches.
+ */
+export async function* keyGroups(report: AsyncIterable<readonly ReportEntry[]>, locals: readonly AsyncIterable<readonly LocalEntry[]>[]): AsyncGenerator<KeyGroup[]> {
   const reportHead = new Head(report, matchKey);
   const localHeads = locals.map((stream) => new Head(stream, (entry: LocalEntry) => entry.providerId));
-  await Promise.all([reportHead.next(), ...localHeads.map((head) => head.next())]);
+  const heads = [reportHead, ...localHeads];
+  await Promise.all(heads.map((head) => head.next()));
+  let batch: KeyGroup[] = [];
   for (;;) {
     let key: string | undefined;
-    for (const head of [reportHead, ...localHeads]) {
+    for (const head of heads) {
       if (head.key !== undefined && (key === undefined || compareKeys(head.key, key) < 0)) key = head.key;
     }
-    if (key === undefined) return;
+    if (key === undefined) break;
     const group = { key, report: [] as ReportEntry[], local: [] as LocalEntry[] };
-    await reportHead.take(key, group.report);
-    for (const head of localHeads) await head.take(key, group.local);
-    yield group;
+    // Awaited only when a head must read its next batch.
+    const taking = reportHead.take(key, group.report);
+    if (taking !== undefined) await taking;
+    for (const head of localHeads) {
+      const more = head.take(key, group.local);
+      if (more !== undefined) await more;
+    }
+    batch.push(group);
+    if (batch.length >= GROUP_BATCH_GROUPS) {
+      yield batch;
+      batch = [];
+    }
   }
+  if (batch.length > 0) yield batch;
 }
 
 /**
  * Completes groups that need it with the local entries of their key found anywhere in the books
  * (`lookup` answers for up to {@link LOOKUP_BATCH_GROUPS} keys). Other groups pass straight through,
- * so the output is not in key order.
+ * so the output is not in key order. Groups come and go in batches.
  */
-export async function* withLookups(groups: AsyncIterable<KeyGroup>, lookup: (keys: readonly string[]) => Promise<readonly LocalEntry[]>, needed: (group: KeyGroup) => boolean = needsLookup): AsyncGenerator<KeyGroup> {
+export async function* withLookups(batches: AsyncIterable<readonly KeyGroup[]>, lookup: (keys: readonly string[]) => Promise<readonly LocalEntry[]>, needed: (group: KeyGroup) => boolean = needsLookup): AsyncGenerator<KeyGroup[]> {
   let pending: KeyGroup[] = [];
-  const complete = async function* (batch: readonly KeyGroup[]): AsyncGenerator<KeyGroup> {
+  const complete = async (batch: readonly KeyGroup[]): Promise<KeyGroup[]> => {
     const found = await lookup(batch.map((group) => group.key));
-    for (const group of batch) {
+    return batch.map((group) => {
       const known = new Set(group.local.map((entry) => entry.transactionId));
       const extra = found.filter((entry) => entry.providerId === group.key && !known.has(entry.transactionId));
-      yield extra.length === 0 ? group : { ...group, local: [...group.local, ...extra] };
-    }
+      return extra.length === 0 ? group : { ...group, local: [...group.local, ...extra] };
+    });
   };
-  for await (const group of groups) {
-    if (!needed(group)) {
-      yield group;
-      continue;
+  for await (const groups of batches) {
+    const ready: KeyGroup[] = [];
+    for (const group of groups) {
+      if (!needed(group)) {
+        ready.push(group);
+        continue;
+      }
+      pending.push(group);
+      if (pending.length >= LOOKUP_BATCH_GROUPS) {
+        ready.push(...(await complete(pending)));
+        pending = [];
+      }
     }
-    pending.push(group);
-    if (pending.length >= LOOKUP_BATCH_GROUPS) {
-      yield* complete(pending);
-      pending = [];
-    }
+    if (ready.length > 0) yield ready;
   }
-  if (pending.length > 0) yield* complete(pending);
+  if (pending.length > 0) yield await complete(pending);
 }

@@ -5,6 +5,7 @@
  * ever held whole, so memory does not grow with the report. A malformed entry anywhere, or a
  * stream that ends early, rejects the whole report: the caller writes only after the end.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -14,7 +15,9 @@ import { CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract
 import { ReconcileError } from './errors.js';
 import { REPORT_BYTES_MAX } from './report.js';
 import type { LoadedReport } from './report.js';
-import { checkReportEntry, checkReportHeader } from './report-entry.js';
+import { checkEntry, checkReportEntry, checkReportHeader } from './report-entry.js';
+import { TransactionsScanner } from './report-scan.js';
+import type { ScanPiece } from './report-scan.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 
 /**
@@ -130,9 +133,10 @@ class EntryBatcher {
     return this.#count;
   }
 
-  add(value: unknown): void {
+  /** Validates and keeps one entry; `textsWellFormed` as `checkEntry` takes it. */
+  add(value: unknown, options: { textsWellFormed: boolean } = { textsWellFormed: false }): void {
     if (this.#count >= CONTRACT_REPORT_TRANSACTIONS_MAX) throw tooMany(this.#source);
-    this.#pending.push(checkReportEntry(value, this.#count, this.#source));
+    this.#pending.push(checkEntry(value, this.#count, this.#source, options));
     this.#count++;
   }
 
@@ -146,6 +150,17 @@ class EntryBatcher {
 
 async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadReport> {
   const hash = createHash('sha256');
+  const read = await readJsonChunks(hashedChunks(file, hash), file.source, sink);
+  return { ...read, contentHash: hash.digest('hex') };
+}
+
+/**
+ * Reads a JSON report from its bytes, chunk by chunk (a chunk may end anywhere), handing every
+ * validated entry to `sink` in order; the header is validated at the end. Internal: exported
+ * for the tests that cut the same bytes into chunks at every position.
+ */
+export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: string, sink: EntrySink): Promise<Omit<ReadReport, 'contentHash'>> {
+  const file = { source };
   const batcher = new EntryBatcher(sink, file.source);
   const header: Record<string, unknown> = {};
   let ended = false;
@@ -153,7 +168,11 @@ async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRepo
   // Bytes read up to the chunk in which the last value ended: the parser holds at most what follows.
   let bytesRead = 0;
   let lastValueAt = 0;
+  // The streaming parser sees the document with the transactions array's content carved out by
+  // the scanner (whose elements JSON.parse reads); its path for the entries still catches a
+  // `transactions` that is an object.
   const parser = new JSONParser({ paths: ['$.transactions.*', ...HEADER_FIELDS.map((field) => `$.${field}`)], keepStack: false });
+  const scanner = new TransactionsScanner();
   parser.onEnd = () => {
     ended = true;
   };
@@ -162,8 +181,7 @@ async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRepo
     if (failure !== undefined) return;
     try {
       if (stack.length === 2) {
-        // A second "transactions" key restarts at 0; an object instead of an array has string keys.
-        if (typeof key !== 'number' || key !== batcher.count) throw new ReconcileError('invalid_report', `report from ${file.source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: file.source });
+        if (typeof key !== 'number') throw notOneArray(file.source);
         batcher.add(value);
       } else if (stack.length === 1 && typeof key === 'string') {
         header[key] = value;
@@ -172,13 +190,22 @@ async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRepo
       failure = error;
     }
   };
-  for await (const chunk of hashedChunks(file, hash)) {
-    try {
-      parser.write(chunk);
-    } catch (cause) {
-      throw failure ?? notJson(file.source, cause);
+  for await (const chunk of chunks) {
+    for (const piece of scanner.scan(chunk)) {
+      if (piece.kind === 'json') {
+        try {
+          parser.write(piece.bytes);
+        } catch (cause) {
+          throw failure ?? notJson(file.source, cause);
+        }
+        if (failure !== undefined) throw failure;
+      } else if (piece.kind === 'elements') {
+        lastValueAt = bytesRead;
+        addElements(batcher, piece, file.source);
+      } else {
+        throw notJson(file.source, new Error(piece.message));
+      }
     }
-    if (failure !== undefined) throw failure;
     bytesRead += chunk.length;
     if (bytesRead - lastValueAt > REPORT_VALUE_BYTES_MAX) throw tooLargeValue(file.source, `transactions[${batcher.count}]`);
     await batcher.flush();
@@ -190,7 +217,53 @@ async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRepo
   }
   if (!ended) throw notJson(file.source, new Error('the report ended early'));
   await batcher.flush();
-  return { header: checkReportHeader({ ...header, transactions: [] }, file.source), contentHash: hash.digest('hex'), entries: batcher.count, source: file.source };
+  return { header: checkReportHeader({ ...header, transactions: [] }, file.source), entries: batcher.count, source: file.source };
+}
+
+function notOneArray(source: string): ReconcileError {
+  return new ReconcileError('invalid_report', `report from ${source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: source });
+}
+
+type ElementsPiece = Extract<ScanPiece, { kind: 'elements' }>;
+
+/**
+ * Parses and validates the elements of a piece, in order. The fast path is one `JSON.parse` of
+ * the whole piece as an array; when that fails (or the text may hold bytes that are not UTF-8:
+ * the decoder made U+FFFD), each element is decoded and parsed alone, so the first fault in
+ * byte order is the one reported, as the streaming parser did.
+ */
+function addElements(batcher: EntryBatcher, piece: ElementsPiece, source: string): void {
+  // A second transactions array restarts at 0 (the parser would have given it keys 0, 1, …).
+  if (piece.first !== batcher.count) throw notOneArray(source);
+  const text = piece.bytes.toString('utf8');
+  const decoded = !text.includes('\uFFFD');
+  if (decoded) {
+    let values: unknown;
+    try {
+      values = JSON.parse(`[${text}]`);
+    } catch {
+      values = undefined;
+    }
+    if (Array.isArray(values) && values.length === piece.ends.length) {
+      // Valid UTF-8 (no U+FFFD from the decoder) with no escape and no DEL: see checkEntry.
+      const textsWellFormed = !text.includes('\\') && !text.includes('\x7f');
+      for (const value of values) batcher.add(value, { textsWellFormed });
+      return;
+    }
+  }
+  for (let index = 0; index < piece.ends.length; index++) {
+    const bytes = piece.bytes.subarray(piece.starts[index], piece.ends[index]);
+    const element = bytes.toString('utf8');
+    if (element.includes('\uFFFD') && !isUtf8(bytes)) throw notJson(source, new Error(`transactions[${batcher.count}] holds bytes that are not UTF-8`));
+    let value: unknown;
+    try {
+      value = JSON.parse(element);
+    } catch (cause) {
+      throw notJson(source, cause);
+    }
+    batcher.add(value);
+  }
+  if (decoded) throw new Error(`assertion: the elements of transactions[${piece.first}…] parse one by one but not together`);
 }
 
 function parseLine(source: string, line: string, lineNumber: number): unknown {

@@ -1,0 +1,80 @@
+/**
+ * The sorted streams the day is merged from are read in batches (one await per batch): the
+ * external sort's batches are its sorted order cut into pieces, and key groups built from
+ * batches cut anywhere are the groups of the whole, in key order.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ExternalSorter, SORT_BATCH_ITEMS, compareKeys, matchKey } from '../src/index.js';
+import type { LocalEntry, ReportEntry } from '../src/index.js';
+import { keyGroups } from '../src/key-groups.js';
+
+const key = fc.constantFrom('a', 'b', 'c', 'ä', 'b\u0000', 'é', '😀', 'z');
+
+/** The items cut into batches of the given sizes, in turn; a size 0 is an empty batch (which must not end the stream). */
+async function* batchesOf<T>(items: readonly T[], sizes: readonly number[]): AsyncGenerator<T[]> {
+  let at = 0;
+  for (let index = 0; at < items.length; index++) {
+    let size = sizes.length === 0 ? items.length : (sizes[index % sizes.length] ?? 1);
+    if (size === 0) {
+      yield [];
+      size = 1;
+    }
+    yield items.slice(at, at + size);
+    at += size;
+  }
+}
+
+describe('sorted streams read in batches', () => {
+  it('the external sort hands on its stable order in batches of at most SORT_BATCH_ITEMS, with or without runs on disk', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(key, { maxLength: 3_000 }), fc.integer({ min: 1, max: 5_000 }), async (keys, runSize) => {
+          const sorter = new ExternalSorter<{ key: string; at: number }>({ key: (item) => item.key, runSize, directory });
+          try {
+            for (const [at, value] of keys.entries()) await sorter.add({ key: value, at });
+            const expected = keys.map((value, at) => ({ key: value, at })).sort((a, b) => compareKeys(a.key, b.key) || a.at - b.at);
+            const batches: { key: string; at: number }[][] = [];
+            for await (const batch of sorter.sortedBatches()) batches.push(batch);
+            expect(batches.every((batch) => batch.length > 0 && batch.length <= SORT_BATCH_ITEMS)).toBe(true);
+            expect(batches.flat()).toEqual(expected);
+            const items: { key: string; at: number }[] = [];
+            for await (const item of sorter.sorted()) items.push(item);
+            expect(items).toEqual(expected);
+          } finally {
+            await sorter.close();
+          }
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('key groups from batches cut anywhere (empty ones too) are the groups of the whole, in key order', async () => {
+    const sizes = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 5 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(key, { maxLength: 60 }), fc.array(key, { maxLength: 60 }), fc.array(key, { maxLength: 30 }), sizes, sizes, async (reportKeys, dayKeys, nextKeys, reportSizes, localSizes) => {
+        // Interest entries match on their id; `amount` tells equal keys apart (the order must be kept).
+        const report = reportKeys.map((value, at) => ({ id: value, type: 'Interest', amount: String(at) }) as unknown as ReportEntry);
+        const local = (keys: readonly string[], day: string) => keys.map((value, at) => ({ providerId: value, transactionId: at, accountingDay: day }) as unknown as LocalEntry);
+        const sortedReport = [...report].sort((a, b) => compareKeys(matchKey(a), matchKey(b)));
+        const days = [local(dayKeys, 'd1'), local(nextKeys, 'd2')].map((entries) => [...entries].sort((a, b) => compareKeys(a.providerId, b.providerId)));
+        const groups = [];
+        for await (const batch of keyGroups(batchesOf(sortedReport, reportSizes), days.map((entries) => batchesOf(entries, localSizes)))) groups.push(...batch);
+        const keys = [...new Set([...reportKeys, ...dayKeys, ...nextKeys])].sort(compareKeys);
+        expect(groups.map((group) => group.key)).toEqual(keys);
+        for (const group of groups) {
+          expect(group.report).toEqual(sortedReport.filter((entry) => matchKey(entry) === group.key));
+          expect(group.local).toEqual(days.flat().filter((entry) => entry.providerId === group.key));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
