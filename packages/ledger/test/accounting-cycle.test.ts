@@ -191,7 +191,9 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
 
 describe('cycle interest entry ids', () => {
   it('are UUID-shaped and sort by day, then ledger account', () => {
-    expect(cycleInterestEntryId('2025-03-18', 1)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(cycleInterestEntryId('2025-03-18', 1)).toBe('00004ec5-0000-8000-8001-000000000000');
+    expect(cycleInterestEntryId('2025-03-18', 2 ** 40 - 1)).toBe('00004ec5-ffff-8fff-8fff-000000000000');
+    expect(cycleInterestEntryId('2025-03-18', 1)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-8[0-9a-f]{3}-0{12}$/);
     const day = fc.integer({ min: Date.UTC(2000, 0, 1) / 86_400_000, max: Date.UTC(2099, 11, 31) / 86_400_000 }).map((n) => new Date(n * 86_400_000).toISOString().slice(0, 10));
     const account = fc.integer({ min: 1, max: 2 ** 40 - 1 });
     fc.assert(
