@@ -103,16 +103,17 @@ export async function postBatch(context: PostBatchContext, trx: Db, postings: re
   const plan = await decideBatch(context, trx, state, postings);
   const createdAt = formatInstant(context.now());
   const ids = await writeBatch(context, trx, state, plan, createdAt);
-  return readBackBatch(trx, plan, ids, createdAt);
+  return readBackBatch(context, trx, plan, ids, createdAt);
 }
 
 async function readBatchState(context: PostBatchContext, trx: Db, entity: string, postings: readonly NormalizedPosting[]): Promise<BatchState> {
   const accountIds = [...new Set(postings.flatMap((posting) => posting.entries.map((entry) => entry.accountId)))];
   const { rows, shards } = await readAccountStates(context, trx, accountIds);
-  const stored = new Map((await repository.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));
+  const reads = context.dialect.postingBulk ?? repository;
+  const stored = new Map((await reads.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));
   const providerIds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.providerId]));
   const byProvider = new Map<string, { id: number; idempotency_key: string }>();
-  for (const row of providerIds.length === 0 ? [] : await repository.selectTransactionsByProviderIds(trx, entity, providerIds)) {
+  for (const row of providerIds.length === 0 ? [] : await reads.selectTransactionsByProviderIds(trx, entity, providerIds)) {
     byProvider.set(`${row.kind}\u0000${row.provider_id ?? ''}`, row);
   }
   return { entity, rows, stored, byProvider, shards };
@@ -334,8 +335,8 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
 }
 
 /** Reads the new rows back: the entry ids, and the invariant that each transaction balances. */
-async function readBackBatch(trx: Db, plan: BatchPlan, ids: ReadonlyMap<string, number>, createdAt: string): Promise<PostResult[]> {
-  const byTransaction = entriesByTransaction(await repository.selectEntriesOfTransactions(trx, [...ids.values()]));
+async function readBackBatch(context: PostBatchContext, trx: Db, plan: BatchPlan, ids: ReadonlyMap<string, number>, createdAt: string): Promise<PostResult[]> {
+  const byTransaction = entriesByTransaction(await (context.dialect.postingBulk ?? repository).selectEntriesOfTransactions(trx, [...ids.values()]));
   const results: PostResult[] = [];
   for (const outcome of plan.outcomes) {
     if (outcome.kind === 'exists') {

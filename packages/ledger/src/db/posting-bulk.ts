@@ -9,6 +9,12 @@
  * ~250 ms in all); as `unnest` over one array per column each is one short statement, and a
  * single writer's 5,000 deposits in batches of 500 went from 3.1–5.6 s to 1.7–2.5 s (load 6–7).
  * The account and day rows follow the same form.
+ *
+ * SQLite (`sqlite/posting-bulk.ts`): single-row prepared statements on the native handle, the
+ * batch's lists bound as one JSON array. Through the query builder, 30,000 deposits in `postMany`
+ * batches of 500 took 3.6–4.9 s; with these, 3.3–3.5 s (three runs each, alternating, on this
+ * machine): Kysely compiling 500-row `VALUES` lists and 500-id `IN` lists cost more than SQLite
+ * executing them.
  */
 import type { Insertable, Kysely } from 'kysely';
 import type { JournalTransactionTable, LedgerDatabase } from './schema.js';
@@ -16,8 +22,14 @@ import type { EntryRow } from './repository.js';
 
 type Db = Kysely<LedgerDatabase>;
 
-/** Bulk forms of the posting path's inserts. */
+/** Bulk forms of the posting path's statements. */
 export interface PostingBulk {
+  /** Transactions of an entity by idempotency keys. */
+  selectTransactionsByKeys(trx: Db, entity: string, keys: readonly string[]): Promise<{ id: number; idempotency_key: string; request_hash: string }[]>;
+  /** Transactions of an entity by provider ids: those carrying one, and compound ones whose entries carry one. */
+  selectTransactionsByProviderIds(trx: Db, entity: string, providerIds: readonly string[]): Promise<{ id: number; kind: string; provider_id: string | null; idempotency_key: string }[]>;
+  /** The entries of transactions, in id order. */
+  selectEntriesOfTransactions(trx: Db, transactionIds: readonly number[]): Promise<EntryRow[]>;
   /** Inserts transactions in order, skipping keys that exist; returns the (key → id) of the inserted ones. */
   insertTransactions(trx: Db, rows: readonly Insertable<JournalTransactionTable>[]): Promise<Map<string, number>>;
   /** Inserts entries in order (ids drawn in that order). */

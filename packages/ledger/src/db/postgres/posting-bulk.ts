@@ -6,12 +6,16 @@ import { sql } from 'kysely';
 import type { Insertable, Kysely } from 'kysely';
 import type { JournalTransactionTable, LedgerDatabase } from '../schema.js';
 import type { EntryRow } from '../repository.js';
+import { selectEntriesOfTransactions, selectTransactionsByKeys, selectTransactionsByProviderIds } from '../repository.js';
 import type { PostingBulk } from '../posting-bulk.js';
 
 type Db = Kysely<LedgerDatabase>;
 
 /** The PostgreSQL bulk inserts of the posting path (stateless). */
 export const postgresPostingBulk: PostingBulk = Object.freeze({
+  selectTransactionsByKeys,
+  selectTransactionsByProviderIds,
+  selectEntriesOfTransactions,
   async insertTransactions(trx: Db, rows: readonly Insertable<JournalTransactionTable>[]): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
     if (rows.length === 0) return ids;

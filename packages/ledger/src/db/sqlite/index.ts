@@ -12,6 +12,7 @@ import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { formatUnits, toUnits } from '../../money.js';
 import { sqliteJournalBulk } from './journal-bulk.js';
+import { sqlitePostingBulk } from './posting-bulk.js';
 
 /** How long a writer waits for another process's write lock before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS_DEFAULT = 15_000;
@@ -154,6 +155,6 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   });
   const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
   // The dialect of this database carries the bulk statements bound to its native connection.
-  const dialect: LedgerDialect = Object.freeze({ ...sqliteLedgerDialect, bulk: sqliteJournalBulk(native) });
+  const dialect: LedgerDialect = Object.freeze({ ...sqliteLedgerDialect, bulk: sqliteJournalBulk(native), postingBulk: sqlitePostingBulk(native) });
   return { db, native, dialect };
 }
