@@ -1,7 +1,7 @@
 /**
  * Ledger accounts: opening (idempotent on entity, currency and code), finding and listing, with a
- * per-ledger cache (an account's identity never changes once stored, so it is cached by id and by
- * code; balances are never cached).
+ * per-ledger cache of committed accounts (an account's identity never changes once stored, so it
+ * is cached by id and by code; balances are never cached).
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
@@ -13,6 +13,7 @@ import { parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
 import type { LedgerAccount } from './ledger-types.js';
 import type { LedgerDatabase } from './db/schema.js';
+import type { LedgerDialect } from './db/dialect.js';
 import type { AccountRow } from './db/repository.js';
 import { insertAccountReturningRow, selectAccountByCode, selectAccountById, selectAccounts } from './db/accounts-repository.js';
 
@@ -36,33 +37,80 @@ function codeKey(entity: string, currency: string, code: string): string {
   return `${entity}\u0000${currency}\u0000${code}`;
 }
 
-/** The accounts of one ledger, cached by id and by (entity, currency, code). */
+/** Accounts by id and by (entity, currency, code). */
+class AccountCache {
+  readonly byId = new Map<number, LedgerAccount>();
+  readonly byCode = new Map<string, LedgerAccount>();
+
+  set(account: LedgerAccount): void {
+    this.byId.set(account.id, account);
+    this.byCode.set(codeKey(account.entity, account.currency, account.code), account);
+  }
+}
+
+/**
+ * The accounts of one ledger, cached by id and by (entity, currency, code). The cache holds only
+ * committed rows: what is read or opened through the ledger's own connection (autocommit) is
+ * remembered at once; what is read or opened in a write transaction run by
+ * {@link AccountDirectory.writeTransaction} is remembered for that transaction and kept once it
+ * commits (dropped when it rolls back, so no rolled-back id is ever answered); what is read
+ * through any other `Kysely` (a transaction the ledger did not start) is not remembered.
+ */
 export class AccountDirectory {
-  readonly #byId = new Map<number, LedgerAccount>();
-  readonly #byCode = new Map<string, LedgerAccount>();
+  readonly #committed = new AccountCache();
+  /** The accounts of each write transaction in flight, by its `Kysely`. */
+  readonly #pending = new WeakMap<object, AccountCache>();
+  readonly #db: Kysely<LedgerDatabase>;
   readonly #now: () => Date;
 
-  constructor(options: { now: () => Date }) {
+  constructor(options: { db: Kysely<LedgerDatabase>; now: () => Date }) {
+    this.#db = options.db;
     this.#now = options.now;
   }
 
-  /** Caches an account read from storage and returns it. */
-  remember(account: LedgerAccount): LedgerAccount {
-    this.#byId.set(account.id, account);
-    this.#byCode.set(codeKey(account.entity, account.currency, account.code), account);
+  /**
+   * Runs `work` in `dialect`'s write transaction; the accounts it reads or opens are remembered
+   * once the transaction commits (only the attempt that committed, when the dialect retries).
+   */
+  async writeTransaction<DB, T>(dialect: LedgerDialect, db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    let pending: AccountCache | undefined;
+    const result = await dialect.writeTransaction(db, async (trx) => {
+      const own = new AccountCache();
+      pending = own;
+      this.#pending.set(trx, own);
+      try {
+        return await work(trx);
+      } finally {
+        this.#pending.delete(trx);
+      }
+    });
+    if (pending !== undefined) for (const account of pending.byId.values()) this.#committed.set(account);
+    return result;
+  }
+
+  /** Caches an account read through `db` (see the class) and returns it. */
+  remember(db: Kysely<LedgerDatabase>, account: LedgerAccount): LedgerAccount {
+    const known = this.#committed.byId.get(account.id);
+    if (known !== undefined) return known;
+    const cache = db === this.#db ? this.#committed : this.#pending.get(db);
+    cache?.set(account);
     return account;
   }
 
-  /** An account already read by this ledger, without a database read (undefined when not yet). */
-  cached(id: number): LedgerAccount | undefined {
-    return this.#byId.get(id);
+  /** An account already read through `db` or committed, without a database read (undefined when not yet). */
+  cached(db: Kysely<LedgerDatabase>, id: number): LedgerAccount | undefined {
+    return this.#committed.byId.get(id) ?? this.#pending.get(db)?.byId.get(id);
+  }
+
+  #cachedByCode(db: Kysely<LedgerDatabase>, key: string): LedgerAccount | undefined {
+    return this.#committed.byCode.get(key) ?? this.#pending.get(db)?.byCode.get(key);
   }
 
   /** Opens an account (entity already checked), or returns the stored one of the same kind. */
   async open(db: Kysely<LedgerDatabase>, input: { entity: string; currency: string; code: string; kind: AccountKind }): Promise<LedgerAccount> {
     const code = parseKey(input.code, 'code');
     if (!isAccountKind(input.kind)) throw new LedgerError('invalid_input', `kind must be an account kind, got ${describeValue(input.kind)}`, { field: 'kind', value: describeValue(input.kind) });
-    const cached = this.#byCode.get(codeKey(input.entity, input.currency, code));
+    const cached = this.#cachedByCode(db, codeKey(input.entity, input.currency, code));
     if (cached !== undefined) return sameKind(cached, input.kind);
     const row = await insertAccountReturningRow(db, {
       entity: input.entity,
@@ -74,31 +122,31 @@ export class AccountDirectory {
       last_day: null,
       created_at: formatInstant(this.#now()),
     });
-    return sameKind(this.remember(rowToAccount(row)), input.kind);
+    return sameKind(this.remember(db, rowToAccount(row)), input.kind);
   }
 
   /** An account by id, or an `unknown_account` error. */
   async byId(db: Kysely<LedgerDatabase>, id: number): Promise<LedgerAccount> {
-    const cached = this.#byId.get(id);
+    const cached = this.cached(db, id);
     if (cached !== undefined) return cached;
     if (!Number.isSafeInteger(id) || id <= 0) throw new LedgerError('unknown_account', `accountId must be a positive integer, got ${describeValue(id)}`, { field: 'accountId', value: describeValue(id) });
     const row = await selectAccountById(db, id);
     if (row === undefined) throw new LedgerError('unknown_account', `accountId ${id} is not an account`, { field: 'accountId', value: String(id) });
-    return this.remember(rowToAccount(row));
+    return this.remember(db, rowToAccount(row));
   }
 
   /** An account by (entity, currency, code), or undefined. */
   async byCode(db: Kysely<LedgerDatabase>, input: { entity: string; currency: string; code: string }): Promise<LedgerAccount | undefined> {
     requireWellFormed(input.code, 'code');
-    const cached = this.#byCode.get(codeKey(input.entity, input.currency, input.code));
+    const cached = this.#cachedByCode(db, codeKey(input.entity, input.currency, input.code));
     if (cached !== undefined) return cached;
     const row = await selectAccountByCode(db, input);
-    return row === undefined ? undefined : this.remember(rowToAccount(row));
+    return row === undefined ? undefined : this.remember(db, rowToAccount(row));
   }
 
   /** An entity's accounts (optionally of one currency or kind), by id. */
   async list(db: Kysely<LedgerDatabase>, filter: { entity: string; currency?: string; kind?: AccountKind }): Promise<LedgerAccount[]> {
-    return (await selectAccounts(db, filter)).map((row) => this.remember(rowToAccount(row)));
+    return (await selectAccounts(db, filter)).map((row) => this.remember(db, rowToAccount(row)));
   }
 }
 

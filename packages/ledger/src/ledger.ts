@@ -79,6 +79,10 @@ export { parseCurrency } from './accounts.js';
  */
 export class Ledger {
   readonly db: Kysely<LedgerDatabase>;
+  /**
+   * The storage's dialect, except that its `writeTransaction` remembers the accounts read or
+   * opened in the transaction only once it commits (the ledger caches committed accounts only).
+   */
   readonly dialect: LedgerDialect;
   /** The PostgreSQL schema of the tables, when one was given. */
   readonly schema: string | undefined;
@@ -93,13 +97,18 @@ export class Ledger {
 
   private constructor(options: LedgerOptions, entities: ReadonlyMap<string, LedgerEntity>) {
     this.db = options.storage.db;
-    this.dialect = options.storage.dialect;
     this.schema = options.storage.schema;
     this.entities = entities;
     this.logger = options.logger ?? SILENT_LEDGER_LOGGER;
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
     this.#now = options.now ?? (() => new Date());
-    this.#accounts = new AccountDirectory({ now: this.#now });
+    const accounts = new AccountDirectory({ db: this.db, now: this.#now });
+    const storageDialect = options.storage.dialect;
+    this.#accounts = accounts;
+    this.dialect = Object.freeze<LedgerDialect>({
+      ...storageDialect,
+      writeTransaction: (db, work) => accounts.writeTransaction(storageDialect, db, work),
+    });
     this.#posting = Object.freeze({ dialect: this.dialect, now: this.#now, currencyScale: (currency: string) => this.currencyScale(currency), accounts: this.#accounts, shardOf: shardPicker(this.dialect.balanceShardCount ?? 0) });
     this.#commits = new CommitQueue(options.groupCommit ?? {}, (postings) =>
       commitPostingGroup({ db: this.db, dialect: this.dialect, postBatch: (trx, group) => postBatch(this.#posting, trx, group) }, postings),

@@ -132,7 +132,7 @@ async function readAccountStates(context: PostBatchContext, trx: Db, accountIds:
   const system = new Map<number, LedgerAccount>();
   if (shard !== undefined) {
     for (const id of accountIds) {
-      const account = context.accounts.cached(id);
+      const account = context.accounts.cached(trx, id);
       if (account !== undefined && isShardedKind(account.kind)) system.set(id, account);
     }
   }
@@ -181,7 +181,7 @@ async function decideBatch(context: PostBatchContext, trx: Db, state: BatchState
       continue;
     }
     if (posting.providerId !== null) claimProviderId(state, posting);
-    const planned = planPosting(posting, planAccounts(context, posting, state.rows));
+    const planned = planPosting(posting, planAccounts(context, trx, posting, state.rows));
     for (const change of planned.changes) {
       const row = state.rows.get(change.account.id);
       assertInvariant(row !== undefined, 'planned account row lost');
@@ -218,7 +218,7 @@ function claimProviderId(state: BatchState, posting: NormalizedPosting): void {
   state.byProvider.set(key, { id: 0, idempotency_key: posting.idempotencyKey });
 }
 
-function planAccounts(context: PostBatchContext, posting: NormalizedPosting, rows: ReadonlyMap<number, AccountRow>): Map<number, PlanAccount> {
+function planAccounts(context: PostBatchContext, trx: Db, posting: NormalizedPosting, rows: ReadonlyMap<number, AccountRow>): Map<number, PlanAccount> {
   const accounts = new Map<number, PlanAccount>();
   for (const [index, entry] of posting.entries.entries()) {
     const row = rows.get(entry.accountId);
@@ -231,7 +231,7 @@ function planAccounts(context: PostBatchContext, posting: NormalizedPosting, row
         value: amount,
       });
     }
-    const account = context.accounts.remember(rowToAccount(row));
+    const account = context.accounts.remember(trx, rowToAccount(row));
     accounts.set(row.id, { ...account, balanceUnits: toUnits(row.balance) });
   }
   return accounts;

@@ -133,7 +133,7 @@ export class Reconciler {
       idempotencyKey: entry.idempotencyKey ?? `repair:${entry.bookingId ?? entry.id}`,
       providerData: { source: 'daily report', reportVersion: row.report_version, entry },
     };
-    // Opened (and committed) first: an account opened inside a transaction that rolls back must not be remembered.
+    // Opened (and committed) before the booking transaction; inside it would be as safe (the ledger remembers accounts opened in a transaction only once it commits).
     const account = await this.books.earnAccount({ entity: row.entity, earnAccountId: entry.accountId });
     await this.ledger.systemAccountIds(account.entity, account.currency);
     const reason = `booked from the daily report (${entry.type} ${booking.providerBookingId})`;

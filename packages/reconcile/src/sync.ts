@@ -166,7 +166,7 @@ async function decideBookings(ledger: Ledger, input: { entity: string; day: stri
     const account = entry.accountId === undefined ? undefined : accounts.get(entry.accountId);
     // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
     if (kind === 'interest' && (account === undefined || account.currency !== entry.currency)) continue;
-    // Checked before any account is opened: the ledger caches accounts it opens, even in a transaction that rolls back.
+    // Checked before any account is opened: a bad amount opens nothing (the ledger remembers accounts opened in a transaction only once it commits).
     const amount = amountOf(ledger, entry);
     const systemKey = `${kind} ${entry.currency}`;
     let system = systems.get(systemKey);
