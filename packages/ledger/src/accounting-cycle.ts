@@ -22,6 +22,8 @@ import { computeDailyInterestUnits, parseInterestTerms, parseResidueFineUnits, f
 import type { InterestTerms } from './interest/index.js';
 import type { EarnBooks } from './earn-books.js';
 import type { Ledger } from './ledger.js';
+import type { Kysely } from 'kysely';
+import type { LedgerDatabase } from './db/schema.js';
 import type { LineInput } from './posting-lines.js';
 import { POST_BATCH_MAX } from './ledger.js';
 import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
@@ -151,61 +153,79 @@ function checkBatchSize(batchSize: number): number {
   return batchSize;
 }
 
-/**
- * The cycle's lines in batches of accounts (ledger account id order), computed from the
- * end-of-day balances and the product terms in force on the day. Reads only.
- */
-export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLine[]> {
+/** What reading a cycle's batches needs, read once per run. */
+interface CycleReader {
+  readonly entity: string;
+  readonly day: string;
+  readonly previousDay: string;
+  readonly batchSize: number;
+  readonly termsByProduct: ReadonlyMap<string, InterestTerms>;
+}
+
+async function openCycleReader(options: CycleOptions): Promise<CycleReader> {
   const { books } = options;
-  const ledger = books.ledger;
-  const entity = ledger.entity(options.entity).id;
+  const entity = books.ledger.entity(options.entity).id;
   const day = parseAccountingDay(options.day, 'day');
   const batchSize = checkBatchSize(options.batchSize ?? CYCLE_BATCH_SIZE_DEFAULT);
   const termsByProduct = new Map<string, InterestTerms>();
   for (const product of await books.productsInForce({ entity, day })) {
     termsByProduct.set(product.providerProductId, parseInterestTerms(product.terms, `products.${product.providerProductId}.terms`));
   }
-  const previousDay = previousAccountingDay(day);
-  let afterId = 0;
-  for (;;) {
-    const rows = await selectCycleAccounts(ledger.db, { entity, day, previousDay, afterId, limit: batchSize });
-    if (rows.length === 0) return;
-    const lines: CycleLine[] = [];
-    for (const row of rows) {
-      const terms = termsByProduct.get(row.provider_product_id);
-      const balanceUnits = row.balance === null ? 0n : toUnits(row.balance);
-      if (terms === undefined) {
-        if (balanceUnits === 0n) continue;
-        throw new LedgerError('invalid_input', `product ${row.provider_product_id} has no terms in force on ${day} but account ${row.earn_account_id} holds a balance`, {
-          field: 'providerProductId',
-          value: row.provider_product_id,
-        });
-      }
-      // toUnits reads the stored balance at the default scale; the engine works at the product's.
-      const scaleFactor = 10n ** BigInt(AMOUNT_SCALE_DEFAULT - terms.scale);
-      const carried = terms.residueMode === 'carry';
-      const result = computeDailyInterestUnits({
-        balanceUnits: balanceUnits / scaleFactor,
-        terms,
-        userResidueFineUnits: carried && row.user_residue !== null ? parseResidueFineUnits(row.user_residue, { field: 'userResidue', scale: terms.scale }) : 0n,
-        marginResidueFineUnits: carried && row.margin_residue !== null ? parseResidueFineUnits(row.margin_residue, { field: 'marginResidue', scale: terms.scale }) : 0n,
-      });
-      lines.push({
-        earnAccountId: row.earn_account_id,
-        ledgerAccountId: row.ledger_account_id,
-        providerProductId: row.provider_product_id,
-        currency: row.currency,
-        balance: formatUnits(balanceUnits),
-        userInterest: formatUnits(result.userInterestUnits * scaleFactor),
-        partnerMargin: formatUnits(result.partnerMarginUnits * scaleFactor),
-        userResidue: formatFineUnits(result.userResidueFineUnits, terms.scale),
-        marginResidue: formatFineUnits(result.marginResidueFineUnits, terms.scale),
+  return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct };
+}
+
+/** One batch of accounts after `afterId`, read through `db`: its lines, the last account read (undefined when none was left) and whether more may follow. */
+async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number): Promise<{ lines: CycleLine[]; lastId: number | undefined; more: boolean }> {
+  const { entity, day, previousDay, batchSize, termsByProduct } = reader;
+  const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize });
+  const lines: CycleLine[] = [];
+  for (const row of rows) {
+    const terms = termsByProduct.get(row.provider_product_id);
+    const balanceUnits = row.balance === null ? 0n : toUnits(row.balance);
+    if (terms === undefined) {
+      if (balanceUnits === 0n) continue;
+      throw new LedgerError('invalid_input', `product ${row.provider_product_id} has no terms in force on ${day} but account ${row.earn_account_id} holds a balance`, {
+        field: 'providerProductId',
+        value: row.provider_product_id,
       });
     }
-    yield lines;
-    const last = rows[rows.length - 1];
-    if (last === undefined || rows.length < batchSize) return;
-    afterId = last.ledger_account_id;
+    // toUnits reads the stored balance at the default scale; the engine works at the product's.
+    const scaleFactor = 10n ** BigInt(AMOUNT_SCALE_DEFAULT - terms.scale);
+    const carried = terms.residueMode === 'carry';
+    const result = computeDailyInterestUnits({
+      balanceUnits: balanceUnits / scaleFactor,
+      terms,
+      userResidueFineUnits: carried && row.user_residue !== null ? parseResidueFineUnits(row.user_residue, { field: 'userResidue', scale: terms.scale }) : 0n,
+      marginResidueFineUnits: carried && row.margin_residue !== null ? parseResidueFineUnits(row.margin_residue, { field: 'marginResidue', scale: terms.scale }) : 0n,
+    });
+    lines.push({
+      earnAccountId: row.earn_account_id,
+      ledgerAccountId: row.ledger_account_id,
+      providerProductId: row.provider_product_id,
+      currency: row.currency,
+      balance: formatUnits(balanceUnits),
+      userInterest: formatUnits(result.userInterestUnits * scaleFactor),
+      partnerMargin: formatUnits(result.partnerMarginUnits * scaleFactor),
+      userResidue: formatFineUnits(result.userResidueFineUnits, terms.scale),
+      marginResidue: formatFineUnits(result.marginResidueFineUnits, terms.scale),
+    });
+  }
+  return { lines, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
+}
+
+/**
+ * The cycle's lines in batches of accounts (ledger account id order), computed from the
+ * end-of-day balances and the product terms in force on the day. Reads only.
+ */
+export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLine[]> {
+  const reader = await openCycleReader(options);
+  let afterId = 0;
+  for (;;) {
+    const batch = await readCycleBatch(options.books.ledger.db, reader, afterId);
+    if (batch.lastId === undefined) return;
+    yield batch.lines;
+    if (!batch.more) return;
+    afterId = batch.lastId;
   }
 }
 
@@ -223,10 +243,10 @@ export async function projectAccountingCycle(options: CycleOptions): Promise<Cyc
  * order and commit them in order, so an interrupted run booked the first batch with interest
  * first; undefined while the batch has no interest line (the next batch decides).
  */
-async function bookedWithLegacyIds(ledger: Ledger, entity: string, day: string, lines: readonly CycleLine[]): Promise<boolean | undefined> {
+async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, entity: string, day: string, lines: readonly CycleLine[]): Promise<boolean | undefined> {
   const legacy = lines.filter((line) => toUnits(line.userInterest) !== 0n).map((line) => localEntryId(entity, day, 'interest', line.earnAccountId));
   if (legacy.length === 0) return undefined;
-  return (await requireBulk(ledger.dialect.bulk).findProviderEntries(ledger.db, { entity, kind: 'interest', providerIds: legacy })).length > 0;
+  return (await requireBulk(ledger.dialect.bulk).findProviderEntries(db, { entity, kind: 'interest', providerIds: legacy })).length > 0;
 }
 
 /**
@@ -242,72 +262,86 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   const day = parseAccountingDay(options.day, 'day');
   const timeZone = ledger.entity(entity).timeZone;
   const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(day), timeZone));
+  const commitLines = checkCommitLines(options.commitLines ?? CYCLE_COMMIT_LINES_DEFAULT);
+  const reader = await openCycleReader({ ...options, entity, day });
+  const entryIdOf = cycleEntryIdOfDay(day);
   const totals = new Map<string, { userInterest: bigint; partnerMargin: bigint }>();
   let accounts = 0;
   let interestBooked = 0;
   let interestAlreadyBooked = 0;
-  const earnAssetsByCurrency = new Map<string, number>();
-  // Batches are read first, then written several to a database transaction (up to
-  // `commitLines` lines): each commit writes every page it dirtied, and the provider-id indexes
-  // take random keys, so few large commits write each index page once instead of once per batch.
-  const commitLines = checkCommitLines(options.commitLines ?? CYCLE_COMMIT_LINES_DEFAULT);
-  const entryIdOf = cycleEntryIdOfDay(day);
   // Undecided until the first batch with interest: see bookedWithLegacyIds.
   let legacyIds: boolean | undefined;
-  let pending: { lines: CycleLine[]; residues: ResidueRow[]; byCurrency: Map<string, LineInput[]> }[] = [];
-  let pendingLines = 0;
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const work = pending;
-    pending = [];
-    pendingLines = 0;
-    for (const batch of work) {
-      for (const currency of batch.byCurrency.keys()) {
-        if (!earnAssetsByCurrency.has(currency)) earnAssetsByCurrency.set(currency, (await ledger.systemAccount(entity, currency, 'earn_assets')).id);
-      }
-    }
-    // Per batch and currency one compound transaction (Dr earn_assets, Cr each user), each line
-    // idempotent on its provider id, committed with the batches' residues.
-    await ledger.transact(async (scope) => {
-      for (const batch of work) {
-        for (const [currency, interestLines] of batch.byCurrency) {
-          const contraAccountId = earnAssetsByCurrency.get(currency) ?? 0;
+  let afterId = 0;
+  let more = true;
+  // Per database transaction, batches are read and booked in turn until `commitLines` lines:
+  // each commit writes every index page it dirtied, so few large commits write each page once,
+  // and only one batch is held in memory. What a transaction counted is kept once it commits.
+  while (more) {
+    const done = await ledger.transact(async (scope) => {
+      const local = { afterId, more: true, accounts: 0, booked: 0, already: 0, legacyIds, totals: new Map<string, { userInterest: bigint; partnerMargin: bigint }>() };
+      const earnAssets = new Map<string, number>();
+      let lines = 0;
+      while (lines < commitLines) {
+        const batch = await readCycleBatch(scope.db, reader, local.afterId);
+        if (batch.lastId === undefined) {
+          local.more = false;
+          break;
+        }
+        lines += batch.lines.length;
+        local.accounts += batch.lines.length;
+        options.onLines?.(batch.lines);
+        if (local.legacyIds === undefined) local.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batch.lines);
+        const residues: ResidueRow[] = [];
+        const byCurrency = new Map<string, LineInput[]>();
+        for (const line of batch.lines) {
+          const total = local.totals.get(line.currency) ?? { userInterest: 0n, partnerMargin: 0n };
+          const interestUnits = toUnits(line.userInterest);
+          total.userInterest += interestUnits;
+          total.partnerMargin += toUnits(line.partnerMargin);
+          local.totals.set(line.currency, total);
+          if (!ZERO_RESIDUE.test(line.userResidue) || !ZERO_RESIDUE.test(line.marginResidue)) {
+            residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
+          }
+          if (interestUnits === 0n) continue;
+          const list = byCurrency.get(line.currency) ?? [];
+          const providerId = local.legacyIds === true ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId);
+          list.push({ accountId: line.ledgerAccountId, amount: line.userInterest, providerId });
+          byCurrency.set(line.currency, list);
+        }
+        // Per batch and currency one compound transaction (Dr earn_assets, Cr each user), each
+        // line idempotent on its provider id, committed with the batch's residues.
+        for (const [currency, interestLines] of byCurrency) {
+          let contraAccountId = earnAssets.get(currency);
+          if (contraAccountId === undefined) {
+            contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
+            earnAssets.set(currency, contraAccountId);
+          }
           const result = await scope.postLines({ entity, kind: 'interest', occurredAt: creditedAt, side: 'credit', contraAccountId, metadata: { interestDay: day }, lines: interestLines });
           for (const line of result.lines) {
-            if (line.status === 'created') interestBooked++;
-            else interestAlreadyBooked++;
+            if (line.status === 'created') local.booked++;
+            else local.already++;
           }
         }
-        if (batch.residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, batch.residues);
+        if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
+        local.afterId = batch.lastId;
+        if (!batch.more) {
+          local.more = false;
+          break;
+        }
       }
+      return local;
     });
-  };
-  for await (const lines of cycleLines({ ...options, entity, day })) {
-    accounts += lines.length;
-    options.onLines?.(lines);
-    const residues: ResidueRow[] = [];
-    const byCurrency = new Map<string, LineInput[]>();
-    if (legacyIds === undefined) legacyIds = await bookedWithLegacyIds(ledger, entity, day, lines);
-    for (const line of lines) {
-      const total = totals.get(line.currency) ?? { userInterest: 0n, partnerMargin: 0n };
-      const interestUnits = toUnits(line.userInterest);
-      total.userInterest += interestUnits;
-      total.partnerMargin += toUnits(line.partnerMargin);
-      totals.set(line.currency, total);
-      if (!ZERO_RESIDUE.test(line.userResidue) || !ZERO_RESIDUE.test(line.marginResidue)) {
-        residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
-      }
-      if (interestUnits === 0n) continue;
-      const list = byCurrency.get(line.currency) ?? [];
-      const providerId = legacyIds === true ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId);
-      list.push({ accountId: line.ledgerAccountId, amount: line.userInterest, providerId });
-      byCurrency.set(line.currency, list);
+    ({ afterId, more, legacyIds } = done);
+    accounts += done.accounts;
+    interestBooked += done.booked;
+    interestAlreadyBooked += done.already;
+    for (const [currency, part] of done.totals) {
+      const total = totals.get(currency) ?? { userInterest: 0n, partnerMargin: 0n };
+      total.userInterest += part.userInterest;
+      total.partnerMargin += part.partnerMargin;
+      totals.set(currency, total);
     }
-    pending.push({ lines, residues, byCurrency });
-    pendingLines += lines.length;
-    if (pendingLines >= commitLines) await flush();
   }
-  await flush();
   for (const [currency, total] of [...totals].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (total.partnerMargin === 0n) continue;
     await books.recordPartnerMargin({
