@@ -10,6 +10,13 @@
 import type Database from 'better-sqlite3';
 import type { BulkAccountRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
 
+/** A balance, last day and entry count written to an account row (shared with `posting-bulk.ts`). */
+export const UPDATE_ACCOUNT_SQL = 'update ledger_accounts set balance = ?, last_day = ?, entry_count = ? where id = ?';
+
+/** An end-of-day balance set (shared with `posting-bulk.ts`). */
+export const UPSERT_DAY_SQL =
+  'insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance';
+
 interface Statements {
   readonly lockAccounts: Database.Statement;
   readonly entryProviderIds: Database.Statement;
@@ -45,10 +52,8 @@ function prepare(native: Database.Database): Statements {
     insertEntry: native.prepare(
       'insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    updateAccount: native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = ? where id = ?'),
-    upsertDay: native.prepare(
-      'insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance',
-    ),
+    updateAccount: native.prepare(UPDATE_ACCOUNT_SQL),
+    upsertDay: native.prepare(UPSERT_DAY_SQL),
     readBack: native.prepare('select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ? order by id'),
     insertResidue: native.prepare(
       'insert into interest_residues (account_id, accounting_day, user_residue, margin_residue) values (?, ?, ?, ?) on conflict (account_id, accounting_day) do nothing',

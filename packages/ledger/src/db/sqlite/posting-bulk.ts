@@ -9,6 +9,7 @@ import type { Insertable } from 'kysely';
 import type { JournalTransactionTable } from '../schema.js';
 import type { EntryRow } from '../repository.js';
 import type { PostingBulk } from '../posting-bulk.js';
+import { UPDATE_ACCOUNT_SQL, UPSERT_DAY_SQL } from './journal-bulk.js';
 
 interface Statements {
   readonly byKeys: Database.Statement;
@@ -37,10 +38,8 @@ function prepare(native: Database.Database): Statements {
     insertEntry: native.prepare(
       'insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    updateAccount: native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = ? where id = ?'),
-    upsertDay: native.prepare(
-      'insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance',
-    ),
+    updateAccount: native.prepare(UPDATE_ACCOUNT_SQL),
+    upsertDay: native.prepare(UPSERT_DAY_SQL),
   };
 }
 
