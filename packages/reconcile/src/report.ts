@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { EarnApiError, validateDailyReport } from '@earnbook/earn-client/contract';
 import type { DailyReport } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
+import { REPORT_DEPTH_MAX } from './report-scan.js';
 
 /** Bytes of a report file read at most (a 1M-entry report is about 300 MB). */
 export const REPORT_BYTES_MAX = 1024 * 1024 * 1024;
@@ -29,8 +30,41 @@ export interface LoadedReport {
   readonly source: string;
 }
 
+/**
+ * Refuses a value nested deeper than {@link REPORT_DEPTH_MAX} levels (the top-level object is level
+ * 1), as the streamed read does: walked with a stack of its own, so that no depth overflows the
+ * call stack (a 5,000-level report given as an object threw an untyped `RangeError` before).
+ */
+function checkDepth(json: unknown, source: string): void {
+  interface Level {
+    readonly value: unknown;
+    readonly depth: number;
+    readonly parent: Level | undefined;
+    readonly key: string;
+  }
+  const stack: Level[] = [{ value: json, depth: 1, parent: undefined, key: '' }];
+  for (let level = stack.pop(); level !== undefined; level = stack.pop()) {
+    const { value, depth } = level;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > REPORT_DEPTH_MAX) {
+      // The path is built only now, and its first levels only (keys may be long).
+      const keys: string[] = [];
+      for (let at: Level | undefined = level; at?.parent !== undefined; at = at.parent) keys.push(at.key);
+      const path = keys.reverse().slice(0, DEPTH_PATH_LEVELS_SHOWN).map((key) => `/${key.length > DEPTH_PATH_KEY_CHARS ? `${key.slice(0, DEPTH_PATH_KEY_CHARS)}…` : key}`).join('');
+      throw new ReconcileError('invalid_report', `report from ${source} nests deeper than ${REPORT_DEPTH_MAX} levels under ${path}/…`, { field: 'report', value: source, path });
+    }
+    if (Array.isArray(value)) value.forEach((child, index) => stack.push({ value: child, depth: depth + 1, parent: level, key: String(index) }));
+    else for (const [key, child] of Object.entries(value)) stack.push({ value: child, depth: depth + 1, parent: level, key });
+  }
+}
+
+/** Levels and characters per key of the path an over-deep report's error names. */
+const DEPTH_PATH_LEVELS_SHOWN = 8;
+const DEPTH_PATH_KEY_CHARS = 64;
+
 /** Validates a parsed report; a bad one is a `ReconcileError` naming the JSON path and field. */
 export function validateReport(json: unknown, source: string): DailyReport {
+  checkDepth(json, source);
   try {
     return validateDailyReport(json);
   } catch (cause) {
