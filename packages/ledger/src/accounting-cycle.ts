@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { LedgerError, describeValue } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
-import { formatInstant, nextAccountingDay, parseAccountingDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
+import { formatInstant, nextAccountingDay, parseAccountingDay, parseEpochDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
 import { computeDailyInterestUnits, parseInterestTerms, parseResidueFineUnits, formatFineUnits } from './interest/index.js';
 import type { InterestTerms } from './interest/index.js';
 import type { EarnBooks } from './earn-books.js';
@@ -108,7 +108,6 @@ export function localEntryId(...parts: readonly string[]): string {
 
 /** Hex digits of the ledger account id in a cycle entry id: 40 bits. */
 const CYCLE_ENTRY_ACCOUNT_HEX = 10;
-const DAY_MS = 86_400_000;
 
 /**
  * The provider-style id of an account's interest line for a day (UUID layout, version 8:
@@ -126,7 +125,7 @@ export function cycleInterestEntryId(day: string, ledgerAccountId: number): stri
 
 /** {@link cycleInterestEntryId} of one day, the day parsed once. */
 function cycleEntryIdOfDay(day: string): (ledgerAccountId: number) => string {
-  const prefix = (Date.parse(`${parseAccountingDay(day, 'day')}T00:00:00Z`) / DAY_MS).toString(16).padStart(8, '0');
+  const prefix = parseEpochDay(day, 'day').toString(16).padStart(8, '0');
   return (ledgerAccountId) => {
     if (!Number.isSafeInteger(ledgerAccountId) || ledgerAccountId < 1 || ledgerAccountId >= 2 ** (4 * CYCLE_ENTRY_ACCOUNT_HEX)) {
       throw new LedgerError('invalid_input', `ledgerAccountId must be an integer from 1 to 2^40 - 1, got ${describeValue(ledgerAccountId)}`, { field: 'ledgerAccountId', value: describeValue(ledgerAccountId) });

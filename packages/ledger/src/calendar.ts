@@ -197,7 +197,8 @@ function epochDayOf(input: string): number | undefined {
   return epochDay >= EPOCH_DAY_MIN && epochDay <= EPOCH_DAY_MAX ? epochDay : undefined;
 }
 
-function parseEpochDay(input: unknown, field: string): number {
+/** Days since 1970-01-01 of an accounting day (validated as {@link parseAccountingDay} does; `invalid_day` naming `field`). */
+export function parseEpochDay(input: unknown, field: string): number {
   if (typeof input !== 'string') return invalidDay(input, field, 'must be a YYYY-MM-DD string');
   const epochDay = epochDayOf(input);
   if (epochDay === undefined) {
