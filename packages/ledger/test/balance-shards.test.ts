@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import { LedgerInvariantError, formatUnits, toUnits } from '../src/index.js';
 import type { Ledger, LedgerAccount, PostingInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
+import { holdTransaction } from './support/hold.js';
 
 const WAIT_MS_MAX = 5_000;
 
@@ -60,49 +61,21 @@ describe.each(DIALECTS)('balance shards on %s', (dialect) => {
    */
   async function whileHeld<T>(work: () => Promise<T>): Promise<T> {
     if (dialect === 'sqlite') return work();
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holding: () => void = () => undefined;
-    const isHolding = new Promise<void>((resolve) => {
-      holding = resolve;
-    });
-    const holder = ledger.transact(async (scope) => {
-      await scope.post(deposit(user(3), '0.5', `hold-${Math.random()}`, '2025-03-01T09:00:00Z'));
-      holding();
-      await held;
-    });
-    await isHolding;
+    const holder = await holdTransaction(ledger, (scope) => scope.post(deposit(user(3), '0.5', `hold-${Math.random()}`, '2025-03-01T09:00:00Z')));
     try {
       return await work();
     } finally {
-      release();
-      await holder;
+      await holder.release();
     }
   }
 
   it('lets a writer post to system accounts another open transaction holds, without waiting', async () => {
     // Warm the account cache, as a running back office has it.
     await ledger.post(deposit(user(2), '0.5', 'warm', '2025-02-28T09:00:00Z'));
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let posted: () => void = () => undefined;
-    const firstPosted = new Promise<void>((resolve) => {
-      posted = resolve;
-    });
-    const first = ledger.transact(async (scope) => {
-      await scope.post(deposit(user(0), '1', 'first', '2025-03-18T09:00:00Z'));
-      posted();
-      await held;
-    });
-    await firstPosted;
+    const first = await holdTransaction(ledger, (scope) => scope.post(deposit(user(0), '1', 'first', '2025-03-18T09:00:00Z')));
     const second = ledger.postMany([deposit(user(1), '2', 'second', '2025-03-18T10:00:00Z')]).then(() => 'committed' as const);
     const outcome = await Promise.race([second, new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), WAIT_MS_MAX))]);
-    release();
-    await first;
+    await first.release();
     await second;
     // SQLite serialises writers on the file (BEGIN IMMEDIATE): there the second one waits.
     expect(outcome).toBe(dialect === 'postgres' ? 'committed' : 'waited');

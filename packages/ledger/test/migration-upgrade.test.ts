@@ -12,6 +12,7 @@ import { EarnBooks, Ledger, computeDailyInterestUnits, formatUnits, interestKey,
 import type { LedgerDatabase, LedgerStorage } from '../src/index.js';
 import { LEDGER_MIGRATION_LOCK_TABLE, LEDGER_MIGRATION_TABLE, ledgerMigrations } from '../src/db/migrations.js';
 import { DIALECTS, dropSchema, freshStorage } from './dialects.js';
+import { holdTransaction } from './support/hold.js';
 
 const BEFORE_COMPOUND_POSTINGS = ['0001_initial', '0002_interest_residues', '0003_provider_id_index', '0004_earn_account_order_index'];
 const TERMS = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: null };
@@ -138,23 +139,11 @@ describe.each(DIALECTS)('schema upgrade on %s', (dialect) => {
     expect(await ledger.balanceAtEndOfDay(funds.id, '2025-03-20')).toBe(formatUnits(-3n * ONE));
     expect(await ledger.balance(a1?.id ?? 0)).toBe(formatUnits(2n * ONE + interestUnits));
     if (dialect === 'postgres') {
-      let release: () => void = () => undefined;
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let holding: () => void = () => undefined;
-      const isHolding = new Promise<void>((resolve) => {
-        holding = resolve;
-      });
-      const holder = ledger.transact(async (scope) => {
-        await scope.post({ entity: 'defi', kind: 'adjustment', idempotencyKey: 'hold', occurredAt: '2025-03-21T09:00:00Z', entries: [{ accountId: funds.id, side: 'debit', amount: '0.5' }, { accountId: (await ledger.systemAccount('defi', 'BTC', 'treasury')).id, side: 'credit', amount: '0.5' }] });
-        holding();
-        await held;
-      });
-      await isHolding;
+      const holder = await holdTransaction(ledger, async (scope) =>
+        scope.post({ entity: 'defi', kind: 'adjustment', idempotencyKey: 'hold', occurredAt: '2025-03-21T09:00:00Z', entries: [{ accountId: funds.id, side: 'debit', amount: '0.5' }, { accountId: (await ledger.systemAccount('defi', 'BTC', 'treasury')).id, side: 'credit', amount: '0.5' }] }),
+      );
       await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'b3', amount: '2', occurredAt: '2025-03-21T10:00:00Z', idempotencyKey: 'dep-a0-3', providerData: { id: 'b3' } });
-      release();
-      await holder;
+      await holder.release();
       expect(await ledger.balance(funds.id)).toBe(formatUnits(-5n * ONE - ONE / 2n));
       expect(await ledger.balanceAtEndOfDay(funds.id, '2025-03-20')).toBe(formatUnits(-3n * ONE));
       expect(await ledger.balanceAtEndOfDay(funds.id, '2025-03-21')).toBe(formatUnits(-5n * ONE - ONE / 2n));
@@ -163,7 +152,7 @@ describe.each(DIALECTS)('schema upgrade on %s', (dialect) => {
     // own row (the whole balance for a lone writer), or the shard of a writer that found it held.
     const history = await ledger.history(funds.id, { order: 'asc' });
     expect(history.items.map((item) => item.balanceAfter)).toEqual(
-      ['-1', '-2', '-3', ...(dialect === 'postgres' ? ['-3.5', '-2'] : [])].map((amount) => formatUnits(BigInt(Math.round(Number(amount) * 10)) * (ONE / 10n))),
+      [-ONE, -2n * ONE, -3n * ONE, ...(dialect === 'postgres' ? [-3n * ONE - ONE / 2n, -2n * ONE] : [])].map((units) => formatUnits(units)),
     );
     expect(await ledger.verify({ entity: 'defi' })).toEqual(dialect === 'postgres' ? { accounts: 9, transactions: 7, entries: 18 } : { accounts: 9, transactions: 5, entries: 12 });
   });
