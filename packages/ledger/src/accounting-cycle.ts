@@ -25,6 +25,7 @@ import type { Ledger } from './ledger.js';
 import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from './db/schema.js';
 import type { LineInput } from './posting-lines.js';
+import type { PostingScope } from './ledger-types.js';
 import { POST_BATCH_MAX } from './ledger.js';
 import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
 import type { ResidueRow } from './db/journal-bulk.js';
@@ -235,6 +236,62 @@ export async function projectAccountingCycle(options: CycleOptions): Promise<Cyc
   return lines;
 }
 
+/** What one database transaction of a cycle run read and booked; kept once it commits. */
+interface CycleTally {
+  afterId: number;
+  more: boolean;
+  legacyIds: boolean | undefined;
+  accounts: number;
+  booked: number;
+  already: number;
+  readonly totals: Map<string, { userInterest: bigint; partnerMargin: bigint }>;
+}
+
+function addTotals(totals: Map<string, { userInterest: bigint; partnerMargin: bigint }>, currency: string, part: { userInterest: bigint; partnerMargin: bigint }): void {
+  const total = totals.get(currency) ?? { userInterest: 0n, partnerMargin: 0n };
+  total.userInterest += part.userInterest;
+  total.partnerMargin += part.partnerMargin;
+  totals.set(currency, total);
+}
+
+/**
+ * Books one batch in the open transaction: per currency one compound transaction (Dr
+ * earn_assets, Cr each user), each line idempotent on its provider id, with the batch's residues;
+ * counts it in `tally`.
+ */
+async function bookCycleBatch(
+  ledger: Ledger,
+  scope: PostingScope,
+  input: { entity: string; day: string; creditedAt: string; lines: readonly CycleLine[]; providerIdOf: (line: CycleLine) => string },
+  tally: CycleTally,
+): Promise<void> {
+  const { entity, day } = input;
+  const residues: ResidueRow[] = [];
+  const byCurrency = new Map<string, LineInput[]>();
+  for (const line of input.lines) {
+    const interestUnits = toUnits(line.userInterest);
+    addTotals(tally.totals, line.currency, { userInterest: interestUnits, partnerMargin: toUnits(line.partnerMargin) });
+    if (!ZERO_RESIDUE.test(line.userResidue) || !ZERO_RESIDUE.test(line.marginResidue)) {
+      residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
+    }
+    if (interestUnits === 0n) continue;
+    const list = byCurrency.get(line.currency) ?? [];
+    list.push({ accountId: line.ledgerAccountId, amount: line.userInterest, providerId: input.providerIdOf(line) });
+    byCurrency.set(line.currency, list);
+  }
+  for (const [currency, lines] of byCurrency) {
+    // The ledger's account cache answers this after the first batch.
+    const contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
+    const result = await scope.postLines({ entity, kind: 'interest', occurredAt: input.creditedAt, side: 'credit', contraAccountId, metadata: { interestDay: day }, lines });
+    for (const line of result.lines) {
+      if (line.status === 'created') tally.booked++;
+      else tally.already++;
+    }
+  }
+  if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
+  tally.accounts += input.lines.length;
+}
+
 /**
  * Whether this day's lines were booked under the ids of earlier versions (`localEntryId` of
  * the Earn account), by a run that a crash or an upgrade interrupted: then the run goes on with
@@ -277,69 +334,28 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   // and only one batch is held in memory. What a transaction counted is kept once it commits.
   while (more) {
     const done = await ledger.transact(async (scope) => {
-      const local = { afterId, more: true, accounts: 0, booked: 0, already: 0, legacyIds, totals: new Map<string, { userInterest: bigint; partnerMargin: bigint }>() };
-      const earnAssets = new Map<string, number>();
-      let lines = 0;
-      while (lines < commitLines) {
-        const batch = await readCycleBatch(scope.db, reader, local.afterId);
+      const tally: CycleTally = { afterId, more: true, legacyIds, accounts: 0, booked: 0, already: 0, totals: new Map() };
+      for (let lines = 0; lines < commitLines && tally.more; ) {
+        const batch = await readCycleBatch(scope.db, reader, tally.afterId);
         if (batch.lastId === undefined) {
-          local.more = false;
+          tally.more = false;
           break;
         }
-        lines += batch.lines.length;
-        local.accounts += batch.lines.length;
         options.onLines?.(batch.lines);
-        if (local.legacyIds === undefined) local.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batch.lines);
-        const residues: ResidueRow[] = [];
-        const byCurrency = new Map<string, LineInput[]>();
-        for (const line of batch.lines) {
-          const total = local.totals.get(line.currency) ?? { userInterest: 0n, partnerMargin: 0n };
-          const interestUnits = toUnits(line.userInterest);
-          total.userInterest += interestUnits;
-          total.partnerMargin += toUnits(line.partnerMargin);
-          local.totals.set(line.currency, total);
-          if (!ZERO_RESIDUE.test(line.userResidue) || !ZERO_RESIDUE.test(line.marginResidue)) {
-            residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
-          }
-          if (interestUnits === 0n) continue;
-          const list = byCurrency.get(line.currency) ?? [];
-          const providerId = local.legacyIds === true ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId);
-          list.push({ accountId: line.ledgerAccountId, amount: line.userInterest, providerId });
-          byCurrency.set(line.currency, list);
-        }
-        // Per batch and currency one compound transaction (Dr earn_assets, Cr each user), each
-        // line idempotent on its provider id, committed with the batch's residues.
-        for (const [currency, interestLines] of byCurrency) {
-          let contraAccountId = earnAssets.get(currency);
-          if (contraAccountId === undefined) {
-            contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
-            earnAssets.set(currency, contraAccountId);
-          }
-          const result = await scope.postLines({ entity, kind: 'interest', occurredAt: creditedAt, side: 'credit', contraAccountId, metadata: { interestDay: day }, lines: interestLines });
-          for (const line of result.lines) {
-            if (line.status === 'created') local.booked++;
-            else local.already++;
-          }
-        }
-        if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
-        local.afterId = batch.lastId;
-        if (!batch.more) {
-          local.more = false;
-          break;
-        }
+        if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batch.lines);
+        const legacy = tally.legacyIds === true;
+        await bookCycleBatch(ledger, scope, { entity, day, creditedAt, lines: batch.lines, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) }, tally);
+        lines += batch.lines.length;
+        tally.afterId = batch.lastId;
+        tally.more = batch.more;
       }
-      return local;
+      return tally;
     });
     ({ afterId, more, legacyIds } = done);
     accounts += done.accounts;
     interestBooked += done.booked;
     interestAlreadyBooked += done.already;
-    for (const [currency, part] of done.totals) {
-      const total = totals.get(currency) ?? { userInterest: 0n, partnerMargin: 0n };
-      total.userInterest += part.userInterest;
-      total.partnerMargin += part.partnerMargin;
-      totals.set(currency, total);
-    }
+    for (const [currency, part] of done.totals) addTotals(totals, currency, part);
   }
   for (const [currency, total] of [...totals].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (total.partnerMargin === 0n) continue;

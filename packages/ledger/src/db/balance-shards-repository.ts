@@ -2,7 +2,7 @@
  * The statements of balance shards (see `AccountBalanceShardTable`): on PostgreSQL a system
  * account (customer_funds, earn_assets, settlement, …) is touched by every booking, so one row
  * per account would make every concurrent writer wait for the previous one's commit. A writer
- * takes the account's own row when no one holds it (`FOR UPDATE SKIP LOCKED`, never waiting);
+ * takes the account's own row when no one holds it (`FOR NO KEY UPDATE SKIP LOCKED`, never waiting);
  * when another transaction holds it, the writer keeps that account's running balance in its own
  * shard instead (a row per (account, shard)), locked only by writers that drew the same shard.
  * An account's balance is its own row's plus the sum of its shards'; its balance at the end of a
