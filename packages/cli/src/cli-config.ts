@@ -217,18 +217,19 @@ function checkAgainstSchema(json: unknown): void {
  * Refuses text that is not well-formed (a lone surrogate, NUL) in any key or value, comments
  * included, naming where: a lone surrogate would reach a file name or an HTTP header as U+FFFD.
  */
-function checkText(value: unknown, field: string): void {
+function checkText(value: unknown, field: string, secret = false): void {
   const at = (key: string | number) => (typeof key === 'number' ? `${field}[${key}]` : field === '' ? configKeyName(key) : `${field}.${configKeyName(key)}`);
   if (typeof value === 'string') {
     const defect = textDefect(value);
-    if (defect !== undefined) invalid(field || '(root)', `must be well-formed text, not hold ${defect}`, value);
+    // Under a secret key the value is never echoed, not even in this error.
+    if (defect !== undefined) invalid(field || '(root)', `must be well-formed text, not hold ${defect}`, ...(secret ? [] : [value]));
   } else if (Array.isArray(value)) {
-    value.forEach((item: unknown, index) => checkText(item, at(index)));
+    value.forEach((item: unknown, index) => checkText(item, at(index), secret));
   } else if (typeof value === 'object' && value !== null) {
     for (const [key, item] of Object.entries(value)) {
       const defect = textDefect(key);
       if (defect !== undefined) invalid(at(key), `is a key that is not well-formed text (it holds ${defect})`);
-      checkText(item, at(key));
+      checkText(item, at(key), secret || SECRET_KEYS.has(key));
     }
   }
 }

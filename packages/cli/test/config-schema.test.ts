@@ -60,6 +60,13 @@ describe('earnbook.schema.json', () => {
     expect(secret.field).toBe('earnApi.defi.clientSecret');
     expect(secret.message).toContain('must not be in the configuration file');
     expect(`${secret.message} ${secret.value ?? ''}`).not.toContain('hunter2-secret');
+    // Not even when the secret is also malformed text, which is checked first.
+    for (const [key, value] of [['clientSecret', 'hunter2-secret\u0000'], ['password', 'hunter2-secret\ud800'], ['token', { nested: 'hunter2-secret\u0000' }]] as const) {
+      const malformed = refused({ earnApi: { defi: { baseUrl: 'https://x', tokenUrl: 'https://x/t', clientId: 'c', clientSecretEnv: 'S', [key]: value } } });
+      expect(malformed.code).toBe('invalid_config');
+      expect(malformed.field).toContain(`earnApi.defi.${key}`);
+      expect(`${malformed.message} ${malformed.value ?? ''}`).not.toContain('hunter2');
+    }
   });
 
   it('is applied by the CLI: exit 2 naming the field', async () => {
