@@ -7,6 +7,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { EMPTY_CONFIG, loadConfig } from './cli-config.js';
 import { checkPath } from './text-flags.js';
+import { redactConnectionString } from '@earnbook/ledger';
 import type { CliConfig } from './cli-config.js';
 import type { CliIo } from './cli-io.js';
 import { LOG_FORMATS, LOG_LEVELS, cliLogger } from './cli-logger.js';
@@ -67,8 +68,10 @@ export async function resolveConfig(flags: BookFlags, io: CliIo): Promise<CliCon
 /** Opens the books named by the flags, the environment or the configuration. */
 export async function openBooksOf(flags: BookFlags, config: CliConfig, io: CliIo): Promise<OpenBooks> {
   const env = io.env['EARNBOOK_DATABASE'];
-  const database = flags.database ?? (env === undefined || env === '' ? undefined : env) ?? config.database ?? DATABASE_DEFAULT;
-  checkPath(database, flags.database !== undefined ? '--database' : env !== undefined && env !== '' ? 'EARNBOOK_DATABASE' : config.database !== undefined ? 'database' : '--database');
+  const [database, field]: [string, string] =
+    flags.database !== undefined ? [flags.database, '--database'] : env !== undefined && env !== '' ? [env, 'EARNBOOK_DATABASE'] : config.database !== undefined ? [config.database, 'database'] : [DATABASE_DEFAULT, '--database'];
+  // A PostgreSQL URL may hold a password: the error shows it redacted.
+  checkPath(database, field, redactConnectionString(database));
   const target = parseDatabaseTarget({ database, schema: flags.schema, cwd: io.cwd });
   return openBooks({ target, config, create: flags.create === true, logger: loggerOf(flags, io) });
 }

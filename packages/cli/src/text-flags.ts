@@ -15,12 +15,12 @@ export const PATH_LENGTH_MAX = 4096;
  * Returns `value` when it can name a file: well-formed text of at most {@link PATH_LENGTH_MAX}
  * characters. A lone surrogate would silently name another file (Node writes it as U+FFFD) and
  * NUL fails deep inside the file system, so both are refused here as `invalid_flag` naming
- * `field`.
+ * `field`. The error shows `shown` (default `value`): a connection URL passes its redacted form.
  */
-export function checkPath(value: string, field: string): string {
+export function checkPath(value: string, field: string, shown: string = value): string {
   const defect = textDefect(value);
-  if (defect !== undefined) throw new CliError('invalid_flag', `${field} must be a well-formed path, not hold ${defect}`, { field, value: describeValue(value) });
-  if (value.length > PATH_LENGTH_MAX) throw new CliError('invalid_flag', `${field} has ${value.length} characters, more than ${PATH_LENGTH_MAX}`, { field, value: describeValue(value) });
+  if (defect !== undefined) throw new CliError('invalid_flag', `${field} must be a well-formed path, not hold ${defect}`, { field, value: describeValue(shown) });
+  if (value.length > PATH_LENGTH_MAX) throw new CliError('invalid_flag', `${field} has ${value.length} characters, more than ${PATH_LENGTH_MAX}`, { field, value: describeValue(shown) });
   return value;
 }
 

@@ -58,6 +58,21 @@ describe('--help', () => {
   });
 });
 
+describe('a malformed PostgreSQL --database', () => {
+  it.each([
+    ['--database', (url: string) => ({ argv: ['--database', url], env: {} })],
+    ['EARNBOOK_DATABASE', (url: string) => ({ argv: [], env: { EARNBOOK_DATABASE: url } })],
+  ] as const)('from %s: exit 2 naming the field, the password never echoed', async (field, source) => {
+    for (const url of ['postgres://books:hunter2-pw@127.0.0.1:5432/earn\u0000', `postgres://books:hunter2-pw@127.0.0.1/${'x'.repeat(5000)}`, 'postgres://127.0.0.1/earn?password=hunter2-pw&x=\ud800']) {
+      const { argv, env } = source(url);
+      const result = await runCli(['breaks', 'list', '--entity', 'defi', '--json', ...argv], { env });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(field);
+      expect(`${result.stdout}${result.stderr}`).not.toContain('hunter2');
+    }
+  });
+});
+
 describe('earnbook export', () => {
   let ws: Workspace;
   beforeEach(async () => {
