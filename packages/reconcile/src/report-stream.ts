@@ -318,7 +318,7 @@ async function readLoaded(loaded: LoadedReport, sink: EntrySink): Promise<ReadRe
   const header = checkReportHeader({ ...loaded.report, transactions: [] }, loaded.source);
   const entries = loaded.report.transactions;
   // A hand-made LoadedReport skips the contract's check of the count.
-  if (!Array.isArray(entries)) throw new ReconcileError('invalid_report', `report from ${loaded.source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: loaded.source });
+  if (!Array.isArray(entries)) throw notOneArray(loaded.source);
   if (entries.length > CONTRACT_REPORT_TRANSACTIONS_MAX) throw tooMany(loaded.source);
   for (let start = 0; start < entries.length; start += MEMORY_BATCH_ENTRIES) {
     const batch = entries.slice(start, start + MEMORY_BATCH_ENTRIES).map((entry, offset) => checkReportEntry(entry, start + offset, loaded.source));

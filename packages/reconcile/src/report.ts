@@ -36,26 +36,57 @@ export interface LoadedReport {
  * call stack (a 5,000-level report given as an object threw an untyped `RangeError` before).
  */
 function checkDepth(json: unknown, source: string): void {
-  interface Level {
-    readonly value: unknown;
-    readonly depth: number;
-    readonly parent: Level | undefined;
-    readonly key: string;
-  }
-  const stack: Level[] = [{ value: json, depth: 1, parent: undefined, key: '' }];
-  for (let level = stack.pop(); level !== undefined; level = stack.pop()) {
-    const { value, depth } = level;
-    if (typeof value !== 'object' || value === null) continue;
+  // Containers only (a primitive cannot nest): a pair of stacks, no object per node.
+  if (typeof json !== 'object' || json === null) return;
+  const values: object[] = [json];
+  const depths: number[] = [1];
+  for (let value = values.pop(); value !== undefined; value = values.pop()) {
+    const depth = depths.pop() ?? 1;
     if (depth > REPORT_DEPTH_MAX) {
-      // The path is built only now, and its first levels only (keys may be long).
-      const keys: string[] = [];
-      for (let at: Level | undefined = level; at?.parent !== undefined; at = at.parent) keys.push(at.key);
-      const path = keys.reverse().slice(0, DEPTH_PATH_LEVELS_SHOWN).map((key) => `/${key.length > DEPTH_PATH_KEY_CHARS ? `${key.slice(0, DEPTH_PATH_KEY_CHARS)}…` : key}`).join('');
+      const path = deepestPath(json);
       throw new ReconcileError('invalid_report', `report from ${source} nests deeper than ${REPORT_DEPTH_MAX} levels under ${path}/…`, { field: 'report', value: source, path });
     }
-    if (Array.isArray(value)) value.forEach((child, index) => stack.push({ value: child, depth: depth + 1, parent: level, key: String(index) }));
-    else for (const [key, child] of Object.entries(value)) stack.push({ value: child, depth: depth + 1, parent: level, key });
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (typeof child === 'object' && child !== null) {
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    }
   }
+}
+
+/** The first levels of the path to a value nested deeper than the limit (found again, on failure only). */
+function deepestPath(json: unknown): string {
+  const keys: string[] = [];
+  for (let value: unknown = json; keys.length < DEPTH_PATH_LEVELS_SHOWN && typeof value === 'object' && value !== null; ) {
+    const entries: [string, unknown][] = Array.isArray(value) ? value.map((child, index) => [String(index), child]) : Object.entries(value);
+    // Level 1 is the top; a child at level keys.length + 2 is on the way when its own levels reach past the limit.
+    const next = entries.find(([, child]) => keys.length + 1 + depthOf(child) > REPORT_DEPTH_MAX);
+    if (next === undefined) break;
+    keys.push(next[0].length > DEPTH_PATH_KEY_CHARS ? `${next[0].slice(0, DEPTH_PATH_KEY_CHARS)}…` : next[0]);
+    value = next[1];
+  }
+  return keys.map((key) => `/${key}`).join('');
+}
+
+/** How many container levels a value holds (0 for a primitive), capped just past the limit. */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  if (typeof value !== 'object' || value === null) return 0;
+  const values: object[] = [value];
+  const depths: number[] = [1];
+  for (let item = values.pop(); item !== undefined; item = values.pop()) {
+    const depth = depths.pop() ?? 1;
+    deepest = Math.max(deepest, depth);
+    if (deepest > REPORT_DEPTH_MAX) return deepest;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === 'object' && child !== null) {
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return deepest;
 }
 
 /** Levels and characters per key of the path an over-deep report's error names. */
