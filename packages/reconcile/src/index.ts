@@ -32,6 +32,7 @@ export { TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX } from './reconciler-optio
 export type { ReconcilerOptions } from './reconciler-options.js';
 export type { Break } from './break-store.js';
 export type { SettlementInstruction } from './instructions.js';
+export { TRANSACTION_HASH_PATTERN, TRANSACTION_HASH_RULE, isTransactionHash } from './instructions.js';
 export { migrateReconcile } from './db/migrations.js';
 export type { BreakKind, ReconcileDatabase, ReconcileTables } from './db/schema.js';
 export * from './export/index.js';

@@ -15,6 +15,16 @@ import * as repository from './db/repository.js';
 import type { InstructionRow } from './db/repository.js';
 
 /** A settlement instruction. */
+/** An on-chain transaction hash as the reconciler takes it: 8 to 200 letters, digits, ":", "_" or "-". */
+export const TRANSACTION_HASH_PATTERN = /^[A-Za-z0-9:_-]{8,200}$/;
+/** What {@link TRANSACTION_HASH_PATTERN} asks, for error messages. */
+export const TRANSACTION_HASH_RULE = 'must be 8 to 200 letters, digits, ":", "_" or "-"';
+
+/** Whether `value` is a transaction hash the reconciler takes. */
+export function isTransactionHash(value: unknown): value is string {
+  return typeof value === 'string' && TRANSACTION_HASH_PATTERN.test(value);
+}
+
 export interface SettlementInstruction {
   readonly id: number;
   readonly entity: string;

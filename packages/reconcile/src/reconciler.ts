@@ -18,7 +18,7 @@ import { reconcileDay } from './day-run.js';
 import type { DaySettings, ReconcileProgressListener, ReconcileResult } from './day-run.js';
 import { rowToBreak } from './break-store.js';
 import type { Break } from './break-store.js';
-import { confirmWithin, rowToInstruction, settlementKey } from './instructions.js';
+import { TRANSACTION_HASH_RULE, confirmWithin, isTransactionHash, rowToInstruction, settlementKey } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import { invalid, reconcilerSettings } from './reconciler-options.js';
 import type { ReconcilerOptions } from './reconciler-options.js';
@@ -161,7 +161,7 @@ export class Reconciler {
   /** Marks a partner → provider transfer as sent, with its on-chain transaction hash. */
   async markSent(input: { instructionId: number; transactionHash: string }): Promise<SettlementInstruction> {
     const row = await this.#instruction(input.instructionId);
-    if (typeof input.transactionHash !== 'string' || !/^[A-Za-z0-9:_-]{8,200}$/.test(input.transactionHash)) invalid('transactionHash', input.transactionHash, 'must be 8 to 200 letters, digits, ":", "_" or "-"');
+    if (!isTransactionHash(input.transactionHash)) invalid('transactionHash', input.transactionHash, TRANSACTION_HASH_RULE);
     if (row.direction !== 'to_provider' || row.status !== 'pending') {
       throw new ReconcileError('invalid_transition', `instruction ${row.id} (${row.direction}, ${row.status}) cannot be marked sent`, { field: 'instructionId', value: String(row.id) });
     }
@@ -185,7 +185,7 @@ export class Reconciler {
     const hash = row.transaction_hash ?? input.transactionHash;
     if (row.direction === 'to_provider' && row.status !== 'sent') throw new ReconcileError('invalid_transition', `instruction ${row.id} must be sent before it is confirmed`, { field: 'instructionId', value: String(row.id) });
     if (hash === undefined || hash === null) invalid('transactionHash', hash, 'is needed to confirm an incoming transfer');
-    if (typeof hash !== 'string' || !/^[A-Za-z0-9:_-]{8,200}$/.test(hash)) invalid('transactionHash', hash, 'must be 8 to 200 letters, digits, ":", "_" or "-"');
+    if (!isTransactionHash(hash)) invalid('transactionHash', hash, TRANSACTION_HASH_RULE);
     const booked = await this.ledger.transactionByKey(row.entity, settlementKey(row));
     await confirmWithin(this.ledger, { row, occurredAt: input.occurredAt, hash, bookedId: booked?.id, now: formatInstant(this.#settings.now()) });
     return rowToInstruction(await this.#instruction(row.id));

@@ -7,6 +7,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay, parseInstant } from '@earnbook/ledger';
+import { TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
 import type { SettlementInstruction } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
@@ -21,8 +22,8 @@ import { parseId, textTable } from './breaks-command.js';
  * (`confirm` of an instruction already marked sent refuses a different hash, and a malformed one
  * is refused before the books are opened).
  */
-export function parseTransactionHash(value: string): string {
-  if (!/^[A-Za-z0-9:_-]{8,200}$/.test(value)) throw new InvalidArgumentError('must be 8 to 200 letters, digits, ":", "_" or "-".');
+function parseTransactionHash(value: string): string {
+  if (!isTransactionHash(value)) throw new InvalidArgumentError(`${TRANSACTION_HASH_RULE}.`);
   return value;
 }
 
