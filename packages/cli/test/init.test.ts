@@ -2,7 +2,7 @@
  * Safe books: a command never creates books by mistake (a mistyped or relative --database, no
  * configuration at all); `earnbook init` and `reconcile --create` do, when asked.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DAY, ENTITIES, runCli, workspace } from './fixtures.js';
@@ -60,5 +60,15 @@ describe('books that do not exist', () => {
     const created = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', ws.reportFile, '--config', ws.configFile, '--database', 'created.sqlite', '--create', '--quiet'], { cwd: ws.dir });
     expect(created.stderr).toBe('');
     expect(existsSync(join(ws.dir, 'created.sqlite'))).toBe(true);
+  });
+
+  it('are not made by reconcile --create (one day or a range) when --out cannot be written', async () => {
+    writeFileSync(join(ws.dir, 'a-file'), 'not a folder');
+    for (const range of [['--day', DAY, '--report-file', ws.reportFile], ['--from', DAY, '--to', DAY, '--fetch']]) {
+      const result = await runCli(['reconcile', '--entity', 'defi', ...range, '--config', ws.configFile, '--database', 'made.sqlite', '--create', '--out', 'a-file/out'], { cwd: ws.dir });
+      expect(result.code, range.join(' ')).toBe(2);
+      expect(result.stderr).toContain('--out');
+      expect(existsSync(join(ws.dir, 'made.sqlite')), range.join(' ')).toBe(false);
+    }
   });
 });

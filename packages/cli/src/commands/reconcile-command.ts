@@ -108,27 +108,26 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
       // Streamed in bounded memory: a legal report of any size (up to the contract's limits) is read.
       loaded = await openReportFile(resolve(io.cwd, checkPath(flags.reportFile ?? '', '--report-file')));
     }
+    // Before the books are opened (with --create that makes them) and before the first write:
+    // an --out that cannot be written must leave nothing behind.
+    const folder = await prepareOutputFolder(out, '--out');
     progress.stage('opening the books');
-    return await withBooks(flags, config, io, async (opened) => {
-      const entity = opened.ledger.entity(flags.entity, '--entity').id;
-      // Before the first write: an --out that cannot be written must not leave a reconciled day behind.
-      const folder = await prepareOutputFolder(out, '--out');
-      progress.stage('reconciling (sync, diff, settlement)');
-      let written: Awaited<ReturnType<typeof writeDaySummary>>;
-      try {
+    try {
+      return await withBooks(flags, config, io, async (opened) => {
+        const entity = opened.ledger.entity(flags.entity, '--entity').id;
+        progress.stage('reconciling (sync, diff, settlement)');
         const result = await opened.reconciler.reconcileDay({ entity, day, report: loaded, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
         progress.stage('writing the summary');
-        written = await writeDaySummary({ result, fetchedJson, out, io });
-      } catch (error) {
-        await folder.discard();
-        throw error;
-      }
-      const { summary, files } = written;
-      progress.stop();
-      if (flags.json === true) writeJson(io, { ...summary, files });
-      else if (flags.quiet !== true) io.stdout.write(formatReconcileText(summary, files));
-      return summary.clean ? EXIT_CLEAN : EXIT_BREAKS;
-    });
+        const { summary, files } = await writeDaySummary({ result, fetchedJson, out, io });
+        progress.stop();
+        if (flags.json === true) writeJson(io, { ...summary, files });
+        else if (flags.quiet !== true) io.stdout.write(formatReconcileText(summary, files));
+        return summary.clean ? EXIT_CLEAN : EXIT_BREAKS;
+      });
+    } catch (error) {
+      await folder.discard();
+      throw error;
+    }
   } finally {
     progress.stop();
   }

@@ -10,6 +10,7 @@ import { accountingDaysBetween, parseAccountingDay } from '@earnbook/ledger';
 import { resolveConfig, withBooks, loggerOf, writeJson } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
+import type { CliConfig } from '../cli-config.js';
 import { describeError } from '../describe-error.js';
 import type { ErrorDescription } from '../describe-error.js';
 import { EXIT_BREAKS, EXIT_CLEAN, EXIT_ERROR } from '../exit-codes.js';
@@ -19,6 +20,7 @@ import type { OpenBooks } from '../open-books.js';
 import { progressEnabled, stageProgress } from '../stage-progress.js';
 import type { StageProgress } from '../stage-progress.js';
 import { checkPath, prepareOutputFolder } from '../text-flags.js';
+import type { OutputFolder } from '../text-flags.js';
 import { writeDaySummary } from './reconcile-command.js';
 import type { ReconcileFlags } from './reconcile-command.js';
 
@@ -91,12 +93,30 @@ export async function reconcileRange(flags: ReconcileFlags, io: CliIo): Promise<
   const days = accountingDaysBetween(fromDay, toDay, { daysMax: RECONCILE_RANGE_DAYS_MAX });
   const config = await resolveConfig(flags, io);
   const out = resolve(io.cwd, flags.out === undefined ? join('.earnbook', 'reconcile') : checkPath(flags.out, '--out'));
+  // Before the books are opened (with --create that makes them): an --out that cannot be written
+  // fails with nothing written.
+  const folder = await prepareOutputFolder(out, '--out');
+  const outcomes: RangeDayOutcome[] = [];
+  try {
+    return await reconcileRangeIn(flags, io, { config, days, fromDay, toDay, out, folder, outcomes });
+  } catch (error) {
+    // Opening the books (or closing them) failed: keep the files of days that were reconciled.
+    if (!outcomes.some(reconciled)) await folder.discard();
+    throw error;
+  }
+}
+
+const reconciled = (item: RangeDayOutcome): boolean => item.status === 'clean' || item.status === 'breaks';
+
+async function reconcileRangeIn(
+  flags: ReconcileFlags,
+  io: CliIo,
+  input: { config: CliConfig; days: readonly string[]; fromDay: string; toDay: string; out: string; folder: OutputFolder; outcomes: RangeDayOutcome[] },
+): Promise<ExitCode> {
+  const { config, days, fromDay, toDay, out, folder, outcomes } = input;
   return withBooks(flags, config, io, async (opened) => {
     const entities = flags.entity !== undefined ? [opened.ledger.entity(flags.entity, '--entity').id] : [...opened.ledger.entities.keys()].sort();
-    // Before the first day is written: an --out that cannot be written fails with nothing written.
-    const folder = await prepareOutputFolder(out, '--out');
     const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${fromDay}..${toDay}`, stages: days.length * entities.length });
-    const outcomes: RangeDayOutcome[] = [];
     let stoppedAt: RangeSummary['stoppedAt'] = null;
     try {
       for (const day of days) {
@@ -119,7 +139,7 @@ export async function reconcileRange(flags: ReconcileFlags, io: CliIo): Promise<
       progress.stop();
     }
     // A run that reconciled no day leaves nothing behind, not even the folder.
-    if (!outcomes.some((item) => item.status === 'clean' || item.status === 'breaks')) await folder.discard();
+    if (!outcomes.some(reconciled)) await folder.discard();
     const exitCode: ExitCode = stoppedAt !== null ? EXIT_ERROR : outcomes.some((item) => item.status === 'breaks') ? EXIT_BREAKS : EXIT_CLEAN;
     const summary: RangeSummary = { kind: 'earnbook_reconcile_range', fromDay, toDay, entities, exitCode, stoppedAt, days: outcomes };
     if (flags.json === true) writeJson(io, summary);
