@@ -5,7 +5,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 // Named type imports keep the public .d.ts readable under every moduleResolution (a default
 // import of the driver's `export =` typings needs esModuleInterop in the consumer).
-import type { Database as NativeDatabase, Statement as NativeStatement } from 'better-sqlite3';
+import type { Database as NativeDatabase } from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
@@ -13,6 +13,8 @@ import type { LedgerDatabase } from '../schema.js';
 import { formatUnits, toUnits } from '../../money.js';
 import { sqliteJournalBulk } from './journal-bulk.js';
 import { sqlitePostingBulk } from './posting-bulk.js';
+import { rowsFromArrays } from './row-objects.js';
+import type { DriverStatement } from './row-objects.js';
 
 /** How long a writer waits for another process's write lock before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS_DEFAULT = 15_000;
@@ -72,18 +74,18 @@ export const SQLITE_STATEMENT_CACHE_SIZE_MAX = 256;
  * running a small insert; this keeps the prepared statements by SQL text (bounded, least recently
  * used first out). A statement still iterating a result is never handed out twice.
  */
-function cachingStatements(native: NativeDatabase): { close(): void; prepare(sql: string): NativeStatement } {
-  const cache = new Map<string, NativeStatement>();
+function cachingStatements(native: NativeDatabase): { close(): void; prepare(sql: string): DriverStatement } {
+  const cache = new Map<string, DriverStatement>();
   return {
     close: () => native.close(),
-    prepare(sqlText: string): NativeStatement {
+    prepare(sqlText: string): DriverStatement {
       const cached = cache.get(sqlText);
       if (cached !== undefined && !cached.busy) {
         cache.delete(sqlText);
         cache.set(sqlText, cached);
         return cached;
       }
-      const statement = native.prepare(sqlText);
+      const statement = rowsFromArrays(native.prepare(sqlText));
       cache.set(sqlText, statement);
       if (cache.size > SQLITE_STATEMENT_CACHE_SIZE_MAX) {
         const oldest = cache.keys().next().value;

@@ -9,6 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { BulkAccountRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
+import { readerOf } from './row-objects.js';
 
 /** A balance, last day and entry count written to an account row (shared with `posting-bulk.ts`). */
 export const UPDATE_ACCOUNT_SQL = 'update ledger_accounts set balance = ?, last_day = ?, entry_count = ? where id = ?';
@@ -18,33 +19,33 @@ export const UPSERT_DAY_SQL =
   'insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance';
 
 interface Statements {
-  readonly lockAccounts: Database.Statement;
-  readonly entryProviderIds: Database.Statement;
-  readonly transactionProviderIds: Database.Statement;
-  readonly dayRowsFrom: Database.Statement;
-  readonly dayBefore: Database.Statement;
+  readonly lockAccounts: (ids: string) => BulkAccountRow[];
+  readonly entryProviderIds: (entity: string, ids: string) => StoredProviderEntry[];
+  readonly transactionProviderIds: (entity: string, kind: string, ids: string) => StoredProviderEntry[];
+  readonly dayRowsFrom: (accountId: number, day: string) => { accounting_day: string; balance: string }[];
+  readonly dayBefore: (accountId: number, day: string) => { balance: string }[];
   readonly insertTransaction: Database.Statement;
   readonly insertEntry: Database.Statement;
   readonly updateAccount: Database.Statement;
   readonly upsertDay: Database.Statement;
-  readonly readBack: Database.Statement;
+  readonly readBack: (transactionId: number) => ReadBackEntry[];
   readonly insertResidue: Database.Statement;
 }
 
 function prepare(native: Database.Database): Statements {
   return {
-    lockAccounts: native.prepare(
-      'select id, entity, currency, code, kind, normal_side, balance, last_day, entry_count from ledger_accounts where id in (select value from json_each(?)) order by id',
+    lockAccounts: readerOf(
+      native.prepare('select id, entity, currency, code, kind, normal_side, balance, last_day, entry_count from ledger_accounts where id in (select value from json_each(?)) order by id'),
     ),
-    entryProviderIds: native.prepare(
-      'select provider_id, transaction_id, account_id, amount from journal_entries where entity = ? and provider_id in (select value from json_each(?))',
+    entryProviderIds: readerOf(
+      native.prepare('select provider_id, transaction_id, account_id, amount from journal_entries where entity = ? and provider_id in (select value from json_each(?))'),
     ),
-    transactionProviderIds: native.prepare(
+    transactionProviderIds: readerOf(native.prepare(
       `select t.provider_id, t.id as transaction_id, e.account_id, e.amount from journal_transactions t join journal_entries e on e.transaction_id = t.id
        where t.entity = ? and t.kind = ? and t.provider_id in (select value from json_each(?))`,
-    ),
-    dayRowsFrom: native.prepare('select accounting_day, balance from account_day_balances where account_id = ? and accounting_day >= ? order by accounting_day'),
-    dayBefore: native.prepare('select balance from account_day_balances where account_id = ? and accounting_day < ? order by accounting_day desc limit 1'),
+    )),
+    dayRowsFrom: readerOf(native.prepare('select accounting_day, balance from account_day_balances where account_id = ? and accounting_day >= ? order by accounting_day')),
+    dayBefore: readerOf(native.prepare('select balance from account_day_balances where account_id = ? and accounting_day < ? order by accounting_day desc limit 1')),
     insertTransaction: native.prepare(
       `insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at)
        values (?, ?, ?, ?, ?, ?, null, null, ?, ?, ?)`,
@@ -54,7 +55,7 @@ function prepare(native: Database.Database): Statements {
     ),
     updateAccount: native.prepare(UPDATE_ACCOUNT_SQL),
     upsertDay: native.prepare(UPSERT_DAY_SQL),
-    readBack: native.prepare('select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ? order by id'),
+    readBack: readerOf(native.prepare('select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ? order by id')),
     insertResidue: native.prepare(
       'insert into interest_residues (account_id, accounting_day, user_residue, margin_residue) values (?, ?, ?, ?) on conflict (account_id, accounting_day) do nothing',
     ),
@@ -68,17 +69,16 @@ export function sqliteJournalBulk(native: Database.Database): JournalBulk {
   return Object.freeze({
     async lockAccounts(_trx: unknown, ids: readonly number[]): Promise<BulkAccountRow[]> {
       // SQLite has no row locks: the caller's BEGIN IMMEDIATE holds the whole database.
-      return statements().lockAccounts.all(JSON.stringify(ids)) as BulkAccountRow[];
+      return statements().lockAccounts(JSON.stringify(ids));
     },
     async findProviderEntries(_trx: unknown, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]> {
       const list = JSON.stringify(input.providerIds);
       const s = statements();
-      return [...(s.entryProviderIds.all(input.entity, list) as StoredProviderEntry[]), ...(s.transactionProviderIds.all(input.entity, input.kind, list) as StoredProviderEntry[])];
+      return [...s.entryProviderIds(input.entity, list), ...s.transactionProviderIds(input.entity, input.kind, list)];
     },
     async dayBalancesFrom(_trx: unknown, accountId: number, day: string) {
       const s = statements();
-      const before = s.dayBefore.get(accountId, day) as { balance: string } | undefined;
-      return { before: before?.balance, rows: s.dayRowsFrom.all(accountId, day) as { accounting_day: string; balance: string }[] };
+      return { before: s.dayBefore(accountId, day)[0]?.balance, rows: s.dayRowsFrom(accountId, day) };
     },
     async write(_trx: unknown, write: BulkWrite): Promise<number> {
       const s = statements();
@@ -92,7 +92,7 @@ export function sqliteJournalBulk(native: Database.Database): JournalBulk {
       return transactionId;
     },
     async readBack(_trx: unknown, transactionId: number): Promise<ReadBackEntry[]> {
-      return statements().readBack.all(transactionId) as ReadBackEntry[];
+      return statements().readBack(transactionId);
     },
     async insertResidues(_trx: unknown, rows: readonly ResidueRow[]): Promise<void> {
       const s = statements();

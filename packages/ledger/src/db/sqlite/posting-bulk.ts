@@ -10,12 +10,15 @@ import type { JournalTransactionTable } from '../schema.js';
 import type { EntryRow } from '../repository.js';
 import type { PostingBulk } from '../posting-bulk.js';
 import { UPDATE_ACCOUNT_SQL, UPSERT_DAY_SQL } from './journal-bulk.js';
+import { readerOf } from './row-objects.js';
+
+type ProviderRow = { id: number; kind: string; provider_id: string | null; idempotency_key: string };
 
 interface Statements {
-  readonly byKeys: Database.Statement;
-  readonly byTransactionProviderIds: Database.Statement;
-  readonly byEntryProviderIds: Database.Statement;
-  readonly entriesOf: Database.Statement;
+  readonly byKeys: (entity: string, keys: string) => { id: number; idempotency_key: string; request_hash: string }[];
+  readonly byTransactionProviderIds: (entity: string, ids: string) => ProviderRow[];
+  readonly byEntryProviderIds: (entity: string, ids: string) => ProviderRow[];
+  readonly entriesOf: (ids: string) => EntryRow[];
   readonly insertTransaction: Database.Statement;
   readonly insertEntry: Database.Statement;
   readonly updateAccount: Database.Statement;
@@ -24,13 +27,13 @@ interface Statements {
 
 function prepare(native: Database.Database): Statements {
   return {
-    byKeys: native.prepare('select id, idempotency_key, request_hash from journal_transactions where entity = ? and idempotency_key in (select value from json_each(?))'),
-    byTransactionProviderIds: native.prepare('select id, kind, provider_id, idempotency_key from journal_transactions where entity = ? and provider_id in (select value from json_each(?))'),
-    byEntryProviderIds: native.prepare(
+    byKeys: readerOf(native.prepare('select id, idempotency_key, request_hash from journal_transactions where entity = ? and idempotency_key in (select value from json_each(?))')),
+    byTransactionProviderIds: readerOf(native.prepare('select id, kind, provider_id, idempotency_key from journal_transactions where entity = ? and provider_id in (select value from json_each(?))')),
+    byEntryProviderIds: readerOf(native.prepare(
       `select t.id, t.kind, e.provider_id, t.idempotency_key from journal_entries e join journal_transactions t on t.id = e.transaction_id
        where e.entity = ? and e.provider_id in (select value from json_each(?))`,
-    ),
-    entriesOf: native.prepare('select * from journal_entries where transaction_id in (select value from json_each(?)) order by id'),
+    )),
+    entriesOf: readerOf(native.prepare('select * from journal_entries where transaction_id in (select value from json_each(?)) order by id')),
     insertTransaction: native.prepare(
       `insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (entity, idempotency_key) do nothing returning id`,
@@ -49,16 +52,15 @@ export function sqlitePostingBulk(native: Database.Database): PostingBulk {
   const statements = (): Statements => (prepared ??= prepare(native));
   return Object.freeze({
     async selectTransactionsByKeys(_trx: unknown, entity: string, keys: readonly string[]) {
-      return statements().byKeys.all(entity, JSON.stringify(keys)) as { id: number; idempotency_key: string; request_hash: string }[];
+      return statements().byKeys(entity, JSON.stringify(keys));
     },
     async selectTransactionsByProviderIds(_trx: unknown, entity: string, providerIds: readonly string[]) {
       const list = JSON.stringify(providerIds);
       const s = statements();
-      type Row = { id: number; kind: string; provider_id: string | null; idempotency_key: string };
-      return [...(s.byTransactionProviderIds.all(entity, list) as Row[]), ...(s.byEntryProviderIds.all(entity, list) as Row[])];
+      return [...s.byTransactionProviderIds(entity, list), ...s.byEntryProviderIds(entity, list)];
     },
     async selectEntriesOfTransactions(_trx: unknown, transactionIds: readonly number[]) {
-      return statements().entriesOf.all(JSON.stringify(transactionIds)) as EntryRow[];
+      return statements().entriesOf(JSON.stringify(transactionIds));
     },
     async insertTransactions(_trx: unknown, rows: readonly Insertable<JournalTransactionTable>[]) {
       const s = statements();
