@@ -14,21 +14,22 @@
  * accounts' figures.
  */
 import { createHash } from 'node:crypto';
-import { LedgerError, describeValue } from './errors.js';
+import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
-import { formatInstant, nextAccountingDay, parseAccountingDay, parseEpochDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
+import { accountingDayOf, formatInstant, nextAccountingDay, parseInstant, parseAccountingDay, parseEpochDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
 import { computeDailyInterestUnits, parseInterestTerms, parseResidueFineUnits, formatFineUnits } from './interest/index.js';
 import type { InterestTerms } from './interest/index.js';
 import type { EarnBooks } from './earn-books.js';
 import type { Ledger } from './ledger.js';
 import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from './db/schema.js';
-import type { LineInput } from './posting-lines.js';
+import type { NormalizedLines } from './posting-lines.js';
+import { parseMetadata } from './posting.js';
 import type { PostingScope } from './ledger-types.js';
-import { POST_BATCH_MAX } from './ledger.js';
+import { POST_BATCH_MAX, postLinesWithKnownAccounts } from './ledger.js';
 import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
-import type { ResidueRow } from './db/journal-bulk.js';
+import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 
 const ZERO_RESIDUE = /^0\.0*$/;
@@ -174,12 +175,35 @@ async function openCycleReader(options: CycleOptions): Promise<CycleReader> {
   return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct };
 }
 
-/** One batch of accounts after `afterId`, read through `db`: its lines, the last account read (undefined when none was left) and whether more may follow. */
-async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number): Promise<{ lines: CycleLine[]; lastId: number | undefined; more: boolean }> {
+/** One batch of cycle accounts as read. */
+interface CycleBatch {
+  readonly lines: CycleLine[];
+  /** The ledger account rows of the batch as read with it (balances now, not at the end of the day). */
+  readonly accounts: Map<number, BulkAccountRow>;
+  /** The last account read; undefined when none was left. */
+  readonly lastId: number | undefined;
+  /** Whether more accounts may follow. */
+  readonly more: boolean;
+}
+
+/** One batch of accounts after `afterId`, read through `db`. */
+async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number): Promise<CycleBatch> {
   const { entity, day, previousDay, batchSize, termsByProduct } = reader;
   const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize });
   const lines: CycleLine[] = [];
+  const accounts = new Map<number, BulkAccountRow>();
   for (const row of rows) {
+    accounts.set(row.ledger_account_id, {
+      id: row.ledger_account_id,
+      entity: row.entity,
+      currency: row.currency,
+      code: row.code,
+      kind: row.kind,
+      normal_side: row.normal_side,
+      balance: row.current_balance,
+      last_day: row.last_day,
+      entry_count: row.entry_count,
+    });
     const terms = termsByProduct.get(row.provider_product_id);
     const balanceUnits = row.balance === null ? 0n : toUnits(row.balance);
     if (terms === undefined) {
@@ -210,7 +234,7 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
       marginResidue: formatFineUnits(result.marginResidueFineUnits, terms.scale),
     });
   }
-  return { lines, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
+  return { lines, accounts, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
 }
 
 /**
@@ -254,42 +278,68 @@ function addTotals(totals: Map<string, { userInterest: bigint; partnerMargin: bi
   totals.set(currency, total);
 }
 
+/** What {@link bookCycleBatch} needs of the run, fixed for all its batches. */
+interface CycleBooking {
+  readonly entity: string;
+  readonly day: string;
+  /** When interest is credited (the start of the next day), formatted, and its accounting day. */
+  readonly creditedAt: string;
+  readonly creditedDay: string;
+  /** The metadata of every interest transaction of the run, canonical. */
+  readonly metadata: string | null;
+}
+
 /**
  * Books one batch in the open transaction: per currency one compound transaction (Dr
  * earn_assets, Cr each user), each line idempotent on its provider id, with the batch's residues;
- * counts it in `tally`.
+ * counts it in `tally`. The lines are the engine's, so they go to the ledger normalized (positive
+ * units, provider ids made here), with the account rows read with the batch.
  */
 async function bookCycleBatch(
   ledger: Ledger,
   scope: PostingScope,
-  input: { entity: string; day: string; creditedAt: string; lines: readonly CycleLine[]; providerIdOf: (line: CycleLine) => string },
+  run: CycleBooking,
+  batch: { lines: readonly CycleLine[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string },
   tally: CycleTally,
 ): Promise<void> {
-  const { entity, day } = input;
+  const { entity, day } = run;
   const residues: ResidueRow[] = [];
-  const byCurrency = new Map<string, LineInput[]>();
-  for (const line of input.lines) {
+  const byCurrency = new Map<string, NormalizedLines['lines'][number][]>();
+  for (const line of batch.lines) {
     const interestUnits = toUnits(line.userInterest);
     addTotals(tally.totals, line.currency, { userInterest: interestUnits, partnerMargin: toUnits(line.partnerMargin) });
     if (!ZERO_RESIDUE.test(line.userResidue) || !ZERO_RESIDUE.test(line.marginResidue)) {
       residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
     }
     if (interestUnits === 0n) continue;
+    assertInvariant(interestUnits > 0n, `interest of account ${line.ledgerAccountId} is negative: ${line.userInterest}`);
     const list = byCurrency.get(line.currency) ?? [];
-    list.push({ accountId: line.ledgerAccountId, amount: line.userInterest, providerId: input.providerIdOf(line) });
+    // Credit: signed units are negative (debit positive).
+    list.push({ accountId: line.ledgerAccountId, units: -interestUnits, providerId: batch.providerIdOf(line) });
     byCurrency.set(line.currency, list);
   }
   for (const [currency, lines] of byCurrency) {
     // The ledger's account cache answers this after the first batch.
     const contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
-    const result = await scope.postLines({ entity, kind: 'interest', occurredAt: input.creditedAt, side: 'credit', contraAccountId, metadata: { interestDay: day }, lines });
+    const posting: NormalizedLines = {
+      entity,
+      kind: 'interest',
+      occurredAt: run.creditedAt,
+      accountingDay: run.creditedDay,
+      side: 'credit',
+      contraAccountId,
+      description: null,
+      metadata: run.metadata,
+      lines,
+    };
+    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts);
     for (const line of result.lines) {
       if (line.status === 'created') tally.booked++;
       else tally.already++;
     }
   }
   if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
-  tally.accounts += input.lines.length;
+  tally.accounts += batch.lines.length;
 }
 
 /**
@@ -317,7 +367,9 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   const entity = ledger.entity(options.entity).id;
   const day = parseAccountingDay(options.day, 'day');
   const timeZone = ledger.entity(entity).timeZone;
-  const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(day), timeZone));
+  const creditedDay = nextAccountingDay(day);
+  const creditedAt = formatInstant(startOfAccountingDay(creditedDay, timeZone));
+  const booking: CycleBooking = { entity, day, creditedAt, creditedDay: accountingDayOf(parseInstant(creditedAt), timeZone), metadata: parseMetadata({ interestDay: day }) };
   const commitLines = checkCommitLines(options.commitLines ?? CYCLE_COMMIT_LINES_DEFAULT);
   const reader = await openCycleReader({ ...options, entity, day });
   const entryIdOf = cycleEntryIdOfDay(day);
@@ -344,7 +396,13 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
         options.onLines?.(batch.lines);
         if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batch.lines);
         const legacy = tally.legacyIds === true;
-        await bookCycleBatch(ledger, scope, { entity, day, creditedAt, lines: batch.lines, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) }, tally);
+        await bookCycleBatch(
+          ledger,
+          scope,
+          booking,
+          { lines: batch.lines, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) },
+          tally,
+        );
         lines += batch.lines.length;
         tally.afterId = batch.lastId;
         tally.more = batch.more;

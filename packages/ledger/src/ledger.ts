@@ -26,6 +26,8 @@ import { readBalanceAtEndOfDayUnits, readBalanceUnits } from './balances.js';
 import { normalizeLines } from './posting-lines.js';
 import type { LinesInput, LinesResult, NormalizedLines } from './posting-lines.js';
 import { postLinesWithin, requireBulk } from './post-lines.js';
+import type { PostLinesContext } from './post-lines.js';
+import type { BulkAccountRow } from './db/journal-bulk.js';
 import { CommitQueue } from './commit-queue.js';
 import { commitPostingGroup } from './group-post.js';
 import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
@@ -77,7 +79,20 @@ export { parseCurrency } from './accounts.js';
  * const ledger = await Ledger.open({ storage: { db, dialect } });
  * const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
  */
+/**
+ * Inside the package only (not exported by the index): posts normalized lines in an open write
+ * transaction with account rows the caller already read there (see `postLinesWithin`'s `known`);
+ * they are used only where the dialect has no row locks, and read and locked again otherwise.
+ * The accounting cycle reads its accounts with their balances and posts with them.
+ */
+export let postLinesWithKnownAccounts: (ledger: Ledger, trx: Kysely<LedgerDatabase>, posting: NormalizedLines, known: ReadonlyMap<number, BulkAccountRow>) => Promise<LinesResult>;
+
 export class Ledger {
+  static {
+    postLinesWithKnownAccounts = (ledger, trx, posting, known) =>
+      postLinesWithin(trx, posting, ledger.#linesContext(), ledger.dialect.supportsRowLocks ? undefined : known);
+  }
+
   readonly db: Kysely<LedgerDatabase>;
   /**
    * The storage's dialect, except that its `writeTransaction` remembers the accounts read or
@@ -272,7 +287,11 @@ export class Ledger {
 
   async #postLinesWithin(trx: Kysely<LedgerDatabase>, input: LinesInput | NormalizedLines): Promise<LinesResult> {
     const posting = 'accountingDay' in input ? input : normalizeLines(input, this.entity(input?.entity).timeZone);
-    return postLinesWithin(trx, posting, { bulk: this.dialect.bulk, createdAt: formatInstant(this.#now()), currencyScale: (currency) => this.currencyScale(currency) });
+    return postLinesWithin(trx, posting, this.#linesContext());
+  }
+
+  #linesContext(): PostLinesContext {
+    return { bulk: this.dialect.bulk, createdAt: formatInstant(this.#now()), currencyScale: (currency) => this.currencyScale(currency) };
   }
 
   #normalize(input: PostingInput, reversesTransactionId?: number): NormalizedPosting {

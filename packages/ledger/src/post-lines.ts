@@ -9,7 +9,7 @@ import { LedgerError, assertInvariant } from './errors.js';
 import { toUnits } from './money.js';
 import { linesTransactionKey, planLines } from './posting-lines.js';
 import type { BackdatedDays, LinesPlan, LinesResult, NormalizedLines } from './posting-lines.js';
-import type { JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
+import type { BulkAccountRow, JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
 import type { LedgerDatabase } from './db/schema.js';
 
 /** What {@link postLinesWithin} needs from the ledger. */
@@ -27,11 +27,23 @@ export function requireBulk(bulk: JournalBulk | undefined): JournalBulk {
   return bulk;
 }
 
-/** Posts a normalized compound posting in `trx`; see {@link planLines} for the rules. */
-export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: NormalizedLines, context: PostLinesContext): Promise<LinesResult> {
+/**
+ * Posts a normalized compound posting in `trx`; see {@link planLines} for the rules. `known`:
+ * account rows already read in this transaction where no other writer can have changed them
+ * since (SQLite: the transaction holds the database's write lock from its start); the rest are
+ * read, and locked where the dialect has row locks.
+ */
+export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: NormalizedLines, context: PostLinesContext, known?: ReadonlyMap<number, BulkAccountRow>): Promise<LinesResult> {
   const bulk = requireBulk(context.bulk);
   const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
-  const rows = await bulk.lockAccounts(trx, accountIds);
+  const unknown = known === undefined ? accountIds : accountIds.filter((id) => !known.has(id));
+  const rows = unknown.length === 0 ? [] : await bulk.lockAccounts(trx, unknown);
+  if (known !== undefined) {
+    for (const id of accountIds) {
+      const row = known.get(id);
+      if (row !== undefined) rows.push(row);
+    }
+  }
   const stored = new Map<string, StoredProviderEntry[]>();
   const found = await bulk.findProviderEntries(trx, { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId) });
   for (const entry of found) {
@@ -76,8 +88,10 @@ async function assertReadBack(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, tr
     const planned = plan.entries[index];
     const units = toUnits(entry.amount);
     total += units;
+    // Both are canonical 18-decimal strings; the units decide only if the texts differ.
+    const sameAmount = planned !== undefined && (entry.amount === planned.amount || units === toUnits(planned.amount));
     assertInvariant(
-      planned !== undefined && entry.account_id === planned.account_id && units === toUnits(planned.amount) && entry.provider_id === planned.provider_id && entry.currency === plan.currency,
+      planned !== undefined && entry.account_id === planned.account_id && sameAmount && entry.provider_id === planned.provider_id && entry.currency === plan.currency,
       `transaction ${transactionId} entry ${index} reads back other than written`,
     );
   });

@@ -229,25 +229,36 @@ export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: 
  * `previousDay` (one join, not a subquery per residue).
  */
 export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number }) {
-  return db
+  const query = db
     .selectFrom('earn_accounts as a')
+    .innerJoin('ledger_accounts as l', 'l.id', 'a.ledger_account_id')
     .leftJoin('interest_residues as r', (join) => join.onRef('r.account_id', '=', 'a.ledger_account_id').on('r.accounting_day', '=', input.previousDay))
     .select(['a.earn_account_id', 'a.ledger_account_id', 'a.provider_product_id', 'a.currency', 'r.user_residue', 'r.margin_residue'])
+    .select(['l.entity', 'l.code', 'l.kind', 'l.normal_side', 'l.balance as current_balance', 'l.last_day', 'l.entry_count'])
+    // The end-of-day balance is the account's balance unless it was posted to after the day;
+    // only then is its day row looked up.
     .select((eb) =>
       eb
-        .selectFrom('account_day_balances as d')
-        .select('d.balance')
-        .whereRef('d.account_id', '=', 'a.ledger_account_id')
-        .where('d.accounting_day', '<=', input.day)
-        .orderBy('d.accounting_day', 'desc')
-        .limit(1)
+        .case()
+        .when(eb.or([eb('l.last_day', 'is', null), eb('l.last_day', '<=', input.day)]))
+        .then(eb.ref('l.balance'))
+        .else(
+          eb
+            .selectFrom('account_day_balances as d')
+            .select('d.balance')
+            .whereRef('d.account_id', '=', 'a.ledger_account_id')
+            .where('d.accounting_day', '<=', input.day)
+            .orderBy('d.accounting_day', 'desc')
+            .limit(1),
+        )
+        .end()
         .as('balance'),
     )
     .where('a.entity', '=', input.entity)
     .where('a.ledger_account_id', '>', input.afterId)
     .orderBy('a.ledger_account_id')
-    .limit(input.limit)
-    .execute();
+    .limit(input.limit);
+  return query.execute();
 }
 
 /** Opens a savepoint inside the current transaction (same SQL on both dialects). */

@@ -14,6 +14,19 @@ export interface DriverStatement {
 }
 
 /**
+ * A function that makes one statement's row object from its values: an object literal of the
+ * column names, compiled once per statement. One generic loop shared by every statement sees
+ * dozens of row shapes and its keyed stores go megamorphic: in the accounting cycle it cost 8 %
+ * of the run (profile, 300k accounts); a literal per statement costs what a hand-written one
+ * does. The names come from SQLite's column metadata and enter the source as JSON string
+ * literals; a later duplicate name wins, as in a literal.
+ */
+function rowBuilder(names: readonly string[]): (values: readonly unknown[]) => Record<string, unknown> {
+  const body = `return {${names.map((name, index) => `${JSON.stringify(name)}: values[${index}]`).join(', ')}};`;
+  return new Function('values', body) as (values: readonly unknown[]) => Record<string, unknown>;
+}
+
+/**
  * A reading statement whose rows are built here from better-sqlite3's raw arrays: the driver's
  * own row objects cost about three times as much (reading 290k account rows of nine columns in
  * batches of 1,000: 1.2-1.5 s as objects, 0.39-0.42 s as arrays made into objects here). Same
@@ -25,11 +38,7 @@ export function rowsFromArrays(statement: NativeStatement): DriverStatement {
   const names = statement.columns().map((column) => column.name);
   if (names.includes('__proto__')) return statement as unknown as DriverStatement;
   statement.raw(true);
-  const toRow = (values: readonly unknown[]): Record<string, unknown> => {
-    const row: Record<string, unknown> = {};
-    for (let index = 0; index < names.length; index++) row[names[index] as string] = values[index];
-    return row;
-  };
+  const toRow = rowBuilder(names);
   return {
     reader: true,
     get busy() {
