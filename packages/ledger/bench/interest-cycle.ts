@@ -32,7 +32,7 @@ interface RawLine {
  * credited day), precomputed, written with prepared statements, one `BEGIN IMMEDIATE`
  * transaction per commit of the ledger's (CYCLE_COMMIT_LINES_DEFAULT lines, whole batches).
  */
-function writeRawCycle(native: Database.Database, input: { lines: readonly RawLine[]; earnAssets: { id: number; balanceUnits: bigint }; batchSize: number; creditedDay: string; creditedAt: string }): number {
+export function writeRawCycle(native: Database.Database, input: { lines: readonly RawLine[]; earnAssets: { id: number; balanceUnits: bigint }; batchSize: number; creditedDay: string; creditedAt: string }): number {
   const insertTransaction = native.prepare(
     "insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at) values ('defi', 'interest', ?, ?, ?, ?, null, null, null, ?, ?)",
   );

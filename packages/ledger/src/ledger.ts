@@ -72,14 +72,6 @@ export type {
 export { parseCurrency } from './accounts.js';
 
 /**
- * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
- *
- * @example
- * const { db, dialect } = openSqliteDatabase({ filename: ':memory:' });
- * const ledger = await Ledger.open({ storage: { db, dialect } });
- * const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
- */
-/**
  * Inside the package only (not exported by the index): posts normalized lines in an open write
  * transaction with account rows the caller already read there (see `postLinesWithin`'s `known`);
  * they are used only where the dialect has no row locks, and read and locked again otherwise.
@@ -87,6 +79,14 @@ export { parseCurrency } from './accounts.js';
  */
 export let postLinesWithKnownAccounts: (ledger: Ledger, trx: Kysely<LedgerDatabase>, posting: NormalizedLines, known: ReadonlyMap<number, BulkAccountRow>) => Promise<LinesResult>;
 
+/**
+ * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
+ *
+ * @example
+ * const { db, dialect } = openSqliteDatabase({ filename: ':memory:' });
+ * const ledger = await Ledger.open({ storage: { db, dialect } });
+ * const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
+ */
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known) =>
