@@ -32,7 +32,6 @@ import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 
-const ZERO_RESIDUE = /^0\.0*$/;
 
 /** Accounts read and booked per database transaction by default. */
 export const CYCLE_BATCH_SIZE_DEFAULT = 500;
@@ -175,9 +174,18 @@ async function openCycleReader(options: CycleOptions): Promise<CycleReader> {
   return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct };
 }
 
+/** A line's figures as the engine made them, so that booking does not parse its texts again. */
+interface CycleFigures {
+  readonly interestUnits: bigint;
+  readonly marginUnits: bigint;
+  readonly residues: boolean;
+}
+
 /** One batch of cycle accounts as read. */
 interface CycleBatch {
   readonly lines: CycleLine[];
+  /** Per line, the units of its interest and margin and whether it carries residues (what `lines` shows as text). */
+  readonly figures: CycleFigures[];
   /** The ledger account rows of the batch as read with it (balances now, not at the end of the day). */
   readonly accounts: Map<number, BulkAccountRow>;
   /** The last account read; undefined when none was left. */
@@ -191,6 +199,7 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
   const { entity, day, previousDay, batchSize, termsByProduct } = reader;
   const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize });
   const lines: CycleLine[] = [];
+  const figures: CycleFigures[] = [];
   const accounts = new Map<number, BulkAccountRow>();
   for (const row of rows) {
     accounts.set(row.ledger_account_id, {
@@ -222,19 +231,22 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
       userResidueFineUnits: carried && row.user_residue !== null ? parseResidueFineUnits(row.user_residue, { field: 'userResidue', scale: terms.scale }) : 0n,
       marginResidueFineUnits: carried && row.margin_residue !== null ? parseResidueFineUnits(row.margin_residue, { field: 'marginResidue', scale: terms.scale }) : 0n,
     });
+    const interestUnits = result.userInterestUnits * scaleFactor;
+    const marginUnits = result.partnerMarginUnits * scaleFactor;
     lines.push({
       earnAccountId: row.earn_account_id,
       ledgerAccountId: row.ledger_account_id,
       providerProductId: row.provider_product_id,
       currency: row.currency,
       balance: formatUnits(balanceUnits),
-      userInterest: formatUnits(result.userInterestUnits * scaleFactor),
-      partnerMargin: formatUnits(result.partnerMarginUnits * scaleFactor),
+      userInterest: formatUnits(interestUnits),
+      partnerMargin: formatUnits(marginUnits),
       userResidue: formatFineUnits(result.userResidueFineUnits, terms.scale),
       marginResidue: formatFineUnits(result.marginResidueFineUnits, terms.scale),
     });
+    figures.push({ interestUnits, marginUnits, residues: result.userResidueFineUnits !== 0n || result.marginResidueFineUnits !== 0n });
   }
-  return { lines, accounts, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
+  return { lines, figures, accounts, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
 }
 
 /**
@@ -299,25 +311,27 @@ async function bookCycleBatch(
   ledger: Ledger,
   scope: PostingScope,
   run: CycleBooking,
-  batch: { lines: readonly CycleLine[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string },
+  batch: { lines: readonly CycleLine[]; figures: readonly CycleFigures[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string },
   tally: CycleTally,
 ): Promise<void> {
   const { entity, day } = run;
   const residues: ResidueRow[] = [];
   const byCurrency = new Map<string, NormalizedLines['lines'][number][]>();
-  for (const line of batch.lines) {
-    const interestUnits = toUnits(line.userInterest);
-    addTotals(tally.totals, line.currency, { userInterest: interestUnits, partnerMargin: toUnits(line.partnerMargin) });
-    if (!ZERO_RESIDUE.test(line.userResidue) || !ZERO_RESIDUE.test(line.marginResidue)) {
+  batch.lines.forEach((line, index) => {
+    const figures = batch.figures[index];
+    assertInvariant(figures !== undefined, `cycle line ${index} has no figures`);
+    const { interestUnits } = figures;
+    addTotals(tally.totals, line.currency, { userInterest: interestUnits, partnerMargin: figures.marginUnits });
+    if (figures.residues) {
       residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
     }
-    if (interestUnits === 0n) continue;
+    if (interestUnits === 0n) return;
     assertInvariant(interestUnits > 0n, `interest of account ${line.ledgerAccountId} is negative: ${line.userInterest}`);
     const list = byCurrency.get(line.currency) ?? [];
     // Credit: signed units are negative (debit positive).
     list.push({ accountId: line.ledgerAccountId, units: -interestUnits, providerId: batch.providerIdOf(line) });
     byCurrency.set(line.currency, list);
-  }
+  });
   for (const [currency, lines] of byCurrency) {
     // The ledger's account cache answers this after the first batch.
     const contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
@@ -400,7 +414,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
           ledger,
           scope,
           booking,
-          { lines: batch.lines, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) },
+          { lines: batch.lines, figures: batch.figures, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) },
           tally,
         );
         lines += batch.lines.length;

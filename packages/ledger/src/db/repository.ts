@@ -228,37 +228,47 @@ export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: 
  * of `day` (the latest day row at or before it) and the interest residues carried from
  * `previousDay` (one join, not a subquery per residue).
  */
-export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number }) {
-  const query = db
-    .selectFrom('earn_accounts as a')
-    .innerJoin('ledger_accounts as l', 'l.id', 'a.ledger_account_id')
-    .leftJoin('interest_residues as r', (join) => join.onRef('r.account_id', '=', 'a.ledger_account_id').on('r.accounting_day', '=', input.previousDay))
-    .select(['a.earn_account_id', 'a.ledger_account_id', 'a.provider_product_id', 'a.currency', 'r.user_residue', 'r.margin_residue'])
-    .select(['l.entity', 'l.code', 'l.kind', 'l.normal_side', 'l.balance as current_balance', 'l.last_day', 'l.entry_count'])
-    // The end-of-day balance is the account's balance unless it was posted to after the day;
-    // only then is its day row looked up.
-    .select((eb) =>
-      eb
-        .case()
-        .when(eb.or([eb('l.last_day', 'is', null), eb('l.last_day', '<=', input.day)]))
-        .then(eb.ref('l.balance'))
-        .else(
-          eb
-            .selectFrom('account_day_balances as d')
-            .select('d.balance')
-            .whereRef('d.account_id', '=', 'a.ledger_account_id')
-            .where('d.accounting_day', '<=', input.day)
-            .orderBy('d.accounting_day', 'desc')
-            .limit(1),
-        )
-        .end()
-        .as('balance'),
-    )
-    .where('a.entity', '=', input.entity)
-    .where('a.ledger_account_id', '>', input.afterId)
-    .orderBy('a.ledger_account_id')
-    .limit(input.limit);
-  return query.execute();
+/** A cycle account as {@link selectCycleAccounts} reads it. */
+export interface CycleAccountRow {
+  readonly earn_account_id: string;
+  readonly ledger_account_id: number;
+  readonly provider_product_id: string;
+  readonly currency: string;
+  readonly user_residue: string | null;
+  readonly margin_residue: string | null;
+  readonly entity: string;
+  readonly code: string;
+  readonly kind: string;
+  readonly normal_side: 'debit' | 'credit';
+  /** The account's balance now. */
+  readonly current_balance: string;
+  readonly last_day: string | null;
+  readonly entry_count: number;
+  /** The balance at the end of the day (null: no day row up to it). */
+  readonly balance: string | null;
+}
+
+/**
+ * The Earn accounts of an entity after `afterId` in ledger account order, with their ledger
+ * account rows, the residues carried from the previous day and the end-of-day balance: the
+ * account's own unless it was posted to after the day, only then its day row is looked up.
+ * Written as SQL text: the query builder compiled this select for every batch, 0.3-0.5 s of a
+ * 300k-account cycle's 9.8 s (profile), the same on both dialects.
+ */
+export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number }): Promise<CycleAccountRow[]> {
+  const { rows } = await sql<CycleAccountRow>`
+    select a.earn_account_id, a.ledger_account_id, a.provider_product_id, a.currency, r.user_residue, r.margin_residue,
+           l.entity, l.code, l.kind, l.normal_side, l.balance as current_balance, l.last_day, l.entry_count,
+           case when l.last_day is null or l.last_day <= ${input.day} then l.balance
+                else (select d.balance from account_day_balances d where d.account_id = a.ledger_account_id and d.accounting_day <= ${input.day}
+                      order by d.accounting_day desc limit 1) end as balance
+    from earn_accounts a
+    join ledger_accounts l on l.id = a.ledger_account_id
+    left join interest_residues r on r.account_id = a.ledger_account_id and r.accounting_day = ${input.previousDay}
+    where a.entity = ${input.entity} and a.ledger_account_id > ${input.afterId}
+    order by a.ledger_account_id
+    limit ${input.limit}`.execute(db);
+  return rows;
 }
 
 /** Opens a savepoint inside the current transaction (same SQL on both dialects). */
