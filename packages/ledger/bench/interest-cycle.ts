@@ -32,7 +32,7 @@ interface RawLine {
  * credited day), precomputed, written with prepared statements, one `BEGIN IMMEDIATE`
  * transaction per commit of the ledger's (CYCLE_COMMIT_LINES_DEFAULT lines, whole batches).
  */
-export function writeRawCycle(native: Database.Database, input: { lines: readonly RawLine[]; earnAssets: { id: number; balanceUnits: bigint }; batchSize: number; creditedDay: string; creditedAt: string }): number {
+function writeRawCycle(native: Database.Database, input: { lines: readonly RawLine[]; earnAssets: { id: number; balanceUnits: bigint }; batchSize: number; creditedDay: string; creditedAt: string }): number {
   const insertTransaction = native.prepare(
     "insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at) values ('defi', 'interest', ?, ?, ?, ?, null, null, null, ?, ?)",
   );
@@ -157,15 +157,22 @@ export async function benchInterestCycle(options: { accounts: number }): Promise
     for (let index = 0; index < options.accounts; index++) checksum += computeDailyInterestUnits({ balanceUnits: balanceUnitsOf(index), terms }).userInterestUnits;
     const computeSeconds = (performance.now() - computeStarted) / 1000;
 
-    // Baseline 2: the raw same-rows writer, rows precomputed untimed.
-    const raw = openSqliteDatabase({ filename: rawFilename });
-    const rawAccounts = raw.native.prepare("select ledger_account_id as id, earn_account_id from earn_accounts where entity = 'defi' order by ledger_account_id").all() as { id: number; earn_account_id: string }[];
-    const lines: RawLine[] = rawAccounts.map((account, index) => {
-      const units = balanceUnitsOf(index);
-      const interest = computeDailyInterestUnits({ balanceUnits: units, terms }).userInterestUnits;
-      return { accountId: account.id, providerId: cycleInterestEntryId(DAY, account.id), amount: formatUnits(interest), balanceAfter: formatUnits(units + interest) };
-    });
-    const rawSeconds = writeRawCycle(raw.native, { lines, earnAssets: { id: earnAssets.id, balanceUnits: 0n }, batchSize: BATCH_SIZE, creditedDay: CREDITED_DAY, creditedAt: `${CREDITED_DAY}T00:00:00.000Z` });
+    // Baseline 2: the raw same-rows writer, rows precomputed untimed. Its rows and connection are
+    // let go before the cycle runs, so that the cycle does not collect garbage around them.
+    const rawSeconds = ((): number => {
+      const raw = openSqliteDatabase({ filename: rawFilename });
+      try {
+        const rawAccounts = raw.native.prepare("select ledger_account_id as id, earn_account_id from earn_accounts where entity = 'defi' order by ledger_account_id").all() as { id: number; earn_account_id: string }[];
+        const lines: RawLine[] = rawAccounts.map((account, index) => {
+          const units = balanceUnitsOf(index);
+          const interest = computeDailyInterestUnits({ balanceUnits: units, terms }).userInterestUnits;
+          return { accountId: account.id, providerId: cycleInterestEntryId(DAY, account.id), amount: formatUnits(interest), balanceAfter: formatUnits(units + interest) };
+        });
+        return writeRawCycle(raw.native, { lines, earnAssets: { id: earnAssets.id, balanceUnits: 0n }, batchSize: BATCH_SIZE, creditedDay: CREDITED_DAY, creditedAt: `${CREDITED_DAY}T00:00:00.000Z` });
+      } finally {
+        raw.native.close();
+      }
+    })();
 
     const reopened = await openCycleBooks(filename);
     const started = performance.now();
@@ -176,6 +183,7 @@ export async function benchInterestCycle(options: { accounts: number }): Promise
       throw new Error(`cycle booked ${summary.interestBooked} of ${options.accounts} accounts, total ${booked} vs computed ${formatUnits(checksum)}`);
     }
     // The margin is one more transaction; compare the interest rows only (raw writes no margin).
+    const raw = openSqliteDatabase({ filename: rawFilename });
     const same = cycleDigest(raw.native) === cycleDigest(reopened.storage.native);
     await reopened.ledger.close();
     raw.native.close();
