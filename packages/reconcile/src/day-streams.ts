@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { cycleLines, providerEntriesByIds, providerEntriesOfDay, toUnits } from '@earnbook/ledger';
-import type { CycleLine, EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryCursor, TransactionKind } from '@earnbook/ledger';
+import type { EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryCursor, TransactionKind } from '@earnbook/ledger';
 import { kindOfType, needsLookup } from './diff.js';
 import type { BreakDraft, KeyGroup, LocalEntry } from './diff.js';
 import { keyGroups, withLookups } from './key-groups.js';
@@ -13,6 +13,7 @@ import { ExternalSorter } from './external-sort.js';
 import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
 import { diffInterest, sumReportedInterest } from './interest-check.js';
+import type { InterestLine } from './interest-check.js';
 
 /** Provider entries read per page. */
 export const LOCAL_PAGE_ROWS = 5_000;
@@ -75,13 +76,14 @@ export interface InterestOutcome {
  * by account. Memory is bounded by the sorters' runs.
  */
 export async function compareInterest(input: { books: EarnBooks; entity: string; day: string; reported: ExternalSorter<ReportEntry>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string }): Promise<InterestOutcome> {
-  const projection = new ExternalSorter<CycleLine>({ key: (line) => line.earnAccountId, ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
+  // Only what the comparison reads is sorted (a cycle line also holds two 66-decimal residues).
+  const projection = new ExternalSorter<InterestLine>({ key: (line) => line.earnAccountId, ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
   const recomputedMargin = new Map<string, bigint>();
   try {
     for await (const lines of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
       for (const line of lines) {
         recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
-        await projection.add(line);
+        await projection.add({ earnAccountId: line.earnAccountId, currency: line.currency, balance: line.balance, userInterest: line.userInterest });
       }
     }
     const breaks: BreakDraft[] = [];
