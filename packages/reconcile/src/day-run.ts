@@ -233,7 +233,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
  * between), then books them in account order, in compound batches (see `sync.ts`).
  */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
-  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: syncEntries(work.byKey), kinds: SYNC_KINDS }, work.scope.db);
+  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: syncEntries(work.byKey), kinds: SYNC_KINDS, sortDirectory: settings.sortDirectory }, work.scope.db);
   const queue = new SyncQueue(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory });
   try {
     const examined = rowCounter(work.progress, 'sync');
@@ -261,7 +261,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const reportedMargin = new Map<string, bigint>();
   const drafts: BreakDraft[] = [...work.interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
-  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches() }, work.scope.db)) {
+  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches(), sortDirectory: settings.sortDirectory }, work.scope.db)) {
     for (const group of batch) {
       diffed.add(group.report.length);
       const diff = diffGroup(group, context);
