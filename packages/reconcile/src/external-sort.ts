@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { compareKeys } from './keys.js';
 
 /** Items one run holds by default before it is sorted and written out. */
-export const SORT_RUN_ITEMS_DEFAULT = 50_000;
+export const SORT_RUN_ITEMS_DEFAULT = 25_000;
 /**
  * Bytes read from a run file at a time while merging. With {@link RUN_LINE_ITEMS} this bounds what
  * each run holds while merged (a read buffer, a line, its items): a day of 1M entries is ~20 runs
