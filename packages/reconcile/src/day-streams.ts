@@ -8,7 +8,7 @@ import { cycleLines, providerEntriesByIds, providerEntriesOfDayInBookOrder, toUn
 import type { EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryBookCursor, TransactionKind } from '@earnbook/ledger';
 import { kindOfType, needsLookup } from './diff.js';
 import type { BreakDraft, KeyGroup, LocalEntry } from './diff.js';
-import { keyGroups, withLookups } from './key-groups.js';
+import { Head, keyGroups, withLookups } from './key-groups.js';
 import { ExternalSorter } from './external-sort.js';
 import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
@@ -116,22 +116,25 @@ export async function compareInterest(input: { books: EarnBooks; entity: string;
       }
     }
     const breaks: BreakDraft[] = [];
-    const lines = projection.sorted()[Symbol.asyncIterator]();
-    const entries = input.reported.sorted()[Symbol.asyncIterator]();
-    let line = await lines.next();
-    let entry = await entries.next();
-    while (line.done !== true || entry.done !== true) {
-      const lineKey = line.done === true ? undefined : line.value.earnAccountId;
-      const entryKey = entry.done === true ? undefined : (entry.value.accountId ?? '');
-      const key = lineKey === undefined ? entryKey : entryKey === undefined ? lineKey : compareKeys(lineKey, entryKey) <= 0 ? lineKey : entryKey;
-      const account: ReportEntry[] = [];
-      while (entry.done !== true && entry.value.accountId === key) {
-        account.push(entry.value);
-        entry = await entries.next();
+    // Both streams read in batches: an await per batch, not per account (2M awaits at 1M accounts).
+    const lines = new Head(projection.sortedBatches(), (line: InterestLine) => line.earnAccountId);
+    const entries = new Head(input.reported.sortedBatches(), (entry: ReportEntry) => entry.accountId ?? '');
+    try {
+      await Promise.all([lines.next(), entries.next()]);
+      while (lines.key !== undefined || entries.key !== undefined) {
+        const key = lines.key === undefined ? (entries.key ?? '') : entries.key === undefined ? lines.key : compareKeys(lines.key, entries.key) <= 0 ? lines.key : entries.key;
+        const account: ReportEntry[] = [];
+        const taking = entries.take(key, account);
+        if (taking !== undefined) await taking;
+        const current = lines.key === key ? lines.value : undefined;
+        if (current !== undefined) {
+          const moving = lines.next();
+          if (moving !== undefined) await moving;
+        }
+        for (const draft of diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account), input.toleranceUnits)) breaks.push(draft);
       }
-      const current = line.done !== true && line.value.earnAccountId === key ? line.value : undefined;
-      if (current !== undefined) line = await lines.next();
-      breaks.push(...diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account), input.toleranceUnits));
+    } finally {
+      await Promise.all([lines.close(), entries.close()]);
     }
     return { breaks, recomputedMargin };
   } finally {

@@ -18,7 +18,7 @@ export const LOOKUP_BATCH_GROUPS = 500;
 const GROUP_BATCH_GROUPS = 500;
 
 /** The current item of a sorted stream read in batches: moving on awaits only for a new batch. */
-class Head<T> {
+export class Head<T> {
   readonly #iterator: AsyncIterator<readonly T[]>;
   readonly #key: (item: T) => string;
   #batch: readonly T[] = [];
