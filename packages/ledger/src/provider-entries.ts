@@ -21,7 +21,7 @@ import { parseAccountingDay } from './calendar.js';
 import type { TransactionKind } from './posting.js';
 import type { Ledger } from './ledger.js';
 import type { LedgerDatabase } from './db/schema.js';
-import { selectEarnAccountsByIds, selectProviderEntriesByIds, selectProviderEntriesOfDay } from './db/provider-entries-repository.js';
+import { selectEarnAccountsByIds, selectProviderEntriesByIds, selectProviderEntriesOfDay, selectProviderEntriesOfDayInBookOrder } from './db/provider-entries-repository.js';
 import type { ProviderEntryRow } from './db/provider-entries-repository.js';
 
 /** Provider entries one page may return. */
@@ -51,10 +51,31 @@ export interface ProviderEntryCursor {
   readonly transactionId: number;
 }
 
-function toProviderEntry(row: ProviderEntryRow): ProviderEntry {
-  const metadata = row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, unknown>);
+/** The `interestDay` of a transaction's metadata. */
+function interestDayOf(metadata: string | null): string | null {
+  if (metadata === null) return null;
+  const value = (JSON.parse(metadata) as Record<string, unknown>)['interestDay'];
+  return typeof value === 'string' ? value : null;
+}
+
+/**
+ * Maps rows to entries. The lines of one compound transaction come together and share its
+ * metadata: it is parsed once per run of equal texts, not once per line.
+ */
+function toProviderEntries(rows: readonly ProviderEntryRow[]): ProviderEntry[] {
+  let metadata: string | null | undefined;
+  let interestDay: string | null = null;
+  return rows.map((row) => {
+    if (row.metadata !== metadata) {
+      metadata = row.metadata;
+      interestDay = interestDayOf(row.metadata);
+    }
+    return toProviderEntry(row, interestDay);
+  });
+}
+
+function toProviderEntry(row: ProviderEntryRow, interestDay: string | null): ProviderEntry {
   const booking = row.kind === 'deposit' || row.kind === 'withdrawal';
-  const interestDay = typeof metadata['interestDay'] === 'string' ? metadata['interestDay'] : null;
   const signed = toUnits(row.amount);
   return {
     transactionId: row.id,
@@ -103,14 +124,62 @@ export async function providerEntriesOfDay(
     throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(input.kinds)}`, { field: 'kinds', value: describeValue(input.kinds) });
   }
   const rows = await selectProviderEntriesOfDay(db, ledger.dialect, { entity, day, after: input.after, limit, kinds: input.kinds ?? null });
-  return rows.map(toProviderEntry);
+  return toProviderEntries(rows);
+}
+
+/** Where a page of {@link providerEntriesOfDayInBookOrder} starts (exclusive). */
+export interface ProviderEntryBookCursor {
+  readonly transactionId: number;
+  /** The journal entry (line) the last entry was read from. */
+  readonly entryId: number;
+}
+
+/** A page of {@link providerEntriesOfDayInBookOrder}: its entries and where the next page starts (null after the last). */
+export interface ProviderEntryBookPage {
+  readonly entries: ProviderEntry[];
+  readonly next: ProviderEntryBookCursor | null;
+}
+
+/**
+ * One page of the provider entries booked on an entity's accounting day in book order
+ * (transaction id, then line), the same entries as {@link providerEntriesOfDay}. Far cheaper on a
+ * large day: the rows are read in about the order they lie in the tables, where provider id
+ * order visits each at random (1M interest lines of a day: ~30 µs a line in provider id order on
+ * SQLite). A caller that needs provider id order sorts them (the reconciler's external sort).
+ *
+ * @example
+ * let after = null;
+ * do {
+ *   const page = await providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: '2025-03-18', after, limit: 5000 });
+ *   // … page.entries
+ *   after = page.next;
+ * } while (after !== null);
+ */
+export async function providerEntriesOfDayInBookOrder(
+  ledger: Ledger,
+  input: { entity: string; day: string; after: ProviderEntryBookCursor | null; limit: number; kinds?: readonly TransactionKind[] },
+  db: Kysely<LedgerDatabase> = ledger.db,
+): Promise<ProviderEntryBookPage> {
+  const entity = ledger.entity(input.entity).id;
+  const day = parseAccountingDay(input.day, 'day');
+  const limit = checkLimit(input.limit, PROVIDER_ENTRY_PAGE_SIZE_MAX, 'limit');
+  if (input.kinds !== undefined && (!Array.isArray(input.kinds) || input.kinds.length === 0)) {
+    throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(input.kinds)}`, { field: 'kinds', value: describeValue(input.kinds) });
+  }
+  const after = input.after;
+  if (after !== null && (after === undefined || !Number.isSafeInteger(after.transactionId) || !Number.isSafeInteger(after.entryId))) {
+    throw new LedgerError('invalid_input', `after must be null or a cursor of two integers, got ${describeValue(after)}`, { field: 'after', value: describeValue(after) });
+  }
+  const rows = await selectProviderEntriesOfDayInBookOrder(db, { entity, day, after, limit, kinds: input.kinds ?? null });
+  const last = rows[rows.length - 1];
+  return { entries: toProviderEntries(rows), next: last === undefined || rows.length < limit ? null : { transactionId: last.id, entryId: last.entry_id } };
 }
 
 /** The provider entries of any day that carry one of `providerIds`, by transaction id. */
 export async function providerEntriesByIds(ledger: Ledger, input: { entity: string; providerIds: readonly string[] }, db: Kysely<LedgerDatabase> = ledger.db): Promise<ProviderEntry[]> {
   const entity = ledger.entity(input.entity).id;
   checkLimit(Math.max(1, input.providerIds.length), PROVIDER_LOOKUP_IDS_MAX, 'providerIds.length');
-  return (await selectProviderEntriesByIds(db, ledger.dialect, { entity, providerIds: input.providerIds })).map(toProviderEntry);
+  return toProviderEntries(await selectProviderEntriesByIds(db, ledger.dialect, { entity, providerIds: input.providerIds }));
 }
 
 /** Earn accounts of an entity by Earn account id: the ledger account and currency of each known one. */

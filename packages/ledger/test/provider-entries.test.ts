@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnBooks, LedgerError, earnAccountsByIds, providerEntriesByIds, providerEntriesOfDay } from '../src/index.js';
-import type { Ledger, ProviderEntry, ProviderEntryCursor } from '../src/index.js';
+import { EarnBooks, LedgerError, earnAccountsByIds, providerEntriesByIds, providerEntriesOfDay, providerEntriesOfDayInBookOrder } from '../src/index.js';
+import type { Ledger, ProviderEntry, ProviderEntryBookCursor, ProviderEntryCursor, TransactionKind } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 
 const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: null };
@@ -49,6 +49,28 @@ describe.each(DIALECTS)('provider entries on %s', (dialect) => {
       if (last === undefined || page.length < limit) return seen;
       after = { providerId: last.providerId, transactionId: last.transactionId };
     }
+  }
+
+  /** Every page of the day in book order; checks the order (transaction, then line) on the way. */
+  async function allBookPages(limit: number, kinds?: readonly TransactionKind[]): Promise<ProviderEntry[]> {
+    const seen: ProviderEntry[] = [];
+    let after: ProviderEntryBookCursor | null = null;
+    let guard = 0;
+    do {
+      if (guard++ > 50) throw new Error(`loop ${JSON.stringify(after)} ${JSON.stringify(seen.map((e) => [e.transactionId, e.providerId]))}`);
+      const page = await providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after, limit, ...(kinds === undefined ? {} : { kinds }) });
+      expect(page.entries.length).toBeLessThanOrEqual(limit);
+      seen.push(...page.entries);
+      after = page.next;
+    } while (after !== null);
+    const ids = seen.map((entry) => entry.transactionId);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    return seen;
+  }
+
+  /** Entries in provider id order, then transaction id: the order of {@link providerEntriesOfDay}. */
+  function inProviderOrder(entries: readonly ProviderEntry[]): ProviderEntry[] {
+    return [...entries].sort((a, b) => codePointOrder(a.providerId, b.providerId) || a.transactionId - b.transactionId);
   }
 
   it('reads a day in provider id code point order, in pages, each with its relevant line', async () => {
@@ -119,6 +141,10 @@ describe.each(DIALECTS)('provider entries on %s', (dialect) => {
     // A kinds filter applies to both stores.
     const interest = await providerEntriesOfDay(ledger, { entity: 'defi', day: DAY, after: null, limit: 100, kinds: ['interest'] });
     expect(interest.map((entry) => entry.providerId)).toEqual(['i-old', ...lineIds].sort(codePointOrder));
+    // Book order: the same entries, whatever the page size, and the same kinds filter.
+    for (const limit of [1, 2, 3, 4, 100]) expect(inProviderOrder(await allBookPages(limit))).toEqual(entries);
+    expect(inProviderOrder(await allBookPages(2, ['interest']))).toEqual(interest);
+    expect(await allBookPages(3, ['fee'])).toEqual([]);
     // Lookups by provider id find lines too, by transaction id.
     const found = await providerEntriesByIds(ledger, { entity: 'defi', providerIds: ['c', 'i-old', 'z', 'nope'] });
     expect(found.map((entry) => [entry.providerId, entry.kind])).toEqual([
@@ -139,6 +165,9 @@ describe.each(DIALECTS)('provider entries on %s', (dialect) => {
     await expect(providerEntriesOfDay(ledger, { entity: 'defi', day: DAY, after: null, limit: 0 })).rejects.toMatchObject({ code: 'invalid_input', field: 'limit' });
     await expect(providerEntriesOfDay(ledger, { entity: 'defi', day: '2025-02-30', after: null, limit: 10 })).rejects.toBeInstanceOf(LedgerError);
     await expect(providerEntriesOfDay(ledger, { entity: 'nope', day: DAY, after: null, limit: 10 })).rejects.toMatchObject({ code: 'unknown_entity' });
+    await expect(providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after: null, limit: 10_001 })).rejects.toMatchObject({ code: 'invalid_input', field: 'limit' });
+    await expect(providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after: { transactionId: 1.5, entryId: 1 }, limit: 10 })).rejects.toMatchObject({ code: 'invalid_input', field: 'after' });
+    await expect(providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after: null, limit: 10, kinds: [] })).rejects.toMatchObject({ code: 'invalid_input', field: 'kinds' });
     await expect(providerEntriesByIds(ledger, { entity: 'defi', providerIds: Array.from({ length: 1001 }, (_, i) => `p${i}`) })).rejects.toMatchObject({ code: 'invalid_input' });
   });
 });

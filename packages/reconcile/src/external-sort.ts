@@ -1,19 +1,31 @@
 /**
  * An external merge sort for streams larger than memory: items are buffered up to a run size,
- * each full run is sorted (stably) and written to a temporary file as one JSON line per item,
- * and the sorted stream is a k-way merge of the runs through a binary heap. Memory is bounded by
+ * each full run is sorted (stably) and written to a temporary file as lines that each hold a JSON
+ * array of up to {@link RUN_LINE_ITEMS} items, and the sorted stream is a k-way merge of the runs through a binary heap. Memory is bounded by
  * the run size plus one read buffer per run; the sorted stream can be read several times.
  */
-import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareKeys } from './keys.js';
 
 /** Items one run holds by default before it is sorted and written out. */
-export const SORT_RUN_ITEMS_DEFAULT = 50_000;
-/** Bytes read from a run file at a time while merging. */
-const RUN_READ_BYTES = 256 * 1024;
+export const SORT_RUN_ITEMS_DEFAULT = 25_000;
+/**
+ * Bytes read from a run file at a time while merging. With {@link RUN_LINE_ITEMS} this bounds what
+ * each run holds while merged (a read buffer, a line, its items): a day of 1M entries is ~20 runs
+ * in each of two sorters merged at once.
+ */
+const RUN_READ_BYTES = 64 * 1024;
+/**
+ * Items per line of a run file: one `JSON.stringify` and one `JSON.parse` of an array per line
+ * instead of one call per item. At 1M report entries, a line per item cost 2 µs to write and
+ * 5.5 µs to read back (the lines of a buffer joined into one array text) per item; an array per
+ * line 0.4 µs and 2.3 µs. 250 items read as fast as 1,000 and hold a quarter of the memory.
+ */
+const RUN_LINE_ITEMS = 250;
+/** Bytes of run lines gathered before one write. */
+const RUN_WRITE_BYTES = 1024 * 1024;
 /** Items per batch of {@link ExternalSorter.sortedBatches}: one await per batch, not per item. */
 export const SORT_BATCH_ITEMS = 1_000;
 
@@ -28,13 +40,17 @@ export interface ExternalSorterOptions<T> {
 
 /** Reads one run file back as items, a buffer at a time. */
 class RunReader<T> {
-  readonly #lines: AsyncIterator<string[]>;
+  readonly #lines: AsyncIterator<string>;
+  readonly #key: (item: T) => string;
   #items: T[] = [];
   #at = 0;
   #done = false;
+  /** The head's key, computed once per item (the merge compares it several times). */
+  headKey = '';
 
-  constructor(path: string) {
-    this.#lines = readLines(path)[Symbol.asyncIterator]();
+  constructor(path: string, key: (item: T) => string) {
+    this.#lines = readRunLines(path)[Symbol.asyncIterator]();
+    this.#key = key;
   }
 
   /** The current item, or undefined at the end (call {@link fill} first). */
@@ -42,8 +58,19 @@ class RunReader<T> {
     return this.#items[this.#at];
   }
 
+  #keyHead(): void {
+    const item = this.#items[this.#at];
+    this.headKey = item === undefined ? '' : this.#key(item);
+  }
+
   advance(): void {
     this.#at++;
+    this.#keyHead();
+  }
+
+  /** Closes the run file (when the merge ends early). */
+  async close(): Promise<void> {
+    await this.#lines.return?.();
   }
 
   /** Whether {@link fill} has to read: the loaded items are used up and the run is not over. */
@@ -59,22 +86,37 @@ class RunReader<T> {
         this.#done = true;
         return;
       }
-      // One JSON.parse of the buffer's lines as an array: a native call per buffer, not per line
-      // (the lines are JSON.stringify's output, one value each).
-      this.#items = JSON.parse(`[${next.value.join(',')}]`) as T[];
+      this.#items = JSON.parse(next.value) as T[];
       this.#at = 0;
+      this.#keyHead();
     }
   }
 }
 
-async function* readLines(path: string): AsyncGenerator<string[]> {
-  let carry = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: RUN_READ_BYTES }) as AsyncIterable<string>) {
-    const lines = (carry + chunk).split('\n');
-    carry = lines.pop() ?? '';
-    if (lines.length > 0) yield lines;
+/**
+ * The lines of a run file, read as bytes (a line is decoded once it is whole: UTF-8 is cut at
+ * line ends only, and a newline byte is never part of a multi-byte character).
+ */
+async function* readRunLines(path: string): AsyncGenerator<string> {
+  const handle = await open(path, 'r');
+  try {
+    let pending = Buffer.alloc(0);
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(RUN_READ_BYTES);
+      const { bytesRead } = await handle.read(chunk, 0, RUN_READ_BYTES, null);
+      if (bytesRead === 0) break;
+      const data = pending.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
+      let start = 0;
+      for (let end = data.indexOf(10, start); end !== -1; end = data.indexOf(10, start)) {
+        yield data.toString('utf8', start, end);
+        start = end + 1;
+      }
+      pending = data.subarray(start);
+    }
+    if (pending.length > 0) yield pending.toString('utf8');
+  } finally {
+    await handle.close();
   }
-  if (carry !== '') yield [carry];
 }
 
 /**
@@ -125,12 +167,15 @@ export class ExternalSorter<T> {
     const path = join(this.#workDirectory, `run-${this.#runs.length}.ndjson`);
     const handle = await open(path, 'w');
     try {
-      const lines: string[] = [];
-      for (const item of this.#buffer) {
-        lines.push(JSON.stringify(item));
-        if (lines.length === 1_000) await handle.write(`${lines.splice(0).join('\n')}\n`);
+      let text = '';
+      for (let start = 0; start < this.#buffer.length; start += RUN_LINE_ITEMS) {
+        text += `${JSON.stringify(this.#buffer.slice(start, start + RUN_LINE_ITEMS))}\n`;
+        if (text.length >= RUN_WRITE_BYTES) {
+          await handle.write(text);
+          text = '';
+        }
       }
-      if (lines.length > 0) await handle.write(`${lines.join('\n')}\n`);
+      if (text.length > 0) await handle.write(text);
     } finally {
       await handle.close();
     }
@@ -151,25 +196,30 @@ export class ExternalSorter<T> {
       return;
     }
     if (this.#buffer.length > 0) await this.#spill();
-    const readers = this.#runs.map((path) => new RunReader<T>(path));
-    await Promise.all(readers.map((reader) => reader.fill()));
-    const heap = new RunHeap<T>(this.#key);
-    readers.forEach((reader, index) => heap.push({ reader, index }));
-    let batch: T[] = [];
-    for (;;) {
-      const top = heap.peek();
-      const item = top?.reader.head;
-      if (top === undefined || item === undefined) break;
-      batch.push(item);
-      top.reader.advance();
-      if (top.reader.empty) await top.reader.fill();
-      heap.replaceTop();
-      if (batch.length >= SORT_BATCH_ITEMS) {
-        yield batch;
-        batch = [];
+    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key));
+    try {
+      await Promise.all(readers.map((reader) => reader.fill()));
+      const heap = new RunHeap<T>();
+      readers.forEach((reader, index) => heap.push({ reader, index }));
+      let batch: T[] = [];
+      for (;;) {
+        const top = heap.peek();
+        const item = top?.reader.head;
+        if (top === undefined || item === undefined) break;
+        batch.push(item);
+        top.reader.advance();
+        if (top.reader.empty) await top.reader.fill();
+        heap.replaceTop();
+        if (batch.length >= SORT_BATCH_ITEMS) {
+          yield batch;
+          batch = [];
+        }
       }
+      if (batch.length > 0) yield batch;
+    } finally {
+      // Also when the reader stops early: each run's file is closed.
+      await Promise.all(readers.map((reader) => reader.close()));
     }
-    if (batch.length > 0) yield batch;
   }
 
   /** Removes the run files. */
@@ -189,18 +239,11 @@ interface HeapNode<T> {
 /** A min-heap of run readers by their head's key, ties by run index (so the merge is stable). */
 class RunHeap<T> {
   readonly #nodes: HeapNode<T>[] = [];
-  readonly #key: (item: T) => string;
-
-  constructor(key: (item: T) => string) {
-    this.#key = key;
-  }
 
   #less(a: HeapNode<T>, b: HeapNode<T>): boolean {
-    const x = a.reader.head;
-    const y = b.reader.head;
-    if (x === undefined) return false;
-    if (y === undefined) return true;
-    const order = compareKeys(this.#key(x), this.#key(y));
+    if (a.reader.head === undefined) return false;
+    if (b.reader.head === undefined) return true;
+    const order = compareKeys(a.reader.headKey, b.reader.headKey);
     return order < 0 || (order === 0 && a.index < b.index);
   }
 

@@ -30,6 +30,9 @@ export function sumReportedInterest(entries: readonly ReportEntry[]): ReportedIn
   return { accountId: first?.accountId ?? '', currency: first?.currency ?? '', units, ids };
 }
 
+/** What {@link diffInterest} reads of a recomputed line (the rest of a `CycleLine` need not be kept). */
+export type InterestLine = Pick<CycleLine, 'earnAccountId' | 'currency' | 'balance' | 'userInterest'>;
+
 function absolute(value: bigint): bigint {
   return value < 0n ? -value : value;
 }
@@ -39,7 +42,7 @@ function absolute(value: bigint): bigint {
  * balance or on an account the books do not have (`unexpected_interest`), or a difference beyond
  * the currency's tolerance (`interest_mismatch`).
  */
-export function diffInterest(line: CycleLine | undefined, reported: ReportedInterest | undefined, toleranceUnits: (currency: string) => bigint): BreakDraft[] {
+export function diffInterest(line: InterestLine | undefined, reported: ReportedInterest | undefined, toleranceUnits: (currency: string) => bigint): BreakDraft[] {
   if (line === undefined) {
     if (reported === undefined) return [];
     return [

@@ -18,7 +18,7 @@ export const LOOKUP_BATCH_GROUPS = 500;
 const GROUP_BATCH_GROUPS = 500;
 
 /** The current item of a sorted stream read in batches: moving on awaits only for a new batch. */
-class Head<T> {
+export class Head<T> {
   readonly #iterator: AsyncIterator<readonly T[]>;
   readonly #key: (item: T) => string;
   #batch: readonly T[] = [];
@@ -63,6 +63,11 @@ class Head<T> {
     }
   }
 
+  /** Ends the stream early (its generator's `finally` runs: a sorter behind it removes its files). */
+  async close(): Promise<void> {
+    await this.#iterator.return?.();
+  }
+
   /**
    * Takes every item with `key` (the stream is sorted, so they are adjacent); returns a promise
    * only when it has to wait for the next batch.
@@ -84,6 +89,16 @@ class Head<T> {
 export async function* keyGroups(report: AsyncIterable<readonly ReportEntry[]>, locals: readonly AsyncIterable<readonly LocalEntry[]>[]): AsyncGenerator<KeyGroup[]> {
   const reportHead = new Head(report, matchKey);
   const localHeads = locals.map((stream) => new Head(stream, (entry: LocalEntry) => entry.providerId));
+  const heads = [reportHead, ...localHeads];
+  try {
+    yield* mergeHeads(reportHead, localHeads);
+  } finally {
+    // Run when the merge ends early too (the consumer stopped or failed).
+    await Promise.all(heads.map((head) => head.close()));
+  }
+}
+
+async function* mergeHeads(reportHead: Head<ReportEntry>, localHeads: readonly Head<LocalEntry>[]): AsyncGenerator<KeyGroup[]> {
   const heads = [reportHead, ...localHeads];
   await Promise.all(heads.map((head) => head.next()));
   let batch: KeyGroup[] = [];

@@ -174,21 +174,24 @@ async function decideBookings(ledger: Ledger, input: { entity: string; day: stri
       system = await systemAccountsFor(ledger, { entity, currency: entry.currency, kind }, scope.db);
       systems.set(systemKey, system);
     }
-    const accountsOfRule: Partial<Record<AccountKind, number>> = account !== undefined && kind === 'interest' ? { ...system, user: account.ledgerAccountId } : system;
+    const userAccountId = account !== undefined && kind === 'interest' ? account.ledgerAccountId : undefined;
     if (alone) {
+      const accountsOfRule: Partial<Record<AccountKind, number>> = userAccountId === undefined ? system : { ...system, user: userAccountId };
       bookings.push({ alone: wholePosting({ entity, day: input.day, entry, kind, amount, accounts: accountsOfRule }), entry });
       continue;
     }
     const rule = COMPOUND_RULES[kind];
-    const batchKey = JSON.stringify([kind, entry.currency, entry.createdAt]);
+    // Kind, currency and instant joined by NUL (no object or JSON text per entry): a kind and a
+    // currency hold no NUL, so the key is unambiguous.
+    const batchKey = `${kind}\u0000${entry.currency}\u0000${entry.createdAt}`;
     let batch = batches.get(batchKey);
     if (batch === undefined || batch.lines.length >= LINES_PER_TRANSACTION_MAX) {
-      const contraAccountId = accountsOfRule[rule.contra] ?? 0;
+      const contraAccountId = system[rule.contra] ?? 0;
       batch = { posting: { entity, kind, occurredAt: entry.createdAt, side: rule.side, contraAccountId, metadata: { interestDay: input.day } }, lines: [], entries: [] };
       batches.set(batchKey, batch);
       bookings.push({ batch });
     }
-    batch.lines.push({ accountId: accountsOfRule[rule.line] ?? 0, amount, providerId: entry.id });
+    batch.lines.push({ accountId: (rule.line === 'user' ? userAccountId : system[rule.line]) ?? 0, amount, providerId: entry.id });
     batch.entries.push(entry);
   }
   return bookings;

@@ -56,6 +56,24 @@ describe('sorted streams read in batches', () => {
     }
   });
 
+  it('run lines longer than a read, with multi-byte characters cut by the reads, come back whole', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
+    const sorter = new ExternalSorter<{ key: string; text: string }>({ key: (item) => item.key, runSize: 1_500, directory });
+    try {
+      // 1,000 items per run line of ~1 MB: every line spans several reads, and the odd lengths
+      // put read boundaries inside 2-, 3- and 4-byte characters.
+      const items = Array.from({ length: 4_000 }, (_, at) => ({ key: String((at * 7919) % 4_000).padStart(4, '0'), text: 'é€😀'.repeat(40 + (at % 7)) + 'x'.repeat(at % 3) }));
+      for (const item of items) await sorter.add(item);
+      const expected = [...items].sort((a, b) => compareKeys(a.key, b.key));
+      const read: { key: string; text: string }[] = [];
+      for await (const batch of sorter.sortedBatches()) read.push(...batch);
+      expect(read).toEqual(expected);
+    } finally {
+      await sorter.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('key groups from batches cut anywhere (empty ones too) are the groups of the whole, in key order', async () => {
     const sizes = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 5 });
     await fc.assert(

@@ -133,6 +133,48 @@ export async function selectProviderEntriesOfDay(
   return [...whole, ...line].sort(compareRows).slice(0, limit);
 }
 
+/** Where a page in book order starts (exclusive): the transaction and journal entry of the last row. */
+export interface ProviderEntryBookKey {
+  readonly transactionId: number;
+  readonly entryId: number;
+}
+
+/** A row of {@link selectProviderEntriesOfDayInBookOrder}: a provider entry and the journal entry it was read from. */
+export interface ProviderEntryBookRow extends ProviderEntryRow {
+  readonly entry_id: number;
+}
+
+/**
+ * A page of a day's provider entries in book order (transaction id, then journal entry id), after
+ * a key: both stores in one indexed pass over the day's transactions (`(entity, accounting_day,
+ * id)`) and their entries, with no sort. Rows lie in the tables in about this order, so a day of
+ * 1M interest lines is read sequentially; in provider id order each line is a random row (the
+ * sync books in account order). A compound line's day is its transaction's (the ledger writes
+ * them alike).
+ */
+export async function selectProviderEntriesOfDayInBookOrder(
+  db: Db,
+  input: { entity: string; day: string; after: ProviderEntryBookKey | null; limit: number; kinds: readonly string[] | null },
+): Promise<ProviderEntryBookRow[]> {
+  const { after, kinds } = input;
+  let query = db
+    .selectFrom('journal_transactions as t')
+    .innerJoin('journal_entries as e', 'e.transaction_id', 't.id')
+    .leftJoin('earn_accounts as ea', (join) => join.onRef('ea.ledger_account_id', '=', 'e.account_id').onRef('ea.entity', '=', 't.entity'))
+    .select(['t.id', 't.kind', 't.accounting_day', 't.occurred_at', 't.metadata', 'e.amount', 'e.currency', 'ea.earn_account_id', 'e.id as entry_id'])
+    .select(sql<string | null>`coalesce(e.provider_id, t.provider_id)`.as('provider_id'))
+    .where('t.entity', '=', input.entity)
+    .where('t.accounting_day', '=', input.day)
+    .where('t.kind', 'in', kinds ?? PROVIDER_ENTRY_KINDS)
+    // A line that carries its own provider id, or the relevant line of a transaction that carries
+    // one (raw conditions are parenthesised whole: Kysely joins them with `and` as they are).
+    .where(
+      sql<boolean>`((e.provider_id is not null and t.kind in (${sql.join(PROVIDER_ENTRY_KINDS)})) or (t.provider_id is not null and exists (select 1 from ledger_accounts a where a.id = e.account_id and ((a.kind = 'user' and t.kind in (${sql.join(USER_LINE_KINDS)})) or (a.kind = 'settlement' and t.kind in (${sql.join(SETTLEMENT_LINE_KINDS)}))))))`,
+    );
+  if (after !== null) query = query.where(sql<boolean>`(t.id >= ${after.transactionId} and (t.id > ${after.transactionId} or e.id > ${after.entryId}))`);
+  return query.orderBy('t.id').orderBy('e.id').limit(input.limit).execute();
+}
+
 /** The provider entries of any day carrying one of `providerIds`, by transaction id (then provider id). */
 export async function selectProviderEntriesByIds(db: Db, dialect: LedgerDialect, input: { entity: string; providerIds: readonly string[] }): Promise<ProviderEntryRow[]> {
   if (input.providerIds.length === 0) return [];
