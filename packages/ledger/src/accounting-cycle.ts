@@ -194,25 +194,27 @@ interface CycleBatch {
   readonly more: boolean;
 }
 
-/** One batch of accounts after `afterId`, read through `db`. */
-async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number): Promise<CycleBatch> {
+/** One batch of accounts after `afterId`, read through `db`; the account rows are kept only when the batch is to be booked. */
+async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, booking: boolean): Promise<CycleBatch> {
   const { entity, day, previousDay, batchSize, termsByProduct } = reader;
   const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize });
   const lines: CycleLine[] = [];
   const figures: CycleFigures[] = [];
   const accounts = new Map<number, BulkAccountRow>();
   for (const row of rows) {
-    accounts.set(row.ledger_account_id, {
-      id: row.ledger_account_id,
-      entity: row.entity,
-      currency: row.currency,
-      code: row.code,
-      kind: row.kind,
-      normal_side: row.normal_side,
-      balance: row.current_balance,
-      last_day: row.last_day,
-      entry_count: row.entry_count,
-    });
+    if (booking) {
+      accounts.set(row.ledger_account_id, {
+        id: row.ledger_account_id,
+        entity: row.entity,
+        currency: row.ledger_currency,
+        code: row.code,
+        kind: row.kind,
+        normal_side: row.normal_side,
+        balance: row.current_balance,
+        last_day: row.last_day,
+        entry_count: row.entry_count,
+      });
+    }
     const terms = termsByProduct.get(row.provider_product_id);
     const balanceUnits = row.balance === null ? 0n : toUnits(row.balance);
     if (terms === undefined) {
@@ -257,7 +259,7 @@ export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLi
   const reader = await openCycleReader(options);
   let afterId = 0;
   for (;;) {
-    const batch = await readCycleBatch(options.books.ledger.db, reader, afterId);
+    const batch = await readCycleBatch(options.books.ledger.db, reader, afterId, false);
     if (batch.lastId === undefined) return;
     yield batch.lines;
     if (!batch.more) return;
@@ -402,7 +404,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
     const done = await ledger.transact(async (scope) => {
       const tally: CycleTally = { afterId, more: true, legacyIds, accounts: 0, booked: 0, already: 0, totals: new Map() };
       for (let lines = 0; lines < commitLines && tally.more; ) {
-        const batch = await readCycleBatch(scope.db, reader, tally.afterId);
+        const batch = await readCycleBatch(scope.db, reader, tally.afterId, true);
         if (batch.lastId === undefined) {
           tally.more = false;
           break;

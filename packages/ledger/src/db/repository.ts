@@ -237,6 +237,8 @@ export interface CycleAccountRow {
   readonly user_residue: string | null;
   readonly margin_residue: string | null;
   readonly entity: string;
+  /** The ledger account's currency (the Earn account's is `currency`). */
+  readonly ledger_currency: string;
   readonly code: string;
   readonly kind: string;
   readonly normal_side: 'debit' | 'credit';
@@ -258,7 +260,7 @@ export interface CycleAccountRow {
 export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number }): Promise<CycleAccountRow[]> {
   const { rows } = await sql<CycleAccountRow>`
     select a.earn_account_id, a.ledger_account_id, a.provider_product_id, a.currency, r.user_residue, r.margin_residue,
-           l.entity, l.code, l.kind, l.normal_side, l.balance as current_balance, l.last_day, l.entry_count,
+           l.entity, l.currency as ledger_currency, l.code, l.kind, l.normal_side, l.balance as current_balance, l.last_day, l.entry_count,
            case when l.last_day is null or l.last_day <= ${input.day} then l.balance
                 else (select d.balance from account_day_balances d where d.account_id = a.ledger_account_id and d.accounting_day <= ${input.day}
                       order by d.accounting_day desc limit 1) end as balance
