@@ -18,6 +18,7 @@ import { LedgerError, describeValue } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { parseAccountingDay } from './calendar.js';
+import { TRANSACTION_KINDS } from './posting.js';
 import type { TransactionKind } from './posting.js';
 import type { Ledger } from './ledger.js';
 import type { LedgerDatabase } from './db/schema.js';
@@ -90,6 +91,20 @@ function toProviderEntry(row: ProviderEntryRow, interestDay: string | null): Pro
   };
 }
 
+/** A kinds filter: absent (every kind, null), or a non-empty list of transaction kinds. */
+function checkKinds(kinds: readonly TransactionKind[] | undefined): readonly TransactionKind[] | null {
+  if (kinds === undefined) return null;
+  if (!Array.isArray(kinds) || kinds.length === 0) {
+    throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(kinds)}`, { field: 'kinds', value: describeValue(kinds) });
+  }
+  kinds.forEach((kind: unknown, index) => {
+    if (!(TRANSACTION_KINDS as readonly unknown[]).includes(kind)) {
+      throw new LedgerError('invalid_input', `kinds[${index}] must be a transaction kind (${TRANSACTION_KINDS.join(', ')}), got ${describeValue(kind)}`, { field: `kinds[${index}]`, value: describeValue(kind) });
+    }
+  });
+  return kinds;
+}
+
 function checkLimit(limit: number, max: number, field: string): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > max) {
     throw new LedgerError('invalid_input', `${field} must be an integer from 1 to ${max}, got ${describeValue(limit)}`, { field, value: describeValue(limit) });
@@ -120,10 +135,8 @@ export async function providerEntriesOfDay(
   const entity = ledger.entity(input.entity).id;
   const day = parseAccountingDay(input.day, 'day');
   const limit = checkLimit(input.limit, PROVIDER_ENTRY_PAGE_SIZE_MAX, 'limit');
-  if (input.kinds !== undefined && (!Array.isArray(input.kinds) || input.kinds.length === 0)) {
-    throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(input.kinds)}`, { field: 'kinds', value: describeValue(input.kinds) });
-  }
-  const rows = await selectProviderEntriesOfDay(db, ledger.dialect, { entity, day, after: input.after, limit, kinds: input.kinds ?? null });
+  const kinds = checkKinds(input.kinds);
+  const rows = await selectProviderEntriesOfDay(db, ledger.dialect, { entity, day, after: input.after, limit, kinds });
   return toProviderEntries(rows);
 }
 
@@ -163,14 +176,12 @@ export async function providerEntriesOfDayInBookOrder(
   const entity = ledger.entity(input.entity).id;
   const day = parseAccountingDay(input.day, 'day');
   const limit = checkLimit(input.limit, PROVIDER_ENTRY_PAGE_SIZE_MAX, 'limit');
-  if (input.kinds !== undefined && (!Array.isArray(input.kinds) || input.kinds.length === 0)) {
-    throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(input.kinds)}`, { field: 'kinds', value: describeValue(input.kinds) });
-  }
+  const kinds = checkKinds(input.kinds);
   const after = input.after;
   if (after !== null && (after === undefined || !Number.isSafeInteger(after.transactionId) || !Number.isSafeInteger(after.entryId))) {
     throw new LedgerError('invalid_input', `after must be null or a cursor of two integers, got ${describeValue(after)}`, { field: 'after', value: describeValue(after) });
   }
-  const rows = await selectProviderEntriesOfDayInBookOrder(db, { entity, day, after, limit, kinds: input.kinds ?? null });
+  const rows = await selectProviderEntriesOfDayInBookOrder(db, { entity, day, after, limit, kinds });
   const last = rows[rows.length - 1];
   return { entries: toProviderEntries(rows), next: last === undefined || rows.length < limit ? null : { transactionId: last.id, entryId: last.entry_id } };
 }

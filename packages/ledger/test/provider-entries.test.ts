@@ -57,7 +57,7 @@ describe.each(DIALECTS)('provider entries on %s', (dialect) => {
     let after: ProviderEntryBookCursor | null = null;
     let guard = 0;
     do {
-      if (guard++ > 50) throw new Error(`loop ${JSON.stringify(after)} ${JSON.stringify(seen.map((e) => [e.transactionId, e.providerId]))}`);
+      if (guard++ > 50) throw new Error(`book-order pages did not end (cursor ${JSON.stringify(after)})`);
       const page = await providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after, limit, ...(kinds === undefined ? {} : { kinds }) });
       expect(page.entries.length).toBeLessThanOrEqual(limit);
       seen.push(...page.entries);
@@ -168,6 +168,9 @@ describe.each(DIALECTS)('provider entries on %s', (dialect) => {
     await expect(providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after: null, limit: 10_001 })).rejects.toMatchObject({ code: 'invalid_input', field: 'limit' });
     await expect(providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after: { transactionId: 1.5, entryId: 1 }, limit: 10 })).rejects.toMatchObject({ code: 'invalid_input', field: 'after' });
     await expect(providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: DAY, after: null, limit: 10, kinds: [] })).rejects.toMatchObject({ code: 'invalid_input', field: 'kinds' });
+    for (const read of [providerEntriesOfDay, providerEntriesOfDayInBookOrder]) {
+      await expect(read(ledger, { entity: 'defi', day: DAY, after: null, limit: 10, kinds: ['interest', 'bogus' as TransactionKind] })).rejects.toMatchObject({ code: 'invalid_input', field: 'kinds[1]', value: '"bogus"' });
+    }
     await expect(providerEntriesByIds(ledger, { entity: 'defi', providerIds: Array.from({ length: 1001 }, (_, i) => `p${i}`) })).rejects.toMatchObject({ code: 'invalid_input' });
   });
 });
