@@ -32,7 +32,6 @@ import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 
-
 /** Accounts read and booked per database transaction by default. */
 export const CYCLE_BATCH_SIZE_DEFAULT = 500;
 
@@ -174,18 +173,18 @@ async function openCycleReader(options: CycleOptions): Promise<CycleReader> {
   return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct };
 }
 
-/** A line's figures as the engine made them, so that booking does not parse its texts again. */
-interface CycleFigures {
+/** A line with its figures as the engine made them, so that booking does not parse its texts again. */
+interface CycleItem {
+  readonly line: CycleLine;
   readonly interestUnits: bigint;
   readonly marginUnits: bigint;
-  readonly residues: boolean;
+  /** Whether it leaves residues to store (non-zero fine units). */
+  readonly hasResidues: boolean;
 }
 
 /** One batch of cycle accounts as read. */
 interface CycleBatch {
-  readonly lines: CycleLine[];
-  /** Per line, the units of its interest and margin and whether it carries residues (what `lines` shows as text). */
-  readonly figures: CycleFigures[];
+  readonly items: CycleItem[];
   /** The ledger account rows of the batch as read with it (balances now, not at the end of the day). */
   readonly accounts: Map<number, BulkAccountRow>;
   /** The last account read; undefined when none was left. */
@@ -198,8 +197,7 @@ interface CycleBatch {
 async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, booking: boolean): Promise<CycleBatch> {
   const { entity, day, previousDay, batchSize, termsByProduct } = reader;
   const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize });
-  const lines: CycleLine[] = [];
-  const figures: CycleFigures[] = [];
+  const items: CycleItem[] = [];
   const accounts = new Map<number, BulkAccountRow>();
   for (const row of rows) {
     if (booking) {
@@ -235,7 +233,7 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
     });
     const interestUnits = result.userInterestUnits * scaleFactor;
     const marginUnits = result.partnerMarginUnits * scaleFactor;
-    lines.push({
+    const line: CycleLine = {
       earnAccountId: row.earn_account_id,
       ledgerAccountId: row.ledger_account_id,
       providerProductId: row.provider_product_id,
@@ -245,10 +243,10 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
       partnerMargin: formatUnits(marginUnits),
       userResidue: formatFineUnits(result.userResidueFineUnits, terms.scale),
       marginResidue: formatFineUnits(result.marginResidueFineUnits, terms.scale),
-    });
-    figures.push({ interestUnits, marginUnits, residues: result.userResidueFineUnits !== 0n || result.marginResidueFineUnits !== 0n });
+    };
+    items.push({ line, interestUnits, marginUnits, hasResidues: result.userResidueFineUnits !== 0n || result.marginResidueFineUnits !== 0n });
   }
-  return { lines, figures, accounts, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
+  return { items, accounts, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
 }
 
 /**
@@ -261,7 +259,7 @@ export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLi
   for (;;) {
     const batch = await readCycleBatch(options.books.ledger.db, reader, afterId, false);
     if (batch.lastId === undefined) return;
-    yield batch.lines;
+    yield batch.items.map((item) => item.line);
     if (!batch.more) return;
     afterId = batch.lastId;
   }
@@ -313,27 +311,24 @@ async function bookCycleBatch(
   ledger: Ledger,
   scope: PostingScope,
   run: CycleBooking,
-  batch: { lines: readonly CycleLine[]; figures: readonly CycleFigures[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string },
+  batch: { items: readonly CycleItem[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string },
   tally: CycleTally,
 ): Promise<void> {
   const { entity, day } = run;
   const residues: ResidueRow[] = [];
   const byCurrency = new Map<string, NormalizedLines['lines'][number][]>();
-  batch.lines.forEach((line, index) => {
-    const figures = batch.figures[index];
-    assertInvariant(figures !== undefined, `cycle line ${index} has no figures`);
-    const { interestUnits } = figures;
-    addTotals(tally.totals, line.currency, { userInterest: interestUnits, partnerMargin: figures.marginUnits });
-    if (figures.residues) {
+  for (const { line, interestUnits, marginUnits, hasResidues } of batch.items) {
+    addTotals(tally.totals, line.currency, { userInterest: interestUnits, partnerMargin: marginUnits });
+    if (hasResidues) {
       residues.push({ account_id: line.ledgerAccountId, accounting_day: day, user_residue: line.userResidue, margin_residue: line.marginResidue });
     }
-    if (interestUnits === 0n) return;
+    if (interestUnits === 0n) continue;
     assertInvariant(interestUnits > 0n, `interest of account ${line.ledgerAccountId} is negative: ${line.userInterest}`);
     const list = byCurrency.get(line.currency) ?? [];
     // Credit: signed units are negative (debit positive).
     list.push({ accountId: line.ledgerAccountId, units: -interestUnits, providerId: batch.providerIdOf(line) });
     byCurrency.set(line.currency, list);
-  });
+  }
   for (const [currency, lines] of byCurrency) {
     // The ledger's account cache answers this after the first batch.
     const contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
@@ -355,7 +350,7 @@ async function bookCycleBatch(
     }
   }
   if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
-  tally.accounts += batch.lines.length;
+  tally.accounts += batch.items.length;
 }
 
 /**
@@ -409,17 +404,18 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
           tally.more = false;
           break;
         }
-        options.onLines?.(batch.lines);
-        if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batch.lines);
+        const batchLines = batch.items.map((item) => item.line);
+        options.onLines?.(batchLines);
+        if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batchLines);
         const legacy = tally.legacyIds === true;
         await bookCycleBatch(
           ledger,
           scope,
           booking,
-          { lines: batch.lines, figures: batch.figures, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) },
+          { items: batch.items, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) },
           tally,
         );
-        lines += batch.lines.length;
+        lines += batch.items.length;
         tally.afterId = batch.lastId;
         tally.more = batch.more;
       }
