@@ -89,12 +89,11 @@ export class Head<T> {
 export async function* keyGroups(report: AsyncIterable<readonly ReportEntry[]>, locals: readonly AsyncIterable<readonly LocalEntry[]>[]): AsyncGenerator<KeyGroup[]> {
   const reportHead = new Head(report, matchKey);
   const localHeads = locals.map((stream) => new Head(stream, (entry: LocalEntry) => entry.providerId));
-  const heads = [reportHead, ...localHeads];
   try {
     yield* mergeHeads(reportHead, localHeads);
   } finally {
     // Run when the merge ends early too (the consumer stopped or failed).
-    await Promise.all(heads.map((head) => head.close()));
+    await Promise.all([reportHead, ...localHeads].map((head) => head.close()));
   }
 }
 

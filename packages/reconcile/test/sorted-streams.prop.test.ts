@@ -60,8 +60,8 @@ describe('sorted streams read in batches', () => {
     const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
     const sorter = new ExternalSorter<{ key: string; text: string }>({ key: (item) => item.key, runSize: 1_500, directory });
     try {
-      // 1,000 items per run line of ~1 MB: every line spans several reads, and the odd lengths
-      // put read boundaries inside 2-, 3- and 4-byte characters.
+      // Items of ~400 bytes, so that a run line (250 items, ~100 KB) spans more than one 64 KiB
+      // read, and the odd lengths put read boundaries inside 2-, 3- and 4-byte characters.
       const items = Array.from({ length: 4_000 }, (_, at) => ({ key: String((at * 7919) % 4_000).padStart(4, '0'), text: 'é€😀'.repeat(40 + (at % 7)) + 'x'.repeat(at % 3) }));
       for (const item of items) await sorter.add(item);
       const expected = [...items].sort((a, b) => compareKeys(a.key, b.key));
