@@ -1,7 +1,8 @@
 /**
  * `nightly_1m_accounts_s`: the nightly job for a day of N Earn accounts (default 1M): books that
  * hold N accounts with balances and the day's 50k deposits and withdrawals; a report (a file)
- * with N interest entries, the partner margin and those bookings. Measured: reconcile from the
+ * with N interest entries, the partner margin and those bookings. Earn account ids are opaque
+ * (UUID-shaped hashes), as the provider's are. Measured: reconcile from the
  * file — stream, validate, sync the interest and margin into the books, diff, settle, store — and
  * the peak RSS of that process. SQLite, with the PostgreSQL figure beside it.
  *
@@ -26,6 +27,12 @@ const DAY = '2025-03-18';
 const PREVIOUS_DAY = '2025-03-17';
 const BOOKINGS = 50_000;
 const ROWS_PER_INSERT = 500;
+/**
+ * The Earn account id of the i-th account: opaque, as the provider's are (UUIDs), so their order
+ * says nothing of the order the accounts were opened in (their ledger account ids). With ids
+ * `a0 … aN` the sync's order by Earn account id nearly followed the ledger's, which flattered it.
+ */
+const earnAccountIdOf = (i: number): string => localEntryId('defi', 'earn-account', String(i));
 const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
 
 async function openStorage(target: string): Promise<LedgerStorage> {
@@ -53,15 +60,15 @@ async function buildBooks(ledger: Ledger, accounts: number): Promise<void> {
       await insertRows(trx, 'partner_users', index.map((i) => ({ partner_user_id: `p${i}`, created_at: createdAt })));
       await insertRows(trx, 'earn_users', index.map((i) => ({ entity: 'defi', earn_user_id: `u${i}`, partner_user_id: `p${i}`, created_at: createdAt })));
       const balance = (i: number) => formatUnits(BigInt((i % 1000) + 1) * 10n ** 15n);
-      await insertRows(trx, 'ledger_accounts', index.map((i) => ({ entity: 'defi', currency: 'BTC', code: `user:a${i}`, kind: 'user', normal_side: 'credit', balance: balance(i), last_day: PREVIOUS_DAY, entry_count: 0, created_at: createdAt })));
-      const ids = await trx.selectFrom('ledger_accounts').select(['id', 'code']).where('code', 'in', index.slice(0, 1).map((i) => `user:a${i}`)).execute();
+      await insertRows(trx, 'ledger_accounts', index.map((i) => ({ entity: 'defi', currency: 'BTC', code: `user:${earnAccountIdOf(i)}`, kind: 'user', normal_side: 'credit', balance: balance(i), last_day: PREVIOUS_DAY, entry_count: 0, created_at: createdAt })));
+      const ids = await trx.selectFrom('ledger_accounts').select(['id', 'code']).where('code', 'in', index.slice(0, 1).map((i) => `user:${earnAccountIdOf(i)}`)).execute();
       const firstId = ids[0]?.id ?? 0;
-      await insertRows(trx, 'earn_accounts', index.map((i, n) => ({ entity: 'defi', earn_account_id: `a${i}`, earn_user_id: `u${i}`, provider_product_id: 'btc', currency: 'BTC', ledger_account_id: firstId + n, created_at: createdAt })));
+      await insertRows(trx, 'earn_accounts', index.map((i, n) => ({ entity: 'defi', earn_account_id: earnAccountIdOf(i), earn_user_id: `u${i}`, provider_product_id: 'btc', currency: 'BTC', ledger_account_id: firstId + n, created_at: createdAt })));
       await insertRows(trx, 'account_day_balances', index.map((i, n) => ({ account_id: firstId + n, accounting_day: PREVIOUS_DAY, balance: balance(i) })));
     });
   }
   // The day's bookings: deposits and withdrawals of small amounts on the first accounts.
-  const account = async (i: number) => (await ledger.findAccount({ entity: 'defi', currency: 'BTC', code: `user:a${i}` }))?.id ?? 0;
+  const account = async (i: number) => (await ledger.findAccount({ entity: 'defi', currency: 'BTC', code: `user:${earnAccountIdOf(i)}` }))?.id ?? 0;
   const firstAccount = await account(0);
   const transactions = Array.from({ length: Math.min(BOOKINGS, accounts) }, (_, n) => ({ entity: 'defi', kind: n % 2 === 0 ? 'deposit' : 'withdrawal', idempotency_key: `k${n}`, request_hash: `h${n}`, occurred_at: '2025-03-18T10:00:00.000Z', accounting_day: DAY, provider_id: `b${n}`, reverses_transaction_id: null, description: null, metadata: null, created_at: createdAt }));
   await ledger.dialect.writeTransaction(db, async (trx) => {
@@ -106,7 +113,7 @@ export async function buildNightly(target: string, reportFile: string, accounts:
   for (let n = 0; n < Math.min(BOOKINGS, accounts); n++) {
     const type = n % 2 === 0 ? 'Deposit' : 'Withdrawal';
     net += n % 2 === 0 ? -(10n ** 12n) : 10n ** 12n;
-    await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'booking', String(n))}","type":"${type}","currency":"BTC","amount":"${formatUnits(10n ** 12n)}","createdAt":"2025-03-18T10:00:00.000Z","accountId":"a${n}","bookingId":"b${n}"}`);
+    await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'booking', String(n))}","type":"${type}","currency":"BTC","amount":"${formatUnits(10n ** 12n)}","createdAt":"2025-03-18T10:00:00.000Z","accountId":"${earnAccountIdOf(n)}","bookingId":"b${n}"}`);
   }
   await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'margin', 'BTC')}","type":"PartnerMargin","currency":"BTC","amount":"${formatUnits(margin)}","createdAt":"${creditedAt}"}`);
   await write(`],"balances":[{"currency":"BTC","outstandingBalance":"${formatUnits(net)}"}]}`);

@@ -234,7 +234,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
  */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: syncEntries(work.byKey), kinds: SYNC_KINDS, sortDirectory: settings.sortDirectory }, work.scope.db);
-  const queue = new SyncQueue(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory });
+  const queue = new SyncQueue(settings.ledger, { entity: work.entity, scope: work.scope, ...(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory }) });
   try {
     const examined = rowCounter(work.progress, 'sync');
     work.progress({ phase: 'sync', rows: 0 });
@@ -246,7 +246,7 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
         examined.add(group.report.length);
       }
     }
-    const counts = await queue.book(settings.ledger, { entity: work.entity, day: context.day, scope: work.scope, batchSize: SYNC_BATCH_POSTINGS_MAX });
+    const counts = await queue.book({ day: context.day, batchSize: SYNC_BATCH_POSTINGS_MAX });
     examined.done();
     return counts;
   } finally {

@@ -17,7 +17,7 @@
  * under another kind cannot be a compound line (an entry's provider id is unique in the entity):
  * it is booked on its own, as a whole transaction, as the older sync did.
  */
-import { LINES_PER_TRANSACTION_MAX, LedgerError, earnAccountsByIds, formatUnits, postingRuleEntries, toUnits } from '@earnbook/ledger';
+import { LINES_PER_TRANSACTION_MAX, LedgerError, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, formatUnits, postingRuleEntries, toUnits } from '@earnbook/ledger';
 import type { AccountKind, LineInput, Ledger, LinesInput, PostingInput, PostingRuleKind, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { ExternalSorter } from './external-sort.js';
@@ -32,37 +32,78 @@ export interface SyncCounts {
   readonly fee: number;
 }
 
-/** A report entry to book; `alone` when its provider id is in the books under another kind. */
+/**
+ * A report entry to book; `alone` when its provider id is in the books under another kind.
+ * `account`: interest's Earn account (its ledger account and currency), when it was looked up
+ * before the entry was queued.
+ */
 export interface SyncEntry {
   readonly entry: ReportEntry;
   readonly alone: boolean;
+  readonly account?: { readonly ledgerAccountId: number; readonly currency: string };
 }
+
+/** Digits of a ledger account id in the sync's sort key: a safe integer has at most 16. */
+const ACCOUNT_KEY_DIGITS = 16;
 
 /**
  * The entries a day's sync books, gathered while the report is merged with the books (in provider
- * id order, before any write) and booked afterwards in account order: kind, then Earn account,
- * then provider id. Provider ids are hashes, so in their order every line lands on a random
- * account row, day-balance row and Earn account probe; at 1M accounts that working set is far
- * larger than the page cache, and the sync ran 20 times slower than at 100k. In account order
- * consecutive lines touch neighbouring rows. Memory is bounded by the sorter's runs.
+ * id order, before any write) and booked afterwards in ledger account order: kind, then ledger
+ * account id, then provider id. Provider ids are hashes, so in their order every line lands on a
+ * random account row, day-balance row and journal index page; at 1M accounts that working set is
+ * far larger than the page cache, and the sync ran 20 times slower than at 100k. In ledger account
+ * order consecutive lines touch neighbouring rows. The Earn account of each interest entry is
+ * looked up while gathering (in batches), so that the order is the ledger's whatever the
+ * provider's Earn account ids look like: ordered by Earn account id, as this queue did before,
+ * opaque ids (UUIDs) scatter the accounts just as provider ids do. An interest entry whose Earn
+ * account is unknown, or of another currency, is not queued: the diff reports it. Memory is
+ * bounded by the sorter's runs and one lookup batch.
  */
 export class SyncQueue {
   readonly #sorter: ExternalSorter<SyncEntry>;
+  readonly #ledger: Ledger;
+  readonly #entity: string;
+  readonly #scope: PostingScope;
+  #gathered: SyncEntry[] = [];
 
-  constructor(options: { directory?: string } = {}) {
-    this.#sorter = new ExternalSorter<SyncEntry>({ key: ({ entry }) => `${entry.type}\u0000${entry.accountId ?? ''}\u0000${entry.id}`, ...options });
+  constructor(ledger: Ledger, input: { entity: string; scope: PostingScope; directory?: string }) {
+    this.#ledger = ledger;
+    this.#entity = input.entity;
+    this.#scope = input.scope;
+    const key = ({ entry, account }: SyncEntry) => `${entry.type}\u0000${account === undefined ? '' : String(account.ledgerAccountId).padStart(ACCOUNT_KEY_DIGITS, '0')}\u0000${entry.id}`;
+    this.#sorter = new ExternalSorter<SyncEntry>({ key, ...(input.directory === undefined ? {} : { directory: input.directory }) });
   }
 
   async add(entry: SyncEntry): Promise<void> {
-    await this.#sorter.add(entry);
+    this.#gathered.push(entry);
+    if (this.#gathered.length >= PROVIDER_LOOKUP_IDS_MAX) await this.#resolve();
   }
 
-  /** Books every entry gathered, `batchSize` at a time, in account order; returns the counts. */
-  async book(ledger: Ledger, input: { entity: string; day: string; scope: PostingScope; batchSize: number }): Promise<SyncCounts> {
+  /** Looks up the Earn accounts of the gathered interest entries and queues what can be booked. */
+  async #resolve(): Promise<void> {
+    const gathered = this.#gathered;
+    this.#gathered = [];
+    const accountIds = [...new Set(gathered.flatMap(({ entry }) => (entry.type === 'Interest' && entry.accountId !== undefined ? [entry.accountId] : [])))];
+    const accounts = accountIds.length === 0 ? new Map<string, NonNullable<SyncEntry['account']>>() : await earnAccountsByIds(this.#ledger, { entity: this.#entity, earnAccountIds: accountIds }, this.#scope.db);
+    for (const item of gathered) {
+      if (item.entry.type !== 'Interest') {
+        await this.#sorter.add(item);
+        continue;
+      }
+      const account = item.entry.accountId === undefined ? undefined : accounts.get(item.entry.accountId);
+      // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
+      if (account === undefined || account.currency !== item.entry.currency) continue;
+      await this.#sorter.add({ entry: item.entry, alone: item.alone, account });
+    }
+  }
+
+  /** Books every entry gathered, `batchSize` at a time, in ledger account order; returns the counts. */
+  async book(input: { day: string; batchSize: number }): Promise<SyncCounts> {
+    await this.#resolve();
     const counts = { interest: 0, partnerMargin: 0, fee: 0 };
     let pending: SyncEntry[] = [];
     const flush = async () => {
-      const booked = await bookEntries(ledger, { entity: input.entity, day: input.day, entries: pending, scope: input.scope });
+      const booked = await bookEntries(this.#ledger, { entity: this.#entity, day: input.day, entries: pending, scope: this.#scope });
       counts.interest += booked.interest;
       counts.partnerMargin += booked.partnerMargin;
       counts.fee += booked.fee;
@@ -77,6 +118,7 @@ export class SyncQueue {
   }
 
   async close(): Promise<void> {
+    this.#gathered = [];
     await this.#sorter.close();
   }
 }
@@ -153,7 +195,7 @@ export async function bookEntries(ledger: Ledger, input: { entity: string; day: 
 /** Reads the accounts the entries need and decides their bookings: compound batches, and entries booked alone. */
 async function decideBookings(ledger: Ledger, input: { entity: string; day: string; entries: readonly SyncEntry[]; scope: PostingScope }): Promise<Booking[]> {
   const { entity, scope } = input;
-  const accountIds = [...new Set(input.entries.flatMap(({ entry }) => (entry.type === 'Interest' && entry.accountId !== undefined ? [entry.accountId] : [])))];
+  const accountIds = [...new Set(input.entries.flatMap(({ entry, account }) => (entry.type === 'Interest' && account === undefined && entry.accountId !== undefined ? [entry.accountId] : [])))];
   const accounts = new Map<string, { readonly ledgerAccountId: number; readonly currency: string }>();
   for (let start = 0; start < accountIds.length; start += LINES_PER_TRANSACTION_MAX) {
     for (const [id, account] of await earnAccountsByIds(ledger, { entity, earnAccountIds: accountIds.slice(start, start + LINES_PER_TRANSACTION_MAX) }, scope.db)) accounts.set(id, account);
@@ -161,9 +203,9 @@ async function decideBookings(ledger: Ledger, input: { entity: string; day: stri
   const systems = new Map<string, Partial<Record<AccountKind, number>>>();
   const batches = new Map<string, Batch>();
   const bookings: Booking[] = [];
-  for (const { entry, alone } of input.entries) {
+  for (const { entry, alone, account: known } of input.entries) {
     const kind = kindOfType(entry.type) as SyncKind;
-    const account = entry.accountId === undefined ? undefined : accounts.get(entry.accountId);
+    const account = known ?? (entry.accountId === undefined ? undefined : accounts.get(entry.accountId));
     // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
     if (kind === 'interest' && (account === undefined || account.currency !== entry.currency)) continue;
     // Checked before any account is opened: a bad amount opens nothing (the ledger remembers accounts opened in a transaction only once it commits).

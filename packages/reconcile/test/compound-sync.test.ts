@@ -100,6 +100,30 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
     expect(await snapshot(ledger, ['journal_transactions', 'journal_entries', 'ledger_accounts', 'account_day_balances'])).toEqual(journal);
   });
 
+  it('books the lines in ledger account order whatever the Earn account ids look like (opaque ids sort apart from the accounts)', async () => {
+    // Opened in this order, so their ledger ids ascend while their Earn ids descend.
+    for (const [n, earnAccountId] of ['zz', 'mm', 'aa'].entries()) {
+      await books.registerUser({ partnerUserId: `q${n}`, earnUsers: [{ entity: 'defi', earnUserId: `v${n}` }] });
+      await books.openEarnAccount({ entity: 'defi', earnAccountId, earnUserId: `v${n}`, providerProductId: 'btc', currency: 'BTC' });
+      await books.recordDeposit({ entity: 'defi', earnAccountId, providerBookingId: `c${n}`, amount: '1.5', occurredAt: '2025-03-18T11:00:00Z', idempotencyKey: `kc${n}`, providerData: {} });
+    }
+    const report = await buildReport(books, 'defi', DAY);
+    expect(idsOf(report, 'Interest')).toHaveLength(6);
+    expect(await run(report)).toMatchObject({ clean: true, synced: { interest: 6, partnerMargin: 1 } });
+    const userLines = await ledger.db
+      .selectFrom('journal_entries as e')
+      .innerJoin('journal_transactions as t', 't.id', 'e.transaction_id')
+      .innerJoin('ledger_accounts as a', 'a.id', 'e.account_id')
+      .select(['e.account_id'])
+      .where('t.kind', '=', 'interest')
+      .where('a.kind', '=', 'user')
+      .orderBy('e.id')
+      .execute();
+    const accountIds = userLines.map((line) => line.account_id);
+    expect(accountIds).toHaveLength(6);
+    expect(accountIds).toEqual([...accountIds].sort((a, b) => a - b));
+  });
+
   it('recognises entries booked the older way (whole transactions): mixed books reconcile clean, nothing is booked twice', async () => {
     const report = await buildReport(books, 'defi', DAY);
     const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), ZONE));
