@@ -224,6 +224,46 @@ export function parseAccountingDay(input: unknown, field = 'day'): AccountingDay
   return input as AccountingDay;
 }
 
+/** Length of the canonical instant text, `2025-03-19T00:01:55.703Z`. */
+const CANONICAL_INSTANT_LENGTH = 24;
+
+/** The digit at `at` of `text` (0–9), or -1 when it is not a digit. */
+function digitAt(text: string, at: number): number {
+  const value = text.charCodeAt(at) - 0x30;
+  return value >= 0 && value <= 9 ? value : -1;
+}
+
+/** Two digits at `at` as a number, or -1. */
+function twoDigitsAt(text: string, at: number): number {
+  const high = digitAt(text, at);
+  const low = digitAt(text, at + 1);
+  return high < 0 || low < 0 ? -1 : high * 10 + low;
+}
+
+/**
+ * The milliseconds of an instant in the canonical form the ledger and the provider write
+ * (`YYYY-MM-DDTHH:MM:SS.sssZ`), or `undefined` for any other text (the pattern then decides, with
+ * the same rules).
+ */
+function canonicalInstantMs(input: string): number | undefined {
+  if (input.length !== CANONICAL_INSTANT_LENGTH || input.charCodeAt(4) !== 0x2d || input.charCodeAt(7) !== 0x2d || input.charCodeAt(10) !== 0x54) return undefined;
+  if (input.charCodeAt(13) !== 0x3a || input.charCodeAt(16) !== 0x3a || input.charCodeAt(19) !== 0x2e || input.charCodeAt(23) !== 0x5a) return undefined;
+  const century = twoDigitsAt(input, 0);
+  const yearOfCentury = twoDigitsAt(input, 2);
+  const month = twoDigitsAt(input, 5);
+  const day = twoDigitsAt(input, 8);
+  const hour = twoDigitsAt(input, 11);
+  const minute = twoDigitsAt(input, 14);
+  const second = twoDigitsAt(input, 17);
+  const msHigh = twoDigitsAt(input, 20);
+  const msLow = digitAt(input, 22);
+  if (century < 0 || yearOfCentury < 0 || hour < 0 || minute < 0 || second < 0 || msHigh < 0 || msLow < 0) return undefined;
+  const year = century * 100 + yearOfCentury;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = utcMs(year, month, day, hour, minute, second, msHigh * 10 + msLow);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 function invalidInstant(input: unknown, field: string, reason: string): never {
   throw new LedgerError('invalid_instant', `${field} ${reason}, got ${describeValue(input)}`, {
     field,
@@ -249,6 +289,8 @@ export function parseInstant(input: unknown, field = 'instant'): Date {
     return new Date(ms);
   }
   if (typeof input !== 'string') return invalidInstant(input, field, 'must be an ISO-8601 string or a Date');
+  const canonical = canonicalInstantMs(input);
+  if (canonical !== undefined) return new Date(canonical);
   const match = input.length <= INSTANT_TEXT_LENGTH_MAX ? INSTANT_PATTERN.exec(input) : null;
   if (match === null) {
     return invalidInstant(input, field, 'must be an ISO-8601 instant with a zone designator, like "2025-03-19T00:01:55.703Z"');

@@ -157,3 +157,41 @@ describe('calendar properties', () => {
     );
   });
 });
+
+describe('parseInstant: the canonical text (read by code) and the general pattern agree', () => {
+  /** The same instant written with an offset of +00:00, which only the general pattern reads. */
+  const withOffset = (text: string) => `${text.slice(0, -1)}+00:00`;
+
+  it('reads every canonical instant of years 0000-9999 to the millisecond, as the pattern reads it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: new Date('0000-01-01T00:00:00.000Z').getTime(), max: new Date('9999-12-31T23:59:59.999Z').getTime() }), (ms) => {
+        const text = new Date(ms).toISOString();
+        expect(text).toHaveLength(24);
+        expect(parseInstant(text, 'at').getTime()).toBe(ms);
+        expect(parseInstant(withOffset(text), 'at').getTime()).toBe(ms);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses a canonical-shaped text the pattern refuses, with the same error (impossible dates and times, non-digits)', () => {
+    const digit = fc.integer({ min: 0, max: 9 }).map(String);
+    const pick = fc.constantFrom('0', '1', '2', '3', '5', '9', 'a', '/', ':', ' ');
+    fc.assert(
+      fc.property(fc.array(fc.oneof(digit, pick), { minLength: 17, maxLength: 17 }), (chars) => {
+        const [y1, y2, y3, y4, mo1, mo2, d1, d2, h1, h2, mi1, mi2, s1, s2, f1, f2, f3] = chars;
+        const text = `${y1}${y2}${y3}${y4}-${mo1}${mo2}-${d1}${d2}T${h1}${h2}:${mi1}${mi2}:${s1}${s2}.${f1}${f2}${f3}Z`;
+        const outcome = (input: string) => {
+          try {
+            return { ms: parseInstant(input, 'at').getTime() };
+          } catch (error) {
+            expect(error).toBeInstanceOf(LedgerError);
+            return { code: (error as LedgerError).code, message: (error as LedgerError).message.replace(input, '<text>') };
+          }
+        };
+        expect(outcome(text)).toEqual(outcome(withOffset(text)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
