@@ -1,8 +1,8 @@
 /**
  * The ledger's read API for what a reconciliation with the provider needs: the provider entries
  * (deposits, withdrawals, interest, partner margin, fees), each with its one relevant line, read
- * a day at a time in provider id order and in bounded pages; lookups by provider id anywhere in
- * the books; Earn accounts by id. The ledger's own conventions (which line is relevant, the
+ * a day at a time in book order and in bounded pages; lookups by provider id anywhere in the
+ * books; Earn accounts by id. The ledger's own conventions (which line is relevant, the
  * `interestDay` metadata, the Earn account of a user line) stay here.
  *
  * A provider entry is either a whole transaction that carries a provider id (`post`,
@@ -22,7 +22,7 @@ import { TRANSACTION_KINDS } from './posting.js';
 import type { TransactionKind } from './posting.js';
 import type { Ledger } from './ledger.js';
 import type { LedgerDatabase } from './db/schema.js';
-import { selectEarnAccountsByIds, selectProviderEntriesByIds, selectProviderEntriesOfDay, selectProviderEntriesOfDayInBookOrder } from './db/provider-entries-repository.js';
+import { selectEarnAccountsByIds, selectProviderEntriesByIds, selectProviderEntriesOfDayInBookOrder } from './db/provider-entries-repository.js';
 import type { ProviderEntryRow } from './db/provider-entries-repository.js';
 
 /** Provider entries one page may return. */
@@ -44,12 +44,6 @@ export interface ProviderEntry {
   readonly currency: string;
   /** The Earn account of the user line (deposits, withdrawals, interest). */
   readonly earnAccountId: string | null;
-}
-
-/** Where a page of {@link providerEntriesOfDay} starts (exclusive): the last entry of the page before. */
-export interface ProviderEntryCursor {
-  readonly providerId: string;
-  readonly transactionId: number;
 }
 
 /** The `interestDay` of a transaction's metadata. */
@@ -112,34 +106,6 @@ function checkLimit(limit: number, max: number, field: string): number {
   return limit;
 }
 
-/**
- * One page of the provider entries booked on an entity's accounting day, ordered by provider id
- * (code point order) then transaction id. Pass the last entry back as `after` for the next page;
- * a page shorter than `limit` is the last. `kinds` keeps only transactions of those kinds.
- *
- * @example
- * let after = null;
- * for (;;) {
- *   const page = await providerEntriesOfDay(ledger, { entity: 'defi', day: '2025-03-18', after, limit: 5000 });
- *   // …
- *   if (page.length < 5000) break;
- *   const last = page[page.length - 1];
- *   after = { providerId: last.providerId, transactionId: last.transactionId };
- * }
- */
-export async function providerEntriesOfDay(
-  ledger: Ledger,
-  input: { entity: string; day: string; after: ProviderEntryCursor | null; limit: number; kinds?: readonly TransactionKind[] },
-  db: Kysely<LedgerDatabase> = ledger.db,
-): Promise<ProviderEntry[]> {
-  const entity = ledger.entity(input.entity).id;
-  const day = parseAccountingDay(input.day, 'day');
-  const limit = checkLimit(input.limit, PROVIDER_ENTRY_PAGE_SIZE_MAX, 'limit');
-  const kinds = checkKinds(input.kinds);
-  const rows = await selectProviderEntriesOfDay(db, ledger.dialect, { entity, day, after: input.after, limit, kinds });
-  return toProviderEntries(rows);
-}
-
 /** Where a page of {@link providerEntriesOfDayInBookOrder} starts (exclusive). */
 export interface ProviderEntryBookCursor {
   readonly transactionId: number;
@@ -155,10 +121,12 @@ export interface ProviderEntryBookPage {
 
 /**
  * One page of the provider entries booked on an entity's accounting day in book order
- * (transaction id, then line), the same entries as {@link providerEntriesOfDay}. Far cheaper on a
- * large day: the rows are read in about the order they lie in the tables, where provider id
- * order visits each at random (1M interest lines of a day: ~30 µs a line in provider id order on
- * SQLite). A caller that needs provider id order sorts them (the reconciler's external sort).
+ * (transaction id, then line); `kinds` keeps only transactions of those kinds. The rows are read
+ * in about the order they lie in the tables. A caller that needs provider id order sorts them
+ * (the reconciler's external sort): the ledger keeps no index in that order, which every line
+ * written would pay for at a random place (provider ids are the provider's UUIDs; migration
+ * 0010), and which read the rows themselves at random (1M interest lines of a day: ~30 µs a line
+ * in provider id order on SQLite).
  *
  * @example
  * let after = null;

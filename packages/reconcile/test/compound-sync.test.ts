@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { EarnBooks, LINES_PER_TRANSACTION_MAX, formatInstant, formatUnits, nextAccountingDay, providerEntriesOfDay, runAccountingCycle, startOfAccountingDay } from '@earnbook/ledger';
+import { EarnBooks, LINES_PER_TRANSACTION_MAX, formatInstant, formatUnits, nextAccountingDay, providerEntriesOfDayInBookOrder, runAccountingCycle, startOfAccountingDay } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
 import { ReconcileError, Reconciler, SYNC_BATCH_POSTINGS_MAX, loadReportObject } from '../src/index.js';
 import { HLEDGER_ENTRIES_PER_PAGE_MAX, exportHledgerJournal, exportJournalCsv } from '../src/export/index.js';
@@ -135,7 +135,9 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
     await books.recordPartnerMargin({ entity: 'defi', currency: 'BTC', providerEntryId: String(oldMargin['id']), amount: String(oldMargin['amount']), occurredAt: creditedAt, interestDay: DAY });
     const result = await run(report);
     expect(result).toMatchObject({ clean: true, synced: { interest: 2, partnerMargin: 0, fee: 0 } });
-    const booked = await providerEntriesOfDay(ledger, { entity: 'defi', day: nextAccountingDay(DAY), after: null, limit: 100, kinds: ['interest'] });
+    const page = await providerEntriesOfDayInBookOrder(ledger, { entity: 'defi', day: nextAccountingDay(DAY), after: null, limit: 100, kinds: ['interest'] });
+    expect(page.next).toBeNull();
+    const booked = page.entries;
     expect(booked.map((entry) => entry.providerId).sort()).toEqual(idsOf(report, 'Interest').sort());
     expect(new Set(booked.map((entry) => entry.transactionId)).size).toBe(2);
     const again = await run({ ...report, id: `${report.id}-v2` });
