@@ -18,8 +18,46 @@ function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
+/** Length of the canonical form `YYYY-MM-DDTHH:MM:SS.sssZ` (what the provider writes). */
+const CANONICAL_INSTANT_LENGTH = 24;
+
+/** The digit at `at` as a number, or -1. */
+function digitAt(text: string, at: number): number {
+  const value = text.charCodeAt(at) - 0x30;
+  return value >= 0 && value <= 9 ? value : -1;
+}
+
+/** Two digits at `at` as a number, or -1. */
+function twoDigitsAt(text: string, at: number): number {
+  const high = digitAt(text, at);
+  const low = digitAt(text, at + 1);
+  return high < 0 || low < 0 ? -1 : high * 10 + low;
+}
+
+/**
+ * The verdict on a text of the canonical form, read by character code (a report holds one or two
+ * instants per entry, a 1M-entry report millions: the pattern cost ~0.5 s of its validation), or
+ * `undefined` for any other text, which the pattern then decides by the same rule.
+ */
+function canonicalVerdict(text: string): boolean | undefined {
+  if (text.length !== CANONICAL_INSTANT_LENGTH || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54) return undefined;
+  if (text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return undefined;
+  const century = twoDigitsAt(text, 0);
+  const yearOfCentury = twoDigitsAt(text, 2);
+  const month = twoDigitsAt(text, 5);
+  const day = twoDigitsAt(text, 8);
+  const hour = twoDigitsAt(text, 11);
+  const minute = twoDigitsAt(text, 14);
+  const second = twoDigitsAt(text, 17);
+  if (century < 0 || yearOfCentury < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || twoDigitsAt(text, 20) < 0 || digitAt(text, 22) < 0) return undefined;
+  const year = century * 100 + yearOfCentury;
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59;
+}
+
 /** Whether `text` is an instant by the shared rule: a real date and time with a zone designator. */
 export function isInstantText(text: string): boolean {
+  const canonical = canonicalVerdict(text);
+  if (canonical !== undefined) return canonical;
   const match = text.length <= INSTANT_TEXT_LENGTH_MAX ? INSTANT_PATTERN.exec(text) : null;
   if (match === null) return false;
   const [, year, month, day, hour, minute, second, , zulu, , offsetHour, offsetMinute] = match;
