@@ -111,13 +111,13 @@ describe.each(DIALECTS)('schema upgrade on %s', (dialect) => {
     expect(await ledger.verify({ entity: 'defi' })).toEqual({ accounts: 4, transactions: 3, entries: 6 });
     const a0 = await ledger.findAccount({ entity: 'defi', currency: 'BTC', code: 'user:a0' });
     expect(await ledger.balanceAtEndOfDay(a0?.id ?? 0, '2025-03-18')).toBe('1.000000000000000000');
-    // 0010 dropped the provider id order indexes of the day read; the idempotency ones stay.
+    // 0010: the day read walks the entries in book order; the provider id order indexes are gone, the idempotency ones stay.
     const indexes = (
       storage.dialect.name === 'postgres'
         ? await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = ${storage.schema ?? 'public'}`.execute(ledger.db)
         : await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(ledger.db)
     ).rows.map((row) => row.name);
-    expect(indexes).toEqual(expect.arrayContaining(['journal_entries_entity_provider', 'journal_transactions_entity_provider', 'journal_transactions_entity_day']));
+    expect(indexes).toEqual(expect.arrayContaining(['journal_entries_entity_provider', 'journal_transactions_entity_provider', 'journal_transactions_entity_day', 'journal_entries_entity_day_book']));
     expect(indexes).not.toContain('journal_entries_day_entity_provider');
     expect(indexes).not.toContain('journal_transactions_entity_day_provider');
     const old = await ledger.transactionByProviderId('defi', 'interest', localEntryId('defi', '2025-03-18', 'interest', 'a0'));

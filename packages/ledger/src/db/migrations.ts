@@ -5,7 +5,7 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
-import { entryProviderDayIndexMigration, providerEntryOrderIndexMigration, providerIdDayIndexesDropMigration } from './provider-entries-repository.js';
+import { entryProviderDayIndexMigration, providerEntryOrderIndexMigration, dayReadInBookOrderMigration } from './provider-entries-repository.js';
 
 /** Name of the table in which Kysely records the ledger's applied migrations. */
 export const LEDGER_MIGRATION_TABLE = 'earnbook_ledger_migration';
@@ -300,7 +300,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0007_entry_provider_day_index': entryProviderDayIndexMigration(dialect),
     '0008_balance_shards': balanceShardsMigration(dialect),
     '0009_earn_account_covering_indexes': earnAccountCoveringIndexesMigration(),
-    '0010_drop_provider_id_day_indexes': providerIdDayIndexesDropMigration(),
+    '0010_day_read_in_book_order': dayReadInBookOrderMigration(),
   };
 }
 
