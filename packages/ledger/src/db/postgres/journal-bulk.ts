@@ -33,8 +33,15 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
   },
   async findProviderEntries(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]> {
     const ids = [...input.providerIds];
+    // One index probe per id, forced (a lateral subquery behind `offset 0` is planned per id, on
+    // both key columns): written as `provider_id = any(ids)`, the planner may scan the entity's
+    // whole partial index and filter, which it costs as free when its statistics say no entry
+    // carries a provider id — the first night of compound lines — and the night's own lines are
+    // not in the statistics: each probe then read every line booked so far (a 1M-account night
+    // spent most of its sync there).
     const result = await sql<StoredProviderEntry>`
-      select provider_id, transaction_id, account_id, amount from journal_entries where entity = ${input.entity} and provider_id = any(${ids}::text[])
+      select e.provider_id, e.transaction_id, e.account_id, e.amount from unnest(${ids}::text[]) as p(id)
+      cross join lateral (select provider_id, transaction_id, account_id, amount from journal_entries where entity = ${input.entity} and provider_id = p.id offset 0) e
       union all
       select t.provider_id, t.id, e.account_id, e.amount from journal_transactions t join journal_entries e on e.transaction_id = t.id
       where t.entity = ${input.entity} and t.kind = ${input.kind} and t.provider_id = any(${ids}::text[])`.execute(trx);
