@@ -5,7 +5,7 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
-import { entryProviderDayIndexMigration, providerEntryOrderIndexMigration, dayReadInBookOrderMigration } from './provider-entries-repository.js';
+import { dayReadInBookOrderMigration, entryProviderDayIndexMigration, providerEntryOrderIndexMigration } from './provider-entries-repository.js';
 
 /** Name of the table in which Kysely records the ledger's applied migrations. */
 export const LEDGER_MIGRATION_TABLE = 'earnbook_ledger_migration';
