@@ -140,7 +140,8 @@ export async function measureNightly(target: string, reportFile: string): Promis
   let syncStarted = started;
   const onProgress = (event: { phase: 'read' | 'sync' | 'diff'; rows: number }) => {
     last[event.phase] = performance.now();
-    if (event.phase === 'sync' && event.rows === 0) syncStarted = last.sync;
+    // The sync's first event starts it (its last one may carry 0 rows too: a sync that booked nothing).
+    if (event.phase === 'sync' && syncStarted === started) syncStarted = last.sync;
   };
   const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile), onProgress });
   const ended = performance.now();

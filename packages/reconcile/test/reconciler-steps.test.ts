@@ -46,6 +46,31 @@ describe.each(DIALECTS)('reconciler steps on %s', (dialect) => {
     expect(await books.transactionOf({ entity: 'defi', kind: 'interest', providerId: String(interest['id']) })).toBeUndefined();
   });
 
+  it('skips the sync pass for a report with nothing it books, and still diffs the interest the books hold', async () => {
+    const full = await buildReport(books, 'defi', DAY);
+    const first = await run(full);
+    // a0 holds the deposit; a1 holds nothing and earns nothing.
+    expect(first.synced.interest).toBe(1);
+    expect(first.clean).toBe(true);
+    // The next version of the day's report carries the deposit alone: nothing for the sync to
+    // book, while the books hold the day's interest and margin that the report now lacks.
+    const deposits = { ...full, id: '00000000-0000-4000-8000-00000000d0d0', transactions: full.transactions.filter((entry) => entry['type'] === 'Deposit') };
+    const seen: string[] = [];
+    const second = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(deposits), onProgress: (event) => seen.push(event.phase) });
+    expect(second.synced).toEqual({ interest: 0, partnerMargin: 0, fee: 0 });
+    expect([...new Set(seen)]).toEqual(['read', 'sync', 'diff']);
+    // The interest line and the margin line the books hold are missing from the report; the
+    // recomputed interest of a0 has no reported match; the margin totals differ.
+    const interestId = full.transactions.find((entry) => entry['type'] === 'Interest')?.['id'];
+    expect(second.breaks.map((value) => [value.kind, value.earnAccountId ?? null])).toEqual([
+      ['missing_in_report', null],
+      ['missing_in_report', 'a0'],
+      ['missing_interest', 'a0'],
+      ['margin_mismatch', null],
+    ]);
+    expect(second.breaks.map((value) => value.providerId)).toContain(interestId);
+  });
+
   it('holds the settlement while fees exceed the approval limit, and instructs once the break is resolved', async () => {
     const report = await buildReport(books, 'defi', DAY);
     report.transactions.push({ id: '00000000-0000-4000-8000-0000000000fe', type: 'Fee', currency: 'BTC', amount: '1000000', createdAt: '2025-03-18T23:00:00Z' });
