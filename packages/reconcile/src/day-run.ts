@@ -22,7 +22,7 @@ import { readReportEntries } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 import { compareInterest, dayGroups } from './day-streams.js';
-import type { InterestOutcome } from './day-streams.js';
+import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
 import { SyncQueue } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
@@ -157,7 +157,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const timeZone = ledger.entity(entity).timeZone;
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
-  const interestByAccount = new ExternalSorter<ReportEntry>({ key: (entry) => `${entry.accountId ?? ''}\u0000${entry.id}`, ...directory });
+  const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: ([accountId, id]) => `${accountId}\u0000${id}`, ...directory });
   try {
     let readRows = 0;
     let syncVisible = 0;
@@ -167,7 +167,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
       for (const entry of batch) {
         await byKey.add(entry);
         if (syncMaySee(entry)) syncVisible++;
-        if (entry.type === 'Interest' && entry.accountId !== undefined) await interestByAccount.add(entry);
+        if (entry.type === 'Interest' && entry.accountId !== undefined) await interestByAccount.add([entry.accountId, entry.id, entry.currency, entry.amount]);
       }
     });
     checkHeader(read.header, { entity, day, timeZone });

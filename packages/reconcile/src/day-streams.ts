@@ -13,7 +13,7 @@ import { ExternalSorter } from './external-sort.js';
 import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
 import { diffInterest, sumReportedInterest } from './interest-check.js';
-import type { InterestLine } from './interest-check.js';
+import type { InterestLine, ReportedInterestEntry } from './interest-check.js';
 
 /** Provider entries read per page. */
 export const LOCAL_PAGE_ROWS = 5_000;
@@ -93,6 +93,19 @@ export function dayGroups(
   return withLookups(keyGroups(input.report, locals), lookup, needed);
 }
 
+/**
+ * A report's interest entry as the comparison sorts it: Earn account, id, currency, amount (a flat
+ * tuple, not the whole entry as an object: the sorter writes and reads back each of a day's 1M).
+ */
+export type ReportedInterestTuple = [accountId: string, id: string, currency: string, amount: string];
+
+function fromReportedInterestTuple([accountId, id, currency, amount]: ReportedInterestTuple): ReportedInterestEntry {
+  return { accountId, id, currency, amount };
+}
+
+/** A recomputed line as the comparison sorts it: Earn account, currency, balance, user interest. */
+type InterestLineTuple = [earnAccountId: string, currency: string, balance: InterestLine['balance'], userInterest: InterestLine['userInterest']];
+
 /** What the interest comparison found: its breaks and the recomputed margin per currency. */
 export interface InterestOutcome {
   readonly breaks: readonly BreakDraft[];
@@ -104,34 +117,35 @@ export interface InterestOutcome {
  * account next to the report's interest entries (sorted by account), and compares them account
  * by account. Memory is bounded by the sorters' runs.
  */
-export async function compareInterest(input: { books: EarnBooks; entity: string; day: string; reported: ExternalSorter<ReportEntry>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string }): Promise<InterestOutcome> {
+export async function compareInterest(input: { books: EarnBooks; entity: string; day: string; reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string }): Promise<InterestOutcome> {
   // Only what the comparison reads is sorted (a cycle line also holds two 66-decimal residues).
-  const projection = new ExternalSorter<InterestLine>({ key: (line) => line.earnAccountId, ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
+  const projection = new ExternalSorter<InterestLineTuple>({ key: (line) => line[0], ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
   const recomputedMargin = new Map<string, bigint>();
   try {
     for await (const lines of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
       for (const line of lines) {
         recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
-        await projection.add({ earnAccountId: line.earnAccountId, currency: line.currency, balance: line.balance, userInterest: line.userInterest });
+        await projection.add([line.earnAccountId, line.currency, line.balance, line.userInterest]);
       }
     }
     const breaks: BreakDraft[] = [];
     // Both streams read in batches: an await per batch, not per account (2M awaits at 1M accounts).
-    const lines = new Head(projection.sortedBatches(), (line: InterestLine) => line.earnAccountId);
-    const entries = new Head(input.reported.sortedBatches(), (entry: ReportEntry) => entry.accountId ?? '');
+    const lines = new Head(projection.sortedBatches(), (line: InterestLineTuple) => line[0]);
+    const entries = new Head(input.reported.sortedBatches(), (entry: ReportedInterestTuple) => entry[0]);
     try {
       await Promise.all([lines.next(), entries.next()]);
       while (lines.key !== undefined || entries.key !== undefined) {
         const key = lines.key === undefined ? (entries.key ?? '') : entries.key === undefined ? lines.key : compareKeys(lines.key, entries.key) <= 0 ? lines.key : entries.key;
-        const account: ReportEntry[] = [];
+        const account: ReportedInterestTuple[] = [];
         const taking = entries.take(key, account);
         if (taking !== undefined) await taking;
-        const current = lines.key === key ? lines.value : undefined;
+        const tuple = lines.key === key ? lines.value : undefined;
+        const current: InterestLine | undefined = tuple === undefined ? undefined : { earnAccountId: tuple[0], currency: tuple[1], balance: tuple[2], userInterest: tuple[3] };
         if (current !== undefined) {
           const moving = lines.next();
           if (moving !== undefined) await moving;
         }
-        for (const draft of diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account), input.toleranceUnits)) breaks.push(draft);
+        for (const draft of diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account.map(fromReportedInterestTuple)), input.toleranceUnits)) breaks.push(draft);
       }
     } finally {
       await Promise.all([lines.close(), entries.close()]);

@@ -7,7 +7,7 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareKeys } from './keys.js';
+import { compareKnownKeys, isPlainKey } from './keys.js';
 
 /** Items one run holds by default before it is sorted and written out. */
 export const SORT_RUN_ITEMS_DEFAULT = 25_000;
@@ -47,6 +47,8 @@ class RunReader<T> {
   #done = false;
   /** The head's key, computed once per item (the merge compares it several times). */
   headKey = '';
+  /** Whether the head's key {@link isPlainKey}. */
+  headPlain = true;
 
   constructor(path: string, key: (item: T) => string) {
     this.#lines = readRunLines(path)[Symbol.asyncIterator]();
@@ -61,6 +63,7 @@ class RunReader<T> {
   #keyHead(): void {
     const item = this.#items[this.#at];
     this.headKey = item === undefined ? '' : this.#key(item);
+    this.headPlain = isPlainKey(this.headKey);
   }
 
   advance(): void {
@@ -155,9 +158,12 @@ export class ExternalSorter<T> {
   }
 
   #sortBuffer(): void {
-    const keyed = this.#buffer.map((item) => ({ key: this.#key(item), item }));
+    const keyed = this.#buffer.map((item) => {
+      const key = this.#key(item);
+      return { key, plain: isPlainKey(key), item };
+    });
     // Array.prototype.sort is stable: equal keys keep their arrival order.
-    keyed.sort((a, b) => compareKeys(a.key, b.key));
+    keyed.sort((a, b) => compareKnownKeys(a.key, a.plain, b.key, b.plain));
     this.#buffer = keyed.map((entry) => entry.item);
   }
 
@@ -243,7 +249,7 @@ class RunHeap<T> {
   #less(a: HeapNode<T>, b: HeapNode<T>): boolean {
     if (a.reader.head === undefined) return false;
     if (b.reader.head === undefined) return true;
-    const order = compareKeys(a.reader.headKey, b.reader.headKey);
+    const order = compareKnownKeys(a.reader.headKey, a.reader.headPlain, b.reader.headKey, b.reader.headPlain);
     return order < 0 || (order === 0 && a.index < b.index);
   }
 

@@ -17,8 +17,11 @@ export interface ReportedInterest {
   readonly ids: readonly string[];
 }
 
+/** What {@link sumReportedInterest} reads of a report entry. */
+export type ReportedInterestEntry = Pick<ReportEntry, 'id' | 'amount' | 'accountId' | 'currency'>;
+
 /** Sums the interest entries of one account (all with that `accountId`); a repeated id counts once. */
-export function sumReportedInterest(entries: readonly ReportEntry[]): ReportedInterest {
+export function sumReportedInterest(entries: readonly ReportedInterestEntry[]): ReportedInterest {
   const ids: string[] = [];
   let units = 0n;
   for (const entry of entries) {

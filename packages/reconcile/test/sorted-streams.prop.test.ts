@@ -11,8 +11,11 @@ import fc from 'fast-check';
 import { ExternalSorter, SORT_BATCH_ITEMS, compareKeys, matchKey } from '../src/index.js';
 import type { LocalEntry, ReportEntry } from '../src/index.js';
 import { keyGroups } from '../src/key-groups.js';
+import { compareKnownKeys, isPlainKey } from '../src/keys.js';
 
-const key = fc.constantFrom('a', 'b', 'c', 'ä', 'b\u0000', 'é', '😀', 'z');
+// '\uFF5E' sorts after '😀' by code unit and before it by code point: the sorts' native fast path
+// must not take it.
+const key = fc.constantFrom('a', 'b', 'c', 'ä', 'b\u0000', 'é', '😀', 'z', '\uFF5E', 'a\uFF5E', 'a\uD83D');
 
 /** The items cut into batches of the given sizes, in turn; a size 0 is an empty batch (which must not end the stream). */
 async function* batchesOf<T>(items: readonly T[], sizes: readonly number[]): AsyncGenerator<T[]> {
@@ -93,6 +96,19 @@ describe('sorted streams read in batches', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('the native comparison of plain keys agrees with code point order, and any other key takes the slow path', () => {
+    // Any UTF-16 code units (lone surrogates too), mostly ASCII so that keys share prefixes.
+    const unit = fc.oneof(fc.constantFrom('a', 'b', '0', '\u0000', '\u007f', '\uD7FF', '\uD800', '\uDBFF', '\uDC00', '\uE000', '\uFFFF'), fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)));
+    const text = fc.array(unit, { maxLength: 8 }).map((units) => units.join(''));
+    fc.assert(
+      fc.property(text, text, (a, b) => {
+        expect(isPlainKey(a)).toBe(![...a].some((character) => character.charCodeAt(0) >= 0xd800 || character.length > 1));
+        expect(Math.sign(compareKnownKeys(a, isPlainKey(a), b, isPlainKey(b)))).toBe(Math.sign(compareKeys(a, b)));
+      }),
+      { numRuns: 2_000 },
     );
   });
 });
