@@ -18,7 +18,7 @@ export type { BreakDraft, DayContext, KeyGroup, LocalEntry } from './diff.js';
 export { diffDay, diffGroup } from './diff-group.js';
 export type { DiffInput, GroupDiff } from './diff-group.js';
 export { diffInterest, sumReportedInterest } from './interest-check.js';
-export type { ReportedInterest } from './interest-check.js';
+export type { ReportedInterest, ReportedInterestEntry } from './interest-check.js';
 export { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
 export { DayFlowTotals, computeSettlement } from './settlement.js';
 export type { ComputeSettlementInput, DayFlows, SettlementPosition } from './settlement.js';
