@@ -160,20 +160,21 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: ([accountId, id]) => `${accountId}\u0000${id}`, ...directory });
   try {
     let readRows = 0;
-    let syncVisible = 0;
+    let syncMayBook = false;
     const read = await readReportEntries(input.report, async (batch) => {
       readRows += batch.length;
       progress({ phase: 'read', rows: readRows });
       for (const entry of batch) {
         await byKey.add(entry);
-        if (syncMaySee(entry)) syncVisible++;
+        // One entry the sync must see is enough: the test stops after the first.
+        if (!syncMayBook) syncMayBook = syncMaySee(entry);
         if (entry.type === 'Interest' && entry.accountId !== undefined) await interestByAccount.add([entry.accountId, entry.id, entry.currency, entry.amount]);
       }
     });
     checkHeader(read.header, { entity, day, timeZone });
     const interest = await compareInterest({ books: settings.books, entity, day, reported: interestByAccount, toleranceUnits: settings.toleranceUnits, ...(settings.sortDirectory === undefined ? {} : { sortDirectory: settings.sortDirectory }) });
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncVisible, scope, progress }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, scope, progress }));
   } finally {
     await byKey.close();
     await interestByAccount.close();
@@ -186,8 +187,8 @@ interface DayWork {
   readonly read: ReadReport;
   readonly interest: InterestOutcome;
   readonly byKey: ExternalSorter<ReportEntry>;
-  /** How many of the report's entries the sync pass must see ({@link syncMaySee}). */
-  readonly syncVisible: number;
+  /** Whether the report holds an entry the sync pass must see ({@link syncMaySee}). */
+  readonly syncMayBook: boolean;
   readonly scope: PostingScope;
   readonly progress: ReconcileProgressListener;
 }
@@ -237,7 +238,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
  * between), then books them in account order, in compound batches (see `sync.ts`).
  */
 async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
-  if (work.syncVisible === 0) {
+  if (!work.syncMayBook) {
     // Nothing the sync could book (every group would hold local entries alone): neither the
     // sorted report nor the books' interest, margin and fees of two days are read. A report of
     // 1M deposits: 33 s before, the sync pass alone walked both (see the reconcile README).

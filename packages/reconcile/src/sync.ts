@@ -51,16 +51,16 @@ export interface SyncEntry {
  * amount, createdAt, Earn account, alone, ledger account, its currency), not the report entry
  * nested in an object. Sorting the night's 1M interest entries writes and reads each back once.
  */
-type QueuedTuple = [string, string, string, string, string, string | null, 0 | 1, number | null, string | null];
+type QueuedTuple = [string, string, string, string, string, string | null, boolean, number | null, string | null];
 
 function toQueued({ entry, alone, account }: SyncEntry): QueuedTuple {
-  return [entry.type, entry.id, entry.currency, entry.amount, entry.createdAt, entry.accountId ?? null, alone ? 1 : 0, account?.ledgerAccountId ?? null, account?.currency ?? null];
+  return [entry.type, entry.id, entry.currency, entry.amount, entry.createdAt, entry.accountId ?? null, alone, account?.ledgerAccountId ?? null, account?.currency ?? null];
 }
 
 function fromQueued(tuple: QueuedTuple): SyncEntry {
   const [type, id, currency, amount, createdAt, accountId, alone, ledgerAccountId, accountCurrency] = tuple;
   const entry: BookableEntry = accountId === null ? { id, type, currency, amount, createdAt } : { id, type, currency, amount, createdAt, accountId };
-  return ledgerAccountId === null || accountCurrency === null ? { entry, alone: alone === 1 } : { entry, alone: alone === 1, account: { ledgerAccountId, currency: accountCurrency } };
+  return ledgerAccountId === null || accountCurrency === null ? { entry, alone } : { entry, alone, account: { ledgerAccountId, currency: accountCurrency } };
 }
 
 /** Digits of a ledger account id in the sync's sort key: a safe integer has at most 16. */
