@@ -59,18 +59,26 @@ Run "earnbook <command> --help" for the flags of each command.`,
   return program;
 }
 
+/** Quoted as JSON (control characters and lone surrogates escaped) and cut: the ledger's describeValue is not loaded here, to keep --help light. */
+function shownWord(word: string): string {
+  return JSON.stringify(word.length > 100 ? `${word.slice(0, 100)}…` : word);
+}
+
 /**
- * `earnbook help <name>` of a command that does not exist: commander prints the general help as
- * an error without saying what was wrong, so it is refused here as a usage error naming it.
+ * `earnbook help …` takes at most one word, the name of a command, and `-h`/`--help`. Commander
+ * prints the general help for anything else (an unknown name, an unknown option, extra words) and
+ * exits 0 without saying what was wrong, so those are refused here as usage errors naming the word.
  */
 function checkHelpTopic(argv: readonly string[]): void {
-  const words = argv.filter((word) => !word.startsWith('-'));
-  const topic = words[0] === 'help' ? words[1] : undefined;
-  if (topic === undefined || COMMANDS.some((entry) => entry.name === topic)) return;
-  // Quoted as JSON (control characters and lone surrogates escaped) and cut: the ledger's
-  // describeValue is not loaded here, to keep --help light.
-  const shown = JSON.stringify(topic.length > 100 ? `${topic.slice(0, 100)}…` : topic);
-  throw new CliError('invalid_flag', `unknown command ${shown}: run "earnbook --help" for the commands`, { field: 'command', value: shown });
+  if (argv[0] !== 'help') return;
+  const rest = argv.slice(1).filter((word) => word !== '-h' && word !== '--help');
+  const option = rest.find((word) => word.startsWith('-'));
+  if (option !== undefined) throw new CliError('invalid_flag', `unknown option ${shownWord(option)} for "earnbook help"`, { field: 'command', value: shownWord(option) });
+  const [topic, extra] = rest;
+  if (topic !== undefined && !COMMANDS.some((entry) => entry.name === topic)) {
+    throw new CliError('invalid_flag', `unknown command ${shownWord(topic)}: run "earnbook --help" for the commands`, { field: 'command', value: shownWord(topic) });
+  }
+  if (extra !== undefined) throw new CliError('invalid_flag', `too many arguments for "earnbook help": ${shownWord(extra)}`, { field: 'command', value: shownWord(extra) });
 }
 
 /**

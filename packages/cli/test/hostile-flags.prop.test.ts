@@ -232,6 +232,26 @@ describe('hostile strings through the CLI (issue 13)', () => {
     expect((await runCli(['help', 'breaks'], { cwd: ws.dir })).code).toBe(EXIT_CLEAN);
   });
 
+  it('answers help with an option it does not know, or a second word, with a usage error naming it (commander printed the help and exited 0)', async () => {
+    // Found by the property above: `help -\ud800` printed the general help and exited 0.
+    for (const [argv, expected] of [
+      [['help', '-\ud800'], 'error: unknown option "-\\ud800" for "earnbook help" (code invalid_flag, field command)\n'],
+      [['help', '--bogus'], 'error: unknown option "--bogus" for "earnbook help" (code invalid_flag, field command)\n'],
+      [['help', 'reconcile', '-x'], 'error: unknown option "-x" for "earnbook help" (code invalid_flag, field command)\n'],
+      [['help', 'reconcile', 'extra'], 'error: too many arguments for "earnbook help": "extra" (code invalid_flag, field command)\n'],
+    ] as const) {
+      const outcome = await runCli(argv, { cwd: ws.dir });
+      expect(outcome.code, argv.join(' ')).toBe(EXIT_ERROR);
+      expect(outcome.stderr).toBe(expected);
+      expect(outcome.stdout).toBe('');
+    }
+    for (const argv of [['help'], ['help', '-h'], ['help', 'reconcile'], ['help', 'reconcile', '--help']]) {
+      const outcome = await runCli(argv, { cwd: ws.dir });
+      expect(outcome.code, argv.join(' ')).toBe(EXIT_CLEAN);
+      expect(outcome.stdout).toMatch(/^Usage: earnbook/);
+    }
+  });
+
   it('refuses a report file over REPORT_BYTES_MAX (sparse) as invalid_report, nothing written', async () => {
     const path = join(ws.dir, 'huge-report.json');
     const fd = openSync(path, 'w');
