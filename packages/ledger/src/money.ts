@@ -80,25 +80,28 @@ export function assertScale(scale: number, field = 'scale'): void {
 export function parseUnits(input: unknown, options: ParseAmountOptions): bigint {
   const scale = options.scale ?? AMOUNT_SCALE_DEFAULT;
   assertScale(scale);
-  const fail = (reason: string): never => {
-    throw new LedgerError('invalid_amount', `${options.field} ${reason}, got ${describeValue(input)}`, {
-      field: options.field,
-      value: describeValue(input),
-    });
-  };
-  if (typeof input !== 'string') return fail('must be a decimal string');
-  if (input.length === 0 || input.length > AMOUNT_TEXT_LENGTH_MAX) return fail(`must be a decimal string of 1 to ${AMOUNT_TEXT_LENGTH_MAX} characters`);
+  if (typeof input !== 'string') return failAmount(input, options, 'must be a decimal string');
+  if (input.length === 0 || input.length > AMOUNT_TEXT_LENGTH_MAX) return failAmount(input, options, `must be a decimal string of 1 to ${AMOUNT_TEXT_LENGTH_MAX} characters`);
   const match = DECIMAL_PATTERN.exec(input);
-  if (match === null) return fail('must be a plain decimal like "12.345" (no exponent, spaces or signs other than a leading "-")');
+  if (match === null) return failAmount(input, options, 'must be a plain decimal like "12.345" (no exponent, spaces or signs other than a leading "-")');
   const [, sign = '', whole = '', fraction = ''] = match;
-  if (fraction.length > scale) return fail(`has more than ${scale} decimal places`);
-  const wholeDigits = whole.replace(/^0+(?=\d)/, '');
-  if (wholeDigits.length > AMOUNT_INTEGER_DIGITS_MAX) return fail(`exceeds ${AMOUNT_INTEGER_DIGITS_MAX} whole digits`);
+  if (fraction.length > scale) return failAmount(input, options, `has more than ${scale} decimal places`);
+  // Leading zeros do not count as whole digits ("007" has one); most amounts have none to strip.
+  const wholeDigits = whole.length > 1 && whole.charCodeAt(0) === 48 ? whole.replace(/^0+(?=\d)/, '') : whole;
+  if (wholeDigits.length > AMOUNT_INTEGER_DIGITS_MAX) return failAmount(input, options, `exceeds ${AMOUNT_INTEGER_DIGITS_MAX} whole digits`);
   const magnitude = BigInt(wholeDigits + fraction.padEnd(scale, '0'));
   const units = sign === '-' ? -magnitude : magnitude;
-  if (units < 0n && options.allowNegative !== true) return fail('must not be negative');
-  if (units === 0n && options.allowZero === false) return fail('must not be zero');
+  if (units < 0n && options.allowNegative !== true) return failAmount(input, options, 'must not be negative');
+  if (units === 0n && options.allowZero === false) return failAmount(input, options, 'must not be zero');
   return units;
+}
+
+/** The typed error of {@link parseUnits} (a function of its own: a closure per call cost the hot path an allocation). */
+function failAmount(input: unknown, options: ParseAmountOptions, reason: string): never {
+  throw new LedgerError('invalid_amount', `${options.field} ${reason}, got ${describeValue(input)}`, {
+    field: options.field,
+    value: describeValue(input),
+  });
 }
 
 /** Parses and canonicalises a decimal string; see {@link parseUnits} for what it rejects. */
