@@ -72,13 +72,15 @@ function shownWord(word: string): string {
 function checkHelpTopic(argv: readonly string[]): void {
   if (argv[0] !== 'help') return;
   const rest = argv.slice(1).filter((word) => word !== '-h' && word !== '--help');
+  const refuse = (word: string, message: (shown: string) => string): never => {
+    const shown = shownWord(word);
+    throw new CliError('invalid_flag', message(shown), { field: 'command', value: shown });
+  };
   const option = rest.find((word) => word.startsWith('-'));
-  if (option !== undefined) throw new CliError('invalid_flag', `unknown option ${shownWord(option)} for "earnbook help"`, { field: 'command', value: shownWord(option) });
+  if (option !== undefined) refuse(option, (shown) => `unknown option ${shown} for "earnbook help"`);
   const [topic, extra] = rest;
-  if (topic !== undefined && !COMMANDS.some((entry) => entry.name === topic)) {
-    throw new CliError('invalid_flag', `unknown command ${shownWord(topic)}: run "earnbook --help" for the commands`, { field: 'command', value: shownWord(topic) });
-  }
-  if (extra !== undefined) throw new CliError('invalid_flag', `too many arguments for "earnbook help": ${shownWord(extra)}`, { field: 'command', value: shownWord(extra) });
+  if (topic !== undefined && !COMMANDS.some((entry) => entry.name === topic)) refuse(topic, (shown) => `unknown command ${shown}: run "earnbook --help" for the commands`);
+  if (extra !== undefined) refuse(extra, (shown) => `too many arguments for "earnbook help": ${shown}`);
 }
 
 /**

@@ -53,7 +53,7 @@ export interface SyncEntry {
  */
 type QueuedTuple = [string, string, string, string, string, string | null, boolean, number | null, string | null];
 
-function toQueued({ entry, alone, account }: SyncEntry): QueuedTuple {
+function toQueued({ entry, alone }: SyncEntry, account: SyncEntry['account']): QueuedTuple {
   return [entry.type, entry.id, entry.currency, entry.amount, entry.createdAt, entry.accountId ?? null, alone, account?.ledgerAccountId ?? null, account?.currency ?? null];
 }
 
@@ -109,13 +109,13 @@ export class SyncQueue {
     const accounts = accountIds.length === 0 ? new Map<string, NonNullable<SyncEntry['account']>>() : await earnAccountsByIds(this.#ledger, { entity: this.#entity, earnAccountIds: accountIds }, this.#scope.db);
     for (const item of gathered) {
       if (item.entry.type !== 'Interest') {
-        await this.#sorter.add(toQueued(item));
+        await this.#sorter.add(toQueued(item, item.account));
         continue;
       }
       const account = item.entry.accountId === undefined ? undefined : accounts.get(item.entry.accountId);
       // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
       if (account === undefined || account.currency !== item.entry.currency) continue;
-      await this.#sorter.add(toQueued({ entry: item.entry, alone: item.alone, account }));
+      await this.#sorter.add(toQueued(item, account));
     }
   }
 
