@@ -110,3 +110,32 @@ describe('books that must exist are not created as a side effect', () => {
     expect(existsSync(filename)).toBe(true);
   });
 });
+
+describe('opening books that keep their entities writes nothing (SQLite file)', () => {
+  it('a second connection opens them while the first holds the write lock, and names the file', async () => {
+    const filename = join(directory, `held-${randomBytes(4).toString('hex')}.sqlite`);
+    const first = await Ledger.open({ storage: openSqliteDatabase({ filename }), entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    try {
+      expect(first.dialect.databaseFile).toBe(filename);
+      expect(openSqliteDatabase({ filename: ':memory:' }).dialect.databaseFile).toBeUndefined();
+      await first.transact(async () => {
+        // The first connection holds the write lock (BEGIN IMMEDIATE): a write here would fail at once.
+        const second = await Ledger.open({ storage: openSqliteDatabase({ filename, busyTimeoutMs: 0 }), entities: [{ id: 'defi', timeZone: 'UTC' }], migrate: false });
+        try {
+          expect(second.entity('defi').timeZone).toBe('UTC');
+        } finally {
+          await second.close();
+        }
+        // A new entity must be written, so that open waits for the lock: with no wait, it fails.
+        const storage = openSqliteDatabase({ filename, busyTimeoutMs: 0 });
+        try {
+          await expect(Ledger.open({ storage, entities: [{ id: 'lending', timeZone: 'UTC' }], migrate: false })).rejects.toThrow(/locked|busy/i);
+        } finally {
+          await storage.db.destroy();
+        }
+      });
+    } finally {
+      await first.close();
+    }
+  });
+});

@@ -10,6 +10,10 @@ type Db = Kysely<LedgerDatabase>;
 
 /** Records an entity (kept if recorded) and answers the time zone it is stored with. */
 export async function insertEntityReturningZone(db: Db, row: { id: string; time_zone: string; created_at: string }): Promise<string> {
+  // Read first: opening books that already keep the entity writes nothing (a reader on a second
+  // connection, such as the reconciler's worker thread, never waits for the write lock).
+  const known = await db.selectFrom('ledger_entities').select('time_zone').where('id', '=', row.id).executeTakeFirst();
+  if (known !== undefined) return known.time_zone;
   await db.insertInto('ledger_entities').values(row).onConflict((c) => c.column('id').doNothing()).execute();
   const stored = await db.selectFrom('ledger_entities').select('time_zone').where('id', '=', row.id).executeTakeFirstOrThrow();
   return stored.time_zone;

@@ -36,6 +36,11 @@ export interface LedgerDialect {
    */
   readonly bulk?: JournalBulk;
   /**
+   * SQLite: the absolute path of the database file, which a reader on another connection (a
+   * worker thread's) may open beside this one. Absent for an in-memory database and on PostgreSQL.
+   */
+  readonly databaseFile?: string;
+  /**
    * Runs `work` inside one write transaction. SQLite takes the write lock first
    * (`BEGIN IMMEDIATE`) so that two processes never deadlock on a lock upgrade; PostgreSQL retries
    * serialization failures and deadlocks a bounded number of times.

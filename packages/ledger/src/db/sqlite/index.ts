@@ -7,6 +7,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 // import of the driver's `export =` typings needs esModuleInterop in the consumer).
 import type { Database as NativeDatabase } from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import { resolve } from 'node:path';
 import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
@@ -157,6 +158,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   });
   const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
   // The dialect of this database carries the bulk statements bound to its native connection.
-  const dialect: LedgerDialect = Object.freeze({ ...sqliteLedgerDialect, bulk: sqliteJournalBulk(native), postingBulk: sqlitePostingBulk(native) });
+  const file = options.filename === ':memory:' || options.filename === '' ? {} : { databaseFile: resolve(options.filename) };
+  const dialect: LedgerDialect = Object.freeze({ ...sqliteLedgerDialect, bulk: sqliteJournalBulk(native), postingBulk: sqlitePostingBulk(native), ...file });
   return { db, native, dialect };
 }
