@@ -21,8 +21,10 @@ import { ExternalSorter } from './external-sort.js';
 import { readReportEntries } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
-import { compareInterest, dayGroups } from './day-streams.js';
-import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
+import { compareProjected, dayGroups, projectInterest } from './day-streams.js';
+import type { InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
+import { projectInterestInWorker } from './interest-projection.js';
+import type { PendingProjection } from './interest-projection.js';
 import { SyncQueue } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
@@ -127,6 +129,25 @@ export interface DaySettings {
   readonly wallet: (entity: string, currency: string) => string | null;
   readonly now: () => Date;
   readonly sortDirectory: string | undefined;
+  /** Whether the interest may be recomputed on a worker thread (books in a SQLite file only). */
+  readonly workerThreads: boolean;
+}
+
+/**
+ * Starts recomputing the day's interest: on a worker thread while the report is read, when the
+ * books are a SQLite file and workers are allowed (`interest-projection.ts`); otherwise in this
+ * thread once the report is read (a PostgreSQL server already works beside this thread, and an
+ * in-memory database has no second connection).
+ */
+async function startProjection(settings: DaySettings, input: { entity: string; day: string; timeZone: string }): Promise<PendingProjection> {
+  const databaseFile = settings.ledger.dialect.databaseFile;
+  const sortDirectory = settings.sortDirectory;
+  if (settings.workerThreads && databaseFile !== undefined) return projectInterestInWorker({ books: settings.books, databaseFile, ...input, sortDirectory });
+  let projection: InterestProjection | undefined;
+  return {
+    result: async () => (projection = await projectInterest({ books: settings.books, entity: input.entity, day: input.day, sortDirectory })),
+    close: async () => projection?.lines.close(),
+  };
 }
 
 function checkHeader(header: ReportHeader, input: { entity: string; day: string; timeZone: string }): void {
@@ -158,6 +179,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: ([accountId, id]) => `${accountId}\u0000${id}`, ...directory });
+  const projection = await startProjection(settings, { entity, day, timeZone });
   try {
     let readRows = 0;
     let syncMayBook = false;
@@ -172,12 +194,13 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
       }
     });
     checkHeader(read.header, { entity, day, timeZone });
-    const interest = await compareInterest({ books: settings.books, entity, day, reported: interestByAccount, toleranceUnits: settings.toleranceUnits, ...(settings.sortDirectory === undefined ? {} : { sortDirectory: settings.sortDirectory }) });
+    const interest = await compareProjected(await projection.result(), { reported: interestByAccount, toleranceUnits: settings.toleranceUnits });
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
     return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, scope, progress }));
   } finally {
     await byKey.close();
     await interestByAccount.close();
+    await projection.close();
   }
 }
 

@@ -104,7 +104,10 @@ function fromReportedInterestTuple([accountId, id, currency, amount]: ReportedIn
 }
 
 /** A recomputed line as the comparison sorts it: Earn account, currency, balance, user interest. */
-type InterestLineTuple = [earnAccountId: string, currency: string, balance: InterestLine['balance'], userInterest: InterestLine['userInterest']];
+export type InterestLineTuple = [earnAccountId: string, currency: string, balance: InterestLine['balance'], userInterest: InterestLine['userInterest']];
+
+/** The sort key of an {@link InterestLineTuple}: its Earn account. */
+export const interestLineKey = (line: InterestLineTuple): string => line[0];
 
 /** What the interest comparison found: its breaks and the recomputed margin per currency. */
 export interface InterestOutcome {
@@ -112,46 +115,73 @@ export interface InterestOutcome {
   readonly recomputedMargin: ReadonlyMap<string, bigint>;
 }
 
+/** The day's interest recomputed: its lines sorted by Earn account, and the margin per currency. */
+export interface InterestProjection {
+  /** Only what the comparison reads is sorted (a cycle line also holds two 66-decimal residues). */
+  readonly lines: ExternalSorter<InterestLineTuple>;
+  readonly recomputedMargin: ReadonlyMap<string, bigint>;
+}
+
 /**
- * Recomputes the day's interest (the ledger's accounting cycle, read only), sorts it by Earn
- * account next to the report's interest entries (sorted by account), and compares them account
- * by account. Memory is bounded by the sorters' runs.
+ * Recomputes the day's interest (the ledger's accounting cycle, read only) into a sorter by Earn
+ * account. The caller closes {@link InterestProjection.lines}; on a failure it is closed here.
  */
-export async function compareInterest(input: { books: EarnBooks; entity: string; day: string; reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string }): Promise<InterestOutcome> {
-  // Only what the comparison reads is sorted (a cycle line also holds two 66-decimal residues).
-  const projection = new ExternalSorter<InterestLineTuple>({ key: (line) => line[0], ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
+export async function projectInterest(input: { books: EarnBooks; entity: string; day: string; sortDirectory?: string | undefined }): Promise<InterestProjection> {
+  const lines = new ExternalSorter<InterestLineTuple>({ key: interestLineKey, ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
   const recomputedMargin = new Map<string, bigint>();
   try {
-    for await (const lines of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
-      for (const line of lines) {
+    for await (const batch of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
+      for (const line of batch) {
         recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
-        await projection.add([line.earnAccountId, line.currency, line.balance, line.userInterest]);
+        await lines.add([line.earnAccountId, line.currency, line.balance, line.userInterest]);
       }
     }
-    const breaks: BreakDraft[] = [];
-    // Both streams read in batches: an await per batch, not per account (2M awaits at 1M accounts).
-    const lines = new Head(projection.sortedBatches(), (line: InterestLineTuple) => line[0]);
-    const entries = new Head(input.reported.sortedBatches(), (entry: ReportedInterestTuple) => entry[0]);
-    try {
-      await Promise.all([lines.next(), entries.next()]);
-      while (lines.key !== undefined || entries.key !== undefined) {
-        const key = lines.key === undefined ? (entries.key ?? '') : entries.key === undefined ? lines.key : compareKeys(lines.key, entries.key) <= 0 ? lines.key : entries.key;
-        const account: ReportedInterestTuple[] = [];
-        const taking = entries.take(key, account);
-        if (taking !== undefined) await taking;
-        const tuple = lines.key === key ? lines.value : undefined;
-        const current: InterestLine | undefined = tuple === undefined ? undefined : { earnAccountId: tuple[0], currency: tuple[1], balance: tuple[2], userInterest: tuple[3] };
-        if (current !== undefined) {
-          const moving = lines.next();
-          if (moving !== undefined) await moving;
-        }
-        for (const draft of diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account.map(fromReportedInterestTuple)), input.toleranceUnits)) breaks.push(draft);
+    return { lines, recomputedMargin };
+  } catch (error) {
+    await lines.close();
+    throw error;
+  }
+}
+
+/**
+ * Compares the recomputed day with the report's interest entries (sorted by Earn account),
+ * account by account. Memory is bounded by the sorters' runs. Does not close either sorter.
+ */
+export async function compareProjected(projection: InterestProjection, input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint }): Promise<InterestOutcome> {
+  const breaks: BreakDraft[] = [];
+  // Both streams read in batches: an await per batch, not per account (2M awaits at 1M accounts).
+  const lines = new Head(projection.lines.sortedBatches(), interestLineKey);
+  const entries = new Head(input.reported.sortedBatches(), (entry: ReportedInterestTuple) => entry[0]);
+  try {
+    await Promise.all([lines.next(), entries.next()]);
+    while (lines.key !== undefined || entries.key !== undefined) {
+      const key = lines.key === undefined ? (entries.key ?? '') : entries.key === undefined ? lines.key : compareKeys(lines.key, entries.key) <= 0 ? lines.key : entries.key;
+      const account: ReportedInterestTuple[] = [];
+      const taking = entries.take(key, account);
+      if (taking !== undefined) await taking;
+      const tuple = lines.key === key ? lines.value : undefined;
+      const current: InterestLine | undefined = tuple === undefined ? undefined : { earnAccountId: tuple[0], currency: tuple[1], balance: tuple[2], userInterest: tuple[3] };
+      if (current !== undefined) {
+        const moving = lines.next();
+        if (moving !== undefined) await moving;
       }
-    } finally {
-      await Promise.all([lines.close(), entries.close()]);
+      for (const draft of diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account.map(fromReportedInterestTuple)), input.toleranceUnits)) breaks.push(draft);
     }
-    return { breaks, recomputedMargin };
   } finally {
-    await projection.close();
+    await Promise.all([lines.close(), entries.close()]);
+  }
+  return { breaks, recomputedMargin: projection.recomputedMargin };
+}
+
+/**
+ * Recomputes the day's interest ({@link projectInterest}) and compares it with the report's
+ * interest entries ({@link compareProjected}), in this thread.
+ */
+export async function compareInterest(input: { books: EarnBooks; entity: string; day: string; reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string }): Promise<InterestOutcome> {
+  const projection = await projectInterest(input);
+  try {
+    return await compareProjected(projection, input);
+  } finally {
+    await projection.lines.close();
   }
 }

@@ -38,6 +38,16 @@ export interface ExternalSorterOptions<T> {
   readonly directory?: string;
 }
 
+/** The run files of a sorter that {@link ExternalSorter.release}d them: plain data (it crosses threads). */
+export interface ReleasedRuns {
+  /** The directory that holds the runs (removed with them); undefined when there is none. */
+  readonly directory: string | undefined;
+  /** The run files, in the order they were written. */
+  readonly runs: readonly string[];
+  /** Items in the runs. */
+  readonly count: number;
+}
+
 /** Reads one run file back as items, a buffer at a time. */
 class RunReader<T> {
   readonly #lines: AsyncIterator<string>;
@@ -144,6 +154,31 @@ export class ExternalSorter<T> {
     this.#key = options.key;
     this.#runSize = options.runSize ?? SORT_RUN_ITEMS_DEFAULT;
     this.#directory = options.directory ?? tmpdir();
+  }
+
+  /**
+   * A sorter over runs another sorter wrote and {@link release}d (a worker thread's): it reads
+   * them in their order, as the writer would have, and removes their directory on {@link close}.
+   */
+  static adopt<T>(options: { readonly key: (item: T) => string; readonly released: ReleasedRuns }): ExternalSorter<T> {
+    const sorter = new ExternalSorter<T>({ key: options.key });
+    sorter.#workDirectory = options.released.directory;
+    sorter.#runs.push(...options.released.runs);
+    sorter.#count = options.released.count;
+    return sorter;
+  }
+
+  /**
+   * Writes what is buffered as a run and gives up the run files: the caller (or an
+   * {@link adopt}ing sorter) removes them. The sorter is empty afterwards.
+   */
+  async release(): Promise<ReleasedRuns> {
+    if (this.#buffer.length > 0) await this.#spill();
+    const released = { directory: this.#workDirectory, runs: [...this.#runs], count: this.#count };
+    this.#workDirectory = undefined;
+    this.#runs.length = 0;
+    this.#count = 0;
+    return released;
   }
 
   /** Items added so far. */

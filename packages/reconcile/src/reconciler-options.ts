@@ -32,6 +32,12 @@ export interface ReconcilerOptions {
   readonly now?: () => Date;
   /** Where the run's temporary sort files go; default the system's temporary directory. */
   readonly sortDirectory?: string;
+  /**
+   * Whether a run may recompute the day's interest on a worker thread while it reads the report
+   * (books in a SQLite file only; see `interest-projection.ts`). Default true; false keeps the
+   * whole run in the calling thread.
+   */
+  readonly workerThreads?: boolean;
   /** Where the reconciler logs (pino-compatible); default the ledger's logger. */
   readonly logger?: LedgerLogger;
 }
@@ -86,6 +92,7 @@ export interface ReconcilerSettings {
   readonly wallet: (entity: string, currency: string) => string | null;
   readonly now: () => Date;
   readonly sortDirectory: string | undefined;
+  readonly workerThreads: boolean;
 }
 
 /** Checks the options (typed `invalid_input` on the first bad one) and freezes them as lookups. */
@@ -96,6 +103,7 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   const limits = amountsPerEntity(ledger, 'feeApprovalLimits', options.feeApprovalLimits);
   const wallets = walletsOf(ledger, options);
   if (options.sortDirectory !== undefined && (typeof options.sortDirectory !== 'string' || options.sortDirectory.length === 0)) invalid('sortDirectory', options.sortDirectory, 'must be a directory path');
+  if (options.workerThreads !== undefined && typeof options.workerThreads !== 'boolean') invalid('workerThreads', options.workerThreads, 'must be true or false');
   return Object.freeze({
     toleranceUnits: (currency: string) => tolerance.get(currency) ?? TOLERANCE_UNITS_DEFAULT,
     thresholdUnits: (entity: string, currency: string) => thresholds.get(`${entity} ${currency}`) ?? 0n,
@@ -103,5 +111,6 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
     wallet: (entity: string, currency: string) => wallets.get(`${entity} ${currency}`) ?? null,
     now: options.now ?? (() => new Date()),
     sortDirectory: options.sortDirectory,
+    workerThreads: options.workerThreads ?? true,
   });
 }

@@ -1,0 +1,138 @@
+/**
+ * The day's interest recomputed on a worker thread (books in a SQLite file): the run finds what
+ * a run in the calling thread finds, a failure in the read phase stops the worker and leaves no
+ * file, and a worker that cannot work gives way to the calling thread (logged).
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarnBooks, Ledger } from '@earnbook/ledger';
+import type { LedgerLogger } from '@earnbook/ledger';
+import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
+import { ReconcileError, Reconciler, openReportFile } from '../src/index.js';
+import type { ReconcileResult } from '../src/index.js';
+import { projectInterest } from '../src/day-streams.js';
+import { projectInterestInWorker } from '../src/interest-projection.js';
+import { buildReport } from './report-builder.js';
+
+const ZONE = 'Europe/Berlin';
+const DAY = '2025-03-18';
+const ACCOUNTS = 24;
+const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
+const NOW = new Date('2025-03-19T06:00:00Z');
+
+/** A logger that keeps what is warned. */
+function recordingLogger(): LedgerLogger & { warnings: Record<string, unknown>[] } {
+  const warnings: Record<string, unknown>[] = [];
+  return { warnings, info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
+}
+
+async function openBooks(filename: string, logger?: LedgerLogger): Promise<Ledger> {
+  return Ledger.open({ storage: openSqliteDatabase({ filename }), entities: [{ id: 'defi', timeZone: ZONE }], ...(logger === undefined ? {} : { logger }) });
+}
+
+/** What two runs of the same day must agree on (the stamps aside: both run at {@link NOW}). */
+function outcome(result: ReconcileResult) {
+  return { breaks: result.breaks, positions: result.positions, synced: result.synced, instructions: result.instructions, clean: result.clean };
+}
+
+describe('interest recomputed on a worker thread (SQLite file)', () => {
+  let directory: string;
+  let sortDirectory: string;
+  let booksFile: string;
+  let reportFile: string;
+
+  beforeEach(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'earnbook-worker-test-'));
+    sortDirectory = join(directory, 'sort');
+    mkdirSync(sortDirectory);
+    booksFile = join(directory, 'books.sqlite');
+    reportFile = join(directory, 'report.json');
+    const ledger = await openBooks(booksFile);
+    const books = new EarnBooks(ledger);
+    await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
+    for (let i = 0; i < ACCOUNTS; i++) {
+      await books.registerUser({ partnerUserId: `p${i}`, earnUsers: [{ entity: 'defi', earnUserId: `u${i}` }] });
+      await books.openEarnAccount({ entity: 'defi', earnAccountId: `a${i}`, earnUserId: `u${i}`, providerProductId: 'btc', currency: 'BTC' });
+      await books.recordDeposit({ entity: 'defi', earnAccountId: `a${i}`, providerBookingId: `b${i}`, amount: `${i + 1}.25`, occurredAt: '2025-03-17T08:00:00Z', idempotencyKey: `k${i}`, providerData: { id: `b${i}` } });
+    }
+    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'day', amount: '3', occurredAt: '2025-03-18T08:00:00Z', idempotencyKey: 'kd', providerData: { id: 'day' } });
+    const report = await buildReport(books, 'defi', DAY);
+    // Two interest breaks the recomputation must find: one amount off, one account left out.
+    const interest = report.transactions.filter((entry) => entry.type === 'Interest');
+    const changed = interest[3];
+    if (changed === undefined || interest[5] === undefined) throw new Error('the report has too few interest entries');
+    changed['amount'] = '0.000100000000000000';
+    report.transactions = report.transactions.filter((entry) => entry !== interest[5]);
+    writeFileSync(reportFile, JSON.stringify(report));
+    await ledger.close();
+  });
+  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+
+  async function reconcile(file: string, options: { workerThreads: boolean; logger?: LedgerLogger; report?: string }): Promise<ReconcileResult> {
+    const ledger = await openBooks(file, options.logger);
+    try {
+      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory, workerThreads: options.workerThreads });
+      return await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(options.report ?? reportFile) });
+    } finally {
+      await ledger.close();
+    }
+  }
+
+  it('finds what a run in the calling thread finds, and leaves no file behind', async () => {
+    const inThread = join(directory, 'in-thread.sqlite');
+    copyFileSync(booksFile, inThread);
+    const logger = recordingLogger();
+    const withWorker = await reconcile(booksFile, { workerThreads: true, logger });
+    expect(logger.warnings).toEqual([]);
+    const withoutWorker = await reconcile(inThread, { workerThreads: false });
+    expect(outcome(withWorker)).toEqual(outcome(withoutWorker));
+    const kinds = withWorker.breaks.map((item) => item.kind);
+    expect(kinds).toContain('interest_mismatch');
+    expect(kinds).toContain('missing_interest');
+    expect(readdirSync(sortDirectory)).toEqual([]);
+  });
+
+  it('a report that breaks off mid-stream stops the worker, writes nothing and leaves no file', async () => {
+    const truncated = join(directory, 'truncated.json');
+    const text = readFileSync(reportFile, 'utf8');
+    writeFileSync(truncated, text.slice(0, Math.floor(text.length * 0.6)));
+    const ledger = await openBooks(booksFile);
+    const before = await ledger.verify({ entity: 'defi' });
+    await ledger.close();
+    await expect(reconcile(booksFile, { workerThreads: true, report: truncated })).rejects.toBeInstanceOf(ReconcileError);
+    const again = await openBooks(booksFile);
+    expect(await again.verify({ entity: 'defi' })).toEqual(before);
+    await again.close();
+    expect(readdirSync(sortDirectory)).toEqual([]);
+  });
+
+  it('a worker that cannot open the books gives way to the calling thread, and says so', async () => {
+    const logger = recordingLogger();
+    const ledger = await openBooks(booksFile, logger);
+    try {
+      const books = new EarnBooks(ledger);
+      const pending = await projectInterestInWorker({ books, databaseFile: join(directory, 'no-such-folder', 'books.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory });
+      const local = await projectInterest({ books, entity: 'defi', day: DAY, sortDirectory });
+      try {
+        const projection = await pending.result();
+        expect(projection.lines.count).toBe(local.lines.count);
+        expect(projection.recomputedMargin).toEqual(local.recomputedMargin);
+        const read = async (lines: typeof local.lines) => {
+          const all: unknown[] = [];
+          for await (const batch of lines.sortedBatches()) all.push(...batch);
+          return all;
+        };
+        expect(await read(projection.lines)).toEqual(await read(local.lines));
+      } finally {
+        await pending.close();
+        await local.lines.close();
+      }
+      expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY }]);
+      expect(readdirSync(sortDirectory)).toEqual([]);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
