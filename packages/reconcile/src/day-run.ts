@@ -142,7 +142,14 @@ export interface DaySettings {
 async function startProjection(settings: DaySettings, input: { entity: string; day: string; timeZone: string }): Promise<PendingProjection> {
   const databaseFile = settings.ledger.dialect.databaseFile;
   const sortDirectory = settings.sortDirectory;
-  if (settings.workerThreads && databaseFile !== undefined) return projectInterestInWorker({ books: settings.books, databaseFile, ...input, sortDirectory });
+  if (settings.workerThreads && databaseFile !== undefined) {
+    try {
+      return await projectInterestInWorker({ books: settings.books, databaseFile, ...input, sortDirectory });
+    } catch (error) {
+      // No folder for the worker's runs: the run goes on in this thread, as it would without workers.
+      settings.ledger.logger.warn({ event: 'reconcile.interest_worker_failed', entity: input.entity, day: input.day, reason: error instanceof Error ? error.message : String(error) }, 'the interest recomputation could not start a worker thread; recomputing in this thread');
+    }
+  }
   let projection: InterestProjection | undefined;
   return {
     result: async () => (projection = await projectInterest({ books: settings.books, entity: input.entity, day: input.day, sortDirectory })),

@@ -108,6 +108,31 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 
+  it('a sort folder that does not exist: the run goes on in this thread, as without workers, and says so', async () => {
+    const logger = recordingLogger();
+    const ledger = await openBooks(booksFile, logger);
+    try {
+      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory: join(directory, 'missing'), workerThreads: true });
+      const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile) });
+      expect(result.breaks.map((item) => item.kind)).toContain('missing_interest');
+      expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY }]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('workerThreads must be a boolean: a typed error naming the field, nothing written', async () => {
+    const ledger = await openBooks(booksFile);
+    try {
+      const books = new EarnBooks(ledger);
+      const before = await ledger.verify({ entity: 'defi' });
+      await expect(Reconciler.open({ books, workerThreads: 'yes' as unknown as boolean })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_input', field: 'workerThreads', value: 'yes' });
+      expect(await ledger.verify({ entity: 'defi' })).toEqual(before);
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('a worker that cannot open the books gives way to the calling thread, and says so', async () => {
     const logger = recordingLogger();
     const ledger = await openBooks(booksFile, logger);
