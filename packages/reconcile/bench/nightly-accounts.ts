@@ -22,6 +22,7 @@ import { EarnBooks, Ledger, cycleLines, formatInstant, formatUnits, localEntryId
 import type { LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { Reconciler, openReportFile } from '../src/index.js';
+import { benchWorkerThreads } from './worker-threads.js';
 
 const DAY = '2025-03-18';
 const PREVIOUS_DAY = '2025-03-17';
@@ -131,7 +132,7 @@ export async function buildNightly(target: string, reportFile: string, accounts:
 /** The nightly job on the built books: seconds, peak RSS, breaks, booked interest. */
 export async function measureNightly(target: string, reportFile: string): Promise<Record<string, number>> {
   const ledger = await Ledger.open({ storage: await openStorage(target), entities: [{ id: 'defi', timeZone: 'UTC' }] });
-  const reconciler = await Reconciler.open({ books: new EarnBooks(ledger) });
+  const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), workerThreads: benchWorkerThreads() });
   const started = performance.now();
   const cpu = process.cpuUsage();
   // When each phase last reported (read: streaming the file; then the interest recomputation,

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { EarnBooks, Ledger, formatUnits, localEntryId } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { Reconciler, openReportFile } from '../src/index.js';
+import { benchWorkerThreads } from './worker-threads.js';
 
 const DAY = '2025-03-18';
 const CREATED_AT = '2025-03-18T00:00:00.000Z';
@@ -113,7 +114,7 @@ export function measureParse(directory: string): { parseSeconds: number; parseCp
 export async function measureReconcile(directory: string): Promise<Record<string, number>> {
   const storage = openSqliteDatabase({ filename: join(directory, 'books.sqlite') });
   const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] });
-  const reconciler = await Reconciler.open({ books: new EarnBooks(ledger) });
+  const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), workerThreads: benchWorkerThreads() });
   const started = performance.now();
   const cpu = process.cpuUsage();
   // When each phase last reported (read: streaming the file; then the interest recomputation,

@@ -25,6 +25,8 @@ import { compareProjected, dayGroups, projectInterest } from './day-streams.js';
 import type { InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import { projectInterestInWorker } from './interest-projection.js';
 import type { PendingProjection } from './interest-projection.js';
+import { WORKER_REPORT_BYTES_MIN } from './reconciler-options.js';
+import type { WorkerThreads } from './reconciler-options.js';
 import { SyncQueue } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
@@ -129,8 +131,8 @@ export interface DaySettings {
   readonly wallet: (entity: string, currency: string) => string | null;
   readonly now: () => Date;
   readonly sortDirectory: string | undefined;
-  /** Whether the interest may be recomputed on a worker thread (books in a SQLite file only). */
-  readonly workerThreads: boolean;
+  /** When the interest is recomputed on a worker thread (books in a SQLite file only). */
+  readonly workerThreads: WorkerThreads;
 }
 
 /**
@@ -139,10 +141,11 @@ export interface DaySettings {
  * thread once the report is read (a PostgreSQL server already works beside this thread, and an
  * in-memory database has no second connection).
  */
-async function startProjection(settings: DaySettings, input: { entity: string; day: string; timeZone: string }): Promise<PendingProjection> {
+async function startProjection(settings: DaySettings, input: { entity: string; day: string; timeZone: string }, report: ReportInput): Promise<PendingProjection> {
   const databaseFile = settings.ledger.dialect.databaseFile;
   const sortDirectory = settings.sortDirectory;
-  if (settings.workerThreads && databaseFile !== undefined) {
+  const large = 'kind' in report && report.kind === 'file' && (report.bytes ?? 0) >= WORKER_REPORT_BYTES_MIN;
+  if (databaseFile !== undefined && (settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && large))) {
     try {
       return await projectInterestInWorker({ books: settings.books, databaseFile, ...input, sortDirectory });
     } catch (error) {
@@ -186,7 +189,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: ([accountId, id]) => `${accountId}\u0000${id}`, ...directory });
-  const projection = await startProjection(settings, { entity, day, timeZone });
+  const projection = await startProjection(settings, { entity, day, timeZone }, input.report);
   try {
     let readRows = 0;
     let syncMayBook = false;

@@ -13,6 +13,13 @@ export const TOLERANCE_UNITS_DEFAULT = 1n;
 /** Tolerance a configuration may set at most (10^-6 of a coin). */
 export const TOLERANCE_UNITS_MAX = 10n ** 12n;
 
+/** When a run uses a worker thread: see {@link ReconcilerOptions.workerThreads}. */
+export type WorkerThreads = 'auto' | 'always' | 'never';
+const WORKER_THREADS: readonly WorkerThreads[] = ['auto', 'always', 'never'];
+
+/** Report file bytes from which `workerThreads: 'auto'` uses a worker (about 20,000 entries). */
+export const WORKER_REPORT_BYTES_MIN = 4 * 1024 * 1024;
+
 /** Configuration of a `Reconciler`. Frozen when the reconciler is made. */
 export interface ReconcilerOptions {
   readonly books: EarnBooks;
@@ -33,11 +40,12 @@ export interface ReconcilerOptions {
   /** Where the run's temporary sort files go; default the system's temporary directory. */
   readonly sortDirectory?: string;
   /**
-   * Whether a run may recompute the day's interest on a worker thread while it reads the report
-   * (books in a SQLite file only; see `interest-projection.ts`). Default true; false keeps the
-   * whole run in the calling thread.
+   * When a run recomputes the day's interest on a worker thread while it reads the report (books
+   * in a SQLite file only; see `interest-projection.ts`): `auto` (default) for a report file of
+   * at least {@link WORKER_REPORT_BYTES_MIN} bytes (a smaller day recomputes faster than a worker
+   * starts), `always` for every report, `never` to keep the whole run in the calling thread.
    */
-  readonly workerThreads?: boolean;
+  readonly workerThreads?: WorkerThreads;
   /** Where the reconciler logs (pino-compatible); default the ledger's logger. */
   readonly logger?: LedgerLogger;
 }
@@ -92,7 +100,7 @@ export interface ReconcilerSettings {
   readonly wallet: (entity: string, currency: string) => string | null;
   readonly now: () => Date;
   readonly sortDirectory: string | undefined;
-  readonly workerThreads: boolean;
+  readonly workerThreads: WorkerThreads;
 }
 
 /** Checks the options (typed `invalid_input` on the first bad one) and freezes them as lookups. */
@@ -103,7 +111,7 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   const limits = amountsPerEntity(ledger, 'feeApprovalLimits', options.feeApprovalLimits);
   const wallets = walletsOf(ledger, options);
   if (options.sortDirectory !== undefined && (typeof options.sortDirectory !== 'string' || options.sortDirectory.length === 0)) invalid('sortDirectory', options.sortDirectory, 'must be a directory path');
-  if (options.workerThreads !== undefined && typeof options.workerThreads !== 'boolean') invalid('workerThreads', options.workerThreads, 'must be true or false');
+  if (options.workerThreads !== undefined && !WORKER_THREADS.includes(options.workerThreads)) invalid('workerThreads', options.workerThreads, `must be one of ${WORKER_THREADS.join(', ')}`);
   return Object.freeze({
     toleranceUnits: (currency: string) => tolerance.get(currency) ?? TOLERANCE_UNITS_DEFAULT,
     thresholdUnits: (entity: string, currency: string) => thresholds.get(`${entity} ${currency}`) ?? 0n,
@@ -111,6 +119,6 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
     wallet: (entity: string, currency: string) => wallets.get(`${entity} ${currency}`) ?? null,
     now: options.now ?? (() => new Date()),
     sortDirectory: options.sortDirectory,
-    workerThreads: options.workerThreads ?? true,
+    workerThreads: options.workerThreads ?? 'auto',
   });
 }

@@ -33,6 +33,8 @@ export interface ReportFile {
   readonly source: string;
   /** Bytes read at most (default and ceiling {@link REPORT_BYTES_MAX}), checked at open and while streaming. */
   readonly bytesMax?: number;
+  /** The file's size when {@link openReportFile} opened it (a large day recomputes its interest on a worker thread). */
+  readonly bytes?: number;
 }
 
 /** A report to reconcile: already in memory, or a file to stream. */
@@ -84,7 +86,7 @@ export async function openReportFile(path: string, options: { format?: 'json' | 
   }
   if (size > bytesMax) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${bytesMax}`, { field: 'reportFile', value: path });
   const format = options.format ?? (/\.(ndjson|jsonl)$/i.test(path) ? 'ndjson' : 'json');
-  return Object.freeze({ kind: 'file', path, format, source: path, bytesMax });
+  return Object.freeze({ kind: 'file', path, format, source: path, bytesMax, bytes: size });
 }
 
 function notJson(source: string, cause: unknown): ReconcileError {

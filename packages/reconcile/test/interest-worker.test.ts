@@ -70,7 +70,7 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
   });
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
 
-  async function reconcile(file: string, options: { workerThreads: boolean; logger?: LedgerLogger; report?: string }): Promise<ReconcileResult> {
+  async function reconcile(file: string, options: { workerThreads: 'always' | 'never'; logger?: LedgerLogger; report?: string }): Promise<ReconcileResult> {
     const ledger = await openBooks(file, options.logger);
     try {
       const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory, workerThreads: options.workerThreads });
@@ -84,9 +84,9 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     const inThread = join(directory, 'in-thread.sqlite');
     copyFileSync(booksFile, inThread);
     const logger = recordingLogger();
-    const withWorker = await reconcile(booksFile, { workerThreads: true, logger });
+    const withWorker = await reconcile(booksFile, { workerThreads: 'always', logger });
     expect(logger.warnings).toEqual([]);
-    const withoutWorker = await reconcile(inThread, { workerThreads: false });
+    const withoutWorker = await reconcile(inThread, { workerThreads: 'never' });
     expect(outcome(withWorker)).toEqual(outcome(withoutWorker));
     const kinds = withWorker.breaks.map((item) => item.kind);
     expect(kinds).toContain('interest_mismatch');
@@ -101,7 +101,7 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     const ledger = await openBooks(booksFile);
     const before = await ledger.verify({ entity: 'defi' });
     await ledger.close();
-    await expect(reconcile(booksFile, { workerThreads: true, report: truncated })).rejects.toBeInstanceOf(ReconcileError);
+    await expect(reconcile(booksFile, { workerThreads: 'always', report: truncated })).rejects.toBeInstanceOf(ReconcileError);
     const again = await openBooks(booksFile);
     expect(await again.verify({ entity: 'defi' })).toEqual(before);
     await again.close();
@@ -112,7 +112,7 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     const logger = recordingLogger();
     const ledger = await openBooks(booksFile, logger);
     try {
-      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory: join(directory, 'missing'), workerThreads: true });
+      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory: join(directory, 'missing'), workerThreads: 'always' });
       const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile) });
       expect(result.breaks.map((item) => item.kind)).toContain('missing_interest');
       expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY }]);
@@ -121,12 +121,12 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     }
   });
 
-  it('workerThreads must be a boolean: a typed error naming the field, nothing written', async () => {
+  it('workerThreads must be auto, always or never: a typed error naming the field, nothing written', async () => {
     const ledger = await openBooks(booksFile);
     try {
       const books = new EarnBooks(ledger);
       const before = await ledger.verify({ entity: 'defi' });
-      await expect(Reconciler.open({ books, workerThreads: 'yes' as unknown as boolean })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_input', field: 'workerThreads', value: 'yes' });
+      await expect(Reconciler.open({ books, workerThreads: 'yes' as unknown as 'auto' })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_input', field: 'workerThreads', value: 'yes' });
       expect(await ledger.verify({ entity: 'defi' })).toEqual(before);
     } finally {
       await ledger.close();
