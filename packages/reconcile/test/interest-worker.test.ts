@@ -15,6 +15,7 @@ import type { ReconcileResult } from '../src/index.js';
 import { projectInterest } from '../src/day-streams.js';
 import { projectInterestInWorker } from '../src/interest-projection.js';
 import { buildReport } from './report-builder.js';
+import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 
 const ZONE = 'Europe/Berlin';
 const DAY = '2025-03-18';
@@ -158,6 +159,35 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
       expect(readdirSync(sortDirectory)).toEqual([]);
     } finally {
       await ledger.close();
+    }
+  });
+});
+
+describe.each(DIALECTS)('the interest recomputed beside the read, on %s', (dialect) => {
+  it('a report that breaks off while the interest is recomputed: a typed error, nothing written, no file left', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-beside-test-'));
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: ZONE }] });
+    try {
+      const books = new EarnBooks(opened.ledger);
+      await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
+      for (let i = 0; i < 6; i++) {
+        await books.registerUser({ partnerUserId: `p${i}`, earnUsers: [{ entity: 'defi', earnUserId: `u${i}` }] });
+        await books.openEarnAccount({ entity: 'defi', earnAccountId: `a${i}`, earnUserId: `u${i}`, providerProductId: 'btc', currency: 'BTC' });
+        await books.recordDeposit({ entity: 'defi', earnAccountId: `a${i}`, providerBookingId: `b${i}`, amount: '1.5', occurredAt: '2025-03-17T08:00:00Z', idempotencyKey: `k${i}`, providerData: { id: `b${i}` } });
+      }
+      const text = JSON.stringify(await buildReport(books, 'defi', DAY));
+      const truncated = join(directory, 'truncated.json');
+      writeFileSync(truncated, text.slice(0, Math.floor(text.length * 0.7)));
+      const sortDirectory = join(directory, 'sort');
+      mkdirSync(sortDirectory);
+      const reconciler = await Reconciler.open({ books, sortDirectory, workerThreads: 'always' });
+      const before = await opened.ledger.verify({ entity: 'defi' });
+      await expect(reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(truncated) })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_report' });
+      expect(await opened.ledger.verify({ entity: 'defi' })).toEqual(before);
+      expect(readdirSync(sortDirectory)).toEqual([]);
+    } finally {
+      await opened.close();
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 });
