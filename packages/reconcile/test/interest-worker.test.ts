@@ -163,7 +163,7 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
   });
 });
 
-describe.each(DIALECTS)('the interest recomputed beside the read, on %s', (dialect) => {
+describe.each(DIALECTS)('a report that breaks off while the interest may be recomputed, on %s', (dialect) => {
   it('a report that breaks off while the interest is recomputed: a typed error, nothing written, no file left', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'earnbook-beside-test-'));
     const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: ZONE }] });
