@@ -25,7 +25,7 @@ import { compareProjected, dayGroups, projectInterest } from './day-streams.js';
 import type { InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import { projectInterestInWorker } from './interest-projection.js';
 import type { PendingProjection } from './interest-projection.js';
-import { WORKER_REPORT_BYTES_MIN } from './reconciler-options.js';
+import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { WorkerThreads } from './reconciler-options.js';
 import { SyncQueue } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
@@ -145,7 +145,9 @@ export interface DaySettings {
 async function startProjection(settings: DaySettings, input: { entity: string; day: string; timeZone: string }, report: ReportInput): Promise<PendingProjection> {
   const databaseFile = settings.ledger.dialect.databaseFile;
   const sortDirectory = settings.sortDirectory;
-  const large = 'kind' in report && report.kind === 'file' && (report.bytes ?? 0) >= WORKER_REPORT_BYTES_MIN;
+  // A report in memory is checked by the read; here only its size counts, whatever its shape.
+  const entries: unknown = 'kind' in report ? undefined : (report.report as { transactions?: unknown } | undefined)?.transactions;
+  const large = 'kind' in report ? (report.bytes ?? 0) >= WORKER_REPORT_BYTES_MIN : Array.isArray(entries) && entries.length >= WORKER_REPORT_ENTRIES_MIN;
   if (databaseFile !== undefined && (settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && large))) {
     try {
       return await projectInterestInWorker({ books: settings.books, databaseFile, ...input, sortDirectory });

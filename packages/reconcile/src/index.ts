@@ -28,7 +28,7 @@ export { compareKeys } from './keys.js';
 export { Reconciler } from './reconciler.js';
 export { SYNC_BATCH_POSTINGS_MAX } from './day-run.js';
 export type { ReconcileProgress, ReconcileProgressListener, ReconcileResult } from './day-run.js';
-export { TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX, WORKER_REPORT_BYTES_MIN } from './reconciler-options.js';
+export { TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX, WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 export type { ReconcilerOptions, WorkerThreads } from './reconciler-options.js';
 export type { Break } from './break-store.js';
 export type { SettlementInstruction } from './instructions.js';

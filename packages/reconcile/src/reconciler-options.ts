@@ -19,6 +19,8 @@ const WORKER_THREADS: readonly WorkerThreads[] = ['auto', 'always', 'never'];
 
 /** Report file bytes from which `workerThreads: 'auto'` uses a worker (about 20,000 entries). */
 export const WORKER_REPORT_BYTES_MIN = 4 * 1024 * 1024;
+/** Entries of a report already in memory (fetched from the API) from which `auto` uses a worker. */
+export const WORKER_REPORT_ENTRIES_MIN = 20_000;
 
 /** Configuration of a `Reconciler`. Frozen when the reconciler is made. */
 export interface ReconcilerOptions {
@@ -42,7 +44,8 @@ export interface ReconcilerOptions {
   /**
    * When a run recomputes the day's interest on a worker thread while it reads the report (books
    * in a SQLite file only; see `interest-projection.ts`): `auto` (default) for a report file of
-   * at least {@link WORKER_REPORT_BYTES_MIN} bytes (a smaller day recomputes faster than a worker
+   * at least {@link WORKER_REPORT_BYTES_MIN} bytes or a report in memory of at least
+   * {@link WORKER_REPORT_ENTRIES_MIN} entries (a smaller day recomputes faster than a worker
    * starts), `always` for every report, `never` to keep the whole run in the calling thread.
    */
   readonly workerThreads?: WorkerThreads;

@@ -122,6 +122,20 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     }
   });
 
+  it('auto with a hand-made report in memory whose entries are no list: the read refuses it (typed), not the worker choice', async () => {
+    const ledger = await openBooks(booksFile);
+    try {
+      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), sortDirectory });
+      const before = await ledger.verify({ entity: 'defi' });
+      const report = { report: { ...JSON.parse(readFileSync(reportFile, 'utf8')), transactions: 'many' }, contentHash: 'x'.repeat(64), source: 'memory' };
+      await expect(reconciler.reconcileDay({ entity: 'defi', day: DAY, report: report as never })).rejects.toBeInstanceOf(ReconcileError);
+      expect(await ledger.verify({ entity: 'defi' })).toEqual(before);
+      expect(readdirSync(sortDirectory)).toEqual([]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('workerThreads must be auto, always or never: a typed error naming the field, nothing written', async () => {
     const ledger = await openBooks(booksFile);
     try {
