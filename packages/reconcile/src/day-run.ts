@@ -21,9 +21,9 @@ import { ExternalSorter } from './external-sort.js';
 import { readReportEntries } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
-import { compareProjected, dayGroups, projectInterest } from './day-streams.js';
-import type { InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
-import { projectInterestInWorker } from './interest-projection.js';
+import { compareProjected, dayGroups } from './day-streams.js';
+import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
+import { projectInThisThread, projectInterestInWorker } from './interest-projection.js';
 import type { PendingProjection } from './interest-projection.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { WorkerThreads } from './reconciler-options.js';
@@ -143,24 +143,20 @@ export interface DaySettings {
  * the server's), so it is not done; an in-memory database has no second connection.
  */
 async function startProjection(settings: DaySettings, input: { entity: string; day: string; timeZone: string }, report: ReportInput): Promise<PendingProjection> {
+  const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory };
   const databaseFile = settings.ledger.dialect.databaseFile;
-  const sortDirectory = settings.sortDirectory;
-  // A report in memory is checked by the read; here only its size counts, whatever its shape.
-  const entries: unknown = 'kind' in report ? undefined : (report.report as { transactions?: unknown } | undefined)?.transactions;
-  const large = 'kind' in report ? (report.bytes ?? 0) >= WORKER_REPORT_BYTES_MIN : Array.isArray(entries) && entries.length >= WORKER_REPORT_ENTRIES_MIN;
-  if (databaseFile !== undefined && (settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && large))) {
-    try {
-      return await projectInterestInWorker({ books: settings.books, databaseFile, ...input, sortDirectory });
-    } catch (error) {
-      // No folder for the worker's runs: the run goes on in this thread, as it would without workers.
-      settings.ledger.logger.warn({ event: 'reconcile.interest_worker_failed', entity: input.entity, day: input.day, reason: error instanceof Error ? error.message : String(error) }, 'the interest recomputation could not start a worker thread; recomputing in this thread');
-    }
-  }
-  let projection: InterestProjection | undefined;
-  return {
-    result: async () => (projection = await projectInterest({ books: settings.books, entity: input.entity, day: input.day, sortDirectory })),
-    close: async () => projection?.lines.close(),
-  };
+  const wanted = settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
+  return databaseFile !== undefined && wanted ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone }) : projectInThisThread(projection);
+}
+
+/**
+ * Whether a report is large enough for `workerThreads: 'auto'`. A report in memory is checked by
+ * the read, not here: only its size counts, whatever its shape.
+ */
+function isLargeReport(report: ReportInput): boolean {
+  if ('kind' in report) return (report.bytes ?? 0) >= WORKER_REPORT_BYTES_MIN;
+  const entries: unknown = (report.report as { transactions?: unknown } | undefined)?.transactions;
+  return Array.isArray(entries) && entries.length >= WORKER_REPORT_ENTRIES_MIN;
 }
 
 function checkHeader(header: ReportHeader, input: { entity: string; day: string; timeZone: string }): void {

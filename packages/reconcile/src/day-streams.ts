@@ -172,16 +172,3 @@ export async function compareProjected(projection: InterestProjection, input: { 
   }
   return { breaks, recomputedMargin: projection.recomputedMargin };
 }
-
-/**
- * Recomputes the day's interest ({@link projectInterest}) and compares it with the report's
- * interest entries ({@link compareProjected}), in this thread.
- */
-export async function compareInterest(input: { books: EarnBooks; entity: string; day: string; reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string }): Promise<InterestOutcome> {
-  const projection = await projectInterest(input);
-  try {
-    return await compareProjected(projection, input);
-  } finally {
-    await projection.lines.close();
-  }
-}

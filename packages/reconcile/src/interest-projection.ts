@@ -53,30 +53,58 @@ function runWorker(input: InterestWorkerInput): { output: Promise<InterestWorker
   return { output, stop: async () => void (await worker.terminate()) };
 }
 
+/** What the day's projection needs, wherever it is made. */
+export interface ProjectionInput {
+  readonly books: EarnBooks;
+  readonly entity: string;
+  readonly day: string;
+  readonly sortDirectory: string | undefined;
+}
+
+/** The day's projection made in this thread, when {@link PendingProjection.result} asks for it. */
+export function projectInThisThread(input: ProjectionInput): PendingProjection {
+  let projection: InterestProjection | undefined;
+  return {
+    result: async () => (projection = await projectInterest(input)),
+    close: async () => projection?.lines.close(),
+  };
+}
+
+function warnFallback(input: ProjectionInput, reason: string): void {
+  input.books.ledger.logger.warn({ event: 'reconcile.interest_worker_failed', entity: input.entity, day: input.day, reason }, `the interest recomputation's worker thread failed (${reason}); recomputing in this thread`);
+}
+
 /**
  * Starts the day's projection on a worker thread over the SQLite file `databaseFile`; see the
- * module comment.
+ * module comment. Without a folder for the worker's runs it is made in this thread (logged).
  */
-export async function projectInterestInWorker(input: { books: EarnBooks; databaseFile: string; entity: string; timeZone: string; day: string; sortDirectory?: string | undefined }): Promise<PendingProjection> {
-  const directory = await mkdtemp(join(input.sortDirectory ?? tmpdir(), 'earnbook-interest-'));
+export async function projectInterestInWorker(input: ProjectionInput & { databaseFile: string; timeZone: string }): Promise<PendingProjection> {
+  let directory: string;
+  try {
+    directory = await mkdtemp(join(input.sortDirectory ?? tmpdir(), 'earnbook-interest-'));
+  } catch (error) {
+    warnFallback(input, error instanceof Error ? error.message : String(error));
+    return projectInThisThread(input);
+  }
   const worker = runWorker({ databaseFile: input.databaseFile, entity: input.entity, timeZone: input.timeZone, day: input.day, directory });
-  let lines: ExternalSorter<InterestLineTuple> | undefined;
+  let fallback: PendingProjection | undefined;
+  let adopted: ExternalSorter<InterestLineTuple> | undefined;
   return {
     async result(): Promise<InterestProjection> {
       const output = await worker.output;
       await worker.stop();
       if (!output.ok) {
-        input.books.ledger.logger.warn({ event: 'reconcile.interest_worker_failed', entity: input.entity, day: input.day, reason: output.message }, `the interest recomputation's worker thread failed (${output.message}); recomputing in this thread`);
-        const projection = await projectInterest({ books: input.books, entity: input.entity, day: input.day, sortDirectory: input.sortDirectory });
-        lines = projection.lines;
-        return projection;
+        warnFallback(input, output.message);
+        fallback = projectInThisThread(input);
+        return fallback.result();
       }
-      lines = ExternalSorter.adopt({ key: interestLineKey, released: output.runs });
-      return { lines, recomputedMargin: new Map(output.margin.map(([currency, units]) => [currency, BigInt(units)])) };
+      adopted = ExternalSorter.adopt({ key: interestLineKey, released: output.runs });
+      return { lines: adopted, recomputedMargin: new Map(output.margin.map(([currency, units]) => [currency, BigInt(units)])) };
     },
     async close(): Promise<void> {
       await worker.stop();
-      await lines?.close();
+      await adopted?.close();
+      await fallback?.close();
       await rm(directory, { recursive: true, force: true });
     },
   };
