@@ -18,6 +18,7 @@ import { compareBreaks, entriesToBook, kindOfType, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
+import { reportEntryCodec } from './entry-codec.js';
 import { readReportEntries } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
@@ -186,7 +187,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const progress: ReconcileProgressListener = input.onProgress ?? (() => {});
   const timeZone = ledger.entity(entity).timeZone;
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
-  const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, ...directory });
+  const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, codec: reportEntryCodec<ReportEntry>(), ...directory });
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: ([accountId, id]) => `${accountId}\u0000${id}`, ...directory });
   const projection = await startProjection(settings, { entity, day, timeZone }, input.report);
   try {

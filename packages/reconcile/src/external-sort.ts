@@ -29,6 +29,16 @@ const RUN_WRITE_BYTES = 1024 * 1024;
 /** Items per batch of {@link ExternalSorter.sortedBatches}: one await per batch, not per item. */
 export const SORT_BATCH_ITEMS = 1_000;
 
+/**
+ * How items are stored in run files: `encode` makes what is written (as JSON), `decode` gives the
+ * item back from what was read. `decode(JSON.parse(JSON.stringify(encode(item))))` must equal the
+ * item. Without one, the items themselves are written.
+ */
+export interface RunCodec<T> {
+  readonly encode: (item: T) => unknown;
+  readonly decode: (stored: unknown) => T;
+}
+
 /** Options of an {@link ExternalSorter}. */
 export interface ExternalSorterOptions<T> {
   /** The sort key; items compare by key in code point order, ties keep their arrival order. */
@@ -36,6 +46,7 @@ export interface ExternalSorterOptions<T> {
   readonly runSize?: number;
   /** Where run files go; default the system's temporary directory. */
   readonly directory?: string;
+  readonly codec?: RunCodec<T>;
 }
 
 /** The run files of a sorter that {@link ExternalSorter.release}d them: plain data (it crosses threads). */
@@ -60,9 +71,12 @@ class RunReader<T> {
   /** Whether the head's key {@link isPlainKey}. */
   headPlain = true;
 
-  constructor(path: string, key: (item: T) => string) {
+  readonly #decode: ((stored: unknown) => T) | undefined;
+
+  constructor(path: string, key: (item: T) => string, decode: ((stored: unknown) => T) | undefined) {
     this.#lines = readRunLines(path)[Symbol.asyncIterator]();
     this.#key = key;
+    this.#decode = decode;
   }
 
   /** The current item, or undefined at the end (call {@link fill} first). */
@@ -99,7 +113,8 @@ class RunReader<T> {
         this.#done = true;
         return;
       }
-      this.#items = JSON.parse(next.value) as T[];
+      const stored = JSON.parse(next.value) as unknown[];
+      this.#items = this.#decode === undefined ? (stored as T[]) : stored.map(this.#decode);
       this.#at = 0;
       this.#keyHead();
     }
@@ -145,6 +160,7 @@ export class ExternalSorter<T> {
   readonly #key: (item: T) => string;
   readonly #runSize: number;
   readonly #directory: string;
+  readonly #codec: RunCodec<T> | undefined;
   #buffer: T[] = [];
   readonly #runs: string[] = [];
   #workDirectory: string | undefined;
@@ -154,6 +170,7 @@ export class ExternalSorter<T> {
     this.#key = options.key;
     this.#runSize = options.runSize ?? SORT_RUN_ITEMS_DEFAULT;
     this.#directory = options.directory ?? tmpdir();
+    this.#codec = options.codec;
   }
 
   /**
@@ -209,8 +226,10 @@ export class ExternalSorter<T> {
     const handle = await open(path, 'w');
     try {
       let text = '';
+      const encode = this.#codec?.encode;
       for (let start = 0; start < this.#buffer.length; start += RUN_LINE_ITEMS) {
-        text += `${JSON.stringify(this.#buffer.slice(start, start + RUN_LINE_ITEMS))}\n`;
+        const line = this.#buffer.slice(start, start + RUN_LINE_ITEMS);
+        text += `${JSON.stringify(encode === undefined ? line : line.map(encode))}\n`;
         if (text.length >= RUN_WRITE_BYTES) {
           await handle.write(text);
           text = '';
@@ -237,7 +256,7 @@ export class ExternalSorter<T> {
       return;
     }
     if (this.#buffer.length > 0) await this.#spill();
-    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key));
+    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec?.decode));
     try {
       await Promise.all(readers.map((reader) => reader.fill()));
       const heap = new RunHeap<T>();

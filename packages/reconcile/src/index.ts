@@ -23,7 +23,7 @@ export { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js
 export { DayFlowTotals, computeSettlement } from './settlement.js';
 export type { ComputeSettlementInput, DayFlows, SettlementPosition } from './settlement.js';
 export { ExternalSorter, SORT_BATCH_ITEMS, SORT_RUN_ITEMS_DEFAULT } from './external-sort.js';
-export type { ExternalSorterOptions } from './external-sort.js';
+export type { ExternalSorterOptions, RunCodec } from './external-sort.js';
 export { compareKeys } from './keys.js';
 export { Reconciler } from './reconciler.js';
 export { SYNC_BATCH_POSTINGS_MAX } from './day-run.js';
