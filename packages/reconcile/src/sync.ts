@@ -17,13 +17,14 @@
  * under another kind cannot be a compound line (an entry's provider id is unique in the entity):
  * it is booked on its own, as a whole transaction, as the older sync did.
  */
-import { LINES_PER_TRANSACTION_MAX, LedgerError, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, formatUnits, postingRuleEntries, toUnits } from '@earnbook/ledger';
+import { LINES_PER_TRANSACTION_MAX, LedgerError, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, postingRuleEntries } from '@earnbook/ledger';
 import type { AccountKind, LineInput, Ledger, LinesInput, PostingInput, PostingRuleKind, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { ExternalSorter } from './external-sort.js';
 import { kindOfType } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
 import { systemAccountsFor } from './instructions.js';
+import { ledgerAmount } from './ledger-amount.js';
 
 /** Counts of entries booked, per kind. */
 export interface SyncCounts {
@@ -157,7 +158,7 @@ const COMPOUND_RULES: Readonly<Record<SyncKind, { side: 'debit' | 'credit'; line
 /** The entry's amount at its currency's scale; more decimals reject the report. */
 function amountOf(ledger: Ledger, entry: BookableEntry): string {
   try {
-    return ledger.parseAmount(formatUnits(toUnits(entry.amount)), { field: 'amount', currency: entry.currency });
+    return ledgerAmount(ledger, entry.amount, entry.currency);
   } catch (cause) {
     throw new ReconcileError('invalid_report', `report entry ${entry.id} cannot be booked: ${(cause as Error).message}`, { field: 'amount', value: entry.amount, cause });
   }

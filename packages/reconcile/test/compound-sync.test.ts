@@ -124,6 +124,35 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
     expect(accountIds).toEqual([...accountIds].sort((a, b) => a - b));
   });
 
+  it('books margin in a currency of 8 decimals whether the report writes 8 or 18 of them, and confirms its settlement instruction', async () => {
+    // ETH has 8 decimals in this ledger. Zeros past them are no precision: both entries book.
+    const report = await buildReport(books, 'defi', DAY);
+    const createdAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), ZONE));
+    report.transactions.push({ id: '00000000-0000-4000-8000-0000000e7401', type: 'PartnerMargin', currency: 'ETH', amount: '0.50000000', createdAt });
+    report.transactions.push({ id: '00000000-0000-4000-8000-0000000e7402', type: 'PartnerMargin', currency: 'ETH', amount: '0.250000000000000000', createdAt });
+    const first = await run(report);
+    expect(first.synced).toEqual({ interest: 3, partnerMargin: 3, fee: 0 });
+    const settlement = await ledger.systemAccount('defi', 'ETH', 'settlement');
+    expect(await ledger.balance(settlement.id)).toBe('0.750000000000000000');
+    // The report's header did not state ETH; with the books' figure, only the margin break is left
+    // (no ETH product recomputes that margin), and once finance resolves it the day instructs.
+    const eth = first.positions.find((position) => position.currency === 'ETH');
+    if (eth === undefined) throw new Error('no ETH position');
+    const restatement = { ...report, id: `${report.id}-v2`, balances: [...report.balances, { currency: 'ETH', outstandingBalance: eth.outstanding }] };
+    const second = await run(restatement);
+    expect(second.breaks.map((item) => [item.kind, item.currency])).toEqual([['margin_mismatch', 'ETH']]);
+    await reconciler.resolveBreak({ breakId: second.breaks[0]?.id ?? 0, reason: 'ETH margin agreed with the provider' });
+    const restated = await run(restatement);
+    expect(restated).toMatchObject({ clean: true, synced: { interest: 0, partnerMargin: 0, fee: 0 } });
+    const instruction = restated.instructions.find((item) => item.currency === 'ETH');
+    if (instruction === undefined) throw new Error('no ETH instruction');
+    // The provider owes the margin: it sends, the partner confirms what arrived.
+    expect(instruction).toMatchObject({ direction: 'from_provider', amount: '0.750000000000000000', status: 'pending' });
+    expect(await reconciler.confirm({ instructionId: instruction.id, occurredAt: '2025-03-19T11:30:00Z', transactionHash: '0xfeedbeefe7' })).toMatchObject({ status: 'confirmed' });
+    expect(await books.outstandingBalance({ entity: 'defi', currency: 'ETH' })).toBe('0.000000000000000000');
+    await ledger.verify({ entity: 'defi' });
+  });
+
   it('recognises entries booked the older way (whole transactions): mixed books reconcile clean, nothing is booked twice', async () => {
     const report = await buildReport(books, 'defi', DAY);
     const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), ZONE));
