@@ -4,21 +4,30 @@
  * ETH at 8), and `Ledger.parseAmount` refuses input text with more decimals than that, zeros
  * included. Until this module, the sync and the confirmation of an instruction padded every
  * amount to 18 decimals first, so a ledger with ETH at 8 refused even "0.5" ETH and rejected the
- * whole report.
+ * whole report; repairing a missing booking passed the report's text as written, so a report that
+ * writes "0.500000000000000000" ETH could not be repaired.
  */
 import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from '@earnbook/ledger';
 import type { Amount, Ledger } from '@earnbook/ledger';
 
 /**
- * `amount` (a decimal of up to 18 places) as the ledger takes it for `currency`. Zeros past the
- * currency's scale are not precision: "0.500000000000000000" is 0.5 ETH at 8 decimals. A digit
- * past the scale is refused by the ledger with its typed `invalid_amount` naming `amount`, as
- * before.
+ * `amount` (a decimal of up to 18 places) written with the currency's decimals when its value fits
+ * them ("0.500000000000000000" ETH at 8: "0.50000000"), else as given, for the ledger to refuse,
+ * typed. This is the input form of the ledger's parsing APIs (`EarnBooks.recordDeposit` and the
+ * like).
  */
-export function ledgerAmount(ledger: Ledger, amount: string, currency: string): Amount {
+export function atCurrencyScale(ledger: Ledger, amount: string, currency: string): string {
   const units = toUnits(amount);
   const scale = ledger.currencyScale(currency);
   const factor = 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale);
-  const text = units % factor === 0n ? formatUnits(units / factor, scale) : amount;
-  return ledger.parseAmount(text, { field: 'amount', currency });
+  return units % factor === 0n ? formatUnits(units / factor, scale) : amount;
+}
+
+/**
+ * `amount` as a posting's entry or line takes it, canonical at 18 decimals. Zeros past the
+ * currency's scale are not precision; a digit past it is refused by the ledger with its typed
+ * `invalid_amount` naming `amount`, as before.
+ */
+export function ledgerAmount(ledger: Ledger, amount: string, currency: string): Amount {
+  return ledger.parseAmount(atCurrencyScale(ledger, amount, currency), { field: 'amount', currency });
 }

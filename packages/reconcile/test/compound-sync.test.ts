@@ -153,6 +153,18 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
     await ledger.verify({ entity: 'defi' });
   });
 
+  it('repairs a missing ETH deposit (8 decimals) that the report writes with 18', async () => {
+    await books.recordProduct({ entity: 'defi', providerProductId: 'eth', currency: 'ETH', name: 'ETH', effectiveDay: '2025-01-01', terms });
+    await books.openEarnAccount({ entity: 'defi', earnAccountId: 'e0', earnUserId: 'u0', providerProductId: 'eth', currency: 'ETH' });
+    const report = await buildReport(books, 'defi', DAY);
+    report.transactions.push({ id: '00000000-0000-4000-8000-0000000e7403', type: 'Deposit', currency: 'ETH', amount: '0.500000000000000000', createdAt: '2025-03-18T11:00:00Z', accountId: 'e0', bookingId: 'b-eth', idempotencyKey: 'k-eth' });
+    const missing = (await run(report)).breaks.find((value) => value.kind === 'missing_in_ledger');
+    if (missing === undefined) throw new Error('no missing_in_ledger break');
+    expect(await reconciler.repairMissingBooking({ breakId: missing.id })).toMatchObject({ status: 'resolved' });
+    expect(await books.booking({ entity: 'defi', providerBookingId: 'b-eth' })).toMatchObject({ kind: 'deposit', amount: '0.500000000000000000', earnAccountId: 'e0' });
+    await ledger.verify({ entity: 'defi' });
+  });
+
   it('recognises entries booked the older way (whole transactions): mixed books reconcile clean, nothing is booked twice', async () => {
     const report = await buildReport(books, 'defi', DAY);
     const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), ZONE));

@@ -1,5 +1,5 @@
 /**
- * Amounts the reconciler hands to the ledger (`ledgerAmount`): a report's or an instruction's
+ * Amounts the reconciler hands to the ledger (`ledgerAmount`, `atCurrencyScale`): a report's or an instruction's
  * amount of up to 18 decimals is taken at the currency's scale whenever its value fits it, zeros
  * past the scale being no precision, and is refused, typed and naming `amount`, when a digit lies
  * past the scale.
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LedgerError, formatUnits } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
-import { ledgerAmount } from '../src/ledger-amount.js';
+import { atCurrencyScale, ledgerAmount } from '../src/ledger-amount.js';
 import { freshLedger } from '../../ledger/test/dialects.js';
 
 const SCALES: Readonly<Record<string, number>> = { S0: 0, S2: 2, S8: 8, S17: 17, S18: 18 };
@@ -35,6 +35,9 @@ describe('ledgerAmount', () => {
         const scale = SCALES[code] ?? 18;
         const text = formatUnits(units * 10n ** BigInt(written - scale), written);
         expect(ledgerAmount(ledger, text, code)).toBe(formatUnits(units * 10n ** BigInt(18 - scale)));
+        // The input form of EarnBooks: the currency's own decimals, which its parsing takes.
+        expect(atCurrencyScale(ledger, text, code)).toBe(formatUnits(units, scale));
+        expect(ledger.parseAmount(atCurrencyScale(ledger, text, code), { field: 'amount', currency: code })).toBe(ledgerAmount(ledger, text, code));
       }),
       { numRuns: 300 },
     );
