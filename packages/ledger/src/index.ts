@@ -13,6 +13,7 @@ export {
   AMOUNT_SCALE_MAX,
   addAmounts,
   compareAmounts,
+  formatAtScale,
   formatUnits,
   isRoundingMode,
   negateAmount,

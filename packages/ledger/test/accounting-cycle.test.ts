@@ -110,6 +110,24 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
     await ledger.verify({ entity: 'defi' });
   });
 
+  it('books the margin of a currency the ledger keeps with 8 decimals (currencyScales)', async () => {
+    const scaled = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: ZONE }], currencyScales: { BTC: 8 } });
+    try {
+      const scaledBooks = new EarnBooks(scaled.ledger);
+      await setUp(scaledBooks, 2, flat('0.035', { partnerMargin: { mode: 'own-apy', apy: '0.01' }, scale: 8 }));
+      for (let i = 0; i < 2; i++) await scaledBooks.recordDeposit(booking(`a${i}`, `${10 * (i + 1)}`, `d${i}`, '2025-03-18T09:00:00Z'));
+      const summary = await runAccountingCycle({ books: scaledBooks, entity: 'defi', day: '2025-03-18' });
+      expect(summary.interestBooked).toBe(2);
+      const margin = summary.totals.get('BTC')?.partnerMargin;
+      expect(margin).toMatch(/^0\.\d{8}0{10}$/);
+      const income = await scaled.ledger.systemAccount('defi', 'BTC', 'partner_margin_income');
+      expect(await scaled.ledger.balance(income.id)).toBe(margin);
+      await scaled.ledger.verify({ entity: 'defi' });
+    } finally {
+      await scaled.close();
+    }
+  });
+
   it('uses the product version in force on the day', async () => {
     await setUp(books, 1);
     await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC fixed interest', effectiveDay: '2025-03-19', terms: flat('0') });

@@ -7,20 +7,17 @@
  * whole report; repairing a missing booking passed the report's text as written, so a report that
  * writes "0.500000000000000000" ETH could not be repaired.
  */
-import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from '@earnbook/ledger';
+import { formatAtScale, toUnits } from '@earnbook/ledger';
 import type { Amount, Ledger } from '@earnbook/ledger';
 
 /**
  * `amount` (a decimal of up to 18 places) written with the currency's decimals when its value fits
- * them ("0.500000000000000000" ETH at 8: "0.50000000"), else as given, for the ledger to refuse,
- * typed. This is the input form of the ledger's parsing APIs (`EarnBooks.recordDeposit` and the
- * like).
+ * them ("0.500000000000000000" ETH at 8: "0.50000000"), else with 18, for the ledger to refuse,
+ * typed (`formatAtScale`). This is the input form of the ledger's parsing APIs
+ * (`EarnBooks.recordDeposit` and the like).
  */
 export function atCurrencyScale(ledger: Ledger, amount: string, currency: string): string {
-  const units = toUnits(amount);
-  const scale = ledger.currencyScale(currency);
-  const factor = 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale);
-  return units % factor === 0n ? formatUnits(units / factor, scale) : amount;
+  return formatAtScale(toUnits(amount), ledger.currencyScale(currency));
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Sandbox } from '../../earn-sandbox/src/index.js';
 import { ReconcileError } from '../src/errors.js';
 import { bookThenRecord, syncProducts } from '../src/index.js';
 import { DIALECTS, openTestBooks } from './export-books.js';
+import { freshLedger } from '../../ledger/test/dialects.js';
 import type { TestBooks } from './export-books.js';
 
 const PRODUCTS = [
@@ -83,5 +84,29 @@ describe.each(DIALECTS)('provider glue on %s', (dialect) => {
     await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: '' })).rejects.toMatchObject({ field: 'idempotencyKey' });
     expect(calls).toBe(0);
     expect(Number(await count())).toBe(before);
+  });
+});
+
+describe.each(DIALECTS)('provider glue with a currency of fewer decimals on %s', (dialect) => {
+  it('records a booking the provider answers with 18 decimals in a currency the ledger keeps with 6', async () => {
+    const { ledger, close } = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: 'UTC' }], currencyScales: { USDC: 6 } });
+    try {
+      const earnBooks = new EarnBooks(ledger);
+      await earnBooks.recordProduct({ entity: 'defi', providerProductId: 'usdc', currency: 'USDC', name: 'USDC', effectiveDay: '2025-01-01', terms: { tiers: [{ fromAmount: '0', toAmount: null, apy: '0.04' }], partnerMargin: null } });
+      await earnBooks.registerUser({ partnerUserId: 'bob', earnUsers: [{ entity: 'defi', earnUserId: 'u-bob' }] });
+      await earnBooks.openEarnAccount({ entity: 'defi', earnAccountId: 'acc-usdc', earnUserId: 'u-bob', providerProductId: 'usdc', currency: 'USDC' });
+      // What the API answers (all currencies with 18 decimals, EARN_API.md).
+      const answer = (call: { amount: string; idempotencyKey: string }) => ({ id: `bk-${call.idempotencyKey}`, accountId: 'acc-usdc', amount: `${call.amount}000000000000`, createdAt: '2025-03-18T10:00:00.000Z' }) as unknown as Booking;
+      const provider = { deposit: async (call: { amount: string; idempotencyKey: string }) => answer(call), withdraw: async (call: { amount: string; idempotencyKey: string }) => answer(call) };
+      const result = await bookThenRecord({ provider: provider as never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-usdc', amount: '2.500000', idempotencyKey: 'order-usdc' });
+      expect(result.status).toBe('created');
+      expect(await earnBooks.booking({ entity: 'defi', providerBookingId: 'bk-order-usdc' })).toMatchObject({ amount: '2.500000000000000000', earnAccountId: 'acc-usdc' });
+      // A digit past the currency's 6 decimals is still refused, typed.
+      const odd = { deposit: async () => ({ ...answer({ amount: '1.000000', idempotencyKey: 'odd' }), amount: '1.000000000000000001' }) as unknown as Booking, withdraw: async () => answer({ amount: '1', idempotencyKey: 'odd' }) };
+      await expect(bookThenRecord({ provider: odd as never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-usdc', amount: '1.000000', idempotencyKey: 'order-odd' })).rejects.toMatchObject({ code: 'invalid_amount', field: 'amount' });
+      await ledger.verify({ entity: 'defi' });
+    } finally {
+      await close();
+    }
   });
 });
