@@ -8,7 +8,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { EarnApiError } from '@earnbook/earn-client';
 import type { EarnFacade } from '@earnbook/earn-client';
-import { HISTORY_PAGE_SIZE_MAX, LedgerError, accountingDayOf, formatAtScale, negateAmount, toUnits } from '@earnbook/ledger';
+import { HISTORY_PAGE_SIZE_MAX, LedgerError, accountingDayOf, negateAmount } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks } from '@earnbook/ledger';
 
 /** Options of {@link buildBackOffice}. */
@@ -147,9 +147,7 @@ export function buildBackOffice(options: BackOfficeOptions): FastifyInstance {
         const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: request.body.amount, idempotencyKey };
         const booking = kind === 'deposit' ? await earn.deposit(call) : await earn.withdraw(call);
         // 2. Store what the provider returned; balances and history are served from here.
-        // The provider writes 18 decimals; the books may keep the currency with fewer (currencyScales).
-        const amount = formatAtScale(toUnits(booking.amount), books.ledger.currencyScale(account.currency));
-        const record = { entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount, occurredAt: booking.createdAt, idempotencyKey, providerData: booking };
+        const record = { entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, occurredAt: booking.createdAt, idempotencyKey, providerData: booking };
         const stored = kind === 'deposit' ? await books.recordDeposit(record) : await books.recordWithdrawal(record);
         return reply.status(stored.status === 'created' ? 201 : 200).send({
           bookingId: booking.id,

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
-import { AMOUNT_SCALE_DEFAULT, formatAtScale, formatUnits, toUnits } from './money.js';
+import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { accountingDayOf, formatInstant, nextAccountingDay, parseInstant, parseAccountingDay, parseEpochDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
 import { computeDailyInterestUnits, parseInterestTerms, parseResidueFineUnits, formatFineUnits } from './interest/index.js';
@@ -433,8 +433,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
       entity,
       currency,
       providerEntryId: localEntryId(entity, day, 'margin', currency),
-      // EarnBooks parses at the currency's scale, zeros included: with its decimals when exact.
-      amount: formatAtScale(total.partnerMargin, ledger.currencyScale(currency)),
+      amount: formatUnits(total.partnerMargin),
       occurredAt: creditedAt,
       interestDay: day,
       idempotencyKey: marginKey(entity, day, currency),

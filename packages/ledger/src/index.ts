@@ -13,7 +13,6 @@ export {
   AMOUNT_SCALE_MAX,
   addAmounts,
   compareAmounts,
-  formatAtScale,
   formatUnits,
   isRoundingMode,
   negateAmount,

@@ -55,7 +55,11 @@ export interface LedgerOptions {
    * must not make new books by mistake (a mistyped path).
    */
   readonly ifMissing?: 'create' | 'fail';
-  /** Decimal places per currency (default 18); inputs with more decimals are refused. */
+  /**
+   * Decimal places per currency (default 18). They bound an amount's precision, not its text: an
+   * input with a non-zero digit past them is refused, but "0.500000000000000000" BTC at 8 is 0.5
+   * BTC. The provider writes every amount with 18 decimals.
+   */
   readonly currencyScales?: Readonly<Record<string, number>>;
   /** Apply pending migrations on open; default true. */
   readonly migrate?: boolean;

@@ -163,11 +163,23 @@ export class Ledger {
     return this.#currencyScales[currency] ?? AMOUNT_SCALE_DEFAULT;
   }
 
-  /** Parses a positive amount of a currency from input, at that currency's scale. */
+  /**
+   * Parses a positive amount of a currency from input, canonical at 18 decimals. The currency's
+   * scale bounds the amount's precision, not its text. The provider writes every amount with 18
+   * decimals, and postings check an amount's value, not its text, so "0.500000000000000000" BTC
+   * is 0.5 BTC at 8 decimals. A digit past the scale is refused (`invalid_amount`, naming
+   * `field`).
+   */
   parseAmount(input: unknown, options: { field: string; currency: string; allowZero?: boolean }): Amount {
     const scale = this.currencyScale(options.currency);
-    const units = parseUnits(input, { field: options.field, scale, allowZero: options.allowZero ?? false });
-    return formatUnits(units * 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale));
+    const units = parseUnits(input, { field: options.field, allowZero: options.allowZero ?? false });
+    if (units % 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale) !== 0n) {
+      throw new LedgerError('invalid_amount', `${options.field} has more than ${scale} decimal places, the scale of ${options.currency}, got ${describeValue(input)}`, {
+        field: options.field,
+        value: describeValue(input),
+      });
+    }
+    return formatUnits(units);
   }
 
   // ---- accounts ---------------------------------------------------------------------------

@@ -122,19 +122,6 @@ export function formatUnits(units: bigint, scale: number = AMOUNT_SCALE_DEFAULT)
   return (negative ? `-${text}` : text) as Amount;
 }
 
-/**
- * Units at the default scale (18 decimals) written with `scale` decimals when that is exact
- * (`formatAtScale(500000000000000000n, 8)` is "0.50000000"), else with 18. This is the input form
- * for what parses amounts at a currency's scale (`Ledger.parseAmount`, `EarnBooks`), which
- * refuses more decimals than the scale, zeros included. The provider writes every amount with 18
- * decimals, and the ledger keeps its own sums that way.
- */
-export function formatAtScale(units: bigint, scale: number): Amount {
-  assertScale(scale);
-  const factor = powerOfTen(AMOUNT_SCALE_DEFAULT - scale);
-  return units % factor === 0n ? formatUnits(units / factor, scale) : formatUnits(units);
-}
-
 /** A stored amount: canonical at the default scale (what both dialects read back). */
 const CANONICAL_STORED_AMOUNT = /^-?(?:0|[1-9]\d{0,23})\.\d{18}$/;
 

@@ -12,7 +12,6 @@ import {
   LedgerError,
   addAmounts,
   compareAmounts,
-  formatAtScale,
   formatUnits,
   negateAmount,
   parseAmount,
@@ -124,28 +123,6 @@ describe('money round trips', () => {
     for (const units of [0n, 1n, -1n, 10n ** 60n, -(10n ** 60n)]) expect(formatUnits(units)).not.toMatch(/e/i);
     expect(formatUnits(1n)).toBe('0.000000000000000001');
     expect(formatUnits(-1n, 0)).toBe('-1');
-  });
-});
-
-describe('formatAtScale', () => {
-  it('writes 18-decimal units with the scale\'s decimals when exact, else with 18; parseAmount at that scale gives the same amount back', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 18 }), fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.boolean(), fc.boolean(), (scale, whole, exact, negative) => {
-        const factor = 10n ** BigInt(18 - scale);
-        const magnitude = whole * factor + (exact || scale === 18 ? 0n : 1n);
-        const units = negative ? -magnitude : magnitude;
-        const text = formatAtScale(units, scale);
-        const fits = units % factor === 0n;
-        expect(text).toBe(fits ? formatUnits(units / factor, scale) : formatUnits(units));
-        expect(toUnits(text, fits ? scale : 18) * (fits ? factor : 1n)).toBe(units);
-        if (fits && units > 0n) expect(parseAmount(text, { field: 'amount', scale })).toBe(formatUnits(units / factor, scale));
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it('refuses a scale out of range', () => {
-    for (const scale of [-1, 19, 1.5, Number.NaN]) expect(() => formatAtScale(1n, scale)).toThrow();
   });
 });
 

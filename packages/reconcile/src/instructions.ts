@@ -13,7 +13,6 @@ import type { SettlementPosition } from './settlement.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { InstructionRow } from './db/repository.js';
-import { ledgerAmount } from './ledger-amount.js';
 
 /** A settlement instruction. */
 /** An on-chain transaction hash as the reconciler takes it: 8 to 200 letters, digits, ":", "_" or "-". */
@@ -119,7 +118,7 @@ export async function confirmWithin(ledger: Ledger, input: { row: InstructionRow
         occurredAt: input.occurredAt,
         providerId: input.hash,
         metadata: { direction: row.direction },
-        entries: postingRuleEntries(kind, accounts, ledgerAmount(ledger, row.amount, row.currency)),
+        entries: postingRuleEntries(kind, accounts, ledger.parseAmount(row.amount, { field: 'amount', currency: row.currency })),
       };
       transactionId = (await scope.post(posting)).transaction.id;
     }

@@ -9,7 +9,6 @@
 import type { Booking, Product } from '@earnbook/earn-client/contract';
 import type { EarnBooks, InterestTermsInput, PostResult } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
-import { atCurrencyScale } from './ledger-amount.js';
 
 /** Where products come from: every entity's list (`EarnFacade.listProducts`). */
 export interface ProductSource {
@@ -118,9 +117,7 @@ export async function bookThenRecord(input: BookThenRecordInput): Promise<BookTh
   if (recorded !== undefined) return { status: 'exists', transactionId: recorded.id, booking: undefined };
   const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey };
   const booking = input.kind === 'deposit' ? await provider.deposit(call) : await provider.withdraw(call);
-  // The provider writes every amount with 18 decimals; the ledger's currency may have fewer.
-  const amount = atCurrencyScale(books.ledger, booking.amount, account.currency);
-  const record = { entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey, providerData: booking };
+  const record = { entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey, providerData: booking };
   const stored: PostResult = input.kind === 'deposit' ? await books.recordDeposit(record) : await books.recordWithdrawal(record);
   books.ledger.logger.info({ event: 'booking.recorded', entity: account.entity, kind: input.kind, providerBookingId: booking.id, status: stored.status }, `${input.kind} ${booking.id} recorded`);
   return { status: stored.status, transactionId: stored.transaction.id, booking };

@@ -19,7 +19,6 @@ import type { DaySettings, ReconcileProgressListener, ReconcileResult } from './
 import { rowToBreak } from './break-store.js';
 import type { Break } from './break-store.js';
 import { TRANSACTION_HASH_RULE, confirmWithin, isTransactionHash, rowToInstruction, settlementKey } from './instructions.js';
-import { atCurrencyScale } from './ledger-amount.js';
 import type { SettlementInstruction } from './instructions.js';
 import { invalid, reconcilerSettings } from './reconciler-options.js';
 import type { ReconcilerOptions } from './reconciler-options.js';
@@ -125,18 +124,17 @@ export class Reconciler {
     if (entry === undefined || (entry.type !== 'Deposit' && entry.type !== 'Withdrawal') || entry.accountId === undefined) {
       throw new ReconcileError('invalid_transition', `break ${row.id} is not a deposit or withdrawal with an account; resolve it by hand`, { field: 'breakId', value: String(row.id) });
     }
-    // Opened (and committed) before the booking transaction; inside it would be as safe (the ledger remembers accounts opened in a transaction only once it commits).
-    const account = await this.books.earnAccount({ entity: row.entity, earnAccountId: entry.accountId });
     const booking = {
       entity: row.entity,
       earnAccountId: entry.accountId,
       providerBookingId: entry.bookingId ?? entry.id,
-      // At the account currency's scale: a report may write 0.5 ETH as 0.500000000000000000.
-      amount: atCurrencyScale(this.ledger, entry.amount, account.currency),
+      amount: entry.amount,
       occurredAt: entry.createdAt,
       idempotencyKey: entry.idempotencyKey ?? `repair:${entry.bookingId ?? entry.id}`,
       providerData: { source: 'daily report', reportVersion: row.report_version, entry },
     };
+    // Opened (and committed) before the booking transaction; inside it would be as safe (the ledger remembers accounts opened in a transaction only once it commits).
+    const account = await this.books.earnAccount({ entity: row.entity, earnAccountId: entry.accountId });
     await this.ledger.systemAccountIds(account.entity, account.currency);
     const reason = `booked from the daily report (${entry.type} ${booking.providerBookingId})`;
     await this.ledger.transact(async (scope) => {

@@ -24,7 +24,6 @@ import { ExternalSorter } from './external-sort.js';
 import { kindOfType } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
 import { systemAccountsFor } from './instructions.js';
-import { ledgerAmount } from './ledger-amount.js';
 
 /** Counts of entries booked, per kind. */
 export interface SyncCounts {
@@ -155,10 +154,10 @@ const COMPOUND_RULES: Readonly<Record<SyncKind, { side: 'debit' | 'credit'; line
   fee: { side: 'credit', line: 'settlement', contra: 'fee_expense' },
 });
 
-/** The entry's amount at its currency's scale; more decimals reject the report. */
+/** The entry's amount, canonical; a digit past its currency's scale rejects the report (zeros past it are no precision). */
 function amountOf(ledger: Ledger, entry: BookableEntry): string {
   try {
-    return ledgerAmount(ledger, entry.amount, entry.currency);
+    return ledger.parseAmount(entry.amount, { field: 'amount', currency: entry.currency });
   } catch (cause) {
     throw new ReconcileError('invalid_report', `report entry ${entry.id} cannot be booked: ${(cause as Error).message}`, { field: 'amount', value: entry.amount, cause });
   }
