@@ -418,7 +418,7 @@ describe.each(DIALECTS)('random postings on %s', (dialect) => {
   });
 
   it('refuses an amount with more decimals than its currency allows, writing nothing', async () => {
-    // currencyScales promises: "inputs with more decimals are refused". A posting is an input.
+    // currencyScales promises: an input with a non-zero digit past the scale is refused. A posting is an input.
     const scaled = await freshLedger(dialect, { currencyScales: { BTC: 8 } });
     try {
       const user = await scaled.ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a', kind: 'user' });

@@ -185,7 +185,7 @@ async function dropTarget(target: string): Promise<void> {
  * The young generation the README recommends for the nightly process (`NODE_OPTIONS`): semi-spaces
  * of 32 MiB instead of Node's 16, so that a batch of rows dies young instead of being promoted.
  */
-export const NIGHTLY_NODE_FLAG = '--max-semi-space-size=32';
+const NIGHTLY_NODE_FLAG = '--max-semi-space-size=32';
 
 function child(args: readonly string[], nodeFlags: readonly string[] = []): Record<string, number> {
   const output = execFileSync(process.execPath, [...process.execArgv, ...nodeFlags, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -204,7 +204,10 @@ function describeRun(measured: Record<string, number>): string {
  */
 export function runNightlyBench(onLine: (line: string) => void = () => undefined): string[] {
   // The first line is Node's defaults: a young generation set for the whole bench would make it the second's.
-  if (/max-semi-space-size|max-young-generation/.test(process.env['NODE_OPTIONS'] ?? '')) throw new Error('NODE_OPTIONS sets the young generation: unset it, the nightly bench measures with and without it');
+  // The children get this process's flags too (`child`), so both places are checked.
+  if (/max-semi-space-size|max-young-generation/.test([process.env['NODE_OPTIONS'] ?? '', ...process.execArgv].join(' '))) {
+    throw new Error('NODE_OPTIONS or node\'s flags set the young generation: drop them, the nightly bench measures with and without it');
+  }
   const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
   const label = accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k`;
   const directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-bench-'));

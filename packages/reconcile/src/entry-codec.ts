@@ -10,11 +10,19 @@
  * Entries that cannot be stored so keep the object form:
  * - an entry with a value that is not a string (a hand-made report in memory may hold one);
  * - an entry with a key `__proto__` (assigning it would set the prototype);
- * - entries beyond {@link SHAPES_MAX} shapes, which a hostile report could make one per entry.
+ * - entries beyond {@link SHAPES_MAX} shapes, which a hostile report could make one per entry;
+ * - an entry of more than {@link SHAPE_KEYS_MAX} keys (the contract allows unknown ones, and one
+ *   entry may be megabytes long): its compiled code would be as long as its keys.
+ *
+ * A codec numbers the shapes it meets, so it belongs to one sorter: runs it wrote can be read
+ * back only through it.
  */
 
 /** Shapes one codec numbers; entries of further shapes keep the object form. */
 export const SHAPES_MAX = 64;
+
+/** Keys a numbered shape may have; an entry with more keeps the object form. */
+export const SHAPE_KEYS_MAX = 64;
 
 /** The stored form of an entry of no numbered shape: the object itself. */
 const OBJECT_FORM = -1;
@@ -54,7 +62,7 @@ export function reportEntryCodec<T extends object>(): { encode: (entry: T) => un
     const name = JSON.stringify(keys);
     let number = numbers.get(name);
     if (number === undefined) {
-      if (shapes.length >= SHAPES_MAX || keys.includes('__proto__')) return undefined;
+      if (shapes.length >= SHAPES_MAX || keys.length > SHAPE_KEYS_MAX || keys.includes('__proto__')) return undefined;
       number = shapes.length;
       shapes.push(compileShape(number, keys));
       numbers.set(name, number);

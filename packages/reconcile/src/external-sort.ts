@@ -32,7 +32,9 @@ export const SORT_BATCH_ITEMS = 1_000;
 /**
  * How items are stored in run files: `encode` makes what is written (as JSON), `decode` gives the
  * item back from what was read. `decode(JSON.parse(JSON.stringify(encode(item))))` must equal the
- * item. Without one, the items themselves are written.
+ * item. Without one, the items themselves are written. A codec may keep state (numbered shapes):
+ * the sorter calls it as a method, and runs written through a codec are read back only by the
+ * same sorter ({@link ExternalSorter.adopt} takes plain runs).
  */
 export interface RunCodec<T> {
   readonly encode: (item: T) => unknown;
@@ -71,12 +73,12 @@ class RunReader<T> {
   /** Whether the head's key {@link isPlainKey}. */
   headPlain = true;
 
-  readonly #decode: ((stored: unknown) => T) | undefined;
+  readonly #codec: RunCodec<T> | undefined;
 
-  constructor(path: string, key: (item: T) => string, decode: ((stored: unknown) => T) | undefined) {
+  constructor(path: string, key: (item: T) => string, codec: RunCodec<T> | undefined) {
     this.#lines = readRunLines(path)[Symbol.asyncIterator]();
     this.#key = key;
-    this.#decode = decode;
+    this.#codec = codec;
   }
 
   /** The current item, or undefined at the end (call {@link fill} first). */
@@ -114,7 +116,8 @@ class RunReader<T> {
         return;
       }
       const stored = JSON.parse(next.value) as unknown[];
-      this.#items = this.#decode === undefined ? (stored as T[]) : stored.map(this.#decode);
+      const codec = this.#codec;
+      this.#items = codec === undefined ? (stored as T[]) : stored.map((value) => codec.decode(value));
       this.#at = 0;
       this.#keyHead();
     }
@@ -226,10 +229,10 @@ export class ExternalSorter<T> {
     const handle = await open(path, 'w');
     try {
       let text = '';
-      const encode = this.#codec?.encode;
+      const codec = this.#codec;
       for (let start = 0; start < this.#buffer.length; start += RUN_LINE_ITEMS) {
         const line = this.#buffer.slice(start, start + RUN_LINE_ITEMS);
-        text += `${JSON.stringify(encode === undefined ? line : line.map(encode))}\n`;
+        text += `${JSON.stringify(codec === undefined ? line : line.map((item) => codec.encode(item)))}\n`;
         if (text.length >= RUN_WRITE_BYTES) {
           await handle.write(text);
           text = '';
@@ -256,7 +259,7 @@ export class ExternalSorter<T> {
       return;
     }
     if (this.#buffer.length > 0) await this.#spill();
-    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec?.decode));
+    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec));
     try {
       await Promise.all(readers.map((reader) => reader.fill()));
       const heap = new RunHeap<T>();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ExternalSorter, compareKeys } from '../src/index.js';
-import { SHAPES_MAX, reportEntryCodec } from '../src/entry-codec.js';
+import { SHAPES_MAX, SHAPE_KEYS_MAX, reportEntryCodec } from '../src/entry-codec.js';
 
 /** Through the codec and a run file's JSON, as the sorter does. */
 function roundTrip<T extends object>(codec: ReturnType<typeof reportEntryCodec<T>>, entry: T): T {
@@ -41,7 +41,7 @@ describe('report entries in run files', () => {
     );
   });
 
-  it('stores a usual entry as its values only, and keeps the object form for a __proto__ key, a value that is no string, and shapes past SHAPES_MAX', () => {
+  it('stores a usual entry as its values only, and keeps the object form for a __proto__ key, a value that is no string, shapes past SHAPES_MAX and more than SHAPE_KEYS_MAX keys', () => {
     const codec = reportEntryCodec<Record<string, unknown>>();
     const usual = { id: 'e1', type: 'Deposit', currency: 'BTC', amount: '1.5', createdAt: '2025-03-18T10:00:00.000Z', accountId: 'a1' };
     expect(codec.encode(usual)).toEqual([0, 'e1', 'Deposit', 'BTC', '1.5', '2025-03-18T10:00:00.000Z', 'a1']);
@@ -55,6 +55,13 @@ describe('report entries in run files', () => {
     expect(roundTrip(codec, beyond)).toEqual(beyond);
     // The shapes numbered before still encode as values.
     expect((codec.encode(usual) as unknown[])[0]).toBe(0);
+    // An entry of very many keys keeps the object form (no code as long as its keys), and comes back equal.
+    const wide = JSON.parse(`{${Array.from({ length: 100_000 }, (_, index) => `"k${index}":"v"`).join(',')}}`) as Record<string, unknown>;
+    expect((reportEntryCodec<Record<string, unknown>>().encode(wide) as unknown[])[0]).toBe(-1);
+    expect(JSON.stringify(roundTrip(reportEntryCodec<Record<string, unknown>>(), wide))).toBe(JSON.stringify(wide));
+    const edge = Object.fromEntries(Array.from({ length: SHAPE_KEYS_MAX }, (_, index) => [`k${index}`, 'v']));
+    expect((reportEntryCodec<Record<string, unknown>>().encode(edge) as unknown[])[0]).toBe(0);
+    expect((reportEntryCodec<Record<string, unknown>>().encode({ ...edge, one: 'more' }) as unknown[])[0]).toBe(-1);
   });
 
   it('a sorter with the codec writes the shorter form and sorts as one without it', async () => {
