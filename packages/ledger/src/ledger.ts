@@ -10,7 +10,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
-import { AMOUNT_SCALE_DEFAULT, assertScale, formatUnits, parseUnits } from './money.js';
+import { AMOUNT_SCALE_DEFAULT, assertCurrencyScale, assertScale, formatUnits, parseUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay } from './calendar.js';
 import { SYSTEM_ACCOUNT_KINDS } from './chart.js';
@@ -171,14 +171,8 @@ export class Ledger {
    * `field`).
    */
   parseAmount(input: unknown, options: { field: string; currency: string; allowZero?: boolean }): Amount {
-    const scale = this.currencyScale(options.currency);
     const units = parseUnits(input, { field: options.field, allowZero: options.allowZero ?? false });
-    if (units % 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale) !== 0n) {
-      throw new LedgerError('invalid_amount', `${options.field} has more than ${scale} decimal places, the scale of ${options.currency}, got ${describeValue(input)}`, {
-        field: options.field,
-        value: describeValue(input),
-      });
-    }
+    assertCurrencyScale(units, { scale: this.currencyScale(options.currency), currency: options.currency, field: options.field });
     return formatUnits(units);
   }
 

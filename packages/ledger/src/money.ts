@@ -104,6 +104,17 @@ function failAmount(input: unknown, options: ParseAmountOptions, reason: string)
   });
 }
 
+/**
+ * Refuses 18-decimal units with a non-zero digit past a currency's scale: the scale bounds an
+ * amount's precision, not its text. The one check behind `Ledger.parseAmount`, postings and
+ * compound lines; `invalid_amount` naming `field`, the amount as its value.
+ */
+export function assertCurrencyScale(units: bigint, input: { scale: number; currency: string; field: string }): void {
+  if (input.scale >= AMOUNT_SCALE_DEFAULT || units % powerOfTen(AMOUNT_SCALE_DEFAULT - input.scale) === 0n) return;
+  const amount = formatUnits(units < 0n ? -units : units);
+  throw new LedgerError('invalid_amount', `${input.field} has more than ${input.scale} decimal places, the scale of ${input.currency}, got ${amount}`, { field: input.field, value: amount });
+}
+
 /** Parses and canonicalises a decimal string; see {@link parseUnits} for what it rejects. */
 export function parseAmount(input: unknown, options: ParseAmountOptions): Amount {
   const scale = options.scale ?? AMOUNT_SCALE_DEFAULT;

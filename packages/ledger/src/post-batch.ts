@@ -16,7 +16,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant } from './errors.js';
-import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
+import { assertCurrencyScale, formatUnits, toUnits } from './money.js';
 import { formatInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { planPosting, transactionRow } from './posting.js';
@@ -223,14 +223,7 @@ function planAccounts(context: PostBatchContext, trx: Db, posting: NormalizedPos
   for (const [index, entry] of posting.entries.entries()) {
     const row = rows.get(entry.accountId);
     if (row === undefined) continue;
-    const scale = context.currencyScale(row.currency);
-    if (scale < AMOUNT_SCALE_DEFAULT && entry.units % 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale) !== 0n) {
-      const amount = formatUnits(entry.units < 0n ? -entry.units : entry.units);
-      throw new LedgerError('invalid_amount', `entries[${index}].amount has more than ${scale} decimal places, the scale of ${row.currency}, got ${amount}`, {
-        field: `entries[${index}].amount`,
-        value: amount,
-      });
-    }
+    assertCurrencyScale(entry.units, { scale: context.currencyScale(row.currency), currency: row.currency, field: `entries[${index}].amount` });
     const account = context.accounts.remember(trx, rowToAccount(row));
     accounts.set(row.id, { ...account, balanceUnits: toUnits(row.balance) });
   }

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
-import { AMOUNT_SCALE_DEFAULT, formatUnits, parseUnits, toUnits } from './money.js';
+import { assertCurrencyScale, formatUnits, parseUnits, toUnits } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { DESCRIPTION_LENGTH_MAX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
@@ -173,14 +173,6 @@ function storedLine(context: LinesContext, line: NormalizedLines['lines'][number
   return same.transaction_id;
 }
 
-function checkScale(context: LinesContext, currency: string, units: bigint, field: string): void {
-  const scale = context.currencyScale(currency);
-  if (scale < AMOUNT_SCALE_DEFAULT && units % 10n ** BigInt(AMOUNT_SCALE_DEFAULT - scale) !== 0n) {
-    const amount = formatUnits(units < 0n ? -units : units);
-    throw new LedgerError('invalid_amount', `${field} has more than ${scale} decimal places, the scale of ${currency}, got ${amount}`, { field, value: amount });
-  }
-}
-
 /**
  * Decides a compound posting: which lines exist, the entries with running balances, the new
  * account balances and end-of-day rows. Checks entity, currency, scale, the account rules on
@@ -200,7 +192,7 @@ export function planLines(posting: NormalizedLines, context: LinesContext): Line
     if (account.currency !== contra.currency) {
       invalid(`lines[${index}].accountId`, line.accountId, `is in ${account.currency}, the contra account in ${contra.currency}`);
     }
-    checkScale(context, account.currency, line.units, `lines[${index}].amount`);
+    assertCurrencyScale(line.units, { scale: context.currencyScale(account.currency), currency: account.currency, field: `lines[${index}].amount` });
     const stored = storedLine(context, line, index);
     existing.push(stored);
     if (stored !== undefined) return;
