@@ -225,13 +225,13 @@ export function runNightlyBench(onLine: (line: string) => void = () => undefined
       let flagged: Record<string, number> | undefined;
       try {
         built = child(['build', target, report, String(accounts)]);
-        const copy = `${target}.copy`;
-        if (name === 'sqlite') {
+        const copy = name === 'sqlite' ? `${target}.copy` : undefined;
+        if (copy !== undefined) {
           if (existsSync(`${target}-wal`)) throw new Error(`${target}-wal is left after the build: the copy would miss rows`);
           copyFileSync(target, copy);
         }
         measured = child(['measure', target, report]);
-        if (name === 'sqlite') flagged = child(['measure', copy, report], [NIGHTLY_NODE_FLAG]);
+        if (copy !== undefined) flagged = child(['measure', copy, report], [NIGHTLY_NODE_FLAG]);
       } finally {
         if (name === 'postgres') child(['drop', target, report]);
       }

@@ -18,6 +18,8 @@
  * back only through it.
  */
 
+import type { RunCodec } from './external-sort.js';
+
 /** Shapes one codec numbers; entries of further shapes keep the object form. */
 export const SHAPES_MAX = 64;
 
@@ -51,18 +53,19 @@ function compileShape(number: number, keys: readonly string[]): Shape {
 }
 
 /** A codec for one sorter's report entries; shapes are numbered in the order they are met. */
-export function reportEntryCodec<T extends object>(): { encode: (entry: T) => unknown; decode: (stored: unknown) => T } {
+export function reportEntryCodec<T extends object>(): RunCodec<T> {
   const shapes: Shape[] = [];
   const numbers = new Map<string, number>();
   let last: Shape | undefined;
 
   const shapeOf = (keys: readonly string[]): Shape | undefined => {
     if (last !== undefined && keys.length === last.keys.length && keys.every((key, index) => key === last?.keys[index])) return last;
+    if (keys.length > SHAPE_KEYS_MAX) return undefined;
     // JSON: unambiguous whatever the keys hold (joined by a separator, [] and [''] were one shape).
     const name = JSON.stringify(keys);
     let number = numbers.get(name);
     if (number === undefined) {
-      if (shapes.length >= SHAPES_MAX || keys.length > SHAPE_KEYS_MAX || keys.includes('__proto__')) return undefined;
+      if (shapes.length >= SHAPES_MAX || keys.includes('__proto__')) return undefined;
       number = shapes.length;
       shapes.push(compileShape(number, keys));
       numbers.set(name, number);

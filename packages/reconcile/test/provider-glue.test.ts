@@ -13,6 +13,7 @@ import { ReconcileError } from '../src/errors.js';
 import { bookThenRecord, syncProducts } from '../src/index.js';
 import { DIALECTS, openTestBooks } from './export-books.js';
 import { freshLedger } from '../../ledger/test/dialects.js';
+import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import type { TestBooks } from './export-books.js';
 
 const PRODUCTS = [
@@ -103,7 +104,10 @@ describe.each(DIALECTS)('provider glue with a currency of fewer decimals on %s',
       expect(await earnBooks.booking({ entity: 'defi', providerBookingId: 'bk-order-usdc' })).toMatchObject({ amount: '2.500000000000000000', earnAccountId: 'acc-usdc' });
       // A digit past the currency's 6 decimals is still refused, typed.
       const odd = { deposit: async () => ({ ...answer({ amount: '1.000000', idempotencyKey: 'odd' }), amount: '1.000000000000000001' }) as unknown as Booking, withdraw: async () => answer({ amount: '1', idempotencyKey: 'odd' }) };
+      const before = await snapshotDatabase(ledger.db as never);
       await expect(bookThenRecord({ provider: odd as never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-usdc', amount: '1.000000', idempotencyKey: 'order-odd' })).rejects.toMatchObject({ code: 'invalid_amount', field: 'amount' });
+      // Refused whole: nothing of the booking reached the books (the nightly reports it as missing).
+      expect(await snapshotDatabase(ledger.db as never)).toBe(before);
       await ledger.verify({ entity: 'defi' });
     } finally {
       await close();
