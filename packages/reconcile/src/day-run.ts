@@ -22,10 +22,10 @@ import { reportEntryCodec } from './entry-codec.js';
 import { readReportEntries } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
-import { compareProjected, dayGroups } from './day-streams.js';
-import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
+import { dayGroups, reportedInterestKey } from './day-streams.js';
+import type { ReportedInterestTuple } from './day-streams.js';
 import { projectInThisThread, projectInterestInWorker } from './interest-projection.js';
-import type { PendingProjection } from './interest-projection.js';
+import type { PendingComparison, PendingProjection } from './interest-projection.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { WorkerThreads } from './reconciler-options.js';
 import { SyncQueue } from './sync.js';
@@ -132,6 +132,8 @@ export interface DaySettings {
   readonly wallet: (entity: string, currency: string) => string | null;
   readonly now: () => Date;
   readonly sortDirectory: string | undefined;
+  /** Tolerances as data, for a worker thread: see `ReconcilerSettings.tolerances`. */
+  readonly tolerances: ReadonlyMap<string, bigint>;
   /** When the interest is recomputed on a worker thread (books in a SQLite file only). */
   readonly workerThreads: WorkerThreads;
 }
@@ -188,8 +190,9 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const timeZone = ledger.entity(entity).timeZone;
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, codec: reportEntryCodec<ReportEntry>(), ...directory });
-  const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: ([accountId, id]) => `${accountId}\u0000${id}`, ...directory });
+  const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: reportedInterestKey, ...directory });
   const projection = await startProjection(settings, { entity, day, timeZone }, input.report);
+  let comparison: PendingComparison | undefined;
   try {
     let readRows = 0;
     let syncMayBook = false;
@@ -204,13 +207,17 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
       }
     });
     checkHeader(read.header, { entity, day, timeZone });
-    const interest = await compareProjected(await projection.result(), { reported: interestByAccount, toleranceUnits: settings.toleranceUnits });
+    // With a worker, the comparison runs there while this thread syncs (its outcome is read by the plan).
+    const interest = await projection.compare(await projection.result(), { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances });
+    comparison = interest;
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
     return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, scope, progress }));
   } finally {
     await byKey.close();
     await interestByAccount.close();
+    // The worker is stopped before the runs it reads are removed.
     await projection.close();
+    await comparison?.close();
   }
 }
 
@@ -218,7 +225,8 @@ interface DayWork {
   readonly entity: string;
   readonly context: DayContext;
   readonly read: ReadReport;
-  readonly interest: InterestOutcome;
+  /** The interest comparison, perhaps still under way on the worker. */
+  readonly interest: PendingComparison;
   readonly byKey: ExternalSorter<ReportEntry>;
   /** Whether the report holds an entry the sync pass must see ({@link syncMaySee}). */
   readonly syncMayBook: boolean;
@@ -304,7 +312,8 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const { entity } = work;
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
-  const drafts: BreakDraft[] = [...work.interest.breaks];
+  const interest = await work.interest.outcome();
+  const drafts: BreakDraft[] = [...interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
   for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches(), sortDirectory: settings.sortDirectory }, work.scope.db)) {
     for (const group of batch) {
@@ -321,7 +330,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));
   const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
   const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));
-  drafts.push(...marginBreaks(work.interest.recomputedMargin, reportedMargin, settings.toleranceUnits));
+  drafts.push(...marginBreaks(interest.recomputedMargin, reportedMargin, settings.toleranceUnits));
   drafts.push(...approvalBreaks(flows.fees(), (currency) => settings.feeApprovalLimitUnits(entity, currency)));
   drafts.push(...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits));
   return { drafts: drafts.sort(compareBreaks), positions };

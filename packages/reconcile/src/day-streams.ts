@@ -99,6 +99,9 @@ export function dayGroups(
  */
 export type ReportedInterestTuple = [accountId: string, id: string, currency: string, amount: string];
 
+/** The sort key of a {@link ReportedInterestTuple}: its Earn account, then its id. */
+export const reportedInterestKey = ([accountId, id]: ReportedInterestTuple): string => `${accountId}\u0000${id}`;
+
 function fromReportedInterestTuple([accountId, id, currency, amount]: ReportedInterestTuple): ReportedInterestEntry {
   return { accountId, id, currency, amount };
 }

@@ -4,12 +4,20 @@
  * interest into a sorter, releases its run files and posts them with the margin per currency.
  * The thread that started it adopts the runs. Any failure is posted as such; that thread then
  * recomputes in its own thread, which raises the same error a run without a worker would.
+ *
+ * Then it compares the recomputed lines with the report's interest (`compareProjected`) when
+ * asked, while the starting thread runs the day's write transaction: over run files that thread
+ * owns and lends (read here, never removed here), with no database. It is stopped once it answers.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EarnBooks, Ledger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
-import { projectInterest } from './day-streams.js';
+import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
+import type { InterestLineTuple, ReportedInterestTuple } from './day-streams.js';
+import type { BreakDraft } from './diff.js';
+import { ExternalSorter } from './external-sort.js';
 import type { ReleasedRuns } from './external-sort.js';
+import { TOLERANCE_UNITS_DEFAULT } from './reconciler-options.js';
 
 /** The worker connection's SQLite page cache, in KiB. */
 const WORKER_PAGE_CACHE_KIB = 8 * 1024;
@@ -24,34 +32,67 @@ export interface InterestWorkerInput {
   readonly directory: string;
 }
 
-/** What the worker posts back, once. */
+/** What the worker posts first, once. */
 export type InterestWorkerOutput =
   | { readonly ok: true; readonly runs: ReleasedRuns; readonly margin: readonly (readonly [currency: string, units: string])[] }
   | { readonly ok: false; readonly message: string };
 
-async function project(input: InterestWorkerInput): Promise<InterestWorkerOutput> {
-  const storage = openSqliteDatabase({ filename: input.databaseFile });
-  // It reads the accounts once, in order: a small page cache does (the default 64 MiB would come
-  // on top of the other connection's in the same process's peak RSS).
-  storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
-  const ledger = await Ledger.open({ storage, entities: [{ id: input.entity, timeZone: input.timeZone }], migrate: false });
+/** The comparison the worker is asked for once it has posted its projection. */
+export interface InterestWorkerRequest {
+  /** The runs of the projection and of the report's interest by Earn account, lent (not removed here). */
+  readonly projected: ReleasedRuns;
+  readonly reported: ReleasedRuns;
+  /** Tolerance per currency in units (integer text); {@link TOLERANCE_UNITS_DEFAULT} for the rest. */
+  readonly tolerances: readonly (readonly [currency: string, units: string])[];
+}
+
+/** The worker's answer to the comparison. */
+export type InterestWorkerReply = { readonly ok: true; readonly breaks: readonly BreakDraft[] } | { readonly ok: false; readonly message: string };
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** Compares over lent runs (given without their directory: these sorters remove nothing). */
+async function compare(request: InterestWorkerRequest): Promise<InterestWorkerReply> {
+  try {
+    const tolerances = new Map(request.tolerances.map(([currency, units]) => [currency, BigInt(units)]));
+    const lines = ExternalSorter.adopt<InterestLineTuple>({ key: interestLineKey, released: request.projected });
+    const reported = ExternalSorter.adopt<ReportedInterestTuple>({ key: reportedInterestKey, released: request.reported });
+    const outcome = await compareProjected({ lines, recomputedMargin: new Map() }, { reported, toleranceUnits: (currency) => tolerances.get(currency) ?? TOLERANCE_UNITS_DEFAULT });
+    return { ok: true, breaks: outcome.breaks };
+  } catch (error) {
+    return { ok: false, message: messageOf(error) };
+  }
+}
+
+async function run(port: NonNullable<typeof parentPort>, input: InterestWorkerInput): Promise<void> {
+  let ledger: Ledger;
+  try {
+    const storage = openSqliteDatabase({ filename: input.databaseFile });
+    storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
+    ledger = await Ledger.open({ storage, entities: [{ id: input.entity, timeZone: input.timeZone }], migrate: false });
+  } catch (error) {
+    port.postMessage({ ok: false, message: messageOf(error) } satisfies InterestWorkerOutput);
+    return;
+  }
+  let output: InterestWorkerOutput;
   try {
     const projection = await projectInterest({ books: new EarnBooks(ledger), entity: input.entity, day: input.day, sortDirectory: input.directory });
     try {
       const runs = await projection.lines.release();
-      return { ok: true, runs, margin: [...projection.recomputedMargin].map(([currency, units]) => [currency, units.toString()] as const) };
+      output = { ok: true, runs, margin: [...projection.recomputedMargin].map(([currency, units]) => [currency, units.toString()] as const) };
     } finally {
       await projection.lines.close();
     }
+  } catch (error) {
+    output = { ok: false, message: messageOf(error) };
   } finally {
+    // The comparison reads files only.
     await ledger.close();
   }
+  // Listening before the projection is posted: the request can only follow it.
+  if (output.ok) port.once('message', (request: InterestWorkerRequest) => void compare(request).then((reply) => port.postMessage(reply)));
+  port.postMessage(output);
 }
 
 const port = parentPort;
-if (port !== null) {
-  project(workerData as InterestWorkerInput).then(
-    (output) => port.postMessage(output),
-    (error: unknown) => port.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) } satisfies InterestWorkerOutput),
-  );
-}
+if (port !== null) void run(port, workerData as InterestWorkerInput);

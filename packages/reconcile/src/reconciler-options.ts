@@ -98,6 +98,8 @@ function walletsOf(ledger: Ledger, options: ReconcilerOptions): Map<string, stri
 /** The checked configuration, as lookups. */
 export interface ReconcilerSettings {
   readonly toleranceUnits: (currency: string) => bigint;
+  /** The tolerances as data (a worker thread is given them): per currency, and {@link TOLERANCE_UNITS_DEFAULT} for the rest. */
+  readonly tolerances: ReadonlyMap<string, bigint>;
   readonly thresholdUnits: (entity: string, currency: string) => bigint;
   readonly feeApprovalLimitUnits: (entity: string, currency: string) => bigint;
   readonly wallet: (entity: string, currency: string) => string | null;
@@ -117,6 +119,7 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   if (options.workerThreads !== undefined && !WORKER_THREADS.includes(options.workerThreads)) invalid('workerThreads', options.workerThreads, `must be one of ${WORKER_THREADS.join(', ')}`);
   return Object.freeze({
     toleranceUnits: (currency: string) => tolerance.get(currency) ?? TOLERANCE_UNITS_DEFAULT,
+    tolerances: tolerance,
     thresholdUnits: (entity: string, currency: string) => thresholds.get(`${entity} ${currency}`) ?? 0n,
     feeApprovalLimitUnits: (entity: string, currency: string) => limits.get(`${entity} ${currency}`) ?? 0n,
     wallet: (entity: string, currency: string) => wallets.get(`${entity} ${currency}`) ?? null,

@@ -12,7 +12,10 @@ import type { LedgerLogger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { ReconcileError, Reconciler, openReportFile } from '../src/index.js';
 import type { ReconcileResult } from '../src/index.js';
-import { projectInterest } from '../src/day-streams.js';
+import { Worker } from 'node:worker_threads';
+import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from '../src/day-streams.js';
+import type { ReportedInterestTuple } from '../src/day-streams.js';
+import { ExternalSorter } from '../src/external-sort.js';
 import { projectInterestInWorker } from '../src/interest-projection.js';
 import { buildReport } from './report-builder.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
@@ -173,6 +176,61 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
       expect(readdirSync(sortDirectory)).toEqual([]);
     } finally {
       await ledger.close();
+    }
+  });
+});
+
+describe('the comparison on the worker thread', () => {
+  /** Reported interest by Earn account: two accounts, one of them twice. */
+  const reportedTuples: ReportedInterestTuple[] = [
+    ['a1', 'i1', 'BTC', '0.000000000000000100'],
+    ['a2', 'i2', 'BTC', '0.000000000000000200'],
+    ['a2', 'i3', 'BTC', '0.000000000000000300'],
+  ];
+
+  async function reportedSorter(directory: string): Promise<ExternalSorter<ReportedInterestTuple>> {
+    const sorter = new ExternalSorter<ReportedInterestTuple>({ key: reportedInterestKey, directory, runSize: 2 });
+    for (const tuple of reportedTuples) await sorter.add(tuple);
+    return sorter;
+  }
+
+  it('a worker that dies after its projection: the comparison is made in this thread, finds the same, says so, and no file is left', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-compare-test-'));
+    const logger = recordingLogger();
+    const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: ':memory:' }), entities: [{ id: 'defi', timeZone: ZONE }], logger });
+    try {
+      // It posts an empty projection (no run) and exits when asked to compare.
+      const dying = () =>
+        new Worker(
+          `const { parentPort } = require('node:worker_threads');
+           parentPort.once('message', () => process.exit(3));
+           parentPort.postMessage({ ok: true, runs: { directory: undefined, runs: [], count: 0 }, margin: [] });`,
+          { eval: true },
+        );
+      const pending = await projectInterestInWorker({ books: new EarnBooks(ledger), databaseFile: join(directory, 'unused.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory: directory }, dying);
+      const reported = await reportedSorter(directory);
+      const here = await reportedSorter(directory);
+      try {
+        const projection = await pending.result();
+        const comparison = await pending.compare(projection, { reported, toleranceUnits: () => 1n, tolerances: new Map() });
+        const outcome = await comparison.outcome();
+        const expected = await compareProjected({ lines: new ExternalSorter({ key: interestLineKey }), recomputedMargin: new Map() }, { reported: here, toleranceUnits: () => 1n });
+        expect(outcome.breaks).toEqual(expected.breaks);
+        expect(outcome.breaks.map((item) => [item.kind, item.earnAccountId])).toEqual([
+          ['unexpected_interest', 'a1'],
+          ['unexpected_interest', 'a2'],
+        ]);
+        expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY, reason: 'the worker exited with code 3' }]);
+        await comparison.close();
+      } finally {
+        await pending.close();
+        await reported.close();
+        await here.close();
+      }
+      expect(readdirSync(directory)).toEqual([]);
+    } finally {
+      await ledger.close();
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 });
