@@ -182,7 +182,7 @@ async function dropTarget(target: string): Promise<void> {
 }
 
 /**
- * The young generation the README recommends for the nightly process (`NODE_OPTIONS`): semi-spaces
+ * The young generation the README measured as an option for the nightly process (`NODE_OPTIONS`): semi-spaces
  * of 32 MiB instead of Node's 16, so that a batch of rows dies young instead of being promoted.
  */
 const NIGHTLY_NODE_FLAG = '--max-semi-space-size=32';
@@ -243,7 +243,7 @@ export function runNightlyBench(onLine: (line: string) => void = () => undefined
       if (flagged !== undefined) {
         const seconds = flagged['seconds'] ?? Number.NaN;
         lines.push(
-          `nightly_${label}_accounts_s_young32: ${seconds.toFixed(2)} s ratio=${(seconds / (measured['seconds'] ?? Number.NaN)).toFixed(2)} (the same day on a copy of the same books, run after the line above, node ${NIGHTLY_NODE_FLAG} as the reconcile README recommends for the nightly process; ratio to the line above, Node's default flags; ${describeRun(flagged)})`,
+          `nightly_${label}_accounts_s_young32: ${seconds.toFixed(2)} s ratio=${(seconds / (measured['seconds'] ?? Number.NaN)).toFixed(2)} (the same day on a copy of the same books, run after the line above, node ${NIGHTLY_NODE_FLAG}, the option the reconcile README measures (not recommended); ratio to the line above, Node's default flags; ${describeRun(flagged)})`,
         );
         onLine(lines[at + 1] ?? '');
       }

@@ -149,7 +149,7 @@ async function startProjection(settings: DaySettings, input: { entity: string; d
   const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory };
   const databaseFile = settings.ledger.dialect.databaseFile;
   const wanted = settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
-  return databaseFile !== undefined && wanted ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone }) : projectInThisThread(projection);
+  return databaseFile !== undefined && wanted ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, ...(settings.workerThreads === 'always' ? { compareAsideEntriesMin: 0 } : {}) }) : projectInThisThread(projection);
 }
 
 /**

@@ -46,7 +46,10 @@ export interface ReconcilerOptions {
    * in a SQLite file only; see `interest-projection.ts`): `auto` (default) for a report file of
    * at least {@link WORKER_REPORT_BYTES_MIN} bytes or a report in memory of at least
    * {@link WORKER_REPORT_ENTRIES_MIN} entries (a smaller day recomputes faster than a worker
-   * starts), `always` for every report, `never` to keep the whole run in the calling thread.
+   * starts), `always` for every report, `never` to keep the whole run in the calling thread. The
+   * worker also compares the recomputed interest with the report's while the calling thread
+   * syncs, for a report of at least {@link WORKER_REPORT_ENTRIES_MIN} interest entries (`always`:
+   * any).
    */
   readonly workerThreads?: WorkerThreads;
   /** Where the reconciler logs (pino-compatible); default the ledger's logger. */

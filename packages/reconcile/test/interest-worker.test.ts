@@ -207,7 +207,7 @@ describe('the comparison on the worker thread', () => {
            parentPort.postMessage({ ok: true, runs: { directory: undefined, runs: [], count: 0 }, margin: [] });`,
           { eval: true },
         );
-      const pending = await projectInterestInWorker({ books: new EarnBooks(ledger), databaseFile: join(directory, 'unused.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory: directory }, dying);
+      const pending = await projectInterestInWorker({ books: new EarnBooks(ledger), databaseFile: join(directory, 'unused.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory: directory, compareAsideEntriesMin: 0 }, dying);
       const reported = await reportedSorter(directory);
       const here = await reportedSorter(directory);
       try {
