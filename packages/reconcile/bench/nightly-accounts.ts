@@ -221,7 +221,7 @@ export function runNightlyBench(onLine: (line: string) => void = () => undefined
       let built: Record<string, number>;
       let measured: Record<string, number>;
       // SQLite: the same day is run a second time on a copy of the same books, with the
-      // recommended young generation, so that both figures come from the same run and data.
+      // young generation the README measures as an option, so that both figures come from the same run and data.
       let flagged: Record<string, number> | undefined;
       try {
         built = child(['build', target, report, String(accounts)]);

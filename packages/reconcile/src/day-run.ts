@@ -3,7 +3,8 @@
  *
  * 1. Read (no writes): stream the report, validating each entry and hashing the bytes, into two
  *    external sorts (by match key; interest by Earn account); check the header; recompute the
- *    day's interest and compare it account by account.
+ *    day's interest and compare it account by account (on the interest worker, that comparison
+ *    goes on while phase 2 syncs: it reads sorted files only, and the plan waits for it).
  * 2. One write transaction: record the report version, sync (book the interest, margin and fee
  *    entries the books lack), reload and plan (the pure diff over the merged streams, the
  *    settlement positions and the day checks), then write positions, breaks and instructions.
@@ -213,11 +214,17 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
     return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, scope, progress }));
   } finally {
-    await byKey.close();
-    await interestByAccount.close();
-    // The worker is stopped before the runs it reads are removed.
-    await projection.close();
-    await comparison?.close();
+    // Each close runs whatever the others do: a worker left waiting would keep the process alive.
+    try {
+      await byKey.close();
+      await interestByAccount.close();
+    } finally {
+      try {
+        await projection.close();
+      } finally {
+        await comparison?.close();
+      }
+    }
   }
 }
 

@@ -7,7 +7,7 @@
  *
  * It then compares them with the report's interest (files this thread lends it) while this
  * thread starts the write transaction and syncs, and is stopped once it answers: the comparison
- * took 3-4 s of this thread at 1M accounts, when the other core is idle.
+ * took 3.5-6.6 s of this thread at 1M accounts, while the other core sat idle.
  *
  * The worker is only a faster way to the same outcome: if it cannot start or fails, the
  * projection (or the comparison) is made in this thread instead, which also raises the error
@@ -20,7 +20,6 @@ import { Worker } from 'node:worker_threads';
 import type { EarnBooks } from '@earnbook/ledger';
 import { ExternalSorter } from './external-sort.js';
 import type { ReleasedRuns } from './external-sort.js';
-import { WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import type { InterestWorkerInput, InterestWorkerOutput, InterestWorkerReply, InterestWorkerRequest } from './interest-worker.js';
@@ -60,6 +59,12 @@ function startWorker(input: InterestWorkerInput): Worker {
   const entry = new URL('./interest-worker.ts', import.meta.url).href;
   return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: input });
 }
+
+/**
+ * Interest entries of a report (with an Earn account) from which the worker makes the comparison:
+ * below it, the round trip costs more than comparing in this thread.
+ */
+export const COMPARE_ASIDE_INTEREST_ENTRIES_MIN = 20_000;
 
 type Answer<T> = (reply: T | { readonly ok: false; readonly message: string }) => void;
 
@@ -108,7 +113,12 @@ class ProjectionWorker {
     return new Promise((resolve) => {
       if (this.#failure !== undefined || this.#worker === undefined) return resolve({ ok: false, message: this.#failure ?? 'no worker' });
       this.#answerCompare = resolve;
-      this.#worker.postMessage(request);
+      try {
+        this.#worker.postMessage(request);
+      } catch (error) {
+        this.#answerCompare = undefined;
+        resolve({ ok: false, message: error instanceof Error ? error.message : String(error) });
+      }
     });
   }
 
@@ -151,7 +161,7 @@ function warnFallback(input: ProjectionInput, reason: string, what = 'recomputat
  * Starts the day's projection on a worker thread over the SQLite file `databaseFile`; see the
  * module comment. Without a folder for the worker's runs it is made in this thread (logged).
  * `compareAsideEntriesMin`: reported interest entries from which the comparison is made on the
- * worker (default {@link WORKER_REPORT_ENTRIES_MIN}; `workerThreads: 'always'` gives 0).
+ * worker (default {@link COMPARE_ASIDE_INTEREST_ENTRIES_MIN}; `workerThreads: 'always'` gives 0).
  * `start`: how the worker is started (tests give one that fails on purpose).
  */
 export async function projectInterestInWorker(input: ProjectionInput & { databaseFile: string; timeZone: string; compareAsideEntriesMin?: number }, start: (input: InterestWorkerInput) => Worker = startWorker): Promise<PendingProjection> {
@@ -183,19 +193,20 @@ export async function projectInterestInWorker(input: ProjectionInput & { databas
       if (fallback !== undefined || adoptedRuns === undefined || projection.lines !== adopted) return compareHere(projection, compared);
       // A day with little reported interest compares here: the worker's round trip would cost
       // more (a 1M-deposit day: 0.1-0.2 s here, and the run 0.4-1.0 s slower with the worker kept).
-      if (compared.reported.count < (input.compareAsideEntriesMin ?? WORKER_REPORT_ENTRIES_MIN)) {
+      if (compared.reported.count < (input.compareAsideEntriesMin ?? COMPARE_ASIDE_INTEREST_ENTRIES_MIN)) {
         await worker.stop();
         return compareHere(projection, compared);
       }
       // Both sets of runs are lent to the worker (without their directory: it removes nothing);
       // this thread keeps them, and reads them itself if the worker fails.
+      const tolerances = [...compared.tolerances].map(([currency, units]) => [currency, units.toString()] as const);
       const released = await compared.reported.release();
       const reported = ExternalSorter.adopt<ReportedInterestTuple>({ key: reportedInterestKey, released });
       const lent = (runs: ReleasedRuns): ReleasedRuns => ({ ...runs, directory: undefined });
-      const tolerances = [...compared.tolerances].map(([currency, units]) => [currency, units.toString()] as const);
       // The worker's last task: it is stopped once it answers (it holds its memory until then).
+      // A failed stop is the close's to retry: the answer stands, and this promise never rejects.
       const answer = worker.compare({ projected: lent(adoptedRuns), reported: lent(released), tolerances }).then(async (reply) => {
-        await worker.stop();
+        await worker.stop().catch(() => undefined);
         return reply;
       });
       return {
@@ -205,7 +216,11 @@ export async function projectInterestInWorker(input: ProjectionInput & { databas
           warnFallback(input, reply.message, 'comparison');
           return compareProjected(projection, { reported, toleranceUnits: compared.toleranceUnits });
         },
-        close: () => reported.close(),
+        // The worker is stopped before the runs it may still read are removed.
+        close: async () => {
+          await worker.stop();
+          await reported.close();
+        },
       };
     },
     async close(): Promise<void> {

@@ -194,16 +194,19 @@ describe('the comparison on the worker thread', () => {
     return sorter;
   }
 
-  it('a worker that dies after its projection: the comparison is made in this thread, finds the same, says so, and no file is left', async () => {
+  it.each([
+    ['dies when asked to compare', 'process.exit(3)', 'the worker exited with code 3'],
+    ['answers that it failed', "parentPort.postMessage({ ok: false, message: 'disk gone' })", 'disk gone'],
+  ])('a worker that %s after its projection: the comparison is made in this thread, finds the same, says so, and no file is left', async (_how, onRequest, reason) => {
     const directory = mkdtempSync(join(tmpdir(), 'earnbook-compare-test-'));
     const logger = recordingLogger();
     const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: ':memory:' }), entities: [{ id: 'defi', timeZone: ZONE }], logger });
     try {
-      // It posts an empty projection (no run) and exits when asked to compare.
+      // It posts an empty projection (no run), then fails the comparison its way.
       const dying = () =>
         new Worker(
           `const { parentPort } = require('node:worker_threads');
-           parentPort.once('message', () => process.exit(3));
+           parentPort.once('message', () => ${onRequest});
            parentPort.postMessage({ ok: true, runs: { directory: undefined, runs: [], count: 0 }, margin: [] });`,
           { eval: true },
         );
@@ -220,7 +223,7 @@ describe('the comparison on the worker thread', () => {
           ['unexpected_interest', 'a1'],
           ['unexpected_interest', 'a2'],
         ]);
-        expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY, reason: 'the worker exited with code 3' }]);
+        expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY, reason }]);
         await comparison.close();
       } finally {
         await pending.close();
