@@ -25,7 +25,7 @@ import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 import { dayGroups, reportedInterestKey } from './day-streams.js';
 import type { ReportedInterestTuple } from './day-streams.js';
-import { projectInThisThread, projectInterestInWorker } from './interest-projection.js';
+import { COMPARE_ASIDE_INTEREST_ENTRIES_MIN, projectInThisThread, projectInterestInWorker } from './interest-projection.js';
 import type { PendingComparison, PendingProjection } from './interest-projection.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { WorkerThreads } from './reconciler-options.js';
@@ -146,11 +146,16 @@ export interface DaySettings {
  * saved ~2 s of 43 s (1M accounts: its time is this thread's, converting rows and sorting, not
  * the server's), so it is not done; an in-memory database has no second connection.
  */
-async function startProjection(settings: DaySettings, input: { entity: string; day: string; timeZone: string }, report: ReportInput): Promise<PendingProjection> {
+async function startProjection(
+  settings: DaySettings,
+  input: { entity: string; day: string; timeZone: string; reportedInterest: () => number },
+  report: ReportInput,
+): Promise<PendingProjection> {
   const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory };
   const databaseFile = settings.ledger.dialect.databaseFile;
   const wanted = settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
-  return databaseFile !== undefined && wanted ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, ...(settings.workerThreads === 'always' ? { compareAsideEntriesMin: 0 } : {}) }) : projectInThisThread(projection);
+  const keepForComparison = () => settings.workerThreads === 'always' || input.reportedInterest() >= COMPARE_ASIDE_INTEREST_ENTRIES_MIN;
+  return databaseFile !== undefined && wanted ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, keepForComparison }) : projectInThisThread(projection);
 }
 
 /**
@@ -192,7 +197,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, codec: reportEntryCodec<ReportEntry>(), ...directory });
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: reportedInterestKey, ...directory });
-  const projection = await startProjection(settings, { entity, day, timeZone }, input.report);
+  const projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, input.report);
   let comparison: PendingComparison | undefined;
   try {
     let readRows = 0;

@@ -79,7 +79,14 @@ class ProjectionWorker {
   #answerOutput: Answer<InterestWorkerOutput> = () => undefined;
   #answerCompare: Answer<InterestWorkerReply> | undefined;
 
-  constructor(input: InterestWorkerInput, start: (input: InterestWorkerInput) => Worker) {
+  /** Whether the worker was kept, after its projection, for the comparison. */
+  #kept = false;
+
+  /**
+   * `keep`: asked when the projection arrives; false stops the worker at once (an idle worker
+   * holds its heap, garbage of the projection included, while this thread still reads).
+   */
+  constructor(input: InterestWorkerInput, start: (input: InterestWorkerInput) => Worker, keep: () => boolean) {
     this.output = new Promise((resolve) => (this.#answerOutput = resolve));
     try {
       this.#worker = start(input);
@@ -91,7 +98,10 @@ class ProjectionWorker {
     this.#worker.on('message', (message: InterestWorkerOutput | InterestWorkerReply) => {
       if (first) {
         first = false;
-        this.#answerOutput(message as InterestWorkerOutput);
+        const output = message as InterestWorkerOutput;
+        this.#kept = output.ok && keep();
+        if (!this.#kept) void this.stop().catch(() => undefined);
+        this.#answerOutput(output);
         return;
       }
       this.#answerCompare?.(message as InterestWorkerReply);
@@ -120,6 +130,11 @@ class ProjectionWorker {
         resolve({ ok: false, message: error instanceof Error ? error.message : String(error) });
       }
     });
+  }
+
+  /** Whether the worker waits for the comparison (see the constructor's `keep`). */
+  get kept(): boolean {
+    return this.#kept;
   }
 
   async stop(): Promise<void> {
@@ -160,11 +175,18 @@ function warnFallback(input: ProjectionInput, reason: string, what = 'recomputat
 /**
  * Starts the day's projection on a worker thread over the SQLite file `databaseFile`; see the
  * module comment. Without a folder for the worker's runs it is made in this thread (logged).
- * `compareAsideEntriesMin`: reported interest entries from which the comparison is made on the
- * worker (default {@link COMPARE_ASIDE_INTEREST_ENTRIES_MIN}; `workerThreads: 'always'` gives 0).
+ * `keepForComparison`: asked when the worker posts its projection, whether it stays to make the
+ * comparison too; when not, it is stopped at once and the comparison is made in this thread.
+ * The day's run keeps it once the report has shown {@link COMPARE_ASIDE_INTEREST_ENTRIES_MIN}
+ * interest entries (a report read to the end by then shows no more; any with `workerThreads:
+ * 'always'`): a smaller comparison costs less here than the worker's round trip, and an idle
+ * worker holds its heap while this thread reads (a 2M-deposit day: +44-68 MiB of peak RSS).
  * `start`: how the worker is started (tests give one that fails on purpose).
  */
-export async function projectInterestInWorker(input: ProjectionInput & { databaseFile: string; timeZone: string; compareAsideEntriesMin?: number }, start: (input: InterestWorkerInput) => Worker = startWorker): Promise<PendingProjection> {
+export async function projectInterestInWorker(
+  input: ProjectionInput & { databaseFile: string; timeZone: string; keepForComparison: () => boolean },
+  start: (input: InterestWorkerInput) => Worker = startWorker,
+): Promise<PendingProjection> {
   let directory: string;
   try {
     directory = await mkdtemp(join(input.sortDirectory ?? tmpdir(), 'earnbook-interest-'));
@@ -172,7 +194,7 @@ export async function projectInterestInWorker(input: ProjectionInput & { databas
     warnFallback(input, error instanceof Error ? error.message : String(error));
     return projectInThisThread(input);
   }
-  const worker = new ProjectionWorker({ databaseFile: input.databaseFile, entity: input.entity, timeZone: input.timeZone, day: input.day, directory }, start);
+  const worker = new ProjectionWorker({ databaseFile: input.databaseFile, entity: input.entity, timeZone: input.timeZone, day: input.day, directory }, start, input.keepForComparison);
   let fallback: PendingProjection | undefined;
   let adopted: ExternalSorter<InterestLineTuple> | undefined;
   let adoptedRuns: ReleasedRuns | undefined;
@@ -191,9 +213,8 @@ export async function projectInterestInWorker(input: ProjectionInput & { databas
     },
     async compare(projection, compared): Promise<PendingComparison> {
       if (fallback !== undefined || adoptedRuns === undefined || projection.lines !== adopted) return compareHere(projection, compared);
-      // A day with little reported interest compares here: the worker's round trip would cost
-      // more (a 1M-deposit day: 0.1-0.2 s here, and the run 0.4-1.0 s slower with the worker kept).
-      if (compared.reported.count < (input.compareAsideEntriesMin ?? COMPARE_ASIDE_INTEREST_ENTRIES_MIN)) {
+      // A worker not kept for the comparison (see `keepForComparison`) was stopped already.
+      if (!worker.kept) {
         await worker.stop();
         return compareHere(projection, compared);
       }

@@ -156,7 +156,7 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     const ledger = await openBooks(booksFile, logger);
     try {
       const books = new EarnBooks(ledger);
-      const pending = await projectInterestInWorker({ books, databaseFile: join(directory, 'no-such-folder', 'books.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory });
+      const pending = await projectInterestInWorker({ books, databaseFile: join(directory, 'no-such-folder', 'books.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory, keepForComparison: () => true });
       const local = await projectInterest({ books, entity: 'defi', day: DAY, sortDirectory });
       try {
         const projection = await pending.result();
@@ -210,7 +210,7 @@ describe('the comparison on the worker thread', () => {
            parentPort.postMessage({ ok: true, runs: { directory: undefined, runs: [], count: 0 }, margin: [] });`,
           { eval: true },
         );
-      const pending = await projectInterestInWorker({ books: new EarnBooks(ledger), databaseFile: join(directory, 'unused.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory: directory, compareAsideEntriesMin: 0 }, dying);
+      const pending = await projectInterestInWorker({ books: new EarnBooks(ledger), databaseFile: join(directory, 'unused.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory: directory, keepForComparison: () => true }, dying);
       const reported = await reportedSorter(directory);
       const here = await reportedSorter(directory);
       try {
