@@ -212,7 +212,7 @@ export async function projectInterestInWorker(
       return { lines: adopted, recomputedMargin: new Map(output.margin.map(([currency, units]) => [currency, BigInt(units)])) };
     },
     async compare(projection, compared): Promise<PendingComparison> {
-      if (fallback !== undefined || adoptedRuns === undefined || projection.lines !== adopted) return compareHere(projection, compared);
+      if (adoptedRuns === undefined || projection.lines !== adopted) return compareHere(projection, compared);
       // A worker not kept for the comparison (see `keepForComparison`) was stopped already.
       if (!worker.kept) {
         await worker.stop();

@@ -17,7 +17,7 @@ import type { InterestLineTuple, ReportedInterestTuple } from './day-streams.js'
 import type { BreakDraft } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
 import type { ReleasedRuns } from './external-sort.js';
-import { TOLERANCE_UNITS_DEFAULT } from './reconciler-options.js';
+import { toleranceLookup } from './reconciler-options.js';
 
 /** The worker connection's SQLite page cache, in KiB. */
 const WORKER_PAGE_CACHE_KIB = 8 * 1024;
@@ -42,7 +42,7 @@ export interface InterestWorkerRequest {
   /** The runs of the projection and of the report's interest by Earn account, lent (not removed here). */
   readonly projected: ReleasedRuns;
   readonly reported: ReleasedRuns;
-  /** Tolerance per currency in units (integer text); {@link TOLERANCE_UNITS_DEFAULT} for the rest. */
+  /** Tolerance per currency in units (integer text); the default for the rest ({@link toleranceLookup}). */
   readonly tolerances: readonly (readonly [currency: string, units: string])[];
 }
 
@@ -57,7 +57,7 @@ async function compare(request: InterestWorkerRequest): Promise<InterestWorkerRe
     const tolerances = new Map(request.tolerances.map(([currency, units]) => [currency, BigInt(units)]));
     const lines = ExternalSorter.adopt<InterestLineTuple>({ key: interestLineKey, released: request.projected });
     const reported = ExternalSorter.adopt<ReportedInterestTuple>({ key: reportedInterestKey, released: request.reported });
-    const outcome = await compareProjected({ lines, recomputedMargin: new Map() }, { reported, toleranceUnits: (currency) => tolerances.get(currency) ?? TOLERANCE_UNITS_DEFAULT });
+    const outcome = await compareProjected({ lines, recomputedMargin: new Map() }, { reported, toleranceUnits: toleranceLookup(tolerances) });
     return { ok: true, breaks: outcome.breaks };
   } catch (error) {
     return { ok: false, message: messageOf(error) };

@@ -98,6 +98,11 @@ function walletsOf(ledger: Ledger, options: ReconcilerOptions): Map<string, stri
   return wallets;
 }
 
+/** A currency's tolerance from the configured ones: {@link TOLERANCE_UNITS_DEFAULT} for the rest. */
+export function toleranceLookup(tolerances: ReadonlyMap<string, bigint>): (currency: string) => bigint {
+  return (currency) => tolerances.get(currency) ?? TOLERANCE_UNITS_DEFAULT;
+}
+
 /** The checked configuration, as lookups. */
 export interface ReconcilerSettings {
   readonly toleranceUnits: (currency: string) => bigint;
@@ -121,7 +126,7 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   if (options.sortDirectory !== undefined && (typeof options.sortDirectory !== 'string' || options.sortDirectory.length === 0)) invalid('sortDirectory', options.sortDirectory, 'must be a directory path');
   if (options.workerThreads !== undefined && !WORKER_THREADS.includes(options.workerThreads)) invalid('workerThreads', options.workerThreads, `must be one of ${WORKER_THREADS.join(', ')}`);
   return Object.freeze({
-    toleranceUnits: (currency: string) => tolerance.get(currency) ?? TOLERANCE_UNITS_DEFAULT,
+    toleranceUnits: toleranceLookup(tolerance),
     tolerances: tolerance,
     thresholdUnits: (entity: string, currency: string) => thresholds.get(`${entity} ${currency}`) ?? 0n,
     feeApprovalLimitUnits: (entity: string, currency: string) => limits.get(`${entity} ${currency}`) ?? 0n,
