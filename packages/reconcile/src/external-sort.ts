@@ -24,8 +24,10 @@ const RUN_READ_BYTES = 64 * 1024;
  * line 0.4 µs and 2.3 µs. 250 items read as fast as 1,000 and hold a quarter of the memory.
  */
 const RUN_LINE_ITEMS = 250;
-/** Bytes of run lines gathered before one write. */
+/** Bytes of run lines gathered before one write (the size of each sorter's write buffer). */
 const RUN_WRITE_BYTES = 1024 * 1024;
+/** The byte that ends a run line. */
+const NEWLINE = 0x0a;
 /** Items per batch of {@link ExternalSorter.sortedBatches}: one await per batch, not per item. */
 export const SORT_BATCH_ITEMS = 1_000;
 
@@ -165,6 +167,8 @@ export class ExternalSorter<T> {
   readonly #directory: string;
   readonly #codec: RunCodec<T> | undefined;
   #buffer: T[] = [];
+  /** Where run lines are encoded before a write; made at the first spill, dropped on close. */
+  #writeBuffer: Buffer | undefined;
   readonly #runs: string[] = [];
   #workDirectory: string | undefined;
   #count = 0;
@@ -194,6 +198,7 @@ export class ExternalSorter<T> {
    */
   async release(): Promise<ReleasedRuns> {
     if (this.#buffer.length > 0) await this.#spill();
+    this.#writeBuffer = undefined;
     const released = { directory: this.#workDirectory, runs: [...this.#runs], count: this.#count };
     this.#workDirectory = undefined;
     this.#runs.length = 0;
@@ -228,17 +233,29 @@ export class ExternalSorter<T> {
     const path = join(this.#workDirectory, `run-${this.#runs.length}.ndjson`);
     const handle = await open(path, 'w');
     try {
-      let text = '';
+      // Each line is encoded into one reused buffer as it is made: a text of many lines joined
+      // with += is a rope that writing must flatten first, and writing 1 MiB of it cost ~3.6 ms
+      // here (1M report entries: ~1 s of the read) against ~0.4 ms for the same bytes this way.
+      const bytes = (this.#writeBuffer ??= Buffer.allocUnsafe(RUN_WRITE_BYTES));
+      let at = 0;
       const codec = this.#codec;
       for (let start = 0; start < this.#buffer.length; start += RUN_LINE_ITEMS) {
-        const line = this.#buffer.slice(start, start + RUN_LINE_ITEMS);
-        text += `${JSON.stringify(codec === undefined ? line : line.map((item) => codec.encode(item)))}\n`;
-        if (text.length >= RUN_WRITE_BYTES) {
-          await handle.write(text);
-          text = '';
+        const slice = this.#buffer.slice(start, start + RUN_LINE_ITEMS);
+        const line = JSON.stringify(codec === undefined ? slice : slice.map((item) => codec.encode(item)));
+        // A UTF-16 code unit takes at most 3 bytes in UTF-8: room for that and the newline.
+        const most = line.length * 3 + 1;
+        if (at > 0 && at + most > bytes.length) {
+          await handle.write(bytes, 0, at);
+          at = 0;
         }
+        if (most > bytes.length) {
+          await handle.write(`${line}\n`);
+          continue;
+        }
+        at += bytes.write(line, at, 'utf8');
+        bytes[at++] = NEWLINE;
       }
-      if (text.length > 0) await handle.write(text);
+      if (at > 0) await handle.write(bytes, 0, at);
     } finally {
       await handle.close();
     }
@@ -259,6 +276,7 @@ export class ExternalSorter<T> {
       return;
     }
     if (this.#buffer.length > 0) await this.#spill();
+    this.#writeBuffer = undefined;
     const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec));
     try {
       await Promise.all(readers.map((reader) => reader.fill()));
@@ -288,6 +306,7 @@ export class ExternalSorter<T> {
   /** Removes the run files. */
   async close(): Promise<void> {
     this.#buffer = [];
+    this.#writeBuffer = undefined;
     if (this.#workDirectory !== undefined) await rm(this.#workDirectory, { recursive: true, force: true });
     this.#workDirectory = undefined;
     this.#runs.length = 0;

@@ -77,6 +77,26 @@ describe('sorted streams read in batches', () => {
     }
   });
 
+  it('run lines that may not fit the write buffer (1 MiB), among lines that do, come back whole', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
+    const sorter = new ExternalSorter<{ key: string; text: string }>({ key: (item) => item.key, runSize: 1_000, directory });
+    try {
+      // Lines of 250 items. The first run's second line holds the 250 large items: ~540,000 code
+      // units (up to 3 bytes each: more than the buffer holds), between lines of ~10,000 bytes,
+      // so each kind of write follows the other.
+      const prefix = (at: number) => (at < 250 ? 'a' : at < 500 ? 'm' : 'z');
+      const items = Array.from({ length: 2_000 }, (_, at) => ({ key: `${prefix(at)}${String((at * 7919) % 2_000).padStart(4, '0')}`, text: at >= 250 && at < 500 ? 'é€😀x'.repeat(430) : `plain ${at}` }));
+      for (const item of items) await sorter.add(item);
+      const expected = [...items].sort((a, b) => compareKeys(a.key, b.key));
+      const read: { key: string; text: string }[] = [];
+      for await (const batch of sorter.sortedBatches()) read.push(...batch);
+      expect(read).toEqual(expected);
+    } finally {
+      await sorter.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('key groups from batches cut anywhere (empty ones too) are the groups of the whole, in key order', async () => {
     const sizes = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 5 });
     await fc.assert(
