@@ -9,7 +9,7 @@ import { LedgerError, assertInvariant } from './errors.js';
 import { toUnits } from './money.js';
 import { linesTransactionKey, planLines } from './posting-lines.js';
 import type { BackdatedDays, LinesPlan, LinesResult, NormalizedLines } from './posting-lines.js';
-import type { BulkAccountRow, BulkWrite, JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
+import type { BulkAccountRow, JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
 import type { LedgerDatabase } from './db/schema.js';
 
 /** What {@link postLinesWithin} needs from the ledger. */
@@ -44,51 +44,21 @@ export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: Norm
       if (row !== undefined) rows.push(row);
     }
   }
-  const backdated = new Map<number, BackdatedDays>();
-  for (const row of rows) {
-    if (row.last_day !== null && row.last_day > posting.accountingDay) backdated.set(row.id, await bulk.dayBalancesFrom(trx, row.id, posting.accountingDay));
-  }
-  const accounts = new Map(rows.map((row) => [row.id, row]));
-  const decide = async (wholeTransactionsOnly: boolean): Promise<LinesPlan> => {
-    const found = await bulk.findProviderEntries(trx, { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId), wholeTransactionsOnly });
-    return planLines(posting, { accounts, stored: storedByProviderId(found), backdated, currencyScale: context.currencyScale });
-  };
-  // Optimistic where the dialect can (SQLite): the entries' own provider ids are not probed
-  // first, the unique index on them probes as it inserts. The usual night books lines the
-  // journal has never seen, and the probe was a second random index read per line (a 1M-account
-  // nightly: ~3 s of its sync). Anything that plan did not foresee — a line booked before, a
-  // refusal only the full picture explains — falls back to today's order: probe, plan, write.
-  if (bulk.writeUnlessTaken !== undefined) {
-    let hopeful: LinesPlan | undefined;
-    try {
-      hopeful = await decide(true);
-    } catch {
-      // Decided again below with every stored line in view: that decision's refusal is the one.
-    }
-    if (hopeful !== undefined && hopeful.entries.length > 0) {
-      const transactionId = await bulk.writeUnlessTaken(trx, bulkWriteOf(posting, hopeful, context));
-      if (transactionId !== null) return checkedResult(trx, bulk, transactionId, hopeful);
-    }
-  }
-  const plan = await decide(false);
-  if (plan.entries.length === 0) return { transactionId: null, lines: plan.existing.map((id) => ({ status: 'exists', transactionId: id ?? 0 })) };
-  return checkedResult(trx, bulk, await bulk.write(trx, bulkWriteOf(posting, plan, context)), plan);
-}
-
-function storedByProviderId(found: readonly StoredProviderEntry[]): Map<string, StoredProviderEntry[]> {
   const stored = new Map<string, StoredProviderEntry[]>();
+  const found = await bulk.findProviderEntries(trx, { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId) });
   for (const entry of found) {
     const list = stored.get(entry.provider_id);
     if (list === undefined) stored.set(entry.provider_id, [entry]);
     else list.push(entry);
   }
-  return stored;
-}
-
-/** The rows a plan writes. */
-function bulkWriteOf(posting: NormalizedLines, plan: LinesPlan, context: PostLinesContext): BulkWrite {
+  const backdated = new Map<number, BackdatedDays>();
+  for (const row of rows) {
+    if (row.last_day !== null && row.last_day > posting.accountingDay) backdated.set(row.id, await bulk.dayBalancesFrom(trx, row.id, posting.accountingDay));
+  }
+  const plan = planLines(posting, { accounts: new Map(rows.map((row) => [row.id, row])), stored, backdated, currencyScale: context.currencyScale });
+  if (plan.entries.length === 0) return { transactionId: null, lines: plan.existing.map((id) => ({ status: 'exists', transactionId: id ?? 0 })) };
   const { idempotencyKey, requestHash } = linesTransactionKey(posting, plan);
-  return {
+  const transactionId = await bulk.write(trx, {
     transaction: {
       entity: posting.entity,
       kind: posting.kind,
@@ -104,11 +74,7 @@ function bulkWriteOf(posting: NormalizedLines, plan: LinesPlan, context: PostLin
     entries: plan.entries,
     accounts: plan.accounts,
     dayBalances: plan.dayBalances,
-  };
-}
-
-/** The result of a written plan, once its entries read back as planned. */
-async function checkedResult(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, transactionId: number, plan: LinesPlan): Promise<LinesResult> {
+  });
   await assertReadBack(trx, bulk, transactionId, plan);
   return { transactionId, lines: plan.existing.map((id) => (id === undefined ? { status: 'created', transactionId } : { status: 'exists', transactionId: id })) };
 }

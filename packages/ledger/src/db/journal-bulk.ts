@@ -85,18 +85,6 @@ export interface ReadBackEntry {
 
 type Db = Kysely<LedgerDatabase>;
 
-/**
- * Which provider ids {@link JournalBulk.findProviderEntries} looks for. `wholeTransactionsOnly`:
- * only whole transactions of `kind` (no unique index guards those against a compound line's
- * provider id), not the entries' own provider ids.
- */
-export interface ProviderEntriesProbe {
-  readonly entity: string;
-  readonly kind: string;
-  readonly providerIds: readonly string[];
-  readonly wholeTransactionsOnly?: boolean;
-}
-
 /** The bulk statements of one database; every call takes the open write transaction. */
 export interface JournalBulk {
   /** Accounts by id, in id order; locked for the transaction on PostgreSQL. */
@@ -105,19 +93,11 @@ export interface JournalBulk {
    * The stored entries carrying any of `providerIds` in the entity: entry-level provider ids,
    * and whole transactions of `kind` with that provider id (one row per entry of those).
    */
-  findProviderEntries(trx: Db, input: ProviderEntriesProbe): Promise<StoredProviderEntry[]>;
+  findProviderEntries(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]>;
   /** End-of-day rows of an account from `day` on (oldest first) and the closing balance before `day`. */
   dayBalancesFrom(trx: Db, accountId: number, day: string): Promise<{ before: string | undefined; rows: { accounting_day: string; balance: string }[] }>;
   /** Writes a compound transaction, its entries, account balances and day rows; returns its id. */
   write(trx: Db, write: BulkWrite): Promise<number>;
-  /**
-   * Where the dialect has it (SQLite): {@link write}, unless a unique index refuses one of its
-   * rows (a line's provider id, or the transaction's idempotency key, already taken); then it
-   * writes nothing (the rows written before the refusal are rolled back to a savepoint) and
-   * returns null. The posting path uses it to write without probing the entries' provider ids
-   * first: the unique index probes them as it inserts (see `post-lines.ts`).
-   */
-  writeUnlessTaken?(trx: Db, write: BulkWrite): Promise<number | null>;
   /** The entries of a transaction in posting order. */
   readBack(trx: Db, transactionId: number): Promise<ReadBackEntry[]>;
   /** Inserts interest residues, keeping rows that exist. */

@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from '../schema.js';
-import type { BulkAccountRow, BulkWrite, JournalBulk, ProviderEntriesProbe, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
+import type { BulkAccountRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
 
 type Db = Kysely<LedgerDatabase>;
 
@@ -31,9 +31,7 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
       where id = any(${[...ids]}::bigint[]) order by id for no key update`.execute(trx);
     return result.rows;
   },
-  async findProviderEntries(trx: Db, input: ProviderEntriesProbe): Promise<StoredProviderEntry[]> {
-    // Both levels whatever `wholeTransactionsOnly` says: this dialect has no writeUnlessTaken, so
-    // no caller asks for less (one statement either way).
+  async findProviderEntries(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]> {
     const ids = [...input.providerIds];
     // One index probe per id, forced (a lateral subquery behind `offset 0` is planned per id, on
     // both key columns): written as `provider_id = any(ids)`, the planner may scan the entity's

@@ -8,7 +8,7 @@
  * Lists go in as one JSON array bound to `json_each`, so no statement depends on a list length.
  */
 import type Database from 'better-sqlite3';
-import type { BulkAccountRow, BulkWrite, JournalBulk, ProviderEntriesProbe, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
+import type { BulkAccountRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
 import { readerOf } from './row-objects.js';
 
 /** A balance, last day and entry count written to an account row (shared with `posting-bulk.ts`). */
@@ -30,9 +30,6 @@ interface Statements {
   readonly upsertDay: Database.Statement;
   readonly readBack: (transactionId: number) => ReadBackEntry[];
   readonly insertResidue: Database.Statement;
-  readonly savepoint: Database.Statement;
-  readonly release: Database.Statement;
-  readonly rollbackTo: Database.Statement;
 }
 
 function prepare(native: Database.Database): Statements {
@@ -62,30 +59,7 @@ function prepare(native: Database.Database): Statements {
     insertResidue: native.prepare(
       'insert into interest_residues (account_id, accounting_day, user_residue, margin_residue) values (?, ?, ?, ?) on conflict (account_id, accounting_day) do nothing',
     ),
-    savepoint: native.prepare(`savepoint ${SAVEPOINT}`),
-    release: native.prepare(`release ${SAVEPOINT}`),
-    rollbackTo: native.prepare(`rollback to ${SAVEPOINT}`),
   };
-}
-
-/** The savepoint around a write that a unique index may refuse ({@link JournalBulk.writeUnlessTaken}). */
-const SAVEPOINT = 'earnbook_bulk_write';
-
-/** Whether better-sqlite3 threw for a unique index or primary key that refused a row. */
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-}
-
-function writeRows(s: Statements, write: BulkWrite): number {
-  const t = write.transaction;
-  const transactionId = Number(s.insertTransaction.run(t.entity, t.kind, t.idempotency_key, t.request_hash, t.occurred_at, t.accounting_day, t.description, t.metadata, t.created_at).lastInsertRowid);
-  for (const entry of write.entries) {
-    s.insertEntry.run(transactionId, t.entity, entry.account_id, write.currency, entry.amount, entry.balance_after, t.accounting_day, entry.provider_id);
-  }
-  for (const account of write.accounts) s.updateAccount.run(account.balance, account.last_day, account.entry_count, account.id);
-  for (const day of write.dayBalances) s.upsertDay.run(day.account_id, day.accounting_day, day.balance);
-  return transactionId;
 }
 
 /** The bulk statements of one SQLite database; prepared on first use. */
@@ -97,32 +71,24 @@ export function sqliteJournalBulk(native: Database.Database): JournalBulk {
       // SQLite has no row locks: the caller's BEGIN IMMEDIATE holds the whole database.
       return statements().lockAccounts(JSON.stringify(ids));
     },
-    async findProviderEntries(_trx: unknown, input: ProviderEntriesProbe): Promise<StoredProviderEntry[]> {
+    async findProviderEntries(_trx: unknown, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]> {
       const list = JSON.stringify(input.providerIds);
       const s = statements();
-      const wholeTransactions = s.transactionProviderIds(input.entity, input.kind, list);
-      return input.wholeTransactionsOnly === true ? wholeTransactions : [...s.entryProviderIds(input.entity, list), ...wholeTransactions];
+      return [...s.entryProviderIds(input.entity, list), ...s.transactionProviderIds(input.entity, input.kind, list)];
     },
     async dayBalancesFrom(_trx: unknown, accountId: number, day: string) {
       const s = statements();
       return { before: s.dayBefore(accountId, day)[0]?.balance, rows: s.dayRowsFrom(accountId, day) };
     },
     async write(_trx: unknown, write: BulkWrite): Promise<number> {
-      return writeRows(statements(), write);
-    },
-    async writeUnlessTaken(_trx: unknown, write: BulkWrite): Promise<number | null> {
       const s = statements();
-      s.savepoint.run();
-      let transactionId: number;
-      try {
-        transactionId = writeRows(s, write);
-      } catch (error) {
-        s.rollbackTo.run();
-        s.release.run();
-        if (isUniqueViolation(error)) return null;
-        throw error;
+      const t = write.transaction;
+      const transactionId = Number(s.insertTransaction.run(t.entity, t.kind, t.idempotency_key, t.request_hash, t.occurred_at, t.accounting_day, t.description, t.metadata, t.created_at).lastInsertRowid);
+      for (const entry of write.entries) {
+        s.insertEntry.run(transactionId, t.entity, entry.account_id, write.currency, entry.amount, entry.balance_after, t.accounting_day, entry.provider_id);
       }
-      s.release.run();
+      for (const account of write.accounts) s.updateAccount.run(account.balance, account.last_day, account.entry_count, account.id);
+      for (const day of write.dayBalances) s.upsertDay.run(day.account_id, day.accounting_day, day.balance);
       return transactionId;
     },
     async readBack(_trx: unknown, transactionId: number): Promise<ReadBackEntry[]> {
