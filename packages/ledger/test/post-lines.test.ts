@@ -117,6 +117,49 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
     expect(await snapshot(ledger)).toBe(before);
   });
 
+  it('writes a line booked before nowhere twice when it comes back among new lines, whatever its place', async () => {
+    const first = await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+    const rows = async () => ({
+      transactions: (await ledger.db.selectFrom('journal_transactions').select('id').execute()).length,
+      entries: (await ledger.db.selectFrom('journal_entries').select('id').execute()).length,
+    });
+    expect(await rows()).toEqual({ transactions: 1, entries: 2 });
+    // The middle line is the journal's already: the new transaction holds the other two, and no
+    // row of the refused line's second booking is left anywhere.
+    const mixed = await ledger.postLines(
+      interest([
+        { accountId: user(1).id, amount: '2', providerId: 'p-1' },
+        { accountId: user(0).id, amount: '1', providerId: 'p-0' },
+        { accountId: user(2).id, amount: '3', providerId: 'p-2' },
+      ]),
+    );
+    expect(mixed.lines).toEqual([
+      { status: 'created', transactionId: mixed.transactionId },
+      { status: 'exists', transactionId: first.transactionId },
+      { status: 'created', transactionId: mixed.transactionId },
+    ]);
+    expect(await rows()).toEqual({ transactions: 2, entries: 5 });
+    expect((await ledger.transaction(mixed.transactionId ?? 0)).entries.map((entry) => [entry.amount, entry.providerId])).toEqual([
+      ['5.000000000000000000', null],
+      ['2.000000000000000000', 'p-1'],
+      ['3.000000000000000000', 'p-2'],
+    ]);
+    expect(await ledger.balance(earnAssets.id)).toBe('6.000000000000000000');
+    expect(await ledger.balanceAtEndOfDay(user(0).id, '2025-03-19')).toBe('1.000000000000000000');
+    await ledger.verify({ entity: 'defi' });
+  });
+
+  it('answers exists for a booked debit line that, taken for new, would overdraw its user', async () => {
+    await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+    const fee = (amount: string): LinesInput => ({ entity: 'defi', kind: 'fee', occurredAt: '2025-03-19T00:00:00Z', side: 'debit', contraAccountId: earnAssets.id, lines: [{ accountId: user(0).id, amount, providerId: 'f-0' }] });
+    const first = await ledger.postLines(fee('1'));
+    expect(await ledger.balance(user(0).id)).toBe('0.000000000000000000');
+    const before = await snapshot(ledger);
+    expect(await ledger.postLines(fee('1'))).toEqual({ transactionId: null, lines: [{ status: 'exists', transactionId: first.transactionId }] });
+    await expectLedgerError(ledger.postLines(fee('2')), 'idempotency_conflict', 'lines[0].amount');
+    expect(await snapshot(ledger)).toBe(before);
+  });
+
   it('sees a provider id booked before as a whole transaction of the kind', async () => {
     const single = await ledger.post({
       entity: 'defi',
