@@ -5,6 +5,7 @@
  * the run size plus one read buffer per run; the sorted stream can be read several times.
  */
 import { mkdtemp, open, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareKnownKeys, isPlainKey } from './keys.js';
@@ -152,6 +153,16 @@ async function* readRunLines(path: string): AsyncGenerator<string> {
   }
 }
 
+/** Writes the first `length` bytes (all by default) at the file's position, however many calls it takes. */
+async function writeAll(handle: FileHandle, bytes: Buffer, length: number | undefined): Promise<void> {
+  const end = length ?? bytes.length;
+  for (let at = 0; at < end; ) {
+    const { bytesWritten } = await handle.write(bytes, at, end - at);
+    if (bytesWritten <= 0) throw new Error('assertion: a write to a sort run file took no bytes');
+    at += bytesWritten;
+  }
+}
+
 /**
  * Sorts a stream of JSON-serialisable items by a string key with bounded memory.
  *
@@ -245,17 +256,17 @@ export class ExternalSorter<T> {
         // A UTF-16 code unit takes at most 3 bytes in UTF-8: room for that and the newline.
         const most = line.length * 3 + 1;
         if (at > 0 && at + most > bytes.length) {
-          await handle.write(bytes, 0, at);
+          await writeAll(handle, bytes, at);
           at = 0;
         }
         if (most > bytes.length) {
-          await handle.write(`${line}\n`);
+          await writeAll(handle, Buffer.from(`${line}\n`), undefined);
           continue;
         }
         at += bytes.write(line, at, 'utf8');
         bytes[at++] = NEWLINE;
       }
-      if (at > 0) await handle.write(bytes, 0, at);
+      if (at > 0) await writeAll(handle, bytes, at);
     } finally {
       await handle.close();
     }
