@@ -219,18 +219,25 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
     return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, scope, progress }));
   } finally {
-    // Each close runs whatever the others do: a worker left waiting would keep the process alive.
+    // The worker is stopped (projection) before the runs it may still read are removed (comparison).
+    await closeInTurn([() => byKey.close(), () => interestByAccount.close(), () => projection.close(), () => comparison?.close()]);
+  }
+}
+
+/**
+ * Runs every close in turn whatever the others do (a worker left waiting would keep the process
+ * alive, a sorter left open its files), then throws the first failure.
+ */
+export async function closeInTurn(closes: readonly (() => Promise<void> | undefined)[]): Promise<void> {
+  let failure: { readonly error: unknown } | undefined;
+  for (const close of closes) {
     try {
-      await byKey.close();
-      await interestByAccount.close();
-    } finally {
-      try {
-        await projection.close();
-      } finally {
-        await comparison?.close();
-      }
+      await close();
+    } catch (error) {
+      failure ??= { error };
     }
   }
+  if (failure !== undefined) throw failure.error;
 }
 
 interface DayWork {
