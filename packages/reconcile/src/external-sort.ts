@@ -154,10 +154,9 @@ async function* readRunLines(path: string): AsyncGenerator<string> {
 }
 
 /** Writes the first `length` bytes (all by default) at the file's position, however many calls it takes. */
-async function writeAll(handle: FileHandle, bytes: Buffer, length: number | undefined): Promise<void> {
-  const end = length ?? bytes.length;
-  for (let at = 0; at < end; ) {
-    const { bytesWritten } = await handle.write(bytes, at, end - at);
+async function writeAll(handle: FileHandle, bytes: Buffer, length = bytes.length): Promise<void> {
+  for (let at = 0; at < length; ) {
+    const { bytesWritten } = await handle.write(bytes, at, length - at);
     if (bytesWritten <= 0) throw new Error('assertion: a write to a sort run file took no bytes');
     at += bytesWritten;
   }
@@ -260,7 +259,7 @@ export class ExternalSorter<T> {
           at = 0;
         }
         if (most > bytes.length) {
-          await writeAll(handle, Buffer.from(`${line}\n`), undefined);
+          await writeAll(handle, Buffer.from(`${line}\n`));
           continue;
         }
         at += bytes.write(line, at, 'utf8');

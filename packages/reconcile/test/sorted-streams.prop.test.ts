@@ -31,6 +31,22 @@ async function* batchesOf<T>(items: readonly T[], sizes: readonly number[]): Asy
   }
 }
 
+/** Sorts the items through run files of `runSize` and expects them back whole, in key order. */
+async function expectSortedBack(items: readonly { key: string; text: string }[], runSize: number): Promise<void> {
+  const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
+  const sorter = new ExternalSorter<{ key: string; text: string }>({ key: (item) => item.key, runSize, directory });
+  try {
+    for (const item of items) await sorter.add(item);
+    const expected = [...items].sort((a, b) => compareKeys(a.key, b.key));
+    const read: { key: string; text: string }[] = [];
+    for await (const batch of sorter.sortedBatches()) read.push(...batch);
+    expect(read).toEqual(expected);
+  } finally {
+    await sorter.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 describe('sorted streams read in batches', () => {
   it('the external sort hands on its stable order in batches of at most SORT_BATCH_ITEMS, with or without runs on disk', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
@@ -60,41 +76,19 @@ describe('sorted streams read in batches', () => {
   });
 
   it('run lines longer than a read, with multi-byte characters cut by the reads, come back whole', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
-    const sorter = new ExternalSorter<{ key: string; text: string }>({ key: (item) => item.key, runSize: 1_500, directory });
-    try {
-      // Items of ~400 bytes, so that a run line (250 items, ~100 KB) spans more than one 64 KiB
-      // read, and the odd lengths put read boundaries inside 2-, 3- and 4-byte characters.
-      const items = Array.from({ length: 4_000 }, (_, at) => ({ key: String((at * 7919) % 4_000).padStart(4, '0'), text: 'é€😀'.repeat(40 + (at % 7)) + 'x'.repeat(at % 3) }));
-      for (const item of items) await sorter.add(item);
-      const expected = [...items].sort((a, b) => compareKeys(a.key, b.key));
-      const read: { key: string; text: string }[] = [];
-      for await (const batch of sorter.sortedBatches()) read.push(...batch);
-      expect(read).toEqual(expected);
-    } finally {
-      await sorter.close();
-      rmSync(directory, { recursive: true, force: true });
-    }
+    // Items of ~400 bytes, so that a run line (250 items, ~100 KB) spans more than one 64 KiB
+    // read, and the odd lengths put read boundaries inside 2-, 3- and 4-byte characters.
+    const items = Array.from({ length: 4_000 }, (_, at) => ({ key: String((at * 7919) % 4_000).padStart(4, '0'), text: 'é€😀'.repeat(40 + (at % 7)) + 'x'.repeat(at % 3) }));
+    await expectSortedBack(items, 1_500);
   });
 
   it('run lines that may not fit the write buffer (1 MiB), among lines that do, come back whole', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
-    const sorter = new ExternalSorter<{ key: string; text: string }>({ key: (item) => item.key, runSize: 1_000, directory });
-    try {
-      // Lines of 250 items. The first run's second line holds the 250 large items: ~540,000 code
-      // units (up to 3 bytes each: more than the buffer holds), between lines of ~10,000 bytes,
-      // so each kind of write follows the other.
-      const prefix = (at: number) => (at < 250 ? 'a' : at < 500 ? 'm' : 'z');
-      const items = Array.from({ length: 2_000 }, (_, at) => ({ key: `${prefix(at)}${String((at * 7919) % 2_000).padStart(4, '0')}`, text: at >= 250 && at < 500 ? 'é€😀x'.repeat(430) : `plain ${at}` }));
-      for (const item of items) await sorter.add(item);
-      const expected = [...items].sort((a, b) => compareKeys(a.key, b.key));
-      const read: { key: string; text: string }[] = [];
-      for await (const batch of sorter.sortedBatches()) read.push(...batch);
-      expect(read).toEqual(expected);
-    } finally {
-      await sorter.close();
-      rmSync(directory, { recursive: true, force: true });
-    }
+    // Lines of 250 items. The first run's second line holds the 250 large items: ~540,000 code
+    // units (up to 3 bytes each: more than the buffer holds), between lines of ~10,000 bytes,
+    // so each kind of write follows the other.
+    const prefix = (at: number) => (at < 250 ? 'a' : at < 500 ? 'm' : 'z');
+    const items = Array.from({ length: 2_000 }, (_, at) => ({ key: `${prefix(at)}${String((at * 7919) % 2_000).padStart(4, '0')}`, text: at >= 250 && at < 500 ? 'é€😀x'.repeat(430) : `plain ${at}` }));
+    await expectSortedBack(items, 1_000);
   });
 
   it('key groups from batches cut anywhere (empty ones too) are the groups of the whole, in key order', async () => {
