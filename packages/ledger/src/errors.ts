@@ -26,7 +26,8 @@ export type LedgerErrorCode =
   | 'books_not_found'
   | 'already_reversed'
   | 'limit_exceeded'
-  | 'driver_missing';
+  | 'driver_missing'
+  | 'transaction_aborted';
 
 /** Structured details a {@link LedgerError} may carry. */
 export interface LedgerErrorDetails {

@@ -35,6 +35,7 @@ import { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
 import type { LedgerLogger } from './logger.js';
 import { AccountDirectory, parseCurrency } from './accounts.js';
 import { postBatch, shardPicker } from './post-batch.js';
+import { assertNoPartialWrite, markPartialWrite } from './partial-writes.js';
 import type { PostBatchContext } from './post-batch.js';
 import { readHistory, readTransaction, readTransactionsOfDay } from './journal-reads.js';
 import { verifyBooks } from './verify.js';
@@ -263,19 +264,38 @@ export class Ledger {
   /**
    * Runs `work` in one write transaction in which {@link PostingScope.post} posts; other
    * writes through `scope.db` (e.g. the Earn mirror) commit or roll back with the postings.
+   * A posting refused with a `LedgerError` wrote nothing: `work` may catch it and go on. A
+   * posting that failed any other way (or part-way through its writes) may have left part of its
+   * rows: from then on the scope refuses to post, and the transaction rolls back with a
+   * `transaction_aborted` error (its `cause` the failure) even if `work` caught that failure.
    */
   async transact<T>(work: (scope: PostingScope) => Promise<T>): Promise<T> {
-    return this.dialect.writeTransaction(this.db, (trx) =>
-      work({
+    return this.dialect.writeTransaction(this.db, async (trx) => {
+      // A posting that failed part-way leaves the scope unable to post or commit, even if `work`
+      // caught its error (partial-writes.ts); so does any failure that is not a LedgerError (a
+      // refusal decided before writing): on PostgreSQL it has aborted the transaction.
+      const guarded = async <R>(post: () => Promise<R>): Promise<R> => {
+        assertNoPartialWrite(trx);
+        try {
+          return await post();
+        } catch (error) {
+          if (!(error instanceof LedgerError)) markPartialWrite(trx, error);
+          throw error;
+        }
+      };
+      const result = await work({
         db: trx,
-        post: (input) => this.#postWithin(trx, this.#normalize(input)),
-        postMany: (inputs) => {
-          if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
-          return postBatch(this.#posting, trx, inputs.map((input) => this.#normalize(input)));
-        },
-        postLines: (input) => this.#postLinesWithin(trx, input),
-      }),
-    );
+        post: (input) => guarded(() => this.#postWithin(trx, this.#normalize(input))),
+        postMany: (inputs) =>
+          guarded(() => {
+            if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
+            return postBatch(this.#posting, trx, inputs.map((input) => this.#normalize(input)));
+          }),
+        postLines: (input) => guarded(() => this.#postLinesWithin(trx, input)),
+      });
+      assertNoPartialWrite(trx);
+      return result;
+    });
   }
 
   /**

@@ -22,6 +22,7 @@ import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { planPosting, transactionRow } from './posting.js';
 import type { NormalizedPosting, PlanAccount } from './posting.js';
 import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
+import { writeWhole } from './partial-writes.js';
 import { rowToAccount } from './accounts.js';
 import type { AccountDirectory } from './accounts.js';
 import { entriesByTransaction, readTransaction, toTransaction } from './journal-reads.js';
@@ -102,8 +103,8 @@ export async function postBatch(context: PostBatchContext, trx: Db, postings: re
   const state = await readBatchState(context, trx, entity, postings);
   const plan = await decideBatch(context, trx, state, postings);
   const createdAt = formatInstant(context.now());
-  const ids = await writeBatch(context, trx, state, plan, createdAt);
-  return readBackBatch(context, trx, plan, ids, createdAt);
+  // From the first write on, a failure leaves part of the batch in `trx`: see partial-writes.ts.
+  return writeWhole(trx, async () => readBackBatch(context, trx, plan, await writeBatch(context, trx, state, plan, createdAt), createdAt));
 }
 
 async function readBatchState(context: PostBatchContext, trx: Db, entity: string, postings: readonly NormalizedPosting[]): Promise<BatchState> {

@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant } from './errors.js';
 import { toUnits } from './money.js';
 import { linesTransactionKey, planLines } from './posting-lines.js';
+import { writeWhole } from './partial-writes.js';
 import type { BackdatedDays, LinesPlan, LinesResult, NormalizedLines } from './posting-lines.js';
 import type { BulkAccountRow, JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
 import type { LedgerDatabase } from './db/schema.js';
@@ -58,6 +59,13 @@ export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: Norm
   const plan = planLines(posting, { accounts: new Map(rows.map((row) => [row.id, row])), stored, backdated, currencyScale: context.currencyScale });
   if (plan.entries.length === 0) return { transactionId: null, lines: plan.existing.map((id) => ({ status: 'exists', transactionId: id ?? 0 })) };
   const { idempotencyKey, requestHash } = linesTransactionKey(posting, plan);
+  // From the first write on, a failure leaves part of the posting in `trx`: see partial-writes.ts.
+  return writeWhole(trx, () => writeLines(trx, bulk, posting, plan, { idempotencyKey, requestHash, createdAt: context.createdAt }));
+}
+
+/** Writes a planned compound posting and asserts it read back; returns its result. */
+async function writeLines(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, posting: NormalizedLines, plan: LinesPlan, key: { idempotencyKey: string; requestHash: string; createdAt: string }): Promise<LinesResult> {
+  const { idempotencyKey, requestHash } = key;
   const transactionId = await bulk.write(trx, {
     transaction: {
       entity: posting.entity,
@@ -68,7 +76,7 @@ export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: Norm
       accounting_day: posting.accountingDay,
       metadata: posting.metadata,
       description: posting.description,
-      created_at: context.createdAt,
+      created_at: key.createdAt,
     },
     currency: plan.currency,
     entries: plan.entries,
