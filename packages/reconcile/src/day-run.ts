@@ -28,7 +28,7 @@ import type { ReportedInterestTuple } from './day-streams.js';
 import { COMPARE_ASIDE_INTEREST_ENTRIES_MIN, projectInThisThread, projectInterestInWorker } from './interest-projection.js';
 import type { PendingComparison, PendingProjection } from './interest-projection.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
-import type { WorkerThreads } from './reconciler-options.js';
+import type { ReconcilerSettings } from './reconciler-options.js';
 import { SyncQueue } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
@@ -124,19 +124,9 @@ function rowCounter(listener: ReconcileProgressListener, phase: ReconcileProgres
 }
 
 /** The reconciler's configuration, as one run needs it. */
-export interface DaySettings {
+export interface DaySettings extends ReconcilerSettings {
   readonly ledger: Ledger;
   readonly books: EarnBooks;
-  readonly toleranceUnits: (currency: string) => bigint;
-  readonly thresholdUnits: (entity: string, currency: string) => bigint;
-  readonly feeApprovalLimitUnits: (entity: string, currency: string) => bigint;
-  readonly wallet: (entity: string, currency: string) => string | null;
-  readonly now: () => Date;
-  readonly sortDirectory: string | undefined;
-  /** Tolerances as data, for a worker thread: see `ReconcilerSettings.tolerances`. */
-  readonly tolerances: ReadonlyMap<string, bigint>;
-  /** When the interest is recomputed on a worker thread (books in a SQLite file only). */
-  readonly workerThreads: WorkerThreads;
 }
 
 /**

@@ -48,8 +48,8 @@ export interface ReconcilerOptions {
    * {@link WORKER_REPORT_ENTRIES_MIN} entries (a smaller day recomputes faster than a worker
    * starts), `always` for every report, `never` to keep the whole run in the calling thread. The
    * worker also compares the recomputed interest with the report's while the calling thread
-   * syncs, when the report has shown 20,000 interest entries by the time its projection arrives
-   * (`always`: any).
+   * syncs, when the report has shown {@link COMPARE_ASIDE_INTEREST_ENTRIES_MIN} (20,000) interest
+   * entries by the time its projection arrives (`always`: any).
    */
   readonly workerThreads?: WorkerThreads;
   /** Where the reconciler logs (pino-compatible); default the ledger's logger. */
