@@ -173,7 +173,11 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
   // The streaming parser sees the document with the transactions array's content carved out by
   // the scanner (whose elements JSON.parse reads); its path for the entries still catches a
   // `transactions` that is an object.
-  const parser = new JSONParser({ paths: ['$.transactions.*', ...HEADER_FIELDS.map((field) => `$.${field}`)], keepStack: false });
+  // `$.transactions` itself (an empty array once the scanner carved its elements out): the report
+  // must have exactly one, and an array (a missing, null or object `transactions` was read as a
+  // report of no entries, which `parseReport` refuses).
+  let transactionsArrays = 0;
+  const parser = new JSONParser({ paths: ['$.transactions', '$.transactions.*', ...HEADER_FIELDS.map((field) => `$.${field}`)], keepStack: false });
   const scanner = new TransactionsScanner();
   parser.onEnd = () => {
     ended = true;
@@ -185,6 +189,9 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
       if (stack.length === 2) {
         if (typeof key !== 'number') throw notOneArray(file.source);
         batcher.add(value);
+      } else if (stack.length === 1 && key === 'transactions') {
+        // A second `transactions` key: JSON.parse would keep the last, this stream the first.
+        if (++transactionsArrays > 1 || !Array.isArray(value)) throw notOneArray(file.source);
       } else if (stack.length === 1 && typeof key === 'string') {
         header[key] = value;
       }
@@ -218,6 +225,7 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
     throw notJson(file.source, cause);
   }
   if (!ended) throw notJson(file.source, new Error('the report ended early'));
+  if (transactionsArrays === 0) throw notOneArray(file.source);
   await batcher.flush();
   return { header: checkReportHeader({ ...header, transactions: [] }, file.source), entries: batcher.count, source: file.source };
 }

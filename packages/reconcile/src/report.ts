@@ -115,7 +115,7 @@ export function validateReport(json: unknown, source: string): DailyReport {
 /** Parses and validates report bytes. */
 export function parseReport(bytes: Buffer | string, source: string): LoadedReport {
   if (typeof bytes !== 'string' && bytes.length > REPORT_MEMORY_BYTES_MAX) throw tooLargeForMemory(source, bytes.length);
-  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
+  const text = typeof bytes === 'string' ? bytes : decodeUtf8(bytes, source);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -123,6 +123,20 @@ export function parseReport(bytes: Buffer | string, source: string): LoadedRepor
     throw new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
   }
   return { report: validateReport(json, source), contentHash: createHash('sha256').update(text).digest('hex'), source };
+}
+
+/**
+ * Report bytes as text, refused when they are not UTF-8 (as `openReportFile` refuses them): a
+ * replacing decoder would turn two different ids into the same one. A byte order mark is kept,
+ * so that `JSON.parse` refuses it as before. Valid UTF-8 encodes back to the same bytes, so the
+ * content hash of the text is the hash of the bytes.
+ */
+function decodeUtf8(bytes: Buffer, source: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (cause) {
+    throw new ReconcileError('invalid_report', `report from ${source} is not JSON: it holds bytes that are not UTF-8`, { field: 'report', value: source, cause });
+  }
 }
 
 function tooLargeForMemory(source: string, bytes: number): ReconcileError {

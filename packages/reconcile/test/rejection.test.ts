@@ -123,6 +123,23 @@ describe.each(DIALECTS)('rejected reports write nothing on %s', (dialect) => {
     await expectRejected(async () => reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(join(directory, 'none.json')) }), { code: 'no_report' });
   });
 
+  it('refuses a report file whose transactions array is missing, misspelt, not an array or given twice', async () => {
+    const { transactions, ...header } = await buildReport(books, 'defi', DAY);
+    const whole = JSON.stringify({ ...header, transactions });
+    const texts = [
+      JSON.stringify(header),
+      JSON.stringify({ ...header, Transactions: transactions }),
+      JSON.stringify({ ...header, transactions: null }),
+      JSON.stringify({ ...header, transactions: {} }),
+      `${whole.slice(0, -1)},"transactions":[]}`,
+    ];
+    for (const [index, text] of texts.entries()) {
+      const path = join(directory, `shape-${index}.json`);
+      writeFileSync(path, text);
+      await expectRejected(async () => reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(path) }), { code: 'invalid_report', field: 'transactions' });
+    }
+  });
+
   it('reconciles the same day from a JSON file, an NDJSON file and memory alike', async () => {
     const report = await buildReport(books, 'defi', DAY);
     const file = join(directory, 'report.json');

@@ -56,8 +56,9 @@ function oracle(bytes: Buffer): Outcome {
   try {
     const fields = typeof document === 'object' && document !== null && !Array.isArray(document) ? (document as Record<string, unknown>) : {};
     const transactions = fields['transactions'];
-    if (typeof transactions === 'object' && transactions !== null && !Array.isArray(transactions) && Object.keys(transactions).length > 0) return { ok: false, code: 'invalid_report' };
-    const entries = Array.isArray(transactions) ? transactions.map((value, index) => checkReportEntry(value, index, 'test')) : [];
+    // The contract's one transactions array (a report without one, or with another value there, is refused).
+    if (!Array.isArray(transactions)) return { ok: false, code: 'invalid_report' };
+    const entries = transactions.map((value, index) => checkReportEntry(value, index, 'test'));
     const header = checkReportHeader({ ...Object.fromEntries(HEADER_FIELDS.filter((field) => Object.hasOwn(fields, field)).map((field) => [field, fields[field]])), transactions: [] }, 'test');
     return { ok: true, entries, header };
   } catch (error) {
