@@ -70,6 +70,11 @@ function unmatched(entry: ReportEntry, key: string, duplicate: boolean, context:
   });
 }
 
+/** A report entry of zero that the sync does not book: interest, margin or a fee dated in the day. */
+function isUnbookedZero(entry: ReportEntry, kind: string, context: DayContext): boolean {
+  return (kind === 'interest' || kind === 'partner_margin' || kind === 'fee') && toUnits(entry.amount) === 0n && isDatedInDay(entry, context);
+}
+
 /**
  * Compares one key group: each report entry with the local entry of its kind (missing in
  * ledger, currency, account, amount and day mismatches, restated entries), duplicates and
@@ -97,6 +102,9 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
     if (kind === 'partner_margin') margin.push({ currency: entry.currency, units: toUnits(entry.amount) });
     const local = group.local.find((candidate) => candidate.kind === kind && !matched.has(candidate.transactionId));
     if (local === undefined) {
+      // Interest, margin or a fee of zero, dated in the day: the sync books nothing for it
+      // (`entriesToBook`), and the books agree with it without an entry.
+      if (isUnbookedZero(entry, kind, context) && !matchedKinds.has(kind)) continue;
       breaks.push(unmatched(entry, group.key, matchedKinds.has(kind), context));
       continue;
     }

@@ -45,6 +45,21 @@ describe('diffDay (pure)', () => {
     expect(diffDay(diffInput(day)).map((value) => value.kind)).toEqual(['day_mismatch']);
   });
 
+  it('takes interest, margin and a fee of zero dated in the day as agreeing with no entry in the books', () => {
+    const day = mutationDay();
+    day.transactions.push({ id: 'zero-interest', type: 'Interest', currency: 'BTC', amount: '0.000000000000000000', createdAt: '2025-03-19T00:00:00Z', accountId: 'a0' });
+    day.transactions.push({ id: 'zero-fee', type: 'Fee', currency: 'BTC', amount: '0', createdAt: '2025-03-18T23:00:00Z' });
+    expect(diffDay(diffInput(day))).toEqual([]);
+    // Dated outside the day, or a booking of zero, it is still a break; so is a second entry of zero
+    // beside a booked one under the same key.
+    const away = mutationDay();
+    away.transactions.push({ id: 'zero-away', type: 'Interest', currency: 'BTC', amount: '0', createdAt: '2025-03-26T00:00:00Z', accountId: 'a0' });
+    expect(diffDay(diffInput(away)).map((value) => value.kind)).toEqual(['day_mismatch']);
+    const deposit = mutationDay();
+    deposit.transactions.push({ id: 'zero-deposit', type: 'Deposit', currency: 'BTC', amount: '0', createdAt: '2025-03-18T10:00:00Z', accountId: 'a0' });
+    expect(diffDay(diffInput(deposit)).map((value) => value.kind)).toEqual(['missing_in_ledger']);
+  });
+
   it('treats an unknown type named like an Object property as unknown', () => {
     const day = mutationDay();
     day.transactions.push({ id: 'r-x', type: 'constructor', currency: 'BTC', amount: '1', createdAt: '2025-03-18T09:00:00Z' });
