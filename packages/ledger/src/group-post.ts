@@ -41,21 +41,12 @@ async function postByEntity<R extends GroupResult>(context: GroupPostContext<R>,
   return results;
 }
 
-/** A key posted twice in one group: the first caller created it, the later ones find it existing. */
-function laterAsExists<R extends GroupResult>(results: readonly R[]): ItemOutcome<R>[] {
-  const created = new Set<number>();
-  return results.map((result) => {
-    if (result.status !== 'created') return { ok: true, value: result };
-    if (created.has(result.transaction.id)) return { ok: true, value: { ...result, status: 'exists' } };
-    created.add(result.transaction.id);
-    return { ok: true, value: result };
-  });
-}
-
 /** Commits a group; one outcome per posting, in order. */
 export async function commitPostingGroup<R extends GroupResult>(context: GroupPostContext<R>, postings: readonly NormalizedPosting[]): Promise<ItemOutcome<R>[]> {
   try {
-    return laterAsExists(await context.dialect.writeTransaction(context.db, (trx) => postByEntity(context, trx, postings)));
+    // A key posted twice in the group is `created` for the first caller, `exists` for the later ones (postBatch).
+    const results = await context.dialect.writeTransaction(context.db, (trx) => postByEntity(context, trx, postings));
+    return results.map((value) => ({ ok: true, value }));
   } catch (error) {
     if (postings.length === 1 || !(error instanceof LedgerError)) return postings.map(() => ({ ok: false, error }));
   }

@@ -70,7 +70,12 @@ function isShardedKind(kind: string): boolean {
   return isAccountKind(kind) && ACCOUNT_KIND_RULES[kind].negativeAllowed;
 }
 
-type Outcome = { readonly kind: 'exists'; readonly id: number } | { readonly kind: 'created'; readonly index: number };
+/**
+ * What the batch answers one posting: `exists` (stored before), `created` (the plan's item
+ * `index`), or `repeat`: a key posted earlier in this batch, which the later caller finds
+ * existing, as `post()` would answer it a moment later.
+ */
+type Outcome = { readonly kind: 'exists'; readonly id: number } | { readonly kind: 'created' | 'repeat'; readonly index: number };
 
 /** What the batch read before deciding: account rows (mutated as postings are planned), stored keys and provider ids. */
 interface BatchState {
@@ -80,7 +85,8 @@ interface BatchState {
   /** The shard each sharded account is written in. */
   readonly shards: ReadonlyMap<number, number>;
   readonly stored: Map<string, { id: number; idempotency_key: string; request_hash: string }>;
-  readonly byProvider: Map<string, { id: number; idempotency_key: string }>;
+  /** Per (kind, provider id): the transaction that holds it, or `id: null` when a posting earlier in this batch claimed it. */
+  readonly byProvider: Map<string, { id: number | null; idempotency_key: string }>;
 }
 
 /** What the batch decided to write. */
@@ -113,7 +119,7 @@ async function readBatchState(context: PostBatchContext, trx: Db, entity: string
   const reads = context.dialect.postingBulk ?? repository;
   const stored = new Map((await reads.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));
   const providerIds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.providerId]));
-  const byProvider = new Map<string, { id: number; idempotency_key: string }>();
+  const byProvider = new Map<string, { id: number | null; idempotency_key: string }>();
   for (const row of providerIds.length === 0 ? [] : await reads.selectTransactionsByProviderIds(trx, entity, providerIds)) {
     byProvider.set(`${row.kind}\u0000${row.provider_id ?? ''}`, row);
   }
@@ -168,7 +174,7 @@ async function readAccountStates(context: PostBatchContext, trx: Db, accountIds:
 /** Plans every posting in order on the balances the previous ones left; throws the first refusal. */
 async function decideBatch(context: PostBatchContext, trx: Db, state: BatchState, postings: readonly NormalizedPosting[]): Promise<BatchPlan> {
   const plan: BatchPlan = { outcomes: [], created: [], pendingDays: new Map(), addedEntries: new Map() };
-  const inBatch = new Map<string, { hash: string; outcome: Outcome; posting: NormalizedPosting }>();
+  const inBatch = new Map<string, { hash: string; index: number; posting: NormalizedPosting }>();
   for (const posting of postings) {
     const earlier = inBatch.get(posting.idempotencyKey);
     const existing = state.stored.get(posting.idempotencyKey);
@@ -178,7 +184,7 @@ async function decideBatch(context: PostBatchContext, trx: Db, state: BatchState
         if (earlier !== undefined) throw idempotencyConflict(posting, earlier.posting, undefined);
         throw idempotencyConflict(posting, storedContent(await readTransaction(trx, existing?.id ?? 0)), existing?.id);
       }
-      plan.outcomes.push(earlier?.outcome ?? { kind: 'exists', id: existing?.id ?? 0 });
+      plan.outcomes.push(earlier === undefined ? { kind: 'exists', id: existing?.id ?? 0 } : { kind: 'repeat', index: earlier.index });
       continue;
     }
     if (posting.providerId !== null) claimProviderId(state, posting);
@@ -197,26 +203,34 @@ async function decideBatch(context: PostBatchContext, trx: Db, state: BatchState
         await backdate(trx, { account: rowToAccount(row), shard: state.shards.get(row.id) }, posting.accountingDay, change.deltaUnits, days);
       }
     }
-    const outcome: Outcome = { kind: 'created', index: plan.created.length };
+    const index = plan.created.length;
     plan.created.push({ posting, balancesAfter: planned.entryBalancesAfter });
-    inBatch.set(posting.idempotencyKey, { hash: posting.requestHash, outcome, posting });
-    plan.outcomes.push(outcome);
+    inBatch.set(posting.idempotencyKey, { hash: posting.requestHash, index, posting });
+    plan.outcomes.push({ kind: 'created', index });
   }
   return plan;
 }
 
-/** A provider id is booked once per (entity, kind): a second key for it is `duplicate_provider_id`. */
+/** A provider id is booked once per (entity, kind): a second key for it is `duplicate_provider_id`, in the journal or in this batch. */
 function claimProviderId(state: BatchState, posting: NormalizedPosting): void {
-  const key = `${posting.kind}\u0000${posting.providerId ?? ''}`;
+  const providerId = posting.providerId ?? '';
+  const key = `${posting.kind}\u0000${providerId}`;
   const duplicate = state.byProvider.get(key);
-  if (duplicate !== undefined) {
-    throw new LedgerError('duplicate_provider_id', `providerId ${posting.providerId ?? ''} is already booked as ${posting.kind} transaction ${duplicate.id} under another idempotency key`, {
+  if (duplicate !== undefined && duplicate.id === null) {
+    throw new LedgerError('duplicate_provider_id', `providerId ${providerId} is claimed twice in one batch as ${posting.kind}: by idempotencyKey ${duplicate.idempotency_key} and by ${posting.idempotencyKey}`, {
       field: 'providerId',
-      value: posting.providerId ?? '',
+      value: providerId,
+      context: { idempotencyKey: duplicate.idempotency_key, otherIdempotencyKey: posting.idempotencyKey },
+    });
+  }
+  if (duplicate !== undefined) {
+    throw new LedgerError('duplicate_provider_id', `providerId ${providerId} is already booked as ${posting.kind} transaction ${duplicate.id} under another idempotency key`, {
+      field: 'providerId',
+      value: providerId,
       context: { transactionId: String(duplicate.id), idempotencyKey: duplicate.idempotency_key },
     });
   }
-  state.byProvider.set(key, { id: 0, idempotency_key: posting.idempotencyKey });
+  state.byProvider.set(key, { id: null, idempotency_key: posting.idempotencyKey });
 }
 
 function planAccounts(context: PostBatchContext, trx: Db, posting: NormalizedPosting, rows: ReadonlyMap<number, AccountRow>): Map<number, PlanAccount> {
@@ -331,18 +345,21 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
 /** Reads the new rows back: the entry ids, and the invariant that each transaction balances. */
 async function readBackBatch(context: PostBatchContext, trx: Db, plan: BatchPlan, ids: ReadonlyMap<string, number>, createdAt: string): Promise<PostResult[]> {
   const byTransaction = entriesByTransaction(await (context.dialect.postingBulk ?? repository).selectEntriesOfTransactions(trx, [...ids.values()]));
+  const created = plan.created.map((item) => {
+    const id = ids.get(item.posting.idempotencyKey) ?? 0;
+    const entries = byTransaction.get(id) ?? [];
+    assertInvariant(entries.length === item.posting.entries.length, `transaction ${id} reads back ${entries.length} of ${item.posting.entries.length} entries`);
+    return toTransaction({ id, ...transactionRow(item.posting, createdAt) }, entries);
+  });
   const results: PostResult[] = [];
   for (const outcome of plan.outcomes) {
     if (outcome.kind === 'exists') {
       results.push({ status: 'exists', transaction: await readTransaction(trx, outcome.id) });
       continue;
     }
-    const item = plan.created[outcome.index];
-    assertInvariant(item !== undefined, 'created posting lost');
-    const id = ids.get(item.posting.idempotencyKey) ?? 0;
-    const entries = byTransaction.get(id) ?? [];
-    assertInvariant(entries.length === item.posting.entries.length, `transaction ${id} reads back ${entries.length} of ${item.posting.entries.length} entries`);
-    results.push({ status: 'created', transaction: toTransaction({ id, ...transactionRow(item.posting, createdAt) }, entries) });
+    const transaction = created[outcome.index];
+    assertInvariant(transaction !== undefined, 'created posting lost');
+    results.push({ status: outcome.kind === 'created' ? 'created' : 'exists', transaction });
   }
   return results;
 }
