@@ -5,6 +5,8 @@
  * one result or one error per item. Pure scheduling; no database here.
  */
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { SILENT_LEDGER_LOGGER } from './logger.js';
+import type { LedgerLogger } from './logger.js';
 
 /** Items one group may hold by default. */
 export const GROUP_COMMIT_SIZE_MAX_DEFAULT = 500;
@@ -22,7 +24,11 @@ export interface GroupCommitOptions {
    * default 0: coalesce only what is already waiting (no added latency when alone).
    */
   readonly lingerMs?: number;
-  /** Called after each group commits, with its size (for metrics). */
+  /**
+   * Called after each group commits, with its size (for metrics). An observer never affects the
+   * postings: if it throws, the error is logged (`event: 'ledger.group_commit.observer_failed'`)
+   * and the queue goes on.
+   */
   readonly onGroup?: (size: number) => void;
 }
 
@@ -49,12 +55,14 @@ export class CommitQueue<I, R> {
   readonly #sizeMax: number;
   readonly #lingerMs: number;
   readonly #onGroup: ((size: number) => void) | undefined;
+  readonly #logger: LedgerLogger;
   readonly #waiting: Waiting<I, R>[] = [];
   #scheduled = false;
   #committing = false;
 
-  constructor(options: GroupCommitOptions, commit: (items: readonly I[]) => Promise<ItemOutcome<R>[]>) {
+  constructor(options: GroupCommitOptions, commit: (items: readonly I[]) => Promise<ItemOutcome<R>[]>, logger: LedgerLogger = SILENT_LEDGER_LOGGER) {
     this.#commit = commit;
+    this.#logger = logger;
     this.#sizeMax = checkOption(options.sizeMax, GROUP_COMMIT_SIZE_MAX_DEFAULT, [1, GROUP_COMMIT_SIZE_MAX], 'groupCommit.sizeMax');
     this.#lingerMs = checkOption(options.lingerMs, 0, [0, GROUP_COMMIT_LINGER_MS_MAX], 'groupCommit.lingerMs');
     this.#onGroup = options.onGroup;
@@ -97,7 +105,22 @@ export class CommitQueue<I, R> {
       if (outcome?.ok === true) waiting.resolve(outcome.value);
       else waiting.reject(outcome === undefined ? new Error('group commit lost an outcome') : outcome.error);
     });
-    this.#onGroup?.(group.length);
+    // The next group is scheduled before the observer runs, so that nothing it does can hold it up.
     if (this.#waiting.length > 0) this.#schedule();
+    this.#observe(group.length);
+  }
+
+  /** Tells `onGroup` a group's size; its failure is logged, never thrown into the queue (nothing would catch it). */
+  #observe(size: number): void {
+    if (this.#onGroup === undefined) return;
+    try {
+      this.#onGroup(size);
+    } catch (error) {
+      try {
+        this.#logger.error({ event: 'ledger.group_commit.observer_failed', size, err: error }, `groupCommit.onGroup threw after a group of ${size} committed; the postings are unaffected`);
+      } catch {
+        // A logger that throws has nowhere left to report to; the postings must still go on.
+      }
+    }
   }
 }

@@ -126,8 +126,10 @@ export class Ledger {
       writeTransaction: (db, work) => accounts.writeTransaction(storageDialect, db, work),
     });
     this.#posting = Object.freeze({ dialect: this.dialect, now: this.#now, currencyScale: (currency: string) => this.currencyScale(currency), accounts: this.#accounts, shardOf: shardPicker(this.dialect.balanceShardCount ?? 0) });
-    this.#commits = new CommitQueue(options.groupCommit ?? {}, (postings) =>
-      commitPostingGroup({ db: this.db, dialect: this.dialect, postBatch: (trx, group) => postBatch(this.#posting, trx, group) }, postings),
+    this.#commits = new CommitQueue(
+      options.groupCommit ?? {},
+      (postings) => commitPostingGroup({ db: this.db, dialect: this.dialect, postBatch: (trx, group) => postBatch(this.#posting, trx, group) }, postings),
+      this.logger,
     );
   }
 

@@ -99,6 +99,60 @@ describe.each(DIALECTS)('group commit on %s', (dialect) => {
     await ledger.verify({ entity: 'defi' });
   });
 
+  it('settles every caller and goes on when onGroup throws, logging the failure', async () => {
+    const logged: Record<string, unknown>[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const loggerThrows of [false, true]) {
+        const logger = {
+          info: () => undefined,
+          warn: () => undefined,
+          debug: () => undefined,
+          error: (fields: Record<string, unknown>) => {
+            logged.push(fields);
+            if (loggerThrows) throw new Error('logger down');
+          },
+        };
+        let calls = 0;
+        const opened = await freshLedger(dialect, {
+          logger,
+          groupCommit: {
+            sizeMax: 2,
+            onGroup: () => {
+              calls++;
+              throw new Error('metrics down');
+            },
+          },
+        });
+        close = opened.close;
+        const ledger = opened.ledger;
+        const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+        const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:o', kind: 'user' });
+        logged.length = 0;
+        calls = 0;
+        // Ten callers in groups of at most two: every group after the first waits on one whose observer threw.
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.post(transfer(funds, user, `o${i}`, '1'))));
+        expect(results.map((result) => result.status)).toEqual(Array.from({ length: 10 }, () => 'created'));
+        // And the queue still takes callers afterwards.
+        expect((await ledger.post(transfer(funds, user, 'after', '1'))).status).toBe('created');
+        expect(calls).toBeGreaterThanOrEqual(6);
+        expect(logged).toHaveLength(calls);
+        expect(logged[0]?.['event']).toBe('ledger.group_commit.observer_failed');
+        expect(String((logged[0]?.['err'] as Error).message)).toBe('metrics down');
+        expect(await ledger.balance(user.id)).toBe('11.000000000000000000');
+        await ledger.verify({ entity: 'defi' });
+        await close();
+        close = async () => undefined;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('lingers for more callers when asked, and refuses bad tuning when the ledger opens', async () => {
     const { ledger, funds, users, groups } = await open({ lingerMs: 30 });
     groups.length = 0;
