@@ -3,9 +3,11 @@
  * pino, winston or a console wrapper fit) and request, response and retry hooks, in the manner
  * of Stripe's SDK. What they receive is built here from plain facts (method, URL without its
  * query, status, timing, attempt): never a header, a body or a query string, so a token, a
- * client secret or a pre-signed download signature cannot reach a log line or a hook.
+ * client secret or a pre-signed download signature cannot reach a log line or a hook. The one
+ * header value passed on, the provider's request id, is checked first (see `request-id.ts`).
  */
 import type { EntityId } from './config.js';
+import { SentCredentials } from './request-id.js';
 
 /** One log method: pino's `(fields, message)` form. */
 export type EarnClientLogMethod = (fields: Record<string, unknown>, message: string) => void;
@@ -30,7 +32,12 @@ export interface EarnRequestEvent {
 export interface EarnResponseEvent extends EarnRequestEvent {
   readonly status: number;
   readonly durationMs: number;
-  /** The provider's `x-request-id`, when it sent one. */
+  /**
+   * The provider's `x-request-id`, when it sent one: as sent when it is a plausible id (1 to 128
+   * visible ASCII characters) sharing no run of 8 characters with a credential this client sent
+   * (the `Authorization` value, the bearer token, the Basic credentials, the client secret in
+   * any rendering); `[redacted]` otherwise.
+   */
   readonly requestId: string | undefined;
 }
 
@@ -84,18 +91,23 @@ function call<E>(hook: ((event: E) => void) | undefined, event: E, logger: EarnC
 /**
  * Wraps `fetch` so that each request and response goes to the hooks and the logger (at debug).
  * Only the method, the URL's origin and path, the status, the timing and the request id are
- * passed on.
+ * passed on. Every fetch of one client goes through its wrapper (token requests, API calls,
+ * downloads), so the wrapper remembers the credentials sent and withholds a request id that
+ * echoes one, whichever request sent it.
  */
 export function observedFetch(fetchFunction: typeof globalThis.fetch, options: { entityId: EntityId; logger: EarnClientLogger; hooks: EarnClientHooks }): typeof globalThis.fetch {
   const { entityId, logger, hooks } = options;
+  const sent = new SentCredentials();
   return async (input, init) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const request: EarnRequestEvent = { entityId, method, url: safeUrl(input) };
+    sent.note(input, init);
     call(hooks.onRequest, request, logger, 'onRequest');
     logger.debug({ event: 'earn.request', ...request }, `${method} ${request.url}`);
     const startedMs = performance.now();
     const response = await fetchFunction(input, init);
-    const answer: EarnResponseEvent = { ...request, status: response.status, durationMs: Math.round(performance.now() - startedMs), requestId: response.headers.get('x-request-id') ?? undefined };
+    const requestId = sent.requestId(response.headers.get('x-request-id'));
+    const answer: EarnResponseEvent = { ...request, status: response.status, durationMs: Math.round(performance.now() - startedMs), requestId };
     call(hooks.onResponse, answer, logger, 'onResponse');
     logger.debug({ event: 'earn.response', ...answer }, `${method} ${request.url} → ${answer.status} in ${answer.durationMs} ms`);
     return response;

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnApiError, EarnClient } from '../src/index.js';
-import type { ClientAuthMethod } from '../src/index.js';
+import type { ClientAuthMethod, EarnRequestEvent, EarnResponseEvent, EarnRetryEvent, EntityConfigInput } from '../src/index.js';
 import { EchoServer } from './support/echo-server.js';
 import type { EchoPlace } from './support/echo-server.js';
 
@@ -58,7 +58,7 @@ function expectNoCredential(error: unknown): void {
   }
 }
 
-function client(method: ClientAuthMethod): EarnClient {
+function client(method: ClientAuthMethod, extra: Partial<EntityConfigInput> = {}): EarnClient {
   return new EarnClient({
     entityId: 'defi',
     baseUrl: server.baseUrl,
@@ -69,6 +69,7 @@ function client(method: ClientAuthMethod): EarnClient {
     attemptsMax: 2,
     retryDelayMsInitial: 1,
     retryDelayMsMax: 5,
+    ...extra,
   });
 }
 
@@ -116,6 +117,27 @@ describe.each(['client_secret_basic', 'client_secret_post'] as const)('a server 
     expect(error.code).toBe('invalid_response');
     expect(error.message).toContain('carries a credential of this client');
     expectNoCredential(error);
+  });
+});
+
+describe.each(['client_secret_basic', 'client_secret_post'] as const)('a server echoing what %s sent into X-Request-Id', (method) => {
+  // Token endpoint: the Authorization header (Basic) or the form body; API: the bearer token, alone
+  // or inside the whole header.
+  it.each(['token-error', 'api-header', 'api-401-everywhere', 'api-message-503'] as const)('%s: no credential reaches a log line or a hook', async (place) => {
+    server.place = place;
+    const lines: string[] = [];
+    const log = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push(JSON.stringify({ level, ...fields, msg: message }));
+    const events: (EarnRequestEvent | EarnResponseEvent | EarnRetryEvent)[] = [];
+    const hooks = { onRequest: (event: EarnRequestEvent) => events.push(event), onResponse: (event: EarnResponseEvent) => events.push(event), onRetry: (event: EarnRetryEvent) => events.push(event) };
+    const error = await failure(client(method, { logger: { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') }, hooks }).listReportsPage());
+    expectNoCredential(error);
+    const responses = events.filter((event): event is EarnResponseEvent => 'status' in event && 'durationMs' in event);
+    expect(responses.length).toBeGreaterThan(0);
+    // The echo arrived, and was withheld: the server put a request id on the last answer.
+    expect(responses.at(-1)?.requestId).toBe('[redacted]');
+    const everything = JSON.stringify({ lines, events });
+    const credentials = [...new Set([...secretRenderings(), ...server.sentCredentials(), ...server.issuedTokens.flatMap((token) => [token, encodeURIComponent(token)])])];
+    for (const credential of credentials) expect(everything, `leak of ${credential.slice(0, 8)}…`).not.toContain(credential);
   });
 });
 

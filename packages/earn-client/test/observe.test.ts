@@ -78,4 +78,44 @@ describe('EarnClient hooks and logger', () => {
     expect(() => new EarnClient(server.config({ logger: { info: () => {} } as never }))).toThrow(EarnApiError);
     expect(() => new EarnClient(server.config({ hooks: { onRetry: 'no' as never } }))).toThrow(/hooks.onRetry/);
   });
+
+  it('withhold a request id that echoes a credential sent, whole, decoded or in pieces, or is no plausible id', async () => {
+    const token = 'tok-0123456789abcdefghij';
+    const secret = 'S3cr3t~with/slash*0004';
+    const formSecret = new URLSearchParams({ s: secret }).toString().slice(2);
+    const basic = Buffer.from(`partner-defi:${formSecret}`).toString('base64');
+    const bearer = { headers: { authorization: `Bearer ${token}` } };
+    const basicAuth = { headers: { authorization: `Basic ${basic}` } };
+    const postForm = { body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'partner-defi', client_secret: secret }) };
+    const cases: [string, RequestInit, string][] = [
+      ['the whole Bearer header', bearer, `Bearer ${token}`],
+      ['the bearer token', bearer, token],
+      ['a piece of the token', bearer, `req-${token.slice(3, 14)}`],
+      ['the whole Basic header', basicAuth, `Basic ${basic}`],
+      ['the Basic credentials', basicAuth, basic],
+      ['the decoded Basic credentials', basicAuth, `partner-defi:${formSecret}`],
+      ['the secret decoded from Basic', basicAuth, secret],
+      ['a piece of the secret', basicAuth, `id-${secret.slice(2, 11)}-7`],
+      ['the posted secret', postForm, secret],
+      ['the posted secret form-encoded', postForm, formSecret],
+      ['the posted secret URL-encoded', postForm, encodeURIComponent(secret)],
+      ['a long id', bearer, 'r'.repeat(129)],
+      ['a space', bearer, 'req 42'],
+      ['a non-ASCII character', bearer, 'req-\u00e942'],
+    ];
+    for (const [name, init, echo] of cases) {
+      const { lines, logger } = recordingLogger();
+      const seen: (string | undefined)[] = [];
+      const fetchEcho = observedFetch(async () => new Response('{}', { status: 200, headers: { 'x-request-id': echo } }), { entityId: 'defi', logger, hooks: { onResponse: (event) => seen.push(event.requestId) } });
+      await fetchEcho('https://earn.example/v1/products', { method: 'POST', ...init });
+      expect(seen, name).toEqual(['[redacted]']);
+      for (const credential of [token, secret, formSecret, basic, encodeURIComponent(secret)]) expect(lines.join('\n'), name).not.toContain(credential);
+    }
+    // An ordinary id, after a credential was sent, passes as it came.
+    const seen: (string | undefined)[] = [];
+    const plain = observedFetch(async () => new Response('{}', { status: 200, headers: { 'x-request-id': '0f9c2b1e-7d4a-4f3e-9b8a-1c2d3e4f5a6b' } }), { entityId: 'defi', logger: recordingLogger().logger, hooks: { onResponse: (event) => seen.push(event.requestId) } });
+    await plain('https://earn.example/v1/products', basicAuth);
+    await plain('https://earn.example/v1/products', bearer);
+    expect(seen).toEqual(['0f9c2b1e-7d4a-4f3e-9b8a-1c2d3e4f5a6b', '0f9c2b1e-7d4a-4f3e-9b8a-1c2d3e4f5a6b']);
+  });
 });
