@@ -17,7 +17,7 @@
  * under another kind cannot be a compound line (an entry's provider id is unique in the entity):
  * it is booked on its own, as a whole transaction, as the older sync did.
  */
-import { LINES_PER_TRANSACTION_MAX, LedgerError, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, postingRuleEntries } from '@earnbook/ledger';
+import { LINES_PER_TRANSACTION_MAX, LedgerError, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, formatInstant, nextAccountingDay, parseAccountingDay, parseInstant, postingRuleEntries, startOfAccountingDay } from '@earnbook/ledger';
 import type { AccountKind, LineInput, Ledger, LinesInput, PostingInput, PostingRuleKind, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { ExternalSorter } from './external-sort.js';
@@ -222,6 +222,7 @@ async function decideBookings(ledger: Ledger, input: { entity: string; day: stri
   for (let start = 0; start < accountIds.length; start += LINES_PER_TRANSACTION_MAX) {
     for (const [id, account] of await earnAccountsByIds(ledger, { entity, earnAccountIds: accountIds.slice(start, start + LINES_PER_TRANSACTION_MAX) }, scope.db)) accounts.set(id, account);
   }
+  const credited = creditedInstant(ledger, entity, input.day);
   const systems = new Map<string, Partial<Record<AccountKind, number>>>();
   const batches = new Map<string, Batch>();
   const bookings: Booking[] = [];
@@ -239,19 +240,20 @@ async function decideBookings(ledger: Ledger, input: { entity: string; day: stri
       systems.set(systemKey, system);
     }
     const userAccountId = account !== undefined && kind === 'interest' ? account.ledgerAccountId : undefined;
+    const occurredAt = kind === 'interest' ? credited(entry.createdAt) : entry.createdAt;
     if (alone) {
       const accountsOfRule: Partial<Record<AccountKind, number>> = userAccountId === undefined ? system : { ...system, user: userAccountId };
-      bookings.push({ alone: wholePosting({ entity, day: input.day, entry, kind, amount, accounts: accountsOfRule }), entry });
+      bookings.push({ alone: wholePosting({ entity, day: input.day, entry, kind, amount, occurredAt, accounts: accountsOfRule }), entry });
       continue;
     }
     const rule = COMPOUND_RULES[kind];
     // Kind, currency and instant joined by NUL (no object or JSON text per entry): a kind and a
     // currency hold no NUL, so the key is unambiguous.
-    const batchKey = `${kind}\u0000${entry.currency}\u0000${entry.createdAt}`;
+    const batchKey = `${kind}\u0000${entry.currency}\u0000${occurredAt}`;
     let batch = batches.get(batchKey);
     if (batch === undefined || batch.lines.length >= LINES_PER_TRANSACTION_MAX) {
       const contraAccountId = system[rule.contra] ?? 0;
-      batch = { posting: { entity, kind, occurredAt: entry.createdAt, side: rule.side, contraAccountId, metadata: { interestDay: input.day } }, lines: [], entries: [] };
+      batch = { posting: { entity, kind, occurredAt, side: rule.side, contraAccountId, metadata: { interestDay: input.day } }, lines: [], entries: [] };
       batches.set(batchKey, batch);
       bookings.push({ batch });
     }
@@ -261,14 +263,33 @@ async function decideBookings(ledger: Ledger, input: { entity: string; day: stri
   return bookings;
 }
 
+/**
+ * When interest of `day` is booked: at the instant the report gives it, but not before the start of
+ * the next day. Interest is computed on the day's closing balance, so booked into the day itself
+ * (a provider may date it 23:59) it would change that balance: run again, the day's recomputed
+ * interest would no longer match the report (the ledger's own cycle books at the next day's start).
+ * Margin and fees go to system accounts, whose balances the recomputation does not read: they keep
+ * the report's instant.
+ */
+function creditedInstant(ledger: Ledger, entity: string, day: string): (createdAt: string) => string {
+  const start = startOfAccountingDay(parseAccountingDay(nextAccountingDay(day), 'day'), ledger.entity(entity).timeZone);
+  const startText = formatInstant(start);
+  // A report's interest shares a few instants: the last one's answer is kept.
+  let last: { createdAt: string; credited: string } | undefined;
+  return (createdAt) => {
+    if (last?.createdAt !== createdAt) last = { createdAt, credited: parseInstant(createdAt, 'createdAt').getTime() < start.getTime() ? startText : createdAt };
+    return last.credited;
+  };
+}
+
 /** An entry booked as a whole transaction (the older sync's posting, same idempotency key). */
-function wholePosting(input: { entity: string; day: string; entry: BookableEntry; kind: SyncKind; amount: string; accounts: Partial<Record<AccountKind, number>> }): PostingInput {
+function wholePosting(input: { entity: string; day: string; entry: BookableEntry; kind: SyncKind; amount: string; occurredAt: string; accounts: Partial<Record<AccountKind, number>> }): PostingInput {
   const { entry, kind, amount } = input;
   return {
     entity: input.entity,
     kind,
     idempotencyKey: `report:${entry.type}:${entry.id}`,
-    occurredAt: entry.createdAt,
+    occurredAt: input.occurredAt,
     providerId: entry.id,
     metadata: kind === 'interest' ? { interestDay: input.day, earnAccountId: entry.accountId ?? '' } : { interestDay: input.day },
     entries: postingRuleEntries(kind, input.accounts, amount),
