@@ -293,7 +293,7 @@ export class Ledger {
             if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
             return postBatch(this.#posting, trx, inputs.map((input) => this.#normalize(input)));
           }),
-        postLines: (input) => guarded(() => this.#postLinesWithin(trx, input)),
+        postLines: (input) => guarded(() => postLinesWithin(trx, this.#normalizeLines(input), this.#linesContext())),
       });
       assertNoPartialWrite(trx);
       return result;
@@ -309,13 +309,13 @@ export class Ledger {
    */
   async postLines(input: LinesInput): Promise<LinesResult> {
     requireBulk(this.dialect.bulk);
-    const posting = normalizeLines(input, this.entity(input?.entity).timeZone);
-    return this.dialect.writeTransaction(this.db, (trx) => this.#postLinesWithin(trx, posting));
+    const posting = this.#normalizeLines(input);
+    return this.dialect.writeTransaction(this.db, (trx) => postLinesWithin(trx, posting, this.#linesContext()));
   }
 
-  async #postLinesWithin(trx: Kysely<LedgerDatabase>, input: LinesInput | NormalizedLines): Promise<LinesResult> {
-    const posting = 'accountingDay' in input ? input : normalizeLines(input, this.entity(input?.entity).timeZone);
-    return postLinesWithin(trx, posting, this.#linesContext());
+  /** Validates a caller's compound posting; every caller's input goes through here, whatever properties it carries. */
+  #normalizeLines(input: LinesInput): NormalizedLines {
+    return normalizeLines(input, this.entity(input?.entity).timeZone);
   }
 
   #linesContext(): PostLinesContext {

@@ -148,7 +148,11 @@ function accountOf(context: LinesContext, id: number, field: string, entity: str
   return account;
 }
 
-/** Whether a line was booked before: its transaction, or undefined; a different booking is a conflict naming the field. */
+/**
+ * Whether a line was booked before: its transaction, or undefined; a different booking is a
+ * conflict naming the field that differs: the line's account, the posting's `side` (before the
+ * amount: a replay on the other side is not an amount conflict), or the line's amount.
+ */
 function storedLine(context: LinesContext, line: NormalizedLines['lines'][number], index: number): number | undefined {
   const stored = context.stored.get(line.providerId);
   if (stored === undefined || stored.length === 0) return undefined;
@@ -161,10 +165,19 @@ function storedLine(context: LinesContext, line: NormalizedLines['lines'][number
       context: { providerId: line.providerId, transactionId: String(stored[0]?.transaction_id) },
     });
   }
-  if (toUnits(same.amount) !== line.units) {
+  const storedUnits = toUnits(same.amount);
+  if (storedUnits < 0n !== line.units < 0n) {
+    const side = line.units < 0n ? 'credit' : 'debit';
+    throw new LedgerError('idempotency_conflict', `providerId ${line.providerId} is booked in transaction ${same.transaction_id} on the ${side === 'debit' ? 'credit' : 'debit'} side, not ${side}`, {
+      field: 'side',
+      value: side,
+      context: { providerId: line.providerId, transactionId: String(same.transaction_id), line: String(index) },
+    });
+  }
+  if (storedUnits !== line.units) {
     const field = `lines[${index}].amount`;
     const value = formatUnits(line.units < 0n ? -line.units : line.units);
-    throw new LedgerError('idempotency_conflict', `providerId ${line.providerId} is booked in transaction ${same.transaction_id} with amount ${formatUnits(toUnits(same.amount))}, not ${value}`, {
+    throw new LedgerError('idempotency_conflict', `providerId ${line.providerId} is booked in transaction ${same.transaction_id} with amount ${formatUnits(storedUnits < 0n ? -storedUnits : storedUnits)}, not ${value}`, {
       field,
       value,
       context: { providerId: line.providerId, transactionId: String(same.transaction_id) },

@@ -117,6 +117,72 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
     expect(await snapshot(ledger)).toBe(before);
   });
 
+  it('names side when a provider id was booked on the other side, and writes nothing', async () => {
+    const first = await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
+    const single = await ledger.post({
+      entity: 'defi',
+      kind: 'interest',
+      idempotencyKey: 'interest:p-1',
+      occurredAt: '2025-03-19T00:00:00Z',
+      providerId: 'p-1',
+      entries: [
+        { accountId: earnAssets.id, side: 'debit', amount: '1' },
+        { accountId: user(1).id, side: 'credit', amount: '1' },
+      ],
+    });
+    const before = await snapshot(ledger);
+    // Same account and amount on the other side: the side differs, not the amount.
+    const line = await expectLedgerError(ledger.postLines({ ...interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]), side: 'debit' }), 'idempotency_conflict', 'side');
+    expect(line.value).toBe('debit');
+    expect(line.context).toEqual({ providerId: 'p-0', transactionId: String(first.transactionId), line: '0' });
+    // Booked as a whole transaction of the kind; a new line before it, and another amount too: side comes first.
+    const whole = await expectLedgerError(
+      ledger.postLines({ ...interest([{ accountId: user(2).id, amount: '1', providerId: 'p-2' }, { accountId: user(1).id, amount: '2', providerId: 'p-1' }]), side: 'debit' }),
+      'idempotency_conflict',
+      'side',
+    );
+    expect(whole.context?.['transactionId']).toBe(String(single.transaction.id));
+    expect(whole.context?.['line']).toBe('1');
+    // The same side with another amount is still an amount conflict.
+    await expectLedgerError(ledger.postLines(interest([{ accountId: user(0).id, amount: '2', providerId: 'p-0' }])), 'idempotency_conflict', 'lines[0].amount');
+    expect(await snapshot(ledger)).toBe(before);
+  });
+
+  it('validates scope.postLines input as postLines does, whatever properties it carries', async () => {
+    const line = { accountId: user(0).id, amount: '1', providerId: 'p-0' };
+    // A caller's object that happens to look normalized (an accountingDay, signed units) is input all the same.
+    const disguised = (input: LinesInput) => ({ ...input, accountingDay: '1999-01-01', lines: input.lines.map((each) => ({ ...each, units: -5n })) }) as unknown as LinesInput;
+    const before = await snapshot(ledger);
+    const refusals: [LinesInput, string, string][] = [
+      [interest([{ ...line, amount: '-1' }]), 'invalid_amount', 'lines[0].amount'],
+      [interest([{ ...line, amount: 1 as unknown as string }]), 'invalid_amount', 'lines[0].amount'],
+      [interest([line, { ...line, accountId: user(1).id }]), 'invalid_input', 'lines[1].providerId'],
+      [interest([{ ...line, accountId: earnAssets.id }]), 'invalid_input', 'lines[0].accountId'],
+      [{ ...interest([line]), kind: 'reversal' as 'interest' }, 'invalid_input', 'kind'],
+      [{ ...interest([line]), side: 'up' as 'credit' }, 'invalid_input', 'side'],
+      [{ ...interest([line]), entity: 'nope' }, 'unknown_entity', 'entity'],
+      [interest([line], 'yesterday'), 'invalid_instant', 'occurredAt'],
+      [interest([]), 'invalid_input', 'lines'],
+    ];
+    for (const [input, code, field] of refusals) {
+      await expectLedgerError(ledger.postLines(disguised(input)), code, field);
+      const inScope = await ledger.transact(async (scope) => scope.postLines(disguised(input)).then(() => undefined, (error: unknown) => error));
+      expect(inScope).toBeInstanceOf(LedgerError);
+      expect([(inScope as LedgerError).code, (inScope as LedgerError).field]).toEqual([code, field]);
+    }
+    await expectLedgerError(ledger.transact((scope) => scope.postLines(null as unknown as LinesInput)), 'unknown_entity', 'entity');
+    expect(await snapshot(ledger)).toBe(before);
+    // Valid input is booked from its own fields: the day of occurredAt, the amount of the line.
+    const result = await ledger.transact((scope) => scope.postLines(disguised(interest([line]))));
+    const transaction = await ledger.transaction(result.transactionId ?? 0);
+    expect(transaction.accountingDay).toBe('2025-03-19');
+    expect(transaction.entries.map((entry) => [entry.accountId, entry.side, entry.amount])).toEqual([
+      [earnAssets.id, 'debit', '1.000000000000000000'],
+      [user(0).id, 'credit', '1.000000000000000000'],
+    ]);
+    await ledger.verify({ entity: 'defi' });
+  });
+
   it('writes a line booked before nowhere twice when it comes back among new lines, whatever its place', async () => {
     const first = await ledger.postLines(interest([{ accountId: user(0).id, amount: '1', providerId: 'p-0' }]));
     const rows = async () => ({
