@@ -18,7 +18,7 @@ import type {
 import { validateContract } from './contract/validate.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import { EarnApiError } from './errors.js';
-import { textDefect } from './contract/well-formed.js';
+import { idempotencyKey, identifier, wellFormed } from './caller-input.js';
 import { HttpExecutor } from './http.js';
 import { paginate } from './paginate.js';
 import type { Page } from './paginate.js';
@@ -82,8 +82,6 @@ export interface IterateInput extends CallSignalOptions {
   /** The page size, 1 to `pageSizeMax`; default `pageSizeDefault`. */
   readonly pageSize?: number;
 }
-
-const identifierLengthMax = 128;
 
 /**
  * The client of one Tesseract legal entity: one credential set, one token cache, typed methods
@@ -242,11 +240,7 @@ export class EarnClient {
   }
 
   #idempotencyKey(input: IdempotentCallOptions): string {
-    if (input.idempotencyKey === undefined) return randomUUID();
-    if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 255) {
-      throw new EarnApiError('invalid_input', 'idempotencyKey must be a string of 1 to 255 characters', { path: 'idempotencyKey', field: 'idempotencyKey' });
-    }
-    return wellFormed(input.idempotencyKey, 'idempotencyKey');
+    return input.idempotencyKey === undefined ? randomUUID() : idempotencyKey(input.idempotencyKey);
   }
 
   /** Validates a request body against its contract schema; `invalid_input` names the field. */
@@ -278,19 +272,4 @@ export class EarnClient {
 
 function signalOf(input: CallSignalOptions): CallSignalOptions {
   return input.signal === undefined ? {} : { signal: input.signal };
-}
-
-/** Checks an id given by the caller; nothing is sent when it is invalid. */
-function identifier(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > identifierLengthMax) {
-    throw new EarnApiError('invalid_input', `${field} must be a string of 1 to ${identifierLengthMax} characters, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value}`, { path: field, field });
-  }
-  return wellFormed(value, field);
-}
-
-/** Refuses a lone surrogate or NUL in a caller's string; nothing is sent. */
-function wellFormed(value: string, field: string): string {
-  const defect = textDefect(value);
-  if (defect !== undefined) throw new EarnApiError('invalid_input', `${field} must be well-formed text, not hold ${defect}, got ${JSON.stringify(value.slice(0, 40))}`, { path: field, field });
-  return value;
 }

@@ -3,6 +3,8 @@ import type { Account, Booking, Product, Transaction, User } from './contract/ty
 import { EarnClient } from './earn-client.js';
 import type { BookingInput, CallSignalOptions, IterateInput } from './earn-client.js';
 import { EarnApiError } from './errors.js';
+import { IDEMPOTENCY_KEY_LENGTH_MAX, idempotencyKeyDefect } from './caller-input.js';
+import { textDefect } from './contract/well-formed.js';
 
 /** Options of {@link EarnFacade}. */
 export interface EarnFacadeOptions {
@@ -156,6 +158,7 @@ export class EarnFacade {
       throw new EarnApiError('invalid_input', 'endUserReference must be a string of 1 to 128 characters', { path: 'endUserReference', field: 'endUserReference' });
     }
     const prefix = input.idempotencyKeyPrefix ?? `onboard:${input.endUserReference}`;
+    this.#checkOnboardingKeys(input, prefix);
     const users = await Promise.all(
       this.entityIds.map(async (entityId) => {
         const user = await this.entity(entityId).createUser({
@@ -167,6 +170,25 @@ export class EarnFacade {
       }),
     );
     return Object.freeze(Object.fromEntries(users));
+  }
+
+  /**
+   * Refuses, before anything is sent, keys `<prefix>:<entity>` that could not be sent unchanged
+   * as a header, naming the field they come from: `idempotencyKeyPrefix` when given, else
+   * `endUserReference` (whose text makes the default prefix).
+   */
+  #checkOnboardingKeys(input: OnboardEndUserInput, prefix: string): void {
+    const field = input.idempotencyKeyPrefix === undefined ? 'endUserReference' : 'idempotencyKeyPrefix';
+    const value = input.idempotencyKeyPrefix ?? input.endUserReference;
+    if (typeof value !== 'string') throw new EarnApiError('invalid_input', `${field} must be a string, got ${typeof value}`, { path: field, field });
+    for (const entityId of this.entityIds) {
+      const key = `${prefix}:${entityId}`;
+      const textual = textDefect(key);
+      const reason = textual === undefined ? (key.length > IDEMPOTENCY_KEY_LENGTH_MAX ? `is longer than ${IDEMPOTENCY_KEY_LENGTH_MAX} characters` : idempotencyKeyDefect(key)) : `must not hold ${textual}`;
+      if (reason === undefined) continue;
+      const hint = field === 'endUserReference' ? '; pass an idempotencyKeyPrefix of printable characters from U+0020 to U+00FF' : '';
+      throw new EarnApiError('invalid_input', `${field} ${JSON.stringify(value.slice(0, 40))} cannot make the idempotency key ${JSON.stringify(key.slice(0, 60))}: the key ${reason}${hint}`, { path: field, field });
+    }
   }
 
   /** Opens the account of an end user in a product, with the owning entity's user and credentials. */

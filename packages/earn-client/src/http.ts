@@ -117,6 +117,8 @@ export class HttpExecutor {
     const path = pathTemplate.replace(/\{(\w+)\}/g, (_match, name: string) => {
       const value = options.pathParams?.[name];
       if (value === undefined) throw new Error(`missing path parameter ${name} for ${pathTemplate}`);
+      // The client's methods refuse these (`identifier`): the URL would resolve them as dot segments.
+      if (value === '.' || value === '..') throw new Error(`path parameter ${name} is a dot segment for ${pathTemplate}`);
       return encodeURIComponent(value);
     });
     const url = new URL(this.#config.baseUrl + path);
