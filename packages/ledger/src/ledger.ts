@@ -336,7 +336,8 @@ export class Ledger {
   /**
    * Reverses a transaction: a new `reversal` transaction with every entry on the other side,
    * linked to the original. A transaction is reversed at most once; the reversal obeys the
-   * account rules (a user balance cannot go negative).
+   * account rules (a user balance cannot go negative). A compound transaction ({@link Ledger.postLines})
+   * is reversed whole, in one reversal of all its entries (up to `REVERSAL_ENTRIES_MAX`).
    */
   async reverse(input: ReverseInput): Promise<PostResult> {
     const entity = this.entity(input.entity).id;

@@ -14,12 +14,11 @@ import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { assertCurrencyScale, formatUnits, parseUnits, toUnits } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
-import { DESCRIPTION_LENGTH_MAX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
+import { DESCRIPTION_LENGTH_MAX, LINES_PER_TRANSACTION_MAX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
 import type { TransactionKind } from './posting.js';
 import type { BulkAccountRow, BulkEntryRow, StoredProviderEntry } from './db/journal-bulk.js';
 
-/** Lines one compound posting may hold. */
-export const LINES_PER_TRANSACTION_MAX = 1_000;
+export { LINES_PER_TRANSACTION_MAX } from './posting.js';
 
 /** One line: an amount on one account, idempotent on the provider's id of the line. */
 export interface LineInput {

@@ -35,8 +35,16 @@ export const TRANSACTION_KINDS: readonly TransactionKind[] = Object.freeze([
   'adjustment',
 ]);
 
-/** Entries one transaction may hold. */
+/** Entries one transaction posted with `post`/`postMany` may hold. */
 export const ENTRIES_PER_TRANSACTION_MAX = 64;
+/** Lines one compound transaction (`postLines`) may hold; it has one more entry, its contra account's. */
+export const LINES_PER_TRANSACTION_MAX = 1_000;
+/**
+ * Entries one reversal may hold: those of the largest transaction it may reverse, a compound one
+ * ({@link LINES_PER_TRANSACTION_MAX} lines and the contra entry). Only `reverse()` builds
+ * reversals, from a stored transaction, so the larger bound is never a caller's.
+ */
+export const REVERSAL_ENTRIES_MAX = LINES_PER_TRANSACTION_MAX + 1;
 /** Length of an idempotency key, provider id or code. */
 export const KEY_LENGTH_MAX = 200;
 /** Length of a description. */
@@ -117,7 +125,7 @@ export function parseMetadata(value: unknown): string | null {
 export interface NormalizeOptions {
   /** The entity's IANA time zone, for the accounting day. */
   readonly timeZone: string;
-  /** Set only by the ledger when it builds a reversal. */
+  /** Set only by the ledger when it builds a reversal (which may hold up to {@link REVERSAL_ENTRIES_MAX} entries). */
   readonly reversesTransactionId?: number;
 }
 
@@ -140,8 +148,9 @@ export function normalizePosting(input: PostingInput, options: NormalizeOptions)
   const description = parseOptionalText(input.description, 'description', DESCRIPTION_LENGTH_MAX);
   const metadata = parseMetadata(input.metadata);
   if (!Array.isArray(input.entries)) return invalid('entries', input.entries, 'must be an array');
-  if (input.entries.length < 2 || input.entries.length > ENTRIES_PER_TRANSACTION_MAX) {
-    return invalid('entries', `${input.entries.length} entries`, `must hold 2 to ${ENTRIES_PER_TRANSACTION_MAX} entries`);
+  const entriesMax = options.reversesTransactionId === undefined ? ENTRIES_PER_TRANSACTION_MAX : REVERSAL_ENTRIES_MAX;
+  if (input.entries.length < 2 || input.entries.length > entriesMax) {
+    return invalid('entries', `${input.entries.length} entries`, `must hold 2 to ${entriesMax} entries`);
   }
   const entries = input.entries.map((entry: EntryInput, index) => {
     const field = `entries[${index}]`;
