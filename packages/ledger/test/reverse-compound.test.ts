@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
-import { ENTRIES_PER_TRANSACTION_MAX, LINES_PER_TRANSACTION_MAX, LedgerError } from '../src/index.js';
+import { ENTRIES_PER_TRANSACTION_MAX, LINES_PER_TRANSACTION_MAX, LedgerError, REVERSAL_ENTRIES_MAX } from '../src/index.js';
 import type { Ledger, LedgerAccount, LinesInput, ReverseInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 import { snapshotDatabase } from './support/snapshot.js';
@@ -61,7 +61,7 @@ describe.each(DIALECTS)('reversing a compound transaction on %s', (dialect) => {
     expect(reversed.status).toBe('created');
     expect(reversed.transaction.kind).toBe('reversal');
     expect(reversed.transaction.reversesTransactionId).toBe(original);
-    expect(reversed.transaction.entries).toHaveLength(LINES_PER_TRANSACTION_MAX + 1);
+    expect(reversed.transaction.entries).toHaveLength(REVERSAL_ENTRIES_MAX);
     expect(reversed.transaction.entries[0]?.side).toBe('credit');
     expect(reversed.transaction.entries.slice(1).every((entry) => entry.side === 'debit')).toBe(true);
     for (const user of [users[0], users[500], users[LINES_PER_TRANSACTION_MAX - 1]]) {
