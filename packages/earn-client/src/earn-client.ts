@@ -19,6 +19,7 @@ import { validateContract } from './contract/validate.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import { EarnApiError } from './errors.js';
 import { idempotencyKey, identifier, wellFormed } from './caller-input.js';
+import { checkBooking } from './booking-check.js';
 import { HttpExecutor } from './http.js';
 import { paginate } from './paginate.js';
 import type { Page } from './paginate.js';
@@ -166,7 +167,9 @@ export class EarnClient {
 
   /**
    * `POST /v1/accounts/{accountId}/deposits` (assumed): books a deposit on Earn accounting. Every
-   * attempt carries the same `Idempotency-Key`, so a retried deposit is booked once.
+   * attempt carries the same `Idempotency-Key`, so a retried deposit is booked once. A booking
+   * answered with another type, account or amount (compared as decimals) is `invalid_response`
+   * naming the field.
    */
   async deposit(input: BookingInput): Promise<Booking> {
     return this.#book('POST /v1/accounts/{accountId}/deposits', input);
@@ -174,7 +177,7 @@ export class EarnClient {
 
   /**
    * `POST /v1/accounts/{accountId}/withdrawals` (assumed). Beyond the balance it fails with
-   * `insufficient_balance`; it is never retried then.
+   * `insufficient_balance`; it is never retried then. The answer is checked as a deposit's is.
    */
   async withdraw(input: BookingInput): Promise<Booking> {
     return this.#book('POST /v1/accounts/{accountId}/withdrawals', input);
@@ -236,7 +239,9 @@ export class EarnClient {
       throw new EarnApiError('invalid_input', 'idempotencyKey is required on bookings: derive it from your own record of the booking', { path: 'idempotencyKey', field: 'idempotencyKey' });
     }
     const idempotencyKey = this.#idempotencyKey(input);
-    return this.#http.call(operation, { pathParams: { accountId }, body, idempotencyKey, signal: input.signal });
+    const booking = await this.#http.call(operation, { pathParams: { accountId }, body, idempotencyKey, signal: input.signal });
+    const type = operation === 'POST /v1/accounts/{accountId}/deposits' ? 'Deposit' : 'Withdrawal';
+    return checkBooking({ operation, expected: { type, accountId, amount: input.amount }, booking });
   }
 
   #idempotencyKey(input: IdempotentCallOptions): string {

@@ -12,7 +12,7 @@ beforeAll(async () => {
   server = await FakeEarnServer.start();
   server
     .on('POST', '/v1/users', json(201, { id: 'u-1', createdAt: '2025-03-18T10:00:00Z' }))
-    .on('POST', '/v1/accounts/acc-1/deposits', json(201, booking('b-1', 'Deposit', '1')));
+    .on('POST', '/v1/accounts/acc-1/deposits', json(201, booking('b-1', 'Deposit', '1', { accountId: 'acc-1' })));
 });
 afterAll(async () => server.close());
 

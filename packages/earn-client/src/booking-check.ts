@@ -1,0 +1,43 @@
+import type { Booking } from './contract/types.js';
+import { EarnApiError } from './errors.js';
+
+/** What a booking request asked for, to compare with the booking the provider answers. */
+export interface BookingExpectation {
+  readonly type: Booking['type'];
+  readonly accountId: string;
+  /** The requested amount, a decimal string the request schema accepted. */
+  readonly amount: string;
+}
+
+/**
+ * A decimal string (the contract's amount pattern: digits, an optional fraction, no sign or
+ * exponent) in one form per value: no leading zeros in the whole part, no trailing zeros in the
+ * fraction, so `"0.5"`, `"00.50"` and `"0.500000000000000000"` compare equal.
+ */
+function canonicalDecimal(value: string): string {
+  const [whole = '', fraction = ''] = value.split('.');
+  const wholeDigits = whole.replace(/^0+(?=\d)/, '');
+  const fractionDigits = fraction.replace(/0+$/, '');
+  return fractionDigits.length === 0 ? wholeDigits : `${wholeDigits}.${fractionDigits}`;
+}
+
+/**
+ * Returns `booking` when it is the booking that was asked for: same type, same account, same
+ * amount (as decimals: the provider may answer `"0.50"` or 18 decimals for `"0.5"`). A
+ * schema-valid booking of another type, account or amount means the provider booked something
+ * else than the partner will record, so it is refused as `invalid_response` naming the field,
+ * the value expected and the value received.
+ */
+export function checkBooking(options: { readonly operation: string; readonly expected: BookingExpectation; readonly booking: Booking }): Booking {
+  const { operation, expected, booking } = options;
+  const mismatch = (field: keyof BookingExpectation, received: string): EarnApiError =>
+    new EarnApiError('invalid_response', `${operation}: the booking answered does not match the request: ${field} expected ${JSON.stringify(expected[field])}, received ${JSON.stringify(received)}`, {
+      operation,
+      path: field,
+      field,
+    });
+  if (booking.type !== expected.type) throw mismatch('type', booking.type);
+  if (booking.accountId !== expected.accountId) throw mismatch('accountId', booking.accountId);
+  if (canonicalDecimal(booking.amount) !== canonicalDecimal(expected.amount)) throw mismatch('amount', booking.amount);
+  return booking;
+}

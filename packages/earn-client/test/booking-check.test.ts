@@ -1,0 +1,81 @@
+/**
+ * A booking answer is the booking that was asked for: a deposit answered as a withdrawal, on
+ * another account or for another amount is refused, since the partner would record what it asked
+ * while the provider booked something else. Amounts compare as decimals.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EarnApiError, EarnClient } from '../src/index.js';
+import { FakeEarnServer, json } from './support/fake-earn-server.js';
+import { booking } from './support/fixtures.js';
+
+const depositPath = '/v1/accounts/account-1/deposits';
+const withdrawalPath = '/v1/accounts/account-1/withdrawals';
+let server: FakeEarnServer;
+
+beforeEach(async () => {
+  server = await FakeEarnServer.start();
+});
+
+afterEach(async () => {
+  await server.close();
+});
+
+async function failure(promise: Promise<unknown>): Promise<EarnApiError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(EarnApiError);
+  return error as EarnApiError;
+}
+
+describe('the booking answered', () => {
+  it.each([
+    ['deposit', depositPath, booking('b-1', 'Withdrawal', '0.5'), 'type', '"Deposit"', '"Withdrawal"'],
+    ['deposit', depositPath, booking('b-1', 'Deposit', '0.5', { accountId: 'account-2' }), 'accountId', '"account-1"', '"account-2"'],
+    ['deposit', depositPath, booking('b-1', 'Deposit', '0.4'), 'amount', '"0.5"', '"0.4"'],
+    ['deposit', depositPath, booking('b-1', 'Deposit', '0.05'), 'amount', '"0.5"', '"0.05"'],
+    ['deposit', depositPath, booking('b-1', 'Deposit', '5'), 'amount', '"0.5"', '"5"'],
+    ['withdraw', withdrawalPath, booking('b-1', 'Deposit', '0.5'), 'type', '"Withdrawal"', '"Deposit"'],
+    ['withdraw', withdrawalPath, booking('b-1', 'Withdrawal', '0.500000000000000001'), 'amount', '"0.5"', '"0.500000000000000001"'],
+  ] as const)('%s answered with another %s is invalid_response naming the field, expected and received', async (method, path, answer, field, expected, received) => {
+    server.on('POST', path, json(201, answer));
+    const client = new EarnClient(server.config());
+    const error = await failure(client[method]({ accountId: 'account-1', amount: '0.5', idempotencyKey: 'key-1' }));
+    expect(error).toMatchObject({ code: 'invalid_response', field, path: field });
+    expect(error.message).toContain(`${field} expected ${expected}, received ${received}`);
+    expect(error.operation).toBe(`POST /v1/accounts/{accountId}/${method === 'deposit' ? 'deposits' : 'withdrawals'}`);
+    // Not retried: the provider answered, and a retry would get the same answer.
+    expect(server.requestsTo('POST', path)).toHaveLength(1);
+  });
+
+  it.each([
+    ['0.5', '0.50'],
+    ['0.5', '0.500000000000000000'],
+    ['0.50', '0.5'],
+    ['1', '1.000000000000000000'],
+    ['1.0', '1'],
+    ['007.5', '7.5'],
+    ['10', '10.0'],
+    ['100', '0100'],
+    ['0.000000000000000001', '0.000000000000000001'],
+  ])('a request for %s answered %s is the same amount', async (asked, answered) => {
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', answered)));
+    const result = await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: asked, idempotencyKey: 'key-1' });
+    // The provider's text is returned as it came.
+    expect(result.amount).toBe(answered);
+  });
+
+  it.each([
+    ['10', '1'],
+    ['1', '10'],
+    ['100', '1.00'],
+    ['0.1', '0.01'],
+    ['1.01', '1.1'],
+  ])('a request for %s answered %s is another amount', async (asked, answered) => {
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', answered)));
+    const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: asked, idempotencyKey: 'key-1' }));
+    expect(error).toMatchObject({ code: 'invalid_response', field: 'amount' });
+    expect(error.message).toContain(`amount expected ${JSON.stringify(asked)}, received ${JSON.stringify(answered)}`);
+  });
+});
