@@ -153,11 +153,13 @@ export class EarnClient {
 
   /** One page of `GET /v1/users/{userId}/accounts` (assumed). */
   async listUserAccountsPage(input: { readonly userId: string } & PageInput): Promise<AccountPage> {
-    return this.#http.call('GET /v1/users/{userId}/accounts', {
-      pathParams: { userId: identifier(input.userId, 'userId') },
-      query: this.#pageQuery(input),
-      signal: input.signal,
-    });
+    return lastPageAsNull(
+      await this.#http.call('GET /v1/users/{userId}/accounts', {
+        pathParams: { userId: identifier(input.userId, 'userId') },
+        query: this.#pageQuery(input),
+        signal: input.signal,
+      }),
+    );
   }
 
   /** Every account of a user, page by page, as an async iterator bounded by `pagesMax`. */
@@ -185,11 +187,13 @@ export class EarnClient {
 
   /** One page of `GET /v1/accounts/{accountId}/transactions` (assumed). */
   async listAccountTransactionsPage(input: { readonly accountId: string } & PageInput): Promise<TransactionPage> {
-    return this.#http.call('GET /v1/accounts/{accountId}/transactions', {
-      pathParams: { accountId: identifier(input.accountId, 'accountId') },
-      query: this.#pageQuery(input),
-      signal: input.signal,
-    });
+    return lastPageAsNull(
+      await this.#http.call('GET /v1/accounts/{accountId}/transactions', {
+        pathParams: { accountId: identifier(input.accountId, 'accountId') },
+        query: this.#pageQuery(input),
+        signal: input.signal,
+      }),
+    );
   }
 
   /** The whole history of an account, page by page, as an async iterator bounded by `pagesMax`. */
@@ -204,7 +208,7 @@ export class EarnClient {
 
   /** One page of `GET /v1/reports?type=Report`. */
   async listReportsPage(input: PageInput = {}): Promise<ReportPage> {
-    return this.#http.call('GET /v1/reports', { query: { type: 'Report', ...this.#pageQuery(input) }, signal: input.signal });
+    return lastPageAsNull(await this.#http.call('GET /v1/reports', { query: { type: 'Report', ...this.#pageQuery(input) }, signal: input.signal }));
   }
 
   /** Every report of type `Report`, page by page, bounded by `pagesMax`. */
@@ -265,7 +269,7 @@ export class EarnClient {
   #pageQuery(input: PageInput): Record<string, string | undefined> {
     const limit = this.#pageSize(input.limit);
     if (input.cursor !== undefined && (typeof input.cursor !== 'string' || input.cursor.length === 0 || input.cursor.length > 2048)) {
-      throw new EarnApiError('invalid_input', 'cursor must be a string of 1 to 2048 characters', { path: 'cursor', field: 'cursor' });
+      throw new EarnApiError('invalid_input', `cursor must be a string of 1 to 2048 characters, got ${typeof input.cursor === 'string' ? JSON.stringify(input.cursor.slice(0, 40)) : typeof input.cursor}`, { path: 'cursor', field: 'cursor' });
     }
     return { cursor: input.cursor === undefined ? undefined : wellFormed(input.cursor, 'cursor'), limit: String(limit) };
   }
@@ -273,6 +277,17 @@ export class EarnClient {
   #iterate<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, signal: AbortSignal | undefined): AsyncIterable<T> {
     return paginate({ fetchPage, pagesMax: this.config.pagesMax, operation: `${this.entityId} pagination`, ...(signal === undefined ? {} : { signal }) });
   }
+}
+
+/**
+ * A page whose `nextCursor` is `""` read as the last page (`nextCursor: null`). The contract
+ * allows any string of up to 2048 characters and says `null` on the last page; EARN_API.md and
+ * the contract are silent on an empty cursor. We choose to read it as "no next page", as APIs
+ * that send `""` for "none" mean it, rather than ask for a page at an empty cursor (which this
+ * client refuses as input, so a caller passing `nextCursor` back would be blamed for it).
+ */
+function lastPageAsNull<P extends { readonly nextCursor: string | null }>(page: P): P {
+  return page.nextCursor === '' ? { ...page, nextCursor: null } : page;
 }
 
 function signalOf(input: CallSignalOptions): CallSignalOptions {

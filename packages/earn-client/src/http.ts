@@ -215,7 +215,7 @@ export class HttpExecutor {
   async #accept<N extends ContractSchemaName>(request: { readonly operation: string; readonly response: Response; readonly schemaName: N; readonly bytesMax: number }): Promise<ContractTypes[N]> {
     const { operation, response } = request;
     const requestId = response.headers.get('x-request-id') ?? undefined;
-    const text = await readText(response, request.bytesMax, operation);
+    const text = await readText({ response, bytesMax: request.bytesMax, operation, requestId });
     if (!response.ok) throw this.#httpFailure(operation, response, text, requestId);
     let json: unknown;
     try {
@@ -289,8 +289,14 @@ export class HttpExecutor {
   }
 }
 
-/** Reads a response body as text, failing with `limit_exceeded` beyond `bytesMax`. */
-async function readText(response: Response, bytesMax: number, operation: string): Promise<string> {
+/**
+ * Reads a response body as text, failing with `limit_exceeded` beyond `bytesMax`. A success body
+ * must be valid UTF-8, else `invalid_response`: a lenient decoder would turn each invalid
+ * sequence into U+FFFD, so two different ids could arrive as one. An error body is decoded
+ * leniently: it only feeds the error's message and code, and its status must stand.
+ */
+async function readText(request: { readonly response: Response; readonly bytesMax: number; readonly operation: string; readonly requestId: string | undefined }): Promise<string> {
+  const { response, bytesMax, operation } = request;
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (declared > bytesMax) {
     await response.body?.cancel().catch(() => undefined);
@@ -298,7 +304,15 @@ async function readText(response: Response, bytesMax: number, operation: string)
   }
   if (response.body === null) return '';
   const reader = response.body.getReader();
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new TextDecoder('utf-8', { fatal: response.ok });
+  const notUtf8 = (cause: unknown): EarnApiError =>
+    new EarnApiError('invalid_response', `${operation}: the ${response.status} body is not valid UTF-8`, {
+      operation,
+      status: response.status,
+      path: '(root)',
+      ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
+      cause: sanitizeCause(cause, []),
+    });
   let text = '';
   let bytes = 0;
   for (;;) {
@@ -309,7 +323,17 @@ async function readText(response: Response, bytesMax: number, operation: string)
       await reader.cancel().catch(() => undefined);
       throw new EarnApiError('limit_exceeded', `${operation}: response exceeds the limit of ${bytesMax} bytes`, { operation, status: response.status });
     }
-    text += decoder.decode(value, { stream: true });
+    try {
+      text += decoder.decode(value, { stream: true });
+    } catch (error) {
+      await reader.cancel().catch(() => undefined);
+      throw notUtf8(error);
+    }
   }
-  return text + decoder.decode();
+  try {
+    return text + decoder.decode();
+  } catch (error) {
+    // A body that ends inside a multi-byte sequence.
+    throw notUtf8(error);
+  }
 }
