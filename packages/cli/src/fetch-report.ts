@@ -37,6 +37,32 @@ export interface FetchedReport {
   readonly superseded: readonly string[];
 }
 
+/**
+ * The names {@link earnClientOf} repeats in an error: an environment variable name by POSIX
+ * convention (upper-case letters, digits and `_`, starting with a letter), at most 64 characters,
+ * no part between underscores longer than 24. `clientSecretEnv` accepts any
+ * `[A-Za-z_][A-Za-z0-9_]*`, so a user who pastes the secret itself there (a lowercase hex or
+ * alphanumeric secret fits) would see it in the "not set" error, on stderr and in `--json`
+ * output: a name that does not look conventional is not repeated. The last rule keeps out a long
+ * upper-case hex or base32 secret, which has no underscores; a short all-upper-case secret would
+ * still pass for a name (no rule on the name alone can tell them apart).
+ */
+export function isConventionalEnvName(name: string): boolean {
+  return /^[A-Z][A-Z0-9_]{0,63}$/.test(name) && name.split('_').every((part) => part.length <= 24);
+}
+
+function secretEnvNotSet(name: string, entity: string): CliError {
+  const field = `earnApi.${entity}.clientSecretEnv`;
+  if (isConventionalEnvName(name)) {
+    return new CliError('invalid_config', `environment variable ${name} (named by config field ${field}) is not set`, { field, value: name });
+  }
+  return new CliError(
+    'invalid_config',
+    `the environment variable named in config field ${field} is not set (its name is not shown: it does not look like a variable name; the field takes the NAME of the variable that holds the secret, such as EARNBOOK_${entity.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_CLIENT_SECRET, never the secret itself)`,
+    { field },
+  );
+}
+
 /** Makes the entity's client from the config, with the secret from the environment. */
 export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | 'entity' | 'env' | 'logger'>): EarnClient {
   const api = options.config.earnApi[options.entity];
@@ -44,12 +70,7 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
     throw new CliError('invalid_config', `config field earnApi.${options.entity} is needed to fetch reports of ${options.entity} (baseUrl, tokenUrl, clientId, clientSecretEnv)`, { field: `earnApi.${options.entity}` });
   }
   const secret = options.env[api.clientSecretEnv];
-  if (secret === undefined || secret.length === 0) {
-    throw new CliError('invalid_config', `environment variable ${api.clientSecretEnv} (named by config field earnApi.${options.entity}.clientSecretEnv) is not set`, {
-      field: `earnApi.${options.entity}.clientSecretEnv`,
-      value: api.clientSecretEnv,
-    });
-  }
+  if (secret === undefined || secret.length === 0) throw secretEnvNotSet(api.clientSecretEnv, options.entity);
   return new EarnClient({
     entityId: options.entity,
     baseUrl: api.baseUrl,

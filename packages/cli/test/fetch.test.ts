@@ -6,6 +6,7 @@ import { DAY, runCli, testConfig, workspace } from './fixtures.js';
 import type { Workspace } from './fixtures.js';
 import { planDayReports } from '@earnbook/reconcile';
 import type { ReconcileSummary } from '../src/index.js';
+import { isConventionalEnvName } from '../src/fetch-report.js';
 
 const SECRET = 'very-secret-client-value-42';
 const SECRET_ENV = 'EARNBOOK_TEST_DEFI_CLIENT_SECRET';
@@ -148,6 +149,51 @@ describe('earnbook reconcile --fetch', () => {
     expect(wrong.stderr + wrong.stdout).not.toContain(SECRET);
     const noApi = await runCli(['reconcile', '--entity', 'lending', '--day', DAY, '--fetch', '--database', ws.database, '--config', configFile], { cwd: ws.dir, env: {} });
     expect(noApi.stderr).toContain('field earnApi.lending');
+  });
+
+  it('never repeats a clientSecretEnv that does not look like a variable name: the secret pasted there stays out of stderr and --json', async () => {
+    const pasted = 'a3f9c2e17b4d8f06e5a1c3b9d7f2e480';
+    const pastedConfig = await ws.writeConfig('pasted-config.json', testConfig({ earnApi: { defi: { baseUrl: server.baseUrl, tokenUrl: server.tokenUrl, clientId: 'partner-defi', clientSecretEnv: pasted, attemptsMax: 1 } } }));
+    const result = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--fetch', '--database', ws.database, '--config', pastedConfig, '--json'], { cwd: ws.dir, env: {} });
+    expect(result.code).toBe(2);
+    expect(result.stderr + result.stdout).not.toContain(pasted);
+    expect(result.stderr).toContain('the environment variable named in config field earnApi.defi.clientSecretEnv is not set');
+    expect(result.stderr).toContain('the field takes the NAME of the variable that holds the secret, such as EARNBOOK_DEFI_CLIENT_SECRET, never the secret itself');
+    const described = (JSON.parse(result.stdout) as { error: Record<string, unknown> }).error;
+    expect(described).toMatchObject({ code: 'invalid_config', field: 'earnApi.defi.clientSecretEnv' });
+    expect(described['value']).toBeUndefined();
+    expect(server.tokenRequests).toHaveLength(0);
+    // A secret the configuration refuses outright (it starts with a digit) is not echoed either.
+    const digitFirst = await ws.writeConfig('digit-config.json', testConfig({ earnApi: { defi: { baseUrl: server.baseUrl, tokenUrl: server.tokenUrl, clientId: 'partner-defi', clientSecretEnv: `0${pasted.slice(1)}` } } }));
+    const refused = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--fetch', '--database', ws.database, '--config', digitFirst, '--json'], { cwd: ws.dir, env: {} });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('field earnApi.defi.clientSecretEnv');
+    expect(refused.stderr + refused.stdout).not.toContain(pasted.slice(1));
+  });
+
+  it('names a conventional clientSecretEnv that is not set, in the message and the --json value', async () => {
+    const result = await fetchCli(['--json'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`error: environment variable ${SECRET_ENV} (named by config field earnApi.defi.clientSecretEnv) is not set (code invalid_config, field earnApi.defi.clientSecretEnv)\n`);
+    expect((JSON.parse(result.stdout) as { error: Record<string, unknown> }).error).toMatchObject({ code: 'invalid_config', field: 'earnApi.defi.clientSecretEnv', value: SECRET_ENV });
+  });
+
+  it.each([
+    ['EARNBOOK_DEFI_CLIENT_SECRET', true],
+    ['S', true],
+    ['SECRET2', true],
+    ['A'.repeat(64), false],
+    [`A${'_B'.repeat(31)}`, true],
+    [`A${'_B'.repeat(32)}`, false],
+    ['A3F9C2E17B4D8F06E5A1C3B9D7F2E480', false],
+    ['A'.repeat(24), true],
+    ['A'.repeat(25), false],
+    ['a3f9c2e17b4d8f06e5a1c3b9d7f2e480', false],
+    ['earnbook_defi_client_secret', false],
+    ['_EARNBOOK_SECRET', false],
+    ['Earnbook_Secret', false],
+  ])('isConventionalEnvName(%j) is %s', (name, expected) => {
+    expect(isConventionalEnvName(name)).toBe(expected);
   });
 
   it('chooses the newest listed report of the day, the later-listed on a tie', () => {
