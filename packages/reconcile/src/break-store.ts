@@ -1,9 +1,11 @@
 /**
  * The lifecycle of stored breaks: a run's drafts are written once per fingerprint (a break seen
- * again is updated while open, never reopened once resolved), breaks a run no longer finds are
- * resolved with that reason, and a person resolves one by hand.
+ * again is updated while open; once resolved, a row is never reopened: a break that comes back,
+ * or comes with another figure than a person resolved, is a new row), breaks a run no longer
+ * finds are resolved with that reason, and a person resolves one by hand.
  */
 import type { Kysely } from 'kysely';
+import { breakFigure } from './diff.js';
 import type { BreakDraft } from './diff.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
@@ -22,6 +24,8 @@ export interface Break {
   readonly actual: string | null;
   readonly details: Readonly<Record<string, unknown>>;
   readonly status: 'open' | 'resolved';
+  /** `run` when a reconciliation closed it, `person` when `resolveBreak` or `repairMissingBooking` did; null while open (or not recorded). */
+  readonly resolvedBy: 'run' | 'person' | null;
   readonly resolutionReason: string | null;
   readonly resolutionTransactionId: number | null;
   readonly reportVersion: number;
@@ -44,37 +48,76 @@ export function rowToBreak(row: BreakRow): Break {
     actual: row.actual,
     details: JSON.parse(row.details) as Record<string, unknown>,
     status: row.status,
+    resolvedBy: row.resolved_by,
     resolutionReason: row.resolution_reason,
     resolutionTransactionId: row.resolution_transaction_id,
     reportVersion: row.report_version,
   };
 }
 
+/** The first draft of each identity, in the drafts' order (the first draft of a fingerprint wins). */
+function firstOfEachIdentity(drafts: readonly BreakDraft[]): BreakDraft[] {
+  const first = new Map<string, BreakDraft>();
+  for (const draft of drafts) if (!first.has(draft.fingerprint)) first.set(draft.fingerprint, draft);
+  return [...first.values()];
+}
+
 /**
- * Writes a run's breaks of a day (the first draft of a fingerprint wins) and resolves the open
- * ones the run no longer found. Returns how many were resolved.
+ * The drafts a person's resolution covers, by fingerprint, with the row that covers each: a row of
+ * the same identity that a person resolved with the same figure ({@link breakFigure}). A run's
+ * own resolution ("no longer found") covers nothing: the break that comes back is found again.
+ */
+export function coveredDrafts(rows: readonly BreakRow[], drafts: readonly BreakDraft[]): Map<string, BreakRow> {
+  const resolvedByPerson = new Map<string, BreakRow[]>();
+  for (const row of rows) {
+    if (row.status !== 'resolved' || row.resolved_by !== 'person') continue;
+    const same = resolvedByPerson.get(row.fingerprint);
+    if (same === undefined) resolvedByPerson.set(row.fingerprint, [row]);
+    else same.push(row);
+  }
+  const covered = new Map<string, BreakRow>();
+  for (const draft of firstOfEachIdentity(drafts)) {
+    const figure = breakFigure(draft);
+    const row = resolvedByPerson.get(draft.fingerprint)?.find((candidate) => breakFigure(candidate) === figure);
+    if (row !== undefined) covered.set(draft.fingerprint, row);
+  }
+  return covered;
+}
+
+/**
+ * Writes a run's breaks of a day and resolves the open ones the run no longer found. A draft
+ * updates the open row of its identity (an open break follows the figures); with none, it opens a
+ * new row — also when an earlier row of the identity was resolved, by a run (the break came back)
+ * or by a person for another figure — unless a person resolved the same identity with the same
+ * figure: that resolution covers it, and an open row of the identity is then resolved too. Rows
+ * are never reopened: the resolved ones are the break's history. The first draft of a fingerprint
+ * wins. Returns how many open breaks were resolved.
  */
 export async function storeBreaks(trx: Kysely<ReconcileDatabase>, input: { entity: string; day: string; drafts: readonly BreakDraft[]; version: number; now: string }): Promise<number> {
   const { entity, day, version, now } = input;
-  const existing = new Map((await repository.selectBreaksOfDay(trx, entity, day)).map((row) => [row.fingerprint, row]));
+  const rows = await repository.selectBreaksOfDay(trx, entity, day);
+  const open = new Map(rows.filter((row) => row.status === 'open').map((row) => [row.fingerprint, row]));
+  const covered = coveredDrafts(rows, input.drafts);
   const current = new Set<string>();
   const inserts = [];
-  for (const draft of input.drafts) {
-    if (current.has(draft.fingerprint)) continue;
+  for (const draft of firstOfEachIdentity(input.drafts)) {
+    if (covered.has(draft.fingerprint)) continue;
     current.add(draft.fingerprint);
-    const row = existing.get(draft.fingerprint);
+    const row = open.get(draft.fingerprint);
     const values = { expected: draft.expected, actual: draft.actual, details: JSON.stringify(draft.details), report_version: version };
     if (row === undefined) {
-      inserts.push({ entity, accounting_day: day, kind: draft.kind, fingerprint: draft.fingerprint, provider_id: draft.providerId, earn_account_id: draft.earnAccountId, currency: draft.currency, ...values, status: 'open' as const, resolution_reason: null, resolution_transaction_id: null, created_at: now, resolved_at: null });
-    } else if (row.status === 'open') {
+      inserts.push({ entity, accounting_day: day, kind: draft.kind, fingerprint: draft.fingerprint, provider_id: draft.providerId, earn_account_id: draft.earnAccountId, currency: draft.currency, ...values, status: 'open' as const, resolved_by: null, resolution_reason: null, resolution_transaction_id: null, created_at: now, resolved_at: null });
+    } else {
       await repository.updateBreak(trx, row.id, values);
     }
   }
   for (let start = 0; start < inserts.length; start += BREAK_INSERT_BATCH_ROWS) await repository.insertBreaks(trx, inserts.slice(start, start + BREAK_INSERT_BATCH_ROWS));
   let resolved = 0;
-  for (const row of existing.values()) {
-    if (row.status !== 'open' || current.has(row.fingerprint)) continue;
-    await repository.updateBreak(trx, row.id, { status: 'resolved', resolution_reason: `no longer found when reconciling report version ${version}`, resolved_at: now });
+  for (const row of open.values()) {
+    if (current.has(row.fingerprint)) continue;
+    const cover = covered.get(row.fingerprint);
+    const reason = cover === undefined ? `no longer found when reconciling report version ${version}` : `found in report version ${version} with the figure a person resolved in break ${cover.id}`;
+    await repository.updateBreak(trx, row.id, { status: 'resolved', resolved_by: 'run', resolution_reason: reason, resolved_at: now });
     resolved++;
   }
   return resolved;
@@ -91,14 +134,15 @@ export async function openBreaksOfDay(db: Kysely<ReconcileDatabase>, input: { en
 /**
  * The currencies whose settlement is held back: a disputed outstanding balance (never pay a
  * disputed figure, even if its break was closed by hand), or fees awaiting approval (until a
- * person resolves that break, which approves them). `resolved` holds the fingerprints of the
- * day's resolved breaks.
+ * person resolves that break for these fees, which approves them; other fees need a new
+ * approval). `covered` holds the fingerprints of the drafts a person's resolution covers
+ * ({@link coveredDrafts}).
  */
-export function heldCurrencies(drafts: readonly BreakDraft[], resolved: ReadonlySet<string>): Set<string> {
+export function heldCurrencies(drafts: readonly BreakDraft[], covered: ReadonlySet<string> | ReadonlyMap<string, unknown>): Set<string> {
   const held = new Set<string>();
   for (const draft of drafts) {
     if (draft.currency === null) continue;
-    if (draft.kind === 'outstanding_balance_mismatch' || (draft.kind === 'approval_required' && !resolved.has(draft.fingerprint))) held.add(draft.currency);
+    if (draft.kind === 'outstanding_balance_mismatch' || (draft.kind === 'approval_required' && !covered.has(draft.fingerprint))) held.add(draft.currency);
   }
   return held;
 }

@@ -33,7 +33,7 @@ import { SyncQueue } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
-import { heldCurrencies, openBreaksOfDay, storeBreaks } from './break-store.js';
+import { coveredDrafts, heldCurrencies, openBreaksOfDay, storeBreaks } from './break-store.js';
 import type { Break } from './break-store.js';
 import { instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
@@ -254,8 +254,8 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const db = repository.withReconcileTables(scope.db);
   const now = formatInstant(settings.now());
   await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
-  const resolved = new Set((await repository.selectBreaksOfDay(db, entity, day)).filter((row) => row.status === 'resolved').map((row) => row.fingerprint));
-  const held = heldCurrencies(plan.drafts, resolved);
+  const covered = coveredDrafts(await repository.selectBreaksOfDay(db, entity, day), plan.drafts);
+  const held = heldCurrencies(plan.drafts, covered);
   const conflicts: BreakDraft[] = [];
   for (const position of plan.positions) {
     if (held.has(position.currency)) continue;

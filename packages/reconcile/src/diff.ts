@@ -82,12 +82,27 @@ void everyKindListed;
 export const BREAK_KINDS: readonly BreakKind[] = Object.freeze([...BREAK_KIND_LIST]);
 
 /**
- * The identity of a break within (entity, day): re-running a day finds the same row. Injective:
- * the JSON of the four fields, so no two different breaks share one (a `|` inside an id cannot
- * make them collide).
+ * The identity of a break within (entity, day): what it is about, not its figure
+ * ({@link breakFigure}). A re-run finds the open break of the same identity and updates it; a
+ * resolved one stays resolved only while a person's resolution covers the figure (see
+ * `break-store.ts`). Injective: the JSON of the four fields, so no two different breaks share one
+ * (a `|` inside an id cannot make them collide).
  */
 export function breakFingerprint(value: { readonly kind: BreakKind; readonly providerId: string | null; readonly earnAccountId: string | null; readonly currency: string | null }): string {
   return JSON.stringify([value.kind, value.providerId, value.earnAccountId, value.currency]);
+}
+
+/**
+ * The figure of a break: what a person who resolves it has seen and accepted. Every kind carries
+ * its figure in `expected` and `actual` (an amount, a day, a currency, an Earn account or an
+ * instruction's direction and amount), except `approval_required`, whose `expected` is the
+ * configured approval limit and not a figure of the day: its figure is the day's fees alone. A
+ * person's resolution covers the figure it was given; the same identity
+ * ({@link breakFingerprint}) with another figure is a new break. The JSON of the values, so that
+ * no two different figures share one.
+ */
+export function breakFigure(value: { readonly kind: BreakKind; readonly expected: string | null; readonly actual: string | null }): string {
+  return JSON.stringify(value.kind === 'approval_required' ? [value.actual] : [value.expected, value.actual]);
 }
 
 /** Makes a break draft; fields not given are null. */

@@ -106,7 +106,7 @@ export class Reconciler {
       const transaction = await this.ledger.transaction(input.transactionId);
       if (transaction.entity !== row.entity) invalid('transactionId', input.transactionId, `must be a transaction of ${row.entity}`);
     }
-    await repository.resolveOpenBreak(this.#db, row.id, { resolution_reason: input.reason, resolution_transaction_id: input.transactionId ?? null, resolved_at: formatInstant(this.#settings.now()) });
+    await repository.resolveOpenBreak(this.#db, row.id, { resolved_by: 'person', resolution_reason: input.reason, resolution_transaction_id: input.transactionId ?? null, resolved_at: formatInstant(this.#settings.now()) });
     return rowToBreak(await this.#break(row.id));
   }
 
@@ -139,7 +139,7 @@ export class Reconciler {
     const reason = `booked from the daily report (${entry.type} ${booking.providerBookingId})`;
     await this.ledger.transact(async (scope) => {
       const result = entry.type === 'Deposit' ? await this.books.recordDeposit(booking, scope) : await this.books.recordWithdrawal(booking, scope);
-      const resolved = await repository.resolveOpenBreak(repository.withReconcileTables(scope.db), row.id, { resolution_reason: reason, resolution_transaction_id: result.transaction.id, resolved_at: formatInstant(this.#settings.now()) });
+      const resolved = await repository.resolveOpenBreak(repository.withReconcileTables(scope.db), row.id, { resolved_by: 'person', resolution_reason: reason, resolution_transaction_id: result.transaction.id, resolved_at: formatInstant(this.#settings.now()) });
       if (!resolved) throw new ReconcileError('invalid_transition', `break ${row.id} was resolved by another caller meanwhile`, { field: 'breakId', value: String(row.id) });
     });
     return rowToBreak(await this.#break(row.id));

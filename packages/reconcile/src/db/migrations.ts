@@ -100,13 +100,84 @@ function injectiveFingerprints(): Migration {
   };
 }
 
+/** What a resolution by a run said before `resolved_by` existed (break-store.ts wrote only this). */
+const RUN_RESOLUTION_PATTERN = 'no longer found when reconciling report version %';
+
+/** The indexes migration 0003 adds to `reconcile_breaks`, in place of its unique constraint. */
+async function createBreakOccurrenceIndexes(db: Kysely<unknown>): Promise<void> {
+  await db.schema.createIndex('reconcile_breaks_day').on('reconcile_breaks').columns(['entity', 'accounting_day', 'fingerprint']).execute();
+  // One open break per identity; the resolved rows of an identity are its history.
+  await db.schema.createIndex('reconcile_breaks_open').unique().on('reconcile_breaks').columns(['entity', 'accounting_day', 'fingerprint']).where(sql.ref('status'), '=', 'open').execute();
+}
+
+/**
+ * A break's identity may have many rows, at most one open: a break that comes back after a run
+ * closed it, or with another figure than the one a person resolved, is a new row beside the old
+ * (which stays as the audit trail). `resolved_by` tells a run's resolution from a person's; rows
+ * resolved before it existed are the run's when their reason is the one runs wrote (and no
+ * transaction is linked), else a person's. SQLite cannot drop a table constraint, so there the
+ * table is rebuilt (same ids, same rows); PostgreSQL alters it in place.
+ */
+function breakOccurrences(dialect: LedgerDialect): Migration {
+  const resolvedBy = sql`case when status = 'open' then null when resolution_transaction_id is null and resolution_reason like ${sql.lit(RUN_RESOLUTION_PATTERN)} then 'run' else 'person' end`;
+  // An open row has no resolver. A resolved row written without one (by a tool that predates the
+  // column) is allowed, and covers no later figure (break-store.ts counts only a person's).
+  const resolvedByCheck = sql`resolved_by is null or (status = 'resolved' and resolved_by in ('run', 'person'))`;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      if (dialect.name !== 'sqlite') {
+        await db.schema.alterTable('reconcile_breaks').addColumn('resolved_by', 'text').execute();
+        await sql`update reconcile_breaks set resolved_by = ${resolvedBy}`.execute(db);
+        await db.schema.alterTable('reconcile_breaks').addCheckConstraint('reconcile_breaks_resolved_by', resolvedByCheck).execute();
+        await db.schema.alterTable('reconcile_breaks').dropConstraint('reconcile_breaks_fingerprint').execute();
+        await createBreakOccurrenceIndexes(db);
+        return;
+      }
+      await db.schema
+        .createTable('reconcile_breaks_next')
+        .addColumn('id', dialect.idColumnType, (c) => c.primaryKey().autoIncrement())
+        .addColumn('entity', 'text', (c) => c.notNull())
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('provider_id', 'text')
+        .addColumn('earn_account_id', 'text')
+        .addColumn('currency', 'text')
+        .addColumn('expected', 'text')
+        .addColumn('actual', 'text')
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('open', 'resolved')`))
+        .addColumn('resolved_by', 'text')
+        .addColumn('resolution_reason', 'text')
+        .addColumn('resolution_transaction_id', dialect.referenceColumnType, (c) => c.references('journal_transactions.id'))
+        .addColumn('report_version', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('resolved_at', 'text')
+        .addCheckConstraint('reconcile_breaks_resolved_by', resolvedByCheck)
+        .execute();
+      const columns = sql.raw('id, entity, accounting_day, kind, fingerprint, provider_id, earn_account_id, currency, expected, actual, details, status, resolution_reason, resolution_transaction_id, report_version, created_at, resolved_at');
+      await sql`insert into reconcile_breaks_next (${columns}, resolved_by) select ${columns}, ${resolvedBy} from reconcile_breaks`.execute(db);
+      await db.schema.dropTable('reconcile_breaks').execute();
+      await db.schema.alterTable('reconcile_breaks_next').renameTo('reconcile_breaks').execute();
+      // The old table's indexes went with it.
+      await db.schema.createIndex('reconcile_breaks_status').on('reconcile_breaks').columns(['status', 'entity', 'accounting_day']).execute();
+      await createBreakOccurrenceIndexes(db);
+    },
+  };
+}
+
+/** Reconcile's migrations by name, in order (exported for the in-place upgrade tests). */
+export function reconcileMigrations(dialect: LedgerDialect): Record<string, Migration> {
+  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect) };
+}
+
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */
 export async function migrateReconcile(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<void> {
   await dialect.migrate(db, async (connection, { disableTransactions }) => {
     const migrator = new Migrator({
       db: connection,
       disableTransactions,
-      provider: { getMigrations: async () => ({ '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints() }) },
+      provider: { getMigrations: async () => reconcileMigrations(dialect) },
       migrationTableName: RECONCILE_MIGRATION_TABLE,
       migrationLockTableName: RECONCILE_MIGRATION_LOCK_TABLE,
       ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),

@@ -60,7 +60,7 @@ export async function updateBreak(db: Db, id: number, values: Updateable<Reconci
 }
 
 /** Resolves one open break; false if it was not open any more. */
-export async function resolveOpenBreak(db: Db, id: number, values: { resolution_reason: string; resolution_transaction_id: number | null; resolved_at: string }): Promise<boolean> {
+export async function resolveOpenBreak(db: Db, id: number, values: { resolved_by: 'run' | 'person'; resolution_reason: string; resolution_transaction_id: number | null; resolved_at: string }): Promise<boolean> {
   const result = await db.updateTable('reconcile_breaks').set({ status: 'resolved', ...values }).where('id', '=', id).where('status', '=', 'open').executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }

@@ -28,7 +28,7 @@ export interface ReconcileBreakTable {
   entity: string;
   accounting_day: string;
   kind: BreakKind;
-  /** Stable identity of the break within (entity, day): re-running a day finds the same row. */
+  /** Identity of the break within (entity, day), without its figure: re-running a day finds its open row. */
   fingerprint: string;
   /** The report entry id (or booking id) concerned, if any. */
   provider_id: string | null;
@@ -40,7 +40,14 @@ export interface ReconcileBreakTable {
   actual: string | null;
   /** JSON with what is needed to act on the break (e.g. the report entry to book). */
   details: string;
+  /** At most one open row per (entity, day, fingerprint); resolved rows are the break's history. */
   status: 'open' | 'resolved';
+  /**
+   * Who resolved it: `run`, a reconciliation that no longer found it (or found its figure covered
+   * by a person's resolution); `person`, `resolveBreak` or `repairMissingBooking`. Null while open
+   * (and on a resolved row written by a tool that does not know the column: it covers nothing).
+   */
+  resolved_by: 'run' | 'person' | null;
   resolution_reason: string | null;
   /** The adjusting journal transaction, when one resolved the break. */
   resolution_transaction_id: number | null;

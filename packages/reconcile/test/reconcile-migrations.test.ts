@@ -1,0 +1,85 @@
+/**
+ * Reconcile's later migrations upgrade a database made by the earlier ones in place: the rows
+ * stay (same ids), new columns are filled from what the rows say, and the new constraints hold.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Migrator, sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { EarnBooks } from '@earnbook/ledger';
+import type { Ledger } from '@earnbook/ledger';
+import { Reconciler } from '../src/index.js';
+import { RECONCILE_MIGRATION_LOCK_TABLE, RECONCILE_MIGRATION_TABLE, reconcileMigrations } from '../src/db/migrations.js';
+import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
+
+const DAY = '2025-03-18';
+
+describe.each(DIALECTS)('reconcile migrations upgrade in place on %s', (dialect) => {
+  let ledger: Ledger;
+  let schema: string | undefined;
+  let close: () => Promise<void>;
+
+  beforeEach(async () => {
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    ledger = opened.ledger;
+    schema = opened.schema;
+    close = opened.close;
+  });
+  afterEach(async () => close());
+
+  /** Applies reconcile's migrations up to and including `last`, as an older release did. */
+  async function migrateUpTo(last: string): Promise<void> {
+    const all = reconcileMigrations(ledger.dialect);
+    const names = Object.keys(all);
+    const kept = Object.fromEntries(names.slice(0, names.indexOf(last) + 1).map((name) => [name, all[name]]));
+    expect(Object.keys(kept)).toContain(last);
+    await ledger.dialect.migrate(ledger.db as Kysely<unknown>, async (connection, { disableTransactions }) => {
+      const migrator = new Migrator({
+        db: connection,
+        disableTransactions,
+        provider: { getMigrations: async () => kept as never },
+        migrationTableName: RECONCILE_MIGRATION_TABLE,
+        migrationLockTableName: RECONCILE_MIGRATION_LOCK_TABLE,
+        ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+      });
+      const { error } = await migrator.migrateToLatest();
+      if (error !== undefined) throw error;
+    });
+  }
+
+  const db = () => ledger.db as Kysely<unknown>;
+  // Without explicit ids: PostgreSQL's sequence would not know them.
+  const insertBreak = (currency: string, status: string, reason: string | null) =>
+    sql`insert into reconcile_breaks (entity, accounting_day, kind, fingerprint, provider_id, earn_account_id, currency, expected, actual, details, status, resolution_reason, resolution_transaction_id, report_version, created_at, resolved_at)
+        values ('defi', ${DAY}, 'margin_mismatch', ${`["margin_mismatch",null,null,"${currency}"]`}, null, null, ${currency}, '1', '2', '{}', ${status}, ${reason}, null, 1, '2025-03-19T01:00:00.000Z', ${status === 'open' ? null : '2025-03-19T02:00:00.000Z'})`.execute(db());
+
+  it('0003: breaks keep their ids and rows, learn who resolved them, and may have many rows of one identity but one open', async () => {
+    await migrateUpTo('0002_injective_fingerprints');
+    await insertBreak('BTC', 'open', null);
+    await insertBreak('ETH', 'resolved', 'no longer found when reconciling report version 2');
+    await insertBreak('XRP', 'resolved', 'agreed with the provider');
+    // Before 0003, one row per identity.
+    await expect(insertBreak('ETH', 'open', null)).rejects.toThrow();
+
+    const reconciler = await Reconciler.open({ books: new EarnBooks(ledger) });
+    const rows = await reconciler.breaks({ entity: 'defi' });
+    expect(rows.map((row) => [row.id, row.currency, row.status, row.resolvedBy, row.resolutionReason])).toEqual([
+      [1, 'BTC', 'open', null, null],
+      [2, 'ETH', 'resolved', 'run', 'no longer found when reconciling report version 2'],
+      [3, 'XRP', 'resolved', 'person', 'agreed with the provider'],
+    ]);
+    // A second row of a resolved identity is allowed; a second open row of one identity is not.
+    await sql`insert into reconcile_breaks (entity, accounting_day, kind, fingerprint, currency, details, status, report_version, created_at) values ('defi', ${DAY}, 'margin_mismatch', '["margin_mismatch",null,null,"ETH"]', 'ETH', '{}', 'open', 3, 'now')`.execute(db());
+    await expect(sql`insert into reconcile_breaks (entity, accounting_day, kind, fingerprint, currency, details, status, report_version, created_at) values ('defi', ${DAY}, 'margin_mismatch', '["margin_mismatch",null,null,"BTC"]', 'BTC', '{}', 'open', 3, 'now')`.execute(db())).rejects.toThrow();
+    // An open row has no resolver, and a resolver is a run or a person.
+    await expect(sql`insert into reconcile_breaks (entity, accounting_day, kind, fingerprint, currency, details, status, resolved_by, report_version, created_at) values ('defi', ${DAY}, 'margin_mismatch', 'x', 'BTC', '{}', 'resolved', 'robot', 3, 'now')`.execute(db())).rejects.toThrow();
+    await expect(sql`insert into reconcile_breaks (entity, accounting_day, kind, fingerprint, currency, details, status, resolved_by, report_version, created_at) values ('defi', ${DAY}, 'margin_mismatch', 'y', 'BTC', '{}', 'open', 'run', 3, 'now')`.execute(db())).rejects.toThrow();
+    const ids = (await reconciler.breaks({ entity: 'defi' })).map((row) => row.id);
+    // The new row's id follows the old ones (PostgreSQL's sequence also spent one on the refused insert).
+    expect(ids.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(ids).toHaveLength(4);
+    expect(ids[3]).toBeGreaterThan(3);
+    // Opening again applies nothing twice.
+    await Reconciler.open({ books: new EarnBooks(ledger) });
+    expect((await reconciler.breaks({ entity: 'defi' })).map((row) => row.id)).toEqual(ids);
+  });
+});
