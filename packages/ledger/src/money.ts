@@ -133,6 +133,29 @@ export function formatUnits(units: bigint, scale: number = AMOUNT_SCALE_DEFAULT)
   return (negative ? `-${text}` : text) as Amount;
 }
 
+/**
+ * The largest magnitude, in minor units at the default scale, of an amount or balance the books
+ * store: {@link AMOUNT_INTEGER_DIGITS_MAX} whole digits, what every read parses back. Each sum is
+ * checked against it before it is written ({@link isStorableUnits}).
+ */
+export const STORED_UNITS_MAX = 10n ** BigInt(AMOUNT_INTEGER_DIGITS_MAX + AMOUNT_SCALE_DEFAULT) - 1n;
+
+/** Whether units fit what the books store and read back (see {@link STORED_UNITS_MAX}). */
+export function isStorableUnits(units: bigint): boolean {
+  return units <= STORED_UNITS_MAX && units >= -STORED_UNITS_MAX;
+}
+
+/**
+ * The refusal of a sum the books could not read back once stored (a balance, a day's closing
+ * balance, the contra entry of a compound posting): `limit_exceeded` naming `field`, the sum as
+ * its value. Entered amounts are bounded when parsed, but their sums are not. Callers check
+ * {@link isStorableUnits} first, so the hot path builds no message.
+ */
+export function storageLimitExceeded(units: bigint, input: { field: string; what: string; context: Readonly<Record<string, string>> }): LedgerError {
+  const value = formatUnits(units);
+  return new LedgerError('limit_exceeded', `${input.what} would be ${value}, beyond the ${AMOUNT_INTEGER_DIGITS_MAX} whole digits the books store`, { field: input.field, value, context: input.context });
+}
+
 /** A stored amount: canonical at the default scale (what both dialects read back). */
 const CANONICAL_STORED_AMOUNT = /^-?(?:0|[1-9]\d{0,23})\.\d{18}$/;
 
@@ -144,6 +167,21 @@ export function toUnits(amount: string, scale: number = AMOUNT_SCALE_DEFAULT): b
     return BigInt(amount.slice(0, -19) + amount.slice(-18));
   }
   return parseUnits(amount, { field: 'amount', scale, allowNegative: true });
+}
+
+const STORED_TOTAL = /^(-?)(\d+)\.(\d{1,18})$/;
+
+/**
+ * Minor units of an exact SQL total of stored amounts (`sum` on NUMERIC, `decimal_sum` on TEXT).
+ * Each amount and balance is bounded, but a total need not be: a day's entries of an account that
+ * may go negative move it by up to twice the bound.
+ */
+export function totalToUnits(total: string): bigint {
+  const match = STORED_TOTAL.exec(total);
+  if (match === null) return toUnits(total);
+  const [, sign = '', whole = '', fraction = ''] = match;
+  const magnitude = BigInt(whole + fraction.padEnd(AMOUNT_SCALE_DEFAULT, '0'));
+  return sign === '-' ? -magnitude : magnitude;
 }
 
 /** Rescales units from one scale to a larger or equal one (exact). */

@@ -16,7 +16,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant } from './errors.js';
-import { assertCurrencyScale, formatUnits, toUnits } from './money.js';
+import { assertCurrencyScale, formatUnits, isStorableUnits, storageLimitExceeded, toUnits } from './money.js';
 import { formatInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { planPosting, transactionRow } from './posting.js';
@@ -273,6 +273,7 @@ async function backdate(trx: Db, series: { account: LedgerAccount; shard: number
         context: { accountId: String(account.id), accountingDay },
       });
     }
+    if (!isStorableUnits(moved)) throw storageLimitExceeded(moved, { field: 'entries', what: `the balance of account ${account.id} at the end of ${accountingDay}`, context: { accountId: String(account.id), currency: account.currency, accountingDay } });
     days.set(accountingDay, moved);
   }
 }

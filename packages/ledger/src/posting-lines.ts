@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
-import { assertCurrencyScale, formatUnits, parseUnits, toUnits } from './money.js';
+import { assertCurrencyScale, formatUnits, isStorableUnits, parseUnits, storageLimitExceeded, toUnits } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { DESCRIPTION_LENGTH_MAX, LINES_PER_TRANSACTION_MAX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
@@ -209,13 +209,17 @@ export function planLines(posting: NormalizedLines, context: LinesContext): Line
     existing.push(stored);
     if (stored !== undefined) return;
     const after = balanceOf(account) + normalDelta(line.units, account.normal_side);
+    if (!isStorableUnits(after)) throw storageLimitExceeded(after, { field: 'lines', what: `the balance of account ${account.id} (${account.kind}, ${account.currency})`, context: { accountId: String(account.id), currency: account.currency, line: String(index) } });
     running.set(account.id, after);
     counts.set(account.id, (counts.get(account.id) ?? 0) + 1);
     contraUnits -= line.units;
     lineEntries.push({ account_id: account.id, amount: formatUnits(line.units), balance_after: formatUnits(after), provider_id: line.providerId });
   });
   if (lineEntries.length === 0) return { existing, currency: contra.currency, entries: [], accounts: [], dayBalances: [] };
+  const contraContext = { accountId: String(contra.id), currency: contra.currency };
+  if (!isStorableUnits(contraUnits)) throw storageLimitExceeded(contraUnits, { field: 'lines', what: `the contra entry (the sum of the lines) on account ${contra.id}`, context: contraContext });
   const contraAfter = balanceOf(contra) + normalDelta(contraUnits, contra.normal_side);
+  if (!isStorableUnits(contraAfter)) throw storageLimitExceeded(contraAfter, { field: 'lines', what: `the balance of contra account ${contra.id} (${contra.kind}, ${contra.currency})`, context: contraContext });
   running.set(contra.id, contraAfter);
   counts.set(contra.id, 1);
   const entries = [{ account_id: contra.id, amount: formatUnits(contraUnits), balance_after: formatUnits(contraAfter), provider_id: null }, ...lineEntries];
@@ -265,6 +269,7 @@ function movedDays(account: BulkAccountRow, day: string, deltaUnits: bigint, bac
         context: { accountId: String(account.id), accountingDay },
       });
     }
+    if (!isStorableUnits(moved)) throw storageLimitExceeded(moved, { field: 'lines', what: `the balance of account ${account.id} at the end of ${accountingDay}`, context: { accountId: String(account.id), currency: account.currency, accountingDay } });
     return { account_id: account.id, accounting_day: accountingDay, balance: formatUnits(moved) };
   });
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
-import { formatUnits, parseUnits } from './money.js';
+import { formatUnits, isStorableUnits, parseUnits, storageLimitExceeded } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import type { AccountKind, NormalSide } from './chart.js';
 import { ACCOUNT_KIND_RULES } from './chart.js';
@@ -247,6 +247,8 @@ export function planPosting(posting: NormalizedPosting, accounts: ReadonlyMap<nu
     }
     perCurrency.set(account.currency, (perCurrency.get(account.currency) ?? 0n) + entry.units);
     const after = (running.get(account.id) ?? account.balanceUnits) + normalDelta(entry.units, account.normalSide);
+    // Every running balance is stored (the entry's balance_after), so each must read back.
+    if (!isStorableUnits(after)) throw storageLimitExceeded(after, { field: 'entries', what: `the balance of account ${account.id} (${account.kind}, ${account.currency})`, context: { accountId: String(account.id), currency: account.currency } });
     running.set(account.id, after);
     entryBalancesAfter.push(after);
   });

@@ -9,7 +9,7 @@
  */
 import type { Kysely } from 'kysely';
 import { assertInvariant } from './errors.js';
-import { formatUnits, toUnits } from './money.js';
+import { formatUnits, toUnits, totalToUnits } from './money.js';
 import { ACCOUNT_KIND_RULES } from './chart.js';
 import type { AccountKind } from './chart.js';
 import { normalDelta } from './posting.js';
@@ -34,7 +34,7 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
   const sums: SeriesSums = new Map();
   for (const row of await repository.sumEntriesPerAccount(db, dialect, entity)) {
     const series = sums.get(row.account_id) ?? new Map();
-    series.set(row.balance_shard, { total: toUnits(row.total), entries: Number(row.entries) });
+    series.set(row.balance_shard, { total: totalToUnits(row.total), entries: Number(row.entries) });
     sums.set(row.account_id, series);
   }
   const latestDays = new Map((await repository.selectLatestDayBalances(db)).map((row) => [row.account_id, row]));
@@ -95,7 +95,7 @@ function verifyShards(account: AccountRow, states: readonly ShardState[], series
  */
 async function verifyShardDays(db: Db, dialect: LedgerDialect, entity: string | undefined, accounts: ReadonlyMap<number, AccountRow>): Promise<void> {
   const entryDays = (await sumShardEntriesPerDay(db, dialect, entity))
-    .map((row) => ({ accountId: row.account_id, shard: row.balance_shard ?? 0, day: row.accounting_day, units: toUnits(row.total) }))
+    .map((row) => ({ accountId: row.account_id, shard: row.balance_shard ?? 0, day: row.accounting_day, units: totalToUnits(row.total) }))
     .sort((a, b) => a.accountId - b.accountId || a.shard - b.shard || (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
   const running = new Map<string, bigint>();
   let next = 0;
@@ -124,7 +124,7 @@ async function verifyTransactions(db: Db, dialect: LedgerDialect, entity: string
   const transactions = new Set<number>();
   for (const row of perTransaction) {
     transactions.add(row.transaction_id);
-    assertInvariant(toUnits(row.total) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
+    assertInvariant(totalToUnits(row.total) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
   }
   const stored = await countTransactions(db, entity);
   assertInvariant(stored === transactions.size, `${stored} transactions are stored but ${transactions.size} have entries`);
