@@ -1,12 +1,27 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_BREAKS, EXIT_ERROR } from '../src/index.js';
 import { DAY, workspace } from './fixtures.js';
 import type { Workspace } from './fixtures.js';
 
 const BIN = fileURLToPath(new URL('../bin/earnbook.mjs', import.meta.url));
+const MAIN = new URL('../src/main.ts', import.meta.url).href;
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs `node <args>` with `stdout` as given and stderr captured. */
+function spawnNode(args: readonly string[], options: { cwd: string; stdout: 'ignore' | number }): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...args], { cwd: options.cwd, env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', options.stdout, 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 /** Runs the real bin in a child process (not a terminal: no progress bar). */
 function spawnBin(argv: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -41,5 +56,30 @@ describe('the earnbook bin', () => {
     expect(missing.code).toBe(2);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toMatch(/^error: no report file at .*missing\.json \(code no_report, field reportFile\)\n$/);
+  });
+
+  // Exit code 1 means "breaks found": a failure must never end the process with Node's own 1.
+  it.skipIf(!existsSync('/dev/full'))('exits 2, not 1, with a line on stderr, when stdout cannot be written (/dev/full)', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const result = await spawnNode([BIN, '--version'], { cwd: ws.dir, stdout: full });
+      expect(result.code).not.toBe(EXIT_BREAKS);
+      expect(result.code).toBe(EXIT_ERROR);
+      expect(result.stderr).toBe(`earnbook: cannot write to stdout (ENOSPC): the output is incomplete; exiting with code ${EXIT_ERROR}\n`);
+    } finally {
+      closeSync(full);
+    }
+  });
+
+  it.each([
+    ['an unhandled rejection', 'void Promise.reject(new Error("boom-rejected"))', 'unhandled rejection', 'boom-rejected'],
+    ['an uncaught exception', 'throw new Error("boom-thrown")', 'uncaught exception', 'boom-thrown'],
+  ])('exits 2, not 1, on %s after the command ran', async (_name, failure, kind, text) => {
+    // The entry, loaded through tsx as the bin loads it, then a failure nothing catches.
+    const script = join(ws.dir, `crash-${text}.mjs`);
+    await writeFile(script, `await import(${JSON.stringify(MAIN)});\nsetTimeout(() => { ${failure}; }, 10);\n`);
+    const result = await spawnNode(['--import', 'tsx', script, '--version'], { cwd: PACKAGE_DIR, stdout: 'ignore' });
+    expect(result.code).toBe(EXIT_ERROR);
+    expect(result.stderr).toContain(`earnbook: internal error (${kind}), exiting with code ${EXIT_ERROR}: Error: ${text}`);
   });
 });
