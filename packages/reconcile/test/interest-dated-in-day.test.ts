@@ -42,7 +42,7 @@ describe.each(DIALECTS)('interest dated in its own day on %s', (dialect) => {
     const first = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) });
     expect(first.breaks).toEqual([]);
     expect(first.synced.interest).toBe(2);
-    const ids = report.transactions.filter((entry) => entry.type === 'Interest').map((entry) => entry.id);
+    const ids = report.transactions.filter((entry) => entry.type === 'Interest').map((entry) => String(entry['id']));
     const booked = await providerEntriesByIds(ledger, { entity: 'defi', providerIds: ids });
     expect(booked.map((entry) => [entry.accountingDay, entry.interestDay])).toEqual([
       ['2025-03-19', DAY],
