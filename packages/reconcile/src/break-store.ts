@@ -132,17 +132,23 @@ export async function openBreaksOfDay(db: Kysely<ReconcileDatabase>, input: { en
 }
 
 /**
- * The currencies whose settlement is held back: a disputed outstanding balance (never pay a
- * disputed figure, even if its break was closed by hand), or fees awaiting approval (until a
- * person resolves that break for these fees, which approves them; other fees need a new
- * approval). `covered` holds the fingerprints of the drafts a person's resolution covers
- * ({@link coveredDrafts}).
+ * The currencies whose settlement is held back, each with the reason: a disputed outstanding
+ * balance (never pay a disputed figure, even if its break was closed by hand), or fees awaiting
+ * approval (until a person resolves that break for these fees, which approves them; other fees
+ * need a new approval). `covered` holds the fingerprints of the drafts a person's resolution
+ * covers ({@link coveredDrafts}).
  */
-export function heldCurrencies(drafts: readonly BreakDraft[], covered: ReadonlySet<string> | ReadonlyMap<string, unknown>): Set<string> {
-  const held = new Set<string>();
+export function heldCurrencies(drafts: readonly BreakDraft[], covered: ReadonlySet<string> | ReadonlyMap<string, unknown>): Map<string, string> {
+  const held = new Map<string, string[]>();
+  const hold = (currency: string, reason: string) => {
+    const reasons = held.get(currency);
+    if (reasons === undefined) held.set(currency, [reason]);
+    else if (!reasons.includes(reason)) reasons.push(reason);
+  };
   for (const draft of drafts) {
     if (draft.currency === null) continue;
-    if (draft.kind === 'outstanding_balance_mismatch' || (draft.kind === 'approval_required' && !covered.has(draft.fingerprint))) held.add(draft.currency);
+    if (draft.kind === 'outstanding_balance_mismatch') hold(draft.currency, 'the outstanding balance is disputed (outstanding_balance_mismatch)');
+    else if (draft.kind === 'approval_required' && !covered.has(draft.fingerprint)) hold(draft.currency, `fees of ${draft.actual ?? '?'} await approval (approval_required)`);
   }
-  return held;
+  return new Map([...held].map(([currency, reasons]) => [currency, reasons.join('; ')]));
 }

@@ -258,8 +258,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const held = heldCurrencies(plan.drafts, covered);
   const conflicts: BreakDraft[] = [];
   for (const position of plan.positions) {
-    if (held.has(position.currency)) continue;
-    const conflict = await instruct(db, { entity, day, position, wallet: settings.wallet(entity, position.currency), now });
+    const conflict = await instruct(db, { entity, day, position, wallet: settings.wallet(entity, position.currency), heldReason: held.get(position.currency), version: context.version, now });
     if (conflict !== null) conflicts.push(conflict);
   }
   const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);

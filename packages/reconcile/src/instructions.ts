@@ -1,20 +1,22 @@
 /**
  * The lifecycle of settlement instructions: one per (entity, currency, day), issued pending when
- * a position settles; a pending one follows a restated figure, a sent or confirmed one never
- * changes (a restated figure then is a break); `to_provider` goes pending → sent → confirmed,
- * `from_provider` pending → confirmed. Confirming books the transfer in the same transaction.
+ * a position settles; a pending one follows a restated figure, is held while its currency is
+ * (a disputed figure, fees awaiting approval) and is cancelled when the day no longer settles; a
+ * sent or confirmed one never changes (a restated figure then is a break); `to_provider` goes
+ * pending → sent → confirmed, `from_provider` pending → confirmed. Confirming books the transfer
+ * in the same transaction.
  */
-import type { Kysely } from 'kysely';
-import { POSTING_RULES, postingRuleEntries, formatUnits, toUnits } from '@earnbook/ledger';
+import type { Kysely, Updateable } from 'kysely';
+import { POSTING_RULES, assertInvariant, postingRuleEntries, formatUnits, toUnits } from '@earnbook/ledger';
 import type { AccountKind, PostingRuleKind, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
+import { ReconcileError } from './errors.js';
 import { breakDraft } from './diff.js';
 import type { BreakDraft } from './diff.js';
 import type { SettlementPosition } from './settlement.js';
-import type { ReconcileDatabase } from './db/schema.js';
+import type { ReconcileDatabase, SettlementInstructionTable } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { InstructionRow } from './db/repository.js';
 
-/** A settlement instruction. */
 /** An on-chain transaction hash as the reconciler takes it: 8 to 200 letters, digits, ":", "_" or "-". */
 export const TRANSACTION_HASH_PATTERN = /^[A-Za-z0-9:_-]{8,200}$/;
 /** What {@link TRANSACTION_HASH_PATTERN} asks, for error messages. */
@@ -25,6 +27,7 @@ export function isTransactionHash(value: unknown): value is string {
   return typeof value === 'string' && TRANSACTION_HASH_PATTERN.test(value);
 }
 
+/** A settlement instruction. */
 export interface SettlementInstruction {
   readonly id: number;
   readonly entity: string;
@@ -33,7 +36,10 @@ export interface SettlementInstruction {
   readonly direction: 'to_provider' | 'from_provider';
   readonly amount: string;
   readonly wallet: string | null;
-  readonly status: 'pending' | 'sent' | 'confirmed';
+  /** See {@link SettlementInstructionTable.status}: only `pending` can be sent (or, incoming, confirmed). */
+  readonly status: 'pending' | 'held' | 'cancelled' | 'sent' | 'confirmed';
+  /** Why it is held or cancelled; absent otherwise. */
+  readonly statusReason?: string;
   readonly transactionHash: string | null;
   readonly ledgerTransactionId: number | null;
 }
@@ -49,31 +55,80 @@ export function rowToInstruction(row: InstructionRow): SettlementInstruction {
     amount: formatUnits(toUnits(row.amount)),
     wallet: row.wallet,
     status: row.status,
+    ...(row.status_reason === null ? {} : { statusReason: row.status_reason }),
     transactionHash: row.transaction_hash,
     ledgerTransactionId: row.ledger_transaction_id,
   };
 }
 
+/** What a run says about its currency's instruction: the position, and why it is held if it is. */
+export interface InstructInput {
+  readonly entity: string;
+  readonly day: string;
+  readonly position: SettlementPosition;
+  readonly wallet: string | null;
+  /** Why the currency's settlement is held back (a disputed figure, fees awaiting approval); undefined if it is not. */
+  readonly heldReason: string | undefined;
+  /** The report version the run reconciles, for the reasons it writes. */
+  readonly version: number;
+  readonly now: string;
+}
+
 /**
- * Issues (or updates while still pending) the day's instruction of a currency. A changed figure
- * for an instruction already sent or confirmed is returned as an `outstanding_balance_mismatch`.
+ * What becomes of an instruction a run may still change (pending, held or cancelled), as the
+ * values to write, or undefined when it stays as it is:
+ * - held back: a pending one becomes `held`, keeping the figure it was issued with (never pay a
+ *   disputed figure, nor fees awaiting approval); a held one takes the new reason; a cancelled one
+ *   stays cancelled (nothing to pay either way);
+ * - nothing to settle (the outstanding balance is carried, or nets to zero): `cancelled`, keeping
+ *   the figure it had, so that the same money is not paid while the position carries it forward;
+ * - else `pending` with the run's figure (a held or cancelled one comes back).
  */
-export async function instruct(trx: Kysely<ReconcileDatabase>, input: { entity: string; day: string; position: SettlementPosition; wallet: string | null; now: string }): Promise<BreakDraft | null> {
+export function nextInstructionState(existing: InstructionRow, input: InstructInput): Updateable<SettlementInstructionTable> | undefined {
+  const { position, version } = input;
+  const settledUnits = toUnits(position.settled);
+  if (input.heldReason !== undefined) {
+    const reason = `held by report version ${version}: ${input.heldReason}`;
+    if (existing.status === 'cancelled' || (existing.status === 'held' && existing.status_reason === reason)) return undefined;
+    return { status: 'held', status_reason: reason };
+  }
+  if (settledUnits === 0n) {
+    if (existing.status === 'cancelled') return undefined;
+    const why = toUnits(position.outstanding) === 0n ? 'the outstanding balance nets to zero' : `the outstanding balance of ${position.outstanding} is carried to the next day (below the settlement threshold)`;
+    return { status: 'cancelled', status_reason: `cancelled by report version ${version}: ${why}` };
+  }
+  const direction = settledUnits < 0n ? 'to_provider' : 'from_provider';
+  const amount = formatUnits(settledUnits < 0n ? -settledUnits : settledUnits);
+  if (existing.status === 'pending' && existing.direction === direction && toUnits(existing.amount) === toUnits(amount)) return undefined;
+  return { status: 'pending', status_reason: null, direction, amount };
+}
+
+/**
+ * Issues the day's instruction of a currency, or moves the one issued while a run may still
+ * change it ({@link nextInstructionState}). A changed figure for an instruction already sent or
+ * confirmed is returned as an `outstanding_balance_mismatch` (unless the currency is held: its
+ * own break says so).
+ */
+export async function instruct(trx: Kysely<ReconcileDatabase>, input: InstructInput): Promise<BreakDraft | null> {
   const { entity, day, position, now } = input;
   const settledUnits = toUnits(position.settled);
   const existing = await repository.findInstructionOfDay(trx, { entity, currency: position.currency, day });
   const direction = settledUnits < 0n ? 'to_provider' : 'from_provider';
   const amount = formatUnits(settledUnits < 0n ? -settledUnits : settledUnits);
   if (existing === undefined) {
-    if (settledUnits === 0n) return null;
-    await repository.insertInstruction(trx, { entity, currency: position.currency, accounting_day: day, direction, amount, wallet: input.wallet, status: 'pending', transaction_hash: null, ledger_transaction_id: null, created_at: now, updated_at: now });
+    if (settledUnits === 0n || input.heldReason !== undefined) return null;
+    await repository.insertInstruction(trx, { entity, currency: position.currency, accounting_day: day, direction, amount, wallet: input.wallet, status: 'pending', status_reason: null, transaction_hash: null, ledger_transaction_id: null, created_at: now, updated_at: now });
     return null;
   }
-  if (existing.direction === direction && toUnits(existing.amount) === toUnits(amount)) return null;
-  if (existing.status === 'pending') {
-    if (settledUnits !== 0n) await repository.updateInstruction(trx, existing.id, 'pending', { direction, amount, updated_at: now });
+  if (existing.status === 'pending' || existing.status === 'held' || existing.status === 'cancelled') {
+    const next = nextInstructionState(existing, input);
+    if (next !== undefined) {
+      const updated = await repository.updateInstruction(trx, existing.id, existing.status, { ...next, updated_at: now });
+      assertInvariant(updated, `instruction ${existing.id} changed status inside the day's transaction`);
+    }
     return null;
   }
+  if (input.heldReason !== undefined || (existing.direction === direction && toUnits(existing.amount) === toUnits(amount))) return null;
   return breakDraft('outstanding_balance_mismatch', {
     providerId: `instruction:${existing.id}`,
     currency: position.currency,
@@ -107,6 +162,12 @@ export function settlementKey(row: InstructionRow): string {
 export async function confirmWithin(ledger: Ledger, input: { row: InstructionRow; occurredAt: string | Date; hash: string; bookedId: number | undefined; now: string }): Promise<void> {
   const { row } = input;
   await ledger.transact(async (scope) => {
+    const db = repository.withReconcileTables(scope.db);
+    // A run may have held, cancelled or restated it since it was read: then nothing is booked.
+    const current = await repository.findInstruction(db, row.id);
+    if (current === undefined || current.status !== row.status || current.direction !== row.direction || toUnits(current.amount) !== toUnits(row.amount)) {
+      throw new ReconcileError('invalid_transition', `instruction ${row.id} changed while it was being confirmed (now ${current?.status ?? 'gone'}); read it again`, { field: 'instructionId', value: String(row.id) });
+    }
     let transactionId = input.bookedId;
     if (transactionId === undefined) {
       const kind = row.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider';
@@ -122,11 +183,12 @@ export async function confirmWithin(ledger: Ledger, input: { row: InstructionRow
       };
       transactionId = (await scope.post(posting)).transaction.id;
     }
-    await repository.updateInstruction(repository.withReconcileTables(scope.db), row.id, row.status, {
+    const confirmed = await repository.updateInstruction(db, row.id, row.status, {
       status: 'confirmed',
       transaction_hash: input.hash,
       ledger_transaction_id: transactionId,
       updated_at: input.now,
     });
+    if (!confirmed) throw new ReconcileError('invalid_transition', `instruction ${row.id} is no longer ${row.status}; read it again`, { field: 'instructionId', value: String(row.id) });
   });
 }

@@ -163,9 +163,11 @@ export class Reconciler {
     const row = await this.#instruction(input.instructionId);
     if (!isTransactionHash(input.transactionHash)) invalid('transactionHash', input.transactionHash, TRANSACTION_HASH_RULE);
     if (row.direction !== 'to_provider' || row.status !== 'pending') {
-      throw new ReconcileError('invalid_transition', `instruction ${row.id} (${row.direction}, ${row.status}) cannot be marked sent`, { field: 'instructionId', value: String(row.id) });
+      throw new ReconcileError('invalid_transition', `instruction ${row.id} (${row.direction}, ${row.status}) cannot be marked sent${statusReasonText(row)}`, { field: 'instructionId', value: String(row.id) });
     }
-    await repository.updateInstruction(this.#db, row.id, 'pending', { status: 'sent', transaction_hash: input.transactionHash, updated_at: formatInstant(this.#settings.now()) });
+    // Only while still pending: a run may have held or cancelled it since it was read.
+    const sent = await repository.updateInstruction(this.#db, row.id, 'pending', { status: 'sent', transaction_hash: input.transactionHash, updated_at: formatInstant(this.#settings.now()) });
+    if (!sent) throw new ReconcileError('invalid_transition', `instruction ${row.id} is no longer pending and cannot be marked sent`, { field: 'instructionId', value: String(row.id) });
     return rowToInstruction(await this.#instruction(row.id));
   }
 
@@ -183,7 +185,8 @@ export class Reconciler {
     }
     if (row.status === 'confirmed') return rowToInstruction(row);
     const hash = row.transaction_hash ?? input.transactionHash;
-    if (row.direction === 'to_provider' && row.status !== 'sent') throw new ReconcileError('invalid_transition', `instruction ${row.id} must be sent before it is confirmed`, { field: 'instructionId', value: String(row.id) });
+    if (row.direction === 'to_provider' && row.status !== 'sent') throw new ReconcileError('invalid_transition', `instruction ${row.id} must be sent before it is confirmed${statusReasonText(row)}`, { field: 'instructionId', value: String(row.id) });
+    if (row.direction === 'from_provider' && row.status !== 'pending') throw new ReconcileError('invalid_transition', `instruction ${row.id} is ${row.status} and cannot be confirmed${statusReasonText(row)}`, { field: 'instructionId', value: String(row.id) });
     if (hash === undefined || hash === null) invalid('transactionHash', hash, 'is needed to confirm an incoming transfer');
     if (!isTransactionHash(hash)) invalid('transactionHash', hash, TRANSACTION_HASH_RULE);
     const booked = await this.ledger.transactionByKey(row.entity, settlementKey(row));
@@ -192,3 +195,7 @@ export class Reconciler {
   }
 }
 
+/** The reason of a held or cancelled instruction, for an error message. */
+function statusReasonText(row: InstructionRow): string {
+  return row.status_reason === null ? '' : ` (${row.status}: ${row.status_reason})`;
+}

@@ -85,6 +85,8 @@ describe.each(DIALECTS)('breaks that come back, and what a resolution covers, on
     expect(back.clean).toBe(false);
     expect(back.breaks.map((found) => [found.kind, found.expected, found.actual, found.reportVersion])).toEqual([['outstanding_balance_mismatch', closed.expected, closed.actual, 3]]);
     expect(back.breaks[0]?.id).not.toBe(closed.id);
+    // The instruction v2 issued is held again: the disputed figure is not paid.
+    expect(back.instructions.map((instruction) => instruction.status)).toEqual(['held']);
     // The closed row stays as it was: the audit trail keeps both.
     const all = await reconciler.breaks({ entity: 'defi', day: DAY });
     expect(all.map((found) => [found.id, found.status, found.resolvedBy])).toEqual([

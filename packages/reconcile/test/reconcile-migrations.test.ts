@@ -82,4 +82,35 @@ describe.each(DIALECTS)('reconcile migrations upgrade in place on %s', (dialect)
     await Reconciler.open({ books: new EarnBooks(ledger) });
     expect((await reconciler.breaks({ entity: 'defi' })).map((row) => row.id)).toEqual(ids);
   });
+  it('0004: instructions keep their ids and rows, and may be held or cancelled with a reason', async () => {
+    await migrateUpTo('0003_break_occurrences');
+    const insertInstruction = (currency: string, status: string, hash: string | null) =>
+      sql`insert into settlement_instructions (entity, currency, accounting_day, direction, amount, wallet, status, transaction_hash, ledger_transaction_id, created_at, updated_at)
+          values ('defi', ${currency}, ${DAY}, 'to_provider', '1.500000000000000000', 'bc1', ${status}, ${hash}, null, '2025-03-19T01:00:00.000Z', '2025-03-19T01:00:00.000Z')`.execute(db());
+    await insertInstruction('BTC', 'pending', null);
+    await insertInstruction('ETH', 'sent', '0xfeedbeef01');
+    // Before 0004, no other status.
+    await expect(insertInstruction('XRP', 'held', null)).rejects.toThrow();
+
+    const reconciler = await Reconciler.open({ books: new EarnBooks(ledger) });
+    const before = await reconciler.instructions({ entity: 'defi' });
+    expect(before.map((row) => [row.currency, row.status, row.amount, row.transactionHash, row.statusReason])).toEqual([
+      ['BTC', 'pending', '1.500000000000000000', null, undefined],
+      ['ETH', 'sent', '1.500000000000000000', '0xfeedbeef01', undefined],
+    ]);
+    expect(before.map((row) => row.id)).toEqual([1, 2]);
+    const setStatus = (currency: string, status: string, reason: string | null) => sql`update settlement_instructions set status = ${status}, status_reason = ${reason} where currency = ${currency}`.execute(db());
+    await setStatus('BTC', 'held', 'held by report version 2: disputed');
+    await setStatus('BTC', 'cancelled', 'cancelled by report version 3: nothing to settle');
+    // A held or cancelled one says why; no other does; no status outside the lifecycle.
+    await expect(setStatus('BTC', 'held', null)).rejects.toThrow();
+    await expect(setStatus('BTC', 'pending', 'why')).rejects.toThrow();
+    await expect(setStatus('BTC', 'lost', null)).rejects.toThrow();
+    // One instruction per (entity, currency, day) still.
+    await expect(insertInstruction('ETH', 'pending', null)).rejects.toThrow();
+    expect((await reconciler.instructions({ entity: 'defi' })).map((row) => [row.id, row.status, row.statusReason])).toEqual([
+      [1, 'cancelled', 'cancelled by report version 3: nothing to settle'],
+      [2, 'sent', undefined],
+    ]);
+  });
 });

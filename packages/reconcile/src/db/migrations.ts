@@ -166,9 +166,56 @@ function breakOccurrences(dialect: LedgerDialect): Migration {
   };
 }
 
+/**
+ * Settlement instructions may be `held` (their currency's figure is disputed or its fees await
+ * approval: not payable) or `cancelled` (a restated report settles nothing), each with the reason
+ * in `status_reason`; a later run brings either back to `pending` with the figure it then has.
+ * SQLite cannot change a column's check, so there the table is rebuilt (same ids, same rows).
+ */
+function instructionHolds(dialect: LedgerDialect): Migration {
+  const statusCheck = sql`status in ('pending', 'held', 'cancelled', 'sent', 'confirmed')`;
+  const reasonCheck = sql`(status in ('held', 'cancelled') and status_reason is not null) or (status not in ('held', 'cancelled') and status_reason is null)`;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      if (dialect.name !== 'sqlite') {
+        await db.schema.alterTable('settlement_instructions').addColumn('status_reason', 'text').execute();
+        // PostgreSQL's name for the column check of migration 0001.
+        await db.schema.alterTable('settlement_instructions').dropConstraint('settlement_instructions_status_check').execute();
+        await db.schema.alterTable('settlement_instructions').addCheckConstraint('settlement_instructions_status', statusCheck).execute();
+        await db.schema.alterTable('settlement_instructions').addCheckConstraint('settlement_instructions_status_reason', reasonCheck).execute();
+        return;
+      }
+      const amount = sql.raw(dialect.amountColumnType);
+      await db.schema
+        .createTable('settlement_instructions_next')
+        .addColumn('id', dialect.idColumnType, (c) => c.primaryKey().autoIncrement())
+        .addColumn('entity', 'text', (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('direction', 'text', (c) => c.notNull().check(sql`direction in ('to_provider', 'from_provider')`))
+        .addColumn('amount', amount, (c) => c.notNull())
+        .addColumn('wallet', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('status_reason', 'text')
+        .addColumn('transaction_hash', 'text')
+        .addColumn('ledger_transaction_id', dialect.referenceColumnType, (c) => c.references('journal_transactions.id'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('settlement_instructions_day', ['entity', 'currency', 'accounting_day'])
+        .addCheckConstraint('settlement_instructions_status', statusCheck)
+        .addCheckConstraint('settlement_instructions_status_reason', reasonCheck)
+        .execute();
+      const columns = sql.raw('id, entity, currency, accounting_day, direction, amount, wallet, status, transaction_hash, ledger_transaction_id, created_at, updated_at');
+      await sql`insert into settlement_instructions_next (${columns}) select ${columns} from settlement_instructions`.execute(db);
+      await db.schema.dropTable('settlement_instructions').execute();
+      await db.schema.alterTable('settlement_instructions_next').renameTo('settlement_instructions').execute();
+    },
+  };
+}
+
 /** Reconcile's migrations by name, in order (exported for the in-place upgrade tests). */
 export function reconcileMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect) };
+  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect) };
 }
 
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */

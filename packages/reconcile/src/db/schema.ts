@@ -88,7 +88,15 @@ export interface SettlementInstructionTable {
   amount: string;
   /** The entity's configured wallet address for the currency (where the partner sends, or receives). */
   wallet: string | null;
-  status: 'pending' | 'sent' | 'confirmed';
+  /**
+   * `pending` → `sent` → `confirmed` (`to_provider`), `pending` → `confirmed` (`from_provider`).
+   * A run may set a pending one `held` (its currency's figure is disputed or its fees await
+   * approval) or `cancelled` (the day settles nothing any more), and bring either back to
+   * `pending`; neither can be sent or confirmed.
+   */
+  status: 'pending' | 'held' | 'cancelled' | 'sent' | 'confirmed';
+  /** Why it is held or cancelled (null otherwise). */
+  status_reason: string | null;
   transaction_hash: string | null;
   /** The ledger transaction that booked the transfer once confirmed. */
   ledger_transaction_id: number | null;
