@@ -207,7 +207,11 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     const interest = await projection.compare(await projection.result(), { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances });
     comparison = interest;
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, scope, progress }));
+    // Prefetch (the ledger's API, outside the write): the day's newest processed version, for a
+    // day reconciled before `reconciled_days` existed (see refuseSupersededVersion).
+    const processed = await settings.books.processedReports({ entity, accountingDay: day });
+    const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, newestProcessed, scope, progress }));
   } finally {
     // The worker is stopped (projection) before the runs it may still read are removed (comparison).
     await closeInTurn([() => byKey.close(), () => interestByAccount.close(), () => projection.close(), () => comparison?.close()]);
@@ -239,6 +243,8 @@ interface DayWork {
   readonly byKey: ExternalSorter<ReportEntry>;
   /** Whether the report holds an entry the sync pass must see ({@link syncMaySee}). */
   readonly syncMayBook: boolean;
+  /** The day's newest version the ledger had processed when the run started, if any. */
+  readonly newestProcessed: { readonly version: number; readonly reportId: string } | undefined;
   readonly scope: PostingScope;
   readonly progress: ReconcileProgressListener;
 }
@@ -248,10 +254,11 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const { entity, read, scope } = work;
   const day = work.context.day;
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
+  const db = repository.withReconcileTables(scope.db);
+  if (recorded.status === 'exists') await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed });
   const context = { ...work.context, version: recorded.value.version };
   const synced = await syncDay(settings, work, context);
   const plan = await planDay(settings, work, context);
-  const db = repository.withReconcileTables(scope.db);
   const now = formatInstant(settings.now());
   await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
   const covered = coveredDrafts(await repository.selectBreaksOfDay(db, entity, day), plan.drafts);
@@ -264,6 +271,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);
   const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now });
   const breaks = await openBreaksOfDay(db, { entity, day, order: drafts });
+  await repository.upsertReconciledDay(db, { entity, accounting_day: day, report_id: read.header.id, content_hash: read.contentHash, report_version: context.version, reconciled_at: now });
   return {
     entity,
     day,
@@ -279,6 +287,26 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
     instructions: (await repository.selectInstructions(db, { entity, day })).map(rowToInstruction),
     clean: breaks.length === 0,
   };
+}
+
+/**
+ * Refuses to reconcile again a processed version older than the day's newest: its plan would
+ * close the newer version's breaks and move its instructions back to an older figure. The newest
+ * is the one the day's state reflects (`reconciled_days`, read inside the day's transaction, so a
+ * run that committed a newer version meanwhile counts), or, for a day reconciled before that table
+ * existed, the ledger's newest processed version. Thrown inside the transaction: nothing is
+ * written. Running the newest version again goes on (idempotent).
+ */
+async function refuseSupersededVersion(db: ReturnType<typeof repository.withReconcileTables>, input: { entity: string; day: string; reportId: string; version: number; newestProcessed: DayWork['newestProcessed'] }): Promise<void> {
+  const state = await repository.findReconciledDay(db, { entity: input.entity, day: input.day });
+  let newest = input.newestProcessed;
+  if (state !== undefined && (newest === undefined || state.report_version > newest.version)) newest = { version: state.report_version, reportId: state.report_id };
+  if (newest === undefined || newest.version <= input.version) return;
+  throw new ReconcileError(
+    'invalid_transition',
+    `report ${input.reportId} is version ${input.version} of ${input.entity} ${input.day}, superseded by version ${newest.version} (report ${newest.reportId}): reconciling it again would take the day back to an older statement, so nothing was written; the day keeps version ${newest.version}'s breaks, positions and instructions`,
+    { field: 'reportId', value: input.reportId },
+  );
 }
 
 /**

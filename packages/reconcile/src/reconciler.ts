@@ -69,7 +69,8 @@ export class Reconciler {
    * bounded memory). The report must be for that entity and day (else `wrong_entity` /
    * `wrong_day`). Everything is validated before the first write, and the whole day — sync,
    * diff, breaks, instructions, report record — is one transaction: a rejection writes nothing.
-   * Running it again with the same report changes nothing; a restated report is the next version.
+   * Running it again with the day's newest report changes nothing; a restated report is the next
+   * version; an older processed version is refused (`invalid_transition`, field `reportId`).
    * `onProgress` is told the phase and the rows handled so far, at batch boundaries.
    */
   async reconcileDay(input: { entity: string; day: string; report: ReportInput; onProgress?: ReconcileProgressListener }): Promise<ReconcileResult> {

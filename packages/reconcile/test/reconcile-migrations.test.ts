@@ -113,4 +113,15 @@ describe.each(DIALECTS)('reconcile migrations upgrade in place on %s', (dialect)
       [2, 'sent', undefined],
     ]);
   });
+  it('0005: adds the days\' reconciled versions, empty (runs fall back on the ledger\'s processed versions)', async () => {
+    await migrateUpTo('0004_instruction_holds');
+    await expect(sql`select count(*) from reconciled_days`.execute(db())).rejects.toThrow();
+    await Reconciler.open({ books: new EarnBooks(ledger) });
+    expect((await sql<{ n: number }>`select count(*) as n from reconciled_days`.execute(db())).rows.map((row) => Number(row.n))).toEqual([0]);
+    const insertDay = (version: number) => sql`insert into reconciled_days (entity, accounting_day, report_id, content_hash, report_version, reconciled_at) values ('defi', ${DAY}, 'r', 'h', ${version}, 'now')`.execute(db());
+    await expect(insertDay(0)).rejects.toThrow();
+    await insertDay(1);
+    // One row per (entity, day).
+    await expect(insertDay(2)).rejects.toThrow();
+  });
 });

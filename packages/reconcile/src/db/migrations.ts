@@ -213,9 +213,32 @@ function instructionHolds(dialect: LedgerDialect): Migration {
   };
 }
 
+/**
+ * The version each day's state reflects, so that reconciling an older processed version again is
+ * refused inside the day's transaction. Days reconciled before this migration have no row: the
+ * run then asks the ledger which versions it processed (`processedReports`), since reconcile
+ * never reads the ledger's tables, not even in a migration.
+ */
+function reconciledDays(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('reconciled_days')
+        .addColumn('entity', 'text', (c) => c.notNull())
+        .addColumn('accounting_day', 'text', (c) => c.notNull())
+        .addColumn('report_id', 'text', (c) => c.notNull())
+        .addColumn('content_hash', 'text', (c) => c.notNull())
+        .addColumn('report_version', 'integer', (c) => c.notNull().check(sql`report_version >= 1`))
+        .addColumn('reconciled_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('reconciled_days_pk', ['entity', 'accounting_day'])
+        .execute();
+    },
+  };
+}
+
 /** Reconcile's migrations by name, in order (exported for the in-place upgrade tests). */
 export function reconcileMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect) };
+  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays() };
 }
 
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */

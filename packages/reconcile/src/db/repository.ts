@@ -4,12 +4,13 @@
  */
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { LedgerDatabase } from '@earnbook/ledger';
-import type { ReconcileBreakTable, ReconcileDatabase, ReconcileTables, SettlementInstructionTable, SettlementPositionTable } from './schema.js';
+import type { ReconcileBreakTable, ReconcileDatabase, ReconcileTables, ReconciledDayTable, SettlementInstructionTable, SettlementPositionTable } from './schema.js';
 
 type Db = Kysely<ReconcileDatabase>;
 export type BreakRow = Selectable<ReconcileBreakTable>;
 export type PositionRow = Selectable<SettlementPositionTable>;
 export type InstructionRow = Selectable<SettlementInstructionTable>;
+export type ReconciledDayRow = Selectable<ReconciledDayTable>;
 
 /** The ledger's database handle (or transaction) seen with reconcile's tables beside the ledger's. */
 export function withReconcileTables(db: Kysely<LedgerDatabase>): Kysely<ReconcileDatabase> {
@@ -92,4 +93,19 @@ export async function insertInstruction(db: Db, row: Insertable<SettlementInstru
 export async function updateInstruction(db: Db, id: number, from: InstructionRow['status'], values: Updateable<SettlementInstructionTable>): Promise<boolean> {
   const result = await db.updateTable('settlement_instructions').set(values).where('id', '=', id).where('status', '=', from).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** The version an entity's day was last reconciled with, if the day has a row. */
+export async function findReconciledDay(db: Db, input: { entity: string; day: string }): Promise<ReconciledDayRow | undefined> {
+  return db.selectFrom('reconciled_days').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).executeTakeFirst();
+}
+
+/** Stores (replaces) the version an entity's day was reconciled with. */
+export async function upsertReconciledDay(db: Db, row: ReconciledDayRow): Promise<void> {
+  const { entity: _entity, accounting_day: _day, ...values } = row;
+  await db
+    .insertInto('reconciled_days')
+    .values(row)
+    .onConflict((conflict) => conflict.columns(['entity', 'accounting_day']).doUpdateSet(values))
+    .execute();
 }

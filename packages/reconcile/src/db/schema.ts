@@ -109,11 +109,26 @@ export type ReconcileTables = {
   reconcile_breaks: ReconcileBreakTable;
   settlement_positions: SettlementPositionTable;
   settlement_instructions: SettlementInstructionTable;
+  reconciled_days: ReconciledDayTable;
 };
+
+/**
+ * The report version whose reconciliation a day's breaks, positions and instructions reflect: the
+ * newest processed. Reconciling an older version again is refused; see `day-run.ts`.
+ */
+export interface ReconciledDayTable {
+  entity: string;
+  accounting_day: string;
+  report_id: string;
+  content_hash: string;
+  report_version: number;
+  reconciled_at: string;
+}
 
 /** The ledger's tables and reconcile's. */
 export interface ReconcileDatabase extends LedgerDatabase {
   reconcile_breaks: ReconcileBreakTable;
   settlement_positions: SettlementPositionTable;
   settlement_instructions: SettlementInstructionTable;
+  reconciled_days: ReconciledDayTable;
 }
