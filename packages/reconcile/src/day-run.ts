@@ -255,7 +255,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const day = work.context.day;
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
   const db = repository.withReconcileTables(scope.db);
-  if (recorded.status === 'exists') await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed });
+  const state = recorded.status === 'exists' ? await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed }) : undefined;
   const context = { ...work.context, version: recorded.value.version };
   const synced = await syncDay(settings, work, context);
   const plan = await planDay(settings, work, context);
@@ -271,7 +271,8 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);
   const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now });
   const breaks = await openBreaksOfDay(db, { entity, day, order: drafts });
-  await repository.upsertReconciledDay(db, { entity, accounting_day: day, report_id: read.header.id, content_hash: read.contentHash, report_version: context.version, reconciled_at: now });
+  // Written when the day moves to a version (a re-run of the newest leaves the row as it was).
+  if (state?.report_version !== context.version) await repository.upsertReconciledDay(db, { entity, accounting_day: day, report_id: read.header.id, content_hash: read.contentHash, report_version: context.version, reconciled_at: now });
   return {
     entity,
     day,
@@ -295,13 +296,16 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
  * is the one the day's state reflects (`reconciled_days`, read inside the day's transaction, so a
  * run that committed a newer version meanwhile counts), or, for a day reconciled before that table
  * existed, the ledger's newest processed version. Thrown inside the transaction: nothing is
- * written. Running the newest version again goes on (idempotent).
+ * written. Running the newest version again goes on (idempotent); the day's row is returned.
  */
-async function refuseSupersededVersion(db: ReturnType<typeof repository.withReconcileTables>, input: { entity: string; day: string; reportId: string; version: number; newestProcessed: DayWork['newestProcessed'] }): Promise<void> {
+async function refuseSupersededVersion(
+  db: ReturnType<typeof repository.withReconcileTables>,
+  input: { entity: string; day: string; reportId: string; version: number; newestProcessed: DayWork['newestProcessed'] },
+): Promise<repository.ReconciledDayRow | undefined> {
   const state = await repository.findReconciledDay(db, { entity: input.entity, day: input.day });
   let newest = input.newestProcessed;
   if (state !== undefined && (newest === undefined || state.report_version > newest.version)) newest = { version: state.report_version, reportId: state.report_id };
-  if (newest === undefined || newest.version <= input.version) return;
+  if (newest === undefined || newest.version <= input.version) return state;
   throw new ReconcileError(
     'invalid_transition',
     `report ${input.reportId} is version ${input.version} of ${input.entity} ${input.day}, superseded by version ${newest.version} (report ${newest.reportId}): reconciling it again would take the day back to an older statement, so nothing was written; the day keeps version ${newest.version}'s breaks, positions and instructions`,
