@@ -34,7 +34,7 @@ export interface EntityConfigInput {
   readonly clientAuthMethod?: ClientAuthMethod;
   /** The `scope` parameter of the token request, if the provider needs one. */
   readonly scope?: string;
-  /** Time limit of one API attempt, headers and body included. Default 10 000. */
+  /** Time limit of one API attempt, headers and body included (not of report downloads). Default 10 000. */
   readonly timeoutMs?: number;
   /** Time limit of one token request. Default 10 000. */
   readonly tokenTimeoutMs?: number;
@@ -44,7 +44,7 @@ export interface EntityConfigInput {
   readonly tokenLifetimeMsDefault?: number;
   /** Attempts of one call, the first included. Default 5; 1 disables retries. */
   readonly attemptsMax?: number;
-  /** Time budget of one call over all its attempts and delays. Default 30 000. */
+  /** Time budget of one API call over all its attempts and delays (not of report downloads). Default 30 000. */
   readonly retryTotalMsMax?: number;
   /** The first backoff delay; it doubles per attempt. Default 200. */
   readonly retryDelayMsInitial?: number;
@@ -60,6 +60,27 @@ export interface EntityConfigInput {
   readonly responseBytesMax?: number;
   /** The largest downloaded report. Default 512 MiB. */
   readonly reportBytesMax?: number;
+  /**
+   * Time limit of one report download attempt, redirects, headers and the whole body included.
+   * Default 600 000 (10 min): a report of `reportBytesMax` (512 MiB) then needs about 7 Mbit/s,
+   * one of 200 MiB (a million entries) about 3 Mbit/s; `timeoutMs` (10 s) would need 170 Mbit/s
+   * for the latter. At most 3 600 000.
+   */
+  readonly downloadTimeoutMs?: number;
+  /**
+   * A report download attempt fails when nothing (an answer's headers or a byte of the body)
+   * arrives for this long, so that a stalled transfer fails in a minute rather than at
+   * `downloadTimeoutMs`. Default 60 000: room for a slow first byte from storage or a CDN and for
+   * TCP retransmissions. At most 3 600 000.
+   */
+  readonly downloadIdleTimeoutMs?: number;
+  /**
+   * Time budget of one report download over all its attempts and delays. Default 1 800 000
+   * (30 min: three attempts of `downloadTimeoutMs`). At most 14 400 000 (four attempts of the
+   * largest `downloadTimeoutMs`). A pre-signed URI may expire meanwhile: the provider then
+   * answers a 4xx, which is not retried.
+   */
+  readonly downloadRetryTotalMsMax?: number;
   /** The fetch implementation; default the global `fetch`. */
   readonly fetch?: typeof globalThis.fetch;
   /**
@@ -111,6 +132,12 @@ export interface EntityConfig {
   readonly responseBytesMax: number;
   /** See {@link EntityConfigInput.reportBytesMax}. */
   readonly reportBytesMax: number;
+  /** See {@link EntityConfigInput.downloadTimeoutMs}. */
+  readonly downloadTimeoutMs: number;
+  /** See {@link EntityConfigInput.downloadIdleTimeoutMs}. */
+  readonly downloadIdleTimeoutMs: number;
+  /** See {@link EntityConfigInput.downloadRetryTotalMsMax}. */
+  readonly downloadRetryTotalMsMax: number;
   /** See {@link EntityConfigInput.fetch}; wrapped so that the logger and the hooks see each request. */
   readonly fetch: typeof globalThis.fetch;
   /** Where the HTTP layer reports retries (the `onRetry` hook and the logger). */
@@ -132,6 +159,9 @@ const numericOptions = {
   pagesMax: [10_000, 1, 1_000_000],
   responseBytesMax: [10 * 1024 * 1024, 1024, 1024 * 1024 * 1024],
   reportBytesMax: [512 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024],
+  downloadTimeoutMs: [600_000, 1, 3_600_000],
+  downloadIdleTimeoutMs: [60_000, 1, 3_600_000],
+  downloadRetryTotalMsMax: [1_800_000, 1, 14_400_000],
 } as const satisfies Record<string, readonly [number, number, number]>;
 
 type NumericOption = keyof typeof numericOptions;

@@ -223,7 +223,9 @@ export class EarnClient {
 
   /**
    * Downloads and validates a daily report from a download URI, without the bearer token, within
-   * `reportBytesMax`. HTTPS is required unless the host is loopback.
+   * `reportBytesMax`. HTTPS is required unless the host is loopback. Its time limits are
+   * `downloadTimeoutMs` per attempt (whole body included), `downloadIdleTimeoutMs` without
+   * receiving anything, and `downloadRetryTotalMsMax` over all attempts, not the API's.
    */
   async downloadReport(input: { readonly uri: string } & CallSignalOptions): Promise<DailyReport> {
     return this.#http.download(input.uri, input.signal);

@@ -11,7 +11,11 @@
 export type EarnApiErrorCode =
   /** The connection failed or broke before a complete response arrived. */
   | 'network_error'
-  /** One attempt took longer than its `timeoutMs`. */
+  /**
+   * One attempt took longer than its time limit: `timeoutMs` for API calls, `downloadTimeoutMs`
+   * or `downloadIdleTimeoutMs` for report downloads, or what was left of the call's
+   * `retryTotalMsMax` / `downloadRetryTotalMsMax`. The message names the option.
+   */
   | 'timeout'
   /** The provider answered a non-2xx status not covered by a more specific code. */
   | 'http_error'
@@ -31,7 +35,7 @@ export type EarnApiErrorCode =
   | 'idempotency_conflict'
   /** The caller's AbortSignal aborted the call. */
   | 'aborted'
-  /** Retryable failures continued until `attemptsMax` or `retryTotalMsMax`; `cause` is the last. */
+  /** Retryable failures continued until `attemptsMax` or the time budget (`retryTotalMsMax`, `downloadRetryTotalMsMax`); `cause` is the last. */
   | 'retries_exhausted'
   /** A named `…Max` limit was exceeded (page count, response size). */
   | 'limit_exceeded';

@@ -8,6 +8,9 @@ import { abortedError, sleep } from './abort.js';
 import { operationSpec } from './operations.js';
 import { bodyCarriesCredential, redactError } from './redaction.js';
 import { fetchDownload } from './redirects.js';
+import { readText } from './read-text.js';
+import { AttemptClock } from './attempt-clock.js';
+import type { TimeLimits } from './attempt-clock.js';
 import type { ApiOperation, ResponseSchemaOf } from './operations.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -23,6 +26,14 @@ export interface CallOptions {
   readonly idempotencyKey?: string;
   /** The caller's signal. */
   readonly signal?: AbortSignal | undefined;
+}
+
+/** One logical call as the retry loop sees it. */
+interface RetryCall {
+  readonly operation: string;
+  readonly signal: AbortSignal | undefined;
+  /** The API limits or the download limits. */
+  readonly limits: TimeLimits;
 }
 
 /** A failure that may be retried, with the delay the provider asked for. */
@@ -68,10 +79,24 @@ export function backoffDelayMs(attempt: number, config: Pick<EntityConfig, 'retr
 export class HttpExecutor {
   readonly #config: EntityConfig;
   readonly #tokens: TokenProvider;
+  readonly #apiLimits: TimeLimits;
+  readonly #downloadLimits: TimeLimits;
 
   constructor(options: { readonly config: EntityConfig; readonly tokens: TokenProvider }) {
-    this.#config = options.config;
+    const config = options.config;
+    this.#config = config;
     this.#tokens = options.tokens;
+    this.#apiLimits = { attemptMs: config.timeoutMs, attemptName: 'timeoutMs', totalMs: config.retryTotalMsMax, totalName: 'retryTotalMsMax' };
+    // A report may be hundreds of MiB: its whole body must arrive within the download limits,
+    // not within an API call's seconds; a stalled transfer still fails after the idle limit.
+    this.#downloadLimits = {
+      attemptMs: config.downloadTimeoutMs,
+      attemptName: 'downloadTimeoutMs',
+      totalMs: config.downloadRetryTotalMsMax,
+      totalName: 'downloadRetryTotalMsMax',
+      idleMs: config.downloadIdleTimeoutMs,
+      idleName: 'downloadIdleTimeoutMs',
+    };
   }
 
   /**
@@ -82,7 +107,7 @@ export class HttpExecutor {
     const spec = operationSpec(operation);
     const url = this.#url(spec.pathTemplate, options);
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    return this.#withRetries(operation, options.signal, async (attemptSignal) => {
+    return this.#withRetries({ operation, signal: options.signal, limits: this.#apiLimits }, async ({ signal: attemptSignal }) => {
       const accessToken = await this.#tokens.getToken(attemptSignal);
       const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${accessToken}` };
       if (body !== undefined) headers['content-type'] = 'application/json';
@@ -101,15 +126,23 @@ export class HttpExecutor {
 
   /**
    * Downloads a daily report from `uri` without the bearer token (the URI is assumed
-   * pre-signed), within `reportBytesMax`, and validates it.
+   * pre-signed), within `reportBytesMax`, and validates it. Its time limits are the download
+   * ones (`downloadTimeoutMs` per attempt, `downloadRetryTotalMsMax` in all,
+   * `downloadIdleTimeoutMs` without receiving anything), not those of API calls.
    */
   async download(uri: string, signal: AbortSignal | undefined): Promise<ContractTypes['DailyReport']> {
     const operation = 'GET report download';
     const url = parseSecureUrl(uri, 'uri', 'invalid_response');
-    return this.#withRetries(operation, signal, async (attemptSignal) => {
-      const init: RequestInit = { method: 'GET', headers: { accept: 'application/json' }, signal: attemptSignal };
-      const response = await fetchDownload({ fetch: this.#config.fetch, url, init, operation });
-      return this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax });
+    return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => {
+      const init: RequestInit = { method: 'GET', headers: { accept: 'application/json' }, signal: clock.signal };
+      // Every answer, redirects included, counts as progress for the idle limit.
+      const fetch: typeof globalThis.fetch = async (input, hopInit) => {
+        const response = await this.#config.fetch(input, hopInit);
+        clock.progress();
+        return response;
+      };
+      const response = await fetchDownload({ fetch, url, init, operation });
+      return this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax, onChunk: () => clock.progress() });
     });
   }
 
@@ -132,32 +165,31 @@ export class HttpExecutor {
    * Runs `attempt` with retries; whatever it finally throws leaves with every credential of this
    * client redacted from every field, whatever the provider echoed into it.
    */
-  async #withRetries<T>(operation: string, signal: AbortSignal | undefined, attempt: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> {
+  async #withRetries<T>(call: RetryCall, attempt: (clock: AttemptClock) => Promise<T>): Promise<T> {
     try {
-      return await this.#retryLoop(operation, signal, attempt);
+      return await this.#retryLoop(call, attempt);
     } catch (error) {
       throw error instanceof EarnApiError ? redactError(error, this.#tokens.secrets()) : error;
     }
   }
 
-  async #retryLoop<T>(operation: string, signal: AbortSignal | undefined, attempt: (attemptSignal: AbortSignal) => Promise<T>): Promise<T> {
+  async #retryLoop<T>(call: RetryCall, attempt: (clock: AttemptClock) => Promise<T>): Promise<T> {
+    const { operation, signal, limits } = call;
     const config = this.#config;
-    const startedMs = Date.now();
-    const deadlineMs = startedMs + config.retryTotalMsMax;
+    const deadlineMs = Date.now() + limits.totalMs;
     let attempts = 0;
     let refreshed = false;
     for (;;) {
       if (signal?.aborted === true) throw abortedError(signal, operation);
       attempts += 1;
-      const remainingMs = Math.max(1, deadlineMs - Date.now());
-      const timeoutMs = Math.min(config.timeoutMs, remainingMs);
-      const timeoutSignal = AbortSignal.timeout(timeoutMs);
-      const attemptSignal = signal === undefined ? timeoutSignal : AbortSignal.any([signal, timeoutSignal]);
+      const clock = new AttemptClock({ limits, remainingMs: deadlineMs - Date.now(), signal });
       let failure: EarnApiError;
       try {
-        return await attempt(attemptSignal);
+        return await attempt(clock);
       } catch (error) {
-        failure = this.#classify(error, { operation, signal, timeoutSignal, timeoutMs });
+        failure = this.#classify(error, { operation, signal, clock });
+      } finally {
+        clock.stop();
       }
       if (apiUnauthorized.has(failure) && !refreshed) {
         // One refresh and one more attempt; this attempt does not count against attemptsMax.
@@ -184,18 +216,17 @@ export class HttpExecutor {
     }
   }
 
-  #classify(error: unknown, context: { operation: string; signal: AbortSignal | undefined; timeoutSignal: AbortSignal; timeoutMs: number }): EarnApiError {
-    const { operation, signal, timeoutSignal } = context;
+  #classify(error: unknown, context: { operation: string; signal: AbortSignal | undefined; clock: AttemptClock }): EarnApiError {
+    const { operation, signal } = context;
     if (signal?.aborted === true) {
       if (error instanceof EarnApiError && error.code === 'aborted') return error;
       return abortedError(signal, operation);
     }
+    const expired = context.clock.expired();
     // A wait for the shared token request ends as `aborted` when the attempt's own time limit fires.
-    if (error instanceof EarnApiError && !(error.code === 'aborted' && timeoutSignal.aborted)) return error;
+    if (error instanceof EarnApiError && !(error.code === 'aborted' && expired !== undefined)) return error;
     const cause = sanitizeCause(error, this.#tokens.secrets());
-    if (timeoutSignal.aborted) {
-      return new EarnApiError('timeout', `${operation}: no complete answer within ${context.timeoutMs} ms`, { operation, cause });
-    }
+    if (expired !== undefined) return new EarnApiError('timeout', `${operation}: ${expired}`, { operation, cause });
     const message = error instanceof Error ? error.message : String(error);
     return new EarnApiError('network_error', `${operation}: ${this.#redact(message)}`, { operation, cause });
   }
@@ -212,10 +243,16 @@ export class HttpExecutor {
   }
 
   /** Reads, parses and validates a response; a non-2xx one becomes the matching error. */
-  async #accept<N extends ContractSchemaName>(request: { readonly operation: string; readonly response: Response; readonly schemaName: N; readonly bytesMax: number }): Promise<ContractTypes[N]> {
+  async #accept<N extends ContractSchemaName>(request: {
+    readonly operation: string;
+    readonly response: Response;
+    readonly schemaName: N;
+    readonly bytesMax: number;
+    readonly onChunk?: () => void;
+  }): Promise<ContractTypes[N]> {
     const { operation, response } = request;
     const requestId = response.headers.get('x-request-id') ?? undefined;
-    const text = await readText({ response, bytesMax: request.bytesMax, operation, requestId });
+    const text = await readText({ response, bytesMax: request.bytesMax, operation, requestId, ...(request.onChunk === undefined ? {} : { onChunk: request.onChunk }) });
     if (!response.ok) throw this.#httpFailure(operation, response, text, requestId);
     let json: unknown;
     try {
@@ -286,54 +323,5 @@ export class HttpExecutor {
 
   #redact(text: string): string {
     return redact(text, this.#tokens.secrets());
-  }
-}
-
-/**
- * Reads a response body as text, failing with `limit_exceeded` beyond `bytesMax`. A success body
- * must be valid UTF-8, else `invalid_response`: a lenient decoder would turn each invalid
- * sequence into U+FFFD, so two different ids could arrive as one. An error body is decoded
- * leniently: it only feeds the error's message and code, and its status must stand.
- */
-async function readText(request: { readonly response: Response; readonly bytesMax: number; readonly operation: string; readonly requestId: string | undefined }): Promise<string> {
-  const { response, bytesMax, operation } = request;
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > bytesMax) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new EarnApiError('limit_exceeded', `${operation}: response of ${declared} bytes exceeds the limit of ${bytesMax}`, { operation, status: response.status });
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder('utf-8', { fatal: response.ok });
-  const notUtf8 = (cause: unknown): EarnApiError =>
-    new EarnApiError('invalid_response', `${operation}: the ${response.status} body is not valid UTF-8`, {
-      operation,
-      status: response.status,
-      path: '(root)',
-      ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
-      cause: sanitizeCause(cause, []),
-    });
-  let text = '';
-  let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes += value.byteLength;
-    if (bytes > bytesMax) {
-      await reader.cancel().catch(() => undefined);
-      throw new EarnApiError('limit_exceeded', `${operation}: response exceeds the limit of ${bytesMax} bytes`, { operation, status: response.status });
-    }
-    try {
-      text += decoder.decode(value, { stream: true });
-    } catch (error) {
-      await reader.cancel().catch(() => undefined);
-      throw notUtf8(error);
-    }
-  }
-  try {
-    return text + decoder.decode();
-  } catch (error) {
-    // A body that ends inside a multi-byte sequence.
-    throw notUtf8(error);
   }
 }

@@ -80,6 +80,31 @@ describe('configuration', () => {
     expect(configError({ ...valid, [field]: value }).field).toBe(field);
   });
 
+  it('report downloads have their own time limits, generous by default', () => {
+    const config = resolveEntityConfig(valid);
+    expect(config).toMatchObject({ timeoutMs: 10_000, retryTotalMsMax: 30_000, downloadTimeoutMs: 600_000, downloadIdleTimeoutMs: 60_000, downloadRetryTotalMsMax: 1_800_000 });
+    const custom = resolveEntityConfig({ ...valid, downloadTimeoutMs: 3_600_000, downloadIdleTimeoutMs: 1, downloadRetryTotalMsMax: 14_400_000 });
+    expect(custom).toMatchObject({ downloadTimeoutMs: 3_600_000, downloadIdleTimeoutMs: 1, downloadRetryTotalMsMax: 14_400_000 });
+  });
+
+  it.each([
+    ['downloadTimeoutMs', 0, '0'],
+    ['downloadTimeoutMs', 3_600_001, '3600001'],
+    ['downloadTimeoutMs', 1.5, '1.5'],
+    ['downloadTimeoutMs', '600000', '600000'],
+    ['downloadTimeoutMs', Number.NaN, 'NaN'],
+    ['downloadIdleTimeoutMs', 0, '0'],
+    ['downloadIdleTimeoutMs', 3_600_001, '3600001'],
+    ['downloadRetryTotalMsMax', -1, '-1'],
+    ['downloadRetryTotalMsMax', 14_400_001, '14400001'],
+    ['downloadRetryTotalMsMax', Number.POSITIVE_INFINITY, 'Infinity'],
+  ])('rejects %s = %s, naming the field and the value', (field, value, shown) => {
+    const error = configError({ ...valid, [field]: value });
+    expect(error.field).toBe(field);
+    expect(error.path).toBe(field);
+    expect(error.message).toMatch(new RegExp(`^${field} must be an integer from \\d+ to \\d+, got ${shown}$`));
+  });
+
   it('rejects a missing secret without quoting secrets', () => {
     const error = configError({ ...valid, clientSecret: '' });
     expect(error.field).toBe('clientSecret');

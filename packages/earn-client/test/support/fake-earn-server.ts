@@ -46,6 +46,30 @@ export function delayed(delayMs: number, responder: Responder): Responder {
   };
 }
 
+/**
+ * A 200 JSON answer whose body is sent in `chunks` pieces, `intervalMs` apart (headers at once),
+ * so that the whole body takes about `chunks × intervalMs`. With `stallAfterChunks`, the answer
+ * sends that many pieces and then nothing more, never ending.
+ */
+export function trickle(body: unknown, options: { readonly chunks: number; readonly intervalMs: number; readonly stallAfterChunks?: number }): Responder {
+  return async (_request, response) => {
+    const text = JSON.stringify(body);
+    const size = Math.ceil(text.length / options.chunks);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    let closed = false;
+    response.on('close', () => {
+      closed = true;
+    });
+    for (let index = 0; index < options.chunks; index += 1) {
+      if (closed || index === options.stallAfterChunks) return;
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+      if (closed) return;
+      response.write(text.slice(index * size, (index + 1) * size));
+    }
+    response.end();
+  };
+}
+
 /** An error body of the assumed contract. */
 export function errorBody(status: number, code: string, message: string, headers: Record<string, string> = {}): Responder {
   return json(status, { error: { code, message, requestId: `body-req-${code}` } }, headers);
