@@ -40,6 +40,12 @@ export interface EarnApiEntityConfig {
   readonly attemptsMax?: number;
   /** Time budget of one call over all its attempts (default the client's, 30 000). */
   readonly retryTotalMsMax?: number;
+  /** Time limit of one report download attempt, whole body included (default the client's, 600 000). */
+  readonly downloadTimeoutMs?: number;
+  /** A report download fails when nothing arrives for this long (default the client's, 60 000). */
+  readonly downloadIdleTimeoutMs?: number;
+  /** Time budget of one report download over all its attempts (default the client's, 1 800 000). */
+  readonly downloadRetryTotalMsMax?: number;
 }
 
 /** A checked, frozen configuration. */
@@ -69,7 +75,7 @@ export const EMPTY_CONFIG: CliConfig = Object.freeze({
 });
 
 const TOP_LEVEL_KEYS = new Set(['$schema', '$comment', 'entities', 'toleranceUnits', 'settlementThresholds', 'wallets', 'earnApi', 'database']);
-const EARN_API_KEYS = new Set(['baseUrl', 'tokenUrl', 'clientId', 'clientSecretEnv', 'clientAuthMethod', 'scope', 'timeoutMs', 'attemptsMax', 'retryTotalMsMax']);
+const EARN_API_KEYS = new Set(['baseUrl', 'tokenUrl', 'clientId', 'clientSecretEnv', 'clientAuthMethod', 'scope', 'timeoutMs', 'attemptsMax', 'retryTotalMsMax', 'downloadTimeoutMs', 'downloadIdleTimeoutMs', 'downloadRetryTotalMsMax']);
 const SECRET_KEYS = new Set(['clientSecret', 'secret', 'password', 'token', 'accessToken']);
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const ENTITY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -197,6 +203,9 @@ function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
     ...(api['timeoutMs'] === undefined ? {} : { timeoutMs: positiveInteger(api['timeoutMs'], `${field}.timeoutMs`) }),
     ...(api['attemptsMax'] === undefined ? {} : { attemptsMax: positiveInteger(api['attemptsMax'], `${field}.attemptsMax`) }),
     ...(api['retryTotalMsMax'] === undefined ? {} : { retryTotalMsMax: positiveInteger(api['retryTotalMsMax'], `${field}.retryTotalMsMax`) }),
+    ...(api['downloadTimeoutMs'] === undefined ? {} : { downloadTimeoutMs: positiveInteger(api['downloadTimeoutMs'], `${field}.downloadTimeoutMs`) }),
+    ...(api['downloadIdleTimeoutMs'] === undefined ? {} : { downloadIdleTimeoutMs: positiveInteger(api['downloadIdleTimeoutMs'], `${field}.downloadIdleTimeoutMs`) }),
+    ...(api['downloadRetryTotalMsMax'] === undefined ? {} : { downloadRetryTotalMsMax: positiveInteger(api['downloadRetryTotalMsMax'], `${field}.downloadRetryTotalMsMax`) }),
   });
 }
 

@@ -82,6 +82,9 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
     ...(api.timeoutMs === undefined ? {} : { timeoutMs: api.timeoutMs }),
     ...(api.attemptsMax === undefined ? {} : { attemptsMax: api.attemptsMax }),
     ...(api.retryTotalMsMax === undefined ? {} : { retryTotalMsMax: api.retryTotalMsMax }),
+    ...(api.downloadTimeoutMs === undefined ? {} : { downloadTimeoutMs: api.downloadTimeoutMs }),
+    ...(api.downloadIdleTimeoutMs === undefined ? {} : { downloadIdleTimeoutMs: api.downloadIdleTimeoutMs }),
+    ...(api.downloadRetryTotalMsMax === undefined ? {} : { downloadRetryTotalMsMax: api.downloadRetryTotalMsMax }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_JSON_SCHEMA, CliError, configSchemaError, parseConfig } from '../src/index.js';
+import { earnClientOf } from '../src/fetch-report.js';
 import { ENTITIES, runCli, workspace } from './fixtures.js';
 
 const packageDirectory = join(import.meta.dirname, '..');
@@ -37,6 +38,28 @@ describe('earnbook.schema.json', () => {
     };
     expect(configSchemaError(config)).toBeUndefined();
     expect(parseConfig(config).entities).toEqual(ENTITIES);
+  });
+
+  it('earnApi takes the report download limits, checks them and hands them to the client', () => {
+    const api = { baseUrl: 'https://earn.example.com', tokenUrl: 'https://auth.example.com/t', clientId: 'c', clientSecretEnv: 'S' };
+    const limits = { downloadTimeoutMs: 900_000, downloadIdleTimeoutMs: 30_000, downloadRetryTotalMsMax: 3_600_000 };
+    const config = parseConfig({ earnApi: { defi: { ...api, timeoutMs: 5000, ...limits } } });
+    expect(config.earnApi['defi']).toMatchObject(limits);
+    const client = earnClientOf({ config, entity: 'defi', env: { S: 'client-secret-value' } });
+    expect(client.config).toMatchObject({ timeoutMs: 5000, ...limits });
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ downloadTimeoutMs: 0 }, 'earnApi.defi.downloadTimeoutMs', /must be >= 1/],
+      [{ downloadTimeoutMs: 3_600_001 }, 'earnApi.defi.downloadTimeoutMs', /must be <= 3600000/],
+      [{ downloadIdleTimeoutMs: 1.5 }, 'earnApi.defi.downloadIdleTimeoutMs', /must be integer/],
+      [{ downloadRetryTotalMsMax: '600000' }, 'earnApi.defi.downloadRetryTotalMsMax', /must be integer/],
+      [{ downloadRetryTotalMsMax: 14_400_001 }, 'earnApi.defi.downloadRetryTotalMsMax', /must be <= 14400000/],
+    ];
+    for (const [bad, field, reason] of cases) {
+      const error = refused({ earnApi: { defi: { ...api, ...bad } } });
+      expect(error.field, field).toBe(field);
+      expect(error.code).toBe('invalid_config');
+      expect(error.message).toMatch(reason);
+    }
   });
 
   it('names the field of each violation, and never echoes a secret', () => {
