@@ -108,6 +108,11 @@ export async function runNightlyReconciliation(options: NightlyOptions): Promise
       }
       for (const instruction of latest?.instructions ?? []) {
         if (instruction.status === 'confirmed') continue;
+        // Held (a disputed figure) or cancelled (the day settles nothing now): nothing to move.
+        if (instruction.status === 'held' || instruction.status === 'cancelled') {
+          log(`${instruction.status === 'held' ? 'ALERT ' : ''}${entity} ${options.day}: settlement ${instruction.id} ${instruction.currency} ${instruction.status}, do not send: ${instruction.statusReason ?? 'no reason given'}`);
+          continue;
+        }
         log(`${entity} ${options.day}: settlement ${instruction.id} ${instruction.currency} ${instruction.direction === 'to_provider' ? 'to send to the provider' : 'to receive from the provider'}: ${instruction.amount} (${instruction.status})`);
       }
       entities.push(Object.freeze({ entity, results, reports, latest, superseded, error: undefined }));

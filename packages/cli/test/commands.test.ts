@@ -212,6 +212,22 @@ describe('earnbook breaks and settlements', () => {
     expect(JSON.parse(confirmed.stdout)).toMatchObject({ instruction: { id: 1, status: 'confirmed', transactionHash: '0xfeedbeef01' } });
     expect((await cli(['settlements', 'list', '--entity', 'defi', '--status', 'pending'])).stdout).toBe('no settlement instructions\n');
   });
+
+  it('lists a held instruction with its reason and refuses to mark it sent', async () => {
+    expect((await cli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', ws.reportFile, '--quiet'])).code).toBe(0);
+    // A restatement whose outstanding balance disagrees with the books: the figure is disputed.
+    const disputed = structuredClone(ws.report);
+    disputed.id = `${String(ws.report.id)}-v2`;
+    disputed.balances = [{ currency: 'BTC', outstandingBalance: '-7' }];
+    expect((await cli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', await ws.writeReport('disputed.json', disputed), '--quiet'])).code).toBe(1);
+    expect((await cli(['settlements', 'list', '--entity', 'defi', '--status', 'pending'])).stdout).toBe('no settlement instructions\n');
+    const held = await cli(['settlements', 'list', '--entity', 'defi', '--status', 'held']);
+    expect(held.stdout).toMatch(/1 +2025-03-18 +BTC +partner → Tesseract +2\.9\d+ +held: /);
+    const sent = await cli(['settlements', 'sent', '--id', '1', '--transaction-hash', '0xfeedbeef01']);
+    expect(sent.code).toBe(2);
+    expect(sent.stderr).toContain('code invalid_transition');
+    expect((await cli(['settlements', 'list', '--entity', 'defi', '--status', 'cancelled'])).stdout).toBe('no settlement instructions\n');
+  });
 });
 
 describe('config.example.json', () => {

@@ -38,7 +38,7 @@ function instructionText(instruction: SettlementInstruction): string {
 interface ListFlags extends BookFlags {
   readonly entity: string;
   readonly day?: string;
-  readonly status: 'pending' | 'sent' | 'confirmed' | 'all';
+  readonly status: 'pending' | 'held' | 'cancelled' | 'sent' | 'confirmed' | 'all';
 }
 
 interface SentFlags extends BookFlags {
@@ -61,7 +61,7 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     .description("list an entity's settlement instructions")
     .requiredOption('--entity <id>', 'legal entity')
     .option('--day <YYYY-MM-DD>', 'only the instructions of this accounting day')
-    .addOption(new Option('--status <status>', 'which instructions').choices(['pending', 'sent', 'confirmed', 'all']).default('all'));
+    .addOption(new Option('--status <status>', 'which instructions').choices(['pending', 'held', 'cancelled', 'sent', 'confirmed', 'all']).default('all'));
   addBookOptions(list).action(async (flags: ListFlags) => {
     const day = flags.day === undefined ? undefined : parseAccountingDay(flags.day, '--day');
     const config = await resolveConfig(flags, io);
@@ -75,7 +75,7 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
           ? 'no settlement instructions\n'
           : textTable(
               ['id', 'day', 'currency', 'direction', 'amount', 'status', 'wallet', 'transaction'],
-              found.map((item) => [String(item.id), item.accountingDay, item.currency, directionText(item), shortAmount(item.amount), item.status, item.wallet ?? '', item.transactionHash ?? '']),
+              found.map((item) => [String(item.id), item.accountingDay, item.currency, directionText(item), shortAmount(item.amount), item.statusReason === undefined ? item.status : `${item.status}: ${item.statusReason}`, item.wallet ?? '', item.transactionHash ?? '']),
             ),
       );
     }
