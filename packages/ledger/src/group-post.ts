@@ -4,10 +4,12 @@
  * refused (a {@link LedgerError}: insufficient balance, idempotency conflict, …), that attempt
  * rolls back and the group commits again in one transaction with a savepoint per posting, so the
  * refused ones get their own error and the others their result: one bad posting costs the others
- * one more commit, never their outcome.
+ * one more commit, never their outcome. So does a posting that fails any other way (a unique
+ * index refusing a provider id another process committed meanwhile, a trigger, a driver error):
+ * its error is its own. A failure of the transaction itself (a savepoint or the commit failing)
+ * is every posting's.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError } from './errors.js';
 import type { ItemOutcome } from './commit-queue.js';
 import type { NormalizedPosting } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
@@ -48,7 +50,7 @@ export async function commitPostingGroup<R extends GroupResult>(context: GroupPo
     const results = await context.dialect.writeTransaction(context.db, (trx) => postByEntity(context, trx, postings));
     return results.map((value) => ({ ok: true, value }));
   } catch (error) {
-    if (postings.length === 1 || !(error instanceof LedgerError)) return postings.map(() => ({ ok: false, error }));
+    if (postings.length === 1) return [{ ok: false, error }];
   }
   return context.dialect.writeTransaction(context.db, async (trx) => {
     const outcomes: ItemOutcome<R>[] = [];
@@ -59,7 +61,8 @@ export async function commitPostingGroup<R extends GroupResult>(context: GroupPo
         await releaseSavepoint(trx, 'group_item');
         outcomes.push(result === undefined ? { ok: false, error: new Error('a posting of a group returned nothing') } : { ok: true, value: result });
       } catch (error) {
-        if (!(error instanceof LedgerError)) throw error;
+        // Rolled back to its savepoint: whatever part of it was written is gone (on PostgreSQL the
+        // rollback also ends the aborted state a failed statement left).
         await rollbackToSavepoint(trx, 'group_item');
         outcomes.push({ ok: false, error });
       }

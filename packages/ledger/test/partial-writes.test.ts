@@ -185,4 +185,17 @@ describe.each(DIALECTS)('postings whole in a caller transaction on %s', (dialect
     expect(String((error as Error).message)).toContain('trapped entry');
     expect(await snapshot()).toBe(before);
   });
+
+  it('keeps a group of concurrent post() callers apart when one fails outside the ledger (a trigger here)', async () => {
+    // Groups coalesce what waits; the trapped deposit fails in the database, not as a LedgerError.
+    const outcomes = await Promise.allSettled([ledger.post(deposit(0, 'g0', '1')), ledger.post(deposit(1, 'g1', '7')), ledger.post(deposit(2, 'g2', '2')), ledger.post(deposit(1, 'g3', '3'))]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const failed = outcomes[1] as PromiseRejectedResult;
+    expect(String((failed.reason as Error).message)).toContain('trapped entry');
+    // The others are booked whole, the trapped one not at all.
+    expect(await ledger.balance(user(0))).toBe('3.000000000000000000');
+    expect(await ledger.balance(user(1))).toBe('3.000000000000000000');
+    expect(await ledger.balance(user(2))).toBe('2.000000000000000000');
+    await ledger.verify({ entity: 'defi' });
+  });
 });
