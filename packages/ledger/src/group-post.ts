@@ -10,6 +10,7 @@
  * is every posting's.
  */
 import type { Kysely } from 'kysely';
+import { LedgerError } from './errors.js';
 import type { ItemOutcome } from './commit-queue.js';
 import type { NormalizedPosting } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
@@ -50,7 +51,10 @@ export async function commitPostingGroup<R extends GroupResult>(context: GroupPo
     const results = await context.dialect.writeTransaction(context.db, (trx) => postByEntity(context, trx, postings));
     return results.map((value) => ({ ok: true, value }));
   } catch (error) {
-    if (postings.length === 1) return [{ ok: false, error }];
+    // A lone posting refused by the ledger's rules keeps that answer. One that failed another way
+    // is tried once more below: a provider id that another process committed meanwhile (a unique
+    // index refusing it, on PostgreSQL) is then read and answered as a typed refusal.
+    if (postings.length === 1 && error instanceof LedgerError) return [{ ok: false, error }];
   }
   return context.dialect.writeTransaction(context.db, async (trx) => {
     const outcomes: ItemOutcome<R>[] = [];

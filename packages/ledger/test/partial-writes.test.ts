@@ -12,6 +12,7 @@ import type { Ledger, LedgerAccount, LinesInput, PostingInput } from '../src/ind
 import { DIALECTS, freshLedger } from './dialects.js';
 import type { DialectName } from './dialects.js';
 import { snapshotDatabase } from './support/snapshot.js';
+import { holdTransaction } from './support/hold.js';
 
 /** The provider id and the amount whose entry rows the trigger refuses. */
 const TRAPPED_PROVIDER_ID = 'trap';
@@ -195,6 +196,27 @@ describe.each(DIALECTS)('postings whole in a caller transaction on %s', (dialect
     // The others are booked whole, the trapped one not at all.
     expect(await ledger.balance(user(0))).toBe('3.000000000000000000');
     expect(await ledger.balance(user(1))).toBe('3.000000000000000000');
+    expect(await ledger.balance(user(2))).toBe('2.000000000000000000');
+    await ledger.verify({ entity: 'defi' });
+    // Alone, it is tried once more and fails again with its own error, writing nothing.
+    const before = await snapshot();
+    expect(String(((await rejection(ledger.post(deposit(2, 'g4', '7')))) as Error).message)).toContain('trapped entry');
+    expect(await snapshot()).toBe(before);
+  });
+
+  // Another writer commits the same provider id (under another key) between this post's check and
+  // its insert: PostgreSQL's unique index refuses the insert; tried once more, the post reads the
+  // other's row and answers with the ledger's typed refusal, not the driver's error.
+  it.skipIf(dialect !== 'postgres')('answers a provider id that another writer committed meanwhile with a typed error', async () => {
+    const withProvider = (input: PostingInput, providerId: string): PostingInput => ({ ...input, providerId });
+    const holder = await holdTransaction(ledger, (scope) => scope.post(withProvider(deposit(2, 'race-b', '2'), 'race-p')));
+    const racing = rejection(ledger.post(withProvider(deposit(1, 'race-a', '1'), 'race-p')));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await holder.release();
+    const error = await racing;
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).field).toBe('providerId');
+    expect(await ledger.balance(user(1))).toBe('0.000000000000000000');
     expect(await ledger.balance(user(2))).toBe('2.000000000000000000');
     await ledger.verify({ entity: 'defi' });
   });
