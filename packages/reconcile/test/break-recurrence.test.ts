@@ -10,11 +10,11 @@ import { breakFigure } from '../src/diff.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { buildReport } from './report-builder.js';
+import { seedOneAccount } from './one-account-day.js';
 import type { ReportJson } from './report-builder.js';
 
 const ZONE = 'Europe/Berlin';
 const DAY = '2025-03-18';
-const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
 
 /** `report` as another version of the day: a new id (so a new content) and the given outstanding balance shift. */
 function version(report: ReportJson, id: string, outstandingShift = '0'): ReportJson {
@@ -60,10 +60,7 @@ describe.each(DIALECTS)('breaks that come back, and what a resolution covers, on
     close = opened.close;
     books = new EarnBooks(ledger);
     reconciler = await Reconciler.open({ books, wallets: { defi: { BTC: 'bc1-partner' } } });
-    await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
-    await books.registerUser({ partnerUserId: 'p0', earnUsers: [{ entity: 'defi', earnUserId: 'u0' }] });
-    await books.openEarnAccount({ entity: 'defi', earnAccountId: 'a0', earnUserId: 'u0', providerProductId: 'btc', currency: 'BTC' });
-    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'b0', amount: '2', occurredAt: '2025-03-18T08:00:00Z', idempotencyKey: 'k0', providerData: {} });
+    await seedOneAccount(books);
   });
   afterEach(async () => close());
 

@@ -11,11 +11,11 @@ import type { ReconcilerOptions } from '../src/index.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { buildReport } from './report-builder.js';
+import { seedOneAccount } from './one-account-day.js';
 import type { ReportJson } from './report-builder.js';
 
 const ZONE = 'Europe/Berlin';
 const DAY = '2025-03-18';
-const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
 
 /** `report` as another version: a new id, and a fee of `fee` netted into its outstanding balance as the provider does. */
 function restated(report: ReportJson, id: string, fee?: string): ReportJson {
@@ -39,10 +39,7 @@ describe.each(DIALECTS)('settlement instructions held and cancelled on %s', (dia
     ledger = opened.ledger;
     close = opened.close;
     books = new EarnBooks(ledger);
-    await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
-    await books.registerUser({ partnerUserId: 'p0', earnUsers: [{ entity: 'defi', earnUserId: 'u0' }] });
-    await books.openEarnAccount({ entity: 'defi', earnAccountId: 'a0', earnUserId: 'u0', providerProductId: 'btc', currency: 'BTC' });
-    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'b0', amount: '2', occurredAt: '2025-03-18T08:00:00Z', idempotencyKey: 'k0', providerData: {} });
+    await seedOneAccount(books);
   });
   afterEach(async () => close());
 
