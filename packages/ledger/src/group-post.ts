@@ -7,10 +7,10 @@
  * one more commit, never their outcome. So does a posting that fails any other way (a unique
  * index refusing a provider id another process committed meanwhile, a trigger, a driver error):
  * its error is its own. A failure of the transaction itself (a savepoint or the commit failing)
- * is every posting's.
+ * and a broken invariant (`LedgerInvariantError`: the books are inconsistent) are every posting's.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError } from './errors.js';
+import { LedgerError, LedgerInvariantError } from './errors.js';
 import type { ItemOutcome } from './commit-queue.js';
 import type { NormalizedPosting } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
@@ -54,7 +54,8 @@ export async function commitPostingGroup<R extends GroupResult>(context: GroupPo
     // A lone posting refused by the ledger's rules keeps that answer. One that failed another way
     // is tried once more below: a provider id that another process committed meanwhile (a unique
     // index refusing it, on PostgreSQL) is then read and answered as a typed refusal.
-    if (postings.length === 1 && error instanceof LedgerError) return [{ ok: false, error }];
+    // A broken invariant is no posting's own: the books are inconsistent, every caller is told.
+    if (error instanceof LedgerInvariantError || (postings.length === 1 && error instanceof LedgerError)) return postings.map(() => ({ ok: false, error }));
   }
   return context.dialect.writeTransaction(context.db, async (trx) => {
     const outcomes: ItemOutcome<R>[] = [];
@@ -65,6 +66,7 @@ export async function commitPostingGroup<R extends GroupResult>(context: GroupPo
         await releaseSavepoint(trx, 'group_item');
         outcomes.push(result === undefined ? { ok: false, error: new Error('a posting of a group returned nothing') } : { ok: true, value: result });
       } catch (error) {
+        if (error instanceof LedgerInvariantError) throw error;
         // Rolled back to its savepoint: whatever part of it was written is gone (on PostgreSQL the
         // rollback also ends the aborted state a failed statement left).
         await rollbackToSavepoint(trx, 'group_item');
