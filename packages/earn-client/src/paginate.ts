@@ -5,7 +5,7 @@ import { abortedError } from './abort.js';
 export interface Page<T> {
   /** The items of this page. */
   readonly items: readonly T[];
-  /** The cursor of the next page, `null` (or `""`) on the last. */
+  /** The cursor of the next page, `null` on the last. */
   readonly nextCursor: string | null;
 }
 
@@ -36,9 +36,7 @@ export async function* paginate<T>(options: PaginateOptions<T>): AsyncGenerator<
     if (options.signal?.aborted === true) throw abortedError(options.signal, options.operation);
     const page = await options.fetchPage(cursor);
     yield* page.items;
-    // `""` ends the pages as `null` does (see `lastPageAsNull` in earn-client.ts): the contract
-    // is silent on an empty cursor, and one cannot be sent back.
-    if (page.nextCursor === null || page.nextCursor === '') return;
+    if (page.nextCursor === null) return;
     if (seen.has(page.nextCursor)) {
       throw new EarnApiError('invalid_response', `${options.operation}: the provider returned a cursor it had returned before`, {
         operation: options.operation,
