@@ -91,11 +91,11 @@ export function coveredDrafts(rows: readonly BreakRow[], drafts: readonly BreakD
  * or by a person for another figure — unless a person resolved the same identity with the same
  * figure: that resolution covers it, and an open row of the identity is then resolved too. Rows
  * are never reopened: the resolved ones are the break's history. The first draft of a fingerprint
- * wins. Returns how many open breaks were resolved.
+ * wins. `rows` are the day's stored breaks, read in the same transaction. Returns how many open
+ * breaks were resolved.
  */
-export async function storeBreaks(trx: Kysely<ReconcileDatabase>, input: { entity: string; day: string; drafts: readonly BreakDraft[]; version: number; now: string }): Promise<number> {
-  const { entity, day, version, now } = input;
-  const rows = await repository.selectBreaksOfDay(trx, entity, day);
+export async function storeBreaks(trx: Kysely<ReconcileDatabase>, input: { entity: string; day: string; drafts: readonly BreakDraft[]; version: number; now: string; rows: readonly BreakRow[] }): Promise<number> {
+  const { entity, day, version, now, rows } = input;
   const open = new Map(rows.filter((row) => row.status === 'open').map((row) => [row.fingerprint, row]));
   const covered = coveredDrafts(rows, input.drafts);
   const current = new Set<string>();

@@ -261,7 +261,9 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const plan = await planDay(settings, work, context);
   const now = formatInstant(settings.now());
   await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
-  const covered = coveredDrafts(await repository.selectBreaksOfDay(db, entity, day), plan.drafts);
+  // The day's stored breaks, read once: the holds below and storing the run's breaks both need them.
+  const breakRows = await repository.selectBreaksOfDay(db, entity, day);
+  const covered = coveredDrafts(breakRows, plan.drafts);
   const held = heldCurrencies(plan.drafts, covered);
   const conflicts: BreakDraft[] = [];
   for (const position of plan.positions) {
@@ -269,7 +271,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
     if (conflict !== null) conflicts.push(conflict);
   }
   const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);
-  const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now });
+  const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now, rows: breakRows });
   const breaks = await openBreaksOfDay(db, { entity, day, order: drafts });
   // Written when the day moves to a version (a re-run of the newest leaves the row as it was).
   if (state?.report_version !== context.version) await repository.upsertReconciledDay(db, { entity, accounting_day: day, report_id: read.header.id, content_hash: read.contentHash, report_version: context.version, reconciled_at: now });

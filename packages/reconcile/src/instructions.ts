@@ -74,6 +74,12 @@ export interface InstructInput {
   readonly now: string;
 }
 
+/** A position's settled amount as an instruction carries it: its units, direction and amount. */
+function settledFigure(position: SettlementPosition): { settledUnits: bigint; direction: 'to_provider' | 'from_provider'; amount: string } {
+  const settledUnits = toUnits(position.settled);
+  return { settledUnits, direction: settledUnits < 0n ? 'to_provider' : 'from_provider', amount: formatUnits(settledUnits < 0n ? -settledUnits : settledUnits) };
+}
+
 /**
  * What becomes of an instruction a run may still change (pending, held or cancelled), as the
  * values to write, or undefined when it stays as it is:
@@ -86,7 +92,7 @@ export interface InstructInput {
  */
 export function nextInstructionState(existing: InstructionRow, input: InstructInput): Updateable<SettlementInstructionTable> | undefined {
   const { position, version } = input;
-  const settledUnits = toUnits(position.settled);
+  const { settledUnits, direction, amount } = settledFigure(position);
   if (input.heldReason !== undefined) {
     const reason = `held by report version ${version}: ${input.heldReason}`;
     if (existing.status === 'cancelled' || (existing.status === 'held' && existing.status_reason === reason)) return undefined;
@@ -97,8 +103,6 @@ export function nextInstructionState(existing: InstructionRow, input: InstructIn
     const why = toUnits(position.outstanding) === 0n ? 'the outstanding balance nets to zero' : `the outstanding balance of ${position.outstanding} is carried to the next day (below the settlement threshold)`;
     return { status: 'cancelled', status_reason: `cancelled by report version ${version}: ${why}` };
   }
-  const direction = settledUnits < 0n ? 'to_provider' : 'from_provider';
-  const amount = formatUnits(settledUnits < 0n ? -settledUnits : settledUnits);
   if (existing.status === 'pending' && existing.direction === direction && toUnits(existing.amount) === toUnits(amount)) return undefined;
   return { status: 'pending', status_reason: null, direction, amount };
 }
@@ -111,10 +115,8 @@ export function nextInstructionState(existing: InstructionRow, input: InstructIn
  */
 export async function instruct(trx: Kysely<ReconcileDatabase>, input: InstructInput): Promise<BreakDraft | null> {
   const { entity, day, position, now } = input;
-  const settledUnits = toUnits(position.settled);
+  const { settledUnits, direction, amount } = settledFigure(position);
   const existing = await repository.findInstructionOfDay(trx, { entity, currency: position.currency, day });
-  const direction = settledUnits < 0n ? 'to_provider' : 'from_provider';
-  const amount = formatUnits(settledUnits < 0n ? -settledUnits : settledUnits);
   if (existing === undefined) {
     if (settledUnits === 0n || input.heldReason !== undefined) return null;
     await repository.insertInstruction(trx, { entity, currency: position.currency, accounting_day: day, direction, amount, wallet: input.wallet, status: 'pending', status_reason: null, transaction_hash: null, ledger_transaction_id: null, created_at: now, updated_at: now });
