@@ -4,9 +4,10 @@
  * while the provider booked something else. Amounts compare as decimals.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnApiError, EarnClient } from '../src/index.js';
+import { EarnClient } from '../src/index.js';
 import { FakeEarnServer, json } from './support/fake-earn-server.js';
 import { booking } from './support/fixtures.js';
+import { failure } from './support/failure.js';
 
 const depositPath = '/v1/accounts/account-1/deposits';
 const withdrawalPath = '/v1/accounts/account-1/withdrawals';
@@ -19,15 +20,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<EarnApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(EarnApiError);
-  return error as EarnApiError;
-}
 
 describe('the booking answered', () => {
   it.each([

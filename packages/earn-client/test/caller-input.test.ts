@@ -5,9 +5,10 @@
  * and the value, before anything is sent, not even a token request.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnApiError, EarnClient, EarnFacade } from '../src/index.js';
+import { EarnClient, EarnFacade } from '../src/index.js';
 import { FakeEarnServer, json } from './support/fake-earn-server.js';
 import { account, booking, user } from './support/fixtures.js';
+import { failure } from './support/failure.js';
 
 let server: FakeEarnServer;
 
@@ -18,15 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<EarnApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(EarnApiError);
-  return error as EarnApiError;
-}
 
 async function drain(iterable: AsyncIterable<unknown>): Promise<void> {
   for await (const item of iterable) void item;

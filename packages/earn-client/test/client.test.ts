@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnApiError, EarnClient } from '../src/index.js';
+import { EarnClient } from '../src/index.js';
 import type { Account, Transaction } from '../src/index.js';
 import { FakeEarnServer, json } from './support/fake-earn-server.js';
 import { account, booking, dailyReport, product, transaction, user } from './support/fixtures.js';
+import { failure } from './support/failure.js';
 
 let server: FakeEarnServer;
 
@@ -13,15 +14,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<EarnApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(EarnApiError);
-  return error as EarnApiError;
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnApiError, EarnFacade } from '../src/index.js';
+import { EarnFacade } from '../src/index.js';
 import { FakeEarnServer, errorBody, json } from './support/fake-earn-server.js';
 import { account, booking, product, transaction, user } from './support/fixtures.js';
+import { failure } from './support/failure.js';
 
 let defi: FakeEarnServer;
 let lending: FakeEarnServer;
@@ -21,15 +22,6 @@ afterEach(async () => {
   await defi.close();
   await lending.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<EarnApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(EarnApiError);
-  return error as EarnApiError;
-}
 
 describe('EarnFacade', () => {
   it('lists the union of both entities products, each tagged with its entity', async () => {

@@ -5,11 +5,12 @@
  */
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnApiError, EarnClient } from '../src/index.js';
+import { EarnClient } from '../src/index.js';
 import type { Account } from '../src/index.js';
 import { FakeEarnServer, json } from './support/fake-earn-server.js';
 import type { Responder } from './support/fake-earn-server.js';
 import { account, dailyReport } from './support/fixtures.js';
+import { failure } from './support/failure.js';
 
 let server: FakeEarnServer;
 
@@ -20,15 +21,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
-
-async function failure(promise: Promise<unknown>): Promise<EarnApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(EarnApiError);
-  return error as EarnApiError;
-}
 
 /** Answers `chunks` of raw bytes, one write each, a few milliseconds apart. */
 function bytes(status: number, ...chunks: Buffer[]): Responder {

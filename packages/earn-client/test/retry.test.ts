@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnApiError, EarnClient, backoffDelayMs, parseRetryAfterMs } from '../src/index.js';
 import { FakeEarnServer, delayed, drop, errorBody, json, text } from './support/fake-earn-server.js';
 import { booking, product } from './support/fixtures.js';
+import { failure } from './support/failure.js';
 
 let server: FakeEarnServer;
 
@@ -15,15 +16,6 @@ afterEach(async () => {
 
 const products = json(200, { items: [product('btc-fixed', 'BTC')] });
 const depositPath = '/v1/accounts/account-1/deposits';
-
-async function failure(promise: Promise<unknown>): Promise<EarnApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(EarnApiError);
-  return error as EarnApiError;
-}
 
 describe('retries', () => {
   it('retries 502, 503 and 504 and then succeeds', async () => {
