@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { EntityConfig, EntityConfigInput, EntityId } from './config.js';
 import { resolveEntityConfig } from './config.js';
 import type {
@@ -237,6 +240,29 @@ export class EarnClient {
     return this.downloadReport({ ...signalOf(input), uri });
   }
 
+  /**
+   * {@link EarnClient.downloadReport} for a report too large to hold: its bytes are written to
+   * `path` as they arrive (through a temporary file beside it, renamed onto `path` once whole;
+   * `path` is replaced), never held whole. The same URI rules, `reportBytesMax`, time limits,
+   * retries (each attempt starts the file again) and credential check apply; the body is not
+   * parsed here. Read the file with reconcile's `openReportFile`, which validates every entry
+   * against the contract as it streams and hashes the bytes. `path`'s folder must exist and be
+   * writable (`invalid_input` before anything is sent); a failed write mid-way is `invalid_input`
+   * too, never retried. Returns the path and the number of bytes written.
+   */
+  async downloadReportToFile(input: { readonly uri: string; readonly path: string } & CallSignalOptions): Promise<DownloadedReportFile> {
+    const path = await writablePath(input.path);
+    const bytes = await this.#http.downloadToFile(input.uri, path, input.signal);
+    return Object.freeze({ path, bytes });
+  }
+
+  /** {@link EarnClient.getReportDownloadUri} then {@link EarnClient.downloadReportToFile}. */
+  async fetchReportToFile(input: { readonly reportId: string; readonly path: string } & CallSignalOptions): Promise<DownloadedReportFile> {
+    const path = await writablePath(input.path);
+    const { uri } = await this.getReportDownloadUri(input);
+    return this.downloadReportToFile({ ...signalOf(input), uri, path });
+  }
+
   async #book(operation: 'POST /v1/accounts/{accountId}/deposits' | 'POST /v1/accounts/{accountId}/withdrawals', input: BookingInput): Promise<Booking> {
     const accountId = identifier(input.accountId, 'accountId');
     const body = this.#input('BookingRequest', input.reference === undefined ? { amount: input.amount } : { amount: input.amount, reference: input.reference });
@@ -290,6 +316,27 @@ export class EarnClient {
  */
 function lastPageAsNull<P extends { readonly nextCursor: string | null }>(page: P): P {
   return page.nextCursor === '' ? { ...page, nextCursor: null } : page;
+}
+
+/** What {@link EarnClient.downloadReportToFile} wrote. */
+export interface DownloadedReportFile {
+  /** The file, as given. */
+  readonly path: string;
+  /** The bytes written: the whole body. */
+  readonly bytes: number;
+}
+
+/** `path` when it is a string whose folder exists and may be written, else `invalid_input`. */
+async function writablePath(path: unknown): Promise<string> {
+  const refuse = (why: string, cause?: unknown) =>
+    new EarnApiError('invalid_input', `path ${why}, got ${JSON.stringify(typeof path === 'string' ? path.slice(0, 200) : typeof path)}`, { path: 'path', field: 'path', ...(cause === undefined ? {} : { cause }) });
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) throw refuse('must be a non-empty file path');
+  try {
+    await access(dirname(path), constants.W_OK);
+  } catch (cause) {
+    throw refuse(`must be in a folder that exists and may be written (${(cause as Error).message})`);
+  }
+  return path;
 }
 
 function signalOf(input: CallSignalOptions): CallSignalOptions {

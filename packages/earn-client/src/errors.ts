@@ -27,7 +27,10 @@ export type EarnApiErrorCode =
   | 'invalid_response'
   /** The configuration is invalid (e.g. HTTP on a non-loopback host). */
   | 'invalid_config'
-  /** A method was called with invalid input; nothing was sent. */
+  /**
+   * A method was called with invalid input; nothing was sent. Also a report download whose file
+   * cannot be written (a full disk mid-way): the caller's side, never retried.
+   */
   | 'invalid_input'
   /** A withdrawal exceeds the account balance (422 `insufficient_balance`). */
   | 'insufficient_balance'

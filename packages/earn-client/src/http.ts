@@ -9,6 +9,7 @@ import { operationSpec } from './operations.js';
 import { bodyCarriesCredential, redactError } from './redaction.js';
 import { fetchDownload } from './redirects.js';
 import { readText } from './read-text.js';
+import { writeBodyToFile } from './body-file.js';
 import { AttemptClock } from './attempt-clock.js';
 import type { TimeLimits } from './attempt-clock.js';
 import type { ApiOperation, ResponseSchemaOf } from './operations.js';
@@ -134,16 +135,39 @@ export class HttpExecutor {
     const operation = 'GET report download';
     const url = parseSecureUrl(uri, 'uri', 'invalid_response');
     return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => {
-      const init: RequestInit = { method: 'GET', headers: { accept: 'application/json' }, signal: clock.signal };
-      // Every answer, redirects included, counts as progress for the idle limit.
-      const fetch: typeof globalThis.fetch = async (input, hopInit) => {
-        const response = await this.#config.fetch(input, hopInit);
-        clock.progress();
-        return response;
-      };
-      const response = await fetchDownload({ fetch, url, init, operation });
+      const response = await this.#fetchDownload(url, operation, clock);
       return this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax, onChunk: () => clock.progress() });
     });
+  }
+
+  /**
+   * {@link HttpExecutor.download}'s bytes written to `path` as they arrive instead of parsed
+   * (`writeBodyToFile`): same limits, retries, redirects and credential check; each attempt starts
+   * the file again. Returns the bytes written.
+   */
+  async downloadToFile(uri: string, path: string, signal: AbortSignal | undefined): Promise<number> {
+    const operation = 'GET report download';
+    const url = parseSecureUrl(uri, 'uri', 'invalid_response');
+    return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => {
+      const response = await this.#fetchDownload(url, operation, clock);
+      const requestId = response.headers.get('x-request-id') ?? undefined;
+      if (!response.ok) {
+        const text = await readText({ response, bytesMax: this.#config.reportBytesMax, operation, requestId, onChunk: () => clock.progress() });
+        throw this.#httpFailure(operation, response, text, requestId);
+      }
+      return writeBodyToFile({ response, path, bytesMax: this.#config.reportBytesMax, operation, requestId, secrets: this.#tokens.secrets(), onChunk: () => clock.progress() });
+    });
+  }
+
+  async #fetchDownload(url: URL, operation: string, clock: AttemptClock): Promise<Response> {
+    const init: RequestInit = { method: 'GET', headers: { accept: 'application/json' }, signal: clock.signal };
+    // Every answer, redirects included, counts as progress for the idle limit.
+    const fetch: typeof globalThis.fetch = async (input, hopInit) => {
+      const response = await this.#config.fetch(input, hopInit);
+      clock.progress();
+      return response;
+    };
+    return fetchDownload({ fetch, url, init, operation });
   }
 
   #url(pathTemplate: string, options: CallOptions): URL {

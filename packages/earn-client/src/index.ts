@@ -10,6 +10,7 @@ export type {
   CallSignalOptions,
   CreateAccountInput,
   CreateUserInput,
+  DownloadedReportFile,
   IdempotentCallOptions,
   IterateInput,
   PageInput,

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CredentialScanner } from './credential-scan.js';
+import { EarnApiError, sanitizeCause } from './errors.js';
+
+/**
+ * Writes a success body to `path` as its bytes arrive, never holding it whole, within `bytesMax`.
+ * The bytes go to a sibling temporary file renamed onto `path` at the end, so `path` holds a
+ * whole body or what it held before; the temporary file is removed on any failure. A body that
+ * carries a credential of the client (JSON escapes decoded) is refused whole, as a parsed body
+ * is. Returns the number of bytes written. The bytes are not parsed here: whoever reads the file
+ * validates it (reconcile's `openReportFile` checks every entry and the UTF-8 as it streams).
+ */
+export async function writeBodyToFile(request: {
+  readonly response: Response;
+  readonly path: string;
+  readonly bytesMax: number;
+  readonly operation: string;
+  readonly requestId: string | undefined;
+  readonly secrets: readonly string[];
+  /** Called on every chunk received (restarts the idle limit). */
+  readonly onChunk: () => void;
+}): Promise<number> {
+  const { response, bytesMax, operation } = request;
+  const tooLarge = (what: string) => new EarnApiError('limit_exceeded', `${operation}: response ${what} the limit of ${bytesMax} bytes`, { operation, status: response.status });
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > bytesMax) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(`of ${declared} bytes exceeds`);
+  }
+  const temporary = join(dirname(request.path), `.${basename(request.path)}.${randomUUID()}.partial`);
+  const file = await open(temporary, 'wx', 0o600).catch((cause: unknown) => {
+    throw cannotWrite(request, cause);
+  });
+  const reader = response.body?.getReader();
+  const scanner = new CredentialScanner(request.secrets);
+  let bytes = 0;
+  let done = false;
+  try {
+    for (;;) {
+      const read = reader === undefined ? { done: true as const, value: undefined } : await reader.read();
+      if (read.done) break;
+      request.onChunk();
+      bytes += read.value.byteLength;
+      if (bytes > bytesMax) throw tooLarge('exceeds');
+      const chunk = Buffer.from(read.value.buffer, read.value.byteOffset, read.value.byteLength);
+      scanner.push(chunk);
+      await file.write(chunk).catch((cause: unknown) => {
+        throw cannotWrite(request, cause);
+      });
+    }
+    scanner.end();
+    if (scanner.found) {
+      throw new EarnApiError('invalid_response', `${operation}: the ${response.status} body carries a credential of this client (the client secret or an access token); refused`, {
+        operation,
+        status: response.status,
+        path: '(root)',
+        ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
+      });
+    }
+    await file.sync();
+    await file.close();
+    await rename(temporary, request.path).catch((cause: unknown) => {
+      throw cannotWrite(request, cause);
+    });
+    done = true;
+    return bytes;
+  } finally {
+    if (!done) {
+      await reader?.cancel().catch(() => undefined);
+      await file.close().catch(() => undefined);
+      await unlink(temporary).catch(() => undefined);
+    }
+  }
+}
+
+/** A local write failure: the caller's problem, not the provider's, so never retried. */
+function cannotWrite(request: { readonly path: string; readonly operation: string }, cause: unknown): EarnApiError {
+  return new EarnApiError('invalid_input', `${request.operation}: cannot write the report to ${request.path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+    operation: request.operation,
+    path: 'path',
+    field: 'path',
+    cause: sanitizeCause(cause, []),
+  });
+}
