@@ -1,4 +1,8 @@
 /** The nightly script's exit codes and idempotent re-runs. */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
@@ -26,7 +30,7 @@ async function setUp() {
   await bookSampleActivity({ earn, books: partner.books, users: 2, bookingPrefix: day });
   const clients = { defi: earn.entity('defi'), lending: earn.entity('lending') };
   const run = (forDay: string) => runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day: forDay });
-  return { sandbox, partner, day, run };
+  return { sandbox, partner, day, run, clients };
 }
 
 describe('nightly reconciliation', () => {
@@ -43,6 +47,30 @@ describe('nightly reconciliation', () => {
     expect(second.entities).toHaveLength(2);
     expect(second.entities.every((night) => night.latest?.reportStatus === 'exists' && night.latest.synced.interest === 0)).toBe(true);
     expect((await partner.ledger.verify({ allEntities: true })).transactions).toBe(transactions);
+  });
+
+  it('downloads each report to a file: kept in reportFolder, byte for byte what was hashed; otherwise nothing stays behind', async () => {
+    const { sandbox, partner, day, clients } = await setUp();
+    await sandbox.clock.advanceDays(1);
+    const leftovers = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('earnbook-nightly-'));
+    const before = await leftovers();
+    const folder = await mkdtemp(join(tmpdir(), 'kept-reports-'));
+    try {
+      const kept = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, reportFolder: folder });
+      expect(kept.exitCode).toBe(EXIT_CLEAN);
+      for (const night of kept.entities) {
+        const file = night.reports[0];
+        expect(file?.path.startsWith(join(folder, `${night.entity}-${day}-`))).toBe(true);
+        expect(file?.source).toBe(`${night.entity} report ${night.latest?.reportId ?? ''}`);
+        expect(createHash('sha256').update(await readFile(file?.path ?? '')).digest('hex')).toBe(night.latest?.report.contentHash);
+      }
+      expect((await readdir(folder)).filter((name) => !name.endsWith('.json'))).toEqual([]);
+      const again = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day });
+      expect(again.entities.every((night) => night.latest?.reportStatus === 'exists')).toBe(true);
+      expect(await leftovers()).toEqual(before);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 when the report differs from the books (a duplicated entry), again on a re-run', async () => {

@@ -2,7 +2,7 @@
  * The nightly reconciliation as a script a scheduler (cron, systemd timer, Kubernetes CronJob)
  * runs after the provider's midnight cycle:
  *
- *   pnpm --filter @earnbook/examples nightly -- --database books.sqlite [--day 2025-03-18] [--zone Europe/Berlin]
+ *   pnpm --filter @earnbook/examples nightly -- --database books.sqlite [--day 2025-03-18] [--zone Europe/Berlin] [--report-folder reports]
  *
  * with the Earn API from the environment: EARN_BASE_URL, EARN_TOKEN_URL, EARN_DEFI_CLIENT_ID,
  * EARN_DEFI_CLIENT_SECRET, EARN_LENDING_CLIENT_ID, EARN_LENDING_CLIENT_SECRET. `--day` defaults
@@ -30,7 +30,7 @@ function required(name: string): string {
   return value;
 }
 
-async function againstTheApi(values: { database?: string | undefined; day?: string | undefined; zone?: string | undefined }): Promise<NightlyExitCode> {
+async function againstTheApi(values: { database?: string | undefined; day?: string | undefined; zone?: string | undefined; 'report-folder'?: string | undefined }): Promise<NightlyExitCode> {
   const zone = values.zone ?? 'UTC';
   const day = values.day ?? previousAccountingDay(accountingDayOf(new Date(), zone));
   const partner = await openPartnerBooks({ database: values.database ?? 'earnbook.sqlite', entities: ENTITIES.map((id) => ({ id, timeZone: zone })) });
@@ -41,7 +41,8 @@ async function againstTheApi(values: { database?: string | undefined; day?: stri
         new EarnClient({ entityId: entity, baseUrl: required('EARN_BASE_URL'), tokenUrl: required('EARN_TOKEN_URL'), clientId: required(`EARN_${entity.toUpperCase()}_CLIENT_ID`), clientSecret: required(`EARN_${entity.toUpperCase()}_CLIENT_SECRET`) }),
       ]),
     );
-    const result = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, log: (line) => console.log(line) });
+    const reportFolder = values['report-folder'] === undefined ? {} : { reportFolder: values['report-folder'] };
+    const result = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, log: (line) => console.log(line), ...reportFolder });
     return result.exitCode;
   } finally {
     await partner.close();
@@ -72,7 +73,7 @@ async function againstTheSandbox(): Promise<NightlyExitCode> {
 
 const args = process.argv.slice(2);
 try {
-  const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
   process.exitCode = values.sandbox === true ? await againstTheSandbox() : await againstTheApi(values);
 } catch (error) {
   console.error(`ALERT nightly reconciliation could not run: ${error instanceof Error ? error.message : String(error)}`);

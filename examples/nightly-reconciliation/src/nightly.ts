@@ -8,8 +8,11 @@ import { EarnApiError } from '@earnbook/earn-client';
 import type { EarnClient } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import type { EarnBooks } from '@earnbook/ledger';
-import { ReconcileError, findDayReports, loadReportObject } from '@earnbook/reconcile';
-import type { LoadedReport, ReconcileResult, Reconciler } from '@earnbook/reconcile';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReconcileError, findDayReports, openReportFile } from '@earnbook/reconcile';
+import type { ReconcileResult, Reconciler, ReportFile } from '@earnbook/reconcile';
 
 /** Exit code: every entity reconciled and no open break. */
 export const EXIT_CLEAN = 0;
@@ -31,6 +34,12 @@ export interface NightlyOptions {
   readonly day: string;
   /** Where progress and alerts are written, one line each; default nowhere. */
   readonly log?: (line: string) => void;
+  /**
+   * An existing folder to keep the downloaded reports in, as `<entity>-<day>-<report id>.json`
+   * (the bytes as the provider sent them: an audit trail, and what the CLI's `--report-file`
+   * re-runs). Default: a temporary folder, removed when the run ends.
+   */
+  readonly reportFolder?: string;
 }
 
 /** What the job did for one entity. */
@@ -38,8 +47,8 @@ export interface EntityNight {
   readonly entity: string;
   /** The result of the report reconciled this run (at most one: the rule's choice; empty on an error). */
   readonly results: readonly ReconcileResult[];
-  /** The reports of those results, in the same order. */
-  readonly reports: readonly LoadedReport[];
+  /** The report files of those results, in the same order (gone after the run unless `reportFolder` was given). */
+  readonly reports: readonly ReportFile[];
   /** The outcome for the day: the latest version's result. */
   readonly latest: ReconcileResult | undefined;
   /** Ids of older versions of the day the rule superseded (never processed, not reconciled), for the audit trail. */
@@ -56,20 +65,27 @@ export interface NightlyResult {
 }
 
 /**
- * Downloads the day's report to reconcile, chosen by reconcile's {@link findDayReports} (the
- * rule the CLI's `--fetch` applies too): the newest version of the day, the provider's statement
- * of record (already processed on a re-run: then reconciling it is a no-op that yields the day's
- * result). Older versions never processed are superseded: listed, not downloaded.
+ * Downloads the day's report to reconcile into `folder`, chosen by reconcile's
+ * {@link findDayReports} (the rule the CLI's `--fetch` applies too): the newest version of the
+ * day, the provider's statement of record (already processed on a re-run: then reconciling it is
+ * a no-op that yields the day's result). Older versions never processed are superseded: listed,
+ * not downloaded. The report goes to a file as it arrives and is streamed from it by the
+ * reconciler, never held whole: a day of 1M Earn accounts is hundreds of MiB of JSON.
  */
-export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string }): Promise<{ readonly loaded: LoadedReport[]; readonly superseded: string[] }> {
+export async function reportsToReconcile(input: { readonly client: EarnClient; readonly books: EarnBooks; readonly entity: string; readonly day: string; readonly folder: string }): Promise<{ readonly files: ReportFile[]; readonly superseded: string[] }> {
   const processed = await input.books.processedReports({ entity: input.entity, accountingDay: input.day });
   const found = await findDayReports({ summaries: input.client.reports(), day: input.day, source: input.entity, processedReportIds: processed.map((row) => row.reportId) });
   if (found.toReconcile.length === 0) {
     throw new ReconcileError('no_report', `the provider lists no report of ${input.entity} for ${input.day} yet`, { field: 'day', value: input.day });
   }
-  const loaded: LoadedReport[] = [];
-  for (const summary of found.toReconcile) loaded.push(loadReportObject(await input.client.fetchReport({ reportId: summary.id }), `${input.entity} report ${summary.id}`));
-  return { loaded, superseded: found.superseded.map((summary) => summary.id) };
+  const files: ReportFile[] = [];
+  for (const summary of found.toReconcile) {
+    // The id is the provider's: only a safe name goes into the path, the id itself stays in the source.
+    const path = join(input.folder, `${input.entity}-${input.day}-${summary.id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100)}.json`);
+    await input.client.fetchReportToFile({ reportId: summary.id, path });
+    files.push({ ...(await openReportFile(path, { format: 'json' })), source: `${input.entity} report ${summary.id}` });
+  }
+  return { files, superseded: found.superseded.map((summary) => summary.id) };
 }
 
 function describe(error: unknown): { code: string; message: string } {
@@ -87,15 +103,24 @@ function describe(error: unknown): { code: string; message: string } {
  * process.exitCode = result.exitCode;
  */
 export async function runNightlyReconciliation(options: NightlyOptions): Promise<NightlyResult> {
+  const folder = options.reportFolder ?? (await mkdtemp(join(tmpdir(), 'earnbook-nightly-')));
+  try {
+    return await reconcileEntities(options, folder);
+  } finally {
+    if (options.reportFolder === undefined) await rm(folder, { recursive: true, force: true });
+  }
+}
+
+async function reconcileEntities(options: NightlyOptions, folder: string): Promise<NightlyResult> {
   const log = options.log ?? (() => {});
   const entities: EntityNight[] = [];
   for (const [entity, client] of Object.entries(options.clients)) {
     try {
       const results: ReconcileResult[] = [];
-      const { loaded: reports, superseded } = await reportsToReconcile({ client, books: options.books, entity, day: options.day });
+      const { files: reports, superseded } = await reportsToReconcile({ client, books: options.books, entity, day: options.day, folder });
       if (superseded.length > 0) log(`${entity} ${options.day}: superseded by a newer version, not reconciled: report ${superseded.join(', ')}`);
-      for (const loaded of reports) {
-        const result = await options.reconciler.reconcileDay({ entity, day: options.day, report: loaded });
+      for (const report of reports) {
+        const result = await options.reconciler.reconcileDay({ entity, day: options.day, report });
         results.push(result);
         const synced = result.synced;
         log(

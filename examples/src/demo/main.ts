@@ -280,11 +280,10 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         const first = firstNight.entities.find((candidate) => candidate.entity === entityNight.entity) ?? entityNight;
         const shown = entityNight !== first && entityNight.latest?.reportStatus === 'created' ? entityNight : first;
         const result = shown.latest;
-        const loaded = shown.reports[shown.reports.length - 1];
         const laterBreaks = shown === first ? [] : (result?.breaks ?? []);
         const nightBreaks = [...(first.latest?.breaks ?? []).filter((found) => !laterBreaks.some((later) => later.id === found.id)), ...laterBreaks];
         const page = join(DEMO_OUTPUT_NAMES.nights, `${day}-${entityNight.entity}.html`);
-        if (result !== undefined && loaded !== undefined) {
+        if (result !== undefined) {
           writeFileSync(join(options.outDirectory, page), renderSummaryHtml(buildReconcileSummary({ result, generatedAt: formatInstant(new Date()) })));
         }
         nights.push({

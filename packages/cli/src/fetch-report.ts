@@ -2,11 +2,15 @@
  * Fetching an entity's daily report from the Earn API with that entity's credentials: find the
  * report of the accounting day in the report list (by reconcile's {@link findDayReports}, the
  * rule the nightly job applies the same way: the newest version is the statement of record),
- * download it, and validate it.
+ * download it to a file as its bytes arrive (never held whole: a day of 1M Earn accounts is
+ * hundreds of MiB), and hand it to the reconciler as a file to stream, which validates it.
  */
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { EarnClient } from '@earnbook/earn-client';
-import { findDayReports, loadReportObject } from '@earnbook/reconcile';
-import type { LoadedReport } from '@earnbook/reconcile';
+import { findDayReports, openReportFile } from '@earnbook/reconcile';
+import type { ReportFile } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
 import type { CliLogger } from './cli-logger.js';
 import type { CliConfig } from './cli-config.js';
@@ -24,13 +28,22 @@ export interface FetchDailyReportOptions {
   readonly signal?: AbortSignal;
   /** Where the Earn client logs its requests, answers and retries (no secret reaches it). */
   readonly logger?: CliLogger;
+  /**
+   * An existing folder to download into: the report is written there under a hidden temporary
+   * name ({@link FetchedReport.file}), which the caller renames or removes.
+   */
+  readonly folder: string;
 }
 
 /** A fetched report, and the list items that were for its day. */
 export interface FetchedReport {
-  readonly loaded: LoadedReport;
-  /** The report's JSON as downloaded (validated), to keep beside the summary. */
-  readonly json: unknown;
+  /**
+   * The downloaded file to reconcile, streamed and validated as it is read; its content hash is
+   * the SHA-256 of the bytes as the provider sent them. Its `source` names the API and the report.
+   */
+  readonly report: ReportFile;
+  /** Where the bytes are: a hidden file in `folder`, to keep (rename) or remove. */
+  readonly file: string;
   /** Reports listed for the day (1 when only one; 0 when fetched by `--report-id`). */
   readonly candidates: number;
   /** Ids of the older versions of the day the rule superseded (not fetched; `processedReportIds` excepted), oldest first. */
@@ -90,8 +103,8 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
 }
 
 /**
- * Fetches the report of `day` for `entity` (or the report `reportId`), downloads and validates
- * it. The report is chosen by reconcile's {@link findDayReports} (the rule the nightly job
+ * Fetches the report of `day` for `entity` (or the report `reportId`) and downloads it into
+ * `folder` (not parsed yet: the reconciler validates it as it streams). The report is chosen by reconcile's {@link findDayReports} (the rule the nightly job
  * applies too): the newest version of the day, the provider's statement of record, which the
  * reconciler records as the next version of the day (or answers as already processed); older
  * versions are superseded and never fetched. No report for the day is a `CliError` `no_report`.
@@ -113,6 +126,14 @@ export async function fetchDailyReport(options: FetchDailyReportOptions): Promis
     candidates = found.candidates;
     superseded = found.superseded.map((summary) => summary.id);
   }
-  const json = await client.fetchReport({ reportId, ...signal });
-  return { loaded: loadReportObject(json, `${api?.baseUrl ?? options.entity} report ${reportId}`), json, candidates, superseded };
+  const file = join(options.folder, `.report-${randomUUID()}.json`);
+  await client.fetchReportToFile({ reportId, path: file, ...signal });
+  let opened: ReportFile;
+  try {
+    opened = await openReportFile(file, { format: 'json' });
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  }
+  return { report: { ...opened, source: `${api?.baseUrl ?? options.entity} report ${reportId}` }, file, candidates, superseded };
 }

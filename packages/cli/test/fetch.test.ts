@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeEarnServer, json } from '../../earn-client/test/support/fake-earn-server.js';
+import { FakeEarnServer, json, text } from '../../earn-client/test/support/fake-earn-server.js';
+import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
+import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { DAY, runCli, testConfig, workspace } from './fixtures.js';
 import type { Workspace } from './fixtures.js';
 import { planDayReports } from '@earnbook/reconcile';
@@ -10,6 +13,15 @@ import { isConventionalEnvName } from '../src/fetch-report.js';
 
 const SECRET = 'very-secret-client-value-42';
 const SECRET_ENV = 'EARNBOOK_TEST_DEFI_CLIENT_SECRET';
+
+async function booksSnapshot(database: string): Promise<string> {
+  const { db } = openSqliteDatabase({ filename: database });
+  try {
+    return await snapshotDatabase(db as never);
+  } finally {
+    await db.destroy();
+  }
+}
 
 describe('earnbook reconcile --fetch', () => {
   let ws: Workspace;
@@ -123,6 +135,50 @@ describe('earnbook reconcile --fetch', () => {
     expect(backwards.stderr).toContain('field --to');
     const fromFile = await runCli(['reconcile', '--entity', 'defi', '--from', DAY, '--to', DAY, '--report-file', ws.reportFile, '--database', ws.database]);
     expect(fromFile.stderr).toContain('field --fetch');
+  });
+
+  it('keeps the report byte for byte as the provider sent it (pretty JSON too): its content hash is of those bytes', async () => {
+    const pretty = `${JSON.stringify(ws.report, null, 2)}\n`;
+    server.on('GET', '/downloads/r-new.json', text(200, pretty, { 'content-type': 'application/json' }));
+    const result = await fetchCli(['--json']);
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as ReconcileSummary;
+    expect(await readFile(join(ws.dir, 'out', 'report.json'), 'utf8')).toBe(pretty);
+    expect(summary.report.contentHash).toBe(createHash('sha256').update(pretty).digest('hex'));
+    expect(await readdir(join(ws.dir, 'out'))).toEqual(['report.json', 'summary.html', 'summary.json']);
+  });
+
+  it('a fetched report refused by the reconciler leaves the books and the output folder as they were, and no download behind', async () => {
+    const first = await fetchCli(['--quiet']);
+    expect(first.code).toBe(0);
+    const before = await booksSnapshot(ws.database);
+    const folderBefore = (await readdir(join(ws.dir, 'out'))).sort();
+    // A later version of the day with one bad entry, late in the file.
+    const bad = { ...ws.report, id: 'r-bad', transactions: [...ws.report.transactions, { ...ws.report.transactions[0], amount: '-1' }] };
+    server.on('GET', '/v1/reports/r-bad/download-uri', json(200, { uri: `${server.baseUrl}/downloads/r-bad.json` })).on('GET', '/downloads/r-bad.json', json(200, bad));
+    const refused = await fetchCli(['--report-id', 'r-bad', '--json']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^error: .*invalid_report/m);
+    expect(await booksSnapshot(ws.database)).toBe(before);
+    expect((await readdir(join(ws.dir, 'out'))).sort()).toEqual(folderBefore);
+    // Into a folder of its own: the folder it made is gone again.
+    const fresh = await fetchCli(['--report-id', 'r-bad', '--out', 'fresh']);
+    expect(fresh.code).toBe(2);
+    expect(await readdir(ws.dir)).not.toContain('fresh');
+    expect(await booksSnapshot(ws.database)).toBe(before);
+  });
+
+  it('a download that fails leaves no file behind, in a single day or a range', async () => {
+    server.on('GET', '/downloads/r-new.json', json(503, { error: { code: 'unavailable', message: 'try later' } }));
+    const single = await fetchCli(['--quiet']);
+    expect(single.code).toBe(2);
+    expect(await readdir(ws.dir)).not.toContain('out');
+    const range = await runCli(['reconcile', '--entity', 'defi', '--fetch', '--from', DAY, '--to', DAY, '--database', ws.database, '--config', configFile, '--out', 'range', '--quiet'], {
+      cwd: ws.dir,
+      env: { [SECRET_ENV]: SECRET },
+    });
+    expect(range.code).toBe(2);
+    expect(await readdir(ws.dir)).not.toContain('range');
   });
 
   it('fetches the report named by --report-id', async () => {

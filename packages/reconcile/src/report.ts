@@ -160,8 +160,10 @@ export async function readReportFile(path: string): Promise<LoadedReport> {
 }
 
 /**
- * A report already parsed (e.g. from the client): validated, and hashed on its compact JSON, so
- * it hashes like a file that holds `JSON.stringify(json)` (keep fetched reports that way).
+ * A report already parsed (e.g. from the client's `fetchReport`): validated, and hashed on its
+ * compact JSON, so it hashes like a file that holds `JSON.stringify(json)`. A report downloaded
+ * with the client's `fetchReportToFile` and streamed with `openReportFile` is hashed on its bytes
+ * as sent; the two agree when the provider sends compact JSON.
  */
 export function loadReportObject(json: unknown, source = 'memory'): LoadedReport {
   const report = validateReport(json, source);

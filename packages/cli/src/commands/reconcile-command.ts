@@ -44,11 +44,11 @@ export interface ReconcileFlags extends BookFlags {
 }
 
 /**
- * Writes a reconciled day's `summary.json` and `summary.html` (and the fetched report, when it was
- * fetched) into `out`, each file whole or not at all.
+ * Writes a reconciled day's `summary.json` and `summary.html` into `out` (and moves the fetched
+ * report's file there as `report.json`, when it was fetched), each file whole or not at all.
  */
-export async function writeDaySummary(input: { result: ReconcileResult; fetchedJson: unknown; out: string; io: CliIo }): Promise<{ summary: ReconcileSummary; files: string[] }> {
-  const { result, fetchedJson, out, io } = input;
+export async function writeDaySummary(input: { result: ReconcileResult; fetchedFile: string | undefined; out: string; io: CliIo }): Promise<{ summary: ReconcileSummary; files: string[] }> {
+  const { result, fetchedFile, out, io } = input;
   const summary = buildReconcileSummary({ result, generatedAt: formatInstant((io.now ?? (() => new Date()))()) });
   try {
     await mkdir(out, { recursive: true });
@@ -56,12 +56,16 @@ export async function writeDaySummary(input: { result: ReconcileResult; fetchedJ
     throw new CliError('output_failed', `cannot create the output folder ${out}: ${(cause as Error).message}`, { field: '--out', value: out, cause });
   }
   const files = [join(out, RECONCILE_FILE_NAMES.summaryJson), join(out, RECONCILE_FILE_NAMES.summaryHtml)];
-  if (fetchedJson !== undefined) {
-    // The fetched report is kept, so the run can be repeated or audited from the file. It is
-    // written as the compact JSON it was hashed on, so a re-run from the file is the same
-    // report (`exists`), not a restatement.
+  if (fetchedFile !== undefined) {
+    // The fetched report is kept, so the run can be repeated or audited from the file. It holds
+    // the bytes as downloaded, which its content hash was taken on, so a re-run from the file is
+    // the same report (`exists`), not a restatement.
     const reportPath = join(out, RECONCILE_FILE_NAMES.fetchedReport);
-    await writeFileAtomically(reportPath, JSON.stringify(fetchedJson));
+    try {
+      await rename(fetchedFile, reportPath);
+    } catch (cause) {
+      throw new CliError('output_failed', `cannot write ${reportPath}: ${(cause as Error).message}`, { field: '--out', value: reportPath, cause });
+    }
     files.push(reportPath);
   }
   await writeFileAtomically(files[0] ?? '', `${JSON.stringify(summary, null, 2)}\n`);
@@ -96,29 +100,31 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   }
   const out = resolve(io.cwd, flags.out === undefined ? join('.earnbook', 'reconcile', flags.entity, day) : checkPath(flags.out, '--out'));
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${flags.entity} ${day}`, stages: 4 });
+  let fetchedFile: string | undefined;
   try {
     progress.stage(flags.fetch === true ? 'fetching the report' : 'reading the report');
-    let loaded: ReportInput;
-    let fetchedJson: unknown;
-    if (flags.fetch === true) {
-      const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, logger: loggerOf(flags, io), ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
-      loaded = fetched.loaded;
-      fetchedJson = fetched.json;
-    } else {
-      // Streamed in bounded memory: a legal report of any size (up to the contract's limits) is read.
-      loaded = await openReportFile(resolve(io.cwd, checkPath(flags.reportFile ?? '', '--report-file')));
-    }
+    // Streamed in bounded memory: a legal report of any size (up to the contract's limits) is read.
+    const reportFile = flags.fetch === true ? undefined : await openReportFile(resolve(io.cwd, checkPath(flags.reportFile ?? '', '--report-file')));
     // Before the books are opened (with --create that makes them) and before the first write:
-    // an --out that cannot be written must leave nothing behind.
+    // an --out that cannot be written must leave nothing behind. A fetched report is downloaded
+    // into it, and kept there only with the summary.
     const folder = await prepareOutputFolder(out, '--out');
-    progress.stage('opening the books');
     try {
+      let report: ReportInput;
+      if (reportFile === undefined) {
+        const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, logger: loggerOf(flags, io), folder: out, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
+        fetchedFile = fetched.file;
+        report = fetched.report;
+      } else {
+        report = reportFile;
+      }
+      progress.stage('opening the books');
       return await withBooks(flags, config, io, async (opened) => {
         const entity = opened.ledger.entity(flags.entity, '--entity').id;
         progress.stage('reconciling (sync, diff, settlement)');
-        const result = await opened.reconciler.reconcileDay({ entity, day, report: loaded, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
+        const result = await opened.reconciler.reconcileDay({ entity, day, report, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
         progress.stage('writing the summary');
-        const { summary, files } = await writeDaySummary({ result, fetchedJson, out, io });
+        const { summary, files } = await writeDaySummary({ result, fetchedFile, out, io });
         progress.stop();
         if (flags.json === true) writeJson(io, { ...summary, files });
         else if (flags.quiet !== true) io.stdout.write(formatReconcileText(summary, files));
@@ -130,6 +136,8 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
     }
   } finally {
     progress.stop();
+    // Renamed to report.json with the summary; any other way out leaves no download behind.
+    if (fetchedFile !== undefined) await rm(fetchedFile, { force: true });
   }
 }
 

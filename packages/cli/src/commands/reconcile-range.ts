@@ -5,6 +5,7 @@
  * The run stops at the first day that cannot be reconciled (no report yet, an API or database
  * failure): the later days depend on it (carried settlement, the next report's opening figures).
  */
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { accountingDaysBetween, parseAccountingDay } from '@earnbook/ledger';
 import { resolveConfig, withBooks, loggerOf, writeJson } from '../book-options.js';
@@ -65,10 +66,22 @@ function checkRange(flags: ReconcileFlags): { fromDay: string; toDay: string } {
 /** One (entity, day): fetch, reconcile, write its summary. */
 async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBooks; config: Awaited<ReturnType<typeof resolveConfig>>; entity: string; day: string; out: string; progress: StageProgress }): Promise<RangeDayOutcome> {
   const { entity, day } = input;
-  const fetched = await fetchDailyReport({ config: input.config, entity, day, env: io.env, logger: loggerOf(flags, io) });
-  const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.loaded, onProgress: ({ phase, rows }) => input.progress.rows(phase, rows) });
-  const { summary, files } = await writeDaySummary({ result, fetchedJson: fetched.json, out: join(input.out, entity, day), io });
-  return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.breaks.length, reportId: summary.report.id, files };
+  const out = join(input.out, entity, day);
+  // The day's folder holds the download; one this day made is removed again if the day fails.
+  const folder = await prepareOutputFolder(out, '--out');
+  let fetchedFile: string | undefined;
+  try {
+    const fetched = await fetchDailyReport({ config: input.config, entity, day, env: io.env, logger: loggerOf(flags, io), folder: out });
+    fetchedFile = fetched.file;
+    const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.report, onProgress: ({ phase, rows }) => input.progress.rows(phase, rows) });
+    const { summary, files } = await writeDaySummary({ result, fetchedFile, out, io });
+    return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.breaks.length, reportId: summary.report.id, files };
+  } catch (error) {
+    await folder.discard();
+    throw error;
+  } finally {
+    if (fetchedFile !== undefined) await rm(fetchedFile, { force: true });
+  }
 }
 
 /** The range summary as text. */
