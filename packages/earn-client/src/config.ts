@@ -273,7 +273,7 @@ export function resolveEntityConfig(input: EntityConfigInput): EntityConfig {
     clientAuthMethod,
     scope,
     ...numbers,
-    fetch: observedFetch(fetchFunction, { entityId, logger, hooks }),
+    fetch: observedFetch(fetchFunction, { entityId, logger, hooks, tokenUrl: tokenUrl.href }),
     retries: retryObserver({ entityId, logger, hooks }),
   });
 }

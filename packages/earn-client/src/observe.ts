@@ -7,7 +7,7 @@
  * header value passed on, the provider's request id, is checked first (see `request-id.ts`).
  */
 import type { EntityId } from './config.js';
-import { SentCredentials } from './request-id.js';
+import { SentCredentials, WITHHELD_REQUEST_ID } from './request-id.js';
 
 /** One log method: pino's `(fields, message)` form. */
 export type EarnClientLogMethod = (fields: Record<string, unknown>, message: string) => void;
@@ -95,9 +95,13 @@ function call<E>(hook: ((event: E) => void) | undefined, event: E, logger: EarnC
  * downloads), so the wrapper remembers the credentials sent and withholds a request id that
  * echoes one, whichever request sent it.
  */
-export function observedFetch(fetchFunction: typeof globalThis.fetch, options: { entityId: EntityId; logger: EarnClientLogger; hooks: EarnClientHooks }): typeof globalThis.fetch {
+export function observedFetch(
+  fetchFunction: typeof globalThis.fetch,
+  options: { entityId: EntityId; logger: EarnClientLogger; hooks: EarnClientHooks; tokenUrl: string },
+): typeof globalThis.fetch {
   const { entityId, logger, hooks } = options;
   const sent = new SentCredentials();
+  const tokenEndpoint = safeUrl(options.tokenUrl);
   return async (input, init) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const request: EarnRequestEvent = { entityId, method, url: safeUrl(input) };
@@ -106,12 +110,62 @@ export function observedFetch(fetchFunction: typeof globalThis.fetch, options: {
     logger.debug({ event: 'earn.request', ...request }, `${method} ${request.url}`);
     const startedMs = performance.now();
     const response = await fetchFunction(input, init);
-    const requestId = sent.requestId(response.headers.get('x-request-id'));
+    const header = response.headers.get('x-request-id');
+    let requestId: string | undefined;
+    if (method === 'POST' && request.url === tokenEndpoint && header !== null) {
+      // The token endpoint's answer carries a token the client has not sent yet: learnt first,
+      // so that a request id echoing it is withheld too.
+      const issued = await issuedToken(response);
+      if (issued === 'unreadable') requestId = WITHHELD_REQUEST_ID;
+      else {
+        if (issued !== undefined) sent.noteIssued(issued);
+        requestId = sent.requestId(header);
+      }
+    } else {
+      requestId = sent.requestId(header);
+    }
     const answer: EarnResponseEvent = { ...request, status: response.status, durationMs: Math.round(performance.now() - startedMs), requestId };
     call(hooks.onResponse, answer, logger, 'onResponse');
     logger.debug({ event: 'earn.response', ...answer }, `${method} ${request.url} → ${answer.status} in ${answer.durationMs} ms`);
     return response;
   };
+}
+
+/** The most of a token answer's body read for its access token; a longer body withholds the request id. */
+export const TOKEN_BODY_PEEK_BYTES_MAX = 64 * 1024;
+
+/**
+ * The `access_token` of a token answer, read from a clone of the response (the client reads the
+ * original), or `undefined` when it has none; `'unreadable'` when the body is longer than
+ * {@link TOKEN_BODY_PEEK_BYTES_MAX} or cannot be read: then nothing proves the request id safe.
+ */
+async function issuedToken(response: Response): Promise<string | undefined | 'unreadable'> {
+  const body = response.clone().body;
+  if (body === null) return undefined;
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      if (bytes > TOKEN_BODY_PEEK_BYTES_MAX) return 'unreadable';
+      chunks.push(value);
+    }
+  } catch {
+    return 'unreadable';
+  } finally {
+    // Not awaited: a cancelled branch of a teed body settles only once the other branch (the
+    // client's) is cancelled or read to its end.
+    reader.cancel().catch(() => undefined);
+  }
+  try {
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { access_token?: unknown } | null;
+    return typeof parsed?.access_token === 'string' ? parsed.access_token : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The retry observer of one entity: the `onRetry` hook and a warning in the log. */

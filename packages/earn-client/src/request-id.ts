@@ -37,8 +37,17 @@ export class SentCredentials {
 
   /** Remembers the credentials `init` (or the `Request` `input`) carries. */
   note(input: string | URL | Request, init: RequestInit | undefined): void {
+    this.#add(credentialsOf(input, init));
+  }
+
+  /** Remembers a credential the client received and will send (an access token just issued). */
+  noteIssued(credential: string): void {
+    this.#add([credential]);
+  }
+
+  #add(credentials: readonly string[]): void {
     let added = false;
-    for (const credential of credentialsOf(input, init)) {
+    for (const credential of credentials) {
       if (credential.length === 0 || this.#raw.includes(credential)) continue;
       this.#raw.push(credential);
       if (this.#raw.length > sentCredentialsMax) this.#raw.shift();

@@ -6,11 +6,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnApiError, EarnClient } from '../src/index.js';
 import type { EarnRequestEvent, EarnResponseEvent, EarnRetryEvent } from '../src/index.js';
-import { observedFetch } from '../src/observe.js';
+import { TOKEN_BODY_PEEK_BYTES_MAX, observedFetch } from '../src/observe.js';
 import { FakeEarnServer, errorBody, json } from './support/fake-earn-server.js';
 import { product } from './support/fixtures.js';
 
 const SECRET = 'S3cr3t-never-log-me-0002';
+const TOKEN_URL = 'https://auth.example/oauth/token';
 let server: FakeEarnServer;
 
 beforeEach(async () => {
@@ -70,13 +71,57 @@ describe('EarnClient hooks and logger', () => {
     expect(seen.length).toBeGreaterThan(0);
     // A pre-signed download URL's query (its signature) never reaches a hook or a log line.
     const signed: string[] = [];
-    const fetchSigned = observedFetch(async () => new Response('{}', { status: 200 }), { entityId: 'defi', logger, hooks: { onResponse: (event) => signed.push(event.url) } });
+    const fetchSigned = observedFetch(async () => new Response('{}', { status: 200 }), { entityId: 'defi', logger, hooks: { onResponse: (event) => signed.push(event.url) }, tokenUrl: TOKEN_URL });
     await fetchSigned('https://files.example/report.json?X-Signature=sig-secret-77', { method: 'GET' });
     expect(signed).toEqual(['https://files.example/report.json']);
     expect(lines.join('\n')).not.toContain('sig-secret-77');
     expect(lines.some((line) => line.includes('the onRequest hook threw'))).toBe(true);
     expect(() => new EarnClient(server.config({ logger: { info: () => {} } as never }))).toThrow(EarnApiError);
     expect(() => new EarnClient(server.config({ hooks: { onRetry: 'no' as never } }))).toThrow(/hooks.onRetry/);
+  });
+
+  it('withhold a request id of the token endpoint that echoes the token it issues, whole or in pieces, and later echoes of it', async () => {
+    const issued = 'tok-issued-0123456789abcdefghij';
+    const tokenBody = JSON.stringify({ access_token: issued, token_type: 'Bearer', expires_in: 3600 });
+    const answers: [string, string][] = [
+      [issued, tokenBody],
+      [`req-${issued.slice(4, 16)}`, tokenBody],
+      // Too long to read for its token: nothing proves its id safe.
+      ['req-0001', JSON.stringify({ access_token: 'tok-other-0123456789', padding: 'x'.repeat(TOKEN_BODY_PEEK_BYTES_MAX) })],
+      ['req-0002', tokenBody],
+      // An API answer echoing the token learnt from the token endpoint.
+      [issued, '{}'],
+    ];
+    const recording = recordingLogger();
+    const seen: (string | undefined)[] = [];
+    const fetchQueued = observedFetch(
+      async () => {
+        const [requestId, body] = answers.shift() ?? ['', ''];
+        return new Response(body, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
+      },
+      { entityId: 'defi', logger: recording.logger, hooks: { onResponse: (event) => seen.push(event.requestId) }, tokenUrl: TOKEN_URL },
+    );
+    const form = { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }) };
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const response = await fetchQueued(TOKEN_URL, form);
+      // The client still reads the whole answer.
+      expect(typeof ((await response.json()) as { access_token: string }).access_token).toBe('string');
+    }
+    await fetchQueued('https://earn.example/v1/products', { method: 'GET' });
+    expect(seen).toEqual(['[redacted]', '[redacted]', '[redacted]', 'req-0002', '[redacted]']);
+    expect(recording.lines.join('\n')).not.toContain(issued.slice(4, 16));
+  });
+
+  it('a token endpoint that puts the token it issues into its own X-Request-Id leaks it to no log line or hook', async () => {
+    const issued = 'tok-echoed-in-its-own-request-id-77';
+    server.tokenResponder = json(200, { access_token: issued, token_type: 'bearer', expires_in: 60 }, { 'x-request-id': issued });
+    server.validTokens.add(issued);
+    server.on('GET', '/v1/products', json(200, { items: [product('btc-fixed', 'BTC')] }));
+    const { lines, logger } = recordingLogger();
+    const seen: (string | undefined)[] = [];
+    await new EarnClient(server.config({ logger, hooks: { onResponse: (event) => seen.push(event.requestId) } })).listProducts();
+    expect(seen[0]).toBe('[redacted]');
+    expect(JSON.stringify({ lines, seen })).not.toContain(issued.slice(4, 20));
   });
 
   it('withhold a request id that echoes a credential sent, whole, decoded or in pieces, or is no plausible id', async () => {
@@ -106,14 +151,14 @@ describe('EarnClient hooks and logger', () => {
     for (const [name, init, echo] of cases) {
       const { lines, logger } = recordingLogger();
       const seen: (string | undefined)[] = [];
-      const fetchEcho = observedFetch(async () => new Response('{}', { status: 200, headers: { 'x-request-id': echo } }), { entityId: 'defi', logger, hooks: { onResponse: (event) => seen.push(event.requestId) } });
+      const fetchEcho = observedFetch(async () => new Response('{}', { status: 200, headers: { 'x-request-id': echo } }), { entityId: 'defi', logger, hooks: { onResponse: (event) => seen.push(event.requestId) }, tokenUrl: TOKEN_URL });
       await fetchEcho('https://earn.example/v1/products', { method: 'POST', ...init });
       expect(seen, name).toEqual(['[redacted]']);
       for (const credential of [token, secret, formSecret, basic, encodeURIComponent(secret)]) expect(lines.join('\n'), name).not.toContain(credential);
     }
     // An ordinary id, after a credential was sent, passes as it came.
     const seen: (string | undefined)[] = [];
-    const plain = observedFetch(async () => new Response('{}', { status: 200, headers: { 'x-request-id': '0f9c2b1e-7d4a-4f3e-9b8a-1c2d3e4f5a6b' } }), { entityId: 'defi', logger: recordingLogger().logger, hooks: { onResponse: (event) => seen.push(event.requestId) } });
+    const plain = observedFetch(async () => new Response('{}', { status: 200, headers: { 'x-request-id': '0f9c2b1e-7d4a-4f3e-9b8a-1c2d3e4f5a6b' } }), { entityId: 'defi', logger: recordingLogger().logger, hooks: { onResponse: (event) => seen.push(event.requestId) }, tokenUrl: TOKEN_URL });
     await plain('https://earn.example/v1/products', basicAuth);
     await plain('https://earn.example/v1/products', bearer);
     expect(seen).toEqual(['0f9c2b1e-7d4a-4f3e-9b8a-1c2d3e4f5a6b', '0f9c2b1e-7d4a-4f3e-9b8a-1c2d3e4f5a6b']);
