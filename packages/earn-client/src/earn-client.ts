@@ -273,7 +273,7 @@ export class EarnClient {
     const idempotencyKey = this.#idempotencyKey(input);
     const booking = await this.#http.call(operation, { pathParams: { accountId }, body, idempotencyKey, signal: input.signal });
     const type = operation === 'POST /v1/accounts/{accountId}/deposits' ? 'Deposit' : 'Withdrawal';
-    return checkBooking({ operation, expected: { type, accountId, amount: input.amount }, booking });
+    return checkBooking({ operation, expected: { type, accountId, amount: input.amount, ...(input.reference === undefined ? {} : { reference: input.reference }) }, booking });
   }
 
   #idempotencyKey(input: IdempotentCallOptions): string {

@@ -70,4 +70,17 @@ describe('the booking answered', () => {
     expect(error).toMatchObject({ code: 'invalid_response', field: 'amount' });
     expect(error.message).toContain(`amount expected ${JSON.stringify(asked)}, received ${JSON.stringify(answered)}`);
   });
+
+  it('a reference answered must be the one sent; an answer without one, or a request without one, is not compared', async () => {
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5', { reference: 'order-8' })));
+    const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', reference: 'order-7', idempotencyKey: 'key-1' }));
+    expect(error).toMatchObject({ code: 'invalid_response', field: 'reference' });
+    expect(error.message).toContain('reference expected "order-7", received "order-8"');
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5')));
+    expect((await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', reference: 'order-7', idempotencyKey: 'key-2' })).id).toBe('b-1');
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5', { reference: 'theirs' })));
+    expect((await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', idempotencyKey: 'key-3' })).reference).toBe('theirs');
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5', { reference: 'order-7' })));
+    expect((await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', reference: 'order-7', idempotencyKey: 'key-4' })).reference).toBe('order-7');
+  });
 });

@@ -6,6 +6,7 @@
  * The provider is reached through two small structural interfaces (what `EarnFacade` offers), so
  * this module reads the contract's types only and never loads the HTTP client.
  */
+import { EarnApiError } from '@earnbook/earn-client';
 import type { Booking, Product } from '@earnbook/earn-client/contract';
 import type { EarnBooks, InterestTermsInput, PostResult } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
@@ -117,6 +118,15 @@ export async function bookThenRecord(input: BookThenRecordInput): Promise<BookTh
   if (recorded !== undefined) return { status: 'exists', transactionId: recorded.id, booking: undefined };
   const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey };
   const booking = input.kind === 'deposit' ? await provider.deposit(call) : await provider.withdraw(call);
+  // The request names no currency (the account's is meant); an answer in another one booked
+  // something else than the books would record. (A hand-made provider may leave it out.)
+  if (typeof booking.currency === 'string' && booking.currency !== account.currency) {
+    throw new EarnApiError('invalid_response', `${input.kind} ${booking.id}: the booking answered does not match the request: currency expected ${JSON.stringify(account.currency)} (Earn account ${account.earnAccountId}), received ${JSON.stringify(booking.currency)}`, {
+      operation: `bookThenRecord ${input.kind}`,
+      path: 'currency',
+      field: 'currency',
+    });
+  }
   const record = { entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey, providerData: booking };
   const stored: PostResult = input.kind === 'deposit' ? await books.recordDeposit(record) : await books.recordWithdrawal(record);
   books.ledger.logger.info({ event: 'booking.recorded', entity: account.entity, kind: input.kind, providerBookingId: booking.id, status: stored.status }, `${input.kind} ${booking.id} recorded`);

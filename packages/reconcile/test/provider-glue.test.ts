@@ -4,7 +4,7 @@
  * from a crash between the two.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EarnFacade } from '@earnbook/earn-client';
+import { EarnApiError, EarnFacade } from '@earnbook/earn-client';
 import type { Booking } from '@earnbook/earn-client';
 import { EarnBooks, LedgerError } from '@earnbook/ledger';
 import { startSandbox } from '../../earn-sandbox/src/index.js';
@@ -73,6 +73,23 @@ describe.each(DIALECTS)('provider glue on %s', (dialect) => {
     expect(providerBookings).toHaveLength(2);
     const account = await earnBooks.earnAccount({ entity: 'defi', earnAccountId: accountId });
     expect(await books.ledger.balance(account.ledgerAccountId)).toBe('1.500000000000000000');
+  });
+
+  it('refuses a booking answered in another currency than the account\'s, recording nothing', async () => {
+    const otherCurrency = {
+      deposit: async (call: Parameters<EarnFacade['deposit']>[0]): Promise<Booking> => ({ ...(await earn.deposit(call)), currency: 'BTC' }),
+      withdraw: async (call: Parameters<EarnFacade['withdraw']>[0]) => earn.withdraw(call),
+    };
+    const before = await snapshotDatabase(books.db as never);
+    const error = await bookThenRecord({ provider: otherCurrency, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '0.25', idempotencyKey: 'order-btc' }).then(
+      () => expect.fail('expected a refusal'),
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(EarnApiError);
+    expect(error).toMatchObject({ code: 'invalid_response', field: 'currency' });
+    expect((error as Error).message).toContain('currency expected "ETH"');
+    expect((error as Error).message).toContain('received "BTC"');
+    expect(await snapshotDatabase(books.db as never)).toBe(before);
   });
 
   it('refuses bad input before calling the provider, writing nothing', async () => {
