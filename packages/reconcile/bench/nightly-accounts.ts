@@ -9,7 +9,7 @@
  * Setup writes the rows with multi-row inserts (not timed) and computes the report's interest
  * with the ledger's own accounting cycle, so the day is clean. Each step is a child process.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,9 @@ import type { Kysely } from 'kysely';
 import { EarnBooks, Ledger, cycleLines, formatInstant, formatUnits, localEntryId, nextAccountingDay, startOfAccountingDay, toUnits } from '@earnbook/ledger';
 import type { LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
+import { EarnClient } from '@earnbook/earn-client';
 import { Reconciler, openReportFile } from '../src/index.js';
+import { SERVED_REPORT_ID } from './report-server.js';
 import { benchWorkerThreads } from './worker-threads.js';
 
 const DAY = '2025-03-18';
@@ -129,12 +131,25 @@ export async function buildNightly(target: string, reportFile: string, accounts:
   return { bytes: statSync(reportFile).size, entries };
 }
 
-/** The nightly job on the built books: seconds, peak RSS, breaks, booked interest. */
-export async function measureNightly(target: string, reportFile: string): Promise<Record<string, number>> {
+/**
+ * The nightly job on the built books: seconds, peak RSS, breaks, booked interest. With
+ * `fetchFrom` (a loopback {@link SERVED_REPORT_ID} server's port) the report is fetched through
+ * the Earn client to a file beside `reportFile` first, as the CLI's `--fetch` and the nightly
+ * example do, and that download is timed too.
+ */
+export async function measureNightly(target: string, reportFile: string, fetchFrom?: number): Promise<Record<string, number>> {
   const ledger = await Ledger.open({ storage: await openStorage(target), entities: [{ id: 'defi', timeZone: 'UTC' }] });
   const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), workerThreads: benchWorkerThreads() });
   const started = performance.now();
   const cpu = process.cpuUsage();
+  let file = reportFile;
+  if (fetchFrom !== undefined) {
+    const base = `http://127.0.0.1:${fetchFrom}`;
+    const client = new EarnClient({ entityId: 'defi', baseUrl: base, tokenUrl: `${base}/oauth/token`, clientId: 'bench', clientSecret: 'bench-client-secret-0123' });
+    file = `${reportFile}.fetched.json`;
+    await client.fetchReportToFile({ reportId: SERVED_REPORT_ID, path: file });
+  }
+  const fetchedAt = performance.now();
   // When each phase last reported (read: streaming the file; then the interest recomputation,
   // silent; sync; diff; then storing the outcome, silent): where the time goes.
   const last = { read: started, sync: started, diff: started };
@@ -144,7 +159,7 @@ export async function measureNightly(target: string, reportFile: string): Promis
     // The sync's first event starts it (its last one may carry 0 rows too: a sync that booked nothing).
     if (event.phase === 'sync' && syncStarted === started) syncStarted = last.sync;
   };
-  const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile), onProgress });
+  const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(file), onProgress });
   const ended = performance.now();
   const seconds = (ended - started) / 1000;
   const used = process.cpuUsage(cpu);
@@ -156,7 +171,8 @@ export async function measureNightly(target: string, reportFile: string): Promis
     breaks: result.breaks.length,
     interest: result.synced.interest,
     entries: result.reportEntries,
-    readSeconds: (last.read - started) / 1000,
+    fetchSeconds: (fetchedAt - started) / 1000,
+    readSeconds: (last.read - fetchedAt) / 1000,
     // From the end of the stream to the start of the sync: the interest recomputation.
     recomputeSeconds: (syncStarted - last.read) / 1000,
     syncSeconds: (last.sync - syncStarted) / 1000,
@@ -181,32 +197,40 @@ async function dropTarget(target: string): Promise<void> {
   }
 }
 
-/**
- * The young generation the README measured as an option for the nightly process (`NODE_OPTIONS`): semi-spaces
- * of 32 MiB instead of Node's 16, so that a batch of rows dies young instead of being promoted.
- */
-const NIGHTLY_NODE_FLAG = '--max-semi-space-size=32';
-
-function child(args: readonly string[], nodeFlags: readonly string[] = []): Record<string, number> {
-  const output = execFileSync(process.execPath, [...process.execArgv, ...nodeFlags, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+function child(args: readonly string[]): Record<string, number> {
+  const output = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(output.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+}
+
+/** Runs `measure-fetched` with a loopback report server in a process of its own, stopped after. */
+async function childFetched(target: string, reportFile: string): Promise<Record<string, number>> {
+  const server = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./report-server.ts', import.meta.url)), reportFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(server.stdout, 'data')) as [Buffer];
+    const port = Number(line.toString('utf8').trim());
+    if (!Number.isSafeInteger(port)) throw new Error(`the report server printed ${JSON.stringify(line.toString('utf8'))}, not a port`);
+    return child(['measure-fetched', target, reportFile, String(port)]);
+  } finally {
+    server.kill();
+  }
 }
 
 /** A measured run's breaks, CPU time, phases and peak RSS, as the lines print them. */
 function describeRun(measured: Record<string, number>): string {
   const value = (name: string, digits: number) => (measured[name] ?? Number.NaN).toFixed(digits);
-  return `${measured['breaks']} breaks; CPU time ${value('cpuSeconds', 2)} s; phases: read ${value('readSeconds', 1)} s, recompute interest ${value('recomputeSeconds', 1)} s, sync ${value('syncSeconds', 1)} s, diff ${value('diffSeconds', 1)} s, store ${value('storeSeconds', 1)} s; peak RSS ${value('peakRssMiB', 0)} MiB`;
+  const fetched = (measured['fetchSeconds'] ?? 0) > 0.0005 ? `fetch to a file ${value('fetchSeconds', 1)} s, ` : '';
+  return `${measured['breaks']} breaks; CPU time ${value('cpuSeconds', 2)} s; phases: ${fetched}read ${value('readSeconds', 1)} s, recompute interest ${value('recomputeSeconds', 1)} s, sync ${value('syncSeconds', 1)} s, diff ${value('diffSeconds', 1)} s, store ${value('storeSeconds', 1)} s; peak RSS ${value('peakRssMiB', 0)} MiB`;
 }
 
 /**
  * Runs the benchmark on SQLite and, when `EARNBOOK_PG_URL` is set, PostgreSQL; returns the lines,
  * each also given to `onLine` as soon as it is measured (a full run takes minutes).
  */
-export function runNightlyBench(onLine: (line: string) => void = () => undefined): string[] {
-  // The first line is Node's defaults: a young generation set for the whole bench would make it the second's.
+export async function runNightlyBench(onLine: (line: string) => void = () => undefined): Promise<string[]> {
+  // Node's defaults are measured: a young generation set for the whole bench would flatter it.
   // The children get this process's flags too (`child`), so both places are checked.
   if (/max-semi-space-size|max-young-generation/.test([process.env['NODE_OPTIONS'] ?? '', ...process.execArgv].join(' '))) {
-    throw new Error('NODE_OPTIONS or node\'s flags set the young generation: drop them, the nightly bench measures with and without it');
+    throw new Error('NODE_OPTIONS or node\'s flags set the young generation: drop them, the nightly bench measures Node\'s defaults');
   }
   const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
   const label = accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k`;
@@ -220,9 +244,10 @@ export function runNightlyBench(onLine: (line: string) => void = () => undefined
       const report = join(directory, `report-${name}.json`);
       let built: Record<string, number>;
       let measured: Record<string, number>;
-      // SQLite: the same day is run a second time on a copy of the same books, with the
-      // young generation the README measures as an option, so that both figures come from the same run and data.
-      let flagged: Record<string, number> | undefined;
+      // SQLite: the same day is run a second time on a copy of the same books, its report fetched
+      // from a loopback Earn API through the client to a file first, as the CLI's `--fetch` and
+      // the nightly example run it, so that both figures come from the same run and data.
+      let fetched: Record<string, number> | undefined;
       try {
         built = child(['build', target, report, String(accounts)]);
         const copy = name === 'sqlite' ? `${target}.copy` : undefined;
@@ -231,7 +256,7 @@ export function runNightlyBench(onLine: (line: string) => void = () => undefined
           copyFileSync(target, copy);
         }
         measured = child(['measure', target, report]);
-        if (copy !== undefined) flagged = child(['measure', copy, report], [NIGHTLY_NODE_FLAG]);
+        if (copy !== undefined) fetched = await childFetched(copy, report);
       } finally {
         if (name === 'postgres') child(['drop', target, report]);
       }
@@ -240,10 +265,10 @@ export function runNightlyBench(onLine: (line: string) => void = () => undefined
         `nightly_${label}_accounts_s${name === 'sqlite' ? '' : '_postgres'}: ${(measured['seconds'] ?? Number.NaN).toFixed(2)} s ratio=n/a (${name}; ${measured['entries']} report entries, ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB: stream and validate the file, book ${measured['interest']} interest entries and the margin, diff, settle, store in one transaction; ${describeRun(measured)}; targets ≤ 60 s and ≤ 512 MiB on SQLite)`,
       );
       onLine(lines[at] ?? '');
-      if (flagged !== undefined) {
-        const seconds = flagged['seconds'] ?? Number.NaN;
+      if (fetched !== undefined) {
+        const seconds = fetched['seconds'] ?? Number.NaN;
         lines.push(
-          `nightly_${label}_accounts_s_young32: ${seconds.toFixed(2)} s ratio=${(seconds / (measured['seconds'] ?? Number.NaN)).toFixed(2)} (the same day on a copy of the same books, run after the line above, node ${NIGHTLY_NODE_FLAG}, the option the reconcile README measures (not recommended); ratio to the line above, Node's default flags; ${describeRun(flagged)})`,
+          `nightly_${label}_accounts_fetched_s: ${seconds.toFixed(2)} s ratio=${(seconds / (measured['seconds'] ?? Number.NaN)).toFixed(2)} (the same day on a copy of the same books, run after the line above, the report fetched first from a loopback Earn API (another process) with EarnClient.fetchReportToFile, then streamed from that file; ratio to the line above, read from the file; ${describeRun(fetched)}; targets as above)`,
         );
         onLine(lines[at + 1] ?? '');
       }
@@ -258,5 +283,6 @@ const [step, target, reportArgument, countArgument] = process.argv.slice(2);
 if (process.argv[1] !== undefined && process.argv[1].endsWith('nightly-accounts.ts') && target !== undefined && reportArgument !== undefined) {
   if (step === 'build') console.log(JSON.stringify(await buildNightly(target, reportArgument, Number(countArgument ?? 1_000_000))));
   else if (step === 'measure') console.log(JSON.stringify(await measureNightly(target, reportArgument)));
+  else if (step === 'measure-fetched') console.log(JSON.stringify(await measureNightly(target, reportArgument, Number(countArgument))));
   else if (step === 'drop') console.log(JSON.stringify(await dropTarget(target).then(() => ({ dropped: 1 }))));
 }

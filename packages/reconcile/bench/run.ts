@@ -9,7 +9,7 @@ import { runNightlyBench } from './nightly-accounts.js';
 
 // The nightly bench prints each line as soon as it is measured (SQLite, then PostgreSQL).
 const printed = new Set<string>();
-const BENCHES: Readonly<Record<string, () => string[]>> = Object.freeze({
+const BENCHES: Readonly<Record<string, () => string[] | Promise<string[]>>> = Object.freeze({
   report: runReconcileReportBench,
   nightly: () =>
     runNightlyBench((line) => {
@@ -24,5 +24,5 @@ const only = (process.env['EARNBOOK_BENCH_ONLY'] ?? '').split(',').map((name) =>
 for (const name of only) if (!Object.hasOwn(BENCHES, name)) throw new Error(`EARNBOOK_BENCH_ONLY names ${JSON.stringify(name)}; known: ${Object.keys(BENCHES).join(', ')}`);
 for (const [name, bench] of Object.entries(BENCHES)) {
   if (only.length > 0 && !only.includes(name)) continue;
-  for (const line of bench()) if (!printed.has(line)) console.log(line);
+  for (const line of await bench()) if (!printed.has(line)) console.log(line);
 }
