@@ -206,7 +206,9 @@ export async function bookEntries(ledger: Ledger, input: { entity: string; day: 
     try {
       result = await input.scope.postLines({ ...batch.posting, lines: batch.lines });
     } catch (cause) {
-      const index = cause instanceof LedgerError ? /^lines\[(\d+)\]/.exec(cause.field ?? '')?.[1] : undefined;
+      // The line refused: named in the field (`lines[3].amount`) or, where the field is the
+      // posting's (`side`, `lines` for a balance beyond what the books store), in the context.
+      const index = cause instanceof LedgerError ? (/^lines\[(\d+)\]/.exec(cause.field ?? '')?.[1] ?? cause.context?.['line']) : undefined;
       refused(cause, index === undefined ? undefined : batch.entries[Number(index)]);
     }
     for (const line of result.lines) if (line.status === 'created') count(batch.posting.kind as SyncKind);

@@ -195,6 +195,23 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
     expect(await snapshot(ledger, ['journal_transactions', 'journal_entries'])).toEqual(before);
   });
 
+  it('an interest line that would take its account beyond what the books store names that entry, and writes nothing', async () => {
+    // The largest deposit the books take, then interest on top of it.
+    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a1', providerBookingId: 'b-huge', amount: '999999999999999999999990', occurredAt: '2025-03-18T11:00:00Z', idempotencyKey: 'k-huge', providerData: {} });
+    const report = await buildReport(books, 'defi', DAY);
+    const interest = report.transactions.find((entry) => entry['type'] === 'Interest' && entry['accountId'] === 'a1');
+    expect(interest).toBeDefined();
+    const before = await snapshot(ledger);
+    const error = await run(report).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(ReconcileError);
+    expect(error).toMatchObject({ code: 'invalid_report', field: 'lines' });
+    expect((error as Error).message).toContain(`report entry ${String(interest?.['id'])} cannot be booked`);
+    expect(await snapshot(ledger)).toEqual(before);
+  });
+
   it('writes nothing when an entry is refused after earlier batches were booked in the day\'s transaction', async () => {
     await openAccounts(SYNC_BATCH_POSTINGS_MAX + 5);
     const report = await buildReport(books, 'defi', DAY);
