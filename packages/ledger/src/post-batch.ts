@@ -106,12 +106,29 @@ export async function postBatch(context: PostBatchContext, trx: Db, postings: re
       throw new LedgerError('mixed_entities', `one batch posts to one entity: ${posting.entity} differs from ${entity}`, { field: 'entity', value: posting.entity });
     }
   }
-  const state = await readBatchState(context, trx, entity, postings);
-  const plan = await decideBatch(context, trx, state, postings);
-  const createdAt = formatInstant(context.now());
-  // From the first write on, a failure leaves part of the batch in `trx`: see partial-writes.ts.
-  return writeWhole(trx, async () => readBackBatch(context, trx, plan, await writeBatch(context, trx, state, plan, createdAt), createdAt));
+  for (let attempt = 1; ; attempt++) {
+    const state = await readBatchState(context, trx, entity, postings);
+    const plan = await decideBatch(context, trx, state, postings);
+    const createdAt = formatInstant(context.now());
+    // From the first write on, a failure leaves part of the batch in `trx`: see partial-writes.ts.
+    const results = await writeWhole(trx, async () => {
+      const ids = await writeBatch(context, trx, state, plan, createdAt);
+      return ids === KEYS_TAKEN ? KEYS_TAKEN : readBackBatch(context, trx, plan, ids, createdAt);
+    });
+    if (results !== KEYS_TAKEN) return results;
+    // Another writer committed one of the keys meanwhile (nothing of this batch stays written):
+    // planned again, that key now reads as stored, `exists` or a conflict naming what differs.
+    assertInvariant(attempt === 1, 'a key of the batch was taken again after it read as absent twice');
+  }
 }
+
+/**
+ * Answered by {@link writeBatch} when another writer committed one of the batch's keys between
+ * the batch's read and its insert: possible only for postings that wait on no account row lock
+ * (system accounts alone, with balance shards: PostgreSQL), since a lock waited for orders two
+ * writers of the same posting. The batch's rows are rolled back to a savepoint taken for that case.
+ */
+const KEYS_TAKEN = Symbol('keys taken meanwhile');
 
 async function readBatchState(context: PostBatchContext, trx: Db, entity: string, postings: readonly NormalizedPosting[]): Promise<BatchState> {
   const accountIds = [...new Set(postings.flatMap((posting) => posting.entries.map((entry) => entry.accountId)))];
@@ -279,18 +296,28 @@ async function backdate(trx: Db, series: { account: LedgerAccount; shard: number
 }
 
 /** Writes the planned transactions, entries, balances and day rows; answers (key → id) of the new transactions. */
-async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState, plan: BatchPlan, createdAt: string): Promise<Map<string, number>> {
+async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState, plan: BatchPlan, createdAt: string): Promise<Map<string, number> | typeof KEYS_TAKEN> {
   const bulk = context.dialect.postingBulk;
   const transactionRows = plan.created.map(({ posting }) => transactionRow(posting, createdAt));
+  // Only a posting that waits on no account row lock can find its key taken (see KEYS_TAKEN):
+  // one on system accounts alone, whose rows are taken with SKIP LOCKED. Only then is the
+  // savepoint worth its two statements.
+  const unlocked = context.shardOf(trx) !== undefined && plan.created.some(({ posting }) => posting.entries.every((entry) => isShardedKind(state.rows.get(entry.accountId)?.kind ?? '')));
+  if (unlocked) await repository.savepoint(trx, 'batch_keys');
   const ids = bulk === undefined ? await repository.insertTransactions(trx, transactionRows) : await bulk.insertTransactions(trx, transactionRows);
   if (ids.size !== plan.created.length) {
-    // A concurrent writer committed one of these keys with other accounts (so other content).
+    if (unlocked) {
+      await repository.rollbackToSavepoint(trx, 'batch_keys');
+      return KEYS_TAKEN;
+    }
+    // Every posting waited on an account row lock, which orders writers of one key: not expected.
     const lost = plan.created.find(({ posting }) => !ids.has(posting.idempotencyKey));
     throw new LedgerError('idempotency_conflict', `idempotencyKey ${lost?.posting.idempotencyKey ?? '?'} was used concurrently for another transaction`, {
       field: 'idempotencyKey',
       value: lost?.posting.idempotencyKey ?? '',
     });
   }
+  if (unlocked) await repository.releaseSavepoint(trx, 'batch_keys');
   const entryRows: Omit<EntryRow, 'id'>[] = [];
   for (const { posting, balancesAfter } of plan.created) {
     const transactionId = ids.get(posting.idempotencyKey);

@@ -278,18 +278,21 @@ export async function selectCycleAccounts(db: Db, input: { entity: string; day: 
   return rows;
 }
 
+/** The savepoints the ledger takes: one per posting of a group retried alone, one around a batch's key claims. */
+export type SavepointName = 'group_item' | 'batch_keys';
+
 /** Opens a savepoint inside the current transaction (same SQL on both dialects). */
-export async function savepoint(db: Db, name: 'group_item'): Promise<void> {
+export async function savepoint(db: Db, name: SavepointName): Promise<void> {
   await sql`savepoint ${sql.raw(name)}`.execute(db);
 }
 
 /** Keeps the work since a savepoint. */
-export async function releaseSavepoint(db: Db, name: 'group_item'): Promise<void> {
+export async function releaseSavepoint(db: Db, name: SavepointName): Promise<void> {
   await sql`release savepoint ${sql.raw(name)}`.execute(db);
 }
 
 /** Undoes the work since a savepoint; the transaction goes on. */
-export async function rollbackToSavepoint(db: Db, name: 'group_item'): Promise<void> {
+export async function rollbackToSavepoint(db: Db, name: SavepointName): Promise<void> {
   await sql`rollback to savepoint ${sql.raw(name)}`.execute(db);
 }
 

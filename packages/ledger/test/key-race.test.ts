@@ -1,0 +1,84 @@
+/**
+ * Two processes posting the same key at once, on PostgreSQL, to system accounts alone: their
+ * rows are taken with SKIP LOCKED (balance shards), so nothing orders the two writers, and one
+ * may find the key committed by the other between its read and its insert. The later one is
+ * then answered as if it had come after: `exists` for the same posting, a conflict naming what
+ * differs for another. (SQLite has one writer at a time: no such window.)
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Ledger, LedgerError } from '../src/index.js';
+import type { PostingInput } from '../src/index.js';
+import { openPostgresDatabase } from '../src/db/postgres/index.js';
+import { DIALECTS, PG_URL, dropSchema } from './dialects.js';
+
+const ROUNDS = 40;
+
+describe.runIf(DIALECTS.includes('postgres'))('one key posted by two processes at once, to system accounts alone (PostgreSQL)', () => {
+  async function twoLedgers(): Promise<{ a: Ledger; b: Ledger; close(): Promise<void> }> {
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    // Two pools on one schema, as two processes would have: their group commits never share a transaction.
+    const open = async () => Ledger.open({ storage: await openPostgresDatabase({ connectionString: PG_URL, schema }), entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    const a = await open();
+    const b = await open();
+    return {
+      a,
+      b,
+      async close() {
+        await a.close();
+        await b.close();
+        await dropSchema(schema);
+      },
+    };
+  }
+
+  const transfer = (ids: { from: number; to: number }, key: string, amount: string): PostingInput => ({
+    entity: 'defi',
+    kind: 'adjustment',
+    idempotencyKey: key,
+    occurredAt: '2025-03-18T10:00:00Z',
+    entries: [
+      { accountId: ids.from, side: 'debit', amount },
+      { accountId: ids.to, side: 'credit', amount },
+    ],
+  });
+
+  it('the same posting: one caller is told created, the other exists, with the same transaction, every time', async () => {
+    const { a, b, close } = await twoLedgers();
+    try {
+      const ids = { from: (await a.systemAccount('defi', 'BTC', 'treasury')).id, to: (await a.systemAccount('defi', 'BTC', 'settlement')).id };
+      for (let round = 0; round < ROUNDS; round++) {
+        const posting = transfer(ids, `same-${round}`, '1');
+        const results = await Promise.all([a.post(posting), b.post(posting)]);
+        expect(results.map((result) => result.status).sort(), `round ${round}`).toEqual(['created', 'exists']);
+        expect(results[0]?.transaction.id).toBe(results[1]?.transaction.id);
+      }
+      // Settlement credited once a round, never twice.
+      expect(await a.balance(ids.to)).toBe(`-${ROUNDS}.000000000000000000`);
+      await a.verify({ entity: 'defi' });
+    } finally {
+      await close();
+    }
+  }, 60_000);
+
+  it('another posting under the same key: the later one is an idempotency conflict naming what differs', async () => {
+    const { a, b, close } = await twoLedgers();
+    try {
+      const ids = { from: (await a.systemAccount('defi', 'BTC', 'treasury')).id, to: (await a.systemAccount('defi', 'BTC', 'settlement')).id };
+      for (let round = 0; round < ROUNDS; round++) {
+        const outcomes = await Promise.allSettled([a.post(transfer(ids, `other-${round}`, '1')), b.post(transfer(ids, `other-${round}`, '2'))]);
+        const created = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+        const refused = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+        expect(created.map((outcome) => outcome.value.status), `round ${round}`).toEqual(['created']);
+        expect(refused, `round ${round}`).toHaveLength(1);
+        expect(refused[0]).toBeInstanceOf(LedgerError);
+        expect(refused[0]).toMatchObject({ code: 'idempotency_conflict' });
+        expect((refused[0] as LedgerError).field).toBe('idempotencyKey');
+        expect((refused[0] as LedgerError).context?.['differingField']).toMatch(/^entries\[\d\]\.amount$/);
+      }
+      await a.verify({ entity: 'defi' });
+    } finally {
+      await close();
+    }
+  }, 60_000);
+});
