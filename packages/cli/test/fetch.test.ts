@@ -3,9 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeEarnServer, json, text } from '../../earn-client/test/support/fake-earn-server.js';
-import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
-import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
-import { DAY, runCli, testConfig, workspace } from './fixtures.js';
+import { DAY, booksSnapshot, runCli, testConfig, workspace } from './fixtures.js';
 import type { Workspace } from './fixtures.js';
 import { planDayReports } from '@earnbook/reconcile';
 import type { ReconcileSummary } from '../src/index.js';
@@ -14,14 +12,6 @@ import { isConventionalEnvName } from '../src/fetch-report.js';
 const SECRET = 'very-secret-client-value-42';
 const SECRET_ENV = 'EARNBOOK_TEST_DEFI_CLIENT_SECRET';
 
-async function booksSnapshot(database: string): Promise<string> {
-  const { db } = openSqliteDatabase({ filename: database });
-  try {
-    return await snapshotDatabase(db as never);
-  } finally {
-    await db.destroy();
-  }
-}
 
 describe('earnbook reconcile --fetch', () => {
   let ws: Workspace;

@@ -15,6 +15,8 @@ import type { ReportJson } from '../../reconcile/test/report-builder.js';
 import { run } from '../src/index.js';
 import type { CliIo } from '../src/index.js';
 
+import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
+
 export type { ReportJson } from '../../reconcile/test/report-builder.js';
 export { DIALECTS, PG_URL, dropSchema } from '../../ledger/test/dialects.js';
 
@@ -127,4 +129,14 @@ export async function runCli(argv: readonly string[], options: { cwd?: string; e
   const io: CliIo = { stdout, stderr, env: options.env ?? {}, cwd: options.cwd ?? tmpdir(), ...(options.now === undefined ? {} : { now: options.now }) };
   const code = await run(argv, io);
   return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** Every row of the SQLite books at `database`, to compare before and after a run. */
+export async function booksSnapshot(database: string): Promise<string> {
+  const { db } = openSqliteDatabase({ filename: database });
+  try {
+    return await snapshotDatabase(db as never);
+  } finally {
+    await db.destroy();
+  }
 }

@@ -11,13 +11,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
-import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { REPORT_BYTES_MAX } from '@earnbook/reconcile';
 import { EXIT_BREAKS, EXIT_CLEAN, EXIT_ERROR } from '../src/index.js';
-import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { hostileString, isIllFormed } from '../../ledger/test/support/hostile-strings.js';
 import { openPostgresDatabase } from '@earnbook/ledger/postgres';
-import { DAY, DIALECTS, PG_URL, runCli, testConfig, workspace } from './fixtures.js';
+import { DAY, DIALECTS, PG_URL, booksSnapshot, runCli, testConfig, workspace } from './fixtures.js';
 import type { RunOutcome, Workspace } from './fixtures.js';
 
 const RUNS = Number(process.env['EARNBOOK_PROP_RUNS'] ?? 60);
@@ -44,14 +42,6 @@ function folderSnapshot(dir: string, skip: ReadonlySet<string>): Record<string, 
   return files;
 }
 
-async function booksSnapshot(database: string): Promise<string> {
-  const { db } = openSqliteDatabase({ filename: database });
-  try {
-    return await snapshotDatabase(db as never);
-  } finally {
-    await db.destroy();
-  }
-}
 
 /** What a failed run must look like: one typed `error:` line, no stack, no `internal`. */
 function expectTypedFailure(outcome: RunOutcome, field: string): void {
