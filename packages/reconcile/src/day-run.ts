@@ -173,6 +173,28 @@ function checkDay(day: unknown): string {
   }
 }
 
+/**
+ * Refuses a day's first reconciliation when the entity reconciled an earlier day but not the day
+ * before: what the day settles carries over from the day before (amounts under the settlement
+ * threshold), which the books then do not know, so the day's position and instruction would
+ * start from nothing. The provider closes every day with a report, so a missing day is a run
+ * that failed or was skipped: reconcile the days in order (the CLI's `--from/--to`). A day already
+ * reconciled (a re-run, a restatement) and an entity's first day are not refused. Days reconciled
+ * before reconcile's migration 0005 left no row in `reconciled_days` and so count as none.
+ */
+async function refuseBrokenChain(ledger: Ledger, input: { entity: string; day: string }): Promise<void> {
+  const db = repository.withReconcileTables(ledger.db);
+  const latest = await repository.selectLatestReconciledDayBefore(db, input);
+  const before = previousAccountingDay(input.day);
+  if (latest === undefined || latest === before || (await repository.findReconciledDay(db, input)) !== undefined) return;
+  const first = nextAccountingDay(latest);
+  throw new ReconcileError(
+    'invalid_transition',
+    `${input.entity} ${input.day} cannot be reconciled before ${before}: the books were last reconciled for ${latest}, and what ${input.day} settles carries over from the day before; reconcile ${first}${first === before ? '' : ` to ${before}`} first (earnbook reconcile --from ${first} --to ${input.day} --fetch)`,
+    { field: 'day', value: input.day },
+  );
+}
+
 /** Reconciles one day: see the module comment. */
 export async function reconcileDay(settings: DaySettings, input: { entity: string; day: string; report: ReportInput; onProgress?: ReconcileProgressListener | undefined }): Promise<ReconcileResult> {
   const { ledger } = settings;
@@ -183,6 +205,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     throw new ReconcileError('invalid_input', `onProgress must be a function, got ${typeof input.onProgress}`, { field: 'onProgress', value: typeof input.onProgress });
   }
   const progress: ReconcileProgressListener = input.onProgress ?? (() => {});
+  await refuseBrokenChain(ledger, { entity, day });
   const timeZone = ledger.entity(entity).timeZone;
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, codec: reportEntryCodec<ReportEntry>(), ...directory });

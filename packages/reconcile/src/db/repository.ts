@@ -100,6 +100,12 @@ export async function findReconciledDay(db: Db, input: { entity: string; day: st
   return db.selectFrom('reconciled_days').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).executeTakeFirst();
 }
 
+/** The latest day before `day` that an entity reconciled, if any. */
+export async function selectLatestReconciledDayBefore(db: Db, input: { entity: string; day: string }): Promise<string | undefined> {
+  const row = await db.selectFrom('reconciled_days').select('accounting_day').where('entity', '=', input.entity).where('accounting_day', '<', input.day).orderBy('accounting_day', 'desc').limit(1).executeTakeFirst();
+  return row?.accounting_day;
+}
+
 /** Stores (replaces) the version an entity's day was reconciled with. */
 export async function upsertReconciledDay(db: Db, row: ReconciledDayRow): Promise<void> {
   const { entity: _entity, accounting_day: _day, ...values } = row;
