@@ -276,6 +276,8 @@ interface DayWork {
 async function writeDay(settings: DaySettings, work: DayWork): Promise<ReconcileResult> {
   const { entity, read, scope } = work;
   const day = work.context.day;
+  // First: another run of this entity's days commits (or rolls back) before this one writes.
+  await repository.lockEntityRuns(scope.db, { dialect: settings.ledger.dialect.name, entity });
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
   const db = repository.withReconcileTables(scope.db);
   const state = recorded.status === 'exists' ? await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed }) : undefined;

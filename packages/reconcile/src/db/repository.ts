@@ -2,6 +2,7 @@
  * Every SQL statement of the reconcile package, as functions over a Kysely handle or
  * transaction. Only reconcile's own tables: what it needs of the books it asks the ledger.
  */
+import { sql } from 'kysely';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { LedgerDatabase } from '@earnbook/ledger';
 import type { ReconcileBreakTable, ReconcileDatabase, ReconcileTables, ReconciledDayTable, SettlementInstructionTable, SettlementPositionTable } from './schema.js';
@@ -98,6 +99,18 @@ export async function updateInstruction(db: Db, id: number, from: InstructionRow
 /** The version an entity's day was last reconciled with, if the day has a row. */
 export async function findReconciledDay(db: Db, input: { entity: string; day: string }): Promise<ReconciledDayRow | undefined> {
   return db.selectFrom('reconciled_days').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).executeTakeFirst();
+}
+
+/**
+ * Makes the other runs of an entity's days wait for this transaction (PostgreSQL: a transaction
+ * advisory lock on the entity, released at commit or rollback). Without it, two runs of one day
+ * at once (a scheduler's retry beside the first run) both wrote, and the later one failed on a
+ * unique index with the driver's raw error; now it runs after the first and finds the day
+ * processed. SQLite needs none: its write transaction already holds the whole file.
+ */
+export async function lockEntityRuns(db: Kysely<LedgerDatabase>, input: { dialect: string; entity: string }): Promise<void> {
+  if (input.dialect !== 'postgres') return;
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`earnbook.reconcile ${input.entity}`}, 0))`.execute(db);
 }
 
 /** The latest day before `day` that an entity reconciled, if any. */
