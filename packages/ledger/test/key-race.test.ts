@@ -81,4 +81,29 @@ describe.runIf(DIALECTS.includes('postgres'))('one key posted by two processes a
       await close();
     }
   }, 60_000);
+
+  it('a batch whose keys another process commits one by one meanwhile: every key ends created once, no caller gets an internal error', async () => {
+    const { a, b, close } = await twoLedgers();
+    try {
+      const ids = { from: (await a.systemAccount('defi', 'BTC', 'treasury')).id, to: (await a.systemAccount('defi', 'BTC', 'settlement')).id };
+      for (let round = 0; round < 10; round++) {
+        const keys = Array.from({ length: 30 }, (_, index) => `batch-${round}-${index}`);
+        // The other process posts them one after the other (catching up), while the batch runs.
+        const oneByOne = async () => {
+          const results = [];
+          for (const key of keys) results.push(await b.post(transfer(ids, key, '1')));
+          return results;
+        };
+        const [batch, singles] = await Promise.all([a.postMany(keys.map((key) => transfer(ids, key, '1'))), oneByOne()]);
+        for (const [index, key] of keys.entries()) {
+          const answers = [batch[index], singles[index]].map((result) => result?.status).sort();
+          expect(answers, key).toEqual(['created', 'exists']);
+        }
+      }
+      expect(await a.balance(ids.to)).toBe(`-${10 * 30}.000000000000000000`);
+      await a.verify({ entity: 'defi' });
+    } finally {
+      await close();
+    }
+  }, 120_000);
 });
