@@ -6,7 +6,7 @@
  * The provider is reached through two small structural interfaces (what `EarnFacade` offers), so
  * this module reads the contract's types only and never loads the HTTP client.
  */
-import { EarnApiError } from '@earnbook/earn-client';
+import { EarnApiError } from '@earnbook/earn-client/contract';
 import type { Booking, Product } from '@earnbook/earn-client/contract';
 import type { EarnBooks, InterestTermsInput, PostResult } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
