@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CredentialScanner } from './credential-scan.js';
 import { EarnApiError, sanitizeCause } from './errors.js';
@@ -30,9 +31,13 @@ export async function writeBodyToFile(request: {
     throw tooLarge(`of ${declared} bytes exceeds`);
   }
   const temporary = join(dirname(request.path), `.${basename(request.path)}.${randomUUID()}.partial`);
-  const file = await open(temporary, 'wx', 0o600).catch((cause: unknown) => {
+  let file: FileHandle;
+  try {
+    file = await open(temporary, 'wx', 0o600);
+  } catch (cause) {
+    await response.body?.cancel().catch(() => undefined);
     throw cannotWrite(request, cause);
-  });
+  }
   const reader = response.body?.getReader();
   const scanner = new CredentialScanner(request.secrets);
   let bytes = 0;
@@ -46,7 +51,7 @@ export async function writeBodyToFile(request: {
       if (bytes > bytesMax) throw tooLarge('exceeds');
       const chunk = Buffer.from(read.value.buffer, read.value.byteOffset, read.value.byteLength);
       scanner.push(chunk);
-      await file.write(chunk).catch((cause: unknown) => {
+      await writeAll(file, chunk).catch((cause: unknown) => {
         throw cannotWrite(request, cause);
       });
     }
@@ -59,8 +64,13 @@ export async function writeBodyToFile(request: {
         ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
       });
     }
-    await file.sync();
-    await file.close();
+    // A full disk may surface only here: the caller's side too, never a network error to retry.
+    await file.sync().catch((cause: unknown) => {
+      throw cannotWrite(request, cause);
+    });
+    await file.close().catch((cause: unknown) => {
+      throw cannotWrite(request, cause);
+    });
     await rename(temporary, request.path).catch((cause: unknown) => {
       throw cannotWrite(request, cause);
     });
@@ -72,6 +82,16 @@ export async function writeBodyToFile(request: {
       await file.close().catch(() => undefined);
       await unlink(temporary).catch(() => undefined);
     }
+  }
+}
+
+/** Writes the whole chunk (a write may take fewer bytes than given). */
+async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
+  let written = 0;
+  while (written < chunk.length) {
+    const { bytesWritten } = await file.write(chunk, written, chunk.length - written);
+    if (bytesWritten <= 0) throw new Error(`wrote no byte of ${chunk.length - written}`);
+    written += bytesWritten;
   }
 }
 

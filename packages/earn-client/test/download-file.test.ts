@@ -132,7 +132,7 @@ describe('a body that carries a credential of the client is refused whole', () =
   it.each([
     ['as it is', secret],
     ['hidden behind \\u escapes', `\\u0073uper-secret\\u002dvalue-1`],
-    ['with an escaped solidus in it', 'super-secret-value-1'.replace('-', '\\u002D')],
+    ['with a hyphen written as \\u002D', 'super-secret-value-1'.replace('-', '\\u002D')],
   ])('%s, in a field of an entry, split across chunks', async (_name, rendered) => {
     const body = JSON.stringify({ ...dailyReport(), note: 'REPLACE' }).replace('REPLACE', rendered);
     const path = join(folder, 'report.json');
@@ -151,6 +151,16 @@ describe('a body that carries a credential of the client is refused whole', () =
     expect(error.code).toBe('invalid_response');
     expect(error.message).toContain('carries a credential of this client');
     expect(error.message).not.toContain(secret);
+    expect(await filesIn()).toEqual([]);
+  });
+
+  it('with escaped solidi in it (a secret holding "/" written as "\\/")', async () => {
+    await server.close();
+    server = await FakeEarnServer.start({ clientSecret: 'secret/with/slashes-9' });
+    const body = JSON.stringify({ ...dailyReport(), note: 'REPLACE' }).replace('REPLACE', 'secret\\/with\\/slashes-9');
+    server.on('GET', reportPath, text(200, body, { 'content-type': 'application/json' }));
+    const error = await failure(new EarnClient(server.config()).downloadReportToFile({ uri: uri(), path: join(folder, 'report.json') }));
+    expect(error.code).toBe('invalid_response');
     expect(await filesIn()).toEqual([]);
   });
 });
