@@ -111,6 +111,9 @@ describe('earnbook reconcile --fetch', () => {
     expect(summary.stoppedAt).toEqual({ entity: 'defi', day: '2025-03-19' });
     expect(summary.exitCode).toBe(2);
     expect(await readFile(join(ws.dir, 'range', 'defi', DAY, 'summary.json'), 'utf8')).toContain('"clean": true');
+    // The day that failed left no folder and no download; the day before keeps its three files.
+    expect(await readdir(join(ws.dir, 'range', 'defi'))).toEqual([DAY]);
+    expect((await readdir(join(ws.dir, 'range', 'defi', DAY))).sort()).toEqual(['report.json', 'summary.html', 'summary.json']);
     expect(server.requestsTo('GET', '/v1/reports/r-next/download-uri')).toHaveLength(1);
     // Every entity of a day before the next day: lending (no API configured) stops the run on the first day.
     const all = await runCli(['reconcile', '--all-entities', '--from', DAY, '--to', '2025-03-19', '--fetch', '--database', ws.database, '--config', configFile, '--out', 'all'], { cwd: ws.dir, env: { [SECRET_ENV]: SECRET } });

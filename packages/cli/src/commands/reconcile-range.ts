@@ -70,14 +70,17 @@ async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBoo
   // The day's folder holds the download; one this day made is removed again if the day fails.
   const folder = await prepareOutputFolder(out, '--out');
   let fetchedFile: string | undefined;
+  let reconciled = false;
   try {
     const fetched = await fetchDailyReport({ config: input.config, entity, day, env: io.env, logger: loggerOf(flags, io), folder: out });
     fetchedFile = fetched.file;
     const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.report, onProgress: ({ phase, rows }) => input.progress.rows(phase, rows) });
+    reconciled = true;
     const { summary, files } = await writeDaySummary({ result, fetchedFile, out, io });
     return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.breaks.length, reportId: summary.report.id, files };
   } catch (error) {
-    await folder.discard();
+    // Once the books committed the day, what was written of its files stays (report.json first).
+    if (!reconciled) await folder.discard();
     throw error;
   } finally {
     if (fetchedFile !== undefined) await rm(fetchedFile, { force: true });
