@@ -8,6 +8,7 @@ import { EarnApiError } from '@earnbook/earn-client';
 import type { EarnClient } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import type { EarnBooks } from '@earnbook/ledger';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,12 +81,21 @@ export async function reportsToReconcile(input: { readonly client: EarnClient; r
   }
   const files: ReportFile[] = [];
   for (const summary of found.toReconcile) {
-    // The id is the provider's: only a safe name goes into the path, the id itself stays in the source.
-    const path = join(input.folder, `${input.entity}-${input.day}-${summary.id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100)}.json`);
+    const path = join(input.folder, `${input.entity}-${input.day}-${fileNameOf(summary.id)}.json`);
     await input.client.fetchReportToFile({ reportId: summary.id, path });
     files.push({ ...(await openReportFile(path, { format: 'json' })), source: `${input.entity} report ${summary.id}` });
   }
   return { files, superseded: found.superseded.map((summary) => summary.id) };
+}
+
+/**
+ * A report id as a file name: the provider's id when it is a plain one (letters, digits, `.`,
+ * `_`, `-`, at most 100), else a safe form of it followed by a hash of the whole id, so that two
+ * ids never share a file (`a/b` and `a_b`, or long ids alike in their first 100 characters).
+ */
+function fileNameOf(id: string): string {
+  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/.test(id)) return id;
+  return `${id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80)}-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }
 
 function describe(error: unknown): { code: string; message: string } {

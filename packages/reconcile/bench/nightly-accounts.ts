@@ -206,7 +206,12 @@ function child(args: readonly string[]): Record<string, number> {
 async function childFetched(target: string, reportFile: string): Promise<Record<string, number>> {
   const server = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./report-server.ts', import.meta.url)), reportFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const [line] = (await once(server.stdout, 'data')) as [Buffer];
+    // The port, or the server's end if it dies first (a bench must not wait forever).
+    const exited = once(server, 'exit').then(([code]) => {
+      throw new Error(`the report server exited (code ${String(code)}) before printing its port`);
+    });
+    const [line] = (await Promise.race([once(server.stdout, 'data'), exited])) as [Buffer];
+    exited.catch(() => undefined);
     const port = Number(line.toString('utf8').trim());
     if (!Number.isSafeInteger(port)) throw new Error(`the report server printed ${JSON.stringify(line.toString('utf8'))}, not a port`);
     return child(['measure-fetched', target, reportFile, String(port)]);
