@@ -61,6 +61,7 @@ export type {
   PostResult,
   PostingScope,
   ReverseInput,
+  ScopeLinesOptions,
   VerifyReport,
 } from './ledger.js';
 export type { LedgerDialect } from './db/dialect.js';

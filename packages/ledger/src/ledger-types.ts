@@ -169,6 +169,18 @@ export interface PostingScope {
   post(input: PostingInput): Promise<PostResult>;
   /** Posts many of one entity with bulk statements; see {@link Ledger.postMany}. */
   postMany(inputs: readonly PostingInput[]): Promise<PostResult[]>;
-  /** Posts a compound transaction of many lines; see {@link Ledger.postLines}. */
-  postLines(input: LinesInput): Promise<LinesResult>;
+  /** Posts a compound transaction of many lines; see {@link Ledger.postLines} and {@link ScopeLinesOptions}. */
+  postLines(input: LinesInput, options?: ScopeLinesOptions): Promise<LinesResult>;
+}
+
+/** Options of {@link PostingScope.postLines}. */
+export interface ScopeLinesOptions {
+  /**
+   * The caller read, earlier in this same transaction, that none of the lines' provider ids is
+   * booked (of any kind), and books each of them once: the ledger skips its own lookup of them
+   * (a random index page per line on a large day). A caller who is wrong books nothing twice:
+   * the database's unique index refuses the line, and the transaction can only roll back
+   * (`transaction_aborted`), instead of the line being answered `exists`. Default false.
+   */
+  readonly providerIdsAbsent?: boolean;
 }

@@ -68,6 +68,7 @@ export type {
   PostResult,
   PostingScope,
   ReverseInput,
+  ScopeLinesOptions,
   VerifyReport,
 } from './ledger-types.js';
 export { parseCurrency } from './accounts.js';
@@ -293,7 +294,7 @@ export class Ledger {
             if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
             return postBatch(this.#posting, trx, inputs.map((input) => this.#normalize(input)));
           }),
-        postLines: (input) => guarded(() => postLinesWithin(trx, this.#normalizeLines(input), this.#linesContext())),
+        postLines: (input, options) => guarded(() => postLinesWithin(trx, this.#normalizeLines(input), this.#linesContext(), undefined, { providerIdsAbsent: options?.providerIdsAbsent === true })),
       });
       assertNoPartialWrite(trx);
       return result;

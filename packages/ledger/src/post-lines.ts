@@ -34,7 +34,13 @@ export function requireBulk(bulk: JournalBulk | undefined): JournalBulk {
  * since (SQLite: the transaction holds the database's write lock from its start); the rest are
  * read, and locked where the dialect has row locks.
  */
-export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: NormalizedLines, context: PostLinesContext, known?: ReadonlyMap<number, BulkAccountRow>): Promise<LinesResult> {
+export async function postLinesWithin(
+  trx: Kysely<LedgerDatabase>,
+  posting: NormalizedLines,
+  context: PostLinesContext,
+  known?: ReadonlyMap<number, BulkAccountRow>,
+  options: { readonly providerIdsAbsent?: boolean } = {},
+): Promise<LinesResult> {
   const bulk = requireBulk(context.bulk);
   const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
   const unknown = known === undefined ? accountIds : accountIds.filter((id) => !known.has(id));
@@ -46,7 +52,8 @@ export async function postLinesWithin(trx: Kysely<LedgerDatabase>, posting: Norm
     }
   }
   const stored = new Map<string, StoredProviderEntry[]>();
-  const found = await bulk.findProviderEntries(trx, { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId) });
+  // The caller's word that none is booked (ScopeLinesOptions): the unique index still stands behind it.
+  const found = options.providerIdsAbsent === true ? [] : await bulk.findProviderEntries(trx, { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId) });
   for (const entry of found) {
     const list = stored.get(entry.provider_id);
     if (list === undefined) stored.set(entry.provider_id, [entry]);

@@ -53,6 +53,30 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
     lines,
   });
 
+  it('providerIdsAbsent in a scope: the caller\'s word skips the lookup; a wrong word books nothing twice, the transaction rolls back', async () => {
+    const first = await ledger.transact((scope) => scope.postLines(interest([{ accountId: user(0).id, amount: '0.1', providerId: 'p-0' }]), { providerIdsAbsent: true }));
+    expect(first.lines.map((line) => line.status)).toEqual(['created']);
+    const before = await snapshot(ledger);
+    // p-0 is booked: said absent, the database's unique index refuses it, and nothing of the
+    // transaction stays (the other posting in it included), however the caller handles the error.
+    const error = await ledger
+      .transact(async (scope) => {
+        await scope.postLines(interest([{ accountId: user(1).id, amount: '0.2', providerId: 'p-1' }]));
+        await scope.postLines(interest([{ accountId: user(0).id, amount: '0.1', providerId: 'p-0' }]), { providerIdsAbsent: true }).catch(() => undefined);
+      })
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).code).toBe('transaction_aborted');
+    expect(await snapshot(ledger)).toBe(before);
+    // Without the option the same line is answered exists, as ever.
+    const again = await ledger.transact((scope) => scope.postLines(interest([{ accountId: user(0).id, amount: '0.1', providerId: 'p-0' }])));
+    expect(again.lines.map((line) => line.status)).toEqual(['exists']);
+    await ledger.verify({ entity: 'defi' });
+  });
+
   it('books many lines in one transaction: one contra entry, balances now and at the end of the day, verify', async () => {
     const result = await ledger.postLines(
       interest([

@@ -204,7 +204,9 @@ export async function bookEntries(ledger: Ledger, input: { entity: string; day: 
     const { batch } = booking;
     let result;
     try {
-      result = await input.scope.postLines({ ...batch.posting, lines: batch.lines });
+      // A batch holds only entries whose provider id the day's lookup found nowhere in the books
+      // (earlier in this transaction), one entry per id: the ledger need not look them up again.
+      result = await input.scope.postLines({ ...batch.posting, lines: batch.lines }, { providerIdsAbsent: true });
     } catch (cause) {
       // The line refused: named in the field (`lines[3].amount`) or, where the field is the
       // posting's (`side`, `lines` for a balance beyond what the books store), in the context.
