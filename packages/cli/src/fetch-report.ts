@@ -12,6 +12,7 @@ import { EarnClient } from '@earnbook/earn-client';
 import { findDayReports, openReportFile } from '@earnbook/reconcile';
 import type { ReportFile } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
+import { trackTemporaryFile } from './temporary-files.js';
 import type { CliLogger } from './cli-logger.js';
 import type { CliConfig } from './cli-config.js';
 
@@ -127,6 +128,8 @@ export async function fetchDailyReport(options: FetchDailyReportOptions): Promis
     superseded = found.superseded.map((summary) => summary.id);
   }
   const file = join(options.folder, `.report-${randomUUID()}.json`);
+  // Tracked until the caller renames or removes it (an interrupted run removes it on its way out).
+  trackTemporaryFile(file);
   await client.fetchReportToFile({ reportId, path: file, ...signal });
   let opened: ReportFile;
   try {

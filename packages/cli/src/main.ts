@@ -10,6 +10,7 @@
 import { processIo } from './cli-io.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { run } from './run.js';
+import { removeTemporaryFiles } from './temporary-files.js';
 
 /** Set once an output stream has failed (other than a reader going away). */
 let outputFailed = false;
@@ -48,6 +49,19 @@ for (const [name, stream] of [
     if (outputFailed) return;
     outputFailed = true;
     if (name === 'stdout') tell(`cannot write to stdout (${error.code ?? error.message}): the output is incomplete; exiting with code ${EXIT_ERROR}`);
+  });
+}
+// Interrupted (Ctrl-C, a scheduler stopping the job): the download in progress is removed, and
+// the database rolls back what it had not committed when the connection closes. Exit 128 + the
+// signal's number, as shells report it.
+for (const [signal, number] of [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+] as const) {
+  process.once(signal, () => {
+    removeTemporaryFiles();
+    tell(`interrupted by ${signal}: the run stopped; nothing it had not committed is kept`);
+    process.exit(128 + number);
   });
 }
 process.on('uncaughtException', (error) => crash('uncaught exception', error));

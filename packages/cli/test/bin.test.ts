@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_BREAKS, EXIT_ERROR } from '../src/index.js';
-import { DAY, workspace } from './fixtures.js';
+import { DAY, testConfig, workspace } from './fixtures.js';
+import { FakeEarnServer, json, trickle } from '../../earn-client/test/support/fake-earn-server.js';
 import type { Workspace } from './fixtures.js';
 
 const BIN = fileURLToPath(new URL('../bin/earnbook.mjs', import.meta.url));
@@ -82,4 +83,35 @@ describe('the earnbook bin', () => {
     expect(result.code).toBe(EXIT_ERROR);
     expect(result.stderr).toContain(`earnbook: internal error (${kind}), exiting with code ${EXIT_ERROR}: Error: ${text}`);
   });
+
+  it('removes the download in progress and exits 130 when interrupted (SIGINT) mid-download', async () => {
+    const server = await FakeEarnServer.start({ clientId: 'partner-defi', clientSecret: 'bin-test-secret-0001' });
+    try {
+      const report = JSON.parse(await readFile(join(ws.dir, 'report.json'), 'utf8')) as unknown;
+      // The body stalls after two of forty pieces: the run is killed while it downloads.
+      server.on('GET', '/v1/reports/r-1/download-uri', json(200, { uri: `${server.baseUrl}/downloads/r-1.json` })).on('GET', '/downloads/r-1.json', trickle(report, { chunks: 40, intervalMs: 5, stallAfterChunks: 2 }));
+      await ws.writeConfig('fetch-config.json', testConfig({ earnApi: { defi: { baseUrl: server.baseUrl, tokenUrl: server.tokenUrl, clientId: 'partner-defi', clientSecretEnv: 'BIN_TEST_SECRET' } } }));
+      const out = join(ws.dir, 'interrupted');
+      await mkdir(out);
+      const child = spawn(process.execPath, [BIN, 'reconcile', '--entity', 'defi', '--day', DAY, '--fetch', '--report-id', 'r-1', '--database', 'books.sqlite', '--config', 'fetch-config.json', '--out', out], {
+        cwd: ws.dir,
+        env: { PATH: process.env['PATH'] ?? '', BIN_TEST_SECRET: 'bin-test-secret-0001' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // Wait until the body is being written (the client's .partial file beside the hidden name).
+      for (let waited = 0; !(await readdir(out)).some((name) => name.endsWith('.partial')); waited += 50) {
+        if (waited > 60_000) throw new Error(`no download started: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      child.kill('SIGINT');
+      expect(await closed).toBe(130);
+      expect(stderr).toContain('earnbook: interrupted by SIGINT');
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  }, 90_000);
 });

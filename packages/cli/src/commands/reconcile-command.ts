@@ -15,6 +15,7 @@ import { checkPath, prepareOutputFolder } from '../text-flags.js';
 import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
+import { releaseTemporaryFile } from '../temporary-files.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_BREAKS, EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
@@ -137,7 +138,10 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   } finally {
     progress.stop();
     // Renamed to report.json with the summary; any other way out leaves no download behind.
-    if (fetchedFile !== undefined) await rm(fetchedFile, { force: true });
+    if (fetchedFile !== undefined) {
+      await rm(fetchedFile, { force: true });
+      releaseTemporaryFile(fetchedFile);
+    }
   }
 }
 

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { accountingDaysBetween, parseAccountingDay } from '@earnbook/ledger';
 import { resolveConfig, withBooks, loggerOf, writeJson } from '../book-options.js';
 import { CliError } from '../cli-error.js';
+import { releaseTemporaryFile } from '../temporary-files.js';
 import type { CliIo } from '../cli-io.js';
 import type { CliConfig } from '../cli-config.js';
 import { describeError } from '../describe-error.js';
@@ -83,7 +84,10 @@ async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBoo
     if (!reconciled) await folder.discard();
     throw error;
   } finally {
-    if (fetchedFile !== undefined) await rm(fetchedFile, { force: true });
+    if (fetchedFile !== undefined) {
+      await rm(fetchedFile, { force: true });
+      releaseTemporaryFile(fetchedFile);
+    }
   }
 }
 
