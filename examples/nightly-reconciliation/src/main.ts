@@ -12,6 +12,9 @@
  *
  * Exit codes: 0 clean, 1 open breaks, 2 could not run (no report yet, API or database failure).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EarnClient, EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
@@ -41,9 +44,27 @@ async function againstTheApi(values: { database?: string | undefined; day?: stri
         new EarnClient({ entityId: entity, baseUrl: required('EARN_BASE_URL'), tokenUrl: required('EARN_TOKEN_URL'), clientId: required(`EARN_${entity.toUpperCase()}_CLIENT_ID`), clientSecret: required(`EARN_${entity.toUpperCase()}_CLIENT_SECRET`) }),
       ]),
     );
-    const reportFolder = values['report-folder'] === undefined ? {} : { reportFolder: values['report-folder'] };
-    const result = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, log: (line) => console.log(line), ...reportFolder });
-    return result.exitCode;
+    // The downloads go to --report-folder, or to a temporary folder made here, so that a scheduler
+    // stopping the job (SIGTERM) or a Ctrl-C removes it too: a day of 1M accounts is hundreds of MiB.
+    const kept = values['report-folder'];
+    const reportFolder = kept ?? mkdtempSync(join(tmpdir(), 'earnbook-nightly-'));
+    const removeFolder = () => {
+      if (kept === undefined) rmSync(reportFolder, { recursive: true, force: true });
+    };
+    const onSignal = (signal: NodeJS.Signals, number: number) => () => {
+      removeFolder();
+      console.error(`ALERT nightly reconciliation interrupted by ${signal}: nothing it had not committed is kept`);
+      process.exit(128 + number);
+    };
+    const stops = [['SIGINT', onSignal('SIGINT', 2)], ['SIGTERM', onSignal('SIGTERM', 15)]] as const;
+    for (const [signal, handler] of stops) process.once(signal, handler);
+    try {
+      const result = await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients, day, log: (line) => console.log(line), reportFolder });
+      return result.exitCode;
+    } finally {
+      for (const [signal, handler] of stops) process.off(signal, handler);
+      removeFolder();
+    }
   } finally {
     await partner.close();
   }
