@@ -45,7 +45,7 @@ export type { AccountKind, AccountKindRule, PostingRuleAccounts, PostingRuleKind
 export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, REVERSAL_ENTRIES_MAX, TRANSACTION_KINDS } from './posting.js';
 export type { EntryInput } from './entry-input.js';
 export type { PostingInput, TransactionKind } from './posting.js';
-export { LINES_PER_TRANSACTION_MAX } from './posting-lines.js';
+export { LINES_PER_TRANSACTION_MAX, lineOfRefusal } from './posting-lines.js';
 export type { LineInput, LineResult, LinesInput, LinesResult } from './posting-lines.js';
 export { DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
 export type {

@@ -92,7 +92,7 @@ export let postLinesWithKnownAccounts: (ledger: Ledger, trx: Kysely<LedgerDataba
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known) =>
-      postLinesWithin(trx, posting, ledger.#linesContext(), ledger.dialect.supportsRowLocks ? undefined : known);
+      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known });
   }
 
   readonly db: Kysely<LedgerDatabase>;
@@ -294,7 +294,7 @@ export class Ledger {
             if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
             return postBatch(this.#posting, trx, inputs.map((input) => this.#normalize(input)));
           }),
-        postLines: (input, options) => guarded(() => postLinesWithin(trx, this.#normalizeLines(input), this.#linesContext(), undefined, { providerIdsAbsent: options?.providerIdsAbsent === true })),
+        postLines: (input, options) => guarded(() => postLinesWithin(trx, this.#normalizeLines(input), this.#linesContext(), { providerIdsAbsent: options?.providerIdsAbsent === true })),
       });
       assertNoPartialWrite(trx);
       return result;

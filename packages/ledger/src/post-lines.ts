@@ -38,10 +38,10 @@ export async function postLinesWithin(
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   context: PostLinesContext,
-  known?: ReadonlyMap<number, BulkAccountRow>,
-  options: { readonly providerIdsAbsent?: boolean } = {},
+  options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly providerIdsAbsent?: boolean } = {},
 ): Promise<LinesResult> {
   const bulk = requireBulk(context.bulk);
+  const { known } = options;
   const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
   const unknown = known === undefined ? accountIds : accountIds.filter((id) => !known.has(id));
   const rows = unknown.length === 0 ? [] : await bulk.lockAccounts(trx, unknown);

@@ -79,6 +79,17 @@ function parseAccountId(value: unknown, field: string): number {
 }
 
 /** Validates a compound posting's shape and canonicalises it; `timeZone` is the entity's. */
+/**
+ * The index of the line a refusal of {@link Ledger.postLines} is about, if one: named in the
+ * field (`lines[3].amount`), or in `context.line` where the field is the posting's (`side`, or
+ * `lines` for a balance beyond what the books store). `undefined` for a refusal of the whole
+ * posting (the contra entry's sum, the entity, …).
+ */
+export function lineOfRefusal(error: LedgerError): number | undefined {
+  const index = /^lines\[(\d+)\]/.exec(error.field ?? '')?.[1] ?? error.context?.['line'];
+  return index === undefined ? undefined : Number(index);
+}
+
 export function normalizeLines(input: LinesInput, timeZone: string): NormalizedLines {
   if (typeof input !== 'object' || input === null) return invalid('posting', input, 'must be an object');
   const entity = parseKey(input.entity, 'entity');

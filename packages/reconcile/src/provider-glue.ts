@@ -118,9 +118,9 @@ export async function bookThenRecord(input: BookThenRecordInput): Promise<BookTh
   if (recorded !== undefined) return { status: 'exists', transactionId: recorded.id, booking: undefined };
   const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey };
   const booking = input.kind === 'deposit' ? await provider.deposit(call) : await provider.withdraw(call);
-  // The request names no currency (the account's is meant); an answer in another one booked
-  // something else than the books would record. (A hand-made provider may leave it out.)
-  if (typeof booking.currency === 'string' && booking.currency !== account.currency) {
+  // The request names no currency (the account's is meant); an answer in another one (or in
+  // none: the contract requires it) booked something else than the books would record.
+  if (booking.currency !== account.currency) {
     throw new EarnApiError('invalid_response', `${input.kind} ${booking.id}: the booking answered does not match the request: currency expected ${JSON.stringify(account.currency)} (Earn account ${account.earnAccountId}), received ${JSON.stringify(booking.currency)}`, {
       operation: `bookThenRecord ${input.kind}`,
       path: 'currency',

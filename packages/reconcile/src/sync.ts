@@ -17,7 +17,7 @@
  * under another kind cannot be a compound line (an entry's provider id is unique in the entity):
  * it is booked on its own, as a whole transaction, as the older sync did.
  */
-import { LINES_PER_TRANSACTION_MAX, LedgerError, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, formatInstant, nextAccountingDay, parseAccountingDay, parseInstant, postingRuleEntries, startOfAccountingDay } from '@earnbook/ledger';
+import { LINES_PER_TRANSACTION_MAX, LedgerError, PROVIDER_LOOKUP_IDS_MAX, lineOfRefusal, earnAccountsByIds, formatInstant, nextAccountingDay, parseAccountingDay, parseInstant, postingRuleEntries, startOfAccountingDay } from '@earnbook/ledger';
 import type { AccountKind, LineInput, Ledger, LinesInput, PostingInput, PostingRuleKind, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { ExternalSorter } from './external-sort.js';
@@ -208,10 +208,8 @@ export async function bookEntries(ledger: Ledger, input: { entity: string; day: 
       // (earlier in this transaction), one entry per id: the ledger need not look them up again.
       result = await input.scope.postLines({ ...batch.posting, lines: batch.lines }, { providerIdsAbsent: true });
     } catch (cause) {
-      // The line refused: named in the field (`lines[3].amount`) or, where the field is the
-      // posting's (`side`, `lines` for a balance beyond what the books store), in the context.
-      const index = cause instanceof LedgerError ? (/^lines\[(\d+)\]/.exec(cause.field ?? '')?.[1] ?? cause.context?.['line']) : undefined;
-      refused(cause, index === undefined ? undefined : batch.entries[Number(index)]);
+      const index = cause instanceof LedgerError ? lineOfRefusal(cause) : undefined;
+      refused(cause, index === undefined ? undefined : batch.entries[index]);
     }
     for (const line of result.lines) if (line.status === 'created') count(batch.posting.kind as SyncKind);
   }

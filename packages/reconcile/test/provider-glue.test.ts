@@ -114,7 +114,7 @@ describe.each(DIALECTS)('provider glue with a currency of fewer decimals on %s',
       await earnBooks.registerUser({ partnerUserId: 'bob', earnUsers: [{ entity: 'defi', earnUserId: 'u-bob' }] });
       await earnBooks.openEarnAccount({ entity: 'defi', earnAccountId: 'acc-usdc', earnUserId: 'u-bob', providerProductId: 'usdc', currency: 'USDC' });
       // What the API answers (all currencies with 18 decimals, EARN_API.md).
-      const answer = (call: { amount: string; idempotencyKey: string }) => ({ id: `bk-${call.idempotencyKey}`, accountId: 'acc-usdc', amount: `${call.amount}000000000000`, createdAt: '2025-03-18T10:00:00.000Z' }) as unknown as Booking;
+      const answer = (call: { amount: string; idempotencyKey: string }) => ({ id: `bk-${call.idempotencyKey}`, accountId: 'acc-usdc', amount: `${call.amount}000000000000`, currency: 'USDC', createdAt: '2025-03-18T10:00:00.000Z' }) as unknown as Booking;
       const provider = { deposit: async (call: { amount: string; idempotencyKey: string }) => answer(call), withdraw: async (call: { amount: string; idempotencyKey: string }) => answer(call) };
       const result = await bookThenRecord({ provider: provider as never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-usdc', amount: '2.500000', idempotencyKey: 'order-usdc' });
       expect(result.status).toBe('created');
