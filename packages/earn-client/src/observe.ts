@@ -116,7 +116,7 @@ export function observedFetch(
       // The token endpoint's answer carries a token the client has not sent yet: learnt first,
       // so that a request id echoing it is withheld too.
       const issued = await issuedToken(response);
-      if (issued === 'unreadable') requestId = WITHHELD_REQUEST_ID;
+      if (issued === null) requestId = WITHHELD_REQUEST_ID;
       else {
         if (issued !== undefined) sent.noteIssued(issued);
         requestId = sent.requestId(header);
@@ -136,10 +136,10 @@ export const TOKEN_BODY_PEEK_BYTES_MAX = 64 * 1024;
 
 /**
  * The `access_token` of a token answer, read from a clone of the response (the client reads the
- * original), or `undefined` when it has none; `'unreadable'` when the body is longer than
+ * original), or `undefined` when it has none; `null` when the body is longer than
  * {@link TOKEN_BODY_PEEK_BYTES_MAX} or cannot be read: then nothing proves the request id safe.
  */
-async function issuedToken(response: Response): Promise<string | undefined | 'unreadable'> {
+async function issuedToken(response: Response): Promise<string | undefined | null> {
   const body = response.clone().body;
   if (body === null) return undefined;
   const reader = body.getReader();
@@ -150,11 +150,11 @@ async function issuedToken(response: Response): Promise<string | undefined | 'un
       const { done, value } = await reader.read();
       if (done) break;
       bytes += value.byteLength;
-      if (bytes > TOKEN_BODY_PEEK_BYTES_MAX) return 'unreadable';
+      if (bytes > TOKEN_BODY_PEEK_BYTES_MAX) return null;
       chunks.push(value);
     }
   } catch {
-    return 'unreadable';
+    return null;
   } finally {
     // Not awaited: a cancelled branch of a teed body settles only once the other branch (the
     // client's) is cancelled or read to its end.
