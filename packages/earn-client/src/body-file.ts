@@ -4,6 +4,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CredentialScanner } from './credential-scan.js';
 import { EarnApiError, sanitizeCause } from './errors.js';
+import { refuseDeclaredLength } from './read-text.js';
+import { credentialInBody } from './redaction.js';
 
 /**
  * Writes a success body to `path` as its bytes arrive, never holding it whole, within `bytesMax`.
@@ -24,12 +26,7 @@ export async function writeBodyToFile(request: {
   readonly onChunk: () => void;
 }): Promise<number> {
   const { response, bytesMax, operation } = request;
-  const tooLarge = (what: string) => new EarnApiError('limit_exceeded', `${operation}: response ${what} the limit of ${bytesMax} bytes`, { operation, status: response.status });
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > bytesMax) {
-    await response.body?.cancel().catch(() => undefined);
-    throw tooLarge(`of ${declared} bytes exceeds`);
-  }
+  await refuseDeclaredLength(response, bytesMax, operation);
   const temporary = join(dirname(request.path), `.${basename(request.path)}.${randomUUID()}.partial`);
   let file: FileHandle;
   try {
@@ -48,7 +45,7 @@ export async function writeBodyToFile(request: {
       if (read.done) break;
       request.onChunk();
       bytes += read.value.byteLength;
-      if (bytes > bytesMax) throw tooLarge('exceeds');
+      if (bytes > bytesMax) throw new EarnApiError('limit_exceeded', `${operation}: response exceeds the limit of ${bytesMax} bytes`, { operation, status: response.status });
       const chunk = Buffer.from(read.value.buffer, read.value.byteOffset, read.value.byteLength);
       scanner.push(chunk);
       await writeAll(file, chunk).catch((cause: unknown) => {
@@ -56,14 +53,7 @@ export async function writeBodyToFile(request: {
       });
     }
     scanner.end();
-    if (scanner.found) {
-      throw new EarnApiError('invalid_response', `${operation}: the ${response.status} body carries a credential of this client (the client secret or an access token); refused`, {
-        operation,
-        status: response.status,
-        path: '(root)',
-        ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
-      });
-    }
+    if (scanner.found) throw credentialInBody(operation, response.status, request.requestId);
     // A full disk may surface only here: the caller's side too, never a network error to retry.
     await file.sync().catch((cause: unknown) => {
       throw cannotWrite(request, cause);

@@ -251,16 +251,20 @@ export class EarnClient {
    * too, never retried. Returns the path and the number of bytes written.
    */
   async downloadReportToFile(input: { readonly uri: string; readonly path: string } & CallSignalOptions): Promise<DownloadedReportFile> {
-    const path = await writablePath(input.path);
-    const bytes = await this.#http.downloadToFile(input.uri, path, input.signal);
-    return Object.freeze({ path, bytes });
+    return this.#downloadToFile(input.uri, await writablePath(input.path), input.signal);
   }
 
   /** {@link EarnClient.getReportDownloadUri} then {@link EarnClient.downloadReportToFile}. */
   async fetchReportToFile(input: { readonly reportId: string; readonly path: string } & CallSignalOptions): Promise<DownloadedReportFile> {
+    // Checked before anything is sent, once.
     const path = await writablePath(input.path);
     const { uri } = await this.getReportDownloadUri(input);
-    return this.downloadReportToFile({ ...signalOf(input), uri, path });
+    return this.#downloadToFile(uri, path, input.signal);
+  }
+
+  async #downloadToFile(uri: string, path: string, signal: AbortSignal | undefined): Promise<DownloadedReportFile> {
+    const bytes = await this.#http.downloadToFile(uri, path, signal);
+    return Object.freeze({ path, bytes });
   }
 
   async #book(operation: 'POST /v1/accounts/{accountId}/deposits' | 'POST /v1/accounts/{accountId}/withdrawals', input: BookingInput): Promise<Booking> {

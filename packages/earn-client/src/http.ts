@@ -6,7 +6,7 @@ import type { ContractTypes } from './contract/types.js';
 import { EarnApiError, redact, sanitizeCause } from './errors.js';
 import { abortedError, sleep } from './abort.js';
 import { operationSpec } from './operations.js';
-import { bodyCarriesCredential, redactError } from './redaction.js';
+import { bodyCarriesCredential, credentialInBody, redactError } from './redaction.js';
 import { fetchDownload } from './redirects.js';
 import { readText } from './read-text.js';
 import { writeBodyToFile } from './body-file.js';
@@ -132,12 +132,9 @@ export class HttpExecutor {
    * `downloadIdleTimeoutMs` without receiving anything), not those of API calls.
    */
   async download(uri: string, signal: AbortSignal | undefined): Promise<ContractTypes['DailyReport']> {
-    const operation = 'GET report download';
-    const url = parseSecureUrl(uri, 'uri', 'invalid_response');
-    return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => {
-      const response = await this.#fetchDownload(url, operation, clock);
-      return this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax, onChunk: () => clock.progress() });
-    });
+    return this.#downloadWith(uri, signal, (response, operation, clock) =>
+      this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax, onChunk: () => clock.progress() }),
+    );
   }
 
   /**
@@ -146,10 +143,7 @@ export class HttpExecutor {
    * the file again. Returns the bytes written.
    */
   async downloadToFile(uri: string, path: string, signal: AbortSignal | undefined): Promise<number> {
-    const operation = 'GET report download';
-    const url = parseSecureUrl(uri, 'uri', 'invalid_response');
-    return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => {
-      const response = await this.#fetchDownload(url, operation, clock);
+    return this.#downloadWith(uri, signal, async (response, operation, clock) => {
       const requestId = response.headers.get('x-request-id') ?? undefined;
       if (!response.ok) {
         const text = await readText({ response, bytesMax: this.#config.reportBytesMax, operation, requestId, onChunk: () => clock.progress() });
@@ -157,6 +151,13 @@ export class HttpExecutor {
       }
       return writeBodyToFile({ response, path, bytesMax: this.#config.reportBytesMax, operation, requestId, secrets: this.#tokens.secrets(), onChunk: () => clock.progress() });
     });
+  }
+
+  /** A report download (the URI checked, then attempts with the download limits), its answer handled by `take`. */
+  async #downloadWith<T>(uri: string, signal: AbortSignal | undefined, take: (response: Response, operation: string, clock: AttemptClock) => Promise<T>): Promise<T> {
+    const operation = 'GET report download';
+    const url = parseSecureUrl(uri, 'uri', 'invalid_response');
+    return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => take(await this.#fetchDownload(url, operation, clock), operation, clock));
   }
 
   async #fetchDownload(url: URL, operation: string, clock: AttemptClock): Promise<Response> {
@@ -297,17 +298,8 @@ export class HttpExecutor {
       status: response.status,
       ...(requestId === undefined ? {} : { requestId }),
     });
-    if (bodyCarriesCredential(text, json, this.#tokens.secrets())) {
-      // Checked after the contract, whose error names the offending field. Data is not redacted
-      // (ids would change): a body echoing a credential is refused whole, so that it never
-      // reaches the caller's books, logs or summaries.
-      throw new EarnApiError('invalid_response', `${operation}: the ${response.status} body carries a credential of this client (the client secret or an access token); refused`, {
-        operation,
-        status: response.status,
-        path: '(root)',
-        ...(requestId === undefined ? {} : { requestId }),
-      });
-    }
+    // Checked after the contract, whose error names the offending field.
+    if (bodyCarriesCredential(text, json, this.#tokens.secrets())) throw credentialInBody(operation, response.status, requestId);
     return valid;
   }
 

@@ -15,11 +15,7 @@ export async function readText(request: {
   readonly onChunk?: () => void;
 }): Promise<string> {
   const { response, bytesMax, operation } = request;
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > bytesMax) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new EarnApiError('limit_exceeded', `${operation}: response of ${declared} bytes exceeds the limit of ${bytesMax}`, { operation, status: response.status });
-  }
+  await refuseDeclaredLength(response, bytesMax, operation);
   if (response.body === null) return '';
   const reader = response.body.getReader();
   const decoder = new TextDecoder('utf-8', { fatal: response.ok });
@@ -54,5 +50,17 @@ export async function readText(request: {
   } catch (error) {
     // A body that ends inside a multi-byte sequence.
     throw notUtf8(error);
+  }
+}
+
+/**
+ * Refuses (`limit_exceeded`, the body cancelled) a response whose `content-length` says more than
+ * `bytesMax`, before any of it is read; a body without one is counted as it streams.
+ */
+export async function refuseDeclaredLength(response: Response, bytesMax: number, operation: string): Promise<void> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > bytesMax) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new EarnApiError('limit_exceeded', `${operation}: response of ${declared} bytes exceeds the limit of ${bytesMax}`, { operation, status: response.status });
   }
 }

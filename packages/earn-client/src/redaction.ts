@@ -121,3 +121,17 @@ function redactErrorAt(error: EarnApiError, secrets: readonly string[], depth: n
 export function redactError(error: EarnApiError, secrets: readonly string[]): EarnApiError {
   return redactErrorAt(error, secrets, 0);
 }
+
+/**
+ * The refusal of a success body that carries a credential of the client ({@link bodyCarriesCredential},
+ * or a streamed body's scan): data is not redacted (ids would change), the body is refused whole so
+ * that it never reaches the caller's books, logs or summaries.
+ */
+export function credentialInBody(operation: string, status: number, requestId: string | undefined): EarnApiError {
+  return new EarnApiError('invalid_response', `${operation}: the ${status} body carries a credential of this client (the client secret or an access token); refused`, {
+    operation,
+    status,
+    path: '(root)',
+    ...(requestId === undefined ? {} : { requestId }),
+  });
+}
