@@ -12,7 +12,7 @@ import { EarnClient } from '@earnbook/earn-client';
 import { findDayReports, openReportFile } from '@earnbook/reconcile';
 import type { ReportFile } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
-import { trackTemporaryFile } from './temporary-files.js';
+import { releaseTemporaryFile, trackTemporaryFile } from './temporary-files.js';
 import type { CliLogger } from './cli-logger.js';
 import type { CliConfig } from './cli-config.js';
 
@@ -105,12 +105,45 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
 
 /**
  * Fetches the report of `day` for `entity` (or the report `reportId`) and downloads it into
- * `folder` (not parsed yet: the reconciler validates it as it streams). The report is chosen by reconcile's {@link findDayReports} (the rule the nightly job
- * applies too): the newest version of the day, the provider's statement of record, which the
- * reconciler records as the next version of the day (or answers as already processed); older
- * versions are superseded and never fetched. No report for the day is a `CliError` `no_report`.
+ * `folder` (not parsed yet: the reconciler validates it as it streams). The report is chosen by
+ * reconcile's {@link findDayReports} (the rule the nightly job applies too): the newest version
+ * of the day, the provider's statement of record, which the reconciler records as the next
+ * version of the day (or answers as already processed); older versions are superseded and never
+ * fetched. No report for the day is a `CliError` `no_report`. The caller owns the file it returns
+ * (renames or removes it); {@link withFetchedReport} does that for a run.
  */
 export async function fetchDailyReport(options: FetchDailyReportOptions): Promise<FetchedReport> {
+  const file = downloadName(options.folder);
+  try {
+    return await fetchInto(options, file);
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Runs `use` with the fetched report ({@link fetchDailyReport}), then removes its file unless
+ * `use` moved it (to `report.json`): every way out, an interrupted run's included
+ * (`temporary-files.ts`), leaves no download behind.
+ */
+export async function withFetchedReport<T>(options: FetchDailyReportOptions, use: (fetched: FetchedReport) => Promise<T>): Promise<T> {
+  const file = downloadName(options.folder);
+  trackTemporaryFile(file);
+  try {
+    return await use(await fetchInto(options, file));
+  } finally {
+    await rm(file, { force: true });
+    releaseTemporaryFile(file);
+  }
+}
+
+/** A hidden name in `folder` for a download, new for each run. */
+function downloadName(folder: string): string {
+  return join(folder, `.report-${randomUUID()}.json`);
+}
+
+async function fetchInto(options: FetchDailyReportOptions, file: string): Promise<FetchedReport> {
   const client = earnClientOf(options);
   const api = options.config.earnApi[options.entity];
   const signal = options.signal === undefined ? {} : { signal: options.signal };
@@ -127,16 +160,7 @@ export async function fetchDailyReport(options: FetchDailyReportOptions): Promis
     candidates = found.candidates;
     superseded = found.superseded.map((summary) => summary.id);
   }
-  const file = join(options.folder, `.report-${randomUUID()}.json`);
-  // Tracked until the caller renames or removes it (an interrupted run removes it on its way out).
-  trackTemporaryFile(file);
   await client.fetchReportToFile({ reportId, path: file, ...signal });
-  let opened: ReportFile;
-  try {
-    opened = await openReportFile(file, { format: 'json' });
-  } catch (error) {
-    await rm(file, { force: true });
-    throw error;
-  }
+  const opened = await openReportFile(file, { format: 'json' });
   return { report: { ...opened, source: `${api?.baseUrl ?? options.entity} report ${reportId}` }, file, candidates, superseded };
 }

@@ -15,11 +15,10 @@ import { checkPath, prepareOutputFolder } from '../text-flags.js';
 import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
-import { releaseTemporaryFile } from '../temporary-files.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_BREAKS, EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
-import { fetchDailyReport } from '../fetch-report.js';
+import { withFetchedReport } from '../fetch-report.js';
 import { buildReconcileSummary, formatReconcileText } from '../reconcile-summary.js';
 import type { ReconcileSummary } from '../reconcile-summary.js';
 import { progressEnabled, stageProgress } from '../stage-progress.js';
@@ -101,7 +100,6 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   }
   const out = resolve(io.cwd, flags.out === undefined ? join('.earnbook', 'reconcile', flags.entity, day) : checkPath(flags.out, '--out'));
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${flags.entity} ${day}`, stages: 4 });
-  let fetchedFile: string | undefined;
   try {
     progress.stage(flags.fetch === true ? 'fetching the report' : 'reading the report');
     // Streamed in bounded memory: a legal report of any size (up to the contract's limits) is read.
@@ -110,17 +108,9 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
     // an --out that cannot be written must leave nothing behind. A fetched report is downloaded
     // into it, and kept there only with the summary.
     const folder = await prepareOutputFolder(out, '--out');
-    try {
-      let report: ReportInput;
-      if (reportFile === undefined) {
-        const fetched = await fetchDailyReport({ config, entity: flags.entity, day, env: io.env, logger: loggerOf(flags, io), folder: out, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) });
-        fetchedFile = fetched.file;
-        report = fetched.report;
-      } else {
-        report = reportFile;
-      }
+    const reconcileWith = async (report: ReportInput, fetchedFile: string | undefined): Promise<ExitCode> => {
       progress.stage('opening the books');
-      return await withBooks(flags, config, io, async (opened) => {
+      return withBooks(flags, config, io, async (opened) => {
         const entity = opened.ledger.entity(flags.entity, '--entity').id;
         progress.stage('reconciling (sync, diff, settlement)');
         const result = await opened.reconciler.reconcileDay({ entity, day, report, onProgress: ({ phase, rows }) => progress.rows(phase, rows) });
@@ -131,17 +121,17 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
         else if (flags.quiet !== true) io.stdout.write(formatReconcileText(summary, files));
         return summary.clean ? EXIT_CLEAN : EXIT_BREAKS;
       });
+    };
+    try {
+      if (reportFile !== undefined) return await reconcileWith(reportFile, undefined);
+      const fetch = { config, entity: flags.entity, day, env: io.env, logger: loggerOf(flags, io), folder: out, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) };
+      return await withFetchedReport(fetch, (fetched) => reconcileWith(fetched.report, fetched.file));
     } catch (error) {
       await folder.discard();
       throw error;
     }
   } finally {
     progress.stop();
-    // Renamed to report.json with the summary; any other way out leaves no download behind.
-    if (fetchedFile !== undefined) {
-      await rm(fetchedFile, { force: true });
-      releaseTemporaryFile(fetchedFile);
-    }
   }
 }
 

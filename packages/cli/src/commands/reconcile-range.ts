@@ -5,19 +5,17 @@
  * The run stops at the first day that cannot be reconciled (no report yet, an API or database
  * failure): the later days depend on it (carried settlement, the next report's opening figures).
  */
-import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { accountingDaysBetween, parseAccountingDay } from '@earnbook/ledger';
 import { resolveConfig, withBooks, loggerOf, writeJson } from '../book-options.js';
 import { CliError } from '../cli-error.js';
-import { releaseTemporaryFile } from '../temporary-files.js';
 import type { CliIo } from '../cli-io.js';
 import type { CliConfig } from '../cli-config.js';
 import { describeError } from '../describe-error.js';
 import type { ErrorDescription } from '../describe-error.js';
 import { EXIT_BREAKS, EXIT_CLEAN, EXIT_ERROR } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
-import { fetchDailyReport } from '../fetch-report.js';
+import { withFetchedReport } from '../fetch-report.js';
 import type { OpenBooks } from '../open-books.js';
 import { progressEnabled, stageProgress } from '../stage-progress.js';
 import type { StageProgress } from '../stage-progress.js';
@@ -70,24 +68,18 @@ async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBoo
   const out = join(input.out, entity, day);
   // The day's folder holds the download; one this day made is removed again if the day fails.
   const folder = await prepareOutputFolder(out, '--out');
-  let fetchedFile: string | undefined;
   let reconciled = false;
   try {
-    const fetched = await fetchDailyReport({ config: input.config, entity, day, env: io.env, logger: loggerOf(flags, io), folder: out });
-    fetchedFile = fetched.file;
-    const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.report, onProgress: ({ phase, rows }) => input.progress.rows(phase, rows) });
-    reconciled = true;
-    const { summary, files } = await writeDaySummary({ result, fetchedFile, out, io });
-    return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.breaks.length, reportId: summary.report.id, files };
+    return await withFetchedReport({ config: input.config, entity, day, env: io.env, logger: loggerOf(flags, io), folder: out }, async (fetched) => {
+      const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.report, onProgress: ({ phase, rows }) => input.progress.rows(phase, rows) });
+      reconciled = true;
+      const { summary, files } = await writeDaySummary({ result, fetchedFile: fetched.file, out, io });
+      return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.breaks.length, reportId: summary.report.id, files } as const;
+    });
   } catch (error) {
     // Once the books committed the day, what was written of its files stays (report.json first).
     if (!reconciled) await folder.discard();
     throw error;
-  } finally {
-    if (fetchedFile !== undefined) {
-      await rm(fetchedFile, { force: true });
-      releaseTemporaryFile(fetchedFile);
-    }
   }
 }
 
