@@ -63,7 +63,9 @@ describe.each(DIALECTS)('reconciling the days of an entity in order on %s', (dia
     const third = await reconcile(D3);
     expect(third.clean).toBe(true);
     // The chain carried D1's and D2's positions into D3.
-    expect(third.positions.find((position) => position.currency === 'BTC')?.carriedIn).not.toBe('0.000000000000000000');
+    const btc = third.positions.find((position) => position.currency === 'BTC');
+    expect(btc).toBeDefined();
+    expect(btc?.carriedIn).not.toBe('0.000000000000000000');
   });
 
   it('takes an entity\'s first day, a back-filled day with nothing before it, and a re-run of a day reconciled already', async () => {
