@@ -4,8 +4,8 @@
  * `finally` blocks remove them on every other way out; a signal ends the process without running
  * them, so `main.ts` calls {@link removeTemporaryFiles} first. (SIGKILL cannot be caught.)
  */
-import { readdirSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { partialDownloadsOf } from '@earnbook/earn-client';
 
 const tracked = new Set<string>();
 
@@ -20,18 +20,14 @@ export function releaseTemporaryFile(path: string): void {
 }
 
 /**
- * Removes every tracked file, and the Earn client's `.<name>.<id>.partial` files beside each (the
- * body being written, before it is renamed onto the tracked name). Synchronous: a signal handler
+ * Removes every tracked file, and the Earn client's files of a body being written to it
+ * (`partialDownloadsOf`, before it is renamed onto the tracked name). Synchronous: a signal handler
  * runs it just before the process exits. Never throws.
  */
 export function removeTemporaryFiles(): void {
   for (const path of tracked) {
     try {
-      rmSync(path, { force: true });
-      const prefix = `.${basename(path)}.`;
-      for (const name of readdirSync(dirname(path))) {
-        if (name.startsWith(prefix) && name.endsWith('.partial')) rmSync(join(dirname(path), name), { force: true });
-      }
+      for (const file of [path, ...partialDownloadsOf(path)]) rmSync(file, { force: true });
     } catch {
       // The folder may be gone or unreadable: nothing more can be done on the way out.
     }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -27,7 +28,7 @@ export async function writeBodyToFile(request: {
 }): Promise<number> {
   const { response, bytesMax, operation } = request;
   await refuseDeclaredLength(response, bytesMax, operation);
-  const temporary = join(dirname(request.path), `.${basename(request.path)}.${randomUUID()}.partial`);
+  const temporary = join(dirname(request.path), `${partialPrefix(request.path)}${randomUUID()}${PARTIAL_SUFFIX}`);
   let file: FileHandle;
   try {
     file = await open(temporary, 'wx', 0o600);
@@ -72,6 +73,29 @@ export async function writeBodyToFile(request: {
       await file.close().catch(() => undefined);
       await unlink(temporary).catch(() => undefined);
     }
+  }
+}
+
+const PARTIAL_SUFFIX = '.partial';
+
+/** The start of the name of a body being written to `path` (the temporary file beside it). */
+function partialPrefix(path: string): string {
+  return `.${basename(path)}.`;
+}
+
+/**
+ * The temporary files of downloads to `path` still being written, or left by a process that was
+ * killed while writing: for a caller that must remove them synchronously on its way out (a signal
+ * handler). An unreadable folder has none.
+ */
+export function partialDownloadsOf(path: string): string[] {
+  const prefix = partialPrefix(path);
+  try {
+    return readdirSync(dirname(path))
+      .filter((name) => name.startsWith(prefix) && name.endsWith(PARTIAL_SUFFIX))
+      .map((name) => join(dirname(path), name));
+  } catch {
+    return [];
   }
 }
 

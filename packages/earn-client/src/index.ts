@@ -15,6 +15,7 @@ export type {
   IterateInput,
   PageInput,
 } from './earn-client.js';
+export { partialDownloadsOf } from './body-file.js';
 export { EarnFacade } from './earn-facade.js';
 export type { EarnFacadeOptions, EndUserEarnUsers, EntityProduct, OnboardEndUserInput, OpenAccountInput, ProductAccountInput } from './earn-facade.js';
 export { DEFAULT_ENTITY_IDS, isLoopbackHost, resolveEntityConfig } from './config.js';
