@@ -1,5 +1,6 @@
 /**
- * The one migration set upgrades books in place: a database migrated to the schema before
+ * The one migration set upgrades books in place (0001–0004 to today, 0011's one index of
+ * transactions by provider id among them): a database migrated to the schema before
  * compound postings (0001–0004), holding deposits and interest booked the old way (one
  * transaction per account), opens with today's ledger, keeps every figure, passes verify(), and
  * a cycle run on it sees the interest booked the old way as booked; a booking after the upgrade
@@ -120,6 +121,14 @@ describe.each(DIALECTS)('schema upgrade on %s', (dialect) => {
     expect(indexes).toEqual(expect.arrayContaining(['journal_entries_entity_provider', 'journal_transactions_entity_provider', 'journal_transactions_entity_day', 'journal_entries_entity_day_book']));
     expect(indexes).not.toContain('journal_entries_day_entity_provider');
     expect(indexes).not.toContain('journal_transactions_entity_day_provider');
+    // 0011: one index of transactions by provider id, unique per kind, led by the provider id.
+    expect(indexes).not.toContain('journal_transactions_entity_provider_id');
+    const providerIndex = (
+      storage.dialect.name === 'postgres'
+        ? await sql<{ definition: string }>`select indexdef as definition from pg_indexes where schemaname = ${storage.schema ?? 'public'} and indexname = 'journal_transactions_entity_provider'`.execute(ledger.db)
+        : await sql<{ definition: string }>`select sql as definition from sqlite_master where name = 'journal_transactions_entity_provider'`.execute(ledger.db)
+    ).rows[0]?.definition;
+    expect(providerIndex).toMatch(/UNIQUE INDEX .*\(\s*"?entity"?,\s*"?provider_id"?,\s*"?kind"?\s*\).*WHERE.*provider_id.* IS NOT NULL/i);
     const old = await ledger.transactionByProviderId('defi', 'interest', localEntryId('defi', '2025-03-18', 'interest', 'a0'));
     expect(old?.entries.map((entry) => entry.providerId)).toEqual([null, null]);
 

@@ -288,6 +288,32 @@ function balanceShardsMigration(dialect: LedgerDialect): Migration {
   };
 }
 
+/**
+ * One index of transactions by provider id, not two: the unique `(entity, kind, provider_id)` of
+ * 0001 becomes `(entity, provider_id, kind)` (the same rule: one provider id once per kind) and
+ * serves the lookups by provider id whatever the kind, for which 0003 added `(entity,
+ * provider_id)` over every row, null ids included. Every transaction inserted into both; with
+ * the provider's ids (random) or keys spread over callers, each insert dirtied a page of each
+ * at its own place. 64 concurrent `post()` callers on SQLite (`bench/post-concurrent.ts`'s
+ * deposits, groups of 64): commits wrote ~250 pages each; the run took 10.0k–10.5k deposits/s
+ * with both indexes, 11.6k–12.1k/s with the one (two runs each, interleaved).
+ */
+function providerIdOneIndexMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropIndex('journal_transactions_entity_provider_id').execute();
+      await db.schema.dropIndex('journal_transactions_entity_provider').execute();
+      await db.schema
+        .createIndex('journal_transactions_entity_provider')
+        .on('journal_transactions')
+        .columns(['entity', 'provider_id', 'kind'])
+        .unique()
+        .where(sql.ref('provider_id'), 'is not', null)
+        .execute();
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
   return {
@@ -301,6 +327,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0008_balance_shards': balanceShardsMigration(dialect),
     '0009_earn_account_covering_indexes': earnAccountCoveringIndexesMigration(),
     '0010_day_read_in_book_order': dayReadInBookOrderMigration(),
+    '0011_one_provider_id_index': providerIdOneIndexMigration(),
   };
 }
 
