@@ -135,8 +135,9 @@ export async function selectProviderEntriesOfDayInBookOrder(
 /** The provider entries of any day carrying one of `providerIds`, by transaction id (then provider id). */
 export async function selectProviderEntriesByIds(db: Db, dialect: LedgerDialect, input: { entity: string; providerIds: readonly string[] }): Promise<ProviderEntryRow[]> {
   if (input.providerIds.length === 0) return [];
-  // A plain IN list here: with `json_each`, SQLite's planner scanned the entity's whole
-  // `journal_transactions_entity_provider` index instead of probing `(entity, provider_id)`.
+  // A plain IN list here: with `json_each`, SQLite's planner scanned the entity's whole unique
+  // index, then `(entity, kind, provider_id)`, instead of probing `(entity, provider_id)`
+  // (migration 0011 made the two one index led by the provider id).
   const whole = await transactionLevelQuery(db, input.entity).where('t.provider_id', 'in', input.providerIds).execute();
   const line = await entryLevelQuery(db, input.entity).where(inList(dialect, 'e.provider_id', input.providerIds)).execute();
   return [...whole, ...line].sort((a, b) => a.id - b.id || compareCodePoints(a.provider_id ?? '', b.provider_id ?? ''));
