@@ -78,7 +78,6 @@ function parseAccountId(value: unknown, field: string): number {
   return value as number;
 }
 
-/** Validates a compound posting's shape and canonicalises it; `timeZone` is the entity's. */
 /**
  * The index of the line a refusal of {@link Ledger.postLines} is about, if one: named in the
  * field (`lines[3].amount`), or in `context.line` where the field is the posting's (`side`, or
@@ -90,6 +89,7 @@ export function lineOfRefusal(error: LedgerError): number | undefined {
   return index === undefined ? undefined : Number(index);
 }
 
+/** Validates a compound posting's shape and canonicalises it; `timeZone` is the entity's. */
 export function normalizeLines(input: LinesInput, timeZone: string): NormalizedLines {
   if (typeof input !== 'object' || input === null) return invalid('posting', input, 'must be an object');
   const entity = parseKey(input.entity, 'entity');
