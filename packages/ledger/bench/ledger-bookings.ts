@@ -173,13 +173,16 @@ export interface PostgresBookingsOptions {
 /** The one accounting day of the PostgreSQL run: concurrent writers must never back-date a shared account. */
 const POSTGRES_DAY_MS = Date.UTC(2025, 5, 1);
 
-export function postgresDeposits(accounts: DepositAccounts, options: { writer: number; writers: number; from: number; count: number; keyPrefix: string }): PostingInput[] {
+export function postgresDeposits(accounts: DepositAccounts, options: { writer: number; writers: number; from: number; count: number; keyPrefix: string; keySpread?: number }): PostingInput[] {
   // Writer w takes users w, w + writers, …: disjoint user accounts, shared system accounts.
   const users = accounts.users.filter((_, index) => index % options.writers === options.writer);
   const own: DepositAccounts = { ...accounts, users };
   return Array.from({ length: options.count }, (_, offset) => {
     const index = options.from + offset;
-    return depositInput({ accounts: own, index, occurredAtMs: POSTGRES_DAY_MS + (index % 1_000) * 1_000, keyPrefix: `${options.keyPrefix}-w${options.writer}` });
+    // keySpread: consecutive deposits' keys and provider ids under that many prefixes, as many
+    // concurrent callers' are (each lands at its own place in the indexes), not in one sequence.
+    const spread = options.keySpread === undefined ? '' : `-${index % options.keySpread}`;
+    return depositInput({ accounts: own, index, occurredAtMs: POSTGRES_DAY_MS + (index % 1_000) * 1_000, keyPrefix: `${options.keyPrefix}${spread}-w${options.writer}` });
   });
 }
 
@@ -354,6 +357,35 @@ export async function writeRawPostgresSharded(client: pg.Client, rows: readonly 
   }
 }
 
+/** What {@link withRawFloor} gives its work: deposit accounts, one raw client per writer, the system account ids. */
+export interface RawFloor {
+  readonly accounts: DepositAccounts;
+  readonly clients: readonly pg.Client[];
+  readonly system: ReadonlySet<number>;
+}
+
+/**
+ * Runs `work` with `writers` raw `pg` clients on fresh books (a new schema, migrated by the
+ * ledger, with deposit accounts), for {@link writeRawPostgresSharded}; then checks with
+ * `verify()` that what they wrote is valid books.
+ */
+export async function withRawFloor<T>(connectionString: string, options: { writers: number; userAccounts: number }, work: (floor: RawFloor) => Promise<T>): Promise<T> {
+  return withSchema(connectionString, async (schema) => {
+    const setup = await openPostgresLedger(connectionString, schema, { migrate: true });
+    const accounts = await openDepositAccounts(setup, { entity: ENTITY, currency: CURRENCY, users: options.userAccounts });
+    const clients = Array.from({ length: options.writers }, () => new pg.Client({ connectionString, options: `-c search_path=${schema} -c jit=off` }));
+    await Promise.all(clients.map((client) => client.connect()));
+    try {
+      const result = await work({ accounts, clients, system: new Set([accounts.customerFunds.id, accounts.earnAssets.id, accounts.settlement.id]) });
+      await setup.verify({ allEntities: true });
+      return result;
+    } finally {
+      await Promise.all(clients.map((client) => client.end()));
+      await setup.close();
+    }
+  });
+}
+
 /** Runs `work` in a fresh schema (with the migration tables made up front), dropped afterwards. */
 export async function withSchema<T>(connectionString: string, work: (schema: string) => Promise<T>): Promise<T> {
   const schema = `bench_${randomBytes(6).toString('hex')}`;
@@ -500,27 +532,15 @@ export async function benchLedgerBookingsPostgres(options: PostgresBookingsOptio
     }
   });
 
-  const shardedRates = await withSchema(connectionString, async (schema) => {
-    const setup = await openPostgresLedger(connectionString, schema, { migrate: true });
-    const accounts = await openDepositAccounts(setup, { entity: ENTITY, currency: CURRENCY, users: options.userAccounts });
-    const clients = Array.from({ length: writers }, () => new pg.Client({ connectionString, options: `-c search_path=${schema} -c jit=off` }));
-    await Promise.all(clients.map((client) => client.connect()));
-    try {
-      const system = new Set([accounts.customerFunds.id, accounts.earnAssets.id, accounts.settlement.id]);
-      const planners = clients.map(() => new BookingRowPlanner(allDepositAccounts(accounts), 'UTC'));
-      const rates = await measure(async (writer, from, count) => {
-        const planner = planners[writer];
-        const client = clients[writer];
-        if (planner === undefined || client === undefined) throw new Error(`no raw writer ${writer}`);
-        const rows = postgresDeposits(accounts, { writer, writers, from, count, keyPrefix: 'dep' }).map((input) => planner.plan(input, new Date()));
-        await writeRawPostgresSharded(client, rows, { shard: writer, system });
-      });
-      await setup.verify({ allEntities: true });
-      return rates;
-    } finally {
-      await Promise.all(clients.map((client) => client.end()));
-      await setup.close();
-    }
+  const shardedRates = await withRawFloor(connectionString, { writers, userAccounts: options.userAccounts }, async ({ accounts, clients, system }) => {
+    const planners = clients.map(() => new BookingRowPlanner(allDepositAccounts(accounts), 'UTC'));
+    return measure(async (writer, from, count) => {
+      const planner = planners[writer];
+      const client = clients[writer];
+      if (planner === undefined || client === undefined) throw new Error(`no raw writer ${writer}`);
+      const rows = postgresDeposits(accounts, { writer, writers, from, count, keyPrefix: 'dep' }).map((input) => planner.plan(input, new Date()));
+      await writeRawPostgresSharded(client, rows, { shard: writer, system });
+    });
   });
 
   const setting = `${writers} concurrent writers (one Ledger + pool each, one process), one currency: disjoint user accounts, shared customer_funds/earn_assets/settlement rows, ${options.userAccounts} users, synchronous_commit=on, ${options.seconds} s per side`;

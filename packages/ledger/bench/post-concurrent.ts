@@ -12,7 +12,7 @@ import { openSqliteDatabase } from '../src/db/sqlite/index.js';
 import { openPostgresDatabase } from '../src/db/postgres/index.js';
 import { BENCH_EPOCH_MS, BookingRowPlanner, allDepositAccounts, depositInput, formatMeasure, formatRate, openDepositAccounts, prepareRawSqliteWriter, quantile, secondsSince, temporaryDirectory } from './lib.js';
 import type { DepositAccounts } from './lib.js';
-import { openPostgresLedger, postgresDeposits, rawPostgresBooking, withSchema, writeRawPostgres, writeRawPostgresSharded } from './ledger-bookings.js';
+import { openPostgresLedger, postgresDeposits, rawPostgresBooking, withRawFloor, withSchema, writeRawPostgres, writeRawPostgresSharded } from './ledger-bookings.js';
 
 /** Concurrent callers, as the issue asks. */
 const CALLERS = 64;
@@ -136,39 +136,23 @@ export async function benchPostConcurrentPostgres(options: { perCaller: number; 
   // The raw floor of the ledger's write shape (see writeRawPostgresSharded): as many clients as
   // the ledger's pool, each committing the same deposits' rows in transactions of CALLERS, its
   // system accounts' series in a shard of its own.
-  const floorRate = await withSchema(connectionString, async (schema) => {
-    const setup = await openPostgresLedger(connectionString, schema, { migrate: true });
-    const accounts = await openDepositAccounts(setup, { entity: 'defi', currency: 'BTC', users: options.userAccounts });
-    const system = new Set([accounts.customerFunds.id, accounts.earnAssets.id, accounts.settlement.id]);
-    const writers = POSTGRES_POOL_SIZE;
-    const clients = Array.from({ length: writers }, () => new pg.Client({ connectionString, options: `-c search_path=${schema} -c jit=off` }));
-    await Promise.all(clients.map((client) => client.connect()));
-    try {
-      const perWriter = Math.ceil(count / writers);
-      // Each client's own users (its planner's balances are theirs alone); keys and provider ids
-      // spread over CALLERS prefixes, so that a transaction's index entries land at as many
-      // places as a group of the callers' do.
-      const rows = clients.map((_, writer) => {
-        const planner = new BookingRowPlanner(allDepositAccounts(accounts), 'UTC');
-        const own = { ...accounts, users: accounts.users.filter((_, index) => index % writers === writer) };
-        return Array.from({ length: perWriter }, (_, index) =>
-          planner.plan(depositInput({ accounts: own, index, occurredAtMs: Date.UTC(2025, 5, 2) + (index % 1000), keyPrefix: `floor-${index % CALLERS}-w${writer}` }), new Date()),
-        );
-      });
-      const started = process.hrtime.bigint();
-      await Promise.all(
-        clients.map(async (client, writer) => {
-          const own = rows[writer] ?? [];
-          for (let start = 0; start < own.length; start += CALLERS) await writeRawPostgresSharded(client, own.slice(start, start + CALLERS), { shard: writer, system });
-        }),
-      );
-      const rate = (writers * perWriter) / secondsSince(started);
-      await setup.verify({ entity: 'defi' });
-      return rate;
-    } finally {
-      await Promise.all(clients.map((client) => client.end()));
-      await setup.close();
-    }
+  const floorRate = await withRawFloor(connectionString, { writers: POSTGRES_POOL_SIZE, userAccounts: options.userAccounts }, async ({ accounts, clients, system }) => {
+    const writers = clients.length;
+    const perWriter = Math.ceil(count / writers);
+    // Each client's own users (its planner's balances are theirs alone); keys spread as the
+    // callers' are, so that a transaction's index entries land at as many places as a group's.
+    const rows = clients.map((_, writer) => {
+      const planner = new BookingRowPlanner(allDepositAccounts(accounts), 'UTC');
+      return postgresDeposits(accounts, { writer, writers, from: 0, count: perWriter, keyPrefix: 'floor', keySpread: CALLERS }).map((input) => planner.plan(input, new Date()));
+    });
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      clients.map(async (client, writer) => {
+        const own = rows[writer] ?? [];
+        for (let start = 0; start < own.length; start += CALLERS) await writeRawPostgresSharded(client, own.slice(start, start + CALLERS), { shard: writer, system });
+      }),
+    );
+    return (writers * perWriter) / secondsSince(started);
   });
   const measured = await withSchema(connectionString, async (schema) => {
     const opened = await openPostgresLedger(connectionString, schema, { migrate: true });
