@@ -74,5 +74,5 @@ export type { RecordBookingInput, CurrencyEntryInput, EarnAccount, EarnProduct, 
 export * from './interest/index.js';
 export { CYCLE_BATCH_SIZE_DEFAULT, CYCLE_COMMIT_LINES_DEFAULT, CYCLE_COMMIT_LINES_MAX, cycleInterestEntryId, cycleLines, interestKey, localEntryId, marginKey, projectAccountingCycle, runAccountingCycle } from './accounting-cycle.js';
 export type { CycleLine, CycleOptions, CycleSummary, RunCycleOptions } from './accounting-cycle.js';
-export { PROVIDER_ENTRY_PAGE_SIZE_MAX, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, providerEntriesByIds, providerEntriesOfDayInBookOrder } from './provider-entries.js';
-export type { ProviderEntry, ProviderEntryBookCursor, ProviderEntryBookPage } from './provider-entries.js';
+export { PROVIDER_ENTRY_PAGE_SIZE_MAX, PROVIDER_LOOKUP_IDS_MAX, earnAccountsByIds, providerEntriesByIds, providerEntriesDayMark, providerEntriesOfDayInBookOrder, sameProviderDayMark } from './provider-entries.js';
+export type { ProviderDayMark, ProviderEntry, ProviderEntryBookCursor, ProviderEntryBookPage } from './provider-entries.js';

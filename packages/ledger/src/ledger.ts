@@ -371,6 +371,17 @@ export class Ledger {
 
   // ---- reads ------------------------------------------------------------------------------
 
+  /**
+   * Runs `work` in one read-only transaction whose reads all see one snapshot of the books, for
+   * reads that must agree with each other (a day's entries in pages, and the mark that says
+   * whether they are still current: {@link providerEntriesDayMark}). Pass its handle to the read
+   * functions. Only for reads: on SQLite the transaction does not refuse a write. On SQLite the
+   * snapshot is taken at the first read, and writers on other connections go on meanwhile.
+   */
+  async readSnapshot<T>(work: (db: Kysely<LedgerDatabase>) => Promise<T>): Promise<T> {
+    return repository.readSnapshot(this.db, work);
+  }
+
   /** A transaction by id (an `unknown_transaction` error if absent). */
   async transaction(id: number): Promise<JournalTransaction> {
     if (!Number.isSafeInteger(id) || id <= 0) throw new LedgerError('unknown_transaction', `transactionId must be a positive integer, got ${describeValue(id)}`, { field: 'transactionId', value: describeValue(id) });

@@ -22,7 +22,7 @@ import { TRANSACTION_KINDS } from './posting.js';
 import type { TransactionKind } from './posting.js';
 import type { Ledger } from './ledger.js';
 import type { LedgerDatabase } from './db/schema.js';
-import { selectEarnAccountsByIds, selectProviderEntriesByIds, selectProviderEntriesOfDayInBookOrder } from './db/provider-entries-repository.js';
+import { selectEarnAccountsByIds, selectProviderDayMark, selectProviderEntriesByIds, selectProviderEntriesOfDayInBookOrder } from './db/provider-entries-repository.js';
 import type { ProviderEntryRow } from './db/provider-entries-repository.js';
 
 /** Provider entries one page may return. */
@@ -152,6 +152,32 @@ export async function providerEntriesOfDayInBookOrder(
   const rows = await selectProviderEntriesOfDayInBookOrder(db, { entity, day, after, limit, kinds });
   const last = rows[rows.length - 1];
   return { entries: toProviderEntries(rows), next: last === undefined || rows.length < limit ? null : { transactionId: last.id, entryId: last.entry_id } };
+}
+
+/**
+ * What a read of a day's provider entries depends on, counted: the journal lines booked on the
+ * entity's day, and the entity's Earn accounts (a user line's Earn account is joined in). Both
+ * only grow (journal rows are immutable, and the ledger never removes an Earn account), so a
+ * mark taken in the same snapshot as a read of the day ({@link Ledger.readSnapshot}) and found
+ * equal later says that the day's read would return the same entries then: a caller may keep
+ * what it read elsewhere (the reconciler reads a large day on a worker thread while it parses
+ * the report) and read again only when the mark moved.
+ */
+export interface ProviderDayMark {
+  readonly lines: number;
+  readonly earnAccounts: number;
+}
+
+/** The {@link ProviderDayMark} of an entity's day now (or in `db`'s snapshot or transaction). */
+export async function providerEntriesDayMark(ledger: Ledger, input: { entity: string; day: string }, db: Kysely<LedgerDatabase> = ledger.db): Promise<ProviderDayMark> {
+  const entity = ledger.entity(input.entity).id;
+  const day = parseAccountingDay(input.day, 'day');
+  return selectProviderDayMark(db, { entity, day });
+}
+
+/** Whether two {@link ProviderDayMark}s are the same. */
+export function sameProviderDayMark(a: ProviderDayMark, b: ProviderDayMark): boolean {
+  return a.lines === b.lines && a.earnAccounts === b.earnAccounts;
 }
 
 /** The provider entries of any day that carry one of `providerIds`, by transaction id. */

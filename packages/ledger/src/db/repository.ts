@@ -296,6 +296,15 @@ export async function rollbackToSavepoint(db: Db, name: SavepointName): Promise<
   await sql`rollback to savepoint ${sql.raw(name)}`.execute(db);
 }
 
+/**
+ * Runs `work` in one read-only transaction whose reads all see one snapshot of the books: on
+ * SQLite a deferred `BEGIN` (in WAL mode the snapshot is taken at its first read; writers on other
+ * connections go on), on PostgreSQL `REPEATABLE READ READ ONLY`.
+ */
+export async function readSnapshot<T>(db: Db, work: (snapshot: Db) => Promise<T>): Promise<T> {
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work);
+}
+
 /** Records that an entity's accounting cycle of a day completed (kept if already recorded). */
 export async function insertAccountingCycle(db: Db, row: { entity: string; accounting_day: string; accounts: number; completed_at: string }): Promise<void> {
   await db.insertInto('accounting_cycles').values(row).onConflict((conflict) => conflict.columns(['entity', 'accounting_day']).doNothing()).execute();
