@@ -110,19 +110,20 @@ try {
   expectIn(run(bin, ['--help']).stdout, /Usage: earnbook/, 'earnbook --help');
   const again = run(bin, ['reconcile', '--entity', 'lending', '--day', '2025-03-18', '--report-file', 'report.json', '--database', 'books.sqlite', '--out', 'out'], { cwd: sqliteRun, env: baseEnv, allowFailure: true });
   expectIn(`${again.status} ${again.stdout}`, /^0 lending 2025-03-18: CLEAN/, 'earnbook reconcile on the same books: clean (exit 0)');
-  // The packed interest worker (a day this small uses one only when asked): a worker that fails
-  // is logged before the run falls back to its own thread.
+  // The packed worker threads (a day this small uses them only when asked): the interest's and
+  // the books' (a worker that fails is logged before the run falls back to its own thread); on
+  // a re-run the sync books nothing, so both days the books' worker read are taken.
   const check = join(project, 'worker-check.mjs');
   writeFileSync(
     check,
     `import { EarnBooks, Ledger } from '${SCOPE}/ledger';\nimport { openSqliteDatabase } from '${SCOPE}/ledger/sqlite';\nimport { Reconciler, openReportFile } from '${SCOPE}/reconcile';\n` +
-      `const warnings = [];\nconst logger = { info() {}, debug() {}, error() {}, warn: (fields) => void warnings.push(fields) };\n` +
+      `const warnings = [];\nconst taken = [];\nconst logger = { info() {}, debug: (fields) => void (fields.event === 'reconcile.books_prefetched' && taken.push(...fields.taken)), error() {}, warn: (fields) => void warnings.push(fields) };\n` +
       `const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: 'books.sqlite' }), ifMissing: 'fail', logger });\n` +
       `const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), workerThreads: 'always' });\n` +
       `const result = await reconciler.reconcileDay({ entity: 'lending', day: '2025-03-18', report: await openReportFile('report.json') });\n` +
-      `console.log('worker', warnings.length === 0 ? 'ran' : JSON.stringify(warnings), 'breaks', result.breaks.length);\nawait ledger.close();\n`,
+      `console.log('worker', warnings.length === 0 ? 'ran' : JSON.stringify(warnings), 'breaks', result.breaks.length, 'books days', taken.length);\nawait ledger.close();\n`,
   );
-  expectIn(run(process.execPath, [check], { cwd: sqliteRun, env: baseEnv }).stdout, /^worker ran breaks 0$/m, 'the packed interest worker ran (no fallback logged)');
+  expectIn(run(process.execPath, [check], { cwd: sqliteRun, env: baseEnv }).stdout, /^worker ran breaks 0 books days 2$/m, 'the packed workers ran (no fallback logged; both days taken from the books worker)');
 
   if (run('pg_isready', ['-d', PG_URL, '-q'], { allowFailure: true }).status === 0) {
     console.log('== npm install pg; README example on PostgreSQL (a fresh database of its own)');

@@ -13,7 +13,7 @@
  * before the transaction or rolls it back: nothing is written.
  */
 import { formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, toUnits } from '@earnbook/ledger';
-import type { EarnBooks, Ledger, PostingScope } from '@earnbook/ledger';
+import type { EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { compareBreaks, entriesToBook, kindOfType, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
@@ -27,6 +27,8 @@ import { dayGroups, reportedInterestKey } from './day-streams.js';
 import type { ReportedInterestTuple } from './day-streams.js';
 import { COMPARE_ASIDE_INTEREST_ENTRIES_MIN, projectInThisThread, projectInterestInWorker } from './interest-projection.js';
 import type { PendingComparison, PendingProjection } from './interest-projection.js';
+import { NO_PREFETCHED_BOOKS, prefetchBooksInWorker } from './books-prefetch.js';
+import type { PrefetchedBooks } from './books-prefetch.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { ReconcilerSettings } from './reconciler-options.js';
 import { SyncQueue } from './sync.js';
@@ -127,6 +129,8 @@ function rowCounter(listener: ReconcileProgressListener, phase: ReconcileProgres
 export interface DaySettings extends ReconcilerSettings {
   readonly ledger: Ledger;
   readonly books: EarnBooks;
+  /** The reconciler's logger (its option, or the ledger's). */
+  readonly logger: LedgerLogger;
 }
 
 /**
@@ -141,11 +145,28 @@ async function startProjection(
   input: { entity: string; day: string; timeZone: string; reportedInterest: () => number },
   report: ReportInput,
 ): Promise<PendingProjection> {
-  const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory };
-  const databaseFile = settings.ledger.dialect.databaseFile;
-  const wanted = settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
+  const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory, logger: settings.logger };
+  const databaseFile = workerDatabaseFile(settings, report);
   const keepForComparison = () => settings.workerThreads === 'always' || input.reportedInterest() >= COMPARE_ASIDE_INTEREST_ENTRIES_MIN;
-  return databaseFile !== undefined && wanted ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, keepForComparison }) : projectInThisThread(projection);
+  return databaseFile !== undefined ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, keepForComparison }) : projectInThisThread(projection);
+}
+
+/**
+ * Starts reading the books' provider entries of the day and the next (what the plan merges with
+ * the report) on a worker thread while the report is read, when the interest is recomputed on one
+ * (`books-prefetch.ts`); otherwise the plan reads them in the write transaction.
+ */
+async function startBooksPrefetch(settings: DaySettings, input: { entity: string; day: string; timeZone: string; after: Promise<void> }, report: ReportInput): Promise<PrefetchedBooks> {
+  const databaseFile = workerDatabaseFile(settings, report);
+  if (databaseFile === undefined) return NO_PREFETCHED_BOOKS;
+  const { ledger, sortDirectory, logger } = settings;
+  return prefetchBooksInWorker({ ledger, logger, entity: input.entity, timeZone: input.timeZone, days: [input.day, nextAccountingDay(input.day)], databaseFile, sortDirectory, after: input.after });
+}
+
+/** The SQLite file a run's worker threads open, when the books are one and workers are wanted for this report. */
+function workerDatabaseFile(settings: DaySettings, report: ReportInput): string | undefined {
+  const wanted = settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
+  return wanted ? settings.ledger.dialect.databaseFile : undefined;
 }
 
 /**
@@ -211,6 +232,8 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, codec: reportEntryCodec<ReportEntry>(), ...directory });
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: reportedInterestKey, ...directory });
   const projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, input.report);
+  // Started once the interest worker posted: one core reads the report, the other the books.
+  const prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted }, input.report);
   let comparison: PendingComparison | undefined;
   try {
     let readRows = 0;
@@ -234,10 +257,10 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     // day reconciled before `reconciled_days` existed (see refuseSupersededVersion).
     const processed = await settings.books.processedReports({ entity, accountingDay: day });
     const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, newestProcessed, scope, progress }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, newestProcessed, prefetched, scope, progress }));
   } finally {
     // The worker is stopped (projection) before the runs it may still read are removed (comparison).
-    await closeInTurn([() => byKey.close(), () => interestByAccount.close(), () => projection.close(), () => comparison?.close()]);
+    await closeInTurn([() => byKey.close(), () => interestByAccount.close(), () => projection.close(), () => comparison?.close(), () => prefetched.close()]);
   }
 }
 
@@ -268,6 +291,8 @@ interface DayWork {
   readonly syncMayBook: boolean;
   /** The day's newest version the ledger had processed when the run started, if any. */
   readonly newestProcessed: { readonly version: number; readonly reportId: string } | undefined;
+  /** The books' days read on a worker, taken by the plan where still current. */
+  readonly prefetched: PrefetchedBooks;
   readonly scope: PostingScope;
   readonly progress: ReconcileProgressListener;
 }
@@ -382,7 +407,9 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const interest = await work.interest.outcome();
   const drafts: BreakDraft[] = [...interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
-  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches(), sortDirectory: settings.sortDirectory }, work.scope.db)) {
+  // The days the worker read, where nothing was booked on them since (the sync books on them).
+  const sorted = await work.prefetched.current(work.scope.db);
+  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches(), sortDirectory: settings.sortDirectory, sorted }, work.scope.db)) {
     for (const group of batch) {
       diffed.add(group.report.length);
       const diff = diffGroup(group, context);

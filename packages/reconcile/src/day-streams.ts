@@ -39,7 +39,7 @@ export function toLocalEntry(entry: ProviderEntry): LocalEntry {
  * bytes of the entry as an object, read back faster) of transaction id, kind, provider id,
  * accounting day, interest day, amount, currency, Earn account.
  */
-type LocalTuple = [number, TransactionKind, string, string, string | null, string, string, string | null];
+export type LocalTuple = [number, TransactionKind, string, string, string | null, string, string, string | null];
 
 function toLocalTuple(entry: ProviderEntry): LocalTuple {
   return [entry.transactionId, entry.kind, entry.providerId, entry.accountingDay, entry.interestDay, entry.amount, entry.currency, entry.earnAccountId];
@@ -50,22 +50,39 @@ function fromLocalTuple(tuple: LocalTuple): LocalEntry {
   return { transactionId, kind, providerId, accountingDay, interestDay, amountUnits: toUnits(amount), currency, earnAccountId };
 }
 
+/** The sort key of a {@link LocalTuple}: its provider id. */
+export const localTupleKey = (tuple: LocalTuple): string => tuple[2];
+
+/** A sorter of a day's provider entries by provider id (run files under `directory`). */
+export function localSorter(directory: string | undefined): ExternalSorter<LocalTuple> {
+  return new ExternalSorter<LocalTuple>({ key: localTupleKey, ...(directory === undefined ? {} : { directory }) });
+}
+
 /**
- * The books' provider entries of one day, in provider id order (then transaction id), in batches:
- * read in book order, in pages, and sorted by provider id (stable, so ties stay in transaction
- * order). Read in provider id order instead, every interest line of a large day is a random row:
- * 1M lines took ~28 s on SQLite that way, ~9 s in book order.
+ * Reads the books' provider entries of one day in book order, in pages, into `sorter` (stable, so
+ * ties stay in transaction order). Read in provider id order instead, every interest line of a
+ * large day is a random row: 1M lines took ~28 s on SQLite that way, ~9 s in book order.
  */
+export async function sortDayEntries(ledger: Ledger, input: { entity: string; day: string; kinds?: readonly TransactionKind[] }, db: Kysely<LedgerDatabase>, sorter: ExternalSorter<LocalTuple>): Promise<void> {
+  let after: ProviderEntryBookCursor | null = null;
+  do {
+    const page = await providerEntriesOfDayInBookOrder(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_ROWS, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
+    for (const entry of page.entries) await sorter.add(toLocalTuple(entry));
+    after = page.next;
+  } while (after !== null);
+}
+
+/** A day's sorted provider entries (from {@link sortDayEntries}) as the diff reads them, in batches; the sorter stays open. */
+export async function* sortedLocalEntries(sorter: ExternalSorter<LocalTuple>): AsyncGenerator<LocalEntry[]> {
+  for await (const batch of sorter.sortedBatches()) yield batch.map(fromLocalTuple);
+}
+
+/** The books' provider entries of one day, in provider id order (then transaction id), in batches. */
 export async function* localPagesOfDay(ledger: Ledger, input: { entity: string; day: string; kinds?: readonly TransactionKind[]; sortDirectory?: string }, db: Kysely<LedgerDatabase>): AsyncGenerator<LocalEntry[]> {
-  const sorter = new ExternalSorter<LocalTuple>({ key: (tuple) => tuple[2], ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
+  const sorter = localSorter(input.sortDirectory);
   try {
-    let after: ProviderEntryBookCursor | null = null;
-    do {
-      const page = await providerEntriesOfDayInBookOrder(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_ROWS, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
-      for (const entry of page.entries) await sorter.add(toLocalTuple(entry));
-      after = page.next;
-    } while (after !== null);
-    for await (const batch of sorter.sortedBatches()) yield batch.map(fromLocalTuple);
+    await sortDayEntries(ledger, input, db, sorter);
+    yield* sortedLocalEntries(sorter);
   } finally {
     await sorter.close();
   }
@@ -75,15 +92,28 @@ export async function* localPagesOfDay(ledger: Ledger, input: { entity: string; 
  * The day's key groups, in batches: the sorted report (in batches) merged with the books of `days`, groups without a
  * local entry of their kind completed by a lookup anywhere in the books. With `kinds`, only
  * local entries of those kinds are read and only report entries of those kinds are looked up
- * (the sync pass needs interest, margin and fees only).
+ * (the sync pass needs interest, margin and fees only). `sorted`: days whose provider entries
+ * (every kind) are already sorted, current in `db` (see `books-prefetch.ts`); they are not read
+ * again, and their sorters stay open.
  */
 export function dayGroups(
   ledger: Ledger,
-  input: { entity: string; days: readonly string[]; report: AsyncIterable<readonly ReportEntry[]>; kinds?: readonly TransactionKind[]; sortDirectory?: string | undefined },
+  input: {
+    entity: string;
+    days: readonly string[];
+    report: AsyncIterable<readonly ReportEntry[]>;
+    kinds?: readonly TransactionKind[];
+    sortDirectory?: string | undefined;
+    sorted?: ReadonlyMap<string, ExternalSorter<LocalTuple>>;
+  },
   db: Kysely<LedgerDatabase>,
 ): AsyncGenerator<KeyGroup[]> {
   const { kinds } = input;
-  const locals = input.days.map((day) => localPagesOfDay(ledger, { entity: input.entity, day, ...(kinds === undefined ? {} : { kinds }), ...(input.sortDirectory === undefined ? {} : { sortDirectory: input.sortDirectory }) }, db));
+  const locals = input.days.map((day) => {
+    const sorted = kinds === undefined ? input.sorted?.get(day) : undefined;
+    if (sorted !== undefined) return sortedLocalEntries(sorted);
+    return localPagesOfDay(ledger, { entity: input.entity, day, ...(kinds === undefined ? {} : { kinds }), ...(input.sortDirectory === undefined ? {} : { sortDirectory: input.sortDirectory }) }, db);
+  });
   const lookup = async (keys: readonly string[]) => (await providerEntriesByIds(ledger, { entity: input.entity, providerIds: keys }, db)).map(toLocalEntry);
   const ofKinds = (entry: ReportEntry) => {
     const kind = kindOfType(entry.type);

@@ -16,13 +16,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { EarnBooks } from '@earnbook/ledger';
+import type { Worker } from 'node:worker_threads';
+import type { EarnBooks, LedgerLogger } from '@earnbook/ledger';
 import { ExternalSorter } from './external-sort.js';
 import type { ReleasedRuns } from './external-sort.js';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import type { InterestWorkerInput, InterestWorkerOutput, InterestWorkerReply, InterestWorkerRequest } from './interest-worker.js';
+import { startWorkerModule } from './worker-start.js';
 
 /**
  * The day's interest comparison under way ({@link PendingProjection.compare}): its outcome, once,
@@ -39,6 +40,11 @@ export interface PendingProjection {
   /** The projection, from the worker or, if it failed, made in this thread. */
   result(): Promise<InterestProjection>;
   /**
+   * Settles once the worker has posted its projection or failed (at once without a worker): when
+   * the worker's core is free for other work (the run's other worker thread starts then).
+   */
+  readonly posted: Promise<void>;
+  /**
    * Compares the projection (from {@link result}) with the report's interest. With a worker, on
    * the worker while this thread goes on (the report's sorter gives its runs up for it); else in
    * this thread, before it returns.
@@ -48,16 +54,8 @@ export interface PendingProjection {
   close(): Promise<void>;
 }
 
-/**
- * The worker: the compiled `interest-worker.js` beside this module; from the TypeScript sources
- * (the workspace's tests and benchmarks), `interest-worker.ts` imported after tsx's loader is
- * registered in the worker (a loader given by `--import` does not reach a worker's entry module).
- */
 function startWorker(input: InterestWorkerInput): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./interest-worker.js', import.meta.url), { workerData: input });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./interest-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: input });
+  return startWorkerModule('interest-worker', input);
 }
 
 /**
@@ -150,6 +148,8 @@ export interface ProjectionInput {
   readonly entity: string;
   readonly day: string;
   readonly sortDirectory: string | undefined;
+  /** Where a fallback is logged; default the ledger's logger. */
+  readonly logger?: LedgerLogger;
 }
 
 /** Compares in this thread, before it returns (the reported runs stay the caller's sorter's). */
@@ -163,13 +163,14 @@ export function projectInThisThread(input: ProjectionInput): PendingProjection {
   let projection: InterestProjection | undefined;
   return {
     result: async () => (projection = await projectInterest(input)),
+    posted: Promise.resolve(),
     compare: compareHere,
     close: async () => projection?.lines.close(),
   };
 }
 
 function warnFallback(input: ProjectionInput, reason: string, what = 'recomputation'): void {
-  input.books.ledger.logger.warn({ event: 'reconcile.interest_worker_failed', entity: input.entity, day: input.day, reason }, `the interest ${what}'s worker thread failed (${reason}); going on in this thread`);
+  (input.logger ?? input.books.ledger.logger).warn({ event: 'reconcile.interest_worker_failed', entity: input.entity, day: input.day, reason }, `the interest ${what}'s worker thread failed (${reason}); going on in this thread`);
 }
 
 /**
@@ -199,6 +200,7 @@ export async function projectInterestInWorker(
   let adopted: ExternalSorter<InterestLineTuple> | undefined;
   let adoptedRuns: ReleasedRuns | undefined;
   return {
+    posted: worker.output.then(() => undefined),
     async result(): Promise<InterestProjection> {
       const output = await worker.output;
       if (!output.ok) {

@@ -10,17 +10,15 @@
  * owns and lends (read here, never removed here), with no database. It is stopped once it answers.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { EarnBooks, Ledger } from '@earnbook/ledger';
-import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
+import { EarnBooks } from '@earnbook/ledger';
+import type { Ledger } from '@earnbook/ledger';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, ReportedInterestTuple } from './day-streams.js';
 import type { BreakDraft } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
 import type { ReleasedRuns } from './external-sort.js';
 import { toleranceLookup } from './reconciler-options.js';
-
-/** The worker connection's SQLite page cache, in KiB. */
-const WORKER_PAGE_CACHE_KIB = 8 * 1024;
+import { openWorkerBooks } from './worker-start.js';
 
 /** What the worker is given. */
 export interface InterestWorkerInput {
@@ -67,9 +65,7 @@ async function compare(request: InterestWorkerRequest): Promise<InterestWorkerRe
 async function run(port: NonNullable<typeof parentPort>, input: InterestWorkerInput): Promise<void> {
   let ledger: Ledger;
   try {
-    const storage = openSqliteDatabase({ filename: input.databaseFile });
-    storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
-    ledger = await Ledger.open({ storage, entities: [{ id: input.entity, timeZone: input.timeZone }], migrate: false });
+    ledger = await openWorkerBooks(input);
   } catch (error) {
     port.postMessage({ ok: false, message: messageOf(error) } satisfies InterestWorkerOutput);
     return;

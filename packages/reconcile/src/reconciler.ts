@@ -53,7 +53,7 @@ export class Reconciler {
     if (options.logger !== undefined && !isLedgerLogger(options.logger)) invalid('logger', typeof options.logger, 'must have info, warn, error and debug methods');
     this.logger = options.logger ?? this.ledger.logger;
     this.#db = repository.withReconcileTables(this.ledger.db);
-    this.#settings = Object.freeze({ ...reconcilerSettings(options), ledger: this.ledger, books: this.books });
+    this.#settings = Object.freeze({ ...reconcilerSettings(options), ledger: this.ledger, books: this.books, logger: this.logger });
   }
 
   /** Makes a reconciler and applies reconcile's migrations to the ledger's database. */

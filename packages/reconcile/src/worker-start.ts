@@ -1,0 +1,29 @@
+/**
+ * Starts one of the reconciler's worker threads (`interest-worker`, `books-worker`): the compiled
+ * module beside this one; from the TypeScript sources (the workspace's tests and benchmarks), the
+ * `.ts` module imported after tsx's loader is registered in the worker (a loader given by
+ * `--import` does not reach a worker's entry module).
+ */
+import { Worker } from 'node:worker_threads';
+import { Ledger } from '@earnbook/ledger';
+import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
+
+/** A worker connection's SQLite page cache, in KiB. */
+const WORKER_PAGE_CACHE_KIB = 8 * 1024;
+
+/** The reconciler's worker modules. */
+export type WorkerModule = 'interest-worker' | 'books-worker';
+
+export function startWorkerModule(module: WorkerModule, workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`./${module}.js`, import.meta.url), { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL(`./${module}.ts`, import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData });
+}
+
+/** Opens the SQLite books on a worker's own connection, to read only: no migration. */
+export async function openWorkerBooks(input: { readonly databaseFile: string; readonly entity: string; readonly timeZone: string }): Promise<Ledger> {
+  const storage = openSqliteDatabase({ filename: input.databaseFile });
+  storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
+  return Ledger.open({ storage, entities: [{ id: input.entity, timeZone: input.timeZone }], migrate: false });
+}
