@@ -173,6 +173,28 @@ describe('the books read on a worker thread (SQLite file)', () => {
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 
+  it('a worker no longer wanted when it is due to start (the report showed entries the sync may book): none starts, no day is handed over, nothing is warned', async () => {
+    let started = false;
+    const debug: Record<string, unknown>[] = [];
+    const quiet: LedgerLogger = { ...logger, debug: (object: Record<string, unknown>) => void debug.push(object) };
+    const pending = await prefetchBooksInWorker(
+      { ledger, logger: quiet, entity: 'defi', timeZone: ZONE, days: [DAY, NEXT], databaseFile: booksFile, sortDirectory, wanted: () => false },
+      () => {
+        started = true;
+        throw new Error('must not start');
+      },
+    );
+    try {
+      expect((await pending.current(ledger.db)).size).toBe(0);
+      expect(started).toBe(false);
+      expect(logger.warnings).toEqual([]);
+      expect(debug.map((object) => object['event'])).toEqual(['reconcile.books_prefetch_skipped', 'reconcile.books_prefetched']);
+    } finally {
+      await pending.close();
+    }
+    expect(readdirSync(sortDirectory)).toEqual([]);
+  });
+
   it('a run closed before the worker was due to start: it never starts, and no file is left', async () => {
     let started = false;
     const pending = await prefetch(() => {
