@@ -375,8 +375,10 @@ export class Ledger {
    * Runs `work` in one read-only transaction whose reads all see one snapshot of the books, for
    * reads that must agree with each other (a day's entries in pages, and the mark that says
    * whether they are still current: {@link providerEntriesDayMark}). Pass its handle to the read
-   * functions. Only for reads: on SQLite the transaction does not refuse a write. On SQLite the
-   * snapshot is taken at the first read, and writers on other connections go on meanwhile.
+   * functions, and only it: on SQLite the ledger's one connection is the snapshot's until `work`
+   * ends, so a read through `ledger.db` inside `work` waits for ever. Only for reads: on SQLite the
+   * transaction does not refuse a write. On SQLite the snapshot is taken at the first read, and
+   * writers on other connections go on meanwhile.
    */
   async readSnapshot<T>(work: (db: Kysely<LedgerDatabase>) => Promise<T>): Promise<T> {
     return repository.readSnapshot(this.db, work);

@@ -64,8 +64,8 @@ class BooksWorker {
           }
           if (worker === undefined) return resolve({ ok: true, days: [] });
           this.#worker = worker;
-          // Stopped as soon as it has posted: its runs are files, and an idle worker would hold its
-          // heap into the sync (a 1M-account nightly: peak RSS 515 and 578 MiB against 453 and 485).
+          // Stopped as soon as it has posted: its runs are files, and an idle worker would hold
+          // its heap into the sync, when the run's memory peaks.
           worker.once('message', (output: BooksWorkerOutput) => {
             resolve(output);
             void worker.terminate().catch(() => undefined);

@@ -8,6 +8,9 @@
  * 2. One write transaction: record the report version, sync (book the interest, margin and fee
  *    entries the books lack), reload and plan (the pure diff over the merged streams, the
  *    settlement positions and the day checks), then write positions, breaks and instructions.
+ *    The books' days the plan merges come from a worker thread that read them during phase 1
+ *    (`books-prefetch.ts`) where their marks show nothing was booked on them since; else they
+ *    are read in the transaction.
  *
  * A rejection anywhere (a bad entry, a truncated stream, an entry the ledger refuses) throws
  * before the transaction or rolls it back: nothing is written.
@@ -269,7 +272,8 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, newestProcessed, prefetched, scope, progress }));
   } finally {
     // The worker is stopped (projection) before the runs it may still read are removed (comparison).
-    await closeInTurn([() => byKey.close(), () => interestByAccount.close(), () => projection.close(), () => comparison?.close(), () => prefetched.close()]);
+    // The books' worker first: closing the projection settles what it waits for to start.
+    await closeInTurn([() => prefetched.close(), () => byKey.close(), () => interestByAccount.close(), () => projection.close(), () => comparison?.close()]);
   }
 }
 

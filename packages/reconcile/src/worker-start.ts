@@ -14,6 +14,7 @@ const WORKER_PAGE_CACHE_KIB = 8 * 1024;
 /** The reconciler's worker modules. */
 export type WorkerModule = 'interest-worker' | 'books-worker';
 
+/** Starts `module` on a worker thread with `workerData` (see the module comment for the two ways it is loaded). */
 export function startWorkerModule(module: WorkerModule, workerData: unknown): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`./${module}.js`, import.meta.url), { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
@@ -24,6 +25,11 @@ export function startWorkerModule(module: WorkerModule, workerData: unknown): Wo
 /** Opens the SQLite books on a worker's own connection, to read only: no migration. */
 export async function openWorkerBooks(input: { readonly databaseFile: string; readonly entity: string; readonly timeZone: string }): Promise<Ledger> {
   const storage = openSqliteDatabase({ filename: input.databaseFile });
-  storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
-  return Ledger.open({ storage, entities: [{ id: input.entity, timeZone: input.timeZone }], migrate: false });
+  try {
+    storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
+    return await Ledger.open({ storage, entities: [{ id: input.entity, timeZone: input.timeZone }], migrate: false });
+  } catch (error) {
+    storage.native.close();
+    throw error;
+  }
 }
