@@ -244,7 +244,8 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, codec: reportEntryCodec<ReportEntry>(), ...directory });
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: reportedInterestKey, ...directory });
   const projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, input.report);
-  // Started once the interest worker posted: one core reads the report, the other the books.
+  // Set by the read; the books' worker, started once the interest worker posted (one core reads
+  // the report, the other the books), asks it then.
   let syncMayBook = false;
   const prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted, syncMayBook: () => syncMayBook }, input.report);
   let comparison: PendingComparison | undefined;

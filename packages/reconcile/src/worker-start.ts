@@ -1,8 +1,9 @@
 /**
- * Starts one of the reconciler's worker threads (`interest-worker`, `books-worker`): the compiled
- * module beside this one; from the TypeScript sources (the workspace's tests and benchmarks), the
- * `.ts` module imported after tsx's loader is registered in the worker (a loader given by
- * `--import` does not reach a worker's entry module).
+ * What the reconciler's two worker threads (`interest-worker`, `books-worker`) share: how one is
+ * started (the compiled module beside this one; from the TypeScript sources, as the workspace's
+ * tests and benchmarks run, the `.ts` module imported after tsx's loader is registered in the
+ * worker: a loader given by `--import` does not reach a worker's entry module), and how it opens
+ * the SQLite books to read them.
  */
 import { Worker } from 'node:worker_threads';
 import { Ledger } from '@earnbook/ledger';

@@ -132,17 +132,11 @@ export async function selectProviderEntriesOfDayInBookOrder(
   return query.orderBy('e.transaction_id').orderBy('e.id').limit(input.limit).execute();
 }
 
-/** Counts of what a day's provider entries read depends on (see `providerEntriesDayMark`). */
-export interface ProviderDayMarkRow {
-  readonly lines: number;
-  readonly earnAccounts: number;
-}
-
 /**
  * The journal lines booked on an entity's day (a range of `journal_entries_entity_day_book`) and
  * the entity's Earn accounts (a range of their primary key), counted in one statement.
  */
-export async function selectProviderDayMark(db: Db, input: { entity: string; day: string }): Promise<ProviderDayMarkRow> {
+export async function selectProviderDayMark(db: Db, input: { entity: string; day: string }): Promise<{ readonly lines: number; readonly earnAccounts: number }> {
   const { rows } = await sql<{ lines: number | string; earn_accounts: number | string }>`
     select (select count(*) from journal_entries where entity = ${input.entity} and accounting_day = ${input.day}) as lines,
            (select count(*) from earn_accounts where entity = ${input.entity}) as earn_accounts`.execute(db);
