@@ -200,21 +200,9 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
   const items: CycleItem[] = [];
   const accounts = new Map<number, BulkAccountRow>();
   for (const row of rows) {
-    if (booking) {
-      accounts.set(row.ledger_account_id, {
-        id: row.ledger_account_id,
-        entity: row.entity,
-        currency: row.ledger_currency,
-        code: row.code,
-        kind: row.kind,
-        normal_side: row.normal_side,
-        balance: row.current_balance,
-        last_day: row.last_day,
-        entry_count: row.entry_count,
-      });
-    }
+    if (booking) accounts.set(row.id, row);
     const terms = termsByProduct.get(row.provider_product_id);
-    const balanceUnits = row.balance === null ? 0n : toUnits(row.balance);
+    const balanceUnits = row.day_balance === null ? 0n : toUnits(row.day_balance);
     if (terms === undefined) {
       if (balanceUnits === 0n) continue;
       throw new LedgerError('invalid_input', `product ${row.provider_product_id} has no terms in force on ${day} but account ${row.earn_account_id} holds a balance`, {
@@ -235,9 +223,9 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
     const marginUnits = result.partnerMarginUnits * scaleFactor;
     const line: CycleLine = {
       earnAccountId: row.earn_account_id,
-      ledgerAccountId: row.ledger_account_id,
+      ledgerAccountId: row.id,
       providerProductId: row.provider_product_id,
-      currency: row.currency,
+      currency: row.earn_currency,
       balance: formatUnits(balanceUnits),
       userInterest: formatUnits(interestUnits),
       partnerMargin: formatUnits(marginUnits),
@@ -246,7 +234,7 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
     };
     items.push({ line, interestUnits, marginUnits, hasResidues: result.userResidueFineUnits !== 0n || result.marginResidueFineUnits !== 0n });
   }
-  return { items, accounts, lastId: rows[rows.length - 1]?.ledger_account_id, more: rows.length === batchSize };
+  return { items, accounts, lastId: rows[rows.length - 1]?.id, more: rows.length === batchSize };
 }
 
 /**
@@ -315,6 +303,7 @@ async function bookCycleBatch(
   tally: CycleTally,
 ): Promise<void> {
   const { entity, day } = run;
+  const bulk = requireBulk(ledger.dialect.bulk);
   const residues: ResidueRow[] = [];
   const byCurrency = new Map<string, NormalizedLines['lines'][number][]>();
   for (const { line, interestUnits, marginUnits, hasResidues } of batch.items) {
@@ -343,13 +332,16 @@ async function bookCycleBatch(
       metadata: run.metadata,
       lines,
     };
-    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts);
+    // The run's ids of a batch are dense in their range (account order, one day): one range
+    // read per table tells that none is booked yet, instead of a lookup per id.
+    const absent = !(await bulk.anyProviderIdInRange(scope.db, { entity, kind: 'interest', providerIds: lines.map((line) => line.providerId) }));
+    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts, { providerIdsAbsent: absent });
     for (const line of result.lines) {
       if (line.status === 'created') tally.booked++;
       else tally.already++;
     }
   }
-  if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
+  if (residues.length > 0) await bulk.insertResidues(scope.db, residues);
   tally.accounts += batch.items.length;
 }
 

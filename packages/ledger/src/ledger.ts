@@ -79,7 +79,13 @@ export { parseCurrency } from './accounts.js';
  * they are used only where the dialect has no row locks, and read and locked again otherwise.
  * The accounting cycle reads its accounts with their balances and posts with them.
  */
-export let postLinesWithKnownAccounts: (ledger: Ledger, trx: Kysely<LedgerDatabase>, posting: NormalizedLines, known: ReadonlyMap<number, BulkAccountRow>) => Promise<LinesResult>;
+export let postLinesWithKnownAccounts: (
+  ledger: Ledger,
+  trx: Kysely<LedgerDatabase>,
+  posting: NormalizedLines,
+  known: ReadonlyMap<number, BulkAccountRow>,
+  options?: { readonly providerIdsAbsent?: boolean },
+) => Promise<LinesResult>;
 
 /**
  * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
@@ -91,8 +97,8 @@ export let postLinesWithKnownAccounts: (ledger: Ledger, trx: Kysely<LedgerDataba
  */
 export class Ledger {
   static {
-    postLinesWithKnownAccounts = (ledger, trx, posting, known) =>
-      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known });
+    postLinesWithKnownAccounts = (ledger, trx, posting, known, options) =>
+      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known, providerIdsAbsent: options?.providerIdsAbsent === true });
   }
 
   readonly db: Kysely<LedgerDatabase>;

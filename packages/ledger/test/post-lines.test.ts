@@ -334,4 +334,43 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
     expect(result.lines[0]?.status).toBe('created');
     await ledger.verify({ entity: 'defi' });
   });
+
+  it('anyProviderIdInRange: false only when no stored id of the entity (entry-level, or a transaction\'s of the kind) lies between the least and greatest of the ids', async () => {
+    const bulk = ledger.dialect.bulk;
+    if (bulk === undefined) throw new Error('no bulk statements');
+    await ledger.postLines(interest([{ accountId: user(0).id, amount: '0.1', providerId: 'id-m' }]));
+    await ledger.post({
+      entity: 'defi',
+      kind: 'deposit',
+      idempotencyKey: 'k-t',
+      providerId: 'id-t',
+      occurredAt: '2025-03-18T10:00:00Z',
+      entries: [
+        { accountId: (await ledger.systemAccount('defi', 'BTC', 'customer_funds')).id, side: 'debit', amount: '1' },
+        { accountId: user(1).id, side: 'credit', amount: '1' },
+      ],
+    });
+    const probe = async (providerIds: string[], kind = 'interest', entity = 'defi') => ledger.transact(async (scope) => bulk.anyProviderIdInRange(scope.db, { entity, kind, providerIds }));
+    // An entry's id inside the range, at either end, or as the only id.
+    expect(await probe(['id-a', 'id-z'])).toBe(true);
+    expect(await probe(['id-m', 'id-z'])).toBe(true);
+    expect(await probe(['id-a', 'id-m'])).toBe(true);
+    expect(await probe(['id-m'])).toBe(true);
+    // Order of the list does not matter: the bounds are its least and greatest.
+    expect(await probe(['id-z', 'id-b', 'id-a'])).toBe(true);
+    // Beside it: nothing stored there.
+    expect(await probe(['id-n', 'id-s'])).toBe(false);
+    expect(await probe(['id-a', 'id-l'])).toBe(false);
+    expect(await probe([])).toBe(false);
+    // A transaction's provider id counts for its own kind only, as in findProviderEntries.
+    expect(await probe(['id-s', 'id-u'], 'deposit')).toBe(true);
+    expect(await probe(['id-s', 'id-u'], 'interest')).toBe(false);
+    // Another entity's ids are not seen.
+    expect(await probe(['id-a', 'id-z'], 'interest', 'lending')).toBe(false);
+    // Whenever it says false, the exact lookup finds none of the ids.
+    for (const ids of [['id-n', 'id-s'], ['id-a', 'id-l'], ['id-s', 'id-u']]) {
+      expect(await probe(ids)).toBe(false);
+      expect(await ledger.transact(async (scope) => bulk.findProviderEntries(scope.db, { entity: 'defi', kind: 'interest', providerIds: ids }))).toEqual([]);
+    }
+  });
 });

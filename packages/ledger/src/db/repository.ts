@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
 import type { JournalEntryTable, JournalTransactionTable, LedgerAccountTable, LedgerDatabase } from './schema.js';
 import type { Insertable, Selectable } from 'kysely';
+import type { BulkAccountRow } from './journal-bulk.js';
 
 export type AccountRow = Selectable<LedgerAccountTable>;
 export type EntryRow = Selectable<JournalEntryTable>;
@@ -228,26 +229,20 @@ export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: 
  * of `day` (the latest day row at or before it) and the interest residues carried from
  * `previousDay` (one join, not a subquery per residue).
  */
-/** A cycle account as {@link selectCycleAccounts} reads it. */
-export interface CycleAccountRow {
+/**
+ * A cycle account as {@link selectCycleAccounts} reads it: the ledger account's row under its own
+ * column names (so that the cycle posts with the row as read, without a copy per account), with
+ * the Earn account's fields beside it.
+ */
+export interface CycleAccountRow extends BulkAccountRow {
   readonly earn_account_id: string;
-  readonly ledger_account_id: number;
   readonly provider_product_id: string;
-  readonly currency: string;
+  /** The Earn account's currency (the ledger account's is `currency`). */
+  readonly earn_currency: string;
   readonly user_residue: string | null;
   readonly margin_residue: string | null;
-  readonly entity: string;
-  /** The ledger account's currency (the Earn account's is `currency`). */
-  readonly ledger_currency: string;
-  readonly code: string;
-  readonly kind: string;
-  readonly normal_side: 'debit' | 'credit';
-  /** The account's balance now. */
-  readonly current_balance: string;
-  readonly last_day: string | null;
-  readonly entry_count: number;
-  /** The balance at the end of the day (null: no day row up to it). */
-  readonly balance: string | null;
+  /** The balance at the end of the day (null: no day row up to it); `balance` is the balance now. */
+  readonly day_balance: string | null;
 }
 
 /**
@@ -264,11 +259,11 @@ export interface CycleAccountRow {
  */
 export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number }): Promise<CycleAccountRow[]> {
   const { rows } = await sql<CycleAccountRow>`
-    select a.earn_account_id, a.ledger_account_id, a.provider_product_id, a.currency, r.user_residue, r.margin_residue,
-           l.entity, l.currency as ledger_currency, l.code, l.kind, l.normal_side, l.balance as current_balance, l.last_day, l.entry_count,
+    select l.id, l.entity, l.currency, l.code, l.kind, l.normal_side, l.balance, l.last_day, l.entry_count,
+           a.earn_account_id, a.provider_product_id, a.currency as earn_currency, r.user_residue, r.margin_residue,
            case when l.last_day is null or l.last_day <= ${input.day} then l.balance
                 else (select d.balance from account_day_balances d where d.account_id = a.ledger_account_id and d.accounting_day <= ${input.day}
-                      order by d.accounting_day desc limit 1) end as balance
+                      order by d.accounting_day desc limit 1) end as day_balance
     from earn_accounts a
     join ledger_accounts l on l.id = a.ledger_account_id
     left join interest_residues r on r.account_id = a.ledger_account_id and r.accounting_day = ${input.previousDay} and r.account_id > ${input.afterId}

@@ -76,6 +76,13 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
       on conflict (account_id, accounting_day) do update set balance = excluded.balance`.execute(trx);
     return transactionId;
   },
+  async anyProviderIdInRange(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<boolean> {
+    const result = await sql<{ found: boolean }>`
+      with bounds as (select min(id) as least, max(id) as greatest from unnest(${[...input.providerIds]}::text[]) as p(id))
+      select exists (select 1 from journal_entries where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds))
+          or exists (select 1 from journal_transactions where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds) and kind = ${input.kind}) as found`.execute(trx);
+    return result.rows[0]?.found === true;
+  },
   async readBack(trx: Db, transactionId: number): Promise<ReadBackEntry[]> {
     const result = await sql<ReadBackEntry>`
       select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ${transactionId} order by id`.execute(trx);

@@ -22,6 +22,7 @@ interface Statements {
   readonly lockAccounts: (ids: string) => BulkAccountRow[];
   readonly entryProviderIds: (entity: string, ids: string) => StoredProviderEntry[];
   readonly transactionProviderIds: (entity: string, kind: string, ids: string) => StoredProviderEntry[];
+  readonly anyInRange: (ids: string, entity: string, sameEntity: string, kind: string) => { found: number }[];
   readonly dayRowsFrom: (accountId: number, day: string) => { accounting_day: string; balance: string }[];
   readonly dayBefore: (accountId: number, day: string) => { balance: string }[];
   readonly insertTransaction: Database.Statement;
@@ -43,6 +44,11 @@ function prepare(native: Database.Database): Statements {
     transactionProviderIds: readerOf(native.prepare(
       `select t.provider_id, t.id as transaction_id, e.account_id, e.amount from journal_transactions t join journal_entries e on e.transaction_id = t.id
        where t.entity = ? and t.kind = ? and t.provider_id in (select value from json_each(?))`,
+    )),
+    anyInRange: readerOf(native.prepare(
+      `with bounds as (select min(value) as least, max(value) as greatest from json_each(?))
+       select exists (select 1 from journal_entries, bounds where entity = ? and provider_id between least and greatest)
+           or exists (select 1 from journal_transactions, bounds where entity = ? and provider_id between least and greatest and kind = ?) as found`,
     )),
     dayRowsFrom: readerOf(native.prepare('select accounting_day, balance from account_day_balances where account_id = ? and accounting_day >= ? order by accounting_day')),
     dayBefore: readerOf(native.prepare('select balance from account_day_balances where account_id = ? and accounting_day < ? order by accounting_day desc limit 1')),
@@ -75,6 +81,9 @@ export function sqliteJournalBulk(native: Database.Database): JournalBulk {
       const list = JSON.stringify(input.providerIds);
       const s = statements();
       return [...s.entryProviderIds(input.entity, list), ...s.transactionProviderIds(input.entity, input.kind, list)];
+    },
+    async anyProviderIdInRange(_trx: unknown, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<boolean> {
+      return statements().anyInRange(JSON.stringify(input.providerIds), input.entity, input.entity, input.kind)[0]?.found === 1;
     },
     async dayBalancesFrom(_trx: unknown, accountId: number, day: string) {
       const s = statements();
