@@ -17,6 +17,7 @@ import { Ledger } from '../src/index.js';
 import type { PostingInput } from '../src/index.js';
 import { openPostgresDatabase } from '../src/db/postgres/index.js';
 import { postgresPostingBulk } from '../src/db/postgres/posting-bulk.js';
+import { postgresJournalBulk } from '../src/db/postgres/journal-bulk.js';
 import * as repository from '../src/db/repository.js';
 import type { LedgerDatabase } from '../src/db/schema.js';
 import { DIALECTS, PG_URL, dropSchema } from './dialects.js';
@@ -117,6 +118,18 @@ describe.runIf(DIALECTS.includes('postgres'))('batch lookups on a journal withou
         expect(await postgresPostingBulk.selectTransactionsByKeys(trx, 'defi', [])).toEqual([]);
         expect(await postgresPostingBulk.selectTransactionsByProviderIds(trx, 'defi', [])).toEqual([]);
         expect(await postgresPostingBulk.selectEntriesOfTransactions(trx, [])).toEqual([]);
+
+        // The cycle's range probe reads an index range of each table, not the journal: ids that
+        // sort between the lines' (l-…) and the transactions' (p-…) find nothing, with no row read.
+        let inRange = true;
+        let rangeEntries = 0;
+        const rangeTransactions = await rowsRead(trx, schema, 'journal_transactions', async () => {
+          rangeEntries = await rowsRead(trx, schema, 'journal_entries', async () => (inRange = await postgresJournalBulk.anyProviderIdInRange(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['m-0', 'm-9'] })));
+        });
+        expect(inRange).toBe(false);
+        expect(rangeTransactions + rangeEntries).toBeLessThanOrEqual(2);
+        expect(await postgresJournalBulk.anyProviderIdInRange(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['p-10', 'p-11'] })).toBe(true);
+        expect(await postgresJournalBulk.anyProviderIdInRange(trx, { entity: 'defi', kind: 'interest', providerIds: ['l-10', 'l-11'] })).toBe(true);
 
         // The test tells the two apart: the `in (…)` forms scan the journal here.
         const oldByKeys = await rowsRead(trx, schema, 'journal_transactions', () => repository.selectTransactionsByKeys(trx, 'defi', keys));
