@@ -303,7 +303,6 @@ async function bookCycleBatch(
   tally: CycleTally,
 ): Promise<void> {
   const { entity, day } = run;
-  const bulk = requireBulk(ledger.dialect.bulk);
   const residues: ResidueRow[] = [];
   const byCurrency = new Map<string, NormalizedLines['lines'][number][]>();
   for (const { line, interestUnits, marginUnits, hasResidues } of batch.items) {
@@ -332,16 +331,15 @@ async function bookCycleBatch(
       metadata: run.metadata,
       lines,
     };
-    // The run's ids of a batch are dense in their range (account order, one day): one range
-    // read per table tells that none is booked yet, instead of a lookup per id.
-    const absent = !(await bulk.anyProviderIdInRange(scope.db, { entity, kind: 'interest', providerIds: lines.map((line) => line.providerId) }));
-    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts, { providerIdsAbsent: absent });
+    // A batch's ids are dense in their range (one day, account order): one index range per table
+    // tells that none is booked yet, instead of a lookup per id (legacy ids are looked up).
+    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts, { providerIdsDense: true });
     for (const line of result.lines) {
       if (line.status === 'created') tally.booked++;
       else tally.already++;
     }
   }
-  if (residues.length > 0) await bulk.insertResidues(scope.db, residues);
+  if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
   tally.accounts += batch.items.length;
 }
 

@@ -84,7 +84,7 @@ export let postLinesWithKnownAccounts: (
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   known: ReadonlyMap<number, BulkAccountRow>,
-  options?: { readonly providerIdsAbsent?: boolean },
+  options?: { readonly providerIdsDense?: boolean },
 ) => Promise<LinesResult>;
 
 /**
@@ -98,7 +98,7 @@ export let postLinesWithKnownAccounts: (
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known, options) =>
-      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known, providerIdsAbsent: options?.providerIdsAbsent === true });
+      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known, providerIdsDense: options?.providerIdsDense === true });
   }
 
   readonly db: Kysely<LedgerDatabase>;

@@ -38,7 +38,7 @@ export async function postLinesWithin(
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   context: PostLinesContext,
-  options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly providerIdsAbsent?: boolean } = {},
+  options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean } = {},
 ): Promise<LinesResult> {
   const bulk = requireBulk(context.bulk);
   const { known } = options;
@@ -52,8 +52,7 @@ export async function postLinesWithin(
     }
   }
   const stored = new Map<string, StoredProviderEntry[]>();
-  // The caller's word that none is booked (ScopeLinesOptions): the unique index still stands behind it.
-  const found = options.providerIdsAbsent === true ? [] : await bulk.findProviderEntries(trx, { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId) });
+  const found = await storedProviderEntries(trx, bulk, posting, options);
   for (const entry of found) {
     const list = stored.get(entry.provider_id);
     if (list === undefined) stored.set(entry.provider_id, [entry]);
@@ -68,6 +67,25 @@ export async function postLinesWithin(
   const { idempotencyKey, requestHash } = linesTransactionKey(posting, plan);
   // From the first write on, a failure leaves part of the posting in `trx`: see partial-writes.ts.
   return writeWhole(trx, () => writeLines(trx, bulk, posting, plan, { idempotencyKey, requestHash, createdAt: context.createdAt }));
+}
+
+/**
+ * What the journal holds of the posting's provider ids, read after the accounts are locked (on
+ * PostgreSQL a writer of the same accounts has committed by then, and is seen). With the caller's
+ * word that none is booked (`providerIdsAbsent`, see ScopeLinesOptions) nothing is read: the
+ * unique index still stands behind it. With `providerIdsDense` (ids dense in their range, as the
+ * accounting cycle's are) one index range per table first tells whether any can be booked.
+ */
+async function storedProviderEntries(
+  trx: Kysely<LedgerDatabase>,
+  bulk: JournalBulk,
+  posting: NormalizedLines,
+  options: { readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean },
+): Promise<StoredProviderEntry[]> {
+  if (options.providerIdsAbsent === true) return [];
+  const input = { entity: posting.entity, kind: posting.kind, providerIds: posting.lines.map((line) => line.providerId) };
+  if (options.providerIdsDense === true && bulk.anyProviderIdInRange !== undefined && !(await bulk.anyProviderIdInRange(trx, input))) return [];
+  return bulk.findProviderEntries(trx, input);
 }
 
 /** Writes a planned compound posting and asserts it read back; returns its result. */

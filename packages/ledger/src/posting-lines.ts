@@ -266,7 +266,8 @@ function accountChanges(
         context: { accountId: String(id), currency: account.currency },
       });
     }
-    const afterText = texts.get(id) ?? formatUnits(after);
+    const afterText = texts.get(id);
+    assertInvariant(afterText !== undefined, `planned account ${id} has no balance text`);
     accounts.push({ id, balance: afterText, last_day: account.last_day !== null && account.last_day > day ? account.last_day : day, entry_count: account.entry_count + (counts.get(id) ?? 0) });
     if (account.last_day === null || account.last_day <= day) {
       dayBalances.push({ account_id: id, accounting_day: day, balance: afterText });

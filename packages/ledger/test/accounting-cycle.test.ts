@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { EarnBooks, Ledger, LedgerError, cycleInterestEntryId, localEntryId, projectAccountingCycle, roundDecimal, runAccountingCycle, toDecimal, toUnits } from '../src/index.js';
 import { snapshotDatabase } from './support/snapshot.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
-import { DIALECTS, freshLedger } from './dialects.js';
+import { openPostgresDatabase } from '../src/db/postgres/index.js';
+import { DIALECTS, PG_URL, freshLedger } from './dialects.js';
 
 const ZONE = 'Europe/Berlin';
 const flat = (apy: string, extra: Record<string, unknown> = {}) => ({ tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy }], partnerMargin: null, ...extra });
@@ -205,6 +206,32 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
     for (let i = 0; i < 5; i++) expect(toUnits(await balanceOf(`a${i}`))).toBe(BigInt(i + 1) * 10n ** 18n + toUnits(projected[i]?.userInterest ?? '0'));
     await ledger.verify({ entity: 'defi' });
   });
+});
+
+describe.runIf(DIALECTS.includes('postgres'))('two runs of one cycle at once (PostgreSQL, two ledgers on one schema)', () => {
+  it('book each account once: the later run waits on the accounts, then finds the lines of the earlier and answers exists', async () => {
+    const first = await freshLedger('postgres', { entities: [{ id: 'defi', timeZone: ZONE }] });
+    const storage = await openPostgresDatabase({ connectionString: PG_URL, schema: first.schema ?? '' });
+    const second = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: ZONE }] });
+    try {
+      const books = new EarnBooks(first.ledger);
+      await setUp(books, 30);
+      for (let i = 0; i < 30; i++) await books.recordDeposit(booking(`a${i}`, '1', `d${i}`, '2025-03-18T09:00:00Z'));
+      const options = { entity: 'defi', day: '2025-03-18', batchSize: 5, commitLines: 10 };
+      const [a, b] = await Promise.all([runAccountingCycle({ ...options, books }), runAccountingCycle({ ...options, books: new EarnBooks(second) })]);
+      expect(a.interestBooked + b.interestBooked).toBe(30);
+      expect(a.interestBooked + a.interestAlreadyBooked).toBe(30);
+      expect(b.interestBooked + b.interestAlreadyBooked).toBe(30);
+      for (let i = 0; i < 30; i++) {
+        const account = (await books.earnAccount({ entity: 'defi', earnAccountId: `a${i}` })).ledgerAccountId;
+        expect((await first.ledger.history(account)).items.filter((item) => item.kind === 'interest')).toHaveLength(1);
+      }
+      await first.ledger.verify({ entity: 'defi' });
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  }, 60_000);
 });
 
 describe('cycle interest entry ids', () => {

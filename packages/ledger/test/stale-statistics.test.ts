@@ -121,15 +121,17 @@ describe.runIf(DIALECTS.includes('postgres'))('batch lookups on a journal withou
 
         // The cycle's range probe reads an index range of each table, not the journal: ids that
         // sort between the lines' (l-…) and the transactions' (p-…) find nothing, with no row read.
+        const range = postgresJournalBulk.anyProviderIdInRange;
+        if (range === undefined) throw new Error('the PostgreSQL bulk statements have no range probe');
         let inRange = true;
         let rangeEntries = 0;
         const rangeTransactions = await rowsRead(trx, schema, 'journal_transactions', async () => {
-          rangeEntries = await rowsRead(trx, schema, 'journal_entries', async () => (inRange = await postgresJournalBulk.anyProviderIdInRange(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['m-0', 'm-9'] })));
+          rangeEntries = await rowsRead(trx, schema, 'journal_entries', async () => (inRange = await range(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['m-0', 'm-9'] })));
         });
         expect(inRange).toBe(false);
         expect(rangeTransactions + rangeEntries).toBeLessThanOrEqual(2);
-        expect(await postgresJournalBulk.anyProviderIdInRange(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['p-10', 'p-11'] })).toBe(true);
-        expect(await postgresJournalBulk.anyProviderIdInRange(trx, { entity: 'defi', kind: 'interest', providerIds: ['l-10', 'l-11'] })).toBe(true);
+        expect(await range(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['p-10', 'p-11'] })).toBe(true);
+        expect(await range(trx, { entity: 'defi', kind: 'interest', providerIds: ['l-10', 'l-11'] })).toBe(true);
 
         // The test tells the two apart: the `in (…)` forms scan the journal here.
         const oldByKeys = await rowsRead(trx, schema, 'journal_transactions', () => repository.selectTransactionsByKeys(trx, 'defi', keys));

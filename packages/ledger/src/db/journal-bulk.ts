@@ -99,8 +99,9 @@ export interface JournalBulk {
    * greatest of `providerIds` (in the database's own order): one index range per table instead
    * of a probe per id. `false` means none of `providerIds` is stored; `true` says nothing. Pays
    * only where the ids are dense in their range (the accounting cycle's, in account order).
+   * Optional: without it, the ids are looked up one by one.
    */
-  anyProviderIdInRange(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<boolean>;
+  anyProviderIdInRange?(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<boolean>;
   /** End-of-day rows of an account from `day` on (oldest first) and the closing balance before `day`. */
   dayBalancesFrom(trx: Db, accountId: number, day: string): Promise<{ before: string | undefined; rows: { accounting_day: string; balance: string }[] }>;
   /** Writes a compound transaction, its entries, account balances and day rows; returns its id. */

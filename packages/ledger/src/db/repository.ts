@@ -225,11 +225,6 @@ export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: 
 }
 
 /**
- * A page of an entity's Earn accounts in ledger account order, each with its balance at the end
- * of `day` (the latest day row at or before it) and the interest residues carried from
- * `previousDay` (one join, not a subquery per residue).
- */
-/**
  * A cycle account as {@link selectCycleAccounts} reads it: the ledger account's row under its own
  * column names (so that the cycle posts with the row as read, without a copy per account), with
  * the Earn account's fields beside it.
