@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnBooks, Ledger } from '@earnbook/ledger';
 import type { LedgerLogger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
-import { Reconciler, openReportFile } from '../src/index.js';
+import { Reconciler, WORKER_REPORT_BYTES_MIN, openReportFile } from '../src/index.js';
 import type { ReconcileResult } from '../src/index.js';
 import { prefetchBooksInWorker } from '../src/books-prefetch.js';
 import { buildReport } from './report-builder.js';
@@ -29,14 +29,19 @@ const NEXT = '2025-03-19';
 const UNBOOKED = '00000000-0000-4000-8000-00000000b00c';
 const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: null };
 
-function recordingLogger(): LedgerLogger & { warnings: Record<string, unknown>[]; prefetched: Record<string, unknown>[] } {
+function recordingLogger(): LedgerLogger & { warnings: Record<string, unknown>[]; prefetched: Record<string, unknown>[]; skipped: Record<string, unknown>[] } {
   const warnings: Record<string, unknown>[] = [];
   const prefetched: Record<string, unknown>[] = [];
+  const skipped: Record<string, unknown>[] = [];
   return {
     warnings,
     prefetched,
+    skipped,
     info() {},
-    debug: (object: Record<string, unknown>) => void (object['event'] === 'reconcile.books_prefetched' && prefetched.push(object)),
+    debug: (object: Record<string, unknown>) => {
+      if (object['event'] === 'reconcile.books_prefetched') prefetched.push(object);
+      if (object['event'] === 'reconcile.books_prefetch_skipped') skipped.push(object);
+    },
     error() {},
     warn: (object: Record<string, unknown>) => void warnings.push(object),
   };
@@ -218,8 +223,12 @@ describe('a day reconciled with the books read on a worker thread', () => {
   });
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
 
-  /** Books with a day of deposits, and their report (with or without the interest the sync books on the next day). */
-  async function setUp(withInterest: boolean): Promise<{ booksFile: string; reportFile: string }> {
+  /**
+   * Books with a day of deposits, and their report (with or without the interest the sync books on
+   * the next day); `padBytes` of whitespace after the report's JSON make its file as large as
+   * `workerThreads: 'auto'` asks, with the entries first.
+   */
+  async function setUp(withInterest: boolean, padBytes = 0): Promise<{ booksFile: string; reportFile: string }> {
     const booksFile = join(directory, 'books.sqlite');
     const reportFile = join(directory, 'report.json');
     const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: booksFile }), entities: [{ id: 'defi', timeZone: ZONE }] });
@@ -235,12 +244,12 @@ describe('a day reconciled with the books read on a worker thread', () => {
     if (!withInterest) report.transactions = report.transactions.filter((entry) => entry['type'] === 'Deposit' || entry['type'] === 'Withdrawal');
     // One deposit the books lack: a break both runs must find.
     report.transactions.push({ ...(report.transactions.find((entry) => entry['type'] === 'Deposit') ?? {}), id: UNBOOKED, bookingId: 'unbooked', idempotencyKey: 'unbooked' });
-    writeFileSync(reportFile, JSON.stringify(report));
+    writeFileSync(reportFile, JSON.stringify(report) + ' '.repeat(padBytes));
     await ledger.close();
     return { booksFile, reportFile };
   }
 
-  async function reconcile(booksFile: string, reportFile: string, workerThreads: 'always' | 'never', logger: LedgerLogger): Promise<ReconcileResult> {
+  async function reconcile(booksFile: string, reportFile: string, workerThreads: 'always' | 'auto' | 'never', logger: LedgerLogger): Promise<ReconcileResult> {
     const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: booksFile }), entities: [{ id: 'defi', timeZone: ZONE }] });
     try {
       // The reconciler's own logger (not the ledger's) hears about the workers.
@@ -268,6 +277,24 @@ describe('a day reconciled with the books read on a worker thread', () => {
     expect(outcome(withWorkers)).toEqual(outcome(withoutWorkers));
     expect(withWorkers.breaks.map((item) => [item.kind, item.providerId])).toContainEqual(['missing_in_ledger', 'unbooked']);
     if (withInterest) expect(withWorkers.synced.interest).toBeGreaterThan(0);
+    expect(readdirSync(sortDirectory)).toEqual([]);
+  });
+
+  it.each([
+    ['deposits only: the books\' worker starts, and both days are taken from it', false, { skipped: 0, prefetched: [{ taken: [DAY, NEXT], reread: [] }] }],
+    ['with interest to sync: the books\' worker is not started (the report showed an entry the sync may book), and both days are read in this thread', true, { skipped: 1, prefetched: [{ taken: [], reread: [] }] }],
+  ])('workerThreads auto on a report file of 4 MiB, %s; the run finds what a run without workers finds', async (_what, withInterest, expected) => {
+    const { booksFile, reportFile } = await setUp(withInterest, WORKER_REPORT_BYTES_MIN);
+    const copy = join(directory, 'copy.sqlite');
+    copyFileSync(booksFile, copy);
+    const logger = recordingLogger();
+    const auto = await reconcile(booksFile, reportFile, 'auto', logger);
+    expect(logger.warnings).toEqual([]);
+    expect(logger.skipped).toHaveLength(expected.skipped);
+    expect(logger.prefetched).toMatchObject(expected.prefetched);
+    const withoutWorkers = await reconcile(copy, reportFile, 'never', recordingLogger());
+    expect(outcome(auto)).toEqual(outcome(withoutWorkers));
+    if (withInterest) expect(auto.synced.interest).toBeGreaterThan(0);
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 });
