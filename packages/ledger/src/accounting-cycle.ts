@@ -299,7 +299,7 @@ async function bookCycleBatch(
   ledger: Ledger,
   scope: PostingScope,
   run: CycleBooking,
-  batch: { items: readonly CycleItem[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string },
+  batch: { items: readonly CycleItem[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string; legacyIds: boolean },
   tally: CycleTally,
 ): Promise<void> {
   const { entity, day } = run;
@@ -317,6 +317,7 @@ async function bookCycleBatch(
     list.push({ accountId: line.ledgerAccountId, units: -interestUnits, providerId: batch.providerIdOf(line) });
     byCurrency.set(line.currency, list);
   }
+  const probe = await providerIdsProbe(ledger, scope, { entity, legacyIds: batch.legacyIds, byCurrency });
   for (const [currency, lines] of byCurrency) {
     // The ledger's account cache answers this after the first batch.
     const contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
@@ -331,9 +332,7 @@ async function bookCycleBatch(
       metadata: run.metadata,
       lines,
     };
-    // A batch's ids are dense in their range (one day, account order): one index range per table
-    // tells that none is booked yet, instead of a lookup per id (legacy ids are looked up).
-    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts, { providerIdsDense: true });
+    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts, probe);
     for (const line of result.lines) {
       if (line.status === 'created') tally.booked++;
       else tally.already++;
@@ -341,6 +340,30 @@ async function bookCycleBatch(
   }
   if (residues.length > 0) await requireBulk(ledger.dialect.bulk).insertResidues(scope.db, residues);
   tally.accounts += batch.items.length;
+}
+
+/**
+ * How a batch's postings find which of their provider ids are booked. The run's ids of one day
+ * are dense in their range (account order), so one index range per table tells that none of them
+ * is booked yet, instead of a lookup per id; ids of earlier versions (hashes) are looked up one by
+ * one. On SQLite the write transaction holds the whole database, so one range over the whole
+ * batch answers for each of its currencies (probed per posting, a later currency's range would
+ * hold the lines the batch's first currency has just written, and always fall back to the
+ * lookups). On PostgreSQL each posting probes its own ids after locking its accounts
+ * (`providerIdsDense`), so that a second run of the same cycle waits on them and then sees the
+ * first run's lines: a probe before the locks missed them, and the run failed on the unique index.
+ */
+async function providerIdsProbe(
+  ledger: Ledger,
+  scope: PostingScope,
+  batch: { entity: string; legacyIds: boolean; byCurrency: ReadonlyMap<string, readonly NormalizedLines['lines'][number][]> },
+): Promise<{ providerIdsAbsent?: boolean; providerIdsDense?: boolean }> {
+  if (batch.legacyIds) return {};
+  if (ledger.dialect.supportsRowLocks) return { providerIdsDense: true };
+  const range = requireBulk(ledger.dialect.bulk).anyProviderIdInRange;
+  if (range === undefined) return {};
+  const providerIds = [...batch.byCurrency.values()].flatMap((lines) => lines.map((line) => line.providerId));
+  return (await range(scope.db, { entity: batch.entity, kind: 'interest', providerIds })) ? {} : { providerIdsAbsent: true };
 }
 
 /**
@@ -402,7 +425,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
           ledger,
           scope,
           booking,
-          { items: batch.items, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)) },
+          { items: batch.items, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)), legacyIds: legacy },
           tally,
         );
         lines += batch.items.length;

@@ -180,7 +180,9 @@ export interface ScopeLinesOptions {
    * booked (of any kind), and books each of them once: the ledger skips its own lookup of them
    * (a random index page per line on a large day). A caller who is wrong books nothing twice:
    * the database's unique index refuses the line, and the transaction can only roll back
-   * (`transaction_aborted`), instead of the line being answered `exists`. Default false.
+   * (`transaction_aborted`), instead of the line being answered `exists`. On PostgreSQL another
+   * writer committing one of the ids after the caller's read (the ledger locks the accounts only
+   * when it posts) makes the word wrong in that way. Default false.
    */
   readonly providerIdsAbsent?: boolean;
 }

@@ -77,14 +77,15 @@ export { parseCurrency } from './accounts.js';
  * Inside the package only (not exported by the index): posts normalized lines in an open write
  * transaction with account rows the caller already read there (see `postLinesWithin`'s `known`);
  * they are used only where the dialect has no row locks, and read and locked again otherwise.
- * The accounting cycle reads its accounts with their balances and posts with them.
+ * The accounting cycle reads its accounts with their balances and posts with them. `options`:
+ * how the posting's provider ids are checked (see `postLinesWithin`).
  */
 export let postLinesWithKnownAccounts: (
   ledger: Ledger,
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   known: ReadonlyMap<number, BulkAccountRow>,
-  options?: { readonly providerIdsDense?: boolean },
+  options?: { readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean },
 ) => Promise<LinesResult>;
 
 /**
@@ -98,7 +99,7 @@ export let postLinesWithKnownAccounts: (
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known, options) =>
-      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known, providerIdsDense: options?.providerIdsDense === true });
+      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known, providerIdsAbsent: options?.providerIdsAbsent === true, providerIdsDense: options?.providerIdsDense === true });
   }
 
   readonly db: Kysely<LedgerDatabase>;

@@ -32,7 +32,10 @@ export function requireBulk(bulk: JournalBulk | undefined): JournalBulk {
  * Posts a normalized compound posting in `trx`; see {@link planLines} for the rules. `known`:
  * account rows already read in this transaction where no other writer can have changed them
  * since (SQLite: the transaction holds the database's write lock from its start); the rest are
- * read, and locked where the dialect has row locks.
+ * read, and locked where the dialect has row locks. `providerIdsAbsent`: the caller's word that
+ * none of the lines' provider ids is booked (nothing is looked up); `providerIdsDense`: the ids
+ * are dense in their range, so one index range per table is probed first (see
+ * {@link storedProviderEntries}).
  */
 export async function postLinesWithin(
   trx: Kysely<LedgerDatabase>,

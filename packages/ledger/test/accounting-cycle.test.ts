@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import pg from 'pg';
 import { EarnBooks, Ledger, LedgerError, cycleInterestEntryId, localEntryId, projectAccountingCycle, roundDecimal, runAccountingCycle, toDecimal, toUnits } from '../src/index.js';
 import { snapshotDatabase } from './support/snapshot.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
@@ -209,16 +210,41 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
 });
 
 describe.runIf(DIALECTS.includes('postgres'))('two runs of one cycle at once (PostgreSQL, two ledgers on one schema)', () => {
-  it('book each account once: the later run waits on the accounts, then finds the lines of the earlier and answers exists', async () => {
+  it('book each account once: both wait on the same account, then the later finds the lines of the earlier and answers exists', async () => {
     const first = await freshLedger('postgres', { entities: [{ id: 'defi', timeZone: ZONE }] });
-    const storage = await openPostgresDatabase({ connectionString: PG_URL, schema: first.schema ?? '' });
+    const schema = first.schema;
+    if (schema === undefined) throw new Error('a PostgreSQL test ledger has a schema');
+    const storage = await openPostgresDatabase({ connectionString: PG_URL, schema });
     const second = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: ZONE }] });
+    // A third connection holds the first account's row until both runs wait on a lock: they overlap for sure.
+    const holder = new pg.Client({ connectionString: PG_URL });
+    await holder.connect();
     try {
       const books = new EarnBooks(first.ledger);
       await setUp(books, 30);
       for (let i = 0; i < 30; i++) await books.recordDeposit(booking(`a${i}`, '1', `d${i}`, '2025-03-18T09:00:00Z'));
+      const held = (await books.earnAccount({ entity: 'defi', earnAccountId: 'a0' })).ledgerAccountId;
+      await holder.query('begin');
+      await holder.query(`select id from ${schema}.ledger_accounts where id = $1 for update`, [held]);
       const options = { entity: 'defi', day: '2025-03-18', batchSize: 5, commitLines: 10 };
-      const [a, b] = await Promise.all([runAccountingCycle({ ...options, books }), runAccountingCycle({ ...options, books: new EarnBooks(second) })]);
+      const runs = Promise.all([runAccountingCycle({ ...options, books }), runAccountingCycle({ ...options, books: new EarnBooks(second) })]);
+      // Backends waiting on the holder, or on a backend that waits on it (other test files may wait on locks of their own meanwhile).
+      const waiting = async () =>
+        Number(
+          (
+            await holder.query<{ n: string }>(
+              `select count(*)::text as n from pg_stat_activity w
+               where pg_backend_pid() = any(pg_blocking_pids(w.pid))
+                  or exists (select 1 from pg_stat_activity v where pg_backend_pid() = any(pg_blocking_pids(v.pid)) and v.pid = any(pg_blocking_pids(w.pid)))`,
+            )
+          ).rows[0]?.n ?? 0,
+        );
+      for (let tries = 0; (await waiting()) < 2; tries++) {
+        if (tries > 200) throw new Error('the two runs never both waited on a lock');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await holder.query('commit');
+      const [a, b] = await runs;
       expect(a.interestBooked + b.interestBooked).toBe(30);
       expect(a.interestBooked + a.interestAlreadyBooked).toBe(30);
       expect(b.interestBooked + b.interestAlreadyBooked).toBe(30);
@@ -228,6 +254,7 @@ describe.runIf(DIALECTS.includes('postgres'))('two runs of one cycle at once (Po
       }
       await first.ledger.verify({ entity: 'defi' });
     } finally {
+      await holder.end();
       await second.close();
       await first.close();
     }

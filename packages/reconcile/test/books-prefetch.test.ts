@@ -263,38 +263,24 @@ describe('a day reconciled with the books read on a worker thread', () => {
   const outcome = (result: ReconcileResult) => ({ breaks: result.breaks, positions: result.positions, synced: result.synced, instructions: result.instructions, clean: result.clean });
 
   it.each([
-    ['deposits only: the sync books nothing, both days are taken from the worker', false, { taken: [DAY, NEXT], reread: [] }],
-    ['with interest to sync: the next day, booked on by the sync, is read again', true, { taken: [DAY], reread: [NEXT] }],
-  ])('%s, and the run finds what a run without workers finds', async (_what, withInterest, expected) => {
-    const { booksFile, reportFile } = await setUp(withInterest);
+    ['always, deposits only: the sync books nothing, both days are taken from the worker', 'always', false, 0, { skipped: 0, prefetched: [{ taken: [DAY, NEXT], reread: [] }] }],
+    ['always, with interest to sync: the next day, booked on by the sync, is read again', 'always', true, 0, { skipped: 0, prefetched: [{ taken: [DAY], reread: [NEXT] }] }],
+    ['auto, a report file of 4 MiB, deposits only: the worker starts, both days are taken from it', 'auto', false, WORKER_REPORT_BYTES_MIN, { skipped: 0, prefetched: [{ taken: [DAY, NEXT], reread: [] }] }],
+    ['auto, a report file of 4 MiB, with interest to sync: the worker is not started (the report showed an entry the sync may book), both days are read in this thread', 'auto', true, WORKER_REPORT_BYTES_MIN, { skipped: 1, prefetched: [{ taken: [], reread: [] }] }],
+    ['auto, a small report: no worker is considered', 'auto', false, 0, { skipped: 0, prefetched: [] }],
+  ] as const)('workerThreads %s; the run finds what a run without workers finds', async (_what, workerThreads, withInterest, padBytes, expected) => {
+    const { booksFile, reportFile } = await setUp(withInterest, padBytes);
     const copy = join(directory, 'copy.sqlite');
     copyFileSync(booksFile, copy);
     const logger = recordingLogger();
-    const withWorkers = await reconcile(booksFile, reportFile, 'always', logger);
-    expect(logger.warnings).toEqual([]);
-    expect(logger.prefetched).toMatchObject([expected]);
-    const withoutWorkers = await reconcile(copy, reportFile, 'never', recordingLogger());
-    expect(outcome(withWorkers)).toEqual(outcome(withoutWorkers));
-    expect(withWorkers.breaks.map((item) => [item.kind, item.providerId])).toContainEqual(['missing_in_ledger', 'unbooked']);
-    if (withInterest) expect(withWorkers.synced.interest).toBeGreaterThan(0);
-    expect(readdirSync(sortDirectory)).toEqual([]);
-  });
-
-  it.each([
-    ['deposits only: the books\' worker starts, and both days are taken from it', false, { skipped: 0, prefetched: [{ taken: [DAY, NEXT], reread: [] }] }],
-    ['with interest to sync: the books\' worker is not started (the report showed an entry the sync may book), and both days are read in this thread', true, { skipped: 1, prefetched: [{ taken: [], reread: [] }] }],
-  ])('workerThreads auto on a report file of 4 MiB, %s; the run finds what a run without workers finds', async (_what, withInterest, expected) => {
-    const { booksFile, reportFile } = await setUp(withInterest, WORKER_REPORT_BYTES_MIN);
-    const copy = join(directory, 'copy.sqlite');
-    copyFileSync(booksFile, copy);
-    const logger = recordingLogger();
-    const auto = await reconcile(booksFile, reportFile, 'auto', logger);
+    const withWorkers = await reconcile(booksFile, reportFile, workerThreads, logger);
     expect(logger.warnings).toEqual([]);
     expect(logger.skipped).toHaveLength(expected.skipped);
     expect(logger.prefetched).toMatchObject(expected.prefetched);
     const withoutWorkers = await reconcile(copy, reportFile, 'never', recordingLogger());
-    expect(outcome(auto)).toEqual(outcome(withoutWorkers));
-    if (withInterest) expect(auto.synced.interest).toBeGreaterThan(0);
+    expect(outcome(withWorkers)).toEqual(outcome(withoutWorkers));
+    expect(withWorkers.breaks.map((item) => [item.kind, item.providerId])).toContainEqual(['missing_in_ledger', 'unbooked']);
+    if (withInterest) expect(withWorkers.synced.interest).toBeGreaterThan(0);
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 });

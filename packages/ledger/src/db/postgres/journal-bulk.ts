@@ -47,6 +47,13 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
       where t.entity = ${input.entity} and t.kind = ${input.kind} and t.provider_id = any(${ids}::text[])`.execute(trx);
     return result.rows;
   },
+  async anyProviderIdInRange(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<boolean> {
+    const result = await sql<{ found: boolean }>`
+      with bounds as (select min(id) as least, max(id) as greatest from unnest(${[...input.providerIds]}::text[]) as p(id))
+      select exists (select 1 from journal_entries where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds))
+          or exists (select 1 from journal_transactions where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds) and kind = ${input.kind}) as found`.execute(trx);
+    return result.rows[0]?.found === true;
+  },
   async dayBalancesFrom(trx: Db, accountId: number, day: string) {
     const before = await sql<{ balance: string }>`
       select balance from account_day_balances where account_id = ${accountId} and accounting_day < ${day} order by accounting_day desc limit 1`.execute(trx);
@@ -75,13 +82,6 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
       select * from unnest(${d.map((r) => r.account_id)}::bigint[], ${d.map((r) => r.accounting_day)}::text[], ${d.map((r) => r.balance)}::numeric[])
       on conflict (account_id, accounting_day) do update set balance = excluded.balance`.execute(trx);
     return transactionId;
-  },
-  async anyProviderIdInRange(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<boolean> {
-    const result = await sql<{ found: boolean }>`
-      with bounds as (select min(id) as least, max(id) as greatest from unnest(${[...input.providerIds]}::text[]) as p(id))
-      select exists (select 1 from journal_entries where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds))
-          or exists (select 1 from journal_transactions where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds) and kind = ${input.kind}) as found`.execute(trx);
-    return result.rows[0]?.found === true;
   },
   async readBack(trx: Db, transactionId: number): Promise<ReadBackEntry[]> {
     const result = await sql<ReadBackEntry>`
