@@ -255,10 +255,14 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
       readRows += batch.length;
       progress({ phase: 'read', rows: readRows });
       for (const entry of batch) {
-        await byKey.add(entry);
+        const spilling = byKey.push(entry);
+        if (spilling !== undefined) await spilling;
         // One entry the sync must see is enough: the test stops after the first.
         if (!syncMayBook) syncMayBook = syncMaySee(entry);
-        if (entry.type === 'Interest' && entry.accountId !== undefined) await interestByAccount.add([entry.accountId, entry.id, entry.currency, entry.amount]);
+        if (entry.type === 'Interest' && entry.accountId !== undefined) {
+          const spillingInterest = interestByAccount.push([entry.accountId, entry.id, entry.currency, entry.amount]);
+          if (spillingInterest !== undefined) await spillingInterest;
+        }
       }
     });
     checkHeader(read.header, { entity, day, timeZone });
@@ -401,7 +405,10 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
       for (const group of batch) {
         // A provider id the books hold under another kind cannot be a compound line: booked alone.
         const alone = group.local.length > 0;
-        for (const entry of entriesToBook(group, context)) await queue.add({ entry, alone });
+        for (const entry of entriesToBook(group, context)) {
+          const resolving = queue.add({ entry, alone });
+          if (resolving !== undefined) await resolving;
+        }
         examined.add(group.report.length);
       }
     }

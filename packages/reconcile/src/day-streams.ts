@@ -67,7 +67,10 @@ export async function sortDayEntries(ledger: Ledger, input: { entity: string; da
   let after: ProviderEntryBookCursor | null = null;
   do {
     const page = await providerEntriesOfDayInBookOrder(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_ROWS, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
-    for (const entry of page.entries) await sorter.add(toLocalTuple(entry));
+    for (const entry of page.entries) {
+      const spilling = sorter.push(toLocalTuple(entry));
+      if (spilling !== undefined) await spilling;
+    }
     after = page.next;
   } while (after !== null);
 }
@@ -166,7 +169,8 @@ export async function projectInterest(input: { books: EarnBooks; entity: string;
     for await (const batch of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
       for (const line of batch) {
         recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
-        await lines.add([line.earnAccountId, line.currency, line.balance, line.userInterest]);
+        const spilling = lines.push([line.earnAccountId, line.currency, line.balance, line.userInterest]);
+        if (spilling !== undefined) await spilling;
       }
     }
     return { lines, recomputedMargin };

@@ -96,9 +96,10 @@ export class SyncQueue {
     this.#sorter = new ExternalSorter<QueuedTuple>({ key, ...(input.directory === undefined ? {} : { directory: input.directory }) });
   }
 
-  async add(entry: SyncEntry): Promise<void> {
+  /** Gathers an entry; the answer is a promise only when a lookup batch is full and resolved: let it settle before the next. */
+  add(entry: SyncEntry): Promise<void> | undefined {
     this.#gathered.push(entry);
-    if (this.#gathered.length >= PROVIDER_LOOKUP_IDS_MAX) await this.#resolve();
+    return this.#gathered.length >= PROVIDER_LOOKUP_IDS_MAX ? this.#resolve() : undefined;
   }
 
   /** Looks up the Earn accounts of the gathered interest entries and queues what can be booked. */
@@ -109,13 +110,15 @@ export class SyncQueue {
     const accounts = accountIds.length === 0 ? new Map<string, NonNullable<SyncEntry['account']>>() : await earnAccountsByIds(this.#ledger, { entity: this.#entity, earnAccountIds: accountIds }, this.#scope.db);
     for (const item of gathered) {
       if (item.entry.type !== 'Interest') {
-        await this.#sorter.add(toQueued(item, item.account));
+        const spilling = this.#sorter.push(toQueued(item, item.account));
+        if (spilling !== undefined) await spilling;
         continue;
       }
       const account = item.entry.accountId === undefined ? undefined : accounts.get(item.entry.accountId);
       // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
       if (account === undefined || account.currency !== item.entry.currency) continue;
-      await this.#sorter.add(toQueued(item, account));
+      const spilling = this.#sorter.push(toQueued(item, account));
+      if (spilling !== undefined) await spilling;
     }
   }
 

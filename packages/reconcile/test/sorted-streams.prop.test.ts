@@ -75,6 +75,41 @@ describe('sorted streams read in batches', () => {
     }
   });
 
+  it('push sorts as add does, answering a promise only when the buffer spills (every runSize items)', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-sort-'));
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(key, { maxLength: 2_000 }), fc.integer({ min: 1, max: 700 }), async (keys, runSize) => {
+          const pushed = new ExternalSorter<{ key: string; at: number }>({ key: (item) => item.key, runSize, directory });
+          const added = new ExternalSorter<{ key: string; at: number }>({ key: (item) => item.key, runSize, directory });
+          try {
+            for (const [at, value] of keys.entries()) {
+              const spilling = pushed.push({ key: value, at });
+              expect(spilling !== undefined).toBe((at + 1) % runSize === 0);
+              if (spilling !== undefined) await spilling;
+              await added.add({ key: value, at });
+            }
+            expect(pushed.count).toBe(keys.length);
+            const read = async (sorter: ExternalSorter<{ key: string; at: number }>) => {
+              const items: { key: string; at: number }[] = [];
+              for await (const batch of sorter.sortedBatches()) items.push(...batch);
+              return items;
+            };
+            const fromPushed = await read(pushed);
+            expect(fromPushed).toEqual(await read(added));
+            expect(fromPushed).toEqual(keys.map((value, at) => ({ key: value, at })).sort((a, b) => compareKeys(a.key, b.key) || a.at - b.at));
+          } finally {
+            await pushed.close();
+            await added.close();
+          }
+        }),
+        { numRuns: 30 },
+      );
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('run lines longer than a read, with multi-byte characters cut by the reads, come back whole', async () => {
     // Items of ~400 bytes, so that a run line (250 items, ~100 KB) spans more than one 64 KiB
     // read, and the odd lengths put read boundaries inside 2-, 3- and 4-byte characters.
