@@ -99,7 +99,7 @@ export let postLinesWithKnownAccounts: (
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known, options) =>
-      postLinesWithin(trx, posting, ledger.#linesContext(), { known: ledger.dialect.supportsRowLocks ? undefined : known, providerIdsAbsent: options?.providerIdsAbsent === true, providerIdsDense: options?.providerIdsDense === true });
+      postLinesWithin(trx, posting, ledger.#linesContext(), { ...options, known: ledger.dialect.supportsRowLocks ? undefined : known });
   }
 
   readonly db: Kysely<LedgerDatabase>;

@@ -204,11 +204,10 @@ function storedLine(context: LinesContext, line: NormalizedLines['lines'][number
  */
 export function planLines(posting: NormalizedLines, context: LinesContext): LinesPlan {
   const contra = accountOf(context, posting.contraAccountId, 'contraAccountId', posting.entity);
-  const running = new Map<number, bigint>();
-  // Each running balance as text, formatted once: the entry's balance_after, the account row and the day row share it.
-  const texts = new Map<number, string>();
+  // Each account's running balance, and as text, formatted once: the entry's balance_after, the account row and the day row share it.
+  const running = new Map<number, { readonly units: bigint; readonly text: string }>();
   const counts = new Map<number, number>();
-  const balanceOf = (account: BulkAccountRow): bigint => running.get(account.id) ?? toUnits(account.balance);
+  const balanceOf = (account: BulkAccountRow): bigint => running.get(account.id)?.units ?? toUnits(account.balance);
   const existing: (number | undefined)[] = [];
   const lineEntries: BulkEntryRow[] = [];
   let contraUnits = 0n;
@@ -224,8 +223,7 @@ export function planLines(posting: NormalizedLines, context: LinesContext): Line
     const after = balanceOf(account) + normalDelta(line.units, account.normal_side);
     if (!isStorableUnits(after)) throw storageLimitExceeded(after, { field: 'lines', what: `the balance of account ${account.id} (${account.kind}, ${account.currency})`, context: { accountId: String(account.id), currency: account.currency, line: String(index) } });
     const afterText = formatUnits(after);
-    running.set(account.id, after);
-    texts.set(account.id, afterText);
+    running.set(account.id, { units: after, text: afterText });
     counts.set(account.id, (counts.get(account.id) ?? 0) + 1);
     contraUnits -= line.units;
     lineEntries.push({ account_id: account.id, amount: formatUnits(line.units), balance_after: afterText, provider_id: line.providerId });
@@ -236,25 +234,24 @@ export function planLines(posting: NormalizedLines, context: LinesContext): Line
   const contraAfter = balanceOf(contra) + normalDelta(contraUnits, contra.normal_side);
   if (!isStorableUnits(contraAfter)) throw storageLimitExceeded(contraAfter, { field: 'lines', what: `the balance of contra account ${contra.id} (${contra.kind}, ${contra.currency})`, context: contraContext });
   const contraAfterText = formatUnits(contraAfter);
-  running.set(contra.id, contraAfter);
-  texts.set(contra.id, contraAfterText);
+  running.set(contra.id, { units: contraAfter, text: contraAfterText });
   counts.set(contra.id, 1);
   const entries = [{ account_id: contra.id, amount: formatUnits(contraUnits), balance_after: contraAfterText, provider_id: null }, ...lineEntries];
   // Invariant before writing: the entries balance, and each balance moved by exactly its entries.
   assertInvariant(entries.reduce((sum, entry) => sum + toUnits(entry.amount), 0n) === 0n, 'compound posting does not balance');
-  return { existing, currency: contra.currency, entries, ...accountChanges(posting, context, { running, texts, counts }) };
+  return { existing, currency: contra.currency, entries, ...accountChanges(posting, context, running, counts) };
 }
 
 function accountChanges(
   posting: NormalizedLines,
   context: LinesContext,
-  moved: { readonly running: ReadonlyMap<number, bigint>; readonly texts: ReadonlyMap<number, string>; readonly counts: ReadonlyMap<number, number> },
+  running: ReadonlyMap<number, { readonly units: bigint; readonly text: string }>,
+  counts: ReadonlyMap<number, number>,
 ): Pick<LinesPlan, 'accounts' | 'dayBalances'> {
-  const { running, texts, counts } = moved;
   const accounts: { id: number; balance: string; last_day: string; entry_count: number }[] = [];
   const dayBalances: { account_id: number; accounting_day: string; balance: string }[] = [];
   const day = posting.accountingDay;
-  for (const [id, after] of running) {
+  for (const [id, { units: after, text: afterText }] of running) {
     const account = context.accounts.get(id);
     assertInvariant(account !== undefined, `planned account ${id} vanished`);
     const rule = ACCOUNT_KIND_RULES[account.kind as keyof typeof ACCOUNT_KIND_RULES];
@@ -266,8 +263,6 @@ function accountChanges(
         context: { accountId: String(id), currency: account.currency },
       });
     }
-    const afterText = texts.get(id);
-    assertInvariant(afterText !== undefined, `planned account ${id} has no balance text`);
     accounts.push({ id, balance: afterText, last_day: account.last_day !== null && account.last_day > day ? account.last_day : day, entry_count: account.entry_count + (counts.get(id) ?? 0) });
     if (account.last_day === null || account.last_day <= day) {
       dayBalances.push({ account_id: id, accounting_day: day, balance: afterText });
