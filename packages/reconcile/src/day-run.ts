@@ -35,6 +35,7 @@ import type { PrefetchedBooks } from './books-prefetch.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { ReconcilerSettings } from './reconciler-options.js';
 import { SyncQueue } from './sync.js';
+import type { SyncEntry } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
@@ -53,6 +54,11 @@ const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const)
  * first entry of an id). Every other entry cannot change what the sync books, so the sync pass
  * merges these alone with the books (fewer groups, fewer lookups).
  */
+/** The report's interest entries of a batch as the comparison sorts them (by Earn account). */
+function* reportedInterestOf(batch: readonly ReportEntry[]): Generator<ReportedInterestTuple> {
+  for (const entry of batch) if (entry.type === 'Interest' && entry.accountId !== undefined) yield [entry.accountId, entry.id, entry.currency, entry.amount];
+}
+
 function syncMaySee(entry: ReportEntry): boolean {
   const kind = kindOfType(entry.type);
   return (kind !== undefined && (SYNC_KINDS as readonly string[]).includes(kind)) || matchKey(entry) === entry.id;
@@ -254,16 +260,10 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     const read = await readReportEntries(input.report, async (batch) => {
       readRows += batch.length;
       progress({ phase: 'read', rows: readRows });
-      for (const entry of batch) {
-        const spilling = byKey.push(entry);
-        if (spilling !== undefined) await spilling;
-        // One entry the sync must see is enough: the test stops after the first.
-        if (!syncMayBook) syncMayBook = syncMaySee(entry);
-        if (entry.type === 'Interest' && entry.accountId !== undefined) {
-          const spillingInterest = interestByAccount.push([entry.accountId, entry.id, entry.currency, entry.amount]);
-          if (spillingInterest !== undefined) await spillingInterest;
-        }
-      }
+      await byKey.addAll(batch);
+      // One entry the sync must see is enough: the test stops after the first.
+      if (!syncMayBook) syncMayBook = batch.some(syncMaySee);
+      await interestByAccount.addAll(reportedInterestOf(batch));
     });
     checkHeader(read.header, { entity, day, timeZone });
     // With a worker, the comparison runs there while this thread syncs (its outcome is read by the plan).
@@ -402,15 +402,14 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
     const examined = rowCounter(work.progress, 'sync');
     work.progress({ phase: 'sync', rows: 0 });
     for await (const batch of groups) {
+      const entries: SyncEntry[] = [];
       for (const group of batch) {
         // A provider id the books hold under another kind cannot be a compound line: booked alone.
         const alone = group.local.length > 0;
-        for (const entry of entriesToBook(group, context)) {
-          const resolving = queue.add({ entry, alone });
-          if (resolving !== undefined) await resolving;
-        }
+        for (const entry of entriesToBook(group, context)) entries.push({ entry, alone });
         examined.add(group.report.length);
       }
+      await queue.addAll(entries);
     }
     const counts = await queue.book({ day: context.day, batchSize: SYNC_BATCH_POSTINGS_MAX });
     examined.done();

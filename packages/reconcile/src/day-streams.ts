@@ -67,10 +67,7 @@ export async function sortDayEntries(ledger: Ledger, input: { entity: string; da
   let after: ProviderEntryBookCursor | null = null;
   do {
     const page = await providerEntriesOfDayInBookOrder(ledger, { entity: input.entity, day: input.day, after, limit: LOCAL_PAGE_ROWS, ...(input.kinds === undefined ? {} : { kinds: input.kinds }) }, db);
-    for (const entry of page.entries) {
-      const spilling = sorter.push(toLocalTuple(entry));
-      if (spilling !== undefined) await spilling;
-    }
+    await sorter.addAll(page.entries.map(toLocalTuple));
     after = page.next;
   } while (after !== null);
 }
@@ -167,11 +164,8 @@ export async function projectInterest(input: { books: EarnBooks; entity: string;
   const recomputedMargin = new Map<string, bigint>();
   try {
     for await (const batch of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
-      for (const line of batch) {
-        recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
-        const spilling = lines.push([line.earnAccountId, line.currency, line.balance, line.userInterest]);
-        if (spilling !== undefined) await spilling;
-      }
+      for (const line of batch) recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
+      await lines.addAll(batch.map((line): InterestLineTuple => [line.earnAccountId, line.currency, line.balance, line.userInterest]));
     }
     return { lines, recomputedMargin };
   } catch (error) {

@@ -222,21 +222,19 @@ export class ExternalSorter<T> {
   }
 
   async add(item: T): Promise<void> {
-    const spilling = this.push(item);
-    if (spilling !== undefined) await spilling;
+    await this.addAll([item]);
   }
 
   /**
-   * Adds an item as {@link add} does, without a promise per item: the answer is a promise only
-   * when the buffer is full and is being written as a run file, and it must settle before the
-   * next item is pushed (`const spilling = sorter.push(item); if (spilling) await spilling;`). An
-   * awaited `add` per item cost ~0.5 µs: half a second per million items, several million a
-   * night.
+   * Adds items in turn, as {@link add} does, with one promise for them all: an awaited `add` per
+   * item cost ~0.5 µs, half a second per million items, and a night adds several million.
    */
-  push(item: T): Promise<void> | undefined {
-    this.#buffer.push(item);
-    this.#count++;
-    return this.#buffer.length >= this.#runSize ? this.#spill() : undefined;
+  async addAll(items: Iterable<T>): Promise<void> {
+    for (const item of items) {
+      this.#buffer.push(item);
+      this.#count++;
+      if (this.#buffer.length >= this.#runSize) await this.#spill();
+    }
   }
 
   #sortBuffer(): void {

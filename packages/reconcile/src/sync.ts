@@ -96,10 +96,12 @@ export class SyncQueue {
     this.#sorter = new ExternalSorter<QueuedTuple>({ key, ...(input.directory === undefined ? {} : { directory: input.directory }) });
   }
 
-  /** Gathers an entry; the answer is a promise only when a lookup batch is full and resolved: let it settle before the next. */
-  add(entry: SyncEntry): Promise<void> | undefined {
-    this.#gathered.push(entry);
-    return this.#gathered.length >= PROVIDER_LOOKUP_IDS_MAX ? this.#resolve() : undefined;
+  /** Gathers entries, looking up their Earn accounts a batch at a time. */
+  async addAll(entries: Iterable<SyncEntry>): Promise<void> {
+    for (const entry of entries) {
+      this.#gathered.push(entry);
+      if (this.#gathered.length >= PROVIDER_LOOKUP_IDS_MAX) await this.#resolve();
+    }
   }
 
   /** Looks up the Earn accounts of the gathered interest entries and queues what can be booked. */
@@ -108,18 +110,18 @@ export class SyncQueue {
     this.#gathered = [];
     const accountIds = [...new Set(gathered.flatMap(({ entry }) => (entry.type === 'Interest' && entry.accountId !== undefined ? [entry.accountId] : [])))];
     const accounts = accountIds.length === 0 ? new Map<string, NonNullable<SyncEntry['account']>>() : await earnAccountsByIds(this.#ledger, { entity: this.#entity, earnAccountIds: accountIds }, this.#scope.db);
+    const queued: QueuedTuple[] = [];
     for (const item of gathered) {
       if (item.entry.type !== 'Interest') {
-        const spilling = this.#sorter.push(toQueued(item, item.account));
-        if (spilling !== undefined) await spilling;
+        queued.push(toQueued(item, item.account));
         continue;
       }
       const account = item.entry.accountId === undefined ? undefined : accounts.get(item.entry.accountId);
       // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
       if (account === undefined || account.currency !== item.entry.currency) continue;
-      const spilling = this.#sorter.push(toQueued(item, account));
-      if (spilling !== undefined) await spilling;
+      queued.push(toQueued(item, account));
     }
+    await this.#sorter.addAll(queued);
   }
 
   /** Books every entry gathered, `batchSize` at a time, in ledger account order; returns the counts. */
