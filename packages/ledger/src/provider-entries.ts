@@ -157,8 +157,8 @@ export async function providerEntriesOfDayInBookOrder(
 /**
  * What a read of a day's provider entries depends on, counted: the journal lines booked on the
  * entity's day, and the entity's Earn accounts (a user line's Earn account is joined in). Both
- * only grow (journal rows are immutable by trigger; the ledger never removes or changes an Earn
- * account or an account's kind: a hand repair that does breaks this rule), so a
+ * only grow (journal rows are immutable by trigger, and so are Earn accounts and the identity of
+ * ledger accounts, their kind included: migration 0012), so a
  * mark taken in the same snapshot as a read of the day ({@link Ledger.readSnapshot}) and found
  * equal later says that the day's read would return the same entries then: a caller may keep
  * what it read elsewhere (the reconciler reads a large day on a worker thread while it parses

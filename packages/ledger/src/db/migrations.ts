@@ -314,6 +314,44 @@ function providerIdOneIndexMigration(): Migration {
   };
 }
 
+/** The identity columns of a ledger account: what no update may change once it is opened. */
+const ACCOUNT_IDENTITY_COLUMNS = ['entity', 'currency', 'code', 'kind', 'normal_side', 'created_at'] as const;
+
+/**
+ * Accounts keep what they are, in the database itself (as journal rows have since 0001): an Earn
+ * account's row is never updated or deleted, a ledger account is never deleted, and an update of
+ * a ledger account may change its running state (balance, last day, entry count) but not its
+ * identity ({@link ACCOUNT_IDENTITY_COLUMNS}). The ledger never does either; these rules make a
+ * hand repair that would do it fail instead of silently breaking what depends on them: the
+ * journal's meaning (an entry's account is what it was when it was booked), and the day marks
+ * of `providerEntriesDayMark`, which count journal lines and Earn accounts and so hold only while
+ * both only grow (the reconciler takes a day read on a worker thread when its mark is unchanged).
+ * Triggers on the identity columns alone (`UPDATE OF`): the balance updates of every posting do
+ * not run them.
+ */
+function accountIdentityMigration(dialect: LedgerDialect): Migration {
+  const identity = ACCOUNT_IDENTITY_COLUMNS.join(', ');
+  const statements =
+    dialect.name === 'postgres'
+      ? [
+          `CREATE OR REPLACE FUNCTION earnbook_reject_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN RAISE EXCEPTION '% rows keep their identity: % refused', TG_TABLE_NAME, TG_OP; END $$`,
+          `CREATE TRIGGER ledger_accounts_keep_identity BEFORE UPDATE OF ${identity} OR DELETE ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION earnbook_reject_account_change()`,
+          'CREATE TRIGGER earn_accounts_keep_identity BEFORE UPDATE OR DELETE ON earn_accounts FOR EACH ROW EXECUTE FUNCTION earnbook_reject_account_change()',
+        ]
+      : [
+          `CREATE TRIGGER ledger_accounts_keep_identity BEFORE UPDATE OF ${identity} ON ledger_accounts BEGIN SELECT RAISE(ABORT, 'ledger_accounts rows keep their identity: UPDATE refused'); END`,
+          `CREATE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts BEGIN SELECT RAISE(ABORT, 'ledger_accounts rows keep their identity: DELETE refused'); END`,
+          `CREATE TRIGGER earn_accounts_no_update BEFORE UPDATE ON earn_accounts BEGIN SELECT RAISE(ABORT, 'earn_accounts rows keep their identity: UPDATE refused'); END`,
+          `CREATE TRIGGER earn_accounts_no_delete BEFORE DELETE ON earn_accounts BEGIN SELECT RAISE(ABORT, 'earn_accounts rows keep their identity: DELETE refused'); END`,
+        ];
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      for (const statement of statements) await sql.raw(statement).execute(db);
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
   return {
@@ -328,6 +366,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0009_earn_account_covering_indexes': earnAccountCoveringIndexesMigration(),
     '0010_day_read_in_book_order': dayReadInBookOrderMigration(),
     '0011_one_provider_id_index': providerIdOneIndexMigration(),
+    '0012_account_identity': accountIdentityMigration(dialect),
   };
 }
 
