@@ -7,7 +7,6 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Ledger } from '@earnbook/ledger';
-import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 
 /** A worker connection's SQLite page cache, in KiB. */
 const WORKER_PAGE_CACHE_KIB = 8 * 1024;
@@ -23,8 +22,14 @@ export function startWorkerModule(module: WorkerModule, workerData: unknown): Wo
   return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData });
 }
 
-/** Opens the SQLite books on a worker's own connection, to read only: no migration. */
+/**
+ * Opens the SQLite books on a worker's own connection, to read only: no migration. The SQLite
+ * subpath is imported here, not with this module: the reconciler is imported on PostgreSQL
+ * installs too, where `better-sqlite3` (an optional peer of the ledger) may be absent, and only
+ * books in a SQLite file start a worker.
+ */
 export async function openWorkerBooks(input: { readonly databaseFile: string; readonly entity: string; readonly timeZone: string }): Promise<Ledger> {
+  const { openSqliteDatabase } = await import('@earnbook/ledger/sqlite');
   const storage = openSqliteDatabase({ filename: input.databaseFile });
   try {
     storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
