@@ -23,7 +23,7 @@ import { ExternalSorter } from './external-sort.js';
 import { localTupleKey } from './day-streams.js';
 import type { LocalTuple } from './day-streams.js';
 import type { BooksWorkerInput, BooksWorkerOutput } from './books-worker.js';
-import { startWorkerModule } from './worker-start.js';
+import { WORKER_WAIT_MS_DEFAULT, answerWithin, noAnswer, startWorkerModule } from './worker-start.js';
 
 /** The days a worker read, to be taken once inside the write transaction; then {@link close}. */
 export interface PrefetchedBooks {
@@ -99,6 +99,8 @@ export async function prefetchBooksInWorker(
     after?: Promise<void>;
     /** Asked once `after` settles: whether the worker is still worth starting (else no day is read there; logged at debug). */
     wanted?: () => boolean;
+    /** How long {@link PrefetchedBooks.current} waits for the worker; default {@link WORKER_WAIT_MS_DEFAULT}. Past it the worker is stopped and every day is read in this thread (logged). */
+    waitMs?: number;
   },
   start: (input: BooksWorkerInput) => Worker = startBooksWorker,
 ): Promise<PrefetchedBooks> {
@@ -122,7 +124,8 @@ export async function prefetchBooksInWorker(
   const adopted: ExternalSorter<LocalTuple>[] = [];
   return {
     async current(db) {
-      const result = await worker.output;
+      const waitMs = input.waitMs ?? WORKER_WAIT_MS_DEFAULT;
+      const result = await answerWithin<BooksWorkerOutput>(worker.output, waitMs, () => noAnswer(waitMs));
       await worker.stop();
       const current = new Map<string, ExternalSorter<LocalTuple>>();
       if (!result.ok) {

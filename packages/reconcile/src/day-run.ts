@@ -157,7 +157,7 @@ async function startProjection(
   const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory, logger: settings.logger };
   const databaseFile = workerDatabaseFile(settings, report);
   const keepForComparison = () => settings.workerThreads === 'always' || input.reportedInterest() >= COMPARE_ASIDE_INTEREST_ENTRIES_MIN;
-  return databaseFile !== undefined ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, keepForComparison }) : projectInThisThread(projection);
+  return databaseFile !== undefined ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, keepForComparison, waitMs: settings.workerWaitMs }) : projectInThisThread(projection);
 }
 
 /**
@@ -178,7 +178,7 @@ async function startBooksPrefetch(
   // 1M-account nightly: +7 s of CPU and +100 MiB of peak RSS, no faster).
   const wanted = () => settings.workerThreads === 'always' || !input.syncMayBook();
   const days = [input.day, nextAccountingDay(input.day)];
-  return prefetchBooksInWorker({ ledger, logger, entity: input.entity, timeZone: input.timeZone, days, databaseFile, sortDirectory, after: input.after, wanted });
+  return prefetchBooksInWorker({ ledger, logger, entity: input.entity, timeZone: input.timeZone, days, databaseFile, sortDirectory, after: input.after, wanted, waitMs: settings.workerWaitMs });
 }
 
 /** The SQLite file a run's worker threads open, when the books are one and workers are wanted for this report. */

@@ -23,7 +23,7 @@ import type { ReleasedRuns } from './external-sort.js';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import type { InterestWorkerInput, InterestWorkerOutput, InterestWorkerReply, InterestWorkerRequest } from './interest-worker.js';
-import { startWorkerModule } from './worker-start.js';
+import { WORKER_WAIT_MS_DEFAULT, answerWithin, noAnswer, startWorkerModule } from './worker-start.js';
 
 /**
  * The day's interest comparison under way ({@link PendingProjection.compare}): its outcome, once,
@@ -182,10 +182,12 @@ function warnFallback(input: ProjectionInput, reason: string, what = 'recomputat
  * interest entries (a report read to the end by then shows no more; any with `workerThreads:
  * 'always'`): a smaller comparison costs less here than the worker's round trip, and an idle
  * worker holds its heap while this thread reads (a 2M-deposit day: +44-68 MiB of peak RSS).
- * `start`: how the worker is started (tests give one that fails on purpose).
+ * `waitMs`: how long the projection and the comparison are each waited for once asked for
+ * (default {@link WORKER_WAIT_MS_DEFAULT}); past it the worker is stopped and the work is done in
+ * this thread (logged). `start`: how the worker is started (tests give one that fails on purpose).
  */
 export async function projectInterestInWorker(
-  input: ProjectionInput & { databaseFile: string; timeZone: string; keepForComparison: () => boolean },
+  input: ProjectionInput & { databaseFile: string; timeZone: string; keepForComparison: () => boolean; waitMs?: number },
   start: (input: InterestWorkerInput) => Worker = startWorker,
 ): Promise<PendingProjection> {
   let directory: string;
@@ -196,13 +198,14 @@ export async function projectInterestInWorker(
     return projectInThisThread(input);
   }
   const worker = new ProjectionWorker({ databaseFile: input.databaseFile, entity: input.entity, timeZone: input.timeZone, day: input.day, directory }, start, input.keepForComparison);
+  const waitMs = input.waitMs ?? WORKER_WAIT_MS_DEFAULT;
   let fallback: PendingProjection | undefined;
   let adopted: ExternalSorter<InterestLineTuple> | undefined;
   let adoptedRuns: ReleasedRuns | undefined;
   return {
     posted: worker.output.then(() => undefined),
     async result(): Promise<InterestProjection> {
-      const output = await worker.output;
+      const output = await answerWithin<InterestWorkerOutput>(worker.output, waitMs, () => noAnswer(waitMs));
       if (!output.ok) {
         await worker.stop();
         warnFallback(input, output.message);
@@ -234,8 +237,10 @@ export async function projectInterestInWorker(
       });
       return {
         async outcome(): Promise<InterestOutcome> {
-          const reply = await answer;
+          const reply = await answerWithin<InterestWorkerReply>(answer, waitMs, () => noAnswer(waitMs));
           if (reply.ok) return { breaks: reply.breaks, recomputedMargin: projection.recomputedMargin };
+          // A worker that did not answer still reads the runs: it is stopped first.
+          await worker.stop().catch(() => undefined);
           warnFallback(input, reply.message, 'comparison');
           return compareProjected(projection, { reported, toleranceUnits: compared.toleranceUnits });
         },

@@ -7,6 +7,7 @@ import { parseUnits, textDefect } from '@earnbook/ledger';
 import type { LedgerLogger } from '@earnbook/ledger';
 import type { EarnBooks, Ledger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
+import { WORKER_WAIT_MS_DEFAULT, WORKER_WAIT_MS_MAX } from './worker-start.js';
 
 /** Default tolerance for recomputed figures: one unit of the 18th decimal. */
 export const TOLERANCE_UNITS_DEFAULT = 1n;
@@ -52,6 +53,14 @@ export interface ReconcilerOptions {
    * entries by the time its projection arrives (`always`: any).
    */
   readonly workerThreads?: WorkerThreads;
+  /**
+   * How long a run waits for a worker thread once it needs the worker's answer (the recomputed
+   * interest, the comparison, the books' days), in milliseconds: 1 to {@link WORKER_WAIT_MS_MAX};
+   * default {@link WORKER_WAIT_MS_DEFAULT} (10 minutes). A worker that has not answered by then
+   * is stopped, and the run does that work in the calling thread (logged as the worker's
+   * failure): the run may hold the books' write transaction while it waits.
+   */
+  readonly workerWaitMs?: number;
   /** Where the reconciler logs (pino-compatible); default the ledger's logger. */
   readonly logger?: LedgerLogger;
 }
@@ -114,6 +123,7 @@ export interface ReconcilerSettings {
   readonly now: () => Date;
   readonly sortDirectory: string | undefined;
   readonly workerThreads: WorkerThreads;
+  readonly workerWaitMs: number;
 }
 
 /** Checks the options (typed `invalid_input` on the first bad one) and freezes them as lookups. */
@@ -125,6 +135,8 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   const wallets = walletsOf(ledger, options);
   if (options.sortDirectory !== undefined && (typeof options.sortDirectory !== 'string' || options.sortDirectory.length === 0)) invalid('sortDirectory', options.sortDirectory, 'must be a directory path');
   if (options.workerThreads !== undefined && !WORKER_THREADS.includes(options.workerThreads)) invalid('workerThreads', options.workerThreads, `must be one of ${WORKER_THREADS.join(', ')}`);
+  const waitMs: unknown = options.workerWaitMs;
+  if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isInteger(waitMs) || waitMs < 1 || waitMs > WORKER_WAIT_MS_MAX)) invalid('workerWaitMs', waitMs, `must be an integer number of milliseconds from 1 to ${WORKER_WAIT_MS_MAX}`);
   return Object.freeze({
     toleranceUnits: toleranceLookup(tolerance),
     tolerances: tolerance,
@@ -134,5 +146,6 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
     now: options.now ?? (() => new Date()),
     sortDirectory: options.sortDirectory,
     workerThreads: options.workerThreads ?? 'auto',
+    workerWaitMs: options.workerWaitMs ?? WORKER_WAIT_MS_DEFAULT,
   });
 }

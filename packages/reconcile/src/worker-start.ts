@@ -22,6 +22,30 @@ export function startWorkerModule(module: WorkerModule, workerData: unknown): Wo
   return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData });
 }
 
+/** How long a run waits by default for a worker thread's answer once it needs it (10 minutes). */
+export const WORKER_WAIT_MS_DEFAULT = 10 * 60_000;
+/** The longest wait a configuration may set (a day). */
+export const WORKER_WAIT_MS_MAX = 24 * 60 * 60_000;
+
+/**
+ * `answer`, or `late()` if it has not settled `waitMs` after this call. A worker thread is only a
+ * faster way to what the run can do itself, and the run may hold the books' write transaction
+ * while it waits: a worker that never answers (a bug, a read that hangs) must not hold the run
+ * forever. The caller stops the worker and does the work in its own thread.
+ */
+export function answerWithin<T>(answer: Promise<T>, waitMs: number, late: () => T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late()), waitMs);
+  });
+  return Promise.race([answer, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The failure a worker that did not answer in time is reported with. */
+export function noAnswer(waitMs: number): { readonly ok: false; readonly message: string } {
+  return { ok: false, message: `the worker did not answer within ${waitMs} ms` };
+}
+
 /**
  * Opens the SQLite books on a worker's own connection, to read only: no migration. The SQLite
  * subpath is imported here, not with this module: the reconciler is imported on PostgreSQL

@@ -167,6 +167,20 @@ describe('the books read on a worker thread (SQLite file)', () => {
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 
+  it('a worker that never answers: it is stopped after the wait, no day is handed over, the run is told why, no file is left', async () => {
+    let worker: Worker | undefined;
+    const pending = await prefetchBooksInWorker({ ledger, entity: 'defi', timeZone: ZONE, days: [DAY, NEXT], databaseFile: booksFile, sortDirectory, waitMs: 200 }, () => (worker = new Worker('setInterval(() => {}, 1000)', { eval: true })));
+    try {
+      expect((await pending.current(ledger.db)).size).toBe(0);
+      expect(logger.warnings).toMatchObject([{ event: 'reconcile.books_worker_failed', entity: 'defi', days: [DAY, NEXT], reason: 'the worker did not answer within 200 ms' }]);
+      // Its thread is gone (-1 once a worker no longer runs), not left to hold the process.
+      expect(worker?.threadId).toBe(-1);
+    } finally {
+      await pending.close();
+    }
+    expect(readdirSync(sortDirectory)).toEqual([]);
+  });
+
   it('books that the worker cannot open: no day is handed over, and it says so', async () => {
     const pending = await prefetch(undefined, undefined, join(directory, 'no-such-folder', 'books.sqlite'));
     try {

@@ -74,10 +74,11 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
   });
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
 
-  async function reconcile(file: string, options: { workerThreads: 'always' | 'never'; logger?: LedgerLogger; report?: string }): Promise<ReconcileResult> {
+  async function reconcile(file: string, options: { workerThreads: 'always' | 'never'; logger?: LedgerLogger; report?: string; workerWaitMs?: number }): Promise<ReconcileResult> {
     const ledger = await openBooks(file, options.logger);
     try {
-      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory, workerThreads: options.workerThreads });
+      const wait = options.workerWaitMs === undefined ? {} : { workerWaitMs: options.workerWaitMs };
+      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory, workerThreads: options.workerThreads, ...wait });
       return await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(options.report ?? reportFile) });
     } finally {
       await ledger.close();
@@ -95,6 +96,20 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     const kinds = withWorker.breaks.map((item) => item.kind);
     expect(kinds).toContain('interest_mismatch');
     expect(kinds).toContain('missing_interest');
+    expect(readdirSync(sortDirectory)).toEqual([]);
+  });
+
+  it('workers that do not answer within workerWaitMs are stopped, and the run finds in this thread what a run without workers finds', async () => {
+    const inThread = join(directory, 'in-thread.sqlite');
+    copyFileSync(booksFile, inThread);
+    const logger = recordingLogger();
+    // No worker starts and answers within 1 ms: both give way once the run needs them.
+    const late = await reconcile(booksFile, { workerThreads: 'always', logger, workerWaitMs: 1 });
+    expect(logger.warnings).toMatchObject([
+      { event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY, reason: 'the worker did not answer within 1 ms' },
+      { event: 'reconcile.books_worker_failed', entity: 'defi', days: [DAY, '2025-03-19'], reason: 'the worker did not answer within 1 ms' },
+    ]);
+    expect(outcome(late)).toEqual(outcome(await reconcile(inThread, { workerThreads: 'never' })));
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 
@@ -143,24 +158,32 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     }
   });
 
-  it('workerThreads must be auto, always or never: a typed error naming the field, nothing written', async () => {
+  it('workerThreads must be auto, always or never, workerWaitMs a whole number of milliseconds from 1 to a day: a typed error naming the field, nothing written', async () => {
     const ledger = await openBooks(booksFile);
     try {
       const books = new EarnBooks(ledger);
       const before = await ledger.verify({ entity: 'defi' });
       await expect(Reconciler.open({ books, workerThreads: 'yes' as unknown as 'auto' })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_input', field: 'workerThreads', value: 'yes' });
+      for (const waitMs of [0, -5, 1.5, Number.NaN, 86_400_001, '100' as unknown as number]) {
+        await expect(Reconciler.open({ books, workerWaitMs: waitMs })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_input', field: 'workerWaitMs', value: String(waitMs) });
+      }
       expect(await ledger.verify({ entity: 'defi' })).toEqual(before);
     } finally {
       await ledger.close();
     }
   });
 
-  it('a worker that cannot open the books gives way to the calling thread, and says so', async () => {
+  it.each([
+    ['cannot open the books', { databaseFile: () => join(directory, 'no-such-folder', 'books.sqlite') }, undefined],
+    // It never posts: the wait ends it (a worker that hangs must not hold the run, nor its write transaction).
+    ['never posts its projection', { databaseFile: () => booksFile, waitMs: 200, start: () => new Worker('setInterval(() => {}, 1000)', { eval: true }) }, 'the worker did not answer within 200 ms'],
+  ])('a worker that %s gives way to the calling thread, and says so', async (_how, worker, reason) => {
     const logger = recordingLogger();
     const ledger = await openBooks(booksFile, logger);
     try {
       const books = new EarnBooks(ledger);
-      const pending = await projectInterestInWorker({ books, databaseFile: join(directory, 'no-such-folder', 'books.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory, keepForComparison: () => true });
+      const input = { books, databaseFile: worker.databaseFile(), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory, keepForComparison: () => true, ...('waitMs' in worker ? { waitMs: worker.waitMs } : {}) };
+      const pending = await projectInterestInWorker(input, 'start' in worker ? worker.start : undefined);
       const local = await projectInterest({ books, entity: 'defi', day: DAY, sortDirectory });
       try {
         const projection = await pending.result();
@@ -176,7 +199,7 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
         await pending.close();
         await local.lines.close();
       }
-      expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY }]);
+      expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY, ...(reason === undefined ? {} : { reason }) }]);
       expect(readdirSync(sortDirectory)).toEqual([]);
     } finally {
       await ledger.close();
@@ -201,6 +224,8 @@ describe('the comparison on the worker thread', () => {
   it.each([
     ['dies when asked to compare', 'process.exit(3)', 'the worker exited with code 3'],
     ['answers that it failed', "parentPort.postMessage({ ok: false, message: 'disk gone' })", 'disk gone'],
+    // Asked, it never answers: the wait ends it, and the comparison is made here.
+    ['never answers when asked to compare', 'setInterval(() => {}, 1000)', 'the worker did not answer within 1000 ms'],
   ])('a worker that %s after its projection: the comparison is made in this thread, finds the same, says so, and no file is left', async (_how, onRequest, reason) => {
     const directory = mkdtempSync(join(tmpdir(), 'earnbook-compare-test-'));
     const logger = recordingLogger();
@@ -214,7 +239,7 @@ describe('the comparison on the worker thread', () => {
            parentPort.postMessage({ ok: true, runs: { directory: undefined, runs: [], count: 0 }, margin: [] });`,
           { eval: true },
         );
-      const pending = await projectInterestInWorker({ books: new EarnBooks(ledger), databaseFile: join(directory, 'unused.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory: directory, keepForComparison: () => true }, dying);
+      const pending = await projectInterestInWorker({ books: new EarnBooks(ledger), databaseFile: join(directory, 'unused.sqlite'), entity: 'defi', timeZone: ZONE, day: DAY, sortDirectory: directory, keepForComparison: () => true, waitMs: 1_000 }, dying);
       const reported = await reportedSorter(directory);
       const here = await reportedSorter(directory);
       try {
