@@ -336,7 +336,12 @@ function accountIdentityMigration(dialect: LedgerDialect): Migration {
       ? [
           `CREATE OR REPLACE FUNCTION earnbook_reject_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN RAISE EXCEPTION '% rows keep their identity: % refused', TG_TABLE_NAME, TG_OP; END $$`,
-          `CREATE TRIGGER ledger_accounts_keep_identity BEFORE UPDATE OF ${identity} OR DELETE ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION earnbook_reject_account_change()`,
+          // Ledger accounts: AFTER, not BEFORE. A BEFORE row trigger on UPDATE makes PostgreSQL
+          // fetch the old row again for every row a posting updates, whether or not the
+          // trigger's columns are in the SET list; an AFTER trigger's columns are checked before
+          // anything is queued. Raising in it fails the statement all the same. Earn accounts
+          // are never updated: BEFORE, so that this rule, not a foreign key, answers first.
+          `CREATE TRIGGER ledger_accounts_keep_identity AFTER UPDATE OF ${identity} OR DELETE ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION earnbook_reject_account_change()`,
           'CREATE TRIGGER earn_accounts_keep_identity BEFORE UPDATE OR DELETE ON earn_accounts FOR EACH ROW EXECUTE FUNCTION earnbook_reject_account_change()',
         ]
       : [
