@@ -112,8 +112,8 @@ export async function postBatch(context: PostBatchContext, trx: Db, postings: re
     const createdAt = formatInstant(context.now());
     // From the first write on, a failure leaves part of the batch in `trx`: see partial-writes.ts.
     const results = await writeWhole(trx, async () => {
-      const ids = await writeBatch(context, trx, state, plan, createdAt);
-      return ids === KEYS_TAKEN ? KEYS_TAKEN : readBackBatch(context, trx, plan, ids, createdAt);
+      const written = await writeBatch(context, trx, state, plan, createdAt);
+      return written === KEYS_TAKEN ? KEYS_TAKEN : readBackBatch(context, trx, plan, written, createdAt);
     });
     if (results !== KEYS_TAKEN) return results;
     // Another writer committed one of the keys meanwhile (nothing of this batch stays written):
@@ -297,8 +297,14 @@ async function backdate(trx: Db, series: { account: LedgerAccount; shard: number
   }
 }
 
-/** Writes the planned transactions, entries, balances and day rows; answers (key → id) of the new transactions. */
-async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState, plan: BatchPlan, createdAt: string): Promise<Map<string, number> | typeof KEYS_TAKEN> {
+/** What a batch wrote: (key → id) of the new transactions, and their entries as stored where the insert answered them. */
+interface WrittenBatch {
+  readonly ids: ReadonlyMap<string, number>;
+  readonly storedEntries: readonly EntryRow[] | undefined;
+}
+
+/** Writes the planned transactions, entries, balances and day rows. */
+async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState, plan: BatchPlan, createdAt: string): Promise<WrittenBatch | typeof KEYS_TAKEN> {
   const bulk = context.dialect.postingBulk;
   const transactionRows = plan.created.map(({ posting }) => transactionRow(posting, createdAt));
   // Only a posting that waits on no account row lock can find its key taken (see KEYS_TAKEN):
@@ -341,7 +347,9 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
       });
     });
   }
+  let storedEntries: EntryRow[] | undefined;
   if (bulk === undefined) await repository.insertEntryRows(trx, entryRows);
+  else if (bulk.insertEntriesReturning !== undefined) storedEntries = await bulk.insertEntriesReturning(trx, entryRows);
   else await bulk.insertEntries(trx, entryRows);
   const touched = [...plan.addedEntries.keys()].map((id) => {
     const row = state.rows.get(id);
@@ -369,12 +377,15 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
       return shard === undefined ? [] : [{ ...row, shard }];
     }),
   );
-  return ids;
+  return { ids, storedEntries };
 }
 
 /** Reads the new rows back: the entry ids, and the invariant that each transaction balances. */
-async function readBackBatch(context: PostBatchContext, trx: Db, plan: BatchPlan, ids: ReadonlyMap<string, number>, createdAt: string): Promise<PostResult[]> {
-  const byTransaction = entriesByTransaction(await (context.dialect.postingBulk ?? repository).selectEntriesOfTransactions(trx, [...ids.values()]));
+async function readBackBatch(context: PostBatchContext, trx: Db, plan: BatchPlan, written: WrittenBatch, createdAt: string): Promise<PostResult[]> {
+  const { ids } = written;
+  // The entries as the insert stored them (RETURNING), or read back in a statement of their own.
+  const stored = written.storedEntries ?? (await (context.dialect.postingBulk ?? repository).selectEntriesOfTransactions(trx, [...ids.values()]));
+  const byTransaction = entriesByTransaction(stored);
   const created = plan.created.map((item) => {
     const id = ids.get(item.posting.idempotencyKey) ?? 0;
     const entries = byTransaction.get(id) ?? [];
