@@ -67,6 +67,18 @@ export const sqliteLedgerDialect: LedgerDialect = Object.freeze<LedgerDialect>({
  */
 export const SQLITE_PAGE_CACHE_KIB = 64 * 1024;
 
+/**
+ * WAL pages after which a commit checkpoints them into the database file (SQLite's default:
+ * 1,000). A checkpoint writes each page the WAL holds once, however many commits changed it, and
+ * syncs both files; the ledger's commits rewrite the same hot pages (system accounts, the day's
+ * rows, the journal's right-hand index pages), so checkpointing ten times less often writes them
+ * ten times less. 64 concurrent `post()` callers, groups of 64 deposits (~217 WAL pages per
+ * commit), four interleaved pairs: 7,984–9,437/s against 7,404–8,458/s at 1,000, each pair in its
+ * favour (mean +6.7%). The WAL file grows to ~40 MiB between checkpoints (it is reused, not
+ * shrunk), and a reader's lookup in it stays one hash probe per 4,096 frames.
+ */
+export const SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
 /** Prepared statements kept per connection; the ledger issues a few dozen distinct ones. */
 export const SQLITE_STATEMENT_CACHE_SIZE_MAX = 256;
 
@@ -149,6 +161,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
   native.pragma(`cache_size = -${SQLITE_PAGE_CACHE_KIB}`);
+  native.pragma(`wal_autocheckpoint = ${SQLITE_WAL_AUTOCHECKPOINT_PAGES}`);
   // Exact sum of 18-decimal TEXT amounts, for checks and reports; SQLite's own SUM would go
   // through REAL and lose digits.
   native.aggregate('decimal_sum', {
