@@ -287,6 +287,8 @@ interface CycleBooking {
   readonly creditedDay: string;
   /** The metadata of every interest transaction of the run, canonical. */
   readonly metadata: string | null;
+  /** The provider id of an account's interest line of the day (this version's ids). */
+  readonly entryIdOf: (ledgerAccountId: number) => string;
 }
 
 /**
@@ -299,10 +301,12 @@ async function bookCycleBatch(
   ledger: Ledger,
   scope: PostingScope,
   run: CycleBooking,
-  batch: { items: readonly CycleItem[]; accounts: ReadonlyMap<number, BulkAccountRow>; providerIdOf: (line: CycleLine) => string; legacyIds: boolean },
+  batch: { items: readonly CycleItem[]; accounts: ReadonlyMap<number, BulkAccountRow>; legacyIds: boolean },
   tally: CycleTally,
 ): Promise<void> {
   const { entity, day } = run;
+  // The run's ids go on in the version it started with (see bookedWithLegacyIds).
+  const providerIdOf = batch.legacyIds ? (line: CycleLine) => localEntryId(entity, day, 'interest', line.earnAccountId) : (line: CycleLine) => run.entryIdOf(line.ledgerAccountId);
   const residues: ResidueRow[] = [];
   const byCurrency = new Map<string, NormalizedLines['lines'][number][]>();
   for (const { line, interestUnits, marginUnits, hasResidues } of batch.items) {
@@ -314,7 +318,7 @@ async function bookCycleBatch(
     assertInvariant(interestUnits > 0n, `interest of account ${line.ledgerAccountId} is negative: ${line.userInterest}`);
     const list = byCurrency.get(line.currency) ?? [];
     // Credit: signed units are negative (debit positive).
-    list.push({ accountId: line.ledgerAccountId, units: -interestUnits, providerId: batch.providerIdOf(line) });
+    list.push({ accountId: line.ledgerAccountId, units: -interestUnits, providerId: providerIdOf(line) });
     byCurrency.set(line.currency, list);
   }
   const probe = await providerIdsProbe(ledger, scope, { entity, legacyIds: batch.legacyIds, byCurrency });
@@ -393,10 +397,9 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   const timeZone = ledger.entity(entity).timeZone;
   const creditedDay = nextAccountingDay(day);
   const creditedAt = formatInstant(startOfAccountingDay(creditedDay, timeZone));
-  const booking: CycleBooking = { entity, day, creditedAt, creditedDay: accountingDayOf(parseInstant(creditedAt), timeZone), metadata: parseMetadata({ interestDay: day }) };
+  const booking: CycleBooking = { entity, day, creditedAt, creditedDay: accountingDayOf(parseInstant(creditedAt), timeZone), metadata: parseMetadata({ interestDay: day }), entryIdOf: cycleEntryIdOfDay(day) };
   const commitLines = checkCommitLines(options.commitLines ?? CYCLE_COMMIT_LINES_DEFAULT);
   const reader = await openCycleReader({ ...options, entity, day });
-  const entryIdOf = cycleEntryIdOfDay(day);
   const totals = new Map<string, { userInterest: bigint; partnerMargin: bigint }>();
   let accounts = 0;
   let interestBooked = 0;
@@ -420,14 +423,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
         const batchLines = batch.items.map((item) => item.line);
         options.onLines?.(batchLines);
         if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batchLines);
-        const legacy = tally.legacyIds === true;
-        await bookCycleBatch(
-          ledger,
-          scope,
-          booking,
-          { items: batch.items, accounts: batch.accounts, providerIdOf: (line) => (legacy ? localEntryId(entity, day, 'interest', line.earnAccountId) : entryIdOf(line.ledgerAccountId)), legacyIds: legacy },
-          tally,
-        );
+        await bookCycleBatch(ledger, scope, booking, { items: batch.items, accounts: batch.accounts, legacyIds: tally.legacyIds === true }, tally);
         lines += batch.items.length;
         tally.afterId = batch.lastId;
         tally.more = batch.more;
