@@ -23,7 +23,7 @@ import { ExternalSorter } from './external-sort.js';
 import { localTupleKey } from './day-streams.js';
 import type { LocalTuple } from './day-streams.js';
 import type { BooksWorkerInput, BooksWorkerOutput } from './books-worker.js';
-import { WORKER_WAIT_MS_DEFAULT, answerWithin, noAnswer, startWorkerModule } from './worker-start.js';
+import { WORKER_WAIT_MS_DEFAULT, answerWithin, startWorkerModule } from './worker-start.js';
 
 /** The days a worker read, to be taken once inside the write transaction; then {@link close}. */
 export interface PrefetchedBooks {
@@ -124,8 +124,7 @@ export async function prefetchBooksInWorker(
   const adopted: ExternalSorter<LocalTuple>[] = [];
   return {
     async current(db) {
-      const waitMs = input.waitMs ?? WORKER_WAIT_MS_DEFAULT;
-      const result = await answerWithin<BooksWorkerOutput>(worker.output, waitMs, () => noAnswer(waitMs));
+      const result = await answerWithin(worker.output, input.waitMs ?? WORKER_WAIT_MS_DEFAULT);
       await worker.stop();
       const current = new Map<string, ExternalSorter<LocalTuple>>();
       if (!result.ok) {

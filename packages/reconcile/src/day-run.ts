@@ -48,17 +48,17 @@ import * as repository from './db/repository.js';
 /** The kinds the sync books: only these are read from the books in the sync pass. */
 const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
 
+/** The report's interest entries of a batch as the comparison sorts them (by Earn account). */
+function* reportedInterestOf(batch: readonly ReportEntry[]): Generator<ReportedInterestTuple> {
+  for (const entry of batch) if (entry.type === 'Interest' && entry.accountId !== undefined) yield [entry.accountId, entry.id, entry.currency, entry.amount];
+}
+
 /**
  * Whether the sync pass must see a report entry: one of the kinds it books, or one whose match key
  * is its id (it may share a key group and an id with such an entry, and `entriesToBook` takes the
  * first entry of an id). Every other entry cannot change what the sync books, so the sync pass
  * merges these alone with the books (fewer groups, fewer lookups).
  */
-/** The report's interest entries of a batch as the comparison sorts them (by Earn account). */
-function* reportedInterestOf(batch: readonly ReportEntry[]): Generator<ReportedInterestTuple> {
-  for (const entry of batch) if (entry.type === 'Interest' && entry.accountId !== undefined) yield [entry.accountId, entry.id, entry.currency, entry.amount];
-}
-
 function syncMaySee(entry: ReportEntry): boolean {
   const kind = kindOfType(entry.type);
   return (kind !== undefined && (SYNC_KINDS as readonly string[]).includes(kind)) || matchKey(entry) === entry.id;

@@ -23,7 +23,7 @@ import type { ReleasedRuns } from './external-sort.js';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import type { InterestWorkerInput, InterestWorkerOutput, InterestWorkerReply, InterestWorkerRequest } from './interest-worker.js';
-import { WORKER_WAIT_MS_DEFAULT, answerWithin, noAnswer, startWorkerModule } from './worker-start.js';
+import { WORKER_WAIT_MS_DEFAULT, answerWithin, startWorkerModule } from './worker-start.js';
 
 /**
  * The day's interest comparison under way ({@link PendingProjection.compare}): its outcome, once,
@@ -205,7 +205,7 @@ export async function projectInterestInWorker(
   return {
     posted: worker.output.then(() => undefined),
     async result(): Promise<InterestProjection> {
-      const output = await answerWithin<InterestWorkerOutput>(worker.output, waitMs, () => noAnswer(waitMs));
+      const output = await answerWithin(worker.output, waitMs);
       if (!output.ok) {
         await worker.stop();
         warnFallback(input, output.message);
@@ -237,7 +237,7 @@ export async function projectInterestInWorker(
       });
       return {
         async outcome(): Promise<InterestOutcome> {
-          const reply = await answerWithin<InterestWorkerReply>(answer, waitMs, () => noAnswer(waitMs));
+          const reply = await answerWithin(answer, waitMs);
           if (reply.ok) return { breaks: reply.breaks, recomputedMargin: projection.recomputedMargin };
           // A worker that did not answer still reads the runs: it is stopped first.
           await worker.stop().catch(() => undefined);

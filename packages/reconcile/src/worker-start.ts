@@ -28,22 +28,18 @@ export const WORKER_WAIT_MS_DEFAULT = 10 * 60_000;
 export const WORKER_WAIT_MS_MAX = 24 * 60 * 60_000;
 
 /**
- * `answer`, or `late()` if it has not settled `waitMs` after this call. A worker thread is only a
- * faster way to what the run can do itself, and the run may hold the books' write transaction
- * while it waits: a worker that never answers (a bug, a read that hangs) must not hold the run
- * forever. The caller stops the worker and does the work in its own thread.
+ * A worker's answer, or a failure like the ones workers answer if it has not come `waitMs` after
+ * this call. A worker thread is only a faster way to what the run can do itself, and the run may
+ * hold the books' write transaction while it waits: a worker that never answers (a bug, a read
+ * that hangs) must not hold the run forever. The caller stops the worker and does the work in
+ * its own thread.
  */
-export function answerWithin<T>(answer: Promise<T>, waitMs: number, late: () => T): Promise<T> {
+export function answerWithin<T>(answer: Promise<T>, waitMs: number): Promise<T | { readonly ok: false; readonly message: string }> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(late()), waitMs);
+  const deadline = new Promise<{ readonly ok: false; readonly message: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, message: `the worker did not answer within ${waitMs} ms` }), waitMs);
   });
   return Promise.race([answer, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** The failure a worker that did not answer in time is reported with. */
-export function noAnswer(waitMs: number): { readonly ok: false; readonly message: string } {
-  return { ok: false, message: `the worker did not answer within ${waitMs} ms` };
 }
 
 /**
