@@ -18,6 +18,7 @@ import type { ReportedInterestTuple } from '../src/day-streams.js';
 import { ExternalSorter } from '../src/external-sort.js';
 import { projectInterestInWorker } from '../src/interest-projection.js';
 import { buildReport } from './report-builder.js';
+import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 
 const ZONE = 'Europe/Berlin';
@@ -163,11 +164,14 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     try {
       const books = new EarnBooks(ledger);
       const before = await ledger.verify({ entity: 'defi' });
+      // The whole database, the reconciler's migrations included: a refused option opens nothing.
+      const snapshot = await snapshotDatabase(ledger.db as never);
       await expect(Reconciler.open({ books, workerThreads: 'yes' as unknown as 'auto' })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_input', field: 'workerThreads', value: 'yes' });
       for (const waitMs of [0, -5, 1.5, Number.NaN, 86_400_001, '100' as unknown as number]) {
         await expect(Reconciler.open({ books, workerWaitMs: waitMs })).rejects.toMatchObject({ name: 'ReconcileError', code: 'invalid_input', field: 'workerWaitMs', value: String(waitMs) });
       }
       expect(await ledger.verify({ entity: 'defi' })).toEqual(before);
+      expect(await snapshotDatabase(ledger.db as never)).toBe(snapshot);
     } finally {
       await ledger.close();
     }
