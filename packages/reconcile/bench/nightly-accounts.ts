@@ -4,13 +4,14 @@
  * with N interest entries, the partner margin and those bookings. Earn account ids are opaque
  * (UUID-shaped hashes), as the provider's are. Measured: reconcile from the
  * file — stream, validate, sync the interest and margin into the books, diff, settle, store — and
- * the peak RSS of that process. SQLite, with the PostgreSQL figure beside it.
+ * the peak RSS of that process. SQLite, with the PostgreSQL figure beside it. The SQLite line's
+ * ratio is to {@link rawNightly} on a copy of the same books (parse and raw writes: a floor).
  *
  * Setup writes the rows with multi-row inserts (not timed) and computes the report's interest
  * with the ledger's own accounting cycle, so the day is clean. Each step is a child process.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, copyFileSync, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import { EarnBooks, Ledger, cycleLines, formatInstant, formatUnits, localEntryId, nextAccountingDay, startOfAccountingDay, toUnits } from '@earnbook/ledger';
+import { EarnBooks, LINES_PER_TRANSACTION_MAX, Ledger, cycleLines, formatInstant, formatUnits, localEntryId, nextAccountingDay, startOfAccountingDay, toUnits } from '@earnbook/ledger';
 import type { LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { EarnClient } from '@earnbook/earn-client';
@@ -185,6 +186,85 @@ export async function measureNightly(target: string, reportFile: string, fetchFr
   };
 }
 
+/**
+ * The nightly line's baseline, on a copy of the same SQLite books: `JSON.parse` of the whole report
+ * file, then raw better-sqlite3 writing the rows the sync writes for it, in one transaction (the
+ * run's own): per 1,000 interest entries one compound journal transaction, its earn_assets line and
+ * the users' lines (each with its provider id), every account row and end-of-day row of the
+ * credited day; the margin's transaction. Prepared statements, rows planned between the two timed
+ * parts (the accounts read, balances after). A floor of the job, not the same work: no
+ * validation, no diff, no settlement, nothing read back. The rows are the same in number and
+ * shape, not checked byte for byte (the ledger's own cycle bench checks its raw writer that way).
+ */
+export async function rawNightly(target: string, reportFile: string): Promise<Record<string, number>> {
+  if (target.startsWith('postgres')) throw new Error('the raw baseline runs on SQLite books only');
+  const storage = openSqliteDatabase({ filename: target });
+  const native = storage.native;
+  const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] });
+  try {
+    // Untimed: the system accounts the sync books to (opened here if absent, as the sync would).
+    const system = async (kind: 'earn_assets' | 'settlement' | 'partner_margin_income') => (await ledger.systemAccount('defi', 'BTC', kind)).id;
+    const earnAssets = await system('earn_assets');
+    const settlement = await system('settlement');
+    const marginIncome = await system('partner_margin_income');
+    const parseStarted = performance.now();
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { transactions: { id: string; type: string; amount: string; createdAt: string; accountId?: string }[] };
+    const parseSeconds = (performance.now() - parseStarted) / 1000;
+    // Untimed: each interest entry's ledger account and balance after, in ledger account order.
+    const accounts = new Map<string, [number, string]>();
+    for (const [earnAccountId, id, balance] of native.prepare("select ea.earn_account_id, a.id, a.balance from earn_accounts ea join ledger_accounts a on a.id = ea.ledger_account_id where ea.entity = 'defi'").raw().iterate() as IterableIterator<[string, number, string]>) accounts.set(earnAccountId, [id, balance]);
+    const lines = report.transactions.flatMap((entry) => {
+      const account = entry.type === 'Interest' && entry.accountId !== undefined ? accounts.get(entry.accountId) : undefined;
+      return account === undefined ? [] : [{ accountId: account[0], providerId: entry.id, amount: entry.amount, balanceAfter: formatUnits(toUnits(account[1]) + toUnits(entry.amount)) }];
+    });
+    lines.sort((a, b) => a.accountId - b.accountId);
+    const margin = report.transactions.find((entry) => entry.type === 'PartnerMargin');
+    const balanceOf = native.prepare('select balance from ledger_accounts where id = ?').pluck();
+    const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), 'UTC'));
+    const creditedDay = nextAccountingDay(DAY);
+    const metadata = `{"interestDay":"${DAY}"}`;
+    const insertTransaction = native.prepare(
+      "insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at) values ('defi', ?, ?, ?, ?, ?, null, null, null, ?, ?)",
+    );
+    const insertEntry = native.prepare("insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, 'defi', ?, 'BTC', ?, ?, ?, ?)");
+    const updateAccount = native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = entry_count + 1 where id = ?');
+    const upsertDay = native.prepare('insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance');
+    const move = (transactionId: number, accountId: number, amountUnits: bigint, balanceUnits: bigint, providerId: string | null) => {
+      const balance = formatUnits(balanceUnits);
+      insertEntry.run(transactionId, accountId, formatUnits(amountUnits), balance, creditedDay, providerId);
+      updateAccount.run(balance, creditedDay, accountId);
+      upsertDay.run(accountId, creditedDay, balance);
+    };
+    const writeStarted = performance.now();
+    native.transaction(() => {
+      let earnAssetsUnits = toUnits(balanceOf.get(earnAssets) as string);
+      for (let start = 0; start < lines.length; start += LINES_PER_TRANSACTION_MAX) {
+        const batch = lines.slice(start, start + LINES_PER_TRANSACTION_MAX);
+        const first = batch[0]?.providerId ?? '';
+        const totalUnits = batch.reduce((sum, line) => sum + toUnits(line.amount), 0n);
+        const id = Number(insertTransaction.run('interest', `lines:interest:${first}`, first.padEnd(64, '0'), creditedAt, creditedDay, metadata, creditedAt).lastInsertRowid);
+        earnAssetsUnits += totalUnits;
+        move(id, earnAssets, totalUnits, earnAssetsUnits, null);
+        for (const line of batch) {
+          insertEntry.run(id, line.accountId, formatUnits(-toUnits(line.amount)), line.balanceAfter, creditedDay, line.providerId);
+          updateAccount.run(line.balanceAfter, creditedDay, line.accountId);
+          upsertDay.run(line.accountId, creditedDay, line.balanceAfter);
+        }
+      }
+      if (margin !== undefined) {
+        const units = toUnits(margin.amount);
+        const id = Number(insertTransaction.run('partner_margin', `lines:partner_margin:${margin.id}`, margin.id.padEnd(64, '0'), margin.createdAt, creditedDay, metadata, creditedAt).lastInsertRowid);
+        move(id, settlement, units, toUnits(balanceOf.get(settlement) as string) + units, margin.id);
+        move(id, marginIncome, -units, toUnits(balanceOf.get(marginIncome) as string) - units, null);
+      }
+    }).immediate();
+    const writeSeconds = (performance.now() - writeStarted) / 1000;
+    return { seconds: parseSeconds + writeSeconds, parseSeconds, writeSeconds, lines: lines.length };
+  } finally {
+    await ledger.close();
+  }
+}
+
 /** Drops the benchmark's PostgreSQL schema. */
 async function dropTarget(target: string): Promise<void> {
   const [url, schema] = target.split('#');
@@ -275,25 +355,31 @@ export async function runNightlyBench(onLine: (line: string) => void = () => und
       // from a loopback Earn API through the client to a file first, as the CLI's `--fetch` and
       // the nightly example run it, so that both figures come from the same run and data.
       let fetched: Record<string, number> | undefined;
+      // SQLite: the baseline (`rawNightly`) on a third copy of the same books, run last.
+      let raw: Record<string, number> | undefined;
       try {
         built = child(['build', target, report, String(accounts)]);
         const copy = name === 'sqlite' ? `${target}.copy` : undefined;
-        if (copy !== undefined) {
+        const rawCopy = name === 'sqlite' ? `${target}.raw` : undefined;
+        if (copy !== undefined && rawCopy !== undefined) {
           if (existsSync(`${target}-wal`)) throw new Error(`${target}-wal is left after the build: the copy would miss rows`);
           copyFileSync(target, copy);
+          copyFileSync(target, rawCopy);
         }
-        flushToDisk([target, copy, report]);
+        flushToDisk([target, copy, rawCopy, report]);
         measured = child(['measure', target, report]);
-        if (copy !== undefined) {
+        if (copy !== undefined && rawCopy !== undefined) {
           flushToDisk([target, copy]);
           fetched = await childFetched(copy, report);
+          flushToDisk([target, copy, rawCopy]);
+          raw = child(['raw', rawCopy, report]);
         }
       } finally {
         if (name === 'postgres') child(['drop', target, report]);
       }
       const at = lines.length;
       lines.push(
-        `nightly_${label}_accounts_s${name === 'sqlite' ? '' : '_postgres'}: ${(measured['seconds'] ?? Number.NaN).toFixed(2)} s ratio=n/a (${name}; ${measured['entries']} report entries, ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB: stream and validate the file, book ${measured['interest']} interest entries and the margin, diff, settle, store in one transaction; ${describeRun(measured)}; targets ≤ 60 s and ≤ 512 MiB on SQLite)`,
+        `nightly_${label}_accounts_s${name === 'sqlite' ? '' : '_postgres'}: ${(measured['seconds'] ?? Number.NaN).toFixed(2)} s ratio=${raw === undefined ? 'n/a' : ((measured['seconds'] ?? Number.NaN) / (raw['seconds'] ?? Number.NaN)).toFixed(2)} (${name}; ${raw === undefined ? '' : `baseline, run after on a copy of the same books: JSON.parse of the whole file ${(raw['parseSeconds'] ?? Number.NaN).toFixed(2)} s + raw better-sqlite3 writing the same ${raw['lines']} interest lines and the margin in one transaction ${(raw['writeSeconds'] ?? Number.NaN).toFixed(2)} s, a floor of the job (no validation, diff or settlement); `}${measured['entries']} report entries, ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB: stream and validate the file, book ${measured['interest']} interest entries and the margin, diff, settle, store in one transaction; ${describeRun(measured)}; targets ≤ 60 s and ≤ 512 MiB on SQLite)`,
       );
       onLine(lines[at] ?? '');
       if (fetched !== undefined) {
@@ -315,5 +401,6 @@ if (process.argv[1] !== undefined && process.argv[1].endsWith('nightly-accounts.
   if (step === 'build') console.log(JSON.stringify(await buildNightly(target, reportArgument, Number(countArgument ?? 1_000_000))));
   else if (step === 'measure') console.log(JSON.stringify(await measureNightly(target, reportArgument)));
   else if (step === 'measure-fetched') console.log(JSON.stringify(await measureNightly(target, reportArgument, Number(countArgument))));
+  else if (step === 'raw') console.log(JSON.stringify(await rawNightly(target, reportArgument)));
   else if (step === 'drop') console.log(JSON.stringify(await dropTarget(target).then(() => ({ dropped: 1 }))));
 }
