@@ -349,8 +349,7 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
   }
   let storedEntries: EntryRow[] | undefined;
   if (bulk === undefined) await repository.insertEntryRows(trx, entryRows);
-  else if (bulk.insertEntriesReturning !== undefined) storedEntries = await bulk.insertEntriesReturning(trx, entryRows);
-  else await bulk.insertEntries(trx, entryRows);
+  else storedEntries = (await bulk.insertEntries(trx, entryRows)) ?? undefined;
   const touched = [...plan.addedEntries.keys()].map((id) => {
     const row = state.rows.get(id);
     assertInvariant(row !== undefined, 'touched account lost');

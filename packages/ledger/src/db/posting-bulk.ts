@@ -32,17 +32,17 @@ export interface PostingBulk {
   selectEntriesOfTransactions(trx: Db, transactionIds: readonly number[]): Promise<EntryRow[]>;
   /** Inserts transactions in order, skipping keys that exist; returns the (key → id) of the inserted ones. */
   insertTransactions(trx: Db, rows: readonly Insertable<JournalTransactionTable>[]): Promise<Map<string, number>>;
-  /** Inserts entries in order (ids drawn in that order). */
-  insertEntries(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<void>;
   /**
-   * Inserts entries as {@link insertEntries} does and answers them as the table stored them (a
-   * `RETURNING` of every column, after the column types' conversions), in id order. Optional:
-   * where it is given, a batch's read-back takes these rows instead of reading its transactions'
-   * entries in a statement of its own (on PostgreSQL one round trip of the ~11 a group of
+   * Inserts entries in order (ids drawn in that order). Answers them as the table stored them (a
+   * `RETURNING` of every column, after the column types' conversions), in id order, where the
+   * insert itself can (PostgreSQL): a batch's read-back then takes these rows instead of reading
+   * its transactions' entries in a statement of its own (one round trip of the ~11 a group of
    * concurrent `post()` calls makes: 1.4 ms of ~19 ms per group of 64 deposits, measured with
-   * `bench/post-concurrent.ts`'s callers).
+   * `bench/post-concurrent.ts`'s callers). Nothing where it cannot answer them more cheaply
+   * than that read (SQLite, a statement per row: `returning` per entry was slower); `void`
+   * stays allowed, as an implementation of the earlier form of this method answers.
    */
-  insertEntriesReturning?(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<EntryRow[]>;
+  insertEntries(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<EntryRow[] | undefined | void>;
   /** Writes new balances, last days and entry counts of (locked) accounts. */
   writeAccounts(trx: Db, rows: readonly { id: number; balance: string; last_day: string | null; entry_count: number }[]): Promise<void>;
   /** Sets end-of-day balances. */

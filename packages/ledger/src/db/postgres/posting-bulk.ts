@@ -21,22 +21,6 @@ import type { PostingBulk } from '../posting-bulk.js';
 
 type Db = Kysely<LedgerDatabase>;
 
-/** The entries' `unnest` insert; `returning`: answer the stored rows (every column). */
-async function insertEntries(trx: Db, rows: readonly Omit<EntryRow, 'id'>[], returning: boolean): Promise<EntryRow[]> {
-  if (rows.length === 0) return [];
-  const column = <T>(pick: (row: Omit<EntryRow, 'id'>) => T): T[] => rows.map(pick);
-  const inserted = await sql<EntryRow>`
-      insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard)
-      select u.transaction_id, u.entity, u.account_id, u.currency, u.amount, u.balance_after, u.accounting_day, u.provider_id, u.balance_shard
-      from unnest(${column((r) => r.transaction_id)}::bigint[], ${column((r) => r.entity)}::text[], ${column((r) => r.account_id)}::bigint[], ${column((r) => r.currency)}::text[],
-                  ${column((r) => r.amount)}::numeric[], ${column((r) => r.balance_after)}::numeric[], ${column((r) => r.accounting_day)}::text[],
-                  ${column((r) => r.provider_id)}::text[], ${column((r) => r.balance_shard)}::int[])
-           with ordinality as u(transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard, n)
-      order by u.n
-      ${returning ? sql`returning *` : sql``}`.execute(trx);
-  return inserted.rows;
-}
-
 /** The PostgreSQL bulk inserts of the posting path (stateless). */
 export const postgresPostingBulk: PostingBulk = Object.freeze({
   async selectTransactionsByKeys(trx: Db, entity: string, keys: readonly string[]) {
@@ -84,12 +68,20 @@ export const postgresPostingBulk: PostingBulk = Object.freeze({
     for (const row of inserted.rows) ids.set(row.idempotency_key, row.id);
     return ids;
   },
-  async insertEntries(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<void> {
-    await insertEntries(trx, rows, false);
-  },
-  async insertEntriesReturning(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<EntryRow[]> {
+  async insertEntries(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<EntryRow[]> {
+    if (rows.length === 0) return [];
+    const column = <T>(pick: (row: Omit<EntryRow, 'id'>) => T): T[] => rows.map(pick);
+    const inserted = await sql<EntryRow>`
+      insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard)
+      select u.transaction_id, u.entity, u.account_id, u.currency, u.amount, u.balance_after, u.accounting_day, u.provider_id, u.balance_shard
+      from unnest(${column((r) => r.transaction_id)}::bigint[], ${column((r) => r.entity)}::text[], ${column((r) => r.account_id)}::bigint[], ${column((r) => r.currency)}::text[],
+                  ${column((r) => r.amount)}::numeric[], ${column((r) => r.balance_after)}::numeric[], ${column((r) => r.accounting_day)}::text[],
+                  ${column((r) => r.provider_id)}::text[], ${column((r) => r.balance_shard)}::int[])
+           with ordinality as u(transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard, n)
+      order by u.n
+      returning *`.execute(trx);
     // RETURNING answers in no promised order: the rows are put in id order here.
-    return (await insertEntries(trx, rows, true)).sort((a, b) => a.id - b.id);
+    return inserted.rows.sort((a, b) => a.id - b.id);
   },
   async writeAccounts(trx: Db, rows: readonly { id: number; balance: string; last_day: string | null; entry_count: number }[]): Promise<void> {
     if (rows.length === 0) return;

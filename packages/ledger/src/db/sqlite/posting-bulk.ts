@@ -86,6 +86,7 @@ export function sqlitePostingBulk(native: Database.Database): PostingBulk {
     async insertEntries(_trx: unknown, rows: readonly Omit<EntryRow, 'id'>[]) {
       const s = statements();
       for (const r of rows) s.insertEntry.run(r.transaction_id, r.entity, r.account_id, r.currency, r.amount, r.balance_after, r.accounting_day, r.provider_id, r.balance_shard);
+      // Nothing answered: the batch reads its entries back by transaction, one statement, cheaper here than a `returning` per row.
     },
     async writeAccounts(_trx: unknown, rows: readonly { id: number; balance: string; last_day: string | null; entry_count: number }[]) {
       const s = statements();
