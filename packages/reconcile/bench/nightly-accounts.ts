@@ -29,6 +29,9 @@ import { benchWorkerThreads } from './worker-threads.js';
 
 const DAY = '2025-03-18';
 const PREVIOUS_DAY = '2025-03-17';
+/** The day interest of {@link DAY} is credited on, and the instant (its start): the report's `createdAt`. */
+const CREDITED_DAY = nextAccountingDay(DAY);
+const CREDITED_AT = formatInstant(startOfAccountingDay(CREDITED_DAY, 'UTC'));
 const BOOKINGS = 50_000;
 const ROWS_PER_INSERT = 500;
 /**
@@ -97,12 +100,11 @@ export async function buildNightly(target: string, reportFile: string, accounts:
   const books = new EarnBooks(ledger);
   await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
   await buildBooks(ledger, accounts);
-  const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), 'UTC'));
   const out = createWriteStream(reportFile);
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
   };
-  await write(`{"id":"${localEntryId('defi', DAY, 'report')}","type":"Report","entity":"defi","accountingDay":"${DAY}","timeZone":"UTC","generatedAt":"${creditedAt}","transactions":[`);
+  await write(`{"id":"${localEntryId('defi', DAY, 'report')}","type":"Report","entity":"defi","accountingDay":"${DAY}","timeZone":"UTC","generatedAt":"${CREDITED_AT}","transactions":[`);
   let entries = 0;
   let margin = 0n;
   const separator = () => (entries++ === 0 ? '' : ',');
@@ -110,7 +112,7 @@ export async function buildNightly(target: string, reportFile: string, accounts:
     for (const line of lines) {
       margin += toUnits(line.partnerMargin);
       if (toUnits(line.userInterest) === 0n) continue;
-      await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'interest', line.earnAccountId)}","type":"Interest","currency":"BTC","amount":"${line.userInterest}","createdAt":"${creditedAt}","accountId":"${line.earnAccountId}"}`);
+      await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'interest', line.earnAccountId)}","type":"Interest","currency":"BTC","amount":"${line.userInterest}","createdAt":"${CREDITED_AT}","accountId":"${line.earnAccountId}"}`);
     }
   }
   let net = margin;
@@ -119,7 +121,7 @@ export async function buildNightly(target: string, reportFile: string, accounts:
     net += n % 2 === 0 ? -(10n ** 12n) : 10n ** 12n;
     await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'booking', String(n))}","type":"${type}","currency":"BTC","amount":"${formatUnits(10n ** 12n)}","createdAt":"2025-03-18T10:00:00.000Z","accountId":"${earnAccountIdOf(n)}","bookingId":"b${n}"}`);
   }
-  await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'margin', 'BTC')}","type":"PartnerMargin","currency":"BTC","amount":"${formatUnits(margin)}","createdAt":"${creditedAt}"}`);
+  await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'margin', 'BTC')}","type":"PartnerMargin","currency":"BTC","amount":"${formatUnits(margin)}","createdAt":"${CREDITED_AT}"}`);
   await write(`],"balances":[{"currency":"BTC","outstandingBalance":"${formatUnits(net)}"}]}`);
   out.end();
   await once(out, 'finish');
@@ -220,8 +222,6 @@ export async function rawNightly(target: string, reportFile: string): Promise<Re
     lines.sort((a, b) => a.accountId - b.accountId);
     const margin = report.transactions.find((entry) => entry.type === 'PartnerMargin');
     const balanceOf = native.prepare('select balance from ledger_accounts where id = ?').pluck();
-    const creditedAt = formatInstant(startOfAccountingDay(nextAccountingDay(DAY), 'UTC'));
-    const creditedDay = nextAccountingDay(DAY);
     const metadata = `{"interestDay":"${DAY}"}`;
     const insertTransaction = native.prepare(
       "insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at) values ('defi', ?, ?, ?, ?, ?, null, null, null, ?, ?)",
@@ -229,11 +229,11 @@ export async function rawNightly(target: string, reportFile: string): Promise<Re
     const insertEntry = native.prepare("insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, 'defi', ?, 'BTC', ?, ?, ?, ?)");
     const updateAccount = native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = entry_count + 1 where id = ?');
     const upsertDay = native.prepare('insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance');
-    const move = (transactionId: number, accountId: number, amountUnits: bigint, balanceUnits: bigint, providerId: string | null) => {
-      const balance = formatUnits(balanceUnits);
-      insertEntry.run(transactionId, accountId, formatUnits(amountUnits), balance, creditedDay, providerId);
-      updateAccount.run(balance, creditedDay, accountId);
-      upsertDay.run(accountId, creditedDay, balance);
+    // One line: its entry, its account's row and that row's end of the credited day.
+    const move = (transactionId: number, accountId: number, amount: string, balance: string, providerId: string | null) => {
+      insertEntry.run(transactionId, accountId, amount, balance, CREDITED_DAY, providerId);
+      updateAccount.run(balance, CREDITED_DAY, accountId);
+      upsertDay.run(accountId, CREDITED_DAY, balance);
     };
     const writeStarted = performance.now();
     native.transaction(() => {
@@ -242,20 +242,16 @@ export async function rawNightly(target: string, reportFile: string): Promise<Re
         const batch = lines.slice(start, start + LINES_PER_TRANSACTION_MAX);
         const first = batch[0]?.providerId ?? '';
         const totalUnits = batch.reduce((sum, line) => sum + toUnits(line.amount), 0n);
-        const id = Number(insertTransaction.run('interest', `lines:interest:${first}`, first.padEnd(64, '0'), creditedAt, creditedDay, metadata, creditedAt).lastInsertRowid);
+        const id = Number(insertTransaction.run('interest', `lines:interest:${first}`, first.padEnd(64, '0'), CREDITED_AT, CREDITED_DAY, metadata, CREDITED_AT).lastInsertRowid);
         earnAssetsUnits += totalUnits;
-        move(id, earnAssets, totalUnits, earnAssetsUnits, null);
-        for (const line of batch) {
-          insertEntry.run(id, line.accountId, formatUnits(-toUnits(line.amount)), line.balanceAfter, creditedDay, line.providerId);
-          updateAccount.run(line.balanceAfter, creditedDay, line.accountId);
-          upsertDay.run(line.accountId, creditedDay, line.balanceAfter);
-        }
+        move(id, earnAssets, formatUnits(totalUnits), formatUnits(earnAssetsUnits), null);
+        for (const line of batch) move(id, line.accountId, formatUnits(-toUnits(line.amount)), line.balanceAfter, line.providerId);
       }
       if (margin !== undefined) {
         const units = toUnits(margin.amount);
-        const id = Number(insertTransaction.run('partner_margin', `lines:partner_margin:${margin.id}`, margin.id.padEnd(64, '0'), margin.createdAt, creditedDay, metadata, creditedAt).lastInsertRowid);
-        move(id, settlement, units, toUnits(balanceOf.get(settlement) as string) + units, margin.id);
-        move(id, marginIncome, -units, toUnits(balanceOf.get(marginIncome) as string) - units, null);
+        const id = Number(insertTransaction.run('partner_margin', `lines:partner_margin:${margin.id}`, margin.id.padEnd(64, '0'), margin.createdAt, CREDITED_DAY, metadata, CREDITED_AT).lastInsertRowid);
+        move(id, settlement, formatUnits(units), formatUnits(toUnits(balanceOf.get(settlement) as string) + units), margin.id);
+        move(id, marginIncome, formatUnits(-units), formatUnits(toUnits(balanceOf.get(marginIncome) as string) - units), null);
       }
     }).immediate();
     const writeSeconds = (performance.now() - writeStarted) / 1000;
