@@ -1,7 +1,7 @@
 /**
  * The settings every SQLite connection the ledger opens runs with (`openSqliteDatabase`): what
  * the durability and speed figures in the README were measured with. A file: WAL, `synchronous =
- * NORMAL`, foreign keys, the 64 MiB page cache, checkpoints every 10,000 WAL pages; in memory the
+ * NORMAL`, foreign keys, the 64 MiB page cache, checkpoints every 3,000 WAL pages; in memory the
  * same but the journal (a private in-memory database has no WAL).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +38,6 @@ describe('SQLite connection settings', () => {
     storage = openSqliteDatabase({ filename: filename() });
     // synchronous 1 = NORMAL; a negative cache size is in KiB.
     expect(settings(storage)).toEqual({ journalMode, synchronous: 1, foreignKeys: 1, cacheSize: -SQLITE_PAGE_CACHE_KIB, walAutocheckpoint: SQLITE_WAL_AUTOCHECKPOINT_PAGES });
-    expect(SQLITE_WAL_AUTOCHECKPOINT_PAGES).toBe(10_000);
+    expect(SQLITE_WAL_AUTOCHECKPOINT_PAGES).toBe(3_000);
   });
 });

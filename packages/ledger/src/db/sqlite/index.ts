@@ -71,13 +71,16 @@ export const SQLITE_PAGE_CACHE_KIB = 64 * 1024;
  * WAL pages after which a commit checkpoints them into the database file (SQLite's default:
  * 1,000). A checkpoint writes each page the WAL holds once, however many commits changed it, and
  * syncs both files; the ledger's commits rewrite the same hot pages (system accounts, the day's
- * rows, the journal's right-hand index pages), so checkpointing ten times less often writes them
- * ten times less. 64 concurrent `post()` callers, groups of 64 deposits (~217 WAL pages per
- * commit), seven interleaved pairs: 7,984–9,726/s against 7,404–8,726/s at 1,000, each pair in its
- * favour (mean ~+8%); at 40,000 pages it was slower. The WAL file grows to ~40 MiB between checkpoints (it is reused, not
- * shrunk), and a reader's lookup in it stays one hash probe per 4,096 frames.
+ * rows, the journal's right-hand index pages), so checkpointing less often writes them less. But
+ * the commit that checkpoints waits for it, and every caller of its group with it: the interval
+ * trades throughput for the p99 of concurrent `post()` callers (target ≤ 50 ms). 64 callers,
+ * groups of 64 deposits (~217 WAL pages a commit), `ledger_post_concurrent_sqlite`: at 1,000
+ * pages 5,285–7,731/s, p99 19.2–26.4 ms; at 3,000, 6,976–8,727/s, p99 28.7–34.8 ms; at 5,000,
+ * p99 43.1–58.9 ms; at 10,000 (session 19's choice, benched then for throughput only),
+ * 6,539–9,481/s but p99 51.6–86.2 ms in all six runs, over the target. The WAL file grows to
+ * ~12 MiB between checkpoints (it is reused, not shrunk).
  */
-export const SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000;
+export const SQLITE_WAL_AUTOCHECKPOINT_PAGES = 3_000;
 
 /** Prepared statements kept per connection; the ledger issues a few dozen distinct ones. */
 export const SQLITE_STATEMENT_CACHE_SIZE_MAX = 256;
