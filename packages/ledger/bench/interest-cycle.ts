@@ -13,50 +13,25 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { CYCLE_COMMIT_LINES_DEFAULT, EarnBooks, Ledger, computeDailyInterestUnits, cycleInterestEntryId, formatUnits, parseInterestTerms, runAccountingCycle, toUnits } from '../src/index.js';
+import { CYCLE_COMMIT_LINES_DEFAULT, EarnBooks, Ledger, computeDailyInterestUnits, cycleInterestEntryId, formatUnits, parseInterestTerms, runAccountingCycle } from '../src/index.js';
 import { BATCH_SIZE, CREATED_AT, CREDITED_DAY, DAY, TERMS, balanceUnitsOf } from './cycle-scenario.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
+import { rawInterestWriter } from './raw-interest.js';
+import type { RawInterestLine } from './raw-interest.js';
 
-
-/** The interest rows of one account, computed untimed for the raw baseline. */
-interface RawLine {
-  readonly accountId: number;
-  readonly providerId: string;
-  readonly amount: string;
-  readonly balanceAfter: string;
-}
 
 /**
- * The raw same-rows writer: exactly the rows the cycle writes (per batch one compound
- * transaction, its contra and line entries, the account rows, the end-of-day rows of the
- * credited day), precomputed, written with prepared statements, one `BEGIN IMMEDIATE`
- * transaction per commit of the ledger's (CYCLE_COMMIT_LINES_DEFAULT lines, whole batches).
+ * The raw same-rows writer (`raw-interest.ts`): exactly the rows the cycle writes, precomputed,
+ * one `BEGIN IMMEDIATE` transaction per commit of the ledger's (CYCLE_COMMIT_LINES_DEFAULT lines,
+ * whole batches).
  */
-function writeRawCycle(native: Database.Database, input: { lines: readonly RawLine[]; earnAssets: { id: number; balanceUnits: bigint }; batchSize: number; creditedDay: string; creditedAt: string }): number {
-  const insertTransaction = native.prepare(
-    "insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at) values ('defi', 'interest', ?, ?, ?, ?, null, null, null, ?, ?)",
-  );
-  const insertEntry = native.prepare("insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, 'defi', ?, 'BTC', ?, ?, ?, ?)");
-  const updateAccount = native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = entry_count + 1 where id = ?');
-  const upsertDay = native.prepare('insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance');
+function writeRawCycle(native: Database.Database, input: { lines: readonly RawInterestLine[]; earnAssets: { id: number; balanceUnits: bigint }; batchSize: number; creditedDay: string; creditedAt: string }): number {
+  const writer = rawInterestWriter(native, { creditedDay: input.creditedDay, createdAt: CREATED_AT, interestDay: DAY });
   let earnAssetsUnits = input.earnAssets.balanceUnits;
-  const batch = (lines: readonly RawLine[]) => {
-    const first = lines[0];
-    if (first === undefined) return;
-    const totalUnits = lines.reduce((sum, line) => sum + toUnits(line.amount), 0n);
-    earnAssetsUnits += totalUnits;
-    const id = Number(insertTransaction.run(`lines:interest:${first.providerId}`, first.providerId.padEnd(64, '0'), input.creditedAt, input.creditedDay, `{"interestDay":"${DAY}"}`, CREATED_AT).lastInsertRowid);
-    insertEntry.run(id, input.earnAssets.id, formatUnits(totalUnits), formatUnits(earnAssetsUnits), input.creditedDay, null);
-    for (const line of lines) insertEntry.run(id, line.accountId, formatUnits(-toUnits(line.amount)), line.balanceAfter, input.creditedDay, line.providerId);
-    updateAccount.run(formatUnits(earnAssetsUnits), input.creditedDay, input.earnAssets.id);
-    upsertDay.run(input.earnAssets.id, input.creditedDay, formatUnits(earnAssetsUnits));
-    for (const line of lines) {
-      updateAccount.run(line.balanceAfter, input.creditedDay, line.accountId);
-      upsertDay.run(line.accountId, input.creditedDay, line.balanceAfter);
+  const commit = native.transaction((lines: readonly RawInterestLine[]) => {
+    for (let start = 0; start < lines.length; start += input.batchSize) {
+      earnAssetsUnits = writer.interestBatch(lines.slice(start, start + input.batchSize), { id: input.earnAssets.id, balanceUnits: earnAssetsUnits }, input.creditedAt);
     }
-  };
-  const commit = native.transaction((lines: readonly RawLine[]) => {
-    for (let start = 0; start < lines.length; start += input.batchSize) batch(lines.slice(start, start + input.batchSize));
   });
   const commitLines = Math.ceil(CYCLE_COMMIT_LINES_DEFAULT / input.batchSize) * input.batchSize;
   const started = performance.now();
@@ -173,7 +148,7 @@ export async function benchInterestCycle(options: { accounts: number }): Promise
       const raw = openSqliteDatabase({ filename: rawFilename });
       try {
         const rawAccounts = raw.native.prepare("select ledger_account_id as id, earn_account_id from earn_accounts where entity = 'defi' order by ledger_account_id").all() as { id: number; earn_account_id: string }[];
-        const lines: RawLine[] = rawAccounts.map((account, index) => {
+        const lines: RawInterestLine[] = rawAccounts.map((account, index) => {
           const units = balanceUnitsOf(index);
           const interest = computeDailyInterestUnits({ balanceUnits: units, terms }).userInterestUnits;
           return { accountId: account.id, providerId: cycleInterestEntryId(DAY, account.id), amount: formatUnits(interest), balanceAfter: formatUnits(units + interest) };

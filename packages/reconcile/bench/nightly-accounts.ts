@@ -26,6 +26,8 @@ import { EarnClient } from '@earnbook/earn-client';
 import { Reconciler, openReportFile } from '../src/index.js';
 import { SERVED_REPORT_ID } from './report-server.js';
 import { benchWorkerThreads } from './worker-threads.js';
+// The ledger's raw writer of a day's interest, the baseline of its cycle bench too (same rows).
+import { rawInterestWriter } from '../../ledger/bench/raw-interest.js';
 
 const DAY = '2025-03-18';
 const PREVIOUS_DAY = '2025-03-17';
@@ -221,37 +223,25 @@ export async function rawNightly(target: string, reportFile: string): Promise<Re
     });
     lines.sort((a, b) => a.accountId - b.accountId);
     const margin = report.transactions.find((entry) => entry.type === 'PartnerMargin');
-    const balanceOf = native.prepare('select balance from ledger_accounts where id = ?').pluck();
-    const metadata = `{"interestDay":"${DAY}"}`;
-    const insertTransaction = native.prepare(
-      "insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at) values ('defi', ?, ?, ?, ?, ?, null, null, null, ?, ?)",
-    );
-    const insertEntry = native.prepare("insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, 'defi', ?, 'BTC', ?, ?, ?, ?)");
-    const updateAccount = native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = entry_count + 1 where id = ?');
-    const upsertDay = native.prepare('insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance');
-    // One line: its entry, its account's row and that row's end of the credited day.
-    const move = (transactionId: number, accountId: number, amount: string, balance: string, providerId: string | null) => {
-      insertEntry.run(transactionId, accountId, amount, balance, CREDITED_DAY, providerId);
-      updateAccount.run(balance, CREDITED_DAY, accountId);
-      upsertDay.run(accountId, CREDITED_DAY, balance);
-    };
+    const balanceOf = (id: number) => toUnits(native.prepare('select balance from ledger_accounts where id = ?').pluck().get(id) as string);
+    const writer = rawInterestWriter(native, { creditedDay: CREDITED_DAY, createdAt: CREDITED_AT, interestDay: DAY });
+    const earnAssetsUnits = balanceOf(earnAssets);
+    const settlementUnits = balanceOf(settlement);
+    const marginIncomeUnits = balanceOf(marginIncome);
     const writeStarted = performance.now();
     native.transaction(() => {
-      let earnAssetsUnits = toUnits(balanceOf.get(earnAssets) as string);
+      let balanceUnits = earnAssetsUnits;
       for (let start = 0; start < lines.length; start += LINES_PER_TRANSACTION_MAX) {
-        const batch = lines.slice(start, start + LINES_PER_TRANSACTION_MAX);
-        const first = batch[0]?.providerId ?? '';
-        const totalUnits = batch.reduce((sum, line) => sum + toUnits(line.amount), 0n);
-        const id = Number(insertTransaction.run('interest', `lines:interest:${first}`, first.padEnd(64, '0'), CREDITED_AT, CREDITED_DAY, metadata, CREDITED_AT).lastInsertRowid);
-        earnAssetsUnits += totalUnits;
-        move(id, earnAssets, formatUnits(totalUnits), formatUnits(earnAssetsUnits), null);
-        for (const line of batch) move(id, line.accountId, formatUnits(-toUnits(line.amount)), line.balanceAfter, line.providerId);
+        balanceUnits = writer.interestBatch(lines.slice(start, start + LINES_PER_TRANSACTION_MAX), { id: earnAssets, balanceUnits }, CREDITED_AT);
       }
       if (margin !== undefined) {
+        // Dr settlement (the entry's line, with its provider id), Cr partner_margin_income.
         const units = toUnits(margin.amount);
-        const id = Number(insertTransaction.run('partner_margin', `lines:partner_margin:${margin.id}`, margin.id.padEnd(64, '0'), margin.createdAt, CREDITED_DAY, metadata, CREDITED_AT).lastInsertRowid);
-        move(id, settlement, formatUnits(units), formatUnits(toUnits(balanceOf.get(settlement) as string) + units), margin.id);
-        move(id, marginIncome, formatUnits(-units), formatUnits(toUnits(balanceOf.get(marginIncome) as string) - units), null);
+        const id = writer.transaction('partner_margin', margin.id, margin.createdAt);
+        writer.entry(id, settlement, formatUnits(units), formatUnits(settlementUnits + units), margin.id);
+        writer.entry(id, marginIncome, formatUnits(-units), formatUnits(marginIncomeUnits - units), null);
+        writer.account(settlement, formatUnits(settlementUnits + units));
+        writer.account(marginIncome, formatUnits(marginIncomeUnits - units));
       }
     }).immediate();
     const writeSeconds = (performance.now() - writeStarted) / 1000;
