@@ -327,7 +327,12 @@ export class Ledger {
   }
 
   #linesContext(): PostLinesContext {
-    return { bulk: this.dialect.bulk, createdAt: formatInstant(this.#now()), currencyScale: (currency) => this.currencyScale(currency) };
+    return {
+      bulk: this.dialect.bulk,
+      createdAt: formatInstant(this.#now()),
+      currencyScale: (currency) => this.currencyScale(currency),
+      claimProviderIds: (trx, entity, kind) => repository.lockProviderIdClaims(trx, this.dialect, { entity, kinds: [kind], exclusive: true }),
+    };
   }
 
   #normalize(input: PostingInput, reversesTransactionId?: number): NormalizedPosting {

@@ -134,6 +134,10 @@ const KEYS_TAKEN = Symbol('keys taken meanwhile');
 
 async function readBatchState(context: PostBatchContext, trx: Db, entity: string, postings: readonly NormalizedPosting[]): Promise<BatchState> {
   const accountIds = [...new Set(postings.flatMap((posting) => posting.entries.map((entry) => entry.accountId)))];
+  // Before the account locks and the provider-id lookup: a compound posting booking one of these
+  // ids as a line at the same moment is waited for (see lockProviderIdClaims).
+  const claimedKinds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.kind]));
+  await repository.lockProviderIdClaims(trx, context.dialect, { entity, kinds: claimedKinds, exclusive: false });
   const { rows, shards } = await readAccountStates(context, trx, accountIds);
   const reads = context.dialect.postingBulk ?? repository;
   const stored = new Map((await reads.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));

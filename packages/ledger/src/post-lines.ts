@@ -18,6 +18,8 @@ export interface PostLinesContext {
   readonly bulk: JournalBulk | undefined;
   readonly createdAt: string;
   readonly currencyScale: (currency: string) => number;
+  /** Takes the posting's provider-id claim lock (see `lockProviderIdClaims`; a no-op on SQLite). */
+  readonly claimProviderIds: (trx: Kysely<LedgerDatabase>, entity: string, kind: string) => Promise<void>;
 }
 
 /** The dialect's bulk statements, or a typed error for a storage opened without them. */
@@ -47,6 +49,9 @@ export async function postLinesWithin(
   const { known } = options;
   const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
   const unknown = known === undefined ? accountIds : accountIds.filter((id) => !known.has(id));
+  // Before the account locks and the provider-id lookup: a whole transaction booking one of the
+  // lines' ids at the same moment waits for this one's commit, or this one for its.
+  await context.claimProviderIds(trx, posting.entity, posting.kind);
   const rows = unknown.length === 0 ? [] : await bulk.lockAccounts(trx, unknown);
   if (known !== undefined) {
     for (const id of accountIds) {

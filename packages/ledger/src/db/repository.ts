@@ -217,6 +217,25 @@ export async function writeDayBalances(db: Db, rows: readonly { account_id: numb
   for (const part of chunks(rows)) await upsertDayBalances(db, part);
 }
 
+/**
+ * Serialises the two ways a provider id enters the journal under one kind (PostgreSQL; SQLite's
+ * write transaction already holds the whole file): as a line of a compound posting (unique on
+ * `journal_entries (entity, provider_id)`) and as a whole transaction (unique on
+ * `journal_transactions (entity, kind, provider_id)`). No index spans the two, and the two writers
+ * need not share any row lock (a whole transaction's system accounts may go to a balance shard),
+ * so each one's lookup could miss the other's uncommitted row and both commit: the id booked
+ * twice. A transaction-scoped advisory lock per (entity, kind): compound postings take it
+ * exclusively, whole transactions carrying a provider id take it shared (so they never wait on
+ * each other), each before its account locks and its provider-id lookup; kinds in code point order.
+ * A hash collision between two (entity, kind) pairs only makes their writers wait for each other.
+ */
+export async function lockProviderIdClaims(db: Db, dialect: LedgerDialect, input: { entity: string; kinds: readonly string[]; exclusive: boolean }): Promise<void> {
+  if (!dialect.supportsRowLocks || input.kinds.length === 0) return;
+  const kinds = [...new Set(input.kinds)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const lock = input.exclusive ? sql.raw('pg_advisory_xact_lock') : sql.raw('pg_advisory_xact_lock_shared');
+  await sql`select ${lock}(hashtext('earnbook.provider_id_claims'), hashtext(${input.entity} || '/' || k.kind)) from unnest(${kinds}::text[]) with ordinality as k(kind, n) order by k.n`.execute(db);
+}
+
 /** Accounts by id in chunks, locked where the dialect has row locks (in id order, so no deadlock). */
 export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: readonly number[]): Promise<AccountRow[]> {
   const rows: AccountRow[] = [];
