@@ -112,7 +112,9 @@ export function parseMetadata(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('metadata', value, 'must be an object of strings');
   const pairs = Object.entries(value as Record<string, unknown>);
   if (pairs.length > METADATA_PAIRS_MAX) return invalid('metadata', value, `must have at most ${METADATA_PAIRS_MAX} pairs`);
-  const canonical: Record<string, string> = {};
+  // No prototype: a key `__proto__` would otherwise call the prototype's setter and vanish from
+  // the stored metadata and the request hash.
+  const canonical: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, text] of pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     parseKey(key, 'metadata key');
     if (typeof text !== 'string' || text.length > DESCRIPTION_LENGTH_MAX) return invalid(`metadata.${key}`, text, 'must be a string');
