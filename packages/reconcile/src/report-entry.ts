@@ -149,6 +149,15 @@ export function checkReportHeader(value: unknown, source: string): ReportHeader 
   return header;
 }
 
+/**
+ * Checks the text of a top-level field the contract does not name (it tolerates unknown fields),
+ * as {@link checkReportHeader} checks every field of a report held in memory; the streaming
+ * reader checks each such field as it passes and keeps none of them.
+ */
+export function checkUnknownHeaderField(source: string, key: string, value: unknown): void {
+  checkTexts(source, 'report', { [key]: value });
+}
+
 /** The accounting day of an entry's `createdAt` in the entity's zone. */
 export function createdDay(entry: ReportEntry, timeZone: string): string {
   return accountingDayOf(parseInstant(entry.createdAt, 'createdAt'), timeZone);

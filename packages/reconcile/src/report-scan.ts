@@ -88,6 +88,12 @@ export class TransactionsScanner {
   /** 1: a top-level string just ended; 2: and then a colon, after the key `transactions`. */
   #afterKey = 0;
   #failed = false;
+  #transactionsKeys = 0;
+
+  /** How many top-level `transactions` keys the bytes scanned so far hold (a report has one). */
+  get transactionsKeys(): number {
+    return this.#transactionsKeys;
+  }
 
   /** Scans one chunk; the pieces come in byte order, an `error` piece last. */
   scan(chunk: Buffer): ScanPiece[] {
@@ -197,6 +203,7 @@ export class TransactionsScanner {
     if (isWhiteSpace(byte)) return;
     if (byte === 0x3a && this.#afterKey === 1) {
       this.#afterKey = this.#topIsObject && isTransactionsKey(Buffer.concat(this.#key)) ? 2 : 0;
+      if (this.#afterKey === 2) this.#transactionsKeys++;
       return;
     }
     this.#afterKey = 0;

@@ -15,7 +15,7 @@ import { CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract
 import { ReconcileError } from './errors.js';
 import { REPORT_BYTES_MAX } from './report.js';
 import type { LoadedReport } from './report.js';
-import { checkEntry, checkReportEntry, checkReportHeader } from './report-entry.js';
+import { checkEntry, checkReportEntry, checkReportHeader, checkUnknownHeaderField } from './report-entry.js';
 import { TransactionsScanner } from './report-scan.js';
 import type { ScanPiece } from './report-scan.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
@@ -61,6 +61,7 @@ export type EntrySink = (entries: readonly ReportEntry[], firstIndex: number) =>
 export const REPORT_VALUE_BYTES_MAX = 16 * 1024 * 1024;
 
 const HEADER_FIELDS = ['id', 'type', 'entity', 'accountingDay', 'timeZone', 'generatedAt', 'balances'] as const;
+const HEADER_FIELD_NAMES: ReadonlySet<string> = new Set(HEADER_FIELDS);
 
 function bytesMaxOf(value: unknown): number {
   if (value === undefined) return REPORT_BYTES_MAX;
@@ -177,7 +178,10 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
   // must have exactly one, and an array (a missing, null or object `transactions` was read as a
   // report of no entries, which `parseReport` refuses).
   let transactionsArrays = 0;
-  const parser = new JSONParser({ paths: ['$.transactions', '$.transactions.*', ...HEADER_FIELDS.map((field) => `$.${field}`)], keepStack: false });
+  // Every top-level value (`$.*`), not the header's fields alone: a field the contract does not
+  // name is text-checked as it passes (as a report held in memory is) and dropped, and each one
+  // ends a value for the size limit below.
+  const parser = new JSONParser({ paths: ['$.*', '$.transactions.*'], keepStack: false });
   const scanner = new TransactionsScanner();
   parser.onEnd = () => {
     ended = true;
@@ -193,7 +197,8 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
         // A second `transactions` key: JSON.parse would keep the last, this stream the first.
         if (++transactionsArrays > 1 || !Array.isArray(value)) throw notOneArray(file.source);
       } else if (stack.length === 1 && typeof key === 'string') {
-        header[key] = value;
+        if (HEADER_FIELD_NAMES.has(key)) header[key] = value;
+        else checkUnknownHeaderField(file.source, key, value);
       }
     } catch (error) {
       failure = error;
@@ -284,6 +289,17 @@ function parseLine(source: string, line: string, lineNumber: number): unknown {
   }
 }
 
+/** A line of JSON white space only (LF ends it; CR of a CRLF stays on it). */
+const BLANK_LINE = /^[ \t\r]*$/;
+
+/**
+ * Whether text may exceed `REPORT_VALUE_BYTES_MAX` bytes of UTF-8: a UTF-16 code unit takes at most
+ * three bytes, so the bytes are counted only when the length alone cannot rule it out.
+ */
+function overValueBytes(text: string): boolean {
+  return text.length > REPORT_VALUE_BYTES_MAX / 3 && Buffer.byteLength(text, 'utf8') > REPORT_VALUE_BYTES_MAX;
+}
+
 async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadReport> {
   const hash = createHash('sha256');
   const batcher = new EntryBatcher(sink, file.source);
@@ -293,7 +309,8 @@ async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRe
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const take = (line: string): void => {
     lineNumber++;
-    if (line.trim() === '') return;
+    // Only JSON's own white space makes a blank line (trim() would also drop NBSP, U+FEFF, …).
+    if (BLANK_LINE.test(line)) return;
     const value = parseLine(file.source, line, lineNumber);
     if (header === undefined) header = value;
     else batcher.add(value);
@@ -307,13 +324,27 @@ async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRe
     }
     const lines = text.split('\n');
     carry = lines.pop() ?? '';
-    if (carry.length > REPORT_VALUE_BYTES_MAX) throw tooLargeValue(file.source, `line ${lineNumber + lines.length + 1}`);
+    if (overValueBytes(carry)) throw tooLargeValue(file.source, `line ${lineNumber + lines.length + 1}`);
     for (const line of lines) take(line);
     await batcher.flush();
   }
-  take(carry + decoder.decode());
+  let last: string;
+  try {
+    // The decoder's flush throws on a character the file cut short.
+    last = carry + decoder.decode();
+  } catch (cause) {
+    throw notJson(file.source, cause);
+  }
+  take(last);
   await batcher.flush();
   if (header === undefined) throw notJson(file.source, new Error('the file is empty'));
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new ReconcileError('invalid_report', `report from ${file.source}: the first NDJSON line must be the report's header object, got ${header === null ? 'null' : Array.isArray(header) ? 'an array' : typeof header}`, {
+      field: 'report',
+      path: 'line 1',
+      value: file.source,
+    });
+  }
   const { transactions, ...rest } = header as Record<string, unknown>;
   if (transactions !== undefined && !(Array.isArray(transactions) && transactions.length === 0)) {
     throw new ReconcileError('invalid_report', `report from ${file.source}: an NDJSON header carries no transactions (one entry per line)`, { field: 'transactions', path: 'transactions', value: file.source });

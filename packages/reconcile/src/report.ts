@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { EarnApiError, validateDailyReport } from '@earnbook/earn-client/contract';
 import type { DailyReport } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
-import { REPORT_DEPTH_MAX } from './report-scan.js';
+import { REPORT_DEPTH_MAX, TransactionsScanner } from './report-scan.js';
 
 /** Bytes of a report file read at most (a 1M-entry report is about 300 MB). */
 export const REPORT_BYTES_MAX = 1024 * 1024 * 1024;
@@ -118,17 +118,35 @@ export function parseReport(bytes: Buffer | string, source: string): LoadedRepor
   const text = typeof bytes === 'string' ? bytes : decodeUtf8(bytes, source);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // A leading byte order mark is ignored, as the streaming reader ignores it (RFC 8259 allows
+    // either); the content hash still covers the bytes as given.
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (cause) {
     throw new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
+  }
+  if (hasSecondTransactionsKey(text)) {
+    // JSON.parse keeps the last one, the streaming reader refuses: one rule for both.
+    throw new ReconcileError('invalid_report', `report from ${source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: source });
   }
   return { report: validateReport(json, source), contentHash: createHash('sha256').update(text).digest('hex'), source };
 }
 
 /**
+ * Whether JSON text holds a second top-level `transactions` key (the streaming reader's scanner
+ * counts them). Only text that could (the word twice, or an escape that may spell it) is scanned.
+ */
+function hasSecondTransactionsKey(text: string): boolean {
+  const first = text.indexOf('transactions');
+  if ((first < 0 || text.indexOf('transactions', first + 1) < 0) && !text.includes('\\u')) return false;
+  const scanner = new TransactionsScanner();
+  scanner.scan(Buffer.from(text, 'utf8'));
+  return scanner.transactionsKeys > 1;
+}
+
+/**
  * Report bytes as text, refused when they are not UTF-8 (as `openReportFile` refuses them): a
- * replacing decoder would turn two different ids into the same one. A byte order mark is kept,
- * so that `JSON.parse` refuses it as before. Valid UTF-8 encodes back to the same bytes, so the
+ * replacing decoder would turn two different ids into the same one. A byte order mark is kept in
+ * the text (the parse skips it), so that valid UTF-8 encodes back to the same bytes and the
  * content hash of the text is the hash of the bytes.
  */
 function decodeUtf8(bytes: Buffer, source: string): string {
