@@ -450,9 +450,11 @@ export class Ledger {
    * each transaction balances per currency; each account's stored balance equals its entries;
    * each account's latest end-of-day balance equals its balance; per (entity, currency) the
    * signed entries sum to zero. Throws {@link LedgerInvariantError} on the first violation.
+   * Its reads share one snapshot ({@link readSnapshot}), so that postings committed while it runs
+   * cannot make consistent books look broken (on SQLite, writes of this ledger wait for it).
    */
   async verify(options: { entity: string } | { allEntities: true }): Promise<VerifyReport> {
     const entity = 'entity' in options ? this.entity(options.entity).id : undefined;
-    return verifyBooks(this.db, this.dialect, entity);
+    return this.readSnapshot((snapshot) => verifyBooks(snapshot, this.dialect, entity));
   }
 }

@@ -71,7 +71,6 @@ function mutate(bytes: Buffer, changes: { at: number; kind: string; byte: number
   return b;
 }
 
-function hasBom(b: Buffer) { return b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf; }
 
 describe('the streaming and the in-memory JSON readers, on mutated reports', () => {
   it('accept or refuse alike, with the same entries', { timeout: 60_000 }, async () => {

@@ -144,3 +144,26 @@ export async function selectShardDays(db: Db, entity: string | undefined) {
   if (entity !== undefined) query = query.where('account_id', 'in', db.selectFrom('ledger_accounts').select('id').where('entity', '=', entity));
   return query.orderBy('account_id').orderBy('shard').orderBy('accounting_day').execute();
 }
+
+/**
+ * An account's balance as one snapshot: its own row's balance (first; absent when there is no
+ * such account) and each shard's, in one statement, so that a writer committing between two reads
+ * cannot make the sum one the account never had. With `day`: the balances at the end of that day
+ * (each series' latest day row on or before it; null where it has none).
+ */
+export async function selectSeriesBalances(db: Db, input: { accountId: number; day?: string }): Promise<{ shard: number | null; balance: string | null }[]> {
+  const { accountId, day } = input;
+  const query =
+    day === undefined
+      ? sql<{ shard: number | null; balance: string | null }>`
+          select null as shard, balance from ledger_accounts where id = ${accountId}
+          union all
+          select shard, balance from account_balance_shards where account_id = ${accountId}`
+      : sql<{ shard: number | null; balance: string | null }>`
+          select null as shard, (select balance from account_day_balances where account_id = ${accountId} and accounting_day <= ${day} order by accounting_day desc limit 1) as balance
+          union all
+          select s.shard, (select d.balance from account_shard_day_balances d where d.account_id = s.account_id and d.shard = s.shard and d.accounting_day <= ${day}
+                           order by d.accounting_day desc limit 1)
+          from account_balance_shards s where s.account_id = ${accountId}`;
+  return (await query.execute(db)).rows;
+}
