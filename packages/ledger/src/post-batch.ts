@@ -322,12 +322,18 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
       await repository.rollbackToSavepoint(trx, 'batch_keys');
       return KEYS_TAKEN;
     }
-    // Every posting waited on an account row lock, which orders writers of one key: not expected.
+    // This batch waited on a user account's lock, but the writer that committed the key first
+    // took none it holds (its system accounts went to a shard). The same posting would have locked
+    // the same user account and come first or after, so the stored one differs: a conflict that
+    // names what differs, from the transaction now committed under the key.
     const lost = plan.created.find(({ posting }) => !ids.has(posting.idempotencyKey));
-    throw new LedgerError('idempotency_conflict', `idempotencyKey ${lost?.posting.idempotencyKey ?? '?'} was used concurrently for another transaction`, {
-      field: 'idempotencyKey',
-      value: lost?.posting.idempotencyKey ?? '',
-    });
+    assertInvariant(lost !== undefined, 'a batch lost a key it did not post');
+    const reads = context.dialect.postingBulk ?? repository;
+    const [stored] = await reads.selectTransactionsByKeys(trx, state.entity, [lost.posting.idempotencyKey]);
+    if (stored === undefined) {
+      throw new LedgerError('idempotency_conflict', `idempotencyKey ${lost.posting.idempotencyKey} was used concurrently for another transaction`, { field: 'idempotencyKey', value: lost.posting.idempotencyKey });
+    }
+    throw idempotencyConflict(lost.posting, storedContent(await readTransaction(trx, stored.id)), stored.id);
   }
   if (unlocked) await repository.releaseSavepoint(trx, 'batch_keys');
   const entryRows: Omit<EntryRow, 'id'>[] = [];

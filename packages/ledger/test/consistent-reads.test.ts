@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KyselyPlugin } from 'kysely';
 import { formatUnits } from '../src/index.js';
-import type { PostingInput } from '../src/index.js';
+import type { LedgerAccount, PostingInput } from '../src/index.js';
 import { readBalanceUnits } from '../src/balances.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 import { holdTransaction } from './support/hold.js';
@@ -22,7 +22,7 @@ describe.runIf(DIALECTS.includes('postgres'))('a balance read across the own row
     const opened = await freshLedger('postgres', { entities: [{ id: 'defi', timeZone: 'UTC' }] });
     close = opened.close;
     const { ledger } = opened;
-    const users = [];
+    const users: LedgerAccount[] = [];
     for (const code of ['u0', 'u1', 'u2']) users.push(await ledger.openAccount({ entity: 'defi', currency: 'BTC', code, kind: 'user' }));
     const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
     let n = 0;

@@ -6,11 +6,12 @@
  * differs for another. (SQLite has one writer at a time: no such window.)
  */
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, LedgerError } from '../src/index.js';
 import type { PostingInput } from '../src/index.js';
 import { openPostgresDatabase } from '../src/db/postgres/index.js';
-import { DIALECTS, PG_URL, dropSchema } from './dialects.js';
+import { DIALECTS, PG_URL, dropSchema, freshLedger } from './dialects.js';
+import { holdTransaction } from './support/hold.js';
 
 const ROUNDS = 40;
 
@@ -106,4 +107,33 @@ describe.runIf(DIALECTS.includes('postgres'))('one key posted by two processes a
       await close();
     }
   }, 120_000);
+});
+
+/**
+ * The key committed meanwhile by a writer that took no lock this posting waits on (its system
+ * accounts went to a shard, this posting waited on a user account): the conflict names what
+ * differs, as every idempotency conflict does (it named nothing before; found in review).
+ */
+describe.runIf(DIALECTS.includes('postgres'))('a key taken meanwhile by another content, this posting waiting on a user account (PostgreSQL)', () => {
+  let close: () => Promise<void> = async () => undefined;
+  afterEach(async () => close());
+  it('names the differing field when a concurrent writer committed the key with other content', async () => {
+    const opened = await freshLedger('postgres', { entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    close = opened.close;
+    const { ledger } = opened;
+    const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'u', kind: 'user' });
+    const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+    const settlement = await ledger.systemAccount('defi', 'BTC', 'settlement');
+    const at = '2025-03-18T09:00:00Z';
+    const holder = await holdTransaction(ledger, (scope) =>
+      scope.post({ entity: 'defi', kind: 'adjustment', idempotencyKey: 'K', occurredAt: at, entries: [
+        { accountId: settlement.id, side: 'debit', amount: '1' }, { accountId: funds.id, side: 'credit', amount: '1' }] }));
+    const mine = ledger.post({ entity: 'defi', kind: 'adjustment', idempotencyKey: 'K', occurredAt: at, entries: [
+      { accountId: funds.id, side: 'debit', amount: '1' }, { accountId: user.id, side: 'credit', amount: '1' }] })
+      .then((r) => ({ status: r.status }), (e: { code?: string; field?: string; context?: Record<string, string> }) => ({ code: e.code, field: e.field, context: e.context }));
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await holder.release();
+    const outcome = await mine;
+    expect(outcome).toMatchObject({ code: 'idempotency_conflict', context: { differingField: 'entries[0].accountId' } });
+  });
 });
