@@ -44,6 +44,7 @@ import type { Break } from './break-store.js';
 import { instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
+import type { BreakRow } from './db/repository.js';
 
 /** The kinds the sync books: only these are read from the books in the sync pass. */
 const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
@@ -315,6 +316,24 @@ interface DayWork {
   readonly progress: ReconcileProgressListener;
 }
 
+/**
+ * Per provider id, the amounts earlier versions of the day reported against the books (the
+ * `actual` of their `amount_mismatch` and `restated_entry` breaks) and the kind each got, the
+ * latest version's where two gave one amount (see `DayContext.earlierAmounts`). A run of the same
+ * version again counts its own earlier breaks too: it classifies the same figures alike.
+ */
+function earlierAmounts(rows: readonly BreakRow[], version: number): Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>> {
+  const amounts = new Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>>();
+  const earlier = rows.filter((row) => row.report_version <= version && (row.kind === 'amount_mismatch' || row.kind === 'restated_entry') && row.provider_id !== null && row.actual !== null);
+  for (const row of earlier.sort((a, b) => a.report_version - b.report_version)) {
+    const kind = row.kind as 'amount_mismatch' | 'restated_entry';
+    const byAmount = amounts.get(row.provider_id ?? '') ?? new Map<string, 'amount_mismatch' | 'restated_entry'>();
+    byAmount.set(row.actual ?? '', kind);
+    amounts.set(row.provider_id ?? '', byAmount);
+  }
+  return amounts;
+}
+
 /** The write phase, in the day's one transaction. */
 async function writeDay(settings: DaySettings, work: DayWork): Promise<ReconcileResult> {
   const { entity, read, scope } = work;
@@ -324,13 +343,14 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
   const db = repository.withReconcileTables(scope.db);
   const state = recorded.status === 'exists' ? await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed }) : undefined;
-  const context = { ...work.context, version: recorded.value.version };
+  // The day's stored breaks, read once: the plan (earlier versions' figures), the holds below and
+  // storing the run's breaks all need them.
+  const breakRows = await repository.selectBreaksOfDay(db, entity, day);
+  const context = { ...work.context, version: recorded.value.version, earlierAmounts: earlierAmounts(breakRows, recorded.value.version) };
   const synced = await syncDay(settings, work, context);
   const plan = await planDay(settings, work, context);
   const now = formatInstant(settings.now());
   await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
-  // The day's stored breaks, read once: the holds below and storing the run's breaks both need them.
-  const breakRows = await repository.selectBreaksOfDay(db, entity, day);
   const covered = coveredDrafts(breakRows, plan.drafts);
   const held = heldCurrencies(plan.drafts, covered);
   const conflicts: BreakDraft[] = [];

@@ -34,7 +34,11 @@ function compareEntry(entry: ReportEntry, local: LocalEntry, key: string, contex
     breaks.push(breakDraft('account_mismatch', { ...common, expected: local.earnAccountId, actual: entry.accountId, details: { transactionId: local.transactionId } }));
   }
   if (local.amountUnits !== units) {
-    const restated = context.version > 1 && kind !== 'deposit' && kind !== 'withdrawal';
+    // In a later version, a figure other than the books' is the provider restating the entry,
+    // unless an earlier version reported this same figure: then it is that version's disagreement
+    // again, under its kind.
+    const earlier = context.earlierAmounts?.get(key)?.get(formatUnits(units));
+    const restated = earlier !== undefined ? earlier === 'restated_entry' : context.version > 1 && kind !== 'deposit' && kind !== 'withdrawal';
     breaks.push(
       breakDraft(restated ? 'restated_entry' : 'amount_mismatch', {
         ...common,

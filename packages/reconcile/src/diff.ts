@@ -147,6 +147,14 @@ export interface DayContext {
   readonly timeZone: string;
   /** Report version (1 for the first report of the day; more for restatements). */
   readonly version: number;
+  /**
+   * Per provider id, the amounts an earlier version of the day reported against the books, with
+   * the kind that version's break gave them (`amount_mismatch` or `restated_entry`): a later
+   * version that reports the same amount repeats that disagreement under the same kind, so a
+   * person's resolution of it still covers it. Absent: no earlier break (the day's first run, or
+   * the pure diff of tests).
+   */
+  readonly earlierAmounts?: ReadonlyMap<string, ReadonlyMap<string, 'amount_mismatch' | 'restated_entry'>>;
 }
 
 const isBooking = (kind: TransactionKind): boolean => kind === 'deposit' || kind === 'withdrawal';
