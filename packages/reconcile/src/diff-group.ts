@@ -70,7 +70,7 @@ function unmatched(entry: ReportEntry, key: string, duplicate: boolean, context:
     earnAccountId: entry.accountId ?? null,
     currency: entry.currency,
     actual: formatUnits(units),
-    details: { entry, repair: kind === 'deposit' || kind === 'withdrawal' ? 'repairMissingBooking' : 'ingest again once the account is known' },
+    details: { entry, repair: kind === 'deposit' || kind === 'withdrawal' ? 'repairMissingBooking' : 'not booked: its Earn account is unknown to the books, or of another currency (then a currency_mismatch names it); ingest again once the account is known' },
   });
 }
 
