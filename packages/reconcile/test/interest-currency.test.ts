@@ -6,7 +6,7 @@
  * account was unknown (found in review, session 22).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnBooks } from '@earnbook/ledger';
+import { EarnBooks, formatUnits } from '@earnbook/ledger';
 import { Reconciler, diffInterest, loadReportObject, sumReportedInterest } from '../src/index.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { buildReport } from './report-builder.js';
@@ -15,7 +15,7 @@ const DAY = '2025-03-18';
 const TERMS = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
 
 describe('diffInterest with entries in several currencies (pure)', () => {
-  const line = { earnAccountId: 'a0', currency: 'BTC', balance: '1.000000000000000000', userInterest: '0.000094254925873501' };
+  const line = { earnAccountId: 'a0', currency: 'BTC', balance: formatUnits(10n ** 18n), userInterest: formatUnits(94_254_925_873_501n) };
   const tolerance = () => 0n;
   const entry = (id: string, currency: string, amount: string) => ({ id, accountId: 'a0', currency, amount });
 
