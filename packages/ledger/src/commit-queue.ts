@@ -59,6 +59,8 @@ export class CommitQueue<I, R> {
   readonly #waiting: Waiting<I, R>[] = [];
   #scheduled = false;
   #committing = false;
+  /** The linger timer while one runs. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: GroupCommitOptions, commit: (items: readonly I[]) => Promise<ItemOutcome<R>[]>, logger: LedgerLogger = SILENT_LEDGER_LOGGER) {
     this.#commit = commit;
@@ -72,6 +74,12 @@ export class CommitQueue<I, R> {
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#waiting.push({ item, resolve, reject });
+      // A group that is full lingers no longer: no caller could join it.
+      if (this.#timer !== undefined && this.#waiting.length >= this.#sizeMax) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#scheduled = false;
+      }
       this.#schedule();
     });
   }
@@ -81,11 +89,13 @@ export class CommitQueue<I, R> {
     this.#scheduled = true;
     // Linger 0: the callers already queued in this turn of the event loop join the group.
     const run = () => {
+      this.#timer = undefined;
       this.#scheduled = false;
       void this.#drain();
     };
-    if (this.#lingerMs === 0) setImmediate(run);
-    else setTimeout(run, this.#lingerMs);
+    // Lingering gathers callers into a group that has room; a full one goes at once.
+    if (this.#lingerMs === 0 || this.#waiting.length >= this.#sizeMax) setImmediate(run);
+    else this.#timer = setTimeout(run, this.#lingerMs);
   }
 
   async #drain(): Promise<void> {

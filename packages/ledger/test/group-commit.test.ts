@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger, LedgerError, formatUnits, parseUnits } from '../src/index.js';
+import { GROUP_COMMIT_LINGER_MS_MAX } from '../src/commit-queue.js';
 import type { LedgerAccount, PostResult, PostingInput } from '../src/index.js';
 import { DIALECTS, dropSchema, freshLedger, freshStorage } from './dialects.js';
 
@@ -171,6 +172,44 @@ describe.each(DIALECTS)('group commit on %s', (dialect) => {
       await dropSchema(storage.schema);
       expect(error).toBeInstanceOf(LedgerError);
       expect((error as LedgerError).field).toBe(`groupCommit.${Object.keys(groupCommit)[0]}`);
+    }
+  });
+});
+
+/**
+ * Lingering gathers callers into a group that has room: a full group commits at once, so no
+ * caller waits `lingerMs` for others that could not join it. With the longest linger (1 s) and
+ * groups of two, six callers used to wait one linger per group, 3 s at least (found in review,
+ * session 22); the bound below leaves a loaded machine a second and a half.
+ */
+describe.each(DIALECTS)('a full group does not linger (%s)', (dialect) => {
+  it('six callers, groups of two, the longest linger: three groups, none waits for it', { timeout: 20_000 }, async () => {
+    const groups: number[] = [];
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: 'UTC' }], groupCommit: { sizeMax: 2, lingerMs: GROUP_COMMIT_LINGER_MS_MAX, onGroup: (size) => groups.push(size) } });
+    try {
+      const { ledger } = opened;
+      const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'u', kind: 'user' });
+      const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+      const started = performance.now();
+      const posted = await Promise.all(
+        Array.from({ length: 6 }, (_, n) =>
+          ledger.post({
+            entity: 'defi',
+            kind: 'deposit',
+            idempotencyKey: `linger-${n}`,
+            occurredAt: '2025-03-18T09:00:00Z',
+            entries: [
+              { accountId: funds.id, side: 'debit', amount: '1' },
+              { accountId: user.id, side: 'credit', amount: '1' },
+            ],
+          }),
+        ),
+      );
+      expect(posted.map((result) => result.status)).toEqual(Array.from({ length: 6 }, () => 'created'));
+      expect(groups).toEqual([2, 2, 2]);
+      expect(performance.now() - started).toBeLessThan(1.5 * GROUP_COMMIT_LINGER_MS_MAX);
+    } finally {
+      await opened.close();
     }
   });
 });
