@@ -2,8 +2,8 @@
  * The full invariant check of stored books (`Ledger.verify`): every transaction balances per
  * currency; every balance series of an account (its own row, and each balance shard on
  * PostgreSQL) stores the balance and entry count of its entries, and its latest end-of-day row
- * equals that balance and sits on its last day; every end-of-day row of a shard equals its
- * entries up to that day; no account that may not go negative is negative; per (entity, currency)
+ * equals that balance and sits on its last day; every end-of-day row of a series (own or shard)
+ * equals its entries up to that day, and there is one exactly on each day it has entries; no account that may not go negative is negative; per (entity, currency)
  * the signed entries sum to zero. A violation is a {@link LedgerInvariantError}: the books are
  * inconsistent.
  */
@@ -64,7 +64,9 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
     perEntityCurrency.set(key, (perEntityCurrency.get(key) ?? 0n) + signed);
   }
   for (const [key, total] of perEntityCurrency) assertInvariant(total === 0n, `entries of ${key} do not sum to zero: ${formatUnits(total)}`);
-  await verifyShardDays(db, dialect, entity, new Map(accounts.map((account) => [account.id, account])));
+  const byId = new Map(accounts.map((account) => [account.id, account]));
+  await verifyOwnDays(db, dialect, byId);
+  await verifyShardDays(db, dialect, entity, byId);
   return { accounts: accounts.length, transactions, entries };
 }
 
@@ -88,34 +90,72 @@ function verifyShards(account: AccountRow, states: readonly ShardState[], series
   return total;
 }
 
+/** One balance series' day rows and its days with entries, both in (account, series, day) order. */
+interface DayWalk {
+  readonly rows: readonly { account_id: number; series: number | null; accounting_day: string; balance: string }[];
+  readonly entryDays: readonly { accountId: number; series: number | null; day: string; units: bigint }[];
+}
+
+/** Names a series in messages: the account's own, or a shard. */
+function seriesName(accountId: number, series: number | null): string {
+  return series === null ? `account ${accountId}` : `account ${accountId} shard ${series}`;
+}
+
 /**
- * Every shard day row equals the shard's entries up to that day. A shard has a day row exactly on
- * the days it has entries (a posting writes its day's row; a back-dated one moves the later rows),
- * so rows and days with entries are walked together in (account, shard, day) order.
+ * Every end-of-day row of a series equals its entries up to that day. A series has a day row
+ * exactly on the days it has entries (a posting writes its day's row; a back-dated one moves the
+ * later rows), so rows and days with entries are walked together.
  */
-async function verifyShardDays(db: Db, dialect: LedgerDialect, entity: string | undefined, accounts: ReadonlyMap<number, AccountRow>): Promise<void> {
-  const entryDays = (await sumShardEntriesPerDay(db, dialect, entity))
-    .map((row) => ({ accountId: row.account_id, shard: row.balance_shard ?? 0, day: row.accounting_day, units: totalToUnits(row.total) }))
-    .sort((a, b) => a.accountId - b.accountId || a.shard - b.shard || (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+function walkDays(walk: DayWalk, accounts: ReadonlyMap<number, AccountRow>): void {
   const running = new Map<string, bigint>();
   let next = 0;
-  for (const row of await selectShardDays(db, entity)) {
+  for (const row of walk.rows) {
     const account = accounts.get(row.account_id);
-    assertInvariant(account !== undefined, `shard day row of unknown account ${row.account_id}`);
-    const entryDay = entryDays[next];
+    assertInvariant(account !== undefined, `day row of unknown account ${row.account_id}`);
+    const entryDay = walk.entryDays[next];
     assertInvariant(
-      entryDay !== undefined && entryDay.accountId === row.account_id && entryDay.shard === row.shard && entryDay.day === row.accounting_day,
-      `account ${row.account_id} shard ${row.shard}: the end-of-day row of ${row.accounting_day} and the days with entries (next: account ${entryDay?.accountId} shard ${entryDay?.shard} ${entryDay?.day}) differ`,
+      entryDay !== undefined && entryDay.accountId === row.account_id && entryDay.series === row.series && entryDay.day === row.accounting_day,
+      `${seriesName(row.account_id, row.series)}: the end-of-day row of ${row.accounting_day} and the days with entries (next: ${entryDay === undefined ? 'none' : `${seriesName(entryDay.accountId, entryDay.series)} ${entryDay.day}`}) differ`,
     );
     next++;
-    const series = `${row.account_id} ${row.shard}`;
-    const sum = (running.get(series) ?? 0n) + entryDay.units;
-    running.set(series, sum);
+    const key = `${row.account_id} ${row.series ?? 'own'}`;
+    const sum = (running.get(key) ?? 0n) + entryDay.units;
+    running.set(key, sum);
     const expected = normalDelta(sum, account.normal_side);
-    assertInvariant(toUnits(row.balance) === expected, `account ${row.account_id} shard ${row.shard}: end of ${row.accounting_day} stores ${formatUnits(toUnits(row.balance))} but its entries sum to ${formatUnits(expected)}`);
+    assertInvariant(toUnits(row.balance) === expected, `${seriesName(row.account_id, row.series)}: end of ${row.accounting_day} stores ${formatUnits(toUnits(row.balance))} but its entries sum to ${formatUnits(expected)}`);
   }
-  const left = entryDays[next];
-  assertInvariant(left === undefined, `account ${left?.accountId} shard ${left?.shard} has entries on ${left?.day} without an end-of-day row`);
+  const left = walk.entryDays[next];
+  assertInvariant(left === undefined, `${left === undefined ? '' : seriesName(left.accountId, left.series)} has entries on ${left?.day} without an end-of-day row`);
+}
+
+/** Every shard day row equals the shard's entries up to that day (see {@link walkDays}). */
+async function verifyShardDays(db: Db, dialect: LedgerDialect, entity: string | undefined, accounts: ReadonlyMap<number, AccountRow>): Promise<void> {
+  const entryDays = (await sumShardEntriesPerDay(db, dialect, entity))
+    .map((row) => ({ accountId: row.account_id, series: row.balance_shard ?? 0, day: row.accounting_day, units: totalToUnits(row.total) }))
+    .sort((a, b) => a.accountId - b.accountId || a.series - b.series || (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  const rows = (await selectShardDays(db, entity)).map((row) => ({ account_id: row.account_id, series: row.shard, accounting_day: row.accounting_day, balance: row.balance }));
+  walkDays({ rows, entryDays }, accounts);
+}
+
+/** Accounts whose own day rows are checked per read (each read holds their entries' days). */
+const OWN_DAYS_ACCOUNTS_PER_READ = 1_000;
+
+/**
+ * Every own end-of-day row of every account equals its own entries up to that day (see
+ * {@link walkDays}), read a range of accounts at a time so that memory holds one range's days.
+ * Rows of other entities' accounts inside a range are left out.
+ */
+async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyMap<number, AccountRow>): Promise<void> {
+  const ids = [...accounts.keys()].sort((a, b) => a - b);
+  for (let start = 0; start < ids.length; start += OWN_DAYS_ACCOUNTS_PER_READ) {
+    const part = ids.slice(start, start + OWN_DAYS_ACCOUNTS_PER_READ);
+    const range = { fromId: part[0] ?? 0, toId: part[part.length - 1] ?? 0 };
+    const entryDays = (await repository.sumOwnEntriesPerDay(db, dialect, range))
+      .filter((row) => accounts.has(row.account_id))
+      .map((row) => ({ accountId: row.account_id, series: null, day: row.accounting_day, units: totalToUnits(row.total) }));
+    const rows = (await repository.selectDayBalancesOfAccounts(db, range)).filter((row) => accounts.has(row.account_id)).map((row) => ({ ...row, series: null }));
+    walkDays({ rows, entryDays }, accounts);
+  }
 }
 
 /** Every stored transaction has entries and balances per currency; answers how many there are. */

@@ -115,6 +115,36 @@ export async function sumEntriesPerAccount(db: Db, dialect: LedgerDialect, entit
   return query.execute();
 }
 
+/**
+ * Per account of ids `fromId`..`toId` and accounting day: the exact sum of the signed entries of
+ * the account's own series (`balance_shard` null), in (account, day) order: what each own day row
+ * must equal, summed up to its day.
+ */
+export async function sumOwnEntriesPerDay(db: Db, dialect: LedgerDialect, range: { fromId: number; toId: number }) {
+  return db
+    .selectFrom('journal_entries')
+    .select(['account_id', 'accounting_day', sql<string>`${sql.raw(dialect.exactSumFunction)}(amount)`.as('total')])
+    .where('account_id', '>=', range.fromId)
+    .where('account_id', '<=', range.toId)
+    .where('balance_shard', 'is', null)
+    .groupBy(['account_id', 'accounting_day'])
+    .orderBy('account_id')
+    .orderBy('accounting_day')
+    .execute();
+}
+
+/** The own end-of-day rows of accounts of ids `fromId`..`toId`, in (account, day) order. */
+export async function selectDayBalancesOfAccounts(db: Db, range: { fromId: number; toId: number }) {
+  return db
+    .selectFrom('account_day_balances')
+    .select(['account_id', 'accounting_day', 'balance'])
+    .where('account_id', '>=', range.fromId)
+    .where('account_id', '<=', range.toId)
+    .orderBy('account_id')
+    .orderBy('accounting_day')
+    .execute();
+}
+
 /** Per transaction and currency: the exact sum of the signed entries (must be zero). */
 export async function sumEntriesPerTransactionCurrency(db: Db, dialect: LedgerDialect, entity: string | undefined) {
   let query = db
