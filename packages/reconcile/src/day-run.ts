@@ -254,7 +254,14 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   // Set by the read; the books' worker, started once the interest worker posted (one core reads
   // the report, the other the books), asks it then.
   let syncMayBook = false;
-  const prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted, syncMayBook: () => syncMayBook }, input.report);
+  let prefetched: Awaited<ReturnType<typeof startBooksPrefetch>>;
+  try {
+    prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted, syncMayBook: () => syncMayBook }, input.report);
+  } catch (error) {
+    // Not yet inside the try below: the interest worker would be left running.
+    await closeInTurn([() => projection.close(), () => byKey.close(), () => interestByAccount.close()]).catch(() => undefined);
+    throw error;
+  }
   let comparison: PendingComparison | undefined;
   try {
     let readRows = 0;

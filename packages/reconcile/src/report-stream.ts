@@ -204,7 +204,10 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
       failure = error;
     }
   };
+  // Whether any byte other than JSON white space came: an empty file is not JSON (as in memory).
+  let content = false;
   for await (const chunk of chunks) {
+    if (!content) content = chunk.some((byte) => byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09);
     for (const piece of scanner.scan(chunk)) {
       if (piece.kind === 'json') {
         try {
@@ -229,6 +232,7 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
   } catch (cause) {
     throw notJson(file.source, cause);
   }
+  if (!content) throw notJson(file.source, new Error('the file is empty'));
   if (!ended) throw notJson(file.source, new Error('the report ended early'));
   if (transactionsArrays === 0) throw notOneArray(file.source);
   await batcher.flush();

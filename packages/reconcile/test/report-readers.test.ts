@@ -60,6 +60,14 @@ describe('JSON: streamed and in memory agree', () => {
   });
 });
 
+describe('JSON: an empty file', () => {
+  it.each(['', ' \n\t\r\n'])('%j is not JSON, named alike by both', async (text) => {
+    const [s, m] = await withFile('r.json', text, async (path) => [await streamed(path), await inMemory(path)]);
+    expect(m).toMatchObject({ ok: false, code: 'invalid_report', field: 'report' });
+    expect(s).toMatchObject({ ok: false, code: 'invalid_report', field: 'report' });
+  });
+});
+
 describe('NDJSON: every malformed file is invalid_report', () => {
   it('a file that ends inside a UTF-8 character', async () => {
     const bytes = Buffer.concat([Buffer.from(`${headerLine}\n${JSON.stringify(entry(0))}\n`), Buffer.from([0xe2, 0x82])]);

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { REPORT_DEPTH_MAX, ReconcileError, checkReportEntry, checkReportHeader } from '../src/index.js';
 import { readJsonChunks } from '../src/report-stream.js';
+import { checkUnknownHeaderField } from '../src/report-entry.js';
 
 const HEADER = { id: 'r-1', type: 'Report', entity: 'defi', accountingDay: '2025-03-18', timeZone: 'UTC', generatedAt: '2025-03-19T00:01:00.000Z' };
 const BALANCES = [{ currency: 'BTC', outstandingBalance: '-1.5' }];
@@ -59,6 +60,8 @@ function oracle(bytes: Buffer): Outcome {
     // The contract's one transactions array (a report without one, or with another value there, is refused).
     if (!Array.isArray(transactions)) return { ok: false, code: 'invalid_report' };
     const entries = transactions.map((value, index) => checkReportEntry(value, index, 'test'));
+    // Fields the contract does not name are text-checked too, as a report held in memory is.
+    for (const [key, value] of Object.entries(fields)) if (key !== 'transactions' && !(HEADER_FIELDS as readonly string[]).includes(key)) checkUnknownHeaderField('test', key, value);
     const header = checkReportHeader({ ...Object.fromEntries(HEADER_FIELDS.filter((field) => Object.hasOwn(fields, field)).map((field) => [field, fields[field]])), transactions: [] }, 'test');
     return { ok: true, entries, header };
   } catch (error) {
