@@ -327,12 +327,7 @@ export class Ledger {
   }
 
   #linesContext(): PostLinesContext {
-    return {
-      bulk: this.dialect.bulk,
-      createdAt: formatInstant(this.#now()),
-      currencyScale: (currency) => this.currencyScale(currency),
-      claimProviderIds: (trx, entity, kind) => repository.lockProviderIdClaims(trx, this.dialect, { entity, kinds: [kind], exclusive: true }),
-    };
+    return { dialect: this.dialect, createdAt: formatInstant(this.#now()), currencyScale: (currency) => this.currencyScale(currency) };
   }
 
   #normalize(input: PostingInput, reversesTransactionId?: number): NormalizedPosting {

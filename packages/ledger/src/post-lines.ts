@@ -12,14 +12,15 @@ import { writeWhole } from './partial-writes.js';
 import type { BackdatedDays, LinesPlan, LinesResult, NormalizedLines } from './posting-lines.js';
 import type { BulkAccountRow, JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
 import type { LedgerDatabase } from './db/schema.js';
+import type { LedgerDialect } from './db/dialect.js';
+import { lockProviderIdClaims } from './db/repository.js';
 
 /** What {@link postLinesWithin} needs from the ledger. */
 export interface PostLinesContext {
-  readonly bulk: JournalBulk | undefined;
+  /** The storage's dialect: its bulk statements, and whether it takes the provider-id claim lock. */
+  readonly dialect: LedgerDialect;
   readonly createdAt: string;
   readonly currencyScale: (currency: string) => number;
-  /** Takes the posting's provider-id claim lock (see `lockProviderIdClaims`; a no-op on SQLite). */
-  readonly claimProviderIds: (trx: Kysely<LedgerDatabase>, entity: string, kind: string) => Promise<void>;
 }
 
 /** The dialect's bulk statements, or a typed error for a storage opened without them. */
@@ -45,13 +46,13 @@ export async function postLinesWithin(
   context: PostLinesContext,
   options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean } = {},
 ): Promise<LinesResult> {
-  const bulk = requireBulk(context.bulk);
+  const bulk = requireBulk(context.dialect.bulk);
   const { known } = options;
   const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
   const unknown = known === undefined ? accountIds : accountIds.filter((id) => !known.has(id));
   // Before the account locks and the provider-id lookup: a whole transaction booking one of the
   // lines' ids at the same moment waits for this one's commit, or this one for its.
-  await context.claimProviderIds(trx, posting.entity, posting.kind);
+  await lockProviderIdClaims(trx, context.dialect, { entity: posting.entity, kinds: [posting.kind], exclusive: true });
   const rows = unknown.length === 0 ? [] : await bulk.lockAccounts(trx, unknown);
   if (known !== undefined) {
     for (const id of accountIds) {

@@ -146,8 +146,8 @@ export async function selectShardDays(db: Db, entity: string | undefined) {
 }
 
 /**
- * An account's balance as one snapshot: its own row's balance (first; absent when there is no
- * such account) and each shard's, in one statement, so that a writer committing between two reads
+ * An account's balance as one snapshot: its own row's balance (`shard` null; absent when there
+ * is no such account) and each shard's, in one statement, so that a writer committing between two reads
  * cannot make the sum one the account never had. With `day`: the balances at the end of that day
  * (each series' latest day row on or before it; null where it has none).
  */
