@@ -1,11 +1,11 @@
 /**
  * The full invariant check of stored books (`Ledger.verify`): every transaction balances per
  * currency; every balance series of an account (its own row, and each balance shard on
- * PostgreSQL) stores the balance and entry count of its entries, and its latest end-of-day row
- * equals that balance and sits on its last day; every end-of-day row of a series (own or shard)
- * equals its entries up to that day, and there is one exactly on each day it has entries; no account that may not go negative is negative; per (entity, currency)
- * the signed entries sum to zero. A violation is a {@link LedgerInvariantError}: the books are
- * inconsistent.
+ * PostgreSQL) stores the balance and entry count of its entries; every end-of-day row of a series
+ * equals its entries up to that day, there is one exactly on each day the series has entries,
+ * and the last of them is on the series' last day (so it equals the stored balance); no account
+ * that may not go negative is negative; per (entity, currency) the signed entries sum to zero. A
+ * violation is a {@link LedgerInvariantError}: the books are inconsistent.
  */
 import type { Kysely } from 'kysely';
 import { assertInvariant } from './errors.js';
@@ -37,7 +37,6 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
     series.set(row.balance_shard, { total: totalToUnits(row.total), entries: Number(row.entries) });
     sums.set(row.account_id, series);
   }
-  const latestDays = new Map((await repository.selectLatestDayBalances(db)).map((row) => [row.account_id, row]));
   const shards = new Map<number, ShardState[]>();
   for (const shard of await selectShardsWithDay(db, entity === undefined ? {} : { entity })) shards.set(shard.account_id, [...(shards.get(shard.account_id) ?? []), shard]);
   const perEntityCurrency = new Map<string, bigint>();
@@ -48,11 +47,6 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
     const ownBalance = toUnits(account.balance);
     assertInvariant(ownBalance === normalDelta(own?.total ?? 0n, account.normal_side), `account ${account.id} stores ${formatUnits(ownBalance)} but its entries sum to ${formatUnits(normalDelta(own?.total ?? 0n, account.normal_side))}`);
     assertInvariant((own?.entries ?? 0) === account.entry_count, `account ${account.id} counts ${account.entry_count} entries but has ${own?.entries ?? 0}`);
-    const latest = latestDays.get(account.id);
-    if (own !== undefined) {
-      assertInvariant(latest !== undefined && toUnits(latest.balance) === ownBalance, `account ${account.id}: latest end-of-day balance differs from its balance`);
-      assertInvariant(latest.accounting_day === account.last_day, `account ${account.id}: latest day row ${latest.accounting_day} is not its last day ${account.last_day}`);
-    }
     const balance = ownBalance + verifyShards(account, shards.get(account.id) ?? [], series);
     if (!ACCOUNT_KIND_RULES[account.kind as AccountKind].negativeAllowed) assertInvariant(balance >= 0n, `account ${account.id} (${account.kind}) is negative`);
     let signed = 0n;
@@ -155,6 +149,14 @@ async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyM
       .map((row) => ({ accountId: row.account_id, series: null, day: row.accounting_day, units: totalToUnits(row.total) }));
     const rows = (await repository.selectDayBalancesOfAccounts(db, range)).filter((row) => accounts.has(row.account_id)).map((row) => ({ ...row, series: null }));
     walkDays({ rows, entryDays }, accounts);
+    // The rows are the days with entries, so the last is the latest entry's day (and equals the
+    // balance, which equals the entries): it must be the account's last day.
+    const lastDays = new Map<number, string>();
+    for (const entryDay of entryDays) lastDays.set(entryDay.accountId, entryDay.day);
+    for (const [accountId, day] of lastDays) {
+      const lastDay = accounts.get(accountId)?.last_day;
+      assertInvariant(day === lastDay, `account ${accountId}: latest day row ${day} is not its last day ${lastDay}`);
+    }
   }
 }
 

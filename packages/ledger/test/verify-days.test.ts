@@ -45,4 +45,17 @@ describe.each(DIALECTS)('verify() and the own end-of-day rows (%s)', (dialect) =
     await sql`delete from account_day_balances where account_id = ${user.id} and accounting_day <= '2025-03-17'`.execute(ledger.db);
     expect(await verdict()).toBe('invariant error');
   });
+
+  it('finds an account whose last day is not its latest end-of-day row', async () => {
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    close = opened.close;
+    const { ledger } = opened;
+    const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'u', kind: 'user' });
+    const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+    await ledger.post({ entity: 'defi', kind: 'deposit', idempotencyKey: 'a', occurredAt: '2025-03-17T09:00:00Z', entries: [
+      { accountId: funds.id, side: 'debit', amount: '1' }, { accountId: user.id, side: 'credit', amount: '1' }] });
+    await ledger.verify({ entity: 'defi' });
+    await sql`update ledger_accounts set last_day = '2025-03-19' where id = ${user.id}`.execute(ledger.db);
+    await expect(ledger.verify({ entity: 'defi' })).rejects.toThrow(/latest day row 2025-03-17 is not its last day 2025-03-19/);
+  });
 });

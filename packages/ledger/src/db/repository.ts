@@ -155,17 +155,6 @@ export async function sumEntriesPerTransactionCurrency(db: Db, dialect: LedgerDi
   return query.execute();
 }
 
-/** Latest end-of-day balance row per account. */
-export async function selectLatestDayBalances(db: Db) {
-  return db
-    .selectFrom('account_day_balances as d')
-    .select(['d.account_id', 'd.accounting_day', 'd.balance'])
-    .where('d.accounting_day', '=', (eb) =>
-      eb.selectFrom('account_day_balances as l').select((inner) => inner.fn.max('l.accounting_day').as('m')).whereRef('l.account_id', '=', 'd.account_id'),
-    )
-    .execute();
-}
-
 /** Values per `IN` list and rows per multi-row statement: well inside SQLite's 32,766 variables. */
 export const STATEMENT_ROWS_MAX = 500;
 
