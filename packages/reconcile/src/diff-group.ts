@@ -37,13 +37,14 @@ function compareEntry(entry: ReportEntry, local: LocalEntry, key: string, contex
     // In a later version, a figure other than the books' is the provider restating the entry,
     // unless an earlier version reported this same figure: then it is that version's disagreement
     // again, under its kind.
-    const earlier = context.earlierAmounts?.get(key)?.get(formatUnits(units));
+    const actual = formatUnits(units);
+    const earlier = context.earlierAmounts?.get(key)?.get(actual);
     const restated = earlier !== undefined ? earlier === 'restated_entry' : context.version > 1 && kind !== 'deposit' && kind !== 'withdrawal';
     breaks.push(
       breakDraft(restated ? 'restated_entry' : 'amount_mismatch', {
         ...common,
         expected: formatUnits(local.amountUnits),
-        actual: formatUnits(units),
+        actual,
         details: { transactionId: local.transactionId, reportVersion: context.version },
       }),
     );

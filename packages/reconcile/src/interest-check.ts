@@ -63,8 +63,9 @@ function absolute(value: bigint): bigint {
  * compared with the recomputation, so interest reported in no other shows as missing).
  */
 export function diffInterest(line: InterestLine | undefined, reported: ReportedInterest | undefined, toleranceUnits: (currency: string) => bigint): BreakDraft[] {
-  if (line !== undefined && reported !== undefined && partsOf(reported).some((part) => part.currency !== line.currency)) {
-    const breaks = partsOf(reported)
+  const parts = line === undefined || reported === undefined ? [] : partsOf(reported);
+  if (line !== undefined && reported !== undefined && parts.some((part) => part.currency !== line.currency)) {
+    const breaks = parts
       .filter((part) => part.currency !== line.currency)
       .map((part) =>
         breakDraft('currency_mismatch', {
@@ -75,7 +76,8 @@ export function diffInterest(line: InterestLine | undefined, reported: ReportedI
           details: { reason: `interest reported in ${part.currency} for an Earn account in ${line.currency}`, reported: formatUnits(part.units), entryIds: part.ids },
         }),
       );
-    const own = partsOf(reported).find((part) => part.currency === line.currency);
+    // The account's own currency alone is compared with the recomputation.
+    const own = parts.find((part) => part.currency === line.currency);
     return [...breaks, ...diffInterest(line, own === undefined ? undefined : { accountId: reported.accountId, ...own }, toleranceUnits)];
   }
   if (line === undefined) {

@@ -47,7 +47,8 @@ const KEY_BYTES_MAX = 2 + 6 * 'transactions'.length;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-function isWhiteSpace(byte: number): boolean {
+/** Whether a byte is JSON white space (space, LF, CR, tab). */
+export function isWhiteSpace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 

@@ -16,7 +16,7 @@ import { ReconcileError } from './errors.js';
 import { REPORT_BYTES_MAX } from './report.js';
 import type { LoadedReport } from './report.js';
 import { checkEntry, checkReportEntry, checkReportHeader, checkUnknownHeaderField } from './report-entry.js';
-import { TransactionsScanner } from './report-scan.js';
+import { TransactionsScanner, isWhiteSpace } from './report-scan.js';
 import type { ScanPiece } from './report-scan.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 
@@ -207,7 +207,7 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
   // Whether any byte other than JSON white space came: an empty file is not JSON (as in memory).
   let content = false;
   for await (const chunk of chunks) {
-    if (!content) content = chunk.some((byte) => byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09);
+    if (!content) content = chunk.some((byte) => !isWhiteSpace(byte));
     for (const piece of scanner.scan(chunk)) {
       if (piece.kind === 'json') {
         try {

@@ -124,7 +124,7 @@ export function parseReport(bytes: Buffer | string, source: string): LoadedRepor
   } catch (cause) {
     throw new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
   }
-  if (hasSecondTransactionsKey(text)) {
+  if (hasSecondTransactionsKey(text, bytes)) {
     // JSON.parse keeps the last one, the streaming reader refuses: one rule for both.
     throw new ReconcileError('invalid_report', `report from ${source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: source });
   }
@@ -133,13 +133,14 @@ export function parseReport(bytes: Buffer | string, source: string): LoadedRepor
 
 /**
  * Whether JSON text holds a second top-level `transactions` key (the streaming reader's scanner
- * counts them). Only text that could (the word twice, or an escape that may spell it) is scanned.
+ * counts them, over the bytes as given). Only text that could (the word twice, or an escape that
+ * may spell it) is scanned.
  */
-function hasSecondTransactionsKey(text: string): boolean {
+function hasSecondTransactionsKey(text: string, bytes: Buffer | string): boolean {
   const first = text.indexOf('transactions');
   if ((first < 0 || text.indexOf('transactions', first + 1) < 0) && !text.includes('\\u')) return false;
   const scanner = new TransactionsScanner();
-  scanner.scan(Buffer.from(text, 'utf8'));
+  scanner.scan(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
   return scanner.transactionsKeys > 1;
 }
 
