@@ -29,6 +29,7 @@ import { parseMetadata } from './posting.js';
 import type { PostingScope } from './ledger-types.js';
 import { POST_BATCH_MAX, postLinesWithKnownAccounts } from './ledger.js';
 import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
+import { selectCycleLinesMark } from './db/earn-repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 
@@ -161,13 +162,13 @@ interface CycleReader {
   readonly termsByProduct: ReadonlyMap<string, InterestTerms>;
 }
 
-async function openCycleReader(options: CycleOptions): Promise<CycleReader> {
+async function openCycleReader(options: CycleOptions, db: Kysely<LedgerDatabase> = options.books.ledger.db): Promise<CycleReader> {
   const { books } = options;
   const entity = books.ledger.entity(options.entity).id;
   const day = parseAccountingDay(options.day, 'day');
   const batchSize = checkBatchSize(options.batchSize ?? CYCLE_BATCH_SIZE_DEFAULT);
   const termsByProduct = new Map<string, InterestTerms>();
-  for (const product of await books.productsInForce({ entity, day })) {
+  for (const product of await books.productsInForce({ entity, day }, db)) {
     termsByProduct.set(product.providerProductId, parseInterestTerms(product.terms, `products.${product.providerProductId}.terms`));
   }
   return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct };
@@ -237,20 +238,64 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
   return { items, accounts, lastId: rows[rows.length - 1]?.id, more: rows.length === batchSize };
 }
 
+/** Options of {@link cycleLines}. */
+export interface CycleLinesOptions extends CycleOptions {
+  /**
+   * Where to read: a write transaction (`Ledger.transact`'s `scope.db`) or a snapshot
+   * (`Ledger.readSnapshot`); default the ledger's own handle, one statement per batch.
+   */
+  readonly db?: Kysely<LedgerDatabase>;
+}
+
 /**
  * The cycle's lines in batches of accounts (ledger account id order), computed from the
- * end-of-day balances and the product terms in force on the day. Reads only.
+ * end-of-day balances and the product terms in force on the day. Reads only. Each batch is read
+ * in a statement of its own: a posting committed during the read may be seen by some batches
+ * and not others. A caller that keeps the lines while the books may change takes a
+ * {@link cycleLinesMark} before the read, and again where it needs the lines current.
  */
-export async function* cycleLines(options: CycleOptions): AsyncGenerator<CycleLine[]> {
-  const reader = await openCycleReader(options);
+export async function* cycleLines(options: CycleLinesOptions): AsyncGenerator<CycleLine[]> {
+  const db = options.db ?? options.books.ledger.db;
+  const reader = await openCycleReader(options, db);
   let afterId = 0;
   for (;;) {
-    const batch = await readCycleBatch(options.books.ledger.db, reader, afterId, false);
+    const batch = await readCycleBatch(db, reader, afterId, false);
     if (batch.lastId === undefined) return;
     yield batch.items.map((item) => item.line);
     if (!batch.more) return;
     afterId = batch.lastId;
   }
+}
+
+/**
+ * What the cycle's lines of an entity ({@link cycleLines}, any day) depend on, counted: its Earn
+ * accounts, the journal lines on their ledger accounts, and its product versions. All three only
+ * grow (journal rows, Earn accounts and product versions are immutable; every posting to an
+ * account adds to its line count), so a mark taken before a read of the lines and found equal
+ * later says that no account, posting or product version they depend on came in between: the
+ * lines read then are the lines a read now would give. The converse does not hold: any posting
+ * to an Earn account moves the mark (a deposit of the next day as well), so a moved mark only
+ * says to read again. Residues carried from the day before are not counted: only the cycle of
+ * that day writes them, and it runs before the day is read. The later mark must be taken where
+ * every commit before it is visible (a write transaction that holds SQLite's lock, or a
+ * PostgreSQL read-committed statement).
+ */
+export interface CycleLinesMark {
+  readonly earnAccounts: number;
+  /** The journal lines on the Earn accounts' ledger accounts, as exact decimal text. */
+  readonly entries: string;
+  readonly productVersions: number;
+}
+
+/** The {@link CycleLinesMark} of an entity now (or in `db`'s snapshot or transaction). */
+export async function cycleLinesMark(ledger: Ledger, input: { entity: string }, db: Kysely<LedgerDatabase> = ledger.db): Promise<CycleLinesMark> {
+  const entity = ledger.entity(input.entity).id;
+  return selectCycleLinesMark(db, { entity });
+}
+
+/** Whether two {@link CycleLinesMark}s are the same. */
+export function sameCycleLinesMark(a: CycleLinesMark, b: CycleLinesMark): boolean {
+  return a.earnAccounts === b.earnAccounts && a.entries === b.entries && a.productVersions === b.productVersions;
 }
 
 /** Every line of the cycle, without writing: what the provider's report should show. */

@@ -190,11 +190,14 @@ export class EarnBooks {
     return row === undefined ? undefined : rowToProduct(row);
   }
 
-  /** Every product of an entity in force on a day, by product id. */
-  async productsInForce(input: { entity: string; day: string }): Promise<EarnProduct[]> {
+  /**
+   * Every product of an entity in force on a day, by product id. `db`: a transaction or snapshot
+   * to read in (`Ledger.transact`'s `scope.db`, `Ledger.readSnapshot`); default the books' own.
+   */
+  async productsInForce(input: { entity: string; day: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<EarnProduct[]> {
     const entity = this.ledger.entity(input.entity).id;
     const day = parseAccountingDay(input.day, 'day');
-    const rows = await earnRepository.selectProductVersionsUpTo(this.#db, { entity, day });
+    const rows = await earnRepository.selectProductVersionsUpTo(db, { entity, day });
     const latest = new Map<string, EarnProduct>();
     for (const row of rows) if (!latest.has(row.provider_product_id)) latest.set(row.provider_product_id, rowToProduct(row));
     return [...latest.values()];

@@ -3,6 +3,7 @@
  * processed reports), as functions over a `Kysely` handle or transaction. The rules (idempotency,
  * conflicts) live in `earn-books.ts`; these functions only read and write.
  */
+import { sql } from 'kysely';
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { EarnAccountTable, EarnBookingTable, EarnProductTable, EarnUserTable, LedgerDatabase, ProcessedReportTable } from './schema.js';
 
@@ -57,6 +58,23 @@ export async function selectProductVersionsUpTo(db: Db, key: { entity: string; d
     .orderBy('provider_product_id')
     .orderBy('effective_day', 'desc')
     .execute();
+}
+
+/**
+ * What a read of an entity's Earn accounts' balances depends on, counted (see `CycleLinesMark`):
+ * its Earn accounts, the journal lines on their ledger accounts (each posting adds to an
+ * account's `entry_count`; user accounts are never kept in balance shards) and its product
+ * versions. One statement: a snapshot of all three.
+ */
+export async function selectCycleLinesMark(db: Db, key: { entity: string }): Promise<{ earnAccounts: number; entries: string; productVersions: number }> {
+  const { rows } = await sql<{ earn_accounts: number | string; entries: number | string | null; product_versions: number | string }>`
+    select count(*) as earn_accounts, sum(l.entry_count) as entries,
+           (select count(*) from earn_products p where p.entity = ${key.entity}) as product_versions
+    from earn_accounts a join ledger_accounts l on l.id = a.ledger_account_id
+    where a.entity = ${key.entity}`.execute(db);
+  const row = rows[0];
+  // PostgreSQL answers counts and sums as text (bigint, numeric); the sum stays text: exact.
+  return { earnAccounts: Number(row?.earn_accounts ?? 0), entries: String(row?.entries ?? 0), productVersions: Number(row?.product_versions ?? 0) };
 }
 
 // ---- users ----------------------------------------------------------------------------------
