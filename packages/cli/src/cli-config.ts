@@ -11,6 +11,8 @@ import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency,
 import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
+import { jsonSyntaxErrorPosition } from './json-syntax-position.js';
+import { ENTITY_ID_PATTERN } from './text-flags.js';
 import { CONFIG_SCHEMA_FILE_NAME, configKeyName, configSchemaError } from './config-schema.js';
 
 /** Bytes of a configuration file read at most. */
@@ -78,7 +80,6 @@ const TOP_LEVEL_KEYS = new Set(['$schema', '$comment', 'entities', 'toleranceUni
 const EARN_API_KEYS = new Set(['baseUrl', 'tokenUrl', 'clientId', 'clientSecretEnv', 'clientAuthMethod', 'scope', 'timeoutMs', 'attemptsMax', 'retryTotalMsMax', 'downloadTimeoutMs', 'downloadIdleTimeoutMs', 'downloadRetryTotalMsMax']);
 const SECRET_KEYS = new Set(['clientSecret', 'secret', 'password', 'token', 'accessToken']);
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const ENTITY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 function invalid(field: string, reason: string, value?: unknown): never {
   const shown = value === undefined ? '' : `, got ${describeValue(value)}`;
@@ -117,7 +118,7 @@ function perEntity<T>(value: unknown, field: string, entityIds: ReadonlySet<stri
   return Object.freeze(
     Object.fromEntries(
       Object.entries(table).map(([entity, item]) => {
-        if (!ENTITY_PATTERN.test(entity)) invalid(`${field}.${entity}`, 'must be keyed by an entity id');
+        if (!ENTITY_ID_PATTERN.test(entity)) invalid(`${field}.${entity}`, 'must be keyed by an entity id');
         if (entityIds !== undefined && !entityIds.has(entity)) invalid(`${field}.${entity}`, `names an entity that is not in entities (${[...entityIds].join(', ')})`);
         return [entity, check(item, `${field}.${entity}`)];
       }),
@@ -139,7 +140,7 @@ function checkEntities(value: unknown): readonly LedgerEntity[] {
       const entity = record(item, field);
       for (const key of Object.keys(entity)) if (key !== 'id' && key !== 'timeZone') invalid(`${field}.${configKeyName(key)}`, 'is not a known field (id, timeZone)');
       const id = text(entity['id'], `${field}.id`, 64);
-      if (!ENTITY_PATTERN.test(id)) invalid(`${field}.id`, 'must be lower-case letters, digits, "_" or "-"', id);
+      if (!ENTITY_ID_PATTERN.test(id)) invalid(`${field}.id`, 'must be lower-case letters, digits, "_" or "-"', id);
       if (seen.has(id)) invalid(`${field}.id`, 'is listed twice', id);
       seen.add(id);
       let timeZone: string;
@@ -293,7 +294,13 @@ export async function loadConfig(path: string, cwd: string): Promise<CliConfig> 
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new CliError('invalid_config', `configuration file ${file} is not JSON: ${(cause as Error).message}`, { field: '--config', value: path, cause });
+    if (!(cause instanceof SyntaxError)) throw cause;
+    // Only the position: the parser's message quotes the text around the error, and a file that
+    // fails to parse may hold a secret pasted by mistake. For the same reason its SyntaxError is
+    // not kept as the cause.
+    const position = jsonSyntaxErrorPosition(text);
+    const where = position === undefined ? '' : `: ${position.offset === text.length ? 'it ends too early, ' : 'syntax error '}at line ${position.line}, column ${position.column}`;
+    throw new CliError('invalid_config', `configuration file ${file} is not JSON${where}`, { field: '--config', value: path });
   }
   return parseConfig(json);
 }

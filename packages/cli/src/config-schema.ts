@@ -6,8 +6,9 @@
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { ENTITY_ID_PATTERN } from './text-flags.js';
 
-const ENTITY_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+const ENTITY_PATTERN = ENTITY_ID_PATTERN.source;
 const CURRENCY_PATTERN = '^[A-Z0-9]{2,12}$';
 
 const perCurrency = (description: string, value: Record<string, unknown>) => ({

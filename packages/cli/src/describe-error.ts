@@ -2,12 +2,14 @@
  * How a failed command tells what went wrong: one `error:` line on stderr with the message, the
  * error's code and the field at fault (and, with `--json`, the same as JSON on stdout). Typed
  * errors of every package are expected failures; anything else is reported as `internal` with
- * its stack, since it is a bug or a broken invariant.
+ * its stack, since it is a bug or a broken invariant. The line is one line whatever the message
+ * holds: control characters are written as `\uXXXX` escapes (see {@link singleLine}).
  */
 import { EarnApiError } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import { ReconcileError } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
+import { singleLine, stackFrames } from './terminal-text.js';
 
 /** A failure as the CLI reports it. */
 export interface ErrorDescription {
@@ -55,7 +57,11 @@ export function describeError(error: unknown): ErrorDescription {
   return { kind: 'internal', code: 'internal', message: error instanceof Error ? error.message : String(error) };
 }
 
-/** The `error:` line (and, for an internal error, its stack). */
+/**
+ * The `error:` line (and, for an internal error, its stack frames). A message is printed with its
+ * control characters escaped, whichever package or provider wrote it: a line break or an escape
+ * sequence in it could otherwise forge output lines or drive the terminal.
+ */
 export function formatError(error: unknown): string {
   const description = describeError(error);
   const facts = [`code ${description.code}`];
@@ -63,7 +69,10 @@ export function formatError(error: unknown): string {
   if (description.path !== undefined && description.path !== '') facts.push(`path ${description.path}`);
   if (description.status !== undefined) facts.push(`status ${description.status}`);
   if (description.requestId !== undefined) facts.push(`request ${description.requestId}`);
-  const line = `error: ${description.message} (${facts.join(', ')})\n`;
-  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) return `${line}${error.stack}\n`;
+  const line = `error: ${singleLine(description.message)} (${singleLine(facts.join(', '))})\n`;
+  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) {
+    // The stack starts with the message again: only the frames are added, each line escaped.
+    return `${line}${stackFrames(error) ?? singleLine(error.stack)}\n`;
+  }
   return line;
 }

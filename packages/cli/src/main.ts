@@ -10,6 +10,7 @@
 import { processIo } from './cli-io.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { run } from './run.js';
+import { singleLine, stackFrames } from './terminal-text.js';
 import { removeTemporaryFiles } from './temporary-files.js';
 
 /** Set once an output stream has failed (other than a reader going away). */
@@ -24,8 +25,12 @@ function tell(message: string): void {
   }
 }
 
+/** The failure and its stack frames, control characters escaped: its message may come from anywhere. */
 function describeCrash(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  if (!(error instanceof Error)) return singleLine(String(error));
+  const head = singleLine(`${error.name}: ${error.message}`);
+  if (error.stack === undefined) return head;
+  return `${head}\n${stackFrames(error) ?? singleLine(error.stack)}`;
 }
 
 /** An uncaught failure: the run's state is unknown, so the process ends now, with the failure code. */

@@ -1,7 +1,7 @@
 /**
  * Checks of the text the CLI turns into file paths (`--out`, `--report-file`, `--config`,
- * `--database`, and the same from the environment or the configuration), and the output folder
- * of a command that writes the books before its files.
+ * `--database`, `--entity` in the default output folder, and the same from the environment or the
+ * configuration), and the output folder of a command that writes the books before its files.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +21,28 @@ export function checkPath(value: string, field: string, shown: string = value): 
   const defect = textDefect(value);
   if (defect !== undefined) throw new CliError('invalid_flag', `${field} must be a well-formed path, not hold ${defect}`, { field, value: describeValue(shown) });
   if (value.length > PATH_LENGTH_MAX) throw new CliError('invalid_flag', `${field} has ${value.length} characters, more than ${PATH_LENGTH_MAX}`, { field, value: describeValue(shown) });
+  return value;
+}
+
+/**
+ * An entity id as the CLI knows entities (the configuration's `entities[].id` and the keys of its
+ * per-entity tables): lower-case letters, digits, `_` and `-`, at most 64 characters. Such an id
+ * is also safe as one component of a path: no separator, no `.` or `..`.
+ */
+export const ENTITY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/**
+ * Returns `value` when it is an entity id ({@link ENTITY_ID_PATTERN}); otherwise throws
+ * `invalid_flag` naming `field`, the value shown escaped. Checked before the id is used for
+ * anything, in particular before it becomes part of the default output folder: a NUL or a
+ * separator in it would otherwise be blamed on `--out`, or name a folder elsewhere.
+ */
+export function checkEntityFlag(value: string, field: string): string {
+  const defect = textDefect(value);
+  if (defect !== undefined) throw new CliError('invalid_flag', `${field} must be well-formed text, not hold ${defect}, got ${describeValue(value)}`, { field, value: describeValue(value) });
+  if (!ENTITY_ID_PATTERN.test(value)) {
+    throw new CliError('invalid_flag', `${field} must be an entity id (lower-case letters, digits, "_" or "-", at most 64 characters), got ${describeValue(value)}`, { field, value: describeValue(value) });
+  }
   return value;
 }
 

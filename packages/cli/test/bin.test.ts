@@ -75,13 +75,16 @@ describe('the earnbook bin', () => {
   it.each([
     ['an unhandled rejection', 'void Promise.reject(new Error("boom-rejected"))', 'unhandled rejection', 'boom-rejected'],
     ['an uncaught exception', 'throw new Error("boom-thrown")', 'uncaught exception', 'boom-thrown'],
+    // Its message escaped: a line break or an escape sequence in it prints as \uXXXX.
+    ['an uncaught exception with control characters', 'throw new Error("boom-\\nearnbook: CLEAN\\u001b[2J")', 'uncaught exception', 'boom-\\u000aearnbook: CLEAN\\u001b[2J'],
   ])('exits 2, not 1, on %s after the command ran', async (_name, failure, kind, text) => {
     // The entry, loaded through tsx as the bin loads it, then a failure nothing catches.
-    const script = join(ws.dir, `crash-${text}.mjs`);
+    const script = join(ws.dir, `crash-${kind.replace(' ', '-')}-${text.length}.mjs`);
     await writeFile(script, `await import(${JSON.stringify(MAIN)});\nsetTimeout(() => { ${failure}; }, 10);\n`);
     const result = await spawnNode(['--import', 'tsx', script, '--version'], { cwd: PACKAGE_DIR, stdout: 'ignore' });
     expect(result.code).toBe(EXIT_ERROR);
-    expect(result.stderr).toContain(`earnbook: internal error (${kind}), exiting with code ${EXIT_ERROR}: Error: ${text}`);
+    expect(result.stderr).toContain(`earnbook: internal error (${kind}), exiting with code ${EXIT_ERROR}: Error: ${text}\n`);
+    expect(result.stderr).not.toMatch(/\u001b|\nearnbook: CLEAN/);
   });
 
   it('removes the download in progress and exits 130 when interrupted (SIGINT) mid-download', async () => {

@@ -2,7 +2,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatUnits, toUnits } from '@earnbook/ledger';
-import { DAY, WALLET, runCli, workspace } from './fixtures.js';
+import { DAY, WALLET, booksSnapshot, runCli, workspace } from './fixtures.js';
 import type { Workspace } from './fixtures.js';
 import type { ReconcileSummary } from '../src/index.js';
 
@@ -173,6 +173,39 @@ describe('earnbook reconcile', () => {
     const moved = await reconcile(['--config', await ws.writeConfig('moved.json', { entities: [{ id: 'defi', timeZone: 'UTC' }] })]);
     expect(moved.code).toBe(2);
     expect(moved.stderr).toContain('code entity_configuration_changed');
+  });
+
+  it('reports a configuration file that is not JSON by line and column only, never quoting the file (a pasted secret)', async () => {
+    const secret = 'hunter2-Sup3rS3cret-value';
+    // A common slip: single quotes around a value, here on the third line.
+    const config = await ws.writeConfig('quoted.json', `{\n  "earnApi": {\n    "defi": { "clientSecret": '${secret}' }\n  }\n}\n`);
+    for (const extra of [[], ['--json']]) {
+      const result = await reconcile(['--config', config, ...extra]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`error: configuration file ${config} is not JSON: syntax error at line 3, column 31 (code invalid_config, field --config)\n`);
+      for (const printed of [result.stderr, result.stdout]) expect(printed).not.toContain(secret.slice(0, 7));
+    }
+    const cut = await reconcile(['--config', await ws.writeConfig('cut.json', '{ "entities": ')]);
+    expect(cut.stderr).toContain('is not JSON: it ends too early, at line 1, column 15 (code invalid_config, field --config)');
+  });
+
+  it('refuses an --entity that is not an entity id before using it (the default output folder): exit 2 naming --entity, nothing written', async () => {
+    // Without `entities` in the configuration, --entity is not matched against a list before the
+    // books are opened, but it is part of the default output folder before that.
+    const config = await ws.writeConfig('no-entities.json', { wallets: {} });
+    const before = await booksSnapshot(ws.database);
+    for (const entity of ['a\u0000b', 'a\ud800b', '../escape', 'de/fi', '..', 'Defi', ' defi', 'x'.repeat(65), '']) {
+      for (const days of [['--day', DAY, '--report-file', ws.reportFile], ['--from', DAY, '--to', DAY, '--fetch']]) {
+        const result = await runCli(['reconcile', '--entity', entity, ...days, '--database', ws.database, '--config', config, '--quiet'], { cwd: ws.dir });
+        expect(result.code, result.stderr).toBe(2);
+        expect(result.stderr).toMatch(/^error: --entity must be (well-formed text|an entity id).* \(code invalid_flag, field --entity\)\n$/);
+        expect(result.stderr).toContain(JSON.stringify(entity).slice(0, 40));
+        expect(result.stderr).not.toMatch(/[\u0000\ud800]/);
+      }
+    }
+    await expect(access(join(ws.dir, '.earnbook'))).rejects.toThrow();
+    await expect(access(join(ws.dir, 'escape'))).rejects.toThrow();
+    expect(await booksSnapshot(ws.database)).toBe(before);
   });
 
   it('reads the entities from the books when no configuration is given', async () => {

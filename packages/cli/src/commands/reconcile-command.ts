@@ -8,10 +8,10 @@ import { join, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
-import { formatInstant, parseAccountingDay } from '@earnbook/ledger';
+import { describeValue, formatInstant, parseAccountingDay } from '@earnbook/ledger';
 import { openReportFile } from '@earnbook/reconcile';
 import type { ReconcileResult, ReportInput } from '@earnbook/reconcile';
-import { checkPath, prepareOutputFolder } from '../text-flags.js';
+import { checkEntityFlag, checkPath, prepareOutputFolder } from '../text-flags.js';
 import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
@@ -89,6 +89,9 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   if (flags.from !== undefined || flags.to !== undefined || flags.allEntities === true) return (await import('./reconcile-range.js')).reconcileRange(flags, io);
   if (flags.day === undefined) throw new CliError('invalid_flag', "required option '--day <YYYY-MM-DD>' not specified (or --from and --to for a range of days)", { field: '--day' });
   if (flags.entity === undefined) throw new CliError('invalid_flag', "required option '--entity <id>' not specified (or --all-entities)", { field: '--entity' });
+  // Checked first: the entity is part of the default output folder, the progress title and the
+  // fetch, and is only matched against the configuration's entities when it lists them.
+  checkEntityFlag(flags.entity, '--entity');
   const day = parseAccountingDay(flags.day, '--day');
   if ((flags.reportFile === undefined) === (flags.fetch !== true)) {
     throw new CliError('invalid_flag', 'give exactly one of --report-file <path> or --fetch', { field: flags.reportFile === undefined ? '--report-file' : '--fetch' });
@@ -96,7 +99,7 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   if (flags.reportId !== undefined && flags.fetch !== true) throw new CliError('invalid_flag', '--report-id is only for --fetch', { field: '--report-id', value: flags.reportId });
   const config = await resolveConfig(flags, io);
   if (config.entities !== undefined && !config.entities.some((entity) => entity.id === flags.entity)) {
-    throw new CliError('invalid_flag', `--entity must be one of ${config.entities.map((entity) => entity.id).join(', ')}, got ${JSON.stringify(flags.entity)}`, { field: '--entity', value: flags.entity });
+    throw new CliError('invalid_flag', `--entity must be one of ${config.entities.map((entity) => entity.id).join(', ')}, got ${describeValue(flags.entity)}`, { field: '--entity', value: describeValue(flags.entity) });
   }
   const out = resolve(io.cwd, flags.out === undefined ? join('.earnbook', 'reconcile', flags.entity, day) : checkPath(flags.out, '--out'));
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${flags.entity} ${day}`, stages: 4 });

@@ -19,7 +19,7 @@ import { withFetchedReport } from '../fetch-report.js';
 import type { OpenBooks } from '../open-books.js';
 import { progressEnabled, stageProgress } from '../stage-progress.js';
 import type { StageProgress } from '../stage-progress.js';
-import { checkPath, prepareOutputFolder } from '../text-flags.js';
+import { checkEntityFlag, checkPath, prepareOutputFolder } from '../text-flags.js';
 import type { OutputFolder } from '../text-flags.js';
 import { writeDaySummary } from './reconcile-command.js';
 import type { ReconcileFlags } from './reconcile-command.js';
@@ -56,6 +56,7 @@ function checkRange(flags: ReconcileFlags): { fromDay: string; toDay: string } {
   if (flags.fetch !== true) throw new CliError('invalid_flag', 'a range of days fetches each day\'s report: give --fetch (--report-file holds one day)', { field: '--fetch' });
   if (flags.reportId !== undefined) throw new CliError('invalid_flag', '--report-id names one report; it cannot be used with a range', { field: '--report-id', value: flags.reportId });
   if ((flags.entity === undefined) === (flags.allEntities !== true)) throw new CliError('invalid_flag', 'give exactly one of --entity <id> or --all-entities', { field: '--entity' });
+  if (flags.entity !== undefined) checkEntityFlag(flags.entity, '--entity');
   const fromDay = parseAccountingDay(flags.from, '--from');
   const toDay = parseAccountingDay(flags.to, '--to');
   if (toDay < fromDay) throw new CliError('invalid_flag', `--to ${toDay} is before --from ${fromDay}`, { field: '--to', value: toDay });
