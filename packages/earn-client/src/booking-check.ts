@@ -1,5 +1,5 @@
 import type { Booking } from './contract/types.js';
-import { EarnApiError } from './errors.js';
+import { EarnApiError, describeValue } from './errors.js';
 
 /** What a booking request asked for, to compare with the booking the provider answers. */
 export interface BookingExpectation {
@@ -32,10 +32,21 @@ function canonicalDecimal(value: string): string {
  * else than the partner will record, so it is refused as `invalid_response` naming the field,
  * the value expected and the value received.
  */
-export function checkBooking(options: { readonly operation: string; readonly expected: BookingExpectation; readonly booking: Booking }): Booking {
-  const { operation, expected, booking } = options;
+export function checkBooking(options: {
+  readonly operation: string;
+  readonly expected: BookingExpectation;
+  readonly booking: Booking;
+  /**
+   * The client's credentials in every rendering (`TokenProvider.secrets()`): the error is built
+   * after the HTTP layer's redaction, and the provider may have echoed one into the booking.
+   */
+  readonly secrets: readonly string[];
+}): Booking {
+  const { operation, expected, booking, secrets } = options;
+  // Both values are quoted redacted, cut and with control characters escaped: the received one
+  // is the provider's text, of any length (the contract bounds no answered reference).
   const mismatch = (field: keyof BookingExpectation, received: string): EarnApiError =>
-    new EarnApiError('invalid_response', `${operation}: the booking answered does not match the request: ${field} expected ${JSON.stringify(expected[field])}, received ${JSON.stringify(received)}`, {
+    new EarnApiError('invalid_response', `${operation}: the booking answered does not match the request: ${field} expected ${describeValue(expected[field], secrets)}, received ${describeValue(received, secrets)}`, {
       operation,
       path: field,
       field,

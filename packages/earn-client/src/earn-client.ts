@@ -277,7 +277,9 @@ export class EarnClient {
     const idempotencyKey = this.#idempotencyKey(input);
     const booking = await this.#http.call(operation, { pathParams: { accountId }, body, idempotencyKey, signal: input.signal });
     const type = operation === 'POST /v1/accounts/{accountId}/deposits' ? 'Deposit' : 'Withdrawal';
-    return checkBooking({ operation, expected: { type, accountId, amount: input.amount, ...(input.reference === undefined ? {} : { reference: input.reference }) }, booking });
+    const expected = { type, accountId, amount: input.amount, ...(input.reference === undefined ? {} : { reference: input.reference }) } as const;
+    // The HTTP layer's redaction is behind us: the check quotes the answer redacted itself.
+    return checkBooking({ operation, expected, booking, secrets: this.#tokens.secrets() });
   }
 
   #idempotencyKey(input: IdempotentCallOptions): string {

@@ -202,9 +202,58 @@ function renderValue(value: unknown, secrets: readonly string[] = []): string {
   return `${Object.prototype.toString.call(value)} (content not shown)`;
 }
 
+/** The most characters of the provider's error message an error quotes. */
+export const PROVIDER_MESSAGE_LENGTH_MAX = 300;
+
+/** The most characters of a provider error code or request id an error carries. */
+export const PROVIDER_ID_LENGTH_MAX = 128;
+
+/** Whether one code point (or unpaired surrogate) must not reach a log line or a terminal as it is. */
+function isControl(character: string): boolean {
+  const code = character.codePointAt(0) ?? 0;
+  // C0 and DEL, C1 (with NEL), the Unicode line and paragraph separators, and a lone surrogate.
+  return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029 || (code >= 0xd800 && code <= 0xdfff);
+}
+
+/**
+ * `text` with every control character escaped as `\uXXXX` (C0, DEL, C1, U+2028, U+2029 and
+ * unpaired surrogates), so that a provider's text cannot break a log line, forge another one or
+ * drive a terminal, cut to at most `lengthMax` characters (ending in `...` when cut). An escape
+ * or a surrogate pair is never cut in half. The walk stops at the first character beyond
+ * `lengthMax`, so a text of megabytes costs no more than a short one.
+ */
+export function escapeAndCut(text: string, lengthMax: number): string {
+  const pieces: string[] = [];
+  let length = 0;
+  let cut = false;
+  for (const character of text) {
+    const piece = isControl(character) ? `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}` : character;
+    pieces.push(piece);
+    length += piece.length;
+    if (length > lengthMax) {
+      cut = true;
+      break;
+    }
+  }
+  if (!cut) return pieces.join('');
+  while (pieces.length > 0 && length > lengthMax - 3) length -= (pieces.pop() as string).length;
+  return `${pieces.join('')}...`;
+}
+
+/**
+ * Text the provider chose (an error message, an error code, a request id) as an error may carry
+ * it: every one of `secrets` redacted first (so that a cut never leaves the first part of a
+ * secret behind), then control characters escaped and the text cut to `lengthMax`
+ * ({@link escapeAndCut}).
+ */
+export function providerText(text: string, options: { readonly secrets: readonly string[]; readonly lengthMax: number }): string {
+  return escapeAndCut(redact(text, options.secrets), options.lengthMax);
+}
+
 /**
  * Renders any value for an error message, short and without throwing; `secrets` are redacted
- * before the text is cut to length.
+ * before the text is cut to length, and control characters that `JSON.stringify` leaves as they
+ * are (DEL, C1, U+2028, U+2029) are escaped.
  */
 export function describeValue(value: unknown, secrets: readonly string[] = []): string {
   let text: string;
@@ -218,6 +267,5 @@ export function describeValue(value: unknown, secrets: readonly string[] = []): 
       text = Object.prototype.toString.call(value);
     }
   }
-  text = redact(text, secrets);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  return escapeAndCut(redact(text, secrets), 120);
 }

@@ -3,7 +3,7 @@ import { parseSecureUrl } from './config.js';
 import { validateContract } from './contract/validate.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import type { ContractTypes } from './contract/types.js';
-import { EarnApiError, redact, sanitizeCause } from './errors.js';
+import { EarnApiError, PROVIDER_ID_LENGTH_MAX, PROVIDER_MESSAGE_LENGTH_MAX, providerText, redact, sanitizeCause } from './errors.js';
 import { abortedError, sleep } from './abort.js';
 import { operationSpec } from './operations.js';
 import { bodyCarriesCredential, credentialInBody, redactError } from './redaction.js';
@@ -144,7 +144,7 @@ export class HttpExecutor {
    */
   async downloadToFile(uri: string, path: string, signal: AbortSignal | undefined): Promise<number> {
     return this.#downloadWith(uri, signal, async (response, operation, clock) => {
-      const requestId = response.headers.get('x-request-id') ?? undefined;
+      const requestId = this.#headerRequestId(response);
       if (!response.ok) {
         const text = await readText({ response, bytesMax: this.#config.reportBytesMax, operation, requestId, onChunk: () => clock.progress() });
         throw this.#httpFailure(operation, response, text, requestId);
@@ -276,7 +276,7 @@ export class HttpExecutor {
     readonly onChunk?: () => void;
   }): Promise<ContractTypes[N]> {
     const { operation, response } = request;
-    const requestId = response.headers.get('x-request-id') ?? undefined;
+    const requestId = this.#headerRequestId(response);
     const text = await readText({ response, bytesMax: request.bytesMax, operation, requestId, ...(request.onChunk === undefined ? {} : { onChunk: request.onChunk }) });
     if (!response.ok) throw this.#httpFailure(operation, response, text, requestId);
     let json: unknown;
@@ -311,7 +311,7 @@ export class HttpExecutor {
       const body = validateContract('ErrorBody', JSON.parse(text));
       providerCode = body.error.code;
       providerMessage = body.error.message;
-      requestId ??= body.error.requestId;
+      if (requestId === undefined && body.error.requestId !== undefined) requestId = this.#providerText(body.error.requestId, PROVIDER_ID_LENGTH_MAX);
     } catch {
       // A non-conforming error body still yields an error with the status; the body is not trusted.
     }
@@ -321,12 +321,13 @@ export class HttpExecutor {
     else if (status === 429) code = 'rate_limited';
     else if (status === 422 && providerCode === 'insufficient_balance') code = 'insufficient_balance';
     else if (status === 409 && providerCode === 'idempotency_conflict') code = 'idempotency_conflict';
-    // Redacted before it is cut, so that a cut never leaves the first part of a secret behind.
-    const detail = providerMessage === undefined ? '' : `: ${this.#redact(providerMessage).slice(0, 300)}`;
-    const error = new EarnApiError(code, `${operation}: answered ${status}${providerCode === undefined ? '' : ` ${providerCode}`}${detail}`, {
+    // The provider's text is bounded and cannot break a log line; the raw code only classifies.
+    const shownCode = providerCode === undefined ? undefined : this.#providerText(providerCode, PROVIDER_ID_LENGTH_MAX);
+    const detail = providerMessage === undefined ? '' : `: ${this.#providerText(providerMessage, PROVIDER_MESSAGE_LENGTH_MAX)}`;
+    const error = new EarnApiError(code, `${operation}: answered ${status}${shownCode === undefined ? '' : ` ${shownCode}`}${detail}`, {
       operation,
       status,
-      ...(providerCode === undefined ? {} : { providerCode }),
+      ...(shownCode === undefined ? {} : { providerCode: shownCode }),
       ...(requestId === undefined ? {} : { requestId }),
     });
     if (status === 401) apiUnauthorized.add(error);
@@ -339,5 +340,16 @@ export class HttpExecutor {
 
   #redact(text: string): string {
     return redact(text, this.#tokens.secrets());
+  }
+
+  /** Provider text as an error carries it: redacted, then escaped and cut ({@link providerText}). */
+  #providerText(text: string, lengthMax: number): string {
+    return providerText(text, { secrets: this.#tokens.secrets(), lengthMax });
+  }
+
+  /** The response's `X-Request-Id` as an error carries it, or `undefined` when there is none. */
+  #headerRequestId(response: Response): string | undefined {
+    const header = response.headers.get('x-request-id');
+    return header === null ? undefined : this.#providerText(header, PROVIDER_ID_LENGTH_MAX);
   }
 }

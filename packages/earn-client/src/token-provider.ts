@@ -2,7 +2,8 @@ import * as oauth from 'oauth4webapi';
 import type { EntityConfig } from './config.js';
 import { isLoopbackHost } from './config.js';
 import { validateContract } from './contract/validate.js';
-import { EarnApiError, redact, sanitizeCause } from './errors.js';
+import { EarnApiError, PROVIDER_ID_LENGTH_MAX, providerText, redact, sanitizeCause } from './errors.js';
+import { readText } from './read-text.js';
 import { abortedError, raceAbort } from './abort.js';
 import { basicCredentialRenderings, credentialRenderings } from './redaction.js';
 
@@ -89,63 +90,94 @@ export class TokenProvider {
   async #requestToken(): Promise<CachedToken> {
     this.#tokenRequests += 1;
     const config = this.#config;
-    const tokenUrl = new URL(config.tokenUrl);
-    const authorizationServer: oauth.AuthorizationServer = { issuer: tokenUrl.origin, token_endpoint: config.tokenUrl };
+    const authorizationServer: oauth.AuthorizationServer = { issuer: new URL(config.tokenUrl).origin, token_endpoint: config.tokenUrl };
     const client: oauth.Client = { client_id: config.clientId };
-    const clientAuth = config.clientAuthMethod === 'client_secret_post' ? oauth.ClientSecretPost(this.#clientSecret) : oauth.ClientSecretBasic(this.#clientSecret);
-    const parameters = new URLSearchParams();
-    if (config.scope !== undefined) parameters.set('scope', config.scope);
-    const timeoutSignal = AbortSignal.timeout(config.tokenTimeoutMs);
     const startedMs = this.#now();
-    let response: Response;
-    try {
-      response = await oauth.clientCredentialsGrantRequest(authorizationServer, client, clientAuth, parameters, {
-        signal: timeoutSignal,
-        [oauth.allowInsecureRequests]: tokenUrl.protocol === 'http:' && isLoopbackHost(tokenUrl.hostname),
-        [oauth.customFetch]: (url, init) => config.fetch(url, init),
-      });
-    } catch (error) {
-      if (timeoutSignal.aborted) {
-        throw new EarnApiError('timeout', `${operation}: no answer within tokenTimeoutMs (${config.tokenTimeoutMs})`, { operation, cause: this.#sanitize(error) });
-      }
-      throw new EarnApiError('network_error', `${operation}: request failed: ${this.#redact(errorMessage(error))}`, { operation, cause: this.#sanitize(error) });
-    }
-    const requestId = response.headers.get('x-request-id') ?? undefined;
-    const context = { operation, status: response.status, ...(requestId === undefined ? {} : { requestId }) };
-    // Overload and gateway failures are retryable by the caller's retry loop; they are not OAuth errors.
-    if (response.status === 429 || response.status >= 500) {
-      await response.body?.cancel().catch(() => undefined);
-      const code = response.status === 429 ? 'rate_limited' : 'http_error';
-      throw new EarnApiError(code, `${operation}: answered ${response.status}`, context);
-    }
+    const response = await this.#exchange(authorizationServer, client);
     let result: oauth.TokenEndpointResponse;
     try {
       result = await oauth.processClientCredentialsResponse(authorizationServer, client, response);
     } catch (error) {
-      if (error instanceof oauth.ResponseBodyError) {
-        const unauthorized = error.status === 401 || error.error === 'invalid_client' || error.error === 'unauthorized_client';
-        throw new EarnApiError(unauthorized ? 'unauthorized' : 'http_error', `${operation}: answered ${error.status} ${error.error}`, {
-          ...context,
-          providerCode: error.error,
-          cause: this.#sanitize(error),
-        });
-      }
-      if (response.status === 401) {
-        throw new EarnApiError('unauthorized', `${operation}: answered 401`, { ...context, cause: this.#sanitize(error) });
-      }
-      const code = response.ok ? 'invalid_response' : 'http_error';
-      throw new EarnApiError(code, `${operation}: ${this.#redact(errorMessage(error))}`, { ...context, cause: this.#sanitize(error) });
+      throw this.#refusal(error, response);
     }
     this.#remember(result.access_token);
-    validateContract('TokenResponse', result, { operation, secrets: this.#redacted, quoteValue: false, status: response.status, ...(requestId === undefined ? {} : { requestId }) });
+    validateContract('TokenResponse', result, { ...this.#context(response), secrets: this.#redacted, quoteValue: false });
     if (result.token_type !== 'bearer') {
-      throw new EarnApiError('invalid_response', `${operation}: token_type must be Bearer`, { ...context, path: 'token_type', field: 'token_type' });
+      throw new EarnApiError('invalid_response', `${operation}: token_type must be Bearer`, { ...this.#context(response), path: 'token_type', field: 'token_type' });
     }
     const lifetimeMs = result.expires_in === undefined ? config.tokenLifetimeMsDefault : result.expires_in * 1000;
     const marginMs = Math.min(config.tokenRefreshMarginMs, lifetimeMs / 2);
     const token: CachedToken = { accessToken: result.access_token, refreshAtMs: startedMs + lifetimeMs - marginMs };
     this.#cached = token;
     return token;
+  }
+
+  /**
+   * Sends the token request and reads its whole answer within `tokenTimeoutMs` (headers and
+   * body) and `responseBytesMax`, then hands back a `Response` rebuilt from the text read, for
+   * oauth4webapi to check. Reading the body here, not in oauth4webapi, makes a connection that
+   * breaks mid-body a `network_error` and a body that stalls a `timeout` (both retried, as on API
+   * calls) and bounds the answer's size. Redirects are not followed (oauth4webapi sends
+   * `redirect: 'manual'`): a 3xx is refused as an `http_error`.
+   */
+  async #exchange(authorizationServer: oauth.AuthorizationServer, client: oauth.Client): Promise<Response> {
+    const config = this.#config;
+    const tokenUrl = new URL(config.tokenUrl);
+    const clientAuth = config.clientAuthMethod === 'client_secret_post' ? oauth.ClientSecretPost(this.#clientSecret) : oauth.ClientSecretBasic(this.#clientSecret);
+    const parameters = new URLSearchParams();
+    if (config.scope !== undefined) parameters.set('scope', config.scope);
+    // One signal for the request and the body: undici aborts the body's stream with it.
+    const timeoutSignal = AbortSignal.timeout(config.tokenTimeoutMs);
+    try {
+      const response = await oauth.clientCredentialsGrantRequest(authorizationServer, client, clientAuth, parameters, {
+        signal: timeoutSignal,
+        [oauth.allowInsecureRequests]: tokenUrl.protocol === 'http:' && isLoopbackHost(tokenUrl.hostname),
+        [oauth.customFetch]: (url, init) => config.fetch(url, init),
+      });
+      // Overload and gateway failures are retryable by the caller's retry loop; they are not OAuth errors.
+      if (response.status === 429 || response.status >= 500) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new EarnApiError(response.status === 429 ? 'rate_limited' : 'http_error', `${operation}: answered ${response.status}`, this.#context(response));
+      }
+      const requestId = this.#context(response).requestId;
+      const text = await readText({ response, bytesMax: config.responseBytesMax, operation, requestId });
+      // A null-body status (204, 205, 304) cannot be rebuilt with a body, and has none.
+      return new Response(text === '' ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers });
+    } catch (error) {
+      // `limit_exceeded`, a success body that is not UTF-8, a 429 or 5xx: as they are.
+      if (error instanceof EarnApiError) throw error;
+      if (timeoutSignal.aborted) {
+        throw new EarnApiError('timeout', `${operation}: no complete answer within ${config.tokenTimeoutMs} ms (tokenTimeoutMs)`, { operation, cause: this.#sanitize(error) });
+      }
+      throw new EarnApiError('network_error', `${operation}: request failed: ${this.#redact(errorMessage(error))}`, { operation, cause: this.#sanitize(error) });
+    }
+  }
+
+  /** The error for a token answer oauth4webapi refused (an OAuth error, a 3xx, an invalid body). */
+  #refusal(error: unknown, response: Response): EarnApiError {
+    const context = this.#context(response);
+    if (error instanceof oauth.ResponseBodyError) {
+      const unauthorized = error.status === 401 || error.error === 'invalid_client' || error.error === 'unauthorized_client';
+      const providerCode = providerText(error.error, { secrets: this.#redacted, lengthMax: PROVIDER_ID_LENGTH_MAX });
+      return new EarnApiError(unauthorized ? 'unauthorized' : 'http_error', `${operation}: answered ${error.status} ${providerCode}`, {
+        ...context,
+        providerCode,
+        cause: this.#sanitize(error),
+      });
+    }
+    if (response.status === 401) {
+      return new EarnApiError('unauthorized', `${operation}: answered 401`, { ...context, cause: this.#sanitize(error) });
+    }
+    const code = response.ok ? 'invalid_response' : 'http_error';
+    return new EarnApiError(code, `${operation}: ${this.#redact(errorMessage(error))}`, { ...context, cause: this.#sanitize(error) });
+  }
+
+  /** The operation, status and request id of a token answer, as its errors carry them. */
+  #context(response: Response): { operation: string; status: number; requestId?: string } {
+    const header = response.headers.get('x-request-id');
+    // Redacted with the secrets known now: a token just issued is one of them once remembered.
+    const requestId = header === null ? undefined : providerText(header, { secrets: this.#redacted, lengthMax: PROVIDER_ID_LENGTH_MAX });
+    return { operation, status: response.status, ...(requestId === undefined ? {} : { requestId }) };
   }
 
   #remember(accessToken: string): void {

@@ -3,8 +3,9 @@
  * another account or for another amount is refused, since the partner would record what it asked
  * while the provider booked something else. Amounts compare as decimals.
  */
+import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnClient } from '../src/index.js';
+import { EarnApiError, EarnClient } from '../src/index.js';
 import { FakeEarnServer, json } from './support/fake-earn-server.js';
 import { booking } from './support/fixtures.js';
 import { failure } from './support/failure.js';
@@ -82,5 +83,46 @@ describe('the booking answered', () => {
     expect((await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', idempotencyKey: 'key-3' })).reference).toBe('theirs');
     server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5', { reference: 'order-7' })));
     expect((await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', reference: 'order-7', idempotencyKey: 'key-4' })).reference).toBe('order-7');
+  });
+});
+
+describe('the booking answered, quoted in the mismatch error', () => {
+  /** A secret shorter than 8 characters: a success body may hold it by chance, an error never. */
+  const shortSecret = 'Pw7#xq1';
+
+  /** Every rendering of an error and of each error in its cause chain. */
+  function renderings(error: unknown): string[] {
+    const texts: string[] = [];
+    let current: unknown = error;
+    for (let depth = 0; current instanceof Error && depth < 10; depth += 1) {
+      texts.push(current.message, current.stack ?? '', String(current), JSON.stringify(current) ?? '', inspect(current, { depth: 20 }));
+      current = current.cause;
+    }
+    return texts;
+  }
+
+  it('a short client secret echoed as the reference is redacted, as in every other error', async () => {
+    await server.close();
+    server = await FakeEarnServer.start({ clientSecret: shortSecret });
+    // The same secret in an API error is redacted by the HTTP layer.
+    server.on('POST', withdrawalPath, json(422, { error: { code: 'insufficient_balance', message: `secret was ${shortSecret}` } }));
+    const control = await failure(new EarnClient(server.config()).withdraw({ accountId: 'account-1', amount: '1', idempotencyKey: 'key-0' }));
+    for (const text of renderings(control)) expect(text).not.toContain(shortSecret);
+    // The booking check runs after that layer: it redacts what it quotes itself.
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '1', { reference: shortSecret })));
+    const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '1', reference: 'order-7', idempotencyKey: 'key-1' }));
+    expect(error).toMatchObject({ code: 'invalid_response', field: 'reference' });
+    expect(error.message).toContain('reference expected "order-7", received "[redacted]"');
+    for (const text of renderings(error)) expect(text, `leak in: ${text.slice(0, 200)}`).not.toContain(shortSecret);
+  });
+
+  it('a reference of a megabyte is cut, and its control characters escaped', async () => {
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '1', { reference: `x\u2028y\u009bz\u007f${'r'.repeat(1_000_000)}` })));
+    const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '1', reference: 'order-7', idempotencyKey: 'key-1' }));
+    expect(error).toBeInstanceOf(EarnApiError);
+    expect(error).toMatchObject({ code: 'invalid_response', field: 'reference' });
+    expect(error.message.length).toBeLessThan(400);
+    expect(error.message).toContain('received "x\\u2028y\\u009bz\\u007frrr');
+    expect(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(error.message)).toBe(false);
   });
 });
