@@ -5,7 +5,7 @@
  * finds are resolved with that reason, and a person resolves one by hand.
  */
 import type { Kysely } from 'kysely';
-import { breakFigure } from './diff.js';
+import { breakFigure, breakFingerprint } from './diff.js';
 import type { BreakDraft } from './diff.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
@@ -63,13 +63,41 @@ function firstOfEachIdentity(drafts: readonly BreakDraft[]): BreakDraft[] {
 }
 
 /**
+ * The day's rows, each under the fingerprint the run's drafts give its identity. A mismatch of a
+ * matched entry stored before the entry's kind was part of the identity keeps its old fingerprint
+ * (migration `0006_entry_kind_fingerprints` reads the kind from the details, and these did not
+ * carry it): it is the break of the draft whose fingerprint without the kind is that one and that
+ * names the same local transaction (one transaction has one kind), and takes the draft's
+ * fingerprint. An open row takes it only when no open row has it already.
+ */
+export function withLegacyRowsAdopted(rows: readonly BreakRow[], drafts: readonly BreakDraft[]): BreakRow[] {
+  const byLegacy = new Map<string, BreakDraft>();
+  for (const draft of drafts) {
+    const transactionId = draft.details['transactionId'];
+    if (draft.entryKind === null || typeof transactionId !== 'number') continue;
+    const key = JSON.stringify([breakFingerprint({ ...draft, entryKind: null }), transactionId]);
+    if (!byLegacy.has(key)) byLegacy.set(key, draft);
+  }
+  if (byLegacy.size === 0) return [...rows];
+  const legacyFingerprints = new Set([...byLegacy.values()].map((draft) => breakFingerprint({ ...draft, entryKind: null })));
+  const openFingerprints = new Set(rows.filter((row) => row.status === 'open').map((row) => row.fingerprint));
+  return rows.map((row) => {
+    if (!legacyFingerprints.has(row.fingerprint)) return row;
+    const transactionId = (JSON.parse(row.details) as Record<string, unknown>)['transactionId'];
+    const draft = byLegacy.get(JSON.stringify([row.fingerprint, transactionId]));
+    if (draft === undefined || (row.status === 'open' && openFingerprints.has(draft.fingerprint))) return row;
+    return { ...row, fingerprint: draft.fingerprint };
+  });
+}
+
+/**
  * The drafts a person's resolution covers, by fingerprint, with the row that covers each: a row of
  * the same identity that a person resolved with the same figure ({@link breakFigure}). A run's
  * own resolution ("no longer found") covers nothing: the break that comes back is found again.
  */
 export function coveredDrafts(rows: readonly BreakRow[], drafts: readonly BreakDraft[]): Map<string, BreakRow> {
   const resolvedByPerson = new Map<string, BreakRow[]>();
-  for (const row of rows) {
+  for (const row of withLegacyRowsAdopted(rows, drafts)) {
     if (row.status !== 'resolved' || row.resolved_by !== 'person') continue;
     const same = resolvedByPerson.get(row.fingerprint);
     if (same === undefined) resolvedByPerson.set(row.fingerprint, [row]);
@@ -91,11 +119,16 @@ export function coveredDrafts(rows: readonly BreakRow[], drafts: readonly BreakD
  * or by a person for another figure — unless a person resolved the same identity with the same
  * figure: that resolution covers it, and an open row of the identity is then resolved too. Rows
  * are never reopened: the resolved ones are the break's history. The first draft of a fingerprint
- * wins. `rows` are the day's stored breaks, read in the same transaction. Returns how many open
- * breaks were resolved.
+ * wins. `rows` are the day's stored breaks, read in the same transaction; a row stored before
+ * the entry's kind was part of the identity is stored under its draft's fingerprint first
+ * ({@link withLegacyRowsAdopted}). Returns how many open breaks were resolved.
  */
 export async function storeBreaks(trx: Kysely<ReconcileDatabase>, input: { entity: string; day: string; drafts: readonly BreakDraft[]; version: number; now: string; rows: readonly BreakRow[] }): Promise<number> {
-  const { entity, day, version, now, rows } = input;
+  const { entity, day, version, now } = input;
+  const rows = withLegacyRowsAdopted(input.rows, input.drafts);
+  for (const [index, row] of rows.entries()) {
+    if (row.fingerprint !== input.rows[index]?.fingerprint) await repository.updateBreak(trx, row.id, { fingerprint: row.fingerprint });
+  }
   const open = new Map(rows.filter((row) => row.status === 'open').map((row) => [row.fingerprint, row]));
   const covered = coveredDrafts(rows, input.drafts);
   const current = new Set<string>();

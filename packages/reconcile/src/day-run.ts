@@ -18,7 +18,7 @@
 import { formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, toUnits } from '@earnbook/ledger';
 import type { EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
-import { compareBreaks, entriesToBook, kindOfType, matchKey } from './diff.js';
+import { compareBreaks, earlierAmountsKey, entriesToBook, entryKindOfDetails, kindOfType, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
@@ -324,7 +324,8 @@ interface DayWork {
 }
 
 /**
- * Per provider id, the amounts earlier versions of the day reported against the books (the
+ * Per provider id and entry kind (`earlierAmountsKey`: a margin and a fee under one provider id
+ * are two entries), the amounts earlier versions of the day reported against the books (the
  * `actual` of their `amount_mismatch` and `restated_entry` breaks) and the kind each got, the
  * latest version's where two gave one amount (see `DayContext.earlierAmounts`). A run of the same
  * version again counts its own earlier breaks too: it classifies the same figures alike.
@@ -334,9 +335,10 @@ function earlierAmounts(rows: readonly BreakRow[], version: number): Map<string,
   const earlier = rows.filter((row) => row.report_version <= version && (row.kind === 'amount_mismatch' || row.kind === 'restated_entry') && row.provider_id !== null && row.actual !== null);
   for (const row of earlier.sort((a, b) => a.report_version - b.report_version)) {
     const kind = row.kind as 'amount_mismatch' | 'restated_entry';
-    const byAmount = amounts.get(row.provider_id ?? '') ?? new Map<string, 'amount_mismatch' | 'restated_entry'>();
+    const key = earlierAmountsKey(row.provider_id ?? '', entryKindOfDetails(JSON.parse(row.details) as Record<string, unknown>));
+    const byAmount = amounts.get(key) ?? new Map<string, 'amount_mismatch' | 'restated_entry'>();
     byAmount.set(row.actual ?? '', kind);
-    amounts.set(row.provider_id ?? '', byAmount);
+    amounts.set(key, byAmount);
   }
   return amounts;
 }

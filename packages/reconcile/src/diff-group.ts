@@ -5,7 +5,7 @@
 import { formatUnits, nextAccountingDay, toUnits } from '@earnbook/ledger';
 import type { CycleLine } from '@earnbook/ledger';
 import type { DailyReport } from '@earnbook/earn-client/contract';
-import { breakDraft, compareBreaks, isDatedInDay, isOfDay, kindOfType, matchKey } from './diff.js';
+import { breakDraft, compareBreaks, earlierAmountsKey, isDatedInDay, isOfDay, kindOfType, matchKey } from './diff.js';
 import type { BreakDraft, DayContext, KeyGroup, LocalEntry } from './diff.js';
 import { createdDay } from './report-entry.js';
 import type { ReportEntry } from './report-entry.js';
@@ -26,50 +26,54 @@ function compareEntry(entry: ReportEntry, local: LocalEntry, key: string, contex
   const breaks: BreakDraft[] = [];
   const kind = local.kind;
   const units = toUnits(entry.amount);
-  const common = { providerId: key, earnAccountId: local.earnAccountId, currency: local.currency };
+  const common = { providerId: key, earnAccountId: local.earnAccountId, currency: local.currency, entryKind: kind };
+  // The kind in the details lets a stored row tell its entry's kind (`entryKindOfDetails`).
+  const about = { transactionId: local.transactionId, kind };
   if (local.currency !== entry.currency) {
-    return [breakDraft('currency_mismatch', { ...common, expected: local.currency, actual: entry.currency, details: { transactionId: local.transactionId } })];
+    return [breakDraft('currency_mismatch', { ...common, expected: local.currency, actual: entry.currency, details: about })];
   }
   if (entry.accountId !== undefined && local.earnAccountId !== null && entry.accountId !== local.earnAccountId) {
-    breaks.push(breakDraft('account_mismatch', { ...common, expected: local.earnAccountId, actual: entry.accountId, details: { transactionId: local.transactionId } }));
+    breaks.push(breakDraft('account_mismatch', { ...common, expected: local.earnAccountId, actual: entry.accountId, details: about }));
   }
   if (local.amountUnits !== units) {
     // In a later version, a figure other than the books' is the provider restating the entry,
     // unless an earlier version reported this same figure: then it is that version's disagreement
     // again, under its kind.
     const actual = formatUnits(units);
-    const earlier = context.earlierAmounts?.get(key)?.get(actual);
+    // A row stored before its details carried the kind is filed under none: it speaks for any kind.
+    const earlier = context.earlierAmounts?.get(earlierAmountsKey(key, kind))?.get(actual) ?? context.earlierAmounts?.get(earlierAmountsKey(key, null))?.get(actual);
     const restated = earlier !== undefined ? earlier === 'restated_entry' : context.version > 1 && kind !== 'deposit' && kind !== 'withdrawal';
     breaks.push(
       breakDraft(restated ? 'restated_entry' : 'amount_mismatch', {
         ...common,
         expected: formatUnits(local.amountUnits),
         actual,
-        details: { transactionId: local.transactionId, reportVersion: context.version },
+        details: { ...about, reportVersion: context.version },
       }),
     );
   }
   const localDay = kind === 'deposit' || kind === 'withdrawal' ? local.accountingDay : local.interestDay;
   if (localDay !== context.day) {
-    breaks.push(breakDraft('day_mismatch', { ...common, expected: localDay ?? '', actual: context.day, details: { transactionId: local.transactionId } }));
+    breaks.push(breakDraft('day_mismatch', { ...common, expected: localDay ?? '', actual: context.day, details: about }));
   } else if (!isDatedInDay(entry, context)) {
-    breaks.push(breakDraft('day_mismatch', { ...common, expected: context.day, actual: createdDay(entry, context.timeZone), details: { transactionId: local.transactionId, createdAt: entry.createdAt, reason: 'the report dates the entry outside its day' } }));
+    breaks.push(breakDraft('day_mismatch', { ...common, expected: context.day, actual: createdDay(entry, context.timeZone), details: { ...about, createdAt: entry.createdAt, reason: 'the report dates the entry outside its day' } }));
   }
   return breaks;
 }
 
 function unmatched(entry: ReportEntry, key: string, duplicate: boolean, context: DayContext): BreakDraft {
-  const kind = kindOfType(entry.type);
+  const kind = kindOfType(entry.type) ?? null;
   const units = toUnits(entry.amount);
-  if (duplicate) return breakDraft('duplicate_in_report', { providerId: entry.id, currency: entry.currency, actual: formatUnits(units), earnAccountId: entry.accountId ?? null, details: { entry } });
+  if (duplicate) return breakDraft('duplicate_in_report', { providerId: entry.id, currency: entry.currency, entryKind: kind, actual: formatUnits(units), earnAccountId: entry.accountId ?? null, details: { entry } });
   if (kind !== 'deposit' && kind !== 'withdrawal' && !isDatedInDay(entry, context)) {
     // Not booked: interest, margin or a fee the report dates outside the day.
-    return breakDraft('day_mismatch', { providerId: key, earnAccountId: entry.accountId ?? null, currency: entry.currency, expected: context.day, actual: createdDay(entry, context.timeZone), details: { entry, reason: 'dated outside the report day; not booked' } });
+    return breakDraft('day_mismatch', { providerId: key, earnAccountId: entry.accountId ?? null, currency: entry.currency, entryKind: kind, expected: context.day, actual: createdDay(entry, context.timeZone), details: { entry, reason: 'dated outside the report day; not booked' } });
   }
   return breakDraft('missing_in_ledger', {
     providerId: key,
     earnAccountId: entry.accountId ?? null,
     currency: entry.currency,
+    entryKind: kind,
     actual: formatUnits(units),
     details: { entry, repair: kind === 'deposit' || kind === 'withdrawal' ? 'repairMissingBooking' : 'not booked: its Earn account is unknown to the books, or of another currency (then a currency_mismatch names it); ingest again once the account is known' },
   });
@@ -125,6 +129,7 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
         providerId: entry.providerId,
         earnAccountId: entry.earnAccountId,
         currency: entry.currency,
+        entryKind: entry.kind,
         expected: formatUnits(entry.amountUnits),
         details: { transactionId: entry.transactionId, kind: entry.kind },
       }),

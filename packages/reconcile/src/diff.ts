@@ -6,7 +6,7 @@
  * `interest-check.ts`; `diffGroup` (in `diff-group.ts`) compares one group, and `diffDay` runs all
  * of them on a day held in memory, in the same code the streaming reconciler runs.
  */
-import { toUnits } from '@earnbook/ledger';
+import { TRANSACTION_KINDS, toUnits } from '@earnbook/ledger';
 import type { TransactionKind } from '@earnbook/ledger';
 import type { BreakKind } from './db/schema.js';
 import type { ReportEntry } from './report-entry.js';
@@ -51,6 +51,12 @@ export interface BreakDraft {
   readonly providerId: string | null;
   readonly earnAccountId: string | null;
   readonly currency: string | null;
+  /**
+   * The kind of the entry the break is about: the local entry's, or the one the report entry's
+   * type becomes; null for a break about no one entry (a day's or an account's figure, or an entry
+   * of a type the reconciler does not know).
+   */
+  readonly entryKind: TransactionKind | null;
   readonly expected: string | null;
   readonly actual: string | null;
   readonly details: Readonly<Record<string, unknown>>;
@@ -81,15 +87,57 @@ void everyKindListed;
 /** Every break kind, in the order results list them. */
 export const BREAK_KINDS: readonly BreakKind[] = Object.freeze([...BREAK_KIND_LIST]);
 
+/** What {@link breakFingerprint} reads of a break. */
+export interface BreakIdentity {
+  readonly kind: BreakKind;
+  readonly providerId: string | null;
+  readonly earnAccountId: string | null;
+  readonly currency: string | null;
+  /** The entry's kind ({@link BreakDraft.entryKind}); absent or null for a break about no one entry. */
+  readonly entryKind?: TransactionKind | null;
+}
+
 /**
  * The identity of a break within (entity, day): what it is about, not its figure
  * ({@link breakFigure}). A re-run finds the open break of the same identity and updates it; a
  * resolved one stays resolved only while a person's resolution covers the figure (see
- * `break-store.ts`). Injective: the JSON of the four fields, so no two different breaks share one
- * (a `|` inside an id cannot make them collide).
+ * `break-store.ts`). Injective: the JSON of the fields, so no two different breaks share one (a
+ * `|` inside an id cannot make them collide). The entry's kind is part of it because the books
+ * hold one provider id once per kind: a partner margin and a fee under one id, neither with an
+ * Earn account, are two breaks. A break about no one entry (`entryKind` null) keeps the four-field
+ * form stored before the kind was added, so its stored rows needed no rewrite; a four-element
+ * array never equals a five-element one, so this stays injective.
+ *
+ * @example
+ * breakFingerprint({ kind: 'missing_in_report', providerId: 'x', earnAccountId: null, currency: 'BTC', entryKind: 'fee' });
+ * // '["missing_in_report","x",null,"BTC","fee"]'
  */
-export function breakFingerprint(value: { readonly kind: BreakKind; readonly providerId: string | null; readonly earnAccountId: string | null; readonly currency: string | null }): string {
-  return JSON.stringify([value.kind, value.providerId, value.earnAccountId, value.currency]);
+export function breakFingerprint(value: BreakIdentity): string {
+  const fields = [value.kind, value.providerId, value.earnAccountId, value.currency];
+  return JSON.stringify(value.entryKind === undefined || value.entryKind === null ? fields : [...fields, value.entryKind]);
+}
+
+/**
+ * The entry kind a stored break's details name: `kind` (missing in report, and every mismatch of
+ * a matched entry since the kind is part of the identity), else the kind of the report entry's
+ * type (`entry.type`); null when they name none (a break about no one entry, an unknown type, or
+ * a mismatch stored before its details carried the kind).
+ */
+export function entryKindOfDetails(details: Readonly<Record<string, unknown>>): TransactionKind | null {
+  const kind = details['kind'];
+  if (typeof kind === 'string' && (TRANSACTION_KINDS as readonly string[]).includes(kind)) return kind as TransactionKind;
+  const entry = details['entry'];
+  if (typeof entry !== 'object' || entry === null) return null;
+  const type = (entry as Record<string, unknown>)['type'];
+  return typeof type === 'string' ? (kindOfType(type) ?? null) : null;
+}
+
+/**
+ * The key of `DayContext.earlierAmounts`: a provider id with the entry kind its earlier breaks
+ * were about (null for a break stored before its details carried the kind).
+ */
+export function earlierAmountsKey(providerId: string, entryKind: TransactionKind | null): string {
+  return JSON.stringify([providerId, entryKind]);
 }
 
 /**
@@ -107,7 +155,7 @@ export function breakFigure(value: { readonly kind: BreakKind; readonly expected
 
 /** Makes a break draft; fields not given are null. */
 export function breakDraft(kind: BreakKind, fields: Partial<Omit<BreakDraft, 'kind' | 'fingerprint'>>): BreakDraft {
-  const identity = { kind, providerId: fields.providerId ?? null, earnAccountId: fields.earnAccountId ?? null, currency: fields.currency ?? null };
+  const identity = { kind, providerId: fields.providerId ?? null, earnAccountId: fields.earnAccountId ?? null, currency: fields.currency ?? null, entryKind: fields.entryKind ?? null };
   return { ...identity, fingerprint: breakFingerprint(identity), expected: fields.expected ?? null, actual: fields.actual ?? null, details: fields.details ?? {} };
 }
 
@@ -116,7 +164,7 @@ export function matchKey(entry: ReportEntry): string {
   return entry.type === 'Deposit' || entry.type === 'Withdrawal' ? (entry.bookingId ?? entry.id) : entry.id;
 }
 
-/** Orders breaks deterministically: by kind, currency, account, provider id. */
+/** Orders breaks deterministically: by kind, currency, account, provider id, entry kind. */
 export function compareBreaks(a: BreakDraft, b: BreakDraft): number {
   const kinds = BREAK_KINDS.indexOf(a.kind) - BREAK_KINDS.indexOf(b.kind);
   if (kinds !== 0) return kinds;
@@ -124,6 +172,7 @@ export function compareBreaks(a: BreakDraft, b: BreakDraft): number {
     [a.currency, b.currency],
     [a.earnAccountId, b.earnAccountId],
     [a.providerId, b.providerId],
+    [a.entryKind, b.entryKind],
   ] as const) {
     if ((x ?? '') < (y ?? '')) return -1;
     if ((x ?? '') > (y ?? '')) return 1;
@@ -148,11 +197,12 @@ export interface DayContext {
   /** Report version (1 for the first report of the day; more for restatements). */
   readonly version: number;
   /**
-   * Per provider id, the amounts an earlier version of the day reported against the books, with
-   * the kind that version's break gave them (`amount_mismatch` or `restated_entry`): a later
-   * version that reports the same amount repeats that disagreement under the same kind, so a
-   * person's resolution of it still covers it. Absent: no earlier break (the day's first run, or
-   * the pure diff of tests).
+   * Per provider id and entry kind ({@link earlierAmountsKey}), the amounts an earlier version of
+   * the day reported against the books, with the kind that version's break gave them
+   * (`amount_mismatch` or `restated_entry`): a later version that reports the same amount repeats
+   * that disagreement under the same kind, so a person's resolution of it still covers it. A
+   * margin and a fee under one provider id keep theirs apart. Absent: no earlier break (the day's
+   * first run, or the pure diff of tests).
    */
   readonly earlierAmounts?: ReadonlyMap<string, ReadonlyMap<string, 'amount_mismatch' | 'restated_entry'>>;
 }

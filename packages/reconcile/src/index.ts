@@ -14,7 +14,7 @@ export type { EntrySink, ReadReport, ReportFile, ReportInput } from './report-st
 export { REPORT_TEXT_LENGTHS_MAX, checkReportEntry, checkReportHeader } from './report-entry.js';
 export type { ReportEntry, ReportHeader } from './report-entry.js';
 export { BREAK_KINDS, REPORT_TYPE_KINDS, breakDraft, breakFingerprint, compareBreaks, entriesToBook, isOfDay, kindOfType, matchKey } from './diff.js';
-export type { BreakDraft, DayContext, KeyGroup, LocalEntry } from './diff.js';
+export type { BreakDraft, BreakIdentity, DayContext, KeyGroup, LocalEntry } from './diff.js';
 export { diffDay, diffGroup } from './diff-group.js';
 export type { DiffInput, GroupDiff } from './diff-group.js';
 export { diffInterest, sumReportedInterest } from './interest-check.js';

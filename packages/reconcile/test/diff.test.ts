@@ -73,4 +73,16 @@ describe('diffDay (pure)', () => {
     const d = breakFingerprint({ kind: 'missing_in_ledger', providerId: 'x', earnAccountId: '', currency: null });
     expect(new Set([a, b, c, d]).size).toBe(4);
   });
+
+  it('has the entry kind in the fingerprint: a margin and a fee under one provider id are two breaks', () => {
+    const identity = { kind: 'missing_in_report', providerId: 'x', earnAccountId: null, currency: 'BTC' } as const;
+    const margin = breakFingerprint({ ...identity, entryKind: 'partner_margin' });
+    const fee = breakFingerprint({ ...identity, entryKind: 'fee' });
+    const none = breakFingerprint({ ...identity, entryKind: null });
+    expect(new Set([margin, fee, none]).size).toBe(3);
+    // A break about no one entry keeps the four-field form stored before the kind was added.
+    expect(none).toBe('["missing_in_report","x",null,"BTC"]');
+    expect(breakFingerprint(identity)).toBe(none);
+    expect(fee).toBe('["missing_in_report","x",null,"BTC","fee"]');
+  });
 });

@@ -7,9 +7,12 @@ import { Migrator, sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { EarnBooks } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
-import { Reconciler } from '../src/index.js';
+import { Reconciler, breakFingerprint, loadReportObject } from '../src/index.js';
+import type { BreakKind } from '../src/index.js';
 import { RECONCILE_MIGRATION_LOCK_TABLE, RECONCILE_MIGRATION_TABLE, reconcileMigrations } from '../src/db/migrations.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
+import { buildReport } from './report-builder.js';
+import { seedOneAccount } from './one-account-day.js';
 
 const DAY = '2025-03-18';
 
@@ -123,5 +126,63 @@ describe.each(DIALECTS)('reconcile migrations upgrade in place on %s', (dialect)
     await insertDay(1);
     // One row per (entity, day).
     await expect(insertDay(2)).rejects.toThrow();
+  });
+
+  it('0006: the entry kind joins the fingerprints the details name it for; a re-run of the old day finds its old breaks', async () => {
+    type Row = { id: number; kind: BreakKind; provider_id: string | null; earn_account_id: string | null; currency: string | null; details: string; fingerprint: string; status: string };
+    const selectRows = async () => (await sql<Row>`select id, kind, provider_id, earn_account_id, currency, details, fingerprint, status from reconcile_breaks order by id`.execute(db())).rows.map((row) => ({ ...row, id: Number(row.id) }));
+    const shared = '00000000-0000-4000-8000-0000000000aa';
+    const books = new EarnBooks(ledger);
+    const reconciler = await Reconciler.open({ books, feeApprovalLimits: { defi: { BTC: '10' } } });
+    await seedOneAccount(books);
+    await books.recordPartnerMargin({ entity: 'defi', currency: 'BTC', providerEntryId: shared, amount: '0.2', occurredAt: '2025-03-18T23:00:00Z', interestDay: DAY });
+    await books.recordFee({ entity: 'defi', currency: 'BTC', providerEntryId: shared, amount: '0.3', occurredAt: '2025-03-18T23:00:00Z', interestDay: DAY });
+    const report = await buildReport(books, 'defi', DAY);
+    report.transactions.find((entry) => entry['type'] === 'Deposit')!['amount'] = '2.1';
+    report.transactions.push({ id: '00000000-0000-4000-8000-0000000000bb', type: 'Bonus', currency: 'BTC', amount: '1', createdAt: '2025-03-18T09:00:00Z' });
+    const input = () => ({ entity: 'defi', day: DAY, report: loadReportObject(structuredClone(report)) });
+    const first = await reconciler.reconcileDay(input());
+    const amount = first.breaks.find((b) => b.kind === 'amount_mismatch')!;
+    expect(amount.details).toMatchObject({ kind: 'deposit' });
+    await reconciler.resolveBreak({ breakId: amount.id, reason: 'accepted' });
+    const current = await selectRows();
+    expect(current.map((row) => row.kind).sort()).toEqual(['amount_mismatch', 'missing_in_report', 'missing_in_report', 'outstanding_balance_mismatch', 'unknown_entry_type']);
+
+    // The database as the release before 0006 left it: fingerprints without the entry kind, no
+    // kind in the details of a matched entry's mismatch, and one row for the margin's and the
+    // fee's breaks, which shared an identity (the store kept the first).
+    const fee = current.find((row) => row.kind === 'missing_in_report' && row.fingerprint.includes('"fee"'))!;
+    await sql`delete from reconcile_breaks where id = ${fee.id}`.execute(db());
+    for (const row of current) {
+      const details = JSON.parse(row.details) as Record<string, unknown>;
+      if (row.kind !== 'missing_in_report') delete details['kind'];
+      const fingerprint = breakFingerprint({ kind: row.kind, providerId: row.provider_id, earnAccountId: row.earn_account_id, currency: row.currency });
+      await sql`update reconcile_breaks set fingerprint = ${fingerprint}, details = ${JSON.stringify(details)} where id = ${row.id}`.execute(db());
+    }
+    await sql`delete from ${sql.table(RECONCILE_MIGRATION_TABLE)} where name = '0006_entry_kind_fingerprints'`.execute(db());
+    const old = await selectRows();
+    expect(old.map((row) => row.fingerprint)).toContain(`["missing_in_report","${shared}",null,"BTC"]`);
+
+    await Reconciler.open({ books });
+    const migrated = new Map((await selectRows()).map((row) => [row.id, row.fingerprint]));
+    const before = new Map(current.map((row) => [row.id, row.fingerprint]));
+    for (const row of old) {
+      // The details name the kind of a missing entry; a mismatch of a matched entry named only its
+      // transaction (it keeps the old form until a run adopts it); the others are about no entry.
+      if (row.kind === 'missing_in_report') expect(migrated.get(row.id)).toBe(`["missing_in_report","${shared}",null,"BTC","partner_margin"]`);
+      else if (row.kind === 'amount_mismatch') expect(migrated.get(row.id)).toBe(row.fingerprint);
+      else expect(migrated.get(row.id)).toBe(before.get(row.id));
+    }
+
+    // Run again: every old row is found (same ids), the person's resolution still covers the
+    // amount, and the fee's break, which the old identity had dropped, is a new row.
+    const again = await reconciler.reconcileDay(input());
+    const openIds = first.breaks.filter((b) => b.id !== amount.id && b.id !== fee.id).map((b) => b.id);
+    expect(again.breaks.filter((b) => b.id <= Math.max(...before.keys())).map((b) => b.id).sort()).toEqual(openIds.sort());
+    expect(again.breaks.map((b) => b.kind)).not.toContain('amount_mismatch');
+    const added = again.breaks.filter((b) => !openIds.includes(b.id));
+    expect(added.map((b) => [b.kind, b.providerId, b.details['kind'], b.expected])).toEqual([['missing_in_report', shared, 'fee', '0.300000000000000000']]);
+    const after = await selectRows();
+    expect(after.filter((row) => row.id !== added[0]!.id).map((row) => [row.id, row.fingerprint, row.status])).toEqual(current.filter((row) => row.id !== fee.id).map((row) => [row.id, row.fingerprint, row.status]));
   });
 });

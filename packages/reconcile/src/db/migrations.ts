@@ -5,7 +5,7 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration } from 'kysely';
 import type { LedgerDialect } from '@earnbook/ledger';
-import { breakFingerprint } from '../diff.js';
+import { breakFingerprint, entryKindOfDetails } from '../diff.js';
 import type { BreakKind } from './schema.js';
 
 /** Kysely's record of reconcile's applied migrations. */
@@ -90,7 +90,8 @@ function injectiveFingerprints(): Migration {
       for (;;) {
         const rows = await breaks.selectFrom('reconcile_breaks').select(['id', 'kind', 'provider_id', 'earn_account_id', 'currency']).where('id', '>', afterId).orderBy('id').limit(1_000).execute();
         for (const row of rows) {
-          await breaks.updateTable('reconcile_breaks').set({ fingerprint: breakFingerprint({ kind: row.kind as BreakKind, providerId: row.provider_id, earnAccountId: row.earn_account_id, currency: row.currency }) }).where('id', '=', row.id).execute();
+          // The four-field identity of the time (an entry kind of null keeps that form).
+          await breaks.updateTable('reconcile_breaks').set({ fingerprint: breakFingerprint({ kind: row.kind as BreakKind, providerId: row.provider_id, earnAccountId: row.earn_account_id, currency: row.currency, entryKind: null }) }).where('id', '=', row.id).execute();
         }
         const last = rows[rows.length - 1];
         if (last === undefined) return;
@@ -236,9 +237,45 @@ function reconciledDays(): Migration {
   };
 }
 
+/** Rows read per batch by {@link entryKindFingerprints}. */
+const FINGERPRINT_BATCH_ROWS_MAX = 1_000;
+
+/**
+ * The entry's kind joins a break's identity (a partner margin and a fee under one provider id are
+ * two breaks): each stored row whose details name the kind (`entryKindOfDetails`: missing in
+ * report, and the report entry of missing in ledger, duplicates and undated entries) is given the
+ * fingerprint a run now computes, so that re-running an old day finds its old breaks. Rows about
+ * no one entry keep theirs (the same form). The mismatches of a matched entry stored only its
+ * transaction id, whose kind is the ledger's to tell and reconcile never reads the ledger's
+ * tables: they keep the fingerprint without the kind, and the next run of their day gives them
+ * the kind of the draft naming the same transaction (`withLegacyRowsAdopted`). Adding a field
+ * only splits identities, so the unique index over open rows still holds. Rows are read in
+ * batches by id and updated one by one, on both dialects alike.
+ */
+function entryKindFingerprints(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const breaks = db as Kysely<{ reconcile_breaks: { id: number; kind: string; provider_id: string | null; earn_account_id: string | null; currency: string | null; details: string; fingerprint: string } }>;
+      let afterId = 0;
+      for (;;) {
+        const rows = await breaks.selectFrom('reconcile_breaks').select(['id', 'kind', 'provider_id', 'earn_account_id', 'currency', 'details', 'fingerprint']).where('id', '>', afterId).orderBy('id').limit(FINGERPRINT_BATCH_ROWS_MAX).execute();
+        for (const row of rows) {
+          const entryKind = entryKindOfDetails(JSON.parse(row.details) as Record<string, unknown>);
+          if (entryKind === null) continue;
+          const fingerprint = breakFingerprint({ kind: row.kind as BreakKind, providerId: row.provider_id, earnAccountId: row.earn_account_id, currency: row.currency, entryKind });
+          if (fingerprint !== row.fingerprint) await breaks.updateTable('reconcile_breaks').set({ fingerprint }).where('id', '=', row.id).execute();
+        }
+        const last = rows[rows.length - 1];
+        if (last === undefined) return;
+        afterId = Number(last.id);
+      }
+    },
+  };
+}
+
 /** Reconcile's migrations by name, in order (exported for the in-place upgrade tests). */
 export function reconcileMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays() };
+  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays(), '0006_entry_kind_fingerprints': entryKindFingerprints() };
 }
 
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */
