@@ -15,8 +15,8 @@
  * A rejection anywhere (a bad entry, a truncated stream, an entry the ledger refuses) throws
  * before the transaction or rolls it back: nothing is written.
  */
-import { formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, toUnits } from '@earnbook/ledger';
-import type { EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
+import { cycleLinesMark, formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, toUnits } from '@earnbook/ledger';
+import type { CycleLinesMark, EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { compareBreaks, earlierAmountsKey, entriesToBook, entryKindOfDetails, kindOfType, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
@@ -26,8 +26,8 @@ import { reportEntryCodec } from './entry-codec.js';
 import { readReportEntries } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
-import { dayGroups, reportedInterestKey } from './day-streams.js';
-import type { ReportedInterestTuple } from './day-streams.js';
+import { dayGroups, projectInterest, reportedInterestKey } from './day-streams.js';
+import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
 import { COMPARE_ASIDE_INTEREST_ENTRIES_MIN, projectInThisThread, projectInterestInWorker } from './interest-projection.js';
 import type { PendingComparison, PendingProjection } from './interest-projection.js';
 import { NO_PREFETCHED_BOOKS, prefetchBooksInWorker } from './books-prefetch.js';
@@ -275,14 +275,15 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     });
     checkHeader(read.header, { entity, day, timeZone });
     // With a worker, the comparison runs there while this thread syncs (its outcome is read by the plan).
-    const interest = await projection.compare(await projection.result(), { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances });
+    const projected = await projection.result();
+    const interest = await projection.compare(projected, { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances });
     comparison = interest;
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
     // Prefetch (the ledger's API, outside the write): the day's newest processed version, for a
     // day reconciled before `reconciled_days` existed (see refuseSupersededVersion).
     const processed = await settings.books.processedReports({ entity, accountingDay: day });
     const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, newestProcessed, prefetched, scope, progress }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, projectedMark: projected.mark, byKey, syncMayBook, newestProcessed, prefetched, scope, progress }));
   } finally {
     // The worker is stopped (projection) before the runs it may still read are removed (comparison).
     // The books' worker first: closing the projection settles what it waits for to start.
@@ -312,6 +313,8 @@ interface DayWork {
   readonly read: ReadReport;
   /** The interest comparison, perhaps still under way on the worker. */
   readonly interest: PendingComparison;
+  /** The books' mark the interest projection was read under (see {@link currentInterest}). */
+  readonly projectedMark: CycleLinesMark;
   readonly byKey: ExternalSorter<ReportEntry>;
   /** Whether the report holds an entry the sync pass must see ({@link syncMaySee}). */
   readonly syncMayBook: boolean;
@@ -343,12 +346,42 @@ function earlierAmounts(rows: readonly BreakRow[], version: number): Map<string,
   return amounts;
 }
 
+/**
+ * The day's interest comparison for the books as the write transaction sees them. The projection
+ * was read before the transaction (beside the report's read, on a worker where there is one); if
+ * no posting on an Earn account, no Earn account and no product version came in since (the
+ * books' mark is the one it was read under), its comparison stands. Else the day's interest is
+ * read again here and compared in this thread: a deposit of the day booked meanwhile (a repair,
+ * a late answer) would otherwise give the diff one view of the books and the interest check
+ * another, and a break no consistent view gives. Any posting on an Earn account moves the mark
+ * (a deposit of the next day too): then the run reads twice, and the outcome is the same.
+ */
+async function currentInterest(settings: DaySettings, work: DayWork): Promise<() => Promise<InterestOutcome>> {
+  const { entity, scope } = work;
+  const day = work.context.day;
+  const mark = await cycleLinesMark(settings.ledger, { entity }, scope.db);
+  if (sameCycleLinesMark(mark, work.projectedMark)) return () => work.interest.outcome();
+  settings.logger.info(
+    { event: 'reconcile.interest_read_again', entity, day, before: work.projectedMark, now: mark },
+    `the books of ${entity} moved while ${day}'s interest was recomputed: recomputed again in the write transaction`,
+  );
+  const again = await projectInterest({ books: settings.books, entity, day, sortDirectory: settings.sortDirectory, db: scope.db });
+  try {
+    const outcome = await work.interest.recompare(again);
+    return async () => outcome;
+  } finally {
+    await again.lines.close();
+  }
+}
+
 /** The write phase, in the day's one transaction. */
 async function writeDay(settings: DaySettings, work: DayWork): Promise<ReconcileResult> {
   const { entity, read, scope } = work;
   const day = work.context.day;
   // First: another run of this entity's days commits (or rolls back) before this one writes.
   await repository.lockEntityRuns(scope.db, { dialect: settings.ledger.dialect.name, entity });
+  // Before the sync, which books interest on the Earn accounts (and so moves their mark).
+  const interest = await currentInterest(settings, work);
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
   const db = repository.withReconcileTables(scope.db);
   const state = recorded.status === 'exists' ? await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed }) : undefined;
@@ -357,7 +390,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const breakRows = await repository.selectBreaksOfDay(db, entity, day);
   const context = { ...work.context, version: recorded.value.version, earlierAmounts: earlierAmounts(breakRows, recorded.value.version) };
   const synced = await syncDay(settings, work, context);
-  const plan = await planDay(settings, work, context);
+  const plan = await planDay(settings, work, context, interest);
   const now = formatInstant(settings.now());
   await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
   const covered = coveredDrafts(breakRows, plan.drafts);
@@ -449,11 +482,11 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
 }
 
 /** Pass 2: the diff over the reloaded books, the settlement positions and the day checks. */
-async function planDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ drafts: BreakDraft[]; positions: SettlementPosition[] }> {
+async function planDay(settings: DaySettings, work: DayWork, context: DayContext, current: () => Promise<InterestOutcome>): Promise<{ drafts: BreakDraft[]; positions: SettlementPosition[] }> {
   const { entity } = work;
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
-  const interest = await work.interest.outcome();
+  const interest = await current();
   const drafts: BreakDraft[] = [...interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
   // The days the worker read, where nothing was booked on them since (the sync books on them).

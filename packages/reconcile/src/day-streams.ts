@@ -4,8 +4,8 @@
  * and the interest comparison merged by Earn account. Reads only; bounded by the page sizes.
  */
 import type { Kysely } from 'kysely';
-import { cycleLines, providerEntriesByIds, providerEntriesOfDayInBookOrder, toUnits } from '@earnbook/ledger';
-import type { EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryBookCursor, TransactionKind } from '@earnbook/ledger';
+import { cycleLines, cycleLinesMark, providerEntriesByIds, providerEntriesOfDayInBookOrder, toUnits } from '@earnbook/ledger';
+import type { CycleLinesMark, EarnBooks, Ledger, LedgerDatabase, ProviderEntry, ProviderEntryBookCursor, TransactionKind } from '@earnbook/ledger';
 import { kindOfType, needsLookup } from './diff.js';
 import type { BreakDraft, KeyGroup, LocalEntry } from './diff.js';
 import { Head, keyGroups, withLookups } from './key-groups.js';
@@ -153,21 +153,30 @@ export interface InterestProjection {
   /** Only what the comparison reads is sorted (a cycle line also holds two 66-decimal residues). */
   readonly lines: ExternalSorter<InterestLineTuple>;
   readonly recomputedMargin: ReadonlyMap<string, bigint>;
+  /**
+   * The books' mark taken before the lines were read (`cycleLinesMark`): the write transaction
+   * takes it again, and recomputes there if it moved (a posting on an Earn account came in while
+   * the lines were read, outside the transaction).
+   */
+  readonly mark: CycleLinesMark;
 }
 
 /**
  * Recomputes the day's interest (the ledger's accounting cycle, read only) into a sorter by Earn
  * account. The caller closes {@link InterestProjection.lines}; on a failure it is closed here.
  */
-export async function projectInterest(input: { books: EarnBooks; entity: string; day: string; sortDirectory?: string | undefined }): Promise<InterestProjection> {
+export async function projectInterest(input: { books: EarnBooks; entity: string; day: string; sortDirectory?: string | undefined; db?: Kysely<LedgerDatabase> }): Promise<InterestProjection> {
   const lines = new ExternalSorter<InterestLineTuple>({ key: interestLineKey, ...(input.sortDirectory === undefined ? {} : { directory: input.sortDirectory }) });
   const recomputedMargin = new Map<string, bigint>();
+  const db = input.db ?? input.books.ledger.db;
   try {
-    for await (const batch of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS })) {
+    // Before the lines: a posting that comes in while they are read moves it (see InterestProjection.mark).
+    const mark = await cycleLinesMark(input.books.ledger, { entity: input.entity }, db);
+    for await (const batch of cycleLines({ books: input.books, entity: input.entity, day: input.day, batchSize: CYCLE_BATCH_ACCOUNTS, db })) {
       for (const line of batch) recomputedMargin.set(line.currency, (recomputedMargin.get(line.currency) ?? 0n) + toUnits(line.partnerMargin));
       await lines.addAll(batch.map((line): InterestLineTuple => [line.earnAccountId, line.currency, line.balance, line.userInterest]));
     }
-    return { lines, recomputedMargin };
+    return { lines, recomputedMargin, mark };
   } catch (error) {
     await lines.close();
     throw error;
@@ -178,7 +187,7 @@ export async function projectInterest(input: { books: EarnBooks; entity: string;
  * Compares the recomputed day with the report's interest entries (sorted by Earn account),
  * account by account. Memory is bounded by the sorters' runs. Does not close either sorter.
  */
-export async function compareProjected(projection: InterestProjection, input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint }): Promise<InterestOutcome> {
+export async function compareProjected(projection: Pick<InterestProjection, 'lines' | 'recomputedMargin'>, input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint }): Promise<InterestOutcome> {
   const breaks: BreakDraft[] = [];
   // Both streams read in batches: an await per batch, not per account (2M awaits at 1M accounts).
   const lines = new Head(projection.lines.sortedBatches(), interestLineKey);

@@ -31,6 +31,12 @@ import { WORKER_WAIT_MS_DEFAULT, answerWithin, startWorkerModule } from './worke
  */
 export interface PendingComparison {
   outcome(): Promise<InterestOutcome>;
+  /**
+   * The comparison made again in this thread with another projection of the day (one made in the
+   * write transaction, when the books moved since the first was read), against the same reported
+   * interest; a worker still comparing is stopped first. Instead of {@link outcome}.
+   */
+  recompare(projection: InterestProjection): Promise<InterestOutcome>;
   /** Removes the report's runs it was given (the projection's are the projection's). */
   close(): Promise<void>;
 }
@@ -155,7 +161,7 @@ export interface ProjectionInput {
 /** Compares in this thread, before it returns (the reported runs stay the caller's sorter's). */
 async function compareHere(projection: InterestProjection, input: Parameters<PendingProjection['compare']>[1]): Promise<PendingComparison> {
   const outcome = await compareProjected(projection, input);
-  return { outcome: async () => outcome, close: async () => undefined };
+  return { outcome: async () => outcome, recompare: (again) => compareProjected(again, input), close: async () => undefined };
 }
 
 /** The day's projection made in this thread, when {@link PendingProjection.result} asks for it. */
@@ -214,7 +220,7 @@ export async function projectInterestInWorker(
       }
       adoptedRuns = output.runs;
       adopted = ExternalSorter.adopt({ key: interestLineKey, released: output.runs });
-      return { lines: adopted, recomputedMargin: new Map(output.margin.map(([currency, units]) => [currency, BigInt(units)])) };
+      return { lines: adopted, recomputedMargin: new Map(output.margin.map(([currency, units]) => [currency, BigInt(units)])), mark: output.mark };
     },
     async compare(projection, compared): Promise<PendingComparison> {
       if (adoptedRuns === undefined || projection.lines !== adopted) return compareHere(projection, compared);
@@ -243,6 +249,11 @@ export async function projectInterestInWorker(
           await worker.stop().catch(() => undefined);
           warnFallback(input, reply.message, 'comparison');
           return compareProjected(projection, { reported, toleranceUnits: compared.toleranceUnits });
+        },
+        async recompare(again): Promise<InterestOutcome> {
+          // The worker may still read the runs; its answer is of the first projection: not wanted.
+          await worker.stop().catch(() => undefined);
+          return compareProjected(again, { reported, toleranceUnits: compared.toleranceUnits });
         },
         // The worker is stopped before the runs it may still read are removed.
         close: async () => {

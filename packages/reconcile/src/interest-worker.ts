@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EarnBooks } from '@earnbook/ledger';
-import type { Ledger } from '@earnbook/ledger';
+import type { CycleLinesMark, Ledger } from '@earnbook/ledger';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, ReportedInterestTuple } from './day-streams.js';
 import type { BreakDraft } from './diff.js';
@@ -32,7 +32,7 @@ export interface InterestWorkerInput {
 
 /** What the worker posts first, once. */
 export type InterestWorkerOutput =
-  | { readonly ok: true; readonly runs: ReleasedRuns; readonly margin: readonly (readonly [currency: string, units: string])[] }
+  | { readonly ok: true; readonly runs: ReleasedRuns; readonly margin: readonly (readonly [currency: string, units: string])[]; readonly mark: CycleLinesMark }
   | { readonly ok: false; readonly message: string };
 
 /** The comparison the worker is asked for once it has posted its projection. */
@@ -75,7 +75,7 @@ async function run(port: NonNullable<typeof parentPort>, input: InterestWorkerIn
     const projection = await projectInterest({ books: new EarnBooks(ledger), entity: input.entity, day: input.day, sortDirectory: input.directory });
     try {
       const runs = await projection.lines.release();
-      output = { ok: true, runs, margin: [...projection.recomputedMargin].map(([currency, units]) => [currency, units.toString()] as const) };
+      output = { ok: true, runs, margin: [...projection.recomputedMargin].map(([currency, units]) => [currency, units.toString()] as const), mark: projection.mark };
     } finally {
       await projection.lines.close();
     }
