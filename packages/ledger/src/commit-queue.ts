@@ -25,7 +25,9 @@ export interface GroupCommitOptions {
    */
   readonly lingerMs?: number;
   /**
-   * Called after each group commits, with its size (for metrics). An observer never affects the
+   * Called after each group that committed something, with the number of its postings that
+   * committed (`created` or `exists`; for metrics). A group none of whose postings committed (every
+   * one refused, or the transaction itself failed) is not reported. An observer never affects the
    * postings: if it throws, the error is logged (`event: 'ledger.group_commit.observer_failed'`)
    * and the queue goes on.
    */
@@ -117,17 +119,21 @@ export class CommitQueue<I, R> {
     });
     // The next group is scheduled before the observer runs, so that nothing it does can hold it up.
     if (this.#waiting.length > 0) this.#schedule();
-    this.#observe(group.length);
+    // Only postings that committed count: a group all refused, or whose transaction failed, committed nothing.
+    this.#observe(outcomes.filter((outcome) => outcome.ok).length);
   }
 
-  /** Tells `onGroup` a group's size; its failure is logged, never thrown into the queue (nothing would catch it). */
+  /**
+   * Tells `onGroup` how many postings of a group committed, if any did; its failure is logged,
+   * never thrown into the queue (nothing would catch it).
+   */
   #observe(size: number): void {
-    if (this.#onGroup === undefined) return;
+    if (this.#onGroup === undefined || size === 0) return;
     try {
       this.#onGroup(size);
     } catch (error) {
       try {
-        this.#logger.error({ event: 'ledger.group_commit.observer_failed', size, err: error }, `groupCommit.onGroup threw after a group of ${size} committed; the postings are unaffected`);
+        this.#logger.error({ event: 'ledger.group_commit.observer_failed', size, err: error }, `groupCommit.onGroup threw after a group committed ${size} postings; the postings are unaffected`);
       } catch {
         // A logger that throws has nowhere left to report to; the postings must still go on.
       }

@@ -250,9 +250,7 @@ export class Ledger {
    * Each is idempotent on its own key, as with {@link Ledger.post}.
    */
   async postMany(inputs: readonly PostingInput[]): Promise<PostResult[]> {
-    if (!Array.isArray(inputs) || inputs.length > POST_BATCH_MAX) {
-      throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(Array.isArray(inputs) ? inputs.length : inputs) });
-    }
+    checkBatch(inputs);
     const postings = inputs.map((input) => this.#normalize(input));
     const entities = [...new Set(postings.map((posting) => posting.entity))];
     return this.dialect.writeTransaction(this.db, async (trx) => {
@@ -298,7 +296,7 @@ export class Ledger {
         post: (input) => guarded(() => this.#postWithin(trx, this.#normalize(input))),
         postMany: (inputs) =>
           guarded(() => {
-            if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
+            checkBatch(inputs);
             return postBatch(this.#posting, trx, inputs.map((input) => this.#normalize(input)));
           }),
         postLines: (input, options) => guarded(() => postLinesWithin(trx, this.#normalizeLines(input), this.#linesContext(), { providerIdsAbsent: options?.providerIdsAbsent === true })),
@@ -346,8 +344,11 @@ export class Ledger {
    * linked to the original. A transaction is reversed at most once; the reversal obeys the
    * account rules (a user balance cannot go negative). A compound transaction ({@link Ledger.postLines})
    * is reversed whole, in one reversal of all its entries (up to `REVERSAL_ENTRIES_MAX`).
+   * A second reversal is `already_reversed`; the same one again (same key and content) `exists`,
+   * also when the two are called at once (they take turns on the original's row).
    */
   async reverse(input: ReverseInput): Promise<PostResult> {
+    if (typeof input !== 'object' || input === null) throw new LedgerError('invalid_input', `reverse takes an object, got ${describeValue(input)}`, { field: 'input', value: describeValue(input) });
     const entity = this.entity(input.entity).id;
     const original = await this.transaction(input.transactionId);
     if (original.entity !== entity) throw new LedgerError('mixed_entities', `transaction ${original.id} belongs to ${original.entity}, not ${entity}`, { field: 'transactionId', value: String(original.id) });
@@ -363,17 +364,27 @@ export class Ledger {
       },
       original.id,
     );
-    return this.dialect.writeTransaction(this.db, async (trx) => {
-      const existing = await repository.findTransactionByKey(trx, entity, posting.idempotencyKey);
-      if (existing !== undefined) {
-        const transaction = await readTransaction(trx, existing.id);
-        if (existing.request_hash !== posting.requestHash) throw idempotencyConflict(posting, storedContent(transaction), existing.id);
-        return { status: 'exists', transaction };
-      }
-      const reversal = await repository.findReversalOf(trx, original.id);
-      if (reversal !== undefined) throw new LedgerError('already_reversed', `transaction ${original.id} is already reversed by ${reversal.id}`, { field: 'transactionId', value: String(original.id) });
-      return this.#postWithin(trx, posting);
-    });
+    try {
+      return await this.dialect.writeTransaction(this.db, async (trx) => {
+        // Concurrent reversals of one transaction take turns on its row: the later one reads the
+        // earlier one's reversal below, under its key (`exists`) or another (`already_reversed`).
+        await repository.lockTransactionForReversal(trx, this.dialect, original.id);
+        const existing = (await repository.findTransactionByKey(trx, entity, posting.idempotencyKey)) ?? (await repository.findReversalOf(trx, original.id));
+        if (existing?.idempotency_key === posting.idempotencyKey) {
+          const transaction = await readTransaction(trx, existing.id);
+          if (existing.request_hash !== posting.requestHash) throw idempotencyConflict(posting, storedContent(transaction), existing.id);
+          return { status: 'exists', transaction };
+        }
+        if (existing !== undefined) throw alreadyReversed(original.id, existing.id);
+        return this.#postWithin(trx, posting);
+      });
+    } catch (error) {
+      // A safety net behind the lock: the unique index on the reversed transaction is answered as
+      // the ledger's refusal, never as the driver's error.
+      if (!repository.isUniqueViolation(error, 'journal_transactions_reverses')) throw error;
+      const reversal = await repository.findReversalOf(this.db, original.id);
+      throw alreadyReversed(original.id, reversal?.id, error);
+    }
   }
 
   // ---- reads ------------------------------------------------------------------------------
@@ -452,4 +463,19 @@ export class Ledger {
     const entity = 'entity' in options ? this.entity(options.entity).id : undefined;
     return this.readSnapshot((snapshot) => verifyBooks(snapshot, this.dialect, entity));
   }
+}
+
+/** The refusal of a second reversal of one transaction. */
+function alreadyReversed(transactionId: number, reversalId: number | undefined, cause?: unknown): LedgerError {
+  const by = reversalId === undefined ? '' : ` by ${reversalId}`;
+  return new LedgerError('already_reversed', `transaction ${transactionId} is already reversed${by}`, { field: 'transactionId', value: String(transactionId), ...(cause === undefined ? {} : { cause }) });
+}
+
+/**
+ * Refuses a batch of postings before anything is written, naming `inputs`: one that is not an
+ * array (`invalid_input`) or holds more than {@link POST_BATCH_MAX} (`limit_exceeded`).
+ */
+function checkBatch(inputs: unknown): asserts inputs is readonly PostingInput[] {
+  if (!Array.isArray(inputs)) throw new LedgerError('invalid_input', `postMany takes an array of postings, got ${describeValue(inputs)}`, { field: 'inputs', value: describeValue(inputs) });
+  if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
 }

@@ -13,7 +13,7 @@ import type { BackdatedDays, LinesPlan, LinesResult, NormalizedLines } from './p
 import type { BulkAccountRow, JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
 import type { LedgerDatabase } from './db/schema.js';
 import type { LedgerDialect } from './db/dialect.js';
-import { lockProviderIdClaims } from './db/repository.js';
+import { ALL_KINDS_CLAIM, isUniqueViolation, lockProviderIdClaims } from './db/repository.js';
 
 /** What {@link postLinesWithin} needs from the ledger. */
 export interface PostLinesContext {
@@ -51,8 +51,9 @@ export async function postLinesWithin(
   const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
   const unknown = known === undefined ? accountIds : accountIds.filter((id) => !known.has(id));
   // Before the account locks and the provider-id lookup: a whole transaction booking one of the
-  // lines' ids at the same moment waits for this one's commit, or this one for its.
-  await lockProviderIdClaims(trx, context.dialect, { entity: posting.entity, kinds: [posting.kind], exclusive: true });
+  // lines' ids at the same moment waits for this one's commit, or this one for its; so does a
+  // compound posting of any kind (the line index is per entity), through the entity-wide claim.
+  await lockProviderIdClaims(trx, context.dialect, { entity: posting.entity, kinds: [ALL_KINDS_CLAIM, posting.kind], exclusive: true });
   const rows = unknown.length === 0 ? [] : await bulk.lockAccounts(trx, unknown);
   if (known !== undefined) {
     for (const id of accountIds) {
@@ -100,7 +101,7 @@ async function storedProviderEntries(
 /** Writes a planned compound posting and asserts it read back; returns its result. */
 async function writeLines(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, posting: NormalizedLines, plan: LinesPlan, key: { idempotencyKey: string; requestHash: string; createdAt: string }): Promise<LinesResult> {
   const { idempotencyKey, requestHash } = key;
-  const transactionId = await bulk.write(trx, {
+  const transactionId = await writeKeyed(idempotencyKey, () => bulk.write(trx, {
     transaction: {
       entity: posting.entity,
       kind: posting.kind,
@@ -116,9 +117,24 @@ async function writeLines(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, postin
     entries: plan.entries,
     accounts: plan.accounts,
     dayBalances: plan.dayBalances,
-  });
+  }));
   await assertReadBack(trx, bulk, transactionId, plan);
   return { transactionId, lines: plan.existing.map((id) => (id === undefined ? { status: 'created', transactionId } : { status: 'exists', transactionId: id })) };
+}
+
+/**
+ * Runs the insert of a compound posting under `idempotencyKey`: a transaction already under that
+ * key (written before callers' keys with the reserved prefix were refused) is an
+ * `idempotency_conflict` naming the key, not the unique index's driver error. The failed insert
+ * still leaves the transaction unable to commit (`writeWhole`).
+ */
+async function writeKeyed(idempotencyKey: string, write: () => Promise<number>): Promise<number> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!isUniqueViolation(error, 'journal_transactions_entity_key')) throw error;
+    throw new LedgerError('idempotency_conflict', `idempotencyKey ${idempotencyKey} of this compound posting is taken by another transaction`, { field: 'idempotencyKey', value: idempotencyKey, cause: error });
+  }
 }
 
 /** Invariant after writing: the stored entries are the planned ones, and they balance. */

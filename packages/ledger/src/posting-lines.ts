@@ -14,7 +14,7 @@ import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { assertCurrencyScale, formatUnits, isStorableUnits, parseUnits, storageLimitExceeded, toUnits } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
-import { DESCRIPTION_LENGTH_MAX, LINES_PER_TRANSACTION_MAX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
+import { DESCRIPTION_LENGTH_MAX, LINES_PER_TRANSACTION_MAX, RESERVED_KEY_PREFIX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
 import type { TransactionKind } from './posting.js';
 import type { BulkAccountRow, BulkEntryRow, StoredProviderEntry } from './db/journal-bulk.js';
 
@@ -301,5 +301,5 @@ export function linesTransactionKey(posting: NormalizedLines, plan: LinesPlan): 
   const requestHash = createHash('sha256')
     .update(JSON.stringify([posting.entity, posting.kind, posting.occurredAt, posting.description, posting.metadata, plan.entries.map((e) => [e.account_id, e.amount, e.provider_id])]))
     .digest('hex');
-  return { idempotencyKey: `lines:${posting.kind}:${first}`, requestHash };
+  return { idempotencyKey: `${RESERVED_KEY_PREFIX}${posting.kind}:${first}`, requestHash };
 }

@@ -47,6 +47,12 @@ export const LINES_PER_TRANSACTION_MAX = 1_000;
 export const REVERSAL_ENTRIES_MAX = LINES_PER_TRANSACTION_MAX + 1;
 /** Length of an idempotency key, provider id or code. */
 export const KEY_LENGTH_MAX = 200;
+/**
+ * The prefix of the idempotency keys the ledger gives its compound postings
+ * (`lines:<kind>:<first provider id>`, see `postLines`): a caller's key may not start with it, or
+ * it could take the key of a compound posting still to come.
+ */
+export const RESERVED_KEY_PREFIX = 'lines:';
 /** Length of a description. */
 export const DESCRIPTION_LENGTH_MAX = 1_000;
 /** Metadata pairs one transaction may carry. */
@@ -145,6 +151,7 @@ export function normalizePosting(input: PostingInput, options: NormalizeOptions)
     return invalid('kind', input.kind, 'is reserved for reverse(); post a correction through reverse()');
   }
   const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
+  if (idempotencyKey.startsWith(RESERVED_KEY_PREFIX)) return invalid('idempotencyKey', idempotencyKey, `must not start with ${RESERVED_KEY_PREFIX}: the ledger keys its compound postings (postLines) so`);
   const occurred = parseInstant(input.occurredAt, 'occurredAt');
   const providerId = input.providerId === undefined ? null : parseKey(input.providerId, 'providerId');
   const description = parseOptionalText(input.description, 'description', DESCRIPTION_LENGTH_MAX);

@@ -95,7 +95,8 @@ describe.each(DIALECTS)('group commit on %s', (dialect) => {
     expect(results[1]?.status).toBe('rejected');
     expect(((results[1] as PromiseRejectedResult).reason as LedgerError).code).toBe('insufficient_balance');
     expect(groups.every((size) => size <= 4)).toBe(true);
-    expect(groups.reduce((sum, size) => sum + size, 0)).toBe(11);
+    // onGroup counts the postings that committed: the refused withdrawal is not one of them.
+    expect(groups.reduce((sum, size) => sum + size, 0)).toBe(10);
     expect(await ledger.balance(user?.id ?? 0)).toBe('0.000000000000000000');
     await ledger.verify({ entity: 'defi' });
   });
@@ -210,6 +211,64 @@ describe.each(DIALECTS)('a full group does not linger (%s)', (dialect) => {
       expect(performance.now() - started).toBeLessThan(1.5 * GROUP_COMMIT_LINGER_MS_MAX);
     } finally {
       await opened.close();
+    }
+  });
+});
+
+/**
+ * `onGroup` reports groups that committed something, with the number of postings that committed:
+ * a group all of whose postings were refused, or whose transaction failed, committed nothing
+ * (found in review, h2: it was called with the group's size all the same).
+ */
+describe.each(DIALECTS)('onGroup counts only what committed (%s)', (dialect) => {
+  async function open() {
+    const groups: number[] = [];
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: 'UTC' }], groupCommit: { onGroup: (size) => groups.push(size) } });
+    const { ledger } = opened;
+    const funds = await ledger.systemAccount('defi', 'BTC', 'customer_funds');
+    const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'u', kind: 'user' });
+    const move = (key: string, direction: 'in' | 'out') =>
+      ledger.post({
+        entity: 'defi',
+        kind: direction === 'in' ? 'deposit' : 'withdrawal',
+        idempotencyKey: key,
+        occurredAt: '2025-03-18T10:00:00Z',
+        entries: [
+          { accountId: funds.id, side: direction === 'in' ? 'debit' : 'credit', amount: '1' },
+          { accountId: user.id, side: direction === 'in' ? 'credit' : 'debit', amount: '1' },
+        ],
+      });
+    return { ...opened, groups, move };
+  }
+
+  it('is not called for a lone refused posting, nor for a group all refused; a mixed group counts its committed postings', async () => {
+    const { groups, move, close, ledger } = await open();
+    try {
+      const error = await move('w1', 'out').catch((caught: unknown) => caught);
+      expect((error as LedgerError).code).toBe('insufficient_balance');
+      const refused = await Promise.allSettled(['a', 'b', 'c', 'd', 'e'].map((key) => move(key, 'out')));
+      expect(refused.every((outcome) => outcome.status === 'rejected')).toBe(true);
+      expect((await ledger.verify({ entity: 'defi' })).transactions).toBe(0);
+      expect(groups).toEqual([]);
+      // In arrival order the withdrawal comes first, on an empty account: refused, the deposits commit.
+      const mixed = await Promise.allSettled([move('w2', 'out'), move('d1', 'in'), move('d2', 'in')]);
+      expect(mixed.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(groups.reduce((sum, size) => sum + size, 0)).toBe(2);
+      expect(groups.every((size) => size > 0)).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+
+  it('is not called for a group whose transaction itself fails (storage closed)', async () => {
+    const { groups, move, ledger, schema } = await open();
+    await ledger.close();
+    try {
+      const outcomes = await Promise.allSettled(['a', 'b'].map((key) => move(key, 'in')));
+      expect(outcomes.every((outcome) => outcome.status === 'rejected')).toBe(true);
+      expect(groups).toEqual([]);
+    } finally {
+      await dropSchema(schema);
     }
   });
 });

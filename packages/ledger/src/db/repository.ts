@@ -48,7 +48,37 @@ export async function findTransactionById(db: Db, id: number) {
 
 /** The transaction that reverses `id`, if any. */
 export async function findReversalOf(db: Db, id: number) {
-  return db.selectFrom('journal_transactions').select('id').where('reverses_transaction_id', '=', id).executeTakeFirst();
+  return db.selectFrom('journal_transactions').select(['id', 'idempotency_key', 'request_hash']).where('reverses_transaction_id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Locks a transaction's row for the rest of the write transaction (PostgreSQL; SQLite's write
+ * transaction already holds the whole file), so that two `reverse()` calls of one transaction
+ * take turns: the second reads the first's reversal (by its key, or as the reversal of the
+ * transaction) once the first has committed, instead of both inserting one and the second failing
+ * on the unique index `journal_transactions_reverses`. `FOR NO KEY UPDATE`: the foreign-key check
+ * of the reversal's own row (`FOR KEY SHARE`) does not wait on it.
+ */
+export async function lockTransactionForReversal(db: Db, dialect: LedgerDialect, id: number): Promise<void> {
+  if (!dialect.supportsRowLocks) return;
+  await db.selectFrom('journal_transactions').select('id').where('id', '=', id).forNoKeyUpdate().execute();
+}
+
+/** The unique indexes whose violation the ledger answers with a typed error, with SQLite's name for each (it reports columns, not the index). */
+const UNIQUE_INDEX_COLUMNS = {
+  journal_transactions_reverses: 'journal_transactions.reverses_transaction_id',
+  journal_transactions_entity_key: 'journal_transactions.entity, journal_transactions.idempotency_key',
+} as const;
+
+/**
+ * Whether a driver error is a violation of the unique index `index`: SQLSTATE 23505 naming the
+ * index on PostgreSQL, `UNIQUE constraint failed: <its columns>` on SQLite.
+ */
+export function isUniqueViolation(error: unknown, index: keyof typeof UNIQUE_INDEX_COLUMNS): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (code === '23505') return constraint === index;
+  return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT') && message === `UNIQUE constraint failed: ${UNIQUE_INDEX_COLUMNS[index]}`;
 }
 
 /** A transaction's entries in posting order. */
@@ -247,6 +277,12 @@ export async function writeDayBalances(db: Db, rows: readonly { account_id: numb
  * exclusively, whole transactions carrying a provider id take it shared (so they never wait on
  * each other), each before its account locks and its provider-id lookup; kinds in code point order.
  * A hash collision between two (entity, kind) pairs only makes their writers wait for each other.
+ *
+ * The line index `journal_entries (entity, provider_id)` spans kinds: two compound postings of
+ * different kinds booking one line provider id at once would both miss the other's row and one
+ * fail on the index. So compound postings also take {@link ALL_KINDS_CLAIM} exclusively, which no
+ * other writer takes: compound postings of one entity take turns whatever their kinds. It sorts
+ * before every kind, so it is always taken first (no deadlock between two of them).
  */
 export async function lockProviderIdClaims(db: Db, dialect: LedgerDialect, input: { entity: string; kinds: readonly string[]; exclusive: boolean }): Promise<void> {
   if (!dialect.supportsRowLocks || input.kinds.length === 0) return;
@@ -254,6 +290,9 @@ export async function lockProviderIdClaims(db: Db, dialect: LedgerDialect, input
   const lock = input.exclusive ? sql.raw('pg_advisory_xact_lock') : sql.raw('pg_advisory_xact_lock_shared');
   await sql`select ${lock}(hashtext('earnbook.provider_id_claims'), hashtext(${input.entity} || '/' || k.kind)) from unnest(${kinds}::text[]) with ordinality as k(kind, n) order by k.n`.execute(db);
 }
+
+/** The claim every compound posting of an entity takes before its kind's (see {@link lockProviderIdClaims}); `*` sorts before every kind name. */
+export const ALL_KINDS_CLAIM = '*';
 
 /** Accounts by id in chunks, locked where the dialect has row locks (in id order, so no deadlock). */
 export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: readonly number[]): Promise<AccountRow[]> {
