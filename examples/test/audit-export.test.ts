@@ -26,7 +26,7 @@ describe('audit export', () => {
   it('writes the month, the manifest digests match the files, and hledger agrees when installed', async () => {
     // The books start in late March and go on into April, so that April has opening balances.
     const sandbox = await startSandbox({ timeZone: 'Europe/Berlin', startAt: '2025-03-30T08:00:00Z' });
-    const partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+    const partner = await openPartnerBooks({ database: ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
     try {
       const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
       await syncProducts({ source: earn, books: partner.books, effectiveDay: '2025-03-30' });

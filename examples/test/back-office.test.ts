@@ -15,7 +15,7 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   sandbox = await startSandbox({});
-  partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  partner = await openPartnerBooks({ database: ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
   const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
   await syncProducts({ source: earn, books: partner.books, effectiveDay: '2025-03-01' });
   app = buildBackOffice({ earn, books: partner.books });

@@ -22,7 +22,7 @@ afterEach(async () => {
 
 async function setUp() {
   const sandbox = await startSandbox({ timeZone: 'America/Santiago' });
-  const partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  const partner = await openPartnerBooks({ database: ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
   open = { sandbox, partner };
   const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id, { retryDelayMsInitial: 1, retryDelayMsMax: 5 })])) });
   const day = sandbox.clock.accountingDay();

@@ -29,7 +29,7 @@ let close = async () => {};
 if (values.sandbox === true) {
   // Three days of a little activity, each night reconciled, on the sandbox's March 2025.
   const sandbox = await startSandbox({ timeZone: 'Europe/Berlin' });
-  partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  partner = await openPartnerBooks({ database: ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
   const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
   await syncProducts({ source: earn, books: partner.books, effectiveDay: sandbox.clock.accountingDay() });
   for (let index = 0; index < 3; index++) {
@@ -42,7 +42,7 @@ if (values.sandbox === true) {
   close = () => sandbox.close();
 } else {
   if (values.database === undefined || month === undefined) throw new Error('give --database and --month (or --sandbox)');
-  partner = await openPartnerBooks({ database: values.database, entities: [{ id: 'defi', timeZone: values.zone ?? 'UTC' }, { id: 'lending', timeZone: values.zone ?? 'UTC' }] });
+  partner = await openPartnerBooks({ database: values.database, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: values.zone ?? 'UTC' }, { id: 'lending', timeZone: values.zone ?? 'UTC' }] });
 }
 try {
   const directory = values.out ?? mkdtempSync(join(tmpdir(), `earnbook-audit-${month ?? ''}-`));

@@ -17,7 +17,7 @@ import { buildBackOffice } from './back-office.js';
 const args = process.argv.slice(2);
 const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { port: { type: 'string', default: '3000' }, database: { type: 'string', default: ':memory:' } } });
 const sandbox = await startSandbox({ startAt: new Date() });
-const partner = await openPartnerBooks({ database: values.database ?? ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+const partner = await openPartnerBooks({ database: values.database ?? ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
 const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
 // The sandbox's entities share one zone: today's accounting day there is when the products take effect.
 await syncProducts({ source: earn, books: partner.books, effectiveDay: accountingDayOf(new Date(), sandbox.config.entities[0]?.timeZone ?? 'UTC') });

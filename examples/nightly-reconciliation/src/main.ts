@@ -10,12 +10,18 @@
  *
  *   pnpm --filter @earnbook/examples nightly -- --sandbox
  *
- * Exit codes: 0 clean, 1 open breaks, 2 could not run (no report yet, API or database failure).
+ * The job reconciles the partner's existing books: a `--database` (default `earnbook.sqlite`) that
+ * holds none is `books_not_found`, exit 2, and nothing is created; a PostgreSQL URL uses its
+ * `?schema=` or else the connection's default schema (`public`), never a new one.
+ *
+ * Exit codes: 0 clean, 1 open breaks, 2 could not run (no report yet, API or database failure,
+ * no books at `--database`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CliError } from '@earnbook/cli';
 import { EarnClient, EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf, previousAccountingDay } from '@earnbook/ledger';
@@ -36,7 +42,7 @@ function required(name: string): string {
 async function againstTheApi(values: { database?: string | undefined; day?: string | undefined; zone?: string | undefined; 'report-folder'?: string | undefined }): Promise<NightlyExitCode> {
   const zone = values.zone ?? 'UTC';
   const day = values.day ?? previousAccountingDay(accountingDayOf(new Date(), zone));
-  const partner = await openPartnerBooks({ database: values.database ?? 'earnbook.sqlite', entities: ENTITIES.map((id) => ({ id, timeZone: zone })) });
+  const partner = await openPartnerBooks({ database: values.database ?? 'earnbook.sqlite', ifMissing: 'fail', entities: ENTITIES.map((id) => ({ id, timeZone: zone })) });
   try {
     const clients = Object.fromEntries(
       ENTITIES.map((entity) => [
@@ -72,7 +78,7 @@ async function againstTheApi(values: { database?: string | undefined; day?: stri
 
 async function againstTheSandbox(): Promise<NightlyExitCode> {
   const sandbox = await startSandbox({ timeZone: 'Europe/Berlin' });
-  const partner = await openPartnerBooks({ database: ':memory:', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  const partner = await openPartnerBooks({ database: ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
   try {
     const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
     const day = sandbox.clock.accountingDay();
@@ -97,6 +103,9 @@ try {
   const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
   process.exitCode = values.sandbox === true ? await againstTheSandbox() : await againstTheApi(values);
 } catch (error) {
-  console.error(`ALERT nightly reconciliation could not run: ${error instanceof Error ? error.message : String(error)}`);
+  // Typed failures (books_not_found for a --database that holds no books, database_unavailable)
+  // carry their code for the alert; their messages never hold a PostgreSQL password.
+  const code = error instanceof CliError ? `${error.code}: ` : '';
+  console.error(`ALERT nightly reconciliation could not run: ${code}${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = EXIT_ERROR;
 }

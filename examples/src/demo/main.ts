@@ -160,6 +160,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
   try {
     partner = await openPartnerBooks({
       database: options.database,
+      // The demo starts new books on every run, in a fresh schema when a PostgreSQL URL names none.
+      ifMissing: 'create',
+      unnamedSchema: 'fresh',
       entities: DEMO_ENTITIES.map((id) => ({ id, timeZone: options.zone })),
       reconcile: { settlementThresholds: DEMO_SETTLEMENT_THRESHOLDS, wallets: DEMO_WALLETS },
     });

@@ -1,0 +1,215 @@
+/**
+ * The nightly script reconciles the partner's existing books and never starts new ones: a
+ * `--database` that holds no books (a typo, an empty PostgreSQL schema) is exit 2
+ * `books_not_found` with nothing created, and a PostgreSQL URL without `?schema=` is the
+ * connection's default schema, not a fresh one per night. The demo keeps its fresh schema.
+ * The script runs as the scheduler runs it (`node --import tsx`), against a sandbox as the API.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliError } from '@earnbook/cli';
+import { EarnFacade } from '@earnbook/earn-client';
+import { startSandbox } from '@earnbook/earn-sandbox';
+import type { Sandbox } from '@earnbook/earn-sandbox';
+import { syncProducts } from '@earnbook/reconcile';
+import { EXIT_CLEAN, EXIT_ERROR } from '../nightly-reconciliation/src/nightly.js';
+import { openPartnerBooks } from '../src/lib/partner-books.js';
+import { bookSampleActivity } from '../src/lib/sandbox-activity.js';
+
+/** Storage dialects to test, as in the packages: `EARNBOOK_DIALECTS` (default `sqlite,postgres`). */
+const DIALECTS = (process.env['EARNBOOK_DIALECTS'] ?? 'sqlite,postgres').split(',').map((name) => name.trim());
+const PG_URL = process.env['EARNBOOK_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ZONE = 'Europe/Berlin';
+const EXAMPLES = new URL('../', import.meta.url).pathname;
+
+interface Run {
+  readonly code: number | null;
+  readonly output: string;
+}
+
+/** Runs the nightly script against the sandbox as the Earn API, as `pnpm … nightly` does. */
+function runNightly(args: readonly string[], env: Readonly<Record<string, string>>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'nightly-reconciliation/src/main.ts', ...args], { cwd: EXAMPLES, env: { ...process.env, ...env } });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += String(chunk)));
+    child.stderr.on('data', (chunk) => (output += String(chunk)));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** Runs `queries` on one connection to the test database. */
+async function withPg<T>(queries: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    return await queries(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The schemas and the tables of the `public` schema, to see that a run created none. */
+async function pgObjects(): Promise<{ schemas: string[]; publicTables: string[] }> {
+  return withPg(async (client) => ({
+    schemas: (await client.query<{ name: string }>('SELECT nspname AS name FROM pg_namespace ORDER BY 1')).rows.map((row) => row.name),
+    publicTables: (await client.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((row) => row.name),
+  }));
+}
+
+/** A sandbox playing the Earn API, its client for the partner's bookings, and the script's environment. */
+interface World {
+  readonly sandbox: Sandbox;
+  readonly earn: EarnFacade;
+  readonly env: Readonly<Record<string, string>>;
+  /** The sandbox's accounting day when it started. */
+  readonly day: string;
+}
+
+const worlds: World[] = [];
+let directory: string;
+const schemasToDrop: string[] = [];
+
+/** Starts a sandbox of its own, so that the activity of one test never shows in another's report. */
+async function startWorld(): Promise<World> {
+  const sandbox = await startSandbox({ timeZone: ZONE });
+  const config = (entity: string) => sandbox.clientConfig(entity);
+  const world: World = {
+    sandbox,
+    earn: new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, config(entity.id)])) }),
+    env: {
+      EARN_BASE_URL: String(config('defi').baseUrl),
+      EARN_TOKEN_URL: String(config('defi').tokenUrl),
+      EARN_DEFI_CLIENT_ID: String(config('defi').clientId),
+      EARN_DEFI_CLIENT_SECRET: String(config('defi').clientSecret),
+      EARN_LENDING_CLIENT_ID: String(config('lending').clientId),
+      EARN_LENDING_CLIENT_SECRET: String(config('lending').clientSecret),
+    },
+    day: sandbox.clock.accountingDay(),
+  };
+  worlds.push(world);
+  return world;
+}
+
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-books-'));
+});
+
+afterAll(async () => {
+  rmSync(directory, { recursive: true, force: true });
+  if (schemasToDrop.length > 0) {
+    await withPg(async (client) => {
+      for (const schema of schemasToDrop) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    });
+  }
+  for (const world of worlds) await world.sandbox.close();
+});
+
+/**
+ * Starts the partner's books at `database` with a day of activity booked on the sandbox (as the
+ * back office would have), moves the provider past midnight, and answers the day and the
+ * number of journal transactions in the books.
+ */
+async function startBooks(world: World, database: string): Promise<{ day: string; transactions: number }> {
+  const partner = await openPartnerBooks({ database, ifMissing: 'create', entities: world.sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  try {
+    await syncProducts({ source: world.earn, books: partner.books, effectiveDay: world.day });
+    await bookSampleActivity({ earn: world.earn, books: partner.books, users: 2, bookingPrefix: world.day });
+    await world.sandbox.clock.advanceDays(1);
+    return { day: world.day, transactions: (await partner.ledger.verify({ allEntities: true })).transactions };
+  } finally {
+    await partner.close();
+  }
+}
+
+/** The number of journal transactions in the books at `database`, which must exist. */
+async function transactionsAt(world: World, database: string): Promise<number> {
+  const partner = await openPartnerBooks({ database, ifMissing: 'fail', entities: world.sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  try {
+    return (await partner.ledger.verify({ allEntities: true })).transactions;
+  } finally {
+    await partner.close();
+  }
+}
+
+describe('openPartnerBooks', () => {
+  it('with ifMissing "fail", a SQLite path that holds no books is books_not_found naming it, and no file is made', async () => {
+    const database = join(directory, 'no-such-books.sqlite');
+    const opening = openPartnerBooks({ database, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: ZONE }] });
+    await expect(opening).rejects.toBeInstanceOf(CliError);
+    await expect(opening).rejects.toMatchObject({ code: 'books_not_found', field: '--database', value: database });
+    expect(existsSync(database)).toBe(false);
+  });
+
+  it('refuses a fresh schema for books that must exist', async () => {
+    await expect(openPartnerBooks({ database: PG_URL, ifMissing: 'fail', unnamedSchema: 'fresh', entities: [{ id: 'defi', timeZone: ZONE }] })).rejects.toThrow(/unnamedSchema "fresh" needs ifMissing "create"/);
+  });
+
+  it.runIf(DIALECTS.includes('postgres'))('keeps the demo\'s fresh schema when asked for it (unnamedSchema "fresh")', async () => {
+    const partner = await openPartnerBooks({ database: PG_URL, ifMissing: 'create', unnamedSchema: 'fresh', entities: [{ id: 'defi', timeZone: ZONE }] });
+    const schema = /\(schema (earnbook_\d{14}_[0-9a-f]{6})\)$/.exec(partner.description)?.[1];
+    await partner.close();
+    if (schema !== undefined) schemasToDrop.push(schema);
+    expect(schema).toBeDefined();
+  });
+});
+
+describe('the nightly script against the API', () => {
+  it('a --database that holds no books (a typo) exits 2 with books_not_found naming it, and creates nothing', async () => {
+    const { env, day } = await startWorld();
+    const database = join(directory, 'bookz.sqlite');
+    const result = await runNightly(['--database', database, '--zone', ZONE, '--day', day], env);
+    expect({ code: result.code, created: existsSync(database) }).toEqual({ code: EXIT_ERROR, created: false });
+    expect(result.output).toContain('ALERT nightly reconciliation could not run: books_not_found: no books at SQLite');
+    expect(result.output).toContain(database);
+  });
+
+  it('reconciles the books that exist at --database (SQLite)', async () => {
+    const world = await startWorld();
+    const database = join(directory, 'books.sqlite');
+    const started = await startBooks(world, database);
+    const result = await runNightly(['--database', database, '--zone', ZONE, '--day', started.day], world.env);
+    expect(result.code, result.output).toBe(EXIT_CLEAN);
+    // The night's interest and margin went into those books.
+    expect(await transactionsAt(world, database)).toBeGreaterThan(started.transactions);
+  });
+
+  it.runIf(DIALECTS.includes('postgres'))('a PostgreSQL URL without ?schema= is the default schema: no books there is exit 2, no schema or table made, no password shown', async () => {
+    const { env, day } = await startWorld();
+    const before = await pgObjects();
+    // The default schema of the test database holds no books (the tests keep theirs in schemas of their own).
+    expect(before.publicTables.filter((name) => name.startsWith('ledger_') || name.startsWith('journal_'))).toEqual([]);
+    const url = new URL(PG_URL);
+    if (url.password === '') url.password = 'not-shown-h6';
+    const result = await runNightly(['--database', url.toString(), '--zone', ZONE, '--day', day], env);
+    const after = await pgObjects();
+    schemasToDrop.push(...after.schemas.filter((name) => !before.schemas.includes(name) && /^earnbook_\d{14}_[0-9a-f]{6}$/.test(name)));
+    expect({ code: result.code, schemasMade: after.schemas.filter((name) => !before.schemas.includes(name)), publicTables: after.publicTables }).toEqual({ code: EXIT_ERROR, schemasMade: [], publicTables: before.publicTables });
+    expect(result.output).toContain('books_not_found: no books at PostgreSQL');
+    expect(result.output).not.toContain(url.password);
+  });
+
+  it.runIf(DIALECTS.includes('postgres'))('a PostgreSQL URL with ?schema= reconciles the books in that schema, and a missing schema is not created', async () => {
+    const world = await startWorld();
+    const schema = `earnbook_nightly_test_${process.pid}_${Date.now()}`;
+    schemasToDrop.push(schema, `${schema}_typo`);
+    const url = new URL(PG_URL);
+    url.searchParams.set('schema', schema);
+    const missing = new URL(url);
+    missing.searchParams.set('schema', `${schema}_typo`);
+    const refused = await runNightly(['--database', missing.toString(), '--zone', ZONE, '--day', world.day], world.env);
+    expect(refused.code).toBe(EXIT_ERROR);
+    expect(refused.output).toContain('books_not_found: no books at PostgreSQL');
+    expect((await pgObjects()).schemas).not.toContain(`${schema}_typo`);
+
+    const started = await startBooks(world, url.toString());
+    const result = await runNightly(['--database', url.toString(), '--zone', ZONE, '--day', started.day], world.env);
+    expect(result.code, result.output).toBe(EXIT_CLEAN);
+    expect(await transactionsAt(world, url.toString())).toBeGreaterThan(started.transactions);
+  });
+});
