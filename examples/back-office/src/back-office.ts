@@ -10,6 +10,7 @@ import { EarnApiError } from '@earnbook/earn-client';
 import type { EarnFacade } from '@earnbook/earn-client';
 import { HISTORY_PAGE_SIZE_MAX, LedgerError, accountingDayOf, negateAmount } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks } from '@earnbook/ledger';
+import { ReconcileError } from '@earnbook/reconcile';
 
 /** Options of {@link buildBackOffice}. */
 export interface BackOfficeOptions {
@@ -36,10 +37,14 @@ interface BookingBody {
   readonly amount: string;
 }
 
-/** The HTTP status of a library error: bad input 400, unknown 404, refused 409/422, provider trouble 502. */
+/** The HTTP status of a library error: bad input 400, unknown 404, refused 409/422, provider trouble or booked but not recorded 502. */
 function statusOf(error: unknown): { status: number; code: string; message: string } | undefined {
+  if (error instanceof ReconcileError && error.code === 'booked_not_recorded') return { status: 502, code: error.code, message: error.message };
   if (error instanceof LedgerError) {
-    const status = error.code === 'unknown_account' ? 404 : error.code === 'insufficient_balance' ? 422 : error.code === 'idempotency_conflict' ? 409 : 400;
+    // The provider refuses a withdrawal beyond the balance itself (EarnApiError, 422); the books
+    // refusing one means the provider booked it and the books lag: the money moved.
+    if (error.code === 'insufficient_balance') return { status: 502, code: 'booked_not_recorded', message: `the provider booked it, but the books did not record it (${error.message}); the nightly reconciliation shows it as missing_in_ledger` };
+    const status = error.code === 'unknown_account' ? 404 : error.code === 'idempotency_conflict' ? 409 : 400;
     return { status, code: error.code, message: error.message };
   }
   if (error instanceof EarnApiError) {

@@ -3,7 +3,7 @@
  * the provider's reports, settlement netting and instructions, and audit exports.
  */
 export { ReconcileError } from './errors.js';
-export type { ReconcileErrorCode, ReconcileErrorDetails } from './errors.js';
+export type { ReconcileErrorCode, ReconcileErrorDetails, UnrecordedBooking } from './errors.js';
 export { REPORT_BYTES_MAX, REPORT_MEMORY_BYTES_MAX, loadReportObject, parseReport, readReportFile, validateReport } from './report.js';
 export type { LoadedReport } from './report.js';
 export { REPORT_SUMMARIES_MAX, findDayReports, planDayReports } from './report-choice.js';

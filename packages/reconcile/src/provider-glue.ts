@@ -8,7 +8,8 @@
  */
 import { EarnApiError } from '@earnbook/earn-client/contract';
 import type { Booking, Product } from '@earnbook/earn-client/contract';
-import type { EarnBooks, InterestTermsInput, PostResult } from '@earnbook/ledger';
+import { LedgerInvariantError, toUnits } from '@earnbook/ledger';
+import type { EarnAccount, EarnBooks, InterestTermsInput, JournalTransaction, PostResult } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 
 /** Where products come from: every entity's list (`EarnFacade.listProducts`). */
@@ -99,10 +100,19 @@ export interface BookThenRecordResult {
  * Crash recovery: the provider's booking and the books' record share the partner's
  * `idempotencyKey`. If the process dies after the provider booked and before the books recorded
  * (or the answer was lost), calling this again with the same key makes the provider answer with
- * the booking it already made, which is then recorded once. A key the books already hold
- * returns `exists` without calling the provider at all. A booking whose outcome stays unknown
+ * the booking it already made, which is then recorded once. A key the books already hold for the
+ * same request (kind, Earn account, amount) returns `exists` without calling the provider at all;
+ * held for another request, it is a `ReconcileError` `idempotency_conflict` naming the differing
+ * field, and neither the provider nor the books are touched. A booking whose outcome stays unknown
  * (the call failed after retries) is found by the nightly reconciliation as `missing_in_ledger`
  * and booked from the report (`Reconciler.repairMissingBooking`).
+ *
+ * Once the provider has booked, a refusal of the books to record it (say a withdrawal beyond the
+ * books' balance because the day's interest is not booked yet) is never passed on as that
+ * refusal: the money moved. It is a `ReconcileError` `booked_not_recorded` carrying the
+ * provider's booking (`error.booking`) and the refusal (`cause`); the same key again gives the
+ * same error (the provider answers with the booking it made, booking nothing twice) until the
+ * books can record it, and the next reconciliation shows it as `missing_in_ledger`.
  *
  * @example await bookThenRecord({ provider: earnFacade, books, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-1', amount: '1.5', idempotencyKey: 'order-42' })
  */
@@ -115,7 +125,10 @@ export async function bookThenRecord(input: BookThenRecordInput): Promise<BookTh
   // Checks the account before anything is sent (an unknown account is the ledger's typed error).
   const account = await books.earnAccount({ entity: input.entity, earnAccountId: input.earnAccountId });
   const recorded = await books.ledger.transactionByKey(account.entity, input.idempotencyKey);
-  if (recorded !== undefined) return { status: 'exists', transactionId: recorded.id, booking: undefined };
+  if (recorded !== undefined) {
+    await assertSameRequest(input, account, recorded);
+    return { status: 'exists', transactionId: recorded.id, booking: undefined };
+  }
   const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey };
   const booking = input.kind === 'deposit' ? await provider.deposit(call) : await provider.withdraw(call);
   // The request names no currency (the account's is meant); an answer in another one (or in
@@ -128,7 +141,47 @@ export async function bookThenRecord(input: BookThenRecordInput): Promise<BookTh
     });
   }
   const record = { entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey, providerData: booking };
-  const stored: PostResult = input.kind === 'deposit' ? await books.recordDeposit(record) : await books.recordWithdrawal(record);
+  let stored: PostResult;
+  try {
+    stored = input.kind === 'deposit' ? await books.recordDeposit(record) : await books.recordWithdrawal(record);
+  } catch (cause) {
+    // A broken invariant must crash as it is; any other failure leaves a booking the books lack.
+    if (cause instanceof LedgerInvariantError) throw cause;
+    throw bookedNotRecorded(input, account, booking, cause);
+  }
   books.ledger.logger.info({ event: 'booking.recorded', entity: account.entity, kind: input.kind, providerBookingId: booking.id, status: stored.status }, `${input.kind} ${booking.id} recorded`);
   return { status: stored.status, transactionId: stored.transaction.id, booking };
+}
+
+/**
+ * Refuses a key the books hold for another request than `input`: another kind, Earn account or
+ * amount (an `idempotency_conflict` naming the field, with both values in the message).
+ */
+async function assertSameRequest(input: BookThenRecordInput, account: EarnAccount, recorded: JournalTransaction): Promise<void> {
+  const conflict = (field: string, asked: string, held: string): never => {
+    throw new ReconcileError('idempotency_conflict', `idempotencyKey ${JSON.stringify(input.idempotencyKey)} is held by journal transaction ${recorded.id} with another ${field}: asked ${JSON.stringify(asked)}, held ${JSON.stringify(held)}`, {
+      field,
+      value: asked,
+    });
+  };
+  if (recorded.kind !== input.kind) conflict('kind', input.kind, recorded.kind);
+  const entry = recorded.entries.find((item) => item.accountId === account.ledgerAccountId);
+  if (entry === undefined) {
+    const held = recorded.providerId === null ? undefined : await input.books.booking({ entity: account.entity, providerBookingId: recorded.providerId });
+    return conflict('earnAccountId', input.earnAccountId, held?.earnAccountId ?? `no Earn account of ${account.currency}`);
+  }
+  const amount = input.books.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
+  if (toUnits(amount) !== toUnits(entry.amount)) conflict('amount', input.amount, entry.amount);
+}
+
+/** The `booked_not_recorded` error of a booking the provider made and the books refused. */
+function bookedNotRecorded(input: BookThenRecordInput, account: EarnAccount, booking: Booking, cause: unknown): ReconcileError {
+  const unrecorded = { kind: input.kind, entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, currency: booking.currency, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey };
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  input.books.ledger.logger.error({ event: 'booking.not_recorded', ...unrecorded, cause: reason }, `${input.kind} ${booking.id} booked by the provider but not recorded`);
+  return new ReconcileError(
+    'booked_not_recorded',
+    `the provider booked ${input.kind} ${booking.id} of ${booking.amount} ${booking.currency} on Earn account ${account.earnAccountId} (idempotencyKey ${JSON.stringify(input.idempotencyKey)}), but the books did not record it: ${reason}. The money moved: the next reconciliation shows it as missing_in_ledger (repair it then); the same key again retries the record without booking twice`,
+    { field: 'idempotencyKey', value: input.idempotencyKey, booking: unrecorded, cause },
+  );
 }

@@ -5,7 +5,7 @@
  * in `break-store.ts` and `instructions.ts`.
  */
 import type { Kysely } from 'kysely';
-import { formatInstant, isLedgerLogger, textDefect } from '@earnbook/ledger';
+import { accountingDayBounds, formatInstant, isLedgerLogger, parseInstant, textDefect } from '@earnbook/ledger';
 import type { EarnBooks, Ledger, LedgerLogger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import type { ReportEntry } from './report-entry.js';
@@ -96,7 +96,11 @@ export class Reconciler {
     return row;
   }
 
-  /** Resolves an open break with a reason, optionally linking the adjusting journal transaction. */
+  /**
+   * Resolves an open break with a reason, optionally linking the adjusting journal transaction.
+   * Of two people resolving the same break at once, one wins; the other gets `invalid_transition`
+   * (field `breakId`) and its reason is not stored.
+   */
   async resolveBreak(input: { breakId: number; reason: string; transactionId?: number }): Promise<Break> {
     const row = await this.#break(input.breakId);
     if (typeof input.reason !== 'string' || input.reason.trim().length === 0 || input.reason.length > 1000 || textDefect(input.reason) !== undefined) {
@@ -107,7 +111,8 @@ export class Reconciler {
       const transaction = await this.ledger.transaction(input.transactionId);
       if (transaction.entity !== row.entity) invalid('transactionId', input.transactionId, `must be a transaction of ${row.entity}`);
     }
-    await repository.resolveOpenBreak(this.#db, row.id, { resolved_by: 'person', resolution_reason: input.reason, resolution_transaction_id: input.transactionId ?? null, resolved_at: formatInstant(this.#settings.now()) });
+    const resolved = await repository.resolveOpenBreak(this.#db, row.id, { resolved_by: 'person', resolution_reason: input.reason, resolution_transaction_id: input.transactionId ?? null, resolved_at: formatInstant(this.#settings.now()) });
+    if (!resolved) throw new ReconcileError('invalid_transition', `break ${row.id} was resolved by another caller meanwhile; this reason was not stored`, { field: 'breakId', value: String(row.id) });
     return rowToBreak(await this.#break(row.id));
   }
 
@@ -116,7 +121,9 @@ export class Reconciler {
    * booking call and storing its response): books it from the report entry kept in the break and
    * resolves the break with the new transaction, in one database transaction — a crash leaves
    * both or neither. The booking is idempotent on the entry's key, so a retry after a crash that
-   * happened before this call (the booking recorded by another path) finds it and resolves.
+   * happened before this call (the booking recorded by another path) finds it and resolves. An
+   * entry in another currency than its Earn account's is refused (`invalid_transition`, field
+   * `currency`), writing nothing: the books cannot hold it as reported; resolve it by hand.
    */
   async repairMissingBooking(input: { breakId: number }): Promise<Break> {
     const row = await this.#break(input.breakId);
@@ -136,6 +143,12 @@ export class Reconciler {
     };
     // Opened (and committed) before the booking transaction; inside it would be as safe (the ledger remembers accounts opened in a transaction only once it commits).
     const account = await this.books.earnAccount({ entity: row.entity, earnAccountId: entry.accountId });
+    if (entry.currency !== account.currency) {
+      throw new ReconcileError('invalid_transition', `break ${row.id}: the report's ${entry.type} ${booking.providerBookingId} is in currency ${entry.currency}, but Earn account ${account.earnAccountId} holds ${account.currency}; it cannot be booked as reported, resolve it by hand`, {
+        field: 'currency',
+        value: entry.currency,
+      });
+    }
     await this.ledger.systemAccountIds(account.entity, account.currency);
     const reason = `booked from the daily report (${entry.type} ${booking.providerBookingId})`;
     await this.ledger.transact(async (scope) => {
@@ -176,7 +189,10 @@ export class Reconciler {
    * Confirms a transfer (a sent outgoing one, or an expected incoming one with its hash): books it
    * in the ledger and marks the instruction confirmed in one transaction. A retry after a crash
    * between the two (the booking exists, the status does not) finishes the step whatever
-   * `occurredAt` it gives.
+   * `occurredAt` it gives. Otherwise `occurredAt` must not be before the end of the instruction's
+   * accounting day in the entity's zone (`invalid_input`, field `occurredAt`, nothing written):
+   * the transfer settles that day's closing position, and an earlier one would rewrite a day
+   * already reconciled.
    */
   async confirm(input: { instructionId: number; occurredAt: string | Date; transactionHash?: string }): Promise<SettlementInstruction> {
     const row = await this.#instruction(input.instructionId);
@@ -191,8 +207,19 @@ export class Reconciler {
     if (hash === undefined || hash === null) invalid('transactionHash', hash, 'is needed to confirm an incoming transfer');
     if (!isTransactionHash(hash)) invalid('transactionHash', hash, TRANSACTION_HASH_RULE);
     const booked = await this.ledger.transactionByKey(row.entity, settlementKey(row));
+    if (booked === undefined) this.#assertAfterDay(row, input.occurredAt);
     await confirmWithin(this.ledger, { row, occurredAt: input.occurredAt, hash, bookedId: booked?.id, now: formatInstant(this.#settings.now()) });
     return rowToInstruction(await this.#instruction(row.id));
+  }
+
+  /** Refuses a transfer dated before the end of the accounting day its instruction settles. */
+  #assertAfterDay(row: InstructionRow, occurredAt: string | Date): void {
+    const instant = parseInstant(occurredAt, 'occurredAt');
+    const { timeZone } = this.ledger.entity(row.entity);
+    const dayEnd = accountingDayBounds(row.accounting_day, timeZone).end;
+    if (instant.getTime() < dayEnd.getTime()) {
+      invalid('occurredAt', formatInstant(instant), `must not be before ${formatInstant(dayEnd)}, the end of accounting day ${row.accounting_day} (${timeZone}) that instruction ${row.id} settles`);
+    }
   }
 }
 

@@ -122,12 +122,108 @@ describe.each(DIALECTS)('provider glue with a currency of fewer decimals on %s',
       // A digit past the currency's 6 decimals is still refused, typed.
       const odd = { deposit: async () => ({ ...answer({ amount: '1.000000', idempotencyKey: 'odd' }), amount: '1.000000000000000001' }) as unknown as Booking, withdraw: async () => answer({ amount: '1', idempotencyKey: 'odd' }) };
       const before = await snapshotDatabase(ledger.db as never);
-      await expect(bookThenRecord({ provider: odd as never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-usdc', amount: '1.000000', idempotencyKey: 'order-odd' })).rejects.toMatchObject({ code: 'invalid_amount', field: 'amount' });
+      // The provider booked it: the refusal is said as a booking the books lack, with its cause.
+      const refused = await bookThenRecord({ provider: odd as never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-usdc', amount: '1.000000', idempotencyKey: 'order-odd' }).then(
+        () => expect.fail('expected a refusal'),
+        (caught: unknown) => caught as ReconcileError,
+      );
+      expect(refused).toMatchObject({ code: 'booked_not_recorded', field: 'idempotencyKey', value: 'order-odd', booking: { kind: 'deposit', providerBookingId: 'bk-odd', amount: '1.000000000000000001', earnAccountId: 'acc-usdc' } });
+      expect(refused.cause).toMatchObject({ code: 'invalid_amount', field: 'amount' });
       // Refused whole: nothing of the booking reached the books (the nightly reports it as missing).
       expect(await snapshotDatabase(ledger.db as never)).toBe(before);
       await ledger.verify({ entity: 'defi' });
     } finally {
       await close();
     }
+  });
+});
+
+describe.each(DIALECTS)('provider glue when the provider booked and the books cannot record on %s', (dialect) => {
+  let sandbox: Sandbox;
+  let books: TestBooks;
+  let earnBooks: EarnBooks;
+  let earn: EarnFacade;
+  let accountId: string;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ timeZone: 'UTC', products: PRODUCTS.map((product) => ({ ...product, terms: { ...product.terms } })), seed: 5, startAt: new Date('2025-03-10T08:00:00Z') });
+    books = await openTestBooks(dialect);
+    earnBooks = new EarnBooks(books.ledger);
+    earn = new EarnFacade({ entities: { defi: sandbox.clientConfig('defi'), lending: sandbox.clientConfig('lending') } });
+    const users = await earn.onboardEndUser({ endUserReference: 'bob' });
+    await earnBooks.registerUser({ partnerUserId: 'bob', earnUsers: Object.entries(users).map(([entity, user]) => ({ entity, earnUserId: user.id })) });
+    await syncProducts({ source: earn, books: earnBooks, effectiveDay: '2025-03-01' });
+    const opened = await earn.openAccount({ earnUserIds: { defi: users['defi']?.id ?? '', lending: users['lending']?.id ?? '' }, productId: 'btc-lending', idempotencyKey: 'open-bob-btc' });
+    await earnBooks.openEarnAccount({ entity: opened.entityId, earnAccountId: opened.account.id, earnUserId: opened.account.userId, providerProductId: 'btc-lending', currency: opened.account.currency });
+    accountId = opened.account.id;
+  }, 60_000);
+  afterAll(async () => {
+    await books.close();
+    await sandbox.close();
+  });
+
+  it('says a withdrawal the provider booked and the lagging books refused is booked_not_recorded, the same on a retry, never insufficient_balance', async () => {
+    await bookThenRecord({ provider: earn, books: earnBooks, kind: 'deposit', entity: 'lending', earnAccountId: accountId, amount: '1', idempotencyKey: 'dep-1' });
+    // The provider's cycle credits a day of interest; the partner's nightly job has not run yet.
+    await sandbox.clock.advanceDays(1);
+    const providerBalance = await sandbox.books.accountBalance({ entity: 'lending', accountId });
+    expect(providerBalance).toBe('1.000094254925873501');
+    const before = await snapshotDatabase(books.db as never);
+    const attempt = () =>
+      bookThenRecord({ provider: earn, books: earnBooks, kind: 'withdrawal', entity: 'lending', earnAccountId: accountId, amount: providerBalance, idempotencyKey: 'wd-all' }).then(
+        () => expect.fail('expected booked_not_recorded'),
+        (caught: unknown) => caught,
+      );
+    for (const error of [await attempt(), await attempt()]) {
+      expect(error).toBeInstanceOf(ReconcileError);
+      expect(error).toMatchObject({
+        code: 'booked_not_recorded',
+        field: 'idempotencyKey',
+        value: 'wd-all',
+        booking: { kind: 'withdrawal', entity: 'lending', earnAccountId: accountId, amount: providerBalance, currency: 'BTC', idempotencyKey: 'wd-all' },
+      });
+      expect((error as ReconcileError).booking?.providerBookingId).toMatch(/./);
+      expect((error as Error).cause).toBeInstanceOf(LedgerError);
+      expect((error as Error).cause).toMatchObject({ code: 'insufficient_balance' });
+      expect((error as Error).message).toContain('missing_in_ledger');
+    }
+    // Booked once on the provider, nothing in the books.
+    expect((await sandbox.books.bookings({ entity: 'lending' })).filter((booking) => booking.kind === 'withdrawal')).toHaveLength(1);
+    expect(await snapshotDatabase(books.db as never)).toBe(before);
+    // Once the books caught up (the day's interest), the same key records the one booking.
+    await earnBooks.recordInterest({ entity: 'lending', earnAccountId: accountId, providerEntryId: 'interest-1', amount: '0.000094254925873501', occurredAt: '2025-03-11T00:00:00Z' });
+    const recorded = await bookThenRecord({ provider: earn, books: earnBooks, kind: 'withdrawal', entity: 'lending', earnAccountId: accountId, amount: providerBalance, idempotencyKey: 'wd-all' });
+    expect(recorded.status).toBe('created');
+    expect((await sandbox.books.bookings({ entity: 'lending' })).filter((booking) => booking.kind === 'withdrawal')).toHaveLength(1);
+    await books.ledger.verify({ entity: 'lending' });
+  });
+
+  it('refuses a key the books hold for another kind, Earn account or amount, naming the field, without calling the provider', async () => {
+    await bookThenRecord({ provider: earn, books: earnBooks, kind: 'deposit', entity: 'lending', earnAccountId: accountId, amount: '2', idempotencyKey: 'order-k' });
+    let calls = 0;
+    const counting = { deposit: async (call: Parameters<EarnFacade['deposit']>[0]) => ((calls += 1), earn.deposit(call)), withdraw: async (call: Parameters<EarnFacade['withdraw']>[0]) => ((calls += 1), earn.withdraw(call)) };
+    await earnBooks.recordProduct({ entity: 'lending', providerProductId: 'btc-other', currency: 'BTC', name: 'BTC other', effectiveDay: '2025-03-01', terms: { tiers: [{ fromAmount: '0', toAmount: null, apy: '0.01' }], partnerMargin: null } });
+    const bob = (await earnBooks.earnAccount({ entity: 'lending', earnAccountId: accountId })).earnUserId;
+    await earnBooks.openEarnAccount({ entity: 'lending', earnAccountId: 'acc-other', earnUserId: bob, providerProductId: 'btc-other', currency: 'BTC' });
+    const before = await snapshotDatabase(books.db as never);
+    const cases = [
+      { kind: 'withdrawal' as const, earnAccountId: accountId, amount: '2', field: 'kind', value: 'withdrawal' },
+      { kind: 'deposit' as const, earnAccountId: accountId, amount: '0.4', field: 'amount', value: '0.4' },
+      { kind: 'deposit' as const, earnAccountId: 'acc-other', amount: '2', field: 'earnAccountId', value: 'acc-other' },
+    ];
+    for (const item of cases) {
+      const error = await bookThenRecord({ provider: counting, books: earnBooks, kind: item.kind, entity: 'lending', earnAccountId: item.earnAccountId, amount: item.amount, idempotencyKey: 'order-k' }).then(
+        () => expect.fail(`expected a conflict on ${item.field}`),
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(ReconcileError);
+      expect(error).toMatchObject({ code: 'idempotency_conflict', field: item.field, value: item.value });
+      expect((error as Error).message).toContain('order-k');
+    }
+    expect(calls).toBe(0);
+    expect(await snapshotDatabase(books.db as never)).toBe(before);
+    // The same request again is still a replay.
+    expect((await bookThenRecord({ provider: counting, books: earnBooks, kind: 'deposit', entity: 'lending', earnAccountId: accountId, amount: '2.000000000000000000', idempotencyKey: 'order-k' })).status).toBe('exists');
+    expect(calls).toBe(0);
   });
 });

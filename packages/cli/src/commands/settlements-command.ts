@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay, parseInstant } from '@earnbook/ledger';
-import { TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
+import { ReconcileError, TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
 import type { SettlementInstruction } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
@@ -50,6 +50,15 @@ interface ConfirmFlags extends BookFlags {
   readonly id: number;
   readonly occurredAt: string;
   readonly transactionHash?: string;
+}
+
+/**
+ * The library's refusal of `occurredAt` (a transfer dated before the end of the day it settles),
+ * said of the flag that gave it; any other error as it is.
+ */
+function occurredAtFlagError(error: unknown): unknown {
+  if (!(error instanceof ReconcileError) || error.code !== 'invalid_input' || error.field !== 'occurredAt') return error;
+  return new ReconcileError('invalid_input', `--occurred-at ${error.message.replace(/^occurredAt /, '')}`, { field: '--occurred-at', ...(error.value === undefined ? {} : { value: error.value }), cause: error });
 }
 
 /** Adds `settlements list`, `settlements sent` and `settlements confirm` to `program`. */
@@ -105,7 +114,9 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     const occurredAt = formatInstant(parseInstant(flags.occurredAt, '--occurred-at'));
     const config = await resolveConfig(flags, io);
     const confirmed = await withBooks(flags, config, io, (opened) =>
-      opened.reconciler.confirm({ instructionId: flags.id, occurredAt, ...(flags.transactionHash === undefined ? {} : { transactionHash: flags.transactionHash }) }),
+      opened.reconciler.confirm({ instructionId: flags.id, occurredAt, ...(flags.transactionHash === undefined ? {} : { transactionHash: flags.transactionHash }) }).catch((error: unknown) => {
+        throw occurredAtFlagError(error);
+      }),
     );
     if (flags.json === true) writeJson(io, { instruction: confirmed });
     else if (flags.quiet !== true) io.stdout.write(instructionText(confirmed));
