@@ -103,7 +103,7 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
     }
     seen.add(entry.id);
     if (kind === undefined) {
-      breaks.push(breakDraft('unknown_entry_type', { providerId: entry.id, currency: entry.currency, actual: entry.amount, details: { type: entry.type, entry } }));
+      breaks.push(breakDraft('unknown_entry_type', { providerId: entry.id, currency: entry.currency, actual: formatUnits(toUnits(entry.amount)), details: { type: entry.type, entry } }));
       continue;
     }
     // Settlement transfers are tracked through settlement instructions, not matched here.

@@ -128,7 +128,8 @@ describe.each(DIALECTS)('hledger journal export on %s', (dialect) => {
     const journal = await exportHledgerJournal({ db: books.db, entity: 'defi', fromDay: '2025-01-01', toDay: RANGE.toDay, output: memoryOutput().output });
     // The trial balance's total debits equal the sum of positive account balances of the journal.
     const { balances } = parseJournal(journalText);
-    for (const [currency, totals] of result.totals) {
+    expect([...result.totals.keys()]).toEqual(['defi']);
+    for (const [currency, totals] of result.totals.get('defi') ?? new Map()) {
       const positive = [...balances].filter(([key, units]) => key.endsWith(` ${currency}`) && units > 0n).reduce((sum, [, units]) => sum + units, 0n);
       expect(BigInt(totals.debit.replace('.', ''))).toBe(positive);
     }

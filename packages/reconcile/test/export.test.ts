@@ -157,14 +157,16 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
       expect(units(row['running_balance'] ?? '')).toBe(balance);
     }
 
-    // Totals: per currency, debits equal credits, and equal the rows' sums.
-    expect([...result.totals.keys()]).toEqual(['BTC', 'ETH']);
-    for (const [currency, totals] of result.totals) {
+    // Totals: per entity and currency, debits equal credits, and equal the rows' sums.
+    expect([...result.totals.keys()]).toEqual(['defi']);
+    const defi = result.totals.get('defi') ?? new Map<string, never>();
+    expect([...defi.keys()]).toEqual(['BTC', 'ETH']);
+    for (const [currency, totals] of defi) {
       expect(totals.debit).toBe(totals.credit);
       const sum = rows.filter((row) => row['currency'] === currency).reduce((total, row) => total + units(row['debit'] ?? ''), 0n);
       expect(units(totals.debit)).toBe(sum);
     }
-    expect(result.totals.get('BTC')?.debit).toBe('246913578024691361.347013578024691357');
+    expect(defi.get('BTC')?.debit).toBe('246913578024691361.347013578024691357');
   });
 
   it('escapes formula text and quotes commas, quotes and line breaks', async () => {
@@ -226,7 +228,7 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
         expect(row?.['balance']).toBe(await books.ledger.balanceAtEndOfDay(account.id, day));
         expect(row?.['accounting_day']).toBe(day);
       }
-      for (const [, totals] of result.totals) expect(totals.debit).toBe(totals.credit);
+      for (const [, currencies] of result.totals) for (const [, totals] of currencies) expect(totals.debit).toBe(totals.credit);
       expect(result.rows).toBe(accounts.length);
     }
   });
@@ -243,7 +245,7 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
     expect(breakRows[1]?.['actual']).toBe("'=1+1");
     expect(breakRows[1]?.['provider_id']).toBe("'-x");
     expect(breakRows[1]?.['resolution_reason']).toBe("'@finance agreed");
-    expect(Object.fromEntries(breaks.totals)).toEqual({ '': { open: 0, resolved: 1 }, BTC: { open: 1, resolved: 0 } });
+    expect(Object.fromEntries([...breaks.totals].map(([entity, counts]) => [entity, Object.fromEntries(counts)]))).toEqual({ defi: { '': { open: 0, resolved: 1 }, BTC: { open: 1, resolved: 0 } } });
 
     const settlementsSink = memoryOutput();
     const settlements = await exportSettlementsCsv({ db: books.db, entity: 'defi', ...RANGE, output: settlementsSink.output, pageSize: 1 });
@@ -256,7 +258,7 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
     expect(settlementRows[0]?.['wallet']).toBe("'=wallet-0x1");
     expect(settlementRows[1]?.['instruction_id']).toBe('');
     expect(settlementRows[1]?.['reported_outstanding']).toBe('');
-    expect(settlements.totals.get('BTC')).toEqual({ payables: '3.000000000000000000', receivables: '1.750000000000000000', net: '-1.250000000000000000', settled: '-1.250000000000000000' });
+    expect(settlements.totals.get('defi')?.get('BTC')).toEqual({ payables: '3.000000000000000000', receivables: '1.750000000000000000', net: '-1.250000000000000000', settled: '-1.250000000000000000' });
   });
 
   it('refuses an unknown entity before opening any file', async () => {
@@ -298,7 +300,7 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
     const journalFile = stored.files.find((file) => file.name === 'journal.csv');
     const direct = await journal({ bom: true });
     expect(journalFile?.sha256).toBe(direct.result.sha256);
-    expect(journalFile?.totals).toEqual(Object.fromEntries([...direct.result.totals].map(([currency, totals]) => [currency, { ...totals }])));
+    expect(journalFile?.totals).toEqual(Object.fromEntries([...direct.result.totals].map(([entity, currencies]) => [entity, Object.fromEntries([...currencies].map(([currency, totals]) => [currency, { ...totals }]))])));
     expect(stored.files.find((file) => file.name === 'journal.hledger')?.totals).toEqual(journalFile?.totals);
 
     await expectReconcileError(exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: target }), 'invalid_input', 'directory');

@@ -1,7 +1,7 @@
 /**
  * `earnbook export`: the audit export of an entity (or all entities) over a range of accounting
  * days: CSV files of the journal, the balances, the breaks and the settlements, and an hledger
- * journal, with `manifest.json` (row counts, totals per currency, SHA-256 of each file).
+ * journal, with `manifest.json` (row counts, totals per entity and currency, SHA-256 of each file).
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';

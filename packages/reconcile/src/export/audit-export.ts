@@ -1,7 +1,7 @@
 /**
  * The audit export: every file an auditor needs for an entity and a range of accounting days,
  * written from one consistent snapshot of the books, plus a manifest with row counts, totals per
- * currency and the SHA-256 of each file.
+ * entity and currency and the SHA-256 of each file.
  */
 import { access, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import type { CsvDelimiter, CsvProfileOptions } from './csv-sink.js';
 import { assertEntityExists, checkDayRange, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import { selectEntityTimeZones } from './export-queries.js';
-import type { ExportResult } from './export-result.js';
+import type { EntityTotals, ExportResult } from './export-result.js';
 import { exportHledgerJournal } from './hledger-journal.js';
 import { exportJournalCsv } from './journal-csv.js';
 import { exportSettlementsCsv } from './settlements-csv.js';
@@ -74,14 +74,20 @@ export interface AuditManifestFile {
   readonly bytes: number;
   /** SHA-256 of the file's bytes, lower-case hex. */
   readonly sha256: string;
-  /** Totals per currency (amounts canonical at 18 decimals; counts for breaks). */
-  readonly totals: Readonly<Record<string, Readonly<Record<string, string | number>>>>;
+  /**
+   * Totals per entity, then per currency: `totals[entity][currency]` (amounts canonical at 18
+   * decimals; counts for breaks, currency `""` for breaks without one). Two entities' figures are
+   * never added together, even in an all-entities export: each is a legal entity with its own
+   * books.
+   */
+  readonly totals: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, string | number>>>>>>;
 }
 
 /** The content of `manifest.json`. */
 export interface AuditManifest {
   readonly kind: 'earnbook_audit_export';
-  readonly version: 1;
+  /** 2 since totals are keyed by entity, then currency (version 1 keyed them by currency alone). */
+  readonly version: 2;
   /** When the export ran (ISO-8601 UTC). */
   readonly generatedAt: string;
   readonly parameters: {
@@ -129,8 +135,11 @@ function checkFormats(value: unknown): readonly AuditFileFormat[] {
   return Object.freeze(AUDIT_FILE_FORMATS.filter((format) => chosen.has(format)));
 }
 
-function totalsRecord<T extends object>(totals: ReadonlyMap<string, T>): Record<string, Record<string, string | number>> {
-  return Object.fromEntries([...totals].map(([currency, value]) => [currency, { ...(value as Record<string, string | number>) }]));
+/** An export's totals as the manifest's JSON: `{ [entity]: { [currency]: { [figure]: value } } }`. */
+function totalsRecord<T extends object>(totals: EntityTotals<T>): Record<string, Record<string, Record<string, string | number>>> {
+  return Object.fromEntries(
+    [...totals].map(([entity, currencies]) => [entity, Object.fromEntries([...currencies].map(([currency, value]) => [currency, { ...(value as Record<string, string | number>) }]))]),
+  );
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -155,7 +164,7 @@ async function inSnapshot<T>(db: Kysely<ReconcileDatabase>, work: (snapshot: Kys
  * Writes an audit export into `directory`: `journal.csv`, `balances.csv` (every account at the
  * end of `toDay`), `breaks.csv`, `settlements.csv`, `journal.hledger` (or the chosen `formats`),
  * then `manifest.json` with the parameters, the generation instant, and per file its row count,
- * size, SHA-256 and totals per currency. All files come from one snapshot of the books.
+ * size, SHA-256 and totals per entity and currency. All files come from one snapshot of the books.
  *
  * Files are created exclusively: an existing file of the same name is an `invalid_input` on
  * `directory`, checked before anything is written. If an export fails, the files it created are
@@ -229,7 +238,7 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
     });
     const manifest: AuditManifest = {
       kind: 'earnbook_audit_export',
-      version: 1,
+      version: 2,
       generatedAt: formatInstant(now()),
       parameters: { entity: scope.entity ?? null, allEntities: scope.entity === undefined, fromDay: range.fromDay, toDay: range.toDay, balancesDay: range.toDay, timeZones, ...profile, formats },
       files,

@@ -2,7 +2,7 @@
  * Balances at the end of an accounting day as CSV: every account of the scope, with a trial
  * balance's debit and credit columns.
  */
-import { assertInvariant, formatUnits } from '@earnbook/ledger';
+import { formatUnits } from '@earnbook/ledger';
 import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
 import { startCsvExport } from './csv-sink.js';
 import type { CsvProfileOptions, ExportOutput } from './csv-sink.js';
@@ -77,8 +77,8 @@ async function shardsOfPage(db: LedgerReader, page: readonly { account_id: numbe
  * on or before it), by account id, as RFC 4180 CSV with the columns
  * of {@link BALANCES_CSV_HEADERS}. Accounts opened but not yet posted to by then show zero.
  *
- * Totals per currency are the trial balance's debit and credit columns; they are equal (a
- * difference is a broken invariant and throws).
+ * Totals per entity and currency are the trial balance's debit and credit columns; they are
+ * equal (a difference is a broken invariant and throws).
  *
  * @example
  * await exportBalancesCsv({ db: ledger.db, entity: 'defi', day: '2025-03-31', output: createWriteStream('balances.csv') });
@@ -108,7 +108,7 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
         const balanceDay = shard === undefined || (row.balance_day !== null && row.balance_day >= shard.day) ? row.balance_day : shard.day;
         const normalUnits = canonicalUnits(balance);
         const signedUnits = row.normal_side === 'debit' ? normalUnits : -normalUnits;
-        totals.addSigned(row.currency, signedUnits);
+        totals.addSigned(row.entity, row.currency, signedUnits);
         const magnitude = absoluteAmount(balance);
         rows += 1;
         const cells = [
@@ -133,15 +133,8 @@ export async function exportBalancesCsv(options: BalancesCsvOptions): Promise<Ex
       afterId = last.account_id;
     }
     const written = await sink.finish();
-    const units = totals.units();
-    for (const [currency, { debit, credit }] of units) {
-      assertInvariant(debit === credit, `balances export: ${currency} debit balances ${formatUnits(debit)} differ from credit balances ${formatUnits(credit)} at the end of ${day}`);
-    }
-    return {
-      ...written,
-      rows,
-      totals: new Map([...units].map(([currency, { debit, credit }]) => [currency, Object.freeze({ debit: formatUnits(debit), credit: formatUnits(credit) })])),
-    };
+    totals.assertBalanced(`balances export at the end of ${day}`);
+    return { ...written, rows, totals: totals.totals() };
   } catch (error) {
     await sink.abort(asError(error));
     throw exportFailure('balances', error);

@@ -11,6 +11,7 @@ import { asError, exportFailure } from './export-failure.js';
 import { checkDayRange, checkScope } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import { selectBreaksPage } from './export-queries.js';
+import { EntitySums } from './export-result.js';
 import type { ExportResult } from './export-result.js';
 
 /**
@@ -62,7 +63,7 @@ export const BREAKS_CSV_TEXT_COLUMNS = Object.freeze([
 /** Columns that may hold an exact amount: written as text in the spreadsheet profile. */
 export const BREAKS_CSV_AMOUNT_COLUMNS = Object.freeze(['expected', 'actual'] as const);
 
-/** Break counts of one currency (key `""` for breaks without a currency). */
+/** Break counts of one entity's currency (key `""` for breaks without a currency). */
 export interface BreakCounts {
   readonly open: number;
   readonly resolved: number;
@@ -79,7 +80,7 @@ export type BreaksCsvOptions = ExportScope &
 /**
  * Streams the breaks of the scope whose accounting day is in the range, by break id, as RFC 4180
  * CSV with the columns of {@link BREAKS_CSV_HEADERS}. Totals are counts of open and resolved
- * breaks per currency.
+ * breaks per entity and currency.
  *
  * @example
  * await exportBreaksCsv({ db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', output: createWriteStream('breaks.csv') });
@@ -95,18 +96,16 @@ export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<Export
     quotedColumns: BREAKS_CSV_TEXT_COLUMNS,
     amountColumns: BREAKS_CSV_AMOUNT_COLUMNS,
   });
-  const counts = new Map<string, { open: number; resolved: number }>();
+  const counts = new EntitySums(() => ({ open: 0, resolved: 0 }));
   let rows = 0;
   try {
     let afterId = 0;
     for (;;) {
       const page = await selectBreaksPage(db, { scope, range, afterId, pageSize });
       for (const row of page) {
-        const key = row.currency ?? '';
-        const count = counts.get(key) ?? { open: 0, resolved: 0 };
+        const count = counts.of(row.entity, row.currency ?? '');
         if (row.status === 'resolved') count.resolved += 1;
         else count.open += 1;
-        counts.set(key, count);
         rows += 1;
         const cells = [
           textCell(row.entity),
@@ -136,8 +135,7 @@ export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<Export
       afterId = last.id;
     }
     const written = await sink.finish();
-    const sorted = [...counts.keys()].sort();
-    return { ...written, rows, totals: new Map(sorted.map((currency) => [currency, Object.freeze({ ...(counts.get(currency) as BreakCounts) })])) };
+    return { ...written, rows, totals: counts.totals((count): BreakCounts => ({ ...count })) };
   } catch (error) {
     await sink.abort(asError(error));
     throw exportFailure('breaks', error);

@@ -47,6 +47,12 @@ export interface HledgerJournalResult extends ExportResult<DebitCreditTotals> {
 /** Characters left as they are in account names; every other one is percent-encoded (UTF-8). */
 const ACCOUNT_NAME_SAFE = /[A-Za-z0-9_.\-/]/;
 const TEXT_UNSAFE = /[%;\u0000-\u001f\u007f]/g;
+/**
+ * Characters a tag value may not hold as they are: those of {@link TEXT_UNSAFE}, and `,` (ends a
+ * tag: hledger reads `, date:DAY` after it as a posting date), `[` and `]` (hledger reads `[DAY]`
+ * in a posting comment as a posting date) and `:` (starts a tag, and ledger-cli's `:tag:` form).
+ */
+const TAG_VALUE_UNSAFE = /[%;,[\]:\u0000-\u001f\u007f]/g;
 
 function percentEncode(character: string): string {
   return [...Buffer.from(character, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
@@ -121,6 +127,17 @@ function journalText(text: string): string {
   return text.replace(TEXT_UNSAFE, percentEncode);
 }
 
+/**
+ * Text from outside the books as a tag value (`; provider_id: <value>`): `%`, `;`, `,`, `[`, `]`,
+ * `:` and control characters percent-encoded, so that no value can add a tag, or a posting date,
+ * that the books never wrote.
+ *
+ * @example hledgerTagValue('line-1, date:2031-01-01') // "line-1%2C date%3A2031-01-01"
+ */
+export function hledgerTagValue(text: string): string {
+  return text.replace(TAG_VALUE_UNSAFE, percentEncode);
+}
+
 /** What {@link transactionLines} needs of a transaction. */
 interface JournalTransaction {
   readonly id: number;
@@ -152,23 +169,24 @@ interface JournalEntry {
  */
 function transactionLines(transaction: JournalTransaction, entries: readonly JournalEntry[], totals: DebitCreditAccumulator): string[] {
   assertInvariant(entries.length >= 2, `transaction ${transaction.id} has ${entries.length} entries`);
-  const interestDay = interestDayOf(transaction.metadata);
+  const interestDay = interestDayOf(transaction);
   let title = `${transaction.accounting_day}${interestDay === '' ? '' : `=${interestDay}`} (${transaction.id}) ${journalText(transaction.kind)}`;
   if (transaction.provider_id !== null) title += ` ${journalText(transaction.provider_id)}`;
   if (transaction.description !== null && transaction.description.length > 0) title += ` - ${journalText(transaction.description)}`;
-  const lines = [title, `    ; occurred_at: ${journalText(transaction.occurred_at)}`, `    ; entity: ${journalText(transaction.entity)}`];
+  // occurred_at is the ledger's canonical instant (`2025-03-19T08:00:00.000Z`): its `:` stay.
+  const lines = [title, `    ; occurred_at: ${journalText(transaction.occurred_at)}`, `    ; entity: ${hledgerTagValue(transaction.entity)}`];
   if (interestDay !== '') lines.push(`    ; interest_day: ${interestDay}`);
-  if (transaction.provider_id !== null) lines.push(`    ; provider_id: ${journalText(transaction.provider_id)}`);
+  if (transaction.provider_id !== null) lines.push(`    ; provider_id: ${hledgerTagValue(transaction.provider_id)}`);
   if (transaction.reverses_transaction_id !== null) lines.push(`    ; reverses_transaction_id: ${transaction.reverses_transaction_id}`);
   const balance = new Map<string, bigint>();
   for (const entry of entries) {
     const amount = canonicalAmount(entry.amount, 'amount');
     const units = canonicalUnits(amount);
     balance.set(entry.currency, (balance.get(entry.currency) ?? 0n) + units);
-    totals.addSigned(entry.currency, units);
+    totals.addSigned(entry.entity, entry.currency, units);
     lines.push(`    ${hledgerAccountName({ entity: entry.entity, kind: entry.account_kind, code: entry.account })}  ${amount} ${hledgerCommodity(entry.currency)}`);
     // An indented comment line after a posting is that posting's comment (its tag) in both tools.
-    if (entry.provider_id !== null) lines.push(`      ; provider_id: ${journalText(entry.provider_id)}`);
+    if (entry.provider_id !== null) lines.push(`      ; provider_id: ${hledgerTagValue(entry.provider_id)}`);
   }
   for (const [currency, sum] of balance) assertInvariant(sum === 0n, `transaction ${transaction.id} does not balance in ${currency}: ${formatUnits(sum)}`);
   lines.push('');
@@ -294,16 +312,8 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
       after = { entity: last.entity, accounting_day: last.accounting_day, id: last.id };
     }
     const written = await sink.finish();
-    const units = totals.units();
-    for (const [currency, { debit, credit }] of units) {
-      assertInvariant(debit === credit, `journal export: ${currency} debits ${formatUnits(debit)} differ from credits ${formatUnits(credit)}`);
-    }
-    return {
-      ...written,
-      rows,
-      postings,
-      totals: new Map([...units].map(([currency, { debit, credit }]) => [currency, Object.freeze({ debit: formatUnits(debit), credit: formatUnits(credit) })])),
-    };
+    totals.assertBalanced('hledger journal export');
+    return { ...written, rows, postings, totals: totals.totals() };
   } catch (error) {
     await sink.abort(asError(error));
     throw exportFailure('hledger journal', error);

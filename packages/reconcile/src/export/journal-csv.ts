@@ -2,7 +2,7 @@
  * The journal as CSV: one row per journal entry, in posting order, with its transaction's facts
  * and the account's running balance.
  */
-import { assertInvariant, formatUnits } from '@earnbook/ledger';
+import { parseAccountingDay } from '@earnbook/ledger';
 import { absoluteAmount, canonicalAmount, canonicalUnits, textCell } from './csv-cells.js';
 import { startCsvExport } from './csv-sink.js';
 import type { CsvProfileOptions, ExportOutput } from './csv-sink.js';
@@ -69,15 +69,30 @@ export type JournalCsvOptions = ExportScope &
     readonly db: LedgerReader;
   } & CsvProfileOptions & { readonly onRows?: (rows: number) => void };
 
+/** The transaction kinds whose accounting day follows the day that earned them. */
+const EARNED_KINDS: ReadonlySet<string> = new Set(['interest', 'partner_margin']);
+
 /**
- * The accounting day that earned an interest or margin transaction, from its metadata
- * (`interestDay`, written by the accounting cycle and `EarnBooks`); empty when it has none.
+ * The accounting day that earned an interest or partner margin transaction, from its metadata
+ * (`interestDay`, written by the accounting cycle and `EarnBooks`); empty for any other kind, and
+ * when the metadata has none or names no real calendar day (`2025-02-30`). Metadata is free JSON
+ * that any poster may write, and the hledger journal puts this day where both tools read a date:
+ * a day they refuse would make the whole file unreadable.
+ *
+ * @example interestDayOf({ kind: 'interest', metadata: '{"interestDay":"2025-03-18"}' }) // '2025-03-18'
+ * @example interestDayOf({ kind: 'adjustment', metadata: '{"interestDay":"2025-03-18"}' }) // ''
  */
-export function interestDayOf(metadata: string | null): string {
+export function interestDayOf(transaction: { readonly kind: string; readonly metadata: string | null }): string {
+  const { kind, metadata } = transaction;
   // Most transactions have no metadata, and most metadata has no interest day: skip the parse.
-  if (metadata === null || !metadata.includes('"interestDay"')) return '';
+  if (!EARNED_KINDS.has(kind) || metadata === null || !metadata.includes('"interestDay"')) return '';
   const day = (JSON.parse(metadata) as Record<string, unknown>)['interestDay'];
-  return typeof day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(day) ? day : '';
+  if (typeof day !== 'string') return '';
+  try {
+    return parseAccountingDay(day, 'interestDay');
+  } catch {
+    return '';
+  }
 }
 
 /** The cells of one journal row. Exported for tests. */
@@ -87,7 +102,7 @@ export function journalCsvCells(row: JournalExportRow, units: bigint, amount: st
     textCell(row.entity),
     row.accounting_day,
     textCell(timeZone),
-    interestDayOf(row.metadata),
+    interestDayOf(row),
     row.occurred_at,
     String(row.transaction_id),
     String(row.entry_id),
@@ -115,11 +130,11 @@ export function journalCsvCells(row: JournalExportRow, units: bigint, amount: st
  * through the ledger's money functions, so SQLite and PostgreSQL books give byte-identical files.
  *
  * Returns the rows written, the bytes and their SHA-256, and the debit and credit totals per
- * currency, which are equal (checked: a difference is a broken invariant and throws).
+ * entity and currency, which are equal (checked: a difference is a broken invariant and throws).
  *
  * @example
  * const result = await exportJournalCsv({ db: ledger.db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', output: createWriteStream('journal.csv') });
- * result.totals.get('BTC'); // { debit: '12.5000…', credit: '12.5000…' }
+ * result.totals.get('defi')?.get('BTC'); // { debit: '12.5000…', credit: '12.5000…' }
  */
 export async function exportJournalCsv(options: JournalCsvOptions): Promise<ExportResult<DebitCreditTotals>> {
   const scope = checkScope(options);
@@ -147,7 +162,7 @@ export async function exportJournalCsv(options: JournalCsvOptions): Promise<Expo
         for (const row of page) {
           const amount = canonicalAmount(row.amount, 'amount');
           const units = canonicalUnits(amount);
-          totals.addSigned(row.currency, units);
+          totals.addSigned(row.entity, row.currency, units);
           rows += 1;
           if (!sink.write(journalCsvCells(row, units, amount, timeZones.get(row.entity) ?? ''))) await sink.drain();
         }
@@ -157,15 +172,8 @@ export async function exportJournalCsv(options: JournalCsvOptions): Promise<Expo
       }
     }
     const written = await sink.finish();
-    const units = totals.units();
-    for (const [currency, { debit, credit }] of units) {
-      assertInvariant(debit === credit, `journal export: ${currency} debits ${formatUnits(debit)} differ from credits ${formatUnits(credit)}`);
-    }
-    return {
-      ...written,
-      rows,
-      totals: new Map([...units].map(([currency, { debit, credit }]) => [currency, Object.freeze({ debit: formatUnits(debit), credit: formatUnits(credit) })])),
-    };
+    totals.assertBalanced('journal export');
+    return { ...written, rows, totals: totals.totals() };
   } catch (error) {
     await sink.abort(asError(error));
     throw exportFailure('journal', error);

@@ -10,6 +10,7 @@ import { asError, exportFailure } from './export-failure.js';
 import { checkDayRange, checkScope } from './export-options.js';
 import { selectSettlementsPage } from './export-queries.js';
 import type { SettlementKey } from './export-queries.js';
+import { EntitySums } from './export-result.js';
 import type { ExportResult } from './export-result.js';
 
 /**
@@ -60,7 +61,7 @@ export const SETTLEMENTS_CSV_AMOUNT_COLUMNS = Object.freeze([
   'instruction_amount',
 ] as const);
 
-/** Totals of one currency over the exported positions, 18 decimals. */
+/** Totals of one entity's currency over the exported positions, 18 decimals. */
 export interface SettlementTotals {
   readonly payables: string;
   readonly receivables: string;
@@ -78,8 +79,8 @@ function optionalAmount(value: string | null, field: string): string {
 /**
  * Streams the settlement positions of the scope in the day range, in (entity, currency, day)
  * order, each joined with its instruction, as RFC 4180 CSV with the columns of
- * {@link SETTLEMENTS_CSV_HEADERS}. Totals per currency sum payables, receivables, net and
- * settled.
+ * {@link SETTLEMENTS_CSV_HEADERS}. Totals per entity and currency sum payables, receivables, net
+ * and settled (each entity settles with the provider on its own).
  *
  * @example
  * await exportSettlementsCsv({ db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', output: createWriteStream('settlements.csv') });
@@ -95,7 +96,7 @@ export async function exportSettlementsCsv(options: SettlementsCsvOptions): Prom
     quotedColumns: SETTLEMENTS_CSV_TEXT_COLUMNS,
     amountColumns: SETTLEMENTS_CSV_AMOUNT_COLUMNS,
   });
-  const sums = new Map<string, { payables: bigint; receivables: bigint; net: bigint; settled: bigint }>();
+  const sums = new EntitySums(() => ({ payables: 0n, receivables: 0n, net: 0n, settled: 0n }));
   let rows = 0;
   try {
     let after: SettlementKey | undefined;
@@ -106,12 +107,12 @@ export async function exportSettlementsCsv(options: SettlementsCsvOptions): Prom
         const receivables = canonicalAmount(row.receivables, 'receivables');
         const net = canonicalAmount(row.net, 'net');
         const settled = canonicalAmount(row.settled, 'settled');
-        const sum = sums.get(row.currency) ?? { payables: 0n, receivables: 0n, net: 0n, settled: 0n };
+        // Per entity: DeFi's position and Lending's are two legal entities' debts, never one figure.
+        const sum = sums.of(row.entity, row.currency);
         sum.payables += canonicalUnits(payables);
         sum.receivables += canonicalUnits(receivables);
         sum.net += canonicalUnits(net);
         sum.settled += canonicalUnits(settled);
-        sums.set(row.currency, sum);
         rows += 1;
         const cells = [
           textCell(row.entity),
@@ -143,16 +144,10 @@ export async function exportSettlementsCsv(options: SettlementsCsvOptions): Prom
       after = { entity: last.entity, currency: last.currency, accounting_day: last.accounting_day };
     }
     const written = await sink.finish();
-    const currencies = [...sums.keys()].sort();
     return {
       ...written,
       rows,
-      totals: new Map(
-        currencies.map((currency) => {
-          const sum = sums.get(currency) as { payables: bigint; receivables: bigint; net: bigint; settled: bigint };
-          return [currency, Object.freeze({ payables: formatUnits(sum.payables), receivables: formatUnits(sum.receivables), net: formatUnits(sum.net), settled: formatUnits(sum.settled) })];
-        }),
-      ),
+      totals: sums.totals((sum) => ({ payables: formatUnits(sum.payables), receivables: formatUnits(sum.receivables), net: formatUnits(sum.net), settled: formatUnits(sum.settled) })),
     };
   } catch (error) {
     await sink.abort(asError(error));
