@@ -50,6 +50,19 @@ const TRANSITIONS_PER_SEARCH_MAX = 6;
 const NEXT_DAY_CHECK_FROM_MS = 20 * 3_600_000;
 /** 400 Gregorian years are exactly 146 097 days; used to dodge `Date.UTC`'s 2-digit-year rule. */
 const MS_PER_400_YEARS = 146_097 * MS_PER_DAY;
+/**
+ * Instants that can be formatted and given an accounting day: years 0000 to 9999 UTC,
+ * [0000-01-01T00:00:00Z, 10000-01-01T00:00:00Z). Outside them `toISOString` writes six-digit
+ * years (`+010000-…`) that no instant parser here or in the earn-client contract reads back. The
+ * last accounting day, 9999-12-31, therefore ends at 10000-01-01T00:00:00Z for postings in zones
+ * west of UTC. {@link parseInstant} still reads `9999-12-31T23:00:00-08:00` (the text rule is
+ * shared word for word with the contract); {@link formatInstant} and {@link accountingDayOf}
+ * refuse what it means.
+ */
+const INSTANT_MS_MIN = Date.UTC(2000, 0, 1) - 5 * MS_PER_400_YEARS;
+const INSTANT_MS_END = Date.UTC(10_000, 0, 1);
+/** The first instant past the range, as text (`toISOString` cannot write it in four digits). */
+const INSTANT_END_TEXT = '10000-01-01T00:00:00.000Z';
 const EPOCH_DAY_MIN = 0;
 const EPOCH_DAY_MAX = Date.UTC(9999, 11, 31) / MS_PER_DAY;
 /** Instants this far outside the supported days cannot fall in one; Intl is not asked. */
@@ -72,7 +85,10 @@ const TIME_ZONE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/
 
 /** Everything the calendar keeps per valid zone: its formatters and the last day it saw. */
 interface ZoneState {
+  /** The name as accepted: the runtime's spelling of it (`Europe/Berlin` for `europe/berlin`). */
   readonly zone: string;
+  /** The runtime's identifier of the zone's rules: one for every spelling and alias of a zone. */
+  readonly identity: string;
   /** Formats the date and the hour only: the cheapest way to get the day of an instant. */
   readonly dayFormat: Intl.DateTimeFormat;
   /** Formats every field down to seconds, for the offset from UTC. */
@@ -130,7 +146,13 @@ function createZoneState(zone: string): ZoneState | null {
       minute: 'numeric',
       second: 'numeric',
     });
-    return { zone, dayFormat, wallFormat, recentDay: undefined, recentStartMs: 0, recentEndMs: 0, lastMissDay: undefined };
+    // Intl matches names case-insensitively and resolves aliases to one identifier (on Node 20
+    // `Asia/Kolkata` and `asia/kolkata` both to `Asia/Calcutta`). The accepted name takes the
+    // runtime's case; an alias stays the alias the caller chose, since which identifier a runtime
+    // calls primary changes between versions: comparisons go through `identity` instead.
+    const identity = dayFormat.resolvedOptions().timeZone;
+    const spelling = identity.toLowerCase() === zone.toLowerCase() ? identity : zone;
+    return { zone: spelling, identity, dayFormat, wallFormat, recentDay: undefined, recentStartMs: 0, recentEndMs: 0, lastMissDay: undefined };
   } catch (error) {
     if (error instanceof RangeError) return null;
     throw error;
@@ -157,14 +179,39 @@ function zoneStateOf(zone: unknown, field: string): ZoneState {
 
 /**
  * Checks that `zone` is an IANA time zone name the runtime knows (`UTC` included) and returns
- * it. Empty strings, unknown names and UTC offsets such as `+02:00` are rejected. Results, good
- * and bad, are cached.
+ * it in its canonical spelling: names are matched without regard to case, as `Intl` does, and
+ * answered in the runtime's case (`europe/berlin` → `Europe/Berlin`). An alias (`Asia/Kolkata`,
+ * `US/Pacific`) is answered as the alias, in the runtime's case when it differs from the primary
+ * name by case only. Empty strings, unknown names and UTC offsets such as `+02:00` are rejected.
+ * Results, good and bad, are cached.
  *
  * @throws LedgerError `unknown_time_zone`, naming `field` and the value.
- * @example assertTimeZone('Europe/Berlin', 'entity.timeZone') // 'Europe/Berlin'
+ * @example assertTimeZone('europe/berlin', 'entity.timeZone') // 'Europe/Berlin'
  */
 export function assertTimeZone(zone: unknown, field = 'timeZone'): string {
   return zoneStateOf(zone, field).zone;
+}
+
+/**
+ * Whether two zone names name the same rules for this runtime: the same name in any case, or
+ * two aliases `Intl` resolves to one zone (`Asia/Kolkata` and `Asia/Calcutta`). A name the
+ * runtime does not know equals only itself, character for character.
+ *
+ * @example sameTimeZone('europe/berlin', 'Europe/Berlin') // true
+ */
+export function sameTimeZone(a: string, b: string): boolean {
+  if (a === b) return true;
+  const known = (zone: string): ZoneState | undefined => {
+    try {
+      return zoneStateOf(zone, 'timeZone');
+    } catch (error) {
+      if (error instanceof LedgerError && error.code === 'unknown_time_zone') return undefined;
+      throw error;
+    }
+  };
+  const first = known(a);
+  const second = known(b);
+  return first !== undefined && second !== undefined && first.identity === second.identity;
 }
 
 function invalidDay(input: unknown, field: string, reason: string): never {
@@ -317,16 +364,26 @@ export function parseInstant(input: unknown, field = 'instant'): Date {
   return instant;
 }
 
+/** `ms` when it is an instant of years 0000 to 9999 UTC; `invalid_instant` naming `field` otherwise. */
+function checkInstantRange(ms: number, input: unknown, field: string): number {
+  if (ms < INSTANT_MS_MIN || ms >= INSTANT_MS_END) {
+    return invalidInstant(input, field, `must be from 0000-01-01T00:00:00.000Z to before ${INSTANT_END_TEXT}`);
+  }
+  return ms;
+}
+
 /**
- * Formats an instant as a canonical UTC ISO string with milliseconds.
+ * Formats an instant as a canonical UTC ISO string with milliseconds, always one that
+ * {@link parseInstant} reads back: the instant must be in years 0000 to 9999 UTC.
  *
- * @throws LedgerError `invalid_instant` for an invalid `Date`.
+ * @throws LedgerError `invalid_instant` for an invalid `Date`, or one before
+ * 0000-01-01T00:00:00.000Z or at or after 10000-01-01T00:00:00.000Z (`+010000-…` would be written).
  * @example formatInstant(new Date(Date.UTC(2025, 2, 19, 0, 1, 55, 703))) // '2025-03-19T00:01:55.703Z'
  */
 export function formatInstant(instant: Date): string {
   const ms = instant instanceof Date ? instant.getTime() : Number.NaN;
   if (Number.isNaN(ms)) return invalidInstant(instant, 'instant', 'must be a valid Date');
-  return new Date(ms).toISOString();
+  return new Date(checkInstantRange(ms, instant, 'instant')).toISOString();
 }
 
 function partValue(parts: readonly Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTypes): string {
@@ -401,7 +458,7 @@ function computeDayStartMs(state: ZoneState, epochDay: number): number {
 
 /** Start of an epoch day (which may be one past the last supported day, for its end). */
 function dayStartMs(state: ZoneState, epochDay: number): number {
-  const key = `${epochDay}|${state.zone}`;
+  const key = `${epochDay}|${state.identity}`;
   const cached = dayStartCache.get(key);
   if (cached !== undefined) return cached;
   const startMs = computeDayStartMs(state, epochDay);
@@ -419,13 +476,17 @@ function dayStartMs(state: ZoneState, epochDay: number): number {
  * row land on the same day its bounds are remembered, so further instants of that day are
  * answered by two comparisons.
  *
- * @throws LedgerError `invalid_instant` for an invalid `Date` or one whose day falls outside
- * 1970-01-01..9999-12-31; `unknown_time_zone` for a bad zone.
+ * @throws LedgerError `invalid_instant` for an invalid `Date`, one whose day falls outside
+ * 1970-01-01..9999-12-31, or one at or after 10000-01-01T00:00:00.000Z (the last hours of
+ * 9999-12-31 in zones west of UTC, which no stored instant could hold); `unknown_time_zone` for a
+ * bad zone.
  * @example accountingDayOf(new Date('2024-03-30T22:30:00Z'), 'Europe/Berlin') // '2024-03-30'
  */
 export function accountingDayOf(instant: Date, zone: string): AccountingDay {
   const ms = instant instanceof Date ? instant.getTime() : Number.NaN;
   if (Number.isNaN(ms)) return invalidInstant(instant, 'instant', 'must be a valid Date');
+  // Before the recent-day shortcut: the last day's end, in zones west of UTC, is past the range.
+  checkInstantRange(ms, instant, 'instant');
   const state = zoneStateOf(zone, 'timeZone');
   if (state.recentDay !== undefined && ms >= state.recentStartMs && ms < state.recentEndMs) return state.recentDay;
   if (ms < DAY_GUARD_MS_MIN || ms >= DAY_GUARD_MS_MAX) {

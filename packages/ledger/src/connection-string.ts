@@ -1,16 +1,33 @@
 /**
  * Connection strings for messages. A `postgres://` URL may carry its password in the user-info
  * part (`postgres://user:secret@host/db`) or as a query parameter (`?password=secret`, libpq and
- * `pg` honour both); neither is ever printed.
+ * `pg` honour both); neither is ever printed, even when the password was not percent-encoded and
+ * holds characters that end the user-info part for a URL parser (`#`, `/`, `?`, `@`).
  */
 
 /** Query parameters whose value is a secret (`password`, `sslpassword`, `…secret…`, `…token…`). */
 const SECRET_PARAMETER = /pass|secret|token/i;
 
+/** The first `scheme://` of a text: what the user-info masking starts after. */
+const SCHEME_AUTHORITY = /[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
+/** Password-like query parameters in text: the value runs to the next `&` or `;` (a `#` too). */
+const SECRET_PARAMETER_TEXT = /([?&;][^=&;#]*(?:pass|secret|token)[^=&;#]*=)[^&;]*/gi;
+
+/** What replaces every secret. */
+const MASK = '***';
+
 /**
  * Returns `value` with every password of a connection URL replaced by `***`: the user-info
  * password and each query parameter whose name holds `pass`, `secret` or `token`. A value that is
- * not a URL (a SQLite file path) is returned as it is, after the same replacements on its text.
+ * not a URL (a SQLite file path, an error message) is returned as it is, after the same
+ * replacements on its text.
+ *
+ * The user-info part is masked on the text, before any URL parsing: from the first `:` after
+ * `scheme://` to the last `@` of the text, so that an unencoded password (`postgres://u:12#34@h/db`,
+ * which a URL parser reads as host `u`, port `12` and a fragment) is hidden too. When the user
+ * name itself holds an `@`, `/`, `?` or `#`, the whole user-info part is masked. Both rules may
+ * hide more than the password (an `@` in a query parameter, say), never less.
  *
  * @example
  * ```ts
@@ -19,21 +36,42 @@ const SECRET_PARAMETER = /pass|secret|token/i;
  * ```
  */
 export function redactConnectionString(value: string): string {
+  const text = redactText(value);
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(text);
   } catch {
-    return redactText(value);
+    return text;
   }
-  if (url.protocol === 'file:' || url.host === '') return redactText(value);
-  if (url.password !== '') url.password = '***';
+  if (url.protocol === 'file:' || url.host === '') return text;
+  if (url.password !== '') url.password = MASK;
+  // Names may be percent-encoded (`p%61ssword`): the parsed names catch what the text rule missed.
   for (const name of new Set(url.searchParams.keys())) {
-    if (SECRET_PARAMETER.test(name)) url.searchParams.set(name, '***');
+    if (SECRET_PARAMETER.test(name)) url.searchParams.set(name, MASK);
   }
   return url.toString();
 }
 
-/** The same replacements on text that does not parse as a URL. */
+/** The replacements on text, URL or not: the user-info password, then password-like parameters. */
 function redactText(value: string): string {
-  return value.replace(/(\/\/[^/@:?#]*:)[^/@?#]*@/g, '$1***@').replace(/([?&;][^=&;#]*(?:pass|secret|token)[^=&;#]*=)[^&;#]*/gi, '$1***');
+  return maskUserInfo(value).replace(SECRET_PARAMETER_TEXT, `$1${MASK}`);
+}
+
+/**
+ * Masks the user-info password after the first `scheme://` (not `file://`, whose paths are not
+ * credentials): everything between the first `:` after `//` and the last `@` of the text.
+ */
+function maskUserInfo(value: string): string {
+  const scheme = SCHEME_AUTHORITY.exec(value);
+  if (scheme === null || scheme[0].toLowerCase() === 'file://') return value;
+  const authorityAt = scheme.index + scheme[0].length;
+  const userInfoEnd = value.lastIndexOf('@');
+  if (userInfoEnd < authorityAt) return value;
+  const colonAt = value.indexOf(':', authorityAt);
+  const userEnd = colonAt === -1 || colonAt > userInfoEnd ? userInfoEnd : colonAt;
+  const user = value.slice(authorityAt, userEnd);
+  // A user name holding what ends a user-info part means the split above guessed wrong: hide all.
+  if (/[@/?#]/.test(user)) return `${value.slice(0, authorityAt)}${MASK}${value.slice(userInfoEnd)}`;
+  if (userEnd === userInfoEnd) return value;
+  return `${value.slice(0, colonAt + 1)}${MASK}${value.slice(userInfoEnd)}`;
 }

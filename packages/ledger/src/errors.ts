@@ -73,6 +73,8 @@ export function describeValue(value: unknown): string {
   let text: string;
   if (typeof value === 'string') text = JSON.stringify(value);
   else if (typeof value === 'bigint') text = `${value}n`;
+  // JSON writes NaN and ±Infinity as `null`, which would misname the value a caller passed.
+  else if (typeof value === 'number') text = String(value);
   else if (value === undefined) text = 'undefined';
   else {
     try {

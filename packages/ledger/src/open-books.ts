@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, describeValue } from './errors.js';
-import { assertTimeZone, formatInstant } from './calendar.js';
+import { assertTimeZone, formatInstant, sameTimeZone } from './calendar.js';
 import { parseKey } from './posting.js';
 import { DEFAULT_ENTITIES, ENTITIES_MAX } from './ledger-types.js';
 import type { LedgerEntity, LedgerOptions } from './ledger-types.js';
@@ -46,12 +46,17 @@ export function parseEntities(configs: readonly LedgerEntity[]): Map<string, Led
   return entities;
 }
 
-/** Records the entities; one stored with another zone is `entity_configuration_changed`. */
+/**
+ * Records the entities; one stored with another zone is `entity_configuration_changed`. Zones
+ * compare by the rules they name, not by spelling: books recorded before names were stored in
+ * their canonical case may hold `europe/berlin`, and reopen as `Europe/Berlin` (the stored row is
+ * left as it is; only its spelling differs, and no day moves).
+ */
 export async function recordEntities(db: Kysely<LedgerDatabase>, entities: Iterable<LedgerEntity>, now: Date): Promise<void> {
   const createdAt = formatInstant(now);
   for (const entity of entities) {
     const storedZone = await insertEntityReturningZone(db, { id: entity.id, time_zone: entity.timeZone, created_at: createdAt });
-    if (storedZone !== entity.timeZone) {
+    if (!sameTimeZone(storedZone, entity.timeZone)) {
       throw new LedgerError(
         'entity_configuration_changed',
         `entity ${entity.id} keeps its books in ${storedZone}; it cannot be reopened in ${entity.timeZone} (every accounting day would move)`,

@@ -11,6 +11,7 @@ import {
   parseAccountingDay,
   parseInstant,
   previousAccountingDay,
+  sameTimeZone,
   startOfAccountingDay,
 } from '../src/calendar.js';
 import { LedgerError } from '../src/errors.js';
@@ -179,6 +180,30 @@ describe('time zones', () => {
     }
   });
 
+  it('answers the canonical spelling of a name written in another case, and keeps an alias as written', () => {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      expect(assertTimeZone('europe/berlin')).toBe('Europe/Berlin');
+      expect(assertTimeZone('AMERICA/NEW_YORK')).toBe('America/New_York');
+      expect(assertTimeZone('etc/gmt+5')).toBe('Etc/GMT+5');
+      expect(assertTimeZone('america/port-au-prince')).toBe('America/Port-au-Prince');
+      expect(assertTimeZone('utc')).toBe('UTC');
+      expect(assertTimeZone('Asia/Kolkata')).toBe('Asia/Kolkata');
+      expect(assertTimeZone('US/Pacific')).toBe('US/Pacific');
+    }
+    // Both spellings give the same days.
+    expect(accountingDayOf(instant('2024-03-30T23:30:00Z'), 'europe/berlin')).toBe(accountingDayOf(instant('2024-03-30T23:30:00Z'), 'Europe/Berlin'));
+  });
+
+  it('compares zones by the rules they name, not by spelling', () => {
+    expect(sameTimeZone('europe/berlin', 'Europe/Berlin')).toBe(true);
+    expect(sameTimeZone('Asia/Kolkata', 'asia/kolkata')).toBe(true);
+    expect(sameTimeZone('UTC', 'utc')).toBe(true);
+    expect(sameTimeZone('Europe/Berlin', 'Europe/Paris')).toBe(false);
+    expect(sameTimeZone('Mars/Base', 'mars/base')).toBe(false);
+    expect(sameTimeZone('Mars/Base', 'Mars/Base')).toBe(true);
+    expect(sameTimeZone('Europe/Berlin', '+01:00')).toBe(false);
+  });
+
   it('rejects unknown zones, offsets and non-strings with a typed error, also when cached', () => {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       expectLedgerError(() => assertTimeZone('Mars/Base', 'entity.timeZone'), 'unknown_time_zone', 'entity.timeZone', '"Mars/Base"');
@@ -219,6 +244,26 @@ describe('accounting days', () => {
     expect(previousAccountingDay('2024-01-01')).toBe('2023-12-31');
     expectLedgerError(() => nextAccountingDay('9999-12-31'), 'invalid_day', 'day', '"9999-12-31"');
     expectLedgerError(() => previousAccountingDay('1970-01-01'), 'invalid_day', 'day', '"1970-01-01"');
+  });
+
+  it('instants in year 10000 UTC (the end of 9999-12-31 west of UTC) are refused where they would be formatted or given a day', () => {
+    // The text rule is the contract's: the string reads, as an instant that four digits cannot write.
+    const late = parseInstant('9999-12-31T23:00:00-08:00', 'occurredAt');
+    expect(late.getTime()).toBe(Date.UTC(10_000, 0, 1, 7));
+    expectLedgerError(() => formatInstant(late), 'invalid_instant', 'instant', '"+010000-01-01T07:00:00.000Z"');
+    expectLedgerError(() => accountingDayOf(late, 'America/Los_Angeles'), 'invalid_instant', 'instant', '"+010000-01-01T07:00:00.000Z"');
+    expectLedgerError(() => formatInstant(instant('+010000-01-01T00:00:00.000Z')), 'invalid_instant', 'instant', '"+010000-01-01T00:00:00.000Z"');
+    expectLedgerError(() => formatInstant(parseInstant('0000-01-01T00:00+05:30')), 'invalid_instant', 'instant', '"-000001-12-31T18:30:00.000Z"');
+    // The last instant of year 9999 is fine, and its day in Los Angeles is 9999-12-31, even after
+    // the day's bounds were remembered (the shortcut must not answer past the range).
+    const last = instant('9999-12-31T23:59:59.999Z');
+    expect(formatInstant(last)).toBe('9999-12-31T23:59:59.999Z');
+    expect(parseInstant(formatInstant(last)).getTime()).toBe(last.getTime());
+    expect(accountingDayOf(instant('9999-12-31T20:00:00Z'), 'America/Los_Angeles')).toBe('9999-12-31');
+    expect(accountingDayOf(last, 'America/Los_Angeles')).toBe('9999-12-31');
+    expect(accountingDayOf(last, 'America/Los_Angeles')).toBe('9999-12-31');
+    expectLedgerError(() => accountingDayOf(instant('+010000-01-01T00:00:00.000Z'), 'America/Los_Angeles'), 'invalid_instant', 'instant', '"+010000-01-01T00:00:00.000Z"');
+    expect(formatInstant(instant('0000-01-01T00:00:00.000Z'))).toBe('0000-01-01T00:00:00.000Z');
   });
 
   it('the last supported day still has an end', () => {

@@ -19,6 +19,25 @@ describe('redactConnectionString', () => {
     expect(redactConnectionString('postgres://u:se cret@[bad/earn?password=p w')).toBe('postgres://u:***@[bad/earn?password=***');
   });
 
+  it('hides a password typed with an unencoded #, /, ? or @ (which a URL parser reads as host, port and fragment)', () => {
+    expect(redactConnectionString('postgres://u:12#34@h/db')).toBe('postgres://u:***@h/db');
+    expect(redactConnectionString('postgres://books:hunt#er2@db.internal:5432/earn')).toBe('postgres://books:***@db.internal:5432/earn');
+    expect(redactConnectionString('postgres://books:hunt/er2@db.internal:5432/earn')).toBe('postgres://books:***@db.internal:5432/earn');
+    expect(redactConnectionString('postgres://books:hunt?er2@db.internal:5432/earn?schema=s')).toBe('postgres://books:***@db.internal:5432/earn?schema=s');
+    expect(redactConnectionString('postgres://books:a@b:c@db/earn')).toBe('postgres://books:***@db/earn');
+    expect(redactConnectionString('postgres://books:p%40ss@db/earn')).toBe('postgres://books:***@db/earn');
+    // A user name that holds what ends a user-info part: the whole user-info part is hidden.
+    expect(redactConnectionString('postgres://bo/oks:s3cret@db/earn')).toBe('postgres://***@db/earn');
+    expect(redactConnectionString('postgres://a@b:s3cret@db/earn')).toBe('postgres://***@db/earn');
+    // An unencoded `#` in a password-like parameter does not leave its end as a fragment.
+    expect(redactConnectionString('postgres://books@db/earn?password=ab#cd&schema=s')).toBe('postgres://books@db/earn?password=***&schema=s');
+    // Inside a message, and with no password at all.
+    expect(redactConnectionString('cannot open the database postgres://u:12#34@h/db (schema s)')).toBe('cannot open the database postgres://u:***@h/db (schema s)');
+    expect(redactConnectionString('postgres://books@db:5432/earn')).toBe('postgres://books@db:5432/earn');
+    expect(redactConnectionString('postgres://db:5432/earn')).toBe('postgres://db:5432/earn');
+    expect(redactConnectionString('file:///var/books/a:b@c.sqlite')).toBe('file:///var/books/a:b@c.sqlite');
+  });
+
   it('never leaves a password in the output, whatever it holds (property)', () => {
     const password = fc.string({ minLength: 1, maxLength: 40, unit: fc.oneof(fc.constantFrom(...':@/?#&=+%; '), fc.string({ minLength: 1, maxLength: 1, unit: 'grapheme' })) }).map((value) => `PW${value}`);
     fc.assert(

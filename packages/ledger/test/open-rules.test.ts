@@ -34,6 +34,10 @@ async function tableCount(dialect: string, db: Ledger['db']): Promise<number> {
   return Number(rows[0]?.n ?? -1);
 }
 
+async function storedZones(db: Ledger['db']): Promise<{ id: string; time_zone: string }[]> {
+  return db.selectFrom('ledger_entities').select(['id', 'time_zone']).orderBy('id').execute();
+}
+
 describe.each(DIALECTS)('Ledger.open on %s', (dialect) => {
   it('with ifMissing: "fail" refuses empty storage with books_not_found and writes nothing', async () => {
     const storage = await freshStorage(dialect);
@@ -61,6 +65,47 @@ describe.each(DIALECTS)('Ledger.open on %s', (dialect) => {
       ]);
       // Naming them still checks them against the stored zones.
       expect((await caught(Ledger.open({ storage, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: 'UTC' }] }))).code).toBe('entity_configuration_changed');
+    } finally {
+      await storage.db.destroy();
+      await dropSchema(storage.schema);
+    }
+  });
+
+  it('stores a zone in its canonical spelling and reopens it under any spelling of the same zone', async () => {
+    const storage = await freshStorage(dialect);
+    try {
+      const first = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'europe/berlin' }, { id: 'lending', timeZone: 'ASIA/TOKYO' }] });
+      expect([...first.entities.values()]).toEqual([
+        { id: 'defi', timeZone: 'Europe/Berlin' },
+        { id: 'lending', timeZone: 'Asia/Tokyo' },
+      ]);
+      expect(await storedZones(storage.db)).toEqual([
+        { id: 'defi', time_zone: 'Europe/Berlin' },
+        { id: 'lending', time_zone: 'Asia/Tokyo' },
+      ]);
+      const again = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'asia/tokyo' }] });
+      expect(again.entity('lending').timeZone).toBe('Asia/Tokyo');
+      // Another zone is still refused, however it is spelled.
+      const moved = await caught(Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'europe/paris' }] }));
+      expect(moved).toMatchObject({ code: 'entity_configuration_changed', field: 'entities.timeZone', value: 'Europe/Paris' });
+    } finally {
+      await storage.db.destroy();
+      await dropSchema(storage.schema);
+    }
+  });
+
+  it('reopens books that stored a zone in another spelling, leaving the stored row as it is', async () => {
+    const storage = await freshStorage(dialect);
+    try {
+      await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }] });
+      // Books recorded before zones were stored canonically hold the spelling their caller typed.
+      await storage.db.updateTable('ledger_entities').set({ time_zone: 'europe/berlin' }).where('id', '=', 'defi').execute();
+      const named = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }] });
+      expect(named.entity('defi').timeZone).toBe('Europe/Berlin');
+      const stored = await Ledger.open({ storage, ifMissing: 'fail' });
+      expect(stored.entity('defi').timeZone).toBe('Europe/Berlin');
+      expect(await storedZones(storage.db)).toEqual([{ id: 'defi', time_zone: 'europe/berlin' }]);
+      expect((await caught(Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] }))).code).toBe('entity_configuration_changed');
     } finally {
       await storage.db.destroy();
       await dropSchema(storage.schema);

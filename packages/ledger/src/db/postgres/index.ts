@@ -9,7 +9,8 @@ import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { postgresJournalBulk } from './journal-bulk.js';
 import { postgresPostingBulk } from './posting-bulk.js';
-import { LedgerError } from '../../errors.js';
+import { LedgerError, describeValue } from '../../errors.js';
+import { redactConnectionString } from '../../connection-string.js';
 
 // The driver is an optional peer dependency: without it, importing this subpath rejects with a
 // typed `driver_missing` error instead of Node's bare ERR_MODULE_NOT_FOUND.
@@ -19,6 +20,11 @@ const { default: pg } = await loadDriver('pg', '@earnbook/ledger/postgres', () =
 export const POSTGRES_WRITE_ATTEMPTS_MAX = 8;
 /** Connections in the pool by default. */
 export const POSTGRES_POOL_SIZE_DEFAULT = 10;
+/**
+ * Most connections a pool may open: ten times PostgreSQL's default `max_connections` (100). A
+ * larger figure is a slip (a byte count, a timeout) rather than a pool anyone could be granted.
+ */
+export const POSTGRES_POOL_SIZE_MAX = 1_000;
 
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 const IMMUTABLE_TABLES = ['journal_transactions', 'journal_entries'] as const;
@@ -70,7 +76,10 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
 
 /** Options of {@link openPostgresDatabase}. */
 export interface PostgresDatabaseOptions {
-  /** A `postgres://` connection string. */
+  /**
+   * A `postgres://` connection string, required: an empty or missing one is refused rather than
+   * left to `pg`'s fallback on the `PG*` environment variables.
+   */
   readonly connectionString: string;
   /** Schema to use (created if missing, unless `createSchema: false`); default `public`. Tests use one schema each. */
   readonly schema?: string;
@@ -79,7 +88,7 @@ export interface PostgresDatabaseOptions {
    * exist (then `Ledger.open({ ifMissing: 'fail' })` reports them missing and nothing is created).
    */
   readonly createSchema?: boolean;
-  /** Pool size; default {@link POSTGRES_POOL_SIZE_DEFAULT}. */
+  /** Pool size, a whole number from 1 to {@link POSTGRES_POOL_SIZE_MAX}; default {@link POSTGRES_POOL_SIZE_DEFAULT}. */
   readonly poolSizeMax?: number;
 }
 
@@ -109,19 +118,67 @@ function checkSchema(schema: unknown): string {
 }
 
 /**
+ * Checks the connection string: a non-empty string. The value in the error is redacted (a string
+ * may hold a password) or only its type (an object may be a whole `pg` config, password included).
+ */
+function checkConnectionString(connectionString: unknown): string {
+  if (typeof connectionString !== 'string') {
+    const shown = connectionString === undefined || connectionString === null ? String(connectionString) : `a ${typeof connectionString}`;
+    throw new LedgerError('invalid_input', `connectionString must be a postgres:// connection string, got ${shown}`, { field: 'connectionString', value: shown });
+  }
+  if (connectionString.trim() === '') {
+    throw new LedgerError('invalid_input', 'connectionString must not be empty (the PG* environment variables are not read in its place)', {
+      field: 'connectionString',
+      value: describeValue(redactConnectionString(connectionString)),
+    });
+  }
+  return connectionString;
+}
+
+/** Checks the pool size: `pg` hangs every query of a pool whose `max` is below 1. */
+function checkPoolSizeMax(poolSizeMax: unknown): number {
+  if (poolSizeMax === undefined) return POSTGRES_POOL_SIZE_DEFAULT;
+  if (typeof poolSizeMax !== 'number' || !Number.isSafeInteger(poolSizeMax) || poolSizeMax < 1 || poolSizeMax > POSTGRES_POOL_SIZE_MAX) {
+    throw new LedgerError('invalid_input', `poolSizeMax must be a whole number from 1 to ${POSTGRES_POOL_SIZE_MAX}, got ${describeValue(poolSizeMax)}`, {
+      field: 'poolSizeMax',
+      value: describeValue(poolSizeMax),
+    });
+  }
+  return poolSizeMax;
+}
+
+/** Checks `createSchema`: a boolean when given. */
+function checkCreateSchema(createSchema: unknown): boolean {
+  if (createSchema === undefined) return true;
+  if (typeof createSchema !== 'boolean') {
+    throw new LedgerError('invalid_input', `createSchema must be true or false, got ${describeValue(createSchema)}`, { field: 'createSchema', value: describeValue(createSchema) });
+  }
+  return createSchema;
+}
+
+/**
  * Opens a pooled PostgreSQL connection. BIGINT ids are parsed to numbers (per pool, not
  * globally), NUMERIC amounts stay strings; the sessions run with `jit = off`. A schema that is not a plain lowercase identifier, or
  * is a system schema (`pg_*`, `information_schema`), is a {@link LedgerError} `invalid_input`
- * naming `schema`, before any connection is made.
+ * naming `schema`, before any connection is made; so is a `connectionString` that is not a
+ * non-empty string (its value redacted by {@link redactConnectionString}), a `poolSizeMax` that
+ * is not a whole number from 1 to {@link POSTGRES_POOL_SIZE_MAX} and a `createSchema` that is not
+ * a boolean, each naming its field.
  */
 export async function openPostgresDatabase(options: PostgresDatabaseOptions): Promise<PostgresDatabase> {
+  if (typeof options !== 'object' || options === null) {
+    throw new LedgerError('invalid_input', 'openPostgresDatabase takes an options object with a connectionString', { field: 'options', value: options === null ? 'null' : `a ${typeof options}` });
+  }
+  const connectionString = checkConnectionString(options.connectionString);
   const schema = checkSchema(options.schema ?? 'public');
+  const poolSizeMax = checkPoolSizeMax(options.poolSizeMax);
+  const createSchema = checkCreateSchema(options.createSchema);
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
   };
-  if (schema !== 'public' && options.createSchema !== false) {
-    const setup = new pg.Client({ connectionString: options.connectionString });
+  if (schema !== 'public' && createSchema) {
+    const setup = new pg.Client({ connectionString });
     await setup.connect();
     try {
       await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -134,8 +191,8 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
     }
   }
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
-    max: options.poolSizeMax ?? POSTGRES_POOL_SIZE_DEFAULT,
+    connectionString,
+    max: poolSizeMax,
     types,
     ...(schema === 'public' ? {} : { options: `-c search_path=${schema}` }),
   });

@@ -12,6 +12,7 @@ import { loadDriver } from '../load-driver.js';
 import type { LedgerDialect } from '../dialect.js';
 import type { LedgerDatabase } from '../schema.js';
 import { formatUnits, toUnits } from '../../money.js';
+import { LedgerError, describeValue } from '../../errors.js';
 import { sqliteJournalBulk } from './journal-bulk.js';
 import { sqlitePostingBulk } from './posting-bulk.js';
 import { rowsFromArrays } from './row-objects.js';
@@ -19,6 +20,8 @@ import type { DriverStatement } from './row-objects.js';
 
 /** How long a writer waits for another process's write lock before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS_DEFAULT = 15_000;
+/** Longest busy timeout accepted: SQLite keeps it in a signed 32-bit int (about 24.8 days). */
+export const SQLITE_BUSY_TIMEOUT_MS_MAX = 2_147_483_647;
 
 // The driver is an optional peer dependency: without it, importing this subpath rejects with a
 // typed `driver_missing` error instead of Node's bare ERR_MODULE_NOT_FOUND.
@@ -136,11 +139,29 @@ function switchToWal(native: NativeDatabase, busyTimeoutMs: number): void {
   }
 }
 
+/**
+ * The busy timeout to set. SQLite reads a pragma value it cannot parse as 0 (no waiting at all),
+ * so NaN, text or a value past its 32-bit int would silently turn the wait off: refused instead.
+ */
+function checkBusyTimeoutMs(value: unknown): number {
+  if (value === undefined) return SQLITE_BUSY_TIMEOUT_MS_DEFAULT;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > SQLITE_BUSY_TIMEOUT_MS_MAX) {
+    throw new LedgerError('invalid_input', `busyTimeoutMs must be a whole number of milliseconds from 0 to ${SQLITE_BUSY_TIMEOUT_MS_MAX}, got ${describeValue(value)}`, {
+      field: 'busyTimeoutMs',
+      value: describeValue(value),
+    });
+  }
+  return value;
+}
+
 /** Options of {@link openSqliteDatabase}. */
 export interface SqliteDatabaseOptions {
   /** A file path, or `:memory:` for a private in-memory database. */
   readonly filename: string;
-  /** Wait for another writer's lock this long. Default {@link SQLITE_BUSY_TIMEOUT_MS_DEFAULT}. */
+  /**
+   * Wait for another writer's lock this long: a whole number of milliseconds from 0 to
+   * {@link SQLITE_BUSY_TIMEOUT_MS_MAX}. Default {@link SQLITE_BUSY_TIMEOUT_MS_DEFAULT}.
+   */
   readonly busyTimeoutMs?: number;
 }
 
@@ -155,10 +176,13 @@ export interface SqliteDatabase {
  * Opens (creating if needed) a SQLite database with the settings the ledger relies on: WAL,
  * `synchronous = NORMAL` (durable across process crashes; the last commits may be lost on power
  * loss), foreign keys on, a busy timeout, and the exact `decimal_sum` aggregate.
+ *
+ * @throws LedgerError `invalid_input` naming `busyTimeoutMs` when it is not a whole number of
+ * milliseconds from 0 to {@link SQLITE_BUSY_TIMEOUT_MS_MAX}, before the file is opened.
  */
 export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDatabase {
+  const busyTimeoutMs = checkBusyTimeoutMs(options.busyTimeoutMs);
   const native = new Database(options.filename);
-  const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS_DEFAULT);
   native.pragma(`busy_timeout = ${busyTimeoutMs}`);
   if (options.filename !== ':memory:') switchToWal(native, busyTimeoutMs);
   native.pragma('synchronous = NORMAL');
