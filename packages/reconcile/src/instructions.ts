@@ -8,7 +8,7 @@
  */
 import type { Kysely, Updateable } from 'kysely';
 import { POSTING_RULES, assertInvariant, postingRuleEntries, formatUnits, toUnits } from '@earnbook/ledger';
-import type { AccountKind, PostingRuleKind, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
+import type { AccountKind, EntryInput, JournalTransaction, PostingRuleKind, Ledger, LedgerDatabase, PostingInput } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { breakDraft } from './diff.js';
 import type { BreakDraft } from './diff.js';
@@ -155,14 +155,50 @@ export function settlementKey(row: InstructionRow): string {
   return `settlement:${row.entity}:${row.currency}:${row.accounting_day}`;
 }
 
+/** Where a booking under an instruction's settlement key differs from the transfer the instruction settles. */
+export interface SettlementDifference {
+  /** The differing field: `kind`, `direction`, `currency`, `accountId`, `amount` or `transactionHash`. */
+  readonly field: string;
+  /** The booking's value. */
+  readonly booked: string;
+  /** The instruction's value. */
+  readonly instruction: string;
+}
+
+/**
+ * The first way `booked` (the transaction under the instruction's settlement key) differs from the
+ * transfer that settles the instruction — a settlement of the instruction's direction, currency
+ * and amount posting `entries`, with the transaction hash as provider id where one is stored — or
+ * undefined when it is that transfer (pure). Its date is not compared: a retry may give another.
+ */
+export function settlementDifference(booked: JournalTransaction, expected: { row: InstructionRow; hash: string; entries: readonly EntryInput[] }): SettlementDifference | undefined {
+  const { row } = expected;
+  if (booked.kind !== 'settlement') return { field: 'kind', booked: booked.kind, instruction: 'settlement' };
+  const direction = booked.metadata?.['direction'] ?? 'none';
+  if (direction !== row.direction) return { field: 'direction', booked: direction, instruction: row.direction };
+  const foreign = booked.entries.find((entry) => entry.currency !== row.currency);
+  if (foreign !== undefined) return { field: 'currency', booked: foreign.currency, instruction: row.currency };
+  const amount = formatUnits(toUnits(row.amount));
+  if (booked.entries.length !== expected.entries.length) return { field: 'accountId', booked: `${booked.entries.length} entries`, instruction: `${expected.entries.length} entries` };
+  for (const entry of expected.entries) {
+    const same = booked.entries.find((candidate) => candidate.accountId === entry.accountId);
+    if (same === undefined) return { field: 'accountId', booked: booked.entries.map((candidate) => candidate.accountId).join(','), instruction: expected.entries.map((candidate) => candidate.accountId).join(',') };
+    if (same.side !== entry.side) return { field: 'direction', booked: `${same.side} on account ${same.accountId}`, instruction: `${entry.side} on account ${entry.accountId} (${row.direction})` };
+    if (toUnits(same.amount) !== toUnits(entry.amount)) return { field: 'amount', booked: formatUnits(toUnits(same.amount)), instruction: amount };
+  }
+  if (booked.providerId !== null && booked.providerId !== expected.hash) return { field: 'transactionHash', booked: booked.providerId, instruction: expected.hash };
+  return undefined;
+}
+
 /**
  * Books the transfer of an instruction and marks it confirmed, in one transaction; the same
  * posting as `EarnBooks.recordSettlement`, so a booking made before a crash is the same one.
- * `bookedId` is the transaction already booked under the instruction's key, if any (a retry
- * after a crash): then only the status is written.
+ * `booked` is the transaction already booked under the instruction's key, if any (a retry after a
+ * crash): then only the status is written, once the booking is checked to be this transfer (else
+ * `idempotency_conflict` naming the differing field, with the booking's value, nothing written).
  */
-export async function confirmWithin(ledger: Ledger, input: { row: InstructionRow; occurredAt: string | Date; hash: string; bookedId: number | undefined; now: string }): Promise<void> {
-  const { row } = input;
+export async function confirmWithin(ledger: Ledger, input: { row: InstructionRow; occurredAt: string | Date; hash: string; booked: JournalTransaction | undefined; now: string }): Promise<void> {
+  const { row, booked } = input;
   await ledger.transact(async (scope) => {
     const db = repository.withReconcileTables(scope.db);
     // A run may have held, cancelled or restated it since it was read: then nothing is booked.
@@ -170,20 +206,23 @@ export async function confirmWithin(ledger: Ledger, input: { row: InstructionRow
     if (current === undefined || current.status !== row.status || current.direction !== row.direction || toUnits(current.amount) !== toUnits(row.amount)) {
       throw new ReconcileError('invalid_transition', `instruction ${row.id} changed while it was being confirmed (now ${current?.status ?? 'gone'}); read it again`, { field: 'instructionId', value: String(row.id) });
     }
-    let transactionId = input.bookedId;
-    if (transactionId === undefined) {
-      const kind = row.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider';
-      const accounts = await systemAccountsFor(ledger, { entity: row.entity, currency: row.currency, kind }, scope.db);
-      const posting: PostingInput = {
-        entity: row.entity,
-        kind: 'settlement',
-        idempotencyKey: settlementKey(row),
-        occurredAt: input.occurredAt,
-        providerId: input.hash,
-        metadata: { direction: row.direction },
-        entries: postingRuleEntries(kind, accounts, ledger.parseAmount(row.amount, { field: 'amount', currency: row.currency })),
-      };
+    const kind = row.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider';
+    const accounts = await systemAccountsFor(ledger, { entity: row.entity, currency: row.currency, kind }, scope.db);
+    const entries = postingRuleEntries(kind, accounts, ledger.parseAmount(row.amount, { field: 'amount', currency: row.currency }));
+    let transactionId: number;
+    if (booked === undefined) {
+      const posting: PostingInput = { entity: row.entity, kind: 'settlement', idempotencyKey: settlementKey(row), occurredAt: input.occurredAt, providerId: input.hash, metadata: { direction: row.direction }, entries };
       transactionId = (await scope.post(posting)).transaction.id;
+    } else {
+      const difference = settlementDifference(booked, { row, hash: input.hash, entries });
+      if (difference !== undefined) {
+        throw new ReconcileError(
+          'idempotency_conflict',
+          `instruction ${row.id} settles ${row.direction} ${formatUnits(toUnits(row.amount))} ${row.currency}, but its settlement key ${settlementKey(row)} already holds journal transaction ${booked.id} with ${difference.field} ${difference.booked}, not ${difference.instruction}; nothing was confirmed`,
+          { field: difference.field, value: difference.booked },
+        );
+      }
+      transactionId = booked.id;
     }
     const confirmed = await repository.updateInstruction(db, row.id, row.status, {
       status: 'confirmed',

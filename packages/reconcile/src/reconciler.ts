@@ -172,27 +172,49 @@ export class Reconciler {
     return row;
   }
 
-  /** Marks a partner → provider transfer as sent, with its on-chain transaction hash. */
+  /**
+   * Marks a partner → provider transfer as sent, with its on-chain transaction hash. A retry with
+   * the same hash (an answer lost) answers the sent instruction unchanged; another hash for an
+   * instruction already sent is refused (`invalid_transition`, field `transactionHash`), writing
+   * nothing.
+   */
   async markSent(input: { instructionId: number; transactionHash: string }): Promise<SettlementInstruction> {
     const row = await this.#instruction(input.instructionId);
     if (!isTransactionHash(input.transactionHash)) invalid('transactionHash', input.transactionHash, TRANSACTION_HASH_RULE);
+    if (row.direction === 'to_provider' && row.status === 'sent') return this.#sentAgain(row, input.transactionHash);
     if (row.direction !== 'to_provider' || row.status !== 'pending') {
       throw new ReconcileError('invalid_transition', `instruction ${row.id} (${row.direction}, ${row.status}) cannot be marked sent${statusReasonText(row)}`, { field: 'instructionId', value: String(row.id) });
     }
     // Only while still pending: a run may have held or cancelled it since it was read.
     const sent = await repository.updateInstruction(this.#db, row.id, 'pending', { status: 'sent', transaction_hash: input.transactionHash, updated_at: formatInstant(this.#settings.now()) });
-    if (!sent) throw new ReconcileError('invalid_transition', `instruction ${row.id} is no longer pending and cannot be marked sent`, { field: 'instructionId', value: String(row.id) });
+    if (!sent) {
+      // Another caller may have marked it sent meanwhile: the same hash is the same step.
+      const current = await this.#instruction(row.id);
+      if (current.status === 'sent') return this.#sentAgain(current, input.transactionHash);
+      throw new ReconcileError('invalid_transition', `instruction ${row.id} is no longer pending and cannot be marked sent`, { field: 'instructionId', value: String(row.id) });
+    }
     return rowToInstruction(await this.#instruction(row.id));
+  }
+
+  /** A retry of markSent (its answer lost): the same hash answers the instruction unchanged, another is refused. */
+  #sentAgain(row: InstructionRow, transactionHash: string): SettlementInstruction {
+    if (row.transaction_hash !== transactionHash) {
+      throw new ReconcileError('invalid_transition', `instruction ${row.id} was already marked sent with transaction ${row.transaction_hash ?? 'none'}, not ${transactionHash}`, { field: 'transactionHash', value: transactionHash });
+    }
+    return rowToInstruction(row);
   }
 
   /**
    * Confirms a transfer (a sent outgoing one, or an expected incoming one with its hash): books it
    * in the ledger and marks the instruction confirmed in one transaction. A retry after a crash
    * between the two (the booking exists, the status does not) finishes the step whatever
-   * `occurredAt` it gives. Otherwise `occurredAt` must not be before the end of the instruction's
-   * accounting day in the entity's zone (`invalid_input`, field `occurredAt`, nothing written):
-   * the transfer settles that day's closing position, and an earlier one would rewrite a day
-   * already reconciled.
+   * `occurredAt` it gives — if that booking is this transfer: a booking under the instruction's
+   * settlement key of another kind, direction, currency, amount or provider id (hash) is refused
+   * (`idempotency_conflict`, field the differing one, value the booking's), writing nothing.
+   * With nothing booked, `occurredAt` must not be before the end of the instruction's accounting
+   * day in the entity's zone (`invalid_input`, field `occurredAt`, nothing written): the transfer
+   * settles that day's closing position, and an earlier one would rewrite a day already
+   * reconciled.
    */
   async confirm(input: { instructionId: number; occurredAt: string | Date; transactionHash?: string }): Promise<SettlementInstruction> {
     const row = await this.#instruction(input.instructionId);
@@ -208,7 +230,7 @@ export class Reconciler {
     if (!isTransactionHash(hash)) invalid('transactionHash', hash, TRANSACTION_HASH_RULE);
     const booked = await this.ledger.transactionByKey(row.entity, settlementKey(row));
     if (booked === undefined) this.#assertAfterDay(row, input.occurredAt);
-    await confirmWithin(this.ledger, { row, occurredAt: input.occurredAt, hash, bookedId: booked?.id, now: formatInstant(this.#settings.now()) });
+    await confirmWithin(this.ledger, { row, occurredAt: input.occurredAt, hash, booked, now: formatInstant(this.#settings.now()) });
     return rowToInstruction(await this.#instruction(row.id));
   }
 

@@ -14,6 +14,7 @@ import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
 import { shortAmount } from '../reconcile-summary.js';
+import { singleLine } from '../terminal-text.js';
 
 /** Parses a positive integer id of a flag. */
 export function parseId(value: string): number {
@@ -21,15 +22,22 @@ export function parseId(value: string): number {
   return Number(value);
 }
 
-/** Lays out rows as aligned text columns. */
+/**
+ * Lays out rows as aligned text columns for a terminal. Every cell is made a {@link singleLine}
+ * first: cells hold provider text (a report's booking id, a wallet, a status reason), which must
+ * not break the table's lines nor send a terminal an escape sequence or a bidi override.
+ */
 export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const safeHeader = header.map(singleLine);
+  const safeRows = rows.map((row) => row.map(singleLine));
+  const widths = safeHeader.map((title, column) => Math.max(title.length, ...safeRows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+  return `${[line(safeHeader), ...safeRows.map(line)].join('\n')}\n`;
 }
 
+/** One break as a line for a terminal (its resolution reason is escaped, see {@link singleLine}). */
 function breakText(item: Break): string {
-  return `break ${item.id} (${item.kind}, ${item.entity} ${item.accountingDay}) is ${item.status}${item.resolutionReason === null ? '' : `: ${item.resolutionReason}`}${item.resolutionTransactionId === null ? '' : ` [transaction ${item.resolutionTransactionId}]`}\n`;
+  return `${singleLine(`break ${item.id} (${item.kind}, ${item.entity} ${item.accountingDay}) is ${item.status}${item.resolutionReason === null ? '' : `: ${item.resolutionReason}`}${item.resolutionTransactionId === null ? '' : ` [transaction ${item.resolutionTransactionId}]`}`)}\n`;
 }
 
 interface ListFlags extends BookFlags {

@@ -15,6 +15,7 @@ import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
 import { shortAmount } from '../reconcile-summary.js';
+import { singleLine } from '../terminal-text.js';
 import { parseId, textTable } from './breaks-command.js';
 
 /**
@@ -31,8 +32,9 @@ function directionText(instruction: SettlementInstruction): string {
   return instruction.direction === 'to_provider' ? 'partner → Tesseract' : 'Tesseract → partner';
 }
 
+/** One instruction as a line for a terminal (escaped, see {@link singleLine}). */
 function instructionText(instruction: SettlementInstruction): string {
-  return `instruction ${instruction.id} (${instruction.entity} ${instruction.accountingDay} ${instruction.currency}, ${directionText(instruction)} ${shortAmount(instruction.amount)}) is ${instruction.status}${instruction.transactionHash === null ? '' : `, transaction ${instruction.transactionHash}`}${instruction.ledgerTransactionId === null ? '' : `, booked as journal transaction ${instruction.ledgerTransactionId}`}\n`;
+  return `${singleLine(`instruction ${instruction.id} (${instruction.entity} ${instruction.accountingDay} ${instruction.currency}, ${directionText(instruction)} ${shortAmount(instruction.amount)}) is ${instruction.status}${instruction.transactionHash === null ? '' : `, transaction ${instruction.transactionHash}`}${instruction.ledgerTransactionId === null ? '' : `, booked as journal transaction ${instruction.ledgerTransactionId}`}`)}\n`;
 }
 
 interface ListFlags extends BookFlags {
