@@ -24,10 +24,11 @@ const MASK = '***';
  * replacements on its text.
  *
  * The user-info part is masked on the text, before any URL parsing: from the first `:` after
- * `scheme://` to the last `@` of the text, so that an unencoded password (`postgres://u:12#34@h/db`,
- * which a URL parser reads as host `u`, port `12` and a fragment) is hidden too. When the user
- * name itself holds an `@`, `/`, `?` or `#`, the whole user-info part is masked. Both rules may
- * hide more than the password (an `@` in a query parameter, say), never less.
+ * `scheme://` to the last `@` of the URL (see {@link maskUserInfo}), so that an unencoded
+ * password (`postgres://u:12#34@h/db`, which a URL parser reads as host `u`, port `12` and a
+ * fragment) is hidden too. When the user name itself holds an `@`, `/`, `?` or `#`, the whole
+ * user-info part is masked. Both rules may hide more than the password (an `@` in a query
+ * parameter, say), never less.
  *
  * @example
  * ```ts
@@ -59,13 +60,22 @@ function redactText(value: string): string {
 
 /**
  * Masks the user-info password after the first `scheme://` (not `file://`, whose paths are not
- * credentials): everything between the first `:` after `//` and the last `@` of the text.
+ * credentials): everything between the first `:` after `//` and the last `@` of the URL's text
+ * (up to the first whitespace, when an `@` comes before it). An unencoded password may hold `/`, `?` and `#`, so an `@` in a
+ * query value (`?application_name=ops@team`) cannot be told from a password's end: the host, port
+ * and path before it are hidden too. Deliberately: a message may show less, never a secret.
  */
 function maskUserInfo(value: string): string {
   const scheme = SCHEME_AUTHORITY.exec(value);
   if (scheme === null || scheme[0].toLowerCase() === 'file://') return value;
   const authorityAt = scheme.index + scheme[0].length;
-  const userInfoEnd = value.lastIndexOf('@');
+  // An `@` after the URL's text (an e-mail address later in a message) is not its user-info's
+  // end: the search stops at the first whitespace when an `@` comes before it. Without one there,
+  // the password itself may hold a space (URL parsers encode it), and the whole text is searched.
+  const space = value.slice(authorityAt).search(/\s/);
+  const firstAt = value.indexOf('@', authorityAt);
+  const urlEnd = space !== -1 && firstAt !== -1 && firstAt < authorityAt + space ? authorityAt + space : value.length;
+  const userInfoEnd = value.lastIndexOf('@', urlEnd - 1);
   if (userInfoEnd < authorityAt) return value;
   const colonAt = value.indexOf(':', authorityAt);
   const userEnd = colonAt === -1 || colonAt > userInfoEnd ? userInfoEnd : colonAt;

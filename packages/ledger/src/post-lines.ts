@@ -13,7 +13,7 @@ import type { BackdatedDays, LinesPlan, LinesResult, NormalizedLines } from './p
 import type { BulkAccountRow, JournalBulk, StoredProviderEntry } from './db/journal-bulk.js';
 import type { LedgerDatabase } from './db/schema.js';
 import type { LedgerDialect } from './db/dialect.js';
-import { ALL_KINDS_CLAIM, isUniqueViolation, lockProviderIdClaims } from './db/repository.js';
+import { isUniqueViolation, lockProviderIdClaims } from './db/repository.js';
 
 /** What {@link postLinesWithin} needs from the ledger. */
 export interface PostLinesContext {
@@ -51,9 +51,10 @@ export async function postLinesWithin(
   const accountIds = [...new Set([posting.contraAccountId, ...posting.lines.map((line) => line.accountId)])].sort((a, b) => a - b);
   const unknown = known === undefined ? accountIds : accountIds.filter((id) => !known.has(id));
   // Before the account locks and the provider-id lookup: a whole transaction booking one of the
-  // lines' ids at the same moment waits for this one's commit, or this one for its; so does a
-  // compound posting of any kind (the line index is per entity), through the entity-wide claim.
-  await lockProviderIdClaims(trx, context.dialect, { entity: posting.entity, kinds: [ALL_KINDS_CLAIM, posting.kind], exclusive: true });
+  // lines' ids at the same moment waits for this one's commit, or this one for its. A compound
+  // posting of another kind does not (see lockProviderIdClaims): a line id booked by one at the
+  // same moment fails on the line index, answered in writeKeyed.
+  await lockProviderIdClaims(trx, context.dialect, { entity: posting.entity, kinds: [posting.kind], exclusive: true });
   const rows = unknown.length === 0 ? [] : await bulk.lockAccounts(trx, unknown);
   if (known !== undefined) {
     for (const id of accountIds) {
@@ -101,7 +102,7 @@ async function storedProviderEntries(
 /** Writes a planned compound posting and asserts it read back; returns its result. */
 async function writeLines(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, posting: NormalizedLines, plan: LinesPlan, key: { idempotencyKey: string; requestHash: string; createdAt: string }): Promise<LinesResult> {
   const { idempotencyKey, requestHash } = key;
-  const transactionId = await writeKeyed(idempotencyKey, () => bulk.write(trx, {
+  const transactionId = await writeKeyed(idempotencyKey, posting, () => bulk.write(trx, {
     transaction: {
       entity: posting.entity,
       kind: posting.kind,
@@ -123,18 +124,42 @@ async function writeLines(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, postin
 }
 
 /**
- * Runs the insert of a compound posting under `idempotencyKey`: a transaction already under that
- * key (written before callers' keys with the reserved prefix were refused) is an
- * `idempotency_conflict` naming the key, not the unique index's driver error. The failed insert
- * still leaves the transaction unable to commit (`writeWhole`).
+ * Runs the insert of a compound posting under `idempotencyKey`, answering two unique-index
+ * failures as `idempotency_conflict`s instead of the driver's error: a transaction already under
+ * the key (written before callers' keys with the reserved prefix were refused), naming the key;
+ * a line provider id booked at the same moment by a compound posting of another kind (PostgreSQL:
+ * the two lookups missed each other's uncommitted line), naming the line. The failed insert still
+ * leaves the transaction unable to commit (`writeWhole`); run again, the posting gets the answer
+ * a posting after the other gets (the line's booking found, and compared).
  */
-async function writeKeyed(idempotencyKey: string, write: () => Promise<number>): Promise<number> {
+async function writeKeyed(idempotencyKey: string, posting: NormalizedLines, write: () => Promise<number>): Promise<number> {
   try {
     return await write();
   } catch (error) {
-    if (!isUniqueViolation(error, 'journal_transactions_entity_key')) throw error;
-    throw new LedgerError('idempotency_conflict', `idempotencyKey ${idempotencyKey} of this compound posting is taken by another transaction`, { field: 'idempotencyKey', value: idempotencyKey, cause: error });
+    if (isUniqueViolation(error, 'journal_transactions_entity_key')) {
+      throw new LedgerError('idempotency_conflict', `idempotencyKey ${idempotencyKey} of this compound posting is taken by another transaction`, { field: 'idempotencyKey', value: idempotencyKey, cause: error });
+    }
+    if (isUniqueViolation(error, 'journal_entries_entity_provider')) {
+      const index = lineOfDuplicate(error, posting);
+      const providerId = index === -1 ? undefined : posting.lines[index]?.providerId;
+      throw new LedgerError(
+        'idempotency_conflict',
+        `${providerId === undefined ? 'a line provider id' : `providerId ${providerId}`} of this compound posting was booked at the same moment by another posting; run it again to compare with that booking`,
+        { field: index === -1 ? 'lines' : `lines[${index}].providerId`, ...(providerId === undefined ? {} : { value: providerId }), cause: error },
+      );
+    }
+    throw error;
   }
+}
+
+/** The index of the line whose provider id a unique violation names (PostgreSQL's `detail`: `Key (entity, provider_id)=(e, id) already exists.`); -1 when it names none. */
+function lineOfDuplicate(error: unknown, posting: NormalizedLines): number {
+  const detail = (error as { detail?: unknown }).detail;
+  const prefix = `Key (entity, provider_id)=(${posting.entity}, `;
+  const suffix = ') already exists.';
+  if (typeof detail !== 'string' || !detail.startsWith(prefix) || !detail.endsWith(suffix)) return -1;
+  const providerId = detail.slice(prefix.length, detail.length - suffix.length);
+  return posting.lines.findIndex((line) => line.providerId === providerId);
 }
 
 /** Invariant after writing: the stored entries are the planned ones, and they balance. */

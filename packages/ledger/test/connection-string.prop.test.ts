@@ -56,3 +56,20 @@ describe('redactConnectionString hides every password (property)', () => {
     );
   });
 });
+
+describe('redactConnectionString keeps what is not a secret (review of session 23)', () => {
+  it('an e-mail address later in a message does not hide the host', () => {
+    const text = 'cannot reach postgres://books@db.example:5432/earn: ask dba@example.com';
+    expect(redactConnectionString(text)).toBe(text);
+    expect(redactConnectionString('cannot reach postgres://books:hunter2@db.example:5432/earn: ask dba@example.com')).toBe('cannot reach postgres://books:***@db.example:5432/earn: ask dba@example.com');
+  });
+  it('a password holding a space is hidden, even with an @ later in the message', () => {
+    for (const text of ['postgres://u:pa ss@h/db', 'postgres://u:pa ss@h/db failed: ask dba@example.com']) {
+      expect(redactConnectionString(text)).not.toContain('pa ss');
+      expect(redactConnectionString(text)).not.toContain('ss@h');
+    }
+  });
+  it('an @ in a query value hides the host too: never less than the secret (documented)', () => {
+    expect(redactConnectionString('postgres://db.example:5432/earn?application_name=ops@team')).toBe('postgres://db.example:***@team');
+  });
+});

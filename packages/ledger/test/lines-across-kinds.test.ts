@@ -1,10 +1,11 @@
 /**
  * One line provider id in two compound postings of different kinds at the same moment (found in
  * review, h2). The line index `journal_entries (entity, provider_id)` is per entity, but the
- * claim lock was per (entity, kind): on PostgreSQL both lookups missed the other's uncommitted
- * line and the second failed on the index with the driver's error 23505. Compound postings now
- * also take an entity-wide claim first, so they take turns, and the second gets the typed answer
- * (SQLite has one writer at a time: the same answer, without the race).
+ * claim lock is per (entity, kind): on PostgreSQL both lookups miss the other's uncommitted line
+ * and the second fails on the index. That failure was the driver's error 23505; it is now a typed
+ * `idempotency_conflict` naming the line. (An entity-wide claim taken by every compound posting
+ * avoided the failure, but could deadlock `transact` scopes: see claim-order.test.ts.) SQLite has
+ * one writer at a time: the second sees the first's line and gets the same kind of answer.
  */
 import { describe, expect, it } from 'vitest';
 import { LedgerError } from '../src/index.js';

@@ -68,6 +68,7 @@ export async function lockTransactionForReversal(db: Db, dialect: LedgerDialect,
 const UNIQUE_INDEX_COLUMNS = {
   journal_transactions_reverses: 'journal_transactions.reverses_transaction_id',
   journal_transactions_entity_key: 'journal_transactions.entity, journal_transactions.idempotency_key',
+  journal_entries_entity_provider: 'journal_entries.entity, journal_entries.provider_id',
 } as const;
 
 /**
@@ -278,11 +279,13 @@ export async function writeDayBalances(db: Db, rows: readonly { account_id: numb
  * each other), each before its account locks and its provider-id lookup; kinds in code point order.
  * A hash collision between two (entity, kind) pairs only makes their writers wait for each other.
  *
- * The line index `journal_entries (entity, provider_id)` spans kinds: two compound postings of
- * different kinds booking one line provider id at once would both miss the other's row and one
- * fail on the index. So compound postings also take {@link ALL_KINDS_CLAIM} exclusively, which no
- * other writer takes: compound postings of one entity take turns whatever their kinds. It sorts
- * before every kind, so it is always taken first (no deadlock between two of them).
+ * The line index `journal_entries (entity, provider_id)` spans kinds, the claim does not: two
+ * compound postings of different kinds booking one line provider id at the same moment both miss
+ * the other's row, and the second fails on the index. That one is answered as an
+ * `idempotency_conflict` naming the line (`post-lines.ts`). An entity-wide claim taken by every
+ * compound posting avoided that failure, but it could deadlock a `transact` scope that posts a
+ * whole transaction with a provider id and then compound lines against a compound posting of the
+ * first one's kind (found in review, session 23): a rare clash answered, not a lock for all.
  */
 export async function lockProviderIdClaims(db: Db, dialect: LedgerDialect, input: { entity: string; kinds: readonly string[]; exclusive: boolean }): Promise<void> {
   if (!dialect.supportsRowLocks || input.kinds.length === 0) return;
@@ -291,8 +294,6 @@ export async function lockProviderIdClaims(db: Db, dialect: LedgerDialect, input
   await sql`select ${lock}(hashtext('earnbook.provider_id_claims'), hashtext(${input.entity} || '/' || k.kind)) from unnest(${kinds}::text[]) with ordinality as k(kind, n) order by k.n`.execute(db);
 }
 
-/** The claim every compound posting of an entity takes before its kind's (see {@link lockProviderIdClaims}); `*` sorts before every kind name. */
-export const ALL_KINDS_CLAIM = '*';
 
 /** Accounts by id in chunks, locked where the dialect has row locks (in id order, so no deadlock). */
 export async function selectAccountsLocked(db: Db, dialect: LedgerDialect, ids: readonly number[]): Promise<AccountRow[]> {
