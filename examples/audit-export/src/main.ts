@@ -5,12 +5,17 @@
  *
  * (after `pnpm demo`, whose books cover March and April 2025), or self-contained against an
  * in-process sandbox: `pnpm --filter @earnbook/examples audit-export -- --sandbox`.
- * Exit code 0 when the digests match and hledger (if installed) agrees with the ledger, else 1.
+ * Exit codes: 0 when the digests match and hledger (if installed) agrees with the ledger; 1 when
+ * they do not, or the export failed (a database that cannot be opened, an `--out` that already
+ * holds an export); 2 for bad input (a flag, a month) or a `--database` that holds no books
+ * (`books_not_found`, nothing created). A typed failure is one line on stderr,
+ * `earnbook audit export: <code>: <message>`, without a stack trace.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CliError, describeError } from '@earnbook/cli';
 import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
@@ -18,43 +23,111 @@ import type { PartnerBooks } from '../../src/lib/partner-books.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
 import { runNightlyReconciliation } from '../../nightly-reconciliation/src/nightly.js';
-import { exportMonth } from './audit-export.js';
+import { exportMonth, monthDays } from './audit-export.js';
 
-const args = process.argv.slice(2);
-const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, month: { type: 'string' }, out: { type: 'string' }, zone: { type: 'string', default: 'UTC' }, sandbox: { type: 'boolean', default: false } } });
+/** The digests or hledger disagree, or the export failed. */
+const EXIT_FAILED = 1;
+/** Bad input: a flag, a month, or a `--database` that holds no books. */
+const EXIT_BAD_INPUT = 2;
 
-let partner: PartnerBooks;
-let month = values.month;
-let close = async () => {};
-if (values.sandbox === true) {
-  // Three days of a little activity, each night reconciled, on the sandbox's March 2025.
-  const sandbox = await startSandbox({ timeZone: 'Europe/Berlin' });
-  partner = await openPartnerBooks({ database: ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
-  const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
-  await syncProducts({ source: earn, books: partner.books, effectiveDay: sandbox.clock.accountingDay() });
-  for (let index = 0; index < 3; index++) {
-    const day = sandbox.clock.accountingDay();
-    await bookSampleActivity({ earn, books: partner.books, users: 2, bookingPrefix: day });
-    await sandbox.clock.advanceDays(1);
-    await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients: { defi: earn.entity('defi'), lending: earn.entity('lending') }, day });
-  }
-  month ??= sandbox.clock.accountingDay().slice(0, 7);
-  close = () => sandbox.close();
-} else {
-  if (values.database === undefined || month === undefined) throw new Error('give --database and --month (or --sandbox)');
-  partner = await openPartnerBooks({ database: values.database, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: values.zone ?? 'UTC' }, { id: 'lending', timeZone: values.zone ?? 'UTC' }] });
+/** Typed codes that mean the input is at fault (exit 2); every other typed code is exit 1. */
+const BAD_INPUT_CODES: ReadonlySet<string> = new Set(['invalid_flag', 'invalid_config', 'invalid_input', 'invalid_day', 'unknown_time_zone', 'unknown_entity', 'books_not_found']);
+
+interface Flags {
+  readonly database: string | undefined;
+  readonly month: string | undefined;
+  readonly out: string | undefined;
+  readonly zone: string;
+  readonly sandbox: boolean;
 }
+
+function parseFlags(argv: readonly string[]): Flags {
+  try {
+    const { values } = parseArgs({ args: argv[0] === '--' ? argv.slice(1) : [...argv], options: { database: { type: 'string' }, month: { type: 'string' }, out: { type: 'string' }, zone: { type: 'string', default: 'UTC' }, sandbox: { type: 'boolean', default: false } } });
+    return { database: values.database, month: values.month, out: values.out, zone: values.zone ?? 'UTC', sandbox: values.sandbox === true };
+  } catch (cause) {
+    throw new CliError('invalid_flag', cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+/** Refuses a month that is not `YYYY-MM` before any database is opened. */
+function checkMonth(month: string): string {
+  try {
+    monthDays(month);
+    return month;
+  } catch (cause) {
+    throw new CliError('invalid_flag', `--month must be YYYY-MM, got ${JSON.stringify(month)}`, { field: '--month', value: month, cause });
+  }
+}
+
+/** Three days of a little activity, each night reconciled, on the sandbox's March 2025. */
+async function sandboxBooks(): Promise<{ partner: PartnerBooks; month: string; close: () => Promise<void> }> {
+  const sandbox = await startSandbox({ timeZone: 'Europe/Berlin' });
+  try {
+    const partner = await openPartnerBooks({ database: ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+    const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
+    try {
+      await syncProducts({ source: earn, books: partner.books, effectiveDay: sandbox.clock.accountingDay() });
+      for (let index = 0; index < 3; index++) {
+        const day = sandbox.clock.accountingDay();
+        await bookSampleActivity({ earn, books: partner.books, users: 2, bookingPrefix: day });
+        await sandbox.clock.advanceDays(1);
+        await runNightlyReconciliation({ books: partner.books, reconciler: partner.reconciler, clients: { defi: earn.entity('defi'), lending: earn.entity('lending') }, day });
+      }
+    } catch (error) {
+      await partner.close();
+      throw error;
+    }
+    return { partner, month: sandbox.clock.accountingDay().slice(0, 7), close: () => sandbox.close() };
+  } catch (error) {
+    await sandbox.close();
+    throw error;
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  let partner: PartnerBooks;
+  let month = flags.month === undefined ? undefined : checkMonth(flags.month);
+  let close = async () => {};
+  if (flags.sandbox) {
+    const opened = await sandboxBooks();
+    partner = opened.partner;
+    month ??= opened.month;
+    close = opened.close;
+  } else {
+    if (flags.database === undefined || month === undefined) throw new CliError('invalid_flag', 'give --database and --month (or --sandbox)', { field: flags.database === undefined ? '--database' : '--month' });
+    partner = await openPartnerBooks({ database: flags.database, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: flags.zone }, { id: 'lending', timeZone: flags.zone }] });
+  }
+  try {
+    const directory = flags.out ?? mkdtempSync(join(tmpdir(), `earnbook-audit-${month}-`));
+    const result = await exportMonth({ db: partner.db, month, directory });
+    console.log(`audit export of ${result.fromDay} → ${result.toDay}, all entities, in ${directory}:`);
+    for (const file of result.manifest.files) console.log(`  ${file.name.padEnd(16)} ${String(file.rows).padStart(8)} rows  ${file.sha256}`);
+    console.log(`  manifest.json: digests recomputed from disk ${result.digestsMatch ? 'match' : 'DO NOT MATCH'}`);
+    if (!result.hledger.checked) console.log(`  ${result.hledger.reason}`);
+    else if (result.hledger.mismatches.length === 0) console.log(`  hledger agrees with the ledger on all ${result.hledger.accounts} account balances (movement over the month, per commodity)`);
+    else console.log(`  hledger DISAGREES on ${result.hledger.mismatches.length} balances:\n    ${result.hledger.mismatches.slice(0, 20).join('\n    ')}`);
+    return result.digestsMatch && (!result.hledger.checked || result.hledger.mismatches.length === 0) ? 0 : EXIT_FAILED;
+  } finally {
+    await partner.close();
+    await close();
+  }
+}
+
+/** Control characters written as `\uXXXX`, so that a message (a path, a provider's text) stays one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 try {
-  const directory = values.out ?? mkdtempSync(join(tmpdir(), `earnbook-audit-${month ?? ''}-`));
-  const result = await exportMonth({ db: partner.db, month: month ?? '', directory });
-  console.log(`audit export of ${result.fromDay} → ${result.toDay}, all entities, in ${directory}:`);
-  for (const file of result.manifest.files) console.log(`  ${file.name.padEnd(16)} ${String(file.rows).padStart(8)} rows  ${file.sha256}`);
-  console.log(`  manifest.json: digests recomputed from disk ${result.digestsMatch ? 'match' : 'DO NOT MATCH'}`);
-  if (!result.hledger.checked) console.log(`  ${result.hledger.reason}`);
-  else if (result.hledger.mismatches.length === 0) console.log(`  hledger agrees with the ledger on all ${result.hledger.accounts} account balances (movement over the month, per commodity)`);
-  else console.log(`  hledger DISAGREES on ${result.hledger.mismatches.length} balances:\n    ${result.hledger.mismatches.slice(0, 20).join('\n    ')}`);
-  process.exitCode = result.digestsMatch && (!result.hledger.checked || result.hledger.mismatches.length === 0) ? 0 : 1;
-} finally {
-  await partner.close();
-  await close();
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // Typed failures of every package are expected (a typo in --database, an unreachable server):
+  // one line with their code, no stack; their messages never hold a PostgreSQL password. Anything
+  // else is a bug, reported with its stack.
+  const description = describeError(error);
+  console.error(`earnbook audit export: ${description.code}: ${oneLine(description.message)}`);
+  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) console.error(error.stack);
+  process.exitCode = description.kind !== 'internal' && BAD_INPUT_CODES.has(description.code) ? EXIT_BAD_INPUT : EXIT_FAILED;
 }

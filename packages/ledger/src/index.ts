@@ -37,6 +37,7 @@ export {
   parseAccountingDay,
   parseInstant,
   previousAccountingDay,
+  sameTimeZone,
   startOfAccountingDay,
 } from './calendar.js';
 export type { AccountingDay } from './calendar.js';

@@ -15,7 +15,7 @@
  * A rejection anywhere (a bad entry, a truncated stream, an entry the ledger refuses) throws
  * before the transaction or rolls it back: nothing is written.
  */
-import { cycleLinesMark, formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, toUnits } from '@earnbook/ledger';
+import { cycleLinesMark, formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, sameTimeZone, toUnits } from '@earnbook/ledger';
 import type { CycleLinesMark, EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { compareBreaks, earlierAmountsKey, entriesToBook, entryKindOfDetails, kindOfType, matchKey } from './diff.js';
@@ -38,7 +38,7 @@ import { SyncQueue } from './sync.js';
 import type { SyncEntry } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
-import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
+import { approvalBreaks, feesToApprove, marginBreaks, outstandingBreaks } from './day-checks.js';
 import { coveredDrafts, heldCurrencies, openBreaksOfDay, storeBreaks } from './break-store.js';
 import type { Break } from './break-store.js';
 import { instruct, rowToInstruction } from './instructions.js';
@@ -198,11 +198,16 @@ function isLargeReport(report: ReportInput): boolean {
   return Array.isArray(entries) && entries.length >= WORKER_REPORT_ENTRIES_MIN;
 }
 
+/**
+ * Refuses a report of another day, entity or time zone. Zones are compared as zones
+ * (`sameTimeZone`): the ledger keeps an alias as written, so an entity in `Asia/Kolkata` takes a
+ * report in `Asia/Calcutta` (every accounting day is the same); a zone with other rules is refused.
+ */
 function checkHeader(header: ReportHeader, input: { entity: string; day: string; timeZone: string }): void {
   const { entity, day, timeZone } = input;
   if (header.accountingDay !== day) throw new ReconcileError('wrong_day', `report ${header.id} is for ${header.accountingDay}, not ${day}`, { field: 'accountingDay', value: header.accountingDay });
   if (header.entity !== undefined && header.entity !== entity) throw new ReconcileError('wrong_entity', `report ${header.id} belongs to ${header.entity}, not ${entity}`, { field: 'entity', value: header.entity });
-  if (header.timeZone !== timeZone) throw new ReconcileError('wrong_entity', `report ${header.id} counts days in ${header.timeZone}, but ${entity} keeps its books in ${timeZone}`, { field: 'timeZone', value: header.timeZone });
+  if (!sameTimeZone(header.timeZone, timeZone)) throw new ReconcileError('wrong_entity', `report ${header.id} counts days in ${header.timeZone}, but ${entity} keeps its books in ${timeZone}`, { field: 'timeZone', value: header.timeZone });
 }
 
 function checkDay(day: unknown): string {
@@ -486,6 +491,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const { entity } = work;
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
+  const reportedFees = new Map<string, bigint>();
   const interest = await current();
   const drafts: BreakDraft[] = [...interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
@@ -498,6 +504,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
       drafts.push(...diff.breaks);
       for (const entry of diff.ofDay) flows.add(entry);
       for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
+      for (const { currency, units } of diff.fees) reportedFees.set(currency, (reportedFees.get(currency) ?? 0n) + units);
     }
   }
   diffed.done();
@@ -507,7 +514,8 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
   const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));
   drafts.push(...marginBreaks(interest.recomputedMargin, reportedMargin, settings.toleranceUnits));
-  drafts.push(...approvalBreaks(flows.fees(), (currency) => settings.feeApprovalLimitUnits(entity, currency)));
+  // Against the larger of the booked and the reported fees: a restated fee stays booked at its first figure.
+  drafts.push(...approvalBreaks(feesToApprove({ booked: flows.fees(), reported: reportedFees }), (currency) => settings.feeApprovalLimitUnits(entity, currency)));
   drafts.push(...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits));
   return { drafts: drafts.sort(compareBreaks), positions };
 }

@@ -11,7 +11,7 @@ import { createdDay } from './report-entry.js';
 import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
 import { diffInterest, sumReportedInterest } from './interest-check.js';
-import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
+import { approvalBreaks, feesToApprove, marginBreaks, outstandingBreaks } from './day-checks.js';
 
 /** What one group contributes to the day. */
 export interface GroupDiff {
@@ -20,6 +20,12 @@ export interface GroupDiff {
   readonly ofDay: readonly LocalEntry[];
   /** Reported partner margin, per entry. */
   readonly margin: readonly { readonly currency: string; readonly units: bigint }[];
+  /**
+   * Reported fees dated in the day (the sync's rule: the day or the next), per entry. Fee
+   * approval takes the larger of these and the booked fees: a restated fee stays booked at its
+   * first figure.
+   */
+  readonly fees: readonly { readonly currency: string; readonly units: bigint }[];
 }
 
 function compareEntry(entry: ReportEntry, local: LocalEntry, key: string, context: DayContext): BreakDraft[] {
@@ -92,6 +98,7 @@ function isUnbookedZero(entry: ReportEntry, kind: string, context: DayContext): 
 export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
   const breaks: BreakDraft[] = [];
   const margin: { currency: string; units: bigint }[] = [];
+  const fees: { currency: string; units: bigint }[] = [];
   const seen = new Set<string>();
   const matched = new Set<number>();
   const matchedKinds = new Set<string>();
@@ -109,6 +116,7 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
     // Settlement transfers are tracked through settlement instructions, not matched here.
     if (kind === 'settlement') continue;
     if (kind === 'partner_margin') margin.push({ currency: entry.currency, units: toUnits(entry.amount) });
+    if (kind === 'fee' && isDatedInDay(entry, context)) fees.push({ currency: entry.currency, units: toUnits(entry.amount) });
     const local = group.local.find((candidate) => candidate.kind === kind && !matched.has(candidate.transactionId));
     if (local === undefined) {
       // Interest, margin or a fee of zero, dated in the day: the sync books nothing for it
@@ -135,7 +143,7 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
       }),
     );
   }
-  return { breaks, ofDay, margin };
+  return { breaks, ofDay, margin, fees };
 }
 
 /** Inputs of {@link diffDay}: a day held in memory. */
@@ -174,12 +182,14 @@ export function diffDay(input: DiffInput): BreakDraft[] {
   const context: DayContext = { day: input.day, nextDay: nextAccountingDay(input.day), timeZone: input.timeZone, version: input.version };
   const breaks: BreakDraft[] = [];
   const reportedMargin = new Map<string, bigint>();
-  const fees = new Map<string, bigint>();
+  const bookedFees = new Map<string, bigint>();
+  const reportedFees = new Map<string, bigint>();
   for (const group of groupsOf(input.report.transactions, input.local)) {
     const diff = diffGroup(group, context);
     breaks.push(...diff.breaks);
     for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
-    for (const entry of diff.ofDay) if (entry.kind === 'fee') fees.set(entry.currency, (fees.get(entry.currency) ?? 0n) + entry.amountUnits);
+    for (const entry of diff.ofDay) if (entry.kind === 'fee') bookedFees.set(entry.currency, (bookedFees.get(entry.currency) ?? 0n) + entry.amountUnits);
+    for (const { currency, units } of diff.fees) reportedFees.set(currency, (reportedFees.get(currency) ?? 0n) + units);
   }
   const interest = new Map<string, ReportEntry[]>();
   for (const entry of input.report.transactions) {
@@ -194,7 +204,7 @@ export function diffDay(input: DiffInput): BreakDraft[] {
     breaks.push(...diffInterest(lines.get(accountId), entries === undefined ? undefined : sumReportedInterest(entries), input.toleranceUnits));
   }
   breaks.push(...marginBreaks(recomputedMargin, reportedMargin, input.toleranceUnits));
-  breaks.push(...approvalBreaks(fees, input.feeApprovalLimitUnits ?? (() => 0n)));
+  breaks.push(...approvalBreaks(feesToApprove({ booked: bookedFees, reported: reportedFees }), input.feeApprovalLimitUnits ?? (() => 0n)));
   breaks.push(...outstandingBreaks(input.outstanding, input.report.balances, input.toleranceUnits));
   return breaks.sort(compareBreaks);
 }

@@ -1,0 +1,74 @@
+/**
+ * The audit export script's failures, as a person or a scheduler sees them: a typed error is one
+ * line on stderr (`earnbook audit export: <code>: <message>`) without a stack trace, and the exit
+ * code its README documents: 2 for bad input (a flag, a month) and a `--database` that holds no
+ * books, 1 for anything else (a database that cannot be opened). The script runs as
+ * `pnpm … audit-export` runs it, under tsx; nothing is created at the `--database` given.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const EXAMPLES = new URL('../', import.meta.url).pathname;
+const directory = mkdtempSync(join(tmpdir(), 'earnbook-audit-errors-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runAuditExport(args: readonly string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'audit-export/src/main.ts', ...args], { cwd: EXAMPLES });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += String(chunk)));
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The one error line of a run: exactly one line on stderr, no stack frame. */
+function errorLine(run: Run): string {
+  const lines = run.stderr.split('\n').filter((line) => line.length > 0);
+  expect(lines).toHaveLength(1);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+  return lines[0] ?? '';
+}
+
+describe('audit export script failures', () => {
+  it('a --database without books is books_not_found, exit 2, one line, nothing created', async () => {
+    const missing = join(directory, 'missing.sqlite');
+    const run = await runAuditExport(['--database', missing, '--month', '2025-04', '--out', join(directory, 'out-missing')]);
+    expect(run.code).toBe(2);
+    expect(errorLine(run)).toMatch(new RegExp(`^earnbook audit export: books_not_found: no books at SQLite ${missing}`));
+    expect(existsSync(missing)).toBe(false);
+    expect(existsSync(join(directory, 'out-missing'))).toBe(false);
+  });
+
+  it('a --database that cannot be opened is database_unavailable, exit 1, one line', async () => {
+    const garbage = join(directory, 'garbage.sqlite');
+    writeFileSync(garbage, 'not a database, but long enough to be read as one: '.repeat(4));
+    const run = await runAuditExport(['--database', garbage, '--month', '2025-04', '--out', join(directory, 'out-garbage')]);
+    expect(run.code).toBe(1);
+    expect(errorLine(run)).toMatch(/^earnbook audit export: database_unavailable: cannot open the database .*garbage\.sqlite/);
+  });
+
+  it('bad input is exit 2, one line naming the flag: a missing --database, a bad --month, an unknown flag', async () => {
+    mkdirSync(join(directory, 'flags'), { recursive: true });
+    const withoutDatabase = await runAuditExport(['--month', '2025-04']);
+    expect(withoutDatabase.code).toBe(2);
+    expect(errorLine(withoutDatabase)).toMatch(/^earnbook audit export: invalid_flag: .*--database/);
+    const badMonth = await runAuditExport(['--database', join(directory, 'flags', 'books.sqlite'), '--month', '2025-4']);
+    expect(badMonth.code).toBe(2);
+    expect(errorLine(badMonth)).toMatch(/^earnbook audit export: invalid_flag: --month must be YYYY-MM, got "2025-4"/);
+    const unknown = await runAuditExport(['--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(errorLine(unknown)).toMatch(/^earnbook audit export: invalid_flag: .*--bogus/);
+  });
+});
