@@ -41,22 +41,6 @@ export function approvalBreaks(fees: ReadonlyMap<string, bigint>, limitUnits: (c
   });
 }
 
-/**
- * The day's fees to approve per currency: the larger of the booked and the reported. The sync
- * never books a provider id the books already hold, so a fee a later version restates keeps the
- * figure booked from the first; approving against that alone would let a fee restated upward
- * settle unapproved. A reported figure below the booked one leaves the booked one.
- */
-export function feesToApprove(fees: { readonly booked: ReadonlyMap<string, bigint>; readonly reported: ReadonlyMap<string, bigint> }): Map<string, bigint> {
-  return new Map(
-    currenciesOf(fees.booked, fees.reported).map((currency) => {
-      const booked = fees.booked.get(currency) ?? 0n;
-      const reported = fees.reported.get(currency) ?? 0n;
-      return [currency, booked > reported ? booked : reported];
-    }),
-  );
-}
-
 /** `outstanding_balance_mismatch` where the local outstanding balance differs from the report's. */
 export function outstandingBreaks(outstanding: ReadonlyMap<string, bigint>, balances: DailyReport['balances'], toleranceUnits: (currency: string) => bigint): BreakDraft[] {
   const reported = new Map(balances.map((balance) => [balance.currency, toUnits(balance.outstandingBalance)]));

@@ -38,7 +38,7 @@ import { SyncQueue } from './sync.js';
 import type { SyncEntry } from './sync.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
-import { approvalBreaks, feesToApprove, marginBreaks, outstandingBreaks } from './day-checks.js';
+import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
 import { coveredDrafts, heldCurrencies, openBreaksOfDay, storeBreaks } from './break-store.js';
 import type { Break } from './break-store.js';
 import { instruct, rowToInstruction } from './instructions.js';
@@ -491,7 +491,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const { entity } = work;
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
-  const reportedFees = new Map<string, bigint>();
+  const fees = new Map<string, bigint>();
   const interest = await current();
   const drafts: BreakDraft[] = [...interest.breaks];
   const diffed = rowCounter(work.progress, 'diff');
@@ -504,7 +504,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
       drafts.push(...diff.breaks);
       for (const entry of diff.ofDay) flows.add(entry);
       for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
-      for (const { currency, units } of diff.fees) reportedFees.set(currency, (reportedFees.get(currency) ?? 0n) + units);
+      for (const { currency, units } of diff.fees) fees.set(currency, (fees.get(currency) ?? 0n) + units);
     }
   }
   diffed.done();
@@ -514,8 +514,8 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
   const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));
   drafts.push(...marginBreaks(interest.recomputedMargin, reportedMargin, settings.toleranceUnits));
-  // Against the larger of the booked and the reported fees: a restated fee stays booked at its first figure.
-  drafts.push(...approvalBreaks(feesToApprove({ booked: flows.fees(), reported: reportedFees }), (currency) => settings.feeApprovalLimitUnits(entity, currency)));
+  // Per fee, the larger of its booked and reported figures (see GroupDiff.fees).
+  drafts.push(...approvalBreaks(fees, (currency) => settings.feeApprovalLimitUnits(entity, currency)));
   drafts.push(...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits));
   return { drafts: drafts.sort(compareBreaks), positions };
 }

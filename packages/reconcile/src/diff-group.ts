@@ -11,7 +11,7 @@ import { createdDay } from './report-entry.js';
 import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
 import { diffInterest, sumReportedInterest } from './interest-check.js';
-import { approvalBreaks, feesToApprove, marginBreaks, outstandingBreaks } from './day-checks.js';
+import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
 
 /** What one group contributes to the day. */
 export interface GroupDiff {
@@ -21,9 +21,11 @@ export interface GroupDiff {
   /** Reported partner margin, per entry. */
   readonly margin: readonly { readonly currency: string; readonly units: bigint }[];
   /**
-   * Reported fees dated in the day (the sync's rule: the day or the next), per entry. Fee
-   * approval takes the larger of these and the booked fees: a restated fee stays booked at its
-   * first figure.
+   * The fees to approve, per fee: the larger of its booked figure (a local fee of the day) and its
+   * reported one (dated in the day: the sync's rule, the day or the next). The sync never books a
+   * provider id the books hold, so a fee a later version restates stays booked at its first
+   * figure: approving that alone would let a fee restated upward settle unapproved. Per fee, not
+   * per currency, so that one fee restated down does not hide another restated up.
    */
   readonly fees: readonly { readonly currency: string; readonly units: bigint }[];
 }
@@ -99,6 +101,8 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
   const breaks: BreakDraft[] = [];
   const margin: { currency: string; units: bigint }[] = [];
   const fees: { currency: string; units: bigint }[] = [];
+  // Reported figures of fees dated in the day, by the local fee each matched (undefined: none).
+  const reportedFees = new Map<number | undefined, { currency: string; units: bigint }[]>();
   const seen = new Set<string>();
   const matched = new Set<number>();
   const matchedKinds = new Set<string>();
@@ -116,8 +120,12 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
     // Settlement transfers are tracked through settlement instructions, not matched here.
     if (kind === 'settlement') continue;
     if (kind === 'partner_margin') margin.push({ currency: entry.currency, units: toUnits(entry.amount) });
-    if (kind === 'fee' && isDatedInDay(entry, context)) fees.push({ currency: entry.currency, units: toUnits(entry.amount) });
     const local = group.local.find((candidate) => candidate.kind === kind && !matched.has(candidate.transactionId));
+    if (kind === 'fee' && isDatedInDay(entry, context)) {
+      const list = reportedFees.get(local?.transactionId) ?? [];
+      list.push({ currency: entry.currency, units: toUnits(entry.amount) });
+      reportedFees.set(local?.transactionId, list);
+    }
     if (local === undefined) {
       // Interest, margin or a fee of zero, dated in the day: the sync books nothing for it
       // (`entriesToBook`), and the books agree with it without an entry.
@@ -130,6 +138,13 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
     breaks.push(...compareEntry(entry, local, group.key, context));
   }
   const ofDay = group.local.filter((entry) => isOfDay(entry, context.day));
+  for (const entry of ofDay) {
+    if (entry.kind !== 'fee') continue;
+    const reported = reportedFees.get(entry.transactionId)?.[0];
+    reportedFees.delete(entry.transactionId);
+    fees.push({ currency: entry.currency, units: reported === undefined || reported.units < entry.amountUnits ? entry.amountUnits : reported.units });
+  }
+  for (const list of reportedFees.values()) fees.push(...list);
   for (const entry of ofDay) {
     if (matched.has(entry.transactionId)) continue;
     breaks.push(
@@ -182,14 +197,12 @@ export function diffDay(input: DiffInput): BreakDraft[] {
   const context: DayContext = { day: input.day, nextDay: nextAccountingDay(input.day), timeZone: input.timeZone, version: input.version };
   const breaks: BreakDraft[] = [];
   const reportedMargin = new Map<string, bigint>();
-  const bookedFees = new Map<string, bigint>();
-  const reportedFees = new Map<string, bigint>();
+  const fees = new Map<string, bigint>();
   for (const group of groupsOf(input.report.transactions, input.local)) {
     const diff = diffGroup(group, context);
     breaks.push(...diff.breaks);
     for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
-    for (const entry of diff.ofDay) if (entry.kind === 'fee') bookedFees.set(entry.currency, (bookedFees.get(entry.currency) ?? 0n) + entry.amountUnits);
-    for (const { currency, units } of diff.fees) reportedFees.set(currency, (reportedFees.get(currency) ?? 0n) + units);
+    for (const { currency, units } of diff.fees) fees.set(currency, (fees.get(currency) ?? 0n) + units);
   }
   const interest = new Map<string, ReportEntry[]>();
   for (const entry of input.report.transactions) {
@@ -204,7 +217,7 @@ export function diffDay(input: DiffInput): BreakDraft[] {
     breaks.push(...diffInterest(lines.get(accountId), entries === undefined ? undefined : sumReportedInterest(entries), input.toleranceUnits));
   }
   breaks.push(...marginBreaks(recomputedMargin, reportedMargin, input.toleranceUnits));
-  breaks.push(...approvalBreaks(feesToApprove({ booked: bookedFees, reported: reportedFees }), input.feeApprovalLimitUnits ?? (() => 0n)));
+  breaks.push(...approvalBreaks(fees, input.feeApprovalLimitUnits ?? (() => 0n)));
   breaks.push(...outstandingBreaks(input.outstanding, input.report.balances, input.toleranceUnits));
   return breaks.sort(compareBreaks);
 }

@@ -93,11 +93,6 @@ export class DayFlowTotals {
     this.#of(currency);
   }
 
-  /** The fees of the day per currency. */
-  fees(): Map<string, bigint> {
-    return new Map([...this.#flows].filter(([, flows]) => flows.feesUnits !== 0n).map(([currency, flows]) => [currency, flows.feesUnits]));
-  }
-
   /** The currencies seen, sorted, with their flows. */
   entries(): [string, DayFlows][] {
     return [...this.#flows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -107,4 +107,17 @@ describe('approval of a restated fee in diffDay (pure)', () => {
   it('keeps the booked figure when the report restates the fee lower, and asks nothing under the limit', () => {
     expect(restatedDay('0.0001').map((found) => found.kind)).toEqual(['restated_entry']);
   });
+
+  it('takes the larger figure per fee: one fee restated down does not hide another restated up', () => {
+    // Booked 4 and 6 (10, at the limit); reported 9 and 1 (10 too): per fee, 9 + 6 = 15 to approve.
+    const day = mutationDay();
+    day.version = 2;
+    day.feeLimitUnits = toUnits('10');
+    for (const [id, booked, reported] of [['fee-a', '4', '9'], ['fee-b', '6', '1']] as const) {
+      day.local.push({ transactionId: id === 'fee-a' ? 9_998 : 9_999, kind: 'fee', providerId: id, accountingDay: DAY, interestDay: DAY, amountUnits: toUnits(booked), currency: 'BTC', earnAccountId: null });
+      day.transactions.push({ id, type: 'Fee', currency: 'BTC', amount: reported, createdAt: '2025-03-18T20:00:00Z' });
+    }
+    const approval = diffDay(diffInput(day)).filter((found) => found.kind === 'approval_required');
+    expect(approval.map((found) => found.actual)).toEqual(['15.000000000000000000']);
+  });
 });
