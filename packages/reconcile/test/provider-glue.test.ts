@@ -21,6 +21,20 @@ const PRODUCTS = [
   { id: 'btc-lending', entity: 'lending', name: 'BTC lending', currency: 'BTC', terms: { tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: null } },
 ] as const;
 
+/** A sandbox and fresh books with one end user, both entities' products, and one Earn account of `productId` opened at the provider and in the books. */
+async function openGlueWorld(dialect: (typeof DIALECTS)[number], input: { user: string; productId: string; effectiveDay: string; key: string }) {
+  const sandbox = await startSandbox({ timeZone: 'UTC', products: PRODUCTS.map((product) => ({ ...product, terms: { ...product.terms } })), seed: 5, startAt: new Date('2025-03-10T08:00:00Z') });
+  const books = await openTestBooks(dialect);
+  const earnBooks = new EarnBooks(books.ledger);
+  const earn = new EarnFacade({ entities: { defi: sandbox.clientConfig('defi'), lending: sandbox.clientConfig('lending') } });
+  const users = await earn.onboardEndUser({ endUserReference: input.user });
+  await earnBooks.registerUser({ partnerUserId: input.user, earnUsers: Object.entries(users).map(([entity, user]) => ({ entity, earnUserId: user.id })) });
+  await syncProducts({ source: earn, books: earnBooks, effectiveDay: input.effectiveDay });
+  const opened = await earn.openAccount({ earnUserIds: { defi: users['defi']?.id ?? '', lending: users['lending']?.id ?? '' }, productId: input.productId, idempotencyKey: input.key });
+  await earnBooks.openEarnAccount({ entity: opened.entityId, earnAccountId: opened.account.id, earnUserId: opened.account.userId, providerProductId: input.productId, currency: opened.account.currency });
+  return { sandbox, books, earnBooks, earn, accountId: opened.account.id };
+}
+
 describe.each(DIALECTS)('provider glue on %s', (dialect) => {
   let sandbox: Sandbox;
   let books: TestBooks;
@@ -29,16 +43,7 @@ describe.each(DIALECTS)('provider glue on %s', (dialect) => {
   let accountId: string;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ timeZone: 'UTC', products: PRODUCTS.map((product) => ({ ...product, terms: { ...product.terms } })), seed: 5, startAt: new Date('2025-03-10T08:00:00Z') });
-    books = await openTestBooks(dialect);
-    earnBooks = new EarnBooks(books.ledger);
-    earn = new EarnFacade({ entities: { defi: sandbox.clientConfig('defi'), lending: sandbox.clientConfig('lending') } });
-    const users = await earn.onboardEndUser({ endUserReference: 'alice' });
-    await earnBooks.registerUser({ partnerUserId: 'alice', earnUsers: Object.entries(users).map(([entity, user]) => ({ entity, earnUserId: user.id })) });
-    await syncProducts({ source: earn, books: earnBooks, effectiveDay: '2025-03-10' });
-    const opened = await earn.openAccount({ earnUserIds: { defi: users['defi']?.id ?? '', lending: users['lending']?.id ?? '' }, productId: 'eth-defi', idempotencyKey: 'open-alice-eth' });
-    await earnBooks.openEarnAccount({ entity: opened.entityId, earnAccountId: opened.account.id, earnUserId: opened.account.userId, providerProductId: 'eth-defi', currency: opened.account.currency });
-    accountId = opened.account.id;
+    ({ sandbox, books, earnBooks, earn, accountId } = await openGlueWorld(dialect, { user: 'alice', productId: 'eth-defi', effectiveDay: '2025-03-10', key: 'open-alice-eth' }));
   }, 60_000);
   afterAll(async () => {
     await books.close();
@@ -146,16 +151,7 @@ describe.each(DIALECTS)('provider glue when the provider booked and the books ca
   let accountId: string;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ timeZone: 'UTC', products: PRODUCTS.map((product) => ({ ...product, terms: { ...product.terms } })), seed: 5, startAt: new Date('2025-03-10T08:00:00Z') });
-    books = await openTestBooks(dialect);
-    earnBooks = new EarnBooks(books.ledger);
-    earn = new EarnFacade({ entities: { defi: sandbox.clientConfig('defi'), lending: sandbox.clientConfig('lending') } });
-    const users = await earn.onboardEndUser({ endUserReference: 'bob' });
-    await earnBooks.registerUser({ partnerUserId: 'bob', earnUsers: Object.entries(users).map(([entity, user]) => ({ entity, earnUserId: user.id })) });
-    await syncProducts({ source: earn, books: earnBooks, effectiveDay: '2025-03-01' });
-    const opened = await earn.openAccount({ earnUserIds: { defi: users['defi']?.id ?? '', lending: users['lending']?.id ?? '' }, productId: 'btc-lending', idempotencyKey: 'open-bob-btc' });
-    await earnBooks.openEarnAccount({ entity: opened.entityId, earnAccountId: opened.account.id, earnUserId: opened.account.userId, providerProductId: 'btc-lending', currency: opened.account.currency });
-    accountId = opened.account.id;
+    ({ sandbox, books, earnBooks, earn, accountId } = await openGlueWorld(dialect, { user: 'bob', productId: 'btc-lending', effectiveDay: '2025-03-01', key: 'open-bob-btc' }));
   }, 60_000);
   afterAll(async () => {
     await books.close();
