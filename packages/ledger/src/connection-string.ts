@@ -5,14 +5,17 @@
  * holds characters that end the user-info part for a URL parser (`#`, `/`, `?`, `@`).
  */
 
-/** Query parameters whose value is a secret (`password`, `sslpassword`, `…secret…`, `…token…`). */
-const SECRET_PARAMETER = /pass|secret|token/i;
+/** What names a secret query parameter (`password`, `sslpassword`, `…secret…`, `…token…`). */
+const SECRET_NAME = 'pass|secret|token';
+
+/** Query parameters whose value is a secret. */
+const SECRET_PARAMETER = new RegExp(SECRET_NAME, 'i');
 
 /** The first `scheme://` of a text: what the user-info masking starts after. */
 const SCHEME_AUTHORITY = /[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** Password-like query parameters in text: the value runs to the next `&` or `;` (a `#` too). */
-const SECRET_PARAMETER_TEXT = /([?&;][^=&;#]*(?:pass|secret|token)[^=&;#]*=)[^&;]*/gi;
+const SECRET_PARAMETER_TEXT = new RegExp(`([?&;][^=&;#]*(?:${SECRET_NAME})[^=&;#]*=)[^&;]*`, 'gi');
 
 /** What replaces every secret. */
 const MASK = '***';

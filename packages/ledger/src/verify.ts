@@ -20,12 +20,12 @@ import * as repository from './db/repository.js';
 import type { AccountRow } from './db/repository.js';
 import { selectAccounts } from './db/accounts-repository.js';
 import { countTransactions } from './db/journal-pages.js';
-import { selectShardDays, selectShardsWithDay, sumShardEntriesPerDay } from './db/balance-shards-repository.js';
+import { selectShardDays, selectShardsWithLatestDay, sumShardEntriesPerDay } from './db/balance-shards-repository.js';
 
 type Db = Kysely<LedgerDatabase>;
 /** Per account, per series (null: the account's own row; else the shard): signed entry sum and count. */
 type SeriesSums = Map<number, Map<number | null, { total: bigint; entries: number }>>;
-type ShardState = Awaited<ReturnType<typeof selectShardsWithDay>>[number];
+type ShardState = Awaited<ReturnType<typeof selectShardsWithLatestDay>>[number];
 
 /** Checks one entity's books (or every entity's when `entity` is undefined). */
 export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string | undefined): Promise<VerifyReport> {
@@ -38,7 +38,7 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
     sums.set(row.account_id, series);
   }
   const shards = new Map<number, ShardState[]>();
-  for (const shard of await selectShardsWithDay(db, entity === undefined ? {} : { entity })) shards.set(shard.account_id, [...(shards.get(shard.account_id) ?? []), shard]);
+  for (const shard of await selectShardsWithLatestDay(db, entity)) shards.set(shard.account_id, [...(shards.get(shard.account_id) ?? []), shard]);
   const perEntityCurrency = new Map<string, bigint>();
   let entries = 0;
   for (const account of accounts) {
@@ -59,7 +59,7 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
   }
   for (const [key, total] of perEntityCurrency) assertInvariant(total === 0n, `entries of ${key} do not sum to zero: ${formatUnits(total)}`);
   const byId = new Map(accounts.map((account) => [account.id, account]));
-  await verifyOwnDays(db, dialect, byId);
+  await verifyOwnDays(db, dialect, byId, entity);
   await verifyShardDays(db, dialect, entity, byId);
   return { accounts: accounts.length, transactions, entries };
 }
@@ -137,17 +137,15 @@ const OWN_DAYS_ACCOUNTS_PER_READ = 1_000;
 /**
  * Every own end-of-day row of every account equals its own entries up to that day (see
  * {@link walkDays}), read a range of accounts at a time so that memory holds one range's days.
- * Rows of other entities' accounts inside a range are left out.
+ * The reads keep to `entity`'s accounts (other entities' ids may fall inside a range).
  */
-async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyMap<number, AccountRow>): Promise<void> {
+async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyMap<number, AccountRow>, entity: string | undefined): Promise<void> {
   const ids = [...accounts.keys()].sort((a, b) => a - b);
   for (let start = 0; start < ids.length; start += OWN_DAYS_ACCOUNTS_PER_READ) {
     const part = ids.slice(start, start + OWN_DAYS_ACCOUNTS_PER_READ);
-    const range = { fromId: part[0] ?? 0, toId: part[part.length - 1] ?? 0 };
-    const entryDays = (await repository.sumOwnEntriesPerDay(db, dialect, range))
-      .filter((row) => accounts.has(row.account_id))
-      .map((row) => ({ accountId: row.account_id, series: null, day: row.accounting_day, units: totalToUnits(row.total) }));
-    const rows = (await repository.selectDayBalancesOfAccounts(db, range)).filter((row) => accounts.has(row.account_id)).map((row) => ({ ...row, series: null }));
+    const range = { fromId: part[0] ?? 0, toId: part[part.length - 1] ?? 0, entity };
+    const entryDays = (await repository.sumOwnEntriesPerDay(db, dialect, range)).map((row) => ({ accountId: row.account_id, series: null, day: row.accounting_day, units: totalToUnits(row.total) }));
+    const rows = (await repository.selectDayBalancesOfAccounts(db, range)).map((row) => ({ ...row, series: null }));
     walkDays({ rows, entryDays }, accounts);
     // The rows are the days with entries, so the last is the latest entry's day (and equals the
     // balance, which equals the entries): it must be the account's last day.

@@ -103,8 +103,8 @@ export async function selectShardBalanceAtEndOfDay(db: Db, key: { accountId: num
   return row?.balance;
 }
 
-/** The shards of an account (all accounts' of an entity for `entity`), each with its latest day row at or before `day` (any day when undefined). */
-export async function selectShardsWithDay(db: Db, filter: { accountId?: number; entity?: string; day?: string }) {
+/** The shards of every account (of `entity` when given), each with its latest day row (what `verify` checks). */
+export async function selectShardsWithLatestDay(db: Db, entity: string | undefined) {
   let query = db
     .selectFrom('account_balance_shards as s')
     .select(['s.account_id', 's.shard', 's.balance', 's.last_day', 's.entry_count'])
@@ -114,13 +114,11 @@ export async function selectShardsWithDay(db: Db, filter: { accountId?: number; 
         .selectFrom('account_shard_day_balances as d')
         .whereRef('d.account_id', '=', 's.account_id')
         .whereRef('d.shard', '=', 's.shard')
-        .$if(filter.day !== undefined, (inner) => inner.where('d.accounting_day', '<=', filter.day ?? ''))
         .orderBy('d.accounting_day', 'desc')
         .limit(1);
       return [latest.select('d.balance').as('day_balance'), latest.select('d.accounting_day').as('day')];
     });
-  if (filter.accountId !== undefined) query = query.where('s.account_id', '=', filter.accountId);
-  if (filter.entity !== undefined) query = query.where('s.account_id', 'in', db.selectFrom('ledger_accounts').select('id').where('entity', '=', filter.entity));
+  if (entity !== undefined) query = query.where('s.account_id', 'in', db.selectFrom('ledger_accounts').select('id').where('entity', '=', entity));
   return query.orderBy('s.account_id').orderBy('s.shard').execute();
 }
 

@@ -151,12 +151,15 @@ export async function sumEntriesPerAccount(db: Db, dialect: LedgerDialect, entit
  * the account's own series (`balance_shard` null), in (account, day) order: what each own day row
  * must equal, summed up to its day.
  */
-export async function sumOwnEntriesPerDay(db: Db, dialect: LedgerDialect, range: { fromId: number; toId: number }) {
+export async function sumOwnEntriesPerDay(db: Db, dialect: LedgerDialect, range: { fromId: number; toId: number; entity: string | undefined }) {
   return db
     .selectFrom('journal_entries')
     .select(['account_id', 'accounting_day', sql<string>`${sql.raw(dialect.exactSumFunction)}(amount)`.as('total')])
     .where('account_id', '>=', range.fromId)
     .where('account_id', '<=', range.toId)
+    // By the account's entity, not the entry's own column: an entry filed under another entity
+    // than its account's must still be counted (and fail the check).
+    .$if(range.entity !== undefined, (query) => query.where('account_id', 'in', db.selectFrom('ledger_accounts').select('id').where('entity', '=', range.entity ?? '')))
     .where('balance_shard', 'is', null)
     .groupBy(['account_id', 'accounting_day'])
     .orderBy('account_id')
@@ -164,13 +167,14 @@ export async function sumOwnEntriesPerDay(db: Db, dialect: LedgerDialect, range:
     .execute();
 }
 
-/** The own end-of-day rows of accounts of ids `fromId`..`toId`, in (account, day) order. */
-export async function selectDayBalancesOfAccounts(db: Db, range: { fromId: number; toId: number }) {
+/** The own end-of-day rows of accounts of ids `fromId`..`toId` (of `entity` when given), in (account, day) order. */
+export async function selectDayBalancesOfAccounts(db: Db, range: { fromId: number; toId: number; entity: string | undefined }) {
   return db
     .selectFrom('account_day_balances')
     .select(['account_id', 'accounting_day', 'balance'])
     .where('account_id', '>=', range.fromId)
     .where('account_id', '<=', range.toId)
+    .$if(range.entity !== undefined, (query) => query.where('account_id', 'in', db.selectFrom('ledger_accounts').select('id').where('entity', '=', range.entity ?? '')))
     .orderBy('account_id')
     .orderBy('accounting_day')
     .execute();
