@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CliError, describeError } from '@earnbook/cli';
+import { CliError, describeError, singleLine } from '@earnbook/cli';
 import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
@@ -115,11 +115,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Control characters written as `\uXXXX`, so that a message (a path, a provider's text) stays one line. */
-function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
@@ -127,7 +122,7 @@ try {
   // one line with their code, no stack; their messages never hold a PostgreSQL password. Anything
   // else is a bug, reported with its stack.
   const description = describeError(error);
-  console.error(`earnbook audit export: ${description.code}: ${oneLine(description.message)}`);
+  console.error(`earnbook audit export: ${description.code}: ${singleLine(description.message)}`);
   if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) console.error(error.stack);
   process.exitCode = description.kind !== 'internal' && BAD_INPUT_CODES.has(description.code) ? EXIT_BAD_INPUT : EXIT_FAILED;
 }

@@ -10,7 +10,6 @@ import { EarnApiError } from '@earnbook/earn-client';
 import type { EarnFacade } from '@earnbook/earn-client';
 import { HISTORY_PAGE_SIZE_MAX, LedgerError, accountingDayOf, negateAmount } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks } from '@earnbook/ledger';
-import { ReconcileError } from '@earnbook/reconcile';
 
 /** Options of {@link buildBackOffice}. */
 export interface BackOfficeOptions {
@@ -39,7 +38,6 @@ interface BookingBody {
 
 /** The HTTP status of a library error: bad input 400, unknown 404, refused 409/422, provider trouble or booked but not recorded 502. */
 function statusOf(error: unknown): { status: number; code: string; message: string } | undefined {
-  if (error instanceof ReconcileError && error.code === 'booked_not_recorded') return { status: 502, code: error.code, message: error.message };
   if (error instanceof LedgerError) {
     // The provider refuses a withdrawal beyond the balance itself (EarnApiError, 422); the books
     // refusing one means the provider booked it and the books lag: the money moved.

@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CliError } from '@earnbook/cli';
+import { describeError, singleLine } from '@earnbook/cli';
 import { EarnClient, EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf, previousAccountingDay } from '@earnbook/ledger';
@@ -105,7 +105,8 @@ try {
 } catch (error) {
   // Typed failures (books_not_found for a --database that holds no books, database_unavailable)
   // carry their code for the alert; their messages never hold a PostgreSQL password.
-  const code = error instanceof CliError ? `${error.code}: ` : '';
-  console.error(`ALERT nightly reconciliation could not run: ${code}${error instanceof Error ? error.message : String(error)}`);
+  const description = describeError(error);
+  const code = description.kind === 'internal' ? '' : `${description.code}: `;
+  console.error(`ALERT nightly reconciliation could not run: ${code}${singleLine(description.message)}`);
   process.exitCode = EXIT_ERROR;
 }
