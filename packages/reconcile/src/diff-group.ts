@@ -101,8 +101,9 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
   const breaks: BreakDraft[] = [];
   const margin: { currency: string; units: bigint }[] = [];
   const fees: { currency: string; units: bigint }[] = [];
-  // Reported figures of fees dated in the day, by the local fee each matched (undefined: none).
-  const reportedFees = new Map<number | undefined, { currency: string; units: bigint }[]>();
+  // Reported figures of fees dated in the day, by the local fee each matched (undefined: none);
+  // made only for a group with such a fee (one group per report entry of the nightly).
+  let reportedFees: Map<number | undefined, { currency: string; units: bigint }[]> | undefined;
   const seen = new Set<string>();
   const matched = new Set<number>();
   const matchedKinds = new Set<string>();
@@ -122,6 +123,7 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
     if (kind === 'partner_margin') margin.push({ currency: entry.currency, units: toUnits(entry.amount) });
     const local = group.local.find((candidate) => candidate.kind === kind && !matched.has(candidate.transactionId));
     if (kind === 'fee' && isDatedInDay(entry, context)) {
+      reportedFees ??= new Map();
       const list = reportedFees.get(local?.transactionId) ?? [];
       list.push({ currency: entry.currency, units: toUnits(entry.amount) });
       reportedFees.set(local?.transactionId, list);
@@ -140,11 +142,11 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
   const ofDay = group.local.filter((entry) => isOfDay(entry, context.day));
   for (const entry of ofDay) {
     if (entry.kind !== 'fee') continue;
-    const reported = reportedFees.get(entry.transactionId)?.[0];
-    reportedFees.delete(entry.transactionId);
+    const reported = reportedFees?.get(entry.transactionId)?.[0];
+    reportedFees?.delete(entry.transactionId);
     fees.push({ currency: entry.currency, units: reported === undefined || reported.units < entry.amountUnits ? entry.amountUnits : reported.units });
   }
-  for (const list of reportedFees.values()) fees.push(...list);
+  for (const list of reportedFees?.values() ?? []) fees.push(...list);
   for (const entry of ofDay) {
     if (matched.has(entry.transactionId)) continue;
     breaks.push(
