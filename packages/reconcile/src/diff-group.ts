@@ -3,9 +3,9 @@
  * memory, grouping and ordering it exactly as the streaming reconciler does.
  */
 import { formatUnits, nextAccountingDay, toUnits } from '@earnbook/ledger';
-import type { CycleLine } from '@earnbook/ledger';
+import type { CycleLine, TransactionKind } from '@earnbook/ledger';
 import type { DailyReport } from '@earnbook/earn-client/contract';
-import { breakDraft, compareBreaks, earlierAmountsKey, isDatedInDay, isOfDay, kindOfType, matchKey } from './diff.js';
+import { breakDraft, breakFingerprint, compareBreaks, earlierAmountsKey, isDatedInDay, isOfDay, kindOfType, matchKey } from './diff.js';
 import type { BreakDraft, DayContext, KeyGroup, LocalEntry } from './diff.js';
 import { createdDay } from './report-entry.js';
 import type { ReportEntry } from './report-entry.js';
@@ -69,10 +69,45 @@ function compareEntry(entry: ReportEntry, local: LocalEntry, key: string, contex
   return breaks;
 }
 
-function unmatched(entry: ReportEntry, key: string, duplicate: boolean, context: DayContext): BreakDraft {
+/**
+ * Extra entries of one repeated id a `duplicate_in_report` break lists in its details; further
+ * ones are counted and summed, not listed (a hostile report may repeat one id a million times).
+ */
+export const DUPLICATE_ENTRIES_LISTED_MAX = 100;
+
+/** The extra occurrences of report entries whose id the group has met, one break per identity. */
+class Duplicates {
+  readonly #byFingerprint = new Map<string, { first: ReportEntry; kind: TransactionKind | null; units: bigint; occurrences: number; entries: ReportEntry[] }>();
+
+  add(entry: ReportEntry): void {
+    const kind = kindOfType(entry.type) ?? null;
+    const fingerprint = breakFingerprint({ kind: 'duplicate_in_report', providerId: entry.id, earnAccountId: entry.accountId ?? null, currency: entry.currency, entryKind: kind });
+    const known = this.#byFingerprint.get(fingerprint);
+    const units = toUnits(entry.amount);
+    if (known === undefined) {
+      this.#byFingerprint.set(fingerprint, { first: entry, kind, units, occurrences: 1, entries: [entry] });
+      return;
+    }
+    known.units += units;
+    known.occurrences++;
+    if (known.entries.length < DUPLICATE_ENTRIES_LISTED_MAX) known.entries.push(entry);
+  }
+
+  /**
+   * One break per identity: every draft of a fingerprint but the first would be dropped when
+   * stored, so three entries under one id gave one break with the second one's amount alone. Its
+   * figure is the sum of the extra occurrences' amounts; the details count them.
+   */
+  breaks(): BreakDraft[] {
+    return [...this.#byFingerprint.values()].map(({ first, kind, units, occurrences, entries }) =>
+      breakDraft('duplicate_in_report', { providerId: first.id, currency: first.currency, entryKind: kind, actual: formatUnits(units), earnAccountId: first.accountId ?? null, details: { entry: first, occurrences, entries } }),
+    );
+  }
+}
+
+function unmatched(entry: ReportEntry, key: string, context: DayContext): BreakDraft {
   const kind = kindOfType(entry.type) ?? null;
   const units = toUnits(entry.amount);
-  if (duplicate) return breakDraft('duplicate_in_report', { providerId: entry.id, currency: entry.currency, entryKind: kind, actual: formatUnits(units), earnAccountId: entry.accountId ?? null, details: { entry } });
   if (kind !== 'deposit' && kind !== 'withdrawal' && !isDatedInDay(entry, context)) {
     // Not booked: interest, margin or a fee the report dates outside the day.
     return breakDraft('day_mismatch', { providerId: key, earnAccountId: entry.accountId ?? null, currency: entry.currency, entryKind: kind, expected: context.day, actual: createdDay(entry, context.timeZone), details: { entry, reason: 'dated outside the report day; not booked' } });
@@ -107,10 +142,11 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
   const seen = new Set<string>();
   const matched = new Set<number>();
   const matchedKinds = new Set<string>();
+  const duplicates = new Duplicates();
   for (const entry of group.report) {
     const kind = kindOfType(entry.type);
     if (seen.has(entry.id)) {
-      breaks.push(unmatched(entry, group.key, true, context));
+      duplicates.add(entry);
       continue;
     }
     seen.add(entry.id);
@@ -132,13 +168,15 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
       // Interest, margin or a fee of zero, dated in the day: the sync books nothing for it
       // (`entriesToBook`), and the books agree with it without an entry.
       if (isUnbookedZero(entry, kind, context) && !matchedKinds.has(kind)) continue;
-      breaks.push(unmatched(entry, group.key, matchedKinds.has(kind), context));
+      if (matchedKinds.has(kind)) duplicates.add(entry);
+      else breaks.push(unmatched(entry, group.key, context));
       continue;
     }
     matched.add(local.transactionId);
     matchedKinds.add(kind);
     breaks.push(...compareEntry(entry, local, group.key, context));
   }
+  breaks.push(...duplicates.breaks());
   const ofDay = group.local.filter((entry) => isOfDay(entry, context.day));
   for (const entry of ofDay) {
     if (entry.kind !== 'fee') continue;

@@ -15,7 +15,8 @@ export { REPORT_TEXT_LENGTHS_MAX, checkReportEntry, checkReportHeader } from './
 export type { ReportEntry, ReportHeader } from './report-entry.js';
 export { BREAK_KINDS, REPORT_TYPE_KINDS, breakDraft, breakFingerprint, compareBreaks, entriesToBook, isOfDay, kindOfType, matchKey } from './diff.js';
 export type { BreakDraft, BreakIdentity, DayContext, KeyGroup, LocalEntry } from './diff.js';
-export { diffDay, diffGroup } from './diff-group.js';
+export { DUPLICATE_ENTRIES_LISTED_MAX, diffDay, diffGroup } from './diff-group.js';
+export { REPORT_ENTRIES_PER_KEY_MAX } from './key-groups.js';
 export type { DiffInput, GroupDiff } from './diff-group.js';
 export { diffInterest, sumReportedInterest } from './interest-check.js';
 export type { ReportedInterest, ReportedInterestEntry } from './interest-check.js';

@@ -10,9 +10,17 @@ import type { KeyGroup, LocalEntry } from './diff.js';
 import { needsLookup } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
+import { ReconcileError } from './errors.js';
 
 /** Groups looked up per batch. */
 export const LOOKUP_BATCH_GROUPS = 500;
+
+/**
+ * Report entries one key group may hold: a key is an entry's id (its booking id for deposits and
+ * withdrawals), so more than a few under one key are repeats. The group holds its entries at once;
+ * without a bound, a report of 2M entries under one id held them all (the report's size in memory).
+ */
+export const REPORT_ENTRIES_PER_KEY_MAX = 1_000;
 
 /** Groups handed on per batch by {@link keyGroups} (one await per batch, not per group). */
 const GROUP_BATCH_GROUPS = 500;
@@ -69,14 +77,14 @@ export class Head<T> {
   }
 
   /**
-   * Takes every item with `key` (the stream is sorted, so they are adjacent); returns a promise
-   * only when it has to wait for the next batch.
+   * Takes every item with `key` (the stream is sorted, so they are adjacent), or stops once `into`
+   * holds more than `max`; returns a promise only when it has to wait for the next batch.
    */
-  take(key: string, into: T[]): Promise<unknown> | undefined {
-    while (this.value !== undefined && this.key === key) {
+  take(key: string, into: T[], max = Number.POSITIVE_INFINITY): Promise<unknown> | undefined {
+    while (this.value !== undefined && this.key === key && into.length <= max) {
       into.push(this.value);
       const loading = this.next();
-      if (loading !== undefined) return loading.then(() => this.take(key, into));
+      if (loading !== undefined) return loading.then(() => this.take(key, into, max));
     }
     return undefined;
   }
@@ -109,8 +117,11 @@ async function* mergeHeads(reportHead: Head<ReportEntry>, localHeads: readonly H
     if (key === undefined) break;
     const group = { key, report: [] as ReportEntry[], local: [] as LocalEntry[] };
     // Awaited only when a head must read its next batch.
-    const taking = reportHead.take(key, group.report);
+    const taking = reportHead.take(key, group.report, REPORT_ENTRIES_PER_KEY_MAX);
     if (taking !== undefined) await taking;
+    if (group.report.length > REPORT_ENTRIES_PER_KEY_MAX) {
+      throw new ReconcileError('invalid_report', `the report holds more than ${REPORT_ENTRIES_PER_KEY_MAX} entries under the id (or booking id) ${JSON.stringify(key)}: entries are unique per id`, { field: 'id', value: key, path: 'transactions' });
+    }
     for (const head of localHeads) {
       const more = head.take(key, group.local);
       if (more !== undefined) await more;

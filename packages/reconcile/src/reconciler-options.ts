@@ -3,7 +3,7 @@
  * thresholds, fee approval limits and wallets, each per currency (and per entity where the
  * partner's entities differ).
  */
-import { parseUnits, textDefect } from '@earnbook/ledger';
+import { parseCurrency, parseUnits, textDefect } from '@earnbook/ledger';
 import type { LedgerLogger } from '@earnbook/ledger';
 import type { EarnBooks, Ledger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
@@ -70,9 +70,22 @@ export function invalid(field: string, value: unknown, reason: string): never {
   throw new ReconcileError('invalid_input', `${field} ${reason}, got ${JSON.stringify(value)}`, { field, value: String(value) });
 }
 
+/**
+ * Refuses a currency key the ledger would never hold: looked up by the books' currency, a value
+ * under `btc` or `BTC ` was never found, and a threshold, limit or tolerance was silently the default.
+ */
+function checkCurrencyKey(field: string, currency: string): void {
+  try {
+    parseCurrency(currency, field);
+  } catch (cause) {
+    throw new ReconcileError('invalid_input', `${field}: ${JSON.stringify(currency)} is not a currency (2 to 12 upper-case letters or digits)`, { field, value: currency, cause });
+  }
+}
+
 function tolerances(options: ReconcilerOptions): Map<string, bigint> {
   const tolerance = new Map<string, bigint>();
   for (const [currency, text] of Object.entries(options.toleranceUnits ?? {})) {
+    checkCurrencyKey(`toleranceUnits.${currency}`, currency);
     if (typeof text !== 'string' || !/^\d{1,13}$/.test(text) || BigInt(text) > TOLERANCE_UNITS_MAX) invalid(`toleranceUnits.${currency}`, text, `must be an integer string from 0 to ${TOLERANCE_UNITS_MAX}`);
     tolerance.set(currency, BigInt(text));
   }
@@ -85,6 +98,7 @@ function amountsPerEntity(ledger: Ledger, name: string, values: Readonly<Record<
     ledger.entity(entity, name);
     for (const [currency, amount] of Object.entries(perCurrency)) {
       const field = `${name}.${entity}.${currency}`;
+      checkCurrencyKey(field, currency);
       try {
         amounts.set(`${entity} ${currency}`, parseUnits(amount, { field }));
       } catch (cause) {
@@ -100,6 +114,7 @@ function walletsOf(ledger: Ledger, options: ReconcilerOptions): Map<string, stri
   for (const [entity, perCurrency] of Object.entries(options.wallets ?? {})) {
     ledger.entity(entity, 'wallets');
     for (const [currency, address] of Object.entries(perCurrency)) {
+      checkCurrencyKey(`wallets.${entity}.${currency}`, currency);
       if (typeof address !== 'string' || address.length === 0 || address.length > 200 || textDefect(address) !== undefined) invalid(`wallets.${entity}.${currency}`, address, 'must be a wallet address (well-formed text)');
       wallets.set(`${entity} ${currency}`, address);
     }
