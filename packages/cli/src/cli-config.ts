@@ -5,7 +5,7 @@
  * Every field is checked when the file is read, and a bad one is a `CliError` naming it; the
  * result is frozen.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency, textDefect } from '@earnbook/ledger';
 import type { LedgerEntity } from '@earnbook/ledger';
@@ -273,7 +273,28 @@ export function parseConfig(json: unknown): CliConfig {
   });
 }
 
-/** Reads and checks a configuration file (relative paths against `cwd`). */
+/**
+ * The bytes of `file`, or `undefined` when it holds more than `bytesMax`: at most `bytesMax + 1`
+ * are read. `stat` says 0 for a FIFO (`--config <(…)`) or a device (`/dev/zero`), so the bound is
+ * kept on what is read, not only on the size the file declares.
+ */
+async function readAtMost(file: string, bytesMax: number): Promise<Buffer | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(bytesMax + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return length > bytesMax ? undefined : buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads and checks a configuration file (relative paths against `cwd`), of at most {@link CONFIG_BYTES_MAX} bytes. */
 export async function loadConfig(path: string, cwd: string): Promise<CliConfig> {
   const file = resolve(cwd, path);
   let size: number;
@@ -282,12 +303,16 @@ export async function loadConfig(path: string, cwd: string): Promise<CliConfig> 
   } catch (cause) {
     throw new CliError('invalid_config', `no configuration file at ${file}`, { field: '--config', value: path, cause });
   }
-  if (size > CONFIG_BYTES_MAX) throw new CliError('invalid_config', `configuration file ${file} has ${size} bytes, more than ${CONFIG_BYTES_MAX}`, { field: '--config', value: path });
+  const tooLarge = (bytes: string) => new CliError('invalid_config', `configuration file ${file} has ${bytes} bytes`, { field: '--config', value: path });
+  if (size > CONFIG_BYTES_MAX) throw tooLarge(`${size}, more than ${CONFIG_BYTES_MAX}`);
   let text: string;
   try {
+    const bytes = await readAtMost(file, CONFIG_BYTES_MAX);
+    if (bytes === undefined) throw tooLarge(`more than ${CONFIG_BYTES_MAX}`);
     // Fatal decoding: bytes that are not UTF-8 would otherwise become U+FFFD without a word.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (cause) {
+    if (cause instanceof CliError) throw cause;
     throw new CliError('invalid_config', `configuration file ${file} cannot be read as UTF-8 text: ${(cause as Error).message}`, { field: '--config', value: path, cause });
   }
   let json: unknown;

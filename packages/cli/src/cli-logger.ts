@@ -3,10 +3,13 @@
  * pino's field names `time`, `level`, `msg`) or as text (`--log-format text`). Off unless a format
  * is given; `--quiet` keeps only errors. The logger is handed to the ledger, the reconciler and
  * the Earn client, whose log fields hold no secret; as a second guard any field whose name says
- * secret, token, password or authorization is written as `***`.
+ * secret, token, password or authorization is written as `***`. Messages and fields quote the
+ * provider's text (a report id), so every line is made a {@link singleLine}: in JSON the escapes
+ * are JSON's own, and the values stay the same.
  */
 import type { CliIo } from './cli-io.js';
 import { CliError } from './cli-error.js';
+import { singleLine } from './terminal-text.js';
 
 /** What `--log-format` can name. */
 export const LOG_FORMATS = ['json', 'text'] as const;
@@ -52,10 +55,11 @@ export function cliLogger(io: CliIo, options: { format: LogFormat | undefined; l
     const safe = guard(fields, 0) as Record<string, unknown>;
     const time = now().toISOString();
     if (options.format === 'json') {
-      io.stderr.write(`${JSON.stringify({ time, level, ...safe, msg: message })}\n`);
+      // JSON.stringify escapes C0 controls only; the other unsafe characters can only be inside strings, where `\uXXXX` is the same value.
+      io.stderr.write(`${singleLine(JSON.stringify({ time, level, ...safe, msg: message }))}\n`);
     } else {
       const rest = Object.entries(safe).map(([key, value]) => `${key}=${textValue(value)}`);
-      io.stderr.write(`${time} ${level.toUpperCase().padEnd(5)} ${message}${rest.length === 0 ? '' : ` ${rest.join(' ')}`}\n`);
+      io.stderr.write(`${singleLine(`${time} ${level.toUpperCase().padEnd(5)} ${message}${rest.length === 0 ? '' : ` ${rest.join(' ')}`}`)}\n`);
     }
   };
   return Object.freeze({ debug: method('debug'), info: method('info'), warn: method('warn'), error: method('error') });

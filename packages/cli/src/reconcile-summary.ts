@@ -5,6 +5,7 @@
 import { formatUnits, toUnits } from '@earnbook/ledger';
 import { BREAK_KINDS } from '@earnbook/reconcile';
 import type { Break, BreakKind, ReconcileResult, SettlementInstruction, SettlementPosition } from '@earnbook/reconcile';
+import { singleLine } from './terminal-text.js';
 
 
 /** One currency's settlement: the computed position, the report's figure, and the instruction. */
@@ -128,7 +129,10 @@ export function describeTransfer(line: SettlementLine): string {
   return `${who}${instruction}${disputed(line)}`;
 }
 
-/** The terminal summary: a headline, the report, the settlement per currency, the break counts. */
+/**
+ * The terminal summary: a headline, the report, the settlement per currency, the break counts.
+ * Each line is a {@link singleLine}: the report id is the provider's text.
+ */
 export function formatReconcileText(summary: ReconcileSummary, files: readonly string[]): string {
   const lines: string[] = [];
   const open = summary.breaks.length;
@@ -151,5 +155,5 @@ export function formatReconcileText(summary: ReconcileSummary, files: readonly s
     for (const [kind, count] of counted) lines.push(`  ${kind.padEnd(width)}  ${count}`);
   }
   if (files.length > 0) lines.push(`wrote ${files.join(', ')}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(singleLine).join('\n')}\n`;
 }

@@ -6,25 +6,24 @@
  * the screen or recolour what follows.
  */
 
-/**
- * Characters that are escaped: C0 controls (line feed, carriage return, ESC, …), DEL, C1 controls
- * (CSI U+009B starts an escape sequence on some terminals), the Unicode line and paragraph
- * separators, the bidirectional marks, embeddings, overrides and isolates (they reorder what a
- * reader sees on the line), and lone UTF-16 surrogates (Node would write them as U+FFFD).
- */
-// eslint-disable-next-line no-control-regex
-const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+import { escapeUnsafeText } from '@earnbook/earn-client';
 
 /**
  * Returns `text` with every unsafe character written as a `\uXXXX` escape, as JSON writes a
- * control character, so that it prints as one line with nothing a terminal interprets. Other text
- * (accents, emoji, backslashes) is kept as it is.
+ * control character, so that it prints as one line with nothing a terminal interprets, reorders or
+ * hides. The rule is the Earn client's ({@link escapeUnsafeText}), so a provider's text reads the
+ * same in the client's errors and on the terminal: C0 controls (line feed, carriage return, ESC,
+ * …), DEL, C1 controls (CSI U+009B starts an escape sequence on some terminals), format
+ * characters (the bidirectional marks, embeddings, overrides and isolates reorder what a reader
+ * sees on the line; zero-width characters, the BOM and the soft hyphen hide), the Unicode line
+ * and paragraph separators, and lone UTF-16 surrogates (Node would write them as U+FFFD). Other
+ * text (accents, emoji, backslashes) is kept as it is.
  *
  * @example
  * singleLine('nope\n\u001b[2J'); // 'nope\\u000a\\u001b[2J'
  */
 export function singleLine(text: string): string {
-  return text.replace(UNSAFE_CHARACTER, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeUnsafeText(text);
 }
 
 /**

@@ -5,7 +5,7 @@
  * lines (`earnbook: defi 2025-03-18: CLEAN`) or drive the terminal.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnApiError } from '@earnbook/earn-client';
+import { EarnApiError, escapeUnsafeText } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import { ReconcileError } from '@earnbook/reconcile';
 import { FakeEarnServer, json } from '../../earn-client/test/support/fake-earn-server.js';
@@ -29,6 +29,14 @@ const UNSAFE: readonly (readonly [string, string])[] = [
   ['\u202e', '\\u202e'],
   ['\u2066', '\\u2066'],
   ['\ud800', '\\ud800'],
+  // Zero-width and other invisible format characters: `acc-1` and `acc-\u200b1` would look alike.
+  ['\u200b', '\\u200b'],
+  ['\u200d', '\\u200d'],
+  ['\u2060', '\\u2060'],
+  ['\ufeff', '\\ufeff'],
+  ['\u00ad', '\\u00ad'],
+  ['\u061c', '\\u061c'],
+  ['\u{e0041}', '\\udb40\\udc41'],
 ];
 // eslint-disable-next-line no-control-regex
 const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
@@ -44,6 +52,15 @@ function expectOneSafeLine(text: string): void {
 describe('singleLine', () => {
   it('writes every control, separator and bidirectional character, and lone surrogates, as \\uXXXX', () => {
     for (const [character, escaped] of UNSAFE) expect(singleLine(`a${character}b`)).toBe(`a${escaped}b`);
+  });
+
+  it("is the Earn client's rule (escapeUnsafeText) on every code point and on lone surrogates", () => {
+    const differing: string[] = [];
+    for (let code = 0; code <= 0x10ffff; code += 1) {
+      const character = code >= 0xd800 && code <= 0xdfff ? String.fromCharCode(code) : String.fromCodePoint(code);
+      if (singleLine(character) !== escapeUnsafeText(character)) differing.push(code.toString(16));
+    }
+    expect(differing).toEqual([]);
   });
 
   it('keeps other text as it is: accents, emoji, quotes and backslashes', () => {

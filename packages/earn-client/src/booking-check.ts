@@ -9,6 +9,8 @@ export interface BookingExpectation {
   readonly amount: string;
   /** The partner's reference, when the request sent one. */
   readonly reference?: string;
+  /** The account's currency, when the caller gave it (it is not sent). */
+  readonly currency?: string;
 }
 
 /**
@@ -25,12 +27,12 @@ function canonicalDecimal(value: string): string {
 
 /**
  * Returns `booking` when it is the booking that was asked for: same type, same account, same
- * amount (as decimals: the provider may answer `"0.50"` or 18 decimals for `"0.5"`), and the
- * request's reference when the answer names one. The currency is the account's, which the
- * request does not name: reconcile's `bookThenRecord` compares it with the books' account. A
- * schema-valid booking of another type, account or amount means the provider booked something
- * else than the partner will record, so it is refused as `invalid_response` naming the field,
- * the value expected and the value received.
+ * amount (as decimals: the provider may answer `"0.50"` or 18 decimals for `"0.5"`), the
+ * currency when the caller gave the account's (the request does not name one), and the request's
+ * reference when the answer names one. A schema-valid booking of another type, account, amount
+ * or currency means the provider booked something else than the partner will record, so it is
+ * refused as `invalid_response` naming the field, the value expected and the value received
+ * (both quoted redacted and escaped).
  */
 export function checkBooking(options: {
   readonly operation: string;
@@ -54,6 +56,7 @@ export function checkBooking(options: {
   if (booking.type !== expected.type) throw mismatch('type', booking.type);
   if (booking.accountId !== expected.accountId) throw mismatch('accountId', booking.accountId);
   if (canonicalDecimal(booking.amount) !== canonicalDecimal(expected.amount)) throw mismatch('amount', booking.amount);
+  if (expected.currency !== undefined && booking.currency !== expected.currency) throw mismatch('currency', booking.currency);
   // The answer may leave the reference out (the contract makes it optional); one it names must be ours.
   if (expected.reference !== undefined && booking.reference !== undefined && booking.reference !== expected.reference) throw mismatch('reference', booking.reference);
   return booking;

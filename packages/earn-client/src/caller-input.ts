@@ -44,6 +44,20 @@ export function identifier(value: unknown, field: string): string {
   return wellFormed(value, field);
 }
 
+/** The longest currency code, as the contract's `currency` allows it. */
+export const CURRENCY_LENGTH_MAX = 32;
+
+/**
+ * Checks the currency a caller expects a booking in (the account's): 1 to
+ * {@link CURRENCY_LENGTH_MAX} characters, well-formed. It is not sent; the answer is compared with it.
+ */
+export function expectedCurrency(value: unknown, field = 'currency'): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > CURRENCY_LENGTH_MAX) {
+    throw refuse(field, `${field} must be a string of 1 to ${CURRENCY_LENGTH_MAX} characters, got ${typeof value === 'string' ? shown(value) : typeof value}`);
+  }
+  return wellFormed(value, field);
+}
+
 /** Whitespace that fetch strips from both ends of a header value (HTTP whitespace, CR, LF). */
 const strippedWhitespace = /^[\t\n\r ]|[\t\n\r ]$/;
 

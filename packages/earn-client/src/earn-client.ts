@@ -21,7 +21,7 @@ import type {
 import { validateContract } from './contract/validate.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import { EarnApiError } from './errors.js';
-import { idempotencyKey, identifier, wellFormed } from './caller-input.js';
+import { expectedCurrency, idempotencyKey, identifier, wellFormed } from './caller-input.js';
 import { checkBooking } from './booking-check.js';
 import { HttpExecutor } from './http.js';
 import { paginate } from './paginate.js';
@@ -71,6 +71,12 @@ export interface BookingInput extends IdempotentCallOptions {
   readonly amount: string;
   /** The partner's own booking reference. */
   readonly reference?: string;
+  /**
+   * The currency of the account (e.g. `"BTC"`), when the caller knows it. It is not sent (the
+   * request names none: the account's is meant); a booking answered in another currency is
+   * `invalid_response` naming `currency`, as another type, account or amount is.
+   */
+  readonly currency?: string;
 }
 
 /** Input of a single page request. */
@@ -173,8 +179,8 @@ export class EarnClient {
   /**
    * `POST /v1/accounts/{accountId}/deposits` (assumed): books a deposit on Earn accounting. Every
    * attempt carries the same `Idempotency-Key`, so a retried deposit is booked once. A booking
-   * answered with another type, account or amount (compared as decimals) is `invalid_response`
-   * naming the field.
+   * answered with another type, account, amount (compared as decimals) or, when `currency` is
+   * given, currency is `invalid_response` naming the field.
    */
   async deposit(input: BookingInput): Promise<Booking> {
     return this.#book('POST /v1/accounts/{accountId}/deposits', input);
@@ -269,6 +275,7 @@ export class EarnClient {
 
   async #book(operation: 'POST /v1/accounts/{accountId}/deposits' | 'POST /v1/accounts/{accountId}/withdrawals', input: BookingInput): Promise<Booking> {
     const accountId = identifier(input.accountId, 'accountId');
+    const currency = input.currency === undefined ? undefined : expectedCurrency(input.currency);
     const body = this.#input('BookingRequest', input.reference === undefined ? { amount: input.amount } : { amount: input.amount, reference: input.reference });
     // The caller's key: every attempt of this booking, and any later repeat of it, carries it.
     if (input.idempotencyKey === undefined) {
@@ -277,7 +284,7 @@ export class EarnClient {
     const idempotencyKey = this.#idempotencyKey(input);
     const booking = await this.#http.call(operation, { pathParams: { accountId }, body, idempotencyKey, signal: input.signal });
     const type = operation === 'POST /v1/accounts/{accountId}/deposits' ? 'Deposit' : 'Withdrawal';
-    const expected = { type, accountId, amount: input.amount, ...(input.reference === undefined ? {} : { reference: input.reference }) } as const;
+    const expected = { type, accountId, amount: input.amount, ...(input.reference === undefined ? {} : { reference: input.reference }), ...(currency === undefined ? {} : { currency }) } as const;
     // The HTTP layer's redaction is behind us: the check quotes the answer redacted itself.
     return checkBooking({ operation, expected, booking, secrets: this.#tokens.secrets() });
   }

@@ -208,26 +208,50 @@ export const PROVIDER_MESSAGE_LENGTH_MAX = 300;
 /** The most characters of a provider error code or request id an error carries. */
 export const PROVIDER_ID_LENGTH_MAX = 128;
 
-/** Whether one code point (or unpaired surrogate) must not reach a log line or a terminal as it is. */
-function isControl(character: string): boolean {
-  const code = character.codePointAt(0) ?? 0;
-  // C0 and DEL, C1 (with NEL), the Unicode line and paragraph separators, and a lone surrogate.
-  return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029 || (code >= 0xd800 && code <= 0xdfff);
+/**
+ * The one rule of characters that must not reach a log line or a terminal as they are, shared by
+ * every error of this package and by the CLI (`singleLine`): controls (C0, DEL, C1 with NEL and
+ * CSI), format characters (the bidi marks, embeddings, overrides and isolates, which reorder what
+ * a reader sees; the zero-width space and joiners, the word joiner, the BOM, the soft hyphen and
+ * the tag characters, which hide; so `acc-1` and `acc-\u200b1` would look alike), the Unicode line
+ * and paragraph separators, and unpaired surrogates (Node writes them as U+FFFD).
+ */
+const UNSAFE_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+const UNSAFE_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/** `character` (one code point) as JSON escapes it: `\uXXXX` per UTF-16 unit, so two for a code point beyond U+FFFF. */
+function escapeCharacter(character: string): string {
+  let escaped = '';
+  for (let index = 0; index < character.length; index += 1) escaped += `\\u${character.charCodeAt(index).toString(16).padStart(4, '0')}`;
+  return escaped;
 }
 
 /**
- * `text` with every control character escaped as `\uXXXX` (C0, DEL, C1, U+2028, U+2029 and
- * unpaired surrogates), so that a provider's text cannot break a log line, forge another one or
- * drive a terminal, cut to at most `lengthMax` characters (ending in `...` when cut). An escape
- * or a surrogate pair is never cut in half. The walk stops at the first character beyond
- * `lengthMax`, so a text of megabytes costs no more than a short one.
+ * `text` with every unsafe character (see above: controls, format characters such as bidi
+ * overrides and zero-width characters, U+2028, U+2029 and unpaired surrogates) written as a
+ * `\uXXXX` escape, so that it prints as one line that shows what it holds. Other text (accents,
+ * emoji, quotes, backslashes) is kept as it is. The CLI escapes its terminal output with it.
+ *
+ * @example
+ * escapeUnsafeText('nope\n\u202eevil'); // 'nope\\u000a\\u202eevil'
+ */
+export function escapeUnsafeText(text: string): string {
+  return text.replace(UNSAFE_CHARACTERS, escapeCharacter);
+}
+
+/**
+ * `text` escaped as {@link escapeUnsafeText} does, so that a provider's text cannot break a log
+ * line, forge another one, hide or reorder characters or drive a terminal, cut to at most
+ * `lengthMax` characters (ending in `...` when cut). An escape or a surrogate pair is never cut
+ * in half. The walk stops at the first character beyond `lengthMax`, so a text of megabytes
+ * costs no more than a short one.
  */
 export function escapeAndCut(text: string, lengthMax: number): string {
   const pieces: string[] = [];
   let length = 0;
   let cut = false;
   for (const character of text) {
-    const piece = isControl(character) ? `\\u${(character.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}` : character;
+    const piece = UNSAFE_CHARACTER.test(character) ? escapeCharacter(character) : character;
     pieces.push(piece);
     length += piece.length;
     if (length > lengthMax) {
@@ -252,8 +276,8 @@ export function providerText(text: string, options: { readonly secrets: readonly
 
 /**
  * Renders any value for an error message, short and without throwing; `secrets` are redacted
- * before the text is cut to length, and control characters that `JSON.stringify` leaves as they
- * are (DEL, C1, U+2028, U+2029) are escaped.
+ * before the text is cut to length, and the unsafe characters that `JSON.stringify` leaves as
+ * they are (DEL, C1, U+2028, U+2029, format characters) are escaped ({@link escapeUnsafeText}).
  */
 export function describeValue(value: unknown, secrets: readonly string[] = []): string {
   let text: string;

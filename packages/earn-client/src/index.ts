@@ -20,7 +20,7 @@ export { EarnFacade } from './earn-facade.js';
 export type { EarnFacadeOptions, EndUserEarnUsers, EntityProduct, OnboardEndUserInput, OpenAccountInput, ProductAccountInput } from './earn-facade.js';
 export { DEFAULT_ENTITY_IDS, isLoopbackHost, resolveEntityConfig } from './config.js';
 export type { ClientAuthMethod, EntityConfig, EntityConfigInput, EntityId } from './config.js';
-export { EarnApiError, SanitizedCause } from './errors.js';
+export { EarnApiError, SanitizedCause, escapeUnsafeText } from './errors.js';
 export { SILENT_EARN_CLIENT_LOGGER } from './observe.js';
 export type { EarnClientHooks, EarnClientLogMethod, EarnClientLogger, EarnRequestEvent, EarnResponseEvent, EarnRetryEvent } from './observe.js';
 export type { EarnApiErrorCode, EarnApiErrorDetails } from './errors.js';

@@ -86,6 +86,39 @@ describe('the booking answered', () => {
   });
 });
 
+describe('the currency of the booking answered', () => {
+  it('a booking answered in another currency than the one given is invalid_response naming currency, expected and received', async () => {
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5', { currency: 'ETH' })));
+    const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', currency: 'BTC', idempotencyKey: 'key-1' }));
+    expect(error).toMatchObject({ code: 'invalid_response', field: 'currency', path: 'currency', operation: 'POST /v1/accounts/{accountId}/deposits' });
+    expect(error.message).toContain('currency expected "BTC", received "ETH"');
+    // The currency is not sent: the request schema has no such field.
+    expect(JSON.parse(server.requestsTo('POST', depositPath)[0]?.body ?? '')).toEqual({ amount: '0.5' });
+  });
+
+  it('a hostile currency is quoted escaped (bidi override, C1, line separator)', async () => {
+    server.on('POST', withdrawalPath, json(201, booking('b-1', 'Withdrawal', '0.5', { currency: 'BTC\u202e\u009b\u2028' })));
+    const error = await failure(new EarnClient(server.config()).withdraw({ accountId: 'account-1', amount: '0.5', currency: 'BTC', idempotencyKey: 'key-1' }));
+    expect(error).toMatchObject({ code: 'invalid_response', field: 'currency' });
+    expect(error.message).toContain('currency expected "BTC", received "BTC\\u202e\\u009b\\u2028"');
+  });
+
+  it('the same currency, or none given, is accepted', async () => {
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5')));
+    expect((await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', currency: 'BTC', idempotencyKey: 'key-1' })).currency).toBe('BTC');
+    server.on('POST', depositPath, json(201, booking('b-1', 'Deposit', '0.5', { currency: 'ETH' })));
+    expect((await new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', idempotencyKey: 'key-2' })).currency).toBe('ETH');
+  });
+
+  it('a currency that is not a non-empty string of at most 32 characters is invalid_input naming currency; nothing is sent', async () => {
+    for (const currency of ['', 'x'.repeat(33), 7 as unknown as string, 'BT\u0000C']) {
+      const error = await failure(new EarnClient(server.config()).deposit({ accountId: 'account-1', amount: '0.5', currency, idempotencyKey: 'key-1' }));
+      expect(error).toMatchObject({ code: 'invalid_input', field: 'currency', path: 'currency' });
+    }
+    expect(server.requestsTo('POST', depositPath)).toHaveLength(0);
+  });
+});
+
 describe('the booking answered, quoted in the mismatch error', () => {
   /** A secret shorter than 8 characters: a success body may hold it by chance, an error never. */
   const shortSecret = 'Pw7#xq1';

@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnApiError, EarnClient } from '../src/index.js';
 import { PROVIDER_ID_LENGTH_MAX, escapeAndCut } from '../src/errors.js';
+import { escapeUnsafeText } from '../src/index.js';
 import { FakeEarnServer, json } from './support/fake-earn-server.js';
 import { failure } from './support/failure.js';
 
@@ -105,6 +106,38 @@ describe('provider text in API errors', () => {
     expect(error).toMatchObject({ code: 'invalid_response', field: 'createdAt' });
     expectClean(error);
     expect(error.message).toContain('"not\\u2028a\\u0085date\\u007f"');
+  });
+});
+
+/**
+ * Characters that reorder or hide what a reader sees (Unicode format characters): the bidi marks,
+ * embeddings, overrides and isolates, the zero-width space and joiners, the word joiner, the BOM,
+ * the soft hyphen and the invisible tag characters. `acc-1` and `acc-\u200b1` look alike; an
+ * override makes `…\u202eredlof` read as `folder…`. The CLI escapes them on a terminal; the client
+ * escapes them too, by the same rule, so that a partner's own logs see the same text.
+ */
+const formatCharacters = ['\u200e', '\u200f', '\u061c', '\u202a', '\u202e', '\u2066', '\u2069', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad'];
+
+describe('provider text that reorders or hides characters', () => {
+  it.each(formatCharacters.map((character) => [JSON.stringify(character), character]))('%s in the message, code and request id is escaped', async (_name, character) => {
+    answerProducts(400, { error: { code: `bad${character}x`, message: `nope${character}evil`, requestId: `req${character}1` } });
+    const error = await failure(new EarnClient(server.config({ attemptsMax: 1 })).listProducts());
+    const escaped = `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    expect(error.providerCode).toBe(`bad${escaped}x`);
+    expect(error.requestId).toBe(`req${escaped}1`);
+    expect(error.message).toContain(`nope${escaped}evil`);
+    for (const text of texts(error)) expect(text.includes(character), JSON.stringify(text)).toBe(false);
+  });
+
+  it('an invisible tag character (outside the BMP) is escaped as its two UTF-16 units, as JSON writes it', () => {
+    expect(escapeAndCut('a\u{e0041}b', 100)).toBe('a\\udb40\\udc41b');
+    expect(escapeUnsafeText('a\u{e0041}b')).toBe('a\\udb40\\udc41b');
+  });
+
+  it('escapeUnsafeText is the rule of escapeAndCut, without the cut', () => {
+    const text = `x\n\u0085\u2028\u202e\u200b\ud800\udc00 café 😀 ${'y'.repeat(300)}`;
+    expect(escapeUnsafeText(text)).toBe(escapeAndCut(text, 10_000));
+    expect(escapeUnsafeText('défi 😀 "a\\b"')).toBe('défi 😀 "a\\b"');
   });
 });
 

@@ -22,6 +22,7 @@ import type { StageProgress } from '../stage-progress.js';
 import { checkEntityFlag, checkPath, prepareOutputFolder } from '../text-flags.js';
 import type { OutputFolder } from '../text-flags.js';
 import { writeDaySummary } from './reconcile-command.js';
+import { singleLine } from '../terminal-text.js';
 import type { ReconcileFlags } from './reconcile-command.js';
 
 /** Days one catch-up run may span. */
@@ -84,7 +85,7 @@ async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBoo
   }
 }
 
-/** The range summary as text. */
+/** The range summary as text, each line a {@link singleLine} (an error's message may quote anything). */
 export function formatRangeText(summary: RangeSummary): string {
   const lines = summary.days.map((item) => {
     if (item.status === 'clean') return `${item.entity} ${item.day}: CLEAN`;
@@ -97,7 +98,7 @@ export function formatRangeText(summary: RangeSummary): string {
     `${summary.fromDay}..${summary.toDay} (${summary.entities.join(', ')}): ${count('clean')} clean, ${count('breaks')} with open breaks` +
       (summary.stoppedAt === null ? '' : `; stopped at ${summary.stoppedAt.entity} ${summary.stoppedAt.day}, ${count('not_run')} not run`),
   );
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(singleLine).join('\n')}\n`;
 }
 
 /** Runs a catch-up range and returns its exit code: 2 if it stopped, else 1 if any day has breaks, else 0. */
