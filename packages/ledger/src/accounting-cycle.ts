@@ -32,6 +32,7 @@ import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
 import { selectCycleLinesMark } from './db/earn-repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
+import { optionalWholeNumber } from './whole-number.js';
 
 /** Accounts read and booked per database transaction by default. */
 export const CYCLE_BATCH_SIZE_DEFAULT = 500;
@@ -42,11 +43,8 @@ export const CYCLE_COMMIT_LINES_DEFAULT = 50_000;
 /** The most lines per database transaction. */
 export const CYCLE_COMMIT_LINES_MAX = 1_000_000;
 
-function checkCommitLines(commitLines: number): number {
-  if (!Number.isInteger(commitLines) || commitLines < 1 || commitLines > CYCLE_COMMIT_LINES_MAX) {
-    throw new LedgerError('invalid_input', `commitLines must be an integer from 1 to ${CYCLE_COMMIT_LINES_MAX}, got ${describeValue(commitLines)}`, { field: 'commitLines', value: describeValue(commitLines) });
-  }
-  return commitLines;
+function checkCommitLines(commitLines: number | undefined): number {
+  return optionalWholeNumber(commitLines, CYCLE_COMMIT_LINES_DEFAULT, { field: 'commitLines', min: 1, max: CYCLE_COMMIT_LINES_MAX });
 }
 
 /** One account's figures for the day. */
@@ -146,11 +144,8 @@ export function marginKey(entity: string, day: string, currency: string): string
   return `cycle:margin:${entity}:${day}:${currency}`;
 }
 
-function checkBatchSize(batchSize: number): number {
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > POST_BATCH_MAX) {
-    throw new LedgerError('invalid_input', `batchSize must be an integer from 1 to ${POST_BATCH_MAX}, got ${describeValue(batchSize)}`, { field: 'batchSize', value: describeValue(batchSize) });
-  }
-  return batchSize;
+function checkBatchSize(batchSize: number | undefined): number {
+  return optionalWholeNumber(batchSize, CYCLE_BATCH_SIZE_DEFAULT, { field: 'batchSize', min: 1, max: POST_BATCH_MAX });
 }
 
 /** What reading a cycle's batches needs, read once per run. */
@@ -166,7 +161,7 @@ async function openCycleReader(options: CycleOptions, db: Kysely<LedgerDatabase>
   const { books } = options;
   const entity = books.ledger.entity(options.entity).id;
   const day = parseAccountingDay(options.day, 'day');
-  const batchSize = checkBatchSize(options.batchSize ?? CYCLE_BATCH_SIZE_DEFAULT);
+  const batchSize = checkBatchSize(options.batchSize);
   const termsByProduct = new Map<string, InterestTerms>();
   for (const product of await books.productsInForce({ entity, day }, db)) {
     termsByProduct.set(product.providerProductId, parseInterestTerms(product.terms, `products.${product.providerProductId}.terms`));
@@ -443,7 +438,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   const creditedDay = nextAccountingDay(day);
   const creditedAt = formatInstant(startOfAccountingDay(creditedDay, timeZone));
   const booking: CycleBooking = { entity, day, creditedAt, creditedDay: accountingDayOf(parseInstant(creditedAt), timeZone), metadata: parseMetadata({ interestDay: day }), entryIdOf: cycleEntryIdOfDay(day) };
-  const commitLines = checkCommitLines(options.commitLines ?? CYCLE_COMMIT_LINES_DEFAULT);
+  const commitLines = checkCommitLines(options.commitLines);
   const reader = await openCycleReader({ ...options, entity, day });
   const totals = new Map<string, { userInterest: bigint; partnerMargin: bigint }>();
   let accounts = 0;

@@ -13,6 +13,7 @@
  * are the same whatever `TZ` the process runs under.
  */
 import { LedgerError, LedgerInvariantError, describeValue } from './errors.js';
+import { optionalWholeNumber } from './whole-number.js';
 
 /** A `YYYY-MM-DD` accounting day string. */
 export type AccountingDay = string;
@@ -55,9 +56,9 @@ const MS_PER_400_YEARS = 146_097 * MS_PER_DAY;
  * [0000-01-01T00:00:00Z, 10000-01-01T00:00:00Z). Outside them `toISOString` writes six-digit
  * years (`+010000-…`) that no instant parser here or in the earn-client contract reads back. The
  * last accounting day, 9999-12-31, therefore ends at 10000-01-01T00:00:00Z for postings in zones
- * west of UTC. {@link parseInstant} still reads `9999-12-31T23:00:00-08:00` (the text rule is
- * shared word for word with the contract); {@link formatInstant} and {@link accountingDayOf}
- * refuse what it means.
+ * west of UTC. {@link parseInstant}, {@link formatInstant} and {@link accountingDayOf} all refuse
+ * instants outside it, so `9999-12-31T23:00:00-08:00` is refused where it is read, naming the
+ * caller's field, and never reaches a posting.
  */
 const INSTANT_MS_MIN = Date.UTC(2000, 0, 1) - 5 * MS_PER_400_YEARS;
 const INSTANT_MS_END = Date.UTC(10_000, 0, 1);
@@ -322,10 +323,12 @@ function invalidInstant(input: unknown, field: string, reason: string): never {
  * Parses an instant: an RFC 3339 string with a zone designator (`Z`, `±HH:MM`, `±HHMM` or `±HH`;
  * `t`, `z` and a space separator accepted as RFC 3339 §5.6 allows), such as
  * `2025-03-19T00:01:55.703Z` or `2025-03-19 02:01:55+02:00`, or a valid `Date` (copied). The
- * earn-client contract's `date-time` format accepts exactly the same strings.
+ * earn-client contract's `date-time` format reads text by the same rule.
  * Strings without a designator are rejected, because their meaning would depend on the process
- * `TZ`; so are impossible dates and times (`02-30`, `24:00`, leap seconds). Fractions finer than
- * a millisecond are truncated, never rounded, so an instant never moves into the next day.
+ * `TZ`; so are impossible dates and times (`02-30`, `24:00`, leap seconds), and instants outside
+ * years 0000 to 9999 UTC, which the ledger can neither format nor store
+ * (`9999-12-31T23:00:00-08:00` is 10000-01-01T07:00:00Z). Fractions finer than a millisecond are
+ * truncated, never rounded, so an instant never moves into the next day.
  *
  * @throws LedgerError `invalid_instant`, naming `field` and the value.
  */
@@ -333,9 +336,10 @@ export function parseInstant(input: unknown, field = 'instant'): Date {
   if (input instanceof Date) {
     const ms = input.getTime();
     if (Number.isNaN(ms)) return invalidInstant(input, field, 'must be a valid date');
-    return new Date(ms);
+    return new Date(checkInstantRange(ms, input, field));
   }
   if (typeof input !== 'string') return invalidInstant(input, field, 'must be an ISO-8601 string or a Date');
+  // Four-digit years in UTC: the canonical form (offset Z) cannot leave the range.
   const canonical = canonicalInstantMs(input);
   if (canonical !== undefined) return new Date(canonical);
   const match = input.length <= INSTANT_TEXT_LENGTH_MAX ? INSTANT_PATTERN.exec(input) : null;
@@ -359,14 +363,14 @@ export function parseInstant(input: unknown, field = 'instant'): Date {
     if (offsetHour > 23 || offsetMinute > 59) return invalidInstant(input, field, 'has an impossible UTC offset');
     offsetMs = (sign === '-' ? -1 : 1) * (offsetHour * 60 + offsetMinute) * 60_000;
   }
-  const instant = new Date(utcMs(year, month, day, hour, minute, second, ms) - offsetMs);
-  if (Number.isNaN(instant.getTime())) return invalidInstant(input, field, 'is out of range');
-  return instant;
+  // An offset can carry a four-digit local year past the range (`9999-12-31T23:00:00-08:00` is
+  // 10000-01-01T07:00:00Z): refused here, naming the caller's field, as nothing could store it.
+  return new Date(checkInstantRange(utcMs(year, month, day, hour, minute, second, ms) - offsetMs, input, field));
 }
 
 /** `ms` when it is an instant of years 0000 to 9999 UTC; `invalid_instant` naming `field` otherwise. */
 function checkInstantRange(ms: number, input: unknown, field: string): number {
-  if (ms < INSTANT_MS_MIN || ms >= INSTANT_MS_END) {
+  if (!(ms >= INSTANT_MS_MIN && ms < INSTANT_MS_END)) {
     return invalidInstant(input, field, `must be from 0000-01-01T00:00:00.000Z to before ${INSTANT_END_TEXT}`);
   }
   return ms;
@@ -585,13 +589,7 @@ export interface AccountingDaysBetweenOptions {
 export function accountingDaysBetween(from: AccountingDay, to: AccountingDay, options: AccountingDaysBetweenOptions = {}): AccountingDay[] {
   const fromEpochDay = parseEpochDay(from, 'from');
   const toEpochDay = parseEpochDay(to, 'to');
-  const daysMax = options.daysMax ?? ACCOUNTING_DAYS_MAX_DEFAULT;
-  if (!Number.isSafeInteger(daysMax) || daysMax < 1) {
-    throw new LedgerError('invalid_input', `daysMax must be a positive integer, got ${describeValue(daysMax)}`, {
-      field: 'daysMax',
-      value: describeValue(daysMax),
-    });
-  }
+  const daysMax = optionalWholeNumber(options.daysMax, ACCOUNTING_DAYS_MAX_DEFAULT, { field: 'daysMax', min: 1, max: Number.MAX_SAFE_INTEGER });
   if (toEpochDay < fromEpochDay) {
     throw new LedgerError('invalid_input', `to must not be before from (${from}), got ${describeValue(to)}`, {
       field: 'to',

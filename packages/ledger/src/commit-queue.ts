@@ -7,6 +7,7 @@
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { SILENT_LEDGER_LOGGER } from './logger.js';
 import type { LedgerLogger } from './logger.js';
+import { optionalWholeNumber } from './whole-number.js';
 
 /** Items one group may hold by default. */
 export const GROUP_COMMIT_SIZE_MAX_DEFAULT = 500;
@@ -43,12 +44,20 @@ interface Waiting<I, R> {
   readonly reject: (error: unknown) => void;
 }
 
-function checkOption(value: number | undefined, fallback: number, range: readonly [number, number], field: string): number {
-  const chosen = value ?? fallback;
-  if (!Number.isInteger(chosen) || chosen < range[0] || chosen > range[1]) {
-    throw new LedgerError('invalid_input', `${field} must be an integer from ${range[0]} to ${range[1]}, got ${describeValue(value)}`, { field, value: describeValue(value) });
+/**
+ * Checks group commit tuning (`Ledger.open` calls it before it migrates, so bad tuning creates no
+ * books); `invalid_input` naming `groupCommit.<option>`.
+ */
+export function checkGroupCommitOptions(options: GroupCommitOptions): { readonly sizeMax: number; readonly lingerMs: number; readonly onGroup: ((size: number) => void) | undefined } {
+  if (typeof options !== 'object' || options === null) {
+    throw new LedgerError('invalid_input', `groupCommit must be an object, got ${describeValue(options)}`, { field: 'groupCommit', value: describeValue(options) });
   }
-  return chosen;
+  const sizeMax = optionalWholeNumber(options.sizeMax, GROUP_COMMIT_SIZE_MAX_DEFAULT, { field: 'groupCommit.sizeMax', min: 1, max: GROUP_COMMIT_SIZE_MAX });
+  const lingerMs = optionalWholeNumber(options.lingerMs, 0, { field: 'groupCommit.lingerMs', min: 0, max: GROUP_COMMIT_LINGER_MS_MAX });
+  if (options.onGroup !== undefined && typeof options.onGroup !== 'function') {
+    throw new LedgerError('invalid_input', `groupCommit.onGroup must be a function, got ${describeValue(options.onGroup)}`, { field: 'groupCommit.onGroup', value: describeValue(options.onGroup) });
+  }
+  return { sizeMax, lingerMs, onGroup: options.onGroup };
 }
 
 /** A commit queue over a function that commits a group and answers per item. */
@@ -67,9 +76,10 @@ export class CommitQueue<I, R> {
   constructor(options: GroupCommitOptions, commit: (items: readonly I[]) => Promise<ItemOutcome<R>[]>, logger: LedgerLogger = SILENT_LEDGER_LOGGER) {
     this.#commit = commit;
     this.#logger = logger;
-    this.#sizeMax = checkOption(options.sizeMax, GROUP_COMMIT_SIZE_MAX_DEFAULT, [1, GROUP_COMMIT_SIZE_MAX], 'groupCommit.sizeMax');
-    this.#lingerMs = checkOption(options.lingerMs, 0, [0, GROUP_COMMIT_LINGER_MS_MAX], 'groupCommit.lingerMs');
-    this.#onGroup = options.onGroup;
+    const checked = checkGroupCommitOptions(options);
+    this.#sizeMax = checked.sizeMax;
+    this.#lingerMs = checked.lingerMs;
+    this.#onGroup = checked.onGroup;
   }
 
   /** Queues an item; settles with its own outcome once its group has committed. */

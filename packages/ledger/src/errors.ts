@@ -24,6 +24,7 @@ export type LedgerErrorCode =
   | 'duplicate_provider_id'
   | 'entity_configuration_changed'
   | 'books_not_found'
+  | 'books_too_new'
   | 'already_reversed'
   | 'limit_exceeded'
   | 'driver_missing'

@@ -13,6 +13,7 @@ import type { LedgerDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { EntryRow } from './db/repository.js';
 import { selectHistoryRows, selectTransactionsOfDay } from './db/journal-pages.js';
+import { optionalWholeNumber } from './whole-number.js';
 
 /** A stored transaction row. */
 export type TransactionRow = NonNullable<Awaited<ReturnType<typeof repository.findTransactionById>>>;
@@ -78,8 +79,9 @@ function encodeCursor(entryId: number): string {
   return Buffer.from(`e:${entryId}`, 'utf8').toString('base64url');
 }
 
-function decodeCursor(cursor: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+function decodeCursor(cursor: unknown): number {
+  // A cursor that is not text was Buffer.from's TypeError.
+  const text = typeof cursor === 'string' ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const match = /^e:(\d{1,15})$/.exec(text);
   if (match === null || match[1] === undefined) {
     throw new LedgerError('invalid_input', `cursor is not a cursor this ledger issued, got ${describeValue(cursor)}`, { field: 'cursor', value: describeValue(cursor) });
@@ -89,10 +91,7 @@ function decodeCursor(cursor: string): number {
 
 /** A page of an account's entries (the account already checked), by entry id. */
 export async function readHistory(db: Kysely<LedgerDatabase>, accountId: number, options: HistoryOptions): Promise<HistoryPage> {
-  const limit = options.limit ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE_SIZE_MAX) {
-    throw new LedgerError('invalid_input', `limit must be an integer from 1 to ${HISTORY_PAGE_SIZE_MAX}, got ${describeValue(limit)}`, { field: 'limit', value: describeValue(limit) });
-  }
+  const limit = optionalWholeNumber(options.limit, 50, { field: 'limit', min: 1, max: HISTORY_PAGE_SIZE_MAX });
   const order = options.order ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw new LedgerError('invalid_input', `order must be "asc" or "desc", got ${describeValue(order)}`, { field: 'order', value: describeValue(order) });
   const afterEntryId = options.cursor !== undefined && options.cursor !== null ? decodeCursor(options.cursor) : undefined;
@@ -107,11 +106,10 @@ export async function readHistory(db: Kysely<LedgerDatabase>, accountId: number,
 
 /** A page of an entity's transactions of a day (entity and day already checked), by id. */
 export async function readTransactionsOfDay(db: Kysely<LedgerDatabase>, input: { entity: string; day: string; afterId?: number; limit?: number }): Promise<JournalTransaction[]> {
-  const limit = input.limit ?? HISTORY_PAGE_SIZE_MAX;
-  if (!Number.isInteger(limit) || limit < 1 || limit > DAY_PAGE_SIZE_MAX) {
-    throw new LedgerError('invalid_input', `limit must be an integer from 1 to ${DAY_PAGE_SIZE_MAX}, got ${describeValue(limit)}`, { field: 'limit', value: describeValue(limit) });
-  }
-  const rows = await selectTransactionsOfDay(db, { entity: input.entity, day: input.day, afterId: input.afterId ?? 0, limit });
+  const limit = optionalWholeNumber(input.limit, HISTORY_PAGE_SIZE_MAX, { field: 'limit', min: 1, max: DAY_PAGE_SIZE_MAX });
+  // Unchecked, NaN or Infinity read an empty page and "1" was compared as text.
+  const afterId = optionalWholeNumber(input.afterId, 0, { field: 'afterId', min: 0, max: Number.MAX_SAFE_INTEGER });
+  const rows = await selectTransactionsOfDay(db, { entity: input.entity, day: input.day, afterId, limit });
   const byTransaction = entriesByTransaction(await repository.selectEntriesOfTransactions(db, rows.map((row) => row.id)));
   return rows.map((row) => toTransaction(row, byTransaction.get(row.id) ?? []));
 }

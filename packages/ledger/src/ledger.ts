@@ -28,7 +28,7 @@ import type { LinesInput, LinesResult, NormalizedLines } from './posting-lines.j
 import { postLinesWithin, requireBulk } from './post-lines.js';
 import type { PostLinesContext } from './post-lines.js';
 import type { BulkAccountRow } from './db/journal-bulk.js';
-import { CommitQueue } from './commit-queue.js';
+import { CommitQueue, checkGroupCommitOptions } from './commit-queue.js';
 import { commitPostingGroup } from './group-post.js';
 import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
 import { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
@@ -145,10 +145,14 @@ export class Ledger {
   static async open(options: LedgerOptions): Promise<Ledger> {
     const entities = parseEntities(await entitiesToOpen(options));
     for (const [currency, scale] of Object.entries(options.currencyScales ?? {})) assertScale(scale, `currencyScales.${currency}`);
+    // Every option is checked before the migration creates or upgrades the books.
+    checkGroupCommitOptions(options.groupCommit ?? {});
+    if (options.logger !== undefined && !isLedgerLogger(options.logger)) {
+      throw new LedgerError('invalid_input', `logger must have info, warn, error and debug methods, got ${describeValue(options.logger)}`, { field: 'logger', value: describeValue(options.logger) });
+    }
     if (options.migrate !== false) {
       await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, options.storage.schema === undefined ? {} : { schema: options.storage.schema });
     }
-    if (options.logger !== undefined && !isLedgerLogger(options.logger)) throw new LedgerError('invalid_input', 'logger must have info, warn, error and debug methods', { field: 'logger' });
     const ledger = new Ledger(options, entities);
     await recordEntities(ledger.db, entities.values(), ledger.#now());
     ledger.logger.info({ event: 'ledger.open', dialect: ledger.dialect.name, entities: [...entities.values()] }, `opened the books (${ledger.dialect.name}): ${[...entities.keys()].join(', ')}`);

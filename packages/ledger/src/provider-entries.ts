@@ -24,6 +24,7 @@ import type { Ledger } from './ledger.js';
 import type { LedgerDatabase } from './db/schema.js';
 import { selectEarnAccountsByIds, selectProviderDayMark, selectProviderEntriesByIds, selectProviderEntriesOfDayInBookOrder } from './db/provider-entries-repository.js';
 import type { ProviderEntryRow } from './db/provider-entries-repository.js';
+import { wholeNumber } from './whole-number.js';
 
 /** Provider entries one page may return. */
 export const PROVIDER_ENTRY_PAGE_SIZE_MAX = 10_000;
@@ -100,10 +101,7 @@ function checkKinds(kinds: readonly TransactionKind[] | undefined): readonly Tra
 }
 
 function checkLimit(limit: number, max: number, field: string): number {
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
-    throw new LedgerError('invalid_input', `${field} must be an integer from 1 to ${max}, got ${describeValue(limit)}`, { field, value: describeValue(limit) });
-  }
-  return limit;
+  return wholeNumber(limit, { field, min: 1, max });
 }
 
 /** Where a page of {@link providerEntriesOfDayInBookOrder} starts (exclusive). */

@@ -247,13 +247,14 @@ describe('accounting days', () => {
   });
 
   it('instants in year 10000 UTC (the end of 9999-12-31 west of UTC) are refused where they would be formatted or given a day', () => {
-    // The text rule is the contract's: the string reads, as an instant that four digits cannot write.
-    const late = parseInstant('9999-12-31T23:00:00-08:00', 'occurredAt');
-    expect(late.getTime()).toBe(Date.UTC(10_000, 0, 1, 7));
+    // The text is refused where it is read (review h4: it read as an instant four digits cannot write).
+    expectLedgerError(() => parseInstant('9999-12-31T23:00:00-08:00', 'occurredAt'), 'invalid_instant', 'occurredAt', '"9999-12-31T23:00:00-08:00"');
+    const late = new Date(Date.UTC(10_000, 0, 1, 7));
     expectLedgerError(() => formatInstant(late), 'invalid_instant', 'instant', '"+010000-01-01T07:00:00.000Z"');
     expectLedgerError(() => accountingDayOf(late, 'America/Los_Angeles'), 'invalid_instant', 'instant', '"+010000-01-01T07:00:00.000Z"');
     expectLedgerError(() => formatInstant(instant('+010000-01-01T00:00:00.000Z')), 'invalid_instant', 'instant', '"+010000-01-01T00:00:00.000Z"');
-    expectLedgerError(() => formatInstant(parseInstant('0000-01-01T00:00+05:30')), 'invalid_instant', 'instant', '"-000001-12-31T18:30:00.000Z"');
+    expectLedgerError(() => parseInstant('0000-01-01T00:00+05:30'), 'invalid_instant', 'instant', '"0000-01-01T00:00+05:30"');
+    expectLedgerError(() => formatInstant(instant('-000001-12-31T18:30:00.000Z')), 'invalid_instant', 'instant', '"-000001-12-31T18:30:00.000Z"');
     // The last instant of year 9999 is fine, and its day in Los Angeles is 9999-12-31, even after
     // the day's bounds were remembered (the shortcut must not answer past the range).
     const last = instant('9999-12-31T23:59:59.999Z');

@@ -1,7 +1,7 @@
 /**
  * The last accounting day, 9999-12-31, in a zone west of UTC: its late hours are instants of year
  * 10000 UTC, which the ledger could store only as `+010000-…` (text no instant parser reads).
- * A posting there is refused, naming the instant, and nothing is written.
+ * A posting there is refused, naming `occurredAt` and its text, and nothing is written.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LedgerError, parseInstant } from '../src/index.js';
@@ -23,7 +23,8 @@ describe.each(DIALECTS)('the end of 9999-12-31 west of UTC on %s', (dialect) => 
 
     const refused = await deposit('late', '9999-12-31T23:00:00-08:00').catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(LedgerError);
-    expect(refused).toMatchObject({ code: 'invalid_instant', field: 'instant', value: '"+010000-01-01T07:00:00.000Z"' });
+    // Refused where the text is read, naming the caller's field and text (review h4; it named `instant` and `+010000-…`).
+    expect(refused).toMatchObject({ code: 'invalid_instant', field: 'occurredAt', value: '"9999-12-31T23:00:00-08:00"' });
     expect(await ledger.balance(user.id)).toBe('0.000000000000000000');
 
     const booked = await deposit('last', '9999-12-31T15:59:59.999-08:00');

@@ -5,6 +5,7 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
+import { LedgerError, describeValue } from '../errors.js';
 import { dayReadInBookOrderMigration, entryProviderDayIndexMigration, providerEntryOrderIndexMigration } from './provider-entries-repository.js';
 
 /** Name of the table in which Kysely records the ledger's applied migrations. */
@@ -376,11 +377,34 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
 }
 
 /**
+ * The refusal of books a newer version migrated, when `failure` (the migrator's error) is that:
+ * a migration recorded as applied that this version does not know. Read only after the migrator
+ * failed, so an ordinary open costs no statement.
+ */
+async function newerBooksError(db: Kysely<unknown>, known: Record<string, Migration>, schema: string | undefined, failure: unknown): Promise<LedgerError | undefined> {
+  const table = schema === undefined ? LEDGER_MIGRATION_TABLE : `${schema}.${LEDGER_MIGRATION_TABLE}`;
+  // A failure that left no migration table to read (a lost connection) keeps its own error.
+  const applied = await sql<{ name: string }>`select name from ${sql.table(table)} order by name`.execute(db).catch(() => ({ rows: [] }));
+  const unknown = applied.rows.map((row) => row.name).filter((name) => !Object.hasOwn(known, name));
+  const first = unknown[0];
+  if (first === undefined) return undefined;
+  return new LedgerError('books_too_new', `the books were migrated by a newer version of @earnbook/ledger (migration ${first} is not one of this version's); open them with that version or a later one`, {
+    field: 'storage',
+    value: describeValue(first),
+    context: { unknownMigrations: unknown.join(', ') },
+    cause: failure,
+  });
+}
+
+/**
  * Applies every pending ledger migration. Safe to call on every start: applied ones are skipped,
  * and processes starting together are serialised by the dialect (see {@link LedgerDialect.migrate}).
+ * Books that a newer version migrated (a migration recorded that this version does not know) are
+ * refused with `books_too_new`, naming it, and nothing is written.
  */
 export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: async () => ledgerMigrations(dialect) };
+  const migrations = ledgerMigrations(dialect);
+  const provider: MigrationProvider = { getMigrations: async () => migrations };
   await dialect.migrate(db, async (connection, { disableTransactions }) => {
     const migrator = new Migrator({
       db: connection,
@@ -392,6 +416,6 @@ export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect,
       ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
     });
     const { error } = await migrator.migrateToLatest();
-    if (error !== undefined) throw error;
+    if (error !== undefined) throw (await newerBooksError(connection, migrations, options.schema, error)) ?? error;
   });
 }
