@@ -2,14 +2,16 @@
  * The audit export script's failures, as a person or a scheduler sees them: a typed error is one
  * line on stderr (`earnbook audit export: <code>: <message>`) without a stack trace, and the exit
  * code its README documents: 2 for bad input (a flag, a month) and a `--database` that holds no
- * books, 1 for anything else (a database that cannot be opened). The script runs as
+ * books, 1 for anything else (a database that cannot be opened, an `--out` that already holds an
+ * export). The script runs as
  * `pnpm … audit-export` runs it, under tsx; nothing is created at the `--database` given.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openPartnerBooks } from '../src/lib/partner-books.js';
 
 const EXAMPLES = new URL('../', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'earnbook-audit-errors-'));
@@ -70,5 +72,24 @@ describe('audit export script failures', () => {
     const unknown = await runAuditExport(['--bogus']);
     expect(unknown.code).toBe(2);
     expect(errorLine(unknown)).toMatch(/^earnbook audit export: invalid_flag: .*--bogus/);
+  });
+
+  it('an --out that already holds an export is output_failed, exit 1, one line, and the export there is left as it was', async () => {
+    const database = join(directory, 'books.sqlite');
+    const books = await openPartnerBooks({ database, ifMissing: 'create', entities: [{ id: 'defi', timeZone: 'UTC' }, { id: 'lending', timeZone: 'UTC' }] });
+    await books.close();
+    const out = join(directory, 'out-twice');
+    const args = ['--database', database, '--month', '2025-04', '--out', out];
+    const first = await runAuditExport(args);
+    expect(first.code).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toContain('manifest.json');
+    const before = files.map((name) => readFileSync(join(out, name)).toString('base64'));
+    const again = await runAuditExport(args);
+    expect(again.stdout).toBe('');
+    expect(errorLine(again)).toMatch(new RegExp(`^earnbook audit export: output_failed: --out ${out} already holds journal\\.csv`));
+    expect(again.code).toBe(1);
+    expect(readdirSync(out).sort()).toEqual(files);
+    expect(files.map((name) => readFileSync(join(out, name)).toString('base64'))).toEqual(before);
   });
 });

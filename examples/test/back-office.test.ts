@@ -8,6 +8,7 @@ import { buildBackOffice } from '../back-office/src/back-office.js';
 import { openPartnerBooks } from '../src/lib/partner-books.js';
 import type { PartnerBooks } from '../src/lib/partner-books.js';
 import { syncProducts } from '@earnbook/reconcile';
+import { snapshotDatabase } from '../../packages/ledger/test/support/snapshot.js';
 
 let sandbox: Sandbox;
 let partner: PartnerBooks;
@@ -72,5 +73,24 @@ describe('back office', () => {
       sandbox.faults.reset();
     }
     expect((await app.inject({ method: 'GET', url: '/balances/no-such-account' })).statusCode).toBe(404);
+  });
+
+  it('answers a body it cannot read with a 4xx naming the problem, never 500, and writes nothing', async () => {
+    const before = await snapshotDatabase(partner.db as never);
+    const json = { 'content-type': 'application/json', 'idempotency-key': 'dep-bad' };
+    const cases = [
+      { name: 'malformed JSON', payload: '{"partnerUserId":', status: 400 },
+      { name: 'an empty JSON body', payload: '', status: 400 },
+      { name: 'a __proto__ key', payload: '{"partnerUserId":"customer-7","__proto__":{"admin":true}}', status: 400 },
+      { name: 'a body over the size limit', payload: JSON.stringify({ partnerUserId: 'x'.repeat(2 * 1024 * 1024) }), status: 413 },
+    ];
+    for (const url of ['/users', '/deposits']) {
+      for (const { name, payload, status } of cases) {
+        const answer = await app.inject({ method: 'POST', url, headers: json, payload });
+        expect({ url, name, status: answer.statusCode }).toEqual({ url, name, status });
+        expect(answer.json<{ error: { code: string; message: string } }>().error.code).toBe('invalid_request');
+      }
+    }
+    expect(await snapshotDatabase(partner.db as never)).toBe(before);
   });
 });

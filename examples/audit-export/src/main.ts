@@ -11,7 +11,7 @@
  * (`books_not_found`, nothing created). A typed failure is one line on stderr,
  * `earnbook audit export: <code>: <message>`, without a stack trace.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import type { PartnerBooks } from '../../src/lib/partner-books.js';
-import { syncProducts } from '@earnbook/reconcile';
+import { AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
 import { runNightlyReconciliation } from '../../nightly-reconciliation/src/nightly.js';
 import { exportMonth, monthDays } from './audit-export.js';
@@ -60,6 +60,17 @@ function checkMonth(month: string): string {
   }
 }
 
+/**
+ * Refuses an `--out` that already holds an export before any database is opened: an export never
+ * overwrites one. A failed export, not bad input (exit 1), named by the flag the person gave.
+ */
+function checkOut(out: string): string {
+  for (const name of [...Object.values(AUDIT_FILE_NAMES), AUDIT_MANIFEST_NAME]) {
+    if (existsSync(join(out, name))) throw new CliError('output_failed', `--out ${out} already holds ${name}; an audit export never overwrites one: give a new --out`, { field: '--out', value: out });
+  }
+  return out;
+}
+
 /** Three days of a little activity, each night reconciled, on the sandbox's March 2025. */
 async function sandboxBooks(): Promise<{ partner: PartnerBooks; month: string; close: () => Promise<void> }> {
   const sandbox = await startSandbox({ timeZone: 'Europe/Berlin' });
@@ -89,6 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv);
   let partner: PartnerBooks;
   let month = flags.month === undefined ? undefined : checkMonth(flags.month);
+  const out = flags.out === undefined ? undefined : checkOut(flags.out);
   let close = async () => {};
   if (flags.sandbox) {
     const opened = await sandboxBooks();
@@ -100,7 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
     partner = await openPartnerBooks({ database: flags.database, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: flags.zone }, { id: 'lending', timeZone: flags.zone }] });
   }
   try {
-    const directory = flags.out ?? mkdtempSync(join(tmpdir(), `earnbook-audit-${month}-`));
+    const directory = out ?? mkdtempSync(join(tmpdir(), `earnbook-audit-${month}-`));
     const result = await exportMonth({ db: partner.db, month, directory });
     console.log(`audit export of ${result.fromDay} → ${result.toDay}, all entities, in ${directory}:`);
     for (const file of result.manifest.files) console.log(`  ${file.name.padEnd(16)} ${String(file.rows).padStart(8)} rows  ${file.sha256}`);

@@ -76,6 +76,10 @@ export function buildBackOffice(options: BackOfficeOptions): FastifyInstance {
     if (known !== undefined) return reply.status(known.status).send({ error: { code: known.code, message: known.message } });
     const validation = (error as { validation?: unknown }).validation;
     if (validation !== undefined) return reply.status(400).send({ error: { code: 'invalid_request', message: (error as Error).message } });
+    // fastify's own refusals of a request it cannot read (malformed or empty JSON, a __proto__
+    // key, a body over the limit) carry their 4xx status: the client's fault, not a 500.
+    const statusCode = (error as { statusCode?: unknown }).statusCode;
+    if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return reply.status(statusCode).send({ error: { code: 'invalid_request', message: (error as Error).message } });
     app.log.error(error);
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error' } });
   });

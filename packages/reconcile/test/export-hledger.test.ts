@@ -122,6 +122,28 @@ describe.each(DIALECTS)('hledger journal export on %s', (dialect) => {
     expect(parseBalanceReport(report)).toEqual(expected);
   });
 
+  it.skipIf(LEDGER === undefined)('passes ledger-cli --pedantic: every account, commodity and tag it uses is declared', () => {
+    // --pedantic refuses a journal that uses an account, commodity or metadata tag it never declared.
+    const report = execFileSync(LEDGER as string, ['--pedantic', '-f', join(directory, 'journal.hledger'), 'bal', '--flat', '--no-total'], { encoding: 'utf8' });
+    expect(parseBalanceReport(report)).toEqual(expected);
+  });
+
+  it.skipIf(HLEDGER === undefined)('passes hledger check --strict and keeps every account\'s type', () => {
+    execFileSync(HLEDGER as string, ['--strict', '-f', join(directory, 'journal.hledger'), 'check'], { encoding: 'utf8' });
+    const types = execFileSync(HLEDGER as string, ['-f', join(directory, 'journal.hledger'), 'accounts', '--types'], { encoding: 'utf8' });
+    expect(types).toMatch(/^defi:user:acc-1 +; type: L$/m);
+    expect(types).toMatch(/^defi:partner_margin_income +; type: R$/m);
+  });
+
+  it('declares accounts and tags as both tools read them: the type tag on its own line, a tag directive per tag', () => {
+    // ledger-cli does not take `account NAME  ; type: T` as a declaration of NAME.
+    expect(journalText).not.toMatch(/^account .*;/m);
+    expect(journalText).toContain('account defi:user:acc-1\n    ; type: L\n');
+    const used = new Set([...journalText.matchAll(/^ +; ([a-z_]+): /gm)].map((match) => match[1]).filter((tag) => tag !== 'type'));
+    expect(used.size).toBeGreaterThan(2);
+    for (const tag of used) expect(journalText).toContain(`\ntag ${tag}\n`);
+  });
+
   it('agrees with balances.csv', async () => {
     const sink = memoryOutput();
     const result = await exportBalancesCsv({ db: books.db, entity: 'defi', day: RANGE.toDay, output: sink.output });

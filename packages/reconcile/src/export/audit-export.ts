@@ -3,7 +3,7 @@
  * written from one consistent snapshot of the books, plus a manifest with row counts, totals per
  * entity and currency and the SHA-256 of each file.
  */
-import { access, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { describeValue, formatInstant } from '@earnbook/ledger';
@@ -142,6 +142,36 @@ function totalsRecord<T extends object>(totals: EntityTotals<T>): Record<string,
   );
 }
 
+/**
+ * Flushes a file's bytes (or a directory's entries) from the page cache to the disk. Through a
+ * handle of its own: the export's stream closes its handle when it ends, and a flush applies to
+ * the file, whichever handle asks for it.
+ */
+async function syncToDisk(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some platforms cannot flush a directory (Windows: EPERM, others EINVAL or EISDIR): its
+    // files are flushed all the same.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!(code === 'EPERM' || code === 'EINVAL' || code === 'EISDIR')) throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes the manifest exclusively (never over another) and flushes it before it is closed. */
+async function writeManifest(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'wx');
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,
@@ -168,7 +198,9 @@ async function inSnapshot<T>(db: Kysely<ReconcileDatabase>, work: (snapshot: Kys
  *
  * Files are created exclusively: an existing file of the same name is an `invalid_input` on
  * `directory`, checked before anything is written. If an export fails, the files it created are
- * removed, so a directory with a manifest holds a complete export.
+ * removed, so a directory with a manifest holds a complete export. Each file is flushed to disk
+ * (fsync) before the manifest is written, and the manifest and the directory before the call
+ * answers, so this holds after a power loss too.
  *
  * @example
  * const { manifest } = await exportAudit({ db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', directory: 'audit/2025-03' });
@@ -224,6 +256,9 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
           output.destroy();
           throw error;
         }
+        // On disk before the manifest names it: after a power loss, a manifest never vouches for
+        // bytes that were still in the page cache.
+        await syncToDisk(path);
         written.push({
           name,
           format,
@@ -245,7 +280,9 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
     };
     const manifestPath = join(directory, AUDIT_MANIFEST_NAME);
     created.push(manifestPath);
-    await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
+    await writeManifest(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    // The directory's entries too: the files' names survive a power loss with their bytes.
+    await syncToDisk(directory);
     return { manifest, manifestPath };
   } catch (error) {
     await Promise.all(created.map((path) => rm(path, { force: true })));

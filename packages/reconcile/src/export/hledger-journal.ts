@@ -205,9 +205,24 @@ async function withinEntryBound<T extends { readonly id: number }>(db: Kysely<Le
 }
 
 /**
- * Writes an `account NAME  ; type: T` directive for every account of the scope, the (entity,
- * kind) parent first, so that `hledger bs` / `hledger is` classify them and `hledger check
- * accounts` (strict mode) finds every posted account declared.
+ * The metadata tags the journal writes, declared with `tag` directives so that
+ * `ledger --pedantic` (which refuses an undeclared tag) reads the file; hledger accepts the
+ * directive too.
+ */
+const JOURNAL_TAGS: readonly string[] = Object.freeze(['occurred_at', 'entity', 'interest_day', 'provider_id', 'reverses_transaction_id']);
+
+/** An `account` directive with its type tag on the next, indented line. */
+function accountDirective(name: string, type: HledgerAccountType): string {
+  // Not `account NAME  ; type: T` on one line: ledger-cli does not count that as declaring NAME,
+  // and `ledger --pedantic` then refuses every posting to it. hledger reads the tag either way.
+  return `account ${name}\n    ; type: ${type}`;
+}
+
+/**
+ * Writes an `account` directive with its `type:` tag for every account of the scope, the
+ * (entity, kind) parent first, so that `hledger bs` / `hledger is` classify them and
+ * `hledger check accounts` (strict mode) and `ledger --pedantic` find every posted account
+ * declared.
  */
 async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { scope: CheckedScope; pageSize: number; sink: TextSink }): Promise<number> {
   let after: AccountNameKey | undefined;
@@ -220,13 +235,13 @@ async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { sco
       const type = hledgerAccountType(account.kind);
       const group = hledgerAccountName({ entity: account.entity, kind: account.kind, code: account.kind });
       if (group !== parent) {
-        lines.push(`account ${group}  ; type: ${type}`);
+        lines.push(accountDirective(group, type));
         parent = group;
         declared += 1;
       }
       const name = hledgerAccountName(account);
       if (name !== group) {
-        lines.push(`account ${name}  ; type: ${type}`);
+        lines.push(accountDirective(name, type));
         declared += 1;
       }
     }
@@ -244,10 +259,12 @@ async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { sco
  * journal:
  *
  * - a comment header with the parameters, and a `commodity` directive with an 18-decimal
- *   `format` per currency of the scope's accounts (both tools then print full precision);
+ *   `format` per currency of the scope's accounts (both tools then print full precision), and a
+ *   `tag` directive per metadata tag below;
  * - an `account` directive with its type (`A`, `L`, `E`, `R`, `X`: {@link HLEDGER_ACCOUNT_TYPES})
- *   for every account of the scope, so `hledger bs` and `hledger is` show a balance sheet and an
- *   income statement;
+ *   as a `; type: T` tag on the next line, for every account of the scope, so `hledger bs` and
+ *   `hledger is` show a balance sheet and an income statement, and the file passes
+ *   `hledger check --strict` and `ledger --pedantic`;
  * - per transaction, in (entity, accounting day, id) order: `DAY[=INTEREST_DAY] (ID) KIND [PROVIDER ID] [- DESCRIPTION]`,
  *   the date being the accounting day (for interest and margin, the day credited, with the day
  *   that earned it as the secondary date); comment tags `occurred_at`, `entity` and, when there
@@ -284,6 +301,8 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
       '; Account names are <entity>:<account kind>[:<code>], other characters than [A-Za-z0-9_.-/:] percent-encoded.',
       '',
       ...currencies.flatMap((currency) => [`commodity ${hledgerCommodity(currency)}`, `    format 1.${'0'.repeat(18)} ${hledgerCommodity(currency)}`, '']),
+      ...JOURNAL_TAGS.map((tag) => `tag ${tag}`),
+      '',
     ];
     if (!sink.write(`${header.join('\n')}\n`)) await sink.drain();
     await writeAccountDeclarations(db, { scope, pageSize, sink });
