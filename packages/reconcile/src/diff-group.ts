@@ -142,11 +142,12 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
   const seen = new Set<string>();
   const matched = new Set<number>();
   const matchedKinds = new Set<string>();
-  const duplicates = new Duplicates();
+  // Made at the first repeat only: one group per report entry, and a Map per group cost the nightly's diff.
+  let duplicates: Duplicates | undefined;
   for (const entry of group.report) {
     const kind = kindOfType(entry.type);
     if (seen.has(entry.id)) {
-      duplicates.add(entry);
+      (duplicates ??= new Duplicates()).add(entry);
       continue;
     }
     seen.add(entry.id);
@@ -168,7 +169,7 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
       // Interest, margin or a fee of zero, dated in the day: the sync books nothing for it
       // (`entriesToBook`), and the books agree with it without an entry.
       if (isUnbookedZero(entry, kind, context) && !matchedKinds.has(kind)) continue;
-      if (matchedKinds.has(kind)) duplicates.add(entry);
+      if (matchedKinds.has(kind)) (duplicates ??= new Duplicates()).add(entry);
       else breaks.push(unmatched(entry, group.key, context));
       continue;
     }
@@ -176,7 +177,7 @@ export function diffGroup(group: KeyGroup, context: DayContext): GroupDiff {
     matchedKinds.add(kind);
     breaks.push(...compareEntry(entry, local, group.key, context));
   }
-  breaks.push(...duplicates.breaks());
+  if (duplicates !== undefined) breaks.push(...duplicates.breaks());
   const ofDay = group.local.filter((entry) => isOfDay(entry, context.day));
   for (const entry of ofDay) {
     if (entry.kind !== 'fee') continue;
