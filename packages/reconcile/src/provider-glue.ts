@@ -6,7 +6,7 @@
  * The provider is reached through two small structural interfaces (what `EarnFacade` offers), so
  * this module reads the contract's types only and never loads the HTTP client.
  */
-import { EarnApiError } from '@earnbook/earn-client/contract';
+import { EarnApiError, escapeUnsafeText } from '@earnbook/earn-client/contract';
 import type { Booking, Product } from '@earnbook/earn-client/contract';
 import { LedgerInvariantError, toUnits } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks, InterestTermsInput, JournalTransaction, PostResult } from '@earnbook/ledger';
@@ -64,10 +64,15 @@ export async function syncProducts(input: { readonly source: ProductSource; read
   return synced;
 }
 
-/** What books a deposit or withdrawal on the provider (`EarnFacade.deposit` / `withdraw`). */
+/**
+ * What books a deposit or withdrawal on the provider (`EarnFacade.deposit` / `withdraw`).
+ * `currency` is the Earn account's: it is not sent, and the earn-client refuses a booking answered
+ * in another one itself, quoting the provider's text as it quotes every provider text (its
+ * credentials redacted, unsafe characters escaped). A provider that ignores it is checked here.
+ */
 export interface BookingProvider {
-  deposit(input: { productId: string; accountId: string; amount: string; idempotencyKey: string }): Promise<Booking>;
-  withdraw(input: { productId: string; accountId: string; amount: string; idempotencyKey: string }): Promise<Booking>;
+  deposit(input: { productId: string; accountId: string; amount: string; idempotencyKey: string; currency?: string }): Promise<Booking>;
+  withdraw(input: { productId: string; accountId: string; amount: string; idempotencyKey: string; currency?: string }): Promise<Booking>;
 }
 
 /** Input of {@link bookThenRecord}. */
@@ -114,6 +119,10 @@ export interface BookThenRecordResult {
  * same error (the provider answers with the booking it made, booking nothing twice) until the
  * books can record it, and the next reconciliation shows it as `missing_in_ledger`.
  *
+ * The provider is given the Earn account's currency and refuses an answer in another one itself
+ * (`EarnApiError` `invalid_response`, field `currency`, the provider's text redacted and
+ * escaped); a provider that does not is refused the same way here, and nothing is recorded.
+ *
  * @example await bookThenRecord({ provider: earnFacade, books, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-1', amount: '1.5', idempotencyKey: 'order-42' })
  */
 export async function bookThenRecord(input: BookThenRecordInput): Promise<BookThenRecordResult> {
@@ -129,12 +138,14 @@ export async function bookThenRecord(input: BookThenRecordInput): Promise<BookTh
     await assertSameRequest(input, account, recorded);
     return { status: 'exists', transactionId: recorded.id, booking: undefined };
   }
-  const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey };
+  // The request names no currency (the account's is meant): the client compares the answer with it.
+  const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey, currency: account.currency };
   const booking = input.kind === 'deposit' ? await provider.deposit(call) : await provider.withdraw(call);
-  // The request names no currency (the account's is meant); an answer in another one (or in
-  // none: the contract requires it) booked something else than the books would record.
+  // A provider that does not check it: an answer in another currency (or in none: the contract
+  // requires it) booked something else than the books would record. The glue holds no credential
+  // to redact, so the provider's text is escaped and cut only.
   if (booking.currency !== account.currency) {
-    throw new EarnApiError('invalid_response', `${input.kind} ${booking.id}: the booking answered does not match the request: currency expected ${JSON.stringify(account.currency)} (Earn account ${account.earnAccountId}), received ${JSON.stringify(booking.currency)}`, {
+    throw new EarnApiError('invalid_response', `${input.kind} ${providerText(booking.id)}: the booking answered does not match the request: currency expected ${JSON.stringify(account.currency)} (Earn account ${account.earnAccountId}), received ${quotedProviderText(booking.currency)}`, {
       operation: `bookThenRecord ${input.kind}`,
       path: 'currency',
       field: 'currency',
@@ -178,10 +189,34 @@ async function assertSameRequest(input: BookThenRecordInput, account: EarnAccoun
 function bookedNotRecorded(input: BookThenRecordInput, account: EarnAccount, booking: Booking, cause: unknown): ReconcileError {
   const unrecorded = { kind: input.kind, entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, currency: booking.currency, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey };
   const reason = cause instanceof Error ? cause.message : String(cause);
-  input.books.ledger.logger.error({ event: 'booking.not_recorded', ...unrecorded, cause: reason }, `${input.kind} ${booking.id} booked by the provider but not recorded`);
+  input.books.ledger.logger.error({ event: 'booking.not_recorded', ...unrecorded, cause: reason }, `${input.kind} ${providerText(booking.id)} booked by the provider but not recorded`);
   return new ReconcileError(
     'booked_not_recorded',
-    `the provider booked ${input.kind} ${booking.id} of ${booking.amount} ${booking.currency} on Earn account ${account.earnAccountId} (idempotencyKey ${JSON.stringify(input.idempotencyKey)}), but the books did not record it: ${reason}. The money moved: the next reconciliation shows it as missing_in_ledger (repair it then); the same key again retries the record without booking twice`,
+    `the provider booked ${input.kind} ${providerText(booking.id)} of ${providerText(booking.amount)} ${providerText(booking.currency)} on Earn account ${account.earnAccountId} (idempotencyKey ${JSON.stringify(input.idempotencyKey)}), but the books did not record it: ${reason}. The money moved: the next reconciliation shows it as missing_in_ledger (repair it then); the same key again retries the record without booking twice`,
     { field: 'idempotencyKey', value: input.idempotencyKey, booking: unrecorded, cause },
   );
+}
+
+/** The most characters of a provider's text an error of the glue quotes. */
+const PROVIDER_TEXT_LENGTH_MAX = 64;
+
+/** `value` as text, cut to {@link PROVIDER_TEXT_LENGTH_MAX} characters (ending in `...` when cut). */
+function cutProviderText(value: unknown): string {
+  const text = typeof value === 'string' ? value : String(value);
+  return text.length > PROVIDER_TEXT_LENGTH_MAX ? `${text.slice(0, PROVIDER_TEXT_LENGTH_MAX - 3)}...` : text;
+}
+
+/**
+ * Text the provider chose, as a message may show it: cut, then escaped by the earn-client's rule
+ * (controls, bidi overrides, zero-width characters, U+2028 and U+2029 as `\uXXXX`; half of a
+ * surrogate pair the cut split is escaped too), so that it cannot break a log line, drive a
+ * terminal or reorder what a reader sees.
+ */
+function providerText(value: unknown): string {
+  return escapeUnsafeText(cutProviderText(value));
+}
+
+/** {@link providerText} in JSON quotes; a value that is not a string (none answered) is shown bare. */
+function quotedProviderText(value: unknown): string {
+  return typeof value === 'string' ? escapeUnsafeText(JSON.stringify(cutProviderText(value))) : String(value);
 }

@@ -81,6 +81,58 @@ describe('one instant rule: the contract and the ledger accept the same strings'
     );
   });
 
+  it('instants an offset carries outside years 0000-9999 UTC are refused by both, the last ones inside accepted by both', () => {
+    const cases: Record<string, string | undefined> = {
+      '9999-12-31T23:00:00-08:00': undefined,
+      '9999-12-31T16:00:00-08:00': undefined,
+      '9999-12-31T15:59:59.999999999-08:00': '9999-12-31T23:59:59.999Z',
+      '9999-12-31T23:59:59.999-00:00': '9999-12-31T23:59:59.999Z',
+      '9999-12-31T23:59-0001': undefined,
+      '9999-12-31 23:59:59z': '9999-12-31T23:59:59.000Z',
+      '0000-01-01T00:00:00+01:00': undefined,
+      '0000-01-01T00:00:00+00:01': undefined,
+      '0000-01-01T00:00:00.999+0001': undefined,
+      '0000-01-01T00:01:00+00:01': '0000-01-01T00:00:00.000Z',
+      '0000-01-01T00:00:00+00:00': '0000-01-01T00:00:00.000Z',
+      '0000-01-01t00:00z': '0000-01-01T00:00:00.000Z',
+      '0000-01-01T23:59:59.999+23:59': '0000-01-01T00:00:59.999Z',
+      '0000-01-01T23:58:59.999+23:59': undefined,
+    };
+    for (const [text, iso] of Object.entries(cases)) {
+      expect(contractAccepts(text), text).toBe(iso !== undefined);
+      expect(ledgerInstant(text)?.toISOString(), text).toBe(iso);
+    }
+  });
+
+  it('texts near both ends of years 0000-9999 with offsets: the same verdict on both sides, accepted ones inside the range (property)', () => {
+    const startMs = Date.parse('0000-01-01T00:00:00.000Z');
+    const endMs = Date.parse('9999-12-31T23:59:59.999Z') + 1;
+    const nearEnds = fc
+      .record({
+        date: fc.constantFrom('0000-01-01', '0000-01-02', '9999-12-31', '9999-12-30'),
+        separator: fc.constantFrom('T', 't', ' '),
+        hour: two(0, 23),
+        minute: two(0, 59),
+        second: fc.option(two(0, 59), { nil: undefined }),
+        fraction: fc.option(fc.stringMatching(/^\d{1,9}$/), { nil: undefined }),
+        zone: fc.oneof(
+          fc.constantFrom('Z', 'z', '+00:00', '-00:00', '+00', '-00'),
+          fc.tuple(fc.constantFrom('+', '-'), two(0, 23), fc.constantFrom(':', ''), two(0, 59)).map((parts) => parts.join('')),
+          fc.tuple(fc.constantFrom('+', '-'), two(0, 23)).map((parts) => parts.join('')),
+        ),
+      })
+      .map((p) => `${p.date}${p.separator}${p.hour}:${p.minute}${p.second === undefined ? '' : `:${p.second}`}${p.second === undefined || p.fraction === undefined ? '' : `.${p.fraction}`}${p.zone}`);
+    fc.assert(
+      fc.property(nearEnds, (text) => {
+        const ms = expectedMs(text);
+        const inside = ms >= startMs && ms < endMs;
+        expect(contractAccepts(text), `contract on ${text}`).toBe(inside);
+        expect(ledgerInstant(text)?.getTime(), `ledger on ${text}`).toBe(inside ? ms : undefined);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('arbitrary strings: the same verdict on both sides (property)', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 45 }), (text) => {

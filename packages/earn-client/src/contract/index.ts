@@ -37,6 +37,8 @@ export type {
 export { parseDailyReport, validateContract, validateDailyReport } from './validate.js';
 export type { ValidateContractOptions } from './validate.js';
 
-// Validation failures are this package's error; readers of report files check for it.
-export { EarnApiError } from '../errors.js';
+// Validation failures are this package's error; readers of report files check for it. The rule
+// of unsafe characters is here too, so that code quoting provider text escapes it as the client
+// does without loading the HTTP client.
+export { EarnApiError, escapeUnsafeText } from '../errors.js';
 export type { EarnApiErrorCode, EarnApiErrorDetails } from '../errors.js';
