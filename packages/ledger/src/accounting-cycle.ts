@@ -155,6 +155,8 @@ interface CycleReader {
   readonly previousDay: string;
   readonly batchSize: number;
   readonly termsByProduct: ReadonlyMap<string, InterestTerms>;
+  /** The currency of each product in {@link termsByProduct}. */
+  readonly currencyByProduct: ReadonlyMap<string, string>;
 }
 
 async function openCycleReader(options: CycleOptions, db: Kysely<LedgerDatabase> = options.books.ledger.db): Promise<CycleReader> {
@@ -163,10 +165,31 @@ async function openCycleReader(options: CycleOptions, db: Kysely<LedgerDatabase>
   const day = parseAccountingDay(options.day, 'day');
   const batchSize = checkBatchSize(options.batchSize);
   const termsByProduct = new Map<string, InterestTerms>();
+  const currencyByProduct = new Map<string, string>();
   for (const product of await books.productsInForce({ entity, day }, db)) {
     termsByProduct.set(product.providerProductId, parseInterestTerms(product.terms, `products.${product.providerProductId}.terms`));
+    currencyByProduct.set(product.providerProductId, product.currency);
   }
-  return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct };
+  return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct, currencyByProduct };
+}
+
+/**
+ * Refuses, before anything is written, a product in force whose terms round interest finer than
+ * the ledger keeps its currency (`currencyScales`): none of its lines could be booked, and the run
+ * found that out at the first of them, after committing the batches before it. Projections are
+ * not checked: they compute the product's figures at its own scale, as the provider would.
+ */
+function assertBookableScales(ledger: Ledger, reader: CycleReader): void {
+  for (const [providerProductId, terms] of reader.termsByProduct) {
+    const currency = reader.currencyByProduct.get(providerProductId) ?? '';
+    const scale = ledger.currencyScale(currency);
+    if (terms.scale <= scale) continue;
+    const field = `products.${providerProductId}.terms.scale`;
+    throw new LedgerError('invalid_input', `${field} is ${terms.scale} decimals, finer than the ${scale} the ledger keeps ${currency} with (currencyScales): its interest cannot be booked; record a version at ${scale}`, {
+      field,
+      value: String(terms.scale),
+    });
+  }
 }
 
 /** A line with its figures as the engine made them, so that booking does not parse its texts again. */
@@ -440,6 +463,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   const booking: CycleBooking = { entity, day, creditedAt, creditedDay: accountingDayOf(parseInstant(creditedAt), timeZone), metadata: parseMetadata({ interestDay: day }), entryIdOf: cycleEntryIdOfDay(day) };
   const commitLines = checkCommitLines(options.commitLines);
   const reader = await openCycleReader({ ...options, entity, day });
+  assertBookableScales(ledger, reader);
   const totals = new Map<string, { userInterest: bigint; partnerMargin: bigint }>();
   let accounts = 0;
   let interestBooked = 0;

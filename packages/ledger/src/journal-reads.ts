@@ -91,6 +91,10 @@ function decodeCursor(cursor: unknown): number {
 
 /** A page of an account's entries (the account already checked), by entry id. */
 export async function readHistory(db: Kysely<LedgerDatabase>, accountId: number, options: HistoryOptions): Promise<HistoryPage> {
+  // `null` skips the caller's default parameter, and reading its fields was a TypeError.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new LedgerError('invalid_input', `options must be an object such as { limit: 50 }, got ${describeValue(options)}`, { field: 'options', value: describeValue(options) });
+  }
   const limit = optionalWholeNumber(options.limit, 50, { field: 'limit', min: 1, max: HISTORY_PAGE_SIZE_MAX });
   const order = options.order ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw new LedgerError('invalid_input', `order must be "asc" or "desc", got ${describeValue(order)}`, { field: 'order', value: describeValue(order) });

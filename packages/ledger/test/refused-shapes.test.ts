@@ -1,7 +1,8 @@
 /**
  * Inputs of the wrong shape are typed refusals naming the field, and write nothing (found in
  * review, h2): `reverse(null)` was a TypeError, and `scope.postMany(null)` inside `transact` a
- * TypeError that also marked the scope as partly written, so it rolled back.
+ * TypeError that also marked the scope as partly written, so it rolled back. `history(id, null)`
+ * (review h4) read `null.limit`: a TypeError.
  */
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +54,25 @@ describe.each(DIALECTS)('inputs of the wrong shape (%s)', (dialect) => {
       expect(result.status).toBe('created');
       expect(await ledger.balance(user.id)).toBe('1.000000000000000000');
       await ledger.verify({ entity: 'defi' });
+    } finally {
+      await close();
+    }
+  });
+
+  it('history(id, null) and other non-object options: invalid_input naming options, nothing written', async () => {
+    const { ledger, close, user } = await books();
+    try {
+      const before = await snapshotDatabase(ledger.db as Kysely<unknown>);
+      for (const options of [null, 'desc', 50, ['limit']]) {
+        const error = await ledger.history(user.id, options as never).then(() => undefined, (caught: unknown) => caught);
+        expect(error).toBeInstanceOf(LedgerError);
+        expect(error).toMatchObject({ code: 'invalid_input', field: 'options' });
+        expect((error as LedgerError).value).toBe(JSON.stringify(options));
+      }
+      expect(await snapshotDatabase(ledger.db as Kysely<unknown>)).toBe(before);
+      // Absent options still take the defaults.
+      expect((await ledger.history(user.id, undefined)).items).toEqual([]);
+      expect((await ledger.history(user.id)).nextCursor).toBeNull();
     } finally {
       await close();
     }

@@ -376,16 +376,27 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
   };
 }
 
-/**
- * The refusal of books a newer version migrated, when `failure` (the migrator's error) is that:
- * a migration recorded as applied that this version does not know. Read only after the migrator
- * failed, so an ordinary open costs no statement.
- */
-async function newerBooksError(db: Kysely<unknown>, known: Record<string, Migration>, schema: string | undefined, failure: unknown): Promise<LedgerError | undefined> {
+/** A migration recorded as applied. */
+interface AppliedMigration {
+  readonly name: string;
+  /** When it was applied, by the clock of the process that applied it (ISO 8601). */
+  readonly timestamp: string;
+}
+
+/** The migrations recorded as applied, in name order; none when the table cannot be read. */
+async function appliedMigrations(db: Kysely<unknown>, schema: string | undefined): Promise<AppliedMigration[]> {
   const table = schema === undefined ? LEDGER_MIGRATION_TABLE : `${schema}.${LEDGER_MIGRATION_TABLE}`;
   // A failure that left no migration table to read (a lost connection) keeps its own error.
-  const applied = await sql<{ name: string }>`select name from ${sql.table(table)} order by name`.execute(db).catch(() => ({ rows: [] }));
-  const unknown = applied.rows.map((row) => row.name).filter((name) => !Object.hasOwn(known, name));
+  const applied = await sql<AppliedMigration>`select name, timestamp from ${sql.table(table)}`.execute(db).catch(() => ({ rows: [] }));
+  return applied.rows.map((row) => ({ name: row.name, timestamp: row.timestamp })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * The refusal of books a newer version migrated, when `applied` (read after the migrator failed)
+ * holds a migration that this version does not know.
+ */
+function newerBooksError(applied: readonly AppliedMigration[], known: Record<string, Migration>, failure: unknown): LedgerError | undefined {
+  const unknown = applied.map((migration) => migration.name).filter((name) => !Object.hasOwn(known, name));
   const first = unknown[0];
   if (first === undefined) return undefined;
   return new LedgerError('books_too_new', `the books were migrated by a newer version of @earnbook/ledger (migration ${first} is not one of this version's); open them with that version or a later one`, {
@@ -397,25 +408,59 @@ async function newerBooksError(db: Kysely<unknown>, known: Record<string, Migrat
 }
 
 /**
+ * Whether the applied migrations are exactly the first ones of this version's by name (books in a
+ * state this version's migrations leave) while their timestamps order them otherwise. Kysely
+ * orders applied migrations by timestamp (the clock of the process that applied each, then the
+ * name) and refuses books whose order by time is not the order by name as "corrupted", so books
+ * migrated in two steps by hosts whose clocks disagree would never open again, though nothing is
+ * wrong with them.
+ */
+function appliedOutOfOrderByTime(applied: readonly AppliedMigration[], known: Record<string, Migration>): boolean {
+  const names = Object.keys(known).sort();
+  if (applied.length === 0 || !applied.every((migration, index) => names[index] === migration.name)) return false;
+  const byTime = [...applied].sort((a, b) => {
+    const difference = new Date(a.timestamp).getTime() - new Date(b.timestamp).getTime();
+    return difference !== 0 ? difference : a.name < b.name ? -1 : 1;
+  });
+  return byTime.some((migration, index) => migration.name !== applied[index]?.name);
+}
+
+/**
  * Applies every pending ledger migration. Safe to call on every start: applied ones are skipped,
  * and processes starting together are serialised by the dialect (see {@link LedgerDialect.migrate}).
  * Books that a newer version migrated (a migration recorded that this version does not know) are
- * refused with `books_too_new`, naming it, and nothing is written.
+ * refused with `books_too_new`, naming it, and nothing is written. Books whose applied migrations
+ * are this version's first ones but whose timestamps order them otherwise open as well (see
+ * {@link appliedOutOfOrderByTime}).
  */
 export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<void> {
   const migrations = ledgerMigrations(dialect);
   const provider: MigrationProvider = { getMigrations: async () => migrations };
   await dialect.migrate(db, async (connection, { disableTransactions }) => {
-    const migrator = new Migrator({
-      db: connection,
-      provider,
-      disableTransactions,
-      migrationTableName: LEDGER_MIGRATION_TABLE,
-      migrationLockTableName: LEDGER_MIGRATION_LOCK_TABLE,
-      // Without the schema, Kysely looks for its tables in every schema and may find another's.
-      ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
-    });
-    const { error } = await migrator.migrateToLatest();
-    if (error !== undefined) throw (await newerBooksError(connection, migrations, options.schema, error)) ?? error;
+    const migrator = (allowUnorderedMigrations: boolean) =>
+      new Migrator({
+        db: connection,
+        provider,
+        disableTransactions,
+        allowUnorderedMigrations,
+        migrationTableName: LEDGER_MIGRATION_TABLE,
+        migrationLockTableName: LEDGER_MIGRATION_LOCK_TABLE,
+        // Without the schema, Kysely looks for its tables in every schema and may find another's.
+        ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
+      });
+    const { error } = await migrator(false).migrateToLatest();
+    if (error === undefined) return;
+    // Read only after the migrator failed, so an ordinary open costs no statement.
+    const applied = await appliedMigrations(connection, options.schema);
+    const newer = newerBooksError(applied, migrations, error);
+    if (newer !== undefined) throw newer;
+    // Kysely's order check failed on timestamps alone (see appliedOutOfOrderByTime): every pending
+    // migration comes after the applied ones by name, so they run in the order they always do.
+    if (appliedOutOfOrderByTime(applied, migrations)) {
+      const retried = await migrator(true).migrateToLatest();
+      if (retried.error !== undefined) throw retried.error;
+      return;
+    }
+    throw error;
   });
 }
