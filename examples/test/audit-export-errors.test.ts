@@ -1,8 +1,8 @@
 /**
  * The audit export script's failures, as a person or a scheduler sees them: a typed error is one
  * line on stderr (`earnbook audit export: <code>: <message>`) without a stack trace, and the exit
- * code its README documents: 2 for bad input (a flag, a month) and a `--database` that holds no
- * books, 1 for anything else (a database that cannot be opened, an `--out` that already holds an
+ * code its README documents: 2 for bad input (a flag, a month, a `--zone` that is not the books')
+ * and a `--database` that holds no books, 1 for anything else (a database that cannot be opened, an `--out` that already holds an
  * export). The script runs as
  * `pnpm … audit-export` runs it, under tsx; nothing is created at the `--database` given.
  */
@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { snapshotDatabase } from '../../packages/ledger/test/support/snapshot.js';
 import { openPartnerBooks } from '../src/lib/partner-books.js';
 
 const EXAMPLES = new URL('../', import.meta.url).pathname;
@@ -72,6 +73,42 @@ describe('audit export script failures', () => {
     const unknown = await runAuditExport(['--bogus']);
     expect(unknown.code).toBe(2);
     expect(errorLine(unknown)).toMatch(/^earnbook audit export: invalid_flag: .*--bogus/);
+  });
+
+  it('a --zone that is not the books\' zone is invalid_flag, exit 2, one line naming --zone, the value and the books\' zone, nothing written', async () => {
+    const database = join(directory, 'berlin.sqlite');
+    const created = await openPartnerBooks({ database, ifMissing: 'create', entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'Europe/Berlin' }] });
+    const before = await snapshotDatabase(created.db as never);
+    await created.close();
+    // The default --zone is UTC; then one given explicitly, and one the runtime does not know.
+    for (const [zone, args] of [
+      ['UTC', []],
+      ['Asia/Tokyo', ['--zone', 'Asia/Tokyo']],
+    ] as const) {
+      const out = join(directory, `out-zone-${zone.replace('/', '-')}`);
+      const run = await runAuditExport(['--database', database, '--month', '2025-04', '--out', out, ...args]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      const line = errorLine(run);
+      expect(line).toMatch(/^earnbook audit export: invalid_flag: --zone /);
+      expect(line).toContain(`--zone ${zone} `);
+      expect(line).toContain('Europe/Berlin');
+      expect(existsSync(out)).toBe(false);
+    }
+    const unknown = await runAuditExport(['--database', database, '--month', '2025-04', '--out', join(directory, 'out-zone-mars'), '--zone', 'Mars/Olympus']);
+    expect(unknown.code).toBe(2);
+    expect(errorLine(unknown)).toMatch(/^earnbook audit export: invalid_flag: --zone must be an IANA time zone, got "Mars\/Olympus"/);
+    expect(existsSync(join(directory, 'out-zone-mars'))).toBe(false);
+    const reopened = await openPartnerBooks({ database, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'Europe/Berlin' }] });
+    try {
+      expect(await snapshotDatabase(reopened.db as never)).toBe(before);
+    } finally {
+      await reopened.close();
+    }
+    // The right zone, in any case the runtime accepts, exports.
+    const good = await runAuditExport(['--database', database, '--month', '2025-04', '--out', join(directory, 'out-zone-berlin'), '--zone', 'europe/berlin']);
+    expect(good.stderr).toBe('');
+    expect(good.code).toBe(0);
   });
 
   it('an --out that already holds an export is output_failed, exit 1, one line, and the export there is left as it was', async () => {

@@ -1,14 +1,15 @@
 /**
  * The month-end audit export:
  *
- *   pnpm --filter @earnbook/examples audit-export -- --database ../.earnbook/demo/earnbook.sqlite --month 2025-03 --out audit-2025-03
+ *   pnpm --filter @earnbook/examples audit-export -- --database ../.earnbook/demo/earnbook.sqlite --zone Europe/Berlin --month 2025-03 --out audit-2025-03
  *
- * (after `pnpm demo`, whose books cover March and April 2025), or self-contained against an
+ * (after `pnpm demo`, whose books cover March and April 2025 in Berlin time; `--zone`, default
+ * `UTC`, must be the zone the books keep), or self-contained against an
  * in-process sandbox: `pnpm --filter @earnbook/examples audit-export -- --sandbox`.
  * Exit codes: 0 when the digests match and hledger (if installed) agrees with the ledger; 1 when
  * they do not, or the export failed (a database that cannot be opened, an `--out` that already
- * holds an export); 2 for bad input (a flag, a month) or a `--database` that holds no books
- * (`books_not_found`, nothing created). A typed failure is one line on stderr,
+ * holds an export); 2 for bad input (a flag, a month, a `--zone` that is not the zone the books
+ * keep, default `UTC`) or a `--database` that holds no books (`books_not_found`, nothing created). A typed failure is one line on stderr,
  * `earnbook audit export: <code>: <message>`, without a stack trace.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError, describeError, singleLine } from '@earnbook/cli';
 import { EarnFacade } from '@earnbook/earn-client';
+import { assertTimeZone, sameTimeZone } from '@earnbook/ledger';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import type { PartnerBooks } from '../../src/lib/partner-books.js';
@@ -27,7 +29,7 @@ import { exportMonth, monthDays } from './audit-export.js';
 
 /** The digests or hledger disagree, or the export failed. */
 const EXIT_FAILED = 1;
-/** Bad input: a flag, a month, or a `--database` that holds no books. */
+/** Bad input: a flag, a month, a `--zone` that is not the books', or a `--database` that holds no books. */
 const EXIT_BAD_INPUT = 2;
 
 /** Typed codes that mean the input is at fault (exit 2); every other typed code is exit 1. */
@@ -58,6 +60,32 @@ function checkMonth(month: string): string {
   } catch (cause) {
     throw new CliError('invalid_flag', `--month must be YYYY-MM, got ${JSON.stringify(month)}`, { field: '--month', value: month, cause });
   }
+}
+
+/** Refuses a `--zone` that is not an IANA time zone before any database is opened. */
+function checkZone(zone: string): void {
+  try {
+    assertTimeZone(zone, '--zone');
+  } catch (cause) {
+    throw new CliError('invalid_flag', `--zone must be an IANA time zone, got ${JSON.stringify(zone)}`, { field: '--zone', value: zone, cause });
+  }
+}
+
+/**
+ * Opens the partner's books with the entities and zones they keep, and refuses a `--zone` that
+ * is not theirs (bad input, exit 2), before anything is written: opening books with the entities
+ * they keep writes nothing, where opening them in another zone is the ledger's
+ * `entity_configuration_changed`, which does not say which flag was wrong.
+ */
+async function openBooksInZone(database: string, zone: string): Promise<PartnerBooks> {
+  const partner = await openPartnerBooks({ database, ifMissing: 'fail' });
+  const others = [...partner.ledger.entities.values()].filter((entity) => !sameTimeZone(entity.timeZone, zone));
+  if (others.length === 0) return partner;
+  await partner.close();
+  const kept = others.map((entity) => `${entity.id} in ${entity.timeZone}`).join(', ');
+  const zones = [...new Set([...partner.ledger.entities.values()].map((entity) => entity.timeZone))];
+  const hint = zones.length === 1 ? `give --zone ${zones[0]}` : `their entities keep ${zones.join(', ')}, which one --zone cannot name`;
+  throw new CliError('invalid_flag', `--zone ${zone} is not the zone of these books, which keep ${kept}: ${hint}`, { field: '--zone', value: zone });
 }
 
 /**
@@ -100,6 +128,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv);
   let partner: PartnerBooks;
   let month = flags.month === undefined ? undefined : checkMonth(flags.month);
+  checkZone(flags.zone);
   const out = flags.out === undefined ? undefined : checkOut(flags.out);
   let close = async () => {};
   if (flags.sandbox) {
@@ -109,7 +138,7 @@ async function main(argv: readonly string[]): Promise<number> {
     close = opened.close;
   } else {
     if (flags.database === undefined || month === undefined) throw new CliError('invalid_flag', 'give --database and --month (or --sandbox)', { field: flags.database === undefined ? '--database' : '--month' });
-    partner = await openPartnerBooks({ database: flags.database, ifMissing: 'fail', entities: [{ id: 'defi', timeZone: flags.zone }, { id: 'lending', timeZone: flags.zone }] });
+    partner = await openBooksInZone(flags.database, flags.zone);
   }
   try {
     const directory = out ?? mkdtempSync(join(tmpdir(), `earnbook-audit-${month}-`));

@@ -18,8 +18,11 @@ export interface PartnerBooksOptions {
    * A PostgreSQL URL may name its schema with `?schema=name`; without one, see `unnamedSchema`.
    */
   readonly database: string;
-  /** The legal entities and the partner's accounting zone of each. */
-  readonly entities: readonly LedgerEntity[];
+  /**
+   * The legal entities and the partner's accounting zone of each. Omitted: the entities the books
+   * keep, with their zones (only with `ifMissing: 'fail'`: new books need them said).
+   */
+  readonly entities?: readonly LedgerEntity[];
   /**
    * Books that do not exist at `database`: `create` starts new ones (the demo, the sandbox runs,
    * an in-memory database, a new back office); `fail` is a `CliError` `books_not_found` naming
@@ -79,6 +82,7 @@ export async function openPartnerBooks(options: PartnerBooksOptions): Promise<Pa
   if (ifMissing !== 'create' && ifMissing !== 'fail') throw new Error(`ifMissing must be "create" or "fail", got ${JSON.stringify(ifMissing)}`);
   // A fresh schema never holds books: with `fail` it could only ever be refused.
   if (unnamedSchema === 'fresh' && ifMissing !== 'create') throw new Error('unnamedSchema "fresh" needs ifMissing "create"');
+  if (options.entities === undefined && ifMissing !== 'fail') throw new Error('entities may be omitted with ifMissing "fail" only');
   const named = isPostgresUrl(database) && new URL(database).searchParams.has('schema');
   const schema = isPostgresUrl(database) && !named && unnamedSchema === 'fresh' ? freshSchema() : undefined;
   const target = parseDatabaseTarget({ database, schema, cwd: options.cwd ?? process.cwd() });

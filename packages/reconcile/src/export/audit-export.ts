@@ -161,11 +161,17 @@ async function syncToDisk(path: string): Promise<void> {
   }
 }
 
-/** Writes the manifest exclusively (never over another) and flushes it before it is closed. */
-async function writeManifest(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'wx');
+/**
+ * Creates the manifest exclusively (never over another), writes it and flushes it before it is
+ * closed. `onCreated` runs once the file is this export's own, before anything can fail: a
+ * manifest that another process created meanwhile makes the create fail, and is never named for
+ * removal.
+ */
+async function writeManifest(input: { path: string; text: string; onCreated: () => void }): Promise<void> {
+  const handle = await open(input.path, 'wx');
+  input.onCreated();
   try {
-    await handle.writeFile(text, 'utf8');
+    await handle.writeFile(input.text, 'utf8');
     await handle.sync();
   } finally {
     await handle.close();
@@ -198,7 +204,9 @@ async function inSnapshot<T>(db: Kysely<ReconcileDatabase>, work: (snapshot: Kys
  *
  * Files are created exclusively: an existing file of the same name is an `invalid_input` on
  * `directory`, checked before anything is written. If an export fails, the files it created are
- * removed, so a directory with a manifest holds a complete export. Each file is flushed to disk
+ * removed, so a directory with a manifest holds a complete export; a file that another process
+ * created meanwhile (which makes this export fail with `export_failed`) is not this export's and
+ * is left as it is, the manifest included. Each file is flushed to disk
  * (fsync) before the manifest is written, and the manifest and the directory before the call
  * answers, so this holds after a power loss too.
  *
@@ -279,8 +287,7 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
       files,
     };
     const manifestPath = join(directory, AUDIT_MANIFEST_NAME);
-    created.push(manifestPath);
-    await writeManifest(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeManifest({ path: manifestPath, text: `${JSON.stringify(manifest, null, 2)}\n`, onCreated: () => created.push(manifestPath) });
     // The directory's entries too: the files' names survive a power loss with their bytes.
     await syncToDisk(directory);
     return { manifest, manifestPath };

@@ -12,7 +12,7 @@ import type { ExportOutput, TextSink } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { CheckedScope, ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
-import { selectAccountNamesPage, selectCurrencies, selectEntriesOfTransactions, selectEntryCounts, selectTransactionsPage } from './export-queries.js';
+import { selectAccountNamesPage, selectCurrencies, selectEntityIds, selectEntriesOfTransactions, selectEntryCounts, selectTransactionsPage } from './export-queries.js';
 import type { AccountNameKey, TransactionKey } from './export-queries.js';
 import { interestDayOf } from './journal-csv.js';
 import { DebitCreditAccumulator } from './export-result.js';
@@ -193,6 +193,21 @@ function transactionLines(transaction: JournalTransaction, entries: readonly Jou
   return lines;
 }
 
+/**
+ * Asserts that a transaction comes after the previous one in (accounting day, id) byte order. The
+ * database reads the days in its own collation (through the index); every collation orders
+ * canonical `YYYY-MM-DD` days as bytes, and this proves it for each row rather than assuming it:
+ * a database that disagreed would fail the export instead of writing a different file.
+ */
+function assertAfter(previous: TransactionKey | undefined, transaction: { readonly accounting_day: string; readonly id: number }): void {
+  if (previous === undefined) return;
+  const day = transaction.accounting_day;
+  assertInvariant(
+    /^\d{4}-\d{2}-\d{2}$/.test(day) && (day > previous.accounting_day || (day === previous.accounting_day && transaction.id > previous.id)),
+    `transaction ${transaction.id} (${JSON.stringify(day)}) was read after transaction ${previous.id} (${previous.accounting_day}): not in byte order`,
+  );
+}
+
 /** The first transactions of a page whose entries stay within {@link HLEDGER_ENTRIES_PER_PAGE_MAX} (at least one). */
 async function withinEntryBound<T extends { readonly id: number }>(db: Kysely<LedgerDatabase>, page: readonly T[]): Promise<readonly T[]> {
   const counts = await selectEntryCounts(db, page.map((transaction) => transaction.id));
@@ -262,9 +277,9 @@ async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { sco
  *   `format` per currency of the scope's accounts (both tools then print full precision), and a
  *   `tag` directive per metadata tag below;
  * - an `account` directive with its type (`A`, `L`, `E`, `R`, `X`: {@link HLEDGER_ACCOUNT_TYPES})
- *   as a `; type: T` tag on the next line, for every account of the scope, so `hledger bs` and
- *   `hledger is` show a balance sheet and an income statement, and the file passes
- *   `hledger check --strict` and `ledger --pedantic`;
+ *   as a `; type: T` tag on the next line, for every account of the scope in (entity, kind,
+ *   code) order, so `hledger bs` and `hledger is` show a balance sheet and an income statement,
+ *   and the file passes `hledger check --strict` and `ledger --pedantic`;
  * - per transaction, in (entity, accounting day, id) order: `DAY[=INTEREST_DAY] (ID) KIND [PROVIDER ID] [- DESCRIPTION]`,
  *   the date being the accounting day (for interest and margin, the day credited, with the day
  *   that earned it as the secondary date); comment tags `occurred_at`, `entity` and, when there
@@ -273,6 +288,9 @@ async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { sco
  *   that each transaction sums to zero per commodity (checked before writing); a line of a
  *   compound transaction (interest booked by the accounting cycle or the report sync) carries
  *   its own provider id as a posting tag on the next line, `      ; provider_id: <id>`.
+ *
+ * Text is ordered in UTF-8 byte order (entity ids, kinds, codes, currencies) on every dialect and
+ * whatever the database's collation, so SQLite and PostgreSQL books give byte-identical files.
  *
  * No balance assertions are written: the ledger accepts back-dated postings, and the tools check
  * assertions in date order. Compare the tools' balances with `balances.csv` instead.
@@ -306,29 +324,33 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
     ];
     if (!sink.write(`${header.join('\n')}\n`)) await sink.drain();
     await writeAccountDeclarations(db, { scope, pageSize, sink });
-    let after: TransactionKey | undefined;
-    for (;;) {
-      const page = await selectTransactionsPage(db, { scope, range, after, pageSize });
-      const transactions = await withinEntryBound(db, page);
-      const entries = await selectEntriesOfTransactions(db, transactions.map((transaction) => transaction.id));
-      const byTransaction = new Map<number, typeof entries>();
-      for (const entry of entries) {
-        const list = byTransaction.get(entry.transaction_id);
-        if (list === undefined) byTransaction.set(entry.transaction_id, [entry]);
-        else list.push(entry);
+    // One entity after the other, in byte order: each one's transactions are read in the order of
+    // the (entity, accounting day, id) index (see selectTransactionsPage).
+    for (const entity of await selectEntityIds(db, scope)) {
+      let after: TransactionKey | undefined;
+      for (;;) {
+        const page = await selectTransactionsPage(db, { entity, range, after, pageSize });
+        const transactions = await withinEntryBound(db, page);
+        const entries = await selectEntriesOfTransactions(db, transactions.map((transaction) => transaction.id));
+        const byTransaction = new Map<number, typeof entries>();
+        for (const entry of entries) {
+          const list = byTransaction.get(entry.transaction_id);
+          if (list === undefined) byTransaction.set(entry.transaction_id, [entry]);
+          else list.push(entry);
+        }
+        const lines: string[] = [];
+        for (const transaction of transactions) {
+          assertAfter(after, transaction);
+          after = { accounting_day: transaction.accounting_day, id: transaction.id };
+          const own = byTransaction.get(transaction.id) ?? [];
+          lines.push(...transactionLines(transaction, own, totals));
+          rows += 1;
+          postings += own.length;
+        }
+        if (lines.length > 0 && !sink.write(`${lines.join('\n')}\n`)) await sink.drain();
+        options.onRows?.(rows);
+        if ((page.length < pageSize && transactions.length === page.length) || transactions.length === 0) break;
       }
-      const lines: string[] = [];
-      for (const transaction of transactions) {
-        const own = byTransaction.get(transaction.id) ?? [];
-        lines.push(...transactionLines(transaction, own, totals));
-        rows += 1;
-        postings += own.length;
-      }
-      if (lines.length > 0 && !sink.write(`${lines.join('\n')}\n`)) await sink.drain();
-      options.onRows?.(rows);
-      const last = transactions[transactions.length - 1];
-      if ((page.length < pageSize && transactions.length === page.length) || last === undefined) break;
-      after = { entity: last.entity, accounting_day: last.accounting_day, id: last.id };
     }
     const written = await sink.finish();
     totals.assertBalanced('hledger journal export');

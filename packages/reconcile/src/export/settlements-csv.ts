@@ -78,8 +78,8 @@ function optionalAmount(value: string | null, field: string): string {
 
 /**
  * Streams the settlement positions of the scope in the day range, in (entity, currency, day)
- * order, each joined with its instruction, as RFC 4180 CSV with the columns of
- * {@link SETTLEMENTS_CSV_HEADERS}. Totals per entity and currency sum payables, receivables, net
+ * order (UTF-8 byte order on every dialect, whatever the database's collation), each joined with
+ * its instruction, as RFC 4180 CSV with the columns of {@link SETTLEMENTS_CSV_HEADERS}. Totals per entity and currency sum payables, receivables, net
  * and settled (each entity settles with the provider on its own).
  *
  * @example
