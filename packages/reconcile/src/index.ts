@@ -10,6 +10,7 @@ export { REPORT_SUMMARIES_MAX, findDayReports, planDayReports } from './report-c
 export type { DayReportsPlan, FindDayReportsOptions, PlanDayReportsInput } from './report-choice.js';
 export { REPORT_VALUE_BYTES_MAX, openReportFile, readReportEntries } from './report-stream.js';
 export { REPORT_DEPTH_MAX } from './report-scan.js';
+export { REPORT_FIELDS_MAX } from './report-keys.js';
 export type { EntrySink, ReadReport, ReportFile, ReportInput } from './report-stream.js';
 export { REPORT_TEXT_LENGTHS_MAX, checkReportEntry, checkReportHeader } from './report-entry.js';
 export type { ReportEntry, ReportHeader } from './report-entry.js';

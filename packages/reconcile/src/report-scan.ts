@@ -11,6 +11,10 @@
  * grammar only between elements (white space, one comma); what lies inside an element is checked
  * by `JSON.parse` of exactly its bytes, and what lies outside the array by the streaming parser,
  * which sees the document with the array's content removed (`"transactions":[]`).
+ *
+ * It also counts the colons outside strings of the elements it hands on: one per key, so that
+ * the reader, comparing with the keys `JSON.parse` kept, sees a key repeated in one object (which
+ * `JSON.parse` resolves silently as the last one) without walking the text again.
  */
 
 /** Nesting depth a report may reach (the document's object is depth 1, an entry depth 3). */
@@ -23,9 +27,10 @@ export type ScanPiece =
   /**
    * Complete elements of a `transactions` array, with the white space and commas between them:
    * `ends[k]` is where element `k` ends within `bytes`, `starts[k]` where it starts; `first` is
-   * the first one's index in its array.
+   * the first one's index in its array; `pairs` counts the colons outside strings in them (one
+   * per key: the parsed elements keep fewer only when a key repeats in one object).
    */
-  | { readonly kind: 'elements'; readonly bytes: Buffer; readonly starts: readonly number[]; readonly ends: readonly number[]; readonly first: number }
+  | { readonly kind: 'elements'; readonly bytes: Buffer; readonly starts: readonly number[]; readonly ends: readonly number[]; readonly first: number; readonly pairs: number }
   /** The bytes are not JSON here; nothing after it was scanned. */
   | { readonly kind: 'error'; readonly message: string };
 
@@ -80,6 +85,8 @@ export class TransactionsScanner {
   #elementKind = CONTAINER;
   /** Index of the next element within the current array. */
   #index = 0;
+  /** Colons outside strings in the current element so far (its keys). */
+  #elementPairs = 0;
   /** The unfinished element's bytes from earlier chunks. */
   #partial: Buffer[] = [];
   #partialBytes = 0;
@@ -89,12 +96,6 @@ export class TransactionsScanner {
   /** 1: a top-level string just ended; 2: and then a colon, after the key `transactions`. */
   #afterKey = 0;
   #failed = false;
-  #transactionsKeys = 0;
-
-  /** How many top-level `transactions` keys the bytes scanned so far hold (a report has one). */
-  get transactionsKeys(): number {
-    return this.#transactionsKeys;
-  }
 
   /** Scans one chunk; the pieces come in byte order, an `error` piece last. */
   scan(chunk: Buffer): ScanPiece[] {
@@ -194,6 +195,10 @@ export class TransactionsScanner {
         if (mode === ELEMENT && this.#depth === 2) this.#endElement(run, i + 1);
         continue;
       }
+      if (mode === ELEMENT) {
+        if (byte === 0x3a) this.#elementPairs++;
+        continue;
+      }
       if (this.#depth === 1 && mode === OUTSIDE) this.#keyProgress(byte);
     }
     return chunk.length;
@@ -204,7 +209,6 @@ export class TransactionsScanner {
     if (isWhiteSpace(byte)) return;
     if (byte === 0x3a && this.#afterKey === 1) {
       this.#afterKey = this.#topIsObject && isTransactionsKey(Buffer.concat(this.#key)) ? 2 : 0;
-      if (this.#afterKey === 2) this.#transactionsKeys++;
       return;
     }
     this.#afterKey = 0;
@@ -242,6 +246,7 @@ export class TransactionsScanner {
     }
     if (this.#mode === AFTER_ELEMENT) return run.fail(i, 'two entries of transactions without a comma between them');
     this.#mode = ELEMENT;
+    this.#elementPairs = 0;
     run.startElement(i);
     if (byte === QUOTE) {
       this.#elementKind = STRING;
@@ -265,10 +270,10 @@ export class TransactionsScanner {
       const bytes = Buffer.concat([...this.#partial, run.chunk.subarray(0, end)]);
       this.#partial = [];
       this.#partialBytes = 0;
-      run.pushElements({ kind: 'elements', bytes, starts: [0], ends: [bytes.length], first: this.#index++ });
+      run.pushElements({ kind: 'elements', bytes, starts: [0], ends: [bytes.length], first: this.#index++, pairs: this.#elementPairs });
       return;
     }
-    run.endElement(end, this.#index++);
+    run.endElement(end, this.#index++, this.#elementPairs);
   }
 
   #finishChunk(run: ChunkRun): void {
@@ -299,6 +304,7 @@ class ChunkRun {
   #starts: number[] = [];
   #ends: number[] = [];
   #first = 0;
+  #pairs = 0;
 
   constructor(chunk: Buffer, pieces: ScanPiece[], outside: boolean) {
     this.chunk = chunk;
@@ -322,11 +328,13 @@ class ChunkRun {
     this.elementStart = at;
   }
 
-  endElement(end: number, index: number): void {
+  endElement(end: number, index: number, pairs: number): void {
     if (this.#batchFrom < 0) {
       this.#batchFrom = this.elementStart;
       this.#first = index;
+      this.#pairs = 0;
     }
+    this.#pairs += pairs;
     this.#starts.push(this.elementStart - this.#batchFrom);
     this.#ends.push(end - this.#batchFrom);
     this.elementStart = -1;
@@ -342,7 +350,7 @@ class ChunkRun {
   flushElements(): void {
     if (this.#batchFrom < 0) return;
     const last = this.#ends[this.#ends.length - 1] as number;
-    this.#pieces.push({ kind: 'elements', bytes: this.chunk.subarray(this.#batchFrom, this.#batchFrom + last), starts: this.#starts, ends: this.#ends, first: this.#first });
+    this.#pieces.push({ kind: 'elements', bytes: this.chunk.subarray(this.#batchFrom, this.#batchFrom + last), starts: this.#starts, ends: this.#ends, first: this.#first, pairs: this.#pairs });
     this.#batchFrom = -1;
     this.#starts = [];
     this.#ends = [];

@@ -16,7 +16,8 @@ import { ReconcileError } from './errors.js';
 import { REPORT_BYTES_MAX } from './report.js';
 import type { LoadedReport } from './report.js';
 import { checkEntry, checkReportEntry, checkReportHeader, checkUnknownHeaderField } from './report-entry.js';
-import { TransactionsScanner, isWhiteSpace } from './report-scan.js';
+import { KeyTracker, REPORT_FIELDS_MAX, checkTextKeys, findKeyFault, followToken, keyFaultError, pairsOf } from './report-keys.js';
+import { REPORT_DEPTH_MAX, TransactionsScanner, isWhiteSpace } from './report-scan.js';
 import type { ScanPiece } from './report-scan.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 
@@ -183,6 +184,12 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
   // ends a value for the size limit below.
   const parser = new JSONParser({ paths: ['$.*', '$.transactions.*'], keepStack: false });
   const scanner = new TransactionsScanner();
+  // The streaming parser keeps the last of two values under one key: every key it reads (the
+  // header's; the entries are carved out) is followed, and a repeated one or `__proto__` refused.
+  const keys = new KeyTracker('', REPORT_DEPTH_MAX);
+  parser.onToken = ({ token, value }) => {
+    if (failure === undefined) failure = followToken(keys, token, value, file.source);
+  };
   parser.onEnd = () => {
     ended = true;
   };
@@ -266,7 +273,13 @@ function addElements(batcher: EntryBatcher, piece: ElementsPiece, source: string
     if (Array.isArray(values) && values.length === piece.ends.length) {
       // Valid UTF-8 (no U+FFFD from the decoder) with no escape and no DEL: see checkEntry.
       const textsWellFormed = !text.includes('\\') && !text.includes('\x7f');
-      for (const value of values) batcher.add(value, { textsWellFormed });
+      // The keys JSON.parse kept, against the scanner's count of them in the text: equal unless
+      // a key repeats in one object (or one is `__proto__`), which is then named in byte order.
+      if (pairsOf(values, ENTRY_LEVELS_MAX + 1) === piece.pairs) {
+        for (const value of values) batcher.add(value, { textsWellFormed });
+        return;
+      }
+      addFaultyElements(batcher, piece, values, { source, textsWellFormed });
       return;
     }
   }
@@ -280,9 +293,27 @@ function addElements(batcher: EntryBatcher, piece: ElementsPiece, source: string
     } catch (cause) {
       throw notJson(source, cause);
     }
+    checkTextKeys({ text: element, value, prefix: `transactions[${batcher.count}]`, levelsMax: ENTRY_LEVELS_MAX, source });
     batcher.add(value);
   }
   if (decoded) throw new Error(`assertion: the elements of transactions[${piece.first}…] parse one by one but not together`);
+}
+
+/** Levels an entry may nest, itself included (the report is level 1, its transactions level 2). */
+const ENTRY_LEVELS_MAX = REPORT_DEPTH_MAX - 2;
+
+/**
+ * The elements of a piece whose keys did not add up: each one's text is walked for the repeated
+ * or `__proto__` key before it is validated, so that the first fault in byte order is named.
+ */
+function addFaultyElements(batcher: EntryBatcher, piece: ElementsPiece, values: readonly unknown[], options: { source: string; textsWellFormed: boolean }): void {
+  for (let index = 0; index < values.length; index++) {
+    const text = piece.bytes.toString('utf8', piece.starts[index], piece.ends[index]);
+    const fault = findKeyFault(text, `transactions[${batcher.count}]`, ENTRY_LEVELS_MAX);
+    if (fault !== undefined) throw keyFaultError(options.source, fault);
+    batcher.add(values[index], { textsWellFormed: options.textsWellFormed });
+  }
+  throw new Error(`assertion: the elements of transactions[${piece.first}…] keep fewer keys than their text holds, but none repeats`);
 }
 
 function parseLine(source: string, line: string, lineNumber: number): unknown {
@@ -316,8 +347,14 @@ async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRe
     // Only JSON's own white space makes a blank line (trim() would also drop NBSP, U+FEFF, …).
     if (BLANK_LINE.test(line)) return;
     const value = parseLine(file.source, line, lineNumber);
-    if (header === undefined) header = value;
-    else batcher.add(value);
+    if (header === undefined) {
+      checkTextKeys({ text: line, value, prefix: '', levelsMax: REPORT_DEPTH_MAX, source: file.source });
+      if (typeof value === 'object' && value !== null && Object.keys(value).length > REPORT_FIELDS_MAX) throw keyFaultError(file.source, { kind: 'fields', path: '/', key: '' });
+      header = value;
+    } else {
+      checkTextKeys({ text: line, value, prefix: `transactions[${batcher.count}]`, levelsMax: ENTRY_LEVELS_MAX, source: file.source });
+      batcher.add(value);
+    }
   };
   for await (const chunk of hashedChunks(file, hash)) {
     let text: string;

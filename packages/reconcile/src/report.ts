@@ -9,7 +9,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { EarnApiError, validateDailyReport } from '@earnbook/earn-client/contract';
 import type { DailyReport } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
-import { REPORT_DEPTH_MAX, TransactionsScanner } from './report-scan.js';
+import { REPORT_FIELDS_MAX, findKeyFault, keyFaultError, pairsInText } from './report-keys.js';
+import { REPORT_DEPTH_MAX } from './report-scan.js';
 
 /** Bytes of a report file read at most (a 1M-entry report is about 300 MB). */
 export const REPORT_BYTES_MAX = 1024 * 1024 * 1024;
@@ -31,13 +32,19 @@ export interface LoadedReport {
 }
 
 /**
- * Refuses a value nested deeper than {@link REPORT_DEPTH_MAX} levels (the top-level object is level
- * 1), as the streamed read does: walked with a stack of its own, so that no depth overflows the
- * call stack (a 5,000-level report given as an object threw an untyped `RangeError` before).
+ * Walks a parsed report once and answers how many keys its objects hold, or -1 when one of them
+ * is `__proto__` (see `report-keys.ts`). Refuses a value nested deeper than
+ * {@link REPORT_DEPTH_MAX} levels (the top-level object is level 1), as the streamed read does,
+ * and more than `REPORT_FIELDS_MAX` top-level fields. Walked with a stack of its own, so that no
+ * depth overflows the call stack (a 5,000-level report given as an object threw an untyped
+ * `RangeError` before).
  */
-function checkDepth(json: unknown, source: string): void {
+function inspectReport(json: unknown, source: string): number {
   // Containers only (a primitive cannot nest): a pair of stacks, no object per node.
-  if (typeof json !== 'object' || json === null) return;
+  if (typeof json !== 'object' || json === null) return 0;
+  if (!Array.isArray(json) && Object.keys(json).length > REPORT_FIELDS_MAX) throw keyFaultError(source, { kind: 'fields', path: '/', key: '' });
+  let pairs = 0;
+  let prototypeKey = false;
   const values: object[] = [json];
   const depths: number[] = [1];
   for (let value = values.pop(); value !== undefined; value = values.pop()) {
@@ -46,13 +53,41 @@ function checkDepth(json: unknown, source: string): void {
       const path = deepestPath(json);
       throw new ReconcileError('invalid_report', `report from ${source} nests deeper than ${REPORT_DEPTH_MAX} levels under ${path}/…`, { field: 'report', value: source, path });
     }
-    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    let children: readonly unknown[];
+    if (Array.isArray(value)) {
+      children = value;
+    } else {
+      children = Object.values(value);
+      pairs += children.length;
+      if (Object.hasOwn(value, PROTOTYPE_KEY)) prototypeKey = true;
+    }
+    for (const child of children) {
       if (typeof child === 'object' && child !== null) {
         values.push(child);
         depths.push(depth + 1);
       }
     }
   }
+  return prototypeKey ? -1 : pairs;
+}
+
+const PROTOTYPE_KEY = '__proto__';
+
+/** The path of the first `__proto__` key in a parsed value (searched again, on failure only). */
+function prototypeKeyPath(json: unknown): string {
+  const stack: { readonly value: object; readonly path: string }[] = typeof json === 'object' && json !== null ? [{ value: json, path: '' }] : [];
+  const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { value, path } = item;
+    if (!Array.isArray(value) && Object.hasOwn(value, PROTOTYPE_KEY)) return join(path, PROTOTYPE_KEY);
+    const children: [string, unknown][] = Array.isArray(value) ? value.map((child, index) => [`${path}[${index}]`, child]) : Object.entries(value).map(([key, child]) => [join(path, key), child]);
+    // Last pushed, first searched: the children in their order.
+    for (let index = children.length - 1; index >= 0; index--) {
+      const [childPath, child] = children[index] as [string, unknown];
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, path: childPath });
+    }
+  }
+  return '/';
 }
 
 /** The first levels of the path to a value nested deeper than the limit (found again, on failure only). */
@@ -93,9 +128,17 @@ function depthOf(value: unknown): number {
 const DEPTH_PATH_LEVELS_SHOWN = 8;
 const DEPTH_PATH_KEY_CHARS = 64;
 
-/** Validates a parsed report; a bad one is a `ReconcileError` naming the JSON path and field. */
+/**
+ * Validates a parsed report; a bad one is a `ReconcileError` naming the JSON path and field. A
+ * `__proto__` key anywhere is refused (a report has no such field).
+ */
 export function validateReport(json: unknown, source: string): DailyReport {
-  checkDepth(json, source);
+  if (inspectReport(json, source) < 0) throw keyFaultError(source, { kind: 'prototype', path: prototypeKeyPath(json), key: PROTOTYPE_KEY });
+  return contractReport(json, source);
+}
+
+/** The contract's check of a parsed report whose depth and keys were checked. */
+function contractReport(json: unknown, source: string): DailyReport {
   try {
     return validateDailyReport(json);
   } catch (cause) {
@@ -116,32 +159,25 @@ export function validateReport(json: unknown, source: string): DailyReport {
 export function parseReport(bytes: Buffer | string, source: string): LoadedReport {
   if (typeof bytes !== 'string' && bytes.length > REPORT_MEMORY_BYTES_MAX) throw tooLargeForMemory(source, bytes.length);
   const text = typeof bytes === 'string' ? bytes : decodeUtf8(bytes, source);
+  // A leading byte order mark is ignored, as the streaming reader ignores it (RFC 8259 allows
+  // either); the content hash still covers the bytes as given.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let json: unknown;
   try {
-    // A leading byte order mark is ignored, as the streaming reader ignores it (RFC 8259 allows
-    // either); the content hash still covers the bytes as given.
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    json = JSON.parse(body);
   } catch (cause) {
     throw new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
   }
-  if (hasSecondTransactionsKey(text, bytes)) {
-    // JSON.parse keeps the last one, the streaming reader refuses: one rule for both.
-    throw new ReconcileError('invalid_report', `report from ${source} must have one transactions array`, { field: 'transactions', path: 'transactions', value: source });
+  // JSON.parse keeps the last of two values under one key (a second `transactions` too), which
+  // the streaming reader refuses: the keys it kept are counted against the keys of the text, and
+  // the text walked for the repeated one (or `__proto__`) only when they differ.
+  const pairs = inspectReport(json, source);
+  if (pairs < 0 || pairs !== pairsInText(body)) {
+    const fault = findKeyFault(body, '', REPORT_DEPTH_MAX);
+    if (fault === undefined) throw new Error(`assertion: report from ${source} kept ${pairs} keys of its text's ${pairsInText(body)}, but none repeats`);
+    throw keyFaultError(source, fault);
   }
-  return { report: validateReport(json, source), contentHash: createHash('sha256').update(text).digest('hex'), source };
-}
-
-/**
- * Whether JSON text holds a second top-level `transactions` key (the streaming reader's scanner
- * counts them, over the bytes as given). Only text that could (the word twice, or an escape that
- * may spell it) is scanned.
- */
-function hasSecondTransactionsKey(text: string, bytes: Buffer | string): boolean {
-  const first = text.indexOf('transactions');
-  if ((first < 0 || text.indexOf('transactions', first + 1) < 0) && !text.includes('\\u')) return false;
-  const scanner = new TransactionsScanner();
-  scanner.scan(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
-  return scanner.transactionsKeys > 1;
+  return { report: contractReport(json, source), contentHash: createHash('sha256').update(text).digest('hex'), source };
 }
 
 /**
