@@ -4,19 +4,36 @@
  * code its README documents: 2 for bad input (a flag, a month, a `--zone` that is not the books')
  * and a `--database` that holds no books, 1 for anything else (a database that cannot be opened, an `--out` that already holds an
  * export). The script runs as
- * `pnpm … audit-export` runs it, under tsx; nothing is created at the `--database` given.
+ * `pnpm … audit-export` runs it, under tsx; nothing is created at the `--database` given. The
+ * `--zone` check is shared with the nightly job (`src/lib/books-in-zone.ts`), whose test runs it
+ * on SQLite and PostgreSQL too.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { snapshotDatabase } from '../../packages/ledger/test/support/snapshot.js';
 import { openPartnerBooks } from '../src/lib/partner-books.js';
 
 const EXAMPLES = new URL('../', import.meta.url).pathname;
+/** Storage dialects to test, as in the packages: `EARNBOOK_DIALECTS` (default `sqlite,postgres`). */
+const DIALECTS = (process.env['EARNBOOK_DIALECTS'] ?? 'sqlite,postgres').split(',').map((name) => name.trim());
+const PG_URL = process.env['EARNBOOK_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const directory = mkdtempSync(join(tmpdir(), 'earnbook-audit-errors-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const schemasToDrop: string[] = [];
+afterAll(async () => {
+  rmSync(directory, { recursive: true, force: true });
+  if (schemasToDrop.length === 0) return;
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    for (const schema of schemasToDrop) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+});
 
 interface Run {
   readonly code: number | null;
@@ -109,6 +126,30 @@ describe('audit export script failures', () => {
     const good = await runAuditExport(['--database', database, '--month', '2025-04', '--out', join(directory, 'out-zone-berlin'), '--zone', 'europe/berlin']);
     expect(good.stderr).toBe('');
     expect(good.code).toBe(0);
+  });
+
+  it.runIf(DIALECTS.includes('postgres'))('on PostgreSQL, books whose entities keep different zones refuse the one --zone, naming each entity in another zone, nothing written', async () => {
+    const url = new URL(PG_URL);
+    const schema = `earnbook_audit_zone_${process.pid}_${Date.now()}`;
+    schemasToDrop.push(schema);
+    url.searchParams.set('schema', schema);
+    const database = url.toString();
+    const entities = [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'UTC' }];
+    const created = await openPartnerBooks({ database, ifMissing: 'create', entities });
+    const before = await snapshotDatabase(created.db as never);
+    await created.close();
+    const out = join(directory, 'out-zone-mixed');
+    const run = await runAuditExport(['--database', database, '--month', '2025-04', '--out', out]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(errorLine(run)).toBe('earnbook audit export: invalid_flag: --zone UTC is not the zone of these books, which keep defi in Europe/Berlin: their entities keep Europe/Berlin, UTC, which one --zone cannot name');
+    expect(existsSync(out)).toBe(false);
+    const reopened = await openPartnerBooks({ database, ifMissing: 'fail', entities });
+    try {
+      expect(await snapshotDatabase(reopened.db as never)).toBe(before);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('an --out that already holds an export is output_failed, exit 1, one line, and the export there is left as it was', async () => {

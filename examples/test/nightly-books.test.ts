@@ -3,6 +3,8 @@
  * `--database` that holds no books (a typo, an empty PostgreSQL schema) is exit 2
  * `books_not_found` with nothing created, and a PostgreSQL URL without `?schema=` is the
  * connection's default schema, not a fresh one per night. The demo keeps its fresh schema.
+ * Its `--zone` (default UTC) must be the zone the books keep: another one, or one that is not an
+ * IANA zone, is exit 2 `invalid_flag` naming `--zone`, and the books are left as they were.
  * The script runs as the scheduler runs it (`node --import tsx`), against a sandbox as the API.
  */
 import { spawn } from 'node:child_process';
@@ -17,6 +19,7 @@ import { startSandbox } from '@earnbook/earn-sandbox';
 import type { Sandbox } from '@earnbook/earn-sandbox';
 import { syncProducts } from '@earnbook/reconcile';
 import { EXIT_CLEAN, EXIT_ERROR } from '../nightly-reconciliation/src/nightly.js';
+import { snapshotDatabase } from '../../packages/ledger/test/support/snapshot.js';
 import { openPartnerBooks } from '../src/lib/partner-books.js';
 import { bookSampleActivity } from '../src/lib/sandbox-activity.js';
 
@@ -28,7 +31,10 @@ const EXAMPLES = new URL('../', import.meta.url).pathname;
 
 interface Run {
   readonly code: number | null;
+  /** stdout and stderr as they arrived. */
   readonly output: string;
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
 /** Runs the nightly script against the sandbox as the Earn API, as `pnpm … nightly` does. */
@@ -36,10 +42,18 @@ function runNightly(args: readonly string[], env: Readonly<Record<string, string
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'nightly-reconciliation/src/main.ts', ...args], { cwd: EXAMPLES, env: { ...process.env, ...env } });
     let output = '';
-    child.stdout.on('data', (chunk) => (output += String(chunk)));
-    child.stderr.on('data', (chunk) => (output += String(chunk)));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      output += String(chunk);
+      stdout += String(chunk);
+    });
+    child.stderr.on('data', (chunk) => {
+      output += String(chunk);
+      stderr += String(chunk);
+    });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('close', (code) => resolve({ code, output, stdout, stderr }));
   });
 }
 
@@ -212,4 +226,68 @@ describe('the nightly script against the API', () => {
     expect(result.code, result.output).toBe(EXIT_CLEAN);
     expect(await transactionsAt(world, url.toString())).toBeGreaterThan(started.transactions);
   });
+});
+
+/** The one line a refused run prints: exactly one line on stderr, nothing on stdout, no stack frame. */
+function alertLine(run: Run): string {
+  const lines = run.stderr.split('\n').filter((line) => line.length > 0);
+  expect(lines, run.output).toHaveLength(1);
+  expect(run.stdout).toBe('');
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+  return lines[0] ?? '';
+}
+
+/** Every row of the books at `database` (opened with the zones they keep, which writes nothing). */
+async function snapshotAt(world: World, database: string): Promise<string> {
+  const partner = await openPartnerBooks({ database, ifMissing: 'fail', entities: world.sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+  try {
+    return await snapshotDatabase(partner.db as never);
+  } finally {
+    await partner.close();
+  }
+}
+
+describe('the nightly script\'s --zone', () => {
+  it('a --zone that is not an IANA zone is refused before any database is opened: exit 2, one line naming --zone, nothing created', async () => {
+    const { env, day } = await startWorld();
+    const database = join(directory, 'zone-never-opened.sqlite');
+    const result = await runNightly(['--database', database, '--zone', 'Mars/Olympus', '--day', day], env);
+    expect(result.code).toBe(EXIT_ERROR);
+    expect(alertLine(result)).toBe('ALERT nightly reconciliation could not run: invalid_flag: --zone must be an IANA time zone, got "Mars/Olympus"');
+    expect(existsSync(database)).toBe(false);
+  });
+
+  for (const dialect of DIALECTS) {
+    it.runIf(dialect === 'sqlite' || dialect === 'postgres')(`on books kept in ${ZONE}, the default --zone (UTC) or another zone is invalid_flag, exit 2, one line naming --zone, the value and the books' zone, nothing written; the books' zone in any case reconciles (${dialect})`, async () => {
+      const world = await startWorld();
+      let database = join(directory, 'zone-berlin.sqlite');
+      if (dialect === 'postgres') {
+        const schema = `earnbook_nightly_zone_${process.pid}_${Date.now()}`;
+        schemasToDrop.push(schema);
+        const url = new URL(PG_URL);
+        url.searchParams.set('schema', schema);
+        database = url.toString();
+      }
+      const started = await startBooks(world, database);
+      const before = await snapshotAt(world, database);
+      // The default --zone is UTC; then one given explicitly, with and without --day; then one the runtime does not know.
+      for (const [zone, args] of [
+        ['UTC', ['--day', started.day]],
+        ['UTC', []],
+        ['Asia/Tokyo', ['--zone', 'Asia/Tokyo', '--day', started.day]],
+      ] as const) {
+        const result = await runNightly(['--database', database, ...args], world.env);
+        expect(result.code, result.output).toBe(EXIT_ERROR);
+        expect(alertLine(result)).toBe(`ALERT nightly reconciliation could not run: invalid_flag: --zone ${zone} is not the zone of these books, which keep defi in ${ZONE}, lending in ${ZONE}: give --zone ${ZONE}`);
+      }
+      const unknown = await runNightly(['--database', database, '--zone', 'Mars/Olympus', '--day', started.day], world.env);
+      expect(unknown.code).toBe(EXIT_ERROR);
+      expect(alertLine(unknown)).toBe('ALERT nightly reconciliation could not run: invalid_flag: --zone must be an IANA time zone, got "Mars/Olympus"');
+      expect(await snapshotAt(world, database)).toBe(before);
+      // The books' zone, in any case the runtime accepts, reconciles the night.
+      const good = await runNightly(['--database', database, '--zone', ZONE.toLowerCase(), '--day', started.day], world.env);
+      expect(good.code, good.output).toBe(EXIT_CLEAN);
+      expect(await transactionsAt(world, database)).toBeGreaterThan(started.transactions);
+    });
+  }
 });

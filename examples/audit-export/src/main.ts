@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError, describeError, singleLine } from '@earnbook/cli';
 import { EarnFacade } from '@earnbook/earn-client';
-import { assertTimeZone, sameTimeZone } from '@earnbook/ledger';
 import { startSandbox } from '@earnbook/earn-sandbox';
+import { checkZoneFlag, openBooksInZone } from '../../src/lib/books-in-zone.js';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import type { PartnerBooks } from '../../src/lib/partner-books.js';
 import { AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, syncProducts } from '@earnbook/reconcile';
@@ -62,32 +62,6 @@ function checkMonth(month: string): string {
   }
 }
 
-/** Refuses a `--zone` that is not an IANA time zone before any database is opened. */
-function checkZone(zone: string): void {
-  try {
-    assertTimeZone(zone, '--zone');
-  } catch (cause) {
-    throw new CliError('invalid_flag', `--zone must be an IANA time zone, got ${JSON.stringify(zone)}`, { field: '--zone', value: zone, cause });
-  }
-}
-
-/**
- * Opens the partner's books with the entities and zones they keep, and refuses a `--zone` that
- * is not theirs (bad input, exit 2), before anything is written: opening books with the entities
- * they keep writes nothing, where opening them in another zone is the ledger's
- * `entity_configuration_changed`, which does not say which flag was wrong.
- */
-async function openBooksInZone(database: string, zone: string): Promise<PartnerBooks> {
-  const partner = await openPartnerBooks({ database, ifMissing: 'fail' });
-  const others = [...partner.ledger.entities.values()].filter((entity) => !sameTimeZone(entity.timeZone, zone));
-  if (others.length === 0) return partner;
-  await partner.close();
-  const kept = others.map((entity) => `${entity.id} in ${entity.timeZone}`).join(', ');
-  const zones = [...new Set([...partner.ledger.entities.values()].map((entity) => entity.timeZone))];
-  const hint = zones.length === 1 ? `give --zone ${zones[0]}` : `their entities keep ${zones.join(', ')}, which one --zone cannot name`;
-  throw new CliError('invalid_flag', `--zone ${zone} is not the zone of these books, which keep ${kept}: ${hint}`, { field: '--zone', value: zone });
-}
-
 /**
  * Refuses an `--out` that already holds an export before any database is opened: an export never
  * overwrites one. A failed export, not bad input (exit 1), named by the flag the person gave.
@@ -128,7 +102,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv);
   let partner: PartnerBooks;
   let month = flags.month === undefined ? undefined : checkMonth(flags.month);
-  checkZone(flags.zone);
+  // --zone is checked before any database is opened, and against the books' zones once they are.
+  const zone = checkZoneFlag(flags.zone);
   const out = flags.out === undefined ? undefined : checkOut(flags.out);
   let close = async () => {};
   if (flags.sandbox) {
@@ -138,7 +113,7 @@ async function main(argv: readonly string[]): Promise<number> {
     close = opened.close;
   } else {
     if (flags.database === undefined || month === undefined) throw new CliError('invalid_flag', 'give --database and --month (or --sandbox)', { field: flags.database === undefined ? '--database' : '--month' });
-    partner = await openBooksInZone(flags.database, flags.zone);
+    partner = await openBooksInZone({ database: flags.database, zone });
   }
   try {
     const directory = out ?? mkdtempSync(join(tmpdir(), `earnbook-audit-${month}-`));

@@ -3,6 +3,8 @@
  *
  *   pnpm --filter @earnbook/examples back-office [-- --port 3000 --database back-office.sqlite]
  *
+ * Books `--database` already holds are reopened in the zones they keep, with the sandbox in those
+ * zones; new books are started in the sandbox's zone (UTC).
  * It prints curl commands to try. Stop it with Ctrl-C. Against the real Earn API, build the
  * `EarnFacade` from your two credential sets instead of `sandbox.clientConfig(...)`.
  */
@@ -10,17 +12,26 @@ import { parseArgs } from 'node:util';
 import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf } from '@earnbook/ledger';
-import { openPartnerBooks } from '../../src/lib/partner-books.js';
+import { keptEntities, openPartnerBooks } from '../../src/lib/partner-books.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { buildBackOffice } from './back-office.js';
 
 const args = process.argv.slice(2);
 const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { port: { type: 'string', default: '3000' }, database: { type: 'string', default: ':memory:' } } });
-const sandbox = await startSandbox({ startAt: new Date() });
-const partner = await openPartnerBooks({ database: values.database ?? ':memory:', ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+const database = values.database ?? ':memory:';
+// Books the database already keeps are reopened with their entities, in the zones they keep (the
+// demo's keep Europe/Berlin): the sandbox stands in for the provider, whose accounting day is the
+// one agreed with the partner, so it keeps those zones too. Opening them in the sandbox's default
+// (UTC) would be the ledger's entity_configuration_changed. New books get the sandbox's entities.
+const kept = await keptEntities({ database });
+const sandbox = await startSandbox({ startAt: new Date(), ...(kept === undefined ? {} : { entities: kept.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) }) });
+const partner = await openPartnerBooks({ database, ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
 const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
-// The sandbox's entities share one zone: today's accounting day there is when the products take effect.
-await syncProducts({ source: earn, books: partner.books, effectiveDay: accountingDayOf(new Date(), sandbox.config.entities[0]?.timeZone ?? 'UTC') });
+// The products take effect on today's accounting day; where the entities keep different zones,
+// on the earliest of their days, so that every entity has its products in force today.
+const now = new Date();
+const today = sandbox.config.entities.map((entity) => accountingDayOf(now, entity.timeZone)).sort()[0] ?? accountingDayOf(now, sandbox.config.timeZone);
+await syncProducts({ source: earn, books: partner.books, effectiveDay: today });
 const app = buildBackOffice({ earn, books: partner.books, logger: false });
 const url = await app.listen({ host: '127.0.0.1', port: Number(values.port) });
 console.log(`back office listening on ${url} (Earn sandbox on ${sandbox.baseUrl}; books ${partner.description})

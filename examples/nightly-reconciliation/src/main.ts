@@ -6,7 +6,9 @@
  *
  * with the Earn API from the environment: EARN_BASE_URL, EARN_TOKEN_URL, EARN_DEFI_CLIENT_ID,
  * EARN_DEFI_CLIENT_SECRET, EARN_LENDING_CLIENT_ID, EARN_LENDING_CLIENT_SECRET. `--day` defaults
- * to yesterday in the zone. Or, self-contained against an in-process sandbox:
+ * to yesterday in the zone. `--zone` (default `UTC`) must be the zone the books keep their
+ * accounting days in: another one is refused before anything is written (`invalid_flag` naming
+ * `--zone`, exit 2). Or, self-contained against an in-process sandbox:
  *
  *   pnpm --filter @earnbook/examples nightly -- --sandbox
  *
@@ -15,7 +17,7 @@
  * `?schema=` or else the connection's default schema (`public`), never a new one.
  *
  * Exit codes: 0 clean, 1 open breaks, 2 could not run (no report yet, API or database failure,
- * no books at `--database`).
+ * no books at `--database`, a `--zone` that is not an IANA zone or not the zone the books keep).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ import { describeError, singleLine } from '@earnbook/cli';
 import { EarnClient, EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf, previousAccountingDay } from '@earnbook/ledger';
+import { checkZoneFlag, openBooksInZone } from '../../src/lib/books-in-zone.js';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
@@ -39,10 +42,12 @@ function required(name: string): string {
   return value;
 }
 
-async function againstTheApi(values: { database?: string | undefined; day?: string | undefined; zone?: string | undefined; 'report-folder'?: string | undefined }): Promise<NightlyExitCode> {
-  const zone = values.zone ?? 'UTC';
+async function againstTheApi(values: { database?: string | undefined; day?: string | undefined; 'report-folder'?: string | undefined }, zone: string): Promise<NightlyExitCode> {
   const day = values.day ?? previousAccountingDay(accountingDayOf(new Date(), zone));
-  const partner = await openPartnerBooks({ database: values.database ?? 'earnbook.sqlite', ifMissing: 'fail', entities: ENTITIES.map((id) => ({ id, timeZone: zone })) });
+  // The books are opened with the entities and zones they keep (writing nothing); a --zone that
+  // is not theirs is refused naming --zone, where opening them in it would be the ledger's
+  // entity_configuration_changed, which names no flag.
+  const partner = await openBooksInZone({ database: values.database ?? 'earnbook.sqlite', zone });
   try {
     const clients = Object.fromEntries(
       ENTITIES.map((entity) => [
@@ -101,10 +106,13 @@ async function againstTheSandbox(): Promise<NightlyExitCode> {
 const args = process.argv.slice(2);
 try {
   const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
-  process.exitCode = values.sandbox === true ? await againstTheSandbox() : await againstTheApi(values);
+  // --zone (default UTC) is checked before any database is opened, then against the books' zones.
+  const zone = checkZoneFlag(values.zone ?? 'UTC');
+  process.exitCode = values.sandbox === true ? await againstTheSandbox() : await againstTheApi(values, zone);
 } catch (error) {
-  // Typed failures (books_not_found for a --database that holds no books, database_unavailable)
-  // carry their code for the alert; their messages never hold a PostgreSQL password.
+  // Typed failures (books_not_found for a --database that holds no books, invalid_flag for a
+  // --zone that is not the books', database_unavailable) carry their code for the alert; their
+  // messages never hold a PostgreSQL password.
   const description = describeError(error);
   const code = description.kind === 'internal' ? '' : `${description.code}: `;
   console.error(`ALERT nightly reconciliation could not run: ${code}${singleLine(description.message)}`);

@@ -100,3 +100,27 @@ export async function openPartnerBooks(options: PartnerBooksOptions): Promise<Pa
   }
   return Object.freeze({ ledger: opened.ledger, books: opened.books, reconciler: opened.reconciler, db: opened.db, description, close: () => opened.close() });
 }
+
+/**
+ * The entities the books at `database` keep, with the zone of each, or `undefined` when it holds
+ * no books; nothing is created or written either way. A service that starts new books when there
+ * are none (the back office) reads them first, so that it reopens existing books in the zones
+ * they keep instead of its own default (the ledger's `entity_configuration_changed`).
+ *
+ * @example
+ * const kept = await keptEntities({ database: 'back-office.sqlite' }); // [{ id: 'defi', timeZone: 'Europe/Berlin' }, …] or undefined
+ */
+export async function keptEntities(options: { readonly database: string; readonly cwd?: string }): Promise<readonly LedgerEntity[] | undefined> {
+  let partner: PartnerBooks;
+  try {
+    partner = await openPartnerBooks({ database: options.database, ifMissing: 'fail', ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
+  } catch (error) {
+    if (error instanceof CliError && error.code === 'books_not_found') return undefined;
+    throw error;
+  }
+  try {
+    return Object.freeze([...partner.ledger.entities.values()].map((entity) => Object.freeze({ id: entity.id, timeZone: entity.timeZone })));
+  } finally {
+    await partner.close();
+  }
+}
