@@ -33,6 +33,7 @@ import { selectCycleLinesMark } from './db/earn-repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 import { optionalWholeNumber } from './whole-number.js';
+import { assertCycleDayInOrder } from './cycle-order.js';
 
 /** Accounts read and booked per database transaction by default. */
 export const CYCLE_BATCH_SIZE_DEFAULT = 500;
@@ -450,7 +451,10 @@ async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, e
  * Books the cycle: per batch of accounts and currency, one compound interest transaction
  * (Dr earn_assets, Cr each user, each line with its provider id) stamped at the start of the
  * next day; per currency, one partner-margin transaction; residues stored per account and day.
- * Safe to run again and to resume after a crash (lines already booked answer `exists`).
+ * Safe to run again and to resume after a crash (lines already booked answer `exists`). Days run
+ * in order: a day whose day before has not run (an Earn account holding a balance then), or that
+ * never ran while a later day has, is refused before anything is written (`cycle_out_of_order`,
+ * see `cycle-order.ts`); the first day ever run for the entity may be any day.
  */
 export async function runAccountingCycle(options: RunCycleOptions): Promise<CycleSummary> {
   const { books } = options;
@@ -464,6 +468,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   const commitLines = checkCommitLines(options.commitLines);
   const reader = await openCycleReader({ ...options, entity, day });
   assertBookableScales(ledger, reader);
+  await assertCycleDayInOrder(ledger.db, { entity, day });
   const totals = new Map<string, { userInterest: bigint; partnerMargin: bigint }>();
   let accounts = 0;
   let interestBooked = 0;

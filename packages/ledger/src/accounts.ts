@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant, describeValue } from './errors.js';
 import { formatUnits } from './money.js';
 import { formatInstant } from './calendar.js';
-import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
+import { ACCOUNT_KIND_RULES, SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind } from './chart.js';
 import { parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
@@ -16,6 +16,9 @@ import type { LedgerDatabase } from './db/schema.js';
 import type { LedgerDialect } from './db/dialect.js';
 import type { AccountRow } from './db/repository.js';
 import { insertAccountReturningRow, selectAccountByCode, selectAccountById, selectAccounts } from './db/accounts-repository.js';
+
+/** A kind of account that exists once per (entity, currency), its code the kind itself. */
+export type SystemAccountKind = Exclude<AccountKind, 'user'>;
 
 const CURRENCY_PATTERN = /^[A-Z0-9]{2,12}$/;
 
@@ -46,6 +49,19 @@ class AccountCache {
     this.byId.set(account.id, account);
     this.byCode.set(codeKey(account.entity, account.currency, account.code), account);
   }
+
+  delete(key: string): void {
+    const account = this.byCode.get(key);
+    if (account === undefined) return;
+    this.byCode.delete(key);
+    this.byId.delete(account.id);
+  }
+}
+
+/** The system accounts of one (entity, currency) the cache knows, and the kinds it does not. */
+export interface KnownSystemAccounts {
+  readonly ids: Partial<Record<SystemAccountKind, number>>;
+  readonly missing: readonly SystemAccountKind[];
 }
 
 /**
@@ -104,6 +120,33 @@ export class AccountDirectory {
 
   #cachedByCode(db: Kysely<LedgerDatabase>, key: string): LedgerAccount | undefined {
     return this.#committed.byCode.get(key) ?? this.#pending.get(db)?.byCode.get(key);
+  }
+
+  /**
+   * The system accounts of (entity, currency) known without a database read (committed, or read
+   * or opened in `db`'s transaction), and the kinds that are not: an account cached with another
+   * kind under a system kind's code counts as missing (opening it answers the conflict).
+   */
+  knownSystemAccounts(db: Kysely<LedgerDatabase>, entity: string, currency: string): KnownSystemAccounts {
+    const ids: Partial<Record<SystemAccountKind, number>> = {};
+    const missing: SystemAccountKind[] = [];
+    for (const kind of SYSTEM_ACCOUNT_KINDS) {
+      const account = this.#cachedByCode(db, codeKey(entity, currency, kind));
+      if (account?.kind === kind) ids[kind] = account.id;
+      else missing.push(kind);
+    }
+    return { ids, missing };
+  }
+
+  /**
+   * Forgets accounts of these codes that `db`'s transaction opened after a savepoint it has rolled
+   * back to: they are no rows any more, and must not be remembered when the transaction commits.
+   * Committed accounts are never forgotten.
+   */
+  forgetPending(db: Kysely<LedgerDatabase>, entity: string, currency: string, codes: readonly string[]): void {
+    const pending = this.#pending.get(db);
+    if (pending === undefined) return;
+    for (const code of codes) pending.delete(codeKey(entity, currency, code));
   }
 
   /** Opens an account (entity already checked), or returns the stored one of the same kind. */

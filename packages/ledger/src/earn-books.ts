@@ -326,13 +326,14 @@ export class EarnBooks {
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
     const providerData = jsonText(input.providerData, 'providerData', PROVIDER_DATA_BYTES_MAX);
-    // Checked before the system accounts are opened, so that a refused key leaves nothing behind.
     const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
-    // Outside a caller's scope the system accounts are opened (and committed) before the booking's transaction.
-    const system = await this.ledger.systemAccountIds(account.entity, account.currency, scope?.db);
-    const entries = postingRuleEntries(kind, { ...system, user: account.ledgerAccountId }, amount);
     const work = async (within: PostingScope): Promise<PostResult> => {
-      const result = await within.post({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries });
+      // The system accounts are opened with the posting, in this transaction: a refused booking leaves none.
+      const result = await this.ledger.postWithSystemAccounts(
+        { entity: account.entity, currency: account.currency },
+        (system) => ({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries: postingRuleEntries(kind, { ...system, user: account.ledgerAccountId }, amount) }),
+        within,
+      );
       if (result.status === 'created') {
         await earnRepository.insertBooking(within.db, {
           entity: account.entity,
@@ -358,21 +359,24 @@ export class EarnBooks {
     return { kind: row.kind, earnAccountId: row.earn_account_id, amount: formatUnits(toUnits(row.amount)), currency: row.currency, occurredAt: row.occurred_at, providerData: JSON.parse(row.provider_data) as unknown, transactionId: row.transaction_id };
   }
 
-  /** Records an interest entry: Dr earn_assets, Cr the user's account. Idempotent on the provider entry id by default. */
+  /**
+   * Records an interest entry: Dr earn_assets, Cr the user's account. Idempotent on the provider
+   * entry id by default. The first posting of a currency opens its system accounts with it.
+   */
   async recordInterest(input: InterestInput): Promise<PostResult> {
     const account = await this.earnAccount(input);
     const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency, allowZero: false });
-    const accounts = { ...(await this.ledger.systemAccountIds(account.entity, account.currency)), user: account.ledgerAccountId };
-    return this.ledger.post({
+    const metadata = input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } };
+    return this.ledger.postWithSystemAccounts({ entity: account.entity, currency: account.currency }, (system) => ({
       entity: account.entity,
       kind: 'interest',
       idempotencyKey: input.idempotencyKey ?? `interest:${providerEntryId}`,
       occurredAt: input.occurredAt,
       providerId: providerEntryId,
-      ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
-      entries: postingRuleEntries('interest', accounts, amount),
-    });
+      ...metadata,
+      entries: postingRuleEntries('interest', { ...system, user: account.ledgerAccountId }, amount),
+    }));
   }
 
   /** Records partner margin: Dr settlement (the provider owes it), Cr partner_margin_income. */
@@ -390,16 +394,16 @@ export class EarnBooks {
     const currency = parseCurrency(input.currency);
     const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency });
-    const accounts = await this.ledger.systemAccountIds(entity, currency);
-    return this.ledger.post({
+    const metadata = input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } };
+    return this.ledger.postWithSystemAccounts({ entity, currency }, (accounts) => ({
       entity,
       kind,
       idempotencyKey: input.idempotencyKey ?? `${kind}:${providerEntryId}`,
       occurredAt: input.occurredAt,
       providerId: providerEntryId,
-      ...(input.interestDay === undefined ? {} : { metadata: { interestDay: parseAccountingDay(input.interestDay, 'interestDay') } }),
+      ...metadata,
       entries: postingRuleEntries(kind, accounts, amount),
-    });
+    }));
   }
 
   /** Records a settlement transfer, which moves the outstanding balance back toward zero. */
@@ -410,22 +414,30 @@ export class EarnBooks {
       throw new LedgerError('invalid_input', `direction must be "to_provider" or "from_provider", got ${describeValue(input.direction)}`, { field: 'direction', value: describeValue(input.direction) });
     }
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency });
-    const accounts = await this.ledger.systemAccountIds(entity, currency);
-    return this.ledger.post({
+    const reference = input.reference === undefined ? {} : { providerId: parseKey(input.reference, 'reference') };
+    const rule = input.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider';
+    return this.ledger.postWithSystemAccounts({ entity, currency }, (accounts) => ({
       entity,
       kind: 'settlement',
       idempotencyKey: input.idempotencyKey,
       occurredAt: input.occurredAt,
-      ...(input.reference === undefined ? {} : { providerId: parseKey(input.reference, 'reference') }),
+      ...reference,
       metadata: { direction: input.direction },
-      entries: postingRuleEntries(input.direction === 'to_provider' ? 'settlement_to_provider' : 'settlement_from_provider', accounts, amount),
-    });
+      entries: postingRuleEntries(rule, accounts, amount),
+    }));
   }
 
-  /** The outstanding balance with the provider for (entity, currency), signed like the report's. */
+  /**
+   * The outstanding balance with the provider for (entity, currency), signed like the report's:
+   * zero for a currency never booked (read without opening its accounts).
+   */
   async outstandingBalance(input: { entity: string; currency: string; day?: string }): Promise<Amount> {
-    const settlement = await this.ledger.systemAccount(this.ledger.entity(input.entity).id, parseCurrency(input.currency), 'settlement');
-    return input.day === undefined ? this.ledger.balance(settlement.id) : this.ledger.balanceAtEndOfDay(settlement.id, input.day);
+    const entity = this.ledger.entity(input.entity).id;
+    const currency = parseCurrency(input.currency);
+    const day = input.day === undefined ? undefined : parseAccountingDay(input.day, 'day');
+    const settlement = await this.ledger.findAccount({ entity, currency, code: 'settlement' });
+    if (settlement === undefined) return formatUnits(0n);
+    return day === undefined ? this.ledger.balance(settlement.id) : this.ledger.balanceAtEndOfDay(settlement.id, day);
   }
 
 

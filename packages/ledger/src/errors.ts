@@ -28,7 +28,8 @@ export type LedgerErrorCode =
   | 'already_reversed'
   | 'limit_exceeded'
   | 'driver_missing'
-  | 'transaction_aborted';
+  | 'transaction_aborted'
+  | 'cycle_out_of_order';
 
 /** Structured details a {@link LedgerError} may carry. */
 export interface LedgerErrorDetails {

@@ -65,6 +65,7 @@ export type {
   ScopeLinesOptions,
   VerifyReport,
 } from './ledger.js';
+export type { SystemAccountIds } from './system-accounts.js';
 export type { LedgerDialect } from './db/dialect.js';
 export type { LedgerDatabase } from './db/schema.js';
 export { migrateLedger } from './db/migrations.js';

@@ -34,6 +34,8 @@ import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
 import { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
 import type { LedgerLogger } from './logger.js';
 import { AccountDirectory, parseCurrency } from './accounts.js';
+import { PLACEHOLDER_SYSTEM_ACCOUNT_IDS, postOpeningSystemAccounts } from './system-accounts.js';
+import type { SystemAccountIds } from './system-accounts.js';
 import { postBatch, shardPicker } from './post-batch.js';
 import { assertNoPartialWrite, markPartialWrite } from './partial-writes.js';
 import type { PostBatchContext } from './post-batch.js';
@@ -208,11 +210,45 @@ export class Ledger {
     return this.openAccount({ entity, currency, code: kind, kind }, db);
   }
 
-  /** The ids of every system account of (entity, currency), opened on first use (in `db`: pass a transaction to open them in it). */
+  /**
+   * The ids of every system account of (entity, currency), opened on first use (in `db`: pass a
+   * transaction to open them in it). Opened through the books' own handle they commit at once,
+   * whatever happens next: to post with them, use {@link Ledger.postWithSystemAccounts}, which
+   * opens them with the posting.
+   */
   async systemAccountIds(entity: string, currency: string, db: Kysely<LedgerDatabase> = this.db): Promise<Record<Exclude<AccountKind, 'user'>, number>> {
     const ids: Partial<Record<Exclude<AccountKind, 'user'>, number>> = {};
     for (const kind of SYSTEM_ACCOUNT_KINDS) ids[kind] = (await this.systemAccount(entity, currency, kind, db)).id;
     return ids as Record<Exclude<AccountKind, 'user'>, number>;
+  }
+
+  /**
+   * Posts `build(ids)`, `ids` those of every system account of (entity, currency), opening the
+   * missing ones with the posting: a posting refused for any reason (bad input, a balance rule, an
+   * idempotency conflict) leaves no account behind. Where they are all open and known (the common
+   * case) this is {@link Ledger.post} (or `scope.post`) with them, without a read. Otherwise the
+   * posting is checked first, then the accounts are opened in its own transaction (in `scope`'s,
+   * when given, after a savepoint that a refusal rolls back to, so `scope` may catch it and go on).
+   *
+   * @example
+   * await ledger.postWithSystemAccounts({ entity: 'defi', currency: 'BTC' }, (ids) => ({
+   *   entity: 'defi', kind: 'fee', idempotencyKey: 'fee-1', occurredAt: '2025-03-19T00:00:00Z',
+   *   entries: [{ accountId: ids.fee_expense, side: 'debit', amount: '0.1' }, { accountId: ids.settlement, side: 'credit', amount: '0.1' }],
+   * }));
+   */
+  async postWithSystemAccounts(target: { entity: string; currency: string }, build: (ids: SystemAccountIds) => PostingInput, scope?: PostingScope): Promise<PostResult> {
+    const entity = this.entity(target?.entity).id;
+    const currency = parseCurrency(target.currency);
+    const known = this.#accounts.knownSystemAccounts(scope?.db ?? this.db, entity, currency);
+    if (known.missing.length === 0) {
+      const posting = build(known.ids as SystemAccountIds);
+      return scope === undefined ? this.post(posting) : scope.post(posting);
+    }
+    // Bad input is refused before a transaction opens anything.
+    this.#normalize(build(PLACEHOLDER_SYSTEM_ACCOUNT_IDS));
+    if (scope === undefined) return this.transact((own) => this.postWithSystemAccounts({ entity, currency }, build, own));
+    const opening = { accounts: this.#accounts, open: (e: string, c: string, db: Kysely<LedgerDatabase>) => this.systemAccountIds(e, c, db) };
+    return postOpeningSystemAccounts(opening, scope, { entity, currency, missing: known.missing }, build);
   }
 
   /** An account by id, or an `unknown_account` error. */

@@ -8,7 +8,7 @@
  * Berlin and the 24- and 25-hour days where America/Santiago changes its clocks at midnight.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { EarnBooks, computeDailyInterest, parseInterestTerms, runAccountingCycle, toUnits, formatUnits } from '../src/index.js';
+import { EarnBooks, computeDailyInterest, nextAccountingDay, parseInterestTerms, runAccountingCycle, toUnits, formatUnits } from '../src/index.js';
 import type { InterestTermsInput, Ledger } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 
@@ -132,6 +132,9 @@ describe.each(DIALECTS)('the accounting cycle over days on %s', (dialect) => {
     const seen: string[][] = [];
     const april = await runAccountingCycle({ books, entity: 'defi', day: '2025-04-05', onLines: (lines) => seen.push(balancesOf(lines)) });
     expect(april.creditedAt).toBe('2025-04-06T04:00:00.000Z');
+    // The days between run first: a0 and a1 hold balances on them (a day is refused before the day before it has run).
+    await expect(runAccountingCycle({ books, entity: 'defi', day: '2025-09-06' })).rejects.toMatchObject({ code: 'cycle_out_of_order', field: 'day', value: '2025-09-06', context: { nextDay: '2025-04-06' } });
+    for (let day = '2025-04-06'; day < '2025-09-06'; day = nextAccountingDay(day)) await runAccountingCycle({ books, entity: 'defi', day, batchSize: 4 });
     const september = await runAccountingCycle({ books, entity: 'defi', day: '2025-09-06', onLines: (lines) => seen.push(balancesOf(lines)) });
     expect(september.creditedAt).toBe('2025-09-07T04:00:00.000Z');
     expect(seen).toEqual([['a0'], ['a0', 'a1', 'a2']]);

@@ -350,8 +350,11 @@ export async function selectCycleAccounts(db: Db, input: { entity: string; day: 
   return rows;
 }
 
-/** The savepoints the ledger takes: one per posting of a group retried alone, one around a batch's key claims. */
-export type SavepointName = 'group_item' | 'batch_keys';
+/**
+ * The savepoints the ledger takes: one per posting of a group retried alone, one around a batch's
+ * key claims, one around a posting that opens its currency's system accounts.
+ */
+export type SavepointName = 'group_item' | 'batch_keys' | 'system_accounts';
 
 /** Opens a savepoint inside the current transaction (same SQL on both dialects). */
 export async function savepoint(db: Db, name: SavepointName): Promise<void> {
@@ -375,6 +378,33 @@ export async function rollbackToSavepoint(db: Db, name: SavepointName): Promise<
  */
 export async function readSnapshot<T>(db: Db, work: (snapshot: Db) => Promise<T>): Promise<T> {
   return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work);
+}
+
+/** Whether an entity's accounting cycle of `day` completed, and the latest day whose cycle did. */
+export async function selectCycleDays(db: Db, input: { entity: string; day: string }): Promise<{ ran: boolean; latest: string | undefined }> {
+  const ran = await db.selectFrom('accounting_cycles').select('accounting_day').where('entity', '=', input.entity).where('accounting_day', '=', input.day).executeTakeFirst();
+  const latest = await db.selectFrom('accounting_cycles').select('accounting_day').where('entity', '=', input.entity).orderBy('accounting_day', 'desc').limit(1).executeTakeFirst();
+  return { ran: ran !== undefined, latest: latest?.accounting_day };
+}
+
+/**
+ * Whether some Earn account of an entity held a balance at the end of a day from `from` to `to`
+ * (its latest day row on or before `from`, or any day row after it up to `to`, other than
+ * `zero`, the canonical zero: the text SQLite stores, a value PostgreSQL compares as NUMERIC), or
+ * carries an interest residue from `residueDay`. Two index probes per Earn account, and the
+ * first one found ends the read; the cycle asks only when days were skipped.
+ */
+export async function earnBalanceOrResidueHeld(db: Db, input: { entity: string; from: string; to: string; residueDay: string; zero: string }): Promise<boolean> {
+  const { rows } = await sql<{ found: number }>`
+    select 1 as found from earn_accounts a
+    where a.entity = ${input.entity} and (
+      coalesce((select d.balance from account_day_balances d where d.account_id = a.ledger_account_id and d.accounting_day <= ${input.from}
+                order by d.accounting_day desc limit 1), ${input.zero}) <> ${input.zero}
+      or exists (select 1 from account_day_balances d where d.account_id = a.ledger_account_id and d.accounting_day > ${input.from}
+                 and d.accounting_day <= ${input.to} and d.balance <> ${input.zero})
+      or exists (select 1 from interest_residues r where r.account_id = a.ledger_account_id and r.accounting_day = ${input.residueDay}))
+    limit 1`.execute(db);
+  return rows.length > 0;
 }
 
 /** Records that an entity's accounting cycle of a day completed (kept if already recorded). */
