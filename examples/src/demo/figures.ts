@@ -123,7 +123,8 @@ export interface DailySeries {
 /**
  * Reads the daily figures of every (entity, currency) over `days`: interest by one exact
  * aggregate query per entity, the outstanding balance from the settlement account's end-of-day
- * balance (the ledger's per-day balances, one probe per day).
+ * balance (the ledger's per-day balances, one probe per day; zero for a currency never booked).
+ * Reads only: it opens no account.
  */
 export async function readDailySeries(input: {
   readonly ledger: Ledger;
@@ -153,9 +154,11 @@ export async function readDailySeries(input: {
     for (const currency of input.currencies.get(entity) ?? []) {
       // User accounts are credited by interest: the signed sum is negative.
       const interestCredited = new Map(rows.filter((row) => row.currency === currency).map((row) => [row.day, formatUnits(-toUnits(row.total))]));
-      const account = await ledger.systemAccount(entity, currency, 'settlement');
+      // Found, never opened: a currency the entity never booked has no settlement account, and a
+      // read of the figures must not write one (its outstanding balance is zero every day).
+      const account = await ledger.findAccount({ entity, currency, code: 'settlement' });
       const outstanding = new Map<string, string>();
-      for (const day of input.days) outstanding.set(day, await ledger.balanceAtEndOfDay(account.id, day));
+      for (const day of input.days) outstanding.set(day, account === undefined ? formatUnits(0n) : await ledger.balanceAtEndOfDay(account.id, day));
       series.push({ entity, currency, interestCredited, outstanding });
     }
   }

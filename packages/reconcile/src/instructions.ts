@@ -140,7 +140,14 @@ export async function instruct(trx: Kysely<ReconcileDatabase>, input: InstructIn
   });
 }
 
-/** The system accounts a booking kind posts to, opened inside `db` if needed. */
+/**
+ * The system accounts a booking kind posts to, opened inside `db` (a caller's transaction) if
+ * needed. They are rows of that transaction: a caller must let a refusal that follows roll the
+ * transaction back, never catch it and commit, or a currency never booked keeps accounts of a
+ * posting that was refused. Both callers do (the day's sync rejects the whole report; confirming
+ * an instruction throws out of its transaction); a caller that must commit past a refusal posts
+ * with `Ledger.postWithSystemAccounts` instead, which opens them after a savepoint.
+ */
 export async function systemAccountsFor(ledger: Ledger, input: { entity: string; currency: string; kind: PostingRuleKind }, db: Kysely<LedgerDatabase>): Promise<Partial<Record<AccountKind, number>>> {
   const accounts: Partial<Record<AccountKind, number>> = {};
   for (const [accountKind] of POSTING_RULES[input.kind]) {

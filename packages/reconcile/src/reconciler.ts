@@ -123,7 +123,9 @@ export class Reconciler {
    * both or neither. The booking is idempotent on the entry's key, so a retry after a crash that
    * happened before this call (the booking recorded by another path) finds it and resolves. An
    * entry in another currency than its Earn account's is refused (`invalid_transition`, field
-   * `currency`), writing nothing: the books cannot hold it as reported; resolve it by hand.
+   * `currency`), writing nothing: the books cannot hold it as reported; resolve it by hand. Any
+   * refused repair writes nothing, also the first booking of a currency the entity never booked:
+   * its system accounts are opened with the booking, in the repair's transaction.
    */
   async repairMissingBooking(input: { breakId: number }): Promise<Break> {
     const row = await this.#break(input.breakId);
@@ -141,7 +143,6 @@ export class Reconciler {
       idempotencyKey: entry.idempotencyKey ?? `repair:${entry.bookingId ?? entry.id}`,
       providerData: { source: 'daily report', reportVersion: row.report_version, entry },
     };
-    // Opened (and committed) before the booking transaction; inside it would be as safe (the ledger remembers accounts opened in a transaction only once it commits).
     const account = await this.books.earnAccount({ entity: row.entity, earnAccountId: entry.accountId });
     if (entry.currency !== account.currency) {
       throw new ReconcileError('invalid_transition', `break ${row.id}: the report's ${entry.type} ${booking.providerBookingId} is in currency ${entry.currency}, but Earn account ${account.earnAccountId} holds ${account.currency}; it cannot be booked as reported, resolve it by hand`, {
@@ -149,7 +150,8 @@ export class Reconciler {
         value: entry.currency,
       });
     }
-    await this.ledger.systemAccountIds(account.entity, account.currency);
+    // The currency's system accounts are not opened here: the booking opens them in this
+    // transaction (after a savepoint), so a refused repair of a currency never booked leaves none.
     const reason = `booked from the daily report (${entry.type} ${booking.providerBookingId})`;
     await this.ledger.transact(async (scope) => {
       const result = entry.type === 'Deposit' ? await this.books.recordDeposit(booking, scope) : await this.books.recordWithdrawal(booking, scope);
