@@ -92,6 +92,34 @@ describe('audit export script failures', () => {
     expect(errorLine(unknown)).toMatch(/^earnbook audit export: invalid_flag: .*--bogus/);
   });
 
+  it('a malformed --month is invalid_flag, exit 2, one line naming --month and the value, before the database is opened: nothing created, no --out', async () => {
+    const missing = join(directory, 'month-never-opened.sqlite');
+    const out = join(directory, 'out-month-malformed');
+    for (const month of ['2025-13', '2025-00', 'march', '2025-03-01', '2025-3', '', '1969-12', '10000-01']) {
+      const run = await runAuditExport(['--database', missing, '--month', month, '--out', out]);
+      expect(run.stdout).toBe('');
+      expect(errorLine(run)).toBe(`earnbook audit export: invalid_flag: --month must be YYYY-MM, got ${JSON.stringify(month)}`);
+      expect(run.code).toBe(2);
+    }
+    expect(existsSync(missing)).toBe(false);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('the first and the last month the ledger knows (1970-01, 9999-12) export, and hledger agrees with the ledger', async () => {
+    const database = join(directory, 'edge-months.sqlite');
+    const books = await openPartnerBooks({ database, ifMissing: 'create', entities: [{ id: 'defi', timeZone: 'UTC' }, { id: 'lending', timeZone: 'UTC' }] });
+    await books.close();
+    for (const month of ['1970-01', '9999-12']) {
+      const out = join(directory, `out-edge-${month}`);
+      const run = await runAuditExport(['--database', database, '--month', month, '--out', out]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`audit export of ${month}-01 → ${month}-31`);
+      expect(run.stdout).not.toContain('DISAGREES');
+      expect(readdirSync(out)).toContain('manifest.json');
+    }
+  });
+
   it('a --zone that is not the books\' zone is invalid_flag, exit 2, one line naming --zone, the value and the books\' zone, nothing written', async () => {
     const database = join(directory, 'berlin.sqlite');
     const created = await openPartnerBooks({ database, ifMissing: 'create', entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'Europe/Berlin' }] });

@@ -291,3 +291,45 @@ describe('the nightly script\'s --zone', () => {
     });
   }
 });
+
+describe('the nightly script\'s --day', () => {
+  const MALFORMED = ['2025-02-30', '2025-3-1', 'tomorrow', '', '2025-03-01 ', '1969-12-31'] as const;
+  const refusal = (day: string) => `ALERT nightly reconciliation could not run: invalid_flag: --day must be a real YYYY-MM-DD date from 1970-01-01 to 9999-12-31, got ${JSON.stringify(day)}`;
+
+  it('a malformed --day is refused before any database is opened: exit 2, one line naming --day and the value, nothing created', async () => {
+    const { env } = await startWorld();
+    const database = join(directory, 'day-never-opened.sqlite');
+    for (const day of MALFORMED) {
+      const result = await runNightly(['--database', database, '--zone', ZONE, '--day', day], env);
+      expect(alertLine(result)).toBe(refusal(day));
+      expect(result.code).toBe(EXIT_ERROR);
+    }
+    expect(existsSync(database)).toBe(false);
+    const sandbox = await runNightly(['--sandbox', '--day', 'tomorrow'], env);
+    expect(alertLine(sandbox)).toBe(refusal('tomorrow'));
+    expect(sandbox.code).toBe(EXIT_ERROR);
+  });
+
+  for (const dialect of DIALECTS) {
+    it.runIf(dialect === 'sqlite' || dialect === 'postgres')(`on existing books, a malformed --day is exit 2, one line naming --day and the value, and the books are left as they were (${dialect})`, async () => {
+      const world = await startWorld();
+      let database = join(directory, 'day-books.sqlite');
+      if (dialect === 'postgres') {
+        const schema = `earnbook_nightly_day_${process.pid}_${Date.now()}`;
+        schemasToDrop.push(schema);
+        const url = new URL(PG_URL);
+        url.searchParams.set('schema', schema);
+        database = url.toString();
+      }
+      const started = await startBooks(world, database);
+      const before = await snapshotAt(world, database);
+      for (const day of MALFORMED) {
+        const result = await runNightly(['--database', database, '--zone', ZONE, '--day', day], world.env);
+        expect(alertLine(result)).toBe(refusal(day));
+        expect(result.code).toBe(EXIT_ERROR);
+      }
+      expect(await snapshotAt(world, database)).toBe(before);
+      expect(await transactionsAt(world, database)).toBe(started.transactions);
+    });
+  }
+});

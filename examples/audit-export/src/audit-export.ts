@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
-import { formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, toUnits } from '@earnbook/ledger';
+import { formatUnits, parseAccountingDay, previousAccountingDay, toUnits } from '@earnbook/ledger';
 import { AUDIT_FILE_NAMES, exportAudit, exportBalancesCsv, hledgerAccountName, hledgerCommodity } from '@earnbook/reconcile';
 import type { AuditManifest, ReconcileDatabase } from '@earnbook/reconcile';
 
@@ -42,12 +42,20 @@ export interface MonthExport {
   readonly hledger: HledgerCheck;
 }
 
-/** The first and last accounting day of a `YYYY-MM` month. */
+/**
+ * The ledger's first accounting day (its `ACCOUNTING_DAY_MIN`): the books hold nothing before it,
+ * so a month that starts on it opens with no balances.
+ */
+const FIRST_ACCOUNTING_DAY = '1970-01-01';
+
+/** The first and last accounting day of a `YYYY-MM` month, from 1970-01 to 9999-12. */
 export function monthDays(month: string): { fromDay: string; toDay: string } {
   if (!/^\d{4}-\d{2}$/.test(month)) throw new RangeError(`month must be YYYY-MM, got ${JSON.stringify(month)}`);
   const fromDay = parseAccountingDay(`${month}-01`, 'month');
-  let toDay = fromDay;
-  while (nextAccountingDay(toDay).slice(0, 7) === month) toDay = nextAccountingDay(toDay);
+  // The last day from the calendar (day 0 of the next month), not by stepping past it: the ledger
+  // knows no day after 9999-12-31.
+  const lastDate = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).getUTCDate();
+  const toDay = parseAccountingDay(`${month}-${String(lastDate).padStart(2, '0')}`, 'month');
   return { fromDay, toDay };
 }
 
@@ -136,7 +144,7 @@ export async function checkWithHledger(input: { readonly db: Kysely<ReconcileDat
     }
   }
   const atEnd = signedBalances(await readFile(join(input.directory, AUDIT_FILE_NAMES.balances_csv), 'utf8'));
-  const before = signedBalances(await balancesCsvAt(input.db, previousAccountingDay(input.fromDay)));
+  const before = input.fromDay === FIRST_ACCOUNTING_DAY ? new Map<string, bigint>() : signedBalances(await balancesCsvAt(input.db, previousAccountingDay(input.fromDay)));
   const mismatches: string[] = [];
   const keys = new Set([...atEnd.keys(), ...tool.keys()]);
   for (const key of keys) {

@@ -7,8 +7,17 @@
  * zones; new books are started in the sandbox's zone (UTC).
  * It prints curl commands to try. Stop it with Ctrl-C. Against the real Earn API, build the
  * `EarnFacade` from your two credential sets instead of `sandbox.clientConfig(...)`.
+ *
+ * Exit codes: 0 when stopped (SIGINT, SIGTERM); 1 when it cannot start (the `--port` is in use,
+ * the database cannot be opened); 2 for bad input (a `--port` that is not a whole number from 0
+ * to 65535, an unknown flag, a `--database` that is no path or URL). Flags and the port are
+ * checked before the database is opened, so a refused start creates and writes nothing. A typed
+ * failure is one line on stderr, `earnbook back office: <code>: <message>`, without a stack trace
+ * and without a PostgreSQL password.
  */
+import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
+import { CliError, describeError, singleLine } from '@earnbook/cli';
 import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf } from '@earnbook/ledger';
@@ -16,25 +25,137 @@ import { keptEntities, openPartnerBooks } from '../../src/lib/partner-books.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { buildBackOffice } from './back-office.js';
 
-const args = process.argv.slice(2);
-const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { port: { type: 'string', default: '3000' }, database: { type: 'string', default: ':memory:' } } });
-const database = values.database ?? ':memory:';
-// Books the database already keeps are reopened with their entities, in the zones they keep (the
-// demo's keep Europe/Berlin): the sandbox stands in for the provider, whose accounting day is the
-// one agreed with the partner, so it keeps those zones too. Opening them in the sandbox's default
-// (UTC) would be the ledger's entity_configuration_changed. New books get the sandbox's entities.
-const kept = await keptEntities({ database });
-const sandbox = await startSandbox({ startAt: new Date(), ...(kept === undefined ? {} : { entities: kept.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) }) });
-const partner = await openPartnerBooks({ database, ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
-const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
-// The products take effect on today's accounting day; where the entities keep different zones,
-// on the earliest of their days, so that every entity has its products in force today.
-const now = new Date();
-const today = sandbox.config.entities.map((entity) => accountingDayOf(now, entity.timeZone)).sort()[0] ?? accountingDayOf(now, sandbox.config.timeZone);
-await syncProducts({ source: earn, books: partner.books, effectiveDay: today });
-const app = buildBackOffice({ earn, books: partner.books, logger: false });
-const url = await app.listen({ host: '127.0.0.1', port: Number(values.port) });
-console.log(`back office listening on ${url} (Earn sandbox on ${sandbox.baseUrl}; books ${partner.description})
+/** The service cannot start: the port is in use, or the database cannot be opened. */
+const EXIT_FAILED = 1;
+/** Bad input: a flag (`--port`, an unknown one, a `--database` that is no path or URL). */
+const EXIT_BAD_INPUT = 2;
+/** Typed codes that mean the input is at fault (exit 2); every other code is exit 1. */
+const BAD_INPUT_CODES: ReadonlySet<string> = new Set(['invalid_flag', 'invalid_config', 'invalid_input', 'unknown_time_zone', 'unknown_entity']);
+/** The service listens on loopback only. */
+const HOST = '127.0.0.1';
+const PORT_MAX = 65_535;
+
+/** The `--port` cannot be bound; the one startup failure no package has a typed error for. */
+class PortUnavailableError extends Error {
+  override readonly name = 'PortUnavailableError';
+  readonly code = 'port_unavailable';
+  readonly field = '--port';
+  readonly value: string;
+
+  constructor(port: number, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'EADDRINUSE'
+        ? `is in use on ${HOST}: stop what listens there or give another --port`
+        : code === 'EACCES'
+          ? `on ${HOST} needs privileges this process does not have: give a port from 1024`
+          : `cannot be bound on ${HOST}: ${cause instanceof Error ? cause.message : String(cause)}`;
+    super(`--port ${port} ${reason}`, { cause });
+    this.value = String(port);
+  }
+}
+
+interface Flags {
+  readonly port: number;
+  readonly database: string;
+}
+
+/** Refuses a `--port` that is not a whole number from 0 (any free port) to 65535. */
+function checkPort(port: string): number {
+  // Number() would take ' 80', '0x50', '1e3' and '1.5' (which listen refuses with a stack trace).
+  const value = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN;
+  if (!(value <= PORT_MAX)) throw new CliError('invalid_flag', `--port must be a whole number from 0 to ${PORT_MAX}, got ${JSON.stringify(port)}`, { field: '--port', value: port });
+  return value;
+}
+
+function parseFlags(argv: readonly string[]): Flags {
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  let values: { port?: string | undefined; database?: string | undefined };
+  try {
+    ({ values } = parseArgs({ args, options: { port: { type: 'string', default: '3000' }, database: { type: 'string', default: ':memory:' } } }));
+  } catch (cause) {
+    // parseArgs refuses `--port -1` as a flag without its value ("ambiguous"), the first such
+    // flag from the left: when that is --port, it is a bad port, named with its value.
+    const at = args.findIndex((arg, index) => (arg === '--port' || arg === '--database') && args[index + 1]?.startsWith('-') === true);
+    if ((cause as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && args[at] === '--port') checkPort(args[at + 1] ?? '');
+    // Its messages run over several lines (a hint after the fault): one line, the fault first.
+    const message = cause instanceof Error ? cause.message.split('\n').join(' ') : String(cause);
+    throw new CliError('invalid_flag', message, { cause });
+  }
+  return { port: checkPort(values.port ?? '3000'), database: values.database ?? ':memory:' };
+}
+
+/**
+ * Binds `port` on loopback before the database is opened, so that a port in use is refused
+ * before anything is written; `release()` frees it right before the service listens there. Port
+ * 0 (any free port) is never in use. Another process could still take the port in the moment
+ * between the two: that is refused the same way, after startup (the books then already opened).
+ */
+async function holdPort(port: number): Promise<{ release: () => Promise<void> }> {
+  if (port === 0) return { release: async () => {} };
+  const server = createServer((socket) => socket.destroy());
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: HOST, port, exclusive: true }, () => resolve());
+    });
+  } catch (cause) {
+    throw new PortUnavailableError(port, cause);
+  }
+  let released: Promise<void> | undefined;
+  return { release: () => (released ??= new Promise<void>((resolve) => server.close(() => resolve()))) };
+}
+
+/** Starts the sandbox, the books and the service; on a failure, closes what it had started. */
+async function start(flags: Flags): Promise<void> {
+  const { database } = flags;
+  const held = await holdPort(flags.port);
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    // Books the database already keeps are reopened with their entities, in the zones they keep
+    // (the demo's keep Europe/Berlin): the sandbox stands in for the provider, whose accounting
+    // day is the one agreed with the partner, so it keeps those zones too. Opening them in the
+    // sandbox's default (UTC) would be the ledger's entity_configuration_changed. New books get
+    // the sandbox's entities.
+    const kept = await keptEntities({ database });
+    const sandbox = await startSandbox({ startAt: new Date(), ...(kept === undefined ? {} : { entities: kept.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) }) });
+    closers.push(() => sandbox.close());
+    const partner = await openPartnerBooks({ database, ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+    closers.push(() => partner.close());
+    const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
+    // The products take effect on today's accounting day; where the entities keep different
+    // zones, on the earliest of their days, so that every entity has its products in force today.
+    const now = new Date();
+    const today = sandbox.config.entities.map((entity) => accountingDayOf(now, entity.timeZone)).sort()[0] ?? accountingDayOf(now, sandbox.config.timeZone);
+    await syncProducts({ source: earn, books: partner.books, effectiveDay: today });
+    const app = buildBackOffice({ earn, books: partner.books, logger: false });
+    closers.push(() => app.close());
+    await held.release();
+    let url: string;
+    try {
+      url = await app.listen({ host: HOST, port: flags.port });
+    } catch (cause) {
+      throw new PortUnavailableError(flags.port, cause);
+    }
+    printTryIt(url, sandbox.baseUrl, partner.description);
+    const stop = async () => {
+      await app.close();
+      await partner.close();
+      await sandbox.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
+  } catch (error) {
+    await held.release();
+    // The startup failure is what is reported; a failure to close after it would only hide it.
+    for (const close of closers.reverse()) await close().catch(() => {});
+    throw error;
+  }
+}
+
+function printTryIt(url: string, sandboxUrl: string, books: string): void {
+  console.log(`back office listening on ${url} (Earn sandbox on ${sandboxUrl}; books ${books})
 
   curl -s ${url}/products
   curl -s -X POST ${url}/users -H 'content-type: application/json' -d '{"partnerUserId":"customer-42"}'
@@ -44,11 +165,16 @@ console.log(`back office listening on ${url} (Earn sandbox on ${sandbox.baseUrl}
   curl -s ${url}/balances/<earnAccountId>
   curl -s '${url}/history/<earnAccountId>?limit=2'
 `);
-const stop = async () => {
-  await app.close();
-  await partner.close();
-  await sandbox.close();
-  process.exit(0);
-};
-process.once('SIGINT', () => void stop());
-process.once('SIGTERM', () => void stop());
+}
+
+try {
+  await start(parseFlags(process.argv.slice(2)));
+} catch (error) {
+  // Typed failures of every package are expected (a typo in a flag, a port in use, an unreachable
+  // server): one line with their code, no stack; their messages never hold a PostgreSQL password.
+  // Anything else is a bug, reported with its stack.
+  const description = error instanceof PortUnavailableError ? { kind: error.name, code: error.code, message: error.message } : describeError(error);
+  console.error(`earnbook back office: ${description.code}: ${singleLine(description.message)}`);
+  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) console.error(error.stack);
+  process.exitCode = description.kind !== 'internal' && BAD_INPUT_CODES.has(description.code) ? EXIT_BAD_INPUT : EXIT_FAILED;
+}

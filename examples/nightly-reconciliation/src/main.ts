@@ -17,16 +17,18 @@
  * `?schema=` or else the connection's default schema (`public`), never a new one.
  *
  * Exit codes: 0 clean, 1 open breaks, 2 could not run (no report yet, API or database failure,
- * no books at `--database`, a `--zone` that is not an IANA zone or not the zone the books keep).
+ * no books at `--database`, a `--day` that is not a real `YYYY-MM-DD` date, a `--zone` that is not
+ * an IANA zone or not the zone the books keep). `--day` and `--zone` are checked before any
+ * database is opened.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, singleLine } from '@earnbook/cli';
+import { CliError, describeError, singleLine } from '@earnbook/cli';
 import { EarnClient, EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
-import { accountingDayOf, previousAccountingDay } from '@earnbook/ledger';
+import { accountingDayOf, parseAccountingDay, previousAccountingDay } from '@earnbook/ledger';
 import { checkZoneFlag, openBooksInZone } from '../../src/lib/books-in-zone.js';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import { syncProducts } from '@earnbook/reconcile';
@@ -35,6 +37,19 @@ import { EXIT_ERROR, runNightlyReconciliation } from './nightly.js';
 import type { NightlyExitCode } from './nightly.js';
 
 const ENTITIES = ['defi', 'lending'] as const;
+
+/**
+ * Refuses a `--day` that is not a real `YYYY-MM-DD` date (`CliError` `invalid_flag` naming `--day`
+ * and the value); checked before any database is opened, where the reconciler would refuse it
+ * per entity only after opening the books.
+ */
+function checkDay(day: string): string {
+  try {
+    return parseAccountingDay(day, '--day');
+  } catch (cause) {
+    throw new CliError('invalid_flag', cause instanceof Error ? cause.message : String(cause), { field: '--day', value: day, cause });
+  }
+}
 
 function required(name: string): string {
   const value = process.env[name];
@@ -106,13 +121,15 @@ async function againstTheSandbox(): Promise<NightlyExitCode> {
 const args = process.argv.slice(2);
 try {
   const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
-  // --zone (default UTC) is checked before any database is opened, then against the books' zones.
+  // --day and --zone (default UTC) are checked before any database is opened, the zone then
+  // against the books' zones.
+  if (values.day !== undefined) checkDay(values.day);
   const zone = checkZoneFlag(values.zone ?? 'UTC');
   process.exitCode = values.sandbox === true ? await againstTheSandbox() : await againstTheApi(values, zone);
 } catch (error) {
   // Typed failures (books_not_found for a --database that holds no books, invalid_flag for a
-  // --zone that is not the books', database_unavailable) carry their code for the alert; their
-  // messages never hold a PostgreSQL password.
+  // malformed --day or a --zone that is not the books', database_unavailable) carry their code
+  // for the alert; their messages never hold a PostgreSQL password.
   const description = describeError(error);
   const code = description.kind === 'internal' ? '' : `${description.code}: `;
   console.error(`ALERT nightly reconciliation could not run: ${code}${singleLine(description.message)}`);

@@ -50,13 +50,6 @@ export interface PartnerBooks extends Omit<OpenBooks, 'target'> {
   readonly description: string;
 }
 
-const POSTGRES_URL = /^postgres(ql)?:\/\//i;
-
-/** Whether a `--database` value names PostgreSQL rather than a SQLite file. */
-export function isPostgresUrl(database: string): boolean {
-  return POSTGRES_URL.test(database);
-}
-
 /** A schema name no earlier run used. */
 function freshSchema(): string {
   return `earnbook_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(3).toString('hex')}`;
@@ -83,9 +76,12 @@ export async function openPartnerBooks(options: PartnerBooksOptions): Promise<Pa
   // A fresh schema never holds books: with `fail` it could only ever be refused.
   if (unnamedSchema === 'fresh' && ifMissing !== 'create') throw new Error('unnamedSchema "fresh" needs ifMissing "create"');
   if (options.entities === undefined && ifMissing !== 'fail') throw new Error('entities may be omitted with ifMissing "fail" only');
-  const named = isPostgresUrl(database) && new URL(database).searchParams.has('schema');
-  const schema = isPostgresUrl(database) && !named && unnamedSchema === 'fresh' ? freshSchema() : undefined;
-  const target = parseDatabaseTarget({ database, schema, cwd: options.cwd ?? process.cwd() });
+  // The CLI's parser first: it refuses a URL that is not one as invalid_flag without quoting it,
+  // where `new URL` would throw a TypeError whose `input` (printed uncaught) holds the password.
+  const cwd = options.cwd ?? process.cwd();
+  const given = parseDatabaseTarget({ database, cwd });
+  const fresh = given.kind === 'postgres' && given.schema === undefined && unnamedSchema === 'fresh';
+  const target = fresh ? parseDatabaseTarget({ database, schema: freshSchema(), cwd }) : given;
   const config: CliConfig = { ...EMPTY_CONFIG, ...options.reconcile, entities: options.entities };
   const description = describeTarget(target);
   let opened: OpenBooks;
