@@ -4,6 +4,7 @@
  */
 import { EarnApiError } from './errors.js';
 import { textDefect } from './contract/well-formed.js';
+import { OPAQUE_ID_PATTERN } from './contract/openapi.js';
 
 /** The longest id a caller may pass (the contract's identifiers). */
 export const IDENTIFIER_LENGTH_MAX = 128;
@@ -42,6 +43,22 @@ export function identifier(value: unknown, field: string): string {
     throw refuse(field, `${field} must not be "." or "..": the URL would resolve it as a dot segment and call another path, got ${shown(value)}`);
   }
   return wellFormed(value, field);
+}
+
+const OPAQUE_ID = new RegExp(OPAQUE_ID_PATTERN, 'u');
+
+/**
+ * {@link identifier} for the account of a booking, which the answer must name back: an id that
+ * spells a UUID otherwise than lowercase `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (upper case,
+ * `urn:uuid:`, braces) is refused before anything is sent, since the contract refuses it in the
+ * answer and the booking would then be made but refused.
+ */
+export function bookingAccountId(value: unknown, field: string): string {
+  const id = identifier(value, field);
+  if (!OPAQUE_ID.test(id)) {
+    throw refuse(field, `${field} spells a UUID otherwise than lowercase xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (the provider's accounts are spelled so), got ${JSON.stringify(id)}`);
+  }
+  return id;
 }
 
 /** The longest currency code, as the contract's `currency` allows it. */

@@ -21,7 +21,7 @@ import type {
 import { validateContract } from './contract/validate.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import { EarnApiError } from './errors.js';
-import { expectedCurrency, idempotencyKey, identifier, wellFormed } from './caller-input.js';
+import { bookingAccountId, expectedCurrency, idempotencyKey, identifier, wellFormed } from './caller-input.js';
 import { checkBooking } from './booking-check.js';
 import { HttpExecutor } from './http.js';
 import { paginate } from './paginate.js';
@@ -274,7 +274,7 @@ export class EarnClient {
   }
 
   async #book(operation: 'POST /v1/accounts/{accountId}/deposits' | 'POST /v1/accounts/{accountId}/withdrawals', input: BookingInput): Promise<Booking> {
-    const accountId = identifier(input.accountId, 'accountId');
+    const accountId = bookingAccountId(input.accountId, 'accountId');
     const currency = input.currency === undefined ? undefined : expectedCurrency(input.currency);
     const body = this.#input('BookingRequest', input.reference === undefined ? { amount: input.amount } : { amount: input.amount, reference: input.reference });
     // The caller's key: every attempt of this booking, and any later repeat of it, carries it.

@@ -1,6 +1,7 @@
 import type { EntityConfig } from './config.js';
 import { parseSecureUrl } from './config.js';
 import { validateContract } from './contract/validate.js';
+import { checkJsonKeys } from './contract/json-keys.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import type { ContractTypes } from './contract/types.js';
 import { EarnApiError, PROVIDER_ID_LENGTH_MAX, PROVIDER_MESSAGE_LENGTH_MAX, providerText, redact, sanitizeCause } from './errors.js';
@@ -267,7 +268,10 @@ export class HttpExecutor {
     return this.#accept({ operation: request.operation, response, schemaName: request.schemaName, bytesMax: request.bytesMax });
   }
 
-  /** Reads, parses and validates a response; a non-2xx one becomes the matching error. */
+  /**
+   * Reads, parses and validates a response; a non-2xx one becomes the matching error. A success
+   * body that writes a key twice in one object or holds a `__proto__` key is `invalid_response`.
+   */
   async #accept<N extends ContractSchemaName>(request: {
     readonly operation: string;
     readonly response: Response;
@@ -291,6 +295,8 @@ export class HttpExecutor {
         cause: sanitizeCause(error, this.#tokens.secrets()),
       });
     }
+    // A key written twice (JSON.parse kept the last value) or `__proto__`: refused before anything reads the value.
+    checkJsonKeys(text, json, { operation, secrets: this.#tokens.secrets(), status: response.status, ...(requestId === undefined ? {} : { requestId }) });
     const valid = validateContract(request.schemaName, json, {
       operation,
       secrets: this.#tokens.secrets(),

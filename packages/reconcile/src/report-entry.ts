@@ -75,15 +75,29 @@ function rejected(source: string, path: string, field: string, problem: string, 
   return new ReconcileError('invalid_report', `report from ${source} is refused at ${path}: ${problem}`, { field, path, value: source, ...(cause === undefined ? {} : { cause }) });
 }
 
-/** Wraps a contract validation failure, prefixing the path of the entry. */
-function contractFailure(source: string, prefix: string, cause: unknown): ReconcileError {
+/** The entry ids whose refusal by the contract names the id itself as `value` (not the report's source). */
+const ENTRY_ID_FIELDS: ReadonlySet<string> = new Set(['id', 'accountId', 'bookingId']);
+
+/**
+ * What a contract failure's `value` holds: the refused id when the failure is an entry's id (the
+ * contract refuses a UUID in another spelling before {@link checkIdSpelling} would), else the
+ * report's source, as for every other contract failure.
+ */
+export function contractFailureValue(source: string, entry: unknown, field: string | undefined, inner: string): string {
+  if (field === undefined || inner !== field || !ENTRY_ID_FIELDS.has(field) || typeof entry !== 'object' || entry === null) return source;
+  const id = (entry as Record<string, unknown>)[field];
+  return typeof id === 'string' ? id : source;
+}
+
+/** Wraps a contract validation failure of `value` (an entry, or the report), prefixing the path of the entry. */
+function contractFailure(source: string, prefix: string, cause: unknown, value?: unknown): ReconcileError {
   if (!(cause instanceof EarnApiError)) throw cause;
   const inner = cause.path === undefined || cause.path === '(root)' ? '' : cause.path;
   const path = prefix === '' ? inner || '/' : inner === '' ? prefix : `${prefix}.${inner}`;
   return new ReconcileError('invalid_report', `report from ${source} does not match the contract at ${path}: ${cause.message}`, {
     ...(cause.field === undefined ? {} : { field: cause.field }),
     path,
-    value: source,
+    value: contractFailureValue(source, value, cause.field, inner),
     cause,
   });
 }
@@ -137,7 +151,7 @@ export function checkEntry(value: unknown, index: number, source: string, option
     // escape; text with no backslash at all has none, and the empty text stands for it.
     entry = validateContract('ReportTransaction', value, { operation: 'daily report', ...(options.textsWellFormed ? { sourceText: '' } : {}) });
   } catch (cause) {
-    throw contractFailure(source, prefix, cause);
+    throw contractFailure(source, prefix, cause, value);
   }
   checkLength(source, `${prefix}.type`, 'type', entry.type);
   checkLength(source, `${prefix}.idempotencyKey`, 'idempotencyKey', entry.idempotencyKey);

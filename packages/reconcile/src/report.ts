@@ -11,6 +11,7 @@ import type { DailyReport } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
 import { REPORT_FIELDS_MAX, findKeyFault, keyFaultError, pairsInText } from './report-keys.js';
 import { REPORT_DEPTH_MAX } from './report-scan.js';
+import { contractFailureValue } from './report-entry.js';
 
 /** Bytes of a report file read at most (a 1M-entry report is about 300 MB). */
 export const REPORT_BYTES_MAX = 1024 * 1024 * 1024;
@@ -144,10 +145,14 @@ function contractReport(json: unknown, source: string): DailyReport {
   } catch (cause) {
     if (cause instanceof EarnApiError) {
       const path = cause.path ?? '';
+      // An entry's refused id names itself (`transactions[12].id`), as the streaming reader's does.
+      const entryPath = /^transactions\[(\d+)\]\.(\w+)$/.exec(path);
+      const transactions = (json as { transactions?: unknown } | null)?.transactions;
+      const entry = entryPath !== null && Array.isArray(transactions) ? transactions[Number(entryPath[1])] : undefined;
       throw new ReconcileError('invalid_report', `report from ${source} does not match the contract at ${path || '/'}: ${cause.message}`, {
         ...(cause.field === undefined ? {} : { field: cause.field }),
         path,
-        value: source,
+        value: entryPath === null ? source : contractFailureValue(source, entry, cause.field, entryPath[2] ?? ''),
         cause,
       });
     }

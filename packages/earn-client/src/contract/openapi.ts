@@ -61,6 +61,47 @@ const currencySchema = { type: 'string', minLength: 1, maxLength: 32 } as const;
 /** An opaque provider identifier. */
 const identifierSchema = { type: 'string', minLength: 1, maxLength: 128 } as const;
 
+/**
+ * A UUID in its canonical spelling, the one the sandbox writes and the books compare: lowercase
+ * `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, nothing around it. The `uuid` format alone (RFC 4122
+ * reads UUIDs case-insensitively) also took upper case and a `urn:uuid:` prefix, so one entry
+ * written in two spellings was two entries; the validators check this pattern and take the
+ * format as a name only (one regular expression per id, as before).
+ */
+export const CANONICAL_UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+
+const HEX_UUID = '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}';
+
+/**
+ * An opaque id that, if it spells a UUID at all, spells it canonically: either the canonical
+ * spelling, or no UUID spelling that parsers commonly take (a letter in upper case, a `urn:uuid:`
+ * prefix in any case, braces). 32 hex digits without hyphens are an opaque id here, not a UUID
+ * spelling, as the reconciler reads them. Written as one positive pattern, not as `not` of the
+ * other spellings: ajv builds and drops an error object for every value a `not`'s subschema
+ * refuses, which is every good id. The pattern costs about 60 ms per 1M canonical UUIDs and
+ * 15 ms per 1M short opaque ids (the regular expression alone, as ajv-formats' `uuid` did).
+ */
+export const OPAQUE_ID_PATTERN = `^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|(?!(?:[Uu][Rr][Nn]:[Uu][Uu][Ii][Dd]:)?(?:${HEX_UUID}|\\{${HEX_UUID}\\})$))`;
+
+/** The id of a report entry: a UUID, canonical. */
+const entryIdSchema = {
+  type: 'string',
+  format: 'uuid',
+  pattern: CANONICAL_UUID_PATTERN,
+  description: 'A UUID in lowercase canonical spelling (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx): upper case, urn:uuid: and braces are refused.',
+} as const;
+
+/**
+ * An opaque provider identifier that, when it spells a UUID, spells it canonically: `ACC-1` and
+ * `0a1b…` are taken, `0A1B…`, `urn:uuid:0a1b…` and `{0a1b…}` are refused (the books would hold
+ * them as other ids than the provider's own spelling).
+ */
+const opaqueIdSchema = {
+  ...identifierSchema,
+  pattern: OPAQUE_ID_PATTERN,
+  description: 'Opaque; when it spells a UUID, it is in lowercase canonical spelling.',
+} as const;
+
 /** A cursor for the next page, or `null` on the last page. */
 const nextCursorSchema = {
   type: ['string', 'null'],
@@ -238,8 +279,8 @@ const bookingSchema = {
   ...assumed('What a deposit or withdrawal booking returns; the partner stores it.'),
   required: ['id', 'accountId', 'type', 'amount', 'currency', 'createdAt', 'balanceAfter'],
   properties: {
-    id: identifierSchema,
-    accountId: identifierSchema,
+    id: opaqueIdSchema,
+    accountId: opaqueIdSchema,
     type: { type: 'string', enum: ['Deposit', 'Withdrawal'] },
     amount: positiveAmountSchema,
     currency: currencySchema,
@@ -334,7 +375,7 @@ const reportTransactionSchema = {
   description: 'One journal entry of the accounting day. Known fields: id, type, currency, amount, createdAt.',
   required: ['id', 'type', 'currency', 'amount', 'createdAt'],
   properties: {
-    id: { type: 'string', format: 'uuid' },
+    id: entryIdSchema,
     type: {
       type: 'string',
       minLength: 1,
@@ -347,12 +388,12 @@ const reportTransactionSchema = {
       ...assumed('Amounts are non-negative; the direction follows from type.'),
     },
     createdAt: instantSchema,
-    accountId: { ...identifierSchema, ...assumed('The account the entry belongs to; absent on partner-level entries.') },
+    accountId: { ...opaqueIdSchema, ...assumed('The account the entry belongs to; absent on partner-level entries. When it spells a UUID, it is in lowercase canonical spelling.') },
     userId: { ...identifierSchema, ...assumed('The Earn user owning the account.') },
     productId: { ...identifierSchema, ...assumed('The product of the account.') },
     bookingId: {
-      ...identifierSchema,
-      ...assumed('For Deposit and Withdrawal entries: the id the booking call returned.'),
+      ...opaqueIdSchema,
+      ...assumed('For Deposit and Withdrawal entries: the id the booking call returned. When it spells a UUID, it is in lowercase canonical spelling.'),
     },
     idempotencyKey: { type: 'string', ...assumed('The Idempotency-Key the booking was made with.') },
   },

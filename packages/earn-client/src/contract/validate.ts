@@ -2,8 +2,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { EarnApiError, describeValue, redact } from '../errors.js';
-import { ASSUMPTION_KEYWORD, earnApiContract } from './openapi.js';
+import { ASSUMPTION_KEYWORD, OPAQUE_ID_PATTERN, earnApiContract } from './openapi.js';
 import { findTextDefect } from './well-formed.js';
+import { checkJsonKeys } from './json-keys.js';
 import { isInstantText } from './instant.js';
 import type { ContractSchemaName } from './openapi.js';
 import type { ContractTypes, DailyReport } from './types.js';
@@ -13,7 +14,11 @@ import type { ContractTypes, DailyReport } from './types.js';
  * keyword fails at compile time instead of silently validating nothing.
  */
 const ajv = new Ajv2020({ strict: true, allErrors: false, allowUnionTypes: true });
-addFormats.default(ajv, ['date', 'uuid', 'uri']);
+addFormats.default(ajv, ['date', 'uri']);
+// `uuid` names what an id is; its `pattern` (the canonical lowercase spelling, CANONICAL_UUID_PATTERN)
+// checks it. ajv-formats' `uuid` took upper case and `urn:uuid:` too: a second regular expression
+// per id that would refuse nothing more.
+ajv.addFormat('uuid', true);
 // `date-time` is the rule the ledger parses instants with, not ajv-formats' looser one (which took
 // any white space as the separator and leap seconds the ledger cannot hold): one rule, two sides.
 ajv.addFormat('date-time', { type: 'string', validate: isInstantText });
@@ -91,7 +96,10 @@ export function validateDailyReport(json: unknown): DailyReport {
 }
 
 /**
- * Parses and validates the text of a daily report. Invalid JSON is an `invalid_response` too.
+ * Parses and validates the text of a daily report. Invalid JSON is an `invalid_response` too, and
+ * so is a key written twice in one object (`JSON.parse` would keep the last value silently:
+ * `"amount":"0.1","amount":"5"` read as 5) or a `__proto__` key, naming the path and the key.
+ * Prefer it to {@link validateDailyReport} on text: a parsed value no longer shows a repeated key.
  *
  * @example
  * ```ts
@@ -105,12 +113,23 @@ export function parseDailyReport(text: string): DailyReport {
   } catch (error) {
     throw new EarnApiError('invalid_response', 'daily report: the text is not valid JSON', { path: '(root)', cause: error });
   }
+  checkJsonKeys(text, json, { operation: 'daily report' });
   return validateContract('DailyReport', json, { operation: 'daily report', sourceText: text });
+}
+
+/**
+ * What an opaque id failing {@link OPAQUE_ID_PATTERN} does wrong (ajv's own message would quote
+ * the whole pattern).
+ */
+const OTHER_UUID_SPELLING_PROBLEM = 'spells a UUID otherwise than lowercase xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (upper case, urn:uuid: or braces: the same id written two ways would be two ids)';
+
+function isOpaqueIdFailure(error: ErrorObject | undefined): boolean {
+  return error?.keyword === 'pattern' && (error.params as { pattern?: unknown }).pattern === OPAQUE_ID_PATTERN;
 }
 
 function contractError(name: ContractSchemaName, value: unknown, error: ErrorObject | undefined, options: ValidateContractOptions): EarnApiError {
   const segments = pointerSegments(error?.instancePath ?? '');
-  const problem = error?.message ?? 'does not match';
+  const problem = isOpaqueIdFailure(error) ? OTHER_UUID_SPELLING_PROBLEM : (error?.message ?? 'does not match');
   if (error?.keyword === 'required') {
     const property = (error.params as { missingProperty?: unknown }).missingProperty;
     if (typeof property === 'string') return contractErrorAt(name, { segments: [...segments, property], problem: 'is required but missing', offending: undefined, missing: true }, options);
