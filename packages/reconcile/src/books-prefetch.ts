@@ -23,7 +23,7 @@ import { ExternalSorter } from './external-sort.js';
 import { localTupleKey } from './day-streams.js';
 import type { LocalTuple } from './day-streams.js';
 import type { BooksWorkerInput, BooksWorkerOutput } from './books-worker.js';
-import { WORKER_WAIT_MS_DEFAULT, answerWithin, startWorkerModule } from './worker-start.js';
+import { WORKER_WAIT_MS_DEFAULT, answerWithin, failureMessage, startWorkerModule } from './worker-start.js';
 
 /** The days a worker read, to be taken once inside the write transaction; then {@link close}. */
 export interface PrefetchedBooks {
@@ -70,7 +70,7 @@ class BooksWorker {
             resolve(output);
             void worker.terminate().catch(() => undefined);
           });
-          worker.once('error', (error) => resolve({ ok: false, message: error.message }));
+          worker.once('error', (error: unknown) => resolve({ ok: false, message: failureMessage(error) }));
           worker.once('exit', (code) => resolve({ ok: false, message: `the worker exited with code ${code} before it posted the books` }));
         }),
     );

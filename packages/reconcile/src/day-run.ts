@@ -255,20 +255,18 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const directory = settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory };
   const byKey = new ExternalSorter<ReportEntry>({ key: matchKey, codec: reportEntryCodec<ReportEntry>(), ...directory });
   const interestByAccount = new ExternalSorter<ReportedInterestTuple>({ key: reportedInterestKey, ...directory });
-  const projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, input.report);
-  // Set by the read; the books' worker, started once the interest worker posted (one core reads
-  // the report, the other the books), asks it then.
-  let syncMayBook = false;
-  let prefetched: Awaited<ReturnType<typeof startBooksPrefetch>>;
-  try {
-    prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted, syncMayBook: () => syncMayBook }, input.report);
-  } catch (error) {
-    // Not yet inside the try below: the interest worker would be left running.
-    await closeInTurn([() => projection.close(), () => byKey.close(), () => interestByAccount.close()]).catch(() => undefined);
-    throw error;
-  }
+  // Every worker and sorter the run starts is closed in one place, the finally below, whatever
+  // fails and wherever: nothing is started before its try.
+  let projection: PendingProjection | undefined;
+  let prefetched: PrefetchedBooks = NO_PREFETCHED_BOOKS;
   let comparison: PendingComparison | undefined;
+  let failed = false;
   try {
+    projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, input.report);
+    // Set by the read; the books' worker, started once the interest worker posted (one core reads
+    // the report, the other the books), asks it then.
+    let syncMayBook = false;
+    prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted, syncMayBook: () => syncMayBook }, input.report);
     let readRows = 0;
     const read = await readReportEntries(input.report, async (batch) => {
       readRows += batch.length;
@@ -289,11 +287,23 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     const processed = await settings.books.processedReports({ entity, accountingDay: day });
     const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
     return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, projectedMark: projected.mark, byKey, syncMayBook, newestProcessed, prefetched, scope, progress }));
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     // The worker is stopped (projection) before the runs it may still read are removed (comparison).
     // The books' worker first: closing the projection settles what it waits for to start.
-    await closeInTurn([() => prefetched.close(), () => byKey.close(), () => interestByAccount.close(), () => projection.close(), () => comparison?.close()]);
+    const closing = closeInTurn([() => prefetched.close(), () => byKey.close(), () => interestByAccount.close(), () => projection?.close(), () => comparison?.close()]);
+    // After a failure, the caller gets the error that failed the run, not a later one of a close
+    // (a folder that cannot be removed): that one is logged.
+    await (failed ? closing.catch((error: unknown) => warnCloseFailed(settings.logger, { entity, day, error })) : closing);
   }
+}
+
+/** Logs a close that failed after the run had failed (the run's own error is the one thrown). */
+function warnCloseFailed(logger: LedgerLogger, input: { entity: string; day: string; error: unknown }): void {
+  const reason = input.error instanceof Error ? input.error.message : String(input.error);
+  logger.warn({ event: 'reconcile.close_failed', entity: input.entity, day: input.day, reason }, `closing ${input.entity} ${input.day}'s failed run also failed (${reason}): its temporary files may be left behind`);
 }
 
 /**

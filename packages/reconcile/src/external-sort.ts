@@ -29,6 +29,8 @@ const RUN_LINE_ITEMS = 250;
 const RUN_WRITE_BYTES = 1024 * 1024;
 /** The byte that ends a run line. */
 const NEWLINE = 0x0a;
+/** Permissions of a run file: read and write by the process's user only. */
+const RUN_FILE_MODE = 0o600;
 /** Items per batch of {@link ExternalSorter.sortedBatches}: one await per batch, not per item. */
 export const SORT_BATCH_ITEMS = 1_000;
 
@@ -251,7 +253,9 @@ export class ExternalSorter<T> {
     this.#sortBuffer();
     this.#workDirectory ??= await mkdtemp(join(this.#directory, 'earnbook-sort-'));
     const path = join(this.#workDirectory, `run-${this.#runs.length}.ndjson`);
-    const handle = await open(path, 'w');
+    // The runs hold the books' and the report's figures: readable by this user alone, also when
+    // released to another sorter or left by a crash (the folder is 0700 already, from mkdtemp).
+    const handle = await open(path, 'w', RUN_FILE_MODE);
     try {
       // Each line is encoded into one reused buffer as it is made: a text of many lines joined
       // with += is a rope that writing must flatten first, and writing 1 MiB of it cost ~3.6 ms

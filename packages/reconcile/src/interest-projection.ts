@@ -23,7 +23,7 @@ import type { ReleasedRuns } from './external-sort.js';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import type { InterestWorkerInput, InterestWorkerOutput, InterestWorkerReply, InterestWorkerRequest } from './interest-worker.js';
-import { WORKER_WAIT_MS_DEFAULT, answerWithin, startWorkerModule } from './worker-start.js';
+import { WORKER_WAIT_MS_DEFAULT, answerWithin, failureMessage, startWorkerModule } from './worker-start.js';
 
 /**
  * The day's interest comparison under way ({@link PendingProjection.compare}): its outcome, once,
@@ -111,7 +111,7 @@ class ProjectionWorker {
       this.#answerCompare?.(message as InterestWorkerReply);
       this.#answerCompare = undefined;
     });
-    this.#worker.once('error', (error) => this.#fail(error.message));
+    this.#worker.once('error', (error: unknown) => this.#fail(failureMessage(error)));
     this.#worker.once('exit', (code) => this.#fail(`the worker exited with code ${code}`));
   }
 

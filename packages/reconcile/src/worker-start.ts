@@ -22,6 +22,15 @@ export function startWorkerModule(module: WorkerModule, workerData: unknown): Wo
   return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData });
 }
 
+/**
+ * What a worker's failure says, whatever was thrown: a worker's uncaught `throw null` or
+ * `throw 'text'` reaches its `error` event as that value, not an Error, and reading `.message`
+ * of null in the listener threw in this thread (an uncaught exception) instead of the fallback.
+ */
+export function failureMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** How long a run waits by default for a worker thread's answer once it needs it (10 minutes). */
 export const WORKER_WAIT_MS_DEFAULT = 10 * 60_000;
 /** The longest wait a configuration may set (a day). */
