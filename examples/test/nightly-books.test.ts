@@ -333,3 +333,33 @@ describe('the nightly script\'s --day', () => {
     });
   }
 });
+
+describe("the nightly script's flags", () => {
+  it('an unknown flag, a flag without its value and --day -1 are invalid_flag, exit 2, one line, before any database is opened', async () => {
+    const { env } = await startWorld();
+    const database = join(directory, 'flags-never-opened.sqlite');
+    const unknown = await runNightly(['--database', database, '--zone', ZONE, '--bogus'], env);
+    expect(alertLine(unknown)).toMatch(/^ALERT nightly reconciliation could not run: invalid_flag: Unknown option '--bogus'/);
+    expect(unknown.code).toBe(EXIT_ERROR);
+    const missing = await runNightly(['--database', database, '--zone', ZONE, '--day'], env);
+    expect(alertLine(missing)).toMatch(/^ALERT nightly reconciliation could not run: invalid_flag: Option '--day <value>' argument missing/);
+    expect(missing.code).toBe(EXIT_ERROR);
+    // parseArgs takes "-1" for a flag ("ambiguous"): it is a bad --day, named with its value.
+    const negative = await runNightly(['--database', database, '--zone', ZONE, '--day', '-1'], env);
+    expect(alertLine(negative)).toBe('ALERT nightly reconciliation could not run: invalid_flag: --day must be a real YYYY-MM-DD date from 1970-01-01 to 9999-12-31, got "-1"');
+    expect(negative.code).toBe(EXIT_ERROR);
+    expect(existsSync(database)).toBe(false);
+  });
+
+  it('--sandbox refuses --day, --database, --zone and --report-folder (it reconciles its own day in memory) instead of ignoring them', async () => {
+    const { env, day } = await startWorld();
+    const database = join(directory, 'sandbox-never-opened.sqlite');
+    for (const [flag, value] of [['--day', day], ['--database', database], ['--zone', ZONE], ['--report-folder', join(directory, 'sandbox-reports')]] as const) {
+      const result = await runNightly(['--sandbox', flag, value], env);
+      expect(alertLine(result)).toBe(`ALERT nightly reconciliation could not run: invalid_flag: ${flag} does not apply with --sandbox, which reconciles the sandbox's own day in memory: give one or the other`);
+      expect(result.code).toBe(EXIT_ERROR);
+    }
+    expect(existsSync(database)).toBe(false);
+    expect(existsSync(join(directory, 'sandbox-reports'))).toBe(false);
+  });
+});

@@ -12,14 +12,18 @@
  *
  *   pnpm --filter @earnbook/examples nightly -- --sandbox
  *
+ * which reconciles the sandbox's own day in memory: `--day`, `--database`, `--zone` and
+ * `--report-folder` do not apply to it and are refused with it (`invalid_flag`, exit 2).
+ *
  * The job reconciles the partner's existing books: a `--database` (default `earnbook.sqlite`) that
  * holds none is `books_not_found`, exit 2, and nothing is created; a PostgreSQL URL uses its
  * `?schema=` or else the connection's default schema (`public`), never a new one.
  *
  * Exit codes: 0 clean, 1 open breaks, 2 could not run (no report yet, API or database failure,
  * no books at `--database`, a `--day` that is not a real `YYYY-MM-DD` date, a `--zone` that is not
- * an IANA zone or not the zone the books keep). `--day` and `--zone` are checked before any
- * database is opened.
+ * an IANA zone or not the zone the books keep, an unknown flag or one without its value, a flag
+ * that does not apply with `--sandbox`: all `invalid_flag` but the first three). Flags, `--day`
+ * and `--zone` are checked before any database is opened.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,12 +122,49 @@ async function againstTheSandbox(): Promise<NightlyExitCode> {
   }
 }
 
-const args = process.argv.slice(2);
-try {
-  const { values } = parseArgs({ args: args[0] === '--' ? args.slice(1) : args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
-  // --day and --zone (default UTC) are checked before any database is opened, the zone then
-  // against the books' zones.
+interface Flags {
+  readonly database?: string | undefined;
+  readonly day?: string | undefined;
+  readonly zone?: string | undefined;
+  readonly 'report-folder'?: string | undefined;
+  readonly sandbox?: boolean | undefined;
+}
+
+/** The flags the sandbox run does not use: it reconciles its own day, in memory. */
+const NOT_WITH_SANDBOX = ['day', 'database', 'zone', 'report-folder'] as const;
+
+/**
+ * Parses the flags; a refusal of parseArgs (an unknown flag, a flag without its value) is
+ * `invalid_flag` on one line, as in the back-office example.
+ */
+function parseFlags(argv: readonly string[]): Flags {
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  let values: Flags;
+  try {
+    ({ values } = parseArgs({ args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } } }));
+  } catch (cause) {
+    // parseArgs refuses `--day -1` as a flag without its value ("ambiguous"), the first such flag
+    // from the left: when that is --day, it is a bad day, named with its value.
+    const at = args.findIndex((arg, index) => ['--database', '--day', '--zone', '--report-folder'].includes(arg) && args[index + 1]?.startsWith('-') === true);
+    if ((cause as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && args[at] === '--day') checkDay(args[at + 1] ?? '');
+    // Its messages run over several lines (a hint after the fault): one line, the fault first.
+    const message = cause instanceof Error ? cause.message.split('\n').join(' ') : String(cause);
+    throw new CliError('invalid_flag', message, { cause });
+  }
+  // --day is checked first (also with --sandbox), before any database is opened.
   if (values.day !== undefined) checkDay(values.day);
+  if (values.sandbox === true) {
+    const ignored = NOT_WITH_SANDBOX.find((name) => values[name] !== undefined);
+    if (ignored !== undefined) {
+      throw new CliError('invalid_flag', `--${ignored} does not apply with --sandbox, which reconciles the sandbox's own day in memory: give one or the other`, { field: `--${ignored}`, value: values[ignored] ?? '' });
+    }
+  }
+  return values;
+}
+
+try {
+  const values = parseFlags(process.argv.slice(2));
+  // --zone (default UTC) is checked before any database is opened, then against the books' zones.
   const zone = checkZoneFlag(values.zone ?? 'UTC');
   process.exitCode = values.sandbox === true ? await againstTheSandbox() : await againstTheApi(values, zone);
 } catch (error) {

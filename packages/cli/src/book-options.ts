@@ -7,7 +7,8 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { EMPTY_CONFIG, loadConfig } from './cli-config.js';
 import { checkPath } from './text-flags.js';
-import { redactConnectionString } from '@earnbook/ledger';
+import { describeValue, redactConnectionString } from '@earnbook/ledger';
+import { CliError } from './cli-error.js';
 import type { CliConfig } from './cli-config.js';
 import type { CliIo } from './cli-io.js';
 import { LOG_FORMATS, LOG_LEVELS, cliLogger } from './cli-logger.js';
@@ -89,4 +90,30 @@ export async function withBooks<T>(flags: BookFlags, config: CliConfig, io: CliI
 /** Writes JSON (two-space indented, with a final newline). */
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Refuses a flag that takes a value and is given twice (`breaks resolve --id 2 … --id 1`), on
+ * `command` and its subcommands: commander would silently keep the last, so a command would act
+ * on another break, instruction, entity or range than the one read first on the line. The
+ * refusal is `invalid_flag` naming the flag; the command never runs.
+ */
+export function refuseRepeatedFlags(command: Command): Command {
+  for (const option of command.options) {
+    if (!option.required && !option.optional) continue;
+    let first: string | undefined;
+    // Commander's own listener (added with the option) has kept the value by then; the throw
+    // ends the parse, so the command never runs.
+    command.on(`option:${option.name()}`, (value: unknown) => {
+      const given = typeof value === 'string' ? value : '';
+      if (first === undefined) {
+        first = given;
+        return;
+      }
+      const flag = option.long ?? option.flags;
+      throw new CliError('invalid_flag', `${flag} is given twice (${describeValue(first)}, then ${describeValue(given)}): give it once`, { field: flag, value: describeValue(given) });
+    });
+  }
+  for (const child of command.commands) refuseRepeatedFlags(child);
+  return command;
 }

@@ -42,8 +42,10 @@ export async function buildProgram(io: CliIo, setExit: (code: ExitCode) => void,
     .configureOutput({
       writeOut: (text) => void io.stdout.write(text),
       writeErr: (text) => void io.stderr.write(text),
+      // Commander's own usage errors are not printed as it words them (two lines, the value
+      // echoed raw): {@link run} reports them as one typed line, see usageError.
+      outputError: () => undefined,
     })
-    .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',
       `
@@ -57,6 +59,20 @@ Run "earnbook <command> --help" for the flags of each command.`,
     else program.command(entry.name).description(entry.description);
   }
   return program;
+}
+
+/** Commander's codes for what is not a usage error: help or the version, printed as asked. */
+const NOT_USAGE_ERRORS: ReadonlySet<string> = new Set(['commander.help', 'commander.helpDisplayed', 'commander.version']);
+
+/**
+ * Commander's usage error (an unknown option, a missing or invalid value, a conflict) as
+ * `invalid_flag` naming the option at fault (`command` for an unknown command or an extra
+ * argument); its message is kept, so the value it quotes is escaped on the `error:` line.
+ */
+function usageError(error: CommanderError): CliError {
+  const message = error.message.replace(/^error: /, '').replace(/\n\((Did you mean [^\n]*)\)$/, ' ($1)');
+  const flag = /^(?:unknown option|(?:required )?option) '(-[^\s']*)/.exec(message)?.[1];
+  return new CliError('invalid_flag', message, { field: flag ?? 'command', cause: error });
 }
 
 /** Quoted as JSON (control characters and lone surrogates escaped) and cut: the ledger's describeValue is not loaded here, to keep --help light. */
@@ -93,6 +109,7 @@ function checkHelpTopic(argv: readonly string[]): void {
  */
 export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode> {
   let code: ExitCode = EXIT_CLEAN;
+  let failure: unknown;
   try {
     checkHelpTopic(argv);
     const program = await buildProgram(
@@ -105,14 +122,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<ExitCode>
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander has already printed help, the version, or its own "error: …" line.
-      return error.exitCode === 0 ? EXIT_CLEAN : EXIT_ERROR;
-    }
-    // Loaded only on failure: it knows every package's error class.
-    const { describeError, formatError } = await import('./describe-error.js');
-    io.stderr.write(formatError(error));
-    if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: describeError(error) }, null, 2)}\n`);
-    return EXIT_ERROR;
+    failure = error;
   }
+  if (failure instanceof CommanderError) {
+    // Commander has already printed help or the version.
+    if (failure.exitCode === 0 || NOT_USAGE_ERRORS.has(failure.code)) return failure.exitCode === 0 ? EXIT_CLEAN : EXIT_ERROR;
+    failure = usageError(failure);
+  }
+  // Loaded only on failure: it knows every package's error class.
+  const { describeError, formatError } = await import('./describe-error.js');
+  io.stderr.write(formatError(failure));
+  if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: describeError(failure) }, null, 2)}\n`);
+  return EXIT_ERROR;
 }

@@ -141,7 +141,7 @@ describe('earnbook export', () => {
     expect(entity.code).toBe(2);
     expect(entity.stderr).toContain('code unknown_entity, field --entity');
     const range = await runCli(['export', '--database', ws.database, '--entity', 'defi', '--from', '2025-03-19', '--to', DAY, '--out', 'x'], { cwd: ws.dir });
-    expect(range.stderr).toContain('field toDay');
+    expect(range.stderr).toContain('field --to');
     await expect(access(join(ws.dir, 'x', 'manifest.json'))).rejects.toThrow();
   });
 
@@ -187,7 +187,7 @@ describe('earnbook breaks and settlements', () => {
     expect(JSON.parse(resolved.stdout)).toMatchObject({ break: { status: 'resolved', resolutionReason: 'airdrop handled outside Earn' } });
     const again = await cli(['breaks', 'resolve', '--id', String(unknown?.id), '--reason', 'twice']);
     expect(again.code).toBe(2);
-    expect(again.stderr).toContain('code invalid_transition, field breakId');
+    expect(again.stderr).toContain('code invalid_transition, field --id');
     const badId = await cli(['breaks', 'repair', '--id', 'seven']);
     expect(badId.code).toBe(2);
     expect(badId.stderr).toContain("error: option '--id <breakId>' argument 'seven' is invalid. must be a positive integer.");

@@ -8,10 +8,11 @@ import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
 import type { Break } from '@earnbook/reconcile';
-import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
+import { withFlagErrors } from '../flag-errors.js';
 import type { ExitCode } from '../exit-codes.js';
 import { shortAmount } from '../reconcile-summary.js';
 import { singleLine } from '../terminal-text.js';
@@ -95,7 +96,9 @@ export function addBreaksCommand(program: Command, io: CliIo, setExit: (code: Ex
   addBookOptions(resolveCommand).action(async (flags: ResolveFlags) => {
     const config = await resolveConfig(flags, io);
     const resolved = await withBooks(flags, config, io, (opened) =>
-      opened.reconciler.resolveBreak({ breakId: flags.id, reason: flags.reason, ...(flags.transactionId === undefined ? {} : { transactionId: flags.transactionId }) }),
+      withFlagErrors({ breakId: '--id', reason: '--reason', transactionId: '--transaction-id' }, () =>
+        opened.reconciler.resolveBreak({ breakId: flags.id, reason: flags.reason, ...(flags.transactionId === undefined ? {} : { transactionId: flags.transactionId }) }),
+      ),
     );
     if (flags.json === true) writeJson(io, { break: resolved });
     else if (flags.quiet !== true) io.stdout.write(breakText(resolved));
@@ -108,10 +111,10 @@ export function addBreaksCommand(program: Command, io: CliIo, setExit: (code: Ex
     .requiredOption('--id <breakId>', 'the missing_in_ledger break to repair', parseId);
   addBookOptions(repair).action(async (flags: RepairFlags) => {
     const config = await resolveConfig(flags, io);
-    const repaired = await withBooks(flags, config, io, (opened) => opened.reconciler.repairMissingBooking({ breakId: flags.id }));
+    const repaired = await withBooks(flags, config, io, (opened) => withFlagErrors({ breakId: '--id' }, () => opened.reconciler.repairMissingBooking({ breakId: flags.id })));
     if (flags.json === true) writeJson(io, { break: repaired });
     else if (flags.quiet !== true) io.stdout.write(breakText(repaired));
     setExit(EXIT_CLEAN);
   });
-  return breaks;
+  return refuseRepeatedFlags(breaks);
 }

@@ -10,11 +10,12 @@ import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
 import { AUDIT_FILE_FORMATS, AUDIT_MANIFEST_NAME, exportAudit } from '@earnbook/reconcile';
 import type { AuditFileFormat, AuditManifest } from '@earnbook/reconcile';
-import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
+import { withFlagErrors } from '../flag-errors.js';
 import type { ExitCode } from '../exit-codes.js';
 import { progressEnabled, rowProgress, stageProgress } from '../stage-progress.js';
 import { checkPath } from '../text-flags.js';
@@ -105,7 +106,8 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
     progress.stage('opening the books');
     const { manifest, manifestPath } = await withBooks(flags, config, io, async (opened) => {
       progress.stage(`writing ${formats.length} file${formats.length === 1 ? '' : 's'} and ${AUDIT_MANIFEST_NAME}`);
-      return exportAudit({
+      // The range and the page size are checked there: a refusal names --from, --to or --page-size.
+      return withFlagErrors({ fromDay: '--from', toDay: '--to', pageSize: '--page-size' }, () => exportAudit({
         db: opened.db,
         ...(flags.entity === undefined ? { allEntities: true as const } : { entity: opened.ledger.entity(flags.entity, '--entity').id }),
         fromDay,
@@ -121,7 +123,7 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
           progress.stop();
           rows.rows(event.rows, event.file);
         },
-      });
+      }));
     });
     progress.stop();
     rows.stop();
@@ -169,5 +171,5 @@ Example:
   earnbook export --what balances --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/excel --excel --delimiter ';'`,
     )
     .action(async (flags: ExportFlags) => setExit(await runExport(flags, io)));
-  return command;
+  return refuseRepeatedFlags(command);
 }

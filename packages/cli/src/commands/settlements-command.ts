@@ -7,12 +7,13 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay, parseInstant } from '@earnbook/ledger';
-import { ReconcileError, TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
+import { TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
 import type { SettlementInstruction } from '@earnbook/reconcile';
-import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
+import { withFlagErrors } from '../flag-errors.js';
 import type { ExitCode } from '../exit-codes.js';
 import { shortAmount } from '../reconcile-summary.js';
 import { singleLine } from '../terminal-text.js';
@@ -54,15 +55,6 @@ interface ConfirmFlags extends BookFlags {
   readonly transactionHash?: string;
 }
 
-/**
- * The library's refusal of `occurredAt` (a transfer dated before the end of the day it settles),
- * said of the flag that gave it; any other error as it is.
- */
-function occurredAtFlagError(error: unknown): unknown {
-  if (!(error instanceof ReconcileError) || error.code !== 'invalid_input' || error.field !== 'occurredAt') return error;
-  return new ReconcileError('invalid_input', `--occurred-at ${error.message.replace(/^occurredAt /, '')}`, { field: '--occurred-at', ...(error.value === undefined ? {} : { value: error.value }), cause: error });
-}
-
 /** Adds `settlements list`, `settlements sent` and `settlements confirm` to `program`. */
 export function addSettlementsCommand(program: Command, io: CliIo, setExit: (code: ExitCode) => void): Command {
   const settlements = program.command('settlements').description(COMMAND_DESCRIPTIONS.settlements);
@@ -100,7 +92,9 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     .requiredOption('--transaction-hash <hash>', 'the on-chain transaction hash (8 to 200 letters, digits, ":", "_" or "-")', parseTransactionHash);
   addBookOptions(sent).action(async (flags: SentFlags) => {
     const config = await resolveConfig(flags, io);
-    const marked = await withBooks(flags, config, io, (opened) => opened.reconciler.markSent({ instructionId: flags.id, transactionHash: flags.transactionHash }));
+    const marked = await withBooks(flags, config, io, (opened) =>
+      withFlagErrors({ instructionId: '--id', transactionHash: '--transaction-hash' }, () => opened.reconciler.markSent({ instructionId: flags.id, transactionHash: flags.transactionHash })),
+    );
     if (flags.json === true) writeJson(io, { instruction: marked });
     else if (flags.quiet !== true) io.stdout.write(instructionText(marked));
     setExit(EXIT_CLEAN);
@@ -116,13 +110,14 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     const occurredAt = formatInstant(parseInstant(flags.occurredAt, '--occurred-at'));
     const config = await resolveConfig(flags, io);
     const confirmed = await withBooks(flags, config, io, (opened) =>
-      opened.reconciler.confirm({ instructionId: flags.id, occurredAt, ...(flags.transactionHash === undefined ? {} : { transactionHash: flags.transactionHash }) }).catch((error: unknown) => {
-        throw occurredAtFlagError(error);
-      }),
+      // A transfer dated before the end of the day it settles is refused naming --occurred-at.
+      withFlagErrors({ instructionId: '--id', occurredAt: '--occurred-at', transactionHash: '--transaction-hash' }, () =>
+        opened.reconciler.confirm({ instructionId: flags.id, occurredAt, ...(flags.transactionHash === undefined ? {} : { transactionHash: flags.transactionHash }) }),
+      ),
     );
     if (flags.json === true) writeJson(io, { instruction: confirmed });
     else if (flags.quiet !== true) io.stdout.write(instructionText(confirmed));
     setExit(EXIT_CLEAN);
   });
-  return settlements;
+  return refuseRepeatedFlags(settlements);
 }
