@@ -29,7 +29,9 @@ export type LedgerErrorCode =
   | 'limit_exceeded'
   | 'driver_missing'
   | 'transaction_aborted'
-  | 'cycle_out_of_order';
+  | 'cycle_out_of_order'
+  | 'connection_lost'
+  | 'storage_busy';
 
 /** Structured details a {@link LedgerError} may carry. */
 export interface LedgerErrorDetails {

@@ -126,6 +126,7 @@ export class Ledger {
     this.schema = options.storage.schema;
     this.entities = entities;
     this.logger = options.logger ?? SILENT_LEDGER_LOGGER;
+    if (options.logger !== undefined) options.storage.dialect.logConnectionErrorsTo?.(options.logger);
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
     this.#now = options.now ?? (() => new Date());
     const accounts = new AccountDirectory({ db: this.db, now: this.#now });

@@ -13,7 +13,8 @@ export type ReconcileErrorCode =
   | 'invalid_transition'
   | 'idempotency_conflict'
   | 'booked_not_recorded'
-  | 'export_failed';
+  | 'export_failed'
+  | 'sort_failed';
 
 /**
  * A booking the provider made that the books did not record (code `booked_not_recorded`): what

@@ -7,8 +7,9 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { compareKnownKeys, isPlainKey } from './keys.js';
+import { ReconcileError } from './errors.js';
 
 /** Items one run holds by default before it is sorted and written out. */
 export const SORT_RUN_ITEMS_DEFAULT = 25_000;
@@ -66,6 +67,31 @@ export interface ReleasedRuns {
   readonly count: number;
 }
 
+/** The errno code of a failed file operation (`ENOSPC`, `ENOENT`, …), if it has one. */
+function errnoOf(error: unknown): string | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
+
+/**
+ * Runs a file operation of the sort: a failure of the file system (a full disk, a folder that does
+ * not exist or went away, no permission) is a `ReconcileError` `sort_failed` naming
+ * `sortDirectory` and the folder, the errno code in its message and the driver's error as `cause`.
+ */
+async function sortFileOperation<T>(directory: string, what: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    const errno = errnoOf(error);
+    if (errno === undefined) throw error;
+    throw new ReconcileError('sort_failed', `the external sort could not ${what} in sortDirectory ${JSON.stringify(directory)}: ${errno} (${(error as Error).message}); nothing was written to the books`, {
+      field: 'sortDirectory',
+      value: directory,
+      cause: error,
+    });
+  }
+}
+
 /** Reads one run file back as items, a buffer at a time. */
 class RunReader<T> {
   readonly #lines: AsyncIterator<string>;
@@ -80,8 +106,8 @@ class RunReader<T> {
 
   readonly #codec: RunCodec<T> | undefined;
 
-  constructor(path: string, key: (item: T) => string, codec: RunCodec<T> | undefined) {
-    this.#lines = readRunLines(path)[Symbol.asyncIterator]();
+  constructor(path: string, key: (item: T) => string, codec: RunCodec<T> | undefined, directory: string) {
+    this.#lines = readRunLines(path, directory)[Symbol.asyncIterator]();
     this.#key = key;
     this.#codec = codec;
   }
@@ -133,13 +159,13 @@ class RunReader<T> {
  * The lines of a run file, read as bytes (a line is decoded once it is whole: UTF-8 is cut at
  * line ends only, and a newline byte is never part of a multi-byte character).
  */
-async function* readRunLines(path: string): AsyncGenerator<string> {
-  const handle = await open(path, 'r');
+async function* readRunLines(path: string, directory: string): AsyncGenerator<string> {
+  const handle = await sortFileOperation(directory, 'open a run file to read', () => open(path, 'r'));
   try {
     let pending = Buffer.alloc(0);
     for (;;) {
       const chunk = Buffer.allocUnsafe(RUN_READ_BYTES);
-      const { bytesRead } = await handle.read(chunk, 0, RUN_READ_BYTES, null);
+      const { bytesRead } = await sortFileOperation(directory, 'read a run file', () => handle.read(chunk, 0, RUN_READ_BYTES, null));
       if (bytesRead === 0) break;
       const data = pending.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
       let start = 0;
@@ -197,7 +223,7 @@ export class ExternalSorter<T> {
    * them in their order, as the writer would have, and removes their directory on {@link close}.
    */
   static adopt<T>(options: { readonly key: (item: T) => string; readonly released: ReleasedRuns }): ExternalSorter<T> {
-    const sorter = new ExternalSorter<T>({ key: options.key });
+    const sorter = new ExternalSorter<T>({ key: options.key, ...(options.released.directory === undefined ? {} : { directory: dirname(options.released.directory) }) });
     sorter.#workDirectory = options.released.directory;
     sorter.#runs.push(...options.released.runs);
     sorter.#count = options.released.count;
@@ -251,6 +277,12 @@ export class ExternalSorter<T> {
 
   async #spill(): Promise<void> {
     this.#sortBuffer();
+    await sortFileOperation(this.#directory, 'write a run file', () => this.#writeRun());
+    this.#buffer = [];
+  }
+
+  /** Writes the sorted buffer as the next run file. */
+  async #writeRun(): Promise<void> {
     this.#workDirectory ??= await mkdtemp(join(this.#directory, 'earnbook-sort-'));
     const path = join(this.#workDirectory, `run-${this.#runs.length}.ndjson`);
     // The runs hold the books' and the report's figures: readable by this user alone, also when
@@ -284,7 +316,6 @@ export class ExternalSorter<T> {
       await handle.close();
     }
     this.#runs.push(path);
-    this.#buffer = [];
   }
 
   /** The items in key order. Call after the last {@link add}; may be called again. */
@@ -301,7 +332,7 @@ export class ExternalSorter<T> {
     }
     if (this.#buffer.length > 0) await this.#spill();
     this.#writeBuffer = undefined;
-    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec));
+    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec, this.#directory));
     try {
       await Promise.all(readers.map((reader) => reader.fill()));
       const heap = new RunHeap<T>();

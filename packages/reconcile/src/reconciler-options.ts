@@ -6,6 +6,7 @@
 import { parseCurrency, parseUnits, textDefect } from '@earnbook/ledger';
 import type { LedgerLogger } from '@earnbook/ledger';
 import type { EarnBooks, Ledger } from '@earnbook/ledger';
+import { accessSync, constants, statSync } from 'node:fs';
 import { ReconcileError } from './errors.js';
 import { WORKER_WAIT_MS_DEFAULT, WORKER_WAIT_MS_MAX } from './worker-start.js';
 
@@ -122,6 +123,24 @@ function walletsOf(ledger: Ledger, options: ReconcilerOptions): Map<string, stri
   return wallets;
 }
 
+/**
+ * Checks `sortDirectory`: an existing folder this process may create files in. A misspelt or
+ * missing one is refused when the reconciler is made, not found on the night a day first grows
+ * past one sort run (then `sort_failed`, nothing written).
+ */
+function checkSortDirectory(directory: unknown): void {
+  if (typeof directory !== 'string' || directory.length === 0) invalid('sortDirectory', directory, 'must be a directory path');
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(directory).isDirectory();
+    if (isDirectory) accessSync(directory, constants.W_OK | constants.X_OK);
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code;
+    throw new ReconcileError('invalid_input', `sortDirectory must be an existing folder the process may write in, got ${JSON.stringify(directory)} (${String(code)})`, { field: 'sortDirectory', value: directory, cause });
+  }
+  if (!isDirectory) invalid('sortDirectory', directory, 'must be a folder, not a file');
+}
+
 /** A currency's tolerance from the configured ones: {@link TOLERANCE_UNITS_DEFAULT} for the rest. */
 export function toleranceLookup(tolerances: ReadonlyMap<string, bigint>): (currency: string) => bigint {
   return (currency) => tolerances.get(currency) ?? TOLERANCE_UNITS_DEFAULT;
@@ -148,7 +167,7 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   const thresholds = amountsPerEntity(ledger, 'settlementThresholds', options.settlementThresholds);
   const limits = amountsPerEntity(ledger, 'feeApprovalLimits', options.feeApprovalLimits);
   const wallets = walletsOf(ledger, options);
-  if (options.sortDirectory !== undefined && (typeof options.sortDirectory !== 'string' || options.sortDirectory.length === 0)) invalid('sortDirectory', options.sortDirectory, 'must be a directory path');
+  if (options.sortDirectory !== undefined) checkSortDirectory(options.sortDirectory);
   if (options.workerThreads !== undefined && !WORKER_THREADS.includes(options.workerThreads)) invalid('workerThreads', options.workerThreads, `must be one of ${WORKER_THREADS.join(', ')}`);
   const waitMs: unknown = options.workerWaitMs;
   if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isInteger(waitMs) || waitMs < 1 || waitMs > WORKER_WAIT_MS_MAX)) invalid('workerWaitMs', waitMs, `must be an integer number of milliseconds from 1 to ${WORKER_WAIT_MS_MAX}`);

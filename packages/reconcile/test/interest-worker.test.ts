@@ -128,11 +128,15 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 
-  it('a sort folder that does not exist: the run goes on in this thread, as without workers, and says so', async () => {
+  it('a sort folder that went away after the reconciler was made: the run goes on in this thread, as without workers, and says so', async () => {
     const logger = recordingLogger();
     const ledger = await openBooks(booksFile, logger);
     try {
-      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory: join(directory, 'missing'), workerThreads: 'always' });
+      // A folder missing already is refused by Reconciler.open (sort-failures.test.ts).
+      const gone = join(directory, 'gone');
+      mkdirSync(gone);
+      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory: gone, workerThreads: 'always' });
+      rmSync(gone, { recursive: true });
       const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile) });
       expect(result.breaks.map((item) => item.kind)).toContain('missing_interest');
       // Both worker threads give way: the interest's and the books' (books-prefetch.test.ts).

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { JournalBulk } from './journal-bulk.js';
 import type { PostingBulk } from './posting-bulk.js';
+import type { LedgerLogger } from '../logger.js';
 
 /** The dialect-specific pieces the migration set and the repository need. */
 export interface LedgerDialect {
@@ -40,6 +41,12 @@ export interface LedgerDialect {
    * worker thread's) may open beside this one. Absent for an in-memory database and on PostgreSQL.
    */
   readonly databaseFile?: string;
+  /**
+   * PostgreSQL: from now on, logs to `logger` the connections of the pool that the server ended
+   * while idle (they are dropped and replaced; before a logger is given, silently). `Ledger.open`
+   * passes the logger it was given. Absent on SQLite.
+   */
+  readonly logConnectionErrorsTo?: (logger: LedgerLogger) => void;
   /**
    * Runs `work` inside one write transaction. SQLite takes the write lock first
    * (`BEGIN IMMEDIATE`) so that two processes never deadlock on a lock upgrade; PostgreSQL retries

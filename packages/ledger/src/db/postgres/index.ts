@@ -11,6 +11,7 @@ import { postgresJournalBulk } from './journal-bulk.js';
 import { postgresPostingBulk } from './posting-bulk.js';
 import { LedgerError, describeValue } from '../../errors.js';
 import { redactConnectionString } from '../../connection-string.js';
+import { ConnectionLostInTransaction, connectionLostError, watchConnections } from './connection-loss.js';
 
 // The driver is an optional peer dependency: without it, importing this subpath rejects with a
 // typed `driver_missing` error instead of Node's bare ERR_MODULE_NOT_FOUND.
@@ -66,6 +67,9 @@ export const postgresLedgerDialect: LedgerDialect = Object.freeze({
       try {
         return await db.transaction().execute(work);
       } catch (error) {
+        // Kysely's ROLLBACK on a lost connection fails with `connection_lost` already; this
+        // covers a failure of the connection that escaped a transaction some other way.
+        if (error instanceof ConnectionLostInTransaction) throw connectionLostError(error.cause);
         const state = sqlState(error);
         if (attempt >= POSTGRES_WRITE_ATTEMPTS_MAX || state === undefined || !RETRYABLE_SQLSTATES.has(state)) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
@@ -179,6 +183,8 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
   };
   if (schema !== 'public' && createSchema) {
     const setup = new pg.Client({ connectionString });
+    // Its connection ending between two statements must not crash the process: the statement fails instead.
+    setup.on('error', () => undefined);
     await setup.connect();
     try {
       await setup.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -206,6 +212,10 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
   pool.on('connect', (client) => {
     client.query('SET jit = off').catch(() => undefined);
   });
-  const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool }) });
-  return { db, pool, dialect: postgresLedgerDialect, schema };
+  // A connection the server ends must not crash the process (an `'error'` event with no
+  // listener), and a unit of work that loses it fails with `connection_lost` (connection-loss.ts).
+  const watched = watchConnections(pool);
+  const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool: watched.pool }) });
+  const dialect: LedgerDialect = Object.freeze({ ...postgresLedgerDialect, logConnectionErrorsTo: watched.logTo });
+  return { db, pool, dialect, schema };
 }

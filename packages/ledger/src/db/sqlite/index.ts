@@ -32,6 +32,49 @@ const Database = (driver as unknown as { readonly default: typeof BetterSqlite3 
 
 const IMMUTABLE_TABLES = ['journal_transactions', 'journal_entries'] as const;
 
+/** Whether a driver error is SQLite's "database is locked": another connection held the write lock past the busy timeout. */
+function isBusy(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** The typed error of a write that found the file's write lock held by another connection for the whole busy timeout. */
+function storageBusyError(cause: unknown, busyTimeoutMs: number | undefined): LedgerError {
+  const waited = busyTimeoutMs === undefined ? 'its busy timeout' : `its busy timeout (busyTimeoutMs ${busyTimeoutMs})`;
+  return new LedgerError(
+    'storage_busy',
+    `the SQLite database is locked by another connection's write transaction (another process or ledger on the same file): the write waited ${waited} and was not made; nothing was written, retry later or raise busyTimeoutMs`,
+    { field: 'storage', value: busyTimeoutMs === undefined ? 'sqlite' : String(busyTimeoutMs), context: { busyTimeoutMs: busyTimeoutMs === undefined ? 'unknown' : String(busyTimeoutMs) }, cause },
+  );
+}
+
+/**
+ * One write transaction on SQLite. `BEGIN IMMEDIATE` takes the write lock before the first read,
+ * so a second process waits (busy_timeout) instead of failing on a read-to-write lock upgrade; one
+ * that waited the whole timeout (SQLITE_BUSY) is `storage_busy`, with nothing written.
+ */
+function writeTransactionWaiting(busyTimeoutMs: number | undefined): LedgerDialect['writeTransaction'] {
+  return async <DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> =>
+    db.connection().execute(async (connection) => {
+      try {
+        await sql`begin immediate`.execute(connection);
+      } catch (error) {
+        if (isBusy(error)) throw storageBusyError(error, busyTimeoutMs);
+        throw error;
+      }
+      try {
+        const result = await work(connection);
+        await sql`commit`.execute(connection);
+        return result;
+      } catch (error) {
+        await sql`rollback`.execute(connection);
+        // A COMMIT that met a lock (SQLite then keeps the transaction open: rolled back above).
+        if (isBusy(error)) throw storageBusyError(error, busyTimeoutMs);
+        throw error;
+      }
+    });
+}
+
 /** The SQLite half of {@link LedgerDialect}. */
 export const sqliteLedgerDialect: LedgerDialect = Object.freeze<LedgerDialect>({
   name: 'sqlite',
@@ -47,21 +90,7 @@ export const sqliteLedgerDialect: LedgerDialect = Object.freeze<LedgerDialect>({
   async migrate(db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>): Promise<void> {
     await sqliteLedgerDialect.writeTransaction(db, (connection) => run(connection, { disableTransactions: true }));
   },
-  async writeTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
-    return db.connection().execute(async (connection) => {
-      // BEGIN IMMEDIATE takes the write lock before the first read, so a second process waits
-      // (busy_timeout) instead of failing on a read-to-write lock upgrade.
-      await sql`begin immediate`.execute(connection);
-      try {
-        const result = await work(connection);
-        await sql`commit`.execute(connection);
-        return result;
-      } catch (error) {
-        await sql`rollback`.execute(connection);
-        throw error;
-      }
-    });
-  },
+  writeTransaction: writeTransactionWaiting(undefined),
 });
 
 /**
@@ -199,6 +228,15 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   const db = new Kysely<LedgerDatabase>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
   // The dialect of this database carries the bulk statements bound to its native connection.
   const file = options.filename === ':memory:' || options.filename === '' ? {} : { databaseFile: resolve(options.filename) };
-  const dialect: LedgerDialect = Object.freeze({ ...sqliteLedgerDialect, bulk: sqliteJournalBulk(native), postingBulk: sqlitePostingBulk(native), ...file });
+  // Its write transactions name the busy timeout when they find the file locked past it.
+  const writeTransaction = writeTransactionWaiting(busyTimeoutMs);
+  const dialect: LedgerDialect = Object.freeze({
+    ...sqliteLedgerDialect,
+    writeTransaction,
+    migrate: (db: Kysely<unknown>, run: (db: Kysely<unknown>, options: { disableTransactions: boolean }) => Promise<void>) => writeTransaction(db, (connection) => run(connection, { disableTransactions: true })),
+    bulk: sqliteJournalBulk(native),
+    postingBulk: sqlitePostingBulk(native),
+    ...file,
+  });
   return { db, native, dialect };
 }
