@@ -5,7 +5,8 @@
  * finds are resolved with that reason, and a person resolves one by hand.
  */
 import type { Kysely } from 'kysely';
-import { breakFigure, breakFingerprint } from './diff.js';
+import type { JournalTransaction, TransactionKind } from '@earnbook/ledger';
+import { breakFigure, breakFingerprint, entryKindOfDetails } from './diff.js';
 import type { BreakDraft } from './diff.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
@@ -184,4 +185,75 @@ export function heldCurrencies(drafts: readonly BreakDraft[], covered: ReadonlyS
     else if (draft.kind === 'approval_required' && !covered.has(draft.fingerprint)) hold(draft.currency, `fees of ${draft.actual ?? '?'} await approval (approval_required)`);
   }
   return new Map([...held].map(([currency, reasons]) => [currency, reasons.join('; ')]));
+}
+
+/**
+ * What {@link linkRefusal} needs besides the break and the transaction, read before deciding: the
+ * ledger account of each Earn account the break names (absent when the books hold no such Earn
+ * account), and the id of the settlement account of the break's currency (null when none is open).
+ */
+export interface LinkFacts {
+  readonly earnLedgerAccountIds: ReadonlyMap<string, number>;
+  readonly settlementAccountId: number | null;
+}
+
+/** The entry kind a break without one in its details is about: its account's interest, the day's margin or fees. */
+const BREAK_ENTRY_KINDS: Partial<Record<BreakRow['kind'], TransactionKind>> = {
+  interest_mismatch: 'interest',
+  unexpected_interest: 'interest',
+  missing_interest: 'interest',
+  margin_mismatch: 'partner_margin',
+  approval_required: 'fee',
+};
+
+/** The Earn accounts a correction of a break may touch: its own, and for `account_mismatch` the one the report names. */
+export function linkableEarnAccounts(row: BreakRow): string[] {
+  if (row.earn_account_id === null) return [];
+  return row.kind === 'account_mismatch' && row.actual !== null && row.actual !== row.earn_account_id ? [row.earn_account_id, row.actual] : [row.earn_account_id];
+}
+
+/** The currencies a correction of a break may be in: its own, and for `currency_mismatch` both it names. */
+function linkableCurrencies(row: BreakRow): string[] {
+  if (row.currency === null) return [];
+  return row.kind === 'currency_mismatch' ? [...new Set([row.currency, row.expected, row.actual].filter((value): value is string => value !== null))] : [row.currency];
+}
+
+/** The first day a correction may be dated: the break's, or for `day_mismatch` the earliest day it names. */
+function earliestLinkableDay(row: BreakRow): string {
+  const days = row.kind === 'day_mismatch' ? [row.accounting_day, row.expected, row.actual] : [row.accounting_day];
+  return days.filter((value): value is string => value !== null && /^\d{4}-\d{2}-\d{2}$/.test(value)).sort()[0] ?? row.accounting_day;
+}
+
+/**
+ * Why a journal transaction cannot be linked to a break as its correction, or undefined when it
+ * can. A correction is of the break's entity; in its currency (either currency of a
+ * `currency_mismatch`); on an Earn account's break, it touches that account's ledger account
+ * (either account of an `account_mismatch`); on a break of a currency without an Earn account
+ * (margin, fees, the outstanding balance: the settlement position), it touches the currency's
+ * settlement account; of the kind of the entry the break is about, or a reversal or adjustment;
+ * not dated before the break's day (a `day_mismatch`: before the earliest day it names); and
+ * not the very transaction the break is about. Pure: the accounts are read before
+ * ({@link LinkFacts}). The answer names the property and both values.
+ */
+export function linkRefusal(row: BreakRow, transaction: JournalTransaction, facts: LinkFacts): string | undefined {
+  if (transaction.entity !== row.entity) return `is a transaction of entity ${transaction.entity}, but break ${row.id} is of entity ${row.entity}`;
+  const details = JSON.parse(row.details) as Record<string, unknown>;
+  if (details['transactionId'] === transaction.id) return `is the transaction the break is about (break ${row.id}), not one that corrects it`;
+  const currencies = linkableCurrencies(row);
+  const foreign = transaction.entries.find((entry) => currencies.length > 0 && !currencies.includes(entry.currency));
+  if (foreign !== undefined) return `has an entry in currency ${foreign.currency}, but break ${row.id} is in ${currencies.join(' or ')}`;
+  const accounts = linkableEarnAccounts(row);
+  if (accounts.length > 0) {
+    const ledgerIds = accounts.map((id) => facts.earnLedgerAccountIds.get(id)).filter((id): id is number => id !== undefined);
+    if (!transaction.entries.some((entry) => ledgerIds.includes(entry.accountId))) return `does not touch the ledger account of Earn account ${accounts.join(' or ')}, which break ${row.id} is about`;
+  } else if (row.currency !== null && row.kind !== 'unknown_entry_type' && !transaction.entries.some((entry) => entry.accountId === facts.settlementAccountId)) {
+    return `does not touch the ${row.currency} settlement account, whose position break ${row.id} is about`;
+  }
+  const kind = entryKindOfDetails(details) ?? BREAK_ENTRY_KINDS[row.kind];
+  if (kind !== undefined && transaction.kind !== kind && transaction.kind !== 'reversal' && transaction.kind !== 'adjustment') {
+    return `is of kind ${transaction.kind}, but break ${row.id} is about a ${kind} entry (link a ${kind}, a reversal or an adjustment)`;
+  }
+  const earliest = earliestLinkableDay(row);
+  if (transaction.accountingDay < earliest) return `is of accounting day ${transaction.accountingDay}, before ${earliest}, the day of break ${row.id}`;
+  return undefined;
 }

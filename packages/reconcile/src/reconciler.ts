@@ -5,7 +5,7 @@
  * in `break-store.ts` and `instructions.ts`.
  */
 import type { Kysely } from 'kysely';
-import { accountingDayBounds, formatInstant, isLedgerLogger, parseInstant, textDefect } from '@earnbook/ledger';
+import { LedgerError, accountingDayBounds, formatInstant, isLedgerLogger, parseInstant, textDefect } from '@earnbook/ledger';
 import type { EarnBooks, Ledger, LedgerLogger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import type { ReportEntry } from './report-entry.js';
@@ -16,8 +16,8 @@ import * as repository from './db/repository.js';
 import type { BreakRow, InstructionRow } from './db/repository.js';
 import { reconcileDay } from './day-run.js';
 import type { DaySettings, ReconcileProgressListener, ReconcileResult } from './day-run.js';
-import { rowToBreak } from './break-store.js';
-import type { Break } from './break-store.js';
+import { linkRefusal, linkableEarnAccounts, rowToBreak } from './break-store.js';
+import type { Break, LinkFacts } from './break-store.js';
 import { TRANSACTION_HASH_RULE, confirmWithin, isTransactionHash, rowToInstruction, settlementKey } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import { invalid, reconcilerSettings } from './reconciler-options.js';
@@ -96,8 +96,28 @@ export class Reconciler {
     return row;
   }
 
+  /** The accounts {@link linkRefusal} compares a linked transaction's entries with (reads only). */
+  async #linkFacts(row: BreakRow): Promise<LinkFacts> {
+    const earnLedgerAccountIds = new Map<string, number>();
+    for (const earnAccountId of linkableEarnAccounts(row)) {
+      // An Earn account the books do not hold (interest reported on an unknown account) has no
+      // ledger account, so no transaction can touch it: the break is refused any link.
+      const account = await this.books.earnAccount({ entity: row.entity, earnAccountId }).catch((error: unknown) => {
+        if (error instanceof LedgerError && error.code === 'unknown_account') return undefined;
+        throw error;
+      });
+      if (account !== undefined) earnLedgerAccountIds.set(earnAccountId, account.ledgerAccountId);
+    }
+    const settlement = row.currency === null ? undefined : await this.ledger.findAccount({ entity: row.entity, currency: row.currency, code: 'settlement' });
+    return { earnLedgerAccountIds, settlementAccountId: settlement?.id ?? null };
+  }
+
   /**
    * Resolves an open break with a reason, optionally linking the adjusting journal transaction.
+   * A linked transaction must be one that can correct the break ({@link linkRefusal}: its entity,
+   * currency, Earn account or settlement account, entry kind, not dated before its day, not the
+   * transaction the break is about); another is refused as `invalid_input` (field
+   * `transactionId`, the message naming the property that differs) and nothing is written.
    * Of two people resolving the same break at once, one wins; the other gets `invalid_transition`
    * (field `breakId`) and its reason is not stored.
    */
@@ -109,7 +129,8 @@ export class Reconciler {
     if (row.status !== 'open') throw new ReconcileError('invalid_transition', `break ${row.id} is already resolved`, { field: 'breakId', value: String(row.id) });
     if (input.transactionId !== undefined) {
       const transaction = await this.ledger.transaction(input.transactionId);
-      if (transaction.entity !== row.entity) invalid('transactionId', input.transactionId, `must be a transaction of ${row.entity}`);
+      const refusal = linkRefusal(row, transaction, await this.#linkFacts(row));
+      if (refusal !== undefined) throw new ReconcileError('invalid_input', `transactionId ${input.transactionId} ${refusal}; nothing was written`, { field: 'transactionId', value: String(input.transactionId) });
     }
     const resolved = await repository.resolveOpenBreak(this.#db, row.id, { resolved_by: 'person', resolution_reason: input.reason, resolution_transaction_id: input.transactionId ?? null, resolved_at: formatInstant(this.#settings.now()) });
     if (!resolved) throw new ReconcileError('invalid_transition', `break ${row.id} was resolved by another caller meanwhile; this reason was not stored`, { field: 'breakId', value: String(row.id) });
