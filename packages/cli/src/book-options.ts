@@ -9,6 +9,7 @@ import { EMPTY_CONFIG, loadConfig } from './cli-config.js';
 import { checkPath } from './text-flags.js';
 import { describeValue, redactConnectionString } from '@earnbook/ledger';
 import { CliError } from './cli-error.js';
+import { withFlagErrors } from './flag-errors.js';
 import type { CliConfig } from './cli-config.js';
 import type { CliIo } from './cli-io.js';
 import { LOG_FORMATS, LOG_LEVELS, cliLogger } from './cli-logger.js';
@@ -74,7 +75,12 @@ export async function openBooksOf(flags: BookFlags, config: CliConfig, io: CliIo
   // A PostgreSQL URL may hold a password: the error shows it redacted.
   checkPath(database, field, redactConnectionString(database));
   const target = parseDatabaseTarget({ database, schema: flags.schema, cwd: io.cwd });
-  return openBooks({ target, config, create: flags.create === true, logger: loggerOf(flags, io) });
+  // The driver's refusal of the schema (a system schema) or of the URL names the flag that gave
+  // it: --schema, else the database's own (--database, EARNBOOK_DATABASE or the config's field),
+  // whose ?schema= held it; the message then keeps the word "schema".
+  const open = () => openBooks({ target, config, create: flags.create === true, logger: loggerOf(flags, io) });
+  if (flags.schema !== undefined) return withFlagErrors({ schema: '--schema', connectionString: field }, open);
+  return withFlagErrors({ schema: field, connectionString: field }, open, { renameInMessage: false });
 }
 
 /** Runs `work` on open books and always closes them. */

@@ -56,7 +56,7 @@ describe('the earnbook bin', () => {
     const missing = await spawnBin([...base, '--report-file', 'missing.json'], ws.dir);
     expect(missing.code).toBe(2);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toMatch(/^error: no report file at .*missing\.json \(code no_report, field reportFile\)\n$/);
+    expect(missing.stderr).toMatch(/^error: no report file at .*missing\.json \(code no_report, field --report-file\)\n$/);
   });
 
   // Exit code 1 means "breaks found": a failure must never end the process with Node's own 1.

@@ -59,8 +59,10 @@ describe.runIf(DIALECTS.includes('postgres'))('database names on PostgreSQL', ()
     const database = how === '--schema' ? PG_URL : `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${name}`;
     const result = await runCli(['breaks', 'list', '--entity', 'defi', '--database', database, ...(how === '--schema' ? ['--schema', name] : []), '--json']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/code invalid_input, field schema/);
-    expect(JSON.parse(result.stdout)).toMatchObject({ error: { kind: 'LedgerError', code: 'invalid_input', field: 'schema', value: name } });
+    // Named by the flag that gave the schema: --schema, or --database whose ?schema= held it.
+    const field = how === '--schema' ? '--schema' : '--database';
+    expect(result.stderr).toContain(`code invalid_input, field ${field}`);
+    expect(JSON.parse(result.stdout)).toMatchObject({ error: { kind: 'LedgerError', code: 'invalid_input', field, value: name } });
     const opened = await openPostgresDatabase({ connectionString: PG_URL, poolSizeMax: 1 });
     try {
       const tables = await opened.pool.query("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name LIKE 'ledger%'", [name]);

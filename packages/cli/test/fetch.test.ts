@@ -49,7 +49,8 @@ describe('earnbook reconcile --fetch', () => {
   });
 
   const fetchCli = (extra: readonly string[], env: Record<string, string> = { [SECRET_ENV]: SECRET }) =>
-    runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--fetch', '--database', ws.database, '--config', configFile, '--out', 'out', ...extra], { cwd: ws.dir, env });
+    // A test's own --out replaces 'out': a value flag is given once (twice is refused).
+    runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--fetch', '--database', ws.database, '--config', configFile, ...(extra.includes('--out') ? [] : ['--out', 'out']), ...extra], { cwd: ws.dir, env });
 
   it("fetches the newest report of the day with the entity's credentials, keeps it beside the summary, and never prints the secret", async () => {
     const result = await fetchCli(['--json']);

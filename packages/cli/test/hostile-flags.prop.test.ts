@@ -251,7 +251,7 @@ describe('hostile strings through the CLI (issue 13)', () => {
       const before = await booksSnapshot(ws.database);
       const outcome = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', path, ...books(ws), '--out', 'huge-out', '--quiet'], { cwd: ws.dir });
       expect(outcome.code).toBe(EXIT_ERROR);
-      expect(outcome.stderr).toMatch(/code invalid_report, field reportFile/);
+      expect(outcome.stderr).toMatch(/code invalid_report, field --report-file/);
       expect(existsSync(join(ws.dir, 'huge-out'))).toBe(false);
       expect(await booksSnapshot(ws.database)).toBe(before);
     } finally {

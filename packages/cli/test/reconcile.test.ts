@@ -16,8 +16,9 @@ describe('earnbook reconcile', () => {
   });
   afterEach(async () => ws.remove());
 
+  // A test's own --config replaces the workspace's: a value flag is given once (twice is refused).
   const reconcile = (extra: readonly string[], reportFile = ws.reportFile) =>
-    runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', reportFile, '--database', ws.database, '--config', ws.configFile, ...extra], { cwd: ws.dir });
+    runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', reportFile, '--database', ws.database, ...(extra.includes('--config') ? [] : ['--config', ws.configFile]), ...extra], { cwd: ws.dir });
 
   it('reconciles a clean day: exit 0, summary.json and summary.html written, settlement table in the page', async () => {
     const out = join(ws.dir, 'out');
@@ -110,7 +111,7 @@ describe('earnbook reconcile', () => {
     const result = await reconcile(['--out', out], join(ws.dir, 'nowhere.json'));
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^error: no report file at .*nowhere\.json \(code no_report, field reportFile\)\n$/);
+    expect(result.stderr).toMatch(/^error: no report file at .*nowhere\.json \(code no_report, field --report-file\)\n$/);
     await expect(access(out)).rejects.toThrow();
   });
 

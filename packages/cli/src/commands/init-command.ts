@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
-import { addBookOptions, openBooksOf, resolveConfig, writeJson } from '../book-options.js';
+import { addBookOptions, openBooksOf, refuseRepeatedFlags, resolveConfig, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
@@ -65,5 +65,6 @@ Example:
   earnbook init --config earnbook.json --database /srv/earnbook/books.sqlite`,
     )
     .action(async (flags: BookFlags) => setExit(await init(flags, io)));
-  return command;
+  // `--database a … --database b` would make books at b: a value flag given twice is refused.
+  return refuseRepeatedFlags(command);
 }

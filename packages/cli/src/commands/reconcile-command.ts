@@ -12,11 +12,13 @@ import { describeValue, formatInstant, parseAccountingDay } from '@earnbook/ledg
 import { openReportFile } from '@earnbook/reconcile';
 import type { ReconcileResult, ReportInput } from '@earnbook/reconcile';
 import { checkEntityFlag, checkPath, prepareOutputFolder } from '../text-flags.js';
-import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, addCreateOption, loggerOf, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_BREAKS, EXIT_CLEAN } from '../exit-codes.js';
+import { withFlagErrors } from '../flag-errors.js';
+import type { FlagsOfFields } from '../flag-errors.js';
 import type { ExitCode } from '../exit-codes.js';
 import { withFetchedReport } from '../fetch-report.js';
 import { buildReconcileSummary, formatReconcileText } from '../reconcile-summary.js';
@@ -85,6 +87,21 @@ async function writeFileAtomically(path: string, content: string): Promise<void>
   }
 }
 
+/**
+ * The library fields a one-day run's refusals name, each with the flag that gave the value: the
+ * day (a day that breaks the chain of reconciled days, or comes out of the cycle's order), the
+ * report file (missing, unreadable, too large) and the report id of `--report-id` (refused by the
+ * Earn client, or a superseded version). A fetched report's file and id were not typed, so they
+ * keep the library's names then.
+ */
+function flagsOfFields(flags: ReconcileFlags): FlagsOfFields {
+  return {
+    day: '--day',
+    ...(flags.reportFile === undefined ? {} : { reportFile: '--report-file' }),
+    ...(flags.reportId === undefined ? {} : { reportId: '--report-id' }),
+  };
+}
+
 async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
   if (flags.from !== undefined || flags.to !== undefined || flags.allEntities === true) return (await import('./reconcile-range.js')).reconcileRange(flags, io);
   if (flags.day === undefined) throw new CliError('invalid_flag', "required option '--day <YYYY-MM-DD>' not specified (or --from and --to for a range of days)", { field: '--day' });
@@ -102,11 +119,12 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
     throw new CliError('invalid_flag', `--entity must be one of ${config.entities.map((entity) => entity.id).join(', ')}, got ${describeValue(flags.entity)}`, { field: '--entity', value: describeValue(flags.entity) });
   }
   const out = resolve(io.cwd, flags.out === undefined ? join('.earnbook', 'reconcile', flags.entity, day) : checkPath(flags.out, '--out'));
+  const refusedFlags = flagsOfFields(flags);
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: `reconcile ${flags.entity} ${day}`, stages: 4 });
   try {
     progress.stage(flags.fetch === true ? 'fetching the report' : 'reading the report');
     // Streamed in bounded memory: a legal report of any size (up to the contract's limits) is read.
-    const reportFile = flags.fetch === true ? undefined : await openReportFile(resolve(io.cwd, checkPath(flags.reportFile ?? '', '--report-file')));
+    const reportFile = flags.fetch === true ? undefined : await withFlagErrors(refusedFlags, () => openReportFile(resolve(io.cwd, checkPath(flags.reportFile ?? '', '--report-file'))));
     // Before the books are opened (with --create that makes them) and before the first write:
     // an --out that cannot be written must leave nothing behind. A fetched report is downloaded
     // into it, and kept there only with the summary.
@@ -126,9 +144,9 @@ async function reconcile(flags: ReconcileFlags, io: CliIo): Promise<ExitCode> {
       });
     };
     try {
-      if (reportFile !== undefined) return await reconcileWith(reportFile, undefined);
+      if (reportFile !== undefined) return await withFlagErrors(refusedFlags, () => reconcileWith(reportFile, undefined));
       const fetch = { config, entity: flags.entity, day, env: io.env, logger: loggerOf(flags, io), folder: out, ...(flags.reportId === undefined ? {} : { reportId: flags.reportId }) };
-      return await withFetchedReport(fetch, (fetched) => reconcileWith(fetched.report, fetched.file));
+      return await withFlagErrors(refusedFlags, () => withFetchedReport(fetch, (fetched) => reconcileWith(fetched.report, fetched.file)));
     } catch (error) {
       await folder.discard();
       throw error;
@@ -171,5 +189,7 @@ Examples:
   EARNBOOK_DEFI_CLIENT_SECRET=… earnbook reconcile --entity defi --day 2025-03-18 --fetch --config earnbook.json --database postgres://books@db/earn --json`,
     )
     .action(async (flags: ReconcileFlags) => setExit(await reconcile(flags, io)));
-  return command;
+  // A value flag given twice (--day, --report-id, --from, --out, --config, …) is refused, in one
+  // day, a range and --fetch alike: commander would silently take the last one.
+  return refuseRepeatedFlags(command);
 }
