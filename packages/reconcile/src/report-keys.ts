@@ -14,7 +14,6 @@
  * to name the path and the key. The streaming reader's header, which the streaming parser
  * assembles, is followed token by token with a {@link KeyTracker} instead.
  */
-import { TokenType } from '@streamparser/json';
 import { ReconcileError } from './errors.js';
 import { REPORT_DEPTH_MAX } from './report-scan.js';
 
@@ -170,21 +169,6 @@ export class KeyTracker {
     top.keys.add(key);
     return undefined;
   }
-}
-
-/** Feeds one token of the streaming parser (@streamparser/json) to `keys`: the refusal of a key fault, or undefined. */
-export function followToken(keys: KeyTracker, token: TokenType, value: unknown, source: string): ReconcileError | undefined {
-  let fault: KeyFault | undefined;
-  if (token === TokenType.STRING) {
-    if (keys.expectsKey) fault = keys.key(value as string);
-  } else if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) {
-    fault = keys.open(token === TokenType.LEFT_BRACE);
-  } else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) {
-    keys.close();
-  } else if (token === TokenType.COMMA) {
-    keys.comma();
-  }
-  return fault === undefined ? undefined : keyFaultError(source, fault);
 }
 
 /**
