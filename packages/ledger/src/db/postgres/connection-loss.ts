@@ -70,8 +70,13 @@ export class ConnectionLostInTransaction extends Error {
   }
 }
 
+/** The longest transaction control statement Kysely sends (`start transaction isolation level repeatable read, read only`, with room). */
+const TRANSACTION_STEP_LENGTH_MAX = 128;
+
 /** The statement starts a transaction, ends it, or neither (savepoints are inside one). */
 function transactionStep(text: string): 'begin' | 'end' | undefined {
+  // Transaction control is a short statement: a long one (every insert and select) is neither.
+  if (text.length > TRANSACTION_STEP_LENGTH_MAX) return undefined;
   const head = text.trimStart().slice(0, 24).toLowerCase();
   if (head.startsWith('begin') || head.startsWith('start transaction')) return 'begin';
   if (head === 'commit' || head === 'rollback' || head.startsWith('commit ') || (head.startsWith('rollback') && !head.startsWith('rollback to'))) return 'end';
@@ -105,21 +110,26 @@ export function watchConnections(pool: Pool): { readonly pool: PostgresPool; rea
   const wrapped = new WeakMap<PoolClient, PostgresPoolClient>();
   const wrap = (client: PoolClient): PostgresPoolClient => {
     let inTransaction = false;
-    const query = async (text: string, parameters: readonly unknown[]) => {
+    const failed = (step: 'begin' | 'end' | undefined, error: unknown): never => {
+      const unitEnds = !inTransaction || step === 'end';
+      if (step === 'end') inTransaction = false;
+      if (!isConnectionFailure(error) && !lost.has(client)) throw error;
+      // The statement's own error when it names the cause; else the reason the client kept.
+      const reason = codeOf(error) !== undefined || !lost.has(client) ? error : lost.get(client);
+      if (!lost.has(client)) lost.set(client, reason);
+      throw unitEnds ? connectionLostError(reason) : new ConnectionLostInTransaction(reason);
+    };
+    // No async frame and no copy of the parameters per statement (Kysely passes a fresh array):
+    // the wrapper with both cost 5-10 % of `ledger_post_concurrent_postgres`.
+    const query = (text: string, parameters: unknown[]) => {
       const step = transactionStep(text);
-      try {
-        const result = await client.query(text, [...parameters]);
-        if (step !== undefined) inTransaction = step === 'begin';
-        return result;
-      } catch (error) {
-        const unitEnds = !inTransaction || step === 'end';
-        if (step === 'end') inTransaction = false;
-        if (!isConnectionFailure(error) && !lost.has(client)) throw error;
-        // The statement's own error when it names the cause; else the reason the client kept.
-        const reason = codeOf(error) !== undefined || !lost.has(client) ? error : lost.get(client);
-        if (!lost.has(client)) lost.set(client, reason);
-        throw unitEnds ? connectionLostError(reason) : new ConnectionLostInTransaction(reason);
-      }
+      return client.query(text, parameters).then(
+        (result) => {
+          if (step !== undefined) inTransaction = step === 'begin';
+          return result;
+        },
+        (error: unknown) => failed(step, error),
+      );
     };
     return {
       query: query as unknown as PostgresPoolClient['query'],
