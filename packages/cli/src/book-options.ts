@@ -117,7 +117,9 @@ export function refuseRepeatedFlags(command: Command): Command {
         return;
       }
       const flag = option.long ?? option.flags;
-      throw new CliError('invalid_flag', `${flag} is given twice (${describeValue(first)}, then ${describeValue(given)}): give it once`, { field: flag, value: describeValue(given) });
+      // Redacted: a connection string given twice (`--database`) must not echo its password.
+      const [shownFirst, shownGiven] = [describeValue(redactConnectionString(first)), describeValue(redactConnectionString(given))];
+      throw new CliError('invalid_flag', `${flag} is given twice (${shownFirst}, then ${shownGiven}): give it once`, { field: flag, value: shownGiven });
     });
   }
   for (const child of command.commands) refuseRepeatedFlags(child);

@@ -58,6 +58,9 @@ Run "earnbook <command> --help" for the flags of each command.`,
     if (selection === 'all' || entry.name === wanted) (await entry.load())(program, io, setExit);
     else program.command(entry.name).description(entry.description);
   }
+  // Once, over every command loaded: a command added later is covered without a call of its own.
+  // Imported here, as the commands are: book-options loads the ledger, which `--help` never needs.
+  if (selection === 'all' || wanted !== undefined) (await import('./book-options.js')).refuseRepeatedFlags(program);
   return program;
 }
 

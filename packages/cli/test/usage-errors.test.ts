@@ -75,6 +75,15 @@ describe('follow-up commands: malformed flags', () => {
     expect(existsSync(join(ws.dir, 'out'))).toBe(false);
   });
 
+  it('--database given twice is refused without echoing the password of either connection string', async () => {
+    const argv = ['breaks', 'list', '--database', 'postgres://u:hunter2-first@127.0.0.1:1/x', '--database', 'postgres://u:hunter2-second@127.0.0.1:1/y'];
+    for (const json of [false, true]) {
+      const outcome = await cli(json ? [...argv, '--json'] : argv);
+      expectRefused(outcome, 'invalid_flag', '--database', json);
+      expect(outcome.stderr + outcome.stdout).not.toContain('hunter2');
+    }
+  });
+
   it.each([
     ['breaks resolve, an unknown break', ['breaks', 'resolve', '--id', '999999999999999', '--reason', 'ok'], 'unknown_break', '--id'],
     ['breaks resolve, an empty reason', ['breaks', 'resolve', '--id', '1', '--reason', ' '], 'invalid_input', '--reason'],

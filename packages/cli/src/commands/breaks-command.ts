@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
 import type { Break } from '@earnbook/reconcile';
-import { addBookOptions, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
@@ -116,5 +116,5 @@ export function addBreaksCommand(program: Command, io: CliIo, setExit: (code: Ex
     else if (flags.quiet !== true) io.stdout.write(breakText(repaired));
     setExit(EXIT_CLEAN);
   });
-  return refuseRepeatedFlags(breaks);
+  return breaks;
 }

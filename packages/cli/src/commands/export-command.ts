@@ -10,7 +10,7 @@ import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
 import { AUDIT_FILE_FORMATS, AUDIT_MANIFEST_NAME, exportAudit } from '@earnbook/reconcile';
 import type { AuditFileFormat, AuditManifest } from '@earnbook/reconcile';
-import { addBookOptions, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
@@ -171,5 +171,5 @@ Example:
   earnbook export --what balances --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/excel --excel --delimiter ';'`,
     )
     .action(async (flags: ExportFlags) => setExit(await runExport(flags, io)));
-  return refuseRepeatedFlags(command);
+  return command;
 }

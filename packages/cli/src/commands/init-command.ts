@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
-import { addBookOptions, openBooksOf, refuseRepeatedFlags, resolveConfig, writeJson } from '../book-options.js';
+import { addBookOptions, openBooksOf, resolveConfig, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
@@ -66,5 +66,5 @@ Example:
     )
     .action(async (flags: BookFlags) => setExit(await init(flags, io)));
   // `--database a … --database b` would make books at b: a value flag given twice is refused.
-  return refuseRepeatedFlags(command);
+  return command;
 }

@@ -12,7 +12,7 @@ import { describeValue, formatInstant, parseAccountingDay } from '@earnbook/ledg
 import { openReportFile } from '@earnbook/reconcile';
 import type { ReconcileResult, ReportInput } from '@earnbook/reconcile';
 import { checkEntityFlag, checkPath, prepareOutputFolder } from '../text-flags.js';
-import { addBookOptions, addCreateOption, loggerOf, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, addCreateOption, loggerOf, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
@@ -191,5 +191,5 @@ Examples:
     .action(async (flags: ReconcileFlags) => setExit(await reconcile(flags, io)));
   // A value flag given twice (--day, --report-id, --from, --out, --config, …) is refused, in one
   // day, a range and --fetch alike: commander would silently take the last one.
-  return refuseRepeatedFlags(command);
+  return command;
 }

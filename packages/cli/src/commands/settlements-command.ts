@@ -9,7 +9,7 @@ import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay, parseInstant } from '@earnbook/ledger';
 import { TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
 import type { SettlementInstruction } from '@earnbook/reconcile';
-import { addBookOptions, refuseRepeatedFlags, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
@@ -119,5 +119,5 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     else if (flags.quiet !== true) io.stdout.write(instructionText(confirmed));
     setExit(EXIT_CLEAN);
   });
-  return refuseRepeatedFlags(settlements);
+  return settlements;
 }
