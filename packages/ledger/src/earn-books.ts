@@ -437,6 +437,10 @@ export class EarnBooks {
     const day = input.day === undefined ? undefined : parseAccountingDay(input.day, 'day');
     const settlement = await this.ledger.findAccount({ entity, currency, code: 'settlement' });
     if (settlement === undefined) return formatUnits(0n);
+    // As systemAccount would: an account of another kind under the code is not the settlement account.
+    if (settlement.kind !== 'settlement') {
+      throw new LedgerError('idempotency_conflict', `account ${settlement.code} exists with kind ${settlement.kind}, not settlement`, { field: 'kind', value: 'settlement' });
+    }
     return day === undefined ? this.ledger.balance(settlement.id) : this.ledger.balanceAtEndOfDay(settlement.id, day);
   }
 

@@ -19,6 +19,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
+import { redactConnectionString } from '../../connection-string.js';
 import { LedgerError } from '../../errors.js';
 import { SILENT_LEDGER_LOGGER } from '../../logger.js';
 import type { LedgerLogger } from '../../logger.js';
@@ -48,12 +49,12 @@ export function isConnectionFailure(error: unknown): boolean {
 
 /** The driver's error as a log field: its code and message only (a pool's error carries its client, whose settings hold the password). */
 function loggedError(error: unknown): Record<string, unknown> {
-  return { code: codeOf(error), message: error instanceof Error ? error.message : String(error) };
+  return { code: codeOf(error), message: redactConnectionString(error instanceof Error ? error.message : String(error)) };
 }
 
 /** The typed error a caller gets for a unit of work whose connection was lost; `cause` the server's (or the socket's) reason. */
 export function connectionLostError(reason: unknown): LedgerError {
-  const said = reason instanceof Error ? reason.message : String(reason);
+  const said = redactConnectionString(reason instanceof Error ? reason.message : String(reason));
   return new LedgerError(
     'connection_lost',
     `the connection to PostgreSQL was lost (${said}): the statement or transaction did not complete and is rolled back by the server (unless the connection broke during its COMMIT, when it may have committed); the pool opens a new connection, so the operation may be retried (postings are idempotent by key)`,
@@ -66,7 +67,7 @@ export class ConnectionLostInTransaction extends Error {
   override readonly name = 'ConnectionLostInTransaction';
 
   constructor(reason: unknown) {
-    super(`the connection to PostgreSQL was lost in a transaction (${reason instanceof Error ? reason.message : String(reason)})`, { cause: reason });
+    super(`the connection to PostgreSQL was lost in a transaction (${redactConnectionString(reason instanceof Error ? reason.message : String(reason))})`, { cause: reason });
   }
 }
 
