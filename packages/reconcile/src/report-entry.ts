@@ -36,41 +36,6 @@ export const REPORT_TEXT_LENGTHS_MAX: Readonly<Record<'idempotencyKey' | 'entity
   timeZone: 64,
 });
 
-/** A UUID in any spelling parsers commonly take: any case, a `urn:uuid:` prefix, braces. */
-const UUID_SPELLING = /^(?:urn:uuid:)?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\})$/i;
-const UPPER_CASE = /[A-Z]/;
-
-/**
- * Whether an id spells a UUID otherwise than the provider writes its ids and the ledger its own
- * (`localEntryId`, `cycleInterestEntryId`): lowercase `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`,
- * nothing around it. Checked on every entry: the length settles most ids (a UUID has 36
- * characters, 38 in braces, 45 after `urn:uuid:`, 47 with both), and a 36-character one is
- * canonical when it holds no upper-case letter; the full pattern runs only on a suspect
- * (a canonical-UUID regular expression cost 108 ms per 1M ids, the upper-case test 31 ms).
- */
-function isOtherUuidSpelling(id: string): boolean {
-  const length = id.length;
-  if (length === 36) return UPPER_CASE.test(id) && UUID_SPELLING.test(id);
-  return (length === 38 || length === 45 || length === 47) && UUID_SPELLING.test(id);
-}
-
-/**
- * Refuses an id written as a UUID in another spelling than the canonical lowercase one: the books
- * compare ids as strings, so `ABC…` and `abc…` (or `urn:uuid:abc…`) would be two entries, neither
- * a duplicate of the other, and one entry booked twice. The contract's `uuid` format takes every
- * such spelling of an entry id; an account or booking id is opaque to it, and is refused only
- * when it spells a UUID (`ACC-1` stays as it is).
- */
-function checkIdSpelling(source: string, prefix: string, field: 'id' | 'accountId' | 'bookingId', id: string | undefined): void {
-  if (id === undefined || !isOtherUuidSpelling(id)) return;
-  const path = `${prefix}.${field}`;
-  throw new ReconcileError('invalid_report', `report from ${source} is refused at ${path}: the ${field} ${JSON.stringify(id)} is a UUID in another spelling than lowercase xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (the same id written two ways would be two entries)`, {
-    field,
-    path,
-    value: id,
-  });
-}
-
 function rejected(source: string, path: string, field: string, problem: string, cause?: unknown): ReconcileError {
   return new ReconcileError('invalid_report', `report from ${source} is refused at ${path}: ${problem}`, { field, path, value: source, ...(cause === undefined ? {} : { cause }) });
 }
@@ -80,7 +45,8 @@ const ENTRY_ID_FIELDS: ReadonlySet<string> = new Set(['id', 'accountId', 'bookin
 
 /**
  * What a contract failure's `value` holds: the refused id when the failure is an entry's id (the
- * contract refuses a UUID in another spelling before {@link checkIdSpelling} would), else the
+ * contract refuses a UUID in another spelling: the entry id must be canonical lowercase, and an
+ * account or booking id that spells a UUID must spell it so), else the
  * report's source, as for every other contract failure.
  */
 export function contractFailureValue(source: string, entry: unknown, field: string | undefined, inner: string): string {
@@ -156,9 +122,6 @@ export function checkEntry(value: unknown, index: number, source: string, option
   checkLength(source, `${prefix}.type`, 'type', entry.type);
   checkLength(source, `${prefix}.idempotencyKey`, 'idempotencyKey', entry.idempotencyKey);
   if (!options.textsWellFormed) checkTexts(source, prefix, entry);
-  checkIdSpelling(source, prefix, 'id', entry.id);
-  checkIdSpelling(source, prefix, 'accountId', entry.accountId);
-  checkIdSpelling(source, prefix, 'bookingId', entry.bookingId);
   try {
     parseCurrency(entry.currency, `${prefix}.currency`);
     parseInstant(entry.createdAt, `${prefix}.createdAt`);
