@@ -14,6 +14,7 @@
  * to name the path and the key. The streaming reader's header, which the streaming parser
  * assembles, is followed token by token with a {@link KeyTracker} instead.
  */
+import { escapeUnsafeText } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
 import { REPORT_DEPTH_MAX } from './report-scan.js';
 
@@ -106,7 +107,9 @@ interface Frame {
 }
 
 function shown(key: string): string {
-  return key.length > KEY_CHARS_SHOWN ? `${key.slice(0, KEY_CHARS_SHOWN)}…` : key;
+  // Escaped as the client escapes provider text: a key is the report's text, and a bidi override
+  // or U+2028 in it would reach logs raw (JSON.stringify leaves them).
+  return escapeUnsafeText(key.length > KEY_CHARS_SHOWN ? `${key.slice(0, KEY_CHARS_SHOWN)}…` : key);
 }
 
 /** The JSON path of the innermost open value: `prefix`, then `.key` per object and `[n]` per array. */

@@ -68,6 +68,15 @@ describe('a repeated key in a report entry is refused by every reader, naming it
     }
   });
 
+  it('a repeated key holding a bidi override or U+2028 is named escaped, by every reader', async () => {
+    const text = reportText(entries).replace(amountOf(4), `"x\u202ey\u2028":1,"x\u202ey\u2028":2,${amountOf(4)}`);
+    const outcome = await readers(text);
+    for (const reader of [outcome.streamed, outcome.file, outcome.parsed]) {
+      expect(reader).toMatchObject({ ok: false, typed: true, code: 'invalid_report', field: 'x\\u202ey\\u2028' });
+      if (!reader.ok) expect(reader.message).not.toMatch(/[\u202e\u2028]/);
+    }
+  });
+
   it('an entry repeating a key is refused in NDJSON too', async () => {
     const lines = [JSON.stringify({ ...HEADER, balances: BALANCES }), JSON.stringify(entry(0)), JSON.stringify(entry(1)).replace('"accountId"', '"amount":"5","accountId"')];
     const outcome = await withFile('r.ndjson', lines.join('\n'), async (path) => refusal(async () => countEntries(await openReportFile(path))));
