@@ -14,7 +14,10 @@
  * to name the path and the key. The streaming reader's header, which the streaming parser
  * assembles, is followed token by token with a {@link KeyTracker} instead.
  */
-import { escapeUnsafeText } from '@earnbook/earn-client/contract';
+import { escapeUnsafeText, pairsInText, pairsOf, stringEnd } from '@earnbook/earn-client/contract';
+
+// The key counts are the client's (one rule, one implementation); re-exported for the readers.
+export { pairsInText, pairsOf };
 import { ReconcileError } from './errors.js';
 import { REPORT_DEPTH_MAX } from './report-scan.js';
 
@@ -35,68 +38,10 @@ export interface KeyFault {
 
 const PROTOTYPE_KEY = '__proto__';
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
 /** Characters of one key shown in a path or a message (a key may be of any length). */
 const KEY_CHARS_SHOWN = 64;
 /** Levels of the path a too-deep value's fault names. */
 const DEPTH_LEVELS_SHOWN = 8;
-
-/**
- * Own keys of a parsed JSON value and of every value in it, or -1 when one of them is
- * `__proto__` or the value nests deeper than `levelsMax` containers (the value itself is level 1).
- */
-export function pairsOf(value: unknown, levelsMax: number): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  if (levelsMax < 1) return -1;
-  let pairs = 0;
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      const item: unknown = value[index];
-      if (typeof item !== 'object' || item === null) continue;
-      const inner = pairsOf(item, levelsMax - 1);
-      if (inner < 0) return -1;
-      pairs += inner;
-    }
-    return pairs;
-  }
-  // for…in over a parsed object: its own keys (Object.prototype has no enumerable ones), no array made.
-  for (const key in value) {
-    if (key === PROTOTYPE_KEY) return -1;
-    pairs++;
-    const item: unknown = (value as Record<string, unknown>)[key];
-    if (typeof item !== 'object' || item === null) continue;
-    const inner = pairsOf(item, levelsMax - 1);
-    if (inner < 0) return -1;
-    pairs += inner;
-  }
-  return pairs;
-}
-
-/** Index just past the string whose opening quote is at `quote` (the text's end if none closes it). */
-function stringEnd(text: string, quote: number): number {
-  for (let from = quote + 1; ; ) {
-    const close = text.indexOf('"', from);
-    if (close < 0) return text.length;
-    let backslashes = 0;
-    while (text.charCodeAt(close - 1 - backslashes) === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return close + 1;
-    from = close + 1;
-  }
-}
-
-/** Keys in JSON text: the colons outside strings (strings are skipped with `indexOf`). */
-export function pairsInText(text: string): number {
-  let pairs = 0;
-  for (let at = 0; at < text.length; ) {
-    const quote = text.indexOf('"', at);
-    const end = quote < 0 ? text.length : quote;
-    for (let index = at; index < end; index++) if (text.charCodeAt(index) === COLON) pairs++;
-    if (quote < 0) break;
-    at = stringEnd(text, quote);
-  }
-  return pairs;
-}
 
 /** One open object (with the keys seen in it) or array, while JSON is followed. */
 interface Frame {

@@ -42,3 +42,5 @@ export type { ValidateContractOptions } from './validate.js';
 // does without loading the HTTP client.
 export { EarnApiError, escapeUnsafeText } from '../errors.js';
 export type { EarnApiErrorCode, EarnApiErrorDetails } from '../errors.js';
+// The key counts behind the repeated-key rule, shared with @earnbook/reconcile's report readers.
+export { pairsInText, pairsOf, stringEnd } from './json-keys.js';

@@ -64,7 +64,7 @@ export function pairsOf(value: unknown, levelsLeft: number): number {
 }
 
 /** Index just past the string whose opening quote is at `quote` (the text's end if none closes it). */
-function stringEnd(text: string, quote: number): number {
+export function stringEnd(text: string, quote: number): number {
   for (let from = quote + 1; ; ) {
     const close = text.indexOf('"', from);
     if (close < 0) return text.length;
