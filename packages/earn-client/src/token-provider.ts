@@ -4,8 +4,9 @@ import { isLoopbackHost } from './config.js';
 import { validateContract } from './contract/validate.js';
 import { EarnApiError, PROVIDER_ID_LENGTH_MAX, providerText, redact, sanitizeCause } from './errors.js';
 import { readText } from './read-text.js';
-import { abortedError, raceAbort } from './abort.js';
+import { abortedError, raceAbort, untilAborted } from './abort.js';
 import { basicCredentialRenderings, credentialRenderings } from './redaction.js';
+import { checkSendableToken, checkTokenAnswerText, issuedTokenRenderings, tokenLifetimeMs } from './token-answer.js';
 
 /** A token in the cache, with the instant it must be renewed. */
 interface CachedToken {
@@ -93,19 +94,25 @@ export class TokenProvider {
     const authorizationServer: oauth.AuthorizationServer = { issuer: new URL(config.tokenUrl).origin, token_endpoint: config.tokenUrl };
     const client: oauth.Client = { client_id: config.clientId };
     const startedMs = this.#now();
-    const response = await this.#exchange(authorizationServer, client);
+    const { response, text } = await this.#exchange(authorizationServer, client);
+    // The token a success answer issues is a credential even when the answer is refused: its
+    // errors (request id, keys, causes) are redacted of it too.
+    const secrets = response.ok ? [...this.#redacted, ...issuedTokenRenderings(text)] : this.#redacted;
+    // Repeated keys and a malformed expires_in, which oauth4webapi's JSON.parse and parseFloat would pass.
+    if (response.ok) checkTokenAnswerText(text, { ...this.#context(response, secrets), secrets });
     let result: oauth.TokenEndpointResponse;
     try {
       result = await oauth.processClientCredentialsResponse(authorizationServer, client, response);
     } catch (error) {
-      throw this.#refusal(error, response);
+      throw this.#refusal(error, response, secrets);
     }
     this.#remember(result.access_token);
     validateContract('TokenResponse', result, { ...this.#context(response), secrets: this.#redacted, quoteValue: false });
     if (result.token_type !== 'bearer') {
       throw new EarnApiError('invalid_response', `${operation}: token_type must be Bearer`, { ...this.#context(response), path: 'token_type', field: 'token_type' });
     }
-    const lifetimeMs = result.expires_in === undefined ? config.tokenLifetimeMsDefault : result.expires_in * 1000;
+    checkSendableToken(result.access_token, { ...this.#context(response), secrets: this.#redacted });
+    const lifetimeMs = tokenLifetimeMs(result.expires_in, config.tokenLifetimeMsDefault);
     const marginMs = Math.min(config.tokenRefreshMarginMs, lifetimeMs / 2);
     const token: CachedToken = { accessToken: result.access_token, refreshAtMs: startedMs + lifetimeMs - marginMs };
     this.#cached = token;
@@ -118,9 +125,11 @@ export class TokenProvider {
    * oauth4webapi to check. Reading the body here, not in oauth4webapi, makes a connection that
    * breaks mid-body a `network_error` and a body that stalls a `timeout` (both retried, as on API
    * calls) and bounds the answer's size. Redirects are not followed (oauth4webapi sends
-   * `redirect: 'manual'`): a 3xx is refused as an `http_error`.
+   * `redirect: 'manual'`): a 3xx is refused as an `http_error`. The wait ends at
+   * `tokenTimeoutMs` even when a `fetch` ignores its signal: the request is shared by every
+   * caller, and one that never settled left every later call waiting on it.
    */
-  async #exchange(authorizationServer: oauth.AuthorizationServer, client: oauth.Client): Promise<Response> {
+  async #exchange(authorizationServer: oauth.AuthorizationServer, client: oauth.Client): Promise<{ response: Response; text: string }> {
     const config = this.#config;
     const tokenUrl = new URL(config.tokenUrl);
     const clientAuth = config.clientAuthMethod === 'client_secret_post' ? oauth.ClientSecretPost(this.#clientSecret) : oauth.ClientSecretBasic(this.#clientSecret);
@@ -128,7 +137,7 @@ export class TokenProvider {
     if (config.scope !== undefined) parameters.set('scope', config.scope);
     // One signal for the request and the body: undici aborts the body's stream with it.
     const timeoutSignal = AbortSignal.timeout(config.tokenTimeoutMs);
-    try {
+    const send = async (): Promise<{ response: Response; text: string }> => {
       const response = await oauth.clientCredentialsGrantRequest(authorizationServer, client, clientAuth, parameters, {
         signal: timeoutSignal,
         [oauth.allowInsecureRequests]: tokenUrl.protocol === 'http:' && isLoopbackHost(tokenUrl.hostname),
@@ -142,7 +151,10 @@ export class TokenProvider {
       const requestId = this.#context(response).requestId;
       const text = await readText({ response, bytesMax: config.responseBytesMax, operation, requestId });
       // A null-body status (204, 205, 304) cannot be rebuilt with a body, and has none.
-      return new Response(text === '' ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers });
+      return { response: new Response(text === '' ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers }), text };
+    };
+    try {
+      return await untilAborted(send(), timeoutSignal);
     } catch (error) {
       // `limit_exceeded`, a success body that is not UTF-8, a 429 or 5xx: as they are.
       if (error instanceof EarnApiError) throw error;
@@ -154,29 +166,29 @@ export class TokenProvider {
   }
 
   /** The error for a token answer oauth4webapi refused (an OAuth error, a 3xx, an invalid body). */
-  #refusal(error: unknown, response: Response): EarnApiError {
-    const context = this.#context(response);
+  #refusal(error: unknown, response: Response, secrets: readonly string[]): EarnApiError {
+    const context = this.#context(response, secrets);
     if (error instanceof oauth.ResponseBodyError) {
       const unauthorized = error.status === 401 || error.error === 'invalid_client' || error.error === 'unauthorized_client';
-      const providerCode = providerText(error.error, { secrets: this.#redacted, lengthMax: PROVIDER_ID_LENGTH_MAX });
+      const providerCode = providerText(error.error, { secrets, lengthMax: PROVIDER_ID_LENGTH_MAX });
       return new EarnApiError(unauthorized ? 'unauthorized' : 'http_error', `${operation}: answered ${error.status} ${providerCode}`, {
         ...context,
         providerCode,
-        cause: this.#sanitize(error),
+        cause: sanitizeCause(error, secrets),
       });
     }
     if (response.status === 401) {
-      return new EarnApiError('unauthorized', `${operation}: answered 401`, { ...context, cause: this.#sanitize(error) });
+      return new EarnApiError('unauthorized', `${operation}: answered 401`, { ...context, cause: sanitizeCause(error, secrets) });
     }
     const code = response.ok ? 'invalid_response' : 'http_error';
-    return new EarnApiError(code, `${operation}: ${this.#redact(errorMessage(error))}`, { ...context, cause: this.#sanitize(error) });
+    return new EarnApiError(code, `${operation}: ${redact(errorMessage(error), secrets)}`, { ...context, cause: sanitizeCause(error, secrets) });
   }
 
   /** The operation, status and request id of a token answer, as its errors carry them. */
-  #context(response: Response): { operation: string; status: number; requestId?: string } {
+  #context(response: Response, secrets: readonly string[] = this.#redacted): { operation: string; status: number; requestId?: string } {
     const header = response.headers.get('x-request-id');
     // Redacted with the secrets known now: a token just issued is one of them once remembered.
-    const requestId = header === null ? undefined : providerText(header, { secrets: this.#redacted, lengthMax: PROVIDER_ID_LENGTH_MAX });
+    const requestId = header === null ? undefined : providerText(header, { secrets, lengthMax: PROVIDER_ID_LENGTH_MAX });
     return { operation, status: response.status, ...(requestId === undefined ? {} : { requestId }) };
   }
 

@@ -94,7 +94,10 @@ const entryIdSchema = {
 /**
  * An opaque provider identifier that, when it spells a UUID, spells it canonically: `ACC-1` and
  * `0a1b…` are taken, `0A1B…`, `urn:uuid:0a1b…` and `{0a1b…}` are refused (the books would hold
- * them as other ids than the provider's own spelling).
+ * them as other ids than the provider's own spelling). Every id of an answer and of a request
+ * body takes it (a report's, a user's, an account's, a product's, a booking's, a history
+ * entry's and their references), so an upper-case copy of an id is never read as another object;
+ * ids a caller puts in a path (`getAccount`) stay any {@link identifierSchema}, as nothing is made.
  */
 const opaqueIdSchema = {
   ...identifierSchema,
@@ -171,7 +174,7 @@ const productSchema = {
   description: 'A product such as "BTC fixed interest"; it has exactly one currency.',
   required: ['id', 'name', 'currency', 'interest', 'partnerMargin'],
   properties: {
-    id: { ...identifierSchema, ...assumed('Product id field name.') },
+    id: { ...opaqueIdSchema, ...assumed('Product id field name. When it spells a UUID, it is in lowercase canonical spelling.') },
     name: { type: 'string', ...assumed('Display name field.') },
     currency: { ...currencySchema, ...assumed('Field name of the product currency.') },
     entity: { type: 'string', ...assumed('The legal entity the provider reports, if it reports one.') },
@@ -225,7 +228,7 @@ const userSchema = {
   ...assumed('Fields of an Earn user beyond its id.'),
   required: ['id', 'createdAt'],
   properties: {
-    id: identifierSchema,
+    id: opaqueIdSchema,
     createdAt: instantSchema,
     externalReference: { type: 'string' },
   },
@@ -236,7 +239,7 @@ const createAccountRequestSchema = {
   ...assumed('Body of POST /v1/accounts: one account per (Earn user, product).'),
   additionalProperties: false,
   required: ['userId', 'productId'],
-  properties: { userId: identifierSchema, productId: identifierSchema },
+  properties: { userId: opaqueIdSchema, productId: opaqueIdSchema },
 } as const;
 
 const accountSchema = {
@@ -244,9 +247,9 @@ const accountSchema = {
   ...assumed('Fields of an account.'),
   required: ['id', 'userId', 'productId', 'currency', 'balance', 'createdAt'],
   properties: {
-    id: identifierSchema,
-    userId: identifierSchema,
-    productId: identifierSchema,
+    id: opaqueIdSchema,
+    userId: opaqueIdSchema,
+    productId: opaqueIdSchema,
     currency: currencySchema,
     balance: amountSchema,
     createdAt: instantSchema,
@@ -295,14 +298,14 @@ const transactionSchema = {
   ...assumed('One entry of an account history (deposits, withdrawals, interest).'),
   required: ['id', 'accountId', 'type', 'amount', 'currency', 'createdAt'],
   properties: {
-    id: identifierSchema,
-    accountId: identifierSchema,
+    id: opaqueIdSchema,
+    accountId: opaqueIdSchema,
     type: { type: 'string', minLength: 1, examples: ['Deposit', 'Withdrawal', 'Interest'] },
     amount: amountSchema,
     currency: currencySchema,
     createdAt: instantSchema,
     balanceAfter: amountSchema,
-    bookingId: identifierSchema,
+    bookingId: opaqueIdSchema,
   },
 } as const;
 
@@ -343,7 +346,7 @@ const reportSummarySchema = {
   ...assumed('Fields of a report list item beyond id and type.'),
   required: ['id', 'type', 'createdAt'],
   properties: {
-    id: identifierSchema,
+    id: opaqueIdSchema,
     type: { type: 'string', minLength: 1, examples: ['Report'] },
     accountingDay: accountingDaySchema,
     createdAt: instantSchema,
@@ -389,8 +392,8 @@ const reportTransactionSchema = {
     },
     createdAt: instantSchema,
     accountId: { ...opaqueIdSchema, ...assumed('The account the entry belongs to; absent on partner-level entries. When it spells a UUID, it is in lowercase canonical spelling.') },
-    userId: { ...identifierSchema, ...assumed('The Earn user owning the account.') },
-    productId: { ...identifierSchema, ...assumed('The product of the account.') },
+    userId: { ...opaqueIdSchema, ...assumed('The Earn user owning the account. When it spells a UUID, it is in lowercase canonical spelling.') },
+    productId: { ...opaqueIdSchema, ...assumed('The product of the account. When it spells a UUID, it is in lowercase canonical spelling.') },
     bookingId: {
       ...opaqueIdSchema,
       ...assumed('For Deposit and Withdrawal entries: the id the booking call returned. When it spells a UUID, it is in lowercase canonical spelling.'),
@@ -426,7 +429,7 @@ const dailyReportSchema = {
   description: 'The daily report downloaded from the download URI. transactions[] and balances[] are known.',
   required: ['id', 'type', 'accountingDay', 'timeZone', 'generatedAt', 'transactions', 'balances'],
   properties: {
-    id: { ...identifierSchema, ...assumed('The report id is repeated in the file.') },
+    id: { ...opaqueIdSchema, ...assumed('The report id is repeated in the file. When it spells a UUID, it is in lowercase canonical spelling.') },
     type: { const: 'Report', ...assumed('The report type is repeated in the file.') },
     entity: { type: 'string', ...assumed('The legal entity the report belongs to.') },
     accountingDay: { ...accountingDaySchema, ...assumed('The accounting day the report covers.') },
