@@ -41,7 +41,7 @@ import type { SettlementPosition } from './settlement.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
 import { coveredDrafts, heldCurrencies, openBreaksOfDay, storeBreaks } from './break-store.js';
 import type { Break } from './break-store.js';
-import { instruct, rowToInstruction } from './instructions.js';
+import { holdNextDayInstructions, instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
 import type { BreakRow } from './db/repository.js';
@@ -411,10 +411,14 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const covered = coveredDrafts(breakRows, plan.drafts);
   const held = heldCurrencies(plan.drafts, covered);
   const conflicts: BreakDraft[] = [];
+  // A person's markSent or confirm on another connection may be writing an instruction: wait for it.
+  const rowLocks = settings.ledger.dialect.supportsRowLocks;
   for (const position of plan.positions) {
-    const conflict = await instruct(db, { entity, day, position, wallet: settings.wallet(entity, position.currency), heldReason: held.get(position.currency), version: context.version, now });
+    const conflict = await instruct(db, { entity, day, position, wallet: settings.wallet(entity, position.currency), heldReason: held.get(position.currency), version: context.version, now, rowLocks });
     if (conflict !== null) conflicts.push(conflict);
   }
+  const heldNextDay = await holdNextDayInstructions(db, { entity, day, nextDay: context.nextDay, positions: plan.positions, version: context.version, now, rowLocks });
+  if (heldNextDay.length > 0) settings.logger.warn({ event: 'reconcile.next_day_held', entity, day, instructionIds: heldNextDay }, `${entity} ${day} now carries out another figure than ${context.nextDay} carried in: its instruction(s) ${heldNextDay.join(', ')} are held until ${context.nextDay} is reconciled again`);
   const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);
   const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now, rows: breakRows });
   const breaks = await openBreaksOfDay(db, { entity, day, order: drafts });
@@ -518,8 +522,14 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
     }
   }
   diffed.done();
-  const carried = await repository.selectCarriedOut(repository.withReconcileTables(work.scope.db), { entity, day: previousAccountingDay(context.day) });
+  const db = repository.withReconcileTables(work.scope.db);
+  const carried = await repository.selectCarriedOut(db, { entity, day: previousAccountingDay(context.day) });
   for (const row of carried) if (toUnits(row.carried_out) !== 0n) flows.touch(row.currency);
+  // A currency an earlier run of the day stored a position for keeps one, of zero if nothing is
+  // left (the day before, restated, no longer carries anything in): else its row, and an
+  // instruction issued from it, stayed behind with the old figures and the next day carried the
+  // stale figure in (session 25).
+  for (const row of await repository.selectCarriedOut(db, { entity, day: context.day })) flows.touch(row.currency);
   const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));
   const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
   const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));

@@ -72,6 +72,8 @@ export interface InstructInput {
   /** The report version the run reconciles, for the reasons it writes. */
   readonly version: number;
   readonly now: string;
+  /** Lock the instruction's row as it is read (the dialect's `supportsRowLocks`: PostgreSQL). */
+  readonly rowLocks: boolean;
 }
 
 /** A position's settled amount as an instruction carries it: its units, direction and amount. */
@@ -116,7 +118,7 @@ export function nextInstructionState(existing: InstructionRow, input: InstructIn
 export async function instruct(trx: Kysely<ReconcileDatabase>, input: InstructInput): Promise<BreakDraft | null> {
   const { entity, day, position, now } = input;
   const { settledUnits, direction, amount } = settledFigure(position);
-  const existing = await repository.findInstructionOfDay(trx, { entity, currency: position.currency, day });
+  const existing = await repository.findInstructionOfDay(trx, { entity, currency: position.currency, day, forUpdate: input.rowLocks });
   if (existing === undefined) {
     if (settledUnits === 0n || input.heldReason !== undefined) return null;
     await repository.insertInstruction(trx, { entity, currency: position.currency, accounting_day: day, direction, amount, wallet: input.wallet, status: 'pending', status_reason: null, transaction_hash: null, ledger_transaction_id: null, created_at: now, updated_at: now });
@@ -138,6 +140,35 @@ export async function instruct(trx: Kysely<ReconcileDatabase>, input: InstructIn
     actual: `${existing.direction} ${formatUnits(toUnits(existing.amount))}`,
     details: { reason: `instruction ${existing.id} is already ${existing.status}; the restated figure needs a manual adjustment`, instructionId: existing.id },
   });
+}
+
+/**
+ * Holds the next day's pending instructions of the currencies whose carried-out figure this run
+ * of `day` changed: the next day, reconciled already, settled what it carried in then, so a
+ * restatement of `day` that now settles (or carries) another figure would have both days pay the
+ * same money (or lose it). Each stays held, unpayable, until a run of the next day issues it
+ * again from the new figure (its `statusReason` says so). A sent or confirmed one is not changed:
+ * the next day's run reports the difference as an `outstanding_balance_mismatch`. Returns the
+ * instructions held.
+ */
+export async function holdNextDayInstructions(
+  trx: Kysely<ReconcileDatabase>,
+  input: { entity: string; day: string; nextDay: string; positions: readonly SettlementPosition[]; version: number; now: string; rowLocks: boolean },
+): Promise<number[]> {
+  const { entity, day, nextDay } = input;
+  const carriedOut = new Map(input.positions.map((position) => [position.currency, toUnits(position.carriedOut)]));
+  const held: number[] = [];
+  for (const row of await repository.selectCarriedIn(trx, { entity, day: nextDay })) {
+    const out = carriedOut.get(row.currency) ?? 0n;
+    if (toUnits(row.carried_in) === out) continue;
+    const instruction = await repository.findInstructionOfDay(trx, { entity, currency: row.currency, day: nextDay, forUpdate: input.rowLocks });
+    if (instruction?.status !== 'pending') continue;
+    const reason = `held by report version ${input.version} of ${day}: ${day} now carries out ${formatUnits(out)} ${row.currency}, but ${nextDay} was reconciled with ${formatUnits(toUnits(row.carried_in))} carried in; reconcile ${nextDay} again`;
+    const updated = await repository.updateInstruction(trx, instruction.id, 'pending', { status: 'held', status_reason: reason, updated_at: input.now });
+    assertInvariant(updated, `instruction ${instruction.id} changed status inside the day's transaction`);
+    held.push(instruction.id);
+  }
+  return held;
 }
 
 /**

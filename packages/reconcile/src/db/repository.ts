@@ -23,6 +23,11 @@ export async function selectCarriedOut(db: Db, input: { entity: string; day: str
   return db.selectFrom('settlement_positions').select(['currency', 'carried_out']).where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
 }
 
+/** The carried-in amounts of an entity's positions of a day. */
+export async function selectCarriedIn(db: Db, input: { entity: string; day: string }): Promise<{ currency: string; carried_in: string }[]> {
+  return db.selectFrom('settlement_positions').select(['currency', 'carried_in']).where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
+}
+
 /** Stores (replaces) a settlement position. */
 export async function upsertPosition(db: Db, row: PositionRow): Promise<void> {
   const { entity: _entity, currency: _currency, accounting_day: _day, ...values } = row;
@@ -67,9 +72,15 @@ export async function resolveOpenBreak(db: Db, id: number, values: { resolved_by
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** The instruction of an (entity, currency, day), if any. */
-export async function findInstructionOfDay(db: Db, input: { entity: string; currency: string; day: string }): Promise<InstructionRow | undefined> {
-  return db.selectFrom('settlement_instructions').selectAll().where('entity', '=', input.entity).where('currency', '=', input.currency).where('accounting_day', '=', input.day).executeTakeFirst();
+/**
+ * The instruction of an (entity, currency, day), if any. `forUpdate` (PostgreSQL: the dialect's
+ * `supportsRowLocks`) locks the row until the transaction ends: a day's run that changes the
+ * instruction reads it so, and so waits for a `markSent` or `confirm` of another connection
+ * that is writing it and then sees what that wrote, instead of updating a status it no longer has.
+ */
+export async function findInstructionOfDay(db: Db, input: { entity: string; currency: string; day: string; forUpdate?: boolean }): Promise<InstructionRow | undefined> {
+  const query = db.selectFrom('settlement_instructions').selectAll().where('entity', '=', input.entity).where('currency', '=', input.currency).where('accounting_day', '=', input.day);
+  return (input.forUpdate === true ? query.forUpdate() : query).executeTakeFirst();
 }
 
 /** An instruction by id. */
