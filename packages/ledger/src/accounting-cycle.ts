@@ -29,7 +29,7 @@ import { parseMetadata } from './posting.js';
 import type { PostingScope } from './ledger-types.js';
 import { POST_BATCH_MAX, postLinesWithKnownAccounts } from './ledger.js';
 import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
-import { selectCycleLinesMark } from './db/earn-repository.js';
+import { selectCycleLinesMark, selectEarnAccountHoldingOnDay, selectProductIds } from './db/earn-repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 import { optionalWholeNumber } from './whole-number.js';
@@ -193,6 +193,29 @@ function assertBookableScales(ledger: Ledger, reader: CycleReader): void {
   }
 }
 
+/** The refusal of a day on which an Earn account holding a balance has no product version in force. */
+function noTermsInForce(input: { providerProductId: string; day: string; earnAccountId: string }): LedgerError {
+  const { providerProductId, day, earnAccountId } = input;
+  return new LedgerError('invalid_input', `product ${providerProductId} has no version in force on ${day} (its first takes effect later) but Earn account ${earnAccountId} holds a balance at the end of the day; record a version effective on or before ${day}`, {
+    field: 'providerProductId',
+    value: providerProductId,
+    context: { day, earnAccountId },
+  });
+}
+
+/**
+ * Refuses, before anything is written, a day on which an Earn account of a product with no
+ * version in force holds a balance: the run found it at that account's batch, after committing
+ * the batches before it. One read of the entity's product ids; the accounts are read only when a
+ * product has no version in force (then one index probe per account of those products).
+ */
+async function assertTermsInForce(ledger: Ledger, reader: CycleReader): Promise<void> {
+  const { entity, day } = reader;
+  const without = (await selectProductIds(ledger.db, { entity })).filter((id) => !reader.termsByProduct.has(id));
+  const holding = await selectEarnAccountHoldingOnDay(ledger.db, { entity, providerProductIds: without, day, zero: formatUnits(0n) });
+  if (holding !== undefined) throw noTermsInForce({ providerProductId: holding.provider_product_id, day, earnAccountId: holding.earn_account_id });
+}
+
 /** A line with its figures as the engine made them, so that booking does not parse its texts again. */
 interface CycleItem {
   readonly line: CycleLine;
@@ -225,10 +248,7 @@ async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, a
     const balanceUnits = row.day_balance === null ? 0n : toUnits(row.day_balance);
     if (terms === undefined) {
       if (balanceUnits === 0n) continue;
-      throw new LedgerError('invalid_input', `product ${row.provider_product_id} has no terms in force on ${day} but account ${row.earn_account_id} holds a balance`, {
-        field: 'providerProductId',
-        value: row.provider_product_id,
-      });
+      throw noTermsInForce({ providerProductId: row.provider_product_id, day, earnAccountId: row.earn_account_id });
     }
     // toUnits reads the stored balance at the default scale; the engine works at the product's.
     const scaleFactor = 10n ** BigInt(AMOUNT_SCALE_DEFAULT - terms.scale);
@@ -468,6 +488,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
   const commitLines = checkCommitLines(options.commitLines);
   const reader = await openCycleReader({ ...options, entity, day });
   assertBookableScales(ledger, reader);
+  await assertTermsInForce(ledger, reader);
   await assertCycleDayInOrder(ledger.db, { entity, day });
   const totals = new Map<string, { userInterest: bigint; partnerMargin: bigint }>();
   let accounts = 0;

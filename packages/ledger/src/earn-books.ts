@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, requireObject } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
@@ -195,6 +195,7 @@ export class EarnBooks {
    * to read in (`Ledger.transact`'s `scope.db`, `Ledger.readSnapshot`); default the books' own.
    */
   async productsInForce(input: { entity: string; day: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<EarnProduct[]> {
+    requireObject(input, 'input');
     const entity = this.ledger.entity(input.entity).id;
     const day = parseAccountingDay(input.day, 'day');
     const rows = await earnRepository.selectProductVersionsUpTo(db, { entity, day });
@@ -299,8 +300,9 @@ export class EarnBooks {
 
   /** Every Earn account of an entity (optionally of one currency), in id order. */
   async earnAccounts(input: { entity: string; currency?: string }): Promise<EarnAccount[]> {
+    requireObject(input, 'input');
     const entity = this.ledger.entity(input.entity).id;
-    const rows = await earnRepository.selectEarnAccounts(this.#db, input.currency === undefined ? { entity } : { entity, currency: input.currency });
+    const rows = await earnRepository.selectEarnAccounts(this.#db, input.currency === undefined ? { entity } : { entity, currency: parseCurrency(input.currency) });
     return rows.map(rowToEarnAccount);
   }
 
@@ -354,7 +356,8 @@ export class EarnBooks {
 
   /** The provider data stored with a booking, or undefined. */
   async booking(input: { entity: string; providerBookingId: string }): Promise<{ kind: string; earnAccountId: string; amount: Amount; currency: string; occurredAt: string; providerData: unknown; transactionId: number } | undefined> {
-    const row = await earnRepository.selectBooking(this.#db, { entity: requireWellFormed(input.entity, 'entity'), providerBookingId: requireWellFormed(input.providerBookingId, 'providerBookingId') });
+    requireObject(input, 'input');
+    const row = await earnRepository.selectBooking(this.#db, { entity: this.ledger.entity(input.entity).id, providerBookingId: requireWellFormed(input.providerBookingId, 'providerBookingId') });
     if (row === undefined) return undefined;
     return { kind: row.kind, earnAccountId: row.earn_account_id, amount: formatUnits(toUnits(row.amount)), currency: row.currency, occurredAt: row.occurred_at, providerData: JSON.parse(row.provider_data) as unknown, transactionId: row.transaction_id };
   }

@@ -89,3 +89,14 @@ export function describeValue(value: unknown): string {
   }
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
+
+/**
+ * `input` when it is an object (not `null`, not an array), for reading its fields; otherwise
+ * `invalid_input` naming `field` and the value (reading a field of `null` was a raw TypeError).
+ */
+export function requireObject<T>(input: T, field: string): T {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new LedgerError('invalid_input', `${field} must be an object, got ${describeValue(input)}`, { field, value: describeValue(input) });
+  }
+  return input;
+}

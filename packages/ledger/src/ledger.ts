@@ -9,11 +9,11 @@
  * in `db/`.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, requireObject } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, assertCurrencyScale, assertScale, formatUnits, parseUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay } from './calendar.js';
-import { SYSTEM_ACCOUNT_KINDS } from './chart.js';
+import { SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind } from './chart.js';
 import { normalizePosting } from './posting.js';
 import { requireWellFormed } from './text.js';
@@ -157,7 +157,7 @@ export class Ledger {
       await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, options.storage.schema === undefined ? {} : { schema: options.storage.schema });
     }
     const ledger = new Ledger(options, entities);
-    await recordEntities(ledger.db, entities.values(), ledger.#now());
+    await recordEntities({ db: ledger.db, dialect: ledger.dialect }, entities.values(), ledger.#now());
     ledger.logger.info({ event: 'ledger.open', dialect: ledger.dialect.name, entities: [...entities.values()] }, `opened the books (${ledger.dialect.name}): ${[...entities.keys()].join(', ')}`);
     return ledger;
   }
@@ -257,15 +257,24 @@ export class Ledger {
     return this.#accounts.byId(db, id);
   }
 
-  /** An account by (entity, currency, code), or undefined. */
+  /**
+   * An account by (entity, currency, code), or undefined. An unknown entity is `unknown_entity`
+   * and a currency that is not one (`parseCurrency`) `invalid_input`: no account could match them.
+   */
   async findAccount(input: { entity: string; currency: string; code: string }): Promise<LedgerAccount | undefined> {
-    return this.#accounts.byCode(this.db, input);
+    requireObject(input, 'input');
+    const entity = this.entity(input.entity).id;
+    const currency = parseCurrency(input.currency);
+    return this.#accounts.byCode(this.db, { entity, currency, code: input.code });
   }
 
-  /** Lists an entity's accounts (optionally of one currency or kind), by id. */
+  /** Lists an entity's accounts (optionally of one currency or kind, each checked), by id. */
   async listAccounts(input: { entity: string; currency?: string; kind?: AccountKind }): Promise<LedgerAccount[]> {
+    requireObject(input, 'input');
     const entity = this.entity(input.entity).id;
-    return this.#accounts.list(this.db, { ...input, entity });
+    const currency = input.currency === undefined ? {} : { currency: parseCurrency(input.currency) };
+    if (input.kind !== undefined && !isAccountKind(input.kind)) throw new LedgerError('invalid_input', `kind must be an account kind, got ${describeValue(input.kind)}`, { field: 'kind', value: describeValue(input.kind) });
+    return this.#accounts.list(this.db, { entity, ...currency, ...(input.kind === undefined ? {} : { kind: input.kind }) });
   }
 
   // ---- posting ----------------------------------------------------------------------------
@@ -485,6 +494,7 @@ export class Ledger {
    * The transactions of an entity's accounting day, by id, in pages (`afterId` exclusive).
    */
   async transactionsOfDay(input: { entity: string; day: string; afterId?: number; limit?: number }): Promise<JournalTransaction[]> {
+    requireObject(input, 'input');
     const entity = this.entity(input.entity).id;
     const day = parseAccountingDay(input.day, 'day');
     return readTransactionsOfDay(this.db, { ...input, entity, day });
@@ -501,7 +511,12 @@ export class Ledger {
    * cannot make consistent books look broken (on SQLite, writes of this ledger wait for it).
    */
   async verify(options: { entity: string } | { allEntities: true }): Promise<VerifyReport> {
-    const entity = 'entity' in options ? this.entity(options.entity).id : undefined;
+    // Anything but one of the two shapes is refused: `{}` and `{ allEntities: false }` checked every entity.
+    const given: Record<string, unknown> = requireObject(options as unknown as Record<string, unknown>, 'options');
+    if (!('entity' in given) && given['allEntities'] !== true) {
+      throw new LedgerError('invalid_input', `options must be { entity } or { allEntities: true }, got ${describeValue(options)}`, { field: 'options', value: describeValue(options) });
+    }
+    const entity = 'entity' in given ? this.entity(given['entity']).id : undefined;
     return this.readSnapshot((snapshot) => verifyBooks(snapshot, this.dialect, entity));
   }
 }

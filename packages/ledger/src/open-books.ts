@@ -11,7 +11,8 @@ import { DEFAULT_ENTITIES, ENTITIES_MAX } from './ledger-types.js';
 import type { LedgerEntity, LedgerOptions } from './ledger-types.js';
 import type { LedgerDatabase } from './db/schema.js';
 import { selectStoredEntities } from './db/stored-entities.js';
-import { insertEntityReturningZone } from './db/accounts-repository.js';
+import { insertEntityReturningZone, selectEntityZones } from './db/accounts-repository.js';
+import type { LedgerDialect } from './db/dialect.js';
 
 /**
  * The entities to open after the `ifMissing` rule: the caller's, else the stored ones, else the
@@ -47,21 +48,33 @@ export function parseEntities(configs: readonly LedgerEntity[]): Map<string, Led
 }
 
 /**
- * Records the entities; one stored with another zone is `entity_configuration_changed`. Zones
- * compare by the rules they name, not by spelling: books recorded before names were stored in
- * their canonical case may hold `europe/berlin`, and reopen as `Europe/Berlin` (the stored row is
- * left as it is; only its spelling differs, and no day moves).
+ * Records the entities, all or none; one stored with another zone is
+ * `entity_configuration_changed`, and then no entity is written (a new entity named before it
+ * used to be). Zones compare by the rules they name, not by spelling: books recorded before names
+ * were stored in their canonical case may hold `europe/berlin`, and reopen as `Europe/Berlin` (the
+ * stored row is left as it is; only its spelling differs, and no day moves). Books that keep every
+ * named entity are only read, so a second connection opens them while another holds the write
+ * lock; the missing ones are written in one write transaction, checked again inside it.
  */
-export async function recordEntities(db: Kysely<LedgerDatabase>, entities: Iterable<LedgerEntity>, now: Date): Promise<void> {
+export async function recordEntities(storage: { db: Kysely<LedgerDatabase>; dialect: LedgerDialect }, entities: Iterable<LedgerEntity>, now: Date): Promise<void> {
+  const named = [...entities];
+  const stored = await selectEntityZones(storage.db, named.map((entity) => entity.id));
+  for (const entity of named) assertSameZone(entity, stored.get(entity.id));
+  const missing = named.filter((entity) => !stored.has(entity.id));
+  if (missing.length === 0) return;
   const createdAt = formatInstant(now);
-  for (const entity of entities) {
-    const storedZone = await insertEntityReturningZone(db, { id: entity.id, time_zone: entity.timeZone, created_at: createdAt });
-    if (!sameTimeZone(storedZone, entity.timeZone)) {
-      throw new LedgerError(
-        'entity_configuration_changed',
-        `entity ${entity.id} keeps its books in ${storedZone}; it cannot be reopened in ${entity.timeZone} (every accounting day would move)`,
-        { field: 'entities.timeZone', value: entity.timeZone },
-      );
+  await storage.dialect.writeTransaction(storage.db, async (trx) => {
+    for (const entity of missing) {
+      assertSameZone(entity, await insertEntityReturningZone(trx, { id: entity.id, time_zone: entity.timeZone, created_at: createdAt }));
     }
-  }
+  });
+}
+
+function assertSameZone(entity: LedgerEntity, storedZone: string | undefined): void {
+  if (storedZone === undefined || sameTimeZone(storedZone, entity.timeZone)) return;
+  throw new LedgerError(
+    'entity_configuration_changed',
+    `entity ${entity.id} keeps its books in ${storedZone}; it cannot be reopened in ${entity.timeZone} (every accounting day would move)`,
+    { field: 'entities.timeZone', value: entity.timeZone, context: { entity: entity.id, storedTimeZone: storedZone } },
+  );
 }

@@ -60,6 +60,32 @@ export async function selectProductVersionsUpTo(db: Db, key: { entity: string; d
     .execute();
 }
 
+/** The ids of an entity's products (those with any version), in id order. */
+export async function selectProductIds(db: Db, key: { entity: string }): Promise<string[]> {
+  const rows = await db.selectFrom('earn_products').select('provider_product_id').distinct().where('entity', '=', key.entity).orderBy('provider_product_id').execute();
+  return rows.map((row) => row.provider_product_id);
+}
+
+/**
+ * The first Earn account (in ledger account order) of these products that held a balance at the
+ * end of `day` (its latest day row on or before it, other than `zero`, the canonical zero), if
+ * any: one index probe per Earn account of the products, and the first one found ends the read.
+ */
+export async function selectEarnAccountHoldingOnDay(
+  db: Db,
+  key: { entity: string; providerProductIds: readonly string[]; day: string; zero: string },
+): Promise<{ earn_account_id: string; provider_product_id: string } | undefined> {
+  if (key.providerProductIds.length === 0) return undefined;
+  const { rows } = await sql<{ earn_account_id: string; provider_product_id: string }>`
+    select a.earn_account_id, a.provider_product_id from earn_accounts a
+    where a.entity = ${key.entity} and a.provider_product_id in (${sql.join(key.providerProductIds)})
+      and coalesce((select d.balance from account_day_balances d where d.account_id = a.ledger_account_id and d.accounting_day <= ${key.day}
+                    order by d.accounting_day desc limit 1), ${key.zero}) <> ${key.zero}
+    order by a.ledger_account_id
+    limit 1`.execute(db);
+  return rows[0];
+}
+
 /**
  * What a read of an entity's Earn accounts' balances depends on, counted (see `CycleLinesMark`):
  * its Earn accounts, the journal lines on their ledger accounts (each posting adds to an
