@@ -15,13 +15,13 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { CliError, describeError, singleLine } from '@earnbook/cli';
+import { CliError } from '@earnbook/cli';
 import { EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { checkZoneFlag, openBooksInZone } from '../../src/lib/books-in-zone.js';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import type { PartnerBooks } from '../../src/lib/partner-books.js';
+import { parseScriptFlags, reportScriptFailure } from '../../src/lib/script-cli.js';
 import { AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
 import { runNightlyReconciliation } from '../../nightly-reconciliation/src/nightly.js';
@@ -29,10 +29,11 @@ import { exportMonth, monthDays } from './audit-export.js';
 
 /** The digests or hledger disagree, or the export failed. */
 const EXIT_FAILED = 1;
-/** Bad input: a flag, a month, a `--zone` that is not the books', or a `--database` that holds no books. */
-const EXIT_BAD_INPUT = 2;
 
-/** Typed codes that mean the input is at fault (exit 2); every other typed code is exit 1. */
+/**
+ * Typed codes that mean the input is at fault (exit 2: a flag, a month, a `--zone` that is not the
+ * books', a `--database` that holds no books); every other typed code is exit 1.
+ */
 const BAD_INPUT_CODES: ReadonlySet<string> = new Set(['invalid_flag', 'invalid_config', 'invalid_input', 'invalid_day', 'unknown_time_zone', 'unknown_entity', 'books_not_found']);
 
 interface Flags {
@@ -43,13 +44,24 @@ interface Flags {
   readonly sandbox: boolean;
 }
 
+/** The flags the sandbox run does not use: it exports its own books, in memory. */
+const NOT_WITH_SANDBOX = ['database', 'zone'] as const;
+
+/**
+ * Parses the flags (`src/lib/script-cli.ts`): an unknown flag, a flag without its value or one
+ * given twice is `invalid_flag` on one line. `--sandbox` exports books it makes in memory, so a
+ * `--database` or `--zone` given with it is refused, as the nightly job refuses them, rather than
+ * ignored: the operator would get an export of other books than the ones named.
+ */
 function parseFlags(argv: readonly string[]): Flags {
-  try {
-    const { values } = parseArgs({ args: argv[0] === '--' ? argv.slice(1) : [...argv], options: { database: { type: 'string' }, month: { type: 'string' }, out: { type: 'string' }, zone: { type: 'string', default: 'UTC' }, sandbox: { type: 'boolean', default: false } } });
-    return { database: values.database, month: values.month, out: values.out, zone: values.zone ?? 'UTC', sandbox: values.sandbox === true };
-  } catch (cause) {
-    throw new CliError('invalid_flag', cause instanceof Error ? cause.message : String(cause), { cause });
+  const values = parseScriptFlags({ argv, options: { database: { type: 'string' }, month: { type: 'string' }, out: { type: 'string' }, zone: { type: 'string' }, sandbox: { type: 'boolean', default: false } } });
+  if (values.sandbox === true) {
+    const ignored = NOT_WITH_SANDBOX.find((name) => values[name] !== undefined);
+    if (ignored !== undefined) {
+      throw new CliError('invalid_flag', `--${ignored} does not apply with --sandbox, which exports the sandbox's own books in memory: give one or the other`, { field: `--${ignored}`, value: values[ignored] ?? '' });
+    }
   }
+  return { database: values.database, month: values.month, out: values.out, zone: values.zone ?? 'UTC', sandbox: values.sandbox === true };
 }
 
 /** Refuses a month that is not `YYYY-MM` before any database is opened. */
@@ -135,10 +147,6 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   // Typed failures of every package are expected (a typo in --database, an unreachable server):
-  // one line with their code, no stack; their messages never hold a PostgreSQL password. Anything
-  // else is a bug, reported with its stack.
-  const description = describeError(error);
-  console.error(`earnbook audit export: ${description.code}: ${singleLine(description.message)}`);
-  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) console.error(error.stack);
-  process.exitCode = description.kind !== 'internal' && BAD_INPUT_CODES.has(description.code) ? EXIT_BAD_INPUT : EXIT_FAILED;
+  // one line with their code, no stack. Anything else is a bug, reported with its stack.
+  process.exitCode = reportScriptFailure({ script: 'earnbook audit export', error, badInputCodes: BAD_INPUT_CODES });
 }

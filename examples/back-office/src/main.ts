@@ -16,19 +16,15 @@
  * and without a PostgreSQL password.
  */
 import { createServer } from 'node:net';
-import { parseArgs } from 'node:util';
-import { CliError, describeError, singleLine } from '@earnbook/cli';
+import { CliError } from '@earnbook/cli';
 import { EarnFacade } from '@earnbook/earn-client';
-import { startSandbox } from '@earnbook/earn-sandbox';
+import { resolveSandboxOptions, startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf } from '@earnbook/ledger';
-import { keptEntities, openPartnerBooks } from '../../src/lib/partner-books.js';
+import { openOrStartBooks } from '../../src/lib/partner-books.js';
+import { parseScriptFlags, reportScriptFailure } from '../../src/lib/script-cli.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { buildBackOffice } from './back-office.js';
 
-/** The service cannot start: the port is in use, or the database cannot be opened. */
-const EXIT_FAILED = 1;
-/** Bad input: a flag (`--port`, an unknown one, a `--database` that is no path or URL). */
-const EXIT_BAD_INPUT = 2;
 /** Typed codes that mean the input is at fault (exit 2); every other code is exit 1. */
 const BAD_INPUT_CODES: ReadonlySet<string> = new Set(['invalid_flag', 'invalid_config', 'invalid_input', 'unknown_time_zone', 'unknown_entity']);
 /** The service listens on loopback only. */
@@ -68,20 +64,13 @@ function checkPort(port: string): number {
   return value;
 }
 
+/**
+ * Parses the flags (`src/lib/script-cli.ts`): an unknown flag, a stray argument, a flag without
+ * its value or one given twice is `invalid_flag` on one line; `--port -1` is a bad port, named
+ * with its value.
+ */
 function parseFlags(argv: readonly string[]): Flags {
-  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
-  let values: { port?: string | undefined; database?: string | undefined };
-  try {
-    ({ values } = parseArgs({ args, options: { port: { type: 'string', default: '3000' }, database: { type: 'string', default: ':memory:' } } }));
-  } catch (cause) {
-    // parseArgs refuses `--port -1` as a flag without its value ("ambiguous"), the first such
-    // flag from the left: when that is --port, it is a bad port, named with its value.
-    const at = args.findIndex((arg, index) => (arg === '--port' || arg === '--database') && args[index + 1]?.startsWith('-') === true);
-    if ((cause as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && args[at] === '--port') checkPort(args[at + 1] ?? '');
-    // Its messages run over several lines (a hint after the fault): one line, the fault first.
-    const message = cause instanceof Error ? cause.message.split('\n').join(' ') : String(cause);
-    throw new CliError('invalid_flag', message, { cause });
-  }
+  const values = parseScriptFlags({ argv, options: { port: { type: 'string', default: '3000' }, database: { type: 'string', default: ':memory:' } }, dashValueChecks: { '--port': checkPort } });
   return { port: checkPort(values.port ?? '3000'), database: values.database ?? ':memory:' };
 }
 
@@ -106,22 +95,25 @@ async function holdPort(port: number): Promise<{ release: () => Promise<void> }>
   return { release: () => (released ??= new Promise<void>((resolve) => server.close(() => resolve()))) };
 }
 
-/** Starts the sandbox, the books and the service; on a failure, closes what it had started. */
+/** The entities new books start with: the sandbox's own, in its zone (UTC). */
+const NEW_ENTITIES = resolveSandboxOptions({}).entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone }));
+
+/** Starts the books, the sandbox and the service; on a failure, closes what it had started. */
 async function start(flags: Flags): Promise<void> {
   const { database } = flags;
   const held = await holdPort(flags.port);
   const closers: (() => Promise<void>)[] = [];
   try {
-    // Books the database already keeps are reopened with their entities, in the zones they keep
-    // (the demo's keep Europe/Berlin): the sandbox stands in for the provider, whose accounting
-    // day is the one agreed with the partner, so it keeps those zones too. Opening them in the
-    // sandbox's default (UTC) would be the ledger's entity_configuration_changed. New books get
-    // the sandbox's entities.
-    const kept = await keptEntities({ database });
-    const sandbox = await startSandbox({ startAt: new Date(), ...(kept === undefined ? {} : { entities: kept.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) }) });
-    closers.push(() => sandbox.close());
-    const partner = await openPartnerBooks({ database, ifMissing: 'create', entities: sandbox.config.entities.map((entity) => ({ id: entity.id, timeZone: entity.timeZone })) });
+    // The books are opened once: those the database keeps with their entities, in the zones they
+    // keep (the demo's keep Europe/Berlin), new ones with the sandbox's entities. The sandbox
+    // stands in for the provider, whose accounting day is the one agreed with the partner, so it
+    // keeps the books' zones: opening kept books in its default (UTC) would be the ledger's
+    // entity_configuration_changed.
+    const partner = await openOrStartBooks({ database, entitiesIfNew: NEW_ENTITIES });
     closers.push(() => partner.close());
+    const entities = [...partner.ledger.entities.values()].map((entity) => ({ id: entity.id, timeZone: entity.timeZone }));
+    const sandbox = await startSandbox({ startAt: new Date(), entities });
+    closers.push(() => sandbox.close());
     const earn = new EarnFacade({ entities: Object.fromEntries(sandbox.config.entities.map((entity) => [entity.id, sandbox.clientConfig(entity.id)])) });
     // The products take effect on today's accounting day; where the entities keep different
     // zones, on the earliest of their days, so that every entity has its products in force today.
@@ -137,15 +129,16 @@ async function start(flags: Flags): Promise<void> {
     } catch (cause) {
       throw new PortUnavailableError(flags.port, cause);
     }
-    printTryIt(url, sandbox.baseUrl, partner.description);
     const stop = async () => {
       await app.close();
       await partner.close();
       await sandbox.close();
       process.exit(0);
     };
+    // Before the line that says it listens: a stop sent as soon as that line is read is a stop.
     process.once('SIGINT', () => void stop());
     process.once('SIGTERM', () => void stop());
+    printTryIt(url, sandbox.baseUrl, partner.description);
   } catch (error) {
     await held.release();
     // The startup failure is what is reported; a failure to close after it would only hide it.
@@ -171,10 +164,7 @@ try {
   await start(parseFlags(process.argv.slice(2)));
 } catch (error) {
   // Typed failures of every package are expected (a typo in a flag, a port in use, an unreachable
-  // server): one line with their code, no stack; their messages never hold a PostgreSQL password.
-  // Anything else is a bug, reported with its stack.
-  const description = error instanceof PortUnavailableError ? { kind: error.name, code: error.code, message: error.message } : describeError(error);
-  console.error(`earnbook back office: ${description.code}: ${singleLine(description.message)}`);
-  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) console.error(error.stack);
-  process.exitCode = description.kind !== 'internal' && BAD_INPUT_CODES.has(description.code) ? EXIT_BAD_INPUT : EXIT_FAILED;
+  // server): one line with their code, no stack. Anything else is a bug, reported with its stack.
+  const description = error instanceof PortUnavailableError ? { kind: error.name, code: error.code, message: error.message } : undefined;
+  process.exitCode = reportScriptFailure({ script: 'earnbook back office', error, badInputCodes: BAD_INPUT_CODES, ...(description === undefined ? {} : { description }) });
 }

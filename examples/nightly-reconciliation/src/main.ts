@@ -28,13 +28,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CliError, describeError, singleLine } from '@earnbook/cli';
 import { EarnClient, EarnFacade } from '@earnbook/earn-client';
 import { startSandbox } from '@earnbook/earn-sandbox';
 import { accountingDayOf, parseAccountingDay, previousAccountingDay } from '@earnbook/ledger';
 import { checkZoneFlag, openBooksInZone } from '../../src/lib/books-in-zone.js';
 import { openPartnerBooks } from '../../src/lib/partner-books.js';
+import { parseScriptFlags } from '../../src/lib/script-cli.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
 import { EXIT_ERROR, runNightlyReconciliation } from './nightly.js';
@@ -134,23 +134,12 @@ interface Flags {
 const NOT_WITH_SANDBOX = ['day', 'database', 'zone', 'report-folder'] as const;
 
 /**
- * Parses the flags; a refusal of parseArgs (an unknown flag, a flag without its value) is
- * `invalid_flag` on one line, as in the back-office example.
+ * Parses the flags (`src/lib/script-cli.ts`): an unknown flag, a flag without its value or one
+ * given twice is `invalid_flag` on one line, as in the other examples and the CLI.
  */
 function parseFlags(argv: readonly string[]): Flags {
-  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
-  let values: Flags;
-  try {
-    ({ values } = parseArgs({ args, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } } }));
-  } catch (cause) {
-    // parseArgs refuses `--day -1` as a flag without its value ("ambiguous"), the first such flag
-    // from the left: when that is --day, it is a bad day, named with its value.
-    const at = args.findIndex((arg, index) => ['--database', '--day', '--zone', '--report-folder'].includes(arg) && args[index + 1]?.startsWith('-') === true);
-    if ((cause as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && args[at] === '--day') checkDay(args[at + 1] ?? '');
-    // Its messages run over several lines (a hint after the fault): one line, the fault first.
-    const message = cause instanceof Error ? cause.message.split('\n').join(' ') : String(cause);
-    throw new CliError('invalid_flag', message, { cause });
-  }
+  // parseArgs takes `--day -1` for a flag without its value: it is a bad day, named with its value.
+  const values: Flags = parseScriptFlags({ argv, options: { database: { type: 'string' }, day: { type: 'string' }, zone: { type: 'string' }, 'report-folder': { type: 'string' }, sandbox: { type: 'boolean', default: false } }, dashValueChecks: { '--day': checkDay } });
   // --day is checked first (also with --sandbox), before any database is opened.
   if (values.day !== undefined) checkDay(values.day);
   if (values.sandbox === true) {

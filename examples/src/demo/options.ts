@@ -3,8 +3,9 @@
  * [--start YYYY-MM-DD] [--out DIR] [--database FILE|postgres://…] [--faults] [--help]`.
  */
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { CliError } from '@earnbook/cli';
 import { assertTimeZone, parseAccountingDay } from '@earnbook/ledger';
+import { parseScriptFlags } from '../lib/script-cli.js';
 
 /** End users the demo may onboard. */
 export const DEMO_USERS_MAX = 100_000;
@@ -75,13 +76,11 @@ function integer(value: string | undefined, flag: string, fallback: number, maxi
  * the flag for a bad one.
  */
 export function parseDemoArgs(argv: readonly string[], cwd: string = process.cwd()): DemoOptions | 'help' {
-  // pnpm passes a literal "--" through to the script.
-  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  // A flag given twice is refused as the other examples refuse it (`src/lib/script-cli.ts`).
   let values;
   try {
-    values = parseArgs({
-      args,
-      strict: true,
+    values = parseScriptFlags({
+      argv,
       options: {
         users: { type: 'string' },
         days: { type: 'string' },
@@ -93,9 +92,11 @@ export function parseDemoArgs(argv: readonly string[], cwd: string = process.cwd
         faults: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
-    }).values;
+    });
   } catch (error) {
-    throw new DemoUsageError('args', (error as Error).message);
+    // A refusal of parseArgs keeps its own words; a flag given twice is named.
+    if (error instanceof CliError && error.field !== undefined) throw new DemoUsageError(error.field.replace(/^--/, ''), error.message);
+    throw new DemoUsageError('args', ((error as Error).cause as Error).message);
   }
   if (values.help === true) return 'help';
   const zone = values.zone ?? DEMO_DEFAULTS.zone;

@@ -98,25 +98,23 @@ export async function openPartnerBooks(options: PartnerBooksOptions): Promise<Pa
 }
 
 /**
- * The entities the books at `database` keep, with the zone of each, or `undefined` when it holds
- * no books; nothing is created or written either way. A service that starts new books when there
- * are none (the back office) reads them first, so that it reopens existing books in the zones
- * they keep instead of its own default (the ledger's `entity_configuration_changed`).
+ * Opens the books at `database` once: the books it keeps, with the entities and zones they keep,
+ * or else new books with `entitiesIfNew`. A service that starts books of its own when there are
+ * none (the back office) opens them so, instead of opening them to read their entities, closing
+ * them and opening them again; it reads the zones from the answer's `ledger.entities`. A place
+ * that holds no books is only looked at before the new books are started there (a SQLite file
+ * that does not exist is not opened at all).
  *
  * @example
- * const kept = await keptEntities({ database: 'back-office.sqlite' }); // [{ id: 'defi', timeZone: 'Europe/Berlin' }, …] or undefined
+ * const partner = await openOrStartBooks({ database: 'back-office.sqlite', entitiesIfNew: [{ id: 'defi', timeZone: 'UTC' }, { id: 'lending', timeZone: 'UTC' }] });
+ * const zones = [...partner.ledger.entities.values()].map((entity) => entity.timeZone);
  */
-export async function keptEntities(options: { readonly database: string; readonly cwd?: string }): Promise<readonly LedgerEntity[] | undefined> {
-  let partner: PartnerBooks;
+export async function openOrStartBooks(options: { readonly database: string; readonly entitiesIfNew: readonly LedgerEntity[]; readonly cwd?: string }): Promise<PartnerBooks> {
+  const where = { database: options.database, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) };
   try {
-    partner = await openPartnerBooks({ database: options.database, ifMissing: 'fail', ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
+    return await openPartnerBooks({ ...where, ifMissing: 'fail' });
   } catch (error) {
-    if (error instanceof CliError && error.code === 'books_not_found') return undefined;
-    throw error;
+    if (!(error instanceof CliError && error.code === 'books_not_found')) throw error;
   }
-  try {
-    return Object.freeze([...partner.ledger.entities.values()].map((entity) => Object.freeze({ id: entity.id, timeZone: entity.timeZone })));
-  } finally {
-    await partner.close();
-  }
+  return openPartnerBooks({ ...where, ifMissing: 'create', entities: options.entitiesIfNew });
 }
