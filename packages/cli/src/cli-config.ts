@@ -5,11 +5,12 @@
  * Every field is checked when the file is read, and a bad one is a `CliError` naming it; the
  * result is frozen.
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency, textDefect } from '@earnbook/ledger';
 import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
+import { readFileAtMost } from './bounded-read.js';
 import { CliError } from './cli-error.js';
 import { jsonSyntaxErrorPosition } from './json-syntax-position.js';
 import { ENTITY_ID_PATTERN } from './text-flags.js';
@@ -273,27 +274,6 @@ export function parseConfig(json: unknown): CliConfig {
   });
 }
 
-/**
- * The bytes of `file`, or `undefined` when it holds more than `bytesMax`: at most `bytesMax + 1`
- * are read. `stat` says 0 for a FIFO (`--config <(…)`) or a device (`/dev/zero`), so the bound is
- * kept on what is read, not only on the size the file declares.
- */
-async function readAtMost(file: string, bytesMax: number): Promise<Buffer | undefined> {
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(bytesMax + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    return length > bytesMax ? undefined : buffer.subarray(0, length);
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Reads and checks a configuration file (relative paths against `cwd`), of at most {@link CONFIG_BYTES_MAX} bytes. */
 export async function loadConfig(path: string, cwd: string): Promise<CliConfig> {
   const file = resolve(cwd, path);
@@ -307,7 +287,7 @@ export async function loadConfig(path: string, cwd: string): Promise<CliConfig> 
   if (size > CONFIG_BYTES_MAX) throw tooLarge(`${size}, more than ${CONFIG_BYTES_MAX}`);
   let text: string;
   try {
-    const bytes = await readAtMost(file, CONFIG_BYTES_MAX);
+    const bytes = await readFileAtMost(file, CONFIG_BYTES_MAX);
     if (bytes === undefined) throw tooLarge(`more than ${CONFIG_BYTES_MAX}`);
     // Fatal decoding: bytes that are not UTF-8 would otherwise become U+FFFD without a word.
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
