@@ -7,6 +7,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { LedgerDialect } from './dialect.js';
 import { LedgerError, describeValue } from '../errors.js';
 import { dayReadInBookOrderMigration, entryProviderDayIndexMigration, providerEntryOrderIndexMigration } from './provider-entries-repository.js';
+import { postgresReferenceCheckStatements } from './postgres/reference-checks.js';
 
 /** Name of the table in which Kysely records the ledger's applied migrations. */
 export const LEDGER_MIGRATION_TABLE = 'earnbook_ledger_migration';
@@ -358,6 +359,20 @@ function accountIdentityMigration(dialect: LedgerDialect): Migration {
   };
 }
 
+/**
+ * PostgreSQL: the references of journal entries, end-of-day balances and interest residues are
+ * checked once per statement instead of by a foreign key per row (see
+ * `postgres/reference-checks.ts`, with the figures). SQLite keeps its keys: nothing to do.
+ */
+function statementReferenceChecksMigration(dialect: LedgerDialect): Migration {
+  const statements = dialect.name === 'postgres' ? postgresReferenceCheckStatements(ACCOUNT_IDENTITY_COLUMNS) : [];
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      for (const statement of statements) await sql.raw(statement).execute(db);
+    },
+  };
+}
+
 /** The ledger's migrations in order, keyed by name (names sort in application order). */
 export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migration> {
   return {
@@ -373,6 +388,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0010_day_read_in_book_order': dayReadInBookOrderMigration(),
     '0011_one_provider_id_index': providerIdOneIndexMigration(),
     '0012_account_identity': accountIdentityMigration(dialect),
+    '0013_statement_reference_checks': statementReferenceChecksMigration(dialect),
   };
 }
 
