@@ -66,3 +66,38 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
     );
   });
 }
+
+/**
+ * `fetch(input, init)` that ends when `signal` aborts even if the `fetch` ignores it (a custom
+ * `fetch` that never passes the signal on): rejects with `signal.reason`. An answer that arrives
+ * after the abort has its body cancelled, so that its connection is not left open.
+ */
+export async function fetchUntilAborted(request: {
+  readonly fetch: typeof globalThis.fetch;
+  readonly input: URL;
+  readonly init: RequestInit;
+  readonly signal: AbortSignal;
+}): Promise<Response> {
+  const pending = request.fetch(request.input, request.init);
+  try {
+    return await untilAborted(pending, request.signal);
+  } catch (error) {
+    if (request.signal.aborted) {
+      pending.then(
+        (late) => void late.body?.cancel().catch(() => undefined),
+        () => undefined,
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * The next chunk of a body, or `signal.reason` as soon as `signal` aborts, even when the stream
+ * ignores it (the body of a `fetch` that never passed the signal on). The caller cancels the
+ * reader when this rejects.
+ */
+export function readUntilAborted(reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal | undefined): ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> {
+  const read = reader.read();
+  return signal === undefined ? read : untilAborted(read, signal);
+}

@@ -3,7 +3,9 @@ import { readdirSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readUntilAborted } from './abort.js';
 import { CredentialScanner } from './credential-scan.js';
+import { JsonObjectFraming } from './download-checks.js';
 import { EarnApiError, sanitizeCause } from './errors.js';
 import { refuseDeclaredLength } from './read-text.js';
 import { credentialInBody } from './redaction.js';
@@ -25,6 +27,11 @@ export async function writeBodyToFile(request: {
   readonly secrets: readonly string[];
   /** Called on every chunk received (restarts the idle limit). */
   readonly onChunk: () => void;
+  /**
+   * The attempt's signal: a read waiting when it aborts ends with its reason even when the body
+   * ignores it, and the temporary file is closed and removed before this rejects.
+   */
+  readonly signal: AbortSignal;
 }): Promise<number> {
   const { response, bytesMax, operation } = request;
   await refuseDeclaredLength(response, bytesMax, operation);
@@ -38,16 +45,18 @@ export async function writeBodyToFile(request: {
   }
   const reader = response.body?.getReader();
   const scanner = new CredentialScanner(request.secrets);
+  const framing = new JsonObjectFraming();
   let bytes = 0;
   let done = false;
   try {
     for (;;) {
-      const read = reader === undefined ? { done: true as const, value: undefined } : await reader.read();
+      const read = reader === undefined ? { done: true as const, value: undefined } : await readUntilAborted(reader, request.signal);
       if (read.done) break;
       request.onChunk();
       bytes += read.value.byteLength;
       if (bytes > bytesMax) throw new EarnApiError('limit_exceeded', `${operation}: response exceeds the limit of ${bytesMax} bytes`, { operation, status: response.status });
       const chunk = Buffer.from(read.value.buffer, read.value.byteOffset, read.value.byteLength);
+      if (!framing.push(chunk)) throw notJsonObject(request);
       scanner.push(chunk);
       await writeAll(file, chunk).catch((cause: unknown) => {
         throw cannotWrite(request, cause);
@@ -55,6 +64,7 @@ export async function writeBodyToFile(request: {
     }
     scanner.end();
     if (scanner.found) throw credentialInBody(operation, response.status, request.requestId);
+    if (!framing.whole()) throw notJsonObject(request);
     // A full disk may surface only here: the caller's side too, never a network error to retry.
     await file.sync().catch((cause: unknown) => {
       throw cannotWrite(request, cause);
@@ -69,7 +79,9 @@ export async function writeBodyToFile(request: {
     return bytes;
   } finally {
     if (!done) {
-      await reader?.cancel().catch(() => undefined);
+      // Not awaited: a body that ignores the abort may never settle its cancel, and the file must
+      // be closed and removed before the failure reaches the caller.
+      void reader?.cancel().catch(() => undefined);
       await file.close().catch(() => undefined);
       await unlink(temporary).catch(() => undefined);
     }
@@ -107,6 +119,17 @@ async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
     if (bytesWritten <= 0) throw new Error(`wrote no byte of ${chunk.length - written}`);
     written += bytesWritten;
   }
+}
+
+/** A body that is not one JSON object (an HTML page, nothing, a cut body): what downloadReport's parse refuses. */
+function notJsonObject(request: { readonly response: Response; readonly operation: string; readonly requestId: string | undefined }): EarnApiError {
+  const { operation, response, requestId } = request;
+  return new EarnApiError('invalid_response', `${operation}: the ${response.status} body is not a JSON object`, {
+    operation,
+    status: response.status,
+    path: '(root)',
+    ...(requestId === undefined ? {} : { requestId }),
+  });
 }
 
 /** A local write failure: the caller's problem, not the provider's, so never retried. */

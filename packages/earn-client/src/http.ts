@@ -5,16 +5,20 @@ import { checkJsonKeys } from './contract/json-keys.js';
 import type { ContractSchemaName } from './contract/openapi.js';
 import type { ContractTypes } from './contract/types.js';
 import { EarnApiError, PROVIDER_ID_LENGTH_MAX, PROVIDER_MESSAGE_LENGTH_MAX, providerText, redact, sanitizeCause } from './errors.js';
-import { abortedError, sleep } from './abort.js';
+import { abortedError, fetchUntilAborted, sleep } from './abort.js';
 import { operationSpec } from './operations.js';
 import { bodyCarriesCredential, credentialInBody, redactError } from './redaction.js';
 import { fetchDownload } from './redirects.js';
+import { retryAfterOf, setRetryAfter } from './retry-after.js';
 import { readText } from './read-text.js';
 import { writeBodyToFile } from './body-file.js';
+import { refuseUndecodedEncoding } from './download-checks.js';
 import { AttemptClock } from './attempt-clock.js';
 import type { TimeLimits } from './attempt-clock.js';
 import type { ApiOperation, ResponseSchemaOf } from './operations.js';
 import type { TokenProvider } from './token-provider.js';
+
+export { parseRetryAfterMs } from './retry-after.js';
 
 /** One logical call; its attempts share the idempotency key. */
 export interface CallOptions {
@@ -38,8 +42,6 @@ interface RetryCall {
   readonly limits: TimeLimits;
 }
 
-/** A failure that may be retried, with the delay the provider asked for. */
-const retryAfterByError = new WeakMap<EarnApiError, number>();
 /** 401 answers of the API itself (not of the token endpoint): they trigger one token refresh. */
 const apiUnauthorized = new WeakSet<EarnApiError>();
 
@@ -49,30 +51,6 @@ const retryableStatuses = new Set([502, 503, 504]);
 export function isRetryable(error: EarnApiError): boolean {
   if (error.code === 'network_error' || error.code === 'timeout' || error.code === 'rate_limited') return true;
   return error.code === 'http_error' && error.status !== undefined && retryableStatuses.has(error.status);
-}
-
-/** RFC 9110 §5.6.7 HTTP-date: IMF-fixdate, and the obsolete RFC 850 and asctime formats. */
-const IMF_FIXDATE = /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-const RFC_850_DATE = /^[A-Za-z]{6,9}, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
-const ASCTIME_DATE = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
-
-/**
- * Parses a Retry-After value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns the delay
- * in milliseconds, never negative and always finite, or `undefined` when the header is absent or
- * malformed (backoff then applies). Only the grammar's forms are read: `Date.parse` alone took
- * `-5` or `1.5` as dates of 2001 (no wait at all) and an asctime date in the machine's zone.
- * Delay-seconds of any length are read (beyond the call's budget, the call gives up at once).
- */
-export function parseRetryAfterMs(value: string | null, nowMs: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, Number.MAX_SAFE_INTEGER);
-  let dateMs = Number.NaN;
-  if (IMF_FIXDATE.test(trimmed) || RFC_850_DATE.test(trimmed)) dateMs = Date.parse(trimmed);
-  // asctime carries no zone; HTTP-dates are GMT (Date.parse would read it in the local zone).
-  else if (ASCTIME_DATE.test(trimmed)) dateMs = Date.parse(`${trimmed} GMT`);
-  if (Number.isNaN(dateMs)) return undefined;
-  return Math.max(0, dateMs - nowMs);
 }
 
 /**
@@ -129,7 +107,7 @@ export class HttpExecutor {
       const init: RequestInit = { method: spec.method, headers, signal: attemptSignal, redirect: 'manual' };
       if (body !== undefined) init.body = body;
       try {
-        return await this.#exchange({ operation, url, init, schemaName: spec.schemaName as ResponseSchemaOf<O>, bytesMax: this.#config.responseBytesMax });
+        return await this.#exchange({ operation, url, init, signal: attemptSignal, schemaName: spec.schemaName as ResponseSchemaOf<O>, bytesMax: this.#config.responseBytesMax });
       } catch (error) {
         if (error instanceof EarnApiError && apiUnauthorized.has(error)) this.#tokens.invalidate(accessToken);
         throw error;
@@ -145,7 +123,7 @@ export class HttpExecutor {
    */
   async download(uri: string, signal: AbortSignal | undefined): Promise<ContractTypes['DailyReport']> {
     return this.#downloadWith(uri, signal, (response, operation, clock) =>
-      this.#accept({ operation, response, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax, onChunk: () => clock.progress() }),
+      this.#accept({ operation, response, signal: clock.signal, schemaName: 'DailyReport', bytesMax: this.#config.reportBytesMax, onChunk: () => clock.progress() }),
     );
   }
 
@@ -158,10 +136,11 @@ export class HttpExecutor {
     return this.#downloadWith(uri, signal, async (response, operation, clock) => {
       const requestId = this.#headerRequestId(response);
       if (!response.ok) {
-        const text = await readText({ response, bytesMax: this.#config.reportBytesMax, operation, requestId, onChunk: () => clock.progress() });
+        const text = await readText({ response, bytesMax: this.#config.reportBytesMax, operation, requestId, onChunk: () => clock.progress(), signal: clock.signal });
         throw this.#httpFailure(operation, response, text, requestId);
       }
-      return writeBodyToFile({ response, path, bytesMax: this.#config.reportBytesMax, operation, requestId, secrets: this.#tokens.secrets(), onChunk: () => clock.progress() });
+      const secrets = this.#tokens.secrets();
+      return writeBodyToFile({ response, path, bytesMax: this.#config.reportBytesMax, operation, requestId, secrets, onChunk: () => clock.progress(), signal: clock.signal });
     });
   }
 
@@ -169,14 +148,26 @@ export class HttpExecutor {
   async #downloadWith<T>(uri: string, signal: AbortSignal | undefined, take: (response: Response, operation: string, clock: AttemptClock) => Promise<T>): Promise<T> {
     const operation = 'GET report download';
     const url = parseSecureUrl(uri, 'uri', 'invalid_response');
-    return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => take(await this.#fetchDownload(url, operation, clock), operation, clock));
+    return this.#withRetries({ operation, signal, limits: this.#downloadLimits }, async (clock) => {
+      const response = await this.#fetchDownload(url, operation, clock);
+      if (response.ok) {
+        try {
+          refuseUndecodedEncoding({ response, operation, requestId: this.#headerRequestId(response), secrets: this.#tokens.secrets() });
+        } catch (error) {
+          await response.body?.cancel().catch(() => undefined);
+          throw error;
+        }
+      }
+      return take(response, operation, clock);
+    });
   }
 
   async #fetchDownload(url: URL, operation: string, clock: AttemptClock): Promise<Response> {
     const init: RequestInit = { method: 'GET', headers: { accept: 'application/json' }, signal: clock.signal };
     // Every answer, redirects included, counts as progress for the idle limit.
-    const fetch: typeof globalThis.fetch = async (input, hopInit) => {
-      const response = await this.#config.fetch(input, hopInit);
+    // Each hop ends at the attempt's limits even through a custom `fetch` that ignores the signal.
+    const fetch = async (input: URL, hopInit: RequestInit): Promise<Response> => {
+      const response = await fetchUntilAborted({ fetch: this.#config.fetch, input, init: hopInit, signal: clock.signal });
       clock.progress();
       return response;
     };
@@ -235,7 +226,7 @@ export class HttpExecutor {
         continue;
       }
       if (!isRetryable(failure)) throw failure;
-      const retryAfterMs = retryAfterByError.get(failure);
+      const retryAfterMs = retryAfterOf(failure);
       const delayMs = retryAfterMs ?? backoffDelayMs(attempts, config);
       if (attempts >= config.attemptsMax || Date.now() + delayMs >= deadlineMs) {
         if (config.attemptsMax === 1) throw failure;
@@ -272,11 +263,14 @@ export class HttpExecutor {
     readonly operation: string;
     readonly url: URL;
     readonly init: RequestInit;
+    /** The attempt's signal: the answer and its body end at its limits even if `fetch` ignores it. */
+    readonly signal: AbortSignal;
     readonly schemaName: N;
     readonly bytesMax: number;
   }): Promise<ContractTypes[N]> {
-    const response = await this.#config.fetch(request.url, request.init);
-    return this.#accept({ operation: request.operation, response, schemaName: request.schemaName, bytesMax: request.bytesMax });
+    const { signal } = request;
+    const response = await fetchUntilAborted({ fetch: this.#config.fetch, input: request.url, init: request.init, signal });
+    return this.#accept({ operation: request.operation, response, signal, schemaName: request.schemaName, bytesMax: request.bytesMax });
   }
 
   /**
@@ -286,13 +280,14 @@ export class HttpExecutor {
   async #accept<N extends ContractSchemaName>(request: {
     readonly operation: string;
     readonly response: Response;
+    readonly signal: AbortSignal;
     readonly schemaName: N;
     readonly bytesMax: number;
     readonly onChunk?: () => void;
   }): Promise<ContractTypes[N]> {
-    const { operation, response } = request;
+    const { operation, response, signal } = request;
     const requestId = this.#headerRequestId(response);
-    const text = await readText({ response, bytesMax: request.bytesMax, operation, requestId, ...(request.onChunk === undefined ? {} : { onChunk: request.onChunk }) });
+    const text = await readText({ response, bytesMax: request.bytesMax, operation, requestId, signal, ...(request.onChunk === undefined ? {} : { onChunk: request.onChunk }) });
     if (!response.ok) throw this.#httpFailure(operation, response, text, requestId);
     let json: unknown;
     try {
@@ -348,10 +343,7 @@ export class HttpExecutor {
       ...(requestId === undefined ? {} : { requestId }),
     });
     if (status === 401) apiUnauthorized.add(error);
-    if (status === 429 || retryableStatuses.has(status)) {
-      const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after'), Date.now());
-      if (retryAfterMs !== undefined) retryAfterByError.set(error, retryAfterMs);
-    }
+    if (status === 429 || retryableStatuses.has(status)) setRetryAfter(error, response);
     return error;
   }
 

@@ -1,3 +1,4 @@
+import { readUntilAborted } from './abort.js';
 import { EarnApiError, sanitizeCause } from './errors.js';
 
 /**
@@ -13,6 +14,11 @@ export async function readText(request: {
   readonly requestId: string | undefined;
   /** Called on every chunk received (a report download restarts its idle limit). */
   readonly onChunk?: () => void;
+  /**
+   * The attempt's signal: a read waiting when it aborts ends with its reason, even when the body
+   * ignores it (the body of a custom `fetch` that never passed the signal on).
+   */
+  readonly signal?: AbortSignal;
 }): Promise<string> {
   const { response, bytesMax, operation } = request;
   await refuseDeclaredLength(response, bytesMax, operation);
@@ -30,7 +36,14 @@ export async function readText(request: {
   let text = '';
   let bytes = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let read: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      read = await readUntilAborted(reader, request.signal);
+    } catch (error) {
+      void reader.cancel().catch(() => undefined);
+      throw error;
+    }
+    const { done, value } = read;
     if (done) break;
     request.onChunk?.();
     bytes += value.byteLength;

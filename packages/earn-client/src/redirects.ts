@@ -21,7 +21,7 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308]);
  * URI the provider chose.
  */
 export async function fetchDownload(options: {
-  readonly fetch: typeof globalThis.fetch;
+  readonly fetch: (input: URL, init: RequestInit) => Promise<Response>;
   readonly url: URL;
   readonly init: RequestInit;
   readonly operation: string;

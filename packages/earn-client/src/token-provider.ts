@@ -4,6 +4,7 @@ import { isLoopbackHost } from './config.js';
 import { validateContract } from './contract/validate.js';
 import { EarnApiError, PROVIDER_ID_LENGTH_MAX, providerText, redact, sanitizeCause } from './errors.js';
 import { readText } from './read-text.js';
+import { setRetryAfter } from './retry-after.js';
 import { abortedError, raceAbort, untilAborted } from './abort.js';
 import { basicCredentialRenderings, credentialRenderings } from './redaction.js';
 import { checkSendableToken, checkTokenAnswerText, issuedTokenRenderings, tokenLifetimeMs } from './token-answer.js';
@@ -146,10 +147,13 @@ export class TokenProvider {
       // Overload and gateway failures are retryable by the caller's retry loop; they are not OAuth errors.
       if (response.status === 429 || response.status >= 500) {
         await response.body?.cancel().catch(() => undefined);
-        throw new EarnApiError(response.status === 429 ? 'rate_limited' : 'http_error', `${operation}: answered ${response.status}`, this.#context(response));
+        const failure = new EarnApiError(response.status === 429 ? 'rate_limited' : 'http_error', `${operation}: answered ${response.status}`, this.#context(response));
+        // Every call waiting on this shared request waits what the endpoint asked for, then one retries it.
+        setRetryAfter(failure, response);
+        throw failure;
       }
       const requestId = this.#context(response).requestId;
-      const text = await readText({ response, bytesMax: config.responseBytesMax, operation, requestId });
+      const text = await readText({ response, bytesMax: config.responseBytesMax, operation, requestId, signal: timeoutSignal });
       // A null-body status (204, 205, 304) cannot be rebuilt with a body, and has none.
       return { response: new Response(text === '' ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers }), text };
     };
