@@ -20,7 +20,8 @@ import type { Amount } from './money.js';
 import { accountingDayOf, formatInstant, nextAccountingDay, parseInstant, parseAccountingDay, parseEpochDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
 import { computeDailyInterestUnits, parseInterestTerms, parseResidueFineUnits, formatFineUnits } from './interest/index.js';
 import type { InterestTerms } from './interest/index.js';
-import type { EarnBooks } from './earn-books.js';
+import { EarnBooks } from './earn-books.js';
+import { readFields, requireFunction } from './input-fields.js';
 import type { Ledger } from './ledger.js';
 import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from './db/schema.js';
@@ -83,7 +84,10 @@ export interface RunCycleOptions extends CycleOptions {
    * commit; a crash loses at most the commit in flight, which the next run books.
    */
   readonly commitLines?: number;
-  /** The clock that stamps the cycle's completion; default `() => new Date()`. */
+  /**
+   * The clock that stamps the cycle's completion; default `() => new Date()`. It is also read once
+   * before anything is written: one that answers no valid `Date` is refused then (`invalid_input`).
+   */
   readonly now?: () => Date;
 }
 
@@ -468,6 +472,24 @@ async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, e
 }
 
 /**
+ * The options of a run, each read once (see `input-fields.ts`) and checked before anything is
+ * written: `books` an {@link EarnBooks}, `onLines` a function, `now` a clock. The clock is read
+ * once here to refuse one that answers no valid `Date`: it stamps the run's completion, after
+ * every line is booked, too late to refuse it then.
+ */
+function checkRunOptions(given: RunCycleOptions): RunCycleOptions & { readonly now: () => Date } {
+  const options = readFields(given, ['books', 'entity', 'day', 'batchSize', 'onLines', 'commitLines', 'now'], { field: 'options' });
+  if (!(options.books instanceof EarnBooks)) throw new LedgerError('invalid_input', `books must be an EarnBooks, got ${describeValue(options.books)}`, { field: 'books', value: describeValue(options.books) });
+  if (options.onLines !== undefined) requireFunction(options.onLines, 'onLines');
+  const now = options.now ?? (() => new Date());
+  requireFunction(now, 'now');
+  const probe: unknown = now();
+  if (!(probe instanceof Date)) throw new LedgerError('invalid_input', `now must answer a Date, got ${describeValue(probe)}`, { field: 'now', value: describeValue(probe) });
+  parseInstant(probe, 'now');
+  return { ...options, now };
+}
+
+/**
  * Books the cycle: per batch of accounts and currency, one compound interest transaction
  * (Dr earn_assets, Cr each user, each line with its provider id) stamped at the start of the
  * next day; per currency, one partner-margin transaction; residues stored per account and day.
@@ -476,7 +498,8 @@ async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, e
  * never ran while a later day has, is refused before anything is written (`cycle_out_of_order`,
  * see `cycle-order.ts`); the first day ever run for the entity may be any day.
  */
-export async function runAccountingCycle(options: RunCycleOptions): Promise<CycleSummary> {
+export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleSummary> {
+  const options = checkRunOptions(given);
   const { books } = options;
   const ledger = books.ledger;
   const entity = ledger.entity(options.entity).id;
@@ -538,7 +561,7 @@ export async function runAccountingCycle(options: RunCycleOptions): Promise<Cycl
       idempotencyKey: marginKey(entity, day, currency),
     });
   }
-  await insertAccountingCycle(ledger.db, { entity, accounting_day: day, accounts, completed_at: formatInstant((options.now ?? (() => new Date()))()) });
+  await insertAccountingCycle(ledger.db, { entity, accounting_day: day, accounts, completed_at: formatInstant(options.now()) });
   return {
     entity,
     day,

@@ -17,6 +17,7 @@ import { Ledger, parseCurrency } from './ledger.js';
 import type { JournalTransaction, PostResult, PostingScope } from './ledger.js';
 import { parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
+import { readArray, readFields } from './input-fields.js';
 import type { TransactionKind } from './posting.js';
 import type { LedgerDatabase } from './db/schema.js';
 import * as earnRepository from './db/earn-repository.js';
@@ -157,7 +158,8 @@ export class EarnBooks {
    * day) with the same content is `exists`; with other content it is an `idempotency_conflict`
    * (publish a new version with a later day instead).
    */
-  async recordProduct(input: EarnProduct): Promise<MirrorResult<EarnProduct>> {
+  async recordProduct(given: EarnProduct): Promise<MirrorResult<EarnProduct>> {
+    const input = readFields(given, ['entity', 'providerProductId', 'effectiveDay', 'currency', 'name', 'terms']);
     const entity = this.ledger.entity(input.entity).id;
     const providerProductId = parseKey(input.providerProductId, 'providerProductId');
     const effectiveDay = parseAccountingDay(input.effectiveDay, 'effectiveDay');
@@ -210,15 +212,17 @@ export class EarnBooks {
    * Records a partner user and its Earn users (at most one per entity). Idempotent; a different
    * Earn user for an entity that already has one is an `idempotency_conflict`.
    */
-  async registerUser(input: { partnerUserId: string; earnUsers: readonly { entity: string; earnUserId: string }[] }): Promise<MirrorResult<{ partnerUserId: string; earnUsers: { entity: string; earnUserId: string }[] }>> {
+  async registerUser(given: { partnerUserId: string; earnUsers: readonly { entity: string; earnUserId: string }[] }): Promise<MirrorResult<{ partnerUserId: string; earnUsers: { entity: string; earnUserId: string }[] }>> {
+    const input = readFields(given, ['partnerUserId', 'earnUsers']);
     const partnerUserId = parseKey(input.partnerUserId, 'partnerUserId');
-    if (!Array.isArray(input.earnUsers) || input.earnUsers.length > this.ledger.entities.size) {
+    const listed = Array.isArray(input.earnUsers) ? readArray(input.earnUsers, 'earnUsers', this.ledger.entities.size) : undefined;
+    if (listed === undefined || listed.length > this.ledger.entities.size) {
       throw new LedgerError('invalid_input', `earnUsers must list at most one Earn user per entity`, { field: 'earnUsers', value: describeValue(input.earnUsers) });
     }
-    const earnUsers = input.earnUsers.map((user, index) => ({
-      entity: this.ledger.entity(user.entity, `earnUsers[${index}].entity`).id,
-      earnUserId: parseKey(user.earnUserId, `earnUsers[${index}].earnUserId`),
-    }));
+    const earnUsers = listed.items.map((listedUser, index) => {
+      const user = readFields(listedUser, ['entity', 'earnUserId'], { field: `earnUsers[${index}]`, nested: true });
+      return { entity: this.ledger.entity(user.entity, `earnUsers[${index}].entity`).id, earnUserId: parseKey(user.earnUserId, `earnUsers[${index}].earnUserId`) };
+    });
     if (new Set(earnUsers.map((user) => user.entity)).size !== earnUsers.length) {
       throw new LedgerError('invalid_input', 'earnUsers lists an entity twice', { field: 'earnUsers', value: describeValue(input.earnUsers) });
     }
@@ -248,7 +252,8 @@ export class EarnBooks {
    * Records an Earn account (one per Earn user and product) and opens its ledger account.
    * Idempotent on the account id; the product must be known and of the same currency.
    */
-  async openEarnAccount(input: Omit<EarnAccount, 'ledgerAccountId'>): Promise<MirrorResult<EarnAccount>> {
+  async openEarnAccount(given: Omit<EarnAccount, 'ledgerAccountId'>): Promise<MirrorResult<EarnAccount>> {
+    const input = readFields(given, ['entity', 'earnAccountId', 'earnUserId', 'providerProductId', 'currency']);
     const entity = this.ledger.entity(input.entity).id;
     const earnAccountId = parseKey(input.earnAccountId, 'earnAccountId');
     const earnUserId = parseKey(input.earnUserId, 'earnUserId');
@@ -322,7 +327,8 @@ export class EarnBooks {
     return this.#recordBooking('withdrawal', input, scope);
   }
 
-  async #recordBooking(kind: 'deposit' | 'withdrawal', input: RecordBookingInput, scope: PostingScope | undefined): Promise<PostResult> {
+  async #recordBooking(kind: 'deposit' | 'withdrawal', given: RecordBookingInput, scope: PostingScope | undefined): Promise<PostResult> {
+    const input = readFields(given, ['entity', 'earnAccountId', 'providerBookingId', 'amount', 'occurredAt', 'providerData', 'idempotencyKey']);
     const account = await this.earnAccount(input, scope?.db);
     const providerBookingId = parseKey(input.providerBookingId, 'providerBookingId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
@@ -366,7 +372,8 @@ export class EarnBooks {
    * Records an interest entry: Dr earn_assets, Cr the user's account. Idempotent on the provider
    * entry id by default. The first posting of a currency opens its system accounts with it.
    */
-  async recordInterest(input: InterestInput): Promise<PostResult> {
+  async recordInterest(given: InterestInput): Promise<PostResult> {
+    const input = readFields(given, ['entity', 'earnAccountId', 'providerEntryId', 'amount', 'occurredAt', 'interestDay', 'idempotencyKey']);
     const account = await this.earnAccount(input);
     const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency, allowZero: false });
@@ -392,7 +399,8 @@ export class EarnBooks {
     return this.#recordCurrencyEntry('fee', input);
   }
 
-  async #recordCurrencyEntry(kind: Extract<TransactionKind, 'partner_margin' | 'fee'>, input: CurrencyEntryInput): Promise<PostResult> {
+  async #recordCurrencyEntry(kind: Extract<TransactionKind, 'partner_margin' | 'fee'>, given: CurrencyEntryInput): Promise<PostResult> {
+    const input = readFields(given, ['entity', 'currency', 'providerEntryId', 'amount', 'occurredAt', 'interestDay', 'idempotencyKey']);
     const entity = this.ledger.entity(input.entity).id;
     const currency = parseCurrency(input.currency);
     const providerEntryId = parseKey(input.providerEntryId, 'providerEntryId');
@@ -410,7 +418,8 @@ export class EarnBooks {
   }
 
   /** Records a settlement transfer, which moves the outstanding balance back toward zero. */
-  async recordSettlement(input: SettlementInput): Promise<PostResult> {
+  async recordSettlement(given: SettlementInput): Promise<PostResult> {
+    const input = readFields(given, ['entity', 'currency', 'direction', 'amount', 'occurredAt', 'idempotencyKey', 'reference']);
     const entity = this.ledger.entity(input.entity).id;
     const currency = parseCurrency(input.currency);
     if (input.direction !== 'to_provider' && input.direction !== 'from_provider') {
@@ -455,7 +464,8 @@ export class EarnBooks {
    * pair again is `exists` with its version; a new content for the same day (a restatement)
    * gets the next version.
    */
-  async recordProcessedReport(input: { entity: string; reportId: string; contentHash: string; accountingDay: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<MirrorResult<{ version: number }>> {
+  async recordProcessedReport(given: { entity: string; reportId: string; contentHash: string; accountingDay: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<MirrorResult<{ version: number }>> {
+    const input = readFields(given, ['entity', 'reportId', 'contentHash', 'accountingDay']);
     const entity = this.ledger.entity(input.entity).id;
     const reportId = parseKey(input.reportId, 'reportId');
     const contentHash = parseKey(input.contentHash, 'contentHash');

@@ -15,7 +15,8 @@ import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay } from './calendar.js';
 import { SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind } from './chart.js';
-import { normalizePosting } from './posting.js';
+import { normalizePosting, readPosting } from './posting.js';
+import { readFields, requireFunction } from './input-fields.js';
 import { requireWellFormed } from './text.js';
 import type { NormalizedPosting, PostingInput, TransactionKind } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
@@ -23,7 +24,7 @@ import type { LedgerDatabase } from './db/schema.js';
 import { migrateLedger } from './db/migrations.js';
 import * as repository from './db/repository.js';
 import { readBalanceAtEndOfDayUnits, readBalanceUnits } from './balances.js';
-import { normalizeLines } from './posting-lines.js';
+import { normalizeLines, readLines } from './posting-lines.js';
 import type { LinesInput, LinesResult, NormalizedLines } from './posting-lines.js';
 import { postLinesWithin, requireBulk } from './post-lines.js';
 import type { PostLinesContext } from './post-lines.js';
@@ -201,13 +202,16 @@ export class Ledger {
    * The same code with a different kind is an `idempotency_conflict`.
    */
   async openAccount(input: { entity: string; currency: string; code: string; kind: AccountKind }, db: Kysely<LedgerDatabase> = this.db): Promise<LedgerAccount> {
-    const entity = this.entity(input.entity).id;
-    const currency = parseCurrency(input.currency);
-    return this.#accounts.open(db, { entity, currency, code: input.code, kind: input.kind });
+    const fields = readFields(input, ['entity', 'currency', 'code', 'kind']);
+    const entity = this.entity(fields.entity).id;
+    const currency = parseCurrency(fields.currency);
+    return this.#accounts.open(db, { entity, currency, code: fields.code, kind: fields.kind });
   }
 
   /** The system account of a kind for (entity, currency), opened on first use. */
   async systemAccount(entity: string, currency: string, kind: Exclude<AccountKind, 'user'>, db: Kysely<LedgerDatabase> = this.db): Promise<LedgerAccount> {
+    // A user account is opened by openAccount under its own code, never as "the" account of its kind.
+    if (!(SYSTEM_ACCOUNT_KINDS as readonly unknown[]).includes(kind)) throw new LedgerError('invalid_input', `kind must be a system account kind, got ${describeValue(kind)}`, { field: 'kind', value: describeValue(kind) });
     return this.openAccount({ entity, currency, code: kind, kind }, db);
   }
 
@@ -240,6 +244,7 @@ export class Ledger {
   async postWithSystemAccounts(target: { entity: string; currency: string }, build: (ids: SystemAccountIds) => PostingInput, scope?: PostingScope): Promise<PostResult> {
     const entity = this.entity(target?.entity).id;
     const currency = parseCurrency(target.currency);
+    requireFunction(build, 'build');
     const known = this.#accounts.knownSystemAccounts(scope?.db ?? this.db, entity, currency);
     if (known.missing.length === 0) {
       const posting = build(known.ids as SystemAccountIds);
@@ -328,6 +333,7 @@ export class Ledger {
    * `transaction_aborted` error (its `cause` the failure) even if `work` caught that failure.
    */
   async transact<T>(work: (scope: PostingScope) => Promise<T>): Promise<T> {
+    requireFunction(work, 'work');
     return this.dialect.writeTransaction(this.db, async (trx) => {
       // A posting that failed part-way leaves the scope unable to post or commit, even if `work`
       // caught its error (partial-writes.ts); so does any failure that is not a LedgerError (a
@@ -371,7 +377,9 @@ export class Ledger {
 
   /** Validates a caller's compound posting; every caller's input goes through here, whatever properties it carries. */
   #normalizeLines(input: LinesInput): NormalizedLines {
-    return normalizeLines(input, this.entity(input?.entity).timeZone);
+    // Read once: the entity whose zone dates the posting is the entity it is posted in.
+    const fields = typeof input === 'object' && input !== null ? readLines(input) : input;
+    return normalizeLines(fields, this.entity(fields?.entity).timeZone);
   }
 
   #linesContext(): PostLinesContext {
@@ -379,8 +387,10 @@ export class Ledger {
   }
 
   #normalize(input: PostingInput, reversesTransactionId?: number): NormalizedPosting {
-    const entity = this.entity(input?.entity);
-    return normalizePosting(input, reversesTransactionId === undefined ? { timeZone: entity.timeZone } : { timeZone: entity.timeZone, reversesTransactionId });
+    // Read once: the entity whose zone dates the posting is the entity it is posted in.
+    const fields = typeof input === 'object' && input !== null ? readPosting(input) : input;
+    const entity = this.entity(fields?.entity);
+    return normalizePosting(fields, reversesTransactionId === undefined ? { timeZone: entity.timeZone } : { timeZone: entity.timeZone, reversesTransactionId });
   }
 
   async #postWithin(trx: Kysely<LedgerDatabase>, posting: NormalizedPosting): Promise<PostResult> {
@@ -399,17 +409,18 @@ export class Ledger {
    */
   async reverse(input: ReverseInput): Promise<PostResult> {
     if (typeof input !== 'object' || input === null) throw new LedgerError('invalid_input', `reverse takes an object, got ${describeValue(input)}`, { field: 'input', value: describeValue(input) });
-    const entity = this.entity(input.entity).id;
-    const original = await this.transaction(input.transactionId);
+    const fields = readFields(input, ['entity', 'transactionId', 'idempotencyKey', 'occurredAt', 'description']);
+    const entity = this.entity(fields.entity).id;
+    const original = await this.transaction(fields.transactionId);
     if (original.entity !== entity) throw new LedgerError('mixed_entities', `transaction ${original.id} belongs to ${original.entity}, not ${entity}`, { field: 'transactionId', value: String(original.id) });
     if (original.kind === 'reversal') throw new LedgerError('invalid_input', `transaction ${original.id} is a reversal; post an adjustment instead`, { field: 'transactionId', value: String(original.id) });
     const posting = this.#normalize(
       {
         entity,
         kind: 'reversal',
-        idempotencyKey: input.idempotencyKey,
-        occurredAt: input.occurredAt,
-        ...(input.description === undefined ? {} : { description: input.description }),
+        idempotencyKey: fields.idempotencyKey,
+        occurredAt: fields.occurredAt,
+        ...(fields.description === undefined ? {} : { description: fields.description }),
         entries: original.entries.map((entry) => ({ accountId: entry.accountId, side: entry.side === 'debit' ? 'credit' : 'debit', amount: entry.amount })),
       },
       original.id,

@@ -17,6 +17,7 @@ import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { DESCRIPTION_LENGTH_MAX, LINES_PER_TRANSACTION_MAX, RESERVED_KEY_PREFIX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
 import type { TransactionKind } from './posting.js';
 import type { BulkAccountRow, BulkEntryRow, StoredProviderEntry } from './db/journal-bulk.js';
+import { readArray, readFields } from './input-fields.js';
 
 export { LINES_PER_TRANSACTION_MAX } from './posting.js';
 
@@ -89,38 +90,52 @@ export function lineOfRefusal(error: LedgerError): number | undefined {
   return index === undefined ? undefined : Number(index);
 }
 
+/** The fields of a compound posting the ledger reads (each once, see `input-fields.ts`); others are ignored. */
+const LINES_FIELDS = ['entity', 'kind', 'occurredAt', 'side', 'contraAccountId', 'description', 'metadata', 'lines'] as const;
+/** The fields of a line the ledger reads. */
+const LINE_FIELDS = ['accountId', 'amount', 'providerId'] as const;
+
+/** The fields of a compound posting object, each read once into a plain object (see {@link readPosting}). */
+export function readLines(input: LinesInput): LinesInput {
+  return readFields(input, LINES_FIELDS, { field: 'posting' });
+}
+
 /** Validates a compound posting's shape and canonicalises it; `timeZone` is the entity's. */
 export function normalizeLines(input: LinesInput, timeZone: string): NormalizedLines {
   if (typeof input !== 'object' || input === null) return invalid('posting', input, 'must be an object');
-  const entity = parseKey(input.entity, 'entity');
-  if (!(TRANSACTION_KINDS as readonly unknown[]).includes(input.kind) || (input.kind as TransactionKind) === 'reversal') return invalid('kind', input.kind, 'must be a transaction kind other than reversal');
-  if (input.side !== 'debit' && input.side !== 'credit') return invalid('side', input.side, 'must be "debit" or "credit"');
-  const occurred = parseInstant(input.occurredAt, 'occurredAt');
-  const contraAccountId = parseAccountId(input.contraAccountId, 'contraAccountId');
-  if (!Array.isArray(input.lines) || input.lines.length === 0 || input.lines.length > LINES_PER_TRANSACTION_MAX) {
-    return invalid('lines', Array.isArray(input.lines) ? `${input.lines.length} lines` : input.lines, `must hold 1 to ${LINES_PER_TRANSACTION_MAX} lines`);
+  // Each field is read once: a getter answering differently later cannot change what is written.
+  const { entity: entityInput, kind, side, occurredAt, contraAccountId: contraInput, description, metadata, lines: linesInput } = readLines(input);
+  const entity = parseKey(entityInput, 'entity');
+  if (!(TRANSACTION_KINDS as readonly unknown[]).includes(kind) || (kind as TransactionKind) === 'reversal') return invalid('kind', kind, 'must be a transaction kind other than reversal');
+  if (side !== 'debit' && side !== 'credit') return invalid('side', side, 'must be "debit" or "credit"');
+  const occurred = parseInstant(occurredAt, 'occurredAt');
+  const contraAccountId = parseAccountId(contraInput, 'contraAccountId');
+  const given = Array.isArray(linesInput) ? readArray(linesInput, 'lines', LINES_PER_TRANSACTION_MAX) : undefined;
+  if (given === undefined || given.length === 0 || given.length > LINES_PER_TRANSACTION_MAX) {
+    return invalid('lines', given === undefined ? linesInput : `${given.length} lines`, `must hold 1 to ${LINES_PER_TRANSACTION_MAX} lines`);
   }
   const seen = new Set<string>();
-  const lines = input.lines.map((line: LineInput, index) => {
+  const lines = given.items.map((line: LineInput, index) => {
     const field = `lines[${index}]`;
     if (typeof line !== 'object' || line === null) return invalid(field, line, 'must be an object');
-    const accountId = parseAccountId(line.accountId, `${field}.accountId`);
+    const fields = readFields(line, LINE_FIELDS, { field, nested: true });
+    const accountId = parseAccountId(fields.accountId, `${field}.accountId`);
     if (accountId === contraAccountId) return invalid(`${field}.accountId`, accountId, 'must differ from contraAccountId');
-    const magnitude = parseUnits(line.amount, { field: `${field}.amount`, allowZero: false });
-    const providerId = parseKey(line.providerId, `${field}.providerId`);
+    const magnitude = parseUnits(fields.amount, { field: `${field}.amount`, allowZero: false });
+    const providerId = parseKey(fields.providerId, `${field}.providerId`);
     if (seen.has(providerId)) return invalid(`${field}.providerId`, providerId, 'is listed twice');
     seen.add(providerId);
-    return { accountId, units: input.side === 'debit' ? magnitude : -magnitude, providerId };
+    return { accountId, units: side === 'debit' ? magnitude : -magnitude, providerId };
   });
   return Object.freeze({
     entity,
-    kind: input.kind,
+    kind,
     occurredAt: formatInstant(occurred),
     accountingDay: accountingDayOf(occurred, timeZone),
-    side: input.side,
+    side,
     contraAccountId,
-    description: parseOptionalText(input.description, 'description', DESCRIPTION_LENGTH_MAX),
-    metadata: parseMetadata(input.metadata),
+    description: parseOptionalText(description, 'description', DESCRIPTION_LENGTH_MAX),
+    metadata: parseMetadata(metadata),
     lines: Object.freeze(lines),
   });
 }

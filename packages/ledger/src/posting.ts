@@ -11,6 +11,7 @@ import type { AccountKind, NormalSide } from './chart.js';
 import { ACCOUNT_KIND_RULES } from './chart.js';
 import { requireWellFormed } from './text.js';
 import type { EntryInput } from './entry-input.js';
+import { readArray, readFields } from './input-fields.js';
 
 /** What a journal transaction records. */
 export type TransactionKind =
@@ -112,11 +113,20 @@ export function parseOptionalText(value: unknown, field: string, lengthMax: numb
   return requireWellFormed(value, field);
 }
 
+/** The pairs of a metadata object, each value read once; a getter that throws is `invalid_input`. */
+function readPairs(value: object): [string, unknown][] {
+  try {
+    return Object.entries(value);
+  } catch (cause) {
+    throw new LedgerError('invalid_input', `metadata could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { field: 'metadata', value: 'unreadable', cause });
+  }
+}
+
 /** Checks metadata (string pairs) and returns its canonical JSON, keys sorted (null when absent). */
 export function parseMetadata(value: unknown): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('metadata', value, 'must be an object of strings');
-  const pairs = Object.entries(value as Record<string, unknown>);
+  const pairs = readPairs(value);
   if (pairs.length > METADATA_PAIRS_MAX) return invalid('metadata', value, `must have at most ${METADATA_PAIRS_MAX} pairs`);
   // No prototype: a key `__proto__` would otherwise call the prototype's setter and vanish from
   // the stored metadata and the request hash.
@@ -127,6 +137,19 @@ export function parseMetadata(value: unknown): string | null {
     canonical[key] = requireWellFormed(text, `metadata.${key}`);
   }
   return JSON.stringify(canonical);
+}
+
+/** The fields of a posting the ledger reads (each once, see `input-fields.ts`); others are ignored. */
+const POSTING_FIELDS = ['entity', 'kind', 'idempotencyKey', 'occurredAt', 'providerId', 'description', 'metadata', 'entries'] as const;
+/** The fields of an entry the ledger reads. */
+const ENTRY_FIELDS = ['accountId', 'side', 'amount'] as const;
+
+/**
+ * The fields of a posting object, each read once into a plain object: what the ledger looks up
+ * (the entity's zone) and what it validates and writes are then one value.
+ */
+export function readPosting(input: PostingInput): PostingInput {
+  return readFields(input, POSTING_FIELDS, { field: 'posting' });
 }
 
 /** Options of {@link normalizePosting}. */
@@ -143,31 +166,36 @@ export interface NormalizeOptions {
  */
 export function normalizePosting(input: PostingInput, options: NormalizeOptions): NormalizedPosting {
   if (typeof input !== 'object' || input === null) return invalid('posting', input, 'must be an object');
-  const entity = parseKey(input.entity, 'entity');
-  if (!(TRANSACTION_KINDS as readonly unknown[]).includes(input.kind)) {
-    return invalid('kind', input.kind, `must be one of ${TRANSACTION_KINDS.join(', ')}`);
+  // Each field is read once: a getter answering differently later cannot change what is written.
+  const fields = readPosting(input);
+  const entity = parseKey(fields.entity, 'entity');
+  const kind = fields.kind;
+  if (!(TRANSACTION_KINDS as readonly unknown[]).includes(kind)) {
+    return invalid('kind', kind, `must be one of ${TRANSACTION_KINDS.join(', ')}`);
   }
-  if (input.kind === 'reversal' && options.reversesTransactionId === undefined) {
-    return invalid('kind', input.kind, 'is reserved for reverse(); post a correction through reverse()');
+  if (kind === 'reversal' && options.reversesTransactionId === undefined) {
+    return invalid('kind', kind, 'is reserved for reverse(); post a correction through reverse()');
   }
-  const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
+  const idempotencyKey = parseKey(fields.idempotencyKey, 'idempotencyKey');
   if (idempotencyKey.startsWith(RESERVED_KEY_PREFIX)) return invalid('idempotencyKey', idempotencyKey, `must not start with ${RESERVED_KEY_PREFIX}: the ledger keys its compound postings (postLines) so`);
-  const occurred = parseInstant(input.occurredAt, 'occurredAt');
-  const providerId = input.providerId === undefined ? null : parseKey(input.providerId, 'providerId');
-  const description = parseOptionalText(input.description, 'description', DESCRIPTION_LENGTH_MAX);
-  const metadata = parseMetadata(input.metadata);
-  if (!Array.isArray(input.entries)) return invalid('entries', input.entries, 'must be an array');
+  const occurred = parseInstant(fields.occurredAt, 'occurredAt');
+  const providerId = fields.providerId === undefined ? null : parseKey(fields.providerId, 'providerId');
+  const description = parseOptionalText(fields.description, 'description', DESCRIPTION_LENGTH_MAX);
+  const metadata = parseMetadata(fields.metadata);
+  if (!Array.isArray(fields.entries)) return invalid('entries', fields.entries, 'must be an array');
   const entriesMax = options.reversesTransactionId === undefined ? ENTRIES_PER_TRANSACTION_MAX : REVERSAL_ENTRIES_MAX;
-  if (input.entries.length < 2 || input.entries.length > entriesMax) {
-    return invalid('entries', `${input.entries.length} entries`, `must hold 2 to ${entriesMax} entries`);
+  const given = readArray(fields.entries, 'entries', entriesMax);
+  if (given.length < 2 || given.length > entriesMax) {
+    return invalid('entries', `${given.length} entries`, `must hold 2 to ${entriesMax} entries`);
   }
-  const entries = input.entries.map((entry: EntryInput, index) => {
+  const entries = given.items.map((entry: EntryInput, index) => {
     const field = `entries[${index}]`;
     if (typeof entry !== 'object' || entry === null) return invalid(field, entry, 'must be an object');
-    if (!Number.isSafeInteger(entry.accountId) || entry.accountId <= 0) return invalid(`${field}.accountId`, entry.accountId, 'must be a positive integer account id');
-    if (entry.side !== 'debit' && entry.side !== 'credit') return invalid(`${field}.side`, entry.side, 'must be "debit" or "credit"');
-    const magnitude = parseUnits(entry.amount, { field: `${field}.amount`, allowZero: false });
-    return { accountId: entry.accountId, units: entry.side === 'debit' ? magnitude : -magnitude };
+    const { accountId, side, amount } = readFields(entry, ENTRY_FIELDS, { field, nested: true });
+    if (!Number.isSafeInteger(accountId) || accountId <= 0) return invalid(`${field}.accountId`, accountId, 'must be a positive integer account id');
+    if (side !== 'debit' && side !== 'credit') return invalid(`${field}.side`, side, 'must be "debit" or "credit"');
+    const magnitude = parseUnits(amount, { field: `${field}.amount`, allowZero: false });
+    return { accountId, units: side === 'debit' ? magnitude : -magnitude };
   });
   const occurredAt = formatInstant(occurred);
   const accountingDay = accountingDayOf(occurred, options.timeZone);
@@ -176,7 +204,7 @@ export function normalizePosting(input: PostingInput, options: NormalizeOptions)
     .update(
       JSON.stringify([
         entity,
-        input.kind,
+        kind,
         occurredAt,
         providerId,
         reversesTransactionId,
@@ -188,7 +216,7 @@ export function normalizePosting(input: PostingInput, options: NormalizeOptions)
     .digest('hex');
   return Object.freeze({
     entity,
-    kind: input.kind,
+    kind,
     idempotencyKey,
     occurredAt,
     accountingDay,
