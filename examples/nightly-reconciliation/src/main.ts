@@ -37,7 +37,7 @@ import { openPartnerBooks } from '../../src/lib/partner-books.js';
 import { parseScriptFlags } from '../../src/lib/script-cli.js';
 import { syncProducts } from '@earnbook/reconcile';
 import { bookSampleActivity } from '../../src/lib/sandbox-activity.js';
-import { EXIT_ERROR, runNightlyReconciliation } from './nightly.js';
+import { EXIT_ERROR, removeDownloadsInProgress, runNightlyReconciliation } from './nightly.js';
 import type { NightlyExitCode } from './nightly.js';
 
 const ENTITIES = ['defi', 'lending'] as const;
@@ -82,6 +82,8 @@ async function againstTheApi(values: { database?: string | undefined; day?: stri
       if (kept === undefined) rmSync(reportFolder, { recursive: true, force: true });
     };
     const onSignal = (signal: NodeJS.Signals, number: number) => () => {
+      // A kept --report-folder keeps the reports downloaded whole, never a partial one.
+      removeDownloadsInProgress();
       removeFolder();
       console.error(`ALERT nightly reconciliation interrupted by ${signal}: nothing it had not committed is kept`);
       process.exit(128 + number);

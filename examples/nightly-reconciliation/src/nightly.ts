@@ -4,11 +4,12 @@
  * with the partner's books (which books the interest, margin and fees), and answer an exit code
  * a scheduler can act on. Running it again for the same day changes nothing.
  */
-import { EarnApiError } from '@earnbook/earn-client';
+import { EarnApiError, partialDownloadsOf } from '@earnbook/earn-client';
 import type { EarnClient } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import type { EarnBooks } from '@earnbook/ledger';
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,28 @@ export interface NightlyResult {
   readonly entities: readonly EntityNight[];
 }
 
+/** The report files being downloaded now: a signal ends the process before any `finally` runs. */
+const downloading = new Set<string>();
+
+/**
+ * Removes the partial files of the downloads in progress (the Earn client writes a body beside
+ * its file and renames it when whole), so that a run stopped by a signal leaves none in a kept
+ * `reportFolder`; the reports already downloaded stay. Synchronous, for a signal handler that
+ * exits just after; never throws.
+ */
+export function removeDownloadsInProgress(): void {
+  for (const path of downloading) {
+    for (const file of partialDownloadsOf(path)) {
+      try {
+        rmSync(file, { force: true });
+      } catch {
+        // Nothing more can be done on the way out.
+      }
+    }
+  }
+  downloading.clear();
+}
+
 /**
  * Downloads the day's report to reconcile into `folder`, chosen by reconcile's
  * {@link findDayReports} (the rule the CLI's `--fetch` applies too): the newest version of the
@@ -82,7 +105,12 @@ export async function reportsToReconcile(input: { readonly client: EarnClient; r
   const files: ReportFile[] = [];
   for (const summary of found.toReconcile) {
     const path = join(input.folder, `${input.entity}-${input.day}-${fileNameOf(summary.id)}.json`);
-    await input.client.fetchReportToFile({ reportId: summary.id, path });
+    downloading.add(path);
+    try {
+      await input.client.fetchReportToFile({ reportId: summary.id, path });
+    } finally {
+      downloading.delete(path);
+    }
     files.push({ ...(await openReportFile(path, { format: 'json' })), source: `${input.entity} report ${summary.id}` });
   }
   return { files, superseded: found.superseded.map((summary) => summary.id) };

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { CliError, describeError, singleLine } from '@earnbook/cli';
+import { CliError, describeError, singleLine, stackFrames } from '@earnbook/cli';
 import type { ErrorDescription } from '@earnbook/cli';
 import { describeValue, redactConnectionString } from '@earnbook/ledger';
 
@@ -103,12 +103,14 @@ const EXIT_FAILED = 1;
  * Writes a script's failure on stderr and answers its exit code: a typed failure of any package is
  * expected (a typo in a flag, an unreachable server) and is one line, `<script>: <code>:
  * <message>`, without a stack (the messages never hold a PostgreSQL password); anything else is a
- * bug, reported with its stack. Exit 2 for the `badInputCodes`, else 1.
+ * bug, reported with its stack frames, each line escaped as the line is. Exit 2 for the `badInputCodes`, else 1.
  */
 export function reportScriptFailure(input: ScriptFailureInput): 1 | 2 {
   const { error } = input;
   const description = input.description ?? describeError(error);
   console.error(`${input.script}: ${description.code}: ${singleLine(description.message)}`);
-  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) console.error(error.stack);
+  // Only the frames follow the line, each escaped as the `earnbook` CLI escapes them: the message
+  // (repeated at the head of the stack) may hold line breaks or escape sequences.
+  if (description.kind === 'internal' && error instanceof Error && error.stack !== undefined) console.error(stackFrames(error) ?? singleLine(error.stack));
   return description.kind !== 'internal' && input.badInputCodes.has(description.code) ? EXIT_BAD_INPUT : EXIT_FAILED;
 }

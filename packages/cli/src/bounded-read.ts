@@ -4,6 +4,7 @@
  */
 import { close, constants, fstat, open, read } from 'node:fs';
 import { Socket } from 'node:net';
+import { ReadStream, isatty } from 'node:tty';
 import { promisify } from 'node:util';
 
 const openFile = promisify(open);
@@ -19,7 +20,9 @@ const readFile = promisify(read);
  * The file is opened without blocking: a FIFO that no writer has opened yet would otherwise block
  * `open()` on one of Node's worker threads until one does, and a process cannot exit while a
  * worker thread is blocked, so a SIGTERM or Ctrl-C meanwhile could not end the run. A FIFO is
- * then read through the event loop, which waits for its writer without holding a thread.
+ * then read through the event loop, which waits for its writer without holding a thread. So is a
+ * terminal (`--config /dev/stdin` typed at a prompt, up to Ctrl-D): opened without blocking, a
+ * plain read of it answers EAGAIN at once while nothing is typed yet.
  */
 export async function readFileAtMost(file: string, bytesMax: number): Promise<Buffer | undefined> {
   const fd = await openFile(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
@@ -30,8 +33,9 @@ export async function readFileAtMost(file: string, bytesMax: number): Promise<Bu
     await closeFile(fd);
     throw error;
   }
-  // The socket owns the descriptor from here and closes it when it ends.
+  // The socket (or the terminal's stream) owns the descriptor from here and closes it when it ends.
   if (isFifo) return readPipeAtMost(new Socket({ fd, readable: true, writable: false }), bytesMax);
+  if (isatty(fd)) return readPipeAtMost(new ReadStream(fd), bytesMax);
   try {
     const buffer = Buffer.alloc(bytesMax + 1);
     let length = 0;
@@ -46,8 +50,8 @@ export async function readFileAtMost(file: string, bytesMax: number): Promise<Bu
   }
 }
 
-/** The bytes a pipe delivers until its writer closes it, or `undefined` past `bytesMax` (read no further). */
-function readPipeAtMost(socket: Socket, bytesMax: number): Promise<Buffer | undefined> {
+/** The bytes a pipe (or a terminal) delivers until its writer closes it (Ctrl-D on a terminal), or `undefined` past `bytesMax` (read no further). */
+function readPipeAtMost(socket: Socket | ReadStream, bytesMax: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;

@@ -61,7 +61,10 @@ export async function prepareOutputFolder(path: string, field: string): Promise<
   try {
     created = await mkdir(path, { recursive: true });
     const probe = join(path, `.earnbook-write-check-${process.pid}.tmp`);
-    await writeFile(probe, '');
+    // Created anew, never opened through what holds the name: a symbolic link there (the name
+    // is predictable) would have the check truncate a file out of the folder.
+    await rm(probe, { force: true });
+    await writeFile(probe, '', { flag: 'wx' });
     await rm(probe, { force: true });
   } catch (cause) {
     if (created !== undefined) await rm(created, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
-import { AUDIT_FILE_FORMATS, AUDIT_MANIFEST_NAME, exportAudit } from '@earnbook/reconcile';
+import { AUDIT_FILE_FORMATS, AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, exportAudit } from '@earnbook/reconcile';
 import type { AuditFileFormat, AuditManifest } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
@@ -18,7 +18,9 @@ import { EXIT_CLEAN } from '../exit-codes.js';
 import { withFlagErrors } from '../flag-errors.js';
 import type { ExitCode } from '../exit-codes.js';
 import { progressEnabled, rowProgress, stageProgress } from '../stage-progress.js';
+import { singleLine } from '../terminal-text.js';
 import { checkPath } from '../text-flags.js';
+import { checkExportFolder } from '../export-folder.js';
 
 /** What `--what` can name. */
 export const EXPORT_WHATS = ['journal', 'balances', 'breaks', 'settlements', 'hledger', 'all'] as const;
@@ -87,7 +89,8 @@ export function formatExportText(manifest: AuditManifest, manifestPath: string):
     lines.push(`  ${file.name.padEnd(width)}  ${String(file.rows).padStart(8)} ${unit.padEnd(12)} ${formatBytes(file.bytes).padStart(10)}  sha256 ${file.sha256.slice(0, 16)}…`);
   }
   lines.push(`manifest: ${manifestPath}`);
-  return `${lines.join('\n')}\n`;
+  // The folder is the partner's text (and the entity the books'): each line escaped as the `error:` line is.
+  return `${lines.map(singleLine).join('\n')}\n`;
 }
 
 async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
@@ -99,6 +102,7 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
   const formats = exportFormatsOf(flags.what, flags.format);
   const config = await resolveConfig(flags, io);
   const directory = resolve(io.cwd, checkPath(flags.out, '--out'));
+  await checkExportFolder(directory, [...formats.map((format) => AUDIT_FILE_NAMES[format]), AUDIT_MANIFEST_NAME]);
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: 'export', stages: 2 });
   // Once rows flow, the display counts them (a long export moves by rows, not by stage).
   const rows = rowProgress({ io, enabled: progressEnabled(io, flags), title: 'export' });

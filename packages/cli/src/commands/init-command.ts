@@ -12,6 +12,7 @@ import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import type { ExitCode } from '../exit-codes.js';
 import { describeDatabase } from '../open-books.js';
+import { singleLine } from '../terminal-text.js';
 
 /** What `earnbook init` answers: `created`, or `exists` when the books were there already. */
 export interface InitResult {
@@ -43,7 +44,8 @@ async function init(flags: BookFlags, io: CliIo): Promise<ExitCode> {
     if (flags.json === true) writeJson(io, result);
     else if (flags.quiet !== true) {
       const list = result.entities.map((entity) => `${entity.id} (${entity.timeZone})`).join(', ');
-      io.stdout.write(`${status === 'created' ? 'created new books' : 'books exist already'} at ${result.database}: ${list}\n`);
+      // The path is the partner's text: escaped as the `error:` line is (`--json` keeps it exact).
+      io.stdout.write(`${singleLine(`${status === 'created' ? 'created new books' : 'books exist already'} at ${result.database}: ${list}`)}\n`);
     }
     return EXIT_CLEAN;
   } finally {

@@ -75,11 +75,15 @@ export async function writeDaySummary(input: { result: ReconcileResult; fetchedF
   return { summary, files };
 }
 
-/** Writes a file whole or not at all (temporary file, then rename). */
+/**
+ * Writes a file whole or not at all (temporary file, then rename). The temporary file is created
+ * anew (`wx`): a symbolic link left under its predictable name is removed, never written through.
+ */
 async function writeFileAtomically(path: string, content: string): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(temporary, content);
+    await rm(temporary, { force: true });
+    await writeFile(temporary, content, { flag: 'wx' });
     await rename(temporary, path);
   } catch (cause) {
     await rm(temporary, { force: true });
