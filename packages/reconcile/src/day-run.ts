@@ -408,17 +408,18 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const plan = await planDay(settings, work, context, interest);
   const now = formatInstant(settings.now());
   await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
-  const covered = coveredDrafts(breakRows, plan.drafts);
-  const held = heldCurrencies(plan.drafts, covered);
-  const conflicts: BreakDraft[] = [];
   // A person's markSent or confirm on another connection may be writing an instruction: wait for it.
   const rowLocks = settings.ledger.dialect.supportsRowLocks;
+  // Before this day's own instructions: a next-day instruction already sent holds this day's.
+  const nextDay = await holdNextDayInstructions(db, { entity, day, nextDay: context.nextDay, positions: plan.positions, version: context.version, now, rowLocks });
+  if (nextDay.held.length > 0) settings.logger.warn({ event: 'reconcile.next_day_held', entity, day, instructionIds: nextDay.held }, `${entity} ${day} now carries out another figure than ${context.nextDay} carried in: its instruction(s) ${nextDay.held.join(', ')} are held until ${context.nextDay} is reconciled again`);
+  const covered = coveredDrafts(breakRows, [...plan.drafts, ...nextDay.conflicts]);
+  const held = heldCurrencies([...plan.drafts, ...nextDay.conflicts], covered);
+  const conflicts: BreakDraft[] = [...nextDay.conflicts];
   for (const position of plan.positions) {
     const conflict = await instruct(db, { entity, day, position, wallet: settings.wallet(entity, position.currency), heldReason: held.get(position.currency), version: context.version, now, rowLocks });
     if (conflict !== null) conflicts.push(conflict);
   }
-  const heldNextDay = await holdNextDayInstructions(db, { entity, day, nextDay: context.nextDay, positions: plan.positions, version: context.version, now, rowLocks });
-  if (heldNextDay.length > 0) settings.logger.warn({ event: 'reconcile.next_day_held', entity, day, instructionIds: heldNextDay }, `${entity} ${day} now carries out another figure than ${context.nextDay} carried in: its instruction(s) ${heldNextDay.join(', ')} are held until ${context.nextDay} is reconciled again`);
   const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);
   const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now, rows: breakRows });
   const breaks = await openBreaksOfDay(db, { entity, day, order: drafts });
@@ -540,10 +541,27 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   return { drafts: drafts.sort(compareBreaks), positions };
 }
 
+/** The figures of a stored position, in units (null for a missing reported figure). */
+const POSITION_FIGURES = ['payables', 'receivables', 'net', 'carried_in', 'outstanding', 'settled', 'carried_out', 'reported_outstanding'] as const;
+
+/** Whether a stored position holds the same figures as the one a run computed (amounts compared as numbers: PostgreSQL and SQLite spell them differently). */
+function sameFigures(stored: repository.PositionRow, next: repository.PositionRow): boolean {
+  return POSITION_FIGURES.every((column) => {
+    const [a, b] = [stored[column], next[column]];
+    return a === null || b === null ? a === b : toUnits(String(a)) === toUnits(String(b));
+  });
+}
+
+/**
+ * Stores the day's positions. A position whose figures are those already stored is not written:
+ * `computed_at` says when a figure was computed, so a re-run that computes the same figures (the
+ * same report again, a scheduler's retry) leaves it, and the books, as they were.
+ */
 async function storePositions(db: ReturnType<typeof repository.withReconcileTables>, input: { entity: string; day: string; positions: readonly SettlementPosition[]; header: ReportHeader; now: string }): Promise<void> {
   const reported = new Map(input.header.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
+  const stored = new Map((await repository.selectPositionsOfDay(db, { entity: input.entity, day: input.day })).map((row) => [row.currency, row]));
   for (const position of input.positions) {
-    await repository.upsertPosition(db, {
+    const row: repository.PositionRow = {
       entity: input.entity,
       currency: position.currency,
       accounting_day: input.day,
@@ -556,7 +574,9 @@ async function storePositions(db: ReturnType<typeof repository.withReconcileTabl
       carried_out: position.carriedOut,
       reported_outstanding: reported.get(position.currency) ?? null,
       computed_at: input.now,
-    });
+    };
+    const before = stored.get(position.currency);
+    if (before === undefined || !sameFigures(before, row)) await repository.upsertPosition(db, row);
   }
 }
 

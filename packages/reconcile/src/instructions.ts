@@ -142,33 +142,69 @@ export async function instruct(trx: Kysely<ReconcileDatabase>, input: InstructIn
   });
 }
 
+/** What {@link holdNextDayInstructions} did and found. */
+export interface NextDayOutcome {
+  /** The next day's pending instructions it held. */
+  readonly held: number[];
+  /**
+   * One `outstanding_balance_mismatch` per next-day instruction already sent or confirmed with a
+   * carried-in figure this run changed: that money has moved, so what this day settles may pay it
+   * again. Its currency is held on this day too ({@link heldCurrencies}), until a person sorts it out.
+   */
+  readonly conflicts: BreakDraft[];
+}
+
 /**
  * Holds the next day's pending instructions of the currencies whose carried-out figure this run
  * of `day` changed: the next day, reconciled already, settled what it carried in then, so a
  * restatement of `day` that now settles (or carries) another figure would have both days pay the
  * same money (or lose it). Each stays held, unpayable, until a run of the next day issues it
- * again from the new figure (its `statusReason` says so). A sent or confirmed one is not changed:
- * the next day's run reports the difference as an `outstanding_balance_mismatch`. Returns the
- * instructions held.
+ * again from the new figure (its `statusReason` says so). A sent or confirmed one cannot be held:
+ * it is returned as a break of this day naming it ({@link NextDayOutcome.conflicts}), so that
+ * this day's own instruction is not paid beside it in silence.
  */
 export async function holdNextDayInstructions(
   trx: Kysely<ReconcileDatabase>,
   input: { entity: string; day: string; nextDay: string; positions: readonly SettlementPosition[]; version: number; now: string; rowLocks: boolean },
-): Promise<number[]> {
+): Promise<NextDayOutcome> {
   const { entity, day, nextDay } = input;
   const carriedOut = new Map(input.positions.map((position) => [position.currency, toUnits(position.carriedOut)]));
   const held: number[] = [];
+  const conflicts: BreakDraft[] = [];
   for (const row of await repository.selectCarriedIn(trx, { entity, day: nextDay })) {
     const out = carriedOut.get(row.currency) ?? 0n;
-    if (toUnits(row.carried_in) === out) continue;
+    const carriedIn = toUnits(row.carried_in);
+    if (carriedIn === out) continue;
     const instruction = await repository.findInstructionOfDay(trx, { entity, currency: row.currency, day: nextDay, forUpdate: input.rowLocks });
+    if (instruction?.status === 'sent' || instruction?.status === 'confirmed') {
+      conflicts.push(nextDayConflict({ day, nextDay, instruction, out, carriedIn }));
+      continue;
+    }
     if (instruction?.status !== 'pending') continue;
-    const reason = `held by report version ${input.version} of ${day}: ${day} now carries out ${formatUnits(out)} ${row.currency}, but ${nextDay} was reconciled with ${formatUnits(toUnits(row.carried_in))} carried in; reconcile ${nextDay} again`;
+    const reason = `held by report version ${input.version} of ${day}: ${day} now carries out ${formatUnits(out)} ${row.currency}, but ${nextDay} was reconciled with ${formatUnits(carriedIn)} carried in; reconcile ${nextDay} again`;
     const updated = await repository.updateInstruction(trx, instruction.id, 'pending', { status: 'held', status_reason: reason, updated_at: input.now });
     assertInvariant(updated, `instruction ${instruction.id} changed status inside the day's transaction`);
     held.push(instruction.id);
   }
-  return held;
+  return { held, conflicts };
+}
+
+/** The break of `day` about the next day's sent or confirmed `instruction`, issued with `carriedIn` where `day` now carries out `out`. */
+function nextDayConflict(input: { day: string; nextDay: string; instruction: InstructionRow; out: bigint; carriedIn: bigint }): BreakDraft {
+  const { day, nextDay, instruction } = input;
+  const moved = `${instruction.direction} ${formatUnits(toUnits(instruction.amount))}`;
+  return breakDraft('outstanding_balance_mismatch', {
+    providerId: `instruction:${instruction.id}`,
+    currency: instruction.currency,
+    expected: formatUnits(input.out),
+    actual: formatUnits(input.carriedIn),
+    details: {
+      reason: `${day} now carries out ${formatUnits(input.out)} ${instruction.currency}, but instruction ${instruction.id} of ${nextDay} (${moved}) is already ${instruction.status} with ${formatUnits(input.carriedIn)} carried in from ${day}; ${day}'s settlement is held so that the same money is not paid twice: it needs a manual adjustment`,
+      instructionId: instruction.id,
+      nextDay,
+      instructionStatus: instruction.status,
+    },
+  });
 }
 
 /**

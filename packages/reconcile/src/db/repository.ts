@@ -28,6 +28,11 @@ export async function selectCarriedIn(db: Db, input: { entity: string; day: stri
   return db.selectFrom('settlement_positions').select(['currency', 'carried_in']).where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
 }
 
+/** The settlement positions a day stored, every currency's. */
+export async function selectPositionsOfDay(db: Db, input: { entity: string; day: string }): Promise<PositionRow[]> {
+  return db.selectFrom('settlement_positions').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
+}
+
 /** Stores (replaces) a settlement position. */
 export async function upsertPosition(db: Db, row: PositionRow): Promise<void> {
   const { entity: _entity, currency: _currency, accounting_day: _day, ...values } = row;

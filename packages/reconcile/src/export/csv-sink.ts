@@ -38,7 +38,10 @@ export interface CsvSinkOptions extends ExportOutput {
   readonly delimiter?: CsvDelimiter;
   /** Columns holding exact decimal amounts: written as text formulas when `amountsAsText`. */
   readonly amountColumns?: readonly string[];
-  /** Write every decimal amount as `="…"` so that a spreadsheet keeps it as exact text. */
+  /**
+   * Write every decimal amount as `="…"` so that a spreadsheet keeps it as exact text, and so
+   * every text cell a spreadsheet would read as a number or a date ({@link spreadsheetTextCell}).
+   */
   readonly amountsAsText?: boolean;
 }
 
@@ -61,6 +64,30 @@ export function spreadsheetText(cell: string): string {
   return PLAIN_DECIMAL.test(cell) ? `="${cell}"` : cell;
 }
 
+/** How long a text formula's string may be: spreadsheets refuse a longer literal in a formula. */
+export const SPREADSHEET_TEXT_LENGTH_MAX = 255;
+
+/**
+ * Text a spreadsheet would read as something else when it opens a CSV file: digits with the
+ * characters of numbers, dates, times, fractions and percentages only (`0042`, `1e5`,
+ * `12345678901234567890`, `3-18`, `1/2`, `12:30`, `5%`), or a boolean. Over-matching is harmless
+ * (the text formula shows the same text).
+ */
+const SPREADSHEET_CONVERTS = /^(?:[\d\s.,:/+\-eE%()]*\d[\d\s.,:/+\-eE%()]*|true|false)$/i;
+
+/**
+ * A text cell as the spreadsheet profile writes it: text a spreadsheet would turn into a number
+ * or a date ({@link SPREADSHEET_CONVERTS}: an id `00012345678901234567890` shown as 1.23457E+22)
+ * becomes the text formula `="…"`, as the amounts do; other text stays as it is (an escaped
+ * formula keeps its leading `'`, which the pattern never matches).
+ *
+ * @example spreadsheetTextCell('0042') // '="0042"'
+ * @example spreadsheetTextCell('acc-1') // 'acc-1'
+ */
+export function spreadsheetTextCell(cell: string): string {
+  return cell.length <= SPREADSHEET_TEXT_LENGTH_MAX && SPREADSHEET_CONVERTS.test(cell) ? `="${cell}"` : cell;
+}
+
 /** An open CSV writer. */
 export interface CsvSink {
   /** Writes one row (cells in header order); `false` means wait for {@link CsvSink.drain}. */
@@ -78,6 +105,8 @@ export function openCsvSink(options: CsvSinkOptions): CsvSink {
   const quoted = new Set(options.quotedColumns);
   const amounts = new Set(options.amountColumns ?? []);
   const amountIndexes = options.amountsAsText === true ? options.headers.flatMap((header, index) => (amounts.has(header) ? [index] : [])) : [];
+  // In the spreadsheet profile, text a spreadsheet would read as a number or a date is kept as text too.
+  const textIndexes = options.amountsAsText === true ? options.headers.flatMap((header, index) => (quoted.has(header) ? [index] : [])) : [];
   const formatter: CsvFormatterStream<string[], string[]> = format<string[], string[]>({
     headers: [...options.headers],
     // An array by column index: fast-csv looks it up per cell, cheaper than by header name.
@@ -100,9 +129,10 @@ export function openCsvSink(options: CsvSinkOptions): CsvSink {
   done.catch(() => undefined);
   return {
     write(row) {
-      if (amountIndexes.length === 0) return formatter.write(row);
+      if (amountIndexes.length === 0 && textIndexes.length === 0) return formatter.write(row);
       const cells = [...row];
       for (const index of amountIndexes) cells[index] = spreadsheetText(cells[index] ?? '');
+      for (const index of textIndexes) cells[index] = spreadsheetTextCell(cells[index] ?? '');
       return formatter.write(cells);
     },
     drain: () => waitForDrain(formatter),

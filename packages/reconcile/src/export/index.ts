@@ -10,7 +10,7 @@ export type { BalancesCsvOptions } from './balances-csv.js';
 export { BREAKS_CSV_AMOUNT_COLUMNS, BREAKS_CSV_HEADERS, BREAKS_CSV_TEXT_COLUMNS, exportBreaksCsv } from './breaks-csv.js';
 export type { BreakCounts, BreaksCsvOptions } from './breaks-csv.js';
 export { FORMULA_TRIGGER_CHARACTERS, escapeFormulaText } from './csv-cells.js';
-export { CSV_DELIMITERS, spreadsheetText } from './csv-sink.js';
+export { CSV_DELIMITERS, SPREADSHEET_TEXT_LENGTH_MAX, spreadsheetText, spreadsheetTextCell } from './csv-sink.js';
 export type { CsvDelimiter, CsvProfileOptions, ExportOutput } from './csv-sink.js';
 export { EXPORT_DAYS_MAX, EXPORT_PAGE_SIZE_DEFAULT, EXPORT_PAGE_SIZE_MAX } from './export-options.js';
 export type { ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
