@@ -186,6 +186,7 @@ export class EarnBooks {
 
   /** The version of a product in force on an accounting day (the latest effective on or before it). */
   async productInForce(input: { entity: string; providerProductId: string; day: string }): Promise<EarnProduct | undefined> {
+    requireObject(input, 'input');
     const entity = this.ledger.entity(input.entity).id;
     const day = parseAccountingDay(input.day, 'day');
     const row = await earnRepository.selectProductInForce(this.#db, { entity, providerProductId: requireWellFormed(input.providerProductId, 'providerProductId'), day });
@@ -297,6 +298,7 @@ export class EarnBooks {
 
   /** An Earn account, or an `unknown_account` error naming it. */
   async earnAccount(input: { entity: string; earnAccountId: string }, db: Kysely<LedgerDatabase> = this.#db): Promise<EarnAccount> {
+    requireObject(input, 'input');
     const entity = this.ledger.entity(input.entity).id;
     const row = await earnRepository.selectEarnAccount(db, { entity, earnAccountId: requireWellFormed(input.earnAccountId, 'earnAccountId') });
     if (row === undefined) throw new LedgerError('unknown_account', `earnAccountId ${describeValue(input.earnAccountId)} is not an Earn account of ${entity}`, { field: 'earnAccountId', value: describeValue(input.earnAccountId) });
@@ -444,6 +446,7 @@ export class EarnBooks {
    * zero for a currency never booked (read without opening its accounts).
    */
   async outstandingBalance(input: { entity: string; currency: string; day?: string }): Promise<Amount> {
+    requireObject(input, 'input');
     const entity = this.ledger.entity(input.entity).id;
     const currency = parseCurrency(input.currency);
     const day = input.day === undefined ? undefined : parseAccountingDay(input.day, 'day');
@@ -485,6 +488,7 @@ export class EarnBooks {
 
   /** Processed versions of an entity's reports for a day, oldest first. */
   async processedReports(input: { entity: string; accountingDay: string }): Promise<{ reportId: string; contentHash: string; version: number; processedAt: string }[]> {
+    requireObject(input, 'input');
     const entity = this.ledger.entity(input.entity).id;
     const rows = await earnRepository.selectProcessedReports(this.#db, { entity, accountingDay: parseAccountingDay(input.accountingDay, 'accountingDay') });
     return rows.map((row) => ({ reportId: row.report_id, contentHash: row.content_hash, version: row.version, processedAt: row.processed_at }));
@@ -492,6 +496,7 @@ export class EarnBooks {
 
   /** The journal transaction recorded for a provider id of a kind, if any. */
   async transactionOf(input: { entity: string; kind: TransactionKind; providerId: string }): Promise<JournalTransaction | undefined> {
+    requireObject(input, 'input');
     return this.ledger.transactionByProviderId(input.entity, input.kind, input.providerId);
   }
 }

@@ -145,4 +145,14 @@ describe.each(DIALECTS)('read APIs under edge input, on %s', (dialect) => {
       await expectRefused(() => books.productsInForce(input as never), { code: 'invalid_input', field: 'input' });
     }
   });
+
+  it("refuses EarnBooks' single lookups given no object, naming input", async () => {
+    for (const input of [null, undefined, 'defi', 7, []]) {
+      await expectRefused(() => books.productInForce(input as never), { code: 'invalid_input', field: 'input' });
+      await expectRefused(() => books.earnAccount(input as never), { code: 'invalid_input', field: 'input' });
+      await expectRefused(() => books.outstandingBalance(input as never), { code: 'invalid_input', field: 'input' });
+      await expectRefused(() => books.processedReports(input as never), { code: 'invalid_input', field: 'input' });
+      await expectRefused(() => books.transactionOf(input as never), { code: 'invalid_input', field: 'input' });
+    }
+  });
 });
