@@ -132,7 +132,7 @@ describe('earnbook export', () => {
     expect((await exportCli(['--entity', 'defi', '--out', 'once', '--quiet'])).code).toBe(0);
     const twice = await exportCli(['--entity', 'defi', '--out', 'once']);
     expect(twice.code).toBe(2);
-    expect(twice.stderr).toMatch(/already holds .* \(code invalid_input, field directory\)/);
+    expect(twice.stderr).toMatch(/^error: --out .* already holds journal.csv; .* \(code invalid_input, field --out\)/);
     const format = await exportCli(['--entity', 'defi', '--what', 'balances', '--format', 'hledger', '--out', 'x']);
     expect(format.stderr).toContain('field --format');
     const scope = await exportCli(['--out', 'x']);

@@ -110,8 +110,8 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
     progress.stage('opening the books');
     const { manifest, manifestPath } = await withBooks(flags, config, io, async (opened) => {
       progress.stage(`writing ${formats.length} file${formats.length === 1 ? '' : 's'} and ${AUDIT_MANIFEST_NAME}`);
-      // The range and the page size are checked there: a refusal names --from, --to or --page-size.
-      return withFlagErrors({ fromDay: '--from', toDay: '--to', pageSize: '--page-size' }, () => exportAudit({
+      // The range, the page size and the folder are checked there: a refusal names --from, --to, --page-size or --out.
+      return withFlagErrors({ fromDay: '--from', toDay: '--to', pageSize: '--page-size', directory: '--out' }, () => exportAudit({
         db: opened.db,
         ...(flags.entity === undefined ? { allEntities: true as const } : { entity: opened.ledger.entity(flags.entity, '--entity').id }),
         fromDay,
