@@ -5,12 +5,17 @@ export function abortedError(signal: AbortSignal, operation: string): EarnApiErr
   return new EarnApiError('aborted', `${operation}: aborted by the caller`, { operation, cause: sanitizeCause(signal.reason, []) });
 }
 
-/** Waits for `promise`, or rejects with `aborted` as soon as `signal` aborts. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, operation: string): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(abortedError(signal, operation));
+/**
+ * Waits for `promise`, or rejects with `onAbort()` as soon as `signal` aborts (at once when it has
+ * already). A later rejection of `promise` is handled, not left unhandled.
+ */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, onAbortError: () => unknown): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(onAbortError());
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortedError(signal, operation));
+    const onAbort = (): void => reject(onAbortError());
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
@@ -23,6 +28,12 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
       },
     );
   });
+}
+
+/** Waits for `promise`, or rejects with `aborted` as soon as `signal` aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, operation: string): Promise<T> {
+  if (signal === undefined) return promise;
+  return raceSignal(promise, signal, () => abortedError(signal, operation));
 }
 
 /** Sleeps `delayMs`, or rejects with `aborted` as soon as `signal` aborts. */
@@ -47,24 +58,7 @@ export function sleep(delayMs: number, signal: AbortSignal | undefined, operatio
  * settles). A later rejection of `promise` is handled, not left unhandled.
  */
 export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason as Error);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceSignal(promise, signal, () => signal.reason as Error);
 }
 
 /**
