@@ -407,7 +407,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const synced = await syncDay(settings, work, context);
   const plan = await planDay(settings, work, context, interest);
   const now = formatInstant(settings.now());
-  await storePositions(db, { entity, day, positions: plan.positions, header: read.header, now });
+  await storePositions(db, { entity, day, positions: plan.positions, stored: plan.stored, header: read.header, now });
   // A person's markSent or confirm on another connection may be writing an instruction: wait for it.
   const rowLocks = settings.ledger.dialect.supportsRowLocks;
   // Before this day's own instructions: a next-day instruction already sent holds this day's.
@@ -502,7 +502,12 @@ async function syncDay(settings: DaySettings, work: DayWork, context: DayContext
 }
 
 /** Pass 2: the diff over the reloaded books, the settlement positions and the day checks. */
-async function planDay(settings: DaySettings, work: DayWork, context: DayContext, current: () => Promise<InterestOutcome>): Promise<{ drafts: BreakDraft[]; positions: SettlementPosition[] }> {
+async function planDay(
+  settings: DaySettings,
+  work: DayWork,
+  context: DayContext,
+  current: () => Promise<InterestOutcome>,
+): Promise<{ drafts: BreakDraft[]; positions: SettlementPosition[]; stored: repository.PositionRow[] }> {
   const { entity } = work;
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
@@ -530,7 +535,8 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   // left (the day before, restated, no longer carries anything in): else its row, and an
   // instruction issued from it, stayed behind with the old figures and the next day carried the
   // stale figure in (session 25).
-  for (const row of await repository.selectCarriedOut(db, { entity, day: context.day })) flows.touch(row.currency);
+  const stored = await repository.selectPositionsOfDay(db, { entity, day: context.day });
+  for (const row of stored) flows.touch(row.currency);
   const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));
   const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
   const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));
@@ -538,7 +544,7 @@ async function planDay(settings: DaySettings, work: DayWork, context: DayContext
   // Per fee, the larger of its booked and reported figures (see GroupDiff.fees).
   drafts.push(...approvalBreaks(fees, (currency) => settings.feeApprovalLimitUnits(entity, currency)));
   drafts.push(...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits));
-  return { drafts: drafts.sort(compareBreaks), positions };
+  return { drafts: drafts.sort(compareBreaks), positions, stored };
 }
 
 /** The figures of a stored position, in units (null for a missing reported figure). */
@@ -557,9 +563,13 @@ function sameFigures(stored: repository.PositionRow, next: repository.PositionRo
  * `computed_at` says when a figure was computed, so a re-run that computes the same figures (the
  * same report again, a scheduler's retry) leaves it, and the books, as they were.
  */
-async function storePositions(db: ReturnType<typeof repository.withReconcileTables>, input: { entity: string; day: string; positions: readonly SettlementPosition[]; header: ReportHeader; now: string }): Promise<void> {
+async function storePositions(
+  db: ReturnType<typeof repository.withReconcileTables>,
+  input: { entity: string; day: string; positions: readonly SettlementPosition[]; stored: readonly repository.PositionRow[]; header: ReportHeader; now: string },
+): Promise<void> {
   const reported = new Map(input.header.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
-  const stored = new Map((await repository.selectPositionsOfDay(db, { entity: input.entity, day: input.day })).map((row) => [row.currency, row]));
+  // The day's positions as planDay read them, in this transaction: nothing has written them since.
+  const stored = new Map(input.stored.map((row) => [row.currency, row]));
   for (const position of input.positions) {
     const row: repository.PositionRow = {
       entity: input.entity,

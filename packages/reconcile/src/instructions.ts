@@ -171,7 +171,7 @@ export async function holdNextDayInstructions(
   const carriedOut = new Map(input.positions.map((position) => [position.currency, toUnits(position.carriedOut)]));
   const held: number[] = [];
   const conflicts: BreakDraft[] = [];
-  for (const row of await repository.selectCarriedIn(trx, { entity, day: nextDay })) {
+  for (const row of await repository.selectPositionsOfDay(trx, { entity, day: nextDay })) {
     const out = carriedOut.get(row.currency) ?? 0n;
     const carriedIn = toUnits(row.carried_in);
     if (carriedIn === out) continue;

@@ -23,11 +23,6 @@ export async function selectCarriedOut(db: Db, input: { entity: string; day: str
   return db.selectFrom('settlement_positions').select(['currency', 'carried_out']).where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
 }
 
-/** The carried-in amounts of an entity's positions of a day. */
-export async function selectCarriedIn(db: Db, input: { entity: string; day: string }): Promise<{ currency: string; carried_in: string }[]> {
-  return db.selectFrom('settlement_positions').select(['currency', 'carried_in']).where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
-}
-
 /** The settlement positions a day stored, every currency's. */
 export async function selectPositionsOfDay(db: Db, input: { entity: string; day: string }): Promise<PositionRow[]> {
   return db.selectFrom('settlement_positions').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).execute();
