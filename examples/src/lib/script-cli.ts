@@ -5,9 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { CliError, describeError, singleLine, stackFrames } from '@earnbook/cli';
+import { CliError, describeError, repeatedFlagError, singleLine, stackFrames } from '@earnbook/cli';
 import type { ErrorDescription } from '@earnbook/cli';
-import { describeValue, redactConnectionString } from '@earnbook/ledger';
 
 /** The flags of a script, as `parseArgs` takes them. */
 export type ScriptFlagOptions = NonNullable<ParseArgsConfig['options']>;
@@ -76,10 +75,7 @@ function refuseRepeatedValues(tokens: readonly FlagToken[], options: ScriptFlagO
       first.set(token.name, given);
       continue;
     }
-    // Redacted: a connection string given twice (`--database`) must not echo its password.
-    const [shownFirst, shownGiven] = [describeValue(redactConnectionString(earlier)), describeValue(redactConnectionString(given))];
-    const flag = `--${token.name}`;
-    throw new CliError('invalid_flag', `${flag} is given twice (${shownFirst}, then ${shownGiven}): give it once`, { field: flag, value: shownGiven });
+    throw repeatedFlagError(`--${token.name}`, { first: earlier, given });
   }
 }
 

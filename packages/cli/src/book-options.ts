@@ -99,6 +99,16 @@ export function writeJson(io: CliIo, value: unknown): void {
 }
 
 /**
+ * The refusal of a value flag given twice (`invalid_flag` naming the flag, both values quoted);
+ * the CLI's commands and the example scripts answer it alike. Redacted: a connection string given
+ * twice (`--database`) must not echo its password.
+ */
+export function repeatedFlagError(flag: string, values: { readonly first: string; readonly given: string }): CliError {
+  const [shownFirst, shownGiven] = [describeValue(redactConnectionString(values.first)), describeValue(redactConnectionString(values.given))];
+  return new CliError('invalid_flag', `${flag} is given twice (${shownFirst}, then ${shownGiven}): give it once`, { field: flag, value: shownGiven });
+}
+
+/**
  * Refuses a flag that takes a value and is given twice (`breaks resolve --id 2 … --id 1`), on
  * `command` and its subcommands: commander would silently keep the last, so a command would act
  * on another break, instruction, entity or range than the one read first on the line. The
@@ -116,10 +126,7 @@ export function refuseRepeatedFlags(command: Command): Command {
         first = given;
         return;
       }
-      const flag = option.long ?? option.flags;
-      // Redacted: a connection string given twice (`--database`) must not echo its password.
-      const [shownFirst, shownGiven] = [describeValue(redactConnectionString(first)), describeValue(redactConnectionString(given))];
-      throw new CliError('invalid_flag', `${flag} is given twice (${shownFirst}, then ${shownGiven}): give it once`, { field: flag, value: shownGiven });
+      throw repeatedFlagError(option.long ?? option.flags, { first, given });
     });
   }
   for (const child of command.commands) refuseRepeatedFlags(child);

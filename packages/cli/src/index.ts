@@ -8,6 +8,7 @@ export type { ExitCode } from './exit-codes.js';
 export { processIo } from './cli-io.js';
 export type { CliIo, CliOutput } from './cli-io.js';
 export { CliError } from './cli-error.js';
+export { repeatedFlagError } from './book-options.js';
 export { singleLine, stackFrames } from './terminal-text.js';
 export type { CliErrorCode, CliErrorDetails } from './cli-error.js';
 export { CONFIG_BYTES_MAX, CONFIG_CURRENCIES_MAX, CONFIG_ENTITIES_MAX, EMPTY_CONFIG, loadConfig, parseConfig } from './cli-config.js';
