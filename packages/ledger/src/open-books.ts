@@ -11,7 +11,7 @@ import { DEFAULT_ENTITIES, ENTITIES_MAX } from './ledger-types.js';
 import type { LedgerEntity, LedgerOptions } from './ledger-types.js';
 import type { LedgerDatabase } from './db/schema.js';
 import { selectStoredEntities } from './db/stored-entities.js';
-import { insertEntityReturningZone, selectEntityZones } from './db/accounts-repository.js';
+import { insertEntityReturningZone } from './db/accounts-repository.js';
 import type { LedgerDialect } from './db/dialect.js';
 
 /**
@@ -58,7 +58,8 @@ export function parseEntities(configs: readonly LedgerEntity[]): Map<string, Led
  */
 export async function recordEntities(storage: { db: Kysely<LedgerDatabase>; dialect: LedgerDialect }, entities: Iterable<LedgerEntity>, now: Date): Promise<void> {
   const named = [...entities];
-  const stored = await selectEntityZones(storage.db, named.map((entity) => entity.id));
+  // After the migration: the table is there (undefined only for a storage without it).
+  const stored = new Map((await selectStoredEntities(storage.db) ?? []).map((entity) => [entity.id, entity.timeZone]));
   for (const entity of named) assertSameZone(entity, stored.get(entity.id));
   const missing = named.filter((entity) => !stored.has(entity.id));
   if (missing.length === 0) return;

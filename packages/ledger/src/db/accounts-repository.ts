@@ -19,13 +19,6 @@ export async function insertEntityReturningZone(db: Db, row: { id: string; time_
   return stored.time_zone;
 }
 
-/** The stored zones of these entities (those stored), by id. */
-export async function selectEntityZones(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('ledger_entities').select(['id', 'time_zone']).where('id', 'in', ids).execute();
-  return new Map(rows.map((row) => [row.id, row.time_zone]));
-}
-
 /** Inserts an account unless (entity, currency, code) exists; answers the stored row either way. */
 export async function insertAccountReturningRow(db: Db, row: Insertable<LedgerAccountTable>): Promise<AccountRow> {
   await db
