@@ -17,7 +17,7 @@ export interface ReadFieldsOptions {
 }
 
 /** The refusal of a field whose getter threw. */
-function unreadable(field: string, cause: unknown): LedgerError {
+export function unreadable(field: string, cause: unknown): LedgerError {
   return new LedgerError('invalid_input', `${field} could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { field, value: 'unreadable', cause });
 }
 

@@ -11,7 +11,7 @@ import type { AccountKind, NormalSide } from './chart.js';
 import { ACCOUNT_KIND_RULES } from './chart.js';
 import { requireWellFormed } from './text.js';
 import type { EntryInput } from './entry-input.js';
-import { readArray, readFields } from './input-fields.js';
+import { readArray, readFields, unreadable } from './input-fields.js';
 
 /** What a journal transaction records. */
 export type TransactionKind =
@@ -118,7 +118,7 @@ function readPairs(value: object): [string, unknown][] {
   try {
     return Object.entries(value);
   } catch (cause) {
-    throw new LedgerError('invalid_input', `metadata could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { field: 'metadata', value: 'unreadable', cause });
+    throw unreadable('metadata', cause);
   }
 }
 
