@@ -74,7 +74,7 @@ export type {
   ScopeLinesOptions,
   VerifyReport,
 } from './ledger-types.js';
-export { parseCurrency } from './accounts.js';
+export { CACHED_USER_ACCOUNTS_MAX, parseCurrency } from './accounts.js';
 
 /**
  * Inside the package only (not exported by the index): posts normalized lines in an open write

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
+import { CACHED_USER_ACCOUNTS_MAX } from '../src/index.js';
 import type { Ledger, LedgerAccount, PostingScope } from '../src/index.js';
+import { AccountDirectory } from '../src/accounts.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 import { snapshotDatabase } from './support/snapshot.js';
 
@@ -118,6 +120,31 @@ describe.each(DIALECTS)('account cache on %s', (dialect) => {
     const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
     expect(user.id).not.toBe(other.id);
     expect(await storedAccount(ledger, user.id)).toEqual({ entity: 'defi', currency: 'BTC', code: 'user:a1' });
+  });
+
+  it('keeps at most its bound of committed user accounts, the first remembered forgotten first, and every system account', async () => {
+    const directory = new AccountDirectory({ db: ledger.db, now: () => new Date('2025-03-18T00:00:00Z'), cachedUserAccountsMax: 3 });
+    const system = await directory.open(ledger.db, { entity: 'defi', currency: 'ETH', code: 'customer_funds', kind: 'customer_funds' });
+    const users: LedgerAccount[] = [];
+    for (let index = 0; index < 5; index++) users.push(await directory.open(ledger.db, { entity: 'defi', currency: 'ETH', code: `user:u${index}`, kind: 'user' }));
+    const settlement = await directory.open(ledger.db, { entity: 'defi', currency: 'ETH', code: 'settlement', kind: 'settlement' });
+    expect(users.map((user) => directory.cached(ledger.db, user.id) !== undefined)).toEqual([false, false, true, true, true]);
+    expect(directory.cached(ledger.db, system.id)).toBe(system);
+    expect(directory.cached(ledger.db, settlement.id)).toBe(settlement);
+    expect(directory.knownSystemAccounts(ledger.db, 'defi', 'ETH').ids).toEqual({ customer_funds: system.id, settlement: settlement.id });
+    // A forgotten account is read again from the books, the same account; opening it again finds it.
+    expect(await directory.byId(ledger.db, users[0]!.id)).toEqual(users[0]);
+    expect(await directory.open(ledger.db, { entity: 'defi', currency: 'ETH', code: 'user:u1', kind: 'user' })).toEqual(users[1]);
+    // Reading them back remembered them again, and forgot the then first ones.
+    expect(users.map((user) => directory.cached(ledger.db, user.id) !== undefined)).toEqual([true, true, false, false, true]);
+    expect(await storedAccount(ledger, users[2]!.id)).toEqual({ entity: 'defi', currency: 'ETH', code: 'user:u2' });
+  });
+
+  it(`keeps ${CACHED_USER_ACCOUNTS_MAX} committed user accounts by default`, () => {
+    const directory = new AccountDirectory({ db: ledger.db, now: () => new Date() });
+    const account = (id: number): LedgerAccount => ({ id, entity: 'defi', currency: 'BTC', code: `user:c${id}`, kind: 'user', normalSide: 'credit' });
+    for (let id = 1; id <= CACHED_USER_ACCOUNTS_MAX + 2; id++) directory.remember(ledger.db, account(id));
+    expect([1, 2, 3, CACHED_USER_ACCOUNTS_MAX + 2].map((id) => directory.cached(ledger.db, id)?.code)).toEqual([undefined, undefined, 'user:c3', `user:c${CACHED_USER_ACCOUNTS_MAX + 2}`]);
   });
 
   it('remembers accounts opened in a transaction that commits', async () => {
