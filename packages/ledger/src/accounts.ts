@@ -11,6 +11,8 @@ import { ACCOUNT_KIND_RULES, SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart
 import type { AccountKind } from './chart.js';
 import { parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
+import { optionalWholeNumber } from './whole-number.js';
+import { ACCOUNTS_PAGE_SIZE_MAX } from './ledger-types.js';
 import type { LedgerAccount } from './ledger-types.js';
 import type { LedgerDatabase } from './db/schema.js';
 import type { LedgerDialect } from './db/dialect.js';
@@ -28,6 +30,23 @@ export function parseCurrency(value: unknown, field = 'currency'): string {
     throw new LedgerError('invalid_input', `${field} must be 2 to 12 upper-case letters or digits, got ${describeValue(value)}`, { field, value: describeValue(value) });
   }
   return value;
+}
+
+/** Where a page of accounts starts (an account id, exclusive; 0 from the first) and how many it holds (all when undefined). */
+export interface AccountPage {
+  readonly afterId: number;
+  readonly limit?: number;
+}
+
+/**
+ * Reads a page of an account listing from its input: `after` (the field `afterField`, a ledger
+ * account id, exclusive) a whole number from 0, `limit` from 1 to {@link ACCOUNTS_PAGE_SIZE_MAX};
+ * either left out reads from the first account, or to the last.
+ */
+export function readAccountPage(input: { readonly limit?: unknown }, after: { field: string; value: unknown }): AccountPage {
+  const afterId = optionalWholeNumber(after.value, 0, { field: after.field, min: 0, max: Number.MAX_SAFE_INTEGER });
+  if (input.limit === undefined) return { afterId };
+  return { afterId, limit: optionalWholeNumber(input.limit, ACCOUNTS_PAGE_SIZE_MAX, { field: 'limit', min: 1, max: ACCOUNTS_PAGE_SIZE_MAX }) };
 }
 
 /** An account row as the public {@link LedgerAccount} (its kind asserted known). */
@@ -214,9 +233,10 @@ export class AccountDirectory {
     return row === undefined ? undefined : this.remember(db, rowToAccount(row));
   }
 
-  /** An entity's accounts (optionally of one currency or kind), by id. */
-  async list(db: Kysely<LedgerDatabase>, filter: { entity: string; currency?: string; kind?: AccountKind }): Promise<LedgerAccount[]> {
-    return (await selectAccounts(db, filter)).map((row) => this.remember(db, rowToAccount(row)));
+  /** An entity's accounts (optionally of one currency or kind), by id, in a page. */
+  async list(db: Kysely<LedgerDatabase>, filter: { entity: string; currency?: string; kind?: AccountKind; page: AccountPage }): Promise<LedgerAccount[]> {
+    const { page, ...where } = filter;
+    return (await selectAccounts(db, { ...where, ...page })).map((row) => this.remember(db, rowToAccount(row)));
   }
 }
 

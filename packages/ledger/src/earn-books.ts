@@ -14,6 +14,7 @@ import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
 import { postingRuleEntries, userAccountCode } from './chart.js';
 import { parseInterestTerms } from './interest/index.js';
 import { Ledger, parseCurrency } from './ledger.js';
+import { readAccountPage } from './accounts.js';
 import type { JournalTransaction, PostResult, PostingScope } from './ledger.js';
 import { parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
@@ -305,11 +306,18 @@ export class EarnBooks {
     return rowToEarnAccount(row);
   }
 
-  /** Every Earn account of an entity (optionally of one currency), in id order. */
-  async earnAccounts(input: { entity: string; currency?: string }): Promise<EarnAccount[]> {
+  /**
+   * The Earn accounts of an entity (optionally of one currency), in the order of their ledger
+   * accounts: those after `afterLedgerAccountId` (exclusive), at most `limit`
+   * (1..{@link ACCOUNTS_PAGE_SIZE_MAX}) of them. Without `limit`, every one: on books of many
+   * users, walk them in pages (the next starts after this page's last `ledgerAccountId`).
+   */
+  async earnAccounts(input: { entity: string; currency?: string; afterLedgerAccountId?: number; limit?: number }): Promise<EarnAccount[]> {
     requireObject(input, 'input');
     const entity = this.ledger.entity(input.entity).id;
-    const rows = await earnRepository.selectEarnAccounts(this.#db, input.currency === undefined ? { entity } : { entity, currency: parseCurrency(input.currency) });
+    const currency = input.currency === undefined ? {} : { currency: parseCurrency(input.currency) };
+    const page = readAccountPage(input, { field: 'afterLedgerAccountId', value: input.afterLedgerAccountId });
+    const rows = await earnRepository.selectEarnAccounts(this.#db, { entity, ...currency, ...page });
     return rows.map(rowToEarnAccount);
   }
 

@@ -48,7 +48,7 @@ export type { EntryInput } from './entry-input.js';
 export type { PostingInput, TransactionKind } from './posting.js';
 export { LINES_PER_TRANSACTION_MAX, lineOfRefusal } from './posting-lines.js';
 export type { LineInput, LineResult, LinesInput, LinesResult } from './posting-lines.js';
-export { CACHED_USER_ACCOUNTS_MAX, DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
+export { ACCOUNTS_PAGE_SIZE_MAX, CACHED_USER_ACCOUNTS_MAX, DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, Ledger, POST_BATCH_MAX, parseCurrency } from './ledger.js';
 export type {
   LedgerAccount,
   LedgerEntity,

@@ -16,6 +16,8 @@ import type { LedgerLogger } from './logger.js';
 export const HISTORY_PAGE_SIZE_MAX = 500;
 /** Transactions one {@link Ledger.transactionsOfDay} page may return. */
 export const DAY_PAGE_SIZE_MAX = 10_000;
+/** Accounts one page of {@link Ledger.listAccounts} or `EarnBooks.earnAccounts` may return. */
+export const ACCOUNTS_PAGE_SIZE_MAX = 10_000;
 /** Postings one {@link Ledger.postMany} call may hold. */
 export const POST_BATCH_MAX = 1_000;
 /** Legal entities one ledger may keep. */

@@ -34,7 +34,7 @@ import { commitPostingGroup } from './group-post.js';
 import { idempotencyConflict, storedContent } from './idempotency-conflict.js';
 import { SILENT_LEDGER_LOGGER, isLedgerLogger } from './logger.js';
 import type { LedgerLogger } from './logger.js';
-import { AccountDirectory, parseCurrency } from './accounts.js';
+import { AccountDirectory, parseCurrency, readAccountPage } from './accounts.js';
 import { PLACEHOLDER_SYSTEM_ACCOUNT_IDS, postOpeningSystemAccounts } from './system-accounts.js';
 import type { SystemAccountIds } from './system-accounts.js';
 import { postBatch, shardPicker } from './post-batch.js';
@@ -57,7 +57,7 @@ import type {
   VerifyReport,
 } from './ledger-types.js';
 
-export { DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, POST_BATCH_MAX } from './ledger-types.js';
+export { ACCOUNTS_PAGE_SIZE_MAX, DAY_PAGE_SIZE_MAX, DEFAULT_ENTITIES, ENTITIES_MAX, HISTORY_PAGE_SIZE_MAX, POST_BATCH_MAX } from './ledger-types.js';
 export type {
   HistoryItem,
   HistoryOptions,
@@ -273,13 +273,19 @@ export class Ledger {
     return this.#accounts.byCode(this.db, { entity, currency, code: input.code });
   }
 
-  /** Lists an entity's accounts (optionally of one currency or kind, each checked), by id. */
-  async listAccounts(input: { entity: string; currency?: string; kind?: AccountKind }): Promise<LedgerAccount[]> {
+  /**
+   * Lists an entity's accounts (optionally of one currency or kind, each checked), by id: those
+   * after `afterId` (exclusive), at most `limit` (1..{@link ACCOUNTS_PAGE_SIZE_MAX}) of them.
+   * Without `limit`, every one: on books of many users, walk them in pages (the next page starts
+   * after the last id of this one; a page shorter than `limit` is the last).
+   */
+  async listAccounts(input: { entity: string; currency?: string; kind?: AccountKind; afterId?: number; limit?: number }): Promise<LedgerAccount[]> {
     requireObject(input, 'input');
     const entity = this.entity(input.entity).id;
     const currency = input.currency === undefined ? {} : { currency: parseCurrency(input.currency) };
     if (input.kind !== undefined && !isAccountKind(input.kind)) throw new LedgerError('invalid_input', `kind must be an account kind, got ${describeValue(input.kind)}`, { field: 'kind', value: describeValue(input.kind) });
-    return this.#accounts.list(this.db, { entity, ...currency, ...(input.kind === undefined ? {} : { kind: input.kind }) });
+    const page = readAccountPage(input, { field: 'afterId', value: input.afterId });
+    return this.#accounts.list(this.db, { entity, ...currency, ...(input.kind === undefined ? {} : { kind: input.kind }), page });
   }
 
   // ---- posting ----------------------------------------------------------------------------

@@ -39,12 +39,14 @@ export async function selectAccountByCode(db: Db, key: { entity: string; currenc
   return db.selectFrom('ledger_accounts').selectAll().where('entity', '=', key.entity).where('currency', '=', key.currency).where('code', '=', key.code).executeTakeFirst();
 }
 
-/** An entity's accounts (all entities' when `entity` is undefined), optionally of one currency or kind, by id. */
-export async function selectAccounts(db: Db, filter: { entity: string | undefined; currency?: string; kind?: string }): Promise<AccountRow[]> {
+/** An entity's accounts (all entities' when `entity` is undefined), optionally of one currency or kind, after an id (exclusive), by id, at most `limit` (all without it). */
+export async function selectAccounts(db: Db, filter: { entity: string | undefined; currency?: string; kind?: string; afterId?: number; limit?: number }): Promise<AccountRow[]> {
   let query = db.selectFrom('ledger_accounts').selectAll().orderBy('id');
   if (filter.entity !== undefined) query = query.where('entity', '=', filter.entity);
   if (filter.currency !== undefined) query = query.where('currency', '=', filter.currency);
   if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
+  if (filter.afterId !== undefined && filter.afterId > 0) query = query.where('id', '>', filter.afterId);
+  if (filter.limit !== undefined) query = query.limit(filter.limit);
   return query.execute();
 }
 

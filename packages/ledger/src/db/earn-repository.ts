@@ -163,10 +163,12 @@ export async function insertEarnAccount(db: Db, row: Insertable<EarnAccountTable
   await db.insertInto('earn_accounts').values(row).execute();
 }
 
-/** Every Earn account of an entity (optionally of one currency), in ledger account order. */
-export async function selectEarnAccounts(db: Db, filter: { entity: string; currency?: string }): Promise<EarnAccountRow[]> {
+/** The Earn accounts of an entity (optionally of one currency) after a ledger account id (exclusive), in ledger account order, at most `limit` (all without it). */
+export async function selectEarnAccounts(db: Db, filter: { entity: string; currency?: string; afterId?: number; limit?: number }): Promise<EarnAccountRow[]> {
   let query = db.selectFrom('earn_accounts').selectAll().where('entity', '=', filter.entity).orderBy('ledger_account_id');
   if (filter.currency !== undefined) query = query.where('currency', '=', filter.currency);
+  if (filter.afterId !== undefined && filter.afterId > 0) query = query.where('ledger_account_id', '>', filter.afterId);
+  if (filter.limit !== undefined) query = query.limit(filter.limit);
   return query.execute();
 }
 
