@@ -118,7 +118,8 @@ describe.each(DIALECTS)('schema upgrade on %s', (dialect) => {
         ? await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = ${storage.schema ?? 'public'}`.execute(ledger.db)
         : await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(ledger.db)
     ).rows.map((row) => row.name);
-    expect(indexes).toEqual(expect.arrayContaining(['journal_entries_entity_provider', 'journal_transactions_entity_provider', 'journal_transactions_entity_day', 'journal_entries_entity_day_book']));
+    // 0014: accounts in pages of id order.
+    expect(indexes).toEqual(expect.arrayContaining(['journal_entries_entity_provider', 'journal_transactions_entity_provider', 'journal_transactions_entity_day', 'journal_entries_entity_day_book', 'ledger_accounts_entity_id']));
     expect(indexes).not.toContain('journal_entries_day_entity_provider');
     expect(indexes).not.toContain('journal_transactions_entity_day_provider');
     // 0011: one index of transactions by provider id, unique per kind, led by the provider id.

@@ -2,7 +2,7 @@
  * The statements of entities and accounts: recording an entity, opening an account, finding and
  * listing accounts, reading a current balance. Callers decide; these functions read and write.
  */
-import type { Insertable, Kysely } from 'kysely';
+import type { Insertable, Kysely, Migration } from 'kysely';
 import type { LedgerAccountTable, LedgerDatabase } from './schema.js';
 import type { AccountRow } from './repository.js';
 
@@ -54,4 +54,20 @@ export async function selectAccounts(db: Db, filter: { entity: string | undefine
 export async function selectAccountBalance(db: Db, id: number): Promise<string | undefined> {
   const row = await db.selectFrom('ledger_accounts').select('balance').where('id', '=', id).executeTakeFirst();
   return row?.balance;
+}
+
+/**
+ * An entity's accounts in id order: `(entity, id)`. A page of them (`listAccounts` with `afterId`
+ * and `limit`, verify's ranges) is then one range of this index. Without it SQLite took the
+ * `(entity, currency, code)` key for `entity = ?` and sorted every account of the entity for each
+ * page: 67 ms a page of 1,000 at 300k accounts (2 ms with it), so walking the accounts in pages
+ * cost the square of their number. Accounts are written once, so the index costs their creation
+ * one more entry.
+ */
+export function accountPagesIndexMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.createIndex('ledger_accounts_entity_id').on('ledger_accounts').columns(['entity', 'id']).execute();
+    },
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { accountPagesIndexMigration } from './accounts-repository.js';
 import type { LedgerDialect } from './dialect.js';
 import { LedgerError, describeValue } from '../errors.js';
 import { dayReadInBookOrderMigration, entryProviderDayIndexMigration, providerEntryOrderIndexMigration } from './provider-entries-repository.js';
@@ -389,6 +390,7 @@ export function ledgerMigrations(dialect: LedgerDialect): Record<string, Migrati
     '0011_one_provider_id_index': providerIdOneIndexMigration(),
     '0012_account_identity': accountIdentityMigration(dialect),
     '0013_statement_reference_checks': statementReferenceChecksMigration(dialect),
+    '0014_account_pages_index': accountPagesIndexMigration(),
   };
 }
 
