@@ -2,7 +2,7 @@
 
 /** The command succeeded; for `reconcile`, the day is clean (no open break). */
 export const EXIT_CLEAN = 0;
-/** `reconcile` ran and found open breaks (the books and the report differ). */
+/** `reconcile` ran and found open breaks (the books and the report differ); `verify` found the books inconsistent. */
 export const EXIT_BREAKS = 1;
 /** The command failed: bad flags or configuration, no report, a database or API failure. */
 export const EXIT_ERROR = 2;

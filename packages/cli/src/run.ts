@@ -49,7 +49,7 @@ export async function buildProgram(io: CliIo, setExit: (code: ExitCode) => void,
     .addHelpText(
       'after',
       `
-Exit codes: 0 success (reconcile: the day is clean), 1 reconcile found open breaks, 2 error.
+Exit codes: 0 success (reconcile: the day is clean), 1 reconcile found open breaks or verify found the books inconsistent, 2 error.
 Run "earnbook <command> --help" for the flags of each command.`,
     );
   // Subcommands made through .command() inherit exitOverride and the output settings above.

@@ -29,6 +29,7 @@ describe('--help', () => {
       'settlements list',
       'settlements sent',
       'settlements confirm',
+      'verify',
     ]);
     for (const { path, command } of all) {
       const help = await runCli([...path, '--help']);
@@ -41,7 +42,7 @@ describe('--help', () => {
     }
     const top = await runCli(['--help']);
     expect(top.code).toBe(0);
-    for (const name of ['init', 'reconcile', 'export', 'breaks', 'settlements']) expect(top.stdout).toContain(name);
+    for (const name of ['init', 'reconcile', 'export', 'breaks', 'settlements', 'verify']) expect(top.stdout).toContain(name);
     expect(top.stdout).toContain('Exit codes: 0 success');
   });
 

@@ -25,6 +25,7 @@ export const COMMAND_DESCRIPTIONS = Object.freeze({
   export: 'write an audit export (CSV files and/or an hledger journal, with manifest.json) for a range of accounting days',
   breaks: 'list, resolve and repair reconciliation breaks',
   settlements: 'list settlement instructions, mark transfers sent, confirm them',
+  verify: 'check every invariant of the stored books, entity by entity (exit 1 when they are inconsistent)',
 });
 
 /** Every top-level command, in the order `--help` lists them. */
@@ -34,4 +35,5 @@ export const COMMANDS: readonly CommandEntry[] = Object.freeze([
   { name: 'export', description: COMMAND_DESCRIPTIONS.export, load: async () => (await import('./export-command.js')).addExportCommand },
   { name: 'breaks', description: COMMAND_DESCRIPTIONS.breaks, load: async () => (await import('./breaks-command.js')).addBreaksCommand },
   { name: 'settlements', description: COMMAND_DESCRIPTIONS.settlements, load: async () => (await import('./settlements-command.js')).addSettlementsCommand },
+  { name: 'verify', description: COMMAND_DESCRIPTIONS.verify, load: async () => (await import('./verify-command.js')).addVerifyCommand },
 ]);
