@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { LedgerError, assertInvariant, describeValue, requireObject } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, isArrayInput, requireObject } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay, parseInstant } from './calendar.js';
@@ -217,7 +217,7 @@ export class EarnBooks {
   async registerUser(given: { partnerUserId: string; earnUsers: readonly { entity: string; earnUserId: string }[] }): Promise<MirrorResult<{ partnerUserId: string; earnUsers: { entity: string; earnUserId: string }[] }>> {
     const input = readFields(given, ['partnerUserId', 'earnUsers']);
     const partnerUserId = parseKey(input.partnerUserId, 'partnerUserId');
-    const listed = Array.isArray(input.earnUsers) ? readArray(input.earnUsers, 'earnUsers', this.ledger.entities.size) : undefined;
+    const listed = isArrayInput(input.earnUsers, 'earnUsers') ? readArray(input.earnUsers, 'earnUsers', this.ledger.entities.size) : undefined;
     if (listed === undefined || listed.length > this.ledger.entities.size) {
       throw new LedgerError('invalid_input', `earnUsers must list at most one Earn user per entity`, { field: 'earnUsers', value: describeValue(input.earnUsers) });
     }

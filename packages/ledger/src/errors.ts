@@ -84,10 +84,27 @@ export function describeValue(value: unknown): string {
     try {
       text = JSON.stringify(value) ?? String(value);
     } catch {
-      text = Object.prototype.toString.call(value);
+      try {
+        text = Object.prototype.toString.call(value);
+      } catch {
+        // A revoked proxy answers no question at all, not even its class.
+        text = 'an unreadable value';
+      }
     }
   }
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/**
+ * `Array.isArray(value)`, for a caller's input: a value that cannot answer (a revoked proxy, on
+ * which `Array.isArray` throws a TypeError) is `invalid_input` naming `field`.
+ */
+export function isArrayInput(value: unknown, field: string): value is readonly unknown[] {
+  try {
+    return Array.isArray(value);
+  } catch (cause) {
+    throw new LedgerError('invalid_input', `${field} cannot be read (${cause instanceof Error ? cause.message : String(cause)})`, { field, value: describeValue(value), cause });
+  }
 }
 
 /**
@@ -95,7 +112,7 @@ export function describeValue(value: unknown): string {
  * `invalid_input` naming `field` and the value (reading a field of `null` was a raw TypeError).
  */
 export function requireObject<T>(input: T, field: string): T {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (typeof input !== 'object' || input === null || isArrayInput(input, field)) {
     throw new LedgerError('invalid_input', `${field} must be an object, got ${describeValue(input)}`, { field, value: describeValue(input) });
   }
   return input;

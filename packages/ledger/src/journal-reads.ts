@@ -4,7 +4,7 @@
  * transactions of an accounting day.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, isArrayInput } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { TransactionKind } from './posting.js';
 import { DAY_PAGE_SIZE_MAX, HISTORY_PAGE_SIZE_MAX } from './ledger-types.js';
@@ -92,7 +92,7 @@ function decodeCursor(cursor: unknown): number {
 /** A page of an account's entries (the account already checked), by entry id. */
 export async function readHistory(db: Kysely<LedgerDatabase>, accountId: number, options: HistoryOptions): Promise<HistoryPage> {
   // `null` skips the caller's default parameter, and reading its fields was a TypeError.
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (typeof options !== 'object' || options === null || isArrayInput(options, 'options')) {
     throw new LedgerError('invalid_input', `options must be an object such as { limit: 50 }, got ${describeValue(options)}`, { field: 'options', value: describeValue(options) });
   }
   const limit = optionalWholeNumber(options.limit, 50, { field: 'limit', min: 1, max: HISTORY_PAGE_SIZE_MAX });

@@ -9,7 +9,7 @@
  * in `db/`.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, assertInvariant, describeValue, requireObject } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, isArrayInput, requireObject } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, assertCurrencyScale, assertScale, formatUnits, parseUnits } from './money.js';
 import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay } from './calendar.js';
@@ -549,6 +549,6 @@ function alreadyReversed(transactionId: number, reversalId: number | undefined, 
  * array (`invalid_input`) or holds more than {@link POST_BATCH_MAX} (`limit_exceeded`).
  */
 function checkBatch(inputs: unknown): asserts inputs is readonly PostingInput[] {
-  if (!Array.isArray(inputs)) throw new LedgerError('invalid_input', `postMany takes an array of postings, got ${describeValue(inputs)}`, { field: 'inputs', value: describeValue(inputs) });
+  if (!isArrayInput(inputs, 'inputs')) throw new LedgerError('invalid_input', `postMany takes an array of postings, got ${describeValue(inputs)}`, { field: 'inputs', value: describeValue(inputs) });
   if (inputs.length > POST_BATCH_MAX) throw new LedgerError('limit_exceeded', `postMany takes at most ${POST_BATCH_MAX} postings`, { field: 'inputs', value: String(inputs.length) });
 }

@@ -4,7 +4,7 @@
  * them (an entity's zone is fixed once stored).
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, describeValue } from './errors.js';
+import { LedgerError, describeValue, isArrayInput } from './errors.js';
 import { assertTimeZone, formatInstant, sameTimeZone } from './calendar.js';
 import { parseKey } from './posting.js';
 import { DEFAULT_ENTITIES, ENTITIES_MAX } from './ledger-types.js';
@@ -34,7 +34,7 @@ export async function entitiesToOpen(options: LedgerOptions): Promise<readonly L
 
 /** Checks the entities' ids and zones (1 to {@link ENTITIES_MAX}, no id twice); frozen by id. */
 export function parseEntities(configs: readonly LedgerEntity[]): Map<string, LedgerEntity> {
-  if (!Array.isArray(configs) || configs.length === 0 || configs.length > ENTITIES_MAX) {
+  if (!isArrayInput(configs, 'entities') || configs.length === 0 || configs.length > ENTITIES_MAX) {
     throw new LedgerError('invalid_input', `entities must list 1 to ${ENTITIES_MAX} entities`, { field: 'entities', value: describeValue(configs) });
   }
   const entities = new Map<string, LedgerEntity>();

@@ -10,7 +10,7 @@
  * naming the differing field otherwise.
  */
 import { createHash } from 'node:crypto';
-import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, isArrayInput } from './errors.js';
 import { assertCurrencyScale, formatUnits, isStorableUnits, parseUnits, storageLimitExceeded, toUnits } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
@@ -110,7 +110,7 @@ export function normalizeLines(input: LinesInput, timeZone: string): NormalizedL
   if (side !== 'debit' && side !== 'credit') return invalid('side', side, 'must be "debit" or "credit"');
   const occurred = parseInstant(occurredAt, 'occurredAt');
   const contraAccountId = parseAccountId(contraInput, 'contraAccountId');
-  const given = Array.isArray(linesInput) ? readArray(linesInput, 'lines', LINES_PER_TRANSACTION_MAX) : undefined;
+  const given = isArrayInput(linesInput, 'lines') ? readArray(linesInput, 'lines', LINES_PER_TRANSACTION_MAX) : undefined;
   if (given === undefined || given.length === 0 || given.length > LINES_PER_TRANSACTION_MAX) {
     return invalid('lines', given === undefined ? linesInput : `${given.length} lines`, `must hold 1 to ${LINES_PER_TRANSACTION_MAX} lines`);
   }

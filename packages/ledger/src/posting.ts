@@ -4,7 +4,7 @@
  * account rules is decided by {@link planPosting} once the accounts are known.
  */
 import { createHash } from 'node:crypto';
-import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, isArrayInput } from './errors.js';
 import { formatUnits, isStorableUnits, parseUnits, storageLimitExceeded } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import type { AccountKind, NormalSide } from './chart.js';
@@ -125,7 +125,7 @@ function readPairs(value: object): [string, unknown][] {
 /** Checks metadata (string pairs) and returns its canonical JSON, keys sorted (null when absent). */
 export function parseMetadata(value: unknown): string | null {
   if (value === undefined) return null;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('metadata', value, 'must be an object of strings');
+  if (typeof value !== 'object' || value === null || isArrayInput(value, 'metadata')) return invalid('metadata', value, 'must be an object of strings');
   const pairs = readPairs(value);
   if (pairs.length > METADATA_PAIRS_MAX) return invalid('metadata', value, `must have at most ${METADATA_PAIRS_MAX} pairs`);
   // No prototype: a key `__proto__` would otherwise call the prototype's setter and vanish from
@@ -182,7 +182,7 @@ export function normalizePosting(input: PostingInput, options: NormalizeOptions)
   const providerId = fields.providerId === undefined ? null : parseKey(fields.providerId, 'providerId');
   const description = parseOptionalText(fields.description, 'description', DESCRIPTION_LENGTH_MAX);
   const metadata = parseMetadata(fields.metadata);
-  if (!Array.isArray(fields.entries)) return invalid('entries', fields.entries, 'must be an array');
+  if (!isArrayInput(fields.entries, 'entries')) return invalid('entries', fields.entries, 'must be an array');
   const entriesMax = options.reversesTransactionId === undefined ? ENTRIES_PER_TRANSACTION_MAX : REVERSAL_ENTRIES_MAX;
   const given = readArray(fields.entries, 'entries', entriesMax);
   if (given.length < 2 || given.length > entriesMax) {

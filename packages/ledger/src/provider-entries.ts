@@ -14,7 +14,7 @@
  * inside it (on SQLite the one connection is held by that transaction).
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, describeValue } from './errors.js';
+import { LedgerError, describeValue, isArrayInput } from './errors.js';
 import { formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { parseAccountingDay } from './calendar.js';
@@ -89,7 +89,7 @@ function toProviderEntry(row: ProviderEntryRow, interestDay: string | null): Pro
 /** A kinds filter: absent (every kind, null), or a non-empty list of transaction kinds. */
 function checkKinds(kinds: readonly TransactionKind[] | undefined): readonly TransactionKind[] | null {
   if (kinds === undefined) return null;
-  if (!Array.isArray(kinds) || kinds.length === 0) {
+  if (!isArrayInput(kinds, 'kinds') || kinds.length === 0) {
     throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(kinds)}`, { field: 'kinds', value: describeValue(kinds) });
   }
   kinds.forEach((kind: unknown, index) => {

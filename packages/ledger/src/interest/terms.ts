@@ -3,7 +3,7 @@
  * carry, scale and days per year. Every open question of the provider's public material is a
  * field here with a documented default, never a constant in the computation.
  */
-import { LedgerError, describeValue } from '../errors.js';
+import { LedgerError, describeValue, isArrayInput } from '../errors.js';
 import { AMOUNT_SCALE_DEFAULT, assertScale, isRoundingMode } from '../money.js';
 import type { RoundingMode } from '../money.js';
 import { DAYS_PER_YEAR_DEFAULT, assertDaysPerYear, parseApy, parseApyScaled } from './daily-factor.js';
@@ -118,7 +118,7 @@ export function parseInterestTerms(input: unknown, field?: string): InterestTerm
   const fail = (at: string, value: unknown, reason: string): never => {
     throw new LedgerError('invalid_input', `${at} ${reason}, got ${describeValue(value)}`, { field: at, value: describeValue(value) });
   };
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail(field ?? 'terms', input, 'must be an interest terms object');
+  if (typeof input !== 'object' || input === null || isArrayInput(input, field ?? 'terms')) return fail(field ?? 'terms', input, 'must be an interest terms object');
   const raw = input as Record<string, unknown>;
   for (const key of Object.keys(raw)) if (!TERMS_KEYS.has(key)) fail(path(key), raw[key], 'is not an interest terms field');
 
@@ -149,7 +149,7 @@ function parsePartnerMargin(
   fail: (at: string, value: unknown, reason: string) => never,
 ): PartnerMarginTerms | null {
   if (input === undefined || input === null) return null;
-  if (typeof input !== 'object' || Array.isArray(input)) return fail(field, input, 'must be null or a partner margin object');
+  if (typeof input !== 'object' || isArrayInput(input, field)) return fail(field, input, 'must be null or a partner margin object');
   const raw = input as Record<string, unknown>;
   const mode = withDefault(raw['mode'], MARGIN_MODE_DEFAULT);
   if (mode === 'own-apy') {

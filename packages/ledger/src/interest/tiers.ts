@@ -1,7 +1,7 @@
 /**
  * Interest tiers: balance bands, each with its own APY, and how they apply to a balance.
  */
-import { LedgerError, describeValue } from '../errors.js';
+import { LedgerError, describeValue, isArrayInput } from '../errors.js';
 import { formatUnits, parseUnits } from '../money.js';
 import { parseApy } from './daily-factor.js';
 
@@ -74,14 +74,14 @@ export function parseInterestTiers(input: unknown, options: ParseInterestTiersOp
   const fail = (path: string, value: unknown, reason: string): never => {
     throw new LedgerError('invalid_input', `${path} ${reason}, got ${describeValue(value)}`, { field: path, value: describeValue(value) });
   };
-  if (!Array.isArray(input)) return fail(field, input, 'must be an array of tier bands');
+  if (!isArrayInput(input, field)) return fail(field, input, 'must be an array of tier bands');
   if (input.length === 0 || input.length > INTEREST_TIERS_MAX) return fail(field, input, `must hold 1 to ${INTEREST_TIERS_MAX} bands`);
   const tiers: LedgerInterestTier[] = [];
   let previousTo: bigint | null = null;
   const bands: readonly unknown[] = input;
   for (const [index, raw] of bands.entries()) {
     const path = `${field}[${index}]`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(path, raw, 'must be an object { fromAmount, toAmount, apy }');
+    if (typeof raw !== 'object' || raw === null || isArrayInput(raw, path)) fail(path, raw, 'must be an object { fromAmount, toAmount, apy }');
     const tier = raw as Record<string, unknown>;
     for (const key of Object.keys(tier)) if (!TIER_KEYS.has(key)) fail(`${path}.${key}`, tier[key], 'is not a tier field');
     const from = parseUnits(tier['fromAmount'], { field: `${path}.fromAmount`, scale });
