@@ -273,9 +273,24 @@ function entryKindFingerprints(): Migration {
   };
 }
 
+/**
+ * `reconcile_breaks_entity_id` (entity, id): an entity's breaks in id order are one index range,
+ * which the audit export's `breaks.csv` walks a page at a time. Without it SQLite read each page
+ * through `reconcile_breaks_day` and sorted the export's whole day range in a temporary B-tree for
+ * every page (300k breaks over a year: 0.25 s a page of 5,000, 8.1 s for the year's export; 3.1-3.6
+ * s with it). `IF NOT EXISTS`: books where an interim build created it open all the same.
+ */
+function breaksEntityIdIndex(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.createIndex('reconcile_breaks_entity_id').ifNotExists().on('reconcile_breaks').columns(['entity', 'id']).execute();
+    },
+  };
+}
+
 /** Reconcile's migrations by name, in order (exported for the in-place upgrade tests). */
 export function reconcileMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays(), '0006_entry_kind_fingerprints': entryKindFingerprints() };
+  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays(), '0006_entry_kind_fingerprints': entryKindFingerprints(), '0007_breaks_entity_id_index': breaksEntityIdIndex() };
 }
 
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */

@@ -10,7 +10,7 @@ import type { CsvProfileOptions, ExportOutput } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkDayRange, checkScope } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
-import { selectBreaksPage } from './export-queries.js';
+import { selectBreakIdBounds, selectBreaksPage } from './export-queries.js';
 import { EntitySums } from './export-result.js';
 import type { ExportResult } from './export-result.js';
 
@@ -99,9 +99,11 @@ export async function exportBreaksCsv(options: BreaksCsvOptions): Promise<Export
   const counts = new EntitySums(() => ({ open: 0, resolved: 0 }));
   let rows = 0;
   try {
-    let afterId = 0;
+    const bounds = await selectBreakIdBounds(db, scope, range);
+    let afterId = bounds === undefined ? 0 : bounds.first - 1;
     for (;;) {
-      const page = await selectBreaksPage(db, { scope, range, afterId, pageSize });
+      // A range without breaks reads no page (and reports its 0 rows once, as one that has).
+      const page = bounds === undefined ? [] : await selectBreaksPage(db, { scope, range, afterId, lastId: bounds.last, pageSize });
       for (const row of page) {
         const count = counts.of(row.entity, row.currency ?? '');
         if (row.status === 'resolved') count.resolved += 1;

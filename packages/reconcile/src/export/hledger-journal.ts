@@ -12,8 +12,9 @@ import type { ExportOutput, TextSink } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
 import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { CheckedScope, ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
-import { selectAccountNamesPage, selectCurrencies, selectEntityIds, selectEntriesOfTransactions, selectEntryCounts, selectTransactionsPage } from './export-queries.js';
-import type { AccountNameKey, TransactionKey } from './export-queries.js';
+import { selectAccountNamesByIdPage, selectCurrencies, selectEntityIds, selectEntriesOfTransactions, selectEntryCounts, selectTransactionsPage } from './export-queries.js';
+import type { TransactionKey } from './export-queries.js';
+import { ExternalSorter } from '../external-sort.js';
 import { interestDayOf } from './journal-csv.js';
 import { DebitCreditAccumulator } from './export-result.js';
 import type { DebitCreditTotals, ExportResult } from './export-result.js';
@@ -226,6 +227,18 @@ async function withinEntryBound<T extends { readonly id: number }>(db: Kysely<Le
  */
 const JOURNAL_TAGS: readonly string[] = Object.freeze(['occurred_at', 'entity', 'interest_day', 'provider_id', 'reverses_transaction_id']);
 
+/** An account's (entity, kind, code), as the external sort of {@link writeAccountDeclarations} stores it. */
+type AccountNameParts = readonly [entity: string, kind: string, code: string];
+
+/**
+ * The sort key of an account's name parts: joined by NUL, which none of them holds (the ledger
+ * refuses it in text, and PostgreSQL cannot store it), and which sorts before every other
+ * character, so that the keys' code point order is the parts' byte order, part by part.
+ */
+function accountNameSortKey(parts: AccountNameParts): string {
+  return `${parts[0]}\u0000${parts[1]}\u0000${parts[2]}`;
+}
+
 /** An `account` directive with its type tag on the next, indented line. */
 function accountDirective(name: string, type: HledgerAccountType): string {
   // Not `account NAME  ; type: T` on one line: ledger-cli does not count that as declaring NAME,
@@ -240,33 +253,49 @@ function accountDirective(name: string, type: HledgerAccountType): string {
  * declared.
  */
 async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { scope: CheckedScope; pageSize: number; sink: TextSink }): Promise<number> {
-  let after: AccountNameKey | undefined;
-  let parent = '';
-  let declared = 0;
-  for (;;) {
-    const page = await selectAccountNamesPage(db, { scope: input.scope, after, pageSize: input.pageSize });
-    const lines: string[] = [];
-    for (const account of page) {
-      const type = hledgerAccountType(account.kind);
-      const group = hledgerAccountName({ entity: account.entity, kind: account.kind, code: account.kind });
-      if (group !== parent) {
-        lines.push(accountDirective(group, type));
-        parent = group;
-        declared += 1;
-      }
-      const name = hledgerAccountName(account);
-      if (name !== group) {
-        lines.push(accountDirective(name, type));
-        declared += 1;
-      }
+  // The names in (entity, kind, code) byte order, through an external sort: bounded memory
+  // whatever the number of accounts (see selectAccountNamesByIdPage for why not the database's).
+  const sorter = new ExternalSorter<AccountNameParts>({ key: accountNameSortKey });
+  try {
+    let afterId = 0;
+    for (;;) {
+      const page = await selectAccountNamesByIdPage(db, { scope: input.scope, afterId, pageSize: input.pageSize });
+      await sorter.addAll(page.map((account): AccountNameParts => [account.entity, account.kind, account.code]));
+      const last = page[page.length - 1];
+      if (page.length < input.pageSize || last === undefined) break;
+      afterId = last.id;
     }
-    if (lines.length > 0 && !input.sink.write(`${lines.join('\n')}\n`)) await input.sink.drain();
-    const last = page[page.length - 1];
-    if (page.length < input.pageSize || last === undefined) break;
-    after = last;
+    let parent = '';
+    let previous: string | undefined;
+    let declared = 0;
+    for await (const batch of sorter.sortedBatches()) {
+      const lines: string[] = [];
+      for (const parts of batch) {
+        // An account exists once per currency; its name in a plain-text journal does not carry it.
+        const key = accountNameSortKey(parts);
+        if (key === previous) continue;
+        previous = key;
+        const [entity, kind, code] = parts;
+        const type = hledgerAccountType(kind);
+        const group = hledgerAccountName({ entity, kind, code: kind });
+        if (group !== parent) {
+          lines.push(accountDirective(group, type));
+          parent = group;
+          declared += 1;
+        }
+        const name = hledgerAccountName({ entity, kind, code });
+        if (name !== group) {
+          lines.push(accountDirective(name, type));
+          declared += 1;
+        }
+      }
+      if (lines.length > 0 && !input.sink.write(`${lines.join('\n')}\n`)) await input.sink.drain();
+    }
+    if (declared > 0 && !input.sink.write('\n')) await input.sink.drain();
+    return declared;
+  } finally {
+    await sorter.close();
   }
-  if (declared > 0 && !input.sink.write('\n')) await input.sink.drain();
-  return declared;
 }
 
 /**
