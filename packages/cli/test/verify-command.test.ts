@@ -65,4 +65,46 @@ describe('earnbook verify', () => {
     expect(unknown.stderr).not.toContain('\u001b');
     expect(await booksSnapshot(ws.database)).toBe(before);
   });
+
+  /** Adds a `lending` account whose stored balance no entry explains, behind the ledger's back. */
+  const tamperLending = async () => {
+    const { db } = openSqliteDatabase({ filename: ws.database });
+    try {
+      await sql`insert into ledger_accounts (entity, currency, code, kind, normal_side, balance, last_day, entry_count, created_at) values ('lending', 'BTC', 'user:ghost', 'user', 'credit', '5.000000000000000000', null, 0, '2025-03-18T00:00:00.000Z')`.execute(db);
+    } finally {
+      await db.destroy();
+    }
+  };
+
+  it('does not answer consistent when the config lists only some of the entities the books keep', async () => {
+    await tamperLending();
+    const defiOnly = await ws.writeConfig('defi-only.json', { entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }] });
+    const before = await booksSnapshot(ws.database);
+    const result = await runCli(['verify', '--database', ws.database, '--config', defiOnly], { cwd: ws.dir });
+    // lending is kept by the books and inconsistent: a check of every entity may not exit 0.
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('lending');
+    expect(await booksSnapshot(ws.database)).toBe(before);
+  });
+
+  it('checks the entities the books keep and records none the config adds', async () => {
+    const more = await ws.writeConfig('more.json', { entities: [{ id: 'defi', timeZone: 'Europe/Berlin' }, { id: 'lending', timeZone: 'Europe/Berlin' }, { id: 'otc', timeZone: 'UTC' }] });
+    const before = await booksSnapshot(ws.database);
+    const result = await runCli(['verify', '--database', ws.database, '--config', more, '--json'], { cwd: ws.dir });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect((JSON.parse(result.stdout) as { entities: { entity: string }[] }).entities.map((verdict) => verdict.entity)).toEqual(['defi', 'lending']);
+    expect(await booksSnapshot(ws.database)).toBe(before);
+    const otc = await runCli(['verify', '--entity', 'otc', '--database', ws.database, '--config', more], { cwd: ws.dir });
+    expect(otc.code).toBe(2);
+    expect(otc.stderr).toContain('field --entity');
+    expect(await booksSnapshot(ws.database)).toBe(before);
+  });
+
+  it('names the inconsistent entity in --json', async () => {
+    await tamperLending();
+    const json = await cli(['--json']);
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.stdout) as { consistent: boolean; entities: { entity: string; consistent: boolean }[] };
+    expect(parsed).toMatchObject({ consistent: false, entities: [{ entity: 'defi', consistent: true }, { entity: 'lending', consistent: false }] });
+  });
 });

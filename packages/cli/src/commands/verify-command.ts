@@ -12,6 +12,7 @@ import { LedgerInvariantError } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
+import { EMPTY_CONFIG } from '../cli-config.js';
 import type { BookFlags } from '../book-options.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_BREAKS, EXIT_CLEAN } from '../exit-codes.js';
@@ -56,7 +57,12 @@ export function addVerifyCommand(program: Command, io: CliIo, setExit: (code: Ex
     .option('--entity <id>', "only this legal entity (default: every entity of the books, one after the other)");
   addBookOptions(verify).action(async (flags: VerifyFlags) => {
     const config = await resolveConfig(flags, io);
-    const verdicts = await withBooks(flags, config, io, async (opened) => {
+    // The books are opened with the entities they keep, not the config's: with the config's, an
+    // entity the books keep but the config leaves out was never checked (and the books answered
+    // consistent), and one the config adds was recorded, so that the check wrote to the books.
+    // Only the database is taken from the config; the check needs no tolerance, wallet or zone.
+    const books = Object.freeze({ ...EMPTY_CONFIG, database: config.database });
+    const verdicts = await withBooks(flags, books, io, async (opened) => {
       const entities = flags.entity === undefined ? [...opened.ledger.entities.keys()] : [opened.ledger.entity(flags.entity, '--entity').id];
       const found: EntityVerdict[] = [];
       for (const entity of entities) {
