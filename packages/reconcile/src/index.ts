@@ -35,6 +35,7 @@ export { WORKER_WAIT_MS_DEFAULT, WORKER_WAIT_MS_MAX } from './worker-start.js';
 export { COMPARE_ASIDE_INTEREST_ENTRIES_MIN } from './interest-projection.js';
 export type { ReconcilerOptions, WorkerThreads } from './reconciler-options.js';
 export type { Break } from './break-store.js';
+export { BREAKS_PAGE_SIZE_MAX, INSTRUCTIONS_PAGE_SIZE_MAX } from './list-page.js';
 export type { SettlementInstruction } from './instructions.js';
 export { TRANSACTION_HASH_PATTERN, TRANSACTION_HASH_RULE, isTransactionHash } from './instructions.js';
 export { migrateReconcile } from './db/migrations.js';

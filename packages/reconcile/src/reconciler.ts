@@ -21,6 +21,7 @@ import type { Break, LinkFacts } from './break-store.js';
 import { TRANSACTION_HASH_RULE, confirmWithin, isTransactionHash, rowToInstruction, settlementKey } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import { invalid, reconcilerSettings } from './reconciler-options.js';
+import { BREAKS_PAGE_SIZE_MAX, INSTRUCTIONS_PAGE_SIZE_MAX, readListPage } from './list-page.js';
 import type { ReconcilerOptions } from './reconciler-options.js';
 
 /**
@@ -84,9 +85,19 @@ export class Reconciler {
   }
 
   /** Breaks of an entity (optionally of one day or status), by day then id. */
-  async breaks(input: { entity: string; day?: string; status?: 'open' | 'resolved' }): Promise<Break[]> {
+  async breaks(input: { entity: string; day?: string; status?: 'open' | 'resolved'; afterId?: number; limit?: number }): Promise<Break[]> {
     const entity = this.ledger.entity(input.entity).id;
-    return (await repository.selectBreaks(this.#db, { ...input, entity })).map(rowToBreak);
+    const page = readListPage(input, BREAKS_PAGE_SIZE_MAX);
+    let after: { day: string; id: number } | undefined;
+    if (page.afterId > 0) {
+      // The page goes on after that break in (day, id) order: its day is read, never trusted from the caller.
+      const previous = await repository.findBreak(this.#db, page.afterId);
+      if (previous === undefined || previous.entity !== entity) throw new ReconcileError('unknown_break', `afterId ${page.afterId} is not a break of ${entity}`, { field: 'afterId', value: String(page.afterId) });
+      after = { day: previous.accounting_day, id: previous.id };
+    }
+    const { afterId: _afterId, limit: _limit, ...filter } = input;
+    const rows = await repository.selectBreaks(this.#db, { ...filter, entity, ...(after === undefined ? {} : { after }), ...(page.limit === undefined ? {} : { limit: page.limit }) });
+    return rows.map(rowToBreak);
   }
 
   async #break(id: number): Promise<BreakRow> {
@@ -183,9 +194,11 @@ export class Reconciler {
   }
 
   /** Settlement instructions of an entity (optionally of one day or status), by id. */
-  async instructions(input: { entity: string; day?: string; status?: SettlementInstruction['status'] }): Promise<SettlementInstruction[]> {
+  async instructions(input: { entity: string; day?: string; status?: SettlementInstruction['status']; afterId?: number; limit?: number }): Promise<SettlementInstruction[]> {
     const entity = this.ledger.entity(input.entity).id;
-    return (await repository.selectInstructions(this.#db, { ...input, entity })).map(rowToInstruction);
+    const page = readListPage(input, INSTRUCTIONS_PAGE_SIZE_MAX);
+    const { afterId: _afterId, limit: _limit, ...filter } = input;
+    return (await repository.selectInstructions(this.#db, { ...filter, entity, ...page })).map(rowToInstruction);
   }
 
   async #instruction(id: number): Promise<InstructionRow> {

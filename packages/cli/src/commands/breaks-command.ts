@@ -7,6 +7,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
+import { BREAKS_PAGE_SIZE_MAX } from '@earnbook/reconcile';
 import type { Break } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
@@ -45,6 +46,8 @@ interface ListFlags extends BookFlags {
   readonly entity: string;
   readonly day?: string;
   readonly status: 'open' | 'resolved' | 'all';
+  readonly limit?: number;
+  readonly afterId?: number;
 }
 
 interface ResolveFlags extends BookFlags {
@@ -66,12 +69,22 @@ export function addBreaksCommand(program: Command, io: CliIo, setExit: (code: Ex
     .description("list an entity's breaks (open ones by default)")
     .requiredOption('--entity <id>', 'legal entity')
     .option('--day <YYYY-MM-DD>', 'only the breaks of this accounting day')
-    .addOption(new Option('--status <status>', 'which breaks').choices(['open', 'resolved', 'all']).default('open'));
+    .addOption(new Option('--status <status>', 'which breaks').choices(['open', 'resolved', 'all']).default('open'))
+    .option('--limit <n>', `at most this many breaks (1 to ${BREAKS_PAGE_SIZE_MAX}; default: every one)`, parseId)
+    .option('--after-id <breakId>', 'start after this break, in the listing\'s order (day, then id): the last id of the page before', parseId);
   addBookOptions(list).action(async (flags: ListFlags) => {
     const day = flags.day === undefined ? undefined : parseAccountingDay(flags.day, '--day');
     const config = await resolveConfig(flags, io);
     const found = await withBooks(flags, config, io, (opened) =>
-      opened.reconciler.breaks({ entity: opened.ledger.entity(flags.entity, '--entity').id, ...(day === undefined ? {} : { day }), ...(flags.status === 'all' ? {} : { status: flags.status }) }),
+      withFlagErrors({ limit: '--limit', afterId: '--after-id' }, () =>
+        opened.reconciler.breaks({
+          entity: opened.ledger.entity(flags.entity, '--entity').id,
+          ...(day === undefined ? {} : { day }),
+          ...(flags.status === 'all' ? {} : { status: flags.status }),
+          ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+          ...(flags.afterId === undefined ? {} : { afterId: flags.afterId }),
+        }),
+      ),
     );
     if (flags.json === true) writeJson(io, { breaks: found });
     else if (flags.quiet !== true) {

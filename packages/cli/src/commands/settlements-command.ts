@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { formatInstant, parseAccountingDay, parseInstant } from '@earnbook/ledger';
-import { TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
+import { INSTRUCTIONS_PAGE_SIZE_MAX, TRANSACTION_HASH_RULE, isTransactionHash } from '@earnbook/reconcile';
 import type { SettlementInstruction } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
@@ -42,6 +42,8 @@ interface ListFlags extends BookFlags {
   readonly entity: string;
   readonly day?: string;
   readonly status: 'pending' | 'held' | 'cancelled' | 'sent' | 'confirmed' | 'all';
+  readonly limit?: number;
+  readonly afterId?: number;
 }
 
 interface SentFlags extends BookFlags {
@@ -64,12 +66,22 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     .description("list an entity's settlement instructions")
     .requiredOption('--entity <id>', 'legal entity')
     .option('--day <YYYY-MM-DD>', 'only the instructions of this accounting day')
-    .addOption(new Option('--status <status>', 'which instructions').choices(['pending', 'held', 'cancelled', 'sent', 'confirmed', 'all']).default('all'));
+    .addOption(new Option('--status <status>', 'which instructions').choices(['pending', 'held', 'cancelled', 'sent', 'confirmed', 'all']).default('all'))
+    .option('--limit <n>', `at most this many instructions (1 to ${INSTRUCTIONS_PAGE_SIZE_MAX}; default: every one)`, parseId)
+    .option('--after-id <instructionId>', 'start after this instruction id (the last id of the page before)', parseId);
   addBookOptions(list).action(async (flags: ListFlags) => {
     const day = flags.day === undefined ? undefined : parseAccountingDay(flags.day, '--day');
     const config = await resolveConfig(flags, io);
     const found = await withBooks(flags, config, io, (opened) =>
-      opened.reconciler.instructions({ entity: opened.ledger.entity(flags.entity, '--entity').id, ...(day === undefined ? {} : { day }), ...(flags.status === 'all' ? {} : { status: flags.status }) }),
+      withFlagErrors({ limit: '--limit', afterId: '--after-id' }, () =>
+        opened.reconciler.instructions({
+          entity: opened.ledger.entity(flags.entity, '--entity').id,
+          ...(day === undefined ? {} : { day }),
+          ...(flags.status === 'all' ? {} : { status: flags.status }),
+          ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+          ...(flags.afterId === undefined ? {} : { afterId: flags.afterId }),
+        }),
+      ),
     );
     if (flags.json === true) writeJson(io, { instructions: found });
     else if (flags.quiet !== true) {

@@ -288,9 +288,22 @@ function breaksEntityIdIndex(): Migration {
   };
 }
 
+/**
+ * `reconcile_breaks_entity_day_id` (entity, accounting_day, id): a page of an entity's breaks in
+ * (day, id) order (`Reconciler.breaks` with `afterId` and `limit`) is one index range; through
+ * `reconcile_breaks_day` each page sorted the breaks of its first day by id.
+ */
+function breaksDayIdIndex(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.createIndex('reconcile_breaks_entity_day_id').ifNotExists().on('reconcile_breaks').columns(['entity', 'accounting_day', 'id']).execute();
+    },
+  };
+}
+
 /** Reconcile's migrations by name, in order (exported for the in-place upgrade tests). */
 export function reconcileMigrations(dialect: LedgerDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays(), '0006_entry_kind_fingerprints': entryKindFingerprints(), '0007_breaks_entity_id_index': breaksEntityIdIndex() };
+  return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays(), '0006_entry_kind_fingerprints': entryKindFingerprints(), '0007_breaks_entity_id_index': breaksEntityIdIndex(), '0008_breaks_day_id_index': breaksDayIdIndex() };
 }
 
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */

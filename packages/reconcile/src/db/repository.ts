@@ -43,11 +43,15 @@ export async function selectBreaksOfDay(db: Db, entity: string, day: string): Pr
   return db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', entity).where('accounting_day', '=', day).orderBy('id').execute();
 }
 
-/** Breaks of an entity, optionally of one day or status, by day then id. */
-export async function selectBreaks(db: Db, input: { entity: string; day?: string; status?: 'open' | 'resolved' }): Promise<BreakRow[]> {
+/** Breaks of an entity, optionally of one day or status, by day then id: after (day, id) when given, at most `limit`. */
+export async function selectBreaks(db: Db, input: { entity: string; day?: string; status?: 'open' | 'resolved'; after?: { day: string; id: number }; limit?: number }): Promise<BreakRow[]> {
   let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).orderBy('accounting_day').orderBy('id');
   if (input.day !== undefined) query = query.where('accounting_day', '=', input.day);
   if (input.status !== undefined) query = query.where('status', '=', input.status);
+  const { after } = input;
+  // Written out rather than as a row value, so that both dialects range over the (entity, day, id) index.
+  if (after !== undefined) query = query.where('accounting_day', '>=', after.day).where((eb) => eb.or([eb('accounting_day', '>', after.day), eb('id', '>', after.id)]));
+  if (input.limit !== undefined) query = query.limit(input.limit);
   return query.execute();
 }
 
@@ -89,10 +93,12 @@ export async function findInstruction(db: Db, id: number): Promise<InstructionRo
 }
 
 /** Instructions of an entity, optionally of one day or status, by id. */
-export async function selectInstructions(db: Db, input: { entity: string; day?: string; status?: InstructionRow['status'] }): Promise<InstructionRow[]> {
+export async function selectInstructions(db: Db, input: { entity: string; day?: string; status?: InstructionRow['status']; afterId?: number; limit?: number }): Promise<InstructionRow[]> {
   let query = db.selectFrom('settlement_instructions').selectAll().where('entity', '=', input.entity).orderBy('id');
   if (input.day !== undefined) query = query.where('accounting_day', '=', input.day);
   if (input.status !== undefined) query = query.where('status', '=', input.status);
+  if (input.afterId !== undefined && input.afterId > 0) query = query.where('id', '>', input.afterId);
+  if (input.limit !== undefined) query = query.limit(input.limit);
   return query.execute();
 }
 
