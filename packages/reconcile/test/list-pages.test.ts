@@ -59,6 +59,20 @@ describe.each(DIALECTS)('break and instruction listings in pages on %s', (dialec
     }
   });
 
+  it('goes on after a break outside the filter: another day, another status, and at every break of a day', async () => {
+    const all = await reconciler.breaks({ entity: 'defi' });
+    const sorted = (items: { id: number; accountingDay: string }[]) => items.map((item) => `${item.accountingDay}#${item.id}`);
+    for (const previous of all) {
+      for (const filter of [{}, { day: '2025-03-18' }, { day: '2025-03-16' }, { day: '2025-03-20' }, { status: 'open' as const }, { status: 'resolved' as const }, { day: '2025-03-18', status: 'resolved' as const }]) {
+        const expected = all.filter((item) => (item.accountingDay > previous.accountingDay || (item.accountingDay === previous.accountingDay && item.id > previous.id)) && (filter.day === undefined || item.accountingDay === filter.day) && (!('status' in filter) || item.status === filter.status));
+        for (const limit of [1, 2, BREAKS_PAGE_SIZE_MAX]) {
+          const page = await reconciler.breaks({ entity: 'defi', ...filter, afterId: previous.id, limit });
+          expect(sorted(page), `after ${previous.id} (${previous.accountingDay}) ${JSON.stringify(filter)} limit ${limit}`).toEqual(sorted(expected.slice(0, limit)));
+        }
+      }
+    }
+  });
+
   it('walks every instruction of a listing once, by id, whatever the page size', async () => {
     for (const filter of [{ entity: 'defi' }, { entity: 'lending', status: 'pending' as const }, { entity: 'defi', day: '2025-03-18' }]) {
       const whole = await reconciler.instructions(filter);

@@ -43,16 +43,36 @@ export async function selectBreaksOfDay(db: Db, entity: string, day: string): Pr
   return db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', entity).where('accounting_day', '=', day).orderBy('id').execute();
 }
 
-/** Breaks of an entity, optionally of one day or status, by day then id: after (day, id) when given, at most `limit`. */
+/**
+ * Breaks of an entity, optionally of one day or status, by day then id: after (day, id) when given,
+ * at most `limit`. After a break, the rest of its day (`day = ? and id > ?`) and the days after it
+ * (`day > ?`) are read as two index ranges over (entity, accounting_day, id): as one `day >= ? and
+ * (day > ? or id > ?)` condition, both dialects scanned the given day from its first break on each
+ * page (PostgreSQL, 30k breaks on one day: 29,001 rows read and dropped per page), and with `day`
+ * PostgreSQL walked the primary key from the first break of the books (98,021 dropped per page).
+ */
 export async function selectBreaks(db: Db, input: { entity: string; day?: string; status?: 'open' | 'resolved'; after?: { day: string; id: number }; limit?: number }): Promise<BreakRow[]> {
-  let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).orderBy('accounting_day').orderBy('id');
-  if (input.day !== undefined) query = query.where('accounting_day', '=', input.day);
-  if (input.status !== undefined) query = query.where('status', '=', input.status);
-  const { after } = input;
-  // Written out rather than as a row value, so that both dialects range over the (entity, day, id) index.
-  if (after !== undefined) query = query.where('accounting_day', '>=', after.day).where((eb) => eb.or([eb('accounting_day', '>', after.day), eb('id', '>', after.id)]));
-  if (input.limit !== undefined) query = query.limit(input.limit);
-  return query.execute();
+  const { after, day, limit } = input;
+  const breaks = (range: { day: string; dayAfter?: boolean; idAfter?: number }, rowsMax: number | undefined): Promise<BreakRow[]> => {
+    let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).where('accounting_day', range.dayAfter === true ? '>' : '=', range.day);
+    if (input.status !== undefined) query = query.where('status', '=', input.status);
+    if (range.idAfter !== undefined) query = query.where('id', '>', range.idAfter);
+    query = range.dayAfter === true ? query.orderBy('accounting_day').orderBy('id') : query.orderBy('id');
+    return (rowsMax === undefined ? query : query.limit(rowsMax)).execute();
+  };
+  if (after === undefined) {
+    if (day !== undefined) return breaks({ day }, limit);
+    let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).orderBy('accounting_day').orderBy('id');
+    if (input.status !== undefined) query = query.where('status', '=', input.status);
+    return (limit === undefined ? query : query.limit(limit)).execute();
+  }
+  if (day !== undefined) {
+    if (day < after.day) return [];
+    return day === after.day ? breaks({ day, idAfter: after.id }, limit) : breaks({ day }, limit);
+  }
+  const rest = await breaks({ day: after.day, idAfter: after.id }, limit);
+  if (limit !== undefined && rest.length >= limit) return rest;
+  return [...rest, ...(await breaks({ day: after.day, dayAfter: true }, limit === undefined ? undefined : limit - rest.length))];
 }
 
 /** A break by id. */
