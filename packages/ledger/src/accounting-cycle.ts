@@ -14,7 +14,7 @@
  * accounts' figures.
  */
 import { createHash } from 'node:crypto';
-import { LedgerError, assertInvariant, describeValue } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, isInstanceInput } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, formatUnits, toUnits } from './money.js';
 import type { Amount } from './money.js';
 import { accountingDayOf, formatInstant, nextAccountingDay, parseInstant, parseAccountingDay, parseEpochDay, previousAccountingDay, startOfAccountingDay } from './calendar.js';
@@ -297,8 +297,10 @@ export interface CycleLinesOptions extends CycleOptions {
  * and not others. A caller that keeps the lines while the books may change takes a
  * {@link cycleLinesMark} before the read, and again where it needs the lines current.
  */
-export async function* cycleLines(options: CycleLinesOptions): AsyncGenerator<CycleLine[]> {
-  const db = options.db ?? options.books.ledger.db;
+export async function* cycleLines(given: CycleLinesOptions): AsyncGenerator<CycleLine[]> {
+  // Read once, like runAccountingCycle's options: a revoked proxy (as options or books) was a raw TypeError.
+  const options = readFields(given, ['books', 'entity', 'day', 'batchSize', 'db'], { field: 'options' });
+  const db = options.db ?? readFields(options.books, ['ledger'], { field: 'books' }).ledger.db;
   const reader = await openCycleReader(options, db);
   let afterId = 0;
   for (;;) {
@@ -479,7 +481,7 @@ async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, e
  */
 function checkRunOptions(given: RunCycleOptions): RunCycleOptions & { readonly now: () => Date } {
   const options = readFields(given, ['books', 'entity', 'day', 'batchSize', 'onLines', 'commitLines', 'now'], { field: 'options' });
-  if (!(options.books instanceof EarnBooks)) throw new LedgerError('invalid_input', `books must be an EarnBooks, got ${describeValue(options.books)}`, { field: 'books', value: describeValue(options.books) });
+  if (!isInstanceInput(options.books, EarnBooks, 'books')) throw new LedgerError('invalid_input', `books must be an EarnBooks, got ${describeValue(options.books)}`, { field: 'books', value: describeValue(options.books) });
   if (options.onLines !== undefined) requireFunction(options.onLines, 'onLines');
   const now = options.now ?? (() => new Date());
   requireFunction(now, 'now');

@@ -145,7 +145,7 @@ export class EarnBooks {
 
   constructor(ledger: Ledger, options: { now?: () => Date } = {}) {
     this.ledger = ledger;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = readFields(options, ['now'], { field: 'options' }).now ?? (() => new Date());
   }
 
   get #db(): Kysely<LedgerDatabase> {
@@ -339,6 +339,7 @@ export class EarnBooks {
 
   async #recordBooking(kind: 'deposit' | 'withdrawal', given: RecordBookingInput, scope: PostingScope | undefined): Promise<PostResult> {
     const input = readFields(given, ['entity', 'earnAccountId', 'providerBookingId', 'amount', 'occurredAt', 'providerData', 'idempotencyKey']);
+    if (scope !== undefined) requireObject(scope, 'scope');
     const account = await this.earnAccount(input, scope?.db);
     const providerBookingId = parseKey(input.providerBookingId, 'providerBookingId');
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });

@@ -108,6 +108,18 @@ export function isArrayInput(value: unknown, field: string): value is readonly u
 }
 
 /**
+ * `value instanceof type`, for a caller's input: a value that cannot answer (a revoked proxy, or a
+ * proxy whose `getPrototypeOf` trap throws) is `invalid_input` naming `field`.
+ */
+export function isInstanceInput<T>(value: unknown, type: abstract new (...args: never[]) => T, field: string): value is T {
+  try {
+    return value instanceof type;
+  } catch (cause) {
+    throw new LedgerError('invalid_input', `${field} cannot be read (${cause instanceof Error ? cause.message : String(cause)})`, { field, value: describeValue(value), cause });
+  }
+}
+
+/**
  * `input` when it is an object (not `null`, not an array), for reading its fields; otherwise
  * `invalid_input` naming `field` and the value (reading a field of `null` was a raw TypeError).
  */

@@ -70,3 +70,16 @@ export function readArray<T>(value: readonly T[], field: string, lengthMax: numb
 export function requireFunction(value: unknown, field: string): void {
   if (typeof value !== 'function') throw new LedgerError('invalid_input', `${field} must be a function, got ${describeValue(value)}`, { field, value: describeValue(value) });
 }
+
+/**
+ * The own enumerable fields of an input object, read once into a plain object (for inputs whose
+ * every field is checked, such as interest terms): an object whose traps or getters throw (a
+ * proxy) is `invalid_input` naming `field`, not the trap's raw error.
+ */
+export function readRecord(input: object, field: string): Record<string, unknown> {
+  try {
+    return Object.fromEntries(Object.entries(input));
+  } catch (cause) {
+    throw unreadable(field, cause);
+  }
+}

@@ -42,7 +42,7 @@ import { assertNoPartialWrite, markPartialWrite } from './partial-writes.js';
 import type { PostBatchContext } from './post-batch.js';
 import { readHistory, readTransaction, readTransactionsOfDay } from './journal-reads.js';
 import { verifyBooks } from './verify.js';
-import { entitiesToOpen, parseEntities, recordEntities } from './open-books.js';
+import { entitiesToOpen, parseEntities, readOpenOptions, recordEntities } from './open-books.js';
 import { POST_BATCH_MAX } from './ledger-types.js';
 import type {
   HistoryOptions,
@@ -146,7 +146,8 @@ export class Ledger {
   }
 
   /** Opens the ledger: validates the configuration, migrates, and records the entities. */
-  static async open(options: LedgerOptions): Promise<Ledger> {
+  static async open(given: LedgerOptions): Promise<Ledger> {
+    const options = readOpenOptions(given);
     const entities = parseEntities(await entitiesToOpen(options));
     for (const [currency, scale] of Object.entries(options.currencyScales ?? {})) assertScale(scale, `currencyScales.${currency}`);
     // Every option is checked before the migration creates or upgrades the books.
@@ -189,7 +190,8 @@ export class Ledger {
    * is 0.5 BTC at 8 decimals. A digit past the scale is refused (`invalid_amount`, naming
    * `field`).
    */
-  parseAmount(input: unknown, options: { field: string; currency: string; allowZero?: boolean }): Amount {
+  parseAmount(input: unknown, given: { field: string; currency: string; allowZero?: boolean }): Amount {
+    const options = readFields(given, ['field', 'currency', 'allowZero'], { field: 'options' });
     const units = parseUnits(input, { field: options.field, allowZero: options.allowZero ?? false });
     assertCurrencyScale(units, { scale: this.currencyScale(options.currency), currency: options.currency, field: options.field });
     return formatUnits(units);
@@ -242,8 +244,11 @@ export class Ledger {
    * }));
    */
   async postWithSystemAccounts(target: { entity: string; currency: string }, build: (ids: SystemAccountIds) => PostingInput, scope?: PostingScope): Promise<PostResult> {
-    const entity = this.entity(target?.entity).id;
-    const currency = parseCurrency(target.currency);
+    // A target or scope that answers no read (a revoked proxy) is invalid_input, not a TypeError.
+    const read = typeof target === 'object' && target !== null ? readFields(target, ['entity', 'currency'], { field: 'target' }) : { entity: undefined, currency: undefined };
+    if (scope !== undefined) requireObject(scope, 'scope');
+    const entity = this.entity(read.entity).id;
+    const currency = parseCurrency(read.currency);
     requireFunction(build, 'build');
     const known = this.#accounts.knownSystemAccounts(scope?.db ?? this.db, entity, currency);
     if (known.missing.length === 0) {

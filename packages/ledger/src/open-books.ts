@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, describeValue, isArrayInput } from './errors.js';
+import { readArray, readFields, unreadable } from './input-fields.js';
 import { assertTimeZone, formatInstant, sameTimeZone } from './calendar.js';
 import { parseKey } from './posting.js';
 import { DEFAULT_ENTITIES, ENTITIES_MAX } from './ledger-types.js';
@@ -13,6 +14,40 @@ import type { LedgerDatabase } from './db/schema.js';
 import { selectStoredEntities } from './db/stored-entities.js';
 import { insertEntityReturningZone } from './db/accounts-repository.js';
 import type { LedgerDialect } from './db/dialect.js';
+
+/**
+ * `Ledger.open`'s options read once into plain objects (the options, `storage`, each entity,
+ * `currencyScales`, `groupCommit`): one of them that answers no read (a revoked proxy, a getter
+ * or trap that throws) is `invalid_input` naming it; each was a raw TypeError.
+ */
+export function readOpenOptions(given: LedgerOptions): LedgerOptions {
+  const options = readFields(given, ['storage', 'entities', 'ifMissing', 'currencyScales', 'migrate', 'now', 'groupCommit', 'logger'], { field: 'options' });
+  const storage = readFields(options.storage, ['db', 'dialect', 'schema'], { field: 'storage', nested: true });
+  let entities = options.entities;
+  if (entities !== undefined && isArrayInput(entities, 'entities')) {
+    const listed = readArray(entities, 'entities', ENTITIES_MAX);
+    if (listed.items.length === listed.length) {
+      entities = listed.items.map((config, index) => (typeof config === 'object' && config !== null ? readFields(config, ['id', 'timeZone'], { field: `entities[${index}]`, nested: true }) : config));
+    }
+  }
+  let currencyScales = options.currencyScales;
+  if (currencyScales !== undefined) {
+    try {
+      currencyScales = Object.fromEntries(Object.entries(currencyScales)) as Record<string, number>;
+    } catch (cause) {
+      throw unreadable('currencyScales', cause);
+    }
+  }
+  const groupCommit = options.groupCommit;
+  const readCommit = typeof groupCommit === 'object' && groupCommit !== null && !isArrayInput(groupCommit, 'groupCommit') ? readFields(groupCommit, ['sizeMax', 'lingerMs', 'onGroup'], { field: 'groupCommit', nested: true }) : groupCommit;
+  return {
+    ...options,
+    storage,
+    ...(entities === undefined ? {} : { entities }),
+    ...(currencyScales === undefined ? {} : { currencyScales }),
+    ...(readCommit === undefined ? {} : { groupCommit: readCommit }),
+  } as LedgerOptions;
+}
 
 /**
  * The entities to open after the `ifMissing` rule: the caller's, else the stored ones, else the

@@ -4,6 +4,7 @@
  * field here with a documented default, never a constant in the computation.
  */
 import { LedgerError, describeValue, isArrayInput } from '../errors.js';
+import { readRecord } from '../input-fields.js';
 import { AMOUNT_SCALE_DEFAULT, assertScale, isRoundingMode } from '../money.js';
 import type { RoundingMode } from '../money.js';
 import { DAYS_PER_YEAR_DEFAULT, assertDaysPerYear, parseApy, parseApyScaled } from './daily-factor.js';
@@ -119,7 +120,7 @@ export function parseInterestTerms(input: unknown, field?: string): InterestTerm
     throw new LedgerError('invalid_input', `${at} ${reason}, got ${describeValue(value)}`, { field: at, value: describeValue(value) });
   };
   if (typeof input !== 'object' || input === null || isArrayInput(input, field ?? 'terms')) return fail(field ?? 'terms', input, 'must be an interest terms object');
-  const raw = input as Record<string, unknown>;
+  const raw = readRecord(input, field ?? 'terms');
   for (const key of Object.keys(raw)) if (!TERMS_KEYS.has(key)) fail(path(key), raw[key], 'is not an interest terms field');
 
   const scale = withDefault(raw['scale'], AMOUNT_SCALE_DEFAULT);
@@ -150,7 +151,7 @@ function parsePartnerMargin(
 ): PartnerMarginTerms | null {
   if (input === undefined || input === null) return null;
   if (typeof input !== 'object' || isArrayInput(input, field)) return fail(field, input, 'must be null or a partner margin object');
-  const raw = input as Record<string, unknown>;
+  const raw = readRecord(input, field);
   const mode = withDefault(raw['mode'], MARGIN_MODE_DEFAULT);
   if (mode === 'own-apy') {
     for (const key of Object.keys(raw)) if (!OWN_APY_KEYS.has(key)) fail(`${field}.${key}`, raw[key], 'is not a field of an own-apy margin');

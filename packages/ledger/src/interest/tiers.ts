@@ -2,6 +2,7 @@
  * Interest tiers: balance bands, each with its own APY, and how they apply to a balance.
  */
 import { LedgerError, describeValue, isArrayInput } from '../errors.js';
+import { readArray, readRecord } from '../input-fields.js';
 import { formatUnits, parseUnits } from '../money.js';
 import { parseApy } from './daily-factor.js';
 
@@ -75,14 +76,16 @@ export function parseInterestTiers(input: unknown, options: ParseInterestTiersOp
     throw new LedgerError('invalid_input', `${path} ${reason}, got ${describeValue(value)}`, { field: path, value: describeValue(value) });
   };
   if (!isArrayInput(input, field)) return fail(field, input, 'must be an array of tier bands');
-  if (input.length === 0 || input.length > INTEREST_TIERS_MAX) return fail(field, input, `must hold 1 to ${INTEREST_TIERS_MAX} bands`);
+  // Read once (length, then each band): an array proxy whose traps throw is invalid_input, not their raw error.
+  const listed = readArray(input, field, INTEREST_TIERS_MAX);
+  if (listed.length === 0 || listed.items.length !== listed.length) return fail(field, input, `must hold 1 to ${INTEREST_TIERS_MAX} bands`);
   const tiers: LedgerInterestTier[] = [];
   let previousTo: bigint | null = null;
-  const bands: readonly unknown[] = input;
+  const bands: readonly unknown[] = listed.items;
   for (const [index, raw] of bands.entries()) {
     const path = `${field}[${index}]`;
     if (typeof raw !== 'object' || raw === null || isArrayInput(raw, path)) fail(path, raw, 'must be an object { fromAmount, toAmount, apy }');
-    const tier = raw as Record<string, unknown>;
+    const tier = readRecord(raw as object, path);
     for (const key of Object.keys(tier)) if (!TIER_KEYS.has(key)) fail(`${path}.${key}`, tier[key], 'is not a tier field');
     const from = parseUnits(tier['fromAmount'], { field: `${path}.fromAmount`, scale });
     const last = index === bands.length - 1;
