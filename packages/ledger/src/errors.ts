@@ -96,26 +96,28 @@ export function describeValue(value: unknown): string {
 }
 
 /**
- * `Array.isArray(value)`, for a caller's input: a value that cannot answer (a revoked proxy, on
- * which `Array.isArray` throws a TypeError) is `invalid_input` naming `field`.
+ * The refusal of an input that could not be read: a getter or a proxy trap that threw (`cause`),
+ * or a revoked proxy, which answers no question at all.
  */
+export function unreadable(field: string, cause: unknown): LedgerError {
+  return new LedgerError('invalid_input', `${field} could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { field, value: 'unreadable', cause });
+}
+
+/** `Array.isArray(value)`, for a caller's input: one that cannot answer (a revoked proxy) is {@link unreadable}. */
 export function isArrayInput(value: unknown, field: string): value is readonly unknown[] {
   try {
     return Array.isArray(value);
   } catch (cause) {
-    throw new LedgerError('invalid_input', `${field} cannot be read (${cause instanceof Error ? cause.message : String(cause)})`, { field, value: describeValue(value), cause });
+    throw unreadable(field, cause);
   }
 }
 
-/**
- * `value instanceof type`, for a caller's input: a value that cannot answer (a revoked proxy, or a
- * proxy whose `getPrototypeOf` trap throws) is `invalid_input` naming `field`.
- */
+/** `value instanceof type`, for a caller's input: one that cannot answer (a revoked proxy, a throwing `getPrototypeOf` trap) is {@link unreadable}. */
 export function isInstanceInput<T>(value: unknown, type: abstract new (...args: never[]) => T, field: string): value is T {
   try {
     return value instanceof type;
   } catch (cause) {
-    throw new LedgerError('invalid_input', `${field} cannot be read (${cause instanceof Error ? cause.message : String(cause)})`, { field, value: describeValue(value), cause });
+    throw unreadable(field, cause);
   }
 }
 

@@ -6,7 +6,9 @@
  * getter's error as `cause` (nothing was written, and a `transact` scope may go on). Fields the
  * ledger does not know are never read, as the reads ignore them.
  */
-import { LedgerError, describeValue, requireObject } from './errors.js';
+import { LedgerError, describeValue, requireObject, unreadable } from './errors.js';
+
+export { unreadable } from './errors.js';
 
 /** How {@link readFields} names the input and its fields in errors. */
 export interface ReadFieldsOptions {
@@ -14,11 +16,6 @@ export interface ReadFieldsOptions {
   readonly field?: string;
   /** Whether the input is nested in another (`entries[1]`): its fields are then named `entries[1].amount`, not `amount`. */
   readonly nested?: boolean;
-}
-
-/** The refusal of a field whose getter threw. */
-export function unreadable(field: string, cause: unknown): LedgerError {
-  return new LedgerError('invalid_input', `${field} could not be read: ${cause instanceof Error ? cause.message : String(cause)}`, { field, value: 'unreadable', cause });
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, describeValue, isArrayInput } from './errors.js';
-import { readArray, readFields, unreadable } from './input-fields.js';
+import { readArray, readFields, readRecord } from './input-fields.js';
 import { assertTimeZone, formatInstant, sameTimeZone } from './calendar.js';
 import { parseKey } from './posting.js';
 import { DEFAULT_ENTITIES, ENTITIES_MAX } from './ledger-types.js';
@@ -30,14 +30,7 @@ export function readOpenOptions(given: LedgerOptions): LedgerOptions {
       entities = listed.items.map((config, index) => (typeof config === 'object' && config !== null ? readFields(config, ['id', 'timeZone'], { field: `entities[${index}]`, nested: true }) : config));
     }
   }
-  let currencyScales = options.currencyScales;
-  if (currencyScales !== undefined) {
-    try {
-      currencyScales = Object.fromEntries(Object.entries(currencyScales)) as Record<string, number>;
-    } catch (cause) {
-      throw unreadable('currencyScales', cause);
-    }
-  }
+  const currencyScales = options.currencyScales === undefined ? undefined : (readRecord(options.currencyScales, 'currencyScales') as Record<string, number>);
   const groupCommit = options.groupCommit;
   const readCommit = typeof groupCommit === 'object' && groupCommit !== null && !isArrayInput(groupCommit, 'groupCommit') ? readFields(groupCommit, ['sizeMax', 'lingerMs', 'onGroup'], { field: 'groupCommit', nested: true }) : groupCommit;
   return {
