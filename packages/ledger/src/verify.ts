@@ -60,11 +60,10 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
       sums.set(row.account_id, series);
     }
     for (const account of accounts) {
-      entries += verifyAccount(account, sums.get(account.id) ?? new Map(), shards.get(account.id) ?? []);
+      const checked = verifyAccount(account, sums.get(account.id) ?? new Map(), shards.get(account.id) ?? []);
+      entries += checked.entries;
       const key = `${account.entity} ${account.currency}`;
-      let signed = 0n;
-      for (const sum of sums.get(account.id)?.values() ?? []) signed += sum.total;
-      perEntityCurrency.set(key, (perEntityCurrency.get(key) ?? 0n) + signed);
+      perEntityCurrency.set(key, (perEntityCurrency.get(key) ?? 0n) + checked.signed);
       if (shardDays.accountIds.has(account.id)) shardDayAccounts.set(account.id, account);
     }
     await verifyOwnDays(db, dialect, new Map(accounts.map((account) => [account.id, account])), { ...range, entity });
@@ -77,8 +76,8 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
   return { accounts: accountCount, transactions, entries };
 }
 
-/** One account's stored balance and count against its entries, each shard's, and its sign; answers its entries. */
-function verifyAccount(account: AccountRow, series: SeriesSums extends Map<number, infer S> ? S : never, states: readonly ShardState[]): number {
+/** One account's stored balance and count against its entries, each shard's, and its sign; answers its entries and their signed sum. */
+function verifyAccount(account: AccountRow, series: SeriesSums extends Map<number, infer S> ? S : never, states: readonly ShardState[]): { entries: number; signed: bigint } {
   const own = series.get(null);
   const ownBalance = toUnits(account.balance);
   assertInvariant(ownBalance === normalDelta(own?.total ?? 0n, account.normal_side), `account ${account.id} stores ${formatUnits(ownBalance)} but its entries sum to ${formatUnits(normalDelta(own?.total ?? 0n, account.normal_side))}`);
@@ -88,8 +87,12 @@ function verifyAccount(account: AccountRow, series: SeriesSums extends Map<numbe
   assertInvariant(isAccountKind(account.kind), `account ${account.id} has unknown kind ${account.kind}`);
   if (!ACCOUNT_KIND_RULES[account.kind].negativeAllowed) assertInvariant(balance >= 0n, `account ${account.id} (${account.kind}) is negative`);
   let entries = 0;
-  for (const sum of series.values()) entries += sum.entries;
-  return entries;
+  let signed = 0n;
+  for (const sum of series.values()) {
+    entries += sum.entries;
+    signed += sum.total;
+  }
+  return { entries, signed };
 }
 
 /** Each shard of an account stores its entries' balance and count, and its latest day row equals them; answers the shards' total. */
