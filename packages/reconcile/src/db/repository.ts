@@ -53,26 +53,23 @@ export async function selectBreaksOfDay(db: Db, entity: string, day: string): Pr
  */
 export async function selectBreaks(db: Db, input: { entity: string; day?: string; status?: 'open' | 'resolved'; after?: { day: string; id: number }; limit?: number }): Promise<BreakRow[]> {
   const { after, day, limit } = input;
-  const breaks = (range: { day: string; dayAfter?: boolean; idAfter?: number }, rowsMax: number | undefined): Promise<BreakRow[]> => {
-    let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).where('accounting_day', range.dayAfter === true ? '>' : '=', range.day);
+  /** One index range: every day (`day` undefined), one day, or the days after it; by day, then id. */
+  const breaks = (range: { day?: string; laterDays?: boolean; idAfter?: number }, rowsMax: number | undefined): Promise<BreakRow[]> => {
+    let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity);
+    if (range.day !== undefined) query = query.where('accounting_day', range.laterDays === true ? '>' : '=', range.day);
     if (input.status !== undefined) query = query.where('status', '=', input.status);
     if (range.idAfter !== undefined) query = query.where('id', '>', range.idAfter);
-    query = range.dayAfter === true ? query.orderBy('accounting_day').orderBy('id') : query.orderBy('id');
+    query = range.day === undefined || range.laterDays === true ? query.orderBy('accounting_day').orderBy('id') : query.orderBy('id');
     return (rowsMax === undefined ? query : query.limit(rowsMax)).execute();
   };
-  if (after === undefined) {
-    if (day !== undefined) return breaks({ day }, limit);
-    let query = db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).orderBy('accounting_day').orderBy('id');
-    if (input.status !== undefined) query = query.where('status', '=', input.status);
-    return (limit === undefined ? query : query.limit(limit)).execute();
-  }
+  if (after === undefined) return breaks(day === undefined ? {} : { day }, limit);
   if (day !== undefined) {
     if (day < after.day) return [];
-    return day === after.day ? breaks({ day, idAfter: after.id }, limit) : breaks({ day }, limit);
+    return breaks(day === after.day ? { day, idAfter: after.id } : { day }, limit);
   }
   const rest = await breaks({ day: after.day, idAfter: after.id }, limit);
   if (limit !== undefined && rest.length >= limit) return rest;
-  return [...rest, ...(await breaks({ day: after.day, dayAfter: true }, limit === undefined ? undefined : limit - rest.length))];
+  return [...rest, ...(await breaks({ day: after.day, laterDays: true }, limit === undefined ? undefined : limit - rest.length))];
 }
 
 /** A break by id. */
