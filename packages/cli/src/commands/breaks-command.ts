@@ -11,6 +11,8 @@ import { BREAKS_PAGE_SIZE_MAX } from '@earnbook/reconcile';
 import type { Break } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
+import { addPageOptions, listPage } from '../page-flags.js';
+import type { PageFlags } from '../page-flags.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import { withFlagErrors } from '../flag-errors.js';
@@ -42,12 +44,10 @@ function breakText(item: Break): string {
   return `${singleLine(`break ${item.id} (${item.kind}, ${item.entity} ${item.accountingDay}) is ${item.status}${item.resolutionReason === null ? '' : `: ${item.resolutionReason}`}${item.resolutionTransactionId === null ? '' : ` [transaction ${item.resolutionTransactionId}]`}`)}\n`;
 }
 
-interface ListFlags extends BookFlags {
+interface ListFlags extends BookFlags, PageFlags {
   readonly entity: string;
   readonly day?: string;
   readonly status: 'open' | 'resolved' | 'all';
-  readonly limit?: number;
-  readonly afterId?: number;
 }
 
 interface ResolveFlags extends BookFlags {
@@ -69,20 +69,18 @@ export function addBreaksCommand(program: Command, io: CliIo, setExit: (code: Ex
     .description("list an entity's breaks (open ones by default)")
     .requiredOption('--entity <id>', 'legal entity')
     .option('--day <YYYY-MM-DD>', 'only the breaks of this accounting day')
-    .addOption(new Option('--status <status>', 'which breaks').choices(['open', 'resolved', 'all']).default('open'))
-    .option('--limit <n>', `at most this many breaks (1 to ${BREAKS_PAGE_SIZE_MAX}; default: every one)`, parseId)
-    .option('--after-id <breakId>', 'start after this break, in the listing\'s order (day, then id): the last id of the page before', parseId);
+    .addOption(new Option('--status <status>', 'which breaks').choices(['open', 'resolved', 'all']).default('open'));
+  addPageOptions(list, { items: 'breaks', idName: 'breakId', pageSizeMax: BREAKS_PAGE_SIZE_MAX, order: 'day, then id' });
   addBookOptions(list).action(async (flags: ListFlags) => {
     const day = flags.day === undefined ? undefined : parseAccountingDay(flags.day, '--day');
     const config = await resolveConfig(flags, io);
     const found = await withBooks(flags, config, io, (opened) =>
-      withFlagErrors({ limit: '--limit', afterId: '--after-id' }, () =>
+      listPage(flags, (page) =>
         opened.reconciler.breaks({
           entity: opened.ledger.entity(flags.entity, '--entity').id,
           ...(day === undefined ? {} : { day }),
           ...(flags.status === 'all' ? {} : { status: flags.status }),
-          ...(flags.limit === undefined ? {} : { limit: flags.limit }),
-          ...(flags.afterId === undefined ? {} : { afterId: flags.afterId }),
+          ...page,
         }),
       ),
     );

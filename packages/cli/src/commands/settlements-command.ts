@@ -11,6 +11,8 @@ import { INSTRUCTIONS_PAGE_SIZE_MAX, TRANSACTION_HASH_RULE, isTransactionHash } 
 import type { SettlementInstruction } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
+import { addPageOptions, listPage } from '../page-flags.js';
+import type { PageFlags } from '../page-flags.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CLEAN } from '../exit-codes.js';
 import { withFlagErrors } from '../flag-errors.js';
@@ -38,12 +40,10 @@ function instructionText(instruction: SettlementInstruction): string {
   return `${singleLine(`instruction ${instruction.id} (${instruction.entity} ${instruction.accountingDay} ${instruction.currency}, ${directionText(instruction)} ${shortAmount(instruction.amount)}) is ${instruction.status}${instruction.transactionHash === null ? '' : `, transaction ${instruction.transactionHash}`}${instruction.ledgerTransactionId === null ? '' : `, booked as journal transaction ${instruction.ledgerTransactionId}`}`)}\n`;
 }
 
-interface ListFlags extends BookFlags {
+interface ListFlags extends BookFlags, PageFlags {
   readonly entity: string;
   readonly day?: string;
   readonly status: 'pending' | 'held' | 'cancelled' | 'sent' | 'confirmed' | 'all';
-  readonly limit?: number;
-  readonly afterId?: number;
 }
 
 interface SentFlags extends BookFlags {
@@ -66,20 +66,18 @@ export function addSettlementsCommand(program: Command, io: CliIo, setExit: (cod
     .description("list an entity's settlement instructions")
     .requiredOption('--entity <id>', 'legal entity')
     .option('--day <YYYY-MM-DD>', 'only the instructions of this accounting day')
-    .addOption(new Option('--status <status>', 'which instructions').choices(['pending', 'held', 'cancelled', 'sent', 'confirmed', 'all']).default('all'))
-    .option('--limit <n>', `at most this many instructions (1 to ${INSTRUCTIONS_PAGE_SIZE_MAX}; default: every one)`, parseId)
-    .option('--after-id <instructionId>', 'start after this instruction id (the last id of the page before)', parseId);
+    .addOption(new Option('--status <status>', 'which instructions').choices(['pending', 'held', 'cancelled', 'sent', 'confirmed', 'all']).default('all'));
+  addPageOptions(list, { items: 'instructions', idName: 'instructionId', pageSizeMax: INSTRUCTIONS_PAGE_SIZE_MAX, order: 'id' });
   addBookOptions(list).action(async (flags: ListFlags) => {
     const day = flags.day === undefined ? undefined : parseAccountingDay(flags.day, '--day');
     const config = await resolveConfig(flags, io);
     const found = await withBooks(flags, config, io, (opened) =>
-      withFlagErrors({ limit: '--limit', afterId: '--after-id' }, () =>
+      listPage(flags, (page) =>
         opened.reconciler.instructions({
           entity: opened.ledger.entity(flags.entity, '--entity').id,
           ...(day === undefined ? {} : { day }),
           ...(flags.status === 'all' ? {} : { status: flags.status }),
-          ...(flags.limit === undefined ? {} : { limit: flags.limit }),
-          ...(flags.afterId === undefined ? {} : { afterId: flags.afterId }),
+          ...page,
         }),
       ),
     );
