@@ -190,13 +190,13 @@ async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyM
  * Read a range of transaction ids at a time, so memory holds one range's sums.
  */
 async function verifyTransactions(db: Db, dialect: LedgerDialect, entity: string | undefined): Promise<number> {
-  const ids = await repository.selectTransactionIdRange(db);
+  // The entity's own span of ids: the ranges before and after it hold none of its transactions.
+  const ids = await repository.selectTransactionIdRange(db, entity);
   let withEntries = 0;
   for (let fromId = ids?.fromId ?? 1; ids !== undefined && fromId <= ids.toId; fromId += TRANSACTION_IDS_PER_READ) {
-    const range = { fromId, toId: Math.min(fromId + TRANSACTION_IDS_PER_READ - 1, ids.toId) };
+    const range = { fromId, toId: Math.min(fromId + TRANSACTION_IDS_PER_READ - 1, ids.toId), entity };
     const transactions = new Set<number>();
     for (const row of await repository.sumEntriesPerTransactionCurrency(db, dialect, range)) {
-      if (entity !== undefined && row.entity !== entity) continue;
       transactions.add(row.transaction_id);
       assertInvariant(totalToUnits(row.total) === 0n, `transaction ${row.transaction_id} does not balance in ${row.currency}: ${row.total}`);
     }

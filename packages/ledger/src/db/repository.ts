@@ -195,21 +195,25 @@ export async function selectDayBalancesOfAccounts(db: Db, range: { fromId: numbe
 
 /**
  * Per transaction of ids `fromId`..`toId`, currency and entries' entity: the exact sum of the
- * signed entries (must be zero). The caller filters on the entity (see {@link sumEntriesPerAccount}).
+ * signed entries (must be zero); with `entity`, of that entity's entries only (a whole-books
+ * check gives none, and a transaction must then balance per entity too).
  */
-export async function sumEntriesPerTransactionCurrency(db: Db, dialect: LedgerDialect, range: { fromId: number; toId: number }) {
-  return db
+export async function sumEntriesPerTransactionCurrency(db: Db, dialect: LedgerDialect, range: { fromId: number; toId: number; entity: string | undefined }) {
+  let query = db
     .selectFrom('journal_entries')
     .select(['transaction_id', 'currency', 'entity', sql<string>`${sql.raw(dialect.exactSumFunction)}(amount)`.as('total')])
     .where('transaction_id', '>=', range.fromId)
-    .where('transaction_id', '<=', range.toId)
-    .groupBy(['transaction_id', 'currency', 'entity'])
-    .execute();
+    .where('transaction_id', '<=', range.toId);
+  // Another entity's entries in the range are no part of this one's check: left in the database.
+  if (range.entity !== undefined) query = query.where('entity', '=', range.entity);
+  return query.groupBy(['transaction_id', 'currency', 'entity']).execute();
 }
 
-/** The lowest and highest transaction id stored (of any entity), or undefined when there is none. */
-export async function selectTransactionIdRange(db: Db): Promise<{ fromId: number; toId: number } | undefined> {
-  const row = await db.selectFrom('journal_transactions').select((eb) => [eb.fn.min<number>('id').as('from_id'), eb.fn.max<number>('id').as('to_id')]).executeTakeFirst();
+/** The lowest and highest transaction id stored of `entity` (of any entity when undefined), or undefined when there is none. */
+export async function selectTransactionIdRange(db: Db, entity: string | undefined): Promise<{ fromId: number; toId: number } | undefined> {
+  let query = db.selectFrom('journal_transactions').select((eb) => [eb.fn.min<number>('id').as('from_id'), eb.fn.max<number>('id').as('to_id')]);
+  if (entity !== undefined) query = query.where('entity', '=', entity);
+  const row = await query.executeTakeFirst();
   if (row?.from_id === null || row?.from_id === undefined || row.to_id === null) return undefined;
   return { fromId: Number(row.from_id), toId: Number(row.to_id) };
 }
