@@ -8,7 +8,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { COMMAND_DESCRIPTIONS } from './command-list.js';
 import { parseAccountingDay } from '@earnbook/ledger';
-import { AUDIT_FILE_FORMATS, AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, exportAudit } from '@earnbook/reconcile';
+import { AUDIT_FILE_FORMATS, AUDIT_MANIFEST_NAME, auditFileNames, checkAuditExportDirectory, exportAudit } from '@earnbook/reconcile';
 import type { AuditFileFormat, AuditManifest } from '@earnbook/reconcile';
 import { addBookOptions, resolveConfig, withBooks, writeJson } from '../book-options.js';
 import type { BookFlags } from '../book-options.js';
@@ -20,7 +20,6 @@ import type { ExitCode } from '../exit-codes.js';
 import { progressEnabled, rowProgress, stageProgress } from '../stage-progress.js';
 import { singleLine } from '../terminal-text.js';
 import { checkPath } from '../text-flags.js';
-import { checkExportFolder } from '../export-folder.js';
 
 /** What `--what` can name. */
 export const EXPORT_WHATS = ['journal', 'balances', 'breaks', 'settlements', 'hledger', 'all'] as const;
@@ -102,7 +101,9 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
   const formats = exportFormatsOf(flags.what, flags.format);
   const config = await resolveConfig(flags, io);
   const directory = resolve(io.cwd, checkPath(flags.out, '--out'));
-  await checkExportFolder(directory, [...formats.map((format) => AUDIT_FILE_NAMES[format]), AUDIT_MANIFEST_NAME]);
+  // Before the books are opened (which may create or migrate them): a refused --out writes nothing.
+  // The export checks it again before it writes (it may have changed meanwhile).
+  await withFlagErrors({ directory: '--out' }, () => checkAuditExportDirectory({ directory, formats }));
   const progress = stageProgress({ io, enabled: progressEnabled(io, flags), title: 'export', stages: 2 });
   // Once rows flow, the display counts them (a long export moves by rows, not by stage).
   const rows = rowProgress({ io, enabled: progressEnabled(io, flags), title: 'export' });
@@ -110,7 +111,9 @@ async function runExport(flags: ExportFlags, io: CliIo): Promise<ExitCode> {
     progress.stage('opening the books');
     const { manifest, manifestPath } = await withBooks(flags, config, io, async (opened) => {
       progress.stage(`writing ${formats.length} file${formats.length === 1 ? '' : 's'} and ${AUDIT_MANIFEST_NAME}`);
-      // The range, the page size and the folder are checked there: a refusal names --from, --to, --page-size or --out.
+      // The range, the page size and the folder are checked there (the folder before anything is
+      // written: not a file nor below one, none of the export's names in it, links not followed):
+      // a refusal names --from, --to, --page-size or --out.
       return withFlagErrors({ fromDay: '--from', toDay: '--to', pageSize: '--page-size', directory: '--out' }, () => exportAudit({
         db: opened.db,
         ...(flags.entity === undefined ? { allEntities: true as const } : { entity: opened.ledger.entity(flags.entity, '--entity').id }),
@@ -165,7 +168,7 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: Ex
     .addHelpText(
       'after',
       `
-Files: journal.csv, balances.csv, breaks.csv, settlements.csv, journal.hledger, manifest.json.
+Files: ${auditFileNames().join(', ')}.
 Accounting days are calendar days in the entity's time zone (the time_zone column, and
 manifest.json's parameters.timeZones); interest keeps the day that earned it (interest_day).
 Exit codes: 0 exported, 2 error (nothing is left half-written: a failed export removes its files).

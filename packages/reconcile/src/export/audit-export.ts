@@ -3,7 +3,7 @@
  * written from one consistent snapshot of the books, plus a manifest with row counts, totals per
  * entity and currency and the SHA-256 of each file.
  */
-import { access, mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { describeValue, formatInstant } from '@earnbook/ledger';
@@ -13,7 +13,8 @@ import { exportBalancesCsv } from './balances-csv.js';
 import { exportBreaksCsv } from './breaks-csv.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkCsvProfile } from './csv-sink.js';
-import type { CsvDelimiter, CsvProfileOptions } from './csv-sink.js';
+import type { CsvDelimiter, CsvProfile, CsvProfileOptions } from './csv-sink.js';
+import { checkExportDirectory, checkTemporaryDirectory, createFailure } from './export-folders.js';
 import { assertEntityExists, checkDayRange, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import { selectEntityTimeZones } from './export-queries.js';
@@ -40,6 +41,26 @@ export const AUDIT_FILE_FORMATS: readonly AuditFileFormat[] = Object.freeze(Obje
 /** The manifest's file name. */
 export const AUDIT_MANIFEST_NAME = 'manifest.json';
 
+/**
+ * The names an audit export of `formats` (default all) writes in its directory, each of which it
+ * must not hold yet: every format's file in the order they are written, then the manifest.
+ *
+ * @example
+ * auditFileNames(['hledger_journal', 'breaks_csv']); // ['breaks.csv', 'journal.hledger', 'manifest.json']
+ */
+export function auditFileNames(formats?: readonly AuditFileFormat[]): readonly string[] {
+  return Object.freeze([...checkFormats(formats).map((format) => AUDIT_FILE_NAMES[format]), AUDIT_MANIFEST_NAME]);
+}
+
+/**
+ * The check {@link exportAudit} makes of its folder before it reads the books or writes anything,
+ * on its own: for a caller that refuses a bad folder before it opens the books (the CLI), so
+ * that a refused export has not even created them. `invalid_input` naming `directory`.
+ */
+export async function checkAuditExportDirectory(input: { readonly directory: string; readonly formats?: readonly AuditFileFormat[] }): Promise<void> {
+  await checkExportDirectory({ directory: input.directory, names: auditFileNames(input.formats) });
+}
+
 /** Bytes a file stream buffers before it asks the export to wait. */
 const FILE_HIGH_WATER_MARK_BYTES = 1024 * 1024;
 
@@ -50,8 +71,18 @@ export type AuditExportOptions = ExportScope &
   CsvProfileOptions & {
     /** The books: the ledger's and reconcile's tables. A `Transaction` is used as the snapshot. */
     readonly db: Kysely<ReconcileDatabase>;
-    /** Directory to write into (created if missing); it must not hold any of the files yet. */
+    /**
+     * Directory to write into (created if missing). It must be a folder, or a path to make one,
+     * and hold none of the export's names ({@link auditFileNames}) yet, as anything at all: a
+     * file, a folder or a symbolic link, dangling or not.
+     */
     readonly directory: string;
+    /**
+     * An existing folder where the hledger journal's external sort of account names spills its
+     * runs (removed when the export ends, whether it succeeded or failed); default the system's
+     * temporary folder (`os.tmpdir()`).
+     */
+    readonly temporaryDirectory?: string;
     /** Files to write; default all of {@link AUDIT_FILE_FORMATS}. The manifest is always written. */
     readonly formats?: readonly AuditFileFormat[];
     /**
@@ -178,13 +209,6 @@ async function writeManifest(input: { path: string; text: string; onCreated: () 
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * Runs `work` on one consistent snapshot of the books: a read-only REPEATABLE READ transaction on
  * PostgreSQL, a read transaction on SQLite (WAL: writers of other connections go on; other
@@ -196,19 +220,81 @@ async function inSnapshot<T>(db: Kysely<ReconcileDatabase>, work: (snapshot: Kys
   return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work);
 }
 
+/** What one file of the export is written from: the snapshot, the checked options, the files so far. */
+interface AuditFileInput {
+  readonly db: Kysely<ReconcileDatabase>;
+  readonly format: AuditFileFormat;
+  readonly directory: string;
+  readonly scoped: ExportScope;
+  readonly range: ExportDayRange;
+  readonly pageSize: number;
+  readonly profile: CsvProfile;
+  readonly temporaryDirectory: string | undefined;
+  /** Rows of the files written before this one. */
+  readonly rowsBefore: number;
+  readonly onProgress: AuditExportOptions['onProgress'];
+  /** Called once the file is this export's own (created), for its removal if the export fails. */
+  readonly onCreated: (path: string) => void;
+}
+
+/** Creates one file of the export exclusively, writes it and flushes it to disk. */
+async function writeAuditFile(input: AuditFileInput): Promise<AuditManifestFile> {
+  const { db, format, scoped, range, pageSize } = input;
+  const name = AUDIT_FILE_NAMES[format];
+  const path = join(input.directory, name);
+  // Exclusive create: a name taken since the check fails here, and is not ours to remove.
+  const handle = await open(path, 'wx').catch((error: unknown) => {
+    throw createFailure({ directory: input.directory, name, error });
+  });
+  input.onCreated(path);
+  const output = handle.createWriteStream({ highWaterMark: FILE_HIGH_WATER_MARK_BYTES });
+  const onProgress = input.onProgress;
+  const onRows = onProgress === undefined ? undefined : (fileRows: number) => onProgress({ file: name, fileRows, rows: input.rowsBefore + fileRows });
+  const common = { ...scoped, ...range, pageSize, output, ...(onRows === undefined ? {} : { onRows }) };
+  const csv = { db, ...input.profile };
+  let result: ExportResult<object> & { postings?: number };
+  try {
+    if (format === 'journal_csv') result = await exportJournalCsv({ ...common, ...csv });
+    else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, ...csv, ...(onRows === undefined ? {} : { onRows }) });
+    else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, ...csv });
+    else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, ...csv });
+    else result = await exportHledgerJournal({ ...common, db, ...(input.temporaryDirectory === undefined ? {} : { temporaryDirectory: input.temporaryDirectory }) });
+  } catch (error) {
+    // An exporter that failed before it took the stream over leaves it open: close the file.
+    output.destroy();
+    throw error;
+  }
+  // On disk before the manifest names it: after a power loss, a manifest never vouches for
+  // bytes that were still in the page cache.
+  await syncToDisk(path);
+  return {
+    name,
+    format,
+    rows: result.rows,
+    ...(result.postings === undefined ? {} : { postings: result.postings }),
+    bytes: result.bytes,
+    sha256: result.sha256,
+    totals: totalsRecord(result.totals),
+  };
+}
+
 /**
  * Writes an audit export into `directory`: `journal.csv`, `balances.csv` (every account at the
  * end of `toDay`), `breaks.csv`, `settlements.csv`, `journal.hledger` (or the chosen `formats`),
  * then `manifest.json` with the parameters, the generation instant, and per file its row count,
  * size, SHA-256 and totals per entity and currency. All files come from one snapshot of the books.
  *
- * Files are created exclusively: an existing file of the same name is an `invalid_input` on
- * `directory`, checked before anything is written. If an export fails, the files it created are
- * removed, so a directory with a manifest holds a complete export; a file that another process
- * created meanwhile (which makes this export fail with `export_failed`) is not this export's and
- * is left as it is, the manifest included. Each file is flushed to disk
- * (fsync) before the manifest is written, and the manifest and the directory before the call
- * answers, so this holds after a power loss too.
+ * Before anything is written, `directory` must be a folder or a path to make one (not a file,
+ * nor below one) and hold none of the export's names ({@link auditFileNames}) as anything at
+ * all, links looked at without being followed: otherwise `invalid_input` naming `directory`,
+ * the path as the value. Files are created exclusively, so one that another process puts in the
+ * way meanwhile is the same refusal, never overwritten. `temporaryDirectory`, when given, must
+ * be an existing folder (`invalid_input` naming it). If an export fails, the files it created
+ * are removed, so a directory with a manifest holds a complete export; a file that another
+ * process created meanwhile is not this export's and is left as it is (a manifest created
+ * meanwhile makes the export fail with `export_failed`). Each file is flushed to disk (fsync)
+ * before the manifest is written, and the manifest and the directory before the call answers,
+ * so this holds after a power loss too.
  *
  * @example
  * const { manifest } = await exportAudit({ db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', directory: 'audit/2025-03' });
@@ -224,58 +310,24 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
     throw new ReconcileError('invalid_input', `directory must be a path, got ${describeValue(options.directory)}`, { field: 'directory', value: describeValue(options.directory) });
   }
   const directory = options.directory;
+  const temporaryDirectory = await checkTemporaryDirectory(options.temporaryDirectory);
   const now = options.now ?? (() => new Date());
-  const names = [...formats.map((format) => AUDIT_FILE_NAMES[format]), AUDIT_MANIFEST_NAME];
-  for (const name of names) {
-    if (await exists(join(directory, name))) {
-      throw new ReconcileError('invalid_input', `directory ${directory} already holds ${name}; an audit export never overwrites one`, { field: 'directory', value: directory });
-    }
-  }
-  const scoped = scope.entity === undefined ? ({ allEntities: true } as const) : { entity: scope.entity };
+  await checkExportDirectory({ directory, names: auditFileNames(formats) });
+  const scoped: ExportScope = scope.entity === undefined ? { allEntities: true } : { entity: scope.entity };
   const created: string[] = [];
   try {
-    await mkdir(directory, { recursive: true });
     const { files, timeZones } = await inSnapshot(options.db, async (db) => {
-      // An unknown entity fails here, before any file is opened.
+      // An unknown entity fails here, before the folder is made or any file opened.
       await assertEntityExists(ledgerView(db), scope);
       const zones = [...(await selectEntityTimeZones(ledgerView(db)))].filter(([entity]) => scope.entity === undefined || entity === scope.entity);
+      await mkdir(directory, { recursive: true }).catch((error: unknown) => {
+        throw createFailure({ directory, error });
+      });
       const written: AuditManifestFile[] = [];
       for (const format of formats) {
-        const name = AUDIT_FILE_NAMES[format];
-        const path = join(directory, name);
-        // Exclusive create: a file that appeared since the check fails here and is not ours to remove.
-        const handle = await open(path, 'wx');
-        created.push(path);
-        const output = handle.createWriteStream({ highWaterMark: FILE_HIGH_WATER_MARK_BYTES });
         const rowsBefore = written.reduce((sum, file) => sum + file.rows, 0);
-        const onProgress = options.onProgress;
-        const onRows = onProgress === undefined ? undefined : (fileRows: number) => onProgress({ file: name, fileRows, rows: rowsBefore + fileRows });
-        const common = { ...scoped, ...range, pageSize, output, ...(onRows === undefined ? {} : { onRows }) };
-        const csv = { db, ...profile };
-        let result: ExportResult<object> & { postings?: number };
-        try {
-          if (format === 'journal_csv') result = await exportJournalCsv({ ...common, ...csv });
-          else if (format === 'balances_csv') result = await exportBalancesCsv({ ...scoped, day: range.toDay, pageSize, output, ...csv, ...(onRows === undefined ? {} : { onRows }) });
-          else if (format === 'breaks_csv') result = await exportBreaksCsv({ ...common, ...csv });
-          else if (format === 'settlements_csv') result = await exportSettlementsCsv({ ...common, ...csv });
-          else result = await exportHledgerJournal({ ...common, db });
-        } catch (error) {
-          // An exporter that failed before it took the stream over leaves it open: close the file.
-          output.destroy();
-          throw error;
-        }
-        // On disk before the manifest names it: after a power loss, a manifest never vouches for
-        // bytes that were still in the page cache.
-        await syncToDisk(path);
-        written.push({
-          name,
-          format,
-          rows: result.rows,
-          ...(result.postings === undefined ? {} : { postings: result.postings }),
-          bytes: result.bytes,
-          sha256: result.sha256,
-          totals: totalsRecord(result.totals),
-        });
+        const common = { db, directory, scoped, range, pageSize, profile, temporaryDirectory, rowsBefore, onProgress: options.onProgress };
+        written.push(await writeAuditFile({ ...common, format, onCreated: (path) => created.push(path) }));
       }
       return { files: written, timeZones: Object.freeze(Object.fromEntries(zones)) };
     });

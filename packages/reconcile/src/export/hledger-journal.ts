@@ -10,6 +10,7 @@ import { canonicalAmount, canonicalUnits } from './csv-cells.js';
 import { openTextSink } from './csv-sink.js';
 import type { ExportOutput, TextSink } from './csv-sink.js';
 import { asError, exportFailure } from './export-failure.js';
+import { checkTemporaryDirectory } from './export-folders.js';
 import { assertEntityExists, checkOutput, checkDayRange, checkFlag, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import type { CheckedScope, ExportDayRange, ExportPaging, ExportScope, LedgerReader } from './export-options.js';
 import { selectAccountNamesByIdPage, selectCurrencies, selectEntityIds, selectEntriesOfTransactions, selectEntryCounts, selectTransactionsPage } from './export-queries.js';
@@ -37,6 +38,11 @@ export type HledgerJournalOptions = ExportScope &
     readonly db: LedgerReader;
     /** Called after each page with the transactions written so far (for a progress display). */
     readonly onRows?: (rows: number) => void;
+    /**
+     * An existing folder where the external sort of account names spills its runs (removed when
+     * the export ends, whether it succeeded or failed); default the system's temporary folder.
+     */
+    readonly temporaryDirectory?: string;
   };
 
 /** The result of {@link exportHledgerJournal}: `rows` counts transactions. */
@@ -252,10 +258,10 @@ function accountDirective(name: string, type: HledgerAccountType): string {
  * `hledger check accounts` (strict mode) and `ledger --pedantic` find every posted account
  * declared.
  */
-async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { scope: CheckedScope; pageSize: number; sink: TextSink }): Promise<number> {
+async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { scope: CheckedScope; pageSize: number; sink: TextSink; temporaryDirectory: string | undefined }): Promise<number> {
   // The names in (entity, kind, code) byte order, through an external sort: bounded memory
   // whatever the number of accounts (see selectAccountNamesByIdPage for why not the database's).
-  const sorter = new ExternalSorter<AccountNameParts>({ key: accountNameSortKey });
+  const sorter = new ExternalSorter<AccountNameParts>({ key: accountNameSortKey, ...(input.temporaryDirectory === undefined ? {} : { directory: input.temporaryDirectory }) });
   try {
     let afterId = 0;
     for (;;) {
@@ -333,6 +339,7 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
   const pageSize = Math.min(checkPageSize(options.pageSize), HLEDGER_TRANSACTIONS_PER_PAGE_MAX);
   const endOutput = checkFlag(options.endOutput, 'endOutput', true);
   checkOutput(options.output);
+  const temporaryDirectory = await checkTemporaryDirectory(options.temporaryDirectory);
   const db = ledgerView(options.db);
   await assertEntityExists(db, scope);
   const sink = openTextSink({ output: options.output, endOutput });
@@ -352,7 +359,7 @@ export async function exportHledgerJournal(options: HledgerJournalOptions): Prom
       '',
     ];
     if (!sink.write(`${header.join('\n')}\n`)) await sink.drain();
-    await writeAccountDeclarations(db, { scope, pageSize, sink });
+    await writeAccountDeclarations(db, { scope, pageSize, sink, temporaryDirectory });
     // One entity after the other, in byte order: each one's transactions are read in the order of
     // the (entity, accounting day, id) index (see selectTransactionsPage).
     for (const entity of await selectEntityIds(db, scope)) {

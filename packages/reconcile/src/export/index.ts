@@ -3,7 +3,7 @@
  * breaks and the settlements; an hledger / ledger-cli journal; and a directory export with a
  * manifest of row counts, totals per entity and currency and SHA-256 digests.
  */
-export { AUDIT_FILE_FORMATS, AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, exportAudit } from './audit-export.js';
+export { AUDIT_FILE_FORMATS, AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, auditFileNames, checkAuditExportDirectory, exportAudit } from './audit-export.js';
 export type { AuditExportOptions, AuditExportResult, AuditFileFormat, AuditManifest, AuditManifestFile } from './audit-export.js';
 export { BALANCES_CSV_AMOUNT_COLUMNS, BALANCES_CSV_HEADERS, BALANCES_CSV_TEXT_COLUMNS, exportBalancesCsv } from './balances-csv.js';
 export type { BalancesCsvOptions } from './balances-csv.js';
