@@ -15,15 +15,16 @@
  * A rejection anywhere (a bad entry, a truncated stream, an entry the ledger refuses) throws
  * before the transaction or rolls it back: nothing is written.
  */
-import { cycleLinesMark, formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, sameTimeZone, toUnits } from '@earnbook/ledger';
+import { cycleLinesMark, describeValue, formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, sameTimeZone, toUnits } from '@earnbook/ledger';
 import type { CycleLinesMark, EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
+import { valueText } from './input-guards.js';
 import { compareBreaks, earlierAmountsKey, entriesToBook, entryKindOfDetails, kindOfType, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
 import { reportEntryCodec } from './entry-codec.js';
-import { readReportEntries } from './report-stream.js';
+import { readReportEntries, readReportInput } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-stream.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 import { dayGroups, projectInterest, reportedInterestKey } from './day-streams.js';
@@ -194,8 +195,13 @@ function workerDatabaseFile(settings: DaySettings, report: ReportInput): string 
  */
 function isLargeReport(report: ReportInput): boolean {
   if ('kind' in report) return (report.bytes ?? 0) >= WORKER_REPORT_BYTES_MIN;
-  const entries: unknown = (report.report as { transactions?: unknown } | undefined)?.transactions;
-  return Array.isArray(entries) && entries.length >= WORKER_REPORT_ENTRIES_MIN;
+  try {
+    const entries: unknown = (report.report as { transactions?: unknown } | undefined)?.transactions;
+    return Array.isArray(entries) && entries.length >= WORKER_REPORT_ENTRIES_MIN;
+  } catch {
+    // A report that cannot be read (a revoked proxy) is refused by the read, naming the part.
+    return false;
+  }
 }
 
 /**
@@ -214,7 +220,7 @@ function checkDay(day: unknown): string {
   try {
     return parseAccountingDay(day, 'day');
   } catch (cause) {
-    throw new ReconcileError('invalid_input', `day must be an accounting day YYYY-MM-DD, got ${JSON.stringify(day)}`, { field: 'day', value: String(day), cause });
+    throw new ReconcileError('invalid_input', `day must be an accounting day YYYY-MM-DD, got ${describeValue(day)}`, { field: 'day', value: valueText(day), cause });
   }
 }
 
@@ -245,6 +251,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   const { ledger } = settings;
   const entity = ledger.entity(input.entity).id;
   if (input.report === undefined || input.report === null) throw new ReconcileError('no_report', `no report for ${entity} ${input.day}: nothing can be reconciled`, { field: 'report' });
+  const report = readReportInput(input.report, 'report');
   const day = checkDay(input.day);
   if (input.onProgress !== undefined && typeof input.onProgress !== 'function') {
     throw new ReconcileError('invalid_input', `onProgress must be a function, got ${typeof input.onProgress}`, { field: 'onProgress', value: typeof input.onProgress });
@@ -262,13 +269,13 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   let comparison: PendingComparison | undefined;
   let failed = false;
   try {
-    projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, input.report);
+    projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, report);
     // Set by the read; the books' worker, started once the interest worker posted (one core reads
     // the report, the other the books), asks it then.
     let syncMayBook = false;
-    prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted, syncMayBook: () => syncMayBook }, input.report);
+    prefetched = await startBooksPrefetch(settings, { entity, day, timeZone, after: projection.posted, syncMayBook: () => syncMayBook }, report);
     let readRows = 0;
-    const read = await readReportEntries(input.report, async (batch) => {
+    const read = await readReportEntries(report, async (batch) => {
       readRows += batch.length;
       progress({ phase: 'read', rows: readRows });
       await byKey.addAll(batch);

@@ -12,6 +12,7 @@ import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
 import { diffInterest, sumReportedInterest } from './interest-check.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
+import { findUnreadable, readFields } from './input-guards.js';
 
 /** What one group contributes to the day. */
 export interface GroupDiff {
@@ -233,8 +234,25 @@ function groupsOf(report: readonly ReportEntry[], local: readonly LocalEntry[]):
   return [...groups.values()].sort((a, b) => compareKeys(a.key, b.key));
 }
 
-/** The whole day's breaks, in a deterministic order, for a day held in memory. */
-export function diffDay(input: DiffInput): BreakDraft[] {
+/** The fields of a {@link DiffInput}, read once. */
+const DIFF_INPUT_KEYS = ['day', 'timeZone', 'report', 'version', 'local', 'projection', 'outstanding', 'toleranceUnits', 'feeApprovalLimitUnits'] as const satisfies readonly (keyof DiffInput)[];
+
+/**
+ * The whole day's breaks, in a deterministic order, for a day held in memory. A part of the
+ * input that cannot be read (a revoked proxy, a getter that throws) is `invalid_input` naming it
+ * (`report.transactions[3]`); any other failure (a tolerance callback's) passes through.
+ */
+export function diffDay(given: DiffInput): BreakDraft[] {
+  const input = readFields(given, DIFF_INPUT_KEYS);
+  try {
+    return diffDayOf(input);
+  } catch (failure) {
+    // Walked only now, so that a day that is well costs no second pass.
+    throw findUnreadable(input) ?? failure;
+  }
+}
+
+function diffDayOf(input: DiffInput): BreakDraft[] {
   const context: DayContext = { day: input.day, nextDay: nextAccountingDay(input.day), timeZone: input.timeZone, version: input.version };
   const breaks: BreakDraft[] = [];
   const reportedMargin = new Map<string, bigint>();

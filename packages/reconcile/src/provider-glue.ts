@@ -11,6 +11,7 @@ import type { Booking, Product } from '@earnbook/earn-client/contract';
 import { LedgerInvariantError, toUnits } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks, InterestTermsInput, JournalTransaction, PostResult } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
+import { findUnreadable, invalid, readArray, readBooks, readFields, readMethod, valueText } from './input-guards.js';
 
 /** Where products come from: every entity's list (`EarnFacade.listProducts`). */
 export interface ProductSource {
@@ -44,23 +45,52 @@ export interface SyncedProduct {
   readonly status: 'created' | 'exists';
 }
 
+/** What one listed product becomes in the Earn mirror, read from the listing once. */
+interface ProductRecord {
+  readonly entity: string;
+  readonly providerProductId: string;
+  readonly currency: string;
+  readonly name: string;
+  readonly terms: InterestTermsInput;
+}
+
+/**
+ * The record of listed product `index`, its fields read once: an item or product that cannot be
+ * read (a revoked proxy, a getter that throws) is `invalid_input` naming it (`products[3].product`).
+ */
+function productRecord(item: unknown, index: number): ProductRecord {
+  const field = `products[${index}]`;
+  const { entityId, product } = readFields(item as { readonly entityId: string; readonly product: Product }, ['entityId', 'product'], { field, nested: true });
+  try {
+    return { entity: entityId, providerProductId: product.id, currency: product.currency, name: product.name, terms: productTermsOf(product) };
+  } catch (failure) {
+    throw findUnreadable(product, { field: `${field}.product`, nested: true }) ?? failure;
+  }
+}
+
 /**
  * Copies the product list of every entity into the Earn mirror as versions effective on
  * `effectiveDay`. Idempotent: the same terms again are `exists`; changed terms are a new version.
+ * Every listed product is read before the first is stored: one that cannot be read is
+ * `invalid_input` naming it, and nothing is written.
  *
  * @example await syncProducts({ source: earnFacade, books, effectiveDay: '2025-03-10' })
  */
-export async function syncProducts(input: { readonly source: ProductSource; readonly books: EarnBooks; readonly effectiveDay: string }): Promise<SyncedProduct[]> {
-  const listed = await input.source.listProducts();
+export async function syncProducts(given: { readonly source: ProductSource; readonly books: EarnBooks; readonly effectiveDay: string }): Promise<SyncedProduct[]> {
+  const input = readFields(given, ['source', 'books', 'effectiveDay']);
+  const books = readBooks(input.books, 'books');
+  const listProducts = readMethod(input.source, 'listProducts', 'source');
+  const listed = readArray(await listProducts.call(input.source), 'products', PRODUCT_SYNC_PRODUCTS_MAX);
   if (listed.length > PRODUCT_SYNC_PRODUCTS_MAX) {
     throw new ReconcileError('invalid_input', `the provider lists ${listed.length} products, more than ${PRODUCT_SYNC_PRODUCTS_MAX}`, { field: 'products', value: String(listed.length) });
   }
+  const records = listed.items.map(productRecord);
   const synced: SyncedProduct[] = [];
-  for (const { entityId, product } of listed) {
-    const stored = await input.books.recordProduct({ entity: entityId, providerProductId: product.id, currency: product.currency, name: product.name, effectiveDay: input.effectiveDay, terms: productTermsOf(product) });
-    synced.push(Object.freeze({ entity: entityId, productId: product.id, currency: product.currency, name: product.name, status: stored.status }));
+  for (const { entity, providerProductId, currency, name, terms } of records) {
+    const stored = await books.recordProduct({ entity, providerProductId, currency, name, effectiveDay: input.effectiveDay, terms });
+    synced.push(Object.freeze({ entity, productId: providerProductId, currency, name, status: stored.status }));
   }
-  input.books.ledger.logger.info({ event: 'products.sync', products: synced.length, created: synced.filter((item) => item.status === 'created').length }, `synced ${synced.length} products`);
+  books.ledger.logger.info({ event: 'products.sync', products: synced.length, created: synced.filter((item) => item.status === 'created').length }, `synced ${synced.length} products`);
   return synced;
 }
 
@@ -125,12 +155,17 @@ export interface BookThenRecordResult {
  *
  * @example await bookThenRecord({ provider: earnFacade, books, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-1', amount: '1.5', idempotencyKey: 'order-42' })
  */
-export async function bookThenRecord(input: BookThenRecordInput): Promise<BookThenRecordResult> {
-  const { books, provider } = input;
-  if (input.kind !== 'deposit' && input.kind !== 'withdrawal') throw new ReconcileError('invalid_input', `kind must be deposit or withdrawal, got ${JSON.stringify(input.kind)}`, { field: 'kind', value: String(input.kind) });
+export async function bookThenRecord(given: BookThenRecordInput): Promise<BookThenRecordResult> {
+  const input = readFields(given, ['provider', 'books', 'kind', 'entity', 'earnAccountId', 'amount', 'idempotencyKey']);
+  const books = readBooks(input.books, 'books');
+  const provider = input.provider;
+  if (input.kind !== 'deposit' && input.kind !== 'withdrawal') invalid('kind', input.kind, 'must be deposit or withdrawal');
   if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 200) {
-    throw new ReconcileError('invalid_input', 'idempotencyKey must be a non-empty string of at most 200 characters', { field: 'idempotencyKey', value: String(input.idempotencyKey) });
+    throw new ReconcileError('invalid_input', 'idempotencyKey must be a non-empty string of at most 200 characters', { field: 'idempotencyKey', value: valueText(input.idempotencyKey) });
   }
+  // The provider's method is read now, before the books are asked anything: a provider that
+  // cannot be read is refused like any bad input, and the call below cannot fail on reading it.
+  const book = readMethod(provider, input.kind === 'deposit' ? 'deposit' : 'withdraw', 'provider');
   // Checks the account before anything is sent (an unknown account is the ledger's typed error).
   const account = await books.earnAccount({ entity: input.entity, earnAccountId: input.earnAccountId });
   const recorded = await books.ledger.transactionByKey(account.entity, input.idempotencyKey);
@@ -140,7 +175,7 @@ export async function bookThenRecord(input: BookThenRecordInput): Promise<BookTh
   }
   // The request names no currency (the account's is meant): the client compares the answer with it.
   const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey, currency: account.currency };
-  const booking = input.kind === 'deposit' ? await provider.deposit(call) : await provider.withdraw(call);
+  const booking = await book.call(provider, call);
   // A provider that does not check it: an answer in another currency (or in none: the contract
   // requires it) booked something else than the books would record. The glue holds no credential
   // to redact, so the provider's text is escaped and cut only.

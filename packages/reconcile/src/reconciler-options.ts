@@ -3,11 +3,12 @@
  * thresholds, fee approval limits and wallets, each per currency (and per entity where the
  * partner's entities differ).
  */
-import { parseCurrency, parseUnits, textDefect } from '@earnbook/ledger';
+import { describeValue, isLedgerLogger, parseCurrency, parseUnits, textDefect } from '@earnbook/ledger';
 import type { LedgerLogger } from '@earnbook/ledger';
 import type { EarnBooks, Ledger } from '@earnbook/ledger';
 import { accessSync, constants, statSync } from 'node:fs';
 import { ReconcileError } from './errors.js';
+import { invalid, readBooks, readFields, readRecord, unreadable, valueText } from './input-guards.js';
 import { WORKER_WAIT_MS_DEFAULT, WORKER_WAIT_MS_MAX } from './worker-start.js';
 
 /** Default tolerance for recomputed figures: one unit of the 18th decimal. */
@@ -66,9 +67,30 @@ export interface ReconcilerOptions {
   readonly logger?: LedgerLogger;
 }
 
-/** A typed `invalid_input` naming the field and value. */
-export function invalid(field: string, value: unknown, reason: string): never {
-  throw new ReconcileError('invalid_input', `${field} ${reason}, got ${JSON.stringify(value)}`, { field, value: String(value) });
+/** The fields of {@link ReconcilerOptions}, read once when a reconciler is made. */
+const RECONCILER_OPTION_KEYS = ['books', 'toleranceUnits', 'settlementThresholds', 'feeApprovalLimits', 'wallets', 'now', 'sortDirectory', 'workerThreads', 'workerWaitMs', 'logger'] as const satisfies readonly (keyof ReconcilerOptions)[];
+
+/**
+ * The options, each field read once into a plain object (a field whose getter throws, or a
+ * revoked proxy, is `invalid_input` naming it), with `books` and its ledger readable objects.
+ */
+export function readReconcilerOptions(options: ReconcilerOptions): ReconcilerOptions {
+  const fields = readFields(options, RECONCILER_OPTION_KEYS, { field: 'options' });
+  readBooks(fields.books, 'books');
+  return fields;
+}
+
+/** The logger option: a pino-compatible logger, or undefined for the ledger's. */
+export function loggerOption(logger: unknown): LedgerLogger | undefined {
+  if (logger === undefined) return undefined;
+  let isLogger: boolean;
+  try {
+    isLogger = isLedgerLogger(logger);
+  } catch (cause) {
+    throw unreadable('logger', cause);
+  }
+  if (!isLogger) invalid('logger', typeof logger, 'must have info, warn, error and debug methods');
+  return logger as LedgerLogger;
 }
 
 /**
@@ -85,7 +107,7 @@ function checkCurrencyKey(field: string, currency: string): void {
 
 function tolerances(options: ReconcilerOptions): Map<string, bigint> {
   const tolerance = new Map<string, bigint>();
-  for (const [currency, text] of Object.entries(options.toleranceUnits ?? {})) {
+  for (const [currency, text] of Object.entries(readRecord(options.toleranceUnits ?? {}, 'toleranceUnits'))) {
     checkCurrencyKey(`toleranceUnits.${currency}`, currency);
     if (typeof text !== 'string' || !/^\d{1,13}$/.test(text) || BigInt(text) > TOLERANCE_UNITS_MAX) invalid(`toleranceUnits.${currency}`, text, `must be an integer string from 0 to ${TOLERANCE_UNITS_MAX}`);
     tolerance.set(currency, BigInt(text));
@@ -95,15 +117,15 @@ function tolerances(options: ReconcilerOptions): Map<string, bigint> {
 
 function amountsPerEntity(ledger: Ledger, name: string, values: Readonly<Record<string, Readonly<Record<string, string>>>> | undefined): Map<string, bigint> {
   const amounts = new Map<string, bigint>();
-  for (const [entity, perCurrency] of Object.entries(values ?? {})) {
+  for (const [entity, perCurrency] of Object.entries(readRecord(values ?? {}, name))) {
     ledger.entity(entity, name);
-    for (const [currency, amount] of Object.entries(perCurrency)) {
+    for (const [currency, amount] of Object.entries(readRecord(perCurrency, `${name}.${entity}`))) {
       const field = `${name}.${entity}.${currency}`;
       checkCurrencyKey(field, currency);
       try {
         amounts.set(`${entity} ${currency}`, parseUnits(amount, { field }));
       } catch (cause) {
-        throw new ReconcileError('invalid_input', `${field} must be a non-negative decimal, got ${JSON.stringify(amount)}`, { field, value: String(amount), cause });
+        throw new ReconcileError('invalid_input', `${field} must be a non-negative decimal, got ${describeValue(amount)}`, { field, value: valueText(amount), cause });
       }
     }
   }
@@ -112,9 +134,9 @@ function amountsPerEntity(ledger: Ledger, name: string, values: Readonly<Record<
 
 function walletsOf(ledger: Ledger, options: ReconcilerOptions): Map<string, string> {
   const wallets = new Map<string, string>();
-  for (const [entity, perCurrency] of Object.entries(options.wallets ?? {})) {
+  for (const [entity, perCurrency] of Object.entries(readRecord(options.wallets ?? {}, 'wallets'))) {
     ledger.entity(entity, 'wallets');
-    for (const [currency, address] of Object.entries(perCurrency)) {
+    for (const [currency, address] of Object.entries(readRecord(perCurrency, `wallets.${entity}`))) {
       checkCurrencyKey(`wallets.${entity}.${currency}`, currency);
       if (typeof address !== 'string' || address.length === 0 || address.length > 200 || textDefect(address) !== undefined) invalid(`wallets.${entity}.${currency}`, address, 'must be a wallet address (well-formed text)');
       wallets.set(`${entity} ${currency}`, address);
@@ -168,6 +190,7 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   const limits = amountsPerEntity(ledger, 'feeApprovalLimits', options.feeApprovalLimits);
   const wallets = walletsOf(ledger, options);
   if (options.sortDirectory !== undefined) checkSortDirectory(options.sortDirectory);
+  if (options.now !== undefined && typeof options.now !== 'function') invalid('now', options.now, 'must be a function that answers the time as a Date');
   if (options.workerThreads !== undefined && !WORKER_THREADS.includes(options.workerThreads)) invalid('workerThreads', options.workerThreads, `must be one of ${WORKER_THREADS.join(', ')}`);
   const waitMs: unknown = options.workerWaitMs;
   if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isInteger(waitMs) || waitMs < 1 || waitMs > WORKER_WAIT_MS_MAX)) invalid('workerWaitMs', waitMs, `must be an integer number of milliseconds from 1 to ${WORKER_WAIT_MS_MAX}`);

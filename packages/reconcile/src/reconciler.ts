@@ -5,7 +5,7 @@
  * in `break-store.ts` and `instructions.ts`.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, accountingDayBounds, formatInstant, isLedgerLogger, parseInstant, textDefect } from '@earnbook/ledger';
+import { LedgerError, accountingDayBounds, formatInstant, parseInstant, textDefect } from '@earnbook/ledger';
 import type { EarnBooks, Ledger, LedgerLogger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import type { ReportEntry } from './report-entry.js';
@@ -20,12 +20,15 @@ import { linkRefusal, linkableEarnAccounts, rowToBreak } from './break-store.js'
 import type { Break, LinkFacts } from './break-store.js';
 import { TRANSACTION_HASH_RULE, confirmWithin, isTransactionHash, rowToInstruction, settlementKey } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
-import { invalid, reconcilerSettings } from './reconciler-options.js';
+import { loggerOption, readReconcilerOptions, reconcilerSettings } from './reconciler-options.js';
+import { invalid, readFields } from './input-guards.js';
 import { BREAKS_PAGE_SIZE_MAX, INSTRUCTIONS_PAGE_SIZE_MAX, readListPage } from './list-page.js';
 import type { ReconcilerOptions } from './reconciler-options.js';
 
 /**
- * Reconciles the partner's books with the provider's daily reports.
+ * Reconciles the partner's books with the provider's daily reports. Every method reads the
+ * fields of its input once, before it reads the books: an input that cannot be read (a revoked
+ * proxy, a getter that throws) is `invalid_input` naming the field, and nothing is written.
  *
  * @example
  * const reconciler = await Reconciler.open({ books });
@@ -48,19 +51,20 @@ export class Reconciler {
     return this.#db;
   }
 
+  /** `options` as {@link readReconcilerOptions} read them: a plain object, each field read once. */
   private constructor(options: ReconcilerOptions) {
     this.books = options.books;
     this.ledger = options.books.ledger;
-    if (options.logger !== undefined && !isLedgerLogger(options.logger)) invalid('logger', typeof options.logger, 'must have info, warn, error and debug methods');
-    this.logger = options.logger ?? this.ledger.logger;
+    this.logger = loggerOption(options.logger) ?? this.ledger.logger;
     this.#db = repository.withReconcileTables(this.ledger.db);
     this.#settings = Object.freeze({ ...reconcilerSettings(options), ledger: this.ledger, books: this.books, logger: this.logger });
   }
 
   /** Makes a reconciler and applies reconcile's migrations to the ledger's database. */
   static async open(options: ReconcilerOptions): Promise<Reconciler> {
-    const reconciler = new Reconciler(options);
-    const ledger = options.books.ledger;
+    const given = readReconcilerOptions(options);
+    const reconciler = new Reconciler(given);
+    const ledger = given.books.ledger;
     await migrateReconcile(ledger.db as Kysely<unknown>, ledger.dialect, ledger.schema === undefined ? {} : { schema: ledger.schema });
     return reconciler;
   }
@@ -74,7 +78,8 @@ export class Reconciler {
    * version; an older processed version is refused (`invalid_transition`, field `reportId`).
    * `onProgress` is told the phase and the rows handled so far, at batch boundaries.
    */
-  async reconcileDay(input: { entity: string; day: string; report: ReportInput; onProgress?: ReconcileProgressListener }): Promise<ReconcileResult> {
+  async reconcileDay(given: { entity: string; day: string; report: ReportInput; onProgress?: ReconcileProgressListener }): Promise<ReconcileResult> {
+    const input = readFields(given, ['entity', 'day', 'report', 'onProgress']);
     this.logger.info({ event: 'reconcile.day', entity: input.entity, day: input.day }, `reconciling ${input.entity} ${input.day}`);
     const result = await reconcileDay(this.#settings, input);
     this.logger.info(
@@ -85,7 +90,8 @@ export class Reconciler {
   }
 
   /** Breaks of an entity (optionally of one day or status), by day then id. */
-  async breaks(input: { entity: string; day?: string; status?: 'open' | 'resolved'; afterId?: number; limit?: number }): Promise<Break[]> {
+  async breaks(given: { entity: string; day?: string; status?: 'open' | 'resolved'; afterId?: number; limit?: number }): Promise<Break[]> {
+    const input = readFields(given, ['entity', 'day', 'status', 'afterId', 'limit']);
     const entity = this.ledger.entity(input.entity).id;
     const page = readListPage(input, BREAKS_PAGE_SIZE_MAX);
     let after: { day: string; id: number } | undefined;
@@ -132,7 +138,8 @@ export class Reconciler {
    * Of two people resolving the same break at once, one wins; the other gets `invalid_transition`
    * (field `breakId`) and its reason is not stored.
    */
-  async resolveBreak(input: { breakId: number; reason: string; transactionId?: number }): Promise<Break> {
+  async resolveBreak(given: { breakId: number; reason: string; transactionId?: number }): Promise<Break> {
+    const input = readFields(given, ['breakId', 'reason', 'transactionId']);
     const row = await this.#break(input.breakId);
     if (typeof input.reason !== 'string' || input.reason.trim().length === 0 || input.reason.length > 1000 || textDefect(input.reason) !== undefined) {
       invalid('reason', input.reason, 'must be a non-empty well-formed text (no lone surrogate, no NUL) of at most 1000 characters');
@@ -159,7 +166,8 @@ export class Reconciler {
    * refused repair writes nothing, also the first booking of a currency the entity never booked:
    * its system accounts are opened with the booking, in the repair's transaction.
    */
-  async repairMissingBooking(input: { breakId: number }): Promise<Break> {
+  async repairMissingBooking(given: { breakId: number }): Promise<Break> {
+    const input = readFields(given, ['breakId']);
     const row = await this.#break(input.breakId);
     if (row.kind !== 'missing_in_ledger' || row.status !== 'open') throw new ReconcileError('invalid_transition', `break ${row.id} is not an open missing_in_ledger break`, { field: 'breakId', value: String(row.id) });
     const entry = (JSON.parse(row.details) as { entry?: ReportEntry }).entry;
@@ -194,7 +202,8 @@ export class Reconciler {
   }
 
   /** Settlement instructions of an entity (optionally of one day or status), by id. */
-  async instructions(input: { entity: string; day?: string; status?: SettlementInstruction['status']; afterId?: number; limit?: number }): Promise<SettlementInstruction[]> {
+  async instructions(given: { entity: string; day?: string; status?: SettlementInstruction['status']; afterId?: number; limit?: number }): Promise<SettlementInstruction[]> {
+    const input = readFields(given, ['entity', 'day', 'status', 'afterId', 'limit']);
     const entity = this.ledger.entity(input.entity).id;
     const page = readListPage(input, INSTRUCTIONS_PAGE_SIZE_MAX);
     const { afterId: _afterId, limit: _limit, ...filter } = input;
@@ -214,7 +223,8 @@ export class Reconciler {
    * instruction already sent is refused (`invalid_transition`, field `transactionHash`), writing
    * nothing.
    */
-  async markSent(input: { instructionId: number; transactionHash: string }): Promise<SettlementInstruction> {
+  async markSent(given: { instructionId: number; transactionHash: string }): Promise<SettlementInstruction> {
+    const input = readFields(given, ['instructionId', 'transactionHash']);
     const row = await this.#instruction(input.instructionId);
     if (!isTransactionHash(input.transactionHash)) invalid('transactionHash', input.transactionHash, TRANSACTION_HASH_RULE);
     if (row.direction === 'to_provider' && row.status === 'sent') return this.#sentAgain(row, input.transactionHash);
@@ -252,7 +262,8 @@ export class Reconciler {
    * settles that day's closing position, and an earlier one would rewrite a day already
    * reconciled.
    */
-  async confirm(input: { instructionId: number; occurredAt: string | Date; transactionHash?: string }): Promise<SettlementInstruction> {
+  async confirm(given: { instructionId: number; occurredAt: string | Date; transactionHash?: string }): Promise<SettlementInstruction> {
+    const input = readFields(given, ['instructionId', 'occurredAt', 'transactionHash']);
     const row = await this.#instruction(input.instructionId);
     if (row.transaction_hash !== null && input.transactionHash !== undefined && input.transactionHash !== row.transaction_hash) {
       // A different transfer than the one the instruction was marked sent (or confirmed) with: never silently ignored.

@@ -14,6 +14,7 @@
  */
 import type { ReportSummary } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
+import { iterableInput, readFields, unreadable } from './input-guards.js';
 
 /** Report list items looked at, at most, when searching for a day's reports. */
 export const REPORT_SUMMARIES_MAX = 100_000;
@@ -40,21 +41,44 @@ export interface PlanDayReportsInput {
   readonly processedReportIds?: Iterable<string>;
 }
 
-function createdAtMs(summary: ReportSummary): number {
-  const ms = Date.parse(summary.createdAt);
+function createdAtMs(createdAt: unknown): number {
+  const ms = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN;
   return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
 }
 
-function isOfDay(summary: ReportSummary, day: string): boolean {
-  return summary.type === 'Report' && summary.accountingDay === day;
+/** A summary of the day, with the fields the rule reads, each read once. */
+interface DayVersion {
+  readonly summary: ReportSummary;
+  readonly id: string;
+  readonly ms: number;
+}
+
+/**
+ * The summary as a version of `day`, or undefined when it is of another day or not a report. Its
+ * fields are read once (a summary that cannot be read is `invalid_input` naming it,
+ * `summaries[3]`); the summary itself is kept as given, for the caller to download.
+ */
+function dayVersion(summary: ReportSummary, day: string, field: string): DayVersion | undefined {
+  const { type, accountingDay } = readFields(summary, ['type', 'accountingDay'], { field, nested: true });
+  if (type !== 'Report' || accountingDay !== day) return undefined;
+  const { id, createdAt } = readFields(summary, ['id', 'createdAt'], { field, nested: true });
+  return { summary, id, ms: createdAtMs(createdAt) };
+}
+
+/** The ids of the reports the books processed, read once. */
+function processedIds(ids: Iterable<string> | undefined): ReadonlySet<string> {
+  try {
+    return new Set(ids ?? []);
+  } catch (cause) {
+    throw unreadable('processedReportIds', cause);
+  }
 }
 
 /** The day's versions in `createdAt` order, the later-listed last on a tie, and the rule applied. */
-function plan(versions: readonly ReportSummary[], listed: number, processedReportIds: Iterable<string>): DayReportsPlan {
-  const ordered = versions.map((summary, index) => ({ summary, index, ms: createdAtMs(summary) })).sort((a, b) => a.ms - b.ms || a.index - b.index).map((item) => item.summary);
-  const processed = new Set(processedReportIds);
-  const newest = ordered[ordered.length - 1];
-  const superseded = ordered.slice(0, -1).filter((summary) => !processed.has(summary.id));
+function plan(versions: readonly DayVersion[], listed: number, processed: ReadonlySet<string>): DayReportsPlan {
+  const ordered = versions.map((version, index) => ({ version, index })).sort((a, b) => a.version.ms - b.version.ms || a.index - b.index).map((item) => item.version);
+  const newest = ordered[ordered.length - 1]?.summary;
+  const superseded = ordered.slice(0, -1).filter((version) => !processed.has(version.id)).map((version) => version.summary);
   return { toReconcile: newest === undefined ? [] : [newest], newest, superseded, candidates: ordered.length, listed };
 }
 
@@ -63,14 +87,17 @@ function plan(versions: readonly ReportSummary[], listed: number, processedRepor
  *
  * @example planDayReports({ summaries, day: '2025-03-18', processedReportIds: ['r-1'] }).toReconcile // [the newest]
  */
-export function planDayReports(input: PlanDayReportsInput): DayReportsPlan {
-  const versions: ReportSummary[] = [];
+export function planDayReports(given: PlanDayReportsInput): DayReportsPlan {
+  const input = readFields(given, ['summaries', 'day', 'processedReportIds']);
+  const processed = processedIds(input.processedReportIds);
+  const versions: DayVersion[] = [];
   let listed = 0;
-  for (const summary of input.summaries) {
+  for (const summary of iterableInput(input.summaries, 'summaries') as Iterable<ReportSummary>) {
+    const version = dayVersion(summary, input.day, `summaries[${listed}]`);
     listed++;
-    if (isOfDay(summary, input.day)) versions.push(summary);
+    if (version !== undefined) versions.push(version);
   }
-  return plan(versions, listed, input.processedReportIds ?? []);
+  return plan(versions, listed, processed);
 }
 
 /** Options of {@link findDayReports}. */
@@ -91,15 +118,23 @@ export interface FindDayReportsOptions {
  * {@link planDayReports}'s rule. A list longer than `summariesMax` is a `ReconcileError`
  * `no_report` (give the report id instead).
  */
-export async function findDayReports(options: FindDayReportsOptions): Promise<DayReportsPlan> {
+export async function findDayReports(given: FindDayReportsOptions): Promise<DayReportsPlan> {
+  const options = readFields(given, ['summaries', 'day', 'processedReportIds', 'source', 'summariesMax'], { field: 'options' });
   const summariesMax = options.summariesMax ?? REPORT_SUMMARIES_MAX;
-  const versions: ReportSummary[] = [];
+  const processed = processedIds(options.processedReportIds);
+  const versions: DayVersion[] = [];
   let listed = 0;
-  for await (const summary of options.summaries) {
+  const take = (summary: ReportSummary): void => {
     if (++listed > summariesMax) {
       throw new ReconcileError('no_report', `the ${options.source} report list has more than ${summariesMax} reports; give the report id instead`, { field: 'reports', value: options.source });
     }
-    if (isOfDay(summary, options.day)) versions.push(summary);
-  }
-  return plan(versions, listed, options.processedReportIds ?? []);
+    const version = dayVersion(summary, options.day, `summaries[${listed - 1}]`);
+    if (version !== undefined) versions.push(version);
+  };
+  const summaries = iterableInput(options.summaries, 'summaries');
+  // A list in memory is walked as it is: `for await` would await each summary, reading its
+  // `then` before `dayVersion` could refuse one that cannot be read.
+  if (Symbol.asyncIterator in summaries) for await (const summary of summaries) take(summary);
+  else for (const summary of summaries) take(summary);
+  return plan(versions, listed, processed);
 }

@@ -9,6 +9,7 @@ import { EarnApiError, validateContract } from '@earnbook/earn-client/contract';
 import type { DailyReport } from '@earnbook/earn-client/contract';
 import { KEY_LENGTH_MAX, LedgerError, accountingDayOf, parseCurrency, parseInstant } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
+import { readFailure } from './input-guards.js';
 
 /** One report entry, as the report gives it. */
 export type ReportEntry = DailyReport['transactions'][number];
@@ -97,10 +98,16 @@ function checkTexts(source: string, path: string, value: unknown): void {
 
 /**
  * Validates one entry at `index`: the contract's `ReportTransaction`, text, currency and
- * `createdAt`. Returns it typed; throws `invalid_report` naming `transactions[index].field`.
+ * `createdAt`. Returns it typed; throws `invalid_report` naming `transactions[index].field`, or
+ * `invalid_input` naming the part of the value that cannot be read (a revoked proxy, a getter
+ * that throws).
  */
 export function checkReportEntry(value: unknown, index: number, source: string): ReportEntry {
-  return checkEntry(value, index, source, { textsWellFormed: false });
+  try {
+    return checkEntry(value, index, source, { textsWellFormed: false });
+  } catch (failure) {
+    throw readFailure(failure, value, { field: `transactions[${index}]`, nested: true });
+  }
 }
 
 /**
@@ -134,9 +141,24 @@ export function checkEntry(value: unknown, index: number, source: string, option
 
 /**
  * Validates the header (the report with no entries): the contract's `DailyReport`, text, the
- * currencies of `balances` and that each appears once (two rows would leave one unread).
+ * currencies of `balances` and that each appears once (two rows would leave one unread). A part
+ * of the value that cannot be read (a revoked proxy, a getter that throws) is `invalid_input`
+ * naming it (`report.balances`).
  */
 export function checkReportHeader(value: unknown, source: string): ReportHeader {
+  return checkHeaderOf(value, source, 'report');
+}
+
+/** {@link checkReportHeader} of a report named `field` (`report.report` for a hand-made `LoadedReport`). */
+export function checkHeaderOf(value: unknown, source: string, field: string): ReportHeader {
+  try {
+    return checkHeader(value, source);
+  } catch (failure) {
+    throw readFailure(failure, value, { field, nested: true });
+  }
+}
+
+function checkHeader(value: unknown, source: string): ReportHeader {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw rejected(source, '/', 'report', 'the report is not a JSON object');
   let report: DailyReport;
   try {

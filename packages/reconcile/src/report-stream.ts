@@ -13,9 +13,10 @@ import { stat } from 'node:fs/promises';
 import { JSONParser } from '@streamparser/json';
 import { CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
+import { invalid, isArrayInput, readFailure, readFields, requireFunction, unreadable, valueText } from './input-guards.js';
 import { REPORT_BYTES_MAX } from './report.js';
 import type { LoadedReport } from './report.js';
-import { checkEntry, checkReportEntry, checkReportHeader, checkUnknownHeaderField } from './report-entry.js';
+import { checkEntry, checkHeaderOf, checkReportHeader, checkUnknownHeaderField } from './report-entry.js';
 import { KeyTracker, REPORT_FIELDS_MAX, checkTextKeys, findKeyFault, keyFaultError, pairsOf } from './report-keys.js';
 import { followToken } from './report-tokens.js';
 import { REPORT_DEPTH_MAX, TransactionsScanner, isWhiteSpace } from './report-scan.js';
@@ -68,7 +69,7 @@ const HEADER_FIELD_NAMES: ReadonlySet<string> = new Set(HEADER_FIELDS);
 function bytesMaxOf(value: unknown): number {
   if (value === undefined) return REPORT_BYTES_MAX;
   if (!Number.isSafeInteger(value) || (value as number) <= 0 || (value as number) > REPORT_BYTES_MAX) {
-    throw new ReconcileError('invalid_input', `bytesMax must be a positive integer of at most ${REPORT_BYTES_MAX}, got ${String(value)}`, { field: 'bytesMax', value: String(value) });
+    throw new ReconcileError('invalid_input', `bytesMax must be a positive integer of at most ${REPORT_BYTES_MAX}, got ${valueText(value)}`, { field: 'bytesMax', value: valueText(value) });
   }
   return value as number;
 }
@@ -78,8 +79,9 @@ function bytesMaxOf(value: unknown): number {
  * ceiling {@link REPORT_BYTES_MAX}) is `invalid_report`, checked again while the file is read
  * (it may grow). The format follows the extension (`.ndjson` / `.jsonl`) unless given.
  */
-export async function openReportFile(path: string, options: { format?: 'json' | 'ndjson'; bytesMax?: number } = {}): Promise<ReportFile> {
-  if (typeof path !== 'string' || path === '') throw new ReconcileError('invalid_input', `the report file path must be a non-empty string, got ${JSON.stringify(path)}`, { field: 'reportFile', value: String(path) });
+export async function openReportFile(path: string, given: { format?: 'json' | 'ndjson'; bytesMax?: number } = {}): Promise<ReportFile> {
+  if (typeof path !== 'string' || path === '') invalid('reportFile', path, 'must be a non-empty path of a report file');
+  const options = readFields(given, ['format', 'bytesMax'], { field: 'options' });
   const bytesMax = bytesMaxOf(options.bytesMax);
   let size: number;
   try {
@@ -397,24 +399,80 @@ async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRe
 /** Batches of a report held in memory (already validated whole). */
 const MEMORY_BATCH_ENTRIES = 1_000;
 
-async function readLoaded(loaded: LoadedReport, sink: EntrySink): Promise<ReadReport> {
-  const header = checkReportHeader({ ...loaded.report, transactions: [] }, loaded.source);
-  const entries = loaded.report.transactions;
+/**
+ * The top-level fields of a report held in memory, each read once (a hand-made `LoadedReport`
+ * may hold anything: a report that is not an object has no fields, and its header is refused).
+ */
+function loadedFields(report: unknown, field: string): Record<string, unknown> {
+  if (typeof report !== 'object' || report === null) return {};
+  try {
+    return Object.fromEntries(Object.entries(report));
+  } catch (cause) {
+    throw unreadable(field, cause);
+  }
+}
+
+/** Validates entry `index` of a report held in memory; a part of it that cannot be read is `invalid_input` naming it. */
+function loadedEntry(entries: readonly unknown[], index: number, source: string, field: string): ReportEntry {
+  const at = `${field}[${index}]`;
+  let value: unknown;
+  try {
+    value = entries[index];
+  } catch (cause) {
+    throw unreadable(at, cause);
+  }
+  try {
+    return checkEntry(value, index, source, { textsWellFormed: false });
+  } catch (failure) {
+    throw readFailure(failure, value, { field: at, nested: true });
+  }
+}
+
+/** The entry count of a report held in memory, read once. */
+function loadedCount(entries: readonly unknown[], field: string): number {
+  try {
+    return entries.length;
+  } catch (cause) {
+    throw unreadable(field, cause);
+  }
+}
+
+async function readLoaded(loaded: LoadedReport, sink: EntrySink, field: string): Promise<ReadReport> {
+  const reportField = `${field}.report`;
+  const report = loadedFields(loaded.report, reportField);
+  const header = checkHeaderOf({ ...report, transactions: [] }, loaded.source, reportField);
+  const entries = report['transactions'];
+  const entriesField = `${reportField}.transactions`;
   // A hand-made LoadedReport skips the contract's check of the count.
-  if (!Array.isArray(entries)) throw notOneArray(loaded.source);
-  if (entries.length > CONTRACT_REPORT_TRANSACTIONS_MAX) throw tooMany(loaded.source);
-  for (let start = 0; start < entries.length; start += MEMORY_BATCH_ENTRIES) {
-    const batch = entries.slice(start, start + MEMORY_BATCH_ENTRIES).map((entry, offset) => checkReportEntry(entry, start + offset, loaded.source));
+  if (!isArrayInput(entries, entriesField)) throw notOneArray(loaded.source);
+  const count = loadedCount(entries, entriesField);
+  if (count > CONTRACT_REPORT_TRANSACTIONS_MAX) throw tooMany(loaded.source);
+  for (let start = 0; start < count; start += MEMORY_BATCH_ENTRIES) {
+    const batch: ReportEntry[] = [];
+    for (let index = start; index < Math.min(count, start + MEMORY_BATCH_ENTRIES); index++) batch.push(loadedEntry(entries, index, loaded.source, entriesField));
     await sink(batch, start);
   }
-  return { header, contentHash: loaded.contentHash, entries: entries.length, source: loaded.source };
+  return { header, contentHash: loaded.contentHash, entries: count, source: loaded.source };
+}
+
+/**
+ * The fields of a report to reconcile, each read once into a plain object: a report file's, or a
+ * report held in memory's. A revoked proxy, or a field whose getter throws, is `invalid_input`
+ * naming it (`field`, or `report.kind`, …) rather than a TypeError at its first use.
+ */
+export function readReportInput(input: ReportInput, field: string): ReportInput {
+  const { kind } = readFields(input as { readonly kind?: unknown }, ['kind'], { field, nested: true });
+  if (kind === 'file') return { ...readFields(input as ReportFile, ['path', 'format', 'source', 'bytesMax', 'bytes'], { field, nested: true }), kind };
+  return readFields(input as LoadedReport, ['report', 'contentHash', 'source'], { field, nested: true });
 }
 
 /**
  * Reads a whole report, handing every validated entry to `sink` in order, and returns the
  * validated header and the content hash (of the file's bytes, or the loaded report's).
  */
-export async function readReportEntries(input: ReportInput, sink: EntrySink): Promise<ReadReport> {
+export async function readReportEntries(given: ReportInput, sink: EntrySink): Promise<ReadReport> {
+  const input = readReportInput(given, 'report');
+  requireFunction(sink, 'sink');
   if ('kind' in input && input.kind === 'file') return input.format === 'ndjson' ? readNdjsonFile(input, sink) : readJsonFile(input, sink);
-  return readLoaded(input as LoadedReport, sink);
+  return readLoaded(input as LoadedReport, sink, 'report');
 }

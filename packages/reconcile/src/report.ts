@@ -6,9 +6,11 @@
 import { constants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { isUint8Array } from 'node:util/types';
 import { EarnApiError, validateDailyReport } from '@earnbook/earn-client/contract';
 import type { DailyReport } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
+import { invalid, readFailure } from './input-guards.js';
 import { REPORT_FIELDS_MAX, findKeyFault, keyFaultError, pairsInText } from './report-keys.js';
 import { REPORT_DEPTH_MAX } from './report-scan.js';
 import { contractFailureValue } from './report-entry.js';
@@ -131,11 +133,17 @@ const DEPTH_PATH_KEY_CHARS = 64;
 
 /**
  * Validates a parsed report; a bad one is a `ReconcileError` naming the JSON path and field. A
- * `__proto__` key anywhere is refused (a report has no such field).
+ * `__proto__` key anywhere is refused (a report has no such field). A report given as an object
+ * may hold parts that cannot be read (a revoked proxy, a getter that throws): `invalid_input`
+ * naming the part (`report.transactions[3]`).
  */
 export function validateReport(json: unknown, source: string): DailyReport {
-  if (inspectReport(json, source) < 0) throw keyFaultError(source, { kind: 'prototype', path: prototypeKeyPath(json), key: PROTOTYPE_KEY });
-  return contractReport(json, source);
+  try {
+    if (inspectReport(json, source) < 0) throw keyFaultError(source, { kind: 'prototype', path: prototypeKeyPath(json), key: PROTOTYPE_KEY });
+    return contractReport(json, source);
+  } catch (failure) {
+    throw readFailure(failure, json, { field: 'report', nested: true });
+  }
 }
 
 /** The contract's check of a parsed report whose depth and keys were checked. */
@@ -160,8 +168,10 @@ function contractReport(json: unknown, source: string): DailyReport {
   }
 }
 
-/** Parses and validates report bytes. */
+/** Parses and validates report bytes (a string, or UTF-8 bytes in a `Buffer` or `Uint8Array`). */
 export function parseReport(bytes: Buffer | string, source: string): LoadedReport {
+  // Checked by the bytes' own slot, not by reading them: a proxy (revoked or not) is no bytes.
+  if (typeof bytes !== 'string' && !isUint8Array(bytes)) invalid('bytes', bytes, 'must be the report\'s text or its bytes (a Buffer)');
   if (typeof bytes !== 'string' && bytes.length > REPORT_MEMORY_BYTES_MAX) throw tooLargeForMemory(source, bytes.length);
   const text = typeof bytes === 'string' ? bytes : decodeUtf8(bytes, source);
   // A leading byte order mark is ignored, as the streaming reader ignores it (RFC 8259 allows
@@ -208,6 +218,7 @@ function tooLargeForMemory(source: string, bytes: number): ReconcileError {
  * {@link REPORT_MEMORY_BYTES_MAX} is refused (`invalid_report`): stream it with `openReportFile`.
  */
 export async function readReportFile(path: string): Promise<LoadedReport> {
+  if (typeof path !== 'string' || path === '') invalid('reportFile', path, 'must be a non-empty path of a report file');
   let size: number;
   try {
     size = (await stat(path)).size;

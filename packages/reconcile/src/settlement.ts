@@ -8,6 +8,7 @@
 import { formatUnits } from '@earnbook/ledger';
 import type { Amount } from '@earnbook/ledger';
 import type { LocalEntry } from './diff.js';
+import { invalid, readFields } from './input-guards.js';
 
 /** The day's sums of one currency, in minor units (18 decimals). */
 export interface DayFlows {
@@ -40,15 +41,32 @@ export interface ComputeSettlementInput {
   readonly thresholdUnits: bigint;
 }
 
+/** A figure of the input in minor units: a bigint (a number would lose units, and mixing the two throws a TypeError). */
+function unitsOf(value: unknown, field: string): bigint {
+  if (typeof value !== 'bigint') invalid(field, value, 'must be an amount in minor units (a bigint)');
+  return value;
+}
+
 /**
- * Nets one currency's day.
+ * Nets one currency's day. Its fields are read once; one that is not a bigint, or that cannot be
+ * read (a revoked proxy, a getter that throws), is `invalid_input` naming it.
  *
  * @example
  * const flows = { depositsUnits: 2n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n };
  * computeSettlement({ currency: 'BTC', flows, carriedInUnits: 0n, thresholdUnits: 0n }).outstanding // '-0.000000000000000002'
  */
-export function computeSettlement(input: ComputeSettlementInput): SettlementPosition {
-  const { currency, flows, carriedInUnits, thresholdUnits } = input;
+export function computeSettlement(given: ComputeSettlementInput): SettlementPosition {
+  const input = readFields(given, ['currency', 'flows', 'carriedInUnits', 'thresholdUnits']);
+  const flowFields = readFields(input.flows, ['depositsUnits', 'withdrawalsUnits', 'feesUnits', 'partnerMarginUnits'], { field: 'flows', nested: true });
+  const flows: DayFlows = {
+    depositsUnits: unitsOf(flowFields.depositsUnits, 'flows.depositsUnits'),
+    withdrawalsUnits: unitsOf(flowFields.withdrawalsUnits, 'flows.withdrawalsUnits'),
+    feesUnits: unitsOf(flowFields.feesUnits, 'flows.feesUnits'),
+    partnerMarginUnits: unitsOf(flowFields.partnerMarginUnits, 'flows.partnerMarginUnits'),
+  };
+  const { currency } = input;
+  const carriedInUnits = unitsOf(input.carriedInUnits, 'carriedInUnits');
+  const thresholdUnits = unitsOf(input.thresholdUnits, 'thresholdUnits');
   const payables = flows.depositsUnits + flows.feesUnits;
   const receivables = flows.withdrawalsUnits + flows.partnerMarginUnits;
   const net = receivables - payables;

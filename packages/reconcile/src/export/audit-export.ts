@@ -15,7 +15,8 @@ import { asError, exportFailure } from './export-failure.js';
 import { checkCsvProfile } from './csv-sink.js';
 import type { CsvDelimiter, CsvProfile, CsvProfileOptions } from './csv-sink.js';
 import { checkExportDirectory, checkTemporaryDirectory, createFailure } from './export-folders.js';
-import { assertEntityExists, checkDayRange, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import { assertEntityExists, checkDayRange, checkDb, checkPageSize, checkScope, ledgerView } from './export-options.js';
+import { isArrayInput, readArray, readFields, requireFunction } from '../input-guards.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
 import { selectEntityTimeZones } from './export-queries.js';
 import type { EntityTotals, ExportResult } from './export-result.js';
@@ -159,12 +160,18 @@ function checkFormats(value: unknown): readonly AuditFileFormat[] {
       value: describeValue(value),
     });
   };
-  if (!Array.isArray(value) || value.length === 0 || value.length > AUDIT_FILE_FORMATS.length) return invalid();
-  const chosen = new Set<unknown>(value);
-  if (chosen.size !== value.length || [...chosen].some((format) => !(AUDIT_FILE_FORMATS as readonly unknown[]).includes(format))) return invalid();
+  // Its length and each element read once (a revoked proxy, a throwing element: invalid_input naming it).
+  if (!isArrayInput(value, 'formats')) return invalid();
+  const { length, items } = readArray(value, 'formats', AUDIT_FILE_FORMATS.length);
+  if (length === 0 || length > AUDIT_FILE_FORMATS.length) return invalid();
+  const chosen = new Set<unknown>(items);
+  if (chosen.size !== items.length || [...chosen].some((format) => !(AUDIT_FILE_FORMATS as readonly unknown[]).includes(format))) return invalid();
   // Written in the fixed order, whatever order they were asked in.
   return Object.freeze(AUDIT_FILE_FORMATS.filter((format) => chosen.has(format)));
 }
+
+/** Every option of {@link exportAudit}, read once before any is checked. */
+const AUDIT_EXPORT_OPTION_KEYS = ['entity', 'allEntities', 'fromDay', 'toDay', 'pageSize', 'excel', 'bom', 'delimiter', 'db', 'directory', 'temporaryDirectory', 'formats', 'onProgress', 'now'] as const;
 
 /** An export's totals as the manifest's JSON: `{ [entity]: { [currency]: { [figure]: value } } }`. */
 function totalsRecord<T extends object>(totals: EntityTotals<T>): Record<string, Record<string, Record<string, string | number>>> {
@@ -300,7 +307,10 @@ async function writeAuditFile(input: AuditFileInput): Promise<AuditManifestFile>
  * const { manifest } = await exportAudit({ db, entity: 'defi', fromDay: '2025-03-01', toDay: '2025-03-31', directory: 'audit/2025-03' });
  * manifest.files.find((file) => file.name === 'journal.csv')?.sha256;
  */
-export async function exportAudit(options: AuditExportOptions): Promise<AuditExportResult> {
+export async function exportAudit(given: AuditExportOptions): Promise<AuditExportResult> {
+  // Each option read once: a getter that throws (or a revoked proxy) is invalid_input naming it,
+  // and what is checked is what is used.
+  const options = readFields(given as Record<(typeof AUDIT_EXPORT_OPTION_KEYS)[number], unknown>, AUDIT_EXPORT_OPTION_KEYS, { field: 'options' }) as AuditExportOptions;
   const scope = checkScope(options);
   const range = checkDayRange(options);
   const pageSize = checkPageSize(options.pageSize);
@@ -311,6 +321,9 @@ export async function exportAudit(options: AuditExportOptions): Promise<AuditExp
   }
   const directory = options.directory;
   const temporaryDirectory = await checkTemporaryDirectory(options.temporaryDirectory);
+  checkDb(options.db);
+  if (options.onProgress !== undefined) requireFunction(options.onProgress, 'onProgress');
+  if (options.now !== undefined) requireFunction(options.now, 'now');
   const now = options.now ?? (() => new Date());
   await checkExportDirectory({ directory, names: auditFileNames(formats) });
   const scoped: ExportScope = scope.entity === undefined ? { allEntities: true } : { entity: scope.entity };

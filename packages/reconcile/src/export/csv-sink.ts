@@ -13,6 +13,7 @@ import { ReconcileError } from '../errors.js';
 import { describeValue } from '@earnbook/ledger';
 import { assertEntityExists, checkFlag, checkOutput, checkPageSize, ledgerView } from './export-options.js';
 import { selectEntityTimeZones } from './export-queries.js';
+import { readFields } from '../input-guards.js';
 import type { CheckedScope, LedgerReader } from './export-options.js';
 
 /** Where an export writes: any writable byte stream (a file, a socket, a hash). */
@@ -211,7 +212,8 @@ export interface CsvProfile {
 }
 
 /** Checks a CSV profile (the caller's object is not changed). */
-export function checkCsvProfile(options: CsvProfileOptions): CsvProfile {
+export function checkCsvProfile(given: CsvProfileOptions): CsvProfile {
+  const options = readFields(given, ['excel', 'bom', 'delimiter'], { field: 'options' });
   const excel = checkFlag(options.excel, 'excel', false);
   const bom = checkFlag(options.bom, 'bom', excel);
   const delimiter = options.delimiter ?? ',';
@@ -227,7 +229,7 @@ export function checkCsvProfile(options: CsvProfileOptions): CsvProfile {
  * when a check fails.
  */
 export async function startCsvExport(
-  options: CsvExportCommonOptions,
+  given: CsvExportCommonOptions,
   input: {
     readonly db: LedgerReader;
     readonly scope: CheckedScope;
@@ -236,6 +238,7 @@ export async function startCsvExport(
     readonly amountColumns: readonly string[];
   },
 ): Promise<{ readonly pageSize: number; readonly sink: CsvSink; readonly timeZones: ReadonlyMap<string, string> }> {
+  const options = readFields(given, ['pageSize', 'excel', 'bom', 'delimiter', 'endOutput', 'output'], { field: 'options' });
   const pageSize = checkPageSize(options.pageSize);
   const profile = checkCsvProfile(options);
   const endOutput = checkFlag(options.endOutput, 'endOutput', true);

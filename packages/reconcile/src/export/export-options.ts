@@ -8,6 +8,7 @@ import { daysBetween, describeValue, parseAccountingDay } from '@earnbook/ledger
 import type { LedgerDatabase } from '@earnbook/ledger';
 import type { ReconcileDatabase } from '../db/schema.js';
 import { ReconcileError } from '../errors.js';
+import { readFields, requireObject, unreadable } from '../input-guards.js';
 
 /** Rows one database page holds by default. */
 export const EXPORT_PAGE_SIZE_DEFAULT = 5_000;
@@ -62,8 +63,13 @@ function invalid(field: string, value: unknown, reason: string, cause?: unknown)
   });
 }
 
-/** Checks the scope shape; {@link assertEntityExists} checks the entity against the books. */
-export function checkScope(options: Partial<{ entity: unknown; allEntities: unknown }>): CheckedScope {
+/**
+ * Checks the scope shape; {@link assertEntityExists} checks the entity against the books. The
+ * first check of every export's options: options that cannot be read (a revoked proxy, a getter
+ * that throws) are `invalid_input` naming the field.
+ */
+export function checkScope(given: Partial<{ entity: unknown; allEntities: unknown }>): CheckedScope {
+  const options = readFields(given, ['entity', 'allEntities'], { field: 'options' });
   const hasEntity = options.entity !== undefined;
   const all = options.allEntities;
   if (all !== undefined && all !== true) invalid('allEntities', all, 'must be true when given');
@@ -76,8 +82,24 @@ export function checkScope(options: Partial<{ entity: unknown; allEntities: unkn
   return Object.freeze({ entity: options.entity });
 }
 
-/** Checks that the entity of a scope is one the books keep (a typo would export nothing). */
+/**
+ * Checks that `db` is a query builder the export can read with: a revoked proxy (or one whose
+ * `selectFrom` cannot be read) is `invalid_input` on `db`, not a TypeError at the first query.
+ */
+export function checkDb(db: LedgerReader): void {
+  requireObject(db, 'db');
+  let selectFrom: unknown;
+  try {
+    selectFrom = db.selectFrom;
+  } catch (cause) {
+    throw unreadable('db', cause);
+  }
+  if (typeof selectFrom !== 'function') invalid('db', typeof db, 'must be the books\' Kysely instance');
+}
+
+/** Checks that the entity of a scope is one the books keep (a typo would export nothing), and that `db` is usable. */
 export async function assertEntityExists(db: LedgerReader, scope: CheckedScope): Promise<void> {
+  checkDb(db);
   if (scope.entity === undefined) return;
   const row = await ledgerView(db).selectFrom('ledger_entities').select('id').where('id', '=', scope.entity).executeTakeFirst();
   if (row === undefined) invalid('entity', scope.entity, 'is not an entity of these books');
@@ -93,7 +115,8 @@ export function checkDay(value: unknown, field: string): string {
 }
 
 /** Checks a day range: both days valid, `fromDay` ≤ `toDay`, at most {@link EXPORT_DAYS_MAX} days. */
-export function checkDayRange(options: { fromDay: unknown; toDay: unknown }): ExportDayRange {
+export function checkDayRange(given: { fromDay: unknown; toDay: unknown }): ExportDayRange {
+  const options = readFields(given, ['fromDay', 'toDay'], { field: 'options' });
   const fromDay = checkDay(options.fromDay, 'fromDay');
   const toDay = checkDay(options.toDay, 'toDay');
   const span = daysBetween(fromDay, toDay) + 1;
@@ -113,8 +136,9 @@ export function checkPageSize(value: unknown): number {
 
 /** Checks that an output is a writable stream (anything with `write`, `end` and `on`). */
 export function checkOutput(value: unknown): void {
-  const stream = value as { write?: unknown; end?: unknown; on?: unknown } | null;
-  if (typeof stream !== 'object' || stream === null || typeof stream.write !== 'function' || typeof stream.end !== 'function' || typeof stream.on !== 'function') {
+  if (typeof value !== 'object' || value === null) invalid('output', typeof value, 'must be a writable stream');
+  const stream = readFields(value as { write?: unknown; end?: unknown; on?: unknown }, ['write', 'end', 'on'], { field: 'output', nested: true });
+  if (typeof stream.write !== 'function' || typeof stream.end !== 'function' || typeof stream.on !== 'function') {
     invalid('output', typeof value, 'must be a writable stream');
   }
 }
