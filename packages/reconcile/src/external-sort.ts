@@ -54,7 +54,15 @@ export interface ExternalSorterOptions<T> {
   readonly runSize?: number;
   /** Where run files go; default the system's temporary directory. */
   readonly directory?: string;
+  /** The caller's option that names {@link directory}, as a failure names it; default `sortDirectory` (the reconciler's). */
+  readonly directoryField?: string;
   readonly codec?: RunCodec<T>;
+}
+
+/** The folder of a sort's runs, and the caller's option that names it. */
+interface SortFolder {
+  readonly directory: string;
+  readonly field: string;
 }
 
 /** The run files of a sorter that {@link ExternalSorter.release}d them: plain data (it crosses threads). */
@@ -75,17 +83,19 @@ function errnoOf(error: unknown): string | undefined {
 
 /**
  * Runs a file operation of the sort: a failure of the file system (a full disk, a folder that does
- * not exist or went away, no permission) is a `ReconcileError` `sort_failed` naming
- * `sortDirectory` and the folder, the errno code in its message and the driver's error as `cause`.
+ * not exist or went away, no permission) is a `ReconcileError` `sort_failed` naming the option
+ * that gave the folder (`sortDirectory`, or the export's `temporaryDirectory`) and the folder, the
+ * errno code in its message and the driver's error as `cause`.
  */
-async function sortFileOperation<T>(directory: string, what: string, operation: () => Promise<T>): Promise<T> {
+async function sortFileOperation<T>(folder: SortFolder, what: string, operation: () => Promise<T>): Promise<T> {
+  const { directory, field } = folder;
   try {
     return await operation();
   } catch (error) {
     const errno = errnoOf(error);
     if (errno === undefined) throw error;
-    throw new ReconcileError('sort_failed', `the external sort could not ${what} in sortDirectory ${JSON.stringify(directory)}: ${errno} (${(error as Error).message}); nothing was written to the books`, {
-      field: 'sortDirectory',
+    throw new ReconcileError('sort_failed', `the external sort could not ${what} in ${field} ${JSON.stringify(directory)}: ${errno} (${(error as Error).message}); nothing was written to the books`, {
+      field,
       value: directory,
       cause: error,
     });
@@ -106,8 +116,8 @@ class RunReader<T> {
 
   readonly #codec: RunCodec<T> | undefined;
 
-  constructor(path: string, key: (item: T) => string, codec: RunCodec<T> | undefined, directory: string) {
-    this.#lines = readRunLines(path, directory)[Symbol.asyncIterator]();
+  constructor(path: string, key: (item: T) => string, codec: RunCodec<T> | undefined, folder: SortFolder) {
+    this.#lines = readRunLines(path, folder)[Symbol.asyncIterator]();
     this.#key = key;
     this.#codec = codec;
   }
@@ -159,13 +169,13 @@ class RunReader<T> {
  * The lines of a run file, read as bytes (a line is decoded once it is whole: UTF-8 is cut at
  * line ends only, and a newline byte is never part of a multi-byte character).
  */
-async function* readRunLines(path: string, directory: string): AsyncGenerator<string> {
-  const handle = await sortFileOperation(directory, 'open a run file to read', () => open(path, 'r'));
+async function* readRunLines(path: string, folder: SortFolder): AsyncGenerator<string> {
+  const handle = await sortFileOperation(folder, 'open a run file to read', () => open(path, 'r'));
   try {
     let pending = Buffer.alloc(0);
     for (;;) {
       const chunk = Buffer.allocUnsafe(RUN_READ_BYTES);
-      const { bytesRead } = await sortFileOperation(directory, 'read a run file', () => handle.read(chunk, 0, RUN_READ_BYTES, null));
+      const { bytesRead } = await sortFileOperation(folder, 'read a run file', () => handle.read(chunk, 0, RUN_READ_BYTES, null));
       if (bytesRead === 0) break;
       const data = pending.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
       let start = 0;
@@ -203,6 +213,7 @@ export class ExternalSorter<T> {
   readonly #key: (item: T) => string;
   readonly #runSize: number;
   readonly #directory: string;
+  readonly #directoryField: string;
   readonly #codec: RunCodec<T> | undefined;
   #buffer: T[] = [];
   /** Where run lines are encoded before a write; made at the first spill, dropped on close. */
@@ -215,6 +226,7 @@ export class ExternalSorter<T> {
     this.#key = options.key;
     this.#runSize = options.runSize ?? SORT_RUN_ITEMS_DEFAULT;
     this.#directory = options.directory ?? tmpdir();
+    this.#directoryField = options.directoryField ?? 'sortDirectory';
     this.#codec = options.codec;
   }
 
@@ -277,7 +289,7 @@ export class ExternalSorter<T> {
 
   async #spill(): Promise<void> {
     this.#sortBuffer();
-    await sortFileOperation(this.#directory, 'write a run file', () => this.#writeRun());
+    await sortFileOperation({ directory: this.#directory, field: this.#directoryField }, 'write a run file', () => this.#writeRun());
     this.#buffer = [];
   }
 
@@ -332,7 +344,7 @@ export class ExternalSorter<T> {
     }
     if (this.#buffer.length > 0) await this.#spill();
     this.#writeBuffer = undefined;
-    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec, this.#directory));
+    const readers = this.#runs.map((path) => new RunReader<T>(path, this.#key, this.#codec, { directory: this.#directory, field: this.#directoryField }));
     try {
       await Promise.all(readers.map((reader) => reader.fill()));
       const heap = new RunHeap<T>();

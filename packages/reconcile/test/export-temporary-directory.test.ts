@@ -4,7 +4,7 @@
  * the export, whether it succeeded or failed. A `temporaryDirectory` that is not an existing folder
  * is refused `invalid_input` naming it, before anything is written.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +106,26 @@ describe.each(DIALECTS)('audit export temporaryDirectory on %s', (dialect) => {
     expect(spilled).toBe(true);
     expect(readdirSync(temporaryDirectory)).toEqual([]);
     expect(readdirSync(systemTemporary)).toEqual([]);
+    expect(readdirSync(directory)).toEqual([]);
+  }, 120_000);
+
+  it('names temporaryDirectory (not the reconciler\'s sortDirectory) when its runs cannot be read back', async () => {
+    let removed = false;
+    const db = withQueryHook(books.db, () => {
+      // Once a run is on disk, its folder goes away (a cleaner of the temporary folder, a full disk's repair).
+      for (const name of readdirSync(temporaryDirectory)) {
+        rmSync(join(temporaryDirectory, name), { recursive: true, force: true });
+        removed = true;
+      }
+    });
+    const directory = join(root, 'audit');
+    const error = await refusal(exportAudit({ db, entity: 'defi', ...RANGE, directory, formats: ['hledger_journal'], temporaryDirectory }));
+    expect(removed).toBe(true);
+    expect(error.code).toBe('sort_failed');
+    expect(error.field).toBe('temporaryDirectory');
+    expect(error.value).toBe(temporaryDirectory);
+    expect(error.message).toContain(`in temporaryDirectory ${JSON.stringify(temporaryDirectory)}: ENOENT`);
+    expect(readdirSync(temporaryDirectory)).toEqual([]);
     expect(readdirSync(directory)).toEqual([]);
   }, 120_000);
 

@@ -261,7 +261,7 @@ function accountDirective(name: string, type: HledgerAccountType): string {
 async function writeAccountDeclarations(db: Kysely<LedgerDatabase>, input: { scope: CheckedScope; pageSize: number; sink: TextSink; temporaryDirectory: string | undefined }): Promise<number> {
   // The names in (entity, kind, code) byte order, through an external sort: bounded memory
   // whatever the number of accounts (see selectAccountNamesByIdPage for why not the database's).
-  const sorter = new ExternalSorter<AccountNameParts>({ key: accountNameSortKey, ...(input.temporaryDirectory === undefined ? {} : { directory: input.temporaryDirectory }) });
+  const sorter = new ExternalSorter<AccountNameParts>({ key: accountNameSortKey, directoryField: 'temporaryDirectory', ...(input.temporaryDirectory === undefined ? {} : { directory: input.temporaryDirectory }) });
   try {
     let afterId = 0;
     for (;;) {
