@@ -175,7 +175,7 @@ export async function bookThenRecord(given: BookThenRecordInput): Promise<BookTh
   }
   // The request names no currency (the account's is meant): the client compares the answer with it.
   const call = { productId: account.providerProductId, accountId: account.earnAccountId, amount: input.amount, idempotencyKey: input.idempotencyKey, currency: account.currency };
-  const booking = await book.call(provider, call);
+  const booking = readAnswer(input, account, await book.call(provider, call));
   // A provider that does not check it: an answer in another currency (or in none: the contract
   // requires it) booked something else than the books would record. The glue holds no credential
   // to redact, so the provider's text is escaped and cut only.
@@ -220,6 +220,39 @@ async function assertSameRequest(input: BookThenRecordInput, account: EarnAccoun
   if (toUnits(amount) !== toUnits(entry.amount)) conflict('amount', input.amount, entry.amount);
 }
 
+/**
+ * The provider's answer as a plain copy, each field read once. An answer that cannot be read (a
+ * revoked proxy, a getter that throws) says nothing of what was booked, though the provider may
+ * have booked: `invalid_response` naming `booking`, logged as an error, nothing recorded; the next
+ * reconciliation finds such a booking as `missing_in_ledger`.
+ */
+function readAnswer(input: BookThenRecordInput, account: EarnAccount, answer: Booking): Booking {
+  try {
+    if (typeof answer !== 'object' || answer === null) throw new TypeError(`the answer is ${answer === null ? 'null' : typeof answer}`);
+    return { ...answer };
+  } catch (cause) {
+    const reason = causeText(cause);
+    input.books.ledger.logger.error(
+      { event: 'booking.answer_unreadable', kind: input.kind, entity: account.entity, earnAccountId: account.earnAccountId, idempotencyKey: input.idempotencyKey, cause: reason },
+      `${input.kind} on Earn account ${account.earnAccountId}: the provider's answer could not be read; it may have booked`,
+    );
+    throw new EarnApiError(
+      'invalid_response',
+      `${input.kind} on Earn account ${account.earnAccountId} (idempotencyKey ${JSON.stringify(input.idempotencyKey)}): the provider's answer could not be read (${reason}); nothing was recorded, but the provider may have booked: the next reconciliation shows such a booking as missing_in_ledger, and the same key again asks the provider for the booking it made`,
+      { operation: `bookThenRecord ${input.kind}`, path: '', field: 'booking', cause },
+    );
+  }
+}
+
+/** The message of what reading an answer threw, without reading anything that could throw again. */
+function causeText(cause: unknown): string {
+  try {
+    return cause instanceof Error ? String(cause.message) : valueText(cause);
+  } catch {
+    return 'unreadable';
+  }
+}
+
 /** The `booked_not_recorded` error of a booking the provider made and the books refused. */
 function bookedNotRecorded(input: BookThenRecordInput, account: EarnAccount, booking: Booking, cause: unknown): ReconcileError {
   const unrecorded = { kind: input.kind, entity: account.entity, earnAccountId: account.earnAccountId, providerBookingId: booking.id, amount: booking.amount, currency: booking.currency, occurredAt: booking.createdAt, idempotencyKey: input.idempotencyKey };
@@ -235,9 +268,12 @@ function bookedNotRecorded(input: BookThenRecordInput, account: EarnAccount, boo
 /** The most characters of a provider's text an error of the glue quotes. */
 const PROVIDER_TEXT_LENGTH_MAX = 64;
 
-/** `value` as text, cut to {@link PROVIDER_TEXT_LENGTH_MAX} characters (ending in `...` when cut). */
+/**
+ * `value` as text, cut to {@link PROVIDER_TEXT_LENGTH_MAX} characters (ending in `...` when cut).
+ * Never throws: the errors that quote it (once the provider may have booked) must reach the caller.
+ */
 function cutProviderText(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value);
+  const text = typeof value === 'string' ? value : valueText(value);
   return text.length > PROVIDER_TEXT_LENGTH_MAX ? `${text.slice(0, PROVIDER_TEXT_LENGTH_MAX - 3)}...` : text;
 }
 
@@ -253,5 +289,5 @@ function providerText(value: unknown): string {
 
 /** {@link providerText} in JSON quotes; a value that is not a string (none answered) is shown bare. */
 function quotedProviderText(value: unknown): string {
-  return typeof value === 'string' ? escapeUnsafeText(JSON.stringify(cutProviderText(value))) : String(value);
+  return typeof value === 'string' ? escapeUnsafeText(JSON.stringify(cutProviderText(value))) : providerText(value);
 }

@@ -14,7 +14,7 @@
  */
 import type { ReportSummary } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
-import { iterableInput, readFields, unreadable } from './input-guards.js';
+import { invalid, iterableInput, readFields, unreadable, valueText } from './input-guards.js';
 
 /** Report list items looked at, at most, when searching for a day's reports. */
 export const REPORT_SUMMARIES_MAX = 100_000;
@@ -121,12 +121,16 @@ export interface FindDayReportsOptions {
 export async function findDayReports(given: FindDayReportsOptions): Promise<DayReportsPlan> {
   const options = readFields(given, ['summaries', 'day', 'processedReportIds', 'source', 'summariesMax'], { field: 'options' });
   const summariesMax = options.summariesMax ?? REPORT_SUMMARIES_MAX;
+  // Compared with the count for every summary: a value that is no number would throw there, raw.
+  if (typeof summariesMax !== 'number' || Number.isNaN(summariesMax)) invalid('summariesMax', summariesMax, 'must be a number of reports');
+  // For the refusal of a list too long: text that the refusal cannot fail to make.
+  const source = valueText(options.source);
   const processed = processedIds(options.processedReportIds);
   const versions: DayVersion[] = [];
   let listed = 0;
   const take = (summary: ReportSummary): void => {
     if (++listed > summariesMax) {
-      throw new ReconcileError('no_report', `the ${options.source} report list has more than ${summariesMax} reports; give the report id instead`, { field: 'reports', value: options.source });
+      throw new ReconcileError('no_report', `the ${source} report list has more than ${summariesMax} reports; give the report id instead`, { field: 'reports', value: source });
     }
     const version = dayVersion(summary, options.day, `summaries[${listed - 1}]`);
     if (version !== undefined) versions.push(version);

@@ -462,8 +462,21 @@ async function readLoaded(loaded: LoadedReport, sink: EntrySink, field: string):
  */
 export function readReportInput(input: ReportInput, field: string): ReportInput {
   const { kind } = readFields(input as { readonly kind?: unknown }, ['kind'], { field, nested: true });
-  if (kind === 'file') return { ...readFields(input as ReportFile, ['path', 'format', 'source', 'bytesMax', 'bytes'], { field, nested: true }), kind };
+  if (kind === 'file') return { ...checkReportFile(readFields(input as ReportFile, ['path', 'format', 'source', 'bytesMax', 'bytes'], { field, nested: true }), field), kind };
   return readFields(input as LoadedReport, ['report', 'contentHash', 'source'], { field, nested: true });
+}
+
+/**
+ * The fields of a report file that its read uses as they are, checked (a hand-made `ReportFile`
+ * may hold anything): the path, which its refusals quote, and `bytesMax`, which it compares
+ * with (NaN would compare false with any size: no bound at all). A `bytesMax` above the ceiling
+ * is kept to it by the read, as before.
+ */
+function checkReportFile<T extends Pick<ReportFile, 'path' | 'bytesMax'>>(file: T, field: string): T {
+  if (typeof file.path !== 'string' || file.path === '') invalid(`${field}.path`, file.path, 'must be a non-empty path of a report file');
+  const bytesMax: unknown = file.bytesMax;
+  if (bytesMax !== undefined && (typeof bytesMax !== 'number' || !(bytesMax > 0))) invalid(`${field}.bytesMax`, bytesMax, 'must be a positive number of bytes');
+  return file;
 }
 
 /**

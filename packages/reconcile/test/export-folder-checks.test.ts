@@ -17,7 +17,7 @@ import type { Kysely, KyselyPlugin } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { ReconcileError } from '../src/errors.js';
-import { AUDIT_FILE_FORMATS, AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, auditFileNames, exportAudit } from '../src/export/index.js';
+import { AUDIT_FILE_FORMATS, AUDIT_FILE_NAMES, AUDIT_MANIFEST_NAME, auditFileNames, checkAuditExportDirectory, exportAudit } from '../src/export/index.js';
 import type { AuditFileFormat } from '../src/export/index.js';
 import type { ReconcileDatabase } from '../src/db/schema.js';
 import { DIALECTS, openTestBooks, seedBooks } from './export-books.js';
@@ -76,6 +76,38 @@ describe('the file names of an audit export', () => {
   });
 });
 
+describe('checkAuditExportDirectory’s own input', () => {
+  class HostileGetterError extends Error {}
+  const revoked = (): never => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy as never;
+  };
+
+  it('refuses an input it cannot read, or a directory that is not a path, as invalid_input naming the field (it threw raw errors, or export_failed)', async () => {
+    const hostileDirectory = Object.defineProperty({}, 'directory', {
+      enumerable: true,
+      get: () => {
+        throw new HostileGetterError('hostile getter directory');
+      },
+    });
+    const cases: readonly { input: unknown; field: string }[] = [
+      { input: revoked(), field: 'input' },
+      { input: hostileDirectory, field: 'directory' },
+      { input: { directory: 42 }, field: 'directory' },
+      { input: { directory: '' }, field: 'directory' },
+      { input: { directory: join(tmpdir(), 'a\0b') }, field: 'directory' },
+      { input: { directory: join(tmpdir(), 'never-made'), formats: revoked() }, field: 'formats' },
+    ];
+    for (const { input, field } of cases) {
+      const error = await refusal(checkAuditExportDirectory(input as never));
+      expect({ code: error.code, field: error.field }, error.message).toEqual({ code: 'invalid_input', field });
+    }
+    const error = await refusal(checkAuditExportDirectory(hostileDirectory as never));
+    expect(error.cause).toBeInstanceOf(HostileGetterError);
+  });
+});
+
 describe.each(DIALECTS)('audit export folder checks on %s', (dialect) => {
   let books: TestBooks;
   let root: string;
@@ -91,13 +123,13 @@ describe.each(DIALECTS)('audit export folder checks on %s', (dialect) => {
   afterEach(async () => rm(root, { recursive: true, force: true }));
 
   /** Runs a refused export and checks that neither the folder tree nor the books changed. */
-  async function expectRefused(options: { directory: string; formats?: readonly AuditFileFormat[]; db?: Kysely<ReconcileDatabase> }): Promise<ReconcileError> {
+  async function expectRefused(options: { directory: string; formats?: readonly AuditFileFormat[]; db?: Kysely<ReconcileDatabase>; value?: string }): Promise<ReconcileError> {
     const folderBefore = tree(root);
     const booksBefore = await snapshotDatabase(books.db as never);
     const error = await refusal(exportAudit({ db: options.db ?? books.db, entity: 'defi', ...RANGE, directory: options.directory, ...(options.formats === undefined ? {} : { formats: options.formats }) }));
     expect(error.code, error.message).toBe('invalid_input');
     expect(error.field).toBe('directory');
-    expect(error.value).toBe(options.directory);
+    expect(error.value).toBe(options.value ?? options.directory);
     expect(tree(root)).toEqual(folderBefore);
     expect(await snapshotDatabase(books.db as never)).toBe(booksBefore);
     return error;
@@ -116,6 +148,40 @@ describe.each(DIALECTS)('audit export folder checks on %s', (dialect) => {
     const linkToFile = join(root, 'link-to-file');
     symlinkSync(file, linkToFile);
     expect((await expectRefused({ directory: linkToFile })).message).toBe(`cannot export into ${linkToFile}: it is a file, not a folder`);
+  });
+
+  it('refuses a directory given with a trailing separator as without one: a file, a link to a file, a dangling link (the check passed them)', async () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const linkToFile = join(root, 'link-to-file');
+    symlinkSync(file, linkToFile);
+    const dangling = join(root, 'dangling');
+    symlinkSync(join(root, 'nowhere'), dangling);
+    const cases = [
+      { directory: `${file}/`, says: 'it is a file, not a folder' },
+      { directory: `${file}//`, says: 'it is a file, not a folder' },
+      { directory: `${linkToFile}/`, says: 'it is a file, not a folder' },
+      { directory: `${dangling}/`, says: 'it is a symbolic link to nothing' },
+    ];
+    for (const { directory, says } of cases) {
+      // Refused by the check itself, before the books are read (the CLI's early check included).
+      const early = await refusal(checkAuditExportDirectory({ directory }));
+      expect({ code: early.code, field: early.field, value: early.value, message: early.message }).toEqual({ code: 'invalid_input', field: 'directory', value: directory, message: `cannot export into ${directory}: ${says}` });
+      expect((await expectRefused({ directory })).message).toBe(`cannot export into ${directory}: ${says}`);
+    }
+    // A folder given with one still takes the export.
+    const folder = join(root, 'folder');
+    mkdirSync(folder);
+    const { manifest } = await exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: `${folder}/`, formats: ['breaks_csv'] });
+    expect(manifest.files.map((item) => item.name)).toEqual(['breaks.csv']);
+    expect(readdirSync(folder).sort()).toEqual(['breaks.csv', 'manifest.json']);
+  });
+
+  it('refuses a directory that is not a path (not a string, empty, holding a NUL), naming directory, before anything is written', async () => {
+    for (const directory of ['', 'out\0put', join(root, 'a\0b')]) {
+      const error = await expectRefused({ directory, value: JSON.stringify(directory) });
+      expect(error.message).toBe(`directory must be a path, got ${JSON.stringify(directory)}`);
+    }
   });
 
   it('refuses every file name of the export present as a file, a folder or a link (dangling or not), never following it', async () => {

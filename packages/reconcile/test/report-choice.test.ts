@@ -57,6 +57,28 @@ describe('the rule of which reports of a day to reconcile', () => {
     expect(refused).toBeInstanceOf(ReconcileError);
     expect(refused).toMatchObject({ code: 'no_report', field: 'reports', value: 'defi' });
   });
+
+  it('refuses a list longer than its bound whatever source names it, and a bound that is not a number, as typed errors (raw TypeErrors before)', async () => {
+    const list = [summary('v1', '2025-03-19T01:00:00Z'), summary('v2', '2025-03-19T05:00:00Z')];
+    const hostileText = {
+      toString: () => {
+        throw new Error('hostile toString');
+      },
+    };
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    for (const source of [Symbol('defi'), hostileText, proxy]) {
+      const refused = await findDayReports({ summaries: listed(list), day: DAY, source: source as never, summariesMax: 1 }).catch((error: unknown) => error);
+      expect(refused, String(refused)).toBeInstanceOf(ReconcileError);
+      expect(refused).toMatchObject({ code: 'no_report', field: 'reports' });
+      expect(typeof (refused as ReconcileError).value).toBe('string');
+    }
+    for (const summariesMax of [proxy, '2', Number.NaN]) {
+      const refused = await findDayReports({ summaries: listed(list), day: DAY, source: 'defi', summariesMax: summariesMax as never }).catch((error: unknown) => error);
+      expect(refused, String(refused)).toBeInstanceOf(ReconcileError);
+      expect(refused).toMatchObject({ code: 'invalid_input', field: 'summariesMax' });
+    }
+  });
 });
 
 describe.each(DIALECTS)('restatements reconciled through the rule on %s', (dialect) => {

@@ -14,7 +14,7 @@ import { exportBreaksCsv } from './breaks-csv.js';
 import { asError, exportFailure } from './export-failure.js';
 import { checkCsvProfile } from './csv-sink.js';
 import type { CsvDelimiter, CsvProfile, CsvProfileOptions } from './csv-sink.js';
-import { checkExportDirectory, checkTemporaryDirectory, createFailure } from './export-folders.js';
+import { checkDirectoryPath, checkExportDirectory, checkTemporaryDirectory, createFailure } from './export-folders.js';
 import { assertEntityExists, checkDayRange, checkDb, checkPageSize, checkScope, ledgerView } from './export-options.js';
 import { isArrayInput, readArray, readFields, requireFunction } from '../input-guards.js';
 import type { ExportDayRange, ExportPaging, ExportScope } from './export-options.js';
@@ -58,8 +58,11 @@ export function auditFileNames(formats?: readonly AuditFileFormat[]): readonly s
  * on its own: for a caller that refuses a bad folder before it opens the books (the CLI), so
  * that a refused export has not even created them. `invalid_input` naming `directory`.
  */
-export async function checkAuditExportDirectory(input: { readonly directory: string; readonly formats?: readonly AuditFileFormat[] }): Promise<void> {
-  await checkExportDirectory({ directory: input.directory, names: auditFileNames(input.formats) });
+export async function checkAuditExportDirectory(given: { readonly directory: string; readonly formats?: readonly AuditFileFormat[] }): Promise<void> {
+  // Read once, as exportAudit reads its options: an input that cannot be read is invalid_input naming it.
+  const input = readFields(given, ['directory', 'formats']);
+  const directory = checkDirectoryPath(input.directory);
+  await checkExportDirectory({ directory, names: auditFileNames(input.formats) });
 }
 
 /** Bytes a file stream buffers before it asks the export to wait. */
@@ -316,10 +319,7 @@ export async function exportAudit(given: AuditExportOptions): Promise<AuditExpor
   const pageSize = checkPageSize(options.pageSize);
   const profile = checkCsvProfile(options);
   const formats = checkFormats(options.formats);
-  if (typeof options.directory !== 'string' || options.directory.length === 0) {
-    throw new ReconcileError('invalid_input', `directory must be a path, got ${describeValue(options.directory)}`, { field: 'directory', value: describeValue(options.directory) });
-  }
-  const directory = options.directory;
+  const directory = checkDirectoryPath(options.directory);
   const temporaryDirectory = await checkTemporaryDirectory(options.temporaryDirectory);
   checkDb(options.db);
   if (options.onProgress !== undefined) requireFunction(options.onProgress, 'onProgress');

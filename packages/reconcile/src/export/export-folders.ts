@@ -9,7 +9,7 @@
  */
 import type { Stats } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { describeValue } from '@earnbook/ledger';
 import { ReconcileError } from '../errors.js';
 
@@ -54,13 +54,38 @@ function kindOf(entry: Stats): string {
 }
 
 /**
+ * Checks an export's `directory` option: a non-empty path without a NUL character (the file
+ * system refuses one as an argument error, which is the caller's input, not a failed export).
+ */
+export function checkDirectoryPath(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) {
+    throw new ReconcileError('invalid_input', `directory must be a path, got ${describeValue(value)}`, { field: 'directory', value: describeValue(value) });
+  }
+  return value;
+}
+
+/**
+ * `directory` without its trailing separators (`out/` is `out`; the root stays), so that the walk
+ * up starts at its own last component: the parent of `file/` is the folder holding `file`, so
+ * `file` itself (a file, a link to one, a dangling link) was never looked at. Nothing else is
+ * normalized: `link/..` is where the file system takes it, not where the text suggests.
+ */
+function withoutTrailingSeparators(directory: string): string {
+  const windows = sep === '\\';
+  const trimmed = directory.replace(windows ? /[\\/]+$/ : /\/+$/, '');
+  // The root (`/`, or a drive's `C:\`) keeps its separator: without it, it names another folder.
+  return trimmed === '' || (windows && /^[A-Za-z]:$/.test(trimmed)) ? directory : trimmed;
+}
+
+/**
  * Whether `directory` is a folder now (true) or can be made (false: missing, below an existing
  * folder); otherwise refused. It, or the nearest part of its path that exists, is looked at
  * through links (a link to a folder is a folder): a file or a dangling link there would make the
  * export's `mkdir` fail.
  */
 async function folderExists(directory: string): Promise<boolean> {
-  for (let path = directory; ; ) {
+  const start = withoutTrailingSeparators(directory);
+  for (let path = start; ; ) {
     let found: Stats;
     try {
       found = await stat(path);
@@ -69,15 +94,15 @@ async function folderExists(directory: string): Promise<boolean> {
       if (errno !== 'ENOENT' && errno !== 'ENOTDIR') throw inspectFailure(directory, path, error);
       // ENOENT: missing, or a link to nothing; ENOTDIR: a part further up is not a folder.
       if (errno === 'ENOENT' && (await entryAt(directory, path))?.isSymbolicLink() === true) {
-        throw refused(directory, `cannot export into ${directory}: ${path === directory ? 'it' : path} is a symbolic link to nothing`);
+        throw refused(directory, `cannot export into ${directory}: ${path === start ? 'it' : path} is a symbolic link to nothing`);
       }
       const parent = dirname(path);
       if (parent === path) return false;
       path = parent;
       continue;
     }
-    if (found.isDirectory()) return path === directory;
-    throw refused(directory, `cannot export into ${directory}: ${path === directory ? 'it' : path} is ${kindOf(found)}, not a folder`);
+    if (found.isDirectory()) return path === start;
+    throw refused(directory, `cannot export into ${directory}: ${path === start ? 'it' : path} is ${kindOf(found)}, not a folder`);
   }
 }
 
