@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -316,7 +317,22 @@ describe.each(DIALECTS)('audit exports on %s', (dialect) => {
     // The clock is read after every file was written, just before the manifest.
     const failing = exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: target, now: () => { throw new Error('clock broke'); } });
     await expectReconcileError(failing, 'export_failed', undefined);
-    expect(await readdir(target)).toEqual([]);
+    // The folder it made goes too: a failed export leaves nothing behind.
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('removes the folders it made, up to the first, and keeps a folder that was there before', async () => {
+    const broken = () => {
+      throw new Error('clock broke');
+    };
+    const nested = join(directory, 'made', 'by', 'export');
+    await expectReconcileError(exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: nested, now: broken }), 'export_failed', undefined);
+    expect(existsSync(join(directory, 'made'))).toBe(false);
+    expect(existsSync(directory)).toBe(true);
+    const existing = join(directory, 'existing');
+    await mkdir(existing);
+    await expectReconcileError(exportAudit({ db: books.db, entity: 'defi', ...RANGE, directory: existing, now: broken }), 'export_failed', undefined);
+    expect(await readdir(existing)).toEqual([]);
   });
 });
 

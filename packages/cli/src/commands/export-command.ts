@@ -171,7 +171,7 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: Ex
 Files: ${auditFileNames().join(', ')}.
 Accounting days are calendar days in the entity's time zone (the time_zone column, and
 manifest.json's parameters.timeZones); interest keeps the day that earned it (interest_day).
-Exit codes: 0 exported, 2 error (nothing is left half-written: a failed export removes its files).
+Exit codes: 0 exported, 2 error (nothing is left half-written: a failed export removes its files and the folders it made).
 
 Example:
   earnbook export --what all --entity defi --from 2025-03-01 --to 2025-03-31 --out audit/defi/2025-03 --config earnbook.json

@@ -3,8 +3,8 @@
  * written from one consistent snapshot of the books, plus a manifest with row counts, totals per
  * entity and currency and the SHA-256 of each file.
  */
-import { mkdir, open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, rm, rmdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { describeValue, formatInstant } from '@earnbook/ledger';
 import type { ReconcileDatabase } from '../db/schema.js';
@@ -328,12 +328,14 @@ export async function exportAudit(given: AuditExportOptions): Promise<AuditExpor
   await checkExportDirectory({ directory, names: auditFileNames(formats) });
   const scoped: ExportScope = scope.entity === undefined ? { allEntities: true } : { entity: scope.entity };
   const created: string[] = [];
+  /** The first folder this export made (the top of those it made), if it made any. */
+  let made: string | undefined;
   try {
     const { files, timeZones } = await inSnapshot(options.db, async (db) => {
       // An unknown entity fails here, before the folder is made or any file opened.
       await assertEntityExists(ledgerView(db), scope);
       const zones = [...(await selectEntityTimeZones(ledgerView(db)))].filter(([entity]) => scope.entity === undefined || entity === scope.entity);
-      await mkdir(directory, { recursive: true }).catch((error: unknown) => {
+      made = await mkdir(directory, { recursive: true }).catch((error: unknown) => {
         throw createFailure({ directory, error });
       });
       const written: AuditManifestFile[] = [];
@@ -358,6 +360,23 @@ export async function exportAudit(given: AuditExportOptions): Promise<AuditExpor
     return { manifest, manifestPath };
   } catch (error) {
     await Promise.all(created.map((path) => rm(path, { force: true })));
+    if (made !== undefined) await removeMadeFolders(directory, made);
     throw exportFailure('audit', asError(error));
+  }
+}
+
+/**
+ * Removes the folders a failed export made, from `directory` up to `made` (the first it made),
+ * each only if empty: what another process put there meanwhile, and the folder with it, stays.
+ */
+async function removeMadeFolders(directory: string, made: string): Promise<void> {
+  const top = resolve(made);
+  for (let path = resolve(directory); ; path = dirname(path)) {
+    try {
+      await rmdir(path);
+    } catch {
+      return;
+    }
+    if (path === top || dirname(path) === path) return;
   }
 }
