@@ -11,7 +11,7 @@ import type { Booking, Product } from '@earnbook/earn-client/contract';
 import { LedgerInvariantError, toUnits } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks, InterestTermsInput, JournalTransaction, PostResult } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
-import { findUnreadable, invalid, readArray, readBooks, readFields, readMethod, valueText } from './input-guards.js';
+import { findUnreadable, invalid, readArray, readBooks, readFields, readMethod, requireObject, valueText } from './input-guards.js';
 
 /** Where products come from: every entity's list (`EarnFacade.listProducts`). */
 export interface ProductSource {
@@ -27,6 +27,16 @@ export const PRODUCT_SYNC_PRODUCTS_MAX = 10_000;
  * `productApy`.
  */
 export function productTermsOf(product: Product): InterestTermsInput {
+  requireObject(product, 'product');
+  try {
+    return termsOf(product);
+  } catch (failure) {
+    // A part that cannot be read (a revoked proxy, a getter that throws) is named; any other failure passes.
+    throw findUnreadable(product, { field: 'product', nested: true }) ?? failure;
+  }
+}
+
+function termsOf(product: Product): InterestTermsInput {
   const margin = product.partnerMargin;
   return {
     tiers: product.interest.tiers.map((tier) => ({ fromAmount: tier.fromAmount, toAmount: tier.toAmount, apy: tier.apy })),

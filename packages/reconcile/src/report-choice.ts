@@ -109,7 +109,7 @@ export interface FindDayReportsOptions {
   readonly processedReportIds?: Iterable<string>;
   /** Who lists them, for the error message (e.g. the entity). */
   readonly source: string;
-  /** Default {@link REPORT_SUMMARIES_MAX}. */
+  /** A whole number of at least 1; default {@link REPORT_SUMMARIES_MAX}. */
   readonly summariesMax?: number;
 }
 
@@ -122,7 +122,8 @@ export async function findDayReports(given: FindDayReportsOptions): Promise<DayR
   const options = readFields(given, ['summaries', 'day', 'processedReportIds', 'source', 'summariesMax'], { field: 'options' });
   const summariesMax = options.summariesMax ?? REPORT_SUMMARIES_MAX;
   // Compared with the count for every summary: a value that is no number would throw there, raw.
-  if (typeof summariesMax !== 'number' || Number.isNaN(summariesMax)) invalid('summariesMax', summariesMax, 'must be a number of reports');
+  // A bound, so a whole number of at least one: Infinity (no bound), 0, negatives and fractions are refused.
+  if (typeof summariesMax !== 'number' || !Number.isSafeInteger(summariesMax) || summariesMax < 1) invalid('summariesMax', summariesMax, 'must be a whole number of reports, at least 1');
   // For the refusal of a list too long: text that the refusal cannot fail to make.
   const source = valueText(options.source);
   const processed = processedIds(options.processedReportIds);

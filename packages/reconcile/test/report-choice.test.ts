@@ -73,7 +73,7 @@ describe('the rule of which reports of a day to reconcile', () => {
       expect(refused).toMatchObject({ code: 'no_report', field: 'reports' });
       expect(typeof (refused as ReconcileError).value).toBe('string');
     }
-    for (const summariesMax of [proxy, '2', Number.NaN]) {
+    for (const summariesMax of [proxy, '2', Number.NaN, Number.POSITIVE_INFINITY, 0, -1, 1.5]) {
       const refused = await findDayReports({ summaries: listed(list), day: DAY, source: 'defi', summariesMax: summariesMax as never }).catch((error: unknown) => error);
       expect(refused, String(refused)).toBeInstanceOf(ReconcileError);
       expect(refused).toMatchObject({ code: 'invalid_input', field: 'summariesMax' });

@@ -34,6 +34,7 @@ import {
   openReportFile,
   parseReport,
   planDayReports,
+  productTermsOf,
   readReportEntries,
   readReportFile,
   syncProducts,
@@ -206,6 +207,7 @@ describe.each(DIALECTS)('hostile input at reconcile\'s entry points, on %s', (di
     };
     const day = (extra: Record<string, unknown>) => ({ entity: 'defi', day: DAY, ...extra }) as never;
     const flows = { depositsUnits: 1n, withdrawalsUnits: 0n, feesUnits: 0n, partnerMarginUnits: 0n };
+    const product = { id: 'btc', currency: 'BTC', name: 'BTC Earn', interest: { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }] }, partnerMargin: null };
     const diffInput = { day: DAY, timeZone: 'UTC', report: report as never, version: 1, local: [], projection: [], outstanding: new Map<string, bigint>(), toleranceUnits: () => 0n };
     const booking = { provider, books, kind: 'deposit', entity: 'defi', earnAccountId: 'acc-1', amount: '1', idempotencyKey: 'k-new' } as const;
     const open = (extra: Record<string, unknown>) => Reconciler.open({ books, ...extra } as never);
@@ -264,6 +266,9 @@ describe.each(DIALECTS)('hostile input at reconcile\'s entry points, on %s', (di
       { name: 'exportSettlementsCsv output', field: 'output', call: () => exportSettlementsCsv({ db: ledger.db as never, entity: 'defi', ...range, output: revoked() }) },
       { name: 'exportHledgerJournal output', field: 'output', call: () => exportHledgerJournal({ db: ledger.db, entity: 'defi', ...range, output: revoked() }) },
       { name: 'exportHledgerJournal db', field: 'db', call: () => exportHledgerJournal({ db: revoked(), entity: 'defi', ...range, output: output() }) },
+      { name: 'productTermsOf', field: 'product', call: async () => productTermsOf(revoked()) },
+      { name: 'productTermsOf interest', field: 'product.interest', call: async () => productTermsOf({ ...product, interest: revoked() } as never) },
+      { name: 'productTermsOf tiers[0]', field: 'product.interest.tiers[0]', call: async () => productTermsOf({ ...product, interest: { ...product.interest, tiers: [revoked()] } } as never) },
       { name: 'exportAudit db', field: 'db', call: () => exportAudit({ db: revoked(), entity: 'defi', ...range, directory: auditDirectory() }) },
       { name: 'exportAudit formats', field: 'formats', call: () => exportAudit({ db: ledger.db as never, entity: 'defi', ...range, directory: auditDirectory(), formats: revoked() }) },
       { name: 'exportAudit formats[0]', field: 'formats[0]', call: () => exportAudit({ db: ledger.db as never, entity: 'defi', ...range, directory: auditDirectory(), formats: listWithHostileFirst() }) },
