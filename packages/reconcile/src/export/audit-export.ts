@@ -208,8 +208,11 @@ async function syncToDisk(path: string): Promise<void> {
  * manifest that another process created meanwhile makes the create fail, and is never named for
  * removal.
  */
-async function writeManifest(input: { path: string; text: string; onCreated: () => void }): Promise<void> {
-  const handle = await open(input.path, 'wx');
+async function writeManifest(input: { directory: string; path: string; text: string; onCreated: () => void }): Promise<void> {
+  // A manifest another process made after the folder check is refused as a data file's would be.
+  const handle = await open(input.path, 'wx').catch((error: unknown) => {
+    throw createFailure({ directory: input.directory, name: AUDIT_MANIFEST_NAME, error });
+  });
   input.onCreated();
   try {
     await handle.writeFile(input.text, 'utf8');
@@ -354,7 +357,7 @@ export async function exportAudit(given: AuditExportOptions): Promise<AuditExpor
       files,
     };
     const manifestPath = join(directory, AUDIT_MANIFEST_NAME);
-    await writeManifest({ path: manifestPath, text: `${JSON.stringify(manifest, null, 2)}\n`, onCreated: () => created.push(manifestPath) });
+    await writeManifest({ directory, path: manifestPath, text: `${JSON.stringify(manifest, null, 2)}\n`, onCreated: () => created.push(manifestPath) });
     // The directory's entries too: the files' names survive a power loss with their bytes.
     await syncToDisk(directory);
     return { manifest, manifestPath };
