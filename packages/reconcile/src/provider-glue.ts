@@ -239,7 +239,10 @@ async function assertSameRequest(input: BookThenRecordInput, account: EarnAccoun
 function readAnswer(input: BookThenRecordInput, account: EarnAccount, answer: Booking): Booking {
   try {
     if (typeof answer !== 'object' || answer === null) throw new TypeError(`the answer is ${answer === null ? 'null' : typeof answer}`);
-    return { ...answer };
+    // The fields the glue uses read through getters as before (a class instance's too), the
+    // rest copied as the provider's data.
+    const { id, amount, currency, createdAt } = answer;
+    return { ...answer, id, amount, currency, createdAt };
   } catch (cause) {
     const reason = causeText(cause);
     input.books.ledger.logger.error(

@@ -99,4 +99,20 @@ describe.each(DIALECTS)('bookThenRecord quoting a provider answer that cannot be
     }
     expect(await snapshotDatabase(world.ledger.db as never)).toBe(before);
   });
+
+  it('an answer whose fields are its class\'s getters is read through them and recorded, as before', async () => {
+    class BookingAnswer {
+      readonly #fields = { id: 'bk-9', accountId: 'account-1', type: 'Deposit', amount: '0.5', currency: 'ETH', createdAt: '2025-03-18T10:00:00.000Z', balanceAfter: '0.5' };
+      get id(): string { return this.#fields.id; }
+      get accountId(): string { return this.#fields.accountId; }
+      get type(): string { return this.#fields.type; }
+      get amount(): string { return this.#fields.amount; }
+      get currency(): string { return this.#fields.currency; }
+      get createdAt(): string { return this.#fields.createdAt; }
+      get balanceAfter(): string { return this.#fields.balanceAfter; }
+    }
+    const provider: BookingProvider = { deposit: async () => new BookingAnswer() as never, withdraw: async () => new BookingAnswer() as never };
+    const result = await book(provider);
+    expect(result).toMatchObject({ status: 'created', booking: { id: 'bk-9', amount: '0.5', currency: 'ETH' } });
+  });
 });
