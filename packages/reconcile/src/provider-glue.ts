@@ -72,7 +72,8 @@ function productRecord(item: unknown, index: number): ProductRecord {
   const field = `products[${index}]`;
   const { entityId, product } = readFields(item as { readonly entityId: string; readonly product: Product }, ['entityId', 'product'], { field, nested: true });
   try {
-    return { entity: entityId, providerProductId: product.id, currency: product.currency, name: product.name, terms: productTermsOf(product) };
+    // termsOf, not productTermsOf: an unreadable part is named once, below, as products[i].product.
+    return { entity: entityId, providerProductId: product.id, currency: product.currency, name: product.name, terms: termsOf(product) };
   } catch (failure) {
     throw findUnreadable(product, { field: `${field}.product`, nested: true }) ?? failure;
   }

@@ -414,17 +414,17 @@ function loadedFields(report: unknown, field: string): Record<string, unknown> {
 
 /** Validates entry `index` of a report held in memory; a part of it that cannot be read is `invalid_input` naming it. */
 function loadedEntry(entries: readonly unknown[], index: number, source: string, field: string): ReportEntry {
-  const at = `${field}[${index}]`;
+  // The entry's name is made only on a refusal: this runs once per entry of the report.
   let value: unknown;
   try {
     value = entries[index];
   } catch (cause) {
-    throw unreadable(at, cause);
+    throw unreadable(`${field}[${index}]`, cause);
   }
   try {
     return checkEntry(value, index, source, { textsWellFormed: false });
   } catch (failure) {
-    throw readFailure(failure, value, { field: at, nested: true });
+    throw readFailure(failure, value, { field: `${field}[${index}]`, nested: true });
   }
 }
 

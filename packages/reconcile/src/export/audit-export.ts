@@ -303,9 +303,9 @@ async function writeAuditFile(input: AuditFileInput): Promise<AuditManifestFile>
  * the path as the value. Files are created exclusively, so one that another process puts in the
  * way meanwhile is the same refusal, never overwritten. `temporaryDirectory`, when given, must
  * be an existing folder (`invalid_input` naming it). If an export fails, the files it created
- * are removed, so a directory with a manifest holds a complete export; a file that another
- * process created meanwhile is not this export's and is left as it is (a manifest created
- * meanwhile makes the export fail with `export_failed`). Each file is flushed to disk (fsync)
+ * are removed (and the folders it made for them, while empty), so a directory with a manifest
+ * holds a complete export; a file that another process created meanwhile, the manifest included,
+ * is not this export's and is left as it is. Each file is flushed to disk (fsync)
  * before the manifest is written, and the manifest and the directory before the call answers,
  * so this holds after a power loss too.
  *
