@@ -4,6 +4,7 @@
  * array of up to {@link RUN_LINE_ITEMS} items, and the sorted stream is a k-way merge of the runs through a binary heap. Memory is bounded by
  * the run size plus one read buffer per run; the sorted stream can be read several times.
  */
+import { isAscii } from 'node:buffer';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,14 @@ export const SORT_BATCH_ITEMS = 1_000;
 export interface RunCodec<T> {
   readonly encode: (item: T) => unknown;
   readonly decode: (stored: unknown) => T;
+  /**
+   * Optional: the text of one run line holding `items` (in place of `JSON.stringify` of their
+   * `encode`d forms). It must hold no newline; `decodeLine` must give the items back from it,
+   * also after a trip through UTF-8.
+   */
+  readonly encodeLine?: (items: readonly T[]) => string;
+  /** The items of a line `encodeLine` made; required with it. */
+  readonly decodeLine?: (line: string) => T[];
 }
 
 /** Options of an {@link ExternalSorter}. */
@@ -156,9 +165,12 @@ class RunReader<T> {
         this.#done = true;
         return;
       }
-      const stored = JSON.parse(next.value) as unknown[];
       const codec = this.#codec;
-      this.#items = codec === undefined ? (stored as T[]) : stored.map((value) => codec.decode(value));
+      if (codec?.decodeLine !== undefined) this.#items = codec.decodeLine(next.value);
+      else {
+        const stored = JSON.parse(next.value) as unknown[];
+        this.#items = codec === undefined ? (stored as T[]) : stored.map((value) => codec.decode(value));
+      }
       this.#at = 0;
       this.#keyHead();
     }
@@ -179,8 +191,11 @@ async function* readRunLines(path: string, folder: SortFolder): AsyncGenerator<s
       if (bytesRead === 0) break;
       const data = pending.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
       let start = 0;
+      // ASCII bytes read as Latin-1 give the same text without UTF-8 decoding: 210 MiB of the
+      // report bench's JSON took 0.40 s so (the check included) against 0.96 s as UTF-8.
+      const encoding = isAscii(data) ? 'latin1' : 'utf8';
       for (let end = data.indexOf(10, start); end !== -1; end = data.indexOf(10, start)) {
-        yield data.toString('utf8', start, end);
+        yield data.toString(encoding, start, end);
         start = end + 1;
       }
       pending = data.subarray(start);
@@ -228,6 +243,9 @@ export class ExternalSorter<T> {
     this.#directory = options.directory ?? tmpdir();
     this.#directoryField = options.directoryField ?? 'sortDirectory';
     this.#codec = options.codec;
+    if ((typeof options.codec?.encodeLine === 'function') !== (typeof options.codec?.decodeLine === 'function')) {
+      throw new ReconcileError('invalid_input', 'codec must have both encodeLine and decodeLine, or neither: a run line written one way would be read back another', { field: 'codec' });
+    }
   }
 
   /**
@@ -309,7 +327,7 @@ export class ExternalSorter<T> {
       const codec = this.#codec;
       for (let start = 0; start < this.#buffer.length; start += RUN_LINE_ITEMS) {
         const slice = this.#buffer.slice(start, start + RUN_LINE_ITEMS);
-        const line = JSON.stringify(codec === undefined ? slice : slice.map((item) => codec.encode(item)));
+        const line = codec === undefined ? JSON.stringify(slice) : codec.encodeLine !== undefined ? codec.encodeLine(slice) : JSON.stringify(slice.map((item) => codec.encode(item)));
         // A UTF-16 code unit takes at most 3 bytes in UTF-8: room for that and the newline.
         const most = line.length * 3 + 1;
         if (at > 0 && at + most > bytes.length) {

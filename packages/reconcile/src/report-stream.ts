@@ -5,7 +5,7 @@
  * ever held whole, so memory does not grow with the report. A malformed entry anywhere, or a
  * stream that ends early, rejects the whole report: the caller writes only after the end.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -264,8 +264,11 @@ type ElementsPiece = Extract<ScanPiece, { kind: 'elements' }>;
 function addElements(batcher: EntryBatcher, piece: ElementsPiece, source: string): void {
   // A second transactions array restarts at 0 (the parser would have given it keys 0, 1, …).
   if (piece.first !== batcher.count) throw notOneArray(source);
-  const text = piece.bytes.toString('utf8');
-  const decoded = !text.includes('\uFFFD');
+  // ASCII bytes read as Latin-1 are the same text, without UTF-8 decoding (see readRunLines in
+  // external-sort.ts): ~0.5 s of 1M entries' 210 MiB.
+  const ascii = isAscii(piece.bytes);
+  const text = piece.bytes.toString(ascii ? 'latin1' : 'utf8');
+  const decoded = ascii || !text.includes('\uFFFD');
   if (decoded) {
     let values: unknown;
     try {

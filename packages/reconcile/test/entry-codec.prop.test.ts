@@ -20,7 +20,12 @@ const entryKey = fc.oneof(
   fc.constantFrom('id', 'type', 'currency', 'amount', 'createdAt', 'accountId', 'bookingId', 'idempotencyKey', '__proto__', 'constructor', '0', '17', 'a"b', 'x\u2028y', ''),
   fc.string({ maxLength: 6 }),
 );
-const entryValue = fc.oneof({ weight: 5, arbitrary: fc.string({ maxLength: 8 }) }, fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }));
+/**
+ * Strings that a run line's separated form must not take as they are: its separators (\x1e, \x1f),
+ * a newline (a line's end), a lone surrogate (UTF-8 cannot carry it), and text that is not ASCII.
+ */
+const awkwardString = fc.constantFrom('a\x1fb', '\x1e', 'x\ny', '\r\n', '\ud800', 'z\udfff', '😀', 'é', '\u2028', '', '0', '[', '\\', '"');
+const entryValue = fc.oneof({ weight: 5, arbitrary: fc.string({ maxLength: 8 }) }, { weight: 2, arbitrary: awkwardString }, fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }));
 /** An entry as JSON.parse makes it: own keys in text order, `__proto__` as an own key. */
 const entry = fc.array(fc.tuple(entryKey, entryValue), { maxLength: 10 }).map((pairs) => JSON.parse(`{${pairs.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',')}}`) as Record<string, unknown>);
 
@@ -62,6 +67,47 @@ describe('report entries in run files', () => {
     const edge = Object.fromEntries(Array.from({ length: SHAPE_KEYS_MAX }, (_, index) => [`k${index}`, 'v']));
     expect((reportEntryCodec<Record<string, unknown>>().encode(edge) as unknown[])[0]).toBe(0);
     expect((reportEntryCodec<Record<string, unknown>>().encode({ ...edge, one: 'more' }) as unknown[])[0]).toBe(-1);
+  });
+
+  it('a run line comes back as the entries it holds, equal and in order, whatever they hold', () => {
+    const codec = reportEntryCodec<Record<string, unknown>>();
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 30 }), (entries) => {
+        const line = codec.encodeLine(entries);
+        expect(line.includes('\n')).toBe(false);
+        // Through the bytes a run file holds, as the sorter writes and reads them.
+        const back = codec.decodeLine(Buffer.from(line, 'utf8').toString('utf8'));
+        expect(back.map((item) => JSON.stringify(item))).toEqual(entries.map((item) => JSON.stringify(item)));
+        back.forEach((item, index) => {
+          expect(Object.keys(item)).toEqual(Object.keys(entries[index] ?? {}));
+          expect(Object.getPrototypeOf(item)).toBe(Object.prototype);
+          expect(item).toEqual(entries[index]);
+        });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("writes a line of entries of string values as their values between separators, and JSON when a value could not be so", () => {
+    const codec = reportEntryCodec<Record<string, unknown>>();
+    const usual = { id: 'e1', type: 'Deposit', amount: '1.5' };
+    expect(codec.encodeLine([usual, { ...usual, id: 'e2' }])).toBe('0\x1fe1\x1fDeposit\x1f1.5\x1e0\x1fe2\x1fDeposit\x1f1.5');
+    expect(codec.encodeLine([])).toBe('[]');
+    expect(codec.decodeLine('[]')).toEqual([]);
+    expect(codec.encodeLine([{}])).toBe('1');
+    expect(codec.decodeLine('1')).toEqual([{}]);
+    for (const awkward of ['a\x1fb', '\x1e', 'x\ny', '\ud800', 'lone \udc00 low']) {
+      const line = codec.encodeLine([usual, { ...usual, id: awkward }]);
+      expect(line.startsWith('[')).toBe(true);
+      expect(codec.decodeLine(line)).toEqual([usual, { ...usual, id: awkward }]);
+    }
+    // A value that is no string, or an entry of no numbered shape, keeps the line JSON.
+    expect(codec.encodeLine([usual, { ...usual, amount: 1.5 }]).startsWith('[')).toBe(true);
+    // Text that is not ASCII but well formed stays in the separated form.
+    expect(codec.encodeLine([{ ...usual, id: 'é😀' }])).toBe('0\x1fé😀\x1fDeposit\x1f1.5');
+    // A line this codec did not write is refused, not read as something else.
+    expect(() => codec.decodeLine('9\x1fa')).toThrow(/shape 9/);
+    expect(() => codec.decodeLine('0\x1fa\x1fb')).toThrow(/shape 0/);
   });
 
   it('a sorter with the codec writes the shorter form and sorts as one without it', async () => {

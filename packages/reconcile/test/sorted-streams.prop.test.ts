@@ -86,6 +86,13 @@ describe('sorted streams read in batches', () => {
     await expectSortedBack(items, 1_500);
   });
 
+  it('refuses a codec with encodeLine and no decodeLine, or the other way round, naming codec', () => {
+    const plain = { encode: (item: { key: string }) => item, decode: (stored: unknown) => stored as { key: string } };
+    for (const codec of [{ ...plain, encodeLine: (items: readonly { key: string }[]) => JSON.stringify(items) }, { ...plain, decodeLine: (line: string) => JSON.parse(line) as { key: string }[] }]) {
+      expect(() => new ExternalSorter<{ key: string }>({ key: (item) => item.key, codec })).toThrow(expect.objectContaining({ code: 'invalid_input', field: 'codec' }));
+    }
+  });
+
   it('run lines that may not fit the write buffer (1 MiB), among lines that do, come back whole', async () => {
     // Lines of 250 items. The first run's second line holds the 250 large items: ~540,000 code
     // units (up to 3 bytes each: more than the buffer holds), between lines of ~10,000 bytes,
