@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { compareKnownKeys, isPlainKey } from './keys.js';
 import { ReconcileError } from './errors.js';
+import { invalid, readArray, readFields, requireFunction, requireObject } from './input-guards.js';
 
 /** Items one run holds by default before it is sorted and written out. */
 export const SORT_RUN_ITEMS_DEFAULT = 25_000;
@@ -109,6 +110,68 @@ async function sortFileOperation<T>(folder: SortFolder, what: string, operation:
       cause: error,
     });
   }
+}
+
+/** Run files an adopted sorter may be given (a day of 1M items is ~40 runs of the default size; each is one open file while merging). */
+const RELEASED_RUNS_MAX = 100_000;
+
+/** An {@link ExternalSorterOptions} as checked, each option read once. */
+interface CheckedSorterOptions<T> {
+  readonly key: (item: T) => string;
+  readonly runSize: number;
+  readonly directory: string | undefined;
+  readonly directoryField: string;
+  readonly codec: RunCodec<T> | undefined;
+}
+
+/** Whether `text` is a usable folder path: text, not empty, without a NUL (no file system takes one). */
+function isFolderPath(text: unknown): text is string {
+  return typeof text === 'string' && text.length > 0 && !text.includes('\0');
+}
+
+/** See the {@link ExternalSorter} constructor. */
+function checkSorterOptions<T>(options: ExternalSorterOptions<T>): CheckedSorterOptions<T> {
+  const given = readFields(options, ['key', 'runSize', 'directory', 'directoryField', 'codec'], { field: 'options' });
+  requireFunction(given.key, 'key');
+  const runSize = given.runSize ?? SORT_RUN_ITEMS_DEFAULT;
+  if (!Number.isSafeInteger(runSize) || runSize < 1) invalid('runSize', runSize, 'must be a whole number of items, at least 1');
+  if (given.directory !== undefined && !isFolderPath(given.directory)) invalid('directory', given.directory, 'must be a folder path (text, not empty, without NUL)');
+  const directoryField = given.directoryField ?? 'sortDirectory';
+  if (typeof directoryField !== 'string' || directoryField.length === 0) invalid('directoryField', directoryField, 'must be the name of an option (text, not empty)');
+  return { key: given.key, runSize, directory: given.directory, directoryField, codec: given.codec === undefined ? undefined : readCodec(given.codec) };
+}
+
+/**
+ * A caller's codec with its methods read once and bound to it (a codec may keep state and is
+ * called as a method): `encode` and `decode` functions, `encodeLine` and `decodeLine` both or
+ * neither (a run line written one way would be read back another).
+ */
+function readCodec<T>(codec: RunCodec<T>): RunCodec<T> {
+  const methods = readFields(requireObject(codec, 'codec'), ['encode', 'decode', 'encodeLine', 'decodeLine'], { field: 'codec', nested: true });
+  requireFunction(methods.encode, 'codec.encode');
+  requireFunction(methods.decode, 'codec.decode');
+  const { encodeLine, decodeLine } = methods;
+  if (encodeLine !== undefined) requireFunction(encodeLine, 'codec.encodeLine');
+  if (decodeLine !== undefined) requireFunction(decodeLine, 'codec.decodeLine');
+  if ((encodeLine === undefined) !== (decodeLine === undefined)) {
+    throw new ReconcileError('invalid_input', 'codec must have both encodeLine and decodeLine, or neither: a run line written one way would be read back another', { field: 'codec' });
+  }
+  const bound = { encode: (item: T) => methods.encode.call(codec, item), decode: (stored: unknown) => methods.decode.call(codec, stored) };
+  if (encodeLine === undefined || decodeLine === undefined) return bound;
+  return { ...bound, encodeLine: (items: readonly T[]) => encodeLine.call(codec, items), decodeLine: (line: string) => decodeLine.call(codec, line) };
+}
+
+/** {@link ExternalSorter.adopt}'s `released`, checked: what {@link ExternalSorter.release} gives. */
+function readReleasedRuns(released: ReleasedRuns): ReleasedRuns {
+  const { directory, runs, count } = readFields(requireObject(released, 'released'), ['directory', 'runs', 'count'], { field: 'released', nested: true });
+  if (directory !== undefined && !isFolderPath(directory)) invalid('released.directory', directory, 'must be a folder path or undefined');
+  const list = readArray(runs, 'released.runs', RELEASED_RUNS_MAX);
+  if (list.items.length !== list.length) invalid('released.runs', runs, `must be a list of at most ${RELEASED_RUNS_MAX} run file paths`);
+  list.items.forEach((path, index) => {
+    if (!isFolderPath(path)) invalid(`released.runs[${index}]`, path, 'must be a run file path');
+  });
+  if (!Number.isSafeInteger(count) || count < 0) invalid('released.count', count, 'must be a whole number of items, at least 0');
+  return { directory, runs: list.items as string[], count };
 }
 
 /** Reads one run file back as items, a buffer at a time. */
@@ -237,26 +300,35 @@ export class ExternalSorter<T> {
   #workDirectory: string | undefined;
   #count = 0;
 
+  /**
+   * Checks the options before anything is written (see {@link checkSorterOptions}): a key that is
+   * no function, a `runSize` that is not a whole number of items ≥ 1 (`NaN` never spilled: the
+   * whole input stayed in memory), a `directory` or `directoryField` that is no text, a codec
+   * without its methods, or options that cannot be read (a revoked proxy) are `invalid_input`
+   * naming the option.
+   */
   constructor(options: ExternalSorterOptions<T>) {
-    this.#key = options.key;
-    this.#runSize = options.runSize ?? SORT_RUN_ITEMS_DEFAULT;
-    this.#directory = options.directory ?? tmpdir();
-    this.#directoryField = options.directoryField ?? 'sortDirectory';
-    this.#codec = options.codec;
-    if ((typeof options.codec?.encodeLine === 'function') !== (typeof options.codec?.decodeLine === 'function')) {
-      throw new ReconcileError('invalid_input', 'codec must have both encodeLine and decodeLine, or neither: a run line written one way would be read back another', { field: 'codec' });
-    }
+    const checked = checkSorterOptions(options);
+    this.#key = checked.key;
+    this.#runSize = checked.runSize;
+    this.#directory = checked.directory ?? tmpdir();
+    this.#directoryField = checked.directoryField;
+    this.#codec = checked.codec;
   }
 
   /**
    * A sorter over runs another sorter wrote and {@link release}d (a worker thread's): it reads
    * them in their order, as the writer would have, and removes their directory on {@link close}.
+   * `released` must be what `release` gave (a directory path or undefined, run file paths, a
+   * count); anything else is `invalid_input` naming `released` or its part.
    */
   static adopt<T>(options: { readonly key: (item: T) => string; readonly released: ReleasedRuns }): ExternalSorter<T> {
-    const sorter = new ExternalSorter<T>({ key: options.key, ...(options.released.directory === undefined ? {} : { directory: dirname(options.released.directory) }) });
-    sorter.#workDirectory = options.released.directory;
-    sorter.#runs.push(...options.released.runs);
-    sorter.#count = options.released.count;
+    const { key, released } = readFields(options, ['key', 'released'], { field: 'options' });
+    const runs = readReleasedRuns(released);
+    const sorter = new ExternalSorter<T>({ key, ...(runs.directory === undefined ? {} : { directory: dirname(runs.directory) }) });
+    sorter.#workDirectory = runs.directory;
+    sorter.#runs.push(...runs.runs);
+    sorter.#count = runs.count;
     return sorter;
   }
 
