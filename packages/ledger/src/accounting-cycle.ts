@@ -29,12 +29,14 @@ import type { NormalizedLines } from './posting-lines.js';
 import { parseMetadata } from './posting.js';
 import type { PostingScope } from './ledger-types.js';
 import { POST_BATCH_MAX, postLinesWithKnownAccounts } from './ledger.js';
-import { insertAccountingCycle, selectCycleAccounts } from './db/repository.js';
+import { insertAccountingCycle, selectCycleAccounts, selectSqliteWriteMark } from './db/repository.js';
 import { selectCycleLinesMark, selectEarnAccountHoldingOnDay, selectProductIds } from './db/earn-repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 import { optionalWholeNumber } from './whole-number.js';
 import { assertCycleDayInOrder } from './cycle-order.js';
+import { CYCLE_READ_AHEAD_MODES, CycleReadAhead } from './cycle-read-ahead.js';
+import type { CycleReadAheadMode } from './cycle-read-ahead.js';
 
 /** Accounts read and booked per database transaction by default. */
 export const CYCLE_BATCH_SIZE_DEFAULT = 500;
@@ -89,7 +91,17 @@ export interface RunCycleOptions extends CycleOptions {
    * before anything is written: one that answers no valid `Date` is refused then (`invalid_input`).
    */
   readonly now?: () => Date;
+  /**
+   * On a SQLite file, whether a worker thread reads and computes the next batch while this
+   * thread books the current one (`cycle-read-ahead.ts`): `auto` (default) once the run has read
+   * {@link CYCLE_READ_AHEAD_AFTER_ACCOUNTS} accounts, `always` from the start, `never`. Elsewhere
+   * (PostgreSQL, an in-memory SQLite) there is no read-ahead. The booked rows are the same.
+   */
+  readonly readAhead?: CycleReadAheadMode;
 }
+
+/** Accounts a run reads before `readAhead: 'auto'` starts its worker: a small run does not pay for a thread. */
+export const CYCLE_READ_AHEAD_AFTER_ACCOUNTS = 10_000;
 
 /** What a cycle run did. */
 export interface CycleSummary {
@@ -154,7 +166,7 @@ function checkBatchSize(batchSize: number | undefined): number {
 }
 
 /** What reading a cycle's batches needs, read once per run. */
-interface CycleReader {
+export interface CycleReader {
   readonly entity: string;
   readonly day: string;
   readonly previousDay: string;
@@ -164,18 +176,31 @@ interface CycleReader {
   readonly currencyByProduct: ReadonlyMap<string, string>;
 }
 
-async function openCycleReader(options: CycleOptions, db: Kysely<LedgerDatabase> = options.books.ledger.db): Promise<CycleReader> {
+/** A product in force as the cycle reads it: plain data (it crosses to the read-ahead worker, `cycle-read-ahead.ts`). */
+export interface CycleProduct {
+  readonly providerProductId: string;
+  readonly currency: string;
+  readonly terms: unknown;
+}
+
+/** The reader of a run from its products in force (terms parsed here, once). */
+export function cycleReaderOf(input: { entity: string; day: string; batchSize: number; products: readonly CycleProduct[] }): CycleReader {
+  const termsByProduct = new Map<string, InterestTerms>();
+  const currencyByProduct = new Map<string, string>();
+  for (const product of input.products) {
+    termsByProduct.set(product.providerProductId, parseInterestTerms(product.terms, `products.${product.providerProductId}.terms`));
+    currencyByProduct.set(product.providerProductId, product.currency);
+  }
+  return { entity: input.entity, day: input.day, previousDay: previousAccountingDay(input.day), batchSize: input.batchSize, termsByProduct, currencyByProduct };
+}
+
+async function openCycleReader(options: CycleOptions, db: Kysely<LedgerDatabase> = options.books.ledger.db): Promise<{ reader: CycleReader; products: CycleProduct[] }> {
   const { books } = options;
   const entity = books.ledger.entity(options.entity).id;
   const day = parseAccountingDay(options.day, 'day');
   const batchSize = checkBatchSize(options.batchSize);
-  const termsByProduct = new Map<string, InterestTerms>();
-  const currencyByProduct = new Map<string, string>();
-  for (const product of await books.productsInForce({ entity, day }, db)) {
-    termsByProduct.set(product.providerProductId, parseInterestTerms(product.terms, `products.${product.providerProductId}.terms`));
-    currencyByProduct.set(product.providerProductId, product.currency);
-  }
-  return { entity, day, previousDay: previousAccountingDay(day), batchSize, termsByProduct, currencyByProduct };
+  const products = (await books.productsInForce({ entity, day }, db)).map((product) => ({ providerProductId: product.providerProductId, currency: product.currency, terms: product.terms }));
+  return { reader: cycleReaderOf({ entity, day, batchSize, products }), products };
 }
 
 /**
@@ -221,7 +246,7 @@ async function assertTermsInForce(ledger: Ledger, reader: CycleReader): Promise<
 }
 
 /** A line with its figures as the engine made them, so that booking does not parse its texts again. */
-interface CycleItem {
+export interface CycleItem {
   readonly line: CycleLine;
   readonly interestUnits: bigint;
   readonly marginUnits: bigint;
@@ -230,7 +255,7 @@ interface CycleItem {
 }
 
 /** One batch of cycle accounts as read. */
-interface CycleBatch {
+export interface CycleBatch {
   readonly items: CycleItem[];
   /** The ledger account rows of the batch as read with it (balances now, not at the end of the day). */
   readonly accounts: Map<number, BulkAccountRow>;
@@ -241,7 +266,7 @@ interface CycleBatch {
 }
 
 /** One batch of accounts after `afterId`, read through `db`; the account rows are kept only when the batch is to be booked. */
-async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, booking: boolean): Promise<CycleBatch> {
+export async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, booking: boolean): Promise<CycleBatch> {
   const { entity, day, previousDay, batchSize, termsByProduct } = reader;
   const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize });
   const items: CycleItem[] = [];
@@ -301,7 +326,7 @@ export async function* cycleLines(given: CycleLinesOptions): AsyncGenerator<Cycl
   // Read once, like runAccountingCycle's options: a revoked proxy (as options or books) was a raw TypeError.
   const options = readFields(given, ['books', 'entity', 'day', 'batchSize', 'db'], { field: 'options' });
   const db = options.db ?? readFields(options.books, ['ledger'], { field: 'books' }).ledger.db;
-  const reader = await openCycleReader(options, db);
+  const { reader } = await openCycleReader(options, db);
   let afterId = 0;
   for (;;) {
     const batch = await readCycleBatch(db, reader, afterId, false);
@@ -359,6 +384,8 @@ interface CycleTally {
   booked: number;
   already: number;
   readonly totals: Map<string, { userInterest: bigint; partnerMargin: bigint }>;
+  /** The write mark after the transaction's last write, when the run reads ahead. */
+  endMark: string | undefined;
 }
 
 function addTotals(totals: Map<string, { userInterest: bigint; partnerMargin: bigint }>, currency: string, part: { userInterest: bigint; partnerMargin: bigint }): void {
@@ -480,7 +507,10 @@ async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, e
  * every line is booked, too late to refuse it then.
  */
 function checkRunOptions(given: RunCycleOptions): RunCycleOptions & { readonly now: () => Date } {
-  const options = readFields(given, ['books', 'entity', 'day', 'batchSize', 'onLines', 'commitLines', 'now'], { field: 'options' });
+  const options = readFields(given, ['books', 'entity', 'day', 'batchSize', 'onLines', 'commitLines', 'now', 'readAhead'], { field: 'options' });
+  if (options.readAhead !== undefined && !CYCLE_READ_AHEAD_MODES.includes(options.readAhead)) {
+    throw new LedgerError('invalid_input', `readAhead must be one of ${CYCLE_READ_AHEAD_MODES.join(', ')}, got ${describeValue(options.readAhead)}`, { field: 'readAhead', value: describeValue(options.readAhead) });
+  }
   if (!isInstanceInput(options.books, EarnBooks, 'books')) throw new LedgerError('invalid_input', `books must be an EarnBooks, got ${describeValue(options.books)}`, { field: 'books', value: describeValue(options.books) });
   if (options.onLines !== undefined) requireFunction(options.onLines, 'onLines');
   const now = options.now ?? (() => new Date());
@@ -511,7 +541,7 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
   const creditedAt = formatInstant(startOfAccountingDay(creditedDay, timeZone));
   const booking: CycleBooking = { entity, day, creditedAt, creditedDay: accountingDayOf(parseInstant(creditedAt), timeZone), metadata: parseMetadata({ interestDay: day }), entryIdOf: cycleEntryIdOfDay(day) };
   const commitLines = checkCommitLines(options.commitLines);
-  const reader = await openCycleReader({ ...options, entity, day });
+  const { reader, products } = await openCycleReader({ ...options, entity, day });
   assertBookableScales(ledger, reader);
   await assertTermsInForce(ledger, reader);
   await assertCycleDayInOrder(ledger.db, { entity, day });
@@ -523,33 +553,69 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
   let legacyIds: boolean | undefined;
   let afterId = 0;
   let more = true;
-  // Per database transaction, batches are read and booked in turn until `commitLines` lines:
-  // each commit writes every index page it dirtied, so few large commits write each page once,
-  // and only one batch is held in memory. What a transaction counted is kept once it commits.
-  while (more) {
-    const done = await ledger.transact(async (scope) => {
-      const tally: CycleTally = { afterId, more: true, legacyIds, accounts: 0, booked: 0, already: 0, totals: new Map() };
-      for (let lines = 0; lines < commitLines && tally.more; ) {
-        const batch = await readCycleBatch(scope.db, reader, tally.afterId, true);
-        if (batch.lastId === undefined) {
-          tally.more = false;
-          break;
+  // Read ahead on a SQLite file (see cycle-read-ahead.ts): requests are tagged with the run's
+  // transaction; one made in the transaction before is taken only if the write mark at its end
+  // is the mark at this one's start (nothing written in between by anyone else).
+  const readAheadFile = options.readAhead === 'never' || ledger.dialect.name !== 'sqlite' ? undefined : ledger.dialect.databaseFile;
+  let readAhead: CycleReadAhead | undefined;
+  const startReadAhead = (): void => {
+    if (readAhead === undefined && readAheadFile !== undefined) readAhead = new CycleReadAhead({ databaseFile: readAheadFile, entity, day, batchSize: reader.batchSize, products }, ledger.logger);
+  };
+  if (options.readAhead === 'always') {
+    startReadAhead();
+    // Asked for: the run waits for the worker to open the books (`auto` reads on meanwhile).
+    await readAhead?.ready;
+  }
+  let transactionIndex = 0;
+  let endMark: string | undefined;
+  try {
+    // Per database transaction, batches are read and booked in turn until `commitLines` lines:
+    // each commit writes every index page it dirtied, so few large commits write each page once,
+    // and only one batch is held in memory (two with the read-ahead). What a transaction counted is kept once it commits.
+    while (more) {
+      const tag = `t${++transactionIndex}`;
+      const before = `t${transactionIndex - 1}`;
+      const done = await ledger.transact(async (scope) => {
+        const clean = readAhead !== undefined && endMark !== undefined && (await selectSqliteWriteMark(scope.db)) === endMark;
+        const accept = (requested: string): boolean => requested === tag || (clean && requested === before);
+        const tally: CycleTally = { afterId, more: true, legacyIds, accounts: 0, booked: 0, already: 0, totals: new Map(), endMark: undefined };
+        for (let lines = 0; lines < commitLines && tally.more; ) {
+          const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await readCycleBatch(scope.db, reader, tally.afterId, true));
+          if (batch.lastId === undefined) {
+            tally.more = false;
+            break;
+          }
+          if (readAhead === undefined && options.readAhead !== 'never' && accounts + tally.accounts + batch.items.length >= CYCLE_READ_AHEAD_AFTER_ACCOUNTS) startReadAhead();
+          if (batch.more) readAhead?.request(batch.lastId, tag);
+          const batchLines = batch.items.map((item) => item.line);
+          if (options.onLines !== undefined) {
+            // The caller's code runs inside the run's transaction: if it wrote through the run's
+            // connection, a batch read ahead may not show it, so the run reads its own from here.
+            const before = readAhead === undefined ? undefined : await selectSqliteWriteMark(scope.db);
+            options.onLines(batchLines);
+            if (before !== undefined && (await selectSqliteWriteMark(scope.db)) !== before) readAhead?.abandon('onLines wrote to the books inside the run');
+          }
+          if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batchLines);
+          await bookCycleBatch(ledger, scope, booking, { items: batch.items, accounts: batch.accounts, legacyIds: tally.legacyIds === true }, tally);
+          lines += batch.items.length;
+          tally.afterId = batch.lastId;
+          tally.more = batch.more;
         }
-        const batchLines = batch.items.map((item) => item.line);
-        options.onLines?.(batchLines);
-        if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batchLines);
-        await bookCycleBatch(ledger, scope, booking, { items: batch.items, accounts: batch.accounts, legacyIds: tally.legacyIds === true }, tally);
-        lines += batch.items.length;
-        tally.afterId = batch.lastId;
-        tally.more = batch.more;
-      }
-      return tally;
-    });
-    ({ afterId, more, legacyIds } = done);
-    accounts += done.accounts;
-    interestBooked += done.booked;
-    interestAlreadyBooked += done.already;
-    for (const [currency, part] of done.totals) addTotals(totals, currency, part);
+        // After the transaction's last write: the next one compares its own start with it.
+        if (readAhead !== undefined) tally.endMark = await selectSqliteWriteMark(scope.db);
+        return tally;
+      });
+      ({ afterId, more, legacyIds, endMark } = done);
+      accounts += done.accounts;
+      interestBooked += done.booked;
+      interestAlreadyBooked += done.already;
+      for (const [currency, part] of done.totals) addTotals(totals, currency, part);
+    }
+  } finally {
+    await readAhead?.close();
+  }
+  if (readAhead !== undefined) {
+    ledger.logger.debug({ event: 'cycle.read_ahead', entity, day, taken: readAhead.taken, readAgain: readAhead.stale }, `the cycle booked ${readAhead.taken} batch(es) read ahead, ${readAhead.stale} read again (the books moved between two of its transactions)`);
   }
   for (const [currency, total] of [...totals].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (total.partnerMargin === 0n) continue;

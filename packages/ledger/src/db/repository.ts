@@ -439,3 +439,17 @@ export async function earnBalanceOrResidueHeld(db: Db, input: { entity: string; 
 export async function insertAccountingCycle(db: Db, row: { entity: string; accounting_day: string; accounts: number; completed_at: string }): Promise<void> {
   await db.insertInto('accounting_cycles').values(row).onConflict((conflict) => conflict.columns(['entity', 'accounting_day']).doNothing()).execute();
 }
+
+/**
+ * SQLite only: what has been committed to the database file since, as this connection sees it —
+ * `data_version` (it changes when another connection commits) and `total_changes()` (rows this
+ * connection changed, whoever in this process wrote through it). Two equal marks read on one
+ * connection, the second in a write transaction, mean that nothing was written in between but
+ * by that connection's own transactions between the two reads (see `cycle-read-ahead.ts`).
+ */
+export async function selectSqliteWriteMark(db: Db): Promise<string> {
+  const { rows } = await sql<{ data_version: number; changes: number }>`select (select data_version from pragma_data_version()) as data_version, total_changes() as changes`.execute(db);
+  const row = rows[0];
+  if (row === undefined) throw new Error('assertion: pragma_data_version answered no row');
+  return `${row.data_version}:${row.changes}`;
+}
