@@ -7,7 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EarnBooks, Ledger, LedgerError, runAccountingCycle } from '../src/index.js';
+import fc from 'fast-check';
+import { EarnBooks, Ledger, LedgerError, formatUnits, runAccountingCycle } from '../src/index.js';
+import { CycleReadAhead, packCycleBatch, unpackCycleBatch } from '../src/cycle-read-ahead.js';
+import type { CycleBatch } from '../src/accounting-cycle.js';
 import type { CycleReadAheadMode, LedgerLogger } from '../src/index.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
 import { DIALECTS, freshStorage } from './dialects.js';
@@ -150,5 +153,66 @@ describe.each(DIALECTS)('cycle read-ahead on %s', (dialect: DialectName) => {
       await expect(run).rejects.toMatchObject({ code: 'invalid_input', field: 'readAhead' });
     }
     expect(await snapshotDatabase(ledger.db as Kysely<unknown>)).toBe(before);
+  });
+});
+
+describe('cycle read-ahead parts', () => {
+  const text = fc.string({ maxLength: 12 });
+  const amount = fc.bigInt({ min: 0n, max: 10n ** 30n }).map((units) => formatUnits(units));
+  const item = fc.record({
+    line: fc.record({
+      earnAccountId: text,
+      ledgerAccountId: fc.integer({ min: 1, max: 2 ** 40 }),
+      providerProductId: fc.constantFrom('btc', 'eth', ''),
+      currency: fc.constantFrom('BTC', 'ETH'),
+      balance: amount,
+      userInterest: amount,
+      partnerMargin: amount,
+      userResidue: text,
+      marginResidue: text,
+    }),
+    interestUnits: fc.bigInt({ min: 0n, max: 10n ** 40n }),
+    marginUnits: fc.bigInt({ min: 0n, max: 10n ** 40n }),
+    hasResidues: fc.boolean(),
+  });
+  const row = fc.record({
+    id: fc.integer({ min: 1, max: 2 ** 40 }),
+    entity: fc.constantFrom('defi', 'lending'),
+    currency: fc.constantFrom('BTC', 'ETH'),
+    code: text,
+    kind: fc.constantFrom('user', 'earn_assets'),
+    normal_side: fc.constantFrom('debit' as const, 'credit' as const),
+    balance: amount,
+    last_day: fc.option(fc.constantFrom('2025-03-17', '2025-03-18'), { nil: null }),
+    entry_count: fc.integer({ min: 0, max: 2 ** 40 }),
+  });
+
+  it('a batch crosses to the run as columns and comes back equal (through a structured clone)', () => {
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 40 }), fc.uniqueArray(row, { selector: (value) => value.id, maxLength: 40 }), fc.option(fc.integer({ min: 1 }), { nil: undefined }), fc.boolean(), (items, rows, lastId, more) => {
+        const batch = { items, accounts: new Map(rows.map((value) => [value.id, value])), lastId, more } as unknown as CycleBatch;
+        expect(unpackCycleBatch(structuredClone(packCycleBatch(batch)))).toEqual(batch);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a worker that cannot read the books answers a failure: the run reads itself, and it is logged', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-read-ahead-empty-'));
+    const events: Logged[] = [];
+    // A file that holds no books: the worker opens it, and its first read fails.
+    const readAhead = new CycleReadAhead({ databaseFile: join(directory, 'empty.sqlite'), entity: 'defi', day: DAY, batchSize: 5, products: [] }, capturingLogger(events));
+    try {
+      await readAhead.ready;
+      readAhead.request(0, 't1');
+      expect(await readAhead.take(0, () => true)).toBeUndefined();
+      expect(events.some((event) => event.event === 'cycle.read_ahead_failed')).toBe(true);
+      // From then on nothing is asked of it.
+      readAhead.request(0, 't1');
+      expect(await readAhead.take(0, () => true)).toBeUndefined();
+    } finally {
+      await readAhead.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
