@@ -90,7 +90,8 @@ export interface PackedCycleBatch {
     readonly kind: RepeatedColumn | readonly string[];
     readonly normalSide: RepeatedColumn | readonly string[];
     readonly balance: readonly string[];
-    readonly lastDay: RepeatedColumn | readonly (string | null)[];
+    /** The empty text for a null day (a day is never empty). */
+    readonly lastDay: RepeatedColumn | readonly string[];
     readonly entryCount: Float64Array;
   };
 }
@@ -154,7 +155,7 @@ export function unpackCycleBatch(packed: PackedCycleBatch): CycleBatch {
   const accounts = new Map<number, BulkAccountRow>();
   for (let row = 0; row < rows.id.length; row++) {
     const id = rows.id[row] as number;
-    const lastDay = columnValue(rows.lastDay as RepeatedColumn | readonly string[], row);
+    const lastDay = columnValue(rows.lastDay, row);
     accounts.set(id, {
       id,
       entity: columnValue(rows.entity, row),
@@ -178,7 +179,7 @@ export interface ReadAheadRequest {
 /** The worker's answer to a request. */
 export type ReadAheadAnswer = { readonly afterId: number; readonly ok: true; readonly batch: PackedCycleBatch } | { readonly afterId: number; readonly ok: false; readonly message: string };
 
-/** When a run reads ahead: `auto` once its first transaction is committed and more accounts follow; `always` from its first batch; `never`. */
+/** When a run reads ahead: `auto` once it has read `CYCLE_READ_AHEAD_AFTER_ACCOUNTS` accounts; `always` from its start (it waits for the worker); `never`. */
 export type CycleReadAheadMode = 'auto' | 'always' | 'never';
 
 export const CYCLE_READ_AHEAD_MODES: readonly CycleReadAheadMode[] = Object.freeze(['auto', 'always', 'never']);

@@ -5,7 +5,8 @@
  * is `invalid_input` naming the unreadable part (`group.report[3]`). The arguments are walked only
  * after a call failed with an untyped error (`findUnreadable`), so a call that is well costs a
  * `try`: the blocks run per entry or per group at night. Typed errors and a caller's own
- * callbacks' errors pass through as they are.
+ * callbacks' errors pass through as they are. (`diffDay` guards its input itself and is exported
+ * as it is.)
  */
 import { LedgerError } from '@earnbook/ledger';
 import type { LedgerDialect } from '@earnbook/ledger';
@@ -56,8 +57,6 @@ export const isOfDay: typeof diff.isOfDay = guarded(diff.isOfDay, ['entry', 'day
 export const entriesToBook: typeof diff.entriesToBook = guarded(diff.entriesToBook, ['group', 'context']);
 /** The diff of one key group (`diff-group.ts`). */
 export const diffGroup: typeof diffGroups.diffGroup = guarded(diffGroups.diffGroup, ['group', 'context']);
-/** The diff of a whole day held in memory (`diff-group.ts`). */
-export const diffDay: typeof diffGroups.diffDay = guarded(diffGroups.diffDay, ['input']);
 /** The reported interest of an account, summed (`interest-check.ts`). */
 export const sumReportedInterest: typeof interestCheck.sumReportedInterest = guarded(interestCheck.sumReportedInterest, ['entries']);
 /** The interest check of one account (`interest-check.ts`). */

@@ -23,21 +23,7 @@ import {
   sumReportedInterest,
 } from '../src/index.js';
 import type { DayContext, KeyGroup, LocalEntry, ReportEntry } from '../src/index.js';
-
-function revoked<T extends object>(target: T): T {
-  const { proxy, revoke } = Proxy.revocable(target, {});
-  revoke();
-  return proxy;
-}
-
-function throwingGetter<T extends object>(target: T, field: string): T {
-  return new Proxy(target, {
-    get(object, property, receiver) {
-      if (property === field) throw new Error(`getter ${field} fails`);
-      return Reflect.get(object, property, receiver) as unknown;
-    },
-  });
-}
+import { revoked, throwingGetter } from './support/hostile-inputs.js';
 
 function refusal(call: () => unknown): unknown {
   try {

@@ -9,26 +9,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExternalSorter, ReconcileError } from '../src/index.js';
 import type { ExternalSorterOptions, RunCodec } from '../src/index.js';
+import { revoked, throwingGetter } from './support/hostile-inputs.js';
 
 type Item = { readonly id: string };
 const key = (item: Item): string => item.id;
-
-/** A revoked proxy: it answers no question. */
-function revoked<T extends object>(target: T): T {
-  const { proxy, revoke } = Proxy.revocable(target, {});
-  revoke();
-  return proxy;
-}
-
-/** An object whose getter of `field` throws. */
-function throwingGetter<T extends object>(target: T, field: string): T {
-  return new Proxy(target, {
-    get(object, property, receiver) {
-      if (property === field) throw new Error(`getter ${field} fails`);
-      return Reflect.get(object, property, receiver) as unknown;
-    },
-  });
-}
 
 function expectRefusal(make: () => unknown, field: string): void {
   let thrown: unknown;
