@@ -2,7 +2,8 @@
  * The raw same-rows writer of a day's interest on SQLite, shared by the benchmarks whose baseline
  * it is: the ledger's cycle (`interest-cycle.ts`) and the reconciler's nightly
  * (`packages/reconcile/bench/nightly-accounts.ts`, which books the same rows from the report).
- * Exactly the rows the ledger's compound posting writes, with native prepared statements and no
+ * Exactly the rows the ledger's compound posting writes, with native prepared statements (a
+ * batch's user entries and end-of-day rows one statement each, as the ledger writes them) and no
  * reads or checks: per batch one journal transaction, its earn_assets line and the users' lines
  * (each with its provider id), every account row touched and its end-of-day row of the credited
  * day. The caller holds the transaction(s); rows are precomputed by the caller, untimed.
@@ -26,6 +27,14 @@ export function rawInterestWriter(native: Database.Database, input: { creditedDa
   const insertEntry = native.prepare("insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, 'defi', ?, 'BTC', ?, ?, ?, ?)");
   const updateAccount = native.prepare('update ledger_accounts set balance = ?, last_day = ?, entry_count = entry_count + 1 where id = ?');
   const upsertDay = native.prepare('insert into account_day_balances (account_id, accounting_day, balance) values (?, ?, ?) on conflict (account_id, accounting_day) do update set balance = excluded.balance');
+  // A batch's user entries and end-of-day rows as one JSON array each, bound to json_each: faster
+  // than a statement per row (the ledger writes them so; see its SQLite journal-bulk.ts).
+  const insertEntries = native.prepare(
+    "insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) select ?, 'defi', value ->> 0, 'BTC', value ->> 1, value ->> 2, ?, value ->> 3 from json_each(?)",
+  );
+  const upsertDays = native.prepare(
+    'insert into account_day_balances (account_id, accounting_day, balance) select value ->> 0, ?, value ->> 1 from json_each(?) where true on conflict (account_id, accounting_day) do update set balance = excluded.balance',
+  );
   const metadata = `{"interestDay":"${input.interestDay}"}`;
   const { creditedDay } = input;
   /** A compound transaction keyed by its first line's provider id, as the ledger keys one. */
@@ -48,9 +57,10 @@ export function rawInterestWriter(native: Database.Database, input: { creditedDa
       const balanceUnits = earnAssets.balanceUnits + totalUnits;
       const id = transaction('interest', first.providerId, occurredAt);
       entry(id, earnAssets.id, formatUnits(totalUnits), formatUnits(balanceUnits), null);
-      for (const line of lines) entry(id, line.accountId, formatUnits(-toUnits(line.amount)), line.balanceAfter, line.providerId);
+      insertEntries.run(id, creditedDay, JSON.stringify(lines.map((line) => [line.accountId, formatUnits(-toUnits(line.amount)), line.balanceAfter, line.providerId])));
       account(earnAssets.id, formatUnits(balanceUnits));
-      for (const line of lines) account(line.accountId, line.balanceAfter);
+      for (const line of lines) updateAccount.run(line.balanceAfter, creditedDay, line.accountId);
+      upsertDays.run(creditedDay, JSON.stringify(lines.map((line) => [line.accountId, line.balanceAfter])));
       return balanceUnits;
     },
   };

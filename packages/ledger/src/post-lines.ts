@@ -164,6 +164,8 @@ function lineOfDuplicate(error: unknown, posting: NormalizedLines): number {
 
 /** Invariant after writing: the stored entries are the planned ones, and they balance. */
 async function assertReadBack(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, transactionId: number, plan: LinesPlan): Promise<void> {
+  // Stored entries equal to the planned ones balance as they do (asserted before writing).
+  if (bulk.readBackMatches !== undefined && (await bulk.readBackMatches(trx, transactionId, plan))) return;
   const entries = await bulk.readBack(trx, transactionId);
   assertInvariant(entries.length === plan.entries.length, `transaction ${transactionId} reads back ${entries.length} of ${plan.entries.length} entries`);
   let total = 0n;

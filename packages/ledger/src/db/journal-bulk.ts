@@ -108,6 +108,14 @@ export interface JournalBulk {
   write(trx: Db, write: BulkWrite): Promise<number>;
   /** The entries of a transaction in posting order. */
   readBack(trx: Db, transactionId: number): Promise<ReadBackEntry[]>;
+  /**
+   * Whether the stored entries of a transaction are exactly `entries` (in posting order, each in
+   * `currency`): account, amount text and provider id compared in the database, one text back
+   * instead of a row per entry. `true` proves the read-back; `false` proves nothing (the caller
+   * reads the rows back with {@link readBack} and compares them itself, so a difference is named).
+   * Optional: without it, every read-back reads the rows.
+   */
+  readBackMatches?(trx: Db, transactionId: number, expected: { readonly currency: string; readonly entries: readonly BulkEntryRow[] }): Promise<boolean>;
   /** Inserts interest residues, keeping rows that exist. */
   insertResidues(trx: Db, rows: readonly ResidueRow[]): Promise<void>;
 }

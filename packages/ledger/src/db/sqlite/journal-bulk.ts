@@ -3,12 +3,12 @@
  * handle, run row by row inside the write transaction the caller opened through Kysely (the
  * handle is the one connection behind that transaction, so they commit or roll back with it).
  *
- * Single-row prepared statements are the fastest way to write SQLite; multi-row statements built
- * per call cost more in JS than SQLite spends executing them (see `bench/interest-cycle.ts`).
- * Lists go in as one JSON array bound to `json_each`, so no statement depends on a list length.
+ * Multi-row statements built per call cost more in JS than SQLite spends executing them (see
+ * `bench/interest-cycle.ts`). Lists go in as one JSON array bound to `json_each`, so no statement
+ * depends on a list length: so do a write's entries and end-of-day rows (see `write` below).
  */
 import type Database from 'better-sqlite3';
-import type { BulkAccountRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
+import type { BulkAccountRow, BulkEntryRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
 import { readerOf } from './row-objects.js';
 
 /** A balance, last day and entry count written to an account row (shared with `posting-bulk.ts`). */
@@ -26,10 +26,11 @@ interface Statements {
   readonly dayRowsFrom: (accountId: number, day: string) => { accounting_day: string; balance: string }[];
   readonly dayBefore: (accountId: number, day: string) => { balance: string }[];
   readonly insertTransaction: Database.Statement;
-  readonly insertEntry: Database.Statement;
+  readonly insertEntries: Database.Statement;
   readonly updateAccount: Database.Statement;
-  readonly upsertDay: Database.Statement;
+  readonly upsertDays: Database.Statement;
   readonly readBack: (transactionId: number) => ReadBackEntry[];
+  readonly readBackText: Database.Statement;
   readonly insertResidue: Database.Statement;
 }
 
@@ -56,16 +57,49 @@ function prepare(native: Database.Database): Statements {
       `insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at)
        values (?, ?, ?, ?, ?, ?, null, null, ?, ?, ?)`,
     ),
-    insertEntry: native.prepare(
-      'insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) values (?, ?, ?, ?, ?, ?, ?, ?)',
+    // Rows in array order (json_each's), so entry ids follow posting order as readBack expects.
+    insertEntries: native.prepare(
+      `insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id)
+       select ?, ?, value ->> 0, ?, value ->> 1, value ->> 2, ?, value ->> 3 from json_each(?)`,
     ),
     updateAccount: native.prepare(UPDATE_ACCOUNT_SQL),
-    upsertDay: native.prepare(UPSERT_DAY_SQL),
+    // `where true` keeps SQLite from reading `on conflict` as part of the select's join.
+    upsertDays: native.prepare(
+      `insert into account_day_balances (account_id, accounting_day, balance) select value ->> 0, value ->> 1, value ->> 2 from json_each(?) where true
+       on conflict (account_id, accounting_day) do update set balance = excluded.balance`,
+    ),
     readBack: readerOf(native.prepare('select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ? order by id')),
+    // One text for a transaction's entries (see readBackText): SQLite builds it from the rows it
+    // reads, so no row object and no value per column cross into JavaScript.
+    readBackText: native
+      .prepare(
+        `select count(*), group_concat(account_id || char(31) || currency || char(31) || amount || char(31) || coalesce('=' || provider_id, ''), char(30) order by id)
+         from journal_entries where transaction_id = ?`,
+      )
+      .raw(true),
     insertResidue: native.prepare(
       'insert into interest_residues (account_id, accounting_day, user_residue, margin_residue) values (?, ?, ?, ?) on conflict (account_id, accounting_day) do nothing',
     ),
   };
+}
+
+/**
+ * The read-back text of entries as {@link Statements.readBackText} builds it from stored rows:
+ * per entry in posting order its account id, currency, amount text and `=` + provider id (empty
+ * for none), fields joined by U+001F, entries by U+001E. Unambiguous for planned entries: their
+ * currencies and provider ids are validated free of control characters, account ids are whole
+ * numbers, amounts canonical decimals. Stored values holding a separator would add one to the
+ * stored text, whose count of separators is then no longer the expected text's: never equal.
+ * Reading 1M interest entries back as rows cost the 1M-account cycle 1.6 s of its ~18 s
+ * (profile), about 0.4 s as one text per 1,000.
+ */
+export function readBackText(currency: string, entries: readonly BulkEntryRow[]): string {
+  let text = '';
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index] as BulkEntryRow;
+    text += `${index === 0 ? '' : '\x1e'}${entry.account_id}\x1f${currency}\x1f${entry.amount}\x1f${entry.provider_id === null ? '' : `=${entry.provider_id}`}`;
+  }
+  return text;
 }
 
 /** The bulk statements of one SQLite database; prepared on first use. */
@@ -93,15 +127,21 @@ export function sqliteJournalBulk(native: Database.Database): JournalBulk {
       const s = statements();
       const t = write.transaction;
       const transactionId = Number(s.insertTransaction.run(t.entity, t.kind, t.idempotency_key, t.request_hash, t.occurred_at, t.accounting_day, t.description, t.metadata, t.created_at).lastInsertRowid);
-      for (const entry of write.entries) {
-        s.insertEntry.run(transactionId, t.entity, entry.account_id, write.currency, entry.amount, entry.balance_after, t.accounting_day, entry.provider_id);
-      }
+      // Entries and end-of-day rows go in as one JSON array each: at 1M interest lines a night,
+      // 1M single-row inserts of entries took 4.7-4.9 s, 1,000 statements of 1,000 rows
+      // 3.5-3.6 s (JSON built in JS included); end-of-day rows 1.70 s against 1.40 s. Account
+      // rows are updated one by one: as one statement they took as long (1.25 s against 1.30 s).
+      s.insertEntries.run(transactionId, t.entity, write.currency, t.accounting_day, JSON.stringify(write.entries.map((entry) => [entry.account_id, entry.amount, entry.balance_after, entry.provider_id])));
       for (const account of write.accounts) s.updateAccount.run(account.balance, account.last_day, account.entry_count, account.id);
-      for (const day of write.dayBalances) s.upsertDay.run(day.account_id, day.accounting_day, day.balance);
+      if (write.dayBalances.length > 0) s.upsertDays.run(JSON.stringify(write.dayBalances.map((day) => [day.account_id, day.accounting_day, day.balance])));
       return transactionId;
     },
     async readBack(_trx: unknown, transactionId: number): Promise<ReadBackEntry[]> {
       return statements().readBack(transactionId);
+    },
+    async readBackMatches(_trx: unknown, transactionId: number, expected: { readonly currency: string; readonly entries: readonly BulkEntryRow[] }): Promise<boolean> {
+      const row = statements().readBackText.get(transactionId) as [number, string | null] | undefined;
+      return row !== undefined && row[0] === expected.entries.length && row[1] === readBackText(expected.currency, expected.entries);
     },
     async insertResidues(_trx: unknown, rows: readonly ResidueRow[]): Promise<void> {
       const s = statements();
