@@ -85,7 +85,25 @@ export function computeSettlement(given: ComputeSettlementInput): SettlementPosi
   };
 }
 
-/** The day's flows of every currency, summed as local entries of the day pass. */
+/** The flow each counted kind of local entry adds to (a Map: no kind of the prototype counts). */
+const FLOW_OF_KIND: ReadonlyMap<string, keyof DayFlows> = new Map([
+  ['deposit', 'depositsUnits'],
+  ['withdrawal', 'withdrawalsUnits'],
+  ['fee', 'feesUnits'],
+  ['partner_margin', 'partnerMarginUnits'],
+]);
+
+/** A currency code given to {@link DayFlowTotals}: non-empty text. */
+function currencyOf(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) invalid(field, value, 'must be a currency code (non-empty text)');
+  return value;
+}
+
+/**
+ * The day's flows of every currency, summed as local entries of the day pass. Exported: an entry
+ * given is read once and checked before anything is added, so a refused one leaves the totals as
+ * they were.
+ */
 export class DayFlowTotals {
   readonly #flows = new Map<string, { depositsUnits: bigint; withdrawalsUnits: bigint; feesUnits: bigint; partnerMarginUnits: bigint }>();
 
@@ -98,17 +116,25 @@ export class DayFlowTotals {
     return value;
   }
 
-  /** Adds a local entry of the day (a deposit, withdrawal, fee or partner margin; others are ignored). */
+  /**
+   * Adds a local entry of the day (a deposit, withdrawal, fee or partner margin; other kinds are
+   * ignored). `invalid_input` naming the part when the entry is not an object or cannot be read,
+   * its kind is not text, or (for a counted kind) its currency is not a currency code or its
+   * `amountUnits` not a bigint.
+   */
   add(entry: LocalEntry): void {
-    if (entry.kind === 'deposit') this.#of(entry.currency).depositsUnits += entry.amountUnits;
-    else if (entry.kind === 'withdrawal') this.#of(entry.currency).withdrawalsUnits += entry.amountUnits;
-    else if (entry.kind === 'fee') this.#of(entry.currency).feesUnits += entry.amountUnits;
-    else if (entry.kind === 'partner_margin') this.#of(entry.currency).partnerMarginUnits += entry.amountUnits;
+    const { kind, currency, amountUnits } = readFields(entry, ['kind', 'currency', 'amountUnits'], { field: 'entry', nested: true });
+    if (typeof kind !== 'string') invalid('entry.kind', kind, 'must be the kind of a local entry (text)');
+    const flow = FLOW_OF_KIND.get(kind);
+    if (flow === undefined) return;
+    const code = currencyOf(currency, 'entry.currency');
+    const units = unitsOf(amountUnits, 'entry.amountUnits');
+    this.#of(code)[flow] += units;
   }
 
   /** Makes sure a currency has a position (e.g. one with an amount carried in). */
   touch(currency: string): void {
-    this.#of(currency);
+    this.#of(currencyOf(currency, 'currency'));
   }
 
   /** The currencies seen, sorted, with their flows. */
