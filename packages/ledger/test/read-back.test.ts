@@ -22,6 +22,18 @@ import { snapshotDatabase } from './support/snapshot.js';
 
 const AT = '2025-03-18T09:00:00Z';
 
+/** An interest posting of `lines` (account, amount, provider id), Dr `contraAccountId` their sum. */
+function interestLines(contraAccountId: number, lines: readonly (readonly [number | undefined, string, string])[]): LinesInput {
+  return {
+    entity: 'defi',
+    kind: 'interest',
+    occurredAt: AT,
+    side: 'credit',
+    contraAccountId,
+    lines: lines.map(([accountId, amount, providerId]) => ({ accountId: accountId ?? 0, amount, providerId })),
+  };
+}
+
 /** Statements that make the database store other than the ledger writes, for the entry of line `T2`. */
 const TAMPERING: Record<'amount' | 'extra', Record<DialectName, readonly string[]>> = {
   amount: {
@@ -57,17 +69,7 @@ describe.each(DIALECTS)('a compound posting stored other than written (%s)', (di
       const u1 = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'u1', kind: 'user' });
       const u2 = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'u2', kind: 'user' });
       const assets = await ledger.systemAccount('defi', 'BTC', 'earn_assets');
-      const lines = (first: string, second: string): LinesInput => ({
-        entity: 'defi',
-        kind: 'interest',
-        occurredAt: AT,
-        side: 'credit',
-        contraAccountId: assets.id,
-        lines: [
-          { accountId: u1.id, amount: '1', providerId: first },
-          { accountId: u2.id, amount: '2', providerId: second },
-        ],
-      });
+      const lines = (first: string, second: string): LinesInput => interestLines(assets.id, [[u1.id, '1', first], [u2.id, '2', second]]);
       // A posting stored as written passes (the same statements, before any trigger).
       expect((await ledger.postLines(lines('S1', 'S2'))).lines.map((line) => line.status)).toEqual(['created', 'created']);
       for (const statement of TAMPERING[tampering][dialect]) await sql.raw(statement).execute(storage.db);
@@ -114,14 +116,7 @@ describe('the SQLite read-back text', () => {
       await fc.assert(
         fc.asyncProperty(fc.uniqueArray(providerId, { minLength: 1, maxLength: 3 }), async (ids) => {
           round++;
-          const result = await ledger.postLines({
-            entity: 'defi',
-            kind: 'interest',
-            occurredAt: AT,
-            side: 'credit',
-            contraAccountId: assets.id,
-            lines: ids.map((id, index) => ({ accountId: users[index]?.id ?? 0, amount: `${round}.5`, providerId: `${round}:${id}` })),
-          });
+          const result = await ledger.postLines(interestLines(assets.id, ids.map((id, index) => [users[index]?.id, `${round}.5`, `${round}:${id}`] as const)));
           const entries = stored(result.transactionId);
           expect(entries.length).toBe(ids.length + 1);
           expect(await readBackMatches(result.transactionId, { currency: 'BTC', entries })).toBe(true);
@@ -136,17 +131,7 @@ describe('the SQLite read-back text', () => {
   it('does not match entries that differ in any compared field, or in number', async () => {
     const { ledger, users, assets, stored, matches: readBackMatches } = await openBooks();
     try {
-      const result = await ledger.postLines({
-        entity: 'defi',
-        kind: 'interest',
-        occurredAt: AT,
-        side: 'credit',
-        contraAccountId: assets.id,
-        lines: [
-          { accountId: users[0]?.id ?? 0, amount: '1', providerId: 'P1' },
-          { accountId: users[1]?.id ?? 0, amount: '2', providerId: 'P2' },
-        ],
-      });
+      const result = await ledger.postLines(interestLines(assets.id, [[users[0]?.id, '1', 'P1'], [users[1]?.id, '2', 'P2']]));
       const entries = stored(result.transactionId);
       const [contra, first, second] = entries as [BulkEntryRow, BulkEntryRow, BulkEntryRow];
       const matches = (currency: string, changed: readonly BulkEntryRow[]) => readBackMatches(result.transactionId, { currency, entries: changed });
