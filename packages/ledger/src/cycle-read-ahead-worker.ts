@@ -5,8 +5,8 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import { cycleReaderOf, readCycleBatch } from './accounting-cycle.js';
-import type { CycleReader } from './accounting-cycle.js';
+import { cycleReaderOf, readCycleBatch } from './cycle-read.js';
+import type { CycleReader } from './cycle-read.js';
 import { openSqliteDatabase } from './db/sqlite/index.js';
 import { packCycleBatch } from './cycle-read-ahead.js';
 import type { ReadAheadAnswer, ReadAheadRequest, ReadAheadStart } from './cycle-read-ahead.js';

@@ -18,7 +18,7 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import type { CycleBatch, CycleItem, CycleLine, CycleProduct } from './accounting-cycle.js';
+import type { CycleBatch, CycleItem, CycleLine, CycleProduct } from './cycle-read.js';
 import type { BulkAccountRow } from './db/journal-bulk.js';
 import type { Amount } from './money.js';
 import type { LedgerLogger } from './logger.js';

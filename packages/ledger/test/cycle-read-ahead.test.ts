@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { EarnBooks, Ledger, LedgerError, formatUnits, runAccountingCycle } from '../src/index.js';
 import { CycleReadAhead, packCycleBatch, unpackCycleBatch } from '../src/cycle-read-ahead.js';
-import type { CycleBatch } from '../src/accounting-cycle.js';
+import type { CycleBatch } from '../src/cycle-read.js';
 import type { CycleReadAheadMode, LedgerLogger } from '../src/index.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
 import { DIALECTS, freshStorage } from './dialects.js';
@@ -68,10 +68,11 @@ describe.each(DIALECTS)('cycle read-ahead on %s', (dialect: DialectName) => {
   });
 
   /** Books of ACCOUNTS Earn accounts with deposits of the day (a file on SQLite), and what the run logs. */
-  async function books(name: string): Promise<{ ledger: Ledger; books: EarnBooks; events: Logged[]; native: Database.Database | undefined }> {
+  /** Books of ACCOUNTS Earn accounts; on PostgreSQL through a pool of `poolSizeMax` connections. */
+  async function books(name: string, poolSizeMax?: number): Promise<{ ledger: Ledger; books: EarnBooks; events: Logged[]; native: Database.Database | undefined }> {
     const events: Logged[] = [];
     const sqlite = dialect === 'sqlite' ? openSqliteDatabase({ filename: join(directory, `${name}.sqlite`) }) : undefined;
-    const storage = sqlite ?? (await freshStorage(dialect));
+    const storage = sqlite ?? (await freshStorage(dialect, poolSizeMax === undefined ? {} : { poolSizeMax }));
     const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }], logger: capturingLogger(events) });
     closes.push(() => ledger.close());
     const earn = new EarnBooks(ledger);
@@ -105,7 +106,10 @@ describe.each(DIALECTS)('cycle read-ahead on %s', (dialect: DialectName) => {
   it('reads a batch again when the books moved between two of its transactions, and books what it would without the read-ahead', async () => {
     const results: string[][] = [];
     for (const readAhead of ['never', 'always'] as const) {
-      const { ledger, books: earn, events } = await books(`moved-${readAhead}`);
+      // One connection on PostgreSQL, as SQLite has: with more, the deposit below raced the run's
+      // next transaction (committed before it or after it read a12, which the pool decides): it
+      // failed once under the whole suite's load (session 29).
+      const { ledger, books: earn, events } = await books(`moved-${readAhead}`, 1);
       let batches = 0;
       let deposit: Promise<unknown> | undefined;
       // At the last batch of the first transaction (accounts a0-a9), a deposit of the day on a12,
