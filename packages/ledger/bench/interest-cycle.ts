@@ -167,7 +167,7 @@ export async function benchInterestCycle(options: { accounts: number }): Promise
     if (!same) throw new Error('interest_cycle: the raw baseline stored different rows than the cycle');
     const label = options.accounts === 1_000_000 ? '1m' : `${options.accounts}`;
     return [
-      `interest_cycle_${label}_sqlite_s: ${cycleSeconds.toFixed(2)} s ratio=${(cycleSeconds / rawSeconds).toFixed(2)} (raw same-rows writer, better-sqlite3 prepared statements, rows precomputed, batches of ${BATCH_SIZE}, one transaction per ${CYCLE_COMMIT_LINES_DEFAULT} lines: ${rawSeconds.toFixed(2)} s; compute only, no storage: ${computeSeconds.toFixed(2)} s; target ≤ 15 s for 1M and ratio ≤ 2) [${Math.round(options.accounts / cycleSeconds)} accounts/s; setup ${setupSeconds.toFixed(1)} s]`,
+      `interest_cycle_${label}_sqlite_s: ${cycleSeconds.toFixed(2)} s ratio=${(cycleSeconds / rawSeconds).toFixed(2)} (raw same-rows writer, better-sqlite3 prepared statements (a batch's entries and end-of-day rows one json_each statement each, as the ledger writes them), rows precomputed, batches of ${BATCH_SIZE}, one transaction per ${CYCLE_COMMIT_LINES_DEFAULT} lines: ${rawSeconds.toFixed(2)} s; compute only, no storage: ${computeSeconds.toFixed(2)} s; target ≤ 15 s for 1M and ratio ≤ 2) [${Math.round(options.accounts / cycleSeconds)} accounts/s; setup ${setupSeconds.toFixed(1)} s]`,
     ];
   } finally {
     rmSync(directory, { recursive: true, force: true });
