@@ -123,10 +123,12 @@ export class DayFlowTotals {
    * `amountUnits` not a bigint.
    */
   add(entry: LocalEntry): void {
-    const { kind, currency, amountUnits } = readFields(entry, ['kind', 'currency', 'amountUnits'], { field: 'entry', nested: true });
+    // The kind first: the night's interest entries (most of them) are ignored after one read.
+    const { kind } = readFields(entry, ['kind'], { field: 'entry', nested: true });
     if (typeof kind !== 'string') invalid('entry.kind', kind, 'must be the kind of a local entry (text)');
     const flow = FLOW_OF_KIND.get(kind);
     if (flow === undefined) return;
+    const { currency, amountUnits } = readFields(entry, ['currency', 'amountUnits'], { field: 'entry', nested: true });
     const code = currencyOf(currency, 'entry.currency');
     const units = unitsOf(amountUnits, 'entry.amountUnits');
     this.#of(code)[flow] += units;

@@ -48,6 +48,7 @@ describe('DayFlowTotals', () => {
     ['no amount', { kind: 'deposit', currency: 'BTC' }, 'entry.amountUnits'],
     ['a kind that is not text', { ...deposit, kind: 7 }, 'entry.kind'],
     ['a kind of the prototype', { ...deposit, kind: '__proto__' }, undefined],
+    ['an ignored kind whose amount cannot be read', throwingGetter({ ...deposit, kind: 'interest' }, 'amountUnits'), undefined],
     ['a currency that is not text', { ...deposit, currency: 1 }, 'entry.currency'],
     ['an empty currency', { ...deposit, currency: '' }, 'entry.currency'],
     ['a revoked proxy', revoked({ ...deposit }), 'entry'],
