@@ -17,7 +17,7 @@
  * projection) in `cycle-read.ts`; this file runs it.
  */
 import { LedgerError, assertInvariant, describeValue, isInstanceInput } from './errors.js';
-import { formatUnits, toUnits } from './money.js';
+import { formatUnits } from './money.js';
 import type { Amount } from './money.js';
 import { accountingDayOf, formatInstant, nextAccountingDay, parseInstant, parseAccountingDay, startOfAccountingDay } from './calendar.js';
 import { EarnBooks } from './earn-books.js';
@@ -209,8 +209,8 @@ async function providerIdsProbe(
  * order and commit them in order, so an interrupted run booked the first batch with interest
  * first; undefined while the batch has no interest line (the next batch decides).
  */
-async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, entity: string, day: string, lines: readonly CycleLine[]): Promise<boolean | undefined> {
-  const legacy = lines.filter((line) => toUnits(line.userInterest) !== 0n).map((line) => localEntryId(entity, day, 'interest', line.earnAccountId));
+async function bookedWithLegacyIds(ledger: Ledger, db: Kysely<LedgerDatabase>, entity: string, day: string, items: readonly CycleItem[]): Promise<boolean | undefined> {
+  const legacy = items.filter((item) => item.interestUnits !== 0n).map((item) => localEntryId(entity, day, 'interest', item.line.earnAccountId));
   if (legacy.length === 0) return undefined;
   return (await requireBulk(ledger.dialect.bulk).findProviderEntries(db, { entity, kind: 'interest', providerIds: legacy })).length > 0;
 }
@@ -302,15 +302,14 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
           }
           if (readAhead === undefined && options.readAhead !== 'never' && accounts + tally.accounts + batch.items.length >= CYCLE_READ_AHEAD_AFTER_ACCOUNTS) startReadAhead();
           if (batch.more) readAhead?.request(batch.lastId, tag);
-          const batchLines = batch.items.map((item) => item.line);
           if (options.onLines !== undefined) {
             // The caller's code runs inside the run's transaction: if it wrote through the run's
             // connection, a batch read ahead may not show it, so the run reads its own from here.
-            const before = readAhead === undefined ? undefined : await selectSqliteWriteMark(scope.db);
-            options.onLines(batchLines);
-            if (before !== undefined && (await selectSqliteWriteMark(scope.db)) !== before) readAhead?.abandon('onLines wrote to the books inside the run');
+            const markBefore = readAhead === undefined ? undefined : await selectSqliteWriteMark(scope.db);
+            options.onLines(batch.items.map((item) => item.line));
+            if (markBefore !== undefined && (await selectSqliteWriteMark(scope.db)) !== markBefore) readAhead?.abandon('onLines wrote to the books inside the run');
           }
-          if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batchLines);
+          if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batch.items);
           await bookCycleBatch(ledger, scope, booking, { items: batch.items, accounts: batch.accounts, legacyIds: tally.legacyIds === true }, tally);
           lines += batch.items.length;
           tally.afterId = batch.lastId;
