@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import { EarnBooks, LINES_PER_TRANSACTION_MAX, Ledger, cycleLines, formatInstant, formatUnits, localEntryId, nextAccountingDay, startOfAccountingDay, toUnits } from '@earnbook/ledger';
+import { EarnBooks, LINES_PER_TRANSACTION_MAX, Ledger, cycleLines, formatInstant, formatUnits, localEntryId, nextAccountingDay, previousAccountingDay, startOfAccountingDay, toUnits } from '@earnbook/ledger';
 import type { LedgerDatabase, LedgerStorage } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { EarnClient } from '@earnbook/earn-client';
@@ -134,6 +134,51 @@ export async function buildNightly(target: string, reportFile: string, accounts:
   if (ledger.dialect.name === 'postgres') await sql`analyze`.execute(ledger.db);
   await ledger.close();
   return { bytes: statSync(reportFile).size, entries };
+}
+
+/**
+ * Gives built SQLite books `days` earlier nights of history, as a partner's books hold after
+ * that many nights of the job: per night before {@link PREVIOUS_DAY}, each account's interest
+ * entry (its provider id the report's id of that night: a hash) in transactions of 1,000 lines,
+ * and each account's end-of-day row. Amounts of one unit, balances left as they are (nothing reads
+ * them: the job reads the accounts' rows and two days of entries, and looks ids up anywhere). What
+ * the history changes is the size of every index the night writes into: the provider-id index
+ * (random ids), the accounts' entry index and the end-of-day rows (one insert per account range).
+ * Not timed; written in account order with `json_each` statements, one transaction per night.
+ */
+export async function addNightlyHistory(target: string, days: number): Promise<{ days: number; entries: number }> {
+  if (target.startsWith('postgres')) throw new Error('history is written to SQLite books only');
+  const storage = openSqliteDatabase({ filename: target });
+  const native = storage.native;
+  try {
+    const accounts = native.prepare("select ea.earn_account_id, ea.ledger_account_id from earn_accounts ea where ea.entity = 'defi' order by ea.ledger_account_id").raw().all() as [string, number][];
+    const insertTransaction = native.prepare(
+      "insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at) values ('defi', 'interest', ?, ?, ?, ?, null, null, null, ?, ?)",
+    );
+    const insertEntries = native.prepare("insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id) select ?, 'defi', value ->> 0, 'BTC', '-0.000000000000000001', '0.000000000000000001', ?, value ->> 1 from json_each(?)");
+    const insertDays = native.prepare("insert into account_day_balances (account_id, accounting_day, balance) select value, ?, '0.000000000000000001' from json_each(?) where true on conflict (account_id, accounting_day) do nothing");
+    let entries = 0;
+    let night = PREVIOUS_DAY;
+    for (let n = 0; n < days; n++) {
+      const interestDay = previousAccountingDay(night);
+      const credited = night;
+      const at = `${credited}T00:00:00.000Z`;
+      native.transaction(() => {
+        for (let start = 0; start < accounts.length; start += LINES_PER_TRANSACTION_MAX) {
+          const batch = accounts.slice(start, start + LINES_PER_TRANSACTION_MAX);
+          const id = Number(insertTransaction.run(`history:${interestDay}:${start}`, 'h'.repeat(64), at, credited, `{"interestDay":"${interestDay}"}`, at).lastInsertRowid);
+          insertEntries.run(id, credited, JSON.stringify(batch.map(([earnAccountId, accountId]) => [accountId, localEntryId('defi', interestDay, 'interest', earnAccountId)])));
+          insertDays.run(credited, JSON.stringify(batch.map(([, accountId]) => accountId)));
+          entries += batch.length;
+        }
+      }).immediate();
+      native.pragma('wal_checkpoint(truncate)');
+      night = interestDay;
+    }
+    return { days, entries };
+  } finally {
+    native.close();
+  }
 }
 
 /**
@@ -383,9 +428,52 @@ export async function runNightlyBench(onLine: (line: string) => void = () => und
   }
 }
 
+/** Nights of history `nightly_history` gives the books by default (`EARNBOOK_BENCH_HISTORY_DAYS`). */
+const HISTORY_DAYS_DEFAULT = 10;
+
+/**
+ * `nightly_1m_accounts_10d_history_s`: the same night on books that hold `days` earlier nights
+ * ({@link addNightlyHistory}), SQLite, with its baseline (`rawNightly`) on a copy of the same
+ * history books, and beside it the night on the same books without the history. Not part of
+ * `nightly`: writing the history takes ~8 minutes at 1M accounts.
+ */
+export async function runNightlyHistoryBench(onLine: (line: string) => void = () => undefined): Promise<string[]> {
+  const days = Number(process.env['EARNBOOK_BENCH_HISTORY_DAYS'] ?? HISTORY_DAYS_DEFAULT);
+  if (!Number.isSafeInteger(days) || days < 1 || days > 366) throw new Error(`EARNBOOK_BENCH_HISTORY_DAYS must be a whole number of nights from 1 to 366, got ${JSON.stringify(process.env['EARNBOOK_BENCH_HISTORY_DAYS'])}`);
+  const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
+  const label = accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k`;
+  const directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-history-bench-'));
+  try {
+    const books = join(directory, 'books.sqlite');
+    const fresh = join(directory, 'fresh.sqlite');
+    const rawCopy = join(directory, 'raw.sqlite');
+    const report = join(directory, 'report.json');
+    child(['build', books, report, String(accounts)]);
+    copyFileSync(books, fresh);
+    const historyStarted = performance.now();
+    const history = child(['history', books, String(days)]);
+    const historySeconds = (performance.now() - historyStarted) / 1000;
+    copyFileSync(books, rawCopy);
+    flushToDisk([books, fresh, rawCopy, report]);
+    const measured = child(['measure', books, report]);
+    flushToDisk([books, fresh, rawCopy]);
+    const raw = child(['raw', rawCopy, report]);
+    rmSync(rawCopy, { force: true });
+    flushToDisk([books, fresh]);
+    const freshMeasured = child(['measure', fresh, report]);
+    const seconds = measured['seconds'] ?? Number.NaN;
+    const line = `nightly_${label}_accounts_${days}d_history_s: ${seconds.toFixed(2)} s ratio=${(seconds / (raw['seconds'] ?? Number.NaN)).toFixed(2)} (sqlite; the night of nightly_${label}_accounts_s on books that hold ${days} earlier nights (${history['entries']} interest entries with the report's hash ids and their end-of-day rows, written untimed in ${historySeconds.toFixed(0)} s); baseline, run after on a copy of the same books: JSON.parse ${(raw['parseSeconds'] ?? Number.NaN).toFixed(2)} s + raw writes ${(raw['writeSeconds'] ?? Number.NaN).toFixed(2)} s; the same night on the same books without the history: ${(freshMeasured['seconds'] ?? Number.NaN).toFixed(2)} s (sync ${(freshMeasured['syncSeconds'] ?? Number.NaN).toFixed(1)} s); ${describeRun(measured)}; no target: what the night costs as the books age)`;
+    onLine(line);
+    return [line];
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 const [step, target, reportArgument, countArgument] = process.argv.slice(2);
 if (process.argv[1] !== undefined && process.argv[1].endsWith('nightly-accounts.ts') && target !== undefined && reportArgument !== undefined) {
-  if (step === 'build') console.log(JSON.stringify(await buildNightly(target, reportArgument, Number(countArgument ?? 1_000_000))));
+  if (step === 'history') console.log(JSON.stringify(await addNightlyHistory(target, Number(reportArgument))));
+  else if (step === 'build') console.log(JSON.stringify(await buildNightly(target, reportArgument, Number(countArgument ?? 1_000_000))));
   else if (step === 'measure') console.log(JSON.stringify(await measureNightly(target, reportArgument)));
   else if (step === 'measure-fetched') console.log(JSON.stringify(await measureNightly(target, reportArgument, Number(countArgument))));
   else if (step === 'raw') console.log(JSON.stringify(await rawNightly(target, reportArgument)));
