@@ -86,6 +86,18 @@ describe('sorted streams read in batches', () => {
     await expectSortedBack(items, 1_500);
   });
 
+  it('run lines of any length, ending anywhere in a read or on its last byte, come back whole (one read buffer per run, grown for long lines)', async () => {
+    // Lines of 250 items of 0 to ~1,300 bytes: from a few bytes to ~300 KB, so that lines end at
+    // every offset of the 64 KiB reads, fill the 128 KiB buffer exactly or not, and make it grow
+    // (twice and more) with a shorter line after a longer one in the same run.
+    const piece = fc.constantFrom('x', 'é', '€', '😀', '\n', '"');
+    const item = fc.record({ key: fc.constantFrom('a', 'b', 'c', 'é', '😀'), text: fc.array(piece, { maxLength: 700, size: 'max' }).map((parts) => parts.join('')) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { minLength: 300, maxLength: 1_500, size: 'max' }), fc.integer({ min: 1, max: 600 }), async (items, runSize) => expectSortedBack(items, runSize)),
+      { numRuns: 12 },
+    );
+  }, 120_000);
+
   it('refuses a codec with encodeLine and no decodeLine, or the other way round, naming codec', () => {
     const plain = { encode: (item: { key: string }) => item, decode: (stored: unknown) => stored as { key: string } };
     for (const codec of [{ ...plain, encodeLine: (items: readonly { key: string }[]) => JSON.stringify(items) }, { ...plain, decodeLine: (line: string) => JSON.parse(line) as { key: string }[] }]) {
