@@ -10,20 +10,14 @@
  *
  * Run alone (not part of `pnpm bench`; ~8 minutes): `npx tsx bench/history-indexes.ts [days]`.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { localEntryId } from '../src/index.js';
 
 const ACCOUNTS = 1_000_000;
 const ROWS_PER_STATEMENT = 1_000;
-
-/** A UUID-shaped hash, as the provider's ids are. */
-function hashId(...parts: readonly string[]): string {
-  const h = createHash('sha256').update(parts.join('/')).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
 
 function openFile(directory: string, name: string): Database.Database {
   const db = new Database(join(directory, name));
@@ -48,12 +42,12 @@ function randomKeys(directory: string, days: number): { insert: number; probe: n
       db.transaction(() => {
         for (let start = 0; start < ids.length; start += ROWS_PER_STATEMENT) insert.run(JSON.stringify(ids.slice(start, start + ROWS_PER_STATEMENT)));
       })();
-    for (let day = 0; day < days; day++) night(Array.from({ length: ACCOUNTS }, (_, i) => hashId('history', String(day), String(i))));
+    for (let day = 0; day < days; day++) night(Array.from({ length: ACCOUNTS }, (_, i) => localEntryId('history', String(day), String(i))));
     db.pragma('wal_checkpoint(truncate)');
-    const tonight = Array.from({ length: ACCOUNTS }, (_, i) => hashId('tonight', String(i)));
+    const tonight = Array.from({ length: ACCOUNTS }, (_, i) => localEntryId('tonight', String(i)));
     const insertSeconds = seconds(() => night(tonight));
     const probe = db.prepare("select count(*) from e where entity = 'defi' and provider_id in (select value from json_each(?))");
-    const absent = Array.from({ length: ACCOUNTS }, (_, i) => hashId('absent', String(i)));
+    const absent = Array.from({ length: ACCOUNTS }, (_, i) => localEntryId('absent', String(i)));
     const probeSeconds = seconds(() => {
       for (let start = 0; start < absent.length; start += ROWS_PER_STATEMENT) probe.get(JSON.stringify(absent.slice(start, start + ROWS_PER_STATEMENT)));
     });

@@ -361,6 +361,12 @@ function describeRun(measured: Record<string, number>): string {
   return `${measured['breaks']} breaks; CPU time ${value('cpuSeconds', 2)} s; phases: ${fetched}read ${value('readSeconds', 1)} s, recompute interest ${value('recomputeSeconds', 1)} s, sync ${value('syncSeconds', 1)} s, diff ${value('diffSeconds', 1)} s, store ${value('storeSeconds', 1)} s; peak RSS ${value('peakRssMiB', 0)} MiB`;
 }
 
+/** The accounts of the nightly benches (`EARNBOOK_BENCH_SCALE=small`: 100k, else 1M) and their label in the lines. */
+function benchScale(): { accounts: number; label: string } {
+  const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
+  return { accounts, label: accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k` };
+}
+
 /**
  * Runs the benchmark on SQLite and, when `EARNBOOK_PG_URL` is set, PostgreSQL; returns the lines,
  * each also given to `onLine` as soon as it is measured (a full run takes minutes).
@@ -371,8 +377,7 @@ export async function runNightlyBench(onLine: (line: string) => void = () => und
   if (/max-semi-space-size|max-young-generation/.test([process.env['NODE_OPTIONS'] ?? '', ...process.execArgv].join(' '))) {
     throw new Error('NODE_OPTIONS or node\'s flags set the young generation: drop them, the nightly bench measures Node\'s defaults');
   }
-  const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
-  const label = accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k`;
+  const { accounts, label } = benchScale();
   const directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-bench-'));
   const lines: string[] = [];
   try {
@@ -440,8 +445,7 @@ const HISTORY_DAYS_DEFAULT = 10;
 export async function runNightlyHistoryBench(onLine: (line: string) => void = () => undefined): Promise<string[]> {
   const days = Number(process.env['EARNBOOK_BENCH_HISTORY_DAYS'] ?? HISTORY_DAYS_DEFAULT);
   if (!Number.isSafeInteger(days) || days < 1 || days > 366) throw new Error(`EARNBOOK_BENCH_HISTORY_DAYS must be a whole number of nights from 1 to 366, got ${JSON.stringify(process.env['EARNBOOK_BENCH_HISTORY_DAYS'])}`);
-  const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
-  const label = accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k`;
+  const { accounts, label } = benchScale();
   const directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-history-bench-'));
   try {
     const books = join(directory, 'books.sqlite');

@@ -11,19 +11,15 @@ import { runNightlyBench, runNightlyHistoryBench } from './nightly-accounts.js';
 
 // The nightly bench prints each line as soon as it is measured (SQLite, then PostgreSQL).
 const printed = new Set<string>();
+const printNow = (line: string): void => {
+  printed.add(line);
+  console.log(line);
+};
 const BENCHES: Readonly<Record<string, () => string[] | Promise<string[]>>> = Object.freeze({
   report: runReconcileReportBench,
-  nightly: () =>
-    runNightlyBench((line) => {
-      printed.add(line);
-      console.log(line);
-    }),
+  nightly: () => runNightlyBench(printNow),
   // Only when named in EARNBOOK_BENCH_ONLY (writing the history takes minutes): see nightly-accounts.ts.
-  nightly_history: () =>
-    runNightlyHistoryBench((line) => {
-      printed.add(line);
-      console.log(line);
-    }),
+  nightly_history: () => runNightlyHistoryBench(printNow),
   growth: runReconcileGrowthBench,
   export: runExportJournalBench,
 });
