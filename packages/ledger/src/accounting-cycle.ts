@@ -29,7 +29,7 @@ import type { NormalizedLines } from './posting-lines.js';
 import { parseMetadata } from './posting.js';
 import type { PostingScope } from './ledger-types.js';
 import { postLinesWithKnownAccounts } from './ledger.js';
-import { insertAccountingCycle, selectSqliteWriteMark } from './db/repository.js';
+import { insertAccountingCycle, lockProviderIdClaims, selectSqliteWriteMark } from './db/repository.js';
 import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 import { optionalWholeNumber } from './whole-number.js';
@@ -168,7 +168,7 @@ async function bookCycleBatch(
       metadata: run.metadata,
       lines,
     };
-    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts, probe);
+    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, batch.accounts, { ...probe, claimsHeld: true });
     for (const line of result.lines) {
       if (line.status === 'created') tally.booked++;
       else tally.already++;
@@ -294,8 +294,15 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
         const clean = readAhead !== undefined && endMark !== undefined && (await selectSqliteWriteMark(scope.db)) === endMark;
         const accept = (requested: string): boolean => requested === tag || (clean && requested === before);
         const tally: CycleTally = { afterId, more: true, legacyIds, accounts: 0, booked: 0, already: 0, totals: new Map(), endMark: undefined };
+        // PostgreSQL: the claim lock of the entity's interest ids once per transaction, before
+        // any account is locked; then each batch's account rows are locked as they are read and
+        // posted with as read (read and locked again per posting, they cost 0.81 s of a
+        // 200k-account cycle's 12.8 s, and the claim lock per posting 0.60 s). The lock order
+        // of every writer of interest lines is the same: the claim lock, then accounts.
+        // SQLite: a no-op (the write transaction holds the whole file).
+        await lockProviderIdClaims(scope.db, ledger.dialect, { entity, kinds: ['interest'], exclusive: true });
         for (let lines = 0; lines < commitLines && tally.more; ) {
-          const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await readCycleBatch(scope.db, reader, tally.afterId, true));
+          const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await readCycleBatch(scope.db, reader, tally.afterId, true, ledger.dialect.supportsRowLocks));
           if (batch.lastId === undefined) {
             tally.more = false;
             break;

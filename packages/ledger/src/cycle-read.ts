@@ -154,10 +154,14 @@ export interface CycleBatch {
   readonly more: boolean;
 }
 
-/** One batch of accounts after `afterId`, read through `db`; the account rows are kept only when the batch is to be booked. */
-export async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, booking: boolean): Promise<CycleBatch> {
+/**
+ * One batch of accounts after `afterId`, read through `db`; the account rows are kept only when
+ * the batch is to be booked, and locked as read with `lockRows` (PostgreSQL: the run posts with
+ * them, see `runAccountingCycle`).
+ */
+export async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, booking: boolean, lockRows = false): Promise<CycleBatch> {
   const { entity, day, previousDay, batchSize, termsByProduct } = reader;
-  const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize });
+  const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize, lockRows });
   const items: CycleItem[] = [];
   const accounts = new Map<number, BulkAccountRow>();
   for (const row of rows) {

@@ -78,17 +78,17 @@ export { CACHED_USER_ACCOUNTS_MAX, parseCurrency } from './accounts.js';
 
 /**
  * Inside the package only (not exported by the index): posts normalized lines in an open write
- * transaction with account rows the caller already read there (see `postLinesWithin`'s `known`);
- * they are used only where the dialect has no row locks, and read and locked again otherwise.
- * The accounting cycle reads its accounts with their balances and posts with them. `options`:
- * how the posting's provider ids are checked (see `postLinesWithin`).
+ * transaction with account rows the caller already read there (see `postLinesWithin`'s `known`):
+ * where the dialect has row locks, the caller read them locked, after taking the provider-id
+ * claim lock (`claimsHeld`). The accounting cycle reads its accounts with their balances and
+ * posts with them. `options`: how the posting's provider ids are checked (see `postLinesWithin`).
  */
 export let postLinesWithKnownAccounts: (
   ledger: Ledger,
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   known: ReadonlyMap<number, BulkAccountRow>,
-  options?: { readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean },
+  options?: { readonly claimsHeld?: boolean; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean },
 ) => Promise<LinesResult>;
 
 /**
@@ -102,7 +102,7 @@ export let postLinesWithKnownAccounts: (
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known, options) =>
-      postLinesWithin(trx, posting, ledger.#linesContext(), { ...options, known: ledger.dialect.supportsRowLocks ? undefined : known });
+      postLinesWithin(trx, posting, ledger.#linesContext(), { ...options, known });
   }
 
   readonly db: Kysely<LedgerDatabase>;

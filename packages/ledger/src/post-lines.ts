@@ -34,8 +34,11 @@ export function requireBulk(bulk: JournalBulk | undefined): JournalBulk {
 /**
  * Posts a normalized compound posting in `trx`; see {@link planLines} for the rules. `known`:
  * account rows already read in this transaction where no other writer can have changed them
- * since (SQLite: the transaction holds the database's write lock from its start); the rest are
- * read, and locked where the dialect has row locks. `providerIdsAbsent`: the caller's word that
+ * since (SQLite: the transaction holds the database's write lock from its start; PostgreSQL: the
+ * caller read them with a row lock, after the provider-id claim lock, see `claimsHeld`); the rest
+ * are read, and locked where the dialect has row locks. `claimsHeld`: the caller took the
+ * exclusive provider-id claim lock of the posting's entity and kind in this transaction, before
+ * any account lock (`lockProviderIdClaims`), so it is not taken again. `providerIdsAbsent`: the caller's word that
  * none of the lines' provider ids is booked (nothing is looked up); `providerIdsDense`: the ids
  * are dense in their range, so one index range per table is probed first (see
  * {@link storedProviderEntries}).
@@ -44,7 +47,7 @@ export async function postLinesWithin(
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   context: PostLinesContext,
-  options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean } = {},
+  options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly claimsHeld?: boolean; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean } = {},
 ): Promise<LinesResult> {
   const bulk = requireBulk(context.dialect.bulk);
   const { known } = options;
@@ -54,7 +57,7 @@ export async function postLinesWithin(
   // lines' ids at the same moment waits for this one's commit, or this one for its. A compound
   // posting of another kind does not (see lockProviderIdClaims): a line id booked by one at the
   // same moment fails on the line index, answered in writeKeyed.
-  await lockProviderIdClaims(trx, context.dialect, { entity: posting.entity, kinds: [posting.kind], exclusive: true });
+  if (options.claimsHeld !== true) await lockProviderIdClaims(trx, context.dialect, { entity: posting.entity, kinds: [posting.kind], exclusive: true });
   const rows = unknown.length === 0 ? [] : await bulk.lockAccounts(trx, unknown);
   if (known !== undefined) {
     for (const id of accountIds) {

@@ -209,6 +209,27 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
   });
 });
 
+/**
+ * Waits until `count` backends wait on the `holder` connection's locks, or on a backend that
+ * waits on them (other test files may wait on locks of their own meanwhile).
+ */
+async function untilWaiting(holder: pg.Client, count: number, failure: string): Promise<void> {
+  const waiting = async () =>
+    Number(
+      (
+        await holder.query<{ n: string }>(
+          `select count(*)::text as n from pg_stat_activity w
+           where pg_backend_pid() = any(pg_blocking_pids(w.pid))
+              or exists (select 1 from pg_stat_activity v where pg_backend_pid() = any(pg_blocking_pids(v.pid)) and v.pid = any(pg_blocking_pids(w.pid)))`,
+        )
+      ).rows[0]?.n ?? 0,
+    );
+  for (let tries = 0; (await waiting()) < count; tries++) {
+    if (tries > 200) throw new Error(failure);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe.runIf(DIALECTS.includes('postgres'))('two runs of one cycle at once (PostgreSQL, two ledgers on one schema)', () => {
   it('book each account once: both wait on the same account, then the later finds the lines of the earlier and answers exists', async () => {
     const first = await freshLedger('postgres', { entities: [{ id: 'defi', timeZone: ZONE }] });
@@ -228,21 +249,7 @@ describe.runIf(DIALECTS.includes('postgres'))('two runs of one cycle at once (Po
       await holder.query(`select id from ${schema}.ledger_accounts where id = $1 for update`, [held]);
       const options = { entity: 'defi', day: '2025-03-18', batchSize: 5, commitLines: 10 };
       const runs = Promise.all([runAccountingCycle({ ...options, books }), runAccountingCycle({ ...options, books: new EarnBooks(second) })]);
-      // Backends waiting on the holder, or on a backend that waits on it (other test files may wait on locks of their own meanwhile).
-      const waiting = async () =>
-        Number(
-          (
-            await holder.query<{ n: string }>(
-              `select count(*)::text as n from pg_stat_activity w
-               where pg_backend_pid() = any(pg_blocking_pids(w.pid))
-                  or exists (select 1 from pg_stat_activity v where pg_backend_pid() = any(pg_blocking_pids(v.pid)) and v.pid = any(pg_blocking_pids(w.pid)))`,
-            )
-          ).rows[0]?.n ?? 0,
-        );
-      for (let tries = 0; (await waiting()) < 2; tries++) {
-        if (tries > 200) throw new Error('the two runs never both waited on a lock');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await untilWaiting(holder, 2, 'the two runs never both waited on a lock');
       await holder.query('commit');
       const [a, b] = await runs;
       expect(a.interestBooked + b.interestBooked).toBe(30);
@@ -257,6 +264,65 @@ describe.runIf(DIALECTS.includes('postgres'))('two runs of one cycle at once (Po
       await holder.end();
       await second.close();
       await first.close();
+    }
+  }, 60_000);
+});
+
+describe.runIf(DIALECTS.includes('postgres'))('a run beside other writers of its accounts (PostgreSQL)', () => {
+  // The run locks each batch's account rows as it reads them, after the claim lock of the
+  // entity's interest ids, and its earn_assets row at its first posting: deposits (whole
+  // postings: their system accounts go to balance shards) and compound interest lines of the
+  // same accounts (the same claim lock first) run beside it without a deadlock. A third
+  // connection holds the claim lock until the lines wait on it and the run behind them: a run
+  // that locked its first batch before the claim lock deadlocked with the lines (earn_assets,
+  // then the batch's first account) here.
+  it('deposits and compound interest lines of the same accounts all commit; each account earns the cycle once', async () => {
+    const { ledger, close } = await freshLedger('postgres', { entities: [{ id: 'defi', timeZone: ZONE }] });
+    const holder = new pg.Client({ connectionString: PG_URL });
+    await holder.connect();
+    try {
+      const books = new EarnBooks(ledger);
+      const n = 40;
+      await setUp(books, n);
+      for (let i = 0; i < n; i++) await books.recordDeposit(booking(`a${i}`, '1', `d${i}`, '2025-03-18T09:00:00Z'));
+      const projected = await projectAccountingCycle({ books, entity: 'defi', day: '2025-03-18' });
+      const ids = await Promise.all(Array.from({ length: n }, async (_, i) => (await books.earnAccount({ entity: 'defi', earnAccountId: `a${i}` })).ledgerAccountId));
+      const assets = await ledger.systemAccount('defi', 'BTC', 'earn_assets');
+      await holder.query('begin');
+      await holder.query(`select pg_advisory_xact_lock(hashtext('earnbook.provider_id_claims'), hashtext('defi/interest'))`);
+      const lines = (async () => {
+        for (let part = 0; part < 4; part++) {
+          const accounts = ids.slice(part * 10, part * 10 + 10).reverse();
+          await ledger.postLines({ entity: 'defi', kind: 'interest', occurredAt: '2025-03-19T12:00:00Z', side: 'credit', contraAccountId: assets.id, lines: accounts.map((accountId) => ({ accountId, amount: '0.001', providerId: `R${accountId}` })) });
+        }
+      })();
+      await untilWaiting(holder, 1, 'the lines never waited on the claim lock');
+      // Each batch as the run hands it over: a transaction PostgreSQL broke out of a deadlock is run again, and hands its batches over twice.
+      const handed: string[] = [];
+      const onLines = (batch: readonly { earnAccountId: string }[]) => handed.push(batch.map((line) => line.earnAccountId).join());
+      const cycle = runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 5, commitLines: 10, onLines });
+      await untilWaiting(holder, 2, 'the run never waited on a lock');
+      const deposits = (async () => {
+        for (let i = n - 1; i >= 0; i--) await books.recordDeposit(booking(`a${i}`, '1', `late${i}`, '2025-03-19T10:00:00Z'));
+      })();
+      await holder.query('commit');
+      const outcomes = await Promise.allSettled([cycle, deposits, lines]);
+      expect(outcomes.map((outcome) => (outcome.status === 'fulfilled' ? 'ok' : String(outcome.reason)))).toEqual(['ok', 'ok', 'ok']);
+      const summary = await cycle;
+      expect([summary.accounts, summary.interestBooked, summary.interestAlreadyBooked]).toEqual([n, n, 0]);
+      expect(handed).toHaveLength(n / 5);
+      expect(new Set(handed).size).toBe(handed.length);
+      for (let i = 0; i < n; i++) {
+        const interest = toUnits(projected[i]?.userInterest ?? '0');
+        expect(interest).toBeGreaterThan(0n);
+        expect(toUnits(await ledger.balance(ids[i] ?? 0))).toBe(2n * 10n ** 18n + interest + 10n ** 15n);
+        const entries = (await ledger.history(ids[i] ?? 0)).items.filter((item) => item.kind === 'interest');
+        expect(entries).toHaveLength(2);
+      }
+      await ledger.verify({ entity: 'defi' });
+    } finally {
+      await holder.end();
+      await close();
     }
   }, 60_000);
 });

@@ -362,7 +362,10 @@ export interface CycleAccountRow extends BulkAccountRow {
  * `ledger_accounts` read from its first row, so each page cost every account before it (1M
  * accounts, a page at 500k: 248 ms, with the bounds 2 ms).
  */
-export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number }): Promise<CycleAccountRow[]> {
+export async function selectCycleAccounts(db: Db, input: { entity: string; day: string; previousDay: string; afterId: number; limit: number; lockRows?: boolean }): Promise<CycleAccountRow[]> {
+  // PostgreSQL only (SQLite has no row locks): the ledger account rows locked as read, in id
+  // order, so that the cycle posts with them as they are (see postLinesWithKnownAccounts).
+  const lock = input.lockRows === true ? sql`for no key update of l` : sql``;
   const { rows } = await sql<CycleAccountRow>`
     select l.id, l.entity, l.currency, l.code, l.kind, l.normal_side, l.balance, l.last_day, l.entry_count,
            a.earn_account_id, a.provider_product_id, a.currency as earn_currency, r.user_residue, r.margin_residue,
@@ -374,7 +377,8 @@ export async function selectCycleAccounts(db: Db, input: { entity: string; day: 
     left join interest_residues r on r.account_id = a.ledger_account_id and r.accounting_day = ${input.previousDay} and r.account_id > ${input.afterId}
     where a.entity = ${input.entity} and a.ledger_account_id > ${input.afterId} and l.id > ${input.afterId}
     order by a.ledger_account_id
-    limit ${input.limit}`.execute(db);
+    limit ${input.limit}
+    ${lock}`.execute(db);
   return rows;
 }
 
