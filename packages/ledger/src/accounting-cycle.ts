@@ -34,7 +34,7 @@ import type { BulkAccountRow, ResidueRow } from './db/journal-bulk.js';
 import { requireBulk } from './post-lines.js';
 import { optionalWholeNumber } from './whole-number.js';
 import { assertCycleDayInOrder } from './cycle-order.js';
-import { cycleEntryIdOfDay, localEntryId, marginKey } from './cycle-ids.js';
+import { CYCLE_ENTRY_ACCOUNT_MAX, cycleEntryIdOfDay, localEntryId, marginKey } from './cycle-ids.js';
 import { assertBookableScales, assertTermsInForce, openCycleReader, readCycleBatch } from './cycle-read.js';
 import type { CycleItem, CycleLine, CycleOptions } from './cycle-read.js';
 import { CYCLE_READ_AHEAD_MODES, CycleReadAhead } from './cycle-read-ahead.js';
@@ -133,7 +133,7 @@ async function bookCycleBatch(
   ledger: Ledger,
   scope: PostingScope,
   run: CycleBooking,
-  batch: { items: readonly CycleItem[]; accounts: ReadonlyMap<number, BulkAccountRow>; legacyIds: boolean },
+  batch: { items: readonly CycleItem[]; accounts: ReadonlyMap<number, BulkAccountRow>; legacyIds: boolean; restAbsent: boolean },
   tally: CycleTally,
 ): Promise<void> {
   const { entity, day } = run;
@@ -153,7 +153,7 @@ async function bookCycleBatch(
     list.push({ accountId: line.ledgerAccountId, units: -interestUnits, providerId: providerIdOf(line) });
     byCurrency.set(line.currency, list);
   }
-  const probe = await providerIdsProbe(ledger, scope, { entity, legacyIds: batch.legacyIds, byCurrency });
+  const probe = await providerIdsProbe(ledger, scope, { entity, legacyIds: batch.legacyIds, restAbsent: batch.restAbsent, byCurrency });
   for (const [currency, lines] of byCurrency) {
     // The ledger's account cache answers this after the first batch.
     const contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
@@ -179,7 +179,9 @@ async function bookCycleBatch(
 }
 
 /**
- * How a batch's postings find which of their provider ids are booked. The run's ids of one day
+ * How a batch's postings find which of their provider ids are booked. `restAbsent`: the
+ * transaction found none of the day's ids after its first account booked (see
+ * {@link dayIdsAbsentAfter}): nothing is looked up. Else: the run's ids of one day
  * are dense in their range (account order), so one index range per table tells that none of them
  * is booked yet, instead of a lookup per id; ids of earlier versions (hashes) are looked up one by
  * one. On SQLite the write transaction holds the whole database, so one range over the whole
@@ -192,14 +194,31 @@ async function bookCycleBatch(
 async function providerIdsProbe(
   ledger: Ledger,
   scope: PostingScope,
-  batch: { entity: string; legacyIds: boolean; byCurrency: ReadonlyMap<string, readonly NormalizedLines['lines'][number][]> },
+  batch: { entity: string; legacyIds: boolean; restAbsent: boolean; byCurrency: ReadonlyMap<string, readonly NormalizedLines['lines'][number][]> },
 ): Promise<{ providerIdsAbsent?: boolean; providerIdsDense?: boolean }> {
   if (batch.legacyIds) return {};
+  if (batch.restAbsent) return { providerIdsAbsent: true };
   if (ledger.dialect.supportsRowLocks) return { providerIdsDense: true };
   const range = requireBulk(ledger.dialect.bulk).anyProviderIdInRange;
   if (range === undefined) return {};
   const providerIds = [...batch.byCurrency.values()].flatMap((lines) => lines.map((line) => line.providerId));
   return (await range(scope.db, { entity: batch.entity, kind: 'interest', providerIds })) ? {} : { providerIdsAbsent: true };
+}
+
+/**
+ * Whether none of the day's interest ids (this version's) of accounts after `afterId` is booked,
+ * read once at the start of a run's transaction, after its claim lock: one index range per table.
+ * Until the transaction commits no one else books an interest id of the entity (the claim lock:
+ * whole interest postings take it shared, compound ones exclusively; SQLite's write transaction
+ * holds the file), and the run's own batches book ascending ids after `afterId`, each once, so
+ * every batch of the transaction may post without looking its ids up. Else (a run resumed after a
+ * crash, or one that waited on another run of the day) each batch probes its own range.
+ */
+async function dayIdsAbsentAfter(ledger: Ledger, db: Kysely<LedgerDatabase>, run: { entity: string; afterId: number; entryIdOf: (ledgerAccountId: number) => string }): Promise<boolean> {
+  const range = requireBulk(ledger.dialect.bulk).anyProviderIdInRange;
+  if (range === undefined || run.afterId >= CYCLE_ENTRY_ACCOUNT_MAX) return false;
+  const providerIds = [run.entryIdOf(run.afterId + 1), run.entryIdOf(CYCLE_ENTRY_ACCOUNT_MAX)];
+  return !(await range(db, { entity: run.entity, kind: 'interest', providerIds }));
 }
 
 /**
@@ -301,6 +320,7 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
         // of every writer of interest lines is the same: the claim lock, then accounts.
         // SQLite: a no-op (the write transaction holds the whole file).
         await lockProviderIdClaims(scope.db, ledger.dialect, { entity, kinds: ['interest'], exclusive: true });
+        const restAbsent = await dayIdsAbsentAfter(ledger, scope.db, { entity, afterId, entryIdOf: booking.entryIdOf });
         for (let lines = 0; lines < commitLines && tally.more; ) {
           const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await readCycleBatch(scope.db, reader, tally.afterId, true, ledger.dialect.supportsRowLocks));
           if (batch.lastId === undefined) {
@@ -317,7 +337,7 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
             if (markBefore !== undefined && (await selectSqliteWriteMark(scope.db)) !== markBefore) readAhead?.abandon('onLines wrote to the books inside the run');
           }
           if (tally.legacyIds === undefined) tally.legacyIds = await bookedWithLegacyIds(ledger, scope.db, entity, day, batch.items);
-          await bookCycleBatch(ledger, scope, booking, { items: batch.items, accounts: batch.accounts, legacyIds: tally.legacyIds === true }, tally);
+          await bookCycleBatch(ledger, scope, booking, { items: batch.items, accounts: batch.accounts, legacyIds: tally.legacyIds === true, restAbsent }, tally);
           lines += batch.items.length;
           tally.afterId = batch.lastId;
           tally.more = batch.more;

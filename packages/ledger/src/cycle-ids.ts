@@ -16,6 +16,9 @@ export function localEntryId(...parts: readonly string[]): string {
 /** Hex digits of the ledger account id in a cycle entry id: 40 bits. */
 const CYCLE_ENTRY_ACCOUNT_HEX = 10;
 
+/** The greatest ledger account id a cycle entry id holds (40 bits): a day's ids end with its. */
+export const CYCLE_ENTRY_ACCOUNT_MAX = 2 ** (4 * CYCLE_ENTRY_ACCOUNT_HEX) - 1;
+
 /**
  * The provider-style id of an account's interest line for a day (UUID layout, version 8:
  * RFC 9562's custom layout): the day (days since 1970) in the first group, the ledger account
@@ -34,7 +37,7 @@ export function cycleInterestEntryId(day: string, ledgerAccountId: number): stri
 export function cycleEntryIdOfDay(day: string): (ledgerAccountId: number) => string {
   const prefix = parseEpochDay(day, 'day').toString(16).padStart(8, '0');
   return (ledgerAccountId) => {
-    if (!Number.isSafeInteger(ledgerAccountId) || ledgerAccountId < 1 || ledgerAccountId >= 2 ** (4 * CYCLE_ENTRY_ACCOUNT_HEX)) {
+    if (!Number.isSafeInteger(ledgerAccountId) || ledgerAccountId < 1 || ledgerAccountId > CYCLE_ENTRY_ACCOUNT_MAX) {
       throw new LedgerError('invalid_input', `ledgerAccountId must be an integer from 1 to 2^40 - 1, got ${describeValue(ledgerAccountId)}`, { field: 'ledgerAccountId', value: describeValue(ledgerAccountId) });
     }
     const account = ledgerAccountId.toString(16).padStart(CYCLE_ENTRY_ACCOUNT_HEX, '0');
