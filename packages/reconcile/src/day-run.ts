@@ -15,17 +15,17 @@
  * A rejection anywhere (a bad entry, a truncated stream, an entry the ledger refuses) throws
  * before the transaction or rolls it back: nothing is written.
  */
-import { cycleLinesMark, describeValue, formatInstant, formatUnits, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, sameTimeZone, toUnits } from '@earnbook/ledger';
+import { cycleLinesMark, describeValue, formatInstant, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, sameTimeZone, toUnits } from '@earnbook/ledger';
 import type { CycleLinesMark, EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { valueText } from './input-guards.js';
-import { compareBreaks, earlierAmountsKey, entriesToBook, entryKindOfDetails, kindOfType, matchKey } from './diff.js';
+import { compareBreaks, earlierAmountsKey, entryKindOfDetails, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
 import { reportEntryCodec } from './entry-codec.js';
 import { readReportEntries, readReportInput } from './report-stream.js';
-import type { ReadReport, ReportInput } from './report-stream.js';
+import type { ReadReport, ReportInput } from './report-source.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 import { dayGroups, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
@@ -35,8 +35,10 @@ import { NO_PREFETCHED_BOOKS, prefetchBooksInWorker } from './books-prefetch.js'
 import type { PrefetchedBooks } from './books-prefetch.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { ReconcilerSettings } from './reconciler-options.js';
-import { SyncQueue } from './sync.js';
-import type { SyncEntry } from './sync.js';
+import { syncDay, syncMaySee } from './day-sync.js';
+import { rowCounter } from './day-progress.js';
+import type { ReconcileProgressListener } from './day-progress.js';
+import { storePositions } from './day-positions.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
@@ -47,40 +49,10 @@ import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
 import type { BreakRow } from './db/repository.js';
 
-/** The kinds the sync books: only these are read from the books in the sync pass. */
-const SYNC_KINDS = Object.freeze(['interest', 'partner_margin', 'fee'] as const);
-
 /** The report's interest entries of a batch as the comparison sorts them (by Earn account). */
 function* reportedInterestOf(batch: readonly ReportEntry[]): Generator<ReportedInterestTuple> {
   for (const entry of batch) if (entry.type === 'Interest' && entry.accountId !== undefined) yield [entry.accountId, entry.id, entry.currency, entry.amount];
 }
-
-/**
- * Whether the sync pass must see a report entry: one of the kinds it books, or one whose match key
- * is its id (it may share a key group and an id with such an entry, and `entriesToBook` takes the
- * first entry of an id). Every other entry cannot change what the sync books, so the sync pass
- * merges these alone with the books (fewer groups, fewer lookups).
- */
-function syncMaySee(entry: ReportEntry): boolean {
-  const kind = kindOfType(entry.type);
-  return (kind !== undefined && (SYNC_KINDS as readonly string[]).includes(kind)) || matchKey(entry) === entry.id;
-}
-
-/**
- * The sorted report's entries the sync pass must see ({@link syncMaySee}), in match key order: the
- * report's sorted stream filtered as it is read. A second sorter holding these alone cost more
- * (a report's interest entries, most of a day, written, sorted and read once more) than reading
- * the few other entries again.
- */
-async function* syncEntries(byKey: ExternalSorter<ReportEntry>): AsyncGenerator<ReportEntry[]> {
-  for await (const batch of byKey.sortedBatches()) {
-    const seen = batch.filter(syncMaySee);
-    if (seen.length > 0) yield seen;
-  }
-}
-
-/** Report entries gathered before they are booked (compound postings of up to this many lines). */
-export const SYNC_BATCH_POSTINGS_MAX = 1_000;
 
 /** What a reconciliation of one day found and did. */
 export interface ReconcileResult {
@@ -103,37 +75,6 @@ export interface ReconcileResult {
   readonly instructions: readonly SettlementInstruction[];
   /** True when there is no open break. */
   readonly clean: boolean;
-}
-
-/**
- * How far a run is, for a progress display: the phase and the rows it has handled so far
- * (report entries read; report entries the sync examined, those it may book; entries diffed). Reported at batch
- * boundaries, not per row.
- */
-export interface ReconcileProgress {
-  readonly phase: 'read' | 'sync' | 'diff';
-  readonly rows: number;
-}
-
-/** Called with each {@link ReconcileProgress}; a callback that throws aborts the run (nothing written). */
-export type ReconcileProgressListener = (progress: ReconcileProgress) => void;
-
-/** Rows between two progress reports of the sync and the diff. */
-const PROGRESS_EVERY = 10_000;
-
-/** Counts a phase's rows and tells the listener each time the count crosses a multiple of {@link PROGRESS_EVERY}. */
-function rowCounter(listener: ReconcileProgressListener, phase: ReconcileProgress['phase']): { add(rows: number): void; done(): void } {
-  let rows = 0;
-  return {
-    add(more: number) {
-      const before = rows;
-      rows += more;
-      if (Math.floor(before / PROGRESS_EVERY) !== Math.floor(rows / PROGRESS_EVERY)) listener({ phase, rows });
-    },
-    done() {
-      listener({ phase, rows });
-    },
-  };
 }
 
 /** The reconciler's configuration, as one run needs it. */
@@ -472,42 +413,6 @@ async function refuseSupersededVersion(
   );
 }
 
-/**
- * Pass 1: finds the interest, margin and fee entries the books lack (the report's entries that
- * may matter to it, {@link syncMaySee}, merged with the books in provider id order, no write in
- * between), then books them in account order, in compound batches (see `sync.ts`).
- */
-async function syncDay(settings: DaySettings, work: DayWork, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
-  if (!work.syncMayBook) {
-    // Nothing the sync could book (every group would hold local entries alone): neither the
-    // sorted report nor the books' interest, margin and fees of two days are read. A report of
-    // 1M deposits: 33 s before, the sync pass alone walked both (see the reconcile README).
-    work.progress({ phase: 'sync', rows: 0 });
-    return { interest: 0, partnerMargin: 0, fee: 0 };
-  }
-  const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: syncEntries(work.byKey), kinds: SYNC_KINDS, sortDirectory: settings.sortDirectory }, work.scope.db);
-  const queue = new SyncQueue(settings.ledger, { entity: work.entity, scope: work.scope, ...(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory }) });
-  try {
-    const examined = rowCounter(work.progress, 'sync');
-    work.progress({ phase: 'sync', rows: 0 });
-    for await (const batch of groups) {
-      const entries: SyncEntry[] = [];
-      for (const group of batch) {
-        // A provider id the books hold under another kind cannot be a compound line: booked alone.
-        const alone = group.local.length > 0;
-        for (const entry of entriesToBook(group, context)) entries.push({ entry, alone });
-        examined.add(group.report.length);
-      }
-      await queue.addAll(entries);
-    }
-    const counts = await queue.book({ day: context.day, batchSize: SYNC_BATCH_POSTINGS_MAX });
-    examined.done();
-    return counts;
-  } finally {
-    await queue.close();
-  }
-}
-
 /** Pass 2: the diff over the reloaded books, the settlement positions and the day checks. */
 async function planDay(
   settings: DaySettings,
@@ -552,48 +457,5 @@ async function planDay(
   drafts.push(...approvalBreaks(fees, (currency) => settings.feeApprovalLimitUnits(entity, currency)));
   drafts.push(...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits));
   return { drafts: drafts.sort(compareBreaks), positions, stored };
-}
-
-/** The figures of a stored position, in units (null for a missing reported figure). */
-const POSITION_FIGURES = ['payables', 'receivables', 'net', 'carried_in', 'outstanding', 'settled', 'carried_out', 'reported_outstanding'] as const;
-
-/** Whether a stored position holds the same figures as the one a run computed (amounts compared as numbers: PostgreSQL and SQLite spell them differently). */
-function sameFigures(stored: repository.PositionRow, next: repository.PositionRow): boolean {
-  return POSITION_FIGURES.every((column) => {
-    const [a, b] = [stored[column], next[column]];
-    return a === null || b === null ? a === b : toUnits(String(a)) === toUnits(String(b));
-  });
-}
-
-/**
- * Stores the day's positions. A position whose figures are those already stored is not written:
- * `computed_at` says when a figure was computed, so a re-run that computes the same figures (the
- * same report again, a scheduler's retry) leaves it, and the books, as they were.
- */
-async function storePositions(
-  db: ReturnType<typeof repository.withReconcileTables>,
-  input: { entity: string; day: string; positions: readonly SettlementPosition[]; stored: readonly repository.PositionRow[]; header: ReportHeader; now: string },
-): Promise<void> {
-  const reported = new Map(input.header.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
-  // The day's positions as planDay read them, in this transaction: nothing has written them since.
-  const stored = new Map(input.stored.map((row) => [row.currency, row]));
-  for (const position of input.positions) {
-    const row: repository.PositionRow = {
-      entity: input.entity,
-      currency: position.currency,
-      accounting_day: input.day,
-      payables: position.payables,
-      receivables: position.receivables,
-      net: position.net,
-      carried_in: position.carriedIn,
-      outstanding: position.outstanding,
-      settled: position.settled,
-      carried_out: position.carriedOut,
-      reported_outstanding: reported.get(position.currency) ?? null,
-      computed_at: input.now,
-    };
-    const before = stored.get(position.currency);
-    if (before === undefined || !sameFigures(before, row)) await repository.upsertPosition(db, row);
-  }
 }
 

@@ -8,6 +8,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ReconcileError } from './errors.js';
+import { isFolderPath } from './folder-path.js';
 import { compareKnownKeys, isPlainKey } from './keys.js';
 import { invalid, readArray, readFields, requireFunction, requireObject } from './input-guards.js';
 import { NEWLINE, RUN_FILE_MODE, RunHeap, RunReader, sortFileOperation, writeAll } from './sort-runs.js';
@@ -61,11 +62,6 @@ interface CheckedSorterOptions<T> {
   readonly directory: string | undefined;
   readonly directoryField: string;
   readonly codec: RunCodec<T> | undefined;
-}
-
-/** Whether `text` is a usable folder path: text, not empty, without a NUL (no file system takes one). */
-function isFolderPath(text: unknown): text is string {
-  return typeof text === 'string' && text.length > 0 && !text.includes('\0');
 }
 
 /** See the {@link ExternalSorter} constructor. */

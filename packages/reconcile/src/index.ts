@@ -8,10 +8,11 @@ export { REPORT_BYTES_MAX, REPORT_MEMORY_BYTES_MAX, loadReportObject, parseRepor
 export type { LoadedReport } from './report.js';
 export { REPORT_SUMMARIES_MAX, findDayReports, planDayReports } from './report-choice.js';
 export type { DayReportsPlan, FindDayReportsOptions, PlanDayReportsInput } from './report-choice.js';
-export { REPORT_VALUE_BYTES_MAX, openReportFile, readReportEntries } from './report-stream.js';
+export { REPORT_VALUE_BYTES_MAX, openReportFile } from './report-source.js';
+export { readReportEntries } from './report-stream.js';
 export { REPORT_DEPTH_MAX } from './report-scan.js';
 export { REPORT_FIELDS_MAX } from './report-keys.js';
-export type { EntrySink, ReadReport, ReportFile, ReportInput } from './report-stream.js';
+export type { EntrySink, ReadReport, ReportFile, ReportInput } from './report-source.js';
 export { REPORT_TEXT_LENGTHS_MAX, checkReportEntry, checkReportHeader } from './report-entry.js';
 export type { ReportEntry, ReportHeader } from './report-entry.js';
 export { BREAK_KINDS, REPORT_TYPE_KINDS } from './diff.js';
@@ -26,8 +27,9 @@ export type { ComputeSettlementInput, DayFlows, SettlementPosition } from './set
 export { ExternalSorter, SORT_BATCH_ITEMS, SORT_RUN_ITEMS_DEFAULT } from './external-sort.js';
 export type { ExternalSorterOptions, RunCodec } from './external-sort.js';
 export { Reconciler } from './reconciler.js';
-export { SYNC_BATCH_POSTINGS_MAX } from './day-run.js';
-export type { ReconcileProgress, ReconcileProgressListener, ReconcileResult } from './day-run.js';
+export { SYNC_BATCH_POSTINGS_MAX } from './day-sync.js';
+export type { ReconcileProgress, ReconcileProgressListener } from './day-progress.js';
+export type { ReconcileResult } from './day-run.js';
 export { TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX, WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 export { WORKER_WAIT_MS_DEFAULT, WORKER_WAIT_MS_MAX } from './worker-start.js';
 export { COMPARE_ASIDE_INTEREST_ENTRIES_MIN } from './interest-projection.js';

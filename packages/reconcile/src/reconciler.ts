@@ -9,13 +9,14 @@ import { LedgerError, accountingDayBounds, formatInstant, parseInstant, textDefe
 import type { EarnBooks, Ledger, LedgerLogger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import type { ReportEntry } from './report-entry.js';
-import type { ReportInput } from './report-stream.js';
+import type { ReportInput } from './report-source.js';
 import { migrateReconcile } from './db/migrations.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { BreakRow, InstructionRow } from './db/repository.js';
 import { reconcileDay } from './day-run.js';
-import type { DaySettings, ReconcileProgressListener, ReconcileResult } from './day-run.js';
+import type { DaySettings, ReconcileResult } from './day-run.js';
+import type { ReconcileProgressListener } from './day-progress.js';
 import { linkRefusal, linkableEarnAccounts, rowToBreak } from './break-store.js';
 import type { Break, LinkFacts } from './break-store.js';
 import { TRANSACTION_HASH_RULE, confirmWithin, isTransactionHash, rowToInstruction, settlementKey } from './instructions.js';

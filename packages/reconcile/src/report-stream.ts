@@ -1,159 +1,30 @@
 /**
  * Reading a daily report as a stream: the bytes are hashed as they pass, parsed incrementally
- * (@streamparser/json for a JSON file, one line at a time for NDJSON), and every entry is
+ * (@streamparser/json for a JSON file, one line at a time for NDJSON: `report-ndjson.ts`; the
+ * file, its bytes and the entry batcher: `report-source.ts`), and every entry is
  * validated as it arrives and handed on in small batches. Neither the text nor the entries are
  * ever held whole, so memory does not grow with the report. A malformed entry anywhere, or a
  * stream that ends early, rejects the whole report: the caller writes only after the end.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import type { Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { JSONParser } from '@streamparser/json';
 import { CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
-import { invalid, isArrayInput, readFailure, readFields, requireFunction, unreadable, valueText } from './input-guards.js';
-import { REPORT_BYTES_MAX } from './report.js';
+import { invalid, isArrayInput, readFailure, readFields, requireFunction, unreadable } from './input-guards.js';
 import type { LoadedReport } from './report.js';
 import { checkEntry, checkHeaderOf, checkReportHeader, checkUnknownHeaderField } from './report-entry.js';
-import { KeyTracker, REPORT_FIELDS_MAX, checkTextKeys, findKeyFault, keyFaultError, pairsOf } from './report-keys.js';
+import { KeyTracker, checkTextKeys, findKeyFault, keyFaultError, pairsOf } from './report-keys.js';
 import { followToken } from './report-tokens.js';
 import { REPORT_DEPTH_MAX, TransactionsScanner, isWhiteSpace } from './report-scan.js';
 import type { ScanPiece } from './report-scan.js';
-import type { ReportEntry, ReportHeader } from './report-entry.js';
-
-/**
- * A report file to stream. `ndjson` is our assumption of an alternative format (the contract
- * defines only the JSON document): the first line holds the report without `transactions`, each
- * further non-empty line one entry.
- */
-export interface ReportFile {
-  readonly kind: 'file';
-  readonly path: string;
-  readonly format: 'json' | 'ndjson';
-  /** The path, for messages and results. */
-  readonly source: string;
-  /** Bytes read at most (default and ceiling {@link REPORT_BYTES_MAX}), checked at open and while streaming. */
-  readonly bytesMax?: number;
-  /** The file's size when {@link openReportFile} opened it (a large day recomputes its interest on a worker thread). */
-  readonly bytes?: number;
-}
-
-/** A report to reconcile: already in memory, or a file to stream. */
-export type ReportInput = LoadedReport | ReportFile;
-
-/** What reading a whole report found: its header, content hash and entry count. */
-export interface ReadReport {
-  readonly header: ReportHeader;
-  readonly contentHash: string;
-  readonly entries: number;
-  readonly source: string;
-}
-
-/** Receives validated entries in order, a batch at a time; `firstIndex` is the first one's index. */
-export type EntrySink = (entries: readonly ReportEntry[], firstIndex: number) => Promise<void> | void;
-
-/**
- * Bytes one value of a streamed report may span: an entry, a header field, an NDJSON line, or
- * whatever lies between two of them. The largest legal value is `balances` (10,000 rows of about
- * 500 bytes); an entry is a few hundred bytes. The parser holds the value it is reading in memory,
- * so this bounds memory where the contract leaves a string unbounded (unknown fields,
- * `idempotencyKey`).
- */
-export const REPORT_VALUE_BYTES_MAX = 16 * 1024 * 1024;
+import type { ReportEntry } from './report-entry.js';
+import { ENTRY_LEVELS_MAX, EntryBatcher, REPORT_VALUE_BYTES_MAX, hashedChunks, notJson, tooLargeValue, tooMany } from './report-source.js';
+import type { EntrySink, ReadReport, ReportFile, ReportInput } from './report-source.js';
+import { readNdjsonFile } from './report-ndjson.js';
 
 const HEADER_FIELDS = ['id', 'type', 'entity', 'accountingDay', 'timeZone', 'generatedAt', 'balances'] as const;
 const HEADER_FIELD_NAMES: ReadonlySet<string> = new Set(HEADER_FIELDS);
-
-function bytesMaxOf(value: unknown): number {
-  if (value === undefined) return REPORT_BYTES_MAX;
-  if (!Number.isSafeInteger(value) || (value as number) <= 0 || (value as number) > REPORT_BYTES_MAX) {
-    throw new ReconcileError('invalid_input', `bytesMax must be a positive integer of at most ${REPORT_BYTES_MAX}, got ${valueText(value)}`, { field: 'bytesMax', value: valueText(value) });
-  }
-  return value as number;
-}
-
-/**
- * Names a report file to stream; a missing file is `no_report`, one over `bytesMax` (default and
- * ceiling {@link REPORT_BYTES_MAX}) is `invalid_report`, checked again while the file is read
- * (it may grow). The format follows the extension (`.ndjson` / `.jsonl`) unless given.
- */
-export async function openReportFile(path: string, given: { format?: 'json' | 'ndjson'; bytesMax?: number } = {}): Promise<ReportFile> {
-  if (typeof path !== 'string' || path === '') invalid('reportFile', path, 'must be a non-empty path of a report file');
-  const options = readFields(given, ['format', 'bytesMax'], { field: 'options' });
-  const bytesMax = bytesMaxOf(options.bytesMax);
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (cause) {
-    throw new ReconcileError('no_report', `no report file at ${path}`, { field: 'reportFile', value: path, cause });
-  }
-  if (size > bytesMax) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${bytesMax}`, { field: 'reportFile', value: path });
-  const format = options.format ?? (/\.(ndjson|jsonl)$/i.test(path) ? 'ndjson' : 'json');
-  return Object.freeze({ kind: 'file', path, format, source: path, bytesMax, bytes: size });
-}
-
-function notJson(source: string, cause: unknown): ReconcileError {
-  return new ReconcileError('invalid_report', `report from ${source} is not JSON: ${(cause as Error).message}`, { field: 'report', value: source, cause });
-}
-
-function tooLargeValue(source: string, at: string): ReconcileError {
-  return new ReconcileError('invalid_report', `report from ${source} has a value at ${at} larger than ${REPORT_VALUE_BYTES_MAX} bytes`, { field: 'report', path: at, value: source });
-}
-
-function tooMany(source: string): ReconcileError {
-  return new ReconcileError('invalid_report', `report from ${source} has more than ${CONTRACT_REPORT_TRANSACTIONS_MAX} transactions`, { field: 'transactions', path: 'transactions', value: source });
-}
-
-/** Hashes and size-checks the bytes of a file as they are read. */
-async function* hashedChunks(file: ReportFile, hash: Hash): AsyncGenerator<Buffer> {
-  // A hand-made ReportFile cannot raise the ceiling.
-  const bytesMax = Math.min(file.bytesMax ?? REPORT_BYTES_MAX, REPORT_BYTES_MAX);
-  let bytes = 0;
-  try {
-    for await (const chunk of createReadStream(file.path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (bytes > bytesMax) throw new ReconcileError('invalid_report', `report file ${file.path} has more than ${bytesMax} bytes`, { field: 'reportFile', value: file.path });
-      hash.update(chunk);
-      yield chunk;
-    }
-  } catch (cause) {
-    if (cause instanceof ReconcileError) throw cause;
-    throw new ReconcileError('no_report', `report file ${file.path} cannot be read: ${(cause as Error).message}`, { field: 'reportFile', value: file.path, cause });
-  }
-}
-
-/** Collects validated entries and hands them to the sink in order. */
-class EntryBatcher {
-  readonly #sink: EntrySink;
-  readonly #source: string;
-  #pending: ReportEntry[] = [];
-  #count = 0;
-
-  constructor(sink: EntrySink, source: string) {
-    this.#sink = sink;
-    this.#source = source;
-  }
-
-  get count(): number {
-    return this.#count;
-  }
-
-  /** Validates and keeps one entry; `textsWellFormed` as `checkEntry` takes it. */
-  add(value: unknown, options: { textsWellFormed: boolean } = { textsWellFormed: false }): void {
-    if (this.#count >= CONTRACT_REPORT_TRANSACTIONS_MAX) throw tooMany(this.#source);
-    this.#pending.push(checkEntry(value, this.#count, this.#source, options));
-    this.#count++;
-  }
-
-  async flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
-    await this.#sink(batch, this.#count - batch.length);
-  }
-}
 
 async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadReport> {
   const hash = createHash('sha256');
@@ -305,9 +176,6 @@ function addElements(batcher: EntryBatcher, piece: ElementsPiece, source: string
   if (decoded) throw new Error(`assertion: the elements of transactions[${piece.first}…] parse one by one but not together`);
 }
 
-/** Levels an entry may nest, itself included (the report is level 1, its transactions level 2). */
-const ENTRY_LEVELS_MAX = REPORT_DEPTH_MAX - 2;
-
 /**
  * The elements of a piece whose keys did not add up: each one's text is walked for the repeated
  * or `__proto__` key before it is validated, so that the first fault in byte order is named.
@@ -320,83 +188,6 @@ function addFaultyElements(batcher: EntryBatcher, piece: ElementsPiece, values: 
     batcher.add(values[index], { textsWellFormed: options.textsWellFormed });
   }
   throw new Error(`assertion: the elements of transactions[${piece.first}…] keep fewer keys than their text holds, but none repeats`);
-}
-
-function parseLine(source: string, line: string, lineNumber: number): unknown {
-  try {
-    return JSON.parse(line);
-  } catch (cause) {
-    throw notJson(`${source} line ${lineNumber}`, cause);
-  }
-}
-
-/** A line of JSON white space only (LF ends it; CR of a CRLF stays on it). */
-const BLANK_LINE = /^[ \t\r]*$/;
-
-/**
- * Whether text may exceed `REPORT_VALUE_BYTES_MAX` bytes of UTF-8: a UTF-16 code unit takes at most
- * three bytes, so the bytes are counted only when the length alone cannot rule it out.
- */
-function overValueBytes(text: string): boolean {
-  return text.length > REPORT_VALUE_BYTES_MAX / 3 && Buffer.byteLength(text, 'utf8') > REPORT_VALUE_BYTES_MAX;
-}
-
-async function readNdjsonFile(file: ReportFile, sink: EntrySink): Promise<ReadReport> {
-  const hash = createHash('sha256');
-  const batcher = new EntryBatcher(sink, file.source);
-  let header: unknown;
-  let carry = '';
-  let lineNumber = 0;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const take = (line: string): void => {
-    lineNumber++;
-    // Only JSON's own white space makes a blank line (trim() would also drop NBSP, U+FEFF, …).
-    if (BLANK_LINE.test(line)) return;
-    const value = parseLine(file.source, line, lineNumber);
-    if (header === undefined) {
-      checkTextKeys({ text: line, value, prefix: '', levelsMax: REPORT_DEPTH_MAX, source: file.source });
-      if (typeof value === 'object' && value !== null && Object.keys(value).length > REPORT_FIELDS_MAX) throw keyFaultError(file.source, { kind: 'fields', path: '/', key: '' });
-      header = value;
-    } else {
-      checkTextKeys({ text: line, value, prefix: `transactions[${batcher.count}]`, levelsMax: ENTRY_LEVELS_MAX, source: file.source });
-      batcher.add(value);
-    }
-  };
-  for await (const chunk of hashedChunks(file, hash)) {
-    let text: string;
-    try {
-      text = carry + decoder.decode(chunk, { stream: true });
-    } catch (cause) {
-      throw notJson(file.source, cause);
-    }
-    const lines = text.split('\n');
-    carry = lines.pop() ?? '';
-    if (overValueBytes(carry)) throw tooLargeValue(file.source, `line ${lineNumber + lines.length + 1}`);
-    for (const line of lines) take(line);
-    await batcher.flush();
-  }
-  let last: string;
-  try {
-    // The decoder's flush throws on a character the file cut short.
-    last = carry + decoder.decode();
-  } catch (cause) {
-    throw notJson(file.source, cause);
-  }
-  take(last);
-  await batcher.flush();
-  if (header === undefined) throw notJson(file.source, new Error('the file is empty'));
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new ReconcileError('invalid_report', `report from ${file.source}: the first NDJSON line must be the report's header object, got ${header === null ? 'null' : Array.isArray(header) ? 'an array' : typeof header}`, {
-      field: 'report',
-      path: 'line 1',
-      value: file.source,
-    });
-  }
-  const { transactions, ...rest } = header as Record<string, unknown>;
-  if (transactions !== undefined && !(Array.isArray(transactions) && transactions.length === 0)) {
-    throw new ReconcileError('invalid_report', `report from ${file.source}: an NDJSON header carries no transactions (one entry per line)`, { field: 'transactions', path: 'transactions', value: file.source });
-  }
-  return { header: checkReportHeader({ ...rest, transactions: [] }, file.source), contentHash: hash.digest('hex'), entries: batcher.count, source: file.source };
 }
 
 /** Batches of a report held in memory (already validated whole). */

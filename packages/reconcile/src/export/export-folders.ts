@@ -12,6 +12,7 @@ import { lstat, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { describeValue } from '@earnbook/ledger';
 import { ReconcileError } from '../errors.js';
+import { isFolderPath } from '../folder-path.js';
 
 /** The errno code of a failed file operation (`ENOENT`, `EEXIST`, …), if it has one. */
 function errnoOf(error: unknown): string | undefined {
@@ -58,7 +59,7 @@ function kindOf(entry: Stats): string {
  * system refuses one as an argument error, which is the caller's input, not a failed export).
  */
 export function checkDirectoryPath(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) {
+  if (!isFolderPath(value)) {
     throw new ReconcileError('invalid_input', `directory must be a path, got ${describeValue(value)}`, { field: 'directory', value: describeValue(value) });
   }
   return value;
