@@ -177,7 +177,8 @@ export async function addNightlyHistory(target: string, days: number): Promise<{
     }
     return { days, entries };
   } finally {
-    native.close();
+    // Kysely's driver closes the native handle with it.
+    await storage.db.destroy();
   }
 }
 
@@ -362,6 +363,16 @@ function describeRun(measured: Record<string, number>): string {
 }
 
 /** The accounts of the nightly benches (`EARNBOOK_BENCH_SCALE=small`: 100k, else 1M) and their label in the lines. */
+/**
+ * Node's defaults are measured: a young generation set for the whole bench would flatter it. The
+ * children get this process's flags too (`child`), so both places are checked.
+ */
+function refuseYoungGenerationFlags(): void {
+  if (/max-semi-space-size|max-young-generation/.test([process.env['NODE_OPTIONS'] ?? '', ...process.execArgv].join(' '))) {
+    throw new Error("NODE_OPTIONS or node's flags set the young generation: drop them, the nightly benches measure Node's defaults");
+  }
+}
+
 function benchScale(): { accounts: number; label: string } {
   const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
   return { accounts, label: accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k` };
@@ -372,11 +383,7 @@ function benchScale(): { accounts: number; label: string } {
  * each also given to `onLine` as soon as it is measured (a full run takes minutes).
  */
 export async function runNightlyBench(onLine: (line: string) => void = () => undefined): Promise<string[]> {
-  // Node's defaults are measured: a young generation set for the whole bench would flatter it.
-  // The children get this process's flags too (`child`), so both places are checked.
-  if (/max-semi-space-size|max-young-generation/.test([process.env['NODE_OPTIONS'] ?? '', ...process.execArgv].join(' '))) {
-    throw new Error('NODE_OPTIONS or node\'s flags set the young generation: drop them, the nightly bench measures Node\'s defaults');
-  }
+  refuseYoungGenerationFlags();
   const { accounts, label } = benchScale();
   const directory = mkdtempSync(join(tmpdir(), 'earnbook-nightly-bench-'));
   const lines: string[] = [];
@@ -440,9 +447,10 @@ const HISTORY_DAYS_DEFAULT = 10;
  * `nightly_1m_accounts_10d_history_s`: the same night on books that hold `days` earlier nights
  * ({@link addNightlyHistory}), SQLite, with its baseline (`rawNightly`) on a copy of the same
  * history books, and beside it the night on the same books without the history. Not part of
- * `nightly`: writing the history takes ~8 minutes at 1M accounts.
+ * `nightly`: writing the history takes ~7 minutes at 1M accounts (407 s for 10 nights, session 30).
  */
 export async function runNightlyHistoryBench(onLine: (line: string) => void = () => undefined): Promise<string[]> {
+  refuseYoungGenerationFlags();
   const days = Number(process.env['EARNBOOK_BENCH_HISTORY_DAYS'] ?? HISTORY_DAYS_DEFAULT);
   if (!Number.isSafeInteger(days) || days < 1 || days > 366) throw new Error(`EARNBOOK_BENCH_HISTORY_DAYS must be a whole number of nights from 1 to 366, got ${JSON.stringify(process.env['EARNBOOK_BENCH_HISTORY_DAYS'])}`);
   const { accounts, label } = benchScale();
