@@ -4,12 +4,11 @@
  * reader shares, and the batcher that validates entries and hands them on.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Hash } from 'node:crypto';
 import { CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
 import { invalid, readFields, valueText } from './input-guards.js';
-import { REPORT_BYTES_MAX } from './report.js';
+import { REPORT_BYTES_MAX, reportFileSize } from './report.js';
 import type { LoadedReport } from './report.js';
 import { checkEntry } from './report-entry.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
@@ -75,13 +74,7 @@ export async function openReportFile(path: string, given: { format?: 'json' | 'n
   if (typeof path !== 'string' || path === '') invalid('reportFile', path, 'must be a non-empty path of a report file');
   const options = readFields(given, ['format', 'bytesMax'], { field: 'options' });
   const bytesMax = bytesMaxOf(options.bytesMax);
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (cause) {
-    throw new ReconcileError('no_report', `no report file at ${path}`, { field: 'reportFile', value: path, cause });
-  }
-  if (size > bytesMax) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${bytesMax}`, { field: 'reportFile', value: path });
+  const size = await reportFileSize(path, bytesMax);
   const format = options.format ?? (/\.(ndjson|jsonl)$/i.test(path) ? 'ndjson' : 'json');
   return Object.freeze({ kind: 'file', path, format, source: path, bytesMax, bytes: size });
 }

@@ -214,10 +214,11 @@ function tooLargeForMemory(source: string, bytes: number): ReconcileError {
 }
 
 /**
- * Reads, parses and validates a whole report file in memory; a file over
- * {@link REPORT_MEMORY_BYTES_MAX} is refused (`invalid_report`): stream it with `openReportFile`.
+ * The size of the report file at `path` (`reportFile`: a non-empty path), refused over `bytesMax`
+ * (`invalid_report`); a file that cannot be found is `no_report`. Both ways to read a report
+ * file, whole (`readReportFile`) and streamed (`openReportFile`), start here.
  */
-export async function readReportFile(path: string): Promise<LoadedReport> {
+export async function reportFileSize(path: string, bytesMax: number): Promise<number> {
   if (typeof path !== 'string' || path === '') invalid('reportFile', path, 'must be a non-empty path of a report file');
   let size: number;
   try {
@@ -225,7 +226,16 @@ export async function readReportFile(path: string): Promise<LoadedReport> {
   } catch (cause) {
     throw new ReconcileError('no_report', `no report file at ${path}`, { field: 'reportFile', value: path, cause });
   }
-  if (size > REPORT_BYTES_MAX) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${REPORT_BYTES_MAX}`, { field: 'reportFile', value: path });
+  if (size > bytesMax) throw new ReconcileError('invalid_report', `report file ${path} has ${size} bytes, more than ${bytesMax}`, { field: 'reportFile', value: path });
+  return size;
+}
+
+/**
+ * Reads, parses and validates a whole report file in memory; a file over
+ * {@link REPORT_MEMORY_BYTES_MAX} is refused (`invalid_report`): stream it with `openReportFile`.
+ */
+export async function readReportFile(path: string): Promise<LoadedReport> {
+  const size = await reportFileSize(path, REPORT_BYTES_MAX);
   if (size > REPORT_MEMORY_BYTES_MAX) throw tooLargeForMemory(path, size);
   return parseReport(await readFile(path), path);
 }
