@@ -362,7 +362,6 @@ function describeRun(measured: Record<string, number>): string {
   return `${measured['breaks']} breaks; CPU time ${value('cpuSeconds', 2)} s; phases: ${fetched}read ${value('readSeconds', 1)} s, recompute interest ${value('recomputeSeconds', 1)} s, sync ${value('syncSeconds', 1)} s, diff ${value('diffSeconds', 1)} s, store ${value('storeSeconds', 1)} s; peak RSS ${value('peakRssMiB', 0)} MiB`;
 }
 
-/** The accounts of the nightly benches (`EARNBOOK_BENCH_SCALE=small`: 100k, else 1M) and their label in the lines. */
 /**
  * Node's defaults are measured: a young generation set for the whole bench would flatter it. The
  * children get this process's flags too (`child`), so both places are checked.
@@ -373,6 +372,7 @@ function refuseYoungGenerationFlags(): void {
   }
 }
 
+/** The accounts of the nightly benches (`EARNBOOK_BENCH_SCALE=small`: 100k, else 1M) and their label in the lines. */
 function benchScale(): { accounts: number; label: string } {
   const accounts = (process.env['EARNBOOK_BENCH_SCALE'] ?? 'full') === 'small' ? 100_000 : 1_000_000;
   return { accounts, label: accounts >= 1_000_000 ? `${accounts / 1_000_000}m` : `${accounts / 1_000}k` };
