@@ -147,7 +147,7 @@ export async function providerEntriesOfDayInBookOrder(
   if (after !== null && (after === undefined || !Number.isSafeInteger(after.transactionId) || !Number.isSafeInteger(after.entryId))) {
     throw new LedgerError('invalid_input', `after must be null or a cursor of two integers, got ${describeValue(after)}`, { field: 'after', value: describeValue(after) });
   }
-  const rows = await selectProviderEntriesOfDayInBookOrder(db, { entity, day, after, limit, kinds });
+  const rows = await selectProviderEntriesOfDayInBookOrder(db, ledger.dialect, { entity, day, after, limit, kinds });
   const last = rows[rows.length - 1];
   return { entries: toProviderEntries(rows), next: last === undefined || rows.length < limit ? null : { transactionId: last.id, entryId: last.entry_id } };
 }
