@@ -322,7 +322,7 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
         await lockProviderIdClaims(scope.db, ledger.dialect, { entity, kinds: ['interest'], exclusive: true });
         const restAbsent = await dayIdsAbsentAfter(ledger, scope.db, { entity, afterId, entryIdOf: booking.entryIdOf });
         for (let lines = 0; lines < commitLines && tally.more; ) {
-          const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await readCycleBatch(scope.db, reader, tally.afterId, true, ledger.dialect.supportsRowLocks));
+          const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await readCycleBatch(scope.db, reader, tally.afterId, ledger.dialect.supportsRowLocks ? 'book-locked' : 'book'));
           if (batch.lastId === undefined) {
             tally.more = false;
             break;

@@ -38,7 +38,7 @@ async function serve(start: ReadAheadStart): Promise<void> {
       if (failure !== undefined || storage === undefined || reader === undefined) answer = { afterId: request.afterId, ok: false, message: failure ?? 'not started' };
       else {
         try {
-          answer = { afterId: request.afterId, ok: true, batch: packCycleBatch(await readCycleBatch(storage.db, reader, request.afterId, true)) };
+          answer = { afterId: request.afterId, ok: true, batch: packCycleBatch(await readCycleBatch(storage.db, reader, request.afterId, 'book')) };
         } catch (error) {
           answer = { afterId: request.afterId, ok: false, message: messageOf(error) };
         }

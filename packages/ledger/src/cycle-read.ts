@@ -154,12 +154,17 @@ export interface CycleBatch {
   readonly more: boolean;
 }
 
+/** How {@link readCycleBatch} reads a batch: for a projection, or to book it (then with or without row locks). */
+export type CycleBatchRead = 'project' | 'book' | 'book-locked';
+
 /**
  * One batch of accounts after `afterId`, read through `db`; the account rows are kept only when
- * the batch is to be booked, and locked as read with `lockRows` (PostgreSQL: the run posts with
- * them, see `runAccountingCycle`).
+ * the batch is to be booked (`book`), and locked as read with `book-locked` (PostgreSQL: the run
+ * posts with them, see `runAccountingCycle`).
  */
-export async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, booking: boolean, lockRows = false): Promise<CycleBatch> {
+export async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number, read: CycleBatchRead): Promise<CycleBatch> {
+  const booking = read !== 'project';
+  const lockRows = read === 'book-locked';
   const { entity, day, previousDay, batchSize, termsByProduct } = reader;
   const rows = await selectCycleAccounts(db, { entity, day, previousDay, afterId, limit: batchSize, lockRows });
   const items: CycleItem[] = [];
@@ -222,7 +227,7 @@ export async function* cycleLines(given: CycleLinesOptions): AsyncGenerator<Cycl
   const { reader } = await openCycleReader(options, db);
   let afterId = 0;
   for (;;) {
-    const batch = await readCycleBatch(db, reader, afterId, false);
+    const batch = await readCycleBatch(db, reader, afterId, 'project');
     if (batch.lastId === undefined) return;
     yield batch.items.map((item) => item.line);
     if (!batch.more) return;
