@@ -36,6 +36,7 @@ import type { PrefetchedBooks } from './books-prefetch.js';
 import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 import type { ReconcilerSettings } from './reconciler-options.js';
 import { syncDay, syncMaySee } from './day-sync.js';
+import type { WorkerBooks } from './worker-start.js';
 import { rowCounter } from './day-progress.js';
 import type { ReconcileProgressListener } from './day-progress.js';
 import { storePositions } from './day-positions.js';
@@ -87,10 +88,12 @@ export interface DaySettings extends ReconcilerSettings {
 
 /**
  * Starts recomputing the day's interest: on a worker thread while the report is read, when the
- * books are a SQLite file and workers are allowed (`interest-projection.ts`); otherwise in this
- * thread once the report is read. On PostgreSQL, starting it beside the read in this thread
- * saved ~2 s of 43 s (1M accounts: its time is this thread's, converting rows and sorting, not
- * the server's), so it is not done; an in-memory database has no second connection.
+ * books can be opened on a second connection (a SQLite file, or PostgreSQL books opened with a
+ * connection string: the dialect's `readerConnection`) and workers are allowed
+ * (`interest-projection.ts`); otherwise in this thread once the report is read. On PostgreSQL its
+ * time is the client's more than the server's (converting rows, computing, sorting): started
+ * beside the read in this thread it saved ~2 s of 43 s at 1M accounts, on a thread of its own
+ * it takes another core. An in-memory database has no second connection.
  */
 async function startProjection(
   settings: DaySettings,
@@ -98,9 +101,9 @@ async function startProjection(
   report: ReportInput,
 ): Promise<PendingProjection> {
   const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory, logger: settings.logger };
-  const databaseFile = workerDatabaseFile(settings, report);
+  const source = workerBooks(settings, report);
   const keepForComparison = () => settings.workerThreads === 'always' || input.reportedInterest() >= COMPARE_ASIDE_INTEREST_ENTRIES_MIN;
-  return databaseFile !== undefined ? projectInterestInWorker({ ...projection, databaseFile, timeZone: input.timeZone, keepForComparison, waitMs: settings.workerWaitMs }) : projectInThisThread(projection);
+  return source !== undefined ? projectInterestInWorker({ ...projection, ...source, timeZone: input.timeZone, keepForComparison, waitMs: settings.workerWaitMs }) : projectInThisThread(projection);
 }
 
 /**
@@ -124,10 +127,22 @@ async function startBooksPrefetch(
   return prefetchBooksInWorker({ ledger, logger, entity: input.entity, timeZone: input.timeZone, days, databaseFile, sortDirectory, after: input.after, wanted, waitMs: settings.workerWaitMs });
 }
 
-/** The SQLite file a run's worker threads open, when the books are one and workers are wanted for this report. */
+/** Whether this report's run starts worker threads (`workerThreads`). */
+function workersWanted(settings: DaySettings, report: ReportInput): boolean {
+  return settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
+}
+
+/** The SQLite file the books' worker opens, when the books are one and workers are wanted for this report. */
 function workerDatabaseFile(settings: DaySettings, report: ReportInput): string | undefined {
-  const wanted = settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
-  return wanted ? settings.ledger.dialect.databaseFile : undefined;
+  return workersWanted(settings, report) ? settings.ledger.dialect.databaseFile : undefined;
+}
+
+/** The books the interest worker opens (a SQLite file, or PostgreSQL), when they can be and workers are wanted for this report. */
+function workerBooks(settings: DaySettings, report: ReportInput): WorkerBooks | undefined {
+  if (!workersWanted(settings, report)) return undefined;
+  const { databaseFile, readerConnection } = settings.ledger.dialect;
+  if (databaseFile !== undefined) return { databaseFile };
+  return readerConnection === undefined ? undefined : { postgres: readerConnection() };
 }
 
 /**

@@ -24,6 +24,7 @@ import { compareProjected, interestLineKey, projectInterest, reportedInterestKey
 import type { InterestLineTuple, InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
 import type { InterestWorkerInput, InterestWorkerOutput, InterestWorkerReply, InterestWorkerRequest } from './interest-worker.js';
 import { WORKER_WAIT_MS_DEFAULT, answerWithin, failureMessage, startWorkerModule } from './worker-start.js';
+import type { WorkerBooks } from './worker-start.js';
 
 /**
  * The day's interest comparison under way ({@link PendingProjection.compare}): its outcome, once,
@@ -180,8 +181,8 @@ function warnFallback(input: ProjectionInput, reason: string, what = 'recomputat
 }
 
 /**
- * Starts the day's projection on a worker thread over the SQLite file `databaseFile`; see the
- * module comment. Without a folder for the worker's runs it is made in this thread (logged).
+ * Starts the day's projection on a worker thread over `books` opened on its own connection (a
+ * SQLite file, or PostgreSQL; see `WorkerBooks`); see the module comment. Without a folder for the worker's runs it is made in this thread (logged).
  * `keepForComparison`: asked when the worker posts its projection, whether it stays to make the
  * comparison too; when not, it is stopped at once and the comparison is made in this thread.
  * The day's run keeps it once the report has shown {@link COMPARE_ASIDE_INTEREST_ENTRIES_MIN}
@@ -193,7 +194,7 @@ function warnFallback(input: ProjectionInput, reason: string, what = 'recomputat
  * this thread (logged). `start`: how the worker is started (tests give one that fails on purpose).
  */
 export async function projectInterestInWorker(
-  input: ProjectionInput & { databaseFile: string; timeZone: string; keepForComparison: () => boolean; waitMs?: number },
+  input: ProjectionInput & WorkerBooks & { timeZone: string; keepForComparison: () => boolean; waitMs?: number },
   start: (input: InterestWorkerInput) => Worker = startWorker,
 ): Promise<PendingProjection> {
   let directory: string;
@@ -203,7 +204,8 @@ export async function projectInterestInWorker(
     warnFallback(input, error instanceof Error ? error.message : String(error));
     return projectInThisThread(input);
   }
-  const worker = new ProjectionWorker({ databaseFile: input.databaseFile, entity: input.entity, timeZone: input.timeZone, day: input.day, directory }, start, input.keepForComparison);
+  const source: WorkerBooks = 'postgres' in input ? { postgres: input.postgres } : { databaseFile: input.databaseFile };
+  const worker = new ProjectionWorker({ ...source, entity: input.entity, timeZone: input.timeZone, day: input.day, directory }, start, input.keepForComparison);
   const waitMs = input.waitMs ?? WORKER_WAIT_MS_DEFAULT;
   let fallback: PendingProjection | undefined;
   let adopted: ExternalSorter<InterestLineTuple> | undefined;

@@ -1,6 +1,6 @@
 /**
  * The worker thread of {@link projectInterestInWorker} (`interest-projection.ts`): opens the
- * SQLite books on its own connection (no migration, nothing written), recomputes the day's
+ * books (a SQLite file, or PostgreSQL) on its own connection (no migration, nothing written), recomputes the day's
  * interest into a sorter, releases its run files and posts them with the margin per currency.
  * The thread that started it adopts the runs. Any failure is posted as such; that thread then
  * recomputes in its own thread, which raises the same error a run without a worker would.
@@ -19,16 +19,16 @@ import { ExternalSorter } from './external-sort.js';
 import type { ReleasedRuns } from './external-sort.js';
 import { toleranceLookup } from './reconciler-options.js';
 import { openWorkerBooks } from './worker-start.js';
+import type { WorkerBooks } from './worker-start.js';
 
 /** What the worker is given. */
-export interface InterestWorkerInput {
-  readonly databaseFile: string;
+export type InterestWorkerInput = WorkerBooks & {
   readonly entity: string;
   readonly timeZone: string;
   readonly day: string;
   /** Where its sorter writes its runs (a directory the starting thread removes). */
   readonly directory: string;
-}
+};
 
 /** What the worker posts first, once. */
 export type InterestWorkerOutput =

@@ -52,17 +52,37 @@ export function answerWithin<T>(answer: Promise<T>, waitMs: number): Promise<T |
 }
 
 /**
- * Opens the SQLite books on a worker's own connection, to read only: no migration. The SQLite
- * subpath is imported here, not with this module: the reconciler is imported on PostgreSQL
- * installs too, where `better-sqlite3` (an optional peer of the ledger) may be absent, and only
- * books in a SQLite file start a worker.
+ * The books a worker thread opens on a connection of its own: a SQLite file, or PostgreSQL books
+ * (the connection string and schema the run's storage was opened with, its dialect's
+ * `readerConnection`).
  */
-export async function openWorkerBooks(input: { readonly databaseFile: string; readonly entity: string; readonly timeZone: string }): Promise<Ledger> {
+export type WorkerBooks = { readonly databaseFile: string } | { readonly postgres: { readonly connectionString: string; readonly schema: string } };
+
+/** Connections of a worker's PostgreSQL pool: it reads on one at a time. */
+const WORKER_POSTGRES_POOL_SIZE = 1;
+
+/**
+ * Opens the books on a worker's own connection, to read only: no migration (nor, on PostgreSQL,
+ * a schema made). Each driver's subpath is imported here, not with this module: the reconciler
+ * is imported on installs with one of the two drivers only (both optional peers of the ledger).
+ */
+export async function openWorkerBooks(input: WorkerBooks & { readonly entity: string; readonly timeZone: string }): Promise<Ledger> {
+  const entities = [{ id: input.entity, timeZone: input.timeZone }];
+  if ('postgres' in input) {
+    const { openPostgresDatabase } = await import('@earnbook/ledger/postgres');
+    const storage = await openPostgresDatabase({ ...input.postgres, createSchema: false, poolSizeMax: WORKER_POSTGRES_POOL_SIZE });
+    try {
+      return await Ledger.open({ storage, entities, migrate: false });
+    } catch (error) {
+      await storage.db.destroy();
+      throw error;
+    }
+  }
   const { openSqliteDatabase } = await import('@earnbook/ledger/sqlite');
   const storage = openSqliteDatabase({ filename: input.databaseFile });
   try {
     storage.native.pragma(`cache_size = -${WORKER_PAGE_CACHE_KIB}`);
-    return await Ledger.open({ storage, entities: [{ id: input.entity, timeZone: input.timeZone }], migrate: false });
+    return await Ledger.open({ storage, entities, migrate: false });
   } catch (error) {
     storage.native.close();
     throw error;

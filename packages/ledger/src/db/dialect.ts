@@ -42,6 +42,13 @@ export interface LedgerDialect {
    */
   readonly databaseFile?: string;
   /**
+   * PostgreSQL: how a reader on another connection (a worker thread's) opens the same books: the
+   * connection string and schema the storage was opened with. A function, so that the connection
+   * string (which may hold a password) is no enumerable property of the dialect, nor in any log
+   * or serialization of it. Absent on SQLite.
+   */
+  readonly readerConnection?: () => { readonly connectionString: string; readonly schema: string };
+  /**
    * PostgreSQL: from now on, logs to `logger` the connections of the pool that the server ended
    * while idle (they are dropped and replaced; before a logger is given, silently). `Ledger.open`
    * passes the logger it was given. Absent on SQLite.

@@ -216,6 +216,6 @@ export async function openPostgresDatabase(options: PostgresDatabaseOptions): Pr
   // listener), and a unit of work that loses it fails with `connection_lost` (connection-loss.ts).
   const watched = watchConnections(pool);
   const db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool: watched.pool }) });
-  const dialect: LedgerDialect = Object.freeze({ ...postgresLedgerDialect, logConnectionErrorsTo: watched.logTo });
+  const dialect: LedgerDialect = Object.freeze({ ...postgresLedgerDialect, logConnectionErrorsTo: watched.logTo, readerConnection: () => ({ connectionString, schema }) });
   return { db, pool, dialect, schema };
 }
