@@ -20,26 +20,12 @@ import { projectInterestInWorker } from '../src/interest-projection.js';
 import { buildReport } from './report-builder.js';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
+import { DAY, NOW, ZONE, bookTheDay, outcome, recordingLogger, terms } from './interest-worker-fixtures.js';
 
-const ZONE = 'Europe/Berlin';
-const DAY = '2025-03-18';
 const ACCOUNTS = 24;
-const terms = { tierMode: 'whole-balance', tiers: [{ fromAmount: '0', toAmount: null, apy: '0.035' }], partnerMargin: { mode: 'own-apy', apy: '0.01' } };
-const NOW = new Date('2025-03-19T06:00:00Z');
-
-/** A logger that keeps what is warned. */
-function recordingLogger(): LedgerLogger & { warnings: Record<string, unknown>[] } {
-  const warnings: Record<string, unknown>[] = [];
-  return { warnings, info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
-}
 
 async function openBooks(filename: string, logger?: LedgerLogger): Promise<Ledger> {
   return Ledger.open({ storage: openSqliteDatabase({ filename }), entities: [{ id: 'defi', timeZone: ZONE }], ...(logger === undefined ? {} : { logger }) });
-}
-
-/** What two runs of the same day must agree on (the stamps aside: both run at {@link NOW}). */
-function outcome(result: ReconcileResult) {
-  return { breaks: result.breaks, positions: result.positions, synced: result.synced, instructions: result.instructions, clean: result.clean };
 }
 
 describe('interest recomputed on a worker thread (SQLite file)', () => {
@@ -56,13 +42,7 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     reportFile = join(directory, 'report.json');
     const ledger = await openBooks(booksFile);
     const books = new EarnBooks(ledger);
-    await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
-    for (let i = 0; i < ACCOUNTS; i++) {
-      await books.registerUser({ partnerUserId: `p${i}`, earnUsers: [{ entity: 'defi', earnUserId: `u${i}` }] });
-      await books.openEarnAccount({ entity: 'defi', earnAccountId: `a${i}`, earnUserId: `u${i}`, providerProductId: 'btc', currency: 'BTC' });
-      await books.recordDeposit({ entity: 'defi', earnAccountId: `a${i}`, providerBookingId: `b${i}`, amount: `${i + 1}.25`, occurredAt: '2025-03-17T08:00:00Z', idempotencyKey: `k${i}`, providerData: { id: `b${i}` } });
-    }
-    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'day', amount: '3', occurredAt: '2025-03-18T08:00:00Z', idempotencyKey: 'kd', providerData: { id: 'day' } });
+    await bookTheDay(books, ACCOUNTS);
     const report = await buildReport(books, 'defi', DAY);
     // Two interest breaks the recomputation must find: one amount off, one account left out.
     const interest = report.transactions.filter((entry) => entry.type === 'Interest');
