@@ -143,6 +143,8 @@ describe.each(DIALECTS)('provider entries on %s', (dialect) => {
       ['i-old', 'interest'],
       ['c', 'interest'],
     ]);
+    // An id asked for twice is answered once, on both dialects (a whole transaction's and a line's).
+    expect(await providerEntriesByIds(ledger, { entity: 'defi', providerIds: ['c', 'z', 'c', 'z', 'nope'] })).toEqual(found.filter((entry) => entry.providerId !== 'i-old'));
     // The books know a line's provider id: the transaction of it, and no whole posting may book it again.
     expect((await books.transactionOf({ entity: 'defi', kind: 'interest', providerId: 'c' }))?.id).toBe(compound.transactionId);
     await expect(books.recordInterest({ entity: 'defi', earnAccountId: 'acc-1', providerEntryId: 'c', amount: '0.005', occurredAt: '2025-03-18T22:00:00Z' })).rejects.toMatchObject({

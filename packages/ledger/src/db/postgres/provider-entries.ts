@@ -45,10 +45,11 @@ export async function postgresDayPageInBookOrder(
 /**
  * The provider entries carrying one of `providerIds`: per id, one probe of the whole
  * transactions' index and one of the compound lines' (then each row's entries, transaction and
- * Earn account by key). Unordered.
+ * Earn account by key). Unordered; each entry once, whatever ids repeat.
  */
 export async function postgresProviderEntriesByIds(db: Db, input: { entity: string; providerIds: readonly string[] }): Promise<ProviderEntryRow[]> {
-  const ids = [...input.providerIds];
+  // Each id once: an id asked for twice is answered once, as an `in` list answers it (SQLite's form).
+  const ids = [...new Set(input.providerIds)];
   const { entity } = input;
   const result = await sql<ProviderEntryRow>`
     select t.id, t.kind, t.provider_id, t.accounting_day, t.occurred_at, t.metadata, e.amount, e.currency, ea.earn_account_id
