@@ -181,8 +181,9 @@ function warnFallback(input: ProjectionInput, reason: string, what = 'recomputat
 }
 
 /**
- * Starts the day's projection on a worker thread over `books` opened on its own connection (a
- * SQLite file, or PostgreSQL; see `WorkerBooks`); see the module comment. Without a folder for the worker's runs it is made in this thread (logged).
+ * Starts the day's projection on a worker thread that opens the books on its own connection (a
+ * SQLite file, or PostgreSQL: `WorkerBooks`); see the module comment. Without a folder for the
+ * worker's runs it is made in this thread (logged).
  * `keepForComparison`: asked when the worker posts its projection, whether it stays to make the
  * comparison too; when not, it is stopped at once and the comparison is made in this thread.
  * The day's run keeps it once the report has shown {@link COMPARE_ASIDE_INTEREST_ENTRIES_MIN}

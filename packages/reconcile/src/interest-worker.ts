@@ -1,9 +1,10 @@
 /**
  * The worker thread of {@link projectInterestInWorker} (`interest-projection.ts`): opens the
- * books (a SQLite file, or PostgreSQL) on its own connection (no migration, nothing written), recomputes the day's
- * interest into a sorter, releases its run files and posts them with the margin per currency.
- * The thread that started it adopts the runs. Any failure is posted as such; that thread then
- * recomputes in its own thread, which raises the same error a run without a worker would.
+ * books (a SQLite file, or PostgreSQL) on its own connection (no migration, nothing written),
+ * recomputes the day's interest into a sorter, releases its run files and posts them with the
+ * margin per currency. The thread that started it adopts the runs. Any failure is posted as such;
+ * that thread then recomputes in its own thread, which raises the same error a run without a
+ * worker would.
  *
  * Then it compares the recomputed lines with the report's interest (`compareProjected`) when
  * asked, while the starting thread runs the day's write transaction: over run files that thread

@@ -3,10 +3,11 @@
  * started (the compiled module beside this one; from the TypeScript sources, as the workspace's
  * tests and benchmarks run, the `.ts` module imported after tsx's loader is registered in the
  * worker: a loader given by `--import` does not reach a worker's entry module), and how it opens
- * the SQLite books to read them.
+ * the books to read them (a SQLite file; PostgreSQL for the interest worker).
  */
 import { Worker } from 'node:worker_threads';
 import { Ledger } from '@earnbook/ledger';
+import type { LedgerDialect } from '@earnbook/ledger';
 
 /** A worker connection's SQLite page cache, in KiB. */
 const WORKER_PAGE_CACHE_KIB = 8 * 1024;
@@ -56,7 +57,7 @@ export function answerWithin<T>(answer: Promise<T>, waitMs: number): Promise<T |
  * (the connection string and schema the run's storage was opened with, its dialect's
  * `readerConnection`).
  */
-export type WorkerBooks = { readonly databaseFile: string } | { readonly postgres: { readonly connectionString: string; readonly schema: string } };
+export type WorkerBooks = { readonly databaseFile: string } | { readonly postgres: ReturnType<NonNullable<LedgerDialect['readerConnection']>> };
 
 /** Connections of a worker's PostgreSQL pool: it reads on one at a time. */
 const WORKER_POSTGRES_POOL_SIZE = 1;

@@ -15,8 +15,8 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from '../schema.js';
-import type { ProviderEntryBookRow, ProviderEntryRow } from '../provider-entries-repository.js';
-import { PROVIDER_ENTRY_KINDS, SETTLEMENT_LINE_KINDS, USER_LINE_KINDS, relevantLine } from '../provider-lines.js';
+import type { ProviderEntryBookKey, ProviderEntryBookRow, ProviderEntryRow } from '../provider-entries-repository.js';
+import { PROVIDER_ENTRY_KINDS, relevantLine, wholeTransactionLine } from '../provider-lines.js';
 
 type Db = Kysely<LedgerDatabase>;
 
@@ -27,7 +27,7 @@ type Db = Kysely<LedgerDatabase>;
  */
 export async function postgresDayPageInBookOrder(
   db: Db,
-  input: { entity: string; day: string; after: { transactionId: number; entryId: number } | null; limit: number; kinds: readonly string[] },
+  input: { entity: string; day: string; after: ProviderEntryBookKey | null; limit: number; kinds: readonly string[] },
 ): Promise<ProviderEntryBookRow[]> {
   const after = input.after === null ? sql`` : sql`and (e.transaction_id, e.id) > (${input.after.transactionId}, ${input.after.entryId})`;
   const result = await sql<ProviderEntryBookRow>`
@@ -57,7 +57,7 @@ export async function postgresProviderEntriesByIds(db: Db, input: { entity: stri
     cross join lateral (select id, kind, provider_id, accounting_day, occurred_at, metadata from journal_transactions where entity = ${entity} and provider_id = p.id offset 0) t
     cross join lateral (select account_id, amount, currency, provider_id, entity from journal_entries where transaction_id = t.id offset 0) e
     left join lateral (select earn_account_id from earn_accounts where ledger_account_id = e.account_id and entity = e.entity offset 0) ea on true
-    where exists (select 1 from ledger_accounts a where a.id = e.account_id and ((a.kind = 'user' and t.kind in (${sql.join(USER_LINE_KINDS)})) or (a.kind = 'settlement' and t.kind in (${sql.join(SETTLEMENT_LINE_KINDS)}))))
+    where ${wholeTransactionLine()}
     union all
     select t.id, t.kind, e.provider_id, e.accounting_day, t.occurred_at, t.metadata, e.amount, e.currency, ea.earn_account_id
     from unnest(${ids}::text[]) as p(id)
