@@ -12,13 +12,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { EarnBooks, Ledger, postingRuleEntries, providerEntriesByIds, providerEntriesOfDayInBookOrder } from '../src/index.js';
 import type { PostingInput } from '../src/index.js';
 import { openPostgresDatabase } from '../src/db/postgres/index.js';
 import { dayPageInBookOrderBuilt, providerEntriesByIdsBuilt, selectProviderEntriesByIds, selectProviderEntriesOfDayInBookOrder } from '../src/db/provider-entries-repository.js';
-import type { LedgerDatabase } from '../src/db/schema.js';
+import { rowsRead } from './pg-rows-read.js';
 import { DIALECTS, PG_URL, dropSchema } from './dialects.js';
 
 /** Earn accounts, each with one deposit of the day: enough for a scan to show. */
@@ -29,20 +28,6 @@ const LOOKED_UP = 300;
 const DAY = '2025-03-18';
 const TABLES = ['journal_entries', 'journal_transactions', 'earn_accounts'] as const;
 
-type Db = Kysely<LedgerDatabase>;
-
-/** Rows `work` read of each of {@link TABLES} in the current transaction, summed: sequential and through indexes. */
-async function rowsRead(trx: Db, schema: string, work: () => Promise<unknown>): Promise<number> {
-  const count = async () => {
-    const result = await sql<{ rows: string }>`
-      select coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0)::text as rows from pg_stat_xact_user_tables
-      where schemaname = ${schema} and relname in (${sql.join([...TABLES])})`.execute(trx);
-    return Number(result.rows[0]?.rows ?? 0);
-  };
-  const before = await count();
-  await work();
-  return (await count()) - before;
-}
 
 /** Opens {@link ACCOUNTS} Earn accounts (rows written in bulk, as an import would) and books one deposit of the day on each. */
 async function bookTheDay(ledger: Ledger, books: EarnBooks): Promise<void> {
@@ -95,21 +80,21 @@ describe.runIf(DIALECTS.includes('postgres'))('provider-entry reads on books ana
         if (last === undefined) throw new Error('the day has no provider entries');
         const input = { entity: 'defi', day: DAY, after: { transactionId: last.id, entryId: last.entry_id }, limit: PAGE, kinds: null };
         let page: unknown[] = [];
-        const pageRead = await rowsRead(trx, schema, async () => (page = await selectProviderEntriesOfDayInBookOrder(trx, ledger.dialect, input)));
+        const pageRead = await rowsRead(trx, schema, TABLES, async () => (page = await selectProviderEntriesOfDayInBookOrder(trx, ledger.dialect, input)));
         expect(page).toHaveLength(PAGE);
         // A deposit has four entries (one relevant), each read with its transaction and Earn
         // account: about 4 + 4 + 1 rows per entry of the page.
         expect(pageRead).toBeLessThanOrEqual(10 * PAGE);
         let found: unknown[] = [];
-        const lookupRead = await rowsRead(trx, schema, async () => (found = await selectProviderEntriesByIds(trx, ledger.dialect, { entity: 'defi', providerIds: lookedUp })));
+        const lookupRead = await rowsRead(trx, schema, TABLES, async () => (found = await selectProviderEntriesByIds(trx, ledger.dialect, { entity: 'defi', providerIds: lookedUp })));
         expect(found).toHaveLength(LOOKED_UP);
         expect(lookupRead).toBeLessThanOrEqual(10 * LOOKED_UP);
 
         // The same answers as the query builder's forms (SQLite's), which read the books whole here.
         let built: unknown[] = [];
-        const builtPageRead = await rowsRead(trx, schema, async () => (built = await dayPageInBookOrderBuilt(trx, input)));
+        const builtPageRead = await rowsRead(trx, schema, TABLES, async () => (built = await dayPageInBookOrderBuilt(trx, input)));
         expect(page).toEqual(built);
-        const builtLookupRead = await rowsRead(trx, schema, async () => (built = await providerEntriesByIdsBuilt(trx, ledger.dialect, { entity: 'defi', providerIds: lookedUp })));
+        const builtLookupRead = await rowsRead(trx, schema, TABLES, async () => (built = await providerEntriesByIdsBuilt(trx, ledger.dialect, { entity: 'defi', providerIds: lookedUp })));
         expect(found).toEqual(built);
         // The test tells the two apart: each reads more rows than the day's journal holds (measured: 24,006 and 24,018 against 4,500 and 1,800).
         expect(builtPageRead).toBeGreaterThan(ACCOUNTS * 4);

@@ -11,7 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { Ledger } from '../src/index.js';
 import type { PostingInput } from '../src/index.js';
@@ -19,7 +18,7 @@ import { openPostgresDatabase } from '../src/db/postgres/index.js';
 import { postgresPostingBulk } from '../src/db/postgres/posting-bulk.js';
 import { postgresJournalBulk } from '../src/db/postgres/journal-bulk.js';
 import * as repository from '../src/db/repository.js';
-import type { LedgerDatabase } from '../src/db/schema.js';
+import { rowsRead } from './pg-rows-read.js';
 import { DIALECTS, PG_URL, dropSchema } from './dialects.js';
 
 /** Transactions in the journal before the lookups: enough for a scan to show. */
@@ -30,19 +29,6 @@ const LOOKED_UP = 300;
 const LINES = 2_000;
 const LINES_LOOKED_UP = 100;
 
-type Db = Kysely<LedgerDatabase>;
-
-/** Rows `work` read of `table` in the current transaction: sequential and through indexes. */
-async function rowsRead(trx: Db, schema: string, table: string, work: () => Promise<unknown>): Promise<number> {
-  const count = async () => {
-    const result = await sql<{ rows: string }>`
-      select (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::text as rows from pg_stat_xact_user_tables where schemaname = ${schema} and relname = ${table}`.execute(trx);
-    return Number(result.rows[0]?.rows ?? 0);
-  };
-  const before = await count();
-  await work();
-  return (await count()) - before;
-}
 
 describe.runIf(DIALECTS.includes('postgres'))('batch lookups on a journal without statistics (PostgreSQL)', () => {
   it('read the rows looked up, not the journal; the query builder forms they replace read all of it', async () => {
@@ -95,18 +81,18 @@ describe.runIf(DIALECTS.includes('postgres'))('batch lookups on a journal withou
       const transactionIds = picked.map((index) => ids[index] ?? 0);
       await storage.db.transaction().execute(async (trx) => {
         let found: unknown[] = [];
-        const byKeys = await rowsRead(trx, schema, 'journal_transactions', async () => (found = await postgresPostingBulk.selectTransactionsByKeys(trx, 'defi', keys)));
+        const byKeys = await rowsRead(trx, schema, ['journal_transactions'], async () => (found = await postgresPostingBulk.selectTransactionsByKeys(trx, 'defi', keys)));
         expect(found).toHaveLength(LOOKED_UP);
         expect(byKeys).toBeLessThanOrEqual(LOOKED_UP);
         let byProviderEntries = 0;
-        const byProvider = await rowsRead(trx, schema, 'journal_transactions', async () => {
-          byProviderEntries = await rowsRead(trx, schema, 'journal_entries', async () => (found = await postgresPostingBulk.selectTransactionsByProviderIds(trx, 'defi', providerIds)));
+        const byProvider = await rowsRead(trx, schema, ['journal_transactions'], async () => {
+          byProviderEntries = await rowsRead(trx, schema, ['journal_entries'], async () => (found = await postgresPostingBulk.selectTransactionsByProviderIds(trx, 'defi', providerIds)));
         });
         expect(found).toHaveLength(LOOKED_UP + LINES_LOOKED_UP);
         // Each transaction-level id read once; each line read once, and its transaction once.
         expect(byProvider).toBeLessThanOrEqual(LOOKED_UP + LINES_LOOKED_UP);
         expect(byProviderEntries).toBeLessThanOrEqual(LINES_LOOKED_UP);
-        const entries = await rowsRead(trx, schema, 'journal_entries', async () => (found = await postgresPostingBulk.selectEntriesOfTransactions(trx, transactionIds)));
+        const entries = await rowsRead(trx, schema, ['journal_entries'], async () => (found = await postgresPostingBulk.selectEntriesOfTransactions(trx, transactionIds)));
         expect(found).toHaveLength(2 * LOOKED_UP);
         expect(entries).toBeLessThanOrEqual(2 * LOOKED_UP);
 
@@ -125,8 +111,8 @@ describe.runIf(DIALECTS.includes('postgres'))('batch lookups on a journal withou
         if (range === undefined) throw new Error('the PostgreSQL bulk statements have no range probe');
         let inRange = true;
         let rangeEntries = 0;
-        const rangeTransactions = await rowsRead(trx, schema, 'journal_transactions', async () => {
-          rangeEntries = await rowsRead(trx, schema, 'journal_entries', async () => (inRange = await range(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['m-0', 'm-9'] })));
+        const rangeTransactions = await rowsRead(trx, schema, ['journal_transactions'], async () => {
+          rangeEntries = await rowsRead(trx, schema, ['journal_entries'], async () => (inRange = await range(trx, { entity: 'defi', kind: 'adjustment', providerIds: ['m-0', 'm-9'] })));
         });
         expect(inRange).toBe(false);
         expect(rangeTransactions + rangeEntries).toBeLessThanOrEqual(2);
@@ -134,8 +120,8 @@ describe.runIf(DIALECTS.includes('postgres'))('batch lookups on a journal withou
         expect(await range(trx, { entity: 'defi', kind: 'interest', providerIds: ['l-10', 'l-11'] })).toBe(true);
 
         // The test tells the two apart: the `in (…)` forms scan the journal here.
-        const oldByKeys = await rowsRead(trx, schema, 'journal_transactions', () => repository.selectTransactionsByKeys(trx, 'defi', keys));
-        const oldEntries = await rowsRead(trx, schema, 'journal_entries', () => repository.selectEntriesOfTransactions(trx, transactionIds));
+        const oldByKeys = await rowsRead(trx, schema, ['journal_transactions'], () => repository.selectTransactionsByKeys(trx, 'defi', keys));
+        const oldEntries = await rowsRead(trx, schema, ['journal_entries'], () => repository.selectEntriesOfTransactions(trx, transactionIds));
         expect(oldByKeys + oldEntries).toBeGreaterThan(JOURNAL);
       });
     } finally {
