@@ -152,7 +152,7 @@ export async function exportJournalCsv(options: JournalCsvOptions): Promise<Expo
   try {
     const bounds = await selectJournalEntryBounds(db, scope, range);
     if (bounds !== undefined) {
-      const read = (afterId: number) => selectJournalPage(db, { scope, range, afterId, lastId: bounds.last, pageSize });
+      const read = (afterId: number) => selectJournalPage(db, { scope, range, afterId, bounds, pageSize });
       let page = await read(bounds.first - 1);
       for (;;) {
         const last = page[page.length - 1];
