@@ -26,6 +26,8 @@ export interface BookFlags {
   readonly quiet?: boolean;
   /** Start new books when none exist at the target (`--create`, or `earnbook init`). */
   readonly create?: boolean;
+  /** `--migrate`: apply this version's pending schema migrations to existing books. */
+  readonly migrate?: boolean;
   /** `--log-format`: structured log lines on stderr (off when not given). */
   readonly logFormat?: LogFormat;
   /** `--log-level`: the least severe level logged; default info. */
@@ -48,7 +50,13 @@ export function addBookOptions(command: Command): Command {
     .addOption(new Option('--json', 'print the result as JSON on stdout (no progress bar, no text summary)'))
     .addOption(new Option('--quiet', 'print nothing on success and draw no progress bar (errors still go to stderr)'))
     .addOption(new Option('--log-format <format>', 'write structured log lines on stderr: json (one object per line: time, level, msg, fields) or text; no secret is ever logged').choices(LOG_FORMATS))
-    .addOption(new Option('--log-level <level>', 'least severe level logged with --log-format (default info; --quiet logs errors only)').choices(LOG_LEVELS));
+    .addOption(new Option('--log-level <level>', 'least severe level logged with --log-format (default info; --quiet logs errors only)').choices(LOG_LEVELS))
+    .addOption(
+      new Option(
+        '--migrate',
+        "apply this version's pending schema migrations to existing books first (take a backup before); without it, books that need one are an error (exit 2) and nothing is changed",
+      ),
+    );
 }
 
 /** Adds `--create`: books that do not exist are an error unless it is given. */
@@ -78,7 +86,7 @@ export async function openBooksOf(flags: BookFlags, config: CliConfig, io: CliIo
   // The driver's refusal of the schema (a system schema) or of the URL names the flag that gave
   // it: --schema, else the database's own (--database, EARNBOOK_DATABASE or the config's field),
   // whose ?schema= held it; the message then keeps the word "schema".
-  const open = () => openBooks({ target, config, create: flags.create === true, logger: loggerOf(flags, io) });
+  const open = () => openBooks({ target, config, create: flags.create === true, migrate: flags.migrate === true, logger: loggerOf(flags, io) });
   if (flags.schema !== undefined) return withFlagErrors({ schema: '--schema', connectionString: field }, open);
   return withFlagErrors({ schema: field, connectionString: field }, open, { renameInMessage: false });
 }

@@ -4,7 +4,7 @@
  * `ReconcileError`, `EarnApiError`) pass through unchanged; all of them end a command with exit
  * code 2.
  */
-export type CliErrorCode = 'invalid_flag' | 'invalid_config' | 'no_report' | 'database_unavailable' | 'books_not_found' | 'output_failed';
+export type CliErrorCode = 'invalid_flag' | 'invalid_config' | 'no_report' | 'database_unavailable' | 'books_not_found' | 'migration_required' | 'output_failed';
 
 /** Structured details of a {@link CliError}. */
 export interface CliErrorDetails {

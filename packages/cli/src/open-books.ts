@@ -6,9 +6,9 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
-import { EarnBooks, Ledger, LedgerError, redactConnectionString } from '@earnbook/ledger';
+import { EarnBooks, Ledger, LedgerError, ledgerMigrationState, redactConnectionString } from '@earnbook/ledger';
 import type { LedgerEntity, LedgerDatabase, LedgerLogger, LedgerStorage } from '@earnbook/ledger';
-import { ReconcileError, Reconciler } from '@earnbook/reconcile';
+import { ReconcileError, Reconciler, reconcileMigrationState } from '@earnbook/reconcile';
 import type { ReconcileDatabase } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
 import type { CliConfig } from './cli-config.js';
@@ -126,14 +126,40 @@ async function storedEntities(db: Kysely<LedgerDatabase>): Promise<LedgerEntity[
 }
 
 /**
- * Opens the books: connects, applies pending migrations, and opens the ledger with the config's
+ * Which parts of the books `open` migrates: new books (no entity stored: `Ledger.open` makes
+ * them, or refuses them as missing) whole, and reconcile's tables where none exist yet (books the
+ * partner's own code made with the ledger alone). Existing books that lack a migration of this
+ * version, the ledger's or reconcile's, are refused with `migration_required` naming them all,
+ * unless `migrate` (`--migrate`). Read before anything is written (the ledger records the
+ * config's entities when it opens).
+ */
+async function migrationsToApply(storage: LedgerStorage, target: DatabaseTarget, migrate: boolean): Promise<{ ledger: boolean; reconcile: boolean }> {
+  if (migrate || (await storedEntities(storage.db)).length === 0) return { ledger: true, reconcile: true };
+  const schema = storage.schema === undefined ? {} : { schema: storage.schema };
+  const db = storage.db as Kysely<unknown>;
+  const ledger = await ledgerMigrationState(db, storage.dialect, schema);
+  const reconcile = await reconcileMigrationState(db, storage.dialect, schema);
+  const pending = [...ledger.pending, ...(reconcile.applied.length === 0 ? [] : reconcile.pending)];
+  if (pending.length === 0) return { ledger: false, reconcile: reconcile.pending.length > 0 };
+  throw new CliError(
+    'migration_required',
+    `the books in ${describeDatabase(target)} need ${pending.length} schema migration(s) of this version of earnbook (${pending.join(', ')}): take a backup, then run the command again with --migrate (earnbook verify --migrate applies them and checks the books)`,
+    { field: '--migrate', value: pending[0] ?? '' },
+  );
+}
+
+/**
+ * Opens the books: connects, checks (or with `migrate`, applies) pending migrations, and opens the ledger with the config's
  * entities (or, without any in the config, those the database keeps), the Earn mirror and the
  * reconciler with the config's tolerances, thresholds and wallets.
  *
  * Books that do not exist are `books_not_found` and nothing is created (no file, no schema, no
- * table), unless `create` is true (`earnbook init`, `--create`).
+ * table), unless `create` is true (`earnbook init`, `--create`). Existing books that lack one of
+ * this version's migrations (the ledger's or reconcile's) are `migration_required`, naming them,
+ * and nothing is changed, unless `migrate` is true (`--migrate`): upgrading earnbook never changes
+ * a production schema without the operator's word (and the backup taken before it).
  */
-export async function openBooks(input: { target: DatabaseTarget; config: CliConfig; create?: boolean; logger?: LedgerLogger }): Promise<OpenBooks> {
+export async function openBooks(input: { target: DatabaseTarget; config: CliConfig; create?: boolean; migrate?: boolean; logger?: LedgerLogger }): Promise<OpenBooks> {
   const { target, config } = input;
   const create = input.create === true;
   let storage: LedgerStorage;
@@ -153,8 +179,10 @@ export async function openBooks(input: { target: DatabaseTarget; config: CliConf
         throw new CliError('invalid_config', `the database ${describeDatabase(target)} keeps no entities yet: give --config with entities (id and timeZone)`, { field: 'entities' });
       }
     }
+    // New books are made whole; existing ones are migrated only when told to.
+    const migrate = await migrationsToApply(storage, target, input.migrate === true);
     try {
-      ledger = await Ledger.open({ storage, ifMissing: create ? 'create' : 'fail', ...(entities === undefined ? {} : { entities }), ...(input.logger === undefined ? {} : { logger: input.logger }) });
+      ledger = await Ledger.open({ storage, ifMissing: create ? 'create' : 'fail', migrate: migrate.ledger, ...(entities === undefined ? {} : { entities }), ...(input.logger === undefined ? {} : { logger: input.logger }) });
     } catch (error) {
       if (error instanceof LedgerError && error.code === 'books_not_found') throw booksNotFound(target, error);
       throw error;
@@ -165,6 +193,7 @@ export async function openBooks(input: { target: DatabaseTarget; config: CliConf
       toleranceUnits: config.toleranceUnits,
       settlementThresholds: config.settlementThresholds,
       wallets: config.wallets,
+      migrate: migrate.reconcile,
     });
     const opened = ledger;
     return {

@@ -25,6 +25,7 @@ export type LedgerErrorCode =
   | 'entity_configuration_changed'
   | 'books_not_found'
   | 'books_too_new'
+  | 'migration_required'
   | 'already_reversed'
   | 'limit_exceeded'
   | 'driver_missing'

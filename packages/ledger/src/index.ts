@@ -68,7 +68,8 @@ export type {
 export type { SystemAccountIds } from './system-accounts.js';
 export type { LedgerDialect } from './db/dialect.js';
 export type { LedgerDatabase } from './db/schema.js';
-export { migrateLedger } from './db/migrations.js';
+export { appliedMigrationNames, ledgerMigrationState, migrateLedger, migrationState } from './db/migrations.js';
+export type { MigrationState } from './db/migrations.js';
 export { redactConnectionString } from './connection-string.js';
 export { textDefect } from './text.js';
 export { EarnBooks, PRODUCT_TERMS_BYTES_MAX, PROVIDER_DATA_BYTES_MAX } from './earn-books.js';

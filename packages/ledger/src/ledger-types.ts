@@ -63,7 +63,11 @@ export interface LedgerOptions {
    * BTC. The provider writes every amount with 18 decimals.
    */
   readonly currencyScales?: Readonly<Record<string, number>>;
-  /** Apply pending migrations on open; default true. */
+  /**
+   * Apply pending migrations on open; default true. With `false` the books must have every
+   * migration of this version already (see `ledgerMigrationState`): else `open` fails with
+   * `migration_required`, naming them, and nothing is written.
+   */
   readonly migrate?: boolean;
   /** The clock for `created_at` stamps; default `() => new Date()`. */
   readonly now?: () => Date;

@@ -21,7 +21,7 @@ import { requireWellFormed } from './text.js';
 import type { NormalizedPosting, PostingInput, TransactionKind } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
-import { migrateLedger } from './db/migrations.js';
+import { ledgerMigrationState, migrateLedger } from './db/migrations.js';
 import * as repository from './db/repository.js';
 import { readBalanceAtEndOfDayUnits, readBalanceUnits } from './balances.js';
 import { normalizeLines, readLines } from './posting-lines.js';
@@ -42,7 +42,7 @@ import { assertNoPartialWrite, markPartialWrite } from './partial-writes.js';
 import type { PostBatchContext } from './post-batch.js';
 import { readHistory, readTransaction, readTransactionsOfDay } from './journal-reads.js';
 import { verifyBooks } from './verify.js';
-import { entitiesToOpen, parseEntities, readOpenOptions, recordEntities } from './open-books.js';
+import { entitiesToOpen, parseEntities, readOpenOptions, recordEntities, refusePendingMigrations } from './open-books.js';
 import { POST_BATCH_MAX } from './ledger-types.js';
 import type {
   HistoryOptions,
@@ -155,9 +155,9 @@ export class Ledger {
     if (options.logger !== undefined && !isLedgerLogger(options.logger)) {
       throw new LedgerError('invalid_input', `logger must have info, warn, error and debug methods, got ${describeValue(options.logger)}`, { field: 'logger', value: describeValue(options.logger) });
     }
-    if (options.migrate !== false) {
-      await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, options.storage.schema === undefined ? {} : { schema: options.storage.schema });
-    }
+    const schema = options.storage.schema === undefined ? {} : { schema: options.storage.schema };
+    if (options.migrate !== false) await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, schema);
+    else refusePendingMigrations((await ledgerMigrationState(options.storage.db as Kysely<unknown>, options.storage.dialect, schema)).pending);
     const ledger = new Ledger(options, entities);
     await recordEntities({ db: ledger.db, dialect: ledger.dialect }, entities.values(), ledger.#now());
     ledger.logger.info({ event: 'ledger.open', dialect: ledger.dialect.name, entities: [...entities.values()] }, `opened the books (${ledger.dialect.name}): ${[...entities.keys()].join(', ')}`);

@@ -31,6 +31,9 @@ export function readOpenOptions(given: LedgerOptions): LedgerOptions {
     }
   }
   const currencyScales = options.currencyScales === undefined ? undefined : (readRecord(options.currencyScales, 'currencyScales') as Record<string, number>);
+  if (options.migrate !== undefined && typeof options.migrate !== 'boolean') {
+    throw new LedgerError('invalid_input', `migrate must be true or false, got ${describeValue(options.migrate)}`, { field: 'migrate', value: describeValue(options.migrate) });
+  }
   const groupCommit = options.groupCommit;
   const readCommit = typeof groupCommit === 'object' && groupCommit !== null && !isArrayInput(groupCommit, 'groupCommit') ? readFields(groupCommit, ['sizeMax', 'lingerMs', 'onGroup'], { field: 'groupCommit', nested: true }) : groupCommit;
   return {
@@ -106,4 +109,18 @@ function assertSameZone(entity: LedgerEntity, storedZone: string | undefined): v
     `entity ${entity.id} keeps its books in ${storedZone}; it cannot be reopened in ${entity.timeZone} (every accounting day would move)`,
     { field: 'entities.timeZone', value: entity.timeZone, context: { entity: entity.id, storedTimeZone: storedZone } },
   );
+}
+
+/**
+ * Books opened without migrating (`migrate: false`) must have every migration of this version:
+ * else `migration_required`, naming the first and listing them all, before anything is written.
+ */
+export function refusePendingMigrations(pending: readonly string[]): void {
+  const first = pending[0];
+  if (first === undefined) return;
+  throw new LedgerError('migration_required', `the books need ${pending.length} migration(s) of this version of @earnbook/ledger (${pending.join(', ')}) and were opened without migrating: open them with migrate: true (the CLI's --migrate) to apply them`, {
+    field: 'migrate',
+    value: describeValue(first),
+    context: { pendingMigrations: pending.join(', ') },
+  });
 }

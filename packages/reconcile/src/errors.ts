@@ -14,7 +14,8 @@ export type ReconcileErrorCode =
   | 'idempotency_conflict'
   | 'booked_not_recorded'
   | 'export_failed'
-  | 'sort_failed';
+  | 'sort_failed'
+  | 'migration_required';
 
 /**
  * A booking the provider made that the books did not record (code `booked_not_recorded`): what

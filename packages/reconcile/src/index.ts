@@ -16,7 +16,7 @@ export type { EntrySink, ReadReport, ReportFile, ReportInput } from './report-so
 export { REPORT_TEXT_LENGTHS_MAX, checkReportEntry, checkReportHeader } from './report-entry.js';
 export type { ReportEntry, ReportHeader } from './report-entry.js';
 export { BREAK_KINDS, REPORT_TYPE_KINDS } from './diff.js';
-export { approvalBreaks, breakDraft, breakFingerprint, compareBreaks, compareKeys, diffGroup, diffInterest, entriesToBook, isOfDay, kindOfType, marginBreaks, matchKey, migrateReconcile, outstandingBreaks, sumReportedInterest } from './public-functions.js';
+export { approvalBreaks, breakDraft, breakFingerprint, compareBreaks, compareKeys, diffGroup, diffInterest, entriesToBook, isOfDay, kindOfType, marginBreaks, matchKey, migrateReconcile, outstandingBreaks, reconcileMigrationState, sumReportedInterest } from './public-functions.js';
 export type { BreakDraft, BreakIdentity, DayContext, KeyGroup, LocalEntry } from './diff.js';
 export { DUPLICATE_ENTRIES_LISTED_MAX, diffDay } from './diff-group.js';
 export { REPORT_ENTRIES_PER_KEY_MAX } from './key-groups.js';

@@ -9,7 +9,7 @@
  * as it is.)
  */
 import { LedgerError } from '@earnbook/ledger';
-import type { LedgerDialect } from '@earnbook/ledger';
+import type { LedgerDialect, MigrationState } from '@earnbook/ledger';
 import type { Kysely } from 'kysely';
 import { ReconcileError } from './errors.js';
 import { findUnreadable, readFields, requireObject } from './input-guards.js';
@@ -69,6 +69,23 @@ export const approvalBreaks: typeof dayChecks.approvalBreaks = guarded(dayChecks
 export const outstandingBreaks: typeof dayChecks.outstandingBreaks = guarded(dayChecks.outstandingBreaks, ['outstanding', 'balances', 'toleranceUnits']);
 /** Code point order of two keys (`keys.ts`). */
 export const compareKeys: typeof keys.compareKeys = guarded(keys.compareKeys, ['a', 'b']);
+
+/**
+ * Reconcile's migrations that the books have applied, and those they have not, each in the order
+ * they run (all pending for books without reconcile's tables). Nothing is written: for a caller that applies migrations only
+ * when told to (the CLI without `--migrate`, `Reconciler.open({ migrate: false })`). Arguments are
+ * checked as {@link migrateReconcile} checks them.
+ */
+export async function reconcileMigrationState(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<MigrationState> {
+  requireObject(db, 'db');
+  requireObject(dialect, 'dialect');
+  const { schema } = readFields(options, ['schema'], { field: 'options' });
+  try {
+    return await migrations.reconcileMigrationState(db, dialect, schema === undefined ? {} : { schema });
+  } catch (failure) {
+    refuseUnreadable(failure, [dialect], ['dialect']);
+  }
+}
 
 /**
  * Applies reconcile's pending migrations (run the ledger's first: these reference its tables).

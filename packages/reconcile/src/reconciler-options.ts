@@ -65,10 +65,16 @@ export interface ReconcilerOptions {
   readonly workerWaitMs?: number;
   /** Where the reconciler logs (pino-compatible); default the ledger's logger. */
   readonly logger?: LedgerLogger;
+  /**
+   * Whether `Reconciler.open` applies reconcile's pending migrations (default `true`). With
+   * `false` the books must have them all already (see `reconcileMigrationState`): else `open`
+   * fails with `migration_required`, naming them, and nothing is written.
+   */
+  readonly migrate?: boolean;
 }
 
 /** The fields of {@link ReconcilerOptions}, read once when a reconciler is made. */
-const RECONCILER_OPTION_KEYS = ['books', 'toleranceUnits', 'settlementThresholds', 'feeApprovalLimits', 'wallets', 'now', 'sortDirectory', 'workerThreads', 'workerWaitMs', 'logger'] as const satisfies readonly (keyof ReconcilerOptions)[];
+const RECONCILER_OPTION_KEYS = ['books', 'toleranceUnits', 'settlementThresholds', 'feeApprovalLimits', 'wallets', 'now', 'sortDirectory', 'workerThreads', 'workerWaitMs', 'logger', 'migrate'] as const satisfies readonly (keyof ReconcilerOptions)[];
 
 /**
  * The options, each field read once into a plain object (a field whose getter throws, or a
@@ -77,7 +83,18 @@ const RECONCILER_OPTION_KEYS = ['books', 'toleranceUnits', 'settlementThresholds
 export function readReconcilerOptions(options: ReconcilerOptions): ReconcilerOptions {
   const fields = readFields(options, RECONCILER_OPTION_KEYS, { field: 'options' });
   readBooks(fields.books, 'books');
+  if (fields.migrate !== undefined && typeof fields.migrate !== 'boolean') invalid('migrate', fields.migrate, 'must be true or false');
   return fields;
+}
+
+/**
+ * Books opened with `migrate: false` must have every one of reconcile's migrations: else
+ * `migration_required`, naming them, before anything is written.
+ */
+export function refusePendingMigrations(pending: readonly string[]): void {
+  const first = pending[0];
+  if (first === undefined) return;
+  throw new ReconcileError('migration_required', `the books need ${pending.length} migration(s) of this version of @earnbook/reconcile (${pending.join(', ')}) and the reconciler was opened without migrating: open it with migrate: true (the CLI's --migrate) to apply them`, { field: 'migrate', value: first });
 }
 
 /** The logger option: a pino-compatible logger, or undefined for the ledger's. */

@@ -10,7 +10,7 @@ import type { EarnBooks, Ledger, LedgerLogger } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import type { ReportEntry } from './report-entry.js';
 import type { ReportInput } from './report-source.js';
-import { migrateReconcile } from './db/migrations.js';
+import { migrateReconcile, reconcileMigrationState } from './db/migrations.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { BreakRow, InstructionRow } from './db/repository.js';
@@ -21,7 +21,7 @@ import { linkRefusal, linkableEarnAccounts, rowToBreak } from './break-store.js'
 import type { Break, LinkFacts } from './break-store.js';
 import { TRANSACTION_HASH_RULE, confirmWithin, isTransactionHash, rowToInstruction, settlementKey } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
-import { loggerOption, readReconcilerOptions, reconcilerSettings } from './reconciler-options.js';
+import { loggerOption, readReconcilerOptions, reconcilerSettings, refusePendingMigrations } from './reconciler-options.js';
 import { invalid, readFields } from './input-guards.js';
 import { BREAKS_PAGE_SIZE_MAX, INSTRUCTIONS_PAGE_SIZE_MAX, readListPage } from './list-page.js';
 import type { ReconcilerOptions } from './reconciler-options.js';
@@ -61,12 +61,18 @@ export class Reconciler {
     this.#settings = Object.freeze({ ...reconcilerSettings(options), ledger: this.ledger, books: this.books, logger: this.logger });
   }
 
-  /** Makes a reconciler and applies reconcile's migrations to the ledger's database. */
+  /**
+   * Makes a reconciler and applies reconcile's migrations to the ledger's database; with
+   * `migrate: false`, refuses books that lack one (`migration_required`, naming them) and writes
+   * nothing.
+   */
   static async open(options: ReconcilerOptions): Promise<Reconciler> {
     const given = readReconcilerOptions(options);
     const reconciler = new Reconciler(given);
     const ledger = given.books.ledger;
-    await migrateReconcile(ledger.db as Kysely<unknown>, ledger.dialect, ledger.schema === undefined ? {} : { schema: ledger.schema });
+    const schema = ledger.schema === undefined ? {} : { schema: ledger.schema };
+    if (given.migrate !== false) await migrateReconcile(ledger.db as Kysely<unknown>, ledger.dialect, schema);
+    else refusePendingMigrations((await reconcileMigrationState(ledger.db as Kysely<unknown>, ledger.dialect, schema)).pending);
     return reconciler;
   }
 

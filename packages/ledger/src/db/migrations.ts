@@ -409,6 +409,49 @@ async function appliedMigrations(db: Kysely<unknown>, schema: string | undefined
   return applied.rows.map((row) => ({ name: row.name, timestamp: row.timestamp })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** Which of a version's migrations the books have applied and which are pending, each in the order they run. */
+export interface MigrationState {
+  readonly applied: readonly string[];
+  readonly pending: readonly string[];
+}
+
+/**
+ * This version's ledger migrations the books have applied, and those they have not (all of them
+ * for a database without the ledger's tables). Nothing is written. For a caller that applies
+ * migrations only when told to (the CLI without `--migrate`; `Ledger.open({ migrate: false })`), so
+ * that upgrading the code never changes a production schema by surprise. Books that a newer
+ * version migrated are refused with `books_too_new`, as {@link migrateLedger} refuses them.
+ */
+export async function ledgerMigrationState(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<MigrationState> {
+  const known = ledgerMigrations(dialect);
+  const stored = await appliedMigrationNames(db, LEDGER_MIGRATION_TABLE, options.schema);
+  const newer = newerBooksError(stored.map((name) => ({ name, timestamp: '' })), known, undefined);
+  if (newer !== undefined) throw newer;
+  return migrationState(Object.keys(known), stored);
+}
+
+/** The known migrations split by whether `stored` (a migration table's names) holds them. */
+export function migrationState(known: readonly string[], stored: readonly string[]): MigrationState {
+  const done = new Set(stored);
+  return { applied: known.filter((name) => done.has(name)), pending: known.filter((name) => !done.has(name)) };
+}
+
+/**
+ * The names in a Kysely migration table (none when the table does not exist yet: SQLite's "no
+ * such table", PostgreSQL's 42P01). Any other failure, such as a lost connection, is thrown: a
+ * read that failed must not look like books that need every migration.
+ */
+export async function appliedMigrationNames(db: Kysely<unknown>, table: string, schema: string | undefined): Promise<string[]> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${sql.table(schema === undefined ? table : `${schema}.${table}`)}`.execute(db);
+    return rows.map((row) => row.name);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === '42P01' || /no such table/i.test((error as Error).message)) return [];
+    throw error;
+  }
+}
+
 /**
  * The refusal of books a newer version migrated, when `applied` (read after the migrator failed)
  * holds a migration that this version does not know.

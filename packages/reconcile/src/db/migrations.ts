@@ -4,6 +4,8 @@
  */
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration } from 'kysely';
+import { appliedMigrationNames, migrationState } from '@earnbook/ledger';
+import type { MigrationState } from '@earnbook/ledger';
 import type { LedgerDialect } from '@earnbook/ledger';
 import { breakFingerprint, entryKindOfDetails } from '../diff.js';
 import type { BreakKind } from './schema.js';
@@ -304,6 +306,11 @@ function breaksDayIdIndex(): Migration {
 /** Reconcile's migrations by name, in order (exported for the in-place upgrade tests). */
 export function reconcileMigrations(dialect: LedgerDialect): Record<string, Migration> {
   return { '0001_initial': initial(dialect), '0002_injective_fingerprints': injectiveFingerprints(), '0003_break_occurrences': breakOccurrences(dialect), '0004_instruction_holds': instructionHolds(dialect), '0005_reconciled_days': reconciledDays(), '0006_entry_kind_fingerprints': entryKindFingerprints(), '0007_breaks_entity_id_index': breaksEntityIdIndex(), '0008_breaks_day_id_index': breaksDayIdIndex() };
+}
+
+/** Reconcile's migrations the books have applied and those they have not (all of them for books without reconcile's tables); nothing is written. */
+export async function reconcileMigrationState(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<MigrationState> {
+  return migrationState(Object.keys(reconcileMigrations(dialect)), await appliedMigrationNames(db, RECONCILE_MIGRATION_TABLE, options.schema));
 }
 
 /** Applies reconcile's pending migrations (run the ledger's first: these reference its tables). */

@@ -1,0 +1,78 @@
+/**
+ * `Ledger.open({ migrate: false })` opens books that have every migration of this version, and
+ * refuses books behind it (`migration_required`, naming the migrations) or ahead of it
+ * (`books_too_new`) before anything is written; `ledgerMigrationState` tells which migrations the
+ * books have. The CLI opens existing books this way unless `--migrate` is given.
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Ledger, LedgerError, ledgerMigrationState } from '../src/index.js';
+import type { LedgerStorage } from '../src/index.js';
+import { DIALECTS, dropSchema, freshStorage } from './dialects.js';
+import { snapshotDatabase } from './support/snapshot.js';
+
+const LAST = { name: '0014_account_pages_index', index: 'ledger_accounts_entity_id' };
+const ENTITIES = [{ id: 'defi', timeZone: 'UTC' }];
+
+describe.each(DIALECTS)('opening without migrating on %s', (dialect) => {
+  let storage: LedgerStorage;
+  let ledger: Ledger;
+  beforeEach(async () => {
+    storage = await freshStorage(dialect);
+    ledger = await Ledger.open({ storage, entities: ENTITIES });
+  });
+  afterEach(async () => {
+    await ledger.close();
+    await dropSchema(storage.schema);
+  });
+  const db = () => storage.db as Kysely<unknown>;
+  const state = () => ledgerMigrationState(db(), storage.dialect, storage.schema === undefined ? {} : { schema: storage.schema });
+
+  it('opens current books, and refuses books behind this version naming what they lack, writing nothing', async () => {
+    expect((await state()).pending).toEqual([]);
+    const current = await Ledger.open({ storage, entities: ENTITIES, migrate: false });
+    expect([...current.entities.keys()]).toEqual(['defi']);
+    await sql`drop index ${sql.ref(LAST.index)}`.execute(db());
+    await sql`delete from earnbook_ledger_migration where name = ${LAST.name}`.execute(db());
+    const aged = await state();
+    expect(aged.pending).toEqual([LAST.name]);
+    expect(aged.applied).toContain('0001_initial');
+    expect(aged.applied).not.toContain(LAST.name);
+    const before = await snapshotDatabase(db());
+    // A new entity in the options would be recorded by an open that went on.
+    const refused = await Ledger.open({ storage, entities: [...ENTITIES, { id: 'lending', timeZone: 'Europe/Berlin' }], migrate: false }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(LedgerError);
+    expect(refused).toMatchObject({ code: 'migration_required', field: 'migrate', context: { pendingMigrations: LAST.name } });
+    expect((refused as Error).message).toContain(LAST.name);
+    expect(await snapshotDatabase(db())).toBe(before);
+    // Migrating (the default) brings them to this version.
+    await Ledger.open({ storage, entities: ENTITIES });
+    expect((await state()).pending).toEqual([]);
+  });
+
+  it('refuses books a newer version migrated, with migrate: false as with migrating', async () => {
+    await sql`insert into earnbook_ledger_migration (name, timestamp) values (${'9999_from_the_future'}, ${'2030-01-01T00:00:00.000Z'})`.execute(db());
+    await expect(state()).rejects.toMatchObject({ code: 'books_too_new', context: { unknownMigrations: '9999_from_the_future' } });
+    await expect(Ledger.open({ storage, entities: ENTITIES, migrate: false })).rejects.toMatchObject({ code: 'books_too_new' });
+  });
+
+  it('refuses a migrate option that is no boolean before opening anything', async () => {
+    const before = await snapshotDatabase(db());
+    await expect(Ledger.open({ storage, entities: [...ENTITIES, { id: 'lending', timeZone: 'UTC' }], migrate: 'false' as unknown as boolean })).rejects.toMatchObject({ code: 'invalid_input', field: 'migrate', value: '"false"' });
+    expect(await snapshotDatabase(db())).toBe(before);
+  });
+
+  it('counts every migration as pending on a database without the ledger tables', async () => {
+    const empty = await freshStorage(dialect);
+    try {
+      const fresh = await ledgerMigrationState(empty.db as Kysely<unknown>, empty.dialect, empty.schema === undefined ? {} : { schema: empty.schema });
+      expect(fresh.applied).toEqual([]);
+      expect(fresh.pending[0]).toBe('0001_initial');
+      expect(fresh.pending).toContain(LAST.name);
+    } finally {
+      await empty.db.destroy();
+      await dropSchema(empty.schema);
+    }
+  });
+});
