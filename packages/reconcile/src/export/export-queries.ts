@@ -63,11 +63,12 @@ export async function selectJournalEntryBounds(db: Kysely<LedgerDatabase>, scope
 }
 
 /**
- * Whether PostgreSQL reads a journal export by walking the primary key across the bounds' whole id
- * range (every entry in it, of any day or entity, read once over all pages), rather than through the
- * day index, which reads the rest of the scope's entries for each page (a page ends at its
- * `pageSize`-th entry in id order, which no index of the day gives). The walk costs about the range,
- * the index about the entries times the pages; each is a few microseconds a row.
+ * Whether a journal export's pages walk the primary key across the bounds' whole id range (every
+ * entry in it, of any day or entity, read once over all pages), rather than read through the day
+ * index, which reads the rest of the scope's entries for each page (a page ends at its
+ * `pageSize`-th entry in id order, which no index of the day gives). The walk costs about the
+ * range, the index about the entries times the pages; each is a few microseconds a row. Both
+ * dialects: SQLite chose the day index as PostgreSQL did.
  */
 export function walkJournalByEntryId(bounds: JournalEntryBounds, pageSize: number): boolean {
   const span = bounds.last - bounds.first + 1;
