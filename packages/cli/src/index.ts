@@ -21,7 +21,7 @@ export { fetchDailyReport } from './fetch-report.js';
 export type { FetchDailyReportOptions, FetchedReport } from './fetch-report.js';
 export { buildReconcileSummary, describeTransfer, formatReconcileText, shortAmount } from './reconcile-summary.js';
 export type { ReconcileSummary, SettlementLine } from './reconcile-summary.js';
-export { BREAK_KIND_DESCRIPTIONS, HtmlFragment, escapeHtml, html, renderSummaryHtml } from './summary-html.js';
+export { BREAK_KIND_DESCRIPTIONS, HtmlFragment, SUMMARY_HTML_BREAKS_MAX, escapeHtml, html, renderSummaryHtml } from './summary-html.js';
 export { CHART_LABELS_MAX, CHART_SERIES_MAX, CHART_STYLE, barChart, chartGrid, lineChart, nightCalendar } from './svg-charts.js';
 export type { ChartInput, ChartSeries, NightCell } from './svg-charts.js';
 export { describeError, formatError } from './describe-error.js';

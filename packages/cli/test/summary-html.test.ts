@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHART_SERIES_MAX, barChart, escapeHtml, lineChart, nightCalendar, renderSummaryHtml } from '../src/index.js';
+import { CHART_SERIES_MAX, SUMMARY_HTML_BREAKS_MAX, barChart, escapeHtml, lineChart, nightCalendar, renderSummaryHtml } from '../src/index.js';
 import type { ReconcileSummary } from '../src/index.js';
 import { CHROMIUM, inkOf, renderInChromium, warnIfNoChromium } from './chromium.js';
 
@@ -47,6 +47,39 @@ describe('summary.html', () => {
     // The only tags are the page's own.
     const tags = new Set([...page.matchAll(/<\/?([a-zA-Z0-9!]+)/g)].map((match) => match[1]?.toLowerCase()));
     expect([...tags].sort()).toEqual(['!doctype', 'body', 'br', 'dd', 'div', 'dl', 'dt', 'h1', 'h2', 'h3', 'head', 'html', 'main', 'meta', 'p', 'span', 'strong', 'style', 'table', 'tbody', 'td', 'th', 'thead', 'title', 'tr']);
+  });
+
+  it(`lists the first ${SUMMARY_HTML_BREAKS_MAX} open breaks and says where all of them are; the counts cover every one`, () => {
+    const summary = (breaks: number) =>
+      ({
+        kind: 'earnbook_reconcile_summary',
+        version: 1,
+        generatedAt: '2025-03-19T06:00:00.000Z',
+        entity: 'defi',
+        day: '2025-03-18',
+        clean: false,
+        report: { id: 'r', version: 1, status: 'created', entries: breaks, source: 'file', contentHash: 'h', generatedAt: '2025-03-19T00:00:00.000Z', timeZone: 'UTC' },
+        synced: { interest: 0, partnerMargin: 0, fee: 0 },
+        resolvedBreaks: 0,
+        breakCounts: { interest_mismatch: breaks },
+        breaks: Array.from({ length: breaks }, (_, index) => ({
+          id: index + 1, entity: 'defi', accountingDay: '2025-03-18', kind: 'interest_mismatch', providerId: null, earnAccountId: `ea-${index + 1}`, currency: 'BTC',
+          expected: '0.000000000000000001', actual: '0.000000000000000002', details: {}, status: 'open', resolutionReason: null, resolutionTransactionId: null, reportVersion: 1,
+        })),
+        settlement: [],
+        instructions: [],
+      }) as unknown as ReconcileSummary;
+    const rows = (page: string) => (page.split('<table id="breaks">')[1]?.split('</table>')[0]?.match(/<tr>/g) ?? []).length - 1;
+    const all = renderSummaryHtml(summary(SUMMARY_HTML_BREAKS_MAX));
+    expect(rows(all)).toBe(SUMMARY_HTML_BREAKS_MAX);
+    expect(all).not.toContain('breaks-more');
+    const many = renderSummaryHtml(summary(SUMMARY_HTML_BREAKS_MAX * 3 + 1));
+    expect(rows(many)).toBe(SUMMARY_HTML_BREAKS_MAX);
+    expect(many).toContain(`ea-${SUMMARY_HTML_BREAKS_MAX}<`);
+    expect(many).not.toContain(`ea-${SUMMARY_HTML_BREAKS_MAX + 1}<`);
+    expect(many).toContain(`Not clean: ${SUMMARY_HTML_BREAKS_MAX * 3 + 1} open breaks`);
+    expect(many).toContain(`${SUMMARY_HTML_BREAKS_MAX * 3 + 1} interest mismatch`);
+    expect(many).toMatch(new RegExp(`id="breaks-more">The first ${SUMMARY_HTML_BREAKS_MAX} of ${SUMMARY_HTML_BREAKS_MAX * 3 + 1} open breaks`));
   });
 
   it('escapes the five HTML-significant characters', () => {
