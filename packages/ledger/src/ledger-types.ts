@@ -66,7 +66,9 @@ export interface LedgerOptions {
   /**
    * Apply pending migrations on open; default true. With `false` the books must have every
    * migration of this version already (see `ledgerMigrationState`): else `open` fails with
-   * `migration_required`, naming them, and nothing is written.
+   * `migration_required`, naming them, and nothing is written. Books a newer version migrated
+   * open with `false` (the caller's choice: a process of the previous release during a rolling
+   * upgrade), and are `books_too_new` when migrating.
    */
   readonly migrate?: boolean;
   /** The clock for `created_at` stamps; default `() => new Date()`. */

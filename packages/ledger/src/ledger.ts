@@ -21,7 +21,7 @@ import { requireWellFormed } from './text.js';
 import type { NormalizedPosting, PostingInput, TransactionKind } from './posting.js';
 import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
-import { ledgerMigrationState, migrateLedger } from './db/migrations.js';
+import { migrateLedger, unappliedLedgerMigrations } from './db/migrations.js';
 import * as repository from './db/repository.js';
 import { readBalanceAtEndOfDayUnits, readBalanceUnits } from './balances.js';
 import { normalizeLines, readLines } from './posting-lines.js';
@@ -157,7 +157,7 @@ export class Ledger {
     }
     const schema = options.storage.schema === undefined ? {} : { schema: options.storage.schema };
     if (options.migrate !== false) await migrateLedger(options.storage.db as Kysely<unknown>, options.storage.dialect, schema);
-    else refusePendingMigrations((await ledgerMigrationState(options.storage.db as Kysely<unknown>, options.storage.dialect, schema)).pending);
+    else refusePendingMigrations(await unappliedLedgerMigrations(options.storage.db as Kysely<unknown>, options.storage.dialect, schema));
     const ledger = new Ledger(options, entities);
     await recordEntities({ db: ledger.db, dialect: ledger.dialect }, entities.values(), ledger.#now());
     ledger.logger.info({ event: 'ledger.open', dialect: ledger.dialect.name, entities: [...entities.values()] }, `opened the books (${ledger.dialect.name}): ${[...entities.keys()].join(', ')}`);

@@ -430,6 +430,15 @@ export async function ledgerMigrationState(db: Kysely<unknown>, dialect: LedgerD
   return migrationState(Object.keys(known), stored);
 }
 
+/**
+ * This version's ledger migrations the books lack, whatever else they have: `Ledger.open({
+ * migrate: false })` refuses books behind this version, and leaves books a newer version migrated
+ * to its caller, as it always has (a process of the previous release during a rolling upgrade).
+ */
+export async function unappliedLedgerMigrations(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<readonly string[]> {
+  return migrationState(Object.keys(ledgerMigrations(dialect)), await appliedMigrationNames(db, LEDGER_MIGRATION_TABLE, options.schema)).pending;
+}
+
 /** The known migrations split by whether `stored` (a migration table's names) holds them. */
 export function migrationState(known: readonly string[], stored: readonly string[]): MigrationState {
   const done = new Set(stored);
