@@ -115,4 +115,18 @@ describe.each(DIALECTS)('explicit migrations on %s', (dialect) => {
     expect(reconciled.stderr).toBe('');
     expect(reconciled.code).toBe(0);
   });
+
+  it('books a newer version migrated are refused with or without --migrate (books_too_new), unchanged', async () => {
+    const first = await runCli(['breaks', 'list', '--entity', 'defi', ...books.flags, '--config', books.configFile, '--quiet']);
+    expect(first.code).toBe(0);
+    await sql`insert into earnbook_ledger_migration (name, timestamp) values (${'9999_from_the_future'}, ${'2030-01-01T00:00:00.000Z'})`.execute(books.db);
+    const before = await snapshot(books.db);
+    for (const flags of [[], ['--migrate']]) {
+      const refused = await runCli(['verify', ...flags, ...books.flags, '--config', books.configFile]);
+      expect(refused.code, flags.join(' ')).toBe(2);
+      expect(refused.stderr, flags.join(' ')).toContain('code books_too_new');
+      expect(refused.stderr, flags.join(' ')).toContain('9999_from_the_future');
+      expect(await snapshot(books.db)).toBe(before);
+    }
+  });
 });
