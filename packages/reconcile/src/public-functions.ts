@@ -72,9 +72,9 @@ export const compareKeys: typeof keys.compareKeys = guarded(keys.compareKeys, ['
 
 /**
  * Reconcile's migrations that the books have applied, and those they have not, each in the order
- * they run (all pending for books without reconcile's tables). Nothing is written: for a caller that applies migrations only
- * when told to (the CLI without `--migrate`, `Reconciler.open({ migrate: false })`). Arguments are
- * checked as {@link migrateReconcile} checks them.
+ * they run (all pending for books without reconcile's tables). Nothing is written: for a caller
+ * that applies migrations only when told to (the CLI without `--migrate`, `Reconciler.open({
+ * migrate: false })`). Arguments are checked as {@link migrateReconcile} checks them.
  */
 export async function reconcileMigrationState(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<MigrationState> {
   requireObject(db, 'db');

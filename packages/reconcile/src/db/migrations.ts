@@ -5,8 +5,7 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration } from 'kysely';
 import { appliedMigrationNames, migrationState } from '@earnbook/ledger';
-import type { MigrationState } from '@earnbook/ledger';
-import type { LedgerDialect } from '@earnbook/ledger';
+import type { LedgerDialect, MigrationState } from '@earnbook/ledger';
 import { breakFingerprint, entryKindOfDetails } from '../diff.js';
 import type { BreakKind } from './schema.js';
 
