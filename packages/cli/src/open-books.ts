@@ -149,9 +149,9 @@ async function migrationsToApply(storage: LedgerStorage, target: DatabaseTarget,
 }
 
 /**
- * Opens the books: connects, checks (or with `migrate`, applies) pending migrations, and opens the ledger with the config's
- * entities (or, without any in the config, those the database keeps), the Earn mirror and the
- * reconciler with the config's tolerances, thresholds and wallets.
+ * Opens the books: connects, checks (or with `migrate`, applies) pending migrations, and opens
+ * the ledger with the config's entities (or, without any in the config, those the database
+ * keeps), the Earn mirror and the reconciler with the config's tolerances, thresholds and wallets.
  *
  * Books that do not exist are `books_not_found` and nothing is created (no file, no schema, no
  * table), unless `create` is true (`earnbook init`, `--create`). Existing books that lack one of
