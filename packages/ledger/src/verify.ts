@@ -173,7 +173,7 @@ async function readShardDays(db: Db, dialect: LedgerDialect, entity: string | un
  */
 async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyMap<number, AccountRow>, range: { fromId: number; toId: number; entity: string | undefined }): Promise<void> {
   const entryDays = (await repository.sumOwnEntriesPerDay(db, dialect, range)).map((row) => ({ accountId: row.account_id, series: null, day: row.accounting_day, units: totalToUnits(row.total) }));
-  const rows = (await repository.selectDayBalancesOfAccounts(db, range)).map((row) => ({ ...row, series: null }));
+  const rows = (await repository.selectDayBalancesOfAccounts(db, dialect, range)).map((row) => ({ ...row, series: null }));
   walkDays({ rows, entryDays }, accounts);
   // The rows are the days with entries, so the last is the latest entry's day (and equals the
   // balance, which equals the entries): it must be the account's last day.
