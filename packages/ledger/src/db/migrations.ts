@@ -6,6 +6,7 @@ import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { accountPagesIndexMigration } from './accounts-repository.js';
 import type { LedgerDialect } from './dialect.js';
+import { isMissingTable } from './stored-entities.js';
 import { LedgerError, describeValue } from '../errors.js';
 import { dayReadInBookOrderMigration, entryProviderDayIndexMigration, providerEntryOrderIndexMigration } from './provider-entries-repository.js';
 import { postgresReferenceCheckStatements } from './postgres/reference-checks.js';
@@ -425,7 +426,7 @@ export interface MigrationState {
 export async function ledgerMigrationState(db: Kysely<unknown>, dialect: LedgerDialect, options: { schema?: string } = {}): Promise<MigrationState> {
   const known = ledgerMigrations(dialect);
   const stored = await appliedMigrationNames(db, LEDGER_MIGRATION_TABLE, options.schema);
-  const newer = newerBooksError(stored.map((name) => ({ name, timestamp: '' })), known, undefined);
+  const newer = newerBooksError(stored, known, undefined);
   if (newer !== undefined) throw newer;
   return migrationState(Object.keys(known), stored);
 }
@@ -455,18 +456,17 @@ export async function appliedMigrationNames(db: Kysely<unknown>, table: string, 
     const { rows } = await sql<{ name: string }>`select name from ${sql.table(schema === undefined ? table : `${schema}.${table}`)}`.execute(db);
     return rows.map((row) => row.name);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === '42P01' || /no such table/i.test((error as Error).message)) return [];
+    if (isMissingTable(error)) return [];
     throw error;
   }
 }
 
 /**
- * The refusal of books a newer version migrated, when `applied` (read after the migrator failed)
+ * The refusal of books a newer version migrated, when `applied` (the names the books record)
  * holds a migration that this version does not know.
  */
-function newerBooksError(applied: readonly AppliedMigration[], known: Record<string, Migration>, failure: unknown): LedgerError | undefined {
-  const unknown = applied.map((migration) => migration.name).filter((name) => !Object.hasOwn(known, name));
+function newerBooksError(applied: readonly string[], known: Record<string, Migration>, failure: unknown): LedgerError | undefined {
+  const unknown = applied.filter((name) => !Object.hasOwn(known, name));
   const first = unknown[0];
   if (first === undefined) return undefined;
   return new LedgerError('books_too_new', `the books were migrated by a newer version of @earnbook/ledger (migration ${first} is not one of this version's); open them with that version or a later one`, {
@@ -522,7 +522,7 @@ export async function migrateLedger(db: Kysely<unknown>, dialect: LedgerDialect,
     if (error === undefined) return;
     // Read only after the migrator failed, so an ordinary open costs no statement.
     const applied = await appliedMigrations(connection, options.schema);
-    const newer = newerBooksError(applied, migrations, error);
+    const newer = newerBooksError(applied.map((migration) => migration.name), migrations, error);
     if (newer !== undefined) throw newer;
     // Kysely's order check failed on timestamps alone (see appliedOutOfOrderByTime): every pending
     // migration comes after the applied ones by name, so they run in the order they always do.

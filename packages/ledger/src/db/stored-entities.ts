@@ -12,7 +12,7 @@ export interface StoredEntity {
 }
 
 /** Whether an error says that the table does not exist (SQLite's message; PostgreSQL's 42P01). */
-function isMissingTable(error: unknown): boolean {
+export function isMissingTable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '42P01' || /no such table/i.test(error instanceof Error ? error.message : '');
 }
