@@ -126,15 +126,15 @@ async function storedEntities(db: Kysely<LedgerDatabase>): Promise<LedgerEntity[
 }
 
 /**
- * Which parts of the books `open` migrates: new books (no entity stored: `Ledger.open` makes
- * them, or refuses them as missing) whole, and reconcile's tables where none exist yet (books the
+ * Which parts of the books `open` migrates: new books (`booksAreNew`, no entity stored:
+ * `Ledger.open` makes them, or refuses them as missing) whole, and reconcile's tables where none exist yet (books the
  * partner's own code made with the ledger alone). Existing books that lack a migration of this
  * version, the ledger's or reconcile's, are refused with `migration_required` naming them all,
  * unless `migrate` (`--migrate`). Read before anything is written (the ledger records the
  * config's entities when it opens).
  */
-async function migrationsToApply(storage: LedgerStorage, target: DatabaseTarget, migrate: boolean): Promise<{ ledger: boolean; reconcile: boolean }> {
-  if (migrate || (await storedEntities(storage.db)).length === 0) return { ledger: true, reconcile: true };
+async function migrationsToApply(storage: LedgerStorage, target: DatabaseTarget, input: { migrate: boolean; booksAreNew: boolean }): Promise<{ ledger: boolean; reconcile: boolean }> {
+  if (input.migrate || input.booksAreNew) return { ledger: true, reconcile: true };
   const schema = storage.schema === undefined ? {} : { schema: storage.schema };
   const db = storage.db as Kysely<unknown>;
   const ledger = await ledgerMigrationState(db, storage.dialect, schema);
@@ -172,15 +172,17 @@ export async function openBooks(input: { target: DatabaseTarget; config: CliConf
   }
   let ledger: Ledger | undefined;
   try {
+    // Read once: the entities new books are opened with, and whether the books are new.
+    const stored = await storedEntities(storage.db);
     let entities = config.entities;
     if (entities === undefined && create) {
-      entities = await storedEntities(storage.db);
+      entities = stored;
       if (entities.length === 0) {
         throw new CliError('invalid_config', `the database ${describeDatabase(target)} keeps no entities yet: give --config with entities (id and timeZone)`, { field: 'entities' });
       }
     }
     // New books are made whole; existing ones are migrated only when told to.
-    const migrate = await migrationsToApply(storage, target, input.migrate === true);
+    const migrate = await migrationsToApply(storage, target, { migrate: input.migrate === true, booksAreNew: stored.length === 0 });
     try {
       ledger = await Ledger.open({ storage, ifMissing: create ? 'create' : 'fail', migrate: migrate.ledger, ...(entities === undefined ? {} : { entities }), ...(input.logger === undefined ? {} : { logger: input.logger }) });
     } catch (error) {

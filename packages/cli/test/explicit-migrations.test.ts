@@ -21,6 +21,7 @@ const LEDGER_LAST = { name: '0014_account_pages_index', index: 'ledger_accounts_
 const RECONCILE_LAST = { name: '0008_breaks_day_id_index', index: 'reconcile_breaks_entity_day_id' };
 
 interface Books {
+  readonly dialect: 'sqlite' | 'postgres';
   /** The --database flags naming the books. */
   readonly flags: readonly string[];
   readonly folder: string;
@@ -41,13 +42,14 @@ async function seeded(dialect: 'sqlite' | 'postgres'): Promise<Books> {
     const { db, dialect: sqlite } = openSqliteDatabase({ filename: database });
     await writeFile(reportFile, JSON.stringify(await seedBooks({ db, dialect: sqlite })));
     const handle = openSqliteDatabase({ filename: database }).db as Kysely<unknown>;
-    return { flags: ['--database', database], folder: folder.path, configFile, reportFile, db: handle, close: async () => (await handle.destroy(), await folder.remove()) };
+    return { dialect, flags: ['--database', database], folder: folder.path, configFile, reportFile, db: handle, close: async () => (await handle.destroy(), await folder.remove()) };
   }
   const schema = `t_mig_${randomBytes(5).toString('hex')}`;
   const opened = await openPostgresDatabase({ connectionString: PG_URL, schema, poolSizeMax: 2 });
   await writeFile(reportFile, JSON.stringify(await seedBooks({ db: opened.db, dialect: opened.dialect, schema: opened.schema })));
   const handle = (await openPostgresDatabase({ connectionString: PG_URL, schema, poolSizeMax: 1, createSchema: false })).db as Kysely<unknown>;
   return {
+    dialect,
     flags: ['--database', PG_URL, '--schema', schema],
     folder: folder.path,
     configFile,
@@ -68,11 +70,12 @@ async function unapply(db: Kysely<unknown>, table: string, migration: { name: st
 }
 
 /** The books' rows and their indexes' names: what a refused command must leave as it found. */
-async function snapshot(db: Kysely<unknown>): Promise<string> {
-  const indexes = await sql<{ name: string }>`select name from sqlite_master where type = 'index' union all select 'none' where 0`.execute(db).catch(async () =>
-    sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = current_schema()`.execute(db),
-  );
-  return `${await snapshotDatabase(db)}\nindexes: ${indexes.rows.map((row) => row.name).sort().join(', ')}`;
+async function snapshot(books: Books): Promise<string> {
+  const indexes =
+    books.dialect === 'sqlite'
+      ? await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(books.db)
+      : await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = current_schema()`.execute(books.db);
+  return `${await snapshotDatabase(books.db)}\nindexes: ${indexes.rows.map((row) => row.name).sort().join(', ')}`;
 }
 
 describe.each(DIALECTS)('explicit migrations on %s', (dialect) => {
@@ -89,7 +92,7 @@ describe.each(DIALECTS)('explicit migrations on %s', (dialect) => {
     expect(first.code).toBe(0);
     await unapply(books.db, 'earnbook_ledger_migration', LEDGER_LAST);
     await unapply(books.db, 'earnbook_reconcile_migration', RECONCILE_LAST);
-    const before = await snapshot(books.db);
+    const before = await snapshot(books);
     const commands = [
       ['verify'],
       ['breaks', 'list', '--entity', 'defi'],
@@ -103,12 +106,12 @@ describe.each(DIALECTS)('explicit migrations on %s', (dialect) => {
       expect(refused.code, command[0]).toBe(2);
       expect(refused.stderr, command[0]).toContain('code migration_required, field --migrate');
       expect(refused.stderr, command[0]).toContain(`${LEDGER_LAST.name}, ${RECONCILE_LAST.name}`);
-      expect(await snapshot(books.db), command[0]).toBe(before);
+      expect(await snapshot(books), command[0]).toBe(before);
     }
     const migrated = await runCli(['verify', '--migrate', ...books.flags, '--config', books.configFile]);
     expect(migrated.stderr).toBe('');
     expect(migrated.code).toBe(0);
-    const after = await snapshot(books.db);
+    const after = await snapshot(books);
     for (const name of [LEDGER_LAST.index, RECONCILE_LAST.index, LEDGER_LAST.name, RECONCILE_LAST.name]) expect(after).toContain(name);
     // Current books open without the flag.
     const reconciled = await runCli(['reconcile', '--entity', 'defi', '--day', DAY, '--report-file', books.reportFile, ...books.flags, '--config', books.configFile, '--quiet'], { cwd: books.folder });
@@ -120,13 +123,13 @@ describe.each(DIALECTS)('explicit migrations on %s', (dialect) => {
     const first = await runCli(['breaks', 'list', '--entity', 'defi', ...books.flags, '--config', books.configFile, '--quiet']);
     expect(first.code).toBe(0);
     await sql`insert into earnbook_ledger_migration (name, timestamp) values (${'9999_from_the_future'}, ${'2030-01-01T00:00:00.000Z'})`.execute(books.db);
-    const before = await snapshot(books.db);
+    const before = await snapshot(books);
     for (const flags of [[], ['--migrate']]) {
       const refused = await runCli(['verify', ...flags, ...books.flags, '--config', books.configFile]);
       expect(refused.code, flags.join(' ')).toBe(2);
       expect(refused.stderr, flags.join(' ')).toContain('code books_too_new');
       expect(refused.stderr, flags.join(' ')).toContain('9999_from_the_future');
-      expect(await snapshot(books.db)).toBe(before);
+      expect(await snapshot(books)).toBe(before);
     }
   });
 });
