@@ -219,7 +219,7 @@ export async function measureNightly(target: string, reportFile: string, fetchFr
     seconds,
     cpuSeconds: (used.user + used.system) / 1e6,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    breaks: result.breaks.length,
+    breaks: result.openBreaks,
     interest: result.synced.interest,
     entries: result.reportEntries,
     fetchSeconds: (fetchedAt - started) / 1000,

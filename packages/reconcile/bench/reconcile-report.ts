@@ -135,7 +135,7 @@ export async function measureReconcile(directory: string): Promise<Record<string
     seconds,
     cpuSeconds: (used.user + used.system) / 1e6,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    breaks: result.breaks.length,
+    breaks: result.openBreaks,
     entries: result.reportEntries,
     readSeconds: (last.read - started) / 1000,
     // From the end of the stream to the start of the sync: the interest recomputation.

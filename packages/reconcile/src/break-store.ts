@@ -4,13 +4,12 @@
  * or comes with another figure than a person resolved, is a new row), breaks a run no longer
  * finds are resolved with that reason, and a person resolves one by hand.
  */
-import type { Kysely } from 'kysely';
+import type { Insertable } from 'kysely';
 import type { JournalTransaction, TransactionKind } from '@earnbook/ledger';
 import { breakFigure, breakFingerprint, entryKindOfDetails } from './diff.js';
 import type { BreakDraft } from './diff.js';
-import type { ReconcileDatabase } from './db/schema.js';
-import * as repository from './db/repository.js';
-import type { BreakRow } from './db/repository.js';
+import type { ReconcileBreakTable } from './db/schema.js';
+import type { BreakFigures, BreakRow } from './db/repository.js';
 
 /** A stored break. */
 export interface Break {
@@ -31,9 +30,6 @@ export interface Break {
   readonly resolutionTransactionId: number | null;
   readonly reportVersion: number;
 }
-
-/** Breaks inserted per statement. */
-const BREAK_INSERT_BATCH_ROWS = 500;
 
 /** A stored row as a {@link Break}. */
 export function rowToBreak(row: BreakRow): Break {
@@ -113,56 +109,58 @@ export function coveredDrafts(rows: readonly BreakRow[], drafts: readonly BreakD
   return covered;
 }
 
+/** What one group of a day's breaks changes (see {@link planBreakGroup}). */
+export interface BreakGroupPlan {
+  /** Rows stored before the entry's kind was part of the identity, moved to their draft's fingerprint ({@link withLegacyRowsAdopted}). */
+  readonly fingerprints: readonly { readonly id: number; readonly fingerprint: string }[];
+  /** Open rows that follow their draft's figures. */
+  readonly updates: readonly BreakFigures[];
+  readonly inserts: readonly Insertable<ReconcileBreakTable>[];
+  /** Open rows the run no longer found, or that a person's resolution covers, with the reason. */
+  readonly resolutions: readonly { readonly id: number; readonly reason: string }[];
+  /** The drafts that have an open row once the plan is written, in the drafts' order. */
+  readonly open: readonly BreakDraft[];
+}
+
 /**
- * Writes a run's breaks of a day and resolves the open ones the run no longer found. A draft
- * updates the open row of its identity (an open break follows the figures); with none, it opens a
- * new row — also when an earlier row of the identity was resolved, by a run (the break came back)
- * or by a person for another figure — unless a person resolved the same identity with the same
- * figure: that resolution covers it, and an open row of the identity is then resolved too. Rows
- * are never reopened: the resolved ones are the break's history. The first draft of a fingerprint
- * wins. `rows` are the day's stored breaks, read in the same transaction; a row stored before
- * the entry's kind was part of the identity is stored under its draft's fingerprint first
- * ({@link withLegacyRowsAdopted}). Returns how many open breaks were resolved.
+ * What a run's drafts change in the stored breaks of one group (`break-order.ts`: every draft
+ * and row one break's lifecycle reads). A draft updates the open row of its identity (an open
+ * break follows the figures); with none, it opens a new row — also when an earlier row of the
+ * identity was resolved, by a run (the break came back) or by a person for another figure —
+ * unless a person resolved the same identity with the same figure: that resolution covers it,
+ * and an open row of the identity is then resolved too. Rows are never reopened: the resolved
+ * ones are the break's history. The first draft of a fingerprint wins. `rows` are the group's
+ * stored breaks by id; a row stored before the entry's kind was part of the identity is moved to
+ * its draft's fingerprint first ({@link withLegacyRowsAdopted}). Pure.
  */
-export async function storeBreaks(trx: Kysely<ReconcileDatabase>, input: { entity: string; day: string; drafts: readonly BreakDraft[]; version: number; now: string; rows: readonly BreakRow[] }): Promise<number> {
+export function planBreakGroup(stored: readonly BreakRow[], drafts: readonly BreakDraft[], input: { entity: string; day: string; version: number; now: string }): BreakGroupPlan {
   const { entity, day, version, now } = input;
-  const rows = withLegacyRowsAdopted(input.rows, input.drafts);
-  for (const [index, row] of rows.entries()) {
-    if (row.fingerprint !== input.rows[index]?.fingerprint) await repository.updateBreak(trx, row.id, { fingerprint: row.fingerprint });
-  }
+  const rows = withLegacyRowsAdopted(stored, drafts);
+  const fingerprints = rows.flatMap((row, index) => (row.fingerprint === stored[index]?.fingerprint ? [] : [{ id: row.id, fingerprint: row.fingerprint }]));
   const open = new Map(rows.filter((row) => row.status === 'open').map((row) => [row.fingerprint, row]));
-  const covered = coveredDrafts(rows, input.drafts);
-  const current = new Set<string>();
-  const inserts = [];
-  for (const draft of firstOfEachIdentity(input.drafts)) {
+  const covered = coveredDrafts(rows, drafts);
+  const current: BreakDraft[] = [];
+  const updates: BreakFigures[] = [];
+  const inserts: Insertable<ReconcileBreakTable>[] = [];
+  for (const draft of firstOfEachIdentity(drafts)) {
     if (covered.has(draft.fingerprint)) continue;
-    current.add(draft.fingerprint);
+    current.push(draft);
     const row = open.get(draft.fingerprint);
     const values = { expected: draft.expected, actual: draft.actual, details: JSON.stringify(draft.details), report_version: version };
     if (row === undefined) {
-      inserts.push({ entity, accounting_day: day, kind: draft.kind, fingerprint: draft.fingerprint, provider_id: draft.providerId, earn_account_id: draft.earnAccountId, currency: draft.currency, ...values, status: 'open' as const, resolved_by: null, resolution_reason: null, resolution_transaction_id: null, created_at: now, resolved_at: null });
+      inserts.push({ entity, accounting_day: day, kind: draft.kind, fingerprint: draft.fingerprint, provider_id: draft.providerId, earn_account_id: draft.earnAccountId, currency: draft.currency, ...values, status: 'open', resolved_by: null, resolution_reason: null, resolution_transaction_id: null, created_at: now, resolved_at: null });
     } else {
-      await repository.updateBreak(trx, row.id, values);
+      updates.push({ id: row.id, ...values });
     }
   }
-  for (let start = 0; start < inserts.length; start += BREAK_INSERT_BATCH_ROWS) await repository.insertBreaks(trx, inserts.slice(start, start + BREAK_INSERT_BATCH_ROWS));
-  let resolved = 0;
+  const currentFingerprints = new Set(current.map((draft) => draft.fingerprint));
+  const resolutions: { id: number; reason: string }[] = [];
   for (const row of open.values()) {
-    if (current.has(row.fingerprint)) continue;
+    if (currentFingerprints.has(row.fingerprint)) continue;
     const cover = covered.get(row.fingerprint);
-    const reason = cover === undefined ? `no longer found when reconciling report version ${version}` : `found in report version ${version} with the figure a person resolved in break ${cover.id}`;
-    await repository.updateBreak(trx, row.id, { status: 'resolved', resolved_by: 'run', resolution_reason: reason, resolved_at: now });
-    resolved++;
+    resolutions.push({ id: row.id, reason: cover === undefined ? `no longer found when reconciling report version ${version}` : `found in report version ${version} with the figure a person resolved in break ${cover.id}` });
   }
-  return resolved;
-}
-
-/** The open breaks of a day in the drafts' order (then by id), as the run found them. */
-export async function openBreaksOfDay(db: Kysely<ReconcileDatabase>, input: { entity: string; day: string; order: readonly BreakDraft[] }): Promise<Break[]> {
-  const rank = new Map(input.order.map((draft, index) => [draft.fingerprint, index]));
-  const rows = (await repository.selectBreaksOfDay(db, input.entity, input.day)).filter((row) => row.status === 'open');
-  rows.sort((a, b) => (rank.get(a.fingerprint) ?? Number.MAX_SAFE_INTEGER) - (rank.get(b.fingerprint) ?? Number.MAX_SAFE_INTEGER) || a.id - b.id);
-  return rows.map(rowToBreak);
+  return { fingerprints, updates, inserts, resolutions, open: current };
 }
 
 /**

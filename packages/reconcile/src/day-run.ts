@@ -19,7 +19,7 @@ import { cycleLinesMark, describeValue, formatInstant, nextAccountingDay, parseA
 import type { CycleLinesMark, EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { valueText } from './input-guards.js';
-import { compareBreaks, earlierAmountsKey, entryKindOfDetails, matchKey } from './diff.js';
+import { earlierAmountsKey, entryKindOfDetails, matchKey } from './diff.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
@@ -43,8 +43,11 @@ import { storePositions } from './day-positions.js';
 import { DayFlowTotals, computeSettlement } from './settlement.js';
 import type { SettlementPosition } from './settlement.js';
 import { approvalBreaks, marginBreaks, outstandingBreaks } from './day-checks.js';
-import { coveredDrafts, heldCurrencies, openBreaksOfDay, storeBreaks } from './break-store.js';
+import { coveredDrafts, heldCurrencies } from './break-store.js';
 import type { Break } from './break-store.js';
+import { storeDayBreaks } from './break-day-store.js';
+import { breakDraftSorter } from './break-order.js';
+import type { BreakKind } from './db/schema.js';
 import { holdNextDayInstructions, instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
@@ -68,8 +71,19 @@ export interface ReconcileResult {
   readonly report: { readonly header: ReportHeader; readonly contentHash: string; readonly source: string };
   /** Entries the run booked into the ledger (interest, margin, fee). */
   readonly synced: { readonly interest: number; readonly partnerMargin: number; readonly fee: number };
-  /** The day's open breaks, in a deterministic order. */
+  /**
+   * The day's open breaks, in a deterministic order (by kind, currency, Earn account, provider id,
+   * entry kind): all of them up to the reconciler's `resultBreaksMax` (default 10,000), else the
+   * first that many; {@link openBreaks} counts them all, and `Reconciler.breaks({ entity, day,
+   * status: 'open' })` pages through them.
+   */
   readonly breaks: readonly Break[];
+  /** How many breaks of the day are open (`breaks` lists at most `resultBreaksMax` of them). */
+  readonly openBreaks: number;
+  /** The day's open breaks per kind (every kind listed, 0 for none). */
+  readonly breakCounts: Readonly<Record<BreakKind, number>>;
+  /** Currencies whose outstanding balance is disputed (an open `outstanding_balance_mismatch`): their settlement is held. Sorted. */
+  readonly disputedCurrencies: readonly string[];
   /** Breaks this run closed because the report no longer shows them. */
   readonly resolvedBreaks: number;
   readonly positions: readonly SettlementPosition[];
@@ -77,6 +91,9 @@ export interface ReconcileResult {
   /** True when there is no open break. */
   readonly clean: boolean;
 }
+
+/** The kinds of stored breaks a run reads whole: earlier versions' figures (`earlierAmounts`) and the holds a person's resolution lifts. */
+const BREAK_KINDS_READ_WHOLE = ['amount_mismatch', 'restated_entry', 'approval_required', 'outstanding_balance_mismatch'] as const;
 
 /** The reconciler's configuration, as one run needs it. */
 export interface DaySettings extends ReconcilerSettings {
@@ -223,6 +240,11 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   let projection: PendingProjection | undefined;
   let prefetched: PrefetchedBooks = NO_PREFETCHED_BOOKS;
   let comparison: PendingComparison | undefined;
+  const owned: { close(): Promise<void> }[] = [];
+  const own = <T extends { close(): Promise<void> }>(sorter: T): T => {
+    owned.push(sorter);
+    return sorter;
+  };
   let failed = false;
   try {
     projection = await startProjection(settings, { entity, day, timeZone, reportedInterest: () => interestByAccount.count }, report);
@@ -249,14 +271,14 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     // day reconciled before `reconciled_days` existed (see refuseSupersededVersion).
     const processed = await settings.books.processedReports({ entity, accountingDay: day });
     const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, projectedMark: projected.mark, byKey, syncMayBook, newestProcessed, prefetched, scope, progress }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, projectedMark: projected.mark, byKey, syncMayBook, newestProcessed, prefetched, scope, progress, own }));
   } catch (error) {
     failed = true;
     throw error;
   } finally {
     // The worker is stopped (projection) before the runs it may still read are removed (comparison).
     // The books' worker first: closing the projection settles what it waits for to start.
-    const closing = closeInTurn([() => prefetched.close(), () => byKey.close(), () => interestByAccount.close(), () => projection?.close(), () => comparison?.close()]);
+    const closing = closeInTurn([() => prefetched.close(), () => byKey.close(), () => interestByAccount.close(), () => projection?.close(), () => comparison?.close(), ...owned.map((sorter) => () => sorter.close())]);
     // After a failure, the caller gets the error that failed the run, not a later one of a close
     // (a folder that cannot be removed): that one is logged.
     await (failed ? closing.catch((error: unknown) => warnCloseFailed(settings.logger, { entity, day, error })) : closing);
@@ -302,6 +324,12 @@ interface DayWork {
   readonly prefetched: PrefetchedBooks;
   readonly scope: PostingScope;
   readonly progress: ReconcileProgressListener;
+  /**
+   * Hands a sorter of the run's breaks to the run, which closes it once the day is done: not in
+   * the transaction, which PostgreSQL may run again after a deadlock and which then reads the
+   * interest comparison's breaks again.
+   */
+  readonly own: <T extends { close(): Promise<void> }>(sorter: T) => T;
 }
 
 /**
@@ -363,9 +391,9 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
   const db = repository.withReconcileTables(scope.db);
   const state = recorded.status === 'exists' ? await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed }) : undefined;
-  // The day's stored breaks, read once: the plan (earlier versions' figures), the holds below and
-  // storing the run's breaks all need them.
-  const breakRows = await repository.selectBreaksOfDay(db, entity, day);
+  // The day's stored breaks of the few kinds the plan (earlier versions' figures) and the holds
+  // below read whole; the rest are merged with the run's drafts as they are stored.
+  const breakRows = await repository.selectBreaksOfDayOfKinds(db, { entity, day, kinds: BREAK_KINDS_READ_WHOLE });
   const context = { ...work.context, version: recorded.value.version, earlierAmounts: earlierAmounts(breakRows, recorded.value.version) };
   const synced = await syncDay(settings, work, context);
   const plan = await planDay(settings, work, context, interest);
@@ -376,16 +404,18 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   // Before this day's own instructions: a next-day instruction already sent holds this day's.
   const nextDay = await holdNextDayInstructions(db, { entity, day, nextDay: context.nextDay, positions: plan.positions, version: context.version, now, rowLocks });
   if (nextDay.held.length > 0) settings.logger.warn({ event: 'reconcile.next_day_held', entity, day, instructionIds: nextDay.held }, `${entity} ${day} now carries out another figure than ${context.nextDay} carried in: its instruction(s) ${nextDay.held.join(', ')} are held until ${context.nextDay} is reconciled again`);
-  const covered = coveredDrafts(breakRows, [...plan.drafts, ...nextDay.conflicts]);
-  const held = heldCurrencies([...plan.drafts, ...nextDay.conflicts], covered);
+  // Only the day's checks (margin, fees, the outstanding balance) and the instructions' conflicts
+  // hold a currency: a few drafts, covered by rows of their own kinds.
+  const dayDrafts = [...plan.checks, ...nextDay.conflicts];
+  const held = heldCurrencies(dayDrafts, coveredDrafts(breakRows, dayDrafts));
   const conflicts: BreakDraft[] = [...nextDay.conflicts];
   for (const position of plan.positions) {
     const conflict = await instruct(db, { entity, day, position, wallet: settings.wallet(entity, position.currency), heldReason: held.get(position.currency), version: context.version, now, rowLocks });
     if (conflict !== null) conflicts.push(conflict);
   }
-  const drafts = [...plan.drafts, ...conflicts].sort(compareBreaks);
-  const resolvedBreaks = await storeBreaks(db, { entity, day, drafts, version: context.version, now, rows: breakRows });
-  const breaks = await openBreaksOfDay(db, { entity, day, order: drafts });
+  const checks = work.own(breakDraftSorter(settings.sortDirectory));
+  await checks.addAll([...plan.checks, ...conflicts]);
+  const stored = await storeDayBreaks(db, { entity, day, drafts: [...plan.drafts, checks], version: context.version, now, listMax: settings.resultBreaksMax, sortDirectory: settings.sortDirectory });
   // Written when the day moves to a version (a re-run of the newest leaves the row as it was).
   if (state?.report_version !== context.version) await repository.upsertReconciledDay(db, { entity, accounting_day: day, report_id: read.header.id, content_hash: read.contentHash, report_version: context.version, reconciled_at: now });
   return {
@@ -397,11 +427,14 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
     reportEntries: read.entries,
     report: { header: read.header, contentHash: read.contentHash, source: read.source },
     synced,
-    breaks,
-    resolvedBreaks,
+    breaks: stored.listed,
+    openBreaks: stored.open,
+    breakCounts: stored.counts,
+    disputedCurrencies: stored.disputedCurrencies,
+    resolvedBreaks: stored.resolved,
     positions: plan.positions,
     instructions: (await repository.selectInstructions(db, { entity, day })).map(rowToInstruction),
-    clean: breaks.length === 0,
+    clean: stored.open === 0,
   };
 }
 
@@ -434,13 +467,16 @@ async function planDay(
   work: DayWork,
   context: DayContext,
   current: () => Promise<InterestOutcome>,
-): Promise<{ drafts: BreakDraft[]; positions: SettlementPosition[]; stored: repository.PositionRow[] }> {
+): Promise<{ drafts: ExternalSorter<BreakDraft>[]; checks: BreakDraft[]; positions: SettlementPosition[]; stored: repository.PositionRow[] }> {
   const { entity } = work;
   const flows = new DayFlowTotals();
   const reportedMargin = new Map<string, bigint>();
   const fees = new Map<string, bigint>();
   const interest = await current();
-  const drafts: BreakDraft[] = [...interest.breaks];
+  work.own(interest.breaks);
+  // The interest comparison's drafts and the diff's, each sorted in files (a break per account
+  // on a bad day); the day's checks below are a few per currency.
+  const diffDrafts = work.own(breakDraftSorter(settings.sortDirectory));
   const diffed = rowCounter(work.progress, 'diff');
   // The days the worker read, where nothing was booked on them since (the sync books on them).
   const sorted = await work.prefetched.current(work.scope.db);
@@ -448,7 +484,7 @@ async function planDay(
     for (const group of batch) {
       diffed.add(group.report.length);
       const diff = diffGroup(group, context);
-      drafts.push(...diff.breaks);
+      if (diff.breaks.length > 0) await diffDrafts.addAll(diff.breaks);
       for (const entry of diff.ofDay) flows.add(entry);
       for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);
       for (const { currency, units } of diff.fees) fees.set(currency, (fees.get(currency) ?? 0n) + units);
@@ -467,10 +503,12 @@ async function planDay(
   const carriedIn = new Map(carried.map((row) => [row.currency, toUnits(row.carried_out)]));
   const positions = flows.entries().map(([currency, dayFlows]) => computeSettlement({ currency, flows: dayFlows, carriedInUnits: carriedIn.get(currency) ?? 0n, thresholdUnits: settings.thresholdUnits(entity, currency) }));
   const outstanding = new Map(positions.map((position) => [position.currency, toUnits(position.outstanding)]));
-  drafts.push(...marginBreaks(interest.recomputedMargin, reportedMargin, settings.toleranceUnits));
-  // Per fee, the larger of its booked and reported figures (see GroupDiff.fees).
-  drafts.push(...approvalBreaks(fees, (currency) => settings.feeApprovalLimitUnits(entity, currency)));
-  drafts.push(...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits));
-  return { drafts: drafts.sort(compareBreaks), positions, stored };
+  const checks = [
+    ...marginBreaks(interest.recomputedMargin, reportedMargin, settings.toleranceUnits),
+    // Per fee, the larger of its booked and reported figures (see GroupDiff.fees).
+    ...approvalBreaks(fees, (currency) => settings.feeApprovalLimitUnits(entity, currency)),
+    ...outstandingBreaks(outstanding, work.read.header.balances, settings.toleranceUnits),
+  ];
+  return { drafts: [interest.breaks, diffDrafts], checks, positions, stored };
 }
 

@@ -10,6 +10,7 @@ import { kindOfType, needsLookup } from './diff.js';
 import type { BreakDraft, KeyGroup, LocalEntry } from './diff.js';
 import { Head, keyGroups, withLookups } from './key-groups.js';
 import { ExternalSorter } from './external-sort.js';
+import { breakDraftSorter } from './break-order.js';
 import type { ReportEntry } from './report-entry.js';
 import { compareKeys } from './keys.js';
 import { diffInterest, sumReportedInterest } from './interest-check.js';
@@ -142,9 +143,13 @@ export type InterestLineTuple = [earnAccountId: string, currency: string, balanc
 /** The sort key of an {@link InterestLineTuple}: its Earn account. */
 export const interestLineKey = (line: InterestLineTuple): string => line[0];
 
-/** What the interest comparison found: its breaks and the recomputed margin per currency. */
+/**
+ * What the interest comparison found: its breaks (sorted by `breakDraftKey`, in files: a day on
+ * which every account's interest differs has a break per account; the caller closes the sorter)
+ * and the recomputed margin per currency.
+ */
 export interface InterestOutcome {
-  readonly breaks: readonly BreakDraft[];
+  readonly breaks: ExternalSorter<BreakDraft>;
   readonly recomputedMargin: ReadonlyMap<string, bigint>;
 }
 
@@ -187,8 +192,12 @@ export async function projectInterest(input: { books: EarnBooks; entity: string;
  * Compares the recomputed day with the report's interest entries (sorted by Earn account),
  * account by account. Memory is bounded by the sorters' runs. Does not close either sorter.
  */
-export async function compareProjected(projection: Pick<InterestProjection, 'lines' | 'recomputedMargin'>, input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint }): Promise<InterestOutcome> {
-  const breaks: BreakDraft[] = [];
+export async function compareProjected(
+  projection: Pick<InterestProjection, 'lines' | 'recomputedMargin'>,
+  input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; sortDirectory?: string | undefined },
+): Promise<InterestOutcome> {
+  const breaks = breakDraftSorter(input.sortDirectory);
+  let compared = false;
   // Both streams read in batches: an await per batch, not per account (2M awaits at 1M accounts).
   const lines = new Head(projection.lines.sortedBatches(), interestLineKey);
   const entries = new Head(input.reported.sortedBatches(), (entry: ReportedInterestTuple) => entry[0]);
@@ -205,10 +214,13 @@ export async function compareProjected(projection: Pick<InterestProjection, 'lin
         const moving = lines.next();
         if (moving !== undefined) await moving;
       }
-      for (const draft of diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account.map(fromReportedInterestTuple)), input.toleranceUnits)) breaks.push(draft);
+      const drafts = diffInterest(current, account.length === 0 ? undefined : sumReportedInterest(account.map(fromReportedInterestTuple)), input.toleranceUnits);
+      if (drafts.length > 0) await breaks.addAll(drafts);
     }
+    compared = true;
   } finally {
     await Promise.all([lines.close(), entries.close()]);
+    if (!compared) await breaks.close();
   }
   return { breaks, recomputedMargin: projection.recomputedMargin };
 }

@@ -30,7 +30,7 @@ export { Reconciler } from './reconciler.js';
 export { SYNC_BATCH_POSTINGS_MAX } from './day-sync.js';
 export type { ReconcileProgress, ReconcileProgressListener } from './day-progress.js';
 export type { ReconcileResult } from './day-run.js';
-export { TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX, WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
+export { RESULT_BREAKS_MAX_DEFAULT, RESULT_BREAKS_MAX_LIMIT, TOLERANCE_UNITS_DEFAULT, TOLERANCE_UNITS_MAX, WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
 export { WORKER_WAIT_MS_DEFAULT, WORKER_WAIT_MS_MAX } from './worker-start.js';
 export { COMPARE_ASIDE_INTEREST_ENTRIES_MIN } from './interest-projection.js';
 export type { ReconcilerOptions, WorkerThreads } from './reconciler-options.js';

@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { EarnBooks, LedgerLogger } from '@earnbook/ledger';
 import { ExternalSorter } from './external-sort.js';
+import { breakDraftKey } from './break-order.js';
+import type { BreakDraft } from './diff.js';
 import type { ReleasedRuns } from './external-sort.js';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, InterestOutcome, InterestProjection, ReportedInterestTuple } from './day-streams.js';
@@ -56,7 +58,10 @@ export interface PendingProjection {
    * the worker while this thread goes on (the report's sorter gives its runs up for it); else in
    * this thread, before it returns.
    */
-  compare(projection: InterestProjection, input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; tolerances: ReadonlyMap<string, bigint> }): Promise<PendingComparison>;
+  compare(
+    projection: InterestProjection,
+    input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; tolerances: ReadonlyMap<string, bigint>; sortDirectory?: string | undefined },
+  ): Promise<PendingComparison>;
   /** Stops the worker if it still runs and removes its files (the adopted runs included). */
   close(): Promise<void>;
 }
@@ -162,7 +167,8 @@ export interface ProjectionInput {
 /** Compares in this thread, before it returns (the reported runs stay the caller's sorter's). */
 async function compareHere(projection: InterestProjection, input: Parameters<PendingProjection['compare']>[1]): Promise<PendingComparison> {
   const outcome = await compareProjected(projection, input);
-  return { outcome: async () => outcome, recompare: (again) => compareProjected(again, input), close: async () => undefined };
+  // Its breaks' files are the caller's once it takes the outcome; removed here too (again: nothing) in case it did not.
+  return { outcome: async () => outcome, recompare: (again) => compareProjected(again, input), close: async () => outcome.breaks.close() };
 }
 
 /** The day's projection made in this thread, when {@link PendingProjection.result} asks for it. */
@@ -247,16 +253,16 @@ export async function projectInterestInWorker(
       return {
         async outcome(): Promise<InterestOutcome> {
           const reply = await answerWithin(answer, waitMs);
-          if (reply.ok) return { breaks: reply.breaks, recomputedMargin: projection.recomputedMargin };
+          if (reply.ok) return { breaks: ExternalSorter.adopt<BreakDraft>({ key: breakDraftKey, released: reply.breaks }), recomputedMargin: projection.recomputedMargin };
           // A worker that did not answer still reads the runs: it is stopped first.
           await worker.stop().catch(() => undefined);
           warnFallback(input, reply.message, 'comparison');
-          return compareProjected(projection, { reported, toleranceUnits: compared.toleranceUnits });
+          return compareProjected(projection, { reported, toleranceUnits: compared.toleranceUnits, sortDirectory: compared.sortDirectory });
         },
         async recompare(again): Promise<InterestOutcome> {
           // The worker may still read the runs; its answer is of the first projection: not wanted.
           await worker.stop().catch(() => undefined);
-          return compareProjected(again, { reported, toleranceUnits: compared.toleranceUnits });
+          return compareProjected(again, { reported, toleranceUnits: compared.toleranceUnits, sortDirectory: compared.sortDirectory });
         },
         // The worker is stopped before the runs it may still read are removed.
         close: async () => {

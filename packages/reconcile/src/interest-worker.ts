@@ -15,7 +15,6 @@ import { EarnBooks } from '@earnbook/ledger';
 import type { CycleLinesMark, Ledger } from '@earnbook/ledger';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestLineTuple, ReportedInterestTuple } from './day-streams.js';
-import type { BreakDraft } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
 import type { ReleasedRuns } from './external-sort.js';
 import { toleranceLookup } from './reconciler-options.js';
@@ -46,18 +45,20 @@ export interface InterestWorkerRequest {
 }
 
 /** The worker's answer to the comparison. */
-export type InterestWorkerReply = { readonly ok: true; readonly breaks: readonly BreakDraft[] } | { readonly ok: false; readonly message: string };
+/** The comparison's breaks are posted as the run files of a sorter by `breakDraftKey` (a day may have a break per account), in the worker's directory. */
+export type InterestWorkerReply = { readonly ok: true; readonly breaks: ReleasedRuns } | { readonly ok: false; readonly message: string };
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Compares over lent runs (given without their directory: these sorters remove nothing). */
-async function compare(request: InterestWorkerRequest): Promise<InterestWorkerReply> {
+async function compare(request: InterestWorkerRequest, directory: string): Promise<InterestWorkerReply> {
   try {
     const tolerances = new Map(request.tolerances.map(([currency, units]) => [currency, BigInt(units)]));
     const lines = ExternalSorter.adopt<InterestLineTuple>({ key: interestLineKey, released: request.projected });
     const reported = ExternalSorter.adopt<ReportedInterestTuple>({ key: reportedInterestKey, released: request.reported });
-    const outcome = await compareProjected({ lines, recomputedMargin: new Map() }, { reported, toleranceUnits: toleranceLookup(tolerances) });
-    return { ok: true, breaks: outcome.breaks };
+    const outcome = await compareProjected({ lines, recomputedMargin: new Map() }, { reported, toleranceUnits: toleranceLookup(tolerances), sortDirectory: directory });
+    // Released, not closed: the thread that asked adopts the files (the directory is removed with the worker's).
+    return { ok: true, breaks: await outcome.breaks.release() };
   } catch (error) {
     return { ok: false, message: messageOf(error) };
   }
@@ -87,7 +88,7 @@ async function run(port: NonNullable<typeof parentPort>, input: InterestWorkerIn
     await ledger.close();
   }
   // Listening before the projection is posted: the request can only follow it.
-  if (output.ok) port.once('message', (request: InterestWorkerRequest) => void compare(request).then((reply) => port.postMessage(reply)));
+  if (output.ok) port.once('message', (request: InterestWorkerRequest) => void compare(request, input.directory).then((reply) => port.postMessage(reply)));
   port.postMessage(output);
 }
 

@@ -71,10 +71,23 @@ export interface ReconcilerOptions {
    * fails with `migration_required`, naming them, and nothing is written.
    */
   readonly migrate?: boolean;
+  /**
+   * How many of the day's open breaks a `ReconcileResult` lists in `breaks` (0 to
+   * {@link RESULT_BREAKS_MAX_LIMIT}; default {@link RESULT_BREAKS_MAX_DEFAULT}). The result
+   * always counts them all (`openBreaks`, `breakCounts`); the rest are read a page at a time with
+   * `Reconciler.breaks({ entity, day, status: 'open' })`. A day on which every account's interest
+   * differs has a break per account, and a result holding them all held the day in memory.
+   */
+  readonly resultBreaksMax?: number;
 }
 
+/** Open breaks a result lists by default ({@link ReconcilerOptions.resultBreaksMax}). */
+export const RESULT_BREAKS_MAX_DEFAULT = 10_000;
+/** The most open breaks a result may be asked to list (~3 KB each in memory). */
+export const RESULT_BREAKS_MAX_LIMIT = 100_000;
+
 /** The fields of {@link ReconcilerOptions}, read once when a reconciler is made. */
-const RECONCILER_OPTION_KEYS = ['books', 'toleranceUnits', 'settlementThresholds', 'feeApprovalLimits', 'wallets', 'now', 'sortDirectory', 'workerThreads', 'workerWaitMs', 'logger', 'migrate'] as const satisfies readonly (keyof ReconcilerOptions)[];
+const RECONCILER_OPTION_KEYS = ['books', 'toleranceUnits', 'settlementThresholds', 'feeApprovalLimits', 'wallets', 'now', 'sortDirectory', 'workerThreads', 'workerWaitMs', 'logger', 'migrate', 'resultBreaksMax'] as const satisfies readonly (keyof ReconcilerOptions)[];
 
 /**
  * The options, each field read once into a plain object (a field whose getter throws, or a
@@ -197,6 +210,7 @@ export interface ReconcilerSettings {
   readonly sortDirectory: string | undefined;
   readonly workerThreads: WorkerThreads;
   readonly workerWaitMs: number;
+  readonly resultBreaksMax: number;
 }
 
 /** Checks the options (typed `invalid_input` on the first bad one) and freezes them as lookups. */
@@ -211,6 +225,8 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
   if (options.workerThreads !== undefined && !WORKER_THREADS.includes(options.workerThreads)) invalid('workerThreads', options.workerThreads, `must be one of ${WORKER_THREADS.join(', ')}`);
   const waitMs: unknown = options.workerWaitMs;
   if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isInteger(waitMs) || waitMs < 1 || waitMs > WORKER_WAIT_MS_MAX)) invalid('workerWaitMs', waitMs, `must be an integer number of milliseconds from 1 to ${WORKER_WAIT_MS_MAX}`);
+  const listed: unknown = options.resultBreaksMax;
+  if (listed !== undefined && (typeof listed !== 'number' || !Number.isInteger(listed) || listed < 0 || listed > RESULT_BREAKS_MAX_LIMIT)) invalid('resultBreaksMax', listed, `must be a whole number of breaks from 0 to ${RESULT_BREAKS_MAX_LIMIT}`);
   return Object.freeze({
     toleranceUnits: toleranceLookup(tolerance),
     tolerances: tolerance,
@@ -221,5 +237,6 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
     sortDirectory: options.sortDirectory,
     workerThreads: options.workerThreads ?? 'auto',
     workerWaitMs: options.workerWaitMs ?? WORKER_WAIT_MS_DEFAULT,
+    resultBreaksMax: options.resultBreaksMax ?? RESULT_BREAKS_MAX_DEFAULT,
   });
 }

@@ -90,8 +90,8 @@ export class Reconciler {
     this.logger.info({ event: 'reconcile.day', entity: input.entity, day: input.day }, `reconciling ${input.entity} ${input.day}`);
     const result = await reconcileDay(this.#settings, input);
     this.logger.info(
-      { event: 'reconcile.day.done', entity: result.entity, day: result.day, reportId: result.reportId, version: result.reportVersion, entries: result.reportEntries, breaks: result.breaks.length },
-      `reconciled ${result.entity} ${result.day} with report ${result.reportId} (version ${result.reportVersion}): ${result.breaks.length} open break(s)`,
+      { event: 'reconcile.day.done', entity: result.entity, day: result.day, reportId: result.reportId, version: result.reportVersion, entries: result.reportEntries, breaks: result.openBreaks },
+      `reconciled ${result.entity} ${result.day} with report ${result.reportId} (version ${result.reportVersion}): ${result.openBreaks} open break(s)`,
     );
     return result;
   }

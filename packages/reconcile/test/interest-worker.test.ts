@@ -11,7 +11,7 @@ import { EarnBooks, Ledger } from '@earnbook/ledger';
 import type { LedgerLogger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { ReconcileError, Reconciler, openReportFile } from '../src/index.js';
-import type { ReconcileResult } from '../src/index.js';
+import type { BreakDraft, ReconcileResult } from '../src/index.js';
 import { Worker } from 'node:worker_threads';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from '../src/day-streams.js';
 import type { ReportedInterestTuple } from '../src/day-streams.js';
@@ -23,6 +23,13 @@ import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { DAY, NOW, ZONE, bookTheDay, outcome, recordingLogger, terms } from './interest-worker-fixtures.js';
 
 const ACCOUNTS = 24;
+
+/** A sorter's items in order. */
+async function sortedDrafts(sorter: ExternalSorter<BreakDraft>): Promise<BreakDraft[]> {
+  const items: BreakDraft[] = [];
+  for await (const batch of sorter.sortedBatches()) items.push(...batch);
+  return items;
+}
 
 async function openBooks(filename: string, logger?: LedgerLogger): Promise<Ledger> {
   return Ledger.open({ storage: openSqliteDatabase({ filename }), entities: [{ id: 'defi', timeZone: ZONE }], ...(logger === undefined ? {} : { logger }) });
@@ -235,11 +242,14 @@ describe('the comparison on the worker thread', () => {
         const comparison = await pending.compare(projection, { reported, toleranceUnits: () => 1n, tolerances: new Map() });
         const outcome = await comparison.outcome();
         const expected = await compareProjected({ lines: new ExternalSorter({ key: interestLineKey }), recomputedMargin: new Map() }, { reported: here, toleranceUnits: () => 1n });
-        expect(outcome.breaks).toEqual(expected.breaks);
-        expect(outcome.breaks.map((item) => [item.kind, item.earnAccountId])).toEqual([
+        const drafts = await sortedDrafts(outcome.breaks);
+        expect(drafts).toEqual(await sortedDrafts(expected.breaks));
+        expect(drafts.map((item) => [item.kind, item.earnAccountId])).toEqual([
           ['unexpected_interest', 'a1'],
           ['unexpected_interest', 'a2'],
         ]);
+        await outcome.breaks.close();
+        await expected.breaks.close();
         expect(logger.warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', entity: 'defi', day: DAY, reason }]);
         await comparison.close();
       } finally {
