@@ -16,7 +16,7 @@ console.log('balance', await ledger.balance(account.ledgerAccountId));
 
 const reconciler = await Reconciler.open({ books });
 const result = await reconciler.reconcileDay({ entity: 'lending', day: '2025-03-18', report: await openReportFile('report.json') });
-console.log('breaks', result.breaks.length, 'interest', result.synced.interest);
+console.log('breaks', result.openBreaks, 'interest', result.synced.interest);
 const { manifest } = await exportAudit({ db: reconciler.db, entity: 'lending', fromDay: '2025-03-18', toDay: '2025-03-19', directory: 'audit', formats: ['journal_csv', 'balances_csv'] });
 console.log('exported', manifest.files.map((file) => `${file.name}:${file.rows}`).join(' '));
 await ledger.close();

@@ -162,13 +162,15 @@ async function reconcileEntities(options: NightlyOptions, folder: string): Promi
         results.push(result);
         const synced = result.synced;
         log(
-          `${entity} ${options.day}: report ${result.reportId} v${result.reportVersion} (${result.reportStatus === 'created' ? 'new' : 'already processed'}), ${result.reportEntries} entries, booked ${synced.interest} interest / ${synced.partnerMargin} margin / ${synced.fee} fee, ${result.breaks.length} open break(s)`,
+          `${entity} ${options.day}: report ${result.reportId} v${result.reportVersion} (${result.reportStatus === 'created' ? 'new' : 'already processed'}), ${result.reportEntries} entries, booked ${synced.interest} interest / ${synced.partnerMargin} margin / ${synced.fee} fee, ${result.openBreaks} open break(s)`,
         );
       }
       const latest = results[results.length - 1];
       for (const found of latest?.breaks ?? []) {
         log(`ALERT ${entity} ${options.day}: break ${found.id} ${found.kind}${found.currency === null ? '' : ` ${found.currency}`}${found.providerId === null ? '' : ` ${found.providerId}`} (ours ${found.expected ?? '-'}, report ${found.actual ?? '-'})`);
       }
+      // The result lists the first breaks of a large day (the reconciler's resultBreaksMax); it counts them all.
+      if (latest !== undefined && latest.breaks.length < latest.openBreaks) log(`ALERT ${entity} ${options.day}: ${latest.openBreaks - latest.breaks.length} more open break(s) not listed here: reconciler.breaks({ entity, day, status: 'open' }) pages through them all`);
       for (const instruction of latest?.instructions ?? []) {
         if (instruction.status === 'confirmed') continue;
         // Held (a disputed figure) or cancelled (the day settles nothing now): nothing to move.
@@ -185,6 +187,6 @@ async function reconcileEntities(options: NightlyOptions, folder: string): Promi
       entities.push(Object.freeze({ entity, results: [], reports: [], latest: undefined, superseded: [], error: described }));
     }
   }
-  const exitCode: NightlyExitCode = entities.some((night) => night.error !== undefined) ? EXIT_ERROR : entities.some((night) => (night.latest?.breaks.length ?? 0) > 0) ? EXIT_BREAKS : EXIT_CLEAN;
+  const exitCode: NightlyExitCode = entities.some((night) => night.error !== undefined) ? EXIT_ERROR : entities.some((night) => (night.latest?.openBreaks ?? 0) > 0) ? EXIT_BREAKS : EXIT_CLEAN;
   return Object.freeze({ day: options.day, exitCode, entities });
 }

@@ -43,8 +43,14 @@ export interface ReconcileSummary {
   readonly synced: ReconcileResult['synced'];
   /** Breaks this run closed because the report no longer shows them. */
   readonly resolvedBreaks: number;
+  /** Open breaks of the day (all of them; `breaks` may list fewer). */
+  readonly openBreaks: number;
   /** Open breaks per kind (every kind listed). */
   readonly breakCounts: Readonly<Record<BreakKind, number>>;
+  /**
+   * The open breaks, in the run's order: all of them, or the first 10,000 (the reconciler's
+   * `resultBreaksMax`) when there are more; `earnbook breaks list` and the breaks.csv export have them all.
+   */
   readonly breaks: readonly Break[];
   readonly settlement: readonly SettlementLine[];
   readonly instructions: readonly SettlementInstruction[];
@@ -54,8 +60,8 @@ export interface ReconcileSummary {
 export function buildReconcileSummary(input: { result: ReconcileResult; generatedAt: string }): ReconcileSummary {
   const { result } = input;
   const loaded = result.report;
-  const breakCounts = Object.fromEntries(BREAK_KINDS.map((kind) => [kind, 0])) as Record<BreakKind, number>;
-  for (const item of result.breaks) breakCounts[item.kind] = (breakCounts[item.kind] ?? 0) + 1;
+  // Every kind listed, in BREAK_KINDS order (the result's counts, which cover every open break).
+  const breakCounts = Object.fromEntries(BREAK_KINDS.map((kind) => [kind, result.breakCounts[kind] ?? 0])) as Record<BreakKind, number>;
   const reported = new Map(loaded.header.balances.map((balance) => [balance.currency, formatUnits(toUnits(balance.outstandingBalance))]));
   const currencies = [...new Set([...result.positions.map((position) => position.currency), ...reported.keys()])].sort();
   const zero = formatUnits(0n);
@@ -74,7 +80,7 @@ export function buildReconcileSummary(input: { result: ReconcileResult; generate
       ...position,
       reportedOutstanding: reported.get(currency) ?? null,
       // The reconciler decides what is disputed (it applies the tolerance); the summary only reports it.
-      disputed: result.breaks.some((item) => item.kind === 'outstanding_balance_mismatch' && item.currency === currency),
+      disputed: result.disputedCurrencies.includes(currency),
       instruction: result.instructions.find((item) => item.currency === currency) ?? null,
     };
   });
@@ -97,6 +103,7 @@ export function buildReconcileSummary(input: { result: ReconcileResult; generate
     },
     synced: result.synced,
     resolvedBreaks: result.resolvedBreaks,
+    openBreaks: result.openBreaks,
     breakCounts,
     breaks: result.breaks,
     settlement,
@@ -135,7 +142,7 @@ export function describeTransfer(line: SettlementLine): string {
  */
 export function formatReconcileText(summary: ReconcileSummary, files: readonly string[]): string {
   const lines: string[] = [];
-  const open = summary.breaks.length;
+  const open = summary.openBreaks;
   lines.push(`${summary.entity} ${summary.day}: ${summary.clean ? 'CLEAN' : `NOT CLEAN, ${open} open break${open === 1 ? '' : 's'}`}`);
   const { synced } = summary;
   lines.push(

@@ -109,14 +109,14 @@ ${amountCell(item.actual)}
 /**
  * Open breaks listed in `summary.html`: a person reads a page, not a day of them. A day on which
  * every entry differs (a provider's rounding changed) has one per Earn account: 99,000 rows made a
- * page no browser opens. The counts per kind cover all of them; every break is in `summary.json`,
- * `earnbook breaks list` and the `breaks.csv` export.
+ * page no browser opens. The counts per kind cover all of them; every break is in
+ * `earnbook breaks list` and the `breaks.csv` export (`summary.json` lists the first 10,000).
  */
 export const SUMMARY_HTML_BREAKS_MAX = 1_000;
 
 /** Renders `summary.html` for a run. */
 export function renderSummaryHtml(summary: ReconcileSummary): string {
-  const open = summary.breaks.length;
+  const open = summary.openBreaks;
   const listed = summary.breaks.slice(0, SUMMARY_HTML_BREAKS_MAX);
   const title = `Reconciliation ${summary.entity} ${summary.day}`;
   const counted = BREAK_KINDS.filter((kind) => summary.breakCounts[kind] > 0);
@@ -191,7 +191,7 @@ ${listed.map(breakRow)}
 </table></div>${
         listed.length < open
           ? html`
-<p class="note" id="breaks-more">The first ${listed.length} of ${open} open breaks (in the run's order). All of them are in summary.json, in <code>earnbook breaks list</code> and in the breaks.csv export (<code>earnbook export --what breaks</code>).</p>`
+<p class="note" id="breaks-more">The first ${listed.length} of ${open} open breaks (in the run's order). All of them are in <code>earnbook breaks list</code> and in the breaks.csv export (<code>earnbook export --what breaks</code>).</p>`
           : ''
       }`
 }

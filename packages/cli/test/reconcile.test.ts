@@ -75,6 +75,8 @@ describe('earnbook reconcile', () => {
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as ReconcileSummary;
     expect(summary.clean).toBe(false);
     expect(summary.breakCounts).toMatchObject({ missing_in_ledger: 1, outstanding_balance_mismatch: 1, interest_mismatch: 0 });
+    expect(summary.openBreaks).toBe(2);
+    expect(summary.settlement.map((line) => [line.currency, line.disputed])).toEqual([['BTC', true]]);
     expect(summary.breaks.map((item) => item.kind)).toEqual(['missing_in_ledger', 'outstanding_balance_mismatch']);
     expect(summary.breaks[0]?.providerId).toBe(HOSTILE_BOOKING);
     // A disputed outstanding balance instructs no transfer.

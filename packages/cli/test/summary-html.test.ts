@@ -20,6 +20,7 @@ describe('summary.html', () => {
       report: { id: hostile, version: 1, status: 'created', entries: 1, source: hostile, contentHash: hostile, generatedAt: hostile, timeZone: hostile },
       synced: { interest: 0, partnerMargin: 0, fee: 0 },
       resolvedBreaks: 0,
+      openBreaks: 1,
       breakCounts: { missing_in_ledger: 1 },
       breaks: [
         { id: 1, entity: hostile, accountingDay: '2025-03-18', kind: 'missing_in_ledger', providerId: hostile, earnAccountId: hostile, currency: hostile, expected: hostile, actual: hostile, details: { reason: hostile }, status: 'open', resolutionReason: null, resolutionTransactionId: null, reportVersion: 1 },
@@ -50,7 +51,8 @@ describe('summary.html', () => {
   });
 
   it(`lists the first ${SUMMARY_HTML_BREAKS_MAX} open breaks and says where all of them are; the counts cover every one`, () => {
-    const summary = (breaks: number) =>
+    // `listed`: the result lists the first of a large day's breaks (the reconciler's resultBreaksMax) and counts them all.
+    const summary = (breaks: number, listed = breaks) =>
       ({
         kind: 'earnbook_reconcile_summary',
         version: 1,
@@ -61,8 +63,9 @@ describe('summary.html', () => {
         report: { id: 'r', version: 1, status: 'created', entries: breaks, source: 'file', contentHash: 'h', generatedAt: '2025-03-19T00:00:00.000Z', timeZone: 'UTC' },
         synced: { interest: 0, partnerMargin: 0, fee: 0 },
         resolvedBreaks: 0,
+        openBreaks: breaks,
         breakCounts: { interest_mismatch: breaks },
-        breaks: Array.from({ length: breaks }, (_, index) => ({
+        breaks: Array.from({ length: listed }, (_, index) => ({
           id: index + 1, entity: 'defi', accountingDay: '2025-03-18', kind: 'interest_mismatch', providerId: null, earnAccountId: `ea-${index + 1}`, currency: 'BTC',
           expected: '0.000000000000000001', actual: '0.000000000000000002', details: {}, status: 'open', resolutionReason: null, resolutionTransactionId: null, reportVersion: 1,
         })),
@@ -73,7 +76,7 @@ describe('summary.html', () => {
     const all = renderSummaryHtml(summary(SUMMARY_HTML_BREAKS_MAX));
     expect(rows(all)).toBe(SUMMARY_HTML_BREAKS_MAX);
     expect(all).not.toContain('breaks-more');
-    const many = renderSummaryHtml(summary(SUMMARY_HTML_BREAKS_MAX * 3 + 1));
+    const many = renderSummaryHtml(summary(SUMMARY_HTML_BREAKS_MAX * 3 + 1, SUMMARY_HTML_BREAKS_MAX * 2));
     expect(rows(many)).toBe(SUMMARY_HTML_BREAKS_MAX);
     expect(many).toContain(`ea-${SUMMARY_HTML_BREAKS_MAX}<`);
     expect(many).not.toContain(`ea-${SUMMARY_HTML_BREAKS_MAX + 1}<`);

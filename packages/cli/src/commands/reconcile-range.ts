@@ -76,7 +76,7 @@ async function runDay(flags: ReconcileFlags, io: CliIo, input: { opened: OpenBoo
       const result = await input.opened.reconciler.reconcileDay({ entity, day, report: fetched.report, onProgress: ({ phase, rows }) => input.progress.rows(phase, rows) });
       reconciled = true;
       const { summary, files } = await writeDaySummary({ result, fetchedFile: fetched.file, out, io });
-      return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.breaks.length, reportId: summary.report.id, files } as const;
+      return { entity, day, status: summary.clean ? 'clean' : 'breaks', openBreaks: summary.openBreaks, reportId: summary.report.id, files } as const;
     });
   } catch (error) {
     // Once the books committed the day, what was written of its files stays (report.json first).
