@@ -61,6 +61,34 @@ describe('earnbook reconcile', () => {
     await access(join(ws.dir, '.earnbook', 'reconcile', 'defi', DAY, 'summary.html'));
   });
 
+  it('on a day of more breaks than the result lists (10,000), counts every one and lists the first 10,000 in summary.json, 1,000 in the page', async () => {
+    const report = structuredClone(ws.report);
+    const unknown = 10_050;
+    for (let index = 0; index < unknown; index++) {
+      const id = `00000000-0000-4000-9000-${String(index).padStart(12, '0')}`;
+      report.transactions.push({ id, type: 'Deposit', currency: 'BTC', amount: '0.01', createdAt: '2025-03-18T11:00:00Z', accountId: 'ea-unknown', bookingId: id });
+    }
+    const balance = report.balances[0];
+    if (balance !== undefined) balance.outstandingBalance = formatUnits(toUnits(balance.outstandingBalance) - 7n);
+    const out = join(ws.dir, 'out');
+    const result = await reconcile(['--out', out], await ws.writeReport('many.json', report));
+    expect(result.code).toBe(1);
+    const open = unknown + 1;
+    expect(result.stdout).toMatch(new RegExp(`^defi 2025-03-18: NOT CLEAN, ${open} open breaks\\n`));
+    expect(result.stdout).toMatch(new RegExp(`missing_in_ledger {13}${unknown}\\n`));
+    expect(result.stdout).toMatch(/DISPUTED/);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as ReconcileSummary;
+    expect(summary).toMatchObject({ clean: false, openBreaks: open });
+    expect(summary.breakCounts).toMatchObject({ missing_in_ledger: unknown, outstanding_balance_mismatch: 1 });
+    expect(summary.breaks).toHaveLength(10_000);
+    expect(summary.breaks.every((item) => item.kind === 'missing_in_ledger')).toBe(true);
+    // The disputed outstanding balance is told though its break is past the first 10,000.
+    expect(summary.settlement.map((line) => [line.currency, line.disputed])).toEqual([['BTC', true]]);
+    const page = await readFile(join(out, 'summary.html'), 'utf8');
+    expect(page).toContain(`Not clean: ${open} open breaks.`);
+    expect(page).toMatch(new RegExp(`id="breaks-more">The first 1000 of ${open} open breaks`));
+  });
+
   it('exits 1 when breaks are found, lists them in both summaries, and escapes every value in the page', async () => {
     const report = structuredClone(ws.report);
     report.transactions.push({ id: '00000000-0000-4000-8000-000000000009', type: 'Deposit', currency: 'BTC', amount: '0.25', createdAt: '2025-03-18T11:00:00Z', accountId: HOSTILE_ACCOUNT, bookingId: HOSTILE_BOOKING });
