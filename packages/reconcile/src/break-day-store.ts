@@ -26,7 +26,7 @@ const BREAK_WRITE_BATCH_ROWS = 500;
 const STORED_BREAKS_PAGE_ROWS = 5_000;
 /** Groups handed on per batch: an await per batch, not per group. */
 const GROUP_BATCH = 500;
-/** Listed breaks read back per statement (one index probe each: `reconcile_breaks_open`). */
+/** Listed breaks read back per statement (one index probe each: `reconcile_breaks_day`). */
 const LISTED_READ_ROWS = 500;
 
 /** What storing a run's breaks of a day left open, and closed. */
@@ -156,7 +156,7 @@ async function readListed(db: Kysely<ReconcileDatabase>, input: { entity: string
   const byFingerprint = new Map<string, BreakRow>();
   for (let start = 0; start < input.listed.length; start += LISTED_READ_ROWS) {
     const fingerprints = input.listed.slice(start, start + LISTED_READ_ROWS).map((draft) => draft.fingerprint);
-    for (const row of await repository.selectOpenBreaksOfFingerprints(db, { entity: input.entity, day: input.day, fingerprints })) byFingerprint.set(row.fingerprint, row);
+    for (const row of await repository.selectBreaksOfFingerprints(db, { entity: input.entity, day: input.day, fingerprints })) if (row.status === 'open') byFingerprint.set(row.fingerprint, row);
   }
   return input.listed.flatMap((draft) => {
     const row = byFingerprint.get(draft.fingerprint);

@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { EarnBooks } from '@earnbook/ledger';
 import type { Kysely } from 'kysely';
 import { BREAK_KINDS, Reconciler, breakDraft, compareBreaks } from '../src/index.js';
 import type { BreakDraft } from '../src/index.js';
@@ -20,6 +19,8 @@ import * as repository from '../src/db/repository.js';
 import type { BreakRow } from '../src/db/repository.js';
 import type { BreakKind, ReconcileDatabase } from '../src/db/schema.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
+import { EarnBooks, Ledger } from '@earnbook/ledger';
+import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 
 const NOW = '2025-03-19T06:00:00.000Z';
 const KINDS: readonly BreakKind[] = ['amount_mismatch', 'interest_mismatch', 'missing_in_report', 'approval_required', 'outstanding_balance_mismatch'];
@@ -224,5 +225,22 @@ describe('breakDraftKey', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe('reading the listed breaks back on SQLite', () => {
+  it('probes the day index per fingerprint, not every open break of the day (no status in the statement)', async () => {
+    const { db, dialect, native } = openSqliteDatabase({ filename: ':memory:' });
+    const ledger = await Ledger.open({ storage: { db, dialect }, entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    try {
+      await Reconciler.open({ books: new EarnBooks(ledger) });
+      const compiled = repository.breaksOfFingerprintsQuery(repository.withReconcileTables(db), { entity: 'defi', day: '2025-03-18', fingerprints: ['a', 'b'] }).compile();
+      const plan = (native.prepare(`explain query plan ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as { detail: string }[]).map((row) => row.detail).join('\n');
+      expect(plan).toMatch(/USING INDEX reconcile_breaks_day \(entity=\? AND accounting_day=\? AND fingerprint=\?\)/);
+      // With `status = ?` added, SQLite walked `reconcile_breaks_status` over every open break of the day on the
+      // nightly bench's books (225 ms against 3.4 ms for 500 fingerprints among 1M), though not on an empty one.
+    } finally {
+      await ledger.close();
+    }
   });
 });

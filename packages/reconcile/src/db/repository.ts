@@ -49,10 +49,21 @@ export async function selectBreaksOfDayOfKinds(db: Db, input: { entity: string; 
   return db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).where('kind', 'in', [...input.kinds]).orderBy('id').execute();
 }
 
-/** The open breaks of a day with the given fingerprints (one probe each of `reconcile_breaks_open`). */
-export async function selectOpenBreaksOfFingerprints(db: Db, input: { entity: string; day: string; fingerprints: readonly string[] }): Promise<BreakRow[]> {
+/**
+ * The breaks of a day with the given fingerprints, open and resolved (one probe each of
+ * `reconcile_breaks_day`; an identity's resolved rows are its history, a few). The caller keeps
+ * the open ones: with `status = ?` in the statement SQLite walked `reconcile_breaks_status` over
+ * every open break of the day instead (books without statistics; it cannot use the partial index
+ * for a parameter): 225 ms against 3.4 ms for 500 fingerprints on a day of 1M open breaks.
+ */
+export async function selectBreaksOfFingerprints(db: Db, input: { entity: string; day: string; fingerprints: readonly string[] }): Promise<BreakRow[]> {
   if (input.fingerprints.length === 0) return [];
-  return db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).where('status', '=', 'open').where('fingerprint', 'in', [...input.fingerprints]).execute();
+  return breaksOfFingerprintsQuery(db, input).execute();
+}
+
+/** The statement of {@link selectBreaksOfFingerprints} (its plan is tested). */
+export function breaksOfFingerprintsQuery(db: Db, input: { entity: string; day: string; fingerprints: readonly string[] }) {
+  return db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).where('fingerprint', 'in', [...input.fingerprints]);
 }
 
 /**
