@@ -3,9 +3,9 @@
  * {@link breakDraftKey} (one sorter per source: the interest comparison's, the diff's and the
  * day's checks'); the day's stored rows are read in pages into a sorter of their own by the same
  * group; the two are merged group by group, each group planned by {@link planBreakGroup} and
- * written as it comes (inserts in batches). A day with a million breaks holds a page of rows, a
- * sorter's run and a batch of inserts, not the day: the run that held them all reached 3.5 GiB
- * at 1M `interest_mismatch` breaks (reconcile README, session 33).
+ * its changes written in batches. A day with a million breaks holds a page of rows, a sorter's
+ * run and a batch of changes, not the day: the run that held them all reached 3.5 GiB at 1M
+ * `interest_mismatch` breaks (reconcile README, session 33).
  */
 import type { Insertable, Kysely } from 'kysely';
 import { BREAK_KINDS } from './diff.js';

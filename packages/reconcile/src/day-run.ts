@@ -264,7 +264,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     checkHeader(read.header, { entity, day, timeZone });
     // With a worker, the comparison runs there while this thread syncs (its outcome is read by the plan).
     const projected = await projection.result();
-    const interest = await projection.compare(projected, { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances });
+    const interest = await projection.compare(projected, { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances, sortDirectory: settings.sortDirectory });
     comparison = interest;
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
     // Prefetch (the ledger's API, outside the write): the day's newest processed version, for a

@@ -60,7 +60,7 @@ export interface PendingProjection {
    */
   compare(
     projection: InterestProjection,
-    input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; tolerances: ReadonlyMap<string, bigint>; sortDirectory?: string | undefined },
+    input: { reported: ExternalSorter<ReportedInterestTuple>; toleranceUnits: (currency: string) => bigint; tolerances: ReadonlyMap<string, bigint>; sortDirectory: string | undefined },
   ): Promise<PendingComparison>;
   /** Stops the worker if it still runs and removes its files (the adopted runs included). */
   close(): Promise<void>;

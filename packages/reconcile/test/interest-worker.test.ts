@@ -239,7 +239,7 @@ describe('the comparison on the worker thread', () => {
       const here = await reportedSorter(directory);
       try {
         const projection = await pending.result();
-        const comparison = await pending.compare(projection, { reported, toleranceUnits: () => 1n, tolerances: new Map() });
+        const comparison = await pending.compare(projection, { reported, toleranceUnits: () => 1n, tolerances: new Map(), sortDirectory: directory });
         const outcome = await comparison.outcome();
         const expected = await compareProjected({ lines: new ExternalSorter({ key: interestLineKey }), recomputedMargin: new Map() }, { reported: here, toleranceUnits: () => 1n });
         const drafts = await sortedDrafts(outcome.breaks);
