@@ -19,7 +19,8 @@ import { cycleLinesMark, describeValue, formatInstant, nextAccountingDay, parseA
 import type { CycleLinesMark, EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { valueText } from './input-guards.js';
-import { earlierAmountsKey, entryKindOfDetails, matchKey } from './diff.js';
+import { matchKey } from './diff.js';
+import { EarlierAmounts, withEarlierAmounts } from './earlier-amounts.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
@@ -51,7 +52,6 @@ import type { BreakKind } from './db/schema.js';
 import { holdNextDayInstructions, instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
-import type { BreakRow } from './db/repository.js';
 
 /** The report's interest entries of a batch as the comparison sorts them (by Earn account). */
 function* reportedInterestOf(batch: readonly ReportEntry[]): Generator<ReportedInterestTuple> {
@@ -92,8 +92,8 @@ export interface ReconcileResult {
   readonly clean: boolean;
 }
 
-/** The kinds of stored breaks a run reads whole: earlier versions' figures (`earlierAmounts`) and the holds a person's resolution lifts. */
-const BREAK_KINDS_READ_WHOLE = ['amount_mismatch', 'restated_entry', 'approval_required', 'outstanding_balance_mismatch'] as const;
+/** The kinds of stored breaks a run reads whole: the holds a person's resolution lifts (a few per currency). */
+const BREAK_KINDS_READ_WHOLE = ['approval_required', 'outstanding_balance_mismatch'] as const;
 
 /** The reconciler's configuration, as one run needs it. */
 export interface DaySettings extends ReconcilerSettings {
@@ -333,26 +333,6 @@ interface DayWork {
 }
 
 /**
- * Per provider id and entry kind (`earlierAmountsKey`: a margin and a fee under one provider id
- * are two entries), the amounts earlier versions of the day reported against the books (the
- * `actual` of their `amount_mismatch` and `restated_entry` breaks) and the kind each got, the
- * latest version's where two gave one amount (see `DayContext.earlierAmounts`). A run of the same
- * version again counts its own earlier breaks too: it classifies the same figures alike.
- */
-function earlierAmounts(rows: readonly BreakRow[], version: number): Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>> {
-  const amounts = new Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>>();
-  const earlier = rows.filter((row) => row.report_version <= version && (row.kind === 'amount_mismatch' || row.kind === 'restated_entry') && row.provider_id !== null && row.actual !== null);
-  for (const row of earlier.sort((a, b) => a.report_version - b.report_version)) {
-    const kind = row.kind as 'amount_mismatch' | 'restated_entry';
-    const key = earlierAmountsKey(row.provider_id ?? '', entryKindOfDetails(JSON.parse(row.details) as Record<string, unknown>));
-    const byAmount = amounts.get(key) ?? new Map<string, 'amount_mismatch' | 'restated_entry'>();
-    byAmount.set(row.actual ?? '', kind);
-    amounts.set(key, byAmount);
-  }
-  return amounts;
-}
-
-/**
  * The day's interest comparison for the books as the write transaction sees them. The projection
  * was read before the transaction (beside the report's read, on a worker where there is one); if
  * no posting on an Earn account, no Earn account and no product version came in since (the
@@ -391,10 +371,11 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
   const db = repository.withReconcileTables(scope.db);
   const state = recorded.status === 'exists' ? await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed }) : undefined;
-  // The day's stored breaks of the few kinds the plan (earlier versions' figures) and the holds
-  // below read whole; the rest are merged with the run's drafts as they are stored.
+  // The day's stored breaks of the kinds the holds below read whole; earlier versions' figures
+  // are read in step with the diff (`earlier-amounts.ts`), the rest merged with the run's drafts
+  // as they are stored.
   const breakRows = await repository.selectBreaksOfDayOfKinds(db, { entity, day, kinds: BREAK_KINDS_READ_WHOLE });
-  const context = { ...work.context, version: recorded.value.version, earlierAmounts: earlierAmounts(breakRows, recorded.value.version) };
+  const context = { ...work.context, version: recorded.value.version };
   const synced = await syncDay(settings, work, context);
   const plan = await planDay(settings, work, context, interest);
   const now = formatInstant(settings.now());
@@ -480,10 +461,16 @@ async function planDay(
   const diffed = rowCounter(work.progress, 'diff');
   // The days the worker read, where nothing was booked on them since (the sync books on them).
   const sorted = await work.prefetched.current(work.scope.db);
-  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report: work.byKey.sortedBatches(), sortDirectory: settings.sortDirectory, sorted }, work.scope.db)) {
+  // Earlier versions' figures, per key as the report's entries pass (see earlier-amounts.ts).
+  const earlier = work.own(await EarlierAmounts.read(repository.withReconcileTables(work.scope.db), { entity, day: context.day, version: context.version, sortDirectory: settings.sortDirectory }));
+  const pending = new Map<string, Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>>>();
+  const report = withEarlierAmounts(work.byKey.sortedBatches(), earlier, pending);
+  for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report, sortDirectory: settings.sortDirectory, sorted }, work.scope.db)) {
     for (const group of batch) {
       diffed.add(group.report.length);
-      const diff = diffGroup(group, context);
+      const amounts = pending.get(group.key);
+      if (amounts !== undefined) pending.delete(group.key);
+      const diff = diffGroup(group, amounts === undefined ? context : { ...context, earlierAmounts: amounts });
       if (diff.breaks.length > 0) await diffDrafts.addAll(diff.breaks);
       for (const entry of diff.ofDay) flows.add(entry);
       for (const { currency, units } of diff.margin) reportedMargin.set(currency, (reportedMargin.get(currency) ?? 0n) + units);

@@ -9,11 +9,14 @@ import fc from 'fast-check';
 import type { Kysely } from 'kysely';
 import { BREAK_KINDS, Reconciler, breakDraft, compareBreaks } from '../src/index.js';
 import type { BreakDraft } from '../src/index.js';
-import { breakFingerprint } from '../src/diff.js';
 import { planBreakGroup } from '../src/break-store.js';
 import { storeDayBreaks } from '../src/break-day-store.js';
 import { breakDraftKey, breakDraftSorter, breakGroupKey, mergeSortedBatches } from '../src/break-order.js';
 import { compareKeys } from '../src/keys.js';
+import { EarlierAmounts, earlierAmountsOf, withEarlierAmounts } from '../src/earlier-amounts.js';
+import type { EarlierAmountTuple } from '../src/earlier-amounts.js';
+import { breakFingerprint, entryKindOfDetails } from '../src/diff.js';
+import type { ReportEntry } from '../src/report-entry.js';
 import { ExternalSorter } from '../src/external-sort.js';
 import * as repository from '../src/db/repository.js';
 import type { BreakRow } from '../src/db/repository.js';
@@ -241,6 +244,56 @@ describe('reading the listed breaks back on SQLite', () => {
       // nightly bench's books (225 ms against 3.4 ms for 500 fingerprints among 1M), though not on an empty one.
     } finally {
       await ledger.close();
+    }
+  });
+});
+
+describe.each(DIALECTS)('earlier versions\' amounts read in step with the report, on %s', (dialect) => {
+  it('gives each report key the amounts the whole-day map gave it, across pages and sorter batches (6,200 stored breaks, keys absent from either side)', async () => {
+    const opened = await freshLedger(dialect, { entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    try {
+      await Reconciler.open({ books: new EarnBooks(opened.ledger) });
+      const db = repository.withReconcileTables(opened.ledger.db);
+      const day = '2025-03-18';
+      const kinds = ['amount_mismatch', 'restated_entry', 'interest_mismatch'] as const;
+      const rows = Array.from({ length: 6_200 }, (_, index) => {
+        const providerId = `p-${String(index % 2_500).padStart(5, '0')}`;
+        const kind = kinds[index % 3] ?? 'amount_mismatch';
+        const entryKind = index % 4 === 0 ? null : 'interest';
+        return {
+          entity: 'defi', accounting_day: day, kind, fingerprint: `f-${index}`, provider_id: index % 97 === 0 ? null : providerId, earn_account_id: null, currency: 'BTC',
+          expected: '1', actual: index % 89 === 0 ? null : `0.${index % 7}`, details: JSON.stringify(entryKind === null ? {} : { kind: entryKind }), report_version: 1 + (index % 4),
+          status: 'resolved' as const, resolved_by: 'run' as const, resolution_reason: 'x', resolution_transaction_id: null, created_at: NOW, resolved_at: NOW,
+        };
+      });
+      for (let start = 0; start < rows.length; start += 500) await repository.insertBreaks(db, rows.slice(start, start + 500));
+      const version = 3;
+      // The reference: the whole day's rows as one map, as the run built it before.
+      const stored = await repository.selectBreaksOfDay(db, 'defi', day);
+      const tuples: EarlierAmountTuple[] = stored.flatMap((row) => (row.kind === 'interest_mismatch' || row.report_version > version || row.provider_id === null || row.actual === null ? [] : [[row.provider_id, entryKindOfDetails(JSON.parse(row.details) as Record<string, unknown>), row.actual, row.kind as 'amount_mismatch', row.report_version, row.id] as EarlierAmountTuple]));
+      const whole = earlierAmountsOf(tuples);
+      // The report: every other key of the stored ones, some twice, and keys with no stored break, sorted by match key.
+      const keys = [...Array.from({ length: 1_250 }, (_, index) => `p-${String(index * 2).padStart(5, '0')}`), 'a-first', 'p-99999', 'z-last'].sort();
+      const entries = keys.flatMap((key, index) => Array.from({ length: 1 + (index % 2) }, () => ({ id: key, type: 'Interest' }) as unknown as ReportEntry));
+      const earlier = await EarlierAmounts.read(db, { entity: 'defi', day, version, sortDirectory: undefined });
+      const pending = new Map<string, Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>>>();
+      try {
+        const batches = (async function* () {
+          for (let start = 0; start < entries.length; start += 333) yield entries.slice(start, start + 333);
+        })();
+        let passed = 0;
+        for await (const batch of withEarlierAmounts(batches, earlier, pending)) passed += batch.length;
+        expect(passed).toBe(entries.length);
+      } finally {
+        await earlier.close();
+      }
+      for (const key of keys) {
+        const expected = new Map([...whole].filter(([mapKey]) => (JSON.parse(mapKey) as unknown[])[0] === key));
+        expect(pending.get(key) ?? new Map()).toEqual(expected);
+      }
+      expect(pending.size).toBeGreaterThan(1_000);
+    } finally {
+      await opened.close();
     }
   });
 });

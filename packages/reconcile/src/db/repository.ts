@@ -49,6 +49,20 @@ export async function selectBreaksOfDayOfKinds(db: Db, input: { entity: string; 
   return db.selectFrom('reconcile_breaks').selectAll().where('entity', '=', input.entity).where('accounting_day', '=', input.day).where('kind', 'in', [...input.kinds]).orderBy('id').execute();
 }
 
+/** A page of a day's `amount_mismatch` and `restated_entry` breaks, by id after `afterId` (what later versions of the day compare their figures with). */
+export async function selectAmountBreaksPage(db: Db, input: { entity: string; day: string; afterId: number; limit: number }): Promise<BreakRow[]> {
+  return db
+    .selectFrom('reconcile_breaks')
+    .selectAll()
+    .where('entity', '=', input.entity)
+    .where('accounting_day', '=', input.day)
+    .where('id', '>', input.afterId)
+    .where('kind', 'in', ['amount_mismatch', 'restated_entry'])
+    .orderBy('id')
+    .limit(input.limit)
+    .execute();
+}
+
 /**
  * The breaks of a day with the given fingerprints, open and resolved (one probe each of
  * `reconcile_breaks_day`; an identity's resolved rows are its history, a few). The caller keeps
