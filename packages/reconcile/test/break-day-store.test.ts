@@ -231,8 +231,8 @@ describe('breakDraftKey', () => {
   });
 });
 
-describe('reading the listed breaks back on SQLite', () => {
-  it('probes the day index per fingerprint, not every open break of the day (no status in the statement)', async () => {
+describe('the break store\'s statements on SQLite', () => {
+  it('probes the day index per fingerprint (no status in the statement), and the primary key for batched updates and resolutions', async () => {
     const { db, dialect, native } = openSqliteDatabase({ filename: ':memory:' });
     const ledger = await Ledger.open({ storage: { db, dialect }, entities: [{ id: 'defi', timeZone: 'UTC' }] });
     try {
@@ -240,6 +240,14 @@ describe('reading the listed breaks back on SQLite', () => {
       const compiled = repository.breaksOfFingerprintsQuery(repository.withReconcileTables(db), { entity: 'defi', day: '2025-03-18', fingerprints: ['a', 'b'] }).compile();
       const plan = (native.prepare(`explain query plan ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as { detail: string }[]).map((row) => row.detail).join('\n');
       expect(plan).toMatch(/USING INDEX reconcile_breaks_day \(entity=\? AND accounting_day=\? AND fingerprint=\?\)/);
+      // The batched figure updates and resolutions of 500 breaks probe the primary key (and not scan every break).
+      const rows = Array.from({ length: 500 }, (_, index) => ({ id: index + 1, expected: '1', actual: '2', details: '{}', report_version: 2 }));
+      for (const query of [repository.updateBreakFiguresQuery(rows), repository.resolveBreaksByRunQuery({ rows: rows.map(({ id }) => ({ id, reason: 'r' })), now: NOW })]) {
+        const statement = query.compile(db);
+        const steps = (native.prepare(`explain query plan ${statement.sql}`).all(...(statement.parameters as unknown[])) as { detail: string }[]).map((row) => row.detail);
+        expect(steps).toContain('SEARCH reconcile_breaks USING INTEGER PRIMARY KEY (rowid=?)');
+        expect(steps.filter((step) => step.startsWith('SCAN reconcile_breaks'))).toEqual([]);
+      }
       // With `status = ?` added, SQLite walked `reconcile_breaks_status` over every open break of the day on the
       // nightly bench's books (225 ms against 3.4 ms for 500 fingerprints among 1M), though not on an empty one.
     } finally {

@@ -132,23 +132,34 @@ export interface BreakFigures {
  * Moves open breaks to a run's figures, many per statement (`update … from` a list of values,
  * which both dialects take): one statement per break cost a round trip each, 42 s for 200k
  * breaks on PostgreSQL. Raw SQL: the builder has no `update … from (values …)`. The values are
- * cast, as PostgreSQL types a bare parameter in a values list as text.
+ * cast, as PostgreSQL types a bare parameter in a values list as text. The `id in (select …)`
+ * says the same as the join, for SQLite's planner: without it, for 500 rows it scanned every
+ * break of the books per statement (a covering index, a Bloom filter on the list): a night that
+ * resolved 1M breaks and opened 1M others spent 211 s storing them.
  */
-export async function updateBreakFigures(db: Db, rows: readonly BreakFigures[]): Promise<void> {
-  if (rows.length === 0) return;
+export function updateBreakFiguresQuery(rows: readonly BreakFigures[]) {
   const values = sql.join(rows.map((row) => sql`(cast(${row.id} as integer), cast(${row.expected} as text), cast(${row.actual} as text), cast(${row.details} as text), cast(${row.report_version} as integer))`));
-  await sql`with figures (id, expected, actual, details, report_version) as (values ${values})
+  return sql`with figures (id, expected, actual, details, report_version) as (values ${values})
     update reconcile_breaks set expected = figures.expected, actual = figures.actual, details = figures.details, report_version = figures.report_version
-    from figures where reconcile_breaks.id = figures.id`.execute(db);
+    from figures where reconcile_breaks.id = figures.id and reconcile_breaks.id in (select id from figures)`;
 }
 
-/** Resolves open breaks as a run's, each with its reason, many per statement (see {@link updateBreakFigures}). */
-export async function resolveBreaksByRun(db: Db, input: { rows: readonly { id: number; reason: string }[]; now: string }): Promise<void> {
-  if (input.rows.length === 0) return;
+/** Runs {@link updateBreakFiguresQuery}. */
+export async function updateBreakFigures(db: Db, rows: readonly BreakFigures[]): Promise<void> {
+  if (rows.length > 0) await updateBreakFiguresQuery(rows).execute(db);
+}
+
+/** Resolves open breaks as a run's, each with its reason, many per statement (as {@link updateBreakFiguresQuery}). */
+export function resolveBreaksByRunQuery(input: { rows: readonly { id: number; reason: string }[]; now: string }) {
   const values = sql.join(input.rows.map((row) => sql`(cast(${row.id} as integer), cast(${row.reason} as text))`));
-  await sql`with resolutions (id, reason) as (values ${values})
+  return sql`with resolutions (id, reason) as (values ${values})
     update reconcile_breaks set status = 'resolved', resolved_by = 'run', resolution_reason = resolutions.reason, resolved_at = ${input.now}
-    from resolutions where reconcile_breaks.id = resolutions.id`.execute(db);
+    from resolutions where reconcile_breaks.id = resolutions.id and reconcile_breaks.id in (select id from resolutions)`;
+}
+
+/** Runs {@link resolveBreaksByRunQuery}. */
+export async function resolveBreaksByRun(db: Db, input: { rows: readonly { id: number; reason: string }[]; now: string }): Promise<void> {
+  if (input.rows.length > 0) await resolveBreaksByRunQuery(input).execute(db);
 }
 
 /** Updates one break. */
