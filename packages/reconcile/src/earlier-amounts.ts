@@ -9,9 +9,8 @@
  */
 import type { Kysely } from 'kysely';
 import type { TransactionKind } from '@earnbook/ledger';
-import { earlierAmountsKey, entryKindOfDetails } from './diff.js';
+import { earlierAmountsKey, entryKindOfDetails, matchKey } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
-import { matchKey } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
 import { SortedHead } from './break-order.js';
 import { compareKeys } from './keys.js';

@@ -237,6 +237,6 @@ export function reconcilerSettings(options: ReconcilerOptions): ReconcilerSettin
     sortDirectory: options.sortDirectory,
     workerThreads: options.workerThreads ?? 'auto',
     workerWaitMs: options.workerWaitMs ?? WORKER_WAIT_MS_DEFAULT,
-    resultBreaksMax: options.resultBreaksMax ?? RESULT_BREAKS_MAX_DEFAULT,
+    resultBreaksMax: (listed as number | undefined) ?? RESULT_BREAKS_MAX_DEFAULT,
   });
 }
