@@ -8,15 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnBooks, Ledger } from '@earnbook/ledger';
-import type { LedgerLogger } from '@earnbook/ledger';
+import type { CycleLinesMark, LedgerLogger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { ReconcileError, Reconciler, openReportFile } from '../src/index.js';
 import type { BreakDraft, ReconcileResult } from '../src/index.js';
 import { Worker } from 'node:worker_threads';
 import { compareProjected, interestLineKey, projectInterest, reportedInterestKey } from '../src/day-streams.js';
-import type { ReportedInterestTuple } from '../src/day-streams.js';
+import type { InterestLineTuple, ReportedInterestTuple } from '../src/day-streams.js';
 import { ExternalSorter } from '../src/external-sort.js';
-import { projectInterestInWorker } from '../src/interest-projection.js';
+import { projectInThisThread, projectInterestInWorker } from '../src/interest-projection.js';
 import { buildReport } from './report-builder.js';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
@@ -198,6 +198,33 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
       expect(readdirSync(sortDirectory)).toEqual([]);
     } finally {
       await ledger.close();
+    }
+  });
+});
+
+describe('the comparison in this thread', () => {
+  it('writes its breaks\' runs under the sortDirectory it is given, and removes them on close', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'earnbook-compare-here-'));
+    const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: ':memory:' }), entities: [{ id: 'defi', timeZone: ZONE }] });
+    try {
+      // 6,000 accounts with reported interest and no line: an unexpected_interest each, past a draft sorter's run of 5,000.
+      const reported = new ExternalSorter<ReportedInterestTuple>({ key: reportedInterestKey, directory });
+      await reported.addAll(Array.from({ length: 6_000 }, (_, index): ReportedInterestTuple => [`a${String(index).padStart(5, '0')}`, `i${index}`, 'BTC', '0.000000000000000100']));
+      const pending = projectInThisThread({ books: new EarnBooks(ledger), entity: 'defi', day: DAY, sortDirectory: directory });
+      const projection = { lines: new ExternalSorter<InterestLineTuple>({ key: interestLineKey, directory }), recomputedMargin: new Map<string, bigint>(), mark: { earnAccounts: 0, entries: '0', productVersions: 0 } satisfies CycleLinesMark };
+      const comparison = await pending.compare(projection, { reported, toleranceUnits: () => 1n, tolerances: new Map(), sortDirectory: directory });
+      const outcome = await comparison.outcome();
+      expect(outcome.breaks.count).toBe(6_000);
+      // The reported interest's sorter holds no run (6,000 < 25,000): the folder under it is the breaks'.
+      expect(readdirSync(directory).filter((name) => name.startsWith('earnbook-sort-'))).toHaveLength(1);
+      expect((await sortedDrafts(outcome.breaks)).map((draft) => draft.kind)).toEqual(Array.from({ length: 6_000 }, () => 'unexpected_interest'));
+      await comparison.close();
+      await reported.close();
+      await projection.lines.close();
+      expect(readdirSync(directory)).toEqual([]);
+    } finally {
+      await ledger.close();
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 });
