@@ -15,7 +15,8 @@ import type { ReconcileBreakTable, ReconcileDatabase } from './db/schema.js';
 import type { BreakKind } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { BreakFigures, BreakRow } from './db/repository.js';
-import { breakDraftKey, breakGroupKey, breakRowKey, mergeSortedBatches, SortedHead } from './break-order.js';
+import { breakDraftKey, breakGroupKey, breakRowKey, mergeSortedBatches } from './break-order.js';
+import { Head } from './key-groups.js';
 import { planBreakGroup, rowToBreak } from './break-store.js';
 import type { Break, BreakGroupPlan } from './break-store.js';
 import { compareKeys } from './keys.js';
@@ -33,9 +34,7 @@ const LISTED_READ_ROWS = 500;
 export interface DayBreaks {
   /** Open breaks this run resolved (no longer found, or covered by a person's resolution). */
   readonly resolved: number;
-  /** The day's open breaks after the run. */
-  readonly open: number;
-  /** The day's open breaks per kind (every kind listed). */
+  /** The day's open breaks after the run, per kind (every kind listed). */
   readonly counts: Readonly<Record<BreakKind, number>>;
   /** Currencies with an open `outstanding_balance_mismatch`, sorted. */
   readonly disputedCurrencies: readonly string[];
@@ -67,27 +66,19 @@ interface BreakGroup {
 
 const rowGroupKey = (row: BreakRow): string => breakGroupKey({ kind: row.kind, currency: row.currency, earnAccountId: row.earn_account_id, providerId: row.provider_id });
 
-/** Takes the items of one group from a head (an await only when it reads the next batch). */
-async function takeGroup<T>(head: SortedHead<T>, key: string, into: T[]): Promise<void> {
-  while (head.item !== undefined && head.itemKey === key) {
-    into.push(head.item);
-    const reading = head.advance();
-    if (reading !== undefined) await reading;
-  }
-}
-
 /** The drafts and rows merged group by group, in group order (both streams are sorted by group first). */
-async function* breakGroups(drafts: AsyncIterable<BreakDraft[]>, rows: AsyncIterable<BreakRow[]>): AsyncGenerator<BreakGroup[]> {
-  const draftHead = new SortedHead(drafts[Symbol.asyncIterator](), (draft: BreakDraft) => breakGroupKey(draft));
-  const rowHead = new SortedHead(rows[Symbol.asyncIterator](), rowGroupKey);
+async function* breakGroups(drafts: AsyncIterable<readonly BreakDraft[]>, rows: AsyncIterable<readonly BreakRow[]>): AsyncGenerator<BreakGroup[]> {
+  const draftHead = new Head(drafts, (draft: BreakDraft) => breakGroupKey(draft));
+  const rowHead = new Head(rows, rowGroupKey);
   try {
-    await Promise.all([draftHead.advance(), rowHead.advance()]);
+    await Promise.all([draftHead.next(), rowHead.next()]);
     let batch: BreakGroup[] = [];
-    while (draftHead.item !== undefined || rowHead.item !== undefined) {
-      const key = draftHead.item === undefined ? rowHead.itemKey : rowHead.item === undefined || compareKeys(draftHead.itemKey, rowHead.itemKey) <= 0 ? draftHead.itemKey : rowHead.itemKey;
+    for (;;) {
+      const key = draftHead.key === undefined ? rowHead.key : rowHead.key === undefined || compareKeys(draftHead.key, rowHead.key) <= 0 ? draftHead.key : rowHead.key;
+      if (key === undefined) break;
       const group: BreakGroup = { drafts: [], rows: [] };
-      await takeGroup(draftHead, key, group.drafts);
-      await takeGroup(rowHead, key, group.rows);
+      await draftHead.take(key, group.drafts);
+      await rowHead.take(key, group.rows);
       batch.push(group);
       if (batch.length >= GROUP_BATCH) {
         yield batch;
@@ -96,7 +87,7 @@ async function* breakGroups(drafts: AsyncIterable<BreakDraft[]>, rows: AsyncIter
     }
     if (batch.length > 0) yield batch;
   } finally {
-    await Promise.all([draftHead.iterator.return?.(), rowHead.iterator.return?.()]);
+    await Promise.all([draftHead.close(), rowHead.close()]);
   }
 }
 
@@ -178,7 +169,6 @@ export async function storeDayBreaks(db: Kysely<ReconcileDatabase>, input: Store
     const counts = Object.fromEntries(BREAK_KINDS.map((kind) => [kind, 0])) as Record<BreakKind, number>;
     const disputed = new Set<string>();
     const listed: BreakDraft[] = [];
-    let open = 0;
     let resolved = 0;
     const drafts = mergeSortedBatches(input.drafts.map((sorter) => sorter.sortedBatches()), breakDraftKey);
     for await (const batch of breakGroups(drafts, stored.sortedBatches())) {
@@ -187,7 +177,6 @@ export async function storeDayBreaks(db: Kysely<ReconcileDatabase>, input: Store
         await writer.apply(plan);
         resolved += plan.resolutions.length;
         for (const draft of plan.open) {
-          open++;
           counts[draft.kind]++;
           if (draft.kind === 'outstanding_balance_mismatch' && draft.currency !== null) disputed.add(draft.currency);
           if (listed.length < input.listMax) listed.push(draft);
@@ -195,7 +184,7 @@ export async function storeDayBreaks(db: Kysely<ReconcileDatabase>, input: Store
       }
     }
     await writer.flush();
-    return { resolved, open, counts, disputedCurrencies: [...disputed].sort(), listed: await readListed(db, { entity, day, listed }) };
+    return { resolved, counts, disputedCurrencies: [...disputed].sort(), listed: await readListed(db, { entity, day, listed }) };
   } finally {
     await stored.close();
   }

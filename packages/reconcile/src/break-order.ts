@@ -15,6 +15,7 @@ import { BREAK_KINDS } from './diff.js';
 import type { BreakDraft } from './diff.js';
 import type { BreakRow } from './db/repository.js';
 import { compareKeys } from './keys.js';
+import { Head } from './key-groups.js';
 
 /** A NUL inside a field, escaped so that the field's end ({@link FIELD_END}) sorts before any character of a longer field. */
 const NUL = /\u0000/g;
@@ -59,62 +60,24 @@ export function breakDraftSorter(directory: string | undefined): ExternalSorter<
   return new ExternalSorter<BreakDraft>({ key: breakDraftKey, runSize: BREAK_SORT_RUN_ITEMS, ...(directory === undefined ? {} : { directory }) });
 }
 
-/** A stream of sorted batches with its current item and that item's key. */
-export class SortedHead<T> {
-  #batch: readonly T[] = [];
-  #at = -1;
-  #done = false;
-  item: T | undefined;
-  itemKey = '';
-  constructor(
-    readonly iterator: AsyncIterator<T[]>,
-    readonly key: (item: T) => string,
-  ) {}
-
-  /** Moves to the next item; a promise only when the next batch must be read (an await per batch, not per item). */
-  advance(): Promise<void> | undefined {
-    this.#at++;
-    if (this.#at < this.#batch.length) return void this.#take();
-    return this.#next();
-  }
-
-  #take(): void {
-    this.item = this.#batch[this.#at];
-    if (this.item !== undefined) this.itemKey = this.key(this.item);
-  }
-
-  async #next(): Promise<void> {
-    while (this.#at >= this.#batch.length && !this.#done) {
-      const next = await this.iterator.next();
-      if (next.done === true) this.#done = true;
-      else {
-        this.#batch = next.value;
-        this.#at = 0;
-      }
-    }
-    if (this.#at < this.#batch.length) this.#take();
-    else this.item = undefined;
-  }
-}
-
 /**
  * Merges sorted streams of batches (each in code point order of `key`) into one, in batches of
  * at most `batchSize`; on equal keys the earlier stream's item comes first. The streams are few
  * (two or three): the smallest head is found by a scan.
  */
-export async function* mergeSortedBatches<T>(streams: readonly AsyncIterable<T[]>[], key: (item: T) => string, batchSize = 1_000): AsyncGenerator<T[]> {
-  const heads = streams.map((stream) => new SortedHead(stream[Symbol.asyncIterator](), key));
+export async function* mergeSortedBatches<T>(streams: readonly AsyncIterable<readonly T[]>[], key: (item: T) => string, batchSize = 1_000): AsyncGenerator<T[]> {
+  const heads = streams.map((stream) => new Head(stream, key));
   try {
-    await Promise.all(heads.map((head) => head.advance()));
+    await Promise.all(heads.map((head) => head.next()));
     let batch: T[] = [];
     for (;;) {
-      let smallest: SortedHead<T> | undefined;
+      let smallest: Head<T> | undefined;
       for (const head of heads) {
-        if (head.item !== undefined && (smallest === undefined || compareKeys(head.itemKey, smallest.itemKey) < 0)) smallest = head;
+        if (head.key !== undefined && (smallest?.key === undefined || compareKeys(head.key, smallest.key) < 0)) smallest = head;
       }
-      if (smallest?.item === undefined) break;
-      batch.push(smallest.item);
-      const reading = smallest.advance();
+      if (smallest?.value === undefined) break;
+      batch.push(smallest.value);
+      const reading = smallest.next();
       if (reading !== undefined) await reading;
       if (batch.length >= batchSize) {
         yield batch;
@@ -123,6 +86,6 @@ export async function* mergeSortedBatches<T>(streams: readonly AsyncIterable<T[]
     }
     if (batch.length > 0) yield batch;
   } finally {
-    await Promise.all(heads.map((head) => head.iterator.return?.()));
+    await Promise.all(heads.map((head) => head.close()));
   }
 }

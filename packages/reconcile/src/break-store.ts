@@ -93,8 +93,13 @@ export function withLegacyRowsAdopted(rows: readonly BreakRow[], drafts: readonl
  * own resolution ("no longer found") covers nothing: the break that comes back is found again.
  */
 export function coveredDrafts(rows: readonly BreakRow[], drafts: readonly BreakDraft[]): Map<string, BreakRow> {
+  return coveredByAdoptedRows(withLegacyRowsAdopted(rows, drafts), drafts);
+}
+
+/** {@link coveredDrafts} over rows already under their drafts' fingerprints ({@link withLegacyRowsAdopted}). */
+function coveredByAdoptedRows(rows: readonly BreakRow[], drafts: readonly BreakDraft[]): Map<string, BreakRow> {
   const resolvedByPerson = new Map<string, BreakRow[]>();
-  for (const row of withLegacyRowsAdopted(rows, drafts)) {
+  for (const row of rows) {
     if (row.status !== 'resolved' || row.resolved_by !== 'person') continue;
     const same = resolvedByPerson.get(row.fingerprint);
     if (same === undefined) resolvedByPerson.set(row.fingerprint, [row]);
@@ -138,7 +143,7 @@ export function planBreakGroup(stored: readonly BreakRow[], drafts: readonly Bre
   const rows = withLegacyRowsAdopted(stored, drafts);
   const fingerprints = rows.flatMap((row, index) => (row.fingerprint === stored[index]?.fingerprint ? [] : [{ id: row.id, fingerprint: row.fingerprint }]));
   const open = new Map(rows.filter((row) => row.status === 'open').map((row) => [row.fingerprint, row]));
-  const covered = coveredDrafts(rows, drafts);
+  const covered = coveredByAdoptedRows(rows, drafts);
   const current: BreakDraft[] = [];
   const updates: BreakFigures[] = [];
   const inserts: Insertable<ReconcileBreakTable>[] = [];

@@ -397,6 +397,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   const checks = work.own(breakDraftSorter(settings.sortDirectory));
   await checks.addAll([...plan.checks, ...conflicts]);
   const stored = await storeDayBreaks(db, { entity, day, drafts: [...plan.drafts, checks], version: context.version, now, listMax: settings.resultBreaksMax, sortDirectory: settings.sortDirectory });
+  const openBreaks = Object.values(stored.counts).reduce((sum, count) => sum + count, 0);
   // Written when the day moves to a version (a re-run of the newest leaves the row as it was).
   if (state?.report_version !== context.version) await repository.upsertReconciledDay(db, { entity, accounting_day: day, report_id: read.header.id, content_hash: read.contentHash, report_version: context.version, reconciled_at: now });
   return {
@@ -409,13 +410,13 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
     report: { header: read.header, contentHash: read.contentHash, source: read.source },
     synced,
     breaks: stored.listed,
-    openBreaks: stored.open,
+    openBreaks,
     breakCounts: stored.counts,
     disputedCurrencies: stored.disputedCurrencies,
     resolvedBreaks: stored.resolved,
     positions: plan.positions,
     instructions: (await repository.selectInstructions(db, { entity, day })).map(rowToInstruction),
-    clean: stored.open === 0,
+    clean: openBreaks === 0,
   };
 }
 
@@ -464,7 +465,8 @@ async function planDay(
   // Earlier versions' figures, per key as the report's entries pass (see earlier-amounts.ts).
   const earlier = work.own(await EarlierAmounts.read(repository.withReconcileTables(work.scope.db), { entity, day: context.day, version: context.version, sortDirectory: settings.sortDirectory }));
   const pending = new Map<string, Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>>>();
-  const report = withEarlierAmounts(work.byKey.sortedBatches(), earlier, pending);
+  // A day without any (every first run, every clean day) hands its report to the diff as it is.
+  const report = earlier.empty ? work.byKey.sortedBatches() : withEarlierAmounts(work.byKey.sortedBatches(), earlier, pending);
   for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report, sortDirectory: settings.sortDirectory, sorted }, work.scope.db)) {
     for (const group of batch) {
       diffed.add(group.report.length);

@@ -12,7 +12,7 @@ import type { TransactionKind } from '@earnbook/ledger';
 import { earlierAmountsKey, entryKindOfDetails, matchKey } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
 import type { ReportEntry } from './report-entry.js';
-import { SortedHead } from './break-order.js';
+import { Head } from './key-groups.js';
 import { compareKeys } from './keys.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
@@ -44,7 +44,7 @@ export function earlierAmountsOf(tuples: readonly EarlierAmountTuple[]): Map<str
  */
 export class EarlierAmounts {
   readonly #sorter: ExternalSorter<EarlierAmountTuple>;
-  #head: SortedHead<EarlierAmountTuple> | undefined;
+  #head: Head<EarlierAmountTuple> | undefined;
 
   private constructor(sorter: ExternalSorter<EarlierAmountTuple>) {
     this.#sorter = sorter;
@@ -73,39 +73,26 @@ export class EarlierAmounts {
     }
   }
 
-  /**
-   * The earlier amounts of one provider id (keys in code point order, each asked once, in
-   * order), or undefined when it has none. A promise only when the next batch must be read.
-   */
-  of(key: string): Map<string, Map<string, AmountKind>> | undefined | Promise<Map<string, Map<string, AmountKind>> | undefined> {
-    if (this.#head === undefined) {
-      if (this.#sorter.count === 0) return undefined;
-      this.#head = new SortedHead(this.#sorter.sortedBatches()[Symbol.asyncIterator](), (tuple: EarlierAmountTuple) => tuple[0]);
-      return this.#head.advance()?.then(() => this.of(key)) ?? this.of(key);
-    }
-    const head = this.#head;
-    const tuples: EarlierAmountTuple[] = [];
-    while (head.item !== undefined && compareKeys(head.itemKey, key) <= 0) {
-      if (head.itemKey === key) tuples.push(head.item);
-      const reading = head.advance();
-      if (reading !== undefined) return reading.then(() => this.#rest(key, tuples));
-    }
-    return tuples.length === 0 ? undefined : earlierAmountsOf(tuples);
+  /** Whether the day has no earlier amounts (every run of a day's first version): the report need not pass by. */
+  get empty(): boolean {
+    return this.#sorter.count === 0;
   }
 
-  /** {@link of} once a batch was read part-way through a key. */
-  async #rest(key: string, tuples: EarlierAmountTuple[]): Promise<Map<string, Map<string, AmountKind>> | undefined> {
-    const head = this.#head;
-    while (head?.item !== undefined && compareKeys(head.itemKey, key) <= 0) {
-      if (head.itemKey === key) tuples.push(head.item);
-      const reading = head.advance();
-      if (reading !== undefined) await reading;
+  /** The earlier amounts of one provider id; keys are asked once each, in code point order. */
+  async of(key: string): Promise<Map<string, Map<string, AmountKind>> | undefined> {
+    if (this.#head === undefined) {
+      this.#head = new Head(this.#sorter.sortedBatches(), (tuple: EarlierAmountTuple) => tuple[0]);
+      await this.#head.next();
     }
+    const head = this.#head;
+    while (head.key !== undefined && compareKeys(head.key, key) < 0) await head.next();
+    const tuples: EarlierAmountTuple[] = [];
+    await head.take(key, tuples);
     return tuples.length === 0 ? undefined : earlierAmountsOf(tuples);
   }
 
   async close(): Promise<void> {
-    await this.#head?.iterator.return?.();
+    await this.#head?.close();
     await this.#sorter.close();
   }
 }
@@ -122,8 +109,7 @@ export async function* withEarlierAmounts(batches: AsyncIterable<ReportEntry[]>,
       const key = matchKey(entry);
       if (key === last) continue;
       last = key;
-      const found = earlier.of(key);
-      const amounts = found instanceof Promise ? await found : found;
+      const amounts = await earlier.of(key);
       if (amounts !== undefined) pending.set(key, amounts);
     }
     yield batch;
