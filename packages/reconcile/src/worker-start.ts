@@ -6,6 +6,7 @@
  * the books to read them (a SQLite file; PostgreSQL for the interest worker).
  */
 import { Worker } from 'node:worker_threads';
+import type { ResourceLimits } from 'node:worker_threads';
 import { Ledger } from '@earnbook/ledger';
 import type { LedgerDialect } from '@earnbook/ledger';
 
@@ -15,12 +16,31 @@ const WORKER_PAGE_CACHE_KIB = 8 * 1024;
 /** The reconciler's worker modules. */
 export type WorkerModule = 'interest-worker' | 'books-worker';
 
-/** Starts `module` on a worker thread with `workerData` (see the module comment for the two ways it is loaded). */
-export function startWorkerModule(module: WorkerModule, workerData: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`./${module}.js`, import.meta.url), { workerData });
+/**
+ * The ceiling of a worker's old generation, in MiB. A worker streams (sorted runs, pages of
+ * rows, batches), so its live heap stays near 30 MiB at 1M accounts; but V8 sizes an isolate's
+ * old generation from its ceiling, and under the default (a quarter of the machine's memory,
+ * 4 GiB here) it lets the heap grow to up to four times what is live before it collects: the
+ * interest worker's held 70-93 MiB on a 1M-break night, and the night peaked at 515-547 MiB. With
+ * this ceiling V8 grows it by at most 1.6 times (35-47 MiB; the night 474-507 MiB). A worker that
+ * would pass it ends with `ERR_WORKER_OUT_OF_MEMORY`, which the run treats as any failed worker:
+ * the work is done in the starting thread (logged), whose heap has the host's own ceiling.
+ */
+export const WORKER_OLD_GENERATION_MIB = 1024;
+
+/** V8's limits of a worker's heap: see {@link WORKER_OLD_GENERATION_MIB}. */
+export type WorkerHeapLimits = Pick<ResourceLimits, 'maxOldGenerationSizeMb' | 'maxYoungGenerationSizeMb'>;
+
+/**
+ * Starts `module` on a worker thread with `workerData` (see the module comment for the two ways
+ * it is loaded), its heap limited by `heapLimits` (tests give smaller ones).
+ */
+export function startWorkerModule(module: WorkerModule, workerData: unknown, heapLimits: WorkerHeapLimits = { maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MIB }): Worker {
+  const options = { workerData, resourceLimits: heapLimits };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`./${module}.js`, import.meta.url), options);
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL(`./${module}.ts`, import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData });
+  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, ...options });
 }
 
 /**

@@ -20,7 +20,7 @@ import type { BooksWorkerInput } from '../src/books-worker.js';
 import { localPagesOfDay, sortedLocalEntries } from '../src/day-streams.js';
 import type { LocalTuple } from '../src/day-streams.js';
 import type { ExternalSorter } from '../src/external-sort.js';
-import { startWorkerModule } from '../src/worker-start.js';
+import { WORKER_OLD_GENERATION_MIB, startWorkerModule } from '../src/worker-start.js';
 
 const ZONE = 'UTC';
 const DAY = '2025-03-18';
@@ -152,10 +152,25 @@ describe('the books read on a worker thread (SQLite file)', () => {
     expect(readdirSync(sortDirectory)).toEqual([]);
   });
 
+  it('both workers start under the heap ceiling (V8 sizes an old generation from it: a worker grows its heap far less ahead of what it holds)', async () => {
+    expect(WORKER_OLD_GENERATION_MIB).toBe(1024);
+    for (const module of ['books-worker', 'interest-worker'] as const) {
+      // Input it refuses at once: only the limits are looked at.
+      const worker = startWorkerModule(module, null);
+      try {
+        expect(worker.resourceLimits).toMatchObject({ maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MIB });
+      } finally {
+        await worker.terminate();
+      }
+    }
+  });
+
   it.each([
     ['cannot start', () => () => { throw new Error('no threads here'); }, 'no threads here'],
     ['exits before it posts', () => () => new Worker('process.exit(3)', { eval: true }), 'the worker exited with code 3 before it posted the books'],
     ['answers that it failed', () => () => new Worker("require('node:worker_threads').parentPort.postMessage({ ok: false, message: 'disk gone' })", { eval: true }), 'disk gone'],
+    // V8 ends a worker at its heap's ceiling (WORKER_OLD_GENERATION_MIB; 4 MiB here, which loading it passes).
+    ['runs out of its heap', () => (input: BooksWorkerInput) => startWorkerModule('books-worker', input, { maxOldGenerationSizeMb: 4 }), 'Worker terminated due to reaching memory limit: JS heap out of memory'],
   ])('a worker that %s: no day is handed over, the run is told why, no file is left', async (_how, make, reason) => {
     const pending = await prefetch(make());
     try {

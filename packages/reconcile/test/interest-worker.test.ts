@@ -17,6 +17,8 @@ import { compareProjected, interestLineKey, projectInterest, reportedInterestKey
 import type { InterestLineTuple, ReportedInterestTuple } from '../src/day-streams.js';
 import { ExternalSorter } from '../src/external-sort.js';
 import { projectInThisThread, projectInterestInWorker } from '../src/interest-projection.js';
+import type { InterestWorkerInput } from '../src/interest-worker.js';
+import { startWorkerModule } from '../src/worker-start.js';
 import { buildReport } from './report-builder.js';
 import { snapshotDatabase } from '../../ledger/test/support/snapshot.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
@@ -172,6 +174,8 @@ describe('interest recomputed on a worker thread (SQLite file)', () => {
     ['cannot open the books', { databaseFile: () => join(directory, 'no-such-folder', 'books.sqlite') }, undefined],
     // It never posts: the wait ends it (a worker that hangs must not hold the run, nor its write transaction).
     ['never posts its projection', { databaseFile: () => booksFile, waitMs: 200, start: () => new Worker('setInterval(() => {}, 1000)', { eval: true }) }, 'the worker did not answer within 200 ms'],
+    // V8 ends a worker at its heap's ceiling (WORKER_OLD_GENERATION_MIB; 4 MiB here, which loading it passes): the process goes on.
+    ['runs out of its heap', { databaseFile: () => booksFile, start: (input: InterestWorkerInput) => startWorkerModule('interest-worker', input, { maxOldGenerationSizeMb: 4 }) }, 'Worker terminated due to reaching memory limit: JS heap out of memory'],
   ])('a worker that %s gives way to the calling thread, and says so', async (_how, worker, reason) => {
     const logger = recordingLogger();
     const ledger = await openBooks(booksFile, logger);
