@@ -16,7 +16,7 @@
  * before the transaction or rolls it back: nothing is written.
  */
 import { cycleLinesMark, describeValue, formatInstant, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, sameTimeZone, toUnits } from '@earnbook/ledger';
-import type { CycleLinesMark, EarnBooks, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
+import type { CycleLinesMark, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { valueText } from './input-guards.js';
 import { matchKey } from './diff.js';
@@ -30,14 +30,10 @@ import type { ReadReport, ReportInput } from './report-source.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
 import { dayGroups, projectInterest, reportedInterestKey } from './day-streams.js';
 import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
-import { COMPARE_ASIDE_INTEREST_ENTRIES_MIN, projectInThisThread, projectInterestInWorker } from './interest-projection.js';
 import type { PendingComparison, PendingProjection } from './interest-projection.js';
-import { NO_PREFETCHED_BOOKS, prefetchBooksInWorker } from './books-prefetch.js';
+import { NO_PREFETCHED_BOOKS } from './books-prefetch.js';
 import type { PrefetchedBooks } from './books-prefetch.js';
-import { WORKER_REPORT_BYTES_MIN, WORKER_REPORT_ENTRIES_MIN } from './reconciler-options.js';
-import type { ReconcilerSettings } from './reconciler-options.js';
 import { syncDay, syncMaySee } from './day-sync.js';
-import type { WorkerBooks } from './worker-start.js';
 import { rowCounter } from './day-progress.js';
 import type { ReconcileProgressListener } from './day-progress.js';
 import { storePositions } from './day-positions.js';
@@ -52,6 +48,8 @@ import type { BreakKind } from './db/schema.js';
 import { holdNextDayInstructions, instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
+import { startBooksPrefetch, startProjection } from './day-workers.js';
+import type { DaySettings } from './day-workers.js';
 
 /** The report's interest entries of a batch as the comparison sorts them (by Earn account). */
 function* reportedInterestOf(batch: readonly ReportEntry[]): Generator<ReportedInterestTuple> {
@@ -94,88 +92,6 @@ export interface ReconcileResult {
 
 /** The kinds of stored breaks a run reads whole: the holds a person's resolution lifts (a few per currency). */
 const BREAK_KINDS_READ_WHOLE = ['approval_required', 'outstanding_balance_mismatch'] as const;
-
-/** The reconciler's configuration, as one run needs it. */
-export interface DaySettings extends ReconcilerSettings {
-  readonly ledger: Ledger;
-  readonly books: EarnBooks;
-  /** The reconciler's logger (its option, or the ledger's). */
-  readonly logger: LedgerLogger;
-}
-
-/**
- * Starts recomputing the day's interest: on a worker thread while the report is read, when the
- * books can be opened on a second connection (a SQLite file, or PostgreSQL books opened with a
- * connection string: the dialect's `readerConnection`) and workers are allowed
- * (`interest-projection.ts`); otherwise in this thread once the report is read. On PostgreSQL its
- * time is the client's more than the server's (converting rows, computing, sorting): started
- * beside the read in this thread it saved ~2 s of 43 s at 1M accounts, on a thread of its own
- * it takes another core. An in-memory database has no second connection.
- */
-async function startProjection(
-  settings: DaySettings,
-  input: { entity: string; day: string; timeZone: string; reportedInterest: () => number },
-  report: ReportInput,
-): Promise<PendingProjection> {
-  const projection = { books: settings.books, entity: input.entity, day: input.day, sortDirectory: settings.sortDirectory, logger: settings.logger };
-  const source = workerBooks(settings, report);
-  const keepForComparison = () => settings.workerThreads === 'always' || input.reportedInterest() >= COMPARE_ASIDE_INTEREST_ENTRIES_MIN;
-  return source !== undefined ? projectInterestInWorker({ ...projection, ...source, timeZone: input.timeZone, keepForComparison, waitMs: settings.workerWaitMs }) : projectInThisThread(projection);
-}
-
-/**
- * Starts reading the books' provider entries of the day and the next (what the plan merges with
- * the report) on a worker thread while the report is read, when the interest is recomputed on one
- * (`books-prefetch.ts`); otherwise the plan reads them in the write transaction.
- */
-async function startBooksPrefetch(
-  settings: DaySettings,
-  input: { entity: string; day: string; timeZone: string; after: Promise<void>; syncMayBook: () => boolean },
-  report: ReportInput,
-): Promise<PrefetchedBooks> {
-  const databaseFile = workerDatabaseFile(settings, report);
-  if (databaseFile === undefined) return NO_PREFETCHED_BOOKS;
-  const { ledger, sortDirectory, logger } = settings;
-  // Not when the report has shown an entry the sync may book by then: the sync books on the next
-  // day, which is then read again anyway, and the worker's thread cost more than it saved (a
-  // 1M-account nightly: +7 s of CPU and +100 MiB of peak RSS, no faster).
-  const wanted = () => settings.workerThreads === 'always' || !input.syncMayBook();
-  const days = [input.day, nextAccountingDay(input.day)];
-  return prefetchBooksInWorker({ ledger, logger, entity: input.entity, timeZone: input.timeZone, days, databaseFile, sortDirectory, after: input.after, wanted, waitMs: settings.workerWaitMs });
-}
-
-/** Whether this report's run starts worker threads (`workerThreads`). */
-function workersWanted(settings: DaySettings, report: ReportInput): boolean {
-  return settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
-}
-
-/** The SQLite file the books' worker opens, when the books are one and workers are wanted for this report. */
-function workerDatabaseFile(settings: DaySettings, report: ReportInput): string | undefined {
-  return workersWanted(settings, report) ? settings.ledger.dialect.databaseFile : undefined;
-}
-
-/** The books the interest worker opens (a SQLite file, or PostgreSQL), when they can be and workers are wanted for this report. */
-function workerBooks(settings: DaySettings, report: ReportInput): WorkerBooks | undefined {
-  if (!workersWanted(settings, report)) return undefined;
-  const { databaseFile, readerConnection } = settings.ledger.dialect;
-  if (databaseFile !== undefined) return { databaseFile };
-  return readerConnection === undefined ? undefined : { postgres: readerConnection() };
-}
-
-/**
- * Whether a report is large enough for `workerThreads: 'auto'`. A report in memory is checked by
- * the read, not here: only its size counts, whatever its shape.
- */
-function isLargeReport(report: ReportInput): boolean {
-  if ('kind' in report) return (report.bytes ?? 0) >= WORKER_REPORT_BYTES_MIN;
-  try {
-    const entries: unknown = (report.report as { transactions?: unknown } | undefined)?.transactions;
-    return Array.isArray(entries) && entries.length >= WORKER_REPORT_ENTRIES_MIN;
-  } catch {
-    // A report that cannot be read (a revoked proxy) is refused by the read, naming the part.
-    return false;
-  }
-}
 
 /**
  * Refuses a report of another day, entity or time zone. Zones are compared as zones
