@@ -80,18 +80,18 @@ describe('sorted streams read in batches', () => {
   });
 
   it('run lines longer than a read, with multi-byte characters cut by the reads, come back whole', async () => {
-    // Items of ~400 bytes, so that a run line (250 items, ~100 KB) spans more than one 64 KiB
+    // Items of ~930 bytes, so that a run line (100 items, ~93 KB) spans more than one 64 KiB
     // read, and the odd lengths put read boundaries inside 2-, 3- and 4-byte characters.
-    const items = Array.from({ length: 4_000 }, (_, at) => ({ key: String((at * 7919) % 4_000).padStart(4, '0'), text: 'é€😀'.repeat(40 + (at % 7)) + 'x'.repeat(at % 3) }));
+    const items = Array.from({ length: 4_000 }, (_, at) => ({ key: String((at * 7919) % 4_000).padStart(4, '0'), text: 'é€😀'.repeat(100 + (at % 7)) + 'x'.repeat(at % 3) }));
     await expectSortedBack(items, 1_500);
   });
 
   it('run lines of any length, ending anywhere in a read or on its last byte, come back whole (one read buffer per run, grown for long lines)', async () => {
-    // Lines of 250 items of 0 to ~1,300 bytes: from a few bytes to ~300 KB, so that lines end at
+    // Lines of 100 items of 0 to ~3,300 bytes: from a few bytes to ~300 KB, so that lines end at
     // every offset of the 64 KiB reads, fill the 128 KiB buffer exactly or not, and make it grow
     // (twice and more) with a shorter line after a longer one in the same run.
     const piece = fc.constantFrom('x', 'é', '€', '😀', '\n', '"');
-    const item = fc.record({ key: fc.constantFrom('a', 'b', 'c', 'é', '😀'), text: fc.array(piece, { maxLength: 700, size: 'max' }).map((parts) => parts.join('')) });
+    const item = fc.record({ key: fc.constantFrom('a', 'b', 'c', 'é', '😀'), text: fc.array(piece, { maxLength: 1_750, size: 'max' }).map((parts) => parts.join('')) });
     await fc.assert(
       fc.asyncProperty(fc.array(item, { minLength: 300, maxLength: 1_500, size: 'max' }), fc.integer({ min: 1, max: 600 }), async (items, runSize) => expectSortedBack(items, runSize)),
       { numRuns: 12 },
@@ -106,11 +106,11 @@ describe('sorted streams read in batches', () => {
   });
 
   it('run lines that may not fit the write buffer (1 MiB), among lines that do, come back whole', async () => {
-    // Lines of 250 items. The first run's second line holds the 250 large items: ~540,000 code
-    // units (up to 3 bytes each: more than the buffer holds), between lines of ~10,000 bytes,
-    // so each kind of write follows the other.
+    // Lines of 100 items. The first run's lines after its first 100 items hold the 250 large
+    // items, 100 a line: ~550,000 code units (up to 3 bytes each: more than the buffer holds),
+    // among lines of ~4,000 bytes, so each kind of write follows the other.
     const prefix = (at: number) => (at < 250 ? 'a' : at < 500 ? 'm' : 'z');
-    const items = Array.from({ length: 2_000 }, (_, at) => ({ key: `${prefix(at)}${String((at * 7919) % 2_000).padStart(4, '0')}`, text: at >= 250 && at < 500 ? 'é€😀x'.repeat(430) : `plain ${at}` }));
+    const items = Array.from({ length: 2_000 }, (_, at) => ({ key: `${prefix(at)}${String((at * 7919) % 2_000).padStart(4, '0')}`, text: at >= 250 && at < 500 ? 'é€😀x'.repeat(1_100) : `plain ${at}` }));
     await expectSortedBack(items, 1_000);
   });
 
