@@ -21,6 +21,7 @@ import { ReconcileError } from './errors.js';
 import { valueText } from './input-guards.js';
 import { matchKey } from './diff.js';
 import { EarlierAmounts, withEarlierAmounts } from './earlier-amounts.js';
+import type { AmountsByKey } from './earlier-amounts.js';
 import { diffGroup } from './diff-group.js';
 import type { BreakDraft, DayContext } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
@@ -380,7 +381,7 @@ async function planDay(
   const sorted = await work.prefetched.current(work.scope.db);
   // Earlier versions' figures, per key as the report's entries pass (see earlier-amounts.ts).
   const earlier = work.own(await EarlierAmounts.read(repository.withReconcileTables(work.scope.db), { entity, day: context.day, version: context.version, sortDirectory: settings.sortDirectory }));
-  const pending = new Map<string, Map<string, Map<string, 'amount_mismatch' | 'restated_entry'>>>();
+  const pending = new Map<string, AmountsByKey>();
   // A day without any (every first run, every clean day) hands its report to the diff as it is.
   const report = earlier.empty ? work.byKey.sortedBatches() : withEarlierAmounts(work.byKey.sortedBatches(), earlier, pending);
   for await (const batch of dayGroups(settings.ledger, { entity, days: [context.day, context.nextDay], report, sortDirectory: settings.sortDirectory, sorted }, work.scope.db)) {

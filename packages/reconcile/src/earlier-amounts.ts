@@ -22,12 +22,15 @@ type AmountKind = 'amount_mismatch' | 'restated_entry';
 /** A stored amount break as the diff reads it: provider id, entry kind, reported amount, kind, report version, id. */
 export type EarlierAmountTuple = [providerId: string, entryKind: TransactionKind | null, actual: string, kind: AmountKind, version: number, id: number];
 
+/** Per key (`earlierAmountsKey`), the amounts earlier versions reported and the kind each got (`DayContext.earlierAmounts`). */
+export type AmountsByKey = Map<string, Map<string, AmountKind>>;
+
 /** Stored breaks read per statement. */
 const EARLIER_PAGE_ROWS = 5_000;
 
 /** Per key (`earlierAmountsKey`), the amounts and the kind each got: the latest version's where two gave one amount (then the later row). */
-export function earlierAmountsOf(tuples: readonly EarlierAmountTuple[]): Map<string, Map<string, AmountKind>> {
-  const amounts = new Map<string, Map<string, AmountKind>>();
+export function earlierAmountsOf(tuples: readonly EarlierAmountTuple[]): AmountsByKey {
+  const amounts: AmountsByKey = new Map();
   const ordered = [...tuples].sort((a, b) => a[4] - b[4] || a[5] - b[5]);
   for (const [providerId, entryKind, actual, kind] of ordered) {
     const key = earlierAmountsKey(providerId, entryKind);
@@ -79,13 +82,17 @@ export class EarlierAmounts {
   }
 
   /** The earlier amounts of one provider id; keys are asked once each, in code point order. */
-  async of(key: string): Promise<Map<string, Map<string, AmountKind>> | undefined> {
+  async of(key: string): Promise<AmountsByKey | undefined> {
     if (this.#head === undefined) {
       this.#head = new Head(this.#sorter.sortedBatches(), (tuple: EarlierAmountTuple) => tuple[0]);
       await this.#head.next();
     }
     const head = this.#head;
-    while (head.key !== undefined && compareKeys(head.key, key) < 0) await head.next();
+    // Past the keys the report does not hold (an await only per batch, as in `Head.take`).
+    while (head.key !== undefined && compareKeys(head.key, key) < 0) {
+      const reading = head.next();
+      if (reading !== undefined) await reading;
+    }
     const tuples: EarlierAmountTuple[] = [];
     await head.take(key, tuples);
     return tuples.length === 0 ? undefined : earlierAmountsOf(tuples);
@@ -102,7 +109,7 @@ export class EarlierAmounts {
  * key put into `pending` as its first entry passes; the diff takes (and deletes) a group's
  * there. `pending` holds the keys read ahead of the diff, not the day.
  */
-export async function* withEarlierAmounts(batches: AsyncIterable<ReportEntry[]>, earlier: EarlierAmounts, pending: Map<string, Map<string, Map<string, AmountKind>>>): AsyncGenerator<ReportEntry[]> {
+export async function* withEarlierAmounts(batches: AsyncIterable<ReportEntry[]>, earlier: EarlierAmounts, pending: Map<string, AmountsByKey>): AsyncGenerator<ReportEntry[]> {
   let last: string | undefined;
   for await (const batch of batches) {
     for (const entry of batch) {

@@ -22,14 +22,14 @@ export type WorkerModule = 'interest-worker' | 'books-worker';
  * old generation from its ceiling, and under the default (a quarter of the machine's memory,
  * 4 GiB here) it lets the heap grow to up to four times what is live before it collects: the
  * interest worker's held 70-93 MiB on a 1M-break night, and the night peaked at 515-547 MiB. With
- * this ceiling V8 grows it by at most 1.6 times (35-47 MiB; the night 474-507 MiB). A worker that
+ * this ceiling V8 grows it by at most 1.6 times (35-47 MiB; the night 474-508 MiB). A worker that
  * would pass it ends with `ERR_WORKER_OUT_OF_MEMORY`, which the run treats as any failed worker:
  * the work is done in the starting thread (logged), whose heap has the host's own ceiling.
  */
 export const WORKER_OLD_GENERATION_MIB = 1024;
 
-/** V8's limits of a worker's heap: see {@link WORKER_OLD_GENERATION_MIB}. */
-export type WorkerHeapLimits = Pick<ResourceLimits, 'maxOldGenerationSizeMb' | 'maxYoungGenerationSizeMb'>;
+/** The limit of a worker's heap: see {@link WORKER_OLD_GENERATION_MIB}. */
+export type WorkerHeapLimits = Pick<ResourceLimits, 'maxOldGenerationSizeMb'>;
 
 /**
  * Starts `module` on a worker thread with `workerData` (see the module comment for the two ways
