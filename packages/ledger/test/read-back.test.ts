@@ -1,10 +1,11 @@
 /**
- * A compound posting reads back what it wrote before it commits (`assertReadBack`). On SQLite the
+ * A compound posting reads back what it wrote before it commits (`assertReadBack`). The
  * stored entries are first compared in the database as one text (`readBackMatches`); only when
  * that text differs are the rows read and compared one by one, which names the difference. These
  * tests make the database store other than the ledger wrote (a trigger) and check that the
- * posting fails as an invariant and writes nothing, on both dialects; and that the SQLite text
- * matches the stored entries for any provider id a caller may give, and for no changed entry.
+ * posting fails as an invariant and writes nothing, on both dialects; and that the text matches
+ * the stored entries for any provider id a caller may give, and for no changed entry (SQLite
+ * builds it from its rows, PostgreSQL too since session 36).
  */
 import fc from 'fast-check';
 import { sql } from 'kysely';
@@ -12,8 +13,6 @@ import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { Ledger, LedgerInvariantError } from '../src/index.js';
 import type { LinesInput } from '../src/index.js';
-import { openSqliteDatabase } from '../src/db/sqlite/index.js';
-import { sqliteJournalBulk } from '../src/db/sqlite/journal-bulk.js';
 import type { BulkEntryRow } from '../src/db/journal-bulk.js';
 import { DIALECTS, dropSchema, freshStorage } from './dialects.js';
 import type { DialectName } from './dialects.js';
@@ -91,48 +90,80 @@ describe.each(DIALECTS)('a compound posting stored other than written (%s)', (di
 /** Provider ids a caller may give: hostile strings that pass the ledger's key rules. */
 const providerId = hostileString().filter((value) => value.length > 0 && value.length <= 128 && value.trim() === value && !/[\u0000-\u001f\u007f]/.test(value) && !isIllFormed(value));
 
-describe('the SQLite read-back text', () => {
+describe.each(DIALECTS)('the read-back text (%s)', (dialect) => {
   async function openBooks() {
-    const storage = openSqliteDatabase({ filename: ':memory:' });
+    const storage = await freshStorage(dialect);
     const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] });
     const users = [];
     for (let index = 0; index < 3; index++) users.push(await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: `u${index}`, kind: 'user' }));
     const assets = await ledger.systemAccount('defi', 'BTC', 'earn_assets');
-    const stored = (transactionId: number | null): BulkEntryRow[] =>
-      storage.native.prepare('select account_id, amount, balance_after, provider_id from journal_entries where transaction_id = ? order by id').all(transactionId) as BulkEntryRow[];
-    const readBackMatches = sqliteJournalBulk(storage.native).readBackMatches;
-    if (readBackMatches === undefined) throw new Error('the SQLite bulk statements have no readBackMatches');
+    const stored = async (transactionId: number | null): Promise<BulkEntryRow[]> => {
+      const result = await sql<{ account_id: number | string; amount: string; balance_after: string; provider_id: string | null }>`
+        select account_id, amount, balance_after, provider_id from journal_entries where transaction_id = ${transactionId} order by id`.execute(storage.db);
+      // PostgreSQL answers bigint ids as text.
+      return result.rows.map((row) => ({ ...row, account_id: Number(row.account_id) }));
+    };
+    const readBackMatches = storage.dialect.bulk?.readBackMatches;
+    if (readBackMatches === undefined) throw new Error(`the ${dialect} bulk statements have no readBackMatches`);
     const matches = (transactionId: number | null, expected: { currency: string; entries: readonly BulkEntryRow[] }) => {
       if (transactionId === null) throw new Error('the posting created no transaction');
-      return readBackMatches(storage.db, transactionId, expected);
+      return readBackMatches.call(storage.dialect.bulk, storage.db, transactionId, expected);
     };
-    return { storage, ledger, users, assets, stored, matches };
+    const close = async () => {
+      await ledger.close();
+      await dropSchema(storage.schema);
+    };
+    return { ledger, users, assets, stored, matches, close };
   }
 
   it('matches the stored entries whatever their provider ids (property)', async () => {
-    const { ledger, users, assets, stored, matches: readBackMatches } = await openBooks();
+    const { ledger, users, assets, stored, matches: readBackMatches, close } = await openBooks();
     try {
       let round = 0;
       await fc.assert(
         fc.asyncProperty(fc.uniqueArray(providerId, { minLength: 1, maxLength: 3 }), async (ids) => {
           round++;
           const result = await ledger.postLines(interestLines(assets.id, ids.map((id, index) => [users[index]?.id, `${round}.5`, `${round}:${id}`] as const)));
-          const entries = stored(result.transactionId);
+          const entries = await stored(result.transactionId);
           expect(entries.length).toBe(ids.length + 1);
           expect(await readBackMatches(result.transactionId, { currency: 'BTC', entries })).toBe(true);
         }),
         { numRuns: 60 },
       );
     } finally {
+      await close();
+    }
+  });
+
+  it('proves a posting stored as written without reading its rows back', async () => {
+    const storage = await freshStorage(dialect);
+    const bulk = storage.dialect.bulk;
+    if (bulk === undefined) throw new Error(`the ${dialect} storage has no bulk statements`);
+    let rowsRead = 0;
+    const counting = { ...bulk, readBack: (...args: Parameters<typeof bulk.readBack>) => { rowsRead++; return bulk.readBack(...args); } };
+    const ledger = await Ledger.open({ storage: { ...storage, dialect: { ...storage.dialect, bulk: counting } }, entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    try {
+      const users = [];
+      for (let index = 0; index < 3; index++) users.push(await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: `u${index}`, kind: 'user' }));
+      const assets = await ledger.systemAccount('defi', 'BTC', 'earn_assets');
+      // Amounts of every shape the plan formats: whole, fractional, 18 decimals, large.
+      const amounts = ['1', '0.5', '0.000000000000000001', '123456789.123456789123456789'];
+      for (const [round, amount] of amounts.entries()) {
+        const result = await ledger.postLines(interestLines(assets.id, users.map((user, index) => [user.id, amount, `R${round}:${index}`] as const)));
+        expect(result.lines.map((line) => line.status)).toEqual(['created', 'created', 'created']);
+      }
+      expect(rowsRead).toBe(0);
+    } finally {
       await ledger.close();
+      await dropSchema(storage.schema);
     }
   });
 
   it('does not match entries that differ in any compared field, or in number', async () => {
-    const { ledger, users, assets, stored, matches: readBackMatches } = await openBooks();
+    const { ledger, users, assets, stored, matches: readBackMatches, close } = await openBooks();
     try {
       const result = await ledger.postLines(interestLines(assets.id, [[users[0]?.id, '1', 'P1'], [users[1]?.id, '2', 'P2']]));
-      const entries = stored(result.transactionId);
+      const entries = await stored(result.transactionId);
       const [contra, first, second] = entries as [BulkEntryRow, BulkEntryRow, BulkEntryRow];
       const matches = (currency: string, changed: readonly BulkEntryRow[]) => readBackMatches(result.transactionId, { currency, entries: changed });
       expect(await matches('BTC', entries)).toBe(true);
@@ -154,7 +185,7 @@ describe('the SQLite read-back text', () => {
       // balance_after is not compared (the account and day rows carry it; verify checks them).
       expect(await matches('BTC', [contra, { ...first, balance_after: '7.000000000000000000' }, second])).toBe(true);
     } finally {
-      await ledger.close();
+      await close();
     }
   });
 });

@@ -5,7 +5,8 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from '../schema.js';
-import type { BulkAccountRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
+import { readBackText } from '../journal-bulk.js';
+import type { BulkAccountRow, BulkEntryRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
 
 type Db = Kysely<LedgerDatabase>;
 
@@ -87,6 +88,16 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
     const result = await sql<ReadBackEntry>`
       select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ${transactionId} order by id`.execute(trx);
     return result.rows;
+  },
+  async readBackMatches(trx: Db, transactionId: number, expected: { readonly currency: string; readonly entries: readonly BulkEntryRow[] }): Promise<boolean> {
+    // One text built by the server from the stored rows (see readBackText) instead of a row per
+    // entry parsed here.
+    const result = await sql<{ count: number | string; text: string | null }>`
+      select count(*) as count,
+             string_agg(account_id::text || chr(31) || currency || chr(31) || amount::text || chr(31) || coalesce('=' || provider_id, ''), chr(30) order by id) as text
+      from journal_entries where transaction_id = ${transactionId}`.execute(trx);
+    const row = result.rows[0];
+    return row !== undefined && Number(row.count) === expected.entries.length && row.text === readBackText(expected.currency, expected.entries);
   },
   async insertResidues(trx: Db, rows: readonly ResidueRow[]): Promise<void> {
     if (rows.length === 0) return;

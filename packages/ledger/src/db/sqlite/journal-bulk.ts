@@ -8,6 +8,7 @@
  * depends on a list length: so do a write's entries and end-of-day rows (see `write` below).
  */
 import type Database from 'better-sqlite3';
+import { readBackText } from '../journal-bulk.js';
 import type { BulkAccountRow, BulkEntryRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
 import { readerOf } from './row-objects.js';
 
@@ -69,8 +70,8 @@ function prepare(native: Database.Database): Statements {
        on conflict (account_id, accounting_day) do update set balance = excluded.balance`,
     ),
     readBack: readerOf(native.prepare('select id, account_id, currency, amount, balance_after, provider_id from journal_entries where transaction_id = ? order by id')),
-    // One text for a transaction's entries (see readBackText): SQLite builds it from the rows it
-    // reads, so no row object and no value per column cross into JavaScript.
+    // One text for a transaction's entries (see readBackText in ../journal-bulk.ts): SQLite builds
+    // it from the rows it reads, so no row object and no value per column cross into JavaScript.
     readBackText: native
       .prepare(
         `select count(*), group_concat(account_id || char(31) || currency || char(31) || amount || char(31) || coalesce('=' || provider_id, ''), char(30) order by id)
@@ -81,25 +82,6 @@ function prepare(native: Database.Database): Statements {
       'insert into interest_residues (account_id, accounting_day, user_residue, margin_residue) values (?, ?, ?, ?) on conflict (account_id, accounting_day) do nothing',
     ),
   };
-}
-
-/**
- * The read-back text of entries as {@link Statements.readBackText} builds it from stored rows:
- * per entry in posting order its account id, currency, amount text and `=` + provider id (empty
- * for none), fields joined by U+001F, entries by U+001E. Unambiguous for planned entries: their
- * currencies and provider ids are validated free of control characters, account ids are whole
- * numbers, amounts canonical decimals. Stored values holding a separator would add one to the
- * stored text, whose count of separators is then no longer the expected text's: never equal.
- * The 1M-account cycle's read-back took 1.58 s read as rows, 0.94 s compared as one text per
- * 1,000 entries (profiles, the text built on both sides included).
- */
-export function readBackText(currency: string, entries: readonly BulkEntryRow[]): string {
-  let text = '';
-  for (let index = 0; index < entries.length; index++) {
-    const entry = entries[index] as BulkEntryRow;
-    text += `${index === 0 ? '' : '\x1e'}${entry.account_id}\x1f${currency}\x1f${entry.amount}\x1f${entry.provider_id === null ? '' : `=${entry.provider_id}`}`;
-  }
-  return text;
 }
 
 /** The bulk statements of one SQLite database; prepared on first use. */
