@@ -36,7 +36,7 @@ import { optionalWholeNumber } from './whole-number.js';
 import { assertCycleDayInOrder } from './cycle-order.js';
 import { CYCLE_ENTRY_ACCOUNT_MAX, cycleEntryIdOfDay, localEntryId, marginKey } from './cycle-ids.js';
 import { assertBookableScales, assertTermsInForce, openCycleReader, readCycleBatch } from './cycle-read.js';
-import type { CycleItem, CycleLine, CycleOptions } from './cycle-read.js';
+import type { CycleBatch, CycleItem, CycleLine, CycleOptions, CycleReader } from './cycle-read.js';
 import { CYCLE_READ_AHEAD_MODES, CycleReadAhead } from './cycle-read-ahead.js';
 import type { CycleReadAheadMode } from './cycle-read-ahead.js';
 
@@ -206,6 +206,24 @@ async function providerIdsProbe(
 }
 
 /**
+ * The next batch's read, sent before the current batch is booked (PostgreSQL): the transaction's
+ * one connection runs its statements in turn, so the server reads (and row-locks) the next
+ * accounts while this thread plans the current posting, and this thread computes the next
+ * batch's interest while the server writes the current one; the statements and their order
+ * within each batch are unchanged, and the next batch's accounts are not the current one's
+ * (ledger account order, after its last id). Booking a batch never changes what the next read
+ * answers: it writes the batch's accounts, their rows of the credited day and the day's residues
+ * of the batch's accounts, and earn_assets, none of which that read selects. Its failure is
+ * handled until the loop awaits it (a batch whose booking fails leaves it unawaited: the
+ * transaction rolls back).
+ */
+function readNextWhileBooking(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number): Promise<CycleBatch> {
+  const read = readCycleBatch(db, reader, afterId, 'book-locked');
+  read.catch(() => undefined);
+  return read;
+}
+
+/**
  * Whether none of the day's interest ids (this version's) of accounts after `afterId` is booked,
  * read once at the start of a run's transaction, after its claim lock: one index range per table.
  * Until the transaction commits no one else books an interest id of the entity (the claim lock:
@@ -321,12 +339,17 @@ export async function runAccountingCycle(given: RunCycleOptions): Promise<CycleS
         // SQLite: a no-op (the write transaction holds the whole file).
         await lockProviderIdClaims(scope.db, ledger.dialect, { entity, kinds: ['interest'], exclusive: true });
         const restAbsent = await dayIdsAbsentAfter(ledger, scope.db, { entity, afterId, entryIdOf: booking.entryIdOf });
+        // PostgreSQL: the next batch of the transaction is read while this one is booked (see
+        // readNextWhileBooking); none is read past the transaction's last batch.
+        let next: Promise<CycleBatch> | undefined;
         for (let lines = 0; lines < commitLines && tally.more; ) {
-          const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await readCycleBatch(scope.db, reader, tally.afterId, ledger.dialect.supportsRowLocks ? 'book-locked' : 'book'));
+          const batch = (await readAhead?.take(tally.afterId, accept)) ?? (await (next ?? readCycleBatch(scope.db, reader, tally.afterId, ledger.dialect.supportsRowLocks ? 'book-locked' : 'book')));
+          next = undefined;
           if (batch.lastId === undefined) {
             tally.more = false;
             break;
           }
+          if (ledger.dialect.supportsRowLocks && batch.more && lines + batch.items.length < commitLines) next = readNextWhileBooking(scope.db, reader, batch.lastId);
           if (readAhead === undefined && options.readAhead !== 'never' && accounts + tally.accounts + batch.items.length >= CYCLE_READ_AHEAD_AFTER_ACCOUNTS) startReadAhead();
           if (batch.more) readAhead?.request(batch.lastId, tag);
           if (options.onLines !== undefined) {

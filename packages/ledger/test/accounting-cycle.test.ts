@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { EarnBooks, Ledger, LedgerError, cycleInterestEntryId, localEntryId, projectAccountingCycle, roundDecimal, runAccountingCycle, toDecimal, toUnits } from '../src/index.js';
 import { snapshotDatabase } from './support/snapshot.js';
 import { openSqliteDatabase } from '../src/db/sqlite/index.js';
@@ -182,6 +183,62 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
     const again = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 3, commitLines: 1 });
     expect([again.interestBooked, again.interestAlreadyBooked]).toEqual([0, 7]);
     await ledger.verify({ entity: 'defi' });
+  });
+
+  /**
+   * Runs the cycle of six accounts in batches of two (one transaction) with `prepare` done first,
+   * and returns its failure; every rejection nobody handled in the meantime is collected (on
+   * PostgreSQL the next batch is read while one is booked: a failure of either must not leave the
+   * other's promise rejected unhandled).
+   */
+  async function failedRun(prepare: () => Promise<void>): Promise<{ error: unknown; unhandled: unknown[]; before: string; after: string }> {
+    for (let i = 0; i < 6; i++) await books.recordDeposit(booking(`a${i}`, `${i + 1}`, `d${i}`, '2025-03-18T09:00:00Z'));
+    await prepare();
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const before = await snapshotDatabase(ledger.db as never);
+      const error = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 2 }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      // A rejection nobody handles is reported once the microtasks drain: give it a turn.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { error, unhandled, before, after: await snapshotDatabase(ledger.db as never) };
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  }
+
+  const ledgerIdOf = async (account: string) => (await books.earnAccount({ entity: 'defi', earnAccountId: account })).ledgerAccountId;
+
+  it('writes nothing when a batch fails to book while the next one is read', async () => {
+    await setUp(books, 6);
+    const { error, unhandled, before, after } = await failedRun(async () => {
+      // The second batch's first line (a2) is refused by the database.
+      const trapped = cycleInterestEntryId('2025-03-18', await ledgerIdOf('a2'));
+      if (dialect === 'sqlite') {
+        await sql.raw(`create trigger trap before insert on journal_entries when new.provider_id = '${trapped}' begin select raise(abort, 'trapped line'); end`).execute(ledger.db);
+      } else {
+        await sql.raw(`create function trap() returns trigger language plpgsql as $$ begin if new.provider_id = '${trapped}' then raise exception 'trapped line'; end if; return new; end $$`).execute(ledger.db);
+        await sql.raw('create trigger trap before insert on journal_entries for each row execute function trap()').execute(ledger.db);
+      }
+    });
+    expect(String((error as Error | undefined)?.message) + String(((error as { cause?: Error } | undefined)?.cause)?.message)).toContain('trapped line');
+    expect(after).toBe(before);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('writes nothing when the next batch fails to read while one is booked', async () => {
+    await setUp(books, 6, flat('0.035', { residueMode: 'carry', roundingMode: 'down', scale: 8 }));
+    const { error, unhandled, before, after } = await failedRun(async () => {
+      // The third batch's first account (a4) carries a residue that cannot be read.
+      await sql`insert into interest_residues (account_id, accounting_day, user_residue, margin_residue) values (${await ledgerIdOf('a4')}, '2025-03-17', 'not a number', '0')`.execute(ledger.db);
+    });
+    expect(error).toMatchObject({ code: 'invalid_amount', field: 'userResidue' });
+    expect(after).toBe(before);
+    expect(unhandled).toEqual([]);
   });
 
   it('finishes a day begun with the ids of earlier versions under those ids, booking no account twice', async () => {
