@@ -35,8 +35,8 @@ import { requireBulk } from './post-lines.js';
 import { optionalWholeNumber } from './whole-number.js';
 import { assertCycleDayInOrder } from './cycle-order.js';
 import { CYCLE_ENTRY_ACCOUNT_MAX, cycleEntryIdOfDay, localEntryId, marginKey } from './cycle-ids.js';
-import { assertBookableScales, assertTermsInForce, openCycleReader, readCycleBatch } from './cycle-read.js';
-import type { CycleBatch, CycleItem, CycleLine, CycleOptions, CycleReader } from './cycle-read.js';
+import { assertBookableScales, assertTermsInForce, openCycleReader, readCycleBatch, readNextWhileBooking } from './cycle-read.js';
+import type { CycleBatch, CycleItem, CycleLine, CycleOptions } from './cycle-read.js';
 import { CYCLE_READ_AHEAD_MODES, CycleReadAhead } from './cycle-read-ahead.js';
 import type { CycleReadAheadMode } from './cycle-read-ahead.js';
 
@@ -203,24 +203,6 @@ async function providerIdsProbe(
   if (range === undefined) return {};
   const providerIds = [...batch.byCurrency.values()].flatMap((lines) => lines.map((line) => line.providerId));
   return (await range(scope.db, { entity: batch.entity, kind: 'interest', providerIds })) ? {} : { providerIdsAbsent: true };
-}
-
-/**
- * The next batch's read, sent before the current batch is booked (PostgreSQL): the transaction's
- * one connection runs its statements in turn, so the server reads (and row-locks) the next
- * accounts while this thread plans the current posting, and this thread computes the next
- * batch's interest while the server writes the current one; the statements and their order
- * within each batch are unchanged, and the next batch's accounts are not the current one's
- * (ledger account order, after its last id). Booking a batch never changes what the next read
- * answers: it writes the batch's accounts, their rows of the credited day and the day's residues
- * of the batch's accounts, and earn_assets, none of which that read selects. Its failure is
- * handled until the loop awaits it (a batch whose booking fails leaves it unawaited: the
- * transaction rolls back).
- */
-function readNextWhileBooking(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number): Promise<CycleBatch> {
-  const read = readCycleBatch(db, reader, afterId, 'book-locked');
-  read.catch(() => undefined);
-  return read;
 }
 
 /**

@@ -204,6 +204,24 @@ export async function readCycleBatch(db: Kysely<LedgerDatabase>, reader: CycleRe
   return { items, accounts, lastId: rows[rows.length - 1]?.id, more: rows.length === batchSize };
 }
 
+/**
+ * The next batch's read, sent before the current batch is booked (PostgreSQL): the transaction's
+ * one connection runs its statements in turn, so the server reads (and row-locks) the next
+ * accounts while this thread plans the current posting, and this thread computes the next
+ * batch's interest while the server writes the current one; the statements and their order
+ * within each batch are unchanged, and the next batch's accounts are not the current one's
+ * (ledger account order, after its last id). Booking a batch never changes what the next read
+ * answers: it writes the batch's accounts, their rows of the credited day and the day's residues
+ * of the batch's accounts, and earn_assets, none of which that read selects. Its failure is
+ * handled until the loop awaits it (a batch whose booking fails leaves it unawaited: the
+ * transaction rolls back).
+ */
+export function readNextWhileBooking(db: Kysely<LedgerDatabase>, reader: CycleReader, afterId: number): Promise<CycleBatch> {
+  const read = readCycleBatch(db, reader, afterId, 'book-locked');
+  read.catch(() => undefined);
+  return read;
+}
+
 /** Options of {@link cycleLines}. */
 export interface CycleLinesOptions extends CycleOptions {
   /**

@@ -91,9 +91,13 @@ describe.each(DIALECTS)('a compound posting stored other than written (%s)', (di
 const providerId = hostileString().filter((value) => value.length > 0 && value.length <= 128 && value.trim() === value && !/[\u0000-\u001f\u007f]/.test(value) && !isIllFormed(value));
 
 describe.each(DIALECTS)('the read-back text (%s)', (dialect) => {
-  async function openBooks() {
+  /** Books of three users; `onRowsRead` is told each time a posting reads its rows back. */
+  async function openBooks(onRowsRead: () => void = () => undefined) {
     const storage = await freshStorage(dialect);
-    const ledger = await Ledger.open({ storage, entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    const bulk = storage.dialect.bulk;
+    if (bulk === undefined) throw new Error(`the ${dialect} storage has no bulk statements`);
+    const counting = { ...bulk, readBack: (...args: Parameters<typeof bulk.readBack>) => (onRowsRead(), bulk.readBack(...args)) };
+    const ledger = await Ledger.open({ storage: { ...storage, dialect: { ...storage.dialect, bulk: counting } }, entities: [{ id: 'defi', timeZone: 'UTC' }] });
     const users = [];
     for (let index = 0; index < 3; index++) users.push(await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: `u${index}`, kind: 'user' }));
     const assets = await ledger.systemAccount('defi', 'BTC', 'earn_assets');
@@ -103,11 +107,11 @@ describe.each(DIALECTS)('the read-back text (%s)', (dialect) => {
       // PostgreSQL answers bigint ids as text.
       return result.rows.map((row) => ({ ...row, account_id: Number(row.account_id) }));
     };
-    const readBackMatches = storage.dialect.bulk?.readBackMatches;
+    const readBackMatches = bulk.readBackMatches;
     if (readBackMatches === undefined) throw new Error(`the ${dialect} bulk statements have no readBackMatches`);
     const matches = (transactionId: number | null, expected: { currency: string; entries: readonly BulkEntryRow[] }) => {
       if (transactionId === null) throw new Error('the posting created no transaction');
-      return readBackMatches.call(storage.dialect.bulk, storage.db, transactionId, expected);
+      return readBackMatches.call(bulk, storage.db, transactionId, expected);
     };
     const close = async () => {
       await ledger.close();
@@ -136,16 +140,9 @@ describe.each(DIALECTS)('the read-back text (%s)', (dialect) => {
   });
 
   it('proves a posting stored as written without reading its rows back', async () => {
-    const storage = await freshStorage(dialect);
-    const bulk = storage.dialect.bulk;
-    if (bulk === undefined) throw new Error(`the ${dialect} storage has no bulk statements`);
     let rowsRead = 0;
-    const counting = { ...bulk, readBack: (...args: Parameters<typeof bulk.readBack>) => { rowsRead++; return bulk.readBack(...args); } };
-    const ledger = await Ledger.open({ storage: { ...storage, dialect: { ...storage.dialect, bulk: counting } }, entities: [{ id: 'defi', timeZone: 'UTC' }] });
+    const { ledger, users, assets, close } = await openBooks(() => rowsRead++);
     try {
-      const users = [];
-      for (let index = 0; index < 3; index++) users.push(await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: `u${index}`, kind: 'user' }));
-      const assets = await ledger.systemAccount('defi', 'BTC', 'earn_assets');
       // Amounts of every shape the plan formats: whole, fractional, 18 decimals, large.
       const amounts = ['1', '0.5', '0.000000000000000001', '123456789.123456789123456789'];
       for (const [round, amount] of amounts.entries()) {
@@ -154,8 +151,7 @@ describe.each(DIALECTS)('the read-back text (%s)', (dialect) => {
       }
       expect(rowsRead).toBe(0);
     } finally {
-      await ledger.close();
-      await dropSchema(storage.schema);
+      await close();
     }
   });
 
