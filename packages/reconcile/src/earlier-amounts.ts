@@ -13,7 +13,6 @@ import { earlierAmountsKey, entryKindOfDetails, matchKey } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
 import type { ReportEntry } from './report-entry.js';
 import { Head } from './key-groups.js';
-import { compareKeys } from './keys.js';
 import type { ReconcileDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 
@@ -88,11 +87,9 @@ export class EarlierAmounts {
       await this.#head.next();
     }
     const head = this.#head;
-    // Past the keys the report does not hold (an await only per batch, as in `Head.take`).
-    while (head.key !== undefined && compareKeys(head.key, key) < 0) {
-      const reading = head.next();
-      if (reading !== undefined) await reading;
-    }
+    // Past the keys the report does not hold (an await only per batch).
+    const skipping = head.skipBelow(key);
+    if (skipping !== undefined) await skipping;
     const tuples: EarlierAmountTuple[] = [];
     await head.take(key, tuples);
     return tuples.length === 0 ? undefined : earlierAmountsOf(tuples);

@@ -76,6 +76,15 @@ export class Head<T> {
     await this.#iterator.return?.();
   }
 
+  /** Moves past every item whose key sorts before `key`; returns a promise only when it has to wait for the next batch. */
+  skipBelow(key: string): Promise<unknown> | undefined {
+    while (this.key !== undefined && compareKeys(this.key, key) < 0) {
+      const loading = this.next();
+      if (loading !== undefined) return loading.then(() => this.skipBelow(key));
+    }
+    return undefined;
+  }
+
   /**
    * Takes every item with `key` (the stream is sorted, so they are adjacent), or stops once `into`
    * holds more than `max`; returns a promise only when it has to wait for the next batch.

@@ -106,9 +106,9 @@ describe('sorted streams read in batches', () => {
   });
 
   it('run lines that may not fit the write buffer (1 MiB), among lines that do, come back whole', async () => {
-    // Lines of 100 items. The first run's lines after its first 100 items hold the 250 large
-    // items, 100 a line: ~550,000 code units (up to 3 bytes each: more than the buffer holds),
-    // among lines of ~4,000 bytes, so each kind of write follows the other.
+    // Lines of 100 items. The first run sorts its 250 'a' items first, then the 250 large 'm'
+    // items (~11,000 bytes each), 100 a line: two lines of ~1.1 MB (more than the buffer holds)
+    // among lines of a few thousand bytes, so each kind of write follows the other.
     const prefix = (at: number) => (at < 250 ? 'a' : at < 500 ? 'm' : 'z');
     const items = Array.from({ length: 2_000 }, (_, at) => ({ key: `${prefix(at)}${String((at * 7919) % 2_000).padStart(4, '0')}`, text: at >= 250 && at < 500 ? 'é€😀x'.repeat(1_100) : `plain ${at}` }));
     await expectSortedBack(items, 1_000);
