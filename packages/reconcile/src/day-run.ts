@@ -49,7 +49,7 @@ import type { BreakKind } from './db/schema.js';
 import { holdNextDayInstructions, instruct, rowToInstruction } from './instructions.js';
 import type { SettlementInstruction } from './instructions.js';
 import * as repository from './db/repository.js';
-import { startBooksPrefetch, startProjection } from './day-workers.js';
+import { startBooksPrefetch, startProjection, workerDatabaseFile } from './day-workers.js';
 import type { DaySettings } from './day-workers.js';
 
 /** The report's interest entries of a batch as the comparison sorts them (by Earn account). */
@@ -188,7 +188,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     // day reconciled before `reconciled_days` existed (see refuseSupersededVersion).
     const processed = await settings.books.processedReports({ entity, accountingDay: day });
     const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, projectedMark: projected.mark, byKey, syncMayBook, newestProcessed, prefetched, scope, progress, own }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, projectedMark: projected.mark, byKey, syncMayBook, newestProcessed, prefetched, scope, progress, own, lookupsFile: workerDatabaseFile(settings, report), lookupsAfter: interest.asideDone }));
   } catch (error) {
     failed = true;
     throw error;
@@ -241,6 +241,10 @@ interface DayWork {
   readonly prefetched: PrefetchedBooks;
   readonly scope: PostingScope;
   readonly progress: ReconcileProgressListener;
+  /** The SQLite file the sync's Earn account lookups are made in on a worker thread, if any (`earn-lookups.ts`). */
+  readonly lookupsFile: string | undefined;
+  /** When the lookup worker starts: once the interest comparison's worker is done. */
+  readonly lookupsAfter: Promise<void>;
   /**
    * Hands a sorter of the run's breaks to the run, which closes it once the day is done: not in
    * the transaction, which PostgreSQL may run again after a deadlock and which then reads the

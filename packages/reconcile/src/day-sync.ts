@@ -2,7 +2,7 @@
  * The sync pass of a day's run (split from `day-run.ts`): which report entries it must see, and
  * the pass that merges them with the books and books what they lack (see `sync.ts`).
  */
-import type { Ledger, PostingScope } from '@earnbook/ledger';
+import type { PostingScope } from '@earnbook/ledger';
 import { entriesToBook, kindOfType, matchKey } from './diff.js';
 import type { DayContext } from './diff.js';
 import type { ExternalSorter } from './external-sort.js';
@@ -11,6 +11,9 @@ import { dayGroups } from './day-streams.js';
 import { SyncQueue } from './sync.js';
 import type { SyncEntry } from './sync.js';
 import { rowCounter } from './day-progress.js';
+import { lookupsInThisThread, lookupsInWorker } from './earn-lookups.js';
+import type { EarnLookups } from './earn-lookups.js';
+import type { DaySettings } from './day-workers.js';
 import type { ReconcileProgressListener } from './day-progress.js';
 
 /** The kinds the sync books: only these are read from the books in the sync pass. */
@@ -52,6 +55,20 @@ export interface SyncPass {
   readonly syncMayBook: boolean;
   readonly scope: PostingScope;
   readonly progress: ReconcileProgressListener;
+  /** The SQLite file a worker thread looks the Earn accounts up in (`earn-lookups.ts`), when the run uses workers; else in this thread. */
+  readonly lookupsFile: string | undefined;
+  /** Settles when the interest comparison's worker is done (never rejects): the lookup worker starts then, not to share the second core with it. */
+  readonly lookupsAfter: Promise<void>;
+}
+
+/** What the sync pass reads of the reconciler's settings. */
+export type SyncSettings = Pick<DaySettings, 'ledger' | 'sortDirectory' | 'logger' | 'workerWaitMs'>;
+
+/** Where the pass looks its Earn accounts up: on a worker thread when there is a file for one, else in the transaction. */
+function earnLookups(settings: SyncSettings, work: SyncPass, timeZone: string): EarnLookups {
+  const db = work.scope.db;
+  if (work.lookupsFile === undefined) return lookupsInThisThread(settings.ledger, { entity: work.entity, db });
+  return lookupsInWorker(settings.ledger, { entity: work.entity, timeZone, databaseFile: work.lookupsFile, db, logger: settings.logger, waitMs: settings.workerWaitMs, after: work.lookupsAfter });
 }
 
 /**
@@ -59,7 +76,7 @@ export interface SyncPass {
  * may matter to it, {@link syncMaySee}, merged with the books in provider id order, no write in
  * between), then books them in account order, in compound batches (see `sync.ts`).
  */
-export async function syncDay(settings: { readonly ledger: Ledger; readonly sortDirectory: string | undefined }, work: SyncPass, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
+export async function syncDay(settings: SyncSettings, work: SyncPass, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
   if (!work.syncMayBook) {
     // Nothing the sync could book (every group would hold local entries alone): neither the
     // sorted report nor the books' interest, margin and fees of two days are read. A report of
@@ -68,8 +85,10 @@ export async function syncDay(settings: { readonly ledger: Ledger; readonly sort
     return { interest: 0, partnerMargin: 0, fee: 0 };
   }
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: syncEntries(work.byKey), kinds: SYNC_KINDS, sortDirectory: settings.sortDirectory }, work.scope.db);
-  const queue = new SyncQueue(settings.ledger, { entity: work.entity, scope: work.scope, ...(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory }) });
+  const lookups = earnLookups(settings, work, context.timeZone);
+  let queue: SyncQueue | undefined;
   try {
+    queue = new SyncQueue(settings.ledger, { entity: work.entity, scope: work.scope, lookups, ...(settings.sortDirectory === undefined ? {} : { directory: settings.sortDirectory }) });
     const examined = rowCounter(work.progress, 'sync');
     work.progress({ phase: 'sync', rows: 0 });
     for await (const batch of groups) {
@@ -86,6 +105,7 @@ export async function syncDay(settings: { readonly ledger: Ledger; readonly sort
     examined.done();
     return counts;
   } finally {
-    await queue.close();
+    // The queue closes the lookups; without one (it could not be made) they are closed here.
+    await (queue === undefined ? lookups.close() : queue.close());
   }
 }

@@ -70,8 +70,8 @@ function workersWanted(settings: DaySettings, report: ReportInput): boolean {
   return settings.workerThreads === 'always' || (settings.workerThreads === 'auto' && isLargeReport(report));
 }
 
-/** The SQLite file the books' worker opens, when the books are one and workers are wanted for this report. */
-function workerDatabaseFile(settings: DaySettings, report: ReportInput): string | undefined {
+/** The SQLite file the books' worker (and the sync's lookup worker) opens, when the books are one and workers are wanted for this report. */
+export function workerDatabaseFile(settings: DaySettings, report: ReportInput): string | undefined {
   return workersWanted(settings, report) ? settings.ledger.dialect.databaseFile : undefined;
 }
 

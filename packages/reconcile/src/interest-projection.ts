@@ -42,6 +42,11 @@ export interface PendingComparison {
   recompare(projection: InterestProjection): Promise<InterestOutcome>;
   /** Removes the report's runs it was given (the projection's are the projection's). */
   close(): Promise<void>;
+  /**
+   * Settles once the comparison takes no thread of its own: the worker has answered or failed
+   * (at once when it was made in this thread). Never rejects. The sync's lookup worker starts then.
+   */
+  readonly asideDone: Promise<void>;
 }
 
 /** A projection under way: {@link result} once, then {@link close} (also after a failure elsewhere). */
@@ -168,7 +173,7 @@ export interface ProjectionInput {
 async function compareHere(projection: InterestProjection, input: Parameters<PendingProjection['compare']>[1]): Promise<PendingComparison> {
   const outcome = await compareProjected(projection, input);
   // Its breaks' files are the caller's once it takes the outcome; removed here too (again: nothing) in case it did not.
-  return { outcome: async () => outcome, recompare: (again) => compareProjected(again, input), close: async () => outcome.breaks.close() };
+  return { outcome: async () => outcome, recompare: (again) => compareProjected(again, input), close: async () => outcome.breaks.close(), asideDone: Promise.resolve() };
 }
 
 /** The day's projection made in this thread, when {@link PendingProjection.result} asks for it. */
@@ -251,6 +256,7 @@ export async function projectInterestInWorker(
         return reply;
       });
       return {
+        asideDone: answer.then(() => undefined),
         async outcome(): Promise<InterestOutcome> {
           const reply = await answerWithin(answer, waitMs);
           if (reply.ok) return { breaks: ExternalSorter.adopt<BreakDraft>({ key: breakDraftKey, released: reply.breaks }), recomputedMargin: projection.recomputedMargin };

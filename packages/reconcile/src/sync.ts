@@ -24,6 +24,7 @@ import { ExternalSorter } from './external-sort.js';
 import { kindOfType } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
 import { systemAccountsFor } from './instructions.js';
+import type { EarnLookupAnswer, EarnLookups } from './earn-lookups.js';
 
 /** Counts of entries booked, per kind. */
 export interface SyncCounts {
@@ -63,6 +64,15 @@ function fromQueued(tuple: QueuedTuple): SyncEntry {
   return ledgerAccountId === null || accountCurrency === null ? { entry, alone } : { entry, alone, account: { ledgerAccountId, currency: accountCurrency } };
 }
 
+/** The answer of a lookup that asked for nothing. */
+const NO_LOOKUP: EarnLookupAnswer = Object.freeze({ accountAt: () => undefined, final: true });
+
+/**
+ * Gathered batches whose Earn account lookup may be under way at once: the gather goes on while
+ * a worker answers (`earn-lookups.ts`). Each holds up to `PROVIDER_LOOKUP_IDS_MAX` entries.
+ */
+const LOOKUPS_IN_FLIGHT_MAX = 4;
+
 /** Digits of a ledger account id in the sync's sort key: a safe integer has at most 16. */
 const ACCOUNT_KEY_DIGITS = 16;
 
@@ -83,15 +93,20 @@ const ACCOUNT_KEY_DIGITS = 16;
  */
 export class SyncQueue {
   readonly #sorter: ExternalSorter<QueuedTuple>;
+  readonly #lookups: EarnLookups;
   readonly #ledger: Ledger;
   readonly #entity: string;
   readonly #scope: PostingScope;
   #gathered: SyncEntry[] = [];
+  /** Gathered batches whose lookup is under way, oldest first (see {@link LOOKUPS_IN_FLIGHT_MAX}). */
+  readonly #asked: { readonly gathered: readonly SyncEntry[]; readonly answer: Promise<EarnLookupAnswer> }[] = [];
 
-  constructor(ledger: Ledger, input: { entity: string; scope: PostingScope; directory?: string }) {
+  /** `lookups`: where the Earn accounts are looked up (`earn-lookups.ts`); the queue closes them once it has gathered. */
+  constructor(ledger: Ledger, input: { entity: string; scope: PostingScope; lookups: EarnLookups; directory?: string }) {
     this.#ledger = ledger;
     this.#entity = input.entity;
     this.#scope = input.scope;
+    this.#lookups = input.lookups;
     const key = ([type, id, , , , , , ledgerAccountId]: QueuedTuple) => `${type}\u0000${ledgerAccountId === null ? '' : String(ledgerAccountId).padStart(ACCOUNT_KEY_DIGITS, '0')}\u0000${id}`;
     this.#sorter = new ExternalSorter<QueuedTuple>({ key, ...(input.directory === undefined ? {} : { directory: input.directory }) });
   }
@@ -100,23 +115,39 @@ export class SyncQueue {
   async addAll(entries: Iterable<SyncEntry>): Promise<void> {
     for (const entry of entries) {
       this.#gathered.push(entry);
-      if (this.#gathered.length >= PROVIDER_LOOKUP_IDS_MAX) await this.#resolve();
+      if (this.#gathered.length >= PROVIDER_LOOKUP_IDS_MAX) await this.#ask();
     }
   }
 
-  /** Looks up the Earn accounts of the gathered interest entries and queues what can be booked. */
-  async #resolve(): Promise<void> {
+  /** Starts the lookup of the gathered interest entries' Earn accounts; queues the oldest batches past those allowed in flight. */
+  async #ask(): Promise<void> {
     const gathered = this.#gathered;
     this.#gathered = [];
-    const accountIds = [...new Set(gathered.flatMap(({ entry }) => (entry.type === 'Interest' && entry.accountId !== undefined ? [entry.accountId] : [])))];
-    const accounts = accountIds.length === 0 ? new Map<string, NonNullable<SyncEntry['account']>>() : await earnAccountsByIds(this.#ledger, { entity: this.#entity, earnAccountIds: accountIds }, this.#scope.db);
+    const ids: string[] = [];
+    for (const { entry } of gathered) if (entry.type === 'Interest' && entry.accountId !== undefined) ids.push(entry.accountId);
+    const answer = ids.length === 0 ? Promise.resolve(NO_LOOKUP) : this.#lookups.lookup(ids);
+    // Awaited in turn by #queueOldest; until then its failure must not go unhandled.
+    answer.catch(() => undefined);
+    this.#asked.push({ gathered, answer });
+    while (this.#asked.length > LOOKUPS_IN_FLIGHT_MAX) await this.#queueOldest();
+  }
+
+  /** Queues what the oldest batch asked for can book, with the Earn accounts its lookup found. */
+  async #queueOldest(): Promise<void> {
+    const asked = this.#asked.shift();
+    if (asked === undefined) return;
+    const accounts = await asked.answer;
     const queued: QueuedTuple[] = [];
-    for (const item of gathered) {
+    let at = 0;
+    for (const item of asked.gathered) {
       if (item.entry.type !== 'Interest') {
         queued.push(toQueued(item, item.account));
         continue;
       }
-      const account = item.entry.accountId === undefined ? undefined : accounts.get(item.entry.accountId);
+      if (item.entry.accountId === undefined) continue;
+      const account = accounts.accountAt(at++);
+      // An account the lookup did not find for sure is looked up again when the entry is booked.
+      if (account === undefined && !accounts.final) queued.push(toQueued(item, undefined));
       // Interest to an unknown account or in another currency cannot be booked: the diff reports it.
       if (account === undefined || account.currency !== item.entry.currency) continue;
       queued.push(toQueued(item, account));
@@ -124,9 +155,16 @@ export class SyncQueue {
     await this.#sorter.addAll(queued);
   }
 
+  /** Asks for the last gathered batch and queues every batch asked for; then the lookups are closed. */
+  async #gatherAll(): Promise<void> {
+    await this.#ask();
+    while (this.#asked.length > 0) await this.#queueOldest();
+    await this.#lookups.close();
+  }
+
   /** Books every entry gathered, `batchSize` at a time, in ledger account order; returns the counts. */
   async book(input: { day: string; batchSize: number }): Promise<SyncCounts> {
-    await this.#resolve();
+    await this.#gatherAll();
     const counts = { interest: 0, partnerMargin: 0, fee: 0 };
     let pending: SyncEntry[] = [];
     const flush = async () => {
@@ -146,7 +184,12 @@ export class SyncQueue {
 
   async close(): Promise<void> {
     this.#gathered = [];
-    await this.#sorter.close();
+    this.#asked.length = 0;
+    try {
+      await this.#lookups.close();
+    } finally {
+      await this.#sorter.close();
+    }
   }
 }
 

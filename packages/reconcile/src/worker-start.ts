@@ -1,12 +1,12 @@
 /**
- * What the reconciler's two worker threads (`interest-worker`, `books-worker`) share: how one is
+ * What the reconciler's worker threads (`interest-worker`, `books-worker`, `lookup-worker`) share: how one is
  * started (the compiled module beside this one; from the TypeScript sources, as the workspace's
  * tests and benchmarks run, the `.ts` module imported after tsx's loader is registered in the
  * worker: a loader given by `--import` does not reach a worker's entry module), and how it opens
  * the books to read them (a SQLite file; PostgreSQL for the interest worker).
  */
 import { Worker } from 'node:worker_threads';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Ledger } from '@earnbook/ledger';
 import type { LedgerDialect } from '@earnbook/ledger';
 
@@ -14,7 +14,7 @@ import type { LedgerDialect } from '@earnbook/ledger';
 const WORKER_PAGE_CACHE_KIB = 8 * 1024;
 
 /** The reconciler's worker modules. */
-export type WorkerModule = 'interest-worker' | 'books-worker';
+export type WorkerModule = 'interest-worker' | 'books-worker' | 'lookup-worker';
 
 /**
  * The ceiling of a worker's old generation, in MiB. A worker streams (sorted runs, pages of
@@ -33,10 +33,11 @@ export type WorkerHeapLimits = Pick<ResourceLimits, 'maxOldGenerationSizeMb'>;
 
 /**
  * Starts `module` on a worker thread with `workerData` (see the module comment for the two ways
- * it is loaded), its heap limited by `heapLimits` (tests give smaller ones).
+ * it is loaded), its heap limited by `heapLimits` (tests give smaller ones); `transferList`: the
+ * ports `workerData` holds.
  */
-export function startWorkerModule(module: WorkerModule, workerData: unknown, heapLimits: WorkerHeapLimits = { maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MIB }): Worker {
-  const options = { workerData, resourceLimits: heapLimits };
+export function startWorkerModule(module: WorkerModule, workerData: unknown, heapLimits: WorkerHeapLimits = { maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MIB }, transferList: readonly MessagePort[] = []): Worker {
+  const options = { workerData, resourceLimits: heapLimits, transferList: [...transferList] };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(`./${module}.js`, import.meta.url), options);
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL(`./${module}.ts`, import.meta.url).href;
