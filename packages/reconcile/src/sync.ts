@@ -87,9 +87,12 @@ const ACCOUNT_KEY_DIGITS = 16;
  * provider's Earn account ids look like: ordered by Earn account id, as this queue did before,
  * opaque ids (UUIDs) scatter the accounts just as provider ids do (1M accounts with such ids:
  * the nightly job took 156.4 s in that order and 109.6 s in this one, `bench/nightly-accounts.ts`,
- * same machine and load). An interest entry whose Earn
- * account is unknown, or of another currency, is not queued: the diff reports it. Memory is
- * bounded by the sorter's runs and one lookup batch.
+ * same machine and load). The lookups go on while the queue gathers, up to
+ * {@link LOOKUPS_IN_FLIGHT_MAX} batches at once, on a worker thread where the run has one
+ * (`earn-lookups.ts`). An interest entry whose Earn account is unknown, or of another currency,
+ * is not queued: the diff reports it; one whose account a worker did not find is queued without
+ * it, and looked up again in the transaction when it is booked (the account may be newer than
+ * what the worker read). Memory is bounded by the sorter's runs and the lookup batches in flight.
  */
 export class SyncQueue {
   readonly #sorter: ExternalSorter<QueuedTuple>;
