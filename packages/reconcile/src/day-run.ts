@@ -3,8 +3,9 @@
  *
  * 1. Read (no writes): stream the report, validating each entry and hashing the bytes, into two
  *    external sorts (by match key; interest by Earn account); check the header; recompute the
- *    day's interest and compare it account by account (on the interest worker, that comparison
- *    goes on while phase 2 syncs: it reads sorted files only, and the plan waits for it).
+ *    day's interest and compare it account by account (on the interest worker, the projection and
+ *    that comparison go on while phase 2 gathers and syncs: the comparison reads sorted files
+ *    only, and the plan waits for it; see `day-interest.ts`).
  * 2. One write transaction: record the report version, sync (book the interest, margin and fee
  *    entries the books lack), reload and plan (the pure diff over the merged streams, the
  *    settlement positions and the day checks), then write positions, breaks and instructions.
@@ -15,8 +16,8 @@
  * A rejection anywhere (a bad entry, a truncated stream, an entry the ledger refuses) throws
  * before the transaction or rolls it back: nothing is written.
  */
-import { cycleLinesMark, describeValue, formatInstant, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameCycleLinesMark, sameTimeZone, toUnits } from '@earnbook/ledger';
-import type { CycleLinesMark, Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
+import { describeValue, formatInstant, nextAccountingDay, parseAccountingDay, previousAccountingDay, sameTimeZone, toUnits } from '@earnbook/ledger';
+import type { Ledger, LedgerLogger, PostingScope } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { valueText } from './input-guards.js';
 import { matchKey } from './diff.js';
@@ -29,9 +30,11 @@ import { reportEntryCodec } from './entry-codec.js';
 import { readReportEntries, readReportInput } from './report-stream.js';
 import type { ReadReport, ReportInput } from './report-source.js';
 import type { ReportEntry, ReportHeader } from './report-entry.js';
-import { dayGroups, projectInterest, reportedInterestKey } from './day-streams.js';
+import { dayGroups, reportedInterestKey } from './day-streams.js';
 import type { InterestOutcome, ReportedInterestTuple } from './day-streams.js';
-import type { PendingComparison, PendingProjection } from './interest-projection.js';
+import type { PendingProjection } from './interest-projection.js';
+import { currentInterest, startComparison } from './day-interest.js';
+import type { DayInterest } from './day-interest.js';
 import { NO_PREFETCHED_BOOKS } from './books-prefetch.js';
 import type { PrefetchedBooks } from './books-prefetch.js';
 import { syncDay, syncMaySee } from './day-sync.js';
@@ -156,7 +159,7 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
   // fails and wherever: nothing is started before its try.
   let projection: PendingProjection | undefined;
   let prefetched: PrefetchedBooks = NO_PREFETCHED_BOOKS;
-  let comparison: PendingComparison | undefined;
+  let comparison: DayInterest | undefined;
   const owned: { close(): Promise<void> }[] = [];
   const own = <T extends { close(): Promise<void> }>(sorter: T): T => {
     owned.push(sorter);
@@ -179,16 +182,16 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
       await interestByAccount.addAll(reportedInterestOf(batch));
     });
     checkHeader(read.header, { entity, day, timeZone });
-    // With a worker, the comparison runs there while this thread syncs (its outcome is read by the plan).
-    const projected = await projection.result();
-    const interest = await projection.compare(projected, { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances, sortDirectory: settings.sortDirectory });
+    // With a worker, the comparison runs there while this thread syncs (its outcome is read by the
+    // plan), started as soon as the worker's projection arrives (`day-interest.ts`).
+    const interest = await startComparison(projection, { reported: interestByAccount, toleranceUnits: settings.toleranceUnits, tolerances: settings.tolerances, sortDirectory: settings.sortDirectory });
     comparison = interest;
     const context = { day, nextDay: nextAccountingDay(day), timeZone, version: 0 };
     // Prefetch (the ledger's API, outside the write): the day's newest processed version, for a
     // day reconciled before `reconciled_days` existed (see refuseSupersededVersion).
     const processed = await settings.books.processedReports({ entity, accountingDay: day });
     const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
-    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, projectedMark: projected.mark, byKey, syncMayBook, newestProcessed, prefetched, scope, progress, own, lookupsFile: workerDatabaseFile(settings, report), lookupsAfter: interest.asideDone }));
+    return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, newestProcessed, prefetched, scope, progress, own, lookupsFile: workerDatabaseFile(settings, report), lookupsAfter: interest.asideDone }));
   } catch (error) {
     failed = true;
     throw error;
@@ -228,10 +231,8 @@ interface DayWork {
   readonly entity: string;
   readonly context: DayContext;
   readonly read: ReadReport;
-  /** The interest comparison, perhaps still under way on the worker. */
-  readonly interest: PendingComparison;
-  /** The books' mark the interest projection was read under (see {@link currentInterest}). */
-  readonly projectedMark: CycleLinesMark;
+  /** The interest comparison, perhaps still under way on the worker (see `day-interest.ts`). */
+  readonly interest: DayInterest;
   readonly byKey: ExternalSorter<ReportEntry>;
   /** Whether the report holds an entry the sync pass must see ({@link syncMaySee}). */
   readonly syncMayBook: boolean;
@@ -253,42 +254,12 @@ interface DayWork {
   readonly own: <T extends { close(): Promise<void> }>(sorter: T) => T;
 }
 
-/**
- * The day's interest comparison for the books as the write transaction sees them. The projection
- * was read before the transaction (beside the report's read, on a worker where there is one); if
- * no posting on an Earn account, no Earn account and no product version came in since (the
- * books' mark is the one it was read under), its comparison stands. Else the day's interest is
- * read again here and compared in this thread: a deposit of the day booked meanwhile (a repair,
- * a late answer) would otherwise give the diff one view of the books and the interest check
- * another, and a break no consistent view gives. Any posting on an Earn account moves the mark
- * (a deposit of the next day too): then the run reads twice, and the outcome is the same.
- */
-async function currentInterest(settings: DaySettings, work: DayWork): Promise<() => Promise<InterestOutcome>> {
-  const { entity, scope } = work;
-  const day = work.context.day;
-  const mark = await cycleLinesMark(settings.ledger, { entity }, scope.db);
-  if (sameCycleLinesMark(mark, work.projectedMark)) return () => work.interest.outcome();
-  settings.logger.info(
-    { event: 'reconcile.interest_read_again', entity, day, before: work.projectedMark, now: mark },
-    `the books of ${entity} moved while ${day}'s interest was recomputed: recomputed again in the write transaction`,
-  );
-  const again = await projectInterest({ books: settings.books, entity, day, sortDirectory: settings.sortDirectory, db: scope.db });
-  try {
-    const outcome = await work.interest.recompare(again);
-    return async () => outcome;
-  } finally {
-    await again.lines.close();
-  }
-}
-
 /** The write phase, in the day's one transaction. */
 async function writeDay(settings: DaySettings, work: DayWork): Promise<ReconcileResult> {
   const { entity, read, scope } = work;
   const day = work.context.day;
   // First: another run of this entity's days commits (or rolls back) before this one writes.
   await repository.lockEntityRuns(scope.db, { dialect: settings.ledger.dialect.name, entity });
-  // Before the sync, which books interest on the Earn accounts (and so moves their mark).
-  const interest = await currentInterest(settings, work);
   const recorded = await settings.books.recordProcessedReport({ entity, reportId: read.header.id, contentHash: read.contentHash, accountingDay: day }, scope.db);
   const db = repository.withReconcileTables(scope.db);
   const state = recorded.status === 'exists' ? await refuseSupersededVersion(db, { entity, day, reportId: read.header.id, version: recorded.value.version, newestProcessed: work.newestProcessed }) : undefined;
@@ -297,7 +268,14 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   // as they are stored.
   const breakRows = await repository.selectBreaksOfDayOfKinds(db, { entity, day, kinds: BREAK_KINDS_READ_WHOLE });
   const context = { ...work.context, version: recorded.value.version };
-  const synced = await syncDay(settings, work, context);
+  // Taken before the sync's first posting, which books interest on the Earn accounts (and so
+  // moves their mark); after the sync has gathered (reads only), by when the worker's projection
+  // is in.
+  let interest: (() => Promise<InterestOutcome>) | undefined;
+  const synced = await syncDay(settings, work, context, async () => {
+    interest = await currentInterest(settings, { entity, day, interest: work.interest, scope });
+  });
+  if (interest === undefined) throw new Error('assertion: the sync pass checked the interest before its writes');
   const plan = await planDay(settings, work, context, interest);
   const now = formatInstant(settings.now());
   await storePositions(db, { entity, day, positions: plan.positions, stored: plan.stored, header: read.header, now });

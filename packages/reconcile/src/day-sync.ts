@@ -75,13 +75,15 @@ function earnLookups(settings: SyncSettings, work: SyncPass, timeZone: string): 
  * Pass 1: finds the interest, margin and fee entries the books lack (the report's entries that
  * may matter to it, {@link syncMaySee}, merged with the books in provider id order, no write in
  * between), then books them in account order, in compound batches (see `sync.ts`).
+ * `beforeWrites` runs once, between the two: before the pass's first write, after its reads.
  */
-export async function syncDay(settings: SyncSettings, work: SyncPass, context: DayContext): Promise<{ interest: number; partnerMargin: number; fee: number }> {
+export async function syncDay(settings: SyncSettings, work: SyncPass, context: DayContext, beforeWrites: () => Promise<void>): Promise<{ interest: number; partnerMargin: number; fee: number }> {
   if (!work.syncMayBook) {
     // Nothing the sync could book (every group would hold local entries alone): neither the
     // sorted report nor the books' interest, margin and fees of two days are read. A report of
     // 1M deposits: 33 s before, the sync pass alone walked both (see the reconcile README).
     work.progress({ phase: 'sync', rows: 0 });
+    await beforeWrites();
     return { interest: 0, partnerMargin: 0, fee: 0 };
   }
   const groups = dayGroups(settings.ledger, { entity: work.entity, days: [context.day, context.nextDay], report: syncEntries(work.byKey), kinds: SYNC_KINDS, sortDirectory: settings.sortDirectory }, work.scope.db);
@@ -101,6 +103,8 @@ export async function syncDay(settings: SyncSettings, work: SyncPass, context: D
       }
       await queue.addAll(entries);
     }
+    await queue.endGather();
+    await beforeWrites();
     const counts = await queue.book({ day: context.day, batchSize: SYNC_BATCH_POSTINGS_MAX });
     examined.done();
     return counts;

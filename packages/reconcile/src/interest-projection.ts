@@ -54,6 +54,15 @@ export interface PendingProjection {
   /** The projection, from the worker or, if it failed, made in this thread. */
   result(): Promise<InterestProjection>;
   /**
+   * Instead of {@link result}: the worker's projection once it has posted it, or undefined when
+   * there is no worker or it failed or did not answer within `waitMs` (logged; it is stopped).
+   * Never rejects, and never projects in this thread: for a caller that does that itself, in its
+   * write transaction, when there is none.
+   */
+  fromWorker(): Promise<InterestProjection | undefined>;
+  /** Whether a worker makes the projection (else {@link fromWorker} answers undefined). */
+  readonly onWorker: boolean;
+  /**
    * Settles once the worker has posted its projection or failed (at once without a worker): when
    * the worker's core is free for other work (the run's other worker thread starts then).
    */
@@ -181,6 +190,8 @@ export function projectInThisThread(input: ProjectionInput): PendingProjection {
   let projection: InterestProjection | undefined;
   return {
     result: async () => (projection = await projectInterest(input)),
+    fromWorker: async () => undefined,
+    onWorker: false,
     posted: Promise.resolve(),
     compare: compareHere,
     close: async () => projection?.lines.close(),
@@ -222,20 +233,28 @@ export async function projectInterestInWorker(
   let fallback: PendingProjection | undefined;
   let adopted: ExternalSorter<InterestLineTuple> | undefined;
   let adoptedRuns: ReleasedRuns | undefined;
+  const fromWorker = async (): Promise<InterestProjection | undefined> => {
+    const output = await answerWithin(worker.output, waitMs);
+    if (!output.ok) {
+      await worker.stop().catch(() => undefined);
+      warnFallback(input, output.message);
+      return undefined;
+    }
+    adoptedRuns = output.runs;
+    adopted = ExternalSorter.adopt({ key: interestLineKey, released: output.runs });
+    (input.logger ?? input.books.ledger.logger).debug({ event: 'reconcile.interest_projected', entity: input.entity, day: input.day }, `the interest of ${input.entity} ${input.day} recomputed on the worker thread`);
+    return { lines: adopted, recomputedMargin: new Map(output.margin.map(([currency, units]) => [currency, BigInt(units)])), mark: output.mark };
+  };
   return {
     posted: worker.output.then(() => undefined),
     async result(): Promise<InterestProjection> {
-      const output = await answerWithin(worker.output, waitMs);
-      if (!output.ok) {
-        await worker.stop();
-        warnFallback(input, output.message);
-        fallback = projectInThisThread(input);
-        return fallback.result();
-      }
-      adoptedRuns = output.runs;
-      adopted = ExternalSorter.adopt({ key: interestLineKey, released: output.runs });
-      return { lines: adopted, recomputedMargin: new Map(output.margin.map(([currency, units]) => [currency, BigInt(units)])), mark: output.mark };
+      const projection = await fromWorker();
+      if (projection !== undefined) return projection;
+      fallback = projectInThisThread(input);
+      return fallback.result();
     },
+    fromWorker,
+    onWorker: true,
     async compare(projection, compared): Promise<PendingComparison> {
       if (adoptedRuns === undefined || projection.lines !== adopted) return compareHere(projection, compared);
       // A worker not kept for the comparison (see `keepForComparison`) was stopped already.

@@ -101,6 +101,7 @@ export class SyncQueue {
   readonly #entity: string;
   readonly #scope: PostingScope;
   #gathered: SyncEntry[] = [];
+  #gatherEnded = false;
   /** Gathered batches whose lookup is under way, oldest first (see {@link LOOKUPS_IN_FLIGHT_MAX}). */
   readonly #asked: { readonly gathered: readonly SyncEntry[]; readonly answer: Promise<EarnLookupAnswer> }[] = [];
 
@@ -158,8 +159,14 @@ export class SyncQueue {
     await this.#sorter.addAll(queued);
   }
 
-  /** Asks for the last gathered batch and queues every batch asked for; then the lookups are closed. */
-  async #gatherAll(): Promise<void> {
+  /**
+   * Ends the gather: asks for the last gathered batch and queues every batch asked for; then the
+   * lookups are closed. Nothing is written before {@link book}, which ends the gather if this was
+   * not called.
+   */
+  async endGather(): Promise<void> {
+    if (this.#gatherEnded) return;
+    this.#gatherEnded = true;
     await this.#ask();
     while (this.#asked.length > 0) await this.#queueOldest();
     await this.#lookups.close();
@@ -167,7 +174,7 @@ export class SyncQueue {
 
   /** Books every entry gathered, `batchSize` at a time, in ledger account order; returns the counts. */
   async book(input: { day: string; batchSize: number }): Promise<SyncCounts> {
-    await this.#gatherAll();
+    await this.endGather();
     const counts = { interest: 0, partnerMargin: 0, fee: 0 };
     let pending: SyncEntry[] = [];
     const flush = async () => {

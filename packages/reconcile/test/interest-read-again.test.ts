@@ -6,8 +6,10 @@
  * (a spurious interest_mismatch), or misses one (a real interest_mismatch hidden).
  *
  * The interleaving is made exact by a wrapper on `EarnBooks.processedReports`, which the run calls
- * after the projection and its comparison and right before its write transaction: the wrapper
- * commits the deposit there, as a concurrent writer (a repair, a late booking answer) could.
+ * right before its write transaction, after the projection and its comparison (in this thread);
+ * on a worker the run does not wait for the projection, so there the wrapper waits until the
+ * worker has posted it (`reconcile.interest_projected`, debug). The wrapper then commits the
+ * deposit, as a concurrent writer (a repair, a late booking answer) could.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,19 +34,23 @@ async function seed(books: EarnBooks): Promise<void> {
   await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'b0', amount: '2', occurredAt: '2025-03-17T08:00:00Z', idempotencyKey: 'k0', providerData: {} });
 }
 
-/** A logger that keeps the events logged at info. */
-function recordingLogger(): LedgerLogger & { events: unknown[] } {
+/** A logger that keeps the events logged at info; `projected` settles once the worker's projection is in. */
+function recordingLogger(): LedgerLogger & { events: unknown[]; projected: Promise<void> } {
   const events: unknown[] = [];
-  return { events, info: (object: Record<string, unknown>) => void events.push(object['event']), debug() {}, warn() {}, error() {} };
+  let settle: () => void = () => undefined;
+  const projected = new Promise<void>((resolve) => (settle = resolve));
+  const debug = (object: Record<string, unknown>) => void (object['event'] === 'reconcile.interest_projected' && settle());
+  return { events, projected, info: (object: Record<string, unknown>) => void events.push(object['event']), debug, warn() {}, error() {} };
 }
 
-/** Commits the late deposit once, right before the run's write transaction (see the module comment). */
-function depositBeforeTheWrite(books: EarnBooks): { fired: () => boolean } {
+/** Commits the late deposit once, right before the run's write transaction, after `projected` (see the module comment). */
+function depositBeforeTheWrite(books: EarnBooks, projected: Promise<void> = Promise.resolve()): { fired: () => boolean } {
   let armed = true;
   const processedReports = books.processedReports.bind(books);
   books.processedReports = async (input) => {
     if (armed) {
       armed = false;
+      await projected;
       await books.recordDeposit(LATE);
     }
     return processedReports(input);
@@ -130,7 +136,7 @@ describe('the same on a worker thread (SQLite file, workerThreads always)', () =
       const books = new EarnBooks(ledger);
       await seed(books);
       const reconciler = await Reconciler.open({ books, logger, workerThreads: 'always', sortDirectory: directory });
-      const hook = depositBeforeTheWrite(books);
+      const hook = depositBeforeTheWrite(books, logger.projected);
       const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) });
       expect(hook.fired()).toBe(true);
       expect(logger.events).toContain('reconcile.interest_read_again');
