@@ -191,6 +191,9 @@ export async function reconcileDay(settings: DaySettings, input: { entity: strin
     // day reconciled before `reconciled_days` existed (see refuseSupersededVersion).
     const processed = await settings.books.processedReports({ entity, accountingDay: day });
     const newestProcessed = processed.reduce<{ version: number; reportId: string } | undefined>((newest, row) => (newest === undefined || row.version > newest.version ? { version: row.version, reportId: row.reportId } : newest), undefined);
+    // A sync with nothing to see checks the interest first thing in the transaction: the
+    // projection is waited for here instead, not while the transaction holds the books' lock.
+    if (!syncMayBook) await interest.started.catch(() => undefined);
     return await ledger.transact((scope) => writeDay(settings, { entity, context, read, interest, byKey, syncMayBook, newestProcessed, prefetched, scope, progress, own, lookupsFile: workerDatabaseFile(settings, report), lookupsAfter: interest.asideDone }));
   } catch (error) {
     failed = true;

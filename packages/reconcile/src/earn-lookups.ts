@@ -118,7 +118,7 @@ class WorkerLookups implements EarnLookups {
     const channel = new MessageChannel();
     this.#port = channel.port1;
     this.#port.on('message', (message: LookupWorkerOutput) => this.#handle(message));
-    // `after` never rejects (see the input).
+    // `after` should not reject (see the input); if it does, the lookups stay in this thread.
     void (input.after ?? Promise.resolve()).then(() => {
       if (this.#closed) return;
       try {
@@ -129,7 +129,7 @@ class WorkerLookups implements EarnLookups {
       } catch (error) {
         this.#fail(failureMessage(error));
       }
-    });
+    }, () => this.#settleReady(false));
   }
 
   #handle(message: LookupWorkerOutput): void {
@@ -172,8 +172,11 @@ class WorkerLookups implements EarnLookups {
       this.#drain();
       const answer = await answerWithin(reply, this.#input.waitMs ?? WORKER_WAIT_MS_DEFAULT);
       if ('ok' in answer) this.#fail(answer.message);
-      // A lookup the worker did not answer is made here, in the transaction (its answer is final).
-      if ('seq' in answer) {
+      // Closed while asked (the sync is being torn down): nobody reads the answer.
+      if ('failed' in answer && this.#closed) throw new Error('the Earn account lookups were closed');
+      if ('seq' in answer && (answer.ledgerAccountIds.length !== ids.length || answer.currencyAt.length !== ids.length)) {
+        this.#fail(`the worker answered ${answer.ledgerAccountIds.length} accounts for ${ids.length} ids`);
+      } else if ('seq' in answer) {
         this.#answered.worker++;
         return fromWorker(answer);
       }
@@ -183,13 +186,14 @@ class WorkerLookups implements EarnLookups {
   }
 
   async close(): Promise<void> {
-    if (!this.#closed) this.#input.logger.debug({ event: 'reconcile.sync_lookups', entity: this.#input.entity, ...this.#answered }, `Earn account lookups: ${this.#answered.worker} answered by the worker thread, ${this.#answered.here} in this thread`);
+    const first = !this.#closed;
     this.#closed = true;
     this.#failure ??= 'closed';
     this.#settleReady(false);
     for (const waiting of this.#asked.splice(0)) waiting.answer({ failed: 'closed' });
     this.#port.close();
     await this.#worker?.terminate();
+    if (first) this.#input.logger.debug({ event: 'reconcile.sync_lookups', entity: this.#input.entity, ...this.#answered }, `Earn account lookups: ${this.#answered.worker} answered by the worker thread, ${this.#answered.here} in this thread`);
   }
 }
 

@@ -177,6 +177,7 @@ describe('Earn account lookups on a worker thread (SQLite file)', () => {
     ],
     ['fails', stubStart(`(request) => ({ failed: 'disk on fire ' + request.seq })`), undefined],
     ['answers out of turn', stubStart(`(request) => ({ answer: { seq: request.seq + 7, ledgerAccountIds: new Float64Array(0), currencyAt: new Uint16Array(0), currencies: [] } })`), undefined],
+    ['answers fewer accounts than it was asked for', stubStart(`(request) => ({ answer: { seq: request.seq, ledgerAccountIds: new Float64Array(0), currencyAt: new Uint16Array(0), currencies: [] } })`), undefined],
     ['does not answer', stubStart('() => undefined'), 200],
   ];
 
@@ -196,6 +197,37 @@ describe('Earn account lookups on a worker thread (SQLite file)', () => {
     expect(logger.warnings.map((warning) => warning['event'])).toEqual(['reconcile.lookup_worker_failed', 'reconcile.lookup_worker_failed']);
   });
 
+  it('books the same over several batches when the worker comes in mid-gather, with margin and interest without an Earn account among them', async () => {
+    // 2,400 interest entries over a0-a4 (a4: ETH) and the unknown a9, every seventh without an
+    // Earn account, and a margin entry every 500: three lookup batches, the first in this thread
+    // (the worker not yet ready), the next two answered by the worker.
+    const entries: SyncEntry[] = [];
+    for (let i = 0; i < 2_400; i++) {
+      const accountId = ['a0', 'a1', 'a2', 'a3', 'a4', 'a9'][i % 6] as string;
+      const entry = { id: `i-${i}`, type: 'Interest', currency: 'BTC', amount: '0.00000100', createdAt: CREDITED_AT };
+      entries.push({ entry: i % 7 === 3 ? entry : { ...entry, accountId }, alone: false });
+      if (i % 500 === 0) entries.push({ entry: { id: `m-${i}`, type: 'PartnerMargin', currency: 'BTC', amount: '0.00000001', createdAt: CREDITED_AT }, alone: false });
+    }
+    const bookable = entries.filter(({ entry }) => entry.type === 'Interest' && ['a0', 'a1', 'a2', 'a3'].includes(entry.accountId ?? ''));
+    const counts = await ledger.transact(async (scope) => {
+      const lookups = inWorker(undefined, undefined, scope.db);
+      const queue = new SyncQueue(ledger, { entity: 'defi', scope, lookups });
+      try {
+        await queue.addAll(entries.slice(0, 1_000));
+        expect(await lookups.ready).toBe(true);
+        await queue.addAll(entries.slice(1_000));
+        return await queue.book({ day: DAY, batchSize: 300 });
+      } finally {
+        await queue.close();
+      }
+    });
+    expect(counts).toEqual({ interest: bookable.length, partnerMargin: 5, fee: 0 });
+    const booked = await ledger.db.selectFrom('journal_entries').select('provider_id').where('provider_id', 'like', 'i-%').execute();
+    expect(booked.map((row) => row.provider_id).sort()).toEqual(bookable.map(({ entry }) => entry.id).sort());
+    expect(logger.counts).toEqual([{ event: 'reconcile.sync_lookups', entity: 'defi', worker: 2, here: 1 }]);
+    expect(logger.warnings).toEqual([]);
+  });
+
   it('starts no worker when closed before `after` settles', async () => {
     let started = 0;
     let release: () => void = () => undefined;
@@ -212,5 +244,17 @@ describe('Earn account lookups on a worker thread (SQLite file)', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(started).toBe(0);
     expect(logger.warnings).toEqual([]);
+  });
+
+  it('starts the worker once `after` settles, and answers there from then on', async () => {
+    let release: () => void = () => undefined;
+    const after = new Promise<void>((resolve) => (release = resolve));
+    const lookups = lookupsInWorker(ledger, { entity: 'defi', timeZone: ZONE, databaseFile: booksFile, db: ledger.db, logger, after }, stubStart(FINDS_NOTHING));
+    opened.push(lookups);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await answers(lookups, ['a0'])).final).toBe(true);
+    release();
+    expect(await lookups.ready).toBe(true);
+    expect(await answers(lookups, ['a0'])).toEqual({ final: false, accounts: [null] });
   });
 });

@@ -128,6 +128,25 @@ describe('the same on a worker thread (SQLite file, workerThreads always)', () =
   });
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
 
+  it('control: nothing booked meanwhile, the mark is checked before the sync posts, and the interest is read once', async () => {
+    const report = await providerReport('sqlite', false);
+    expect(report.transactions.some((entry) => entry['type'] === 'Interest')).toBe(true);
+    const logger = recordingLogger();
+    const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: join(directory, 'books.sqlite') }), entities: [{ id: 'defi', timeZone: 'UTC' }], logger });
+    try {
+      const books = new EarnBooks(ledger);
+      await seed(books);
+      const reconciler = await Reconciler.open({ books, logger, workerThreads: 'always', sortDirectory: directory });
+      const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) });
+      // The sync booked the day's interest: a mark taken after that would have moved.
+      expect(result.synced.interest).toBeGreaterThan(0);
+      expect(logger.events).not.toContain('reconcile.interest_read_again');
+      expect(result.breaks.map((b) => b.kind)).toEqual([]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('reads the interest again in the transaction and stores no spurious break', async () => {
     const report = await providerReport('sqlite', true);
     const logger = recordingLogger();
