@@ -42,7 +42,7 @@ export interface LookupWorkerAnswer {
 export type LookupWorkerOutput = { readonly ready: true } | { readonly answer: LookupWorkerAnswer } | { readonly failed: string };
 
 /** Answers one request. A text that cannot be indexed in a Uint16Array (65,536 currencies) fails it. */
-export async function answerLookup(ledger: Ledger, entity: string, request: LookupWorkerRequest): Promise<LookupWorkerAnswer> {
+async function answerLookup(ledger: Ledger, entity: string, request: LookupWorkerRequest): Promise<LookupWorkerAnswer> {
   const found = await earnAccountsByIds(ledger, { entity, earnAccountIds: request.ids });
   const ledgerAccountIds = new Float64Array(request.ids.length).fill(Number.NaN);
   const currencyAt = new Uint16Array(request.ids.length);

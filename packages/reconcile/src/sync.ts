@@ -24,7 +24,7 @@ import { ExternalSorter } from './external-sort.js';
 import { kindOfType } from './diff.js';
 import type { ReportEntry } from './report-entry.js';
 import { systemAccountsFor } from './instructions.js';
-import type { EarnLookupAnswer, EarnLookups } from './earn-lookups.js';
+import type { EarnAccountRef, EarnLookupAnswer, EarnLookups } from './earn-lookups.js';
 
 /** Counts of entries booked, per kind. */
 export interface SyncCounts {
@@ -44,7 +44,7 @@ export type BookableEntry = Pick<ReportEntry, 'id' | 'type' | 'currency' | 'amou
 export interface SyncEntry {
   readonly entry: BookableEntry;
   readonly alone: boolean;
-  readonly account?: { readonly ledgerAccountId: number; readonly currency: string };
+  readonly account?: EarnAccountRef;
 }
 
 /**
@@ -278,7 +278,7 @@ export async function bookEntries(ledger: Ledger, input: { entity: string; day: 
 async function decideBookings(ledger: Ledger, input: { entity: string; day: string; entries: readonly SyncEntry[]; scope: PostingScope }): Promise<Booking[]> {
   const { entity, scope } = input;
   const accountIds = [...new Set(input.entries.flatMap(({ entry, account }) => (entry.type === 'Interest' && account === undefined && entry.accountId !== undefined ? [entry.accountId] : [])))];
-  const accounts = new Map<string, { readonly ledgerAccountId: number; readonly currency: string }>();
+  const accounts = new Map<string, EarnAccountRef>();
   for (let start = 0; start < accountIds.length; start += LINES_PER_TRANSACTION_MAX) {
     for (const [id, account] of await earnAccountsByIds(ledger, { entity, earnAccountIds: accountIds.slice(start, start + LINES_PER_TRANSACTION_MAX) }, scope.db)) accounts.set(id, account);
   }

@@ -19,7 +19,7 @@ import { lookupsInThisThread, lookupsInWorker } from '../src/earn-lookups.js';
 import type { EarnLookups } from '../src/earn-lookups.js';
 import type { LookupWorkerInput } from '../src/lookup-worker.js';
 import { SyncQueue } from '../src/sync.js';
-import type { SyncEntry } from '../src/sync.js';
+import type { SyncCounts, SyncEntry } from '../src/sync.js';
 
 const ZONE = 'UTC';
 const DAY = '2025-03-18';
@@ -114,22 +114,32 @@ describe('Earn account lookups on a worker thread (SQLite file)', () => {
     accounts.map((accountId, i) => ({ entry: { id: `i-${accountId}-${i}`, type: 'Interest', currency, amount: '0.00000100', createdAt: CREDITED_AT, accountId }, alone: false }));
 
   /**
-   * Books the entries through a sync queue in one write transaction, its lookups on a worker
-   * (`start`, over `databaseFile`) that is ready, or failed, before the first; returns the
-   * interest booked, and on which Earn accounts.
+   * Syncs the entries through a sync queue in one write transaction, its lookups on a worker
+   * (`start`, over `databaseFile`), which is waited for (ready, or failed) after the first
+   * `readyAfter` entries are gathered; returns the counts booked and whether the worker was ready.
    */
-  async function book(entries: readonly SyncEntry[], worker: { start?: (input: LookupWorkerInput) => Worker; waitMs?: number; databaseFile?: string } = {}): Promise<{ interest: number; accounts: string[] }> {
-    const counts = await ledger.transact(async (scope) => {
+  async function syncInTransaction(
+    entries: readonly SyncEntry[],
+    worker: { start?: (input: LookupWorkerInput) => Worker; waitMs?: number; databaseFile?: string } = {},
+    options: { readyAfter: number; batchSize: number } = { readyAfter: 0, batchSize: 2 },
+  ): Promise<{ counts: SyncCounts; ready: boolean }> {
+    return ledger.transact(async (scope) => {
       const lookups = inWorker(worker.start, worker.waitMs, scope.db, worker.databaseFile);
-      await lookups.ready;
       const queue = new SyncQueue(ledger, { entity: 'defi', scope, lookups });
       try {
-        await queue.addAll(entries);
-        return await queue.book({ day: DAY, batchSize: 2 });
+        await queue.addAll(entries.slice(0, options.readyAfter));
+        const ready = await lookups.ready;
+        await queue.addAll(entries.slice(options.readyAfter));
+        return { counts: await queue.book({ day: DAY, batchSize: options.batchSize }), ready };
       } finally {
         await queue.close();
       }
     });
+  }
+
+  /** {@link syncInTransaction} with the worker waited for first; returns the interest booked, and on which Earn accounts. */
+  async function book(entries: readonly SyncEntry[], worker: Parameters<typeof syncInTransaction>[1] = {}): Promise<{ interest: number; accounts: string[] }> {
+    const { counts } = await syncInTransaction(entries, worker);
     const rows = await ledger.db
       .selectFrom('journal_entries as e')
       .innerJoin('earn_accounts as ea', 'ea.ledger_account_id', 'e.account_id')
@@ -209,18 +219,8 @@ describe('Earn account lookups on a worker thread (SQLite file)', () => {
       if (i % 500 === 0) entries.push({ entry: { id: `m-${i}`, type: 'PartnerMargin', currency: 'BTC', amount: '0.00000001', createdAt: CREDITED_AT }, alone: false });
     }
     const bookable = entries.filter(({ entry }) => entry.type === 'Interest' && ['a0', 'a1', 'a2', 'a3'].includes(entry.accountId ?? ''));
-    const counts = await ledger.transact(async (scope) => {
-      const lookups = inWorker(undefined, undefined, scope.db);
-      const queue = new SyncQueue(ledger, { entity: 'defi', scope, lookups });
-      try {
-        await queue.addAll(entries.slice(0, 1_000));
-        expect(await lookups.ready).toBe(true);
-        await queue.addAll(entries.slice(1_000));
-        return await queue.book({ day: DAY, batchSize: 300 });
-      } finally {
-        await queue.close();
-      }
-    });
+    const { counts, ready } = await syncInTransaction(entries, {}, { readyAfter: 1_000, batchSize: 300 });
+    expect(ready).toBe(true);
     expect(counts).toEqual({ interest: bookable.length, partnerMargin: 5, fee: 0 });
     const booked = await ledger.db.selectFrom('journal_entries').select('provider_id').where('provider_id', 'like', 'i-%').execute();
     expect(booked.map((row) => row.provider_id).sort()).toEqual(bookable.map(({ entry }) => entry.id).sort());

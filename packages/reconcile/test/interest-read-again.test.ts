@@ -19,6 +19,7 @@ import { EarnBooks, Ledger, cycleLinesMark, sameCycleLinesMark } from '@earnbook
 import type { LedgerLogger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 import { Reconciler, loadReportObject } from '../src/index.js';
+import type { ReconcileResult } from '../src/index.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
 import { buildReport } from './report-builder.js';
 import type { ReportJson } from './report-builder.js';
@@ -128,41 +129,40 @@ describe('the same on a worker thread (SQLite file, workerThreads always)', () =
   });
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
 
-  it('control: nothing booked meanwhile, the mark is checked before the sync posts, and the interest is read once', async () => {
-    const report = await providerReport('sqlite', false);
-    expect(report.transactions.some((entry) => entry['type'] === 'Interest')).toBe(true);
+  /**
+   * Reconciles the provider's report (with the late deposit or not) on seeded books in a SQLite
+   * file, on a worker; `late`: the late deposit committed before the write (see the module comment).
+   */
+  async function runOnWorker(input: { withLate: boolean; late: boolean }): Promise<{ report: ReportJson; result: ReconcileResult; events: unknown[]; fired: boolean }> {
+    const report = await providerReport('sqlite', input.withLate);
     const logger = recordingLogger();
     const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: join(directory, 'books.sqlite') }), entities: [{ id: 'defi', timeZone: 'UTC' }], logger });
     try {
       const books = new EarnBooks(ledger);
       await seed(books);
       const reconciler = await Reconciler.open({ books, logger, workerThreads: 'always', sortDirectory: directory });
+      const hook = input.late ? depositBeforeTheWrite(books, logger.projected) : undefined;
       const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) });
-      // The sync booked the day's interest: a mark taken after that would have moved.
-      expect(result.synced.interest).toBeGreaterThan(0);
-      expect(logger.events).not.toContain('reconcile.interest_read_again');
-      expect(result.breaks.map((b) => b.kind)).toEqual([]);
+      return { report, result, events: logger.events, fired: hook?.fired() ?? false };
     } finally {
       await ledger.close();
     }
+  }
+
+  it('control: nothing booked meanwhile, the mark is checked before the sync posts, and the interest is read once', async () => {
+    const { report, result, events } = await runOnWorker({ withLate: false, late: false });
+    expect(report.transactions.some((entry) => entry['type'] === 'Interest')).toBe(true);
+    // The sync booked the day's interest: a mark taken after that would have moved.
+    expect(result.synced.interest).toBeGreaterThan(0);
+    expect(events).not.toContain('reconcile.interest_read_again');
+    expect(result.breaks.map((b) => b.kind)).toEqual([]);
   });
 
   it('reads the interest again in the transaction and stores no spurious break', async () => {
-    const report = await providerReport('sqlite', true);
-    const logger = recordingLogger();
-    const ledger = await Ledger.open({ storage: openSqliteDatabase({ filename: join(directory, 'books.sqlite') }), entities: [{ id: 'defi', timeZone: 'UTC' }], logger });
-    try {
-      const books = new EarnBooks(ledger);
-      await seed(books);
-      const reconciler = await Reconciler.open({ books, logger, workerThreads: 'always', sortDirectory: directory });
-      const hook = depositBeforeTheWrite(books, logger.projected);
-      const result = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: loadReportObject(report) });
-      expect(hook.fired()).toBe(true);
-      expect(logger.events).toContain('reconcile.interest_read_again');
-      expect(result.breaks.map((b) => b.kind)).toEqual([]);
-    } finally {
-      await ledger.close();
-    }
+    const { result, events, fired } = await runOnWorker({ withLate: true, late: true });
+    expect(fired).toBe(true);
+    expect(events).toContain('reconcile.interest_read_again');
+    expect(result.breaks.map((b) => b.kind)).toEqual([]);
   });
 });
 
