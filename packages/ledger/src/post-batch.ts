@@ -31,6 +31,7 @@ import type { LedgerDialect } from './db/dialect.js';
 import type { LedgerDatabase } from './db/schema.js';
 import * as repository from './db/repository.js';
 import type { AccountRow, EntryRow } from './db/repository.js';
+import type { PostingBulk, StoredOfBatch } from './db/posting-bulk.js';
 import { lockShards, selectAccountsSkipLocked, selectShardBalanceAtEndOfDay, selectShardDaysFrom, writeShardDays, writeShards } from './db/balance-shards-repository.js';
 
 type Db = Kysely<LedgerDatabase>;
@@ -139,14 +140,21 @@ async function readBatchState(context: PostBatchContext, trx: Db, entity: string
   const claimedKinds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.kind]));
   await repository.lockProviderIdClaims(trx, context.dialect, { entity, kinds: claimedKinds, exclusive: false });
   const { rows, shards } = await readAccountStates(context, trx, accountIds);
-  const reads = context.dialect.postingBulk ?? repository;
-  const stored = new Map((await reads.selectTransactionsByKeys(trx, entity, postings.map((posting) => posting.idempotencyKey))).map((row) => [row.idempotency_key, row]));
+  const keys = postings.map((posting) => posting.idempotencyKey);
   const providerIds = postings.flatMap((posting) => (posting.providerId === null ? [] : [posting.providerId]));
+  const found = await selectStored(context, trx, entity, keys, providerIds);
+  const stored = new Map(found.byKeys.map((row) => [row.idempotency_key, row]));
   const byProvider = new Map<string, { id: number | null; idempotency_key: string }>();
-  for (const row of providerIds.length === 0 ? [] : await reads.selectTransactionsByProviderIds(trx, entity, providerIds)) {
-    byProvider.set(`${row.kind}\u0000${row.provider_id ?? ''}`, row);
-  }
+  for (const row of found.byProviderIds) byProvider.set(`${row.kind}\u0000${row.provider_id ?? ''}`, row);
   return { entity, rows, stored, byProvider, shards };
+}
+
+/** What transactions with these keys and provider ids the books hold: in one statement where the dialect has one. */
+async function selectStored(context: PostBatchContext, trx: Db, entity: string, keys: readonly string[], providerIds: readonly string[]): Promise<StoredOfBatch> {
+  const combined = context.dialect.postingBulk?.combined;
+  if (combined !== undefined) return combined.selectStored(trx, entity, keys, providerIds);
+  const reads = context.dialect.postingBulk ?? repository;
+  return { byKeys: await reads.selectTransactionsByKeys(trx, entity, keys), byProviderIds: providerIds.length === 0 ? [] : await reads.selectTransactionsByProviderIds(trx, entity, providerIds) };
 }
 
 /**
@@ -166,11 +174,14 @@ async function readAccountStates(context: PostBatchContext, trx: Db, accountIds:
       if (account !== undefined && isShardedKind(account.kind)) system.set(id, account);
     }
   }
-  const locked = await repository.selectAccountsLocked(trx, context.dialect, accountIds.filter((id) => !system.has(id)));
+  const waitFor = accountIds.filter((id) => !system.has(id));
+  const combined = shard !== undefined && system.size > 0 && waitFor.length > 0 ? context.dialect.postingBulk?.combined : undefined;
+  const read = combined === undefined ? undefined : await combined.selectAccounts(trx, waitFor, [...system.keys()]);
+  const locked = read?.locked ?? (await repository.selectAccountsLocked(trx, context.dialect, waitFor));
   const rows = new Map(locked.map((row) => [row.id, { ...row }]));
   const shards = new Map<number, number>();
   if (shard === undefined || system.size === 0) return { rows, shards };
-  for (const row of await selectAccountsSkipLocked(trx, [...system.keys()])) {
+  for (const row of read?.taken ?? (await selectAccountsSkipLocked(trx, [...system.keys()]))) {
     rows.set(row.id, { ...row });
     system.delete(row.id);
   }
@@ -366,8 +377,9 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
     return { ...row, entry_count: row.entry_count + (plan.addedEntries.get(id) ?? 0) };
   });
   const own = touched.filter((row) => !state.shards.has(row.id));
-  if (bulk === undefined) await repository.writeAccountBalances(trx, own);
-  else await bulk.writeAccounts(trx, own);
+  const days = [...plan.pendingDays].flatMap(([accountId, days]) => [...days].map(([day, units]) => ({ account_id: accountId, accounting_day: day, balance: formatUnits(units) })));
+  const ownDays = days.filter((row) => !state.shards.has(row.account_id));
+  await writeOwnBalances(bulk, trx, own, ownDays);
   await writeShards(
     trx,
     touched.flatMap((row) => {
@@ -375,10 +387,6 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
       return shard === undefined ? [] : [{ account_id: row.id, shard, balance: row.balance, last_day: row.last_day, entry_count: row.entry_count }];
     }),
   );
-  const days = [...plan.pendingDays].flatMap(([accountId, days]) => [...days].map(([day, units]) => ({ account_id: accountId, accounting_day: day, balance: formatUnits(units) })));
-  const ownDays = days.filter((row) => !state.shards.has(row.account_id));
-  if (bulk === undefined) await repository.writeDayBalances(trx, ownDays);
-  else await bulk.writeDays(trx, ownDays);
   await writeShardDays(
     trx,
     days.flatMap((row) => {
@@ -387,6 +395,18 @@ async function writeBatch(context: PostBatchContext, trx: Db, state: BatchState,
     }),
   );
   return { ids, storedEntries };
+}
+
+/** The new balances of the accounts' own rows and their end-of-day rows: in one statement where the dialect has one. */
+async function writeOwnBalances(bulk: PostingBulk | undefined, trx: Db, accounts: readonly AccountRow[], days: readonly { account_id: number; accounting_day: string; balance: string }[]): Promise<void> {
+  if (bulk === undefined) {
+    await repository.writeAccountBalances(trx, accounts);
+    await repository.writeDayBalances(trx, days);
+  } else if (bulk.combined !== undefined) await bulk.combined.writeBalances(trx, accounts, days);
+  else {
+    await bulk.writeAccounts(trx, accounts);
+    await bulk.writeDays(trx, days);
+  }
 }
 
 /** Reads the new rows back: the entry ids, and the invariant that each transaction balances. */

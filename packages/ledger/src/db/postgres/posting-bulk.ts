@@ -16,31 +16,52 @@
 import { sql } from 'kysely';
 import type { Insertable, Kysely } from 'kysely';
 import type { JournalTransactionTable, LedgerDatabase } from '../schema.js';
-import type { EntryRow } from '../repository.js';
-import type { PostingBulk } from '../posting-bulk.js';
+import type { AccountRow, EntryRow } from '../repository.js';
+import type { PostingBulk, StoredOfBatch } from '../posting-bulk.js';
 
 type Db = Kysely<LedgerDatabase>;
+type AccountWrite = { id: number; balance: string; last_day: string | null; entry_count: number };
+type DayWrite = { account_id: number; accounting_day: string; balance: string };
+
+/** Transactions of an entity by idempotency keys, one forced probe per key. */
+function byKeys(entity: string, keys: readonly string[]) {
+  return sql`select t.id, t.idempotency_key, t.request_hash from unnest(${[...new Set(keys)]}::text[]) as k(key)
+      cross join lateral (select id, idempotency_key, request_hash from journal_transactions where entity = ${entity} and idempotency_key = k.key offset 0) t`;
+}
+
+/** Transactions of an entity by provider ids (whole ones and compound lines), one forced probe per id and store. */
+function byProviderIds(entity: string, providerIds: readonly string[]) {
+  const ids = [...new Set(providerIds)];
+  return sql`select t.id, t.kind, t.provider_id, t.idempotency_key from unnest(${ids}::text[]) as p(id)
+      cross join lateral (select id, kind, provider_id, idempotency_key from journal_transactions where entity = ${entity} and provider_id = p.id offset 0) t
+      union all
+      select t.id, t.kind, e.provider_id, t.idempotency_key from unnest(${ids}::text[]) as p(id)
+      cross join lateral (select transaction_id, provider_id from journal_entries where entity = ${entity} and provider_id = p.id offset 0) e
+      join journal_transactions t on t.id = e.transaction_id`;
+}
+
+function updateAccounts(rows: readonly AccountWrite[]) {
+  return sql`update ledger_accounts as a set balance = u.balance, last_day = u.last_day, entry_count = u.entry_count
+      from unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.balance)}::numeric[], ${rows.map((r) => r.last_day)}::text[], ${rows.map((r) => r.entry_count)}::int[])
+           as u(id, balance, last_day, entry_count)
+      where a.id = u.id`;
+}
+
+function upsertDays(rows: readonly DayWrite[]) {
+  return sql`insert into account_day_balances (account_id, accounting_day, balance)
+      select * from unnest(${rows.map((r) => r.account_id)}::bigint[], ${rows.map((r) => r.accounting_day)}::text[], ${rows.map((r) => r.balance)}::numeric[])
+      on conflict (account_id, accounting_day) do update set balance = excluded.balance`;
+}
 
 /** The PostgreSQL bulk inserts of the posting path (stateless). */
 export const postgresPostingBulk: PostingBulk = Object.freeze({
   async selectTransactionsByKeys(trx: Db, entity: string, keys: readonly string[]) {
     if (keys.length === 0) return [];
-    const result = await sql<{ id: number; idempotency_key: string; request_hash: string }>`
-      select t.id, t.idempotency_key, t.request_hash from unnest(${[...new Set(keys)]}::text[]) as k(key)
-      cross join lateral (select id, idempotency_key, request_hash from journal_transactions where entity = ${entity} and idempotency_key = k.key offset 0) t`.execute(trx);
-    return result.rows;
+    return (await sql<{ id: number; idempotency_key: string; request_hash: string }>`${byKeys(entity, keys)}`.execute(trx)).rows;
   },
   async selectTransactionsByProviderIds(trx: Db, entity: string, providerIds: readonly string[]) {
     if (providerIds.length === 0) return [];
-    const ids = [...new Set(providerIds)];
-    const result = await sql<{ id: number; kind: string; provider_id: string | null; idempotency_key: string }>`
-      select t.id, t.kind, t.provider_id, t.idempotency_key from unnest(${ids}::text[]) as p(id)
-      cross join lateral (select id, kind, provider_id, idempotency_key from journal_transactions where entity = ${entity} and provider_id = p.id offset 0) t
-      union all
-      select t.id, t.kind, e.provider_id, t.idempotency_key from unnest(${ids}::text[]) as p(id)
-      cross join lateral (select transaction_id, provider_id from journal_entries where entity = ${entity} and provider_id = p.id offset 0) e
-      join journal_transactions t on t.id = e.transaction_id`.execute(trx);
-    return result.rows;
+    return (await sql<{ id: number; kind: string; provider_id: string | null; idempotency_key: string }>`${byProviderIds(entity, providerIds)}`.execute(trx)).rows;
   },
   async selectEntriesOfTransactions(trx: Db, transactionIds: readonly number[]): Promise<EntryRow[]> {
     if (transactionIds.length === 0) return [];
@@ -83,19 +104,46 @@ export const postgresPostingBulk: PostingBulk = Object.freeze({
     // RETURNING answers in no promised order: the rows are put in id order here.
     return inserted.rows.sort((a, b) => a.id - b.id);
   },
-  async writeAccounts(trx: Db, rows: readonly { id: number; balance: string; last_day: string | null; entry_count: number }[]): Promise<void> {
+  async writeAccounts(trx: Db, rows: readonly AccountWrite[]): Promise<void> {
     if (rows.length === 0) return;
-    await sql`
-      update ledger_accounts as a set balance = u.balance, last_day = u.last_day, entry_count = u.entry_count
-      from unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.balance)}::numeric[], ${rows.map((r) => r.last_day)}::text[], ${rows.map((r) => r.entry_count)}::int[])
-           as u(id, balance, last_day, entry_count)
-      where a.id = u.id`.execute(trx);
+    await sql`${updateAccounts(rows)}`.execute(trx);
   },
-  async writeDays(trx: Db, rows: readonly { account_id: number; accounting_day: string; balance: string }[]): Promise<void> {
+  async writeDays(trx: Db, rows: readonly DayWrite[]): Promise<void> {
     if (rows.length === 0) return;
-    await sql`
-      insert into account_day_balances (account_id, accounting_day, balance)
-      select * from unnest(${rows.map((r) => r.account_id)}::bigint[], ${rows.map((r) => r.accounting_day)}::text[], ${rows.map((r) => r.balance)}::numeric[])
-      on conflict (account_id, accounting_day) do update set balance = excluded.balance`.execute(trx);
+    await sql`${upsertDays(rows)}`.execute(trx);
   },
+  combined: Object.freeze({
+    async selectAccounts(trx: Db, locked: readonly number[], skipLocked: readonly number[]) {
+      // Locked in id order as the two statements lock them: the waited-for rows first, then the
+      // others without waiting; each CTE's rows are locked as its sort emits them.
+      const result = await sql<AccountRow & { waited: boolean }>`
+        with l as (select * from ledger_accounts where id = any(${[...locked]}::bigint[]) order by id for no key update),
+             s as (select * from ledger_accounts where id = any(${[...skipLocked]}::bigint[]) order by id for no key update skip locked)
+        select true as waited, l.* from l union all select false as waited, s.* from s`.execute(trx);
+      const byId = (a: AccountRow, b: AccountRow) => a.id - b.id;
+      const strip = ({ waited: _, ...row }: AccountRow & { waited: boolean }): AccountRow => row;
+      return { locked: result.rows.filter((row) => row.waited).map(strip).sort(byId), taken: result.rows.filter((row) => !row.waited).map(strip).sort(byId) };
+    },
+    async selectStored(trx: Db, entity: string, keys: readonly string[], providerIds: readonly string[]): Promise<StoredOfBatch> {
+      if (providerIds.length === 0) return { byKeys: await postgresPostingBulk.selectTransactionsByKeys(trx, entity, keys), byProviderIds: [] };
+      if (keys.length === 0) return { byKeys: [], byProviderIds: await postgresPostingBulk.selectTransactionsByProviderIds(trx, entity, providerIds) };
+      const result = await sql<{ by_key: boolean; id: number; idempotency_key: string; request_hash: string | null; kind: string | null; provider_id: string | null }>`
+        select true as by_key, k.id, k.idempotency_key, k.request_hash, null::text as kind, null::text as provider_id from (${byKeys(entity, keys)}) k
+        union all
+        select false as by_key, p.id, p.idempotency_key, null::text as request_hash, p.kind, p.provider_id from (${byProviderIds(entity, providerIds)}) p`.execute(trx);
+      return {
+        byKeys: result.rows.filter((row) => row.by_key).map((row) => ({ id: row.id, idempotency_key: row.idempotency_key, request_hash: row.request_hash ?? '' })),
+        byProviderIds: result.rows.filter((row) => !row.by_key).map((row) => ({ id: row.id, kind: row.kind ?? '', provider_id: row.provider_id, idempotency_key: row.idempotency_key })),
+      };
+    },
+    async writeBalances(trx: Db, accounts: readonly AccountWrite[], days: readonly DayWrite[]): Promise<void> {
+      if (accounts.length === 0 || days.length === 0) {
+        await postgresPostingBulk.writeAccounts(trx, accounts);
+        await postgresPostingBulk.writeDays(trx, days);
+        return;
+      }
+      // A data-modifying CTE runs once, to completion, whether or not the statement reads it.
+      await sql`with a as (${updateAccounts(accounts)}) ${upsertDays(days)}`.execute(trx);
+    },
+  }),
 });
