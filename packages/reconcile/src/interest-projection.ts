@@ -233,11 +233,14 @@ export async function projectInterestInWorker(
   let fallback: PendingProjection | undefined;
   let adopted: ExternalSorter<InterestLineTuple> | undefined;
   let adoptedRuns: ReleasedRuns | undefined;
+  // Set once the run closes the projection: a worker stopped then (the run failed, or ended
+  // before the projection was wanted) did not fail, and nothing is told of it.
+  let closed = false;
   const fromWorker = async (): Promise<InterestProjection | undefined> => {
     const output = await answerWithin(worker.output, waitMs);
     if (!output.ok) {
       await worker.stop().catch(() => undefined);
-      warnFallback(input, output.message);
+      if (!closed) warnFallback(input, output.message);
       return undefined;
     }
     adoptedRuns = output.runs;
@@ -297,6 +300,7 @@ export async function projectInterestInWorker(
       };
     },
     async close(): Promise<void> {
+      closed = true;
       await worker.stop();
       await adopted?.close();
       await fallback?.close();

@@ -104,6 +104,45 @@ describe('a day run on a SQLite file with worker threads, failing', () => {
     }
   });
 
+  it('a projection closed while its worker still works (the run failed): no worker failure is told, and nothing is projected here', async () => {
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
+    const ledger = await openBooks(booksFile);
+    try {
+      // A worker that never posts: the run's close is what stops it.
+      const silent = () => new Worker('setInterval(() => {}, 1000);', { eval: true });
+      const input = { books: new EarnBooks(ledger), logger, databaseFile: booksFile, entity: 'defi', timeZone: 'UTC', day: DAY, sortDirectory, keepForComparison: () => true, waitMs: 60_000 };
+      const pending = await projectInterestInWorker(input, silent);
+      const awaited = pending.fromWorker();
+      await pending.close();
+      expect(await awaited).toBeUndefined();
+      expect(warnings).toEqual([]);
+      expect(readdirSync(sortDirectory)).toEqual([]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('a run that fails after its read while the interest worker may still project: the run’s error, no worker failure told, nothing written', async () => {
+    const ledger = await openBooks(booksFile);
+    try {
+      const warnings: Record<string, unknown>[] = [];
+      const logger = { info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
+      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory, workerThreads: 'always', logger });
+      const before = await snapshotDatabase(ledger.db as never);
+      const refused = new Error('the run was stopped in its sync');
+      const onProgress = (progress: ReconcileProgress) => {
+        if (progress.phase === 'sync') throw refused;
+      };
+      await expect(reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile), onProgress })).rejects.toBe(refused);
+      expect(await snapshotDatabase(ledger.db as never)).toBe(before);
+      expect(warnings).toEqual([]);
+      expect(readdirSync(sortDirectory)).toEqual([]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('two runs of the day at once (two calls on one ledger): one books the day, the other answers it as processed; no file is left', async () => {
     // Two ledgers on one file in one process cannot show two processes: better-sqlite3 waits for
     // a lock synchronously, so the second would hold the thread the first needs to commit.
