@@ -169,6 +169,17 @@ export function toUnits(amount: string, scale: number = AMOUNT_SCALE_DEFAULT): b
   return parseUnits(amount, { field: 'amount', scale, allowNegative: true });
 }
 
+/**
+ * The magnitude of a stored amount, as {@link formatUnits} writes it: the stored form without its
+ * sign (no parse: a day's read of 1M provider entries took ~0.3 s parsing and formatting each),
+ * else parsed and formatted.
+ */
+export function absoluteStoredAmount(amount: string): Amount {
+  if (typeof amount === 'string' && CANONICAL_STORED_AMOUNT.test(amount)) return (amount.charCodeAt(0) === 0x2d ? amount.slice(1) : amount) as Amount;
+  const units = toUnits(amount);
+  return formatUnits(units < 0n ? -units : units);
+}
+
 const STORED_TOTAL = /^(-?)(\d+)\.(\d{1,18})$/;
 
 /**

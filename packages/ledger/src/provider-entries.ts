@@ -15,7 +15,7 @@
  */
 import type { Kysely } from 'kysely';
 import { LedgerError, describeValue, isArrayInput } from './errors.js';
-import { formatUnits, toUnits } from './money.js';
+import { absoluteStoredAmount } from './money.js';
 import type { Amount } from './money.js';
 import { parseAccountingDay } from './calendar.js';
 import { TRANSACTION_KINDS } from './posting.js';
@@ -72,7 +72,6 @@ function toProviderEntries(rows: readonly ProviderEntryRow[]): ProviderEntry[] {
 
 function toProviderEntry(row: ProviderEntryRow, interestDay: string | null): ProviderEntry {
   const booking = row.kind === 'deposit' || row.kind === 'withdrawal';
-  const signed = toUnits(row.amount);
   return {
     transactionId: row.id,
     kind: row.kind as TransactionKind,
@@ -80,7 +79,7 @@ function toProviderEntry(row: ProviderEntryRow, interestDay: string | null): Pro
     accountingDay: row.accounting_day,
     occurredAt: row.occurred_at,
     interestDay: booking ? null : (interestDay ?? row.accounting_day),
-    amount: formatUnits(signed < 0n ? -signed : signed),
+    amount: absoluteStoredAmount(row.amount),
     currency: row.currency,
     earnAccountId: row.earn_account_id,
   };

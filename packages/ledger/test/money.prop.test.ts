@@ -23,7 +23,7 @@ import {
   toUnits,
 } from '../src/index.js';
 import type { RoundingMode } from '../src/index.js';
-import { AMOUNT_TEXT_LENGTH_MAX, unitsToDecimal } from '../src/money.js';
+import { AMOUNT_TEXT_LENGTH_MAX, STORED_UNITS_MAX, absoluteStoredAmount, unitsToDecimal } from '../src/money.js';
 
 const ROUNDING_MODES: readonly RoundingMode[] = ['down', 'half-up', 'half-even', 'up'];
 const scaleArbitrary = fc.integer({ min: 0, max: AMOUNT_SCALE_MAX });
@@ -123,6 +123,25 @@ describe('money round trips', () => {
     for (const units of [0n, 1n, -1n, 10n ** 60n, -(10n ** 60n)]) expect(formatUnits(units)).not.toMatch(/e/i);
     expect(formatUnits(1n)).toBe('0.000000000000000001');
     expect(formatUnits(-1n, 0)).toBe('-1');
+  });
+});
+
+describe('the magnitude of a stored amount', () => {
+  it('is formatUnits of the absolute units, for the stored form and for any other spelling', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -STORED_UNITS_MAX, max: STORED_UNITS_MAX }), fc.nat({ max: 17 }), (units, cut) => {
+        const magnitude = formatUnits(units < 0n ? -units : units);
+        expect(absoluteStoredAmount(formatUnits(units))).toBe(magnitude);
+        // Not the stored form (fewer decimals): parsed, the same magnitude.
+        let shorter = formatUnits(units);
+        for (let at = 0; at < cut && shorter.endsWith('0'); at++) shorter = shorter.slice(0, -1);
+        expect(absoluteStoredAmount(shorter)).toBe(magnitude);
+      }),
+      { numRuns: 500 },
+    );
+    expect(absoluteStoredAmount('-0.000000000000000000')).toBe('0.000000000000000000');
+    expect(absoluteStoredAmount('-1.5')).toBe('1.500000000000000000');
+    expect(() => absoluteStoredAmount('1e5')).toThrow(LedgerError);
   });
 });
 
