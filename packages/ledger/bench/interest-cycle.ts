@@ -162,16 +162,44 @@ export async function benchInterestCycle(options: { accounts: number }): Promise
     // The margin is one more transaction; compare the interest rows only (raw writes no margin).
     const raw = openSqliteDatabase({ filename: rawFilename });
     const same = cycleDigest(raw.native) === cycleDigest(reopened.storage.native);
-    await reopened.ledger.close();
     raw.native.close();
     if (!same) throw new Error('interest_cycle: the raw baseline stored different rows than the cycle');
+    // verify() of the books the cycle left (what `earnbook verify` runs), against one raw pass
+    // over the same journal summing each account's entries (the check's least work), both after
+    // the cycle's writes, the raw pass first (it warms the page cache for both).
+    const rawVerifySeconds = rawBalanceCheckSeconds(reopened.storage.native);
+    const verifyStarted = performance.now();
+    const verified = await reopened.ledger.verify({ entity: 'defi' });
+    const verifySeconds = (performance.now() - verifyStarted) / 1000;
+    await reopened.ledger.close();
     const label = options.accounts === 1_000_000 ? '1m' : `${options.accounts}`;
     return [
+      `ledger_verify_${label}_sqlite_s: ${verifySeconds.toFixed(2)} s ratio=${(verifySeconds / rawVerifySeconds).toFixed(2)} (verify() of the cycle's books: ${verified.accounts} accounts, ${verified.transactions} transactions, ${verified.entries} entries; baseline raw better-sqlite3, one pass over journal_entries summing each account's amounts as bigints and comparing with its balance: ${rawVerifySeconds.toFixed(2)} s; no target)`,
       `interest_cycle_${label}_sqlite_s: ${cycleSeconds.toFixed(2)} s ratio=${(cycleSeconds / rawSeconds).toFixed(2)} (raw same-rows writer, better-sqlite3 prepared statements (a batch's entries and end-of-day rows one json_each statement each, as the ledger writes them), rows precomputed, batches of ${BATCH_SIZE}, one transaction per ${CYCLE_COMMIT_LINES_DEFAULT} lines: ${rawSeconds.toFixed(2)} s; compute only, no storage: ${computeSeconds.toFixed(2)} s; target ≤ 15 s for 1M and ratio ≤ 2) [${Math.round(options.accounts / cycleSeconds)} accounts/s; setup ${setupSeconds.toFixed(1)} s]`,
     ];
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
+}
+
+/**
+ * The raw floor of `verify()`'s balance check: one pass over every entry (raw rows), each
+ * account's amounts summed exactly, then compared with the account's stored balance; seconds.
+ */
+function rawBalanceCheckSeconds(native: Database.Database): number {
+  const started = performance.now();
+  const sums = new Map<number, bigint>();
+  for (const [accountId, amount] of native.prepare('select account_id, amount from journal_entries').raw(true).iterate() as IterableIterator<[number, string]>) {
+    sums.set(accountId, (sums.get(accountId) ?? 0n) + BigInt(amount.replace('.', '')));
+  }
+  let differing = 0;
+  for (const [id, normalSide, balance] of native.prepare('select id, normal_side, balance from ledger_accounts').raw(true).iterate() as IterableIterator<[number, string, string]>) {
+    const signed = sums.get(id) ?? 0n;
+    // Entries are signed debit-positive; a credit-normal balance is their negation.
+    if ((normalSide === 'credit' ? -signed : signed) !== BigInt(balance.replace('.', ''))) differing++;
+  }
+  if (differing > 0) throw new Error(`the raw check found ${differing} account(s) whose entries do not sum to their balance`);
+  return (performance.now() - started) / 1000;
 }
 
 if (process.argv[1] !== undefined && process.argv[1].endsWith("interest-cycle.ts")) {

@@ -133,7 +133,7 @@ describe('the magnitude of a stored amount', () => {
         const magnitude = formatUnits(units < 0n ? -units : units);
         expect(absoluteStoredAmount(formatUnits(units))).toBe(magnitude);
         // Not the stored form (fewer decimals): parsed, the same magnitude.
-        let shorter = formatUnits(units);
+        let shorter: string = formatUnits(units);
         for (let at = 0; at < cut && shorter.endsWith('0'); at++) shorter = shorter.slice(0, -1);
         expect(absoluteStoredAmount(shorter)).toBe(magnitude);
       }),
