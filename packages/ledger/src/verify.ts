@@ -51,14 +51,8 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
     const last = accounts[accounts.length - 1];
     if (first === undefined || last === undefined) break;
     const range = { fromId: first.id, toId: last.id };
-    const sums: SeriesSums = new Map();
-    for (const row of await repository.sumEntriesPerAccount(db, dialect, range)) {
-      if (entity !== undefined && row.entity !== entity) continue;
-      const series = sums.get(row.account_id) ?? new Map();
-      const sum = series.get(row.balance_shard) ?? { total: 0n, entries: 0 };
-      series.set(row.balance_shard, { total: sum.total + totalToUnits(row.total), entries: sum.entries + Number(row.entries) });
-      sums.set(row.account_id, series);
-    }
+    const byId = new Map(accounts.map((account) => [account.id, account]));
+    const { sums, ownDays } = readRangeSums(await repository.sumEntriesPerAccountDay(db, dialect, range), byId, entity);
     for (const account of accounts) {
       const checked = verifyAccount(account, sums.get(account.id) ?? new Map(), shards.get(account.id) ?? []);
       entries += checked.entries;
@@ -66,7 +60,7 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
       perEntityCurrency.set(key, (perEntityCurrency.get(key) ?? 0n) + checked.signed);
       if (shardDays.accountIds.has(account.id)) shardDayAccounts.set(account.id, account);
     }
-    await verifyOwnDays(db, dialect, new Map(accounts.map((account) => [account.id, account])), { ...range, entity });
+    await verifyOwnDays(db, dialect, byId, { ...range, entity }, ownDays);
     accountCount += accounts.length;
     if (accounts.length < ACCOUNTS_PER_READ) break;
     afterId = last.id;
@@ -74,6 +68,44 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
   for (const [key, total] of perEntityCurrency) assertInvariant(total === 0n, `entries of ${key} do not sum to zero: ${formatUnits(total)}`);
   walkDays(shardDays.walk, shardDayAccounts);
   return { accounts: accountCount, transactions, entries };
+}
+
+/** A day with entries of a balance series, and their signed sum. */
+interface EntryDay {
+  readonly accountId: number;
+  readonly series: number | null;
+  readonly day: string;
+  units: bigint;
+}
+
+/**
+ * A range's sums per (account, series, entity, day), in (account, day) order, as verify() checks
+ * them: per series of each account, its entity's entries (`entity` undefined: all); per own day
+ * of each account of `accounts` (the entity's accounts of the range), every entry whatever its
+ * own entity, in (account, day) order.
+ */
+function readRangeSums(
+  rows: readonly { account_id: number; balance_shard: number | null; entity: string; accounting_day: string; total: string; entries: number }[],
+  accounts: ReadonlyMap<number, AccountRow>,
+  entity: string | undefined,
+): { sums: SeriesSums; ownDays: EntryDay[] } {
+  const sums: SeriesSums = new Map();
+  const ownDays: EntryDay[] = [];
+  for (const row of rows) {
+    const units = totalToUnits(row.total);
+    if (entity === undefined || row.entity === entity) {
+      const series = sums.get(row.account_id) ?? new Map();
+      const sum = series.get(row.balance_shard) ?? { total: 0n, entries: 0 };
+      series.set(row.balance_shard, { total: sum.total + units, entries: sum.entries + row.entries });
+      sums.set(row.account_id, series);
+    }
+    if (row.balance_shard !== null || !accounts.has(row.account_id)) continue;
+    // Rows of one (account, day) are next to each other (the order): one per entries' entity.
+    const previous = ownDays[ownDays.length - 1];
+    if (previous !== undefined && previous.accountId === row.account_id && previous.day === row.accounting_day) previous.units += units;
+    else ownDays.push({ accountId: row.account_id, series: null, day: row.accounting_day, units });
+  }
+  return { sums, ownDays };
 }
 
 /** One account's stored balance and count against its entries, each shard's, and its sign; answers its entries and their signed sum. */
@@ -171,8 +203,7 @@ async function readShardDays(db: Db, dialect: LedgerDialect, entity: string | un
  * {@link walkDays}). The reads keep to `entity`'s accounts (other entities' ids may fall inside
  * the range).
  */
-async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyMap<number, AccountRow>, range: { fromId: number; toId: number; entity: string | undefined }): Promise<void> {
-  const entryDays = (await repository.sumOwnEntriesPerDay(db, dialect, range)).map((row) => ({ accountId: row.account_id, series: null, day: row.accounting_day, units: totalToUnits(row.total) }));
+async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyMap<number, AccountRow>, range: { fromId: number; toId: number; entity: string | undefined }, entryDays: readonly EntryDay[]): Promise<void> {
   const rows = (await repository.selectDayBalancesOfAccounts(db, dialect, range)).map((row) => ({ ...row, series: null }));
   walkDays({ rows, entryDays }, accounts);
   // The rows are the days with entries, so the last is the latest entry's day (and equals the

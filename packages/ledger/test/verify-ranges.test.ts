@@ -10,7 +10,7 @@ import { CompiledQuery, sql } from 'kysely';
 import { LedgerInvariantError } from '../src/index.js';
 import type { Ledger, LedgerAccount, PostingInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
-import { accountSumsQuery, transactionSumsQuery } from '../src/db/repository.js';
+import { accountDaySumsQuery, transactionSumsQuery } from '../src/db/repository.js';
 
 /** Users per entity: more than two of verify's account ranges between the two entities. */
 const USERS = 1_100;
@@ -102,6 +102,6 @@ describe.each(DIALECTS)('verify() in ranges (%s)', (dialect) => {
     };
     const range = { fromId: 1, toId: 10_000 };
     expect(await plan(transactionSumsQuery(ledger.db, ledger.dialect, range))).toMatch(/^SEARCH journal_entries USING INDEX journal_entries_transaction \(transaction_id>\? AND transaction_id<\?\)/);
-    expect(await plan(accountSumsQuery(ledger.db, ledger.dialect, range))).toMatch(/^SEARCH journal_entries USING INDEX journal_entries_account \(account_id>\? AND account_id<\?\)/);
+    expect(await plan(accountDaySumsQuery(ledger.db, ledger.dialect, range))).toMatch(/^SEARCH journal_entries USING INDEX journal_entries_account \(account_id>\? AND account_id<\?\)/);
   });
 });
