@@ -123,26 +123,6 @@ describe('a day run on a SQLite file with worker threads, failing', () => {
     }
   });
 
-  it('a run that fails after its read while the interest worker may still project: the run’s error, no worker failure told, nothing written', async () => {
-    const ledger = await openBooks(booksFile);
-    try {
-      const warnings: Record<string, unknown>[] = [];
-      const logger = { info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
-      const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), now: () => NOW, sortDirectory, workerThreads: 'always', logger });
-      const before = await snapshotDatabase(ledger.db as never);
-      const refused = new Error('the run was stopped in its sync');
-      const onProgress = (progress: ReconcileProgress) => {
-        if (progress.phase === 'sync') throw refused;
-      };
-      await expect(reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile), onProgress })).rejects.toBe(refused);
-      expect(await snapshotDatabase(ledger.db as never)).toBe(before);
-      expect(warnings).toEqual([]);
-      expect(readdirSync(sortDirectory)).toEqual([]);
-    } finally {
-      await ledger.close();
-    }
-  });
-
   it('two runs of the day at once (two calls on one ledger): one books the day, the other answers it as processed; no file is left', async () => {
     // Two ledgers on one file in one process cannot show two processes: better-sqlite3 waits for
     // a lock synchronously, so the second would hold the thread the first needs to commit.
@@ -171,7 +151,9 @@ describe.each(DIALECTS)('a day run that fails in its write transaction, on %s', 
       await seedOneAccount(books);
       const reportFile = join(directory, 'report.json');
       writeFileSync(reportFile, JSON.stringify(await buildReport(books, 'defi', DAY)));
-      const reconciler = await Reconciler.open({ books, now: () => NOW, sortDirectory: directory, workerThreads: 'always' });
+      const warnings: Record<string, unknown>[] = [];
+      const logger = { info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
+      const reconciler = await Reconciler.open({ books, now: () => NOW, sortDirectory: directory, workerThreads: 'always', logger });
       const before = await snapshotDatabase(opened.ledger.db as never);
       const refused = new Error('the progress display went away');
       const onProgress = (progress: ReconcileProgress) => {
@@ -180,6 +162,9 @@ describe.each(DIALECTS)('a day run that fails in its write transaction, on %s', 
       await expect(reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(reportFile), onProgress })).rejects.toBe(refused);
       expect(await snapshotDatabase(opened.ledger.db as never)).toBe(before);
       expect(readdirSync(directory)).toEqual(['report.json']);
+      // On PostgreSQL the interest worker may still project when the run fails: the run stops it,
+      // which is no failure of the worker to tell (the SQLite books here are in memory: no worker).
+      expect(warnings).toEqual([]);
     } finally {
       await opened.close();
       rmSync(directory, { recursive: true, force: true });
