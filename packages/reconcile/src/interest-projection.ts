@@ -96,6 +96,9 @@ type Answer<T> = (reply: T | { readonly ok: false; readonly message: string }) =
  * The worker and its messages: the projection first, then the comparison's answer. A worker that
  * fails or exits answers what is still awaited with its failure: no promise here rejects.
  */
+/** How a worker stopped on purpose answers what is still awaited. */
+const WORKER_STOPPED = 'the worker was stopped';
+
 class ProjectionWorker {
   readonly output: Promise<InterestWorkerOutput>;
   readonly #worker: Worker | undefined;
@@ -163,7 +166,7 @@ class ProjectionWorker {
 
   async stop(): Promise<void> {
     // Stopped on purpose: whatever is still awaited is answered as failed (the run is over).
-    this.#failure ??= 'the worker was stopped';
+    this.#failure ??= WORKER_STOPPED;
     await this.#worker?.terminate();
   }
 }
@@ -234,13 +237,14 @@ export async function projectInterestInWorker(
   let adopted: ExternalSorter<InterestLineTuple> | undefined;
   let adoptedRuns: ReleasedRuns | undefined;
   // Set once the run closes the projection: a worker stopped then (the run failed, or ended
-  // before the projection was wanted) did not fail, and nothing is told of it.
+  // before the projection was wanted) did not fail, and nothing is told of it; a failure of its
+  // own before that still is.
   let closed = false;
   const fromWorker = async (): Promise<InterestProjection | undefined> => {
     const output = await answerWithin(worker.output, waitMs);
     if (!output.ok) {
       await worker.stop().catch(() => undefined);
-      if (!closed) warnFallback(input, output.message);
+      if (!closed || output.message !== WORKER_STOPPED) warnFallback(input, output.message);
       return undefined;
     }
     adoptedRuns = output.runs;

@@ -123,6 +123,24 @@ describe('a day run on a SQLite file with worker threads, failing', () => {
     }
   });
 
+  it('a projection whose worker failed on its own before the run closed it: that failure is still told', async () => {
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
+    const ledger = await openBooks(booksFile);
+    try {
+      const failing = () => new Worker("throw new Error('disk gone');", { eval: true });
+      const input = { books: new EarnBooks(ledger), logger, databaseFile: booksFile, entity: 'defi', timeZone: 'UTC', day: DAY, sortDirectory, keepForComparison: () => true, waitMs: 60_000 };
+      const pending = await projectInterestInWorker(input, failing);
+      await pending.posted;
+      const awaited = pending.fromWorker();
+      await pending.close();
+      expect(await awaited).toBeUndefined();
+      expect(warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', reason: 'disk gone' }]);
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('two runs of the day at once (two calls on one ledger): one books the day, the other answers it as processed; no file is left', async () => {
     // Two ledgers on one file in one process cannot show two processes: better-sqlite3 waits for
     // a lock synchronously, so the second would hold the thread the first needs to commit.
