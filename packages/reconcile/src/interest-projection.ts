@@ -92,13 +92,13 @@ export const COMPARE_ASIDE_INTEREST_ENTRIES_MIN = 20_000;
 
 type Answer<T> = (reply: T | { readonly ok: false; readonly message: string }) => void;
 
+/** How a worker stopped on purpose answers what is still awaited. */
+const WORKER_STOPPED = 'the worker was stopped';
+
 /**
  * The worker and its messages: the projection first, then the comparison's answer. A worker that
  * fails or exits answers what is still awaited with its failure: no promise here rejects.
  */
-/** How a worker stopped on purpose answers what is still awaited. */
-const WORKER_STOPPED = 'the worker was stopped';
-
 class ProjectionWorker {
   readonly output: Promise<InterestWorkerOutput>;
   readonly #worker: Worker | undefined;

@@ -104,38 +104,25 @@ describe('a day run on a SQLite file with worker threads, failing', () => {
     }
   });
 
-  it('a projection closed while its worker still works (the run failed): no worker failure is told, and nothing is projected here', async () => {
+  // A worker that never posts (the run's close is what stops it: no failure of the worker to
+  // tell), and one that failed on its own before the close (read after it: still told).
+  it.each([
+    ['still works', 'setInterval(() => {}, 1000);', []],
+    ['failed on its own', "throw new Error('disk gone');", [{ event: 'reconcile.interest_worker_failed', reason: 'disk gone' }]],
+  ])('a projection closed while its worker %s: the close stops it, nothing is projected here, and only a failure of its own is told', async (what, code, told) => {
     const warnings: Record<string, unknown>[] = [];
     const logger = { info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
     const ledger = await openBooks(booksFile);
     try {
-      // A worker that never posts: the run's close is what stops it.
-      const silent = () => new Worker('setInterval(() => {}, 1000);', { eval: true });
       const input = { books: new EarnBooks(ledger), logger, databaseFile: booksFile, entity: 'defi', timeZone: 'UTC', day: DAY, sortDirectory, keepForComparison: () => true, waitMs: 60_000 };
-      const pending = await projectInterestInWorker(input, silent);
+      const pending = await projectInterestInWorker(input, () => new Worker(code, { eval: true }));
+      if (what === 'failed on its own') await pending.posted;
       const awaited = pending.fromWorker();
       await pending.close();
       expect(await awaited).toBeUndefined();
-      expect(warnings).toEqual([]);
+      expect(warnings).toMatchObject(told);
+      expect(warnings).toHaveLength(told.length);
       expect(readdirSync(sortDirectory)).toEqual([]);
-    } finally {
-      await ledger.close();
-    }
-  });
-
-  it('a projection whose worker failed on its own before the run closed it: that failure is still told', async () => {
-    const warnings: Record<string, unknown>[] = [];
-    const logger = { info() {}, debug() {}, error() {}, warn: (object: Record<string, unknown>) => void warnings.push(object) };
-    const ledger = await openBooks(booksFile);
-    try {
-      const failing = () => new Worker("throw new Error('disk gone');", { eval: true });
-      const input = { books: new EarnBooks(ledger), logger, databaseFile: booksFile, entity: 'defi', timeZone: 'UTC', day: DAY, sortDirectory, keepForComparison: () => true, waitMs: 60_000 };
-      const pending = await projectInterestInWorker(input, failing);
-      await pending.posted;
-      const awaited = pending.fromWorker();
-      await pending.close();
-      expect(await awaited).toBeUndefined();
-      expect(warnings).toMatchObject([{ event: 'reconcile.interest_worker_failed', reason: 'disk gone' }]);
     } finally {
       await ledger.close();
     }
