@@ -201,7 +201,7 @@ export async function measureNightly(target: string, reportFile: string, fetchFr
     await client.fetchReportToFile({ reportId: SERVED_REPORT_ID, path: file });
   }
   const fetchedAt = performance.now();
-  // When each phase last reported (read: streaming the file; then the interest recomputation,
+  // When each phase last reported (read: streaming the file; then the write transaction opening,
   // silent; sync; diff; then storing the outcome, silent): where the time goes.
   const last = { read: started, sync: started, diff: started };
   let syncStarted = started;
@@ -224,8 +224,10 @@ export async function measureNightly(target: string, reportFile: string, fetchFr
     entries: result.reportEntries,
     fetchSeconds: (fetchedAt - started) / 1000,
     readSeconds: (last.read - fetchedAt) / 1000,
-    // From the end of the stream to the start of the sync: the interest recomputation.
-    recomputeSeconds: (syncStarted - last.read) / 1000,
+    // From the end of the stream to the start of the sync: the write transaction opens (its locks,
+    // the processed report, the day's breaks). Not the interest recomputation: with the bench's
+    // worker threads it runs on one beside the read and the sync (this was labelled so before).
+    toSyncSeconds: (syncStarted - last.read) / 1000,
     syncSeconds: (last.sync - syncStarted) / 1000,
     diffSeconds: (last.diff - last.sync) / 1000,
     storeSeconds: (ended - last.diff) / 1000,
@@ -359,7 +361,7 @@ async function childFetched(target: string, reportFile: string): Promise<Record<
 function describeRun(measured: Record<string, number>): string {
   const value = (name: string, digits: number) => (measured[name] ?? Number.NaN).toFixed(digits);
   const fetched = (measured['fetchSeconds'] ?? 0) > 0.0005 ? `fetch to a file ${value('fetchSeconds', 1)} s, ` : '';
-  return `${measured['breaks']} breaks; CPU time ${value('cpuSeconds', 2)} s; phases: ${fetched}read ${value('readSeconds', 1)} s, recompute interest ${value('recomputeSeconds', 1)} s, sync ${value('syncSeconds', 1)} s, diff ${value('diffSeconds', 1)} s, store ${value('storeSeconds', 1)} s; peak RSS ${value('peakRssMiB', 0)} MiB`;
+  return `${measured['breaks']} breaks; CPU time ${value('cpuSeconds', 2)} s; phases: ${fetched}read ${value('readSeconds', 1)} s, read to sync ${value('toSyncSeconds', 1)} s, sync ${value('syncSeconds', 1)} s, diff ${value('diffSeconds', 1)} s, store ${value('storeSeconds', 1)} s; peak RSS ${value('peakRssMiB', 0)} MiB`;
 }
 
 /**

@@ -117,7 +117,7 @@ export async function measureReconcile(directory: string): Promise<Record<string
   const reconciler = await Reconciler.open({ books: new EarnBooks(ledger), workerThreads: benchWorkerThreads() });
   const started = performance.now();
   const cpu = process.cpuUsage();
-  // When each phase last reported (read: streaming the file; then the interest recomputation,
+  // When each phase last reported (read: streaming the file; then the write transaction opening,
   // silent; sync; diff; then storing the outcome, silent): where the time goes.
   const last = { read: started, sync: started, diff: started };
   let syncStarted = started;
@@ -138,8 +138,10 @@ export async function measureReconcile(directory: string): Promise<Record<string
     breaks: result.openBreaks,
     entries: result.reportEntries,
     readSeconds: (last.read - started) / 1000,
-    // From the end of the stream to the start of the sync: the interest recomputation.
-    recomputeSeconds: (syncStarted - last.read) / 1000,
+    // From the end of the stream to the start of the sync: the write transaction opens (its locks,
+    // the processed report, the day's breaks). Not the interest recomputation: with the bench's
+    // worker threads it runs on one beside the read and the sync (this was labelled so before).
+    toSyncSeconds: (syncStarted - last.read) / 1000,
     syncSeconds: (last.sync - syncStarted) / 1000,
     diffSeconds: (last.diff - last.sync) / 1000,
     storeSeconds: (ended - last.diff) / 1000,
@@ -166,7 +168,7 @@ export function runReconcileReportBench(): string[] {
     const phase = (name: string) => (measured[name] ?? Number.NaN).toFixed(1);
     const cpuRatio = (measured['cpuSeconds'] ?? Number.NaN) / (parsed['parseCpuSeconds'] ?? Number.NaN);
     return [
-      `reconcile_${label}_report_s: ${seconds.toFixed(2)} s ratio=${(seconds / parseSeconds).toFixed(2)} (baseline JSON.parse of the same ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB file: ${parseSeconds.toFixed(2)} s; stream, validate, sort, recompute interest, merge with the books in provider id order, diff, net settlement, store in one transaction; ${measured['entries']} entries, ${measured['breaks']} breaks; SQLite file; CPU time ${(measured['cpuSeconds'] ?? Number.NaN).toFixed(2)} s against ${(parsed['parseCpuSeconds'] ?? Number.NaN).toFixed(2)} s, ratio ${cpuRatio.toFixed(2)}, which a loaded machine distorts less; phases: read ${phase('readSeconds')} s, recompute interest ${phase('recomputeSeconds')} s, sync ${phase('syncSeconds')} s, diff ${phase('diffSeconds')} s, store ${phase('storeSeconds')} s; target ratio ≤ 4)`,
+      `reconcile_${label}_report_s: ${seconds.toFixed(2)} s ratio=${(seconds / parseSeconds).toFixed(2)} (baseline JSON.parse of the same ${((built['bytes'] ?? 0) / 1024 / 1024).toFixed(0)} MiB file: ${parseSeconds.toFixed(2)} s; stream, validate, sort, recompute interest, merge with the books in provider id order, diff, net settlement, store in one transaction; ${measured['entries']} entries, ${measured['breaks']} breaks; SQLite file; CPU time ${(measured['cpuSeconds'] ?? Number.NaN).toFixed(2)} s against ${(parsed['parseCpuSeconds'] ?? Number.NaN).toFixed(2)} s, ratio ${cpuRatio.toFixed(2)}, which a loaded machine distorts less; phases: read ${phase('readSeconds')} s, read to sync ${phase('toSyncSeconds')} s, sync ${phase('syncSeconds')} s, diff ${phase('diffSeconds')} s, store ${phase('storeSeconds')} s; target ratio ≤ 4)`,
       `reconcile_${label}_report_peak_rss: ${(measured['peakRssMiB'] ?? Number.NaN).toFixed(0)} MiB ratio=n/a (peak RSS of the reconciling process, streaming the file; target ≤ 512 MiB)`,
     ];
   } finally {
