@@ -60,7 +60,7 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
       perEntityCurrency.set(key, (perEntityCurrency.get(key) ?? 0n) + checked.signed);
       if (shardDays.accountIds.has(account.id)) shardDayAccounts.set(account.id, account);
     }
-    await verifyOwnDays(db, dialect, byId, { ...range, entity }, ownDays);
+    await verifyOwnDays(db, byId, { ...range, entity }, ownDays);
     accountCount += accounts.length;
     if (accounts.length < ACCOUNTS_PER_READ) break;
     afterId = last.id;
@@ -200,11 +200,14 @@ async function readShardDays(db: Db, dialect: LedgerDialect, entity: string | un
 
 /**
  * Every own end-of-day row of a range of accounts equals its own entries up to that day (see
- * {@link walkDays}). The reads keep to `entity`'s accounts (other entities' ids may fall inside
- * the range).
+ * {@link walkDays}). Only rows of `accounts` (the entity's accounts of the range, or every
+ * account's when `entity` is undefined) are checked: other entities' ids may fall inside the
+ * range, and their rows are read with the range's.
  */
-async function verifyOwnDays(db: Db, dialect: LedgerDialect, accounts: ReadonlyMap<number, AccountRow>, range: { fromId: number; toId: number; entity: string | undefined }, entryDays: readonly EntryDay[]): Promise<void> {
-  const rows = (await repository.selectDayBalancesOfAccounts(db, dialect, range)).map((row) => ({ ...row, series: null }));
+async function verifyOwnDays(db: Db, accounts: ReadonlyMap<number, AccountRow>, range: { fromId: number; toId: number; entity: string | undefined }, entryDays: readonly EntryDay[]): Promise<void> {
+  const read = await repository.selectDayBalancesOfAccounts(db, range);
+  const rows = [];
+  for (const row of read) if (range.entity === undefined || accounts.has(row.account_id)) rows.push({ ...row, series: null });
   walkDays({ rows, entryDays }, accounts);
   // The rows are the days with entries, so the last is the latest entry's day (and equals the
   // balance, which equals the entries): it must be the account's last day.

@@ -166,28 +166,20 @@ export function accountDaySumsQuery(db: Db, dialect: LedgerDialect, range: { fro
 }
 
 /**
- * The row's account (`column`) is one of `entity`'s: probed per row by primary key. As
- * `column in (select id … where entity = ?)`, SQLite read the entity's every account id for each
- * range of accounts (0.32 s a range of 1,000 at 300k accounts, so verify() took 82-96 s there;
- * 5 ms with the probe). PostgreSQL plans the `exists` form as a semi-join it may hash over every
- * account of the entity (146 ms a range of 1,000 at 200k accounts), or else runs it on a parallel
- * worker it starts for the range (~28 ms, the start being most of it): 12 of verify()'s 17.6 s at
- * 200k accounts. The account's entity read as a scalar subquery is a probe per row whatever the
- * statistics, and keeps the statement in one process (3.5-6 ms).
+ * The own end-of-day rows of accounts of ids `fromId`..`toId`, every entity's, in (account, day)
+ * order: verify() keeps those of the entity's accounts it read for the range, as it does with
+ * their sums. The entity was a condition here, the account's entity probed per row by primary
+ * key (no form of it planned better: as `in (select id …)`, SQLite read the entity's every
+ * account id for each range, verify() took 82-96 s at 300k accounts; as `exists`, PostgreSQL
+ * hashed every account of the entity, 146 ms a range of 1,000 at 200k accounts). Without it, a
+ * range of 1,000 at 300k accounts on PostgreSQL: 1.6-2.5 ms against 5.2-5.3 ms.
  */
-function ofEntity(dialect: LedgerDialect, column: 'd.account_id', entity: string) {
-  if (dialect.name === 'postgres') return sql<boolean>`(select owner.entity from ledger_accounts owner where owner.id = ${sql.ref(column)}) = ${entity}`;
-  return sql<boolean>`exists (select 1 from ledger_accounts owner where owner.id = ${sql.ref(column)} and owner.entity = ${entity})`;
-}
-
-/** The own end-of-day rows of accounts of ids `fromId`..`toId` (of `entity` when given), in (account, day) order. */
-export async function selectDayBalancesOfAccounts(db: Db, dialect: LedgerDialect, range: { fromId: number; toId: number; entity: string | undefined }) {
+export async function selectDayBalancesOfAccounts(db: Db, range: { fromId: number; toId: number }) {
   return db
     .selectFrom('account_day_balances as d')
     .select(['d.account_id', 'd.accounting_day', 'd.balance'])
     .where('d.account_id', '>=', range.fromId)
     .where('d.account_id', '<=', range.toId)
-    .$if(range.entity !== undefined, (query) => query.where(ofEntity(dialect, 'd.account_id', range.entity ?? '')))
     .orderBy('d.account_id')
     .orderBy('d.accounting_day')
     .execute();
