@@ -1,6 +1,6 @@
 /**
  * The one error class of the reconcile package: a literal `code`, the field and value at fault,
- * and the wrapped `cause`.
+ * named facts (`context`), and the wrapped `cause`.
  */
 export type ReconcileErrorCode =
   | 'invalid_input'
@@ -42,6 +42,11 @@ export interface ReconcileErrorDetails {
   readonly path?: string;
   /** The provider's booking the books did not record (`booked_not_recorded` only). */
   readonly booking?: UnrecordedBooking;
+  /**
+   * Further named facts, as `LedgerError.context` carries them: the migrations pending
+   * (`migration_required`), or the context of a ledger refusal the error wraps.
+   */
+  readonly context?: Readonly<Record<string, string>>;
   readonly cause?: unknown;
 }
 
@@ -57,6 +62,8 @@ export class ReconcileError extends Error {
   readonly path: string | undefined;
   /** The provider's booking the books did not record (`booked_not_recorded` only). */
   readonly booking: UnrecordedBooking | undefined;
+  /** Further named facts (see {@link ReconcileErrorDetails.context}). */
+  readonly context: Readonly<Record<string, string>> | undefined;
 
   constructor(code: ReconcileErrorCode, message: string, details: ReconcileErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -65,5 +72,6 @@ export class ReconcileError extends Error {
     this.value = details.value;
     this.path = details.path;
     this.booking = details.booking === undefined ? undefined : Object.freeze({ ...details.booking });
+    this.context = details.context === undefined ? undefined : Object.freeze({ ...details.context });
   }
 }

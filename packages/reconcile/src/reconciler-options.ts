@@ -107,7 +107,11 @@ export function readReconcilerOptions(options: ReconcilerOptions): ReconcilerOpt
 export function refusePendingMigrations(pending: readonly string[]): void {
   const first = pending[0];
   if (first === undefined) return;
-  throw new ReconcileError('migration_required', `the books need ${pending.length} migration(s) of this version of @earnbook/reconcile (${pending.join(', ')}) and the reconciler was opened without migrating: open it with migrate: true (the CLI's --migrate) to apply them`, { field: 'migrate', value: first });
+  throw new ReconcileError('migration_required', `the books need ${pending.length} migration(s) of this version of @earnbook/reconcile (${pending.join(', ')}) and the reconciler was opened without migrating: open it with migrate: true (the CLI's --migrate) to apply them`, {
+    field: 'migrate',
+    value: first,
+    context: { pendingMigrations: pending.join(', ') },
+  });
 }
 
 /** The logger option: a pino-compatible logger, or undefined for the ledger's. */

@@ -224,7 +224,12 @@ function amountOf(ledger: Ledger, entry: BookableEntry): string {
 function refused(cause: unknown, entry: BookableEntry | undefined): never {
   if (!(cause instanceof LedgerError)) throw cause;
   const subject = entry === undefined ? "the report's entries" : `report entry ${entry.id}`;
-  throw new ReconcileError('invalid_report', `${subject} cannot be booked: ${cause.message}`, { ...(cause.field === undefined ? {} : { field: cause.field }), ...(cause.value === undefined ? {} : { value: cause.value }), cause });
+  throw new ReconcileError('invalid_report', `${subject} cannot be booked: ${cause.message}`, {
+    ...(cause.field === undefined ? {} : { field: cause.field }),
+    ...(cause.value === undefined ? {} : { value: cause.value }),
+    ...(cause.context === undefined ? {} : { context: cause.context }),
+    cause,
+  });
 }
 
 /** One compound posting being gathered: its lines and the entries they book, in the same order. */

@@ -207,7 +207,8 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(ReconcileError);
-    expect(error).toMatchObject({ code: 'invalid_report', field: 'lines' });
+    // The ledger's refusal names the account and the line in its context: the reconciler's keeps it.
+    expect(error).toMatchObject({ code: 'invalid_report', field: 'lines', context: { accountId: expect.stringMatching(/^\d+$/), currency: 'BTC', line: expect.stringMatching(/^\d+$/) } });
     expect((error as Error).message).toContain(`report entry ${String(interest?.['id'])} cannot be booked`);
     expect(await snapshot(ledger)).toEqual(before);
   });

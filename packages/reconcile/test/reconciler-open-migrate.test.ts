@@ -31,7 +31,8 @@ describe.each(DIALECTS)('opening the reconciler without migrating on %s', (diale
     expect(none.applied).toEqual([]);
     expect(none.pending[0]).toBe('0001_initial');
     const empty = await snapshotDatabase(db());
-    await expect(Reconciler.open({ books: new EarnBooks(ledger), migrate: false })).rejects.toMatchObject({ code: 'migration_required', field: 'migrate', value: '0001_initial' });
+    // Every pending migration in the context, as the ledger's refusal lists its own.
+    await expect(Reconciler.open({ books: new EarnBooks(ledger), migrate: false })).rejects.toMatchObject({ code: 'migration_required', field: 'migrate', value: '0001_initial', context: { pendingMigrations: none.pending.join(', ') } });
     expect(await snapshotDatabase(db())).toBe(empty);
 
     await Reconciler.open({ books: new EarnBooks(ledger) });
@@ -44,6 +45,7 @@ describe.each(DIALECTS)('opening the reconciler without migrating on %s', (diale
     const before = await snapshotDatabase(db());
     const refused = await Reconciler.open({ books: new EarnBooks(ledger), migrate: false }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ReconcileError);
+    expect(refused).toMatchObject({ context: { pendingMigrations: LAST.name } });
     expect((refused as Error).message).toContain(LAST.name);
     expect(await snapshotDatabase(db())).toBe(before);
   });
