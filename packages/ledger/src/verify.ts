@@ -205,9 +205,7 @@ async function readShardDays(db: Db, dialect: LedgerDialect, entity: string | un
  * range, and their rows are read with the range's.
  */
 async function verifyOwnDays(db: Db, accounts: ReadonlyMap<number, AccountRow>, range: { fromId: number; toId: number; entity: string | undefined }, entryDays: readonly EntryDay[]): Promise<void> {
-  const read = await repository.selectDayBalancesOfAccounts(db, range);
-  const rows = [];
-  for (const row of read) if (range.entity === undefined || accounts.has(row.account_id)) rows.push({ ...row, series: null });
+  const rows = (await repository.selectDayBalancesOfAccounts(db, range)).filter((row) => range.entity === undefined || accounts.has(row.account_id)).map((row) => ({ ...row, series: null }));
   walkDays({ rows, entryDays }, accounts);
   // The rows are the days with entries, so the last is the latest entry's day (and equals the
   // balance, which equals the entries): it must be the account's last day.
