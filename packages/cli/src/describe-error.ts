@@ -1,6 +1,7 @@
 /**
  * How a failed command tells what went wrong: one `error:` line on stderr with the message, the
- * error's code and the field at fault (and, with `--json`, the same as JSON on stdout). Typed
+ * error's code and the field at fault (and, with `--json`, the same as JSON on stdout, with the
+ * refusal's named facts, `context`, where it has them). Typed
  * errors of every package are expected failures; anything else is reported as `internal` with
  * its stack, since it is a bug or a broken invariant. The line is one line whatever the message
  * holds: control characters are written as `\uXXXX` escapes (see {@link singleLine}).
@@ -25,6 +26,8 @@ export interface ErrorDescription {
   readonly status?: number;
   /** The provider's request id of an API failure. */
   readonly requestId?: string;
+  /** Named facts of a ledger's or reconciler's refusal (`--json` only): the pending migrations, the account at fault, … */
+  readonly context?: Readonly<Record<string, string>>;
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined | null): Partial<Record<K, V>> {
@@ -41,6 +44,7 @@ export function describeError(error: unknown): ErrorDescription {
       ...optional('field', error.field),
       ...optional('value', error.value),
       ...optional('path', error instanceof ReconcileError ? error.path : undefined),
+      ...optional('context', error instanceof CliError ? undefined : error.context),
     };
   }
   if (error instanceof EarnApiError) {

@@ -67,6 +67,7 @@ export function asFlagError(error: unknown, flags: FlagsOfFields, options: FlagE
     ...value,
     ...(error.path === undefined ? {} : { path: error.path }),
     ...(error.booking === undefined ? {} : { booking: error.booking }),
+    ...(error.context === undefined ? {} : { context: error.context }),
     cause: error,
   });
 }

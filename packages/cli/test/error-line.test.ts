@@ -9,7 +9,8 @@ import { EarnApiError, escapeUnsafeText } from '@earnbook/earn-client';
 import { LedgerError } from '@earnbook/ledger';
 import { ReconcileError } from '@earnbook/reconcile';
 import { FakeEarnServer, json } from '../../earn-client/test/support/fake-earn-server.js';
-import { CliError, formatError } from '../src/index.js';
+import { CliError, describeError, formatError } from '../src/index.js';
+import { asFlagError } from '../src/flag-errors.js';
 import { singleLine } from '../src/terminal-text.js';
 import { DAY, runCli, testConfig, workspace } from './fixtures.js';
 import type { Workspace } from './fixtures.js';
@@ -94,6 +95,18 @@ describe('formatError', () => {
     expect(frames.join('\n')).not.toContain('forged');
     expect(RAW_UNSAFE.test(text)).toBe(false);
     expectOneSafeLine(formatError('thrown\ntext\u001b'));
+  });
+});
+
+describe('describeError (the --json error)', () => {
+  it("tells a ledger's or reconciler's refusal's context, also once said of a flag; a CLI error has none", () => {
+    const context = { pendingMigrations: '0001_initial, 0002_breaks' };
+    expect(describeError(new LedgerError('migration_required', 'm', { field: 'migrate', context }))).toMatchObject({ kind: 'LedgerError', field: 'migrate', context });
+    const refused = new ReconcileError('migration_required', 'm', { field: 'migrate', value: '0001_initial', context });
+    expect(describeError(refused)).toMatchObject({ kind: 'ReconcileError', field: 'migrate', value: '0001_initial', context });
+    expect(describeError(asFlagError(refused, { migrate: '--migrate' }))).toMatchObject({ field: '--migrate', context });
+    expect(describeError(new ReconcileError('wrong_day', 'm', { field: 'accountingDay' }))).not.toHaveProperty('context');
+    expect(describeError(new CliError('invalid_flag', 'm', { field: '--out' }))).not.toHaveProperty('context');
   });
 });
 

@@ -8,7 +8,7 @@
  */
 import { EarnApiError, escapeUnsafeText } from '@earnbook/earn-client/contract';
 import type { Booking, Product } from '@earnbook/earn-client/contract';
-import { LedgerInvariantError, toUnits } from '@earnbook/ledger';
+import { LedgerError, LedgerInvariantError, toUnits } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks, InterestTermsInput, JournalTransaction, PostResult } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
 import { findUnreadable, invalid, readArray, readBooks, readFields, readMethod, requireObject, valueText } from './input-guards.js';
@@ -275,7 +275,8 @@ function bookedNotRecorded(input: BookThenRecordInput, account: EarnAccount, boo
   return new ReconcileError(
     'booked_not_recorded',
     `the provider booked ${input.kind} ${providerText(booking.id)} of ${providerText(booking.amount)} ${providerText(booking.currency)} on Earn account ${account.earnAccountId} (idempotencyKey ${JSON.stringify(input.idempotencyKey)}), but the books did not record it: ${reason}. The money moved: the next reconciliation shows it as missing_in_ledger (repair it then); the same key again retries the record without booking twice`,
-    { field: 'idempotencyKey', value: input.idempotencyKey, booking: unrecorded, cause },
+    // The books' refusal's named facts (the account an insufficient balance is on, …) are the error's too.
+    { field: 'idempotencyKey', value: input.idempotencyKey, booking: unrecorded, ...(cause instanceof LedgerError && cause.context !== undefined ? { context: cause.context } : {}), cause },
   );
 }
 

@@ -227,9 +227,20 @@ function refused(cause: unknown, entry: BookableEntry | undefined): never {
   throw new ReconcileError('invalid_report', `${subject} cannot be booked: ${cause.message}`, {
     ...(cause.field === undefined ? {} : { field: cause.field }),
     ...(cause.value === undefined ? {} : { value: cause.value }),
-    ...(cause.context === undefined ? {} : { context: cause.context }),
+    ...refusalContext(cause, entry),
     cause,
   });
+}
+
+/**
+ * The ledger's context of a refusal, as the reconciler tells it: the index of a compound
+ * posting's line (`line`) is the sync's own batching, so the report entry's id stands in its
+ * place (`reportEntryId`) where the entry is known.
+ */
+function refusalContext(cause: LedgerError, entry: BookableEntry | undefined): { context?: Readonly<Record<string, string>> } {
+  const { line: _line, ...rest } = cause.context ?? {};
+  const context: Record<string, string> = entry === undefined ? rest : { ...rest, reportEntryId: entry.id };
+  return Object.keys(context).length === 0 ? {} : { context };
 }
 
 /** One compound posting being gathered: its lines and the entries they book, in the same order. */

@@ -207,8 +207,10 @@ describe.each(DIALECTS)('report sync as compound postings on %s', (dialect) => {
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(ReconcileError);
-    // The ledger's refusal names the account and the line in its context: the reconciler's keeps it.
-    expect(error).toMatchObject({ code: 'invalid_report', field: 'lines', context: { accountId: expect.stringMatching(/^\d+$/), currency: 'BTC', line: expect.stringMatching(/^\d+$/) } });
+    // The ledger's refusal names the account in its context: the reconciler's keeps it, with the
+    // report entry in place of the compound posting's line index (the sync's own batching).
+    expect(error).toMatchObject({ code: 'invalid_report', field: 'lines', context: { accountId: expect.stringMatching(/^\d+$/), currency: 'BTC', reportEntryId: interest?.['id'] } });
+    expect((error as ReconcileError).context).not.toHaveProperty('line');
     expect((error as Error).message).toContain(`report entry ${String(interest?.['id'])} cannot be booked`);
     expect(await snapshot(ledger)).toEqual(before);
   });

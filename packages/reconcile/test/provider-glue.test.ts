@@ -181,6 +181,9 @@ describe.each(DIALECTS)('provider glue when the provider booked and the books ca
       expect((error as ReconcileError).booking?.providerBookingId).toMatch(/./);
       expect((error as Error).cause).toBeInstanceOf(LedgerError);
       expect((error as Error).cause).toMatchObject({ code: 'insufficient_balance' });
+      // The refusal's context (the account at fault) is the error's too.
+      expect((error as ReconcileError).context).toEqual(((error as Error).cause as LedgerError).context);
+      expect((error as ReconcileError).context).toMatchObject({ accountId: expect.stringMatching(/^\d+$/) });
       expect((error as Error).message).toContain('missing_in_ledger');
     }
     // Booked once on the provider, nothing in the books.
