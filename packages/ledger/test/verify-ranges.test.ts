@@ -76,8 +76,11 @@ describe.each(DIALECTS)('verify() in ranges (%s)', (dialect) => {
     restore = async () => {
       await sql`update account_day_balances set balance = ${'1.000000000000000000'} where account_id = ${user.id}`.execute(ledger.db);
     };
-    expect(await verdict('defi')).toMatch(new RegExp(`^account ${user.id}: end of 2025-03-1[678] stores 5\\.0+ but its entries sum to 1\\.0+$`));
+    const found = new RegExp(`^account ${user.id}: end of 2025-03-1[678] stores 5\\.0+ but its entries sum to 1\\.0+$`);
+    expect(await verdict('defi')).toMatch(found);
     expect(await verdict('lending')).toEqual({ accounts: USERS + 1, transactions: USERS, entries: 2 * USERS });
+    // Every entity's check reads the range's rows of both and checks them all.
+    await expect(ledger.verify({ allEntities: true })).rejects.toThrow(found);
   });
 
   it('finds an entry count that differs in a later range', async () => {
