@@ -26,7 +26,12 @@ type Db = Kysely<LedgerDatabase>;
 type SeriesSums = Map<number, Map<number | null, { total: bigint; entries: number }>>;
 type ShardState = Awaited<ReturnType<typeof selectShardsWithLatestDay>>[number];
 
-/** Accounts read and checked at a time: memory holds one range's accounts, sums and days, whatever the size of the books. */
+/**
+ * Accounts read and checked at a time: memory holds one range's accounts, sums and days, whatever
+ * the size of the books. The sums and day rows are read for every account whose id falls in the
+ * range, of any entity: for an entity whose accounts are sparse among another's, a range holds
+ * those others' rows too (skipped), so memory is bounded by the ids the range spans.
+ */
 const ACCOUNTS_PER_READ = 1_000;
 /** Transaction ids whose sums are read at a time. */
 const TRANSACTION_IDS_PER_READ = 10_000;
