@@ -26,13 +26,15 @@ type Db = Kysely<LedgerDatabase>;
 type SeriesSums = Map<number, Map<number | null, { total: bigint; entries: number }>>;
 type ShardState = Awaited<ReturnType<typeof selectShardsWithLatestDay>>[number];
 
-/**
- * Accounts read and checked at a time: memory holds one range's accounts, sums and days, whatever
- * the size of the books. The sums and day rows are read for every account whose id falls in the
- * range, of any entity: for an entity whose accounts are sparse among another's, a range holds
- * those others' rows too (skipped), so memory is bounded by the ids the range spans.
- */
+/** Accounts read and checked at a time: memory holds one range's accounts, sums and days, whatever the size of the books. */
 const ACCOUNTS_PER_READ = 1_000;
+/**
+ * The ids a range of accounts spans at most. Its sums and day rows are read for every account
+ * whose id falls in it, of any entity, and the other entities' skipped: a page of an entity whose
+ * accounts are sparse among another's (ids interleave as users open accounts in both) would
+ * otherwise span the other's whole table, every one of its rows read in one range.
+ */
+const RANGE_IDS_MAX = 4 * ACCOUNTS_PER_READ;
 /** Transaction ids whose sums are read at a time. */
 const TRANSACTION_IDS_PER_READ = 10_000;
 
@@ -51,11 +53,13 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
   let entries = 0;
   let accountCount = 0;
   for (let afterId = 0; ; ) {
-    const accounts = await selectAccounts(db, { entity, afterId, limit: ACCOUNTS_PER_READ });
-    const first = accounts[0];
-    const last = accounts[accounts.length - 1];
+    const page = await selectAccounts(db, { entity, afterId, limit: ACCOUNTS_PER_READ });
+    const first = page[0];
+    const last = page[page.length - 1];
     if (first === undefined || last === undefined) break;
-    const range = { fromId: first.id, toId: last.id };
+    // The page's accounts within RANGE_IDS_MAX ids of its first; the rest are read again after.
+    const range = { fromId: first.id, toId: Math.min(last.id, first.id + RANGE_IDS_MAX - 1) };
+    const accounts = range.toId === last.id ? page : page.filter((account) => account.id <= range.toId);
     const byId = new Map(accounts.map((account) => [account.id, account]));
     const { sums, ownDays } = readRangeSums(await repository.sumEntriesPerAccountDay(db, dialect, range), byId, entity);
     for (const account of accounts) {
@@ -67,8 +71,8 @@ export async function verifyBooks(db: Db, dialect: LedgerDialect, entity: string
     }
     await verifyOwnDays(db, byId, { ...range, entity }, ownDays);
     accountCount += accounts.length;
-    if (accounts.length < ACCOUNTS_PER_READ) break;
-    afterId = last.id;
+    if (page.length < ACCOUNTS_PER_READ && accounts.length === page.length) break;
+    afterId = range.toId;
   }
   for (const [key, total] of perEntityCurrency) assertInvariant(total === 0n, `entries of ${key} do not sum to zero: ${formatUnits(total)}`);
   walkDays(shardDays.walk, shardDayAccounts);
