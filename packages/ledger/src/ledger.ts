@@ -27,7 +27,7 @@ import { readBalanceAtEndOfDayUnits, readBalanceUnits } from './balances.js';
 import { normalizeLines, readLines } from './posting-lines.js';
 import type { LinesInput, LinesResult, NormalizedLines } from './posting-lines.js';
 import { postLinesWithin, requireBulk } from './post-lines.js';
-import type { PostLinesContext } from './post-lines.js';
+import type { PlannedRows, PostLinesContext } from './post-lines.js';
 import type { BulkAccountRow } from './db/journal-bulk.js';
 import { CommitQueue, checkGroupCommitOptions } from './commit-queue.js';
 import { commitPostingGroup } from './group-post.js';
@@ -88,7 +88,7 @@ export let postLinesWithKnownAccounts: (
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   known: ReadonlyMap<number, BulkAccountRow>,
-  options?: { readonly claimsHeld?: boolean; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean },
+  options?: { readonly claimsHeld?: boolean; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean; readonly onPlanned?: PlannedRows },
 ) => Promise<LinesResult>;
 
 /**

@@ -47,7 +47,7 @@ export async function postLinesWithin(
   trx: Kysely<LedgerDatabase>,
   posting: NormalizedLines,
   context: PostLinesContext,
-  options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly claimsHeld?: boolean; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean } = {},
+  options: { readonly known?: ReadonlyMap<number, BulkAccountRow> | undefined; readonly claimsHeld?: boolean; readonly providerIdsAbsent?: boolean; readonly providerIdsDense?: boolean; readonly onPlanned?: PlannedRows } = {},
 ): Promise<LinesResult> {
   const bulk = requireBulk(context.dialect.bulk);
   const { known } = options;
@@ -76,11 +76,29 @@ export async function postLinesWithin(
   for (const row of rows) {
     if (row.last_day !== null && row.last_day > posting.accountingDay) backdated.set(row.id, await bulk.dayBalancesFrom(trx, row.id, posting.accountingDay));
   }
-  const plan = planLines(posting, { accounts: new Map(rows.map((row) => [row.id, row])), stored, backdated, currencyScale: context.currencyScale });
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const plan = planLines(posting, { accounts: byId, stored, backdated, currencyScale: context.currencyScale });
+  options.onPlanned?.((accountId) => plannedRow(byId, plan, accountId));
   if (plan.entries.length === 0) return { transactionId: null, lines: plan.existing.map((id) => ({ status: 'exists', transactionId: id ?? 0 })) };
   const { idempotencyKey, requestHash } = linesTransactionKey(posting, plan);
   // From the first write on, a failure leaves part of the posting in `trx`: see partial-writes.ts.
   return writeWhole(trx, () => writeLines(trx, bulk, posting, plan, { idempotencyKey, requestHash, createdAt: context.createdAt }));
+}
+
+/**
+ * Called once a posting is planned, before its first write, with the row of an account it
+ * writes as the row will be once written (balance, last day, entry count; undefined for an
+ * account it does not write): a caller that posts again in the same transaction may give such a
+ * row as a `known` account instead of reading it again (it is the transaction's own, locked where
+ * the dialect locks: see `postLinesWithin`). Should the write fail, the transaction fails with it.
+ */
+export type PlannedRows = (rowAfter: (accountId: number) => BulkAccountRow | undefined) => void;
+
+function plannedRow(read: ReadonlyMap<number, BulkAccountRow>, plan: LinesPlan, accountId: number): BulkAccountRow | undefined {
+  const written = plan.accounts.find((account) => account.id === accountId);
+  const row = read.get(accountId);
+  if (written === undefined || row === undefined) return undefined;
+  return { ...row, balance: written.balance, last_day: written.last_day, entry_count: written.entry_count };
 }
 
 /**

@@ -10,18 +10,6 @@ import type { BulkAccountRow, BulkEntryRow, BulkWrite, JournalBulk, ReadBackEntr
 
 type Db = Kysely<LedgerDatabase>;
 
-async function insertEntries(trx: Db, transactionId: number, write: BulkWrite): Promise<void> {
-  const t = write.transaction;
-  // WITH ORDINALITY + ORDER BY: ids are drawn in posting order.
-  await sql`
-    insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id)
-    select ${transactionId}, ${t.entity}, u.account_id, ${write.currency}, u.amount, u.balance_after, ${t.accounting_day}, u.provider_id
-    from unnest(${write.entries.map((e) => e.account_id)}::bigint[], ${write.entries.map((e) => e.amount)}::numeric[],
-                ${write.entries.map((e) => e.balance_after)}::numeric[], ${write.entries.map((e) => e.provider_id)}::text[])
-         with ordinality as u(account_id, amount, balance_after, provider_id, n)
-    order by u.n`.execute(trx);
-}
-
 /** The PostgreSQL bulk statements (stateless: they run on the transaction they are given). */
 export const postgresJournalBulk: JournalBulk = Object.freeze({
   async lockAccounts(trx: Db, ids: readonly number[]): Promise<BulkAccountRow[]> {
@@ -64,24 +52,32 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
   },
   async write(trx: Db, write: BulkWrite): Promise<number> {
     const t = write.transaction;
+    const a = write.accounts;
+    const d = write.dayBalances;
     const inserted = await sql<{ id: number }>`
-      insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, description, metadata, created_at)
-      values (${t.entity}, ${t.kind}, ${t.idempotency_key}, ${t.request_hash}, ${t.occurred_at}, ${t.accounting_day}, ${t.description}, ${t.metadata}, ${t.created_at})
-      returning id`.execute(trx);
+      with t as (
+        insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, description, metadata, created_at)
+        values (${t.entity}, ${t.kind}, ${t.idempotency_key}, ${t.request_hash}, ${t.occurred_at}, ${t.accounting_day}, ${t.description}, ${t.metadata}, ${t.created_at})
+        returning id),
+      e as (
+        insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id)
+        select (select id from t), ${t.entity}, u.account_id, ${write.currency}, u.amount, u.balance_after, ${t.accounting_day}, u.provider_id
+        from unnest(${write.entries.map((e) => e.account_id)}::bigint[], ${write.entries.map((e) => e.amount)}::numeric[],
+                    ${write.entries.map((e) => e.balance_after)}::numeric[], ${write.entries.map((e) => e.provider_id)}::text[])
+             with ordinality as u(account_id, amount, balance_after, provider_id, n)
+        order by u.n),
+      a as (
+        update ledger_accounts as a set balance = u.balance, last_day = u.last_day, entry_count = u.entry_count
+        from unnest(${a.map((r) => r.id)}::bigint[], ${a.map((r) => r.balance)}::numeric[], ${a.map((r) => r.last_day)}::text[], ${a.map((r) => r.entry_count)}::int[])
+             as u(id, balance, last_day, entry_count)
+        where a.id = u.id),
+      d as (
+        insert into account_day_balances (account_id, accounting_day, balance)
+        select * from unnest(${d.map((r) => r.account_id)}::bigint[], ${d.map((r) => r.accounting_day)}::text[], ${d.map((r) => r.balance)}::numeric[])
+        on conflict (account_id, accounting_day) do update set balance = excluded.balance)
+      select id from t`.execute(trx);
     const transactionId = inserted.rows[0]?.id;
     if (transactionId === undefined) throw new Error('insert into journal_transactions returned no id');
-    await insertEntries(trx, transactionId, write);
-    const a = write.accounts;
-    await sql`
-      update ledger_accounts as a set balance = u.balance, last_day = u.last_day, entry_count = u.entry_count
-      from unnest(${a.map((r) => r.id)}::bigint[], ${a.map((r) => r.balance)}::numeric[], ${a.map((r) => r.last_day)}::text[], ${a.map((r) => r.entry_count)}::int[])
-           as u(id, balance, last_day, entry_count)
-      where a.id = u.id`.execute(trx);
-    const d = write.dayBalances;
-    await sql`
-      insert into account_day_balances (account_id, accounting_day, balance)
-      select * from unnest(${d.map((r) => r.account_id)}::bigint[], ${d.map((r) => r.accounting_day)}::text[], ${d.map((r) => r.balance)}::numeric[])
-      on conflict (account_id, accounting_day) do update set balance = excluded.balance`.execute(trx);
     return transactionId;
   },
   async readBack(trx: Db, transactionId: number): Promise<ReadBackEntry[]> {
