@@ -228,6 +228,8 @@ class CycleBookings {
   /** earn_assets rows as the transaction's last posting of each planned them (pipelined only). */
   readonly #contraRows = new Map<number, BulkAccountRow>();
   #inFlight: Promise<void> | undefined;
+  /** Watched promises not yet settled: waited for before a failure is thrown. */
+  readonly #pending = new Set<Promise<unknown>>();
   #firstFailure: { readonly error: unknown } | undefined;
 
   constructor(pipelined: boolean) {
@@ -236,9 +238,14 @@ class CycleBookings {
 
   /** Records the promise's failure, if it fails (and handles it), and returns it. */
   watch<T>(promise: Promise<T>): Promise<T> {
-    promise.catch((error: unknown) => {
-      this.#firstFailure ??= { error };
-    });
+    this.#pending.add(promise);
+    promise.then(
+      () => this.#pending.delete(promise),
+      (error: unknown) => {
+        this.#firstFailure ??= { error };
+        this.#pending.delete(promise);
+      },
+    );
     return promise;
   }
 
@@ -265,7 +272,12 @@ class CycleBookings {
       await batches();
       if (this.#inFlight !== undefined) await this.#inFlight;
     } catch (error) {
-      throw this.#firstFailure === undefined ? error : this.#firstFailure.error;
+      // The cause as it stands now (a later failure would be a consequence), then every
+      // statement still in flight is let settle: the rollback that follows must come after them
+      // on the connection, not between a batch's write and its read-back.
+      const cause = this.#firstFailure === undefined ? error : this.#firstFailure.error;
+      await Promise.allSettled([...this.#pending]);
+      throw cause;
     }
   }
 }

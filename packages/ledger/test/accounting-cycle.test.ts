@@ -191,7 +191,7 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
    * PostgreSQL the next batch is read while one is booked: a failure of either must not leave the
    * other's promise rejected unhandled).
    */
-  async function failedRun(prepare: () => Promise<void>): Promise<{ error: unknown; unhandled: unknown[]; before: string; after: string }> {
+  async function failedRun(prepare: () => Promise<void>, onLines?: () => void): Promise<{ error: unknown; unhandled: unknown[]; before: string; after: string }> {
     for (let i = 0; i < 6; i++) await books.recordDeposit(booking(`a${i}`, `${i + 1}`, `d${i}`, '2025-03-18T09:00:00Z'));
     await prepare();
     const unhandled: unknown[] = [];
@@ -199,7 +199,7 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
     process.on('unhandledRejection', listener);
     try {
       const before = await snapshotDatabase(ledger.db as never);
-      const error = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 2 }).then(
+      const error = await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 2, ...(onLines === undefined ? {} : { onLines }) }).then(
         () => undefined,
         (caught: unknown) => caught,
       );
@@ -239,6 +239,23 @@ describe.each(DIALECTS)('accounting cycle on %s', (dialect) => {
     expect(error).toMatchObject({ code: 'invalid_amount', field: 'userResidue' });
     expect(after).toBe(before);
     expect(unhandled).toEqual([]);
+  });
+
+  it('writes nothing, and throws what onLines threw, when it throws while the batch before is being written', async () => {
+    await setUp(books, 6);
+    let calls = 0;
+    // On PostgreSQL the second batch is then in flight (its write sent, its read-back to come).
+    const onLines = () => {
+      calls++;
+      if (calls === 3) throw new Error('onLines refused the third batch');
+    };
+    const { error, unhandled, before, after } = await failedRun(async () => undefined, onLines);
+    expect((error as Error | undefined)?.message).toBe('onLines refused the third batch');
+    expect(after).toBe(before);
+    expect(unhandled).toEqual([]);
+    // The connection is left as it should be: the day's run books every account afterwards.
+    expect((await runAccountingCycle({ books, entity: 'defi', day: '2025-03-18', batchSize: 2 })).interestBooked).toBe(6);
+    await ledger.verify({ entity: 'defi' });
   });
 
   it('finishes a day begun with the ids of earlier versions under those ids, booking no account twice', async () => {
