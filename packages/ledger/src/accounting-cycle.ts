@@ -159,15 +159,19 @@ async function bookCycleBatch(
   for (const [currency, lines] of byCurrency) {
     // The ledger's account cache answers this after the first batch.
     const contraAccountId = (await ledger.systemAccount(entity, currency, 'earn_assets', scope.db)).id;
-    // earn_assets as this transaction's last posting left it (see CyclePipe.contraRows).
-    const contra = pipe.contraRows.get(contraAccountId);
+    // earn_assets as this transaction's last posting planned it (pipelined: see CyclePipe).
+    const { contraRows } = pipe;
+    const contra = contraRows?.get(contraAccountId);
     const known = contra === undefined ? batch.accounts : new Map(batch.accounts).set(contraAccountId, contra);
     const last = --postings === 0;
-    const onPlanned = (rowAfter: (accountId: number) => BulkAccountRow | undefined): void => {
-      const row = rowAfter(contraAccountId);
-      if (row !== undefined) pipe.contraRows.set(contraAccountId, row);
-      if (last) pipe.planned();
-    };
+    const onPlanned =
+      contraRows === undefined
+        ? undefined
+        : (rowAfter: (accountId: number) => BulkAccountRow | undefined): void => {
+            const row = rowAfter(contraAccountId);
+            if (row !== undefined) contraRows.set(contraAccountId, row);
+            if (last) pipe.planned();
+          };
     const posting: NormalizedLines = {
       entity,
       kind: 'interest',
@@ -179,7 +183,7 @@ async function bookCycleBatch(
       metadata: run.metadata,
       lines,
     };
-    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, known, { ...probe, claimsHeld: true, onPlanned });
+    const result = await postLinesWithKnownAccounts(ledger, scope.db, posting, known, { ...probe, claimsHeld: true, ...(onPlanned === undefined ? {} : { onPlanned }) });
     for (const line of result.lines) {
       if (line.status === 'created') tally.booked++;
       else tally.already++;
@@ -192,15 +196,15 @@ async function bookCycleBatch(
 }
 
 /**
- * What a batch shares with the transaction's others (see {@link CycleBookings}). `contraRows`:
- * the earn_assets rows as the transaction's last posting of each planned them (written, or
- * failing with the transaction): the next batch posts with them as known accounts instead of
- * reading them again: no other writer changes those rows until the transaction ends (it locked
- * each at its first posting; SQLite: it holds the database). `planned`:
- * called once the batch's last posting is planned and its writes are sent.
+ * What a batch shares with the transaction's others (see {@link CycleBookings}). `contraRows`
+ * (pipelined only; undefined in turn): the earn_assets rows as the transaction's last posting of
+ * each planned them (written, or failing with the transaction); the next batch posts with them as
+ * known accounts instead of reading them again, since no other writer changes those rows until
+ * the transaction ends (it locked each at its first posting). `planned`: called once the batch's
+ * last posting is planned and its writes are sent.
  */
 interface CyclePipe {
-  readonly contraRows: Map<number, BulkAccountRow>;
+  readonly contraRows: Map<number, BulkAccountRow> | undefined;
   readonly planned: () => void;
 }
 
@@ -210,9 +214,10 @@ interface CyclePipe {
  * so that this thread reads and plans the next batch while the server writes this one. Booked
  * one after the other, the server sat idle while this thread converted the next batch's rows,
  * computed and planned (~5 ms of ~36 ms a batch of 1,000, traced per statement at 100k
- * accounts), and this thread while the server wrote: 300k accounts 11.6-12.3 s, pipelined
- * 9.7-10.3 s (alternating, with the write in one statement: `postgres/journal-bulk.ts`). The statements keep their order (the
- * transaction's one connection runs them in turn), and a batch plans from the earn_assets rows the
+ * accounts), and this thread while the server wrote: at 300k accounts, six alternating pairs,
+ * 11.6-13.3 s before and 9.7-12.3 s pipelined (with the write in one statement:
+ * `postgres/journal-bulk.ts`). The statements keep their order (the transaction's one
+ * connection runs them in turn), and a batch plans from the earn_assets rows the
  * batch before planned (`contraRows`), never from a read that would not yet see its writes; its
  * own accounts are not the batch before's (ledger account order). SQLite (a synchronous driver,
  * nothing to overlap): each batch is booked before the next is read, and reads earn_assets (an
@@ -225,7 +230,7 @@ interface CyclePipe {
  */
 class CycleBookings {
   readonly #pipelined: boolean;
-  /** earn_assets rows as the transaction's last posting of each planned them (pipelined only). */
+  /** See {@link CyclePipe}. */
   readonly #contraRows = new Map<number, BulkAccountRow>();
   #inFlight: Promise<void> | undefined;
   /** Watched promises not yet settled: waited for before a failure is thrown. */
@@ -251,7 +256,7 @@ class CycleBookings {
 
   /** Books a batch: in turn, or pipelined (returns once it is planned and the batch before is booked). */
   async book(bookBatch: (pipe: CyclePipe) => Promise<void>): Promise<void> {
-    if (!this.#pipelined) return bookBatch({ contraRows: new Map(), planned: () => undefined });
+    if (!this.#pipelined) return bookBatch({ contraRows: undefined, planned: () => undefined });
     let planned!: () => void;
     const plannedNow = new Promise<void>((resolve) => {
       planned = resolve;
