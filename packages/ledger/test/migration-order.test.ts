@@ -53,11 +53,11 @@ describe.each(DIALECTS)('applied migrations recorded out of order on %s', (diale
     storage = await freshStorage(dialect);
     await Ledger.open({ storage, entities: ENTITIES });
     const names = Object.keys(ledgerMigrations(storage.dialect));
-    const pending = names.slice(-3);
-    expect(pending).toEqual(['0012_account_identity', '0013_statement_reference_checks', '0014_account_pages_index']);
-    // As if the last three migrations were still pending: their effects removed with their records
+    const pending = names.slice(-4);
+    expect(pending).toEqual(['0012_account_identity', '0013_statement_reference_checks', '0014_account_pages_index', '0015_account_rows_room']);
+    // As if the last four migrations were still pending: their effects removed with their records
     // (0013's on PostgreSQL: its statement checks; the keys it dropped need not come back, it drops
-    // only those it finds).
+    // only those it finds; 0015's: the account table's fill factor).
     await sql.raw('DROP INDEX ledger_accounts_entity_id').execute(storage.db);
     for (const statement of storage.dialect.name === 'postgres'
       ? [
@@ -66,6 +66,7 @@ describe.each(DIALECTS)('applied migrations recorded out of order on %s', (diale
           ...['journal_entries', 'account_day_balances', 'interest_residues'].map((table) => `DROP TRIGGER ${table}_references ON ${table}`),
           'DROP TRIGGER account_day_balances_keep_account ON account_day_balances',
           'DROP TRIGGER interest_residues_keep_account ON interest_residues',
+          'ALTER TABLE ledger_accounts SET (fillfactor = 70)',
         ]
       : ['DROP TRIGGER ledger_accounts_keep_identity', 'DROP TRIGGER ledger_accounts_no_delete', 'DROP TRIGGER earn_accounts_no_update', 'DROP TRIGGER earn_accounts_no_delete']) {
       await sql.raw(statement).execute(storage.db);
@@ -78,6 +79,10 @@ describe.each(DIALECTS)('applied migrations recorded out of order on %s', (diale
     // The re-applied migration is in force again: an account keeps its identity.
     const account = await reopened.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:b', kind: 'user' });
     await expect(sql`update ledger_accounts set code = ${'user:c'} where id = ${account.id}`.execute(storage.db)).rejects.toThrow(/keep their identity/);
+    if (storage.dialect.name === 'postgres') {
+      const { rows: options } = await sql<{ reloptions: string[] | null }>`select reloptions from pg_class where oid = 'ledger_accounts'::regclass`.execute(storage.db);
+      expect(options[0]?.reloptions).toContain('fillfactor=45');
+    }
   });
 
   it('with a gap (a later migration applied, an earlier one not) are still refused, and nothing is written', async () => {
