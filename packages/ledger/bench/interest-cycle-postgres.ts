@@ -108,10 +108,13 @@ async function writeRawCycle(connectionString: string, schema: string, accounts:
         `update ledger_accounts as a set balance = u.b, last_day = $1, entry_count = a.entry_count + 1 from unnest($2::bigint[], $3::numeric[]) as u(id, b) where a.id = u.id`,
         [CREDITED_DAY, ids, afters],
       );
+      // The users' rows of the day are new (inserted, as the ledger inserts rows its account rows
+      // say are new); earn_assets' is set by every batch after the first (upserted).
       await client.query(
-        `insert into account_day_balances (account_id, accounting_day, balance) select u.id, $1, u.b from unnest($2::bigint[], $3::numeric[]) as u(id, b)
+        `with f as (insert into account_day_balances (account_id, accounting_day, balance) select u.id, $1, u.b from unnest($2::bigint[], $3::numeric[]) as u(id, b))
+         insert into account_day_balances (account_id, accounting_day, balance) values ($4, $1, $5)
          on conflict (account_id, accounting_day) do update set balance = excluded.balance`,
-        [CREDITED_DAY, ids, afters],
+        [CREDITED_DAY, ids.slice(1), afters.slice(1), earnAssetsId, afters[0]],
       );
       if ((start + BATCH_SIZE) % CYCLE_COMMIT_LINES_DEFAULT === 0 || start + BATCH_SIZE >= lines.length) await client.query('commit');
     }

@@ -5,7 +5,7 @@
  * statements, read the entries back and assert them.
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, assertInvariant } from './errors.js';
+import { LedgerError, LedgerInvariantError, assertInvariant } from './errors.js';
 import { toUnits } from './money.js';
 import { linesTransactionKey, planLines } from './posting-lines.js';
 import { writeWhole } from './partial-writes.js';
@@ -168,6 +168,11 @@ async function writeKeyed(idempotencyKey: string, posting: NormalizedLines, writ
         `${providerId === undefined ? 'a line provider id' : `providerId ${providerId}`} of this compound posting was booked at the same moment by another posting; run it again to compare with that booking`,
         { field: index === -1 ? 'lines' : `lines[${index}].providerId`, ...(providerId === undefined ? {} : { value: providerId }), cause: error },
       );
+    }
+    if (isUniqueViolation(error, 'account_day_balances_pk')) {
+      // An end-of-day row after the account's last day (a fresh row, see BulkDayRow): broken books.
+      const detail = (error as { detail?: unknown }).detail;
+      throw new LedgerInvariantError(`an end-of-day row this posting writes exists already past its account's last day (${typeof detail === 'string' ? detail : 'no detail'}); verify() names the account`, { cause: error });
     }
     throw error;
   }

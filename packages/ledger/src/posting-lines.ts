@@ -16,7 +16,7 @@ import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, isAccountKind } from './chart.js';
 import { DESCRIPTION_LENGTH_MAX, LINES_PER_TRANSACTION_MAX, RESERVED_KEY_PREFIX, TRANSACTION_KINDS, normalDelta, parseKey, parseMetadata, parseOptionalText } from './posting.js';
 import type { TransactionKind } from './posting.js';
-import type { BulkAccountRow, BulkEntryRow, StoredProviderEntry } from './db/journal-bulk.js';
+import type { BulkAccountRow, BulkDayRow, BulkEntryRow, StoredProviderEntry } from './db/journal-bulk.js';
 import { readArray, readFields } from './input-fields.js';
 
 export { LINES_PER_TRANSACTION_MAX } from './posting.js';
@@ -162,7 +162,7 @@ export interface LinesPlan {
   /** Contra entry first, then each created line in input order; empty when nothing is new. */
   readonly entries: readonly BulkEntryRow[];
   readonly accounts: readonly { readonly id: number; readonly balance: string; readonly last_day: string; readonly entry_count: number }[];
-  readonly dayBalances: readonly { readonly account_id: number; readonly accounting_day: string; readonly balance: string }[];
+  readonly dayBalances: readonly BulkDayRow[];
 }
 
 function accountOf(context: LinesContext, id: number, field: string, entity: string): BulkAccountRow {
@@ -264,7 +264,7 @@ function accountChanges(
   counts: ReadonlyMap<number, number>,
 ): Pick<LinesPlan, 'accounts' | 'dayBalances'> {
   const accounts: { id: number; balance: string; last_day: string; entry_count: number }[] = [];
-  const dayBalances: { account_id: number; accounting_day: string; balance: string }[] = [];
+  const dayBalances: BulkDayRow[] = [];
   const day = posting.accountingDay;
   for (const [id, { units: after, text: afterText }] of running) {
     const account = context.accounts.get(id);
@@ -280,7 +280,7 @@ function accountChanges(
     }
     accounts.push({ id, balance: afterText, last_day: account.last_day !== null && account.last_day > day ? account.last_day : day, entry_count: account.entry_count + (counts.get(id) ?? 0) });
     if (account.last_day === null || account.last_day <= day) {
-      dayBalances.push({ account_id: id, accounting_day: day, balance: afterText });
+      dayBalances.push({ account_id: id, accounting_day: day, balance: afterText, fresh: account.last_day === null || account.last_day < day });
       continue;
     }
     const backdated = context.backdated.get(id);
@@ -304,7 +304,7 @@ function movedDays(account: BulkAccountRow, day: string, deltaUnits: bigint, bac
       });
     }
     if (!isStorableUnits(moved)) throw storageLimitExceeded(moved, { field: 'lines', what: `the balance of account ${account.id} at the end of ${accountingDay}`, context: { accountId: String(account.id), currency: account.currency, accountingDay } });
-    return { account_id: account.id, accounting_day: accountingDay, balance: formatUnits(moved) };
+    return { account_id: account.id, accounting_day: accountingDay, balance: formatUnits(moved), fresh: false };
   });
 }
 

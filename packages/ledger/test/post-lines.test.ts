@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LINES_PER_TRANSACTION_MAX, LedgerError } from '../src/index.js';
+import { LINES_PER_TRANSACTION_MAX, LedgerError, LedgerInvariantError } from '../src/index.js';
 import type { Ledger, LedgerAccount, LinesInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
 
@@ -75,6 +75,26 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
     const again = await ledger.transact((scope) => scope.postLines(interest([{ accountId: user(0).id, amount: '0.1', providerId: 'p-0' }])));
     expect(again.lines.map((line) => line.status)).toEqual(['exists']);
     await ledger.verify({ entity: 'defi' });
+  });
+
+  it.runIf(dialect === 'postgres')('inserts an account\'s first end-of-day row of a day without a conflict check: one there already, past the account\'s last day (broken books), fails the posting and writes nothing', async () => {
+    // u0's row of the 19th exists once this is booked: the next posting upserts it.
+    await ledger.postLines(interest([{ accountId: user(0).id, amount: '0.1', providerId: 'p-0' }]));
+    // Broken books: a row of the 19th for u1, whose account row says it has none.
+    await ledger.db.insertInto('account_day_balances').values({ account_id: user(1).id, accounting_day: '2025-03-19', balance: '0.000000000000000000' }).execute();
+    const before = await snapshot(ledger);
+    const lines = interest([
+      { accountId: user(0).id, amount: '0.2', providerId: 'p-1' },
+      { accountId: user(1).id, amount: '0.1', providerId: 'p-2' },
+    ]);
+    const error = await ledger.postLines(lines).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(LedgerInvariantError);
+    expect((error as Error).message).toContain(`(account_id, accounting_day)=(${user(1).id}, 2025-03-19) already exists`);
+    expect(await snapshot(ledger)).toBe(before);
+    // Without u1, the same day books (u0's row is upserted) and the books verify.
+    const booked = await ledger.postLines(interest([{ accountId: user(0).id, amount: '0.2', providerId: 'p-1' }, { accountId: user(2).id, amount: '0.3', providerId: 'p-3' }]));
+    expect(booked.lines.map((line) => line.status)).toEqual(['created', 'created']);
+    expect(await ledger.balanceAtEndOfDay(user(0).id, '2025-03-19')).toBe('0.300000000000000000');
   });
 
   it('books many lines in one transaction: one contra entry, balances now and at the end of the day, verify', async () => {

@@ -62,7 +62,21 @@ export interface BulkWrite {
   readonly currency: string;
   readonly entries: readonly BulkEntryRow[];
   readonly accounts: readonly { readonly id: number; readonly balance: string; readonly last_day: string; readonly entry_count: number }[];
-  readonly dayBalances: readonly { readonly account_id: number; readonly accounting_day: string; readonly balance: string }[];
+  readonly dayBalances: readonly BulkDayRow[];
+}
+
+/**
+ * An end-of-day balance a compound posting sets. `fresh`: the account's row, read locked, says it
+ * has no such row yet (its last day is earlier, or it has none): every writer of end-of-day rows
+ * writes the account's last day with them, and no row is ever written past it. PostgreSQL
+ * inserts fresh rows without a conflict check (a row it finds anyway fails the posting on the
+ * key: the books would be broken); the rest are upserted.
+ */
+export interface BulkDayRow {
+  readonly account_id: number;
+  readonly accounting_day: string;
+  readonly balance: string;
+  readonly fresh: boolean;
 }
 
 /** An interest residue row carried to the next day. */

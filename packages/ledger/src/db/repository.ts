@@ -69,6 +69,7 @@ const UNIQUE_INDEX_COLUMNS = {
   journal_transactions_reverses: 'journal_transactions.reverses_transaction_id',
   journal_transactions_entity_key: 'journal_transactions.entity, journal_transactions.idempotency_key',
   journal_entries_entity_provider: 'journal_entries.entity, journal_entries.provider_id',
+  account_day_balances_pk: 'account_day_balances.account_id, account_day_balances.accounting_day',
 } as const;
 
 /**

@@ -53,7 +53,11 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
   async write(trx: Db, write: BulkWrite): Promise<number> {
     const t = write.transaction;
     const a = write.accounts;
-    const d = write.dayBalances;
+    // End-of-day rows the account rows say are new are inserted without a conflict check: the
+    // speculative insertion of `on conflict` cost ~7.5 ms per 1,000 rows against ~4.5 ms (the
+    // raw writer's day rows at 100k accounts: 1.25-1.44 s upserted, 0.74-0.97 s inserted).
+    const fresh = write.dayBalances.filter((row) => row.fresh);
+    const d = write.dayBalances.filter((row) => !row.fresh);
     const inserted = await sql<{ id: number }>`
       with t as (
         insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, description, metadata, created_at)
@@ -71,6 +75,9 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
         from unnest(${a.map((r) => r.id)}::bigint[], ${a.map((r) => r.balance)}::numeric[], ${a.map((r) => r.last_day)}::text[], ${a.map((r) => r.entry_count)}::int[])
              as u(id, balance, last_day, entry_count)
         where a.id = u.id),
+      f as (
+        insert into account_day_balances (account_id, accounting_day, balance)
+        select * from unnest(${fresh.map((r) => r.account_id)}::bigint[], ${fresh.map((r) => r.accounting_day)}::text[], ${fresh.map((r) => r.balance)}::numeric[])),
       d as (
         insert into account_day_balances (account_id, accounting_day, balance)
         select * from unnest(${d.map((r) => r.account_id)}::bigint[], ${d.map((r) => r.accounting_day)}::text[], ${d.map((r) => r.balance)}::numeric[])
