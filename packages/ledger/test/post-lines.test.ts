@@ -91,7 +91,7 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
     expect(error).toBeInstanceOf(LedgerInvariantError);
     expect((error as Error).message).toContain(`(account_id, accounting_day)=(${user(1).id}, 2025-03-19) already exists`);
     expect(await snapshot(ledger)).toBe(before);
-    // Without u1, the same day books (u0's row is upserted) and the books verify.
+    // Without u1, the same day books (u0's row is upserted, u2's inserted).
     const booked = await ledger.postLines(interest([{ accountId: user(0).id, amount: '0.2', providerId: 'p-1' }, { accountId: user(2).id, amount: '0.3', providerId: 'p-3' }]));
     expect(booked.lines.map((line) => line.status)).toEqual(['created', 'created']);
     expect(await ledger.balanceAtEndOfDay(user(0).id, '2025-03-19')).toBe('0.300000000000000000');

@@ -240,8 +240,8 @@ const ACCOUNTS_FILL_FACTOR_PERCENT = 70;
 function entryProviderIdMigration(dialect: LedgerDialect): Migration {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      // PostgreSQL: room on each page for new versions of account rows (HOT updates); 70 left
-      // room for a few rows of a page only, see 0015.
+      // PostgreSQL: room on each page for new versions of account rows (HOT updates); on a page
+      // packed to 70 there is room for fewer than half of its rows, see 0015.
       if (dialect.name === 'postgres') await sql`alter table ledger_accounts set (fillfactor = ${sql.lit(ACCOUNTS_FILL_FACTOR_PERCENT)})`.execute(db);
       await db.schema.alterTable('journal_entries').addColumn('provider_id', 'text').execute();
       await db.schema
