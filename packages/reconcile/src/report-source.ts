@@ -91,13 +91,24 @@ export function tooMany(source: string): ReconcileError {
   return new ReconcileError('invalid_report', `report from ${source} has more than ${CONTRACT_REPORT_TRANSACTIONS_MAX} transactions`, { field: 'transactions', path: 'transactions', value: source });
 }
 
+/**
+ * Bytes per read of a report file. The scanner hands the elements of each chunk to `JSON.parse`
+ * as one text (`report-stream.ts`): a text longer than V8's largest ordinary object (128 KiB) is
+ * allocated in the large-object space, page by page from the system, and freed only by a full
+ * collection. Made from 256 KiB chunks, the texts of a 210 MiB report (1M entries) cost ~1.4 s
+ * to decode and more to collect: the read took 11.5-11.7 s of a 19.9 s reconcile (two runs,
+ * `bench/reconcile-report.ts`), and 8.0-9.6 s of 15.7-16.9 s from 64 KiB chunks. Decoding 210 MiB
+ * as Latin-1 alone, measured apart: ~830 ms in 256 KiB texts, 12-23 ms in 64 KiB ones.
+ */
+const REPORT_READ_CHUNK_BYTES = 64 * 1024;
+
 /** Hashes and size-checks the bytes of a file as they are read. */
 export async function* hashedChunks(file: ReportFile, hash: Hash): AsyncGenerator<Buffer> {
   // A hand-made ReportFile cannot raise the ceiling.
   const bytesMax = Math.min(file.bytesMax ?? REPORT_BYTES_MAX, REPORT_BYTES_MAX);
   let bytes = 0;
   try {
-    for await (const chunk of createReadStream(file.path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+    for await (const chunk of createReadStream(file.path, { highWaterMark: REPORT_READ_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (bytes > bytesMax) throw new ReconcileError('invalid_report', `report file ${file.path} has more than ${bytesMax} bytes`, { field: 'reportFile', value: file.path });
       hash.update(chunk);
