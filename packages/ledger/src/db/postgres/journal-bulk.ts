@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from '../schema.js';
 import { readBackText } from '../journal-bulk.js';
+import { integerArrayLiteral as ints, textArrayLiteral as texts } from './array-literal.js';
 import type { BulkAccountRow, BulkEntryRow, BulkWrite, JournalBulk, ReadBackEntry, ResidueRow, StoredProviderEntry } from '../journal-bulk.js';
 
 type Db = Kysely<LedgerDatabase>;
@@ -17,11 +18,11 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
     // writers of balance shards of the same accounts insert their entries meanwhile.
     const result = await sql<BulkAccountRow>`
       select id, entity, currency, code, kind, normal_side, balance, last_day, entry_count from ledger_accounts
-      where id = any(${[...ids]}::bigint[]) order by id for no key update`.execute(trx);
+      where id = any(${ints(ids)}::bigint[]) order by id for no key update`.execute(trx);
     return result.rows;
   },
   async findProviderEntries(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<StoredProviderEntry[]> {
-    const ids = [...input.providerIds];
+    const ids = texts(input.providerIds);
     // One index probe per id, forced (a lateral subquery behind `offset 0` is planned per id, on
     // both key columns): written as `provider_id = any(ids)`, the planner may scan the entity's
     // whole partial index and filter, which it costs as free when its statistics say no entry
@@ -38,7 +39,7 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
   },
   async anyProviderIdInRange(trx: Db, input: { entity: string; kind: string; providerIds: readonly string[] }): Promise<boolean> {
     const result = await sql<{ found: boolean }>`
-      with bounds as (select min(id) as least, max(id) as greatest from unnest(${[...input.providerIds]}::text[]) as p(id))
+      with bounds as (select min(id) as least, max(id) as greatest from unnest(${texts(input.providerIds)}::text[]) as p(id))
       select exists (select 1 from journal_entries where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds))
           or exists (select 1 from journal_transactions where entity = ${input.entity} and provider_id between (select least from bounds) and (select greatest from bounds) and kind = ${input.kind}) as found`.execute(trx);
     return result.rows[0]?.found === true;
@@ -67,21 +68,21 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
       e as (
         insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id)
         select (select id from t), ${t.entity}, u.account_id, ${write.currency}, u.amount, u.balance_after, ${t.accounting_day}, u.provider_id
-        from unnest(${write.entries.map((e) => e.account_id)}::bigint[], ${write.entries.map((e) => e.amount)}::numeric[],
-                    ${write.entries.map((e) => e.balance_after)}::numeric[], ${write.entries.map((e) => e.provider_id)}::text[])
+        from unnest(${ints(write.entries.map((e) => e.account_id))}::bigint[], ${texts(write.entries.map((e) => e.amount))}::numeric[],
+                    ${texts(write.entries.map((e) => e.balance_after))}::numeric[], ${texts(write.entries.map((e) => e.provider_id))}::text[])
              with ordinality as u(account_id, amount, balance_after, provider_id, n)
         order by u.n),
       a as (
         update ledger_accounts as a set balance = u.balance, last_day = u.last_day, entry_count = u.entry_count
-        from unnest(${a.map((r) => r.id)}::bigint[], ${a.map((r) => r.balance)}::numeric[], ${a.map((r) => r.last_day)}::text[], ${a.map((r) => r.entry_count)}::int[])
+        from unnest(${ints(a.map((r) => r.id))}::bigint[], ${texts(a.map((r) => r.balance))}::numeric[], ${texts(a.map((r) => r.last_day))}::text[], ${ints(a.map((r) => r.entry_count))}::int[])
              as u(id, balance, last_day, entry_count)
         where a.id = u.id),
       f as (
         insert into account_day_balances (account_id, accounting_day, balance)
-        select * from unnest(${fresh.map((r) => r.account_id)}::bigint[], ${fresh.map((r) => r.accounting_day)}::text[], ${fresh.map((r) => r.balance)}::numeric[])),
+        select * from unnest(${ints(fresh.map((r) => r.account_id))}::bigint[], ${texts(fresh.map((r) => r.accounting_day))}::text[], ${texts(fresh.map((r) => r.balance))}::numeric[])),
       d as (
         insert into account_day_balances (account_id, accounting_day, balance)
-        select * from unnest(${d.map((r) => r.account_id)}::bigint[], ${d.map((r) => r.accounting_day)}::text[], ${d.map((r) => r.balance)}::numeric[])
+        select * from unnest(${ints(d.map((r) => r.account_id))}::bigint[], ${texts(d.map((r) => r.accounting_day))}::text[], ${texts(d.map((r) => r.balance))}::numeric[])
         on conflict (account_id, accounting_day) do update set balance = excluded.balance)
       select id from t`.execute(trx);
     const transactionId = inserted.rows[0]?.id;
@@ -107,8 +108,8 @@ export const postgresJournalBulk: JournalBulk = Object.freeze({
     if (rows.length === 0) return;
     await sql`
       insert into interest_residues (account_id, accounting_day, user_residue, margin_residue)
-      select * from unnest(${rows.map((r) => r.account_id)}::bigint[], ${rows.map((r) => r.accounting_day)}::text[],
-                           ${rows.map((r) => r.user_residue)}::text[], ${rows.map((r) => r.margin_residue)}::text[])
+      select * from unnest(${ints(rows.map((r) => r.account_id))}::bigint[], ${texts(rows.map((r) => r.accounting_day))}::text[],
+                           ${texts(rows.map((r) => r.user_residue))}::text[], ${texts(rows.map((r) => r.margin_residue))}::text[])
       on conflict (account_id, accounting_day) do nothing`.execute(trx);
   },
 });

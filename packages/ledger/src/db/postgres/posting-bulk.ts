@@ -18,6 +18,7 @@ import type { Insertable, Kysely } from 'kysely';
 import type { JournalTransactionTable, LedgerDatabase } from '../schema.js';
 import type { AccountRow, EntryRow } from '../repository.js';
 import type { PostingBulk, StoredOfBatch } from '../posting-bulk.js';
+import { integerArrayLiteral as ints, textArrayLiteral as texts } from './array-literal.js';
 
 type Db = Kysely<LedgerDatabase>;
 type AccountWrite = { id: number; balance: string; last_day: string | null; entry_count: number };
@@ -25,13 +26,13 @@ type DayWrite = { account_id: number; accounting_day: string; balance: string };
 
 /** Transactions of an entity by idempotency keys, one forced probe per key. */
 function byKeys(entity: string, keys: readonly string[]) {
-  return sql`select t.id, t.idempotency_key, t.request_hash from unnest(${[...new Set(keys)]}::text[]) as k(key)
+  return sql`select t.id, t.idempotency_key, t.request_hash from unnest(${texts([...new Set(keys)])}::text[]) as k(key)
       cross join lateral (select id, idempotency_key, request_hash from journal_transactions where entity = ${entity} and idempotency_key = k.key offset 0) t`;
 }
 
 /** Transactions of an entity by provider ids (whole ones and compound lines), one forced probe per id and store. */
 function byProviderIds(entity: string, providerIds: readonly string[]) {
-  const ids = [...new Set(providerIds)];
+  const ids = texts([...new Set(providerIds)]);
   return sql`select t.id, t.kind, t.provider_id, t.idempotency_key from unnest(${ids}::text[]) as p(id)
       cross join lateral (select id, kind, provider_id, idempotency_key from journal_transactions where entity = ${entity} and provider_id = p.id offset 0) t
       union all
@@ -42,14 +43,14 @@ function byProviderIds(entity: string, providerIds: readonly string[]) {
 
 function updateAccounts(rows: readonly AccountWrite[]) {
   return sql`update ledger_accounts as a set balance = u.balance, last_day = u.last_day, entry_count = u.entry_count
-      from unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.balance)}::numeric[], ${rows.map((r) => r.last_day)}::text[], ${rows.map((r) => r.entry_count)}::int[])
+      from unnest(${ints(rows.map((r) => r.id))}::bigint[], ${texts(rows.map((r) => r.balance))}::numeric[], ${texts(rows.map((r) => r.last_day))}::text[], ${ints(rows.map((r) => r.entry_count))}::int[])
            as u(id, balance, last_day, entry_count)
       where a.id = u.id`;
 }
 
 function upsertDays(rows: readonly DayWrite[]) {
   return sql`insert into account_day_balances (account_id, accounting_day, balance)
-      select * from unnest(${rows.map((r) => r.account_id)}::bigint[], ${rows.map((r) => r.accounting_day)}::text[], ${rows.map((r) => r.balance)}::numeric[])
+      select * from unnest(${ints(rows.map((r) => r.account_id))}::bigint[], ${texts(rows.map((r) => r.accounting_day))}::text[], ${texts(rows.map((r) => r.balance))}::numeric[])
       on conflict (account_id, accounting_day) do update set balance = excluded.balance`;
 }
 
@@ -66,7 +67,7 @@ export const postgresPostingBulk: PostingBulk = Object.freeze({
   async selectEntriesOfTransactions(trx: Db, transactionIds: readonly number[]): Promise<EntryRow[]> {
     if (transactionIds.length === 0) return [];
     const result = await sql<EntryRow>`
-      select e.* from unnest(${[...new Set(transactionIds)]}::bigint[]) as t(id)
+      select e.* from unnest(${ints([...new Set(transactionIds)])}::bigint[]) as t(id)
       cross join lateral (select * from journal_entries where transaction_id = t.id offset 0) e
       order by e.id`.execute(trx);
     return result.rows;
@@ -74,13 +75,14 @@ export const postgresPostingBulk: PostingBulk = Object.freeze({
   async insertTransactions(trx: Db, rows: readonly Insertable<JournalTransactionTable>[]): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
     if (rows.length === 0) return ids;
-    const column = <T>(pick: (row: Insertable<JournalTransactionTable>) => T): T[] => rows.map(pick);
+    const column = (pick: (row: Insertable<JournalTransactionTable>) => string | null): string => texts(rows.map(pick));
+    const numbers = (pick: (row: Insertable<JournalTransactionTable>) => number | null): string => ints(rows.map(pick));
     const inserted = await sql<{ id: number; idempotency_key: string }>`
       insert into journal_transactions (entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at)
       select u.entity, u.kind, u.idempotency_key, u.request_hash, u.occurred_at, u.accounting_day, u.provider_id, u.reverses_transaction_id, u.description, u.metadata, u.created_at
       from unnest(${column((r) => r.entity)}::text[], ${column((r) => r.kind)}::text[], ${column((r) => r.idempotency_key)}::text[], ${column((r) => r.request_hash)}::text[],
                   ${column((r) => r.occurred_at)}::text[], ${column((r) => r.accounting_day)}::text[], ${column((r) => r.provider_id ?? null)}::text[],
-                  ${column((r) => r.reverses_transaction_id ?? null)}::bigint[], ${column((r) => r.description ?? null)}::text[], ${column((r) => r.metadata ?? null)}::text[],
+                  ${numbers((r) => r.reverses_transaction_id ?? null)}::bigint[], ${column((r) => r.description ?? null)}::text[], ${column((r) => r.metadata ?? null)}::text[],
                   ${column((r) => r.created_at)}::text[])
            with ordinality as u(entity, kind, idempotency_key, request_hash, occurred_at, accounting_day, provider_id, reverses_transaction_id, description, metadata, created_at, n)
       order by u.n
@@ -91,13 +93,14 @@ export const postgresPostingBulk: PostingBulk = Object.freeze({
   },
   async insertEntries(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<EntryRow[]> {
     if (rows.length === 0) return [];
-    const column = <T>(pick: (row: Omit<EntryRow, 'id'>) => T): T[] => rows.map(pick);
+    const column = (pick: (row: Omit<EntryRow, 'id'>) => string | null): string => texts(rows.map(pick));
+    const ids = (pick: (row: Omit<EntryRow, 'id'>) => number | null): string => ints(rows.map(pick));
     const inserted = await sql<EntryRow>`
       insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard)
       select u.transaction_id, u.entity, u.account_id, u.currency, u.amount, u.balance_after, u.accounting_day, u.provider_id, u.balance_shard
-      from unnest(${column((r) => r.transaction_id)}::bigint[], ${column((r) => r.entity)}::text[], ${column((r) => r.account_id)}::bigint[], ${column((r) => r.currency)}::text[],
+      from unnest(${ids((r) => r.transaction_id)}::bigint[], ${column((r) => r.entity)}::text[], ${ids((r) => r.account_id)}::bigint[], ${column((r) => r.currency)}::text[],
                   ${column((r) => r.amount)}::numeric[], ${column((r) => r.balance_after)}::numeric[], ${column((r) => r.accounting_day)}::text[],
-                  ${column((r) => r.provider_id)}::text[], ${column((r) => r.balance_shard)}::int[])
+                  ${column((r) => r.provider_id)}::text[], ${ids((r) => r.balance_shard)}::int[])
            with ordinality as u(transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard, n)
       order by u.n
       returning *`.execute(trx);
@@ -117,8 +120,8 @@ export const postgresPostingBulk: PostingBulk = Object.freeze({
       // Locked in id order as the two statements lock them: the waited-for rows first, then the
       // others without waiting; each CTE's rows are locked as its sort emits them.
       const result = await sql<AccountRow & { waited: boolean }>`
-        with l as (select * from ledger_accounts where id = any(${[...locked]}::bigint[]) order by id for no key update),
-             s as (select * from ledger_accounts where id = any(${[...skipLocked]}::bigint[]) order by id for no key update skip locked)
+        with l as (select * from ledger_accounts where id = any(${ints(locked)}::bigint[]) order by id for no key update),
+             s as (select * from ledger_accounts where id = any(${ints(skipLocked)}::bigint[]) order by id for no key update skip locked)
         select true as waited, l.* from l union all select false as waited, s.* from s`.execute(trx);
       const byId = (a: AccountRow, b: AccountRow) => a.id - b.id;
       const strip = ({ waited: _, ...row }: AccountRow & { waited: boolean }): AccountRow => row;
