@@ -19,28 +19,29 @@ function quoted(value: string): string {
   return NEEDS_ESCAPE.test(value) ? `"${value.replace(ESCAPED, '\\$&')}"` : `"${value}"`;
 }
 
-/** The literal of whole numbers (and nulls), e.g. `{1,NULL,3}`. */
-export function integerArrayLiteral(values: readonly (number | null)[]): string {
+/** The literal of `values`, `NULL` for null and `element` for the rest. */
+function arrayLiteral<T>(values: readonly (T | null)[], element: (value: T, index: number) => string): string {
   let text = '{';
   for (let index = 0; index < values.length; index++) {
-    const value = values[index] as number | null;
+    const value = values[index] as T | null;
     if (index > 0) text += ',';
-    if (value === null) text += 'NULL';
-    else if (Number.isSafeInteger(value)) text += String(value);
-    else throw new TypeError(`array element ${index} is not a safe integer: ${String(value)}`);
+    text += value === null ? 'NULL' : element(value, index);
   }
   return `${text}}`;
 }
 
+/** The literal of whole numbers (and nulls), e.g. `{1,NULL,3}`. */
+export function integerArrayLiteral(values: readonly (number | null)[]): string {
+  return arrayLiteral(values, (value, index) => {
+    if (!Number.isSafeInteger(value)) throw new TypeError(`array element ${index} is not a safe integer: ${String(value)}`);
+    return String(value);
+  });
+}
+
 /** The literal of texts (and nulls), each element quoted: `{"a","b\"c",NULL}`. Decimal amounts go as texts too (`::numeric[]` parses them). */
 export function textArrayLiteral(values: readonly (string | null)[]): string {
-  let text = '{';
-  for (let index = 0; index < values.length; index++) {
-    const value = values[index] as string | null;
-    if (index > 0) text += ',';
-    if (value === null) text += 'NULL';
-    else if (typeof value === 'string') text += quoted(value);
-    else throw new TypeError(`array element ${index} is not a string: ${String(value)}`);
-  }
-  return `${text}}`;
+  return arrayLiteral(values, (value, index) => {
+    if (typeof value !== 'string') throw new TypeError(`array element ${index} is not a string: ${String(value)}`);
+    return quoted(value);
+  });
 }
