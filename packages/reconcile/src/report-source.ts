@@ -97,8 +97,9 @@ export function tooMany(source: string): ReconcileError {
  * allocated in the large-object space, page by page from the system, and freed only by a full
  * collection. Made from 256 KiB chunks, the texts of a 210 MiB report (1M entries) cost ~1.4 s
  * to decode and more to collect: the read took 11.5-11.7 s of a 19.9 s reconcile (two runs,
- * `bench/reconcile-report.ts`), and 8.0-9.6 s of 15.7-16.9 s from 64 KiB chunks. Decoding 210 MiB
- * as Latin-1 alone, measured apart: ~830 ms in 256 KiB texts, 12-23 ms in 64 KiB ones.
+ * `bench/reconcile-report.ts`); from 64 KiB chunks 7.9-11.8 s (median ~9.2 s) of 14.8-23.8 s
+ * (median 17.0 s; twelve runs on a machine that swung within the hour). Decoding 210 MiB as
+ * Latin-1 alone, measured apart: ~830 ms in 256 KiB texts, 12-23 ms in 64 KiB ones.
  */
 const REPORT_READ_CHUNK_BYTES = 64 * 1024;
 
