@@ -18,6 +18,7 @@ import type { LedgerDialect } from './dialect.js';
 import type { LedgerDatabase } from './schema.js';
 import { postgresDayPageInBookOrder, postgresProviderEntriesByIds } from './postgres/provider-entries.js';
 import { PROVIDER_ENTRY_KINDS, SETTLEMENT_LINE_KINDS, USER_LINE_KINDS, relevantLine } from './provider-lines.js';
+import { textArrayLiteral } from './postgres/array-literal.js';
 
 type Db = Kysely<LedgerDatabase>;
 
@@ -53,7 +54,7 @@ export function compareCodePoints(a: string, b: string): number {
  * (the report sync looks up a 1M-account day 1,000 ids at a time).
  */
 function inList(dialect: LedgerDialect, column: string, ids: readonly string[]) {
-  return dialect.name === 'postgres' ? sql<boolean>`${sql.ref(column)} = any(${[...ids]}::text[])` : sql<boolean>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(ids)}))`;
+  return dialect.name === 'postgres' ? sql<boolean>`${sql.ref(column)} = any(${textArrayLiteral(ids)}::text[])` : sql<boolean>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(ids)}))`;
 }
 
 /** Transactions that carry a provider id, each with its relevant line. */

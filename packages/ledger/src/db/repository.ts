@@ -8,6 +8,7 @@ import type { LedgerDialect } from './dialect.js';
 import type { JournalEntryTable, JournalTransactionTable, LedgerAccountTable, LedgerDatabase } from './schema.js';
 import type { Insertable, Selectable } from 'kysely';
 import type { BulkAccountRow } from './journal-bulk.js';
+import { textArrayLiteral } from './postgres/array-literal.js';
 
 export type AccountRow = Selectable<LedgerAccountTable>;
 export type EntryRow = Selectable<JournalEntryTable>;
@@ -322,7 +323,7 @@ export async function lockProviderIdClaims(db: Db, dialect: LedgerDialect, input
   if (!dialect.supportsRowLocks || input.kinds.length === 0) return;
   const kinds = [...new Set(input.kinds)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const lock = input.exclusive ? sql.raw('pg_advisory_xact_lock') : sql.raw('pg_advisory_xact_lock_shared');
-  await sql`select ${lock}(hashtext('earnbook.provider_id_claims'), hashtext(${input.entity} || '/' || k.kind)) from unnest(${kinds}::text[]) with ordinality as k(kind, n) order by k.n`.execute(db);
+  await sql`select ${lock}(hashtext('earnbook.provider_id_claims'), hashtext(${input.entity} || '/' || k.kind)) from unnest(${textArrayLiteral(kinds)}::text[]) with ordinality as k(kind, n) order by k.n`.execute(db);
 }
 
 

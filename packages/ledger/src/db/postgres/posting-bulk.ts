@@ -94,13 +94,13 @@ export const postgresPostingBulk: PostingBulk = Object.freeze({
   async insertEntries(trx: Db, rows: readonly Omit<EntryRow, 'id'>[]): Promise<EntryRow[]> {
     if (rows.length === 0) return [];
     const column = (pick: (row: Omit<EntryRow, 'id'>) => string | null): string => texts(rows.map(pick));
-    const ids = (pick: (row: Omit<EntryRow, 'id'>) => number | null): string => ints(rows.map(pick));
+    const numbers = (pick: (row: Omit<EntryRow, 'id'>) => number | null): string => ints(rows.map(pick));
     const inserted = await sql<EntryRow>`
       insert into journal_entries (transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard)
       select u.transaction_id, u.entity, u.account_id, u.currency, u.amount, u.balance_after, u.accounting_day, u.provider_id, u.balance_shard
-      from unnest(${ids((r) => r.transaction_id)}::bigint[], ${column((r) => r.entity)}::text[], ${ids((r) => r.account_id)}::bigint[], ${column((r) => r.currency)}::text[],
+      from unnest(${numbers((r) => r.transaction_id)}::bigint[], ${column((r) => r.entity)}::text[], ${numbers((r) => r.account_id)}::bigint[], ${column((r) => r.currency)}::text[],
                   ${column((r) => r.amount)}::numeric[], ${column((r) => r.balance_after)}::numeric[], ${column((r) => r.accounting_day)}::text[],
-                  ${column((r) => r.provider_id)}::text[], ${ids((r) => r.balance_shard)}::int[])
+                  ${column((r) => r.provider_id)}::text[], ${numbers((r) => r.balance_shard)}::int[])
            with ordinality as u(transaction_id, entity, account_id, currency, amount, balance_after, accounting_day, provider_id, balance_shard, n)
       order by u.n
       returning *`.execute(trx);

@@ -17,6 +17,7 @@ import type { Kysely } from 'kysely';
 import type { LedgerDatabase } from '../schema.js';
 import type { ProviderEntryBookKey, ProviderEntryBookRow, ProviderEntryRow } from '../provider-entries-repository.js';
 import { PROVIDER_ENTRY_KINDS, relevantLine, wholeTransactionLine } from '../provider-lines.js';
+import { textArrayLiteral } from './array-literal.js';
 
 type Db = Kysely<LedgerDatabase>;
 
@@ -49,7 +50,7 @@ export async function postgresDayPageInBookOrder(
  */
 export async function postgresProviderEntriesByIds(db: Db, input: { entity: string; providerIds: readonly string[] }): Promise<ProviderEntryRow[]> {
   // Each id once: an id asked for twice is answered once, as an `in` list answers it (SQLite's form).
-  const ids = [...new Set(input.providerIds)];
+  const ids = textArrayLiteral([...new Set(input.providerIds)]);
   const { entity } = input;
   const result = await sql<ProviderEntryRow>`
     select t.id, t.kind, t.provider_id, t.accounting_day, t.occurred_at, t.metadata, e.amount, e.currency, ea.earn_account_id
