@@ -147,12 +147,13 @@ async function writeLines(trx: Kysely<LedgerDatabase>, bulk: JournalBulk, postin
 /**
  * Runs the insert of a compound posting under `idempotencyKey`, answering two unique-index
  * failures as `idempotency_conflict`s instead of the driver's error (and a third, an end-of-day
- * row written as new that exists, as the `LedgerInvariantError` of broken books): a transaction already under
- * the key (written before callers' keys with the reserved prefix were refused), naming the key;
- * a line provider id booked at the same moment by a compound posting of another kind (PostgreSQL:
- * the two lookups missed each other's uncommitted line), naming the line. The failed insert still
- * leaves the transaction unable to commit (`writeWhole`); run again, the posting gets the answer
- * a posting after the other gets (the line's booking found, and compared).
+ * row written as new that exists, as the `LedgerInvariantError` of broken books): a transaction
+ * already under the key (written before callers' keys with the reserved prefix were refused),
+ * naming the key; a line provider id booked at the same moment by a compound posting of another
+ * kind (PostgreSQL: the two lookups missed each other's uncommitted line), naming the line. The
+ * failed insert still leaves the transaction unable to commit (`writeWhole`); run again, the
+ * posting gets the answer a posting after the other gets (the line's booking found, and
+ * compared).
  */
 async function writeKeyed(idempotencyKey: string, posting: NormalizedLines, write: () => Promise<number>): Promise<number> {
   try {

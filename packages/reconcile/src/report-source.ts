@@ -99,7 +99,9 @@ export function tooMany(source: string): ReconcileError {
  * to decode and more to collect: the read took 11.5-11.7 s of a 19.9 s reconcile (two runs,
  * `bench/reconcile-report.ts`); from 64 KiB chunks 7.9-11.8 s (median ~9.2 s) of 14.8-23.8 s
  * (median 17.0 s; twelve runs on a machine that swung within the hour). Decoding 210 MiB as
- * Latin-1 alone, measured apart: ~830 ms in 256 KiB texts, 12-23 ms in 64 KiB ones.
+ * Latin-1 alone, measured apart: ~830 ms in 256 KiB texts, 12-23 ms in 64 KiB ones. Both file
+ * readers take their chunks here: the NDJSON reader decodes each chunk to one text as well (not
+ * measured apart).
  */
 const REPORT_READ_CHUNK_BYTES = 64 * 1024;
 
