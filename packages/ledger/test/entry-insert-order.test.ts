@@ -5,6 +5,7 @@
  * the database refuses part-way leaves nothing of the transaction.
  */
 import fc from 'fast-check';
+import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerError } from '../src/index.js';
 import type { Ledger, LedgerAccount, LinesInput } from '../src/index.js';
@@ -74,7 +75,7 @@ describe.each(DIALECTS)('the entries of a compound posting, whatever the order o
 
   it('a stored provider id at the end of lines whose ids do not ascend, said absent, fails the posting: the transaction rolls back whole', async () => {
     await ledger.postLines(interest([{ accountId: userAt(0).id, amount: '0.1', providerId: 'p-000' }]));
-    const before = await snapshotDatabase(ledger.db);
+    const before = await snapshotDatabase(ledger.db as Kysely<unknown>);
     // Descending ids: on SQLite the rows go in one by one, and the last one meets the unique index.
     const lines = Array.from({ length: 30 }, (_, index) => ({ accountId: userAt(index).id, amount: '0.01', providerId: `p-${String(999 - index).padStart(3, '0')}` }));
     lines.push({ accountId: userAt(1).id, amount: '0.02', providerId: 'p-000' });
@@ -89,7 +90,7 @@ describe.each(DIALECTS)('the entries of a compound posting, whatever the order o
       );
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe('transaction_aborted');
-    expect(await snapshotDatabase(ledger.db)).toBe(before);
+    expect(await snapshotDatabase(ledger.db as Kysely<unknown>)).toBe(before);
     await ledger.verify({ entity: 'defi' });
   });
 });
