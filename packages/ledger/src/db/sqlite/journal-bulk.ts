@@ -98,8 +98,10 @@ function prepare(native: Database.Database): Statements {
  * land on a page each, so a statement of 1,000 such rows copied ~1,000 pages: on the nightly
  * bench's books (1M accounts), 1,000 statements of 1,000 such entries took 12.3-14.7 ms each,
  * 1,000 rows inserted one by one (a single-row insert needs no statement journal) 7.8 ms, and
- * ascending ids 3.0-3.3 ms in one statement, 5.0 ms row by row (`scratch` measurements, same
- * books, same hour).
+ * ascending ids 3.0-3.3 ms in one statement, 5.0 ms row by row (a standalone script on those
+ * books; README, session 43). Either way stores the same rows in the same order: the check (in
+ * JavaScript's order, not SQLite's byte order, which differ only past the BMP) only picks the
+ * faster one.
  */
 function providerIdsAscend(entries: readonly BulkEntryRow[]): boolean {
   let last: string | undefined;
