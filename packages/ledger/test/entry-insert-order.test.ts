@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerError } from '../src/index.js';
 import type { Ledger, LedgerAccount, LinesInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
+import { interestLines } from './support/compound.js';
 import { snapshotDatabase } from './support/snapshot.js';
 
 const USERS = 6;
@@ -30,15 +31,7 @@ describe.each(DIALECTS)('the entries of a compound posting, whatever the order o
   });
   afterEach(async () => close());
 
-  const interest = (lines: LinesInput['lines']): LinesInput => ({
-    entity: 'defi',
-    kind: 'interest',
-    occurredAt: '2025-03-19T00:00:00Z',
-    side: 'credit',
-    contraAccountId: earnAssets.id,
-    metadata: { interestDay: '2025-03-18' },
-    lines,
-  });
+  const interest = (lines: LinesInput['lines']): LinesInput => interestLines(earnAssets.id, lines);
   const userAt = (index: number): LedgerAccount => users[index % USERS] as LedgerAccount;
 
   async function storedLines(transactionId: number): Promise<{ accountId: number; amount: string; providerId: string }[]> {

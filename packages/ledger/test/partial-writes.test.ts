@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import { LedgerError } from '../src/index.js';
 import type { Ledger, LedgerAccount, LinesInput, PostingInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
+import { interestLines } from './support/compound.js';
 import type { DialectName } from './dialects.js';
 import { snapshotDatabase } from './support/snapshot.js';
 import { holdTransaction } from './support/hold.js';
@@ -89,15 +90,7 @@ describe.each(DIALECTS)('postings whole in a caller transaction on %s', (dialect
       { accountId: user(index), side: 'credit', amount },
     ],
   });
-  const interest = (lines: LinesInput['lines']): LinesInput => ({
-    entity: 'defi',
-    kind: 'interest',
-    occurredAt: '2025-03-19T00:00:00Z',
-    side: 'credit',
-    contraAccountId: earnAssets.id,
-    metadata: { interestDay: '2025-03-18' },
-    lines,
-  });
+  const interest = (lines: LinesInput['lines']): LinesInput => interestLines(earnAssets.id, lines);
   // The trapped line comes after one that is written: the transaction holds part of the posting when it fails.
   const trappedLines = (): LinesInput =>
     interest([

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LINES_PER_TRANSACTION_MAX, LedgerError, LedgerInvariantError } from '../src/index.js';
 import type { Ledger, LedgerAccount, LinesInput } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
+import { interestLines } from './support/compound.js';
 
 async function expectLedgerError(promise: Promise<unknown>, code: string, field?: string): Promise<LedgerError> {
   const error = await promise.then(
@@ -43,15 +44,7 @@ describe.each(DIALECTS)('compound postings (postLines) on %s', (dialect) => {
     if (account === undefined) throw new Error(`no user ${index}`);
     return account;
   };
-  const interest = (lines: LinesInput['lines'], occurredAt = '2025-03-19T00:00:00Z'): LinesInput => ({
-    entity: 'defi',
-    kind: 'interest',
-    occurredAt,
-    side: 'credit',
-    contraAccountId: earnAssets.id,
-    metadata: { interestDay: '2025-03-18' },
-    lines,
-  });
+  const interest = (lines: LinesInput['lines'], occurredAt?: string): LinesInput => interestLines(earnAssets.id, lines, occurredAt);
 
   it('providerIdsAbsent in a scope: the caller\'s word skips the lookup; a wrong word books nothing twice, the transaction rolls back', async () => {
     const first = await ledger.transact((scope) => scope.postLines(interest([{ accountId: user(0).id, amount: '0.1', providerId: 'p-0' }]), { providerIdsAbsent: true }));
