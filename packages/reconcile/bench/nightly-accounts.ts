@@ -245,9 +245,11 @@ export async function measureNightly(target: string, reportFile: string, fetchFr
  * the users' lines (each with its provider id), every account row and end-of-day row of the
  * credited day; the margin's transaction. Prepared statements (the ledger's `raw-interest.ts`: a
  * batch's end-of-day rows one `json_each` statement, its users' lines row by row since the
- * report's provider ids do not ascend: both as the ledger writes them, the fastest way measured), rows planned between the two timed parts (the accounts read, balances after). A floor of
- * the job, not the same work: no validation, no diff, no settlement, nothing read back. The rows are the same in number and
- * shape, not checked byte for byte (the ledger's own cycle bench checks its raw writer that way).
+ * report's provider ids do not ascend: both as the ledger writes them, the fastest way
+ * measured), rows planned between the two timed parts (the accounts read, balances after). A
+ * floor of the job, not the same work: no validation, no diff, no settlement, nothing read back.
+ * The rows are the same in number and shape, not checked byte for byte (the ledger's own cycle
+ * bench checks its raw writer that way).
  */
 export async function rawNightly(target: string, reportFile: string): Promise<Record<string, number>> {
   if (target.startsWith('postgres')) throw new Error('the raw baseline runs on SQLite books only');
