@@ -50,6 +50,8 @@ export interface StoreDayBreaksInput {
   readonly drafts: readonly ExternalSorter<BreakDraft>[];
   readonly version: number;
   readonly now: string;
+  /** The books' dialect (`sqlite`, `postgres`): how new breaks are inserted (`insertBreaks`). */
+  readonly dialect: string;
   /** Open breaks read back and listed. */
   readonly listMax: number;
   readonly sortDirectory: string | undefined;
@@ -99,6 +101,7 @@ class BreakWriter {
   constructor(
     readonly db: Kysely<ReconcileDatabase>,
     readonly now: string,
+    readonly dialect: string,
   ) {}
 
   /**
@@ -117,7 +120,7 @@ class BreakWriter {
   async flush(): Promise<void> {
     const [inserts, updates, resolutions] = [this.#inserts, this.#updates, this.#resolutions];
     [this.#inserts, this.#updates, this.#resolutions] = [[], [], []];
-    for (let start = 0; start < inserts.length; start += BREAK_WRITE_BATCH_ROWS) await repository.insertBreaks(this.db, inserts.slice(start, start + BREAK_WRITE_BATCH_ROWS));
+    for (let start = 0; start < inserts.length; start += BREAK_WRITE_BATCH_ROWS) await repository.insertBreaks(this.db, inserts.slice(start, start + BREAK_WRITE_BATCH_ROWS), this.dialect);
     for (let start = 0; start < updates.length; start += BREAK_WRITE_BATCH_ROWS) await repository.updateBreakFigures(this.db, updates.slice(start, start + BREAK_WRITE_BATCH_ROWS));
     for (let start = 0; start < resolutions.length; start += BREAK_WRITE_BATCH_ROWS) await repository.resolveBreaksByRun(this.db, { rows: resolutions.slice(start, start + BREAK_WRITE_BATCH_ROWS), now: this.now });
   }
@@ -165,7 +168,7 @@ export async function storeDayBreaks(db: Kysely<ReconcileDatabase>, input: Store
   const { entity, day, version, now } = input;
   const stored = await sortStoredBreaks(db, input);
   try {
-    const writer = new BreakWriter(db, now);
+    const writer = new BreakWriter(db, now, input.dialect);
     const counts = Object.fromEntries(BREAK_KINDS.map((kind) => [kind, 0])) as Record<BreakKind, number>;
     const disputed = new Set<string>();
     const listed: BreakDraft[] = [];

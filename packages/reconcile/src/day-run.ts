@@ -298,7 +298,7 @@ async function writeDay(settings: DaySettings, work: DayWork): Promise<Reconcile
   }
   const checks = work.own(breakDraftSorter(settings.sortDirectory));
   await checks.addAll([...plan.checks, ...conflicts]);
-  const stored = await storeDayBreaks(db, { entity, day, drafts: [...plan.drafts, checks], version: context.version, now, listMax: settings.resultBreaksMax, sortDirectory: settings.sortDirectory });
+  const stored = await storeDayBreaks(db, { entity, day, drafts: [...plan.drafts, checks], version: context.version, now, dialect: settings.ledger.dialect.name, listMax: settings.resultBreaksMax, sortDirectory: settings.sortDirectory });
   const openBreaks = Object.values(stored.counts).reduce((sum, count) => sum + count, 0);
   // Written when the day moves to a version (a re-run of the newest leaves the row as it was).
   if (state?.report_version !== context.version) await repository.upsertReconciledDay(db, { entity, accounting_day: day, report_id: read.header.id, content_hash: read.contentHash, report_version: context.version, reconciled_at: now });
