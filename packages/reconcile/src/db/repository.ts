@@ -114,11 +114,16 @@ export async function findBreak(db: Db, id: number): Promise<BreakRow | undefine
   return db.selectFrom('reconcile_breaks').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The columns a break is inserted with on SQLite, in the order {@link INSERT_BREAK_SQLITE} binds them. */
-const BREAK_INSERT_COLUMNS = [
-  'entity', 'accounting_day', 'kind', 'fingerprint', 'provider_id', 'earn_account_id', 'currency', 'expected', 'actual', 'details',
-  'status', 'resolved_by', 'resolution_reason', 'resolution_transaction_id', 'report_version', 'created_at', 'resolved_at',
-] as const satisfies readonly (keyof Insertable<ReconcileBreakTable>)[];
+/**
+ * Every column a break is inserted with on SQLite (all but `id`), in the order
+ * {@link INSERT_BREAK_SQLITE} binds them: a record, so that a column added to the table and not
+ * named here fails to compile instead of being left out of the insert.
+ */
+const BREAK_INSERT_COLUMN_SET: Readonly<Record<Exclude<keyof ReconcileBreakTable, 'id'>, true>> = {
+  entity: true, accounting_day: true, kind: true, fingerprint: true, provider_id: true, earn_account_id: true, currency: true, expected: true, actual: true, details: true,
+  status: true, resolved_by: true, resolution_reason: true, resolution_transaction_id: true, report_version: true, created_at: true, resolved_at: true,
+};
+const BREAK_INSERT_COLUMNS = Object.keys(BREAK_INSERT_COLUMN_SET) as (keyof typeof BREAK_INSERT_COLUMN_SET)[];
 
 const INSERT_BREAK_SQLITE = `insert into reconcile_breaks (${BREAK_INSERT_COLUMNS.join(', ')}) values (${BREAK_INSERT_COLUMNS.map(() => '?').join(', ')})`;
 
