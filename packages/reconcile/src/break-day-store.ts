@@ -8,6 +8,7 @@
  * `interest_mismatch` breaks (reconcile README, session 33).
  */
 import type { Insertable, Kysely } from 'kysely';
+import type { LedgerDialect } from '@earnbook/ledger';
 import { BREAK_KINDS } from './diff.js';
 import type { BreakDraft } from './diff.js';
 import { ExternalSorter } from './external-sort.js';
@@ -50,8 +51,8 @@ export interface StoreDayBreaksInput {
   readonly drafts: readonly ExternalSorter<BreakDraft>[];
   readonly version: number;
   readonly now: string;
-  /** The books' dialect (`sqlite`, `postgres`): how new breaks are inserted (`insertBreaks`). */
-  readonly dialect: string;
+  /** The books' dialect: how new breaks are inserted (`insertBreaks`). */
+  readonly dialect: LedgerDialect['name'];
   /** Open breaks read back and listed. */
   readonly listMax: number;
   readonly sortDirectory: string | undefined;
@@ -101,7 +102,7 @@ class BreakWriter {
   constructor(
     readonly db: Kysely<ReconcileDatabase>,
     readonly now: string,
-    readonly dialect: string,
+    readonly dialect: LedgerDialect['name'],
   ) {}
 
   /**

@@ -22,6 +22,7 @@ import * as repository from '../src/db/repository.js';
 import type { BreakRow } from '../src/db/repository.js';
 import type { BreakKind, ReconcileDatabase } from '../src/db/schema.js';
 import { DIALECTS, freshLedger } from '../../ledger/test/dialects.js';
+import type { DialectName } from '../../ledger/test/dialects.js';
 import { EarnBooks, Ledger } from '@earnbook/ledger';
 import { openSqliteDatabase } from '@earnbook/ledger/sqlite';
 
@@ -106,15 +107,13 @@ async function dayState(db: Kysely<ReconcileDatabase>, entity: string, day: stri
 }
 
 /** The reference: the one plan over every stored row and every draft (the drafts sorted as the run sorted them), written. */
-async function storeInMemory(db: Kysely<ReconcileDatabase>, input: { entity: string; day: string; sources: readonly BreakDraft[][] }): Promise<{ resolved: number; open: string[] }> {
+async function storeInMemory(db: Kysely<ReconcileDatabase>, dialect: DialectName, input: { entity: string; day: string; sources: readonly BreakDraft[][] }): Promise<{ resolved: number; open: string[] }> {
   const rows: BreakRow[] = await repository.selectBreaksOfDay(db, input.entity, input.day);
   const drafts = input.sources.flat().sort(compareBreaks);
   const plan = planBreakGroup(rows, drafts, { entity: input.entity, day: input.day, version: 2, now: NOW });
   for (const { id, fingerprint } of plan.fingerprints) await repository.updateBreak(db, id, { fingerprint });
   for (const { id, ...values } of plan.updates) await repository.updateBreak(db, id, values);
-  // The query builder's multi-row insert whatever the dialect: the store under test inserts row by
-  // row on SQLite, and both must leave the same rows.
-  for (let start = 0; start < plan.inserts.length; start += 500) await repository.insertBreaks(db, plan.inserts.slice(start, start + 500), 'multi-row');
+  for (let start = 0; start < plan.inserts.length; start += 500) await repository.insertBreaks(db, plan.inserts.slice(start, start + 500), dialect);
   for (const { id, reason } of plan.resolutions) await repository.updateBreak(db, id, { status: 'resolved', resolved_by: 'run', resolution_reason: reason, resolved_at: NOW });
   return { resolved: plan.resolutions.length, open: plan.open.map((draft) => draft.fingerprint) };
 }
@@ -151,7 +150,7 @@ describe.each(DIALECTS)('storing a day of breaks through sorters, on %s', (diale
       const rows = rowsOf('defi', day, input.stored);
       for (let start = 0; start < rows.length; start += 500) await repository.insertBreaks(db, rows.slice(start, start + 500), dialect);
     }
-    const expected = await storeInMemory(db, { entity: 'defi', day: reference, sources: input.sources });
+    const expected = await storeInMemory(db, dialect, { entity: 'defi', day: reference, sources: input.sources });
     const sorters = await sortersOf(input.sources, input.runSize);
     try {
       const found = await storeDayBreaks(db, { entity: 'defi', day: streamed, drafts: sorters, version: 2, now: NOW, dialect, listMax: input.listMax, sortDirectory: undefined, ...(input.runSize === undefined ? {} : { runSize: input.runSize }), ...(input.pageRows === undefined ? {} : { pageRows: input.pageRows }) });

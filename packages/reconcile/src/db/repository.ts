@@ -4,7 +4,7 @@
  */
 import { CompiledQuery, sql } from 'kysely';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
-import type { LedgerDatabase } from '@earnbook/ledger';
+import type { LedgerDatabase, LedgerDialect } from '@earnbook/ledger';
 import type { ReconcileBreakTable, ReconcileDatabase, ReconcileTables, ReconciledDayTable, SettlementInstructionTable, SettlementPositionTable } from './schema.js';
 
 type Db = Kysely<ReconcileDatabase>;
@@ -135,9 +135,9 @@ const INSERT_BREAK_SQLITE = `insert into reconcile_breaks (${BREAK_INSERT_COLUMN
  * the nightly bench's books with native statements: 35.0 and 40.4 s as 500-row statements, 19.0
  * and 20.0 s row by row (README, session 43). PostgreSQL keeps no such journal: one statement.
  */
-export async function insertBreaks(db: Db, rows: readonly Insertable<ReconcileBreakTable>[], dialect: string): Promise<void> {
+export async function insertBreaks(db: Db, rows: readonly Insertable<ReconcileBreakTable>[], dialect: LedgerDialect['name']): Promise<void> {
   if (rows.length === 0) return;
-  if (dialect !== 'sqlite') {
+  if (dialect === 'postgres') {
     await db.insertInto('reconcile_breaks').values([...rows]).execute();
     return;
   }
