@@ -97,7 +97,18 @@ async function buildBooks(ledger: Ledger, accounts: number): Promise<void> {
 }
 
 /** Builds books and the report file for `accounts` Earn accounts. */
-export async function buildNightly(target: string, reportFile: string, accounts: number): Promise<{ bytes: number; entries: number }> {
+/**
+ * Interest reported over what the books compute, per account, in the `build-breaks` variant: past
+ * the default tolerance (1 unit), so the night opens an `interest_mismatch` per account (1M breaks
+ * at full scale) and books the reported amounts. Only the interest entries change.
+ */
+const BREAKS_INTEREST_OFFSET_UNITS = 2n;
+
+/**
+ * Builds the books and writes the day's report; with `interestOffsetUnits`, each interest entry
+ * reports that many units more than the books compute (a night of breaks, `build-breaks`).
+ */
+export async function buildNightly(target: string, reportFile: string, accounts: number, interestOffsetUnits = 0n): Promise<{ bytes: number; entries: number }> {
   const ledger = await Ledger.open({ storage: await openStorage(target), entities: [{ id: 'defi', timeZone: 'UTC' }] });
   const books = new EarnBooks(ledger);
   await books.recordProduct({ entity: 'defi', providerProductId: 'btc', currency: 'BTC', name: 'BTC', effectiveDay: '2025-01-01', terms });
@@ -114,7 +125,8 @@ export async function buildNightly(target: string, reportFile: string, accounts:
     for (const line of lines) {
       margin += toUnits(line.partnerMargin);
       if (toUnits(line.userInterest) === 0n) continue;
-      await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'interest', line.earnAccountId)}","type":"Interest","currency":"BTC","amount":"${line.userInterest}","createdAt":"${CREDITED_AT}","accountId":"${line.earnAccountId}"}`);
+      const amount = interestOffsetUnits === 0n ? line.userInterest : formatUnits(toUnits(line.userInterest) + interestOffsetUnits);
+      await write(`${separator()}{"id":"${localEntryId('defi', DAY, 'interest', line.earnAccountId)}","type":"Interest","currency":"BTC","amount":"${amount}","createdAt":"${CREDITED_AT}","accountId":"${line.earnAccountId}"}`);
     }
   }
   let net = margin;
@@ -490,6 +502,7 @@ const [step, target, reportArgument, countArgument] = process.argv.slice(2);
 if (process.argv[1] !== undefined && process.argv[1].endsWith('nightly-accounts.ts') && target !== undefined && reportArgument !== undefined) {
   if (step === 'history') console.log(JSON.stringify(await addNightlyHistory(target, Number(reportArgument))));
   else if (step === 'build') console.log(JSON.stringify(await buildNightly(target, reportArgument, Number(countArgument ?? 1_000_000))));
+  else if (step === 'build-breaks') console.log(JSON.stringify(await buildNightly(target, reportArgument, Number(countArgument ?? 1_000_000), BREAKS_INTEREST_OFFSET_UNITS)));
   else if (step === 'measure') console.log(JSON.stringify(await measureNightly(target, reportArgument)));
   else if (step === 'measure-fetched') console.log(JSON.stringify(await measureNightly(target, reportArgument, Number(countArgument))));
   else if (step === 'raw') console.log(JSON.stringify(await rawNightly(target, reportArgument)));
