@@ -130,10 +130,16 @@ const INSERT_BREAK_SQLITE = `insert into reconcile_breaks (${BREAK_INSERT_COLUMN
 /**
  * Inserts breaks. On SQLite one row a statement, the statement compiled once (the driver keeps
  * it prepared): a statement that writes many rows and may fail part-way (the table's foreign key)
- * keeps a statement journal, a copy of each page it first changes, and a break's fingerprint (a
- * hash) puts each row on its own page of the day's indexes. 1M rows of a day, measured apart on
- * the nightly bench's books with native statements: 35.0 and 40.4 s as 500-row statements, 19.0
- * and 20.0 s row by row (README, session 43). PostgreSQL keeps no such journal: one statement.
+ * keeps a statement journal, a copy of each page it first changes, and rows that do not come in
+ * their fingerprints' order (the identity as JSON, led by the kind and the provider id: the
+ * diff's breaks come by Earn account, then provider id) each land on a page of their own of the
+ * day's fingerprint indexes. 1M such rows of a day, measured apart on the nightly bench's books
+ * with native statements: 35.0 and 40.4 s as 500-row statements, 19.0 and 20.0 s row by row
+ * (README, session 43). Rows in fingerprint order (the interest comparison's breaks, by Earn
+ * account) cost SQLite the same either way: a night of 1M of them spent 19.0 s in its inserts
+ * as 500-row statements and 19.5 s row by row, and 7.2 s against 3.1 s in JavaScript (the query
+ * builder parsing 500-row statements; profiles, README, session 44). PostgreSQL keeps no such
+ * journal: one statement.
  */
 export async function insertBreaks(db: Db, rows: readonly Insertable<ReconcileBreakTable>[], dialect: LedgerDialect['name']): Promise<void> {
   if (rows.length === 0) return;
