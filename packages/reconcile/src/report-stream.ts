@@ -32,6 +32,30 @@ async function readJsonFile(file: ReportFile, sink: EntrySink): Promise<ReadRepo
   return { ...read, contentHash: hash.digest('hex') };
 }
 
+/** What {@link keepingByteOrderMarks} reaches of the parser: its tokenizer's two text builders. */
+interface TextBuilders {
+  readonly tokenizer?: { readonly bufferedString?: { decoder?: unknown }; readonly bufferedNumber?: { decoder?: unknown } };
+}
+
+/**
+ * The parser with its text builders decoding every U+FEFF they are given. @streamparser/json
+ * (0.0.26) decodes each piece of a string's bytes with its own `TextDecoder` call without
+ * `ignoreBOM`, and such a call drops a U+FEFF that starts its piece: an escaped `\ufeff` always,
+ * a raw one after an escape or at a piece's start. Header texts and keys then read otherwise
+ * than `JSON.parse` reads them (an id `r\ufeff-1` read as `r-1`, a new report version of the same
+ * bytes; `"transactions\ufeff"` taken for `transactions`). Replaced on the instance, as the
+ * library offers no option; a version whose builders are not where this looks fails every
+ * streamed read at once (tested), instead of reading silently otherwise.
+ */
+function keepingByteOrderMarks(parser: JSONParser): JSONParser {
+  const builders = (parser as unknown as TextBuilders).tokenizer;
+  for (const builder of [builders?.bufferedString, builders?.bufferedNumber]) {
+    if (builder === undefined || !(builder.decoder instanceof TextDecoder)) throw new Error("assertion: @streamparser/json's tokenizer no longer keeps its text decoders where report-stream.ts replaces them");
+    builder.decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  }
+  return parser;
+}
+
 /**
  * Reads a JSON report from its bytes, chunk by chunk (a chunk may end anywhere), handing every
  * validated entry to `sink` in order; the header is validated at the end. Internal: exported
@@ -56,7 +80,7 @@ export async function readJsonChunks(chunks: AsyncIterable<Buffer>, source: stri
   // Every top-level value (`$.*`), not the header's fields alone: a field the contract does not
   // name is text-checked as it passes (as a report held in memory is) and dropped, and each one
   // ends a value for the size limit below.
-  const parser = new JSONParser({ paths: ['$.*', '$.transactions.*'], keepStack: false });
+  const parser = keepingByteOrderMarks(new JSONParser({ paths: ['$.*', '$.transactions.*'], keepStack: false }));
   const scanner = new TransactionsScanner();
   // The streaming parser keeps the last of two values under one key: every key it reads (the
   // header's; the entries are carved out) is followed, and a repeated one or `__proto__` refused.
