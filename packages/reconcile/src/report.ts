@@ -76,21 +76,33 @@ function inspectReport(json: unknown, source: string): number {
 
 const PROTOTYPE_KEY = '__proto__';
 
-/** The path of the first `__proto__` key in a parsed value (searched again, on failure only). */
-function prototypeKeyPath(json: unknown): string {
+const joinPath = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
+
+/**
+ * The path of the first value `found` picks in a parsed value, depth first in order (`''` for the
+ * value itself), or undefined; searched again on failure only, with a stack of its own.
+ */
+function firstPath(json: unknown, found: (value: unknown) => boolean): string | undefined {
+  if (found(json)) return '';
   const stack: { readonly value: object; readonly path: string }[] = typeof json === 'object' && json !== null ? [{ value: json, path: '' }] : [];
-  const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { value, path } = item;
-    if (!Array.isArray(value) && Object.hasOwn(value, PROTOTYPE_KEY)) return join(path, PROTOTYPE_KEY);
-    const children: [string, unknown][] = Array.isArray(value) ? value.map((child, index) => [`${path}[${index}]`, child]) : Object.entries(value).map(([key, child]) => [join(path, key), child]);
+    const children: [string, unknown][] = Array.isArray(value) ? value.map((child, index) => [`${path}[${index}]`, child]) : Object.entries(value).map(([key, child]) => [joinPath(path, key), child]);
+    const hit = children.find(([, child]) => found(child));
+    if (hit !== undefined) return hit[0];
     // Last pushed, first searched: the children in their order.
     for (let index = children.length - 1; index >= 0; index--) {
       const [childPath, child] = children[index] as [string, unknown];
       if (typeof child === 'object' && child !== null) stack.push({ value: child, path: childPath });
     }
   }
-  return '/';
+  return undefined;
+}
+
+/** The path of the first `__proto__` key in a parsed value (searched again, on failure only). */
+function prototypeKeyPath(json: unknown): string {
+  const holder = firstPath(json, (value) => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, PROTOTYPE_KEY));
+  return holder === undefined ? '/' : joinPath(holder, PROTOTYPE_KEY);
 }
 
 /** The first levels of the path to a value nested deeper than the limit (found again, on failure only). */
@@ -241,12 +253,37 @@ export async function readReportFile(path: string): Promise<LoadedReport> {
 }
 
 /**
- * A report already parsed (e.g. from the client's `fetchReport`): validated, and hashed on its
- * compact JSON, so it hashes like a file that holds `JSON.stringify(json)`. A report downloaded
- * with the client's `fetchReportToFile` and streamed with `openReportFile` is hashed on its bytes
- * as sent; the two agree when the provider sends compact JSON.
+ * A report already parsed (e.g. from the client's `fetchReport`): hashed on its compact JSON, so
+ * it hashes like a file that holds `JSON.stringify(json)`, and validated and used as that JSON
+ * reads back, so that the hash covers what is reconciled. Before, the object itself was validated
+ * and used: an object whose `toJSON` (or a getter, or a value JSON drops, such as `undefined` or a
+ * function) made its JSON another report kept the first report's hash with other figures, and a
+ * BigInt anywhere threw a raw `TypeError`. A report downloaded with the client's
+ * `fetchReportToFile` and streamed with `openReportFile` is hashed on its bytes as sent; the two
+ * agree when the provider sends compact JSON.
  */
 export function loadReportObject(json: unknown, source = 'memory'): LoadedReport {
-  const report = validateReport(json, source);
-  return { report, contentHash: createHash('sha256').update(JSON.stringify(json)).digest('hex'), source };
+  // Depth (a cycle too), `__proto__` keys and parts that cannot be read, refused first.
+  try {
+    inspectReport(json, source);
+  } catch (failure) {
+    throw readFailure(failure, json, { field: 'report', nested: true });
+  }
+  const text = jsonText(json, source);
+  const report = validateReport(JSON.parse(text) as unknown, source);
+  return { report, contentHash: createHash('sha256').update(text).digest('hex'), source };
+}
+
+/** `JSON.stringify(json)`, or the `invalid_report` naming the part it cannot write (a BigInt, a `toJSON` that throws). */
+function jsonText(json: unknown, source: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(json);
+  } catch (cause) {
+    const path = firstPath(json, (value) => typeof value === 'bigint');
+    const at = path === undefined ? 'report' : joinPath('report', path);
+    throw new ReconcileError('invalid_report', `report from ${source} is not JSON data at ${at}: ${path === undefined ? (cause instanceof Error ? cause.message : String(cause)) : 'a BigInt, which JSON has no form for'}`, { field: at, value: source, cause });
+  }
+  if (text === undefined) throw new ReconcileError('invalid_report', `report from ${source} is not JSON data: JSON.stringify writes nothing for it`, { field: 'report', value: source });
+  return text;
 }
