@@ -12,6 +12,7 @@
  *   only listed in {@link DayReportsPlan.superseded} for the audit trail. Two versions published
  *   before the job ran are therefore one version of the day, the newest.
  */
+import { parseInstant } from '@earnbook/ledger';
 import type { ReportSummary } from '@earnbook/earn-client/contract';
 import { ReconcileError } from './errors.js';
 import { invalid, iterableInput, readFields, unreadable, valueText } from './input-guards.js';
@@ -41,9 +42,18 @@ export interface PlanDayReportsInput {
   readonly processedReportIds?: Iterable<string>;
 }
 
+/**
+ * A version's `createdAt` as an instant, read by the contract's rule (`parseInstant`, as the
+ * ledger reads every instant): `Date.parse` read the contract's `±hh` offsets (`…T10:00:00+01`)
+ * as no instant, which sorted that version oldest, so a restatement written so was superseded,
+ * never reconciled (a review, session 44). A text that is no instant still sorts oldest.
+ */
 function createdAtMs(createdAt: unknown): number {
-  const ms = typeof createdAt === 'string' ? Date.parse(createdAt) : Number.NaN;
-  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+  try {
+    return parseInstant(createdAt, 'createdAt').getTime();
+  } catch {
+    return Number.NEGATIVE_INFINITY;
+  }
 }
 
 /** A summary of the day, with the fields the rule reads, each read once. */

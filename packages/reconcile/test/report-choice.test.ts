@@ -27,6 +27,12 @@ describe('the rule of which reports of a day to reconcile', () => {
     expect(plan([summary('a', '2025-03-19T01:00:00Z'), summary('b', '2025-03-19T01:00:00Z')]).newest?.id).toBe('b');
   });
 
+  it.each(['2025-03-19T10:00:00+01', '2025-03-19T10:00:00.5+0100', '2025-03-19 09:00:00z'])('reads an offset or form the contract allows (%s) as its instant: that version is the newest', (createdAt) => {
+    const list = [summary('v1', '2025-03-19T01:00:00Z'), summary('v2', createdAt)];
+    expect(ids(plan(list).toReconcile)).toEqual(['v2']);
+    expect(ids(plan(list).superseded)).toEqual(['v1']);
+  });
+
   it('reconciles the newest version only; older versions never processed are superseded', () => {
     const list = [summary('v1', '2025-03-19T01:00:00Z'), summary('v2', '2025-03-19T05:00:00Z'), summary('v3', '2025-03-19T09:00:00Z')];
     // Three versions at the first run: the newest is the statement of record.
