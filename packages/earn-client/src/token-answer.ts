@@ -72,8 +72,9 @@ function refuse(field: string, problem: string, context: TokenAnswerContext): Ea
 /**
  * Refuses (`invalid_response`, naming the key) a token success answer that writes a key twice in
  * one object (`JSON.parse` would keep the last `access_token` or `expires_in` silently) or holds a
- * `__proto__` key, and one whose `expires_in` is a string that is not decimal seconds. Text that
- * is not JSON is left to oauth4webapi, which refuses it. No value of the answer is quoted.
+ * `__proto__` key, one without a string `access_token` or a Bearer `token_type`, and one whose
+ * `expires_in` is not seconds ({@link isExpiresIn}). Text that is not JSON, or not an object, is
+ * left to oauth4webapi, which refuses it. No value of the answer is quoted.
  */
 export function checkTokenAnswerText(text: string, context: TokenAnswerContext): void {
   let json: unknown;
@@ -84,10 +85,36 @@ export function checkTokenAnswerText(text: string, context: TokenAnswerContext):
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return;
   checkJsonKeys(text, json, { operation: context.operation, secrets: context.secrets, status: context.status, ...(context.requestId === undefined ? {} : { requestId: context.requestId }) });
-  const expiresIn = (json as Record<string, unknown>)['expires_in'];
-  if (typeof expiresIn === 'string' && !EXPIRES_IN_TEXT.test(expiresIn)) {
-    throw refuse('expires_in', 'must be a number of seconds (a JSON number, or a string of decimal digits), got a string that is not one', context);
+  const answer = json as Record<string, unknown>;
+  if (typeof answer['access_token'] !== 'string') throw refuse('access_token', `must be a string, got ${kindOf(answer['access_token'])}`, context);
+  const tokenType = answer['token_type'];
+  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw refuse('token_type', `must be Bearer, got ${typeof tokenType === 'string' ? 'another type' : kindOf(tokenType)}`, context);
+  const expiresIn = answer['expires_in'];
+  if (expiresIn !== undefined && !isExpiresIn(expiresIn)) {
+    throw refuse('expires_in', `must be a number of seconds (a JSON number of at least 0, or a string of decimal digits), got ${kindOf(expiresIn)}`, context);
   }
+}
+
+/**
+ * Whether `expires_in` is seconds as the README allows them: a JSON number of at least 0 (finite:
+ * `1e999` reads as Infinity), or a string of decimal seconds ({@link EXPIRES_IN_TEXT}). Anything
+ * else is refused here, before oauth4webapi reads it: it took an array through `parseFloat`
+ * (`["3600abc"]` as 3600, `["0x10"]` as 0), and refused `null` or a negative number without
+ * naming the key (a review, session 44).
+ */
+function isExpiresIn(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0;
+  return typeof value === 'string' && EXPIRES_IN_TEXT.test(value);
+}
+
+/** What a refused value of the answer is, without quoting it (it may be a credential). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return Number.isFinite(value) ? 'a negative number' : 'a number past the largest';
+  if (typeof value === 'string') return 'a string that is not one';
+  return `${typeof value === 'object' ? 'an' : 'a'} ${typeof value}`;
 }
 
 /** Refuses an access token that a header cannot carry unchanged ({@link SENDABLE_TOKEN}); the token is not quoted. */

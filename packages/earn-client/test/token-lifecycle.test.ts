@@ -42,6 +42,33 @@ describe('expires_in', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  // A review (session 44): oauth4webapi read an array through parseFloat, and refused null or a
+  // negative number without naming the key.
+  it.each([['["3600abc"]'], ['["0x10"]'], ['[86400,"junk"]'], ['[[" 60"]]'], ['[]'], ['null'], ['-1'], ['1e999'], ['true'], ['{}']])('%s is invalid_response with field expires_in, nothing cached', async (value) => {
+    tokenAnswer(`{"access_token":"${TOKEN}","token_type":"Bearer","expires_in":${value}}`);
+    const client = new EarnClient(server.config());
+    const error = await failure(client.listProducts());
+    expect(error).toMatchObject({ code: 'invalid_response', status: 200, field: 'expires_in', path: 'expires_in' });
+    expect(error.message).not.toContain(TOKEN);
+    await failure(client.listProducts());
+    expect(server.tokenRequests).toHaveLength(2);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ['no token_type', `{"access_token":"${TOKEN}","expires_in":3600}`, 'token_type'],
+    ['token_type mac', `{"access_token":"${TOKEN}","token_type":"mac","expires_in":3600}`, 'token_type'],
+    ['token_type null', `{"access_token":"${TOKEN}","token_type":null,"expires_in":3600}`, 'token_type'],
+    ['no access_token', '{"token_type":"Bearer","expires_in":3600}', 'access_token'],
+    ['a numeric access_token', '{"access_token":12345,"token_type":"Bearer","expires_in":3600}', 'access_token'],
+  ])('%s is invalid_response with the field named', async (_name, body, field) => {
+    tokenAnswer(body);
+    const error = await failure(new EarnClient(server.config()).listProducts());
+    expect(error).toMatchObject({ code: 'invalid_response', status: 200, field, path: field });
+    expect(error.message).not.toContain(TOKEN);
+    expect(server.requests).toHaveLength(0);
+  });
+
   it.each([['3600'], ['"3600"'], ['0.5'], ['0'], ['3599.999']])('%s is taken', async (value) => {
     tokenAnswer(`{"access_token":"${TOKEN}","token_type":"Bearer","expires_in":${value}}`);
     expect(await new EarnClient(server.config()).listProducts()).toHaveLength(1);
