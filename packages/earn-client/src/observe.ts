@@ -8,6 +8,7 @@
  */
 import type { EntityId } from './config.js';
 import { SentCredentials, WITHHELD_REQUEST_ID } from './request-id.js';
+import { issuedTokens } from './token-answer.js';
 
 /** One log method: pino's `(fields, message)` form. */
 export type EarnClientLogMethod = (fields: Record<string, unknown>, message: string) => void;
@@ -115,10 +116,10 @@ export function observedFetch(
     if (method === 'POST' && request.url === tokenEndpoint && header !== null) {
       // The token endpoint's answer carries a token the client has not sent yet: learnt first,
       // so that a request id echoing it is withheld too.
-      const issued = await issuedToken(response);
+      const issued = await issuedTokensOf(response);
       if (issued === null) requestId = WITHHELD_REQUEST_ID;
       else {
-        if (issued !== undefined) sent.noteIssued(issued);
+        for (const token of issued) sent.noteIssued(token);
         requestId = sent.requestId(header);
       }
     } else {
@@ -135,13 +136,15 @@ export function observedFetch(
 export const TOKEN_BODY_PEEK_BYTES_MAX = 64 * 1024;
 
 /**
- * The `access_token` of a token answer, read from a clone of the response (the client reads the
- * original), or `undefined` when it has none; `null` when the body is longer than
- * {@link TOKEN_BODY_PEEK_BYTES_MAX} or cannot be read: then nothing proves the request id safe.
+ * The tokens a token answer issues (`issuedTokens`: every `access_token` written, not only the one
+ * `JSON.parse` keeps, which let a refused answer's first token through to the hooks as its request
+ * id; a review, session 44), read from a clone of the response (the client reads the original);
+ * `null` when the body is longer than {@link TOKEN_BODY_PEEK_BYTES_MAX} or cannot be read: then
+ * nothing proves the request id safe.
  */
-async function issuedToken(response: Response): Promise<string | undefined | null> {
+async function issuedTokensOf(response: Response): Promise<readonly string[] | null> {
   const body = response.clone().body;
-  if (body === null) return undefined;
+  if (body === null) return [];
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let bytes = 0;
@@ -160,12 +163,7 @@ async function issuedToken(response: Response): Promise<string | undefined | nul
     // client's) is cancelled or read to its end.
     reader.cancel().catch(() => undefined);
   }
-  try {
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { access_token?: unknown } | null;
-    return typeof parsed?.access_token === 'string' ? parsed.access_token : undefined;
-  } catch {
-    return undefined;
-  }
+  return issuedTokens(Buffer.concat(chunks).toString('utf8'));
 }
 
 /** The retry observer of one entity: the `onRetry` hook and a warning in the log. */

@@ -45,6 +45,15 @@ export interface TokenAnswerContext {
  * refused answer's token is still a live credential, and its request id or a key may echo it.
  */
 export function issuedTokenRenderings(text: string): string[] {
+  return issuedTokens(text).flatMap((token) => credentialRenderings(token));
+}
+
+/**
+ * The tokens a token answer's text issues: the `access_token` `JSON.parse` keeps and every other
+ * string written under that key (a first one `JSON.parse` dropped for a second; the answer is
+ * then refused, but the token may be live).
+ */
+export function issuedTokens(text: string): string[] {
   const tokens = new Set<string>();
   try {
     const json: unknown = JSON.parse(text);
@@ -61,7 +70,7 @@ export function issuedTokenRenderings(text: string): string[] {
       // Not a string literal after all: nothing to redact.
     }
   }
-  return [...tokens].flatMap((token) => credentialRenderings(token));
+  return [...tokens];
 }
 
 function refuse(field: string, problem: string, context: TokenAnswerContext): EarnApiError {

@@ -124,6 +124,22 @@ describe('EarnClient hooks and logger', () => {
     expect(JSON.stringify({ lines, seen })).not.toContain(issued.slice(4, 20));
   });
 
+  // A review (session 44): the hooks learnt only the access_token JSON.parse keeps (the last).
+  it('a refused token answer writing access_token twice, its request id echoing the first, leaks neither to a log line or hook', async () => {
+    const first = 'FIRST-live-token-0123456789';
+    const second = 'second-token-abcdefghij';
+    server.tokenResponder = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'x-request-id': first });
+      response.end(`{"access_token":"${first}","access_token":"${second}","token_type":"Bearer","expires_in":60}`);
+    };
+    const { lines, logger } = recordingLogger();
+    const seen: (string | undefined)[] = [];
+    const error = await new EarnClient(server.config({ attemptsMax: 1, logger, hooks: { onResponse: (event) => seen.push(event.requestId) } })).listProducts().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(EarnApiError);
+    expect(seen).toEqual(['[redacted]']);
+    expect(JSON.stringify({ lines, seen, error: { ...(error as object), message: (error as Error).message } })).not.toContain(first.slice(4, 20));
+  });
+
   it('withhold a request id that echoes a credential sent, whole, decoded or in pieces, or is no plausible id', async () => {
     const token = 'tok-0123456789abcdefghij';
     const secret = 'S3cr3t~with/slash*0004';
