@@ -34,10 +34,12 @@ function jsonInner(value: string): string {
 
 /**
  * Every rendering in which `value` is sent or may come back: raw, percent-encoded (lenient and
- * strict form encoding, `URLSearchParams`), and each of those as the inside of a JSON string.
+ * strict form encoding, `URLSearchParams`), its UTF-8 bytes read one character a byte (as fetch
+ * reads a header's bytes: a non-ASCII secret echoed in `X-Request-Id` came back as `sÃ©cret…` and
+ * was not redacted; a review, session 44), and each of those as the inside of a JSON string.
  */
 export function credentialRenderings(value: string): string[] {
-  const encoded = [value, encodeURIComponent(value), strictFormEncode(value), searchParamsEncode(value)];
+  const encoded = [value, encodeURIComponent(value), strictFormEncode(value), searchParamsEncode(value), Buffer.from(value, 'utf8').toString('latin1')];
   return [...new Set([...encoded, ...encoded.map(jsonInner)])].filter((form) => form.length > 0);
 }
 

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnApiError, EarnClient } from '../src/index.js';
 import type { ClientAuthMethod, EarnRequestEvent, EarnResponseEvent, EarnRetryEvent, EntityConfigInput } from '../src/index.js';
 import { EchoServer } from './support/echo-server.js';
+import { FakeEarnServer } from './support/fake-earn-server.js';
 import type { EchoPlace } from './support/echo-server.js';
 
 /** A secret whose raw, URL-encoded, form-encoded and JSON-escaped renderings all differ. */
@@ -154,6 +155,25 @@ describe('redaction by value', () => {
       const value = `${'y'.repeat(padding)}${token}`;
       expect(describeValue(value, [token])).not.toContain(token.slice(0, 5));
       expect((sanitizeCause(`${'y'.repeat(padding + 80)}${token}`, [token]) as Error).message).not.toContain(token.slice(0, 5));
+    }
+  });
+
+  // A review (session 44): fetch reads a header's bytes one character a byte, so a non-ASCII
+  // secret echoed in X-Request-Id came back as `sÃ©cret…`, which no rendering matched.
+  it('a non-ASCII client secret echoed in a header as its UTF-8 bytes is redacted from the error', async () => {
+    const secret = 'sécret-valeur-0123456789';
+    const fake = await FakeEarnServer.start({ clientSecret: secret });
+    try {
+      const asHeaderReadsIt = Buffer.from(secret, 'utf8').toString('latin1');
+      fake.tokenResponder = (_request, response) => {
+        response.writeHead(401, { 'content-type': 'application/json', 'x-request-id': asHeaderReadsIt });
+        response.end(JSON.stringify({ error: 'invalid_client' }));
+      };
+      const error = await failure(new EarnClient(fake.config({ attemptsMax: 1 })).listProducts());
+      expect(error).toMatchObject({ code: 'unauthorized', requestId: '[redacted]' });
+      expect(renderings(error).join('\n')).not.toContain(asHeaderReadsIt.slice(0, 10));
+    } finally {
+      await fake.close();
     }
   });
 
