@@ -9,7 +9,10 @@ const DECODED_CODINGS: ReadonlySet<string> = new Set(['identity', 'gzip', 'x-gzi
 
 /**
  * Refuses (`invalid_response` naming `content-encoding`) a successful download whose
- * `Content-Encoding` names a coding the client did not ask for and does not decode.
+ * `Content-Encoding` names a coding the client did not ask for and does not decode, or lists
+ * `identity` beside another coding: undici decodes nothing then (it stops at a coding it does not
+ * decode, and `identity` is one only alone), so `gzip, identity` handed over gzip bytes, refused
+ * later as text that is not UTF-8 instead of naming the header (a review, session 44).
  */
 export function refuseUndecodedEncoding(request: {
   readonly response: Response;
@@ -21,7 +24,7 @@ export function refuseUndecodedEncoding(request: {
   const header = response.headers.get('content-encoding');
   if (header === null) return;
   const codings = header.split(',').map((coding) => coding.trim().toLowerCase());
-  if (codings.every((coding) => DECODED_CODINGS.has(coding))) return;
+  if (codings.every((coding) => DECODED_CODINGS.has(coding)) && (codings.length === 1 || !codings.includes('identity'))) return;
   const shown = providerText(header, { secrets: request.secrets, lengthMax: PROVIDER_ID_LENGTH_MAX });
   throw new EarnApiError('invalid_response', `${operation}: the ${response.status} answer's content-encoding "${shown}" is not one the client asked for (gzip, deflate, br)`, {
     operation,

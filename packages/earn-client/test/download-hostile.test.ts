@@ -98,7 +98,7 @@ describe('fetchReportToFile under hostile answers ends with a typed error and le
     expect(error.code).toBe('limit_exceeded');
   });
 
-  it.each([['zstd'], ['compress'], ['x-custom'], ['gzip, x-custom']])('a Content-Encoding %j the client cannot decode is invalid_response naming content-encoding', async (coding) => {
+  it.each([['zstd'], ['compress'], ['x-custom'], ['gzip, x-custom'], ['gzip, identity'], ['identity, gzip']])('a Content-Encoding %j the client cannot decode is invalid_response naming content-encoding', async (coding) => {
     server.on('GET', reportPath, text(200, body, { 'content-type': 'application/json', 'content-encoding': coding }));
     const error = await failedDownload();
     expect(error).toMatchObject({ code: 'invalid_response', field: 'content-encoding' });
