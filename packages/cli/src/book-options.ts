@@ -71,8 +71,11 @@ export function loggerOf(flags: BookFlags, io: CliIo): CliLogger {
 
 /** Reads the configuration named by `--config` or `EARNBOOK_CONFIG`, or the empty one. */
 export async function resolveConfig(flags: BookFlags, io: CliIo): Promise<CliConfig> {
-  const path = flags.config ?? io.env['EARNBOOK_CONFIG'];
-  return path === undefined || path === '' ? EMPTY_CONFIG : loadConfig(checkPath(path, flags.config === undefined ? 'EARNBOOK_CONFIG' : '--config'), io.cwd);
+  // `--config ''` is refused (checkPath), not read as "no configuration": it replaced
+  // EARNBOOK_CONFIG silently. An empty EARNBOOK_CONFIG still means none.
+  if (flags.config !== undefined) return loadConfig(checkPath(flags.config, '--config'), io.cwd);
+  const path = io.env['EARNBOOK_CONFIG'];
+  return path === undefined || path === '' ? EMPTY_CONFIG : loadConfig(checkPath(path, 'EARNBOOK_CONFIG'), io.cwd);
 }
 
 /** Opens the books named by the flags, the environment or the configuration. */

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency, textDefect } from '@earnbook/ledger';
 import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
+import { EarnApiError, resolveEntityConfig } from '@earnbook/earn-client';
 import { readFileAtMost } from './bounded-read.js';
 import { CliError } from './cli-error.js';
 import { jsonSyntaxErrorPosition } from './json-syntax-position.js';
@@ -195,7 +196,7 @@ function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
   if (!ENV_NAME_PATTERN.test(clientSecretEnv)) invalid(`${field}.clientSecretEnv`, 'must be an environment variable name (letters, digits, "_")', clientSecretEnv);
   const method = api['clientAuthMethod'];
   if (method !== undefined && method !== 'client_secret_basic' && method !== 'client_secret_post') invalid(`${field}.clientAuthMethod`, 'must be client_secret_basic or client_secret_post', method);
-  return Object.freeze({
+  const checked = Object.freeze({
     baseUrl: url('baseUrl'),
     tokenUrl: url('tokenUrl'),
     clientId: text(api['clientId'], `${field}.clientId`, 500),
@@ -209,6 +210,26 @@ function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
     ...(api['downloadIdleTimeoutMs'] === undefined ? {} : { downloadIdleTimeoutMs: positiveInteger(api['downloadIdleTimeoutMs'], `${field}.downloadIdleTimeoutMs`) }),
     ...(api['downloadRetryTotalMsMax'] === undefined ? {} : { downloadRetryTotalMsMax: positiveInteger(api['downloadRetryTotalMsMax'], `${field}.downloadRetryTotalMsMax`) }),
   });
+  checkWithClient(checked, field);
+  return checked;
+}
+
+/**
+ * The Earn client's own check of an entity's settings (its limits, plain HTTP on loopback only, no
+ * query in `baseUrl`), made when the file is read: an `attemptsMax` of 100 or a `baseUrl` over
+ * plain HTTP passed here and failed only at `reconcile --fetch`, under the client's name for the
+ * field (a review, session 44). The secret is not known yet: a stand-in is checked.
+ */
+function checkWithClient(api: EarnApiEntityConfig, field: string): void {
+  const settings: Record<string, unknown> = { ...api };
+  delete settings['clientSecretEnv'];
+  try {
+    resolveEntityConfig({ ...(settings as Omit<EarnApiEntityConfig, 'clientSecretEnv'>), entityId: field.slice(field.lastIndexOf('.') + 1), clientSecret: 'stand-in' });
+  } catch (error) {
+    if (!(error instanceof EarnApiError)) throw error;
+    const key = error.field ?? error.path;
+    invalid(key === undefined ? field : `${field}.${key}`, error.message.startsWith(`${key} `) ? error.message.slice(`${key} `.length) : error.message);
+  }
 }
 
 /**
@@ -225,22 +246,31 @@ function checkAgainstSchema(json: unknown): void {
 }
 
 /**
+ * Levels of nesting a configuration may hold (the top object is level 1; the deepest field the
+ * schema names is at level 4). A `$comment` 3,000 levels deep overflowed the recursive checks
+ * below and ended the CLI with a stack trace (a review, session 44).
+ */
+export const CONFIG_DEPTH_MAX = 32;
+
+/**
  * Refuses text that is not well-formed (a lone surrogate, NUL) in any key or value, comments
  * included, naming where: a lone surrogate would reach a file name or an HTTP header as U+FFFD.
+ * Refuses a value nested deeper than {@link CONFIG_DEPTH_MAX} levels.
  */
-function checkText(value: unknown, field: string, secret = false): void {
+function checkText(value: unknown, field: string, secret = false, depth = 1): void {
   const at = (key: string | number) => (typeof key === 'number' ? `${field}[${key}]` : field === '' ? configKeyName(key) : `${field}.${configKeyName(key)}`);
+  if (depth > CONFIG_DEPTH_MAX && typeof value === 'object' && value !== null) invalid(field || '(root)', `nests deeper than ${CONFIG_DEPTH_MAX} levels`);
   if (typeof value === 'string') {
     const defect = textDefect(value);
     // Under a secret key the value is never echoed, not even in this error.
     if (defect !== undefined) invalid(field || '(root)', `must be well-formed text, not hold ${defect}`, ...(secret ? [] : [value]));
   } else if (Array.isArray(value)) {
-    value.forEach((item: unknown, index) => checkText(item, at(index), secret));
+    value.forEach((item: unknown, index) => checkText(item, at(index), secret, depth + 1));
   } else if (typeof value === 'object' && value !== null) {
     for (const [key, item] of Object.entries(value)) {
       const defect = textDefect(key);
       if (defect !== undefined) invalid(at(key), `is a key that is not well-formed text (it holds ${defect})`);
-      checkText(item, at(key), secret || SECRET_KEYS.has(key));
+      checkText(item, at(key), secret || SECRET_KEYS.has(key), depth + 1);
     }
   }
 }

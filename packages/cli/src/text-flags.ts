@@ -18,6 +18,9 @@ export const PATH_LENGTH_MAX = 4096;
  * `field`. The error shows `shown` (default `value`): a connection URL passes its redacted form.
  */
 export function checkPath(value: string, field: string, shown: string = value): string {
+  // An empty path resolves to the working folder: `--out ''` wrote an export there, and
+  // `--config ''` ran with no configuration at all (a review, session 44).
+  if (value === '') throw new CliError('invalid_flag', `${field} must name a path, got an empty text`, { field, value: describeValue(shown) });
   const defect = textDefect(value);
   if (defect !== undefined) throw new CliError('invalid_flag', `${field} must be a well-formed path, not hold ${defect}`, { field, value: describeValue(shown) });
   if (value.length > PATH_LENGTH_MAX) throw new CliError('invalid_flag', `${field} has ${value.length} characters, more than ${PATH_LENGTH_MAX}`, { field, value: describeValue(shown) });

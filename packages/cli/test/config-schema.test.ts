@@ -1,8 +1,9 @@
 /** The published JSON Schema of the configuration: the file is the schema, and the CLI applies it. */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_JSON_SCHEMA, CliError, configSchemaError, parseConfig } from '../src/index.js';
+import { CONFIG_DEPTH_MAX } from '../src/cli-config.js';
 import { earnClientOf } from '../src/fetch-report.js';
 import { ENTITIES, runCli, workspace } from './fixtures.js';
 
@@ -99,6 +100,53 @@ describe('earnbook.schema.json', () => {
       const result = await runCli(['breaks', 'list', '--entity', 'defi', '--database', ws.database, '--config', bad], { cwd: ws.dir });
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('(code invalid_config, field entities[0].zone)');
+    } finally {
+      await ws.remove();
+    }
+  });
+
+  // A review (session 44): these passed the file's check and failed later, or crashed.
+  it("checks earnApi with the Earn client's own rules when the file is read, naming the config's field", () => {
+    const api = { baseUrl: 'https://earn.example.com', tokenUrl: 'https://auth.example.com/t', clientId: 'c', clientSecretEnv: 'S' };
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ attemptsMax: 100 }, 'earnApi.defi.attemptsMax', /from 1 to 20/],
+      [{ timeoutMs: 700_000 }, 'earnApi.defi.timeoutMs', /from 1 to 600000/],
+      [{ retryTotalMsMax: 4_000_000 }, 'earnApi.defi.retryTotalMsMax', /from 1 to 3600000/],
+      [{ baseUrl: 'http://earn.example.com' }, 'earnApi.defi.baseUrl', /https/],
+      [{ baseUrl: 'https://earn.example.com/?x=1' }, 'earnApi.defi.baseUrl', /query/],
+    ];
+    for (const [bad, field, reason] of cases) {
+      const error = refused({ earnApi: { defi: { ...api, ...bad } } });
+      expect(error.field, field).toBe(field);
+      expect(error.code).toBe('invalid_config');
+      expect(error.message).toMatch(reason);
+    }
+    expect(parseConfig({ earnApi: { defi: { ...api, baseUrl: 'http://127.0.0.1:8080' } } }).earnApi['defi']?.baseUrl).toBe('http://127.0.0.1:8080');
+  });
+
+  it('refuses a value nested deeper than CONFIG_DEPTH_MAX levels as invalid_config, not a stack overflow', () => {
+    let deep: unknown = 'x';
+    for (let level = 0; level < 3000; level++) deep = [deep];
+    const error = refused({ $comment: deep });
+    expect(error.code).toBe('invalid_config');
+    expect(error.message).toContain(`nests deeper than ${CONFIG_DEPTH_MAX} levels`);
+    // Within the bound, the schema's own check answers ($comment is a string).
+    let shallow: unknown = 'x';
+    for (let level = 0; level < CONFIG_DEPTH_MAX - 2; level++) shallow = [shallow];
+    expect(refused({ $comment: shallow })).toMatchObject({ code: 'invalid_config', field: '$comment', message: expect.stringContaining('must be string') });
+  });
+
+  it("refuses an empty --config (it replaced EARNBOOK_CONFIG with no configuration) and an empty --out (the working folder)", async () => {
+    const ws = await workspace();
+    try {
+      const bad = await ws.writeConfig('bad.json', { typo: 1 });
+      const withEnv = await runCli(['verify', '--database', ws.database, '--config', ''], { cwd: ws.dir, env: { EARNBOOK_CONFIG: bad } });
+      expect(withEnv.code).toBe(2);
+      expect(withEnv.stderr).toContain('(code invalid_flag, field --config)');
+      const out = await runCli(['export', '--entity', 'defi', '--from', '2025-03-18', '--to', '2025-03-18', '--database', ws.database, '--config', ws.configFile, '--out', ''], { cwd: ws.dir });
+      expect(out.code).toBe(2);
+      expect(out.stderr).toContain('(code invalid_flag, field --out)');
+      expect((await readdir(ws.dir)).filter((name) => name.endsWith('.csv') || name === 'manifest.json')).toEqual([]);
     } finally {
       await ws.remove();
     }
