@@ -22,6 +22,8 @@ import { readArray, readFields } from './input-fields.js';
 import type { TransactionKind } from './posting.js';
 import type { LedgerDatabase } from './db/schema.js';
 import * as earnRepository from './db/earn-repository.js';
+import { checkBookingRepeat } from './booking-repeat.js';
+import { writeWhole } from './partial-writes.js';
 import type { EarnAccountRow } from './db/earn-repository.js';
 
 /** Bytes of provider data (JSON) stored with one booking. */
@@ -347,6 +349,8 @@ export class EarnBooks {
     const providerData = jsonText(input.providerData, 'providerData', PROVIDER_DATA_BYTES_MAX);
     const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
     const work = async (within: PostingScope): Promise<PostResult> => {
+      const stored = await earnRepository.selectBooking(within.db, { entity: account.entity, providerBookingId });
+      if (stored !== undefined) checkBookingRepeat(stored, { kind, providerBookingId, earnAccountId: account.earnAccountId, amount, occurredAt, providerData });
       // The system accounts are opened with the posting, in this transaction: a refused booking leaves none.
       const result = await this.ledger.postWithSystemAccounts(
         { entity: account.entity, currency: account.currency },
@@ -354,7 +358,9 @@ export class EarnBooks {
         within,
       );
       if (result.status === 'created') {
-        await earnRepository.insertBooking(within.db, {
+        // After the posting: a failure here (another process booking the id meanwhile) leaves the
+        // scope unable to commit, as a posting that failed part-way does.
+        await writeWhole(within.db, () => earnRepository.insertBooking(within.db, {
           entity: account.entity,
           provider_booking_id: providerBookingId,
           kind,
@@ -364,7 +370,7 @@ export class EarnBooks {
           occurred_at: occurredAt,
           provider_data: providerData,
           transaction_id: result.transaction.id,
-        });
+        }));
       }
       return result;
     };

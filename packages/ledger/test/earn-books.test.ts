@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EarnBooks, LedgerError, parseInterestTerms } from '../src/index.js';
 import type { Ledger } from '../src/index.js';
 import { DIALECTS, freshLedger } from './dialects.js';
+import { snapshotDatabase } from './support/snapshot.js';
+import type { Kysely } from 'kysely';
 
 async function expectCode(promise: Promise<unknown>, code: string, field?: string): Promise<void> {
   const error = await promise.then(
@@ -94,6 +96,37 @@ describe.each(DIALECTS)('Earn mirror on %s', (dialect) => {
     await expectCode(books.recordDeposit({ ...deposit('1', 'b-4'), earnAccountId: 'missing' }), 'unknown_account', 'earnAccountId');
     await expectCode(books.recordDeposit({ ...deposit('-1', 'b-4') }), 'invalid_amount', 'amount');
     await expectCode(books.recordDeposit({ ...deposit('1', 'b-4'), providerData: 'text' }), 'invalid_input', 'providerData');
+    await ledger.verify({ entity: 'defi' });
+  });
+
+  // A review (session 44): a deposit's id given to a withdrawal was posted, then its booking row
+  // refused with a raw driver error (committed half inside a caller's transact that caught it);
+  // another providerData under the same id was answered exists and dropped.
+  it('refuses a booking id stored as another booking before posting, naming the caller\'s field, writing nothing', async () => {
+    await books.recordDeposit(deposit('1', 'b-1'));
+    const before = await snapshotDatabase(ledger.db as Kysely<unknown>);
+    await expectCode(books.recordWithdrawal({ ...deposit('0.4', 'b-1'), idempotencyKey: 'wd-1' }), 'duplicate_provider_id', 'providerBookingId');
+    let caught: unknown;
+    await ledger.transact(async (scope) => {
+      caught = await books.recordWithdrawal({ ...deposit('0.4', 'b-1'), idempotencyKey: 'wd-2' }, scope).catch((error: unknown) => error);
+    });
+    expect(caught).toMatchObject({ code: 'duplicate_provider_id', field: 'providerBookingId' });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ providerData: { id: 'b-1', amount: '999', status: 'Reversed' } }, 'providerData'],
+      [{ amount: '2' }, 'amount'],
+      [{ occurredAt: '2025-03-18T11:00:00Z' }, 'occurredAt'],
+    ];
+    for (const [change, field] of cases) {
+      await expectCode(books.recordDeposit({ ...deposit('1', 'b-1'), ...change }), 'idempotency_conflict', field);
+    }
+    expect(await snapshotDatabase(ledger.db as Kysely<unknown>)).toBe(before);
+    await books.registerUser({ partnerUserId: 'bob', earnUsers: [{ entity: 'defi', earnUserId: 'eu-d-2' }] });
+    await books.openEarnAccount({ entity: 'defi', earnAccountId: 'acc-2', earnUserId: 'eu-d-2', providerProductId: 'btc-fixed', currency: 'BTC' });
+    const afterOpen = await snapshotDatabase(ledger.db as Kysely<unknown>);
+    await expectCode(books.recordDeposit({ ...deposit('1', 'b-1'), earnAccountId: 'acc-2' }), 'idempotency_conflict', 'earnAccountId');
+    expect(await snapshotDatabase(ledger.db as Kysely<unknown>)).toBe(afterOpen);
+    // The same booking again, its provider data's keys in another order: exists.
+    expect((await books.recordDeposit({ ...deposit('1', 'b-1'), providerData: { status: 'Booked', amount: '1', id: 'b-1' } })).status).toBe('exists');
     await ledger.verify({ entity: 'defi' });
   });
 
