@@ -123,6 +123,21 @@ export function isInstanceInput<T>(value: unknown, type: abstract new (...args: 
 }
 
 /**
+ * Whether `value` (an object) is a plain object, its prototype `Object.prototype` or null, for a
+ * caller's input: one that cannot answer (a revoked proxy, a throwing `getPrototypeOf` trap) is
+ * {@link unreadable}. A Map, a Date or a class instance is not: their entries are not own
+ * enumerable fields, and read as pairs they stored as `{}`.
+ */
+export function isPlainObjectInput(value: object, field: string): boolean {
+  try {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    return prototype === Object.prototype || prototype === null;
+  } catch (cause) {
+    throw unreadable(field, cause);
+  }
+}
+
+/**
  * `input` when it is an object (not `null`, not an array), for reading its fields; otherwise
  * `invalid_input` naming `field` and the value (reading a field of `null` was a raw TypeError).
  */

@@ -4,7 +4,7 @@
  * account rules is decided by {@link planPosting} once the accounts are known.
  */
 import { createHash } from 'node:crypto';
-import { LedgerError, assertInvariant, describeValue, isArrayInput } from './errors.js';
+import { LedgerError, assertInvariant, describeValue, isArrayInput, isPlainObjectInput } from './errors.js';
 import { formatUnits, isStorableUnits, parseUnits, storageLimitExceeded } from './money.js';
 import { accountingDayOf, formatInstant, parseInstant } from './calendar.js';
 import type { AccountKind, NormalSide } from './chart.js';
@@ -126,6 +126,8 @@ function readPairs(value: object): [string, unknown][] {
 export function parseMetadata(value: unknown): string | null {
   if (value === undefined) return null;
   if (typeof value !== 'object' || value === null || isArrayInput(value, 'metadata')) return invalid('metadata', value, 'must be an object of strings');
+  // A Map, a Date or a class instance (its fields getters) was stored as {} (a review, session 44).
+  if (!isPlainObjectInput(value, 'metadata')) return invalid('metadata', value, 'must be a plain object of strings, not a Map, a Date or a class instance');
   const pairs = readPairs(value);
   if (pairs.length > METADATA_PAIRS_MAX) return invalid('metadata', value, `must have at most ${METADATA_PAIRS_MAX} pairs`);
   // No prototype: a key `__proto__` would otherwise call the prototype's setter and vanish from
