@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EarnBooks } from '@earnbook/ledger';
 import { exportBreaksCsv, exportJournalCsv, exportSettlementsCsv } from '../src/export/index.js';
+import { spreadsheetTextCell } from '../src/export/csv-sink.js';
 import { DIALECTS, memoryOutput, openTestBooks } from './export-books.js';
 import type { TestBooks } from './export-books.js';
 
@@ -97,5 +98,17 @@ describe.each(DIALECTS)('provider text that a spreadsheet would read as a number
     expect(deposit).toMatchObject({ provider_id: LONG_ID, account: 'user:0042', credit: '1.500000000000000000' });
     expect(found).toMatchObject({ provider_id: '1e5', earn_account_id: '0042', expected: '0042', actual: '3-18', resolution_reason: `'=HYPERLINK("x")` });
     expect(settlement).toMatchObject({ transaction_hash: HASH, instruction_amount: '1.500000000000000000' });
+  });
+});
+
+// A review (session 44): month names, AM/PM times, currency signs and error literals slipped
+// through the pattern of digits and punctuation.
+describe('spreadsheetTextCell', () => {
+  it.each(['SEPT2', 'MARCH1', '18-Mar', 'Mar-18', '1 Jan 2025', 'Jun 5', '12:30 PM', '9am', '$1,000', '(€5)', '5 €', '#N/A', '#DIV/0!', '#value!', '0042', '1e5', '3-18', 'TRUE'])('writes %j, which a spreadsheet reads as a date, a number or an error, as a text formula', (cell) => {
+    expect(spreadsheetTextCell(cell)).toBe(`="${cell}"`);
+  });
+
+  it.each(['acc-1', 'Mar', 'march', 'Sept', 'may-be', 'dec-1-x', 'pm', 'AM', '#1', 'user:0042', "'=1+1", 'e3f5c1f9-4c42-557b-a861-3717b3170a95'])('keeps %j as it is', (cell) => {
+    expect(spreadsheetTextCell(cell)).toBe(cell);
   });
 });

@@ -77,6 +77,23 @@ export const SPREADSHEET_TEXT_LENGTH_MAX = 255;
 const SPREADSHEET_CONVERTS = /^(?:[\d\s.,:/+\-eE%()]*\d[\d\s.,:/+\-eE%()]*|true|false)$/i;
 
 /**
+ * Text a spreadsheet reads as something else that {@link SPREADSHEET_CONVERTS} misses (a review,
+ * session 44): a date written with a month's name and a digit (`SEPT2`, `MARCH1`, `18-Mar`,
+ * `1 Jan 2025`), a time with AM/PM (`12:30 PM`), an amount with a currency sign (`$1,000`,
+ * `5 €`), and an error literal (`#N/A`, `#DIV/0!`).
+ */
+const SPREADSHEET_CONVERTS_WORDS = new RegExp(
+  [
+    '^(?=.*\\d)[\\d\\s.,/\\-]*(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)[\\d\\s.,/\\-]*$',
+    '^[\\d\\s.:]*\\d[\\d\\s.:]*[ap]m?$',
+    '^[-+(]?\\s*[$€£¥]\\s*[\\d.,]*\\d[\\d.,]*\\)?$',
+    '^[-+(]?[\\d.,]*\\d[\\d.,]*\\s*[$€£¥]\\)?$',
+    '^#(?:n/a|null!|div/0!|value!|ref!|name\\?|num!|spill!|calc!|getting_data)$',
+  ].join('|'),
+  'i',
+);
+
+/**
  * A text cell as the spreadsheet profile writes it: text a spreadsheet would turn into a number
  * or a date ({@link SPREADSHEET_CONVERTS}: an id `00012345678901234567890` shown as 1.23457E+22)
  * becomes the text formula `="…"`, as the amounts do; other text stays as it is (an escaped
@@ -86,7 +103,7 @@ const SPREADSHEET_CONVERTS = /^(?:[\d\s.,:/+\-eE%()]*\d[\d\s.,:/+\-eE%()]*|true|
  * @example spreadsheetTextCell('acc-1') // 'acc-1'
  */
 export function spreadsheetTextCell(cell: string): string {
-  return cell.length <= SPREADSHEET_TEXT_LENGTH_MAX && SPREADSHEET_CONVERTS.test(cell) ? `="${cell}"` : cell;
+  return cell.length <= SPREADSHEET_TEXT_LENGTH_MAX && (SPREADSHEET_CONVERTS.test(cell) || SPREADSHEET_CONVERTS_WORDS.test(cell)) ? `="${cell}"` : cell;
 }
 
 /** An open CSV writer. */
