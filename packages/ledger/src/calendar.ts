@@ -13,7 +13,7 @@
  * read here; all zone arithmetic goes through `Intl.DateTimeFormat` and UTC fields, so results
  * are the same whatever `TZ` the process runs under.
  */
-import { LedgerError, describeValue } from './errors.js';
+import { LedgerError, describeValue, isInstanceInput } from './errors.js';
 import { optionalWholeNumber } from './whole-number.js';
 import { MS_PER_400_YEARS, MS_PER_DAY, dayStartMs, partValue, utcMs, zoneStateOf } from './calendar-zones.js';
 export { assertTimeZone, sameTimeZone } from './calendar-zones.js';
@@ -183,8 +183,15 @@ function invalidInstant(input: unknown, field: string, reason: string): never {
  * @throws LedgerError `invalid_instant`, naming `field` and the value.
  */
 export function parseInstant(input: unknown, field = 'instant'): Date {
-  if (input instanceof Date) {
-    const ms = input.getTime();
+  if (isInstanceInput(input, Date, field)) {
+    // Read as a Date's own slot: a proxy of a Date, or an object made from Date.prototype, passes
+    // instanceof but has none, and `getTime` threw a raw TypeError (a review, session 44).
+    let ms = Number.NaN;
+    try {
+      ms = Date.prototype.getTime.call(input);
+    } catch {
+      return invalidInstant('(not a Date)', field, 'must be an ISO-8601 string or a Date');
+    }
     if (Number.isNaN(ms)) return invalidInstant(input, field, 'must be a valid date');
     return new Date(checkInstantRange(ms, input, field));
   }

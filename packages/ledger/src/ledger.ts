@@ -15,7 +15,7 @@ import type { Amount } from './money.js';
 import { formatInstant, parseAccountingDay } from './calendar.js';
 import { SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind } from './chart.js';
-import { normalizePosting, readPosting } from './posting.js';
+import { TRANSACTION_KINDS, normalizePosting, readPosting } from './posting.js';
 import { readFields, requireFunction } from './input-fields.js';
 import { requireWellFormed } from './text.js';
 import type { NormalizedPosting, PostingInput, TransactionKind } from './posting.js';
@@ -99,6 +99,27 @@ export let postLinesWithKnownAccounts: (
  * const ledger = await Ledger.open({ storage: { db, dialect } });
  * const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
  */
+/**
+ * The ledger's clock: `now` (default the system clock) read through a check, each reading a real
+ * Date of a valid time (a copy), else `invalid_input` naming `now`. A clock answering a string, a
+ * proxy of a Date or an invalid Date reached the journal's timestamps as a raw TypeError.
+ */
+function checkedClock(now: unknown): () => Date {
+  if (now === undefined) return () => new Date();
+  if (typeof now !== 'function') throw new LedgerError('invalid_input', `now must be a function returning a Date, got ${describeValue(now)}`, { field: 'now', value: describeValue(now) });
+  return () => {
+    const reading: unknown = (now as () => unknown)();
+    let ms = Number.NaN;
+    try {
+      ms = Date.prototype.getTime.call(reading as Date);
+    } catch {
+      // Not a Date (a proxy of one, a string): refused below.
+    }
+    if (!Number.isFinite(ms)) throw new LedgerError('invalid_input', `now must return a valid Date, got ${describeValue(reading)}`, { field: 'now', value: describeValue(reading) });
+    return new Date(ms);
+  };
+}
+
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known, options) =>
@@ -129,7 +150,7 @@ export class Ledger {
     this.logger = options.logger ?? SILENT_LEDGER_LOGGER;
     if (options.logger !== undefined) options.storage.dialect.logConnectionErrorsTo?.(options.logger);
     this.#currencyScales = Object.freeze({ ...(options.currencyScales ?? {}) });
-    this.#now = options.now ?? (() => new Date());
+    this.#now = checkedClock(options.now);
     const accounts = new AccountDirectory({ db: this.db, now: this.#now });
     const storageDialect = options.storage.dialect;
     this.#accounts = accounts;
@@ -152,6 +173,9 @@ export class Ledger {
     for (const [currency, scale] of Object.entries(options.currencyScales ?? {})) assertScale(scale, `currencyScales.${currency}`);
     // Every option is checked before the migration creates or upgrades the books.
     checkGroupCommitOptions(options.groupCommit ?? {});
+    // The clock read once: one that is not a function or answers no real Date is refused here,
+    // not after the migration (a review, session 44).
+    checkedClock(options.now)();
     if (options.logger !== undefined && !isLedgerLogger(options.logger)) {
       throw new LedgerError('invalid_input', `logger must have info, warn, error and debug methods, got ${describeValue(options.logger)}`, { field: 'logger', value: describeValue(options.logger) });
     }
@@ -488,6 +512,8 @@ export class Ledger {
 
   /** The transaction of a provider id and kind, if any. */
   async transactionByProviderId(entity: string, kind: TransactionKind, providerId: string): Promise<JournalTransaction | undefined> {
+    // A kind that is none (an object, an array) reached the driver as a raw TypeError or SqliteError.
+    if (!(TRANSACTION_KINDS as readonly unknown[]).includes(kind)) throw new LedgerError('invalid_input', `kind must be a transaction kind (${TRANSACTION_KINDS.join(', ')}), got ${describeValue(kind)}`, { field: 'kind', value: describeValue(kind) });
     const row = await repository.findTransactionByProviderId(this.db, this.entity(entity).id, kind, requireWellFormed(providerId, 'providerId'));
     return row === undefined ? undefined : readTransaction(this.db, row.id);
   }

@@ -4,7 +4,7 @@
  * them (an entity's zone is fixed once stored).
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, describeValue, isArrayInput } from './errors.js';
+import { LedgerError, describeValue, isArrayInput, requireObject } from './errors.js';
 import { readArray, readFields, readRecord } from './input-fields.js';
 import { assertTimeZone, formatInstant, sameTimeZone } from './calendar.js';
 import { parseKey } from './posting.js';
@@ -69,7 +69,9 @@ export function parseEntities(configs: readonly LedgerEntity[]): Map<string, Led
     throw new LedgerError('invalid_input', `entities must list 1 to ${ENTITIES_MAX} entities`, { field: 'entities', value: describeValue(configs) });
   }
   const entities = new Map<string, LedgerEntity>();
-  configs.forEach((config, index) => {
+  configs.forEach((given, index) => {
+    // `null` or a text in the list was a raw TypeError (a review, session 44).
+    const config = requireObject(given, `entities[${index}]`);
     const id = parseKey(config.id, `entities[${index}].id`);
     const timeZone = assertTimeZone(config.timeZone, `entities[${index}].timeZone`);
     if (entities.has(id)) throw new LedgerError('invalid_input', `entities[${index}].id ${id} is listed twice`, { field: `entities[${index}].id`, value: id });

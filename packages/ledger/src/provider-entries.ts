@@ -14,7 +14,7 @@
  * inside it (on SQLite the one connection is held by that transaction).
  */
 import type { Kysely } from 'kysely';
-import { LedgerError, describeValue, isArrayInput } from './errors.js';
+import { LedgerError, describeValue, isArrayInput, requireObject } from './errors.js';
 import { absoluteStoredAmount } from './money.js';
 import type { Amount } from './money.js';
 import { parseAccountingDay } from './calendar.js';
@@ -99,6 +99,19 @@ function checkKinds(kinds: readonly TransactionKind[] | undefined): readonly Tra
   return kinds;
 }
 
+/**
+ * A list of ids a lookup takes: an array of strings, at most `max` (a text, or an element that is
+ * no string, reached the driver and failed as a raw SqliteError or TypeError; a review, session 44).
+ */
+function checkIds(ids: unknown, max: number, field: string): readonly string[] {
+  if (!isArrayInput(ids, field)) throw new LedgerError('invalid_input', `${field} must be an array of ids, got ${describeValue(ids)}`, { field, value: describeValue(ids) });
+  checkLimit(Math.max(1, ids.length), max, `${field}.length`);
+  for (let index = 0; index < ids.length; index++) {
+    if (typeof ids[index] !== 'string') throw new LedgerError('invalid_input', `${field}[${index}] must be a string, got ${describeValue(ids[index])}`, { field: `${field}[${index}]`, value: describeValue(ids[index]) });
+  }
+  return ids as readonly string[];
+}
+
 function checkLimit(limit: number, max: number, field: string): number {
   return wholeNumber(limit, { field, min: 1, max });
 }
@@ -138,6 +151,7 @@ export async function providerEntriesOfDayInBookOrder(
   input: { entity: string; day: string; after: ProviderEntryBookCursor | null; limit: number; kinds?: readonly TransactionKind[] },
   db: Kysely<LedgerDatabase> = ledger.db,
 ): Promise<ProviderEntryBookPage> {
+  requireObject(input, 'input');
   const entity = ledger.entity(input.entity).id;
   const day = parseAccountingDay(input.day, 'day');
   const limit = checkLimit(input.limit, PROVIDER_ENTRY_PAGE_SIZE_MAX, 'limit');
@@ -182,9 +196,10 @@ export function sameProviderDayMark(a: ProviderDayMark, b: ProviderDayMark): boo
 
 /** The provider entries of any day that carry one of `providerIds`, by transaction id. */
 export async function providerEntriesByIds(ledger: Ledger, input: { entity: string; providerIds: readonly string[] }, db: Kysely<LedgerDatabase> = ledger.db): Promise<ProviderEntry[]> {
+  requireObject(input, 'input');
   const entity = ledger.entity(input.entity).id;
-  checkLimit(Math.max(1, input.providerIds.length), PROVIDER_LOOKUP_IDS_MAX, 'providerIds.length');
-  return toProviderEntries(await selectProviderEntriesByIds(db, ledger.dialect, { entity, providerIds: input.providerIds }));
+  const providerIds = checkIds(input.providerIds, PROVIDER_LOOKUP_IDS_MAX, 'providerIds');
+  return toProviderEntries(await selectProviderEntriesByIds(db, ledger.dialect, { entity, providerIds }));
 }
 
 /** Earn accounts of an entity by Earn account id: the ledger account and currency of each known one. */
@@ -193,8 +208,9 @@ export async function earnAccountsByIds(
   input: { entity: string; earnAccountIds: readonly string[] },
   db: Kysely<LedgerDatabase> = ledger.db,
 ): Promise<Map<string, { readonly ledgerAccountId: number; readonly currency: string }>> {
+  requireObject(input, 'input');
   const entity = ledger.entity(input.entity).id;
-  checkLimit(Math.max(1, input.earnAccountIds.length), PROVIDER_LOOKUP_IDS_MAX, 'earnAccountIds.length');
-  const rows = await selectEarnAccountsByIds(db, ledger.dialect, { entity, earnAccountIds: input.earnAccountIds });
+  const earnAccountIds = checkIds(input.earnAccountIds, PROVIDER_LOOKUP_IDS_MAX, 'earnAccountIds');
+  const rows = await selectEarnAccountsByIds(db, ledger.dialect, { entity, earnAccountIds });
   return new Map(rows.map((row) => [row.earn_account_id, { ledgerAccountId: row.ledger_account_id, currency: row.currency }]));
 }
