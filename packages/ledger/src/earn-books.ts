@@ -177,7 +177,11 @@ export class EarnBooks {
     return this.ledger.dialect.writeTransaction(this.#db, async (trx) => {
       const existing = await earnRepository.selectProductVersion(trx, { entity, providerProductId, effectiveDay });
       if (existing !== undefined) {
-        if (existing.content_hash !== contentHash) conflict('providerProductId', providerProductId, `already has a different version effective ${effectiveDay}`);
+        if (existing.content_hash !== contentHash) {
+          // The field that differs is named, as every other idempotency conflict does (a review, session 44).
+          const differing = existing.currency !== currency ? 'currency' : existing.name !== name ? 'name' : 'terms';
+          throw new LedgerError('idempotency_conflict', `providerProductId ${providerProductId} already has a version effective ${effectiveDay} with a different ${differing}`, { field: differing, value: providerProductId, context: { differingField: differing } });
+        }
         return { status: 'exists' as const, value: product };
       }
       const previousCurrency = await earnRepository.selectProductCurrency(trx, { entity, providerProductId });

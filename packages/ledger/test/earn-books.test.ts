@@ -99,6 +99,15 @@ describe.each(DIALECTS)('Earn mirror on %s', (dialect) => {
     await ledger.verify({ entity: 'defi' });
   });
 
+  it('names the field a product version recorded again differs in (name, terms), writing nothing', async () => {
+    const version = { entity: 'defi', providerProductId: 'btc-fixed', currency: 'BTC', name: 'BTC fixed interest', effectiveDay: '2025-01-01', terms };
+    const before = await snapshotDatabase(ledger.db as Kysely<unknown>);
+    await expectCode(books.recordProduct({ ...version, name: 'BTC renamed' }), 'idempotency_conflict', 'name');
+    await expectCode(books.recordProduct({ ...version, terms: { ...terms, tiers: [{ fromAmount: '0', toAmount: null, apy: '0.04' }] } }), 'idempotency_conflict', 'terms');
+    expect(await snapshotDatabase(ledger.db as Kysely<unknown>)).toBe(before);
+    expect((await books.recordProduct(version)).status).toBe('exists');
+  });
+
   // A review (session 44): a deposit's id given to a withdrawal was posted, then its booking row
   // refused with a raw driver error (committed half inside a caller's transact that caught it);
   // another providerData under the same id was answered exists and dropped.
