@@ -100,7 +100,8 @@ export function checkTokenAnswerText(text: string, context: TokenAnswerContext):
   if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw refuse('token_type', `must be Bearer, got ${typeof tokenType === 'string' ? 'another type' : kindOf(tokenType)}`, context);
   const expiresIn = answer['expires_in'];
   if (expiresIn !== undefined && !isExpiresIn(expiresIn)) {
-    throw refuse('expires_in', `must be a number of seconds (a JSON number of at least 0, or a string of decimal digits), got ${kindOf(expiresIn)}`, context);
+    const what = typeof expiresIn === 'number' ? (expiresIn < 0 ? 'a negative number' : 'a number past the largest') : typeof expiresIn === 'string' ? 'a string that is not one' : kindOf(expiresIn);
+    throw refuse('expires_in', `must be a number of seconds (a JSON number of at least 0, or a string of decimal digits), got ${what}`, context);
   }
 }
 
@@ -116,13 +117,11 @@ function isExpiresIn(value: unknown): boolean {
   return typeof value === 'string' && EXPIRES_IN_TEXT.test(value);
 }
 
-/** What a refused value of the answer is, without quoting it (it may be a credential). */
+/** What type a refused value of the answer is (`a number`, `an array`), without quoting it (it may be a credential). */
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return Number.isFinite(value) ? 'a negative number' : 'a number past the largest';
-  if (typeof value === 'string') return 'a string that is not one';
   return `${typeof value === 'object' ? 'an' : 'a'} ${typeof value}`;
 }
 

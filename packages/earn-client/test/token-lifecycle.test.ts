@@ -69,6 +69,13 @@ describe('expires_in', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('says what a refused value is without quoting it: a numeric access_token is "a number"', async () => {
+    tokenAnswer('{"access_token":12345,"token_type":"Bearer","expires_in":3600}');
+    const error = await failure(new EarnClient(server.config()).listProducts());
+    expect(error.message).toContain('access_token must be a string, got a number');
+    expect(error.message).not.toContain('12345');
+  });
+
   it.each([['3600'], ['"3600"'], ['0.5'], ['0'], ['3599.999']])('%s is taken', async (value) => {
     tokenAnswer(`{"access_token":"${TOKEN}","token_type":"Bearer","expires_in":${value}}`);
     expect(await new EarnClient(server.config()).listProducts()).toHaveLength(1);
