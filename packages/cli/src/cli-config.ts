@@ -11,6 +11,7 @@ import { LedgerError, assertTimeZone, describeValue, parseAmount, parseCurrency,
 import type { LedgerEntity } from '@earnbook/ledger';
 import { TOLERANCE_UNITS_MAX } from '@earnbook/reconcile';
 import { EarnApiError, resolveEntityConfig } from '@earnbook/earn-client';
+import type { EntityConfigInput } from '@earnbook/earn-client';
 import { readFileAtMost } from './bounded-read.js';
 import { CliError } from './cli-error.js';
 import { jsonSyntaxErrorPosition } from './json-syntax-position.js';
@@ -215,16 +216,36 @@ function checkEarnApi(value: unknown, field: string): EarnApiEntityConfig {
 }
 
 /**
+ * What the Earn client is given for an entity of the configuration: its settings and the secret
+ * read from `clientSecretEnv`. One mapping for the client `--fetch` builds and the check below.
+ */
+export function earnClientSettings(entity: string, api: EarnApiEntityConfig, clientSecret: string): EntityConfigInput {
+  return {
+    entityId: entity,
+    baseUrl: api.baseUrl,
+    tokenUrl: api.tokenUrl,
+    clientId: api.clientId,
+    clientSecret,
+    ...(api.clientAuthMethod === undefined ? {} : { clientAuthMethod: api.clientAuthMethod }),
+    ...(api.scope === undefined ? {} : { scope: api.scope }),
+    ...(api.timeoutMs === undefined ? {} : { timeoutMs: api.timeoutMs }),
+    ...(api.attemptsMax === undefined ? {} : { attemptsMax: api.attemptsMax }),
+    ...(api.retryTotalMsMax === undefined ? {} : { retryTotalMsMax: api.retryTotalMsMax }),
+    ...(api.downloadTimeoutMs === undefined ? {} : { downloadTimeoutMs: api.downloadTimeoutMs }),
+    ...(api.downloadIdleTimeoutMs === undefined ? {} : { downloadIdleTimeoutMs: api.downloadIdleTimeoutMs }),
+    ...(api.downloadRetryTotalMsMax === undefined ? {} : { downloadRetryTotalMsMax: api.downloadRetryTotalMsMax }),
+  };
+}
+
+/**
  * The Earn client's own check of an entity's settings (its limits, plain HTTP on loopback only, no
  * query in `baseUrl`), made when the file is read: an `attemptsMax` of 100 or a `baseUrl` over
  * plain HTTP passed here and failed only at `reconcile --fetch`, under the client's name for the
  * field (a review, session 44). The secret is not known yet: a stand-in is checked.
  */
 function checkWithClient(api: EarnApiEntityConfig, field: string): void {
-  const settings: Record<string, unknown> = { ...api };
-  delete settings['clientSecretEnv'];
   try {
-    resolveEntityConfig({ ...(settings as Omit<EarnApiEntityConfig, 'clientSecretEnv'>), entityId: field.slice(field.lastIndexOf('.') + 1), clientSecret: 'stand-in' });
+    resolveEntityConfig(earnClientSettings(field.slice(field.lastIndexOf('.') + 1), api, 'stand-in'));
   } catch (error) {
     if (!(error instanceof EarnApiError)) throw error;
     const key = error.field ?? error.path;

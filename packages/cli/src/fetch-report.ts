@@ -14,6 +14,7 @@ import type { ReportFile } from '@earnbook/reconcile';
 import { CliError } from './cli-error.js';
 import { releaseTemporaryFile, trackTemporaryFile } from './temporary-files.js';
 import type { CliLogger } from './cli-logger.js';
+import { earnClientSettings } from './cli-config.js';
 import type { CliConfig } from './cli-config.js';
 
 /** Options of {@link fetchDailyReport}. */
@@ -85,22 +86,7 @@ export function earnClientOf(options: Pick<FetchDailyReportOptions, 'config' | '
   }
   const secret = options.env[api.clientSecretEnv];
   if (secret === undefined || secret.length === 0) throw secretEnvNotSet(api.clientSecretEnv, options.entity);
-  return new EarnClient({
-    entityId: options.entity,
-    baseUrl: api.baseUrl,
-    tokenUrl: api.tokenUrl,
-    clientId: api.clientId,
-    clientSecret: secret,
-    ...(api.clientAuthMethod === undefined ? {} : { clientAuthMethod: api.clientAuthMethod }),
-    ...(api.scope === undefined ? {} : { scope: api.scope }),
-    ...(api.timeoutMs === undefined ? {} : { timeoutMs: api.timeoutMs }),
-    ...(api.attemptsMax === undefined ? {} : { attemptsMax: api.attemptsMax }),
-    ...(api.retryTotalMsMax === undefined ? {} : { retryTotalMsMax: api.retryTotalMsMax }),
-    ...(api.downloadTimeoutMs === undefined ? {} : { downloadTimeoutMs: api.downloadTimeoutMs }),
-    ...(api.downloadIdleTimeoutMs === undefined ? {} : { downloadIdleTimeoutMs: api.downloadIdleTimeoutMs }),
-    ...(api.downloadRetryTotalMsMax === undefined ? {} : { downloadRetryTotalMsMax: api.downloadRetryTotalMsMax }),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-  });
+  return new EarnClient({ ...earnClientSettings(options.entity, api, secret), ...(options.logger === undefined ? {} : { logger: options.logger }) });
 }
 
 /**
