@@ -170,6 +170,20 @@ function invalidInstant(input: unknown, field: string, reason: string): never {
 }
 
 /**
+ * The time of a Date read from its own slot (`Date.prototype.getTime`), NaN for an invalid Date,
+ * undefined for anything that has no slot: a proxy of a Date, or an object made from
+ * Date.prototype, passes `instanceof` but `getTime` on it threw a raw TypeError (a review,
+ * session 44). Shared by {@link parseInstant} and the ledger's clock check.
+ */
+export function dateMs(value: unknown): number | undefined {
+  try {
+    return Date.prototype.getTime.call(value as Date);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Parses an instant: an RFC 3339 string with a zone designator (`Z`, `±HH:MM`, `±HHMM` or `±HH`;
  * `t`, `z` and a space separator accepted as RFC 3339 §5.6 allows), such as
  * `2025-03-19T00:01:55.703Z` or `2025-03-19 02:01:55+02:00`, or a valid `Date` (copied). The
@@ -184,14 +198,8 @@ function invalidInstant(input: unknown, field: string, reason: string): never {
  */
 export function parseInstant(input: unknown, field = 'instant'): Date {
   if (isInstanceInput(input, Date, field)) {
-    // Read as a Date's own slot: a proxy of a Date, or an object made from Date.prototype, passes
-    // instanceof but has none, and `getTime` threw a raw TypeError (a review, session 44).
-    let ms = Number.NaN;
-    try {
-      ms = Date.prototype.getTime.call(input);
-    } catch {
-      return invalidInstant('(not a Date)', field, 'must be an ISO-8601 string or a Date');
-    }
+    const ms = dateMs(input);
+    if (ms === undefined) return invalidInstant('(not a Date)', field, 'must be an ISO-8601 string or a Date');
     if (Number.isNaN(ms)) return invalidInstant(input, field, 'must be a valid date');
     return new Date(checkInstantRange(ms, input, field));
   }

@@ -12,10 +12,10 @@ import type { Kysely } from 'kysely';
 import { LedgerError, assertInvariant, describeValue, isArrayInput, requireObject } from './errors.js';
 import { AMOUNT_SCALE_DEFAULT, assertCurrencyScale, assertScale, formatUnits, parseUnits } from './money.js';
 import type { Amount } from './money.js';
-import { formatInstant, parseAccountingDay } from './calendar.js';
+import { dateMs, formatInstant, parseAccountingDay } from './calendar.js';
 import { SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind } from './chart.js';
-import { TRANSACTION_KINDS, normalizePosting, readPosting } from './posting.js';
+import { normalizePosting, parseTransactionKind, readPosting } from './posting.js';
 import { readFields, requireFunction } from './input-fields.js';
 import { requireWellFormed } from './text.js';
 import type { NormalizedPosting, PostingInput, TransactionKind } from './posting.js';
@@ -92,14 +92,6 @@ export let postLinesWithKnownAccounts: (
 ) => Promise<LinesResult>;
 
 /**
- * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
- *
- * @example
- * const { db, dialect } = openSqliteDatabase({ filename: ':memory:' });
- * const ledger = await Ledger.open({ storage: { db, dialect } });
- * const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
- */
-/**
  * The ledger's clock: `now` (default the system clock) read through a check, each reading a real
  * Date of a valid time (a copy), else `invalid_input` naming `now`. A clock answering a string, a
  * proxy of a Date or an invalid Date reached the journal's timestamps as a raw TypeError.
@@ -109,17 +101,20 @@ function checkedClock(now: unknown): () => Date {
   if (typeof now !== 'function') throw new LedgerError('invalid_input', `now must be a function returning a Date, got ${describeValue(now)}`, { field: 'now', value: describeValue(now) });
   return () => {
     const reading: unknown = (now as () => unknown)();
-    let ms = Number.NaN;
-    try {
-      ms = Date.prototype.getTime.call(reading as Date);
-    } catch {
-      // Not a Date (a proxy of one, a string): refused below.
-    }
-    if (!Number.isFinite(ms)) throw new LedgerError('invalid_input', `now must return a valid Date, got ${describeValue(reading)}`, { field: 'now', value: describeValue(reading) });
+    const ms = dateMs(reading);
+    if (ms === undefined || !Number.isFinite(ms)) throw new LedgerError('invalid_input', `now must return a valid Date, got ${describeValue(reading)}`, { field: 'now', value: describeValue(reading) });
     return new Date(ms);
   };
 }
 
+/**
+ * The ledger. Open it with {@link Ledger.open} on a SQLite or PostgreSQL storage.
+ *
+ * @example
+ * const { db, dialect } = openSqliteDatabase({ filename: ':memory:' });
+ * const ledger = await Ledger.open({ storage: { db, dialect } });
+ * const user = await ledger.openAccount({ entity: 'defi', currency: 'BTC', code: 'user:a1', kind: 'user' });
+ */
 export class Ledger {
   static {
     postLinesWithKnownAccounts = (ledger, trx, posting, known, options) =>
@@ -513,8 +508,7 @@ export class Ledger {
   /** The transaction of a provider id and kind, if any. */
   async transactionByProviderId(entity: string, kind: TransactionKind, providerId: string): Promise<JournalTransaction | undefined> {
     // A kind that is none (an object, an array) reached the driver as a raw TypeError or SqliteError.
-    if (!(TRANSACTION_KINDS as readonly unknown[]).includes(kind)) throw new LedgerError('invalid_input', `kind must be a transaction kind (${TRANSACTION_KINDS.join(', ')}), got ${describeValue(kind)}`, { field: 'kind', value: describeValue(kind) });
-    const row = await repository.findTransactionByProviderId(this.db, this.entity(entity).id, kind, requireWellFormed(providerId, 'providerId'));
+    const row = await repository.findTransactionByProviderId(this.db, this.entity(entity).id, parseTransactionKind(kind), requireWellFormed(providerId, 'providerId'));
     return row === undefined ? undefined : readTransaction(this.db, row.id);
   }
 

@@ -96,6 +96,12 @@ function invalid(field: string, value: unknown, reason: string): never {
   throw new LedgerError('invalid_input', `${field} ${reason}, got ${describeValue(value)}`, { field, value: describeValue(value) });
 }
 
+/** A transaction kind ({@link TRANSACTION_KINDS}), else `invalid_input` naming `field`. */
+export function parseTransactionKind(value: unknown, field = 'kind'): TransactionKind {
+  if (!(TRANSACTION_KINDS as readonly unknown[]).includes(value)) return invalid(field, value, `must be one of ${TRANSACTION_KINDS.join(', ')}`);
+  return value as TransactionKind;
+}
+
 /** Checks a key-like string: 1..KEY_LENGTH_MAX printable characters, no surrounding spaces. */
 export function parseKey(value: unknown, field: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > KEY_LENGTH_MAX) {
@@ -171,10 +177,7 @@ export function normalizePosting(input: PostingInput, options: NormalizeOptions)
   // Each field is read once: a getter answering differently later cannot change what is written.
   const fields = readPosting(input);
   const entity = parseKey(fields.entity, 'entity');
-  const kind = fields.kind;
-  if (!(TRANSACTION_KINDS as readonly unknown[]).includes(kind)) {
-    return invalid('kind', kind, `must be one of ${TRANSACTION_KINDS.join(', ')}`);
-  }
+  const kind = parseTransactionKind(fields.kind);
   if (kind === 'reversal' && options.reversesTransactionId === undefined) {
     return invalid('kind', kind, 'is reserved for reverse(); post a correction through reverse()');
   }

@@ -18,7 +18,7 @@ import { LedgerError, describeValue, isArrayInput, requireObject } from './error
 import { absoluteStoredAmount } from './money.js';
 import type { Amount } from './money.js';
 import { parseAccountingDay } from './calendar.js';
-import { TRANSACTION_KINDS } from './posting.js';
+import { parseTransactionKind } from './posting.js';
 import type { TransactionKind } from './posting.js';
 import type { Ledger } from './ledger.js';
 import type { LedgerDatabase } from './db/schema.js';
@@ -91,11 +91,7 @@ function checkKinds(kinds: readonly TransactionKind[] | undefined): readonly Tra
   if (!isArrayInput(kinds, 'kinds') || kinds.length === 0) {
     throw new LedgerError('invalid_input', `kinds must list at least one kind, got ${describeValue(kinds)}`, { field: 'kinds', value: describeValue(kinds) });
   }
-  kinds.forEach((kind: unknown, index) => {
-    if (!(TRANSACTION_KINDS as readonly unknown[]).includes(kind)) {
-      throw new LedgerError('invalid_input', `kinds[${index}] must be a transaction kind (${TRANSACTION_KINDS.join(', ')}), got ${describeValue(kind)}`, { field: `kinds[${index}]`, value: describeValue(kind) });
-    }
-  });
+  kinds.forEach((kind: unknown, index) => parseTransactionKind(kind, `kinds[${index}]`));
   return kinds;
 }
 
