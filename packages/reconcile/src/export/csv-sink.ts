@@ -84,12 +84,18 @@ const SPREADSHEET_CONVERTS = /^(?:[\d\s.,:/+\-eE%()]*\d[\d\s.,:/+\-eE%()]*|true|
  */
 const SPREADSHEET_CONVERTS_WORDS = new RegExp(
   [
-    '^(?=.*\\d)[\\d\\s.,/\\-]*(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)[\\d\\s.,/\\-]*$',
-    '^[\\d\\s.:]*\\d[\\d\\s.:]*[ap]m?$',
-    '^[-+(]?\\s*[$€£¥]\\s*[\\d.,]*\\d[\\d.,]*\\)?$',
-    '^[-+(]?[\\d.,]*\\d[\\d.,]*\\s*[$€£¥]\\)?$',
-    '^#(?:n/a|null!|div/0!|value!|ref!|name\\?|num!|spill!|calc!|getting_data)$',
-  ].join('|'),
+    // A month's name with a digit somewhere: SEPT2, 18-Mar, 1 Jan 2025.
+    /^(?=.*\d)[\d\s.,/-]*(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)[\d\s.,/-]*$/,
+    // A time with AM/PM: 12:30 PM, 9am.
+    /^[\d\s.:]*\d[\d\s.:]*[ap]m?$/,
+    // An amount with a currency sign before or after it: $1,000, (€5), 5 €.
+    /^[-+(]?\s*[$€£¥]\s*[\d.,]*\d[\d.,]*\)?$/,
+    /^[-+(]?[\d.,]*\d[\d.,]*\s*[$€£¥]\)?$/,
+    // An error literal: #N/A, #DIV/0!.
+    /^#(?:n\/a|null!|div\/0!|value!|ref!|name\?|num!|spill!|calc!|getting_data)$/,
+  ]
+    .map((pattern) => pattern.source)
+    .join('|'),
   'i',
 );
 
