@@ -96,7 +96,6 @@ async function buildBooks(ledger: Ledger, accounts: number): Promise<void> {
   });
 }
 
-/** Builds books and the report file for `accounts` Earn accounts. */
 /**
  * Interest reported over what the books compute, per account, in the `build-breaks` variant: past
  * the default tolerance (1 unit), so the night opens an `interest_mismatch` per account (1M breaks
@@ -105,7 +104,7 @@ async function buildBooks(ledger: Ledger, accounts: number): Promise<void> {
 const BREAKS_INTEREST_OFFSET_UNITS = 2n;
 
 /**
- * Builds the books and writes the day's report; with `interestOffsetUnits`, each interest entry
+ * Builds the books and the report file for `accounts` Earn accounts; with `interestOffsetUnits`, each interest entry
  * reports that many units more than the books compute (a night of breaks, `build-breaks`).
  */
 export async function buildNightly(target: string, reportFile: string, accounts: number, interestOffsetUnits = 0n): Promise<{ bytes: number; entries: number }> {
