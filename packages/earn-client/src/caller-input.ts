@@ -4,13 +4,13 @@
  */
 import { EarnApiError } from './errors.js';
 import { textDefect } from './contract/well-formed.js';
-import { OPAQUE_ID_PATTERN } from './contract/openapi.js';
+import { CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX, OPAQUE_ID_PATTERN } from './contract/openapi.js';
 
 /** The longest id a caller may pass (the contract's identifiers). */
 export const IDENTIFIER_LENGTH_MAX = 128;
 
-/** The longest idempotency key. */
-export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
+/** The longest idempotency key (the contract's). */
+export const IDEMPOTENCY_KEY_LENGTH_MAX = CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX;
 
 /** The value as a message shows it: JSON-quoted, its first 40 characters. */
 function shown(value: string): string {

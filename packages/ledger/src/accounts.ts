@@ -9,7 +9,7 @@ import { formatUnits } from './money.js';
 import { formatInstant } from './calendar.js';
 import { ACCOUNT_KIND_RULES, SYSTEM_ACCOUNT_KINDS, isAccountKind } from './chart.js';
 import type { AccountKind } from './chart.js';
-import { parseKey } from './posting.js';
+import { COMPOSED_KEY_LENGTH_MAX, parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
 import { optionalWholeNumber } from './whole-number.js';
 import { ACCOUNTS_PAGE_SIZE_MAX } from './ledger-types.js';
@@ -197,7 +197,7 @@ export class AccountDirectory {
 
   /** Opens an account (entity already checked), or returns the stored one of the same kind. */
   async open(db: Kysely<LedgerDatabase>, input: { entity: string; currency: string; code: string; kind: AccountKind }): Promise<LedgerAccount> {
-    const code = parseKey(input.code, 'code');
+    const code = parseKey(input.code, 'code', COMPOSED_KEY_LENGTH_MAX);
     if (!isAccountKind(input.kind)) throw new LedgerError('invalid_input', `kind must be an account kind, got ${describeValue(input.kind)}`, { field: 'kind', value: describeValue(input.kind) });
     const cached = this.#cachedByCode(db, codeKey(input.entity, input.currency, code));
     if (cached !== undefined) return sameKind(cached, input.kind);

@@ -16,7 +16,7 @@ import { parseInterestTerms } from './interest/index.js';
 import { Ledger, parseCurrency } from './ledger.js';
 import { readAccountPage } from './accounts.js';
 import type { JournalTransaction, PostResult, PostingScope } from './ledger.js';
-import { parseKey } from './posting.js';
+import { COMPOSED_KEY_LENGTH_MAX, parseKey } from './posting.js';
 import { requireWellFormed } from './text.js';
 import { readArray, readFields } from './input-fields.js';
 import type { TransactionKind } from './posting.js';
@@ -351,7 +351,7 @@ export class EarnBooks {
     const amount = this.ledger.parseAmount(input.amount, { field: 'amount', currency: account.currency });
     const occurredAt = formatInstant(parseInstant(input.occurredAt, 'occurredAt'));
     const providerData = jsonText(input.providerData, 'providerData', PROVIDER_DATA_BYTES_MAX);
-    const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey');
+    const idempotencyKey = parseKey(input.idempotencyKey, 'idempotencyKey', COMPOSED_KEY_LENGTH_MAX);
     const work = async (within: PostingScope): Promise<PostResult> => {
       const stored = await earnRepository.selectBooking(within.db, { entity: account.entity, providerBookingId });
       if (stored !== undefined) checkBookingRepeat(stored, { kind, providerBookingId, earnAccountId: account.earnAccountId, amount, occurredAt, providerData });

@@ -43,7 +43,7 @@ export {
 export type { AccountingDay } from './calendar.js';
 export { ACCOUNT_KINDS, ACCOUNT_KIND_RULES, POSTING_RULES, SYSTEM_ACCOUNT_KINDS, postingRuleEntries, isAccountKind, userAccountCode } from './chart.js';
 export type { AccountKind, AccountKindRule, PostingRuleAccounts, PostingRuleKind, NormalSide } from './chart.js';
-export { ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, RESERVED_KEY_PREFIX, REVERSAL_ENTRIES_MAX, TRANSACTION_KINDS } from './posting.js';
+export { COMPOSED_KEY_LENGTH_MAX, ENTRIES_PER_TRANSACTION_MAX, KEY_LENGTH_MAX, RESERVED_KEY_PREFIX, REVERSAL_ENTRIES_MAX, TRANSACTION_KINDS } from './posting.js';
 export type { EntryInput } from './entry-input.js';
 export type { PostingInput, TransactionKind } from './posting.js';
 export { LINES_PER_TRANSACTION_MAX, lineOfRefusal } from './posting-lines.js';

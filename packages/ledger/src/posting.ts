@@ -46,8 +46,21 @@ export const LINES_PER_TRANSACTION_MAX = 1_000;
  * reversals, from a stored transaction, so the larger bound is never a caller's.
  */
 export const REVERSAL_ENTRIES_MAX = LINES_PER_TRANSACTION_MAX + 1;
-/** Length of an idempotency key, provider id or code. */
+/** Length of an id: a provider id, an Earn id, a product, an entity (and of any other key but those below). */
 export const KEY_LENGTH_MAX = 200;
+/**
+ * Length of an idempotency key and of an account code, which are composed from an id of
+ * {@link KEY_LENGTH_MAX} and a prefix (`user:<earnAccountId>`, `interest:<providerEntryId>`,
+ * `partner_margin:<id>`, the reconciler's `report:Interest:<id>` and
+ * `settlement:<entity>:<currency>:<day>`, the cycle's `cycle:margin:<entity>:<day>:<currency>`),
+ * or taken from the Earn API (an `Idempotency-Key` has up to 255 characters) with a prefix of up
+ * to 64 characters (the Earn sandbox keeps a booking under `http:<Idempotency-Key>`). With the
+ * id limit for both, an id of 196 to 200 characters was refused under the composed field
+ * (`code`, `idempotencyKey`), which the caller never gave (a review, session 44). On PostgreSQL
+ * an index row of an entity and a key stays within the btree's limit (at most 4 × 520 bytes of
+ * text, against ~2,700).
+ */
+export const COMPOSED_KEY_LENGTH_MAX = 320;
 /**
  * The prefix of the idempotency keys the ledger gives its compound postings
  * (`lines:<kind>:<first provider id>`, see `postLines`): a caller's key may not start with it, or
@@ -102,10 +115,10 @@ export function parseTransactionKind(value: unknown, field = 'kind'): Transactio
   return value as TransactionKind;
 }
 
-/** Checks a key-like string: 1..KEY_LENGTH_MAX printable characters, no surrounding spaces. */
-export function parseKey(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > KEY_LENGTH_MAX) {
-    return invalid(field, value, `must be a string of 1 to ${KEY_LENGTH_MAX} characters`);
+/** Checks a key-like string: 1..`lengthMax` (default {@link KEY_LENGTH_MAX}) printable characters, no surrounding spaces. */
+export function parseKey(value: unknown, field: string, lengthMax: number = KEY_LENGTH_MAX): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > lengthMax) {
+    return invalid(field, value, `must be a string of 1 to ${lengthMax} characters`);
   }
   // eslint-disable-next-line no-control-regex
   if (value.trim() !== value || /[\u0000-\u001f\u007f]/.test(value)) return invalid(field, value, 'must not have surrounding white space or control characters');
@@ -181,7 +194,7 @@ export function normalizePosting(input: PostingInput, options: NormalizeOptions)
   if (kind === 'reversal' && options.reversesTransactionId === undefined) {
     return invalid('kind', kind, 'is reserved for reverse(); post a correction through reverse()');
   }
-  const idempotencyKey = parseKey(fields.idempotencyKey, 'idempotencyKey');
+  const idempotencyKey = parseKey(fields.idempotencyKey, 'idempotencyKey', COMPOSED_KEY_LENGTH_MAX);
   if (idempotencyKey.startsWith(RESERVED_KEY_PREFIX)) return invalid('idempotencyKey', idempotencyKey, `must not start with ${RESERVED_KEY_PREFIX}: the ledger keys its compound postings (postLines) so`);
   const occurred = parseInstant(fields.occurredAt, 'occurredAt');
   const providerId = fields.providerId === undefined ? null : parseKey(fields.providerId, 'providerId');

@@ -6,7 +6,7 @@
  * The provider is reached through two small structural interfaces (what `EarnFacade` offers), so
  * this module reads the contract's types only and never loads the HTTP client.
  */
-import { EarnApiError, escapeUnsafeText } from '@earnbook/earn-client/contract';
+import { CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX, EarnApiError, escapeUnsafeText } from '@earnbook/earn-client/contract';
 import type { Booking, Product } from '@earnbook/earn-client/contract';
 import { LedgerError, LedgerInvariantError, toUnits } from '@earnbook/ledger';
 import type { EarnAccount, EarnBooks, InterestTermsInput, JournalTransaction, PostResult } from '@earnbook/ledger';
@@ -171,8 +171,8 @@ export async function bookThenRecord(given: BookThenRecordInput): Promise<BookTh
   const books = readBooks(input.books, 'books');
   const provider = input.provider;
   if (input.kind !== 'deposit' && input.kind !== 'withdrawal') invalid('kind', input.kind, 'must be deposit or withdrawal');
-  if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 200) {
-    throw new ReconcileError('invalid_input', 'idempotencyKey must be a non-empty string of at most 200 characters', { field: 'idempotencyKey', value: valueText(input.idempotencyKey) });
+  if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length === 0 || input.idempotencyKey.length > CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX) {
+    throw new ReconcileError('invalid_input', `idempotencyKey must be a non-empty string of at most ${CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX} characters (the Earn API's Idempotency-Key)`, { field: 'idempotencyKey', value: valueText(input.idempotencyKey) });
   }
   // The provider's method is read now, before the books are asked anything: a provider that
   // cannot be read is refused like any bad input, and the call below cannot fail on reading it.

@@ -5,7 +5,7 @@
  * surrogate cannot be stored), currencies the ledger accepts, instants the calendar reads, one
  * balance row per currency.
  */
-import { EarnApiError, validateContract } from '@earnbook/earn-client/contract';
+import { CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX, EarnApiError, validateContract } from '@earnbook/earn-client/contract';
 import type { DailyReport } from '@earnbook/earn-client/contract';
 import { KEY_LENGTH_MAX, LedgerError, accountingDayOf, parseCurrency, parseInstant } from '@earnbook/ledger';
 import { ReconcileError } from './errors.js';
@@ -27,11 +27,14 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const SUSPECT = /[\u0000-\u001f\u007f\uD800-\uDFFF]/;
 
 /**
- * Lengths of the strings the contract leaves unbounded, as the books hold them: an idempotency key
- * and an entity as the ledger's keys, an entry type and a zone name as short names.
+ * Lengths of the strings the contract leaves unbounded in a report, as the books hold them: an
+ * idempotency key as the API takes it (`CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX`, 255: it was the
+ * ledger's id length, 200, until session 45, so a booking made under a longer key the API took
+ * refused the whole day's report), an entity as the ledger's ids, an entry type and a zone name
+ * as short names.
  */
 export const REPORT_TEXT_LENGTHS_MAX: Readonly<Record<'idempotencyKey' | 'entity' | 'type' | 'timeZone', number>> = Object.freeze({
-  idempotencyKey: KEY_LENGTH_MAX,
+  idempotencyKey: CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX,
   entity: KEY_LENGTH_MAX,
   type: 64,
   timeZone: 64,

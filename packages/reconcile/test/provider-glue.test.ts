@@ -105,8 +105,20 @@ describe.each(DIALECTS)('provider glue on %s', (dialect) => {
     await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: 'no-such-account', amount: '1', idempotencyKey: 'k' })).rejects.toBeInstanceOf(LedgerError);
     await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'refund' as 'deposit', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: 'k' })).rejects.toBeInstanceOf(ReconcileError);
     await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: '' })).rejects.toMatchObject({ field: 'idempotencyKey' });
+    // One character past what the Earn API and the books take (255).
+    await expect(bookThenRecord({ provider: never, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '1', idempotencyKey: 'k'.repeat(256) })).rejects.toMatchObject({ code: 'invalid_input', field: 'idempotencyKey' });
     expect(calls).toBe(0);
     expect(Number(await count())).toBe(before);
+  });
+
+  // Session 45: the glue refused keys past 200 characters (the ledger's ids), which the Earn API
+  // takes up to 255; the books now take such a key too.
+  it('books and records under an idempotency key as long as the Earn API takes (255 characters)', async () => {
+    const key = 'o'.repeat(255);
+    const first = await bookThenRecord({ provider: earn, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '0.5', idempotencyKey: key });
+    expect(first.status).toBe('created');
+    expect((await books.ledger.transactionByKey('defi', key))?.id).toBe(first.transactionId);
+    expect((await bookThenRecord({ provider: earn, books: earnBooks, kind: 'deposit', entity: 'defi', earnAccountId: accountId, amount: '0.5', idempotencyKey: key })).status).toBe('exists');
   });
 });
 

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFileSync, closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract';
+import { CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX, CONTRACT_REPORT_TRANSACTIONS_MAX } from '@earnbook/earn-client/contract';
 import { EarnBooks } from '@earnbook/ledger';
 import type { Ledger } from '@earnbook/ledger';
 import { REPORT_BYTES_MAX, REPORT_TEXT_LENGTHS_MAX, REPORT_VALUE_BYTES_MAX, ReconcileError, Reconciler, loadReportObject, openReportFile, readReportFile } from '../src/index.js';
@@ -149,6 +149,20 @@ describe.each(DIALECTS)('a report over a limit writes nothing on %s', (dialect) 
       const path = writeReport('bad.json', bad);
       await expectRefused(() => openReportFile(path), { code: 'invalid_report', ...match });
     }
+  });
+
+  // Session 45: the limit was the ledger's id length (200), under the 255 characters the Earn API
+  // (and its client) take: a booking made with a longer key refused the whole day's report.
+  it('reconciles a booking whose idempotency key is as long as the Earn API takes (255 characters)', async () => {
+    const key = 'k'.repeat(255);
+    expect(REPORT_TEXT_LENGTHS_MAX.idempotencyKey).toBe(CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX);
+    await books.recordDeposit({ entity: 'defi', earnAccountId: 'a0', providerBookingId: 'b1', amount: '2', occurredAt: '2025-03-18T09:00:00Z', idempotencyKey: key, providerData: {} });
+    const report = await buildReport(books, 'defi', DAY);
+    expect(report.transactions.some((entry) => entry['idempotencyKey'] === key)).toBe(true);
+    const streamed = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await openReportFile(writeReport('long-key.json', report)) });
+    expect({ clean: streamed.clean, entries: streamed.reportEntries }).toEqual({ clean: true, entries: report.transactions.length });
+    const inMemory = await reconciler.reconcileDay({ entity: 'defi', day: DAY, report: await loadReportObject(report) });
+    expect(inMemory.clean).toBe(true);
   });
 
   it('refuses a value over REPORT_VALUE_BYTES_MAX in a streamed file before holding it whole', async () => {

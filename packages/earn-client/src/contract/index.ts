@@ -3,7 +3,7 @@
  * schemas and the validators. Readers of report files (the reconciler) import from here and never
  * need the HTTP client.
  */
-export { ASSUMPTION_KEYWORD, CONTRACT_PAGE_SIZE_MAX, CONTRACT_REPORT_TRANSACTIONS_MAX, earnApiContract } from './openapi.js';
+export { ASSUMPTION_KEYWORD, CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX, CONTRACT_PAGE_SIZE_MAX, CONTRACT_REPORT_TRANSACTIONS_MAX, earnApiContract } from './openapi.js';
 export type { ContractSchemaName } from './openapi.js';
 export { KNOWN_REPORT_TRANSACTION_TYPES } from './types.js';
 export type {

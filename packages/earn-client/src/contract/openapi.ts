@@ -115,6 +115,9 @@ const nextCursorSchema = {
 /** The maximum number of items one page may carry (assumed provider limit). */
 export const CONTRACT_PAGE_SIZE_MAX = 1000;
 
+/** The longest `Idempotency-Key` the API takes (assumed: the parameter's `maxLength`). */
+export const CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX = 255;
+
 // ---------------------------------------------------------------------------------------------
 // Component schemas
 // ---------------------------------------------------------------------------------------------
@@ -658,7 +661,7 @@ export const earnApiContract = {
         in: 'header',
         required: true,
         ...assumed('A repeated key returns the first result instead of booking twice; a different body with the same key is 409 idempotency_conflict.'),
-        schema: { type: 'string', minLength: 1, maxLength: 255 },
+        schema: { type: 'string', minLength: 1, maxLength: CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX },
       },
       Cursor: {
         name: 'cursor',
