@@ -22,7 +22,7 @@ import { readArray, readFields } from './input-fields.js';
 import type { TransactionKind } from './posting.js';
 import type { LedgerDatabase } from './db/schema.js';
 import * as earnRepository from './db/earn-repository.js';
-import { checkBookingRepeat } from './booking-repeat.js';
+import { bookingKeyConflict, checkBookingRepeat } from './booking-repeat.js';
 import { writeWhole } from './partial-writes.js';
 import type { EarnAccountRow } from './db/earn-repository.js';
 
@@ -356,11 +356,15 @@ export class EarnBooks {
       const stored = await earnRepository.selectBooking(within.db, { entity: account.entity, providerBookingId });
       if (stored !== undefined) checkBookingRepeat(stored, { kind, providerBookingId, earnAccountId: account.earnAccountId, amount, occurredAt, providerData });
       // The system accounts are opened with the posting, in this transaction: a refused booking leaves none.
-      const result = await this.ledger.postWithSystemAccounts(
-        { entity: account.entity, currency: account.currency },
-        (system) => ({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries: postingRuleEntries(kind, { ...system, user: account.ledgerAccountId }, amount) }),
-        within,
-      );
+      const result = await this.ledger
+        .postWithSystemAccounts(
+          { entity: account.entity, currency: account.currency },
+          (system) => ({ entity: account.entity, kind, idempotencyKey, occurredAt, providerId: providerBookingId, entries: postingRuleEntries(kind, { ...system, user: account.ledgerAccountId }, amount) }),
+          within,
+        )
+        .catch((error: unknown) => {
+          throw bookingKeyConflict(error);
+        });
       if (result.status === 'created') {
         // After the posting: a failure here (another process booking the id meanwhile) leaves the
         // scope unable to commit, as a posting that failed part-way does.

@@ -84,7 +84,7 @@ describe.each(DIALECTS)('Earn mirror on %s', (dialect) => {
     const first = await books.recordDeposit(deposit('1', 'b-1'));
     expect(first.status).toBe('created');
     expect((await books.recordDeposit(deposit('1', 'b-1'))).status).toBe('exists');
-    await expectCode(books.recordDeposit({ ...deposit('1', 'b-1'), idempotencyKey: 'other' }), 'duplicate_provider_id', 'providerId');
+    await expectCode(books.recordDeposit({ ...deposit('1', 'b-1'), idempotencyKey: 'other' }), 'duplicate_provider_id', 'providerBookingId');
     const stored = await books.booking({ entity: 'defi', providerBookingId: 'b-1' });
     expect(stored?.providerData).toEqual({ id: 'b-1', amount: '1', status: 'Booked' });
     expect(stored?.transactionId).toBe(first.transaction.id);
@@ -137,6 +137,47 @@ describe.each(DIALECTS)('Earn mirror on %s', (dialect) => {
     // The same booking again, its provider data's keys in another order: exists.
     expect((await books.recordDeposit({ ...deposit('1', 'b-1'), providerData: { status: 'Booked', amount: '1', id: 'b-1' } })).status).toBe('exists');
     await ledger.verify({ entity: 'defi' });
+  });
+
+  // Session 45: these named the posting's fields (providerId, entries[1].accountId,
+  // entries[0].amount, and duplicate_provider_id's providerId), not the ones the booking's caller gave.
+  it('names the booking\'s own fields when its key was used for another posting, writing nothing', async () => {
+    await books.recordDeposit(deposit('1', 'b-1'));
+    await books.registerUser({ partnerUserId: 'bob', earnUsers: [{ entity: 'defi', earnUserId: 'eu-d-2' }] });
+    await books.openEarnAccount({ entity: 'defi', earnAccountId: 'acc-2', earnUserId: 'eu-d-2', providerProductId: 'btc-fixed', currency: 'BTC' });
+    // Postings made without the booking helper, in a booking's shape (b-1's entries, another user
+    // account or amount), under keys a booking then reuses.
+    const other = (await books.earnAccount({ entity: 'defi', earnAccountId: 'acc-2' })).ledgerAccountId;
+    const mine = (await books.earnAccount({ entity: 'defi', earnAccountId: 'acc-1' })).ledgerAccountId;
+    const shape = (await ledger.transactionByKey('defi', 'key-b-1'))?.entries ?? [];
+    const raw = (key: string, account: number, amount: string) => ({
+      entity: 'defi',
+      kind: 'deposit' as const,
+      idempotencyKey: key,
+      occurredAt: '2025-03-18T10:00:00Z',
+      providerId: key,
+      entries: shape.map((entry) => ({ accountId: entry.accountId === mine ? account : entry.accountId, side: entry.side, amount })),
+    });
+    await ledger.post(raw('k-other-account', other, '1'));
+    await ledger.post(raw('k-other-amount', mine, '2'));
+    const before = await snapshotDatabase(ledger.db as Kysely<unknown>);
+    const conflicts: [Record<string, unknown>, string][] = [
+      [{ providerBookingId: 'b-2' }, 'providerBookingId'],
+      [{ providerBookingId: 'b-2', occurredAt: '2025-03-18T11:00:00Z' }, 'occurredAt'],
+      [{ providerBookingId: 'k-other-account', idempotencyKey: 'k-other-account' }, 'earnAccountId'],
+      [{ providerBookingId: 'k-other-amount', idempotencyKey: 'k-other-amount' }, 'amount'],
+    ];
+    for (const [change, differing] of conflicts) {
+      const asked = { ...deposit('1', 'b-1'), ...change };
+      const error = await books.recordDeposit(asked).then(() => undefined, (caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'idempotency_conflict', field: 'idempotencyKey', value: asked.idempotencyKey, context: { differingField: differing } });
+      expect((error as Error).message).toMatch(new RegExp(`with a different ${differing}$`));
+    }
+    // A booking id booked under another key (the posting's duplicate_provider_id).
+    const duplicate = await books.recordDeposit({ ...deposit('1', 'k-other-account'), earnAccountId: 'acc-2', idempotencyKey: 'k-new' }).then(() => undefined, (caught: unknown) => caught);
+    expect(duplicate).toMatchObject({ code: 'duplicate_provider_id', field: 'providerBookingId', value: 'k-other-account' });
+    expect((duplicate as Error).message).toMatch(/^providerBookingId k-other-account /);
+    expect(await snapshotDatabase(ledger.db as Kysely<unknown>)).toBe(before);
   });
 
   it('nets the outstanding balance like the provider: receivables − payables', async () => {
