@@ -37,37 +37,6 @@ function canonicalJson(text: string): string {
  * `providerData` was answered `exists` and dropped). The same booking again passes: its posting
  * answers `exists`.
  */
-/**
- * A booking refused by its posting, in the booking's words: the ledger names the posting's fields
- * (`providerId`, `entries[1].accountId`, `entries[0].amount`), the booking's caller gave
- * `providerBookingId`, `earnAccountId` and `amount`. A booking id booked under another key is
- * `duplicate_provider_id` naming `providerBookingId`; a key used before for another posting an
- * `idempotency_conflict` naming `idempotencyKey`, whose `differingField` is the caller's (any
- * other error is returned as it is).
- */
-export function bookingKeyConflict(error: unknown): unknown {
-  if (error instanceof LedgerError && error.code === 'duplicate_provider_id' && error.field === 'providerId') {
-    return new LedgerError('duplicate_provider_id', error.message.replace(/^providerId /, 'providerBookingId '), {
-      field: 'providerBookingId',
-      ...(error.value === undefined ? {} : { value: error.value }),
-      ...(error.context === undefined ? {} : { context: error.context }),
-      cause: error,
-    });
-  }
-  if (!(error instanceof LedgerError) || error.code !== 'idempotency_conflict' || error.field !== 'idempotencyKey') return error;
-  const posted = error.context?.['differingField'];
-  const asked = posted === 'providerId' ? 'providerBookingId' : posted?.endsWith('.accountId') === true ? 'earnAccountId' : posted?.endsWith('.amount') === true || posted?.endsWith('.side') === true ? 'amount' : posted;
-  if (asked === undefined || asked === posted) return error;
-  const suffix = `with a different ${posted}`;
-  const message = error.message.endsWith(suffix) ? `${error.message.slice(0, -suffix.length)}with a different ${asked}` : error.message;
-  return new LedgerError('idempotency_conflict', message, {
-    field: error.field,
-    ...(error.value === undefined ? {} : { value: error.value }),
-    context: { ...error.context, differingField: asked },
-    cause: error,
-  });
-}
-
 export function checkBookingRepeat(stored: Selectable<EarnBookingTable>, asked: BookingAsked): void {
   const id = asked.providerBookingId;
   if (stored.kind !== asked.kind) {
@@ -84,5 +53,46 @@ export function checkBookingRepeat(stored: Selectable<EarnBookingTable>, asked: 
     field: differing,
     value: id,
     context: { differingField: differing, transactionId: String(stored.transaction_id) },
+  });
+}
+
+/** The booking's name of a posting field an `idempotency_conflict` names, or undefined for one named alike. */
+function bookingField(postingField: string | undefined): string | undefined {
+  if (postingField === 'providerId') return 'providerBookingId';
+  if (postingField?.endsWith('.accountId') === true) return 'earnAccountId';
+  if (postingField?.endsWith('.amount') === true) return 'amount';
+  return undefined;
+}
+
+/**
+ * A booking refused by its posting, in the booking's words: the ledger names the posting's fields
+ * (`providerId`, `entries[1].accountId`, `entries[0].amount`), the booking's caller gave
+ * `providerBookingId`, `earnAccountId` and `amount`. A booking id booked under another key is
+ * `duplicate_provider_id` naming `providerBookingId`; a key used before for another posting an
+ * `idempotency_conflict` naming `idempotencyKey`, its `differingField` the caller's. The message
+ * is made from the error's fields and context; the ledger's error is its `cause`. Any other error
+ * is returned as it is.
+ */
+export function bookingKeyConflict(error: unknown): unknown {
+  if (!(error instanceof LedgerError)) return error;
+  const transactionId = error.context?.['transactionId'];
+  if (error.code === 'duplicate_provider_id' && error.field === 'providerId') {
+    const where = transactionId === undefined ? '' : ` (transaction ${transactionId})`;
+    return new LedgerError('duplicate_provider_id', `providerBookingId ${error.value ?? ''} is already booked${where} under another idempotency key`, {
+      field: 'providerBookingId',
+      ...(error.value === undefined ? {} : { value: error.value }),
+      ...(error.context === undefined ? {} : { context: error.context }),
+      cause: error,
+    });
+  }
+  if (error.code !== 'idempotency_conflict' || error.field !== 'idempotencyKey') return error;
+  const differing = bookingField(error.context?.['differingField']);
+  if (differing === undefined) return error;
+  const where = transactionId === undefined ? 'another posting' : `transaction ${transactionId}`;
+  return new LedgerError('idempotency_conflict', `idempotencyKey ${error.value ?? ''} was used for ${where} with a different ${differing}`, {
+    field: 'idempotencyKey',
+    ...(error.value === undefined ? {} : { value: error.value }),
+    context: { ...error.context, differingField: differing },
+    cause: error,
   });
 }
