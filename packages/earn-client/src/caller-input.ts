@@ -9,9 +9,6 @@ import { CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX, OPAQUE_ID_PATTERN } from './contra
 /** The longest id a caller may pass (the contract's identifiers). */
 export const IDENTIFIER_LENGTH_MAX = 128;
 
-/** The longest idempotency key (the contract's). */
-export const IDEMPOTENCY_KEY_LENGTH_MAX = CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX;
-
 /** The value as a message shows it: JSON-quoted, its first 40 characters. */
 function shown(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
@@ -102,8 +99,8 @@ export function idempotencyKeyDefect(key: string): string | undefined {
 
 /** Checks a caller's idempotency key: 1 to 255 characters, well-formed, sendable unchanged. */
 export function idempotencyKey(value: unknown, field = 'idempotencyKey'): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > IDEMPOTENCY_KEY_LENGTH_MAX) {
-    throw refuse(field, `${field} must be a string of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters, got ${typeof value === 'string' ? shown(value) : typeof value}`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX) {
+    throw refuse(field, `${field} must be a string of 1 to ${CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX} characters, got ${typeof value === 'string' ? shown(value) : typeof value}`);
   }
   wellFormed(value, field);
   const defect = idempotencyKeyDefect(value);

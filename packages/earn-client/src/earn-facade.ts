@@ -3,7 +3,8 @@ import type { Account, Booking, Product, Transaction, User } from './contract/ty
 import { EarnClient } from './earn-client.js';
 import type { BookingInput, CallSignalOptions, IterateInput } from './earn-client.js';
 import { EarnApiError } from './errors.js';
-import { IDEMPOTENCY_KEY_LENGTH_MAX, idempotencyKeyDefect } from './caller-input.js';
+import { idempotencyKeyDefect } from './caller-input.js';
+import { CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX } from './contract/openapi.js';
 import { textDefect } from './contract/well-formed.js';
 
 /** Options of {@link EarnFacade}. */
@@ -184,7 +185,7 @@ export class EarnFacade {
     for (const entityId of this.entityIds) {
       const key = `${prefix}:${entityId}`;
       const textual = textDefect(key);
-      const reason = textual === undefined ? (key.length > IDEMPOTENCY_KEY_LENGTH_MAX ? `is longer than ${IDEMPOTENCY_KEY_LENGTH_MAX} characters` : idempotencyKeyDefect(key)) : `must not hold ${textual}`;
+      const reason = textual === undefined ? (key.length > CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX ? `is longer than ${CONTRACT_IDEMPOTENCY_KEY_LENGTH_MAX} characters` : idempotencyKeyDefect(key)) : `must not hold ${textual}`;
       if (reason === undefined) continue;
       const hint = field === 'endUserReference' ? '; pass an idempotencyKeyPrefix of printable characters from U+0020 to U+00FF' : '';
       throw new EarnApiError('invalid_input', `${field} ${JSON.stringify(value.slice(0, 40))} cannot make the idempotency key ${JSON.stringify(key.slice(0, 60))}: the key ${reason}${hint}`, { path: field, field });
